@@ -1,0 +1,118 @@
+/**
+ * The environments this repository deploys. Forking for another AWS account, or adding an environment,
+ * is an edit of this file only: `shared` holds what every environment has in common, and each entry
+ * in `environments` overrides what differs. Values are validated by `config/schema.ts` when the app
+ * starts; see the README's configuration reference for every field and its default.
+ *
+ * The account ids, hostnames, issuer and ARNs below are placeholders: replace them with your own.
+ */
+import type { DeepPartial } from "./merge";
+import type { EnvironmentInput } from "./schema";
+
+/** Values written once for every environment; an environment's entry overrides any of them. */
+export const shared: DeepPartial<EnvironmentInput> = {
+  project: "mlflow",
+  tags: { "cost-center": "ml-platform" },
+  aws: { region: "eu-west-1" },
+  state: { backend: "s3", bucket: "example-org-terraform-state", key: "mlflow/{env}/terraform.tfstate" },
+  cluster: { auth: "exec" },
+  identity: { mode: "pod-identity" },
+  artifacts: {
+    prefix: "mlartifacts",
+    transitionToInfrequentAccessDays: 30,
+    transitionToGlacierIrDays: 90,
+    noncurrentVersionsToKeep: 3,
+    noncurrentExpireDays: 30,
+    abortIncompleteMultipartUploadDays: 3,
+  },
+  database: {
+    engineVersion: "17.6",
+    instanceClass: "db.t4g.small",
+    allocatedStorageGb: 20,
+    maxAllocatedStorageGb: 100,
+    multiAz: false,
+    deletionProtection: true,
+    finalSnapshot: true,
+    backupRetentionDays: 7,
+  },
+  mlflow: {
+    version: "3.17.2",
+    namespace: "mlflow",
+    workers: 2,
+    replicas: { min: 2, max: 4 },
+    resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { memory: "2Gi" } },
+    gc: { schedule: "30 3 * * *", olderThanDays: 30 },
+  },
+  auth: {
+    proxyVersion: "7.15.6",
+    issuerUrl: "https://login.example.com/realms/ml",
+    clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" },
+    allowedEmailDomains: ["example.com"],
+    replicas: { min: 2, max: 4 },
+    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+  },
+  ingress: {
+    kind: "alb",
+    scheme: "internal",
+    certificateDomains: ["*.example.com"],
+    vpcCidrs: ["10.0.0.0/16"],
+    idleTimeoutSeconds: 600,
+  },
+  monitoring: { mode: "install", namespace: "monitoring", retentionDays: 15, storageGb: 50 },
+  notifications: { emails: ["ml-platform@example.com"] },
+};
+
+/** One entry per environment. The stack for entry `x` is named `<project>-x` (e.g. `mlflow-dev`). */
+export const environments: DeepPartial<EnvironmentInput>[] = [
+  {
+    name: "dev",
+    aws: { accountId: "111111111111" },
+    cluster: { name: "ml-dev" },
+    hostname: "mlflow-dev.example.com",
+    artifacts: { forceDestroy: true },
+    database: {
+      instanceClass: "db.t4g.micro",
+      maxAllocatedStorageGb: 50,
+      deletionProtection: false,
+      finalSnapshot: false,
+      backupRetentionDays: 1,
+    },
+    mlflow: { replicas: { min: 1, max: 2 } },
+    auth: {
+      clientId: "mlflow-dev",
+      replicas: { min: 1, max: 2 },
+    },
+    ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
+    monitoring: { retentionDays: 7, storageGb: 20 },
+  },
+  {
+    name: "staging",
+    aws: { accountId: "222222222222" },
+    cluster: { name: "ml-staging" },
+    hostname: "mlflow-staging.example.com",
+    auth: { clientId: "mlflow-staging" },
+    ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
+  },
+  {
+    name: "prod",
+    production: true,
+    aws: { accountId: "333333333333", assumeRoleArn: "arn:aws:iam::333333333333:role/mlflow-deployer" },
+    cluster: { name: "ml-prod" },
+    hostname: "mlflow.example.com",
+    database: {
+      instanceClass: "db.r7g.large",
+      allocatedStorageGb: 100,
+      maxAllocatedStorageGb: 1000,
+      multiAz: true,
+      backupRetentionDays: 14,
+    },
+    mlflow: {
+      workers: 4,
+      replicas: { min: 3, max: 10 },
+      resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } },
+    },
+    auth: { clientId: "mlflow-prod", replicas: { min: 2, max: 6 } },
+    ingress: { certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003" },
+    monitoring: { retentionDays: 30, storageGb: 200 },
+  },
+];

@@ -1,0 +1,85 @@
+import { deepMerge, type DeepPartial } from "./merge";
+import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from "./schema";
+
+/** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const s = JSON.stringify(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * Merges `shared` into each environment entry, validates the result and returns the typed
+ * configurations. Throws a ConfigError naming every problem (environment, field, value, expectation).
+ */
+export function resolveEnvironments(
+  shared: DeepPartial<EnvironmentInput>,
+  entries: readonly DeepPartial<EnvironmentInput>[],
+): EnvironmentConfig[] {
+  const problems: string[] = [];
+  const result: EnvironmentConfig[] = [];
+  const seen = new Map<string, number>();
+
+  if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
+
+  entries.forEach((entry, index) => {
+    const label = typeof entry.name === "string" ? `environment "${entry.name}"` : `environment #${index + 1}`;
+    if (typeof entry.name === "string") {
+      const first = seen.get(entry.name);
+      if (first !== undefined) {
+        problems.push(`${label}: field name = ${show(entry.name)}: expected a unique environment name (entry #${first + 1} already uses it)`);
+      } else {
+        seen.set(entry.name, index);
+      }
+    }
+    const merged = deepMerge(shared as Record<string, unknown>, entry);
+    const parsed = environmentSchema.safeParse(merged);
+    if (parsed.success) {
+      result.push(parsed.data);
+      return;
+    }
+    const reported = new Set<string>();
+    for (const issue of parsed.error.issues) {
+      const field = issue.path.map(String).join(".") || "(root)";
+      // Cross-field checks also run on a field that failed its own check: report a field once.
+      if (reported.has(field) && issue.code === "custom") continue;
+      reported.add(field);
+      const expected = issue.message.replace(/^Invalid input: /, "");
+      problems.push(`${label}: field ${field} = ${show(valueAt(merged, issue.path))}: expected ${expected}`);
+    }
+  });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result;
+}
+
+/**
+ * Keeps the environments named in `filter` (comma-separated, e.g. "dev,prod"); all when it is empty.
+ * An unknown name is an error, so a typo never silently synthesizes nothing.
+ */
+export function selectEnvironments(all: EnvironmentConfig[], filter: string | undefined): EnvironmentConfig[] {
+  const wanted = (filter ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (wanted.length === 0) return all;
+  const known = new Set(all.map((e) => e.name));
+  const unknown = wanted.filter((w) => !known.has(w));
+  if (unknown.length > 0) {
+    throw new ConfigError(unknown.map((u) => `environment filter names "${u}": expected one of ${[...known].join(", ")}`));
+  }
+  return all.filter((e) => wanted.includes(e.name));
+}

@@ -1,0 +1,412 @@
+/**
+ * The schema of one environment's configuration. `config/environments.ts` supplies the values;
+ * `config/load.ts` merges shared values with per-environment overrides and validates them here, once,
+ * when the app starts. Everything downstream receives the parsed, typed `EnvironmentConfig`.
+ *
+ * Every message below completes the sentence "expected ..." in the error a user sees, so it says what
+ * a valid value looks like.
+ */
+import { z } from "zod";
+import { CPU_PATTERN, MEMORY_PATTERN, parseCpu, parseMemory } from "./quantity";
+
+/** AWS regions where the stack's services (EKS, RDS, S3, Secrets Manager) exist. */
+export const AWS_REGIONS = [
+  "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+  "af-south-1",
+  "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+  "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2",
+  "ap-northeast-3",
+  "ca-central-1", "ca-west-1",
+  "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2",
+  "eu-north-1",
+  "il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
+  "us-gov-east-1", "us-gov-west-1",
+] as const;
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+const accountId = z.string().regex(/^\d{12}$/, { error: "a 12-digit AWS account id such as \"123456789012\" (quoted, leading zeros kept)" });
+const region = z.enum(AWS_REGIONS, { error: `an AWS region such as "eu-west-1" (one of ${AWS_REGIONS.join(", ")})` });
+const hostname = z.string().regex(HOSTNAME, { error: "a lower-case DNS hostname such as \"mlflow.example.com\" (no scheme, port or path)" });
+const dnsLabel = z.string().regex(DNS_LABEL, { error: "a DNS label: lower-case letters, digits and '-', at most 63 characters" });
+const arn = (what: string) => z.string().regex(ARN, { error: `the ARN of ${what}, e.g. arn:aws:...` });
+const email = z.string().regex(EMAIL, { error: "an e-mail address such as \"team@example.com\"" });
+const httpsUrl = z.url({ protocol: /^https?$/, error: "an absolute URL such as \"https://login.example.com/realms/main\"" });
+const int = (min: number, max: number, what: string) =>
+  z.number({ error: `${what}: a whole number from ${min} to ${max}` }).int({ error: `${what}: a whole number from ${min} to ${max}` })
+    .min(min, { error: `${what}: a whole number from ${min} to ${max}` })
+    .max(max, { error: `${what}: a whole number from ${min} to ${max}` });
+const cpu = z.string().regex(CPU_PATTERN, { error: "a Kubernetes CPU quantity such as \"250m\" or \"1\"" });
+const memory = z.string().regex(MEMORY_PATTERN, { error: "a Kubernetes memory quantity such as \"512Mi\" or \"2Gi\"" });
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, { error: "a five-field cron schedule such as \"0 3 * * *\"" });
+/** A container image with an explicit tag or digest: a moving `latest` is never deployed. */
+const imageRef = z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, {
+  error: "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/image@sha256:<64 hex>\"",
+}).refine((v) => !/:latest$/.test(v), { error: "an exact tag or digest, not \"latest\"" });
+
+export const resourcesSchema = z.object({
+  requests: z.object({ cpu, memory }).strict(),
+  limits: z.object({ cpu: cpu.optional(), memory }).strict(),
+}).strict();
+
+export const replicasSchema = z.object({
+  /** Lowest replica count (the HorizontalPodAutoscaler's minReplicas). */
+  min: int(1, 100, "replicas"),
+  /** Highest replica count (the HorizontalPodAutoscaler's maxReplicas). */
+  max: int(1, 100, "replicas"),
+}).strict();
+
+const awsSchema = z.object({
+  /** The account this environment lives in; the AWS provider refuses to touch any other. */
+  accountId,
+  region,
+  /** Role assumed by Terraform for this environment (cross-account deployments). Optional. */
+  assumeRoleArn: arn("an IAM role").optional(),
+  /** External id required by the assumed role's trust policy, if any. */
+  assumeRoleExternalId: z.string().min(2).max(1224).optional(),
+}).strict();
+
+const stateSchema = z.discriminatedUnion("backend", [
+  z.object({
+    backend: z.literal("s3"),
+    /** Existing, versioned and encrypted S3 bucket holding the Terraform state. */
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }),
+    /** Object key; `{env}` is replaced with the environment name. */
+    key: z.string().min(1).default("mlflow/{env}/terraform.tfstate"),
+    /** Region of the state bucket; defaults to the environment's region. */
+    region: region.optional(),
+    /** KMS key that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies. */
+    kmsKeyArn: arn("a KMS key").optional(),
+    /** Role Terraform assumes to read and write the state (when the state lives in another account). */
+    roleArn: arn("an IAM role").optional(),
+  }).strict(),
+  z.object({
+    backend: z.literal("local"),
+    /** Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced. */
+    path: z.string().min(1).default("../../../terraform.{env}.tfstate"),
+  }).strict(),
+], { error: "state.backend: \"s3\" (remote, encrypted, locked) or \"local\"" });
+
+const clusterSchema = z.object({
+  /** Name of the existing EKS cluster the platform deploys into. */
+  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { error: "an EKS cluster name (letters, digits, '-', '_', at most 100)" }),
+  /** How Terraform authenticates to the cluster: `exec` runs `aws eks get-token` for every call (never expires during a long apply); `token` uses the aws_eks_cluster_auth data source (no AWS CLI needed, the token lives 15 minutes). */
+  auth: z.enum(["exec", "token"]).default("exec"),
+  /** Private subnets for the database; looked up from the cluster's VPC (subnets tagged kubernetes.io/role/internal-elb) when empty. */
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123456789abcdef0\"" })).default([]),
+  /** Security group of the cluster's nodes or pods allowed to reach the database; defaults to the cluster security group EKS creates. */
+  clientSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: "a security group id such as \"sg-0123456789abcdef0\"" }).optional(),
+  /** IRSA only: the ARN of the cluster's IAM OIDC provider. */
+  oidcProviderArn: arn("the cluster's IAM OIDC provider").optional(),
+}).strict();
+
+const artifactsSchema = z.object({
+  /** Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique). */
+  bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).optional(),
+  /** Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`). */
+  prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts"),
+  /** Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments. */
+  forceDestroy: z.boolean().default(false),
+  /** Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule). */
+  transitionToInfrequentAccessDays: int(30, 36500, "days").default(30),
+  /** Days after which artifacts move to GLACIER_IR (millisecond retrieval, 90-day minimum storage). */
+  transitionToGlacierIrDays: int(60, 36500, "days").optional(),
+  /** Days after which current artifacts expire (are deleted). Off by default: MLflow's gc deletes runs. */
+  expireDays: int(1, 36500, "days").optional(),
+  /** How many noncurrent versions of each object to keep (overwritten or deleted artifacts). */
+  noncurrentVersionsToKeep: int(0, 100, "versions").default(3),
+  /** Days after which noncurrent versions beyond that count expire. */
+  noncurrentExpireDays: int(1, 36500, "days").default(30),
+  /** Days after which incomplete multipart uploads are aborted. */
+  abortIncompleteMultipartUploadDays: int(1, 365, "days").default(3),
+  /** Write S3 server access logs to a separate log bucket. */
+  accessLogging: z.boolean().default(false),
+  /** Replicate artifacts to a bucket in another region (prod disaster recovery). */
+  replicationRegion: region.optional(),
+}).strict();
+
+const databaseSchema = z.object({
+  /** PostgreSQL engine version, pinned exactly (major.minor). */
+  engineVersion: z.string().regex(/^\d{2}\.\d{1,2}$/, { error: "a PostgreSQL major.minor version such as \"17.6\"" }).default("17.6"),
+  /** RDS instance class. */
+  instanceClass: z.string().regex(/^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/, {
+    error: "an RDS instance class such as \"db.t4g.micro\" or \"db.r7g.large\"",
+  }),
+  /** Allocated gp3 storage in GiB (RDS minimum 20). */
+  allocatedStorageGb: int(20, 65536, "GiB"),
+  /** Storage autoscaling ceiling in GiB; must be at least the allocated storage. */
+  maxAllocatedStorageGb: int(20, 65536, "GiB"),
+  multiAz: z.boolean(),
+  deletionProtection: z.boolean(),
+  /** Take a final snapshot when the instance is destroyed. */
+  finalSnapshot: z.boolean(),
+  /** Automated backup retention in days (RDS allows 0-35; 0 disables backups). */
+  backupRetentionDays: int(0, 35, "days"),
+  /** A read replica that the tracking server uses for reads (`--read-replica-backend-store-uri`). */
+  readReplica: z.boolean().default(false),
+  /** Database name MLflow uses. */
+  name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "a PostgreSQL identifier: lower-case letters, digits, '_', starting with a letter" }).default("mlflow"),
+  /** Preferred backup window (UTC, hh24:mi-hh24:mi). */
+  backupWindow: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, { error: "a UTC window such as \"02:00-03:00\"" }).default("02:00-03:00"),
+  /** Preferred maintenance window (UTC, ddd:hh24:mi-ddd:hh24:mi); must not overlap the backup window. */
+  maintenanceWindow: z.string().regex(/^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$/, {
+    error: "a UTC window such as \"sun:04:00-sun:05:00\"",
+  }).default("sun:04:00-sun:05:00"),
+  /** Enhanced monitoring interval in seconds (0 turns it off). */
+  monitoringIntervalSeconds: z.union([z.literal(0), z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)], {
+    error: "one of 0, 1, 5, 10, 15, 30, 60",
+  }).default(60),
+  /** Statements slower than this are logged (log_min_duration_statement), in milliseconds. */
+  slowStatementMs: int(0, 3600000, "milliseconds").default(1000),
+}).strict();
+
+const mlflowSchema = z.object({
+  /** The MLflow version: one value used by the image, the migration Job name, the labels and the e2e tests. */
+  version: z.string().regex(/^3\.\d+\.\d+$/, { error: "an exact MLflow 3.x version such as \"3.17.2\"" }).default("3.17.2"),
+  /** Image override; defaults to the official `ghcr.io/mlflow/mlflow:v<version>-full` (with psycopg2, boto3 and the Prometheus exporter). */
+  image: imageRef.optional(),
+  /** Namespace of the tracking server, its jobs and the proxy. */
+  namespace: dnsLabel.default("mlflow"),
+  /** Port the tracking server listens on. */
+  port: int(1024, 65535, "port").default(5000),
+  /** Server worker processes per pod. */
+  workers: int(1, 64, "workers").default(2),
+  /** Extra uvicorn options, e.g. "--timeout-keep-alive 120". */
+  uvicornOpts: z.string().optional(),
+  replicas: replicasSchema,
+  /** Target average CPU utilisation for the HorizontalPodAutoscaler, in percent of the request. */
+  targetCpuUtilizationPercent: int(10, 100, "percent").default(70),
+  resources: resourcesSchema,
+  /** Hostnames accepted besides the public one and the in-cluster service names. */
+  extraAllowedHosts: z.array(z.string().min(1)).default([]),
+  gc: z.object({
+    /** When the garbage-collection CronJob runs (cron, UTC). */
+    schedule: cron.default("30 3 * * *"),
+    /** Hard-delete runs that were deleted more than this many days ago (at least 1). */
+    olderThanDays: int(1, 3650, "days").default(30),
+  }).strict().default({ schedule: "30 3 * * *", olderThanDays: 30 }),
+}).strict();
+
+const clientSecretSchema = z.discriminatedUnion("source", [
+  z.object({
+    /** The client secret lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret. */
+    source: z.literal("secrets-manager"),
+    secretArn: arn("a Secrets Manager secret"),
+  }).strict(),
+  z.object({
+    /** An operator creates the Kubernetes Secret (for example with External Secrets). */
+    source: z.literal("kubernetes"),
+    secretName: dnsLabel,
+    key: z.string().min(1).default("client-secret"),
+  }).strict(),
+], { error: "auth.clientSecret.source: \"secrets-manager\" (with secretArn) or \"kubernetes\" (with secretName)" });
+
+const authSchema = z.object({
+  /** oauth2-proxy version (image quay.io/oauth2-proxy/oauth2-proxy:v<version>; the e2e tests build the same). */
+  proxyVersion: z.string().regex(/^7\.\d+\.\d+$/, { error: "an exact oauth2-proxy 7.x version such as \"7.15.6\"" }).default("7.15.6"),
+  /** OpenID Connect issuer URL (HTTPS). */
+  issuerUrl: httpsUrl,
+  /** OIDC client id registered for this environment. */
+  clientId: z.string().min(1, { error: "the OIDC client id" }),
+  clientSecret: clientSecretSchema,
+  /** E-mail domains allowed to sign in (e.g. "example.com"). Deny by default: this or allowedGroups must be set. */
+  allowedEmailDomains: z.array(z.string().min(1)).default([]),
+  /** Groups (from the groups claim) allowed to sign in. */
+  allowedGroups: z.array(z.string().min(1)).default([]),
+  /** Extra issuer/audience pairs whose bearer tokens pipelines may present. */
+  extraJwtIssuers: z.array(z.object({ issuer: httpsUrl, audience: z.string().min(1) }).strict()).default([]),
+  /** OIDC scopes requested at sign-in. */
+  scopes: z.array(z.string().min(1)).default(["openid", "email", "profile", "groups"]),
+  /** Claim holding the user's groups. */
+  groupsClaim: z.string().min(1).default("groups"),
+  /** Session cookie lifetime in hours. */
+  cookieExpireHours: int(1, 720, "hours").default(12),
+  /** Session refresh interval in minutes (the id token is re-validated this often). */
+  cookieRefreshMinutes: int(1, 43200, "minutes").default(60),
+  /** Allow a plain-HTTP issuer. Only for local end-to-end test profiles, never a real environment. */
+  localTestProfile: z.boolean().default(false),
+  replicas: replicasSchema,
+  resources: resourcesSchema,
+}).strict();
+
+const ingressSchema = z.object({
+  /** How traffic enters: an ALB Ingress (AWS Load Balancer Controller) or a Gateway API HTTPRoute. */
+  kind: z.enum(["alb", "gateway-api"]).default("alb"),
+  /** ACM certificate for the public hostname. */
+  certificateArn: arn("an ACM certificate"),
+  /** Domains the certificate covers ("mlflow.example.com" or "*.example.com"); the hostname must match one. */
+  certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }),
+  /** `internet-facing` or `internal` load balancer. */
+  scheme: z.enum(["internet-facing", "internal"]).default("internal"),
+  /** ALB TLS policy. */
+  sslPolicy: z.string().default("ELBSecurityPolicy-TLS13-1-2-2021-06"),
+  /** Load balancer idle timeout in seconds; the proxy and MLflow timeouts are derived from it (large artifacts). */
+  idleTimeoutSeconds: int(60, 4000, "seconds").default(600),
+  /** CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy). */
+  vpcCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "a CIDR block such as \"10.0.0.0/16\"" })).min(1),
+  /** Gateway API only: the Gateway (namespace/name) the HTTPRoute attaches to. */
+  gatewayRef: z.object({ namespace: dnsLabel, name: dnsLabel }).strict().optional(),
+  /** Install the AWS Load Balancer Controller (Helm) with its IAM role. */
+  installLoadBalancerController: z.boolean().default(false),
+}).strict();
+
+const monitoringSchema = z.object({
+  /** `install` kube-prometheus-stack, or attach to an `existing` Prometheus operator. */
+  mode: z.enum(["install", "existing"]).default("install"),
+  namespace: dnsLabel.default("monitoring"),
+  /** Prometheus retention in days. */
+  retentionDays: int(1, 3650, "days").default(15),
+  /** Prometheus volume size in GiB. */
+  storageGb: int(1, 16384, "GiB").default(50),
+  /** Grafana hostname (served behind the same sign-on); omit to keep Grafana internal. */
+  grafanaHostname: hostname.optional(),
+  slack: z.object({
+    channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }),
+    /** Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL. */
+    webhookSecretName: dnsLabel,
+  }).strict().optional(),
+  email: z.object({
+    to: z.array(email).min(1),
+    from: email,
+    /** SMTP server host:port. */
+    smarthost: z.string().regex(/^[a-z0-9.-]+:\d+$/, { error: "host:port such as \"email-smtp.eu-west-1.amazonaws.com:587\"" }),
+    /** SMTP user name; the password comes from the Secret below. */
+    authUsername: z.string().optional(),
+    /** Kubernetes Secret (monitoring namespace) whose `password` key holds the SMTP password. */
+    authPasswordSecretName: dnsLabel.optional(),
+  }).strict().optional(),
+  thresholds: z.object({
+    errorRatio: z.number().gt(0).lt(1).default(0.05),
+    latencyP95Seconds: z.number().positive().default(2),
+    latencyP99Seconds: z.number().positive().default(5),
+    authFailuresPerSecond: z.number().positive().default(1),
+    volumeFullPercent: z.number().gt(0).lt(100).default(85),
+  }).strict().default({ errorRatio: 0.05, latencyP95Seconds: 2, latencyP99Seconds: 5, authFailuresPerSecond: 1, volumeFullPercent: 85 }),
+}).strict();
+
+const notificationsSchema = z.object({
+  /** Addresses subscribed (by e-mail) to the alarm topic. Each must confirm the subscription. */
+  emails: z.array(email).default([]),
+  /** HTTPS endpoint subscribed to the alarm topic (for example an incident tool's SNS integration). Must not embed a secret. */
+  webhookUrl: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional(),
+}).strict();
+
+export const environmentSchema = z.object({
+  /** Environment name; the stack is `<project>-<name>`. */
+  name: dnsLabel,
+  /** Short project name used in stack, resource and bucket names. */
+  project: dnsLabel.default("mlflow"),
+  /** A production environment: the rules for data safety are enforced (deletion protection, final snapshot, backups). */
+  production: z.boolean().default(false),
+  aws: awsSchema,
+  /** Extra tags applied to every AWS resource (project, environment and managed-by are always set). */
+  tags: z.record(z.string(), z.string()).default({}),
+  state: stateSchema,
+  cluster: clusterSchema,
+  /** Public hostname of the tracking server (behind the proxy). */
+  hostname,
+  identity: z.object({
+    /** EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA (needs cluster.oidcProviderArn). */
+    mode: z.enum(["pod-identity", "irsa"]).default("pod-identity"),
+  }).strict().default({ mode: "pod-identity" }),
+  artifacts: artifactsSchema,
+  database: databaseSchema,
+  mlflow: mlflowSchema,
+  auth: authSchema,
+  ingress: ingressSchema,
+  monitoring: monitoringSchema,
+  notifications: notificationsSchema.default({ emails: [] }),
+}).strict().superRefine((env, ctx) => {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+
+  for (const [path, r] of [[["mlflow", "replicas"], env.mlflow.replicas], [["auth", "replicas"], env.auth.replicas]] as const) {
+    if (r.min > r.max) issue([...path, "min"], `at most replicas.max (${r.max})`);
+  }
+  for (const [path, res] of [[["mlflow", "resources"], env.mlflow.resources], [["auth", "resources"], env.auth.resources]] as const) {
+    if (parseMemory(res.limits.memory)! < parseMemory(res.requests.memory)!) {
+      issue([...path, "limits", "memory"], `at least the memory request (${res.requests.memory})`);
+    }
+    if (res.limits.cpu !== undefined && parseCpu(res.limits.cpu)! < parseCpu(res.requests.cpu)!) {
+      issue([...path, "limits", "cpu"], `at least the CPU request (${res.requests.cpu})`);
+    }
+  }
+
+  const a = env.artifacts;
+  if (a.transitionToGlacierIrDays !== undefined && a.transitionToGlacierIrDays < a.transitionToInfrequentAccessDays + 30) {
+    issue(["artifacts", "transitionToGlacierIrDays"], `at least 30 days after transitionToInfrequentAccessDays (>= ${a.transitionToInfrequentAccessDays + 30})`);
+  }
+  if (a.expireDays !== undefined) {
+    const lastTransition = a.transitionToGlacierIrDays ?? a.transitionToInfrequentAccessDays;
+    if (a.expireDays <= lastTransition) {
+      issue(["artifacts", "expireDays"], `later than the last storage-class transition (> ${lastTransition} days), or remove the transitions`);
+    }
+  }
+
+  const d = env.database;
+  if (d.maxAllocatedStorageGb < d.allocatedStorageGb) {
+    issue(["database", "maxAllocatedStorageGb"], `at least allocatedStorageGb (${d.allocatedStorageGb})`);
+  }
+  if (d.readReplica && d.backupRetentionDays < 1) {
+    issue(["database", "backupRetentionDays"], "at least 1 when readReplica is on (RDS needs backups to create a replica)");
+  }
+
+  if (env.production) {
+    if (!d.deletionProtection) issue(["database", "deletionProtection"], "true in a production environment");
+    if (!d.finalSnapshot) issue(["database", "finalSnapshot"], "true in a production environment");
+    if (d.backupRetentionDays < 7) issue(["database", "backupRetentionDays"], "at least 7 days in a production environment");
+    if (a.forceDestroy) issue(["artifacts", "forceDestroy"], "false in a production environment (it would let destroy delete every artifact)");
+    if (env.auth.localTestProfile) issue(["auth", "localTestProfile"], "false in a production environment");
+  }
+
+  if (!env.auth.localTestProfile && !env.auth.issuerUrl.startsWith("https://")) {
+    issue(["auth", "issuerUrl"], "an https:// issuer URL (plain HTTP is only allowed with auth.localTestProfile)");
+  }
+  for (const [i, e] of env.auth.extraJwtIssuers.entries()) {
+    if (!env.auth.localTestProfile && !e.issuer.startsWith("https://")) {
+      issue(["auth", "extraJwtIssuers", i, "issuer"], "an https:// issuer URL");
+    }
+  }
+  if (env.auth.allowedEmailDomains.length === 0 && env.auth.allowedGroups.length === 0) {
+    issue(["auth", "allowedEmailDomains"], "at least one allowed e-mail domain or group (auth.allowedGroups): access is denied by default, say who may sign in");
+  }
+  if (env.auth.cookieRefreshMinutes >= env.auth.cookieExpireHours * 60) {
+    issue(["auth", "cookieRefreshMinutes"], `shorter than the cookie lifetime (${env.auth.cookieExpireHours * 60} minutes): the session would expire before it is ever refreshed`);
+  }
+
+  if (!env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.hostname))) {
+    issue(["hostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
+  }
+  if (env.monitoring.grafanaHostname && !env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.monitoring.grafanaHostname!))) {
+    issue(["monitoring", "grafanaHostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
+  }
+  if (env.ingress.kind === "gateway-api" && !env.ingress.gatewayRef) {
+    issue(["ingress", "gatewayRef"], "the Gateway (namespace and name) the HTTPRoute attaches to, when ingress.kind is \"gateway-api\"");
+  }
+  if (env.identity.mode === "irsa" && !env.cluster.oidcProviderArn) {
+    issue(["cluster", "oidcProviderArn"], "the cluster's IAM OIDC provider ARN when identity.mode is \"irsa\"");
+  }
+  if (env.artifacts.replicationRegion === env.aws.region) {
+    issue(["artifacts", "replicationRegion"], `a region other than the environment's own (${env.aws.region})`);
+  }
+  if (env.monitoring.email?.authUsername && !env.monitoring.email.authPasswordSecretName) {
+    issue(["monitoring", "email", "authPasswordSecretName"], "the Secret holding the SMTP password when authUsername is set");
+  }
+});
+
+/** True when a certificate for `domain` (possibly "*.example.com") is valid for `host`. */
+export function certificateCovers(domain: string, host: string): boolean {
+  if (domain.startsWith("*.")) {
+    const parent = domain.slice(2);
+    const dot = host.indexOf(".");
+    return dot > 0 && host.slice(dot + 1) === parent;
+  }
+  return domain === host;
+}
+
+/** One environment's configuration, validated and with defaults applied. */
+export type EnvironmentConfig = z.output<typeof environmentSchema>;
+/** What an environment entry may be written as (before defaults). */
+export type EnvironmentInput = z.input<typeof environmentSchema>;

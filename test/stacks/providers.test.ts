@@ -1,0 +1,112 @@
+import { envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { buildApp } from "../../main";
+import { stackName } from "../../stacks/mlflow-stack";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const provider = (json: TfJson, name: string) => {
+  const list = json.provider?.[name];
+  expect(list).toHaveLength(1);
+  return list![0] as Record<string, any>;
+};
+
+describe.each(SHIPPED)("stack %s", (name) => {
+  const config = envConfig(name);
+  const json = synthJson(config);
+
+  it("pins the AWS provider to the environment's account and region", () => {
+    const aws = provider(json, "aws");
+    expect(aws.allowed_account_ids).toEqual([config.aws.accountId]);
+    expect(aws.region).toBe(config.aws.region);
+  });
+
+  it("tags every AWS resource with project, environment and managed-by, plus configured tags", () => {
+    expect(provider(json, "aws").default_tags).toEqual([
+      { tags: { "cost-center": "ml-platform", project: "mlflow", environment: name, "managed-by": "cdktf" } },
+    ]);
+  });
+
+  it("assumes the configured role, and only then", () => {
+    const aws = provider(json, "aws");
+    if (config.aws.assumeRoleArn) {
+      expect(aws.assume_role).toEqual([{ role_arn: config.aws.assumeRoleArn, session_name: `mlflow-${name}-cdktf` }]);
+    } else {
+      expect(aws.assume_role).toBeUndefined();
+    }
+  });
+
+  it("authenticates kubernetes and helm to the named cluster with short-lived exec tokens, no kubeconfig", () => {
+    expect(json.data?.aws_eks_cluster?.eks_cluster).toMatchObject({ name: config.cluster.name });
+    const k8s = provider(json, "kubernetes");
+    const helm = provider(json, "helm").kubernetes;
+    for (const p of [k8s, helm]) {
+      expect(p.host).toBe("${data.aws_eks_cluster.eks_cluster.endpoint}");
+      expect(p.cluster_ca_certificate).toBe("${base64decode(data.aws_eks_cluster.eks_cluster.certificate_authority[0].data)}");
+      expect(p.config_path).toBeUndefined();
+      expect(p.config_paths).toBeUndefined();
+    }
+    const exec = k8s.exec[0];
+    expect(helm.exec).toEqual(exec);
+    expect(exec.command).toBe("aws");
+    expect(exec.api_version).toBe("client.authentication.k8s.io/v1beta1");
+    expect(exec.args.slice(0, 6)).toEqual(["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region]);
+    expect(exec.args.includes("--role-arn")).toBe(Boolean(config.aws.assumeRoleArn));
+  });
+
+  it("keeps its state in its own encrypted, lock-file-locked S3 object", () => {
+    expect((json.terraform as any).backend).toEqual({
+      s3: { bucket: "example-org-terraform-state", key: `mlflow/${name}/terraform.tfstate`, region: "eu-west-1", encrypt: true, use_lockfile: true },
+    });
+  });
+
+  it("pins provider versions", () => {
+    const req = (json.terraform as any).required_providers;
+    expect(req.aws.version).toBe("6.25.0");
+    expect(req.kubernetes.version).toBe("2.38.0");
+    expect(req.helm.version).toBe("3.1.1");
+    expect(req.random.version).toBe("3.7.2");
+  });
+});
+
+describe("stack options", () => {
+  it("uses the aws_eks_cluster_auth token when cluster.auth is token", () => {
+    const json = synthJson(envConfig("dev", { cluster: { auth: "token" } }));
+    expect(json.data?.aws_eks_cluster_auth?.eks_cluster_auth).toMatchObject({ name: "ml-dev" });
+    expect(provider(json, "kubernetes").token).toBe("${data.aws_eks_cluster_auth.eks_cluster_auth.token}");
+    expect(provider(json, "kubernetes").exec).toBeUndefined();
+    expect(provider(json, "helm").kubernetes.token).toBe("${data.aws_eks_cluster_auth.eks_cluster_auth.token}");
+  });
+
+  it("writes a local backend when the configuration says so", () => {
+    const json = synthJson(envConfig("dev", { state: { backend: "local", path: "state/{env}.tfstate" } }));
+    expect((json.terraform as any).backend).toEqual({ local: { path: "state/dev.tfstate" } });
+  });
+
+  it("encrypts state with the configured KMS key and assumes the state role", () => {
+    const json = synthJson(envConfig("prod", {
+      state: { backend: "s3", bucket: "state-bucket", kmsKeyArn: "arn:aws:kms:eu-west-1:999999999999:key/abc", roleArn: "arn:aws:iam::999999999999:role/state" },
+    }));
+    expect((json.terraform as any).backend.s3).toMatchObject({
+      bucket: "state-bucket",
+      kms_key_id: "arn:aws:kms:eu-west-1:999999999999:key/abc",
+      assume_role: { role_arn: "arn:aws:iam::999999999999:role/state", session_name: "mlflow-prod-state" },
+      use_lockfile: true,
+    });
+  });
+});
+
+describe("app", () => {
+  it("synthesizes one stack per environment, named <project>-<env>", () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-app-"));
+    buildApp({ outdir, filter: "" }).synth();
+    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(["mlflow-dev", "mlflow-prod", "mlflow-staging"]);
+    expect(stackName(envConfig("prod"))).toBe("mlflow-prod");
+  });
+
+  it("synthesizes only the filtered environments", () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-app-"));
+    buildApp({ outdir, filter: "staging" }).synth();
+    expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual(["mlflow-staging"]);
+  });
+});
