@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# Installs the command-line checkers the tests run on the synthesized output, when they are missing:
-# promtool (Debian package prometheus) and amtool (prometheus-alertmanager).
-# Nothing is downloaded from outside the Debian archive.
+# Installs the real tools the tests run against the synthesized output, reusing what is there:
+#   - promtool and amtool (Debian packages prometheus, prometheus-alertmanager);
+#   - a Python virtualenv with MLflow at exactly the version config pins (mlflow.version), plus
+#     tools/requirements.txt (PostgreSQL and S3 drivers, Prometheus exporter, moto, scikit-learn);
+#   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`.
+# Everything comes from Debian, PyPI or the Go module proxy; nothing else is downloaded.
+# Tools live in $MLFLOW_PLATFORM_TOOLS (default ~/.cache/mlflow-platform-e2e), shared by clones.
+# Needs `npm run build` first (it reads the pinned versions from the compiled configuration).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
+mkdir -p "$TOOLS/bin"
+eval "$(node dist/scripts/versions.js)"
 
+# ── promtool, amtool ────────────────────────────────────────────────────────────
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
-if [ ${#need[@]} -eq 0 ]; then
-  echo "install-tools: promtool and amtool already present"
-  exit 0
+if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-tools: missing ${need[*]} and no apt-get: install promtool and amtool (Prometheus, Alertmanager) yourself" >&2
+    exit 1
+  fi
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-tools: installing ${need[*]} from Debian"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-tools: missing ${need[*]} and no apt-get here: install promtool and amtool yourself (they ship with Prometheus and Alertmanager)" >&2
-  exit 1
-fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install-tools: installing ${need[*]} from Debian"
-$SUDO apt-get update -qq
-# The packages' services are not wanted: only their command-line tools.
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-command -v promtool >/dev/null && command -v amtool >/dev/null
 echo "install-tools: $(promtool --version 2>&1 | head -1)"
+
+# ── Python virtualenv with the pinned MLflow ───────────────────────────────────
+stamp="$TOOLS/venv/.installed-$( (echo "mlflow==$MLFLOW_VERSION"; cat tools/requirements.txt) | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "install-tools: installing mlflow==$MLFLOW_VERSION and tools/requirements.txt into $TOOLS/venv"
+  [ -x "$TOOLS/venv/bin/python" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" -r tools/requirements.txt
+  rm -f "$TOOLS"/venv/.installed-* && touch "$stamp"
+fi
+echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
+
+# ── oauth2-proxy at the pinned version ─────────────────────────────────────────
+# `go install` embeds no version string (--version says "undefined"): read the module version instead.
+if ! go version -m "$TOOLS/bin/oauth2-proxy" 2>/dev/null | grep -qE "^\s+mod\s+github.com/oauth2-proxy/oauth2-proxy/v7\s+v$OAUTH2_PROXY_VERSION\s"; then
+  echo "install-tools: building oauth2-proxy v$OAUTH2_PROXY_VERSION with go install"
+  GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/oauth2-proxy/oauth2-proxy/v7@v$OAUTH2_PROXY_VERSION"
+fi
+echo "install-tools: oauth2-proxy $(go version -m "$TOOLS/bin/oauth2-proxy" | awk '$1 == "mod" {print $3}')"
