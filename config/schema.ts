@@ -120,6 +120,8 @@ const artifactsSchema = z.object({
   noncurrentVersionsToKeep: int(0, 100, "versions").default(3),
   /** Days after which noncurrent versions beyond that count expire. */
   noncurrentExpireDays: int(1, 36500, "days").default(30),
+  /** Hard cap: every noncurrent version (the kept newest ones included) expires this many days after it became noncurrent, so deleted artifacts do not accumulate forever. */
+  noncurrentMaxDays: int(1, 36500, "days").default(365),
   /** Days after which incomplete multipart uploads are aborted. */
   abortIncompleteMultipartUploadDays: int(1, 365, "days").default(3),
   /** Write S3 server access logs to a separate log bucket. */
@@ -263,6 +265,14 @@ const monitoringSchema = z.object({
   storageGb: int(1, 16384, "GiB").default(50),
   /** Grafana hostname (served behind the same sign-on); omit to keep Grafana internal. */
   grafanaHostname: hostname.optional(),
+  /** Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname. */
+  grafanaOidc: z.object({
+    authUrl: httpsUrl,
+    tokenUrl: httpsUrl,
+    userInfoUrl: httpsUrl,
+    /** Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer. */
+    adminGroups: z.array(z.string().min(1)).default([]),
+  }).strict().optional(),
   slack: z.object({
     channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }),
     /** Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL. */
@@ -345,6 +355,10 @@ export const environmentSchema = z.object({
     }
   }
 
+  if (a.noncurrentMaxDays <= a.noncurrentExpireDays) {
+    issue(["artifacts", "noncurrentMaxDays"], `more than noncurrentExpireDays (> ${a.noncurrentExpireDays} days): it caps how long the kept noncurrent versions live`);
+  }
+
   const d = env.database;
   if (d.maxAllocatedStorageGb < d.allocatedStorageGb) {
     issue(["database", "maxAllocatedStorageGb"], `at least allocatedStorageGb (${d.allocatedStorageGb})`);
@@ -379,11 +393,18 @@ export const environmentSchema = z.object({
   if (!env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.hostname))) {
     issue(["hostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
   }
+  if (env.monitoring.grafanaHostname && !env.monitoring.grafanaOidc) {
+    issue(["monitoring", "grafanaOidc"], "Grafana's sign-in endpoints (authUrl, tokenUrl, userInfoUrl from the issuer's discovery document) when monitoring.grafanaHostname is set: Grafana is never exposed without sign-in");
+  }
   if (env.monitoring.grafanaHostname && !env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.monitoring.grafanaHostname!))) {
     issue(["monitoring", "grafanaHostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
   }
   if (env.ingress.kind === "gateway-api" && !env.ingress.gatewayRef) {
     issue(["ingress", "gatewayRef"], "the Gateway (namespace and name) the HTTPRoute attaches to, when ingress.kind is \"gateway-api\"");
+  }
+  const certRegion = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):/.exec(env.ingress.certificateArn)?.[1];
+  if (env.ingress.kind === "alb" && certRegion !== undefined && certRegion !== env.aws.region) {
+    issue(["ingress", "certificateArn"], `an ACM certificate in the environment's region (${env.aws.region}): an ALB can only use certificates from its own region`);
   }
   if (env.identity.mode === "irsa" && !env.cluster.oidcProviderArn) {
     issue(["cluster", "oidcProviderArn"], "the cluster's IAM OIDC provider ARN when identity.mode is \"irsa\"");

@@ -3,6 +3,17 @@ import type { Construct } from "constructs";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import type { EnvironmentConfig } from "../config";
 import { configureBackend, configureProviders, type ClusterAccess } from "./providers";
+import { ArtifactStore } from "../constructs/artifact-store";
+import { BackendStore } from "../constructs/backend-store";
+import { TrackingIdentity } from "../constructs/tracking-identity";
+import { TrackingServer } from "../constructs/tracking-server";
+import { authProxyPodLabels } from "../constructs/commands/oauth2-proxy";
+import { AuthProxy } from "../constructs/auth-proxy";
+import { MlflowIngress } from "../constructs/ingress";
+import { LoadBalancerController } from "../constructs/load-balancer-controller";
+import { Monitoring } from "../constructs/monitoring";
+import { monitoringProps } from "../constructs/monitoring/from-config";
+import { applyPolicies } from "../policies";
 
 /** The name of an environment's stack: `cdktf deploy mlflow-prod`. */
 export function stackName(config: EnvironmentConfig): string {
@@ -39,11 +50,114 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── Stores and identity (issue 3) ──────────────────────────────────────────────
+    const artifactCfg = config.artifacts;
+    const dbCfg = config.database;
+    const artifactStore = new ArtifactStore(this, "artifact_store", {
+      bucketName: artifactCfg.bucketName ?? `${config.project}-${config.name}-artifacts-${config.aws.accountId}`,
+      prefix: artifactCfg.prefix,
+      forceDestroy: artifactCfg.forceDestroy,
+      preventDestroy: config.production,
+      lifecycle: {
+        transitionToInfrequentAccessDays: artifactCfg.transitionToInfrequentAccessDays,
+        transitionToGlacierIrDays: artifactCfg.transitionToGlacierIrDays,
+        expireDays: artifactCfg.expireDays,
+        noncurrentVersionsToKeep: artifactCfg.noncurrentVersionsToKeep,
+        noncurrentExpireDays: artifactCfg.noncurrentExpireDays,
+        noncurrentMaxDays: artifactCfg.noncurrentMaxDays,
+        abortIncompleteMultipartUploadDays: artifactCfg.abortIncompleteMultipartUploadDays,
+      },
+      accessLogging: artifactCfg.accessLogging,
+      replicationRegion: artifactCfg.replicationRegion,
+      region: config.aws.region,
+      accountId: config.aws.accountId,
+    });
+    const clusterVpc = this.access.cluster.vpcConfig.get(0);
+    const backendStore = new BackendStore(this, "backend_store", {
+      identifier: stackName(config),
+      accountId: config.aws.accountId,
+      region: config.aws.region,
+      namespace: this.namespace.metadata.name,
+      vpcId: clusterVpc.vpcId,
+      subnetIds: config.cluster.privateSubnetIds,
+      clientSecurityGroupId: config.cluster.clientSecurityGroupId ?? clusterVpc.clusterSecurityGroupId,
+      engineVersion: dbCfg.engineVersion,
+      instanceClass: dbCfg.instanceClass,
+      allocatedStorageGb: dbCfg.allocatedStorageGb,
+      maxAllocatedStorageGb: dbCfg.maxAllocatedStorageGb,
+      multiAz: dbCfg.multiAz,
+      deletionProtection: dbCfg.deletionProtection,
+      finalSnapshot: dbCfg.finalSnapshot,
+      backupRetentionDays: dbCfg.backupRetentionDays,
+      preventDestroy: config.production,
+      readReplica: dbCfg.readReplica,
+      databaseName: dbCfg.name,
+      backupWindow: dbCfg.backupWindow,
+      maintenanceWindow: dbCfg.maintenanceWindow,
+      monitoringIntervalSeconds: dbCfg.monitoringIntervalSeconds,
+      slowStatementMs: dbCfg.slowStatementMs,
+      logRetentionDays: config.production ? 90 : 30,
+      alarmEmails: config.notifications.emails,
+      alarmWebhookUrl: config.notifications.webhookUrl,
+    });
+    const identity = new TrackingIdentity(this, "tracking_identity", {
+      mode: config.identity.mode,
+      clusterName: config.cluster.name,
+      namespace: config.mlflow.namespace,
+      roleName: `${stackName(config)}-tracking-server`,
+      accountId: config.aws.accountId,
+      region: config.aws.region,
+      oidcProviderArn: config.cluster.oidcProviderArn,
+      artifacts: artifactStore.contract,
+      artifactPrefix: artifactStore.prefix,
+    });
+    // Synth-time policy checks over everything in this stack (policies/index.ts).
+    applyPolicies(this);
 
     // ── Tracking server (issue 4) ──────────────────────────────────────────────────
+    const trackingServer = new TrackingServer(this, "tracking_server", {
+      config,
+      artifactStore: artifactStore.contract,
+      backendStore: backendStore.contract,
+      identity: identity.contract,
+      // The one place that decides who may reach MLflow: the proxy, monitoring and the gc job.
+      authProxyPodLabels: authProxyPodLabels(config),
+      monitoringNamespace: config.monitoring.namespace,
+      // Pods must not start before their credentials exist: the database Secret and, with Pod
+      // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
+      dependsOn: [this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : [])],
+    });
 
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
+    const authProxy = new AuthProxy(this, "auth_proxy", {
+      config,
+      trackingServer: trackingServer.contract,
+      monitoringNamespace: config.monitoring.namespace,
+      dependsOn: [this.namespace],
+    });
+    const loadBalancerController = config.ingress.installLoadBalancerController
+      ? new LoadBalancerController(this, "load_balancer_controller", {
+        clusterName: config.cluster.name,
+        region: config.aws.region,
+        vpcId: this.access.cluster.vpcConfig.get(0).vpcId,
+        accountId: config.aws.accountId,
+        identityMode: config.identity.mode,
+        oidcProviderArn: config.cluster.oidcProviderArn,
+        roleName: `${stackName(config)}-aws-load-balancer-controller`,
+      })
+      : undefined;
+    // The only public entry: it targets the proxy, never the tracking server.
+    new MlflowIngress(this, "ingress", {
+      config,
+      target: authProxy.contract,
+      dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
+    });
 
     // ── Monitoring and alerting (issue 6) ──────────────────────────────────────────
+    new Monitoring(this, "monitoring", monitoringProps(config, {
+      trackingServer: trackingServer.contract,
+      authProxy: authProxy.contract,
+      // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
+      alarmTopicArn: backendStore.alarmTopicArn,
+    }));
   }
 }

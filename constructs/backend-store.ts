@@ -1,0 +1,556 @@
+/**
+ * The backend store: the RDS PostgreSQL instance that holds MLflow's experiments, runs, metrics and
+ * model registry, with its KMS key, network isolation, generated credentials (Secrets Manager and a
+ * Kubernetes Secret), optional read replica, and CloudWatch alarms to an SNS topic.
+ */
+import { Construct } from "constructs";
+import { Fn, Token } from "cdktf";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
+import { DataAwsSubnets } from "@cdktf/provider-aws/lib/data-aws-subnets";
+import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { DbParameterGroup } from "@cdktf/provider-aws/lib/db-parameter-group";
+import { DbInstance } from "@cdktf/provider-aws/lib/db-instance";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
+import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
+import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { StringResource } from "@cdktf/provider-random/lib/string-resource";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import type { BackendStoreContract } from "./contracts";
+
+/** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
+export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
+const IDENTIFIER = /^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$/;
+const DB_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+const DAY = /^(mon|tue|wed|thu|fri|sat|sun):(\d{2}):(\d{2})-(mon|tue|wed|thu|fri|sat|sun):(\d{2}):(\d{2})$/;
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const MONITORING_INTERVALS = [0, 1, 5, 10, 15, 30, 60];
+const PORT = 5432;
+const GIB = 1024 ** 3;
+
+/** Alarm thresholds. */
+export interface BackendAlarmThresholds {
+  /** Average CPU above this percentage for 15 minutes. @default 80 */
+  readonly cpuPercent?: number;
+  /** Free storage below this percentage of the allocated storage. @default 10 */
+  readonly freeStoragePercent?: number;
+  /** Freeable memory below this many bytes for 15 minutes. @default 10% of the instance class's memory (256 MiB for an unknown class) */
+  readonly freeableMemoryBytes?: number;
+  /** Connections above this count for 15 minutes. @default 80% of PostgreSQL's default max_connections for the class (100 for an unknown class) */
+  readonly connections?: number;
+  /** Read replica lag above this many seconds for 15 minutes. @default 300 */
+  readonly replicaLagSeconds?: number;
+}
+
+/** Props of {@link BackendStore}. */
+export interface BackendStoreProps {
+  /** RDS instance identifier (lower-case letters, digits, '-'), also the prefix of every other name. Required. */
+  readonly identifier: string;
+  /** AWS account id: it scopes the KMS key policy's service principals. Required. */
+  readonly accountId: string;
+  /** AWS region of the instance (CloudWatch Logs' service principal is regional). Required. */
+  readonly region: string;
+  /** Kubernetes namespace that receives the credentials Secret (pass the namespace resource's name so the Secret depends on it). Required. */
+  readonly namespace: string;
+  /** VPC of the EKS cluster. Required. */
+  readonly vpcId: string;
+  /**
+   * Private subnets (at least two, in different AZs) for the DB subnet group.
+   * @default - the subnets of `vpcId` tagged `kubernetes.io/role/internal-elb=1`, looked up at plan time
+   */
+  readonly subnetIds?: string[];
+  /** The only security group admitted on port 5432 (the cluster's node or pod security group). Required. */
+  readonly clientSecurityGroupId: string;
+  /**
+   * PostgreSQL version, major.minor. The major is pinned; with `autoMinorVersionUpgrade` the instance
+   * is given the major only (`engine_version = "17"`), so RDS's minor upgrades cause no drift.
+   * @default "17.6"
+   */
+  readonly engineVersion?: string;
+  /** Apply minor engine upgrades in the maintenance window. @default true */
+  readonly autoMinorVersionUpgrade?: boolean;
+  /** RDS instance class. @default "db.t4g.micro" */
+  readonly instanceClass?: string;
+  /** Allocated gp3 storage in GiB (20-65536). @default 20 */
+  readonly allocatedStorageGb?: number;
+  /** Storage autoscaling ceiling in GiB, at least `allocatedStorageGb`. @default 100 */
+  readonly maxAllocatedStorageGb?: number;
+  /** A standby in another AZ. @default false */
+  readonly multiAz?: boolean;
+  /** RDS deletion protection. @default true */
+  readonly deletionProtection?: boolean;
+  /** Take a final snapshot (`<identifier>-final`) when the instance is destroyed. @default true */
+  readonly finalSnapshot?: boolean;
+  /** Automated backup retention in days (0-35; 0 disables backups). @default 7 */
+  readonly backupRetentionDays?: number;
+  /** Terraform `prevent_destroy` on the instance, its key, its secret and the replica. @default true */
+  readonly preventDestroy?: boolean;
+  /** A read replica (`--read-replica-backend-store-uri`). Needs backups (retention >= 1). @default false */
+  readonly readReplica?: boolean;
+  /** Database name. @default "mlflow" */
+  readonly databaseName?: string;
+  /** Daily backup window, UTC hh:mm-hh:mm. @default "02:00-03:00" */
+  readonly backupWindow?: string;
+  /** Weekly maintenance window, UTC ddd:hh:mm-ddd:hh:mm; must not overlap the backup window. @default "sun:04:00-sun:05:00" */
+  readonly maintenanceWindow?: string;
+  /** Enhanced monitoring interval in seconds (0, 1, 5, 10, 15, 30, 60; 0 turns it off). @default 60 */
+  readonly monitoringIntervalSeconds?: number;
+  /** Log statements slower than this many milliseconds (log_min_duration_statement). @default 1000 */
+  readonly slowStatementMs?: number;
+  /** Days the exported PostgreSQL logs are kept in CloudWatch Logs. @default 30 */
+  readonly logRetentionDays?: number;
+  /** Performance Insights retention in days (7 is free; 31-731 in months are paid). @default 7 */
+  readonly performanceInsightsRetentionDays?: number;
+  /** Name of the Kubernetes Secret with the credentials. @default "mlflow-db-credentials" */
+  readonly secretName?: string;
+  /** E-mail addresses subscribed to the alarm topic (each confirms by mail). @default [] */
+  readonly alarmEmails?: string[];
+  /** HTTPS endpoint subscribed to the alarm topic. @default - none */
+  readonly alarmWebhookUrl?: string;
+  /** Alarm thresholds. @default - see {@link BackendAlarmThresholds} */
+  readonly alarmThresholds?: BackendAlarmThresholds;
+}
+
+/** Memory in GiB of common RDS classes, or undefined when the class is not in the table. */
+export function instanceClassMemoryGiB(instanceClass: string): number | undefined {
+  const m = /^db\.([a-z]+)(\d+)[a-z0-9-]*\.(micro|small|medium|large|xlarge|(\d{1,2})xlarge)$/.exec(instanceClass);
+  if (!m) return undefined;
+  const [, family, , size, multiple] = m;
+  const perSize: Record<string, Record<string, number>> = {
+    t: { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16 },
+    m: { large: 8, xlarge: 16 },
+    r: { large: 16, xlarge: 32 },
+  };
+  const table = perSize[family];
+  if (!table) return undefined;
+  if (multiple !== undefined) {
+    if (family === "t") return multiple === "2" ? 32 : undefined;
+    return table.xlarge * Number(multiple);
+  }
+  return table[size];
+}
+
+/** RDS PostgreSQL's default max_connections: LEAST(DBInstanceClassMemory / 9531392, 5000), with ~10% of memory reserved by the OS. */
+export function defaultMaxConnections(memoryGiB: number): number {
+  return Math.min(Math.floor((memoryGiB * GIB * 0.9) / 9531392), 5000);
+}
+
+function minutesOfWeek(day: string, hh: string, mm: string): number {
+  return DAYS.indexOf(day) * 1440 + Number(hh) * 60 + Number(mm);
+}
+
+/**
+ * A private, encrypted RDS PostgreSQL instance for MLflow, reachable on 5432 from one security group.
+ *
+ * Creates: a KMS key (rotation on) for storage, Performance Insights, the secret, the log groups and
+ * the alarm topic; a security group admitting only the client group on 5432 (no egress); a DB subnet
+ * group; a parameter group forcing TLS >= 1.2 and logging slow statements; the instance (gp3,
+ * autoscaling, backups, Performance Insights, enhanced monitoring, log exports, copy tags to
+ * snapshots); generated credentials (URL-safe), stored in Secrets Manager and in a Kubernetes Secret;
+ * optionally a read replica; CPU, storage, memory and connection alarms to an encrypted SNS topic.
+ */
+export class BackendStore extends Construct {
+  /** What the tracking server needs. */
+  readonly contract: BackendStoreContract;
+  /** The SNS topic the database alarms publish to (monitoring can send its own alerts there). */
+  readonly alarmTopicArn: string;
+  /** The Secrets Manager secret with username, password, host, port and dbname (JSON). */
+  readonly secretArn: string;
+  readonly instance: DbInstance;
+  readonly replica?: DbInstance;
+  readonly securityGroup: SecurityGroup;
+  readonly kmsKey: KmsKey;
+  /** The Kubernetes Secret with the database credentials (what the tracking server's pods mount). */
+  readonly kubernetesSecret: SecretV1;
+
+  constructor(scope: Construct, id: string, props: BackendStoreProps) {
+    super(scope, id);
+    const p = {
+      engineVersion: props.engineVersion ?? "17.6",
+      autoMinorVersionUpgrade: props.autoMinorVersionUpgrade ?? true,
+      instanceClass: props.instanceClass ?? "db.t4g.micro",
+      allocatedStorageGb: props.allocatedStorageGb ?? 20,
+      maxAllocatedStorageGb: props.maxAllocatedStorageGb ?? 100,
+      multiAz: props.multiAz ?? false,
+      deletionProtection: props.deletionProtection ?? true,
+      finalSnapshot: props.finalSnapshot ?? true,
+      backupRetentionDays: props.backupRetentionDays ?? 7,
+      preventDestroy: props.preventDestroy ?? true,
+      readReplica: props.readReplica ?? false,
+      databaseName: props.databaseName ?? "mlflow",
+      backupWindow: props.backupWindow ?? "02:00-03:00",
+      maintenanceWindow: props.maintenanceWindow ?? "sun:04:00-sun:05:00",
+      monitoringIntervalSeconds: props.monitoringIntervalSeconds ?? 60,
+      slowStatementMs: props.slowStatementMs ?? 1000,
+      logRetentionDays: props.logRetentionDays ?? 30,
+      performanceInsightsRetentionDays: props.performanceInsightsRetentionDays ?? 7,
+      secretName: props.secretName ?? "mlflow-db-credentials",
+      alarmEmails: props.alarmEmails ?? [],
+    };
+    this.validate(props, p);
+
+    const id_ = props.identifier;
+    const major = p.engineVersion.split(".")[0];
+    const partition = props.region.startsWith("us-gov-") ? "aws-us-gov" : props.region.startsWith("cn-") ? "aws-cn" : "aws";
+    const lifecycle = p.preventDestroy ? { preventDestroy: true } : undefined;
+    const logGroupPrefix = `/aws/rds/instance/${id_}`;
+
+    // ── KMS key: the instance, Performance Insights, the secret, the log groups and the topic ──
+    this.kmsKey = new KmsKey(this, "key", {
+      description: `Encrypts the MLflow database ${id_}, its secret, logs and alarm topic`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      lifecycle,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "AccountAdministersKeyThroughIam",
+            Effect: "Allow",
+            Principal: { AWS: `arn:${partition}:iam::${props.accountId}:root` },
+            Action: "kms:*",
+            Resource: "*",
+          },
+          {
+            Sid: "CloudWatchAlarmsPublishToEncryptedTopic",
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+            Resource: "*",
+            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+          },
+          {
+            Sid: "CloudWatchLogsEncryptDatabaseLogs",
+            Effect: "Allow",
+            Principal: { Service: `logs.${props.region}.amazonaws.com` },
+            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            Resource: "*",
+            Condition: {
+              ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${props.region}:${props.accountId}:log-group:${logGroupPrefix}/*` },
+            },
+          },
+        ],
+      }),
+    });
+    new KmsAlias(this, "key_alias", { name: `alias/${id_}-db`, targetKeyId: this.kmsKey.keyId });
+
+    // ── network: private subnets, one client security group, nothing else ──
+    const subnetIds = props.subnetIds && props.subnetIds.length > 0
+      ? props.subnetIds
+      : new DataAwsSubnets(this, "private_subnets", {
+        filter: [
+          { name: "vpc-id", values: [props.vpcId] },
+          { name: "tag:kubernetes.io/role/internal-elb", values: ["1"] },
+        ],
+      }).ids;
+    const subnetGroup = new DbSubnetGroup(this, "subnets", {
+      name: `${id_}-db`,
+      description: `Private subnets of the MLflow database ${id_}`,
+      subnetIds,
+    });
+    this.securityGroup = new SecurityGroup(this, "security_group", {
+      name: `${id_}-db`,
+      description: `MLflow database ${id_}: PostgreSQL from the cluster only`,
+      vpcId: props.vpcId,
+      revokeRulesOnDelete: true,
+    });
+    new VpcSecurityGroupIngressRule(this, "ingress_from_cluster", {
+      securityGroupId: this.securityGroup.id,
+      description: "PostgreSQL from the EKS cluster's security group",
+      ipProtocol: "tcp",
+      fromPort: PORT,
+      toPort: PORT,
+      referencedSecurityGroupId: props.clientSecurityGroupId,
+    });
+
+    const parameters = new DbParameterGroup(this, "parameters", {
+      namePrefix: `${id_}-pg${major}-`,
+      family: `postgres${major}`,
+      description: `MLflow database ${id_}: TLS only, slow statement log`,
+      parameter: [
+        { name: "rds.force_ssl", value: "1" },
+        { name: "ssl_min_protocol_version", value: "TLSv1.2" },
+        { name: "log_min_duration_statement", value: String(p.slowStatementMs) },
+      ],
+      lifecycle: { createBeforeDestroy: true },
+    });
+
+    const monitoringRole = p.monitoringIntervalSeconds > 0
+      ? new IamRole(this, "monitoring_role", {
+        name: `${id_}-rds-monitoring`,
+        description: `Enhanced monitoring of the MLflow database ${id_}`,
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{
+            Effect: "Allow",
+            Principal: { Service: "monitoring.rds.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+          }],
+        }),
+      })
+      : undefined;
+    if (monitoringRole) {
+      new IamRolePolicyAttachment(this, "monitoring_policy", {
+        role: monitoringRole.name,
+        policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole`,
+      });
+    }
+
+    // Created before the instance so that RDS writes into encrypted groups with a retention.
+    const logGroups = ["postgresql", "upgrade"].map((log) => new CloudwatchLogGroup(this, `log_group_${log}`, {
+      name: `${logGroupPrefix}/${log}`,
+      retentionInDays: p.logRetentionDays,
+      kmsKeyId: this.kmsKey.arn,
+    }));
+
+    // ── credentials: generated, URL-safe (they sit inside a postgresql:// URI) ──
+    const username = new StringResource(this, "username", { length: 10, lower: true, upper: false, numeric: true, special: false });
+    const password = new Password(this, "password", {
+      length: 40,
+      special: true,
+      overrideSpecial: "-_",
+      minLower: 2,
+      minUpper: 2,
+      minNumeric: 2,
+    });
+    const user = `mlflow${username.result}`;
+
+    const common = {
+      instanceClass: p.instanceClass,
+      storageType: "gp3",
+      storageEncrypted: true,
+      kmsKeyId: this.kmsKey.arn,
+      maxAllocatedStorage: p.maxAllocatedStorageGb,
+      publiclyAccessible: false,
+      vpcSecurityGroupIds: [this.securityGroup.id],
+      parameterGroupName: parameters.name,
+      port: PORT,
+      autoMinorVersionUpgrade: p.autoMinorVersionUpgrade,
+      allowMajorVersionUpgrade: false,
+      caCertIdentifier: "rds-ca-rsa2048-g1",
+      copyTagsToSnapshot: true,
+      performanceInsightsEnabled: true,
+      performanceInsightsKmsKeyId: this.kmsKey.arn,
+      performanceInsightsRetentionPeriod: p.performanceInsightsRetentionDays,
+      monitoringInterval: p.monitoringIntervalSeconds,
+      monitoringRoleArn: monitoringRole?.arn,
+      enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
+      maintenanceWindow: p.maintenanceWindow,
+      deletionProtection: p.deletionProtection,
+    };
+
+    this.instance = new DbInstance(this, "instance", {
+      ...common,
+      identifier: id_,
+      engine: "postgres",
+      engineVersion: p.autoMinorVersionUpgrade ? major : p.engineVersion,
+      allocatedStorage: p.allocatedStorageGb,
+      dbName: p.databaseName,
+      username: user,
+      password: password.result,
+      dbSubnetGroupName: subnetGroup.name,
+      multiAz: p.multiAz,
+      backupRetentionPeriod: p.backupRetentionDays,
+      backupWindow: p.backupWindow,
+      skipFinalSnapshot: !p.finalSnapshot,
+      finalSnapshotIdentifier: p.finalSnapshot ? `${id_}-final` : undefined,
+      deleteAutomatedBackups: !p.preventDestroy,
+      dependsOn: logGroups,
+      lifecycle,
+    });
+
+    if (p.readReplica) {
+      this.replica = new DbInstance(this, "replica", {
+        ...common,
+        identifier: `${id_}-replica`,
+        replicateSourceDb: this.instance.identifier,
+        multiAz: false,
+        backupRetentionPeriod: 0,
+        skipFinalSnapshot: true,
+        lifecycle,
+      });
+    }
+
+    // ── where the credentials live: Secrets Manager (KMS) and the tracking server's namespace ──
+    const secret = new SecretsmanagerSecret(this, "secret", {
+      namePrefix: `${id_}-db-credentials-`,
+      description: `Credentials of the MLflow database ${id_}`,
+      kmsKeyId: this.kmsKey.arn,
+      recoveryWindowInDays: p.preventDestroy ? 30 : 7,
+      lifecycle,
+    });
+    new SecretsmanagerSecretVersion(this, "secret_value", {
+      secretId: secret.id,
+      secretString: Fn.jsonencode({
+        engine: "postgres",
+        host: this.instance.address,
+        port: PORT,
+        dbname: p.databaseName,
+        username: user,
+        password: password.result,
+      }),
+    });
+    this.secretArn = secret.arn;
+
+    this.kubernetesSecret = new SecretV1(this, "kubernetes_secret", {
+      metadata: {
+        name: p.secretName,
+        namespace: props.namespace,
+        labels: { "app.kubernetes.io/component": "backend-store", "app.kubernetes.io/managed-by": "cdktf" },
+      },
+      type: "Opaque",
+      data: { username: user, password: password.result },
+    });
+
+    // ── alarms ──
+    const topic = new SnsTopic(this, "alarm_topic", {
+      name: `${id_}-db-alarms`,
+      kmsMasterKeyId: this.kmsKey.arn,
+    });
+    new SnsTopicPolicy(this, "alarm_topic_policy", {
+      arn: topic.arn,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "CloudWatchAlarmsPublish",
+            Effect: "Allow",
+            Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: "sns:Publish",
+            Resource: topic.arn,
+            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+          },
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "sns:Publish",
+            Resource: topic.arn,
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+        ],
+      }),
+    });
+    p.alarmEmails.forEach((email, i) => new SnsTopicSubscription(this, `alarm_email_${i}`, { topicArn: topic.arn, protocol: "email", endpoint: email }));
+    if (props.alarmWebhookUrl) {
+      new SnsTopicSubscription(this, "alarm_webhook", { topicArn: topic.arn, protocol: "https", endpoint: props.alarmWebhookUrl });
+    }
+    this.alarmTopicArn = topic.arn;
+
+    const t = props.alarmThresholds ?? {};
+    const memoryGiB = instanceClassMemoryGiB(p.instanceClass);
+    const thresholds = {
+      cpu: t.cpuPercent ?? 80,
+      freeStorage: Math.floor((p.allocatedStorageGb * GIB * (t.freeStoragePercent ?? 10)) / 100),
+      memory: t.freeableMemoryBytes ?? (memoryGiB ? Math.floor(memoryGiB * GIB * 0.1) : 256 * 1024 ** 2),
+      connections: t.connections ?? (memoryGiB ? Math.floor(defaultMaxConnections(memoryGiB) * 0.8) : 100),
+      replicaLag: t.replicaLagSeconds ?? 300,
+    };
+    const alarm = (name: string, instanceId: string, spec: { metric: string; statistic: string; comparison: string; threshold: number; periods: number; what: string }) =>
+      new CloudwatchMetricAlarm(this, `alarm_${name}`, {
+        alarmName: `${instanceId}-${name.replaceAll("_", "-")}`,
+        alarmDescription: `MLflow database ${instanceId}: ${spec.what}`,
+        namespace: "AWS/RDS",
+        metricName: spec.metric,
+        dimensions: { DBInstanceIdentifier: instanceId },
+        statistic: spec.statistic,
+        period: 300,
+        evaluationPeriods: spec.periods,
+        comparisonOperator: spec.comparison,
+        threshold: spec.threshold,
+        treatMissingData: "breaching",
+        alarmActions: [topic.arn],
+        okActions: [topic.arn],
+      });
+    alarm("cpu", id_, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `CPU above ${thresholds.cpu}% for 15 minutes` });
+    alarm("free_storage", id_, { metric: "FreeStorageSpace", statistic: "Minimum", comparison: "LessThanThreshold", threshold: thresholds.freeStorage, periods: 1, what: `free storage below ${thresholds.freeStorage} bytes (autoscaling may be at its ceiling of ${p.maxAllocatedStorageGb} GiB)` });
+    alarm("freeable_memory", id_, { metric: "FreeableMemory", statistic: "Average", comparison: "LessThanThreshold", threshold: thresholds.memory, periods: 3, what: `freeable memory below ${thresholds.memory} bytes for 15 minutes` });
+    alarm("connections", id_, { metric: "DatabaseConnections", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.connections, periods: 3, what: `more than ${thresholds.connections} connections for 15 minutes` });
+    if (this.replica) {
+      alarm("replica_cpu", `${id_}-replica`, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `replica CPU above ${thresholds.cpu}% for 15 minutes` });
+      alarm("replica_lag", `${id_}-replica`, { metric: "ReplicaLag", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.replicaLag, periods: 3, what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes` });
+    }
+
+    this.contract = {
+      host: this.instance.address,
+      port: PORT,
+      database: p.databaseName,
+      ...(this.replica ? { readReplicaHost: this.replica.address } : {}),
+      credentials: { secretName: p.secretName, usernameKey: "username", passwordKey: "password" },
+    };
+  }
+
+  private validate(props: BackendStoreProps, p: Required<Omit<BackendStoreProps, "identifier" | "accountId" | "region" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId" | "alarmWebhookUrl" | "alarmThresholds">>): void {
+    const fail = (field: string, message: string): never => {
+      throw new Error(`${this.node.path}: ${field} ${message}`);
+    };
+    const whole = (field: string, value: number, min: number, max: number) => {
+      if (!Number.isInteger(value) || value < min || value > max) fail(field, `must be a whole number from ${min} to ${max}, got ${value}`);
+    };
+    if (!Token.isUnresolved(props.identifier) && (!IDENTIFIER.test(props.identifier) || props.identifier.length > 55)) {
+      fail("identifier", `must be 2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica"); got "${props.identifier}"`);
+    }
+    if (!/^\d{2}\.\d{1,2}$/.test(p.engineVersion)) fail("engineVersion", `must be a PostgreSQL major.minor version such as "17.6", got "${p.engineVersion}"`);
+    if (Number(p.engineVersion.split(".")[0]) < 13) fail("engineVersion", `must be PostgreSQL 13 or later (older majors are out of RDS standard support), got "${p.engineVersion}"`);
+    if (!RDS_INSTANCE_CLASS.test(p.instanceClass)) fail("instanceClass", `must be an RDS instance class such as "db.t4g.micro" or "db.r7g.large", got "${p.instanceClass}"`);
+    whole("allocatedStorageGb", p.allocatedStorageGb, 20, 65536);
+    whole("maxAllocatedStorageGb", p.maxAllocatedStorageGb, 20, 65536);
+    if (p.maxAllocatedStorageGb < p.allocatedStorageGb) {
+      fail("maxAllocatedStorageGb", `must be at least allocatedStorageGb (${p.allocatedStorageGb}), got ${p.maxAllocatedStorageGb}`);
+    }
+    whole("backupRetentionDays", p.backupRetentionDays, 0, 35);
+    if (p.readReplica && p.backupRetentionDays < 1) fail("backupRetentionDays", "must be at least 1 when readReplica is on (RDS needs backups to create a replica)");
+    if (!DB_NAME.test(p.databaseName)) fail("databaseName", `must be a PostgreSQL identifier (lower-case letters, digits, '_', starting with a letter), got "${p.databaseName}"`);
+    if (!MONITORING_INTERVALS.includes(p.monitoringIntervalSeconds)) fail("monitoringIntervalSeconds", `must be one of ${MONITORING_INTERVALS.join(", ")}, got ${p.monitoringIntervalSeconds}`);
+    whole("slowStatementMs", p.slowStatementMs, 0, 3600000);
+    if (![1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].includes(p.logRetentionDays)) {
+      fail("logRetentionDays", `must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...), got ${p.logRetentionDays}`);
+    }
+    if (!(p.performanceInsightsRetentionDays === 7 || p.performanceInsightsRetentionDays === 731 || (p.performanceInsightsRetentionDays % 31 === 0 && p.performanceInsightsRetentionDays >= 31 && p.performanceInsightsRetentionDays <= 713))) {
+      fail("performanceInsightsRetentionDays", `must be 7, 731 or a multiple of 31 up to 713, got ${p.performanceInsightsRetentionDays}`);
+    }
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName)) fail("secretName", `must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got "${p.secretName}"`);
+
+    const backup = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(p.backupWindow);
+    const maint = DAY.exec(p.maintenanceWindow);
+    if (!backup) fail("backupWindow", `must be a UTC window such as "02:00-03:00", got "${p.backupWindow}"`);
+    if (!maint) fail("maintenanceWindow", `must be a UTC window such as "sun:04:00-sun:05:00", got "${p.maintenanceWindow}"`);
+    const [, bh1, bm1, bh2, bm2] = backup!;
+    const bStart = Number(bh1) * 60 + Number(bm1);
+    let bEnd = Number(bh2) * 60 + Number(bm2);
+    if (bEnd <= bStart) bEnd += 1440;
+    if (bEnd - bStart < 30) fail("backupWindow", `must be at least 30 minutes long, got "${p.backupWindow}"`);
+    const [, d1, h1, m1, d2, h2, m2] = maint!;
+    const mStart = minutesOfWeek(d1, h1, m1);
+    let mEnd = minutesOfWeek(d2, h2, m2);
+    if (mEnd <= mStart) mEnd += 7 * 1440;
+    if (mEnd - mStart < 30) fail("maintenanceWindow", `must be at least 30 minutes long, got "${p.maintenanceWindow}"`);
+    const week = 7 * 1440;
+    for (let day = -1; day <= 7; day++) {
+      const s = day * 1440 + bStart;
+      const e = day * 1440 + bEnd;
+      for (const shift of [-week, 0, week]) {
+        if (s < mEnd + shift && mStart + shift < e) {
+          fail("maintenanceWindow", `must not overlap the daily backup window ${p.backupWindow}, got "${p.maintenanceWindow}"`);
+        }
+      }
+    }
+    for (const [i, email] of p.alarmEmails.entries()) {
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fail(`alarmEmails[${i}]`, `must be an e-mail address, got "${email}"`);
+    }
+    if (props.alarmWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(props.alarmWebhookUrl)) {
+      fail("alarmWebhookUrl", `must be an https:// URL, got "${props.alarmWebhookUrl}"`);
+    }
+    if (props.subnetIds && props.subnetIds.length === 1) fail("subnetIds", "must name at least two subnets in different availability zones (an RDS requirement), or be empty to look them up");
+  }
+}

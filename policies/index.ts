@@ -1,0 +1,55 @@
+/**
+ * Synth-time policy checks. `applyPolicies(stack)` adds them to a stack as one cdktf Aspect that reads
+ * the stack's resolved JSON once and runs every rule over it; each violation becomes an error
+ * annotation on the offending resource, which aborts `cdktf synth`.
+ *
+ * | id | rule |
+ * |---|---|
+ * | MLF-S3-1 | every bucket has default encryption (SSE-KMS or SSE-S3) |
+ * | MLF-S3-2 | every bucket is private (4 public-access blocks, ACLs disabled, no public grant) |
+ * | MLF-S3-3 | every bucket policy denies non-TLS requests |
+ * | MLF-RDS-1 | every database is encrypted with a customer-managed KMS key |
+ * | MLF-RDS-2 | no database is publicly accessible; each sits in a DB subnet group |
+ * | MLF-SG-1 | no security group opens 5432 to 0.0.0.0/0 or ::/0 |
+ * | MLF-IAM-1 | no IAM policy grants S3 with "*" actions or resources |
+ * | MLF-SEC-1 | no secret literal anywhere in cdk.tf.json |
+ */
+import { Aspects, TerraformStack, type IAspect } from "cdktf";
+import type { IConstruct } from "constructs";
+import { BucketEncrypted } from "./bucket-encrypted";
+import { BucketPrivate } from "./bucket-private";
+import { BucketTlsOnly } from "./bucket-tls-only";
+import { DatabaseEncrypted } from "./database-encrypted";
+import { DatabasePrivate } from "./database-private";
+import { PostgresNotOpen } from "./postgres-not-open";
+import { NoS3Wildcards } from "./no-s3-wildcards";
+import { NoSecretLiterals } from "./no-secret-literals";
+import type { PolicyRule, TfJson } from "./rule";
+
+export { PolicyRule, type Finding, type TfJson } from "./rule";
+export { BucketEncrypted, BucketPrivate, BucketTlsOnly, DatabaseEncrypted, DatabasePrivate, PostgresNotOpen, NoS3Wildcards, NoSecretLiterals };
+
+/** Every rule, in the order findings are reported. */
+export function allRules(): PolicyRule[] {
+  return [
+    new BucketEncrypted(), new BucketPrivate(), new BucketTlsOnly(),
+    new DatabaseEncrypted(), new DatabasePrivate(), new PostgresNotOpen(),
+    new NoS3Wildcards(), new NoSecretLiterals(),
+  ];
+}
+
+/** Runs several rules over one stack, resolving its JSON once. */
+export class PolicyPack implements IAspect {
+  constructor(readonly rules: PolicyRule[] = allRules()) {}
+
+  visit(node: IConstruct): void {
+    if (!(node instanceof TerraformStack)) return;
+    const json = node.toTerraform() as TfJson;
+    for (const rule of this.rules) rule.report(node, json);
+  }
+}
+
+/** Adds every policy rule to `stack` (once). */
+export function applyPolicies(stack: TerraformStack, rules: PolicyRule[] = allRules()): void {
+  Aspects.of(stack).add(new PolicyPack(rules));
+}

@@ -1,0 +1,42 @@
+import { NoSecretLiterals } from "../../policies";
+import { isReference } from "../../policies/no-secret-literals";
+import type { TfJson } from "../../policies";
+
+const rule = new NoSecretLiterals();
+const r = (type: string, attrs: Record<string, unknown>): TfJson => ({ resource: { [type]: { x: attrs } } });
+
+describe("MLF-SEC-1 no secret literals", () => {
+  it("passes references: random_password results, $(VAR) expansion, secret refs, files, empty values", () => {
+    expect(rule.check(r("aws_db_instance", { password: "${random_password.p.result}", username: "mlflow${random_string.u.result}" }))).toEqual([]);
+    expect(rule.check(r("kubernetes_secret_v1", { data: { password: "${random_password.p.result}" } }))).toEqual([]);
+    expect(rule.check(r("kubernetes_deployment_v1", { spec: [{ container: [{
+      args: ["--backend-store-uri", "postgresql+psycopg2://$(DB_USER):$(DB_PASSWORD)@db:5432/mlflow", "--client-secret-file=/etc/secret/client-secret", "--cookie-secret=$(COOKIE_SECRET)"],
+      env: [{ name: "DB_PASSWORD", value_from: [{ secret_key_ref: [{ name: "s", key: "password" }] }] }, { name: "LOG_LEVEL", value: "info" }],
+    }] }] }))).toEqual([]);
+    expect(rule.check(r("helm_release", { values: ["grafana:\n  adminPassword: ${random_password.g.result}\n  existingSecret: grafana-admin\n"] }))).toEqual([]);
+    expect(rule.check({ provider: { kubernetes: [{ token: "${data.aws_eks_cluster_auth.a.token}" }] } })).toEqual([]);
+    expect(["", "${x}", "$(VAR)", "/etc/x", "$__file{/etc/p}"].every(isReference)).toBe(true);
+  });
+
+  it.each<[string, TfJson, RegExp]>([
+    ["a literal password attribute", r("aws_db_instance", { password: "hunter2hunter2" }), /attribute "password" holds a literal value at resource\.aws_db_instance\.x\.password/],
+    ["a literal secret_string", r("aws_secretsmanager_secret_version", { secret_string: "{\"password\":\"x\"}" }), /attribute "secret_string" holds a literal value/],
+    ["a literal Kubernetes Secret value", r("kubernetes_secret_v1", { data: { url: "https://example.com/private" } }), /a Kubernetes Secret holds a literal value/],
+    ["a literal env var secret", r("kubernetes_deployment_v1", { env: [{ name: "OAUTH2_PROXY_CLIENT_SECRET", value: "abc123" }] }), /environment variable OAUTH2_PROXY_CLIENT_SECRET holds a literal value/],
+    ["a --client-secret=literal argument", r("kubernetes_deployment_v1", { args: ["--client-secret=abc123"] }), /argument client-secret holds a literal value/],
+    ["a --cookie-secret literal pair", r("kubernetes_deployment_v1", { args: ["--cookie-secret", "0123456789abcdef"] }), /argument cookie-secret is followed by a literal value/],
+    ["a URI with a literal password", r("kubernetes_deployment_v1", { args: ["postgresql://mlflow:s3cret@db:5432/mlflow"] }), /a URL embeds a literal password/],
+    ["an AWS access key id", { provider: { aws: [{ region: "eu-west-1", access_key: "AKIAABCDEFGHIJKLMNOP" }] } }, /an AWS access key id is written literally/],
+    ["a Slack webhook in Helm values", r("helm_release", { values: ["alertmanager:\n  config:\n    receivers:\n    - slack_configs:\n      - api_url: https://hooks.slack.com/services/T000/B000/XXXXXXXX\n"] }), /a Slack webhook URL is written literally/],
+    ["a literal password in Helm values", r("helm_release", { values: ["grafana:\n  adminPassword: prom-operator\n"] }), /embedded document sets "adminPassword" to a literal value/],
+    ["a private key", r("kubernetes_config_map_v1", { data: { key: "-----BEGIN RSA PRIVATE KEY-----\nMIIB" } }), /a private key is written literally/],
+  ])("flags %s", (_what, json, message) => {
+    const findings = rule.check(json);
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.map((f) => f.message).join("\n")).toMatch(message);
+  });
+
+  it("names the resource that holds the literal", () => {
+    expect(rule.check(r("aws_db_instance", { password: "hunter2" }))[0].resource).toBe("aws_db_instance.x");
+  });
+});
