@@ -1,0 +1,358 @@
+/**
+ * OAuth2 Proxy in front of the tracking server: nothing reaches MLflow without an identity from the
+ * organisation's OpenID Connect provider. People sign in with their browser (authorization code flow
+ * with PKCE); pipelines present an OIDC token as `Authorization: Bearer` (`MLFLOW_TRACKING_TOKEN`).
+ *
+ * Creates, in the tracking server's namespace:
+ * - a generated cookie secret (32 random bytes, kept only in Terraform state and a Kubernetes Secret);
+ * - when the client secret lives in AWS Secrets Manager, a Kubernetes Secret filled from it;
+ * - a ServiceAccount without an API token, a Deployment running {@link oauth2ProxyCommand}, a Service,
+ *   a PodDisruptionBudget, a HorizontalPodAutoscaler (when the replica range allows scaling);
+ * - the proxy's NetworkPolicy: its port from the VPC (the load balancer), metrics from monitoring only,
+ *   egress only to DNS, the tracking server and the issuers.
+ *
+ * The tracking server's own NetworkPolicy (admit only the proxy, monitoring and its jobs) is decided by
+ * the tracking server construct, from {@link authProxyPodLabels}.
+ */
+import { Fn, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { Bytes } from "@cdktf/provider-random/lib/bytes";
+import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import type { EnvironmentConfig } from "../config";
+import type { AuthProxyContract, TrackingServerContract } from "./contracts";
+import {
+  AUTH_PROXY_METRICS_PORT,
+  AUTH_PROXY_METRICS_PORT_NAME,
+  AUTH_PROXY_NAME,
+  AUTH_PROXY_PING_PATH,
+  AUTH_PROXY_PORT,
+  AUTH_PROXY_PORT_NAME,
+  AUTH_PROXY_READY_PATH,
+  AUTH_PROXY_UID,
+  COOKIE_SECRET_KEY,
+  COOKIE_SECRET_NAME,
+  MANAGED_CLIENT_SECRET_KEY,
+  MANAGED_CLIENT_SECRET_NAME,
+  authProxyPodLabels,
+  authProxySecretRefs,
+  oauth2ProxyCommand,
+} from "./commands/oauth2-proxy";
+import type { EnvVar } from "./commands/types";
+
+export interface AuthProxyProps {
+  /**
+   * The environment: `auth.*` (issuer, client, allow-lists, cookies, replicas, resources), `hostname`,
+   * `ingress.vpcCidrs` and `ingress.idleTimeoutSeconds`, `monitoring.namespace`, `project`.
+   */
+  readonly config: EnvironmentConfig;
+
+  /** The tracking server the proxy forwards authenticated requests to. The proxy runs in its namespace. */
+  readonly trackingServer: TrackingServerContract;
+
+  /**
+   * The namespace whose pods (Prometheus) may scrape the proxy's metrics port.
+   * @default config.monitoring.namespace
+   */
+  readonly monitoringNamespace?: string;
+
+  /**
+   * Scale between `auth.replicas.min` and `auth.replicas.max` on CPU with a HorizontalPodAutoscaler
+   * (needs metrics-server). Without it the Deployment runs `auth.replicas.min` replicas.
+   * @default true when `auth.replicas.max` > `auth.replicas.min`
+   */
+  readonly autoscaling?: boolean;
+
+  /**
+   * Average CPU utilisation (percent of the request) the autoscaler aims for.
+   * @default 70
+   */
+  readonly targetCpuUtilizationPercent?: number;
+
+  /**
+   * Create the proxy's NetworkPolicy (enforced only when the VPC CNI's network policy support is on).
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+
+  /**
+   * Also restrict the proxy's egress: DNS, the tracking server's pods, and the issuers' ports
+   * (any address: an identity provider's addresses are not known in advance).
+   * @default true
+   */
+  readonly restrictEgress?: boolean;
+
+  /**
+   * Resources that must exist before the proxy's (typically the namespace).
+   * @default none
+   */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The port an issuer's HTTPS endpoints (discovery, JWKS, token) listen on. */
+export function issuerPort(issuerUrl: string): number {
+  const url = new URL(issuerUrl);
+  if (url.port) return Number(url.port);
+  return url.protocol === "http:" ? 80 : 443;
+}
+
+/** The same restricted security context as the tracking server: non-root, read-only, no capabilities. */
+function containerSecurityContext() {
+  return {
+    runAsNonRoot: true,
+    runAsUser: String(AUTH_PROXY_UID),
+    runAsGroup: String(AUTH_PROXY_UID),
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    privileged: false,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+/** A container env entry in the provider's shape. */
+function toK8sEnv(e: EnvVar) {
+  if ("value" in e) return { name: e.name, value: e.value };
+  if ("secretKeyRef" in e) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
+  if ("configMapKeyRef" in e) return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMapKeyRef.name, key: e.configMapKeyRef.key } } };
+  return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef.fieldPath } } };
+}
+
+export class AuthProxy extends Construct {
+  /** What the ingress and monitoring need. */
+  readonly contract: AuthProxyContract;
+  readonly deployment: DeploymentV1;
+  readonly service: ServiceV1;
+  /** The proxy's NetworkPolicy, when enabled. */
+  readonly networkPolicy?: NetworkPolicyV1;
+  /** The autoscaler, when enabled. */
+  readonly autoscaler?: HorizontalPodAutoscalerV2;
+
+  constructor(scope: Construct, id: string, props: AuthProxyProps) {
+    super(scope, id);
+    const { config, trackingServer } = props;
+    const auth = config.auth;
+    const namespace = trackingServer.namespace;
+    const monitoringNamespace = props.monitoringNamespace ?? config.monitoring.namespace;
+    const autoscaling = props.autoscaling ?? auth.replicas.max > auth.replicas.min;
+    const targetCpu = props.targetCpuUtilizationPercent ?? 70;
+
+    // ── Validation (synth time, before any cloud call) ──
+    if (!DNS_LABEL.test(namespace)) {
+      throw new Error(`AuthProxy: trackingServer.namespace "${namespace}" is not a Kubernetes namespace name (lower-case letters, digits, '-')`);
+    }
+    if (!Number.isInteger(trackingServer.port) || trackingServer.port < 1 || trackingServer.port > 65535) {
+      throw new Error(`AuthProxy: trackingServer.port ${trackingServer.port} must be a port number from 1 to 65535`);
+    }
+    if (Object.keys(trackingServer.podLabels).length === 0) {
+      throw new Error("AuthProxy: trackingServer.podLabels is empty: the NetworkPolicy needs the labels that select the tracking server's pods");
+    }
+    if (!DNS_LABEL.test(monitoringNamespace)) {
+      throw new Error(`AuthProxy: monitoringNamespace "${monitoringNamespace}" is not a Kubernetes namespace name`);
+    }
+    if (!Number.isInteger(targetCpu) || targetCpu < 10 || targetCpu > 100) {
+      throw new Error(`AuthProxy: targetCpuUtilizationPercent ${targetCpu} must be a whole number from 10 to 100`);
+    }
+    if (autoscaling && auth.replicas.max <= auth.replicas.min) {
+      throw new Error(`AuthProxy: autoscaling needs auth.replicas.max (${auth.replicas.max}) above auth.replicas.min (${auth.replicas.min}); raise max or set autoscaling: false`);
+    }
+    if (auth.clientSecret.source === "kubernetes" && auth.clientSecret.secretName === COOKIE_SECRET_NAME) {
+      throw new Error(`AuthProxy: auth.clientSecret.secretName "${COOKIE_SECRET_NAME}" is the name of the Secret this construct creates for the cookie secret; choose another name`);
+    }
+    const podLabels = authProxyPodLabels(config);
+    if (Object.entries(podLabels).every(([k, v]) => trackingServer.podLabels[k] === v)) {
+      throw new Error("AuthProxy: trackingServer.podLabels also select the proxy's pods; give the tracking server distinct labels");
+    }
+
+    const dependsOn = props.dependsOn;
+    const labels = { ...podLabels, "app.kubernetes.io/managed-by": "cdktf" };
+    const metadata = (name: string) => ({ name, namespace, labels });
+    const secrets = authProxySecretRefs(config);
+
+    // ── Secrets ──
+    // 32 random bytes, written in base64url: oauth2-proxy decodes that alphabet (only) into a 32-byte
+    // AES-256 key. Standard base64's '+' and '/' would make it fall back to the 44-character string,
+    // which is not a valid key length.
+    const cookieSeed = new Bytes(this, "cookie_seed", { length: 32 });
+    new SecretV1(this, "cookie_secret", {
+      metadata: metadata(COOKIE_SECRET_NAME),
+      type: "Opaque",
+      data: { [COOKIE_SECRET_KEY]: Fn.replace(Fn.replace(cookieSeed.base64, "/[+]/", "-"), "/[/]/", "_") },
+      dependsOn,
+    });
+    const secretDependencies: ITerraformDependable[] = [];
+    if (auth.clientSecret.source === "secrets-manager") {
+      // The value passes through Terraform state (encrypted at rest): use `source: kubernetes` with an
+      // operator such as External Secrets to keep it out of state entirely.
+      const version = new DataAwsSecretsmanagerSecretVersion(this, "client_secret_source", { secretId: auth.clientSecret.secretArn });
+      secretDependencies.push(new SecretV1(this, "client_secret", {
+        metadata: metadata(MANAGED_CLIENT_SECRET_NAME),
+        type: "Opaque",
+        data: { [MANAGED_CLIENT_SECRET_KEY]: version.secretString },
+        dependsOn,
+      }));
+    }
+
+    // ── Workload ──
+    const serviceAccount = new ServiceAccountV1(this, "service_account", {
+      metadata: metadata(AUTH_PROXY_NAME),
+      // The proxy never calls the Kubernetes API.
+      automountServiceAccountToken: false,
+      dependsOn,
+    });
+
+    const command = oauth2ProxyCommand(config, { upstream: trackingServer, secrets });
+    const containerPorts = Object.entries(command.ports ?? {}).map(([name, containerPort]) => ({ name, containerPort, protocol: "TCP" }));
+    const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+      httpGet: { path, port: AUTH_PROXY_PORT_NAME, scheme: "HTTP" },
+      periodSeconds,
+      timeoutSeconds: 2,
+      failureThreshold,
+    });
+    const spread = (topologyKey: string) => ({
+      maxSkew: 1,
+      topologyKey,
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: [{ matchLabels: podLabels }],
+    });
+
+    this.deployment = new DeploymentV1(this, "deployment", {
+      metadata: metadata(AUTH_PROXY_NAME),
+      spec: {
+        replicas: String(auth.replicas.min),
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: podLabels },
+        // Never fewer ready pods than wanted during a rollout.
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: "0", maxSurge: "1" } },
+        template: {
+          metadata: { labels: { ...podLabels, "app.kubernetes.io/version": auth.proxyVersion } },
+          spec: {
+            serviceAccountName: serviceAccount.metadata.name,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            // In-flight uploads and downloads may finish (oauth2-proxy drains on SIGTERM).
+            terminationGracePeriodSeconds: config.ingress.idleTimeoutSeconds,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: String(AUTH_PROXY_UID),
+              runAsGroup: String(AUTH_PROXY_UID),
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],
+            container: [{
+              name: AUTH_PROXY_NAME,
+              image: command.image,
+              imagePullPolicy: "IfNotPresent",
+              command: [...command.command],
+              args: [...command.args],
+              env: command.env.map(toK8sEnv),
+              port: containerPorts,
+              livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
+              readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
+              resources: {
+                requests: { cpu: auth.resources.requests.cpu, memory: auth.resources.requests.memory },
+                limits: { memory: auth.resources.limits.memory, ...(auth.resources.limits.cpu ? { cpu: auth.resources.limits.cpu } : {}) },
+              },
+              securityContext: containerSecurityContext(),
+            }],
+          },
+        },
+      },
+      // The autoscaler owns the replica count once it exists.
+      lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
+      dependsOn: [...(dependsOn ?? []), ...secretDependencies],
+    });
+
+    this.service = new ServiceV1(this, "service", {
+      metadata: metadata(AUTH_PROXY_NAME),
+      spec: {
+        type: "ClusterIP",
+        selector: podLabels,
+        port: [
+          { name: AUTH_PROXY_PORT_NAME, port: AUTH_PROXY_PORT, targetPort: AUTH_PROXY_PORT_NAME, protocol: "TCP" },
+          { name: AUTH_PROXY_METRICS_PORT_NAME, port: AUTH_PROXY_METRICS_PORT, targetPort: AUTH_PROXY_METRICS_PORT_NAME, protocol: "TCP" },
+        ],
+      },
+      dependsOn,
+    });
+
+    // One voluntary disruption at a time: with 2+ replicas one keeps serving; a single replica
+    // (dev) can still be drained.
+    new PodDisruptionBudgetV1(this, "pdb", {
+      metadata: metadata(AUTH_PROXY_NAME),
+      spec: { maxUnavailable: "1", selector: { matchLabels: podLabels } },
+      dependsOn,
+    });
+
+    if (autoscaling) {
+      this.autoscaler = new HorizontalPodAutoscalerV2(this, "hpa", {
+        metadata: metadata(AUTH_PROXY_NAME),
+        spec: {
+          minReplicas: auth.replicas.min,
+          maxReplicas: auth.replicas.max,
+          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: AUTH_PROXY_NAME },
+          metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: targetCpu } } }],
+        },
+        dependsOn: [this.deployment],
+      });
+    }
+
+    // ── NetworkPolicy ──
+    if (props.networkPolicy ?? true) {
+      const restrictEgress = props.restrictEgress ?? true;
+      const issuerPorts = [...new Set([auth.issuerUrl, ...auth.extraJwtIssuers.map((e) => e.issuer)].map(issuerPort))].sort((a, b) => a - b);
+      const upstreamPorts = [...new Set([trackingServer.port, config.mlflow.port])].sort((a, b) => a - b);
+      this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
+        metadata: metadata(AUTH_PROXY_NAME),
+        spec: {
+          podSelector: { matchLabels: podLabels },
+          policyTypes: restrictEgress ? ["Ingress", "Egress"] : ["Ingress"],
+          ingress: [
+            {
+              // The load balancer (and kubelet probes) come from addresses in the VPC.
+              from: config.ingress.vpcCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+              ports: [{ port: String(AUTH_PROXY_PORT), protocol: "TCP" }],
+            },
+            {
+              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } }],
+              ports: [{ port: String(AUTH_PROXY_METRICS_PORT), protocol: "TCP" }],
+            },
+          ],
+          egress: restrictEgress
+            ? [
+              { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+              {
+                to: [{
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+                  podSelector: { matchLabels: trackingServer.podLabels },
+                }],
+                ports: upstreamPorts.map((port) => ({ port: String(port), protocol: "TCP" })),
+              },
+              { ports: issuerPorts.map((port) => ({ port: String(port), protocol: "TCP" })) },
+            ]
+            : undefined,
+        },
+        dependsOn,
+      });
+    }
+
+    this.contract = {
+      namespace,
+      serviceName: AUTH_PROXY_NAME,
+      port: AUTH_PROXY_PORT,
+      portName: AUTH_PROXY_PORT_NAME,
+      podLabels,
+      serviceLabels: labels,
+      metricsPort: AUTH_PROXY_METRICS_PORT,
+      metricsPortName: AUTH_PROXY_METRICS_PORT_NAME,
+    };
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The public entry to MLflow: the environment's hostname, routed to the authenticating proxy and
+ * never to the tracking server.
+ *
+ * - `ingress.kind: alb`: a Kubernetes Ingress for the AWS Load Balancer Controller (IngressClass `alb`):
+ *   HTTPS only with the configured ACM certificate and TLS policy, HTTP answered with a redirect to HTTPS,
+ *   health check on the proxy's `/ping`, idle timeout from `ingress.idleTimeoutSeconds` (the same value
+ *   the proxy and MLflow derive their timeouts from), internet-facing or internal, pods as targets.
+ * - `ingress.kind: gateway-api`: an HTTPRoute attached to an existing Gateway (`ingress.gatewayRef`),
+ *   whose listeners own TLS and the certificate. The Gateway API CRDs and the Gateway must exist before
+ *   this stack is planned (kubernetes_manifest reads them at plan time).
+ *
+ * ingress-nginx is retired: nothing here needs it.
+ */
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
+import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
+import type { EnvironmentConfig } from "../config";
+import { certificateCovers } from "../config/schema";
+import type { AuthProxyContract } from "./contracts";
+import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
+
+export interface MlflowIngressProps {
+  /** The environment: `hostname`, `ingress.*`, `project` and `name` (load balancer tags). */
+  readonly config: EnvironmentConfig;
+
+  /** The authenticating proxy: the only backend the entry routes to. */
+  readonly target: AuthProxyContract;
+
+  /**
+   * Name of the Ingress or HTTPRoute.
+   * @default config.project (e.g. "mlflow")
+   */
+  readonly name?: string;
+
+  /**
+   * Resources that must exist first (the namespace, the proxy's Service, the load balancer controller).
+   * @default none
+   */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** The IngressClass the AWS Load Balancer Controller serves. */
+export const ALB_INGRESS_CLASS = "alb";
+/** ALB TLS policies that allow only TLS 1.2 and 1.3 (the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families). */
+export const MODERN_ALB_TLS_POLICY = /^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-/;
+/** ALB limit on the idle timeout, and on a target group's deregistration delay. */
+const MAX_DEREGISTRATION_DELAY = 3600;
+
+/** The annotations the AWS Load Balancer Controller reads for the MLflow entry. */
+export function albAnnotations(config: EnvironmentConfig): Record<string, string> {
+  const ing = config.ingress;
+  return {
+    "alb.ingress.kubernetes.io/scheme": ing.scheme,
+    // Pods (the proxy's) are the targets directly: no NodePort, no extra hop.
+    "alb.ingress.kubernetes.io/target-type": "ip",
+    "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+    "alb.ingress.kubernetes.io/listen-ports": JSON.stringify([{ HTTP: 80 }, { HTTPS: 443 }]),
+    // The HTTP listener only redirects to HTTPS; nothing is served over plain HTTP.
+    "alb.ingress.kubernetes.io/ssl-redirect": "443",
+    "alb.ingress.kubernetes.io/certificate-arn": ing.certificateArn,
+    "alb.ingress.kubernetes.io/ssl-policy": ing.sslPolicy,
+    "alb.ingress.kubernetes.io/healthcheck-path": AUTH_PROXY_PING_PATH,
+    "alb.ingress.kubernetes.io/healthcheck-port": "traffic-port",
+    "alb.ingress.kubernetes.io/success-codes": "200",
+    "alb.ingress.kubernetes.io/load-balancer-attributes": [
+      `idle_timeout.timeout_seconds=${ing.idleTimeoutSeconds}`,
+      // Drop requests with malformed header names instead of passing them on.
+      "routing.http.drop_invalid_header_fields.enabled=true",
+    ].join(","),
+    // Let in-flight transfers finish while a target drains (rollouts, scale-in).
+    "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${Math.min(ing.idleTimeoutSeconds, MAX_DEREGISTRATION_DELAY)}`,
+    "alb.ingress.kubernetes.io/tags": `project=${config.project},environment=${config.name},managed-by=cdktf`,
+  };
+}
+
+export class MlflowIngress extends Construct {
+  /** The ALB Ingress (kind `alb`). */
+  readonly ingress?: IngressV1;
+  /** The HTTPRoute (kind `gateway-api`). */
+  readonly httpRoute?: Manifest;
+
+  constructor(scope: Construct, id: string, props: MlflowIngressProps) {
+    super(scope, id);
+    const { config, target } = props;
+    const ing = config.ingress;
+    const name = props.name ?? config.project;
+
+    // ── Validation (synth time) ──
+    if (!ing.certificateDomains.some((d) => certificateCovers(d, config.hostname))) {
+      throw new Error(`MlflowIngress: hostname "${config.hostname}" is not covered by ingress.certificateDomains (${ing.certificateDomains.join(", ")}); use a covered name or another certificate`);
+    }
+    if (ing.kind === "alb" && !MODERN_ALB_TLS_POLICY.test(ing.sslPolicy)) {
+      throw new Error(`MlflowIngress: ingress.sslPolicy "${ing.sslPolicy}" allows TLS versions below 1.2; use e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"`);
+    }
+    if (ing.kind === "gateway-api" && !ing.gatewayRef) {
+      throw new Error("MlflowIngress: ingress.gatewayRef is required when ingress.kind is \"gateway-api\" (the Gateway's namespace and name)");
+    }
+    if (target.serviceName === "" || !Number.isInteger(target.port)) {
+      throw new Error("MlflowIngress: target must be the auth proxy's contract (service name and port)");
+    }
+
+    const labels = { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/component": "entry", "app.kubernetes.io/managed-by": "cdktf" };
+
+    if (ing.kind === "alb") {
+      this.ingress = new IngressV1(this, "ingress", {
+        metadata: { name, namespace: target.namespace, labels, annotations: albAnnotations(config) },
+        spec: {
+          ingressClassName: ALB_INGRESS_CLASS,
+          rule: [{
+            host: config.hostname,
+            http: {
+              path: [{
+                path: "/",
+                pathType: "Prefix",
+                backend: { service: { name: target.serviceName, port: { number: target.port } } },
+              }],
+            },
+          }],
+        },
+        dependsOn: props.dependsOn,
+      });
+    } else {
+      const gw = ing.gatewayRef!;
+      this.httpRoute = new Manifest(this, "http_route", {
+        manifest: {
+          apiVersion: "gateway.networking.k8s.io/v1",
+          kind: "HTTPRoute",
+          metadata: { name, namespace: target.namespace, labels },
+          spec: {
+            parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gw.namespace, name: gw.name }],
+            hostnames: [config.hostname],
+            rules: [{
+              matches: [{ path: { type: "PathPrefix", value: "/" } }],
+              backendRefs: [{ group: "", kind: "Service", name: target.serviceName, port: target.port }],
+              // No limit on a whole request (a large artifact transfer may take longer than any fixed
+              // bound); silence is bounded by the Gateway's idle timeout and the proxy's upstream timeout.
+              timeouts: { request: "0s" },
+            }],
+          },
+        },
+        dependsOn: props.dependsOn,
+      });
+    }
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Optionally installs the AWS Load Balancer Controller (Helm chart from aws/eks-charts), which turns the
+ * `alb` Ingress into an Application Load Balancer, with the IAM role it needs (EKS Pod Identity or IRSA).
+ *
+ * Most clusters already run the controller (as an EKS add-on, or from a platform team's stack): then
+ * leave `ingress.installLoadBalancerController` off and this construct is not used.
+ *
+ * The IAM policy is the controller's own `docs/install/iam_policy.json` at the pinned version
+ * (kubernetes-sigs/aws-load-balancer-controller, Apache-2.0), kept beside this file.
+ */
+import { Token, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import iamPolicy from "./load-balancer-controller-iam-policy.json";
+
+/** Chart version, pinned exactly (checked against the controller's Chart.yaml at tag v3.5.0: app v3.5.0). */
+export const LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0";
+export const LOAD_BALANCER_CONTROLLER_REPOSITORY = "https://aws.github.io/eks-charts";
+/** The controller's IAM policy at the pinned version. */
+export const LOAD_BALANCER_CONTROLLER_IAM_POLICY: object = iamPolicy;
+
+const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/(.+)$/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export interface LoadBalancerControllerProps {
+  /** Name of the EKS cluster the controller manages load balancers for. */
+  readonly clusterName: string;
+
+  /** The cluster's region (the controller cannot always read it from instance metadata). */
+  readonly region: string;
+
+  /** The cluster's VPC id (same reason; may be a token from the aws_eks_cluster data source). */
+  readonly vpcId: string;
+
+  /** The AWS account, to scope the Pod Identity trust policy. */
+  readonly accountId: string;
+
+  /**
+   * How the controller's pods get the role: EKS Pod Identity (needs the eks-pod-identity-agent add-on)
+   * or IRSA (needs `oidcProviderArn`).
+   * @default "pod-identity"
+   */
+  readonly identityMode?: "pod-identity" | "irsa";
+
+  /**
+   * IRSA only: ARN of the cluster's IAM OIDC provider.
+   * @default - none (required when identityMode is "irsa")
+   */
+  readonly oidcProviderArn?: string;
+
+  /**
+   * Name of the IAM role (and prefix of its policy).
+   * @default `${clusterName}-aws-load-balancer-controller`
+   */
+  readonly roleName?: string;
+
+  /**
+   * Namespace the controller runs in.
+   * @default "kube-system"
+   */
+  readonly namespace?: string;
+
+  /**
+   * Controller replicas (two for a highly available webhook).
+   * @default 2
+   */
+  readonly replicas?: number;
+
+  /**
+   * Chart version (exact).
+   * @default LOAD_BALANCER_CONTROLLER_CHART_VERSION
+   */
+  readonly chartVersion?: string;
+
+  /** Resources to create first. @default none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** The controller's service account name. */
+export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller";
+
+export class LoadBalancerController extends Construct {
+  readonly role: IamRole;
+  readonly release: Release;
+
+  constructor(scope: Construct, id: string, props: LoadBalancerControllerProps) {
+    super(scope, id);
+    const mode = props.identityMode ?? "pod-identity";
+    const namespace = props.namespace ?? "kube-system";
+    const replicas = props.replicas ?? 2;
+    const chartVersion = props.chartVersion ?? LOAD_BALANCER_CONTROLLER_CHART_VERSION;
+    const roleName = props.roleName ?? `${props.clusterName}-aws-load-balancer-controller`;
+    const sa = LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT;
+    const fail = (field: string, message: string): never => {
+      throw new Error(`${this.node.path}: ${field} ${message}`);
+    };
+
+    if (!DNS_LABEL.test(namespace)) fail("namespace", `must be a DNS label, got "${namespace}"`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10) fail("replicas", `must be a whole number from 1 to 10, got ${replicas}`);
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) fail("chartVersion", `must be an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}", got "${chartVersion}"`);
+    if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) fail("roleName", `must be 1-64 characters of letters, digits and +=,.@_- (set roleName to a shorter name), got "${roleName}"`);
+    if (!Token.isUnresolved(props.accountId) && !/^\d{12}$/.test(props.accountId)) fail("accountId", `must be a 12-digit account id, got "${props.accountId}"`);
+    let oidcIssuer: string | undefined;
+    if (mode === "irsa") {
+      const m = props.oidcProviderArn ? OIDC_PROVIDER_ARN.exec(props.oidcProviderArn) : null;
+      if (!m) fail("oidcProviderArn", `must be the cluster's IAM OIDC provider ARN when identityMode is "irsa", got "${props.oidcProviderArn ?? "nothing"}"`);
+      oidcIssuer = m![2];
+    }
+
+    const trust = mode === "irsa"
+      ? {
+        Effect: "Allow",
+        Principal: { Federated: props.oidcProviderArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: { StringEquals: { [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${sa}`, [`${oidcIssuer}:aud`]: "sts.amazonaws.com" } },
+      }
+      : {
+        Effect: "Allow",
+        Principal: { Service: "pods.eks.amazonaws.com" },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          StringEquals: {
+            "aws:SourceAccount": props.accountId,
+            "aws:RequestTag/eks-cluster-name": props.clusterName,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": sa,
+          },
+        },
+      };
+
+    this.role = new IamRole(this, "role", {
+      name: roleName,
+      description: `AWS Load Balancer Controller (${namespace}/${sa} on ${props.clusterName})`,
+      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [trust] }),
+    });
+    const policy = new IamPolicy(this, "policy", {
+      name: roleName,
+      description: `AWS Load Balancer Controller ${chartVersion} permissions`,
+      policy: JSON.stringify(LOAD_BALANCER_CONTROLLER_IAM_POLICY),
+    });
+    new IamRolePolicyAttachment(this, "policy_attachment", { role: this.role.name, policyArn: policy.arn });
+
+    const association = mode === "pod-identity"
+      ? new EksPodIdentityAssociation(this, "association", { clusterName: props.clusterName, namespace, serviceAccount: sa, roleArn: this.role.arn })
+      : undefined;
+
+    this.release = new Release(this, "release", {
+      name: "aws-load-balancer-controller",
+      namespace,
+      repository: LOAD_BALANCER_CONTROLLER_REPOSITORY,
+      chart: "aws-load-balancer-controller",
+      version: chartVersion,
+      values: [JSON.stringify({
+        clusterName: props.clusterName,
+        region: props.region,
+        vpcId: props.vpcId,
+        replicaCount: replicas,
+        serviceAccount: {
+          create: true,
+          name: sa,
+          annotations: mode === "irsa" ? { "eks.amazonaws.com/role-arn": this.role.arn } : {},
+        },
+        // Pods as targets, internal unless an Ingress says otherwise.
+        defaultTargetType: "ip",
+        defaultLoadBalancerScheme: "internal",
+        defaultSSLPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        securityContext: {
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          seccompProfile: { type: "RuntimeDefault" },
+        },
+      })],
+      atomic: true,
+      cleanupOnFail: true,
+      wait: true,
+      timeout: 600,
+      maxHistory: 5,
+      // The role must be assumable before the controller first reconciles.
+      dependsOn: [...(props.dependsOn ?? []), policy, ...(association ? [association] : [])],
+    });
+  }
+}
