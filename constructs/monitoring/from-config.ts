@@ -1,0 +1,69 @@
+/**
+ * Maps an environment's configuration (config.monitoring, config.auth, config.ingress) onto the
+ * Monitoring construct's props, so that the stack's monitoring section stays one call.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { AuthProxyContract, TrackingServerContract } from "../contracts";
+import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
+
+export interface MonitoringDependencies {
+  readonly trackingServer: TrackingServerContract;
+  readonly authProxy: AuthProxyContract;
+  /** SNS topic of the backend store's CloudWatch alarms. */
+  readonly alarmTopicArn?: string;
+}
+
+/** The Monitoring props of an environment. */
+export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDependencies): MonitoringProps {
+  const m = config.monitoring;
+  const email = m.email
+    ? { to: m.email.to, from: m.email.from, smarthost: m.email.smarthost, authUsername: m.email.authUsername, authPasswordSecretName: m.email.authPasswordSecretName }
+    : undefined;
+  // The backend store already subscribes config.notifications.emails to its alarm topic; add the
+  // alert recipients it does not have, so that the RDS alarms reach the same people.
+  const alarmEmails = (m.email?.to ?? []).filter((address) => !config.notifications.emails.includes(address));
+  return {
+    trackingServer: deps.trackingServer,
+    authProxy: deps.authProxy,
+    mode: m.mode,
+    namespace: m.namespace,
+    retentionDays: m.retentionDays,
+    storageGb: m.storageGb,
+    thresholds: m.thresholds,
+    slack: m.slack,
+    email,
+    grafana: grafanaExposure(config),
+    alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
+    alarmEmails,
+  };
+}
+
+function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | undefined {
+  const m = config.monitoring;
+  if (!m.grafanaHostname || !m.grafanaOidc) return undefined; // the schema requires grafanaOidc with a hostname
+  const secret = config.auth.clientSecret;
+  return {
+    hostname: m.grafanaHostname,
+    kind: config.ingress.kind,
+    certificateArn: config.ingress.certificateArn,
+    scheme: config.ingress.scheme,
+    sslPolicy: config.ingress.sslPolicy,
+    gatewayRef: config.ingress.gatewayRef,
+    sso: {
+      issuerUrl: config.auth.issuerUrl,
+      authUrl: m.grafanaOidc.authUrl,
+      tokenUrl: m.grafanaOidc.tokenUrl,
+      userInfoUrl: m.grafanaOidc.userInfoUrl,
+      clientId: config.auth.clientId,
+      // A Kubernetes-sourced secret must also exist in the monitoring namespace, under the same name.
+      clientSecret: secret.source === "secrets-manager"
+        ? { secretsManagerArn: secret.secretArn }
+        : { kubernetes: { name: secret.secretName, key: secret.key } },
+      scopes: config.auth.scopes,
+      groupsClaim: config.auth.groupsClaim,
+      allowedGroups: config.auth.allowedGroups,
+      allowedEmailDomains: config.auth.allowedEmailDomains,
+      adminGroups: m.grafanaOidc.adminGroups,
+    },
+  };
+}

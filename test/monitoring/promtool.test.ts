@@ -1,0 +1,280 @@
+/**
+ * Real tools check what the Monitoring construct deploys: the rules file rendered from the construct's
+ * own rule objects goes through `promtool check rules` and `promtool test rules` (every alert fires on a
+ * synthetic failure and stays quiet on healthy series), every dashboard expression is parsed by promtool,
+ * and the Alertmanager configuration goes through `amtool check-config`.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { onPath } from "../helpers/tools";
+import { synthMonitoring } from "./fixtures";
+import { ALERT_NAMES, allRules, type AlertRule } from "../../constructs/monitoring/rules";
+import { dashboardExpressions } from "../../constructs/monitoring/dashboards";
+
+const promtool = onPath("promtool");
+const amtool = onPath("amtool");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-monitoring-"));
+
+/** Runs a tool; returns its output, or throws with the output when it fails. */
+function run(tool: string, args: string[]): string {
+  try {
+    return execFileSync(tool, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; status?: number };
+    throw new Error(`${path.basename(tool)} ${args.join(" ")} exited ${err.status}:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+  }
+}
+
+/** Writes a JSON document (valid YAML) and returns its path. */
+function write(name: string, doc: unknown): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify(doc, null, 2));
+  return file;
+}
+
+// The thresholds of these tests are the defaults; a second construct below uses configured ones.
+const { monitoring } = synthMonitoring();
+const rules = allRules(monitoring.ruleGroups);
+const rule = (name: string): AlertRule => {
+  const r = rules.find((x) => x.alert === name);
+  if (!r) throw new Error(`no rule ${name}`);
+  return r;
+};
+const rulesFile = write("rules.yaml", { groups: monitoring.ruleGroups });
+
+/** The annotations Prometheus renders for `rule` on a series with `labels` (the rules use only $labels). */
+function rendered(r: AlertRule, labels: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.annotations)) {
+    out[k] = v.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, (_, l: string) => labels[l] ?? "");
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  alert: string;
+  series: { series: string; values: string }[];
+  evalTime: string;
+  /** Labels of the firing alert beyond the rule's own; undefined = must not fire. */
+  fires?: Record<string, string>;
+}
+
+const MLFLOW = 'namespace="mlflow",job="mlflow"';
+const PROXY = 'namespace="mlflow",job="oauth2-proxy"';
+const KSM = 'job="kube-state-metrics",namespace="mlflow"';
+const PVC = 'namespace="monitoring",persistentvolumeclaim="prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0"';
+const buckets = (sel: string, perBucket: Record<string, string>) =>
+  Object.entries(perBucket).map(([le, values]) => ({ series: `mlflow_http_request_duration_seconds_bucket{${sel},le="${le}"}`, values }));
+const traffic = { series: `mlflow_http_request_total{${MLFLOW},method="GET",status="200"}`, values: "0+60x40" };
+
+const cases: Case[] = [
+  { name: "tracking server: every replica fails its scrape", alert: "MlflowTrackingServerDown", evalTime: "10m",
+    series: [{ series: `up{${MLFLOW},pod="mlflow-0"}`, values: "0x15" }], fires: {} },
+  { name: "tracking server: no target at all (no ready replica)", alert: "MlflowTrackingServerDown", evalTime: "10m",
+    series: [{ series: `up{${PROXY},pod="proxy-0"}`, values: "1x15" }], fires: {} },
+  { name: "tracking server: one replica answers", alert: "MlflowTrackingServerDown", evalTime: "10m",
+    series: [{ series: `up{${MLFLOW},pod="mlflow-0"}`, values: "0x15" }, { series: `up{${MLFLOW},pod="mlflow-1"}`, values: "1x15" }] },
+
+  { name: "5xx: 10% of 1.1 req/s", alert: "MlflowHighErrorRatio", evalTime: "25m",
+    series: [traffic, { series: `mlflow_http_request_total{${MLFLOW},method="POST",status="500"}`, values: "0+6x40" }], fires: {} },
+  { name: "5xx: 1.6% of requests", alert: "MlflowHighErrorRatio", evalTime: "25m",
+    series: [traffic, { series: `mlflow_http_request_total{${MLFLOW},method="POST",status="500"}`, values: "0+1x40" }] },
+  { name: "5xx: half of a trickle (below the traffic floor)", alert: "MlflowHighErrorRatio", evalTime: "25m",
+    series: [
+      { series: `mlflow_http_request_total{${MLFLOW},method="GET",status="200"}`, values: "0+1x40" },
+      { series: `mlflow_http_request_total{${MLFLOW},method="POST",status="500"}`, values: "0+1x40" },
+    ] },
+
+  { name: "p95: every request takes 2.5-5 s", alert: "MlflowHighLatencyP95", evalTime: "25m",
+    series: [traffic, ...buckets(MLFLOW, { "0.5": "0x40", "2.5": "0x40", "5.0": "0+60x40", "10.0": "0+60x40", "+Inf": "0+60x40" })], fires: {} },
+  { name: "p95: every request under 0.5 s", alert: "MlflowHighLatencyP95", evalTime: "25m",
+    series: [traffic, ...buckets(MLFLOW, { "0.5": "0+60x40", "2.5": "0+60x40", "5.0": "0+60x40", "10.0": "0+60x40", "+Inf": "0+60x40" })] },
+  { name: "p99: every request takes 5-10 s", alert: "MlflowHighLatencyP99", evalTime: "25m",
+    series: [traffic, ...buckets(MLFLOW, { "0.5": "0x40", "2.5": "0x40", "5.0": "0x40", "10.0": "0+60x40", "+Inf": "0+60x40" })], fires: {} },
+  { name: "p99: requests take 2.5-5 s (p99 4.975 s, below 5 s)", alert: "MlflowHighLatencyP99", evalTime: "25m",
+    series: [traffic, ...buckets(MLFLOW, { "0.5": "0x40", "2.5": "0x40", "5.0": "0+60x40", "10.0": "0+60x40", "+Inf": "0+60x40" })] },
+
+  { name: "proxy: its metrics port is down", alert: "OAuth2ProxyDown", evalTime: "10m",
+    series: [{ series: `up{${PROXY},pod="proxy-0"}`, values: "0x15" }], fires: {} },
+  { name: "proxy: answers", alert: "OAuth2ProxyDown", evalTime: "10m",
+    series: [{ series: `up{${PROXY},pod="proxy-0"}`, values: "1x15" }] },
+
+  { name: "auth failures: 2 refusals per second", alert: "OAuth2ProxyAuthFailuresHigh", evalTime: "20m",
+    series: [{ series: `oauth2_proxy_requests_total{${PROXY},code="401"}`, values: "0+120x30" }], fires: {} },
+  { name: "auth failures: 0.5 refusals per second", alert: "OAuth2ProxyAuthFailuresHigh", evalTime: "20m",
+    series: [{ series: `oauth2_proxy_requests_total{${PROXY},code="403"}`, values: "0+30x30" },
+      { series: `oauth2_proxy_requests_total{${PROXY},code="200"}`, values: "0+600x30" }] },
+
+  { name: "crash loop: waiting in CrashLoopBackOff", alert: "MlflowPodCrashLooping", evalTime: "20m",
+    series: [{ series: `kube_pod_container_status_waiting_reason{${KSM},pod="mlflow-abc",container="mlflow",reason="CrashLoopBackOff"}`, values: "1x30" }],
+    fires: { job: "kube-state-metrics", pod: "mlflow-abc", container: "mlflow", reason: "CrashLoopBackOff" } },
+  { name: "crash loop: recovered", alert: "MlflowPodCrashLooping", evalTime: "20m",
+    series: [{ series: `kube_pod_container_status_waiting_reason{${KSM},pod="mlflow-abc",container="mlflow",reason="CrashLoopBackOff"}`, values: "0x30" }] },
+  { name: "crash loop: another namespace", alert: "MlflowPodCrashLooping", evalTime: "20m",
+    series: [{ series: 'kube_pod_container_status_waiting_reason{job="kube-state-metrics",namespace="other",pod="x",container="x",reason="CrashLoopBackOff"}', values: "1x30" }] },
+
+  { name: "migration Job failed", alert: "MlflowMigrationJobFailed", evalTime: "5m",
+    series: [
+      { series: `kube_job_failed{${KSM},job_name="mlflow-db-upgrade-3-17-2",condition="true"}`, values: "1x10" },
+      { series: `kube_job_owner{${KSM},job_name="mlflow-db-upgrade-3-17-2",owner_kind="<none>",owner_name="<none>",owner_is_controller="<none>"}`, values: "1x10" },
+    ], fires: { job: "kube-state-metrics", job_name: "mlflow-db-upgrade-3-17-2", condition: "true" } },
+  { name: "migration alert ignores a failed GC run", alert: "MlflowMigrationJobFailed", evalTime: "5m",
+    series: [
+      { series: `kube_job_failed{${KSM},job_name="mlflow-gc-29000000",condition="true"}`, values: "1x10" },
+      { series: `kube_job_owner{${KSM},job_name="mlflow-gc-29000000",owner_kind="CronJob",owner_name="mlflow-gc",owner_is_controller="true"}`, values: "1x10" },
+    ] },
+
+  { name: "GC run failed today", alert: "MlflowGcJobFailed", evalTime: "5m",
+    series: [
+      { series: `kube_job_failed{${KSM},job_name="mlflow-gc-29000000",condition="true"}`, values: "1x10" },
+      { series: `kube_job_owner{${KSM},job_name="mlflow-gc-29000000",owner_kind="CronJob",owner_name="mlflow-gc",owner_is_controller="true"}`, values: "1x10" },
+      { series: `kube_job_status_start_time{${KSM},job_name="mlflow-gc-29000000"}`, values: "0x10" },
+    ], fires: { job: "kube-state-metrics", job_name: "mlflow-gc-29000000", condition: "true" } },
+  { name: "GC run failed more than a day ago", alert: "MlflowGcJobFailed", evalTime: "5m",
+    series: [
+      { series: `kube_job_failed{${KSM},job_name="mlflow-gc-28990000",condition="true"}`, values: "1x10" },
+      { series: `kube_job_owner{${KSM},job_name="mlflow-gc-28990000",owner_kind="CronJob",owner_name="mlflow-gc",owner_is_controller="true"}`, values: "1x10" },
+      { series: `kube_job_status_start_time{${KSM},job_name="mlflow-gc-28990000"}`, values: "-100000x10" },
+    ] },
+  { name: "GC alert ignores a failed migration Job", alert: "MlflowGcJobFailed", evalTime: "5m",
+    series: [
+      { series: `kube_job_failed{${KSM},job_name="mlflow-db-upgrade-3-17-2",condition="true"}`, values: "1x10" },
+      { series: `kube_job_owner{${KSM},job_name="mlflow-db-upgrade-3-17-2",owner_kind="<none>",owner_name="<none>",owner_is_controller="<none>"}`, values: "1x10" },
+      { series: `kube_job_status_start_time{${KSM},job_name="mlflow-db-upgrade-3-17-2"}`, values: "0x10" },
+    ] },
+
+  { name: "Prometheus volume 90% full", alert: "PrometheusVolumeFillingUp", evalTime: "20m",
+    series: [
+      { series: `kubelet_volume_stats_used_bytes{job="kubelet",${PVC}}`, values: "90x30" },
+      { series: `kubelet_volume_stats_capacity_bytes{job="kubelet",${PVC}}`, values: "100x30" },
+    ], fires: { job: "kubelet", persistentvolumeclaim: PVC.split('persistentvolumeclaim="')[1].slice(0, -1) } },
+  { name: "Prometheus volume half full", alert: "PrometheusVolumeFillingUp", evalTime: "20m",
+    series: [
+      { series: `kubelet_volume_stats_used_bytes{job="kubelet",${PVC}}`, values: "50x30" },
+      { series: `kubelet_volume_stats_capacity_bytes{job="kubelet",${PVC}}`, values: "100x30" },
+    ] },
+];
+
+function testGroup(c: Case) {
+  const r = rule(c.alert);
+  const expAlerts = c.fires === undefined ? [] : [{
+    exp_labels: { ...c.fires, ...r.labels },
+    exp_annotations: rendered(r, { ...c.fires, ...r.labels }),
+  }];
+  return {
+    name: c.name,
+    interval: "1m",
+    input_series: c.series,
+    alert_rule_test: [{ eval_time: c.evalTime, alertname: c.alert, exp_alerts: expAlerts }],
+  };
+}
+
+describe("alert rules (promtool)", () => {
+  it("renders every alert of the runbook, each with severity, summary, description and runbook link", () => {
+    expect(rules.map((r) => r.alert)).toEqual([...ALERT_NAMES]);
+    for (const r of rules) {
+      expect(["critical", "warning"]).toContain(r.labels.severity);
+      expect(r.annotations.summary.length).toBeGreaterThan(10);
+      expect(r.annotations.description.length).toBeGreaterThan(20);
+      expect(r.annotations.runbook_url).toBe(`docs/monitoring.md#${r.alert.toLowerCase()}`);
+    }
+  });
+
+  it("passes promtool check rules", () => {
+    const out = run(promtool, ["check", "rules", rulesFile]);
+    expect(out).toMatch(new RegExp(`SUCCESS: ${rules.length} rules found`));
+  });
+
+  it("has a firing and a quiet unit test for every alert", () => {
+    for (const name of ALERT_NAMES) {
+      expect(cases.filter((c) => c.alert === name && c.fires !== undefined).length).toBeGreaterThanOrEqual(1);
+      expect(cases.filter((c) => c.alert === name && c.fires === undefined).length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))("promtool test rules: %s", (_, c) => {
+    const testFile = write(`test-${cases.indexOf(c)}.yaml`, { rule_files: [rulesFile], evaluation_interval: "1m", tests: [testGroup(c)] });
+    expect(run(promtool, ["test", "rules", testFile])).toMatch(/SUCCESS/);
+  });
+
+  it("fails promtool test rules when an expectation is wrong (the harness can fail)", () => {
+    const c = cases.find((x) => x.alert === "MlflowHighErrorRatio" && x.fires === undefined)!;
+    const wrong = { ...c, fires: {} };
+    const testFile = write("test-wrong.yaml", { rule_files: [rulesFile], evaluation_interval: "1m", tests: [testGroup(wrong)] });
+    expect(() => run(promtool, ["test", "rules", testFile])).toThrow(/FAILED|expected/i);
+  });
+
+  it("uses configured thresholds: a 3% error ratio fires at errorRatio 0.02, not at the default 0.05", () => {
+    const tuned = synthMonitoring({ thresholds: { errorRatio: 0.02 } }).monitoring;
+    const tunedFile = write("rules-tuned.yaml", { groups: tuned.ruleGroups });
+    const series = [traffic, { series: `mlflow_http_request_total{${MLFLOW},method="POST",status="500"}`, values: "0+2x40" }];
+    const tunedRule = allRules(tuned.ruleGroups).find((r) => r.alert === "MlflowHighErrorRatio")!;
+    expect(tunedRule.annotations.description).toContain("More than 2%");
+    const group = (fires: boolean) => ({
+      name: "3% errors", interval: "1m", input_series: series,
+      alert_rule_test: [{
+        eval_time: "25m", alertname: "MlflowHighErrorRatio",
+        exp_alerts: fires ? [{ exp_labels: { ...tunedRule.labels }, exp_annotations: rendered(tunedRule, {}) }] : [],
+      }],
+    });
+    expect(run(promtool, ["test", "rules", write("tuned.yaml", { rule_files: [tunedFile], tests: [group(true)] })])).toMatch(/SUCCESS/);
+    expect(run(promtool, ["test", "rules", write("default.yaml", { rule_files: [rulesFile], tests: [group(false)] })])).toMatch(/SUCCESS/);
+  });
+});
+
+describe("dashboards (promtool)", () => {
+  const exprs = monitoring.dashboards.flatMap((d) => dashboardExpressions(d).map((e) => ({ ...e, dashboard: d.uid })));
+
+  it("has queries on every panel", () => {
+    for (const d of monitoring.dashboards) for (const p of d.panels) expect(p.targets.length).toBeGreaterThan(0);
+    expect(exprs.length).toBeGreaterThan(25);
+  });
+
+  it("parses every dashboard expression with promtool (each wrapped in a recording rule)", () => {
+    const file = write("dashboards.yaml", {
+      groups: [{ name: "dashboard-expressions", rules: exprs.map((e, i) => ({ record: `dashboard:expr:${i}`, expr: e.expr })) }],
+    });
+    const out = run(promtool, ["check", "rules", file]);
+    expect(out).toMatch(new RegExp(`SUCCESS: ${exprs.length} rules found`));
+  });
+
+  it("promtool rejects a broken expression (the check can fail)", () => {
+    const file = write("broken.yaml", { groups: [{ name: "x", rules: [{ record: "x:y", expr: "sum(rate(foo[5m])" }] }] });
+    expect(() => run(promtool, ["check", "rules", file])).toThrow(/parse error|unclosed/i);
+  });
+});
+
+describe("alertmanager configuration (amtool)", () => {
+  const variants: [string, Parameters<typeof synthMonitoring>[0]][] = [
+    ["slack and email with SMTP auth", {
+      slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
+      email: { to: ["ml-platform@example.com", "oncall@example.com"], from: "alertmanager@example.com", smarthost: "email-smtp.eu-west-1.amazonaws.com:587", authUsername: "AKIAEXAMPLE", authPasswordSecretName: "alertmanager-smtp" },
+    }],
+    ["email only", { email: { to: ["ml-platform@example.com"], from: "alertmanager@example.com", smarthost: "smtp.example.com:25" } }],
+    ["slack only", { slack: { channel: "mlflow-alerts", webhookSecretName: "alertmanager-slack" } }],
+    ["no channel", {}],
+  ];
+
+  it.each(variants)("amtool check-config accepts it: %s", (name, props) => {
+    const config = synthMonitoring(props).monitoring.alertmanagerConfig!;
+    const file = write(`alertmanager-${name.replace(/\W+/g, "-")}.yaml`, config);
+    expect(run(amtool, ["check-config", file])).toMatch(/SUCCESS/);
+  });
+
+  it("amtool rejects a receiver that does not exist (the check can fail)", () => {
+    const config = structuredClone(synthMonitoring(variants[0][1]).monitoring.alertmanagerConfig!);
+    config.route.routes![0].receiver = "nobody";
+    expect(() => run(amtool, ["check-config", write("alertmanager-broken.yaml", config)])).toThrow(/undefined receiver|nobody/);
+  });
+
+  it("routes a critical alert to Slack and e-mail, a warning to Slack, Watchdog nowhere", () => {
+    const file = write("alertmanager-routes.yaml", synthMonitoring(variants[0][1]).monitoring.alertmanagerConfig);
+    const route = (labels: string[]) => run(amtool, ["config", "routes", "test", "--config.file", file, ...labels]).trim();
+    expect(route(["alertname=MlflowTrackingServerDown", "severity=critical", "namespace=mlflow"])).toBe("critical");
+    expect(route(["alertname=MlflowHighLatencyP95", "severity=warning", "namespace=mlflow"])).toBe("warning");
+    expect(route(["alertname=Watchdog", "severity=none"])).toBe("null");
+  });
+});
