@@ -44,7 +44,7 @@ import {
   authProxySecretRefs,
   oauth2ProxyCommand,
 } from "./commands/oauth2-proxy";
-import type { EnvVar } from "./commands/types";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
 
 export interface AuthProxyProps {
   /**
@@ -102,28 +102,6 @@ export function issuerPort(issuerUrl: string): number {
   const url = new URL(issuerUrl);
   if (url.port) return Number(url.port);
   return url.protocol === "http:" ? 80 : 443;
-}
-
-/** The same restricted security context as the tracking server: non-root, read-only, no capabilities. */
-function containerSecurityContext() {
-  return {
-    runAsNonRoot: true,
-    runAsUser: String(AUTH_PROXY_UID),
-    runAsGroup: String(AUTH_PROXY_UID),
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    privileged: false,
-    capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
-  };
-}
-
-/** A container env entry in the provider's shape. */
-function toK8sEnv(e: EnvVar) {
-  if ("value" in e) return { name: e.name, value: e.value };
-  if ("secretKeyRef" in e) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
-  if ("configMapKeyRef" in e) return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMapKeyRef.name, key: e.configMapKeyRef.key } } };
-  return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef.fieldPath } } };
 }
 
 export class AuthProxy extends Construct {
@@ -240,12 +218,7 @@ export class AuthProxy extends Construct {
             enableServiceLinks: false,
             // In-flight uploads and downloads may finish (oauth2-proxy drains on SIGTERM).
             terminationGracePeriodSeconds: config.ingress.idleTimeoutSeconds,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: String(AUTH_PROXY_UID),
-              runAsGroup: String(AUTH_PROXY_UID),
-              seccompProfile: { type: "RuntimeDefault" },
-            },
+            securityContext: restrictedPodSecurityContext(String(AUTH_PROXY_UID)),
             topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],
             container: [{
               name: AUTH_PROXY_NAME,
@@ -261,7 +234,7 @@ export class AuthProxy extends Construct {
                 requests: { cpu: auth.resources.requests.cpu, memory: auth.resources.requests.memory },
                 limits: { memory: auth.resources.limits.memory, ...(auth.resources.limits.cpu ? { cpu: auth.resources.limits.cpu } : {}) },
               },
-              securityContext: containerSecurityContext(),
+              securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
             }],
           },
         },

@@ -33,8 +33,9 @@ import {
   GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR,
   dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
 } from "./commands/mlflow";
-import type { ContainerCommand, EnvVar } from "./commands/types";
+import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
 
 /** Name of the Service port (and container port) serving the API, the UI and `/metrics`. */
 export const TRACKING_PORT_NAME = "http";
@@ -251,14 +252,6 @@ function isToken(v: unknown): boolean {
   return typeof v === "string" ? v.includes("${TfToken[") : typeof v === "number" && v < -1e15;
 }
 
-/** A provider env entry from a command's EnvVar. */
-function toEnv(e: EnvVar) {
-  if ("value" in e) return { name: e.name, value: e.value };
-  if ("secretKeyRef" in e) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
-  if ("configMapKeyRef" in e) return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMapKeyRef.name, key: e.configMapKeyRef.key } } };
-  return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef.fieldPath } } };
-}
-
 /**
  * The tracking server, its migrations, its garbage collection and its network boundary.
  *
@@ -304,23 +297,8 @@ export class TrackingServer extends Construct {
     });
 
     // ── Pod template pieces shared by the Deployment, the Job and the CronJob ──
-    const podSecurityContext = {
-      runAsNonRoot: true,
-      runAsUser: uid,
-      runAsGroup: uid,
-      fsGroup: uid,
-      seccompProfile: { type: "RuntimeDefault" },
-    };
-    const containerSecurityContext = {
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      runAsUser: uid,
-      runAsGroup: uid,
-      capabilities: { drop: ["ALL"] },
-      seccompProfile: { type: "RuntimeDefault" },
-    };
+    const podSecurityContext = restrictedPodSecurityContext(uid, { fsGroup: true });
+    const containerSecurityContext = restrictedContainerSecurityContext(uid);
     const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: props.tmpSizeLimit ?? "4Gi" } };
     const tmpMount = { name: "tmp", mountPath: TMP_DIR };
     const resources = {
@@ -333,7 +311,7 @@ export class TrackingServer extends Construct {
       imagePullPolicy: "IfNotPresent",
       command: [...cmd.command],
       args: [...cmd.args],
-      env: cmd.env.map(toEnv),
+      env: cmd.env.map(toK8sEnv),
       workingDir: TMP_DIR,
       securityContext: containerSecurityContext,
     });
