@@ -48,279 +48,189 @@ const imageRef = z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-
 }).refine((v) => !/:latest$/.test(v), { error: "an exact tag or digest, not \"latest\"" });
 
 export const resourcesSchema = z.object({
-  requests: z.object({ cpu, memory }).strict(),
-  limits: z.object({ cpu: cpu.optional(), memory }).strict(),
+  requests: z.object({ cpu: cpu.describe("CPU request (scheduling guarantee), e.g. \"250m\"."), memory: memory.describe("Memory request, e.g. \"1Gi\".") }).strict(),
+  limits: z.object({ cpu: cpu.optional().describe("CPU limit; unset by default so pods are throttled by nobody but their node."), memory: memory.describe("Memory limit (at least the request); the pod is killed above it.") }).strict(),
 }).strict();
 
 export const replicasSchema = z.object({
-  /** Lowest replica count (the HorizontalPodAutoscaler's minReplicas). */
-  min: int(1, 100, "replicas"),
-  /** Highest replica count (the HorizontalPodAutoscaler's maxReplicas). */
-  max: int(1, 100, "replicas"),
+  min: int(1, 100, "replicas").describe("Lowest replica count (the HorizontalPodAutoscaler's minReplicas)."),
+  max: int(1, 100, "replicas").describe("Highest replica count (the HorizontalPodAutoscaler's maxReplicas)."),
 }).strict();
 
 const awsSchema = z.object({
-  /** The account this environment lives in; the AWS provider refuses to touch any other. */
-  accountId,
-  region,
-  /** Role assumed by Terraform for this environment (cross-account deployments). Optional. */
-  assumeRoleArn: arn("an IAM role").optional(),
-  /** External id required by the assumed role's trust policy, if any. */
-  assumeRoleExternalId: z.string().min(2).max(1224).optional(),
+  accountId: accountId.describe("The account this environment lives in; the AWS provider refuses to touch any other."),
+  region: region.describe("The environment's AWS region."),
+  assumeRoleArn: arn("an IAM role").optional().describe("Role assumed by Terraform for this environment (cross-account deployments). Optional."),
+  assumeRoleExternalId: z.string().min(2).max(1224).optional().describe("External id required by the assumed role's trust policy, if any."),
 }).strict();
 
 const stateSchema = z.discriminatedUnion("backend", [
   z.object({
     backend: z.literal("s3"),
-    /** Existing, versioned and encrypted S3 bucket holding the Terraform state. */
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }),
-    /** Object key; `{env}` is replaced with the environment name. */
-    key: z.string().min(1).default("mlflow/{env}/terraform.tfstate"),
-    /** Region of the state bucket; defaults to the environment's region. */
-    region: region.optional(),
-    /** KMS key that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies. */
-    kmsKeyArn: arn("a KMS key").optional(),
-    /** Role Terraform assumes to read and write the state (when the state lives in another account). */
-    roleArn: arn("an IAM role").optional(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).describe("Existing, versioned and encrypted S3 bucket holding the Terraform state."),
+    key: z.string().min(1).default("mlflow/{env}/terraform.tfstate").describe("Object key; `{env}` is replaced with the environment name."),
+    region: region.optional().describe("Region of the state bucket; defaults to the environment's region."),
+    kmsKeyArn: arn("a KMS key").optional().describe("KMS key that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies."),
+    roleArn: arn("an IAM role").optional().describe("Role Terraform assumes to read and write the state (when the state lives in another account)."),
   }).strict(),
   z.object({
     backend: z.literal("local"),
-    /** Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced. */
-    path: z.string().min(1).default("../../../terraform.{env}.tfstate"),
+    path: z.string().min(1).default("../../../terraform.{env}.tfstate").describe("Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced."),
   }).strict(),
 ], { error: "state.backend: \"s3\" (remote, encrypted, locked) or \"local\"" });
 
 const clusterSchema = z.object({
-  /** Name of the existing EKS cluster the platform deploys into. */
-  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { error: "an EKS cluster name (letters, digits, '-', '_', at most 100)" }),
-  /** How Terraform authenticates to the cluster: `exec` runs `aws eks get-token` for every call (never expires during a long apply); `token` uses the aws_eks_cluster_auth data source (no AWS CLI needed, the token lives 15 minutes). */
-  auth: z.enum(["exec", "token"]).default("exec"),
-  /** Private subnets for the database; looked up from the cluster's VPC (subnets tagged kubernetes.io/role/internal-elb) when empty. */
-  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123456789abcdef0\"" })).default([]),
-  /** Security group of the cluster's nodes or pods allowed to reach the database; defaults to the cluster security group EKS creates. */
-  clientSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: "a security group id such as \"sg-0123456789abcdef0\"" }).optional(),
-  /** IRSA only: the ARN of the cluster's IAM OIDC provider. */
-  oidcProviderArn: arn("the cluster's IAM OIDC provider").optional(),
+  name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, { error: "an EKS cluster name (letters, digits, '-', '_', at most 100)" }).describe("Name of the existing EKS cluster the platform deploys into."),
+  auth: z.enum(["exec", "token"]).default("exec").describe("How Terraform authenticates to the cluster: `exec` runs `aws eks get-token` for every call (never expires during a long apply); `token` uses the aws_eks_cluster_auth data source (no AWS CLI needed, the token lives 15 minutes)."),
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123456789abcdef0\"" })).default([]).describe("Private subnets for the database; looked up from the cluster's VPC (subnets tagged kubernetes.io/role/internal-elb) when empty."),
+  clientSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: "a security group id such as \"sg-0123456789abcdef0\"" }).optional().describe("Security group of the cluster's nodes or pods allowed to reach the database; defaults to the cluster security group EKS creates."),
+  oidcProviderArn: arn("the cluster's IAM OIDC provider").optional().describe("IRSA only: the ARN of the cluster's IAM OIDC provider."),
 }).strict();
 
 const artifactsSchema = z.object({
-  /** Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique). */
-  bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).optional(),
-  /** Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`). */
-  prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts"),
-  /** Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments. */
-  forceDestroy: z.boolean().default(false),
-  /** Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule). */
-  transitionToInfrequentAccessDays: int(30, 36500, "days").default(30),
-  /** Days after which artifacts move to GLACIER_IR (millisecond retrieval, 90-day minimum storage). */
-  transitionToGlacierIrDays: int(60, 36500, "days").optional(),
-  /** Days after which current artifacts expire (are deleted). Off by default: MLflow's gc deletes runs. */
-  expireDays: int(1, 36500, "days").optional(),
-  /** How many noncurrent versions of each object to keep (overwritten or deleted artifacts). */
-  noncurrentVersionsToKeep: int(0, 100, "versions").default(3),
-  /** Days after which noncurrent versions beyond that count expire. */
-  noncurrentExpireDays: int(1, 36500, "days").default(30),
-  /** Hard cap: every noncurrent version (the kept newest ones included) expires this many days after it became noncurrent, so deleted artifacts do not accumulate forever. */
-  noncurrentMaxDays: int(1, 36500, "days").default(365),
-  /** Days after which incomplete multipart uploads are aborted. */
-  abortIncompleteMultipartUploadDays: int(1, 365, "days").default(3),
-  /** Write S3 server access logs to a separate log bucket. */
-  accessLogging: z.boolean().default(false),
-  /** Replicate artifacts to a bucket in another region (prod disaster recovery). */
-  replicationRegion: region.optional(),
+  bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).optional().describe("Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique)."),
+  prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
+  forceDestroy: z.boolean().default(false).describe("Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments."),
+  transitionToInfrequentAccessDays: int(30, 36500, "days").default(30).describe("Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule)."),
+  transitionToGlacierIrDays: int(60, 36500, "days").optional().describe("Days after which artifacts move to GLACIER_IR (millisecond retrieval, 90-day minimum storage)."),
+  expireDays: int(1, 36500, "days").optional().describe("Days after which current artifacts expire (are deleted). Off by default: MLflow's gc deletes runs."),
+  noncurrentVersionsToKeep: int(0, 100, "versions").default(3).describe("How many noncurrent versions of each object to keep (overwritten or deleted artifacts)."),
+  noncurrentExpireDays: int(1, 36500, "days").default(30).describe("Days after which noncurrent versions beyond that count expire."),
+  noncurrentMaxDays: int(1, 36500, "days").default(365).describe("Hard cap: every noncurrent version (the kept newest ones included) expires this many days after it became noncurrent, so deleted artifacts do not accumulate forever."),
+  abortIncompleteMultipartUploadDays: int(1, 365, "days").default(3).describe("Days after which incomplete multipart uploads are aborted."),
+  accessLogging: z.boolean().default(false).describe("Write S3 server access logs to a separate log bucket."),
+  replicationRegion: region.optional().describe("Replicate artifacts to a bucket in another region (prod disaster recovery)."),
 }).strict();
 
 const databaseSchema = z.object({
-  /** PostgreSQL engine version, pinned exactly (major.minor). */
-  engineVersion: z.string().regex(/^\d{2}\.\d{1,2}$/, { error: "a PostgreSQL major.minor version such as \"17.6\"" }).default("17.6"),
-  /** RDS instance class. */
+  engineVersion: z.string().regex(/^\d{2}\.\d{1,2}$/, { error: "a PostgreSQL major.minor version such as \"17.6\"" }).default("17.6").describe("PostgreSQL engine version, pinned exactly (major.minor)."),
   instanceClass: z.string().regex(/^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/, {
     error: "an RDS instance class such as \"db.t4g.micro\" or \"db.r7g.large\"",
-  }),
-  /** Allocated gp3 storage in GiB (RDS minimum 20). */
-  allocatedStorageGb: int(20, 65536, "GiB"),
-  /** Storage autoscaling ceiling in GiB; must be at least the allocated storage. */
-  maxAllocatedStorageGb: int(20, 65536, "GiB"),
-  multiAz: z.boolean(),
-  deletionProtection: z.boolean(),
-  /** Take a final snapshot when the instance is destroyed. */
-  finalSnapshot: z.boolean(),
-  /** Automated backup retention in days (RDS allows 0-35; 0 disables backups). */
-  backupRetentionDays: int(0, 35, "days"),
-  /** A read replica that the tracking server uses for reads (`--read-replica-backend-store-uri`). */
-  readReplica: z.boolean().default(false),
-  /** Database name MLflow uses. */
-  name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "a PostgreSQL identifier: lower-case letters, digits, '_', starting with a letter" }).default("mlflow"),
-  /** Preferred backup window (UTC, hh24:mi-hh24:mi). */
-  backupWindow: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, { error: "a UTC window such as \"02:00-03:00\"" }).default("02:00-03:00"),
-  /** Preferred maintenance window (UTC, ddd:hh24:mi-ddd:hh24:mi); must not overlap the backup window. */
+  }).describe("RDS instance class."),
+  allocatedStorageGb: int(20, 65536, "GiB").describe("Allocated gp3 storage in GiB (RDS minimum 20)."),
+  maxAllocatedStorageGb: int(20, 65536, "GiB").describe("Storage autoscaling ceiling in GiB; must be at least the allocated storage."),
+  multiAz: z.boolean().describe("A standby in a second availability zone with automatic failover (doubles the instance cost)."),
+  deletionProtection: z.boolean().describe("RDS refuses to delete the instance while this is on (required in production environments)."),
+  finalSnapshot: z.boolean().describe("Take a final snapshot when the instance is destroyed."),
+  backupRetentionDays: int(0, 35, "days").describe("Automated backup retention in days (RDS allows 0-35; 0 disables backups)."),
+  readReplica: z.boolean().default(false).describe("A read replica that the tracking server uses for reads (`--read-replica-backend-store-uri`)."),
+  name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "a PostgreSQL identifier: lower-case letters, digits, '_', starting with a letter" }).default("mlflow").describe("Database name MLflow uses."),
+  backupWindow: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, { error: "a UTC window such as \"02:00-03:00\"" }).default("02:00-03:00").describe("Preferred backup window (UTC, hh24:mi-hh24:mi)."),
   maintenanceWindow: z.string().regex(/^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$/, {
     error: "a UTC window such as \"sun:04:00-sun:05:00\"",
-  }).default("sun:04:00-sun:05:00"),
-  /** Enhanced monitoring interval in seconds (0 turns it off). */
+  }).default("sun:04:00-sun:05:00").describe("Preferred maintenance window (UTC, ddd:hh24:mi-ddd:hh24:mi); must not overlap the backup window."),
   monitoringIntervalSeconds: z.union([z.literal(0), z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)], {
     error: "one of 0, 1, 5, 10, 15, 30, 60",
-  }).default(60),
-  /** Statements slower than this are logged (log_min_duration_statement), in milliseconds. */
-  slowStatementMs: int(0, 3600000, "milliseconds").default(1000),
+  }).default(60).describe("Enhanced monitoring interval in seconds (0 turns it off)."),
+  slowStatementMs: int(0, 3600000, "milliseconds").default(1000).describe("Statements slower than this are logged (log_min_duration_statement), in milliseconds."),
 }).strict();
 
 const mlflowSchema = z.object({
-  /** The MLflow version: one value used by the image, the migration Job name, the labels and the e2e tests. */
-  version: z.string().regex(/^3\.\d+\.\d+$/, { error: "an exact MLflow 3.x version such as \"3.17.2\"" }).default("3.17.2"),
-  /** Image override; defaults to the official `ghcr.io/mlflow/mlflow:v<version>-full` (with psycopg2, boto3 and the Prometheus exporter). */
-  image: imageRef.optional(),
-  /** Namespace of the tracking server, its jobs and the proxy. */
-  namespace: dnsLabel.default("mlflow"),
-  /** Port the tracking server listens on. */
-  port: int(1024, 65535, "port").default(5000),
-  /** Server worker processes per pod. */
-  workers: int(1, 64, "workers").default(2),
-  /** Extra uvicorn options, e.g. "--timeout-keep-alive 120". */
-  uvicornOpts: z.string().optional(),
+  version: z.string().regex(/^3\.\d+\.\d+$/, { error: "an exact MLflow 3.x version such as \"3.17.2\"" }).default("3.17.2").describe("The MLflow version: one value used by the image, the migration Job name, the labels and the e2e tests."),
+  image: imageRef.optional().describe("Image override; defaults to the official `ghcr.io/mlflow/mlflow:v<version>-full` (with psycopg2, boto3 and the Prometheus exporter)."),
+  namespace: dnsLabel.default("mlflow").describe("Namespace of the tracking server, its jobs and the proxy."),
+  port: int(1024, 65535, "port").default(5000).describe("Port the tracking server listens on."),
+  workers: int(1, 64, "workers").default(2).describe("Server worker processes per pod."),
+  uvicornOpts: z.string().optional().describe("Extra uvicorn options, e.g. \"--timeout-keep-alive 120\"."),
   replicas: replicasSchema,
-  /** Target average CPU utilisation for the HorizontalPodAutoscaler, in percent of the request. */
-  targetCpuUtilizationPercent: int(10, 100, "percent").default(70),
+  targetCpuUtilizationPercent: int(10, 100, "percent").default(70).describe("Target average CPU utilisation for the HorizontalPodAutoscaler, in percent of the request."),
   resources: resourcesSchema,
-  /** Hostnames accepted besides the public one and the in-cluster service names. */
-  extraAllowedHosts: z.array(z.string().min(1)).default([]),
+  extraAllowedHosts: z.array(z.string().min(1)).default([]).describe("Hostnames accepted besides the public one and the in-cluster service names."),
   gc: z.object({
-    /** When the garbage-collection CronJob runs (cron, UTC). */
-    schedule: cron.default("30 3 * * *"),
-    /** Hard-delete runs that were deleted more than this many days ago (at least 1). */
-    olderThanDays: int(1, 3650, "days").default(30),
+    schedule: cron.default("30 3 * * *").describe("When the garbage-collection CronJob runs (cron, UTC)."),
+    olderThanDays: int(1, 3650, "days").default(30).describe("Hard-delete runs that were deleted more than this many days ago (at least 1)."),
   }).strict().default({ schedule: "30 3 * * *", olderThanDays: 30 }),
 }).strict();
 
 const clientSecretSchema = z.discriminatedUnion("source", [
   z.object({
-    /** The client secret lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret. */
-    source: z.literal("secrets-manager"),
+    source: z.literal("secrets-manager").describe("The client secret lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret."),
     secretArn: arn("a Secrets Manager secret"),
   }).strict(),
   z.object({
-    /** An operator creates the Kubernetes Secret (for example with External Secrets). */
-    source: z.literal("kubernetes"),
+    source: z.literal("kubernetes").describe("An operator creates the Kubernetes Secret (for example with External Secrets)."),
     secretName: dnsLabel,
     key: z.string().min(1).default("client-secret"),
   }).strict(),
 ], { error: "auth.clientSecret.source: \"secrets-manager\" (with secretArn) or \"kubernetes\" (with secretName)" });
 
 const authSchema = z.object({
-  /** oauth2-proxy version (image quay.io/oauth2-proxy/oauth2-proxy:v<version>; the e2e tests build the same). */
-  proxyVersion: z.string().regex(/^7\.\d+\.\d+$/, { error: "an exact oauth2-proxy 7.x version such as \"7.15.6\"" }).default("7.15.6"),
-  /** OpenID Connect issuer URL (HTTPS). */
-  issuerUrl: httpsUrl,
-  /** OIDC client id registered for this environment. */
-  clientId: z.string().min(1, { error: "the OIDC client id" }),
+  proxyVersion: z.string().regex(/^7\.\d+\.\d+$/, { error: "an exact oauth2-proxy 7.x version such as \"7.15.6\"" }).default("7.15.6").describe("oauth2-proxy version (image quay.io/oauth2-proxy/oauth2-proxy:v<version>; the e2e tests build the same)."),
+  issuerUrl: httpsUrl.describe("OpenID Connect issuer URL (HTTPS)."),
+  clientId: z.string().min(1, { error: "the OIDC client id" }).describe("OIDC client id registered for this environment."),
   clientSecret: clientSecretSchema,
-  /** E-mail domains allowed to sign in (e.g. "example.com"). Deny by default: this or allowedGroups must be set. */
-  allowedEmailDomains: z.array(z.string().min(1)).default([]),
-  /** Groups (from the groups claim) allowed to sign in. */
-  allowedGroups: z.array(z.string().min(1)).default([]),
-  /** Extra issuer/audience pairs whose bearer tokens pipelines may present. */
-  extraJwtIssuers: z.array(z.object({ issuer: httpsUrl, audience: z.string().min(1) }).strict()).default([]),
-  /** OIDC scopes requested at sign-in. */
-  scopes: z.array(z.string().min(1)).default(["openid", "email", "profile", "groups"]),
-  /** Claim holding the user's groups. */
-  groupsClaim: z.string().min(1).default("groups"),
-  /** Session cookie lifetime in hours. */
-  cookieExpireHours: int(1, 720, "hours").default(12),
-  /** Session refresh interval in minutes (the id token is re-validated this often). */
-  cookieRefreshMinutes: int(1, 43200, "minutes").default(60),
-  /** Allow a plain-HTTP issuer. Only for local end-to-end test profiles, never a real environment. */
-  localTestProfile: z.boolean().default(false),
+  allowedEmailDomains: z.array(z.string().min(1)).default([]).describe("E-mail domains allowed to sign in (e.g. \"example.com\"). Deny by default: this or allowedGroups must be set."),
+  allowedGroups: z.array(z.string().min(1)).default([]).describe("Groups (from the groups claim) allowed to sign in."),
+  extraJwtIssuers: z.array(z.object({ issuer: httpsUrl.describe("Issuer URL of the extra token issuer."), audience: z.string().min(1).describe("Audience its tokens must carry.") }).strict()).default([]).describe("Extra issuer/audience pairs whose bearer tokens pipelines may present."),
+  scopes: z.array(z.string().min(1)).default(["openid", "email", "profile", "groups"]).describe("OIDC scopes requested at sign-in."),
+  groupsClaim: z.string().min(1).default("groups").describe("Claim holding the user's groups."),
+  cookieExpireHours: int(1, 720, "hours").default(12).describe("Session cookie lifetime in hours."),
+  cookieRefreshMinutes: int(1, 43200, "minutes").default(60).describe("Session refresh interval in minutes (the id token is re-validated this often)."),
+  localTestProfile: z.boolean().default(false).describe("Allow a plain-HTTP issuer. Only for local end-to-end test profiles, never a real environment."),
   replicas: replicasSchema,
   resources: resourcesSchema,
 }).strict();
 
 const ingressSchema = z.object({
-  /** How traffic enters: an ALB Ingress (AWS Load Balancer Controller) or a Gateway API HTTPRoute. */
-  kind: z.enum(["alb", "gateway-api"]).default("alb"),
-  /** ACM certificate for the public hostname. */
-  certificateArn: arn("an ACM certificate"),
-  /** Domains the certificate covers ("mlflow.example.com" or "*.example.com"); the hostname must match one. */
-  certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }),
-  /** `internet-facing` or `internal` load balancer. */
-  scheme: z.enum(["internet-facing", "internal"]).default("internal"),
-  /** ALB TLS policy. */
-  sslPolicy: z.string().default("ELBSecurityPolicy-TLS13-1-2-2021-06"),
-  /** Load balancer idle timeout in seconds; the proxy and MLflow timeouts are derived from it (large artifacts). */
-  idleTimeoutSeconds: int(60, 4000, "seconds").default(600),
-  /** CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy). */
-  vpcCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "a CIDR block such as \"10.0.0.0/16\"" })).min(1),
-  /** Gateway API only: the Gateway (namespace/name) the HTTPRoute attaches to. */
-  gatewayRef: z.object({ namespace: dnsLabel, name: dnsLabel }).strict().optional(),
-  /** Install the AWS Load Balancer Controller (Helm) with its IAM role. */
-  installLoadBalancerController: z.boolean().default(false),
+  kind: z.enum(["alb", "gateway-api"]).default("alb").describe("How traffic enters: an ALB Ingress (AWS Load Balancer Controller) or a Gateway API HTTPRoute."),
+  certificateArn: arn("an ACM certificate").describe("ACM certificate for the public hostname."),
+  certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }).describe("Domains the certificate covers (\"mlflow.example.com\" or \"*.example.com\"); the hostname must match one."),
+  scheme: z.enum(["internet-facing", "internal"]).default("internal").describe("`internet-facing` or `internal` load balancer."),
+  sslPolicy: z.string().default("ELBSecurityPolicy-TLS13-1-2-2021-06").describe("ALB TLS policy."),
+  idleTimeoutSeconds: int(60, 4000, "seconds").default(600).describe("Load balancer idle timeout in seconds; the proxy and MLflow timeouts are derived from it (large artifacts)."),
+  vpcCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "a CIDR block such as \"10.0.0.0/16\"" })).min(1).describe("CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy)."),
+  gatewayRef: z.object({ namespace: dnsLabel.describe("Namespace of the Gateway."), name: dnsLabel.describe("Name of the Gateway.") }).strict().optional().describe("Gateway API only: the Gateway (namespace/name) the HTTPRoute attaches to."),
+  installLoadBalancerController: z.boolean().default(false).describe("Install the AWS Load Balancer Controller (Helm) with its IAM role."),
 }).strict();
 
 const monitoringSchema = z.object({
-  /** `install` kube-prometheus-stack, or attach to an `existing` Prometheus operator. */
-  mode: z.enum(["install", "existing"]).default("install"),
-  namespace: dnsLabel.default("monitoring"),
-  /** Prometheus retention in days. */
-  retentionDays: int(1, 3650, "days").default(15),
-  /** Prometheus volume size in GiB. */
-  storageGb: int(1, 16384, "GiB").default(50),
-  /** Grafana hostname (served behind the same sign-on); omit to keep Grafana internal. */
-  grafanaHostname: hostname.optional(),
-  /** Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname. */
+  mode: z.enum(["install", "existing"]).default("install").describe("`install` kube-prometheus-stack, or attach to an `existing` Prometheus operator."),
+  namespace: dnsLabel.default("monitoring").describe("Namespace of Prometheus, Alertmanager and Grafana (or of the existing Prometheus operator)."),
+  retentionDays: int(1, 3650, "days").default(15).describe("Prometheus retention in days."),
+  storageGb: int(1, 16384, "GiB").default(50).describe("Prometheus volume size in GiB."),
+  grafanaHostname: hostname.optional().describe("Grafana hostname (served behind the same sign-on); omit to keep Grafana internal."),
   grafanaOidc: z.object({
-    authUrl: httpsUrl,
-    tokenUrl: httpsUrl,
-    userInfoUrl: httpsUrl,
-    /** Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer. */
-    adminGroups: z.array(z.string().min(1)).default([]),
-  }).strict().optional(),
+    authUrl: httpsUrl.describe("The issuer's authorization endpoint."),
+    tokenUrl: httpsUrl.describe("The issuer's token endpoint."),
+    userInfoUrl: httpsUrl.describe("The issuer's userinfo endpoint."),
+    adminGroups: z.array(z.string().min(1)).default([]).describe("Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer."),
+  }).strict().optional().describe("Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname."),
   slack: z.object({
-    channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }),
-    /** Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL. */
-    webhookSecretName: dnsLabel,
+    channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }).describe("Slack channel the alerts go to."),
+    webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL."),
   }).strict().optional(),
   email: z.object({
-    to: z.array(email).min(1),
-    from: email,
-    /** SMTP server host:port. */
-    smarthost: z.string().regex(/^[a-z0-9.-]+:\d+$/, { error: "host:port such as \"email-smtp.eu-west-1.amazonaws.com:587\"" }),
-    /** SMTP user name; the password comes from the Secret below. */
-    authUsername: z.string().optional(),
-    /** Kubernetes Secret (monitoring namespace) whose `password` key holds the SMTP password. */
-    authPasswordSecretName: dnsLabel.optional(),
+    to: z.array(email).min(1).describe("Recipients of alert e-mails."),
+    from: email.describe("Sender address of alert e-mails."),
+    smarthost: z.string().regex(/^[a-z0-9.-]+:\d+$/, { error: "host:port such as \"email-smtp.eu-west-1.amazonaws.com:587\"" }).describe("SMTP server host:port."),
+    authUsername: z.string().optional().describe("SMTP user name; the password comes from the Secret below."),
+    authPasswordSecretName: dnsLabel.optional().describe("Kubernetes Secret (monitoring namespace) whose `password` key holds the SMTP password."),
   }).strict().optional(),
   thresholds: z.object({
-    errorRatio: z.number().gt(0).lt(1).default(0.05),
-    latencyP95Seconds: z.number().positive().default(2),
-    latencyP99Seconds: z.number().positive().default(5),
-    authFailuresPerSecond: z.number().positive().default(1),
-    volumeFullPercent: z.number().gt(0).lt(100).default(85),
+    errorRatio: z.number().gt(0).lt(1).default(0.05).describe("Share of tracking-server responses that are 5xx above which an alert fires."),
+    latencyP95Seconds: z.number().positive().default(2).describe("p95 request latency (seconds) above which an alert fires."),
+    latencyP99Seconds: z.number().positive().default(5).describe("p99 request latency (seconds) above which an alert fires."),
+    authFailuresPerSecond: z.number().positive().default(1).describe("Refused requests per second at the proxy (401/403) above which an alert fires."),
+    volumeFullPercent: z.number().gt(0).lt(100).default(85).describe("Prometheus volume usage (percent) above which an alert fires."),
   }).strict().default({ errorRatio: 0.05, latencyP95Seconds: 2, latencyP99Seconds: 5, authFailuresPerSecond: 1, volumeFullPercent: 85 }),
 }).strict();
 
 const notificationsSchema = z.object({
-  /** Addresses subscribed (by e-mail) to the alarm topic. Each must confirm the subscription. */
-  emails: z.array(email).default([]),
-  /** HTTPS endpoint subscribed to the alarm topic (for example an incident tool's SNS integration). Must not embed a secret. */
-  webhookUrl: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional(),
+  emails: z.array(email).default([]).describe("Addresses subscribed (by e-mail) to the alarm topic. Each must confirm the subscription."),
+  webhookUrl: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional().describe("HTTPS endpoint subscribed to the alarm topic (for example an incident tool's SNS integration). Must not embed a secret."),
 }).strict();
 
 export const environmentSchema = z.object({
-  /** Environment name; the stack is `<project>-<name>`. */
-  name: dnsLabel,
-  /** Short project name used in stack, resource and bucket names. */
-  project: dnsLabel.default("mlflow"),
-  /** A production environment: the rules for data safety are enforced (deletion protection, final snapshot, backups). */
-  production: z.boolean().default(false),
+  name: dnsLabel.describe("Environment name; the stack is `<project>-<name>`."),
+  project: dnsLabel.default("mlflow").describe("Short project name used in stack, resource and bucket names."),
+  production: z.boolean().default(false).describe("A production environment: the rules for data safety are enforced (deletion protection, final snapshot, backups)."),
   aws: awsSchema,
-  /** Extra tags applied to every AWS resource (project, environment and managed-by are always set). */
-  tags: z.record(z.string(), z.string()).default({}),
+  tags: z.record(z.string(), z.string()).default({}).describe("Extra tags applied to every AWS resource (project, environment and managed-by are always set)."),
   state: stateSchema,
   cluster: clusterSchema,
-  /** Public hostname of the tracking server (behind the proxy). */
-  hostname,
+  hostname: hostname.describe("Public hostname of the tracking server (behind the proxy)."),
   identity: z.object({
-    /** EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA (needs cluster.oidcProviderArn). */
-    mode: z.enum(["pod-identity", "irsa"]).default("pod-identity"),
+    mode: z.enum(["pod-identity", "irsa"]).default("pod-identity").describe("EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA (needs cluster.oidcProviderArn)."),
   }).strict().default({ mode: "pod-identity" }),
   artifacts: artifactsSchema,
   database: databaseSchema,

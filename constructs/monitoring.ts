@@ -120,7 +120,7 @@ export interface MonitoringProps {
   readonly selectorLabels?: Readonly<Record<string, string>>;
   /** Grafana data source uid the dashboards query. @default "prometheus" (kube-prometheus-stack's) */
   readonly datasourceUid?: string;
-  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "docs/monitoring.md" */
+  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "README.md" (the runbook section of this repository's README) */
   readonly runbookBaseUrl?: string;
   /** Resources the releases wait for (e.g. the workload namespace). @default none */
   readonly dependsOn?: ITerraformDependable[];
@@ -190,7 +190,7 @@ export class Monitoring extends Construct {
       proxyJob: proxy.serviceName,
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix,
-      runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
+      runbookBaseUrl: props.runbookBaseUrl ?? "README.md",
     }, this.thresholds);
     this.dashboards = buildDashboards({
       workloadNamespace: ts.namespace,

@@ -1,4 +1,4 @@
-/** docs/monitoring.md stays true to the construct: every alert has a runbook, every panel a row, every picture is current. */
+/** The README's monitoring section stays true to the construct: every alert has a runbook, every panel a row, every picture is current. */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,12 +8,12 @@ import { dashboardLayoutSvg, dashboardPanelTable, DOC_TARGETS, writeLayoutPictur
 import { KUBE_PROMETHEUS_STACK_VERSION } from "../../constructs/monitoring";
 
 const root = path.join(__dirname, "..", "..");
-const doc = fs.readFileSync(path.join(root, "docs", "monitoring.md"), "utf8");
+const doc = fs.readFileSync(path.join(root, "README.md"), "utf8");
 const dashboards = buildDashboards(DOC_TARGETS);
 
-describe("docs/monitoring.md", () => {
+describe("README.md, monitoring section", () => {
   it.each([...ALERT_NAMES])("has a runbook section and a table row for %s", (name) => {
-    expect(doc).toContain(`\n### ${name}\n`);
+    expect(doc).toContain(`\n#### ${name}\n`);
     expect(doc).toMatch(new RegExp(`\\n\\| ${name} \\| (critical|warning) \\|`));
   });
 
@@ -23,7 +23,7 @@ describe("docs/monitoring.md", () => {
 
   it.each(dashboards.map((d) => [d.uid, d] as const))("shows dashboard %s: its panel table and picture", (uid, d) => {
     expect(doc).toContain(dashboardPanelTable(d));
-    expect(doc).toContain(`](monitoring/${uid}.svg)`);
+    expect(doc).toContain(`](docs/monitoring/${uid}.svg)`);
     const picture = fs.readFileSync(path.join(root, "docs", "monitoring", `${uid}.svg`), "utf8");
     // Stale picture? Run: npx ts-node --transpile-only constructs/monitoring/layout.ts
     expect(picture).toBe(dashboardLayoutSvg(d));
