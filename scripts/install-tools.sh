@@ -3,7 +3,8 @@
 #   - promtool and amtool (Debian packages prometheus, prometheus-alertmanager);
 #   - a Python virtualenv with MLflow at exactly the version config pins (mlflow.version), plus
 #     tools/requirements.txt (PostgreSQL and S3 drivers, Prometheus exporter, moto, scikit-learn);
-#   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`.
+#   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`;
+#   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum).
 # Everything comes from Debian, PyPI or the Go module proxy; nothing else is downloaded.
 # Tools live in $MLFLOW_PLATFORM_TOOLS (default ~/.cache/mlflow-platform-e2e), shared by clones.
 # Needs `npm run build` first (it reads the pinned versions from the compiled configuration).
@@ -13,10 +14,13 @@ TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
 mkdir -p "$TOOLS/bin"
 eval "$(node dist/scripts/versions.js)"
 
-# ── promtool, amtool ────────────────────────────────────────────────────────────
+# ── promtool, amtool, PostgreSQL server binaries, openssl (Debian) ─────────────
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# The end-to-end run's database and its self-signed certificate.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-tools: missing ${need[*]} and no apt-get: install promtool and amtool (Prometheus, Alertmanager) yourself" >&2
@@ -46,3 +50,12 @@ if ! go version -m "$TOOLS/bin/oauth2-proxy" 2>/dev/null | grep -qE "^\s+mod\s+g
   GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/oauth2-proxy/oauth2-proxy/v7@v$OAUTH2_PROXY_VERSION"
 fi
 echo "install-tools: oauth2-proxy $(go version -m "$TOOLS/bin/oauth2-proxy" | awk '$1 == "mod" {print $3}')"
+
+# ── mock OpenID provider for the end-to-end run (test/e2e/mockoidc, pinned by its go.sum) ──
+stamp="$TOOLS/bin/.mockoidc-$(cat test/e2e/mockoidc/go.mod test/e2e/mockoidc/go.sum test/e2e/mockoidc/main.go | sha256sum | cut -c1-16)"
+if [ ! -x "$TOOLS/bin/mockoidc" ] || [ ! -f "$stamp" ]; then
+  echo "install-tools: building test/e2e/mockoidc"
+  (cd test/e2e/mockoidc && go build -trimpath -o "$TOOLS/bin/mockoidc" .)
+  rm -f "$TOOLS"/bin/.mockoidc-* && touch "$stamp"
+fi
+echo "install-tools: mockoidc $(go version -m "$TOOLS/bin/mockoidc" | awk '$1 == "dep" && $2 == "github.com/oauth2-proxy/mockoidc" {print $3}')"

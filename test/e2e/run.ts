@@ -1,0 +1,106 @@
+/**
+ * `npm run test:e2e`: runs what the dev stack would deploy, for real, on loopback, and walks the MLflow
+ * workflow through it. See docs/e2e.md.
+ *
+ * Steps run in order; a step that throws is a failure with its reason, and every later step is
+ * reported as failed ("not run") rather than skipped. Every process started is stopped at the end,
+ * on failure, on Ctrl-C and on SIGTERM. The last line is `N passed, N failed`; the exit code is 1
+ * when anything failed.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { Ctx } from "./context";
+import { databaseAndBucket, identityProvider, migrate, render, startProxy, startTracking, synthesize, tools } from "./deploy";
+import type { LocalProcess } from "./lib/deployment";
+import { Processes } from "./lib/processes";
+import { Report, describe } from "./lib/report";
+import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
+
+async function main(): Promise<number> {
+  const report = new Report();
+  const repoRoot = path.resolve(__dirname, "..", "..", "..");
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-"));
+  const procs = new Processes(path.join(runDir, "logs"));
+  const ctx: Ctx = { report, procs, runDir, repoRoot, forwarders: [], refusals: {} };
+  console.log(`mlflow-platform end-to-end run; logs and synthesized stack in ${runDir}`);
+
+  let rendered: Awaited<ReturnType<typeof render>> | undefined;
+  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc] : []);
+  const r = () => {
+    if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
+    return rendered;
+  };
+  const steps: [string, () => Promise<void>][] = [
+    ["Tools (installed or reused, pinned versions)", () => tools(ctx)],
+    ["OpenID provider (mockoidc)", () => identityProvider(ctx)],
+    ["Synthesize the dev stack (local test profile) and read its workloads", () => synthesize(ctx)],
+    ["Render the workloads' commands for loopback", async () => { rendered = await render(ctx); }],
+    ["PostgreSQL and S3 stand-ins, as the commands name them", () => databaseAndBucket(ctx, r())],
+    ["Migration Job's command (before the server, as the stack orders it)", () => migrate(ctx, r().migration)],
+    ["Tracking server Deployment's command", () => startTracking(ctx, r().tracking)],
+    ["OAuth2 Proxy Deployment's command, behind the load balancer stand-in", () => startProxy(ctx, r().proxy)],
+    ["Sign in (pipeline token)", () => signIn(ctx)],
+    ["Refused without a valid identity", () => negativeChecks(ctx)],
+    ["Browser sign-in (single sign-on)", () => browserSignIn(ctx)],
+    ["1. Training script through the proxy", () => train(ctx)],
+    ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
+    ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
+    ["4. Model serving from models:/<name>@production", () => serve(ctx)],
+    ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
+    ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
+    ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
+  ];
+  // Steps up to and including this one start the platform: without them nothing later can run.
+  const platformSteps = 8;
+
+  try {
+    for (let i = 0; i < steps.length; i++) {
+      const [title, body] = steps[i];
+      if (procs.interrupted) {
+        for (const [later] of steps.slice(i)) report.fail(later, `not run: interrupted by ${procs.interrupted}`);
+        break;
+      }
+      report.step(title);
+      try {
+        await body();
+      } catch (err) {
+        report.fail(title, describe(err));
+        if (i < platformSteps) {
+          for (const [later] of steps.slice(i + 1)) report.fail(later, `not run: "${title}" failed`);
+          break;
+        }
+      }
+    }
+  } finally {
+    report.step("Cleanup");
+    for (const f of ctx.forwarders) await f.close();
+    const times = await procs.stopAll();
+    const left = procs.survivors();
+    const slow = times.filter((t) => t.ms >= 500).map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s`);
+    report.check("every process the harness started has stopped", left.length === 0,
+      left.length ? `still running: ${left.join(", ")}` : `${times.length} process groups gone${slow.length ? ` (slowest: ${slow.join(", ")})` : ""}`);
+  }
+  if (procs.interrupted) report.fail("run", `interrupted by ${procs.interrupted}`);
+  // A failed run keeps its logs, data and synthesized stack for inspection; a passing one cleans up
+  // (E2E_KEEP=1 keeps it anyway).
+  const keep = report.failed > 0 || process.env.E2E_KEEP === "1";
+  if (!keep) fs.rmSync(runDir, { recursive: true, force: true });
+  report.info(`total ${report.seconds().toFixed(1)} s; ${keep ? `logs in ${path.join(runDir, "logs")}` : `run directory ${runDir} removed (E2E_KEEP=1 keeps it)`}`);
+  if (report.failures.length > 0) {
+    console.log("\nFailures:");
+    for (const f of report.failures) console.log(`  - ${f.split("\n")[0]}`);
+  }
+  console.log(`\n${report.summary()}`);
+  if (procs.interrupted) return procs.interrupted === "SIGINT" ? 130 : 143;
+  return report.failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    console.error(err);
+    console.log("\n0 passed, 1 failed");
+    process.exitCode = 1;
+  },
+);
