@@ -38,7 +38,7 @@ export const MLFLOW_ENV = {
   /** Database user name (Secret reference); expanded into the URIs below. */
   dbUser: "MLFLOW_DB_USER",
   /** Database password (Secret reference), read by libpq; never expanded into any string. */
-  dbPassword: "PGPASSWORD",
+  dbPasswordVar: "PGPASSWORD",
   /** `postgresql+psycopg2://$(MLFLOW_DB_USER)@host:port/db?sslmode=require`; also read natively by `mlflow server`. */
   backendStoreUri: "MLFLOW_BACKEND_STORE_URI",
   /** Same, for the read replica (only when the environment has one). */
@@ -150,7 +150,7 @@ export function backendStoreEnv(backendStore: BackendStoreContract): EnvVar[] {
   const { secretName, usernameKey, passwordKey } = backendStore.credentials;
   const env: EnvVar[] = [
     { name: MLFLOW_ENV.dbUser, secretKeyRef: { name: secretName, key: usernameKey } },
-    { name: MLFLOW_ENV.dbPassword, secretKeyRef: { name: secretName, key: passwordKey } },
+    { name: MLFLOW_ENV.dbPasswordVar, secretKeyRef: { name: secretName, key: passwordKey } },
     { name: MLFLOW_ENV.backendStoreUri, value: postgresUri(backendStore.host, backendStore) },
   ];
   if (backendStore.readReplicaHost) {

@@ -1,19 +1,8 @@
 import { shared } from "../../config/environments";
-import { ConfigError, resolveEnvironments } from "../../config/load";
+import { resolveEnvironments } from "../../config/load";
 import { deepMerge } from "../../config/merge";
 import { certificateCovers } from "../../config/schema";
-import { entry, envConfig } from "../helpers/synth";
-
-/** The problems reported for environment `name` with `overrides`; fails when the configuration is valid. */
-function problems(overrides: object, name = "dev"): string[] {
-  try {
-    resolveEnvironments(shared, [deepMerge(entry(name), overrides)]);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("configuration was accepted");
-}
+import { configProblems as problems, entry, envConfig } from "../helpers/synth";
 
 describe("auth and ingress configuration: bad input is a clear error before synthesis", () => {
   it("refuses a plain-HTTP issuer outside a local test profile", () => {

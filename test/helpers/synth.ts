@@ -4,7 +4,7 @@
  */
 import { Testing } from "cdktf";
 import { environments, shared } from "../../config/environments";
-import { resolveEnvironments } from "../../config/load";
+import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
 import { MlflowStack } from "../../stacks/mlflow-stack";
@@ -29,6 +29,17 @@ export function entry(name: string): DeepPartial<EnvironmentInput> {
 /** A validated environment: a shipped one (default dev) with `overrides` merged on top. */
 export function envConfig(name = "dev", overrides: DeepPartial<EnvironmentInput> = {}): EnvironmentConfig {
   return resolveEnvironments(shared, [deepMerge(entry(name), overrides)])[0];
+}
+
+/** The problems reported for a shipped entry (default dev) with `overrides`; fails when it is accepted. */
+export function configProblems(overrides: object, name = "dev"): string[] {
+  try {
+    resolveEnvironments(shared, [deepMerge(entry(name), overrides)]);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("configuration was accepted");
 }
 
 const cache = new Map<string, TfJson>();
