@@ -45,6 +45,9 @@ export class MlflowStack extends TerraformStack {
           // Every pod in the namespace must meet the "restricted" Pod Security Standard.
           "pod-security.kubernetes.io/enforce": "restricted",
           "pod-security.kubernetes.io/enforce-version": "latest",
+          // The AWS Load Balancer Controller adds a readiness gate to the proxy's pods, so a rollout
+          // waits until the ALB sends traffic to a new pod before an old one stops (no 502s).
+          ...(config.ingress.kind === "alb" ? { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } : {}),
         },
       },
     });

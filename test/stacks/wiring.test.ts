@@ -31,3 +31,18 @@ describe("stack wiring: the tracking server waits for what its pods need", () =>
     expect(dependsOn(job).some((d) => d.startsWith("kubernetes_secret_v1.backend_store"))).toBe(true);
   });
 });
+
+describe("platform namespace", () => {
+  const labels = (name: string, overrides = {}) =>
+    resourcesOf(synthJson(envConfig(name, overrides)), "kubernetes_namespace_v1").namespace.metadata.labels as Record<string, string>;
+
+  it("enforces the restricted Pod Security Standard", () => {
+    expect(labels("prod")["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+  });
+
+  it("asks the AWS Load Balancer Controller for pod readiness gates with an ALB, not with Gateway API", () => {
+    expect(labels("dev")["elbv2.k8s.aws/pod-readiness-gate-inject"]).toBe("enabled");
+    const gateway = labels("dev", { ingress: { kind: "gateway-api", gatewayRef: { namespace: "gw", name: "public" } } });
+    expect(gateway["elbv2.k8s.aws/pod-readiness-gate-inject"]).toBeUndefined();
+  });
+});

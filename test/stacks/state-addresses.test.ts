@@ -1,0 +1,56 @@
+/**
+ * Terraform tracks resources by address (`<type>.<name>`), and cdktf derives the name from the construct
+ * path. Renaming a construct id therefore plans a destroy-and-create: for the resources below that would
+ * delete a database, a bucket, a KMS key (and everything it encrypted) or regenerate credentials.
+ * This test pins their addresses so that no refactoring can change them silently. If you must rename,
+ * keep the address with `overrideLogicalId` or add a `moved` block, then update this list.
+ */
+import { envConfig, resourcesOf, synthJson, SHIPPED } from "../helpers/synth";
+
+const STATEFUL = [
+  "aws_s3_bucket.artifact_store_bucket_C02EB893",
+  "aws_kms_key.artifact_store_key_31B6A7C9",
+  "aws_db_instance.backend_store_instance_60939B9B",
+  "aws_kms_key.backend_store_key_13C7DEBA",
+  "aws_secretsmanager_secret.backend_store_secret_F5C8D6F2",
+  "random_string.backend_store_username_ADE0806D",
+  "random_password.backend_store_password_7AE0D899",
+  "random_bytes.auth_proxy_cookie_seed_88C0E709",
+  "random_string.monitoring_grafana_admin_user_9095B17C",
+  "random_password.monitoring_grafana_admin_password_EB499E4E",
+  "helm_release.monitoring_kube_prometheus_stack_6ECF8D6E",
+  "helm_release.monitoring_resources_77E46151",
+  "kubernetes_namespace_v1.namespace",
+  "kubernetes_namespace_v1.monitoring_namespace_64E21CF9",
+];
+const STATEFUL_TYPES = [...new Set(STATEFUL.map((a) => a.split(".")[0]))];
+
+describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
+  const json = synthJson(envConfig(name));
+  const present = STATEFUL_TYPES.flatMap((t) => Object.keys(resourcesOf(json, t)).map((n) => `${t}.${n}`));
+
+  it("are exactly the pinned ones (a changed address would destroy and recreate them)", () => {
+    expect(present.sort()).toEqual([...STATEFUL].sort());
+  });
+
+  it("production's data-holding resources refuse to be destroyed", () => {
+    const guarded = ["aws_s3_bucket", "aws_db_instance", "aws_kms_key", "aws_secretsmanager_secret"];
+    for (const address of STATEFUL.filter((a) => guarded.includes(a.split(".")[0]))) {
+      const [type, resourceName] = address.split(".");
+      expect(resourcesOf(json, type)[resourceName].lifecycle?.prevent_destroy === true).toBe(name === "prod");
+    }
+  });
+});
+
+describe("optional stateful resources keep stable addresses too", () => {
+  it("read replica, access-log bucket, replica bucket and its key", () => {
+    const json = synthJson(envConfig("prod", { database: { readReplica: true }, artifacts: { accessLogging: true, replicationRegion: "eu-central-1" } }));
+    expect(Object.keys(resourcesOf(json, "aws_db_instance")).sort()).toEqual(["backend_store_instance_60939B9B", "backend_store_replica_72B61595"]);
+    expect(Object.keys(resourcesOf(json, "aws_s3_bucket")).sort()).toEqual([
+      "artifact_store_bucket_C02EB893", "artifact_store_log_bucket_49B7FBF5", "artifact_store_replica_bucket_7820C06D",
+    ]);
+    expect(Object.keys(resourcesOf(json, "aws_kms_key")).sort()).toEqual([
+      "artifact_store_key_31B6A7C9", "artifact_store_replica_key_29EC0094", "backend_store_key_13C7DEBA",
+    ]);
+  });
+});
