@@ -46,7 +46,6 @@ export const shared: DeepPartial<EnvironmentInput> = {
   auth: {
     proxyVersion: "7.15.6",
     issuerUrl: "https://login.example.com/realms/ml",
-    clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" },
     allowedEmailDomains: ["example.com"],
     replicas: { min: 2, max: 4 },
     resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
@@ -80,6 +79,8 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     mlflow: { replicas: { min: 1, max: 2 } },
     auth: {
       clientId: "mlflow-dev",
+      // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-dev/oidc-client-secret ...
+      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mlflow-dev/oidc-client-secret-AbCdEf" },
       replicas: { min: 1, max: 2 },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
@@ -90,7 +91,11 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     aws: { accountId: "222222222222" },
     cluster: { name: "ml-staging" },
     hostname: "mlflow-staging.example.com",
-    auth: { clientId: "mlflow-staging" },
+    auth: {
+      clientId: "mlflow-staging",
+      // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-staging/oidc-client-secret ...
+      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:mlflow-staging/oidc-client-secret-AbCdEf" },
+    },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
   },
   {
@@ -111,7 +116,12 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       replicas: { min: 3, max: 10 },
       resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } },
     },
-    auth: { clientId: "mlflow-prod", replicas: { min: 2, max: 6 } },
+    auth: {
+      clientId: "mlflow-prod",
+      // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-prod/oidc-client-secret ...
+      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:333333333333:secret:mlflow-prod/oidc-client-secret-AbCdEf" },
+      replicas: { min: 2, max: 6 },
+    },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003" },
     monitoring: { retentionDays: 30, storageGb: 200 },
   },

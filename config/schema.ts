@@ -66,7 +66,7 @@ const awsSchema = z.object({
 
 const stateSchema = z.discriminatedUnion("backend", [
   z.object({
-    backend: z.literal("s3"),
+    backend: z.literal("s3").describe("Remote state in S3: encrypted, locked with a lock file (Terraform >= 1.10)."),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).describe("Existing, versioned and encrypted S3 bucket holding the Terraform state."),
     key: z.string().min(1).default("mlflow/{env}/terraform.tfstate").describe("Object key; `{env}` is replaced with the environment name."),
     region: region.optional().describe("Region of the state bucket; defaults to the environment's region."),
@@ -74,7 +74,7 @@ const stateSchema = z.discriminatedUnion("backend", [
     roleArn: arn("an IAM role").optional().describe("Role Terraform assumes to read and write the state (when the state lives in another account)."),
   }).strict(),
   z.object({
-    backend: z.literal("local"),
+    backend: z.literal("local").describe("State in a local file (experiments only: no locking, no sharing)."),
     path: z.string().min(1).default("../../../terraform.{env}.tfstate").describe("Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced."),
   }).strict(),
 ], { error: "state.backend: \"s3\" (remote, encrypted, locked) or \"local\"" });
@@ -145,12 +145,12 @@ const mlflowSchema = z.object({
 const clientSecretSchema = z.discriminatedUnion("source", [
   z.object({
     source: z.literal("secrets-manager").describe("The client secret lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret."),
-    secretArn: arn("a Secrets Manager secret"),
+    secretArn: arn("a Secrets Manager secret").describe("ARN of the Secrets Manager secret whose string is the OIDC client secret (create it before the first deploy)."),
   }).strict(),
   z.object({
     source: z.literal("kubernetes").describe("An operator creates the Kubernetes Secret (for example with External Secrets)."),
-    secretName: dnsLabel,
-    key: z.string().min(1).default("client-secret"),
+    secretName: dnsLabel.describe("Name of the Kubernetes Secret in the MLflow namespace (it must exist before the proxy can start)."),
+    key: z.string().min(1).default("client-secret").describe("Key of that Secret holding the client secret."),
   }).strict(),
 ], { error: "auth.clientSecret.source: \"secrets-manager\" (with secretArn) or \"kubernetes\" (with secretName)" });
 
@@ -315,6 +315,10 @@ export const environmentSchema = z.object({
   const certRegion = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):/.exec(env.ingress.certificateArn)?.[1];
   if (env.ingress.kind === "alb" && certRegion !== undefined && certRegion !== env.aws.region) {
     issue(["ingress", "certificateArn"], `an ACM certificate in the environment's region (${env.aws.region}): an ALB can only use certificates from its own region`);
+  }
+  if (env.aws.assumeRoleExternalId && env.cluster.auth === "exec") {
+    // `aws eks get-token --role-arn` cannot pass an external id: the kubernetes and helm providers would be denied.
+    issue(["cluster", "auth"], "\"token\" when aws.assumeRoleExternalId is set (aws eks get-token has no external-id option; the token data source uses the AWS provider's credentials)");
   }
   if (env.identity.mode === "irsa" && !env.cluster.oidcProviderArn) {
     issue(["cluster", "oidcProviderArn"], "the cluster's IAM OIDC provider ARN when identity.mode is \"irsa\"");

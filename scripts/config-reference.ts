@@ -30,7 +30,16 @@ function typeOf(s: Json): string {
   return s.type ?? "any";
 }
 
-export interface Row { field: string; type: string; required: boolean; default?: unknown; description?: string }
+export interface Row {
+  field: string;
+  type: string;
+  required: boolean;
+  default?: unknown;
+  /** The text shown: the variant a field belongs to (discriminated unions), then its own description. */
+  description?: string;
+  /** The field's own description from the schema. */
+  own?: string;
+}
 
 /** Every field of the schema, depth first, with the variant it belongs to for discriminated unions. */
 export function configRows(): Row[] {
@@ -49,6 +58,7 @@ export function configRows(): Row[] {
         required: required.has(key) && child.default === undefined,
         default: child.default,
         description: [variant, child.description].filter(Boolean).join(" "),
+        own: child.description,
       });
       if (child.type === "object" && child.properties) walk(child, `${field}.`, variant);
       if (child.type === "array" && child.items?.properties) walk(child.items, `${field}[].`, variant);
@@ -57,7 +67,7 @@ export function configRows(): Row[] {
           const disc = Object.entries<Json>(alt.properties).find(([, v]) => v.const !== undefined);
           walk({ ...alt, properties: Object.fromEntries(Object.entries<Json>(alt.properties).filter(([k]) => k !== disc?.[0])) },
             `${field}.`, disc ? `(${disc[0]} = ${JSON.stringify(disc[1].const)})` : "");
-          if (disc) rows.push({ field: `${field}.${disc[0]}`, type: `\`${JSON.stringify(disc[1].const)}\``, required: true, description: `selects this variant of ${field}` });
+          if (disc) rows.push({ field: `${field}.${disc[0]}`, type: `\`${JSON.stringify(disc[1].const)}\``, required: true, own: disc[1].description, description: [`selects this variant of ${field}:`, disc[1].description].filter(Boolean).join(" ") });
         }
       }
     }

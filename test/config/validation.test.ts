@@ -60,6 +60,13 @@ describe("bad input fails before synthesis with one message per problem", () => 
     }
   });
 
+  it("an external id for the assumed role with exec authentication to the cluster", () => {
+    expect(problems({ aws: { assumeRoleArn: "arn:aws:iam::111111111111:role/deployer", assumeRoleExternalId: "ext-1234" } })).toEqual([
+      expect.stringMatching(/environment "dev": field cluster\.auth = "exec": expected "token" when aws\.assumeRoleExternalId is set/),
+    ]);
+    expect(() => envConfig("dev", { aws: { assumeRoleArn: "arn:aws:iam::111111111111:role/deployer", assumeRoleExternalId: "ext-1234" }, cluster: { auth: "token" } })).not.toThrow();
+  });
+
   it("duplicate environment names", () => {
     expect(() => resolveEnvironments(shared, [entry("dev"), entry("staging"), { ...entry("staging") }])).toThrow(
       /environment "staging": field name = "staging": expected a unique environment name \(entry #2 already uses it\)/,

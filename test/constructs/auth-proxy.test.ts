@@ -25,7 +25,8 @@ function synth(config: EnvironmentConfig, props: Partial<AuthProxyProps> = {}): 
   return { json: JSON.parse(Testing.synth(stack)) as TfJson, proxy };
 }
 
-const staging = envConfig("staging");
+// Most tests use an operator-created client Secret; the Secrets Manager source has its own test below.
+const staging = envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } } });
 const { json, proxy } = synth(staging);
 const deployment = onlyResource(json, "kubernetes_deployment_v1");
 const podSpec = deployment.spec.template.spec;
