@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { Annotations, AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
+import { Annotations, AssetType, TerraformAsset, Token, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
@@ -10,8 +10,12 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { AuthProxyContract, SecretKeyRef, TrackingServerContract } from "./contracts";
 import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./monitoring/alertmanager";
+import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
 import { buildDashboards, type Dashboard } from "./monitoring/dashboards";
 import { buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
 
@@ -65,6 +69,37 @@ export interface GrafanaExposureOptions {
   readonly gatewayRef?: { readonly namespace: string; readonly name: string };
   /** Sign-in: exposure without it is refused. */
   readonly sso: GrafanaSsoOptions;
+}
+
+/** The name Grafana's service account gets when CloudWatch is on (set explicitly: the Pod Identity association names it). */
+export const GRAFANA_SERVICE_ACCOUNT = "grafana";
+
+/**
+ * The RDS and S3 figures in the installed Grafana: a CloudWatch data source, an IAM role for Grafana's
+ * service account that may only read CloudWatch metrics in `region`, and the dashboard
+ * "MLflow / Database and artifacts".
+ */
+export interface CloudWatchOptions {
+  /** Region of the database and the bucket: the data source's default region, and the only region the role may read. Required. */
+  readonly region: string;
+  /** The backend store's DB instance identifier (dimension `DBInstanceIdentifier`). Required. */
+  readonly dbInstanceIdentifier: string;
+  /** The read replica's DB instance identifier. @default no replica panels */
+  readonly dbReplicaIdentifier?: string;
+  /** The artifact bucket's name (dimension `BucketName`). Required. */
+  readonly bucketName: string;
+  /** How Grafana's pod gets the role: EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA. @default "pod-identity" */
+  readonly identityMode?: "pod-identity" | "irsa";
+  /** EKS cluster Grafana runs on (the Pod Identity association and trust). Required. */
+  readonly clusterName: string;
+  /** AWS account of the cluster; the Pod Identity trust is limited to the cluster's ARN in it. Required. */
+  readonly accountId: string;
+  /** IRSA only: ARN of the cluster's IAM OIDC provider. @default - none (required when identityMode is "irsa") */
+  readonly oidcProviderArn?: string;
+  /** IAM role name (unique per account: include the environment). Required. */
+  readonly roleName: string;
+  /** Uid of the provisioned data source, which the dashboard's panels name. @default CLOUDWATCH_DATASOURCE_UID ("cloudwatch") */
+  readonly datasourceUid?: string;
 }
 
 export interface MonitoringProps {
@@ -124,11 +159,18 @@ export interface MonitoringProps {
   readonly runbookBaseUrl?: string;
   /** Resources the releases wait for (e.g. the workload namespace). @default none */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * RDS and S3 figures in Grafana from CloudWatch (install mode only: the data source lives in the
+   * installed Grafana; in existing mode see the README).
+   * @default none: no CloudWatch data source, no AWS role for Grafana, no fourth dashboard
+   */
+  readonly cloudWatch?: CloudWatchOptions;
 }
 
 /** Where Grafana's pod mounts the OIDC client secret. */
 const OIDC_SECRET_MOUNT = "/etc/secrets/oidc-client";
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/(.+)$/;
 const PART_OF = "mlflow-platform";
 
 /** Finds the local chart both from the TypeScript sources and from the compiled dist/ tree. */
@@ -145,7 +187,8 @@ function chartDirectory(): string {
 /**
  * Makes the platform observable: Prometheus scraping the tracking server and the proxy, alert rules with
  * runbooks, Alertmanager routing to Slack and e-mail, Grafana dashboards, and the RDS alarm topic's
- * e-mail subscriptions.
+ * e-mail subscriptions. With `cloudWatch` (install mode), Grafana also reads the RDS and S3 figures from
+ * CloudWatch through an IAM role of its own that may only read metrics.
  *
  * Custom resources (ServiceMonitors, PrometheusRule) are installed by a small local Helm chart whose
  * values carry the whole objects: no `kubernetes_manifest`, so the first plan never needs the CRDs.
@@ -169,6 +212,10 @@ export class Monitoring extends Construct {
   readonly resourcesRelease: Release;
   /** The thresholds in force. */
   readonly thresholds: AlertThresholds;
+  /** Grafana's IAM role, which may only read CloudWatch metrics (install mode with `cloudWatch`). */
+  readonly grafanaRole?: IamRole;
+  /** The Pod Identity association of Grafana's service account (`cloudWatch` in Pod Identity mode). */
+  readonly grafanaPodIdentityAssociation?: EksPodIdentityAssociation;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -192,7 +239,9 @@ export class Monitoring extends Construct {
       prometheusPvcPrefix,
       runbookBaseUrl: props.runbookBaseUrl ?? "README.md",
     }, this.thresholds);
-    this.dashboards = buildDashboards({
+    const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
+    const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
+    this.dashboards = [...buildDashboards({
       workloadNamespace: ts.namespace,
       trackingNamespace: ts.namespace,
       trackingJob: ts.serviceName,
@@ -201,7 +250,12 @@ export class Monitoring extends Construct {
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix,
       datasourceUid: props.datasourceUid ?? "prometheus",
-    });
+    }), ...(cloudWatch ? [buildCloudWatchDashboard({
+      dbInstanceIdentifier: cloudWatch.dbInstanceIdentifier,
+      dbReplicaIdentifier: cloudWatch.dbReplicaIdentifier,
+      bucketName: cloudWatch.bucketName,
+      datasourceUid: cloudWatchUid,
+    })] : [])];
 
     const labels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf", ...(props.selectorLabels ?? {}) };
     this.resources = [
@@ -256,7 +310,7 @@ export class Monitoring extends Construct {
         data: { "admin-user": `admin-${adminUser.result}`, "admin-password": adminPassword.result },
         dependsOn: nonEmpty(waitFor),
       });
-      const grafanaSecrets: ITerraformDependable[] = [adminSecret];
+      const grafanaPrerequisites: ITerraformDependable[] = [adminSecret];
       let clientSecretRef: SecretKeyRef | undefined;
       if (props.grafana) {
         const cs = props.grafana.sso.clientSecret;
@@ -265,7 +319,7 @@ export class Monitoring extends Construct {
         } else {
           const version = new DataAwsSecretsmanagerSecretVersion(this, "grafana_oidc_client_secret_source", { secretId: cs.secretsManagerArn });
           clientSecretRef = { name: "grafana-oidc-client", key: "client-secret" };
-          grafanaSecrets.push(new SecretV1(this, "grafana_oidc_client", {
+          grafanaPrerequisites.push(new SecretV1(this, "grafana_oidc_client", {
             metadata: { name: clientSecretRef.name, namespace: this.namespace, labels },
             data: { [clientSecretRef.key]: version.secretString },
             dependsOn: nonEmpty(waitFor),
@@ -273,9 +327,21 @@ export class Monitoring extends Construct {
         }
       }
 
+      let grafanaAws: GrafanaAws | undefined;
+      if (cloudWatch) {
+        const identity = this.grafanaIdentity(cloudWatch);
+        this.grafanaRole = identity.role;
+        this.grafanaPodIdentityAssociation = identity.association;
+        grafanaPrerequisites.push(identity.policy, ...(identity.association ? [identity.association] : []));
+        grafanaAws = {
+          datasource: cloudWatchDatasource(cloudWatchUid, cloudWatch.region),
+          serviceAccountAnnotations: (cloudWatch.identityMode ?? "pod-identity") === "irsa" ? { "eks.amazonaws.com/role-arn": identity.role.arn } : {},
+        };
+      }
+
       this.stackValues = stackValues({
         props, retentionDays, storageGb, thresholds: this.thresholds, alertmanager: this.alertmanagerConfig,
-        alertmanagerSecrets: alertmanagerSecrets(routing), adminSecretName: "grafana-admin", clientSecretRef,
+        alertmanagerSecrets: alertmanagerSecrets(routing), adminSecretName: "grafana-admin", clientSecretRef, grafanaAws,
       });
       this.stackRelease = new Release(this, "kube_prometheus_stack", {
         name: props.releaseName ?? "kube-prometheus-stack",
@@ -289,7 +355,7 @@ export class Monitoring extends Construct {
         wait: true,
         timeout: 900,
         maxHistory: 5,
-        dependsOn: [...waitFor, ...grafanaSecrets],
+        dependsOn: [...waitFor, ...grafanaPrerequisites],
       });
     }
 
@@ -326,6 +392,64 @@ export class Monitoring extends Construct {
       });
     }
   }
+
+  /** Grafana's IAM role (read CloudWatch metrics in one region) and how its service account gets it. */
+  private grafanaIdentity(cw: CloudWatchOptions): { role: IamRole; policy: IamRolePolicy; association?: EksPodIdentityAssociation } {
+    const mode = cw.identityMode ?? "pod-identity";
+    const sa = GRAFANA_SERVICE_ACCOUNT;
+    const partition = cw.region.startsWith("us-gov-") ? "aws-us-gov" : cw.region.startsWith("cn-") ? "aws-cn" : "aws";
+    const issuer = mode === "irsa" ? OIDC_PROVIDER_ARN.exec(cw.oidcProviderArn!)![2] : undefined;
+    const trust = mode === "irsa"
+      ? {
+        Sid: "GrafanaViaIrsa",
+        Effect: "Allow",
+        Principal: { Federated: cw.oidcProviderArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${issuer}:sub`]: `system:serviceaccount:${this.namespace}:${sa}`,
+            [`${issuer}:aud`]: "sts.amazonaws.com",
+          },
+        },
+      }
+      : {
+        Sid: "GrafanaViaPodIdentity",
+        Effect: "Allow",
+        Principal: { Service: "pods.eks.amazonaws.com" },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          StringEquals: {
+            // Session tags EKS Pod Identity sets: only Grafana's service account, in this namespace, on this cluster.
+            "aws:RequestTag/eks-cluster-arn": `arn:${partition}:eks:${cw.region}:${cw.accountId}:cluster/${cw.clusterName}`,
+            "aws:RequestTag/kubernetes-namespace": this.namespace,
+            "aws:RequestTag/kubernetes-service-account": sa,
+          },
+        },
+      };
+    const role = new IamRole(this, "grafana_role", {
+      name: cw.roleName,
+      description: `Grafana: read CloudWatch metrics (${this.namespace}/${sa} on ${cw.clusterName})`,
+      maxSessionDuration: 3600,
+      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [trust] }),
+    });
+    const policy = new IamRolePolicy(this, "grafana_cloudwatch_read", {
+      role: role.id,
+      name: "grafana-cloudwatch-read",
+      policy: JSON.stringify(grafanaCloudWatchPolicy(cw.region)),
+    });
+    const association = mode === "pod-identity"
+      ? new EksPodIdentityAssociation(this, "grafana_pod_identity", { clusterName: cw.clusterName, namespace: this.namespace, serviceAccount: sa, roleArn: role.arn })
+      : undefined;
+    return { role, policy, association };
+  }
+}
+
+/** What Grafana needs for the CloudWatch data source. */
+interface GrafanaAws {
+  /** The data source's provisioning entry. */
+  readonly datasource: Record<string, unknown>;
+  /** IRSA: the role annotation; Pod Identity: none. */
+  readonly serviceAccountAnnotations: Record<string, string>;
 }
 
 /** `undefined` for an empty list, so that no empty `depends_on` is written. */
@@ -358,6 +482,7 @@ interface StackValuesInput {
   readonly alertmanagerSecrets: string[];
   readonly adminSecretName: string;
   readonly clientSecretRef?: SecretKeyRef;
+  readonly grafanaAws?: GrafanaAws;
 }
 
 /** kube-prometheus-stack's values, as typed objects (serialized to JSON, which Helm reads as YAML). */
@@ -407,7 +532,25 @@ function stackValues(input: StackValuesInput): Record<string, unknown> {
         storage: { volumeClaimTemplate: { spec: { ...storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } } } },
       },
     },
-    grafana: grafanaValues(props.grafana, input.adminSecretName, input.clientSecretRef),
+    grafana: withCloudWatch(grafanaValues(props.grafana, input.adminSecretName, input.clientSecretRef), input.grafanaAws),
+  };
+}
+
+/** Adds the CloudWatch data source and Grafana's AWS identity to Grafana's values. */
+function withCloudWatch(values: Record<string, unknown>, aws: GrafanaAws | undefined): Record<string, unknown> {
+  if (!aws) return values;
+  const ini = values["grafana.ini"] as Record<string, unknown>;
+  return {
+    ...values,
+    // A fixed name: the Pod Identity association (or the IRSA trust) names this service account.
+    serviceAccount: { create: true, name: GRAFANA_SERVICE_ACCOUNT, annotations: aws.serviceAccountAnnotations },
+    // kube-prometheus-stack writes these into the datasources ConfigMap that Grafana's sidecar loads.
+    additionalDataSources: [aws.datasource],
+    "grafana.ini": {
+      ...ini,
+      // Only the pod's own credentials: no access keys stored in Grafana, no assuming other roles from the UI.
+      aws: { allowed_auth_providers: "default", assume_role_enabled: false },
+    },
   };
 }
 
@@ -517,6 +660,32 @@ function validate(props: MonitoringProps, mode: string, namespace: string, reten
     if (props.email.to.length === 0) fail("email.to", props.email.to, "at least one address");
     if (props.email.authUsername && !props.email.authPasswordSecretName) {
       fail("email.authPasswordSecretName", undefined, "the Secret holding the SMTP password when email.authUsername is set");
+    }
+  }
+  const cw = props.cloudWatch;
+  if (cw) {
+    if (mode !== "install") {
+      fail("cloudWatch", cw.dbInstanceIdentifier, "no CloudWatch data source in \"existing\" mode (this construct installs no Grafana there: add the data source to your Grafana as the README describes)");
+    }
+    const known = (v: string | undefined) => v !== undefined && !Token.isUnresolved(v);
+    if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(cw.region ?? "")) fail("cloudWatch.region", cw.region, "an AWS region such as \"eu-west-1\"");
+    if (known(cw.dbInstanceIdentifier) && !/^[a-z][a-z0-9-]{0,62}$/.test(cw.dbInstanceIdentifier)) {
+      fail("cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "an RDS instance identifier (lower-case letters, digits and '-', starting with a letter)");
+    }
+    if (!cw.dbInstanceIdentifier) fail("cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "the backend store's DB instance identifier");
+    if (!cw.bucketName || (known(cw.bucketName) && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(cw.bucketName))) {
+      fail("cloudWatch.bucketName", cw.bucketName, "the artifact bucket's name (3-63 lower-case letters, digits, '.' or '-')");
+    }
+    if (known(cw.accountId) && !/^\d{12}$/.test(cw.accountId)) fail("cloudWatch.accountId", cw.accountId, "a 12-digit AWS account id");
+    if (!cw.clusterName) fail("cloudWatch.clusterName", cw.clusterName, "the EKS cluster Grafana runs on");
+    if (!/^[\w+=,.@-]{1,64}$/.test(cw.roleName ?? "")) fail("cloudWatch.roleName", cw.roleName, "1-64 characters of letters, digits and +=,.@_- (an IAM role name)");
+    const identityMode = cw.identityMode ?? "pod-identity";
+    if (identityMode !== "pod-identity" && identityMode !== "irsa") fail("cloudWatch.identityMode", identityMode, "\"pod-identity\" or \"irsa\"");
+    if (identityMode === "irsa" && !OIDC_PROVIDER_ARN.test(cw.oidcProviderArn ?? "")) {
+      fail("cloudWatch.oidcProviderArn", cw.oidcProviderArn, "the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when identityMode is \"irsa\"");
+    }
+    if (cw.datasourceUid !== undefined && !/^[a-zA-Z0-9_-]{1,40}$/.test(cw.datasourceUid)) {
+      fail("cloudWatch.datasourceUid", cw.datasourceUid, "1-40 letters, digits, '-' or '_' (a Grafana uid)");
     }
   }
   const g = props.grafana;

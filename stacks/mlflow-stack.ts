@@ -161,6 +161,10 @@ export class MlflowStack extends TerraformStack {
       authProxy: authProxy.contract,
       // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
       alarmTopicArn: backendStore.alarmTopicArn,
+      // The RDS and S3 figures on Grafana's "Database and artifacts" dashboard (CloudWatch, install mode).
+      dbInstanceIdentifier: backendStore.instance.identifier,
+      dbReplicaIdentifier: backendStore.replica?.identifier,
+      artifactBucketName: artifactStore.contract.bucketName,
     }));
   }
 }

@@ -9,7 +9,7 @@
 import { promString, selector } from "./rules";
 
 /** Grafana's unit ids used below. */
-type Unit = "reqps" | "percentunit" | "s" | "bytes" | "short" | "none" | "cores";
+export type Unit = "reqps" | "percentunit" | "percent" | "s" | "bytes" | "short" | "none" | "cores" | "iops";
 
 /** One query of a panel. */
 export interface PanelTarget {
@@ -18,17 +18,61 @@ export interface PanelTarget {
   readonly legendFormat: string;
 }
 
-/** One panel, as Grafana's dashboard model writes it (the fields the platform uses). */
-export interface Panel {
+/**
+ * One query of a CloudWatch panel (Grafana's CloudWatchMetricsQuery: a metric search built in the query
+ * editor's builder mode, on the data source's default region).
+ */
+export interface CloudWatchTarget {
+  readonly refId: string;
+  readonly queryMode: "Metrics";
+  /** 0: metric search (not Metrics Insights, which only looks back three hours). */
+  readonly metricQueryType: 0;
+  /** 0: builder mode. */
+  readonly metricEditorMode: 0;
+  readonly id: string;
+  readonly region: "default";
+  readonly namespace: string;
+  readonly metricName: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly matchExact: true;
+  readonly statistic: "Average" | "Minimum" | "Maximum" | "Sum";
+  /** Seconds, or "auto" (Grafana picks it from the time range). */
+  readonly period: string;
+  readonly expression: "";
+  /** The series' name in the legend. */
+  readonly label: string;
+}
+
+interface PanelBase {
   readonly id: number;
   readonly type: "timeseries" | "stat";
   readonly title: string;
   readonly description: string;
   readonly gridPos: { readonly x: number; readonly y: number; readonly w: number; readonly h: number };
-  readonly datasource: { readonly type: "prometheus"; readonly uid: string };
-  readonly targets: readonly PanelTarget[];
   readonly fieldConfig: { readonly defaults: { readonly unit: Unit; readonly min?: number }; readonly overrides: readonly unknown[] };
   readonly options: Record<string, unknown>;
+  /** A relative time range of the panel's own (Grafana's "relative time"), e.g. "30d". @default the dashboard's */
+  readonly timeFrom?: string;
+}
+
+/** A panel that queries Prometheus with PromQL. */
+export interface PrometheusPanel extends PanelBase {
+  readonly datasource: { readonly type: "prometheus"; readonly uid: string };
+  readonly targets: readonly PanelTarget[];
+}
+
+/** A panel that queries CloudWatch metrics. */
+export interface CloudWatchPanel extends PanelBase {
+  readonly datasource: { readonly type: "cloudwatch"; readonly uid: string };
+  readonly targets: readonly CloudWatchTarget[];
+}
+
+/** One panel, as Grafana's dashboard model writes it (the fields the platform uses). */
+export type Panel = PrometheusPanel | CloudWatchPanel;
+
+/** The name a query's series gets in the legend. */
+export function legendOf(t: PanelTarget | CloudWatchTarget): string {
+  return "expr" in t ? t.legendFormat : t.label;
 }
 
 /** A Grafana dashboard JSON model. */
@@ -73,7 +117,7 @@ class Layout {
   private id = 1;
   constructor(private readonly datasourceUid: string) {}
 
-  row(h: number, panels: Omit<Panel, "id" | "gridPos" | "datasource">[]): Panel[] {
+  row(h: number, panels: Omit<PrometheusPanel, "id" | "gridPos" | "datasource">[]): PrometheusPanel[] {
     const w = Math.floor(W / panels.length);
     const out = panels.map((p, i) => ({
       ...p,
@@ -89,7 +133,7 @@ class Layout {
 const targets = (...list: [expr: string, legend: string][]): PanelTarget[] =>
   list.map(([expr, legendFormat], i) => ({ refId: String.fromCharCode(65 + i), expr, legendFormat }));
 
-const stat = (title: string, description: string, unit: Unit, expr: string): Omit<Panel, "id" | "gridPos" | "datasource"> => ({
+const stat = (title: string, description: string, unit: Unit, expr: string): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "stat",
   title,
   description,
@@ -100,7 +144,7 @@ const stat = (title: string, description: string, unit: Unit, expr: string): Omi
 
 const series = (
   title: string, description: string, unit: Unit, ...list: [expr: string, legend: string][]
-): Omit<Panel, "id" | "gridPos" | "datasource"> => ({
+): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "timeseries",
   title,
   description,
@@ -109,7 +153,10 @@ const series = (
   options: { legend: { displayMode: "table", placement: "bottom", calcs: ["mean", "max", "lastNotNull"] }, tooltip: { mode: "multi" } },
 });
 
-function dashboard(uid: string, title: string, description: string, panels: Panel[]): Dashboard {
+/** A dashboard around its panels; `options` changes the refresh interval and the default time range. */
+export function dashboard(
+  uid: string, title: string, description: string, panels: Panel[], options: { refresh?: string; from?: string } = {},
+): Dashboard {
   return {
     uid,
     title,
@@ -119,8 +166,8 @@ function dashboard(uid: string, title: string, description: string, panels: Pane
     schemaVersion: 39,
     version: 1,
     editable: false,
-    refresh: "1m",
-    time: { from: "now-6h", to: "now" },
+    refresh: options.refresh ?? "1m",
+    time: { from: options.from ?? "now-6h", to: "now" },
     templating: { list: [] },
     annotations: { list: [] },
     panels,
@@ -247,7 +294,12 @@ export function buildDashboards(t: DashboardTargets): Dashboard[] {
   return [trackingDashboard(t), proxyDashboard(t), podsDashboard(t)];
 }
 
-/** Every PromQL expression of a dashboard, with where it comes from. */
+/** Every PromQL expression of a dashboard, with where it comes from (CloudWatch panels have none). */
 export function dashboardExpressions(d: Dashboard): { panel: string; refId: string; expr: string }[] {
-  return d.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })));
+  return d.panels.filter(isPrometheusPanel).flatMap((p) => p.targets.map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })));
+}
+
+/** True for a panel that queries Prometheus. */
+export function isPrometheusPanel(p: Panel): p is PrometheusPanel {
+  return p.datasource.type === "prometheus";
 }

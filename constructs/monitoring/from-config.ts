@@ -1,5 +1,5 @@
 /**
- * Maps an environment's configuration (config.monitoring, config.auth, config.ingress) onto the
+ * Maps an environment's configuration (config.monitoring, config.auth, config.ingress, config.identity) onto the
  * Monitoring construct's props, so that the stack's monitoring section stays one call.
  */
 import type { EnvironmentConfig } from "../../config";
@@ -11,6 +11,12 @@ export interface MonitoringDependencies {
   readonly authProxy: AuthProxyContract;
   /** SNS topic of the backend store's CloudWatch alarms. */
   readonly alarmTopicArn?: string;
+  /** The backend store's DB instance identifier: with `artifactBucketName`, turns on the CloudWatch dashboard (install mode). */
+  readonly dbInstanceIdentifier?: string;
+  /** Its read replica's identifier, if any. */
+  readonly dbReplicaIdentifier?: string;
+  /** The artifact bucket's name. */
+  readonly artifactBucketName?: string;
 }
 
 /** The Monitoring props of an environment. */
@@ -35,6 +41,26 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     grafana: grafanaExposure(config),
     alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
     alarmEmails,
+    cloudWatch: cloudWatch(config, deps),
+  };
+}
+
+/**
+ * The CloudWatch data source and dashboard: only in install mode (they live in the Grafana this stack
+ * installs) and only when the stack passes the database and bucket to look at.
+ */
+function cloudWatch(config: EnvironmentConfig, deps: MonitoringDependencies): MonitoringProps["cloudWatch"] {
+  if (config.monitoring.mode !== "install" || !deps.dbInstanceIdentifier || !deps.artifactBucketName) return undefined;
+  return {
+    region: config.aws.region,
+    dbInstanceIdentifier: deps.dbInstanceIdentifier,
+    dbReplicaIdentifier: deps.dbReplicaIdentifier,
+    bucketName: deps.artifactBucketName,
+    identityMode: config.identity.mode,
+    clusterName: config.cluster.name,
+    accountId: config.aws.accountId,
+    oidcProviderArn: config.cluster.oidcProviderArn,
+    roleName: `${config.project}-${config.name}-grafana-cloudwatch`,
   };
 }
 

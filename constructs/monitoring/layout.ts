@@ -5,7 +5,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { buildDashboards, type Dashboard } from "./dashboards";
+import { buildCloudWatchDashboard, CLOUDWATCH_DATASOURCE_UID } from "./cloudwatch";
+import { buildDashboards, legendOf, type Dashboard } from "./dashboards";
 
 const CELL_W = 40; // px per grid column (Grafana's grid has 24)
 const CELL_H = 24; // px per grid row
@@ -42,7 +43,7 @@ export function dashboardLayoutSvg(d: Dashboard): string {
         if (ly > y + h - 8) return;
         const c = colors[i % colors.length];
         parts.push(`<line x1="${x + 8}" y1="${ly - 4}" x2="${x + 28}" y2="${ly - 4}" stroke="${c}" stroke-width="2"/>`);
-        parts.push(`<text x="${x + 34}" y="${ly}" fill="#9fa7b3" font-size="11">${escape(clip(t.legendFormat, w - 48, 6))}</text>`);
+        parts.push(`<text x="${x + 34}" y="${ly}" fill="#9fa7b3" font-size="11">${escape(clip(legendOf(t), w - 48, 6))}</text>`);
       });
       parts.push(`<text x="${x + w - 8}" y="${y + 18}" fill="#6e7681" font-size="11" text-anchor="end">${escape(unit)}</text>`);
     }
@@ -71,10 +72,23 @@ export const DOC_TARGETS = {
   datasourceUid: "prometheus",
 } as const;
 
+/** The CloudWatch targets the docs' picture is drawn for (an environment with a read replica, so every panel shows). */
+export const DOC_CLOUDWATCH_TARGETS = {
+  dbInstanceIdentifier: "mlflow-prod",
+  dbReplicaIdentifier: "mlflow-prod-replica",
+  bucketName: "mlflow-prod-artifacts-123456789012",
+  datasourceUid: CLOUDWATCH_DATASOURCE_UID,
+} as const;
+
+/** Every dashboard the docs show: the three Prometheus ones and the CloudWatch one (install mode). */
+export function docDashboards(): Dashboard[] {
+  return [...buildDashboards(DOC_TARGETS), buildCloudWatchDashboard(DOC_CLOUDWATCH_TARGETS)];
+}
+
 /** Writes every dashboard's picture into `dir`. */
 export function writeLayoutPictures(dir: string): string[] {
   fs.mkdirSync(dir, { recursive: true });
-  return buildDashboards(DOC_TARGETS).map((d) => {
+  return docDashboards().map((d) => {
     const file = path.join(dir, `${d.uid}.svg`);
     fs.writeFileSync(file, dashboardLayoutSvg(d));
     return file;

@@ -63,7 +63,9 @@ describe("monitoring configuration", () => {
       client_id: "mlflow-dev", auth_url: oidc.authUrl, allowed_domains: "example.com", scopes: "openid email profile groups",
       role_attribute_path: "contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'",
     });
-    expect(g.extraSecretMounts[0].secretName).toBe("oauth2-proxy-client");
+    // A Secrets Manager client secret is copied into grafana-oidc-client; a Kubernetes one is mounted under its own name.
+    const secret = config.auth.clientSecret;
+    expect(g.extraSecretMounts[0].secretName).toBe(secret.source === "secrets-manager" ? "grafana-oidc-client" : secret.secretName);
   });
 
   it("refuses a Grafana hostname without sign-in endpoints, naming the field", () => {

@@ -3,18 +3,22 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ALERT_NAMES } from "../../constructs/monitoring/rules";
-import { buildDashboards } from "../../constructs/monitoring/dashboards";
-import { dashboardLayoutSvg, dashboardPanelTable, DOC_TARGETS, writeLayoutPictures } from "../../constructs/monitoring/layout";
+import { dashboardLayoutSvg, dashboardPanelTable, docDashboards, writeLayoutPictures } from "../../constructs/monitoring/layout";
 import { KUBE_PROMETHEUS_STACK_VERSION } from "../../constructs/monitoring";
 
 const root = path.join(__dirname, "..", "..");
 const doc = fs.readFileSync(path.join(root, "README.md"), "utf8");
-const dashboards = buildDashboards(DOC_TARGETS);
+// The three Prometheus dashboards and the CloudWatch one (install mode).
+const dashboards = docDashboards();
 
 describe("README.md, monitoring section", () => {
   it.each([...ALERT_NAMES])("has a runbook section and a table row for %s", (name) => {
     expect(doc).toContain(`\n#### ${name}\n`);
     expect(doc).toMatch(new RegExp(`\\n\\| ${name} \\| (critical|warning) \\|`));
+  });
+
+  it("shows all four dashboards, the CloudWatch one included", () => {
+    expect(dashboards.map((d) => d.uid)).toEqual(["mlflow-tracking", "mlflow-sign-in", "mlflow-pods", "mlflow-data"]);
   });
 
   it("names the pinned chart version", () => {
