@@ -11,8 +11,8 @@
  * | MLF-RDS-1 | every database is encrypted with a customer-managed KMS key |
  * | MLF-RDS-2 | no database is publicly accessible; each sits in a DB subnet group |
  * | MLF-SG-1 | no security group opens 5432 to 0.0.0.0/0 or ::/0 |
- * | MLF-IAM-1 | no IAM policy grants S3 with "*" actions or resources |
- * | MLF-SEC-1 | no secret literal anywhere in cdk.tf.json |
+ * | MLF-IAM-1 | no IAM policy grants S3 with a wildcard action (`s3:*`, `s3:Get*`, `*`), a wildcard bucket (`*`, `arn:aws:s3:::foo*`), NotAction or NotResource |
+ * | MLF-SEC-1 | no secret literal anywhere in cdk.tf.json (a reference is safe only when it is the whole value) |
  */
 import { Aspects, TerraformStack, type IAspect } from "cdktf";
 import type { IConstruct } from "constructs";

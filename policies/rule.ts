@@ -84,6 +84,7 @@ export interface PolicyStatement {
   readonly actions: string[];
   readonly notActions: string[];
   readonly resources: string[];
+  readonly notResources: string[];
   readonly principal: unknown;
   readonly condition: Record<string, Record<string, unknown>>;
 }
@@ -106,6 +107,7 @@ export function parsePolicy(json: TfJson, policy: unknown): PolicyStatement[] | 
       actions: list(s.actions),
       notActions: list(s.not_actions),
       resources: list(s.resources),
+      notResources: list(s.not_resources),
       principal: s.principals,
       condition: Object.fromEntries((s.condition ?? []).map((c: Attrs) => [c.test, { [c.variable]: c.values }])),
     }));
@@ -118,6 +120,7 @@ export function parsePolicy(json: TfJson, policy: unknown): PolicyStatement[] | 
       actions: list(s.Action),
       notActions: list(s.NotAction),
       resources: list(s.Resource),
+      notResources: list(s.NotResource),
       principal: s.Principal,
       condition: (s.Condition ?? {}) as Record<string, Record<string, unknown>>,
     }));
