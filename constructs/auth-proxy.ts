@@ -8,10 +8,11 @@
  * - when the client secret lives in AWS Secrets Manager, a Kubernetes Secret filled from it;
  * - a ServiceAccount without an API token, a Deployment running {@link oauth2ProxyCommand}, a Service,
  *   a PodDisruptionBudget, a HorizontalPodAutoscaler (when the replica range allows scaling);
- * - the proxy's NetworkPolicy: its port from the VPC (the load balancer), metrics from monitoring only,
- *   egress only to DNS, the tracking server and the issuers.
+ * - the proxy's NetworkPolicy: its port from the VPC (the load balancer), its metrics port only from
+ *   the Prometheus pods of the monitoring namespace, egress only to DNS, the tracking server and the
+ *   issuers.
  *
- * The tracking server's own NetworkPolicy (admit only the proxy, monitoring and its jobs) is decided by
+ * The tracking server's own NetworkPolicy (admit only the proxy, Prometheus and its jobs) is decided by
  * the tracking server construct, from {@link authProxyPodLabels}.
  */
 import { Fn, type ITerraformDependable } from "cdktf";
@@ -44,7 +45,10 @@ import {
   authProxySecretRefs,
   oauth2ProxyCommand,
 } from "./commands/oauth2-proxy";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
+import {
+  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+} from "./pod-spec";
 
 export interface AuthProxyProps {
   /**
@@ -57,10 +61,18 @@ export interface AuthProxyProps {
   readonly trackingServer: TrackingServerContract;
 
   /**
-   * The namespace whose pods (Prometheus) may scrape the proxy's metrics port.
+   * The namespace of the Prometheus that scrapes the proxy's metrics port. Only its pods matching
+   * `prometheusPodLabels` are admitted, not the whole namespace.
    * @default config.monitoring.namespace
    */
   readonly monitoringNamespace?: string;
+
+  /**
+   * Labels of the Prometheus pods (in `monitoringNamespace`) that may scrape the metrics port. Must not
+   * be empty.
+   * @default { "app.kubernetes.io/name": "prometheus" } (what the Prometheus Operator puts on its pods)
+   */
+  readonly prometheusPodLabels?: Record<string, string>;
 
   /**
    * Scale between `auth.replicas.min` and `auth.replicas.max` on CPU with a HorizontalPodAutoscaler
@@ -120,6 +132,7 @@ export class AuthProxy extends Construct {
     const auth = config.auth;
     const namespace = trackingServer.namespace;
     const monitoringNamespace = props.monitoringNamespace ?? config.monitoring.namespace;
+    const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const autoscaling = props.autoscaling ?? auth.replicas.max > auth.replicas.min;
     const targetCpu = props.targetCpuUtilizationPercent ?? 70;
 
@@ -135,6 +148,10 @@ export class AuthProxy extends Construct {
     }
     if (!DNS_LABEL.test(monitoringNamespace)) {
       throw new Error(`AuthProxy: monitoringNamespace "${monitoringNamespace}" is not a Kubernetes namespace name`);
+    }
+    const prometheusLabelsProblem = labelSelectorProblem(prometheusPodLabels);
+    if (prometheusLabelsProblem) {
+      throw new Error(`AuthProxy: prometheusPodLabels ${JSON.stringify(prometheusPodLabels)} ${prometheusLabelsProblem}; give the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}`);
     }
     if (!Number.isInteger(targetCpu) || targetCpu < 10 || targetCpu > 100) {
       throw new Error(`AuthProxy: targetCpuUtilizationPercent ${targetCpu} must be a whole number from 10 to 100`);
@@ -189,18 +206,9 @@ export class AuthProxy extends Construct {
 
     const command = oauth2ProxyCommand(config, { upstream: trackingServer, secrets });
     const containerPorts = Object.entries(command.ports ?? {}).map(([name, containerPort]) => ({ name, containerPort, protocol: "TCP" }));
-    const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-      httpGet: { path, port: AUTH_PROXY_PORT_NAME, scheme: "HTTP" },
-      periodSeconds,
-      timeoutSeconds: 2,
-      failureThreshold,
-    });
-    const spread = (topologyKey: string) => ({
-      maxSkew: 1,
-      topologyKey,
-      whenUnsatisfiable: "ScheduleAnyway",
-      labelSelector: [{ matchLabels: podLabels }],
-    });
+    const probe = (path: string, periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path, port: AUTH_PROXY_PORT_NAME, scheme: "HTTP", periodSeconds, timeoutSeconds: 2, failureThreshold });
+    const spread = (topologyKey: string) => topologySpread(topologyKey, "ScheduleAnyway", podLabels);
 
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: metadata(AUTH_PROXY_NAME),
@@ -230,10 +238,7 @@ export class AuthProxy extends Construct {
               port: containerPorts,
               livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
               readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
-              resources: {
-                requests: { cpu: auth.resources.requests.cpu, memory: auth.resources.requests.memory },
-                limits: { memory: auth.resources.limits.memory, ...(auth.resources.limits.cpu ? { cpu: auth.resources.limits.cpu } : {}) },
-              },
+              resources: containerResources(auth.resources),
               securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
             }],
           },
@@ -295,7 +300,8 @@ export class AuthProxy extends Construct {
               ports: [{ port: String(AUTH_PROXY_PORT), protocol: "TCP" }],
             },
             {
-              from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } }],
+              // Prometheus only, not the whole monitoring namespace.
+              from: [prometheusPeer(monitoringNamespace, prometheusPodLabels)],
               ports: [{ port: String(AUTH_PROXY_METRICS_PORT), protocol: "TCP" }],
             },
           ],

@@ -142,7 +142,7 @@ export class LoadBalancerController extends Construct {
       description: `AWS Load Balancer Controller ${chartVersion} permissions`,
       policy: JSON.stringify(LOAD_BALANCER_CONTROLLER_IAM_POLICY),
     });
-    new IamRolePolicyAttachment(this, "policy_attachment", { role: this.role.name, policyArn: policy.arn });
+    const attachment = new IamRolePolicyAttachment(this, "policy_attachment", { role: this.role.name, policyArn: policy.arn });
 
     const association = mode === "pod-identity"
       ? new EksPodIdentityAssociation(this, "association", { clusterName: props.clusterName, namespace, serviceAccount: sa, roleArn: this.role.arn })
@@ -181,8 +181,8 @@ export class LoadBalancerController extends Construct {
       wait: true,
       timeout: 600,
       maxHistory: 5,
-      // The role must be assumable before the controller first reconciles.
-      dependsOn: [...(props.dependsOn ?? []), policy, ...(association ? [association] : [])],
+      // The role must be assumable, and hold its permissions, before the controller first reconciles.
+      dependsOn: [...(props.dependsOn ?? []), policy, attachment, ...(association ? [association] : [])],
     });
   }
 }

@@ -12,7 +12,8 @@
  *   (when the replica range allows scaling);
  * - a CronJob running `mlflow gc` on the configured schedule, as the same identity;
  * - the NetworkPolicy of the tracking server: its port accepts only the authenticating proxy, the
- *   monitoring namespace and the gc job. This construct is the one place that decides it.
+ *   Prometheus pods of the monitoring namespace and the gc job. This construct is the one place that
+ *   decides it.
  *
  * The container commands come from `constructs/commands/mlflow.ts`, the single source the end-to-end
  * harness runs too. No secret value is ever written: the database password is a Secret reference.
@@ -35,7 +36,10 @@ import {
 } from "./commands/mlflow";
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
+import {
+  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+} from "./pod-spec";
 
 /** Name of the Service port (and container port) serving the API, the UI and `/metrics`. */
 export const TRACKING_PORT_NAME = "http";
@@ -71,10 +75,19 @@ export interface TrackingServerProps {
   readonly authProxyPodLabels: Record<string, string>;
 
   /**
-   * Namespace whose pods (Prometheus) may scrape `/metrics`, selected by `kubernetes.io/metadata.name`.
+   * Namespace of the Prometheus that scrapes `/metrics`, selected by `kubernetes.io/metadata.name`.
+   * Only its pods matching `prometheusPodLabels` are admitted, not the whole namespace.
    * @default config.monitoring.namespace
    */
   readonly monitoringNamespace?: string;
+
+  /**
+   * Labels of the Prometheus pods (in `monitoringNamespace`) that may scrape `/metrics`. Nothing else of
+   * the monitoring namespace (Grafana, Alertmanager, exporters) reaches the tracking server's
+   * unauthenticated API. Must not be empty.
+   * @default { "app.kubernetes.io/name": "prometheus" } (what the Prometheus Operator puts on its pods)
+   */
+  readonly prometheusPodLabels?: Record<string, string>;
 
   /**
    * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled.
@@ -123,8 +136,9 @@ export interface TrackingServerProps {
   readonly gcDeadlineSeconds?: number;
 
   /**
-   * Resources the Job, CronJob and Deployment wait for besides the ServiceAccount, such as the
-   * namespace, the database Secret or the Pod Identity association.
+   * Resources every resource of this construct waits for: the namespace (pass it, or the first apply
+   * may create the Service or the NetworkPolicy before it), and what the pods need before they start,
+   * such as the database Secret or the Pod Identity association.
    * @default []
    */
   readonly dependsOn?: ITerraformDependable[];
@@ -238,6 +252,10 @@ function validate(props: TrackingServerProps): void {
   }
   const monitoring = props.monitoringNamespace ?? config.monitoring.namespace;
   if (!DNS_LABEL.test(monitoring)) fail("monitoringNamespace", monitoring, "a Kubernetes namespace name");
+  if (props.prometheusPodLabels !== undefined) {
+    const problem = labelSelectorProblem(props.prometheusPodLabels);
+    if (problem) fail("prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`);
+  }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
     fail("runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
   }
@@ -282,6 +300,7 @@ export class TrackingServer extends Construct {
     const name = trackingServerName(config);
     const uid = String(props.runAsUser ?? 10001);
     const monitoringNamespace = props.monitoringNamespace ?? config.monitoring.namespace;
+    const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const autoscaling = props.autoscaling ?? m.replicas.max > m.replicas.min;
     const inputs = { config, backendStore, artifactStore };
 
@@ -301,10 +320,7 @@ export class TrackingServer extends Construct {
     const containerSecurityContext = restrictedContainerSecurityContext(uid);
     const tmpVolume = { name: "tmp", emptyDir: { sizeLimit: props.tmpSizeLimit ?? "4Gi" } };
     const tmpMount = { name: "tmp", mountPath: TMP_DIR };
-    const resources = {
-      requests: { cpu: m.resources.requests.cpu, memory: m.resources.requests.memory },
-      limits: { memory: m.resources.limits.memory, ...(m.resources.limits.cpu ? { cpu: m.resources.limits.cpu } : {}) },
-    };
+    const resources = containerResources(m.resources);
     const container = (containerName: string, cmd: ContainerCommand) => ({
       name: containerName,
       image: cmd.image,
@@ -348,20 +364,12 @@ export class TrackingServer extends Construct {
     const serverCmd = trackingServerCommand(inputs);
     const podLabels = trackingServerPodLabels(config);
     const serverLabels = { ...commonLabels(config, "tracking-server"), ...podLabels };
-    const probe = (periodSeconds: number, failureThreshold: number) => ({
-      httpGet: { path: HEALTH_PATH, port: TRACKING_PORT_NAME },
-      periodSeconds,
-      timeoutSeconds: 5,
-      failureThreshold,
-    });
+    const probe = (periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path: HEALTH_PATH, port: TRACKING_PORT_NAME, periodSeconds, timeoutSeconds: 5, failureThreshold });
     const preStopSeconds = 10;
-    const spread = (topologyKey: string, whenUnsatisfiable: string) => ({
-      maxSkew: 1,
-      topologyKey,
-      whenUnsatisfiable,
-      labelSelector: [{ matchLabels: podLabels }],
-      matchLabelKeys: ["pod-template-hash"],
-    });
+    // Count only pods of the same revision, so a rollout's surge pod is not pushed aside by old ones.
+    const spread = (topologyKey: string, whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway") =>
+      topologySpread(topologyKey, whenUnsatisfiable, podLabels, ["pod-template-hash"]);
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels: serverLabels },
       spec: {
@@ -414,12 +422,14 @@ export class TrackingServer extends Construct {
         selector: podLabels,
         port: [{ name: TRACKING_PORT_NAME, port: m.port, targetPort: TRACKING_PORT_NAME, protocol: "TCP" }],
       },
+      dependsOn: props.dependsOn,
     });
 
     if (m.replicas.min >= 2) {
       this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
         metadata: { name, namespace, labels: serverLabels },
         spec: { maxUnavailable: "1", selector: { matchLabels: podLabels } },
+        dependsOn: props.dependsOn,
       });
     }
 
@@ -438,6 +448,7 @@ export class TrackingServer extends Construct {
             scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }],
           },
         },
+        dependsOn: props.dependsOn,
       });
     }
 
@@ -480,12 +491,14 @@ export class TrackingServer extends Construct {
           ingress: [{
             from: [
               { podSelector: { matchLabels: { ...props.authProxyPodLabels } } },
-              { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": monitoringNamespace } } },
+              // Prometheus only: the rest of the monitoring namespace must not bypass the proxy.
+              prometheusPeer(monitoringNamespace, prometheusPodLabels),
               { podSelector: { matchLabels: gcPodLabels(config) } },
             ],
             ports: [{ port: String(m.port), protocol: "TCP" }],
           }],
         },
+        dependsOn: props.dependsOn,
       });
     }
 

@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import * as crypto from "crypto";
 import { Testing, TerraformStack } from "cdktf";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { AuthProxy, issuerPort, type AuthProxyProps } from "../../constructs/auth-proxy";
 import { authProxyPodLabels, oauth2ProxyCommand } from "../../constructs/commands/oauth2-proxy";
 import type { TrackingServerContract } from "../../constructs/contracts";
@@ -202,14 +203,29 @@ describe("AuthProxy NetworkPolicy", () => {
     expect(np.spec.policy_types).toEqual(["Ingress", "Egress"]);
   });
 
-  it("admits the proxy port from the VPC CIDRs (the load balancer) and metrics only from the monitoring namespace", () => {
+  it("admits the proxy port from the VPC CIDRs (the load balancer) and metrics only from Prometheus's pods in the monitoring namespace", () => {
     expect(np.spec.ingress).toEqual([
       { from: [{ ip_block: { cidr: "10.0.0.0/16" } }], ports: [{ port: "4180", protocol: "TCP" }] },
-      { from: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: "44180", protocol: "TCP" }] },
+      {
+        // One peer, both selectors (AND): Prometheus's pods, not every pod of the monitoring namespace.
+        from: [{
+          namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+          pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+        }],
+        ports: [{ port: "44180", protocol: "TCP" }],
+      },
     ]);
     const multi = onlyResource(synth(envConfig("staging", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"] } }), { monitoringNamespace: "observability" }).json, "kubernetes_network_policy_v1");
     expect(multi.spec.ingress[0].from).toEqual([{ ip_block: { cidr: "10.0.0.0/16" } }, { ip_block: { cidr: "100.64.0.0/16" } }]);
-    expect(multi.spec.ingress[1].from[0].namespace_selector.match_labels["kubernetes.io/metadata.name"]).toBe("observability");
+    expect(multi.spec.ingress[1].from).toEqual([{
+      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } },
+      pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+    }]);
+    const custom = onlyResource(synth(staging, { prometheusPodLabels: { app: "prometheus", release: "prom" } }).json, "kubernetes_network_policy_v1");
+    expect(custom.spec.ingress[1].from).toEqual([{
+      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+      pod_selector: { match_labels: { app: "prometheus", release: "prom" } },
+    }]);
   });
 
   it("lets the proxy reach only DNS, the tracking server's pods and the issuers' ports", () => {
@@ -241,6 +257,30 @@ describe("AuthProxy NetworkPolicy", () => {
   });
 });
 
+describe("AuthProxy ordering", () => {
+  it("every resource in the namespace waits for what dependsOn names (the namespace), directly or through the Deployment", () => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "test");
+    const ns = new NamespaceV1(stack, "ns", { metadata: { name: "mlflow" } });
+    // Secrets Manager source: the managed client Secret too; staging autoscales: the HPA too.
+    new AuthProxy(stack, "auth_proxy", { config: envConfig("staging"), trackingServer, dependsOn: [ns] });
+    const out = JSON.parse(Testing.synth(stack)) as TfJson;
+    const namespaced = Object.entries(out.resource ?? {})
+      .filter(([type]) => type.startsWith("kubernetes_") && type !== "kubernetes_namespace_v1")
+      .flatMap(([type, byName]) => Object.entries(byName).map(([n, r]) => [`${type}.${n}`, r as Record<string, any>] as const));
+    expect(namespaced.map(([a]) => a.split(".")[0]).sort()).toEqual([
+      "kubernetes_deployment_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_network_policy_v1", "kubernetes_pod_disruption_budget_v1",
+      "kubernetes_secret_v1", "kubernetes_secret_v1", "kubernetes_service_account_v1", "kubernetes_service_v1",
+    ]);
+    const deploymentAddress = namespaced.find(([a]) => a.startsWith("kubernetes_deployment_v1."))![0];
+    for (const [address, r] of namespaced) {
+      expect(r.metadata.namespace).toBe("mlflow");
+      const waitsFor = address.startsWith("kubernetes_horizontal_pod_autoscaler_v2.") ? deploymentAddress : "kubernetes_namespace_v1.ns";
+      expect([address, r.depends_on]).toEqual([address, expect.arrayContaining([waitsFor])]);
+    }
+  });
+});
+
 describe("AuthProxy validation (synth time)", () => {
   it.each([
     ["empty tracking server labels", { trackingServer: { ...trackingServer, podLabels: {} } }, /trackingServer\.podLabels is empty/],
@@ -248,6 +288,8 @@ describe("AuthProxy validation (synth time)", () => {
     ["bad namespace", { trackingServer: { ...trackingServer, namespace: "ML_flow" } }, /trackingServer\.namespace "ML_flow" is not a Kubernetes namespace name/],
     ["bad port", { trackingServer: { ...trackingServer, port: 70000 } }, /trackingServer\.port 70000 must be a port number/],
     ["bad monitoring namespace", { monitoringNamespace: "Monitoring" }, /monitoringNamespace "Monitoring"/],
+    ["empty Prometheus selector", { prometheusPodLabels: {} }, /prometheusPodLabels \{\} must not be empty .*give the labels of the Prometheus pods/],
+    ["invalid Prometheus label key", { prometheusPodLabels: { "-bad": "x" } }, /prometheusPodLabels .* has an invalid label key "-bad"/],
     ["CPU target out of range", { targetCpuUtilizationPercent: 5 }, /targetCpuUtilizationPercent 5 must be a whole number from 10 to 100/],
   ])("refuses %s", (_what, props, message) => {
     expect(() => synth(staging, props as Partial<AuthProxyProps>)).toThrow(message);

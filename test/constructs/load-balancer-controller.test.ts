@@ -51,6 +51,18 @@ describe("LoadBalancerController", () => {
     expect(release.depends_on.some((d: string) => d.startsWith("aws_eks_pod_identity_association."))).toBe(true);
   });
 
+  it("installs the controller only once its role holds the permissions: the release depends on the policy attachment", () => {
+    for (const [mode, j] of [["pod-identity", json], ["irsa", synth({ identityMode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123" })]] as const) {
+      const attachments = Object.entries(resourcesOf(j, "aws_iam_role_policy_attachment"));
+      expect(attachments).toHaveLength(1);
+      const [attachmentName, attachment] = attachments[0];
+      expect(attachment.role).toMatch(/^\$\{aws_iam_role\.lbc_role_[A-Z0-9]+\.name\}$/);
+      expect(attachment.policy_arn).toMatch(/^\$\{aws_iam_policy\.lbc_policy_[A-Z0-9]+\.arn\}$/);
+      const rel = onlyResource(j, "helm_release");
+      expect([mode, rel.depends_on]).toEqual([mode, expect.arrayContaining([`aws_iam_role_policy_attachment.${attachmentName}`])]);
+    }
+  });
+
   it("uses IRSA when asked: web identity trust for exactly its service account, and the role annotation", () => {
     const oidc = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123";
     const irsa = synth({ identityMode: "irsa", oidcProviderArn: oidc });

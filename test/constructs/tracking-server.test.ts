@@ -1,5 +1,6 @@
 import { App, TerraformStack, Testing } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import type { EnvironmentConfig } from "../../config";
 import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../constructs/commands/mlflow";
@@ -193,18 +194,24 @@ describe("TrackingServer in dev", () => {
     expect(cron.spec.job_template.spec.active_deadline_seconds).toBe(3600);
   });
 
-  it("admits only the proxy, the monitoring namespace and the gc job, on the server's port", () => {
+  it("admits only the proxy, Prometheus's pods in the monitoring namespace and the gc job, on the server's port", () => {
     const np = onlyResource(json, "kubernetes_network_policy_v1");
     expect(np.spec.pod_selector.match_labels).toEqual(deployment.spec.selector.match_labels);
     expect(np.spec.policy_types).toEqual(["Ingress"]);
     expect(np.spec.ingress).toEqual([{
       from: [
         { pod_selector: { match_labels: { "app.kubernetes.io/name": "oauth2-proxy", "app.kubernetes.io/component": "auth-proxy", "app.kubernetes.io/part-of": "mlflow" } } },
-        { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } } },
+        // One peer, both selectors (AND): Prometheus's pods, not Grafana or Alertmanager next to them.
+        {
+          namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+          pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+        },
         { pod_selector: { match_labels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "garbage-collection" } } },
       ],
       ports: [{ port: "5000", protocol: "TCP" }],
     }]);
+    // No peer admits a whole namespace.
+    for (const peer of np.spec.ingress[0].from) expect(peer.pod_selector?.match_labels).toBeDefined();
     // The gc pods carry the labels the policy admits.
     expect(cron.spec.job_template.spec.template.metadata.labels).toMatchObject(np.spec.ingress[0].from[2].pod_selector.match_labels);
   });
@@ -288,11 +295,38 @@ describe("options", () => {
     expect(cronPodSpec(cron).container[0].args.slice(0, 3)).toEqual(["gc", "--older-than", "90d"]);
   });
 
-  it("a custom monitoring namespace, no NetworkPolicy when turned off, a fixed replica count when autoscaling is off", () => {
+  it("a custom monitoring namespace and Prometheus labels, no NetworkPolicy when turned off, a fixed replica count when autoscaling is off", () => {
     const np = onlyResource(synth(envConfig("dev"), { monitoringNamespace: "observability" }), "kubernetes_network_policy_v1");
-    expect(np.spec.ingress[0].from[1]).toEqual({ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } } });
+    expect(np.spec.ingress[0].from[1]).toEqual({
+      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } },
+      pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+    });
+    const custom = onlyResource(synth(envConfig("dev"), { prometheusPodLabels: { app: "prometheus", release: "prom" } }), "kubernetes_network_policy_v1");
+    expect(custom.spec.ingress[0].from[1]).toEqual({
+      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+      pod_selector: { match_labels: { app: "prometheus", release: "prom" } },
+    });
     expect(resourcesOf(synth(envConfig("dev"), { networkPolicy: false }), "kubernetes_network_policy_v1")).toEqual({});
     expect(resourcesOf(synth(envConfig("dev"), { autoscaling: false }), "kubernetes_horizontal_pod_autoscaler_v2")).toEqual({});
+  });
+
+  it("every resource waits for what dependsOn names (the namespace): none can be created before it", () => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "test");
+    new KubernetesProvider(stack, "kubernetes", {});
+    const ns = new NamespaceV1(stack, "ns", { metadata: { name: "mlflow" } });
+    // Staging: two replicas (a PodDisruptionBudget) and autoscaling (an HPA).
+    new TrackingServer(stack, "tracking-server", props(envConfig("staging"), { dependsOn: [ns] }));
+    const json = JSON.parse(Testing.synth(stack)) as TfJson;
+    const types = [
+      "kubernetes_service_account_v1", "kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_service_v1",
+      "kubernetes_pod_disruption_budget_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_cron_job_v1", "kubernetes_network_policy_v1",
+    ];
+    for (const t of types) {
+      const r = onlyResource(json, t);
+      expect(r.metadata.namespace).toBe("mlflow");
+      expect([t, r.depends_on]).toEqual([t, expect.arrayContaining(["kubernetes_namespace_v1.ns"])]);
+    }
   });
 
   it("exposes the contract the proxy and monitoring use", () => {
@@ -322,6 +356,8 @@ describe("bad input fails at synth with the field and the fix", () => {
     ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels = .*: expected labels that select only the proxy/],
     ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri = "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser = 0: expected a non-zero user id/],
+    ["empty Prometheus selector", build(dev, { prometheusPodLabels: {} }), /prometheusPodLabels = \{\}: expected the labels of the Prometheus pods.*must not be empty/],
+    ["invalid Prometheus label", build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }), /prometheusPodLabels = .*has an invalid value "prom etheus"/],
     ["missing Secret key", build(dev, { backendStore: { ...backendStore, credentials: { ...backendStore.credentials, passwordKey: "" } } }), /backendStore\.credentials\.passwordKey = "": expected a non-empty name/],
   ];
   it.each(cases)("%s", (_name, fn, message) => {
@@ -404,6 +440,7 @@ describe("wired into the environment stacks", () => {
     const sa = Object.values(resourcesOf(json, "kubernetes_service_account_v1")).find((s) => s.metadata.name === "mlflow");
     expect(sa).toBeDefined();
     const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
-    expect(association.map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
+    // The tracking server's association (other constructs, such as Grafana's, have their own).
+    expect(association.filter((a) => a.namespace === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
   });
 });

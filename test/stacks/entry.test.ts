@@ -56,7 +56,7 @@ describe.each(variants)("%s", (_name, json, config) => {
     expect(JSON.stringify([ingresses, routes])).not.toContain(tracking);
   });
 
-  it("admits into the tracking server only the proxy, monitoring and its gc job (no address ranges)", () => {
+  it("admits into the tracking server only the proxy, Prometheus and its gc job (no address ranges, no whole namespace)", () => {
     const policies = Object.values(resourcesOf(json, "kubernetes_network_policy_v1"));
     const serverPolicy = policies.find((p) => p.metadata.name === tracking);
     expect(serverPolicy).toBeDefined();
@@ -66,7 +66,10 @@ describe.each(variants)("%s", (_name, json, config) => {
     expect(peers).toContainEqual({ pod_selector: { match_labels: authProxyPodLabels(config) } });
     const allowed = [
       { pod_selector: { match_labels: authProxyPodLabels(config) } },
-      { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": config.monitoring.namespace } } },
+      {
+        namespace_selector: { match_labels: { "kubernetes.io/metadata.name": config.monitoring.namespace } },
+        pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+      },
       { pod_selector: { match_labels: gcPodLabels(config) } },
     ];
     for (const peer of peers) expect(allowed).toContainEqual(peer);
