@@ -19,6 +19,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract } from "../contracts";
+import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -122,12 +123,13 @@ export function corsAllowedOrigins(config: EnvironmentConfig): string[] {
   return [`https://${config.hostname}`];
 }
 
-/** `--uvicorn-opts`: keep-alive longer than the load balancer's idle timeout, graceful shutdown, then the configured extras (last wins). */
+/** `--uvicorn-opts`: keep-alive longer than any client's idle connections, graceful shutdown, then the configured extras (last wins). */
 export function uvicornOpts(config: EnvironmentConfig): string {
   const opts = [
-    // The proxy in front reuses idle connections for up to the load balancer's idle timeout; the server
-    // must not close them first, or a request racing the close gets a 502.
-    `--timeout-keep-alive ${config.ingress.idleTimeoutSeconds + 5}`,
+    // The proxy in front reuses idle connections to MLflow for up to 90 s (Go's default), and the load
+    // balancer's idle timeout bounds the rest of the path: the server must not close a connection before
+    // either, or a request racing the close gets a 502.
+    `--timeout-keep-alive ${Math.max(config.ingress.idleTimeoutSeconds, UPSTREAM_IDLE_CONNECTION_SECONDS) + 5}`,
     `--timeout-graceful-shutdown ${GRACEFUL_SHUTDOWN_SECONDS}`,
   ];
   if (config.mlflow.uvicornOpts) opts.push(config.mlflow.uvicornOpts.trim());

@@ -124,8 +124,8 @@ export function upstreamUrl(upstream: Pick<TrackingServerContract, "namespace" |
  * - The proxy keeps idle connections to MLflow for Go's default 90 s; MLflow's server keep-alive must be
  *   longer (see {@link UPSTREAM_IDLE_CONNECTION_SECONDS}), or a reused connection may be closed under a request.
  */
-export function authProxyTimeouts(config: EnvironmentConfig): { upstreamTimeoutSeconds: number; loadBalancerIdleSeconds: number } {
-  return { upstreamTimeoutSeconds: config.ingress.idleTimeoutSeconds, loadBalancerIdleSeconds: config.ingress.idleTimeoutSeconds };
+export function authProxyTimeouts(config: EnvironmentConfig): { upstreamTimeoutSeconds: number } {
+  return { upstreamTimeoutSeconds: config.ingress.idleTimeoutSeconds };
 }
 
 /** How long the proxy keeps an idle connection to MLflow open (Go's http.DefaultTransport IdleConnTimeout). */

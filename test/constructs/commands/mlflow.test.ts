@@ -143,6 +143,11 @@ describe("tracking server command", () => {
     expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts"))
       .toBe("--timeout-keep-alive 125 --timeout-graceful-shutdown 30 --limit-concurrency 200");
   });
+
+  it("keeps connections open longer than the proxy's 90 s idle connections even with a short load balancer timeout", () => {
+    const config = envConfig("dev", { ingress: { idleTimeoutSeconds: 60 } });
+    expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts")).toBe("--timeout-keep-alive 95 --timeout-graceful-shutdown 30");
+  });
 });
 
 describe("migration and gc commands", () => {

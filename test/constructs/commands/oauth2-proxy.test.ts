@@ -61,7 +61,12 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("takes both secrets from Kubernetes Secret references, never as values or arguments", () => {
+    // The shipped environments keep the client secret in Secrets Manager; the construct copies it into this Secret.
     expect(envOf(cmd, "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
+      name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
+    });
+    const operatorSecret = envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } } });
+    expect(envOf(oauth2ProxyCommand(operatorSecret, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
       name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-client", key: "client-secret" },
     });
     expect(envOf(cmd, "OAUTH2_PROXY_COOKIE_SECRET")).toEqual({
