@@ -125,6 +125,7 @@ export class MlflowStack extends TerraformStack {
       // The one place that decides who may reach MLflow: the proxy, monitoring and the gc job.
       authProxyPodLabels: authProxyPodLabels(config),
       monitoringNamespace: config.monitoring.namespace,
+      prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
       dependsOn: [this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : [])],
@@ -135,6 +136,7 @@ export class MlflowStack extends TerraformStack {
       config,
       trackingServer: trackingServer.contract,
       monitoringNamespace: config.monitoring.namespace,
+      prometheusPodLabels: config.monitoring.prometheusPodLabels,
       dependsOn: [this.namespace],
     });
     const loadBalancerController = config.ingress.installLoadBalancerController

@@ -42,6 +42,7 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
     alarmEmails,
     cloudWatch: cloudWatch(config, deps),
+    runbookBaseUrl: m.runbookBaseUrl,
   };
 }
 

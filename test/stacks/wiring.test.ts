@@ -177,3 +177,24 @@ describe("the dependency graph the namespace check walks", () => {
     ]);
   });
 });
+
+describe("monitoring settings reach every construct that needs them", () => {
+  const custom = { "app.kubernetes.io/name": "prometheus", "prometheus": "platform" };
+  const json = synthJson(envConfig("staging", { monitoring: { prometheusPodLabels: custom, runbookBaseUrl: "https://git.example.com/platform/README.md" } }));
+
+  it("monitoring.prometheusPodLabels selects the Prometheus pods in both NetworkPolicies", () => {
+    const policies = Object.values(resourcesOf(json, "kubernetes_network_policy_v1"));
+    const peers = policies.flatMap((p) => (p.spec.ingress ?? []).flatMap((rule: any) => rule.from ?? []))
+      .filter((peer: any) => peer.namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] === "monitoring");
+    expect(peers.length).toBeGreaterThanOrEqual(2);
+    for (const peer of peers) expect(peer.pod_selector.match_labels).toEqual(custom);
+  });
+
+  it("monitoring.runbookBaseUrl is where the alerts' runbook links point", () => {
+    expect(JSON.stringify(json)).toContain("https://git.example.com/platform/README.md#mlflowtrackingserverdown");
+  });
+
+  it("an empty label set is refused before synthesis", () => {
+    expect(() => envConfig("dev", { monitoring: { prometheusPodLabels: {} } })).toThrow(/field monitoring\.prometheusPodLabels = \{\}: expected at least one label/);
+  });
+});
