@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN, parseCpu, parseMemory } from "./quantity";
+import { DNS_LABEL } from "../constructs/names";
 
 /** AWS regions where the stack's services (EKS, RDS, S3, Secrets Manager) exist. */
 export const AWS_REGIONS = [
@@ -24,7 +25,6 @@ export const AWS_REGIONS = [
 ] as const;
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 

@@ -25,6 +25,7 @@ import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bu
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { ArtifactStoreContract } from "./contracts";
+import { partitionOf } from "./aws";
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
@@ -167,13 +168,6 @@ function checkDays(scope: Construct, field: string, value: number | undefined, m
   if (!Number.isInteger(value) || value < min || value > max) {
     fail(scope, `lifecycle.${field}`, `must be a whole number of days from ${min} to ${max}, got ${value}`);
   }
-}
-
-/** AWS partition of a region (arn:aws, arn:aws-us-gov, arn:aws-cn). */
-function partitionOf(region: string | undefined): string {
-  if (region?.startsWith("us-gov-")) return "aws-us-gov";
-  if (region?.startsWith("cn-")) return "aws-cn";
-  return "aws";
 }
 
 /**

@@ -28,6 +28,7 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { EnvironmentConfig } from "../config";
 import type { AuthProxyContract, TrackingServerContract } from "./contracts";
+import { DNS_LABEL } from "./names";
 import {
   AUTH_PROXY_METRICS_PORT,
   AUTH_PROXY_METRICS_PORT_NAME,
@@ -107,7 +108,6 @@ export interface AuthProxyProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** The port an issuer's HTTPS endpoints (discovery, JWKS, token) listen on. */
 export function issuerPort(issuerUrl: string): number {

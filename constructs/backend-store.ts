@@ -26,6 +26,7 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { BackendStoreContract } from "./contracts";
+import { partitionOf } from "./aws";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -200,7 +201,7 @@ export class BackendStore extends Construct {
 
     const id_ = props.identifier;
     const major = p.engineVersion.split(".")[0];
-    const partition = props.region.startsWith("us-gov-") ? "aws-us-gov" : props.region.startsWith("cn-") ? "aws-cn" : "aws";
+    const partition = partitionOf(props.region);
     const lifecycle = p.preventDestroy ? { preventDestroy: true } : undefined;
     const logGroupPrefix = `/aws/rds/instance/${id_}`;
 

@@ -8,23 +8,19 @@
  * The IAM policy is the controller's own `docs/install/iam_policy.json` at the pinned version
  * (kubernetes-sigs/aws-load-balancer-controller, Apache-2.0), kept beside this file.
  */
-import { Token, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import iamPolicy from "./load-balancer-controller-iam-policy.json";
+import { WorkloadRole } from "./workload-role";
 
 /** Chart version, pinned exactly (checked against the controller's Chart.yaml at tag v3.5.0: app v3.5.0). */
 export const LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0";
 export const LOAD_BALANCER_CONTROLLER_REPOSITORY = "https://aws.github.io/eks-charts";
 /** The controller's IAM policy at the pinned version. */
 export const LOAD_BALANCER_CONTROLLER_IAM_POLICY: object = iamPolicy;
-
-const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/(.+)$/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface LoadBalancerControllerProps {
   /** Name of the EKS cluster the controller manages load balancers for. */
@@ -36,7 +32,7 @@ export interface LoadBalancerControllerProps {
   /** The cluster's VPC id (same reason; may be a token from the aws_eks_cluster data source). */
   readonly vpcId: string;
 
-  /** The AWS account, to scope the Pod Identity trust policy. */
+  /** The AWS account of the cluster; the Pod Identity trust names the cluster's ARN in it. */
   readonly accountId: string;
 
   /**
@@ -84,6 +80,8 @@ export interface LoadBalancerControllerProps {
 export const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller";
 
 export class LoadBalancerController extends Construct {
+  /** The controller's role, its policy attachment and (Pod Identity) its association. */
+  readonly workloadRole: WorkloadRole;
   readonly role: IamRole;
   readonly release: Release;
 
@@ -99,54 +97,32 @@ export class LoadBalancerController extends Construct {
       throw new Error(`${this.node.path}: ${field} ${message}`);
     };
 
-    if (!DNS_LABEL.test(namespace)) fail("namespace", `must be a DNS label, got "${namespace}"`);
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10) fail("replicas", `must be a whole number from 1 to 10, got ${replicas}`);
     if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) fail("chartVersion", `must be an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}", got "${chartVersion}"`);
-    if (!/^[\w+=,.@-]{1,64}$/.test(roleName)) fail("roleName", `must be 1-64 characters of letters, digits and +=,.@_- (set roleName to a shorter name), got "${roleName}"`);
-    if (!Token.isUnresolved(props.accountId) && !/^\d{12}$/.test(props.accountId)) fail("accountId", `must be a 12-digit account id, got "${props.accountId}"`);
-    let oidcIssuer: string | undefined;
-    if (mode === "irsa") {
-      const m = props.oidcProviderArn ? OIDC_PROVIDER_ARN.exec(props.oidcProviderArn) : null;
-      if (!m) fail("oidcProviderArn", `must be the cluster's IAM OIDC provider ARN when identityMode is "irsa", got "${props.oidcProviderArn ?? "nothing"}"`);
-      oidcIssuer = m![2];
-    }
 
-    const trust = mode === "irsa"
-      ? {
-        Effect: "Allow",
-        Principal: { Federated: props.oidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: { StringEquals: { [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${sa}`, [`${oidcIssuer}:aud`]: "sts.amazonaws.com" } },
-      }
-      : {
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: {
-          StringEquals: {
-            "aws:SourceAccount": props.accountId,
-            "aws:RequestTag/eks-cluster-name": props.clusterName,
-            "aws:RequestTag/kubernetes-namespace": namespace,
-            "aws:RequestTag/kubernetes-service-account": sa,
-          },
-        },
-      };
-
-    this.role = new IamRole(this, "role", {
-      name: roleName,
-      description: `AWS Load Balancer Controller (${namespace}/${sa} on ${props.clusterName})`,
-      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [trust] }),
-    });
     const policy = new IamPolicy(this, "policy", {
       name: roleName,
       description: `AWS Load Balancer Controller ${chartVersion} permissions`,
       policy: JSON.stringify(LOAD_BALANCER_CONTROLLER_IAM_POLICY),
     });
-    const attachment = new IamRolePolicyAttachment(this, "policy_attachment", { role: this.role.name, policyArn: policy.arn });
-
-    const association = mode === "pod-identity"
-      ? new EksPodIdentityAssociation(this, "association", { clusterName: props.clusterName, namespace, serviceAccount: sa, roleArn: this.role.arn })
-      : undefined;
+    // "Default": the role, the attachment and the association keep the addresses they had when this
+    // construct created them itself (load_balancer_controller_role_..., ..._policy_attachment_..., ..._association_...).
+    this.workloadRole = new WorkloadRole(this, "Default", {
+      mode,
+      clusterName: props.clusterName,
+      namespace,
+      serviceAccountName: sa,
+      roleName,
+      description: `AWS Load Balancer Controller (${namespace}/${sa} on ${props.clusterName})`,
+      accountId: props.accountId,
+      region: props.region,
+      oidcProviderArn: props.oidcProviderArn,
+      managedPolicies: [{ id: "policy_attachment", policyArn: policy.arn }],
+      // As before, no add-on check of its own: in this project's stack the tracking identity checks the cluster's agent.
+      checkPodIdentityAgent: false,
+      fieldNames: { mode: "identityMode" },
+    });
+    this.role = this.workloadRole.role;
 
     this.release = new Release(this, "release", {
       name: "aws-load-balancer-controller",
@@ -162,7 +138,7 @@ export class LoadBalancerController extends Construct {
         serviceAccount: {
           create: true,
           name: sa,
-          annotations: mode === "irsa" ? { "eks.amazonaws.com/role-arn": this.role.arn } : {},
+          annotations: this.workloadRole.serviceAccountAnnotations,
         },
         // Pods as targets, internal unless an Ingress says otherwise.
         defaultTargetType: "ip",
@@ -182,7 +158,7 @@ export class LoadBalancerController extends Construct {
       timeout: 600,
       maxHistory: 5,
       // The role must be assumable, and hold its permissions, before the controller first reconciles.
-      dependsOn: [...(props.dependsOn ?? []), policy, attachment, ...(association ? [association] : [])],
+      dependsOn: [...(props.dependsOn ?? []), policy, ...this.workloadRole.readyWith],
     });
   }
 }

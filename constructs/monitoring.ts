@@ -10,9 +10,11 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
-import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { OIDC_PROVIDER_ARN } from "./aws";
+import { DNS_LABEL } from "./names";
+import { WorkloadRole } from "./workload-role";
 import type { AuthProxyContract, SecretKeyRef, TrackingServerContract } from "./contracts";
 import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./monitoring/alertmanager";
 import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
@@ -169,8 +171,6 @@ export interface MonitoringProps {
 
 /** Where Grafana's pod mounts the OIDC client secret. */
 const OIDC_SECRET_MOUNT = "/etc/secrets/oidc-client";
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/(.+)$/;
 const PART_OF = "mlflow-platform";
 
 /** Finds the local chart both from the TypeScript sources and from the compiled dist/ tree. */
@@ -332,10 +332,10 @@ export class Monitoring extends Construct {
         const identity = this.grafanaIdentity(cloudWatch);
         this.grafanaRole = identity.role;
         this.grafanaPodIdentityAssociation = identity.association;
-        grafanaPrerequisites.push(identity.policy, ...(identity.association ? [identity.association] : []));
+        grafanaPrerequisites.push(...identity.readyWith);
         grafanaAws = {
           datasource: cloudWatchDatasource(cloudWatchUid, cloudWatch.region),
-          serviceAccountAnnotations: (cloudWatch.identityMode ?? "pod-identity") === "irsa" ? { "eks.amazonaws.com/role-arn": identity.role.arn } : {},
+          serviceAccountAnnotations: identity.serviceAccountAnnotations,
         };
       }
 
@@ -394,53 +394,26 @@ export class Monitoring extends Construct {
   }
 
   /** Grafana's IAM role (read CloudWatch metrics in one region) and how its service account gets it. */
-  private grafanaIdentity(cw: CloudWatchOptions): { role: IamRole; policy: IamRolePolicy; association?: EksPodIdentityAssociation } {
-    const mode = cw.identityMode ?? "pod-identity";
-    const sa = GRAFANA_SERVICE_ACCOUNT;
-    const partition = cw.region.startsWith("us-gov-") ? "aws-us-gov" : cw.region.startsWith("cn-") ? "aws-cn" : "aws";
-    const issuer = mode === "irsa" ? OIDC_PROVIDER_ARN.exec(cw.oidcProviderArn!)![2] : undefined;
-    const trust = mode === "irsa"
-      ? {
-        Sid: "GrafanaViaIrsa",
-        Effect: "Allow",
-        Principal: { Federated: cw.oidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${issuer}:sub`]: `system:serviceaccount:${this.namespace}:${sa}`,
-            [`${issuer}:aud`]: "sts.amazonaws.com",
-          },
-        },
-      }
-      : {
-        Sid: "GrafanaViaPodIdentity",
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: {
-          StringEquals: {
-            // Session tags EKS Pod Identity sets: only Grafana's service account, in this namespace, on this cluster.
-            "aws:RequestTag/eks-cluster-arn": `arn:${partition}:eks:${cw.region}:${cw.accountId}:cluster/${cw.clusterName}`,
-            "aws:RequestTag/kubernetes-namespace": this.namespace,
-            "aws:RequestTag/kubernetes-service-account": sa,
-          },
-        },
-      };
-    const role = new IamRole(this, "grafana_role", {
-      name: cw.roleName,
-      description: `Grafana: read CloudWatch metrics (${this.namespace}/${sa} on ${cw.clusterName})`,
-      maxSessionDuration: 3600,
-      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [trust] }),
+  private grafanaIdentity(cw: CloudWatchOptions): WorkloadRole {
+    // "Default" and the previous resource ids: the role, its policy and the association keep their
+    // addresses (monitoring_grafana_role_..., monitoring_grafana_cloudwatch_read_..., monitoring_grafana_pod_identity_...).
+    return new WorkloadRole(this, "Default", {
+      mode: cw.identityMode,
+      clusterName: cw.clusterName,
+      namespace: this.namespace,
+      serviceAccountName: GRAFANA_SERVICE_ACCOUNT,
+      roleName: cw.roleName,
+      description: `Grafana: read CloudWatch metrics (${this.namespace}/${GRAFANA_SERVICE_ACCOUNT} on ${cw.clusterName})`,
+      accountId: cw.accountId,
+      region: cw.region,
+      oidcProviderArn: cw.oidcProviderArn,
+      maxSessionDurationSeconds: 3600,
+      inlinePolicies: [{ id: "grafana_cloudwatch_read", name: "grafana-cloudwatch-read", document: grafanaCloudWatchPolicy(cw.region) }],
+      // As before, no add-on check of its own: in this project's stack the tracking identity checks the cluster's agent.
+      checkPodIdentityAgent: false,
+      resourceIds: { role: "grafana_role", association: "grafana_pod_identity" },
+      fieldNames: { mode: "cloudWatch.identityMode", oidcProviderArn: "cloudWatch.oidcProviderArn" },
     });
-    const policy = new IamRolePolicy(this, "grafana_cloudwatch_read", {
-      role: role.id,
-      name: "grafana-cloudwatch-read",
-      policy: JSON.stringify(grafanaCloudWatchPolicy(cw.region)),
-    });
-    const association = mode === "pod-identity"
-      ? new EksPodIdentityAssociation(this, "grafana_pod_identity", { clusterName: cw.clusterName, namespace: this.namespace, serviceAccount: sa, roleArn: role.arn })
-      : undefined;
-    return { role, policy, association };
   }
 }
 

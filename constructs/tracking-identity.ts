@@ -5,15 +5,11 @@
  * uploads, and use the bucket's KMS key through S3. Nothing else.
  */
 import { Construct } from "constructs";
-import { Token } from "cdktf";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
-import { DataAwsEksAddon } from "@cdktf/provider-aws/lib/data-aws-eks-addon";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import type { ArtifactStoreContract, TrackingIdentityContract } from "./contracts";
-
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/(.+)$/;
+import { WorkloadRole } from "./workload-role";
 
 /** The S3 actions MLflow's tracking server, migration Job and gc CronJob perform on artifacts. */
 export const MLFLOW_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] as const;
@@ -56,118 +52,77 @@ export interface TrackingIdentityProps {
 export class TrackingIdentity extends Construct {
   /** What the tracking server needs to create its service account. */
   readonly contract: TrackingIdentityContract;
+  /** The role, its policy and (Pod Identity) its association. */
+  readonly workloadRole: WorkloadRole;
   readonly role: IamRole;
+  /** The role's only policy: the artifact store, under the prefix. */
+  readonly artifactPolicy: IamRolePolicy;
   /** The Pod Identity association (Pod Identity mode only): pods started before it exists get no AWS credentials. */
   readonly association?: EksPodIdentityAssociation;
 
   constructor(scope: Construct, id: string, props: TrackingIdentityProps) {
     super(scope, id);
-    const mode = props.mode ?? "pod-identity";
-    const serviceAccountName = props.serviceAccountName ?? "mlflow";
-    const maxSession = props.maxSessionDurationSeconds ?? 3600;
     const fail = (field: string, message: string): never => {
       throw new Error(`${this.node.path}: ${field} ${message}`);
     };
-    if (mode !== "pod-identity" && mode !== "irsa") fail("mode", `must be "pod-identity" or "irsa", got "${String(mode)}"`);
-    if (!Token.isUnresolved(props.namespace) && !DNS_LABEL.test(props.namespace)) fail("namespace", `must be a DNS label, got "${props.namespace}"`);
-    if (!DNS_LABEL.test(serviceAccountName)) fail("serviceAccountName", `must be a DNS label, got "${serviceAccountName}"`);
-    if (!/^[\w+=,.@-]{1,64}$/.test(props.roleName)) fail("roleName", `must be 1-64 characters of letters, digits and +=,.@_-, got "${props.roleName}"`);
     if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifactPrefix)) {
       fail("artifactPrefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifactPrefix}"`);
     }
-    if (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200) fail("maxSessionDurationSeconds", `must be 3600-43200, got ${maxSession}`);
-    const partition = props.region.startsWith("us-gov-") ? "aws-us-gov" : props.region.startsWith("cn-") ? "aws-cn" : "aws";
-    let oidcIssuer: string | undefined;
-    if (mode === "irsa") {
-      const m = props.oidcProviderArn ? OIDC_PROVIDER_ARN.exec(props.oidcProviderArn) : null;
-      if (!m) fail("oidcProviderArn", `must be the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when mode is "irsa", got "${props.oidcProviderArn ?? "nothing"}"`);
-      oidcIssuer = m![2];
-    }
-
-    const trust = mode === "irsa"
-      ? {
-        Sid: "ServiceAccountViaIrsa",
-        Effect: "Allow",
-        Principal: { Federated: props.oidcProviderArn },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        Condition: {
-          StringEquals: {
-            [`${oidcIssuer}:sub`]: `system:serviceaccount:${props.namespace}:${serviceAccountName}`,
-            [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
-          },
-        },
-      }
-      : {
-        Sid: "ServiceAccountViaPodIdentity",
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: {
-          StringEquals: {
-            // Session tags EKS Pod Identity sets: only this service account, in this namespace, on this cluster.
-            "aws:RequestTag/eks-cluster-arn": `arn:${partition}:eks:${props.region}:${props.accountId}:cluster/${props.clusterName}`,
-            "aws:RequestTag/kubernetes-namespace": props.namespace,
-            "aws:RequestTag/kubernetes-service-account": serviceAccountName,
-          },
-        },
-      };
-
-    this.role = new IamRole(this, "role", {
-      name: props.roleName,
-      description: `MLflow tracking server (${props.namespace}/${serviceAccountName} on ${props.clusterName})`,
-      maxSessionDuration: maxSession,
-      assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [trust] }),
-    });
-
+    const serviceAccountName = props.serviceAccountName ?? "mlflow";
     const bucketArn = props.artifacts.bucketArn;
     const prefix = props.artifactPrefix;
-    new IamRolePolicy(this, "artifact_access", {
-      role: this.role.id,
-      name: "mlflow-artifacts",
-      policy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Sid: "ListArtifactPrefix",
-            Effect: "Allow",
-            Action: "s3:ListBucket",
-            Resource: bucketArn,
-            Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
-          },
-          {
-            Sid: "ReadWriteArtifacts",
-            Effect: "Allow",
-            Action: [...MLFLOW_OBJECT_ACTIONS],
-            Resource: `${bucketArn}/${prefix}/*`,
-          },
-          {
-            Sid: "UseArtifactKeyThroughS3",
-            Effect: "Allow",
-            Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-            Resource: props.artifacts.kmsKeyArn,
-            Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
-          },
-        ],
-      }),
+
+    // "Default": the role, its policy and the association keep the addresses they had when this
+    // construct created them itself (tracking_identity_role_..., tracking_identity_artifact_access_...).
+    this.workloadRole = new WorkloadRole(this, "Default", {
+      mode: props.mode,
+      clusterName: props.clusterName,
+      namespace: props.namespace,
+      serviceAccountName,
+      roleName: props.roleName,
+      description: `MLflow tracking server (${props.namespace}/${serviceAccountName} on ${props.clusterName})`,
+      accountId: props.accountId,
+      region: props.region,
+      oidcProviderArn: props.oidcProviderArn,
+      maxSessionDurationSeconds: props.maxSessionDurationSeconds ?? 3600,
+      checkPodIdentityAgent: props.checkPodIdentityAgent,
+      inlinePolicies: [{
+        id: "artifact_access",
+        name: "mlflow-artifacts",
+        document: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "ListArtifactPrefix",
+              Effect: "Allow",
+              Action: "s3:ListBucket",
+              Resource: bucketArn,
+              Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
+            },
+            {
+              Sid: "ReadWriteArtifacts",
+              Effect: "Allow",
+              Action: [...MLFLOW_OBJECT_ACTIONS],
+              Resource: `${bucketArn}/${prefix}/*`,
+            },
+            {
+              Sid: "UseArtifactKeyThroughS3",
+              Effect: "Allow",
+              Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+              Resource: props.artifacts.kmsKeyArn,
+              Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
+            },
+          ],
+        },
+      }],
     });
-
-    if (mode === "pod-identity") {
-      if (props.checkPodIdentityAgent ?? true) {
-        new DataAwsEksAddon(this, "pod_identity_agent", { clusterName: props.clusterName, addonName: "eks-pod-identity-agent" });
-      }
-      this.association = new EksPodIdentityAssociation(this, "association", {
-        clusterName: props.clusterName,
-        namespace: props.namespace,
-        serviceAccount: serviceAccountName,
-        roleArn: this.role.arn,
-      });
-    }
-
-    const roleArn = this.role.arn;
+    this.role = this.workloadRole.role;
+    this.artifactPolicy = this.workloadRole.inlinePolicies[0];
+    this.association = this.workloadRole.association;
     this.contract = {
       serviceAccountName,
-      roleArn,
-      serviceAccountAnnotations: mode === "irsa" ? { "eks.amazonaws.com/role-arn": roleArn } : {},
+      roleArn: this.workloadRole.roleArn,
+      serviceAccountAnnotations: this.workloadRole.serviceAccountAnnotations,
     };
   }
 }

@@ -36,6 +36,7 @@ import {
 } from "./commands/mlflow";
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
+import { DNS_LABEL } from "./names";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
@@ -44,7 +45,6 @@ import {
 /** Name of the Service port (and container port) serving the API, the UI and `/metrics`. */
 export const TRACKING_PORT_NAME = "http";
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 /** An image with an explicit tag or digest in its last path segment. */
 const PINNED_IMAGE = /^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/;

@@ -35,12 +35,14 @@ describe("LoadBalancerController", () => {
   it("gives the controller its upstream IAM policy through a role only its service account can assume (Pod Identity)", () => {
     const role = onlyResource(json, "aws_iam_role");
     expect(role.name).toBe("ml-dev-aws-load-balancer-controller");
+    // The one WorkloadRole trust policy: the session tags EKS Pod Identity sets, the cluster named by its ARN.
     expect(JSON.parse(role.assume_role_policy).Statement).toEqual([{
+      Sid: "ServiceAccountViaPodIdentity",
       Effect: "Allow",
       Principal: { Service: "pods.eks.amazonaws.com" },
       Action: ["sts:AssumeRole", "sts:TagSession"],
       Condition: { StringEquals: {
-        "aws:SourceAccount": "111111111111", "aws:RequestTag/eks-cluster-name": "ml-dev",
+        "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-west-1:111111111111:cluster/ml-dev",
         "aws:RequestTag/kubernetes-namespace": "kube-system", "aws:RequestTag/kubernetes-service-account": "aws-load-balancer-controller",
       } },
     }]);
