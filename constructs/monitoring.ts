@@ -228,29 +228,20 @@ export class Monitoring extends Construct {
 
     const ts = props.trackingServer;
     const proxy = props.authProxy;
-    const prometheusPvcPrefix = "prometheus-";
-    this.ruleGroups = buildRuleGroups({
+    // What the alert rules and the dashboards watch: the same series for both.
+    const targets = {
       workloadNamespace: ts.namespace,
       trackingNamespace: ts.namespace,
       trackingJob: ts.serviceName,
       proxyNamespace: proxy.namespace,
       proxyJob: proxy.serviceName,
       prometheusNamespace: this.namespace,
-      prometheusPvcPrefix,
-      runbookBaseUrl: props.runbookBaseUrl ?? "README.md",
-    }, this.thresholds);
+      prometheusPvcPrefix: "prometheus-",
+    };
+    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "README.md" }, this.thresholds);
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
-    this.dashboards = [...buildDashboards({
-      workloadNamespace: ts.namespace,
-      trackingNamespace: ts.namespace,
-      trackingJob: ts.serviceName,
-      proxyNamespace: proxy.namespace,
-      proxyJob: proxy.serviceName,
-      prometheusNamespace: this.namespace,
-      prometheusPvcPrefix,
-      datasourceUid: props.datasourceUid ?? "prometheus",
-    }), ...(cloudWatch ? [buildCloudWatchDashboard({
+    this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
       dbInstanceIdentifier: cloudWatch.dbInstanceIdentifier,
       dbReplicaIdentifier: cloudWatch.dbReplicaIdentifier,
       bucketName: cloudWatch.bucketName,
