@@ -48,28 +48,29 @@ export interface TrackingIdentityContract {
   readonly serviceAccountAnnotations: Record<string, string>;
 }
 
-/** What the tracking server offers the proxy and monitoring. */
-export interface TrackingServerContract {
+/** A workload reachable through a Kubernetes Service: what a client, a NetworkPolicy or a ServiceMonitor needs. */
+export interface ServiceContract {
   readonly namespace: string;
   readonly serviceName: string;
+  /** The Service's main port. */
   readonly port: number;
-  /** Name of the Service port (for ServiceMonitors). */
+  /** Name of that Service port (ServiceMonitors select ports by name). */
   readonly portName: string;
-  /** Labels selecting the tracking server's pods. */
+  /** Labels selecting the workload's pods. */
   readonly podLabels: Record<string, string>;
-  /** Labels on the tracking server's Service. */
+  /** Labels on the Service. */
   readonly serviceLabels: Record<string, string>;
+}
+
+/** What the tracking server offers the proxy and monitoring. */
+export interface TrackingServerContract extends ServiceContract {
+  /** Path of the Prometheus metrics, served on the main port. */
   readonly metricsPath: string;
 }
 
 /** What the authenticating proxy offers the ingress and monitoring. */
-export interface AuthProxyContract {
-  readonly namespace: string;
-  readonly serviceName: string;
-  readonly port: number;
-  readonly portName: string;
-  readonly podLabels: Record<string, string>;
-  readonly serviceLabels: Record<string, string>;
+export interface AuthProxyContract extends ServiceContract {
+  /** The separate port of the proxy's metrics, and its Service port name. */
   readonly metricsPort: number;
   readonly metricsPortName: string;
 }
