@@ -1,4 +1,4 @@
-import { PolicyRule, type Attrs, block, refersTo, resources, type Finding, type TfJson } from "./rule";
+import { type Attrs, type Finding, PolicyRule, type TfJson, belongsToBucket, block, resources } from "./rule";
 
 const ENCRYPTIONS = ["aws:kms", "aws:kms:dsse", "AES256"];
 
@@ -10,7 +10,7 @@ export class BucketEncrypted extends PolicyRule {
   check(json: TfJson): Finding[] {
     const configs = resources(json, "aws_s3_bucket_server_side_encryption_configuration");
     return resources(json, "aws_s3_bucket").flatMap(([name, bucket]) => {
-      const config = configs.find(([, c]) => refersTo(c.bucket, "aws_s3_bucket", name) || (bucket.bucket !== undefined && c.bucket === bucket.bucket));
+      const config = configs.find(([, c]) => belongsToBucket(c, name, bucket));
       if (!config) return [{ resource: `aws_s3_bucket.${name}`, message: "bucket has no server-side encryption configuration" }];
       const rules = (config[1].rule ?? []) as Attrs[];
       const algorithms = rules.map((r) => block(r.apply_server_side_encryption_by_default)?.sse_algorithm);

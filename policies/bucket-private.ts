@@ -1,4 +1,4 @@
-import { PolicyRule, type Attrs, block, parsePolicy, refersTo, resources, type Finding, type TfJson } from "./rule";
+import { type Attrs, type Finding, PolicyRule, type TfJson, belongsToBucket, block, parsePolicy, resources } from "./rule";
 
 const BLOCKS = ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
 
@@ -26,7 +26,7 @@ export class BucketPrivate extends PolicyRule {
     const findings: Finding[] = [];
     for (const [name, bucket] of resources(json, "aws_s3_bucket")) {
       const address = `aws_s3_bucket.${name}`;
-      const mine = ([, r]: [string, Attrs]) => refersTo(r.bucket, "aws_s3_bucket", name) || (bucket.bucket !== undefined && r.bucket === bucket.bucket);
+      const mine = ([, r]: [string, Attrs]) => belongsToBucket(r, name, bucket);
       const pab = blocks.find(mine);
       const off = pab ? BLOCKS.filter((k) => pab[1][k] !== true) : BLOCKS;
       if (off.length > 0) findings.push({ resource: address, message: `public access not blocked: ${off.join(", ")} must be true` });

@@ -1,4 +1,4 @@
-import { PolicyRule, parsePolicy, refersTo, resources, type Finding, type TfJson } from "./rule";
+import { type Finding, PolicyRule, type TfJson, belongsToBucket, parsePolicy, resources } from "./rule";
 
 /** MLF-S3-3: every S3 bucket's policy denies requests that do not use TLS. */
 export class BucketTlsOnly extends PolicyRule {
@@ -8,7 +8,7 @@ export class BucketTlsOnly extends PolicyRule {
   check(json: TfJson): Finding[] {
     const policies = resources(json, "aws_s3_bucket_policy");
     return resources(json, "aws_s3_bucket").flatMap(([name, bucket]) => {
-      const own = policies.filter(([, p]) => refersTo(p.bucket, "aws_s3_bucket", name) || (bucket.bucket !== undefined && p.bucket === bucket.bucket));
+      const own = policies.filter(([, p]) => belongsToBucket(p, name, bucket));
       const denies = own.some(([, p]) => (parsePolicy(json, p.policy) ?? []).some((s) =>
         s.effect === "Deny"
         && s.actions.some((a) => a === "s3:*" || a === "*")

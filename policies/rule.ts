@@ -72,6 +72,14 @@ export function refersTo(value: unknown, type: string, name: string): boolean {
   return typeof value === "string" && new RegExp(`\\$\\{${type}\\.${name}\\.(id|bucket|arn)\\}`).test(value);
 }
 
+/**
+ * True when a bucket-level resource (encryption configuration, policy, public access block...) belongs
+ * to the bucket `aws_s3_bucket.<name>`: it references the bucket, or names the same literal bucket.
+ */
+export function belongsToBucket(resource: Attrs, name: string, bucket: Attrs): boolean {
+  return refersTo(resource.bucket, "aws_s3_bucket", name) || (bucket.bucket !== undefined && resource.bucket === bucket.bucket);
+}
+
 /** A Terraform block that the JSON may hold as an object or a one-element list. */
 export function block(value: unknown): Attrs | undefined {
   if (Array.isArray(value)) return value[0] as Attrs | undefined;
