@@ -14,6 +14,13 @@ TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
 mkdir -p "$TOOLS/bin"
 eval "$(node dist/scripts/versions.js)"
 
+# Several clones (and CI) share $TOOLS: one installer at a time, the others wait and then reuse.
+exec 9>"$TOOLS/.install.lock"
+if ! flock -n 9; then
+  echo "install-tools: another install into $TOOLS is running; waiting for it"
+  flock 9
+fi
+
 # ── promtool, amtool, PostgreSQL server binaries, openssl (Debian) ─────────────
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
@@ -34,14 +41,25 @@ fi
 echo "install-tools: $(promtool --version 2>&1 | head -1)"
 
 # ── Python virtualenv with the pinned MLflow ───────────────────────────────────
-stamp="$TOOLS/venv/.installed-$( (echo "mlflow==$MLFLOW_VERSION"; cat tools/requirements.txt) | sha256sum | cut -c1-16)"
+stamp="$TOOLS/venv/.installed-$( (echo "mlflow==$MLFLOW_VERSION"; cat tools/requirements.txt runtime/requirements.txt) | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "install-tools: installing mlflow==$MLFLOW_VERSION and tools/requirements.txt into $TOOLS/venv"
+  echo "install-tools: installing mlflow==$MLFLOW_VERSION, tools/requirements.txt and runtime/requirements.txt into $TOOLS/venv"
   [ -x "$TOOLS/venv/bin/python" ] || python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" -r tools/requirements.txt
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" -r tools/requirements.txt -r runtime/requirements.txt
   rm -f "$TOOLS"/venv/.installed-* && touch "$stamp"
 fi
 echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
+
+# ── The runtime package (runtime/: registry tool, events service, model server, jobs) ──
+# Installed (not editable: clones share the virtualenv) whenever its sources change.
+stamp="$TOOLS/venv/.runtime-$(find runtime -type f \( -name '*.py' -o -name '*.toml' -o -name '*.txt' \) -not -path '*/tests/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "install-tools: installing the runtime package (runtime/) into $TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall ./runtime
+  rm -rf runtime/build runtime/src/*.egg-info
+  rm -f "$TOOLS"/venv/.runtime-* && touch "$stamp"
+fi
+echo "install-tools: runtime $("$TOOLS/venv/bin/python" -c 'import mlflow_platform; print(mlflow_platform.__version__)')"
 
 # ── oauth2-proxy at the pinned version ─────────────────────────────────────────
 # `go install` embeds no version string (--version says "undefined"): read the module version instead.

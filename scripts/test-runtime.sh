@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Lint and unit tests of the runtime package (runtime/), with the tools virtualenv's Python (the pinned
+# MLflow and runtime/requirements.txt). Part of `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
+PY="$TOOLS/venv/bin/python"
+if [ ! -x "$PY" ]; then
+  echo "test-runtime: $PY not found: run \`npm run setup\` (scripts/install-tools.sh) first" >&2
+  exit 1
+fi
+"$PY" -m ruff check runtime
+"$PY" -m ruff format --check runtime
+cd runtime && exec "$PY" -m pytest "$@"
