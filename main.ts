@@ -1,6 +1,7 @@
 import { App } from "cdktf";
 import { ConfigError, loadEnvironments, selectEnvironments } from "./config";
 import { MlflowStack } from "./stacks/mlflow-stack";
+import { cleanStackOutput } from "./stacks/output";
 
 /**
  * Builds one stack per configured environment. `MLFLOW_ENVIRONMENTS=dev,prod` (or the cdktf context
@@ -17,7 +18,9 @@ export function buildApp(options: { outdir?: string; filter?: string } = {}): Ap
 
 if (require.main === module) {
   try {
-    buildApp().synth();
+    const app = buildApp();
+    cleanStackOutput(app);
+    app.synth();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
