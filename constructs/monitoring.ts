@@ -157,7 +157,7 @@ export interface MonitoringProps {
   readonly selectorLabels?: Readonly<Record<string, string>>;
   /** Grafana data source uid the dashboards query. @default "prometheus" (kube-prometheus-stack's) */
   readonly datasourceUid?: string;
-  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "README.md" (the runbook section of this repository's README) */
+  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "docs/monitoring.md" (the runbook section of this repository's monitoring reference) */
   readonly runbookBaseUrl?: string;
   /** Resources the releases wait for (e.g. the workload namespace). @default none */
   readonly dependsOn?: ITerraformDependable[];
@@ -238,7 +238,7 @@ export class Monitoring extends Construct {
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix: "prometheus-",
     };
-    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "README.md" }, this.thresholds);
+    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds);
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
