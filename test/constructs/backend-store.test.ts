@@ -2,7 +2,7 @@ import { Testing, TerraformOutput, TerraformStack } from "cdktf";
 import { execFileSync } from "child_process";
 import { BackendStore, defaultMaxConnections, instanceClassMemoryGiB, type BackendStoreProps } from "../../constructs/backend-store";
 import { ConfigError } from "../../config/load";
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { venvPython } from "../helpers/tools";
 
 const byPrefix = (json: TfJson, type: string, prefix: string) => {
@@ -41,7 +41,7 @@ const EXPECTED = {
 } as Record<string, Record<string, unknown>>;
 
 describe.each(SHIPPED)("backend store in %s", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const db = byPrefix(json, "aws_db_instance", "backend_store_instance");
 

@@ -1,6 +1,6 @@
 import { ConfigError } from "../../config";
 import { monitoringProps } from "../../constructs/monitoring/from-config";
-import { envConfig, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
 import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
 
 const ALARM_TOPIC = "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms";
@@ -14,7 +14,7 @@ const oidc = {
 };
 
 describe.each(SHIPPED)("monitoring of the shipped environment %s", (name) => {
-  const config = envConfig(name);
+  const config = configured(name);
   const props = monitoringProps(config, deps);
   const { json } = synthMonitoring(props);
   const values = valuesOf(json);

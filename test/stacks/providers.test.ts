@@ -1,4 +1,4 @@
-import { envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { buildApp } from "../../main";
 import { stackName, TERRAFORM_REQUIRED_VERSION } from "../../stacks/mlflow-stack";
 import * as fs from "fs";
@@ -12,7 +12,7 @@ const provider = (json: TfJson, name: string) => {
 };
 
 describe.each(SHIPPED)("stack %s", (name) => {
-  const config = envConfig(name);
+  const config = configured(name);
   const json = synthJson(config);
 
   it("requires a Terraform that honours the S3 lock file (>= 1.10), and not the next major", () => {
