@@ -174,7 +174,7 @@ describe.each(SHIPPED)("backend store in %s", (env) => {
     expect(a[`mlflow-${env}-freeable-memory`]).toMatchObject({ metric_name: "FreeableMemory", threshold: Math.floor(memory * 1024 ** 3 * 0.1) });
     expect(a[`mlflow-${env}-connections`]).toMatchObject({ metric_name: "DatabaseConnections", threshold: Math.floor(defaultMaxConnections(memory) * 0.8) });
     const subs = Object.values(resourcesOf(json, "aws_sns_topic_subscription")).filter((x) => x.topic_arn === topicArn);
-    expect(subs).toEqual([{ topic_arn: topicArn, protocol: "email", endpoint: "ml-platform@example.com" }]);
+    expect(subs).toEqual(config.notifications.emails.map((endpoint) => ({ topic_arn: topicArn, protocol: "email", endpoint })));
     const policy = JSON.parse(byPrefix(json, "aws_sns_topic_policy", "backend_store_alarm_topic_policy").policy);
     expect(policy.Statement[0]).toMatchObject({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish", Condition: { StringEquals: { "aws:SourceAccount": config.aws.accountId } } });
   });
@@ -185,7 +185,7 @@ describe.each(SHIPPED)("backend store in %s", (env) => {
     expect(sid("AccountAdministersKeyThroughIam").Principal).toEqual({ AWS: `arn:aws:iam::${config.aws.accountId}:root` });
     expect(sid("CloudWatchAlarmsPublishToEncryptedTopic")).toMatchObject({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"] });
     expect(sid("CloudWatchLogsEncryptDatabaseLogs").Condition).toEqual({
-      ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:eu-west-1:${config.aws.accountId}:log-group:/aws/rds/instance/mlflow-${env}/*` },
+      ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${config.aws.region}:${config.aws.accountId}:log-group:/aws/rds/instance/${config.project}-${env}/*` },
     });
   });
 
