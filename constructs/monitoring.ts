@@ -12,7 +12,7 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { OIDC_PROVIDER_ARN } from "./aws";
+import { OIDC_PROVIDER_ARN, albTagsAnnotation } from "./aws";
 import { DNS_LABEL } from "./names";
 import { WorkloadRole } from "./workload-role";
 import type { AuthProxyContract, SecretKeyRef, TrackingServerContract } from "./contracts";
@@ -69,6 +69,12 @@ export interface GrafanaExposureOptions {
   readonly sslPolicy?: string;
   /** The Gateway an HTTPRoute attaches to (gateway-api). */
   readonly gatewayRef?: { readonly namespace: string; readonly name: string };
+  /**
+   * Tags of the ALB, its target group and security group (alb), which the AWS provider's default tags do
+   * not reach: the controller creates them. Pass the environment's default tags.
+   * @default none
+   */
+  readonly loadBalancerTags?: Record<string, string>;
   /** Sign-in: exposure without it is refused. */
   readonly sso: GrafanaSsoOptions;
 }
@@ -584,6 +590,9 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
         "alb.ingress.kubernetes.io/certificate-arn": exposure.certificateArn!,
         "alb.ingress.kubernetes.io/ssl-policy": exposure.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "alb.ingress.kubernetes.io/healthcheck-path": "/api/health",
+        ...(exposure.loadBalancerTags && Object.keys(exposure.loadBalancerTags).length > 0
+          ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation(exposure.loadBalancerTags) }
+          : {}),
       },
     };
   } else {

@@ -59,6 +59,8 @@ describe("monitoring configuration", () => {
     expect(g.ingress.hosts).toEqual(["grafana-dev.example.com"]);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]).toBe(config.ingress.certificateArn);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
+    // The controller creates Grafana's ALB: the provider's default tags never reach it, the annotation does.
+    expect(g.ingress.annotations["alb.ingress.kubernetes.io/tags"]).toBe("cost-center=ml-platform,project=mlflow,environment=dev,managed-by=cdktf");
     expect(g["grafana.ini"]["auth.generic_oauth"]).toMatchObject({
       client_id: "mlflow-dev", auth_url: oidc.authUrl, allowed_domains: "example.com", scopes: "openid email profile groups",
       role_attribute_path: "contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'",
