@@ -13,7 +13,8 @@ git ls-files -z --cached --others --exclude-standard | (cd "$root" && xargs -0 c
 ln -s "$root/node_modules" "$fork/node_modules"
 cd "$fork"
 node scripts/fork-config.mjs config/environments.ts
-npm run --silent build
+# Its own incremental-build record: node_modules (and its .cache) is the original's, shared.
+npx tsc -p tsconfig.build.json --tsBuildInfoFile "$fork/.tsbuildinfo"
 node dist/main.js
 ls cdktf.out/stacks
 npx jest --silent "$@"
