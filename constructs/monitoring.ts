@@ -127,6 +127,12 @@ export interface MonitoringProps {
   readonly storageClassName?: string;
   /** Alert thresholds. @default DEFAULT_THRESHOLDS (5% errors, p95 2 s, p99 5 s, 1 refused request/s, volume 85%) */
   readonly thresholds?: Partial<AlertThresholds>;
+  /**
+   * Acknowledges that alerts reach nobody (neither `slack` nor `email` set): the construct then adds no
+   * warning about it. It is refused together with a receiver.
+   * @default false (a warning is added when no receiver is set)
+   */
+  readonly alertsReachNobody?: boolean;
   /** Slack: the webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager. @default no Slack */
   readonly slack?: { readonly channel: string; readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
   /** E-mail through SMTP; a password is read from a mounted Secret. @default no e-mail */
@@ -287,7 +293,7 @@ export class Monitoring extends Construct {
           ? { ...props.email, authPasswordSecretKey: props.email.authPasswordSecretKey ?? "password", requireTls: props.email.requireTls ?? true }
           : undefined,
       };
-      if (!routing.slack && !routing.email) {
+      if (!routing.slack && !routing.email && !props.alertsReachNobody) {
         Annotations.of(this).addWarning("Monitoring: neither slack nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack or monitoring.email.");
       }
       this.alertmanagerConfig = buildAlertmanagerConfig(routing);
@@ -619,6 +625,7 @@ function validate(props: MonitoringProps, mode: string, namespace: string, reten
   for (const [field, labels] of [["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels]] as const) {
     if (Object.keys(labels ?? {}).length === 0) fail(field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
   }
+  if (props.alertsReachNobody && (props.slack || props.email)) fail("alertsReachNobody", true, "false (or unset) when slack or email is set: alerts do reach someone");
   if (props.slack && !props.slack.webhookSecretName) fail("slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
   if (props.email) {
     if (props.email.to.length === 0) fail("email.to", props.email.to, "at least one address");
