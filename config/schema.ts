@@ -11,10 +11,9 @@ import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
 import {
   arnProblem, bucketNameProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
-  tagKeyProblem, tagValueProblem, vpcCidrProblem, type ArnExpectation,
+  tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
 } from "../constructs/aws-limits";
 import { OIDC_PROVIDER_ARN } from "../constructs/aws";
-import { MODERN_ALB_TLS_POLICY } from "../constructs/ingress";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -82,7 +81,7 @@ export const replicasSchema = z.object({
 
 const awsSchema = z.object({
   accountId: accountId.describe("The account this environment lives in; the AWS provider refuses to touch any other."),
-  region: region.describe("The environment's AWS region."),
+  region: region.describe("The environment's AWS region, e.g. \"eu-west-1\": any region name is accepted (a region AWS opens later needs no code change); GovCloud, China and the isolated regions get their own ARN partition."),
   assumeRoleArn: arn("an IAM role").optional().describe("Role assumed by Terraform for this environment (cross-account deployments). Optional."),
   assumeRoleExternalId: z.string().min(2).max(1224).optional().describe("External id required by the assumed role's trust policy, if any."),
 }).strict();
@@ -224,7 +223,7 @@ const monitoringSchema = z.object({
     userInfoUrl: httpsUrl.describe("The issuer's userinfo endpoint."),
     adminGroups: z.array(z.string().min(1)).default([]).describe("Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer."),
   }).strict().optional().describe("Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname."),
-  alertsReachNobody: z.boolean().default(false).describe("Accept that alerts reach nobody: they fire in Alertmanager but no receiver is configured (neither slack nor email). Required, as an explicit choice, for a production environment without a receiver; silences the synth warning elsewhere. Refused together with a receiver."),
+  alertsReachNobody: z.boolean().default(false).describe("Accept that alerts reach nobody: they fire in Alertmanager but no receiver is configured (neither slack nor email). Required, as an explicit choice, for a production environment without a receiver; silences the synth warning elsewhere. No effect when a receiver is set."),
   slack: z.object({
     channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }).describe("Slack channel the alerts go to."),
     webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL."),
@@ -384,7 +383,7 @@ export const environmentSchema = z.object({
     const statePartition = partitionOf(stateRegion);
     arnRule(["state", "roleArn"], env.state.roleArn, { what: "an IAM role", service: "iam", resource: /^role\/.+/, example: "role/terraform-state", regional: false, partition: statePartition });
     arnRule(["state", "kmsKeyArn"], env.state.kmsKeyArn, {
-      what: "a KMS key", service: "kms", resource: /^(key\/[0-9a-f-]{36}|key\/mrk-[0-9a-f]{32}|alias\/.+)$/, example: "key/<key id>", regional: true, partition: statePartition,
+      what: "a KMS key", service: "kms", resource: /^(key|alias)\/.+/, example: "key/<key id>", regional: true, partition: statePartition,
       region: { name: stateRegion, why: `not the state bucket's region (${stateRegion}): S3 encrypts only with keys of its own region` },
     });
   }
@@ -461,7 +460,6 @@ export const environmentSchema = z.object({
   // ── alerts ──
   const m = env.monitoring;
   const receivers = m.slack !== undefined || m.email !== undefined;
-  if (m.alertsReachNobody && receivers) issue(["monitoring", "alertsReachNobody"], "false (or unset) when monitoring.slack or monitoring.email is set: alerts do reach someone");
   if (env.production && m.mode === "install" && !receivers && !m.alertsReachNobody) {
     issue(["monitoring", "slack"], "a receiver for a production environment's alerts: set monitoring.slack or monitoring.email, or say explicitly that alerts reach nobody with monitoring.alertsReachNobody: true");
   }

@@ -129,8 +129,11 @@ export { partitionOf };
 
 // ── IPv4 CIDR blocks ─────────────────────────────────────────────────────────────
 
-/** Smallest and largest prefix length of an AWS VPC CIDR block. */
-export const VPC_PREFIX = { min: 16, max: 28 } as const;
+/**
+ * Prefix lengths accepted for the VPC's address ranges: a VPC block is /16 to /28, and a list may name a
+ * supernet of several (e.g. 100.64.0.0/10), but not /0: 0.0.0.0/0 would admit every address.
+ */
+export const VPC_PREFIX = { min: 1, max: 32 } as const;
 
 /** Problem with an IPv4 CIDR block of a VPC, or undefined (Kubernetes rejects leading zeros and host bits). */
 export function vpcCidrProblem(cidr: string): string | undefined {
@@ -141,7 +144,7 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   if (octets.some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith("0")))) return `${rule}: "${octets.join(".")}" is not an IPv4 address`;
   const prefix = Number(m[5]);
   if (prefix > 32) return `${rule}: /${prefix} is beyond /32`;
-  if (prefix < VPC_PREFIX.min || prefix > VPC_PREFIX.max) return `${rule}: AWS VPC blocks are /${VPC_PREFIX.min} to /${VPC_PREFIX.max}, not /${prefix}`;
+  if (prefix < VPC_PREFIX.min) return `${rule}: /${prefix} is every address, not the VPC's`;
   const address = octets.reduce((acc, o) => acc * 256 + Number(o), 0);
   const size = 2 ** (32 - prefix);
   if (address % size !== 0) {
@@ -151,6 +154,11 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   }
   return undefined;
 }
+
+// ── load balancers ───────────────────────────────────────────────────────────────
+
+/** ALB TLS policies that allow only TLS 1.2 and 1.3 (the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families). */
+export const MODERN_ALB_TLS_POLICY = /^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-/;
 
 // ── RDS ──────────────────────────────────────────────────────────────────────────
 

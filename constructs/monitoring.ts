@@ -129,7 +129,7 @@ export interface MonitoringProps {
   readonly thresholds?: Partial<AlertThresholds>;
   /**
    * Acknowledges that alerts reach nobody (neither `slack` nor `email` set): the construct then adds no
-   * warning about it. It is refused together with a receiver.
+   * warning about it. No effect when a receiver is set.
    * @default false (a warning is added when no receiver is set)
    */
   readonly alertsReachNobody?: boolean;
@@ -625,7 +625,6 @@ function validate(props: MonitoringProps, mode: string, namespace: string, reten
   for (const [field, labels] of [["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels]] as const) {
     if (Object.keys(labels ?? {}).length === 0) fail(field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
   }
-  if (props.alertsReachNobody && (props.slack || props.email)) fail("alertsReachNobody", true, "false (or unset) when slack or email is set: alerts do reach someone");
   if (props.slack && !props.slack.webhookSecretName) fail("slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
   if (props.email) {
     if (props.email.to.length === 0) fail("email.to", props.email.to, "at least one address");

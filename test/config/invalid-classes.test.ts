@@ -34,7 +34,7 @@ const CLASSES: Record<string, Case[]> = {
     ["an octet above 255", one({ ingress: { vpcCidrs: ["300.1.1.1/8"] } }), "alpha", "ingress.vpcCidrs.0", /: "300\.1\.1\.1" is not an IPv4 address/],
     ["host bits set", one({ ingress: { vpcCidrs: ["10.0.0.1/16"] } }), "alpha", "ingress.vpcCidrs.0", /: host bits are set, the network is "10\.0\.0\.0\/16"/],
     ["a leading zero (Kubernetes refuses it)", one({ ingress: { vpcCidrs: ["10.20.0.0/16", "010.0.0.0/16"] } }), "alpha", "ingress.vpcCidrs.1", /is not an IPv4 address/],
-    ["a block wider than a VPC can be", one({ ingress: { vpcCidrs: ["10.0.0.0/8"] } }), "alpha", "ingress.vpcCidrs.0", /AWS VPC blocks are \/16 to \/28, not \/8/],
+    ["every address", one({ ingress: { vpcCidrs: ["0.0.0.0/0"] } }), "alpha", "ingress.vpcCidrs.0", /: \/0 is every address, not the VPC's/],
     ["an address without a prefix", one({ ingress: { vpcCidrs: ["10.0.0.0"] } }), "alpha", "ingress.vpcCidrs.0", /expected an IPv4 VPC CIDR block such as "10\.0\.0\.0\/16"/],
   ],
   "cron schedules": [
@@ -147,8 +147,9 @@ const CLASSES: Record<string, Case[]> = {
   "a production environment whose alerts reach nobody": [
     ["no receiver", one({ ...PRODUCTION, monitoring: { alertsReachNobody: false } }), "alpha", "monitoring.slack",
       /expected a receiver for a production environment's alerts: set monitoring\.slack or monitoring\.email, or say explicitly that alerts reach nobody with monitoring\.alertsReachNobody: true/],
-    ["a receiver and the opt-out at once", one({ monitoring: { alertsReachNobody: true, slack: { channel: "#alerts", webhookSecretName: "alertmanager-slack" } } }), "alpha", "monitoring.alertsReachNobody", /expected false \(or unset\) when monitoring\.slack or monitoring\.email is set/],
-    ["the opt-out with e-mail", one({ monitoring: { alertsReachNobody: true, email: { to: ["oncall@acme.example"], from: "am@acme.example", smarthost: "smtp.acme.example:587" } } }), "alpha", "monitoring.alertsReachNobody", /alerts do reach someone/],
+    ["the opt-out left unset", one({ ...PRODUCTION, monitoring: { alertsReachNobody: undefined } }, (() => { const f = fixture(); delete (f.monitoring as Record<string, unknown>).alertsReachNobody; return f; })()),
+      "alpha", "monitoring.slack", /expected a receiver for a production environment's alerts/],
+    ["an opt-out that is not a real boolean", one({ ...PRODUCTION, monitoring: { alertsReachNobody: "true" } } as unknown as Entry), "alpha", "monitoring.alertsReachNobody", /= "true": expected true or false, not a string$/],
   ],
   "values only a construct used to refuse": [
     ["a TLS policy allowing TLS 1.0", one({ ingress: { sslPolicy: "ELBSecurityPolicy-2016-08" } }), "alpha", "ingress.sslPolicy", /expected an ALB TLS policy that allows only TLS 1\.2 and 1\.3/],
