@@ -37,6 +37,9 @@ export function resolveEnvironments(
   const problems: string[] = [];
   const result: EnvironmentConfig[] = [];
   const seen = new Map<string, number>();
+  // Where each environment keeps its state, also for an environment with other problems: a state
+  // location shared with another environment is reported in the same run.
+  const states: StateOwner[] = [];
 
   if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
 
@@ -51,6 +54,9 @@ export function resolveEnvironments(
       }
     }
     const merged = deepMerge(shared as Record<string, unknown>, entry);
+    const state = environmentSchema.shape.state.safeParse(merged.state);
+    const project = environmentSchema.shape.project.safeParse(merged.project);
+    if (typeof entry.name === "string" && seen.get(entry.name) === index && state.success && project.success) states.push({ name: entry.name, project: project.data, state: state.data });
     const parsed = environmentSchema.safeParse(merged, { error: expectation });
     if (parsed.success) {
       result.push(parsed.data);
@@ -73,7 +79,7 @@ export function resolveEnvironments(
     }
   });
 
-  problems.push(...sharedStateProblems(result));
+  problems.push(...sharedStateProblems(states));
 
   if (problems.length > 0) throw new ConfigError(problems);
   return result;
@@ -83,7 +89,9 @@ export function resolveEnvironments(
  * Where each environment keeps its Terraform state. Two environments that resolve to the same S3 object
  * or local file would overwrite each other's state: the later one is refused.
  */
-function sharedStateProblems(envs: readonly EnvironmentConfig[]): string[] {
+type StateOwner = Pick<EnvironmentConfig, "name" | "project" | "state">;
+
+function sharedStateProblems(envs: readonly StateOwner[]): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
   for (const env of envs) {

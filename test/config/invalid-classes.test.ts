@@ -21,6 +21,8 @@ const CLASSES: Record<string, Case[]> = {
   "a state location shared by environments": [
     ["the same key without {env} in two environments", two({ state: { key: "ml/terraform.tfstate" } }, { state: { key: "ml/terraform.tfstate" } }),
       "beta", "state.key", /expected a state location no other environment uses: environment "alpha" also keeps its state in s3:\/\/acme-terraform-state\/ml\/terraform\.tfstate.*put \{env\} in it/],
+    ["the same key while the first environment has another problem (both are reported in one run)", two({ state: { key: "ml/terraform.tfstate" }, aws: { accountId: "1234" } }, { state: { key: "ml/terraform.tfstate" } }),
+      "beta", "state.key", /environment "alpha" also keeps its state in s3:\/\/acme-terraform-state\/ml\/terraform\.tfstate/],
     ["a key naming another environment's resolved key", two({ state: { key: "ml/beta.tfstate" } }, { state: { key: "ml/{env}.tfstate" } }),
       "beta", "state.key", /environment "alpha" also keeps its state in s3:\/\/acme-terraform-state\/ml\/beta\.tfstate/],
     ["a local path without {env} in two environments of one project", two({ state: { backend: "local", path: "../../../terraform.tfstate" } }, { state: { backend: "local", path: "../../../terraform.tfstate" } }),
