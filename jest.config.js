@@ -6,4 +6,7 @@ module.exports = {
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] },
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/"],
+  // A worker that grew past this between two suites (module registries, synthesized stacks) is replaced:
+  // the suite's peak memory stays bounded on small machines.
+  workerIdleMemoryLimit: "700MB",
 };

@@ -3,6 +3,7 @@ import type { IConstruct } from "constructs";
 import { ConfigError, loadEnvironments, selectEnvironments } from "./config";
 import { constructErrorProblem } from "./config/construct-errors";
 import { MlflowStack } from "./stacks/mlflow-stack";
+import { cleanStackOutput } from "./stacks/output";
 
 /**
  * Builds one stack per configured environment. `MLFLOW_ENVIRONMENTS=dev,prod` (or the cdktf context
@@ -50,6 +51,7 @@ export function synthMessages(scope: IConstruct): SynthMessage[] {
 if (require.main === module) {
   try {
     const app = buildApp();
+    cleanStackOutput(app);
     app.synth();
     for (const m of synthMessages(app)) console.warn(`${m.level}: ${m.path}: ${m.message}`);
   } catch (err) {

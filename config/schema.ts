@@ -214,8 +214,8 @@ const monitoringSchema = z.object({
   prometheusPodLabels: z.record(z.string(), z.string()).refine((l) => Object.keys(l).length > 0, { error: "at least one label" })
     .default({ "app.kubernetes.io/name": "prometheus" })
     .describe("Labels of the Prometheus pods (in monitoring.namespace) that the NetworkPolicies let scrape MLflow and the proxy; the Prometheus Operator's default. Change it for an existing Prometheus labelled otherwise."),
-  runbookBaseUrl: z.url({ protocol: /^https$/, error: "an https:// URL such as \"https://github.com/acme/mlflow-platform/blob/main/README.md\"" }).optional()
-    .describe("Where alert runbook links point (`<url>#<alert name>`): your fork's README, so the link opens from Slack or e-mail. Default: the relative `README.md`."),
+  runbookBaseUrl: z.url({ protocol: /^https$/, error: "an https:// URL such as \"https://github.com/acme/mlflow-platform/blob/main/docs/monitoring.md\"" }).optional()
+    .describe("Where alert runbook links point (`<url>#<alert name>`): your fork's docs/monitoring.md, so the link opens from Slack or e-mail. Default: the relative `docs/monitoring.md`."),
   grafanaHostname: hostname.optional().describe("Grafana hostname (served behind the same sign-on); omit to keep Grafana internal."),
   grafanaOidc: z.object({
     authUrl: httpsUrl.describe("The issuer's authorization endpoint."),

@@ -52,3 +52,19 @@ export const OIDC_PROVIDER_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/
 export function oidcIssuerOf(arn: string | undefined): string | undefined {
   return arn === undefined ? undefined : OIDC_PROVIDER_ARN.exec(arn)?.[2];
 }
+
+/**
+ * The `alb.ingress.kubernetes.io/tags` annotation for `tags`: the AWS Load Balancer Controller puts
+ * these on the ALBs, target groups and security groups it creates from an Ingress, which the AWS
+ * provider's default tags never reach. The controller splits the value on "," and each pair on the
+ * first "=", so a key or value holding "," cannot be written (an error says so).
+ */
+export function albTagsAnnotation(tags: Record<string, string>): string {
+  const pairs = Object.entries(tags);
+  for (const [k, v] of pairs) {
+    if (k.includes(",") || k.includes("=") || v.includes(",")) {
+      throw new Error(`load balancer tag ${JSON.stringify(k)}=${JSON.stringify(v)}: the AWS Load Balancer Controller's tags annotation cannot carry "," (nor "=" in a key); rename the tag`);
+    }
+  }
+  return pairs.map(([k, v]) => `${k}=${v}`).join(",");
+}

@@ -12,7 +12,7 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { OIDC_PROVIDER_ARN } from "./aws";
+import { OIDC_PROVIDER_ARN, albTagsAnnotation } from "./aws";
 import { DNS_LABEL } from "./names";
 import { WorkloadRole } from "./workload-role";
 import type { AuthProxyContract, SecretKeyRef, TrackingServerContract } from "./contracts";
@@ -69,6 +69,12 @@ export interface GrafanaExposureOptions {
   readonly sslPolicy?: string;
   /** The Gateway an HTTPRoute attaches to (gateway-api). */
   readonly gatewayRef?: { readonly namespace: string; readonly name: string };
+  /**
+   * Tags of the ALB, its target group and security group (alb), which the AWS provider's default tags do
+   * not reach: the controller creates them. Pass the environment's default tags.
+   * @default none
+   */
+  readonly loadBalancerTags?: Record<string, string>;
   /** Sign-in: exposure without it is refused. */
   readonly sso: GrafanaSsoOptions;
 }
@@ -163,7 +169,7 @@ export interface MonitoringProps {
   readonly selectorLabels?: Readonly<Record<string, string>>;
   /** Grafana data source uid the dashboards query. @default "prometheus" (kube-prometheus-stack's) */
   readonly datasourceUid?: string;
-  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "README.md" (the runbook section of this repository's README) */
+  /** Where alert `runbook_url`s point (`<base>#<alert name in lower case>`). @default "docs/monitoring.md" (the runbook section of this repository's monitoring reference) */
   readonly runbookBaseUrl?: string;
   /** Resources the releases wait for (e.g. the workload namespace). @default none */
   readonly dependsOn?: ITerraformDependable[];
@@ -244,7 +250,7 @@ export class Monitoring extends Construct {
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix: "prometheus-",
     };
-    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "README.md" }, this.thresholds);
+    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds);
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
@@ -590,6 +596,9 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
         "alb.ingress.kubernetes.io/certificate-arn": exposure.certificateArn!,
         "alb.ingress.kubernetes.io/ssl-policy": exposure.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "alb.ingress.kubernetes.io/healthcheck-path": "/api/health",
+        ...(exposure.loadBalancerTags && Object.keys(exposure.loadBalancerTags).length > 0
+          ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation(exposure.loadBalancerTags) }
+          : {}),
       },
     };
   } else {

@@ -1,8 +1,8 @@
 /**
  * Renders the configuration reference (every field of an environment, its type, default and
- * description) from the zod schema itself, so the README cannot drift from the code.
- * `node dist/scripts/config-reference.js --write` rewrites the README's section between the markers;
- * test/config/reference.test.ts fails when the README is out of date.
+ * description) from the zod schema itself, so the reference (docs/configuration.md) cannot drift from the code.
+ * `node dist/scripts/config-reference.js --write` rewrites docs/configuration.md's section between the markers;
+ * test/config/reference.test.ts fails when it is out of date.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -95,12 +95,12 @@ export function renderReference(): string {
 export function readmeWithReference(readme: string): string {
   const start = readme.indexOf(BEGIN);
   const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no section between ${BEGIN} and ${END}`);
+  if (start < 0 || end < start) throw new Error(`docs/configuration.md has no section between ${BEGIN} and ${END}`);
   return readme.slice(0, start) + renderReference() + readme.slice(end + END.length);
 }
 
 if (require.main === module) {
-  const file = path.resolve(__dirname, "..", "..", "README.md");
+  const file = path.resolve(__dirname, "..", "..", "docs", "configuration.md");
   if (process.argv.includes("--write")) fs.writeFileSync(file, readmeWithReference(fs.readFileSync(file, "utf8")));
   else process.stdout.write(renderReference() + "\n");
 }

@@ -15,6 +15,12 @@ import { Monitoring } from "../constructs/monitoring";
 import { monitoringProps } from "../constructs/monitoring/from-config";
 import { applyPolicies } from "../policies";
 
+/**
+ * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
+ * from 1.10 on; 2.x may change the JSON syntax cdktf writes.
+ */
+export const TERRAFORM_REQUIRED_VERSION = ">= 1.10.0, < 2.0.0";
+
 /** The name of an environment's stack: `cdktf deploy mlflow-prod`. */
 export function stackName(config: EnvironmentConfig): string {
   return `${config.project}-${config.name}`;
@@ -33,6 +39,8 @@ export class MlflowStack extends TerraformStack {
   constructor(scope: Construct, config: EnvironmentConfig) {
     super(scope, stackName(config));
     this.config = config;
+    // An older Terraform would ignore use_lockfile and run without a state lock: refuse it instead.
+    this.addOverride("terraform.required_version", TERRAFORM_REQUIRED_VERSION);
     configureBackend(this, config);
     this.access = configureProviders(this, config);
 

@@ -1,7 +1,7 @@
 /**
  * The platform's Grafana dashboards, built as Grafana dashboard JSON models (schemaVersion 39). The
  * construct ships each one in a ConfigMap labelled for Grafana's dashboard sidecar; the tests parse every
- * PromQL expression below with promtool, and the README shows each dashboard's panel layout.
+ * PromQL expression below with promtool, and docs/monitoring.md shows each dashboard's panel layout.
  *
  * Expressions use fixed `[5m]` windows (not Grafana's `$__rate_interval`) so that they are plain PromQL a
  * real parser can check, and so that the dashboards agree with the alert rules.

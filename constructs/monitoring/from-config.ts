@@ -5,6 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyContract, TrackingServerContract } from "../contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
+import { defaultTags } from "../../stacks/providers";
 
 export interface MonitoringDependencies {
   readonly trackingServer: TrackingServerContract;
@@ -77,6 +78,7 @@ function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | un
     scheme: config.ingress.scheme,
     sslPolicy: config.ingress.sslPolicy,
     gatewayRef: config.ingress.gatewayRef,
+    loadBalancerTags: defaultTags(config),
     sso: {
       issuerUrl: config.auth.issuerUrl,
       authUrl: m.grafanaOidc.authUrl,

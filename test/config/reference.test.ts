@@ -3,8 +3,8 @@ import * as path from "path";
 import { configRows, readmeWithReference } from "../../scripts/config-reference";
 
 describe("configuration reference", () => {
-  it("README.md's reference is the one rendered from the schema (run `npm run docs` after changing config/schema.ts)", () => {
-    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+  it("docs/configuration.md's reference is the one rendered from the schema (run `npm run docs` after changing config/schema.ts)", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "configuration.md"), "utf8");
     expect(readmeWithReference(readme)).toBe(readme);
   });
 

@@ -1,7 +1,7 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
 import { ArtifactStore, type ArtifactStoreProps } from "../../constructs/artifact-store";
 import { ConfigError } from "../../config/load";
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 const policyOf = (r: Record<string, any>) => JSON.parse(r.policy) as { Statement: Record<string, any>[] };
 const statement = (r: Record<string, any>, sid: string) => policyOf(r).Statement.find((s) => s.Sid === sid)!;
@@ -25,7 +25,7 @@ function synthStore(props: Partial<ArtifactStoreProps> = {}): TfJson {
 const build = (props: Partial<ArtifactStoreProps>) => () => synthStore(props);
 
 describe.each(SHIPPED)("artifact store in %s", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const bucket = byPrefix(json, "aws_s3_bucket", "artifact_store_bucket");
 

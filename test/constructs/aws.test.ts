@@ -1,5 +1,5 @@
 /** The shared AWS naming helpers (constructs/aws.ts) and the DNS label pattern (constructs/names.ts). */
-import { arnPrefix, eksClusterArn, oidcIssuerOf, OIDC_PROVIDER_ARN, partitionOf } from "../../constructs/aws";
+import { albTagsAnnotation, arnPrefix, eksClusterArn, oidcIssuerOf, OIDC_PROVIDER_ARN, partitionOf } from "../../constructs/aws";
 import { DNS_LABEL } from "../../constructs/names";
 import { AWS_REGIONS } from "../../config/schema";
 
@@ -60,4 +60,14 @@ describe("oidcIssuerOf", () => {
 describe("DNS_LABEL", () => {
   it.each(["a", "mlflow", "kube-system", "a1", "0", "a".repeat(63)])("accepts %p", (v) => expect(DNS_LABEL.test(v)).toBe(true));
   it.each(["", "-a", "a-", "A", "a_b", "a.b", "a".repeat(64)])("refuses %p", (v) => expect(DNS_LABEL.test(v)).toBe(false));
+});
+
+describe("albTagsAnnotation", () => {
+  it("writes key=value pairs joined by commas, as the AWS Load Balancer Controller reads them", () => {
+    expect(albTagsAnnotation({ "cost-center": "ml", project: "mlflow", note: "a=b" })).toBe("cost-center=ml,project=mlflow,note=a=b");
+  });
+
+  it.each([[{ "a,b": "c" }], [{ a: "b,c" }], [{ "a=b": "c" }]])("refuses a tag the annotation cannot carry: %j", (tags) => {
+    expect(() => albTagsAnnotation(tags)).toThrow(/cannot carry/);
+  });
 });

@@ -2,7 +2,7 @@ import { Testing, TerraformOutput, TerraformStack } from "cdktf";
 import { execFileSync } from "child_process";
 import { BackendStore, defaultMaxConnections, instanceClassMemoryGiB, type BackendStoreProps } from "../../constructs/backend-store";
 import { ConfigError } from "../../config/load";
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { venvPython } from "../helpers/tools";
 
 const byPrefix = (json: TfJson, type: string, prefix: string) => {
@@ -41,7 +41,7 @@ const EXPECTED = {
 } as Record<string, Record<string, unknown>>;
 
 describe.each(SHIPPED)("backend store in %s", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const db = byPrefix(json, "aws_db_instance", "backend_store_instance");
 
@@ -174,7 +174,7 @@ describe.each(SHIPPED)("backend store in %s", (env) => {
     expect(a[`mlflow-${env}-freeable-memory`]).toMatchObject({ metric_name: "FreeableMemory", threshold: Math.floor(memory * 1024 ** 3 * 0.1) });
     expect(a[`mlflow-${env}-connections`]).toMatchObject({ metric_name: "DatabaseConnections", threshold: Math.floor(defaultMaxConnections(memory) * 0.8) });
     const subs = Object.values(resourcesOf(json, "aws_sns_topic_subscription")).filter((x) => x.topic_arn === topicArn);
-    expect(subs).toEqual([{ topic_arn: topicArn, protocol: "email", endpoint: "ml-platform@example.com" }]);
+    expect(subs).toEqual(config.notifications.emails.map((endpoint) => ({ topic_arn: topicArn, protocol: "email", endpoint })));
     const policy = JSON.parse(byPrefix(json, "aws_sns_topic_policy", "backend_store_alarm_topic_policy").policy);
     expect(policy.Statement[0]).toMatchObject({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish", Condition: { StringEquals: { "aws:SourceAccount": config.aws.accountId } } });
   });
@@ -185,7 +185,7 @@ describe.each(SHIPPED)("backend store in %s", (env) => {
     expect(sid("AccountAdministersKeyThroughIam").Principal).toEqual({ AWS: `arn:aws:iam::${config.aws.accountId}:root` });
     expect(sid("CloudWatchAlarmsPublishToEncryptedTopic")).toMatchObject({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"] });
     expect(sid("CloudWatchLogsEncryptDatabaseLogs").Condition).toEqual({
-      ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:eu-west-1:${config.aws.accountId}:log-group:/aws/rds/instance/mlflow-${env}/*` },
+      ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${config.aws.region}:${config.aws.accountId}:log-group:/aws/rds/instance/${config.project}-${env}/*` },
     });
   });
 

@@ -3,7 +3,7 @@
  * IRSA), the least-privilege policy and the "MLflow / Database and artifacts" dashboard, over the
  * synthesized JSON of the construct alone and of the environment stacks.
  */
-import { resourcesOf, envConfig, synthJson, type TfJson } from "../helpers/synth";
+import { configured, resourcesOf, envConfig, synthJson, type TfJson } from "../helpers/synth";
 import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
 import { monitoringProps } from "../../constructs/monitoring/from-config";
 import { GRAFANA_SERVICE_ACCOUNT, type CloudWatchOptions, type MonitoringProps } from "../../constructs/monitoring";
@@ -197,7 +197,7 @@ describe("CloudWatch in the environment stacks", () => {
   const dbRef = /^\$\{aws_db_instance\.backend_store_instance_[A-F0-9]+\.identifier\}$/;
 
   it.each(["dev", "staging", "prod"])("%s: the dashboard queries the backend store's instance and the artifact bucket", (name) => {
-    const config = envConfig(name);
+    const config = configured(name);
     const json = synthJson(config);
     const targets = allTargets(dashboardOf(json, "mlflow-data")!.model);
     const primary = targets.filter((t: any) => t.namespace === "AWS/RDS" && t.metricName !== "ReplicaLag");

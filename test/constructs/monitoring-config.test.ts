@@ -1,6 +1,6 @@
 import { ConfigError } from "../../config";
 import { monitoringProps } from "../../constructs/monitoring/from-config";
-import { envConfig, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
 import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
 
 const ALARM_TOPIC = "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms";
@@ -14,7 +14,7 @@ const oidc = {
 };
 
 describe.each(SHIPPED)("monitoring of the shipped environment %s", (name) => {
-  const config = envConfig(name);
+  const config = configured(name);
   const props = monitoringProps(config, deps);
   const { json } = synthMonitoring(props);
   const values = valuesOf(json);
@@ -59,6 +59,8 @@ describe("monitoring configuration", () => {
     expect(g.ingress.hosts).toEqual(["grafana-dev.example.com"]);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]).toBe(config.ingress.certificateArn);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
+    // The controller creates Grafana's ALB: the provider's default tags never reach it, the annotation does.
+    expect(g.ingress.annotations["alb.ingress.kubernetes.io/tags"]).toBe("cost-center=ml-platform,project=mlflow,environment=dev,managed-by=cdktf");
     expect(g["grafana.ini"]["auth.generic_oauth"]).toMatchObject({
       client_id: "mlflow-dev", auth_url: oidc.authUrl, allowed_domains: "example.com", scopes: "openid email profile groups",
       role_attribute_path: "contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'",

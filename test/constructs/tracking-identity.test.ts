@@ -1,6 +1,6 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
 import { TrackingIdentity, type TrackingIdentityProps } from "../../constructs/tracking-identity";
-import { envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 const OIDC = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
 const byPrefix = (json: TfJson, type: string, prefix: string) => Object.entries(resourcesOf(json, type)).find(([k]) => k.startsWith(prefix + "_"))![1];
@@ -25,7 +25,7 @@ function synthIdentity(props: Partial<TrackingIdentityProps> = {}) {
 }
 
 describe.each(SHIPPED)("tracking identity in %s", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const role = byPrefix(json, "aws_iam_role", "tracking_identity_role");
   const policy = JSON.parse(byPrefix(json, "aws_iam_role_policy", "tracking_identity_artifact_access").policy);

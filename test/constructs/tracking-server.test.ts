@@ -8,7 +8,7 @@ import { renderProcess } from "../../constructs/commands/render";
 import type { ContainerCommand, EnvVar } from "../../constructs/commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../constructs/contracts";
 import { TrackingServer, migrationJobName, type TrackingServerProps } from "../../constructs/tracking-server";
-import { envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../helpers/synth";
 import { mlflowCliParse } from "../helpers/mlflow-cli";
 import { containersOf, secretLiterals } from "../helpers/containers";
 import { synthJson } from "../helpers/synth";
@@ -233,7 +233,7 @@ describe("TrackingServer in dev", () => {
 
 describe("per environment", () => {
   it.each(SHIPPED)("%s: PDB only with two or more replicas, HPA bounds from configuration, zone spread strict in production", (name) => {
-    const config = envConfig(name);
+    const config = configured(name);
     const json = synth(config);
     const pdb = Object.values(resourcesOf(json, "kubernetes_pod_disruption_budget_v1"));
     const hpa = onlyResource(json, "kubernetes_horizontal_pod_autoscaler_v2");
@@ -365,7 +365,7 @@ describe("bad input fails at synth with the field and the fix", () => {
   });
 
   it("the shipped configuration builds", () => {
-    for (const name of SHIPPED) expect(build(envConfig(name))).not.toThrow();
+    for (const name of SHIPPED) expect(build(configured(name))).not.toThrow();
   });
 });
 
@@ -383,7 +383,7 @@ describe("no secret literal in any container argument or env value", () => {
   });
 
   it.each(SHIPPED)("%s: the tracking server, its Job and CronJob", (name) => {
-    const json = synth(envConfig(name), { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
+    const json = synth(configured(name), { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
     expect(containersOf(json)).toHaveLength(3);
     expect(secretLiterals(json)).toEqual([]);
   });
@@ -421,13 +421,13 @@ describe("the Deployment's container, rendered exactly as Kubernetes runs it, is
 
 describe("wired into the environment stacks", () => {
   it.each(SHIPPED)("%s: no container argument or env value in the whole stack contains a secret literal", (name) => {
-    const json = synthJson(envConfig(name));
+    const json = synthJson(configured(name));
     expect(containersOf(json).length).toBeGreaterThanOrEqual(3);
     expect(secretLiterals(json)).toEqual([]);
   });
 
   it.each(SHIPPED)("%s: the tracking server reads the backend store's database and Secret, the identity's ServiceAccount and the artifact store's bucket", (name) => {
-    const json = synthJson(envConfig(name));
+    const json = synthJson(configured(name));
     const deployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
     expect(deployment).toBeDefined();
     const c = podSpec(deployment).container[0];

@@ -9,7 +9,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { WorkloadRole, IRSA_ROLE_ANNOTATION, type WorkloadRoleProps } from "../../constructs/workload-role";
 import { allRules } from "../../policies";
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 const OIDC = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
 const ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
@@ -236,7 +236,7 @@ describe("WorkloadRole validation (at synth, naming the field)", () => {
 });
 
 describe.each(SHIPPED)("every workload role of %s (with the load balancer controller)", (env) => {
-  const config = envConfig(env, { ingress: { installLoadBalancerController: true } });
+  const config = configured(env, { ingress: { installLoadBalancerController: true } });
   const json = synthJson(config);
   const podRoles = Object.entries(resourcesOf(json, "aws_iam_role"))
     .map(([name, r]) => [name, JSON.parse(r.assume_role_policy).Statement[0]] as const)

@@ -1,13 +1,22 @@
 /**
- * Test helpers shared by every suite: build an environment's configuration from the real
- * config/environments.ts with overrides, synthesize its stack, and read resources from the JSON.
+ * Test helpers shared by every suite: build an environment's configuration, synthesize its stack, and
+ * read resources from the JSON.
+ *
+ * Two sources of configuration, on purpose:
+ * - `envConfig`, `entry`, `configProblems`: the test fixture (test/fixtures/environments.ts), for tests
+ *   that check specific values. A fork's configuration never changes them.
+ * - `SHIPPED` and `configured`: the environments config/environments.ts defines (a fork's own, with its
+ *   placeholders replaced and environments added), for tests of properties every environment must have.
+ *   Such tests must not assume any value of a particular environment.
  */
-import { Testing } from "cdktf";
-import { environments, shared } from "../../config/environments";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { environments as configuredEntries, shared as configuredShared } from "../../config/environments";
+import { environments, shared } from "../fixtures/environments";
 import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
-import { MlflowStack } from "../../stacks/mlflow-stack";
 
 /** Synthesized Terraform JSON of one stack. */
 export type TfJson = {
@@ -19,19 +28,19 @@ export type TfJson = {
   [key: string]: unknown;
 };
 
-/** The raw entry of a shipped environment (dev, staging, prod) from config/environments.ts. */
+/** The raw entry of a fixture environment (dev, staging, prod) from test/fixtures/environments.ts. */
 export function entry(name: string): DeepPartial<EnvironmentInput> {
   const found = environments.find((e) => e.name === name);
-  if (!found) throw new Error(`no environment "${name}" in config/environments.ts`);
+  if (!found) throw new Error(`no environment "${name}" in test/fixtures/environments.ts`);
   return found;
 }
 
-/** A validated environment: a shipped one (default dev) with `overrides` merged on top. */
+/** A validated fixture environment (default dev) with `overrides` merged on top. */
 export function envConfig(name = "dev", overrides: DeepPartial<EnvironmentInput> = {}): EnvironmentConfig {
   return resolveEnvironments(shared, [deepMerge(entry(name), overrides)])[0];
 }
 
-/** The problems reported for a shipped entry (default dev) with `overrides`; fails when it is accepted. */
+/** The problems reported for a fixture entry (default dev) with `overrides`; fails when it is accepted. */
 export function configProblems(overrides: object, name = "dev"): string[] {
   try {
     resolveEnvironments(shared, [deepMerge(entry(name), overrides)]);
@@ -43,17 +52,55 @@ export function configProblems(overrides: object, name = "dev"): string[] {
 }
 
 const cache = new Map<string, TfJson>();
+const ROOT = path.join(__dirname, "..", "..");
+/** Synthesized stacks shared by every suite and every jest worker (and kept between runs). */
+const DISK_CACHE = path.join(ROOT, "node_modules", ".cache", "mlflow-platform-synth");
+/** What a synthesized stack depends on besides its configuration: the code and the pinned packages. */
+const SOURCES = ["main.ts", "config", "constructs", "stacks", "policies", "package-lock.json"];
 
-/** Synthesizes the stack of `config` and returns its parsed JSON (memoized per configuration). */
+let sourceHash: string | undefined;
+/** A hash of every file the synthesis reads: any change to the code makes every cached stack stale. */
+function codeVersion(): string {
+  if (sourceHash) return sourceHash;
+  const h = createHash("sha256");
+  const walk = (p: string) => {
+    const stat = fs.statSync(p);
+    if (stat.isDirectory()) {
+      for (const name of fs.readdirSync(p).sort()) walk(path.join(p, name));
+    } else {
+      h.update(path.relative(ROOT, p)).update("\0").update(fs.readFileSync(p)).update("\0");
+    }
+  };
+  for (const s of SOURCES) if (fs.existsSync(path.join(ROOT, s))) walk(path.join(ROOT, s));
+  sourceHash = h.digest("hex");
+  return sourceHash;
+}
+
+/**
+ * Synthesizes the stack of `config` and returns its parsed JSON. Memoized per configuration, in memory
+ * and on disk (keyed by the configuration and a hash of the code), so the many suites that read the same
+ * stacks synthesize each of them once; the stack's modules are only loaded when a synthesis is needed.
+ */
 export function synthJson(config: EnvironmentConfig): TfJson {
-  const key = JSON.stringify(config);
+  const key = createHash("sha256").update(codeVersion()).update(JSON.stringify(config)).digest("hex").slice(0, 32);
   let json = cache.get(key);
-  if (!json) {
-    const app = Testing.app();
-    const stack = new MlflowStack(app, config);
-    json = JSON.parse(Testing.synth(stack)) as TfJson;
-    cache.set(key, json);
+  if (json) return json;
+  const file = path.join(DISK_CACHE, `${key}.json`);
+  if (fs.existsSync(file)) {
+    json = JSON.parse(fs.readFileSync(file, "utf8")) as TfJson;
+  } else {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { Testing } = require("cdktf") as typeof import("cdktf");
+    const { MlflowStack } = require("../../stacks/mlflow-stack") as typeof import("../../stacks/mlflow-stack");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const text = Testing.synth(new MlflowStack(Testing.app(), config));
+    json = JSON.parse(text) as TfJson;
+    fs.mkdirSync(DISK_CACHE, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
   }
+  cache.set(key, json);
   return json;
 }
 
@@ -69,5 +116,20 @@ export function onlyResource(json: TfJson, type: string): Record<string, any> {
   return all[0];
 }
 
-/** The names of the shipped environments. */
-export const SHIPPED = environments.map((e) => e.name as string);
+/** The environments config/environments.ts defines, validated (a fork's own). */
+const CONFIGURED = resolveEnvironments(configuredShared, configuredEntries);
+
+/** The names of the environments config/environments.ts defines (whatever a fork made of them). */
+export const SHIPPED = CONFIGURED.map((e) => e.name);
+
+/** A validated environment of config/environments.ts, with `overrides` merged on top of its entry. */
+export function configured(name: string, overrides: DeepPartial<EnvironmentInput> = {}): EnvironmentConfig {
+  if (Object.keys(overrides).length === 0) {
+    const found = CONFIGURED.find((e) => e.name === name);
+    if (!found) throw new Error(`no environment "${name}" in config/environments.ts`);
+    return found;
+  }
+  const raw = configuredEntries.find((e) => e.name === name);
+  if (!raw) throw new Error(`no environment "${name}" in config/environments.ts`);
+  return resolveEnvironments(configuredShared, [deepMerge(raw, overrides)])[0];
+}

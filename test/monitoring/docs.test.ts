@@ -1,4 +1,4 @@
-/** The README's monitoring section stays true to the construct: every alert has a runbook, every panel a row, every picture is current. */
+/** The monitoring reference (docs/monitoring.md) stays true to the construct: every alert has a runbook, every panel a row, every picture is current. */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,13 +7,13 @@ import { dashboardLayoutSvg, dashboardPanelTable, docDashboards, writeLayoutPict
 import { KUBE_PROMETHEUS_STACK_VERSION } from "../../constructs/monitoring";
 
 const root = path.join(__dirname, "..", "..");
-const doc = fs.readFileSync(path.join(root, "README.md"), "utf8");
+const doc = fs.readFileSync(path.join(root, "docs", "monitoring.md"), "utf8");
 // The three Prometheus dashboards and the CloudWatch one (install mode).
 const dashboards = docDashboards();
 
-describe("README.md, monitoring section", () => {
+describe("docs/monitoring.md", () => {
   it.each([...ALERT_NAMES])("has a runbook section and a table row for %s", (name) => {
-    expect(doc).toContain(`\n#### ${name}\n`);
+    expect(doc).toContain(`\n### ${name}\n`);
     expect(doc).toMatch(new RegExp(`\\n\\| ${name} \\| (critical|warning) \\|`));
   });
 
@@ -27,7 +27,7 @@ describe("README.md, monitoring section", () => {
 
   it.each(dashboards.map((d) => [d.uid, d] as const))("shows dashboard %s: its panel table and picture", (uid, d) => {
     expect(doc).toContain(dashboardPanelTable(d));
-    expect(doc).toContain(`](docs/monitoring/${uid}.svg)`);
+    expect(doc).toContain(`](monitoring/${uid}.svg)`);
     const picture = fs.readFileSync(path.join(root, "docs", "monitoring", `${uid}.svg`), "utf8");
     // Stale picture? Run: npx ts-node --transpile-only constructs/monitoring/layout.ts
     expect(picture).toBe(dashboardLayoutSvg(d));

@@ -179,7 +179,7 @@ describe("alert rules (promtool)", () => {
       expect(["critical", "warning"]).toContain(r.labels.severity);
       expect(r.annotations.summary.length).toBeGreaterThan(10);
       expect(r.annotations.description.length).toBeGreaterThan(20);
-      expect(r.annotations.runbook_url).toBe(`README.md#${r.alert.toLowerCase()}`);
+      expect(r.annotations.runbook_url).toBe(`docs/monitoring.md#${r.alert.toLowerCase()}`);
     }
   });
 

@@ -10,7 +10,7 @@ import { Testing } from "cdktf";
 import { buildApp } from "../../main";
 import { allRules, type TfJson } from "../../policies";
 import { MlflowStack } from "../../stacks/mlflow-stack";
-import { envConfig, resourcesOf, SHIPPED } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, SHIPPED } from "../helpers/synth";
 
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-policies-"));
 const read = (stack: string) => {
@@ -51,7 +51,7 @@ describe("every shipped stack", () => {
     ["staging with IRSA and configured subnets", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: "arn:aws:iam::222222222222:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/X", privateSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"] } }],
   ])("%s passes every rule", (what, overrides) => {
     const env = what.split(" ")[0];
-    const stack = new MlflowStack(Testing.app(), envConfig(env, overrides));
+    const stack = new MlflowStack(Testing.app(), configured(env, overrides));
     const json = JSON.parse(Testing.synth(stack)) as TfJson;
     expect(Object.keys(resourcesOf(json, "aws_s3_bucket")).length).toBeGreaterThanOrEqual(env === "prod" ? 3 : 1);
     for (const rule of allRules()) expect({ rule: rule.id, findings: rule.check(json) }).toEqual({ rule: rule.id, findings: [] });

@@ -5,10 +5,10 @@
 import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { trackingServerName } from "../../constructs/commands/mlflow";
 import { gcPodLabels } from "../../constructs/tracking-server";
-import { envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 const variants: [string, TfJson, ReturnType<typeof envConfig>][] = [
-  ...SHIPPED.map((name) => [name, synthJson(envConfig(name)), envConfig(name)] as [string, TfJson, ReturnType<typeof envConfig>]),
+  ...SHIPPED.map((name) => [name, synthJson(configured(name)), configured(name)] as [string, TfJson, ReturnType<typeof envConfig>]),
   (() => {
     const c = envConfig("staging", { ingress: { kind: "gateway-api", gatewayRef: { namespace: "gateways", name: "public" } } });
     return ["staging with gateway-api", synthJson(c), c] as [string, TfJson, ReturnType<typeof envConfig>];

@@ -1,6 +1,6 @@
-import { envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { buildApp } from "../../main";
-import { stackName } from "../../stacks/mlflow-stack";
+import { stackName, TERRAFORM_REQUIRED_VERSION } from "../../stacks/mlflow-stack";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,8 +12,13 @@ const provider = (json: TfJson, name: string) => {
 };
 
 describe.each(SHIPPED)("stack %s", (name) => {
-  const config = envConfig(name);
+  const config = configured(name);
   const json = synthJson(config);
+
+  it("requires a Terraform that honours the S3 lock file (>= 1.10), and not the next major", () => {
+    expect(json.terraform?.required_version).toBe(TERRAFORM_REQUIRED_VERSION);
+    expect(TERRAFORM_REQUIRED_VERSION).toMatch(/^>= 1\.(1\d|[2-9]\d)\.\d+, < 2\.0\.0$/);
+  });
 
   it("pins the AWS provider to the environment's account and region", () => {
     const aws = provider(json, "aws");
@@ -23,7 +28,7 @@ describe.each(SHIPPED)("stack %s", (name) => {
 
   it("tags every AWS resource with project, environment and managed-by, plus configured tags", () => {
     expect(provider(json, "aws").default_tags).toEqual([
-      { tags: { "cost-center": "ml-platform", project: "mlflow", environment: name, "managed-by": "cdktf" } },
+      { tags: { ...config.tags, project: config.project, environment: name, "managed-by": "cdktf" } },
     ]);
   });
 

@@ -5,7 +5,7 @@
  * This test pins their addresses so that no refactoring can change them silently. If you must rename,
  * keep the address with `overrideLogicalId` or add a `moved` block, then update this list.
  */
-import { envConfig, resourcesOf, synthJson, SHIPPED } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED } from "../helpers/synth";
 
 const STATEFUL = [
   "aws_s3_bucket.artifact_store_bucket_C02EB893",
@@ -26,7 +26,7 @@ const STATEFUL = [
 const STATEFUL_TYPES = [...new Set(STATEFUL.map((a) => a.split(".")[0]))];
 
 describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
-  const json = synthJson(envConfig(name));
+  const json = synthJson(configured(name));
   const present = STATEFUL_TYPES.flatMap((t) => Object.keys(resourcesOf(json, t)).map((n) => `${t}.${n}`));
 
   it("are exactly the pinned ones (a changed address would destroy and recreate them)", () => {

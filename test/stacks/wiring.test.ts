@@ -1,11 +1,11 @@
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 /** Terraform addresses a resource depends on explicitly. */
 const dependsOn = (r: Record<string, any>) => (r.depends_on ?? []) as string[];
 
 describe("stack wiring: the tracking server waits for what its pods need", () => {
   it.each(["dev", "prod"])("%s: Deployment, migration Job and gc CronJob depend on the DB Secret and the Pod Identity association", (name) => {
-    const json = synthJson(envConfig(name));
+    const json = synthJson(configured(name));
     const [secret] = Object.keys(resourcesOf(json, "kubernetes_secret_v1")).filter((k) => k.startsWith("backend_store"));
     // The tracking server's association (Grafana has its own, for CloudWatch).
     const [association] = Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")).filter((k) => k.startsWith("tracking_identity_"));
@@ -35,7 +35,7 @@ describe("stack wiring: the tracking server waits for what its pods need", () =>
 
 describe("platform namespace", () => {
   const labels = (name: string, overrides = {}) =>
-    resourcesOf(synthJson(envConfig(name, overrides)), "kubernetes_namespace_v1").namespace.metadata.labels as Record<string, string>;
+    resourcesOf(synthJson(configured(name, overrides)), "kubernetes_namespace_v1").namespace.metadata.labels as Record<string, string>;
 
   it("enforces the restricted Pod Security Standard", () => {
     expect(labels("prod")["pod-security.kubernetes.io/enforce"]).toBe("restricted");
@@ -123,7 +123,7 @@ function inNamespace(json: TfJson, name: string, namespaceAddress: string): stri
 }
 
 describe.each(SHIPPED)("stack %s: every namespaced resource is created after its namespace", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const graph = dependencyGraph(json);
   const namespaceAddress = (name: string) => {

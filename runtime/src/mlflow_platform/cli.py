@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     module = COMMANDS.get(command)
     if module is None:
-        print(f"mlflow-platform: unknown command {command!r}; expected one of {', '.join(sorted(COMMANDS))}", file=sys.stderr)
+        known = ", ".join(sorted(COMMANDS))
+        print(f"mlflow-platform: unknown command {command!r}; expected one of {known}", file=sys.stderr)
         return 2
     return int(importlib.import_module(module).main(rest) or 0)
 

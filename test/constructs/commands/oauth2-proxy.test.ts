@@ -15,7 +15,7 @@ import {
 import { renderProcess } from "../../../constructs/commands/render";
 import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
 import type { EnvironmentConfig } from "../../../config";
-import { envConfig, SHIPPED } from "../../helpers/synth";
+import { configured, envConfig, SHIPPED } from "../../helpers/synth";
 import { freePort, startOidcStub, startRecordingUpstream, type OidcStub, type RecordingUpstream } from "../../helpers/oidc-stub";
 import { oauth2ProxyBin } from "../../helpers/tools";
 
@@ -261,7 +261,7 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
   });
 
   it.each(SHIPPED)("--config-test passes for %s (through the environment, as Kubernetes passes it)", async (name) => {
-    const p = localProcess(envConfig(name), oidc, up, 4180, 44180);
+    const p = localProcess(configured(name), oidc, up, 4180, 44180);
     const r = await run([...p.argv, "--config-test"], p.env);
     expect(r.output).toMatch(/configuration is valid/);
     expect(r.code).toBe(0);

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * Turns config/environments.ts into what a fork would have after following the README's fork
+ * checklist: every placeholder replaced by the fork's own values, and one more environment (another
+ * account, region and domain). `scripts/fork-check.sh` runs the whole test suite on the result, so a
+ * test that hard-codes the shipped environments or placeholders fails CI.
+ *
+ * Usage: node scripts/fork-config.mjs <path of environments.ts to rewrite in place>
+ */
+import * as fs from "node:fs";
+
+const file = process.argv[2];
+if (!file) {
+  console.error("usage: node scripts/fork-config.mjs <config/environments.ts>");
+  process.exit(2);
+}
+let src = fs.readFileSync(file, "utf8");
+
+// Every value the README's fork checklist names, old -> new. A placeholder missing from the file is an
+// error: the checklist and the shipped configuration must not drift apart.
+const replacements = [
+  ["example-org-terraform-state", "acme-ml-tfstate"],
+  ["111111111111", "210987654321"],
+  ["222222222222", "310987654321"],
+  ["333333333333", "410987654321"],
+  ["https://login.example.com/realms/ml", "https://sso.acme.io/realms/data"],
+  ["ml-platform@example.com", "mlops@acme.io"],
+  ["*.example.com", "*.ml.acme.io"],
+  ["mlflow-dev.example.com", "tracking-dev.ml.acme.io"],
+  ["mlflow-staging.example.com", "tracking-staging.ml.acme.io"],
+  ["mlflow.example.com", "tracking.ml.acme.io"],
+  ["\"example.com\"", "\"acme.io\""],
+  ["10.0.0.0/16", "10.42.0.0/16"],
+  ["ml-dev", "eks-ml-dev"],
+  ["ml-staging", "eks-ml-staging"],
+  ["ml-prod", "eks-ml-prod"],
+];
+for (const [from, to] of replacements) {
+  if (!src.includes(from)) {
+    console.error(`fork-config: placeholder ${JSON.stringify(from)} not found in ${file}: update scripts/fork-config.mjs and the README's fork checklist together`);
+    process.exit(1);
+  }
+  src = src.split(from).join(to);
+}
+
+// One more environment, in another account, region and domain: the fork's own addition.
+src += `
+// Added by scripts/fork-config.mjs (fork check): a fourth environment in another account and region.
+environments.push({
+  name: "qa",
+  aws: { accountId: "510987654321", region: "us-west-2" },
+  state: { backend: "s3", bucket: "acme-ml-tfstate-qa", key: "mlflow/{env}/terraform.tfstate", region: "us-west-2" },
+  cluster: { name: "eks-ml-qa" },
+  hostname: "tracking-qa.ml-qa.acme.dev",
+  auth: {
+    clientId: "mlflow-qa",
+    clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:us-west-2:510987654321:secret:mlflow-qa/oidc-client-secret-QwErTy" },
+    replicas: { min: 1, max: 2 },
+  },
+  ingress: {
+    certificateArn: "arn:aws:acm:us-west-2:510987654321:certificate/00000000-0000-0000-0000-000000000004",
+    certificateDomains: ["*.ml-qa.acme.dev"],
+    vpcCidrs: ["10.77.0.0/16"],
+  },
+  mlflow: { replicas: { min: 1, max: 2 } },
+  database: { instanceClass: "db.t4g.micro", deletionProtection: false, finalSnapshot: false, backupRetentionDays: 1 },
+});
+`;
+fs.writeFileSync(file, src);
+console.log(`fork-config: ${replacements.length} placeholders replaced, environment "qa" added to ${file}`);
