@@ -1,4 +1,4 @@
-import { shared } from "../../config/environments";
+import { shared } from "../fixtures/environments";
 import { resolveEnvironments } from "../../config/load";
 import { deepMerge } from "../../config/merge";
 import { certificateCovers } from "../../config/schema";

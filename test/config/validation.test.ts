@@ -1,9 +1,9 @@
-import { environments, shared } from "../../config/environments";
+import { environments, shared } from "../fixtures/environments";
 import { ConfigError, resolveEnvironments, selectEnvironments } from "../../config/load";
 import { deepMerge } from "../../config/merge";
 import { configProblems as problems, entry, envConfig } from "../helpers/synth";
 
-describe("shipped configuration", () => {
+describe("the test fixture configuration", () => {
   it("validates every environment and applies shared values with per-environment overrides", () => {
     const all = resolveEnvironments(shared, environments);
     expect(all.map((e) => e.name)).toEqual(["dev", "staging", "prod"]);

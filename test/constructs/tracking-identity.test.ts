@@ -29,10 +29,10 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
   const json = synthJson(config);
   const role = byPrefix(json, "aws_iam_role", "tracking_identity_role");
   const policy = JSON.parse(byPrefix(json, "aws_iam_role_policy", "tracking_identity_artifact_access").policy);
-  const bucketArn = `arn:aws:s3:::mlflow-${env}-artifacts-${config.aws.accountId}`;
+  const bucketArn = `arn:aws:s3:::${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}`;
 
   it("trusts only EKS Pod Identity for the mlflow service account in the mlflow namespace of this cluster", () => {
-    expect(role.name).toBe(`mlflow-${env}-tracking-server`);
+    expect(role.name).toBe(`${config.project}-${env}-tracking-server`);
     expect(role.max_session_duration).toBe(3600);
     expect(JSON.parse(role.assume_role_policy).Statement).toEqual([{
       Sid: "ServiceAccountViaPodIdentity",
@@ -40,8 +40,8 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
       Principal: { Service: "pods.eks.amazonaws.com" },
       Action: ["sts:AssumeRole", "sts:TagSession"],
       Condition: { StringEquals: {
-        "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:eu-west-1:${config.aws.accountId}:cluster/ml-${env}`,
-        "aws:RequestTag/kubernetes-namespace": "mlflow",
+        "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:${config.aws.region}:${config.aws.accountId}:cluster/${config.cluster.name}`,
+        "aws:RequestTag/kubernetes-namespace": config.mlflow.namespace,
         "aws:RequestTag/kubernetes-service-account": "mlflow",
       } },
     }]);
@@ -49,20 +49,20 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
 
   it("associates the role with the service account and checks the Pod Identity agent add-on at plan time", () => {
     expect(byPrefix(json, "aws_eks_pod_identity_association", "tracking_identity_association")).toEqual({
-      cluster_name: `ml-${env}`, namespace: "mlflow", service_account: "mlflow",
+      cluster_name: config.cluster.name, namespace: config.mlflow.namespace, service_account: "mlflow",
       role_arn: ref(json, "aws_iam_role", "tracking_identity_role", "arn"),
     });
-    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual([{ cluster_name: `ml-${env}`, addon_name: "eks-pod-identity-agent" }]);
+    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual([{ cluster_name: config.cluster.name, addon_name: "eks-pod-identity-agent" }]);
   });
 
   it("allows only the S3 actions MLflow needs, on this bucket's prefix, and the bucket key through S3", () => {
     expect(policy.Statement).toEqual([
-      { Sid: "ListArtifactPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": ["mlartifacts", "mlartifacts/*"] } } },
-      { Sid: "ReadWriteArtifacts", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: `${bucketArn}/mlartifacts/*` },
+      { Sid: "ListArtifactPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": [config.artifacts.prefix, `${config.artifacts.prefix}/*`] } } },
+      { Sid: "ReadWriteArtifacts", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: `${bucketArn}/${config.artifacts.prefix}/*` },
       {
         Sid: "UseArtifactKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"],
         Resource: ref(json, "aws_kms_key", "artifact_store_key", "arn"),
-        Condition: { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } },
+        Condition: { StringEquals: { "kms:ViaService": `s3.${config.aws.region}.amazonaws.com` } },
       },
     ]);
   });

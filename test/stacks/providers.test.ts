@@ -60,8 +60,14 @@ describe.each(SHIPPED)("stack %s", (name) => {
   });
 
   it("keeps its state in its own encrypted, lock-file-locked S3 object", () => {
+    const state = config.state;
+    if (state.backend !== "s3") throw new Error(`${name}: expected S3 state (a local state file is for experiments only)`);
     expect((json.terraform as any).backend).toEqual({
-      s3: { bucket: "example-org-terraform-state", key: `mlflow/${name}/terraform.tfstate`, region: "eu-west-1", encrypt: true, use_lockfile: true },
+      s3: {
+        bucket: state.bucket, key: state.key.replaceAll("{env}", name), region: state.region ?? config.aws.region, encrypt: true, use_lockfile: true,
+        ...(state.kmsKeyArn ? { kms_key_id: state.kmsKeyArn } : {}),
+        ...(state.roleArn ? { assume_role: { role_arn: state.roleArn, session_name: `${config.project}-${name}-state` } } : {}),
+      },
     });
   });
 
