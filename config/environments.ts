@@ -26,7 +26,7 @@ export const shared: DeepPartial<EnvironmentInput> = {
     abortIncompleteMultipartUploadDays: 3,
   },
   database: {
-    engineVersion: "17.6",
+    engineVersion: "17",
     instanceClass: "db.t4g.small",
     allocatedStorageGb: 20,
     maxAllocatedStorageGb: 100,
@@ -84,7 +84,8 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       replicas: { min: 1, max: 2 },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
-    monitoring: { retentionDays: 7, storageGb: 20 },
+    // Development alerts go nowhere, deliberately (a production environment must name a receiver).
+    monitoring: { retentionDays: 7, storageGb: 20, alertsReachNobody: true },
   },
   {
     name: "staging",
@@ -97,6 +98,7 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:mlflow-staging/oidc-client-secret-AbCdEf" },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
+    monitoring: { alertsReachNobody: true },
   },
   {
     name: "prod",
@@ -123,6 +125,11 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       replicas: { min: 2, max: 6 },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003" },
-    monitoring: { retentionDays: 30, storageGb: 200 },
+    monitoring: {
+      retentionDays: 30,
+      storageGb: 200,
+      // Create it before the first deploy: kubectl -n monitoring create secret generic alertmanager-slack --from-literal=url=<webhook URL>
+      slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
+    },
   },
 ];

@@ -1,4 +1,6 @@
+import * as path from "path";
 import { deepMerge, type DeepPartial } from "./merge";
+import { expectation, unknownKeyMessage } from "./messages";
 import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from "./schema";
 
 /** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
@@ -35,6 +37,9 @@ export function resolveEnvironments(
   const problems: string[] = [];
   const result: EnvironmentConfig[] = [];
   const seen = new Map<string, number>();
+  // Where each environment keeps its state, also for an environment with other problems: a state
+  // location shared with another environment is reported in the same run.
+  const states: StateOwner[] = [];
 
   if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
 
@@ -49,24 +54,61 @@ export function resolveEnvironments(
       }
     }
     const merged = deepMerge(shared as Record<string, unknown>, entry);
-    const parsed = environmentSchema.safeParse(merged);
+    const state = environmentSchema.shape.state.safeParse(merged.state);
+    const project = environmentSchema.shape.project.safeParse(merged.project);
+    if (typeof entry.name === "string" && seen.get(entry.name) === index && state.success && project.success) states.push({ name: entry.name, project: project.data, state: state.data });
+    const parsed = environmentSchema.safeParse(merged, { error: expectation });
     if (parsed.success) {
       result.push(parsed.data);
       return;
     }
     const reported = new Set<string>();
     for (const issue of parsed.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          const field = [...issue.path, key].map(String).join(".");
+          problems.push(`${label}: field ${field}: ${unknownKeyMessage(environmentSchema, issue.path, key)}`);
+        }
+        continue;
+      }
       const field = issue.path.map(String).join(".") || "(root)";
       // Cross-field checks also run on a field that failed its own check: report a field once.
       if (reported.has(field) && issue.code === "custom") continue;
       reported.add(field);
-      const expected = issue.message.replace(/^Invalid input: /, "");
-      problems.push(`${label}: field ${field} = ${show(valueAt(merged, issue.path))}: expected ${expected}`);
+      problems.push(`${label}: field ${field} = ${show(valueAt(merged, issue.path))}: expected ${issue.message}`);
     }
   });
 
+  problems.push(...sharedStateProblems(states));
+
   if (problems.length > 0) throw new ConfigError(problems);
   return result;
+}
+
+/**
+ * Where each environment keeps its Terraform state. Two environments that resolve to the same S3 object
+ * or local file would overwrite each other's state: the later one is refused.
+ */
+type StateOwner = Pick<EnvironmentConfig, "name" | "project" | "state">;
+
+function sharedStateProblems(envs: readonly StateOwner[]): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string>();
+  for (const env of envs) {
+    const s = env.state;
+    const where = s.backend === "s3"
+      ? `s3://${s.bucket}/${s.key.replaceAll("{env}", env.name)}`
+      // A local path is relative to the stack's folder, cdktf.out/stacks/<project>-<name>.
+      : path.posix.join("cdktf.out/stacks", `${env.project}-${env.name}`, s.path.replaceAll("{env}", env.name));
+    const owner = owners.get(where);
+    if (owner === undefined) {
+      owners.set(where, env.name);
+      continue;
+    }
+    const [field, value, example] = s.backend === "s3" ? ["state.key", s.key, "mlflow/{env}/terraform.tfstate"] : ["state.path", s.path, "../../../terraform.{env}.tfstate"];
+    problems.push(`environment "${env.name}": field ${field} = ${show(value)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}, and each would overwrite the other's; put {env} in it (e.g. "${example}")`);
+  }
+  return problems;
 }
 
 /**

@@ -7,10 +7,18 @@
  * a valid value looks like.
  */
 import { z } from "zod";
-import { CPU_PATTERN, MEMORY_PATTERN, parseCpu, parseMemory } from "./quantity";
+import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
+import {
+  arnProblem, bucketNameProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
+  tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
+} from "../constructs/aws-limits";
+import { OIDC_PROVIDER_ARN } from "../constructs/aws";
 
-/** AWS regions where the stack's services (EKS, RDS, S3, Secrets Manager) exist. */
+/**
+ * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
+ * any region-shaped name is accepted (constructs/aws-limits.ts), so a new region needs no code change.
+ */
 export const AWS_REGIONS = [
   "us-east-1", "us-east-2", "us-west-1", "us-west-2",
   "af-south-1",
@@ -29,7 +37,14 @@ const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const accountId = z.string().regex(/^\d{12}$/, { error: "a 12-digit AWS account id such as \"123456789012\" (quoted, leading zeros kept)" });
-const region = z.enum(AWS_REGIONS, { error: `an AWS region such as "eu-west-1" (one of ${AWS_REGIONS.join(", ")})` });
+/** A string field checked by one of the rule functions of constructs/aws-limits.ts or config/quantity.ts. */
+const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
+  base.superRefine((value, ctx) => {
+    const p = problem(value);
+    if (p) ctx.addIssue({ code: "custom", message: p });
+  });
+const region = rule(regionProblem);
+const bucketName = rule(bucketNameProblem);
 const hostname = z.string().regex(HOSTNAME, { error: "a lower-case DNS hostname such as \"mlflow.example.com\" (no scheme, port or path)" });
 const dnsLabel = z.string().regex(DNS_LABEL, { error: "a DNS label: lower-case letters, digits and '-', at most 63 characters" });
 const arn = (what: string) => z.string().regex(ARN, { error: `the ARN of ${what}, e.g. arn:aws:...` });
@@ -39,9 +54,16 @@ const int = (min: number, max: number, what: string) =>
   z.number({ error: `${what}: a whole number from ${min} to ${max}` }).int({ error: `${what}: a whole number from ${min} to ${max}` })
     .min(min, { error: `${what}: a whole number from ${min} to ${max}` })
     .max(max, { error: `${what}: a whole number from ${min} to ${max}` });
-const cpu = z.string().regex(CPU_PATTERN, { error: "a Kubernetes CPU quantity such as \"250m\" or \"1\"" });
-const memory = z.string().regex(MEMORY_PATTERN, { error: "a Kubernetes memory quantity such as \"512Mi\" or \"2Gi\"" });
-const cron = z.string().regex(/^(\S+\s+){4}\S+$/, { error: "a five-field cron schedule such as \"0 3 * * *\"" });
+const cpu = rule(cpuProblem);
+const memory = rule(memoryProblem);
+const cron = rule(cronProblem);
+/** Placeholders a state key or path may contain. */
+const statePathProblem = (what: string) => (v: string): string | undefined => {
+  const unknown = (v.match(/\{[^}]*\}/g) ?? []).filter((p) => p !== "{env}");
+  if (unknown.length > 0) return `${what} whose only placeholder is {env} (the environment's name), not ${unknown.join(", ")}`;
+  if (what === "an S3 object key" && (v.startsWith("/") || v.endsWith("/") || v.includes("//"))) return `${what} without a leading or trailing '/' and without "//", such as "mlflow/{env}/terraform.tfstate"`;
+  return undefined;
+};
 /** A container image with an explicit tag or digest: a moving `latest` is never deployed. */
 const imageRef = z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, {
   error: "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/image@sha256:<64 hex>\"",
@@ -59,7 +81,7 @@ export const replicasSchema = z.object({
 
 const awsSchema = z.object({
   accountId: accountId.describe("The account this environment lives in; the AWS provider refuses to touch any other."),
-  region: region.describe("The environment's AWS region."),
+  region: region.describe("The environment's AWS region, e.g. \"eu-west-1\": any region name is accepted (a region AWS opens later needs no code change); GovCloud, China and the isolated regions get their own ARN partition."),
   assumeRoleArn: arn("an IAM role").optional().describe("Role assumed by Terraform for this environment (cross-account deployments). Optional."),
   assumeRoleExternalId: z.string().min(2).max(1224).optional().describe("External id required by the assumed role's trust policy, if any."),
 }).strict();
@@ -67,15 +89,15 @@ const awsSchema = z.object({
 const stateSchema = z.discriminatedUnion("backend", [
   z.object({
     backend: z.literal("s3").describe("Remote state in S3: encrypted, locked with a lock file (Terraform >= 1.10)."),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).describe("Existing, versioned and encrypted S3 bucket holding the Terraform state."),
-    key: z.string().min(1).default("mlflow/{env}/terraform.tfstate").describe("Object key; `{env}` is replaced with the environment name."),
+    bucket: bucketName.describe("Existing, versioned and encrypted S3 bucket holding the Terraform state."),
+    key: rule(statePathProblem("an S3 object key"), z.string().min(1)).default("mlflow/{env}/terraform.tfstate").describe("Object key; `{env}` is replaced with the environment name. No two environments may resolve to the same bucket and key (they would overwrite each other's state)."),
     region: region.optional().describe("Region of the state bucket; defaults to the environment's region."),
-    kmsKeyArn: arn("a KMS key").optional().describe("KMS key that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies."),
+    kmsKeyArn: arn("a KMS key").optional().describe("KMS key (key or alias ARN, in the state bucket's region) that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies."),
     roleArn: arn("an IAM role").optional().describe("Role Terraform assumes to read and write the state (when the state lives in another account)."),
   }).strict(),
   z.object({
     backend: z.literal("local").describe("State in a local file (experiments only: no locking, no sharing)."),
-    path: z.string().min(1).default("../../../terraform.{env}.tfstate").describe("Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced."),
+    path: rule(statePathProblem("a file path"), z.string().min(1)).default("../../../terraform.{env}.tfstate").describe("Path of the state file, relative to the stack's folder in cdktf.out; `{env}` is replaced. No two environments may resolve to the same file."),
   }).strict(),
 ], { error: "state.backend: \"s3\" (remote, encrypted, locked) or \"local\"" });
 
@@ -88,7 +110,7 @@ const clusterSchema = z.object({
 }).strict();
 
 const artifactsSchema = z.object({
-  bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }).optional().describe("Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique)."),
+  bucketName: bucketName.optional().describe("Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique)."),
   prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
   forceDestroy: z.boolean().default(false).describe("Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments."),
   transitionToInfrequentAccessDays: int(30, 36500, "days").default(30).describe("Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule)."),
@@ -103,7 +125,9 @@ const artifactsSchema = z.object({
 }).strict();
 
 const databaseSchema = z.object({
-  engineVersion: z.string().regex(/^\d{2}\.\d{1,2}$/, { error: "a PostgreSQL major.minor version such as \"17.6\"" }).default("17.6").describe("PostgreSQL engine version, pinned exactly (major.minor)."),
+  engineVersion: z.string().regex(/^\d{2}$/, { error: "a PostgreSQL major version such as \"17\" (no minor: RDS applies minor upgrades automatically in the maintenance window)" })
+    .refine((v) => Number(v) >= POSTGRES_MIN_MAJOR, { error: `PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support)` })
+    .default("17").describe("PostgreSQL major version (e.g. \"17\"). RDS picks the current minor at creation and applies minor upgrades in the maintenance window (auto minor version upgrade), without drift in Terraform; a major upgrade is a deliberate change of this value."),
   instanceClass: z.string().regex(/^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/, {
     error: "an RDS instance class such as \"db.t4g.micro\" or \"db.r7g.large\"",
   }).describe("RDS instance class."),
@@ -115,10 +139,8 @@ const databaseSchema = z.object({
   backupRetentionDays: int(0, 35, "days").describe("Automated backup retention in days (RDS allows 0-35; 0 disables backups)."),
   readReplica: z.boolean().default(false).describe("A read replica that the tracking server uses for reads (`--read-replica-backend-store-uri`)."),
   name: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "a PostgreSQL identifier: lower-case letters, digits, '_', starting with a letter" }).default("mlflow").describe("Database name MLflow uses."),
-  backupWindow: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, { error: "a UTC window such as \"02:00-03:00\"" }).default("02:00-03:00").describe("Preferred backup window (UTC, hh24:mi-hh24:mi)."),
-  maintenanceWindow: z.string().regex(/^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$/, {
-    error: "a UTC window such as \"sun:04:00-sun:05:00\"",
-  }).default("sun:04:00-sun:05:00").describe("Preferred maintenance window (UTC, ddd:hh24:mi-ddd:hh24:mi); must not overlap the backup window."),
+  backupWindow: z.string().default("02:00-03:00").describe("Preferred daily backup window (UTC, hh24:mi-hh24:mi, at least 30 minutes)."),
+  maintenanceWindow: z.string().default("sun:04:00-sun:05:00").describe("Preferred weekly maintenance window (UTC, ddd:hh24:mi-ddd:hh24:mi, at least 30 minutes); must not overlap the backup window."),
   monitoringIntervalSeconds: z.union([z.literal(0), z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)], {
     error: "one of 0, 1, 5, 10, 15, 30, 60",
   }).default(60).describe("Enhanced monitoring interval in seconds (0 turns it off)."),
@@ -176,9 +198,10 @@ const ingressSchema = z.object({
   certificateArn: arn("an ACM certificate").describe("ACM certificate for the public hostname."),
   certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }).describe("Domains the certificate covers (\"mlflow.example.com\" or \"*.example.com\"); the hostname must match one."),
   scheme: z.enum(["internet-facing", "internal"]).default("internal").describe("`internet-facing` or `internal` load balancer."),
-  sslPolicy: z.string().default("ELBSecurityPolicy-TLS13-1-2-2021-06").describe("ALB TLS policy."),
+  sslPolicy: z.string().regex(MODERN_ALB_TLS_POLICY, { error: "an ALB TLS policy that allows only TLS 1.2 and 1.3, such as \"ELBSecurityPolicy-TLS13-1-2-2021-06\"" })
+    .default("ELBSecurityPolicy-TLS13-1-2-2021-06").describe("ALB TLS policy (TLS 1.2 and 1.3 only)."),
   idleTimeoutSeconds: int(60, 4000, "seconds").default(600).describe("Load balancer idle timeout in seconds; the proxy and MLflow timeouts are derived from it (large artifacts)."),
-  vpcCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "a CIDR block such as \"10.0.0.0/16\"" })).min(1).describe("CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy)."),
+  vpcCidrs: z.array(rule(vpcCidrProblem)).min(1, { error: "at least one CIDR block of the VPC" }).describe("CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy)."),
   gatewayRef: z.object({ namespace: dnsLabel.describe("Namespace of the Gateway."), name: dnsLabel.describe("Name of the Gateway.") }).strict().optional().describe("Gateway API only: the Gateway (namespace/name) the HTTPRoute attaches to."),
   installLoadBalancerController: z.boolean().default(false).describe("Install the AWS Load Balancer Controller (Helm) with its IAM role."),
 }).strict();
@@ -200,6 +223,7 @@ const monitoringSchema = z.object({
     userInfoUrl: httpsUrl.describe("The issuer's userinfo endpoint."),
     adminGroups: z.array(z.string().min(1)).default([]).describe("Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer."),
   }).strict().optional().describe("Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname."),
+  alertsReachNobody: z.boolean().default(false).describe("Accept that alerts reach nobody: they fire in Alertmanager but no receiver is configured (neither slack nor email). Required, as an explicit choice, for a production environment without a receiver; silences the synth warning elsewhere. No effect when a receiver is set."),
   slack: z.object({
     channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }).describe("Slack channel the alerts go to."),
     webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL."),
@@ -225,12 +249,29 @@ const notificationsSchema = z.object({
   webhookUrl: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional().describe("HTTPS endpoint subscribed to the alarm topic (for example an incident tool's SNS integration). Must not embed a secret."),
 }).strict();
 
+/** Tags the stack sets on every AWS resource itself (stacks/providers.ts defaultTags). */
+export const STACK_TAGS = ["project", "environment", "managed-by"] as const;
+
+/** Namespaces a cluster has of its own (and Kubernetes reserves the kube- prefix). */
+const SYSTEM_NAMESPACE = /^(default|kube-.*)$/;
+
+/** The IAM role names the stack derives from project and name, and when it creates each. */
+function derivedRoleNames(env: { project: string; name: string; database: { monitoringIntervalSeconds: number }; monitoring: { mode: string }; ingress: { installLoadBalancerController: boolean } }): string[] {
+  const stack = `${env.project}-${env.name}`;
+  return [
+    `${stack}-tracking-server`,
+    ...(env.database.monitoringIntervalSeconds > 0 ? [`${stack}-rds-monitoring`] : []),
+    ...(env.monitoring.mode === "install" ? [`${stack}-grafana-cloudwatch`] : []),
+    ...(env.ingress.installLoadBalancerController ? [`${stack}-aws-load-balancer-controller`] : []),
+  ];
+}
+
 export const environmentSchema = z.object({
   name: dnsLabel.describe("Environment name; the stack is `<project>-<name>`."),
   project: dnsLabel.default("mlflow").describe("Short project name used in stack, resource and bucket names."),
   production: z.boolean().default(false).describe("A production environment: the rules for data safety are enforced (deletion protection, final snapshot, backups)."),
   aws: awsSchema,
-  tags: z.record(z.string(), z.string()).default({}).describe("Extra tags applied to every AWS resource (project, environment and managed-by are always set)."),
+  tags: z.record(z.string(), z.string()).default({}).describe(`Extra tags applied to every AWS resource (project, environment and managed-by are set by the stack and cannot be given here; no "aws:" prefix; keys up to ${TAG_LIMITS.keyLength}, values up to ${TAG_LIMITS.valueLength} characters; at most ${TAG_LIMITS.perResource - STACK_TAGS.length} tags).`),
   state: stateSchema,
   cluster: clusterSchema,
   hostname: hostname.describe("Public hostname of the tracking server (behind the proxy)."),
@@ -317,9 +358,116 @@ export const environmentSchema = z.object({
   if (env.ingress.kind === "gateway-api" && !env.ingress.gatewayRef) {
     issue(["ingress", "gatewayRef"], "the Gateway (namespace and name) the HTTPRoute attaches to, when ingress.kind is \"gateway-api\"");
   }
-  const certRegion = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):/.exec(env.ingress.certificateArn)?.[1];
-  if (env.ingress.kind === "alb" && certRegion !== undefined && certRegion !== env.aws.region) {
-    issue(["ingress", "certificateArn"], `an ACM certificate in the environment's region (${env.aws.region}): an ALB can only use certificates from its own region`);
+
+  // ── ARNs: the right service and resource type, partition, region and account ──
+  // (compared with aws.accountId and aws.region only when those are valid: their own problem is reported)
+  const regionOk = regionProblem(env.aws.region) === undefined;
+  const accountOk = /^\d{12}$/.test(env.aws.accountId);
+  const partition = partitionOf(env.aws.region);
+  const account = { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId})` };
+  const arnRule = (path: (string | number)[], value: string | undefined, e: Omit<ArnExpectation, "partition"> & { partition?: ArnExpectation["partition"] }) => {
+    const p = value === undefined ? undefined : arnProblem(value, {
+      partition,
+      ...e,
+      region: regionOk ? e.region : undefined,
+      account: accountOk ? e.account : undefined,
+    });
+    if (p) issue(path, p);
+  };
+  arnRule(["aws", "assumeRoleArn"], env.aws.assumeRoleArn, {
+    what: "an IAM role", service: "iam", resource: /^role\/.+/, example: "role/mlflow-deployer", regional: false,
+    account: { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId}): Terraform assumes it and then works only in that account` },
+  });
+  if (env.state.backend === "s3") {
+    const stateRegion = env.state.region ?? env.aws.region;
+    const statePartition = partitionOf(stateRegion);
+    arnRule(["state", "roleArn"], env.state.roleArn, { what: "an IAM role", service: "iam", resource: /^role\/.+/, example: "role/terraform-state", regional: false, partition: statePartition });
+    arnRule(["state", "kmsKeyArn"], env.state.kmsKeyArn, {
+      what: "a KMS key", service: "kms", resource: /^(key|alias)\/.+/, example: "key/<key id>", regional: true, partition: statePartition,
+      region: { name: stateRegion, why: `not the state bucket's region (${stateRegion}): S3 encrypts only with keys of its own region` },
+    });
+  }
+  arnRule(["cluster", "oidcProviderArn"], env.cluster.oidcProviderArn, {
+    what: "the cluster's IAM OIDC provider", service: "iam", regional: false, account,
+    resource: new RegExp(`^oidc-provider/oidc\\.eks\\.${env.aws.region}\\.amazonaws\\.com(\\.cn)?/id/[A-Za-z0-9]+$`),
+    example: `oidc-provider/oidc.eks.${env.aws.region}.amazonaws.com/id/<id>`,
+  });
+  if (env.cluster.oidcProviderArn && !OIDC_PROVIDER_ARN.test(env.cluster.oidcProviderArn)) {
+    issue(["cluster", "oidcProviderArn"], "the ARN of the cluster's IAM OIDC provider (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>)");
+  }
+  if (env.auth.clientSecret.source === "secrets-manager") {
+    arnRule(["auth", "clientSecret", "secretArn"], env.auth.clientSecret.secretArn, {
+      what: "a Secrets Manager secret", service: "secretsmanager", resource: /^secret:.+/, example: "secret:mlflow/oidc-client-secret-AbCdEf", regional: true,
+      region: { name: env.aws.region, why: `not the environment's region (${env.aws.region}): the stack reads it there` }, account,
+    });
+  }
+  arnRule(["ingress", "certificateArn"], env.ingress.certificateArn, {
+    what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true,
+    region: env.ingress.kind === "alb" ? { name: env.aws.region, why: `not the environment's region (${env.aws.region}): an ALB can only use certificates from its own region` } : undefined,
+    account: { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId}): a load balancer can only use certificates of its own account` },
+  });
+  if (env.artifacts.replicationRegion && partitionOf(env.artifacts.replicationRegion) !== partition) {
+    issue(["artifacts", "replicationRegion"], `a region in the environment's partition (${partition}): S3 does not replicate across partitions`);
+  }
+
+  // ── RDS windows ──
+  for (const p of rdsWindowProblems(d.backupWindow, d.maintenanceWindow)) issue(["database", p.field], p.expected);
+
+  // ── namespaces: none shared with another the stack creates or the cluster's own ──
+  const ns = env.mlflow.namespace;
+  if (SYSTEM_NAMESPACE.test(ns)) issue(["mlflow", "namespace"], `a namespace of its own, not "${ns}" (the cluster's own namespaces, and names starting with "kube-", are reserved)`);
+  if (env.monitoring.namespace === ns) {
+    issue(["mlflow", "namespace"], `a namespace other than monitoring.namespace ("${ns}"): the stack creates this one and ${env.monitoring.mode === "install" ? "installs monitoring into the other" : "the existing Prometheus lives in the other"}`);
+  }
+  if (env.monitoring.mode === "install" && SYSTEM_NAMESPACE.test(env.monitoring.namespace)) {
+    issue(["monitoring", "namespace"], `a namespace of its own, not "${env.monitoring.namespace}" (the stack creates it in install mode; the cluster's own namespaces and "kube-*" are reserved)`);
+  }
+  if (env.ingress.gatewayRef?.namespace === ns) {
+    issue(["ingress", "gatewayRef", "namespace"], `the namespace of an existing Gateway, not mlflow.namespace ("${ns}"), which the stack creates`);
+  }
+
+  // ── tags ──
+  const tagKeys = Object.keys(env.tags);
+  for (const [key, value] of Object.entries(env.tags)) {
+    if ((STACK_TAGS as readonly string[]).includes(key)) {
+      issue(["tags", key], `no "${key}" tag: the stack sets ${STACK_TAGS.join(", ")} on every resource itself (remove it; "${key}" would be "${key === "project" ? env.project : key === "environment" ? env.name : "cdktf"}")`);
+      continue;
+    }
+    const p = tagKeyProblem(key) ?? tagValueProblem(value);
+    if (p) issue(["tags", key], p);
+  }
+  if (tagKeys.length > TAG_LIMITS.perResource - STACK_TAGS.length) {
+    issue(["tags"], `at most ${TAG_LIMITS.perResource - STACK_TAGS.length} tags (AWS allows ${TAG_LIMITS.perResource} per resource and the stack sets ${STACK_TAGS.length}), not ${tagKeys.length}`);
+  }
+
+  // ── names derived from project and name (RDS identifier, IAM roles, the artifact bucket) ──
+  const stack = `${env.project}-${env.name}`;
+  if (stack.length > 55 || stack.includes("--")) {
+    issue(["name"], `a shorter name: "${stack}" (project-name) is the RDS instance identifier, which must be at most 55 characters with no "--" (room is left for "-replica")`);
+  } else {
+    const tooLong = derivedRoleNames(env).filter((r) => r.length > 64);
+    if (tooLong.length > 0) issue(["name"], `a shorter name: the IAM role ${tooLong.map((r) => `"${r}" (${r.length})`).join(", ")} would exceed AWS's 64 characters`);
+  }
+  const bucketSuffix = env.artifacts.replicationRegion ? "-replica" : env.artifacts.accessLogging ? "-logs" : "";
+  if (env.artifacts.bucketName === undefined) {
+    const derived = `${stack}-artifacts-${env.aws.accountId}`;
+    const p = bucketNameProblem(derived + bucketSuffix);
+    if (p) issue(["name"], `a name that gives a valid artifact bucket name: "${derived + bucketSuffix}" is not ${p}; shorten project or name, or set artifacts.bucketName`);
+  } else if (env.artifacts.bucketName.length + bucketSuffix.length > 63) {
+    issue(["artifacts", "bucketName"], `at most ${63 - bucketSuffix.length} characters: the ${bucketSuffix === "-replica" ? "replica" : "access-log"} bucket is named "<bucketName>${bucketSuffix}" (S3 allows 63)`);
+  }
+
+  // ── alerts ──
+  const m = env.monitoring;
+  const receivers = m.slack !== undefined || m.email !== undefined;
+  if (env.production && m.mode === "install" && !receivers && !m.alertsReachNobody) {
+    issue(["monitoring", "slack"], "a receiver for a production environment's alerts: set monitoring.slack or monitoring.email, or say explicitly that alerts reach nobody with monitoring.alertsReachNobody: true");
+  }
+  if (m.thresholds.latencyP99Seconds < m.thresholds.latencyP95Seconds) {
+    issue(["monitoring", "thresholds", "latencyP99Seconds"], `at least latencyP95Seconds (${m.thresholds.latencyP95Seconds}): the p99 is never below the p95`);
+  }
+  if (m.grafanaHostname && m.mode !== "install") {
+    issue(["monitoring", "grafanaHostname"], "nothing in \"existing\" mode: the stack installs no Grafana there to expose");
   }
   if (env.aws.assumeRoleExternalId && env.cluster.auth === "exec") {
     // `aws eks get-token --role-arn` cannot pass an external id: the kubernetes and helm providers would be denied.

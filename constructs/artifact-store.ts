@@ -26,8 +26,8 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { ArtifactStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
+import { bucketNameProblem } from "./aws-limits";
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
 
 /** Lifecycle rules of the artifact bucket. Every value is in days. */
@@ -209,9 +209,8 @@ export class ArtifactStore extends Construct {
 
     // ── validation: every problem is reported before any cloud call ──
     if (!Token.isUnresolved(props.bucketName)) {
-      if (!BUCKET_NAME.test(props.bucketName) || props.bucketName.includes("..")) {
-        fail(this, "bucketName", `must be 3-63 lower-case letters, digits, '.' or '-', starting and ending with a letter or digit; got "${props.bucketName}"`);
-      }
+      const problem = bucketNameProblem(props.bucketName);
+      if (problem) fail(this, "bucketName", `must be ${problem.replace(/^an S3 bucket name: /, "")}; got "${props.bucketName}"`);
       const longest = props.bucketName.length + (props.replicationRegion ? "-replica".length : props.accessLogging ? "-logs".length : 0);
       if (longest > 63) {
         fail(this, "bucketName", `is too long for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);

@@ -27,13 +27,12 @@ import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { BackendStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
+import { POSTGRES_MIN_MAJOR, rdsWindowProblems } from "./aws-limits";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
 const IDENTIFIER = /^[a-z](?!.*--)[a-z0-9-]{0,61}[a-z0-9]$/;
 const DB_NAME = /^[a-z][a-z0-9_]{0,62}$/;
-const DAY = /^(mon|tue|wed|thu|fri|sat|sun):(\d{2}):(\d{2})-(mon|tue|wed|thu|fri|sat|sun):(\d{2}):(\d{2})$/;
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const MONITORING_INTERVALS = [0, 1, 5, 10, 15, 30, 60];
 const PORT = 5432;
 const GIB = 1024 ** 3;
@@ -72,12 +71,18 @@ export interface BackendStoreProps {
   /** The only security group admitted on port 5432 (the cluster's node or pod security group). Required. */
   readonly clientSecurityGroupId: string;
   /**
-   * PostgreSQL version, major.minor. The major is pinned; with `autoMinorVersionUpgrade` the instance
-   * is given the major only (`engine_version = "17"`), so RDS's minor upgrades cause no drift.
-   * @default "17.6"
+   * PostgreSQL version: either a major only (`"17"`: RDS picks the current minor at creation and
+   * applies minor upgrades in the maintenance window, with no drift in Terraform), or an exact
+   * major.minor (`"17.6"`: nothing upgrades it; it needs `autoMinorVersionUpgrade: false`, otherwise
+   * RDS would upgrade the minor and every plan would try to downgrade it back).
+   * @default "17"
    */
   readonly engineVersion?: string;
-  /** Apply minor engine upgrades in the maintenance window. @default true */
+  /**
+   * Apply minor engine upgrades in the maintenance window: true for a major-only `engineVersion`,
+   * false for an exact one (any other combination is refused).
+   * @default - true when `engineVersion` is a major only, false when it names a minor
+   */
   readonly autoMinorVersionUpgrade?: boolean;
   /** RDS instance class. @default "db.t4g.micro" */
   readonly instanceClass?: string;
@@ -145,10 +150,6 @@ export function defaultMaxConnections(memoryGiB: number): number {
   return Math.min(Math.floor((memoryGiB * GIB * 0.9) / 9531392), 5000);
 }
 
-function minutesOfWeek(day: string, hh: string, mm: string): number {
-  return DAYS.indexOf(day) * 1440 + Number(hh) * 60 + Number(mm);
-}
-
 /**
  * A private, encrypted RDS PostgreSQL instance for MLflow, reachable on 5432 from one security group.
  *
@@ -176,8 +177,8 @@ export class BackendStore extends Construct {
   constructor(scope: Construct, id: string, props: BackendStoreProps) {
     super(scope, id);
     const p = {
-      engineVersion: props.engineVersion ?? "17.6",
-      autoMinorVersionUpgrade: props.autoMinorVersionUpgrade ?? true,
+      engineVersion: props.engineVersion ?? "17",
+      autoMinorVersionUpgrade: props.autoMinorVersionUpgrade ?? !(props.engineVersion ?? "17").includes("."),
       instanceClass: props.instanceClass ?? "db.t4g.micro",
       allocatedStorageGb: props.allocatedStorageGb ?? 20,
       maxAllocatedStorageGb: props.maxAllocatedStorageGb ?? 100,
@@ -354,7 +355,7 @@ export class BackendStore extends Construct {
       ...common,
       identifier: id_,
       engine: "postgres",
-      engineVersion: p.autoMinorVersionUpgrade ? major : p.engineVersion,
+      engineVersion: p.engineVersion,
       allocatedStorage: p.allocatedStorageGb,
       dbName: p.databaseName,
       username: user,
@@ -501,8 +502,14 @@ export class BackendStore extends Construct {
     if (!Token.isUnresolved(props.identifier) && (!IDENTIFIER.test(props.identifier) || props.identifier.length > 55)) {
       fail("identifier", `must be 2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica"); got "${props.identifier}"`);
     }
-    if (!/^\d{2}\.\d{1,2}$/.test(p.engineVersion)) fail("engineVersion", `must be a PostgreSQL major.minor version such as "17.6", got "${p.engineVersion}"`);
-    if (Number(p.engineVersion.split(".")[0]) < 13) fail("engineVersion", `must be PostgreSQL 13 or later (older majors are out of RDS standard support), got "${p.engineVersion}"`);
+    if (!/^\d{2}(\.\d{1,2})?$/.test(p.engineVersion)) fail("engineVersion", `must be a PostgreSQL major version such as "17", or an exact major.minor such as "17.6", got "${p.engineVersion}"`);
+    if (p.autoMinorVersionUpgrade && p.engineVersion.includes(".")) {
+      fail("engineVersion", `must be a major version only (such as "${p.engineVersion.split(".")[0]}") when autoMinorVersionUpgrade is on: RDS upgrades the minor and Terraform would try to downgrade it back; got "${p.engineVersion}"`);
+    }
+    if (!p.autoMinorVersionUpgrade && !p.engineVersion.includes(".")) {
+      fail("engineVersion", `must name the exact minor (such as "${p.engineVersion}.6") when autoMinorVersionUpgrade is off, or nothing would ever upgrade the instance; got "${p.engineVersion}"`);
+    }
+    if (Number(p.engineVersion.split(".")[0]) < POSTGRES_MIN_MAJOR) fail("engineVersion", `must be PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support), got "${p.engineVersion}"`);
     if (!RDS_INSTANCE_CLASS.test(p.instanceClass)) fail("instanceClass", `must be an RDS instance class such as "db.t4g.micro" or "db.r7g.large", got "${p.instanceClass}"`);
     whole("allocatedStorageGb", p.allocatedStorageGb, 20, 65536);
     whole("maxAllocatedStorageGb", p.maxAllocatedStorageGb, 20, 65536);
@@ -522,29 +529,8 @@ export class BackendStore extends Construct {
     }
     if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName)) fail("secretName", `must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got "${p.secretName}"`);
 
-    const backup = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(p.backupWindow);
-    const maint = DAY.exec(p.maintenanceWindow);
-    if (!backup) fail("backupWindow", `must be a UTC window such as "02:00-03:00", got "${p.backupWindow}"`);
-    if (!maint) fail("maintenanceWindow", `must be a UTC window such as "sun:04:00-sun:05:00", got "${p.maintenanceWindow}"`);
-    const [, bh1, bm1, bh2, bm2] = backup!;
-    const bStart = Number(bh1) * 60 + Number(bm1);
-    let bEnd = Number(bh2) * 60 + Number(bm2);
-    if (bEnd <= bStart) bEnd += 1440;
-    if (bEnd - bStart < 30) fail("backupWindow", `must be at least 30 minutes long, got "${p.backupWindow}"`);
-    const [, d1, h1, m1, d2, h2, m2] = maint!;
-    const mStart = minutesOfWeek(d1, h1, m1);
-    let mEnd = minutesOfWeek(d2, h2, m2);
-    if (mEnd <= mStart) mEnd += 7 * 1440;
-    if (mEnd - mStart < 30) fail("maintenanceWindow", `must be at least 30 minutes long, got "${p.maintenanceWindow}"`);
-    const week = 7 * 1440;
-    for (let day = -1; day <= 7; day++) {
-      const s = day * 1440 + bStart;
-      const e = day * 1440 + bEnd;
-      for (const shift of [-week, 0, week]) {
-        if (s < mEnd + shift && mStart + shift < e) {
-          fail("maintenanceWindow", `must not overlap the daily backup window ${p.backupWindow}, got "${p.maintenanceWindow}"`);
-        }
-      }
+    for (const problem of rdsWindowProblems(p.backupWindow, p.maintenanceWindow)) {
+      fail(problem.field, `must be ${problem.expected}, got "${problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow}"`);
     }
     for (const [i, email] of p.alarmEmails.entries()) {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fail(`alarmEmails[${i}]`, `must be an e-mail address, got "${email}"`);

@@ -20,6 +20,7 @@ import type { EnvironmentConfig } from "../config";
 import { certificateCovers } from "../config/schema";
 import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
+import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
 
 export interface MlflowIngressProps {
   /** The environment: `hostname`, `ingress.*`, `project` and `name` (load balancer tags). */
@@ -43,8 +44,8 @@ export interface MlflowIngressProps {
 
 /** The IngressClass the AWS Load Balancer Controller serves. */
 export const ALB_INGRESS_CLASS = "alb";
-/** ALB TLS policies that allow only TLS 1.2 and 1.3 (the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families). */
-export const MODERN_ALB_TLS_POLICY = /^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-/;
+/** ALB TLS policies that allow only TLS 1.2 and 1.3 (defined with AWS's other limits, which config checks too). */
+export { MODERN_ALB_TLS_POLICY };
 /** ALB limit on the idle timeout, and on a target group's deregistration delay. */
 const MAX_DEREGISTRATION_DELAY = 3600;
 

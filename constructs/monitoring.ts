@@ -133,6 +133,12 @@ export interface MonitoringProps {
   readonly storageClassName?: string;
   /** Alert thresholds. @default DEFAULT_THRESHOLDS (5% errors, p95 2 s, p99 5 s, 1 refused request/s, volume 85%) */
   readonly thresholds?: Partial<AlertThresholds>;
+  /**
+   * Acknowledges that alerts reach nobody (neither `slack` nor `email` set): the construct then adds no
+   * warning about it. No effect when a receiver is set.
+   * @default false (a warning is added when no receiver is set)
+   */
+  readonly alertsReachNobody?: boolean;
   /** Slack: the webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager. @default no Slack */
   readonly slack?: { readonly channel: string; readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
   /** E-mail through SMTP; a password is read from a mounted Secret. @default no e-mail */
@@ -293,7 +299,7 @@ export class Monitoring extends Construct {
           ? { ...props.email, authPasswordSecretKey: props.email.authPasswordSecretKey ?? "password", requireTls: props.email.requireTls ?? true }
           : undefined,
       };
-      if (!routing.slack && !routing.email) {
+      if (!routing.slack && !routing.email && !props.alertsReachNobody) {
         Annotations.of(this).addWarning("Monitoring: neither slack nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack or monitoring.email.");
       }
       this.alertmanagerConfig = buildAlertmanagerConfig(routing);

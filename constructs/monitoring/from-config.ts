@@ -39,6 +39,7 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     thresholds: m.thresholds,
     slack: m.slack,
     email,
+    alertsReachNobody: m.alertsReachNobody,
     grafana: grafanaExposure(config),
     alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
     alarmEmails,

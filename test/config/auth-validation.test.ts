@@ -77,12 +77,12 @@ describe("auth and ingress configuration: bad input is a clear error before synt
 
   it("refuses an ALB certificate from another region", () => {
     expect(problems({ ingress: { certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" } })).toEqual([
-      expect.stringMatching(/field ingress\.certificateArn = "arn:aws:acm:us-east-1:[^:]*:certificate\/[0-9-]*\.\.\.: expected an ACM certificate in the environment's region \(eu-west-1\)/),
+      expect.stringMatching(/field ingress\.certificateArn = "arn:aws:acm:us-east-1:[^:]*:certificate\/[0-9-]*\.\.\.: expected the ARN of an ACM certificate, .*: it is in us-east-1, not the environment's region \(eu-west-1\): an ALB can only use certificates from its own region/),
     ]);
   });
 
   it("refuses a VPC CIDR that is not a CIDR, and an empty list", () => {
-    expect(problems({ ingress: { vpcCidrs: ["10.0.0.0"] } })[0]).toMatch(/field ingress\.vpcCidrs\.0 = "10\.0\.0\.0": expected a CIDR block/);
+    expect(problems({ ingress: { vpcCidrs: ["10.0.0.0"] } })[0]).toMatch(/field ingress\.vpcCidrs\.0 = "10\.0\.0\.0": expected an IPv4 VPC CIDR block such as "10\.0\.0\.0\/16"/);
     expect(() => resolveEnvironments(shared, [{ ...deepMerge(entry("dev"), {}), ingress: { ...entry("dev").ingress, vpcCidrs: [] } }])).toThrow(/ingress\.vpcCidrs/);
   });
 

@@ -78,7 +78,8 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
 });
 
 describe("tracking identity with IRSA", () => {
-  const config = envConfig("staging", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: OIDC } });
+  // The OIDC provider is in the environment's account (IRSA trusts a provider of the role's own account).
+  const config = envConfig("dev", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: OIDC } });
   const json = synthJson(config);
 
   it("trusts the cluster's OIDC provider for exactly system:serviceaccount:mlflow:mlflow with the STS audience", () => {
