@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
+import { kubernetesVersionSchema } from "./kubernetes";
 
 /** AWS regions where the stack's services (EKS, RDS, S3, Secrets Manager) exist. */
 export const AWS_REGIONS = [
@@ -85,6 +86,7 @@ const clusterSchema = z.object({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123456789abcdef0\"" })).default([]).describe("Private subnets for the database; looked up from the cluster's VPC (subnets tagged kubernetes.io/role/internal-elb) when empty."),
   clientSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: "a security group id such as \"sg-0123456789abcdef0\"" }).optional().describe("Security group of the cluster's nodes or pods allowed to reach the database; defaults to the cluster security group EKS creates."),
   oidcProviderArn: arn("the cluster's IAM OIDC provider").optional().describe("IRSA only: the ARN of the cluster's IAM OIDC provider."),
+  kubernetesVersion: kubernetesVersionSchema,
 }).strict();
 
 const artifactsSchema = z.object({
