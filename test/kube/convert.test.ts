@@ -21,7 +21,8 @@ const SCHEMAS: Record<string, Schema> = {
   LabelSelector: { type: "object", properties: { matchLabels: map } },
   Strategy: { type: "object", properties: { type: str, rollingUpdate: ref("RollingUpdate") } },
   RollingUpdate: { type: "object", properties: { maxSurge: ref("IntOrString"), maxUnavailable: ref("IntOrString") } },
-  IntOrString: { type: "string", format: "int-or-string", "x-kubernetes-int-or-string": true },
+  // Built-in types mark int-or-string by format (CRDs by x-kubernetes-int-or-string).
+  IntOrString: { type: "string", format: "int-or-string" },
   PodTemplateSpec: { type: "object", properties: { metadata: ref("ObjectMeta"), spec: ref("PodSpec") } },
   PodSpec: {
     type: "object",

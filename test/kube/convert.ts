@@ -210,7 +210,7 @@ export class Converter {
         if (v.startsWith("tfref-")) return 1;
         return v;
       }
-      if (s["x-kubernetes-int-or-string"] && /^\d+$/.test(v)) return Number(v);
+      if ((s["x-kubernetes-int-or-string"] || s.format === "int-or-string") && /^\d+$/.test(v)) return Number(v);
       if (s.type === "boolean" && (v === "true" || v === "false")) return v === "true";
       return v;
     }
