@@ -18,7 +18,9 @@ export default async function globalSetup(): Promise<void> {
   const t1 = Date.now();
   try {
     const crds = loadCrds(kubeBin(TOOLS_DIR, "helm-render"));
-    await installCrds(new KubeClient(info), crds);
+    const client = new KubeClient(info);
+    await client.discover();
+    await installCrds(client, crds);
     process.stdout.write(`kube-check: server up in ${((t1 - t0) / 1000).toFixed(1)} s; ${crds.length} CRDs installed in ${((Date.now() - t1) / 1000).toFixed(1)} s from ${CRD_SOURCES.map((s) => `${s.module}@${s.version}`).join(", ")}\n`);
   } catch (err) {
     const { stopCluster } = await import("./apiserver");
