@@ -5,8 +5,9 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] },
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/"],
   // A worker that grew past this between two suites (module registries, synthesized stacks) is replaced:
   // the suite's peak memory stays bounded on small machines.
   workerIdleMemoryLimit: "700MB",
+  // *.kube.test.ts need the kube-apiserver: `npm run test:kube` (jest.kube.config.js) runs them.
+  testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/", "\\.kube\\.test\\.ts$"],
 };

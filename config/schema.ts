@@ -14,6 +14,7 @@ import {
   tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
 } from "../constructs/aws-limits";
 import { OIDC_PROVIDER_ARN } from "../constructs/aws";
+import { kubernetesVersionSchema } from "./kubernetes";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -107,6 +108,7 @@ const clusterSchema = z.object({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123456789abcdef0\"" })).default([]).describe("Private subnets for the database; looked up from the cluster's VPC (subnets tagged kubernetes.io/role/internal-elb) when empty."),
   clientSecurityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, { error: "a security group id such as \"sg-0123456789abcdef0\"" }).optional().describe("Security group of the cluster's nodes or pods allowed to reach the database; defaults to the cluster security group EKS creates."),
   oidcProviderArn: arn("the cluster's IAM OIDC provider").optional().describe("IRSA only: the ARN of the cluster's IAM OIDC provider."),
+  kubernetesVersion: kubernetesVersionSchema,
 }).strict();
 
 const artifactsSchema = z.object({

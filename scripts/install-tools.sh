@@ -77,3 +77,28 @@ if [ ! -x "$TOOLS/bin/mockoidc" ] || [ ! -f "$stamp" ]; then
   rm -f "$TOOLS"/bin/.mockoidc-* && touch "$stamp"
 fi
 echo "install-tools: mockoidc $(go version -m "$TOOLS/bin/mockoidc" | awk '$1 == "dep" && $2 == "github.com/oauth2-proxy/mockoidc" {print $3}')"
+
+# ── kube-apiserver, etcd and helm-render for the Kubernetes API check (tools/kube, pinned by its go.sum) ──
+# k8s.io/kubernetes and go.etcd.io/etcd/server/v3 from the Go module proxy (tools/kube/go.mod replaces the
+# staging modules by their k8s.io/* v0.x releases); Helm as a library (tools/kube/helm-render/go.mod).
+KUBE_MODULE_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' tools/kube/go.mod)"
+case "$KUBE_MODULE_VERSION" in v"$KUBERNETES_VERSION".*) ;; *)
+  echo "install-tools: the configuration targets Kubernetes $KUBERNETES_VERSION (cluster.kubernetesVersion) but tools/kube/go.mod builds $KUBE_MODULE_VERSION: run \`bash tools/kube/set-version.sh $KUBERNETES_VERSION\` and commit tools/kube/go.mod and go.sum" >&2
+  exit 1 ;;
+esac
+stamp="$TOOLS/bin/.kube-$( (cat tools/kube/go.mod tools/kube/go.sum tools/kube/cmd/*/main.go) | sha256sum | cut -c1-16)"
+if [ ! -x "$TOOLS/bin/kube-apiserver" ] || [ ! -x "$TOOLS/bin/etcd" ] || [ ! -f "$stamp" ]; then
+  echo "install-tools: building kube-apiserver $KUBE_MODULE_VERSION and etcd from the Go module proxy (several minutes on 2 cores)"
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_MODULE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBERNETES_VERSION#1.}"
+  (cd tools/kube && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$TOOLS/bin/kube-apiserver" ./cmd/kube-apiserver)
+  (cd tools/kube && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$TOOLS/bin/etcd" ./cmd/etcd)
+  rm -f "$TOOLS"/bin/.kube-* && touch "$stamp"
+fi
+echo "install-tools: kube-apiserver $("$TOOLS/bin/kube-apiserver" --version | awk '{print $2}'), etcd $("$TOOLS/bin/etcd" --version | awk '/etcd Version/ {print $3}')"
+stamp="$TOOLS/bin/.helm-render-$(cat tools/kube/helm-render/go.mod tools/kube/helm-render/go.sum tools/kube/helm-render/main.go | sha256sum | cut -c1-16)"
+if [ ! -x "$TOOLS/bin/helm-render" ] || [ ! -f "$stamp" ]; then
+  echo "install-tools: building helm-render (Helm as a Go library)"
+  (cd tools/kube/helm-render && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$TOOLS/bin/helm-render" .)
+  rm -f "$TOOLS"/bin/.helm-render-* && touch "$stamp"
+fi
+echo "install-tools: helm-render $(go version -m "$TOOLS/bin/helm-render" | awk '$1 == "dep" && $2 == "helm.sh/helm/v3" {print $3}')"
