@@ -8,6 +8,10 @@
  */
 import type { DeepPartial } from "./merge";
 import type { EnvironmentInput } from "./schema";
+// Released model versions and image digests: the files a release pipeline changes (config/releases/README.md).
+import devReleases from "./releases/dev.json";
+import prodReleases from "./releases/prod.json";
+import stagingReleases from "./releases/staging.json";
 
 /** Values written once for every environment; an environment's entry overrides any of them. */
 export const shared: DeepPartial<EnvironmentInput> = {
@@ -85,6 +89,12 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
     monitoring: { retentionDays: 7, storageGb: 20 },
+    serving: {
+      // The workflow's example model (examples/train.py); the end-to-end run registers and serves it.
+      models: { "iris-classifier": { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"] } },
+      gatewayCidrs: ["10.0.0.0/16"],
+      releases: devReleases,
+    },
   },
   {
     name: "staging",
@@ -97,6 +107,7 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:mlflow-staging/oidc-client-secret-AbCdEf" },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
+    serving: { releases: stagingReleases },
   },
   {
     name: "prod",
@@ -124,5 +135,6 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003" },
     monitoring: { retentionDays: 30, storageGb: 200 },
+    serving: { releases: prodReleases },
   },
 ];
