@@ -111,7 +111,11 @@ class ModelServer:
             model = self.loader(self.config.model_dir)
             # One prediction before ready: the first real request must not pay for lazy imports.
             if model.n_features is not None:
-                predict_rows(model, [[0.0] * model.n_features])
+                row = [0.0] * model.n_features
+                predict_rows(model, [row])
+                if model.columns is None:
+                    body = json.dumps({"inputs": [row]})
+                    model.invocations(body, "application/json", model.pyfunc, model.input_schema)
         except BaseException as e:  # noqa: BLE001 - any failure must be reported and make the pod unhealthy
             self.failed = f"{e.__class__.__name__}: {e}"
             log.error("model failed to load from %s: %s", self.config.model_dir, self.failed)
