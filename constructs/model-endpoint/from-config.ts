@@ -33,6 +33,7 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       keepImages: s.keepImages,
       strictZoneSpread: config.production,
+      preventDestroy: config.production,
     };
   }
   return out;

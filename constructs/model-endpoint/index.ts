@@ -114,6 +114,8 @@ export interface ModelEndpointProps {
   readonly kmsKeyArn?: string;
   /** User and group id of the container (the image's `USER`). @default 10001 */
   readonly runAsUser?: number;
+  /** Refuse to destroy the repository and its key (`prevent_destroy`): production. @default false */
+  readonly preventDestroy?: boolean;
   /** Spread strictly across zones (`DoNotSchedule`). @default false */
   readonly strictZoneSpread?: boolean;
   /** What every Kubernetes resource waits for (the namespace). @default [] */
@@ -208,12 +210,14 @@ export class ModelEndpoint extends Construct {
       description: `ECR images of model ${modelName} (${props.namePrefix})`,
       enableKeyRotation: true,
       deletionWindowInDays: 30,
+      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     }).arn;
     this.repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: kmsKeyArn }],
+      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
     new EcrLifecyclePolicy(this, "lifecycle", {
       repository: this.repository.name,

@@ -38,6 +38,10 @@ describe("ModelEndpoint image repository", () => {
     const policy = JSON.parse(onlyResource(json, "aws_ecr_lifecycle_policy").policy);
     expect(policy.rules[0].selection).toEqual({ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
     expect(JSON.parse(onlyResource(synth({ keepImages: 3 }), "aws_ecr_lifecycle_policy").policy).rules[0].selection.countNumber).toBe(3);
+    expect(repo.lifecycle).toBeUndefined();
+    const guarded = synth({ preventDestroy: true });
+    expect(onlyResource(guarded, "aws_ecr_repository").lifecycle.prevent_destroy).toBe(true);
+    expect(onlyResource(guarded, "aws_kms_key").lifecycle.prevent_destroy).toBe(true);
   });
 
   it("the pipeline's push policy names this repository only (login aside, which AWS requires on *)", () => {
