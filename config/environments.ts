@@ -8,6 +8,10 @@
  */
 import type { DeepPartial } from "./merge";
 import type { EnvironmentInput } from "./schema";
+// Released model versions and image digests: the files a release pipeline changes (config/releases/README.md).
+import devReleases from "./releases/dev.json";
+import prodReleases from "./releases/prod.json";
+import stagingReleases from "./releases/staging.json";
 
 /** Values written once for every environment; an environment's entry overrides any of them. */
 export const shared: DeepPartial<EnvironmentInput> = {
@@ -86,6 +90,12 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
     // Development alerts go nowhere, deliberately (a production environment must name a receiver).
     monitoring: { retentionDays: 7, storageGb: 20, alertsReachNobody: true },
+    serving: {
+      // The workflow's example model (examples/train.py); the end-to-end run registers and serves it.
+      models: { "iris-classifier": { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"] } },
+      gatewayCidrs: ["10.0.0.0/16"],
+      releases: devReleases,
+    },
   },
   {
     name: "staging",
@@ -99,6 +109,7 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
     monitoring: { alertsReachNobody: true },
+    serving: { releases: stagingReleases },
   },
   {
     name: "prod",
@@ -131,5 +142,6 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       // Create it before the first deploy: kubectl -n monitoring create secret generic alertmanager-slack --from-literal=url=<webhook URL>
       slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
     },
+    serving: { releases: prodReleases },
   },
 ];

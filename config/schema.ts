@@ -15,6 +15,7 @@ import {
 } from "../constructs/aws-limits";
 import { OIDC_PROVIDER_ARN } from "../constructs/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
+import { servingSchema } from "./serving";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -287,6 +288,7 @@ export const environmentSchema = z.object({
   ingress: ingressSchema,
   monitoring: monitoringSchema,
   notifications: notificationsSchema.default({ emails: [] }),
+  serving: servingSchema.default({ namespace: "models", callerHeader: "X-Caller-Id", gatewayCidrs: [], keepImages: 10, models: {}, releases: {} }).describe("Models served as REST microservices (config/serving.ts)."),
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
 

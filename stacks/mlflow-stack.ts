@@ -13,6 +13,8 @@ import { MlflowIngress } from "../constructs/ingress";
 import { LoadBalancerController } from "../constructs/load-balancer-controller";
 import { Monitoring } from "../constructs/monitoring";
 import { monitoringProps } from "../constructs/monitoring/from-config";
+import { ModelEndpoint } from "../constructs/model-endpoint";
+import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
 
 /**
@@ -176,5 +178,24 @@ export class MlflowStack extends TerraformStack {
       dbReplicaIdentifier: backendStore.replica?.identifier,
       artifactBucketName: artifactStore.contract.bucketName,
     }));
+
+    // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
+    const endpoints = Object.entries(modelEndpointProps(config, stackName(config)));
+    if (endpoints.length > 0) {
+      const servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
+        metadata: {
+          name: config.serving.namespace,
+          labels: {
+            "app.kubernetes.io/part-of": config.project,
+            "app.kubernetes.io/managed-by": "cdktf",
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+          },
+        },
+      });
+      for (const [modelName, props] of endpoints) {
+        new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
+      }
+    }
   }
 }

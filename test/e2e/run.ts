@@ -15,6 +15,7 @@ import { databaseAndBucket, identityProvider, migrate, render, startProxy, start
 import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
 import { Report, describe } from "./lib/report";
+import { modelImage, modelServer } from "./serving";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
 async function main(): Promise<number> {
@@ -47,6 +48,8 @@ async function main(): Promise<number> {
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
+    ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
+    ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],

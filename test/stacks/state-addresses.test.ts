@@ -23,14 +23,22 @@ const STATEFUL = [
   "kubernetes_namespace_v1.namespace",
   "kubernetes_namespace_v1.monitoring_namespace_64E21CF9",
 ];
-const STATEFUL_TYPES = [...new Set(STATEFUL.map((a) => a.split(".")[0]))];
+/** Per environment: what its served models add (config serving.models): the image repository, its key, the namespace. */
+const SERVING: Record<string, string[]> = {
+  dev: [
+    "aws_ecr_repository.model_iris_classifier_repository_A084A31F",
+    "aws_kms_key.model_iris_classifier_kms_key_969141F2",
+    "kubernetes_namespace_v1.serving_namespace",
+  ],
+};
+const STATEFUL_TYPES = [...new Set([...STATEFUL, ...Object.values(SERVING).flat()].map((a) => a.split(".")[0]))];
 
 describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
   const json = synthJson(configured(name));
   const present = STATEFUL_TYPES.flatMap((t) => Object.keys(resourcesOf(json, t)).map((n) => `${t}.${n}`));
 
   it("are exactly the pinned ones (a changed address would destroy and recreate them)", () => {
-    expect(present.sort()).toEqual([...STATEFUL].sort());
+    expect(present.sort()).toEqual([...STATEFUL, ...(SERVING[name] ?? [])].sort());
   });
 
   it("production's data-holding resources refuse to be destroyed", () => {

@@ -10,7 +10,9 @@ import importlib
 import sys
 
 # sub-command -> module exposing ``main(argv: list[str]) -> int``
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "serve": "mlflow_platform.serving.cli",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,398 @@
+/**
+ * One registered model served as a REST microservice (issue 13): `mlflow-platform serve` in an image
+ * built by `mlflow-platform serve build-context` from `models:/<name>/<version>`, pinned by digest.
+ *
+ * Creates:
+ * - an ECR repository for the model's images: immutable tags, scan on push, encrypted with a
+ *   customer-managed KMS key, a lifecycle policy keeping the last `keepImages` images; and the IAM
+ *   policy a release pipeline needs to push to this repository and nothing else;
+ * - when a release is given (version + image digest), in the given namespace (restricted Pod Security):
+ *   a ServiceAccount without API token, a Deployment running the image by digest with the restricted
+ *   security context, read-only root filesystem, readiness on `/ping` (true once the model is loaded);
+ *   a ClusterIP Service; a HorizontalPodAutoscaler; a PodDisruptionBudget; a NetworkPolicy admitting
+ *   only the gateway path and Prometheus, with all egress denied; a ServiceMonitor (through a local
+ *   chart, so the Prometheus Operator's CRDs are never needed at plan time).
+ *
+ * The pods get no AWS identity: the model is inside the image and the server calls nothing. That is the
+ * least privilege there is; the node role pulls the image (ECR read on the repository).
+ *
+ * The container command is `modelServerCommand` (constructs/commands/model-server.ts), the value the
+ * end-to-end harness runs for real.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { AssetType, TerraformAsset, Token, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
+import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import {
+  DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, LIVE_PATH, METRICS_PATH, MODEL_SERVER_PORT, MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR,
+  modelServerCommand,
+} from "../commands/model-server";
+import type { ServiceContract } from "../contracts";
+import { DNS_LABEL } from "../names";
+import {
+  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+} from "../pod-spec";
+
+/** The released version of the model and the digest of its image. */
+export interface ModelRelease {
+  /** Registered model version the image was built from (digits). Required. */
+  readonly version: string;
+  /** Digest of the pushed image, `sha256:<64 hex>`. Required. */
+  readonly imageDigest: string;
+}
+
+/** The server's limits (`mlflow-platform serve` flags). */
+export interface ModelServerLimits {
+  /** Requests one pod works on at once; more get 429 with Retry-After. @default 8 */
+  readonly maxConcurrency?: number;
+  /** Largest request body in bytes; larger gets 413. @default 1048576 */
+  readonly maxBodyBytes?: number;
+  /** Requests per second per caller, per pod, on average. @default 50 */
+  readonly callerRate?: number;
+  /** Burst per caller, per pod. @default 100 */
+  readonly callerBurst?: number;
+  /** Deadline of a request body and of a prediction, in seconds. @default 30 */
+  readonly requestTimeoutSeconds?: number;
+  /** Class names in the model's order; `/predict` then answers labels too. @default [] */
+  readonly classNames?: readonly string[];
+}
+
+/** Props of {@link ModelEndpoint}. */
+export interface ModelEndpointProps {
+  /** Registered model name: lower-case letters, digits and '-', at most 40 characters. Required. */
+  readonly modelName: string;
+  /** Prefix of resource names (e.g. `mlflow-dev`): the repository is `<prefix>/<modelName>`. Required. */
+  readonly namePrefix: string;
+  /** Namespace of the model server (must exist, with restricted Pod Security). Required. */
+  readonly namespace: string;
+  /** The released version and image digest. Without it only the ECR repository is created. @default none */
+  readonly release?: ModelRelease;
+  /** Replica range; the HPA scales on CPU between them. @default { min: 2, max: 4 } */
+  readonly replicas?: { readonly min: number; readonly max: number };
+  /** Target average CPU utilisation of the HPA, in percent of the request. @default 70 */
+  readonly targetCpuUtilizationPercent?: number;
+  /** Container resources. @default requests 500m / 512Mi, memory limit 1Gi, no CPU limit */
+  readonly resources?: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string; readonly cpu?: string };
+  };
+  /** Limits of the server. @default see {@link ModelServerLimits} */
+  readonly limits?: ModelServerLimits;
+  /**
+   * Header carrying the authenticated caller, which the gateway overwrites from the verified token. The
+   * per-caller limit is keyed on it; it cannot be spoofed because only the gateway path reaches the pods.
+   * @default "X-Caller-Id"
+   */
+  readonly callerHeader?: string;
+  /** Labels of in-cluster pods allowed to call the server (e.g. an authenticating proxy). @default none */
+  readonly gatewayPodLabels?: Record<string, string>;
+  /** Namespace of `gatewayPodLabels`. @default the endpoint's namespace */
+  readonly gatewayNamespace?: string;
+  /** Address ranges allowed to call the server (the internal load balancer's subnets). @default [] */
+  readonly gatewayCidrs?: readonly string[];
+  /** Namespace of the Prometheus that scrapes `/metrics`. @default "monitoring" */
+  readonly monitoringNamespace?: string;
+  /** Labels of the Prometheus pods that may scrape. @default { "app.kubernetes.io/name": "prometheus" } */
+  readonly prometheusPodLabels?: Record<string, string>;
+  /** Extra labels on the ServiceMonitor (for an existing Prometheus whose selector needs them). @default {} */
+  readonly serviceMonitorLabels?: Record<string, string>;
+  /** Images kept in the repository (older ones expire). @default 10 */
+  readonly keepImages?: number;
+  /** KMS key encrypting the repository. @default a new key with rotation on */
+  readonly kmsKeyArn?: string;
+  /** User and group id of the container (the image's `USER`). @default 10001 */
+  readonly runAsUser?: number;
+  /** Refuse to destroy the repository and its key (`prevent_destroy`): production. @default false */
+  readonly preventDestroy?: boolean;
+  /** Spread strictly across zones (`DoNotSchedule`). @default false */
+  readonly strictZoneSpread?: boolean;
+  /** What every Kubernetes resource waits for (the namespace). @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+
+/** Labels selecting one model's server pods (stable across versions: a Deployment's selector is immutable). */
+export function modelServerPodLabels(namePrefix: string, modelName: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "model-server",
+    "app.kubernetes.io/instance": `${namePrefix}-${modelName}`.slice(0, 63).replace(/-+$/, ""),
+    "app.kubernetes.io/component": "model-server",
+  };
+}
+
+/** Finds the local chart from the TypeScript sources and from the compiled dist/ tree. */
+function chartDirectory(): string {
+  const candidates = [path.join(__dirname, "chart"), path.join(__dirname, "..", "..", "..", "constructs", "model-endpoint", "chart")];
+  const found = candidates.find((c) => fs.existsSync(path.join(c, "Chart.yaml")));
+  if (!found) throw new Error(`ModelEndpoint: the local chart was not found (looked in ${candidates.join(", ")})`);
+  return found;
+}
+
+export class ModelEndpoint extends Construct {
+  /** The model's image repository. */
+  readonly repository: EcrRepository;
+  /** The policy a release pipeline's role needs to push this model's images (and nothing else). */
+  readonly pushPolicy: IamPolicy;
+  /** The image the pods run (`<repository url>@<digest>`), when released. */
+  readonly image?: string;
+  readonly deployment?: DeploymentV1;
+  readonly service?: ServiceV1;
+  readonly networkPolicy?: NetworkPolicyV1;
+  readonly autoscaler?: HorizontalPodAutoscalerV2;
+  readonly podDisruptionBudget?: PodDisruptionBudgetV1;
+  readonly customResources?: Release;
+  /** The objects of the local chart (ServiceMonitor), as shipped. */
+  readonly resources: Record<string, unknown>[] = [];
+  /** How clients, NetworkPolicies and monitoring reach the server, when released. */
+  readonly contract?: ServiceContract;
+
+  constructor(scope: Construct, id: string, props: ModelEndpointProps) {
+    super(scope, id);
+    const fail = (field: string, message: string): never => {
+      throw new Error(`${this.node.path}: ${field} ${message}`);
+    };
+    const { modelName, namespace } = props;
+    if (!MODEL_NAME.test(modelName ?? "")) fail("modelName", `must be lower-case letters, digits and '-' (at most 40), got "${modelName}"`);
+    if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? "")) fail("namespace", `must be a DNS label, got "${namespace}"`);
+    if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? "")) fail("namePrefix", `must be lower-case letters, digits and '-' (at most 41), got "${props.namePrefix}"`);
+    const keep = props.keepImages ?? 10;
+    if (!Number.isInteger(keep) || keep < 1 || keep > 1000) fail("keepImages", `must be a whole number from 1 to 1000, got ${keep}`);
+    const replicas = props.replicas ?? { min: 2, max: 4 };
+    if (!Number.isInteger(replicas.min) || replicas.min < 1 || replicas.max < replicas.min) {
+      fail("replicas", `must have 1 <= min <= max, got ${JSON.stringify(replicas)}`);
+    }
+    const release = props.release;
+    if (release && !/^[1-9]\d*$/.test(release.version)) fail("release.version", `must be a registered version number such as "3", got "${release.version}"`);
+    if (release && !/^sha256:[a-f0-9]{64}$/.test(release.imageDigest)) fail("release.imageDigest", `must be "sha256:<64 hex>" (a digest, never a tag), got "${release.imageDigest}"`);
+    const gatewayCidrs = props.gatewayCidrs ?? [];
+    for (const c of gatewayCidrs) if (!CIDR.test(c)) fail("gatewayCidrs", `must be IPv4 CIDRs such as "10.0.0.0/16", got "${c}"`);
+    if (props.gatewayPodLabels) {
+      const problem = labelSelectorProblem(props.gatewayPodLabels);
+      if (problem) fail("gatewayPodLabels", problem);
+    }
+    if (release && gatewayCidrs.length === 0 && !props.gatewayPodLabels) {
+      fail("gatewayCidrs", "or gatewayPodLabels must name who may call the model (the NetworkPolicy admits nobody else): set serving.gatewayCidrs to the internal load balancer's subnets");
+    }
+    const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
+    const promProblem = labelSelectorProblem(prometheusPodLabels);
+    if (promProblem) fail("prometheusPodLabels", promProblem);
+    const limits = props.limits ?? {};
+    const intIn = (v: number, min: number, max: number, field: string) => {
+      if (!Number.isInteger(v) || v < min || v > max) fail(`limits.${field}`, `must be a whole number from ${min} to ${max}, got ${v}`);
+      return v;
+    };
+    const maxConcurrency = intIn(limits.maxConcurrency ?? 8, 1, 256, "maxConcurrency");
+    const maxBodyBytes = intIn(limits.maxBodyBytes ?? 1_048_576, 1024, 64 * 1024 * 1024, "maxBodyBytes");
+    const callerBurst = intIn(limits.callerBurst ?? 100, 1, 100_000, "callerBurst");
+    const requestTimeoutSeconds = intIn(limits.requestTimeoutSeconds ?? 30, 1, 300, "requestTimeoutSeconds");
+    const callerRate = limits.callerRate ?? 50;
+    if (!(callerRate > 0)) fail("limits.callerRate", `must be > 0, got ${callerRate}`);
+    const callerHeader = props.callerHeader ?? "X-Caller-Id";
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) fail("callerHeader", `must be an HTTP header name, got "${callerHeader}"`);
+
+    // ── Image repository (always: the first image must be pushed before a release can name it) ──
+    const name = `${props.namePrefix}-${modelName}`;
+    const kmsKeyArn = props.kmsKeyArn ?? new KmsKey(this, "kms_key", {
+      description: `ECR images of model ${modelName} (${props.namePrefix})`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+    }).arn;
+    this.repository = new EcrRepository(this, "repository", {
+      name: `${props.namePrefix}/${modelName}`,
+      imageTagMutability: "IMMUTABLE",
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: kmsKeyArn }],
+      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+    });
+    new EcrLifecyclePolicy(this, "lifecycle", {
+      repository: this.repository.name,
+      policy: JSON.stringify({
+        rules: [{
+          rulePriority: 1,
+          description: `keep the last ${keep} images`,
+          selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keep },
+          action: { type: "expire" },
+        }],
+      }),
+    });
+    this.pushPolicy = new IamPolicy(this, "push_policy", {
+      name: `${name}-image-push`.slice(0, 128),
+      description: `Push images of model ${modelName} to its ECR repository, nothing else`,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          // GetAuthorizationToken has no resource-level permissions: AWS requires "*" here.
+          { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+          {
+            Sid: "PushThisModel",
+            Effect: "Allow",
+            Action: [
+              "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+              "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+            ],
+            Resource: this.repository.arn,
+          },
+          { Sid: "EncryptLayers", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: kmsKeyArn },
+        ],
+      }),
+    });
+    if (!release) return;
+
+    // ── The server ──
+    this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
+    const cmd = modelServerCommand({
+      image: this.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
+      callerRate, callerBurst, requestTimeoutSeconds, classNames: limits.classNames ?? [],
+    });
+    const podLabels = modelServerPodLabels(props.namePrefix, modelName);
+    const labels = {
+      ...podLabels,
+      "app.kubernetes.io/version": release.version,
+      "app.kubernetes.io/part-of": props.namePrefix,
+      "app.kubernetes.io/managed-by": "cdktf",
+      "mlflow-platform/model": modelName,
+    };
+    const uid = String(props.runAsUser ?? 10001);
+    const dependsOn = props.dependsOn ?? [];
+    const serviceAccount = new ServiceAccountV1(this, "service_account", {
+      metadata: { name, namespace, labels },
+      automountServiceAccountToken: false,
+      dependsOn,
+    });
+    const probe = (p: string, periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path: p, port: MODEL_SERVER_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
+    const autoscaling = replicas.max > replicas.min;
+    const spread = (key: string, when: "DoNotSchedule" | "ScheduleAnyway") => topologySpread(key, when, podLabels, ["pod-template-hash"]);
+    this.deployment = new DeploymentV1(this, "deployment", {
+      metadata: { name, namespace, labels },
+      spec: {
+        replicas: String(replicas.min),
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: podLabels },
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
+        template: {
+          metadata: { labels, annotations: { "kubectl.kubernetes.io/default-container": "model-server" } },
+          spec: {
+            serviceAccountName: serviceAccount.metadata.name,
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext(uid),
+            // The server drains by itself on SIGTERM (not ready, then stop accepting, then finish).
+            terminationGracePeriodSeconds: DRAIN_SECONDS + GRACEFUL_SHUTDOWN_SECONDS + 5,
+            topologySpreadConstraint: [
+              spread("topology.kubernetes.io/zone", props.strictZoneSpread ? "DoNotSchedule" : "ScheduleAnyway"),
+              spread("kubernetes.io/hostname", "ScheduleAnyway"),
+            ],
+            container: [{
+              name: "model-server",
+              image: cmd.image,
+              imagePullPolicy: "IfNotPresent",
+              command: [...cmd.command],
+              args: [...cmd.args],
+              env: cmd.env.map(toK8sEnv),
+              workingDir: TMP_DIR,
+              securityContext: restrictedContainerSecurityContext(uid),
+              port: Object.entries(cmd.ports ?? {}).map(([portName, containerPort]) => ({ name: portName, containerPort, protocol: "TCP" })),
+              resources: containerResources(props.resources ?? { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } }),
+              // Loading a model (imports, deserialisation) can take a while: up to 5 minutes.
+              startupProbe: probe(LIVE_PATH, 5, 60),
+              readinessProbe: probe(READY_PATH, 5, 1),
+              livenessProbe: probe(LIVE_PATH, 10, 3),
+              volumeMount: [{ name: "tmp", mountPath: TMP_DIR }],
+            }],
+            volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
+          },
+        },
+      },
+      waitForRollout: true,
+      lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
+      dependsOn: [serviceAccount, ...dependsOn],
+    });
+    this.service = new ServiceV1(this, "service", {
+      metadata: { name, namespace, labels },
+      spec: {
+        type: "ClusterIP",
+        selector: podLabels,
+        port: [{ name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" }],
+      },
+      dependsOn,
+    });
+    if (replicas.min >= 2) {
+      this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
+        metadata: { name, namespace, labels },
+        spec: { maxUnavailable: "1", selector: { matchLabels: podLabels } },
+        dependsOn,
+      });
+    }
+    if (autoscaling) {
+      this.autoscaler = new HorizontalPodAutoscalerV2(this, "hpa", {
+        metadata: { name, namespace, labels },
+        spec: {
+          minReplicas: replicas.min,
+          maxReplicas: replicas.max,
+          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+          metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: props.targetCpuUtilizationPercent ?? 70 } } }],
+          behavior: { scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }] },
+        },
+        dependsOn,
+      });
+    }
+    const monitoringNamespace = props.monitoringNamespace ?? "monitoring";
+    this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
+      metadata: { name, namespace, labels },
+      spec: {
+        podSelector: { matchLabels: podLabels },
+        // Egress listed with no rule: denied. The server calls nothing (not even DNS).
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [{
+          from: [
+            ...gatewayCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+            ...(props.gatewayPodLabels ? [{
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.gatewayNamespace ?? namespace } },
+              podSelector: { matchLabels: { ...props.gatewayPodLabels } },
+            }] : []),
+            prometheusPeer(monitoringNamespace, prometheusPodLabels),
+          ],
+          ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }],
+        }],
+      },
+      dependsOn,
+    });
+    this.resources.push({
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "ServiceMonitor",
+      metadata: { name, namespace, labels: { ...labels, ...(props.serviceMonitorLabels ?? {}) } },
+      spec: {
+        selector: { matchLabels: podLabels },
+        namespaceSelector: { matchNames: [namespace] },
+        endpoints: [{ port: MODEL_SERVER_PORT_NAME, path: METRICS_PATH, interval: "30s" }],
+      },
+    });
+    const chart = new TerraformAsset(this, "chart", { path: chartDirectory(), type: AssetType.DIRECTORY });
+    this.customResources = new Release(this, "custom_resources", {
+      name: `${name}-resources`.slice(0, 53),
+      namespace,
+      chart: `./${chart.path}`,
+      values: [JSON.stringify({ resources: this.resources })],
+      atomic: true,
+      cleanupOnFail: true,
+      maxHistory: 5,
+      dependsOn: [this.service, ...dependsOn],
+    });
+    this.contract = { namespace, serviceName: name, port: 80, portName: MODEL_SERVER_PORT_NAME, podLabels, serviceLabels: labels };
+  }
+}

@@ -1,0 +1,420 @@
+"""The model server as one small ASGI application (no framework: the hot path is a few dict lookups).
+
+Routes:
+  POST /predict      the workflow's call: ``{"data": [5.1, 3.5, 1.4, 0.2]}`` or ``{"data": [[...], ...]}``
+  POST /invocations  MLflow's scoring protocol, parsed by MLflow's own ``scoring_server.invocations``
+                     (JSON ``dataframe_split``/``dataframe_records``/``instances``/``inputs``, CSV, Parquet)
+  GET  /ping         readiness: 200 once the model is loaded, 503 before and while draining
+  GET  /health       liveness: 200 while the process serves (503 if the model failed to load)
+  GET  /version      server, MLflow, model name and version
+  GET  /metrics      Prometheus text format
+
+Admission, in order, for the two prediction routes: ready (else 503), per-caller token bucket (429),
+per-pod concurrency (429), body size (413), then the prediction with a deadline (504).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .limits import CallerLimiter, retry_after
+from .metrics import COUNTED_ROUTES, Metrics
+from .model import BadInput, LoadedModel, load, parse_predict_body, predict_rows
+
+log = logging.getLogger("mlflow_platform.serving")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CALLER = re.compile(r"^[\x21-\x7e]{1,256}$")
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+_PROBE_ROUTES = frozenset(("/ping", "/health", "/metrics", "/version"))
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What ``mlflow-platform serve`` is started with (see serving/cli.py for the flags)."""
+
+    model_dir: str
+    model_name: str
+    model_version: str
+    max_concurrency: int = 8
+    max_body_bytes: int = 1_048_576
+    caller_header: str = "x-caller-id"
+    caller_rate: float = 50.0
+    caller_burst: int = 100
+    request_timeout: float = 30.0
+    class_names: tuple[str, ...] = ()
+    #: Seconds /ping answers 503 after SIGTERM before the server stops accepting (endpoints catch up).
+    drain_seconds: float = 5.0
+
+
+@dataclass
+class Exchange:
+    """One prediction request and its answer, as a hook sees it (after the response is sent)."""
+
+    request_id: str
+    caller: str
+    route: str
+    status: int
+    latency_seconds: float
+    request_body: bytes
+    response_body: bytes
+
+
+class PredictionHook(Protocol):
+    """Called after every answered prediction request, off the response path. Input/output logging
+    (a later issue) plugs in here: it must not block (queue the exchange and return)."""
+
+    def __call__(self, exchange: Exchange) -> None: ...
+
+
+class ModelServer:
+    def __init__(self, config: ServerConfig, loader: Callable[[str], LoadedModel] = load) -> None:
+        self.config = config
+        self.loader = loader
+        self.model: LoadedModel | None = None
+        self.ready = False
+        self.draining = False
+        self.failed: str | None = None
+        self.in_flight = 0
+        self.hooks: list[PredictionHook] = []
+        self.metrics = Metrics(config.model_name, config.model_version)
+        self.limiter = CallerLimiter(config.caller_rate, config.caller_burst)
+        self.executor = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="predict")
+        self._caller_header = config.caller_header.lower().encode("latin-1")
+        self._identity = {"model": config.model_name, "version": config.model_version}
+        self._labels = list(config.class_names)
+        self._write = sys.stdout.write
+        self.on_loaded: Callable[[], None] | None = None
+
+    # ── model loading (background thread: the port answers at once, /ping says 503 until done) ──
+    def start_loading(self) -> threading.Thread:
+        t = threading.Thread(target=self._load, name="model-loader", daemon=True)
+        t.start()
+        return t
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            model = self.loader(self.config.model_dir)
+            # One prediction before ready: the first real request must not pay for lazy imports.
+            if model.n_features is not None:
+                row = [0.0] * model.n_features
+                predict_rows(model, [row])
+                if model.columns is None:
+                    body = json.dumps({"inputs": [row]})
+                    model.invocations(body, "application/json", model.pyfunc, model.input_schema)
+        except BaseException as e:  # noqa: BLE001 - any failure must be reported and make the pod unhealthy
+            self.failed = f"{e.__class__.__name__}: {e}"
+            log.error("model failed to load from %s: %s", self.config.model_dir, self.failed)
+            if self.on_loaded:
+                self.on_loaded()
+            return
+        self.model = model
+        self.ready = True
+        self.metrics.ready.set(1)
+        self._log(
+            {
+                "event": "model_loaded",
+                "model": self.config.model_name,
+                "version": self.config.model_version,
+                "mlflow": model.mlflow_version,
+                "features": model.n_features,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        if self.on_loaded:
+            self.on_loaded()
+
+    def drain(self) -> None:
+        """SIGTERM: stop being ready at once (the Service drops the pod), keep answering what arrives."""
+        self.draining = True
+        self.metrics.ready.set(0)
+
+    # ── ASGI ──
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.executor.shutdown(wait=False, cancel_futures=True)
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
+        started = time.perf_counter()
+        path = scope["path"]
+        if path in _PROBE_ROUTES and scope["method"] == "GET":
+            status, headers, body = self._probe(path)
+            await _respond(send, status, headers, body)
+            return
+        request_id = caller = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                v = value.decode("latin-1")
+                if _REQUEST_ID.match(v):
+                    request_id = v
+            elif name == self._caller_header:
+                v = value.decode("latin-1")
+                if _CALLER.match(v):
+                    caller = v
+        request_id = request_id or uuid.uuid4().hex
+        caller = caller or "anonymous"
+        route = path if path in COUNTED_ROUTES else "other"
+        body = b""
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if route == "other":
+                status, payload = (
+                    404,
+                    {"error": "not_found", "message": f"no route {path}; POST /predict or /invocations"},
+                )
+            elif scope["method"] != "POST":
+                status, payload = 405, {"error": "method_not_allowed", "message": f"{path} takes POST"}
+                extra.append((b"allow", b"POST"))
+            else:
+                status, payload, extra, body = await self._predict(scope, receive, route, request_id, caller)
+        except Exception as e:
+            log.exception("request %s failed", request_id)
+            status, payload = (
+                500,
+                {"error": "internal", "message": f"internal error ({e.__class__.__name__}); request id {request_id}"},
+            )
+        if isinstance(payload, bytes):
+            out = payload
+            headers = _JSON
+        else:
+            if status >= 400:
+                payload.setdefault("request_id", request_id)
+            out = json.dumps(payload).encode()
+            headers = _JSON
+        await _respond(send, status, [*headers, (b"x-request-id", request_id.encode()), *extra], out)
+        latency = time.perf_counter() - started
+        self.metrics.observe(route, status, latency)
+        self._log(
+            {
+                "ts": round(time.time(), 3),
+                "request_id": request_id,
+                "caller": caller,
+                "method": scope["method"],
+                "route": route,
+                "model": self.config.model_name,
+                "version": self.config.model_version,
+                "status": status,
+                "latency_ms": round(latency * 1000, 2),
+                "bytes_in": len(body),
+                "bytes_out": len(out),
+            }
+        )
+        if self.hooks and status < 500 and body:
+            exchange = Exchange(request_id, caller, route, status, latency, body, out)
+            for hook in self.hooks:
+                try:
+                    hook(exchange)
+                except Exception:
+                    log.exception("prediction hook failed")
+
+    def _probe(self, path: str) -> tuple[int, list, bytes]:
+        if path == "/ping":
+            if self.ready and not self.draining:
+                return 200, _JSON, b'{"status":"ready"}'
+            state = "draining" if self.draining else "failed" if self.failed else "loading"
+            return 503, [*_JSON, (b"retry-after", b"1")], json.dumps({"status": state}).encode()
+        if path == "/health":
+            if self.failed:
+                return 503, _JSON, json.dumps({"status": "failed", "message": self.failed[:500]}).encode()
+            return 200, _JSON, json.dumps({"status": "alive", "ready": self.ready}).encode()
+        if path == "/version":
+            return (
+                200,
+                _JSON,
+                json.dumps(
+                    {
+                        "server": _server_version(),
+                        "mlflow": self.model.mlflow_version if self.model else None,
+                        "model": self.config.model_name,
+                        "version": self.config.model_version,
+                    }
+                ).encode(),
+            )
+        return 200, _PROMETHEUS, self.metrics.render()
+
+    async def _predict(self, scope: dict, receive: Callable, route: str, request_id: str, caller: str):
+        cfg = self.config
+        if not self.ready:
+            state = "draining" if self.draining else "failed to load" if self.failed else "loading"
+            return 503, {"error": "not_ready", "message": f"the model is {state}"}, [(b"retry-after", b"1")], b""
+        wait = self.limiter.take(caller)
+        if wait:
+            return (
+                429,
+                {
+                    "error": "caller_rate_limited",
+                    "message": f"caller {caller} is over its limit of {cfg.caller_rate:g} requests/s"
+                    f" (burst {cfg.caller_burst})",
+                },
+                [(b"retry-after", retry_after(wait).encode())],
+                b"",
+            )
+        if self.in_flight >= cfg.max_concurrency:
+            return (
+                429,
+                {
+                    "error": "overloaded",
+                    "message": f"this pod is at its limit of {cfg.max_concurrency} concurrent requests",
+                },
+                [(b"retry-after", b"1")],
+                b"",
+            )
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            try:
+                body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.request_timeout)
+            except BadInput as e:
+                return e.status, {"error": e.code, "message": e.message}, [(b"connection", b"close")], b""
+            content_type = _header(scope, b"content-type")
+            model = self.model
+            assert model is not None
+            work = self._run_predict if route == "/predict" else self._run_invocations
+            loop = asyncio.get_running_loop()
+            try:
+                status, payload = await asyncio.wait_for(
+                    loop.run_in_executor(self.executor, work, model, body, content_type, request_id),
+                    cfg.request_timeout,
+                )
+            except TimeoutError:
+                return (
+                    504,
+                    {"error": "timeout", "message": f"the prediction took longer than {cfg.request_timeout:g} s"},
+                    [],
+                    body,
+                )
+            return status, payload, [], body
+        except TimeoutError:
+            return (
+                408,
+                {
+                    "error": "request_timeout",
+                    "message": f"the request body did not arrive within {cfg.request_timeout:g} s",
+                },
+                [(b"connection", b"close")],
+                b"",
+            )
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+
+    def _run_predict(self, model: LoadedModel, body: bytes, content_type: str | None, request_id: str):
+        try:
+            rows = parse_predict_body(body, model.n_features)
+            predictions = predict_rows(model, rows)
+        except BadInput as e:
+            return e.status, {"error": e.code, "message": e.message}
+        except (ValueError, TypeError) as e:
+            return 422, {"error": "model_rejected_input", "message": _short(str(e))}
+        except model.mlflow_exception as e:
+            return 422, {"error": "model_rejected_input", "message": _short(e.message)}
+        self.metrics.rows.inc(len(rows))
+        answer: dict[str, Any] = {**self._identity, "request_id": request_id, "predictions": predictions}
+        if self._labels:
+            answer["labels"] = [self._label(p) for p in predictions]
+        return 200, answer
+
+    def _run_invocations(self, model: LoadedModel, body: bytes, content_type: str | None, request_id: str):
+        if not content_type:
+            return 415, {
+                "error": "no_content_type",
+                "message": "set Content-Type: application/json, text/csv or application/vnd.apache.parquet",
+            }
+        try:
+            result = model.invocations(body, content_type, model.pyfunc, model.input_schema)
+        except model.mlflow_exception as e:
+            status = e.get_http_status_code()
+            # MLflow's messages may quote the whole input: keep the start, never the stack trace.
+            return status, {"error_code": e.error_code, "message": _short(e.message)}
+        except (ValueError, TypeError, KeyError) as e:
+            return 400, {"error_code": "BAD_REQUEST", "message": _short(f"{e.__class__.__name__}: {e}")}
+        if result.status != 200:
+            return result.status, {"error_code": "BAD_REQUEST", "message": _short(str(result.response))}
+        return 200, result.response.encode()
+
+    def _label(self, p: Any) -> Any:
+        if isinstance(p, int) and 0 <= p < len(self._labels):
+            return self._labels[p]
+        if isinstance(p, float) and p.is_integer() and 0 <= int(p) < len(self._labels):
+            return self._labels[int(p)]
+        return None
+
+    def _log(self, record: dict) -> None:
+        self._write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def _short(message: str, limit: int = 1000) -> str:
+    message = str(message)
+    return message if len(message) <= limit else message[:limit] + f"... ({len(message)} characters)"
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+async def _read_body(scope: dict, receive: Callable, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise BadInput(400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number") from None
+        if size > limit:
+            raise BadInput(413, "body_too_large", f"the body is {size} bytes; this server accepts at most {limit}")
+    chunks = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadInput(400, "disconnected", "the client went away before the body arrived")
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise BadInput(413, "body_too_large", f"the body is over {limit} bytes, the most this server accepts")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(send: Callable, status: int, headers: list, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _server_version() -> str:
+    from mlflow_platform import __version__
+
+    return __version__

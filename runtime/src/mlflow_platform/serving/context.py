@@ -1,0 +1,228 @@
+"""``mlflow-platform serve build-context``: the build context of a model's image, from ``models:/<name>/<version>``.
+
+Writes into ``--output``:
+  model/               the model's files, downloaded through the tracking server (MLFLOW_TRACKING_URI,
+                       with the pipeline's token in MLFLOW_TRACKING_TOKEN)
+  requirements.txt     the model's own requirements (MLflow's requirements.txt), with ``mlflow`` replaced by
+                       ``mlflow-skinny`` of the same version (the pyfunc loader without the tracking server),
+                       plus the server's pinned requirements (images/model-server/requirements.txt)
+  requirements.lock    every package of the image, exact version and sha256 (``pip --require-hashes``):
+                       resolved once, here, so the image build downloads exactly these bytes
+  runtime/             this package's sources (pyproject.toml, src/)
+  Dockerfile           images/model-server/Dockerfile with the model's Python version
+  model-info.json      name, version, run, source, MLflow version, digests of the inputs
+
+Same inputs, same bytes: files are written in sorted order with a fixed mtime (SOURCE_DATE_EPOCH, default
+0), so a BuildKit build with ``SOURCE_DATE_EPOCH`` and ``rewrite-timestamp=true`` gives the same layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+_PYTHON_LINE = re.compile(r"^ARG PYTHON_VERSION=.*$", re.MULTILINE)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlflow-platform serve build-context",
+        description="Write the build context of a model server image for models:/<name>/<version>.",
+    )
+    p.add_argument(
+        "--model-uri",
+        required=True,
+        help="models:/<name>/<version> (an alias, models:/<name>@<alias>, is resolved to its version).",
+    )
+    p.add_argument("--output", required=True, help="Directory to write (must not exist or be empty).")
+    p.add_argument(
+        "--image-dir", default="images/model-server", help="The image definition (Dockerfile, requirements.txt)."
+    )
+    p.add_argument("--runtime-dir", default="runtime", help="The runtime package's sources.")
+    p.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="Skip resolving requirements.lock (offline use; the build is then not reproducible).",
+    )
+    return p
+
+
+def rewrite_requirements(model_requirements: str, mlflow_version: str | None) -> list[str]:
+    """The model's requirement lines, with ``mlflow`` replaced by ``mlflow-skinny`` (same version)."""
+    out = []
+    for raw in model_requirements.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^mlflow(\[[^\]]*\])?\s*(==\s*(?P<v>[\w.+-]+))?\s*$", line)
+        if m:
+            version = m.group("v") or mlflow_version
+            out.append(f"mlflow-skinny=={version}" if version else "mlflow-skinny")
+            continue
+        out.append(line)
+    return out
+
+
+def _python_version(model_dir: Path) -> str:
+    env = model_dir / "python_env.yaml"
+    if env.exists():
+        m = re.search(r"^python:\s*['\"]?([\d.]+)", env.read_text(), re.MULTILINE)
+        if m:
+            return m.group(1)
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def lock(requirements: Path, python_version: str) -> list[str]:
+    """Resolves ``requirements`` with pip (no install) into ``name==version --hash=sha256:...`` lines."""
+    wanted = ".".join(python_version.split(".")[:2])
+    have = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted != have:
+        raise SystemExit(
+            f"build-context: the model wants Python {python_version}, this is Python {have}: "
+            f"resolve the lock with Python {wanted} (the image's interpreter), or pass --no-lock"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        subprocess.run(  # noqa: S603 - our own interpreter and pip, arguments are no shell
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--report",
+                str(report),
+                "-r",
+                str(requirements),
+            ],
+            check=True,
+        )
+        data = json.loads(report.read_text())
+    lines = []
+    for item in data["install"]:
+        meta = item["metadata"]
+        info = item.get("download_info", {}).get("archive_info", {})
+        digest = (info.get("hashes") or {}).get("sha256") or (
+            info.get("hash", "").split("=", 1)[-1] if info.get("hash", "").startswith("sha256=") else None
+        )
+        if not digest:
+            raise SystemExit(f"build-context: pip reported no sha256 for {meta['name']}: cannot lock it")
+        lines.append(f"{meta['name'].lower()}=={meta['version']} --hash=sha256:{digest}")
+    return sorted(lines)
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _normalise(root: Path, epoch: int) -> None:
+    for p in sorted(root.rglob("*"), reverse=True):
+        os.utime(p, (epoch, epoch), follow_symlinks=False)
+        if p.is_file():
+            p.chmod(0o644)
+        elif p.is_dir():
+            p.chmod(0o755)
+    os.utime(root, (epoch, epoch))
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    m = MODEL_URI.match(args.model_uri)
+    if not m:
+        print(
+            "build-context: --model-uri must be models:/<name>/<version> or models:/<name>@<alias>,"
+            f" got {args.model_uri!r}",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()):
+        print(f"build-context: {out} is not empty; give a new directory", file=sys.stderr)
+        return 2
+    image_dir, runtime_dir = Path(args.image_dir), Path(args.runtime_dir)
+    for needed in (image_dir / "Dockerfile", image_dir / "requirements.txt", runtime_dir / "pyproject.toml"):
+        if not needed.exists():
+            print(
+                f"build-context: {needed} not found (run from the repository root or pass --image-dir/--runtime-dir)",
+                file=sys.stderr,
+            )
+            return 2
+
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+    from mlflow.version import VERSION
+
+    client = MlflowClient()
+    name = m.group("name")
+    if m.group("alias"):
+        mv = client.get_model_version_by_alias(name, m.group("alias"))
+    else:
+        mv = client.get_model_version(name, m.group("version"))
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir = out / "model"
+    download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(model_dir))
+    if not (model_dir / "MLmodel").exists():
+        print(f"build-context: models:/{name}/{mv.version} has no MLmodel file", file=sys.stderr)
+        return 1
+    model_reqs = (
+        (model_dir / "requirements.txt").read_text()
+        if (model_dir / "requirements.txt").exists()
+        else f"mlflow=={VERSION}\n"
+    )
+    reqs = rewrite_requirements(model_reqs, VERSION)
+    if not any(r.startswith("mlflow-skinny") for r in reqs):
+        reqs.insert(0, f"mlflow-skinny=={VERSION}")
+    server_reqs = [
+        ln.strip()
+        for ln in (image_dir / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    (out / "requirements.txt").write_text(
+        "# The model's requirements (MLflow's requirements.txt; mlflow -> mlflow-skinny)\n"
+        + "\n".join(reqs)
+        + "\n# The server's (images/model-server/requirements.txt)\n"
+        + "\n".join(server_reqs)
+        + "\n"
+    )
+    python_version = _python_version(model_dir)
+    if not args.no_lock:
+        (out / "requirements.lock").write_text("\n".join(lock(out / "requirements.txt", python_version)) + "\n")
+    shutil.copytree(
+        runtime_dir / "src",
+        out / "runtime" / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"),
+    )
+    shutil.copy2(runtime_dir / "pyproject.toml", out / "runtime" / "pyproject.toml")
+    dockerfile = (image_dir / "Dockerfile").read_text()
+    dockerfile = _PYTHON_LINE.sub(f"ARG PYTHON_VERSION={python_version}", dockerfile, count=1)
+    (out / "Dockerfile").write_text(dockerfile)
+    info = {
+        "name": name,
+        "version": str(mv.version),
+        "run_id": mv.run_id,
+        "source": mv.source,
+        "mlflow": VERSION,
+        "python": python_version,
+        "model_sha256": _digest(model_dir),
+        "locked": not args.no_lock,
+    }
+    (out / "model-info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    _normalise(out, int(os.environ.get("SOURCE_DATE_EPOCH", "0")))
+    print(json.dumps({"context": str(out), **info}))
+    return 0

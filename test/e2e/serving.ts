@@ -1,0 +1,417 @@
+/**
+ * Model serving in the end-to-end run (issue 13): the registered example model becomes the model
+ * server's files by the steps of images/model-server/Dockerfile (run into a directory: Docker is not
+ * available here), and the ModelEndpoint's synthesized container command serves it.
+ */
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+import { envConfig, synthJson } from "../helpers/synth";
+import { TOOLS_DIR } from "../helpers/tools";
+import { type Ctx, need } from "./context";
+import { LocalDeployment, type AddressRule } from "./lib/deployment";
+import { LOOPBACK, freePort, request, sleep, type HttpResponse } from "./lib/net";
+import { runSync, tail } from "./lib/processes";
+import { TerraformValues } from "./lib/terraform";
+import { workloads, type Workload } from "./lib/workloads";
+import { promSum } from "./workflow";
+
+/** The image's files, built from the Dockerfile's instructions into `root` (its `/`). */
+export interface ModelImage {
+  readonly context: string;
+  readonly root: string;
+  /** The image's environment (ENV), paths under `root`. */
+  readonly env: Record<string, string>;
+  readonly entrypoint: string[];
+  readonly bytes: number;
+  /** A stand-in for the pushed image's digest: sha256 over the context (what decides the layers). */
+  readonly digest: string;
+  readonly version: string;
+}
+
+const MODEL = "iris-classifier";
+const ROW = [5.1, 3.5, 1.4, 0.2];
+/** Limits the run sets through the configuration (serving.models), so that they are reached quickly. */
+const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5 };
+
+let image: ModelImage | undefined;
+
+function dirBytes(p: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(p, { withFileTypes: true })) {
+    const f = path.join(p, e.name);
+    if (e.isDirectory()) n += dirBytes(f);
+    else if (e.isFile()) n += fs.statSync(f).size;
+  }
+  return n;
+}
+
+function filesDigest(h: ReturnType<typeof createHash>, p: string, rel = ""): void {
+  const st = fs.statSync(p);
+  if (st.isDirectory()) {
+    for (const e of fs.readdirSync(p).sort()) filesDigest(h, path.join(p, e), `${rel}/${e}`);
+  } else {
+    h.update(`${rel}\0`);
+    h.update(fs.readFileSync(p));
+  }
+}
+
+const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+
+/** Dockerfile instructions, continuation lines joined, comments dropped. */
+function instructions(text: string): { op: string; arg: string; raw: string }[] {
+  const out: { op: string; arg: string; raw: string }[] = [];
+  let cur = "";
+  for (const line of text.split("\n")) {
+    if (!cur && (/^\s*#/.test(line) || !line.trim())) continue;
+    if (line.endsWith("\\")) { cur += line.slice(0, -1) + " "; continue; }
+    cur += line;
+    const m = /^\s*(\w+)\s+([\s\S]*)$/.exec(cur);
+    if (m) out.push({ op: m[1].toUpperCase(), arg: m[2].trim(), raw: cur.trim() });
+    cur = "";
+  }
+  return out;
+}
+
+/**
+ * Runs the Dockerfile's instructions into `root` as a builder would into a layer: COPY from the context,
+ * RUN with bash, ENV and ARG substituted; every container path under /opt is `root`/opt here. Layers up
+ * to the model's COPY are reused when their inputs are unchanged (as a build cache would), the model's
+ * files are copied every time.
+ */
+function buildImage(ctx: Ctx, contextDir: string): { root: string; env: Record<string, string>; entrypoint: string[]; reused: boolean; base: string; user: string } {
+  const dockerfile = fs.readFileSync(path.join(contextDir, "Dockerfile"), "utf8");
+  const steps = instructions(dockerfile);
+  const modelCopy = (s: { op: string; arg: string }) => s.op === "COPY" && /^(model\/|model-info\.json)\s/.test(s.arg);
+  const h = createHash("sha256");
+  for (const s of steps) {
+    h.update(`${s.raw}\n`);
+    if (s.op === "COPY" && !modelCopy(s)) filesDigest(h, path.join(contextDir, s.arg.split(/\s+/)[0]));
+  }
+  const root = path.join(TOOLS_DIR, "model-images", h.digest("hex").slice(0, 16));
+  const reused = fs.existsSync(path.join(root, ".built"));
+  if (!reused) {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.mkdirSync(root, { recursive: true });
+  }
+  const remap = (s: string) => s.replace(/(?<![\w/.-])\/opt\//g, `${root}/opt/`).replace(/(?<![\w/.-])\/opt(?=$|[\s:'"])/g, `${root}/opt`);
+  // The base image's interpreter: here the local Python of the same minor version.
+  const shim = path.join(ctx.runDir, "base-image-bin");
+  fs.mkdirSync(shim, { recursive: true });
+  const python3 = runSync(["bash", "-c", "command -v python3"]).trim();
+  if (!fs.existsSync(path.join(shim, "python"))) fs.symlinkSync(python3, path.join(shim, "python"));
+  const args: Record<string, string> = {};
+  const env: Record<string, string> = {};
+  let entrypoint: string[] = [];
+  let base = "";
+  let user = "";
+  const subst = (s: string) => s.replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => args[a ?? b] ?? env[a ?? b] ?? m);
+  for (const s of steps) {
+    switch (s.op) {
+      case "ARG": { const [k, v] = s.arg.split("="); args[k] = v ?? ""; break; }
+      case "FROM": base = subst(s.arg); break;
+      case "ENV":
+        for (const m of s.arg.matchAll(/(\w+)=(\S+)/g)) env[m[1]] = remap(subst(m[2]));
+        break;
+      case "COPY": {
+        if (reused && !modelCopy(s)) break;
+        const [src, dst] = s.arg.split(/\s+/);
+        const to = remap(dst);
+        fs.rmSync(to.endsWith("/") ? to : to, { recursive: true, force: true });
+        fs.mkdirSync(path.dirname(to.replace(/\/$/, "")), { recursive: true });
+        fs.cpSync(path.join(contextDir, src), to.replace(/\/$/, ""), { recursive: true });
+        break;
+      }
+      case "RUN": {
+        if (reused) break;
+        const cmd = remap(s.arg);
+        const out = runSync(["bash", "-euo", "pipefail", "-c", cmd], { env: { ...env, PATH: `${env.PATH ?? ""}:${shim}`, HOME: path.join(ctx.runDir, "build-home") }, cwd: root });
+        if (out.trim()) ctx.report.info(`  RUN output: ${out.trim().split("\n").slice(-3).join(" | ")}`);
+        break;
+      }
+      case "USER": user = s.arg; break;
+      case "EXPOSE": break;
+      case "ENTRYPOINT": entrypoint = JSON.parse(s.arg); break;
+      case "CMD": break;
+      default: throw new Error(`Dockerfile instruction ${s.op} is not one the harness runs (keep to ARG, FROM, ENV, COPY, RUN, USER, EXPOSE, ENTRYPOINT, CMD)`);
+    }
+    if (s.op === "RUN" && !reused && steps.slice(steps.indexOf(s) + 1).every((x) => x.op !== "RUN")) fs.writeFileSync(path.join(root, ".built"), "");
+  }
+  return { root, env, entrypoint, reused, base, user };
+}
+
+/** Installed size of a distribution set in the tools virtualenv (what `pip install` would lay down). */
+function installedBytes(python: string, requirements: string[]): { bytes: number; packages: number } {
+  const script = `
+import importlib.metadata as m, json, re, sys
+from packaging.requirements import Requirement
+todo = [Requirement(r).name for r in sys.argv[1:]]
+seen, total = set(), 0
+while todo:
+    n = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if n in seen: continue
+    try: d = m.distribution(n)
+    except m.PackageNotFoundError: continue
+    seen.add(n)
+    for f in d.files or []:
+        try: total += f.locate().stat().st_size
+        except OSError: pass
+    for r in d.requires or []:
+        req = Requirement(r)
+        if req.marker is None or req.marker.evaluate({"extra": ""}): todo.append(req.name)
+print(json.dumps({"bytes": total, "packages": len(seen)}))`;
+  return JSON.parse(runSync([python, "-c", script, ...requirements]));
+}
+
+export async function modelImage(ctx: Ctx): Promise<void> {
+  const { report } = ctx;
+  const tools = need(ctx.tools, "tools");
+  const name = need(ctx.modelName, "the registered model");
+  const alb = need(ctx.alb, "the load balancer stand-in").url;
+  const context = path.join(ctx.runDir, "model-context");
+  const bin = path.join(path.dirname(tools.python), "mlflow-platform");
+  const started = Date.now();
+  // A release pipeline's step: the model through the proxy, with the pipeline's token.
+  const r = await ctx.procs.run("build-context", [bin, "serve", "build-context", "--model-uri", `models:/${name}/1`, "--output", context], {
+    cwd: ctx.repoRoot,
+    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8", MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: need(ctx.token, "token") },
+    timeoutMs: 300_000,
+  });
+  if (r.code !== 0) throw new Error(`mlflow-platform serve build-context exited ${r.code}:\n${tail(path.join(ctx.procs.logDir, "build-context.log"))}`);
+  const info = JSON.parse(fs.readFileSync(path.join(context, "model-info.json"), "utf8"));
+  const lock = fs.readFileSync(path.join(context, "requirements.lock"), "utf8").trim().split("\n");
+  report.check("build-context wrote the model, its locked requirements, the server and the Dockerfile", fs.existsSync(path.join(context, "model", "MLmodel")) && lock.every((l) => /==\S+ --hash=sha256:[a-f0-9]{64}$/.test(l)) && fs.existsSync(path.join(context, "runtime", "src", "mlflow_platform", "serving", "app.py")),
+    `models:/${name}/1 -> ${context}: version ${info.version}, Python ${info.python}, ${lock.length} packages locked by sha256 (mlflow-skinny ${lock.find((l) => l.startsWith("mlflow-skinny=="))?.split(" ")[0] ?? "missing"}), in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const reqs = fs.readFileSync(path.join(context, "requirements.txt"), "utf8");
+  report.check("the image installs the model's own pinned requirements, mlflow as mlflow-skinny, no nginx", /^mlflow-skinny==/m.test(reqs) && !/^mlflow==/m.test(reqs) && !/nginx/i.test(fs.readFileSync(path.join(context, "Dockerfile"), "utf8").replace(/^#.*$/gm, "")),
+    reqs.split("\n").filter((l) => l && !l.startsWith("#")).join(", "));
+
+  await buildModelImage(ctx, context, String(info.version));
+}
+
+/** Runs the Dockerfile's steps on a build context and estimates the image's size against build-docker's. */
+export async function buildModelImage(ctx: Ctx, context: string, version: string): Promise<void> {
+  const { report } = ctx;
+  const tools = need(ctx.tools, "tools");
+  const reqs = fs.readFileSync(path.join(context, "requirements.txt"), "utf8");
+  const t = Date.now();
+  const built = buildImage(ctx, context);
+  const h = createHash("sha256");
+  filesDigest(h, context);
+  const bytes = dirBytes(path.join(built.root, "opt"));
+  image = { context, root: built.root, env: built.env, entrypoint: built.entrypoint, bytes, digest: `sha256:${h.digest("hex")}`, version };
+  report.check("the Dockerfile's steps ran into a directory (Docker is not available here)", fs.existsSync(path.join(built.root, "opt", "venv", "bin", "mlflow-platform")) && fs.existsSync(path.join(built.root, "opt", "model", "MLmodel")),
+    `FROM ${built.base} (local Python stands in), USER ${built.user}, ENTRYPOINT ${JSON.stringify(built.entrypoint)}; ${built.reused ? "dependency and server layers reused (same inputs), model layer copied" : "every layer built"} in ${((Date.now() - t) / 1000).toFixed(1)} s; ${built.root}/opt holds ${mb(bytes)}`);
+  report.check("the image runs as a non-root user", /^\d+(:\d+)?$/.test(built.user) && !built.user.startsWith("0"), `USER ${built.user}`);
+
+  // Size, estimated from the layers (no Docker here): ours = base + /opt; build-docker = base + nginx +
+  // full mlflow and the model's requirements (measured from the tools virtualenv) + apt lists.
+  const BASE = 125e6; // python:3.11-slim-bookworm, uncompressed (Docker Hub lists ~45 MB compressed)
+  const NGINX_AND_APT = 60e6; // nginx + its libraries and the apt lists left in the layer that installed them
+  const full = installedBytes(tools.python, ["mlflow", ...reqs.split("\n").filter((l) => l && !l.startsWith("#") && !l.startsWith("mlflow-skinny"))]);
+  const ours = BASE + bytes;
+  const theirs = BASE + NGINX_AND_APT + full.bytes;
+  report.info(`image size, estimated from the layers (Docker is not available): this image ~${mb(ours)} (base ~${mb(BASE)} + /opt ${mb(bytes)}); \`mlflow models build-docker\` for the same model ~${mb(theirs)} (base ~${mb(BASE)} + nginx and apt lists ~${mb(NGINX_AND_APT)} + mlflow with its ${full.packages} dependencies and the model's requirements ${mb(full.bytes)}, measured in the tools virtualenv)`);
+  report.check("the image is smaller than what mlflow models build-docker would produce", ours < theirs, `~${mb(ours)} vs ~${mb(theirs)} (${(theirs / ours).toFixed(1)}x)`);
+}
+
+/** The model server Deployment of a stack, found by its labels. */
+function modelWorkload(all: Workload[]): Workload {
+  const found = all.filter((w) => w.kind === "Deployment" && w.podLabels["app.kubernetes.io/component"] === "model-server" && w.podLabels["mlflow-platform/model"] === MODEL);
+  if (found.length !== 1) throw new Error(`expected one model-server Deployment for ${MODEL}, found ${found.length}`);
+  return found[0];
+}
+
+interface Tally { [routeStatus: string]: number }
+
+export async function modelServer(ctx: Ctx): Promise<void> {
+  const { report } = ctx;
+  const img = need(image, "the model image");
+  const oidc = need(ctx.oidc, "the OpenID provider");
+  // The release a pipeline would write into config/releases/dev.json after pushing the image.
+  const overrides = {
+    auth: { localTestProfile: true, issuerUrl: oidc.issuer },
+    serving: { models: { [MODEL]: LIMITS }, releases: { [MODEL]: { version: img.version, imageDigest: img.digest } } },
+  };
+  const json = synthJson(envConfig("dev", overrides)) as any;
+  const wl = modelWorkload(workloads(json));
+  const container = wl.containers[0];
+  report.info(`${wl.address}: image ${container.command.image}`);
+  const dep = new LocalDeployment(json, new TerraformValues(json, () => undefined), {}, path.join(ctx.runDir, "mounts"));
+  const optRule: AddressRule = { why: "the image's files (built into a directory)", apply: (v) => v.replace(/^\/opt(?=\/|$)/, `${img.root}/opt`) };
+  const port = await freePort();
+  const lp = dep.render(wl, container, {
+    binaries: { "mlflow-platform": path.join(img.root, "opt", "venv", "bin", "mlflow-platform") },
+    ports: { http: port },
+    rules: [optRule],
+  });
+  report.info(`${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")}`);
+  for (const c of lp.changes) report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
+
+  const base = `http://${LOOPBACK}:${port}`;
+  const tally: Tally = {};
+  const count = (route: string, r: HttpResponse) => { tally[`${route} ${r.status}`] = (tally[`${route} ${r.status}`] ?? 0) + 1; return r; };
+  const token = need(ctx.token, "token");
+  const post = async (route: string, body: string | Buffer, caller = "app-a", headers: Record<string, string> = {}) =>
+    count(route, await request(`${base}${route}`, { method: "POST", body, headers: { "Content-Type": "application/json", "X-Caller-Id": caller, Authorization: `Bearer ${token}`, ...headers }, caller: "probe" }));
+
+  // ── Readiness: false until the model is loaded ──
+  const started = Date.now();
+  const proc = ctx.procs.start("model-endpoint", lp.argv, { env: { ...img.env, LANG: "C.UTF-8", ...lp.env } });
+  const seen: number[] = [];
+  let early: HttpResponse | undefined;
+  while (Date.now() - started < 300_000) {
+    if (proc.exit) throw new Error(`the model server exited (${proc.exit.code}):\n${tail(proc.logFile)}`);
+    const r = await request(`${base}/ping`, { caller: "probe", timeoutMs: 2000 }).catch(() => undefined);
+    if (r) {
+      if (seen[seen.length - 1] !== r.status) seen.push(r.status);
+      if (r.status === 503 && !early) early = await post("/predict", JSON.stringify({ data: ROW }));
+      if (r.status === 200) break;
+    }
+    await sleep(50);
+  }
+  report.check("readiness (/ping) stays false until the model is loaded; a prediction meanwhile gets 503", seen[0] === 503 && seen[seen.length - 1] === 200 && early?.status === 503,
+    `/ping answered ${seen.join(" -> ")} over ${((Date.now() - started) / 1000).toFixed(1)} s; POST /predict while loading: ${early?.status} ${early?.body.slice(0, 80)}`);
+
+  // ── The workflow's call ──
+  const p = await post("/predict", JSON.stringify({ data: ROW }));
+  const doc = JSON.parse(p.body);
+  report.check(`POST /predict {"data": ${JSON.stringify(ROW)}} answers setosa, naming the model, version and a request id`,
+    p.status === 200 && doc.labels?.[0] === "setosa" && doc.model === MODEL && doc.version === img.version && /^[0-9a-f]{32}$/.test(doc.request_id) && p.headers["x-request-id"] === doc.request_id,
+    `${p.status} ${p.body}`);
+  const rows = await post("/predict", JSON.stringify({ data: [ROW, [6.7, 3.0, 5.2, 2.3]] }));
+  report.check("POST /predict with a list of rows answers one prediction per row", rows.status === 200 && JSON.stringify(JSON.parse(rows.body).labels) === '["setosa","virginica"]', `${rows.status} ${rows.body}`);
+
+  // ── MLflow's /invocations, parsed by MLflow's own code ──
+  for (const [fmt, body] of [
+    ["inputs", { inputs: [ROW] }],
+    ["dataframe_split", { dataframe_split: { columns: ["0", "1", "2", "3"], data: [ROW] } }],
+    ["dataframe_records", { dataframe_records: [{ 0: ROW[0], 1: ROW[1], 2: ROW[2], 3: ROW[3] }] }],
+    ["instances", { instances: [ROW] }],
+  ] as const) {
+    const r = await post("/invocations", JSON.stringify(body), "app-b");
+    report.check(`POST /invocations {${fmt}} predicts setosa`, r.status === 200 && JSON.stringify(JSON.parse(r.body)) === '{"predictions":[0]}', `${r.status} ${r.body.slice(0, 200)}`);
+  }
+
+  // ── Bad input: 4xx naming the problem, never 500, and the server keeps serving ──
+  const bad: [string, string, number, RegExp][] = [
+    ["a body that is not JSON", "{not json", 400, /not JSON/],
+    ["the wrong number of features", JSON.stringify({ data: [5.1, 3.5, 1.4] }), 422, /3 features; the model expects 4/],
+    ["a string where a number belongs", JSON.stringify({ data: [5.1, "wide", 1.4, 0.2] }), 422, /"wide" is a string; expected a number/],
+  ];
+  for (const [what, body, status, words] of bad) {
+    const r = await post("/predict", body, "app-c");
+    const message = (() => { try { return String(JSON.parse(r.body).message); } catch { return r.body; } })();
+    report.check(`/predict with ${what}: ${status} naming the problem`, r.status === status && words.test(message), `${r.status} ${r.body.slice(0, 200)}`);
+  }
+  const inv = await post("/invocations", JSON.stringify({ inputs: [[5.1, "wide", 1.4, 0.2]] }), "app-c");
+  report.check("/invocations with a string where a number belongs: 4xx, not 500", inv.status >= 400 && inv.status < 500, `${inv.status} ${inv.body.slice(0, 160)}`);
+  const big = await hugeBody(port, "/predict", 100 * 1024 * 1024);
+  count("/predict", big);
+  report.check("/predict with a 100 MB body: 413 naming the limit, before the body is read", big.status === 413 && /accepts at most \d+/.test(big.body) && big.headers.connection === "close", `${big.status} ${big.body.slice(0, 160)}; ${(big.sent / 1e6).toFixed(1)} MB sent before the answer`);
+  const after = await post("/predict", JSON.stringify({ data: ROW }), "app-f");
+  report.check("the server keeps serving after the bad inputs", after.status === 200 && proc.exit === undefined, `${after.status} ${after.body}`);
+
+  // ── Overload: more requests in flight than the pod's limit ──
+  const held = await Promise.all(Array.from({ length: LIMITS.maxConcurrency }, (_, i) => slowRequest(port, `holder-${i}`)));
+  await sleep(300);
+  const over = await post("/predict", JSON.stringify({ data: ROW }), "app-d");
+  const heldResults = await Promise.all(held.map((h) => h.finish()));
+  heldResults.forEach((r) => count("/predict", r));
+  report.check(`overload: with ${LIMITS.maxConcurrency} requests in flight (the pod's limit) the next gets 429 with Retry-After`, over.status === 429 && Number(over.headers["retry-after"]) >= 1 && /concurrent/.test(over.body) && heldResults.every((r) => r.status === 200),
+    `${over.status} Retry-After ${over.headers["retry-after"]}: ${over.body.slice(0, 120)}; the held requests then completed: ${heldResults.map((r) => r.status).join(", ")}`);
+
+  // ── Per-caller limit, keyed on the caller identity the gateway sets ──
+  const greedy: number[] = [];
+  for (let i = 0; i < LIMITS.callerBurst + 3; i++) greedy.push((await post("/predict", JSON.stringify({ data: ROW }), "greedy@example.com")).status);
+  const limited = await post("/predict", JSON.stringify({ data: ROW }), "greedy@example.com");
+  const other = await post("/predict", JSON.stringify({ data: ROW }), "patient@example.com");
+  report.check("a caller over its limit gets 429 while another caller is still served", greedy.includes(429) && limited.status === 429 && other.status === 200 && /greedy@example.com is over its limit/.test(limited.body),
+    `greedy@example.com (burst ${LIMITS.callerBurst}, ${LIMITS.callerRate}/s): ${greedy.join(",")},${limited.status} (Retry-After ${limited.headers["retry-after"]}); patient@example.com: ${other.status}`);
+
+  // ── Metrics count exactly the requests made, by status ──
+  const m = await request(`${base}/metrics`, { caller: "scrape" });
+  const mismatches: string[] = [];
+  const served: string[] = [];
+  for (const route of ["/predict", "/invocations"]) {
+    const statuses = new Set([...Object.keys(tally).filter((k) => k.startsWith(`${route} `)).map((k) => k.split(" ")[1]), ...[...m.body.matchAll(new RegExp(`^model_server_requests_total\\{[^}]*route="${route.replace("/", "\\/")}"[^}]*status="(\\d+)"`, "gm"))].map((x) => x[1])]);
+    for (const status of statuses) {
+      const got = promSum(m.body, "model_server_requests_total", (l) => l.route === route && l.status === status && l.model === MODEL && l.version === img.version).sum;
+      const want = tally[`${route} ${status}`] ?? 0;
+      served.push(`${route} ${status}: ${got}`);
+      if (got !== want) mismatches.push(`${route} ${status}: metrics ${got}, made ${want}`);
+    }
+  }
+  const histogram = promSum(m.body, "model_server_request_duration_seconds_count").sum;
+  const made = Object.values(tally).reduce((a, b) => a + b, 0);
+  report.check("/metrics counts exactly the requests made, by route and status", m.status === 200 && mismatches.length === 0 && histogram === made,
+    `${mismatches.length ? `mismatch: ${mismatches.join("; ")}` : served.join(", ")}; latency histogram count ${histogram} of ${made} requests`);
+
+  // ── One JSON access log line per request; never a credential ──
+  const log = fs.readFileSync(proc.logFile, "utf8");
+  const lines = log.split("\n").filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
+  report.check("one JSON access log line per request (request id, caller, model version, status, latency)", lines.length === made && lines.every((l) => l.request_id && l.caller && l.version === img.version && l.status && typeof l.latency_ms === "number"),
+    `${lines.length} lines for ${made} requests; e.g. ${JSON.stringify(lines.find((l) => l.caller === "patient@example.com"))}`);
+  report.check("the access log never holds the Authorization header or a token", !log.includes(token) && !/bearer/i.test(log), `every request carried Authorization: Bearer <token>; log ${proc.logFile}: no token`);
+
+  // ── Graceful shutdown: not ready at once, still serving while draining, then a clean exit ──
+  process.kill(proc.pid, "SIGTERM");
+  await sleep(300);
+  const ping = await request(`${base}/ping`, { caller: "probe" });
+  const during = await post("/predict", JSON.stringify({ data: ROW }), "app-e");
+  const t0 = Date.now();
+  while (!proc.exit && Date.now() - t0 < 30_000) await sleep(100);
+  // uvicorn re-raises the SIGTERM it caught once it has shut down, so the exit is "by SIGTERM" (or 0).
+  const clean = proc.exit !== undefined && (proc.exit.code === 0 || proc.exit.signal === "SIGTERM");
+  report.check("SIGTERM: /ping answers 503 at once, requests are still served while draining, then the server stops", ping.status === 503 && during.status === 200 && clean,
+    `/ping ${ping.status} ${ping.body}; POST /predict ${during.status}; exited ${proc.exit ? `(code ${proc.exit.code}, signal ${proc.exit.signal}) after ${((Date.now() - t0) / 1000 + 0.3).toFixed(1)} s` : "not within 30 s"}`);
+  await ctx.procs.stop(proc);
+}
+
+/** POSTs a body of `size` bytes, streaming it until the server answers; resolves with the answer. */
+function hugeBody(port: number, route: string, size: number): Promise<HttpResponse & { sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = http.request({ host: LOOPBACK, port, path: route, method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(size), "X-Caller-Id": "app-big" } }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), sent }); req.destroy(); });
+    });
+    req.on("error", (e) => { if (!answered) reject(e); });
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const pump = () => {
+      while (!answered && sent < size) {
+        sent += chunk.length;
+        if (!req.write(chunk)) { req.once("drain", pump); return; }
+      }
+      if (sent >= size) req.end();
+    };
+    pump();
+  });
+}
+
+/** A request whose body arrives in two parts: admitted (in flight) until `finish()` sends the rest. */
+async function slowRequest(port: number, caller: string): Promise<{ finish: () => Promise<HttpResponse> }> {
+  const body = JSON.stringify({ data: ROW });
+  const cut = 10;
+  const socket = net.connect(port, LOOPBACK);
+  await new Promise<void>((r, j) => { socket.once("connect", () => r()); socket.once("error", j); });
+  socket.write(`POST /predict HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\nX-Caller-Id: ${caller}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, cut)}`);
+  const answer = new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+  return {
+    finish: async () => {
+      socket.write(body.slice(cut));
+      const raw = await answer;
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0);
+      return { status, headers: {}, body: raw.split("\r\n\r\n").slice(1).join("\r\n\r\n") };
+    },
+  };
+}
