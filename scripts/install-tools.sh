@@ -55,7 +55,7 @@ echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import mlflow; print(
 stamp="$TOOLS/venv/.runtime-$(find runtime -type f \( -name '*.py' -o -name '*.toml' -o -name '*.txt' \) -not -path '*/tests/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "install-tools: installing the runtime package (runtime/) into $TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall ./runtime
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check --no-deps --force-reinstall ./runtime
   rm -rf runtime/build runtime/src/*.egg-info
   rm -f "$TOOLS"/venv/.runtime-* && touch "$stamp"
 fi
