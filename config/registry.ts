@@ -50,12 +50,15 @@ export const registrySchema = z.object({
     storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "STANDARD_IA"]).default("GLACIER_IR").describe("Storage class archived artifacts move to."),
     deleteAfterDays: z.number().int().min(1).max(36500).optional().describe("Delete archived artifacts this many days after tagging. Default: never (deletion only where configured)."),
     schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: "a five-field cron schedule such as \"15 4 * * *\"" }).default("15 4 * * *").describe("When the retention CronJob runs (cron, UTC)."),
+    dryRun: z.boolean().default(false).describe("Run the CronJob with --dry-run: it lists what it would tag and changes nothing (a first deploy's safe start)."),
+    image: z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, { error: "an image reference with an exact tag or digest" }).optional()
+      .describe("Image with the runtime package (`mlflow-platform`). Default: ghcr.io/example-org/mlflow-platform-runtime:0.1.0 (a placeholder: build images/runtime and push it)."),
     servedVersions: z.array(z.string().regex(/^[^/]+\/\d+$/, { error: "\"<model>/<version>\"" })).default([]).describe("Versions served by an endpoint (\"<model>/<version>\"): always kept."),
     exceptions: z.record(z.string().min(1), z.object({
       keepVersions: z.number().int().min(1, { error: "a whole number of at least 1" }).optional().describe("This model's N."),
       skip: z.boolean().default(false).describe("Never archive any version of this model."),
     }).strict()).default({}).describe("Per registered model: another N, or no archival at all."),
-  }).strict().default({ keepVersions: 5, graceDays: 30, storageClass: "GLACIER_IR", schedule: "15 4 * * *", servedVersions: [], exceptions: {} })
+  }).strict().default({ keepVersions: 5, graceDays: 30, storageClass: "GLACIER_IR", schedule: "15 4 * * *", dryRun: false, servedVersions: [], exceptions: {} })
     .describe("The retention job: which model versions keep their artifacts in the hot storage class."),
 }).strict().superRefine((r, ctx) => {
   const sets: [string[], z.output<typeof gateSetSchema> | undefined, RegistryTarget][] = [];

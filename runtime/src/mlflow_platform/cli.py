@@ -12,6 +12,7 @@ import sys
 # sub-command -> module exposing ``main(argv: list[str]) -> int``
 COMMANDS: dict[str, str] = {
     "registry": "mlflow_platform.registry.cli",
+    "retention": "mlflow_platform.retention.job",
 }
 
 
