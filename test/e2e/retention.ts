@@ -4,6 +4,7 @@
  * oldest holding an alias, exactly the objects of versions 2 and 3 get the archive tag; nothing else in
  * the bucket does; a second run changes nothing.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { ARCHIVE_TAG } from "../../constructs/commands/retention";
 import { type Ctx, need } from "./context";
@@ -42,11 +43,23 @@ export async function retention(ctx: Ctx, job: LocalProcess): Promise<void> {
   await post("registered-models/alias", { name: RETENTION_MODEL, alias: "champion", version: "1" });
   report.info(`${RETENTION_MODEL}: versions 1-5 (version 1 holds alias champion), N = ${keep}; artifacts under ${runs.map((r) => r.dir).join(", ")}`);
 
-  const snapshot = async () => {
-    const all = await s3.list(bucket, "");
-    const out: Record<string, string> = {};
-    for (const o of all) out[o.key] = JSON.stringify(await s3.tags(bucket, o.key));
-    return out;
+  // Every object's tags, read with boto3 (GetObjectTagging) from the S3 stand-in.
+  const python = need(ctx.tools, "tools").python;
+  const dump = path.join(ctx.runDir, "object-tags.json");
+  const reader = [
+    "import boto3, json, sys",
+    "s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='e2e-stand-in', aws_secret_access_key='e2e-stand-in')",
+    "out = {}",
+    "for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2]):",
+    "    for o in page.get('Contents', []):",
+    "        out[o['Key']] = json.dumps({t['Key']: t['Value'] for t in s3.get_object_tagging(Bucket=sys.argv[2], Key=o['Key'])['TagSet']}, sort_keys=True)",
+    "json.dump(out, open(sys.argv[3], 'w'))",
+  ].join("\n");
+  let reads = 0;
+  const snapshot = async (): Promise<Record<string, string>> => {
+    const r = await ctx.procs.run(`object-tags-${++reads}`, [python, "-c", reader, s3.endpoint, bucket, dump], { env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" }, timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`reading the object tags exited ${r.code}: ${r.output.slice(-500)}`);
+    return JSON.parse(fs.readFileSync(dump, "utf8")) as Record<string, string>;
   };
   const tagged = (snap: Record<string, string>) => Object.keys(snap).filter((k) => JSON.parse(snap[k])[ARCHIVE_TAG.key] === ARCHIVE_TAG.value).sort();
   const env = { PATH: `${path.dirname(need(ctx.tools, "tools").python)}:/usr/bin:/bin`, LANG: "C.UTF-8", ...job.env };

@@ -9,8 +9,6 @@ export interface S3 {
   readonly endpoint: string;
   /** Keys under `prefix` in `bucket`, with their sizes. */
   list(bucket: string, prefix: string): Promise<{ key: string; size: number }[]>;
-  /** The object tags of one object (GetObjectTagging). */
-  tags(bucket: string, key: string): Promise<Record<string, string>>;
 }
 
 function xmlValues(xml: string, tag: string): string[] {
@@ -41,12 +39,6 @@ export async function startS3(procs: Processes, motoServer: string, bucket: stri
         token = /<IsTruncated>true<\/IsTruncated>/.test(res.body) ? xmlValues(res.body, "NextContinuationToken")[0] : undefined;
       } while (token);
       return out;
-    },
-    async tags(b, key) {
-      const res = await request(`${endpoint}/${b}/${key.split("/").map(encodeURIComponent).join("/")}?tagging`, { caller: "probe" });
-      if (res.status !== 200) throw new Error(`tags of s3://${b}/${key} answered ${res.status}: ${res.body.slice(0, 300)}`);
-      const tags = [...res.body.matchAll(/<Tag>([\s\S]*?)<\/Tag>/g)].map((m) => [xmlValues(m[1], "Key")[0], xmlValues(m[1], "Value")[0]]);
-      return Object.fromEntries(tags);
     },
   };
 }
