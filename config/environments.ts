@@ -63,6 +63,8 @@ export const shared: DeepPartial<EnvironmentInput> = {
   },
   monitoring: { mode: "install", namespace: "monitoring", retentionDays: 15, storageGb: 50 },
   notifications: { emails: ["ml-platform@example.com"] },
+  // Who may approve a promotion to production (the groups claim of their ID token): see docs/model-registry.md.
+  registry: { approverGroups: ["ml-approvers"] },
 };
 
 /** One entry per environment. The stack for entry `x` is named `<project>-x` (e.g. `mlflow-dev`). */

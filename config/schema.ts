@@ -16,6 +16,7 @@ import {
 import { OIDC_PROVIDER_ARN } from "../constructs/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
 import { servingSchema } from "./serving";
+import { registrySchema } from "./registry";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -289,6 +290,7 @@ export const environmentSchema = z.object({
   monitoring: monitoringSchema,
   notifications: notificationsSchema.default({ emails: [] }),
   serving: servingSchema.default({ namespace: "models", callerHeader: "X-Caller-Id", gatewayCidrs: [], keepImages: 10, models: {}, releases: {} }).describe("Models served as REST microservices (config/serving.ts)."),
+  registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
 

@@ -72,6 +72,18 @@ export interface ArtifactLifecycleProps {
   readonly abortIncompleteMultipartUploadDays?: number;
 }
 
+/** The lifecycle rule for artifacts tagged for archival (see {@link ArtifactStoreProps.archive}). */
+export interface ArtifactArchiveProps {
+  /** The object tag the rule filters on. Required. */
+  readonly tag: { readonly key: string; readonly value: string };
+  /** Days after an object's creation at which a tagged object moves to `storageClass`. Required. */
+  readonly transitionDays: number;
+  /** The colder storage class. @default "GLACIER_IR" */
+  readonly storageClass?: "STANDARD_IA" | "GLACIER_IR" | "GLACIER" | "DEEP_ARCHIVE";
+  /** Days after an object's creation at which a tagged object expires. @default - never */
+  readonly expireDays?: number;
+}
+
 /** Props of {@link ArtifactStore}. */
 export interface ArtifactStoreProps {
   /** Globally unique bucket name (3-63 lower-case letters, digits, '.', '-'). Required. */
@@ -94,6 +106,14 @@ export interface ArtifactStoreProps {
   readonly preventDestroy?: boolean;
   /** Lifecycle rules. @default - the defaults of each {@link ArtifactLifecycleProps} field */
   readonly lifecycle?: ArtifactLifecycleProps;
+  /**
+   * Archival of objects carrying an object tag (the model-retention job tags the artifacts of model
+   * versions nobody needs hot): a lifecycle rule filtered on the prefix AND the tag moves them to a
+   * colder storage class, and deletes them only when `expireDays` is set. S3 counts the days from
+   * each object's creation, not from when it was tagged.
+   * @default - no archival rule
+   */
+  readonly archive?: ArtifactArchiveProps;
   /**
    * Write S3 server access logs to a separate bucket `<bucketName>-logs` (SSE-S3, private, TLS-only,
    * logs expire after `accessLogRetentionDays`).
@@ -227,6 +247,14 @@ export class ArtifactStore extends Construct {
     checkDays(this, "noncurrentExpireDays", noncurrentDays, 1, 36500);
     checkDays(this, "noncurrentMaxDays", noncurrentMax, 1, 36500);
     checkDays(this, "abortIncompleteMultipartUploadDays", abortDays, 1, 365);
+    if (props.archive) {
+      const arch = props.archive;
+      if (!arch.tag.key || !/^[\w .:+=@/-]{1,128}$/.test(arch.tag.key)) fail(this, "archive.tag.key", `must be an S3 tag key (1-128 letters, digits, spaces and _.:/=+-@), got "${arch.tag.key}"`);
+      if (!Number.isInteger(arch.transitionDays) || arch.transitionDays < 1 || arch.transitionDays > 36500) fail(this, "archive.transitionDays", `must be a whole number of days from 1 to 36500, got ${arch.transitionDays}`);
+      if (arch.expireDays !== undefined && !(Number.isInteger(arch.expireDays) && arch.expireDays > arch.transitionDays)) {
+        fail(this, "archive.expireDays", `must be a whole number of days later than archive.transitionDays (> ${arch.transitionDays}), got ${arch.expireDays}`);
+      }
+    }
     if (toGlacier !== undefined && toGlacier < toIa + 30) {
       fail(this, "lifecycle.transitionToGlacierIrDays", `must be at least 30 days after transitionToInfrequentAccessDays (>= ${toIa + 30}), got ${toGlacier}`);
     }
@@ -324,6 +352,15 @@ export class ArtifactStore extends Construct {
         ],
         ...(expire !== undefined ? { expiration: [{ days: expire }] } : {}),
       },
+      ...(props.archive
+        ? [{
+          id: "model-retention-archive",
+          status: "Enabled",
+          filter: [{ and: [{ prefix: `${prefix}/`, tags: { [props.archive.tag.key]: props.archive.tag.value } }] }],
+          transition: [{ days: props.archive.transitionDays, storageClass: props.archive.storageClass ?? "GLACIER_IR" }],
+          ...(props.archive.expireDays !== undefined ? { expiration: [{ days: props.archive.expireDays }] } : {}),
+        }]
+        : []),
       {
         id: "noncurrent-versions",
         status: "Enabled",

@@ -90,6 +90,13 @@ export interface TrackingServerProps {
   readonly prometheusPodLabels?: Record<string, string>;
 
   /**
+   * Labels of other in-cluster jobs that call the tracking server's API directly, like gc (the
+   * model-retention CronJob: `modelRetentionPodLabels(config)`). Each must be a non-empty selector.
+   * @default []
+   */
+  readonly apiClientPodLabels?: readonly Record<string, string>[];
+
+  /**
    * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled.
    * @default true
    */
@@ -249,6 +256,10 @@ function validate(props: TrackingServerProps): void {
   const own = [trackingServerPodLabels(config), gcPodLabels(config), migrationPodLabels(config)];
   if (own.some((labels) => Object.entries(props.authProxyPodLabels).every(([k, v]) => labels[k] === v))) {
     fail("authProxyPodLabels", props.authProxyPodLabels, "labels that select only the proxy, not the tracking server's own pods");
+  }
+  for (const [i, labels] of (props.apiClientPodLabels ?? []).entries()) {
+    const problem = labelSelectorProblem(labels);
+    if (problem) fail(`apiClientPodLabels[${i}]`, labels, `the labels of a job's pods, such as modelRetentionPodLabels(config); it ${problem}`);
   }
   const monitoring = props.monitoringNamespace ?? config.monitoring.namespace;
   if (!DNS_LABEL.test(monitoring)) fail("monitoringNamespace", monitoring, "a Kubernetes namespace name");
@@ -494,6 +505,7 @@ export class TrackingServer extends Construct {
               // Prometheus only: the rest of the monitoring namespace must not bypass the proxy.
               prometheusPeer(monitoringNamespace, prometheusPodLabels),
               { podSelector: { matchLabels: gcPodLabels(config) } },
+              ...(props.apiClientPodLabels ?? []).map((labels) => ({ podSelector: { matchLabels: { ...labels } } })),
             ],
             ports: [{ port: String(m.port), protocol: "TCP" }],
           }],

@@ -16,6 +16,8 @@ import { monitoringProps } from "../constructs/monitoring/from-config";
 import { ModelEndpoint } from "../constructs/model-endpoint";
 import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
+import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
+import { ModelRetention } from "../constructs/model-retention";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -79,6 +81,13 @@ export class MlflowStack extends TerraformStack {
         noncurrentMaxDays: artifactCfg.noncurrentMaxDays,
         abortIncompleteMultipartUploadDays: artifactCfg.abortIncompleteMultipartUploadDays,
       },
+      // The model-retention job's tag (issue 12): a colder class after the grace period, deletion only if configured.
+      archive: {
+        tag: ARCHIVE_TAG,
+        transitionDays: config.registry.retention.graceDays,
+        storageClass: config.registry.retention.storageClass,
+        expireDays: config.registry.retention.deleteAfterDays,
+      },
       accessLogging: artifactCfg.accessLogging,
       replicationRegion: artifactCfg.replicationRegion,
       region: config.aws.region,
@@ -132,13 +141,33 @@ export class MlflowStack extends TerraformStack {
       artifactStore: artifactStore.contract,
       backendStore: backendStore.contract,
       identity: identity.contract,
-      // The one place that decides who may reach MLflow: the proxy, monitoring and the gc job.
+      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs.
       authProxyPodLabels: authProxyPodLabels(config),
+      apiClientPodLabels: [modelRetentionPodLabels(config)],
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
       dependsOn: [this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : [])],
+    });
+
+    // ── Model retention (issue 12) ─────────────────────────────────────────────────
+    new ModelRetention(this, "model_retention", {
+      namespace: config.mlflow.namespace,
+      name: `${config.project}-model-retention`,
+      command: retentionCommand({ config, artifactStore: artifactStore.contract }),
+      schedule: config.registry.retention.schedule,
+      podLabels: modelRetentionPodLabels(config),
+      labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+      bucketArn: artifactStore.contract.bucketArn,
+      artifactPrefix: artifactStore.prefix,
+      clusterName: config.cluster.name,
+      accountId: config.aws.accountId,
+      region: config.aws.region,
+      roleName: `${stackName(config)}-model-retention`,
+      identityMode: config.identity.mode,
+      oidcProviderArn: config.cluster.oidcProviderArn,
+      dependsOn: [this.namespace],
     });
 
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────

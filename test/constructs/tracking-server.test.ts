@@ -441,6 +441,6 @@ describe("wired into the environment stacks", () => {
     expect(sa).toBeDefined();
     const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
     // The tracking server's association (other constructs, such as Grafana's, have their own).
-    expect(association.filter((a) => a.namespace === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
+    expect(association.filter((a) => a.namespace === "mlflow" && a.service_account === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
   });
 });

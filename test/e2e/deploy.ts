@@ -18,6 +18,7 @@ import { ingressRoutes, selects, workloads, type Workload } from "./lib/workload
 import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
 import { startS3 } from "./services/s3";
+import { E2E_REGISTRY } from "./registry-gates";
 
 /** The e-mail of the signed-in user: in an allowed domain of the dev configuration. */
 export const USER_EMAIL = "jane.doe@example.com";
@@ -83,18 +84,25 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   if (trackers.length !== 1) throw new Error(`the proxy's upstream Service ${upstreamServices[0].name} selects ${trackers.length} Deployments, expected the tracking server alone`);
   const tracking = trackers[0];
   const jobs = all.filter((w) => w.kind === "Job");
-  const crons = all.filter((w) => w.kind === "CronJob");
   if (jobs.length !== 1) throw new Error(`expected one Job (the schema migration), found ${jobs.length}`);
-  if (crons.length !== 1) throw new Error(`expected one CronJob (garbage collection), found ${crons.length}`);
-  report.info(`tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}, gc ${crons[0].address}`);
-  return { tracking, proxy, migration: jobs[0], gc: crons[0] };
+  // CronJobs by the component their pods are labelled with (app.kubernetes.io/component).
+  const cron = (component: string) => {
+    const found = all.filter((w) => w.kind === "CronJob" && w.podLabels["app.kubernetes.io/component"] === component);
+    if (found.length !== 1) throw new Error(`expected one CronJob whose pods are app.kubernetes.io/component=${component}, found ${found.length} (CronJobs: ${all.filter((w) => w.kind === "CronJob").map((w) => w.address).join(", ") || "none"})`);
+    return found[0];
+  };
+  const gc = cron("garbage-collection");
+  const retention = cron("model-retention");
+  report.info(`tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}, gc ${gc.address}, retention ${retention.address}`);
+  return { tracking, proxy, migration: jobs[0], gc, retention };
 }
 
 export async function synthesize(ctx: Ctx): Promise<void> {
   const { report } = ctx;
   const oidc = need(ctx.oidc, "the OpenID provider");
   // The local test profile goes through the config system: the dev entry, plus a loopback issuer.
-  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer } };
+  // The registry section: the gates and retention N the registry steps exercise (test/e2e/registry-gates.ts).
+  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY };
   const config = envConfig("dev", overrides);
   const started = Date.now();
   const json = synthJson(config) as any;
@@ -163,13 +171,13 @@ function imageEnv(ctx: Ctx): Record<string, string> {
 }
 
 /** Renders the MLflow containers (server, migration, gc) and the proxy, with every address swapped. */
-export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy: LocalProcess; migration: LocalProcess; gc: LocalProcess; dnsRules: AddressRule[] }> {
+export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy: LocalProcess; migration: LocalProcess; gc: LocalProcess; retention: LocalProcess; dnsRules: AddressRule[] }> {
   const dep = need(ctx.deployment, "the deployment");
   const wl = need(ctx.workloads, "the workloads");
   const tools = need(ctx.tools, "the tools");
   const config = need(ctx.config, "the configuration");
   const { pg: pgPort, s3: s3Port } = need(ctx.ports, "the local ports");
-  const binaries = { mlflow: tools.mlflow, "/bin/oauth2-proxy": tools.oauth2Proxy, "oauth2-proxy": tools.oauth2Proxy };
+  const binaries = { mlflow: tools.mlflow, "/bin/oauth2-proxy": tools.oauth2Proxy, "oauth2-proxy": tools.oauth2Proxy, "mlflow-platform": path.join(path.dirname(tools.python), "mlflow-platform") };
   const trackingPorts = await portsFor(wl.tracking);
   const proxyPorts = await portsFor(wl.proxy);
 
@@ -212,8 +220,13 @@ export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy:
   const migration = dep.render(wl.migration, one_(wl.migration), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const gc = dep.render(wl.gc, one_(wl.gc), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const proxy = dep.render(wl.proxy, one_(wl.proxy), { binaries, ports: proxyPorts, rules: [...dnsRules, ...vpcRules] });
-  for (const lp of [migration, tracking, proxy, gc]) logProcess(ctx, lp);
-  return { tracking, proxy, migration, gc, dnsRules };
+  // boto3 reads its S3 endpoint from AWS_ENDPOINT_URL_S3 (MLflow's MLFLOW_S3_ENDPOINT_URL is MLflow's own).
+  const retention = dep.render(wl.retention, one_(wl.retention), { binaries, rules: [...dnsRules], extraEnv: {
+    ...mlflowExtra,
+    AWS_ENDPOINT_URL_S3: { value: `http://${LOOPBACK}:${s3Port}`, why: "S3 endpoint of the stand-in, for boto3 (in AWS: the regional endpoint)" },
+  } });
+  for (const lp of [migration, tracking, proxy, gc, retention]) logProcess(ctx, lp);
+  return { tracking, proxy, migration, gc, retention, dnsRules };
 }
 
 export async function databaseAndBucket(ctx: Ctx, procs: { migration: LocalProcess; tracking: LocalProcess }): Promise<void> {
@@ -250,6 +263,7 @@ export async function startTracking(ctx: Ctx, lp: LocalProcess): Promise<void> {
   const proc = ctx.procs.start("tracking-server", lp.argv, { env: { ...imageEnv(ctx), ...lp.env } });
   ctx.tracking = { proc, local: lp, port };
   const started = Date.now();
+  // Generous: on a shared 2-core machine under load the first start takes minutes (not a figure we assert).
   await waitForHttp(`http://${LOOPBACK}:${port}/health`, proc, 300_000, 200);
   const version = await request(`http://${LOOPBACK}:${port}/version`, { caller: "probe" });
   ctx.report.pass("tracking server is healthy (kubelet-style probe on /health)", `${LOOPBACK}:${port}, version ${version.body.trim()}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);

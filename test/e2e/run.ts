@@ -14,6 +14,8 @@ import type { Ctx } from "./context";
 import { databaseAndBucket, identityProvider, migrate, render, startProxy, startTracking, synthesize, tools } from "./deploy";
 import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
+import { registryGatesFlow } from "./registry-gates";
+import { retention } from "./retention";
 import { Report, describe } from "./lib/report";
 import { modelImage, modelServer } from "./serving";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
@@ -27,7 +29,7 @@ async function main(): Promise<number> {
   console.log(`mlflow-platform end-to-end run; logs and synthesized stack in ${runDir}`);
 
   let rendered: Awaited<ReturnType<typeof render>> | undefined;
-  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc] : []);
+  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention] : []);
   const r = () => {
     if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
     return rendered;
@@ -47,11 +49,13 @@ async function main(): Promise<number> {
     ["1. Training script through the proxy", () => train(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
+    ["3b. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
+    ["7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)", () => retention(ctx, r().retention)],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.

@@ -6,6 +6,7 @@ import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { trackingServerName } from "../../constructs/commands/mlflow";
 import { gcPodLabels } from "../../constructs/tracking-server";
 import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { modelRetentionPodLabels } from "../../constructs/commands/retention";
 
 const variants: [string, TfJson, ReturnType<typeof envConfig>][] = [
   ...SHIPPED.map((name) => [name, synthJson(configured(name)), configured(name)] as [string, TfJson, ReturnType<typeof envConfig>]),
@@ -56,7 +57,7 @@ describe.each(variants)("%s", (_name, json, config) => {
     expect(JSON.stringify([ingresses, routes])).not.toContain(tracking);
   });
 
-  it("admits into the tracking server only the proxy, Prometheus and its gc job (no address ranges, no whole namespace)", () => {
+  it("admits into the tracking server only the proxy, Prometheus, its gc job and the model-retention job (no address ranges, no whole namespace)", () => {
     const policies = Object.values(resourcesOf(json, "kubernetes_network_policy_v1"));
     const serverPolicy = policies.find((p) => p.metadata.name === tracking);
     expect(serverPolicy).toBeDefined();
@@ -71,6 +72,7 @@ describe.each(variants)("%s", (_name, json, config) => {
         pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
       },
       { pod_selector: { match_labels: gcPodLabels(config) } },
+      { pod_selector: { match_labels: modelRetentionPodLabels(config) } },
     ];
     for (const peer of peers) expect(allowed).toContainEqual(peer);
   });

@@ -12,6 +12,8 @@ import sys
 # sub-command -> module exposing ``main(argv: list[str]) -> int``
 COMMANDS: dict[str, str] = {
     "serve": "mlflow_platform.serving.cli",
+    "registry": "mlflow_platform.registry.cli",
+    "retention": "mlflow_platform.retention.job",
 }
 
 

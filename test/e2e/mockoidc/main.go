@@ -108,7 +108,8 @@ func main() {
 
 // mint signs an ID token for the user with adjustable audience, lifetime and key.
 // Form fields: aud (default: the client id), ttl (seconds, negative = already expired), key ("other" =
-// a key nobody publishes, with the real key id in the header).
+// a key nobody publishes, with the real key id in the header), and email, sub, groups (comma-separated)
+// for a second identity.
 func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -136,17 +137,28 @@ func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, 
 	if ttl < 0 {
 		issued = now.Add(time.Duration(ttl-600) * time.Second)
 	}
+	// A second identity (the registry's approver): email, sub and groups (comma-separated) override the user's.
+	email, sub, groups := user.Email, user.Subject, user.Groups
+	if v := r.Form.Get("email"); v != "" {
+		email = v
+	}
+	if v := r.Form.Get("sub"); v != "" {
+		sub = v
+	}
+	if v := r.Form.Get("groups"); v != "" {
+		groups = strings.Split(v, ",")
+	}
 	claims := jwt.MapClaims{
 		"iss":                m.Issuer(),
-		"sub":                user.Subject,
+		"sub":                sub,
 		"aud":                aud,
 		"iat":                issued.Unix(),
 		"nbf":                issued.Unix(),
 		"exp":                now.Add(time.Duration(ttl) * time.Second).Unix(),
-		"email":              user.Email,
+		"email":              email,
 		"email_verified":     true,
-		"preferred_username": user.PreferredUsername,
-		"groups":             user.Groups,
+		"preferred_username": strings.SplitN(email, "@", 2)[0],
+		"groups":             groups,
 	}
 	kp := m.Keypair
 	if r.Form.Get("key") == "other" {

@@ -12,8 +12,11 @@ export interface Oidc {
   readonly clientId: string;
   /** A token through the real authorization-code flow (authorize -> code -> token endpoint). */
   login(): Promise<{ idToken: string; accessToken: string }>;
-  /** A token the negative checks need: other audience, already expired, or signed by an unknown key. */
-  mint(options: { aud?: string; ttl?: number; key?: "other" }): Promise<string>;
+  /**
+   * A token the negative checks need (other audience, already expired, or signed by an unknown key), or
+   * one for another person (email, sub, groups), signed like the provider's own.
+   */
+  mint(options: { aud?: string; ttl?: number; key?: "other"; email?: string; sub?: string; groups?: string[] }): Promise<string>;
 }
 
 export async function startOidc(procs: Processes, bin: string, runDir: string, clientId: string, clientSecret: string, email: string): Promise<Oidc> {
@@ -53,6 +56,9 @@ export async function startOidc(procs: Processes, bin: string, runDir: string, c
       if (options.aud) form.set("aud", options.aud);
       if (options.ttl !== undefined) form.set("ttl", String(options.ttl));
       if (options.key) form.set("key", options.key);
+      if (options.email) form.set("email", options.email);
+      if (options.sub) form.set("sub", options.sub);
+      if (options.groups) form.set("groups", options.groups.join(","));
       const res = await request(`${base}/e2e/mint`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form.toString(), caller: "probe" });
       if (res.status !== 200) throw new Error(`mint answered ${res.status}: ${res.body}`);
       return (JSON.parse(res.body) as { id_token: string }).id_token;

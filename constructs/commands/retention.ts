@@ -1,0 +1,53 @@
+/**
+ * The model retention job (`mlflow-platform retention run`) as one pure value, like `gcCommand`: the
+ * CronJob of constructs/model-retention.ts runs it, and the end-to-end harness runs the very same value.
+ *
+ * It talks to the tracking server in-cluster (admitted by the tracking server's NetworkPolicy through
+ * `modelRetentionPodLabels`), and to S3 with its own role (tag objects under the artifact prefix only).
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { ArtifactStoreContract } from "../contracts";
+import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
+import type { ContainerCommand } from "./types";
+
+/** Placeholder image of the runtime package until images/runtime is built and pushed. */
+export const RUNTIME_IMAGE_DEFAULT = "ghcr.io/example-org/mlflow-platform-runtime:0.1.0";
+/** The S3 object tag the job writes and the artifact bucket's lifecycle rule filters on. */
+export const ARCHIVE_TAG = { key: "mlflow-platform-retention", value: "archive" } as const;
+/** Writable scratch space (an emptyDir). */
+export const RETENTION_TMP_DIR = "/tmp";
+
+/** Labels selecting the retention CronJob's pods (the tracking server's NetworkPolicy admits them). */
+export function modelRetentionPodLabels(config: EnvironmentConfig): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "mlflow",
+    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
+    "app.kubernetes.io/component": "model-retention",
+  };
+}
+
+/** `mlflow-platform retention run --keep N --artifacts-destination <the server's> [--served m/v]... [--dry-run]`. */
+export function retentionCommand(inputs: { readonly config: EnvironmentConfig; readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri"> }): ContainerCommand {
+  const { config, artifactStore } = inputs;
+  const r = config.registry.retention;
+  return {
+    image: r.image ?? RUNTIME_IMAGE_DEFAULT,
+    command: ["mlflow-platform"],
+    args: [
+      "retention", "run",
+      "--keep", String(r.keepVersions),
+      "--artifacts-destination", artifactStore.destinationUri,
+      ...r.servedVersions.flatMap((v) => ["--served", v]),
+      ...(r.dryRun ? ["--dry-run"] : []),
+    ],
+    env: [
+      { name: "HOME", value: RETENTION_TMP_DIR },
+      { name: "TMPDIR", value: RETENTION_TMP_DIR },
+      { name: "PYTHONUNBUFFERED", value: "1" },
+      { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
+      { name: "AWS_DEFAULT_REGION", value: config.aws.region },
+      { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(config) },
+      { name: "MLFLOW_PLATFORM_RETENTION_EXCEPTIONS", value: JSON.stringify(r.exceptions) },
+    ],
+  };
+}

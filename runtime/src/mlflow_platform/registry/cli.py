@@ -1,0 +1,132 @@
+"""``mlflow-platform registry <register|promote|rollback|status|check|approve>``.
+
+Talks to MLFLOW_TRACKING_URI as the identity of MLFLOW_TRACKING_TOKEN (an OIDC ID token, sent as
+``Authorization: Bearer``: exactly how pipelines pass the platform's OAuth2 Proxy).
+
+Exit codes: 0 done (or nothing to do), 1 error (MLflow unreachable after retries, unexpected answer),
+2 bad input (the message names what to fix; nothing was changed), 3 refused by a gate (the decision is
+recorded on the model version and in the model's history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
+from .errors import BadInput, Refused, RegistryToolError
+from .gates import TARGETS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own exit code is 2 as well: bad input
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="mlflow-platform registry",
+        description="Register, promote, roll back and inspect models through MLflow's REST API.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp, version=True, target=True):
+        sp.add_argument("--model", required=True, help="registered model name")
+        if version:
+            sp.add_argument("--version", required=True, help="model version number")
+        if target:
+            sp.add_argument(
+                "--to", "--target", dest="target", required=True, choices=TARGETS, help="alias and stage to move"
+            )
+        sp.add_argument("--json", action="store_true", help="print the result as JSON")
+        sp.add_argument(
+            "--groups-claim", default="groups", help="token claim holding the caller's groups (default: groups)"
+        )
+
+    r = sub.add_parser("register", help="register a version from a run's artifact path or a model URI")
+    common(r, version=False, target=False)
+    r.add_argument("--run-id")
+    r.add_argument("--artifact-path", help="artifact path of the model in the run (with --run-id)")
+    r.add_argument("--model-uri", help="runs:/..., models:/<logged model id> or any URI mlflow.register_model accepts")
+    r.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--description")
+
+    for name, helptext in (
+        ("promote", "run the gates, then move alias and stage"),
+        ("check", "run the gates without promoting"),
+        ("approve", "record my approval of a version for a target"),
+    ):
+        sp = sub.add_parser(name, help=helptext)
+        common(sp)
+        sp.add_argument(
+            "--gates",
+            help="gate definitions (JSON rendered from configuration); default $MLFLOW_PLATFORM_REGISTRY_GATES",
+        )
+
+    rb = sub.add_parser("rollback", help="give the target back to its previous holder")
+    common(rb, version=False)
+    st = sub.add_parser("status", help="who holds which alias, the versions and the promotion history")
+    common(st, version=False, target=False)
+    return p
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--tag {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def run(argv: list[str], registry=None) -> int:
+    args = _parser().parse_args(argv)
+    from .core import Registry
+    from .gates import load_gates
+    from .identity import identity_from_token
+
+    me = identity_from_token(groups_claim=args.groups_claim)
+    reg = registry or Registry()
+    cmd = args.command
+    if cmd == "register":
+        if args.model_uri and (args.run_id or args.artifact_path):
+            raise BadInput("pass either --model-uri, or --run-id with --artifact-path, not both")
+        if not args.model_uri and not (args.run_id and args.artifact_path):
+            raise BadInput("name what to register: --run-id and --artifact-path, or --model-uri")
+        uri = args.model_uri or f"runs:/{args.run_id}/{args.artifact_path.strip('/')}"
+        out = reg.register(args.model, uri, me, _tags(args.tag), args.description)
+    elif cmd == "status":
+        out = reg.status(args.model)
+    elif cmd == "rollback":
+        out = reg.rollback(args.model, args.target, me)
+    else:
+        gates = load_gates(args.gates)
+        out = getattr(reg, cmd)(args.model, args.version, args.target, gates, me)
+    print(
+        json.dumps(out.data if out.data else {"message": out.message, "changed": out.changed}, indent=2)
+        if args.json
+        else out.message
+    )
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(argv)
+    except Refused as err:
+        print(str(err), file=sys.stderr)
+        if err.decision is not None and "--json" in argv:
+            print(json.dumps(err.decision, indent=2))
+        return err.exit_code
+    except BadInput as err:
+        print(f"mlflow-platform registry: bad input: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RegistryToolError as err:
+        print(f"mlflow-platform registry: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except Exception as err:  # noqa: BLE001 - every other failure is "error", never a traceback-only exit
+        print(f"mlflow-platform registry: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,7 @@
+"""The model retention job: ``mlflow-platform retention run [--dry-run]``.
+
+Keeps the N newest versions of each registered model plus every version that holds an alias, the
+Staging or Production stage, or is served by an endpoint; marks the artifacts of the others for
+archival with an S3 object tag that a lifecycle rule of the artifact bucket acts on. See :mod:`.job`
+and docs/model-registry.md.
+"""

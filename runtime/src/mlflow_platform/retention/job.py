@@ -1,0 +1,226 @@
+"""Which model versions keep their artifacts hot, and the S3 object tags that archive the others.
+
+Artifact locations: the tracking server serves artifacts by proxy (``--artifacts-destination
+s3://<bucket>/<prefix>``), so a version's download URI is ``mlflow-artifacts:/<path>`` (or
+``mlflow-artifacts://<host>/<path>``), which the server stores at ``s3://<bucket>/<prefix>/<path>``.
+The job is given the same destination the server is, and maps one to the other; an ``s3://`` location
+in that bucket is used as is; anything else is reported and left alone.
+
+Idempotent: an object that already carries the tag is not written again, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+ARCHIVE_TAG_KEY = "mlflow-platform-retention"
+ARCHIVE_TAG_VALUE = "archive"
+KEPT_STAGES = ("Staging", "Production")
+
+
+class BadInput(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    keep: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # model -> [(version, why)]
+    archive: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # model -> [(version, location)]
+    skipped: list[str] = field(default_factory=list)
+
+
+def s3_location(uri: str, destination: str) -> tuple[str, str] | None:
+    """(bucket, key prefix) of an artifact URI, given the server's artifacts destination."""
+    dest = urlparse(destination)
+    if dest.scheme != "s3" or not dest.netloc:
+        raise BadInput(
+            f"--artifacts-destination {destination!r}: expected s3://<bucket>/<prefix> (the tracking server's)"
+        )
+    dest_prefix = dest.path.strip("/")
+    u = urlparse(uri)
+    if u.scheme == "mlflow-artifacts":
+        path = u.path.strip("/")
+        return dest.netloc, f"{dest_prefix}/{path}".strip("/")
+    if u.scheme == "s3" and u.netloc == dest.netloc:
+        return u.netloc, u.path.strip("/")
+    return None
+
+
+def plan(client, keep_versions: int, served: set[str], exceptions: dict, destination: str) -> Plan:
+    if keep_versions < 1:
+        raise BadInput(f"--keep {keep_versions}: keep at least 1 version per model (N >= 1)")
+    p = Plan()
+    kept_locations: set[tuple[str, str]] = set()
+    candidates: list[tuple[str, str, tuple[str, str]]] = []
+    for model in _all_models(client):
+        name = model.name
+        exc = exceptions.get(name, {})
+        n = int(exc.get("keepVersions", keep_versions))
+        if n < 1:
+            raise BadInput(f"exceptions.{name}.keepVersions {n}: keep at least 1 version (N >= 1)")
+        aliases = model.aliases or {}
+        alias_of: dict[str, list[str]] = {}
+        for a, v in aliases.items() if isinstance(aliases, dict) else ((x.alias, x.version) for x in aliases):
+            alias_of.setdefault(str(v), []).append(a)
+        versions = sorted(_all_versions(client, name), key=lambda v: int(v.version), reverse=True)
+        newest = {str(v.version) for v in versions[:n]}
+        p.keep[name], p.archive[name] = [], []
+        for v in versions:
+            ver = str(v.version)
+            why = []
+            if exc.get("skip"):
+                why.append("model excepted from retention")
+            if ver in newest:
+                why.append(f"one of the {n} newest")
+            if ver in alias_of:
+                why.append(f"alias {', '.join(sorted(alias_of[ver]))}")
+            if v.current_stage in KEPT_STAGES:
+                why.append(f"stage {v.current_stage}")
+            if f"{name}/{ver}" in served:
+                why.append("served by an endpoint")
+            uri = client.get_model_version_download_uri(name, ver)
+            loc = s3_location(uri, destination)
+            if why:
+                p.keep[name].append((ver, "; ".join(why)))
+                if loc:
+                    kept_locations.add(loc)
+            elif loc is None:
+                p.skipped.append(f"{name}/{ver}: artifacts at {uri}, not in the artifact bucket: left alone")
+            else:
+                candidates.append((name, ver, loc))
+    for name, ver, loc in candidates:
+        # A location a kept version shares (the same logged model registered twice) stays hot.
+        if any(
+            loc[0] == k[0] and (loc[1] == k[1] or loc[1].startswith(k[1] + "/") or k[1].startswith(loc[1] + "/"))
+            for k in kept_locations
+        ):
+            p.skipped.append(f"{name}/{ver}: shares s3://{loc[0]}/{loc[1]} with a kept version: left alone")
+            continue
+        p.archive[name].append((ver, f"s3://{loc[0]}/{loc[1]}"))
+    return p
+
+
+def _all_models(client):
+    token = None
+    while True:
+        page = client.search_registered_models(max_results=200, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def _all_versions(client, name):
+    token = None
+    while True:
+        page = client.search_model_versions(f"name='{name}'", max_results=200, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def tag_objects(s3, location: str, dry_run: bool) -> tuple[int, int]:
+    """Tags every object under ``location``; returns (newly tagged, already tagged)."""
+    u = urlparse(location)
+    bucket, prefix = u.netloc, u.path.strip("/") + "/"
+    tagged = already = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            tags = s3.get_object_tagging(Bucket=bucket, Key=obj["Key"])["TagSet"]
+            if any(t["Key"] == ARCHIVE_TAG_KEY and t["Value"] == ARCHIVE_TAG_VALUE for t in tags):
+                already += 1
+                continue
+            tagged += 1
+            if not dry_run:
+                # PutObjectTagging replaces the set: keep the object's other tags.
+                keep = [t for t in tags if t["Key"] != ARCHIVE_TAG_KEY]
+                s3.put_object_tagging(
+                    Bucket=bucket,
+                    Key=obj["Key"],
+                    Tagging={"TagSet": [*keep, {"Key": ARCHIVE_TAG_KEY, "Value": ARCHIVE_TAG_VALUE}]},
+                )
+    return tagged, already
+
+
+def run(argv: list[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="mlflow-platform retention run")
+    ap.add_argument("--dry-run", action="store_true", help="list what would be tagged; change nothing")
+    ap.add_argument(
+        "--keep", type=int, required=True, help="N: versions kept per model besides alias/stage/served holders"
+    )
+    ap.add_argument(
+        "--artifacts-destination",
+        required=True,
+        help="the tracking server's --artifacts-destination (s3://bucket/prefix)",
+    )
+    ap.add_argument(
+        "--served",
+        action="append",
+        default=[],
+        metavar="MODEL/VERSION",
+        help="a version served by an endpoint (repeatable)",
+    )
+    ap.add_argument(
+        "--exceptions",
+        default=os.environ.get("MLFLOW_PLATFORM_RETENTION_EXCEPTIONS", "{}"),
+        help='per-model JSON: {"<model>": {"keepVersions": 3, "skip": false}}',
+    )
+    args = ap.parse_args(argv)
+    try:
+        exceptions = json.loads(args.exceptions)
+        assert isinstance(exceptions, dict)
+    except (ValueError, AssertionError) as err:
+        raise BadInput(f"--exceptions: expected a JSON object of models, got {args.exceptions[:80]!r}") from err
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    p = plan(client, args.keep, set(args.served), exceptions, args.artifacts_destination)
+    import boto3
+
+    s3 = boto3.client("s3")
+    verb = "would tag" if args.dry_run else "tagged"
+    total_new = total_old = 0
+    for name in sorted(p.keep):
+        for ver, why in p.keep[name]:
+            print(f"keep    {name}/{ver}: {why}")
+        for ver, loc in p.archive[name]:
+            new, old = tag_objects(s3, loc, args.dry_run)
+            total_new += new
+            total_old += old
+            print(f"archive {name}/{ver}: {loc}: {verb} {new} objects, {old} already tagged")
+    for s in p.skipped:
+        print(f"skip    {s}")
+    versions = sum(len(v) for v in p.archive.values())
+    print(
+        f"retention: {versions} versions to archive, {verb} {total_new} objects "
+        f"({ARCHIVE_TAG_KEY}={ARCHIVE_TAG_VALUE}), "
+        f"{total_old} already tagged{' (dry run: nothing changed)' if args.dry_run else ''}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "run":
+        print(
+            "usage: mlflow-platform retention run [--dry-run] --keep N --artifacts-destination s3://bucket/prefix",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return run(argv[1:])
+    except BadInput as err:
+        print(f"mlflow-platform retention: bad input: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # argparse
+        return int(err.code or 0) if isinstance(err.code, int) else 2
+    except Exception as err:  # noqa: BLE001 - reported as an error, exit 1
+        print(f"mlflow-platform retention: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
