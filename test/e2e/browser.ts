@@ -11,9 +11,11 @@
  * - `--host-resolver-rules` maps the public hostname to the stand-in's loopback port and makes every
  *   other name unresolvable: the browser can reach nothing but this machine's loopback;
  * - `--ignore-certificate-errors-spki-list` trusts exactly the stand-in's self-signed key (certificate
- *   checks stay on for everything else: a check below shows a name mismatch is still refused).
+ *   checks stay on for every other key: a check below shows another self-signed certificate refused).
  */
 import * as fs from "fs";
+import * as https from "https";
+import type { AddressInfo } from "net";
 import * as path from "path";
 import { chromium, type Browser, type Page, type Response } from "playwright-core";
 import { AUTH_PROXY_CALLBACK_PATH, AUTH_PROXY_COOKIE_NAME } from "../../constructs/commands/oauth2-proxy";
@@ -21,6 +23,7 @@ import { type Ctx, need } from "./context";
 import { LOOPBACK, json, waitFor } from "./lib/net";
 import type { Managed } from "./lib/processes";
 import { runSync } from "./lib/processes";
+import { selfSignedCertificate } from "./lib/tls";
 
 /** Where Debian's `chromium` package puts the browser (`/usr/bin/chromium` is a shell wrapper). */
 const CHROMIUM_CANDIDATES = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
@@ -48,7 +51,7 @@ export async function realBrowser(ctx: Ctx): Promise<void> {
   const { report } = ctx;
   const started = Date.now();
   const config = need(ctx.config, "config");
-  const https = need(ctx.albHttps, "the load balancer stand-in's HTTPS listener");
+  const listener = need(ctx.albHttps, "the load balancer stand-in's HTTPS listener");
   const cert = need(ctx.publicCertificate, "the public hostname's certificate");
   const oidc = need(ctx.oidc, "the OpenID provider");
   const t = need(ctx.training, "the training run");
@@ -71,7 +74,7 @@ export async function realBrowser(ctx: Ctx): Promise<void> {
     "--no-sandbox",
     "--remote-debugging-port=0",
     `--user-data-dir=${profile}`,
-    `--host-resolver-rules=MAP ${config.hostname} ${LOOPBACK}:${https.port}, MAP * ~NOTFOUND, EXCLUDE ${LOOPBACK}`,
+    `--host-resolver-rules=MAP ${config.hostname} ${LOOPBACK}:${listener.port}, MAP * ~NOTFOUND, EXCLUDE ${LOOPBACK}`,
     `--ignore-certificate-errors-spki-list=${cert.spkiSha256}`,
     "--no-first-run",
     "--no-default-browser-check",
@@ -91,10 +94,10 @@ export async function realBrowser(ctx: Ctx): Promise<void> {
     return endpoint !== "";
   }, proc, TIMEOUT.start);
   const browser = await chromium.connectOverCDP(endpoint, { timeout: TIMEOUT.start });
-  report.info(`${version} (${bin}), headless, DevTools ${endpoint.replace(/\/devtools\/.*/, "")}, started in ${((Date.now() - started) / 1000).toFixed(1)} s; ${config.hostname} -> ${https.url}`);
+  report.info(`${version} (${bin}), headless, DevTools ${endpoint.replace(/\/devtools\/.*/, "")}, started in ${((Date.now() - started) / 1000).toFixed(1)} s; ${config.hostname} -> ${listener.url}`);
   const seen: Seen[] = [];
   try {
-    await session(ctx, browser, proc, seen, { origin, oidcIssuer: oidc.issuer, training: t, rest, logDir, httpsPort: https.port });
+    await session(ctx, browser, proc, seen, { origin, oidcIssuer: oidc.issuer, training: t, rest, logDir, proxyLog: need(ctx.proxy, "the proxy").proc.logFile });
   } finally {
     fs.writeFileSync(path.join(logDir, "browser-network.log"), seen.map((s) => `${s.status} ${s.method} ${s.url}${s.origin ? ` (Origin ${s.origin})` : ""}${s.cookie ? " [cookie]" : ""}`).join("\n") + "\n");
     await browser.close().catch(() => undefined);
@@ -109,7 +112,7 @@ interface SessionInputs {
   readonly training: NonNullable<Ctx["training"]>;
   readonly rest: <T = any>(endpoint: string, body?: unknown) => Promise<T>;
   readonly logDir: string;
-  readonly httpsPort: number;
+  readonly proxyLog: string;
 }
 
 async function session(ctx: Ctx, browser: Browser, proc: Managed, seen: Seen[], s: SessionInputs): Promise<void> {
@@ -162,11 +165,21 @@ async function session(ctx: Ctx, browser: Browser, proc: Managed, seen: Seen[], 
   // A write from the UI, as the browser sends it (Origin, cookie, CORS mode).
   await tagFromUi(ctx, page, s);
   // The same write from another site's page: the browser must not lend it the session.
-  await crossSiteWrite(ctx, page, s, seen);
+  await crossSiteWrite(ctx, page, s);
 
-  // Certificate checks stay on: the stand-in's certificate names only the public host.
-  const mismatch = await page.goto(`https://${LOOPBACK}:${s.httpsPort}/`).then(() => "loaded", (e: Error) => e.message.split("\n")[0]);
-  report.check("certificate checks stay on: the same listener by IP address is refused (the certificate names only the public host)", /ERR_CERT_COMMON_NAME_INVALID/.test(mismatch), mismatch);
+  // Certificate checks stay on: only the stand-in's key is trusted; a certificate with another key, on
+  // another loopback HTTPS server, is refused.
+  const other = selfSignedCertificate(path.join(ctx.runDir, "tls", "untrusted"), "untrusted.example.com");
+  const untrusted = https.createServer({ cert: other.cert, key: other.key }, (_req, res) => res.end("should not load"));
+  await new Promise<void>((resolve, reject) => { untrusted.once("error", reject); untrusted.listen(0, LOOPBACK, () => resolve()); });
+  try {
+    const url = `https://${LOOPBACK}:${(untrusted.address() as AddressInfo).port}/`;
+    const refused = await page.goto(url).then(() => "loaded", (e: Error) => e.message.split("\n")[0]);
+    report.check("certificate checks stay on: a self-signed certificate with another key is refused", /ERR_CERT_/.test(refused), refused);
+  } finally {
+    untrusted.closeAllConnections();
+    await new Promise((resolve) => untrusted.close(resolve));
+  }
   consoleLog.end();
 }
 
@@ -234,10 +247,11 @@ async function tagFromUi(ctx: Ctx, page: Page, s: SessionInputs): Promise<void> 
  * origin with `credentials: "include"`. The SameSite=Lax session cookie must stay home, the proxy
  * must refuse, CORS must keep the answer from the page, and the run must be unchanged.
  */
-async function crossSiteWrite(ctx: Ctx, page: Page, s: SessionInputs, seen: Seen[]): Promise<void> {
+async function crossSiteWrite(ctx: Ctx, page: Page, s: SessionInputs): Promise<void> {
   const { report } = ctx;
   const t = s.training;
   const target = `${s.origin}/ajax-api/2.0/mlflow/runs/set-tag`;
+  const refusedBefore = anonymousTagWrites(s.proxyLog).length;
   await page.goto(`${s.oidcIssuer}/.well-known/openid-configuration`, { waitUntil: "load" });
   const outcome = await page.evaluate(async ({ url, runId, key }) => {
     try {
@@ -248,15 +262,24 @@ async function crossSiteWrite(ctx: Ctx, page: Page, s: SessionInputs, seen: Seen
       return `blocked: ${(e as Error).message}`;
     }
   }, { url: target, runId: t.run_id, key: TAG_KEY });
+  // The browser reports no response for a request CORS blocked: the proxy's access log tells what
+  // arrived (user "-": no session came with it) and what it answered.
+  let arrived: RegExpMatchArray[] = [];
   const deadline = Date.now() + 5000;
-  let arrived: Seen | undefined;
-  while (!arrived && Date.now() < deadline) {
-    arrived = seen.find((x) => x.url === target && x.method === "POST" && x.origin === new URL(s.oidcIssuer).origin);
-    if (!arrived) await new Promise((r) => setTimeout(r, 100));
+  while (arrived.length <= refusedBefore && Date.now() < deadline) {
+    arrived = anonymousTagWrites(s.proxyLog);
+    if (arrived.length <= refusedBefore) await new Promise((r) => setTimeout(r, 100));
   }
+  const last = arrived.length > refusedBefore ? arrived[arrived.length - 1] : undefined;
   const tags = ((await s.rest("runs/get?run_id=" + t.run_id)).run.data.tags ?? []) as { key: string; value: string }[];
   const value = tags.find((x) => x.key === TAG_KEY)?.value;
   report.check("another site's page cannot write with the user's session (cookie withheld, refused, answer unreadable, run unchanged)",
-    outcome.startsWith("blocked") && arrived !== undefined && !arrived.cookie && (arrived.status === 401 || arrived.status === 403) && value !== "set-by-another-site",
-    `fetch from ${new URL(s.oidcIssuer).origin}: ${outcome}; the request ${arrived ? `arrived ${arrived.cookie ? "WITH" : "without"} the cookie and was answered ${arrived.status}` : "was not seen"}; ${TAG_KEY}=${value}`);
+    outcome.startsWith("blocked") && last !== undefined && (last[1] === "401" || last[1] === "403") && value !== "set-by-another-site",
+    `fetch from ${new URL(s.oidcIssuer).origin}: ${outcome}; the proxy ${last ? `got it without a session and answered ${last[1]}` : "logged no such request without a session"}; ${TAG_KEY}=${value}`);
+}
+
+/** The proxy's access-log lines of set-tag POSTs that came with no signed-in user, with their status. */
+function anonymousTagWrites(proxyLog: string): RegExpMatchArray[] {
+  const text = fs.existsSync(proxyLog) ? fs.readFileSync(proxyLog, "utf8") : "";
+  return [...text.matchAll(/ - - \[[^\]]*\] \S+ POST - "\/ajax-api\/2\.0\/mlflow\/runs\/set-tag" HTTP\/[\d.]+ "[^"]*" (\d{3}) /g)];
 }
