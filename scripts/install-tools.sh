@@ -4,7 +4,8 @@
 #   - a Python virtualenv with MLflow at exactly the version config pins (mlflow.version), plus
 #     tools/requirements.txt (PostgreSQL and S3 drivers, Prometheus exporter, moto, scikit-learn);
 #   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`;
-#   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum).
+#   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum);
+#   - Chromium (Debian package chromium) for the end-to-end run's browser step.
 # Everything comes from Debian, PyPI or the Go module proxy; nothing else is downloaded.
 # Tools live in $MLFLOW_PLATFORM_TOOLS (default ~/.cache/mlflow-platform-e2e), shared by clones.
 # Needs `npm run build` first (it reads the pinned versions from the compiled configuration).
@@ -28,6 +29,8 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # The end-to-end run's database and its self-signed certificate.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The end-to-end run's real browser (headless, driven by playwright-core; no browser download).
+[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-tools: missing ${need[*]} and no apt-get: install promtool and amtool (Prometheus, Alertmanager) yourself" >&2
@@ -39,6 +42,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 echo "install-tools: $(promtool --version 2>&1 | head -1)"
+echo "install-tools: $( (/usr/lib/chromium/chromium --version || chromium --version) 2>/dev/null | head -1)"
 
 # ── Python virtualenv with the pinned MLflow ───────────────────────────────────
 stamp="$TOOLS/venv/.installed-$( (echo "mlflow==$MLFLOW_VERSION"; cat tools/requirements.txt runtime/requirements.txt) | sha256sum | cut -c1-16)"

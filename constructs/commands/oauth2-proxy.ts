@@ -131,14 +131,17 @@ export function authProxyTimeouts(config: EnvironmentConfig): { upstreamTimeoutS
 /** How long the proxy keeps an idle connection to MLflow open (Go's http.DefaultTransport IdleConnTimeout). */
 export const UPSTREAM_IDLE_CONNECTION_SECONDS = 90;
 
-/** Name of the session cookie: `__Host-` binds it to the exact host over HTTPS (no Domain, Path=/). */
-export function authProxyCookieName(config: EnvironmentConfig): string {
-  return secureCookies(config) ? "__Host-mlflow-auth" : "mlflow-auth";
-}
+/**
+ * Name of the session cookie: `__Host-` binds it to the exact host over HTTPS (no Domain, Path=/).
+ * Secure in every environment, the local test profile included: the end-to-end run serves the public
+ * name over HTTPS at its load balancer stand-in, so a real browser enforces the same cookie rules there
+ * as in production.
+ */
+export const AUTH_PROXY_COOKIE_NAME = "__Host-mlflow-auth";
 
-/** Secure (HTTPS-only) cookies everywhere except a local test profile served over plain HTTP on loopback. */
-function secureCookies(config: EnvironmentConfig): boolean {
-  return !config.auth.localTestProfile;
+/** The session cookie's name for `config`: {@link AUTH_PROXY_COOKIE_NAME} in every environment. */
+export function authProxyCookieName(_config: EnvironmentConfig): string {
+  return AUTH_PROXY_COOKIE_NAME;
 }
 
 /** The inputs of {@link oauth2ProxyCommand} besides the configuration. */
@@ -192,8 +195,8 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     // by scripts, not sent on cross-site sub-requests.
     secret("COOKIE_SECRET", secrets.cookieSecret),
     v("SESSION_STORE_TYPE", "cookie"),
-    v("COOKIE_NAME", authProxyCookieName(config)),
-    v("COOKIE_SECURE", String(secureCookies(config))),
+    v("COOKIE_NAME", AUTH_PROXY_COOKIE_NAME),
+    v("COOKIE_SECURE", "true"),
     v("COOKIE_HTTPONLY", "true"),
     v("COOKIE_SAMESITE", "lax"),
     v("COOKIE_EXPIRE", `${auth.cookieExpireHours}h`),

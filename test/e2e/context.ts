@@ -3,6 +3,7 @@ import type { EnvironmentConfig } from "../../config/schema";
 import type { LocalDeployment, LocalProcess } from "./lib/deployment";
 import type { Forwarder } from "./lib/forwarder";
 import type { Managed, Processes } from "./lib/processes";
+import type { PublicCertificate } from "./lib/tls";
 import type { Report } from "./lib/report";
 import type { StackJson, Workload } from "./lib/workloads";
 import type { Oidc } from "./services/oidc";
@@ -55,6 +56,10 @@ export interface Ctx {
   proxy?: Running & { port: number; metricsPort: number };
   /** The load balancer stand-in: the only address clients use. */
   alb?: Forwarder;
+  /** The load balancer stand-in's HTTPS listener for the public hostname (what a browser opens). */
+  albHttps?: Forwarder;
+  /** The public hostname's self-signed certificate that listener serves. */
+  publicCertificate?: PublicCertificate;
   token?: string;
   training?: TrainingResult;
   modelName?: string;

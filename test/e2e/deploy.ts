@@ -14,6 +14,7 @@ import { startForwarder } from "./lib/forwarder";
 import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
 import { runSync, tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
+import { selfSignedCertificate } from "./lib/tls";
 import { ingressRoutes, selects, workloads, type Workload } from "./lib/workloads";
 import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
@@ -288,7 +289,12 @@ export async function startProxy(ctx: Ctx, lp: LocalProcess): Promise<void> {
   await waitForHttp(`http://${LOOPBACK}:${port}/ping`, proc, 30_000, 200);
   await waitForHttp(`http://${LOOPBACK}:${port}/ready`, proc, 30_000, 200);
 
-  ctx.alb = await startForwarder("alb", route.host === "*" ? config.hostname : route.host, port);
+  const publicHost = route.host === "*" ? config.hostname : route.host;
+  ctx.alb = await startForwarder("alb", publicHost, port);
   ctx.forwarders.push(ctx.alb);
-  ctx.report.pass("oauth2-proxy is ready (/ping, /ready)", `${LOOPBACK}:${port} (metrics ${LOOPBACK}:${metricsPort}); load balancer stand-in for https://${route.host} at ${ctx.alb.url}`);
+  // The same load balancer's HTTPS listener, with a certificate for the public name: what a browser opens.
+  ctx.publicCertificate = selfSignedCertificate(path.join(ctx.runDir, "tls"), publicHost);
+  ctx.albHttps = await startForwarder("alb", publicHost, port, ctx.publicCertificate);
+  ctx.forwarders.push(ctx.albHttps);
+  ctx.report.pass("oauth2-proxy is ready (/ping, /ready)", `${LOOPBACK}:${port} (metrics ${LOOPBACK}:${metricsPort}); load balancer stand-in for https://${route.host} at ${ctx.alb.url} (TLS terminated) and ${ctx.albHttps.url} (TLS, self-signed certificate for ${publicHost})`);
 }

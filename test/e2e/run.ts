@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { Ctx } from "./context";
+import { realBrowser } from "./browser";
 import { databaseAndBucket, identityProvider, migrate, render, startProxy, startTracking, synthesize, tools } from "./deploy";
 import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
     ["Refused without a valid identity", () => negativeChecks(ctx)],
     ["Browser sign-in (single sign-on)", () => browserSignIn(ctx)],
     ["1. Training script through the proxy", () => train(ctx)],
+    ["A real browser (Chromium): sign in, the run and its loss chart, a write from the UI", () => realBrowser(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
     ["3b. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],

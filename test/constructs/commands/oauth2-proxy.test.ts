@@ -145,11 +145,11 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(valueOf(c, "OAUTH2_PROXY_COOKIE_REFRESH")).toBe("15m");
   });
 
-  it("drops the Secure flag (and the __Host- prefix that needs it) only in a local test profile", () => {
+  it("keeps the Secure flag and the __Host- prefix in a local test profile too (it only allows a plain-HTTP issuer)", () => {
     const local = envConfig("dev", { auth: { localTestProfile: true, issuerUrl: "http://127.0.0.1:9999/oidc" } });
     const c = oauth2ProxyCommand(local, { upstream });
-    expect(valueOf(c, "OAUTH2_PROXY_COOKIE_SECURE")).toBe("false");
-    expect(valueOf(c, "OAUTH2_PROXY_COOKIE_NAME")).toBe("mlflow-auth");
+    expect(valueOf(c, "OAUTH2_PROXY_COOKIE_SECURE")).toBe("true");
+    expect(valueOf(c, "OAUTH2_PROXY_COOKIE_NAME")).toBe("__Host-mlflow-auth");
   });
 
   it("forwards to the tracking server's Service with the original Host, waiting as long as the load balancer's idle timeout", () => {
