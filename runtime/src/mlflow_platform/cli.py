@@ -10,7 +10,9 @@ import importlib
 import sys
 
 # sub-command -> module exposing ``main(argv: list[str]) -> int``
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "events": "mlflow_platform.events.cli",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     module = COMMANDS.get(command)
     if module is None:
-        print(f"mlflow-platform: unknown command {command!r}; expected one of {', '.join(sorted(COMMANDS))}", file=sys.stderr)
+        print(
+            f"mlflow-platform: unknown command {command!r}; expected one of {', '.join(sorted(COMMANDS))}",
+            file=sys.stderr,
+        )
         return 2
     return int(importlib.import_module(module).main(rest) or 0)
 
