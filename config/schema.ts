@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
+import { eventsSchema } from "./events";
 
 /** AWS regions where the stack's services (EKS, RDS, S3, Secrets Manager) exist. */
 export const AWS_REGIONS = [
@@ -244,6 +245,7 @@ export const environmentSchema = z.object({
   ingress: ingressSchema,
   monitoring: monitoringSchema,
   notifications: notificationsSchema.default({ emails: [] }),
+  events: eventsSchema,
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
 

@@ -20,6 +20,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
+import { registryEventsSecretRefs, trackingServerWebhookEnv } from "./registry-events";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -202,7 +203,11 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     image: mlflowImage(config),
     command: ["mlflow"],
     args,
-    env: [...commonEnv(), ...backendStoreEnv(backendStore)],
+    env: [
+      ...commonEnv(), ...backendStoreEnv(backendStore),
+      // Registry webhooks to the in-cluster events service (only when it is deployed).
+      ...(config.events.enabled ? trackingServerWebhookEnv(registryEventsSecretRefs(config)) : []),
+    ],
     ports: { http: config.mlflow.port },
   };
 }
