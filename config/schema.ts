@@ -205,6 +205,9 @@ const monitoringSchema = z.object({
     channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }).describe("Slack channel the alerts go to."),
     webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL."),
   }).strict().optional(),
+  discord: z.object({
+    webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the Discord channel webhook URL."),
+  }).strict().optional().describe("Alerts to a Discord channel as well (beside or instead of Slack)."),
   email: z.object({
     to: z.array(email).min(1).describe("Recipients of alert e-mails."),
     from: email.describe("Sender address of alert e-mails."),

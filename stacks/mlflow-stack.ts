@@ -174,6 +174,7 @@ export class MlflowStack extends TerraformStack {
     new Monitoring(this, "monitoring", monitoringProps(config, {
       trackingServer: trackingServer.contract,
       authProxy: authProxy.contract,
+      registryEvents: registryEvents?.contract,
       // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
       alarmTopicArn: backendStore.alarmTopicArn,
       // The RDS and S3 figures on Grafana's "Database and artifacts" dashboard (CloudWatch, install mode).

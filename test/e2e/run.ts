@@ -15,6 +15,7 @@ import { databaseAndBucket, identityProvider, migrate, render, startProxy, start
 import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
 import { Report, describe } from "./lib/report";
+import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
 async function main(): Promise<number> {
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   console.log(`mlflow-platform end-to-end run; logs and synthesized stack in ${runDir}`);
 
   let rendered: Awaited<ReturnType<typeof render>> | undefined;
-  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc] : []);
+  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, ...eventsProcesses()] : []);
   const r = () => {
     if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
     return rendered;
@@ -46,6 +47,10 @@ async function main(): Promise<number> {
     ["1. Training script through the proxy", () => train(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
+    ["3a. Registry events service's command, with Slack, Discord, GitHub and SMTP stand-ins", () => startRegistryEvents(ctx, r().dnsRules)],
+    ["3b. Registry events: MLflow's webhooks reach every channel exactly once", () => eventsByWebhook(ctx)],
+    ["3c. Registry events: forged, replayed and altered deliveries are refused", () => eventsRefusals(ctx)],
+    ["3d. Registry events: stopped while a version is created and staged, each event exactly once after the restart", () => eventsRestart(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
@@ -75,6 +80,7 @@ async function main(): Promise<number> {
   } finally {
     report.step("Cleanup");
     for (const f of ctx.forwarders) await f.close();
+    await stopEventsStandIns();
     const times = await procs.stopAll();
     const left = procs.survivors();
     const slow = times.filter((t) => t.ms >= 500).map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s`);
