@@ -304,7 +304,7 @@ export class Monitoring extends Construct {
           : undefined,
       };
       if (!routing.slack && !routing.email && !routing.discord) {
-        Annotations.of(this).addWarning("Monitoring: neither slack, discord nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack, monitoring.discord or monitoring.email.");
+        Annotations.of(this).addWarning("Monitoring: neither slack nor email is configured (nor discord): alerts fire in Alertmanager but reach nobody. Set monitoring.slack, monitoring.discord or monitoring.email.");
       }
       this.alertmanagerConfig = buildAlertmanagerConfig(routing);
 
