@@ -250,7 +250,7 @@ export async function startTracking(ctx: Ctx, lp: LocalProcess): Promise<void> {
   const proc = ctx.procs.start("tracking-server", lp.argv, { env: { ...imageEnv(ctx), ...lp.env } });
   ctx.tracking = { proc, local: lp, port };
   const started = Date.now();
-  await waitForHttp(`http://${LOOPBACK}:${port}/health`, proc, 120_000, 200);
+  await waitForHttp(`http://${LOOPBACK}:${port}/health`, proc, 300_000, 200);
   const version = await request(`http://${LOOPBACK}:${port}/version`, { caller: "probe" });
   ctx.report.pass("tracking server is healthy (kubelet-style probe on /health)", `${LOOPBACK}:${port}, version ${version.body.trim()}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

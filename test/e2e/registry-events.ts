@@ -211,7 +211,11 @@ export async function startRegistryEvents(ctx: Ctx, dnsRules: AddressRule[]): Pr
     for (const n of serviceNames(svc)) out = out.split(`http://${n}:${sp.port}/`).join(`http://${LOOPBACK}:${fwdPort}/`);
     return out;
   } };
+  // The tracking server's URL inside the settings document: the same Service rules, applied to the URL itself.
+  const trackingRule: AddressRule = { why: "in-cluster address of the tracking server (the service's settings)", apply: (v, c) =>
+    v.replace(/"trackingUri":"([^"]+)"/, (_m, url: string) => `"trackingUri":"${dnsRules.reduce((u, rule) => rule.apply(u, c), url)}"`) };
   const settingsRules: AddressRule[] = [
+    trackingRule,
     textRule(`"host":"0.0.0.0","port":${sp.port}`, `"host":"${LOOPBACK}","port":${r.port}`, "listen address (the service's settings)"),
     textRule(e.github?.apiUrl ?? "https://api.github.com", github, "GitHub API -> its stand-in"),
     textRule(`"smtpHost":"${e.email?.smtpHost}","smtpPort":${e.email?.smtpPort}`, `"smtpHost":"${LOOPBACK}","smtpPort":${smtp.port}`, "SMTP server -> the sink"),
@@ -306,7 +310,7 @@ export async function eventsByWebhook(ctx: Ctx): Promise<void> {
     { what: "a new registered model", kind: "registered_model.created", match: new RegExp(`registered model ${name}|mlflow\\.registered_model\\.created.*${name}`),
       act: () => api(ctx, "POST", "registered-models/create", { name }) },
     { what: "a new model version", kind: "model_version.created", match: new RegExp(`New model version: ${name} version 1|mlflow\\.model_version\\.created.*"model":"${name}","version":"1"`),
-      act: () => api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id }) },
+      act: () => api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id, ...(src.model_id ? { model_id: src.model_id } : {}) }) },
     { what: "tag production-ready", kind: "model_version_tag.set", match: new RegExp(`${name} version 1: tag production-ready=true|mlflow\\.model_version_tag\\.set.*"model":"${name}"`),
       act: () => api(ctx, "POST", "model-versions/set-tag", { name, version: "1", key: "production-ready", value: "true" }) },
     { what: "alias champion", kind: "model_version_alias.created", match: new RegExp(`${name}: alias @champion -> version 1|mlflow\\.model_version_alias\\.created.*"model":"${name}"`),
@@ -378,7 +382,7 @@ export async function eventsRestart(ctx: Ctx): Promise<void> {
   await ctx.procs.stop(need(r.proc, "the service process"));
   report.pass("the service is stopped (SIGTERM)", `exit ${JSON.stringify(r.proc?.exit)}`);
   const deliveriesBefore = r.deliveries.length;
-  const v2 = (await api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id })).model_version.version;
+  const v2 = (await api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id, ...(src.model_id ? { model_id: src.model_id } : {}) })).model_version.version;
   for (let i = 0; i < 60; i++) {
     if ((await api(ctx, "GET", "model-versions/get", { name, version: v2 })).model_version.status === "READY") break;
     await sleep(250);
