@@ -295,6 +295,12 @@ function exactlyOnce(r: EventsRun, channels: string[], match: RegExp): { ok: boo
   return { ok, detail: counts.map(([c, n]) => `${c} ${n}`).join(", "), duplicates, lost };
 }
 
+/** A model version of the training run's model, as the registry step creates one. */
+function versionSource(ctx: Ctx): (name: string) => Record<string, unknown> {
+  const t = need(ctx.training, "the training run");
+  return (name) => ({ name, source: t.model_uri, run_id: t.run_id, ...(t.model_id ? { model_id: t.model_id } : {}) });
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
@@ -305,12 +311,12 @@ export async function eventsByWebhook(ctx: Ctx): Promise<void> {
   const r = need(run, "the registry events service");
   const config = need(ctx.config, "config");
   const name = r.model;
-  const src = (await api(ctx, "GET", "model-versions/get", { name: need(ctx.modelName, "the registered model"), version: "1" })).model_version;
+  const src = versionSource(ctx);
   const cases: { what: string; kind: string; match: RegExp; act: () => Promise<unknown> }[] = [
     { what: "a new registered model", kind: "registered_model.created", match: new RegExp(`registered model ${name}|mlflow\\.registered_model\\.created.*${name}`),
       act: () => api(ctx, "POST", "registered-models/create", { name }) },
     { what: "a new model version", kind: "model_version.created", match: new RegExp(`New model version: ${name} version 1|mlflow\\.model_version\\.created.*"model":"${name}","version":"1"`),
-      act: () => api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id, ...(src.model_id ? { model_id: src.model_id } : {}) }) },
+      act: () => api(ctx, "POST", "model-versions/create", src(name)) },
     { what: "tag production-ready", kind: "model_version_tag.set", match: new RegExp(`${name} version 1: tag production-ready=true|mlflow\\.model_version_tag\\.set.*"model":"${name}"`),
       act: () => api(ctx, "POST", "model-versions/set-tag", { name, version: "1", key: "production-ready", value: "true" }) },
     { what: "alias champion", kind: "model_version_alias.created", match: new RegExp(`${name}: alias @champion -> version 1|mlflow\\.model_version_alias\\.created.*"model":"${name}"`),
@@ -378,11 +384,11 @@ export async function eventsRestart(ctx: Ctx): Promise<void> {
   const { report } = ctx;
   const r = need(run, "the registry events service");
   const name = r.model;
-  const src = (await api(ctx, "GET", "model-versions/get", { name, version: "1" })).model_version;
+  const src = versionSource(ctx);
   await ctx.procs.stop(need(r.proc, "the service process"));
   report.pass("the service is stopped (SIGTERM)", `exit ${JSON.stringify(r.proc?.exit)}`);
   const deliveriesBefore = r.deliveries.length;
-  const v2 = (await api(ctx, "POST", "model-versions/create", { name, source: src.source, run_id: src.run_id, ...(src.model_id ? { model_id: src.model_id } : {}) })).model_version.version;
+  const v2 = (await api(ctx, "POST", "model-versions/create", src(name))).model_version.version;
   for (let i = 0; i < 60; i++) {
     if ((await api(ctx, "GET", "model-versions/get", { name, version: v2 })).model_version.status === "READY") break;
     await sleep(250);
