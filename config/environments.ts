@@ -98,6 +98,26 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       gatewayCidrs: ["10.0.0.0/16"],
       releases: devReleases,
     },
+    // Registry events (docs/registry-events.md). The channel Secret is created by an operator in the
+    // MLflow namespace (keys slack-webhook-url, discord-webhook-url, github-token, smtp-password).
+    events: {
+      enabled: true,
+      image: "ghcr.io/example-org/mlflow-platform-runtime:0.1.0",
+      reconcileSeconds: 10,
+      slack: { webhookUrl: { source: "kubernetes", secretName: "mlflow-events-channels", key: "slack-webhook-url" } },
+      discord: { webhookUrl: { source: "kubernetes", secretName: "mlflow-events-channels", key: "discord-webhook-url" } },
+      email: {
+        smtpHost: "email-smtp.eu-west-1.amazonaws.com",
+        username: "mlflow-dev-smtp",
+        password: { source: "kubernetes", secretName: "mlflow-events-channels", key: "smtp-password" },
+        from: "mlflow-dev@example.com",
+        to: ["ml-platform@example.com"],
+      },
+      github: {
+        repository: "example-org/model-release",
+        token: { source: "kubernetes", secretName: "mlflow-events-channels", key: "github-token" },
+      },
+    },
   },
   {
     name: "staging",

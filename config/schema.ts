@@ -17,6 +17,7 @@ import { OIDC_PROVIDER_ARN } from "../constructs/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
 import { servingSchema } from "./serving";
 import { registrySchema } from "./registry";
+import { eventsSchema } from "./events";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -227,11 +228,14 @@ const monitoringSchema = z.object({
     userInfoUrl: httpsUrl.describe("The issuer's userinfo endpoint."),
     adminGroups: z.array(z.string().min(1)).default([]).describe("Groups whose members become Grafana admins; everyone else allowed to sign in is a Viewer."),
   }).strict().optional().describe("Grafana's own OIDC sign-in against auth.issuerUrl (same client id; add https://<grafanaHostname>/login/generic_oauth to its redirect URIs). Grafana reads no discovery document: copy these endpoints from <issuer>/.well-known/openid-configuration. Required with grafanaHostname."),
-  alertsReachNobody: z.boolean().default(false).describe("Accept that alerts reach nobody: they fire in Alertmanager but no receiver is configured (neither slack nor email). Required, as an explicit choice, for a production environment without a receiver; silences the synth warning elsewhere. No effect when a receiver is set."),
+  alertsReachNobody: z.boolean().default(false).describe("Accept that alerts reach nobody: they fire in Alertmanager but no receiver is configured (neither slack, discord nor email). Required, as an explicit choice, for a production environment without a receiver; silences the synth warning elsewhere. No effect when a receiver is set."),
   slack: z.object({
     channel: z.string().regex(/^#?[a-z0-9_-]+$/, { error: "a Slack channel such as \"#mlflow-alerts\"" }).describe("Slack channel the alerts go to."),
     webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the webhook URL."),
   }).strict().optional(),
+  discord: z.object({
+    webhookSecretName: dnsLabel.describe("Name of the Kubernetes Secret (in the monitoring namespace) whose `url` key holds the Discord channel webhook URL."),
+  }).strict().optional().describe("Alerts to a Discord channel as well (beside or instead of Slack)."),
   email: z.object({
     to: z.array(email).min(1).describe("Recipients of alert e-mails."),
     from: email.describe("Sender address of alert e-mails."),
@@ -291,6 +295,7 @@ export const environmentSchema = z.object({
   notifications: notificationsSchema.default({ emails: [] }),
   serving: servingSchema.default({ namespace: "models", callerHeader: "X-Caller-Id", gatewayCidrs: [], keepImages: 10, models: {}, releases: {} }).describe("Models served as REST microservices (config/serving.ts)."),
   registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
+  events: eventsSchema,
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
 
@@ -465,9 +470,9 @@ export const environmentSchema = z.object({
 
   // ── alerts ──
   const m = env.monitoring;
-  const receivers = m.slack !== undefined || m.email !== undefined;
+  const receivers = m.slack !== undefined || m.email !== undefined || m.discord !== undefined;
   if (env.production && m.mode === "install" && !receivers && !m.alertsReachNobody) {
-    issue(["monitoring", "slack"], "a receiver for a production environment's alerts: set monitoring.slack or monitoring.email, or say explicitly that alerts reach nobody with monitoring.alertsReachNobody: true");
+    issue(["monitoring", "slack"], "a receiver for a production environment's alerts: set monitoring.slack, monitoring.discord or monitoring.email, or say explicitly that alerts reach nobody with monitoring.alertsReachNobody: true");
   }
   if (m.thresholds.latencyP99Seconds < m.thresholds.latencyP95Seconds) {
     issue(["monitoring", "thresholds", "latencyP99Seconds"], `at least latencyP95Seconds (${m.thresholds.latencyP95Seconds}): the p99 is never below the p95`);

@@ -15,11 +15,11 @@ import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { OIDC_PROVIDER_ARN, albTagsAnnotation } from "./aws";
 import { DNS_LABEL } from "./names";
 import { WorkloadRole } from "./workload-role";
-import type { AuthProxyContract, SecretKeyRef, TrackingServerContract } from "./contracts";
+import type { AuthProxyContract, ServiceContract, SecretKeyRef, TrackingServerContract } from "./contracts";
 import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./monitoring/alertmanager";
 import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
 import { buildDashboards, type Dashboard } from "./monitoring/dashboards";
-import { buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
+import { buildRegistryEventsRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
 export const KUBE_PROMETHEUS_STACK_VERSION = "88.5.3";
@@ -116,6 +116,11 @@ export interface MonitoringProps {
   /** The proxy to scrape (issue 5's contract). */
   readonly authProxy: AuthProxyContract;
   /**
+   * The registry events service to scrape and alert on (issue 12), with the seconds after which it counts
+   * as behind the registry (`events.behindSeconds`). @default none (the service is not deployed)
+   */
+  readonly registryEvents?: { readonly service: ServiceContract & { readonly metricsPath: string }; readonly behindSeconds: number };
+  /**
    * `install`: install kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics).
    * `existing`: an operator is already there; only the ServiceMonitors, rules and dashboards are shipped.
    * @default "install"
@@ -141,6 +146,8 @@ export interface MonitoringProps {
   readonly alertsReachNobody?: boolean;
   /** Slack: the webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager. @default no Slack */
   readonly slack?: { readonly channel: string; readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
+  /** Discord: the channel webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager (>= 0.26 reads `webhook_url_file`). @default no Discord */
+  readonly discord?: { readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
   /** E-mail through SMTP; a password is read from a mounted Secret. @default no e-mail */
   readonly email?: {
     readonly to: readonly string[];
@@ -251,6 +258,13 @@ export class Monitoring extends Construct {
       prometheusPvcPrefix: "prometheus-",
     };
     this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds);
+    const events = props.registryEvents;
+    if (events) {
+      this.ruleGroups.push(buildRegistryEventsRuleGroup({
+        namespace: events.service.namespace, job: events.service.serviceName, behindSeconds: events.behindSeconds,
+        runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
+      }));
+    }
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
@@ -264,6 +278,7 @@ export class Monitoring extends Construct {
     this.resources = [
       serviceMonitor("mlflow-tracking-server", this.namespace, labels, ts.namespace, ts.serviceLabels, ts.portName, ts.metricsPath),
       serviceMonitor("mlflow-oauth2-proxy", this.namespace, labels, proxy.namespace, proxy.serviceLabels, proxy.metricsPortName, "/metrics"),
+      ...(events ? [serviceMonitor("mlflow-registry-events", this.namespace, labels, events.service.namespace, events.service.serviceLabels, events.service.portName, events.service.metricsPath)] : []),
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -295,12 +310,13 @@ export class Monitoring extends Construct {
     if (mode === "install") {
       const routing: AlertRouting = {
         slack: props.slack ? { ...props.slack, webhookSecretKey: props.slack.webhookSecretKey ?? "url" } : undefined,
+        discord: props.discord ? { webhookSecretName: props.discord.webhookSecretName, webhookSecretKey: props.discord.webhookSecretKey ?? "url" } : undefined,
         email: props.email
           ? { ...props.email, authPasswordSecretKey: props.email.authPasswordSecretKey ?? "password", requireTls: props.email.requireTls ?? true }
           : undefined,
       };
-      if (!routing.slack && !routing.email && !props.alertsReachNobody) {
-        Annotations.of(this).addWarning("Monitoring: neither slack nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack or monitoring.email.");
+      if (!routing.slack && !routing.email && !routing.discord && !props.alertsReachNobody) {
+        Annotations.of(this).addWarning("Monitoring: neither slack, discord nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack, monitoring.discord or monitoring.email.");
       }
       this.alertmanagerConfig = buildAlertmanagerConfig(routing);
 

@@ -34,6 +34,7 @@ import {
   GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR,
   dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
 } from "./commands/mlflow";
+import { registryEventsPodLabels } from "./commands/registry-events";
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
@@ -506,6 +507,8 @@ export class TrackingServer extends Construct {
               prometheusPeer(monitoringNamespace, prometheusPodLabels),
               { podSelector: { matchLabels: gcPodLabels(config) } },
               ...(props.apiClientPodLabels ?? []).map((labels) => ({ podSelector: { matchLabels: { ...labels } } })),
+              // The registry events service reads the registry (reconciliation) and declares its webhook.
+              ...(config.events.enabled ? [{ podSelector: { matchLabels: registryEventsPodLabels(config) } }] : []),
             ],
             ports: [{ port: String(m.port), protocol: "TCP" }],
           }],

@@ -6,7 +6,8 @@ import { configureBackend, configureProviders, type ClusterAccess } from "./prov
 import { ArtifactStore } from "../constructs/artifact-store";
 import { BackendStore } from "../constructs/backend-store";
 import { TrackingIdentity } from "../constructs/tracking-identity";
-import { TrackingServer } from "../constructs/tracking-server";
+import { TrackingServer, trackingServerPodLabels } from "../constructs/tracking-server";
+import { RegistryEvents, registryEventsProps } from "../constructs/registry-events";
 import { authProxyPodLabels } from "../constructs/commands/oauth2-proxy";
 import { AuthProxy } from "../constructs/auth-proxy";
 import { MlflowIngress } from "../constructs/ingress";
@@ -135,6 +136,15 @@ export class MlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts).
     applyPolicies(this);
 
+    // ── Registry events (issue 12) ─────────────────────────────────────────────────
+    // Before the tracking server: it reads the webhook-secret encryption key this construct generates.
+    const registryEvents = config.events.enabled
+      ? new RegistryEvents(this, "registry_events", registryEventsProps(config, {
+        trackingServer: { namespace: config.mlflow.namespace, port: config.mlflow.port, podLabels: trackingServerPodLabels(config) },
+        dependsOn: [this.namespace],
+      }))
+      : undefined;
+
     // ── Tracking server (issue 4) ──────────────────────────────────────────────────
     const trackingServer = new TrackingServer(this, "tracking_server", {
       config,
@@ -148,7 +158,10 @@ export class MlflowStack extends TerraformStack {
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
-      dependsOn: [this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : [])],
+      dependsOn: [
+        this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : []),
+        ...(registryEvents ? [registryEvents.generatedSecret] : []),
+      ],
     });
 
     // ── Model retention (issue 12) ─────────────────────────────────────────────────
@@ -200,6 +213,7 @@ export class MlflowStack extends TerraformStack {
     new Monitoring(this, "monitoring", monitoringProps(config, {
       trackingServer: trackingServer.contract,
       authProxy: authProxy.contract,
+      registryEvents: registryEvents?.contract,
       // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
       alarmTopicArn: backendStore.alarmTopicArn,
       // The RDS and S3 figures on Grafana's "Database and artifacts" dashboard (CloudWatch, install mode).

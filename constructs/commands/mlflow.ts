@@ -20,6 +20,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
+import { registryEventsSecretRefs, trackingServerWebhookEnv } from "./registry-events";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -176,6 +177,20 @@ function commonEnv(): EnvVar[] {
 }
 
 /**
+ * MLflow's job execution off (3.17 turns it on by default). It runs a job runner and several huey
+ * consumer processes in every server pod for the GenAI features only (scorers, GenAI evaluation, prompt
+ * optimisation, online scoring and trace archival as periodic tasks): measured in the e2e, an idle pod
+ * holds about 1.2-1.3 GiB PSS with it (13 processes) and about 0.6 GiB without (5), and its periodic
+ * tasks would run once per replica. docs/runtime.md has the figures and what turning it off loses.
+ */
+export function jobExecutionEnv(): EnvVar[] {
+  return [
+    { name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "false" },
+    { name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS", value: "false" },
+  ];
+}
+
+/**
  * The tracking server: `mlflow server` on 0.0.0.0, with proxied artifacts to S3, the host check and
  * CORS configured for the public hostname, Prometheus metrics on `/metrics`, and the read replica
  * when there is one.
@@ -202,7 +217,12 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     image: mlflowImage(config),
     command: ["mlflow"],
     args,
-    env: [...commonEnv(), ...backendStoreEnv(backendStore)],
+    env: [
+      ...commonEnv(), ...backendStoreEnv(backendStore),
+      ...jobExecutionEnv(),
+      // Registry webhooks to the in-cluster events service (only when it is deployed).
+      ...(config.events.enabled ? trackingServerWebhookEnv(registryEventsSecretRefs(config)) : []),
+    ],
     ports: { http: config.mlflow.port },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The Alertmanager configuration, built as a plain object: routing per severity to Slack and e-mail.
+ * The Alertmanager configuration, built as a plain object: routing per severity to Slack, Discord and e-mail.
  * Secrets are files mounted from Kubernetes Secrets (`api_url_file`, `auth_password_file`), never values.
  * The tests render this object to a file and run `amtool check-config` on it.
  */
@@ -29,9 +29,16 @@ export interface EmailRouting {
   readonly requireTls: boolean;
 }
 
+/** Discord: the mounted Secret holding the channel webhook URL. */
+export interface DiscordRouting {
+  readonly webhookSecretName: string;
+  readonly webhookSecretKey: string;
+}
+
 export interface AlertRouting {
   readonly slack?: SlackRouting;
   readonly email?: EmailRouting;
+  readonly discord?: DiscordRouting;
 }
 
 interface Route {
@@ -50,7 +57,7 @@ export interface AlertmanagerConfig {
   global: { resolve_timeout: string };
   route: Route;
   inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[];
-  receivers: { name: string; slack_configs?: Record<string, unknown>[]; email_configs?: Record<string, unknown>[] }[];
+  receivers: { name: string; slack_configs?: Record<string, unknown>[]; email_configs?: Record<string, unknown>[]; discord_configs?: Record<string, unknown>[] }[];
   templates: string[];
 }
 
@@ -86,8 +93,18 @@ export function buildAlertmanagerConfig(routing: AlertRouting): AlertmanagerConf
     }]
     : undefined;
 
-  const critical = { name: "critical", ...(slack ? { slack_configs: slack } : {}), ...(email ? { email_configs: email } : {}) };
-  const warning = { name: "warning", ...(slack ? { slack_configs: slack } : email ? { email_configs: email } : {}) };
+  // Discord beside Slack: the same alerts, the URL read from a mounted Secret (Alertmanager >= 0.26).
+  const discord = routing.discord
+    ? [{
+      webhook_url_file: alertmanagerSecretPath(routing.discord.webhookSecretName, routing.discord.webhookSecretKey),
+      send_resolved: true,
+      title: SLACK_TITLE,
+      message: SLACK_TEXT,
+    }]
+    : undefined;
+  const chat = { ...(slack ? { slack_configs: slack } : {}), ...(discord ? { discord_configs: discord } : {}) };
+  const critical = { name: "critical", ...chat, ...(email ? { email_configs: email } : {}) };
+  const warning = { name: "warning", ...(slack || discord ? chat : email ? { email_configs: email } : {}) };
 
   return {
     global: { resolve_timeout: "5m" },
@@ -119,6 +136,6 @@ export function buildAlertmanagerConfig(routing: AlertRouting): AlertmanagerConf
 
 /** Names of the Secrets Alertmanager must mount for this routing (`alertmanagerSpec.secrets`). */
 export function alertmanagerSecrets(routing: AlertRouting): string[] {
-  const names = [routing.slack?.webhookSecretName, routing.email?.authPasswordSecretName].filter((n): n is string => Boolean(n));
+  const names = [routing.slack?.webhookSecretName, routing.discord?.webhookSecretName, routing.email?.authPasswordSecretName].filter((n): n is string => Boolean(n));
   return [...new Set(names)];
 }

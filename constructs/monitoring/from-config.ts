@@ -3,13 +3,15 @@
  * Monitoring construct's props, so that the stack's monitoring section stays one call.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { AuthProxyContract, TrackingServerContract } from "../contracts";
+import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
 import { defaultTags } from "../../stacks/providers";
 
 export interface MonitoringDependencies {
   readonly trackingServer: TrackingServerContract;
   readonly authProxy: AuthProxyContract;
+  /** The registry events service, when the stack deploys it. */
+  readonly registryEvents?: ServiceContract & { readonly metricsPath: string };
   /** SNS topic of the backend store's CloudWatch alarms. */
   readonly alarmTopicArn?: string;
   /** The backend store's DB instance identifier: with `artifactBucketName`, turns on the CloudWatch dashboard (install mode). */
@@ -32,12 +34,14 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
   return {
     trackingServer: deps.trackingServer,
     authProxy: deps.authProxy,
+    registryEvents: deps.registryEvents ? { service: deps.registryEvents, behindSeconds: config.events.behindSeconds } : undefined,
     mode: m.mode,
     namespace: m.namespace,
     retentionDays: m.retentionDays,
     storageGb: m.storageGb,
     thresholds: m.thresholds,
     slack: m.slack,
+    discord: m.discord,
     email,
     alertsReachNobody: m.alertsReachNobody,
     grafana: grafanaExposure(config),

@@ -214,3 +214,66 @@ function validateThresholds(t: AlertThresholds): void {
 export function allRules(groups: readonly RuleGroup[]): AlertRule[] {
   return groups.flatMap((g) => g.rules);
 }
+
+/** The registry events service's alerts (issue 12); their runbook is docs/registry-events.md. */
+export const REGISTRY_EVENTS_ALERT_NAMES = [
+  "MlflowRegistryEventsDown",
+  "MlflowRegistryEventsBehind",
+  "MlflowRegistryEventsDeliveryFailing",
+  "MlflowRegistryEventsWebhookRefused",
+  "MlflowRegistryEventsWebhookMissing",
+] as const;
+export type RegistryEventsAlertName = (typeof REGISTRY_EVENTS_ALERT_NAMES)[number];
+
+/** What the registry events rules watch. */
+export interface RegistryEventsRuleTargets {
+  /** Namespace of the service. */
+  readonly namespace: string;
+  /** Prometheus job (the Service's name). */
+  readonly job: string;
+  /** Reconciliation failing for longer than this (seconds) is "behind" (config.events.behindSeconds). */
+  readonly behindSeconds: number;
+  /** Where the runbook lives; each alert links `<base>#<alert name in lower case>`. */
+  readonly runbookBaseUrl: string;
+}
+
+/**
+ * The registry events service's rules: down, behind the registry (reconciliation not succeeding),
+ * failing deliveries to a channel, refused webhook deliveries (forged, replayed, stale), and its
+ * webhook missing from MLflow. Metric names are the service's (runtime/src/mlflow_platform/events/service.py).
+ */
+export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets): RuleGroup {
+  if (!(Number.isInteger(t.behindSeconds) && t.behindSeconds >= 60)) {
+    throw new Error(`Monitoring: registryEvents.behindSeconds = ${t.behindSeconds}: expected a whole number of seconds of at least 60.`);
+  }
+  const sel = selector({ namespace: t.namespace, job: t.job });
+  const rule = (alert: RegistryEventsAlertName, severity: Severity, forDuration: string, expr: string, summary: string, description: string): AlertRule => ({
+    alert, expr, for: forDuration,
+    labels: { severity, namespace: t.namespace },
+    annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${alert.toLowerCase()}` },
+  });
+  return {
+    name: "mlflow-registry-events",
+    rules: [
+      rule("MlflowRegistryEventsDown", "critical", "5m", `absent(up${sel} == 1)`,
+        "The registry events service is down",
+        `The registry events service (Service ${t.job} in ${t.namespace}) has not answered a scrape for 5 minutes: MLflow's webhooks are lost meanwhile; its reconciliation will notify them when it is back.`),
+      rule("MlflowRegistryEventsBehind", "warning", "2m",
+        `(time() - max(mlflow_events_reconcile_last_success_timestamp_seconds${sel})) > ${num(t.behindSeconds)}`,
+        "The registry events service is behind the registry",
+        `No reconciliation pass has succeeded for more than ${num(t.behindSeconds)} s: stage transitions and lost webhooks are not being notified (the tracking server unreachable, or a pass slower than the interval).`),
+      rule("MlflowRegistryEventsDeliveryFailing", "warning", "0m",
+        `sum by (namespace, channel) (increase(mlflow_events_notifications_total${selector({ namespace: t.namespace, job: t.job }, 'result="failed"')}[15m])) > 0`,
+        "Notifications to a channel are failing",
+        "Messages to {{ $labels.channel }} failed after every retry in the last 15 minutes (a revoked webhook URL or token, the channel's outage, or the egress policy); the other channels were told."),
+      rule("MlflowRegistryEventsWebhookRefused", "warning", "0m",
+        `sum by (namespace) (increase(mlflow_events_webhook_deliveries_total${selector({ namespace: t.namespace, job: t.job }, 'result=~"bad_signature|stale|duplicate|malformed"')}[15m])) > 0`,
+        "Webhook deliveries were refused",
+        "Deliveries with a wrong signature, a timestamp outside the window, or a delivery id seen before reached the service in the last 15 minutes: a forged or replayed request, clock skew between the pods, or a webhook secret that changed without a restart of the service."),
+      rule("MlflowRegistryEventsWebhookMissing", "warning", "10m",
+        `max(mlflow_events_webhook_registered${sel}) < 1`,
+        "The registry events webhook is not declared in MLflow",
+        "The service has not been able to create or update its webhook for 10 minutes: changes reach it only through reconciliation (slower)."),
+    ],
+  };
+}

@@ -311,6 +311,6 @@ describe("Monitoring: validation at synth", () => {
   it("warns when no alert channel is configured", () => {
     const { stack } = synthMonitoring();
     const warnings = stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "@cdktf/warn");
-    expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("neither slack nor email is configured")]);
+    expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("neither slack, discord nor email is configured")]);
   });
 });

@@ -207,6 +207,8 @@ describe("TrackingServer in dev", () => {
           pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
         },
         { pod_selector: { match_labels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "garbage-collection" } } },
+        // dev turns the registry events service on: it reads the registry and declares its webhook.
+        { pod_selector: { match_labels: { "app.kubernetes.io/name": "mlflow-registry-events", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "registry-events" } } },
       ],
       ports: [{ port: "5000", protocol: "TCP" }],
     }]);

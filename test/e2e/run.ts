@@ -18,7 +18,9 @@ import { Processes } from "./lib/processes";
 import { registryGatesFlow } from "./registry-gates";
 import { retention } from "./retention";
 import { Report, describe } from "./lib/report";
+import { keepAliveLatency, memory } from "./runtime";
 import { modelImage, modelServer } from "./serving";
+import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
 async function main(): Promise<number> {
@@ -30,7 +32,7 @@ async function main(): Promise<number> {
   console.log(`mlflow-platform end-to-end run; logs and synthesized stack in ${runDir}`);
 
   let rendered: Awaited<ReturnType<typeof render>> | undefined;
-  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention] : []);
+  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention, ...eventsProcesses()] : []);
   const r = () => {
     if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
     return rendered;
@@ -51,11 +53,17 @@ async function main(): Promise<number> {
     ["A real browser (Chromium): sign in, the run and its loss chart, a write from the UI", () => realBrowser(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
-    ["3b. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],
+    ["3a. Registry events service's command, with Slack, Discord, GitHub and SMTP stand-ins", () => startRegistryEvents(ctx, r().dnsRules)],
+    ["3b. Registry events: MLflow's webhooks reach every channel exactly once", () => eventsByWebhook(ctx)],
+    ["3c. Registry events: forged, replayed and altered deliveries are refused", () => eventsRefusals(ctx)],
+    ["3d. Registry events: stopped while a version is created and staged, each event exactly once after the restart", () => eventsRestart(ctx)],
+    ["3e. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
+    ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
+    ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
     ["7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)", () => retention(ctx, r().retention)],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
@@ -84,6 +92,7 @@ async function main(): Promise<number> {
   } finally {
     report.step("Cleanup");
     for (const f of ctx.forwarders) await f.close();
+    await stopEventsStandIns();
     const times = await procs.stopAll();
     const left = procs.survivors();
     const slow = times.filter((t) => t.ms >= 500).map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s`);

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { onPath } from "../helpers/tools";
 import { synthMonitoring } from "./fixtures";
-import { ALERT_NAMES, allRules, type AlertRule } from "../../constructs/monitoring/rules";
+import { ALERT_NAMES, REGISTRY_EVENTS_ALERT_NAMES, allRules, type AlertRule } from "../../constructs/monitoring/rules";
 import { dashboardExpressions } from "../../constructs/monitoring/dashboards";
 
 const promtool = onPath("promtool");
@@ -225,6 +225,61 @@ describe("alert rules (promtool)", () => {
   });
 });
 
+describe("registry events alert rules (promtool)", () => {
+  const service = { namespace: "mlflow", serviceName: "mlflow-registry-events", port: 8080, portName: "http", podLabels: { a: "b" }, serviceLabels: { a: "b" }, metricsPath: "/metrics" };
+  const withEvents = synthMonitoring({ registryEvents: { service, behindSeconds: 300 } }).monitoring;
+  const group = withEvents.ruleGroups.find((g) => g.name === "mlflow-registry-events")!;
+  const file = write("rules-events.yaml", { groups: [group] });
+  const EV = 'namespace="mlflow",job="mlflow-registry-events"';
+  const evCases: Case[] = [
+    { name: "events: no target", alert: "MlflowRegistryEventsDown", evalTime: "10m", series: [{ series: `up{${MLFLOW}}`, values: "1x15" }], fires: {} },
+    { name: "events: up", alert: "MlflowRegistryEventsDown", evalTime: "10m", series: [{ series: `up{${EV}}`, values: "1x15" }] },
+    // The last successful pass stays at t=0 while time moves on: behind after 300 s (+2m for).
+    { name: "events: reconciliation stuck", alert: "MlflowRegistryEventsBehind", evalTime: "10m",
+      series: [{ series: `mlflow_events_reconcile_last_success_timestamp_seconds{${EV}}`, values: "0x15" }], fires: {} },
+    { name: "events: reconciliation keeps up", alert: "MlflowRegistryEventsBehind", evalTime: "10m",
+      series: [{ series: `mlflow_events_reconcile_last_success_timestamp_seconds{${EV}}`, values: "0+60x15" }] },
+    { name: "events: slack failing", alert: "MlflowRegistryEventsDeliveryFailing", evalTime: "10m",
+      series: [{ series: `mlflow_events_notifications_total{${EV},channel="slack",result="failed"}`, values: "0 0 1 1 2 2 3 3 3 3 3 3" }], fires: { channel: "slack" } },
+    { name: "events: deliveries fine", alert: "MlflowRegistryEventsDeliveryFailing", evalTime: "10m",
+      series: [{ series: `mlflow_events_notifications_total{${EV},channel="slack",result="sent"}`, values: "0+1x12" }] },
+    { name: "events: forged deliveries", alert: "MlflowRegistryEventsWebhookRefused", evalTime: "10m",
+      series: [{ series: `mlflow_events_webhook_deliveries_total{${EV},result="bad_signature"}`, values: "0 0 0 5 5 5 5 5 5 5 5 5" }], fires: {} },
+    { name: "events: only accepted deliveries", alert: "MlflowRegistryEventsWebhookRefused", evalTime: "10m",
+      series: [{ series: `mlflow_events_webhook_deliveries_total{${EV},result="accepted"}`, values: "0+3x12" }] },
+    { name: "events: webhook never declared", alert: "MlflowRegistryEventsWebhookMissing", evalTime: "15m",
+      series: [{ series: `mlflow_events_webhook_registered{${EV}}`, values: "0x20" }], fires: {} },
+    { name: "events: webhook declared", alert: "MlflowRegistryEventsWebhookMissing", evalTime: "15m",
+      series: [{ series: `mlflow_events_webhook_registered{${EV}}`, values: "1x20" }] },
+  ];
+  const evRule = (name: string) => group.rules.find((r) => r.alert === name)!;
+
+  it("adds the five alerts, the ServiceMonitor, and links to docs/registry-events.md", () => {
+    expect(group.rules.map((r) => r.alert)).toEqual([...REGISTRY_EVENTS_ALERT_NAMES]);
+    for (const r of group.rules) expect(r.annotations.runbook_url).toBe(`docs/registry-events.md#${r.alert.toLowerCase()}`);
+    expect(withEvents.resources.map((x: any) => x.metadata.name)).toContain("mlflow-registry-events");
+    expect(monitoring.ruleGroups.some((g) => g.name === "mlflow-registry-events")).toBe(false);
+  });
+
+  it("passes promtool check rules", () => {
+    expect(run(promtool, ["check", "rules", file])).toMatch(new RegExp(`SUCCESS: ${group.rules.length} rules found`));
+  });
+
+  it("has a firing and a quiet case for every alert", () => {
+    for (const name of REGISTRY_EVENTS_ALERT_NAMES) {
+      expect(evCases.filter((c) => c.alert === name && c.fires !== undefined).length).toBe(1);
+      expect(evCases.filter((c) => c.alert === name && c.fires === undefined).length).toBe(1);
+    }
+  });
+
+  it.each(evCases.map((c) => [c.name, c] as const))("promtool test rules: %s", (_, c) => {
+    const r = evRule(c.alert);
+    const exp = c.fires === undefined ? [] : [{ exp_labels: { ...c.fires, ...r.labels }, exp_annotations: rendered(r, { ...c.fires, ...r.labels }) }];
+    const t = { name: c.name, interval: "1m", input_series: c.series, alert_rule_test: [{ eval_time: c.evalTime, alertname: c.alert, exp_alerts: exp }] };
+    expect(run(promtool, ["test", "rules", write(`test-ev-${evCases.indexOf(c)}.yaml`, { rule_files: [file], evaluation_interval: "1m", tests: [t] })])).toMatch(/SUCCESS/);
+  });
+});
+
 describe("dashboards (promtool)", () => {
   const exprs = monitoring.dashboards.flatMap((d) => dashboardExpressions(d).map((e) => ({ ...e, dashboard: d.uid })));
 
@@ -255,11 +310,23 @@ describe("alertmanager configuration (amtool)", () => {
     }],
     ["email only", { email: { to: ["ml-platform@example.com"], from: "alertmanager@example.com", smarthost: "smtp.example.com:25" } }],
     ["slack only", { slack: { channel: "mlflow-alerts", webhookSecretName: "alertmanager-slack" } }],
+    ["discord only", { discord: { webhookSecretName: "alertmanager-discord" } }],
+    ["slack, discord and email", {
+      slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
+      discord: { webhookSecretName: "alertmanager-discord" },
+      email: { to: ["ml-platform@example.com"], from: "alertmanager@example.com", smarthost: "smtp.example.com:587" },
+    }],
     ["no channel", {}],
   ];
 
+  /**
+   * Debian's amtool 0.25 knows discord_configs but not yet `webhook_url_file` (Alertmanager 0.26+, which
+   * kube-prometheus-stack deploys): for the check only, the file becomes a placeholder URL.
+   */
+  const forAmtool025 = (config: unknown) => JSON.parse(JSON.stringify(config).replace(/"webhook_url_file":"[^"]*"/g, "\"webhook_url\":\"https://discord.invalid/api/webhooks/0/placeholder\""));
+
   it.each(variants)("amtool check-config accepts it: %s", (name, props) => {
-    const config = synthMonitoring(props).monitoring.alertmanagerConfig!;
+    const config = forAmtool025(synthMonitoring(props).monitoring.alertmanagerConfig!);
     const file = write(`alertmanager-${name.replace(/\W+/g, "-")}.yaml`, config);
     expect(run(amtool, ["check-config", file])).toMatch(/SUCCESS/);
   });
@@ -268,6 +335,23 @@ describe("alertmanager configuration (amtool)", () => {
     const config = structuredClone(synthMonitoring(variants[0][1]).monitoring.alertmanagerConfig!);
     config.route.routes![0].receiver = "nobody";
     expect(() => run(amtool, ["check-config", write("alertmanager-broken.yaml", config)])).toThrow(/undefined receiver|nobody/);
+  });
+
+  it("sends critical and warning alerts to Discord too, reading its URL from the mounted Secret", () => {
+    const { monitoring } = synthMonitoring(variants[4][1]);
+    const receivers = Object.fromEntries(monitoring.alertmanagerConfig!.receivers.map((r) => [r.name, r]));
+    for (const name of ["critical", "warning"]) {
+      expect(receivers[name].discord_configs).toEqual([expect.objectContaining({ webhook_url_file: "/etc/alertmanager/secrets/alertmanager-discord/url", send_resolved: true })]);
+    }
+    expect(receivers.critical.email_configs).toHaveLength(1);
+    expect(JSON.stringify(monitoring.alertmanagerConfig)).not.toMatch(/"webhook_url":/);
+    expect((monitoring.stackValues as any).alertmanager.alertmanagerSpec.secrets).toContain("alertmanager-discord");
+  });
+
+  it("amtool rejects a Discord receiver without its URL (the check can fail)", () => {
+    const config = structuredClone(synthMonitoring(variants[3][1]).monitoring.alertmanagerConfig!);
+    delete (config.receivers[1].discord_configs![0] as Record<string, unknown>).webhook_url_file;
+    expect(() => run(amtool, ["check-config", write("alertmanager-discord-broken.yaml", config)])).toThrow(/webhook_url|missing|discord/i);
   });
 
   it("routes a critical alert to Slack and e-mail, a warning to Slack, Watchdog nowhere", () => {

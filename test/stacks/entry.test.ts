@@ -2,6 +2,7 @@
  * Every path into the tracking server passes the authenticating proxy, in every shipped stack and in
  * the alternative entry configurations.
  */
+import { registryEventsPodLabels } from "../../constructs/commands/registry-events";
 import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { trackingServerName } from "../../constructs/commands/mlflow";
 import { gcPodLabels } from "../../constructs/tracking-server";
@@ -73,6 +74,8 @@ describe.each(variants)("%s", (_name, json, config) => {
       },
       { pod_selector: { match_labels: gcPodLabels(config) } },
       { pod_selector: { match_labels: modelRetentionPodLabels(config) } },
+      // The registry events service (issue 12), where it is enabled.
+      ...(config.events.enabled ? [{ pod_selector: { match_labels: registryEventsPodLabels(config) } }] : []),
     ];
     for (const peer of peers) expect(allowed).toContainEqual(peer);
   });

@@ -31,14 +31,20 @@ const SERVING: Record<string, string[]> = {
     "kubernetes_namespace_v1.serving_namespace",
   ],
 };
-const STATEFUL_TYPES = [...new Set([...STATEFUL, ...Object.values(SERVING).flat()].map((a) => a.split(".")[0]))];
+/** Where the registry events service is on (dev): its webhook signing secret and MLflow's webhook-secret encryption key. */
+const EVENTS_STATEFUL = [
+  "random_bytes.registry_events_encryption_key_17E3F29A",
+  "random_password.registry_events_signing_secret_D982D3D6",
+];
+const STATEFUL_TYPES = [...new Set([...STATEFUL, ...Object.values(SERVING).flat(), ...EVENTS_STATEFUL].map((a) => a.split(".")[0]))];
 
 describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
   const json = synthJson(configured(name));
   const present = STATEFUL_TYPES.flatMap((t) => Object.keys(resourcesOf(json, t)).map((n) => `${t}.${n}`));
 
   it("are exactly the pinned ones (a changed address would destroy and recreate them)", () => {
-    expect(present.sort()).toEqual([...STATEFUL, ...(SERVING[name] ?? [])].sort());
+    const pinned = [...STATEFUL, ...(SERVING[name] ?? []), ...(configured(name).events.enabled ? EVENTS_STATEFUL : [])];
+    expect(present.sort()).toEqual(pinned.sort());
   });
 
   it("production's data-holding resources refuse to be destroyed", () => {

@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "serve": "mlflow_platform.serving.cli",
     "registry": "mlflow_platform.registry.cli",
     "retention": "mlflow_platform.retention.job",
+    "events": "mlflow_platform.events.cli",
 }
 
 

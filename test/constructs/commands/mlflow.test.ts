@@ -333,3 +333,11 @@ describe("the rendered migration and gc commands really run", () => {
     expect(JSON.parse(lines[1])).toEqual({ message: "p", user: DB_USER, database: "mlflow", password: DB_PASSWORD });
   }, 120_000);
 });
+
+describe("runtime (issue 10): job execution", () => {
+  it("turns MLflow's job execution and its periodic tasks off (an idle pod's PSS halves; periodic tasks would run on every replica)", () => {
+    const cmd = trackingServerCommand(inputs());
+    expect(envOf(cmd, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")).toEqual({ name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "false" });
+    expect(envOf(cmd, "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS")).toEqual({ name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS", value: "false" });
+  });
+});

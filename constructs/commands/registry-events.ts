@@ -1,0 +1,179 @@
+/**
+ * The registry events service's container command (`mlflow-platform events serve`), and the few
+ * environment variables the tracking server needs so that its webhooks can reach the service. Pure
+ * values: `constructs/registry-events.ts` turns them into a Deployment; the end-to-end harness runs
+ * the same values as local processes.
+ *
+ * Non-secret settings travel as one JSON document (`MLFLOW_EVENTS_CONFIG`); each secret is its own
+ * variable filled from a Kubernetes Secret reference. See docs/registry-events.md.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { SecretRefInput } from "../../config/events";
+import type { SecretKeyRef } from "../contracts";
+import { trackingServerUrl } from "./mlflow";
+import type { ContainerCommand, EnvVar } from "./types";
+
+/** Path MLflow posts deliveries to. */
+export const EVENTS_WEBHOOK_PATH = "/webhooks/mlflow";
+export const EVENTS_HEALTH_PATH = "/healthz";
+export const EVENTS_READY_PATH = "/readyz";
+export const EVENTS_METRICS_PATH = "/metrics";
+/** Name of the container port (and the Service port). */
+export const EVENTS_PORT_NAME = "http";
+
+/** The events MLflow's webhook subscribes to: every registry event MLflow 3.17 fires. */
+export const MLFLOW_WEBHOOK_EVENTS = [
+  "registered_model.created",
+  "model_version.created",
+  "model_version_tag.set",
+  "model_version_tag.deleted",
+  "model_version_alias.created",
+  "model_version_alias.deleted",
+] as const;
+
+/** Environment variables of the service (runtime/src/mlflow_platform/events/settings.py). */
+export const EVENTS_ENV = {
+  config: "MLFLOW_EVENTS_CONFIG",
+  webhookSecret: "MLFLOW_EVENTS_WEBHOOK_SECRET",
+  slack: "MLFLOW_EVENTS_SLACK_URL",
+  discord: "MLFLOW_EVENTS_DISCORD_URL",
+  github: "MLFLOW_EVENTS_GITHUB_TOKEN",
+  smtp: "MLFLOW_EVENTS_SMTP_PASSWORD",
+} as const;
+
+/** Name of the service's Deployment, Service, ServiceAccount and NetworkPolicy. */
+export function registryEventsName(config: EnvironmentConfig): string {
+  return `${config.project}-registry-events`;
+}
+
+/** The Secret the stack generates: the webhook's signing secret and MLflow's webhook-secret encryption key. */
+export function generatedSecretName(config: EnvironmentConfig): string {
+  return `${registryEventsName(config)}-webhook`;
+}
+export const SIGNING_SECRET_KEY = "signing-secret";
+export const ENCRYPTION_KEY_KEY = "encryption-key";
+
+/** The Secret the stack fills from Secrets Manager (channels whose secret has `source: secrets-manager`). */
+export function managedChannelSecretName(config: EnvironmentConfig): string {
+  return `${registryEventsName(config)}-channels`;
+}
+
+/** Labels of the service's pods (its Deployment's selector, and the peer other NetworkPolicies admit). */
+export function registryEventsPodLabels(config: EnvironmentConfig): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "mlflow-registry-events",
+    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
+    "app.kubernetes.io/component": "registry-events",
+  };
+}
+
+/** The URL MLflow's webhook posts to: the service's in-cluster name (plain HTTP; see docs/registry-events.md). */
+export function registryEventsWebhookUrl(config: EnvironmentConfig): string {
+  return `http://${registryEventsName(config)}.${config.mlflow.namespace}.svc.cluster.local:${config.events.port}${EVENTS_WEBHOOK_PATH}`;
+}
+
+/** The channel secrets, by the key the service reads them under. */
+export type ChannelSecret = "slack" | "discord" | "github" | "smtp";
+
+/** The configured secret references of the channels, by channel. */
+export function channelSecretSources(config: EnvironmentConfig): Partial<Record<ChannelSecret, SecretRefInput>> {
+  const e = config.events;
+  const out: Partial<Record<ChannelSecret, SecretRefInput>> = {};
+  if (e.slack) out.slack = e.slack.webhookUrl;
+  if (e.discord) out.discord = e.discord.webhookUrl;
+  if (e.github) out.github = e.github.token;
+  if (e.email?.password) out.smtp = e.email.password;
+  return out;
+}
+
+/** Where each secret is read from: the operator's Secret, or the one the construct fills from Secrets Manager. */
+export interface RegistryEventsSecretRefs {
+  readonly webhookSecret: SecretKeyRef;
+  readonly encryptionKey: SecretKeyRef;
+  readonly channels: Partial<Record<ChannelSecret, SecretKeyRef>>;
+}
+
+export function registryEventsSecretRefs(config: EnvironmentConfig): RegistryEventsSecretRefs {
+  const channels: Partial<Record<ChannelSecret, SecretKeyRef>> = {};
+  for (const [channel, src] of Object.entries(channelSecretSources(config)) as [ChannelSecret, SecretRefInput][]) {
+    channels[channel] = src.source === "kubernetes" ? { name: src.secretName, key: src.key } : { name: managedChannelSecretName(config), key: channel };
+  }
+  return {
+    webhookSecret: { name: generatedSecretName(config), key: SIGNING_SECRET_KEY },
+    encryptionKey: { name: generatedSecretName(config), key: ENCRYPTION_KEY_KEY },
+    channels,
+  };
+}
+
+/** The non-secret settings document (`MLFLOW_EVENTS_CONFIG`). */
+export function registryEventsSettings(config: EnvironmentConfig): Record<string, unknown> {
+  const e = config.events;
+  const channels: Record<string, unknown> = {};
+  if (e.slack) channels.slack = { events: e.slack.events };
+  if (e.discord) channels.discord = { events: e.discord.events };
+  if (e.email) {
+    channels.email = {
+      events: e.email.events, smtpHost: e.email.smtpHost, smtpPort: e.email.smtpPort, startTls: e.email.startTls,
+      from: e.email.from, to: e.email.to, ...(e.email.username ? { username: e.email.username } : {}),
+    };
+  }
+  if (e.github) channels.github = { events: e.github.events, repository: e.github.repository, apiUrl: e.github.apiUrl };
+  return {
+    trackingUri: trackingServerUrl(config),
+    host: "0.0.0.0",
+    port: e.port,
+    webhook: { name: `${registryEventsName(config)}-${config.name}`, url: registryEventsWebhookUrl(config), events: [...MLFLOW_WEBHOOK_EVENTS] },
+    reconcileSeconds: e.reconcileSeconds,
+    maxAgeSeconds: e.maxAgeSeconds,
+    replayWindowSeconds: e.replayWindowSeconds,
+    behindSeconds: e.behindSeconds,
+    watchedTags: e.watchedTags,
+    retry: e.retry,
+    channels,
+  };
+}
+
+/** `mlflow-platform events serve` with its settings and secret references. */
+export function registryEventsCommand(config: EnvironmentConfig, secrets: RegistryEventsSecretRefs = registryEventsSecretRefs(config)): ContainerCommand {
+  const e = config.events;
+  if (!e.image) throw new Error("events.image is not set: the registry events service needs the runtime image (MLflow + mlflow-platform)");
+  const ref = (name: string, r: SecretKeyRef): EnvVar => ({ name, secretKeyRef: { name: r.name, key: r.key } });
+  const env: EnvVar[] = [
+    { name: "HOME", value: "/tmp" },
+    { name: "TMPDIR", value: "/tmp" },
+    { name: "PYTHONUNBUFFERED", value: "1" },
+    { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
+    { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
+    { name: "DO_NOT_TRACK", value: "true" },
+    { name: EVENTS_ENV.config, value: JSON.stringify(registryEventsSettings(config)) },
+    ref(EVENTS_ENV.webhookSecret, secrets.webhookSecret),
+  ];
+  for (const channel of ["slack", "discord", "github", "smtp"] as const) {
+    const r = secrets.channels[channel];
+    if (r) env.push(ref(EVENTS_ENV[channel], r));
+  }
+  return {
+    image: e.image,
+    command: ["mlflow-platform"],
+    args: ["events", "serve"],
+    env,
+    ports: { [EVENTS_PORT_NAME]: e.port },
+  };
+}
+
+/**
+ * What the tracking server needs when events are on: MLflow's SSRF guard admits the in-cluster HTTP
+ * receiver (its private address and plain HTTP; the NetworkPolicies bound where a webhook can go, see
+ * docs/registry-events.md), and one encryption key for webhook secrets shared by every worker and
+ * replica (without it each process generates its own and cannot read the others' secrets).
+ */
+export function trackingServerWebhookEnv(secrets: Pick<RegistryEventsSecretRefs, "encryptionKey">): EnvVar[] {
+  return [
+    { name: "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", value: "true" },
+    { name: "MLFLOW_WEBHOOK_ALLOWED_SCHEMES", value: "http,https" },
+    { name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", secretKeyRef: { name: secrets.encryptionKey.name, key: secrets.encryptionKey.key } },
+    // Each server process caches the webhook list per event (default 60 s): a shorter cache lets a
+    // webhook the service (re)declares at start-up take effect within seconds, for one indexed query.
+    { name: "MLFLOW_WEBHOOK_CACHE_TTL", value: "10" },
+  ];
+}

@@ -1,0 +1,297 @@
+/**
+ * The registry events service on Kubernetes (issue 12): receives MLflow's registry webhooks, reconciles
+ * with the registry on a schedule, and notifies Slack, Discord, e-mail and GitHub exactly once per event.
+ *
+ * Creates, in the MLflow namespace:
+ * - a generated Secret with the webhook's signing secret (random) and MLflow's webhook-secret
+ *   encryption key (32 random bytes, the Fernet key the tracking server needs), and, for channels whose
+ *   secret lives in Secrets Manager, a Secret copied from it;
+ * - a ServiceAccount without an API token, a one-replica Deployment (`Recreate`: never two workers at
+ *   once) with restricted pods, and a ClusterIP Service;
+ * - a NetworkPolicy: ingress only from the tracking server's pods (webhooks) and Prometheus; egress only
+ *   DNS, the tracking server, and the channels' ports (443, the SMTP port) outside the cluster.
+ *
+ * The command comes from `constructs/commands/registry-events.ts`, which the end-to-end run starts too.
+ * The mapping from configuration to these props is {@link registryEventsProps}.
+ */
+import { Fn, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { Bytes } from "@cdktf/provider-random/lib/bytes";
+import { Password } from "@cdktf/provider-random/lib/password";
+import type { EnvironmentConfig } from "../config";
+import {
+  ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY,
+  channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
+  registryEventsPodLabels,
+} from "./commands/registry-events";
+import type { ContainerCommand } from "./commands/types";
+import type { ServiceContract } from "./contracts";
+import { DNS_LABEL } from "./names";
+import {
+  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
+  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
+} from "./pod-spec";
+
+/** Props of {@link RegistryEvents}. */
+export interface RegistryEventsProps {
+  /** Namespace of the service (the tracking server's). Required. */
+  readonly namespace: string;
+  /** Name of the Deployment, Service, ServiceAccount and NetworkPolicy. Required. */
+  readonly name: string;
+  /** The container command (`registryEventsCommand`). It must declare the port named `http`. Required. */
+  readonly command: ContainerCommand;
+  /** Labels of the service's pods. Must not be empty. Required. */
+  readonly podLabels: Record<string, string>;
+  /** The tracking server: the only in-cluster peer of the service, both ways. Required. */
+  readonly trackingServer: Pick<ServiceContract, "namespace" | "port" | "podLabels">;
+  /** Name of the generated Secret (signing secret, encryption key). Required. */
+  readonly generatedSecretName: string;
+  /**
+   * Secrets Manager secrets to copy into the Secret `managedSecretName`, by key. The values pass
+   * through Terraform state; use Kubernetes-sourced secrets to avoid that.
+   * @default {}
+   */
+  readonly secretsManagerValues?: Readonly<Record<string, string>>;
+  /** Name of the Secret filled from `secretsManagerValues`. @default `${name}-channels` */
+  readonly managedSecretName?: string;
+  /** TCP ports the channels are reached on outside the cluster (HTTPS, SMTP). @default [443] */
+  readonly channelPorts?: readonly number[];
+  /** Namespace of the Prometheus that scrapes `/metrics`. @default "monitoring" */
+  readonly monitoringNamespace?: string;
+  /** Labels of the Prometheus pods. Must not be empty. @default { "app.kubernetes.io/name": "prometheus" } */
+  readonly prometheusPodLabels?: Record<string, string>;
+  /** Resources of the container. @default requests 50m / 256Mi, limit 512Mi */
+  readonly resources?: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string } };
+  /** Non-root user and group id. @default 10001 */
+  readonly runAsUser?: number;
+  /** Create the NetworkPolicy (enforced only when the CNI's network policy support is on). @default true */
+  readonly networkPolicy?: boolean;
+  /** Extra labels on every resource. @default {} */
+  readonly labels?: Record<string, string>;
+  /** Resources everything waits for (the namespace, operator Secrets). @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** What the service offers monitoring. */
+export interface RegistryEventsContract extends ServiceContract {
+  readonly metricsPath: string;
+}
+
+function fail(field: string, value: unknown, expected: string): never {
+  throw new Error(`RegistryEvents: ${field} = ${JSON.stringify(value)}: expected ${expected}`);
+}
+
+function validate(props: RegistryEventsProps): number {
+  if (!DNS_LABEL.test(props.namespace)) fail("namespace", props.namespace, "a Kubernetes namespace name");
+  if (!DNS_LABEL.test(props.name)) fail("name", props.name, "a DNS label (lower-case letters, digits, '-')");
+  const port = props.command.ports?.[EVENTS_PORT_NAME];
+  if (port === undefined) fail("command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
+  if (props.command.env.some((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name))) {
+    fail("command.env", "<a secret as a literal value>", "every secret as a Secret reference (secretKeyRef), never a literal");
+  }
+  for (const [field, labels] of [["podLabels", props.podLabels], ["trackingServer.podLabels", props.trackingServer.podLabels]] as const) {
+    const problem = labelSelectorProblem(labels);
+    if (problem) fail(field, labels, `pod labels; it ${problem}`);
+  }
+  if (props.prometheusPodLabels !== undefined) {
+    const problem = labelSelectorProblem(props.prometheusPodLabels);
+    if (problem) fail("prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods; it ${problem}`);
+  }
+  if (Object.entries(props.podLabels).every(([k, v]) => props.trackingServer.podLabels[k] === v)) {
+    fail("podLabels", props.podLabels, "labels that do not also select the tracking server's pods");
+  }
+  for (const p of props.channelPorts ?? []) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) fail("channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
+  }
+  if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
+    fail("runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
+  }
+  return port;
+}
+
+/** The registry events service, its secrets and its network boundary. */
+export class RegistryEvents extends Construct {
+  readonly deployment: DeploymentV1;
+  readonly service: ServiceV1;
+  readonly generatedSecret: SecretV1;
+  readonly networkPolicy?: NetworkPolicyV1;
+  readonly contract: RegistryEventsContract;
+
+  constructor(scope: Construct, id: string, props: RegistryEventsProps) {
+    super(scope, id);
+    const port = validate(props);
+    const { namespace, name, command, podLabels } = props;
+    const uid = String(props.runAsUser ?? 10001);
+    const labels = { ...podLabels, "app.kubernetes.io/managed-by": "cdktf", ...(props.labels ?? {}) };
+    const metadata = (n: string) => ({ name: n, namespace, labels });
+    const dependsOn = props.dependsOn;
+
+    // ── Secrets ──
+    // The signing secret MLflow's webhook uses and the service verifies (alphanumeric: safe in any header or env).
+    const signing = new Password(this, "signing_secret", { length: 48, special: false });
+    // 32 random bytes in URL-safe base64: the Fernet key MLflow encrypts stored webhook secrets with.
+    const encryption = new Bytes(this, "encryption_key", { length: 32 });
+    this.generatedSecret = new SecretV1(this, "generated_secret", {
+      metadata: metadata(props.generatedSecretName),
+      type: "Opaque",
+      data: {
+        [SIGNING_SECRET_KEY]: signing.result,
+        [ENCRYPTION_KEY_KEY]: Fn.replace(Fn.replace(encryption.base64, "/[+]/", "-"), "/[/]/", "_"),
+      },
+      dependsOn,
+    });
+    const secretDependencies: ITerraformDependable[] = [this.generatedSecret];
+    const managed = Object.entries(props.secretsManagerValues ?? {});
+    if (managed.length > 0) {
+      const data: Record<string, string> = {};
+      for (const [key, arn] of managed) {
+        data[key] = new DataAwsSecretsmanagerSecretVersion(this, `secret_source_${key}`, { secretId: arn }).secretString;
+      }
+      secretDependencies.push(new SecretV1(this, "channel_secret", { metadata: metadata(props.managedSecretName ?? `${name}-channels`), type: "Opaque", data, dependsOn }));
+    }
+
+    // ── Workload ──
+    const serviceAccount = new ServiceAccountV1(this, "service_account", {
+      metadata: metadata(name),
+      // The service never calls the Kubernetes API.
+      automountServiceAccountToken: false,
+      dependsOn,
+    });
+    const probe = (path: string, periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path, port: EVENTS_PORT_NAME, periodSeconds, timeoutSeconds: 3, failureThreshold });
+    const resources = props.resources ?? { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } };
+    this.deployment = new DeploymentV1(this, "deployment", {
+      metadata: metadata(name),
+      spec: {
+        // One worker compares and notifies; two at once (a rolling update's surge) could both notify.
+        replicas: "1",
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: podLabels },
+        strategy: { type: "Recreate" },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: serviceAccount.metadata.name,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            // Room for the event in hand to finish (channel retries) after SIGTERM.
+            terminationGracePeriodSeconds: 60,
+            securityContext: restrictedPodSecurityContext(uid),
+            container: [{
+              name: "registry-events",
+              image: command.image,
+              imagePullPolicy: "IfNotPresent",
+              command: [...command.command],
+              args: [...command.args],
+              env: command.env.map(toK8sEnv),
+              workingDir: "/tmp",
+              port: Object.entries(command.ports ?? {}).map(([n, containerPort]) => ({ name: n, containerPort, protocol: "TCP" })),
+              startupProbe: probe(EVENTS_HEALTH_PATH, 5, 24),
+              livenessProbe: probe(EVENTS_HEALTH_PATH, 20, 3),
+              readinessProbe: probe(EVENTS_READY_PATH, 10, 3),
+              resources: containerResources(resources),
+              securityContext: restrictedContainerSecurityContext(uid),
+              volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+            }],
+            volume: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+          },
+        },
+      },
+      waitForRollout: false,
+      dependsOn: [...(dependsOn ?? []), ...secretDependencies],
+    });
+
+    this.service = new ServiceV1(this, "service", {
+      metadata: metadata(name),
+      spec: {
+        type: "ClusterIP",
+        selector: podLabels,
+        port: [{ name: EVENTS_PORT_NAME, port, targetPort: EVENTS_PORT_NAME, protocol: "TCP" }],
+      },
+      dependsOn,
+    });
+
+    // ── NetworkPolicy ──
+    if (props.networkPolicy ?? true) {
+      const ts = props.trackingServer;
+      const trackingPeer = {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ts.namespace } },
+        podSelector: { matchLabels: { ...ts.podLabels } },
+      };
+      const channelPorts = [...new Set(props.channelPorts ?? [443])].sort((a, b) => a - b);
+      this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
+        metadata: metadata(name),
+        spec: {
+          podSelector: { matchLabels: podLabels },
+          policyTypes: ["Ingress", "Egress"],
+          ingress: [
+            // Webhook deliveries: from the tracking server's pods only.
+            { from: [trackingPeer], ports: [{ port: String(port), protocol: "TCP" }] },
+            // Scrapes: Prometheus only, not the whole monitoring namespace.
+            {
+              from: [prometheusPeer(props.monitoringNamespace ?? "monitoring", props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS)],
+              ports: [{ port: String(port), protocol: "TCP" }],
+            },
+          ],
+          egress: [
+            { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+            // Reconciliation and webhook declaration.
+            { to: [trackingPeer], ports: [{ port: String(ts.port), protocol: "TCP" }] },
+            // The channels (Slack, Discord, GitHub on 443; SMTP) are outside the cluster; the instance
+            // metadata endpoint is not one of them.
+            {
+              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "169.254.170.2/32", "169.254.170.23/32"] } }],
+              ports: channelPorts.map((p) => ({ port: String(p), protocol: "TCP" })),
+            },
+          ],
+        },
+        dependsOn,
+      });
+    }
+
+    this.contract = {
+      namespace,
+      serviceName: name,
+      port,
+      portName: EVENTS_PORT_NAME,
+      podLabels,
+      serviceLabels: labels,
+      metricsPath: EVENTS_METRICS_PATH,
+    };
+  }
+}
+
+/** The one mapping from an environment's configuration (`events`, `mlflow`, `monitoring`) to the props. */
+export function registryEventsProps(
+  config: EnvironmentConfig,
+  deps: { readonly trackingServer: Pick<ServiceContract, "namespace" | "port" | "podLabels">; readonly dependsOn?: ITerraformDependable[] },
+): RegistryEventsProps {
+  const e = config.events;
+  const secretsManagerValues: Record<string, string> = {};
+  for (const [channel, src] of Object.entries(channelSecretSources(config))) {
+    if (src.source === "secrets-manager") secretsManagerValues[channel] = src.secretArn;
+  }
+  const channelPorts = [...(e.slack || e.discord || e.github ? [443] : []), ...(e.email ? [e.email.smtpPort] : [])];
+  return {
+    namespace: config.mlflow.namespace,
+    name: registryEventsName(config),
+    command: registryEventsCommand(config),
+    podLabels: registryEventsPodLabels(config),
+    trackingServer: deps.trackingServer,
+    generatedSecretName: generatedSecretName(config),
+    secretsManagerValues,
+    managedSecretName: managedChannelSecretName(config),
+    channelPorts,
+    monitoringNamespace: config.monitoring.namespace,
+    prometheusPodLabels: config.monitoring.prometheusPodLabels,
+    resources: e.resources,
+    labels: { "app.kubernetes.io/part-of": config.project },
+    dependsOn: deps.dependsOn,
+  };
+}
