@@ -21,6 +21,8 @@ import { certificateCovers } from "../config/schema";
 import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
 import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
+import { albTagsAnnotation } from "./aws";
+import { defaultTags } from "../stacks/providers";
 
 export interface MlflowIngressProps {
   /** The environment: `hostname`, `ingress.*`, `project` and `name` (load balancer tags). */
@@ -72,7 +74,9 @@ export function albAnnotations(config: EnvironmentConfig): Record<string, string
     ].join(","),
     // Let in-flight transfers finish while a target drains (rollouts, scale-in).
     "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${Math.min(ing.idleTimeoutSeconds, MAX_DEREGISTRATION_DELAY)}`,
-    "alb.ingress.kubernetes.io/tags": `project=${config.project},environment=${config.name},managed-by=cdktf`,
+    // The controller creates the ALB, its target group and security group: the AWS provider's default
+    // tags never reach them, so the environment's tags (config tags included) go in the annotation.
+    "alb.ingress.kubernetes.io/tags": albTagsAnnotation(defaultTags(config)),
   };
 }
 

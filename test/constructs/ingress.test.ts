@@ -65,7 +65,8 @@ describe("ALB Ingress", () => {
   });
 
   it("tags the load balancer with project and environment", () => {
-    expect(a["alb.ingress.kubernetes.io/tags"]).toBe("project=mlflow,environment=staging,managed-by=cdktf");
+    // The environment's tags, configured ones included (the provider's default tags never reach the ALB).
+    expect(a["alb.ingress.kubernetes.io/tags"]).toBe("cost-center=ml-platform,project=mlflow,environment=staging,managed-by=cdktf");
   });
 
   it("creates no HTTPRoute", () => {
