@@ -4,6 +4,13 @@
  * (the model-retention CronJob). See docs/model-registry.md.
  */
 import { z } from "zod";
+import { cronProblem } from "../constructs/aws-limits";
+
+/** A cron schedule Kubernetes accepts (the same check as mlflow.gc.schedule). */
+const cronSchedule = z.string().superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 const TARGETS = ["staging", "production"] as const;
 export type RegistryTarget = (typeof TARGETS)[number];
@@ -49,7 +56,7 @@ export const registrySchema = z.object({
     graceDays: z.number().int().min(1).max(3650).default(30).describe("Days after being tagged for archival before the artifacts move to a colder storage class."),
     storageClass: z.enum(["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "STANDARD_IA"]).default("GLACIER_IR").describe("Storage class archived artifacts move to."),
     deleteAfterDays: z.number().int().min(1).max(36500).optional().describe("Delete archived artifacts this many days after tagging. Default: never (deletion only where configured)."),
-    schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: "a five-field cron schedule such as \"15 4 * * *\"" }).default("15 4 * * *").describe("When the retention CronJob runs (cron, UTC)."),
+    schedule: cronSchedule.default("15 4 * * *").describe("When the retention CronJob runs (cron, UTC)."),
     dryRun: z.boolean().default(false).describe("Run the CronJob with --dry-run: it lists what it would tag and changes nothing (a first deploy's safe start)."),
     image: z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, { error: "an image reference with an exact tag or digest" }).optional()
       .describe("Image with the runtime package (`mlflow-platform`). Default: ghcr.io/example-org/mlflow-platform-runtime:0.1.0 (a placeholder: build images/runtime and push it)."),

@@ -36,6 +36,8 @@ export function fixture(name = "alpha", region = "eu-central-1"): DeepPartial<En
       vpcCidrs: ["10.20.0.0/16"],
     },
     monitoring: { alertsReachNobody: true },
+    // Production promotions need a second person's approval by default: say who may approve.
+    registry: { approverGroups: ["ml-approvers"] },
   };
 }
 

@@ -148,7 +148,7 @@ const CLASSES: Record<string, Case[]> = {
   ],
   "a production environment whose alerts reach nobody": [
     ["no receiver", one({ ...PRODUCTION, monitoring: { alertsReachNobody: false } }), "alpha", "monitoring.slack",
-      /expected a receiver for a production environment's alerts: set monitoring\.slack or monitoring\.email, or say explicitly that alerts reach nobody with monitoring\.alertsReachNobody: true/],
+      /expected a receiver for a production environment's alerts: set monitoring\.slack, monitoring\.discord or monitoring\.email, or say explicitly that alerts reach nobody with monitoring\.alertsReachNobody: true/],
     ["the opt-out left unset", one({ ...PRODUCTION, monitoring: { alertsReachNobody: undefined } }, (() => { const f = fixture(); delete (f.monitoring as Record<string, unknown>).alertsReachNobody; return f; })()),
       "alpha", "monitoring.slack", /expected a receiver for a production environment's alerts/],
     ["an opt-out that is not a real boolean", one({ ...PRODUCTION, monitoring: { alertsReachNobody: "true" } } as unknown as Entry), "alpha", "monitoring.alertsReachNobody", /= "true": expected true or false, not a string$/],

@@ -47,3 +47,10 @@ describe("registry configuration", () => {
     expect(() => envConfig("dev", { registry: { approverGroups: [], gates: { production: { approval: { required: false } } } } })).not.toThrow();
   });
 });
+
+describe("registry.retention.schedule is a cron schedule Kubernetes accepts (the same check as mlflow.gc.schedule)", () => {
+  it.each(["61 * * * *", "* * *", "0 25 * * *", "every day"])("refuses %j naming environment and field", (schedule) => {
+    const problems = configProblems({ registry: { retention: { schedule } } });
+    expect(problems.some((p) => p.startsWith('environment "dev": field registry.retention.schedule'))).toBe(true);
+  });
+});

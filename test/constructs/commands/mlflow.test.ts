@@ -36,6 +36,9 @@ const resolve = (e: EnvVar): string => {
     if (e.secretKeyRef.key === "username") return DB_USER;
     if (e.secretKeyRef.key === "password") return DB_PASSWORD;
   }
+  // Other Secrets (the registry events service's webhook keys, where it is on): a stand-in value in the
+  // shape the stack generates (32 random bytes, URL-safe base64: what MLflow's Fernet key must be).
+  if ("secretKeyRef" in e && e.secretKeyRef.name !== "mlflow-db") return Buffer.alloc(32, e.secretKeyRef.key.length).toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
   throw new Error(`unexpected reference ${JSON.stringify(e)}`);
 };
 
