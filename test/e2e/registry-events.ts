@@ -312,6 +312,11 @@ export async function eventsByWebhook(ctx: Ctx): Promise<void> {
   const config = need(ctx.config, "config");
   const name = r.model;
   const src = versionSource(ctx);
+  // MLflow caches each event's webhook list per server process for MLFLOW_WEBHOOK_CACHE_TTL seconds: a
+  // change made sooner after the service declared its webhook finds the cached (empty) list and is
+  // delivered by reconciliation only. Wait the synthesized TTL out, so this step measures the webhook path.
+  const ttl = Number(need(ctx.tracking, "the tracking server").local.env.MLFLOW_WEBHOOK_CACHE_TTL ?? "0");
+  if (ttl > 0) await sleep((ttl + 1) * 1000);
   const cases: { what: string; kind: string; match: RegExp; act: () => Promise<unknown> }[] = [
     { what: "a new registered model", kind: "registered_model.created", match: new RegExp(`registered model ${name}|mlflow\\.registered_model\\.created.*${name}`),
       act: () => api(ctx, "POST", "registered-models/create", { name }) },
