@@ -2,7 +2,7 @@ import { Testing, TerraformStack } from "cdktf";
 import { retentionCommand, modelRetentionPodLabels, ARCHIVE_TAG } from "../../constructs/commands/retention";
 import { trackingServerUrl } from "../../constructs/commands/mlflow";
 import { ModelRetention, type ModelRetentionProps } from "../../constructs/model-retention";
-import { envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
 const only = (json: TfJson, type: string, prefix: string) => {
   const found = Object.entries(resourcesOf(json, type)).filter(([k]) => k.startsWith(prefix));
@@ -11,14 +11,14 @@ const only = (json: TfJson, type: string, prefix: string) => {
 };
 
 describe.each(SHIPPED)("model retention in %s", (env) => {
-  const config = envConfig(env);
+  const config = configured(env);
   const json = synthJson(config);
   const cron = only(json, "kubernetes_cron_job_v1", "model_retention");
   const pod = cron.spec.job_template.spec.template;
   const container = pod.spec.container[0];
 
   it("runs the pure command: N, the server's artifacts destination, the in-cluster tracking server", () => {
-    const dest = `s3://mlflow-${env}-artifacts-${config.aws.accountId}/mlartifacts`;
+    const dest = `s3://${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}`;
     expect(container.command).toEqual(["mlflow-platform"]);
     expect(container.args).toEqual(["retention", "run", "--keep", String(config.registry.retention.keepVersions), "--artifacts-destination", dest]);
     expect(container.env).toContainEqual({ name: "MLFLOW_TRACKING_URI", value: trackingServerUrl(config) });
@@ -36,9 +36,9 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
     const actions = policy.Statement.flatMap((s: any) => [].concat(s.Action));
     expect(actions.sort()).toEqual(["s3:GetObjectTagging", "s3:ListBucket", "s3:PutObjectTagging"]);
     const tagging = policy.Statement.find((s: any) => s.Sid === "TagArtifactObjects");
-    expect(tagging.Resource).toBe(`arn:aws:s3:::mlflow-${env}-artifacts-${config.aws.accountId}/mlartifacts/*`);
+    expect(tagging.Resource).toBe(`arn:aws:s3:::${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}/*`);
     const list = policy.Statement.find((s: any) => s.Sid === "ListArtifactPrefix");
-    expect(list.Condition).toEqual({ StringLike: { "s3:prefix": ["mlartifacts/*"] } });
+    expect(list.Condition).toEqual({ StringLike: { "s3:prefix": [`${config.artifacts.prefix}/*`] } });
   });
 
   it("is admitted by the tracking server's NetworkPolicy (its pod labels, nothing broader)", () => {
