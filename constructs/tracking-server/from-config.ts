@@ -1,0 +1,48 @@
+/**
+ * Maps an environment's configuration onto the TrackingServer construct's props: the one place that
+ * knows which configuration field becomes which prop (as `constructs/monitoring/from-config.ts` does for
+ * Monitoring). The construct itself never sees the configuration.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../contracts";
+import type { TrackingServerProps } from "../tracking-server";
+
+/** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
+export type TrackingServerDependencies = Pick<TrackingServerProps,
+  "artifactStore" | "backendStore" | "identity" | "authProxyPodLabels" | "dependsOn"> & {
+  readonly artifactStore: ArtifactStoreContract;
+  readonly backendStore: BackendStoreContract;
+  readonly identity: TrackingIdentityContract;
+};
+
+/** `app.kubernetes.io/instance` of an environment's tracking server: `<project>-<env>`. */
+export function trackingInstance(config: EnvironmentConfig): string {
+  return `${config.project}-${config.name}`;
+}
+
+/** The TrackingServer props of an environment. */
+export function trackingServerProps(config: EnvironmentConfig, deps: TrackingServerDependencies): TrackingServerProps {
+  const m = config.mlflow;
+  return {
+    instance: trackingInstance(config),
+    partOf: config.project,
+    namespace: m.namespace,
+    version: m.version,
+    image: m.image,
+    port: m.port,
+    workers: m.workers,
+    replicas: m.replicas,
+    targetCpuUtilizationPercent: m.targetCpuUtilizationPercent,
+    resources: m.resources,
+    publicHostname: config.hostname,
+    extraAllowedHosts: m.extraAllowedHosts,
+    podCidrs: config.ingress.vpcCidrs,
+    clientIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+    extraUvicornOpts: m.uvicornOpts,
+    gc: m.gc,
+    monitoringNamespace: config.monitoring.namespace,
+    prometheusPodLabels: config.monitoring.prometheusPodLabels,
+    strictZoneSpread: config.production,
+    ...deps,
+  };
+}
