@@ -65,6 +65,18 @@ export interface MlflowCommandInputs {
   readonly corsAllowedOrigins: readonly string[];
   /** `--uvicorn-opts` (see {@link uvicornOpts}). */
   readonly uvicornOpts: string;
+  /**
+   * Run MLflow's job execution (a job runner and huey consumers per pod, for the GenAI features:
+   * online scoring, trace archival, UI-triggered evaluation and prompt optimisation). Off by default:
+   * it roughly triples a pod's memory, and its periodic tasks would run on every replica.
+   * @default false
+   */
+  readonly jobExecution?: boolean;
+  /**
+   * Name of the ConfigMap holding {@link SITECUSTOMIZE_KEY} (see {@link SITECUSTOMIZE}); mounted at
+   * {@link PYTHON_SITE_DIR} and put on PYTHONPATH. Without it the server runs without the fix.
+   */
+  readonly sitecustomizeConfigMap?: string;
   /** `mlflow gc --older-than <days>d`. */
   readonly gcOlderThanDays: number;
   /** The in-cluster tracking server URL `mlflow gc` resolves proxied artifacts through (see {@link trackingServerUrl}). */
@@ -173,6 +185,38 @@ export function uvicornOpts(opts: { readonly clientIdleTimeoutSeconds: number; r
   return out.join(" ");
 }
 
+/** Where the tracking server's sitecustomize.py is mounted (read-only, from a ConfigMap); on PYTHONPATH. */
+export const PYTHON_SITE_DIR = "/etc/mlflow-platform/python";
+/** The ConfigMap key (and file name) of {@link SITECUSTOMIZE}. */
+export const SITECUSTOMIZE_KEY = "sitecustomize.py";
+
+/**
+ * Loaded by every Python interpreter of the tracking server's pod (the CLI, uvicorn's supervisor and each
+ * worker). With `--workers > 1` uvicorn binds its listening socket as `socket.socket(family)` (proto 0),
+ * so asyncio's transport never sets TCP_NODELAY on the accepted connections (it only does for
+ * proto == IPPROTO_TCP); a response written in two parts (headers, then body) then waits for the client's
+ * delayed ACK (~40 ms) on every kept-alive connection, which is how the proxy talks to MLflow. This sets
+ * TCP_NODELAY on every accepted TCP connection, nothing else. See docs/runtime.md.
+ */
+export const SITECUSTOMIZE = `# mlflow-platform: TCP_NODELAY on accepted connections (uvicorn --workers > 1). See docs/runtime.md.
+import socket as _socket
+
+_accept = _socket.socket.accept
+
+
+def _accept_nodelay(self):
+    conn, addr = _accept(self)
+    if conn.family in (_socket.AF_INET, _socket.AF_INET6):
+        try:
+            conn.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+    return conn, addr
+
+
+_socket.socket.accept = _accept_nodelay
+`;
+
 /** How long uvicorn lets in-flight requests finish after SIGTERM. */
 export const GRACEFUL_SHUTDOWN_SECONDS = 30;
 
@@ -235,11 +279,23 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     "--expose-prometheus", PROMETHEUS_DIR,
     "--uvicorn-opts", inputs.uvicornOpts,
   );
+  const jobs = inputs.jobExecution ?? false;
+  const env: EnvVar[] = [
+    ...commonEnv(),
+    ...backendStoreEnv(backendStore),
+    // Job execution (GenAI jobs, huey consumers) off unless asked for: see docs/runtime.md (memory).
+    { name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: String(jobs) },
+    { name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS", value: String(jobs) },
+  ];
+  if (inputs.sitecustomizeConfigMap) env.push({ name: "PYTHONPATH", value: PYTHON_SITE_DIR });
   return {
     image: inputs.image,
     command: ["mlflow"],
     args,
-    env: [...commonEnv(), ...backendStoreEnv(backendStore)],
+    env,
+    ...(inputs.sitecustomizeConfigMap
+      ? { files: [{ path: `${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`, configMapKeyRef: { name: inputs.sitecustomizeConfigMap, key: SITECUSTOMIZE_KEY } }] }
+      : {}),
     ports: { http: inputs.port },
   };
 }

@@ -356,6 +356,7 @@ describe("bad input fails at synth with the field and the fix", () => {
     ["empty proxy selector", build(dev, { authProxyPodLabels: {} }), /authProxyPodLabels = \{\}: expected the labels of the authenticating proxy's pods/],
     ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels = .*: expected labels that select only the proxy/],
     ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri = "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],
+    ["job execution on several replicas", build(dev, { jobExecution: true, replicas: { min: 1, max: 2 } }), /TrackingServer: jobExecution = true: expected replicas\.max 1 \(it is 2\)/],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser = 0: expected a non-zero user id/],
     ["empty Prometheus selector", build(dev, { prometheusPodLabels: {} }), /prometheusPodLabels = \{\}: expected the labels of the Prometheus pods.*must not be empty/],
     ["invalid Prometheus label", build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }), /prometheusPodLabels = .*has an invalid value "prom etheus"/],

@@ -15,6 +15,7 @@ import { databaseAndBucket, identityProvider, migrate, render, startProxy, start
 import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
 import { Report, describe } from "./lib/report";
+import { keepAliveLatency, memory } from "./runtime";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
 async function main(): Promise<number> {
@@ -42,6 +43,8 @@ async function main(): Promise<number> {
     ["OAuth2 Proxy Deployment's command, behind the load balancer stand-in", () => startProxy(ctx, r().proxy)],
     ["Sign in (pipeline token)", () => signIn(ctx)],
     ["Refused without a valid identity", () => negativeChecks(ctx)],
+    ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
+    ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],
     ["Browser sign-in (single sign-on)", () => browserSignIn(ctx)],
     ["1. Training script through the proxy", () => train(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],

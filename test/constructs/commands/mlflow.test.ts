@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import {
   allowedHosts, backendStoreEnv, cidrHostPattern, dbUpgradeCommand, gcCommand, mlflowImage, MLFLOW_ENV, PROMETHEUS_DIR,
+  PYTHON_SITE_DIR, SITECUSTOMIZE,
   trackingServerCommand, type MlflowCommandInputs,
 } from "../../../constructs/commands/mlflow";
 import { mlflowCommandInputs } from "../../../constructs/tracking-server";
@@ -343,4 +344,36 @@ describe("the rendered migration and gc commands really run", () => {
     }
     expect(JSON.parse(lines[1])).toEqual({ message: "p", user: DB_USER, database: "mlflow", password: DB_PASSWORD });
   }, 120_000);
+});
+
+describe("runtime (issue 10): job execution and keep-alive", () => {
+  const cmd = trackingServerCommand(inputs());
+
+  it("turns MLflow's job execution and its periodic tasks off unless asked for", () => {
+    expect(envOf(cmd, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")).toEqual({ name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "false" });
+    expect(envOf(cmd, "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS")).toEqual({ name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS", value: "false" });
+    const on = trackingServerCommand({ ...inputs(), jobExecution: true });
+    expect(envOf(on, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")).toEqual({ name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "true" });
+  });
+
+  it("does not load the (not yet effective) sitecustomize unless a ConfigMap is named", () => {
+    expect(cmd.env.find((e) => e.name === "PYTHONPATH")).toBeUndefined();
+    const withSite = trackingServerCommand({ ...inputs(), sitecustomizeConfigMap: "site" });
+    expect(envOf(withSite, "PYTHONPATH")).toEqual({ name: "PYTHONPATH", value: PYTHON_SITE_DIR });
+  });
+
+  it("the sitecustomize sets TCP_NODELAY on a socket accepted from a proto-0 listener (what uvicorn --workers > 1 binds)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sitecustomize-"));
+    fs.writeFileSync(path.join(dir, "sitecustomize.py"), SITECUSTOMIZE);
+    const probe = [
+      "import socket",
+      "l = socket.socket(family=socket.AF_INET); l.bind(('127.0.0.1', 0)); l.listen()",
+      "c = socket.create_connection(l.getsockname()); a, _ = l.accept()",
+      "print(a.proto, a.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0)",
+    ].join("\n");
+    const run = (env: Record<string, string>) => execFileSync(venvPython(), ["-c", probe], { env: { ...process.env, ...env } }).toString().trim();
+    // Without it the accepted socket has proto 0 and no TCP_NODELAY (so asyncio would not set it either).
+    expect(run({ PYTHONPATH: "" })).toBe("0 False");
+    expect(run({ PYTHONPATH: dir })).toBe("0 True");
+  }, 60_000);
 });

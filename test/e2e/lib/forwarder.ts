@@ -5,11 +5,16 @@
  *   it terminates TLS and forwards to the proxy Service with the Host header of the public name and
  *   X-Forwarded-Proto/Port/For, as the AWS Load Balancer Controller's ALB does. Client headers pass
  *   through unchanged (so spoofed X-Forwarded-Email reaches the proxy, as it would).
- * - "dns": an in-cluster Service name (`mlflow.mlflow.svc.cluster.local:5000`). A client given the
- *   substituted loopback URL would send `Host: 127.0.0.1:<port>`; with DNS it would have sent the
- *   Service name, so that is what the stand-in restores. An explicit Host a client chose is kept.
+ * - "dns": an in-cluster Service name (`mlflow.mlflow.svc.cluster.local:5000`): kube-proxy forwards TCP,
+ *   one upstream connection per client connection, bytes untouched. So this stand-in is an L4 forwarder:
+ *   a client that keeps its connection alive (oauth2-proxy's pool to MLflow) keeps it alive to the server
+ *   too, and sees what it would see in the cluster (an HTTP-level stand-in with a new upstream connection
+ *   per request hid a 40 ms wait per kept-alive response, see docs/runtime.md). Clients send the Host
+ *   they were given (a loopback address, which MLflow's host check accepts); the proxy forwards the
+ *   public Host as in the cluster.
  */
 import * as http from "http";
+import * as net from "net";
 import type { AddressInfo } from "net";
 import { LOOPBACK } from "./net";
 
@@ -20,7 +25,36 @@ export interface Forwarder {
   close(): Promise<void>;
 }
 
+/** kube-proxy's part: TCP from a Service address to a pod, one upstream connection per client connection. */
+export async function startTcpForwarder(targetPort: number): Promise<Forwarder> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    fwd.requests++;
+    const up = net.connect({ host: LOOPBACK, port: targetPort });
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => { down.destroy(); up.destroy(); });
+    }
+    down.pipe(up);
+    up.pipe(down);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, LOOPBACK, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const fwd: Forwarder = {
+    port,
+    url: `http://${LOOPBACK}:${port}`,
+    requests: 0,
+    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+  };
+  return fwd;
+}
+
 export async function startForwarder(mode: "alb" | "dns", originalAuthority: string, targetPort: number): Promise<Forwarder> {
+  if (mode === "dns") return startTcpForwarder(targetPort);
   let selfAuthority = "";
   const server = http.createServer((req, res) => {
     fwd.requests++;
