@@ -104,15 +104,7 @@ class Dispatcher:
         for channel in self.settings.channels:
             if event.kind not in channel.events:
                 continue
-            ok, attempts, error = notifiers.deliver(
-                channel,
-                event,
-                self.settings.retry_attempts,
-                self.settings.retry_backoff_seconds,
-                self.sender,
-                self.sleep,
-            )
-            self.metrics.notifications.labels(channel.name, "sent" if ok else "failed").inc()
+            ok, attempts, error = self._deliver(channel, event)
             if ok and event.changed_at:
                 self.metrics.latency.labels(event.source).observe(max(0.0, time.time() - event.changed_at))
             if not ok:
@@ -140,15 +132,20 @@ class Dispatcher:
         for channel in self.settings.channels:
             if channel.name == exclude or event.kind not in channel.events:
                 continue
-            ok, _, _ = notifiers.deliver(
-                channel,
-                event,
-                self.settings.retry_attempts,
-                self.settings.retry_backoff_seconds,
-                self.sender,
-                self.sleep,
-            )
-            self.metrics.notifications.labels(channel.name, "sent" if ok else "failed").inc()
+            self._deliver(channel, event)
+
+    def _deliver(self, channel, event: Event) -> tuple[bool, int, str]:
+        """One event to one channel, with the configured retries; counted as sent or failed."""
+        ok, attempts, error = notifiers.deliver(
+            channel,
+            event,
+            self.settings.retry_attempts,
+            self.settings.retry_backoff_seconds,
+            self.sender,
+            self.sleep,
+        )
+        self.metrics.notifications.labels(channel.name, "sent" if ok else "failed").inc()
+        return ok, attempts, error
 
 
 class Service:
