@@ -257,7 +257,7 @@ const notificationsSchema = z.object({
   webhookUrl: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional().describe("HTTPS endpoint subscribed to the alarm topic (for example an incident tool's SNS integration). Must not embed a secret."),
 }).strict();
 
-/** Tags the stack sets on every AWS resource itself (stacks/providers.ts defaultTags). */
+/** Tags the stack sets on every AWS resource itself (config/tags.ts defaultTags). */
 export const STACK_TAGS = ["project", "environment", "managed-by"] as const;
 
 /** Namespaces a cluster has of its own (and Kubernetes reserves the kube- prefix). */

@@ -22,7 +22,7 @@ import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
 import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
 import { albTagsAnnotation } from "./aws";
-import { defaultTags } from "../stacks/providers";
+import { defaultTags } from "../config/tags";
 
 export interface MlflowIngressProps {
   /** The environment: `hostname`, `ingress.*`, `project` and `name` (load balancer tags). */

@@ -6,11 +6,10 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type { EnvironmentConfig } from "../config";
+import { defaultTags } from "../config/tags";
 
-/** The tags every AWS resource of an environment carries (config tags cannot override these three). */
-export function defaultTags(config: EnvironmentConfig): Record<string, string> {
-  return { ...config.tags, project: config.project, environment: config.name, "managed-by": "cdktf" };
-}
+/** Re-exported: the tags are the configuration's (config/tags.ts), the provider applies them. */
+export { defaultTags };
 
 /**
  * Configures where the environment's Terraform state lives: an S3 object, encrypted and locked with

@@ -5,7 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
-import { defaultTags } from "../../stacks/providers";
+import { defaultTags } from "../../config/tags";
 
 export interface MonitoringDependencies {
   readonly trackingServer: TrackingServerContract;
