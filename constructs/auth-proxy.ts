@@ -26,7 +26,6 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import type { EnvironmentConfig } from "../config";
 import type { AuthProxyContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
 import {
@@ -42,6 +41,8 @@ import {
   COOKIE_SECRET_NAME,
   MANAGED_CLIENT_SECRET_KEY,
   MANAGED_CLIENT_SECRET_NAME,
+  type ClientSecretSource,
+  type OAuth2ProxySettings,
   authProxyPodLabels,
   authProxySecretRefs,
   oauth2ProxyCommand,
@@ -51,12 +52,122 @@ import {
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
 } from "./pod-spec";
 
+/** Resources of the proxy's container, as Kubernetes quantities. */
+export interface AuthProxyResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+/** Defaults of {@link AuthProxyProps}. */
+export const AUTH_PROXY_DEFAULTS = {
+  proxyVersion: "7.15.6",
+  scopes: ["openid", "email", "profile", "groups"],
+  groupsClaim: "groups",
+  cookieExpireHours: 12,
+  cookieRefreshMinutes: 60,
+  loadBalancerIdleTimeoutSeconds: 60,
+  partOf: "mlflow",
+  replicas: { min: 2, max: 2 },
+  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+  monitoringNamespace: "monitoring",
+} as const;
+
+/**
+ * Props of {@link AuthProxy}. Nothing here is the environment's configuration: the mapping from
+ * configuration lives in one place, `constructs/auth-proxy/from-config.ts`.
+ */
 export interface AuthProxyProps {
+  /** OpenID Connect issuer URL (https://; the configuration allows plain http only in a local test profile). */
+  readonly issuerUrl: string;
+
+  /** OIDC client id registered for this installation (the audience bearer tokens must carry). */
+  readonly clientId: string;
+
+  /** Where the OIDC client secret lives: AWS Secrets Manager (copied into a Secret) or an existing Kubernetes Secret. */
+  readonly clientSecret: ClientSecretSource;
+
+  /** Public hostname: the redirect URL is `https://<publicHostname>/oauth2/callback`. */
+  readonly publicHostname: string;
+
   /**
-   * The environment: `auth.*` (issuer, client, allow-lists, cookies, replicas, resources), `hostname`,
-   * `ingress.vpcCidrs` and `ingress.idleTimeoutSeconds`, `monitoring.namespace`, `project`.
+   * E-mail domains allowed to sign in. Deny by default: this or `allowedGroups` must be non-empty.
+   * With both, a user needs both.
+   * @default []
    */
-  readonly config: EnvironmentConfig;
+  readonly allowedEmailDomains?: readonly string[];
+
+  /**
+   * Groups (from `groupsClaim`) allowed to sign in.
+   * @default []
+   */
+  readonly allowedGroups?: readonly string[];
+
+  /**
+   * Extra issuer/audience pairs whose bearer tokens pipelines may present.
+   * @default []
+   */
+  readonly extraJwtIssuers?: readonly { readonly issuer: string; readonly audience: string }[];
+
+  /**
+   * oauth2-proxy version (exact 7.x): the image `quay.io/oauth2-proxy/oauth2-proxy:v<version>`.
+   * @default "7.15.6"
+   */
+  readonly proxyVersion?: string;
+
+  /**
+   * OIDC scopes requested at sign-in.
+   * @default ["openid", "email", "profile", "groups"]
+   */
+  readonly scopes?: readonly string[];
+
+  /**
+   * Claim holding the user's groups.
+   * @default "groups"
+   */
+  readonly groupsClaim?: string;
+
+  /**
+   * Session cookie lifetime in hours.
+   * @default 12
+   */
+  readonly cookieExpireHours?: number;
+
+  /**
+   * Session refresh interval in minutes (shorter than the lifetime).
+   * @default 60
+   */
+  readonly cookieRefreshMinutes?: number;
+
+  /**
+   * CIDR blocks of the load balancer (the VPC's): the only sources admitted to the proxy's port, and the
+   * only ones trusted to set X-Forwarded-* headers. Must not be empty.
+   */
+  readonly loadBalancerCidrs: readonly string[];
+
+  /**
+   * The load balancer's idle timeout in seconds: the upstream timeout and the pod's shutdown drain
+   * derive from it.
+   * @default 60
+   */
+  readonly loadBalancerIdleTimeoutSeconds?: number;
+
+  /**
+   * The `app.kubernetes.io/part-of` label (part of the pod selector).
+   * @default "mlflow"
+   */
+  readonly partOf?: string;
+
+  /**
+   * Replica range: autoscaling on CPU between `min` and `max` when `max` > `min`.
+   * @default { min: 2, max: 2 }
+   */
+  readonly replicas?: { readonly min: number; readonly max: number };
+
+  /**
+   * Requests and limits of the container.
+   * @default requests { cpu: "50m", memory: "64Mi" }, limits { memory: "256Mi" }
+   */
+  readonly resources?: AuthProxyResources;
 
   /** The tracking server the proxy forwards authenticated requests to. The proxy runs in its namespace. */
   readonly trackingServer: TrackingServerContract;
@@ -64,7 +175,7 @@ export interface AuthProxyProps {
   /**
    * The namespace of the Prometheus that scrapes the proxy's metrics port. Only its pods matching
    * `prometheusPodLabels` are admitted, not the whole namespace.
-   * @default config.monitoring.namespace
+   * @default "monitoring"
    */
   readonly monitoringNamespace?: string;
 
@@ -76,9 +187,9 @@ export interface AuthProxyProps {
   readonly prometheusPodLabels?: Record<string, string>;
 
   /**
-   * Scale between `auth.replicas.min` and `auth.replicas.max` on CPU with a HorizontalPodAutoscaler
-   * (needs metrics-server). Without it the Deployment runs `auth.replicas.min` replicas.
-   * @default true when `auth.replicas.max` > `auth.replicas.min`
+   * Scale between `replicas.min` and `replicas.max` on CPU with a HorizontalPodAutoscaler
+   * (needs metrics-server). Without it the Deployment runs `replicas.min` replicas.
+   * @default true when `replicas.max` > `replicas.min`
    */
   readonly autoscaling?: boolean;
 
@@ -128,10 +239,32 @@ export class AuthProxy extends Construct {
 
   constructor(scope: Construct, id: string, props: AuthProxyProps) {
     super(scope, id);
-    const { config, trackingServer } = props;
-    const auth = config.auth;
+    const { trackingServer } = props;
+    const d = AUTH_PROXY_DEFAULTS;
+    const settings: OAuth2ProxySettings = {
+      proxyVersion: props.proxyVersion ?? d.proxyVersion,
+      issuerUrl: props.issuerUrl,
+      clientId: props.clientId,
+      scopes: props.scopes ?? d.scopes,
+      groupsClaim: props.groupsClaim ?? d.groupsClaim,
+      allowedEmailDomains: props.allowedEmailDomains ?? [],
+      allowedGroups: props.allowedGroups ?? [],
+      extraJwtIssuers: props.extraJwtIssuers ?? [],
+      cookieExpireHours: props.cookieExpireHours ?? d.cookieExpireHours,
+      cookieRefreshMinutes: props.cookieRefreshMinutes ?? d.cookieRefreshMinutes,
+      publicHostname: props.publicHostname,
+      loadBalancerIdleTimeoutSeconds: props.loadBalancerIdleTimeoutSeconds ?? d.loadBalancerIdleTimeoutSeconds,
+      trustedProxyCidrs: props.loadBalancerCidrs,
+    };
+    const auth = {
+      ...settings,
+      clientSecret: props.clientSecret,
+      replicas: props.replicas ?? d.replicas,
+      resources: props.resources ?? d.resources,
+    };
+    const partOf = props.partOf ?? d.partOf;
     const namespace = trackingServer.namespace;
-    const monitoringNamespace = props.monitoringNamespace ?? config.monitoring.namespace;
+    const monitoringNamespace = props.monitoringNamespace ?? d.monitoringNamespace;
     const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const autoscaling = props.autoscaling ?? auth.replicas.max > auth.replicas.min;
     const targetCpu = props.targetCpuUtilizationPercent ?? 70;
@@ -156,13 +289,27 @@ export class AuthProxy extends Construct {
     if (!Number.isInteger(targetCpu) || targetCpu < 10 || targetCpu > 100) {
       throw new Error(`AuthProxy: targetCpuUtilizationPercent ${targetCpu} must be a whole number from 10 to 100`);
     }
+    for (const k of ["min", "max"] as const) {
+      if (!Number.isInteger(auth.replicas[k]) || auth.replicas[k] < 1) {
+        throw new Error(`AuthProxy: replicas.${k} ${auth.replicas[k]} must be a whole number of at least 1`);
+      }
+    }
+    if (auth.replicas.min > auth.replicas.max) {
+      throw new Error(`AuthProxy: replicas.min (${auth.replicas.min}) must be at most replicas.max (${auth.replicas.max}); raise max or lower min`);
+    }
     if (autoscaling && auth.replicas.max <= auth.replicas.min) {
-      throw new Error(`AuthProxy: autoscaling needs auth.replicas.max (${auth.replicas.max}) above auth.replicas.min (${auth.replicas.min}); raise max or set autoscaling: false`);
+      throw new Error(`AuthProxy: autoscaling needs replicas.max (${auth.replicas.max}) above replicas.min (${auth.replicas.min}); raise max or set autoscaling: false`);
     }
     if (auth.clientSecret.source === "kubernetes" && auth.clientSecret.secretName === COOKIE_SECRET_NAME) {
-      throw new Error(`AuthProxy: auth.clientSecret.secretName "${COOKIE_SECRET_NAME}" is the name of the Secret this construct creates for the cookie secret; choose another name`);
+      throw new Error(`AuthProxy: clientSecret.secretName "${COOKIE_SECRET_NAME}" is the name of the Secret this construct creates for the cookie secret; choose another name`);
     }
-    const podLabels = authProxyPodLabels(config);
+    if (props.loadBalancerCidrs.length === 0) {
+      throw new Error("AuthProxy: loadBalancerCidrs is empty: give the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy");
+    }
+    if (!DNS_LABEL.test(partOf)) {
+      throw new Error(`AuthProxy: partOf "${partOf}" is not a DNS label (lower-case letters, digits, '-')`);
+    }
+    const podLabels = authProxyPodLabels(partOf);
     if (Object.entries(podLabels).every(([k, v]) => trackingServer.podLabels[k] === v)) {
       throw new Error("AuthProxy: trackingServer.podLabels also select the proxy's pods; give the tracking server distinct labels");
     }
@@ -170,7 +317,7 @@ export class AuthProxy extends Construct {
     const dependsOn = props.dependsOn;
     const labels = { ...podLabels, "app.kubernetes.io/managed-by": "cdktf" };
     const metadata = (name: string) => ({ name, namespace, labels });
-    const secrets = authProxySecretRefs(config);
+    const secrets = authProxySecretRefs(auth.clientSecret);
 
     // ── Secrets ──
     // 32 random bytes, written in base64url: oauth2-proxy decodes that alphabet (only) into a 32-byte
@@ -204,7 +351,7 @@ export class AuthProxy extends Construct {
       dependsOn,
     });
 
-    const command = oauth2ProxyCommand(config, { upstream: trackingServer, secrets });
+    const command = oauth2ProxyCommand({ ...settings, upstream: trackingServer, secrets });
     const containerPorts = Object.entries(command.ports ?? {}).map(([name, containerPort]) => ({ name, containerPort, protocol: "TCP" }));
     const probe = (path: string, periodSeconds: number, failureThreshold: number) =>
       httpGetProbe({ path, port: AUTH_PROXY_PORT_NAME, scheme: "HTTP", periodSeconds, timeoutSeconds: 2, failureThreshold });
@@ -225,7 +372,7 @@ export class AuthProxy extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // In-flight uploads and downloads may finish (oauth2-proxy drains on SIGTERM).
-            terminationGracePeriodSeconds: config.ingress.idleTimeoutSeconds,
+            terminationGracePeriodSeconds: settings.loadBalancerIdleTimeoutSeconds,
             securityContext: restrictedPodSecurityContext(String(AUTH_PROXY_UID)),
             topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],
             container: [{
@@ -287,7 +434,7 @@ export class AuthProxy extends Construct {
     if (props.networkPolicy ?? true) {
       const restrictEgress = props.restrictEgress ?? true;
       const issuerPorts = [...new Set([auth.issuerUrl, ...auth.extraJwtIssuers.map((e) => e.issuer)].map(issuerPort))].sort((a, b) => a - b);
-      const upstreamPorts = [...new Set([trackingServer.port, config.mlflow.port])].sort((a, b) => a - b);
+      const upstreamPorts = [trackingServer.port];
       this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
         metadata: metadata(AUTH_PROXY_NAME),
         spec: {
@@ -296,7 +443,7 @@ export class AuthProxy extends Construct {
           ingress: [
             {
               // The load balancer (and kubelet probes) come from addresses in the VPC.
-              from: config.ingress.vpcCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+              from: props.loadBalancerCidrs.map((cidr) => ({ ipBlock: { cidr } })),
               ports: [{ port: String(AUTH_PROXY_PORT), protocol: "TCP" }],
             },
             {

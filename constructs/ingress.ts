@@ -16,24 +16,72 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
-import type { EnvironmentConfig } from "../config";
 import { certificateCovers } from "../config/schema";
 import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
 import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
 import { albTagsAnnotation } from "./aws";
-import { defaultTags } from "../config/tags";
 
+/**
+ * Props of {@link MlflowIngress}. Nothing here is the environment's configuration: the mapping from
+ * configuration lives in one place, `constructs/ingress/from-config.ts`.
+ */
 export interface MlflowIngressProps {
-  /** The environment: `hostname`, `ingress.*`, `project` and `name` (load balancer tags). */
-  readonly config: EnvironmentConfig;
-
   /** The authenticating proxy: the only backend the entry routes to. */
   readonly target: AuthProxyContract;
 
+  /** The public hostname routed to the proxy. */
+  readonly hostname: string;
+
+  /**
+   * `alb`: an Ingress for the AWS Load Balancer Controller; `gateway-api`: an HTTPRoute on `gatewayRef`.
+   * @default "alb"
+   */
+  readonly kind?: "alb" | "gateway-api";
+
+  /** ALB only: the ACM certificate for `hostname`. Required when `kind` is "alb". */
+  readonly certificateArn?: string;
+
+  /** Domains the certificate (or the Gateway's listener) covers; one must cover `hostname`. */
+  readonly certificateDomains: readonly string[];
+
+  /**
+   * ALB only: `internal` or `internet-facing`.
+   * @default "internal"
+   */
+  readonly scheme?: "internal" | "internet-facing";
+
+  /**
+   * ALB only: the TLS policy (TLS 1.2 or newer).
+   * @default "ELBSecurityPolicy-TLS13-1-2-2021-06"
+   */
+  readonly sslPolicy?: string;
+
+  /**
+   * ALB only: idle timeout in seconds (60-4000); also the targets' deregistration delay.
+   * @default 60
+   */
+  readonly idleTimeoutSeconds?: number;
+
+  /** Gateway API only: the Gateway the HTTPRoute attaches to. Required when `kind` is "gateway-api". */
+  readonly gatewayRef?: { readonly namespace: string; readonly name: string };
+
+  /**
+   * Tags the AWS Load Balancer Controller puts on the load balancer, its target groups and security
+   * group (the AWS provider's default tags never reach them). No "," anywhere, no "=" in a key.
+   * @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+
+  /**
+   * The `app.kubernetes.io/part-of` label.
+   * @default "mlflow"
+   */
+  readonly partOf?: string;
+
   /**
    * Name of the Ingress or HTTPRoute.
-   * @default config.project (e.g. "mlflow")
+   * @default partOf (e.g. "mlflow")
    */
   readonly name?: string;
 
@@ -44,6 +92,15 @@ export interface MlflowIngressProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
+/** Defaults of {@link MlflowIngressProps}. */
+export const INGRESS_DEFAULTS = {
+  kind: "alb",
+  scheme: "internal",
+  sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+  idleTimeoutSeconds: 60,
+  partOf: "mlflow",
+} as const;
+
 /** The IngressClass the AWS Load Balancer Controller serves. */
 export const ALB_INGRESS_CLASS = "alb";
 /** ALB TLS policies that allow only TLS 1.2 and 1.3 (defined with AWS's other limits, which config checks too). */
@@ -52,8 +109,13 @@ export { MODERN_ALB_TLS_POLICY };
 const MAX_DEREGISTRATION_DELAY = 3600;
 
 /** The annotations the AWS Load Balancer Controller reads for the MLflow entry. */
-export function albAnnotations(config: EnvironmentConfig): Record<string, string> {
-  const ing = config.ingress;
+export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Record<string, string> {
+  const ing = {
+    scheme: props.scheme ?? INGRESS_DEFAULTS.scheme,
+    certificateArn: props.certificateArn ?? "",
+    sslPolicy: props.sslPolicy ?? INGRESS_DEFAULTS.sslPolicy,
+    idleTimeoutSeconds: props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds,
+  };
   return {
     "alb.ingress.kubernetes.io/scheme": ing.scheme,
     // Pods (the proxy's) are the targets directly: no NodePort, no extra hop.
@@ -75,8 +137,10 @@ export function albAnnotations(config: EnvironmentConfig): Record<string, string
     // Let in-flight transfers finish while a target drains (rollouts, scale-in).
     "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${Math.min(ing.idleTimeoutSeconds, MAX_DEREGISTRATION_DELAY)}`,
     // The controller creates the ALB, its target group and security group: the AWS provider's default
-    // tags never reach them, so the environment's tags (config tags included) go in the annotation.
-    "alb.ingress.kubernetes.io/tags": albTagsAnnotation(defaultTags(config)),
+    // tags never reach them, so the tags go in the annotation.
+    ...(props.tags && Object.keys(props.tags).length > 0
+      ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation({ ...props.tags }) }
+      : {}),
   };
 }
 
@@ -88,33 +152,43 @@ export class MlflowIngress extends Construct {
 
   constructor(scope: Construct, id: string, props: MlflowIngressProps) {
     super(scope, id);
-    const { config, target } = props;
-    const ing = config.ingress;
-    const name = props.name ?? config.project;
+    const { target } = props;
+    const hostname = props.hostname;
+    const kind = props.kind ?? INGRESS_DEFAULTS.kind;
+    const sslPolicy = props.sslPolicy ?? INGRESS_DEFAULTS.sslPolicy;
+    const partOf = props.partOf ?? INGRESS_DEFAULTS.partOf;
+    const name = props.name ?? partOf;
 
     // ── Validation (synth time) ──
-    if (!ing.certificateDomains.some((d) => certificateCovers(d, config.hostname))) {
-      throw new Error(`MlflowIngress: hostname "${config.hostname}" is not covered by ingress.certificateDomains (${ing.certificateDomains.join(", ")}); use a covered name or another certificate`);
+    if (!props.certificateDomains.some((d) => certificateCovers(d, hostname))) {
+      throw new Error(`MlflowIngress: hostname "${hostname}" is not covered by certificateDomains (${props.certificateDomains.join(", ")}); use a covered name or another certificate`);
     }
-    if (ing.kind === "alb" && !MODERN_ALB_TLS_POLICY.test(ing.sslPolicy)) {
-      throw new Error(`MlflowIngress: ingress.sslPolicy "${ing.sslPolicy}" allows TLS versions below 1.2; use e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"`);
+    if (kind === "alb" && !MODERN_ALB_TLS_POLICY.test(sslPolicy)) {
+      throw new Error(`MlflowIngress: sslPolicy "${sslPolicy}" allows TLS versions below 1.2; use e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"`);
     }
-    if (ing.kind === "gateway-api" && !ing.gatewayRef) {
-      throw new Error("MlflowIngress: ingress.gatewayRef is required when ingress.kind is \"gateway-api\" (the Gateway's namespace and name)");
+    if (kind === "alb" && !props.certificateArn) {
+      throw new Error("MlflowIngress: certificateArn is required when kind is \"alb\" (the ACM certificate for the hostname)");
+    }
+    if (kind === "gateway-api" && !props.gatewayRef) {
+      throw new Error("MlflowIngress: gatewayRef is required when kind is \"gateway-api\" (the Gateway's namespace and name)");
+    }
+    const idle = props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds;
+    if (!Number.isInteger(idle) || idle < 1 || idle > 4000) {
+      throw new Error(`MlflowIngress: idleTimeoutSeconds ${idle} must be a whole number from 1 to 4000 (the ALB limit)`);
     }
     if (target.serviceName === "" || !Number.isInteger(target.port)) {
       throw new Error("MlflowIngress: target must be the auth proxy's contract (service name and port)");
     }
 
-    const labels = { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/component": "entry", "app.kubernetes.io/managed-by": "cdktf" };
+    const labels = { "app.kubernetes.io/part-of": partOf, "app.kubernetes.io/component": "entry", "app.kubernetes.io/managed-by": "cdktf" };
 
-    if (ing.kind === "alb") {
+    if (kind === "alb") {
       this.ingress = new IngressV1(this, "ingress", {
-        metadata: { name, namespace: target.namespace, labels, annotations: albAnnotations(config) },
+        metadata: { name, namespace: target.namespace, labels, annotations: albAnnotations(props) },
         spec: {
           ingressClassName: ALB_INGRESS_CLASS,
           rule: [{
-            host: config.hostname,
+            host: hostname,
             http: {
               path: [{
                 path: "/",
@@ -127,7 +201,7 @@ export class MlflowIngress extends Construct {
         dependsOn: props.dependsOn,
       });
     } else {
-      const gw = ing.gatewayRef!;
+      const gw = props.gatewayRef!;
       this.httpRoute = new Manifest(this, "http_route", {
         manifest: {
           apiVersion: "gateway.networking.k8s.io/v1",
@@ -135,7 +209,7 @@ export class MlflowIngress extends Construct {
           metadata: { name, namespace: target.namespace, labels },
           spec: {
             parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gw.namespace, name: gw.name }],
-            hostnames: [config.hostname],
+            hostnames: [hostname],
             rules: [{
               matches: [{ path: { type: "PathPrefix", value: "/" } }],
               backendRefs: [{ group: "", kind: "Service", name: target.serviceName, port: target.port }],

@@ -2,7 +2,7 @@
  * The MLflow tracking server on Kubernetes, wired to the backend store (PostgreSQL) and the artifact
  * store (S3) through their contracts.
  *
- * Creates, in the environment's namespace (`config.mlflow.namespace`, which must already exist):
+ * Creates, in `namespace` (which must already exist):
  * - the ServiceAccount bound to the AWS identity (no Kubernetes API token is mounted into pods);
  * - a migration Job running `mlflow db upgrade`, named after the MLflow version so an upgrade runs a
  *   new one; Terraform waits for it to succeed before it touches the Deployment;
@@ -28,15 +28,14 @@ import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import type { EnvironmentConfig } from "../config";
 import { parseCpu, parseMemory } from "../config/quantity";
 import {
-  GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR,
-  dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
+  GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR, type MlflowCommandInputs,
+  allowedHosts, corsAllowedOrigins, dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
+  trackingServerUrl, uvicornOpts,
 } from "./commands/mlflow";
-import { registryEventsPodLabels } from "./commands/registry-events";
 import type { ContainerCommand } from "./commands/types";
-import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
+import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
@@ -50,14 +49,114 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 /** An image with an explicit tag or digest in its last path segment. */
 const PINNED_IMAGE = /^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/;
 
-/** Props of {@link TrackingServer}. */
+/** Resources of one container, as Kubernetes quantities. */
+export interface ContainerResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu?: string; readonly memory: string };
+}
+
+/**
+ * Props of {@link TrackingServer}. Nothing here is the environment's configuration: the mapping from
+ * configuration lives in one place, `constructs/tracking-server/from-config.ts`.
+ */
 export interface TrackingServerProps {
   /**
-   * The environment. Read: `project`, `name`, `hostname`, `production`, `mlflow.*` (version, image,
-   * namespace, port, workers, uvicornOpts, replicas, targetCpuUtilizationPercent, resources,
-   * extraAllowedHosts, gc), `ingress.idleTimeoutSeconds`, `monitoring.namespace`.
+   * Name of the Deployment, Service, PodDisruptionBudget, autoscaler and NetworkPolicy (the Job and the
+   * CronJob add suffixes).
+   * @default "mlflow-tracking"
    */
-  readonly config: EnvironmentConfig;
+  readonly name?: string;
+
+  /**
+   * The `app.kubernetes.io/instance` label of every resource, part of the pod selectors: unique per
+   * installation in the namespace, such as "mlflow-prod". A DNS label.
+   */
+  readonly instance: string;
+
+  /**
+   * The `app.kubernetes.io/part-of` label.
+   * @default "mlflow"
+   */
+  readonly partOf?: string;
+
+  /** Namespace of every resource (it must already exist; pass it in `dependsOn`). A DNS label. */
+  readonly namespace: string;
+
+  /** The exact MLflow version (x.y.z): the image tag, the version label and the migration Job's name. */
+  readonly version: string;
+
+  /**
+   * Image override with an exact tag or digest (never `latest`).
+   * @default `ghcr.io/mlflow/mlflow:v<version>-full`
+   */
+  readonly image?: string;
+
+  /**
+   * Port the server (API, UI, `/metrics`) listens on: 1024-65535.
+   * @default 5000
+   */
+  readonly port?: number;
+
+  /**
+   * Server worker processes per pod (`--workers`), at least 1.
+   * @default 2
+   */
+  readonly workers?: number;
+
+  /**
+   * Replica range. Autoscaling on CPU between `min` and `max` when `max` > `min`.
+   * @default { min: 2, max: 2 }
+   */
+  readonly replicas?: { readonly min: number; readonly max: number };
+
+  /**
+   * Average CPU utilisation (percent of the request) the autoscaler aims for: 10-100.
+   * @default 70
+   */
+  readonly targetCpuUtilizationPercent?: number;
+
+  /**
+   * Requests and limits of every container (server, migration, gc). The memory limit must be at least
+   * the request.
+   * @default requests { cpu: "250m", memory: "1Gi" }, limits { memory: "2Gi" }
+   */
+  readonly resources?: ContainerResources;
+
+  /** The public hostname clients use (through the load balancer): accepted Host header and CORS origin. */
+  readonly publicHostname: string;
+
+  /**
+   * Host headers accepted besides the public hostname, the in-cluster names and MLflow's defaults.
+   * @default []
+   */
+  readonly extraAllowedHosts?: readonly string[];
+
+  /**
+   * CIDR blocks pods and probes come from, accepted as Host headers when outside the private ranges
+   * (e.g. 100.64.0.0/10 with custom networking).
+   * @default []
+   */
+  readonly podCidrs?: readonly string[];
+
+  /**
+   * Idle timeout of the load balancer in front, in seconds: the server's keep-alive outlasts it and the
+   * proxy's idle connections.
+   * @default 60
+   */
+  readonly clientIdleTimeoutSeconds?: number;
+
+  /**
+   * Extra uvicorn options appended to the derived ones (last wins).
+   * @default none
+   */
+  readonly extraUvicornOpts?: string;
+
+  /**
+   * Garbage collection: when the CronJob runs (five-field cron, UTC) and how long a deleted run is kept
+   * before it is hard-deleted (days, at least 1).
+   * @default { schedule: "30 3 * * *", olderThanDays: 30 }
+   */
+  readonly gc?: { readonly schedule: string; readonly olderThanDays: number };
 
   /** Where artifacts go (`--artifacts-destination`). Required. */
   readonly artifactStore: ArtifactStoreContract;
@@ -70,7 +169,7 @@ export interface TrackingServerProps {
 
   /**
    * Labels selecting the authenticating proxy's pods: the only application traffic the NetworkPolicy
-   * admits. Use `authProxyPodLabels(config)` from `constructs/commands/oauth2-proxy.ts`. Must not be
+   * admits. Use `authProxyPodLabels(partOf)` from `constructs/commands/oauth2-proxy.ts`. Must not be
    * empty (an empty selector would admit every pod of the namespace).
    */
   readonly authProxyPodLabels: Record<string, string>;
@@ -78,7 +177,7 @@ export interface TrackingServerProps {
   /**
    * Namespace of the Prometheus that scrapes `/metrics`, selected by `kubernetes.io/metadata.name`.
    * Only its pods matching `prometheusPodLabels` are admitted, not the whole namespace.
-   * @default config.monitoring.namespace
+   * @default "monitoring"
    */
   readonly monitoringNamespace?: string;
 
@@ -98,22 +197,31 @@ export interface TrackingServerProps {
   readonly apiClientPodLabels?: readonly Record<string, string>[];
 
   /**
+   * Registry webhooks to an in-cluster receiver, such as the registry events service: the Secret key
+   * (in `namespace`) holding the encryption key of webhook secrets, shared by every worker and replica.
+   * When set, MLflow's webhook guard also admits plain-HTTP receivers at private addresses (the
+   * NetworkPolicies bound where a webhook can go). Admit the receiver's pods with `apiClientPodLabels`.
+   * @default none (MLflow's defaults: https and public addresses only, a key per process)
+   */
+  readonly webhookEncryptionKey?: SecretKeyRef;
+
+  /**
    * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled.
    * @default true
    */
   readonly networkPolicy?: boolean;
 
   /**
-   * Scale between `mlflow.replicas.min` and `.max` on CPU with a HorizontalPodAutoscaler (needs
-   * metrics-server). Without it the Deployment runs `mlflow.replicas.min` replicas.
-   * @default true when `mlflow.replicas.max` > `mlflow.replicas.min`
+   * Scale between `replicas.min` and `replicas.max` on CPU with a HorizontalPodAutoscaler (needs
+   * metrics-server). Without it the Deployment runs `replicas.min` replicas.
+   * @default true when `replicas.max` > `replicas.min`
    */
   readonly autoscaling?: boolean;
 
   /**
    * Spread replicas across availability zones strictly (`DoNotSchedule`) rather than preferably
    * (`ScheduleAnyway`). Spreading across nodes is always preferred.
-   * @default config.production
+   * @default false
    */
   readonly strictZoneSpread?: boolean;
 
@@ -152,50 +260,122 @@ export interface TrackingServerProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
+/** Defaults of {@link TrackingServerProps}, exported for documentation and tests. */
+export const TRACKING_SERVER_DEFAULTS = {
+  partOf: "mlflow",
+  port: 5000,
+  workers: 2,
+  replicas: { min: 2, max: 2 },
+  targetCpuUtilizationPercent: 70,
+  resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { memory: "2Gi" } },
+  clientIdleTimeoutSeconds: 60,
+  gc: { schedule: "30 3 * * *", olderThanDays: 30 },
+  monitoringNamespace: "monitoring",
+} as const;
+
+/** The props with their defaults applied. */
+interface Resolved {
+  readonly name: string;
+  readonly instance: string;
+  readonly partOf: string;
+  readonly namespace: string;
+  readonly version: string;
+  readonly image: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly replicas: { readonly min: number; readonly max: number };
+  readonly targetCpuUtilizationPercent: number;
+  readonly resources: ContainerResources;
+  readonly gc: { readonly schedule: string; readonly olderThanDays: number };
+  readonly monitoringNamespace: string;
+}
+
+function resolve(props: TrackingServerProps): Resolved {
+  const d = TRACKING_SERVER_DEFAULTS;
+  const partOf = props.partOf ?? d.partOf;
+  return {
+    name: props.name ?? trackingServerName(partOf),
+    instance: props.instance,
+    partOf,
+    namespace: props.namespace,
+    version: props.version,
+    image: mlflowImage(props),
+    port: props.port ?? d.port,
+    workers: props.workers ?? d.workers,
+    replicas: props.replicas ?? d.replicas,
+    targetCpuUtilizationPercent: props.targetCpuUtilizationPercent ?? d.targetCpuUtilizationPercent,
+    resources: props.resources ?? d.resources,
+    gc: props.gc ?? d.gc,
+    monitoringNamespace: props.monitoringNamespace ?? d.monitoringNamespace,
+  };
+}
+
+/**
+ * The values the MLflow commands are computed from, for these props: the one derivation the construct
+ * and anyone else who wants the same commands (the e2e harness, tests) use.
+ */
+export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandInputs {
+  const r = resolve(props);
+  const address = { serviceName: r.name, namespace: r.namespace, port: r.port };
+  return {
+    image: r.image,
+    port: r.port,
+    workers: r.workers,
+    allowedHosts: allowedHosts({ ...address, publicHostname: props.publicHostname, extraAllowedHosts: props.extraAllowedHosts, podCidrs: props.podCidrs }),
+    corsAllowedOrigins: corsAllowedOrigins(props.publicHostname),
+    uvicornOpts: uvicornOpts({ clientIdleTimeoutSeconds: props.clientIdleTimeoutSeconds ?? TRACKING_SERVER_DEFAULTS.clientIdleTimeoutSeconds, extra: props.extraUvicornOpts }),
+    gcOlderThanDays: r.gc.olderThanDays,
+    trackingUri: trackingServerUrl(address),
+    backendStore: props.backendStore,
+    artifactStore: props.artifactStore,
+    webhookEncryptionKey: props.webhookEncryptionKey,
+  };
+}
+
 /** The recommended labels common to every resource of the tracking server. */
-function commonLabels(config: EnvironmentConfig, component: string): Record<string, string> {
+function commonLabels(r: Resolved, component: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/version": config.mlflow.version,
+    "app.kubernetes.io/instance": r.instance,
+    "app.kubernetes.io/version": r.version,
     "app.kubernetes.io/component": component,
-    "app.kubernetes.io/part-of": config.project,
+    "app.kubernetes.io/part-of": r.partOf,
     "app.kubernetes.io/managed-by": "cdktf",
   };
 }
 
 /** Labels that select the pods of one component. Stable across versions (a Deployment's selector is immutable). */
-function selectorLabels(config: EnvironmentConfig, component: string): Record<string, string> {
+function selectorLabels(instance: string, component: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
+    "app.kubernetes.io/instance": instance,
     "app.kubernetes.io/component": component,
   };
 }
 
-/** Labels selecting the tracking server's pods. */
-export function trackingServerPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return selectorLabels(config, "tracking-server");
+/** Labels selecting the tracking server's pods (`instance`: the `instance` prop). */
+export function trackingServerPodLabels(instance: string): Record<string, string> {
+  return selectorLabels(instance, "tracking-server");
 }
 
 /** Labels selecting the gc CronJob's pods (admitted by the tracking server's NetworkPolicy). */
-export function gcPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return selectorLabels(config, "garbage-collection");
+export function gcPodLabels(instance: string): Record<string, string> {
+  return selectorLabels(instance, "garbage-collection");
 }
 
 /** Labels selecting the migration Job's pods. */
-export function migrationPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return selectorLabels(config, "db-migration");
+export function migrationPodLabels(instance: string): Record<string, string> {
+  return selectorLabels(instance, "db-migration");
 }
 
 /**
  * Name of the migration Job: it changes with the MLflow version (and with an image override), so an
  * upgrade creates, and waits for, a new Job instead of finding the old one complete.
  */
-export function migrationJobName(config: EnvironmentConfig): string {
-  const version = config.mlflow.version.replaceAll(".", "-");
-  const base = `${trackingServerName(config)}-db-upgrade-${version}`;
-  return config.mlflow.image ? `${base}-${shortHash(config.mlflow.image)}` : base;
+export function migrationJobName(props: Pick<TrackingServerProps, "name" | "partOf" | "version" | "image">): string {
+  const version = props.version.replaceAll(".", "-");
+  const base = `${props.name ?? trackingServerName(props.partOf ?? TRACKING_SERVER_DEFAULTS.partOf)}-db-upgrade-${version}`;
+  return props.image ? `${base}-${shortHash(props.image)}` : base;
 }
 
 /** A short, stable hash (FNV-1a, 32 bit, base 36) for names. */
@@ -212,34 +392,43 @@ function fail(field: string, value: unknown, expected: string): never {
   throw new Error(`TrackingServer: ${field} = ${JSON.stringify(value)}: expected ${expected}`);
 }
 
-/** Synth-time checks of what the construct relies on, naming the field and how to fix it. */
-function validate(props: TrackingServerProps): void {
-  const { config, artifactStore, backendStore, identity } = props;
-  const m = config.mlflow;
-  if (!Number.isInteger(m.workers) || m.workers < 1) fail("config.mlflow.workers", m.workers, "a whole number of at least 1 (server worker processes per pod)");
+/** Synth-time checks of what the construct relies on, naming the prop and how to fix it. */
+function validate(props: TrackingServerProps, r: Resolved): void {
+  const { artifactStore, backendStore, identity } = props;
+  if (!/^3\.\d+\.\d+$/.test(r.version)) fail("version", r.version, "an exact MLflow 3.x version such as \"3.17.2\"");
+  if (!DNS_LABEL.test(r.instance)) fail("instance", r.instance, "a DNS label such as \"mlflow-prod\" (lower-case letters, digits, '-')");
+  if (!DNS_LABEL.test(r.name)) fail("name", r.name, "a DNS label such as \"mlflow-tracking\"");
+  if (!Number.isInteger(r.workers) || r.workers < 1) fail("workers", r.workers, "a whole number of at least 1 (server worker processes per pod)");
   for (const k of ["min", "max"] as const) {
-    if (!Number.isInteger(m.replicas[k]) || m.replicas[k] < 1) fail(`config.mlflow.replicas.${k}`, m.replicas[k], "a whole number of at least 1");
+    if (!Number.isInteger(r.replicas[k]) || r.replicas[k] < 1) fail(`replicas.${k}`, r.replicas[k], "a whole number of at least 1");
   }
-  if (m.replicas.min > m.replicas.max) fail("config.mlflow.replicas.min", m.replicas.min, `at most config.mlflow.replicas.max (${m.replicas.max}); raise max or lower min`);
-  const reqMem = parseMemory(m.resources.requests.memory);
-  const limMem = parseMemory(m.resources.limits.memory);
-  if (reqMem === undefined) fail("config.mlflow.resources.requests.memory", m.resources.requests.memory, "a memory quantity such as \"1Gi\"");
-  if (limMem === undefined) fail("config.mlflow.resources.limits.memory", m.resources.limits.memory, "a memory quantity such as \"2Gi\"");
-  if (limMem < reqMem) fail("config.mlflow.resources.limits.memory", m.resources.limits.memory, `at least the memory request (${m.resources.requests.memory})`);
-  if (parseCpu(m.resources.requests.cpu) === undefined) fail("config.mlflow.resources.requests.cpu", m.resources.requests.cpu, "a CPU quantity such as \"250m\"");
-  if (m.resources.limits.cpu !== undefined && !(parseCpu(m.resources.limits.cpu)! >= parseCpu(m.resources.requests.cpu)!)) {
-    fail("config.mlflow.resources.limits.cpu", m.resources.limits.cpu, `at least the CPU request (${m.resources.requests.cpu}), or no CPU limit`);
+  if (r.replicas.min > r.replicas.max) fail("replicas.min", r.replicas.min, `at most replicas.max (${r.replicas.max}); raise max or lower min`);
+  if (!Number.isInteger(r.targetCpuUtilizationPercent) || r.targetCpuUtilizationPercent < 10 || r.targetCpuUtilizationPercent > 100) {
+    fail("targetCpuUtilizationPercent", r.targetCpuUtilizationPercent, "a whole number from 10 to 100");
   }
-  const image = mlflowImage(config);
-  if (!PINNED_IMAGE.test(image) || /:latest$/.test(image)) {
-    fail(m.image ? "config.mlflow.image" : "config.mlflow.version", m.image ?? m.version, "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/mlflow@sha256:<64 hex>\"");
+  const res = r.resources;
+  const reqMem = parseMemory(res.requests.memory);
+  const limMem = parseMemory(res.limits.memory);
+  if (reqMem === undefined) fail("resources.requests.memory", res.requests.memory, "a memory quantity such as \"1Gi\"");
+  if (limMem === undefined) fail("resources.limits.memory", res.limits.memory, "a memory quantity such as \"2Gi\"");
+  if (limMem < reqMem) fail("resources.limits.memory", res.limits.memory, `at least the memory request (${res.requests.memory})`);
+  if (parseCpu(res.requests.cpu) === undefined) fail("resources.requests.cpu", res.requests.cpu, "a CPU quantity such as \"250m\"");
+  if (res.limits.cpu !== undefined && !(parseCpu(res.limits.cpu)! >= parseCpu(res.requests.cpu)!)) {
+    fail("resources.limits.cpu", res.limits.cpu, `at least the CPU request (${res.requests.cpu}), or no CPU limit`);
   }
-  if (!Number.isInteger(m.gc.olderThanDays) || m.gc.olderThanDays < 1) {
-    fail("config.mlflow.gc.olderThanDays", m.gc.olderThanDays, "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)");
+  if (!PINNED_IMAGE.test(r.image) || /:latest$/.test(r.image)) {
+    fail(props.image ? "image" : "version", props.image ?? props.version, "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/mlflow@sha256:<64 hex>\"");
   }
-  if (!/^(\S+\s+){4}\S+$/.test(m.gc.schedule)) fail("config.mlflow.gc.schedule", m.gc.schedule, "a five-field cron schedule such as \"30 3 * * *\"");
-  if (!Number.isInteger(m.port) || m.port < 1024 || m.port > 65535) fail("config.mlflow.port", m.port, "an unprivileged port from 1024 to 65535");
-  if (!DNS_LABEL.test(m.namespace)) fail("config.mlflow.namespace", m.namespace, "a Kubernetes namespace name");
+  if (!Number.isInteger(r.gc.olderThanDays) || r.gc.olderThanDays < 1) {
+    fail("gc.olderThanDays", r.gc.olderThanDays, "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)");
+  }
+  if (!/^(\S+\s+){4}\S+$/.test(r.gc.schedule)) fail("gc.schedule", r.gc.schedule, "a five-field cron schedule such as \"30 3 * * *\"");
+  if (!Number.isInteger(r.port) || r.port < 1024 || r.port > 65535) fail("port", r.port, "an unprivileged port from 1024 to 65535");
+  if (!DNS_LABEL.test(r.namespace)) fail("namespace", r.namespace, "a Kubernetes namespace name");
+  if (!DNS_SUBDOMAIN.test(props.publicHostname)) fail("publicHostname", props.publicHostname, "a DNS name such as \"mlflow.example.com\" (no scheme, port or path)");
+  if (props.clientIdleTimeoutSeconds !== undefined && !(Number.isInteger(props.clientIdleTimeoutSeconds) && props.clientIdleTimeoutSeconds >= 1)) {
+    fail("clientIdleTimeoutSeconds", props.clientIdleTimeoutSeconds, "a whole number of seconds of at least 1 (the load balancer's idle timeout)");
+  }
 
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(artifactStore.destinationUri) && !isToken(artifactStore.destinationUri)) {
     fail("artifactStore.destinationUri", artifactStore.destinationUri, "an s3://<bucket>/<prefix> URI");
@@ -252,18 +441,21 @@ function validate(props: TrackingServerProps): void {
   if (!DNS_SUBDOMAIN.test(identity.serviceAccountName)) fail("identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
 
   if (Object.keys(props.authProxyPodLabels).length === 0) {
-    fail("authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods (authProxyPodLabels(config)); an empty selector would admit every pod");
+    fail("authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods (authProxyPodLabels(partOf)); an empty selector would admit every pod");
   }
-  const own = [trackingServerPodLabels(config), gcPodLabels(config), migrationPodLabels(config)];
+  const own = [trackingServerPodLabels(r.instance), gcPodLabels(r.instance), migrationPodLabels(r.instance)];
   if (own.some((labels) => Object.entries(props.authProxyPodLabels).every(([k, v]) => labels[k] === v))) {
     fail("authProxyPodLabels", props.authProxyPodLabels, "labels that select only the proxy, not the tracking server's own pods");
   }
   for (const [i, labels] of (props.apiClientPodLabels ?? []).entries()) {
     const problem = labelSelectorProblem(labels);
-    if (problem) fail(`apiClientPodLabels[${i}]`, labels, `the labels of a job's pods, such as modelRetentionPodLabels(config); it ${problem}`);
+    if (problem) fail(`apiClientPodLabels[${i}]`, labels, `the labels of a job's or service's pods, such as modelRetentionPodLabels(config); it ${problem}`);
   }
-  const monitoring = props.monitoringNamespace ?? config.monitoring.namespace;
-  if (!DNS_LABEL.test(monitoring)) fail("monitoringNamespace", monitoring, "a Kubernetes namespace name");
+  const key = props.webhookEncryptionKey;
+  if (key && !(DNS_SUBDOMAIN.test(key.name) && key.key)) {
+    fail("webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace, such as registryEventsSecretRefs(config).encryptionKey");
+  }
+  if (!DNS_LABEL.test(r.monitoringNamespace)) fail("monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
   if (props.prometheusPodLabels !== undefined) {
     const problem = labelSelectorProblem(props.prometheusPodLabels);
     if (problem) fail("prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`);
@@ -287,9 +479,11 @@ function isToken(v: unknown): boolean {
  *
  * @example
  * const trackingServer = new TrackingServer(this, "tracking-server", {
- *   config, artifactStore: artifactStore.contract, backendStore: backendStore.contract,
- *   identity: identity.contract, authProxyPodLabels: authProxyPodLabels(config),
+ *   instance: "mlflow-prod", namespace: "mlflow", version: "3.17.2", publicHostname: "mlflow.example.com",
+ *   artifactStore: artifactStore.contract, backendStore: backendStore.contract,
+ *   identity: identity.contract, authProxyPodLabels: authProxyPodLabels("mlflow"),
  * });
+ * // In this app: new TrackingServer(this, "tracking-server", trackingServerProps(config, { ... })).
  */
 export class TrackingServer extends Construct {
   /** What the proxy and monitoring need. */
@@ -305,22 +499,22 @@ export class TrackingServer extends Construct {
 
   constructor(scope: Construct, id: string, props: TrackingServerProps) {
     super(scope, id);
-    validate(props);
-    const { config, artifactStore, backendStore, identity } = props;
-    const m = config.mlflow;
+    const m = resolve(props);
+    validate(props, m);
+    const { identity } = props;
     const namespace = m.namespace;
-    const name = trackingServerName(config);
+    const name = m.name;
     const uid = String(props.runAsUser ?? 10001);
-    const monitoringNamespace = props.monitoringNamespace ?? config.monitoring.namespace;
+    const monitoringNamespace = m.monitoringNamespace;
     const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const autoscaling = props.autoscaling ?? m.replicas.max > m.replicas.min;
-    const inputs = { config, backendStore, artifactStore };
+    const inputs = mlflowCommandInputs(props);
 
     this.serviceAccount = new ServiceAccountV1(this, "service-account", {
       metadata: {
         name: identity.serviceAccountName,
         namespace,
-        labels: commonLabels(config, "tracking-server"),
+        labels: commonLabels(m, "tracking-server"),
         annotations: Object.keys(identity.serviceAccountAnnotations).length > 0 ? { ...identity.serviceAccountAnnotations } : undefined,
       },
       automountServiceAccountToken: false,
@@ -354,10 +548,10 @@ export class TrackingServer extends Construct {
     const dependsOn = [this.serviceAccount, ...(props.dependsOn ?? [])];
 
     // ── Migrations: once per version, before the rollout ──
-    const migrationLabels = { ...commonLabels(config, "db-migration"), ...migrationPodLabels(config) };
+    const migrationLabels = { ...commonLabels(m, "db-migration"), ...migrationPodLabels(m.instance) };
     const migrationTimeout = `${props.migrationTimeoutMinutes ?? 20}m`;
     this.migrationJob = new JobV1(this, "db-upgrade", {
-      metadata: { name: migrationJobName(config), namespace, labels: migrationLabels },
+      metadata: { name: migrationJobName(props), namespace, labels: migrationLabels },
       spec: {
         backoffLimit: 2,
         // Never ttlSecondsAfterFinished: Kubernetes would delete the Job and the next plan recreate it.
@@ -374,8 +568,8 @@ export class TrackingServer extends Construct {
 
     // ── The server ──
     const serverCmd = trackingServerCommand(inputs);
-    const podLabels = trackingServerPodLabels(config);
-    const serverLabels = { ...commonLabels(config, "tracking-server"), ...podLabels };
+    const podLabels = trackingServerPodLabels(m.instance);
+    const serverLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };
     const probe = (periodSeconds: number, failureThreshold: number) =>
       httpGetProbe({ path: HEALTH_PATH, port: TRACKING_PORT_NAME, periodSeconds, timeoutSeconds: 5, failureThreshold });
     const preStopSeconds = 10;
@@ -400,7 +594,7 @@ export class TrackingServer extends Construct {
             securityContext: podSecurityContext,
             terminationGracePeriodSeconds: preStopSeconds + GRACEFUL_SHUTDOWN_SECONDS + 5,
             topologySpreadConstraint: [
-              spread("topology.kubernetes.io/zone", (props.strictZoneSpread ?? config.production) ? "DoNotSchedule" : "ScheduleAnyway"),
+              spread("topology.kubernetes.io/zone", (props.strictZoneSpread ?? false) ? "DoNotSchedule" : "ScheduleAnyway"),
               spread("kubernetes.io/hostname", "ScheduleAnyway"),
             ],
             container: [{
@@ -426,7 +620,7 @@ export class TrackingServer extends Construct {
       dependsOn: [this.migrationJob, ...dependsOn],
     });
 
-    const serviceLabels = { ...commonLabels(config, "tracking-server"), ...podLabels };
+    const serviceLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels: serviceLabels },
       spec: {
@@ -465,7 +659,7 @@ export class TrackingServer extends Construct {
     }
 
     // ── Garbage collection ──
-    const gcLabels = { ...commonLabels(config, "garbage-collection"), ...gcPodLabels(config) };
+    const gcLabels = { ...commonLabels(m, "garbage-collection"), ...gcPodLabels(m.instance) };
     this.gcCronJob = new CronJobV1(this, "gc", {
       metadata: { name: `${name}-gc`, namespace, labels: gcLabels },
       spec: {
@@ -505,10 +699,9 @@ export class TrackingServer extends Construct {
               { podSelector: { matchLabels: { ...props.authProxyPodLabels } } },
               // Prometheus only: the rest of the monitoring namespace must not bypass the proxy.
               prometheusPeer(monitoringNamespace, prometheusPodLabels),
-              { podSelector: { matchLabels: gcPodLabels(config) } },
+              { podSelector: { matchLabels: gcPodLabels(m.instance) } },
+              // Other in-cluster API clients: the model-retention job, the registry events service.
               ...(props.apiClientPodLabels ?? []).map((labels) => ({ podSelector: { matchLabels: { ...labels } } })),
-              // The registry events service reads the registry (reconciliation) and declares its webhook.
-              ...(config.events.enabled ? [{ podSelector: { matchLabels: registryEventsPodLabels(config) } }] : []),
             ],
             ports: [{ port: String(m.port), protocol: "TCP" }],
           }],

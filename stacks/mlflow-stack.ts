@@ -7,10 +7,12 @@ import { ArtifactStore } from "../constructs/artifact-store";
 import { BackendStore } from "../constructs/backend-store";
 import { TrackingIdentity } from "../constructs/tracking-identity";
 import { TrackingServer, trackingServerPodLabels } from "../constructs/tracking-server";
+import { trackingInstance, trackingServerProps } from "../constructs/tracking-server/from-config";
 import { RegistryEvents, registryEventsProps } from "../constructs/registry-events";
-import { authProxyPodLabels } from "../constructs/commands/oauth2-proxy";
 import { AuthProxy } from "../constructs/auth-proxy";
+import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
 import { MlflowIngress } from "../constructs/ingress";
+import { mlflowIngressProps } from "../constructs/ingress/from-config";
 import { LoadBalancerController } from "../constructs/load-balancer-controller";
 import { Monitoring } from "../constructs/monitoring";
 import { monitoringProps } from "../constructs/monitoring/from-config";
@@ -140,29 +142,27 @@ export class MlflowStack extends TerraformStack {
     // Before the tracking server: it reads the webhook-secret encryption key this construct generates.
     const registryEvents = config.events.enabled
       ? new RegistryEvents(this, "registry_events", registryEventsProps(config, {
-        trackingServer: { namespace: config.mlflow.namespace, port: config.mlflow.port, podLabels: trackingServerPodLabels(config) },
+        trackingServer: { namespace: config.mlflow.namespace, port: config.mlflow.port, podLabels: trackingServerPodLabels(trackingInstance(config)) },
         dependsOn: [this.namespace],
       }))
       : undefined;
 
     // ── Tracking server (issue 4) ──────────────────────────────────────────────────
-    const trackingServer = new TrackingServer(this, "tracking_server", {
-      config,
+    const trackingServer = new TrackingServer(this, "tracking_server", trackingServerProps(config, {
       artifactStore: artifactStore.contract,
       backendStore: backendStore.contract,
       identity: identity.contract,
-      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs.
-      authProxyPodLabels: authProxyPodLabels(config),
+      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs
+      // (and the registry events service, where it is on: trackingServerProps adds it).
+      authProxyPodLabels: authProxyPodLabelsOf(config),
       apiClientPodLabels: [modelRetentionPodLabels(config)],
-      monitoringNamespace: config.monitoring.namespace,
-      prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
       dependsOn: [
         this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : []),
         ...(registryEvents ? [registryEvents.generatedSecret] : []),
       ],
-    });
+    }));
 
     // ── Model retention (issue 12) ─────────────────────────────────────────────────
     new ModelRetention(this, "model_retention", {
@@ -184,13 +184,10 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
-    const authProxy = new AuthProxy(this, "auth_proxy", {
-      config,
+    const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
       trackingServer: trackingServer.contract,
-      monitoringNamespace: config.monitoring.namespace,
-      prometheusPodLabels: config.monitoring.prometheusPodLabels,
       dependsOn: [this.namespace],
-    });
+    }));
     const loadBalancerController = config.ingress.installLoadBalancerController
       ? new LoadBalancerController(this, "load_balancer_controller", {
         clusterName: config.cluster.name,
@@ -203,11 +200,10 @@ export class MlflowStack extends TerraformStack {
       })
       : undefined;
     // The only public entry: it targets the proxy, never the tracking server.
-    new MlflowIngress(this, "ingress", {
-      config,
+    new MlflowIngress(this, "ingress", mlflowIngressProps(config, {
       target: authProxy.contract,
       dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
-    });
+    }));
 
     // ── Monitoring and alerting (issue 6) ──────────────────────────────────────────
     new Monitoring(this, "monitoring", monitoringProps(config, {

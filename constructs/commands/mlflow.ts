@@ -17,10 +17,9 @@
  * has no environment variable for it) without the password ever reaching a process's argv
  * (/proc/<pid>/cmdline), and needs no URL-encoding of whatever characters the password contains.
  */
-import type { EnvironmentConfig } from "../../config";
-import type { ArtifactStoreContract, BackendStoreContract } from "../contracts";
+import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
-import { registryEventsSecretRefs, trackingServerWebhookEnv } from "./registry-events";
+import { trackingServerWebhookEnv } from "./registry-events";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -49,33 +48,63 @@ export const MLFLOW_ENV = {
   trackingUri: "MLFLOW_TRACKING_URI",
 } as const;
 
-/** What the three commands are computed from: the environment plus the stores' contracts. */
+/**
+ * What the three commands are computed from: narrow values, no environment configuration. The mapping
+ * from configuration lives in `constructs/tracking-server/from-config.ts`; the TrackingServer construct
+ * derives these from its props with `mlflowCommandInputs`.
+ */
 export interface MlflowCommandInputs {
-  readonly config: EnvironmentConfig;
+  /** Image with an exact tag or digest (see {@link mlflowImage}). */
+  readonly image: string;
+  /** Port the server listens on. */
+  readonly port: number;
+  /** Server worker processes (`--workers`). */
+  readonly workers: number;
+  /** Host headers the server accepts (`--allowed-hosts`; see {@link allowedHosts}). */
+  readonly allowedHosts: readonly string[];
+  /** Origins allowed to make state-changing calls (`--cors-allowed-origins`). */
+  readonly corsAllowedOrigins: readonly string[];
+  /** `--uvicorn-opts` (see {@link uvicornOpts}). */
+  readonly uvicornOpts: string;
+  /** `mlflow gc --older-than <days>d`. */
+  readonly gcOlderThanDays: number;
+  /** The in-cluster tracking server URL `mlflow gc` resolves proxied artifacts through (see {@link trackingServerUrl}). */
+  readonly trackingUri: string;
   readonly backendStore: BackendStoreContract;
   readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri">;
+  /**
+   * Registry webhooks to an in-cluster receiver (the registry events service): the Secret key holding
+   * the encryption key of webhook secrets, shared by every worker and replica. Unset: no webhook settings.
+   */
+  readonly webhookEncryptionKey?: SecretKeyRef;
 }
 
-/** The image every MLflow process runs: `config.mlflow.image`, else `ghcr.io/mlflow/mlflow:v<version>-full`. */
-export function mlflowImage(config: EnvironmentConfig): string {
-  return config.mlflow.image ?? `${MLFLOW_IMAGE_REPOSITORY}:v${config.mlflow.version}-full`;
+/** The image every MLflow process runs: `image`, else `ghcr.io/mlflow/mlflow:v<version>-full`. */
+export function mlflowImage(opts: { readonly version: string; readonly image?: string }): string {
+  return opts.image ?? `${MLFLOW_IMAGE_REPOSITORY}:v${opts.version}-full`;
 }
 
-/** Name of the tracking server's Deployment, Service and ServiceAccount-independent resources. */
-export function trackingServerName(config: EnvironmentConfig): string {
-  return `${config.project}-tracking`;
+/** Name of the tracking server's Deployment, Service and other resources: `<project>-tracking`. */
+export function trackingServerName(project: string): string {
+  return `${project}-tracking`;
+}
+
+/** Where a Service lives: what the in-cluster names and URL are built from. */
+export interface ServiceAddress {
+  readonly serviceName: string;
+  readonly namespace: string;
+  readonly port: number;
 }
 
 /** Every name under which the tracking server's Service is reachable inside the cluster. */
-export function inClusterHostnames(config: EnvironmentConfig): string[] {
-  const svc = trackingServerName(config);
-  const ns = config.mlflow.namespace;
-  return [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`];
+export function inClusterHostnames(svc: Pick<ServiceAddress, "serviceName" | "namespace">): string[] {
+  const { serviceName: s, namespace: ns } = svc;
+  return [s, `${s}.${ns}`, `${s}.${ns}.svc`, `${s}.${ns}.svc.cluster.local`];
 }
 
 /** The tracking server's in-cluster URL (fully qualified Service name and port). */
-export function trackingServerUrl(config: EnvironmentConfig): string {
-  return `http://${trackingServerName(config)}.${config.mlflow.namespace}.svc.cluster.local:${config.mlflow.port}`;
+export function trackingServerUrl(svc: ServiceAddress): string {
+  return `http://${svc.serviceName}.${svc.namespace}.svc.cluster.local:${svc.port}`;
 }
 
 /**
@@ -87,20 +116,30 @@ const MLFLOW_DEFAULT_HOSTS = [
   "10.*", "192.168.*", ...Array.from({ length: 16 }, (_, i) => `172.${16 + i}.*`), "fc00:*", "fd00:*",
 ];
 
+/** What {@link allowedHosts} is computed from. */
+export interface AllowedHostsInputs extends ServiceAddress {
+  /** The public hostname (behind the load balancer). */
+  readonly publicHostname: string;
+  /** Further Host headers to accept. */
+  readonly extraAllowedHosts?: readonly string[];
+  /** CIDR blocks pods and probes come from (the VPC's), for addresses outside the private ranges. */
+  readonly podCidrs?: readonly string[];
+}
+
 /**
  * The Host headers the server accepts (`--allowed-hosts`): the public hostname with and without its
  * port (mlflow/mlflow#22095), every in-cluster Service name with and without the port, the
  * configured extras, and MLflow's own defaults. Anything else gets 403 "Invalid Host header".
  */
-export function allowedHosts(config: EnvironmentConfig): string[] {
-  const port = config.mlflow.port;
+export function allowedHosts(inputs: AllowedHostsInputs): string[] {
+  const { port, publicHostname } = inputs;
   const hosts = [
-    config.hostname, `${config.hostname}:443`,
-    ...inClusterHostnames(config).flatMap((h) => [h, `${h}:${port}`]),
-    ...config.mlflow.extraAllowedHosts,
+    publicHostname, `${publicHostname}:443`,
+    ...inClusterHostnames(inputs).flatMap((h) => [h, `${h}:${port}`]),
+    ...(inputs.extraAllowedHosts ?? []),
     ...MLFLOW_DEFAULT_HOSTS,
     // Pod IPs outside the private ranges (e.g. 100.64.0.0/10 with VPC CNI custom networking).
-    ...config.ingress.vpcCidrs.flatMap((cidr) => cidrHostPattern(cidr) ?? []),
+    ...(inputs.podCidrs ?? []).flatMap((cidr) => cidrHostPattern(cidr) ?? []),
   ];
   return [...new Set(hosts)];
 }
@@ -120,21 +159,24 @@ export function cidrHostPattern(cidr: string): string | undefined {
  * Origin header even on same-origin POSTs, and MLflow blocks every non-localhost origin by default,
  * so without this the UI behind the ingress could read but not write.
  */
-export function corsAllowedOrigins(config: EnvironmentConfig): string[] {
-  return [`https://${config.hostname}`];
+export function corsAllowedOrigins(publicHostname: string): string[] {
+  return [`https://${publicHostname}`];
 }
 
-/** `--uvicorn-opts`: keep-alive longer than any client's idle connections, graceful shutdown, then the configured extras (last wins). */
-export function uvicornOpts(config: EnvironmentConfig): string {
-  const opts = [
+/**
+ * `--uvicorn-opts`: keep-alive longer than any client's idle connections, graceful shutdown, then the
+ * extras (last wins). `clientIdleTimeoutSeconds` is the load balancer's idle timeout.
+ */
+export function uvicornOpts(opts: { readonly clientIdleTimeoutSeconds: number; readonly extra?: string }): string {
+  const out = [
     // The proxy in front reuses idle connections to MLflow for up to 90 s (Go's default), and the load
     // balancer's idle timeout bounds the rest of the path: the server must not close a connection before
     // either, or a request racing the close gets a 502.
-    `--timeout-keep-alive ${Math.max(config.ingress.idleTimeoutSeconds, UPSTREAM_IDLE_CONNECTION_SECONDS) + 5}`,
+    `--timeout-keep-alive ${Math.max(opts.clientIdleTimeoutSeconds, UPSTREAM_IDLE_CONNECTION_SECONDS) + 5}`,
     `--timeout-graceful-shutdown ${GRACEFUL_SHUTDOWN_SECONDS}`,
   ];
-  if (config.mlflow.uvicornOpts) opts.push(config.mlflow.uvicornOpts.trim());
-  return opts.join(" ");
+  if (opts.extra) out.push(opts.extra.trim());
+  return out.join(" ");
 }
 
 /** How long uvicorn lets in-flight requests finish after SIGTERM. */
@@ -196,7 +238,7 @@ export function jobExecutionEnv(): EnvVar[] {
  * when there is one.
  */
 export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCommand {
-  const { config, backendStore, artifactStore } = inputs;
+  const { backendStore, artifactStore } = inputs;
   const args = [
     "server",
     "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`,
@@ -206,24 +248,24 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     "--serve-artifacts",
     "--artifacts-destination", artifactStore.destinationUri,
     "--host", "0.0.0.0",
-    "--port", String(config.mlflow.port),
-    "--workers", String(config.mlflow.workers),
-    "--allowed-hosts", allowedHosts(config).join(","),
-    "--cors-allowed-origins", corsAllowedOrigins(config).join(","),
+    "--port", String(inputs.port),
+    "--workers", String(inputs.workers),
+    "--allowed-hosts", inputs.allowedHosts.join(","),
+    "--cors-allowed-origins", inputs.corsAllowedOrigins.join(","),
     "--expose-prometheus", PROMETHEUS_DIR,
-    "--uvicorn-opts", uvicornOpts(config),
+    "--uvicorn-opts", inputs.uvicornOpts,
   );
   return {
-    image: mlflowImage(config),
+    image: inputs.image,
     command: ["mlflow"],
     args,
     env: [
       ...commonEnv(), ...backendStoreEnv(backendStore),
       ...jobExecutionEnv(),
       // Registry webhooks to the in-cluster events service (only when it is deployed).
-      ...(config.events.enabled ? trackingServerWebhookEnv(registryEventsSecretRefs(config)) : []),
+      ...(inputs.webhookEncryptionKey ? trackingServerWebhookEnv({ encryptionKey: inputs.webhookEncryptionKey }) : []),
     ],
-    ports: { http: config.mlflow.port },
+    ports: { http: inputs.port },
   };
 }
 
@@ -232,10 +274,10 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
  * upgrades an existing one to the image's version. The URL is positional (the CLI reads no
  * environment variable for it); it carries no password (see the module comment).
  */
-export function dbUpgradeCommand(inputs: Omit<MlflowCommandInputs, "artifactStore">): ContainerCommand {
-  const { config, backendStore } = inputs;
+export function dbUpgradeCommand(inputs: Pick<MlflowCommandInputs, "image" | "backendStore">): ContainerCommand {
+  const { backendStore } = inputs;
   return {
-    image: mlflowImage(config),
+    image: inputs.image,
     command: ["mlflow"],
     args: ["db", "upgrade", `$(${MLFLOW_ENV.backendStoreUri})`],
     env: [...commonEnv(), ...backendStoreEnv(backendStore)],
@@ -244,25 +286,25 @@ export function dbUpgradeCommand(inputs: Omit<MlflowCommandInputs, "artifactStor
 
 /**
  * Garbage collection: `mlflow gc` hard-deletes runs (and experiments, logged models) that were
- * deleted more than `config.mlflow.gc.olderThanDays` days ago, with their artifacts. Proxied
+ * deleted more than `gcOlderThanDays` days ago, with their artifacts. Proxied
  * artifacts (`mlflow-artifacts:` URIs) are deleted through the tracking server, hence
  * MLFLOW_TRACKING_URI.
  */
-export function gcCommand(inputs: MlflowCommandInputs): ContainerCommand {
-  const { config, backendStore, artifactStore } = inputs;
+export function gcCommand(inputs: Pick<MlflowCommandInputs, "image" | "gcOlderThanDays" | "trackingUri" | "backendStore" | "artifactStore">): ContainerCommand {
+  const { backendStore, artifactStore } = inputs;
   return {
-    image: mlflowImage(config),
+    image: inputs.image,
     command: ["mlflow"],
     args: [
       "gc",
-      "--older-than", `${config.mlflow.gc.olderThanDays}d`,
+      "--older-than", `${inputs.gcOlderThanDays}d`,
       "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`,
       "--artifacts-destination", artifactStore.destinationUri,
     ],
     env: [
       ...commonEnv(),
       ...backendStoreEnv(backendStore),
-      { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(config) },
+      { name: MLFLOW_ENV.trackingUri, value: inputs.trackingUri },
     ],
   };
 }

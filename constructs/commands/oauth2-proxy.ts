@@ -1,6 +1,7 @@
 /**
- * The OAuth2 Proxy's container command: one pure function of the environment's configuration and the
- * tracking server's contract. The AuthProxy construct turns it into a Deployment; the end-to-end harness
+ * The OAuth2 Proxy's container command: one pure function of narrow settings (mapped from the
+ * environment's configuration in `constructs/auth-proxy/from-config.ts`) and the tracking server's
+ * contract. The AuthProxy construct turns it into a Deployment; the end-to-end harness
  * runs the same value as a local process (the real oauth2-proxy binary), swapping only addresses.
  *
  * Everything is configured through `OAUTH2_PROXY_*` environment variables (oauth2-proxy reads every flag
@@ -9,7 +10,6 @@
  *    in the process's arguments (`ps` would show them);
  *  - a harness swaps an address by overwriting one variable (see {@link AUTH_PROXY_ADDRESS_ENV}).
  */
-import type { EnvironmentConfig } from "../../config";
 import type { SecretKeyRef, TrackingServerContract } from "../contracts";
 import type { ContainerCommand, EnvVar } from "./types";
 
@@ -74,13 +74,16 @@ export const COOKIE_SECRET_KEY = "cookie-secret";
 export const MANAGED_CLIENT_SECRET_NAME = `${AUTH_PROXY_NAME}-oidc-client`;
 export const MANAGED_CLIENT_SECRET_KEY = "client-secret";
 
+/** Where the OIDC client secret comes from (as in the configuration's `auth.clientSecret`). */
+export type ClientSecretSource =
+  | { readonly source: "secrets-manager"; readonly secretArn: string }
+  | { readonly source: "kubernetes"; readonly secretName: string; readonly key: string };
+
 /**
- * Where the proxy's secrets live for `config`: the generated cookie secret, and the client secret either
- * in the operator's Secret (`auth.clientSecret.source: kubernetes`) or in the Secret the construct fills
- * from AWS Secrets Manager.
+ * Where the proxy's secrets live: the generated cookie secret, and the client secret either in the
+ * operator's Secret (`source: kubernetes`) or in the Secret the construct fills from AWS Secrets Manager.
  */
-export function authProxySecretRefs(config: EnvironmentConfig): AuthProxySecretRefs {
-  const client = config.auth.clientSecret;
+export function authProxySecretRefs(client: ClientSecretSource): AuthProxySecretRefs {
   return {
     cookieSecret: { name: COOKIE_SECRET_NAME, key: COOKIE_SECRET_KEY },
     clientSecret: client.source === "kubernetes"
@@ -92,18 +95,19 @@ export function authProxySecretRefs(config: EnvironmentConfig): AuthProxySecretR
 /**
  * Labels of the proxy's pods: its Deployment's selector, its PodDisruptionBudget's, and the peer the
  * tracking server's NetworkPolicy admits. Stable across versions (a selector cannot change).
+ * `partOf` is the project (`app.kubernetes.io/part-of`).
  */
-export function authProxyPodLabels(config: EnvironmentConfig): Record<string, string> {
+export function authProxyPodLabels(partOf: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": AUTH_PROXY_NAME,
     "app.kubernetes.io/component": "auth-proxy",
-    "app.kubernetes.io/part-of": config.project,
+    "app.kubernetes.io/part-of": partOf,
   };
 }
 
-/** The official image at the configured exact version (the e2e tests build the same version). */
-export function oauth2ProxyImage(config: EnvironmentConfig): string {
-  return `quay.io/oauth2-proxy/oauth2-proxy:v${config.auth.proxyVersion}`;
+/** The official image at an exact version (the e2e tests build the same version). */
+export function oauth2ProxyImage(proxyVersion: string): string {
+  return `quay.io/oauth2-proxy/oauth2-proxy:v${proxyVersion}`;
 }
 
 /** The in-cluster URL of the tracking server's Service. */
@@ -124,8 +128,8 @@ export function upstreamUrl(upstream: Pick<TrackingServerContract, "namespace" |
  * - The proxy keeps idle connections to MLflow for Go's default 90 s; MLflow's server keep-alive must be
  *   longer (see {@link UPSTREAM_IDLE_CONNECTION_SECONDS}), or a reused connection may be closed under a request.
  */
-export function authProxyTimeouts(config: EnvironmentConfig): { upstreamTimeoutSeconds: number } {
-  return { upstreamTimeoutSeconds: config.ingress.idleTimeoutSeconds };
+export function authProxyTimeouts(loadBalancerIdleTimeoutSeconds: number): { upstreamTimeoutSeconds: number } {
+  return { upstreamTimeoutSeconds: loadBalancerIdleTimeoutSeconds };
 }
 
 /** How long the proxy keeps an idle connection to MLflow open (Go's http.DefaultTransport IdleConnTimeout). */
@@ -139,17 +143,42 @@ export const UPSTREAM_IDLE_CONNECTION_SECONDS = 90;
  */
 export const AUTH_PROXY_COOKIE_NAME = "__Host-mlflow-auth";
 
-/** The session cookie's name for `config`: {@link AUTH_PROXY_COOKIE_NAME} in every environment. */
-export function authProxyCookieName(_config: EnvironmentConfig): string {
-  return AUTH_PROXY_COOKIE_NAME;
+/** How the proxy authenticates: the OIDC client, the allow-lists, the session cookie, its place on the path. */
+export interface OAuth2ProxySettings {
+  /** Exact oauth2-proxy 7.x version (the image tag). */
+  readonly proxyVersion: string;
+  /** OpenID Connect issuer URL. */
+  readonly issuerUrl: string;
+  /** OIDC client id (the audience bearer tokens must carry). */
+  readonly clientId: string;
+  /** Scopes requested at sign-in. */
+  readonly scopes: readonly string[];
+  /** Claim holding the user's groups. */
+  readonly groupsClaim: string;
+  /** E-mail domains allowed to sign in. With `allowedGroups`, a user needs both. */
+  readonly allowedEmailDomains: readonly string[];
+  /** Groups allowed to sign in. */
+  readonly allowedGroups: readonly string[];
+  /** Extra issuer/audience pairs whose bearer tokens are accepted. */
+  readonly extraJwtIssuers: readonly { readonly issuer: string; readonly audience: string }[];
+  /** Session cookie lifetime, hours. */
+  readonly cookieExpireHours: number;
+  /** Session refresh interval, minutes. */
+  readonly cookieRefreshMinutes: number;
+  /** Public hostname: the redirect URL is `https://<publicHostname>/oauth2/callback`. */
+  readonly publicHostname: string;
+  /** The load balancer's idle timeout, from which the upstream timeout is derived (seconds). */
+  readonly loadBalancerIdleTimeoutSeconds: number;
+  /** CIDRs of the load balancer: trusted to set X-Forwarded-* headers. */
+  readonly trustedProxyCidrs: readonly string[];
 }
 
-/** The inputs of {@link oauth2ProxyCommand} besides the configuration. */
-export interface OAuth2ProxyCommandInputs {
+/** The inputs of {@link oauth2ProxyCommand}. */
+export interface OAuth2ProxyCommandInputs extends OAuth2ProxySettings {
   /** The tracking server the proxy forwards authenticated requests to. */
   readonly upstream: Pick<TrackingServerContract, "namespace" | "serviceName" | "port">;
-  /** Where the secrets are; defaults to {@link authProxySecretRefs}(config). */
-  readonly secrets?: AuthProxySecretRefs;
+  /** Where the secrets are (see {@link authProxySecretRefs}). */
+  readonly secrets: AuthProxySecretRefs;
 }
 
 /**
@@ -157,14 +186,14 @@ export interface OAuth2ProxyCommandInputs {
  * session cookies, bearer tokens for pipelines, 401 on API paths, probes and metrics on their own port,
  * timeouts derived from the load balancer's idle timeout.
  */
-export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2ProxyCommandInputs): ContainerCommand {
-  const auth = config.auth;
-  const secrets = inputs.secrets ?? authProxySecretRefs(config);
+export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerCommand {
+  const auth = inputs;
+  const secrets = inputs.secrets;
   if (auth.allowedEmailDomains.length === 0 && auth.allowedGroups.length === 0) {
     // The schema refuses this already; a command built from a hand-made config must not open up either.
-    throw new Error("auth.allowedEmailDomains and auth.allowedGroups are both empty: say who may sign in (access is denied by default)");
+    throw new Error("oauth2ProxyCommand: allowedEmailDomains and allowedGroups are both empty: say who may sign in (access is denied by default)");
   }
-  const { upstreamTimeoutSeconds } = authProxyTimeouts(config);
+  const { upstreamTimeoutSeconds } = authProxyTimeouts(inputs.loadBalancerIdleTimeoutSeconds);
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
 
@@ -174,7 +203,7 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     v("OIDC_ISSUER_URL", auth.issuerUrl),
     v("CLIENT_ID", auth.clientId),
     secret("CLIENT_SECRET", secrets.clientSecret),
-    v("REDIRECT_URL", `https://${config.hostname}${AUTH_PROXY_CALLBACK_PATH}`),
+    v("REDIRECT_URL", `https://${inputs.publicHostname}${AUTH_PROXY_CALLBACK_PATH}`),
     v("SCOPE", auth.scopes.join(" ")),
     v("CODE_CHALLENGE_METHOD", "S256"),
     v("OIDC_GROUPS_CLAIM", auth.groupsClaim),
@@ -207,7 +236,7 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     v("PASS_HOST_HEADER", "true"),
     // Behind the load balancer: trust X-Forwarded-* only from the VPC.
     v("REVERSE_PROXY", "true"),
-    v("TRUSTED_PROXY_IPS", config.ingress.vpcCidrs.join(",")),
+    v("TRUSTED_PROXY_IPS", inputs.trustedProxyCidrs.join(",")),
     v("REAL_CLIENT_IP_HEADER", "X-Forwarded-For"),
     // Listeners: all interfaces in the pod; metrics on their own port.
     v("HTTP_ADDRESS", `0.0.0.0:${AUTH_PROXY_PORT}`),
@@ -218,7 +247,7 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
   ];
 
   return {
-    image: oauth2ProxyImage(config),
+    image: oauth2ProxyImage(auth.proxyVersion),
     command: [AUTH_PROXY_ENTRYPOINT],
     args: [],
     env,

@@ -11,6 +11,7 @@ import type { EnvironmentConfig } from "../../config";
 import type { SecretRefInput } from "../../config/events";
 import type { SecretKeyRef } from "../contracts";
 import { trackingServerUrl } from "./mlflow";
+import { trackingServerAddress } from "../tracking-server/from-config";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** Path MLflow posts deliveries to. */
@@ -119,7 +120,7 @@ export function registryEventsSettings(config: EnvironmentConfig): Record<string
   }
   if (e.github) channels.github = { events: e.github.events, repository: e.github.repository, apiUrl: e.github.apiUrl };
   return {
-    trackingUri: trackingServerUrl(config),
+    trackingUri: trackingServerUrl(trackingServerAddress(config)),
     host: "0.0.0.0",
     port: e.port,
     webhook: { name: `${registryEventsName(config)}-${config.name}`, url: registryEventsWebhookUrl(config), events: [...MLFLOW_WEBHOOK_EVENTS] },

@@ -8,6 +8,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract } from "../contracts";
 import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
+import { trackingServerAddress } from "../tracking-server/from-config";
 import type { ContainerCommand } from "./types";
 
 /** Placeholder image of the runtime package until images/runtime is built and pushed. */
@@ -46,7 +47,7 @@ export function retentionCommand(inputs: { readonly config: EnvironmentConfig; r
       { name: "PYTHONUNBUFFERED", value: "1" },
       { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
       { name: "AWS_DEFAULT_REGION", value: config.aws.region },
-      { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(config) },
+      { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(trackingServerAddress(config)) },
       { name: "MLFLOW_PLATFORM_RETENTION_EXCEPTIONS", value: JSON.stringify(r.exceptions) },
     ],
   };

@@ -3,7 +3,8 @@ import * as crypto from "crypto";
 import { Testing, TerraformStack } from "cdktf";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { AuthProxy, issuerPort, type AuthProxyProps } from "../../constructs/auth-proxy";
-import { authProxyPodLabels, oauth2ProxyCommand } from "../../constructs/commands/oauth2-proxy";
+import { authProxyPodLabels, authProxySecretRefs, oauth2ProxyCommand } from "../../constructs/commands/oauth2-proxy";
+import { authProxyProps, oauth2ProxySettings } from "../../constructs/auth-proxy/from-config";
 import type { TrackingServerContract } from "../../constructs/contracts";
 import type { EnvironmentConfig } from "../../config";
 import { envConfig, onlyResource, resourcesOf, type TfJson } from "../helpers/synth";
@@ -22,7 +23,7 @@ const trackingServer: TrackingServerContract = {
 function synth(config: EnvironmentConfig, props: Partial<AuthProxyProps> = {}): { json: TfJson; proxy: AuthProxy } {
   const app = Testing.app();
   const stack = new TerraformStack(app, "test");
-  const proxy = new AuthProxy(stack, "auth_proxy", { config, trackingServer, ...props });
+  const proxy = new AuthProxy(stack, "auth_proxy", { ...authProxyProps(config, { trackingServer }), ...props });
   return { json: JSON.parse(Testing.synth(stack)) as TfJson, proxy };
 }
 
@@ -36,7 +37,7 @@ const envByName = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, 
 
 describe("AuthProxy Deployment", () => {
   it("runs the command of oauth2ProxyCommand, entry for entry", () => {
-    const cmd = oauth2ProxyCommand(staging, { upstream: trackingServer });
+    const cmd = oauth2ProxyCommand({ ...oauth2ProxySettings(staging), upstream: trackingServer, secrets: authProxySecretRefs(staging.auth.clientSecret) });
     expect(container.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6");
     expect(container.command).toEqual(["/bin/oauth2-proxy"]);
     expect(container.args).toEqual([]);
@@ -59,8 +60,8 @@ describe("AuthProxy Deployment", () => {
   it("runs in the tracking server's namespace with stable selector labels", () => {
     expect(deployment.metadata.namespace).toBe("mlflow");
     expect(deployment.metadata.name).toBe("oauth2-proxy");
-    expect(deployment.spec.selector.match_labels).toEqual(authProxyPodLabels(staging));
-    expect(deployment.spec.template.metadata.labels).toEqual({ ...authProxyPodLabels(staging), "app.kubernetes.io/version": "7.15.6" });
+    expect(deployment.spec.selector.match_labels).toEqual(authProxyPodLabels(staging.project));
+    expect(deployment.spec.template.metadata.labels).toEqual({ ...authProxyPodLabels(staging.project), "app.kubernetes.io/version": "7.15.6" });
   });
 
   it("exposes the proxy and metrics ports and probes /ping (liveness) and /ready (readiness)", () => {
@@ -102,7 +103,7 @@ describe("AuthProxy Service, PDB and autoscaler", () => {
   it("has a ClusterIP Service (never a LoadBalancer) with the proxy and metrics ports", () => {
     const svc = onlyResource(json, "kubernetes_service_v1");
     expect(svc.spec.type).toBe("ClusterIP");
-    expect(svc.spec.selector).toEqual(authProxyPodLabels(staging));
+    expect(svc.spec.selector).toEqual(authProxyPodLabels(staging.project));
     expect(svc.spec.port).toEqual([
       { name: "http", port: 4180, target_port: "http", protocol: "TCP" },
       { name: "metrics", port: 44180, target_port: "metrics", protocol: "TCP" },
@@ -111,7 +112,7 @@ describe("AuthProxy Service, PDB and autoscaler", () => {
 
   it("allows one voluntary disruption at a time", () => {
     const pdb = onlyResource(json, "kubernetes_pod_disruption_budget_v1");
-    expect(pdb.spec).toEqual({ max_unavailable: "1", selector: { match_labels: authProxyPodLabels(staging) } });
+    expect(pdb.spec).toEqual({ max_unavailable: "1", selector: { match_labels: authProxyPodLabels(staging.project) } });
   });
 
   it("autoscales on CPU between auth.replicas.min and max", () => {
@@ -133,7 +134,7 @@ describe("AuthProxy Service, PDB and autoscaler", () => {
   it("publishes its contract", () => {
     expect(proxy.contract).toEqual({
       namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http",
-      podLabels: authProxyPodLabels(staging), serviceLabels: { ...authProxyPodLabels(staging), "app.kubernetes.io/managed-by": "cdktf" },
+      podLabels: authProxyPodLabels(staging.project), serviceLabels: { ...authProxyPodLabels(staging.project), "app.kubernetes.io/managed-by": "cdktf" },
       metricsPort: 44180, metricsPortName: "metrics",
     });
   });
@@ -153,7 +154,7 @@ describe("AuthProxy secrets", () => {
     const asTerraformWrites = (b: Buffer) => b.toString("base64").replace(/[+]/g, "-").replace(/[/]/g, "_");
     let sample = crypto.randomBytes(32);
     while (!/[+/]/.test(sample.toString("base64"))) sample = crypto.randomBytes(32);
-    const cmd = oauth2ProxyCommand({ ...staging, auth: { ...staging.auth, issuerUrl: "http://127.0.0.1:9/x" } }, { upstream: trackingServer });
+    const cmd = oauth2ProxyCommand({ ...oauth2ProxySettings(staging), issuerUrl: "http://127.0.0.1:9/x", upstream: trackingServer, secrets: authProxySecretRefs(staging.auth.clientSecret) });
     const env: Record<string, string> = {};
     for (const e of cmd.env) env[e.name] = "value" in e ? e.value : "placeholder";
     const check = (cookie: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -199,7 +200,7 @@ describe("AuthProxy NetworkPolicy", () => {
 
   it("selects the proxy's pods and restricts both directions", () => {
     expect(np.metadata.namespace).toBe("mlflow");
-    expect(np.spec.pod_selector).toEqual({ match_labels: authProxyPodLabels(staging) });
+    expect(np.spec.pod_selector).toEqual({ match_labels: authProxyPodLabels(staging.project) });
     expect(np.spec.policy_types).toEqual(["Ingress", "Egress"]);
   });
 
@@ -263,7 +264,7 @@ describe("AuthProxy ordering", () => {
     const stack = new TerraformStack(app, "test");
     const ns = new NamespaceV1(stack, "ns", { metadata: { name: "mlflow" } });
     // Secrets Manager source: the managed client Secret too; staging autoscales: the HPA too.
-    new AuthProxy(stack, "auth_proxy", { config: envConfig("staging"), trackingServer, dependsOn: [ns] });
+    new AuthProxy(stack, "auth_proxy", authProxyProps(envConfig("staging"), { trackingServer, dependsOn: [ns] }));
     const out = JSON.parse(Testing.synth(stack)) as TfJson;
     const namespaced = Object.entries(out.resource ?? {})
       .filter(([type]) => type.startsWith("kubernetes_") && type !== "kubernetes_namespace_v1")
@@ -284,7 +285,7 @@ describe("AuthProxy ordering", () => {
 describe("AuthProxy validation (synth time)", () => {
   it.each([
     ["empty tracking server labels", { trackingServer: { ...trackingServer, podLabels: {} } }, /trackingServer\.podLabels is empty/],
-    ["tracking server labels that also select the proxy", { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging) } }, /trackingServer\.podLabels also select the proxy's pods/],
+    ["tracking server labels that also select the proxy", { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging.project) } }, /trackingServer\.podLabels also select the proxy's pods/],
     ["bad namespace", { trackingServer: { ...trackingServer, namespace: "ML_flow" } }, /trackingServer\.namespace "ML_flow" is not a Kubernetes namespace name/],
     ["bad port", { trackingServer: { ...trackingServer, port: 70000 } }, /trackingServer\.port 70000 must be a port number/],
     ["bad monitoring namespace", { monitoringNamespace: "Monitoring" }, /monitoringNamespace "Monitoring"/],
@@ -297,11 +298,11 @@ describe("AuthProxy validation (synth time)", () => {
 
   it("refuses autoscaling without room to scale", () => {
     expect(() => synth(envConfig("staging", { auth: { replicas: { min: 2, max: 2 } } }), { autoscaling: true }))
-      .toThrow(/autoscaling needs auth\.replicas\.max \(2\) above auth\.replicas\.min \(2\)/);
+      .toThrow(/autoscaling needs replicas\.max \(2\) above replicas\.min \(2\)/);
   });
 
   it("refuses an operator client secret named like the generated cookie Secret", () => {
     expect(() => synth(envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-cookie" } } })))
-      .toThrow(/auth\.clientSecret\.secretName "oauth2-proxy-cookie"/);
+      .toThrow(/clientSecret\.secretName "oauth2-proxy-cookie"/);
   });
 });

@@ -1,5 +1,6 @@
 import { Testing, TerraformStack } from "cdktf";
 import { MlflowIngress, MODERN_ALB_TLS_POLICY } from "../../constructs/ingress";
+import { mlflowIngressProps } from "../../constructs/ingress/from-config";
 import type { AuthProxyContract } from "../../constructs/contracts";
 import type { EnvironmentConfig } from "../../config";
 import { envConfig, onlyResource, resourcesOf, type TfJson } from "../helpers/synth";
@@ -12,7 +13,7 @@ const proxy: AuthProxyContract = {
 function synth(config: EnvironmentConfig, target: AuthProxyContract = proxy): TfJson {
   const app = Testing.app();
   const stack = new TerraformStack(app, "test");
-  new MlflowIngress(stack, "entry", { config, target });
+  new MlflowIngress(stack, "entry", mlflowIngressProps(config, { target }));
   return JSON.parse(Testing.synth(stack)) as TfJson;
 }
 
@@ -112,16 +113,16 @@ describe("MlflowIngress validation (synth time)", () => {
 
   it("refuses a TLS policy that allows TLS 1.0/1.1", () => {
     const weak = { ...config, ingress: { ...config.ingress, sslPolicy: "ELBSecurityPolicy-2016-08" } };
-    expect(() => synth(weak)).toThrow(/ingress\.sslPolicy "ELBSecurityPolicy-2016-08" allows TLS versions below 1\.2/);
+    expect(() => synth(weak)).toThrow(/sslPolicy "ELBSecurityPolicy-2016-08" allows TLS versions below 1\.2/);
   });
 
   it("refuses a hostname the certificate does not cover", () => {
     const other = { ...config, hostname: "mlflow.other.org" };
-    expect(() => synth(other)).toThrow(/hostname "mlflow\.other\.org" is not covered by ingress\.certificateDomains \(\*\.example\.com\)/);
+    expect(() => synth(other)).toThrow(/hostname "mlflow\.other\.org" is not covered by certificateDomains \(\*\.example\.com\)/);
   });
 
   it("refuses gateway-api without a Gateway", () => {
     const noRef = { ...config, ingress: { ...config.ingress, kind: "gateway-api" as const, gatewayRef: undefined } };
-    expect(() => synth(noRef)).toThrow(/ingress\.gatewayRef is required/);
+    expect(() => synth(noRef)).toThrow(/gatewayRef is required/);
   });
 });

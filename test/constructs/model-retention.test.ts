@@ -1,6 +1,7 @@
 import { Testing, TerraformStack } from "cdktf";
 import { retentionCommand, modelRetentionPodLabels, ARCHIVE_TAG } from "../../constructs/commands/retention";
 import { trackingServerUrl } from "../../constructs/commands/mlflow";
+import { trackingServerAddress } from "../../constructs/tracking-server/from-config";
 import { ModelRetention, type ModelRetentionProps } from "../../constructs/model-retention";
 import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 
@@ -21,7 +22,7 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
     const dest = `s3://${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}`;
     expect(container.command).toEqual(["mlflow-platform"]);
     expect(container.args).toEqual(["retention", "run", "--keep", String(config.registry.retention.keepVersions), "--artifacts-destination", dest]);
-    expect(container.env).toContainEqual({ name: "MLFLOW_TRACKING_URI", value: trackingServerUrl(config) });
+    expect(container.env).toContainEqual({ name: "MLFLOW_TRACKING_URI", value: trackingServerUrl(trackingServerAddress(config)) });
     expect(cron.spec.schedule).toBe(config.registry.retention.schedule);
   });
 

@@ -9,11 +9,13 @@ import {
 } from "../../constructs/commands/registry-events";
 import { trackingServerCommand } from "../../constructs/commands/mlflow";
 import { RegistryEvents, registryEventsProps, type RegistryEventsProps } from "../../constructs/registry-events";
-import { trackingServerPodLabels } from "../../constructs/tracking-server";
+import { mlflowCommandInputs, trackingServerPodLabels } from "../../constructs/tracking-server";
+import { trackingInstance, trackingServerProps } from "../../constructs/tracking-server/from-config";
+import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
 
 const dev = envConfig("dev");
-const trackingServer = { namespace: "mlflow", port: 5000, podLabels: trackingServerPodLabels(dev) };
+const trackingServer = { namespace: "mlflow", port: 5000, podLabels: trackingServerPodLabels(trackingInstance(dev)) };
 
 function synth(config: EnvironmentConfig, over: Partial<RegistryEventsProps> = {}): TfJson {
   const stack = new TerraformStack(Testing.app(), "test");
@@ -59,10 +61,12 @@ describe("registry events command", () => {
   });
 
   it("gives the tracking server the webhook variables only when events are on", () => {
-    const names = (c: EnvironmentConfig) => trackingServerCommand({
-      config: c, backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
-      artifactStore: { destinationUri: "s3://b/p" },
-    }).env.map((e) => e.name);
+    const names = (c: EnvironmentConfig) => trackingServerCommand(mlflowCommandInputs(trackingServerProps(c, {
+      backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
+      artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" },
+      identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
+      authProxyPodLabels: authProxyPodLabels(c.project),
+    }))).env.map((e) => e.name);
     expect(names(dev)).toEqual(expect.arrayContaining(trackingServerWebhookEnv(registryEventsSecretRefs(dev)).map((e) => e.name)));
     expect(names(envConfig("prod")).filter((n) => n.startsWith("MLFLOW_WEBHOOK"))).toEqual([]);
   });

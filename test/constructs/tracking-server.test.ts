@@ -7,7 +7,8 @@ import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../constr
 import { renderProcess } from "../../constructs/commands/render";
 import type { ContainerCommand, EnvVar } from "../../constructs/commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../constructs/contracts";
-import { TrackingServer, migrationJobName, type TrackingServerProps } from "../../constructs/tracking-server";
+import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../constructs/tracking-server";
+import { trackingServerProps } from "../../constructs/tracking-server/from-config";
 import { configured, envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../helpers/synth";
 import { mlflowCliParse } from "../helpers/mlflow-cli";
 import { containersOf, secretLiterals } from "../helpers/containers";
@@ -32,7 +33,7 @@ const identity: TrackingIdentityContract = {
 };
 
 function props(config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}): TrackingServerProps {
-  return { config, artifactStore, backendStore, identity, authProxyPodLabels: authProxyPodLabels(config), ...over };
+  return { ...trackingServerProps(config, { artifactStore, backendStore, identity, authProxyPodLabels: authProxyPodLabels(config.project) }), ...over };
 }
 
 function synth(config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}): TfJson {
@@ -90,7 +91,7 @@ describe("TrackingServer in dev", () => {
   });
 
   it("runs the one tracking-server command from constructs/commands/mlflow.ts, on the pinned -full image", () => {
-    const want = trackingServerCommand({ config, backendStore, artifactStore });
+    const want = trackingServerCommand(mlflowCommandInputs(props(config)));
     expect(server.image).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
     expect(server.command).toEqual(want.command);
     expect(server.args).toEqual(want.args);
@@ -174,7 +175,7 @@ describe("TrackingServer in dev", () => {
     expect(podSpec(job).init_container).toBeUndefined();
     expect(podSpec(deployment).init_container).toBeUndefined();
     const c = podSpec(job).container[0];
-    const want = dbUpgradeCommand({ config, backendStore });
+    const want = dbUpgradeCommand(mlflowCommandInputs(props(config)));
     expect([...c.command, ...c.args]).toEqual(["mlflow", "db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"]);
     expect(commandOf(c)).toEqual({ image: want.image, command: want.command, args: want.args, env: want.env });
     const jobRef = ref(json, "kubernetes_job_v1");
@@ -187,7 +188,7 @@ describe("TrackingServer in dev", () => {
     expect(cron.metadata.name).toBe("mlflow-tracking-gc");
     expect(cron.spec).toMatchObject({ schedule: "30 3 * * *", timezone: "Etc/UTC", concurrency_policy: "Forbid" });
     const c = cronPodSpec(cron).container[0];
-    const want = gcCommand({ config, backendStore, artifactStore });
+    const want = gcCommand(mlflowCommandInputs(props(config)));
     expect(commandOf(c)).toEqual({ image: want.image, command: want.command, args: want.args, env: want.env });
     expect(c.args.slice(0, 3)).toEqual(["gc", "--older-than", "30d"]);
     expect(c.env).toContainEqual({ name: "PGPASSWORD", value_from: { secret_key_ref: { name: "mlflow-db", key: "password" } } });
@@ -281,10 +282,10 @@ describe("options", () => {
   });
 
   it("a new MLflow version (or image) means a new migration Job, hence a new run before the rollout", () => {
-    expect(migrationJobName(envConfig("dev", { mlflow: { version: "3.18.0" } }))).toBe("mlflow-tracking-db-upgrade-3-18-0");
-    const custom = migrationJobName(envConfig("dev", { mlflow: { image: "registry.example.com/mlflow:3.17.2-r2" } }));
+    expect(migrationJobName(props(envConfig("dev", { mlflow: { version: "3.18.0" } })))).toBe("mlflow-tracking-db-upgrade-3-18-0");
+    const custom = migrationJobName(props(envConfig("dev", { mlflow: { image: "registry.example.com/mlflow:3.17.2-r2" } })));
     expect(custom).toMatch(/^mlflow-tracking-db-upgrade-3-17-2-[0-9a-z]+$/);
-    expect(custom).not.toBe(migrationJobName(envConfig("dev", { mlflow: { image: "registry.example.com/mlflow:3.17.2-r3" } })));
+    expect(custom).not.toBe(migrationJobName(props(envConfig("dev", { mlflow: { image: "registry.example.com/mlflow:3.17.2-r3" } }))));
     const json = synth(envConfig("dev", { mlflow: { version: "3.18.0" } }));
     expect(onlyResource(json, "kubernetes_job_v1").metadata.name).toBe("mlflow-tracking-db-upgrade-3-18-0");
     expect(podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0].image).toBe("ghcr.io/mlflow/mlflow:v3.18.0-full");
@@ -347,13 +348,13 @@ describe("bad input fails at synth with the field and the fix", () => {
   const dev = envConfig("dev");
   const withMlflow = (m: Partial<EnvironmentConfig["mlflow"]>): EnvironmentConfig => ({ ...dev, mlflow: { ...dev.mlflow, ...m } });
   const cases: [string, () => void, RegExp][] = [
-    ["workers below one", build(withMlflow({ workers: 0 })), /TrackingServer: config\.mlflow\.workers = 0: expected a whole number of at least 1/],
-    ["replicas below one", build(withMlflow({ replicas: { min: 0, max: 2 } })), /config\.mlflow\.replicas\.min = 0: expected a whole number of at least 1/],
-    ["min replicas above max", build(withMlflow({ replicas: { min: 3, max: 2 } })), /config\.mlflow\.replicas\.min = 3: expected at most config\.mlflow\.replicas\.max \(2\)/],
-    ["memory limit below request", build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })), /config\.mlflow\.resources\.limits\.memory = "1Gi": expected at least the memory request \(2Gi\)/],
-    ["image without tag or digest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })), /config\.mlflow\.image = "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/],
-    ["image on latest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })), /config\.mlflow\.image = "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/],
-    ["gc retention below one day", build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })), /config\.mlflow\.gc\.olderThanDays = 0: expected a whole number of days of at least 1/],
+    ["workers below one", build(withMlflow({ workers: 0 })), /TrackingServer: workers = 0: expected a whole number of at least 1/],
+    ["replicas below one", build(withMlflow({ replicas: { min: 0, max: 2 } })), /TrackingServer: replicas\.min = 0: expected a whole number of at least 1/],
+    ["min replicas above max", build(withMlflow({ replicas: { min: 3, max: 2 } })), /TrackingServer: replicas\.min = 3: expected at most replicas\.max \(2\)/],
+    ["memory limit below request", build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })), /TrackingServer: resources\.limits\.memory = "1Gi": expected at least the memory request \(2Gi\)/],
+    ["image without tag or digest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })), /TrackingServer: image = "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/],
+    ["image on latest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })), /TrackingServer: image = "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/],
+    ["gc retention below one day", build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })), /TrackingServer: gc\.olderThanDays = 0: expected a whole number of days of at least 1/],
     ["empty proxy selector", build(dev, { authProxyPodLabels: {} }), /authProxyPodLabels = \{\}: expected the labels of the authenticating proxy's pods/],
     ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels = .*: expected labels that select only the proxy/],
     ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri = "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],

@@ -22,7 +22,7 @@ const variants: [string, TfJson, ReturnType<typeof envConfig>][] = [
 ];
 
 describe.each(variants)("%s", (_name, json, config) => {
-  const tracking = trackingServerName(config);
+  const tracking = trackingServerName(config.project);
   const proxyDeployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "oauth2-proxy");
 
   it("runs the proxy in the tracking server's namespace, forwarding to the tracking server's Service", () => {
@@ -65,14 +65,14 @@ describe.each(variants)("%s", (_name, json, config) => {
     expect(serverPolicy!.spec.policy_types).toContain("Ingress");
     const peers = serverPolicy!.spec.ingress.flatMap((r: any) => r.from);
     expect(peers.some((p: any) => p.ip_block)).toBe(false);
-    expect(peers).toContainEqual({ pod_selector: { match_labels: authProxyPodLabels(config) } });
+    expect(peers).toContainEqual({ pod_selector: { match_labels: authProxyPodLabels(config.project) } });
     const allowed = [
-      { pod_selector: { match_labels: authProxyPodLabels(config) } },
+      { pod_selector: { match_labels: authProxyPodLabels(config.project) } },
       {
         namespace_selector: { match_labels: { "kubernetes.io/metadata.name": config.monitoring.namespace } },
         pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
       },
-      { pod_selector: { match_labels: gcPodLabels(config) } },
+      { pod_selector: { match_labels: gcPodLabels(`${config.project}-${config.name}`) } },
       { pod_selector: { match_labels: modelRetentionPodLabels(config) } },
       // The registry events service (issue 12), where it is enabled.
       ...(config.events.enabled ? [{ pod_selector: { match_labels: registryEventsPodLabels(config) } }] : []),

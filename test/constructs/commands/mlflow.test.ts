@@ -4,8 +4,11 @@ import * as os from "os";
 import * as path from "path";
 import {
   allowedHosts, backendStoreEnv, cidrHostPattern, dbUpgradeCommand, gcCommand, mlflowImage, MLFLOW_ENV, PROMETHEUS_DIR,
-  trackingServerCommand, trackingServerUrl, type MlflowCommandInputs,
+  trackingServerCommand, type MlflowCommandInputs,
 } from "../../../constructs/commands/mlflow";
+import { mlflowCommandInputs } from "../../../constructs/tracking-server";
+import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
+import type { EnvironmentConfig } from "../../../config";
 import { renderProcess, type RenderedProcess } from "../../../constructs/commands/render";
 import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
 import type { BackendStoreContract } from "../../../constructs/contracts";
@@ -26,9 +29,14 @@ const backendStore: BackendStoreContract = {
 const withReplica: BackendStoreContract = { ...backendStore, readReplicaHost: "mlflow-dev-replica.abcdefgh.eu-west-1.rds.amazonaws.com" };
 const artifactStore = { destinationUri: "s3://mlflow-dev-artifacts-111111111111/mlartifacts" };
 
-const inputs = (over: Partial<MlflowCommandInputs> = {}): MlflowCommandInputs => ({
-  config: envConfig("dev"), backendStore, artifactStore, ...over,
-});
+const identity = { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/x", serviceAccountAnnotations: {} };
+/** The command inputs of an environment, through the one mapping the stack uses (tracking-server/from-config.ts). */
+const inputs = (over: { config?: EnvironmentConfig; backendStore?: BackendStoreContract } = {}): MlflowCommandInputs =>
+  mlflowCommandInputs(trackingServerProps(over.config ?? envConfig("dev"), {
+    backendStore: over.backendStore ?? backendStore, artifactStore: { ...artifactStore, bucketName: "b", bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" },
+    identity, authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
+  }));
+const allowedHostsOf = (config: EnvironmentConfig) => inputs({ config }).allowedHosts;
 
 /** What Kubernetes would inject for each reference. */
 const resolve = (e: EnvVar): string => {
@@ -51,8 +59,8 @@ const argAfter = (args: readonly string[], flag: string) => {
 
 describe("image", () => {
   it("defaults to the official -full variant tagged v<version>-full from the one configured version", () => {
-    expect(mlflowImage(envConfig("dev"))).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
-    expect(mlflowImage(envConfig("dev", { mlflow: { version: "3.18.0" } }))).toBe("ghcr.io/mlflow/mlflow:v3.18.0-full");
+    expect(mlflowImage(envConfig("dev").mlflow)).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
+    expect(mlflowImage(envConfig("dev", { mlflow: { version: "3.18.0" } }).mlflow)).toBe("ghcr.io/mlflow/mlflow:v3.18.0-full");
   });
 
   it("uses config.mlflow.image when set, for all three processes", () => {
@@ -109,7 +117,7 @@ describe("tracking server command", () => {
   it("allows the public hostname with and without port, the in-cluster names, the extras and MLflow's defaults", () => {
     const config = envConfig("dev", { mlflow: { extraAllowedHosts: ["mlflow.internal.example.com"] } });
     const hosts = argAfter(trackingServerCommand(inputs({ config })).args, "--allowed-hosts").split(",");
-    expect(hosts).toEqual(allowedHosts(config));
+    expect(hosts).toEqual(allowedHostsOf(config));
     expect(hosts).toEqual(expect.arrayContaining([
       "mlflow-dev.example.com", "mlflow-dev.example.com:443",
       "mlflow-tracking", "mlflow-tracking:5000", "mlflow-tracking.mlflow", "mlflow-tracking.mlflow:5000",
@@ -119,6 +127,9 @@ describe("tracking server command", () => {
     ]));
     expect(hosts).not.toContain("*");
     expect(new Set(hosts).size).toBe(hosts.length);
+    // The pure function needs no environment: a Service address and a hostname.
+    expect(allowedHosts({ serviceName: "s", namespace: "n", port: 8080, publicHostname: "h.example.org" }))
+      .toEqual(expect.arrayContaining(["h.example.org", "h.example.org:443", "s.n.svc:8080", "localhost"]));
   });
 
   it("allows pod IPs of the VPC's CIDR blocks, also outside the private ranges, but never a block wider than /8", () => {
@@ -127,7 +138,7 @@ describe("tracking server command", () => {
     expect(cidrHostPattern("192.168.10.0/26")).toBe("192.168.10.*");
     expect(cidrHostPattern("0.0.0.0/0")).toBeUndefined();
     const config = envConfig("dev", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/10", "64.0.0.0/2"] } });
-    const hosts = allowedHosts(config);
+    const hosts = allowedHostsOf(config);
     expect(hosts).toEqual(expect.arrayContaining(["10.0.*", "100.*"]));
     expect(hosts.filter((h) => h.startsWith("64") || h === "*")).toEqual([]);
   });
@@ -168,7 +179,7 @@ describe("migration and gc commands", () => {
       "--artifacts-destination", "s3://mlflow-dev-artifacts-111111111111/mlartifacts",
     ]);
     expect(envOf(cmd, "MLFLOW_TRACKING_URI")).toEqual({ name: "MLFLOW_TRACKING_URI", value: "http://mlflow-tracking.mlflow.svc.cluster.local:5000" });
-    expect(trackingServerUrl(config)).toBe("http://mlflow-tracking.mlflow.svc.cluster.local:5000");
+    expect(inputs({ config }).trackingUri).toBe("http://mlflow-tracking.mlflow.svc.cluster.local:5000");
   });
 });
 

@@ -11,7 +11,10 @@ import {
   authProxyPodLabels,
   authProxySecretRefs,
   oauth2ProxyCommand,
+  type AuthProxySecretRefs,
+  type OAuth2ProxyCommandInputs,
 } from "../../../constructs/commands/oauth2-proxy";
+import { oauth2ProxySettings } from "../../../constructs/auth-proxy/from-config";
 import { renderProcess } from "../../../constructs/commands/render";
 import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
 import type { EnvironmentConfig } from "../../../config";
@@ -20,6 +23,11 @@ import { freePort, startOidcStub, startRecordingUpstream, type OidcStub, type Re
 import { oauth2ProxyBin } from "../../helpers/tools";
 
 const upstream = { namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000 };
+
+/** The proxy command of an environment, through the one mapping the stack uses (auth-proxy/from-config.ts). */
+function commandOf(config: EnvironmentConfig, over: { upstream: OAuth2ProxyCommandInputs["upstream"]; secrets?: AuthProxySecretRefs }): ContainerCommand {
+  return oauth2ProxyCommand({ ...oauth2ProxySettings(config), upstream: over.upstream, secrets: over.secrets ?? authProxySecretRefs(config.auth.clientSecret) });
+}
 
 /** The env var `name` of `cmd`; fails when it is absent. */
 function envOf(cmd: ContainerCommand, name: string): EnvVar {
@@ -36,7 +44,7 @@ const names = (cmd: ContainerCommand) => cmd.env.map((e) => e.name);
 
 describe("oauth2ProxyCommand (pure)", () => {
   const config = envConfig("staging");
-  const cmd = oauth2ProxyCommand(config, { upstream });
+  const cmd = commandOf(config, { upstream });
 
   it("runs the official image at the pinned version, with its own entrypoint and no arguments", () => {
     expect(cmd.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6");
@@ -46,7 +54,7 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("follows auth.proxyVersion", () => {
-    expect(oauth2ProxyCommand(envConfig("dev", { auth: { proxyVersion: "7.15.9" } }), { upstream }).image)
+    expect(commandOf(envConfig("dev", { auth: { proxyVersion: "7.15.9" } }), { upstream }).image)
       .toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.9");
   });
 
@@ -66,7 +74,7 @@ describe("oauth2ProxyCommand (pure)", () => {
       name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
     });
     const operatorSecret = envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } } });
-    expect(envOf(oauth2ProxyCommand(operatorSecret, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
+    expect(envOf(commandOf(operatorSecret, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
       name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-client", key: "client-secret" },
     });
     expect(envOf(cmd, "OAUTH2_PROXY_COOKIE_SECRET")).toEqual({
@@ -80,14 +88,14 @@ describe("oauth2ProxyCommand (pure)", () => {
 
   it("reads a Secrets Manager client secret from the Secret the construct fills", () => {
     const sm = envConfig("staging", { auth: { clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:oidc-AbCdEf" } } });
-    expect(envOf(oauth2ProxyCommand(sm, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
+    expect(envOf(commandOf(sm, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
       name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
     });
-    expect(authProxySecretRefs(sm).clientSecret).toEqual({ name: "oauth2-proxy-oidc-client", key: "client-secret" });
+    expect(authProxySecretRefs(sm.auth.clientSecret).clientSecret).toEqual({ name: "oauth2-proxy-oidc-client", key: "client-secret" });
   });
 
   it("uses secrets passed in explicitly", () => {
-    const c = oauth2ProxyCommand(config, { upstream, secrets: { cookieSecret: { name: "c", key: "k1" }, clientSecret: { name: "s", key: "k2" } } });
+    const c = commandOf(config, { upstream, secrets: { cookieSecret: { name: "c", key: "k1" }, clientSecret: { name: "s", key: "k2" } } });
     expect(envOf(c, "OAUTH2_PROXY_COOKIE_SECRET")).toMatchObject({ secretKeyRef: { name: "c", key: "k1" } });
     expect(envOf(c, "OAUTH2_PROXY_CLIENT_SECRET")).toMatchObject({ secretKeyRef: { name: "s", key: "k2" } });
   });
@@ -98,27 +106,27 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("with groups only, opens the domain check and limits by group", () => {
-    const c = oauth2ProxyCommand(envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"] } }), { upstream });
+    const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"] } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_EMAIL_DOMAINS")).toBe("*");
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml-users,ml-admins");
   });
 
   it("with domains and groups, requires both", () => {
-    const c = oauth2ProxyCommand(envConfig("staging", { auth: { allowedEmailDomains: ["a.com", "b.org"], allowedGroups: ["ml"] } }), { upstream });
+    const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: ["a.com", "b.org"], allowedGroups: ["ml"] } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_EMAIL_DOMAINS")).toBe("a.com,b.org");
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml");
   });
 
   it("refuses a hand-made configuration that allows nobody explicitly (deny by default)", () => {
     const open = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: [] } } as EnvironmentConfig;
-    expect(() => oauth2ProxyCommand(open, { upstream })).toThrow(/auth\.allowedEmailDomains and auth\.allowedGroups are both empty/);
+    expect(() => commandOf(open, { upstream })).toThrow(/allowedEmailDomains and allowedGroups are both empty/);
   });
 
   it("accepts pipelines' bearer tokens, with extra issuer=audience pairs, and answers 403 (not a login page) to a bad one", () => {
     expect(valueOf(cmd, "OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS")).toBe("true");
     expect(valueOf(cmd, "OAUTH2_PROXY_BEARER_TOKEN_LOGIN_FALLBACK")).toBe("false");
     expect(names(cmd)).not.toContain("OAUTH2_PROXY_EXTRA_JWT_ISSUERS");
-    const c = oauth2ProxyCommand(envConfig("staging", {
+    const c = commandOf(envConfig("staging", {
       auth: { extraJwtIssuers: [
         { issuer: "https://token.actions.githubusercontent.com", audience: "mlflow" },
         { issuer: "https://gitlab.example.com", audience: "mlflow-ci" },
@@ -140,14 +148,14 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(valueOf(cmd, "OAUTH2_PROXY_COOKIE_EXPIRE")).toBe("12h");
     expect(valueOf(cmd, "OAUTH2_PROXY_COOKIE_REFRESH")).toBe("60m");
     expect(names(cmd)).not.toContain("OAUTH2_PROXY_COOKIE_DOMAINS");
-    const c = oauth2ProxyCommand(envConfig("staging", { auth: { cookieExpireHours: 8, cookieRefreshMinutes: 15 } }), { upstream });
+    const c = commandOf(envConfig("staging", { auth: { cookieExpireHours: 8, cookieRefreshMinutes: 15 } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_COOKIE_EXPIRE")).toBe("8h");
     expect(valueOf(c, "OAUTH2_PROXY_COOKIE_REFRESH")).toBe("15m");
   });
 
   it("keeps the Secure flag and the __Host- prefix in a local test profile too (it only allows a plain-HTTP issuer)", () => {
     const local = envConfig("dev", { auth: { localTestProfile: true, issuerUrl: "http://127.0.0.1:9999/oidc" } });
-    const c = oauth2ProxyCommand(local, { upstream });
+    const c = commandOf(local, { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_COOKIE_SECURE")).toBe("true");
     expect(valueOf(c, "OAUTH2_PROXY_COOKIE_NAME")).toBe("__Host-mlflow-auth");
   });
@@ -156,7 +164,7 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(valueOf(cmd, "OAUTH2_PROXY_UPSTREAMS")).toBe("http://mlflow-tracking.mlflow.svc:5000/");
     expect(valueOf(cmd, "OAUTH2_PROXY_PASS_HOST_HEADER")).toBe("true");
     expect(valueOf(cmd, "OAUTH2_PROXY_UPSTREAM_TIMEOUT")).toBe("600s");
-    const c = oauth2ProxyCommand(envConfig("staging", { ingress: { idleTimeoutSeconds: 1800 } }), { upstream: { ...upstream, port: 8080 } });
+    const c = commandOf(envConfig("staging", { ingress: { idleTimeoutSeconds: 1800 } }), { upstream: { ...upstream, port: 8080 } });
     expect(valueOf(c, "OAUTH2_PROXY_UPSTREAM_TIMEOUT")).toBe("1800s");
     expect(valueOf(c, "OAUTH2_PROXY_UPSTREAMS")).toBe("http://mlflow-tracking.mlflow.svc:8080/");
   });
@@ -169,7 +177,7 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(valueOf(cmd, "OAUTH2_PROXY_METRICS_ADDRESS")).toBe(`0.0.0.0:${AUTH_PROXY_METRICS_PORT}`);
     expect(valueOf(cmd, "OAUTH2_PROXY_PING_PATH")).toBe("/ping");
     expect(valueOf(cmd, "OAUTH2_PROXY_READY_PATH")).toBe("/ready");
-    const c = oauth2ProxyCommand(envConfig("staging", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"] } }), { upstream });
+    const c = commandOf(envConfig("staging", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"] } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_TRUSTED_PROXY_IPS")).toBe("10.0.0.0/16,100.64.0.0/16");
   });
 
@@ -186,12 +194,12 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("gives pods stable labels (no version: a selector never changes)", () => {
-    expect(authProxyPodLabels(config)).toEqual({
+    expect(authProxyPodLabels(config.project)).toEqual({
       "app.kubernetes.io/name": "oauth2-proxy",
       "app.kubernetes.io/component": "auth-proxy",
       "app.kubernetes.io/part-of": "mlflow",
     });
-    expect(authProxyPodLabels(envConfig("dev", { auth: { proxyVersion: "7.16.0" } }))).toEqual(authProxyPodLabels(config));
+    expect(authProxyPodLabels(envConfig("dev", { auth: { proxyVersion: "7.16.0" } }).project)).toEqual(authProxyPodLabels(config.project));
   });
 });
 
@@ -225,7 +233,7 @@ const resolveRef = (e: EnvVar) => {
  */
 function localProcess(config: EnvironmentConfig, oidc: OidcStub, up: RecordingUpstream, port: number, metricsPort: number) {
   const cfg = { ...config, auth: { ...config.auth, issuerUrl: oidc.issuer } };
-  const cmd = oauth2ProxyCommand(cfg, { upstream });
+  const cmd = commandOf(cfg, { upstream });
   const p = renderProcess(cmd, resolveRef);
   expect(p.argv).toEqual(["/bin/oauth2-proxy"]);
   return {

@@ -1,0 +1,49 @@
+/**
+ * Maps an environment's configuration onto the AuthProxy construct's props and the proxy command's
+ * settings: the one place that knows which configuration field becomes which prop.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { AuthProxyProps } from "../auth-proxy";
+import { authProxyPodLabels, type OAuth2ProxySettings } from "../commands/oauth2-proxy";
+
+/** The AuthProxy props of an environment. */
+export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {
+  const a = config.auth;
+  const { trustedProxyCidrs, ...settings } = oauth2ProxySettings(config);
+  return {
+    ...settings,
+    clientSecret: a.clientSecret,
+    loadBalancerCidrs: trustedProxyCidrs,
+    partOf: config.project,
+    replicas: a.replicas,
+    resources: a.resources,
+    monitoringNamespace: config.monitoring.namespace,
+    prometheusPodLabels: config.monitoring.prometheusPodLabels,
+    ...deps,
+  };
+}
+
+/** The proxy command's settings of an environment (what `oauth2ProxyCommand` needs besides the upstream and secrets). */
+export function oauth2ProxySettings(config: EnvironmentConfig): OAuth2ProxySettings {
+  const a = config.auth;
+  return {
+    proxyVersion: a.proxyVersion,
+    issuerUrl: a.issuerUrl,
+    clientId: a.clientId,
+    scopes: a.scopes,
+    groupsClaim: a.groupsClaim,
+    allowedEmailDomains: a.allowedEmailDomains,
+    allowedGroups: a.allowedGroups,
+    extraJwtIssuers: a.extraJwtIssuers,
+    cookieExpireHours: a.cookieExpireHours,
+    cookieRefreshMinutes: a.cookieRefreshMinutes,
+    publicHostname: config.hostname,
+    loadBalancerIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+    trustedProxyCidrs: config.ingress.vpcCidrs,
+  };
+}
+
+/** Labels of an environment's proxy pods (what the tracking server's NetworkPolicy admits). */
+export function authProxyPodLabelsOf(config: EnvironmentConfig): Record<string, string> {
+  return authProxyPodLabels(config.project);
+}

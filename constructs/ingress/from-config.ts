@@ -1,0 +1,26 @@
+/**
+ * Maps an environment's configuration onto the MlflowIngress construct's props: the one place that knows
+ * which configuration field becomes which prop.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { MlflowIngressProps } from "../ingress";
+import { defaultTags } from "../../config/tags";
+
+/** The MlflowIngress props of an environment. */
+export function mlflowIngressProps(config: EnvironmentConfig, deps: Pick<MlflowIngressProps, "target" | "dependsOn">): MlflowIngressProps {
+  const ing = config.ingress;
+  return {
+    hostname: config.hostname,
+    kind: ing.kind,
+    certificateArn: ing.certificateArn,
+    certificateDomains: ing.certificateDomains,
+    scheme: ing.scheme,
+    sslPolicy: ing.sslPolicy,
+    idleTimeoutSeconds: ing.idleTimeoutSeconds,
+    gatewayRef: ing.gatewayRef,
+    // The environment's tags, configured ones included.
+    tags: defaultTags(config),
+    partOf: config.project,
+    ...deps,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Maps an environment's configuration onto the TrackingServer construct's props: the one place that
+ * knows which configuration field becomes which prop (as `constructs/monitoring/from-config.ts` does for
+ * Monitoring). The construct itself never sees the configuration.
+ */
+import type { EnvironmentConfig } from "../../config";
+import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../contracts";
+import type { TrackingServerProps } from "../tracking-server";
+import { trackingServerName, type ServiceAddress } from "../commands/mlflow";
+import { registryEventsPodLabels, registryEventsSecretRefs } from "../commands/registry-events";
+
+/** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
+export type TrackingServerDependencies = Pick<TrackingServerProps,
+  "artifactStore" | "backendStore" | "identity" | "authProxyPodLabels" | "apiClientPodLabels" | "dependsOn"> & {
+  readonly artifactStore: ArtifactStoreContract;
+  readonly backendStore: BackendStoreContract;
+  readonly identity: TrackingIdentityContract;
+};
+
+/** `app.kubernetes.io/instance` of an environment's tracking server: `<project>-<env>`. */
+export function trackingInstance(config: EnvironmentConfig): string {
+  return `${config.project}-${config.name}`;
+}
+
+/**
+ * Where an environment's tracking server answers inside the cluster (its Service name, namespace and
+ * port): what the other in-cluster clients (registry events, model retention) are pointed at.
+ */
+export function trackingServerAddress(config: EnvironmentConfig): ServiceAddress {
+  return { serviceName: trackingServerName(config.project), namespace: config.mlflow.namespace, port: config.mlflow.port };
+}
+
+/** The TrackingServer props of an environment. */
+export function trackingServerProps(config: EnvironmentConfig, deps: TrackingServerDependencies): TrackingServerProps {
+  const m = config.mlflow;
+  return {
+    instance: trackingInstance(config),
+    partOf: config.project,
+    namespace: m.namespace,
+    version: m.version,
+    image: m.image,
+    port: m.port,
+    workers: m.workers,
+    replicas: m.replicas,
+    targetCpuUtilizationPercent: m.targetCpuUtilizationPercent,
+    resources: m.resources,
+    publicHostname: config.hostname,
+    extraAllowedHosts: m.extraAllowedHosts,
+    podCidrs: config.ingress.vpcCidrs,
+    clientIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+    extraUvicornOpts: m.uvicornOpts,
+    gc: m.gc,
+    monitoringNamespace: config.monitoring.namespace,
+    prometheusPodLabels: config.monitoring.prometheusPodLabels,
+    strictZoneSpread: config.production,
+    ...deps,
+    // The registry events service (where it is on) reads the registry and declares its webhook: it is
+    // admitted like the other API clients, and MLflow gets the webhook settings it needs.
+    apiClientPodLabels: [
+      ...(deps.apiClientPodLabels ?? []),
+      ...(config.events.enabled ? [registryEventsPodLabels(config)] : []),
+    ],
+    webhookEncryptionKey: config.events.enabled ? registryEventsSecretRefs(config).encryptionKey : undefined,
+  };
+}
