@@ -20,6 +20,7 @@
  */
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
@@ -37,6 +38,7 @@ import {
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
+import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "./commands/tcp-nodelay";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
@@ -150,6 +152,16 @@ export interface TrackingServerProps {
    * @default none
    */
   readonly extraUvicornOpts?: string;
+
+  /**
+   * Set TCP_NODELAY on the server's connections: a ConfigMap with a small `sitecustomize.py`
+   * (`constructs/commands/tcp-nodelay.ts`) mounted read-only and put on PYTHONPATH. Without it, with
+   * `workers` > 1, every response on a kept-alive connection (the proxy keeps its connections to MLflow
+   * alive) waits about 40 ms for the client's delayed ACK. Turn off only for an image that brings its
+   * own `sitecustomize` module (this one would shadow it). See docs/runtime.md.
+   * @default true
+   */
+  readonly tcpNoDelay?: boolean;
 
   /**
    * Garbage collection: when the CronJob runs (five-field cron, UTC) and how long a deleted run is kept
@@ -329,7 +341,13 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
     backendStore: props.backendStore,
     artifactStore: props.artifactStore,
     webhookEncryptionKey: props.webhookEncryptionKey,
+    tcpNoDelayConfigMap: (props.tcpNoDelay ?? true) ? tcpNoDelayConfigMapName(r.name) : undefined,
   };
+}
+
+/** Name of the ConfigMap with the TCP_NODELAY module, for the tracking server named `name`. */
+export function tcpNoDelayConfigMapName(name: string): string {
+  return `${name}-python-site`;
 }
 
 /** The recommended labels common to every resource of the tracking server. */
@@ -568,6 +586,18 @@ export class TrackingServer extends Construct {
 
     // ── The server ──
     const serverCmd = trackingServerCommand(inputs);
+    // The TCP_NODELAY module the server's command puts on PYTHONPATH: a ConfigMap, mounted read-only.
+    const pythonSite = inputs.tcpNoDelayConfigMap
+      ? new ConfigMapV1(this, "python-site", {
+        metadata: { name: inputs.tcpNoDelayConfigMap, namespace, labels: commonLabels(m, "tracking-server") },
+        data: { [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE },
+        dependsOn: props.dependsOn,
+      })
+      : undefined;
+    const pythonSiteVolumes = pythonSite
+      ? [{ name: "python-site", configMap: { name: inputs.tcpNoDelayConfigMap, items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], defaultMode: "0444" } }]
+      : [];
+    const pythonSiteMounts = pythonSite ? [{ name: "python-site", mountPath: PYTHON_SITE_DIR, readOnly: true }] : [];
     const podLabels = trackingServerPodLabels(m.instance);
     const serverLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };
     const probe = (periodSeconds: number, failureThreshold: number) =>
@@ -607,9 +637,9 @@ export class TrackingServer extends Construct {
               livenessProbe: probe(20, 3),
               // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
               lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
-              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }],
+              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, ...pythonSiteMounts],
             }],
-            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }],
+            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, ...pythonSiteVolumes],
           },
         },
       },
@@ -617,7 +647,7 @@ export class TrackingServer extends Construct {
       // The autoscaler owns the replica count once it exists.
       lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // A new MLflow version rolls out only after its migration Job has succeeded.
-      dependsOn: [this.migrationJob, ...dependsOn],
+      dependsOn: [this.migrationJob, ...dependsOn, ...(pythonSite ? [pythonSite] : [])],
     });
 
     const serviceLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };

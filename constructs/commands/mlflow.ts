@@ -20,6 +20,7 @@
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
 import { trackingServerWebhookEnv } from "./registry-events";
+import { pythonSiteEnv, sitecustomizeFile } from "./tcp-nodelay";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -77,6 +78,12 @@ export interface MlflowCommandInputs {
    * the encryption key of webhook secrets, shared by every worker and replica. Unset: no webhook settings.
    */
   readonly webhookEncryptionKey?: SecretKeyRef;
+  /**
+   * The ConfigMap holding the TCP_NODELAY module (`constructs/commands/tcp-nodelay.ts`): the server
+   * mounts it and puts it on PYTHONPATH. Unset: the server runs without it (a kept-alive connection then
+   * waits ~40 ms per response when `workers` > 1).
+   */
+  readonly tcpNoDelayConfigMap?: string;
 }
 
 /** The image every MLflow process runs: `image`, else `ghcr.io/mlflow/mlflow:v<version>-full`. */
@@ -264,7 +271,10 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
       ...jobExecutionEnv(),
       // Registry webhooks to the in-cluster events service (only when it is deployed).
       ...(inputs.webhookEncryptionKey ? trackingServerWebhookEnv({ encryptionKey: inputs.webhookEncryptionKey }) : []),
+      // TCP_NODELAY on the workers' connections (see tcp-nodelay.ts).
+      ...(inputs.tcpNoDelayConfigMap ? [pythonSiteEnv()] : []),
     ],
+    ...(inputs.tcpNoDelayConfigMap ? { files: [sitecustomizeFile(inputs.tcpNoDelayConfigMap)] } : {}),
     ports: { http: inputs.port },
   };
 }

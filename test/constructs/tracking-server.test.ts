@@ -5,6 +5,7 @@ import type { EnvironmentConfig } from "../../config";
 import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
 import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../constructs/commands/mlflow";
 import { renderProcess } from "../../constructs/commands/render";
+import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../../constructs/commands/tcp-nodelay";
 import type { ContainerCommand, EnvVar } from "../../constructs/commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../constructs/contracts";
 import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../constructs/tracking-server";
@@ -445,5 +446,33 @@ describe("wired into the environment stacks", () => {
     const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
     // The tracking server's association (other constructs, such as Grafana's, have their own).
     expect(association.filter((a) => a.namespace === "mlflow" && a.service_account === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
+  });
+});
+
+describe("TCP_NODELAY module (issue 10, keep-alive latency)", () => {
+  const json = synth(envConfig("dev"));
+  const server = podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0];
+
+  it("ships the module in a ConfigMap, mounted read-only where PYTHONPATH points, only into the server", () => {
+    const cm = onlyResource(json, "kubernetes_config_map_v1");
+    expect(cm.metadata).toMatchObject({ name: "mlflow-tracking-python-site", namespace: "mlflow" });
+    expect(cm.data).toEqual({ [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE });
+    const volume = podSpec(onlyResource(json, "kubernetes_deployment_v1")).volume.find((v: any) => v.config_map);
+    expect(volume.config_map).toEqual({ name: "mlflow-tracking-python-site", items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], default_mode: "0444" });
+    expect(server.volume_mount).toContainEqual({ name: volume.name, mount_path: PYTHON_SITE_DIR, read_only: true });
+    expect(server.env).toContainEqual({ name: "PYTHONPATH", value: PYTHON_SITE_DIR });
+    for (const c of [podSpec(onlyResource(json, "kubernetes_job_v1")).container[0], cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0]]) {
+      expect(c.env.map((e: any) => e.name)).not.toContain("PYTHONPATH");
+    }
+  });
+
+  it("the Deployment waits for the ConfigMap", () => {
+    expect(onlyResource(json, "kubernetes_deployment_v1").depends_on).toContain(ref(json, "kubernetes_config_map_v1"));
+  });
+
+  it("can be turned off (an image with its own sitecustomize)", () => {
+    const off = synth(envConfig("dev"), { tcpNoDelay: false });
+    expect(Object.keys(resourcesOf(off, "kubernetes_config_map_v1"))).toEqual([]);
+    expect(podSpec(onlyResource(off, "kubernetes_deployment_v1")).container[0].env.map((e: any) => e.name)).not.toContain("PYTHONPATH");
   });
 });
