@@ -182,7 +182,7 @@ const clientSecretSchema = z.discriminatedUnion("source", [
 ], { error: "auth.clientSecret.source: \"secrets-manager\" (with secretArn) or \"kubernetes\" (with secretName)" });
 
 const authSchema = z.object({
-  proxyVersion: z.string().regex(/^7\.\d+\.\d+$/, { error: "an exact oauth2-proxy 7.x version such as \"7.15.6\"" }).default("7.15.6").describe("oauth2-proxy version (image quay.io/oauth2-proxy/oauth2-proxy:v<version>; the e2e tests build the same)."),
+  proxyVersion: z.string().regex(/^7\.\d+\.\d+$/, { error: "an exact oauth2-proxy 7.x version such as \"7.15.6\"" }).default("7.15.6").describe("oauth2-proxy version (image quay.io/oauth2-proxy/oauth2-proxy:v<version>-alpine, which has the sleep of the drain pause; the e2e tests build the same)."),
   issuerUrl: httpsUrl.describe("OpenID Connect issuer URL (HTTPS)."),
   clientId: z.string().min(1, { error: "the OIDC client id" }).describe("OIDC client id registered for this environment."),
   clientSecret: clientSecretSchema,
@@ -193,6 +193,7 @@ const authSchema = z.object({
   groupsClaim: z.string().min(1).default("groups").describe("Claim holding the user's groups."),
   cookieExpireHours: int(1, 720, "hours").default(12).describe("Session cookie lifetime in hours."),
   cookieRefreshMinutes: int(1, 43200, "minutes").default(60).describe("Session refresh interval in minutes (the id token is re-validated this often)."),
+  drainSeconds: int(1, 3900, "seconds").optional().describe("How long a stopping proxy pod keeps serving before SIGTERM (preStop pause), so the load balancer stops sending it requests first; above the deregistration delay. Default: ingress.deregistrationDelaySeconds + 15."),
   localTestProfile: z.boolean().default(false).describe("Allow a plain-HTTP issuer. Only for local end-to-end test profiles, never a real environment."),
   replicas: replicasSchema,
   resources: resourcesSchema,
@@ -206,6 +207,7 @@ const ingressSchema = z.object({
   sslPolicy: z.string().regex(MODERN_ALB_TLS_POLICY, { error: "an ALB TLS policy that allows only TLS 1.2 and 1.3, such as \"ELBSecurityPolicy-TLS13-1-2-2021-06\"" })
     .default("ELBSecurityPolicy-TLS13-1-2-2021-06").describe("ALB TLS policy (TLS 1.2 and 1.3 only)."),
   idleTimeoutSeconds: int(60, 4000, "seconds").default(600).describe("Load balancer idle timeout in seconds; the proxy and MLflow timeouts are derived from it (large artifacts)."),
+  deregistrationDelaySeconds: int(0, 3600, "seconds").optional().describe("ALB target group deregistration delay in seconds: how long requests in flight to a stopping proxy pod may finish. The proxy pods keep serving longer (auth.drainSeconds). Default: idleTimeoutSeconds (at most 3600)."),
   vpcCidrs: z.array(rule(vpcCidrProblem)).min(1, { error: "at least one CIDR block of the VPC" }).describe("CIDR blocks of the VPC (the load balancer's source range for the proxy's NetworkPolicy)."),
   gatewayRef: z.object({ namespace: dnsLabel.describe("Namespace of the Gateway."), name: dnsLabel.describe("Name of the Gateway.") }).strict().optional().describe("Gateway API only: the Gateway (namespace/name) the HTTPRoute attaches to."),
   installLoadBalancerController: z.boolean().default(false).describe("Install the AWS Load Balancer Controller (Helm) with its IAM role."),
@@ -352,6 +354,10 @@ export const environmentSchema = z.object({
   }
   if (env.auth.allowedEmailDomains.length === 0 && env.auth.allowedGroups.length === 0) {
     issue(["auth", "allowedEmailDomains"], "at least one allowed e-mail domain or group (auth.allowedGroups): access is denied by default, say who may sign in");
+  }
+  const deregistrationDelay = env.ingress.deregistrationDelaySeconds ?? Math.min(env.ingress.idleTimeoutSeconds, 3600);
+  if (env.auth.drainSeconds !== undefined && env.auth.drainSeconds <= deregistrationDelay) {
+    issue(["auth", "drainSeconds"], `more than the load balancer's deregistration delay (${deregistrationDelay} s, ingress.deregistrationDelaySeconds): the proxy would stop while the load balancer still sends it requests`);
   }
   if (env.auth.cookieRefreshMinutes >= env.auth.cookieExpireHours * 60) {
     issue(["auth", "cookieRefreshMinutes"], `shorter than the cookie lifetime (${env.auth.cookieExpireHours * 60} minutes): the session would expire before it is ever refreshed`);

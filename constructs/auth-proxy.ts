@@ -28,6 +28,7 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { AuthProxyContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
+import { defaultDeregistrationDelaySeconds, drainTimings } from "./drain";
 import {
   AUTH_PROXY_METRICS_PORT,
   AUTH_PROXY_METRICS_PORT_NAME,
@@ -109,7 +110,7 @@ export interface AuthProxyProps {
   readonly extraJwtIssuers?: readonly { readonly issuer: string; readonly audience: string }[];
 
   /**
-   * oauth2-proxy version (exact 7.x): the image `quay.io/oauth2-proxy/oauth2-proxy:v<version>`.
+   * oauth2-proxy version (exact 7.x): the image `quay.io/oauth2-proxy/oauth2-proxy:v<version>-alpine`.
    * @default "7.15.6"
    */
   readonly proxyVersion?: string;
@@ -150,6 +151,23 @@ export interface AuthProxyProps {
    * @default 60
    */
   readonly loadBalancerIdleTimeoutSeconds?: number;
+
+  /**
+   * The target group's deregistration delay at the load balancer in front (seconds, 0-3600): how long it
+   * lets requests in flight to a stopping proxy pod finish. The pod keeps serving longer (`drainSeconds`).
+   * @default the idle timeout, at most 3600 (what MlflowIngress sets when not told otherwise)
+   */
+  readonly loadBalancerDeregistrationDelaySeconds?: number;
+
+  /**
+   * How long a stopping proxy pod keeps serving before it gets SIGTERM (a preStop pause): longer than
+   * the deregistration delay, for the load balancer to stop sending it requests. oauth2-proxy stops
+   * accepting within milliseconds of SIGTERM, so without it a rollout or a scale-in answers 502s. The
+   * grace period is this plus 30 s. The image is the official `-alpine` variant, which has `sleep` (the
+   * default distroless one has no program to pause with).
+   * @default loadBalancerDeregistrationDelaySeconds + 15
+   */
+  readonly drainSeconds?: number;
 
   /**
    * The `app.kubernetes.io/part-of` label (part of the pod selector).
@@ -268,6 +286,10 @@ export class AuthProxy extends Construct {
     const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const autoscaling = props.autoscaling ?? auth.replicas.max > auth.replicas.min;
     const targetCpu = props.targetCpuUtilizationPercent ?? 70;
+    const drain = drainTimings(
+      props.loadBalancerDeregistrationDelaySeconds ?? defaultDeregistrationDelaySeconds(settings.loadBalancerIdleTimeoutSeconds),
+      props.drainSeconds,
+    );
 
     // ── Validation (synth time, before any cloud call) ──
     if (!DNS_LABEL.test(namespace)) {
@@ -302,6 +324,9 @@ export class AuthProxy extends Construct {
     }
     if (auth.clientSecret.source === "kubernetes" && auth.clientSecret.secretName === COOKIE_SECRET_NAME) {
       throw new Error(`AuthProxy: clientSecret.secretName "${COOKIE_SECRET_NAME}" is the name of the Secret this construct creates for the cookie secret; choose another name`);
+    }
+    if ("problem" in drain) {
+      throw new Error(`AuthProxy: ${drain.problem}`);
     }
     if (props.loadBalancerCidrs.length === 0) {
       throw new Error("AuthProxy: loadBalancerCidrs is empty: give the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy");
@@ -371,8 +396,9 @@ export class AuthProxy extends Construct {
             serviceAccountName: serviceAccount.metadata.name,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            // In-flight uploads and downloads may finish (oauth2-proxy drains on SIGTERM).
-            terminationGracePeriodSeconds: settings.loadBalancerIdleTimeoutSeconds,
+            // Keep serving while the load balancer deregisters the pod (preStop below), then let
+            // oauth2-proxy finish what it accepted after SIGTERM. See constructs/drain.ts.
+            terminationGracePeriodSeconds: drain.terminationGracePeriodSeconds,
             securityContext: restrictedPodSecurityContext(String(AUTH_PROXY_UID)),
             topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],
             container: [{
@@ -385,6 +411,8 @@ export class AuthProxy extends Construct {
               port: containerPorts,
               livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
               readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
+              // SIGTERM only after the drain: the load balancer still sends requests for a while.
+              lifecycle: { preStop: [{ exec: { command: ["sleep", String(drain.drainSeconds)] } }] },
               resources: containerResources(auth.resources),
               securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
             }],

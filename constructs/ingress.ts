@@ -21,6 +21,7 @@ import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
 import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
 import { albTagsAnnotation } from "./aws";
+import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, defaultDeregistrationDelaySeconds } from "./drain";
 
 /**
  * Props of {@link MlflowIngress}. Nothing here is the environment's configuration: the mapping from
@@ -58,10 +59,18 @@ export interface MlflowIngressProps {
   readonly sslPolicy?: string;
 
   /**
-   * ALB only: idle timeout in seconds (60-4000); also the targets' deregistration delay.
+   * ALB only: idle timeout in seconds (60-4000).
    * @default 60
    */
   readonly idleTimeoutSeconds?: number;
+
+  /**
+   * ALB only: the target group's deregistration delay in seconds (0-3600): how long requests in flight
+   * to a stopping proxy pod may finish. The proxy pods must keep serving longer than this
+   * (AuthProxyProps.drainSeconds; constructs/drain.ts).
+   * @default the idle timeout, at most 3600
+   */
+  readonly deregistrationDelaySeconds?: number;
 
   /** Gateway API only: the Gateway the HTTPRoute attaches to. Required when `kind` is "gateway-api". */
   readonly gatewayRef?: { readonly namespace: string; readonly name: string };
@@ -105,8 +114,6 @@ export const INGRESS_DEFAULTS = {
 export const ALB_INGRESS_CLASS = "alb";
 /** ALB TLS policies that allow only TLS 1.2 and 1.3 (defined with AWS's other limits, which config checks too). */
 export { MODERN_ALB_TLS_POLICY };
-/** ALB limit on the idle timeout, and on a target group's deregistration delay. */
-const MAX_DEREGISTRATION_DELAY = 3600;
 
 /** The annotations the AWS Load Balancer Controller reads for the MLflow entry. */
 export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Record<string, string> {
@@ -116,6 +123,7 @@ export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Recor
     sslPolicy: props.sslPolicy ?? INGRESS_DEFAULTS.sslPolicy,
     idleTimeoutSeconds: props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds,
   };
+  const deregistrationDelay = props.deregistrationDelaySeconds ?? defaultDeregistrationDelaySeconds(ing.idleTimeoutSeconds);
   return {
     "alb.ingress.kubernetes.io/scheme": ing.scheme,
     // Pods (the proxy's) are the targets directly: no NodePort, no extra hop.
@@ -134,8 +142,9 @@ export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Recor
       // Drop requests with malformed header names instead of passing them on.
       "routing.http.drop_invalid_header_fields.enabled=true",
     ].join(","),
-    // Let in-flight transfers finish while a target drains (rollouts, scale-in).
-    "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${Math.min(ing.idleTimeoutSeconds, MAX_DEREGISTRATION_DELAY)}`,
+    // Let in-flight transfers finish while a target drains (rollouts, scale-in); the proxy pods keep
+    // serving longer than this (constructs/drain.ts).
+    "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelay}`,
     // The controller creates the ALB, its target group and security group: the AWS provider's default
     // tags never reach them, so the tags go in the annotation.
     ...(props.tags && Object.keys(props.tags).length > 0
@@ -175,6 +184,10 @@ export class MlflowIngress extends Construct {
     const idle = props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds;
     if (!Number.isInteger(idle) || idle < 1 || idle > 4000) {
       throw new Error(`MlflowIngress: idleTimeoutSeconds ${idle} must be a whole number from 1 to 4000 (the ALB limit)`);
+    }
+    const dereg = props.deregistrationDelaySeconds;
+    if (dereg !== undefined && (!Number.isInteger(dereg) || dereg < 0 || dereg > ALB_MAX_DEREGISTRATION_DELAY_SECONDS)) {
+      throw new Error(`MlflowIngress: deregistrationDelaySeconds ${dereg} must be a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`);
     }
     if (target.serviceName === "" || !Number.isInteger(target.port)) {
       throw new Error("MlflowIngress: target must be the auth proxy's contract (service name and port)");

@@ -14,6 +14,8 @@ export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyPr
     ...settings,
     clientSecret: a.clientSecret,
     loadBalancerCidrs: trustedProxyCidrs,
+    loadBalancerDeregistrationDelaySeconds: config.ingress.deregistrationDelaySeconds,
+    drainSeconds: a.drainSeconds,
     partOf: config.project,
     replicas: a.replicas,
     resources: a.resources,

@@ -105,9 +105,13 @@ export function authProxyPodLabels(partOf: string): Record<string, string> {
   };
 }
 
-/** The official image at an exact version (the e2e tests build the same version). */
+/**
+ * The official image at an exact version (the e2e tests build the same version), in its `-alpine`
+ * flavour: the same binary at the same path, plus the `sleep` the pod's preStop pause runs (the default
+ * flavour is distroless and has no program to pause with; see constructs/drain.ts).
+ */
 export function oauth2ProxyImage(proxyVersion: string): string {
-  return `quay.io/oauth2-proxy/oauth2-proxy:v${proxyVersion}`;
+  return `quay.io/oauth2-proxy/oauth2-proxy:v${proxyVersion}-alpine`;
 }
 
 /** The in-cluster URL of the tracking server's Service. */

@@ -17,6 +17,7 @@ export function mlflowIngressProps(config: EnvironmentConfig, deps: Pick<MlflowI
     scheme: ing.scheme,
     sslPolicy: ing.sslPolicy,
     idleTimeoutSeconds: ing.idleTimeoutSeconds,
+    deregistrationDelaySeconds: ing.deregistrationDelaySeconds,
     gatewayRef: ing.gatewayRef,
     // The environment's tags, configured ones included.
     tags: defaultTags(config),

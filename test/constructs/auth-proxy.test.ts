@@ -38,7 +38,7 @@ const envByName = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, 
 describe("AuthProxy Deployment", () => {
   it("runs the command of oauth2ProxyCommand, entry for entry", () => {
     const cmd = oauth2ProxyCommand({ ...oauth2ProxySettings(staging), upstream: trackingServer, secrets: authProxySecretRefs(staging.auth.clientSecret) });
-    expect(container.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6");
+    expect(container.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6-alpine");
     expect(container.command).toEqual(["/bin/oauth2-proxy"]);
     expect(container.args).toEqual([]);
     expect(container.env.map((e: any) => e.name)).toEqual(cmd.env.map((e) => e.name));
@@ -92,10 +92,12 @@ describe("AuthProxy Deployment", () => {
     expect(prod.spec.replicas).toBe("2");
   });
 
-  it("rolls out without losing capacity, spreads over zones and nodes, drains in-flight transfers on shutdown", () => {
+  it("rolls out without losing capacity, spreads over zones and nodes, drains before it stops", () => {
     expect(deployment.spec.strategy).toEqual({ type: "RollingUpdate", rolling_update: { max_unavailable: "0", max_surge: "1" } });
     expect(podSpec.topology_spread_constraint.map((t: any) => t.topology_key)).toEqual(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
-    expect(podSpec.termination_grace_period_seconds).toBe(600);
+    // staging: idle timeout 600 s, so a deregistration delay of 600 s; serving 15 s longer, then 30 s to stop.
+    expect(container.lifecycle).toEqual({ pre_stop: [{ exec: { command: ["sleep", "615"] } }] });
+    expect(podSpec.termination_grace_period_seconds).toBe(645);
   });
 });
 

@@ -47,7 +47,7 @@ describe("oauth2ProxyCommand (pure)", () => {
   const cmd = commandOf(config, { upstream });
 
   it("runs the official image at the pinned version, with its own entrypoint and no arguments", () => {
-    expect(cmd.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6");
+    expect(cmd.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6-alpine");
     expect(cmd.command).toEqual(["/bin/oauth2-proxy"]);
     expect(cmd.args).toEqual([]);
     expect(cmd.ports).toEqual({ http: 4180, metrics: 44180 });
@@ -55,7 +55,7 @@ describe("oauth2ProxyCommand (pure)", () => {
 
   it("follows auth.proxyVersion", () => {
     expect(commandOf(envConfig("dev", { auth: { proxyVersion: "7.15.9" } }), { upstream }).image)
-      .toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.9");
+      .toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.9-alpine");
   });
 
   it("uses the oidc provider with the configured issuer and client id, PKCE S256, the callback on the public hostname", () => {
