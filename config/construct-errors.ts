@@ -31,6 +31,26 @@ const RENAMED: Record<string, string> = {
   "identity.roleName": "name",
   "identity.artifactPrefix": "artifacts.prefix",
   "monitoring.cloudWatch.roleName": "name",
+  // TrackingServer, AuthProxy and MlflowIngress props (their from-config.ts mappings).
+  "mlflow.instance": "name",
+  "mlflow.partOf": "project",
+  "mlflow.publicHostname": "hostname",
+  "mlflow.podCidrs": "ingress.vpcCidrs",
+  "mlflow.clientIdleTimeoutSeconds": "ingress.idleTimeoutSeconds",
+  "mlflow.extraUvicornOpts": "mlflow.uvicornOpts",
+  "mlflow.strictZoneSpread": "production",
+  "mlflow.monitoringNamespace": "monitoring.namespace",
+  "mlflow.prometheusPodLabels": "monitoring.prometheusPodLabels",
+  "auth.partOf": "project",
+  "auth.publicHostname": "hostname",
+  "auth.loadBalancerCidrs": "ingress.vpcCidrs",
+  "auth.loadBalancerIdleTimeoutSeconds": "ingress.idleTimeoutSeconds",
+  "auth.loadBalancerDeregistrationDelaySeconds": "ingress.deregistrationDelaySeconds",
+  "auth.deregistrationDelaySeconds": "ingress.deregistrationDelaySeconds",
+  "auth.monitoringNamespace": "monitoring.namespace",
+  "auth.prometheusPodLabels": "monitoring.prometheusPodLabels",
+  "ingress.hostname": "hostname",
+  "ingress.partOf": "project",
 };
 
 const TOP_LEVEL = ["name", "project", "production", "aws", "tags", "state", "cluster", "hostname", "identity", "artifacts", "database", "mlflow", "auth", "ingress", "monitoring", "notifications"];

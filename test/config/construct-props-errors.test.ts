@@ -1,0 +1,57 @@
+/**
+ * Errors TrackingServer, AuthProxy and MlflowIngress raise name their own props (they take no
+ * configuration); config/construct-errors.ts turns each back into the configuration field it came from
+ * through the construct's from-config mapping.
+ */
+import { App, TerraformStack } from "cdktf";
+import { fieldOfConstructError } from "../../config/construct-errors";
+import { AuthProxy } from "../../constructs/auth-proxy";
+import { authProxyProps } from "../../constructs/auth-proxy/from-config";
+import { MlflowIngress } from "../../constructs/ingress";
+import { mlflowIngressProps } from "../../constructs/ingress/from-config";
+import { TrackingServer } from "../../constructs/tracking-server";
+import { trackingServerProps } from "../../constructs/tracking-server/from-config";
+import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
+import type { AuthProxyContract, TrackingServerContract } from "../../constructs/contracts";
+import { envConfig } from "../helpers/synth";
+
+const config = envConfig("staging");
+const trackingServer: TrackingServerContract = {
+  namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000, portName: "http",
+  podLabels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "tracking-server" },
+  serviceLabels: { "app.kubernetes.io/name": "mlflow" }, metricsPath: "/metrics",
+};
+const target: AuthProxyContract = {
+  namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http", podLabels: authProxyPodLabels("mlflow"),
+  serviceLabels: {}, metricsPort: 44180, metricsPortName: "metrics",
+};
+const deps = {
+  artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" },
+  backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
+  identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
+  authProxyPodLabels: authProxyPodLabels("mlflow"),
+};
+
+function messageOf(build: (stack: TerraformStack) => void): string {
+  try {
+    build(new TerraformStack(new App(), "test"));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("the construct accepted it");
+}
+
+describe("construct errors name the configuration field behind the prop", () => {
+  it.each<[string, (s: TerraformStack) => void, string]>([
+    ["TrackingServer workers", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), workers: 0 }), "mlflow.workers"],
+    ["TrackingServer publicHostname", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), publicHostname: "https://x" }), "hostname"],
+    ["TrackingServer clientIdleTimeoutSeconds", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), clientIdleTimeoutSeconds: 0 }), "ingress.idleTimeoutSeconds"],
+    ["AuthProxy loadBalancerCidrs", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), loadBalancerCidrs: [] }), "ingress.vpcCidrs"],
+    ["AuthProxy drainSeconds", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), drainSeconds: 1 }), "auth.drainSeconds"],
+    ["AuthProxy deregistration delay", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), loadBalancerDeregistrationDelaySeconds: 4000 }), "ingress.deregistrationDelaySeconds"],
+    ["MlflowIngress hostname", (s) => new MlflowIngress(s, "i", { ...mlflowIngressProps(config, { target }), hostname: "mlflow.other.org" }), "hostname"],
+    ["MlflowIngress deregistration delay", (s) => new MlflowIngress(s, "i", { ...mlflowIngressProps(config, { target }), deregistrationDelaySeconds: -1 }), "ingress.deregistrationDelaySeconds"],
+  ])("%s", (_what, build, field) => {
+    expect(fieldOfConstructError(messageOf(build))).toBe(field);
+  });
+});
