@@ -98,12 +98,16 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   return { tracking, proxy, migration: jobs[0], gc, retention };
 }
 
+/** The e2e's ALB deregistration delay (the proxy's drain follows from it). */
+export const E2E_DEREGISTRATION_DELAY_SECONDS = 4;
+
 export async function synthesize(ctx: Ctx): Promise<void> {
   const { report } = ctx;
   const oidc = need(ctx.oidc, "the OpenID provider");
   // The local test profile goes through the config system: the dev entry, plus a loopback issuer.
   // The registry section: the gates and retention N the registry steps exercise (test/e2e/registry-gates.ts).
-  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY };
+  // The ingress: a short deregistration delay, so the drain step (test/e2e/drain.ts) waits seconds, not minutes.
+  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY, ingress: { deregistrationDelaySeconds: E2E_DEREGISTRATION_DELAY_SECONDS } };
   const config = envConfig("dev", overrides);
   const started = Date.now();
   const json = synthJson(config) as any;
@@ -167,7 +171,7 @@ function logProcess(ctx: Ctx, lp: LocalProcess): void {
 }
 
 /** The environment every local process starts from: what the image provides (PATH, locale). */
-function imageEnv(ctx: Ctx): Record<string, string> {
+export function imageEnv(ctx: Ctx): Record<string, string> {
   return { PATH: `${path.dirname(need(ctx.tools, "tools").python)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
 }
 

@@ -19,6 +19,7 @@ import { registryGatesFlow } from "./registry-gates";
 import { retention } from "./retention";
 import { Report, describe } from "./lib/report";
 import { keepAliveLatency, memory } from "./runtime";
+import { proxyDrain } from "./drain";
 import { modelImage, modelServer } from "./serving";
 import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
     ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],
+    ["Runtime: a proxy pod drains before it stops (SIGTERM while requests flow)", () => proxyDrain(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
     ["7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)", () => retention(ctx, r().retention)],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],

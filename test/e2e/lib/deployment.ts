@@ -184,6 +184,9 @@ export class LocalDeployment {
         : this.tf.string(String(findConfigMap(this.json, f.configMapKeyRef!.name)?.data[f.configMapKeyRef!.key] ?? ""));
       fs.writeFileSync(local, value, { mode: 0o600 });
       rules.push(pathRule(f.path, local, `file from ${f.secretKeyRef ? `Secret ${f.secretKeyRef.name}` : `ConfigMap ${f.configMapKeyRef!.name}`}`));
+      // The directory the volume is mounted at (e.g. a PYTHONPATH entry), exactly as written.
+      const dir = path.posix.dirname(f.path);
+      rules.push({ why: `directory of the mounted file ${f.path}`, apply: (v) => (v === dir ? path.dirname(local) : v) });
     }
 
     for (let i = 1; i < argv.length; i++) {
