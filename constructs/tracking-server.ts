@@ -35,6 +35,8 @@ import {
   dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
 } from "./commands/mlflow";
 import { registryEventsPodLabels } from "./commands/registry-events";
+import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./commands/tracking-guard";
+import { TrackingGuard } from "./tracking-guard";
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
@@ -374,6 +376,11 @@ export class TrackingServer extends Construct {
 
     // ── The server ──
     const serverCmd = trackingServerCommand(inputs);
+    // The guard MLflow's app runs inside (identity re-checked, no internals in 5xx): a ConfigMap mounted read-only.
+    const guard = new TrackingGuard(this, "guard", {
+      name: trackingGuardConfigMapName(config), namespace, labels: commonLabels(config, "tracking-server"), dependsOn: props.dependsOn,
+    });
+    const guardVolume = trackingGuardVolume(config);
     const podLabels = trackingServerPodLabels(config);
     const serverLabels = { ...commonLabels(config, "tracking-server"), ...podLabels };
     const probe = (periodSeconds: number, failureThreshold: number) =>
@@ -392,7 +399,7 @@ export class TrackingServer extends Construct {
         template: {
           metadata: {
             labels: serverLabels,
-            annotations: { "kubectl.kubernetes.io/default-container": "mlflow" },
+            annotations: { "kubectl.kubernetes.io/default-container": "mlflow", "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum() },
           },
           spec: {
             serviceAccountName: this.serviceAccount.metadata.name,
@@ -413,9 +420,9 @@ export class TrackingServer extends Construct {
               livenessProbe: probe(20, 3),
               // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
               lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
-              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }],
+              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, guardVolume.mount],
             }],
-            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }],
+            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, guardVolume.volume],
           },
         },
       },
@@ -423,7 +430,7 @@ export class TrackingServer extends Construct {
       // The autoscaler owns the replica count once it exists.
       lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // A new MLflow version rolls out only after its migration Job has succeeded.
-      dependsOn: [this.migrationJob, ...dependsOn],
+      dependsOn: [this.migrationJob, guard.configMap, ...dependsOn],
     });
 
     const serviceLabels = { ...commonLabels(config, "tracking-server"), ...podLabels };

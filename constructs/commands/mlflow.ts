@@ -21,6 +21,7 @@ import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
 import { registryEventsSecretRefs, trackingServerWebhookEnv } from "./registry-events";
+import { TRACKING_GUARD_APP_NAME, trackingGuardEnv, trackingGuardMountedFiles } from "./tracking-guard";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -212,6 +213,8 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     "--cors-allowed-origins", corsAllowedOrigins(config).join(","),
     "--expose-prometheus", PROMETHEUS_DIR,
     "--uvicorn-opts", uvicornOpts(config),
+    // MLflow's app wrapped by the platform's guard: identity re-checked, no internals in 5xx (tracking-guard.ts).
+    "--app-name", TRACKING_GUARD_APP_NAME,
   );
   return {
     image: mlflowImage(config),
@@ -222,7 +225,9 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
       ...jobExecutionEnv(),
       // Registry webhooks to the in-cluster events service (only when it is deployed).
       ...(config.events.enabled ? trackingServerWebhookEnv(registryEventsSecretRefs(config)) : []),
+      ...trackingGuardEnv(config, inClusterHostnames(config)),
     ],
+    files: trackingGuardMountedFiles(config),
     ports: { http: config.mlflow.port },
   };
 }
