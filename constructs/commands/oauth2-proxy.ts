@@ -164,6 +164,13 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     // The schema refuses this already; a command built from a hand-made config must not open up either.
     throw new Error("auth.allowedEmailDomains and auth.allowedGroups are both empty: say who may sign in (access is denied by default)");
   }
+  const anyDomain = auth.allowAnyEmailDomain === true;
+  if (auth.allowedEmailDomains.length === 0 && !anyDomain) {
+    throw new Error("auth.allowedEmailDomains is empty and auth.allowAnyEmailDomain is not true: an open e-mail domain list (\"*\") is an explicit choice, never the result of an empty list");
+  }
+  if (auth.allowedEmailDomains.includes("*")) {
+    throw new Error("auth.allowedEmailDomains lists \"*\": set auth.allowAnyEmailDomain: true instead (a named choice)");
+  }
   const { upstreamTimeoutSeconds } = authProxyTimeouts(config);
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
@@ -179,9 +186,11 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     v("CODE_CHALLENGE_METHOD", "S256"),
     v("OIDC_GROUPS_CLAIM", auth.groupsClaim),
     v("SKIP_PROVIDER_BUTTON", "true"),
-    // Who may sign in. oauth2-proxy always checks the e-mail domain; with only groups configured the
-    // domain check is opened ("*") and the group check does the limiting. With both, a user needs both.
-    v("EMAIL_DOMAINS", auth.allowedEmailDomains.length > 0 ? auth.allowedEmailDomains.join(",") : "*"),
+    // Who may sign in. The domain check is opened ("*") only by auth.allowAnyEmailDomain, and the group
+    // check then does the limiting. With both lists, a user needs both. oauth2-proxy skips the domain
+    // check for a bearer token without an e-mail claim: the tracking server's guard checks the
+    // X-Forwarded-Email set below again and refuses a request without one (constructs/tracking-guard.ts).
+    v("EMAIL_DOMAINS", anyDomain ? "*" : auth.allowedEmailDomains.join(",")),
     ...(auth.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", auth.allowedGroups.join(","))] : []),
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),
@@ -205,6 +214,8 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     v("UPSTREAMS", upstreamUrl(inputs.upstream)),
     v("UPSTREAM_TIMEOUT", `${upstreamTimeoutSeconds}s`),
     v("PASS_HOST_HEADER", "true"),
+    // X-Forwarded-Email/User/Groups from the verified token; the same headers sent by a client are removed.
+    v("PASS_USER_HEADERS", "true"),
     // Behind the load balancer: trust X-Forwarded-* only from the VPC.
     v("REVERSE_PROXY", "true"),
     v("TRUSTED_PROXY_IPS", config.ingress.vpcCidrs.join(",")),
