@@ -14,7 +14,7 @@
  */
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { NetworkPolicyV1, type NetworkPolicyV1Spec } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { DNS_LABEL } from "../names";
 import { labelSelectorProblem } from "../pod-spec";
 
@@ -140,10 +140,10 @@ export class NetworkPolicies extends Construct {
     validate(props);
     const labels = { ...(props.labels ?? {}) };
     const dns = props.dns ?? KUBE_DNS;
-    const add = (namespace: string, name: string, spec: Record<string, unknown>) => {
+    const add = (namespace: string, name: string, spec: NetworkPolicyV1Spec) => {
       this.policies[`${namespace}/${name}`] = new NetworkPolicyV1(this, `${namespace}_${name}`, {
         metadata: { name, namespace, labels },
-        spec: spec as any,
+        spec,
         dependsOn: props.dependsOn,
       });
     };
