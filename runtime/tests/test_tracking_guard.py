@@ -32,7 +32,9 @@ def inner_app(status: int, body: bytes, chunks: int = 1):
 
     async def app(scope, receive, send):
         calls.append(scope)
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
         step = max(1, len(body) // chunks)
         parts = [body[i : i + step] for i in range(0, len(body), step)] or [b""]
         for i, part in enumerate(parts):
@@ -63,7 +65,16 @@ def call(app, path="/api/2.0/mlflow/experiments/search", host="mlflow.example.co
 
 @pytest.mark.parametrize(
     "email",
-    [None, "", "svc-no-mail", "eve@not-allowed.example", "a@b@example.com", "@example.com", "x@example.com.evil", "x@sub.example.com"],
+    [
+        None,
+        "",
+        "svc-no-mail",
+        "eve@not-allowed.example",
+        "a@b@example.com",
+        "@example.com",
+        "x@example.com.evil",
+        "x@sub.example.com",
+    ],
 )
 def test_public_host_without_an_allowed_identity_is_refused(email):
     app = inner_app(200, b"{}")
@@ -86,7 +97,15 @@ def test_any_other_name_is_held_to_the_rule_fail_closed(host):
 
 
 @pytest.mark.parametrize(
-    "host", ["mlflow-tracking", "mlflow-tracking.mlflow.svc.cluster.local:5000", "10.0.3.7:5000", "127.0.0.1", "localhost:5000", "[::1]:5000"]
+    "host",
+    [
+        "mlflow-tracking",
+        "mlflow-tracking.mlflow.svc.cluster.local:5000",
+        "10.0.3.7:5000",
+        "127.0.0.1",
+        "localhost:5000",
+        "[::1]:5000",
+    ],
 )
 def test_in_cluster_names_and_addresses_are_the_platform_own_callers(host):
     assert call(inner_app(200, b"{}"), host=host) == (200, b"{}")
@@ -128,7 +147,11 @@ def test_2xx_and_4xx_pass_unchanged():
         ({"MLFLOW_PLATFORM_EMAIL_DOMAINS": "*"}, "named choice"),
         ({}, "access is denied by default"),
         (
-            {"MLFLOW_PLATFORM_EMAIL_DOMAINS": "a.com", "MLFLOW_PLATFORM_PUBLIC_HOSTS": "x", "MLFLOW_PLATFORM_INTERNAL_HOSTS": "x"},
+            {
+                "MLFLOW_PLATFORM_EMAIL_DOMAINS": "a.com",
+                "MLFLOW_PLATFORM_PUBLIC_HOSTS": "x",
+                "MLFLOW_PLATFORM_INTERNAL_HOSTS": "x",
+            },
             "both public and internal",
         ),
     ],
