@@ -185,6 +185,8 @@ export class LocalDeployment {
       fs.writeFileSync(local, value, { mode: 0o600 });
       rules.push(pathRule(f.path, local, `file from ${f.secretKeyRef ? `Secret ${f.secretKeyRef.name}` : `ConfigMap ${f.configMapKeyRef!.name}`}`));
     }
+    // The directory a Secret or ConfigMap volume is mounted at (e.g. on PYTHONPATH), after its files' own rules.
+    for (const dir of container.fileMounts ?? []) rules.push(pathRule(dir, path.join(mountDir, dir), "Secret/ConfigMap volume directory"));
 
     for (let i = 1; i < argv.length; i++) {
       for (const r of rules) {
