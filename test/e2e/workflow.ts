@@ -87,7 +87,8 @@ export async function negativeChecks(ctx: Ctx): Promise<void> {
   ];
   for (const [what, tokenP] of identityCases) {
     const r = await get(apiPath, { Authorization: `Bearer ${await tokenP}` });
-    report.check(`${what} is refused`, refused(r), `GET ${apiPath}: ${show(r)} ${r.body.slice(0, 120)}`);
+    // Who refused shows in the body: the proxy answers HTML, the tracking server's guard PERMISSION_DENIED.
+    report.check(`${what} is refused`, refused(r), `GET ${apiPath}: ${show(r)} ${r.body.replace(/\s+/g, " ").slice(0, 110)}`);
   }
 
   const tampered = need(ctx.token, "token").split(".");
