@@ -41,6 +41,8 @@ const RENAMED: Record<string, string> = {
   "mlflow.strictZoneSpread": "production",
   "mlflow.monitoringNamespace": "monitoring.namespace",
   "mlflow.prometheusPodLabels": "monitoring.prometheusPodLabels",
+  "mlflow.allowedEmailDomains": "auth.allowedEmailDomains",
+  "mlflow.allowAnyEmailDomain": "auth.allowAnyEmailDomain",
   "auth.partOf": "project",
   "auth.publicHostname": "hostname",
   "auth.loadBalancerCidrs": "ingress.vpcCidrs",

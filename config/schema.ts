@@ -186,7 +186,8 @@ const authSchema = z.object({
   issuerUrl: httpsUrl.describe("OpenID Connect issuer URL (HTTPS)."),
   clientId: z.string().min(1, { error: "the OIDC client id" }).describe("OIDC client id registered for this environment."),
   clientSecret: clientSecretSchema,
-  allowedEmailDomains: z.array(z.string().min(1)).default([]).describe("E-mail domains allowed to sign in (e.g. \"example.com\"). Deny by default: this or allowedGroups must be set."),
+  allowedEmailDomains: z.array(z.string().min(1)).default([]).describe("E-mail domains allowed to sign in (e.g. \"example.com\"; \".example.com\" for its sub-domains). Deny by default: set this, or allowAnyEmailDomain. Every request must carry an e-mail in one of them (checked by the proxy and again by the tracking server's guard, also for tokens without an e-mail claim)."),
+  allowAnyEmailDomain: z.boolean().default(false).describe("Allow an e-mail address of any domain (oauth2-proxy's `*`): the explicit, named choice for an allow-list of groups only. A request still needs a verified e-mail. Requires auth.allowedGroups; refused together with allowedEmailDomains."),
   allowedGroups: z.array(z.string().min(1)).default([]).describe("Groups (from the groups claim) allowed to sign in."),
   extraJwtIssuers: z.array(z.object({ issuer: httpsUrl.describe("Issuer URL of the extra token issuer."), audience: z.string().min(1).describe("Audience its tokens must carry.") }).strict()).default([]).describe("Extra issuer/audience pairs whose bearer tokens pipelines may present."),
   scopes: z.array(z.string().min(1)).default(["openid", "email", "profile", "groups"]).describe("OIDC scopes requested at sign-in."),
@@ -358,6 +359,23 @@ export const environmentSchema = z.object({
   const deregistrationDelay = env.ingress.deregistrationDelaySeconds ?? Math.min(env.ingress.idleTimeoutSeconds, 3600);
   if (env.auth.drainSeconds !== undefined && env.auth.drainSeconds <= deregistrationDelay) {
     issue(["auth", "drainSeconds"], `more than the load balancer's deregistration delay (${deregistrationDelay} s, ingress.deregistrationDelaySeconds): the proxy would stop while the load balancer still sends it requests`);
+  }
+  // An allow-list of "*" is a named choice (allowAnyEmailDomain), never a value or the result of an empty list.
+  for (const [i, d] of env.auth.allowedEmailDomains.entries()) {
+    if (!/^(\*\.|\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$/i.test(d)) {
+      issue(["auth", "allowedEmailDomains", i], d.includes("*") && !d.startsWith("*.")
+        ? "a domain such as \"example.com\": to allow every domain, set auth.allowAnyEmailDomain: true (with auth.allowedGroups) instead of a wildcard"
+        : "a domain such as \"example.com\" (or \".example.com\" for its sub-domains)");
+    }
+  }
+  if (env.auth.allowAnyEmailDomain && env.auth.allowedEmailDomains.length > 0) {
+    issue(["auth", "allowAnyEmailDomain"], "false when auth.allowedEmailDomains is set (any domain would make the domain list meaningless): remove one of them");
+  }
+  if (env.auth.allowAnyEmailDomain && env.auth.allowedGroups.length === 0) {
+    issue(["auth", "allowAnyEmailDomain"], "used with auth.allowedGroups (any e-mail domain and no group would admit every account of the issuer): name the groups, or list the domains in auth.allowedEmailDomains");
+  }
+  if (env.auth.allowedEmailDomains.length === 0 && env.auth.allowedGroups.length > 0 && !env.auth.allowAnyEmailDomain) {
+    issue(["auth", "allowedEmailDomains"], "at least one e-mail domain, or auth.allowAnyEmailDomain: true to let the groups in auth.allowedGroups decide alone (an open domain list is an explicit choice)");
   }
   if (env.auth.cookieRefreshMinutes >= env.auth.cookieExpireHours * 60) {
     issue(["auth", "cookieRefreshMinutes"], `shorter than the cookie lifetime (${env.auth.cookieExpireHours * 60} minutes): the session would expire before it is ever refreshed`);

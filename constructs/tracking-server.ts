@@ -32,9 +32,11 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { parseCpu, parseMemory } from "../config/quantity";
 import {
   GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR, type MlflowCommandInputs,
-  allowedHosts, corsAllowedOrigins, dbUpgradeCommand, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
+  allowedHosts, corsAllowedOrigins, dbUpgradeCommand, inClusterHostnames, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
   trackingServerUrl, uvicornOpts,
 } from "./commands/mlflow";
+import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./commands/tracking-guard";
+import { TrackingGuard } from "./tracking-guard";
 import type { ContainerCommand } from "./commands/types";
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "./contracts";
 import { DNS_LABEL } from "./names";
@@ -132,6 +134,19 @@ export interface TrackingServerProps {
    * @default []
    */
   readonly extraAllowedHosts?: readonly string[];
+
+  /**
+   * E-mail domains an identity must belong to: the guard MLflow's app runs inside refuses (403) a request
+   * to the public hostname whose `X-Forwarded-Email` (set by the proxy from the verified token) is not an
+   * address in one of them. Required unless `allowAnyEmailDomain`.
+   */
+  readonly allowedEmailDomains: readonly string[];
+  /**
+   * Any e-mail domain passes the guard (the proxy's group allow-list decides alone). A named choice,
+   * never the result of an empty list.
+   * @default false
+   */
+  readonly allowAnyEmailDomain?: boolean;
 
   /**
    * CIDR blocks pods and probes come from, accepted as Host headers when outside the private ranges
@@ -342,6 +357,13 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
     artifactStore: props.artifactStore,
     webhookEncryptionKey: props.webhookEncryptionKey,
     tcpNoDelayConfigMap: (props.tcpNoDelay ?? true) ? tcpNoDelayConfigMapName(r.name) : undefined,
+    guard: {
+      configMapName: trackingGuardConfigMapName(r.name),
+      publicHosts: [props.publicHostname, ...(props.extraAllowedHosts ?? [])],
+      internalHosts: inClusterHostnames(address),
+      allowedEmailDomains: props.allowedEmailDomains,
+      allowAnyEmailDomain: props.allowAnyEmailDomain,
+    },
   };
 }
 
@@ -458,6 +480,12 @@ function validate(props: TrackingServerProps, r: Resolved): void {
   }
   if (!DNS_SUBDOMAIN.test(identity.serviceAccountName)) fail("identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
 
+  if (props.allowAnyEmailDomain !== true && (props.allowedEmailDomains ?? []).length === 0) {
+    fail("allowedEmailDomains", props.allowedEmailDomains, "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)");
+  }
+  if ((props.allowedEmailDomains ?? []).includes("*")) {
+    fail("allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");
+  }
   if (Object.keys(props.authProxyPodLabels).length === 0) {
     fail("authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods (authProxyPodLabels(partOf)); an empty selector would admit every pod");
   }
@@ -598,6 +626,12 @@ export class TrackingServer extends Construct {
       ? [{ name: "python-site", configMap: { name: inputs.tcpNoDelayConfigMap, items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], defaultMode: "0444" } }]
       : [];
     const pythonSiteMounts = pythonSite ? [{ name: "python-site", mountPath: PYTHON_SITE_DIR, readOnly: true }] : [];
+    // The guard MLflow's app runs inside (identity re-checked, no internals in 5xx): a ConfigMap mounted read-only.
+    const guardName = inputs.guard?.configMapName ?? trackingGuardConfigMapName(name);
+    const guard = new TrackingGuard(this, "guard", {
+      name: guardName, namespace, labels: commonLabels(m, "tracking-server"), dependsOn: props.dependsOn,
+    });
+    const guardVolume = trackingGuardVolume(guardName);
     const podLabels = trackingServerPodLabels(m.instance);
     const serverLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };
     const probe = (periodSeconds: number, failureThreshold: number) =>
@@ -616,7 +650,7 @@ export class TrackingServer extends Construct {
         template: {
           metadata: {
             labels: serverLabels,
-            annotations: { "kubectl.kubernetes.io/default-container": "mlflow" },
+            annotations: { "kubectl.kubernetes.io/default-container": "mlflow", "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum() },
           },
           spec: {
             serviceAccountName: this.serviceAccount.metadata.name,
@@ -637,9 +671,9 @@ export class TrackingServer extends Construct {
               livenessProbe: probe(20, 3),
               // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
               lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
-              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, ...pythonSiteMounts],
+              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, guardVolume.mount, ...pythonSiteMounts],
             }],
-            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, ...pythonSiteVolumes],
+            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, guardVolume.volume, ...pythonSiteVolumes],
           },
         },
       },
@@ -647,7 +681,7 @@ export class TrackingServer extends Construct {
       // The autoscaler owns the replica count once it exists.
       lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // A new MLflow version rolls out only after its migration Job has succeeded.
-      dependsOn: [this.migrationJob, ...dependsOn, ...(pythonSite ? [pythonSite] : [])],
+      dependsOn: [this.migrationJob, guard.configMap, ...dependsOn, ...(pythonSite ? [pythonSite] : [])],
     });
 
     const serviceLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };

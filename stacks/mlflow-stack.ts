@@ -21,6 +21,8 @@ import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
+import { NetworkPolicies } from "../constructs/network-policies";
+import { networkPoliciesProps } from "../constructs/network-policies/from-config";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -206,7 +208,7 @@ export class MlflowStack extends TerraformStack {
     }));
 
     // ── Monitoring and alerting (issue 6) ──────────────────────────────────────────
-    new Monitoring(this, "monitoring", monitoringProps(config, {
+    const monitoring = new Monitoring(this, "monitoring", monitoringProps(config, {
       trackingServer: trackingServer.contract,
       authProxy: authProxy.contract,
       registryEvents: registryEvents?.contract,
@@ -220,8 +222,9 @@ export class MlflowStack extends TerraformStack {
 
     // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
     const endpoints = Object.entries(modelEndpointProps(config, stackName(config)));
+    let servingNamespace: NamespaceV1 | undefined;
     if (endpoints.length > 0) {
-      const servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
+      servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
         metadata: {
           name: config.serving.namespace,
           labels: {
@@ -236,5 +239,15 @@ export class MlflowStack extends TerraformStack {
         new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
       }
     }
+
+    // ── Default-deny networking (issue 10): every namespace this stack creates ──────
+    const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
+    if (servingNamespace && servingNamespace !== this.namespace) created.push([config.serving.namespace, servingNamespace]);
+    const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
+    if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
+    new NetworkPolicies(this, "network_policies", {
+      ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name) }),
+      dependsOn: created.map(([, resource]) => resource),
+    });
   }
 }

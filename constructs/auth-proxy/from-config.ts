@@ -36,6 +36,7 @@ export function oauth2ProxySettings(config: EnvironmentConfig): OAuth2ProxySetti
     groupsClaim: a.groupsClaim,
     allowedEmailDomains: a.allowedEmailDomains,
     allowedGroups: a.allowedGroups,
+    allowAnyEmailDomain: a.allowAnyEmailDomain,
     extraJwtIssuers: a.extraJwtIssuers,
     cookieExpireHours: a.cookieExpireHours,
     cookieRefreshMinutes: a.cookieRefreshMinutes,

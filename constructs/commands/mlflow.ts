@@ -20,7 +20,8 @@
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
 import { trackingServerWebhookEnv } from "./registry-events";
-import { pythonSiteEnv, sitecustomizeFile } from "./tcp-nodelay";
+import { PYTHON_SITE_DIR, sitecustomizeFile } from "./tcp-nodelay";
+import { TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, type TrackingGuardSettings, trackingGuardEnv, trackingGuardMountedFiles } from "./tracking-guard";
 import type { ContainerCommand, EnvVar } from "./types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -84,6 +85,11 @@ export interface MlflowCommandInputs {
    * waits ~40 ms per response when `workers` > 1).
    */
   readonly tcpNoDelayConfigMap?: string;
+  /**
+   * The guard MLflow's app runs inside (`--app-name platform-guard`, see tracking-guard.ts): identity
+   * re-checked on the public hostname, no internals in 5xx bodies. Unset: MLflow's app alone.
+   */
+  readonly guard?: TrackingGuardSettings;
 }
 
 /** The image every MLflow process runs: `image`, else `ghcr.io/mlflow/mlflow:v<version>-full`. */
@@ -246,6 +252,7 @@ export function jobExecutionEnv(): EnvVar[] {
  */
 export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCommand {
   const { backendStore, artifactStore } = inputs;
+  const pythonPath = [...(inputs.guard ? [TRACKING_GUARD_DIR] : []), ...(inputs.tcpNoDelayConfigMap ? [PYTHON_SITE_DIR] : [])];
   const args = [
     "server",
     "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`,
@@ -261,6 +268,8 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     "--cors-allowed-origins", inputs.corsAllowedOrigins.join(","),
     "--expose-prometheus", PROMETHEUS_DIR,
     "--uvicorn-opts", inputs.uvicornOpts,
+    // MLflow's app wrapped by the platform's guard: identity re-checked, no internals in 5xx (tracking-guard.ts).
+    ...(inputs.guard ? ["--app-name", TRACKING_GUARD_APP_NAME] : []),
   );
   return {
     image: inputs.image,
@@ -271,10 +280,15 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
       ...jobExecutionEnv(),
       // Registry webhooks to the in-cluster events service (only when it is deployed).
       ...(inputs.webhookEncryptionKey ? trackingServerWebhookEnv({ encryptionKey: inputs.webhookEncryptionKey }) : []),
-      // TCP_NODELAY on the workers' connections (see tcp-nodelay.ts).
-      ...(inputs.tcpNoDelayConfigMap ? [pythonSiteEnv()] : []),
+      ...(inputs.guard ? trackingGuardEnv(inputs.guard) : []),
+      // The mounted Python directories: the guard's (an `mlflow.app` entry point) and the TCP_NODELAY
+      // module's (sitecustomize, see tcp-nodelay.ts).
+      ...(pythonPath.length > 0 ? [{ name: "PYTHONPATH", value: pythonPath.join(":") }] : []),
     ],
-    ...(inputs.tcpNoDelayConfigMap ? { files: [sitecustomizeFile(inputs.tcpNoDelayConfigMap)] } : {}),
+    files: [
+      ...(inputs.guard ? trackingGuardMountedFiles(inputs.guard.configMapName) : []),
+      ...(inputs.tcpNoDelayConfigMap ? [sitecustomizeFile(inputs.tcpNoDelayConfigMap)] : []),
+    ],
     ports: { http: inputs.port },
   };
 }

@@ -163,6 +163,12 @@ export interface OAuth2ProxySettings {
   readonly allowedEmailDomains: readonly string[];
   /** Groups allowed to sign in. */
   readonly allowedGroups: readonly string[];
+  /**
+   * Open the e-mail domain check ("*") and let `allowedGroups` decide alone. A named choice, never the
+   * result of an empty list or a "*" value.
+   * @default false
+   */
+  readonly allowAnyEmailDomain?: boolean;
   /** Extra issuer/audience pairs whose bearer tokens are accepted. */
   readonly extraJwtIssuers: readonly { readonly issuer: string; readonly audience: string }[];
   /** Session cookie lifetime, hours. */
@@ -197,6 +203,13 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     // The schema refuses this already; a command built from a hand-made config must not open up either.
     throw new Error("oauth2ProxyCommand: allowedEmailDomains and allowedGroups are both empty: say who may sign in (access is denied by default)");
   }
+  const anyDomain = auth.allowAnyEmailDomain === true;
+  if (auth.allowedEmailDomains.length === 0 && !anyDomain) {
+    throw new Error("oauth2ProxyCommand: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list (\"*\") is an explicit choice, never the result of an empty list");
+  }
+  if (auth.allowedEmailDomains.includes("*")) {
+    throw new Error("oauth2ProxyCommand: allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
+  }
   const { upstreamTimeoutSeconds } = authProxyTimeouts(inputs.loadBalancerIdleTimeoutSeconds);
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
@@ -212,9 +225,11 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     v("CODE_CHALLENGE_METHOD", "S256"),
     v("OIDC_GROUPS_CLAIM", auth.groupsClaim),
     v("SKIP_PROVIDER_BUTTON", "true"),
-    // Who may sign in. oauth2-proxy always checks the e-mail domain; with only groups configured the
-    // domain check is opened ("*") and the group check does the limiting. With both, a user needs both.
-    v("EMAIL_DOMAINS", auth.allowedEmailDomains.length > 0 ? auth.allowedEmailDomains.join(",") : "*"),
+    // Who may sign in. The domain check is opened ("*") only by auth.allowAnyEmailDomain, and the group
+    // check then does the limiting. With both lists, a user needs both. oauth2-proxy skips the domain
+    // check for a bearer token without an e-mail claim: the tracking server's guard checks the
+    // X-Forwarded-Email set below again and refuses a request without one (constructs/tracking-guard.ts).
+    v("EMAIL_DOMAINS", anyDomain ? "*" : auth.allowedEmailDomains.join(",")),
     ...(auth.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", auth.allowedGroups.join(","))] : []),
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),
@@ -238,6 +253,8 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     v("UPSTREAMS", upstreamUrl(inputs.upstream)),
     v("UPSTREAM_TIMEOUT", `${upstreamTimeoutSeconds}s`),
     v("PASS_HOST_HEADER", "true"),
+    // X-Forwarded-Email/User/Groups from the verified token; the same headers sent by a client are removed.
+    v("PASS_USER_HEADERS", "true"),
     // Behind the load balancer: trust X-Forwarded-* only from the VPC.
     v("REVERSE_PROXY", "true"),
     v("TRUSTED_PROXY_IPS", inputs.trustedProxyCidrs.join(",")),

@@ -46,6 +46,8 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     resources: m.resources,
     publicHostname: config.hostname,
     extraAllowedHosts: m.extraAllowedHosts,
+    allowedEmailDomains: config.auth.allowedEmailDomains,
+    allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
     podCidrs: config.ingress.vpcCidrs,
     clientIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
     extraUvicornOpts: m.uvicornOpts,

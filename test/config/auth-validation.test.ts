@@ -34,9 +34,39 @@ describe("auth and ingress configuration: bad input is a clear error before synt
     ]);
   });
 
-  it("accepts groups alone, or domains alone", () => {
-    expect(envConfig("dev", { auth: { allowedEmailDomains: [], allowedGroups: ["ml"] } }).auth.allowedGroups).toEqual(["ml"]);
+  it("accepts groups alone only with the named choice allowAnyEmailDomain, or domains alone", () => {
+    expect(envConfig("dev", { auth: { allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: true } }).auth.allowedGroups).toEqual(["ml"]);
     expect(envConfig("dev").auth.allowedEmailDomains).toEqual(["example.com"]);
+    expect(envConfig("dev").auth.allowAnyEmailDomain).toBe(false);
+  });
+
+  it("never opens the e-mail domain list as the result of a value: groups alone without allowAnyEmailDomain are refused", () => {
+    for (const env of ["dev", "prod"] as const) {
+      expect(problems({ auth: { allowedEmailDomains: [], allowedGroups: ["ml"] } }, env)).toEqual([
+        expect.stringMatching(new RegExp(`environment "${env}": field auth\\.allowedEmailDomains = \\[\\]: expected at least one e-mail domain, or auth\\.allowAnyEmailDomain: true`)),
+      ]);
+    }
+  });
+
+  it("refuses a wildcard written as a domain (\"*\", \"*@x\", \"**\"): the named choice is allowAnyEmailDomain", () => {
+    for (const bad of ["*", "**", "*example.com", "a b.com", "@example.com", "exa_mple.com"]) {
+      const p = problems({ auth: { allowedEmailDomains: [bad] } });
+      expect(p).toHaveLength(1);
+      expect(p[0]).toMatch(/environment "dev": field auth\.allowedEmailDomains\.0 = .*: expected a domain such as "example\.com"/);
+    }
+    expect(problems({ auth: { allowedEmailDomains: ["*"] } })[0]).toMatch(/set auth\.allowAnyEmailDomain: true/);
+    expect(envConfig("dev", { auth: { allowedEmailDomains: [".example.com", "*.corp.example", "Example.ORG"] } }).auth.allowedEmailDomains).toHaveLength(3);
+  });
+
+  it("refuses allowAnyEmailDomain without groups (anyone at the issuer) and together with a domain list", () => {
+    for (const env of ["dev", "prod"] as const) {
+      expect(problems({ auth: { allowedEmailDomains: [], allowAnyEmailDomain: true } }, env)).toEqual(expect.arrayContaining([
+        expect.stringMatching(new RegExp(`environment "${env}": field auth\\.allowAnyEmailDomain = true: expected used with auth\\.allowedGroups`)),
+      ]));
+    }
+    expect(problems({ auth: { allowAnyEmailDomain: true, allowedGroups: ["ml"] } })).toEqual([
+      expect.stringMatching(/field auth\.allowAnyEmailDomain = true: expected false when auth\.allowedEmailDomains is set/),
+    ]);
   });
 
   it("refuses a hostname the certificate does not cover", () => {

@@ -414,6 +414,8 @@ describe("the Deployment's container, rendered exactly as Kubernetes runs it, is
       read_replica_backend_store_uri: "postgresql+psycopg2://mlflow_admin@replica.example.internal:5432/mlflow?sslmode=require",
       serve_artifacts: true, artifacts_destination: artifactStore.destinationUri, host: "0.0.0.0", port: 5000, workers: "4",
       expose_prometheus: "/var/run/mlflow/prometheus",
+      // MLflow's app inside the platform's guard (constructs/commands/tracking-guard.ts).
+      app_name: "platform-guard",
     });
     expect(s.uvicorn).toMatchObject({ workers: 4, timeout_keep_alive: 605 });
     expect(s.hostCheck).toEqual({ "mlflow.example.com": true, "mlflow.example.com:443": true, "evil.example.com": false });

@@ -22,6 +22,7 @@ import { keepAliveLatency, memory } from "./runtime";
 import { proxyDrain } from "./drain";
 import { modelImage, modelServer } from "./serving";
 import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
+import { internalErrors } from "./errors";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
 async function main(): Promise<number> {
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
     ["1. Training script through the proxy", () => train(ctx)],
     ["A real browser (Chromium): sign in, the run and its loss chart, a write from the UI", () => realBrowser(ctx)],
     ["2. Artifacts in the bucket, under the stack's prefix", () => artifactsInBucket(ctx)],
+    ["2a. Errors carry no internals: a missing artifact through the proxy", () => internalErrors(ctx)],
     ["3. Model registry via REST (aliases, stages)", () => registry(ctx)],
     ["3a. Registry events service's command, with Slack, Discord, GitHub and SMTP stand-ins", () => startRegistryEvents(ctx, r().dnsRules)],
     ["3b. Registry events: MLflow's webhooks reach every channel exactly once", () => eventsByWebhook(ctx)],

@@ -78,6 +78,19 @@ export async function negativeChecks(ctx: Ctx): Promise<void> {
     const r = await get(apiPath, { Authorization: `Bearer ${token}` });
     report.check(`${what} is refused`, refused(r), `GET ${apiPath}: ${show(r)}`);
   }
+  // oauth2-proxy 7.15 skips its e-mail domain check when a token has no e-mail (it falls back to sub;
+  // with neither claim the request passed): the tracking server's guard must refuse what names nobody.
+  const identityCases: [string, Promise<string>][] = [
+    ["a token with neither e-mail nor subject (right issuer and client)", oidc.mint({ omit: ["email", "sub", "preferred_username"] })],
+    ["a token without e-mail whose subject is no address", oidc.mint({ omit: ["email"], sub: "svc-no-mail" })],
+    ["a token with an e-mail outside the allowed domains", oidc.mint({ email: "eve@not-allowed.example" })],
+  ];
+  for (const [what, tokenP] of identityCases) {
+    const r = await get(apiPath, { Authorization: `Bearer ${await tokenP}` });
+    // Who refused shows in the body: the proxy answers HTML, the tracking server's guard PERMISSION_DENIED.
+    report.check(`${what} is refused`, refused(r), `GET ${apiPath}: ${show(r)} ${r.body.replace(/\s+/g, " ").slice(0, 110)}`);
+  }
+
   const tampered = need(ctx.token, "token").split(".");
   const payload = { ...claims(ctx.token!), email: "admin@example.com" };
   tampered[1] = Buffer.from(JSON.stringify(payload)).toString("base64url");

@@ -4,8 +4,10 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import type { RenderedProcess } from "../../constructs/commands/render";
+import { TRACKING_GUARD_DIR, trackingGuardFiles } from "../../constructs/commands/tracking-guard";
 import { venvPython } from "./tools";
 
 // Next to this file in the source tree; from dist/test/helpers (compiled), in the source tree.
@@ -31,6 +33,20 @@ export type CliResult = {
 
 /** Parses each rendered process with click, as `mlflow` would, in its rendered environment. */
 export function mlflowCliParse(procs: { process: RenderedProcess; hostProbes?: string[] }[]): CliResult[] {
-  const input = JSON.stringify({ processes: procs.map((p) => ({ argv: p.process.argv, env: p.process.env, hostProbes: p.hostProbes ?? [] })) });
-  return JSON.parse(execFileSync(venvPython(), [CHECKER], { input, encoding: "utf8", maxBuffer: 16 << 20 }));
+  // The tracking server's guard is a mounted ConfigMap on PYTHONPATH (its entry point is one of the
+  // choices of `--app-name`, read when MLflow's CLI is imported): mount its files here, as the kubelet would.
+  const guardDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-guard-"));
+  for (const f of trackingGuardFiles()) {
+    fs.mkdirSync(path.dirname(path.join(guardDir, f.path)), { recursive: true });
+    fs.writeFileSync(path.join(guardDir, f.path), f.content);
+  }
+  const env = (e: Record<string, string>) => (e.PYTHONPATH
+    ? { ...e, PYTHONPATH: e.PYTHONPATH.split(":").map((d) => (d === TRACKING_GUARD_DIR ? guardDir : d)).join(":") }
+    : e);
+  const input = JSON.stringify({ processes: procs.map((p) => ({ argv: p.process.argv, env: env(p.process.env), hostProbes: p.hostProbes ?? [] })) });
+  try {
+    return JSON.parse(execFileSync(venvPython(), [CHECKER], { input, encoding: "utf8", maxBuffer: 16 << 20, env: { ...process.env, PYTHONPATH: guardDir } }));
+  } finally {
+    fs.rmSync(guardDir, { recursive: true, force: true });
+  }
 }

@@ -105,8 +105,8 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(names(cmd)).not.toContain("OAUTH2_PROXY_ALLOWED_GROUPS");
   });
 
-  it("with groups only, opens the domain check and limits by group", () => {
-    const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"] } }), { upstream });
+  it("with groups only and the named choice allowAnyEmailDomain, opens the domain check and limits by group", () => {
+    const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_EMAIL_DOMAINS")).toBe("*");
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml-users,ml-admins");
   });
@@ -115,6 +115,17 @@ describe("oauth2ProxyCommand (pure)", () => {
     const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: ["a.com", "b.org"], allowedGroups: ["ml"] } }), { upstream });
     expect(valueOf(c, "OAUTH2_PROXY_EMAIL_DOMAINS")).toBe("a.com,b.org");
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml");
+  });
+
+  it("never derives \"*\" from an empty domain list, nor passes a \"*\" value: a hand-made configuration is refused", () => {
+    const groupsOnly = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: false } } as EnvironmentConfig;
+    expect(() => commandOf(groupsOnly, { upstream })).toThrow(/allowAnyEmailDomain is not true/);
+    const star = { ...config, auth: { ...config.auth, allowedEmailDomains: ["*"] } } as EnvironmentConfig;
+    expect(() => commandOf(star, { upstream })).toThrow(/set allowAnyEmailDomain: true instead/);
+  });
+
+  it("passes the verified identity to MLflow (X-Forwarded-Email, which the tracking server's guard checks)", () => {
+    expect(valueOf(cmd, "OAUTH2_PROXY_PASS_USER_HEADERS")).toBe("true");
   });
 
   it("refuses a hand-made configuration that allows nobody explicitly (deny by default)", () => {
@@ -295,7 +306,7 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
   });
 
   it("parses lists and durations as meant (the proxy's own view of its configuration)", async () => {
-    const config = envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"] }, ingress: { idleTimeoutSeconds: 900 } });
+    const config = envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true }, ingress: { idleTimeoutSeconds: 900 } });
     const p = localProcess(config, oidc, up, 4180, 44180);
     const r = await run([...p.argv, "--convert-config-to-alpha"], p.env);
     expect(r.code).toBe(0);

@@ -186,8 +186,10 @@ export class LocalDeployment {
       rules.push(pathRule(f.path, local, `file from ${f.secretKeyRef ? `Secret ${f.secretKeyRef.name}` : `ConfigMap ${f.configMapKeyRef!.name}`}`));
       // The directory the volume is mounted at (e.g. a PYTHONPATH entry), exactly as written.
       const dir = path.posix.dirname(f.path);
-      rules.push({ why: `directory of the mounted file ${f.path}`, apply: (v) => (v === dir ? path.dirname(local) : v) });
+      rules.push({ why: `directory of the mounted file ${f.path}`, apply: (v) => eachPath(v, (p) => (p === dir ? path.dirname(local) : p)) });
     }
+    // The directory a Secret or ConfigMap volume is mounted at (e.g. on PYTHONPATH), after its files' own rules.
+    for (const dir of container.fileMounts ?? []) rules.push(pathRule(dir, path.join(mountDir, dir), "Secret/ConfigMap volume directory"));
 
     for (let i = 1; i < argv.length; i++) {
       for (const r of rules) {
@@ -230,18 +232,24 @@ export class LocalDeployment {
 }
 
 /** Rewrites a container path (and anything below it) to a local one. */
+/** `fn` over each entry of a colon-separated list of absolute paths (PYTHONPATH), or over `v` itself. */
+function eachPath(v: string, fn: (p: string) => string): string {
+  const parts = v.split(":");
+  return parts.length > 1 && parts.every((x) => x.startsWith("/")) ? parts.map(fn).join(":") : fn(v);
+}
+
 function pathRule(containerPath: string, local: string, why: string): AddressRule {
   const p = containerPath.replace(/\/$/, "");
   return {
     why,
-    apply: (v) => {
+    apply: (whole) => eachPath(whole, (v) => {
       if (v === p) return local;
       if (v.startsWith(`${p}/`)) return local + v.slice(p.length);
       // --flag=/path forms
       const eq = v.indexOf("=");
       if (eq > 0 && (v.slice(eq + 1) === p || v.slice(eq + 1).startsWith(`${p}/`))) return v.slice(0, eq + 1) + local + v.slice(eq + 1 + p.length);
       return v;
-    },
+    }),
   };
 }
 

@@ -45,6 +45,8 @@ export interface Container {
   readonly command: ContainerCommand;
   /** Writable scratch volumes (emptyDir) mounted into the container. */
   readonly scratch: readonly ScratchMount[];
+  /** Where Secret and ConfigMap volumes are mounted (directories; their files are in command.files). */
+  readonly fileMounts?: readonly string[];
 }
 
 export interface Workload {
@@ -108,6 +110,7 @@ export function containerCommand(c: Json, volumes: Json[], json: StackJson, wher
 
   const files: MountedFile[] = [];
   const scratch: ScratchMount[] = [];
+  const fileMounts: string[] = [];
   for (const m of many(c.volume_mount)) {
     const vol = volumes.find((v) => v.name === m.name);
     if (!vol) throw new Error(`${where}: volume_mount ${m.name} names no volume of the pod`);
@@ -120,6 +123,7 @@ export function containerCommand(c: Json, volumes: Json[], json: StackJson, wher
       const keys = items.length > 0
         ? items.map((i) => ({ key: i.key as string, path: i.path as string }))
         : Object.keys(source?.data ?? {}).map((k) => ({ key: k, path: k }));
+      if (!m.sub_path) fileMounts.push(m.mount_path);
       if (keys.length === 0) throw new Error(`${where}: the mount of ${secret ? "Secret" : "ConfigMap"} "${refName}" at ${m.mount_path} lists no items and the stack does not define its keys`);
       for (const { key, path } of keys) {
         if (m.sub_path && m.sub_path !== path) continue;
@@ -146,6 +150,7 @@ export function containerCommand(c: Json, volumes: Json[], json: StackJson, wher
       ports,
     },
     scratch,
+    ...(fileMounts.length > 0 ? { fileMounts } : {}),
   };
 }
 

@@ -108,8 +108,8 @@ func main() {
 
 // mint signs an ID token for the user with adjustable audience, lifetime and key.
 // Form fields: aud (default: the client id), ttl (seconds, negative = already expired), key ("other" =
-// a key nobody publishes, with the real key id in the header), and email, sub, groups (comma-separated)
-// for a second identity.
+// a key nobody publishes, with the real key id in the header), email, sub, groups (comma-separated)
+// for a second identity, and omit (comma-separated claims left out, e.g. "email,sub,preferred_username").
 func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -159,6 +159,12 @@ func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, 
 		"email_verified":     true,
 		"preferred_username": strings.SplitN(email, "@", 2)[0],
 		"groups":             groups,
+	}
+	// omit: comma-separated claims to leave out (e.g. "email,sub": a token that names nobody).
+	for _, c := range strings.Split(r.Form.Get("omit"), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			delete(claims, c)
+		}
 	}
 	kp := m.Keypair
 	if r.Form.Get("key") == "other" {

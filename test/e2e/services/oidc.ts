@@ -16,7 +16,7 @@ export interface Oidc {
    * A token the negative checks need (other audience, already expired, or signed by an unknown key), or
    * one for another person (email, sub, groups), signed like the provider's own.
    */
-  mint(options: { aud?: string; ttl?: number; key?: "other"; email?: string; sub?: string; groups?: string[] }): Promise<string>;
+  mint(options: { aud?: string; ttl?: number; key?: "other"; email?: string; sub?: string; groups?: string[]; omit?: string[] }): Promise<string>;
 }
 
 export async function startOidc(procs: Processes, bin: string, runDir: string, clientId: string, clientSecret: string, email: string): Promise<Oidc> {
@@ -59,6 +59,7 @@ export async function startOidc(procs: Processes, bin: string, runDir: string, c
       if (options.email) form.set("email", options.email);
       if (options.sub) form.set("sub", options.sub);
       if (options.groups) form.set("groups", options.groups.join(","));
+      if (options.omit) form.set("omit", options.omit.join(","));
       const res = await request(`${base}/e2e/mint`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form.toString(), caller: "probe" });
       if (res.status !== 200) throw new Error(`mint answered ${res.status}: ${res.body}`);
       return (JSON.parse(res.body) as { id_token: string }).id_token;

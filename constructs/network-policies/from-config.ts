@@ -1,0 +1,145 @@
+/**
+ * The one mapping from an environment's configuration to {@link NetworkPoliciesProps}: which namespaces
+ * the stack creates (default deny there) and what each workload without a policy of its own needs.
+ *
+ * Workloads with their own complete policy (ingress and egress) are left to it: the proxy
+ * (constructs/auth-proxy.ts), the registry events service (constructs/registry-events.ts), each model
+ * endpoint (constructs/model-endpoint). The tracking server's ingress is its own policy
+ * (constructs/tracking-server.ts); its egress is decided here.
+ */
+import type { EnvironmentConfig } from "../../config";
+import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
+import { trackingInstance } from "../tracking-server/from-config";
+import { modelRetentionPodLabels } from "../commands/retention";
+import { registryEventsPodLabels } from "../commands/registry-events";
+import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
+import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
+
+/** PostgreSQL (RDS) port. */
+export const POSTGRES_PORT = 5432;
+/** HTTPS: S3, STS and the other AWS APIs, identity providers, chat webhooks. */
+export const HTTPS_PORT = 443;
+/** The EKS Pod Identity agent on every node (credentials for pods; HTTP on a link-local address). */
+export const POD_IDENTITY_AGENT: CidrPeer = { cidr: "169.254.170.23/32" };
+/** The kubelet's port, which Prometheus scrapes for cAdvisor and kubelet metrics. */
+export const KUBELET_PORT = 10250;
+/** Labels of the pods the kube-prometheus-stack chart runs (Grafana's and Alertmanager's). */
+export const GRAFANA_POD_LABELS = { "app.kubernetes.io/name": "grafana" } as const;
+export const ALERTMANAGER_POD_LABELS = { "app.kubernetes.io/name": "alertmanager" } as const;
+export const GRAFANA_PORT = 3000;
+
+/**
+ * Addresses outside the VPC and the cluster: the public internet, without private ranges, the
+ * carrier-grade NAT range (custom pod networking) and link-local (instance metadata, the Pod Identity
+ * agent: each reachable only where a rule names it).
+ */
+export const PUBLIC_INTERNET: CidrPeer = {
+  cidr: "0.0.0.0/0",
+  except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"],
+};
+
+/** What {@link networkPoliciesProps} needs besides the configuration. */
+export interface NetworkPolicyInputs {
+  /** The namespaces this stack creates (MLflow's; the serving one; monitoring's in install mode). */
+  readonly namespaces: readonly string[];
+}
+
+/**
+ * Flows every environment's workloads need, by namespace:
+ *
+ * | workload | egress allowed (besides DNS) |
+ * |---|---|
+ * | tracking server | RDS (VPC, 5432); AWS APIs (443: S3 public endpoints and VPC endpoints); the Pod Identity agent (80); the events service's pods (webhooks) |
+ * | migration Job | RDS (VPC, 5432) |
+ * | gc CronJob | RDS (VPC, 5432); the tracking server; AWS APIs (443); the Pod Identity agent |
+ * | model-retention CronJob | the tracking server; AWS APIs (443); the Pod Identity agent |
+ * | monitoring (install mode) | within the namespace; the Kubernetes API (VPC, 443); Prometheus: every pod (scrapes) and the kubelets; Alertmanager: the receivers (internet 443, SMTP); Grafana: the issuer and CloudWatch (internet 443), the Pod Identity agent; Grafana's port from the VPC (its load balancer) |
+ */
+export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkPolicyInputs): NetworkPoliciesProps {
+  const ns = config.mlflow.namespace;
+  const vpc: Peer[] = config.ingress.vpcCidrs.map((cidr) => ({ cidr }));
+  const podIdentity = config.identity.mode === "pod-identity";
+  const tracking: Peer = { namespace: ns, podLabels: trackingServerPodLabels(trackingInstance(config)) };
+
+  const database: FlowRule = { why: "the PostgreSQL database (RDS, in the VPC)", peers: vpc, ports: [{ port: POSTGRES_PORT }] };
+  const awsApis: FlowRule = {
+    why: "S3 and the other AWS APIs (public endpoints, or interface endpoints in the VPC)",
+    peers: [PUBLIC_INTERNET, ...vpc],
+    ports: [{ port: HTTPS_PORT }],
+  };
+  const credentials: FlowRule[] = podIdentity
+    ? [{ why: "AWS credentials from the EKS Pod Identity agent", peers: [POD_IDENTITY_AGENT], ports: [{ port: 80 }] }]
+    : [];
+  const toTracking: FlowRule = { why: "the tracking server's API, in-cluster", peers: [tracking], ports: [{ port: config.mlflow.port }] };
+
+  const workloads: WorkloadAllows[] = [
+    {
+      name: "tracking-server-egress",
+      namespace: ns,
+      podLabels: trackingServerPodLabels(trackingInstance(config)),
+      egress: [
+        database, awsApis, ...credentials,
+        ...(config.events.enabled ? [{
+          why: "registry webhooks to the events service",
+          peers: [{ namespace: ns, podLabels: registryEventsPodLabels(config) }],
+          ports: [{ port: config.events.port }],
+        }] : []),
+      ],
+    },
+    { name: "db-migration-egress", namespace: ns, podLabels: migrationPodLabels(trackingInstance(config)), egress: [database] },
+    { name: "gc-egress", namespace: ns, podLabels: gcPodLabels(trackingInstance(config)), egress: [database, toTracking, awsApis, ...credentials] },
+    { name: "model-retention-egress", namespace: ns, podLabels: modelRetentionPodLabels(config), egress: [toTracking, awsApis, ...credentials] },
+  ];
+
+  const m = config.monitoring;
+  if (m.mode === "install" && inputs.namespaces.includes(m.namespace)) {
+    const mon = m.namespace;
+    const prometheus = { ...(m.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) };
+    const kubeApi: FlowRule = { why: "the Kubernetes API server (EKS control plane addresses in the VPC)", peers: vpc, ports: [{ port: HTTPS_PORT }] };
+    const smtpPort = m.email ? Number(m.email.smarthost.split(":").pop()) : undefined;
+    workloads.push(
+      {
+        name: "within-namespace",
+        namespace: mon,
+        podLabels: {},
+        ingress: [
+          { why: "the monitoring stack's parts talk to each other (Grafana -> Prometheus -> Alertmanager, scrapes)", peers: [{ namespace: mon, podLabels: {} }] },
+          { why: "the Kubernetes API server calls the operator's admission webhook", peers: vpc, ports: [{ port: KUBELET_PORT }, { port: HTTPS_PORT }] },
+        ],
+        egress: [{ why: "the monitoring stack's parts talk to each other", peers: [{ namespace: mon, podLabels: {} }] }, kubeApi],
+      },
+      {
+        name: "prometheus-scrapes",
+        namespace: mon,
+        podLabels: prometheus,
+        egress: [
+          { why: "scrapes of every pod the ServiceMonitors name, in any namespace", peers: [{ allNamespaces: true }] },
+          { why: "the kubelets' metrics (nodes in the VPC)", peers: vpc, ports: [{ port: KUBELET_PORT }] },
+        ],
+      },
+      {
+        name: "alertmanager-receivers",
+        namespace: mon,
+        podLabels: { ...ALERTMANAGER_POD_LABELS },
+        egress: [{
+          why: "alert receivers outside the cluster (Slack, Discord, SMTP)",
+          peers: [PUBLIC_INTERNET, ...vpc],
+          ports: [{ port: HTTPS_PORT }, ...(smtpPort ? [{ port: smtpPort }] : [])],
+        }],
+      },
+      {
+        name: "grafana",
+        namespace: mon,
+        podLabels: { ...GRAFANA_POD_LABELS },
+        ...(m.grafanaHostname ? { ingress: [{ why: "Grafana's load balancer (in the VPC)", peers: vpc, ports: [{ port: GRAFANA_PORT }] }] } : {}),
+        egress: [{ why: "the identity provider and CloudWatch", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] }, ...credentials],
+      },
+    );
+  }
+
+  return {
+    namespaces: inputs.namespaces,
+    workloads,
+    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The ConfigMap that carries the tracking server's guard (constructs/commands/tracking-guard.ts, the
+ * Python module runtime/src/mlflow_platform_guard.py) into the tracking server's pods.
+ */
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { trackingGuardFiles } from "./commands/tracking-guard";
+
+/** Props of {@link TrackingGuard}. */
+export interface TrackingGuardProps {
+  /** Name of the ConfigMap. Required (use {@link trackingGuardConfigMapName}). */
+  readonly name: string;
+  /** Namespace of the tracking server. Required. */
+  readonly namespace: string;
+  /** Labels of the ConfigMap. @default {} */
+  readonly labels?: Record<string, string>;
+  /** What the ConfigMap waits for (the namespace). @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** The ConfigMap carrying the guard into the tracking server's pods. */
+export class TrackingGuard extends Construct {
+  readonly configMap: ConfigMapV1;
+
+  constructor(scope: Construct, id: string, props: TrackingGuardProps) {
+    super(scope, id);
+    this.configMap = new ConfigMapV1(this, "config_map", {
+      metadata: { name: props.name, namespace: props.namespace, labels: { ...(props.labels ?? {}) } },
+      data: Object.fromEntries(trackingGuardFiles().map((f) => [f.key, f.content])),
+      dependsOn: props.dependsOn,
+    });
+  }
+}
