@@ -94,7 +94,7 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     monitoring: { retentionDays: 7, storageGb: 20, alertsReachNobody: true },
     serving: {
       // The workflow's example model (examples/train.py); the end-to-end run registers and serves it.
-      models: { "iris-classifier": { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"] } },
+      models: { "iris-classifier": { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"], smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" } } },
       gatewayCidrs: ["10.0.0.0/16"],
       releases: devReleases,
     },

@@ -296,7 +296,7 @@ export const environmentSchema = z.object({
   ingress: ingressSchema,
   monitoring: monitoringSchema,
   notifications: notificationsSchema.default({ emails: [] }),
-  serving: servingSchema.default({ namespace: "models", callerHeader: "X-Caller-Id", gatewayCidrs: [], keepImages: 10, models: {}, releases: {} }).describe("Models served as REST microservices (config/serving.ts)."),
+  serving: servingSchema.prefault({}).describe("Models served as REST microservices (config/serving.ts)."),
   registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
   events: eventsSchema,
 }).strict().superRefine((env, ctx) => {

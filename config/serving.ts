@@ -33,6 +33,10 @@ export const servedModelSchema = z.object({
   callerBurst: num(1, 100_000, "callerBurst").default(100).describe("Burst per caller, per pod."),
   requestTimeoutSeconds: num(1, 300, "requestTimeoutSeconds").default(30).describe("Deadline of a request body and of a prediction (408/504 after)."),
   classNames: z.array(z.string().min(1)).default([]).describe("Names of the classes, in the model's order; /predict then answers labels too."),
+  smokeTest: z.object({
+    row: z.array(z.number()).min(1, { error: "at least one feature" }).describe("The features sent as `POST /predict {\"data\": row}` to the new version before it gets traffic."),
+    expectLabel: z.string().min(1).optional().describe("The label the answer must give for the row (needs classNames)."),
+  }).strict().optional().describe("The release smoke test's request (required for a released model when delivery.strategy is blueGreen or canary)."),
 }).strict();
 
 export const releaseSchema = z.object({
@@ -41,10 +45,68 @@ export const releaseSchema = z.object({
     .describe("Digest of the image in the model's ECR repository; pods run exactly these bytes."),
 }).strict();
 
+/** How a new release reaches traffic (docs/model-serving.md, "Delivery"). */
+export const deliverySchema = z.object({
+  strategy: z.enum(["blueGreen", "canary", "rollingUpdate"]).default("blueGreen")
+    .describe("`blueGreen`: an Argo Rollouts Rollout with active and preview Services, a pre-promotion smoke test and analysis, rollback when analysis fails; `canary`: the same Rollout shifting replicas by `canaryWeights`; `rollingUpdate`: the Deployment alone (no Argo Rollouts)."),
+  autoPromotionEnabled: z.boolean().default(true)
+    .describe("blueGreen: promote the preview to active once the pre-promotion analysis passed; false: wait for `kubectl argo rollouts promote`."),
+  canaryWeights: z.array(num(1, 99, "canaryWeights")).min(1, { error: "at least one weight" }).default([25, 50])
+    .describe("canary: the traffic shares (percent, increasing), each held for `pauseSeconds` while the analysis runs."),
+  pauseSeconds: num(0, 86_400, "pauseSeconds").default(120).describe("canary: seconds each weight is held."),
+  maxErrorRatio: num(0, 1, "maxErrorRatio", false).default(0.01).describe("Highest share of 5xx answers of the new version during analysis."),
+  maxP99Seconds: num(0.001, 60, "maxP99Seconds", false).default(0.25).describe("Highest p99 latency (seconds) of the new version during analysis."),
+  analysisWindow: z.string().regex(/^[1-9]\d*[smh]$/, { error: "a Prometheus duration such as \"2m\"" }).default("2m").describe("Rate window of the analysis queries."),
+  analysisIntervalSeconds: num(10, 3600, "analysisIntervalSeconds").default(30).describe("Seconds between two analysis measurements."),
+  analysisCount: num(1, 100, "analysisCount").default(4).describe("Measurements per post-promotion (or canary) analysis; any failed one aborts and rolls back."),
+  prometheusUrl: z.string().regex(/^https?:\/\/[^\s]+$/, { error: "an http(s) URL such as \"http://prometheus-operated.monitoring.svc:9090\"" }).optional()
+    .describe("Prometheus the analysis queries; defaults to the Prometheus operator's `prometheus-operated` Service in monitoring.namespace."),
+  controller: z.enum(["install", "existing"]).default("install")
+    .describe("`install` the Argo Rollouts controller (pinned chart) with the stack, or attach to an `existing` one (its CRDs must be installed)."),
+  controllerNamespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "a DNS label" }).default("argo-rollouts")
+    .describe("Namespace of the Argo Rollouts controller (created in `install` mode)."),
+}).strict().superRefine((d, ctx) => {
+  for (let i = 1; i < d.canaryWeights.length; i++) {
+    if (d.canaryWeights[i] <= d.canaryWeights[i - 1]) ctx.addIssue({ code: "custom", path: ["canaryWeights", i], message: `increasing weights (${d.canaryWeights[i]} after ${d.canaryWeights[i - 1]}): each step sends more traffic to the new version` });
+  }
+});
+
+const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const host = z.string().regex(HOST, { error: "a lower-case DNS name such as \"models.example.com\"" });
+const acmArn = z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/, { error: "an ACM certificate ARN \"arn:aws:acm:<region>:<account>:certificate/<uuid>\"" });
+const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { error: "a subnet id such as \"subnet-0123abcd\"" });
+
+/** Exposure through an ALB Ingress and a per-model OAuth2 Proxy (serving.exposure: "ingress"). */
+export const servingIngressSchema = z.object({
+  domain: host.describe("Each model is served at `https://<model>.<domain>/predict`; the certificate must cover `*.<domain>`."),
+  certificateArn: acmArn.optional().describe("ACM certificate for `*.<domain>`; defaults to ingress.certificateArn."),
+  scheme: z.enum(["internal", "internet-facing"]).default("internal").describe("Load balancer scheme."),
+}).strict();
+
+/** Exposure through an API Gateway HTTP API (serving.exposure: "apiGateway"). */
+export const apiGatewaySchema = z.object({
+  domain: host.describe("Custom domain of the API: models are at `https://<domain>/<model>/predict`."),
+  certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region."),
+  loadBalancerSubnetIds: z.array(subnetId).min(2, { error: "at least two private subnets (two zones)" })
+    .describe("Private subnets of the internal load balancer and the VPC link (their CIDRs must be in serving.gatewayCidrs)."),
+  throttleRatePerSecond: num(1, 100_000, "throttleRatePerSecond", false).default(100).describe("Stage-wide steady request rate (all callers together)."),
+  throttleBurst: num(1, 100_000, "throttleBurst").default(200).describe("Stage-wide burst."),
+  routeThrottleRatePerSecond: num(1, 100_000, "routeThrottleRatePerSecond", false).optional().describe("Per-route steady rate (each model's routes); defaults to the stage's."),
+  routeThrottleBurst: num(1, 100_000, "routeThrottleBurst").optional().describe("Per-route burst; defaults to the stage's."),
+  logRetentionDays: z.union([z.literal(1), z.literal(3), z.literal(5), z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90), z.literal(180), z.literal(365), z.literal(400), z.literal(545), z.literal(731), z.literal(1827), z.literal(3653)], { error: "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 400, 545, 731, 1827 or 3653" })
+    .default(90).describe("Days the access logs are kept."),
+  alarm5xxPerMinute: num(1, 1_000_000, "alarm5xxPerMinute").default(5).describe("5xx answers per minute (3 minutes in a row) that raise the alarm."),
+  alarmP99LatencyMs: num(10, 30_000, "alarmP99LatencyMs").default(1000).describe("p99 latency in ms (3 minutes in a row) that raises the alarm."),
+}).strict();
+
 export const servingSchema = z.object({
   namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "a DNS label" }).default("models").describe("Namespace of the model servers (restricted Pod Security)."),
-  callerHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: "an HTTP header name such as \"X-Caller-Id\"" }).default("X-Caller-Id")
-    .describe("Header naming the authenticated caller; the gateway overwrites it from the verified token, and only the gateway path reaches the pods."),
+  callerHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: "an HTTP header name such as \"X-Caller-Id\"" }).optional()
+    .describe("Header naming the authenticated caller; the gateway overwrites it from the verified token, and only the gateway path reaches the pods. Default: `X-Forwarded-Email` with the `ingress` exposure (what its OAuth2 Proxy sets), else `X-Caller-Id` (what the API Gateway integration sets)."),
+  exposure: z.enum(["none", "ingress", "apiGateway"]).default("none")
+    .describe("How applications reach the models: `apiGateway` (HTTP API, JWT authorizer on auth.issuerUrl, throttling, VPC link to an internal load balancer), `ingress` (ALB + an OAuth2 Proxy per model, bearer tokens of auth.issuerUrl), or `none` (in-cluster only, from gatewayCidrs / gatewayPodLabels)."),
+  ingress: servingIngressSchema.optional().describe("Required with exposure `ingress`."),
+  apiGateway: apiGatewaySchema.optional().describe("Required with exposure `apiGateway`."),
   gatewayPodLabels: z.record(z.string(), z.string()).optional()
     .describe("Labels of in-cluster pods (in `gatewayNamespace`) allowed to call the model servers, e.g. an authenticating proxy. Without it only `gatewayCidrs` get in."),
   gatewayNamespace: z.string().optional().describe("Namespace of `gatewayPodLabels`; defaults to mlflow.namespace."),
@@ -54,14 +116,30 @@ export const servingSchema = z.object({
   models: z.record(z.string().regex(MODEL_NAME, { error: "a model name of lower-case letters, digits and '-' (at most 40)" }), servedModelSchema).default({})
     .describe("The models this environment serves, by registered model name."),
   releases: z.record(z.string(), releaseSchema).default({}).describe("Released version and image digest per model; from config/releases/<env>.json."),
+  delivery: deliverySchema.prefault({}).describe("How a new release reaches traffic: blue-green (default) or canary with Argo Rollouts, or a plain rolling update."),
 }).strict().superRefine((s, ctx) => {
+  if (s.exposure === "ingress" && !s.ingress) ctx.addIssue({ code: "custom", path: ["ingress"], message: "the models' domain when serving.exposure is \"ingress\", such as { domain: \"models.example.com\" }" });
+  if (s.exposure === "apiGateway" && !s.apiGateway) ctx.addIssue({ code: "custom", path: ["apiGateway"], message: "the API's domain, certificate and subnets when serving.exposure is \"apiGateway\", such as { domain: \"api.example.com\", certificateArn: \"arn:aws:acm:...\", loadBalancerSubnetIds: [\"subnet-...\", \"subnet-...\"] }" });
+  if (s.exposure !== "ingress" && s.ingress) ctx.addIssue({ code: "custom", path: ["ingress"], message: `nothing unless serving.exposure is "ingress" (it is "${s.exposure}")` });
+  if (s.exposure !== "apiGateway" && s.apiGateway) ctx.addIssue({ code: "custom", path: ["apiGateway"], message: `nothing unless serving.exposure is "apiGateway" (it is "${s.exposure}")` });
+  if (s.exposure === "ingress" && s.callerHeader && !/^x-forwarded-(email|user)$/i.test(s.callerHeader)) {
+    ctx.addIssue({ code: "custom", path: ["callerHeader"], message: `X-Forwarded-Email or X-Forwarded-User with exposure "ingress" (the headers its OAuth2 Proxy overwrites from the token; "${s.callerHeader}" would pass through unchecked)` });
+  }
+  if (s.exposure === "apiGateway" && s.gatewayCidrs.length === 0) ctx.addIssue({ code: "custom", path: ["gatewayCidrs"], message: "the CIDRs of apiGateway.loadBalancerSubnetIds (the internal load balancer sends from there; the model's NetworkPolicy admits only them)" });
   for (const name of Object.keys(s.releases)) {
     if (!(name in s.models)) ctx.addIssue({ code: "custom", path: ["releases", name], message: `a model declared in serving.models (add "${name}" there, or remove its release)` });
   }
   for (const [name, m] of Object.entries(s.models)) {
     if (m.replicas.max < m.replicas.min) ctx.addIssue({ code: "custom", path: ["models", name, "replicas", "max"], message: `at least replicas.min (${m.replicas.min})` });
+    if (s.delivery.strategy !== "rollingUpdate" && name in s.releases && !m.smokeTest) {
+      ctx.addIssue({ code: "custom", path: ["models", name, "smokeTest"], message: `the request the ${s.delivery.strategy} release sends to the new version first, such as { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" } (or set serving.delivery.strategy: "rollingUpdate")` });
+    }
+    if (m.smokeTest?.expectLabel && !m.classNames.includes(m.smokeTest.expectLabel)) {
+      ctx.addIssue({ code: "custom", path: ["models", name, "smokeTest", "expectLabel"], message: `one of classNames (${m.classNames.join(", ") || "none configured"})` });
+    }
   }
 });
 
 export type ServingConfig = z.infer<typeof servingSchema>;
+export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ServedModelConfig = z.infer<typeof servedModelSchema>;

@@ -18,6 +18,8 @@ import { Monitoring } from "../constructs/monitoring";
 import { monitoringProps } from "../constructs/monitoring/from-config";
 import { ModelEndpoint } from "../constructs/model-endpoint";
 import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
+import { ArgoRollouts } from "../constructs/argo-rollouts";
+import { modelApiFromConfig, modelGatewayFromConfig } from "../constructs/model-endpoint/exposure";
 import { applyPolicies } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
@@ -235,8 +237,20 @@ export class MlflowStack extends TerraformStack {
           },
         },
       });
+      // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
+      const delivery = config.serving.delivery;
+      const rollouts = delivery.strategy !== "rollingUpdate" && delivery.controller === "install" && endpoints.some(([, p]) => p.release)
+        ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
+        : undefined;
+      // How applications reach them (serving.exposure): API Gateway first (the endpoints bind to its target groups).
+      const api = modelApiFromConfig(this, config, stackName(config), {
+        vpcId: clusterVpc.vpcId, alarmTopicArn: backendStore.alarmTopicArn, modelNames: endpoints.filter(([, p]) => p.release).map(([m]) => m),
+      });
       for (const [modelName, props] of endpoints) {
-        new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
+        const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
+          ...props, targetGroupArn: api?.targetGroupArns[modelName], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
+        });
+        modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
       }
     }
 

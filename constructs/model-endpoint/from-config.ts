@@ -4,6 +4,13 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { ModelEndpointProps } from ".";
+import { MODEL_GATEWAY_CALLER_HEADER } from "../commands/model-gateway";
+import { modelGatewayPodLabels } from "./gateway";
+
+/** The header the model server keys callers on: what the environment's gateway overwrites from the token. */
+export function callerHeaderFor(config: EnvironmentConfig): string {
+  return config.serving.callerHeader ?? (config.serving.exposure === "ingress" ? MODEL_GATEWAY_CALLER_HEADER : "X-Caller-Id");
+}
 
 /** The props of every ModelEndpoint of an environment, by model name (without `dependsOn`). */
 export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string): Record<string, ModelEndpointProps> {
@@ -25,9 +32,26 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
         requestTimeoutSeconds: m.requestTimeoutSeconds,
         classNames: m.classNames,
       },
-      callerHeader: s.callerHeader,
-      gatewayPodLabels: s.gatewayPodLabels,
-      gatewayNamespace: s.gatewayNamespace ?? config.mlflow.namespace,
+      callerHeader: callerHeaderFor(config),
+      smokeTest: m.smokeTest,
+      delivery: {
+        strategy: s.delivery.strategy,
+        autoPromotionEnabled: s.delivery.autoPromotionEnabled,
+        canaryWeights: s.delivery.canaryWeights,
+        pauseSeconds: s.delivery.pauseSeconds,
+        analysis: {
+          maxErrorRatio: s.delivery.maxErrorRatio,
+          maxP99Seconds: s.delivery.maxP99Seconds,
+          window: s.delivery.analysisWindow,
+          intervalSeconds: s.delivery.analysisIntervalSeconds,
+          count: s.delivery.analysisCount,
+        },
+        // The Prometheus operator's own Service in front of every Prometheus it runs.
+        prometheusUrl: s.delivery.prometheusUrl ?? `http://prometheus-operated.${config.monitoring.namespace}.svc:9090`,
+      },
+      // With the ingress exposure the model's own gateway pods call it; else the configured peers.
+      gatewayPodLabels: s.exposure === "ingress" ? modelGatewayPodLabels(`${namePrefix}-${modelName}`) : s.gatewayPodLabels,
+      gatewayNamespace: s.exposure === "ingress" ? s.namespace : s.gatewayNamespace ?? config.mlflow.namespace,
       gatewayCidrs: s.gatewayCidrs,
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,

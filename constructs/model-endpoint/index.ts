@@ -38,7 +38,10 @@ import {
   DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, LIVE_PATH, METRICS_PATH, MODEL_SERVER_PORT, MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR,
   modelServerCommand,
 } from "../commands/model-server";
+import { smokeTestCommand } from "../commands/smoke-test";
+import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDelivery } from "./delivery";
 import type { ServiceContract } from "../contracts";
+import type { ContainerCommand } from "../commands/types";
 import { DNS_LABEL } from "../names";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
@@ -118,6 +121,20 @@ export interface ModelEndpointProps {
   readonly preventDestroy?: boolean;
   /** Spread strictly across zones (`DoNotSchedule`). @default false */
   readonly strictZoneSpread?: boolean;
+  /**
+   * How a new release reaches traffic: an Argo Rollout (blueGreen or canary, with a smoke test and
+   * analysis, rollback on failure; the controller must run in the cluster) or the Deployment's own
+   * rolling update. See ./delivery.ts.
+   * @default { strategy: "rollingUpdate" }
+   */
+  readonly delivery?: ModelDelivery;
+  /** The smoke test's request: `{"data": row}`, and the label expected back. Required with a Rollout. @default none */
+  readonly smokeTest?: { readonly row: readonly number[]; readonly expectLabel?: string };
+  /**
+   * Target group of the API Gateway exposure's internal load balancer: the chart then binds the Service to
+   * it (TargetGroupBinding; the AWS Load Balancer Controller registers the pods). @default none
+   */
+  readonly targetGroupArn?: string;
   /** What every Kubernetes resource waits for (the namespace). @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
@@ -155,6 +172,12 @@ export class ModelEndpoint extends Construct {
   readonly autoscaler?: HorizontalPodAutoscalerV2;
   readonly podDisruptionBudget?: PodDisruptionBudgetV1;
   readonly customResources?: Release;
+  /** The Service selecting the new version's pods during a blue-green or canary release. */
+  readonly previewService?: ServiceV1;
+  /** The Argo Rollout's name (the Deployment's), when the strategy is blueGreen or canary. */
+  readonly rolloutName?: string;
+  /** The pre-promotion smoke test's command (also runnable by a pipeline against any URL). */
+  readonly smokeCommand?: ContainerCommand;
   /** The objects of the local chart (ServiceMonitor), as shipped. */
   readonly resources: Record<string, unknown>[] = [];
   /** How clients, NetworkPolicies and monitoring reach the server, when released. */
@@ -202,6 +225,18 @@ export class ModelEndpoint extends Construct {
     const callerRate = limits.callerRate ?? 50;
     if (!(callerRate > 0)) fail("limits.callerRate", `must be > 0, got ${callerRate}`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
+    const delivery = props.delivery ?? {};
+    const strategy: DeliveryStrategy = delivery.strategy ?? "rollingUpdate";
+    if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy)) fail("delivery.strategy", `must be "blueGreen", "canary" or "rollingUpdate", got "${strategy}"`);
+    const progressive = strategy !== "rollingUpdate";
+    if (progressive && !/^https?:\/\/\S+$/.test(delivery.prometheusUrl ?? "")) {
+      fail("delivery.prometheusUrl", `must be the http(s) URL of the Prometheus the ${strategy} analysis queries (serving.delivery.prometheusUrl), got "${delivery.prometheusUrl ?? ""}"`);
+    }
+    if (progressive && release && !props.smokeTest) fail("smokeTest", `is required with the ${strategy} strategy: the row the new version must answer before it gets traffic (serving.models.${modelName}.smokeTest)`);
+    const weights = delivery.canaryWeights ?? [25, 50];
+    if (weights.length === 0 || weights.some((w, n) => !Number.isInteger(w) || w < 1 || w > 99 || (n > 0 && w <= weights[n - 1]))) {
+      fail("delivery.canaryWeights", `must be increasing whole percentages from 1 to 99, got ${JSON.stringify(weights)}`);
+    }
     if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) fail("callerHeader", `must be an HTTP header name, got "${callerHeader}"`);
 
     // ── Image repository (always: the first image must be pushed before a release can name it) ──
@@ -281,7 +316,8 @@ export class ModelEndpoint extends Construct {
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels },
       spec: {
-        replicas: String(replicas.min),
+        // With a Rollout the Deployment only holds the pod template (workloadRef): the Rollout runs the pods.
+        replicas: progressive ? "0" : String(replicas.min),
         revisionHistoryLimit: 5,
         selector: { matchLabels: podLabels },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
@@ -296,6 +332,7 @@ export class ModelEndpoint extends Construct {
             topologySpreadConstraint: [
               spread("topology.kubernetes.io/zone", props.strictZoneSpread ? "DoNotSchedule" : "ScheduleAnyway"),
               spread("kubernetes.io/hostname", "ScheduleAnyway"),
+              // (A Rollout's pods carry rollouts-pod-template-hash instead; matchLabelKeys ignores a missing key.)
             ],
             container: [{
               name: "model-server",
@@ -318,10 +355,13 @@ export class ModelEndpoint extends Construct {
           },
         },
       },
-      waitForRollout: true,
-      lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
+      waitForRollout: !progressive,
+      lifecycle: autoscaling && !progressive ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       dependsOn: [serviceAccount, ...dependsOn],
     });
+    // Argo Rollouts adds `rollouts-pod-template-hash` to the selectors of the Services it switches:
+    // Terraform must not take it away again.
+    const switched = progressive ? { ignoreChanges: ["spec[0].selector"] } : undefined;
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
       spec: {
@@ -329,8 +369,22 @@ export class ModelEndpoint extends Construct {
         selector: podLabels,
         port: [{ name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" }],
       },
+      lifecycle: strategy === "blueGreen" ? switched : undefined,
       dependsOn,
     });
+    const previewName = `${name}-preview`.slice(0, 63).replace(/-+$/, "");
+    if (progressive) {
+      this.previewService = new ServiceV1(this, "preview_service", {
+        metadata: { name: previewName, namespace, labels: { ...labels, "mlflow-platform/role": "preview" } },
+        spec: {
+          type: "ClusterIP",
+          selector: podLabels,
+          port: [{ name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" }],
+        },
+        lifecycle: switched,
+        dependsOn,
+      });
+    }
     if (replicas.min >= 2) {
       this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
         metadata: { name, namespace, labels },
@@ -344,7 +398,9 @@ export class ModelEndpoint extends Construct {
         spec: {
           minReplicas: replicas.min,
           maxReplicas: replicas.max,
-          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+          scaleTargetRef: progressive
+            ? { apiVersion: "argoproj.io/v1alpha1", kind: "Rollout", name }
+            : { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
           metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: props.targetCpuUtilizationPercent ?? 70 } } }],
           behavior: { scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }] },
         },
@@ -352,6 +408,7 @@ export class ModelEndpoint extends Construct {
       });
     }
     const monitoringNamespace = props.monitoringNamespace ?? "monitoring";
+    const smokeLabels = smokeTestPodLabels(`${props.namePrefix}-${modelName}`);
     this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
       metadata: { name, namespace, labels },
       spec: {
@@ -366,12 +423,51 @@ export class ModelEndpoint extends Construct {
               podSelector: { matchLabels: { ...props.gatewayPodLabels } },
             }] : []),
             prometheusPeer(monitoringNamespace, prometheusPodLabels),
+            // The release's smoke test Job (same namespace), which calls the preview Service.
+            ...(progressive ? [{ podSelector: { matchLabels: smokeLabels } }] : []),
           ],
           ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }],
         }],
       },
       dependsOn,
     });
+    if (progressive) {
+      // The smoke test's pods: nothing comes in; out only DNS and the model's pods.
+      new NetworkPolicyV1(this, "smoke_test_network_policy", {
+        metadata: { name: `${name}-smoke-test`.slice(0, 63).replace(/-+$/, ""), namespace, labels },
+        spec: {
+          podSelector: { matchLabels: smokeLabels },
+          policyTypes: ["Ingress", "Egress"],
+          egress: [
+            { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+            { to: [{ podSelector: { matchLabels: podLabels } }], ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }] },
+          ],
+        },
+        dependsOn,
+      });
+      this.smokeCommand = smokeTestCommand({
+        image: this.image,
+        url: `http://${previewName}.${namespace}.svc`,
+        expectVersion: release.version,
+        row: props.smokeTest!.row,
+        expectLabel: props.smokeTest!.expectLabel,
+        callerHeader,
+      });
+      this.rolloutName = name;
+      this.resources.push(...rolloutObjects({
+        name, namespace, labels, podLabels, modelName, version: release.version, replicas: replicas.min,
+        deploymentName: name, activeService: name, previewService: previewName,
+        delivery: { ...delivery, strategy }, smoke: this.smokeCommand, smokePodLabels: smokeLabels, uid: Number(uid),
+      }));
+    }
+    if (props.targetGroupArn) {
+      this.resources.push({
+        apiVersion: "elbv2.k8s.aws/v1beta1",
+        kind: "TargetGroupBinding",
+        metadata: { name, namespace, labels },
+        spec: { serviceRef: { name, port: 80 }, targetGroupARN: props.targetGroupArn, targetType: "ip" },
+      });
+    }
     this.resources.push({
       apiVersion: "monitoring.coreos.com/v1",
       kind: "ServiceMonitor",
@@ -391,8 +487,14 @@ export class ModelEndpoint extends Construct {
       atomic: true,
       cleanupOnFail: true,
       maxHistory: 5,
-      dependsOn: [this.service, ...dependsOn],
+      dependsOn: [this.service, ...(this.previewService ? [this.previewService] : []), ...dependsOn],
     });
+    // The Rollout's analysis for the new version is in place before the Deployment's template changes
+    // (which is what starts the release).
+    if (progressive) {
+      const chartAddress = `${this.customResources.terraformResourceType}.${this.customResources.friendlyUniqueId}`;
+      this.deployment.dependsOn = [...(this.deployment.dependsOn ?? []), chartAddress];
+    }
     this.contract = { namespace, serviceName: name, port: 80, portName: MODEL_SERVER_PORT_NAME, podLabels, serviceLabels: labels };
   }
 }

@@ -12,7 +12,9 @@ import { envConfig, synthJson } from "../helpers/synth";
 import { TOOLS_DIR } from "../helpers/tools";
 import { type Ctx, need } from "./context";
 import { LocalDeployment, type AddressRule } from "./lib/deployment";
-import { LOOPBACK, freePort, request, sleep, type HttpResponse } from "./lib/net";
+import { LOOPBACK, freePort, request, sleep, waitForHttp, type HttpResponse } from "./lib/net";
+import { serviceRule } from "./lib/deployment";
+import { USER_EMAIL } from "./deploy";
 import { runSync, tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
 import { workloads, type Workload } from "./lib/workloads";
@@ -233,7 +235,8 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   // The release a pipeline would write into config/releases/dev.json after pushing the image.
   const overrides = {
     auth: { localTestProfile: true, issuerUrl: oidc.issuer },
-    serving: { models: { [MODEL]: LIMITS }, releases: { [MODEL]: { version: img.version, imageDigest: img.digest } } },
+    // The ingress exposure: an OAuth2 Proxy per model in front of the server (serving.exposure).
+    serving: { models: { [MODEL]: LIMITS }, releases: { [MODEL]: { version: img.version, imageDigest: img.digest } }, exposure: "ingress" as const, ingress: { domain: "models.example.com" } },
   };
   const json = synthJson(envConfig("dev", overrides)) as any;
   const wl = modelWorkload(workloads(json));
@@ -254,8 +257,10 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   const tally: Tally = {};
   const count = (route: string, r: HttpResponse) => { tally[`${route} ${r.status}`] = (tally[`${route} ${r.status}`] ?? 0) + 1; return r; };
   const token = need(ctx.token, "token");
+  // The header the server keys callers on, as synthesized (the gateway overwrites it from the token).
+  const callerHeader = container.command.args[container.command.args.indexOf("--caller-header") + 1];
   const post = async (route: string, body: string | Buffer, caller = "app-a", headers: Record<string, string> = {}) =>
-    count(route, await request(`${base}${route}`, { method: "POST", body, headers: { "Content-Type": "application/json", "X-Caller-Id": caller, Authorization: `Bearer ${token}`, ...headers }, caller: "probe" }));
+    count(route, await request(`${base}${route}`, { method: "POST", body, headers: { "Content-Type": "application/json", [callerHeader]: caller, Authorization: `Bearer ${token}`, ...headers }, caller: "probe" }));
 
   // ── Readiness: false until the model is loaded ──
   const started = Date.now();
@@ -284,6 +289,9 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   const rows = await post("/predict", JSON.stringify({ data: [ROW, [6.7, 3.0, 5.2, 2.3]] }));
   report.check("POST /predict with a list of rows answers one prediction per row", rows.status === 200 && JSON.stringify(JSON.parse(rows.body).labels) === '["setosa","virginica"]', `${rows.status} ${rows.body}`);
 
+  // ── The release smoke test: the Rollout's pre-promotion Job, its synthesized command run for real ──
+  await smokeTest(ctx, json, img, base, (status) => { tally[`/predict ${status}`] = (tally[`/predict ${status}`] ?? 0) + 1; });
+
   // ── MLflow's /invocations, parsed by MLflow's own code ──
   for (const [fmt, body] of [
     ["inputs", { inputs: [ROW] }],
@@ -294,6 +302,9 @@ export async function modelServer(ctx: Ctx): Promise<void> {
     const r = await post("/invocations", JSON.stringify(body), "app-b");
     report.check(`POST /invocations {${fmt}} predicts setosa`, r.status === 200 && JSON.stringify(JSON.parse(r.body)) === '{"predictions":[0]}', `${r.status} ${r.body.slice(0, 200)}`);
   }
+
+  // ── Authentication in front of the model: the gateway's synthesized command, the real oauth2-proxy ──
+  await modelGateway(ctx, json, dep, port, proc.logFile, (n) => { tally["/predict 200"] = (tally["/predict 200"] ?? 0) + n; });
 
   // ── Bad input: 4xx naming the problem, never 500, and the server keeps serving ──
   const bad: [string, string, number, RegExp][] = [
@@ -308,16 +319,15 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   }
   const inv = await post("/invocations", JSON.stringify({ inputs: [[5.1, "wide", 1.4, 0.2]] }), "app-c");
   report.check("/invocations with a string where a number belongs: 4xx, not 500", inv.status >= 400 && inv.status < 500, `${inv.status} ${inv.body.slice(0, 160)}`);
-  const big = await hugeBody(port, "/predict", 100 * 1024 * 1024);
+  const big = await hugeBody(port, "/predict", 100 * 1024 * 1024, callerHeader);
   count("/predict", big);
-  const refused413 = big.status === 413 && /accepts at most \d+/.test(big.body) && big.headers.connection === "close";
-  const resetEarly = big.status === 0 && big.sent < 100 * 1024 * 1024;
-  report.check("/predict with a 100 MB body: 413 naming the limit (or the connection reset after it), before the body is read", refused413 || resetEarly, `${big.status} ${big.body.slice(0, 160)}; ${(big.sent / 1e6).toFixed(1)} MB sent before the answer`);
+  report.check("/predict with a 100 MB body: the 413 naming the limit is read back (no connection reset)", big.status === 413 && /accepts at most \d+/.test(big.body),
+    `${big.status} ${big.body.slice(0, 160)}; ${(big.sent / 1e6).toFixed(1)} MB sent before the answer`);
   const after = await post("/predict", JSON.stringify({ data: ROW }), "app-f");
   report.check("the server keeps serving after the bad inputs", after.status === 200 && proc.exit === undefined, `${after.status} ${after.body}`);
 
   // ── Overload: more requests in flight than the pod's limit ──
-  const held = await Promise.all(Array.from({ length: LIMITS.maxConcurrency }, (_, i) => slowRequest(port, `holder-${i}`)));
+  const held = await Promise.all(Array.from({ length: LIMITS.maxConcurrency }, (_, i) => slowRequest(port, `holder-${i}`, callerHeader)));
   await sleep(300);
   const over = await post("/predict", JSON.stringify({ data: ROW }), "app-d");
   const heldResults = await Promise.all(held.map((h) => h.finish()));
@@ -372,12 +382,111 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   await ctx.procs.stop(proc);
 }
 
+/**
+ * The model gateway (exposure "ingress"): its Deployment's synthesized command, run with the real
+ * oauth2-proxy in front of the running model server, the Service address swapped for the server's port.
+ * Refused without a token and with bad ones; served with a valid one, the caller being the token's
+ * e-mail whatever the client claims.
+ */
+async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPort: number, serverLogFile: string, reached: (n: number) => void): Promise<void> {
+  const { report } = ctx;
+  const oidc = need(ctx.oidc, "the OpenID provider");
+  const tools = need(ctx.tools, "tools");
+  const all = workloads(json);
+  const gws = all.filter((w) => w.kind === "Deployment" && w.podLabels["app.kubernetes.io/component"] === "model-gateway");
+  if (gws.length !== 1) throw new Error(`expected one model gateway Deployment, found ${gws.length}`);
+  const gw = gws[0];
+  const svc = dep.services.find((s) => s.selector && Object.entries(s.selector).every(([k, v]) => modelWorkload(all).podLabels[k] === v) && !s.name.endsWith("-preview"));
+  if (!svc) throw new Error("no Service selects the model server");
+  const config = envConfig("dev");
+  const vpcRules: AddressRule[] = config.ingress.vpcCidrs.map((cidr) => ({ why: "addresses the load balancer sends from (the VPC)", apply: (v: string) => v.split(",").map((x) => (x === cidr ? `${LOOPBACK}/32` : x)).join(",") }));
+  const ports = { http: await freePort(), metrics: await freePort() };
+  const lp = dep.render(gw, gw.containers[0], { binaries: { "/bin/oauth2-proxy": tools.oauth2Proxy }, ports, rules: [serviceRule(svc, 80, serverPort), ...vpcRules] });
+  report.info(`${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")} (env: ${Object.keys(lp.synthesized.env).join(", ")})`);
+  for (const c of lp.changes) report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
+  const proc = ctx.procs.start("model-gateway", lp.argv, { env: { PATH: "/usr/bin:/bin", ...lp.env } });
+  const gwBase = `http://${LOOPBACK}:${ports.http}`;
+  await waitForHttp(`${gwBase}/ready`, proc, 30_000, 200);
+  const body = JSON.stringify({ data: ROW });
+  const call = (headers: Record<string, string>) => request(`${gwBase}/predict`, { method: "POST", body, headers: { "Content-Type": "application/json", ...headers } });
+  const logBefore = fs.readFileSync(serverLogFile, "utf8").split("\n").length;
+
+  const spoof = { "X-Forwarded-Email": "admin@example.com", "X-Forwarded-User": "admin", "X-Caller-Id": "admin" };
+  const ok = await call({ Authorization: `Bearer ${need(ctx.token, "token")}`, ...spoof });
+  reached(1);
+  report.check("through the model gateway, a valid token is served: POST /predict answers setosa", ok.status === 200 && JSON.parse(ok.body).labels?.[0] === "setosa", `${ok.status} ${ok.body.slice(0, 160)}`);
+  const refused: [string, Record<string, string>][] = [
+    ["without a token", {}],
+    ["with a token signed by another key", { Authorization: `Bearer ${await oidc.mint({ key: "other" })}` }],
+    ["with an expired token", { Authorization: `Bearer ${await oidc.mint({ ttl: -60 })}` }],
+    ["with a token for another audience", { Authorization: `Bearer ${await oidc.mint({ aud: "some-other-client" })}` }],
+    ["with a token from outside the allowed e-mail domains", { Authorization: `Bearer ${await oidc.mint({ email: "mallory@evil.example" })}` }],
+    ["with spoofed identity headers and no token", spoof],
+  ];
+  for (const [what, headers] of refused) {
+    const r = await call(headers);
+    report.check(`through the model gateway, a call ${what} is refused`, r.status === 401 || r.status === 403, `POST /predict: ${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 100)}`);
+  }
+  await ctx.procs.stop(proc);
+  const serverLog = fs.readFileSync(serverLogFile, "utf8").split("\n").slice(logBefore - 1).filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
+  report.check("the refused calls never reached the model; the served one ran as the token's e-mail, not the spoofed header", serverLog.length === 1 && serverLog[0].caller === USER_EMAIL,
+    `${serverLog.length} request(s) reached the server while the gateway was up; caller ${serverLog.map((l) => l.caller).join(", ")} (the client claimed admin@example.com)`);
+}
+
+/** The smoke test Job of the model's Rollout (AnalysisTemplate in the endpoint's chart values). */
+function smokeJobContainer(json: any): { image: string; command: string[]; args: string[]; env: { name: string; value: string }[] } {
+  const found: any[] = [];
+  for (const r of Object.values(json.resource?.helm_release ?? {}) as any[]) {
+    for (const v of r.values ?? []) {
+      let doc: any;
+      try { doc = JSON.parse(v); } catch { continue; }
+      for (const o of doc.resources ?? []) {
+        if (o.kind !== "AnalysisTemplate") continue;
+        for (const m of o.spec?.metrics ?? []) {
+          const c = m.provider?.job?.spec?.template?.spec?.containers?.[0];
+          if (c && o.metadata?.labels?.["mlflow-platform/model"] === MODEL) found.push(c);
+        }
+      }
+    }
+  }
+  if (found.length !== 1) throw new Error(`expected one smoke-test Job in the ${MODEL} endpoint's AnalysisTemplates, found ${found.length} (is serving.delivery.strategy rollingUpdate?)`);
+  return found[0];
+}
+
+/**
+ * Runs the Rollout's smoke Job command against the server (the preview Service's address swapped for the
+ * local server's), and once more expecting another version, which must fail: the check can fail.
+ */
+async function smokeTest(ctx: Ctx, json: any, img: ModelImage, base: string, counted: (status: number) => void): Promise<void> {
+  const { report } = ctx;
+  const c = smokeJobContainer(json);
+  const urlAt = c.args.indexOf("--url");
+  const preview = c.args[urlAt + 1];
+  if (urlAt < 0 || !/^http:\/\/[a-z0-9-]+-preview\.[a-z0-9-]+\.svc$/.test(preview)) throw new Error(`the smoke Job does not call a preview Service: ${c.args.join(" ")}`);
+  if (!c.image.endsWith(`@${img.digest}`)) throw new Error(`the smoke Job runs ${c.image}, not the released image (${img.digest})`);
+  const bin = path.join(img.root, "opt", "venv", "bin", c.command[0]);
+  const argv = (args: string[]) => [bin, ...c.command.slice(1), ...args.map((a) => (a === preview ? base : a))];
+  const env = { ...img.env, LANG: "C.UTF-8", ...Object.fromEntries(c.env.map((e) => [e.name, e.name === "HOME" || e.name === "TMPDIR" ? ctx.runDir : e.value])) };
+  report.info(`smoke Job, as the Rollout runs it: ${[...c.command, ...c.args].join(" ")}`);
+  report.info(`  local change --url: ${preview} -> ${base} (the preview Service: here the one server)`);
+  const pass = await ctx.procs.run("smoke-test", argv(c.args), { env, timeoutMs: 60_000 });
+  counted(200);
+  const wrongVersion = c.args.map((a, i) => (c.args[i - 1] === "--expect-version" ? "999" : a));
+  const fail = await ctx.procs.run("smoke-test-wrong-version", argv(wrongVersion), { env, timeoutMs: 60_000 });
+  counted(200);
+  const line = (out: string) => out.split("\n").find((l) => l.startsWith("{\"smoke\""))?.trim() ?? out.trim().slice(-300);
+  report.check("the Rollout's pre-promotion smoke test (its synthesized Job command) passes against the new version: POST /predict answers setosa",
+    pass.code === 0 && /"smoke": "pass"/.test(pass.output) && /"labels": \["setosa"\]/.test(pass.output), `exit ${pass.code}: ${line(pass.output)}`);
+  report.check("the same smoke test fails (exit 1, so the analysis fails and the Rollout aborts) when the answer names another version", fail.code === 1 && /"smoke": "fail"/.test(fail.output) && /expected '999'/.test(fail.output),
+    `exit ${fail.code}: ${line(fail.output)}`);
+}
+
 /** POSTs a body of `size` bytes, streaming it until the server answers; resolves with the answer. */
-function hugeBody(port: number, route: string, size: number): Promise<HttpResponse & { sent: number }> {
+function hugeBody(port: number, route: string, size: number, callerHeader: string): Promise<HttpResponse & { sent: number }> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const req = http.request({ host: LOOPBACK, port, path: route, method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(size), "X-Caller-Id": "app-big" } }, (res) => {
+    const req = http.request({ host: LOOPBACK, port, path: route, method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(size), [callerHeader]: "app-big" } }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -385,8 +494,7 @@ function hugeBody(port: number, route: string, size: number): Promise<HttpRespon
     });
     req.on("error", (e: NodeJS.ErrnoException) => {
       if (answered) return;
-      // The server answers 413 and closes while the client is still writing: the kernel may then reset the
-      // connection before the answer is read (no lingering close in uvicorn). The body was refused either way.
+      // A reset before the answer was read is a failure (status 0): the server must not close under the client.
       if (e.code === "ECONNRESET" || e.code === "EPIPE") resolve({ status: 0, headers: {}, body: `connection reset by the server (${e.code})`, sent });
       else reject(e);
     });
@@ -403,12 +511,12 @@ function hugeBody(port: number, route: string, size: number): Promise<HttpRespon
 }
 
 /** A request whose body arrives in two parts: admitted (in flight) until `finish()` sends the rest. */
-async function slowRequest(port: number, caller: string): Promise<{ finish: () => Promise<HttpResponse> }> {
+async function slowRequest(port: number, caller: string, callerHeader: string): Promise<{ finish: () => Promise<HttpResponse> }> {
   const body = JSON.stringify({ data: ROW });
   const cut = 10;
   const socket = net.connect(port, LOOPBACK);
   await new Promise<void>((r, j) => { socket.once("connect", () => r()); socket.once("error", j); });
-  socket.write(`POST /predict HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\nX-Caller-Id: ${caller}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, cut)}`);
+  socket.write(`POST /predict HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\n${callerHeader}: ${caller}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, cut)}`);
   const answer = new Promise<string>((resolve) => {
     const chunks: Buffer[] = [];
     socket.on("data", (c: Buffer) => chunks.push(c));

@@ -289,7 +289,11 @@ class ModelServer:
             try:
                 body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.request_timeout)
             except BadInput as e:
-                return e.status, {"error": e.code, "message": e.message}, [(b"connection", b"close")], b""
+                # No "Connection: close": closing with the client's body still arriving makes the kernel
+                # reset the connection, and the client may see ECONNRESET instead of this answer. Kept
+                # open, uvicorn discards the rest of the body after the answer (constant memory; the
+                # keep-alive timeout ends a client that never finishes) and the client reads the 413.
+                return e.status, {"error": e.code, "message": e.message}, [], b""
             content_type = _header(scope, b"content-type")
             model = self.model
             assert model is not None

@@ -1,4 +1,5 @@
-"""``mlflow-platform serve``: the model server; ``mlflow-platform serve build-context``: an image's build context.
+"""``mlflow-platform serve``: the model server; ``mlflow-platform serve build-context``: an image's build context;
+``mlflow-platform serve smoke``: the release smoke test (smoke.py).
 
 Every flag has an environment variable (``MODEL_SERVER_<FLAG>``), so a container can be configured
 either way; flags win.
@@ -92,6 +93,10 @@ def main(argv: list[str]) -> int:
         from .context import main as build_context
 
         return build_context(argv[1:])
+    if argv and argv[0] == "smoke":
+        from .smoke import main as smoke
+
+        return smoke(argv[1:])
     args = serve_parser().parse_args(argv)
     if not args.model_name or not args.model_version:
         print(

@@ -1,0 +1,87 @@
+/**
+ * The Argo Rollouts controller, installed from its official Helm chart at a pinned version, for the
+ * model endpoints' blue-green and canary releases (constructs/model-endpoint/delivery.ts). Optional per
+ * environment (`serving.delivery.controller: install | existing`): a cluster where a controller already
+ * runs is attached to instead, as monitoring does with an existing Prometheus operator.
+ *
+ * Creates a namespace (restricted Pod Security) and a `helm_release` with the CRDs, the controller (two
+ * replicas, restricted security context, no dashboard), and nothing exposed outside the cluster.
+ */
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { DNS_LABEL } from "./names";
+
+/** The controller version (the CRDs test/kube validates the Rollout and AnalysisTemplates against). */
+export const ARGO_ROLLOUTS_VERSION = "v1.8.3";
+/** The chart release shipping it (appVersion v1.8.3; v1.9+ is not usable here: see docs/model-serving.md). */
+export const ARGO_ROLLOUTS_CHART_VERSION = "2.40.5";
+export const ARGO_ROLLOUTS_REPOSITORY = "https://argoproj.github.io/argo-helm";
+
+export interface ArgoRolloutsProps {
+  /** Namespace of the controller (created here). @default "argo-rollouts" */
+  readonly namespace?: string;
+  /** Exact chart version. @default ARGO_ROLLOUTS_CHART_VERSION */
+  readonly chartVersion?: string;
+  /** Controller replicas (one leader, the others stand by). @default 2 */
+  readonly replicas?: number;
+  /** Labels on the namespace. @default {} */
+  readonly labels?: Record<string, string>;
+  /** What the release waits for. @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+export class ArgoRollouts extends Construct {
+  readonly namespace: NamespaceV1;
+  readonly release: Release;
+
+  constructor(scope: Construct, id: string, props: ArgoRolloutsProps = {}) {
+    super(scope, id);
+    const namespace = props.namespace ?? "argo-rollouts";
+    if (!DNS_LABEL.test(namespace)) throw new Error(`${this.node.path}: namespace must be a DNS label, got "${namespace}"`);
+    const chartVersion = props.chartVersion ?? ARGO_ROLLOUTS_CHART_VERSION;
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new Error(`${this.node.path}: chartVersion must be an exact version such as "${ARGO_ROLLOUTS_CHART_VERSION}" (no ranges: upgrades are deliberate), got "${chartVersion}"`);
+    const replicas = props.replicas ?? 2;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new Error(`${this.node.path}: replicas must be a whole number from 1 to 5, got ${replicas}`);
+    this.namespace = new NamespaceV1(this, "namespace", {
+      metadata: {
+        name: namespace,
+        labels: {
+          ...(props.labels ?? {}),
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+      },
+      dependsOn: props.dependsOn,
+    });
+    this.release = new Release(this, "release", {
+      name: "argo-rollouts",
+      namespace,
+      repository: ARGO_ROLLOUTS_REPOSITORY,
+      chart: "argo-rollouts",
+      version: chartVersion,
+      atomic: true,
+      cleanupOnFail: true,
+      maxHistory: 5,
+      values: [JSON.stringify({
+        installCRDs: true,
+        keepCRDs: true,
+        controller: {
+          replicas,
+          image: { tag: ARGO_ROLLOUTS_VERSION },
+          resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+          metrics: { enabled: true },
+          pdb: { enabled: replicas > 1, maxUnavailable: 1 },
+        },
+        podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+        containerSecurityContext: {
+          allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true,
+          runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" },
+        },
+        dashboard: { enabled: false },
+      })],
+      dependsOn: [this.namespace],
+    });
+  }
+}

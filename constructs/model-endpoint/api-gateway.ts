@@ -1,0 +1,289 @@
+/**
+ * The `apiGateway` exposure of the model endpoints (serving.exposure: "apiGateway"): one API Gateway
+ * **HTTP API** per stack in front of every served model, `POST https://<domain>/<model>/predict` and
+ * `.../invocations`.
+ *
+ * Why an HTTP API and not a REST API: the platform's identity is an OIDC issuer, which an HTTP API checks
+ * natively (JWT authorizer: signature against the issuer's JWKS, `iss`, `aud`, `exp`), whereas a REST API
+ * needs a Lambda authorizer for OIDC (more code, cold starts, a function to patch). What a REST API adds,
+ * usage plans with per-API-key quotas, is not per *verified identity* anyway (API keys are not
+ * authentication). So: stage- and route-level throttling here, and the per-caller limit stays in the model
+ * server, keyed on the identity header this integration overwrites from the verified token's `sub`. An
+ * HTTP API's integration timeout is fixed at 30 s at most, which is the model server's own request
+ * timeout default.
+ *
+ * Creates: an internal ALB (private subnets, invalid headers dropped) with one IP target group per model
+ * (health check `/ping`, registered by the AWS Load Balancer Controller from a TargetGroupBinding that the
+ * model's chart carries) and listener rules on the `X-Model-Endpoint` header the integration sets; a VPC
+ * link; the HTTP API (default endpoint disabled: only the custom domain), the JWT authorizer, one
+ * integration and route per model and path; the `$default` stage with throttling and JSON access logs to a
+ * KMS-encrypted log group (no Authorization header, no token, no body); the custom domain (ACM, TLS 1.2);
+ * CloudWatch alarms on 5xx and p99 latency to the platform's SNS topic.
+ */
+import { Construct } from "constructs";
+import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
+import { Apigatewayv2ApiMapping } from "@cdktf/provider-aws/lib/apigatewayv2-api-mapping";
+import { Apigatewayv2Authorizer } from "@cdktf/provider-aws/lib/apigatewayv2-authorizer";
+import { Apigatewayv2DomainName } from "@cdktf/provider-aws/lib/apigatewayv2-domain-name";
+import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
+import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
+import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
+import { Apigatewayv2VpcLink } from "@cdktf/provider-aws/lib/apigatewayv2-vpc-link";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { Lb } from "@cdktf/provider-aws/lib/lb";
+import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
+import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
+import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { arnPrefix } from "../aws";
+import { MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
+
+/** The header the integration sets to pick the model's listener rule (and that the server ignores). */
+export const MODEL_ENDPOINT_HEADER = "X-Model-Endpoint";
+/** The routes each model gets, and the model server's path each maps to. */
+export const MODEL_API_ROUTES: readonly string[] = ["predict", "invocations"];
+/** API Gateway HTTP APIs' hard limit on an integration's timeout. */
+export const HTTP_API_MAX_TIMEOUT_MS = 30_000;
+
+/** The access log line: who, what, status and latency; never a header value, a token or a body. */
+export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
+  requestId: "$context.requestId",
+  time: "$context.requestTimeEpoch",
+  caller: "$context.authorizer.claims.sub",
+  sourceIp: "$context.identity.sourceIp",
+  routeKey: "$context.routeKey",
+  status: "$context.status",
+  latencyMs: "$context.responseLatency",
+  integrationLatencyMs: "$context.integrationLatency",
+  integrationStatus: "$context.integrationStatus",
+  integrationError: "$context.integrationErrorMessage",
+  authorizerError: "$context.authorizer.error",
+  responseLength: "$context.responseLength",
+};
+
+export interface ModelApiModel {
+  /** Registered model name (the first path segment). */
+  readonly modelName: string;
+  /** Target group name suffix source and TargetGroupBinding owner: the endpoint's Service name. */
+  readonly serviceName: string;
+}
+
+export interface ModelApiProps {
+  /** Prefix of resource names, e.g. `mlflow-dev`. Required. */
+  readonly namePrefix: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly vpcId: string;
+  /** Private subnets of the internal load balancer and the VPC link (two zones at least). Required. */
+  readonly subnetIds: readonly string[];
+  /** The models served through the API. Required (at least one). */
+  readonly models: readonly ModelApiModel[];
+  /** The OIDC issuer whose tokens the JWT authorizer accepts, and the audiences. Required. */
+  readonly issuerUrl: string;
+  readonly audiences: readonly string[];
+  /** The header the integration overwrites with the token's `sub` (the model server's caller header). @default "X-Caller-Id" */
+  readonly callerHeader?: string;
+  /** Custom domain and its regional ACM certificate. Required. */
+  readonly domain: string;
+  readonly certificateArn: string;
+  /** Stage-wide throttling. @default 100 / 200 */
+  readonly throttle?: { readonly ratePerSecond: number; readonly burst: number };
+  /** Per-route throttling. @default the stage's */
+  readonly routeThrottle?: { readonly ratePerSecond: number; readonly burst: number };
+  /** Integration timeout in ms (at most 30,000: an HTTP API limit). @default 30000 */
+  readonly timeoutMs?: number;
+  /** Days access logs are kept. @default 90 */
+  readonly logRetentionDays?: number;
+  /** Alarm thresholds: 5xx per minute and p99 latency in ms, 3 minutes in a row. @default 5 / 1000 */
+  readonly alarm5xxPerMinute?: number;
+  readonly alarmP99LatencyMs?: number;
+  /** SNS topic the alarms notify (the platform's alarm topic). Required. */
+  readonly alarmTopicArn: string;
+  /** Refuse to destroy the log key: production. @default false */
+  readonly preventDestroy?: boolean;
+}
+
+export class ModelApi extends Construct {
+  readonly api: Apigatewayv2Api;
+  readonly stage: Apigatewayv2Stage;
+  readonly authorizer: Apigatewayv2Authorizer;
+  readonly loadBalancer: Lb;
+  /** Target group ARN per model: the model's chart binds its Service to it (TargetGroupBinding). */
+  readonly targetGroupArns: Record<string, string> = {};
+  readonly alarms: CloudwatchMetricAlarm[] = [];
+  /** `https://<domain>`. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ModelApiProps) {
+    super(scope, id);
+    const fail = (field: string, message: string): never => { throw new Error(`${this.node.path}: ${field} ${message}`); };
+    if (props.models.length === 0) fail("models", "must list at least one model");
+    if (!/^https:\/\/\S+$/.test(props.issuerUrl)) fail("issuerUrl", `must be the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers), got "${props.issuerUrl}"`);
+    if (props.audiences.length === 0) fail("audiences", "must name at least one audience (the platform's OIDC client id)");
+    if (props.subnetIds.length < 2) fail("subnetIds", "must name at least two private subnets (an ALB spans two zones)");
+    const timeoutMs = props.timeoutMs ?? HTTP_API_MAX_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS) fail("timeoutMs", `must be from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s), got ${timeoutMs}`);
+    const callerHeader = props.callerHeader ?? "X-Caller-Id";
+    const throttle = props.throttle ?? { ratePerSecond: 100, burst: 200 };
+    const routeThrottle = props.routeThrottle ?? throttle;
+    if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst) fail("routeThrottle", "must not exceed the stage's throttle (the stage's limit applies first)");
+    const name = props.namePrefix;
+    const arn = arnPrefix(props.region);
+    const tgName = (s: string) => `${s.slice(0, 29).replace(/-+$/, "")}-tg`;
+
+    // ── Internal load balancer in front of the model Services ──
+    const vpcLinkSg = new SecurityGroup(this, "vpc_link_sg", { name: `${name}-models-vpc-link`, description: "API Gateway VPC link to the models' internal load balancer", vpcId: props.vpcId });
+    const albSg = new SecurityGroup(this, "alb_sg", { name: `${name}-models-alb`, description: "Internal load balancer of the models: from the VPC link only", vpcId: props.vpcId });
+    new VpcSecurityGroupEgressRule(this, "vpc_link_to_alb", { securityGroupId: vpcLinkSg.id, referencedSecurityGroupId: albSg.id, ipProtocol: "tcp", fromPort: 80, toPort: 80, description: "to the models' load balancer" });
+    new VpcSecurityGroupIngressRule(this, "alb_from_vpc_link", { securityGroupId: albSg.id, referencedSecurityGroupId: vpcLinkSg.id, ipProtocol: "tcp", fromPort: 80, toPort: 80, description: "from the API's VPC link" });
+    // To the pods (target type ip); the model's NetworkPolicy admits these subnets' CIDRs (serving.gatewayCidrs).
+    new VpcSecurityGroupEgressRule(this, "alb_to_pods", { securityGroupId: albSg.id, cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: MODEL_SERVER_PORT, toPort: MODEL_SERVER_PORT, description: "to the model server pods (VPC addresses)" });
+    this.loadBalancer = new Lb(this, "alb", {
+      name: `${name}-models`.slice(0, 32).replace(/-+$/, ""),
+      internal: true,
+      loadBalancerType: "application",
+      subnets: [...props.subnetIds],
+      securityGroups: [albSg.id],
+      dropInvalidHeaderFields: true,
+      // Above the API's 30 s integration timeout, below the model server's 75 s keep-alive.
+      idleTimeout: 60,
+    });
+    const listener = new LbListener(this, "listener", {
+      loadBalancerArn: this.loadBalancer.arn,
+      port: 80,
+      protocol: "HTTP",
+      defaultAction: [{ type: "fixed-response", fixedResponse: { contentType: "application/json", statusCode: "404", messageBody: "{\"message\":\"no such model\"}" } }],
+    });
+
+    // ── The API ──
+    this.api = new Apigatewayv2Api(this, "api", {
+      name: `${name}-models`,
+      protocolType: "HTTP",
+      description: "Model endpoints (POST /<model>/predict, /<model>/invocations)",
+      // Only the custom domain serves the API.
+      disableExecuteApiEndpoint: true,
+    });
+    this.authorizer = new Apigatewayv2Authorizer(this, "authorizer", {
+      apiId: this.api.id,
+      name: "platform-oidc",
+      authorizerType: "JWT",
+      identitySources: ["$request.header.Authorization"],
+      jwtConfiguration: { issuer: props.issuerUrl.replace(/\/$/, ""), audience: [...props.audiences] },
+    });
+    const vpcLink = new Apigatewayv2VpcLink(this, "vpc_link", { name: `${name}-models`, subnetIds: [...props.subnetIds], securityGroupIds: [vpcLinkSg.id] });
+
+    const routeSettings: { routeKey: string; throttlingRateLimit: number; throttlingBurstLimit: number; detailedMetricsEnabled: boolean }[] = [];
+    props.models.forEach((m, n) => {
+      const tg = new LbTargetGroup(this, `tg_${m.modelName.replace(/-/g, "_")}`, {
+        name: tgName(`${name}-${m.modelName}`),
+        port: MODEL_SERVER_PORT,
+        protocol: "HTTP",
+        targetType: "ip",
+        vpcId: props.vpcId,
+        // The server drains for 5 s after SIGTERM; the load balancer stops sending within that.
+        deregistrationDelay: "10",
+        healthCheck: { path: READY_PATH, port: "traffic-port", protocol: "HTTP", matcher: "200", interval: 10, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 2 },
+      });
+      this.targetGroupArns[m.modelName] = tg.arn;
+      new LbListenerRule(this, `rule_${m.modelName.replace(/-/g, "_")}`, {
+        listenerArn: listener.arn,
+        priority: n + 1,
+        condition: [{ httpHeader: { httpHeaderName: MODEL_ENDPOINT_HEADER, values: [m.modelName] } }],
+        action: [{ type: "forward", targetGroupArn: tg.arn }],
+      });
+      for (const route of MODEL_API_ROUTES) {
+        const integration = new Apigatewayv2Integration(this, `integration_${m.modelName.replace(/-/g, "_")}_${route}`, {
+          apiId: this.api.id,
+          integrationType: "HTTP_PROXY",
+          integrationMethod: "POST",
+          connectionType: "VPC_LINK",
+          connectionId: vpcLink.id,
+          integrationUri: listener.arn,
+          payloadFormatVersion: "1.0",
+          timeoutMilliseconds: timeoutMs,
+          requestParameters: {
+            "overwrite:path": `/${route}`,
+            [`overwrite:header.${MODEL_ENDPOINT_HEADER}`]: m.modelName,
+            // The verified caller, replacing whatever the client sent: the model server's per-caller limit.
+            [`overwrite:header.${callerHeader}`]: "$context.authorizer.claims.sub",
+            "overwrite:header.X-Request-Id": "$context.requestId",
+            // The model needs no token: it never leaves the gateway.
+            "remove:header.Authorization": "''",
+          },
+        });
+        const routeKey = `POST /${m.modelName}/${route}`;
+        new Apigatewayv2Route(this, `route_${m.modelName.replace(/-/g, "_")}_${route}`, {
+          apiId: this.api.id,
+          routeKey,
+          authorizationType: "JWT",
+          authorizerId: this.authorizer.id,
+          target: `integrations/${integration.id}`,
+        });
+        routeSettings.push({ routeKey, throttlingRateLimit: routeThrottle.ratePerSecond, throttlingBurstLimit: routeThrottle.burst, detailedMetricsEnabled: true });
+      }
+    });
+
+    // ── Access logs: KMS-encrypted, JSON, no credential ──
+    const logGroupName = `/aws/apigateway/${name}-models`;
+    const key = new KmsKey(this, "log_key", {
+      description: `API Gateway access logs of ${name} models`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "AccountAdmin", Effect: "Allow", Principal: { AWS: `${arn}:iam::${props.accountId}:root` }, Action: "kms:*", Resource: "*" },
+          {
+            Sid: "CloudWatchLogsEncryptAccessLogs",
+            Effect: "Allow",
+            Principal: { Service: `logs.${props.region}.amazonaws.com` },
+            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            Resource: "*",
+            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `${arn}:logs:${props.region}:${props.accountId}:log-group:${logGroupName}` } },
+          },
+        ],
+      }),
+    });
+    const logs = new CloudwatchLogGroup(this, "access_logs", { name: logGroupName, retentionInDays: props.logRetentionDays ?? 90, kmsKeyId: key.arn });
+    this.stage = new Apigatewayv2Stage(this, "stage", {
+      apiId: this.api.id,
+      name: "$default",
+      autoDeploy: true,
+      defaultRouteSettings: { throttlingRateLimit: throttle.ratePerSecond, throttlingBurstLimit: throttle.burst, detailedMetricsEnabled: true },
+      routeSettings,
+      accessLogSettings: { destinationArn: logs.arn, format: JSON.stringify(ACCESS_LOG_FORMAT) },
+    });
+
+    // ── Custom domain ──
+    const domain = new Apigatewayv2DomainName(this, "domain", {
+      domainName: props.domain,
+      domainNameConfiguration: { certificateArn: props.certificateArn, endpointType: "REGIONAL", securityPolicy: "TLS_1_2" },
+    });
+    new Apigatewayv2ApiMapping(this, "mapping", { apiId: this.api.id, domainName: domain.id, stage: this.stage.id });
+    this.url = `https://${props.domain}`;
+
+    // ── Alarms to the platform's topic ──
+    const dimensions = { ApiId: this.api.id, Stage: "$default" };
+    this.alarms.push(new CloudwatchMetricAlarm(this, "alarm_5xx", {
+      alarmName: `${name}-models-5xx`,
+      alarmDescription: `Model API answers 5xx (more than ${props.alarm5xxPerMinute ?? 5} a minute, 3 minutes in a row): see docs/model-serving.md`,
+      namespace: "AWS/ApiGateway", metricName: "5xx", dimensions, statistic: "Sum",
+      period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: props.alarm5xxPerMinute ?? 5,
+      comparisonOperator: "GreaterThanThreshold", treatMissingData: "notBreaching",
+      alarmActions: [props.alarmTopicArn], okActions: [props.alarmTopicArn],
+    }));
+    this.alarms.push(new CloudwatchMetricAlarm(this, "alarm_latency", {
+      alarmName: `${name}-models-p99-latency`,
+      alarmDescription: `Model API p99 latency above ${props.alarmP99LatencyMs ?? 1000} ms, 3 minutes in a row: see docs/model-serving.md`,
+      namespace: "AWS/ApiGateway", metricName: "Latency", dimensions, extendedStatistic: "p99",
+      period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: props.alarmP99LatencyMs ?? 1000,
+      comparisonOperator: "GreaterThanThreshold", treatMissingData: "notBreaching",
+      alarmActions: [props.alarmTopicArn], okActions: [props.alarmTopicArn],
+    }));
+  }
+}
