@@ -240,7 +240,12 @@ export class AuthProxy extends Construct {
               readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
               resources: containerResources(auth.resources),
               securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
+              // Files the command reads (e.g. the workload identities' subjects, issue 16).
+              volumeMount: (command.files ?? []).map((f, i) => ({ name: `file-${i}`, mountPath: f.path, subPath: "file", readOnly: true })),
             }],
+            volume: (command.files ?? []).map((f, i) => f.secretKeyRef
+              ? { name: `file-${i}`, secret: { secretName: f.secretKeyRef.name, items: [{ key: f.secretKeyRef.key, path: "file" }] } }
+              : { name: `file-${i}`, configMap: { name: f.configMapKeyRef!.name, items: [{ key: f.configMapKeyRef!.key, path: "file" }] } }),
           },
         },
       },

@@ -19,6 +19,10 @@ import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
+import { Training } from "../constructs/training";
+import { trainingProps } from "../constructs/training/from-config";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentities, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -183,13 +187,23 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [this.namespace],
     });
 
+    // ── Training pipelines (issue 16): Argo Workflows, the WorkflowTemplate, the workloads' identities ──
+    const workloadSubjects = workloadIdentities(config)
+      ? new ConfigMapV1(this, "workload_identities", {
+        metadata: { name: WORKLOAD_IDENTITIES_CONFIGMAP, namespace: config.mlflow.namespace },
+        data: { [WORKLOAD_IDENTITIES_KEY]: workloadIdentitiesFileContent(config) },
+        dependsOn: [this.namespace],
+      })
+      : undefined;
+    if (config.training.enabled) new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }));
+
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
     const authProxy = new AuthProxy(this, "auth_proxy", {
       config,
       trackingServer: trackingServer.contract,
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
-      dependsOn: [this.namespace],
+      dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
     });
     const loadBalancerController = config.ingress.installLoadBalancerController
       ? new LoadBalancerController(this, "load_balancer_controller", {

@@ -11,7 +11,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { SecretKeyRef, TrackingServerContract } from "../contracts";
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar, MountedFile } from "./types";
 
 /** Port the proxy serves users and pipelines on (container and Service). */
 export const AUTH_PROXY_PORT = 4180;
@@ -185,8 +185,8 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     ...(auth.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", auth.allowedGroups.join(","))] : []),
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),
-    ...(auth.extraJwtIssuers.length > 0
-      ? [v("EXTRA_JWT_ISSUERS", auth.extraJwtIssuers.map((e) => `${e.issuer}=${e.audience}`).join(","))]
+    ...(auth.extraJwtIssuers.length > 0 || workloadIdentities(config)
+      ? [v("EXTRA_JWT_ISSUERS", [...auth.extraJwtIssuers, ...(workloadIdentities(config)?.issuers ?? [])].map((e) => `${e.issuer}=${e.audience}`).join(","))]
       : []),
     // An invalid token gets 403, not a sign-in page a pipeline cannot follow.
     v("BEARER_TOKEN_LOGIN_FALLBACK", "false"),
@@ -215,6 +215,7 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     v("PING_PATH", AUTH_PROXY_PING_PATH),
     v("READY_PATH", AUTH_PROXY_READY_PATH),
     v("SILENCE_PING_LOGGING", "true"),
+    ...(workloadIdentities(config) ? [v("AUTHENTICATED_EMAILS_FILE", WORKLOAD_IDENTITIES_FILE)] : []),
   ];
 
   return {
@@ -222,6 +223,44 @@ export function oauth2ProxyCommand(config: EnvironmentConfig, inputs: OAuth2Prox
     command: [AUTH_PROXY_ENTRYPOINT],
     args: [],
     env,
+    ...(workloadIdentities(config) ? { files: workloadIdentityFiles() } : {}),
     ports: { [AUTH_PROXY_PORT_NAME]: AUTH_PROXY_PORT, [AUTH_PROXY_METRICS_PORT_NAME]: AUTH_PROXY_METRICS_PORT },
   };
+}
+
+// ── Workload identities (issue 16): in-cluster service accounts by their projected tokens ─────────
+//
+// Training workflow pods present a projected service-account token of the cluster's issuer with a
+// dedicated audience (training.identity). The proxy accepts that issuer/audience pair as an extra JWT
+// issuer; such a token has no e-mail claim, so oauth2-proxy uses its `sub`
+// (`system:serviceaccount:<namespace>:<name>`) as the e-mail, which no e-mail domain matches. The only
+// subjects let in are the ones listed in the authenticated-emails file below (a ConfigMap the stack
+// writes): any other service account of the cluster, even with the right audience, is refused.
+// Why this is safe: docs/training-pipelines.md.
+
+/** Where the proxy reads the allowed workload subjects (one per line). */
+export const WORKLOAD_IDENTITIES_FILE = "/etc/oauth2-proxy/workload-identities/subjects";
+/** The ConfigMap (in the proxy's namespace) holding them. */
+export const WORKLOAD_IDENTITIES_CONFIGMAP = `${AUTH_PROXY_NAME}-workload-identities`;
+export const WORKLOAD_IDENTITIES_KEY = "subjects";
+
+/** The service-account subject of the training pipeline's pods. */
+export function trainingSubject(config: EnvironmentConfig): string {
+  return `system:serviceaccount:${config.training.namespace}:training-pipeline`;
+}
+
+/** The extra issuers and allowed subjects of in-cluster workloads, or undefined when there are none. */
+export function workloadIdentities(config: EnvironmentConfig): { issuers: { issuer: string; audience: string }[]; subjects: string[] } | undefined {
+  const t = config.training;
+  if (!t?.enabled || !t.identity) return undefined;
+  return { issuers: [{ issuer: t.identity.issuerUrl, audience: t.identity.audience }], subjects: [trainingSubject(config)] };
+}
+
+/** The ConfigMap's content: one subject per line. */
+export function workloadIdentitiesFileContent(config: EnvironmentConfig): string {
+  return (workloadIdentities(config)?.subjects ?? []).map((s) => `${s}\n`).join("");
+}
+
+function workloadIdentityFiles(): MountedFile[] {
+  return [{ path: WORKLOAD_IDENTITIES_FILE, configMapKeyRef: { name: WORKLOAD_IDENTITIES_CONFIGMAP, key: WORKLOAD_IDENTITIES_KEY } }];
 }
