@@ -20,7 +20,7 @@ export function argoArtifactPrefix(config: EnvironmentConfig): string {
  */
 export function pipelineGates(config: EnvironmentConfig) {
   const gates = registryGates(config.registry);
-  const noApproval = (set: any) => ({ ...set, approval: { ...set.approval, required: false } });
+  const noApproval = <T extends { approval: { required: boolean; groups: string[] } }>(set: T): T => ({ ...set, approval: { ...set.approval, required: false } });
   return {
     ...gates,
     defaults: Object.fromEntries(Object.entries(gates.defaults).map(([t, s]) => [t, noApproval(s)])),

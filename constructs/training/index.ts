@@ -25,7 +25,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { cronProblem } from "../aws-limits";
 import { DNS_LABEL } from "../names";
 import { WorkloadRole, type WorkloadIdentityMode } from "../workload-role";
-import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_OUTPUTS_DIR, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
+import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
 import type { EnvVar } from "../commands/types";
 
 /** Where the argo-workflows chart is published (argoproj/argo-helm). */
@@ -134,9 +134,9 @@ export class Training extends Construct {
   readonly argoRelease?: Release;
   readonly pipelineRelease: Release;
   /** The WorkflowTemplate and CronWorkflow as shipped (the local chart's values). */
-  readonly resources: Record<string, any>[];
+  readonly resources: Record<string, unknown>[];
   /** The WorkflowTemplate alone. */
-  readonly workflowTemplate: Record<string, any>;
+  readonly workflowTemplate: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
@@ -394,7 +394,6 @@ export class Training extends Construct {
         },
       });
     }
-    void TRAINING_OUTPUTS_DIR;
     const chart = new TerraformAsset(this, "chart", { path: chartDirectory(), type: AssetType.DIRECTORY });
     this.pipelineRelease = new Release(this, "pipeline", {
       name: `${name}-resources`.slice(0, 53),

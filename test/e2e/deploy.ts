@@ -103,7 +103,8 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   const oidc = need(ctx.oidc, "the OpenID provider");
   // The local test profile goes through the config system: the dev entry, plus a loopback issuer.
   // The registry section: the gates and retention N the registry steps exercise (test/e2e/registry-gates.ts).
-  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY };
+  // The training pipeline's identity (test/e2e/training.ts): the same provider plays the cluster's issuer.
+  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY, training: { identity: { issuerUrl: oidc.issuer } } };
   const config = envConfig("dev", overrides);
   const started = Date.now();
   const json = synthJson(config) as any;
