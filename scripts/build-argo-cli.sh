@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the `argo` CLI at the Argo Workflows version the training pipeline targets (config/training.ts,
+# ARGO_WORKFLOWS_APP_VERSION) from the Go module proxy, for `argo lint --offline` of the synthesized
+# WorkflowTemplate and CronWorkflow (test/constructs/training-argo-lint.test.ts).
+#
+# `go install github.com/argoproj/argo-workflows/v3/cmd/argo@<v>` cannot be used: the module has a replace
+# directive (go install refuses those), and the proxy here answers 403 to the version list go install
+# asks for. So: download the module, copy it, build ./cmd/argo inside it with its own go.mod and go.sum.
+# The module zip lacks the UI's compiled assets (ui/dist/app, which `argo server` embeds); lint does not
+# use them, so an empty placeholder page stands in.
+# Usage: build-argo-cli.sh <version, e.g. v3.7.3> <output binary>
+set -euo pipefail
+version="$1"
+out="$2"
+module="github.com/argoproj/argo-workflows/v3"
+dir="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
+[ -d "$dir" ] || { echo "build-argo-cli: $module@$version did not download" >&2; exit 1; }
+work="$(mktemp -d)"
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cp -r "$dir" "$work/src"
+chmod -R u+w "$work/src"
+mkdir -p "$work/src/ui/dist/app"
+echo '<!-- placeholder: this CLI is built for argo lint --offline; it serves no UI -->' > "$work/src/ui/dist/app/index.html"
+(cd "$work/src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" -o "$out" ./cmd/argo)
