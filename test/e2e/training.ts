@@ -18,6 +18,7 @@ import * as path from "path";
 import { type Ctx, need } from "./context";
 import { json, request } from "./lib/net";
 import { tail } from "./lib/processes";
+import { eventsMessages } from "./registry-events";
 import { claims } from "./services/oidc";
 
 const API = "/api/2.0/mlflow";
@@ -210,6 +211,18 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const ready1 = mvTags1[t.readyTag];
   report.check(`run 1: ${t.readyTag} is set on the version (hand-over to the release pipeline)`, ready1 !== undefined && JSON.parse(ready1).by === subject,
     `${t.readyTag} = ${ready1}`);
+
+  // The hand-over: the registry events service notices the tag and dispatches to the release pipeline.
+  if (config.events.enabled && config.events.github && v1) {
+    const wanted = (m: { channel: string; text: string }) => m.channel === "github" && m.text.includes(model) && m.text.includes(t.readyTag) && new RegExp(`"version":"?${v1}"?[,}]`).test(m.text);
+    const deadline = Date.now() + 60_000;
+    while (!eventsMessages().some(wanted) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    const got = eventsMessages().find(wanted);
+    report.check(`the ${t.readyTag} tag reaches the release pipeline (the events service's repository_dispatch)`, got !== undefined,
+      got ? got.text.slice(0, 400) : `no GitHub dispatch for ${model} version ${v1} within 60 s; GitHub messages: ${eventsMessages().filter((m) => m.channel === "github").map((m) => m.text.slice(0, 120)).join(" | ")}`);
+  } else {
+    report.info(`the hand-over to the release pipeline is not checked here: events ${config.events.enabled ? "on" : "off"}, GitHub ${config.events.github ? "configured" : "not configured"}`);
+  }
 
   // ── Run 2: a starved training: worse than production ──
   const bad = await runPipeline(ctx, "worse", { lr: "0.0001", epochs: "1" }, saToken);
