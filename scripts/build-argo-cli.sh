@@ -7,7 +7,7 @@
 # directive (go install refuses those), and the proxy here answers 403 to the version list go install
 # asks for. So: download the module, copy it, build ./cmd/argo inside it with its own go.mod and go.sum.
 # The module zip lacks the UI's compiled assets (ui/dist/app, which `argo server` embeds); lint does not
-# use them, so an empty placeholder page stands in.
+# use them, so an empty placeholder page stands in. No -trimpath: a rebuild reuses the Go build cache.
 # Usage: build-argo-cli.sh <version, e.g. v3.7.3> <output binary>
 set -euo pipefail
 version="$1"
@@ -21,4 +21,4 @@ cp -r "$dir" "$work/src"
 chmod -R u+w "$work/src"
 mkdir -p "$work/src/ui/dist/app"
 echo '<!-- placeholder: this CLI is built for argo lint --offline; it serves no UI -->' > "$work/src/ui/dist/app/index.html"
-(cd "$work/src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" -o "$out" ./cmd/argo)
+(cd "$work/src" && GOFLAGS=-mod=mod go build -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" -o "$out" ./cmd/argo)
