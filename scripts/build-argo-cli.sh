@@ -15,10 +15,13 @@ out="$2"
 module="github.com/argoproj/argo-workflows/v3"
 dir="$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')"
 [ -d "$dir" ] || { echo "build-argo-cli: $module@$version did not download" >&2; exit 1; }
-work="$(mktemp -d)"
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-cp -r "$dir" "$work/src"
-chmod -R u+w "$work/src"
-mkdir -p "$work/src/ui/dist/app"
-echo '<!-- placeholder: this CLI is built for argo lint --offline; it serves no UI -->' > "$work/src/ui/dist/app/index.html"
-(cd "$work/src" && GOFLAGS=-mod=mod go build -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" -o "$out" ./cmd/argo)
+# A stable source directory: the Go build cache keys the module's own packages by their path.
+src="${ARGO_BUILD_DIR:-${TMPDIR:-/tmp}/argo-cli-src-$version}"
+if [ ! -f "$src/go.mod" ]; then
+  rm -rf "$src" && mkdir -p "$(dirname "$src")"
+  cp -r "$dir" "$src"
+  chmod -R u+w "$src"
+fi
+mkdir -p "$src/ui/dist/app"
+echo '<!-- placeholder: this CLI is built for argo lint --offline; it serves no UI -->' > "$src/ui/dist/app/index.html"
+(cd "$src" && GOFLAGS=-mod=mod go build -ldflags "-s -w -X github.com/argoproj/argo-workflows/v3.version=$version" -o "$out" ./cmd/argo)
