@@ -2,8 +2,8 @@
  * Training pipelines on Argo Workflows (issue 16): one reusable construct with its own props.
  *
  * - Argo Workflows from the pinned argo-workflows chart (install mode), its server signed in through the
- *   platform's OIDC issuer (SSO is the only auth mode), its controller watching only the workflow
- *   namespace; or nothing of Argo's own (attach mode: one already runs).
+ *   platform's OIDC issuer (SSO is the only auth mode), restricted security contexts for its pods and
+ *   the executor; or nothing of Argo's own (attach mode: one already runs).
  * - The workflow namespace (restricted Pod Security), two service accounts: the pods' own
  *   (`<name>`, no Kubernetes API token, an IAM role for the artifact prefix, the projected MLflow token)
  *   and the executor's (`<name>-executor`, which may only create and patch workflowtaskresults).
@@ -268,7 +268,8 @@ export class Training extends Construct {
       const containerSecurity = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
       const values = {
         crds: { install: true, keep: true },
-        // The controller watches the workflow namespace only; workflows elsewhere are not run.
+        // The chart's cluster-wide controller; workflowNamespaces only names where the chart would create
+        // workflow RBAC, which is off (this construct creates the pipeline's own, least-privileged).
         singleNamespace: false,
         controller: {
           workflowNamespaces: [ns],

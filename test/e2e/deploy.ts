@@ -20,6 +20,7 @@ import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
 import { startS3 } from "./services/s3";
 import { E2E_REGISTRY } from "./registry-gates";
+import { TRAINING } from "../fixtures/training";
 
 /** The e-mail of the signed-in user: in an allowed domain of the dev configuration. */
 export const USER_EMAIL = "jane.doe@example.com";
@@ -103,8 +104,8 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   const oidc = need(ctx.oidc, "the OpenID provider");
   // The local test profile goes through the config system: the dev entry, plus a loopback issuer.
   // The registry section: the gates and retention N the registry steps exercise (test/e2e/registry-gates.ts).
-  // The training pipeline's identity (test/e2e/training.ts): the same provider plays the cluster's issuer.
-  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY, training: { identity: { issuerUrl: oidc.issuer } } };
+  // The training pipeline (test/e2e/training.ts): on, with the same provider playing the cluster's issuer.
+  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY, training: { ...TRAINING.training, identity: { issuerUrl: oidc.issuer } } };
   const config = envConfig("dev", overrides);
   const started = Date.now();
   const json = synthJson(config) as any;

@@ -101,7 +101,10 @@ async function runPipeline(ctx: Ctx, label: string, overrides: Record<string, st
     ["/var/run/secrets/mlflow-platform/token", tokenFile, "the projected token: a minted service-account-shaped token"],
     ["/tmp", tmp, "the emptyDir"],
   ];
-  const local = (v: string) => paths.reduce((acc, [from, to]) => acc.split(from).join(to), v);
+  // One pass, longest first: a replacement (under the run directory, itself in /tmp) is never rewritten again.
+  const pathPattern = new RegExp(paths.map(([from]) => from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
+  const local = (v: string) => v.replace(pathPattern, (m) => paths.find(([from]) => from === m)![1]);
+  for (const [from, to, why] of paths) report.info(`${label}: local change ${from} -> ${to} (${why})`);
   for (const group of entry.steps) {
     for (const s of group) {
       const t = templates[s.template];
