@@ -98,6 +98,23 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       gatewayCidrs: ["10.0.0.0/16"],
       releases: devReleases,
     },
+    // Training pipelines on Argo Workflows (docs/training-pipelines.md): the example model, retrained weekly.
+    training: {
+      enabled: true,
+      argo: { mode: "install", uiHostname: "argo-dev.example.com" },
+      image: "ghcr.io/example-org/mlflow-training:0.1.0",
+      modelName: "iris-classifier",
+      schedule: "0 5 * * 1",
+      // The cluster's OIDC issuer: aws eks describe-cluster --name ml-dev --query cluster.identity.oidc.issuer
+      identity: { issuerUrl: "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", audience: "mlflow-pipelines" },
+      steps: {
+        train: { resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } } },
+        evaluate: { resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } } },
+        register: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+        gates: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+        tag: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      },
+    },
     // Registry events (docs/registry-events.md). The channel Secret is created by an operator in the
     // MLflow namespace (keys slack-webhook-url, discord-webhook-url, github-token, smtp-password).
     events: {

@@ -18,6 +18,7 @@ import { kubernetesVersionSchema } from "./kubernetes";
 import { servingSchema } from "./serving";
 import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
+import { trainingProblems, trainingSchema } from "./training";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -299,8 +300,10 @@ export const environmentSchema = z.object({
   serving: servingSchema.prefault({}).describe("Models served as REST microservices (config/serving.ts)."),
   registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
   events: eventsSchema,
+  training: trainingSchema,
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  for (const p of trainingProblems(env)) issue(p.path, p.message);
 
   for (const [path, r] of [[["mlflow", "replicas"], env.mlflow.replicas], [["auth", "replicas"], env.auth.replicas]] as const) {
     if (r.min > r.max) issue([...path, "min"], `at most replicas.max (${r.max})`);

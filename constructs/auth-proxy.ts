@@ -43,7 +43,7 @@ import {
   MANAGED_CLIENT_SECRET_KEY,
   MANAGED_CLIENT_SECRET_NAME,
   type ClientSecretSource,
-  type OAuth2ProxySettings,
+  type OAuth2ProxySettings, type WorkloadIdentities,
   authProxyPodLabels,
   authProxySecretRefs,
   oauth2ProxyCommand,
@@ -102,6 +102,21 @@ export interface AuthProxyProps {
    * @default []
    */
   readonly allowedGroups?: readonly string[];
+
+  /**
+   * Open the e-mail domain check ("*") and let `allowedGroups` decide alone: a named choice, never the
+   * result of an empty list or a "*" value.
+   * @default false
+   */
+  readonly allowAnyEmailDomain?: boolean;
+
+  /**
+   * In-cluster workloads admitted by their projected service-account tokens: the cluster's issuer as an
+   * extra JWT issuer, and only the listed subjects (the ConfigMap WORKLOAD_IDENTITIES_CONFIGMAP in the
+   * proxy's namespace must hold them: see workloadIdentitiesFileContent).
+   * @default none
+   */
+  readonly workloadIdentities?: WorkloadIdentities;
 
   /**
    * Extra issuer/audience pairs whose bearer tokens pipelines may present.
@@ -267,6 +282,8 @@ export class AuthProxy extends Construct {
       groupsClaim: props.groupsClaim ?? d.groupsClaim,
       allowedEmailDomains: props.allowedEmailDomains ?? [],
       allowedGroups: props.allowedGroups ?? [],
+      allowAnyEmailDomain: props.allowAnyEmailDomain ?? false,
+      workloadIdentities: props.workloadIdentities,
       extraJwtIssuers: props.extraJwtIssuers ?? [],
       cookieExpireHours: props.cookieExpireHours ?? d.cookieExpireHours,
       cookieRefreshMinutes: props.cookieRefreshMinutes ?? d.cookieRefreshMinutes,
@@ -415,7 +432,12 @@ export class AuthProxy extends Construct {
               lifecycle: { preStop: [{ exec: { command: ["sleep", String(drain.drainSeconds)] } }] },
               resources: containerResources(auth.resources),
               securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
+              // Files the command reads (e.g. the workload identities' subjects, issue 16).
+              volumeMount: (command.files ?? []).map((f, i) => ({ name: `file-${i}`, mountPath: f.path, subPath: "file", readOnly: true })),
             }],
+            volume: (command.files ?? []).map((f, i) => f.secretKeyRef
+              ? { name: `file-${i}`, secret: { secretName: f.secretKeyRef.name, items: [{ key: f.secretKeyRef.key, path: "file" }] } }
+              : { name: `file-${i}`, configMap: { name: f.configMapKeyRef!.name, items: [{ key: f.configMapKeyRef!.key, path: "file" }] } }),
           },
         },
       },

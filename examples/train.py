@@ -38,9 +38,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
 def git_sha() -> str:
-    """The commit the code comes from: $GIT_SHA (CI), else `git rev-parse HEAD`, else "unknown"."""
-    if os.environ.get("GIT_SHA"):
-        return os.environ["GIT_SHA"]
+    """The commit the code comes from: $GIT_SHA_OVERRIDE (a pipeline submission naming one), $GIT_SHA
+    (CI, or the training image: set when it is built), else `git rev-parse HEAD`, else "unknown"."""
+    for var in ("GIT_SHA_OVERRIDE", "GIT_SHA"):
+        if os.environ.get(var):
+            return os.environ[var]
     try:
         here = os.path.dirname(os.path.abspath(__file__))
         return subprocess.check_output(["git", "-C", here, "rev-parse", "HEAD"], text=True, stderr=subprocess.DEVNULL).strip()
@@ -56,6 +58,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", help="write run id, model URI and final metrics as JSON here")
+    parser.add_argument("--outputs-dir", default="", help="also write run_id, accuracy and result.json here (pipeline outputs)")
     args = parser.parse_args()
 
     if not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -74,10 +77,16 @@ def main() -> int:
     classes = np.unique(iris.target)
     clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=args.lr, batch_size=args.batch_size, random_state=args.seed)
 
-    mlflow.set_experiment(args.experiment)
+    # Under `mlflow run` the run exists already (MLFLOW_RUN_ID, in the experiment --experiment-name chose).
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(args.experiment)
     with mlflow.start_run() as run:
         mlflow.log_params({"lr": args.lr, "batch_size": args.batch_size, "epochs": args.epochs})
-        mlflow.set_tag("git_sha", git_sha())
+        sha = git_sha()
+        mlflow.set_tag("git_sha", sha)
+        # MLflow sets the source commit itself when it runs a git checkout; an image has no checkout.
+        if "mlflow.source.git.commit" not in mlflow.get_run(run.info.run_id).data.tags and sha != "unknown":
+            mlflow.set_tag("mlflow.source.git.commit", sha)
 
         for epoch in range(args.epochs):
             clf.partial_fit(xs_train, y_train, classes=classes)  # one epoch of mini-batches
@@ -124,6 +133,11 @@ def main() -> int:
     if args.output:
         with open(args.output, "w") as f:
             json.dump(result, f)
+    if args.outputs_dir:
+        os.makedirs(args.outputs_dir, exist_ok=True)
+        for name, value in (("run_id", run.info.run_id), ("accuracy", f"{accuracy:.6f}"), ("result.json", json.dumps(result))):
+            with open(os.path.join(args.outputs_dir, name), "w") as f:
+                f.write(value)
     return 0
 
 

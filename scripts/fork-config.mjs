@@ -34,6 +34,9 @@ const replacements = [
   ["ml-dev", "eks-ml-dev"],
   ["ml-staging", "eks-ml-staging"],
   ["ml-prod", "eks-ml-prod"],
+  // Training pipelines (docs/training-pipelines.md): the Argo UI's name and the cluster's OIDC issuer.
+  ["argo-dev.example.com", "workflows-dev.ml.acme.io"],
+  ["https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", "https://oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"],
 ];
 for (const [from, to] of replacements) {
   if (!src.includes(from)) {

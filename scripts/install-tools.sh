@@ -106,3 +106,10 @@ if [ ! -x "$TOOLS/bin/helm-render" ] || [ ! -f "$stamp" ]; then
   rm -f "$TOOLS"/bin/.helm-render-* && touch "$stamp"
 fi
 echo "install-tools: helm-render $(go version -m "$TOOLS/bin/helm-render" | awk '$1 == "dep" && $2 == "helm.sh/helm/v3" {print $3}')"
+
+# ── argo CLI at the training pipeline's Argo Workflows version (scripts/build-argo-cli.sh) ──
+if ! "$TOOLS/bin/argo" version --short 2>/dev/null | grep -q "$ARGO_WORKFLOWS_VERSION"; then
+  echo "install-tools: building the argo CLI $ARGO_WORKFLOWS_VERSION from the Go module proxy (several minutes on 2 cores)"
+  bash scripts/build-argo-cli.sh "$ARGO_WORKFLOWS_VERSION" "$TOOLS/bin/argo"
+fi
+echo "install-tools: argo $("$TOOLS/bin/argo" version --short 2>/dev/null)"

@@ -3,6 +3,7 @@
  * end-to-end harness deploys locally), as shell assignments for scripts/install-tools.sh.
  */
 import { loadEnvironments } from "../config";
+import { ARGO_WORKFLOWS_APP_VERSION } from "../config/training";
 
 const env = loadEnvironments()[0];
 console.log(`MLFLOW_VERSION=${env.mlflow.version}`);
@@ -14,3 +15,5 @@ if (kube.length > 1) {
   process.exit(1);
 }
 console.log(`KUBERNETES_VERSION=${kube[0]}`);
+// The training pipeline's Argo Workflows (argo lint --offline in the tests).
+console.log(`ARGO_WORKFLOWS_VERSION=${ARGO_WORKFLOWS_APP_VERSION}`);

@@ -10,7 +10,7 @@ import { TrackingServer, trackingServerPodLabels } from "../constructs/tracking-
 import { trackingInstance, trackingServerProps } from "../constructs/tracking-server/from-config";
 import { RegistryEvents, registryEventsProps } from "../constructs/registry-events";
 import { AuthProxy } from "../constructs/auth-proxy";
-import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
+import { authProxyPodLabelsOf, authProxyProps, workloadIdentitiesOf } from "../constructs/auth-proxy/from-config";
 import { MlflowIngress } from "../constructs/ingress";
 import { mlflowIngressProps } from "../constructs/ingress/from-config";
 import { LoadBalancerController } from "../constructs/load-balancer-controller";
@@ -25,6 +25,10 @@ import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../const
 import { ModelRetention } from "../constructs/model-retention";
 import { NetworkPolicies } from "../constructs/network-policies";
 import { networkPoliciesProps } from "../constructs/network-policies/from-config";
+import { Training } from "../constructs/training";
+import { trainingProps } from "../constructs/training/from-config";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -187,10 +191,21 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [this.namespace],
     });
 
+    // ── Training pipelines (issue 16): Argo Workflows, the WorkflowTemplate, the workloads' identities ──
+    const workloads = workloadIdentitiesOf(config);
+    const workloadSubjects = workloads
+      ? new ConfigMapV1(this, "workload_identities", {
+        metadata: { name: WORKLOAD_IDENTITIES_CONFIGMAP, namespace: config.mlflow.namespace },
+        data: { [WORKLOAD_IDENTITIES_KEY]: workloadIdentitiesFileContent(workloads.subjects) },
+        dependsOn: [this.namespace],
+      })
+      : undefined;
+    if (config.training.enabled) new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }));
+
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
     const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
       trackingServer: trackingServer.contract,
-      dependsOn: [this.namespace],
+      dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
     }));
     const loadBalancerController = config.ingress.installLoadBalancerController
       ? new LoadBalancerController(this, "load_balancer_controller", {

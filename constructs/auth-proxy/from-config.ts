@@ -4,7 +4,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyProps } from "../auth-proxy";
-import { authProxyPodLabels, type OAuth2ProxySettings } from "../commands/oauth2-proxy";
+import { authProxyPodLabels, type OAuth2ProxySettings, type WorkloadIdentities } from "../commands/oauth2-proxy";
 
 /** The AuthProxy props of an environment. */
 export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {
@@ -43,7 +43,20 @@ export function oauth2ProxySettings(config: EnvironmentConfig): OAuth2ProxySetti
     publicHostname: config.hostname,
     loadBalancerIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
     trustedProxyCidrs: config.ingress.vpcCidrs,
+    workloadIdentities: workloadIdentitiesOf(config),
   };
+}
+
+/** The service-account subject of the training pipeline's pods. */
+export function trainingSubject(config: EnvironmentConfig): string {
+  return `system:serviceaccount:${config.training.namespace}:training-pipeline`;
+}
+
+/** The extra issuers and allowed subjects of an environment's in-cluster workloads, or undefined when there are none. */
+export function workloadIdentitiesOf(config: EnvironmentConfig): WorkloadIdentities | undefined {
+  const t = config.training;
+  if (!t?.enabled || !t.identity) return undefined;
+  return { issuers: [{ issuer: t.identity.issuerUrl, audience: t.identity.audience }], subjects: [trainingSubject(config)] };
 }
 
 /** Labels of an environment's proxy pods (what the tracking server's NetworkPolicy admits). */

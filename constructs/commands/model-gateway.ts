@@ -27,6 +27,8 @@ export interface ModelGatewayCommandInputs {
   /** Who may call: e-mail domains and/or groups (deny by default). */
   readonly allowedEmailDomains: readonly string[];
   readonly allowedGroups: readonly string[];
+  /** Any e-mail domain ("*"; the groups decide): a named choice, never derived from an empty list. @default false */
+  readonly allowAnyEmailDomain?: boolean;
   readonly groupsClaim: string;
   /** The model's Service URL, e.g. `http://mlflow-dev-iris-classifier.models.svc:80/`. */
   readonly upstreamUrl: string;
@@ -43,6 +45,12 @@ export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerComm
   if (i.allowedEmailDomains.length === 0 && i.allowedGroups.length === 0) {
     throw new Error("modelGatewayCommand: allowedEmailDomains and allowedGroups are both empty: say who may call the model (access is denied by default)");
   }
+  if (i.allowedEmailDomains.length === 0 && i.allowAnyEmailDomain !== true) {
+    throw new Error("modelGatewayCommand: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list (\"*\") is an explicit choice (auth.allowAnyEmailDomain), never the result of an empty list");
+  }
+  if (i.allowedEmailDomains.includes("*")) {
+    throw new Error("modelGatewayCommand: allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
+  }
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
   const env: EnvVar[] = [
@@ -51,7 +59,7 @@ export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerComm
     v("CLIENT_ID", i.clientId),
     secret("CLIENT_SECRET", i.clientSecret),
     v("OIDC_GROUPS_CLAIM", i.groupsClaim),
-    v("EMAIL_DOMAINS", i.allowedEmailDomains.length > 0 ? i.allowedEmailDomains.join(",") : "*"),
+    v("EMAIL_DOMAINS", i.allowAnyEmailDomain === true ? "*" : i.allowedEmailDomains.join(",")),
     ...(i.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", i.allowedGroups.join(","))] : []),
     // Bearer tokens only: every route answers 401 without one and 403 with an invalid one.
     v("SKIP_JWT_BEARER_TOKENS", "true"),

@@ -11,7 +11,7 @@
  *  - a harness swaps an address by overwriting one variable (see {@link AUTH_PROXY_ADDRESS_ENV}).
  */
 import type { SecretKeyRef, TrackingServerContract } from "../contracts";
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar, MountedFile } from "./types";
 
 /** Port the proxy serves users and pipelines on (container and Service). */
 export const AUTH_PROXY_PORT = 4180;
@@ -181,6 +181,11 @@ export interface OAuth2ProxySettings {
   readonly loadBalancerIdleTimeoutSeconds: number;
   /** CIDRs of the load balancer: trusted to set X-Forwarded-* headers. */
   readonly trustedProxyCidrs: readonly string[];
+  /**
+   * In-cluster workloads admitted by their projected service-account tokens (an extra issuer, and only
+   * the listed subjects, read from the ConfigMap {@link WORKLOAD_IDENTITIES_CONFIGMAP}). Unset: none.
+   */
+  readonly workloadIdentities?: WorkloadIdentities;
 }
 
 /** The inputs of {@link oauth2ProxyCommand}. */
@@ -211,6 +216,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     throw new Error("oauth2ProxyCommand: allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
   }
   const { upstreamTimeoutSeconds } = authProxyTimeouts(inputs.loadBalancerIdleTimeoutSeconds);
+  const workloads = inputs.workloadIdentities && inputs.workloadIdentities.issuers.length > 0 ? inputs.workloadIdentities : undefined;
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
 
@@ -233,8 +239,8 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     ...(auth.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", auth.allowedGroups.join(","))] : []),
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),
-    ...(auth.extraJwtIssuers.length > 0
-      ? [v("EXTRA_JWT_ISSUERS", auth.extraJwtIssuers.map((e) => `${e.issuer}=${e.audience}`).join(","))]
+    ...(auth.extraJwtIssuers.length > 0 || workloads
+      ? [v("EXTRA_JWT_ISSUERS", [...auth.extraJwtIssuers, ...(workloads?.issuers ?? [])].map((e) => `${e.issuer}=${e.audience}`).join(","))]
       : []),
     // An invalid token gets 403, not a sign-in page a pipeline cannot follow.
     v("BEARER_TOKEN_LOGIN_FALLBACK", "false"),
@@ -265,6 +271,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     v("PING_PATH", AUTH_PROXY_PING_PATH),
     v("READY_PATH", AUTH_PROXY_READY_PATH),
     v("SILENCE_PING_LOGGING", "true"),
+    ...(workloads ? [v("AUTHENTICATED_EMAILS_FILE", WORKLOAD_IDENTITIES_FILE)] : []),
   ];
 
   return {
@@ -272,6 +279,40 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     command: [AUTH_PROXY_ENTRYPOINT],
     args: [],
     env,
+    ...(workloads ? { files: workloadIdentityFiles() } : {}),
     ports: { [AUTH_PROXY_PORT_NAME]: AUTH_PROXY_PORT, [AUTH_PROXY_METRICS_PORT_NAME]: AUTH_PROXY_METRICS_PORT },
   };
+}
+
+// ── Workload identities (issue 16): in-cluster service accounts by their projected tokens ─────────
+//
+// Training workflow pods present a projected service-account token of the cluster's issuer with a
+// dedicated audience (training.identity). The proxy accepts that issuer/audience pair as an extra JWT
+// issuer; such a token has no e-mail claim, so oauth2-proxy uses its `sub`
+// (`system:serviceaccount:<namespace>:<name>`) as the e-mail, which no e-mail domain matches. The only
+// subjects let in are the ones listed in the authenticated-emails file below (a ConfigMap the stack
+// writes): any other service account of the cluster, even with the right audience, is refused.
+// Why this is safe: docs/training-pipelines.md.
+
+/** Where the proxy reads the allowed workload subjects (one per line). */
+export const WORKLOAD_IDENTITIES_FILE = "/etc/oauth2-proxy/workload-identities/subjects";
+/** The ConfigMap (in the proxy's namespace) holding them. */
+export const WORKLOAD_IDENTITIES_CONFIGMAP = `${AUTH_PROXY_NAME}-workload-identities`;
+export const WORKLOAD_IDENTITIES_KEY = "subjects";
+
+/** In-cluster workloads the proxy admits by their projected service-account tokens. */
+export interface WorkloadIdentities {
+  /** The cluster's issuer and the dedicated audience of the workloads' tokens. */
+  readonly issuers: readonly { readonly issuer: string; readonly audience: string }[];
+  /** The admitted subjects, `system:serviceaccount:<namespace>:<name>`. */
+  readonly subjects: readonly string[];
+}
+
+/** The ConfigMap's content: one subject per line. */
+export function workloadIdentitiesFileContent(subjects: readonly string[]): string {
+  return subjects.map((s) => `${s}\n`).join("");
+}
+
+function workloadIdentityFiles(): MountedFile[] {
+  return [{ path: WORKLOAD_IDENTITIES_FILE, configMapKeyRef: { name: WORKLOAD_IDENTITIES_CONFIGMAP, key: WORKLOAD_IDENTITIES_KEY } }];
 }

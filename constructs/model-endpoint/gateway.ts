@@ -58,6 +58,8 @@ export interface ModelGatewayProps {
   /** Who may call (deny by default: at least one of the two). Required. */
   readonly allowedEmailDomains: readonly string[];
   readonly allowedGroups: readonly string[];
+  /** Any e-mail domain passes (the groups decide): the named choice `auth.allowAnyEmailDomain`. @default false */
+  readonly allowAnyEmailDomain?: boolean;
   /** @default "groups" */
   readonly groupsClaim?: string;
   /** Seconds the gateway waits for the model. @default 35 */
@@ -124,6 +126,7 @@ export class ModelGateway extends Construct {
       extraJwtIssuers: props.extraJwtIssuers ?? [],
       allowedEmailDomains: props.allowedEmailDomains,
       allowedGroups: props.allowedGroups,
+      allowAnyEmailDomain: props.allowAnyEmailDomain,
       groupsClaim: props.groupsClaim ?? "groups",
       upstreamUrl: `http://${model.serviceName}.${namespace}.svc:${model.port}/`,
       upstreamTimeoutSeconds,

@@ -244,7 +244,7 @@ describe.each(SHIPPED)("every workload role of %s (with the load balancer contro
 
   it("uses the one trust policy: the cluster's ARN, the namespace and the service account from the session tags", () => {
     expect(podRoles.map(([name]) => name.replace(/_[0-9A-F]{8}$/, "")).sort())
-      .toEqual(["load_balancer_controller_role", "model_retention_role", "monitoring_grafana_role", "tracking_identity_role"]);
+      .toEqual(["load_balancer_controller_role", "model_retention_role", "monitoring_grafana_role", "tracking_identity_role", ...(config.training.enabled ? ["training_role"] : [])]);
     const clusterArn = `arn:aws:eks:${config.aws.region}:${config.aws.accountId}:cluster/${config.cluster.name}`;
     for (const [, statement] of podRoles) {
       expect(statement.Sid).toBe("ServiceAccountViaPodIdentity");

@@ -20,6 +20,7 @@ import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
 import { startS3 } from "./services/s3";
 import { E2E_REGISTRY } from "./registry-gates";
+import { TRAINING } from "../fixtures/training";
 
 /** The e-mail of the signed-in user: in an allowed domain of the dev configuration. */
 export const USER_EMAIL = "jane.doe@example.com";
@@ -107,7 +108,12 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   // The local test profile goes through the config system: the dev entry, plus a loopback issuer.
   // The registry section: the gates and retention N the registry steps exercise (test/e2e/registry-gates.ts).
   // The ingress: a short deregistration delay, so the drain step (test/e2e/drain.ts) waits seconds, not minutes.
-  const overrides = { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY, ingress: { deregistrationDelaySeconds: E2E_DEREGISTRATION_DELAY_SECONDS } };
+  // The training pipeline (test/e2e/training.ts): on, with the same provider playing the cluster's issuer.
+  const overrides = {
+    auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY,
+    ingress: { deregistrationDelaySeconds: E2E_DEREGISTRATION_DELAY_SECONDS },
+    training: { ...TRAINING.training, identity: { issuerUrl: oidc.issuer } },
+  };
   const config = envConfig("dev", overrides);
   const started = Date.now();
   const json = synthJson(config) as any;

@@ -42,6 +42,11 @@ export function eventsProcesses(): LocalProcess[] {
   return run ? [run.lp] : [];
 }
 
+/** What the channel stand-ins have received so far (the training pipeline's hand-over check reads it). */
+export function eventsMessages(): readonly { readonly at: number; readonly channel: string; readonly text: string }[] {
+  return run?.messages ?? [];
+}
+
 /** Stops the stand-ins (the processes are stopped by the harness). */
 export async function stopEventsStandIns(): Promise<void> {
   for (const c of run?.closers ?? []) await c();

@@ -17,6 +17,7 @@ import type { LocalProcess } from "./lib/deployment";
 import { Processes } from "./lib/processes";
 import { registryGatesFlow } from "./registry-gates";
 import { retention } from "./retention";
+import { mlflowRunProject, trainingPipeline } from "./training";
 import { Report, describe } from "./lib/report";
 import { keepAliveLatency, memory } from "./runtime";
 import { proxyDrain } from "./drain";
@@ -70,6 +71,8 @@ async function main(): Promise<number> {
     ["Runtime: a proxy pod drains before it stops (SIGTERM while requests flow)", () => proxyDrain(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
     ["7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)", () => retention(ctx, r().retention)],
+    ["8. MLproject: mlflow run examples -e train --env-manager local, through the proxy", () => mlflowRunProject(ctx)],
+    ["9. Training pipeline: the WorkflowTemplate's steps in order, as the pipeline's service account (projected token)", () => trainingPipeline(ctx)],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.

@@ -36,14 +36,22 @@ const EVENTS_STATEFUL = [
   "random_bytes.registry_events_encryption_key_17E3F29A",
   "random_password.registry_events_signing_secret_D982D3D6",
 ];
-const STATEFUL_TYPES = [...new Set([...STATEFUL, ...Object.values(SERVING).flat(), ...EVENTS_STATEFUL].map((a) => a.split(".")[0]))];
+/** Where training is on (dev): Argo's release (its CRDs hold every workflow), the pipeline's release, their namespaces. */
+const TRAINING_STATEFUL = [
+  "helm_release.training_argo_workflows_0AB761BF",
+  "helm_release.training_pipeline_9B2CC9F4",
+  "kubernetes_namespace_v1.training_argo_namespace_C1672DA0",
+  "kubernetes_namespace_v1.training_namespace_3947BF90",
+];
+const STATEFUL_TYPES = [...new Set([...STATEFUL, ...Object.values(SERVING).flat(), ...EVENTS_STATEFUL, ...TRAINING_STATEFUL].map((a) => a.split(".")[0]))];
 
 describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
   const json = synthJson(configured(name));
   const present = STATEFUL_TYPES.flatMap((t) => Object.keys(resourcesOf(json, t)).map((n) => `${t}.${n}`));
 
   it("are exactly the pinned ones (a changed address would destroy and recreate them)", () => {
-    const pinned = [...STATEFUL, ...(SERVING[name] ?? []), ...(configured(name).events.enabled ? EVENTS_STATEFUL : [])];
+    const pinned = [...STATEFUL, ...(SERVING[name] ?? []), ...(configured(name).events.enabled ? EVENTS_STATEFUL : []),
+      ...(configured(name).training.enabled ? TRAINING_STATEFUL.filter((a) => configured(name).training.argo.mode === "install" || !a.includes("argo")) : [])];
     expect(present.sort()).toEqual(pinned.sort());
   });
 

@@ -109,7 +109,9 @@ func main() {
 // mint signs an ID token for the user with adjustable audience, lifetime and key.
 // Form fields: aud (default: the client id), ttl (seconds, negative = already expired), key ("other" =
 // a key nobody publishes, with the real key id in the header), email, sub, groups (comma-separated)
-// for a second identity, and omit (comma-separated claims left out, e.g. "email,sub,preferred_username").
+// for a second identity, and omit (comma-separated claims left out, e.g. "email,sub,preferred_username");
+// email "-" mints a workload's token (a Kubernetes service-account token's shape: sub, no email, no
+// groups, no preferred_username).
 func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -159,6 +161,12 @@ func mint(m *mockoidc.MockOIDC, user *mockoidc.MockUser, w http.ResponseWriter, 
 		"email_verified":     true,
 		"preferred_username": strings.SplitN(email, "@", 2)[0],
 		"groups":             groups,
+	}
+	if email == "-" {
+		delete(claims, "email")
+		delete(claims, "email_verified")
+		delete(claims, "preferred_username")
+		delete(claims, "groups")
 	}
 	// omit: comma-separated claims to leave out (e.g. "email,sub": a token that names nobody).
 	for _, c := range strings.Split(r.Form.Get("omit"), ",") {

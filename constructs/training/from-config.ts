@@ -1,0 +1,71 @@
+/**
+ * Maps an environment's configuration (config.training, the registry gates, the artifact store) onto the
+ * Training construct's props: the one place where configuration meets the construct.
+ */
+import type { EnvironmentConfig } from "../../config";
+import { registryGates } from "../../config/registry";
+import type { ArtifactStoreContract } from "../contracts";
+import { trainingStepCommands, trainingWorkflowParameters } from "../commands/training";
+import type { TrainingProps } from ".";
+
+/** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
+export function argoArtifactPrefix(config: EnvironmentConfig): string {
+  return `${config.artifacts.prefix}-argo`;
+}
+
+/**
+ * The gates the pipeline's gates step runs: the registry's gates for the model and target, without the
+ * manual approval (a person approves later, in the release pipeline's `promote`; the pipeline only says
+ * the automated gates pass). Everything else (metrics, tags, signature, input example) is as configured.
+ */
+export function pipelineGates(config: EnvironmentConfig) {
+  const gates = registryGates(config.registry);
+  const noApproval = <T extends { approval: { required: boolean; groups: string[] } }>(set: T): T => ({ ...set, approval: { ...set.approval, required: false } });
+  return {
+    ...gates,
+    defaults: Object.fromEntries(Object.entries(gates.defaults).map(([t, s]) => [t, noApproval(s)])),
+    models: Object.fromEntries(Object.entries(gates.models).map(([m, per]) => [m, Object.fromEntries(Object.entries(per).map(([t, s]) => [t, noApproval(s)]))])),
+  };
+}
+
+/** The Training props of an enabled environment (throws when training is off: check config.training.enabled first). */
+export function trainingProps(config: EnvironmentConfig, stackName: string, deps: { artifactStore: ArtifactStoreContract }): TrainingProps {
+  const t = config.training;
+  if (!t.enabled || !t.identity || !t.steps) throw new Error(`environment "${config.name}": training is not enabled (or misses identity/steps): the schema should have refused this`);
+  const steps = t.steps;
+  return {
+    namespace: t.namespace,
+    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    argo: t.argo.mode === "install" ? {
+      namespace: t.argo.namespace,
+      chartVersion: t.argo.chartVersion,
+      sso: {
+        issuerUrl: config.auth.issuerUrl,
+        secretName: t.argo.ssoSecretName,
+        redirectUrl: `https://${t.argo.uiHostname}/oauth2/callback`,
+      },
+    } : undefined,
+    steps: trainingStepCommands(config),
+    resources: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v.resources])),
+    parameters: trainingWorkflowParameters(config),
+    schedule: t.schedule,
+    tokenAudience: t.identity.audience,
+    stepDeadlineSeconds: t.stepDeadlineSeconds,
+    gatesJson: JSON.stringify(pipelineGates(config), null, 2),
+    artifacts: {
+      bucketName: deps.artifactStore.bucketName,
+      bucketArn: deps.artifactStore.bucketArn,
+      kmsKeyArn: deps.artifactStore.kmsKeyArn,
+      region: config.aws.region,
+      prefix: argoArtifactPrefix(config),
+    },
+    identity: {
+      mode: config.identity.mode,
+      clusterName: config.cluster.name,
+      accountId: config.aws.accountId,
+      region: config.aws.region,
+      roleName: `${stackName}-training`,
+      oidcProviderArn: config.cluster.oidcProviderArn,
+    },
+  };
+}

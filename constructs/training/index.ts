@@ -1,0 +1,411 @@
+/**
+ * Training pipelines on Argo Workflows (issue 16): one reusable construct with its own props.
+ *
+ * - Argo Workflows from the pinned argo-workflows chart (install mode), its server signed in through the
+ *   platform's OIDC issuer (SSO is the only auth mode), restricted security contexts for its pods and
+ *   the executor; or nothing of Argo's own (attach mode: one already runs).
+ * - The workflow namespace (restricted Pod Security), two service accounts: the pods' own
+ *   (`<name>`, no Kubernetes API token, an IAM role for the artifact prefix, the projected MLflow token)
+ *   and the executor's (`<name>-executor`, which may only create and patch workflowtaskresults).
+ * - The artifact repository: the artifact bucket under its own prefix, through workload identity
+ *   (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo reads).
+ * - The WorkflowTemplate (+ CronWorkflow with a schedule) via a local chart, so Argo's CRDs are never
+ *   needed at plan time. Each step's container command comes from constructs/commands/training.ts.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { cronProblem } from "../aws-limits";
+import { DNS_LABEL } from "../names";
+import { WorkloadRole, type WorkloadIdentityMode } from "../workload-role";
+import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
+import type { EnvVar } from "../commands/types";
+
+/** Where the argo-workflows chart is published (argoproj/argo-helm). */
+export const ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm";
+/** The name of the artifact-repository ConfigMap Argo reads in a workflow's namespace. */
+export const ARTIFACT_REPOSITORIES_CONFIGMAP = "artifact-repositories";
+
+export interface StepResources {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly memory: string; readonly cpu?: string };
+}
+
+/** Argo Workflows itself, when the stack installs it. */
+export interface ArgoInstallProps {
+  /** Namespace of the controller and the server (created). Required. */
+  readonly namespace: string;
+  /** The argo-workflows chart version (exact). Required. */
+  readonly chartVersion: string;
+  /** Chart repository. @default {@link ARGO_HELM_REPOSITORY} */
+  readonly repository?: string;
+  /** SSO of the Argo server: the platform's issuer and a client whose id and secret are in `secretName`. Required. */
+  readonly sso: {
+    readonly issuerUrl: string;
+    /** Secret in `namespace` with keys client-id and client-secret (created outside the stack). */
+    readonly secretName: string;
+    /** `https://<uiHostname>/oauth2/callback`; required by Argo's SSO. */
+    readonly redirectUrl: string;
+    /** Scopes requested besides openid. @default ["email", "profile", "groups"] */
+    readonly scopes?: readonly string[];
+  };
+}
+
+/** Props of {@link Training}. */
+export interface TrainingProps {
+  /** Namespace of the workflows (created, restricted Pod Security). Required. */
+  readonly namespace: string;
+  /** Base name of the service accounts, role, WorkflowTemplate and CronWorkflow. @default "training-pipeline" */
+  readonly name?: string;
+  /** Labels of every object. @default {} */
+  readonly labels?: Record<string, string>;
+  /** Install Argo Workflows; without it one must already run and watch `namespace`. @default undefined (attach) */
+  readonly argo?: ArgoInstallProps;
+  /** The steps, in order, from trainingStepCommands(). Required (at least one). */
+  readonly steps: readonly TrainingStepCommand[];
+  /** Resources per step (every step needs them). Required. */
+  readonly resources: Readonly<Record<string, StepResources>>;
+  /** Workflow parameters and their defaults. @default {} */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** Cron schedule (UTC) of the CronWorkflow; none without it. @default undefined */
+  readonly schedule?: string;
+  /** Audience of the projected service-account token the steps present to MLflow. Required. */
+  readonly tokenAudience: string;
+  /** Deadline of each step; the token lives as long. @default 7200 */
+  readonly stepDeadlineSeconds?: number;
+  /** The registry gates the gates step reads (JSON, rendered from configuration). Required. */
+  readonly gatesJson: string;
+  /** The training image's user id. @default 10001 */
+  readonly runAsUser?: number;
+  /** Artifact repository: the bucket, its region and the prefix Argo writes under. Required. */
+  readonly artifacts: { readonly bucketName: string; readonly bucketArn: string; readonly kmsKeyArn: string; readonly region: string; readonly prefix: string };
+  /** Workload identity of the pods' service account. Required. */
+  readonly identity: {
+    readonly mode: WorkloadIdentityMode;
+    readonly clusterName: string;
+    readonly accountId: string;
+    readonly region: string;
+    readonly roleName: string;
+    readonly oidcProviderArn?: string;
+  };
+  /** What must exist first. @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** Finds the local chart from the TypeScript sources and from the compiled dist/ tree. */
+function chartDirectory(): string {
+  const candidates = [path.join(__dirname, "chart"), path.join(__dirname, "..", "..", "..", "constructs", "training", "chart")];
+  const found = candidates.find((c) => fs.existsSync(path.join(c, "Chart.yaml")));
+  if (!found) throw new Error(`Training: the local chart was not found (looked in ${candidates.join(", ")})`);
+  return found;
+}
+
+const restrictedContainer = (uid: number) => ({
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  runAsUser: uid,
+  runAsGroup: uid,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+});
+
+function argoEnv(e: EnvVar): Record<string, unknown> {
+  if ("value" in e) return { name: e.name, value: e.value };
+  if ("secretKeyRef" in e) return { name: e.name, valueFrom: { secretKeyRef: { ...e.secretKeyRef } } };
+  if ("configMapKeyRef" in e) return { name: e.name, valueFrom: { configMapKeyRef: { ...e.configMapKeyRef } } };
+  return { name: e.name, valueFrom: { fieldRef: { ...e.fieldRef } } };
+}
+
+/** Argo Workflows (optional), the workflow namespace and identities, and the training pipeline. */
+export class Training extends Construct {
+  readonly namespace: NamespaceV1;
+  readonly serviceAccount: ServiceAccountV1;
+  readonly executorServiceAccount: ServiceAccountV1;
+  readonly role: WorkloadRole;
+  readonly argoRelease?: Release;
+  readonly pipelineRelease: Release;
+  /** The WorkflowTemplate and CronWorkflow as shipped (the local chart's values). */
+  readonly resources: Record<string, unknown>[];
+  /** The WorkflowTemplate alone. */
+  readonly workflowTemplate: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, props: TrainingProps) {
+    super(scope, id);
+    const fail = (field: string, message: string): never => {
+      throw new Error(`${this.node.path}: ${field} ${message}`);
+    };
+    const name = props.name ?? "training-pipeline";
+    const ns = props.namespace;
+    if (!DNS_LABEL.test(ns)) fail("namespace", `must be a DNS label, got "${ns}"`);
+    if (!DNS_LABEL.test(name) || name.length > 50) fail("name", `must be a DNS label of at most 50 characters, got "${name}"`);
+    if (props.steps.length === 0) fail("steps", "must name at least one step (use trainingStepCommands(config))");
+    for (const s of props.steps) {
+      if (!props.resources[s.step]) fail("resources", `must give the step "${s.step}" its requests and limits (every step is its own pod; none runs unbounded)`);
+    }
+    if (props.schedule !== undefined) {
+      const p = cronProblem(props.schedule);
+      if (p) fail("schedule", `must be ${p}, got "${props.schedule}"`);
+    }
+    const deadline = props.stepDeadlineSeconds ?? 7200;
+    if (!Number.isInteger(deadline) || deadline < 600 || deadline > 86400) {
+      fail("stepDeadlineSeconds", `must be a whole number of seconds from 600 to 86400 (Kubernetes' shortest projected token lives 10 minutes), got ${deadline}`);
+    }
+    if (!/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) || ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)) {
+      fail("tokenAudience", `must be a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's), got "${props.tokenAudience}"`);
+    }
+    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifacts.prefix)) {
+      fail("artifacts.prefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifacts.prefix}"`);
+    }
+    const uid = props.runAsUser ?? 10001;
+    const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/component": "training", ...(props.labels ?? {}) };
+    const dependsOn = props.dependsOn ?? [];
+
+    this.namespace = new NamespaceV1(this, "namespace", {
+      metadata: {
+        name: ns,
+        labels: {
+          ...labels,
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+      },
+      dependsOn,
+    });
+    const after = [this.namespace];
+
+    // ── Identities: the pods' (IAM role, MLflow token) and the executor's (workflowtaskresults only) ──
+    this.role = new WorkloadRole(this, "role", {
+      mode: props.identity.mode,
+      clusterName: props.identity.clusterName,
+      namespace: ns,
+      serviceAccountName: name,
+      roleName: props.identity.roleName,
+      description: `Training workflows (${ns}/${name} on ${props.identity.clusterName}): Argo's artifact prefix only`,
+      accountId: props.identity.accountId,
+      region: props.identity.region,
+      oidcProviderArn: props.identity.oidcProviderArn,
+      checkPodIdentityAgent: false,
+      inlinePolicies: [{
+        name: "argo-artifact-prefix",
+        document: {
+          Version: "2012-10-17",
+          Statement: [
+            { Sid: "ListArgoPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: props.artifacts.bucketArn, Condition: { StringLike: { "s3:prefix": [`${props.artifacts.prefix}/*`] } } },
+            { Sid: "ReadWriteArgoArtifacts", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: `${props.artifacts.bucketArn}/${props.artifacts.prefix}/*` },
+            { Sid: "UseArtifactKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.artifacts.kmsKeyArn, Condition: { StringEquals: { "kms:ViaService": `s3.${props.artifacts.region}.amazonaws.com` } } },
+          ],
+        },
+      }],
+    });
+    this.serviceAccount = new ServiceAccountV1(this, "service_account", {
+      metadata: { name, namespace: ns, labels, annotations: Object.keys(this.role.serviceAccountAnnotations).length ? { ...this.role.serviceAccountAnnotations } : undefined },
+      automountServiceAccountToken: false,
+      dependsOn: after,
+    });
+    const executor = `${name}-executor`;
+    this.executorServiceAccount = new ServiceAccountV1(this, "executor_service_account", {
+      metadata: { name: executor, namespace: ns, labels },
+      automountServiceAccountToken: false,
+      dependsOn: after,
+    });
+    const role = new RoleV1(this, "executor_role", {
+      metadata: { name: executor, namespace: ns, labels },
+      // What Argo's executor (emissary) needs to report a step's outputs, nothing else.
+      rule: [{ apiGroups: ["argoproj.io"], resources: ["workflowtaskresults"], verbs: ["create", "patch"] }],
+      dependsOn: after,
+    });
+    new RoleBindingV1(this, "executor_role_binding", {
+      metadata: { name: executor, namespace: ns, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subject: [{ kind: "ServiceAccount", name: executor, namespace: ns }],
+      dependsOn: after,
+    });
+
+    // ── Argo's artifact repository for this namespace: the bucket under its own prefix, SDK credentials ──
+    new ConfigMapV1(this, "artifact_repositories", {
+      metadata: { name: ARTIFACT_REPOSITORIES_CONFIGMAP, namespace: ns, labels, annotations: { "workflows.argoproj.io/default-artifact-repository": "default" } },
+      data: {
+        default: [
+          "archiveLogs: true",
+          "s3:",
+          `  bucket: ${props.artifacts.bucketName}`,
+          "  endpoint: s3.amazonaws.com",
+          `  region: ${props.artifacts.region}`,
+          "  useSDKCreds: true",
+          `  keyFormat: "${props.artifacts.prefix}/{{workflow.name}}/{{pod.name}}"`,
+          "",
+        ].join("\n"),
+      },
+      dependsOn: after,
+    });
+    new ConfigMapV1(this, "gates", {
+      metadata: { name: TRAINING_GATES_CONFIGMAP, namespace: ns, labels },
+      data: { [TRAINING_GATES_KEY]: props.gatesJson },
+      dependsOn: after,
+    });
+
+    // ── Argo Workflows itself (install mode) ──
+    if (props.argo) {
+      const a = props.argo;
+      if (!DNS_LABEL.test(a.namespace)) fail("argo.namespace", `must be a DNS label, got "${a.namespace}"`);
+      if (a.namespace === ns) fail("argo.namespace", `must differ from namespace ("${ns}"): the controller and server are not workflow pods`);
+      if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) fail("argo.chartVersion", `must be an exact chart version such as "0.45.27", got "${a.chartVersion}"`);
+      if (!/^https:\/\//.test(a.sso.redirectUrl)) fail("argo.sso.redirectUrl", `must be https://<argo UI hostname>/oauth2/callback, got "${a.sso.redirectUrl}"`);
+      const argoNs = new NamespaceV1(this, "argo_namespace", {
+        metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
+        dependsOn,
+      });
+      const podSecurity = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
+      const containerSecurity = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+      const values = {
+        crds: { install: true, keep: true },
+        // The chart's cluster-wide controller; workflowNamespaces only names where the chart would create
+        // workflow RBAC, which is off (this construct creates the pipeline's own, least-privileged).
+        singleNamespace: false,
+        controller: {
+          workflowNamespaces: [ns],
+          podSecurityContext: podSecurity,
+          securityContext: containerSecurity,
+          rbac: { accessAllSecrets: false, writeConfigMaps: false },
+          // No workflow without a deadline, and pods without the restricted context are refused by the namespace anyway.
+          workflowDefaults: { spec: { activeDeadlineSeconds: deadline * Math.max(props.steps.length, 1) } },
+        },
+        workflow: { serviceAccount: { create: false }, rbac: { create: false } },
+        executor: { securityContext: containerSecurity },
+        mainContainer: { securityContext: containerSecurity },
+        server: {
+          // Signed in through the platform's issuer only: no "server" (anonymous) or "client" (bearer kubeconfig) mode.
+          authModes: ["sso"],
+          podSecurityContext: podSecurity,
+          securityContext: containerSecurity,
+          sso: {
+            enabled: true,
+            issuer: a.sso.issuerUrl,
+            clientId: { name: a.sso.secretName, key: "client-id" },
+            clientSecret: { name: a.sso.secretName, key: "client-secret" },
+            redirectUrl: a.sso.redirectUrl,
+            scopes: [...(a.sso.scopes ?? ["email", "profile", "groups"])],
+            rbac: { enabled: false },
+            sessionExpiry: "8h",
+          },
+        },
+        useStaticCredentials: false,
+      };
+      this.argoRelease = new Release(this, "argo_workflows", {
+        name: "argo-workflows",
+        namespace: a.namespace,
+        repository: a.repository ?? ARGO_HELM_REPOSITORY,
+        chart: "argo-workflows",
+        version: a.chartVersion,
+        values: [JSON.stringify(values)],
+        atomic: true,
+        cleanupOnFail: true,
+        wait: true,
+        timeout: 600,
+        maxHistory: 5,
+        dependsOn: [argoNs],
+      });
+    }
+
+    // ── The pipeline: a WorkflowTemplate (and a CronWorkflow) ──
+    const params = props.parameters ?? {};
+    const templates = props.steps.map((s) => {
+      const c = s.command;
+      const mounts = [
+        { name: "mlflow-token", mountPath: TRAINING_TOKEN_DIR, readOnly: true },
+        { name: "tmp", mountPath: TRAINING_TMP_DIR },
+        ...(s.command.args.includes(TRAINING_GATES_PATH) ? [{ name: "gates", mountPath: path.posix.dirname(TRAINING_GATES_PATH), readOnly: true }] : []),
+      ];
+      const r = props.resources[s.step];
+      return {
+        name: s.step,
+        ...(s.inputs.length ? { inputs: { parameters: s.inputs.map((p) => ({ name: p })) } } : {}),
+        ...(Object.keys(s.outputs).length ? { outputs: { parameters: Object.entries(s.outputs).map(([p, file]) => ({ name: p, valueFrom: { path: file } })) } } : {}),
+        activeDeadlineSeconds: deadline,
+        retryStrategy: { limit: 1, retryPolicy: "OnError" },
+        container: {
+          image: c.image,
+          imagePullPolicy: "IfNotPresent",
+          command: [...c.command],
+          args: [...c.args],
+          env: c.env.map(argoEnv),
+          workingDir: TRAINING_TMP_DIR,
+          resources: { requests: { ...r.requests }, limits: { memory: r.limits.memory, ...(r.limits.cpu ? { cpu: r.limits.cpu } : {}) } },
+          securityContext: restrictedContainer(uid),
+          volumeMounts: mounts,
+        },
+      };
+    });
+    const steps = props.steps.map((s, i) => {
+      const earlier = props.steps.slice(0, i);
+      const args = s.inputs.map((input) => {
+        const from = [...earlier].reverse().find((e) => input in e.outputs);
+        if (!from) fail("steps", `"${s.step}" needs the input "${input}", which no earlier step outputs`);
+        return { name: input, value: `{{steps.${from!.step}.outputs.parameters.${input}}}` };
+      });
+      return [{ name: s.step, template: s.step, ...(args.length ? { arguments: { parameters: args } } : {}) }];
+    });
+    this.workflowTemplate = {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "WorkflowTemplate",
+      metadata: { name, namespace: ns, labels },
+      spec: {
+        entrypoint: "pipeline",
+        serviceAccountName: name,
+        // The steps get no Kubernetes API token; Argo's executor gets its own, with workflowtaskresults only.
+        automountServiceAccountToken: false,
+        executor: { serviceAccountName: executor },
+        arguments: { parameters: Object.entries(params).map(([k, v]) => ({ name: k, value: v })) },
+        activeDeadlineSeconds: deadline * props.steps.length,
+        ttlStrategy: { secondsAfterCompletion: 7 * 24 * 3600 },
+        podGC: { strategy: "OnWorkflowSuccess" },
+        securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: "RuntimeDefault" } },
+        volumes: [
+          // The steps' identity towards MLflow: a short-lived token of this service account, for MLflow only.
+          { name: "mlflow-token", projected: { sources: [{ serviceAccountToken: { audience: props.tokenAudience, expirationSeconds: deadline, path: "token" } }] } },
+          { name: "tmp", emptyDir: { sizeLimit: "2Gi" } },
+          { name: "gates", configMap: { name: TRAINING_GATES_CONFIGMAP } },
+        ],
+        templates: [{ name: "pipeline", steps }, ...templates],
+      },
+    };
+    this.resources = [this.workflowTemplate];
+    if (props.schedule !== undefined) {
+      this.resources.push({
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "CronWorkflow",
+        metadata: { name: `${name}-scheduled`, namespace: ns, labels },
+        spec: {
+          schedules: [props.schedule],
+          timezone: "Etc/UTC",
+          concurrencyPolicy: "Forbid",
+          startingDeadlineSeconds: 3600,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          workflowSpec: { workflowTemplateRef: { name } },
+        },
+      });
+    }
+    const chart = new TerraformAsset(this, "chart", { path: chartDirectory(), type: AssetType.DIRECTORY });
+    this.pipelineRelease = new Release(this, "pipeline", {
+      name: `${name}-resources`.slice(0, 53),
+      namespace: ns,
+      chart: `./${chart.path}`,
+      values: [JSON.stringify({ resources: this.resources })],
+      atomic: true,
+      cleanupOnFail: true,
+      maxHistory: 5,
+      // Argo's CRDs come with its release (install mode); the objects reference these.
+      dependsOn: [this.serviceAccount, this.executorServiceAccount, ...this.role.readyWith, ...(this.argoRelease ? [this.argoRelease] : [])],
+    });
+  }
+}
