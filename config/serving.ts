@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
+import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {
@@ -33,6 +34,11 @@ export const servedModelSchema = z.object({
   callerBurst: num(1, 100_000, "callerBurst").default(100).describe("Burst per caller, per pod."),
   requestTimeoutSeconds: num(1, 300, "requestTimeoutSeconds").default(30).describe("Deadline of a request body and of a prediction (408/504 after)."),
   classNames: z.array(z.string().min(1)).default([]).describe("Names of the classes, in the model's order; /predict then answers labels too."),
+  // Inference observability (issue 14, config/inference.ts).
+  inputFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: "a field name of letters, digits and '_'" })).default([])
+    .describe("Names of the model's input features, in order: logged records, metrics and drift name features by them; obfuscation rules may only name these and inferenceLog.contextFields."),
+  inferenceLog: inferenceLogSchema.prefault({}).describe("Input/output logging with obfuscation (docs/inference-observability.md)."),
+  drift: driftSchema.prefault({}).describe("Scheduled drift detection against the training reference, and the continuous PSI alert's threshold."),
 }).strict();
 
 export const releaseSchema = z.object({
@@ -60,6 +66,7 @@ export const servingSchema = z.object({
   }
   for (const [name, m] of Object.entries(s.models)) {
     if (m.replicas.max < m.replicas.min) ctx.addIssue({ code: "custom", path: ["models", name, "replicas", "max"], message: `at least replicas.min (${m.replicas.min})` });
+    inferenceProblems(m, (path, message) => ctx.addIssue({ code: "custom", path: ["models", name, ...path], message }));
   }
 });
 

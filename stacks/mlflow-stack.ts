@@ -19,6 +19,9 @@ import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
+import { DriftJob } from "../constructs/drift-job";
+import { driftCommand, driftJobName, driftJobPodLabels } from "../constructs/commands/drift";
+import { INFERENCE_LOG_PREFIX } from "../config/inference";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -89,6 +92,9 @@ export class MlflowStack extends TerraformStack {
         storageClass: config.registry.retention.storageClass,
         expireDays: config.registry.retention.deleteAfterDays,
       },
+      // Inference logs of the served models (issue 14): expire as each model's configuration says.
+      expiringPrefixes: Object.entries(config.serving.models).filter(([, m]) => m.inferenceLog.enabled)
+        .map(([name, m]) => ({ id: `inference-log-${name}`, prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`, days: m.inferenceLog.expireDays })),
       accessLogging: artifactCfg.accessLogging,
       replicationRegion: artifactCfg.replicationRegion,
       region: config.aws.region,
@@ -153,7 +159,7 @@ export class MlflowStack extends TerraformStack {
       identity: identity.contract,
       // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs.
       authProxyPodLabels: authProxyPodLabels(config),
-      apiClientPodLabels: [modelRetentionPodLabels(config)],
+      apiClientPodLabels: [modelRetentionPodLabels(config), driftJobPodLabels(config)],
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
@@ -223,7 +229,7 @@ export class MlflowStack extends TerraformStack {
     }));
 
     // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
-    const endpoints = Object.entries(modelEndpointProps(config, stackName(config)));
+    const endpoints = Object.entries(modelEndpointProps(config, stackName(config), artifactStore.contract));
     if (endpoints.length > 0) {
       const servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
         metadata: {
@@ -238,6 +244,28 @@ export class MlflowStack extends TerraformStack {
       });
       for (const [modelName, props] of endpoints) {
         new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
+        // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
+        const m = config.serving.models[modelName];
+        if (props.release && props.inferenceLog && m.drift.enabled) {
+          new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, {
+            namespace: config.mlflow.namespace,
+            name: driftJobName(config, modelName),
+            command: driftCommand({ config, modelName, bucketName: artifactStore.contract.bucketName }),
+            schedule: m.drift.schedule,
+            podLabels: driftJobPodLabels(config),
+            labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
+            bucketArn: artifactStore.contract.bucketArn,
+            kmsKeyArn: artifactStore.contract.kmsKeyArn,
+            logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
+            clusterName: config.cluster.name,
+            accountId: config.aws.accountId,
+            region: config.aws.region,
+            roleName: `${stackName(config)}-drift-${modelName}`.slice(0, 64),
+            identityMode: config.identity.mode,
+            oidcProviderArn: config.cluster.oidcProviderArn,
+            dependsOn: [this.namespace],
+          });
+        }
       }
     }
   }
