@@ -206,19 +206,22 @@ def test_log_outcome_counter_exports_every_outcome_at_zero():
 
 
 # ── drift ──
-def test_ks_matches_scipy_asymptotic():
+def test_ks_matches_scipy():
+    import math
     import random
 
-    from scipy.stats import ks_2samp
+    from scipy.stats import ks_2samp, kstwobign
 
     rng = random.Random(7)
     for shift in (0.0, 0.1, 0.5):
         a = [round(rng.gauss(0, 1), 1) for _ in range(300)]  # ties, as in real data
         b = [round(rng.gauss(shift, 1), 1) for _ in range(101)]
         d, p = stats.ks_2samp(a, b)
-        ref = ks_2samp(a, b, method="asymp")
-        assert d == pytest.approx(ref.statistic, abs=1e-12)
-        assert p == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-12)
+        assert d == pytest.approx(ks_2samp(a, b).statistic, abs=1e-12)
+        # The Kolmogorov limit distribution at sqrt(n*m/(n+m)) * D (scipy's ks_2samp "asymp" uses the
+        # finite-n distribution kstwo at round(n*m/(n+m)) instead: close, not equal, at these sizes).
+        assert p == pytest.approx(kstwobign.sf(math.sqrt(300 * 101 / 401) * d), rel=1e-9, abs=1e-15)
+        assert p == pytest.approx(ks_2samp(a, b, method="asymp").pvalue, rel=0.25, abs=1e-3)
 
 
 def test_psi_zero_for_same_fractions_and_large_for_a_shift():

@@ -95,7 +95,9 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
   const hmacKey = first.lp.env.MODEL_SERVER_INFERENCE_LOG_KEY ?? "";
   report.check("the HMAC key reaches the server from its Secret, not its arguments", hmacKey.length >= 32 && !first.lp.argv.some((a) => a.includes(hmacKey)),
     `MODEL_SERVER_INFERENCE_LOG_KEY set from Secret (${first.lp.env.MODEL_SERVER_INFERENCE_LOG_KEY?.length ?? 0} characters), never in argv`);
-  const created = await request(`${endpoint}/${bucket}`, { method: "PUT", body: "", caller: "probe" });
+  const region = config.aws.region;
+  const location = region === "us-east-1" ? "" : `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${region}</LocationConstraint></CreateBucketConfiguration>`;
+  const created = await request(`${endpoint}/${bucket}`, { method: "PUT", body: location, caller: "probe" });
   if (created.status !== 200) throw new Error(`creating bucket ${bucket} answered ${created.status}`);
 
   // The batches: the 150 iris rows (like the training data), then the same rows with petal length + 3 cm.
@@ -106,7 +108,7 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
   const shifted = iris.map(([a, b, c, d]) => [a, b, Math.round((c + 3) * 10) / 10, d]);
   const predict = (base: string, rows: number[][], i: number) => request(`${base}/predict`, {
     method: "POST", caller: "probe",
-    headers: { "Content-Type": "application/json", "X-Caller-Id": `app-${i % 2}` },
+    headers: { "Content-Type": "application/json", "X-Caller-Id": `app-${i % 2}`, "X-Request-Id": `req-${i}` },
     body: JSON.stringify({
       data: rows,
       context: { customer_id: `c-${i % 3}`, customer_email: EMAIL, account_number: `DE8937040044053201${String(1000 + i)}`, age: 30 + i, comment: `please call me back at ${EMAIL} or +44 20 7946 0958` },
@@ -146,7 +148,10 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
     `${records.length} records in ${keys.length} objects, e.g. ${keys[0]}; ${s1.length} requests answered ${[...new Set(s1)].join(",")}`);
   const allText = Object.values(objs).join("\n");
   const byCustomer = new Map<string, Set<string>>();
-  records.forEach((rec, idx) => { const id = `c-${Math.floor(idx / 10) % 3}`; byCustomer.set(id, (byCustomer.get(id) ?? new Set()).add(rec.context?.customer_id)); });
+  for (const rec of records) {
+    const id = `c-${Number(String(rec.request_id).replace("req-", "")) % 3}`;
+    byCustomer.set(id, (byCustomer.get(id) ?? new Set()).add(rec.context?.customer_id));
+  }
   const hashes = [...byCustomer.values()].map((s) => [...s]);
   report.check("the e-mail address sent in the free-text field is nowhere in clear; the comment keeps its text", !allText.includes(EMAIL) && records.every((x) => x.context?.comment === "please call me back at [email] or [phone]"),
     `comment logged as ${JSON.stringify(records[0]?.context?.comment)}`);
@@ -171,7 +176,7 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
     const dep = new LocalDeployment(stack, new TerraformValues(stack, () => undefined), external, path.join(ctx.runDir, "mounts"));
     const job = dep.render(drift, drift.containers[0], {
       binaries: { "mlflow-platform": path.join(path.dirname(python), "mlflow-platform") },
-      rules: [...dnsRules, smtpRule], extraEnv: { ...s3Env, AWS_DEFAULT_REGION: { value: "us-east-1", why: "the stand-in's region" } },
+      rules: [...dnsRules, smtpRule], extraEnv: s3Env,
     });
     report.info(`${job.name}: as Kubernetes runs it: ${job.synthesized.argv.join(" ")}`);
     const runDrift = async (name: string) => {

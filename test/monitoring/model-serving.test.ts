@@ -171,3 +171,20 @@ describe("model-serving rules (promtool)", () => {
     }
   });
 });
+
+describe("docs: the model-serving runbook and dashboard", () => {
+  const root = path.join(__dirname, "..", "..");
+  const monitoringDoc = fs.readFileSync(path.join(root, "docs", "monitoring.md"), "utf8");
+  const doc = fs.readFileSync(path.join(root, "docs", "inference-observability.md"), "utf8");
+  it.each([...MODEL_SERVING_ALERT_NAMES])("docs/monitoring.md has a runbook section and a table row for %s", (name) => {
+    expect(monitoringDoc).toContain(`\n### ${name}\n`);
+    expect(monitoringDoc).toMatch(new RegExp(`\\n\\| ${name} \\| (critical|warning) \\|`));
+  });
+  it("docs/inference-observability.md shows the dashboard's panel table and current picture", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { dashboardLayoutSvg, dashboardPanelTable } = require("../../constructs/monitoring/layout") as typeof import("../../constructs/monitoring/layout");
+    const d = buildModelServingDashboard({ ...targets, models: [{ name: "iris-classifier", psiThreshold: 0.2 }] });
+    expect(doc).toContain(dashboardPanelTable(d));
+    expect(fs.readFileSync(path.join(root, "docs", "monitoring", "mlflow-model-serving.svg"), "utf8")).toBe(dashboardLayoutSvg(d));
+  });
+});

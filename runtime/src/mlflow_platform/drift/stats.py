@@ -1,8 +1,9 @@
 """Drift statistics in the standard library only (the runtime image carries no numpy or scipy):
 
 - the population stability index over the reference's bins;
-- the two-sample Kolmogorov-Smirnov statistic with its asymptotic p-value, the same computation as
-  ``scipy.stats.ks_2samp(..., method="asymp")`` (runtime/tests/test_drift.py checks against scipy).
+- the two-sample Kolmogorov-Smirnov statistic (as ``scipy.stats.ks_2samp``) with the p-value of the
+  Kolmogorov limit distribution at ``sqrt(n*m/(n+m)) * D`` (``scipy.stats.kstwobign.sf``); the tests in
+  runtime/tests/test_inference_observability.py check both against scipy.
 """
 
 from __future__ import annotations
