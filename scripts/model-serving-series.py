@@ -27,11 +27,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "test" / "monitoring" / "fixtures" / "model-serving-series.json"
 MODEL, VERSION = "iris-classifier", "1"
-SERIES = re.compile(r"^(model_server_feature_values_total|model_server_feature_reference_fraction)\{([^}]*)\} (\S+)$")
+SERIES = re.compile(
+    r"^(model_server_feature_values_total|model_server_feature_reference_fraction)\{([^}]*)\} (\S+)$"
+)
 
 
 def main() -> int:
-    spec = importlib.util.spec_from_file_location("train_example", ROOT / "examples" / "train.py")
+    spec = importlib.util.spec_from_file_location(
+        "train_example", ROOT / "examples" / "train.py"
+    )
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
     import mlflow
@@ -47,24 +51,51 @@ def main() -> int:
     x_train, _x_test, y_train, _y_test = train_test_split(
         iris.data, iris.target, test_size=0.3, random_state=42, stratify=iris.target
     )
-    model = Pipeline([("scaler", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]).fit(x_train, y_train)
+    model = Pipeline(
+        [("scaler", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]
+    ).fit(x_train, y_train)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         mlflow.sklearn.save_model(
             model,
             str(model_dir),
             signature=infer_signature(x_train[:3], model.predict(x_train[:3])),
-            metadata={"feature_reference": train.feature_reference(x_train, train.FEATURES)},
+            metadata={
+                "feature_reference": train.feature_reference(x_train, train.FEATURES)
+            },
             serialization_format="pickle",
         )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        cli = [sys.executable, "-c", "import sys; from mlflow_platform.cli import main; sys.exit(main())"]
+        cli = [
+            sys.executable,
+            "-c",
+            "import sys; from mlflow_platform.cli import main; sys.exit(main())",
+        ]
         server = subprocess.Popen(
-            [*cli, "serve", "--model-dir", str(model_dir), "--model-name", MODEL, "--model-version", VERSION,
-             "--host", "127.0.0.1", "--port", str(port), "--feature-names", ",".join(train.FEATURES),
-             "--class-names", "setosa,versicolor,virginica", "--caller-rate", "1000", "--caller-burst", "1000"],
+            [
+                *cli,
+                "serve",
+                "--model-dir",
+                str(model_dir),
+                "--model-name",
+                MODEL,
+                "--model-version",
+                VERSION,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--feature-names",
+                ",".join(train.FEATURES),
+                "--class-names",
+                "setosa,versicolor,virginica",
+                "--caller-rate",
+                "1000",
+                "--caller-burst",
+                "1000",
+            ],
             stdout=subprocess.DEVNULL,
             env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
         )
@@ -84,7 +115,9 @@ def main() -> int:
 
             def predict(rows):
                 req = urllib.request.Request(
-                    f"{base}/predict", data=json.dumps({"data": rows}).encode(), headers={"Content-Type": "application/json"}
+                    f"{base}/predict",
+                    data=json.dumps({"data": rows}).encode(),
+                    headers={"Content-Type": "application/json"},
                 )
                 with urllib.request.urlopen(req, timeout=30) as r:
                     assert r.status == 200

@@ -123,7 +123,11 @@ def test_records_are_obfuscated_partitioned_and_gzip_json_lines():
     sink, outcomes = MemorySink(), {}
     lg = logger(sink, outcomes)
     lg.start()
-    lg(exchange(context={"customer_id": "c-9", "customer_email": "x@example.com", "comment": "x@example.com", "secret": "s"}))
+    lg(
+        exchange(
+            context={"customer_id": "c-9", "customer_email": "x@example.com", "comment": "x@example.com", "secret": "s"}
+        )
+    )
     lg.close()
     (key,) = sink.objects
     assert key.startswith("inference-logs/model=iris/version=3/date=") and "/hour=" in key and key.endswith(".jsonl.gz")
@@ -180,9 +184,13 @@ def test_server_counts_inputs_in_reference_bins_and_predictions_by_class():
     rng = random.Random(1)
     ref = build_reference({"a": [rng.random() for _ in range(1000)], "b": [rng.gauss(0, 1) for _ in range(1000)]})
     assert abs(sum(ref["features"][0]["fractions"]) - 1) < 1e-6 and len(ref["features"][0]["quantiles"]) == 101
-    app = ModelServer(ServerConfig("/x", "iris", "3", class_names=("setosa", "versicolor", "virginica")), loader=fake_loader)
+    app = ModelServer(
+        ServerConfig("/x", "iris", "3", class_names=("setosa", "versicolor", "virginica")), loader=fake_loader
+    )
     app._write = lambda s: None
-    app.on_predicted = Observer(app.metrics.registry, "iris", "3", ["a", "b"], ref, ("setosa", "versicolor", "virginica"))
+    app.on_predicted = Observer(
+        app.metrics.registry, "iris", "3", ["a", "b"], ref, ("setosa", "versicolor", "virginica")
+    )
     app.start_loading().join()
     status, _h, _b = call(app, "POST", "/predict", json.dumps({"data": [[0.01, 0, 0, 0], [0.99, 5, 0, 0]]}).encode())
     assert status == 200
@@ -247,7 +255,18 @@ def test_drift_only_in_the_shifted_feature():
     assert [r.drifted for r in first] == [False] * 4, [(r.name, r.psi, r.ks_pvalue) for r in first]
     second = compare(ref, normal + shifted, 0.2, 0.01)
     assert [r.name for r in second if r.drifted] == ["petal_length"], [(r.name, r.psi, r.ks_pvalue) for r in second]
-    md = report_markdown({"model": "iris", "version": "1", "start": "s", "end": "e", "records": 300, "psi_threshold": 0.2, "p_value": 0.01}, second)
+    md = report_markdown(
+        {
+            "model": "iris",
+            "version": "1",
+            "start": "s",
+            "end": "e",
+            "records": 300,
+            "psi_threshold": 0.2,
+            "p_value": 0.01,
+        },
+        second,
+    )
     assert "| petal_length | 300 |" in md and "**yes**" in md
 
 

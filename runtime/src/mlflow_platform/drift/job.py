@@ -70,7 +70,9 @@ class FeatureResult:
     note: str = ""
 
 
-def read_window(client: Any, bucket: str, prefix: str, model: str, version: str, start: float, end: float) -> list[dict]:
+def read_window(
+    client: Any, bucket: str, prefix: str, model: str, version: str, start: float, end: float
+) -> list[dict]:
     """The records of the window (client: boto3 S3)."""
     records: list[dict] = []
     day = dt.datetime.fromtimestamp(start, dt.UTC).date()
@@ -141,7 +143,9 @@ def report_markdown(ctx: dict, results: list[FeatureResult]) -> str:
     lines += ["", "Bins (training fraction -> window fraction):", ""]
     for r in results:
         if r.window_fractions:
-            pairs = ", ".join(f"{a:.2f}->{b:.2f}" for a, b in zip(r.reference_fractions, r.window_fractions, strict=True))
+            pairs = ", ".join(
+                f"{a:.2f}->{b:.2f}" for a, b in zip(r.reference_fractions, r.window_fractions, strict=True)
+            )
             lines.append(f"- {r.name}: {pairs}")
     if ctx.get("insufficient"):
         lines += ["", f"Not compared: fewer than {ctx['min_records']} rows in the window."]
@@ -183,7 +187,7 @@ def alert(ctx: dict, drifted: list[FeatureResult], run_url: str) -> list[str]:
     )
     outcomes = []
     for channel in _channels():
-        sent, attempts, error = deliver(channel, event, attempts=3, backoff=1.0)
+        sent, _attempts, error = deliver(channel, event, attempts=3, backoff=1.0)
         outcomes.append(f"{channel.name}: {'sent' if sent else 'failed ' + error}")
     return outcomes
 
@@ -216,7 +220,9 @@ def main(argv: list[str]) -> int:
     try:
         records = read_window(boto3.client("s3"), args.bucket, args.prefix, model, version, start, end)
     except Exception as e:  # noqa: BLE001
-        print(f"drift: cannot read s3://{args.bucket}/{args.prefix}: {type(e).__name__}: {str(e)[:300]}", file=sys.stderr)
+        print(
+            f"drift: cannot read s3://{args.bucket}/{args.prefix}: {type(e).__name__}: {str(e)[:300]}", file=sys.stderr
+        )
         return 1
     iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     ctx = {

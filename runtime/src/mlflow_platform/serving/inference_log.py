@@ -173,7 +173,7 @@ class InferenceLogger:
                     if batch:
                         self._flush(batch)
                     return
-            except Exception:  # noqa: BLE001 - a record that cannot be built is dropped, never fatal
+            except Exception:  # a record that cannot be built is dropped, never fatal
                 log.exception("an inference record could not be built; dropped")
                 self._count("dropped_invalid", 1)
             if batch and (len(batch) >= self.batch_records or time.monotonic() >= deadline):
@@ -229,7 +229,9 @@ class InferenceLogger:
             groups.setdefault((t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour), []).append(r)
         for records in groups.values():
             self._seq += 1
-            key = partition_key(self.prefix, self.model, self.version, records[0]["ts"], f"{self._host}-{os.getpid()}-{self._seq}")
+            key = partition_key(
+                self.prefix, self.model, self.version, records[0]["ts"], f"{self._host}-{os.getpid()}-{self._seq}"
+            )
             buf = io.BytesIO()
             with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
                 for r in records:

@@ -103,7 +103,8 @@ class Obfuscator:
         if kind == "hash":
             if not key:
                 raise RuleError(
-                    f"rule {i} ({field}): a hash rule needs the HMAC key (MODEL_SERVER_INFERENCE_LOG_KEY, from the Secret)"
+                    f"rule {i} ({field}): a hash rule needs the HMAC key"
+                    " (MODEL_SERVER_INFERENCE_LOG_KEY, from the Secret)"
                 )
             return lambda v: keyed_hash(key, v)
         if kind == "mask":

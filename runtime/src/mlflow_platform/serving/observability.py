@@ -34,7 +34,9 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def build_reference(columns: dict[str, Sequence[float]], bins: int = 10, predictions: Sequence[Any] | None = None) -> dict:
+def build_reference(
+    columns: dict[str, Sequence[float]], bins: int = 10, predictions: Sequence[Any] | None = None
+) -> dict:
     """The training reference of ``columns`` (feature name -> training values): what the model logs."""
     features = []
     for name, values in columns.items():
@@ -171,7 +173,14 @@ def log_outcome_counter(registry: Any, model: str, version: str):
     )
     children = {
         o: c.labels(model, version, o)
-        for o in ("written", "not_sampled", "dropped_queue_full", "dropped_sink_error", "dropped_invalid", "skipped_unparsed")
+        for o in (
+            "written",
+            "not_sampled",
+            "dropped_queue_full",
+            "dropped_sink_error",
+            "dropped_invalid",
+            "skipped_unparsed",
+        )
     }
 
     def count(outcome: str, n: int) -> None:
