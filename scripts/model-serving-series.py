@@ -63,7 +63,6 @@ def main() -> int:
             metadata={
                 "feature_reference": train.feature_reference(x_train, train.FEATURES)
             },
-            serialization_format="pickle",
         )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
