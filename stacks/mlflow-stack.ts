@@ -23,6 +23,13 @@ import { DriftJob } from "../constructs/drift-job";
 import { driftCommand, driftJobName, driftJobPodLabels } from "../constructs/commands/drift";
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 
+/** The served models that get a drift CronJob: released, logging their inputs, drift on (issue 14). */
+export function driftJobModels(config: EnvironmentConfig): string[] {
+  return Object.entries(config.serving.models)
+    .filter(([name, m]) => config.serving.releases[name] && m.inferenceLog.enabled && m.drift.enabled)
+    .map(([name]) => name);
+}
+
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
  * from 1.10 on; 2.x may change the JSON syntax cdktf writes.
@@ -159,7 +166,7 @@ export class MlflowStack extends TerraformStack {
       identity: identity.contract,
       // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs.
       authProxyPodLabels: authProxyPodLabels(config),
-      apiClientPodLabels: [modelRetentionPodLabels(config), driftJobPodLabels(config)],
+      apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobModels(config).length > 0 ? [driftJobPodLabels(config)] : [])],
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       // Pods must not start before their credentials exist: the database Secret and, with Pod
@@ -246,7 +253,7 @@ export class MlflowStack extends TerraformStack {
         new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
         // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
         const m = config.serving.models[modelName];
-        if (props.release && props.inferenceLog && m.drift.enabled) {
+        if (driftJobModels(config).includes(modelName)) {
           new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, {
             namespace: config.mlflow.namespace,
             name: driftJobName(config, modelName),

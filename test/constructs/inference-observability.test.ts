@@ -86,6 +86,13 @@ describe("the drift job", () => {
     expect(c.args).toEqual(expect.arrayContaining(["drift", "--model-name", MODEL, "--model-version", "2", "--window-hours", "12", "--psi-threshold", "0.25"]));
   });
 
+  it("is admitted by the tracking server's NetworkPolicy (the reference and the monitoring run)", () => {
+    const labels = cron.spec.job_template.spec.template.metadata.labels;
+    const peers = Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).flatMap((p) => (p.spec.ingress ?? []).flatMap((r: { from?: unknown[] }) => r.from ?? []));
+    expect(peers.some((p: any) => p.pod_selector && Object.entries(p.pod_selector.match_labels ?? {}).every(([k, v]) => labels[k] === v) && labels["app.kubernetes.io/component"] === "drift-job"
+      && p.pod_selector.match_labels["app.kubernetes.io/component"] === "drift-job")).toBe(true);
+  });
+
   it("may only list and read the model's log, and decrypt through S3", () => {
     const p = policies.find((x) => x.name === "read-inference-log")!;
     const actions = p.doc.Statement.map((s: { Action: string }) => s.Action).sort();
