@@ -124,6 +124,14 @@ describe("model-serving rules (promtool)", () => {
     expect(run(["test", "rules", write("drift.yaml", doc)])).toMatch(/SUCCESS/);
   });
 
+  it("fails promtool when drift is expected after the normal batch (the harness can fail)", () => {
+    const r = alert("ModelInputDrift");
+    const labels = { ...r.labels, model: fixture.model, version: fixture.version, feature: "petal_length" };
+    const doc = { rule_files: [rulesFile], evaluation_interval: "1m", tests: [{ name: "wrong", interval: "1m", input_series: fixtureSeries(),
+      alert_rule_test: [{ eval_time: "100m", alertname: "ModelInputDrift", exp_alerts: [{ exp_labels: labels, exp_annotations: rendered(r, labels, "1.00") }] }] }] };
+    expect(() => run(["test", "rules", write("drift-wrong.yaml", doc)])).toThrow(/FAILED|expected/i);
+  });
+
   const sel = `namespace="${NS}",model="iris",version="3"`;
   const ok = { series: `model_server_requests_total{${sel},route="/predict",status="200"}`, values: "0+60x60" };
   const cases: { name: string; alert: string; series: { series: string; values: string }[]; evalTime: string; fires?: Record<string, string> }[] = [
