@@ -308,7 +308,8 @@ export class ModelEndpoint extends Construct {
         bucketName: log.bucketName, prefix: log.prefix, region: log.region, sampling: log.sampling ?? 1,
         contextFields: log.contextFields ?? [], rules: (log.rules ?? []).map((r) => ({ ...r })),
         batchRecords: log.batchRecords ?? 1000, flushSeconds: log.flushSeconds ?? 10,
-        keySecret: { name: logSecret.metadata.name, key: INFERENCE_LOG_SECRET_KEY },
+        // The literal name (the Deployment depends on the Secret): what the kubelet and the e2e harness look up.
+        keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
       } : undefined,
     });
     const podLabels = modelServerPodLabels(props.namePrefix, modelName);

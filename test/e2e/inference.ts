@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { envConfig, synthJson } from "../helpers/synth";
+import { configured, synthJson } from "../helpers/synth";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import { type Ctx, need } from "./context";
 import { LocalDeployment, type AddressRule, type LocalProcess } from "./lib/deployment";
@@ -54,7 +54,8 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
     auth: { localTestProfile: true, issuerUrl: oidc.issuer },
     serving: { models: { [MODEL]: { callerRate: 1000, callerBurst: 1000, inferenceLog: { flushSeconds: 1 } } }, releases: { [MODEL]: { version: img.version, imageDigest: img.digest } } },
   };
-  const config = envConfig("dev", overrides);
+  // The dev environment as config/environments.ts ships it (its logging rules), with the release.
+  const config = configured("dev", overrides);
   const m = config.serving.models[MODEL];
   if (!m.inferenceLog.enabled) throw new Error(`serving.models.${MODEL}.inferenceLog.enabled is off in the dev configuration`);
   const stack = synthJson(config) as any;
