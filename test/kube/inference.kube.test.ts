@@ -40,8 +40,8 @@ beforeAll(async () => {
 test("a released, logging model server and its drift CronJob are accepted by the kube-apiserver", async () => {
   const { objects } = stackObjects(stackDir, client, helmRender(), serverVersion);
   const whats = objects.map((o) => o.what).join("\n");
-  expect(whats).toMatch(/CronJob.*drift/i);
-  expect(whats).toMatch(/Secret.*inference-log-key/i);
+  expect(whats).toMatch(/kubernetes_cron_job_v1\.drift_/);
+  expect(whats).toMatch(/kubernetes_secret_v1\.model_.*_inference_log_key_/);
   const report = await checkObjects(client, `${path.basename(stackDir)}-inference`, objects);
   process.stdout.write(`kube-check inference: ${report.accepted.length} objects accepted, ${report.refused.length} refused\n`);
   expect(report.refused.map((r) => `${r.what}: ${r.message}`)).toEqual([]);
