@@ -155,32 +155,40 @@ class InferenceLogger:
         if self._thread:
             self._thread.join(timeout)
 
+    #: Seconds the worker sleeps between drains of the queue. It never wakes per request: a thread woken
+    #: for every exchange takes the GIL from the event loop hundreds of times a second (measured: 0.76-0.90x
+    #: of the throughput without logging); draining in bulk a few times a second costs the same work once.
+    poll_seconds = 0.1
+
     def _run(self) -> None:
         batch: list[dict] = []
         deadline = time.monotonic() + self.flush_seconds
         while True:
             stopping = self._stop.is_set()
-            timeout = max(0.0, deadline - time.monotonic())
-            try:
-                ts, exchange = self.queue.get(timeout=0.05 if stopping else min(timeout, 0.5))
-                records = self.records(ts, exchange)
+            while True:
+                try:
+                    ts, exchange = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    records = self.records(ts, exchange)
+                except Exception:  # a record that cannot be built is dropped, never fatal
+                    log.exception("an inference record could not be built; dropped")
+                    self._count("dropped_invalid", 1)
+                    continue
                 if records:
                     batch.extend(records)
                 else:
                     self._count("skipped_unparsed", 1)
-            except queue.Empty:
-                if stopping:
-                    if batch:
-                        self._flush(batch)
-                    return
-            except Exception:  # a record that cannot be built is dropped, never fatal
-                log.exception("an inference record could not be built; dropped")
-                self._count("dropped_invalid", 1)
-            if batch and (len(batch) >= self.batch_records or time.monotonic() >= deadline):
-                self._flush(batch)
+            now = time.monotonic()
+            if batch and (len(batch) >= self.batch_records or now >= deadline or stopping):
+                self._flush(batch)  # a request's rows stay in one object
                 batch = []
-            if time.monotonic() >= deadline:
-                deadline = time.monotonic() + self.flush_seconds
+            if now >= deadline:
+                deadline = now + self.flush_seconds
+            if stopping:
+                return
+            self._stop.wait(self.poll_seconds)
 
     def records(self, ts: float, exchange: Any) -> list[dict]:
         """The obfuscated records (one per row) of one exchange."""
