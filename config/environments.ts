@@ -94,7 +94,29 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     monitoring: { retentionDays: 7, storageGb: 20, alertsReachNobody: true },
     serving: {
       // The workflow's example model (examples/train.py); the end-to-end run registers and serves it.
-      models: { "iris-classifier": { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"], smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" } } },
+      models: {
+        "iris-classifier": {
+          replicas: { min: 1, max: 2 },
+          classNames: ["setosa", "versicolor", "virginica"],
+          // Inference observability (docs/inference-observability.md): the inputs as examples/train.py names
+          // them, callers' request context logged under obfuscation rules, drift checked nightly.
+          inputFields: ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+          inferenceLog: {
+            enabled: true,
+            sampling: 1,
+            contextFields: ["customer_id", "customer_email", "account_number", "age", "comment"],
+            rules: [
+              { field: "customer_id", kind: "hash" },
+              { field: "customer_email", kind: "drop" },
+              { field: "account_number", kind: "mask", keepLast: 4 },
+              { field: "age", kind: "coarsen", step: 10 },
+              { field: "comment", kind: "redact" },
+            ],
+            expireDays: 30,
+          },
+          drift: { schedule: "30 2 * * *", windowHours: 24, psiThreshold: 0.2, pValue: 0.01 },
+        },
+      },
       gatewayCidrs: ["10.0.0.0/16"],
       releases: devReleases,
     },

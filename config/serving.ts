@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
+import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {
@@ -37,6 +38,11 @@ export const servedModelSchema = z.object({
     row: z.array(z.number()).min(1, { error: "at least one feature" }).describe("The features sent as `POST /predict {\"data\": row}` to the new version before it gets traffic."),
     expectLabel: z.string().min(1).optional().describe("The label the answer must give for the row (needs classNames)."),
   }).strict().optional().describe("The release smoke test's request (required for a released model when delivery.strategy is blueGreen or canary)."),
+  // Inference observability (issue 14, config/inference.ts).
+  inputFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: "a field name of letters, digits and '_'" })).default([])
+    .describe("Names of the model's input features, in order: logged records, metrics and drift name features by them; obfuscation rules may only name these and inferenceLog.contextFields."),
+  inferenceLog: inferenceLogSchema.prefault({}).describe("Input/output logging with obfuscation (docs/inference-observability.md)."),
+  drift: driftSchema.prefault({}).describe("Scheduled drift detection against the training reference, and the continuous PSI alert's threshold."),
 }).strict();
 
 export const releaseSchema = z.object({
@@ -137,6 +143,7 @@ export const servingSchema = z.object({
     if (m.smokeTest?.expectLabel && !m.classNames.includes(m.smokeTest.expectLabel)) {
       ctx.addIssue({ code: "custom", path: ["models", name, "smokeTest", "expectLabel"], message: `one of classNames (${m.classNames.join(", ") || "none configured"})` });
     }
+    inferenceProblems(m, (path, message) => ctx.addIssue({ code: "custom", path: ["models", name, ...path], message }));
   }
 });
 

@@ -115,6 +115,13 @@ export interface ArtifactStoreProps {
    */
   readonly archive?: ArtifactArchiveProps;
   /**
+   * Expiry of other prefixes of the bucket (the model servers' inference logs, issue 14): objects under
+   * `prefix/` expire after `days` (then the noncurrent-version rules delete them). A prefix must not be
+   * MLflow's artifact prefix or under it.
+   * @default []
+   */
+  readonly expiringPrefixes?: readonly { readonly id: string; readonly prefix: string; readonly days: number }[];
+  /**
    * Write S3 server access logs to a separate bucket `<bucketName>-logs` (SSE-S3, private, TLS-only,
    * logs expire after `accessLogRetentionDays`).
    * @default false
@@ -390,6 +397,13 @@ export class ArtifactStore extends Construct {
         expiration: [{ expiredObjectDeleteMarker: true }],
       },
     ];
+    for (const e of props.expiringPrefixes ?? []) {
+      checkDays(this, `expiringPrefixes[${e.id}].days`, e.days, 1, 36500);
+      if (e.prefix === prefix || e.prefix.startsWith(`${prefix}/`) || prefix.startsWith(`${e.prefix}/`)) {
+        fail(this, "expiringPrefixes", `"${e.prefix}" overlaps MLflow's artifact prefix "${prefix}": give it a prefix of its own`);
+      }
+      rules.push({ id: e.id, status: "Enabled", filter: [{ prefix: `${e.prefix}/` }], expiration: [{ days: e.days }] });
+    }
     new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket: this.bucket.id,
       // S3's default since 2024 as well, stated so that the plan shows it: objects under 128 KiB

@@ -19,6 +19,7 @@ import type { AuthProxyContract, ServiceContract, SecretKeyRef, TrackingServerCo
 import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./monitoring/alertmanager";
 import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
 import { buildDashboards, type Dashboard } from "./monitoring/dashboards";
+import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./monitoring/model-serving";
 import { buildRegistryEventsRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
@@ -121,6 +122,11 @@ export interface MonitoringProps {
    */
   readonly registryEvents?: { readonly service: ServiceContract & { readonly metricsPath: string }; readonly behindSeconds: number };
   /**
+   * The model servers to alert on and show on the "Model serving" dashboard (issues 13, 14): their namespace
+   * and each model's PSI threshold. @default none (no model served)
+   */
+  readonly modelServing?: { readonly namespace: string; readonly models: readonly { readonly name: string; readonly psiThreshold: number }[] };
+  /**
    * `install`: install kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics).
    * `existing`: an operator is already there; only the ServiceMonitors, rules and dashboards are shipped.
    * @default "install"
@@ -217,6 +223,8 @@ export class Monitoring extends Construct {
   readonly namespace: string;
   /** The alert rules, exactly as deployed. */
   readonly ruleGroups: RuleGroup[];
+  /** The model servers' recording and alerting rules (issue 14), exactly as deployed. */
+  readonly modelServingRuleGroups: ModelServingRuleGroup[];
   /** The dashboards, exactly as deployed. */
   readonly dashboards: Dashboard[];
   /** The ServiceMonitors and PrometheusRule shipped by the local chart. */
@@ -265,6 +273,15 @@ export class Monitoring extends Construct {
         runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
       }));
     }
+    const servingTargets = props.modelServing ? {
+      ...props.modelServing,
+      errorRatio: this.thresholds.errorRatio,
+      latencyP99Seconds: this.thresholds.latencyP99Seconds,
+      minRequestsPerSecond: this.thresholds.minRequestsPerSecond,
+      runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
+      datasourceUid: props.datasourceUid ?? "prometheus",
+    } : undefined;
+    this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets) : [];
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
@@ -272,7 +289,7 @@ export class Monitoring extends Construct {
       dbReplicaIdentifier: cloudWatch.dbReplicaIdentifier,
       bucketName: cloudWatch.bucketName,
       datasourceUid: cloudWatchUid,
-    })] : [])];
+    })] : []), ...(servingTargets ? [buildModelServingDashboard(servingTargets)] : [])];
 
     const labels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf", ...(props.selectorLabels ?? {}) };
     this.resources = [
@@ -283,7 +300,7 @@ export class Monitoring extends Construct {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: { name: "mlflow-platform", namespace: this.namespace, labels },
-        spec: { groups: this.ruleGroups },
+        spec: { groups: [...this.ruleGroups, ...this.modelServingRuleGroups] },
       },
     ];
 

@@ -12,7 +12,9 @@ the tracking server (proxied artifacts): no AWS credentials are needed on this m
 
 Logs: params lr and batch_size; metrics accuracy and loss at every epoch (step); artifacts
 confusion_matrix.png, feature_names.pkl and the fitted standardscaler.pkl; the git commit as a tag;
-and the model (scaler + classifier pipeline) with mlflow.sklearn.log_model.
+and the model (scaler + classifier pipeline) with mlflow.sklearn.log_model, its MLmodel metadata
+carrying the training reference the platform's drift detection compares with (feature_reference:
+per feature, decile bin edges, the training fraction in each bin and 101 quantiles; no raw rows).
 """
 import argparse
 import json
@@ -48,6 +50,30 @@ def git_sha() -> str:
         return subprocess.check_output(["git", "-C", here, "rev-parse", "HEAD"], text=True, stderr=subprocess.DEVNULL).strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+#: The model's input fields, in order (the serving configuration declares the same: inputFields).
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def feature_reference(x: np.ndarray, names: list[str], bins: int = 10) -> dict:
+    """The training reference of the model's inputs (the format of runtime/.../serving/observability.py).
+
+    Bin i holds edges[i-1] <= x < edges[i] (ends open); quantiles are numpy's default (linear).
+    """
+    features = []
+    for j, name in enumerate(names):
+        v = np.sort(x[:, j].astype(float))
+        edges = sorted({round(float(q), 10) for q in np.quantile(v, [i / bins for i in range(1, bins)])})
+        counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
+        features.append({
+            "name": name,
+            "edges": edges,
+            "fractions": [round(float(c) / len(v), 6) for c in counts],
+            "quantiles": [round(float(q), 10) for q in np.quantile(v, [i / 100 for i in range(101)])],
+            "count": int(len(v)),
+        })
+    return {"format": 1, "features": features}
 
 
 def main() -> int:
@@ -119,6 +145,8 @@ def main() -> int:
             # Saved with skops (MLflow's safe default, not pickle); the MLP's optimizer state is a
             # scikit-learn type skops does not trust by default: name it, nothing broader.
             skops_trusted_types=["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"],
+            # What the served model's inputs are compared with (drift): the training rows' distribution.
+            metadata={"feature_reference": feature_reference(x_train, FEATURES)},
         )
         result = {
             "run_id": run.info.run_id,

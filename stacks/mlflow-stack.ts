@@ -29,6 +29,11 @@ import { Training } from "../constructs/training";
 import { trainingProps } from "../constructs/training/from-config";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
+import { DriftJob } from "../constructs/drift-job";
+import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels } from "../constructs/commands/drift";
+export { driftJobModels };
+import { INFERENCE_LOG_PREFIX } from "../config/inference";
+
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -99,6 +104,9 @@ export class MlflowStack extends TerraformStack {
         storageClass: config.registry.retention.storageClass,
         expireDays: config.registry.retention.deleteAfterDays,
       },
+      // Inference logs of the served models (issue 14): expire as each model's configuration says.
+      expiringPrefixes: Object.entries(config.serving.models).filter(([, m]) => m.inferenceLog.enabled)
+        .map(([name, m]) => ({ id: `inference-log-${name}`, prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`, days: m.inferenceLog.expireDays })),
       accessLogging: artifactCfg.accessLogging,
       replicationRegion: artifactCfg.replicationRegion,
       region: config.aws.region,
@@ -160,10 +168,10 @@ export class MlflowStack extends TerraformStack {
       artifactStore: artifactStore.contract,
       backendStore: backendStore.contract,
       identity: identity.contract,
-      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc and retention jobs
+      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc, retention and drift jobs
       // (and the registry events service, where it is on: trackingServerProps adds it).
       authProxyPodLabels: authProxyPodLabelsOf(config),
-      apiClientPodLabels: [modelRetentionPodLabels(config)],
+      apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobModels(config).length > 0 ? [driftJobPodLabels(config)] : [])],
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
       dependsOn: [
@@ -238,7 +246,7 @@ export class MlflowStack extends TerraformStack {
     }));
 
     // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
-    const endpoints = Object.entries(modelEndpointProps(config, stackName(config)));
+    const endpoints = Object.entries(modelEndpointProps(config, stackName(config), artifactStore.contract));
     let servingNamespace: NamespaceV1 | undefined;
     if (endpoints.length > 0) {
       servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
@@ -266,6 +274,28 @@ export class MlflowStack extends TerraformStack {
           ...props, targetGroupArn: api?.targetGroupArns[modelName], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
+        // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
+        const m = config.serving.models[modelName];
+        if (driftJobModels(config).includes(modelName)) {
+          new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, {
+            namespace: config.mlflow.namespace,
+            name: driftJobName(config, modelName),
+            command: driftCommand({ config, modelName, bucketName: artifactStore.contract.bucketName }),
+            schedule: m.drift.schedule,
+            podLabels: driftJobPodLabels(config),
+            labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
+            bucketArn: artifactStore.contract.bucketArn,
+            kmsKeyArn: artifactStore.contract.kmsKeyArn,
+            logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
+            clusterName: config.cluster.name,
+            accountId: config.aws.accountId,
+            region: config.aws.region,
+            roleName: `${stackName(config)}-drift-${modelName}`.slice(0, 64),
+            identityMode: config.identity.mode,
+            oidcProviderArn: config.cluster.oidcProviderArn,
+            dependsOn: [this.namespace],
+          });
+        }
       }
     }
 

@@ -3,7 +3,7 @@
  * pure value: what the ModelEndpoint's Deployment runs and what the end-to-end harness runs for real.
  * The image (images/model-server/Dockerfile) holds the model at MODEL_DIR and the server on PATH.
  */
-import type { ContainerCommand } from "./types";
+import type { ContainerCommand, EnvVar } from "./types";
 
 /** Where the image puts the model (images/model-server/Dockerfile: `COPY model/ /opt/model/`). */
 export const MODEL_DIR = "/opt/model";
@@ -41,6 +41,33 @@ export interface ModelServerCommandInputs {
   readonly callerBurst: number;
   readonly requestTimeoutSeconds: number;
   readonly classNames: readonly string[];
+  /** Names of the model's input features, in order (records, metrics and drift name features by them). */
+  readonly featureNames?: readonly string[];
+  /** Input/output logging (issue 14); absent: nothing is logged and the server calls nothing. */
+  readonly inferenceLog?: ModelServerInferenceLog;
+}
+
+/** Environment variable of the HMAC key of `hash` rules (from a Secret; never an argument). */
+export const INFERENCE_LOG_KEY_ENV = "MODEL_SERVER_INFERENCE_LOG_KEY";
+
+/** What the server's inference logger is started with. */
+export interface ModelServerInferenceLog {
+  /** Bucket of the log (the artifact bucket). */
+  readonly bucketName: string;
+  /** Key prefix of the log: records go under `<prefix>/model=<name>/version=<v>/date=.../hour=.../`. */
+  readonly prefix: string;
+  /** AWS region of the bucket. */
+  readonly region: string;
+  /** Share of successful requests logged, 0-1. */
+  readonly sampling: number;
+  /** Request fields beside the features that are logged (under the rules). */
+  readonly contextFields: readonly string[];
+  /** Obfuscation rules, as the server reads them (serving/obfuscation.py). */
+  readonly rules: readonly Record<string, unknown>[];
+  readonly batchRecords: number;
+  readonly flushSeconds: number;
+  /** The Secret key holding the HMAC key. */
+  readonly keySecret: { readonly name: string; readonly key: string };
 }
 
 /** `mlflow-platform serve` with every limit spelled out (no default hidden in the image). */
@@ -64,11 +91,35 @@ export function modelServerCommand(i: ModelServerCommandInputs): ContainerComman
       "--drain-seconds", String(DRAIN_SECONDS),
       "--graceful-shutdown-seconds", String(GRACEFUL_SHUTDOWN_SECONDS),
       ...(i.classNames.length ? ["--class-names", i.classNames.join(",")] : []),
+      ...(i.featureNames?.length ? ["--feature-names", i.featureNames.join(",")] : []),
+      ...inferenceLogArgs(i.inferenceLog),
     ],
     env: [
       { name: "HOME", value: TMP_DIR },
       { name: "TMPDIR", value: TMP_DIR },
+      ...inferenceLogEnv(i.inferenceLog),
     ],
     ports: { [MODEL_SERVER_PORT_NAME]: MODEL_SERVER_PORT },
   };
+}
+
+function inferenceLogArgs(l: ModelServerInferenceLog | undefined): string[] {
+  if (!l) return [];
+  return [
+    "--inference-log-bucket", l.bucketName,
+    "--inference-log-prefix", l.prefix,
+    "--inference-log-sampling", String(l.sampling),
+    "--inference-log-batch", String(l.batchRecords),
+    "--inference-log-flush-seconds", String(l.flushSeconds),
+    ...(l.contextFields.length ? ["--inference-log-context-fields", l.contextFields.join(",")] : []),
+    ...(l.rules.length ? ["--inference-log-rules", JSON.stringify(l.rules)] : []),
+  ];
+}
+
+function inferenceLogEnv(l: ModelServerInferenceLog | undefined): EnvVar[] {
+  if (!l) return [];
+  return [
+    { name: "AWS_DEFAULT_REGION", value: l.region },
+    { name: INFERENCE_LOG_KEY_ENV, secretKeyRef: { name: l.keySecret.name, key: l.keySecret.key } },
+  ];
 }

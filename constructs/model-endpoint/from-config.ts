@@ -3,6 +3,8 @@
  * per served model: the one place where configuration meets the construct.
  */
 import type { EnvironmentConfig } from "../../config";
+import { INFERENCE_LOG_PREFIX } from "../../config/inference";
+import type { ArtifactStoreContract } from "../contracts";
 import type { ModelEndpointProps } from ".";
 import { MODEL_GATEWAY_CALLER_HEADER } from "../commands/model-gateway";
 import { modelGatewayPodLabels } from "./gateway";
@@ -13,7 +15,7 @@ export function callerHeaderFor(config: EnvironmentConfig): string {
 }
 
 /** The props of every ModelEndpoint of an environment, by model name (without `dependsOn`). */
-export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string): Record<string, ModelEndpointProps> {
+export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string, artifactStore?: ArtifactStoreContract): Record<string, ModelEndpointProps> {
   const s = config.serving;
   const out: Record<string, ModelEndpointProps> = {};
   for (const [modelName, m] of Object.entries(s.models)) {
@@ -58,6 +60,25 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       keepImages: s.keepImages,
       strictZoneSpread: config.production,
       preventDestroy: config.production,
+      inputFields: m.inputFields,
+      // Input/output logging (issue 14): into the artifact bucket, beside MLflow's prefix.
+      inferenceLog: m.inferenceLog.enabled && artifactStore ? {
+        bucketName: artifactStore.bucketName,
+        bucketArn: artifactStore.bucketArn,
+        kmsKeyArn: artifactStore.kmsKeyArn,
+        prefix: INFERENCE_LOG_PREFIX,
+        sampling: m.inferenceLog.sampling,
+        contextFields: m.inferenceLog.contextFields,
+        rules: m.inferenceLog.rules,
+        batchRecords: m.inferenceLog.batchRecords,
+        flushSeconds: m.inferenceLog.flushSeconds,
+        roleName: `${namePrefix}-model-${modelName}`.slice(0, 64),
+        clusterName: config.cluster.name,
+        accountId: config.aws.accountId,
+        region: config.aws.region,
+        identityMode: config.identity.mode,
+        oidcProviderArn: config.cluster.oidcProviderArn,
+      } : undefined,
     };
   }
   return out;

@@ -33,7 +33,9 @@ import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizo
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import {
   DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, LIVE_PATH, METRICS_PATH, MODEL_SERVER_PORT, MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR,
   modelServerCommand,
@@ -43,6 +45,8 @@ import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDe
 import type { ServiceContract } from "../contracts";
 import type { ContainerCommand } from "../commands/types";
 import { DNS_LABEL } from "../names";
+import { WorkloadRole } from "../workload-role";
+import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
@@ -137,6 +141,15 @@ export interface ModelEndpointProps {
   readonly targetGroupArn?: string;
   /** What every Kubernetes resource waits for (the namespace). @default [] */
   readonly dependsOn?: ITerraformDependable[];
+  /** Names of the model's input features, in order (records, metrics and drift name features by them). @default [] */
+  readonly inputFields?: readonly string[];
+  /**
+   * Input/output logging with obfuscation (issue 14). With it the server gets an IAM role that may only
+   * PutObject under `<prefix>/model=<modelName>/`, a generated HMAC key (Secret), and egress to DNS, the
+   * Pod Identity agent and HTTPS.
+   * @default none: nothing is logged, no AWS identity, no egress
+   */
+  readonly inferenceLog?: ModelEndpointInferenceLog;
 }
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -182,6 +195,8 @@ export class ModelEndpoint extends Construct {
   readonly resources: Record<string, unknown>[] = [];
   /** How clients, NetworkPolicies and monitoring reach the server, when released. */
   readonly contract?: ServiceContract;
+  /** The IAM role of the server when it logs inputs and outputs (PutObject under its log prefix only). */
+  readonly inferenceLogRole?: WorkloadRole;
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
@@ -239,6 +254,9 @@ export class ModelEndpoint extends Construct {
     }
     if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) fail("callerHeader", `must be an HTTP header name, got "${callerHeader}"`);
 
+    const inputFields = props.inputFields ?? [];
+    if (props.inferenceLog) for (const [field, problem] of inferenceLogProblems(props.inferenceLog, inputFields)) fail(field, problem);
+
     // ── Image repository (always: the first image must be pushed before a release can name it) ──
     const name = `${props.namePrefix}-${modelName}`;
     const kmsKeyArn = props.kmsKeyArn ?? new KmsKey(this, "kms_key", {
@@ -290,9 +308,44 @@ export class ModelEndpoint extends Construct {
 
     // ── The server ──
     this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
+    const log = props.inferenceLog;
+    const dependsOn = props.dependsOn ?? [];
+    let logSecret: SecretV1 | undefined;
+    if (log) {
+      // 32 random bytes: the HMAC key of hash rules. It lives in Terraform state (like every generated
+      // secret of this stack) and reaches the pod as an environment variable from this Secret only.
+      const seed = new Bytes(this, "inference_log_key_seed", { length: 32 });
+      logSecret = new SecretV1(this, "inference_log_key", {
+        metadata: { name: `${name}-inference-log-key`, namespace, labels: modelServerPodLabels(props.namePrefix, modelName) },
+        type: "Opaque",
+        data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
+        dependsOn,
+      });
+      this.inferenceLogRole = new WorkloadRole(this, "inference_log_role", {
+        mode: log.identityMode,
+        clusterName: log.clusterName,
+        namespace,
+        serviceAccountName: name,
+        roleName: log.roleName,
+        description: `Model server ${modelName} (${namespace}/${name}): writes its inference log, nothing else`,
+        accountId: log.accountId,
+        region: log.region,
+        oidcProviderArn: log.oidcProviderArn,
+        checkPodIdentityAgent: false,
+        inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
+      });
+    }
     const cmd = modelServerCommand({
       image: this.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
       callerRate, callerBurst, requestTimeoutSeconds, classNames: limits.classNames ?? [],
+      featureNames: inputFields,
+      inferenceLog: log && logSecret ? {
+        bucketName: log.bucketName, prefix: log.prefix, region: log.region, sampling: log.sampling ?? 1,
+        contextFields: log.contextFields ?? [], rules: (log.rules ?? []).map((r) => ({ ...r })),
+        batchRecords: log.batchRecords ?? 1000, flushSeconds: log.flushSeconds ?? 10,
+        // The literal name (the Deployment depends on the Secret): what the kubelet and the e2e harness look up.
+        keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
+      } : undefined,
     });
     const podLabels = modelServerPodLabels(props.namePrefix, modelName);
     const labels = {
@@ -303,9 +356,11 @@ export class ModelEndpoint extends Construct {
       "mlflow-platform/model": modelName,
     };
     const uid = String(props.runAsUser ?? 10001);
-    const dependsOn = props.dependsOn ?? [];
     const serviceAccount = new ServiceAccountV1(this, "service_account", {
-      metadata: { name, namespace, labels },
+      metadata: {
+        name, namespace, labels,
+        annotations: this.inferenceLogRole && Object.keys(this.inferenceLogRole.serviceAccountAnnotations).length > 0 ? { ...this.inferenceLogRole.serviceAccountAnnotations } : undefined,
+      },
       automountServiceAccountToken: false,
       dependsOn,
     });
@@ -357,7 +412,8 @@ export class ModelEndpoint extends Construct {
       },
       waitForRollout: !progressive,
       lifecycle: autoscaling && !progressive ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
-      dependsOn: [serviceAccount, ...dependsOn],
+      // Pods must not start before their credentials and key exist (logging on).
+      dependsOn: [serviceAccount, ...(logSecret ? [logSecret] : []), ...(this.inferenceLogRole?.readyWith ?? []), ...dependsOn],
     });
     // Argo Rollouts adds `rollouts-pod-template-hash` to the selectors of the Services it switches:
     // Terraform must not take it away again.
@@ -413,8 +469,10 @@ export class ModelEndpoint extends Construct {
       metadata: { name, namespace, labels },
       spec: {
         podSelector: { matchLabels: podLabels },
-        // Egress listed with no rule: denied. The server calls nothing (not even DNS).
+        // Egress listed with no rule: denied. Without logging the server calls nothing (not even DNS);
+        // with it: DNS, the Pod Identity agent and HTTPS to S3 (constructs/model-endpoint/inference-log.ts).
         policyTypes: ["Ingress", "Egress"],
+        egress: log ? inferenceLogEgress(log) : undefined,
         ingress: [{
           from: [
             ...gatewayCidrs.map((cidr) => ({ ipBlock: { cidr } })),

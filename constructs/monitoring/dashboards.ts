@@ -112,7 +112,7 @@ export interface DashboardTargets {
 const W = 24;
 
 /** Lays panels out in rows of the given widths; each row has the given height. */
-class Layout {
+export class Layout {
   private y = 0;
   private id = 1;
   constructor(private readonly datasourceUid: string) {}
@@ -130,10 +130,10 @@ class Layout {
   }
 }
 
-const targets = (...list: [expr: string, legend: string][]): PanelTarget[] =>
+export const targets = (...list: [expr: string, legend: string][]): PanelTarget[] =>
   list.map(([expr, legendFormat], i) => ({ refId: String.fromCharCode(65 + i), expr, legendFormat }));
 
-const stat = (title: string, description: string, unit: Unit, expr: string): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
+export const stat = (title: string, description: string, unit: Unit, expr: string): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "stat",
   title,
   description,
@@ -142,7 +142,7 @@ const stat = (title: string, description: string, unit: Unit, expr: string): Omi
   options: { reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, colorMode: "value", graphMode: "area" },
 });
 
-const series = (
+export const series = (
   title: string, description: string, unit: Unit, ...list: [expr: string, legend: string][]
 ): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "timeseries",

@@ -49,6 +49,10 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     alarmEmails,
     cloudWatch: cloudWatch(config, deps),
     runbookBaseUrl: m.runbookBaseUrl,
+    modelServing: Object.keys(config.serving.models).length > 0 ? {
+      namespace: config.serving.namespace,
+      models: Object.entries(config.serving.models).map(([name, sm]) => ({ name, psiThreshold: sm.drift.psiThreshold })),
+    } : undefined,
   };
 }
 

@@ -10,6 +10,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
 import { trackingInstance } from "../tracking-server/from-config";
+import { driftJobModels, driftJobPodLabels } from "../commands/drift";
 import { modelRetentionPodLabels } from "../commands/retention";
 import { registryEventsPodLabels } from "../commands/registry-events";
 import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
@@ -89,6 +90,17 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     { name: "db-migration-egress", namespace: ns, podLabels: migrationPodLabels(trackingInstance(config)), egress: [database] },
     { name: "gc-egress", namespace: ns, podLabels: gcPodLabels(trackingInstance(config)), egress: [database, toTracking, awsApis, ...credentials] },
     { name: "model-retention-egress", namespace: ns, podLabels: modelRetentionPodLabels(config), egress: [toTracking, awsApis, ...credentials] },
+    // The drift CronJobs (issue 14): the monitoring run to MLflow, the logged records from S3, alerts to
+    // Slack/Discord (HTTPS) and e-mail (the events service's SMTP server).
+    ...(driftJobModels(config).length > 0 ? [{
+      name: "drift-job-egress",
+      namespace: ns,
+      podLabels: driftJobPodLabels(config),
+      egress: [
+        toTracking, awsApis, ...credentials,
+        ...(config.events.email ? [{ why: "drift alerts by e-mail (the events service's SMTP server)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: config.events.email.smtpPort }] }] : []),
+      ],
+    }] : []),
   ];
 
   const m = config.monitoring;

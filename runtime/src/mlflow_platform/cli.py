@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "registry": "mlflow_platform.registry.cli",
     "retention": "mlflow_platform.retention.job",
     "events": "mlflow_platform.events.cli",
+    "drift": "mlflow_platform.drift.job",
 }
 
 

@@ -98,6 +98,9 @@ class ModelServer:
         self._labels = list(config.class_names)
         self._write = sys.stdout.write
         self.on_loaded: Callable[[], None] | None = None
+        #: Called in the prediction thread with the checked rows of /predict and their predictions (metrics of
+        #: serving/observability.py); must be quick and must not raise.
+        self.on_predicted: Callable[[list, list], None] | None = None
 
     # ── model loading (background thread: the port answers at once, /ping says 503 until done) ──
     def start_loading(self) -> threading.Thread:
@@ -337,6 +340,8 @@ class ModelServer:
         except model.mlflow_exception as e:
             return 422, {"error": "model_rejected_input", "message": _short(e.message)}
         self.metrics.rows.inc(len(rows))
+        if self.on_predicted:
+            self.on_predicted(rows, predictions)
         answer: dict[str, Any] = {**self._identity, "request_id": request_id, "predictions": predictions}
         if self._labels:
             answer["labels"] = [self._label(p) for p in predictions]

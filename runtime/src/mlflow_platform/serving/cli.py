@@ -85,6 +85,9 @@ def serve_parser() -> argparse.ArgumentParser:
         default=_env("class-names", ""),
         help="Comma-separated names of the classes; /predict then adds labels.",
     )
+    from .observability import add_arguments
+
+    add_arguments(p, _env)
     return p
 
 
@@ -160,6 +163,15 @@ def main(argv: list[str]) -> int:
             server.should_exit = True
 
     app.on_loaded = loaded
+    from .observability import install
+
+    try:
+        inference_log = install(app, args)
+    except ValueError as e:  # an obfuscation rule the server cannot apply: refuse to start, say why
+        print(f"mlflow-platform serve: {e}", file=sys.stderr)
+        return 2
     app.start_loading()
     server.run()
+    if inference_log is not None:
+        inference_log.close()  # what is queued gets one last flush
     return 1 if app.failed else 0

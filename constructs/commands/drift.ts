@@ -1,0 +1,99 @@
+/**
+ * The scheduled drift job of one served model (`mlflow-platform drift`, runtime/src/mlflow_platform/drift)
+ * as one pure value: what the DriftJob CronJob runs and what the end-to-end harness runs for real.
+ *
+ * It reads the model's inference log (S3, its own role: list and get under the model's log prefix only),
+ * the training reference of the released version (MLflow, in-cluster: the tracking server's NetworkPolicy
+ * admits `driftJobPodLabels`), logs a monitoring run there and alerts through the registry events
+ * service's channels (Slack, Discord, e-mail: the same Secrets).
+ */
+import type { EnvironmentConfig } from "../../config";
+import { INFERENCE_LOG_PREFIX } from "../../config/inference";
+import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
+import { EVENTS_ENV, registryEventsSecretRefs } from "./registry-events";
+import { RUNTIME_IMAGE_DEFAULT } from "./retention";
+import type { ContainerCommand, EnvVar } from "./types";
+import { trackingServerAddress } from "../tracking-server/from-config";
+
+/** Environment variable with the alert channels (non-secret options), as JSON. */
+export const DRIFT_CHANNELS_ENV = "MLFLOW_PLATFORM_DRIFT_CHANNELS";
+
+/** Name of a model's drift CronJob and service account (a DNS label of at most 52 characters). */
+export function driftJobName(config: EnvironmentConfig, modelName: string): string {
+  return `${config.project}-drift-${modelName}`.slice(0, 52).replace(/-+$/, "");
+}
+
+/** Labels of every drift job's pods (the tracking server's NetworkPolicy admits them). */
+export function driftJobPodLabels(config: EnvironmentConfig): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "mlflow",
+    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
+    "app.kubernetes.io/component": "drift-job",
+  };
+}
+
+/** `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model. */
+export function driftCommand(inputs: {
+  readonly config: EnvironmentConfig;
+  readonly modelName: string;
+  readonly bucketName: string;
+  readonly prefix?: string;
+}): ContainerCommand {
+  const { config, modelName } = inputs;
+  const model = config.serving.models[modelName];
+  const release = config.serving.releases[modelName];
+  if (!model || !release) throw new Error(`driftCommand: serving.models.${modelName} has no release; the drift job compares a released version`);
+  const d = model.drift;
+  const e = config.events;
+  const channels: Record<string, unknown> = {};
+  const env: EnvVar[] = [
+    { name: "HOME", value: "/tmp" },
+    { name: "TMPDIR", value: "/tmp" },
+    { name: "PYTHONUNBUFFERED", value: "1" },
+    { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
+    { name: "AWS_DEFAULT_REGION", value: config.aws.region },
+    { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(trackingServerAddress(config)) },
+  ];
+  if (e.enabled) {
+    const refs = registryEventsSecretRefs(config).channels;
+    if (e.slack && refs.slack) {
+      channels.slack = {};
+      env.push({ name: EVENTS_ENV.slack, secretKeyRef: { ...refs.slack } });
+    }
+    if (e.discord && refs.discord) {
+      channels.discord = {};
+      env.push({ name: EVENTS_ENV.discord, secretKeyRef: { ...refs.discord } });
+    }
+    if (e.email) {
+      channels.email = {
+        smtpHost: e.email.smtpHost, smtpPort: e.email.smtpPort, startTls: e.email.startTls, from: e.email.from, to: e.email.to,
+        ...(e.email.username ? { username: e.email.username } : {}),
+      };
+      if (refs.smtp) env.push({ name: EVENTS_ENV.smtp, secretKeyRef: { ...refs.smtp } });
+    }
+  }
+  if (Object.keys(channels).length > 0) env.push({ name: DRIFT_CHANNELS_ENV, value: JSON.stringify(channels) });
+  return {
+    image: config.registry.retention.image ?? RUNTIME_IMAGE_DEFAULT,
+    command: ["mlflow-platform"],
+    args: [
+      "drift",
+      "--model-name", modelName,
+      "--model-version", release.version,
+      "--bucket", inputs.bucketName,
+      "--prefix", inputs.prefix ?? INFERENCE_LOG_PREFIX,
+      "--window-hours", String(d.windowHours),
+      "--psi-threshold", String(d.psiThreshold),
+      "--p-value", String(d.pValue),
+      "--min-records", String(d.minRecords),
+    ],
+    env,
+  };
+}
+
+/** The served models that get a drift CronJob: released, logging their inputs, drift on (issue 14). */
+export function driftJobModels(config: EnvironmentConfig): string[] {
+  return Object.entries(config.serving.models)
+    .filter(([name, m]) => config.serving.releases[name] && m.inferenceLog.enabled && m.drift.enabled)
+    .map(([name]) => name);
+}

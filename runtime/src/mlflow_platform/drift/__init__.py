@@ -1,0 +1,1 @@
+"""``mlflow-platform drift``: the scheduled drift job (issue 14). See job.py."""

@@ -1,0 +1,253 @@
+"""Input and output logging of the model server: sampled, obfuscated, batched, written in the background.
+
+The prediction path only decides sampling and puts the exchange on a bounded queue (``put_nowait``); a
+worker thread parses, obfuscates (serving/obfuscation.py), batches and writes. When the queue is full (the
+sink is slow or down) or a write fails, records are dropped and counted in
+``model_server_inference_log_requests_total{outcome="dropped_queue_full"|"dropped_sink_error"}`` (in
+requests: one request may hold several rows): a
+prediction never waits for, or fails because of, logging.
+
+Format: JSON lines, gzip-compressed, one object per predicted row (an analyst reads it with
+``zcat | jq``, DuckDB's ``read_json`` or Athena's JSON SerDe; the drift job with the standard library; no
+Parquet writer, about 150 MB of pyarrow, in the model's image). Keys are partitioned Hive-style so a
+window or one day is a prefix listing:
+
+    <prefix>/model=<name>/version=<version>/date=YYYY-MM-DD/hour=HH/<unix ms>-<host>-<seq>.jsonl.gz
+
+One record: ``ts``, ``request_id``, ``route``, ``status``, ``row``, ``caller`` (HMAC-hashed when a key is
+set, else absent), ``inputs`` (the declared feature fields), ``context`` (declared context fields only),
+``prediction`` and ``label``. Rules apply to inputs and context alike. Fields not declared are never logged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .obfuscation import Obfuscator, keyed_hash
+
+log = logging.getLogger("mlflow_platform.serving.inference_log")
+
+KEY_ENV = "MODEL_SERVER_INFERENCE_LOG_KEY"
+
+
+def partition_key(prefix: str, model: str, version: str, ts: float, suffix: str) -> str:
+    t = time.gmtime(ts)
+    return (
+        f"{prefix.strip('/')}/model={model}/version={version}/date={time.strftime('%Y-%m-%d', t)}"
+        f"/hour={time.strftime('%H', t)}/{int(ts * 1000)}-{suffix}.jsonl.gz"
+    )
+
+
+class S3Sink:
+    """Writes one object per batch with boto3. No encryption header: the bucket's default encryption (its
+    customer-managed KMS key) applies, and its policy refuses any other; the role may only PutObject."""
+
+    def __init__(self, bucket: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        # Short timeouts, one retry: a slow sink must fill the queue (and drop) rather than stall the worker long.
+        self.client = boto3.client(
+            "s3",
+            config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
+        )
+
+
+def _rows_of(route: str, body: dict) -> list[list[Any]] | None:
+    """The rows of a request body already accepted by the server (JSON only)."""
+    if route == "/predict":
+        data = body.get("data")
+        if isinstance(data, list) and data:
+            return data if isinstance(data[0], list) else [data]
+        return None
+    for k in ("inputs", "instances"):
+        v = body.get(k)
+        if isinstance(v, list) and v and isinstance(v[0], list):
+            return v
+    split = body.get("dataframe_split")
+    if isinstance(split, dict) and isinstance(split.get("data"), list):
+        return split["data"]
+    return None
+
+
+class InferenceLogger:
+    """The ``ModelServer.hooks`` entry that logs predictions. Call :meth:`start` once, :meth:`close` at exit."""
+
+    def __init__(
+        self,
+        sink: Any,
+        *,
+        model: str,
+        version: str,
+        prefix: str,
+        feature_names: list[str],
+        context_fields: list[str],
+        rules: list[dict],
+        key: bytes | None,
+        sampling: float = 1.0,
+        queue_size: int = 10_000,
+        batch_records: int = 1_000,
+        flush_seconds: float = 10.0,
+        counter: Callable[[str, int], None] | None = None,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0.0 <= sampling <= 1.0:
+            raise ValueError(f"sampling must be from 0 to 1, got {sampling}")
+        self.sink = sink
+        self.model = model
+        self.version = version
+        self.prefix = prefix
+        self.features = list(feature_names)
+        self.context_fields = frozenset(context_fields)
+        self.obfuscator = Obfuscator(rules, key)
+        self.key = key
+        self.sampling = sampling
+        self.batch_records = batch_records
+        self.flush_seconds = flush_seconds
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._count = counter or (lambda _outcome, _n: None)
+        self._rng = rng
+        self._clock = clock
+        self._seq = 0
+        self._host = socket.gethostname()[:63]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ── the prediction path: O(1), never blocks ──
+    def __call__(self, exchange: Any) -> None:
+        if exchange.status != 200:
+            return
+        if self.sampling < 1.0 and self._rng() >= self.sampling:
+            self._count("not_sampled", 1)
+            return
+        try:
+            self.queue.put_nowait((self._clock(), exchange))
+        except queue.Full:
+            self._count("dropped_queue_full", 1)
+
+    # ── the worker ──
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flushes what is queued (best effort within ``timeout``) and stops the worker."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    #: Seconds the worker sleeps between drains of the queue. It never wakes per request: a thread woken
+    #: for every exchange takes the GIL from the event loop hundreds of times a second (measured: 0.76-0.90x
+    #: of the throughput without logging); draining in bulk a few times a second costs the same work once.
+    poll_seconds = 0.1
+
+    def _run(self) -> None:
+        batch: list[dict] = []
+        deadline = time.monotonic() + self.flush_seconds
+        while True:
+            stopping = self._stop.is_set()
+            while True:
+                try:
+                    ts, exchange = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    records = self.records(ts, exchange)
+                except Exception:  # a record that cannot be built is dropped, never fatal
+                    log.exception("an inference record could not be built; dropped")
+                    self._count("dropped_invalid", 1)
+                    continue
+                if records:
+                    batch.extend(records)
+                else:
+                    self._count("skipped_unparsed", 1)
+            now = time.monotonic()
+            if batch and (len(batch) >= self.batch_records or now >= deadline or stopping):
+                self._flush(batch)  # a request's rows stay in one object
+                batch = []
+            if now >= deadline:
+                deadline = now + self.flush_seconds
+            if stopping:
+                return
+            self._stop.wait(self.poll_seconds)
+
+    def records(self, ts: float, exchange: Any) -> list[dict]:
+        """The obfuscated records (one per row) of one exchange."""
+        try:
+            body = json.loads(exchange.request_body)
+            answer = json.loads(exchange.response_body)
+        except ValueError:
+            return []
+        if not isinstance(body, dict):
+            return []
+        rows = _rows_of(exchange.route, body) or []
+        predictions = answer.get("predictions") if isinstance(answer, dict) else None
+        labels = answer.get("labels") if isinstance(answer, dict) else None
+        raw_context = body.get("context") if isinstance(body.get("context"), dict) else {}
+        context = {k: v for k, v in raw_context.items() if k in self.context_fields}
+        context = self.obfuscator.apply(context)
+        out = []
+        for i, row in enumerate(rows):
+            inputs = self.obfuscator.apply(dict(zip(self.features, row, strict=False)) if self.features else {})
+            rec: dict[str, Any] = {
+                "ts": round(ts, 3),
+                "request_id": exchange.request_id,
+                "route": exchange.route,
+                "status": exchange.status,
+                "model": self.model,
+                "version": self.version,
+                "row": i,
+                "inputs": inputs,
+            }
+            if self.key and exchange.caller != "anonymous":
+                rec["caller"] = keyed_hash(self.key, exchange.caller)
+            if context:
+                rec["context"] = context
+            if isinstance(predictions, list) and i < len(predictions):
+                rec["prediction"] = predictions[i]
+            if isinstance(labels, list) and i < len(labels):
+                rec["label"] = labels[i]
+            out.append(rec)
+        return out
+
+    def _flush(self, batch: list[dict]) -> None:
+        # One object per hour partition (a batch may straddle an hour).
+        groups: dict[tuple[int, int, int, int], list[dict]] = {}
+        for r in batch:
+            t = time.gmtime(r["ts"])
+            groups.setdefault((t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour), []).append(r)
+        for records in groups.values():
+            self._seq += 1
+            key = partition_key(
+                self.prefix, self.model, self.version, records[0]["ts"], f"{self._host}-{os.getpid()}-{self._seq}"
+            )
+            buf = io.BytesIO()
+            with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+                for r in records:
+                    gz.write(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+            try:
+                self.sink.put(key, buf.getvalue())
+            except Exception as e:  # noqa: BLE001 - the sink is down or refuses: drop and count, keep serving
+                log.warning("inference log: %d records dropped, the sink failed (%s)", len(records), type(e).__name__)
+                self._count("dropped_sink_error", len({r["request_id"] for r in records}))
+                continue
+            self._count("written", len({r["request_id"] for r in records}))
