@@ -208,7 +208,9 @@ export class MlflowStack extends TerraformStack {
         dependsOn: [this.namespace],
       })
       : undefined;
-    if (config.training.enabled) new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }));
+    const training = config.training.enabled
+      ? new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }))
+      : undefined;
 
     // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
     const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
@@ -304,6 +306,8 @@ export class MlflowStack extends TerraformStack {
     if (servingNamespace && servingNamespace !== this.namespace) created.push([config.serving.namespace, servingNamespace]);
     const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
     if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
+    if (training) created.push([config.training.namespace, training.namespace]);
+    if (training?.argoNamespace) created.push([config.training.argo.namespace, training.argoNamespace]);
     new NetworkPolicies(this, "network_policies", {
       ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name) }),
       dependsOn: created.map(([, resource]) => resource),

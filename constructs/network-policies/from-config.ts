@@ -11,6 +11,7 @@ import type { EnvironmentConfig } from "../../config";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
 import { trackingInstance } from "../tracking-server/from-config";
 import { driftJobModels, driftJobPodLabels } from "../commands/drift";
+import { TRAINING_STEP_POD_LABELS } from "../training";
 import { modelRetentionPodLabels } from "../commands/retention";
 import { registryEventsPodLabels } from "../commands/registry-events";
 import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
@@ -24,6 +25,8 @@ export const HTTPS_PORT = 443;
 export const POD_IDENTITY_AGENT: CidrPeer = { cidr: "169.254.170.23/32" };
 /** The kubelet's port, which Prometheus scrapes for cAdvisor and kubelet metrics. */
 export const KUBELET_PORT = 10250;
+/** The Argo Workflows server's port (UI and API). */
+export const ARGO_SERVER_PORT = 2746;
 /** Labels of the pods the kube-prometheus-stack chart runs (Grafana's and Alertmanager's). */
 export const GRAFANA_POD_LABELS = { "app.kubernetes.io/name": "grafana" } as const;
 export const ALERTMANAGER_POD_LABELS = { "app.kubernetes.io/name": "alertmanager" } as const;
@@ -102,6 +105,32 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       ],
     }] : []),
   ];
+
+  // Training pipelines (issue 16): workflow pods reach MLflow through its load balancer, S3 and (the
+  // executor) the Kubernetes API, all on 443; Argo's controller and server reach the Kubernetes API and
+  // the issuer (443), and the server's UI port is open to the VPC (its load balancer).
+  const t = config.training;
+  if (t.enabled && inputs.namespaces.includes(t.namespace)) {
+    workloads.push({
+      name: "workflow-pods-egress",
+      namespace: t.namespace,
+      podLabels: { ...TRAINING_STEP_POD_LABELS },
+      egress: [
+        { why: "MLflow through its load balancer, S3 and the Kubernetes API (the executor's task results)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] },
+        ...credentials,
+      ],
+    });
+  }
+  if (t.enabled && t.argo.mode === "install" && inputs.namespaces.includes(t.argo.namespace)) {
+    workloads.push({
+      name: "argo-workflows",
+      namespace: t.argo.namespace,
+      // The chart's common label on the controller's and the server's pods (argo-helm's _helpers.tpl).
+      podLabels: { "app.kubernetes.io/part-of": "argo-workflows" },
+      ingress: [{ why: "the Argo UI's load balancer (in the VPC)", peers: vpc, ports: [{ port: ARGO_SERVER_PORT }] }],
+      egress: [{ why: "the Kubernetes API server (VPC) and the identity provider (SSO)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] }],
+    });
+  }
 
   const m = config.monitoring;
   if (m.mode === "install" && inputs.namespaces.includes(m.namespace)) {

@@ -125,6 +125,9 @@ function argoEnv(e: EnvVar): Record<string, unknown> {
   return { name: e.name, valueFrom: { fieldRef: { ...e.fieldRef } } };
 }
 
+/** Labels of every training step's pod (the WorkflowTemplate's podMetadata). */
+export const TRAINING_STEP_POD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/component": "training-step", "app.kubernetes.io/part-of": "mlflow-training" };
+
 /** Argo Workflows (optional), the workflow namespace and identities, and the training pipeline. */
 export class Training extends Construct {
   readonly namespace: NamespaceV1;
@@ -132,6 +135,8 @@ export class Training extends Construct {
   readonly executorServiceAccount: ServiceAccountV1;
   readonly role: WorkloadRole;
   readonly argoRelease?: Release;
+  /** Argo's own namespace, when this construct installs Argo Workflows. */
+  readonly argoNamespace?: NamespaceV1;
   readonly pipelineRelease: Release;
   /** The WorkflowTemplate and CronWorkflow as shipped (the local chart's values). */
   readonly resources: Record<string, unknown>[];
@@ -260,7 +265,7 @@ export class Training extends Construct {
       if (a.namespace === ns) fail("argo.namespace", `must differ from namespace ("${ns}"): the controller and server are not workflow pods`);
       if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) fail("argo.chartVersion", `must be an exact chart version such as "0.45.27", got "${a.chartVersion}"`);
       if (!/^https:\/\//.test(a.sso.redirectUrl)) fail("argo.sso.redirectUrl", `must be https://<argo UI hostname>/oauth2/callback, got "${a.sso.redirectUrl}"`);
-      const argoNs = new NamespaceV1(this, "argo_namespace", {
+      const argoNs = this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
         metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
         dependsOn,
       });
@@ -361,6 +366,8 @@ export class Training extends Construct {
       spec: {
         entrypoint: "pipeline",
         serviceAccountName: name,
+        // Every step's pod carries these: the namespace's NetworkPolicy admits their egress (and nothing else's).
+        podMetadata: { labels: { ...TRAINING_STEP_POD_LABELS } },
         // The steps get no Kubernetes API token; Argo's executor gets its own, with workflowtaskresults only.
         automountServiceAccountToken: false,
         executor: { serviceAccountName: executor },

@@ -454,27 +454,31 @@ describe("wired into the environment stacks", () => {
 describe("TCP_NODELAY module (issue 10, keep-alive latency)", () => {
   const json = synth(envConfig("dev"));
   const server = podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0];
+  // The tracking server also ships its guard in a ConfigMap (tracking-guard.ts): pick the module's by address.
+  const siteKey = (j: TfJson) => Object.keys(resourcesOf(j, "kubernetes_config_map_v1")).filter((k) => k.includes("python-site"));
+  const pythonPath = (c: any): string[] => (c.env.find((e: any) => e.name === "PYTHONPATH")?.value ?? "").split(":").filter(Boolean);
 
   it("ships the module in a ConfigMap, mounted read-only where PYTHONPATH points, only into the server", () => {
-    const cm = onlyResource(json, "kubernetes_config_map_v1");
+    expect(siteKey(json)).toHaveLength(1);
+    const cm = resourcesOf(json, "kubernetes_config_map_v1")[siteKey(json)[0]];
     expect(cm.metadata).toMatchObject({ name: "mlflow-tracking-python-site", namespace: "mlflow" });
     expect(cm.data).toEqual({ [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE });
-    const volume = podSpec(onlyResource(json, "kubernetes_deployment_v1")).volume.find((v: any) => v.config_map);
+    const volume = podSpec(onlyResource(json, "kubernetes_deployment_v1")).volume.find((v: any) => v.config_map?.name === "mlflow-tracking-python-site");
     expect(volume.config_map).toEqual({ name: "mlflow-tracking-python-site", items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], default_mode: "0444" });
     expect(server.volume_mount).toContainEqual({ name: volume.name, mount_path: PYTHON_SITE_DIR, read_only: true });
-    expect(server.env).toContainEqual({ name: "PYTHONPATH", value: PYTHON_SITE_DIR });
+    expect(pythonPath(server)).toContain(PYTHON_SITE_DIR);
     for (const c of [podSpec(onlyResource(json, "kubernetes_job_v1")).container[0], cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0]]) {
       expect(c.env.map((e: any) => e.name)).not.toContain("PYTHONPATH");
     }
   });
 
   it("the Deployment waits for the ConfigMap", () => {
-    expect(onlyResource(json, "kubernetes_deployment_v1").depends_on).toContain(ref(json, "kubernetes_config_map_v1"));
+    expect(onlyResource(json, "kubernetes_deployment_v1").depends_on).toContain(`kubernetes_config_map_v1.${siteKey(json)[0]}`);
   });
 
   it("can be turned off (an image with its own sitecustomize)", () => {
     const off = synth(envConfig("dev"), { tcpNoDelay: false });
-    expect(Object.keys(resourcesOf(off, "kubernetes_config_map_v1"))).toEqual([]);
-    expect(podSpec(onlyResource(off, "kubernetes_deployment_v1")).container[0].env.map((e: any) => e.name)).not.toContain("PYTHONPATH");
+    expect(siteKey(off)).toEqual([]);
+    expect(pythonPath(podSpec(onlyResource(off, "kubernetes_deployment_v1")).container[0])).not.toContain(PYTHON_SITE_DIR);
   });
 });

@@ -11,6 +11,7 @@ import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../
 import { trackingInstance } from "../../constructs/tracking-server/from-config";
 import { ALERTMANAGER_POD_LABELS, GRAFANA_POD_LABELS } from "../../constructs/network-policies/from-config";
 import type { EnvironmentConfig } from "../../config";
+import { TRAINING_STEP_POD_LABELS } from "../../constructs/training";
 import { addressIn, allowed, describeEnd, policiesOf, type AddressEnd, type End, type Labels, type PodEnd } from "../helpers/network-model";
 import { SHIPPED, configured, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
 
@@ -155,6 +156,17 @@ describe.each(SHIPPED)("default-deny networking of %s: the flows each workload n
   (config.events.enabled ? it : it.skip)("the registry events service: webhooks from the tracking server, scrapes; to MLflow and its channels, never instance metadata", () => {
     expectFlows([[tracking, events, config.events.port], [prometheus, events, config.events.port], [events, tracking, config.mlflow.port], [events, at(PUBLIC), 443]], true);
     expectFlows([[events, at(IMDS), 80], [events, rds, 5432], [proxy, events, config.events.port], [alb, events, config.events.port]], false);
+  });
+
+  (config.training.enabled ? it : it.skip)("training: step pods reach MLflow's load balancer, S3 and the API (443) and their credentials; nothing reaches them; never the database or instance metadata", () => {
+    const step = pod(config.training.namespace, { ...TRAINING_STEP_POD_LABELS, "workflows.argoproj.io/workflow": "train-x" });
+    expectFlows([[step, at(PUBLIC), 443], [step, { ip: addressIn(vpc, 30) }, 443], [step, kubeDns, 53]], true);
+    expectFlows([[step, rds, 5432], [step, at(IMDS), 80], [step, at(PUBLIC), 80], [step, tracking, config.mlflow.port], [alb, step, 8080], [tracking, step, 8080]], false);
+    if (config.training.argo.mode === "install") {
+      const argo = pod(config.training.argo.namespace, { "app.kubernetes.io/part-of": "argo-workflows", "app.kubernetes.io/component": "server" });
+      expectFlows([[argo, at(PUBLIC), 443], [alb, argo, 2746]], true);
+      expectFlows([[argo, rds, 5432], [argo, at(IMDS), 80], [alb, argo, 8080], [at(PUBLIC), argo, 2746]], false);
+    }
   });
 
   it("model servers: from the gateway's addresses and Prometheus only; they call nothing (not the database, not MLflow)", () => {

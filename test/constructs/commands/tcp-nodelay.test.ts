@@ -28,14 +28,15 @@ const deps = {
 describe("the tracking server command carries the module", () => {
   it("mounts it from the ConfigMap and puts its directory on PYTHONPATH", () => {
     const cmd = trackingServerCommand(mlflowCommandInputs(trackingServerProps(envConfig("dev"), deps)));
-    expect(cmd.env).toContainEqual({ name: "PYTHONPATH", value: PYTHON_SITE_DIR });
-    expect(cmd.files).toEqual([{ path: `${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`, configMapKeyRef: { name: "mlflow-tracking-python-site", key: SITECUSTOMIZE_KEY } }]);
+    // PYTHONPATH also names the tracking guard's directory (tracking-guard.ts).
+    expect(cmd.env.find((e) => e.name === "PYTHONPATH")).toMatchObject({ value: expect.stringMatching(new RegExp(`(^|:)${PYTHON_SITE_DIR}(:|$)`)) });
+    expect(cmd.files).toContainEqual({ path: `${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`, configMapKeyRef: { name: "mlflow-tracking-python-site", key: SITECUSTOMIZE_KEY } });
   });
 
   it("leaves both out when turned off", () => {
     const cmd = trackingServerCommand(mlflowCommandInputs({ ...trackingServerProps(envConfig("dev"), deps), tcpNoDelay: false }));
-    expect(cmd.env.map((e) => e.name)).not.toContain("PYTHONPATH");
-    expect(cmd.files).toBeUndefined();
+    expect(cmd.env.find((e) => e.name === "PYTHONPATH") ?? { value: "" }).not.toMatchObject({ value: expect.stringContaining(PYTHON_SITE_DIR) });
+    expect((cmd.files ?? []).map((f) => f.path)).not.toContain(`${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`);
   });
 });
 
