@@ -333,6 +333,10 @@ export class Training extends Construct {
       const r = props.resources[s.step];
       return {
         name: s.step,
+        // The step's pod carries these: the namespace's NetworkPolicy admits their egress (and nothing
+        // else's). Per template, not spec.podMetadata: argo lint 3.7.3 panics on spec.podMetadata when a
+        // step names a missing template.
+        metadata: { labels: { ...TRAINING_STEP_POD_LABELS } },
         ...(s.inputs.length ? { inputs: { parameters: s.inputs.map((p) => ({ name: p })) } } : {}),
         ...(Object.keys(s.outputs).length ? { outputs: { parameters: Object.entries(s.outputs).map(([p, file]) => ({ name: p, valueFrom: { path: file } })) } } : {}),
         activeDeadlineSeconds: deadline,
@@ -366,8 +370,6 @@ export class Training extends Construct {
       spec: {
         entrypoint: "pipeline",
         serviceAccountName: name,
-        // Every step's pod carries these: the namespace's NetworkPolicy admits their egress (and nothing else's).
-        podMetadata: { labels: { ...TRAINING_STEP_POD_LABELS } },
         // The steps get no Kubernetes API token; Argo's executor gets its own, with workflowtaskresults only.
         automountServiceAccountToken: false,
         executor: { serviceAccountName: executor },
