@@ -18,6 +18,7 @@ import { kubernetesVersionSchema } from "./kubernetes";
 import { servingSchema } from "./serving";
 import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
+import { ciSchema } from "./ci";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -296,8 +297,10 @@ export const environmentSchema = z.object({
   serving: servingSchema.default({ namespace: "models", callerHeader: "X-Caller-Id", gatewayCidrs: [], keepImages: 10, models: {}, releases: {} }).describe("Models served as REST microservices (config/serving.ts)."),
   registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
   events: eventsSchema,
+  ci: ciSchema.optional().describe("GitHub Actions access to this environment's account (config/ci.ts, docs/ci-cd.md): the OIDC provider and the plan, deploy and image-push roles. Without it the stack creates no CI role."),
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  if (env.production && env.ci?.autoDeploy) issue(["ci", "autoDeploy"], "false in a production environment: its deploy waits for a reviewer of the GitHub Environment");
 
   for (const [path, r] of [[["mlflow", "replicas"], env.mlflow.replicas], [["auth", "replicas"], env.auth.replicas]] as const) {
     if (r.min > r.max) issue([...path, "min"], `at most replicas.max (${r.max})`);

@@ -19,6 +19,8 @@ import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { applyPolicies } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
+import { CiRoles } from "../constructs/ci-roles";
+import { ciRolesProps } from "../constructs/ci-roles/from-config";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -224,6 +226,7 @@ export class MlflowStack extends TerraformStack {
 
     // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
     const endpoints = Object.entries(modelEndpointProps(config, stackName(config)));
+    const imagePushPolicyArns: string[] = [];
     if (endpoints.length > 0) {
       const servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
         metadata: {
@@ -237,8 +240,13 @@ export class MlflowStack extends TerraformStack {
         },
       });
       for (const [modelName, props] of endpoints) {
-        new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
+        const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, { ...props, dependsOn: [servingNamespace] });
+        imagePushPolicyArns.push(endpoint.pushPolicy.arn);
       }
     }
+
+    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
+    const ciProps = ciRolesProps(config, { imagePushPolicyArns });
+    if (ciProps) new CiRoles(this, "ci_roles", ciProps);
   }
 }
