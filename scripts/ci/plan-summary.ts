@@ -98,7 +98,6 @@ export function summarize(env: string, exitCode: number, plan: PlanJson | undefi
 
 /** The error lines of a failed plan's log (Terraform prints `Error: ...` blocks), ANSI colours removed. */
 function errorOf(log: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = log.replace(/\x1b\[[0-9;]*m/g, "");
   const lines = clean.split("\n");
   const start = lines.findIndex((l) => /^\s*(│\s*)?Error: /.test(l));
