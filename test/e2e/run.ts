@@ -20,6 +20,7 @@ import { retention } from "./retention";
 import { Report, describe } from "./lib/report";
 import { keepAliveLatency, memory } from "./runtime";
 import { modelImage, modelServer } from "./serving";
+import { releasePipeline } from "./release";
 import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
+    ["4c. Model release pipeline's scripts in order: resolve, gates, image contents, release change, smoke test, record, rollback", () => releasePipeline(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
     ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],

@@ -37,6 +37,10 @@ const ROW = [5.1, 3.5, 1.4, 0.2];
 const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5 };
 
 let image: ModelImage | undefined;
+/** The image step 4a built (the release pipeline's step reuses it), if it ran. */
+export function builtModelImage(): ModelImage | undefined {
+  return image;
+}
 
 function dirBytes(p: string): number {
   let n = 0;
