@@ -24,6 +24,12 @@ export function configuredSecretArns(value: unknown, out: Set<string> = new Set(
   return [...out].sort();
 }
 
+/** The buckets the artifact store creates: the bucket, and its access-log and replica buckets when configured. */
+export function artifactBucketNames(config: EnvironmentConfig): string[] {
+  const name = config.artifacts.bucketName ?? `${config.project}-${config.name}-artifacts-${config.aws.accountId}`;
+  return [name, ...(config.artifacts.accessLogging ? [`${name}-logs`] : []), ...(config.artifacts.replicationRegion ? [`${name}-replica`] : [])];
+}
+
 /** CiRoles' props for an environment with a `ci` section; undefined without one. */
 export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[] }): CiRolesProps | undefined {
   const ci = config.ci;
@@ -41,6 +47,7 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
       ? { bucket: state.bucket, key: state.key.replaceAll("{env}", config.name), planPrefix: planFilesPrefix(config), kmsKeyArn: state.kmsKeyArn }
       : undefined,
     readableSecretArns: configuredSecretArns(config),
+    managedBucketNames: artifactBucketNames(config),
     clusterName: config.cluster.name,
     imagePushPolicyArns: deps.imagePushPolicyArns,
   };

@@ -5,11 +5,14 @@
  *
  * - plan (read-only): pull-request plans and the scheduled drift check. Trusts exactly
  *   `repo:<owner>/<repo>:pull_request` and `repo:<owner>/<repo>:ref:refs/heads/main`. AWS's
- *   ReadOnlyAccess (what `terraform plan` refreshes), the values of the Secrets Manager secrets the
+ *   ReadOnlyAccess (what `terraform plan` refreshes) with object reads denied outside the state object, the values of the Secrets Manager secrets the
  *   stack reads or manages (a refresh reads them; they are in the state anyway), and writing saved plan
  *   files under `<planPrefix>` of the state bucket (the deploy job applies exactly that file).
  * - deploy: applies a reviewed plan. Trusts only `repo:<owner>/<repo>:environment:<deployEnvironment>`,
- *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it.
+ *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it. The
+ *   services the stack manages (RDS, KMS, ECR, EKS access and Pod Identity, logs, alarms, SNS, Secrets
+ *   Manager, security groups), S3 only on the stack's own buckets with named actions, IAM only on the
+ *   stack's own role and policy names: no AWS-managed broad policy (policies/no-s3-wildcards refuses them).
  * - image push: the model release workflow's pushes to this environment's model repositories (the
  *   ModelEndpoints' push policies, nothing else). Same subject as deploy.
  *
@@ -24,6 +27,18 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { partitionOf } from "../aws";
+
+/** What the deploy role may do on the stack's own buckets (what Terraform's aws_s3_bucket_* resources call). */
+export const DEPLOY_BUCKET_ACTIONS = [
+  "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketLocation",
+  "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicyStatus",
+  "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+  "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+  "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls", "s3:GetBucketLogging", "s3:PutBucketLogging",
+  "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetBucketTagging", "s3:PutBucketTagging",
+  "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment",
+  "s3:GetBucketObjectLockConfiguration", "s3:GetBucketNotification", "s3:PutBucketNotification",
+];
 
 /** GitHub Actions' OIDC issuer (host name, as IAM writes it in condition keys). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
@@ -72,6 +87,8 @@ export interface CiRolesProps {
   readonly mainBranch?: string;
   /** The Terraform state in S3; without it (local state) the roles get no state access. @default none */
   readonly state?: CiStateAccess;
+  /** S3 buckets the stack creates (exact names): the deploy role manages these and no other. @default [] */
+  readonly managedBucketNames?: readonly string[];
   /** Secrets Manager secrets the stack reads (data sources): the plan role may read their values. @default [] */
   readonly readableSecretArns?: readonly string[];
   /** The EKS cluster: access entries give the plan role a read-only and the deploy role an admin view of it. Required. */
@@ -184,13 +201,20 @@ export class CiRoles extends Construct {
         Statement: [
           ...secretStatements,
           ...(planFiles ? [{ Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: planFiles }] : []),
+          // ReadOnlyAccess reads every object in the account (artifacts included): only the state's.
+          {
+            Sid: "NoObjectReadsButTheState",
+            Effect: "Deny",
+            Action: ["s3:GetObject", "s3:GetObjectVersion"],
+            NotResource: props.state ? [`arn:${partition}:s3:::${props.state.bucket}/${props.state.key}`] : [`arn:${partition}:s3:::none/none`],
+          },
           ...stateKms,
         ],
       }),
     });
 
-    // ── deploy: everything but IAM and Organizations (PowerUserAccess), IAM only for the stack's own names ──
-    new IamRolePolicyAttachment(this, "deploy_power_user", { role: this.deployRole.name, policyArn: `arn:${partition}:iam::aws:policy/PowerUserAccess` });
+    // ── deploy: the stack's services; S3 and IAM on the stack's own names only ──
+    const buckets = [...new Set(props.managedBucketNames ?? [])];
     const ownRoles = [iam(`role/${props.resourcePrefix}*`), ...Object.values(props.roleNames).map((n) => iam(`role/${n}`))];
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
@@ -198,6 +222,35 @@ export class CiRoles extends Construct {
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
+          {
+            Sid: "StackServices",
+            Effect: "Allow",
+            Action: [
+              "rds:*", "kms:*", "ecr:*", "logs:*", "cloudwatch:*", "sns:*", "secretsmanager:*",
+              "ec2:Describe*", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+              "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:CreateTags", "ec2:DeleteTags",
+              "eks:Describe*", "eks:List*", "eks:CreateAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+              "eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:TagResource", "eks:UntagResource",
+              "acm:DescribeCertificate", "sts:GetCallerIdentity",
+            ],
+            Resource: "*",
+          },
+          ...(buckets.length > 0 ? [{
+            Sid: "StackBuckets",
+            Effect: "Allow",
+            Action: DEPLOY_BUCKET_ACTIONS,
+            Resource: buckets.map((b) => `arn:${partition}:s3:::${b}`),
+          }] : []),
+          ...(props.state ? [
+            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: `arn:${partition}:s3:::${props.state.bucket}` },
+            {
+              Sid: "StateAndLockObjects",
+              Effect: "Allow",
+              Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+              Resource: [`arn:${partition}:s3:::${props.state.bucket}/${props.state.key}`, `arn:${partition}:s3:::${props.state.bucket}/${props.state.key}.tflock`],
+            },
+            { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `arn:${partition}:s3:::${props.state.bucket}/${props.state.planPrefix}/*` },
+          ] : []),
           {
             Sid: "OwnRolesAndPolicies",
             Effect: "Allow",

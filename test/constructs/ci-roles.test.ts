@@ -14,6 +14,7 @@ const BASE: CiRolesProps = {
   deployEnvironment: "dev",
   state: { bucket: "tfstate", key: "mlflow/dev/terraform.tfstate", planPrefix: "ci-plans/mlflow-dev" },
   clusterName: "ml-dev",
+  managedBucketNames: ["mlflow-dev-artifacts-123456789012"],
   imagePushPolicyArns: ["arn:aws:iam::123456789012:policy/mlflow-dev-iris-image-push"],
 };
 
@@ -65,7 +66,9 @@ describe("CiRoles", () => {
     expect(planAtt.map((a) => a.policy_arn)).toEqual(["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
     const planPolicy = JSON.parse(Object.values(resourcesOf(json, "aws_iam_role_policy")).find((p) => p.name === "plan")!.policy as string);
     const actions = planPolicy.Statement.flatMap((s: { Action: string[] }) => s.Action);
-    expect(actions.sort()).toEqual(["kms:Decrypt", "s3:PutObject", "secretsmanager:GetSecretValue"]);
+    expect(actions.sort()).toEqual(["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "secretsmanager:GetSecretValue"]);
+    const deny = planPolicy.Statement.find((s: { Effect: string }) => s.Effect === "Deny");
+    expect(deny).toEqual({ Sid: "NoObjectReadsButTheState", Effect: "Deny", Action: ["s3:GetObject", "s3:GetObjectVersion"], NotResource: ["arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate"] });
     const put = planPolicy.Statement.find((s: { Sid: string }) => s.Sid === "SavePlanFiles");
     expect(put.Resource).toBe("arn:aws:s3:::tfstate/ci-plans/mlflow-dev/*");
   });
@@ -75,6 +78,14 @@ describe("CiRoles", () => {
     const own = deploy.Statement.find((s: { Sid: string }) => s.Sid === "OwnRolesAndPolicies");
     expect(own.Resource).toContain("arn:aws:iam::123456789012:role/mlflow-dev-*");
     expect(own.Resource.every((r: string) => r.startsWith("arn:aws:iam::123456789012:role/"))).toBe(true);
+    // No AWS-managed policy on deploy (PowerUserAccess would be refused by MLF-IAM-1), S3 on the stack's bucket and the state only.
+    expect(Object.values(resourcesOf(json, "aws_iam_role_policy_attachment")).filter((a) => String(a.role).includes("deploy_role"))).toEqual([]);
+    const s3 = deploy.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().some((a) => a.startsWith("s3:")));
+    expect(s3.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat()).sort()).toEqual([
+      "arn:aws:s3:::mlflow-dev-artifacts-123456789012", "arn:aws:s3:::tfstate", "arn:aws:s3:::tfstate/ci-plans/mlflow-dev/*",
+      "arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate", "arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate.tflock",
+    ]);
+    expect(s3.flatMap((s: { Action: string[] }) => s.Action).some((a: string) => a.includes("*"))).toBe(false);
     const pushAtt = Object.values(resourcesOf(json, "aws_iam_role_policy_attachment")).filter((a) => String(a.role).includes("image_push_role"));
     expect(pushAtt.map((a) => a.policy_arn)).toEqual(BASE.imagePushPolicyArns);
   });
