@@ -182,3 +182,27 @@ describe("notify", () => {
     }
   });
 });
+
+describe("environment-guard", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { guardDecision, main } = require("../../scripts/ci/environment-guard") as typeof import("../../scripts/ci/environment-guard");
+  test("an environment without ci.autoDeploy must keep required reviewers", () => {
+    expect(guardDecision({ name: "prod", protection_rules: [{ type: "required_reviewers", reviewers: [{}] }] }, "prod", false).ok).toBe(true);
+    expect(guardDecision({ name: "prod", protection_rules: [{ type: "wait_timer" }] }, "prod", false)).toMatchObject({ ok: false, reason: expect.stringMatching(/add reviewers in the repository's Settings > Environments > prod/) });
+    expect(guardDecision(undefined, "staging", false).ok).toBe(false);
+    expect(guardDecision(undefined, "dev", true).ok).toBe(true);
+  });
+  test("reads the GitHub Environment through the API; a missing one is refused", async () => {
+    const srv = await stubServer((req) => (req.url.endsWith("/environments/prod") ? { body: { name: "prod", protection_rules: [{ type: "required_reviewers", reviewers: [{ type: "Team" }] }] } } : { status: 404, body: { message: "Not Found" } }));
+    try {
+      const env = { GITHUB_API_URL: srv.url, GITHUB_REPOSITORY: "acme/ml-platform", GITHUB_TOKEN: "t" };
+      const quiet = () => undefined;
+      expect(await main(["--environment", "prod", "--auto-deploy", "false"], env, quiet)).toBe(0);
+      expect(await main(["--environment", "staging", "--auto-deploy", "false"], env, quiet)).toBe(1);
+      expect(await main(["--environment", "dev", "--auto-deploy", "true"], env, quiet)).toBe(0);
+      expect(srv.seen.map((s) => s.url)).toEqual(["/repos/acme/ml-platform/environments/prod", "/repos/acme/ml-platform/environments/staging"]);
+    } finally {
+      await srv.close();
+    }
+  });
+});
