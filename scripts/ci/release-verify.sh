@@ -16,7 +16,10 @@ else
   kubectl -n "$namespace" rollout status "deployment/$name" --timeout 15m
 fi
 
-# The input example logged with the model is the smoke test's request.
+# The input example logged with the model is the smoke test's request (read from the registry with the
+# pipeline's OIDC token; MLFLOW_TRACKING_URI and AUDIENCE come from the job).
+MLFLOW_TRACKING_TOKEN=$(node dist/scripts/ci/id-token.js --audience "${AUDIENCE:?the audience the MLflow proxy accepts on GitHub tokens}")
+export MLFLOW_TRACKING_TOKEN
 python - "$model" "$version" >example.json <<'PY'
 import json, sys, mlflow
 path = mlflow.artifacts.download_artifacts(f"models:/{sys.argv[1]}/{sys.argv[2]}")
