@@ -80,7 +80,7 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
     const release = releases[MODEL];
     // Only the image step 4a built exists in this "registry": any other digest cannot be pulled.
     if (release.imageDigest !== img.digest) return `no image ${release.imageDigest.slice(0, 19)}... in the repository: nothing starts (as ImagePullBackOff)`;
-    const json = synthJson(envConfig(ENV, { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, serving: { models: { [MODEL]: {} }, releases } })) as any;
+    const json = synthJson(envConfig(ENV, { auth: { localTestProfile: true, issuerUrl: oidc.issuer }, serving: { models: { [MODEL]: {} }, releases: { [MODEL]: release } } })) as any;
     const found = workloads(json).filter((w) => w.kind === "Deployment" && w.podLabels["app.kubernetes.io/component"] === "model-server" && w.podLabels["mlflow-platform/model"] === MODEL);
     if (found.length !== 1) throw new Error(`expected one model-server workload for ${MODEL}, found ${found.length}`);
     const dep = new LocalDeployment(json, new TerraformValues(json, () => undefined), {}, path.join(ctx.runDir, "mounts-release"));
