@@ -56,9 +56,15 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
   let n = 0;
   const step = async (name: string, argv: string[]): Promise<StepResult> => {
     const r = await ctx.procs.run(`release-${String(++n).padStart(2, "0")}-${name}`, argv, { env, cwd: work, timeoutMs: 180_000 });
-    const line = r.output.trim().split("\n").reverse().find((l) => l.startsWith("{") || l === "null");
+    const lines = r.output.trim().split("\n");
+    const line = [...lines].reverse().find((l) => l.startsWith("{") || l === "null");
     let parsed: unknown;
     try { parsed = line === undefined ? undefined : JSON.parse(line); } catch { parsed = undefined; }
+    // A pretty-printed document (the registry tool's --json): from its last opening "{" line to the end.
+    const open = lines.lastIndexOf("{");
+    if (parsed === undefined && open >= 0) {
+      try { parsed = JSON.parse(lines.slice(open).join("\n")); } catch { parsed = undefined; }
+    }
     return { ...r, json: parsed };
   };
   const script = (name: string, ...args: string[]) => step(name, [process.execPath, path.join(ctx.repoRoot, "dist", "scripts", "ci", `${name}.js`), ...args]);
@@ -95,23 +101,37 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
   const smoke = (version: string, timeout: number) => script("smoke-test", "--url", `http://127.0.0.1:${port}`, "--model", MODEL, "--version", version, ...smokeData, "--timeout", String(timeout));
 
   try {
+    // ── The pipeline's first job, as release-model.yml orders it: resolve, gates, and only then the build ──
+    const gatesOf = (r: StepResult) => (r.json?.gates ?? []).map((g: any) => `${g.gate} ${g.result}`).join(", ") || short(r);
+    const firstJob = async (version: string, gate: string) => {
+      const resolved = await script("resolve-version", "--event", eventFile(version));
+      if (resolved.code !== 0 || resolved.json?.release !== true) return { resolved, stoppedAt: "resolve" };
+      const gates = await registryCheck(version, gate);
+      if (gates.code !== 0) return { resolved, gates, stoppedAt: "gates" };
+      const context = path.join(work, `ctx-v${version}`);
+      const built = await step("build-context", [path.join(bin, "mlflow-platform"), "serve", "build-context", "--model-uri", `models:/${MODEL}/${version}`, "--output", context]);
+      return { resolved, gates, built, context, stoppedAt: built.code === 0 ? undefined : "build" };
+    };
+
     // ── A version refused by a gate stops before anything is built or changed ──
     const releaseBefore = fs.readFileSync(releaseFile, "utf8");
-    const r0 = await script("resolve-version", "--event", eventFile("2"));
-    const g0 = await registryCheck("2", "production");
+    const j0 = await firstJob("2", "production");
     report.check("a version refused by a gate stops the pipeline: no build context, no release change",
-      r0.code === 0 && r0.json?.release === true && g0.code === 3 && fs.readFileSync(releaseFile, "utf8") === releaseBefore && !fs.existsSync(path.join(work, "ctx-v2")),
-      `resolve: ${short(r0)}; gates (production): exit ${g0.code}, ${short(g0)}; release file unchanged, nothing built`);
+      j0.resolved.json?.release === true && j0.stoppedAt === "gates" && j0.gates?.code === 3 && fs.readFileSync(releaseFile, "utf8") === releaseBefore && !fs.existsSync(path.join(work, "ctx-v2")),
+      `resolve: version ${j0.resolved.json?.version}; gates (production): exit ${j0.gates?.code}, ${j0.gates ? gatesOf(j0.gates) : "not run"}; stopped at ${j0.stoppedAt}; release file unchanged, no build context`);
 
     // ── The release of version 1 ──
-    const r1 = await script("resolve-version", "--event", eventFile("1"));
+    const j1 = await firstJob("1", "staging");
+    const r1 = j1.resolved;
     report.check("1. resolve: the event's version read through the proxy with the pipeline's token", r1.code === 0 && r1.json?.release === true && r1.json?.version === "1" && r1.json?.modelUri === `models:/${MODEL}/1`, short(r1));
-    const g1 = await registryCheck("1", "staging");
-    if (!report.check("2. gates: the registry tool's staging gates pass (exit 0)", g1.code === 0, `exit ${g1.code}: ${short(g1)}`)) return;
-    const info = JSON.parse(fs.readFileSync(path.join(img.context, "model-info.json"), "utf8"));
-    const lock = fs.readFileSync(path.join(img.context, "requirements.lock"), "utf8").trim().split("\n");
-    report.check("3. image contents: the model of that version, locked requirements, the server, non-root", String(info.version) === "1" && img.version === "1" && fs.existsSync(path.join(img.root, "opt", "model", "MLmodel")) && lock.every((l) => /--hash=sha256:[a-f0-9]{64}$/.test(l)),
-      `context of models:/${MODEL}/${info.version}: ${lock.length} packages by sha256; image root ${img.root}; digest ${img.digest.slice(0, 19)}...`);
+    if (!report.check("2. gates: the registry tool's staging gates pass (exit 0)", j1.gates?.code === 0, `exit ${j1.gates?.code}: ${j1.gates ? gatesOf(j1.gates) : "not run"}`)) return;
+    if (!j1.context || j1.stoppedAt) throw new Error(`build-context failed: ${j1.built ? short(j1.built) : "not run"}`);
+    const info = JSON.parse(fs.readFileSync(path.join(j1.context, "model-info.json"), "utf8"));
+    const lock = fs.readFileSync(path.join(j1.context, "requirements.lock"), "utf8").trim().split("\n");
+    const sameLock = fs.readFileSync(path.join(img.context, "requirements.lock"), "utf8").trim() === lock.join("\n");
+    report.check("3. image contents: the build context of that version (model, requirements locked by sha256, server, Dockerfile), the same lock as the image step 4a built and runs non-root",
+      String(info.version) === "1" && fs.existsSync(path.join(j1.context, "model", "MLmodel")) && fs.existsSync(path.join(j1.context, "Dockerfile")) && lock.every((l) => /--hash=sha256:[a-f0-9]{64}$/.test(l)) && sameLock && img.version === "1",
+      `models:/${MODEL}/${info.version} -> ${j1.context}: ${lock.length} packages by sha256, lock ${sameLock ? "identical to" : "DIFFERENT from"} step 4a's; the image (step 4a's directory, standing in for the pushed image) digest ${img.digest.slice(0, 19)}...`);
     const c1 = await script("release-file", "set", "--env", ENV, "--model", MODEL, "--version", "1", "--digest", img.digest);
     const file1 = JSON.parse(fs.readFileSync(releaseFile, "utf8"));
     report.check("4. release change: config/releases/<env>.json names the version and the image digest", c1.code === 0 && file1[MODEL]?.version === "1" && file1[MODEL]?.imageDigest === img.digest, `${short(c1)}`);
