@@ -54,8 +54,10 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
     MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: token, MLFLOW_PLATFORM_REGISTRY_GATES: gatesFile,
   };
   let n = 0;
-  const step = async (name: string, argv: string[]): Promise<StepResult> => {
-    const r = await ctx.procs.run(`release-${String(++n).padStart(2, "0")}-${name}`, argv, { env, cwd: work, timeoutMs: 180_000 });
+  // The release scripts run in the copy (they edit its config/releases); build-context reads the
+  // repository's images/ and runtime/ (the workflow runs it from the checkout's root).
+  const step = async (name: string, argv: string[], cwd = work): Promise<StepResult> => {
+    const r = await ctx.procs.run(`release-${String(++n).padStart(2, "0")}-${name}`, argv, { env, cwd, timeoutMs: 300_000 });
     const lines = r.output.trim().split("\n");
     const line = [...lines].reverse().find((l) => l.startsWith("{") || l === "null");
     let parsed: unknown;
@@ -109,7 +111,7 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
       const gates = await registryCheck(version, gate);
       if (gates.code !== 0) return { resolved, gates, stoppedAt: "gates" };
       const context = path.join(work, `ctx-v${version}`);
-      const built = await step("build-context", [path.join(bin, "mlflow-platform"), "serve", "build-context", "--model-uri", `models:/${MODEL}/${version}`, "--output", context]);
+      const built = await step("build-context", [path.join(bin, "mlflow-platform"), "serve", "build-context", "--model-uri", `models:/${MODEL}/${version}`, "--output", context], ctx.repoRoot);
       return { resolved, gates, built, context, stoppedAt: built.code === 0 ? undefined : "build" };
     };
 
