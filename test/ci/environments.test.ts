@@ -92,7 +92,34 @@ describe("fork: a fourth environment added to configuration, nothing else edited
     try {
       for (const d of ["config", "constructs"]) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
       fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-      execFileSync("node", [path.join(ROOT, "scripts", "fork-config.mjs"), path.join(dir, "config", "environments.ts")], { stdio: "pipe" });
+      const file = path.join(dir, "config", "environments.ts");
+      if (fs.readFileSync(file, "utf8").includes("example-org/mlflow-platform")) {
+        // The shipped configuration: the fork check's own edit (placeholders replaced, a fourth environment).
+        execFileSync("node", [path.join(ROOT, "scripts", "fork-config.mjs"), file], { stdio: "pipe" });
+      } else {
+        // Already a fork (this suite runs inside the fork check too): one more environment of its own.
+        fs.appendFileSync(file, `
+environments.push({
+  name: "extra",
+  aws: { accountId: "598765432109", region: "ap-southeast-2" },
+  state: { backend: "s3", bucket: "extra-ml-tfstate", key: "mlflow/{env}/terraform.tfstate", region: "ap-southeast-2" },
+  cluster: { name: "eks-ml-extra" },
+  hostname: "tracking.ml-extra.example.net",
+  auth: {
+    clientId: "mlflow-extra",
+    clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:ap-southeast-2:598765432109:secret:mlflow-extra/oidc-AbCdEf" },
+    replicas: { min: 1, max: 2 },
+  },
+  ingress: {
+    certificateArn: "arn:aws:acm:ap-southeast-2:598765432109:certificate/00000000-0000-0000-0000-000000000009",
+    certificateDomains: ["*.ml-extra.example.net"],
+    vpcCidrs: ["10.99.0.0/16"],
+  },
+  mlflow: { replicas: { min: 1, max: 2 } },
+  database: { instanceClass: "db.t4g.micro", deletionProtection: false, finalSnapshot: false, backupRetentionDays: 1 },
+});
+`);
+      }
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(path.join(dir, "config", "environments.ts")) as typeof import("../../config/environments");
       forked = resolveEnvironments(mod.shared, mod.environments);
@@ -110,6 +137,8 @@ describe("fork: a fourth environment added to configuration, nothing else edited
     expect(row).toMatchObject({ region: added.aws.region, account: added.aws.accountId, stack: `${added.project}-${added.name}` });
     expect(row.planRoleArn).toBe(`arn:aws:iam::${added.aws.accountId}:role/${added.project}-${added.name}-ci-plan`);
     expect(new Set(rows.map((r) => r.account)).size).toBe(new Set(forked.map((e) => e.aws.accountId)).size);
-    expect(forked.every((e) => e.ci?.repository !== "example-org/mlflow-platform")).toBe(true);
+    // Every environment, the added one included, trusts the one repository the configuration names.
+    expect(new Set(forked.map((e) => e.ci?.repository)).size).toBe(1);
+    expect(added.ci?.repository).toBe(shipped[0].ci?.repository === "example-org/mlflow-platform" ? "acme/ml-platform" : shipped[0].ci?.repository);
   });
 });
