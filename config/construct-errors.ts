@@ -17,6 +17,7 @@ const SECTION_OF_CONSTRUCT: Record<string, string> = {
   ingress: "ingress",
   load_balancer_controller: "ingress",
   monitoring: "monitoring",
+  ci_roles: "ci",
   TrackingServer: "mlflow",
   AuthProxy: "auth",
   MlflowIngress: "ingress",
@@ -55,7 +56,7 @@ const RENAMED: Record<string, string> = {
   "ingress.partOf": "project",
 };
 
-const TOP_LEVEL = ["name", "project", "production", "aws", "tags", "state", "cluster", "hostname", "identity", "artifacts", "database", "mlflow", "auth", "ingress", "monitoring", "notifications"];
+const TOP_LEVEL = ["name", "project", "production", "aws", "tags", "state", "cluster", "hostname", "identity", "artifacts", "database", "mlflow", "auth", "ingress", "monitoring", "notifications", "ci"];
 
 /** The configuration field a construct's error message is about, when it can be told. */
 export function fieldOfConstructError(message: string): string | undefined {

@@ -65,6 +65,8 @@ export const shared: DeepPartial<EnvironmentInput> = {
   notifications: { emails: ["ml-platform@example.com"] },
   // Who may approve a promotion to production (the groups claim of their ID token): see docs/model-registry.md.
   registry: { approverGroups: ["ml-approvers"] },
+  // The GitHub repository whose workflows may assume each account's CI roles (docs/ci-cd.md): your fork's.
+  ci: { repository: "example-org/mlflow-platform" },
 };
 
 /** One entry per environment. The stack for entry `x` is named `<project>-x` (e.g. `mlflow-dev`). */
@@ -72,6 +74,8 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
   {
     name: "dev",
     aws: { accountId: "111111111111" },
+    // Every merge to main applies dev's plan at once; the other environments wait for a reviewer.
+    ci: { autoDeploy: true },
     cluster: { name: "ml-dev" },
     hostname: "mlflow-dev.example.com",
     artifacts: { forceDestroy: true },

@@ -19,6 +19,7 @@ import { servingSchema } from "./serving";
 import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
+import { ciSchema } from "./ci";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -301,9 +302,11 @@ export const environmentSchema = z.object({
   registry: registrySchema.prefault({}).describe("Model registry: promotion gates (registry tool) and retention of model versions (retention CronJob). See docs/model-registry.md."),
   events: eventsSchema,
   training: trainingSchema,
+  ci: ciSchema.optional().describe("GitHub Actions access to this environment's account (config/ci.ts, docs/ci-cd.md): the OIDC provider and the plan, deploy and image-push roles. Without it the stack creates no CI role."),
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   for (const p of trainingProblems(env)) issue(p.path, p.message);
+  if (env.production && env.ci?.autoDeploy) issue(["ci", "autoDeploy"], "false in a production environment: its deploy waits for a reviewer of the GitHub Environment");
 
   for (const [path, r] of [[["mlflow", "replicas"], env.mlflow.replicas], [["auth", "replicas"], env.auth.replicas]] as const) {
     if (r.min > r.max) issue([...path, "min"], `at most replicas.max (${r.max})`);

@@ -20,6 +20,7 @@ let src = fs.readFileSync(file, "utf8");
 // error: the checklist and the shipped configuration must not drift apart.
 const replacements = [
   ["example-org-terraform-state", "acme-ml-tfstate"],
+  ["example-org/mlflow-platform", "acme/ml-platform"],
   ["111111111111", "210987654321"],
   ["222222222222", "310987654321"],
   ["333333333333", "410987654321"],

@@ -5,7 +5,8 @@
 #     tools/requirements.txt (PostgreSQL and S3 drivers, Prometheus exporter, moto, scikit-learn);
 #   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`;
 #   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum);
-#   - Chromium (Debian package chromium) for the end-to-end run's browser step.
+#   - Chromium (Debian package chromium) for the end-to-end run's browser step;
+#   - actionlint (pinned, `go install`) and ShellCheck (Debian) for the workflows (npm run lint:workflows).
 # Everything comes from Debian, PyPI or the Go module proxy; nothing else is downloaded.
 # Tools live in $MLFLOW_PLATFORM_TOOLS (default ~/.cache/mlflow-platform-e2e), shared by clones.
 # Needs `npm run build` first (it reads the pinned versions from the compiled configuration).
@@ -31,6 +32,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The end-to-end run's real browser (headless, driven by playwright-core; no browser download).
 [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The workflows' run: blocks and CI scripts (actionlint calls it).
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-tools: missing ${need[*]} and no apt-get: install promtool and amtool (Prometheus, Alertmanager) yourself" >&2
@@ -72,6 +75,14 @@ if ! go version -m "$TOOLS/bin/oauth2-proxy" 2>/dev/null | grep -qE "^\s+mod\s+g
   GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/oauth2-proxy/oauth2-proxy/v7@v$OAUTH2_PROXY_VERSION"
 fi
 echo "install-tools: oauth2-proxy $(go version -m "$TOOLS/bin/oauth2-proxy" | awk '$1 == "mod" {print $3}')"
+
+# ── actionlint at the pinned version (the workflows' check, with ShellCheck) ──────
+ACTIONLINT_VERSION=1.7.12
+if ! go version -m "$TOOLS/bin/actionlint" 2>/dev/null | grep -qE "^\s+mod\s+github.com/rhysd/actionlint\s+v$ACTIONLINT_VERSION\s"; then
+  echo "install-tools: building actionlint v$ACTIONLINT_VERSION with go install"
+  GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+fi
+echo "install-tools: actionlint $("$TOOLS/bin/actionlint" -version | head -1), $(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}')"
 
 # ── mock OpenID provider for the end-to-end run (test/e2e/mockoidc, pinned by its go.sum) ──
 stamp="$TOOLS/bin/.mockoidc-$(cat test/e2e/mockoidc/go.mod test/e2e/mockoidc/go.sum test/e2e/mockoidc/main.go | sha256sum | cut -c1-16)"

@@ -34,6 +34,8 @@ import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels } from ".
 export { driftJobModels };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 
+import { CiRoles } from "../constructs/ci-roles";
+import { ciRolesProps } from "../constructs/ci-roles/from-config";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -250,6 +252,7 @@ export class MlflowStack extends TerraformStack {
     // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
     const endpoints = Object.entries(modelEndpointProps(config, stackName(config), artifactStore.contract));
     let servingNamespace: NamespaceV1 | undefined;
+    const imagePushPolicyArns: string[] = [];
     if (endpoints.length > 0) {
       servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
         metadata: {
@@ -275,6 +278,7 @@ export class MlflowStack extends TerraformStack {
         const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
           ...props, targetGroupArn: api?.targetGroupArns[modelName], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
+        imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
         // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
         const m = config.serving.models[modelName];
@@ -312,5 +316,9 @@ export class MlflowStack extends TerraformStack {
       ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name) }),
       dependsOn: created.map(([, resource]) => resource),
     });
+
+    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
+    const ciProps = ciRolesProps(config, { imagePushPolicyArns });
+    if (ciProps) new CiRoles(this, "ci_roles", ciProps);
   }
 }

@@ -23,6 +23,7 @@ import { keepAliveLatency, memory } from "./runtime";
 import { proxyDrain } from "./drain";
 import { modelImage, modelServer } from "./serving";
 import { inferenceObservability } from "./inference";
+import { releasePipeline } from "./release";
 import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
 import { internalErrors } from "./errors";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
@@ -67,6 +68,7 @@ async function main(): Promise<number> {
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
     ["4c. Inference observability: logged inputs under obfuscation rules, the drift CronJob's command, the sink down", () => inferenceObservability(ctx, r().dnsRules)],
+    ["4d. Model release pipeline's scripts in order: resolve, gates, image contents, release change, smoke test, record, rollback", () => releasePipeline(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
     ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],

@@ -1,0 +1,54 @@
+/**
+ * Maps an environment's configuration (`ci`, `state`, `aws`, `cluster`) onto CiRoles' props: the one
+ * place where configuration meets the construct. Role names come from config/ci.ts, the same function
+ * the workflows' matrix script (scripts/ci/environments.ts) prints the ARNs with.
+ */
+import type { EnvironmentConfig } from "../../config";
+import { ciRoleNames, deployEnvironmentOf } from "../../config/ci";
+import type { CiRolesProps } from ".";
+
+/** The state-bucket prefix where the plan role saves an environment's plan files for its deploy job. */
+export function planFilesPrefix(config: Pick<EnvironmentConfig, "project" | "name">): string {
+  return `ci-plans/${config.project}-${config.name}`;
+}
+
+/** Every Secrets Manager ARN the configuration names (the stack reads them with data sources at plan). */
+export function configuredSecretArns(value: unknown, out: Set<string> = new Set()): string[] {
+  if (typeof value === "string") {
+    if (/^arn:aws[a-z-]*:secretsmanager:/.test(value)) out.add(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) configuredSecretArns(v, out);
+  } else if (value && typeof value === "object") {
+    for (const v of Object.values(value)) configuredSecretArns(v, out);
+  }
+  return [...out].sort();
+}
+
+/** The buckets the artifact store creates: the bucket, and its access-log and replica buckets when configured. */
+export function artifactBucketNames(config: EnvironmentConfig): string[] {
+  const name = config.artifacts.bucketName ?? `${config.project}-${config.name}-artifacts-${config.aws.accountId}`;
+  return [name, ...(config.artifacts.accessLogging ? [`${name}-logs`] : []), ...(config.artifacts.replicationRegion ? [`${name}-replica`] : [])];
+}
+
+/** CiRoles' props for an environment with a `ci` section; undefined without one. */
+export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[] }): CiRolesProps | undefined {
+  const ci = config.ci;
+  if (!ci) return undefined;
+  const state = config.state;
+  return {
+    repository: ci.repository,
+    oidcProvider: ci.oidcProvider,
+    accountId: config.aws.accountId,
+    region: config.aws.region,
+    roleNames: ciRoleNames(config),
+    resourcePrefix: `${config.project}-${config.name}-`,
+    deployEnvironment: deployEnvironmentOf(config),
+    state: state.backend === "s3"
+      ? { bucket: state.bucket, key: state.key.replaceAll("{env}", config.name), planPrefix: planFilesPrefix(config), kmsKeyArn: state.kmsKeyArn }
+      : undefined,
+    readableSecretArns: configuredSecretArns(config),
+    managedBucketNames: artifactBucketNames(config),
+    clusterName: config.cluster.name,
+    imagePushPolicyArns: deps.imagePushPolicyArns,
+  };
+}
