@@ -102,6 +102,7 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
         "iris-classifier": {
           replicas: { min: 1, max: 2 },
           classNames: ["setosa", "versicolor", "virginica"],
+          smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" },
           // Inference observability (docs/inference-observability.md): the inputs as examples/train.py names
           // them, callers' request context logged under obfuscation rules, drift checked nightly.
           inputFields: ["sepal_length", "sepal_width", "petal_length", "petal_width"],

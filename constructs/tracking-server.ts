@@ -147,6 +147,12 @@ export interface TrackingServerProps {
    * @default false
    */
   readonly allowAnyEmailDomain?: boolean;
+  /**
+   * In-cluster workloads' service-account subjects (`system:serviceaccount:<ns>:<name>`) the guard admits
+   * besides e-mail addresses: the ones the proxy admits by their projected tokens.
+   * @default []
+   */
+  readonly workloadIdentities?: readonly string[];
 
   /**
    * CIDR blocks pods and probes come from, accepted as Host headers when outside the private ranges
@@ -363,6 +369,7 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
       internalHosts: inClusterHostnames(address),
       allowedEmailDomains: props.allowedEmailDomains,
       allowAnyEmailDomain: props.allowAnyEmailDomain,
+      workloadIdentities: props.workloadIdentities,
     },
   };
 }
@@ -482,6 +489,9 @@ function validate(props: TrackingServerProps, r: Resolved): void {
 
   if (props.allowAnyEmailDomain !== true && (props.allowedEmailDomains ?? []).length === 0) {
     fail("allowedEmailDomains", props.allowedEmailDomains, "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)");
+  }
+  for (const w of props.workloadIdentities ?? []) {
+    if (!/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(w)) fail("workloadIdentities", props.workloadIdentities, "service-account subjects such as system:serviceaccount:ml-pipelines:training-pipeline");
   }
   if ((props.allowedEmailDomains ?? []).includes("*")) {
     fail("allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");

@@ -34,6 +34,7 @@ export const TRACKING_GUARD_ENV = {
   internalHosts: "MLFLOW_PLATFORM_INTERNAL_HOSTS",
   emailDomains: "MLFLOW_PLATFORM_EMAIL_DOMAINS",
   anyEmailDomain: "MLFLOW_PLATFORM_ANY_EMAIL_DOMAIN",
+  workloadIdentities: "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES",
 } as const;
 
 /** Name of the ConfigMap holding the guard, for the tracking server named `trackingServerName`. */
@@ -53,6 +54,11 @@ export interface TrackingGuardSettings {
   readonly allowedEmailDomains: readonly string[];
   /** Any e-mail domain (the named choice `auth.allowAnyEmailDomain`). @default false */
   readonly allowAnyEmailDomain?: boolean;
+  /**
+   * Exact identities admitted besides addresses: in-cluster workloads' service-account subjects, the same
+   * list the proxy admits by their projected tokens (OAuth2ProxySettings.workloadIdentities). @default []
+   */
+  readonly workloadIdentities?: readonly string[];
 }
 
 function guardSource(): string {
@@ -104,6 +110,7 @@ export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
     { name: TRACKING_GUARD_ENV.internalHosts, value: g.internalHosts.join(",") },
     { name: TRACKING_GUARD_ENV.emailDomains, value: anyDomain ? "" : g.allowedEmailDomains.join(",") },
     { name: TRACKING_GUARD_ENV.anyEmailDomain, value: String(anyDomain) },
+    ...((g.workloadIdentities ?? []).length > 0 ? [{ name: TRACKING_GUARD_ENV.workloadIdentities, value: (g.workloadIdentities ?? []).join(",") }] : []),
   ];
 }
 

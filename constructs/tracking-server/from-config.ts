@@ -8,6 +8,7 @@ import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContr
 import type { TrackingServerProps } from "../tracking-server";
 import { trackingServerName, type ServiceAddress } from "../commands/mlflow";
 import { registryEventsPodLabels, registryEventsSecretRefs } from "../commands/registry-events";
+import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
 export type TrackingServerDependencies = Pick<TrackingServerProps,
@@ -48,6 +49,8 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     extraAllowedHosts: m.extraAllowedHosts,
     allowedEmailDomains: config.auth.allowedEmailDomains,
     allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
+    // The in-cluster workloads the proxy admits (training pipelines): the guard admits the same subjects.
+    workloadIdentities: workloadIdentitiesOf(config)?.subjects ?? [],
     podCidrs: config.ingress.vpcCidrs,
     clientIdleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
     extraUvicornOpts: m.uvicornOpts,

@@ -56,17 +56,22 @@ class Settings:
     - ``email_domains``: allowed e-mail domains (oauth2-proxy's syntax: ``example.com`` exactly,
       ``.example.com`` or ``*.example.com`` for sub-domains); empty with ``any_email_domain``.
     - ``any_email_domain``: any domain, still one well-formed address (an explicit configuration choice).
+    - ``workload_identities``: exact identities admitted besides addresses: the in-cluster workloads'
+      service-account subjects (``system:serviceaccount:<ns>:<name>``), the same list the proxy's
+      authenticated-emails file holds (docs/training-pipelines.md).
     """
 
     public_hosts: frozenset[str]
     internal_hosts: frozenset[str]
     email_domains: tuple[str, ...]
     any_email_domain: bool
+    workload_identities: frozenset[str] = frozenset()
 
     ENV_PUBLIC_HOSTS = "MLFLOW_PLATFORM_PUBLIC_HOSTS"
     ENV_INTERNAL_HOSTS = "MLFLOW_PLATFORM_INTERNAL_HOSTS"
     ENV_EMAIL_DOMAINS = "MLFLOW_PLATFORM_EMAIL_DOMAINS"
     ENV_ANY_EMAIL_DOMAIN = "MLFLOW_PLATFORM_ANY_EMAIL_DOMAIN"
+    ENV_WORKLOAD_IDENTITIES = "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -91,7 +96,20 @@ class Settings:
         internal = frozenset(_strip_port(h) for h in names(cls.ENV_INTERNAL_HOSTS))
         if public & internal:
             raise ValueError(f"{sorted(public & internal)} is both public and internal")
-        return cls(public_hosts=public, internal_hosts=internal, email_domains=domains, any_email_domain=any_domain)
+        workloads = frozenset(names(cls.ENV_WORKLOAD_IDENTITIES))
+        bad = sorted(w for w in workloads if not re.fullmatch(r"system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+", w))
+        if bad:
+            raise ValueError(
+                f"{cls.ENV_WORKLOAD_IDENTITIES} lists {bad}: "
+                "only service-account subjects (system:serviceaccount:<ns>:<name>)"
+            )
+        return cls(
+            public_hosts=public,
+            internal_hosts=internal,
+            email_domains=domains,
+            any_email_domain=any_domain,
+            workload_identities=workloads,
+        )
 
 
 def _strip_port(host: str) -> str:
@@ -120,8 +138,11 @@ def identity_required(settings: Settings, host: str) -> bool:
 
 
 def email_allowed(settings: Settings, email: str) -> bool:
-    """oauth2-proxy's domain rule, never skipped: one ``@``, and a domain from the list (or any, if chosen)."""
+    """oauth2-proxy's domain rule, never skipped: one ``@``, and a domain from the list (or any, if chosen);
+    or exactly one of the admitted workload identities."""
     email = email.strip().lower()
+    if email and email in settings.workload_identities:
+        return True
     if email.count("@") != 1:
         return False
     local, domain = email.split("@")

@@ -166,3 +166,25 @@ def test_any_domain_is_a_named_choice_that_still_needs_an_address():
     assert guard.email_allowed(s, "someone@anywhere.example")
     assert not guard.email_allowed(s, "")
     assert not guard.email_allowed(s, "no-address")
+
+
+def test_workload_identities_are_admitted_exactly_and_nothing_like_them():
+    s = guard.Settings.from_env(
+        {
+            "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
+            "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES": "system:serviceaccount:ml-pipelines:training-pipeline",
+        }
+    )
+    assert guard.email_allowed(s, "system:serviceaccount:ml-pipelines:training-pipeline")
+    assert not guard.email_allowed(s, "system:serviceaccount:ml-pipelines:other")
+    assert not guard.email_allowed(s, "system:serviceaccount:default:training-pipeline")
+    assert guard.email_allowed(s, "jane@example.com")
+    without = guard.Settings.from_env({"MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com"})
+    assert not guard.email_allowed(without, "system:serviceaccount:ml-pipelines:training-pipeline")
+
+
+def test_workload_identities_must_be_service_account_subjects():
+    with pytest.raises(ValueError, match="only service-account subjects"):
+        guard.Settings.from_env(
+            {"MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com", "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES": "*"}
+        )

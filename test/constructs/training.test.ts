@@ -131,6 +131,19 @@ describe("training on the fixture (enabled)", () => {
   });
 });
 
+describe("the tracking server's guard admits the same workload subjects as the proxy", () => {
+  const config = envConfig("dev", TRAINING);
+  const json = synthJson(config);
+  it("names exactly the pipeline's subject (and nothing where training is off)", () => {
+    const envOf = (j: TfJson) => {
+      const d = Object.values(resourcesOf(j, "kubernetes_deployment_v1")).find((x: any) => x.metadata.name === "mlflow-tracking") as any;
+      return Object.fromEntries(d.spec.template.spec.container[0].env.map((e: any) => [e.name, e.value]));
+    };
+    expect(envOf(json).MLFLOW_PLATFORM_WORKLOAD_IDENTITIES).toBe(trainingSubject(config));
+    expect(envOf(synthJson(envConfig("dev"))).MLFLOW_PLATFORM_WORKLOAD_IDENTITIES).toBeUndefined();
+  });
+});
+
 describe("training off", () => {
   const config = envConfig("dev");
   const json = synthJson(config);
