@@ -11,7 +11,7 @@
  */
 import type { SecretKeyRef } from "../contracts";
 import type { ContainerCommand, EnvVar } from "./types";
-import { AUTH_PROXY_ENTRYPOINT, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_METRICS_PORT_NAME, AUTH_PROXY_PING_PATH, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, AUTH_PROXY_READY_PATH } from "./oauth2-proxy";
+import { AUTH_PROXY_ENTRYPOINT, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_METRICS_PORT_NAME, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, allowListEnv, listenerEnv } from "./oauth2-proxy";
 
 /** The header the gateway sets from the verified token: the model server's caller header behind it. */
 export const MODEL_GATEWAY_CALLER_HEADER = "X-Forwarded-Email";
@@ -42,15 +42,7 @@ export interface ModelGatewayCommandInputs {
 }
 
 export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerCommand {
-  if (i.allowedEmailDomains.length === 0 && i.allowedGroups.length === 0) {
-    throw new Error("modelGatewayCommand: allowedEmailDomains and allowedGroups are both empty: say who may call the model (access is denied by default)");
-  }
-  if (i.allowedEmailDomains.length === 0 && i.allowAnyEmailDomain !== true) {
-    throw new Error("modelGatewayCommand: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list (\"*\") is an explicit choice (auth.allowAnyEmailDomain), never the result of an empty list");
-  }
-  if (i.allowedEmailDomains.includes("*")) {
-    throw new Error("modelGatewayCommand: allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
-  }
+  const allowList = allowListEnv("modelGatewayCommand", "call the model", i);
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
   const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
   const env: EnvVar[] = [
@@ -59,8 +51,7 @@ export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerComm
     v("CLIENT_ID", i.clientId),
     secret("CLIENT_SECRET", i.clientSecret),
     v("OIDC_GROUPS_CLAIM", i.groupsClaim),
-    v("EMAIL_DOMAINS", i.allowAnyEmailDomain === true ? "*" : i.allowedEmailDomains.join(",")),
-    ...(i.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", i.allowedGroups.join(","))] : []),
+    ...allowList,
     // Bearer tokens only: every route answers 401 without one and 403 with an invalid one.
     v("SKIP_JWT_BEARER_TOKENS", "true"),
     ...(i.extraJwtIssuers.length > 0 ? [v("EXTRA_JWT_ISSUERS", i.extraJwtIssuers.map((e) => `${e.issuer}=${e.audience}`).join(","))] : []),
@@ -79,11 +70,7 @@ export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerComm
     v("REVERSE_PROXY", "true"),
     v("TRUSTED_PROXY_IPS", i.trustedProxyCidrs.join(",")),
     v("REAL_CLIENT_IP_HEADER", "X-Forwarded-For"),
-    v("HTTP_ADDRESS", `0.0.0.0:${AUTH_PROXY_PORT}`),
-    v("METRICS_ADDRESS", `0.0.0.0:${AUTH_PROXY_METRICS_PORT}`),
-    v("PING_PATH", AUTH_PROXY_PING_PATH),
-    v("READY_PATH", AUTH_PROXY_READY_PATH),
-    v("SILENCE_PING_LOGGING", "true"),
+    ...listenerEnv(),
   ];
   return {
     image: i.image,

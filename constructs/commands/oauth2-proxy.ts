@@ -196,6 +196,47 @@ export interface OAuth2ProxyCommandInputs extends OAuth2ProxySettings {
   readonly secrets: AuthProxySecretRefs;
 }
 
+/** What {@link allowListEnv} checks: who may pass. */
+export interface AllowLists {
+  readonly allowedEmailDomains: readonly string[];
+  readonly allowedGroups: readonly string[];
+  /** "*" for the domain check: a named choice, never derived from an empty list. @default false */
+  readonly allowAnyEmailDomain?: boolean;
+}
+
+/**
+ * `EMAIL_DOMAINS` (and `ALLOWED_GROUPS`) of an oauth2-proxy that denies by default: refuses empty lists,
+ * a "*" value and an open domain list that was not chosen by name. `who` names the caller in errors,
+ * `action` what the lists allow ("sign in", "call the model").
+ */
+export function allowListEnv(who: string, action: string, a: AllowLists): EnvVar[] {
+  if (a.allowedEmailDomains.length === 0 && a.allowedGroups.length === 0) {
+    throw new Error(`${who}: allowedEmailDomains and allowedGroups are both empty: say who may ${action} (access is denied by default)`);
+  }
+  const anyDomain = a.allowAnyEmailDomain === true;
+  if (a.allowedEmailDomains.length === 0 && !anyDomain) {
+    throw new Error(`${who}: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list ("*") is an explicit choice (auth.allowAnyEmailDomain), never the result of an empty list`);
+  }
+  if (a.allowedEmailDomains.includes("*")) {
+    throw new Error(`${who}: allowedEmailDomains lists "*": set allowAnyEmailDomain: true instead (a named choice)`);
+  }
+  return [
+    { name: "OAUTH2_PROXY_EMAIL_DOMAINS", value: anyDomain ? "*" : a.allowedEmailDomains.join(",") },
+    ...(a.allowedGroups.length > 0 ? [{ name: "OAUTH2_PROXY_ALLOWED_GROUPS", value: a.allowedGroups.join(",") }] : []),
+  ];
+}
+
+/** The listeners of every oauth2-proxy the stack runs: all interfaces in the pod, metrics on their own port, probes. */
+export function listenerEnv(): EnvVar[] {
+  return [
+    { name: "OAUTH2_PROXY_HTTP_ADDRESS", value: `0.0.0.0:${AUTH_PROXY_PORT}` },
+    { name: "OAUTH2_PROXY_METRICS_ADDRESS", value: `0.0.0.0:${AUTH_PROXY_METRICS_PORT}` },
+    { name: "OAUTH2_PROXY_PING_PATH", value: AUTH_PROXY_PING_PATH },
+    { name: "OAUTH2_PROXY_READY_PATH", value: AUTH_PROXY_READY_PATH },
+    { name: "OAUTH2_PROXY_SILENCE_PING_LOGGING", value: "true" },
+  ];
+}
+
 /**
  * The OAuth2 Proxy's full command: `oidc` provider with PKCE (S256), deny-by-default allow-lists, secure
  * session cookies, bearer tokens for pipelines, 401 on API paths, probes and metrics on their own port,
@@ -204,17 +245,8 @@ export interface OAuth2ProxyCommandInputs extends OAuth2ProxySettings {
 export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerCommand {
   const auth = inputs;
   const secrets = inputs.secrets;
-  if (auth.allowedEmailDomains.length === 0 && auth.allowedGroups.length === 0) {
-    // The schema refuses this already; a command built from a hand-made config must not open up either.
-    throw new Error("oauth2ProxyCommand: allowedEmailDomains and allowedGroups are both empty: say who may sign in (access is denied by default)");
-  }
-  const anyDomain = auth.allowAnyEmailDomain === true;
-  if (auth.allowedEmailDomains.length === 0 && !anyDomain) {
-    throw new Error("oauth2ProxyCommand: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list (\"*\") is an explicit choice, never the result of an empty list");
-  }
-  if (auth.allowedEmailDomains.includes("*")) {
-    throw new Error("oauth2ProxyCommand: allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
-  }
+  // The schema refuses open lists already; a command built from a hand-made config must not open up either.
+  const allowList = allowListEnv("oauth2ProxyCommand", "sign in", auth);
   const { upstreamTimeoutSeconds } = authProxyTimeouts(inputs.loadBalancerIdleTimeoutSeconds);
   const workloads = inputs.workloadIdentities && inputs.workloadIdentities.issuers.length > 0 ? inputs.workloadIdentities : undefined;
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
@@ -235,8 +267,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     // check then does the limiting. With both lists, a user needs both. oauth2-proxy skips the domain
     // check for a bearer token without an e-mail claim: the tracking server's guard checks the
     // X-Forwarded-Email set below again and refuses a request without one (constructs/tracking-guard.ts).
-    v("EMAIL_DOMAINS", anyDomain ? "*" : auth.allowedEmailDomains.join(",")),
-    ...(auth.allowedGroups.length > 0 ? [v("ALLOWED_GROUPS", auth.allowedGroups.join(","))] : []),
+    ...allowList,
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),
     ...(auth.extraJwtIssuers.length > 0 || workloads
@@ -266,11 +297,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     v("TRUSTED_PROXY_IPS", inputs.trustedProxyCidrs.join(",")),
     v("REAL_CLIENT_IP_HEADER", "X-Forwarded-For"),
     // Listeners: all interfaces in the pod; metrics on their own port.
-    v("HTTP_ADDRESS", `0.0.0.0:${AUTH_PROXY_PORT}`),
-    v("METRICS_ADDRESS", `0.0.0.0:${AUTH_PROXY_METRICS_PORT}`),
-    v("PING_PATH", AUTH_PROXY_PING_PATH),
-    v("READY_PATH", AUTH_PROXY_READY_PATH),
-    v("SILENCE_PING_LOGGING", "true"),
+    ...listenerEnv(),
     ...(workloads ? [v("AUTHENTICATED_EMAILS_FILE", WORKLOAD_IDENTITIES_FILE)] : []),
   ];
 
