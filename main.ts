@@ -48,7 +48,8 @@ export function synthMessages(scope: IConstruct): SynthMessage[] {
   return out;
 }
 
-if (require.main === module) {
+/** Synthesizes every selected environment's stack into cdktf.out/, or reports why not and exits 1. */
+export function main(): void {
   try {
     const app = buildApp();
     cleanStackOutput(app);
@@ -62,3 +63,5 @@ if (require.main === module) {
     process.exit(1);
   }
 }
+
+if (require.main === module) main();

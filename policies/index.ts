@@ -38,6 +38,9 @@ export function allRules(): PolicyRule[] {
   ];
 }
 
+/** The JSON a policy pack resolved and checked, with the stack's construct count at that moment. */
+const checked = new WeakMap<TerraformStack, { json: TfJson; constructs: number }>();
+
 /** Runs several rules over one stack, resolving its JSON once. */
 export class PolicyPack implements IAspect {
   constructor(readonly rules: PolicyRule[] = allRules()) {}
@@ -45,8 +48,23 @@ export class PolicyPack implements IAspect {
   visit(node: IConstruct): void {
     if (!(node instanceof TerraformStack)) return;
     const json = node.toTerraform() as TfJson;
+    checked.set(node, { json, constructs: node.node.findAll().length });
     for (const rule of this.rules) rule.report(node, json);
   }
+}
+
+/**
+ * The JSON the policy pack resolved and checked for `stack` in this synthesis, handed out once: a stack
+ * that returns it from `toTerraform()` is resolved once per synthesis instead of twice (resolution is
+ * most of a synthesis: a fifth of `npm run synth`), and what is written is exactly what was checked.
+ * Undefined when the pack has not run since the last call, or when constructs were added after it ran
+ * (then the stack must resolve itself again).
+ */
+export function takePolicyCheckedJson(stack: TerraformStack): TfJson | undefined {
+  const entry = checked.get(stack);
+  checked.delete(stack);
+  if (!entry || entry.constructs !== stack.node.findAll().length) return undefined;
+  return entry.json;
 }
 
 /** Adds every policy rule to `stack` (once). */

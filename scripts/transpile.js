@@ -34,7 +34,8 @@ function* files(p) {
   }
 }
 
-function main() {
+/** Brings dist/ up to date for the app; returns how many files it wrote. */
+function transpile() {
   let swc;
   let written = 0;
   for (const src of SOURCES) {
@@ -58,6 +59,8 @@ function main() {
     }
   }
   if (written > 0) console.error(`transpile: ${written} file${written === 1 ? "" : "s"} updated in dist/`);
+  return written;
 }
 
-main();
+module.exports = { transpile };
+if (require.main === module) transpile();

@@ -20,7 +20,7 @@ import { ModelEndpoint } from "../constructs/model-endpoint";
 import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { ArgoRollouts } from "../constructs/argo-rollouts";
 import { modelApiFromConfig, modelGatewayFromConfig } from "../constructs/model-endpoint/exposure";
-import { applyPolicies } from "../policies";
+import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
 import { ModelRetention } from "../constructs/model-retention";
 import { NetworkPolicies } from "../constructs/network-policies";
@@ -320,5 +320,13 @@ export class MlflowStack extends TerraformStack {
     // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
     const ciProps = ciRolesProps(config, { imagePushPolicyArns });
     if (ciProps) new CiRoles(this, "ci_roles", ciProps);
+  }
+
+  /**
+   * The stack's Terraform JSON: the policy pack has just resolved and checked it in this synthesis, so it is
+   * taken from there rather than resolved a second time (policies/index.ts, `takePolicyCheckedJson`).
+   */
+  override toTerraform(): any { // eslint-disable-line @typescript-eslint/no-explicit-any -- cdktf's own signature
+    return takePolicyCheckedJson(this) ?? super.toTerraform();
   }
 }
