@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint and unit tests of the runtime package (runtime/), with the tools virtualenv's Python (the pinned
+# Lint and unit tests of the runtime package (runtime/) and lint of the tests' Python helpers, with the tools virtualenv's Python (the pinned
 # MLflow and runtime/requirements.txt). Part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,7 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m ruff check runtime
 "$PY" -m ruff format --check runtime
+# The Python the unit tests run (the shared MLflow process, the fake PostgreSQL), by the same rules.
+"$PY" -m ruff check --config runtime/pyproject.toml test
+"$PY" -m ruff format --check --config runtime/pyproject.toml test
 cd runtime && exec "$PY" -m pytest "$@"

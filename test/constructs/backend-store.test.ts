@@ -1,9 +1,8 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { execFileSync } from "child_process";
 import { BackendStore, defaultMaxConnections, instanceClassMemoryGiB, type BackendStoreProps } from "../../constructs/backend-store";
 import { ConfigError } from "../../config/load";
 import { envConfig, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
-import { venvPython } from "../helpers/tools";
+import { venvPythonRun } from "../helpers/mlflow-tool";
 
 const byPrefix = (json: TfJson, type: string, prefix: string) => {
   const found = Object.entries(resourcesOf(json, type)).filter(([k]) => k.startsWith(prefix + "_"));
@@ -310,7 +309,7 @@ describe("backend store validation", () => {
 });
 
 describe("credentials inside a connection URI (real SQLAlchemy from the tools venv)", () => {
-  it("round-trips every character the password generator may use without escaping", () => {
+  it("round-trips every character the password generator may use without escaping", async () => {
     // Every character random_password can emit with override_special "-_".
     const password = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const script = [
@@ -319,7 +318,8 @@ describe("credentials inside a connection URI (real SQLAlchemy from the tools ve
       "u = make_url(f'postgresql+psycopg2://mlflowab12cd34ef:{sys.argv[1]}@db.internal:5432/mlflow')",
       "print(u.username); print(u.password); print(u.host); print(u.port); print(u.database)",
     ].join("\n");
-    const out = execFileSync(venvPython(), ["-c", script, password], { encoding: "utf8" }).trim().split("\n");
-    expect(out).toEqual(["mlflowab12cd34ef", password, "db.internal", "5432", "mlflow"]);
+    const run = await venvPythonRun(script, [password]);
+    expect(run.code).toBe(0);
+    expect(run.output.trim().split("\n")).toEqual(["mlflowab12cd34ef", password, "db.internal", "5432", "mlflow"]);
   });
 });

@@ -1,6 +1,3 @@
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
@@ -8,12 +5,12 @@ import { trackingServerCommand } from "../../constructs/commands/mlflow";
 import { mlflowCommandInputs } from "../../constructs/tracking-server";
 import { trackingServerProps } from "../../constructs/tracking-server/from-config";
 import {
-  TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, TRACKING_GUARD_ENV, trackingGuardEnv, trackingGuardFiles, trackingGuardVolume,
+  TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, TRACKING_GUARD_ENV, TRACKING_GUARD_MODULE, trackingGuardEnv, trackingGuardFiles, trackingGuardVolume,
 } from "../../constructs/commands/tracking-guard";
 import { TrackingGuard } from "../../constructs/tracking-guard";
 import type { EnvironmentConfig } from "../../config";
 import { envConfig, onlyResource, type TfJson } from "../helpers/synth";
-import { venvPython } from "../helpers/tools";
+import { toolGuardDir, venvPythonRun } from "../helpers/mlflow-tool";
 
 const dev = envConfig("dev");
 /** The command inputs of an environment, through the one mapping the stack uses (tracking-server/from-config.ts). */
@@ -62,20 +59,20 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     expect(mount).toMatchObject({ mountPath: TRACKING_GUARD_DIR, readOnly: true });
   });
 
-  it("is found by the pinned MLflow's own `--app-name` lookup from those files, as an ASGI app (not a factory)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "guard-"));
-    for (const f of trackingGuardFiles()) {
-      fs.mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      fs.writeFileSync(path.join(dir, f.path), f.content);
-    }
+  it("is found by the pinned MLflow's own `--app-name` lookup from those files, as an ASGI app (not a factory)", async () => {
+    // The run's MLflow process has exactly trackingGuardFiles() on its import path, as the kubelet mounts them.
     const script = [
       "from mlflow.server import _find_app, _is_factory",
       `app = _find_app(${JSON.stringify(TRACKING_GUARD_APP_NAME)})`,
-      "import importlib; m, a = app.split(':'); obj = getattr(importlib.import_module(m), a)",
+      "import importlib; m, a = app.split(':'); mod = importlib.import_module(m); obj = getattr(mod, a)",
       "print(app, _is_factory(app), type(obj).__name__, obj.__module__)",
+      "print(mod.__file__)",
     ].join("\n");
-    const out = execFileSync(venvPython(), ["-c", script], { env: { ...process.env, PYTHONPATH: dir }, encoding: "utf8" }).trim();
-    expect(out).toBe("mlflow_platform_guard:app False PlatformGuard mlflow_platform_guard");
-    fs.rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+    const { code, output } = await venvPythonRun(script);
+    expect(code).toBe(0);
+    const [found, file] = output.trim().split("\n");
+    expect(found).toBe("mlflow_platform_guard:app False PlatformGuard mlflow_platform_guard");
+    // Imported from those files, not from anywhere else on the path.
+    expect(path.relative(toolGuardDir(), file)).toBe(`${TRACKING_GUARD_MODULE}.py`);
+  }, 120_000);
 });

@@ -404,8 +404,8 @@ describe("the Deployment's container, rendered exactly as Kubernetes runs it, is
   const upgrade = fromJson(podSpec(onlyResource(json, "kubernetes_job_v1")).container[0]);
   const gc = fromJson(cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0]);
 
-  it("is parsed by the pinned MLflow's CLI as intended, and so are the Job's and the CronJob's", () => {
-    const [s, u, g] = mlflowCliParse([{ process: server, hostProbes: ["mlflow.example.com", "mlflow.example.com:443", "evil.example.com"] }, { process: upgrade }, { process: gc }]);
+  it("is parsed by the pinned MLflow's CLI as intended, and so are the Job's and the CronJob's", async () => {
+    const [s, u, g] = await mlflowCliParse([{ process: server, hostProbes: ["mlflow.example.com", "mlflow.example.com:443", "evil.example.com"] }, { process: upgrade }, { process: gc }]);
     expect(s.error).toBeUndefined();
     expect(s.mlflowVersion).toBe(config.mlflow.version);
     expect(s.command).toBe("server");

@@ -3,6 +3,7 @@ A fake PostgreSQL server for one connection: it declines SSL, asks for a clearte
 prints (as JSON) the user, database and password the client sent, then exits. It proves which
 credentials libpq really puts on the wire, without a database. Prints its port first.
 """
+
 import json
 import socket
 import struct
@@ -37,15 +38,20 @@ if struct.unpack("!I", body[:4])[0] == 80877103:  # SSLRequest: decline, the cli
     conn.sendall(b"N")
     body = startup_packet()
 fields = body[4:].split(b"\0")
-params = dict(zip(fields[0::2], fields[1::2]))
+params = dict(zip(fields[0::2], fields[1::2], strict=False))  # the packet ends in an empty name
 conn.sendall(b"R" + struct.pack("!II", 8, 3))  # AuthenticationCleartextPassword
 kind = recv_exact(1)
 (length,) = struct.unpack("!I", recv_exact(4))
 password = recv_exact(length - 4).rstrip(b"\0")
-print(json.dumps({
-    "message": kind.decode(),
-    "user": params.get(b"user", b"").decode(),
-    "database": params.get(b"database", b"").decode(),
-    "password": password.decode(),
-}), flush=True)
+print(
+    json.dumps(
+        {
+            "message": kind.decode(),
+            "user": params.get(b"user", b"").decode(),
+            "database": params.get(b"database", b"").decode(),
+            "password": password.decode(),
+        }
+    ),
+    flush=True,
+)
 conn.close()

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,7 +14,8 @@ import type { ContainerCommand, EnvVar } from "../../../constructs/commands/type
 import type { BackendStoreContract } from "../../../constructs/contracts";
 import { envConfig } from "../../helpers/synth";
 import { mlflowCliParse, type CliResult } from "../../helpers/mlflow-cli";
-import { venvBin, venvPython } from "../../helpers/tools";
+import { mlflowRun, mlflowStart, venvPythonRun, type ToolRun } from "../../helpers/mlflow-tool";
+import { venvPython } from "../../helpers/tools";
 
 const DB_USER = "mlflow_admin";
 // Characters that would break a URI if the password were ever spliced into one.
@@ -213,9 +214,9 @@ describe("rendered exactly as Kubernetes runs them, the commands are valid for t
   const probes = ["100.64.3.17:5000", "mlflow-dev.example.com", "mlflow-dev.example.com:443", "mlflow-tracking.mlflow.svc.cluster.local:5000", "10.0.3.17:5000", "evil.example.net", "mlflow-dev.example.com.evil.net"];
   let results: CliResult[];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const broken = { ...server, argv: [...server.argv, "--no-such-flag"] };
-    results = cliParse([{ process: server, hostProbes: probes }, { process: upgrade }, { process: gc }, { process: broken }]);
+    results = await cliParse([{ process: server, hostProbes: probes }, { process: upgrade }, { process: gc }, { process: broken }]);
   }, 120_000);
 
   it("the checking CLI is the configured MLflow version", () => {
@@ -276,18 +277,13 @@ describe("rendered exactly as Kubernetes runs them, the commands are valid for t
   });
 });
 
-/** Runs a rendered process for real with the venv's MLflow, swapping only addresses in its environment. */
-function runLocally(p: RenderedProcess, env: Record<string, string>, cwd: string) {
-  const [exe, ...args] = p.argv;
-  expect(exe).toBe("mlflow");
-  return spawn(venvBin("mlflow"), args, { cwd, env: { PATH: process.env.PATH ?? "", ...p.env, ...env } });
-}
-
-function finish(child: ReturnType<typeof spawn>): Promise<{ code: number | null; output: string }> {
-  let output = "";
-  child.stdout?.on("data", (d) => (output += d));
-  child.stderr?.on("data", (d) => (output += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, output })));
+/**
+ * Runs a rendered process for real with the pinned MLflow (the `mlflow` console script's entry point, in
+ * the run's MLflow process: helpers/mlflow-tool.ts), swapping only addresses in its environment.
+ */
+function runLocally(p: RenderedProcess, env: Record<string, string>, cwd: string): Promise<ToolRun> {
+  expect(p.argv[0]).toBe("mlflow");
+  return mlflowRun(p.argv, { PATH: process.env.PATH ?? "", ...p.env, ...env }, cwd);
 }
 
 describe("the rendered migration and gc commands really run", () => {
@@ -301,14 +297,14 @@ describe("the rendered migration and gc commands really run", () => {
     const local = (cmd: ContainerCommand) => renderProcess({ ...cmd, env: cmd.env.map((e) => (e.name in swap ? { name: e.name, value: swap[e.name] } : e)) }, resolve);
     expect(upgrade.argv).toContain(`postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require`);
 
-    const up = await finish(runLocally(local(dbUpgradeCommand(inputs())), {}, dir));
+    const up = await runLocally(local(dbUpgradeCommand(inputs())), {}, dir);
     expect(up.output).toContain("Creating initial MLflow database tables");
     expect(up.code).toBe(0);
-    const tables = execFileSync(venvPython(), ["-c", `import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select version_num from alembic_version").fetchone()[0])`, path.join(dir, "mlflow.db")], { encoding: "utf8" });
-    expect(tables.trim()).toMatch(/^[0-9a-f]{12}$/);
+    const tables = await venvPythonRun(`import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select version_num from alembic_version").fetchone()[0])`, [path.join(dir, "mlflow.db")]);
+    expect(tables.output.trim()).toMatch(/^[0-9a-f]{12}$/);
 
     const gcLocal = local(gcCommand(inputs()));
-    const gc = await finish(runLocally(gcLocal, { [MLFLOW_ENV.trackingUri]: "http://127.0.0.1:9" }, dir));
+    const gc = await runLocally(gcLocal, { [MLFLOW_ENV.trackingUri]: "http://127.0.0.1:9" }, dir);
     expect(gc.code).toBe(0);
   }, 120_000);
 
@@ -337,12 +333,15 @@ describe("the rendered migration and gc commands really run", () => {
     const cmd = dbUpgradeCommand(inputs({ backendStore: { ...backendStore, host: "127.0.0.1", port: Number(port) } }));
     const p = renderProcess({ ...cmd, env: cmd.env.map((e) => ("value" in e ? { ...e, value: e.value.replace("sslmode=require", "sslmode=prefer") } : e)) }, resolve);
     expect(p.argv.join(" ")).not.toContain(DB_PASSWORD);
-    const child = runLocally(p, { HOME: os.tmpdir(), TMPDIR: os.tmpdir() }, os.tmpdir());
+    expect(p.argv[0]).toBe("mlflow");
+    // Stopped once the fake server has what it wanted (MLflow would retry the connection for minutes).
+    const upgrade = mlflowStart(p.argv, { PATH: process.env.PATH ?? "", ...p.env, HOME: os.tmpdir(), TMPDIR: os.tmpdir() }, os.tmpdir());
     try {
       await gotLine(2);
     } finally {
-      child.kill("SIGKILL");
+      await upgrade.pid.then((pid) => process.kill(pid, "SIGKILL")).catch(() => undefined);
       fake.kill("SIGKILL");
+      await upgrade.answer.catch(() => undefined);
     }
     expect(JSON.parse(lines[1])).toEqual({ message: "p", user: DB_USER, database: "mlflow", password: DB_PASSWORD });
   }, 120_000);
