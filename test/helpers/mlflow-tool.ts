@@ -71,6 +71,9 @@ export function toolGuardDir(): string {
 /** Starts a process unless one runs or is starting (mkdir of the lock decides); true when this call started it. */
 function startUnlessRunning(dir: string): boolean {
   const files = toolFiles(dir);
+  // Before taking the lock: a missing virtualenv is an error saying how to install it, not a lock
+  // that every other suite waits on.
+  const python = venvPython();
   try {
     fs.mkdirSync(files.lock);
   } catch {
@@ -84,7 +87,7 @@ function startUnlessRunning(dir: string): boolean {
   }
   const log = fs.openSync(files.log, "a");
   const owner = process.env[OWNER_ENV] ?? String(process.pid);
-  const child = spawn(venvPython(), ["-B", SERVER, files.socket, owner, files.lock], {
+  const child = spawn(python, ["-B", SERVER, files.socket, owner, files.lock], {
     // Its own process group, so that the teardown stops its children too.
     detached: true,
     stdio: ["ignore", log, log],
