@@ -15,22 +15,28 @@ import * as path from "path";
 const ROOT = path.resolve(__dirname, "..", "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-/** Every process id under `root`, root included. */
-function tree(root: number): number[] {
-  const children = new Map<number, number[]>();
+/**
+ * Every process id under `root`, root included, and every process of a process group that one of them
+ * started (`groups`, kept between samples): the shared MLflow process leads its own group and stays
+ * counted, with its forks, even after the worker that started it has exited and it was reparented.
+ */
+function tree(root: number, groups: Set<number>): number[] {
+  const procs: { pid: number; ppid: number; pgrp: number }[] = [];
   for (const name of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+      // pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'.
+      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+      procs.push({ pid: Number(name), ppid, pgrp });
     } catch {
       // exited while we looked
     }
   }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
-  return out;
+  const under = new Set([root]);
+  for (const pid of under) for (const p of procs) if (p.ppid === pid) under.add(p.pid); // a Set iterates what is added
+  for (const p of procs) if (under.has(p.pid) && p.pid === p.pgrp) groups.add(p.pgrp);
+  return procs.filter((p) => under.has(p.pid) || groups.has(p.pgrp)).map((p) => p.pid);
 }
 
 /** PSS and RSS of one process in KiB (0 when it is gone). */
@@ -55,8 +61,9 @@ function runOnce(args: string[]): Promise<Sample> {
     child.stderr.on("data", (d) => (output += d));
     let pss = 0;
     let rss = 0;
+    const groups = new Set<number>();
     const timer = setInterval(() => {
-      const sums = tree(child.pid!).map(memoryOf).reduce((a, b) => ({ pss: a.pss + b.pss, rss: a.rss + b.rss }), { pss: 0, rss: 0 });
+      const sums = tree(child.pid!, groups).map(memoryOf).reduce((a, b) => ({ pss: a.pss + b.pss, rss: a.rss + b.rss }), { pss: 0, rss: 0 });
       pss = Math.max(pss, sums.pss);
       rss = Math.max(rss, sums.rss);
     }, 100);

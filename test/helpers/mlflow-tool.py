@@ -45,7 +45,7 @@ import uvicorn.main  # noqa: E402,F401
 
 # Idle this long, the process exits (its memory is most of a jest run's Python footprint); the next check
 # that needs MLflow starts a new one.
-IDLE_EXIT_S = float(os.environ.get("MLFLOW_TOOL_IDLE_EXIT_S", "3"))
+IDLE_EXIT_S = 3
 
 
 def parse(argv, env):
@@ -205,8 +205,8 @@ def main():
     print(f"mlflow-tool {os.getpid()}: ready {time.time() - START:.1f} s after start", flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     last = time.monotonic()
+    server.settimeout(0.5)
     while True:
-        server.settimeout(0.5)
         try:
             conn, _ = server.accept()
         except TimeoutError:

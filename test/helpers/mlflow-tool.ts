@@ -68,8 +68,8 @@ export function toolGuardDir(): string {
   return toolFiles(ensureRunDir()).guard;
 }
 
-/** Starts a process unless one runs or is starting (mkdir of the lock decides); true when this call started it. */
-function startUnlessRunning(dir: string): boolean {
+/** Starts a process unless one runs or is starting (mkdir of the lock decides). */
+function startUnlessRunning(dir: string): void {
   const files = toolFiles(dir);
   // Before taking the lock: a missing virtualenv is an error saying how to install it, not a lock
   // that every other suite waits on.
@@ -77,7 +77,7 @@ function startUnlessRunning(dir: string): boolean {
   try {
     fs.mkdirSync(files.lock);
   } catch {
-    return false;
+    return;
   }
   if (!fs.existsSync(files.guard)) {
     for (const f of trackingGuardFiles()) {
@@ -96,7 +96,6 @@ function startUnlessRunning(dir: string): boolean {
   fs.closeSync(log);
   fs.writeFileSync(files.pid, String(child.pid));
   child.unref();
-  return true;
 }
 
 function connect(socket: string): Promise<net.Socket> {
