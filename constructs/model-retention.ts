@@ -8,58 +8,16 @@
  * It calls the tracking server's API in-cluster: the tracking server's NetworkPolicy must admit
  * `podLabels` (TrackingServer `apiClientPodLabels`).
  */
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
-import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import type { ContainerCommand } from "./commands/types";
-import { DNS_LABEL } from "./names";
-import { containerResources, labelSelectorProblem, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
-import { WorkloadRole, type WorkloadIdentityMode } from "./workload-role";
+import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
+import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { apiClientCronJob, type ApiClientCronJobProps } from "./api-client-cron-job";
+import type { WorkloadRole } from "./workload-role";
 
-/** Props of {@link ModelRetention}. */
-export interface ModelRetentionProps {
-  /** Namespace of the CronJob and its service account (must exist; pass it in `dependsOn`). Required. */
-  readonly namespace: string;
-  /** Name of the CronJob and its service account (a DNS label). Required. */
-  readonly name: string;
-  /** The container command: `retentionCommand(...)`. Required. */
-  readonly command: ContainerCommand;
-  /** When it runs (five-field cron, UTC). Required. */
-  readonly schedule: string;
-  /** Labels of the job's pods: the tracking server's NetworkPolicy admits exactly these. Must not be empty. Required. */
-  readonly podLabels: Record<string, string>;
-  /** Extra labels on every Kubernetes resource. @default {} */
-  readonly labels?: Record<string, string>;
-  /** The artifact bucket's ARN. Required. */
-  readonly bucketArn: string;
+/** Props of {@link ModelRetention}: those of every scheduled API client (api-client-cron-job.ts), and its prefix. */
+export interface ModelRetentionProps extends ApiClientCronJobProps {
   /** The key prefix MLflow writes under: the role may tag objects under it only. Required. */
   readonly artifactPrefix: string;
-  /** EKS cluster name (trust of the role). Required. */
-  readonly clusterName: string;
-  /** AWS account id of the cluster. Required. */
-  readonly accountId: string;
-  /** AWS region of the cluster. Required. */
-  readonly region: string;
-  /** IAM role name (unique per account: include the environment). Required. */
-  readonly roleName: string;
-  /** How the pod gets its role. @default "pod-identity" */
-  readonly identityMode?: WorkloadIdentityMode;
-  /** IRSA only: the cluster's IAM OIDC provider ARN. @default - none (required with "irsa") */
-  readonly oidcProviderArn?: string;
-  /**
-   * Check the eks-pod-identity-agent add-on at plan time (once per cluster is enough).
-   * @default false (the tracking server's role already checks it)
-   */
-  readonly checkPodIdentityAgent?: boolean;
-  /** User and group id of the container (non-root). @default 10001 */
-  readonly runAsUser?: number;
-  /** Seconds after which a run is killed. @default 3600 */
-  readonly deadlineSeconds?: number;
-  /** Container resources. @default requests 50m CPU / 256Mi, limit 512Mi */
-  readonly resources?: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string; readonly cpu?: string } };
-  /** What must exist first (the namespace). @default [] */
-  readonly dependsOn?: ITerraformDependable[];
 }
 
 /** A scheduled `mlflow-platform retention run` with least-privilege S3 tagging rights. */
@@ -70,35 +28,12 @@ export class ModelRetention extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelRetentionProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
-    if (!DNS_LABEL.test(props.name)) fail("name", `must be a DNS label (lower-case letters, digits, '-'), got "${props.name}"`);
-    if (!/^(\S+\s+){4}\S+$/.test(props.schedule)) fail("schedule", `must be a five-field cron schedule such as "15 4 * * *", got "${props.schedule}"`);
-    const labelProblem = labelSelectorProblem(props.podLabels);
-    if (labelProblem) fail("podLabels", `${labelProblem}: use modelRetentionPodLabels(config)`);
-    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifactPrefix)) {
-      fail("artifactPrefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifactPrefix}"`);
-    }
-    const deadline = props.deadlineSeconds ?? 3600;
-    if (!Number.isInteger(deadline) || deadline < 60) fail("deadlineSeconds", `must be a whole number of seconds of at least 60, got ${deadline}`);
-    const uid = String(props.runAsUser ?? 10001);
-    if (!(Number(uid) >= 1)) fail("runAsUser", `must be a non-zero user id (the restricted Pod Security Standard forbids root), got ${uid}`);
-
-    // "Default": errors name this construct (see WorkloadRole); the resources keep distinct ids.
-    this.role = new WorkloadRole(this, "Default", {
-      mode: props.identityMode,
-      clusterName: props.clusterName,
-      namespace: props.namespace,
-      serviceAccountName: props.name,
-      roleName: props.roleName,
-      description: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
-      accountId: props.accountId,
-      region: props.region,
-      oidcProviderArn: props.oidcProviderArn,
-      checkPodIdentityAgent: props.checkPodIdentityAgent ?? false,
-      fieldNames: { mode: "identityMode" },
-      inlinePolicies: [{
+    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
+      containerName: "retention",
+      podLabelsFunction: "modelRetentionPodLabels",
+      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/ },
+      roleDescription: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
+      policy: {
         name: "tag-artifacts-for-archival",
         document: {
           Version: "2012-10-17",
@@ -118,65 +53,7 @@ export class ModelRetention extends Construct {
             },
           ],
         },
-      }],
-    });
-
-    const labels = { ...(props.labels ?? {}), ...props.podLabels };
-    this.serviceAccount = new ServiceAccountV1(this, "service-account", {
-      metadata: {
-        name: props.name,
-        namespace: props.namespace,
-        labels,
-        annotations: Object.keys(this.role.serviceAccountAnnotations).length > 0 ? { ...this.role.serviceAccountAnnotations } : undefined,
       },
-      automountServiceAccountToken: false,
-      dependsOn: props.dependsOn,
-    });
-
-    const cmd = props.command;
-    const resources = props.resources ?? { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } };
-    this.cronJob = new CronJobV1(this, "cron-job", {
-      metadata: { name: props.name, namespace: props.namespace, labels },
-      spec: {
-        schedule: props.schedule,
-        timezone: "Etc/UTC",
-        concurrencyPolicy: "Forbid",
-        startingDeadlineSeconds: 3600,
-        successfulJobsHistoryLimit: 3,
-        failedJobsHistoryLimit: 3,
-        jobTemplate: {
-          metadata: { labels },
-          spec: {
-            backoffLimit: 1,
-            activeDeadlineSeconds: deadline,
-            ttlSecondsAfterFinished: "86400",
-            template: {
-              metadata: { labels },
-              spec: {
-                serviceAccountName: this.serviceAccount.metadata.name,
-                automountServiceAccountToken: false,
-                restartPolicy: "Never",
-                securityContext: restrictedPodSecurityContext(uid),
-                container: [{
-                  name: "retention",
-                  image: cmd.image,
-                  imagePullPolicy: "IfNotPresent",
-                  command: [...cmd.command],
-                  args: [...cmd.args],
-                  env: cmd.env.map(toK8sEnv),
-                  workingDir: "/tmp",
-                  securityContext: restrictedContainerSecurityContext(uid),
-                  resources: containerResources(resources),
-                  volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
-                }],
-                volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
-              },
-            },
-          },
-        },
-      },
-      // Pods must not start before their credentials exist.
-      dependsOn: [this.serviceAccount, ...this.role.readyWith, ...(props.dependsOn ?? [])],
-    });
+    }));
   }
 }

@@ -1,0 +1,173 @@
+/**
+ * What the platform's scheduled jobs that call the tracking server's API share (DriftJob, ModelRetention):
+ * a CronJob of one restricted container, run as its own service account with its own IAM role (Pod
+ * Identity or IRSA) that holds one inline policy on one prefix of the artifact bucket.
+ *
+ * A function rather than a construct: the resources are created directly in the calling construct, under
+ * the ids they always had, so their Terraform addresses (and the state behind them) stay where they are.
+ */
+import type { ITerraformDependable } from "cdktf";
+import type { Construct } from "constructs";
+import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import type { ContainerCommand } from "./commands/types";
+import { DNS_LABEL } from "./names";
+import { containerResources, labelSelectorProblem, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
+import { WorkloadRole, type WorkloadIdentityMode, type WorkloadRoleInlinePolicy } from "./workload-role";
+
+/** Props every such job takes (DriftJobProps and ModelRetentionProps extend them). */
+export interface ApiClientCronJobProps {
+  /** Namespace of the CronJob and its service account (must exist; pass it in `dependsOn`). Required. */
+  readonly namespace: string;
+  /** Name of the CronJob and its service account (a DNS label). Required. */
+  readonly name: string;
+  /** The container command (`driftCommand(...)`, `retentionCommand(...)`). Required. */
+  readonly command: ContainerCommand;
+  /** When it runs (five-field cron, UTC). Required. */
+  readonly schedule: string;
+  /** Labels of the job's pods: the tracking server's NetworkPolicy admits exactly these. Must not be empty. Required. */
+  readonly podLabels: Record<string, string>;
+  /** Extra labels on every Kubernetes resource. @default {} */
+  readonly labels?: Record<string, string>;
+  /** The artifact bucket's ARN. Required. */
+  readonly bucketArn: string;
+  /** EKS cluster name (trust of the role). Required. */
+  readonly clusterName: string;
+  /** AWS account id of the cluster. Required. */
+  readonly accountId: string;
+  /** AWS region of the cluster. Required. */
+  readonly region: string;
+  /** IAM role name (unique per account: include the environment). Required. */
+  readonly roleName: string;
+  /** How the pod gets its role. @default "pod-identity" */
+  readonly identityMode?: WorkloadIdentityMode;
+  /** IRSA only: the cluster's IAM OIDC provider ARN. @default - none (required with "irsa") */
+  readonly oidcProviderArn?: string;
+  /**
+   * Check the eks-pod-identity-agent add-on at plan time (once per cluster is enough).
+   * @default false (the tracking server's role already checks it)
+   */
+  readonly checkPodIdentityAgent?: boolean;
+  /** User and group id of the container (non-root). @default 10001 */
+  readonly runAsUser?: number;
+  /** Seconds after which a run is killed. @default 3600 */
+  readonly deadlineSeconds?: number;
+  /** Container resources. @default requests 50m CPU / 256Mi, limit 512Mi */
+  readonly resources?: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string; readonly cpu?: string } };
+  /** What must exist first (the namespace). @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** What differs between the jobs. */
+export interface ApiClientCronJobSpec {
+  /** The container's name. */
+  readonly containerName: string;
+  /** The function that gives valid pod labels, named in the error for invalid ones. */
+  readonly podLabelsFunction: string;
+  /** The job's bucket prefix: checked as an S3 key prefix, reported under `field`. */
+  readonly prefix: { readonly field: string; readonly value: string; readonly pattern: RegExp };
+  /** The IAM role's description. */
+  readonly roleDescription: string;
+  /** The role's one inline policy. */
+  readonly policy: WorkloadRoleInlinePolicy;
+}
+
+/** The resources of one job. */
+export interface ApiClientCronJobParts {
+  readonly cronJob: CronJobV1;
+  readonly serviceAccount: ServiceAccountV1;
+  readonly role: WorkloadRole;
+}
+
+/** Validates `props` (errors name `scope` and the field) and creates the job's resources in `scope`. */
+export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps, spec: ApiClientCronJobSpec): ApiClientCronJobParts {
+  const fail = (field: string, message: string): never => {
+    throw new Error(`${scope.node.path}: ${field} ${message}`);
+  };
+  if (!DNS_LABEL.test(props.name)) fail("name", `must be a DNS label (lower-case letters, digits, '-'), got "${props.name}"`);
+  if (!/^(\S+\s+){4}\S+$/.test(props.schedule)) fail("schedule", `must be a five-field cron schedule such as "15 4 * * *", got "${props.schedule}"`);
+  const labelProblem = labelSelectorProblem(props.podLabels);
+  if (labelProblem) fail("podLabels", `${labelProblem}: use ${spec.podLabelsFunction}(config)`);
+  if (!spec.prefix.pattern.test(spec.prefix.value)) {
+    fail(spec.prefix.field, `must be an S3 key prefix without leading or trailing '/', got "${spec.prefix.value}"`);
+  }
+  const deadline = props.deadlineSeconds ?? 3600;
+  if (!Number.isInteger(deadline) || deadline < 60) fail("deadlineSeconds", `must be a whole number of seconds of at least 60, got ${deadline}`);
+  const uid = String(props.runAsUser ?? 10001);
+  if (!(Number(uid) >= 1)) fail("runAsUser", `must be a non-zero user id (the restricted Pod Security Standard forbids root), got ${uid}`);
+
+  // "Default": errors name the calling construct (see WorkloadRole); the resources keep distinct ids.
+  const role = new WorkloadRole(scope, "Default", {
+    mode: props.identityMode,
+    clusterName: props.clusterName,
+    namespace: props.namespace,
+    serviceAccountName: props.name,
+    roleName: props.roleName,
+    description: spec.roleDescription,
+    accountId: props.accountId,
+    region: props.region,
+    oidcProviderArn: props.oidcProviderArn,
+    checkPodIdentityAgent: props.checkPodIdentityAgent ?? false,
+    fieldNames: { mode: "identityMode" },
+    inlinePolicies: [spec.policy],
+  });
+
+  const labels = { ...(props.labels ?? {}), ...props.podLabels };
+  const serviceAccount = new ServiceAccountV1(scope, "service-account", {
+    metadata: {
+      name: props.name,
+      namespace: props.namespace,
+      labels,
+      annotations: Object.keys(role.serviceAccountAnnotations).length > 0 ? { ...role.serviceAccountAnnotations } : undefined,
+    },
+    automountServiceAccountToken: false,
+    dependsOn: props.dependsOn,
+  });
+
+  const cmd = props.command;
+  const resources = props.resources ?? { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } };
+  const cronJob = new CronJobV1(scope, "cron-job", {
+    metadata: { name: props.name, namespace: props.namespace, labels },
+    spec: {
+      schedule: props.schedule,
+      timezone: "Etc/UTC",
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: 3600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          backoffLimit: 1,
+          activeDeadlineSeconds: deadline,
+          ttlSecondsAfterFinished: "86400",
+          template: {
+            metadata: { labels },
+            spec: {
+              serviceAccountName: serviceAccount.metadata.name,
+              automountServiceAccountToken: false,
+              restartPolicy: "Never",
+              securityContext: restrictedPodSecurityContext(uid),
+              container: [{
+                name: spec.containerName,
+                image: cmd.image,
+                imagePullPolicy: "IfNotPresent",
+                command: [...cmd.command],
+                args: [...cmd.args],
+                env: cmd.env.map(toK8sEnv),
+                workingDir: "/tmp",
+                securityContext: restrictedContainerSecurityContext(uid),
+                resources: containerResources(resources),
+                volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+              }],
+              volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
+            },
+          },
+        },
+      },
+    },
+    // Pods must not start before their credentials exist.
+    dependsOn: [serviceAccount, ...role.readyWith, ...(props.dependsOn ?? [])],
+  });
+  return { cronJob, serviceAccount, role };
+}
