@@ -1,0 +1,205 @@
+/**
+ * A small IAM policy evaluator: enough of AWS's documented evaluation logic to answer "may this role make
+ * this call on this resource?" for the policies this repository writes, so tests can check a role's
+ * policy against the API calls the AWS provider and the pipelines make (policies/iam/actions.ts).
+ *
+ * What it implements (AWS IAM User Guide, "Policy evaluation logic",
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+ * - an explicit Deny in any policy wins; otherwise an Allow is needed; otherwise the request is implicitly
+ *   denied. A permissions boundary is a second gate: a request is allowed only when the identity policies
+ *   AND the boundary allow it, and a Deny in either denies it
+ *   (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html);
+ * - Action / NotAction with `*` and `?`, case-insensitive (reference_policies_elements_action.html);
+ * - Resource / NotResource: `*` alone matches everything; otherwise each of the six colon-separated ARN parts
+ *   is matched on its own with `*` and `?`, case-sensitively, and a wildcard in the last part also matches
+ *   `/` and `:` (reference_policies_elements_resource.html, "ArnLike" in reference_policies_elements_condition_operators.html);
+ * - the condition operators this repository uses: String(Not)Equals(IgnoreCase), String(Not)Like,
+ *   Arn(Not)Equals, Arn(Not)Like, Bool, Null, with the IfExists suffix and the ForAnyValue: / ForAllValues:
+ *   set prefixes. Values within one key are ORed, keys and operators are ANDed. A key missing from the
+ *   request: a positive operator does not match, a negated one does (how a Deny with StringNotEquals
+ *   catches requests without the key), IfExists matches, ForAllValues matches, ForAnyValue does not.
+ *
+ * Any other operator throws: a check must never pass because the evaluator ignored a condition.
+ * Policy variables (`${aws:username}`) are not expanded; Terraform references (`${aws_kms_key.k.arn}`) in a
+ * synthesized policy are compared as literal text, which is what a request built from the same JSON carries.
+ */
+
+/** One statement, as written in a policy document. */
+export interface Statement {
+  readonly Sid?: string;
+  readonly Effect: "Allow" | "Deny" | string;
+  readonly Action?: string | readonly string[];
+  readonly NotAction?: string | readonly string[];
+  readonly Resource?: string | readonly string[];
+  readonly NotResource?: string | readonly string[];
+  readonly Condition?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly Principal?: unknown;
+}
+
+/** A policy document (identity policy or permissions boundary). */
+export interface PolicyDocument {
+  readonly Version?: string;
+  readonly Statement: Statement | readonly Statement[];
+}
+
+/** One API call: its IAM action, the resource it acts on, and the request's condition keys. */
+export interface Request {
+  readonly action: string;
+  /** The resource ARN, or "*" for actions without resource-level permissions. */
+  readonly resource: string;
+  /** Condition keys of the request (case-insensitive names), e.g. { "iam:PassedToService": "pods.eks.amazonaws.com" }. */
+  readonly context?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+export type Decision = "Allow" | "ExplicitDeny" | "ImplicitDeny";
+
+/** The result and the statements that decided it (their Sid, or their index). */
+export interface Evaluation {
+  readonly decision: Decision;
+  readonly by: readonly string[];
+}
+
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+/** `*` and `?` as an anchored regular expression. */
+function glob(pattern: string, caseInsensitive: boolean): RegExp {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
+}
+
+/** True when an Action pattern (`s3:Get*`, `*`) matches the action name. Case-insensitive, as IAM. */
+export function actionMatches(pattern: string, action: string): boolean {
+  return glob(pattern, true).test(action);
+}
+
+/** Splits an ARN into its six parts; the resource part keeps its own colons. */
+function arnParts(arn: string): string[] | undefined {
+  const parts = arn.split(":");
+  if (parts.length < 6 || parts[0] !== "arn") return undefined;
+  return [...parts.slice(0, 5), parts.slice(5).join(":")];
+}
+
+/** True when a Resource pattern matches the ARN, part by part, case-sensitively. */
+export function resourceMatches(pattern: string, arn: string): boolean {
+  if (pattern === "*") return true;
+  if (arn === "*") return false; // a request on "*" (no resource-level permission) needs Resource "*"
+  const p = arnParts(pattern);
+  const a = arnParts(arn);
+  if (!p || !a) return pattern === arn;
+  return p.every((part, i) => glob(part, false).test(a[i]));
+}
+
+const stringOps: Record<string, (pattern: string, value: string) => boolean> = {
+  StringEquals: (p, v) => p === v,
+  StringEqualsIgnoreCase: (p, v) => p.toLowerCase() === v.toLowerCase(),
+  StringLike: (p, v) => glob(p, false).test(v),
+  ArnEquals: (p, v) => p === v,
+  ArnLike: (p, v) => resourceMatches(p, v),
+  Bool: (p, v) => p.toLowerCase() === v.toLowerCase(),
+};
+const NEGATED: Record<string, string> = {
+  StringNotEquals: "StringEquals",
+  StringNotEqualsIgnoreCase: "StringEqualsIgnoreCase",
+  StringNotLike: "StringLike",
+  ArnNotEquals: "ArnEquals",
+  ArnNotLike: "ArnLike",
+};
+
+function contextValue(context: Request["context"], key: string): string[] | undefined {
+  if (!context) return undefined;
+  const found = Object.entries(context).find(([k]) => k.toLowerCase() === key.toLowerCase());
+  return found ? list(found[1]) : undefined;
+}
+
+/** Evaluates one condition operator (with its keys) against the request context. */
+function operatorMatches(operator: string, keys: Readonly<Record<string, unknown>>, context: Request["context"]): boolean {
+  let op = operator;
+  let set: "ForAnyValue" | "ForAllValues" | undefined;
+  const prefix = /^(ForAnyValue|ForAllValues):(.+)$/.exec(op);
+  if (prefix) {
+    set = prefix[1] as "ForAnyValue" | "ForAllValues";
+    op = prefix[2];
+  }
+  const ifExists = op.endsWith("IfExists");
+  if (ifExists) op = op.slice(0, -"IfExists".length);
+
+  return Object.entries(keys).every(([key, raw]) => {
+    const patterns = list(raw);
+    const values = contextValue(context, key);
+    if (op === "Null") {
+      const wantsMissing = patterns[0]?.toLowerCase() === "true";
+      return wantsMissing === (values === undefined || values.length === 0);
+    }
+    const negated = NEGATED[op];
+    const test = stringOps[negated ?? op];
+    if (!test) throw new Error(`IAM evaluator: condition operator "${operator}" is not implemented; add it with its documented semantics before relying on it`);
+    if (values === undefined || values.length === 0) {
+      if (ifExists) return true;
+      if (set === "ForAllValues") return true;
+      if (set === "ForAnyValue") return false;
+      return negated !== undefined;
+    }
+    const one = (v: string) => patterns.some((p) => test(p, v));
+    if (negated) {
+      // Negated operators: no pattern may match (for a set, ForAllValues: none of the values matches any).
+      if (set === "ForAnyValue") return values.some((v) => !one(v));
+      return values.every((v) => !one(v));
+    }
+    if (set === "ForAllValues") return values.every(one);
+    if (set === "ForAnyValue") return values.some(one);
+    return values.some(one);
+  });
+}
+
+function statementApplies(s: Statement, request: Request): boolean {
+  const actions = list(s.Action);
+  const notActions = list(s.NotAction);
+  const actionOk = actions.length > 0
+    ? actions.some((a) => actionMatches(a, request.action))
+    : notActions.length > 0 && !notActions.some((a) => actionMatches(a, request.action));
+  if (!actionOk) return false;
+  const resources = list(s.Resource);
+  const notResources = list(s.NotResource);
+  const resourceOk = resources.length > 0
+    ? resources.some((r) => resourceMatches(r, request.resource))
+    : notResources.length > 0 && !notResources.some((r) => resourceMatches(r, request.resource));
+  if (!resourceOk) return false;
+  return Object.entries(s.Condition ?? {}).every(([operator, keys]) => operatorMatches(operator, keys, request.context));
+}
+
+function statementsOf(policy: PolicyDocument): Statement[] {
+  return (Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement]) as Statement[];
+}
+
+/** Evaluates a request against a set of policies (all identity policies of a principal, together). */
+export function evaluate(policies: readonly PolicyDocument[], request: Request): Evaluation {
+  const allows: string[] = [];
+  const denies: string[] = [];
+  for (const policy of policies) {
+    statementsOf(policy).forEach((s, i) => {
+      if (!statementApplies(s, request)) return;
+      const name = s.Sid ?? `#${i}`;
+      if (s.Effect === "Deny") denies.push(name);
+      else if (s.Effect === "Allow") allows.push(name);
+      else throw new Error(`IAM evaluator: Effect "${s.Effect}" is neither Allow nor Deny`);
+    });
+  }
+  if (denies.length > 0) return { decision: "ExplicitDeny", by: denies };
+  if (allows.length > 0) return { decision: "Allow", by: allows };
+  return { decision: "ImplicitDeny", by: [] };
+}
+
+/** A principal's permissions: its identity policies and, if it has one, its permissions boundary. */
+export interface Principal {
+  readonly identity: readonly PolicyDocument[];
+  readonly boundary?: PolicyDocument;
+}
+
+/** Allowed only when the identity policies allow the request and the boundary (if any) does too. */
+export function isAllowed(principal: Principal, request: Request): Evaluation {
+  const identity = evaluate(principal.identity, request);
+  if (identity.decision !== "Allow" || !principal.boundary) return identity;
+  const boundary = evaluate([principal.boundary], request);
+  if (boundary.decision === "Allow") return identity;
+  return { decision: boundary.decision, by: boundary.by.map((b) => `boundary:${b}`) };
+}
