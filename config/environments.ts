@@ -18,7 +18,8 @@ export const shared: DeepPartial<EnvironmentInput> = {
   project: "mlflow",
   tags: { "cost-center": "ml-platform" },
   aws: { region: "eu-west-1" },
-  state: { backend: "s3", bucket: "example-org-terraform-state", key: "mlflow/{env}/terraform.tfstate" },
+  // One state bucket per account ({account} is aws.accountId), created by `npm run bootstrap -- <env>` (docs/stores.md).
+  state: { backend: "s3", bucket: "example-org-terraform-state-{account}", key: "mlflow/{env}/terraform.tfstate" },
   cluster: { auth: "exec" },
   identity: { mode: "pod-identity" },
   artifacts: {

@@ -2,6 +2,7 @@ import * as path from "path";
 import { deepMerge, type DeepPartial } from "./merge";
 import { expectation, unknownKeyMessage } from "./messages";
 import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from "./schema";
+import { STATE_BUCKET_ACCOUNT_PLACEHOLDER } from "./state";
 
 /** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
 export class ConfigError extends Error {
@@ -56,7 +57,10 @@ export function resolveEnvironments(
     const merged = deepMerge(shared as Record<string, unknown>, entry);
     const state = environmentSchema.shape.state.safeParse(merged.state);
     const project = environmentSchema.shape.project.safeParse(merged.project);
-    if (typeof entry.name === "string" && seen.get(entry.name) === index && state.success && project.success) states.push({ name: entry.name, project: project.data, state: state.data });
+    const accountId = (merged.aws as { accountId?: unknown } | undefined)?.accountId;
+    if (typeof entry.name === "string" && seen.get(entry.name) === index && state.success && project.success && typeof accountId === "string") {
+      states.push({ name: entry.name, project: project.data, state: state.data, aws: { accountId } });
+    }
     const parsed = environmentSchema.safeParse(merged, { error: expectation });
     if (parsed.success) {
       result.push(parsed.data);
@@ -89,15 +93,27 @@ export function resolveEnvironments(
  * Where each environment keeps its Terraform state. Two environments that resolve to the same S3 object
  * or local file would overwrite each other's state: the later one is refused.
  */
-type StateOwner = Pick<EnvironmentConfig, "name" | "project" | "state">;
+type StateOwner = Pick<EnvironmentConfig, "name" | "project" | "state"> & { readonly aws: { readonly accountId: string } };
 
 function sharedStateProblems(envs: readonly StateOwner[]): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
+  // A bucket lives in one account: environments of other accounts could not read it (docs/stores.md).
+  const bucketAccounts = new Map<string, { env: string; account: string }>();
   for (const env of envs) {
     const s = env.state;
+    if (s.backend === "s3") {
+      const bucket = s.bucket.replaceAll(STATE_BUCKET_ACCOUNT_PLACEHOLDER, env.aws.accountId);
+      const first = bucketAccounts.get(bucket);
+      if (first === undefined) {
+        bucketAccounts.set(bucket, { env: env.name, account: env.aws.accountId });
+      } else if (first.account !== env.aws.accountId && [first.account, env.aws.accountId].every((a) => /^\d{12}$/.test(a))) {
+        problems.push(`environment "${env.name}": field state.bucket = ${show(s.bucket)}: expected a state bucket of this environment's own account (${env.aws.accountId}): environment "${first.env}" (account ${first.account}) keeps its state in the same bucket "${bucket}", which lives in one account, and each account's CI roles and state key reach only their own; give each account its own bucket, e.g. "${s.bucket.includes(STATE_BUCKET_ACCOUNT_PLACEHOLDER) ? s.bucket : `${s.bucket}-${STATE_BUCKET_ACCOUNT_PLACEHOLDER}`}" (${STATE_BUCKET_ACCOUNT_PLACEHOLDER} is replaced with aws.accountId)`);
+        continue;
+      }
+    }
     const where = s.backend === "s3"
-      ? `s3://${s.bucket}/${s.key.replaceAll("{env}", env.name)}`
+      ? `s3://${s.bucket.replaceAll(STATE_BUCKET_ACCOUNT_PLACEHOLDER, env.aws.accountId)}/${s.key.replaceAll("{env}", env.name)}`
       // A local path is relative to the stack's folder, cdktf.out/stacks/<project>-<name>.
       : path.posix.join("cdktf.out/stacks", `${env.project}-${env.name}`, s.path.replaceAll("{env}", env.name));
     const owner = owners.get(where);

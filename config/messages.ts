@@ -62,7 +62,14 @@ export function closest(key: string, known: readonly string[]): string | undefin
 }
 
 /** The "unknown key" text for `key` in the object at `parent`. */
+/** Keys an earlier version accepted, with what to do instead (by dotted path). */
+const RETIRED_KEYS: Record<string, string> = {
+  "state.roleArn": "unknown key (no longer a setting, remove it): the state bucket lives in the environment's own account, whose CI roles and administrators reach it with their own credentials (docs/stores.md), so Terraform assumes no role for it",
+};
+
 export function unknownKeyMessage(schema: unknown, parent: readonly PropertyKey[], key: string): string {
+  const retired = RETIRED_KEYS[[...parent.map(String), key].join(".")];
+  if (retired) return retired;
   const known = knownKeys(schema, parent);
   const guess = closest(key, known);
   if (guess) return `unknown key (did you mean "${guess}"?)`;

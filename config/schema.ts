@@ -20,6 +20,7 @@ import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
 import { ciSchema } from "./ci";
+import { STATE_BUCKET_ACCOUNT_PLACEHOLDER, stateKeyAlias } from "./state";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
@@ -95,11 +96,11 @@ const awsSchema = z.object({
 const stateSchema = z.discriminatedUnion("backend", [
   z.object({
     backend: z.literal("s3").describe("Remote state in S3: encrypted, locked with a lock file (Terraform >= 1.10)."),
-    bucket: bucketName.describe("Existing, versioned and encrypted S3 bucket holding the Terraform state."),
+    bucket: rule((v) => bucketNameProblem(v.replaceAll(STATE_BUCKET_ACCOUNT_PLACEHOLDER, "000000000000")))
+      .describe("The S3 bucket holding the Terraform state, in this environment's own account (one bucket per account; `npm run bootstrap -- <env>` creates it with its KMS key and policy). `{account}` is replaced with aws.accountId, so one value in `shared` names each account's bucket, e.g. \"acme-terraform-state-{account}\". Environments in different accounts may not share a bucket."),
     key: rule(statePathProblem("an S3 object key"), z.string().min(1)).default("mlflow/{env}/terraform.tfstate").describe("Object key; `{env}` is replaced with the environment name. No two environments may resolve to the same bucket and key (they would overwrite each other's state)."),
     region: region.optional().describe("Region of the state bucket; defaults to the environment's region."),
-    kmsKeyArn: arn("a KMS key").optional().describe("KMS key (key or alias ARN, in the state bucket's region) that encrypts the state object (SSE-KMS). Without it the bucket's default encryption (SSE-S3 or its own KMS default) applies."),
-    roleArn: arn("an IAM role").optional().describe("Role Terraform assumes to read and write the state (when the state lives in another account)."),
+    kmsKeyArn: arn("a KMS key").optional().describe("Customer-managed KMS key (key or alias ARN, in the environment's account and the state bucket's region) that encrypts the state object (SSE-KMS). Default: the alias `alias/<project>-terraform-state`, which `npm run bootstrap -- <env>` creates."),
   }).strict(),
   z.object({
     backend: z.literal("local").describe("State in a local file (experiments only: no locking, no sharing)."),
@@ -422,11 +423,14 @@ export const environmentSchema = z.object({
   if (env.state.backend === "s3") {
     const stateRegion = env.state.region ?? env.aws.region;
     const statePartition = partitionOf(stateRegion);
-    arnRule(["state", "roleArn"], env.state.roleArn, { what: "an IAM role", service: "iam", resource: /^role\/.+/, example: "role/terraform-state", regional: false, partition: statePartition });
     arnRule(["state", "kmsKeyArn"], env.state.kmsKeyArn, {
       what: "a KMS key", service: "kms", resource: /^(key|alias)\/.+/, example: "key/<key id>", regional: true, partition: statePartition,
       region: { name: stateRegion, why: `not the state bucket's region (${stateRegion}): S3 encrypts only with keys of its own region` },
+      account: { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId}): the state bucket lives in the environment's own account, and its CI roles may use only that account's keys (docs/stores.md)` },
     });
+    if (env.state.kmsKeyArn && /:alias\/aws\//.test(env.state.kmsKeyArn)) {
+      issue(["state", "kmsKeyArn"], `a customer-managed key, not the AWS managed "${env.state.kmsKeyArn.split(":").pop()}" (its key policy cannot be changed, so nothing but the account's defaults decides who decrypts the state); remove it to use the bootstrap's ${stateKeyAlias(env.project)}`);
+    }
   }
   arnRule(["cluster", "oidcProviderArn"], env.cluster.oidcProviderArn, {
     what: "the cluster's IAM OIDC provider", service: "iam", regional: false, account,

@@ -1,4 +1,4 @@
-import { Fn, LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import { Fn, LocalBackend, S3Backend, TerraformStack, TerraformVariable, Token } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster";
 import { DataAwsEksClusterAuth } from "@cdktf/provider-aws/lib/data-aws-eks-cluster-auth";
@@ -7,14 +7,17 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type { EnvironmentConfig } from "../config";
 import { defaultTags } from "../config/tags";
+import { stateLocation } from "../config/state";
 
 /** Re-exported: the tags are the configuration's (config/tags.ts), the provider applies them. */
 export { defaultTags };
 
 /**
- * Configures where the environment's Terraform state lives: an S3 object, encrypted and locked with
- * S3's native lock file (Terraform >= 1.10, no DynamoDB table), or a local file when the
- * configuration says so.
+ * Configures where the environment's Terraform state lives: an S3 object in the environment's own account,
+ * encrypted with the account's state key and locked with S3's native lock file (Terraform >= 1.10, no
+ * DynamoDB table), or a local file when the configuration says so. The backend uses the credentials
+ * Terraform runs with (the CI role of the account, or an administrator of it): it assumes no role, because
+ * no other account ever reads the state (config/state.ts, docs/stores.md).
  */
 export function configureBackend(stack: TerraformStack, config: EnvironmentConfig): void {
   const state = config.state;
@@ -22,17 +25,27 @@ export function configureBackend(stack: TerraformStack, config: EnvironmentConfi
     new LocalBackend(stack, { path: state.path.replaceAll("{env}", config.name) });
     return;
   }
+  const location = stateLocation(config)!;
   const backend = new S3Backend(stack, {
-    bucket: state.bucket,
-    key: state.key.replaceAll("{env}", config.name),
-    region: state.region ?? config.aws.region,
+    bucket: location.bucket,
+    key: location.key,
+    region: location.region,
     encrypt: true,
-    kmsKeyId: state.kmsKeyArn,
-    assumeRole: state.roleArn ? { roleArn: state.roleArn, sessionName: `${config.project}-${config.name}-state` } : undefined,
+    kmsKeyId: location.kmsKeyArn,
   });
   // cdktf 0.21's S3Backend predates `use_lockfile`; Terraform >= 1.10 reads it from the backend block.
   backend.addOverride("use_lockfile", true);
 }
+
+/**
+ * The Terraform variable that holds the role the AWS provider assumes (stacks with `aws.assumeRoleArn`).
+ * Ephemeral (Terraform >= 1.10): it is not stored in a saved plan, so the run that applies a plan sets it
+ * again, possibly to another value, and a plan made with one principal is applied with another. Its
+ * default is `aws.assumeRoleArn` (a person's `cdktf deploy`); the workflows set it to "" (assume nothing):
+ * their CI roles already live in the environment's account, and the pull-request plan role must never
+ * become the deployer (docs/ci-cd.md).
+ */
+export const PROVIDER_ROLE_VARIABLE = "aws_assume_role_arn";
 
 /** What the providers expose to the constructs of a stack. */
 export interface ClusterAccess {
@@ -47,14 +60,29 @@ export interface ClusterAccess {
  */
 export function configureProviders(stack: TerraformStack, config: EnvironmentConfig): ClusterAccess {
   const sessionName = `${config.project}-${config.name}-cdktf`;
-  new AwsProvider(stack, "aws", {
+  const aws = new AwsProvider(stack, "aws", {
     region: config.aws.region,
     allowedAccountIds: [config.aws.accountId],
     defaultTags: [{ tags: defaultTags(config) }],
-    assumeRole: config.aws.assumeRoleArn
-      ? [{ roleArn: config.aws.assumeRoleArn, sessionName, externalId: config.aws.assumeRoleExternalId }]
-      : undefined,
   });
+  const roleVar = config.aws.assumeRoleArn ? `var.${PROVIDER_ROLE_VARIABLE}` : undefined;
+  if (config.aws.assumeRoleArn) {
+    const variable = new TerraformVariable(stack, PROVIDER_ROLE_VARIABLE, {
+      type: "string",
+      default: config.aws.assumeRoleArn,
+      nullable: false,
+      description: "Role the AWS provider (and aws eks get-token) assumes; \"\" to use the caller's own credentials (the CI roles, which live in the environment's account)",
+    });
+    variable.addOverride("ephemeral", true);
+    aws.addOverride("dynamic.assume_role", {
+      for_each: `\${${roleVar} == "" ? [] : [${roleVar}]}`,
+      content: {
+        role_arn: "${assume_role.value}",
+        session_name: sessionName,
+        ...(config.aws.assumeRoleExternalId ? { external_id: config.aws.assumeRoleExternalId } : {}),
+      },
+    });
+  }
 
   const cluster = new DataAwsEksCluster(stack, "eks_cluster", { name: config.cluster.name });
   const host = cluster.endpoint;
@@ -65,8 +93,9 @@ export function configureProviders(stack: TerraformStack, config: EnvironmentCon
     const auth = new DataAwsEksClusterAuth(stack, "eks_cluster_auth", { name: config.cluster.name });
     credentials = { token: auth.token };
   } else {
-    const args = ["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region];
-    if (config.aws.assumeRoleArn) args.push("--role-arn", config.aws.assumeRoleArn);
+    const base = ["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region];
+    // The same principal as the AWS provider: --role-arn only when the variable names a role.
+    const args = roleVar ? Token.asList(`\${concat(${JSON.stringify(base)}, ${roleVar} == "" ? [] : ["--role-arn", ${roleVar}])}`) : base;
     credentials = { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args } };
   }
 

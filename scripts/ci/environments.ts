@@ -12,6 +12,7 @@ import * as fs from "fs";
 import { loadEnvironments, type EnvironmentConfig } from "../../config";
 import { ciRoleArns, deployEnvironmentOf } from "../../config/ci";
 import { planFilesPrefix } from "../../constructs/ci-roles/from-config";
+import { stateLocation } from "../../config/state";
 
 /** One row of the workflows' matrix. */
 export interface CiEnvironment {
@@ -33,6 +34,8 @@ export interface CiEnvironment {
   readonly planStore: string;
   /** Region of the state bucket. */
   readonly stateRegion: string;
+  /** The KMS key (key or alias ARN) of the state bucket: the plan file is encrypted with it too. */
+  readonly stateKmsKey: string;
   /** The model images' registry host. */
   readonly ecrRegistry: string;
   /** The tracking server's public URL (behind the proxy). */
@@ -66,6 +69,7 @@ export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironmen
       continue;
     }
     const arns = ciRoleArns(e);
+    const state = stateLocation(e)!;
     const stack = `${e.project}-${e.name}`;
     const dnsSuffix = e.aws.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
     rows.push({
@@ -79,8 +83,9 @@ export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironmen
       planRoleArn: arns.plan,
       deployRoleArn: arns.deploy,
       imagePushRoleArn: arns.imagePush,
-      planStore: `s3://${e.state.bucket}/${planFilesPrefix(e)}`,
-      stateRegion: e.state.region ?? e.aws.region,
+      planStore: `s3://${state.bucket}/${planFilesPrefix(e)}`,
+      stateRegion: state.region,
+      stateKmsKey: state.kmsKeyArn,
       ecrRegistry: `${e.aws.accountId}.dkr.ecr.${e.aws.region}.${dnsSuffix}`,
       trackingUri: `https://${e.hostname}`,
       registry: e.events.enabled,

@@ -30,6 +30,12 @@ const CLASSES: Record<string, Case[]> = {
     ["a misspelt placeholder (it is never replaced)", one({ state: { key: "ml/{ENV}/terraform.tfstate" } }),
       "alpha", "state.key", /expected an S3 object key whose only placeholder is \{env\} \(the environment's name\), not \{ENV\}/],
     ["a key with a leading '/'", one({ state: { key: "/ml/{env}/terraform.tfstate" } }), "alpha", "state.key", /without a leading or trailing '\/'/],
+    // A bucket lives in one account: another account's CI roles and state key cannot read it.
+    ["one state bucket for environments of two accounts", two({}, { aws: { accountId: OTHER_ACCOUNT } }),
+      "beta", "state.bucket", /expected a state bucket of this environment's own account \(999999999999\): environment "alpha" \(account 123456789012\) keeps its state in the same bucket "acme-terraform-state".*e\.g\. "acme-terraform-state-\{account\}"/],
+    ["one bucket named by region, not account, for two accounts", two({ state: { bucket: "tfstate-{account}-x" } }, { aws: { accountId: OTHER_ACCOUNT }, state: { bucket: "tfstate-123456789012-x" } }),
+      "beta", "state.bucket", /environment "alpha" \(account 123456789012\) keeps its state in the same bucket "tfstate-123456789012-x"/],
+    ["a placeholder a bucket name cannot hold", one({ state: { bucket: "tfstate-{env}" } }), "alpha", "state.bucket", /bucket/],
   ],
   "malformed CIDR blocks": [
     ["a prefix beyond /32", one({ ingress: { vpcCidrs: ["10.0.0.0/33"] } }), "alpha", "ingress.vpcCidrs.0", /expected an IPv4 VPC CIDR block .*: \/33 is beyond \/32/],
@@ -74,7 +80,12 @@ const CLASSES: Record<string, Case[]> = {
     ["a bucket as the state's KMS key", one({ state: { kmsKeyArn: "arn:aws:s3:::acme-keys" } }), "alpha", "state.kmsKeyArn", /the ARN of a KMS key/],
     ["a state KMS key in another region than the bucket", one({ state: { kmsKeyArn: arn("kms", "us-east-1", OTHER_ACCOUNT, "key/11111111-2222-3333-4444-555555555555") } }),
       "alpha", "state.kmsKeyArn", /not the state bucket's region \(eu-central-1\): S3 encrypts only with keys of its own region/],
-    ["a role for the state of another service", one({ state: { roleArn: arn("sts", "", ACCOUNT, "assumed-role/x/y") } }), "alpha", "state.roleArn", /the ARN of an IAM role/],
+    ["a state KMS key of another account", one({ state: { kmsKeyArn: arn("kms", "eu-central-1", OTHER_ACCOUNT, "key/11111111-2222-3333-4444-555555555555") } }),
+      "alpha", "state.kmsKeyArn", /belongs to account 999999999999, not aws\.accountId \(123456789012\): the state bucket lives in the environment's own account/],
+    ["the AWS managed S3 key for the state", one({ state: { kmsKeyArn: arn("kms", "eu-central-1", ACCOUNT, "alias/aws/s3") } }),
+      "alpha", "state.kmsKeyArn", /a customer-managed key, not the AWS managed "alias\/aws\/s3"/],
+    // A role for the state was a setting once; the state now stays in the environment's own account.
+    ["a role for the state", one({ state: { roleArn: `arn:aws:iam::${ACCOUNT}:role/state` } } as Entry), "alpha", "state.roleArn", /unknown key \(no longer a setting, remove it\): the state bucket lives in the environment's own account/],
     ["an OIDC provider of another account", one({ cluster: { oidcProviderArn: `arn:aws:iam::${OTHER_ACCOUNT}:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/ABC123` } }),
       "alpha", "cluster.oidcProviderArn", /belongs to account 999999999999/],
     ["an ARN of the wrong partition", one({ ingress: { certificateArn: `arn:aws-cn:acm:eu-central-1:${ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555` } }),

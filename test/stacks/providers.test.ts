@@ -1,6 +1,7 @@
 import { configured, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { buildApp } from "../../main";
 import { stackName, TERRAFORM_REQUIRED_VERSION } from "../../stacks/mlflow-stack";
+import { PROVIDER_ROLE_VARIABLE } from "../../stacks/providers";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -32,12 +33,22 @@ describe.each(SHIPPED)("stack %s", (name) => {
     ]);
   });
 
-  it("assumes the configured role, and only then", () => {
+  it("assumes the configured role through an ephemeral variable (the pipelines set it to \"\"), and only then", () => {
     const aws = provider(json, "aws");
+    expect(aws.assume_role).toBeUndefined();
     if (config.aws.assumeRoleArn) {
-      expect(aws.assume_role).toEqual([{ role_arn: config.aws.assumeRoleArn, session_name: `mlflow-${name}-cdktf` }]);
+      expect((json.variable as any)[PROVIDER_ROLE_VARIABLE]).toEqual({
+        type: "string", default: config.aws.assumeRoleArn, nullable: false, ephemeral: true, description: expect.any(String),
+      });
+      expect(aws.dynamic).toEqual({
+        assume_role: {
+          for_each: `\${var.${PROVIDER_ROLE_VARIABLE} == "" ? [] : [var.${PROVIDER_ROLE_VARIABLE}]}`,
+          content: { role_arn: "${assume_role.value}", session_name: `mlflow-${name}-cdktf`, ...(config.aws.assumeRoleExternalId ? { external_id: config.aws.assumeRoleExternalId } : {}) },
+        },
+      });
     } else {
-      expect(aws.assume_role).toBeUndefined();
+      expect(aws.dynamic).toBeUndefined();
+      expect((json.variable as any)?.[PROVIDER_ROLE_VARIABLE]).toBeUndefined();
     }
   });
 
@@ -55,18 +66,24 @@ describe.each(SHIPPED)("stack %s", (name) => {
     expect(helm.exec).toEqual(exec);
     expect(exec.command).toBe("aws");
     expect(exec.api_version).toBe("client.authentication.k8s.io/v1beta1");
-    expect(exec.args.slice(0, 6)).toEqual(["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region]);
-    expect(exec.args.includes("--role-arn")).toBe(Boolean(config.aws.assumeRoleArn));
+    const base = ["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region];
+    if (config.aws.assumeRoleArn) {
+      // The same principal as the AWS provider: --role-arn only when the variable names a role.
+      expect(exec.args).toBe(`\${concat(${JSON.stringify(base)}, var.${PROVIDER_ROLE_VARIABLE} == "" ? [] : ["--role-arn", var.${PROVIDER_ROLE_VARIABLE}])}`);
+    } else {
+      expect(exec.args).toEqual(base);
+    }
   });
 
   it("keeps its state in its own encrypted, lock-file-locked S3 object", () => {
     const state = config.state;
     if (state.backend !== "s3") throw new Error(`${name}: expected S3 state (a local state file is for experiments only)`);
+    const region = state.region ?? config.aws.region;
     expect((json.terraform as any).backend).toEqual({
       s3: {
-        bucket: state.bucket, key: state.key.replaceAll("{env}", name), region: state.region ?? config.aws.region, encrypt: true, use_lockfile: true,
-        ...(state.kmsKeyArn ? { kms_key_id: state.kmsKeyArn } : {}),
-        ...(state.roleArn ? { assume_role: { role_arn: state.roleArn, session_name: `${config.project}-${name}-state` } } : {}),
+        bucket: state.bucket.replaceAll("{account}", config.aws.accountId), key: state.key.replaceAll("{env}", name), region, encrypt: true, use_lockfile: true,
+        // The account's own key (the bootstrap's alias unless configured); no role: the state never leaves the account.
+        kms_key_id: state.kmsKeyArn ?? `arn:aws:kms:${region}:${config.aws.accountId}:alias/${config.project}-terraform-state`,
       },
     });
   });
@@ -94,16 +111,25 @@ describe("stack options", () => {
     expect((json.terraform as any).backend).toEqual({ local: { path: "state/dev.tfstate" } });
   });
 
-  it("encrypts state with the configured KMS key and assumes the state role", () => {
+  it("encrypts state with the configured KMS key of the environment's account, and assumes no role for it", () => {
     const json = synthJson(envConfig("prod", {
-      state: { backend: "s3", bucket: "state-bucket", kmsKeyArn: "arn:aws:kms:eu-west-1:999999999999:key/abc", roleArn: "arn:aws:iam::999999999999:role/state" },
+      state: { backend: "s3", bucket: "state-bucket-{account}", kmsKeyArn: "arn:aws:kms:eu-west-1:333333333333:key/abc" },
     }));
-    expect((json.terraform as any).backend.s3).toMatchObject({
-      bucket: "state-bucket",
-      kms_key_id: "arn:aws:kms:eu-west-1:999999999999:key/abc",
-      assume_role: { role_arn: "arn:aws:iam::999999999999:role/state", session_name: "mlflow-prod-state" },
+    expect((json.terraform as any).backend.s3).toEqual({
+      bucket: "state-bucket-333333333333",
+      key: "mlflow/prod/terraform.tfstate",
+      region: "eu-west-1",
+      encrypt: true,
+      kms_key_id: "arn:aws:kms:eu-west-1:333333333333:key/abc",
       use_lockfile: true,
     });
+  });
+
+  it("passes the external id of the assumed role, and needs no role variable without aws.assumeRoleArn", () => {
+    const withId = synthJson(envConfig("prod", { aws: { assumeRoleExternalId: "ext-123" }, cluster: { auth: "token" } }));
+    expect(provider(withId, "aws").dynamic.assume_role.content.external_id).toBe("ext-123");
+    const dev = synthJson(envConfig("dev"));
+    expect(dev.variable).toBeUndefined();
   });
 });
 
