@@ -35,7 +35,8 @@ export { driftJobModels };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 
 import { CiRoles } from "../constructs/ci-roles";
-import { ciRolesProps } from "../constructs/ci-roles/from-config";
+import { artifactBucketNames, ciRolesProps, workloadBoundaryName } from "../constructs/ci-roles/from-config";
+import { applyBoundary, WorkloadBoundary } from "../constructs/permissions-boundary";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists
@@ -152,6 +153,12 @@ export class MlflowStack extends TerraformStack {
       oidcProviderArn: config.cluster.oidcProviderArn,
       artifacts: artifactStore.contract,
       artifactPrefix: artifactStore.prefix,
+    });
+    // The ceiling of every role the stack creates for its workloads; only an administrator changes it.
+    const boundary = new WorkloadBoundary(this, "workload_boundary", {
+      name: workloadBoundaryName(config),
+      bucketNames: artifactBucketNames(config),
+      region: config.aws.region,
     });
     // Synth-time policy checks over everything in this stack (policies/index.ts).
     applyPolicies(this);
@@ -318,8 +325,12 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
-    const ciProps = ciRolesProps(config, { imagePushPolicyArns });
-    if (ciProps) new CiRoles(this, "ci_roles", ciProps);
+    const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn });
+    const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
+
+    // ── Every role the stack creates carries the workload boundary, but the plan and deploy roles, which
+    // only an administrator applies and the deploy role may not touch (constructs/permissions-boundary.ts).
+    applyBoundary(this, boundary.arn, (role) => role === ciRoles?.planRole || role === ciRoles?.deployRole);
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { ciRoleNames, deployEnvironmentOf } from "../../config/ci";
 import type { CiRolesProps } from ".";
+import { stateLocation } from "../../config/state";
 
 /** The state-bucket prefix where the plan role saves an environment's plan files for its deploy job. */
 export function planFilesPrefix(config: Pick<EnvironmentConfig, "project" | "name">): string {
@@ -30,11 +31,17 @@ export function artifactBucketNames(config: EnvironmentConfig): string[] {
   return [name, ...(config.artifacts.accessLogging ? [`${name}-logs`] : []), ...(config.artifacts.replicationRegion ? [`${name}-replica`] : [])];
 }
 
+/** The name of the workload permissions boundary (constructs/permissions-boundary.ts) of an environment. */
+export function workloadBoundaryName(config: Pick<EnvironmentConfig, "project" | "name">): string {
+  return `${config.project}-${config.name}-workload-boundary`;
+}
+
 /** CiRoles' props for an environment with a `ci` section; undefined without one. */
-export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[] }): CiRolesProps | undefined {
+export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[]; workloadBoundaryArn: string }): CiRolesProps | undefined {
   const ci = config.ci;
   if (!ci) return undefined;
-  const state = config.state;
+  const state = stateLocation(config);
+  const buckets = artifactBucketNames(config);
   return {
     repository: ci.repository,
     oidcProvider: ci.oidcProvider,
@@ -43,12 +50,16 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     roleNames: ciRoleNames(config),
     resourcePrefix: `${config.project}-${config.name}-`,
     deployEnvironment: deployEnvironmentOf(config),
-    state: state.backend === "s3"
-      ? { bucket: state.bucket, key: state.key.replaceAll("{env}", config.name), planPrefix: planFilesPrefix(config), kmsKeyArn: state.kmsKeyArn }
+    state: state
+      ? { bucket: state.bucket, key: state.key, region: state.region, planPrefix: planFilesPrefix(config), kmsKeyArn: state.kmsKeyArn, kmsAlias: state.kmsAlias }
       : undefined,
     readableSecretArns: configuredSecretArns(config),
-    managedBucketNames: artifactBucketNames(config),
+    managedBucketNames: buckets,
+    forceDestroyBucketNames: config.artifacts.forceDestroy ? buckets : [],
     clusterName: config.cluster.name,
     imagePushPolicyArns: deps.imagePushPolicyArns,
+    workloadBoundary: { arn: deps.workloadBoundaryArn, name: workloadBoundaryName(config) },
+    stackTags: { project: config.project, environment: config.name },
+    ecrRepositoryPrefix: `${config.project}-${config.name}/`,
   };
 }

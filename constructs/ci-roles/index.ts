@@ -4,17 +4,25 @@
  * pipelines assume with `sts:AssumeRoleWithWebIdentity` (docs/ci-cd.md):
  *
  * - plan (read-only): pull-request plans and the scheduled drift check. Trusts exactly
- *   `repo:<owner>/<repo>:pull_request` and `repo:<owner>/<repo>:ref:refs/heads/main`. AWS's
- *   ReadOnlyAccess (what `terraform plan` refreshes) with object reads denied outside the state object, the values of the Secrets Manager secrets the
- *   stack reads or manages (a refresh reads them; they are in the state anyway), and writing saved plan
- *   files under `<planPrefix>` of the state bucket (the deploy job applies exactly that file).
+ *   `repo:<owner>/<repo>:pull_request` and `repo:<owner>/<repo>:ref:refs/heads/main`. Named read actions
+ *   (what `terraform plan` refreshes and the data sources read: policies/iam/provider-actions.ts), the
+ *   state object, writing saved plan files under `<planPrefix>` of the state bucket (the deploy job applies
+ *   exactly that file), and the values of the Secrets Manager secrets the stack reads or manages (a
+ *   refresh reads them; they are in the state anyway). No object of any other bucket.
  * - deploy: applies a reviewed plan. Trusts only `repo:<owner>/<repo>:environment:<deployEnvironment>`,
- *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it. The
- *   services the stack manages (RDS, KMS, ECR, EKS access and Pod Identity, logs, alarms, SNS, Secrets
- *   Manager, security groups), S3 only on the stack's own buckets with named actions, IAM only on the
- *   stack's own role and policy names: no AWS-managed broad policy (policies/no-s3-wildcards refuses them).
+ *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it. Named actions
+ *   on the services the stack manages; S3 only on the stack's own buckets, IAM only on roles that carry the
+ *   workload permissions boundary (constructs/permissions-boundary.ts): it may create a role only with that
+ *   boundary, change only roles that carry it, attach only the stack's own policies and the AWS managed
+ *   ones the stack uses, pass roles only to the services that take them, and never write the boundary, the
+ *   OIDC provider, or the plan and deploy roles (including itself). So it cannot make itself, or anything,
+ *   an administrator.
  * - image push: the model release workflow's pushes to this environment's model repositories (the
- *   ModelEndpoints' push policies, nothing else). Same subject as deploy.
+ *   ModelEndpoints' push policies, nothing else). Same subject as deploy. It carries the workload boundary.
+ *
+ * The plan and deploy roles, their policies, the OIDC provider and the boundary are created and changed only
+ * by an administrator (`npm run bootstrap -- <env>`, which applies them first): they carry the tag
+ * `mlflow-platform/administered-by: bootstrap`, and the deploy role may only read them.
  *
  * `sub` and `aud` are matched with StringEquals, never a wildcard: another repository, another branch,
  * a fork's pull request or another environment gets no credentials.
@@ -28,33 +36,25 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { partitionOf } from "../aws";
 
-/** What the deploy role may do on the stack's own buckets (what Terraform's aws_s3_bucket_* resources call). */
-export const DEPLOY_BUCKET_ACTIONS = [
-  "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketLocation",
-  "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicyStatus",
-  "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
-  "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
-  "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls", "s3:GetBucketLogging", "s3:PutBucketLogging",
-  "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration", "s3:GetBucketTagging", "s3:PutBucketTagging",
-  "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment",
-  "s3:GetBucketObjectLockConfiguration", "s3:GetBucketNotification", "s3:PutBucketNotification",
-];
-
 /** GitHub Actions' OIDC issuer (host name, as IAM writes it in condition keys). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 /** The audience `aws-actions/configure-aws-credentials` requests. */
 export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
 
-/** Where the Terraform state lives (for the plan and deploy roles' access to it). */
+/** Where the Terraform state lives (for the plan and deploy roles' access to it): config/state.ts. */
 export interface CiStateAccess {
-  /** The state bucket's name. Required. */
+  /** The state bucket's name (in this account). Required. */
   readonly bucket: string;
   /** The state object's key. Required. */
   readonly key: string;
   /** Key prefix (no trailing "/") under which the plan role stores saved plans for the deploy job. Required. */
   readonly planPrefix: string;
-  /** KMS key that encrypts the state (SSE-KMS), if any. @default the bucket's default encryption */
-  readonly kmsKeyArn?: string;
+  /** The state bucket's region. Required. */
+  readonly region: string;
+  /** The KMS key (key or alias ARN) that encrypts the state. Required. */
+  readonly kmsKeyArn: string;
+  /** The key's alias ("alias/..."), when `kmsKeyArn` is an alias ARN: the grants then name the key by its alias. @default none */
+  readonly kmsAlias?: string;
 }
 
 /** Names of the three roles. */
@@ -79,7 +79,7 @@ export interface CiRolesProps {
   readonly region: string;
   /** The roles' names. Required. */
   readonly roleNames: CiRoleNameProps;
-  /** Prefix of the IAM roles and policies the stack creates (`<project>-<env>-`): the deploy role may manage only these. Required. */
+  /** Prefix of the IAM roles and policies, secrets, topics and alarms the stack creates (`<project>-<env>-`): the deploy role may manage only these. Required. */
   readonly resourcePrefix: string;
   /** The GitHub Environment whose jobs may assume the deploy and image-push roles. Required. */
   readonly deployEnvironment: string;
@@ -89,6 +89,8 @@ export interface CiRolesProps {
   readonly state?: CiStateAccess;
   /** S3 buckets the stack creates (exact names): the deploy role manages these and no other. @default [] */
   readonly managedBucketNames?: readonly string[];
+  /** Of those, the buckets created with force_destroy: only these may the deploy role empty (a destroy deletes every version first). @default [] */
+  readonly forceDestroyBucketNames?: readonly string[];
   /** Secrets Manager secrets the stack reads (data sources): the plan role may read their values. @default [] */
   readonly readableSecretArns?: readonly string[];
   /** The EKS cluster: access entries give the plan role a read-only and the deploy role an admin view of it. Required. */
@@ -99,7 +101,63 @@ export interface CiRolesProps {
   readonly imagePushPolicyArns?: readonly string[];
   /** Longest session of every role, in seconds (3600-43200). @default 3600 */
   readonly maxSessionSeconds?: number;
+  /** The workload permissions boundary (constructs/permissions-boundary.ts): its ARN (a token) and its policy name. Required. */
+  readonly workloadBoundary: { readonly arn: string; readonly name: string };
+  /** The stack's default tags `project` and `environment`: the deploy role manages only KMS keys that carry them. Required. */
+  readonly stackTags: { readonly project: string; readonly environment: string };
+  /** Prefix of the stack's ECR repository names (`<project>-<env>/`). Required. */
+  readonly ecrRepositoryPrefix: string;
+  /** AWS managed policies (names after `policy/`) the deploy role may attach to the stack's roles. @default ["service-role/AmazonRDSEnhancedMonitoringRole"] */
+  readonly attachableAwsManagedPolicies?: readonly string[];
 }
+
+/** The tag that marks what only an administrator creates and changes (the bootstrap), never the deploy role. */
+export const ADMINISTERED_BY_TAG = "mlflow-platform/administered-by";
+export const ADMINISTERED_BY_BOOTSTRAP = "bootstrap";
+
+/** Services that assume the stack's roles, to which the deploy role may pass them (iam:PassedToService). */
+export const PASS_ROLE_SERVICES = ["pods.eks.amazonaws.com", "monitoring.rds.amazonaws.com", "s3.amazonaws.com"] as const;
+/** Services whose service-linked role the first deploy in an account may create (iam:AWSServiceName). */
+export const SERVICE_LINKED_ROLE_SERVICES = ["rds.amazonaws.com", "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com"] as const;
+
+/**
+ * What `terraform plan` reads of everything but S3, IAM names and API Gateway (those are scoped below):
+ * the read calls of policies/iam/provider-actions.ts, named. Plan and deploy roles both have them.
+ */
+export const REFRESH_READ_ACTIONS: readonly string[] = [
+  "rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource",
+  "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
+  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy",
+  "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
+  "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
+  "sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
+  "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy",
+  "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces",
+  "eks:DescribeCluster", "eks:DescribeAddon", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies", "eks:DescribePodIdentityAssociation",
+  "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeListeners",
+  "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+  "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags",
+  "iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:GetRolePolicy", "iam:ListInstanceProfilesForRole",
+  "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:GetOpenIDConnectProvider",
+];
+
+/** What a refresh reads of each of the stack's buckets (aws_s3_bucket and its configuration resources). */
+export const BUCKET_READ_ACTIONS: readonly string[] = [
+  "s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketVersioning",
+  "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration",
+  "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging",
+  "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+];
+
+/** What the deploy role writes on the stack's buckets (bucket-level calls only: no object but a throw-away bucket's). */
+export const BUCKET_WRITE_ACTIONS: readonly string[] = [
+  "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketTagging", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+  "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutLifecycleConfiguration",
+  "s3:PutBucketLogging", "s3:PutReplicationConfiguration",
+];
+
+/** API Gateway HTTP API paths the stack's API lives under (IAM authorizes the REST verbs on them). */
+const API_PATHS = ["/apis", "/apis/*", "/domainnames", "/domainnames/*", "/vpclinks", "/vpclinks/*", "/tags/*"];
 
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
@@ -154,127 +212,294 @@ export class CiRoles extends Construct {
 
     const partition = partitionOf(props.region);
     const iam = (resource: string) => `arn:${partition}:iam::${props.accountId}:${resource}`;
+    const regional = (service: string, resource: string) => `arn:${partition}:${service}:${props.region}:${props.accountId}:${resource}`;
+    const administered = { [ADMINISTERED_BY_TAG]: ADMINISTERED_BY_BOOTSTRAP };
     if ((props.oidcProvider ?? "create") === "create") {
       const provider = new IamOpenidConnectProvider(this, "github_oidc_provider", {
         url: `https://${GITHUB_OIDC_HOST}`,
         clientIdList: [GITHUB_OIDC_AUDIENCE],
+        tags: administered,
       });
       this.providerArn = provider.arn;
     } else {
       this.providerArn = iam(`oidc-provider/${GITHUB_OIDC_HOST}`);
     }
     const subjects = ciSubjects(props.repository, props.deployEnvironment, props.mainBranch);
-    const role = (cid: string, name: string, subs: string[], description: string) => new IamRole(this, cid, {
+    const role = (cid: string, name: string, subs: string[], description: string, extra: { tags?: Record<string, string>; permissionsBoundary?: string }) => new IamRole(this, cid, {
       name,
       description,
       maxSessionDuration: maxSession,
       assumeRolePolicy: JSON.stringify(githubTrustPolicy(this.providerArn, subs)),
+      ...extra,
     });
-    this.planRole = role("plan_role", props.roleNames.plan, subjects.plan, `Read-only Terraform plan and drift check from ${props.repository}`);
-    this.deployRole = role("deploy_role", props.roleNames.deploy, subjects.deploy, `Terraform apply from ${props.repository}, GitHub Environment ${props.deployEnvironment}`);
-    this.imagePushRole = role("image_push_role", props.roleNames.imagePush, subjects.imagePush, `Model image pushes from ${props.repository}, GitHub Environment ${props.deployEnvironment}`);
+    this.planRole = role("plan_role", props.roleNames.plan, subjects.plan, `Read-only Terraform plan and drift check from ${props.repository}`, { tags: administered });
+    this.deployRole = role("deploy_role", props.roleNames.deploy, subjects.deploy, `Terraform apply from ${props.repository}, GitHub Environment ${props.deployEnvironment}`, { tags: administered });
+    this.imagePushRole = role("image_push_role", props.roleNames.imagePush, subjects.imagePush, `Model image pushes from ${props.repository}, GitHub Environment ${props.deployEnvironment}`, {
+      // The deploy role attaches each model's push policy to it: it carries the workload boundary like every role the deploy role may change.
+      permissionsBoundary: props.workloadBoundary.arn,
+    });
 
-    // ── plan: read-only, plus its saved plan files ──
-    new IamRolePolicyAttachment(this, "plan_read_only", { role: this.planRole.name, policyArn: `arn:${partition}:iam::aws:policy/ReadOnlyAccess` });
+    const buckets = [...new Set(props.managedBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
+    const throwAway = [...new Set(props.forceDestroyBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
+    const apiArns = API_PATHS.map((p) => `arn:${partition}:apigateway:${props.region}::${p}`);
+    const readStatements = [
+      { Sid: "ReadForRefresh", Effect: "Allow", Action: REFRESH_READ_ACTIONS, Resource: "*" },
+      { Sid: "ReadHttpApis", Effect: "Allow", Action: ["apigateway:GET"], Resource: apiArns },
+      ...(buckets.length > 0 ? [{ Sid: "ReadStackBuckets", Effect: "Allow", Action: BUCKET_READ_ACTIONS, Resource: buckets }] : []),
+    ];
     const secretStatements = [
       {
         Sid: "ReadSecretsTheStackReadsOrManages",
         Effect: "Allow",
         Action: ["secretsmanager:GetSecretValue"],
-        Resource: [...new Set([...(props.readableSecretArns ?? []), `arn:${partition}:secretsmanager:${props.region}:${props.accountId}:secret:${props.resourcePrefix}*`])],
+        Resource: [...new Set([...(props.readableSecretArns ?? []), regional("secretsmanager", `secret:${props.resourcePrefix}*`)])],
       },
       {
         Sid: "DecryptThoseSecrets",
         Effect: "Allow",
         Action: ["kms:Decrypt"],
-        Resource: `arn:${partition}:kms:${props.region}:${props.accountId}:key/*`,
+        Resource: regional("kms", "key/*"),
         Condition: { StringEquals: { "kms:ViaService": `secretsmanager.${props.region}.amazonaws.com` } },
       },
     ];
-    const stateKms = props.state?.kmsKeyArn ? [{ Sid: "StateKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], Resource: props.state.kmsKeyArn }] : [];
-    const planFiles = props.state ? `arn:${partition}:s3:::${props.state.bucket}/${props.state.planPrefix}/*` : undefined;
+    // The state: its object (and lock file), the plan files, and its key through S3 only.
+    const st = props.state;
+    const stateBucket = st ? `arn:${partition}:s3:::${st.bucket}` : undefined;
+    const stateKey = (actions: string[]) => (st ? [{
+      Sid: "StateKeyThroughS3",
+      Effect: "Allow",
+      Action: actions,
+      Resource: st.kmsAlias ? `arn:${partition}:kms:${st.region}:${props.accountId}:key/*` : st.kmsKeyArn,
+      Condition: {
+        StringEquals: { "kms:ViaService": `s3.${st.region}.amazonaws.com` },
+        ...(st.kmsAlias ? { "ForAnyValue:StringEquals": { "kms:ResourceAliases": [st.kmsAlias] } } : {}),
+      },
+    }] : []);
+
+    // ── plan: named reads, the state, its saved plan files ──
     new IamRolePolicy(this, "plan_policy", {
       role: this.planRole.id,
       name: "plan",
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
+          ...readStatements,
           ...secretStatements,
-          ...(planFiles ? [{ Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: planFiles }] : []),
-          // ReadOnlyAccess reads every object in the account (artifacts included): only the state's.
+          ...(st ? [
+            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: stateBucket },
+            { Sid: "ReadState", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.key}` },
+            { Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
+          ] : []),
+          // No object of any bucket but the state (a plan role must not read artifacts, even if a statement above grew).
           {
             Sid: "NoObjectReadsButTheState",
             Effect: "Deny",
             Action: ["s3:GetObject", "s3:GetObjectVersion"],
-            NotResource: props.state ? [`arn:${partition}:s3:::${props.state.bucket}/${props.state.key}`] : [`arn:${partition}:s3:::none/none`],
+            NotResource: st ? [`${stateBucket}/${st.key}`] : [`arn:${partition}:s3:::none/none`],
           },
-          ...stateKms,
+          ...stateKey(["kms:Decrypt", "kms:GenerateDataKey"]),
         ],
       }),
     });
 
-    // ── deploy: the stack's services; S3 and IAM on the stack's own names only ──
-    const buckets = [...new Set(props.managedBucketNames ?? [])];
-    const ownRoles = [iam(`role/${props.resourcePrefix}*`), ...Object.values(props.roleNames).map((n) => iam(`role/${n}`))];
+    // ── deploy: named actions on the stack's services; S3, IAM, KMS keys on the stack's own ──
+    const boundaryArn = iam(`policy/${props.workloadBoundary.name}`);
+    const ownRoles = iam(`role/${props.resourcePrefix}*`);
+    const administeredRoles = [props.roleNames.plan, props.roleNames.deploy].map((n) => iam(`role/${n}`));
+    const withBoundary = { StringEquals: { "iam:PermissionsBoundary": boundaryArn } };
+    const attachable = [iam(`policy/${props.resourcePrefix}*`), ...(props.attachableAwsManagedPolicies ?? ["service-role/AmazonRDSEnhancedMonitoringRole"]).map((n) => `arn:${partition}:iam::aws:policy/${n}`)];
+    const stackKeyTags = { StringEquals: { "aws:ResourceTag/project": props.stackTags.project, "aws:ResourceTag/environment": props.stackTags.environment } };
+    const cluster = (resource: string) => regional("eks", `${resource}/${props.clusterName}`);
+    const ecrRepos = regional("ecr", `repository/${props.ecrRepositoryPrefix}*`);
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
-      name: "deploy-iam",
+      name: "deploy",
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
-          {
-            Sid: "StackServices",
-            Effect: "Allow",
-            Action: [
-              "rds:*", "kms:*", "ecr:*", "logs:*", "cloudwatch:*", "sns:*", "secretsmanager:*",
-              "ec2:Describe*", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-              "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:CreateTags", "ec2:DeleteTags",
-              "eks:Describe*", "eks:List*", "eks:CreateAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
-              "eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:TagResource", "eks:UntagResource",
-              "acm:DescribeCertificate", "sts:GetCallerIdentity",
-            ],
-            Resource: "*",
-          },
-          ...(buckets.length > 0 ? [{
-            Sid: "StackBuckets",
-            Effect: "Allow",
-            Action: DEPLOY_BUCKET_ACTIONS,
-            Resource: buckets.map((b) => `arn:${partition}:s3:::${b}`),
-          }] : []),
-          ...(props.state ? [
-            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: `arn:${partition}:s3:::${props.state.bucket}` },
+          ...readStatements,
+          ...secretStatements,
+          // ── S3: the stack's buckets, bucket-level; objects only of throw-away buckets, to empty them on destroy ──
+          ...(buckets.length > 0 ? [{ Sid: "ManageStackBuckets", Effect: "Allow", Action: BUCKET_WRITE_ACTIONS, Resource: buckets }] : []),
+          ...(throwAway.length > 0 ? [
+            { Sid: "ListThrowAwayBucketVersions", Effect: "Allow", Action: ["s3:ListBucketVersions"], Resource: throwAway },
+            { Sid: "EmptyThrowAwayBuckets", Effect: "Allow", Action: ["s3:DeleteObject", "s3:DeleteObjectVersion"], Resource: throwAway.map((b) => `${b}/*`) },
+          ] : []),
+          ...(st ? [
+            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: stateBucket },
             {
               Sid: "StateAndLockObjects",
               Effect: "Allow",
               Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-              Resource: [`arn:${partition}:s3:::${props.state.bucket}/${props.state.key}`, `arn:${partition}:s3:::${props.state.bucket}/${props.state.key}.tflock`],
+              Resource: [`${stateBucket}/${st.key}`, `${stateBucket}/${st.key}.tflock`],
             },
-            { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `arn:${partition}:s3:::${props.state.bucket}/${props.state.planPrefix}/*` },
+            { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
           ] : []),
+          ...stateKey(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]),
+          // ── RDS (CreateDBInstance is authorized on its option and parameter groups, subnet group and security groups too) ──
           {
-            Sid: "OwnRolesAndPolicies",
+            Sid: "ManageDatabase",
             Effect: "Allow",
             Action: [
-              "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
-              "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-              "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PassRole",
+              "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot",
+              "rds:AddTagsToResource", "rds:RemoveTagsFromResource",
+              "rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:ResetDBParameterGroup", "rds:DeleteDBParameterGroup",
+              "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
             ],
-            Resource: [...new Set(ownRoles)],
+            Resource: "*",
+          },
+          // ── KMS: new keys; then only keys tagged with this stack's project and environment ──
+          { Sid: "CreateKeys", Effect: "Allow", Action: ["kms:CreateKey"], Resource: "*" },
+          {
+            Sid: "TagStackKeys",
+            Effect: "Allow",
+            Action: ["kms:TagResource"],
+            Resource: regional("kms", "key/*"),
+            Condition: { StringEquals: { "aws:RequestTag/project": props.stackTags.project, "aws:RequestTag/environment": props.stackTags.environment } },
           },
           {
-            Sid: "OwnManagedPolicies",
+            Sid: "ManageStackKeys",
+            Effect: "Allow",
+            Action: [
+              "kms:UntagResource", "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:UpdateKeyDescription",
+              "kms:EnableKey", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+            ],
+            Resource: regional("kms", "key/*"),
+            Condition: stackKeyTags,
+          },
+          { Sid: "StackKeyAliases", Effect: "Allow", Action: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"], Resource: regional("kms", `alias/${props.resourcePrefix}*`) },
+          {
+            // RDS and ECR create grants on the keys they encrypt with; ECR and Secrets Manager encrypt with the caller's permissions.
+            Sid: "KeysThroughServices",
+            Effect: "Allow",
+            Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:GenerateDataKey", "kms:Decrypt"],
+            Resource: regional("kms", "key/*"),
+            Condition: { StringEquals: { "kms:ViaService": ["rds", "ecr", "secretsmanager"].map((svc) => `${svc}.${props.region}.amazonaws.com`) } },
+          },
+          // ── Logs, alarms, topics, secrets: the stack's names ──
+          {
+            Sid: "ManageLogGroups",
+            Effect: "Allow",
+            Action: ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource"],
+            Resource: regional("logs", "log-group:*"),
+          },
+          {
+            // An HTTP API stage's access logs are vended logs: the caller sets up their delivery (no resource-level permission).
+            Sid: "AccessLogDelivery",
+            Effect: "Allow",
+            Action: ["logs:CreateLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy"],
+            Resource: "*",
+          },
+          { Sid: "ManageAlarms", Effect: "Allow", Action: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"], Resource: regional("cloudwatch", `alarm:${props.resourcePrefix}*`) },
+          { Sid: "ManageTopics", Effect: "Allow", Action: ["sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:UntagResource", "sns:Subscribe"], Resource: regional("sns", `${props.resourcePrefix}*`) },
+          { Sid: "ManageSubscriptions", Effect: "Allow", Action: ["sns:SetSubscriptionAttributes", "sns:Unsubscribe"], Resource: "*" },
+          {
+            Sid: "ManageSecrets",
+            Effect: "Allow",
+            Action: [
+              "secretsmanager:CreateSecret", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource",
+              "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+            ],
+            Resource: regional("secretsmanager", `secret:${props.resourcePrefix}*`),
+          },
+          // ── Security groups (and the network interfaces an internal load balancer leaves behind) ──
+          {
+            Sid: "ManageSecurityGroups",
+            Effect: "Allow",
+            Action: [
+              "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+              "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:CreateTags", "ec2:DeleteTags",
+              "ec2:DetachNetworkInterface", "ec2:DeleteNetworkInterface",
+            ],
+            Resource: "*",
+          },
+          // ── ECR: the stack's repositories; the release job copies a released image into them ──
+          {
+            Sid: "ManageRepositories",
+            Effect: "Allow",
+            Action: [
+              "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource",
+              "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
+              "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+            ],
+            Resource: ecrRepos,
+          },
+          { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+          // ── EKS: access entries and pod identity associations on this cluster ──
+          {
+            Sid: "ManageClusterAccess",
+            Effect: "Allow",
+            Action: [
+              "eks:CreateAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+              "eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:TagResource", "eks:UntagResource",
+            ],
+            Resource: [cluster("cluster"), `${cluster("access-entry")}/*`, `${cluster("podidentityassociation")}/*`],
+          },
+          // ── API Gateway (HTTP APIs) and the internal load balancer behind its VPC link ──
+          { Sid: "ManageHttpApis", Effect: "Allow", Action: ["apigateway:POST", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"], Resource: apiArns },
+          {
+            Sid: "ManageLoadBalancers",
+            Effect: "Allow",
+            Action: [
+              "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyLoadBalancerAttributes",
+              "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets", "elasticloadbalancing:SetIpAddressType",
+              "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyListenerAttributes",
+              "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
+              "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
+              "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
+            ],
+            Resource: "*",
+          },
+          // ── IAM: roles only with the workload boundary; never the boundary, the OIDC provider, the plan or deploy role ──
+          {
+            Sid: "BoundedRoles",
+            Effect: "Allow",
+            Action: ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"],
+            Resource: ownRoles,
+            Condition: withBoundary,
+          },
+          {
+            Sid: "AttachOnlyStackPolicies",
+            Effect: "Allow",
+            Action: ["iam:AttachRolePolicy"],
+            Resource: ownRoles,
+            Condition: { ...withBoundary, ArnLike: { "iam:PolicyARN": attachable } },
+          },
+          {
+            // These calls carry no boundary condition key: the Deny below keeps them off the administered roles.
+            Sid: "ChangeStackRoles",
+            Effect: "Allow",
+            Action: ["iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:DeleteRole"],
+            Resource: ownRoles,
+          },
+          {
+            Sid: "PassStackRolesToTheirServices",
+            Effect: "Allow",
+            Action: ["iam:PassRole"],
+            Resource: ownRoles,
+            Condition: { StringEquals: { "iam:PassedToService": [...PASS_ROLE_SERVICES] } },
+          },
+          {
+            Sid: "StackPolicies",
             Effect: "Allow",
             Action: ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
             Resource: iam(`policy/${props.resourcePrefix}*`),
           },
           {
-            Sid: "GitHubOidcProvider",
+            Sid: "ServiceLinkedRoles",
             Effect: "Allow",
-            Action: ["iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"],
-            Resource: iam(`oidc-provider/${GITHUB_OIDC_HOST}`),
+            Action: ["iam:CreateServiceLinkedRole"],
+            Resource: iam("role/aws-service-role/*"),
+            Condition: { StringEquals: { "iam:AWSServiceName": [...SERVICE_LINKED_ROLE_SERVICES] } },
           },
-          { Sid: "ReadIamForRefresh", Effect: "Allow", Action: ["iam:Get*", "iam:List*"], Resource: "*" },
-          { Sid: "ServiceLinkedRoles", Effect: "Allow", Action: ["iam:CreateServiceLinkedRole"], Resource: iam("role/aws-service-role/*") },
+          { Sid: "NeverTheAdministeredRoles", Effect: "Deny", NotAction: ["iam:Get*", "iam:List*"], Resource: administeredRoles },
+          {
+            Sid: "NeverTheBoundaryOrTheOidcProvider",
+            Effect: "Deny",
+            NotAction: ["iam:Get*", "iam:List*"],
+            Resource: [boundaryArn, iam(`oidc-provider/${GITHUB_OIDC_HOST}`)],
+          },
+          { Sid: "NeverRemoveABoundary", Effect: "Deny", Action: ["iam:DeleteRolePermissionsBoundary"], Resource: "*" },
         ],
       }),
     });

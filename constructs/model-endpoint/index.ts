@@ -297,6 +297,8 @@ export class ModelEndpoint extends Construct {
             Action: [
               "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
               "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+              // The release's scan gate: `aws ecr wait image-scan-complete` and describe-image-scan-findings.
+              "ecr:DescribeImageScanFindings",
             ],
             Resource: this.repository.arn,
           },

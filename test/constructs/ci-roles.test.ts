@@ -12,10 +12,16 @@ const BASE: CiRolesProps = {
   roleNames: { plan: "p-plan", deploy: "p-deploy", imagePush: "p-push" },
   resourcePrefix: "mlflow-dev-",
   deployEnvironment: "dev",
-  state: { bucket: "tfstate", key: "mlflow/dev/terraform.tfstate", planPrefix: "ci-plans/mlflow-dev" },
+  state: {
+    bucket: "tfstate", key: "mlflow/dev/terraform.tfstate", planPrefix: "ci-plans/mlflow-dev", region: "eu-west-1",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/mlflow-terraform-state", kmsAlias: "alias/mlflow-terraform-state",
+  },
   clusterName: "ml-dev",
   managedBucketNames: ["mlflow-dev-artifacts-123456789012"],
   imagePushPolicyArns: ["arn:aws:iam::123456789012:policy/mlflow-dev-iris-image-push"],
+  workloadBoundary: { arn: "arn:aws:iam::123456789012:policy/mlflow-dev-workload-boundary", name: "mlflow-dev-workload-boundary" },
+  stackTags: { project: "mlflow", environment: "dev" },
+  ecrRepositoryPrefix: "mlflow-dev/",
 };
 
 function synth(props: Partial<CiRolesProps> = {}): TfJson {
@@ -60,34 +66,55 @@ describe("CiRoles", () => {
     expect(trust(j, "p-plan").Statement[0].Principal.Federated).toBe("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com");
   });
 
-  test("plan: read-only, its saved plan files only, secrets of this stack and the configured ones", () => {
+  const policyNamed = (j: TfJson, name: string) => JSON.parse(Object.values(resourcesOf(j, "aws_iam_role_policy")).find((p) => p.name === name)!.policy as string);
+
+  test("plan: named reads (no AWS-managed ReadOnlyAccess), the state, its saved plan files, secrets of this stack and the configured ones", () => {
     const attachments = Object.values(resourcesOf(json, "aws_iam_role_policy_attachment"));
-    const planAtt = attachments.filter((a) => String(a.role).includes("plan_role"));
-    expect(planAtt.map((a) => a.policy_arn)).toEqual(["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
-    const planPolicy = JSON.parse(Object.values(resourcesOf(json, "aws_iam_role_policy")).find((p) => p.name === "plan")!.policy as string);
-    const actions = planPolicy.Statement.flatMap((s: { Action: string[] }) => s.Action);
-    expect(actions.sort()).toEqual(["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "secretsmanager:GetSecretValue"]);
+    expect(attachments.filter((a) => String(a.role).includes("plan_role"))).toEqual([]);
+    const planPolicy = policyNamed(json, "plan");
+    const allowed = planPolicy.Statement.filter((s: { Effect: string }) => s.Effect === "Allow").flatMap((s: { Action: string[] }) => s.Action);
+    // Reads only: no action of the plan role creates, changes or deletes anything but its own plan files.
+    expect(allowed.filter((a: string) => !/^[a-z0-9-]+:(Describe|Get|List)/.test(a) && !["apigateway:GET", "kms:Decrypt", "s3:PutObject", "kms:GenerateDataKey"].includes(a))).toEqual([]);
+    expect(allowed).not.toContain("s3:GetObjectVersion");
     const deny = planPolicy.Statement.find((s: { Effect: string }) => s.Effect === "Deny");
     expect(deny).toEqual({ Sid: "NoObjectReadsButTheState", Effect: "Deny", Action: ["s3:GetObject", "s3:GetObjectVersion"], NotResource: ["arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate"] });
     const put = planPolicy.Statement.find((s: { Sid: string }) => s.Sid === "SavePlanFiles");
     expect(put.Resource).toBe("arn:aws:s3:::tfstate/ci-plans/mlflow-dev/*");
+    // The state key by its alias, through S3 only.
+    expect(planPolicy.Statement.find((s: { Sid: string }) => s.Sid === "StateKeyThroughS3")).toEqual({
+      Sid: "StateKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: "arn:aws:kms:eu-west-1:123456789012:key/*",
+      Condition: { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" }, "ForAnyValue:StringEquals": { "kms:ResourceAliases": ["alias/mlflow-terraform-state"] } },
+    });
   });
 
-  test("deploy: IAM only on the stack's own names; image push: the model push policies only", () => {
-    const deploy = JSON.parse(Object.values(resourcesOf(json, "aws_iam_role_policy")).find((p) => p.name === "deploy-iam")!.policy as string);
-    const own = deploy.Statement.find((s: { Sid: string }) => s.Sid === "OwnRolesAndPolicies");
-    expect(own.Resource).toContain("arn:aws:iam::123456789012:role/mlflow-dev-*");
-    expect(own.Resource.every((r: string) => r.startsWith("arn:aws:iam::123456789012:role/"))).toBe(true);
+  test("deploy: named actions (no service wildcard), IAM only on roles with the boundary, S3 on the stack's buckets and the state only", () => {
+    const deploy = policyNamed(json, "deploy");
+    const actions = deploy.Statement.filter((s: { Effect: string }) => s.Effect === "Allow").flatMap((s: { Action: string[] }) => s.Action);
+    expect(actions.filter((a: string) => a.includes("*"))).toEqual([]);
+    const bounded = deploy.Statement.find((s: { Sid: string }) => s.Sid === "BoundedRoles");
+    expect(bounded.Resource).toBe("arn:aws:iam::123456789012:role/mlflow-dev-*");
+    expect(bounded.Condition).toEqual({ StringEquals: { "iam:PermissionsBoundary": "arn:aws:iam::123456789012:policy/mlflow-dev-workload-boundary" } });
     // No AWS-managed policy on deploy (PowerUserAccess would be refused by MLF-IAM-1), S3 on the stack's bucket and the state only.
     expect(Object.values(resourcesOf(json, "aws_iam_role_policy_attachment")).filter((a) => String(a.role).includes("deploy_role"))).toEqual([]);
-    const s3 = deploy.Statement.filter((s: { Action: string | string[] }) => [s.Action].flat().some((a) => a.startsWith("s3:")));
-    expect(s3.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat()).sort()).toEqual([
+    const s3 = deploy.Statement.filter((s: { Effect: string; Action: string | string[] }) => s.Effect === "Allow" && [s.Action].flat().some((a) => a.startsWith("s3:")));
+    expect([...new Set(s3.flatMap((s: { Resource: string | string[] }) => [s.Resource].flat()))].sort()).toEqual([
       "arn:aws:s3:::mlflow-dev-artifacts-123456789012", "arn:aws:s3:::tfstate", "arn:aws:s3:::tfstate/ci-plans/mlflow-dev/*",
       "arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate", "arn:aws:s3:::tfstate/mlflow/dev/terraform.tfstate.tflock",
     ]);
-    expect(s3.flatMap((s: { Action: string[] }) => s.Action).some((a: string) => a.includes("*"))).toBe(false);
+    // Objects of the artifact bucket only when it is a throw-away one (force_destroy).
+    expect(s3.flatMap((s: { Action: string[] }) => s.Action)).not.toContain("s3:DeleteObjectVersion");
+    const throwAway = policyNamed(synth({ forceDestroyBucketNames: ["mlflow-dev-artifacts-123456789012"] }), "deploy");
+    expect(throwAway.Statement.find((s: { Sid: string }) => s.Sid === "EmptyThrowAwayBuckets").Resource).toEqual(["arn:aws:s3:::mlflow-dev-artifacts-123456789012/*"]);
+  });
+
+  test("image push: the model push policies only, and the workload boundary; plan and deploy roles: administered by the bootstrap", () => {
     const pushAtt = Object.values(resourcesOf(json, "aws_iam_role_policy_attachment")).filter((a) => String(a.role).includes("image_push_role"));
     expect(pushAtt.map((a) => a.policy_arn)).toEqual(BASE.imagePushPolicyArns);
+    expect(roleByName(json, "p-push").permissions_boundary).toBe(BASE.workloadBoundary.arn);
+    for (const name of ["p-plan", "p-deploy"]) {
+      expect(roleByName(json, name).tags).toEqual({ "mlflow-platform/administered-by": "bootstrap" });
+      expect(roleByName(json, name).permissions_boundary).toBeUndefined();
+    }
   });
 
   test("cluster access: plan views (AdminView), deploy administers", () => {
@@ -122,7 +149,7 @@ describe("CiRoles", () => {
 describe("CiRoles from configuration", () => {
   test("role names are the ones the environments script prints; deploy subject is the environment's GitHub Environment", () => {
     const config = envConfig("staging", { ci: { deployEnvironment: "staging-approval" } });
-    const props = ciRolesProps(config, { imagePushPolicyArns: [] })!;
+    const props = ciRolesProps(config, { imagePushPolicyArns: [], workloadBoundaryArn: "b" })!;
     const arns = ciRoleArns(config);
     for (const k of ["plan", "deploy", "imagePush"] as const) expect(arns[k]).toBe(`arn:aws:iam::${config.aws.accountId}:role/${props.roleNames[k]}`);
     expect(props.deployEnvironment).toBe("staging-approval");
@@ -131,7 +158,7 @@ describe("CiRoles from configuration", () => {
 
   test("no ci section: no CI roles", () => {
     const config = { ...envConfig("dev"), ci: undefined };
-    expect(ciRolesProps(config, { imagePushPolicyArns: [] })).toBeUndefined();
+    expect(ciRolesProps(config, { imagePushPolicyArns: [], workloadBoundaryArn: "b" })).toBeUndefined();
   });
 
   test("the plan role may read the Secrets Manager secrets the configuration names", () => {
