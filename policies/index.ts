@@ -12,6 +12,7 @@
  * | MLF-RDS-2 | no database is publicly accessible; each sits in a DB subnet group |
  * | MLF-SG-1 | no security group opens 5432 to 0.0.0.0/0 or ::/0 |
  * | MLF-IAM-1 | no IAM policy grants S3 with a wildcard action (`s3:*`, `s3:Get*`, `*`), a wildcard bucket (`*`, `arn:aws:s3:::foo*`), NotAction or NotResource |
+ * | MLF-IAM-2 | every IAM role carries the stack's permissions boundary, but the roles only an administrator applies (tagged mlflow-platform/administered-by: bootstrap) |
  * | MLF-SEC-1 | no secret literal anywhere in cdk.tf.json (a reference is safe only when it is the whole value) |
  */
 import { Aspects, TerraformStack, type IAspect } from "cdktf";
@@ -24,17 +25,18 @@ import { DatabasePrivate } from "./database-private";
 import { PostgresNotOpen } from "./postgres-not-open";
 import { NoS3Wildcards } from "./no-s3-wildcards";
 import { NoSecretLiterals } from "./no-secret-literals";
+import { RolesBounded } from "./roles-bounded";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
-export { BucketEncrypted, BucketPrivate, BucketTlsOnly, DatabaseEncrypted, DatabasePrivate, PostgresNotOpen, NoS3Wildcards, NoSecretLiterals };
+export { BucketEncrypted, BucketPrivate, BucketTlsOnly, DatabaseEncrypted, DatabasePrivate, PostgresNotOpen, NoS3Wildcards, RolesBounded, NoSecretLiterals };
 
 /** Every rule, in the order findings are reported. */
 export function allRules(): PolicyRule[] {
   return [
     new BucketEncrypted(), new BucketPrivate(), new BucketTlsOnly(),
     new DatabaseEncrypted(), new DatabasePrivate(), new PostgresNotOpen(),
-    new NoS3Wildcards(), new NoSecretLiterals(),
+    new NoS3Wildcards(), new RolesBounded(), new NoSecretLiterals(),
   ];
 }
 

@@ -286,7 +286,7 @@ export class CiRoles extends Construct {
           ...readStatements,
           ...secretStatements,
           ...(st ? [
-            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: stateBucket },
+            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
             { Sid: "ReadState", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.key}` },
             { Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
           ] : []),
@@ -326,7 +326,7 @@ export class CiRoles extends Construct {
             { Sid: "EmptyThrowAwayBuckets", Effect: "Allow", Action: ["s3:DeleteObject", "s3:DeleteObjectVersion"], Resource: throwAway.map((b) => `${b}/*`) },
           ] : []),
           ...(st ? [
-            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: stateBucket },
+            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
             {
               Sid: "StateAndLockObjects",
               Effect: "Allow",
@@ -335,7 +335,7 @@ export class CiRoles extends Construct {
             },
             { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
           ] : []),
-          ...stateKey(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]),
+          ...stateKey(["kms:Decrypt", "kms:GenerateDataKey"]),
           // ── RDS (CreateDBInstance is authorized on its option and parameter groups, subnet group and security groups too) ──
           {
             Sid: "ManageDatabase",
@@ -436,7 +436,7 @@ export class CiRoles extends Construct {
             Resource: [cluster("cluster"), `${cluster("access-entry")}/*`, `${cluster("podidentityassociation")}/*`],
           },
           // ── API Gateway (HTTP APIs) and the internal load balancer behind its VPC link ──
-          { Sid: "ManageHttpApis", Effect: "Allow", Action: ["apigateway:POST", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"], Resource: apiArns },
+          { Sid: "ManageHttpApis", Effect: "Allow", Action: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], Resource: apiArns },
           {
             Sid: "ManageLoadBalancers",
             Effect: "Allow",

@@ -203,3 +203,34 @@ export function isAllowed(principal: Principal, request: Request): Evaluation {
   if (boundary.decision === "Allow") return identity;
   return { decision: boundary.decision, by: boundary.by.map((b) => `boundary:${b}`) };
 }
+
+/** Who asks to assume a role: a web identity (its provider ARN) or an AWS principal (role ARN). */
+export type Caller = { readonly federated: string } | { readonly aws: string };
+
+/**
+ * Evaluates a role's trust policy (which has Principal and no Resource) for `action` by `caller`. An AWS
+ * principal is matched by its ARN, its account root (`arn:aws:iam::<account>:root`) or the account id;
+ * `*` matches anyone. Conditions as in {@link evaluate}.
+ */
+export function evaluateTrust(policy: PolicyDocument, caller: Caller, action: string, context: Request["context"] = {}): Evaluation {
+  const allows: string[] = [];
+  const denies: string[] = [];
+  statementsOf(policy).forEach((s, i) => {
+    if (!list(s.Action).some((a) => actionMatches(a, action))) return;
+    if (!principalMatches(s.Principal, caller)) return;
+    if (!Object.entries(s.Condition ?? {}).every(([operator, keys]) => operatorMatches(operator, keys, context))) return;
+    (s.Effect === "Deny" ? denies : allows).push(s.Sid ?? `#${i}`);
+  });
+  if (denies.length > 0) return { decision: "ExplicitDeny", by: denies };
+  if (allows.length > 0) return { decision: "Allow", by: allows };
+  return { decision: "ImplicitDeny", by: [] };
+}
+
+function principalMatches(principal: unknown, caller: Caller): boolean {
+  if (principal === "*") return true;
+  if (!principal || typeof principal !== "object") return false;
+  const p = principal as Record<string, unknown>;
+  if ("federated" in caller) return list(p.Federated).includes(caller.federated);
+  const account = caller.aws.split(":")[4];
+  return list(p.AWS).some((a) => a === "*" || a === caller.aws || a === account || a === `arn:${caller.aws.split(":")[1]}:iam::${account}:root`);
+}
