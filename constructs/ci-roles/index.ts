@@ -500,6 +500,17 @@ export class CiRoles extends Construct {
             Resource: [boundaryArn, iam(`oidc-provider/${GITHUB_OIDC_HOST}`)],
           },
           { Sid: "NeverRemoveABoundary", Effect: "Deny", Action: ["iam:DeleteRolePermissionsBoundary"], Resource: "*" },
+          {
+            // The state key (the bootstrap's): tagging it into the stack's scope must not make it the deploy role's to manage.
+            Sid: "NeverTheAdministeredKeys",
+            Effect: "Deny",
+            Action: [
+              "kms:TagResource", "kms:UntagResource", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation",
+              "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:CreateGrant",
+            ],
+            Resource: regional("kms", "key/*"),
+            Condition: { StringEquals: { [`aws:ResourceTag/${ADMINISTERED_BY_TAG}`]: ADMINISTERED_BY_BOOTSTRAP } },
+          },
         ],
       }),
     });

@@ -188,11 +188,12 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
 
   // ── KMS ──
   {
-    type: "aws_kms_key", kind: "resource", sources: [SRC("kms/key.go"), SAR("awskeymanagementservice")],
+    type: "aws_kms_key", kind: "resource", sources: [SRC("kms/key.go"), SAR("awskeymanagementservice"), "https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html"],
     arn: (i) => regional(i, "kms", `key/${i.name}`),
     // CreateKey has no resource-level permission; tags on create need kms:TagResource.
     create: [
-      ...star("kms:CreateKey"), { action: "kms:TagResource", context: requestTags },
+      // Tags on CreateKey: kms:TagResource "must cover all KMS keys in the account and Region" (KMS developer guide, manage-tags-api).
+      ...star("kms:CreateKey"), { action: "kms:TagResource", on: (i) => regional(i, "kms", "key/*"), context: requestTags },
       ...onTaggedKey("kms:EnableKeyRotation", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
     ],
     read: onTaggedKey("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),

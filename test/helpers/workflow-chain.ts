@@ -38,7 +38,6 @@ export interface JobAssumption {
   readonly providerRoleOverride: string | undefined;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- workflow YAML, walked dynamically
 type Yaml = Record<string, any>;
 
 const TERRAFORM = /\bterraform\b|terraform-plan\.sh|release-apply\.sh/;

@@ -79,6 +79,12 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
     ["pass a stack role to Lambda", "iam:PassRole", stackRole, { "iam:PassedToService": "lambda.amazonaws.com" }],
     ["assume a stack role", "sts:AssumeRole", stackRole, {}],
     ["delete GitHub's OIDC provider", "iam:DeleteOpenIDConnectProvider", iam("oidc-provider/token.actions.githubusercontent.com"), {}],
+    ...["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:CreateGrant"].map((action) => [
+      `${action} on the state key (tagged by the bootstrap), even tagged into the stack's scope`, action,
+      `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/00000000-0000-0000-0000-000000000000`,
+      { "aws:ResourceTag/mlflow-platform/administered-by": "bootstrap", "aws:ResourceTag/project": env.project, "aws:ResourceTag/environment": env.name, "aws:RequestTag/project": env.project, "aws:RequestTag/environment": env.name, "kms:ViaService": `rds.${env.aws.region}.amazonaws.com` },
+    ]),
+    ["manage a key of the account that is not the stack's", "kms:PutKeyPolicy", `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/11111111-0000-0000-0000-000000000000`, { "aws:ResourceTag/project": "other" }],
     ["create a user", "iam:CreateUser", iam("user/x"), {}],
     ["create an access key", "iam:CreateAccessKey", iam(`user/x`), {}],
   ] as [string, string, string, Record<string, string>][])("may not %s", (_what, action, resource, context) => {
