@@ -19,7 +19,7 @@ import { servingSchema } from "./serving";
 import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
-import { ciSchema } from "./ci";
+import { ciRoleArns, ciSchema } from "./ci";
 import { STATE_BUCKET_ACCOUNT_PLACEHOLDER, stateKeyAlias } from "./state";
 
 /**
@@ -513,6 +513,11 @@ export const environmentSchema = z.object({
   }
   if (m.grafanaHostname && m.mode !== "install") {
     issue(["monitoring", "grafanaHostname"], "nothing in \"existing\" mode: the stack installs no Grafana there to expose");
+  }
+  if (env.ci && env.aws.assumeRoleArn) {
+    // The CI roles trust only GitHub's OIDC token: no person (and no provider) can assume one of them.
+    const ci = Object.entries(ciRoleArns(env)).find(([, a]) => a === env.aws.assumeRoleArn);
+    if (ci) issue(["aws", "assumeRoleArn"], `the role people deploy with by hand, not the CI ${ci[0]} role (it trusts only GitHub's OIDC token, and the pipelines already run as it: they assume nothing on top, docs/ci-cd.md)`);
   }
   if (env.aws.assumeRoleExternalId && env.cluster.auth === "exec") {
     // `aws eks get-token --role-arn` cannot pass an external id: the kubernetes and helm providers would be denied.

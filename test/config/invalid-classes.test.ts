@@ -77,6 +77,8 @@ const CLASSES: Record<string, Case[]> = {
       "alpha", "auth.clientSecret.secretArn", /a resource of another service \(kms\)/],
     ["an IAM user as the role to assume", one({ aws: { assumeRoleArn: `arn:aws:iam::${ACCOUNT}:user/deployer` } }), "alpha", "aws.assumeRoleArn", /expected the ARN of an IAM role, .*: this ARN names another kind of resource/],
     ["a role to assume in another account", one({ aws: { assumeRoleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/deployer` } }), "alpha", "aws.assumeRoleArn", /Terraform assumes it and then works only in that account/],
+    ["a CI role as the role people deploy with", one({ aws: { assumeRoleArn: `arn:aws:iam::${ACCOUNT}:role/acme-alpha-ci-deploy` }, ci: { repository: "acme/ml" } }), "alpha", "aws.assumeRoleArn",
+      /expected the role people deploy with by hand, not the CI deploy role \(it trusts only GitHub's OIDC token/],
     ["a bucket as the state's KMS key", one({ state: { kmsKeyArn: "arn:aws:s3:::acme-keys" } }), "alpha", "state.kmsKeyArn", /the ARN of a KMS key/],
     ["a state KMS key in another region than the bucket", one({ state: { kmsKeyArn: arn("kms", "us-east-1", OTHER_ACCOUNT, "key/11111111-2222-3333-4444-555555555555") } }),
       "alpha", "state.kmsKeyArn", /not the state bucket's region \(eu-central-1\): S3 encrypts only with keys of its own region/],
