@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadEnvironments } from "../../config";
 import { ciRoleArns } from "../../config/ci";
+import { parse } from "yaml";
 
 const ROOT = path.join(__dirname, "..", "..");
 const lint = (...files: string[]) => spawnSync("bash", ["scripts/lint-workflows.sh", ...files], { cwd: ROOT, encoding: "utf8", env: process.env });
@@ -56,5 +57,30 @@ describe("workflows hard-code nothing the configuration decides", () => {
     }
     // plan, deploy (plan and apply), drift, release-model (stage and production)
     expect(matrices).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe("deploy.yml: environments do not block each other", () => {
+  const wf = parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", "deploy.yml"), "utf8")) as { jobs: Record<string, any> };
+  const apply = wf.jobs.apply;
+
+  test("every environment's apply runs after the plan job whatever another environment's plan did, and checks its own plan", () => {
+    expect(apply.needs).toEqual(["environments", "plan"]);
+    // Without a condition, one failed plan leg (prod's) would skip every apply (dev's, staging's).
+    expect(apply.if).toMatch(/!cancelled\(\)|always\(\)/);
+    expect(apply.if).toContain("needs.environments.result == 'success'");
+    const check = apply.steps.find((s: { id?: string }) => s.id === "changes");
+    expect(check.run).toMatch(/reviewed\/\$ENV_NAME\.outcome/);
+    expect(check.run).toMatch(/exit 1/);
+    // The plan job records each environment's outcome even when its plan failed.
+    const record = wf.jobs.plan.steps.find((s: { run?: string }) => s.run?.includes(".outcome"));
+    expect(record.if).toBe("always()");
+    expect(wf.jobs.plan.steps.find((s: { uses?: string }) => s.uses?.startsWith("actions/upload-artifact")).if).toBe("always()");
+  });
+
+  test("one environment's failure or pending approval neither cancels nor holds another's apply", () => {
+    expect(apply.strategy["fail-fast"]).toBe(false);
+    expect(apply.strategy["max-parallel"]).toBeUndefined();
+    expect(wf.jobs.plan.strategy["fail-fast"]).toBe(false);
   });
 });

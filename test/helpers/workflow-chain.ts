@@ -106,6 +106,8 @@ export function chainProblems(env: EnvironmentConfig, json: StackJson, jobs: rea
   const providerArn = `arn:${partitionOf(env.aws.region)}:iam::${env.aws.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`;
   const variable = (json as { variable?: Record<string, { default?: string }> }).variable?.[PROVIDER_ROLE_VARIABLE];
   const backendRole = ((json.terraform as { backend?: { s3?: { assume_role?: { role_arn?: string } } } } | undefined)?.backend?.s3?.assume_role?.role_arn);
+  // A role written into the provider block itself applies to every run, whatever the job sets.
+  const staticProviderRole = ((json.provider?.aws?.[0] as { assume_role?: { role_arn?: string }[] } | undefined)?.assume_role ?? [])[0]?.role_arn;
 
   for (const job of jobs) {
     const where = `${job.workflow} job ${job.job}`;
@@ -129,6 +131,7 @@ export function chainProblems(env: EnvironmentConfig, json: StackJson, jobs: rea
     // The roles Terraform would assume on top, with the job's credentials: the provider's and the backend's.
     const onTop: [string, string][] = [];
     if (variable && job.providerRoleOverride !== "") onTop.push([String(job.providerRoleOverride ?? variable.default), "the AWS provider's assume_role (and aws eks get-token --role-arn)"]);
+    if (staticProviderRole) onTop.push([staticProviderRole, "the AWS provider's assume_role, written into the stack"]);
     if (backendRole) onTop.push([backendRole, "the S3 backend's assume_role"]);
     for (const [target, how] of onTop) {
       edges.push({ from: roleLabel, to: target, how: `${where}: ${how}` });
