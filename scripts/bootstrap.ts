@@ -142,7 +142,12 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
         [`the EKS cluster ${c.cluster.name}`, ["aws", "eks", "describe-cluster", "--name", c.cluster.name, "--region", c.aws.region, "--query", "cluster.status", "--output", "text"], "create the cluster first (cluster.name names an existing one)"],
         [`the certificate of ${c.hostname}`, ["aws", "acm", "describe-certificate", "--certificate-arn", c.ingress.certificateArn, "--region", c.ingress.certificateArn.split(":")[3], "--query", "Certificate.Status", "--output", "text"], "request it in ACM and validate it (ingress.certificateArn)"],
         ...(c.auth.clientSecret.source === "secrets-manager" ? [[`the OIDC client secret`, ["aws", "secretsmanager", "describe-secret", "--secret-id", c.auth.clientSecret.secretArn, "--region", c.aws.region, "--query", "ARN", "--output", "text"], "aws secretsmanager create-secret --name <name> --secret-string <client secret> (auth.clientSecret.secretArn)"] as [string, string[], string]] : []),
-        ...(c.aws.assumeRoleArn ? [[`the role Terraform assumes for people (aws.assumeRoleArn)`, ["aws", "iam", "get-role", "--role-name", c.aws.assumeRoleArn.split("/").pop()!, "--query", "Role.Arn", "--output", "text"], "create it, trusting the people who deploy by hand, with an EKS access entry on the cluster (docs/ci-cd.md)"] as [string, string[], string]] : []),
+        ...(c.aws.assumeRoleArn ? [
+          [`the role Terraform assumes for people (aws.assumeRoleArn)`, ["aws", "iam", "get-role", "--role-name", c.aws.assumeRoleArn.split("/").pop()!, "--query", "Role.Arn", "--output", "text"], "create it, trusting the people who deploy by hand (docs/ci-cd.md)"],
+          // The Kubernetes and Helm providers authenticate as that role too (aws eks get-token --role-arn).
+          [`the EKS access entry of aws.assumeRoleArn`, ["aws", "eks", "describe-access-entry", "--cluster-name", c.cluster.name, "--principal-arn", c.aws.assumeRoleArn, "--region", c.aws.region, "--query", "accessEntry.principalArn", "--output", "text"],
+            `aws eks create-access-entry --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} && aws eks associate-access-policy --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} --policy-arn arn:${s.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster`],
+        ] as [string, string[], string][] : []),
       ];
       const missing: string[] = [];
       for (const [what, cmd, fix] of checks) {

@@ -1,23 +1,39 @@
 /**
- * Every environment the test fixtures define, validated: each exported list of entries and each exported
- * single entry of test/fixtures/environments.ts, merged with its `shared`. A suite that must hold for
- * every fixture environment (the IAM coverage, the cross-account chain) reads them here, so an environment
- * added to the fixture is covered without editing the suite.
+ * Every environment the test fixtures define, validated: each exported list of environment entries and
+ * each exported single entry (an object with a `name` and an `aws` section) of every module in
+ * test/fixtures/, merged with that module's `shared` (or environments.ts's when it has none). A suite that
+ * must hold for every fixture environment (the IAM coverage, the escalation checks, the cross-account
+ * chain) reads them here, so an environment added to the fixtures is covered without editing the suite.
  */
-import * as fixtures from "../fixtures/environments";
+import * as fs from "fs";
+import * as path from "path";
+import { shared as defaultShared } from "../fixtures/environments";
 import { resolveEnvironments } from "../../config/load";
 import type { DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
 
 type Entry = DeepPartial<EnvironmentInput>;
-const isEntry = (v: unknown): v is Entry => typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as Entry).name === "string";
+const isEntry = (v: unknown): v is Entry =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as Entry).name === "string" && typeof (v as Entry).aws === "object";
 
 export function fixtureEnvironments(): EnvironmentConfig[] {
-  const entries = new Map<string, Entry>();
-  for (const [exportName, value] of Object.entries(fixtures)) {
-    if (exportName === "shared") continue;
-    const list = Array.isArray(value) ? value.filter(isEntry) : isEntry(value) ? [value] : [];
-    for (const e of list) if (!entries.has(e.name as string)) entries.set(e.name as string, e);
+  const dir = path.join(__dirname, "..", "fixtures");
+  const out: EnvironmentConfig[] = [];
+  const seen = new Set<string>();
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- every fixture module, whatever it is called
+    const mod = require(path.join(dir, file)) as Record<string, unknown>;
+    const shared = (mod.shared as Entry | undefined) ?? defaultShared;
+    const entries: Entry[] = [];
+    for (const [name, value] of Object.entries(mod)) {
+      if (name === "shared") continue;
+      for (const e of Array.isArray(value) ? value.filter(isEntry) : isEntry(value) ? [value] : []) {
+        if (seen.has(e.name as string)) continue;
+        seen.add(e.name as string);
+        entries.push(e);
+      }
+    }
+    if (entries.length > 0) out.push(...resolveEnvironments(shared, entries));
   }
-  return resolveEnvironments(fixtures.shared, [...entries.values()]);
+  return out;
 }

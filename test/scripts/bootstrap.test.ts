@@ -140,10 +140,14 @@ describe("npm run bootstrap -- <env>", () => {
     expect(r.calls.some((c) => /create|put-/.test(c[2] ?? ""))).toBe(false);
   });
 
-  test("prod: its role for people (aws.assumeRoleArn) is a prerequisite too", () => {
+  test("prod: its role for people (aws.assumeRoleArn) and that role's EKS access entry are prerequisites too", () => {
     const r = bootstrap(["prod", "--yes"], { env: { FAKE_AWS_ACCOUNT: "333333333333" } });
     expect(r.code).toBe(0);
     expect(r.calls.find((c) => c[2] === "get-role")).toContain("mlflow-deployer");
+    expect(argOf(r.calls.find((c) => c[2] === "describe-access-entry")!, "--principal-arn")).toBe("arn:aws:iam::333333333333:role/mlflow-deployer");
+    const missing = bootstrap(["prod"], { env: { FAKE_AWS_ACCOUNT: "333333333333", FAKE_AWS_NO_ACCESS_ENTRY: "1" } });
+    expect(missing.code).toBe(1);
+    expect(missing.out).toMatch(/the EKS access entry of aws\.assumeRoleArn: .* -> aws eks create-access-entry --cluster-name ml-prod --principal-arn arn:aws:iam::333333333333:role\/mlflow-deployer && aws eks associate-access-policy/);
   });
 
   test("a configured state key that does not exist: refused naming the field", () => {

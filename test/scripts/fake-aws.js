@@ -26,6 +26,9 @@ switch (`${args[0]} ${args[1]}`) {
     if (process.env.FAKE_AWS_NO_SECRET) fail("ResourceNotFoundException", "DescribeSecret", "Secrets Manager can't find the specified secret.");
     out(opt("--secret-id"));
   case "iam get-role": out(`arn:aws:iam::${account}:role/${opt("--role-name")}`);
+  case "eks describe-access-entry":
+    if (process.env.FAKE_AWS_NO_ACCESS_ENTRY) fail("ResourceNotFoundException", "DescribeAccessEntry", "The specified principalArn could not be found.");
+    out(opt("--principal-arn"));
   case "kms describe-key":
     if (has("key")) out(read("key"));
     fail("NotFoundException", "DescribeKey", `Alias arn:aws:kms:${opt("--region")}:${account}:${opt("--key-id")} is not found.`);
