@@ -9,6 +9,8 @@
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
+import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/aws-limits";
+import { isReservedHttpApiHeader } from "../constructs/model-endpoint/http-api-rules";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {
@@ -92,7 +94,9 @@ export const servingIngressSchema = z.object({
 /** Exposure through an API Gateway HTTP API (serving.exposure: "apiGateway"). */
 export const apiGatewaySchema = z.object({
   domain: host.describe("Custom domain of the API: models are at `https://<domain>/<model>/predict`."),
-  certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region."),
+  certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region and account."),
+  certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }).optional()
+    .describe("Domains `certificateArn` covers (\"api.example.com\" or \"*.example.com\"); `domain` must match one. Default: ingress.certificateDomains when `certificateArn` is ingress.certificateArn (required otherwise)."),
   loadBalancerSubnetIds: z.array(subnetId).min(2, { error: "at least two private subnets (two zones)" })
     .describe("Private subnets of the internal load balancer and the VPC link (their CIDRs must be in serving.gatewayCidrs)."),
   throttleRatePerSecond: num(1, 100_000, "throttleRatePerSecond", false).default(100).describe("Stage-wide steady request rate (all callers together)."),
@@ -150,3 +154,38 @@ export const servingSchema = z.object({
 export type ServingConfig = z.infer<typeof servingSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ServedModelConfig = z.infer<typeof servedModelSchema>;
+
+/**
+ * Checks of the serving section that need the rest of the environment (its region, account and the
+ * tracking ingress's certificate): the API Gateway settings AWS refuses at deploy time, here at synth.
+ */
+export function servingProblems(env: {
+  aws: { region: string; accountId: string };
+  ingress: { certificateArn: string; certificateDomains: readonly string[] };
+  serving: ServingConfig;
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const g = env.serving.exposure === "apiGateway" ? env.serving.apiGateway : undefined;
+  if (!g) return out;
+  const caller = env.serving.callerHeader;
+  if (caller && isReservedHttpApiHeader(caller)) {
+    out.push({ path: ["serving", "callerHeader"], message: `a header API Gateway may set: ${caller} is one of the headers HTTP API parameter mapping may not touch (such as "X-Caller-Id")` });
+  }
+  if (regionProblem(env.aws.region) === undefined && /^\d{12}$/.test(env.aws.accountId)) {
+    const p = arnProblem(g.certificateArn, {
+      what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true, partition: partitionOf(env.aws.region),
+      region: { name: env.aws.region, why: `not the environment's region (${env.aws.region}): a regional API's custom domain can only use a certificate of its own region` },
+      account: { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId}): API Gateway can only use certificates of its own account` },
+    });
+    if (p) out.push({ path: ["serving", "apiGateway", "certificateArn"], message: p });
+  }
+  const sameCertificate = g.certificateArn === env.ingress.certificateArn;
+  const domains = g.certificateDomains ?? (sameCertificate ? env.ingress.certificateDomains : undefined);
+  if (!domains) {
+    out.push({ path: ["serving", "apiGateway", "certificateDomains"], message: `the domains serving.apiGateway.certificateArn covers (it is not ingress.certificateArn, whose ingress.certificateDomains would apply), such as ["${g.domain}"]` });
+  } else {
+    const p = certificateCoverageProblem(domains, g.domain, g.certificateDomains ? "serving.apiGateway.certificateDomains" : "ingress.certificateDomains (the certificate is ingress.certificateArn)");
+    if (p) out.push({ path: ["serving", "apiGateway", "domain"], message: p });
+  }
+  return out;
+}

@@ -155,6 +155,26 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   return undefined;
 }
 
+// ── certificates ─────────────────────────────────────────────────────────────────
+
+/** True when a certificate for `domain` (possibly "*.example.com") is valid for `host`. */
+export function certificateCovers(domain: string, host: string): boolean {
+  if (domain.startsWith("*.")) {
+    const parent = domain.slice(2);
+    const dot = host.indexOf(".");
+    return dot > 0 && host.slice(dot + 1) === parent;
+  }
+  return domain === host;
+}
+
+/**
+ * The one check of every hostname a stack serves under an ACM certificate (the tracking server, Grafana, the
+ * model API): a problem when none of `domains` (what `field` says the certificate covers) covers `host`.
+ */
+export function certificateCoverageProblem(domains: readonly string[], host: string, field: string): string | undefined {
+  return domains.some((d) => certificateCovers(d, host)) ? undefined : `a name covered by ${field} (${domains.join(", ")})`;
+}
+
 // ── load balancers ───────────────────────────────────────────────────────────────
 
 /** ALB TLS policies that allow only TLS 1.2 and 1.3 (the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families). */
