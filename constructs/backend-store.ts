@@ -27,7 +27,7 @@ import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { BackendStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
-import { POSTGRES_MIN_MAJOR, rdsWindowProblems } from "./aws-limits";
+import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "./aws-limits";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -278,11 +278,13 @@ export class BackendStore extends Construct {
       namePrefix: `${id_}-pg${major}-`,
       family: `postgres${major}`,
       description: `MLflow database ${id_}: TLS only, slow statement log`,
-      parameter: [
-        { name: "rds.force_ssl", value: "1" },
-        { name: "ssl_min_protocol_version", value: "TLSv1.2" },
-        { name: "log_min_duration_statement", value: String(p.slowStatementMs) },
-      ],
+      // What the database must do; the values that are already the engine's defaults (TLS required from
+      // PostgreSQL 15, TLS 1.2 at least from 13) are left out, or every plan would show them again.
+      parameter: postgresParameters(Number(major), {
+        "rds.force_ssl": "1",
+        "ssl_min_protocol_version": "TLSv1.2",
+        "log_min_duration_statement": String(p.slowStatementMs),
+      }),
       lifecycle: { createBeforeDestroy: true },
     });
 

@@ -2,6 +2,7 @@ import { Testing, TerraformOutput, TerraformStack } from "cdktf";
 import { BackendStore, defaultMaxConnections, instanceClassMemoryGiB, type BackendStoreProps } from "../../constructs/backend-store";
 import { ConfigError } from "../../config/load";
 import { envConfig, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
+import { parameterGroupProblems, POSTGRES_PARAMETER_DEFAULTS } from "../../constructs/aws-limits";
 import { venvPythonRun } from "../helpers/mlflow-tool";
 
 const byPrefix = (json: TfJson, type: string, prefix: string) => {
@@ -94,14 +95,12 @@ describe.each(Object.keys(EXPECTED))("backend store in the fixture's %s", (env) 
       .toBe("arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole");
   });
 
-  it("forces TLS 1.2+ and logs statements slower than a second in its parameter group", () => {
+  it("logs statements slower than a second in its parameter group, and names no engine default (TLS 1.2+ is required by PostgreSQL 17's)", () => {
     const pg = byPrefix(json, "aws_db_parameter_group", "backend_store_parameters");
     expect(pg.family).toBe("postgres17");
-    expect(pg.parameter).toEqual([
-      { name: "rds.force_ssl", value: "1" },
-      { name: "ssl_min_protocol_version", value: "TLSv1.2" },
-      { name: "log_min_duration_statement", value: "1000" },
-    ]);
+    // rds.force_ssl=1 and ssl_min_protocol_version=TLSv1.2 are postgres17's defaults: named, every plan would show them again.
+    expect(pg.parameter).toEqual([{ name: "log_min_duration_statement", value: "1000" }]);
+    expect(parameterGroupProblems(pg.family, pg.parameter)).toEqual([]);
     expect(pg.lifecycle).toEqual({ create_before_destroy: true });
     expect(db.parameter_group_name).toBe(ref(json, "aws_db_parameter_group", "backend_store_parameters", "name"));
   });
@@ -259,6 +258,27 @@ describe("backend store options", () => {
     expect(db.engine_version).toBe("16.4");
     expect(db.auto_minor_version_upgrade).toBe(false);
     expect(byPrefix(json, "aws_db_parameter_group", "db_parameters").family).toBe("postgres16");
+  });
+
+  it.each([
+    ["13", [{ name: "rds.force_ssl", value: "1" }, { name: "log_min_duration_statement", value: "1000" }]],
+    ["14", [{ name: "rds.force_ssl", value: "1" }, { name: "log_min_duration_statement", value: "1000" }]],
+    ["15", [{ name: "log_min_duration_statement", value: "1000" }]],
+    ["16", [{ name: "log_min_duration_statement", value: "1000" }]],
+  ])("PostgreSQL %s: TLS is required (by the parameter group where the engine's default does not), and no parameter repeats a default", (major, parameters) => {
+    const { json } = synthStore({ engineVersion: major });
+    const pg = byPrefix(json, "aws_db_parameter_group", "db_parameters");
+    expect(pg.parameter).toEqual(parameters);
+    expect(parameterGroupProblems(pg.family, pg.parameter)).toEqual([]);
+    // Required either way: named where the default is off, by the default from 15 on.
+    expect(pg.parameter.find((p: any) => p.name === "rds.force_ssl")?.value ?? POSTGRES_PARAMETER_DEFAULTS["rds.force_ssl"].value(Number(major))).toBe("1");
+  });
+
+  it("the engine-default rule flags a parameter equal to its family's default, and one it has no row for", () => {
+    expect(parameterGroupProblems("postgres17", [{ name: "rds.force_ssl", value: "1" }]).join()).toMatch(/rds.force_ssl = 1 is the postgres17 default: every plan would show its apply_method again/);
+    expect(parameterGroupProblems("postgres14", [{ name: "rds.force_ssl", value: "1" }])).toEqual([]);
+    expect(parameterGroupProblems("postgres17", [{ name: "ssl_min_protocol_version", value: "TLSv1.2" }]).join()).toMatch(/is the postgres17 default/);
+    expect(parameterGroupProblems("postgres17", [{ name: "work_mem", value: "65536" }]).join()).toMatch(/work_mem: no engine default recorded for it/);
   });
 
   it("knows the memory of common classes", () => {
