@@ -11,6 +11,7 @@ import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
 import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/aws-limits";
 import { isReservedHttpApiHeader } from "../constructs/model-endpoint/http-api-rules";
+import { releaseTagOverlap } from "../constructs/model-endpoint/ecr-rules";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {
@@ -122,7 +123,9 @@ export const servingSchema = z.object({
   gatewayNamespace: z.string().optional().describe("Namespace of `gatewayPodLabels`; defaults to mlflow.namespace."),
   gatewayCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "an IPv4 CIDR such as \"10.0.0.0/16\"" })).default([])
     .describe("Address ranges allowed to call the model servers: the subnets of the internal load balancer behind API Gateway's VPC link."),
-  keepImages: num(1, 1000, "keepImages").default(10).describe("Images kept per model repository in ECR (older ones expire)."),
+  keepImages: num(1, 1000, "keepImages").default(10).describe("Unreleased images kept per model repository in ECR: the release pipeline pushes by digest, untagged, and older untagged images expire. Released images carry a `release-v<version>-<digest>` tag that no lifecycle rule selects: they never expire (what a release pins and a rollback returns to)."),
+  expireTagPrefixes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: "an image tag prefix such as \"dev-\"" }), num(1, 1000, "images kept")).default({})
+    .describe("Other image tags pushed to the model repositories by hand (e.g. { \"dev-\": 5 }): how many images of each prefix are kept. None may match a release tag (`release-...`)."),
   models: z.record(z.string().regex(MODEL_NAME, { error: "a model name of lower-case letters, digits and '-' (at most 40)" }), servedModelSchema).default({})
     .describe("The models this environment serves, by registered model name."),
   releases: z.record(z.string(), releaseSchema).default({}).describe("Released version and image digest per model; from config/releases/<env>.json."),
@@ -136,6 +139,10 @@ export const servingSchema = z.object({
     ctx.addIssue({ code: "custom", path: ["callerHeader"], message: `X-Forwarded-Email or X-Forwarded-User with exposure "ingress" (the headers its OAuth2 Proxy overwrites from the token; "${s.callerHeader}" would pass through unchecked)` });
   }
   if (s.exposure === "apiGateway" && s.gatewayCidrs.length === 0) ctx.addIssue({ code: "custom", path: ["gatewayCidrs"], message: "the CIDRs of apiGateway.loadBalancerSubnetIds (the internal load balancer sends from there; the model's NetworkPolicy admits only them)" });
+  for (const prefix of Object.keys(s.expireTagPrefixes)) {
+    const overlap = releaseTagOverlap(prefix);
+    if (overlap) ctx.addIssue({ code: "custom", path: ["expireTagPrefixes", prefix], message: overlap });
+  }
   for (const name of Object.keys(s.releases)) {
     if (!(name in s.models)) ctx.addIssue({ code: "custom", path: ["releases", name], message: `a model declared in serving.models (add "${name}" there, or remove its release)` });
   }
