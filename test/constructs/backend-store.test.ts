@@ -1,5 +1,5 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { BackendStore, defaultMaxConnections, instanceClassMemoryGiB, type BackendStoreProps } from "../../constructs/backend-store";
+import { AUTOSCALING_FREE_PERCENT, BackendStore, defaultMaxConnections, instanceClassMemoryGiB, storageAutoscales, type BackendStoreProps } from "../../constructs/backend-store";
 import { ConfigError } from "../../config/load";
 import { envConfig, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
 import { parameterGroupProblems, POSTGRES_PARAMETER_DEFAULTS } from "../../constructs/aws-limits";
@@ -164,11 +164,16 @@ describe.each(Object.keys(EXPECTED))("backend store in the fixture's %s", (env) 
     const a = alarms(json);
     expect(Object.keys(a).sort()).toEqual([`mlflow-${env}-connections`, `mlflow-${env}-cpu`, `mlflow-${env}-free-storage`, `mlflow-${env}-freeable-memory`]);
     for (const alarm of Object.values(a)) {
-      expect(alarm).toMatchObject({ namespace: "AWS/RDS", dimensions: { DBInstanceIdentifier: `mlflow-${env}` }, alarm_actions: [topicArn], ok_actions: [topicArn], period: 300 });
+      // No data (while the instance is created, for one) is not a breach: "breaching" paged everyone then.
+      expect(alarm).toMatchObject({ namespace: "AWS/RDS", dimensions: { DBInstanceIdentifier: `mlflow-${env}` }, alarm_actions: [topicArn], ok_actions: [topicArn], period: 300, treat_missing_data: "notBreaching" });
     }
     expect(a[`mlflow-${env}-cpu`]).toMatchObject({ metric_name: "CPUUtilization", comparison_operator: "GreaterThanThreshold", threshold: 80, evaluation_periods: 3 });
     const storage = EXPECTED[env].allocated_storage as number;
-    expect(a[`mlflow-${env}-free-storage`]).toMatchObject({ metric_name: "FreeStorageSpace", statistic: "Minimum", comparison_operator: "LessThanThreshold", threshold: Math.floor(storage * 1024 ** 3 * 0.1) });
+    // Storage autoscaling (on in every fixture environment) starts at 10% free: the alarm sits at half that,
+    // where it means autoscaling has not kept up or is at its ceiling; at 10% it fired on every step.
+    expect(a[`mlflow-${env}-free-storage`]).toMatchObject({ metric_name: "FreeStorageSpace", statistic: "Minimum", comparison_operator: "LessThanThreshold", threshold: Math.floor(storage * 1024 ** 3 * 0.05) });
+    expect(a[`mlflow-${env}-free-storage`].threshold).toBeLessThan(storage * 1024 ** 3 * AUTOSCALING_FREE_PERCENT / 100);
+    expect(a[`mlflow-${env}-free-storage`].alarm_description).toMatch(/under the 10% at which storage autoscaling starts/);
     const memory = { dev: 1, staging: 2, prod: 16 }[env]!;
     expect(a[`mlflow-${env}-freeable-memory`]).toMatchObject({ metric_name: "FreeableMemory", threshold: Math.floor(memory * 1024 ** 3 * 0.1) });
     expect(a[`mlflow-${env}-connections`]).toMatchObject({ metric_name: "DatabaseConnections", threshold: Math.floor(defaultMaxConnections(memory) * 0.8) });
@@ -279,6 +284,18 @@ describe("backend store options", () => {
     expect(parameterGroupProblems("postgres14", [{ name: "rds.force_ssl", value: "1" }])).toEqual([]);
     expect(parameterGroupProblems("postgres17", [{ name: "ssl_min_protocol_version", value: "TLSv1.2" }]).join()).toMatch(/is the postgres17 default/);
     expect(parameterGroupProblems("postgres17", [{ name: "work_mem", value: "65536" }]).join()).toMatch(/work_mem: no engine default recorded for it/);
+  });
+
+  it("without storage autoscaling (a ceiling under 110% of the allocation) the free-storage alarm sits at 10%; a replica without lag data keeps its state", () => {
+    const { json } = synthStore({ allocatedStorageGb: 100, maxAllocatedStorageGb: 105, readReplica: true });
+    const a = alarms(json);
+    expect(storageAutoscales(100, 105)).toBe(false);
+    expect(storageAutoscales(100, 110)).toBe(true);
+    expect(a["mlflow-test-free-storage"].threshold).toBe(Math.floor(100 * 1024 ** 3 * 0.1));
+    expect(a["mlflow-test-free-storage"].alarm_description).toMatch(/no storage autoscaling/);
+    const lag = Object.values(a).find((x: any) => x.metric_name === "ReplicaLag") as any;
+    expect(lag.treat_missing_data).toBe("missing");
+    expect(Object.values(a).filter((x: any) => x.metric_name !== "ReplicaLag").every((x: any) => x.treat_missing_data === "notBreaching")).toBe(true);
   });
 
   it("knows the memory of common classes", () => {
