@@ -48,6 +48,7 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
       : undefined,
     readableSecretArns: configuredSecretArns(config),
     managedBucketNames: artifactBucketNames(config),
+    forceDestroyBucketNames: config.artifacts.forceDestroy ? artifactBucketNames(config) : [],
     clusterName: config.cluster.name,
     imagePushPolicyArns: deps.imagePushPolicyArns,
   };

@@ -40,6 +40,14 @@ export const DEPLOY_BUCKET_ACTIONS = [
   "s3:GetBucketObjectLockConfiguration", "s3:GetBucketNotification", "s3:PutBucketNotification",
 ];
 
+/**
+ * What `terraform destroy` of a bucket with force_destroy calls before DeleteBucket: ListObjectVersions
+ * (IAM action s3:ListBucketVersions) and DeleteObjects/DeleteObject with version ids
+ * (s3:DeleteObjectVersion), for every version and delete marker (terraform-provider-aws
+ * internal/service/s3/delete.go, emptyBucket).
+ */
+export const FORCE_DESTROY_BUCKET_ACTIONS = ["s3:ListBucketVersions", "s3:DeleteObjectVersion"];
+
 /** GitHub Actions' OIDC issuer (host name, as IAM writes it in condition keys). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 /** The audience `aws-actions/configure-aws-credentials` requests. */
@@ -89,6 +97,11 @@ export interface CiRolesProps {
   readonly state?: CiStateAccess;
   /** S3 buckets the stack creates (exact names): the deploy role manages these and no other. @default [] */
   readonly managedBucketNames?: readonly string[];
+  /**
+   * Those of them with `force_destroy`: the deploy role may empty them (every object version and delete
+   * marker: the provider lists versions and deletes each by version id before DeleteBucket). @default []
+   */
+  readonly forceDestroyBucketNames?: readonly string[];
   /** Secrets Manager secrets the stack reads (data sources): the plan role may read their values. @default [] */
   readonly readableSecretArns?: readonly string[];
   /** The EKS cluster: access entries give the plan role a read-only and the deploy role an admin view of it. Required. */
@@ -241,6 +254,12 @@ export class CiRoles extends Construct {
             Action: DEPLOY_BUCKET_ACTIONS,
             Resource: buckets.map((b) => `arn:${partition}:s3:::${b}`),
           }] : []),
+          ...((props.forceDestroyBucketNames ?? []).length > 0 ? [{
+            Sid: "EmptyForceDestroyBuckets",
+            Effect: "Allow",
+            Action: FORCE_DESTROY_BUCKET_ACTIONS,
+            Resource: (props.forceDestroyBucketNames ?? []).flatMap((b) => [`arn:${partition}:s3:::${b}`, `arn:${partition}:s3:::${b}/*`]),
+          }] : []),
           ...(props.state ? [
             { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: `arn:${partition}:s3:::${props.state.bucket}` },
             {
@@ -270,7 +289,7 @@ export class CiRoles extends Construct {
           {
             Sid: "GitHubOidcProvider",
             Effect: "Allow",
-            Action: ["iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"],
+            Action: ["iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider"],
             Resource: iam(`oidc-provider/${GITHUB_OIDC_HOST}`),
           },
           { Sid: "ReadIamForRefresh", Effect: "Allow", Action: ["iam:Get*", "iam:List*"], Resource: "*" },
