@@ -98,6 +98,8 @@ export const apiGatewaySchema = z.object({
   certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region and account."),
   certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }).optional()
     .describe("Domains `certificateArn` covers (\"api.example.com\" or \"*.example.com\"); `domain` must match one. Default: ingress.certificateDomains when `certificateArn` is ingress.certificateArn (required otherwise)."),
+  route53ZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, { error: "a Route 53 hosted zone id such as \"Z0123456789ABCDEFGHIJ\"" }).optional()
+    .describe("Hosted zone of `domain`: the stack then creates the alias record to the API. Without it the record is yours (or ExternalDNS's): point `domain` at the stack output `model_api_dns_target`."),
   loadBalancerSubnetIds: z.array(subnetId).min(2, { error: "at least two private subnets (two zones)" })
     .describe("Private subnets of the internal load balancer and the VPC link (their CIDRs must be in serving.gatewayCidrs)."),
   throttleRatePerSecond: num(1, 100_000, "throttleRatePerSecond", false).default(100).describe("Stage-wide steady request rate (all callers together)."),

@@ -39,6 +39,8 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { TerraformOutput } from "cdktf";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
@@ -98,6 +100,11 @@ export interface ModelApiProps {
   /** Custom domain and its regional ACM certificate (in `region`: a regional API uses only its own region's). Required. */
   readonly domain: string;
   readonly certificateArn: string;
+  /**
+   * Route 53 hosted zone of `domain`: the stack creates the alias record to the API's regional endpoint.
+   * Without it the record is the operator's (the target is the stack output `model_api_dns_target`). @default none
+   */
+  readonly hostedZoneId?: string;
   /** Stage-wide throttling. @default 100 / 200 */
   readonly throttle?: { readonly ratePerSecond: number; readonly burst: number };
   /** Per-route throttling. @default the stage's */
@@ -284,6 +291,19 @@ export class ModelApi extends Construct {
     });
     new Apigatewayv2ApiMapping(this, "mapping", { apiId: this.api.id, domainName: domain.id, stage: this.stage.id });
     this.url = `https://${props.domain}`;
+    // DNS: the alias record where the zone is given; else the target the operator's record must point at.
+    if (props.hostedZoneId) {
+      new Route53Record(this, "dns_record", {
+        zoneId: props.hostedZoneId,
+        name: props.domain,
+        type: "A",
+        alias: { name: domain.domainNameConfiguration.targetDomainName, zoneId: domain.domainNameConfiguration.hostedZoneId, evaluateTargetHealth: false },
+      });
+    }
+    new TerraformOutput(this, "dns_target", {
+      description: `Where ${props.domain} must point (alias A record, or CNAME): the API's regional endpoint and its hosted zone`,
+      value: { domain: props.domain, target: domain.domainNameConfiguration.targetDomainName, hostedZoneId: domain.domainNameConfiguration.hostedZoneId, managedByStack: Boolean(props.hostedZoneId) },
+    }).overrideLogicalId("model_api_dns_target");
 
     // ── Alarms to the platform's topic ──
     const dimensions = { ApiId: this.api.id, Stage: "$default" };

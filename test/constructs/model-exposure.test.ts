@@ -97,6 +97,19 @@ describe("exposure through API Gateway (HTTP API)", () => {
     expect(onlyResource(json, "aws_apigatewayv2_domain_name")).toMatchObject({ domain_name: apiGateway.domain, domain_name_configuration: { certificate_arn: CERT, security_policy: "TLS_1_2", endpoint_type: "REGIONAL" } });
   });
 
+  it("creates the domain's alias record where the hosted zone is configured; else outputs where the operator's record must point", () => {
+    expect(resourcesOf(json, "aws_route53_record")).toEqual({});
+    const target = json.output?.model_api_dns_target?.value as Record<string, string>;
+    expect(target).toMatchObject({ domain: apiGateway.domain, managedByStack: false });
+    expect(target.target).toMatch(/aws_apigatewayv2_domain_name\..*\.domain_name_configuration\[0\]\.target_domain_name/);
+    const withZone = synthJson(envConfig("dev", { serving: { releases: released, exposure: "apiGateway", apiGateway: { ...apiGateway, route53ZoneId: "Z0123456789ABCDEFGHIJ" } } }));
+    const record = onlyResource(withZone, "aws_route53_record");
+    expect(record).toMatchObject({ zone_id: "Z0123456789ABCDEFGHIJ", name: apiGateway.domain, type: "A", alias: { evaluate_target_health: false } });
+    expect(record.alias.name).toMatch(/target_domain_name/);
+    expect(record.alias.zone_id).toMatch(/hosted_zone_id/);
+    expect(configProblems({ serving: { exposure: "apiGateway", apiGateway: { ...apiGateway, route53ZoneId: "example.com" } } }).join("\n")).toMatch(/field serving.apiGateway.route53ZoneId/);
+  });
+
   it("alarms on 5xx and p99 latency to the platform's SNS topic", () => {
     const alarms = Object.values(resourcesOf(json, "aws_cloudwatch_metric_alarm")).filter((a) => a.namespace === "AWS/ApiGateway");
     expect(alarms.map((a) => a.metric_name).sort()).toEqual(["5xx", "Latency"]);
