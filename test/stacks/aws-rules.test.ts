@@ -44,6 +44,25 @@ describe.each(SHIPPED)("stack %s", (env) => {
     if (storageAutoscales(d.allocatedStorageGb, d.maxAllocatedStorageGb)) expect(storage.threshold).toBeLessThan(trigger);
   });
 
+  test("what AWS returns is what the stack writes: KMS keys by ARN, tags from the provider's default_tags only", () => {
+    const KMS_FIELDS = ["kms_key_id", "kms_master_key_id", "kms_key", "performance_insights_kms_key_id", "kms_key_arn"];
+    const kms: string[] = [];
+    const visit = (v: unknown, key = ""): void => {
+      if (Array.isArray(v)) v.forEach((x) => visit(x, key));
+      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) visit(x, k);
+      else if (typeof v === "string" && KMS_FIELDS.includes(key)) kms.push(v);
+    };
+    for (const [type, byName] of Object.entries(json.resource ?? {})) {
+      if (!type.startsWith("aws_")) continue;
+      for (const [name, r] of Object.entries(byName)) {
+        visit(r);
+        expect([`${type}.${name}`, (r as Record<string, unknown>).tags]).toEqual([`${type}.${name}`, undefined]);
+      }
+    }
+    expect(kms.length).toBeGreaterThan(0);
+    for (const k of kms) expect(k).toMatch(/^(\$\{aws_kms_key\.[^}]+\.arn\}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+)$/);
+  });
+
   test("every model repository's lifecycle policy is one ECR accepts and never selects a release's tag", () => {
     for (const p of Object.values(resourcesOf(json, "aws_ecr_lifecycle_policy"))) {
       const rules = JSON.parse(p.policy).rules as EcrLifecycleRule[];
