@@ -209,6 +209,37 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
       // Create it before the first deploy: kubectl -n monitoring create secret generic alertmanager-slack --from-literal=url=<webhook URL>
       slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
     },
-    serving: { releases: prodReleases },
+    serving: {
+      // The workflow's path to production: applications call the example model through API Gateway
+      // (docs/model-serving.md, "Authentication and exposure"); the platform deploy creates the API, its
+      // authorizer, throttling and the model's route, and a release adds only the model's own objects.
+      exposure: "apiGateway",
+      apiGateway: {
+        domain: "models.example.com",
+        // The tracking ingress's certificate, whose ingress.certificateDomains (*.example.com) cover the domain.
+        certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003",
+        // Private subnets of the models' internal load balancer and the VPC link (two zones); their CIDRs in gatewayCidrs.
+        loadBalancerSubnetIds: ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"],
+        throttleRatePerSecond: 200,
+        throttleBurst: 400,
+      },
+      gatewayCidrs: ["10.0.0.0/16"],
+      models: {
+        "iris-classifier": {
+          replicas: { min: 2, max: 6 },
+          classNames: ["setosa", "versicolor", "virginica"],
+          smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" },
+          inputFields: ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+          inferenceLog: {
+            enabled: true,
+            sampling: 0.1,
+            contextFields: ["customer_id"],
+            rules: [{ field: "customer_id", kind: "hash" }],
+            expireDays: 90,
+          },
+        },
+      },
+      releases: prodReleases,
+    },
   },
 ];

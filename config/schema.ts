@@ -10,12 +10,12 @@ import { z } from "zod";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
 import {
-  arnProblem, bucketNameProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
+  arnProblem, bucketNameProblem, certificateCoverageProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
   tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
 } from "../constructs/aws-limits";
 import { OIDC_PROVIDER_ARN } from "../constructs/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
-import { servingSchema } from "./serving";
+import { servingProblems, servingSchema } from "./serving";
 import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
@@ -307,6 +307,7 @@ export const environmentSchema = z.object({
 }).strict().superRefine((env, ctx) => {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   for (const p of trainingProblems(env)) issue(p.path, p.message);
+  for (const p of servingProblems(env)) issue(p.path, p.message);
   if (env.production && env.ci?.autoDeploy) issue(["ci", "autoDeploy"], "false in a production environment: its deploy waits for a reviewer of the GitHub Environment");
 
   for (const [path, r] of [[["mlflow", "replicas"], env.mlflow.replicas], [["auth", "replicas"], env.auth.replicas]] as const) {
@@ -388,15 +389,13 @@ export const environmentSchema = z.object({
     issue(["auth", "cookieRefreshMinutes"], `shorter than the cookie lifetime (${env.auth.cookieExpireHours * 60} minutes): the session would expire before it is ever refreshed`);
   }
 
-  if (!env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.hostname))) {
-    issue(["hostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
-  }
+  const hostCovered = certificateCoverageProblem(env.ingress.certificateDomains, env.hostname, "ingress.certificateDomains");
+  if (hostCovered) issue(["hostname"], hostCovered);
   if (env.monitoring.grafanaHostname && !env.monitoring.grafanaOidc) {
     issue(["monitoring", "grafanaOidc"], "Grafana's sign-in endpoints (authUrl, tokenUrl, userInfoUrl from the issuer's discovery document) when monitoring.grafanaHostname is set: Grafana is never exposed without sign-in");
   }
-  if (env.monitoring.grafanaHostname && !env.ingress.certificateDomains.some((domain) => certificateCovers(domain, env.monitoring.grafanaHostname!))) {
-    issue(["monitoring", "grafanaHostname"], `a name covered by ingress.certificateDomains (${env.ingress.certificateDomains.join(", ")})`);
-  }
+  const grafanaCovered = env.monitoring.grafanaHostname && certificateCoverageProblem(env.ingress.certificateDomains, env.monitoring.grafanaHostname, "ingress.certificateDomains");
+  if (grafanaCovered) issue(["monitoring", "grafanaHostname"], grafanaCovered);
   if (env.ingress.kind === "gateway-api" && !env.ingress.gatewayRef) {
     issue(["ingress", "gatewayRef"], "the Gateway (namespace and name) the HTTPRoute attaches to, when ingress.kind is \"gateway-api\"");
   }
@@ -534,15 +533,8 @@ export const environmentSchema = z.object({
   }
 });
 
-/** True when a certificate for `domain` (possibly "*.example.com") is valid for `host`. */
-export function certificateCovers(domain: string, host: string): boolean {
-  if (domain.startsWith("*.")) {
-    const parent = domain.slice(2);
-    const dot = host.indexOf(".");
-    return dot > 0 && host.slice(dot + 1) === parent;
-  }
-  return domain === host;
-}
+/** Re-exported from constructs/aws-limits.ts, where the coverage rule lives. */
+export { certificateCovers } from "../constructs/aws-limits";
 
 /** One environment's configuration, validated and with defaults applied. */
 export type EnvironmentConfig = z.output<typeof environmentSchema>;

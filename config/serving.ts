@@ -9,6 +9,9 @@
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
+import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/aws-limits";
+import { isReservedHttpApiHeader } from "../constructs/model-endpoint/http-api-rules";
+import { releaseTagOverlap } from "../constructs/model-endpoint/ecr-rules";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {
@@ -92,7 +95,11 @@ export const servingIngressSchema = z.object({
 /** Exposure through an API Gateway HTTP API (serving.exposure: "apiGateway"). */
 export const apiGatewaySchema = z.object({
   domain: host.describe("Custom domain of the API: models are at `https://<domain>/<model>/predict`."),
-  certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region."),
+  certificateArn: acmArn.describe("Regional ACM certificate for `domain`, in the stack's region and account."),
+  certificateDomains: z.array(z.string().min(1)).min(1, { error: "at least one domain the certificate covers" }).optional()
+    .describe("Domains `certificateArn` covers (\"api.example.com\" or \"*.example.com\"); `domain` must match one. Default: ingress.certificateDomains when `certificateArn` is ingress.certificateArn (required otherwise)."),
+  route53ZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, { error: "a Route 53 hosted zone id such as \"Z0123456789ABCDEFGHIJ\"" }).optional()
+    .describe("Hosted zone of `domain`: the stack then creates the alias record to the API. Without it the record is yours (or ExternalDNS's): point `domain` at the stack output `model_api_dns_target`."),
   loadBalancerSubnetIds: z.array(subnetId).min(2, { error: "at least two private subnets (two zones)" })
     .describe("Private subnets of the internal load balancer and the VPC link (their CIDRs must be in serving.gatewayCidrs)."),
   throttleRatePerSecond: num(1, 100_000, "throttleRatePerSecond", false).default(100).describe("Stage-wide steady request rate (all callers together)."),
@@ -118,7 +125,9 @@ export const servingSchema = z.object({
   gatewayNamespace: z.string().optional().describe("Namespace of `gatewayPodLabels`; defaults to mlflow.namespace."),
   gatewayCidrs: z.array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: "an IPv4 CIDR such as \"10.0.0.0/16\"" })).default([])
     .describe("Address ranges allowed to call the model servers: the subnets of the internal load balancer behind API Gateway's VPC link."),
-  keepImages: num(1, 1000, "keepImages").default(10).describe("Images kept per model repository in ECR (older ones expire)."),
+  keepImages: num(1, 1000, "keepImages").default(10).describe("Unreleased images kept per model repository in ECR: the release pipeline pushes by digest, untagged, and older untagged images expire. Released images carry a `release-v<version>-<digest>` tag that no lifecycle rule selects: they never expire (what a release pins and a rollback returns to)."),
+  expireTagPrefixes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: "an image tag prefix such as \"dev-\"" }), num(1, 1000, "images kept")).default({})
+    .describe("Other image tags pushed to the model repositories by hand (e.g. { \"dev-\": 5 }): how many images of each prefix are kept. None may match a release tag (`release-...`)."),
   models: z.record(z.string().regex(MODEL_NAME, { error: "a model name of lower-case letters, digits and '-' (at most 40)" }), servedModelSchema).default({})
     .describe("The models this environment serves, by registered model name."),
   releases: z.record(z.string(), releaseSchema).default({}).describe("Released version and image digest per model; from config/releases/<env>.json."),
@@ -132,6 +141,10 @@ export const servingSchema = z.object({
     ctx.addIssue({ code: "custom", path: ["callerHeader"], message: `X-Forwarded-Email or X-Forwarded-User with exposure "ingress" (the headers its OAuth2 Proxy overwrites from the token; "${s.callerHeader}" would pass through unchecked)` });
   }
   if (s.exposure === "apiGateway" && s.gatewayCidrs.length === 0) ctx.addIssue({ code: "custom", path: ["gatewayCidrs"], message: "the CIDRs of apiGateway.loadBalancerSubnetIds (the internal load balancer sends from there; the model's NetworkPolicy admits only them)" });
+  for (const prefix of Object.keys(s.expireTagPrefixes)) {
+    const overlap = releaseTagOverlap(prefix);
+    if (overlap) ctx.addIssue({ code: "custom", path: ["expireTagPrefixes", prefix], message: overlap });
+  }
   for (const name of Object.keys(s.releases)) {
     if (!(name in s.models)) ctx.addIssue({ code: "custom", path: ["releases", name], message: `a model declared in serving.models (add "${name}" there, or remove its release)` });
   }
@@ -150,3 +163,38 @@ export const servingSchema = z.object({
 export type ServingConfig = z.infer<typeof servingSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type ServedModelConfig = z.infer<typeof servedModelSchema>;
+
+/**
+ * Checks of the serving section that need the rest of the environment (its region, account and the
+ * tracking ingress's certificate): the API Gateway settings AWS refuses at deploy time, here at synth.
+ */
+export function servingProblems(env: {
+  aws: { region: string; accountId: string };
+  ingress: { certificateArn: string; certificateDomains: readonly string[] };
+  serving: ServingConfig;
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const g = env.serving.exposure === "apiGateway" ? env.serving.apiGateway : undefined;
+  if (!g) return out;
+  const caller = env.serving.callerHeader;
+  if (caller && isReservedHttpApiHeader(caller)) {
+    out.push({ path: ["serving", "callerHeader"], message: `a header API Gateway may set: ${caller} is one of the headers HTTP API parameter mapping may not touch (such as "X-Caller-Id")` });
+  }
+  if (regionProblem(env.aws.region) === undefined && /^\d{12}$/.test(env.aws.accountId)) {
+    const p = arnProblem(g.certificateArn, {
+      what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true, partition: partitionOf(env.aws.region),
+      region: { name: env.aws.region, why: `not the environment's region (${env.aws.region}): a regional API's custom domain can only use a certificate of its own region` },
+      account: { id: env.aws.accountId, why: `not aws.accountId (${env.aws.accountId}): API Gateway can only use certificates of its own account` },
+    });
+    if (p) out.push({ path: ["serving", "apiGateway", "certificateArn"], message: p });
+  }
+  const sameCertificate = g.certificateArn === env.ingress.certificateArn;
+  const domains = g.certificateDomains ?? (sameCertificate ? env.ingress.certificateDomains : undefined);
+  if (!domains) {
+    out.push({ path: ["serving", "apiGateway", "certificateDomains"], message: `the domains serving.apiGateway.certificateArn covers (it is not ingress.certificateArn, whose ingress.certificateDomains would apply), such as ["${g.domain}"]` });
+  } else {
+    const p = certificateCoverageProblem(domains, g.domain, g.certificateDomains ? "serving.apiGateway.certificateDomains" : "ingress.certificateDomains (the certificate is ingress.certificateArn)");
+    if (p) out.push({ path: ["serving", "apiGateway", "domain"], message: p });
+  }
+  return out;
+}

@@ -155,6 +155,26 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   return undefined;
 }
 
+// ── certificates ─────────────────────────────────────────────────────────────────
+
+/** True when a certificate for `domain` (possibly "*.example.com") is valid for `host`. */
+export function certificateCovers(domain: string, host: string): boolean {
+  if (domain.startsWith("*.")) {
+    const parent = domain.slice(2);
+    const dot = host.indexOf(".");
+    return dot > 0 && host.slice(dot + 1) === parent;
+  }
+  return domain === host;
+}
+
+/**
+ * The one check of every hostname a stack serves under an ACM certificate (the tracking server, Grafana, the
+ * model API): a problem when none of `domains` (what `field` says the certificate covers) covers `host`.
+ */
+export function certificateCoverageProblem(domains: readonly string[], host: string, field: string): string | undefined {
+  return domains.some((d) => certificateCovers(d, host)) ? undefined : `a name covered by ${field} (${domains.join(", ")})`;
+}
+
 // ── load balancers ───────────────────────────────────────────────────────────────
 
 /** ALB TLS policies that allow only TLS 1.2 and 1.3 (the TLS13-1-2/1-3, TLS-1-2 and FS-1-2 families). */
@@ -164,6 +184,55 @@ export const MODERN_ALB_TLS_POLICY = /^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|F
 
 /** The oldest PostgreSQL major version in RDS standard support. */
 export const POSTGRES_MIN_MAJOR = 13;
+
+/**
+ * RDS for PostgreSQL's engine default of each parameter the stacks set, per major version, with its source.
+ * A parameter set to its engine default never shows as modified: RDS keeps its own apply method for it
+ * (pending-reboot), the provider plans the configured one (immediate), and AWS does not register a change of
+ * the apply method alone, so every plan shows the same change again and the drift check fails daily
+ * (terraform-provider-aws, aws_db_parameter_group, "Problematic Plan Changes": remove such a parameter).
+ * A parameter without a row here fails the tests: add its default with a source first.
+ */
+export const POSTGRES_PARAMETER_DEFAULTS: Readonly<Record<string, { readonly value: (major: number) => string; readonly source: string }>> = {
+  "rds.force_ssl": {
+    value: (major) => (major >= 15 ? "1" : "0"),
+    source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html (\"The rds.force_ssl parameter default value is 1 (on) for RDS for PostgreSQL version 15 and later. For all other RDS for PostgreSQL major versions 14 and older, the default value of this parameter is 0 (off).\")",
+  },
+  "ssl_min_protocol_version": {
+    value: () => "TLSv1.2",
+    source: "https://www.postgresql.org/docs/current/runtime-config-connection.html (\"The default is TLSv1.2\", from PostgreSQL 13 on); the pg_settings listing of the RDS page above shows TLSv1.2",
+  },
+  "log_min_duration_statement": {
+    value: () => "-1",
+    source: "https://www.postgresql.org/docs/current/runtime-config-logging.html (\"-1 (the default) disables logging statement durations\")",
+  },
+};
+
+/** Where the apply-method rule above comes from. */
+export const PARAMETER_GROUP_DEFAULT_RULE_SOURCE = "https://registry.terraform.io/providers/hashicorp/aws/6.25.0/docs/resources/db_parameter_group#problematic-plan-changes";
+
+/**
+ * The parameters to put in a `postgres<major>` parameter group for the values wanted: those equal to the
+ * engine default are left out (they hold anyway, and naming them would never leave the plan).
+ */
+export function postgresParameters(major: number, wanted: Readonly<Record<string, string>>): { name: string; value: string }[] {
+  return Object.entries(wanted).filter(([name, value]) => {
+    const d = POSTGRES_PARAMETER_DEFAULTS[name];
+    if (!d) throw new Error(`postgresParameters: no engine default is recorded for "${name}": add it to POSTGRES_PARAMETER_DEFAULTS with its source`);
+    return d.value(major) !== value;
+  }).map(([name, value]) => ({ name, value }));
+}
+
+/** Parameters of a parameter group of `family` that AWS would report as a perpetual change (or that no row covers). */
+export function parameterGroupProblems(family: string, parameters: readonly { name: string; value: string }[]): string[] {
+  const m = /^postgres(\d+)$/.exec(family);
+  if (!m) return [`family "${family}": no engine defaults are recorded for it (POSTGRES_PARAMETER_DEFAULTS covers postgres<major>)`];
+  return parameters.flatMap((p) => {
+    const d = POSTGRES_PARAMETER_DEFAULTS[p.name];
+    if (!d) return [`${p.name}: no engine default recorded for it (add it to POSTGRES_PARAMETER_DEFAULTS with its source)`];
+    return d.value(Number(m[1])) === p.value ? [`${p.name} = ${p.value} is the ${family} default: every plan would show its apply_method again (${PARAMETER_GROUP_DEFAULT_RULE_SOURCE})`] : [];
+  });
+}
 
 // ── RDS windows ──────────────────────────────────────────────────────────────────
 

@@ -27,7 +27,7 @@ import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { BackendStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
-import { POSTGRES_MIN_MAJOR, rdsWindowProblems } from "./aws-limits";
+import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "./aws-limits";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -41,7 +41,11 @@ const GIB = 1024 ** 3;
 export interface BackendAlarmThresholds {
   /** Average CPU above this percentage for 15 minutes. @default 80 */
   readonly cpuPercent?: number;
-  /** Free storage below this percentage of the allocated storage. @default 10 */
+  /**
+   * Free storage below this percentage of the allocated storage. @default 5 with storage autoscaling (half
+   * of where autoscaling starts: the alarm means autoscaling has not kept up, is cooling off or is at its
+   * ceiling), 10 without (maxAllocatedStorageGb below 110% of allocatedStorageGb)
+   */
   readonly freeStoragePercent?: number;
   /** Freeable memory below this many bytes for 15 minutes. @default 10% of the instance class's memory (256 MiB for an unknown class) */
   readonly freeableMemoryBytes?: number;
@@ -143,6 +147,18 @@ export function instanceClassMemoryGiB(instanceClass: string): number | undefine
     return table.xlarge * Number(multiple);
   }
   return table[size];
+}
+
+/**
+ * Where RDS storage autoscaling starts a modification: free space at or below this percentage of the
+ * allocated storage for five minutes (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+ * A free-storage alarm at the same level would fire at every autoscaling step.
+ */
+export const AUTOSCALING_FREE_PERCENT = 10;
+
+/** Storage autoscaling is on when the ceiling is at least 10% above the allocated storage (RDS's minimum for max_allocated_storage). */
+export function storageAutoscales(allocatedGb: number, maxAllocatedGb: number): boolean {
+  return maxAllocatedGb * 10 >= allocatedGb * 11;
 }
 
 /** RDS PostgreSQL's default max_connections: LEAST(DBInstanceClassMemory / 9531392, 5000), with ~10% of memory reserved by the OS. */
@@ -278,11 +294,13 @@ export class BackendStore extends Construct {
       namePrefix: `${id_}-pg${major}-`,
       family: `postgres${major}`,
       description: `MLflow database ${id_}: TLS only, slow statement log`,
-      parameter: [
-        { name: "rds.force_ssl", value: "1" },
-        { name: "ssl_min_protocol_version", value: "TLSv1.2" },
-        { name: "log_min_duration_statement", value: String(p.slowStatementMs) },
-      ],
+      // What the database must do; the values that are already the engine's defaults (TLS required from
+      // PostgreSQL 15, TLS 1.2 at least from 13) are left out, or every plan would show them again.
+      parameter: postgresParameters(Number(major), {
+        "rds.force_ssl": "1",
+        "ssl_min_protocol_version": "TLSv1.2",
+        "log_min_duration_statement": String(p.slowStatementMs),
+      }),
       lifecycle: { createBeforeDestroy: true },
     });
 
@@ -451,14 +469,19 @@ export class BackendStore extends Construct {
 
     const t = props.alarmThresholds ?? {};
     const memoryGiB = instanceClassMemoryGiB(p.instanceClass);
+    const autoscaling = storageAutoscales(p.allocatedStorageGb, p.maxAllocatedStorageGb);
     const thresholds = {
       cpu: t.cpuPercent ?? 80,
-      freeStorage: Math.floor((p.allocatedStorageGb * GIB * (t.freeStoragePercent ?? 10)) / 100),
+      freeStorage: Math.floor((p.allocatedStorageGb * GIB * (t.freeStoragePercent ?? (autoscaling ? AUTOSCALING_FREE_PERCENT / 2 : 10))) / 100),
       memory: t.freeableMemoryBytes ?? (memoryGiB ? Math.floor(memoryGiB * GIB * 0.1) : 256 * 1024 ** 2),
       connections: t.connections ?? (memoryGiB ? Math.floor(defaultMaxConnections(memoryGiB) * 0.8) : 100),
       replicaLag: t.replicaLagSeconds ?? 300,
     };
-    const alarm = (name: string, instanceId: string, spec: { metric: string; statistic: string; comparison: string; threshold: number; periods: number; what: string }) =>
+    // Missing data is not a breach for any of these: a high CPU, low memory or storage, many connections
+    // or a lag are measured, not inferred from silence (while the instance is created there is none, and
+    // "breaching" paged everyone then). A replica without lag data keeps its state ("missing"): it has
+    // none until replication starts, and an instance that stops reporting is RDS's own event to tell.
+    const alarm = (name: string, instanceId: string, spec: { metric: string; statistic: string; comparison: string; threshold: number; periods: number; what: string; missing?: "notBreaching" | "missing" }) =>
       new CloudwatchMetricAlarm(this, `alarm_${name}`, {
         alarmName: `${instanceId}-${name.replaceAll("_", "-")}`,
         alarmDescription: `MLflow database ${instanceId}: ${spec.what}`,
@@ -470,17 +493,22 @@ export class BackendStore extends Construct {
         evaluationPeriods: spec.periods,
         comparisonOperator: spec.comparison,
         threshold: spec.threshold,
-        treatMissingData: "breaching",
+        treatMissingData: spec.missing ?? "notBreaching",
         alarmActions: [topic.arn],
         okActions: [topic.arn],
       });
     alarm("cpu", id_, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `CPU above ${thresholds.cpu}% for 15 minutes` });
-    alarm("free_storage", id_, { metric: "FreeStorageSpace", statistic: "Minimum", comparison: "LessThanThreshold", threshold: thresholds.freeStorage, periods: 1, what: `free storage below ${thresholds.freeStorage} bytes (autoscaling may be at its ceiling of ${p.maxAllocatedStorageGb} GiB)` });
+    alarm("free_storage", id_, {
+      metric: "FreeStorageSpace", statistic: "Minimum", comparison: "LessThanThreshold", threshold: thresholds.freeStorage, periods: 1,
+      what: autoscaling
+        ? `free storage below ${thresholds.freeStorage} bytes, under the ${AUTOSCALING_FREE_PERCENT}% at which storage autoscaling starts: it has not kept up, is cooling off, or is at its ceiling of ${p.maxAllocatedStorageGb} GiB (raise database.maxAllocatedStorageGb)`
+        : `free storage below ${thresholds.freeStorage} bytes (no storage autoscaling: raise database.allocatedStorageGb)`,
+    });
     alarm("freeable_memory", id_, { metric: "FreeableMemory", statistic: "Average", comparison: "LessThanThreshold", threshold: thresholds.memory, periods: 3, what: `freeable memory below ${thresholds.memory} bytes for 15 minutes` });
     alarm("connections", id_, { metric: "DatabaseConnections", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.connections, periods: 3, what: `more than ${thresholds.connections} connections for 15 minutes` });
     if (this.replica) {
       alarm("replica_cpu", `${id_}-replica`, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `replica CPU above ${thresholds.cpu}% for 15 minutes` });
-      alarm("replica_lag", `${id_}-replica`, { metric: "ReplicaLag", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.replicaLag, periods: 3, what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes` });
+      alarm("replica_lag", `${id_}-replica`, { metric: "ReplicaLag", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.replicaLag, periods: 3, what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes`, missing: "missing" });
     }
 
     this.contract = {

@@ -16,7 +16,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
-import { certificateCovers } from "../config/schema";
+import { certificateCovers } from "./aws-limits";
 import type { AuthProxyContract } from "./contracts";
 import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
 import { MODERN_ALB_TLS_POLICY } from "./aws-limits";

@@ -2,7 +2,9 @@
 # The fork check: copies the repository (tracked files only) to a temporary folder, edits
 # config/environments.ts the way the README's fork checklist says (scripts/fork-config.mjs: every
 # placeholder replaced, a fourth environment in another account, region and domain), and runs the
-# synth and the unit tests there. A test that hard-codes the shipped environments fails here.
+# synth and the unit tests there. A test that hard-codes the shipped environments fails here. The
+# property tests also run on the test fixture's every-option environment (test/fixtures/environments.ts),
+# merged there with the fork's own `shared` values: every optional feature meets the fork's settings.
 # Run by .ci/run after `npm test`. Needs `npm run setup` first (node_modules and the tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."

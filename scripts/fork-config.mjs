@@ -30,6 +30,10 @@ const replacements = [
   ["mlflow-dev.example.com", "tracking-dev.ml.acme.io"],
   ["mlflow-staging.example.com", "tracking-staging.ml.acme.io"],
   ["mlflow.example.com", "tracking.ml.acme.io"],
+  // The models' API (serving.apiGateway): its domain and the private subnets of its load balancer.
+  ["models.example.com", "models.ml.acme.io"],
+  ["subnet-0a1b2c3d4e5f60718", "subnet-07766554433221100"],
+  ["subnet-0b2c3d4e5f6071829", "subnet-0ffeeddccbbaa9988"],
   ["\"example.com\"", "\"acme.io\""],
   ["10.0.0.0/16", "10.42.0.0/16"],
   ["ml-dev", "eks-ml-dev"],

@@ -30,8 +30,8 @@ import { trainingProps } from "../constructs/training/from-config";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
 import { DriftJob } from "../constructs/drift-job";
-import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels } from "../constructs/commands/drift";
-export { driftJobModels };
+import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/commands/drift";
+export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 
 import { CiRoles } from "../constructs/ci-roles";
@@ -180,7 +180,7 @@ export class MlflowStack extends TerraformStack {
       // The one place that decides who may reach MLflow: the proxy, monitoring, the gc, retention and drift jobs
       // (and the registry events service, where it is on: trackingServerProps adds it).
       authProxyPodLabels: authProxyPodLabelsOf(config),
-      apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobModels(config).length > 0 ? [driftJobPodLabels(config)] : [])],
+      apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
       // Pods must not start before their credentials exist: the database Secret and, with Pod
       // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
       dependsOn: [
@@ -256,9 +256,13 @@ export class MlflowStack extends TerraformStack {
       artifactBucketName: artifactStore.contract.bucketName,
     }));
 
-    // ── Model serving (issue 13): one ModelEndpoint per served model ─────────────────
+    // ── Model serving: one ModelEndpoint per served model ───────────────────────────
+    // Everything here but the models' own objects depends on configuration only, never on a release
+    // (config/releases/<env>.json): the platform deploy installs the controller, the API and each configured
+    // model's route and target group; a release changes its model's objects and nothing else.
     const endpoints = Object.entries(modelEndpointProps(config, stackName(config), artifactStore.contract));
     let servingNamespace: NamespaceV1 | undefined;
+    let rolloutsNamespace: NamespaceV1 | undefined;
     const imagePushPolicyArns: string[] = [];
     if (endpoints.length > 0) {
       servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
@@ -274,12 +278,13 @@ export class MlflowStack extends TerraformStack {
       });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
       const delivery = config.serving.delivery;
-      const rollouts = delivery.strategy !== "rollingUpdate" && delivery.controller === "install" && endpoints.some(([, p]) => p.release)
+      const rollouts = delivery.strategy !== "rollingUpdate" && delivery.controller === "install"
         ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
         : undefined;
+      rolloutsNamespace = rollouts?.namespace;
       // How applications reach them (serving.exposure): API Gateway first (the endpoints bind to its target groups).
       const api = modelApiFromConfig(this, config, stackName(config), {
-        vpcId: clusterVpc.vpcId, alarmTopicArn: backendStore.alarmTopicArn, modelNames: endpoints.filter(([, p]) => p.release).map(([m]) => m),
+        vpcId: clusterVpc.vpcId, alarmTopicArn: backendStore.alarmTopicArn, modelNames: endpoints.map(([m]) => m),
       });
       for (const [modelName, props] of endpoints) {
         const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
@@ -319,6 +324,7 @@ export class MlflowStack extends TerraformStack {
     if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
     if (training) created.push([config.training.namespace, training.namespace]);
     if (training?.argoNamespace) created.push([config.training.argo.namespace, training.argoNamespace]);
+    if (rolloutsNamespace) created.push([config.serving.delivery.controllerNamespace, rolloutsNamespace]);
     new NetworkPolicies(this, "network_policies", {
       ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name) }),
       dependsOn: created.map(([, resource]) => resource),

@@ -61,5 +61,9 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     workloadBoundary: { arn: deps.workloadBoundaryArn, name: workloadBoundaryName(config) },
     stackTags: { project: config.project, environment: config.name },
     ecrRepositoryPrefix: `${config.project}-${config.name}/`,
+    // The API domain's alias record, where the stack creates it (constructs/model-endpoint/exposure.ts).
+    dnsRecords: config.serving.exposure === "apiGateway" && config.serving.apiGateway?.route53ZoneId && Object.keys(config.serving.models).length > 0
+      ? [{ zoneId: config.serving.apiGateway.route53ZoneId, names: [config.serving.apiGateway.domain] }]
+      : [],
   };
 }

@@ -107,6 +107,11 @@ export interface CiRolesProps {
   readonly stackTags: { readonly project: string; readonly environment: string };
   /** Prefix of the stack's ECR repository names (`<project>-<env>/`). Required. */
   readonly ecrRepositoryPrefix: string;
+  /**
+   * DNS records the stack manages in Route 53 (the API domain's alias): the deploy role may change exactly
+   * these names in their zone, the plan role read the zone. @default [] (no Route 53 access)
+   */
+  readonly dnsRecords?: readonly { readonly zoneId: string; readonly names: readonly string[] }[];
   /** AWS managed policies (names after `policy/`) the deploy role may attach to the stack's roles. @default ["service-role/AmazonRDSEnhancedMonitoringRole"] */
   readonly attachableAwsManagedPolicies?: readonly string[];
 }
@@ -242,9 +247,17 @@ export class CiRoles extends Construct {
     const buckets = [...new Set(props.managedBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
     const throwAway = [...new Set(props.forceDestroyBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
     const apiArns = API_PATHS.map((p) => `arn:${partition}:apigateway:${props.region}::${p}`);
+    const dnsZones = [...new Set((props.dnsRecords ?? []).map((r) => `arn:${partition}:route53:::hostedzone/${r.zoneId}`))];
+    // Route 53 compares the record names it is asked to change in lower case, without the trailing dot
+    // (condition key route53:ChangeResourceRecordSetsNormalizedRecordNames).
+    const dnsNames = [...new Set((props.dnsRecords ?? []).flatMap((r) => r.names.map((n) => n.toLowerCase().replace(/\.$/, ""))))];
     const readStatements = [
       { Sid: "ReadForRefresh", Effect: "Allow", Action: REFRESH_READ_ACTIONS, Resource: "*" },
       { Sid: "ReadHttpApis", Effect: "Allow", Action: ["apigateway:GET"], Resource: apiArns },
+      ...(dnsZones.length > 0 ? [
+        { Sid: "ReadDnsZones", Effect: "Allow", Action: ["route53:GetHostedZone", "route53:ListResourceRecordSets"], Resource: dnsZones },
+        { Sid: "ReadDnsChanges", Effect: "Allow", Action: ["route53:GetChange"], Resource: `arn:${partition}:route53:::change/*` },
+      ] : []),
       ...(buckets.length > 0 ? [{ Sid: "ReadStackBuckets", Effect: "Allow", Action: BUCKET_READ_ACTIONS, Resource: buckets }] : []),
     ];
     const secretStatements = [
@@ -421,10 +434,20 @@ export class CiRoles extends Construct {
               "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource",
               "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
               "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+              // The release job checks that a copied image kept its digest.
+              "ecr:DescribeImages",
             ],
             Resource: ecrRepos,
           },
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+          // ── Route 53: the stack's own records, by name, in their zones ──
+          ...(dnsZones.length > 0 ? [{
+            Sid: "ManageDnsRecords",
+            Effect: "Allow",
+            Action: ["route53:ChangeResourceRecordSets"],
+            Resource: dnsZones,
+            Condition: { "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": dnsNames } },
+          }] : []),
           // ── EKS: access entries and pod identity associations on this cluster ──
           {
             Sid: "ManageClusterAccess",

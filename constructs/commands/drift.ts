@@ -91,7 +91,16 @@ export function driftCommand(inputs: {
   };
 }
 
-/** The served models that get a drift CronJob: released, logging their inputs, drift on (issue 14). */
+/**
+ * Whether any configured model may get a drift CronJob (logging its inputs, drift on), released or not:
+ * what the tracking server's and the namespace's network policies admit. It does not depend on a release,
+ * so a model's first release changes only that model's own objects (the CronJob), never the platform's.
+ */
+export function driftJobsConfigured(config: EnvironmentConfig): boolean {
+  return Object.values(config.serving.models).some((m) => m.inferenceLog.enabled && m.drift.enabled);
+}
+
+/** The served models that get a drift CronJob: released, logging their inputs, drift on. */
 export function driftJobModels(config: EnvironmentConfig): string[] {
   return Object.entries(config.serving.models)
     .filter(([name, m]) => config.serving.releases[name] && m.inferenceLog.enabled && m.drift.enabled)

@@ -19,6 +19,12 @@
  * integration and route per model and path; the `$default` stage with throttling and JSON access logs to a
  * KMS-encrypted log group (no Authorization header, no token, no body); the custom domain (ACM, TLS 1.2);
  * CloudWatch alarms on 5xx and p99 latency to the platform's SNS topic.
+ *
+ * The caller's token reaches the model server: `Authorization` is one of the headers HTTP API parameter
+ * mapping may not remove (./http-api-rules.ts). What keeps it there: the server reads only its caller and
+ * request-id headers, never logs, stores or forwards a header, and passes the model only the body
+ * (runtime tests test_metrics_count_by_status_and_log_never_has_credentials); the model's pods have no
+ * egress but (with inference logging) HTTPS to S3; only the VPC link's path reaches them.
  */
 import { Construct } from "constructs";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
@@ -33,14 +39,18 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { TerraformOutput } from "cdktf";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { arnPrefix } from "../aws";
+import { arnPrefix, partitionOf } from "../aws";
+import { arnProblem } from "../aws-limits";
 import { MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
+import { HTTP_API_SOURCES, requestParameterProblems } from "./http-api-rules";
 
 /** The header the integration sets to pick the model's listener rule (and that the server ignores). */
 export const MODEL_ENDPOINT_HEADER = "X-Model-Endpoint";
@@ -87,9 +97,14 @@ export interface ModelApiProps {
   readonly audiences: readonly string[];
   /** The header the integration overwrites with the token's `sub` (the model server's caller header). @default "X-Caller-Id" */
   readonly callerHeader?: string;
-  /** Custom domain and its regional ACM certificate. Required. */
+  /** Custom domain and its regional ACM certificate (in `region`: a regional API uses only its own region's). Required. */
   readonly domain: string;
   readonly certificateArn: string;
+  /**
+   * Route 53 hosted zone of `domain`: the stack creates the alias record to the API's regional endpoint.
+   * Without it the record is the operator's (the target is the stack output `model_api_dns_target`). @default none
+   */
+  readonly hostedZoneId?: string;
   /** Stage-wide throttling. @default 100 / 200 */
   readonly throttle?: { readonly ratePerSecond: number; readonly burst: number };
   /** Per-route throttling. @default the stage's */
@@ -122,6 +137,11 @@ export class ModelApi extends Construct {
     super(scope, id);
     const fail = (field: string, message: string): never => { throw new Error(`${this.node.path}: ${field} ${message}`); };
     if (props.models.length === 0) fail("models", "must list at least one model");
+    const certificate = arnProblem(props.certificateArn, {
+      what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true, partition: partitionOf(props.region),
+      region: { name: props.region, why: `not ${props.region}: a regional API's custom domain uses a certificate of its own region` },
+    });
+    if (certificate) fail("certificateArn", `must be ${certificate}`);
     if (!/^https:\/\/\S+$/.test(props.issuerUrl)) fail("issuerUrl", `must be the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers), got "${props.issuerUrl}"`);
     if (props.audiences.length === 0) fail("audiences", "must name at least one audience (the platform's OIDC client id)");
     if (props.subnetIds.length < 2) fail("subnetIds", "must name at least two private subnets (an ALB spans two zones)");
@@ -172,11 +192,13 @@ export class ModelApi extends Construct {
       name: "platform-oidc",
       authorizerType: "JWT",
       identitySources: ["$request.header.Authorization"],
-      jwtConfiguration: { issuer: props.issuerUrl.replace(/\/$/, ""), audience: [...props.audiences] },
+      // Exactly as the identity provider writes `iss` (API Gateway compares them as strings: a trailing "/" counts).
+      jwtConfiguration: { issuer: props.issuerUrl, audience: [...props.audiences] },
     });
     const vpcLink = new Apigatewayv2VpcLink(this, "vpc_link", { name: `${name}-models`, subnetIds: [...props.subnetIds], securityGroupIds: [vpcLinkSg.id] });
 
     const routeSettings: { routeKey: string; throttlingRateLimit: number; throttlingBurstLimit: number; detailedMetricsEnabled: boolean }[] = [];
+    const routes: Apigatewayv2Route[] = [];
     props.models.forEach((m, n) => {
       const tg = new LbTargetGroup(this, `tg_${m.modelName.replace(/-/g, "_")}`, {
         name: tgName(`${name}-${m.modelName}`),
@@ -196,6 +218,15 @@ export class ModelApi extends Construct {
         action: [{ type: "forward", targetGroupArn: tg.arn }],
       });
       for (const route of MODEL_API_ROUTES) {
+        const requestParameters = {
+          "overwrite:path": `/${route}`,
+          [`overwrite:header.${MODEL_ENDPOINT_HEADER}`]: m.modelName,
+          // The verified caller, replacing whatever the client sent: the model server's per-caller limit.
+          [`overwrite:header.${callerHeader}`]: "$context.authorizer.claims.sub",
+          "overwrite:header.X-Request-Id": "$context.requestId",
+        };
+        const problems = requestParameterProblems(requestParameters);
+        if (problems.length > 0) fail("callerHeader", `makes a request mapping AWS refuses (${HTTP_API_SOURCES.parameterMapping}): ${problems.join("; ")}`);
         const integration = new Apigatewayv2Integration(this, `integration_${m.modelName.replace(/-/g, "_")}_${route}`, {
           apiId: this.api.id,
           integrationType: "HTTP_PROXY",
@@ -205,24 +236,16 @@ export class ModelApi extends Construct {
           integrationUri: listener.arn,
           payloadFormatVersion: "1.0",
           timeoutMilliseconds: timeoutMs,
-          requestParameters: {
-            "overwrite:path": `/${route}`,
-            [`overwrite:header.${MODEL_ENDPOINT_HEADER}`]: m.modelName,
-            // The verified caller, replacing whatever the client sent: the model server's per-caller limit.
-            [`overwrite:header.${callerHeader}`]: "$context.authorizer.claims.sub",
-            "overwrite:header.X-Request-Id": "$context.requestId",
-            // The model needs no token: it never leaves the gateway.
-            "remove:header.Authorization": "''",
-          },
+          requestParameters,
         });
         const routeKey = `POST /${m.modelName}/${route}`;
-        new Apigatewayv2Route(this, `route_${m.modelName.replace(/-/g, "_")}_${route}`, {
+        routes.push(new Apigatewayv2Route(this, `route_${m.modelName.replace(/-/g, "_")}_${route}`, {
           apiId: this.api.id,
           routeKey,
           authorizationType: "JWT",
           authorizerId: this.authorizer.id,
           target: `integrations/${integration.id}`,
-        });
+        }));
         routeSettings.push({ routeKey, throttlingRateLimit: routeThrottle.ratePerSecond, throttlingBurstLimit: routeThrottle.burst, detailedMetricsEnabled: true });
       }
     });
@@ -257,6 +280,8 @@ export class ModelApi extends Construct {
       defaultRouteSettings: { throttlingRateLimit: throttle.ratePerSecond, throttlingBurstLimit: throttle.burst, detailedMetricsEnabled: true },
       routeSettings,
       accessLogSettings: { destinationArn: logs.arn, format: JSON.stringify(ACCESS_LOG_FORMAT) },
+      // CreateStage refuses route settings for a route that does not exist yet (HTTP_API_SOURCES.stageRouteSettings).
+      dependsOn: routes,
     });
 
     // ── Custom domain ──
@@ -266,6 +291,19 @@ export class ModelApi extends Construct {
     });
     new Apigatewayv2ApiMapping(this, "mapping", { apiId: this.api.id, domainName: domain.id, stage: this.stage.id });
     this.url = `https://${props.domain}`;
+    // DNS: the alias record where the zone is given; else the target the operator's record must point at.
+    if (props.hostedZoneId) {
+      new Route53Record(this, "dns_record", {
+        zoneId: props.hostedZoneId,
+        name: props.domain,
+        type: "A",
+        alias: { name: domain.domainNameConfiguration.targetDomainName, zoneId: domain.domainNameConfiguration.hostedZoneId, evaluateTargetHealth: false },
+      });
+    }
+    new TerraformOutput(this, "dns_target", {
+      description: `Where ${props.domain} must point (alias A record, or CNAME): the API's regional endpoint and its hosted zone`,
+      value: { domain: props.domain, target: domain.domainNameConfiguration.targetDomainName, hostedZoneId: domain.domainNameConfiguration.hostedZoneId, managedByStack: Boolean(props.hostedZoneId) },
+    }).overrideLogicalId("model_api_dns_target");
 
     // ── Alarms to the platform's topic ──
     const dimensions = { ApiId: this.api.id, Stage: "$default" };

@@ -35,6 +35,7 @@ export function modelApiFromConfig(
     callerHeader: callerHeaderFor(config),
     domain: g.domain,
     certificateArn: g.certificateArn,
+    hostedZoneId: g.route53ZoneId,
     throttle: { ratePerSecond: g.throttleRatePerSecond, burst: g.throttleBurst },
     routeThrottle: { ratePerSecond: g.routeThrottleRatePerSecond ?? g.throttleRatePerSecond, burst: g.routeThrottleBurst ?? g.throttleBurst },
     logRetentionDays: g.logRetentionDays,

@@ -58,6 +58,7 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
       keepImages: s.keepImages,
+      expireTagPrefixes: s.expireTagPrefixes,
       strictZoneSpread: config.production,
       preventDestroy: config.production,
       inputFields: m.inputFields,

@@ -4,8 +4,9 @@
  *
  * Creates:
  * - an ECR repository for the model's images: immutable tags, scan on push, encrypted with a
- *   customer-managed KMS key, a lifecycle policy keeping the last `keepImages` images; and the IAM
- *   policy a release pipeline needs to push to this repository and nothing else;
+ *   customer-managed KMS key, a lifecycle policy keeping the last `keepImages` unreleased (untagged)
+ *   images and never touching a released one (./ecr-rules.ts); and the IAM policy a release pipeline
+ *   needs to push to this repository, and read the scan of what it pushed, and nothing else;
  * - when a release is given (version + image digest), in the given namespace (restricted Pod Security):
  *   a ServiceAccount without API token, a Deployment running the image by digest with the restricted
  *   security context, read-only root filesystem, readiness on `/ping` (true once the model is loaded);
@@ -46,6 +47,7 @@ import type { ServiceContract } from "../contracts";
 import type { ContainerCommand } from "../commands/types";
 import { DNS_LABEL } from "../names";
 import { WorkloadRole } from "../workload-role";
+import { lifecyclePolicyProblems, lifecycleRules } from "./ecr-rules";
 import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
@@ -115,8 +117,10 @@ export interface ModelEndpointProps {
   readonly prometheusPodLabels?: Record<string, string>;
   /** Extra labels on the ServiceMonitor (for an existing Prometheus whose selector needs them). @default {} */
   readonly serviceMonitorLabels?: Record<string, string>;
-  /** Images kept in the repository (older ones expire). @default 10 */
+  /** Unreleased images kept in the repository: untagged pushes (older ones expire; released images never do). @default 10 */
   readonly keepImages?: number;
+  /** Other tag prefixes a team pushes, with how many images of each are kept; none may match a release tag. @default {} */
+  readonly expireTagPrefixes?: Readonly<Record<string, number>>;
   /** KMS key encrypting the repository. @default a new key with rotation on */
   readonly kmsKeyArn?: string;
   /** User and group id of the container (the image's `USER`). @default 10001 */
@@ -209,6 +213,9 @@ export class ModelEndpoint extends Construct {
     if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? "")) fail("namePrefix", `must be lower-case letters, digits and '-' (at most 41), got "${props.namePrefix}"`);
     const keep = props.keepImages ?? 10;
     if (!Number.isInteger(keep) || keep < 1 || keep > 1000) fail("keepImages", `must be a whole number from 1 to 1000, got ${keep}`);
+    const retention = lifecycleRules({ untagged: keep, tagPrefixes: props.expireTagPrefixes });
+    const retentionProblems = lifecyclePolicyProblems(retention);
+    if (retentionProblems.length > 0) fail("expireTagPrefixes", `make a lifecycle policy that ECR refuses or that could expire a released image: ${retentionProblems.join("; ")}`);
     const replicas = props.replicas ?? { min: 2, max: 4 };
     if (!Number.isInteger(replicas.min) || replicas.min < 1 || replicas.max < replicas.min) {
       fail("replicas", `must have 1 <= min <= max, got ${JSON.stringify(replicas)}`);
@@ -272,16 +279,10 @@ export class ModelEndpoint extends Construct {
       encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: kmsKeyArn }],
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
+    // Unreleased images expire by count; a release's tag (scripts/ci/release-tag.sh) is selected by no rule.
     new EcrLifecyclePolicy(this, "lifecycle", {
       repository: this.repository.name,
-      policy: JSON.stringify({
-        rules: [{
-          rulePriority: 1,
-          description: `keep the last ${keep} images`,
-          selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keep },
-          action: { type: "expire" },
-        }],
-      }),
+      policy: JSON.stringify({ rules: retention }),
     });
     this.pushPolicy = new IamPolicy(this, "push_policy", {
       name: `${name}-image-push`.slice(0, 128),
@@ -297,7 +298,7 @@ export class ModelEndpoint extends Construct {
             Action: [
               "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
               "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
-              // The release's scan gate: `aws ecr wait image-scan-complete` and describe-image-scan-findings.
+              // The scan gate: `aws ecr wait image-scan-complete` and the findings of the pushed digest.
               "ecr:DescribeImageScanFindings",
             ],
             Resource: this.repository.arn,

@@ -10,7 +10,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
 import { trackingInstance } from "../tracking-server/from-config";
-import { driftJobModels, driftJobPodLabels } from "../commands/drift";
+import { driftJobsConfigured, driftJobPodLabels } from "../commands/drift";
 import { TRAINING_STEP_POD_LABELS } from "../training";
 import { modelRetentionPodLabels } from "../commands/retention";
 import { registryEventsPodLabels } from "../commands/registry-events";
@@ -27,6 +27,10 @@ export const POD_IDENTITY_AGENT: CidrPeer = { cidr: "169.254.170.23/32" };
 export const KUBELET_PORT = 10250;
 /** The Argo Workflows server's port (UI and API). */
 export const ARGO_SERVER_PORT = 2746;
+/** Prometheus's HTTP API (what the rollouts' analysis queries). */
+export const PROMETHEUS_PORT = 9090;
+/** The Argo Rollouts controller's pods (argo-helm's argo-rollouts chart: its selector labels, release "argo-rollouts"). */
+export const ARGO_ROLLOUTS_POD_LABELS = { "app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/instance": "argo-rollouts" } as const;
 /** Labels of the pods the kube-prometheus-stack chart runs (Grafana's and Alertmanager's). */
 export const GRAFANA_POD_LABELS = { "app.kubernetes.io/name": "grafana" } as const;
 export const ALERTMANAGER_POD_LABELS = { "app.kubernetes.io/name": "alertmanager" } as const;
@@ -95,7 +99,7 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     { name: "model-retention-egress", namespace: ns, podLabels: modelRetentionPodLabels(config), egress: [toTracking, awsApis, ...credentials] },
     // The drift CronJobs (issue 14): the monitoring run to MLflow, the logged records from S3, alerts to
     // Slack/Discord (HTTPS) and e-mail (the events service's SMTP server).
-    ...(driftJobModels(config).length > 0 ? [{
+    ...(driftJobsConfigured(config) ? [{
       name: "drift-job-egress",
       namespace: ns,
       podLabels: driftJobPodLabels(config),
@@ -132,6 +136,25 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     });
   }
 
+  // The Argo Rollouts controller (installed with the serving platform): the Kubernetes API, and the analysis
+  // queries to Prometheus (the one delivery.prometheusUrl names, by default the monitoring namespace's).
+  const d = config.serving.delivery;
+  const rollouts = d.strategy !== "rollingUpdate" && d.controller === "install" && inputs.namespaces.includes(d.controllerNamespace);
+  const promUrl = d.prometheusUrl ? new URL(d.prometheusUrl) : undefined;
+  if (rollouts) {
+    workloads.push({
+      name: "argo-rollouts-controller",
+      namespace: d.controllerNamespace,
+      podLabels: { ...ARGO_ROLLOUTS_POD_LABELS },
+      egress: [
+        { why: "the Kubernetes API server (EKS control plane addresses in the VPC)", peers: vpc, ports: [{ port: HTTPS_PORT }] },
+        promUrl
+          ? { why: "the analysis queries to serving.delivery.prometheusUrl", peers: [{ allNamespaces: true }, PUBLIC_INTERNET, ...vpc], ports: [{ port: Number(promUrl.port || (promUrl.protocol === "https:" ? HTTPS_PORT : 80)) }] }
+          : { why: "the analysis queries to Prometheus", peers: [{ namespace: config.monitoring.namespace, podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) } }], ports: [{ port: PROMETHEUS_PORT }] },
+      ],
+    });
+  }
+
   const m = config.monitoring;
   if (m.mode === "install" && inputs.namespaces.includes(m.namespace)) {
     const mon = m.namespace;
@@ -153,6 +176,7 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
         name: "prometheus-scrapes",
         namespace: mon,
         podLabels: prometheus,
+        ...(rollouts && !promUrl ? { ingress: [{ why: "the Argo Rollouts controller's analysis queries", peers: [{ namespace: d.controllerNamespace, podLabels: { ...ARGO_ROLLOUTS_POD_LABELS } }], ports: [{ port: PROMETHEUS_PORT }] }] } : {}),
         egress: [
           { why: "scrapes of every pod the ServiceMonitors name, in any namespace", peers: [{ allNamespaces: true }] },
           { why: "the kubelets' metrics (nodes in the VPC)", peers: vpc, ports: [{ port: KUBELET_PORT }] },

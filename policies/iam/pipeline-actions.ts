@@ -114,6 +114,11 @@ export const PIPELINE_ACTIONS: readonly PipelineRow[] = [
     calls: (c) => perModel(c, ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"]),
   },
   {
+    role: "imagePush", what: "describe the pushed digest (the scan gate refuses an image index)", file: ".github/workflows/release-model.yml", contains: "aws ecr describe-images --repository-name \"$REPOSITORY\"",
+    sources: ["https://docs.aws.amazon.com/cli/latest/reference/ecr/describe-images.html", SAR("amazonelasticcontainerregistry")],
+    calls: (c) => perModel(c, ["ecr:DescribeImages"]),
+  },
+  {
     role: "imagePush", what: "wait for the scan (the waiter polls DescribeImageScanFindings)", file: ".github/workflows/release-model.yml", contains: "aws ecr wait image-scan-complete",
     sources: ["https://docs.aws.amazon.com/cli/latest/reference/ecr/wait/image-scan-complete.html", SAR("amazonelasticcontainerregistry")],
     calls: (c) => perModel(c, ["ecr:DescribeImageScanFindings"]),
@@ -131,9 +136,24 @@ export const PIPELINE_ACTIONS: readonly PipelineRow[] = [
     calls: () => [{ action: "ecr:GetAuthorizationToken", resource: "*" }],
   },
   {
-    role: "deploy", what: "copy the released image into the environment's repository (same digest)", file: ".github/workflows/release-environment.yml", contains: "docker buildx imagetools create --tag \"$DEST_REPOSITORY",
+    role: "deploy", what: "copy the released image into the environment's repository (same digest)", file: ".github/workflows/release-environment.yml", contains: "skopeo copy --preserve-digests \"docker://$SOURCE@$DIGEST\" \"docker://$DEST_REPOSITORY:$tag\"",
     sources: [ECR_PUSH, ECR_PULL, SAR("amazonelasticcontainerregistry")],
     calls: (c) => perModel(c, ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
+  },
+  {
+    role: "deploy", what: "check the copy arrived under the same digest", file: ".github/workflows/release-environment.yml", contains: "aws ecr describe-images --repository-name \"${DEST_REPOSITORY#*/}\"",
+    sources: ["https://docs.aws.amazon.com/cli/latest/reference/ecr/describe-images.html", SAR("amazonelasticcontainerregistry")],
+    calls: (c) => perModel(c, ["ecr:DescribeImages"]),
+  },
+  {
+    role: "deploy", what: "read the released manifest to tag it (release tag: no lifecycle rule selects it)", file: "scripts/ci/release-tag.sh", contains: "aws ecr batch-get-image --repository-name \"$repository\"",
+    sources: ["https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html", SAR("amazonelasticcontainerregistry")],
+    calls: (c) => perModel(c, ["ecr:BatchGetImage"]),
+  },
+  {
+    role: "deploy", what: "put the same manifest under the release tag (digest unchanged)", file: "scripts/ci/release-tag.sh", contains: "aws ecr put-image --repository-name \"$repository\"",
+    sources: ["https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-retag.html", SAR("amazonelasticcontainerregistry")],
+    calls: (c) => perModel(c, ["ecr:PutImage"]),
   },
   {
     role: "deploy", what: "kubeconfig for the rollout check (DescribeCluster; kubectl then authenticates through the deploy role's access entry)", file: "scripts/ci/release-verify.sh", contains: "aws eks update-kubeconfig --name",

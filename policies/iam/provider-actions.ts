@@ -447,6 +447,28 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
     delete: ["elasticloadbalancing:DeleteTargetGroup"],
   },
 
+  {
+    // resourceRecordCreate/Read/Delete: the zone is looked up first (its name qualifies the record's),
+    // then ChangeResourceRecordSets, and a create or delete waits for the change to be INSYNC (GetChange).
+    type: "aws_route53_record", kind: "resource", sources: [SRC("route53/record.go"), SAR("amazonroute53")],
+    arn: (i) => `arn:${i.aws.partition}:route53:::hostedzone/${i.ref(i.attrs.zone_id)}`,
+    create: [
+      "route53:GetHostedZone",
+      { action: "route53:ChangeResourceRecordSets", context: (i) => ({ "route53:ChangeResourceRecordSetsNormalizedRecordNames": [String(i.ref(i.attrs.name)).toLowerCase().replace(/\.$/, "")] }) },
+      { action: "route53:GetChange", on: (i) => `arn:${i.aws.partition}:route53:::change/C0000000000000000000` },
+    ],
+    read: ["route53:GetHostedZone", "route53:ListResourceRecordSets"],
+    update: [
+      { action: "route53:ChangeResourceRecordSets", context: (i) => ({ "route53:ChangeResourceRecordSetsNormalizedRecordNames": [String(i.ref(i.attrs.name)).toLowerCase().replace(/\.$/, "")] }) },
+      { action: "route53:GetChange", on: (i) => `arn:${i.aws.partition}:route53:::change/C0000000000000000000` },
+    ],
+    delete: [
+      "route53:GetHostedZone",
+      { action: "route53:ChangeResourceRecordSets", context: (i) => ({ "route53:ChangeResourceRecordSetsNormalizedRecordNames": [String(i.ref(i.attrs.name)).toLowerCase().replace(/\.$/, "")] }) },
+      { action: "route53:GetChange", on: (i) => `arn:${i.aws.partition}:route53:::change/C0000000000000000000` },
+    ],
+  },
+
   // ── Data sources: read at every plan ──
   dataRow("aws_eks_cluster", "eks/cluster_data_source.go", "amazonelastickubernetesservice", (i) => regional(i, "eks", `cluster/${i.ref(i.attrs.name)}`), ["eks:DescribeCluster"]),
   dataRow("aws_eks_addon", "eks/addon_data_source.go", "amazonelastickubernetesservice", (i) => regional(i, "eks", `addon/${i.ref(i.attrs.cluster_name)}/${i.ref(i.attrs.addon_name)}/*`), ["eks:DescribeAddon"]),

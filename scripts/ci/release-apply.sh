@@ -6,6 +6,10 @@
 set -euo pipefail
 env_name=$1 stack=$2 model=$3 version=$4 digest=$5
 
+# The released digest carries the release tag in this environment's repository: no lifecycle rule selects
+# it, so the pinned image (and, later, this rollback target) never expires.
+bash scripts/ci/release-tag.sh "$stack/$model" "$version" "$digest"
+
 change=$(node dist/scripts/ci/release-file.js set --env "$env_name" --model "$model" --version "$version" --digest "$digest")
 echo "release file: $change"
 file="config/releases/$env_name.json"

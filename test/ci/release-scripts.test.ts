@@ -6,7 +6,8 @@ import { eventRequest, resolve } from "../../scripts/ci/resolve-version";
 import { formatReleases, main as releaseFile, setRelease } from "../../scripts/ci/release-file";
 import { checkAnswer, rowsOfExample, smokeTest } from "../../scripts/ci/smoke-test";
 import { previous, record, rolledBack } from "../../scripts/ci/record-deployment";
-import { scanDecision } from "../../scripts/ci/scan-gate";
+import { imageDecision, main as scanGate, scanDecision } from "../../scripts/ci/scan-gate";
+import { main as releaseTagMain } from "../../scripts/ci/release-tag";
 import { messageText, notify } from "../../scripts/ci/notify";
 import { envConfig } from "../helpers/synth";
 import { stubServer } from "./stub-server";
@@ -163,6 +164,44 @@ describe("scan-gate", () => {
     const d = scanDecision(findings, "HIGH");
     expect(d.pass).toBe(pass);
     expect(d.reason).toMatch(reason);
+  });
+
+  const manifest = (type: string) => ({ imageDetails: [{ imageDigest: DIGEST, imageManifestMediaType: type }] });
+  test.each([
+    ["application/vnd.oci.image.manifest.v1+json", undefined],
+    ["application/vnd.docker.distribution.manifest.v2+json", undefined],
+    // What buildx pushes with --sbom / --provenance: ECR's basic scan does not scan it.
+    ["application/vnd.oci.image.index.v1+json", /is an application\/vnd.oci.image.index.v1\+json, not a single image manifest: ECR's basic scan does not scan an image index/],
+    ["application/vnd.docker.distribution.manifest.list.v2+json", /not a single image manifest/],
+  ])("the deployed digest as %s", (type, refusal) => {
+    const d = imageDecision(manifest(type), DIGEST);
+    if (refusal) expect(d?.reason).toMatch(refusal);
+    else expect(d).toBeUndefined();
+  });
+
+  test("refuses findings of another digest, and an image the repository does not have", () => {
+    const other = `sha256:${"b".repeat(64)}`;
+    expect(scanDecision({ imageId: { imageDigest: other }, imageScanStatus: { status: "COMPLETE" }, imageScanFindings: {} }, "HIGH", DIGEST).reason).toMatch(/the findings are of sha256:b+, not of the deployed sha256:a+/);
+    expect(imageDecision({ imageDetails: [] }, DIGEST)?.reason).toMatch(/the repository has no image/);
+  });
+
+  test("the command: exit 0 on a clean scan of the deployed manifest, 1 on an index, 2 without the digest", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-gate-"));
+    const write = (name: string, v: unknown) => { fs.writeFileSync(path.join(dir, name), JSON.stringify(v)); return path.join(dir, name); };
+    const findings = write("f.json", { imageId: { imageDigest: DIGEST }, imageScanStatus: { status: "COMPLETE" }, imageScanFindings: { findingSeverityCounts: { LOW: 1 } } });
+    const out: string[] = [];
+    expect(await scanGate(["--image", write("m.json", manifest("application/vnd.oci.image.manifest.v1+json")), "--findings", findings, "--digest", DIGEST], (x) => out.push(x))).toBe(0);
+    expect(await scanGate(["--image", write("i.json", manifest("application/vnd.oci.image.index.v1+json")), "--findings", findings, "--digest", DIGEST], (x) => out.push(x))).toBe(1);
+    expect(await scanGate(["--findings", findings], (x) => out.push(x))).toBe(2);
+  });
+});
+
+describe("release-tag", () => {
+  test("prints the tag no lifecycle rule selects: release-v<version>-<12 hex of the digest>", () => {
+    const out: string[] = [];
+    expect(releaseTagMain(["--version", "7", "--digest", DIGEST], (x) => out.push(x))).toBe(0);
+    expect(out.join("")).toBe(`release-v7-${"a".repeat(12)}\n`);
+    expect(() => releaseTagMain(["--version", "latest", "--digest", DIGEST])).toThrow(/version must be a registered model version/);
   });
 });
 

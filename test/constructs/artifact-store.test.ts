@@ -33,10 +33,10 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
     expect(bucket.bucket).toBe(`mlflow-${env}-artifacts-${config.aws.accountId}`);
   });
 
-  it("allows force_destroy only where the environment says so (dev), and prevent_destroy in prod", () => {
-    expect(bucket.force_destroy).toBe(env === "dev");
-    expect(bucket.lifecycle?.prevent_destroy).toBe(env === "prod" ? true : undefined);
-    expect(byPrefix(json, "aws_kms_key", "artifact_store_key").lifecycle?.prevent_destroy).toBe(env === "prod" ? true : undefined);
+  it("allows force_destroy only where the environment says so, and prevent_destroy in production", () => {
+    expect(bucket.force_destroy).toBe(config.artifacts.forceDestroy);
+    expect(bucket.lifecycle?.prevent_destroy).toBe(config.production ? true : undefined);
+    expect(byPrefix(json, "aws_kms_key", "artifact_store_key").lifecycle?.prevent_destroy).toBe(config.production ? true : undefined);
   });
 
   it("blocks every kind of public access and disables ACLs", () => {
@@ -78,33 +78,36 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
     expect(policy.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_public_access_block\./)]);
   });
 
-  it("moves artifacts under the prefix to STANDARD_IA then GLACIER_IR, and never expires them by default", () => {
+  it("moves artifacts under the prefix to STANDARD_IA then GLACIER_IR as configured, and expires them only where configured", () => {
+    const a = config.artifacts;
     const rules = rulesById(json);
     expect(rules["artifacts-storage-class"]).toEqual({
-      id: "artifacts-storage-class", status: "Enabled", filter: [{ prefix: "mlartifacts/" }],
-      transition: [{ days: 30, storage_class: "STANDARD_IA" }, { days: 90, storage_class: "GLACIER_IR" }],
+      id: "artifacts-storage-class", status: "Enabled", filter: [{ prefix: `${a.prefix}/` }],
+      transition: [{ days: a.transitionToInfrequentAccessDays, storage_class: "STANDARD_IA" }, ...(a.transitionToGlacierIrDays ? [{ days: a.transitionToGlacierIrDays, storage_class: "GLACIER_IR" }] : [])],
+      ...(a.expireDays ? { expiration: [{ days: a.expireDays }] } : {}),
     });
   });
 
-  it("keeps the 3 newest noncurrent versions, expires the others after 30 days, and all after 365", () => {
+  it("keeps the configured newest noncurrent versions, expires the others after noncurrentExpireDays, and all after noncurrentMaxDays", () => {
+    const a = config.artifacts;
     const rules = rulesById(json);
-    expect(rules["noncurrent-versions"].noncurrent_version_expiration).toEqual([{ noncurrent_days: 30, newer_noncurrent_versions: 3 }]);
-    expect(rules["noncurrent-versions-cap"].noncurrent_version_expiration).toEqual([{ noncurrent_days: 365 }]);
+    expect(rules["noncurrent-versions"].noncurrent_version_expiration).toEqual([{ noncurrent_days: a.noncurrentExpireDays, ...(a.noncurrentVersionsToKeep > 0 ? { newer_noncurrent_versions: a.noncurrentVersionsToKeep } : {}) }]);
+    if (a.noncurrentVersionsToKeep > 0) expect(rules["noncurrent-versions-cap"].noncurrent_version_expiration).toEqual([{ noncurrent_days: a.noncurrentMaxDays }]);
     expect(rules["noncurrent-versions"].filter).toEqual([{ prefix: "" }]);
   });
 
-  it("aborts incomplete multipart uploads after 3 days and removes expired delete markers", () => {
+  it("aborts incomplete multipart uploads after the configured days and removes expired delete markers", () => {
     const rules = rulesById(json);
-    expect(rules["abort-incomplete-multipart-uploads"].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 3 }]);
+    expect(rules["abort-incomplete-multipart-uploads"].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: config.artifacts.abortIncompleteMultipartUploadDays }]);
     expect(rules["expired-delete-markers"].expiration).toEqual([{ expired_object_delete_marker: true }]);
     const lc = byPrefix(json, "aws_s3_bucket_lifecycle_configuration", "artifact_store_lifecycle");
     expect(lc.transition_default_minimum_object_size).toBe("all_storage_classes_128K");
     expect(lc.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_versioning\./)]);
   });
 
-  it("has no access logging or replication unless configured", () => {
-    expect(resourcesOf(json, "aws_s3_bucket_logging")).toEqual({});
-    expect(resourcesOf(json, "aws_s3_bucket_replication_configuration")).toEqual({});
+  it("has access logging and replication exactly where configured", () => {
+    expect(Object.keys(resourcesOf(json, "aws_s3_bucket_logging"))).toHaveLength(config.artifacts.accessLogging ? 1 : 0);
+    expect(Object.keys(resourcesOf(json, "aws_s3_bucket_replication_configuration"))).toHaveLength(config.artifacts.replicationRegion ? 1 : 0);
   });
 });
 

@@ -146,10 +146,14 @@ describe("serving.delivery configuration", () => {
     expect(tmpl.spec.metrics[0].provider.prometheus.address).toBe(`http://prometheus-operated.${cfg.monitoring.namespace}.svc:9090`);
   });
 
-  it("attaches to an existing controller (no chart installed) and installs none without a release", () => {
-    const j = synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } }));
-    expect(Object.values(resourcesOf(j, "helm_release")).some((r) => r.chart === "argo-rollouts")).toBe(false);
-    expect(Object.values(resourcesOf(synthJson(envConfig("dev")), "helm_release")).some((r) => r.chart === "argo-rollouts")).toBe(false);
+  it("attaches to an existing controller (no chart installed); installs one with the platform, before any release, only where models are served with Rollouts", () => {
+    const controller = (j: ReturnType<typeof synthJson>) => Object.values(resourcesOf(j, "helm_release")).some((r) => r.chart === "argo-rollouts");
+    expect(controller(synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } })))).toBe(false);
+    // The fixture's dev serves a model and declares no release: the platform deploy installs the controller.
+    expect(Object.keys(envConfig("dev").serving.releases)).toEqual([]);
+    expect(controller(synthJson(envConfig("dev")))).toBe(true);
+    expect(controller(synthJson(envConfig("dev", { serving: { delivery: { strategy: "rollingUpdate" } } })))).toBe(false);
+    expect(controller(synthJson(envConfig("staging")))).toBe(false);
   });
 
   it("names environment and field of a bad delivery setting", () => {

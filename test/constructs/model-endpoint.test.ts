@@ -3,6 +3,7 @@ import { ModelEndpoint, modelServerPodLabels, type ModelEndpointProps } from "..
 import { modelEndpointProps } from "../../constructs/model-endpoint/from-config";
 import { MODEL_DIR, modelServerCommand } from "../../constructs/commands/model-server";
 import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
+import { lifecyclePolicyProblems, releaseTag, ruleSelecting, type EcrLifecycleRule } from "../../constructs/model-endpoint/ecr-rules";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const base: ModelEndpointProps = {
@@ -27,7 +28,7 @@ const pod = deployment.spec.template.spec;
 const container = pod.container[0];
 
 describe("ModelEndpoint image repository", () => {
-  it("has immutable tags, scan on push, a KMS key and keeps the last N images", () => {
+  it("has immutable tags, scan on push, a KMS key and keeps the last N unreleased images", () => {
     const repo = onlyResource(json, "aws_ecr_repository");
     expect(repo.name).toBe("mlflow-dev/iris-classifier");
     expect(repo.image_tag_mutability).toBe("IMMUTABLE");
@@ -36,7 +37,7 @@ describe("ModelEndpoint image repository", () => {
     expect(repo.encryption_configuration[0].kms_key).toMatch(/aws_kms_key\..*\.arn/);
     expect(onlyResource(json, "aws_kms_key").enable_key_rotation).toBe(true);
     const policy = JSON.parse(onlyResource(json, "aws_ecr_lifecycle_policy").policy);
-    expect(policy.rules[0].selection).toEqual({ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
+    expect(policy.rules[0].selection).toEqual({ tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: 10 });
     expect(JSON.parse(onlyResource(synth({ keepImages: 3 }), "aws_ecr_lifecycle_policy").policy).rules[0].selection.countNumber).toBe(3);
     expect(repo.lifecycle).toBeUndefined();
     const guarded = synth({ preventDestroy: true });
@@ -44,10 +45,32 @@ describe("ModelEndpoint image repository", () => {
     expect(onlyResource(guarded, "aws_kms_key").lifecycle.prevent_destroy).toBe(true);
   });
 
-  it("the pipeline's push policy names this repository only (login aside, which AWS requires on *)", () => {
+  it("never expires a released image: no rule selects a release's tag, whatever the counts and other prefixes", () => {
+    for (const props of [{}, { keepImages: 1 }, { keepImages: 1, expireTagPrefixes: { "dev-": 1, "pr-": 2 } }]) {
+      const rules = JSON.parse(onlyResource(synth(props), "aws_ecr_lifecycle_policy").policy).rules as EcrLifecycleRule[];
+      expect(lifecyclePolicyProblems(rules)).toEqual([]);
+      expect(ruleSelecting(rules, [releaseTag("3", DIGEST)])).toBeUndefined();
+      // A digest released twice (two versions built alike) carries two release tags: still selected by no rule.
+      expect(ruleSelecting(rules, [releaseTag("3", DIGEST), releaseTag("4", DIGEST)])).toBeUndefined();
+      // Unreleased pushes (by digest, untagged) expire beyond the count.
+      expect(ruleSelecting(rules, [])?.selection).toMatchObject({ tagStatus: "untagged" });
+    }
+    const withDev = JSON.parse(onlyResource(synth({ expireTagPrefixes: { "dev-": 5 } }), "aws_ecr_lifecycle_policy").policy).rules as EcrLifecycleRule[];
+    expect(ruleSelecting(withDev, ["dev-42"])?.selection).toMatchObject({ tagPrefixList: ["dev-"], countNumber: 5 });
+    // The rule before: any image, counted (a release's digest past the 10th push expired).
+    expect(ruleSelecting([{ rulePriority: 1, selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 }, action: { type: "expire" } }], [releaseTag("3", DIGEST)])).toBeDefined();
+    // Refused at synth, naming the environment and the field.
+    expect(configProblems({ serving: { expireTagPrefixes: { "release-v": 2 } } }).join("\n")).toMatch(/environment "dev": field serving.expireTagPrefixes.release-v = 2: expected a tag prefix that cannot match a release's tag/);
+    expect(configProblems({ serving: { expireTagPrefixes: { r: 2 } } }).join("\n")).toMatch(/field serving.expireTagPrefixes.r = 2: expected a tag prefix that cannot match/);
+    expect(() => synth({ expireTagPrefixes: { rel: 3 } })).toThrow(/expireTagPrefixes make a lifecycle policy that ECR refuses or that could expire a released image: rule 2: a tag prefix that cannot match a release's tag/);
+  });
+
+  it("the pipeline's push policy names this repository only (login aside, which AWS requires on *), and lets the scan gate read the scan", () => {
     const doc = JSON.parse(onlyResource(json, "aws_iam_policy").policy);
     const push = doc.Statement.find((s: any) => s.Sid === "PushThisModel");
     expect(push.Resource).toMatch(/aws_ecr_repository\..*\.arn/);
+    // aws ecr wait image-scan-complete and describe-image-scan-findings (release-model.yml's scan gate).
+    expect(push.Action).toEqual(expect.arrayContaining(["ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecr:PutImage"]));
     expect(doc.Statement.filter((s: any) => s.Resource === "*").map((s: any) => s.Action)).toEqual([["ecr:GetAuthorizationToken"]]);
   });
 

@@ -1,4 +1,5 @@
 import { ACCESS_LOG_FORMAT, HTTP_API_MAX_TIMEOUT_MS } from "../../constructs/model-endpoint/api-gateway";
+import { requestParameterProblems } from "../../constructs/model-endpoint/http-api-rules";
 import { modelGatewayPodLabels } from "../../constructs/model-endpoint/gateway";
 import { MODEL_GATEWAY_CALLER_HEADER } from "../../constructs/commands/model-gateway";
 import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
@@ -6,7 +7,7 @@ import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type T
 const DIGEST = `sha256:${"ef".repeat(32)}`;
 const CERT = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa";
 const released = { "iris-classifier": { version: "5", imageDigest: DIGEST } };
-const apiGateway = { domain: "api.models.example.com", certificateArn: CERT, loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"], throttleRatePerSecond: 50, throttleBurst: 100, routeThrottleRatePerSecond: 20, routeThrottleBurst: 40 };
+const apiGateway = { domain: "api.models.example.com", certificateArn: CERT, certificateDomains: ["*.models.example.com"], loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"], throttleRatePerSecond: 50, throttleBurst: 100, routeThrottleRatePerSecond: 20, routeThrottleBurst: 40 };
 
 function apiStack(): { json: TfJson; issuer: string; clientId: string } {
   const cfg = envConfig("dev", { serving: { releases: released, exposure: "apiGateway", apiGateway } });
@@ -20,7 +21,7 @@ describe("exposure through API Gateway (HTTP API)", () => {
     const a = onlyResource(json, "aws_apigatewayv2_authorizer");
     expect(a.authorizer_type).toBe("JWT");
     expect(a.identity_sources).toEqual(["$request.header.Authorization"]);
-    expect(a.jwt_configuration.issuer).toBe(issuer.replace(/\/$/, ""));
+    expect(a.jwt_configuration.issuer).toBe(issuer);
     expect(a.jwt_configuration.audience).toEqual([clientId]);
     const routes = Object.values(resourcesOf(json, "aws_apigatewayv2_route"));
     expect(routes.map((r) => r.route_key).sort()).toEqual(["POST /iris-classifier/invocations", "POST /iris-classifier/predict"]);
@@ -33,7 +34,8 @@ describe("exposure through API Gateway (HTTP API)", () => {
     for (const i of integrations) {
       expect(i).toMatchObject({ connection_type: "VPC_LINK", integration_type: "HTTP_PROXY", timeout_milliseconds: HTTP_API_MAX_TIMEOUT_MS });
       expect(i.request_parameters["overwrite:header.X-Caller-Id"]).toBe("$context.authorizer.claims.sub");
-      expect(i.request_parameters["remove:header.Authorization"]).toBeDefined();
+      // AWS refuses a mapping of a reserved header such as Authorization: every integration create would fail.
+      expect(requestParameterProblems(i.request_parameters)).toEqual([]);
     }
     expect(integrations.map((i) => i.request_parameters["overwrite:path"]).sort()).toEqual(["/invocations", "/predict"]);
     expect(onlyResource(json, "aws_lb")).toMatchObject({ internal: true, drop_invalid_header_fields: true });
@@ -43,6 +45,33 @@ describe("exposure through API Gateway (HTTP API)", () => {
     const tgb = JSON.parse(chart.values[0]).resources.find((o: any) => o.kind === "TargetGroupBinding");
     expect(tgb.spec).toMatchObject({ serviceRef: { name: "mlflow-dev-iris-classifier", port: 80 }, targetType: "ip" });
     expect(tgb.spec.targetGroupARN).toMatch(/aws_lb_target_group\..*\.arn/);
+  });
+
+  it("keeps the issuer exactly as the identity provider writes iss (a trailing / included)", () => {
+    const cfg = envConfig("dev", { auth: { issuerUrl: "https://tenant.eu.auth0.com/" }, serving: { releases: released, exposure: "apiGateway", apiGateway } });
+    expect(onlyResource(synthJson(cfg), "aws_apigatewayv2_authorizer").jwt_configuration.issuer).toBe("https://tenant.eu.auth0.com/");
+  });
+
+  it("creates the stage after the routes its route settings name (CreateStage refuses unknown route keys)", () => {
+    const stage = onlyResource(json, "aws_apigatewayv2_stage");
+    const routes = Object.entries(resourcesOf(json, "aws_apigatewayv2_route"));
+    const named = new Set(stage.route_settings.map((r: any) => r.route_key));
+    expect(named.size).toBeGreaterThan(0);
+    for (const [address, route] of routes) {
+      if (named.has(route.route_key)) expect(stage.depends_on).toContain(`aws_apigatewayv2_route.${address}`);
+    }
+  });
+
+  it("refuses at synth what AWS refuses at deploy: a certificate of another region or account, one that does not cover the domain, a reserved caller header", () => {
+    const with_ = (g: object, extra: object = {}) => configProblems({ serving: { releases: released, exposure: "apiGateway", apiGateway: { ...apiGateway, ...g }, ...extra } }).join("\n");
+    expect(with_({ certificateArn: CERT.replace("eu-west-1", "us-east-1") })).toMatch(/environment "dev": field serving.apiGateway.certificateArn = .*it is in us-east-1, not the environment's region \(eu-west-1\)/);
+    expect(with_({ certificateArn: CERT.replace("111111111111", "999999999999") })).toMatch(/field serving.apiGateway.certificateArn = .*belongs to account 999999999999/);
+    expect(with_({ certificateDomains: ["*.example.com"] })).toMatch(/environment "dev": field serving.apiGateway.domain = "api.models.example.com": expected a name covered by serving.apiGateway.certificateDomains \(\*.example.com\)/);
+    expect(with_({ certificateDomains: undefined })).toMatch(/field serving.apiGateway.certificateDomains = nothing: expected the domains serving.apiGateway.certificateArn covers/);
+    // The tracking ingress's certificate brings its own domains (ingress.certificateDomains: *.example.com).
+    expect(() => envConfig("dev", { serving: { releases: released, exposure: "apiGateway", apiGateway: { ...apiGateway, certificateDomains: undefined, certificateArn: envConfig("dev").ingress.certificateArn, domain: "models.example.com" } } })).not.toThrow();
+    expect(with_({ certificateDomains: undefined, certificateArn: envConfig("dev").ingress.certificateArn })).toMatch(/field serving.apiGateway.domain = "api.models.example.com": expected a name covered by ingress.certificateDomains/);
+    expect(with_({}, { callerHeader: "X-Forwarded-For" })).toMatch(/field serving.callerHeader = "X-Forwarded-For": expected a header API Gateway may set/);
   });
 
   it("throttles the stage and each route", () => {
@@ -66,6 +95,19 @@ describe("exposure through API Gateway (HTTP API)", () => {
 
   it("serves the custom domain with ACM and TLS 1.2", () => {
     expect(onlyResource(json, "aws_apigatewayv2_domain_name")).toMatchObject({ domain_name: apiGateway.domain, domain_name_configuration: { certificate_arn: CERT, security_policy: "TLS_1_2", endpoint_type: "REGIONAL" } });
+  });
+
+  it("creates the domain's alias record where the hosted zone is configured; else outputs where the operator's record must point", () => {
+    expect(resourcesOf(json, "aws_route53_record")).toEqual({});
+    const target = json.output?.model_api_dns_target?.value as Record<string, string>;
+    expect(target).toMatchObject({ domain: apiGateway.domain, managedByStack: false });
+    expect(target.target).toMatch(/aws_apigatewayv2_domain_name\..*\.domain_name_configuration\[0\]\.target_domain_name/);
+    const withZone = synthJson(envConfig("dev", { serving: { releases: released, exposure: "apiGateway", apiGateway: { ...apiGateway, route53ZoneId: "Z0123456789ABCDEFGHIJ" } } }));
+    const record = onlyResource(withZone, "aws_route53_record");
+    expect(record).toMatchObject({ zone_id: "Z0123456789ABCDEFGHIJ", name: apiGateway.domain, type: "A", alias: { evaluate_target_health: false } });
+    expect(record.alias.name).toMatch(/target_domain_name/);
+    expect(record.alias.zone_id).toMatch(/hosted_zone_id/);
+    expect(configProblems({ serving: { exposure: "apiGateway", apiGateway: { ...apiGateway, route53ZoneId: "example.com" } } }).join("\n")).toMatch(/field serving.apiGateway.route53ZoneId/);
   });
 
   it("alarms on 5xx and p99 latency to the platform's SNS topic", () => {

@@ -21,7 +21,8 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
   it("runs the pure command: N, the server's artifacts destination, the in-cluster tracking server", () => {
     const dest = `s3://${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}`;
     expect(container.command).toEqual(["mlflow-platform"]);
-    expect(container.args).toEqual(["retention", "run", "--keep", String(config.registry.retention.keepVersions), "--artifacts-destination", dest]);
+    expect(container.args.slice(0, 6)).toEqual(["retention", "run", "--keep", String(config.registry.retention.keepVersions), "--artifacts-destination", dest]);
+    expect(container.args).toEqual(retentionCommand({ config, artifactStore: { destinationUri: dest } }).args);
     expect(container.env).toContainEqual({ name: "MLFLOW_TRACKING_URI", value: trackingServerUrl(trackingServerAddress(config)) });
     expect(cron.spec.schedule).toBe(config.registry.retention.schedule);
   });
@@ -52,9 +53,9 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
   it("has a lifecycle rule filtered on the archive tag: colder class after the grace period, no deletion unless configured", () => {
     const [, lc] = Object.entries(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find(([k]) => k.startsWith("artifact_store_lifecycle_"))!;
     const rule = (lc.rule as any[]).find((r) => r.id === "model-retention-archive");
-    expect(rule.filter).toEqual([{ and: [{ prefix: "mlartifacts/", tags: { [ARCHIVE_TAG.key]: ARCHIVE_TAG.value } }] }]);
+    expect(rule.filter).toEqual([{ and: [{ prefix: `${config.artifacts.prefix}/`, tags: { [ARCHIVE_TAG.key]: ARCHIVE_TAG.value } }] }]);
     expect(rule.transition).toEqual([{ days: config.registry.retention.graceDays, storage_class: config.registry.retention.storageClass }]);
-    expect(rule.expiration).toBeUndefined();
+    expect(rule.expiration).toEqual(config.registry.retention.deleteAfterDays ? [{ days: config.registry.retention.deleteAfterDays }] : undefined);
   });
 });
 

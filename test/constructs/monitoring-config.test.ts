@@ -25,8 +25,11 @@ describe.each(SHIPPED)("monitoring of the shipped environment %s", (name) => {
     expect(props.thresholds).toEqual(config.monitoring.thresholds);
   });
 
-  it("keeps Grafana internal (no grafanaHostname is configured)", () => {
-    expect(config.monitoring.grafanaHostname).toBeUndefined();
+  it("keeps Grafana internal unless grafanaHostname is configured", () => {
+    if (config.monitoring.grafanaHostname) {
+      expect(values.grafana.ingress).toMatchObject({ enabled: true, hosts: [config.monitoring.grafanaHostname] });
+      return;
+    }
     expect(values.grafana.ingress).toEqual({ enabled: false });
   });
 });

@@ -31,9 +31,17 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
   const policy = JSON.parse(byPrefix(json, "aws_iam_role_policy", "tracking_identity_artifact_access").policy);
   const bucketArn = `arn:aws:s3:::${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}`;
 
-  it("trusts only EKS Pod Identity for the mlflow service account in the mlflow namespace of this cluster", () => {
+  it("trusts only the environment's identity mode (EKS Pod Identity or IRSA) for the mlflow service account in the mlflow namespace of this cluster", () => {
     expect(role.name).toBe(`${config.project}-${env}-tracking-server`);
     expect(role.max_session_duration).toBe(3600);
+    if (config.identity.mode === "irsa") {
+      const issuer = config.cluster.oidcProviderArn!.replace(/^arn:[^:]+:iam::\d{12}:oidc-provider\//, "");
+      expect(JSON.parse(role.assume_role_policy).Statement).toEqual([{
+        Sid: "ServiceAccountViaIrsa", Effect: "Allow", Principal: { Federated: config.cluster.oidcProviderArn }, Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: { StringEquals: { [`${issuer}:sub`]: `system:serviceaccount:${config.mlflow.namespace}:mlflow`, [`${issuer}:aud`]: "sts.amazonaws.com" } },
+      }]);
+      return;
+    }
     expect(JSON.parse(role.assume_role_policy).Statement).toEqual([{
       Sid: "ServiceAccountViaPodIdentity",
       Effect: "Allow",
@@ -47,7 +55,11 @@ describe.each(SHIPPED)("tracking identity in %s", (env) => {
     }]);
   });
 
-  it("associates the role with the service account and checks the Pod Identity agent add-on at plan time", () => {
+  it("associates the role with the service account and checks the Pod Identity agent add-on at plan time (Pod Identity)", () => {
+    if (config.identity.mode === "irsa") {
+      expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
+      return;
+    }
     expect(byPrefix(json, "aws_eks_pod_identity_association", "tracking_identity_association")).toEqual({
       cluster_name: config.cluster.name, namespace: config.mlflow.namespace, service_account: "mlflow",
       role_arn: ref(json, "aws_iam_role", "tracking_identity_role", "arn"),

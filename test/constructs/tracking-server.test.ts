@@ -433,7 +433,8 @@ describe("wired into the environment stacks", () => {
   });
 
   it.each(SHIPPED)("%s: the tracking server reads the backend store's database and Secret, the identity's ServiceAccount and the artifact store's bucket", (name) => {
-    const json = synthJson(configured(name));
+    const config = configured(name);
+    const json = synthJson(config);
     const deployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
     expect(deployment).toBeDefined();
     const c = podSpec(deployment).container[0];
@@ -445,6 +446,11 @@ describe("wired into the environment stacks", () => {
     expect(Object.keys(secret!.data)).toEqual(expect.arrayContaining(["username", "password"]));
     const sa = Object.values(resourcesOf(json, "kubernetes_service_account_v1")).find((s) => s.metadata.name === "mlflow");
     expect(sa).toBeDefined();
+    if (config.identity.mode === "irsa") {
+      // IRSA: the ServiceAccount names the role whose trust names it.
+      expect(sa!.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role\.tracking_identity_role_[0-9A-F]+\.arn/);
+      return;
+    }
     const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
     // The tracking server's association (other constructs, such as Grafana's, have their own).
     expect(association.filter((a) => a.namespace === "mlflow" && a.service_account === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);

@@ -241,16 +241,28 @@ describe.each(SHIPPED)("every workload role of %s (with the load balancer contro
   const json = synthJson(config);
   const podRoles = Object.entries(resourcesOf(json, "aws_iam_role"))
     .map(([name, r]) => [name, JSON.parse(r.assume_role_policy).Statement[0]] as const)
-    .filter(([, s]) => s.Principal?.Service === "pods.eks.amazonaws.com");
+    .filter(([, s]) => s.Principal?.Service === "pods.eks.amazonaws.com" || String(s.Principal?.Federated ?? "").includes(":oidc-provider/oidc.eks."));
+  // The models' own roles: inference logging (released models that log) and drift (released, logging, drift on).
+  const released = Object.entries(config.serving.models).filter(([m, c]) => config.serving.releases[m] && c.inferenceLog.enabled);
+  const modelRoles = released.flatMap(([m, c]) => [`model_${m.replace(/-/g, "_")}_inference_log_role`, ...(c.drift.enabled ? [`drift_${m.replace(/-/g, "_")}_role`] : [])]);
 
-  it("uses the one trust policy: the cluster's ARN, the namespace and the service account from the session tags", () => {
+  it("uses the one trust policy of the environment's identity mode: the cluster (or its OIDC provider), the namespace and the service account", () => {
     expect(podRoles.map(([name]) => name.replace(/_[0-9A-F]{8}$/, "")).sort())
-      .toEqual(["load_balancer_controller_role", "model_retention_role", "monitoring_grafana_role", "tracking_identity_role", ...(config.training.enabled ? ["training_role"] : [])]);
+      .toEqual(["load_balancer_controller_role", "model_retention_role", "monitoring_grafana_role", "tracking_identity_role", ...(config.training.enabled ? ["training_role"] : []), ...modelRoles].sort());
     const clusterArn = `arn:aws:eks:${config.aws.region}:${config.aws.accountId}:cluster/${config.cluster.name}`;
     for (const [, statement] of podRoles) {
+      expect(Object.keys(statement.Condition)).toEqual(["StringEquals"]);
+      if (config.identity.mode === "irsa") {
+        const issuer = config.cluster.oidcProviderArn!.replace(/^arn:[^:]+:iam::\d{12}:oidc-provider\//, "");
+        expect(statement.Sid).toBe("ServiceAccountViaIrsa");
+        expect(statement.Principal).toEqual({ Federated: config.cluster.oidcProviderArn });
+        expect(statement.Action).toBe("sts:AssumeRoleWithWebIdentity");
+        expect(Object.keys(statement.Condition.StringEquals)).toEqual([`${issuer}:sub`, `${issuer}:aud`]);
+        expect(statement.Condition.StringEquals[`${issuer}:sub`]).toMatch(/^system:serviceaccount:[a-z0-9-]+:[a-z0-9-]+$/);
+        continue;
+      }
       expect(statement.Sid).toBe("ServiceAccountViaPodIdentity");
       expect(statement.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
-      expect(Object.keys(statement.Condition)).toEqual(["StringEquals"]);
       expect(Object.keys(statement.Condition.StringEquals)).toEqual([
         "aws:RequestTag/eks-cluster-arn", "aws:RequestTag/kubernetes-namespace", "aws:RequestTag/kubernetes-service-account",
       ]);
@@ -258,7 +270,7 @@ describe.each(SHIPPED)("every workload role of %s (with the load balancer contro
     }
   });
 
-  it("checks the Pod Identity agent once per cluster", () => {
-    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual([{ cluster_name: config.cluster.name, addon_name: "eks-pod-identity-agent" }]);
+  it("checks the Pod Identity agent once per cluster where Pod Identity is used", () => {
+    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual(config.identity.mode === "pod-identity" ? [{ cluster_name: config.cluster.name, addon_name: "eks-pod-identity-agent" }] : []);
   });
 });

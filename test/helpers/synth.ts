@@ -6,14 +6,16 @@
  * - `envConfig`, `entry`, `configProblems`: the test fixture (test/fixtures/environments.ts), for tests
  *   that check specific values. A fork's configuration never changes them.
  * - `SHIPPED` and `configured`: the environments config/environments.ts defines (a fork's own, with its
- *   placeholders replaced and environments added), for tests of properties every environment must have.
- *   Such tests must not assume any value of a particular environment.
+ *   placeholders replaced and environments added), for tests of properties every environment must have,
+ *   plus the test fixture's every-option environment (`EVERY_OPTION`, merged with config/environments.ts's
+ *   `shared`): what no shipped environment turns on is checked by the same property tests. Such tests
+ *   must not assume any value of a particular environment.
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { environments as configuredEntries, shared as configuredShared } from "../../config/environments";
-import { environments, shared } from "../fixtures/environments";
+import { environments, EVERY_OPTION_NAME, everyOption, shared } from "../fixtures/environments";
 import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
@@ -116,11 +118,24 @@ export function onlyResource(json: TfJson, type: string): Record<string, any> {
   return all[0];
 }
 
-/** The environments config/environments.ts defines, validated (a fork's own). */
-const CONFIGURED = resolveEnvironments(configuredShared, configuredEntries);
+/** The every-option environment's name (test/fixtures/environments.ts). */
+export const EVERY_OPTION = EVERY_OPTION_NAME;
+/** The environments property tests check: config/environments.ts's (a fork's own) and the every-option one. */
+const ENTRIES = [...configuredEntries, everyOption];
+/** Validated, with config/environments.ts's shared values. */
+const CONFIGURED = resolveEnvironments(configuredShared, ENTRIES);
 
-/** The names of the environments config/environments.ts defines (whatever a fork made of them). */
+/**
+ * The names of the environments config/environments.ts defines (whatever a fork made of them) and, last,
+ * the every-option environment. `CONFIGURED_ONLY` is the former alone: what `node dist/main.js` synthesizes.
+ */
 export const SHIPPED = CONFIGURED.map((e) => e.name);
+export const CONFIGURED_ONLY = SHIPPED.filter((n) => n !== EVERY_OPTION);
+
+/** The every-option environment, validated with config/environments.ts's shared values. */
+export function everyOptionConfig(): EnvironmentConfig {
+  return configured(EVERY_OPTION);
+}
 
 /** A validated environment of config/environments.ts, with `overrides` merged on top of its entry. */
 export function configured(name: string, overrides: DeepPartial<EnvironmentInput> = {}): EnvironmentConfig {
@@ -129,7 +144,7 @@ export function configured(name: string, overrides: DeepPartial<EnvironmentInput
     if (!found) throw new Error(`no environment "${name}" in config/environments.ts`);
     return found;
   }
-  const raw = configuredEntries.find((e) => e.name === name);
+  const raw = ENTRIES.find((e) => e.name === name);
   if (!raw) throw new Error(`no environment "${name}" in config/environments.ts`);
   return resolveEnvironments(configuredShared, [deepMerge(raw, overrides)])[0];
 }

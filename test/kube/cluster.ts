@@ -6,6 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../../main";
+import { MlflowStack } from "../../stacks/mlflow-stack";
+import { everyOptionConfig } from "../helpers/synth";
 import { TOOLS_DIR } from "../helpers/tools";
 import type { ClusterInfo } from "./apiserver";
 import { kubeBin } from "./apiserver";
@@ -27,10 +29,15 @@ export async function connect(): Promise<{ info: ClusterInfo; client: KubeClient
 
 export const helmRender = () => kubeBin(TOOLS_DIR, "helm-render");
 
-/** Synthesizes the stacks of every environment the configuration defines; returns their folders. */
+/**
+ * Synthesizes the stacks of every environment the configuration defines and, without a filter, the test
+ * fixture's every-option environment (test/fixtures/environments.ts); returns their folders.
+ */
 export function synthStacks(filter?: string): Map<string, string> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-check-synth-"));
-  buildApp({ outdir, filter }).synth();
+  const app = buildApp({ outdir, filter });
+  if (!filter) new MlflowStack(app, everyOptionConfig());
+  app.synth();
   const stacks = new Map<string, string>();
   for (const name of fs.readdirSync(path.join(outdir, "stacks")).sort()) stacks.set(name, path.join(outdir, "stacks", name));
   return stacks;

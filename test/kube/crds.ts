@@ -73,3 +73,62 @@ export function loadCrds(helmRender: string, sources: CrdSource[] = CRD_SOURCES)
   }
   return readYaml(helmRender, files).filter((o) => o.kind === "CustomResourceDefinition");
 }
+
+/**
+ * CRDs whose upstream module the Go proxy does not serve, written here from their published API reference
+ * (fields, types, required and enumerated values; nothing else is known offline). The AWS Load Balancer
+ * Controller's go.mod lacks the `/v2`..`/v3` suffix its tags need, so `go mod download` of any v2+ version
+ * is refused ("This module version is not available"): the TargetGroupBinding the API Gateway exposure's
+ * model charts carry is checked against its documented `elbv2.k8s.aws/v1beta1` spec instead.
+ */
+export const DOCUMENTED_CRDS: { crd: ApiObject; source: string }[] = [
+  {
+    source: "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/spec/ (TargetGroupBindingSpec: targetGroupARN, targetGroupName, targetType instance|ip, serviceRef {name, port}, networking, nodeSelector, ipAddressType ipv4|ipv6, vpcID, multiClusterTargetGroup)",
+    crd: {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "targetgroupbindings.elbv2.k8s.aws" },
+      spec: {
+        group: "elbv2.k8s.aws",
+        names: { kind: "TargetGroupBinding", listKind: "TargetGroupBindingList", plural: "targetgroupbindings", singular: "targetgroupbinding" },
+        scope: "Namespaced",
+        versions: [{
+          name: "v1beta1",
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              properties: {
+                apiVersion: { type: "string" },
+                kind: { type: "string" },
+                metadata: { type: "object" },
+                spec: {
+                  type: "object",
+                  required: ["serviceRef"],
+                  properties: {
+                    targetGroupARN: { type: "string", minLength: 1 },
+                    targetGroupName: { type: "string" },
+                    targetType: { type: "string", enum: ["instance", "ip"] },
+                    serviceRef: {
+                      type: "object",
+                      required: ["name", "port"],
+                      properties: { name: { type: "string" }, port: { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] } },
+                    },
+                    networking: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                    nodeSelector: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                    ipAddressType: { type: "string", enum: ["ipv4", "ipv6"] },
+                    vpcID: { type: "string" },
+                    multiClusterTargetGroup: { type: "boolean" },
+                  },
+                },
+                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+              },
+            },
+          },
+        }],
+      },
+    },
+  },
+];

@@ -6,12 +6,13 @@
  * chart of the synthesized JSON is submitted.
  */
 import { loadEnvironments } from "../../config";
+import { everyOptionConfig } from "../helpers/synth";
 import type { KubeClient } from "./client";
 import { checkObjects, stackObjects } from "./check";
 import { connect, helmRender, loadSchemasFor, synthStacks } from "./cluster";
 
 const stacks = synthStacks();
-const configs = new Map(loadEnvironments().map((c) => [`mlflow-${c.name}`, c]));
+const configs = new Map([...loadEnvironments(), everyOptionConfig()].map((c) => [`mlflow-${c.name}`, c]));
 let client: KubeClient;
 let serverVersion: string;
 

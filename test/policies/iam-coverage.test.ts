@@ -35,7 +35,7 @@ const OPTIONS: [string, EnvironmentConfig][] = [
     serving: {
       releases: { "iris-classifier": { version: "3", imageDigest: DIGEST } },
       exposure: "apiGateway",
-      apiGateway: { domain: "api.models.example.com", certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa", loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] },
+      apiGateway: { domain: "api.models.example.com", certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa", certificateDomains: ["api.models.example.com"], loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] },
     },
   })],
   ["options/stores-and-controller", envConfig("dev", {

@@ -9,7 +9,7 @@ import { gcPodLabels } from "../../constructs/tracking-server";
 import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { modelRetentionPodLabels } from "../../constructs/commands/retention";
 import { driftJobPodLabels } from "../../constructs/commands/drift";
-import { driftJobModels } from "../../stacks/mlflow-stack";
+import { driftJobsConfigured } from "../../stacks/mlflow-stack";
 
 const variants: [string, TfJson, ReturnType<typeof envConfig>][] = [
   ...SHIPPED.map((name) => [name, synthJson(configured(name)), configured(name)] as [string, TfJson, ReturnType<typeof envConfig>]),
@@ -78,8 +78,8 @@ describe.each(variants)("%s", (_name, json, config) => {
       { pod_selector: { match_labels: modelRetentionPodLabels(config) } },
       // The registry events service (issue 12), where it is enabled.
       ...(config.events.enabled ? [{ pod_selector: { match_labels: registryEventsPodLabels(config) } }] : []),
-      // The drift jobs of served models (issue 14), where a model has one.
-      ...(driftJobModels(config).length > 0 ? [{ pod_selector: { match_labels: driftJobPodLabels(config) } }] : []),
+      // The drift jobs of served models, where a model may have one.
+      ...(driftJobsConfigured(config) ? [{ pod_selector: { match_labels: driftJobPodLabels(config) } }] : []),
     ];
     for (const peer of peers) expect(allowed).toContainEqual(peer);
   });

@@ -9,7 +9,7 @@ import { modelRetentionPodLabels } from "../../constructs/commands/retention";
 import { issuerPort } from "../../constructs/auth-proxy";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../constructs/tracking-server";
 import { trackingInstance } from "../../constructs/tracking-server/from-config";
-import { ALERTMANAGER_POD_LABELS, GRAFANA_POD_LABELS } from "../../constructs/network-policies/from-config";
+import { ALERTMANAGER_POD_LABELS, ARGO_ROLLOUTS_POD_LABELS, GRAFANA_POD_LABELS } from "../../constructs/network-policies/from-config";
 import type { EnvironmentConfig } from "../../config";
 import { TRAINING_STEP_POD_LABELS } from "../../constructs/training";
 import { addressIn, allowed, describeEnd, policiesOf, type AddressEnd, type End, type Labels, type PodEnd } from "../helpers/network-model";
@@ -169,13 +169,24 @@ describe.each(SHIPPED)("default-deny networking of %s: the flows each workload n
     }
   });
 
-  it("model servers: from the gateway's addresses and Prometheus only; they call nothing (not the database, not MLflow)", () => {
+  it("model servers: from the gateway's addresses and Prometheus only; they call nothing (not the database, not MLflow) but S3 when they log their inputs", () => {
     for (const m of modelServers) {
+      const model = m.labels["mlflow-platform/model"];
+      if (!model || !config.serving.models[model]) continue; // the smoke tests' and gateways' pods have policies of their own
       expect(flow(prometheus, m, MODEL_SERVER_PORT)).toBe(true);
       if (config.serving.gatewayCidrs.length > 0) expect(flow({ ip: addressIn(config.serving.gatewayCidrs[0], 7) }, m, MODEL_SERVER_PORT)).toBe(true);
       // (Any address of serving.gatewayCidrs may call it: with the VPC CNI, pods of those ranges too.)
-      expectFlows([[m, rds, 5432], [m, tracking, config.mlflow.port], [m, at(PUBLIC), 443], [m, at(IMDS), 80], [at(PUBLIC), m, MODEL_SERVER_PORT]], false);
+      expectFlows([[m, rds, 5432], [m, tracking, config.mlflow.port], [m, at(IMDS), 80], [at(PUBLIC), m, MODEL_SERVER_PORT], [m, at(PUBLIC), 80]], false);
+      // Inference logging writes to S3 (HTTPS); without it the server calls nothing at all.
+      expect(flow(m, at(S3), 443)).toBe(config.serving.models[model].inferenceLog.enabled);
     }
+  });
+
+  const rolloutsInstalled = createdNamespaces.includes(config.serving.delivery.controllerNamespace) && config.serving.delivery.strategy !== "rollingUpdate";
+  (rolloutsInstalled ? it : it.skip)("the Argo Rollouts controller: the API server and the analysis queries to Prometheus; nothing comes in; nothing else goes out", () => {
+    const controller = pod(config.serving.delivery.controllerNamespace, { ...ARGO_ROLLOUTS_POD_LABELS, "app.kubernetes.io/component": "rollouts-controller" });
+    expectFlows([[controller, kubeApi, 443], ...(config.serving.delivery.prometheusUrl || config.monitoring.mode !== "install" ? [] : [[controller, prometheus, 9090] as [End, End, number]])], true);
+    expectFlows([[controller, at(PUBLIC), 443], [controller, rds, 5432], [controller, tracking, config.mlflow.port], [controller, at(IMDS), 80], [alb, controller, 8090], [elsewhere, controller, 8090], [stranger, prometheus, 9090]], false);
   });
 
   (createdNamespaces.includes(mon) && config.monitoring.mode === "install" ? it : it.skip)("the monitoring namespace: its parts talk to each other and to the API server; Prometheus scrapes; alerts leave; nothing else comes in", () => {

@@ -1,4 +1,4 @@
-import { configured, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { configured, CONFIGURED_ONLY, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { buildApp } from "../../main";
 import { stackName, TERRAFORM_REQUIRED_VERSION } from "../../stacks/mlflow-stack";
 import { PROVIDER_ROLE_VARIABLE } from "../../stacks/providers";
@@ -52,7 +52,7 @@ describe.each(SHIPPED)("stack %s", (name) => {
     }
   });
 
-  it("authenticates kubernetes and helm to the named cluster with short-lived exec tokens, no kubeconfig", () => {
+  it("authenticates kubernetes and helm to the named cluster with short-lived tokens (exec, or the token data source), no kubeconfig", () => {
     expect(json.data?.aws_eks_cluster?.eks_cluster).toMatchObject({ name: config.cluster.name });
     const k8s = provider(json, "kubernetes");
     const helm = provider(json, "helm").kubernetes;
@@ -61,6 +61,12 @@ describe.each(SHIPPED)("stack %s", (name) => {
       expect(p.cluster_ca_certificate).toBe("${base64decode(data.aws_eks_cluster.eks_cluster.certificate_authority[0].data)}");
       expect(p.config_path).toBeUndefined();
       expect(p.config_paths).toBeUndefined();
+    }
+    if (config.cluster.auth === "token") {
+      expect(k8s.exec).toBeUndefined();
+      expect(k8s.token).toMatch(/^\$\{data\.aws_eks_cluster_auth\.[^}]+\.token\}$/);
+      expect(helm.token).toBe(k8s.token);
+      return;
     }
     const exec = k8s.exec[0];
     expect(helm.exec).toEqual(exec);
@@ -137,13 +143,13 @@ describe("app", () => {
   it("synthesizes one stack per environment, named <project>-<env>", () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-app-"));
     buildApp({ outdir, filter: "" }).synth();
-    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(SHIPPED.map((name) => stackName(configured(name))).sort());
+    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(CONFIGURED_ONLY.map((name) => stackName(configured(name))).sort());
     expect(stackName(envConfig("prod"))).toBe("mlflow-prod");
   });
 
   it("synthesizes only the filtered environments", () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-app-"));
-    const one = SHIPPED[SHIPPED.length - 1];
+    const one = CONFIGURED_ONLY[CONFIGURED_ONLY.length - 1];
     buildApp({ outdir, filter: one }).synth();
     expect(fs.readdirSync(path.join(outdir, "stacks"))).toEqual([stackName(configured(one))]);
   });
