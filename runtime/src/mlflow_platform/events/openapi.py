@@ -76,6 +76,7 @@ def document(max_body: int) -> dict:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "required": ["entity", "action", "data"],
                                     "properties": {
                                         "entity": {"type": "string"},
                                         "action": {"type": "string"},
@@ -89,7 +90,8 @@ def document(max_body: int) -> dict:
                     "responses": {
                         "202": {"description": "Accepted and queued.", "content": _result("accepted")},
                         "400": {
-                            "description": "Not a JSON object, or a Content-Length that is not a number.",
+                            "description": "Not a delivery (a JSON object with entity, action and data), or a "
+                            "Content-Length that is not a number.",
                             "content": _result("malformed"),
                         },
                         "401": {

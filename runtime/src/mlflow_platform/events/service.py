@@ -271,7 +271,7 @@ class Service:
         except ValueError:
             self.metrics.deliveries.labels("malformed").inc()
             return 400, "malformed"
-        if not isinstance(payload, dict):
+        if not well_formed(payload):
             self.metrics.deliveries.labels("malformed").inc()
             return 400, "malformed"
         try:
@@ -394,6 +394,18 @@ class Service:
                 Route(openapi.PATH, openapi_document),
             ]
         )
+
+
+def well_formed(payload) -> bool:
+    """MLflow's delivery shape (mlflow/webhooks/delivery.py): ``{"entity": str, "action": str, "data": {...},
+    "timestamp": str}``. Anything else is refused as malformed, even when signed."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("entity"), str)
+        and isinstance(payload.get("action"), str)
+        and isinstance(payload.get("data"), dict)
+        and isinstance(payload.get("timestamp", ""), str)
+    )
 
 
 async def read_limited(request: Request, limit: int) -> tuple[bytes, tuple[int, str, str] | None]:
