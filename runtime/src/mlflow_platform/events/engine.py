@@ -207,6 +207,11 @@ class Engine:
             channels = self.notifier.routes(e)
             if channels:
                 owed.append({"event": e.as_record(), "channels": channels, "since": now})
+        for dropped in owed[:-MAX_OWED]:
+            log.error(
+                "undelivered message dropped: too many owed on one object",
+                extra={"fields": {"kind": dropped["event"]["kind"], "model": name, "channels": dropped["channels"]}},
+            )
         owed = owed[-MAX_OWED:]
         wanted = {**observed, "owed": owed}
         if wanted != state or not tag_holds_state:
