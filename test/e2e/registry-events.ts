@@ -653,9 +653,11 @@ export async function eventsFuzz(ctx: Ctx): Promise<void> {
   if (!secret) throw new Error("the events service's command has no webhook secret");
   const dir = path.join(ctx.runDir, "events-fuzz");
   const seed = String(Date.now() % 2_147_483_647);
+  // Its working directory is the run's (Schemathesis keeps a cache there), never the repository.
+  fs.mkdirSync(dir, { recursive: true });
   const res = await ctx.procs.run("events-fuzz", [tools.python, path.join(ctx.repoRoot, "test/e2e/events-fuzz.py"), `http://${LOOPBACK}:${r.port}`,
     "--examples", "150", "--seed", seed, "--report-dir", dir], {
-    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, LANG: "C.UTF-8", HOME: ctx.runDir, MLFLOW_EVENTS_WEBHOOK_SECRET: secret }, timeoutMs: 900_000,
+    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, LANG: "C.UTF-8", HOME: ctx.runDir, MLFLOW_EVENTS_WEBHOOK_SECRET: secret }, cwd: dir, timeoutMs: 900_000,
   });
   const last = res.output.trim().split("\n").pop() ?? "";
   let f: any;
