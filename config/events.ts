@@ -68,14 +68,15 @@ export const eventsSchema = z.object({
   image: imageRef.optional().describe("Image with MLflow (the pinned version) and the runtime package (`mlflow-platform`), exact tag or digest. Required when enabled."),
   port: int(1024, 65535, "port").default(8080).describe("Port of the service (webhooks, /metrics, /healthz, /readyz)."),
   reconcileSeconds: int(5, 3600, "seconds").default(30).describe("Seconds between two reconciliation passes over the registry: the longest a lost webhook or a stage transition waits."),
-  maxAgeSeconds: int(60, 31_536_000, "seconds").default(86_400).describe("Registry objects older than this that the service has never seen are recorded without a notification (first deployment onto an existing registry)."),
+  maxAgeSeconds: int(60, 31_536_000, "seconds").default(86_400).describe("Registry objects older than this found without a valid state (first deployment onto an existing registry, or a state someone removed or forged) are not announced as new; their aliases, live stages and watched tags are announced once, marked \"first seen\"."),
   replayWindowSeconds: int(30, 3600, "seconds").default(300).describe("A delivery whose signed timestamp is further than this from now is refused (replays); delivery ids are remembered for twice as long."),
   behindSeconds: int(60, 86_400, "seconds").default(300).describe("Reconciliation failing (or one pass taking) longer than this is a `service.behind` event and an alert."),
   watchedTags: z.array(z.string().min(1)).default(["production-ready"]).describe("Model-version tag keys whose setting is an event (`model_version_tag.set`). `platform.gate.*` tags are always watched (refused gates)."),
   retry: z.object({
     attempts: int(1, 10, "attempts").default(4).describe("Attempts per message before the channel counts as failed (then `delivery.failed` goes to the other channels)."),
     backoffSeconds: z.number().positive().max(60).default(2).describe("First wait between attempts; doubled after each."),
-  }).strict().default({ attempts: 4, backoffSeconds: 2 }),
+    keepSeconds: int(60, 604_800, "seconds").default(3600).describe("A message a channel could not take is tried again on later passes (that channel alone) for this long, then given up."),
+  }).strict().default({ attempts: 4, backoffSeconds: 2, keepSeconds: 3600 }),
   resources: z.object({
     requests: z.object({ cpu: z.string().default("50m").describe("CPU request."), memory: z.string().default("256Mi").describe("Memory request.") }).strict().default({ cpu: "50m", memory: "256Mi" }),
     limits: z.object({ memory: z.string().default("512Mi").describe("Memory limit.") }).strict().default({ memory: "512Mi" }),
@@ -106,7 +107,7 @@ export const eventsSchema = z.object({
   if (e.email?.username && !e.email.password) issue(["email", "password"], "the Secret holding the SMTP password when email.username is set");
 }).default({
   enabled: false, port: 8080, reconcileSeconds: 30, maxAgeSeconds: 86_400, replayWindowSeconds: 300, behindSeconds: 300,
-  watchedTags: ["production-ready"], retry: { attempts: 4, backoffSeconds: 2 },
+  watchedTags: ["production-ready"], retry: { attempts: 4, backoffSeconds: 2, keepSeconds: 3600 },
   resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } },
 });
 

@@ -3,9 +3,10 @@
  * with the registry on a schedule, and notifies Slack, Discord, e-mail and GitHub exactly once per event.
  *
  * Creates, in the MLflow namespace:
- * - a generated Secret with the webhook's signing secret (random) and MLflow's webhook-secret
- *   encryption key (32 random bytes, the Fernet key the tracking server needs), and, for channels whose
- *   secret lives in Secrets Manager, a Secret copied from it;
+ * - a generated Secret with the webhook's signing secret (random), MLflow's webhook-secret encryption key
+ *   (32 random bytes, the Fernet key the tracking server needs) and the key the service signs its state
+ *   tags with (random; only this service reads it), and, for channels whose secret lives in Secrets
+ *   Manager, a Secret copied from it;
  * - a ServiceAccount without an API token, a one-replica Deployment (`Recreate`: never two workers at
  *   once) with restricted pods, and a ClusterIP Service;
  * - a NetworkPolicy: ingress only from the tracking server's pods (webhooks) and Prometheus; egress only
@@ -26,7 +27,7 @@ import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import { Password } from "@cdktf/provider-random/lib/password";
 import type { EnvironmentConfig } from "../config";
 import {
-  ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY,
+  ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY, STATE_KEY_KEY,
   channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
   registryEventsPodLabels,
 } from "./commands/registry-events";
@@ -92,7 +93,7 @@ function validate(props: RegistryEventsProps): number {
   if (!DNS_LABEL.test(props.name)) fail("name", props.name, "a DNS label (lower-case letters, digits, '-')");
   const port = props.command.ports?.[EVENTS_PORT_NAME];
   if (port === undefined) fail("command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
-  if (props.command.env.some((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name))) {
+  if (props.command.env.some((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name))) {
     fail("command.env", "<a secret as a literal value>", "every secret as a Secret reference (secretKeyRef), never a literal");
   }
   for (const [field, labels] of [["podLabels", props.podLabels], ["trackingServer.podLabels", props.trackingServer.podLabels]] as const) {
@@ -137,12 +138,15 @@ export class RegistryEvents extends Construct {
     const signing = new Password(this, "signing_secret", { length: 48, special: false });
     // 32 random bytes in URL-safe base64: the Fernet key MLflow encrypts stored webhook secrets with.
     const encryption = new Bytes(this, "encryption_key", { length: 32 });
+    // The key the service signs its "already notified" state with: not the signing secret, which MLflow holds too.
+    const stateKey = new Password(this, "state_key", { length: 48, special: false });
     this.generatedSecret = new SecretV1(this, "generated_secret", {
       metadata: metadata(props.generatedSecretName),
       type: "Opaque",
       data: {
         [SIGNING_SECRET_KEY]: signing.result,
         [ENCRYPTION_KEY_KEY]: Fn.replace(Fn.replace(encryption.base64, "/[+]/", "-"), "/[/]/", "_"),
+        [STATE_KEY_KEY]: stateKey.result,
       },
       dependsOn,
     });

@@ -239,6 +239,13 @@ export interface TrackingServerProps {
   readonly webhookEncryptionKey?: SecretKeyRef;
 
   /**
+   * The only URLs a registry webhook may post to (the registry events service's receiver): the tracking
+   * server's guard refuses any other destination, and any webhook write that comes through the proxy.
+   * @default [] (no webhook can be created)
+   */
+  readonly webhookUrls?: readonly string[];
+
+  /**
    * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled.
    * @default true
    */
@@ -370,6 +377,7 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
       allowedEmailDomains: props.allowedEmailDomains,
       allowAnyEmailDomain: props.allowAnyEmailDomain,
       workloadIdentities: props.workloadIdentities,
+      webhookUrls: props.webhookUrls,
     },
   };
 }

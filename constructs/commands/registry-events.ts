@@ -36,6 +36,7 @@ export const MLFLOW_WEBHOOK_EVENTS = [
 export const EVENTS_ENV = {
   config: "MLFLOW_EVENTS_CONFIG",
   webhookSecret: "MLFLOW_EVENTS_WEBHOOK_SECRET",
+  stateKey: "MLFLOW_EVENTS_STATE_KEY",
   slack: "MLFLOW_EVENTS_SLACK_URL",
   discord: "MLFLOW_EVENTS_DISCORD_URL",
   github: "MLFLOW_EVENTS_GITHUB_TOKEN",
@@ -47,12 +48,17 @@ export function registryEventsName(config: EnvironmentConfig): string {
   return `${config.project}-registry-events`;
 }
 
-/** The Secret the stack generates: the webhook's signing secret and MLflow's webhook-secret encryption key. */
+/**
+ * The Secret the stack generates: the webhook's signing secret, MLflow's webhook-secret encryption key, and
+ * the key the service signs its state tags with (only the service's pod reads it; the tracking server gets
+ * the encryption key alone).
+ */
 export function generatedSecretName(config: EnvironmentConfig): string {
   return `${registryEventsName(config)}-webhook`;
 }
 export const SIGNING_SECRET_KEY = "signing-secret";
 export const ENCRYPTION_KEY_KEY = "encryption-key";
+export const STATE_KEY_KEY = "state-key";
 
 /** The Secret the stack fills from Secrets Manager (channels whose secret has `source: secrets-manager`). */
 export function managedChannelSecretName(config: EnvironmentConfig): string {
@@ -91,6 +97,7 @@ export function channelSecretSources(config: EnvironmentConfig): Partial<Record<
 export interface RegistryEventsSecretRefs {
   readonly webhookSecret: SecretKeyRef;
   readonly encryptionKey: SecretKeyRef;
+  readonly stateKey: SecretKeyRef;
   readonly channels: Partial<Record<ChannelSecret, SecretKeyRef>>;
 }
 
@@ -102,6 +109,7 @@ export function registryEventsSecretRefs(config: EnvironmentConfig): RegistryEve
   return {
     webhookSecret: { name: generatedSecretName(config), key: SIGNING_SECRET_KEY },
     encryptionKey: { name: generatedSecretName(config), key: ENCRYPTION_KEY_KEY },
+    stateKey: { name: generatedSecretName(config), key: STATE_KEY_KEY },
     channels,
   };
 }
@@ -148,6 +156,7 @@ export function registryEventsCommand(config: EnvironmentConfig, secrets: Regist
     { name: "DO_NOT_TRACK", value: "true" },
     { name: EVENTS_ENV.config, value: JSON.stringify(registryEventsSettings(config)) },
     ref(EVENTS_ENV.webhookSecret, secrets.webhookSecret),
+    ref(EVENTS_ENV.stateKey, secrets.stateKey),
   ];
   for (const channel of ["slack", "discord", "github", "smtp"] as const) {
     const r = secrets.channels[channel];

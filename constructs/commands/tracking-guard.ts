@@ -4,6 +4,9 @@
  * - refuses (403) a request addressed to the public hostname without an `X-Forwarded-Email` in an allowed
  *   domain: oauth2-proxy 7.15 skips its domain check for a bearer token without an e-mail claim (with
  *   neither `email` nor `sub` the request passed), so the identity is checked where nothing bypasses it;
+ * - keeps MLflow's webhook API for the platform: read-only through the proxy, and a webhook may only post to
+ *   the registry events service (`webhookUrls`), so the relaxed SSRF settings the in-cluster receiver needs
+ *   cannot be used to send registry events anywhere else;
  * - replaces the body of every 5xx with a generic message and a reference (the original goes to the
  *   server's log), and turns a 5xx caused by a missing stored object into 404: MLflow 3.17 answers a
  *   missing artifact with 500 and a message naming the bucket, prefix and account id.
@@ -35,6 +38,7 @@ export const TRACKING_GUARD_ENV = {
   emailDomains: "MLFLOW_PLATFORM_EMAIL_DOMAINS",
   anyEmailDomain: "MLFLOW_PLATFORM_ANY_EMAIL_DOMAIN",
   workloadIdentities: "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES",
+  webhookUrls: "MLFLOW_PLATFORM_WEBHOOK_URLS",
 } as const;
 
 /** Name of the ConfigMap holding the guard, for the tracking server named `trackingServerName`. */
@@ -59,6 +63,11 @@ export interface TrackingGuardSettings {
    * list the proxy admits by their projected tokens (OAuth2ProxySettings.workloadIdentities). @default []
    */
   readonly workloadIdentities?: readonly string[];
+  /**
+   * The only destinations a webhook may have: the registry events service's receiver
+   * (`registryEventsWebhookUrl(config)`) where it is on. @default [] (no webhook can be created)
+   */
+  readonly webhookUrls?: readonly string[];
 }
 
 function guardSource(): string {
@@ -102,6 +111,12 @@ export function trackingGuardMountedFiles(configMapName: string): MountedFile[] 
  */
 export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
   const anyDomain = g.allowAnyEmailDomain === true;
+  for (const url of g.webhookUrls ?? []) {
+    // The same rule the guard applies at start (Settings.from_env): an exact, absolute http(s) URL.
+    if (!/^https?:\/\/[^\s/?#,]+\/[^\s?#,]*$/.test(url)) {
+      throw new Error(`tracking guard: webhookUrls contains ${JSON.stringify(url)}: an absolute http(s) URL with a path (the events service's receiver, registryEventsWebhookUrl(config))`);
+    }
+  }
   if (!anyDomain && g.allowedEmailDomains.length === 0) {
     throw new Error("tracking guard: allowedEmailDomains is empty and allowAnyEmailDomain is not true: the tracking server's guard would admit nobody; list the domains (auth.allowedEmailDomains) or choose any domain explicitly (auth.allowAnyEmailDomain)");
   }
@@ -111,6 +126,7 @@ export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
     { name: TRACKING_GUARD_ENV.emailDomains, value: anyDomain ? "" : g.allowedEmailDomains.join(",") },
     { name: TRACKING_GUARD_ENV.anyEmailDomain, value: String(anyDomain) },
     ...((g.workloadIdentities ?? []).length > 0 ? [{ name: TRACKING_GUARD_ENV.workloadIdentities, value: (g.workloadIdentities ?? []).join(",") }] : []),
+    ...((g.webhookUrls ?? []).length > 0 ? [{ name: TRACKING_GUARD_ENV.webhookUrls, value: (g.webhookUrls ?? []).join(",") }] : []),
   ];
 }
 

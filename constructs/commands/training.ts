@@ -118,6 +118,11 @@ export function trainingStepCommands(config: EnvironmentConfig): TrainingStepCom
         "--model", "{{workflow.parameters.model}}", "--run-id", "{{inputs.parameters.run-id}}", "--artifact-path", "model",
         "--tag", "validation={{inputs.parameters.validation}}", "--tag", "training.workflow={{workflow.namespace}}/{{workflow.name}}",
         "--description", "trained by {{workflow.namespace}}/{{workflow.name}}",
+      ], [
+        // Who started this run: the Argo Server labels a workflow submitted through its single sign-on with
+        // the submitter's e-mail (workflows.argoproj.io/creator-email). The tool records it, and that person
+        // may not approve the version (four eyes). Always defined ("{}" for a scheduled run).
+        { name: "MLFLOW_PLATFORM_WORKFLOW_LABELS", value: "{{workflow.labels.json}}" },
       ]),
     },
     {

@@ -222,6 +222,7 @@ export const REGISTRY_EVENTS_ALERT_NAMES = [
   "MlflowRegistryEventsDeliveryFailing",
   "MlflowRegistryEventsWebhookRefused",
   "MlflowRegistryEventsWebhookMissing",
+  "MlflowRegistryEventsStateRejected",
 ] as const;
 export type RegistryEventsAlertName = (typeof REGISTRY_EVENTS_ALERT_NAMES)[number];
 
@@ -274,6 +275,10 @@ export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets): Rule
         `max(mlflow_events_webhook_registered${sel}) < 1`,
         "The registry events webhook is not declared in MLflow",
         "The service has not been able to create or update its webhook for 10 minutes: changes reach it only through reconciliation (slower)."),
+      rule("MlflowRegistryEventsStateRejected", "warning", "0m",
+        `sum by (namespace, reason) (increase(mlflow_events_state_rejected_total${sel}[15m])) > 0`,
+        "Someone else wrote the registry events service's state",
+        "A platform.events.notified tag the service did not write ({{ $labels.reason }}: forged, removed, or an older value put back) was found in the last 15 minutes. The service compared against what it notified instead, so nothing was hidden; find who wrote the tag (someone may have tried to hide a promotion). Expected once after upgrading from unsigned state tags."),
     ],
   };
 }

@@ -7,7 +7,7 @@ import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../contracts";
 import type { TrackingServerProps } from "../tracking-server";
 import { trackingServerName, type ServiceAddress } from "../commands/mlflow";
-import { registryEventsPodLabels, registryEventsSecretRefs } from "../commands/registry-events";
+import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../commands/registry-events";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
@@ -66,5 +66,7 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
       ...(config.events.enabled ? [registryEventsPodLabels(config)] : []),
     ],
     webhookEncryptionKey: config.events.enabled ? registryEventsSecretRefs(config).encryptionKey : undefined,
+    // The guard lets webhooks post to this receiver only (none when the service is off).
+    webhookUrls: config.events.enabled ? [registryEventsWebhookUrl(config)] : [],
   };
 }

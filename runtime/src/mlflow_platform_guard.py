@@ -3,7 +3,7 @@
 It is one standalone file (standard library only, plus MLflow itself when it loads the app) because it
 runs inside the official MLflow image: the stack ships it in a ConfigMap, puts it on ``PYTHONPATH`` with
 a ``mlflow.app`` entry point, and the synthesized command starts ``mlflow server --app-name
-platform-guard``. Two rules, both enforced where nothing can bypass them:
+platform-guard``. Three rules, each enforced where nothing can bypass it:
 
 1. **Identity.** A request addressed to the public hostname came through the authenticating proxy
    (oauth2-proxy forwards the original Host). oauth2-proxy skips its e-mail domain check when a token
@@ -12,7 +12,14 @@ platform-guard``. Two rules, both enforced where nothing can bypass them:
    request and sets from the verified token) must hold one address in an allowed domain. Requests
    addressed to an in-cluster name or an IP address (the platform's own jobs, Prometheus, probes; the
    NetworkPolicy admits only those) are not affected. Any other Host is held to the rule: fail closed.
-2. **No internals in 5xx answers.** MLflow answers some failures with 500 and the storage's message
+2. **Webhooks go to the platform's events service only.** With the events service on, MLflow's own
+   SSRF guard is relaxed (``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS``) so that its in-cluster receiver can be
+   reached, and MLflow lets any caller create, change, test or delete webhooks. So the webhook API
+   (``/api/*/mlflow/webhooks...`` and its ``/ajax-api`` twin) is read-only for everyone who comes through
+   the proxy (a user); only in-cluster callers (the events service declares its webhook at start) may
+   write, and a create or update may only name one of the allowed destination URLs (the events service's;
+   none when the service is off). A body the guard cannot read as JSON is refused, never passed on.
+3. **No internals in 5xx answers.** MLflow answers some failures with 500 and the storage's message
    (a missing artifact: ``500`` naming the bucket, its prefix and the account id). A 5xx body is
    replaced by a generic message with a reference that is logged next to the original; a 5xx caused
    by a missing stored object (the storage answered 404) becomes ``404 RESOURCE_DOES_NOT_EXIST``:
@@ -39,6 +46,13 @@ MLFLOW_APP = "mlflow.server.fastapi_app:app"
 IDENTITY_HEADER = b"x-forwarded-email"
 #: The largest 5xx body read to classify it; the rest is dropped (5xx bodies are short JSON).
 MAX_ERROR_BODY = 64 * 1024
+#: The largest webhook create/update body read to check its destination (MLflow's are a few hundred bytes).
+MAX_WEBHOOK_BODY = 64 * 1024
+#: MLflow's webhook API, REST and UI (ajax) forms, any version, behind any static prefix.
+_WEBHOOK_API = re.compile(
+    r"^(?:/.*)?/(?:api|ajax-api)/[^/]+/mlflow/webhooks(?:/[^/]+)?(?P<test>/test)?/?$", re.IGNORECASE
+)
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # What a storage backend says when the object is not there (S3 HeadObject/GetObject, local files).
 _MISSING_OBJECT = re.compile(
@@ -59,6 +73,8 @@ class Settings:
     - ``workload_identities``: exact identities admitted besides addresses: the in-cluster workloads'
       service-account subjects (``system:serviceaccount:<ns>:<name>``), the same list the proxy's
       authenticated-emails file holds (docs/training-pipelines.md).
+    - ``webhook_urls``: the only destinations a webhook may have (the events service's receiver); empty:
+      no webhook can be created or pointed anywhere.
     """
 
     public_hosts: frozenset[str]
@@ -66,12 +82,14 @@ class Settings:
     email_domains: tuple[str, ...]
     any_email_domain: bool
     workload_identities: frozenset[str] = frozenset()
+    webhook_urls: frozenset[str] = frozenset()
 
     ENV_PUBLIC_HOSTS = "MLFLOW_PLATFORM_PUBLIC_HOSTS"
     ENV_INTERNAL_HOSTS = "MLFLOW_PLATFORM_INTERNAL_HOSTS"
     ENV_EMAIL_DOMAINS = "MLFLOW_PLATFORM_EMAIL_DOMAINS"
     ENV_ANY_EMAIL_DOMAIN = "MLFLOW_PLATFORM_ANY_EMAIL_DOMAIN"
     ENV_WORKLOAD_IDENTITIES = "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES"
+    ENV_WEBHOOK_URLS = "MLFLOW_PLATFORM_WEBHOOK_URLS"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -103,12 +121,17 @@ class Settings:
                 f"{cls.ENV_WORKLOAD_IDENTITIES} lists {bad}: "
                 "only service-account subjects (system:serviceaccount:<ns>:<name>)"
             )
+        urls = frozenset(u.strip() for u in env.get(cls.ENV_WEBHOOK_URLS, "").split(",") if u.strip())
+        bad_urls = sorted(u for u in urls if not re.fullmatch(r"https?://[^\s/?#]+/[^\s?#]*", u))
+        if bad_urls:
+            raise ValueError(f"{cls.ENV_WEBHOOK_URLS} lists {bad_urls}: absolute http(s) URLs with a path only")
         return cls(
             public_hosts=public,
             internal_hosts=internal,
             email_domains=domains,
             any_email_domain=any_domain,
             workload_identities=workloads,
+            webhook_urls=urls,
         )
 
 
@@ -159,6 +182,42 @@ def email_allowed(settings: Settings, email: str) -> bool:
         elif domain == allowed:
             return True
     return False
+
+
+def webhook_refusal(
+    settings: Settings, method: str, path: str, public: bool, body: bytes | None
+) -> tuple[int, str, str] | None:
+    """Why a request to MLflow's webhook API is refused, as (status, error_code, message); None when it
+    may pass. ``body`` is the request body of a create or update (None for other requests)."""
+    m = _WEBHOOK_API.match(re.sub(r"/{2,}", "/", path))
+    if m is None or method.upper() in _READ_METHODS:
+        return None
+    if public:
+        return (
+            403,
+            "PERMISSION_DENIED",
+            "Webhooks are managed by the platform: only its registry events service may create, change, test or "
+            "delete them.",
+        )
+    if m.group("test") or method.upper() not in ("POST", "PATCH"):
+        return None
+    try:
+        doc = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return 400, "INVALID_PARAMETER_VALUE", "The webhook request body is not JSON."
+    if not isinstance(doc, dict):
+        return 400, "INVALID_PARAMETER_VALUE", "The webhook request body is not a JSON object."
+    url = doc.get("url")
+    if url is None and method.upper() == "PATCH":
+        return None  # the destination stays what it is (an allowed one)
+    if not isinstance(url, str) or url not in settings.webhook_urls:
+        return (
+            403,
+            "PERMISSION_DENIED",
+            "This webhook destination is not allowed: webhooks may only post to the platform's registry events "
+            "service.",
+        )
+    return None
 
 
 def classify_error(path: str, body: bytes) -> tuple[int, str, str]:
@@ -225,7 +284,53 @@ class PlatformGuard:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-        await app(scope, receive, _ErrorRewriter(scope.get("path", ""), send))
+        path = scope.get("path", "")
+        method = str(scope.get("method", "GET"))
+        if _WEBHOOK_API.match(re.sub(r"/{2,}", "/", path)) and method.upper() not in _READ_METHODS:
+            public = identity_required(self.settings, host)
+            body = None
+            if not public and method.upper() in ("POST", "PATCH"):
+                body, receive = await _buffer(receive, MAX_WEBHOOK_BODY)
+                if body is None:
+                    await _refuse(send, 413, "INVALID_PARAMETER_VALUE", "The webhook request body is too large.")
+                    return
+            refusal = webhook_refusal(self.settings, method, path, public, body)
+            if refusal is not None:
+                _logger.warning("refused %s %s for host %r: %s", method, path, host, refusal[2])
+                await _refuse(send, *refusal)
+                return
+        await app(scope, receive, _ErrorRewriter(path, send))
+
+
+async def _refuse(send, status: int, code: str, message: str) -> None:
+    start, body = _json(status, code, message)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _buffer(receive, limit: int):
+    """Reads the whole request body (at most ``limit`` bytes): ``(body, receive)`` where the new
+    ``receive`` hands the same body to the app; ``(None, receive)`` when it is larger."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None, receive
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+        return await receive()
+
+    return bytes(body), replay
 
 
 class _ErrorRewriter:

@@ -16,7 +16,9 @@ def jwt(claims: dict) -> str:
 
 @pytest.fixture
 def token_for(monkeypatch):
-    def use(email: str | None, groups: list[str] | None = None, sub: str = "subject"):
+    def use(email: str | None, groups: list[str] | None = None, sub: str | None = None):
+        # One subject per person, as an identity provider issues them.
+        sub = sub or (f"id-{email}" if email else "subject")
         claims = {"sub": sub, "iss": "https://issuer.test", "groups": groups or []}
         if email:
             claims["email"] = email

@@ -5,7 +5,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type { EnvironmentConfig } from "../../config";
 import {
   EVENTS_ENV, MLFLOW_WEBHOOK_EVENTS, registryEventsCommand, registryEventsSettings, trackingServerWebhookEnv,
-  registryEventsSecretRefs,
+  registryEventsSecretRefs, registryEventsWebhookUrl,
 } from "../../constructs/commands/registry-events";
 import { trackingServerCommand } from "../../constructs/commands/mlflow";
 import { RegistryEvents, registryEventsProps, type RegistryEventsProps } from "../../constructs/registry-events";
@@ -47,7 +47,9 @@ describe("registry events command", () => {
   it("runs mlflow-platform events serve with every secret as a reference", () => {
     expect([...cmd.command, ...cmd.args]).toEqual(["mlflow-platform", "events", "serve"]);
     const refs = cmd.env.filter((e) => "secretKeyRef" in e).map((e) => e.name).sort();
-    expect(refs).toEqual([EVENTS_ENV.discord, EVENTS_ENV.github, EVENTS_ENV.slack, EVENTS_ENV.smtp, EVENTS_ENV.webhookSecret].sort());
+    expect(refs).toEqual([EVENTS_ENV.discord, EVENTS_ENV.github, EVENTS_ENV.slack, EVENTS_ENV.smtp, EVENTS_ENV.stateKey, EVENTS_ENV.webhookSecret].sort());
+    // The state key is the service's own: generated, and not the signing secret (which MLflow holds too).
+    expect(cmd.env.find((e) => e.name === EVENTS_ENV.stateKey)).toEqual({ name: EVENTS_ENV.stateKey, secretKeyRef: { name: "mlflow-registry-events-webhook", key: "state-key" } });
     expect(cmd.env.find((e) => e.name === EVENTS_ENV.webhookSecret)).toEqual({ name: EVENTS_ENV.webhookSecret, secretKeyRef: { name: "mlflow-registry-events-webhook", key: "signing-secret" } });
   });
 
@@ -98,9 +100,12 @@ describe("RegistryEvents construct (dev)", () => {
     expect(pod.container[0].liveness_probe.http_get.path).toBe("/healthz");
   });
 
-  it("generates the signing secret and a Fernet key (URL-safe base64 of 32 random bytes)", () => {
+  it("generates the signing secret, a Fernet key (URL-safe base64 of 32 random bytes) and the state key", () => {
     const secret = onlyResource(json, "kubernetes_secret_v1");
-    expect(Object.keys(secret.data).sort()).toEqual(["encryption-key", "signing-secret"]);
+    expect(Object.keys(secret.data).sort()).toEqual(["encryption-key", "signing-secret", "state-key"]);
+    expect(secret.data["state-key"]).toMatch(/^\$\{random_password\.\w+\.result\}$/);
+    expect(secret.data["state-key"]).not.toBe(secret.data["signing-secret"]);
+    expect(Object.values(resourcesOf(json, "random_password")).every((p: any) => p.length >= 32)).toBe(true);
     expect(secret.data["encryption-key"]).toMatch(/replace\(replace\(random_bytes\.\w+\.base64/);
     expect(Object.values(resourcesOf(json, "random_bytes"))[0].length).toBe(32);
   });
@@ -133,5 +138,20 @@ describe("the dev stack", () => {
     const tracking = Object.values(deployments).find((d) => d.metadata.name === "mlflow-tracking")!;
     expect(JSON.stringify(tracking.depends_on)).toContain("registry_events_generated_secret");
     expect(tracking.spec.template.spec.container[0].env).toContainEqual({ name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", value_from: { secret_key_ref: { name: "mlflow-registry-events-webhook", key: "encryption-key" } } });
+  });
+
+  it("lets webhooks post to the events service only, and keeps the state key from the tracking server", () => {
+    const tracking = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
+    const env = tracking.spec.template.spec.container[0].env as any[];
+    expect(env).toContainEqual({ name: "MLFLOW_PLATFORM_WEBHOOK_URLS", value: registryEventsWebhookUrl(dev) });
+    expect(registryEventsWebhookUrl(dev)).toBe("http://mlflow-registry-events.mlflow.svc.cluster.local:8080/webhooks/mlflow");
+    expect(JSON.stringify(env)).not.toContain("state-key");
+  });
+
+  it("with the service off (staging), no webhook destination is allowed at all", () => {
+    const staging = envConfig("staging");
+    expect(staging.events.enabled).toBe(false);
+    const tracking = Object.values(resourcesOf(synthJson(staging), "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
+    expect((tracking.spec.template.spec.container[0].env as any[]).map((e) => e.name)).not.toContain("MLFLOW_PLATFORM_WEBHOOK_URLS");
   });
 });

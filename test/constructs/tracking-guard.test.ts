@@ -47,6 +47,16 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     expect(() => trackingGuardEnv(handMade)).toThrow(/allowedEmailDomains is empty and allowAnyEmailDomain is not true/);
   });
 
+  it("names the allowed webhook destinations only when there are some, and refuses anything but an absolute URL", () => {
+    const base = { configMapName: "g", publicHosts: [dev.hostname], internalHosts: [], allowedEmailDomains: ["example.com"] };
+    expect(trackingGuardEnv(base).map((e) => e.name)).not.toContain(TRACKING_GUARD_ENV.webhookUrls);
+    const url = "http://events.mlflow.svc.cluster.local:8080/webhooks/mlflow";
+    expect(trackingGuardEnv({ ...base, webhookUrls: [url] })).toContainEqual({ name: TRACKING_GUARD_ENV.webhookUrls, value: url });
+    for (const bad of ["events:8080", "http://a,b/x", "ftp://x/y", "http://events:8080"]) {
+      expect(() => trackingGuardEnv({ ...base, webhookUrls: [bad] })).toThrow(/webhookUrls contains .*an absolute http\(s\) URL/);
+    }
+  });
+
   it("ships the files in a ConfigMap whose keys the volume maps to their paths, read-only", () => {
     const stack = new TerraformStack(Testing.app(), "test");
     new KubernetesProvider(stack, "kubernetes", {});

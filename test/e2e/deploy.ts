@@ -20,6 +20,7 @@ import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
 import { startS3 } from "./services/s3";
 import { E2E_REGISTRY } from "./registry-gates";
+import { reserveEventsService } from "./registry-events";
 import { TRAINING } from "../fixtures/training";
 
 /** The e-mail of the signed-in user: in an allowed domain of the dev configuration. */
@@ -227,7 +228,9 @@ export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy:
     if (w.initContainers.length > 0) throw new Error(`${w.address} has init containers, which the harness does not run`);
     return w.containers[0];
   };
-  const tracking = dep.render(wl.tracking, one_(wl.tracking), { binaries, ports: trackingPorts, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
+  // The events Service's stand-in listens already: the tracking server's guard names it as the only webhook destination.
+  const eventsRules = await reserveEventsService(ctx);
+  const tracking = dep.render(wl.tracking, one_(wl.tracking), { binaries, ports: trackingPorts, rules: [pg, ...dnsRules, ...eventsRules], extraEnv: mlflowExtra });
   const migration = dep.render(wl.migration, one_(wl.migration), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const gc = dep.render(wl.gc, one_(wl.gc), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const proxy = dep.render(wl.proxy, one_(wl.proxy), { binaries, ports: proxyPorts, rules: [...dnsRules, ...vpcRules] });

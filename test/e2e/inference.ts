@@ -12,6 +12,7 @@ import * as path from "path";
 import { configured, synthJson } from "../helpers/synth";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import { type Ctx, need } from "./context";
+import { discordShown, slackShown } from "./registry-events";
 import { LocalDeployment, type AddressRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, json as jsonRequest, request, waitFor, waitForHttp } from "./lib/net";
 import type { Managed } from "./lib/processes";
@@ -198,7 +199,9 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
     report.check("the drift job after the shifted batch (petal length + 3 cm): drift in petal length, in no other feature", JSON.stringify(d2.drifted) === '["petal_length"]',
       `${d2.records} rows; PSI ${fmt(d2.psi)}; KS p ${fmt(d2.ks_pvalue)}; notified: ${d2.notified.join("; ")}`);
     const posted = standIns.slack.slice(slackBefore);
-    report.check("the drift alert reaches Slack and Discord (e-mail has no sink here and is reported failed)", posted.some((p) => p.startsWith("/slack") && p.includes("petal_length")) && posted.some((p) => p.startsWith("/discord") && p.includes("petal_length")),
+    // What each channel shows (the notifiers escape each channel's markup; a feature name is registry content).
+    const shown = (p: string, field: string, render: (t: string) => string) => { try { return render(JSON.parse(p.slice(p.indexOf(" ") + 1))[field] ?? ""); } catch { return ""; } };
+    report.check("the drift alert reaches Slack and Discord (e-mail has no sink here and is reported failed)", posted.some((p) => p.startsWith("/slack") && shown(p, "text", slackShown).includes("petal_length")) && posted.some((p) => p.startsWith("/discord") && shown(p, "content", discordShown).includes("petal_length")),
       posted.map((p) => p.slice(0, 160)).join(" | ") || "nothing posted");
 
     // The monitoring runs in MLflow, through the proxy.

@@ -17,7 +17,7 @@ import { type Ctx, need } from "./context";
 import { LocalDeployment, serviceNames, textRule, type AddressRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, json, request, sleep, waitForHttp } from "./lib/net";
 import type { Managed } from "./lib/processes";
-import { selects, workloads } from "./lib/workloads";
+import { selects, workloads, type Service, type Workload } from "./lib/workloads";
 
 const API = "/api/2.0/mlflow";
 
@@ -34,6 +34,9 @@ interface EventsRun {
   channels: string[];
   model: string;
   figures: { webhookMs: number[]; reconcileMs: number[]; duplicates: number; lost: number };
+  workload: Workload;
+  service: Service;
+  forwarderPort: number;
 }
 let run: EventsRun | undefined;
 
@@ -56,6 +59,16 @@ function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port)));
 }
 
+/** What Slack shows for a message's text: its three entities decoded (docs.slack.dev, "Escaping text"). */
+export function slackShown(text: string): string {
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&").replace(/\u200b/g, "");
+}
+
+/** What Discord shows for a message's content: a backslash before a symbol is that symbol, literally. */
+export function discordShown(content: string): string {
+  return content.replace(/\\([!-/:-@[-`{-~])/g, "$1").replace(/\u200b/g, "");
+}
+
 /** An HTTP stand-in recording every POST (Slack and Discord answer 200/204, GitHub 204). */
 async function httpStandIn(r: EventsRun, channel: string): Promise<string> {
   const server = http.createServer((req, res) => {
@@ -66,7 +79,8 @@ async function httpStandIn(r: EventsRun, channel: string): Promise<string> {
       let text = body;
       try {
         const j = JSON.parse(body);
-        text = channel === "github" ? `${j.event_type} ${JSON.stringify(j.client_payload)} auth=${req.headers.authorization ? "bearer" : "none"} path=${req.url}` : (j.text ?? j.content ?? body);
+        text = channel === "github" ? `${j.event_type} ${JSON.stringify(j.client_payload)} auth=${req.headers.authorization ? "bearer" : "none"} path=${req.url}`
+          : channel === "slack" ? slackShown(j.text ?? "") : channel === "discord" ? discordShown(j.content ?? "") : body;
       } catch { /* recorded as is */ }
       r.messages.push({ at: Date.now(), channel, text, body });
       res.writeHead(channel === "slack" ? 200 : 204);
@@ -100,7 +114,7 @@ async function smtpStandIn(r: EventsRun, dir: string, password: string): Promise
           if (end < 0) return;
           data += buf.slice(0, end);
           buf = buf.slice(end + 5);
-          const subject = /^Subject: (.*)$/m.exec(data)?.[1] ?? "";
+          const subject = mailHeaders(data).find(([n]) => n.toLowerCase() === "subject")?.[1] ?? "";
           r.messages.push({ at: Date.now(), channel: "email", text: `${subject}${secure && authed ? "" : " (NOT over STARTTLS with AUTH)"}`, body: data });
           data = undefined;
           say("250 2.0.0 queued");
@@ -167,13 +181,16 @@ async function recordingForwarder(r: EventsRun, authority: string, target: () =>
   return port;
 }
 
-export async function startRegistryEvents(ctx: Ctx, dnsRules: AddressRule[]): Promise<void> {
-  const { report } = ctx;
+/**
+ * The events Service exists before its pods, like in the cluster: its stand-in (the recording forwarder)
+ * listens from the start, so the tracking server's command can name it (the guard's allowed webhook
+ * destination) before the service runs. Returns the rule that rewrites the Service's names to it.
+ */
+export async function reserveEventsService(ctx: Ctx): Promise<AddressRule[]> {
   const json_ = need(ctx.json, "the synthesized stack");
   const dep = need(ctx.deployment, "the deployment");
-  const tools = need(ctx.tools, "the tools");
   const config = need(ctx.config, "the configuration");
-  if (!config.events.enabled) throw new Error("events.enabled is false in the dev configuration: nothing to run");
+  if (!config.events.enabled) return [];
   // Found by its labels, not its name.
   const wanted = registryEventsPodLabels(config);
   const found = workloads(json_).filter((w) => w.kind === "Deployment" && selects(wanted, w.podLabels));
@@ -181,13 +198,36 @@ export async function startRegistryEvents(ctx: Ctx, dnsRules: AddressRule[]): Pr
   const w = found[0];
   const svc = dep.services.find((s) => selects(s.selector, w.podLabels));
   if (!svc) throw new Error(`no Service selects ${w.address}`);
-  report.info(`registry events: ${w.address}, Service ${svc.name}:${svc.ports.map((p) => p.port).join(",")}`);
-
   const r: EventsRun = {
     lp: undefined as unknown as LocalProcess, port: await freePort(), messages: [], deliveries: [], closers: [], channels: [],
-    model: "events-demo", figures: { webhookMs: [], reconcileMs: [], duplicates: 0, lost: 0 },
+    model: "events-demo", figures: { webhookMs: [], reconcileMs: [], duplicates: 0, lost: 0 }, workload: w, service: svc, forwarderPort: 0,
   };
   run = r;
+  const sp = svc.ports[0];
+  r.forwarderPort = await recordingForwarder(r, `${serviceNames(svc)[0]}:${sp.port}`, () => r.port);
+  ctx.report.info(`registry events: ${w.address}, Service ${svc.name}:${svc.ports.map((p) => p.port).join(",")} -> its stand-in ${LOOPBACK}:${r.forwarderPort} (records MLflow's deliveries)`);
+  return [eventsServiceRule(r)];
+}
+
+function eventsServiceRule(r: EventsRun): AddressRule {
+  const sp = r.service.ports[0];
+  return { why: `Service ${r.service.name} (recording stand-in)`, apply: (v) => {
+    let out = v;
+    for (const n of serviceNames(r.service)) out = out.split(`http://${n}:${sp.port}/`).join(`http://${LOOPBACK}:${r.forwarderPort}/`);
+    return out;
+  } };
+}
+
+export async function startRegistryEvents(ctx: Ctx, dnsRules: AddressRule[]): Promise<void> {
+  const { report } = ctx;
+  const json_ = need(ctx.json, "the synthesized stack");
+  const dep = need(ctx.deployment, "the deployment");
+  const tools = need(ctx.tools, "the tools");
+  const config = need(ctx.config, "the configuration");
+  if (!config.events.enabled) throw new Error("events.enabled is false in the dev configuration: nothing to run");
+  const r = need(run, "the events Service's stand-in (reserved when the commands were rendered)");
+  const w = r.workload;
+  const svc = r.service;
   const dir = path.join(ctx.runDir, "registry-events");
   fs.mkdirSync(dir, { recursive: true });
   const slack = await httpStandIn(r, "slack");
@@ -210,12 +250,8 @@ export async function startRegistryEvents(ctx: Ctx, dnsRules: AddressRule[]): Pr
 
   // The events Service name -> the recording forwarder -> the service's local port.
   const sp = svc.ports[0];
-  const fwdPort = await recordingForwarder(r, `${serviceNames(svc)[0]}:${sp.port}`, () => r.port);
-  const eventsRule: AddressRule = { why: `Service ${svc.name} (recording stand-in)`, apply: (v) => {
-    let out = v;
-    for (const n of serviceNames(svc)) out = out.split(`http://${n}:${sp.port}/`).join(`http://${LOOPBACK}:${fwdPort}/`);
-    return out;
-  } };
+  const fwdPort = r.forwarderPort;
+  const eventsRule = eventsServiceRule(r);
   // The tracking server's URL inside the settings document: the same Service rules, applied to the URL itself.
   const trackingRule: AddressRule = { why: "in-cluster address of the tracking server (the service's settings)", apply: (v, c) =>
     v.replace(/"trackingUri":"([^"]+)"/, (_m, url: string) => `"trackingUri":"${dnsRules.reduce((u, rule) => rule.apply(u, c), url)}"`) };
@@ -427,4 +463,217 @@ export async function eventsRestart(ctx: Ctx): Promise<void> {
   report.check("figures: duplicates 0, lost 0", f.duplicates === 0 && f.lost === 0,
     `registry change -> notification by webhook: median ${median(f.webhookMs)} ms, max ${Math.max(...f.webhookMs)} ms (${f.webhookMs.length} messages); `
     + `by reconciliation after a restart: median ${median(f.reconcileMs)} ms, max ${Math.max(...f.reconcileMs)} ms (${f.reconcileMs.length}); duplicates ${f.duplicates}, lost ${f.lost}`);
+}
+
+/** Metric samples of the service whose name starts with `prefix`, as "labels value" strings. */
+async function samples(r: EventsRun, prefix: string): Promise<Map<string, number>> {
+  const body = (await request(`http://${LOOPBACK}:${r.port}/metrics`, { caller: "scrape" })).body;
+  const out = new Map<string, number>();
+  for (const m of body.matchAll(/^(\w+)(\{[^}]*\})? (\S+)$/gm)) if (m[1].startsWith(prefix)) out.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  return out;
+}
+
+/** The headers of a recorded e-mail, unfolded (RFC 5322: a line starting with white space continues the last). */
+function mailHeaders(raw: string): [string, string][] {
+  const head = raw.split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, " ");
+  return head.split(/\r?\n/).filter(Boolean).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()] as [string, string]);
+}
+
+/**
+ * Hostile input through the platform's own front door (a signed-in user's REST calls through the proxy):
+ * a notified-state tag set ahead, a line break and channel markup in a tag value, and bodies larger than
+ * the service accepts. Each was a way around a promise of the events service.
+ */
+export async function eventsHostileInput(ctx: Ctx): Promise<void> {
+  const { report } = ctx;
+  const r = need(run, "the registry events service");
+  const config = need(ctx.config, "config");
+  const name = r.model;
+  const settle = (config.events.reconcileSeconds * 2 + 2) * 1000;
+
+  // ── The "already notified" state is the service's alone ──
+  const forged = { created: true, aliases: { champion: "1", production: "1" } };
+  const rejectedBefore = [...(await samples(r, "mlflow_events_state_rejected_total")).values()].reduce((a, b) => a + b, 0);
+  await api(ctx, "POST", "registered-models/set-tag", { name, key: "platform.events.notified", value: JSON.stringify(forged) });
+  await api(ctx, "POST", "model-versions/set-tag", { name, version: "1", key: "platform.events.notified", value: JSON.stringify({ created: true, stage: "None", tags: {} }) });
+  const t0 = Date.now();
+  await api(ctx, "POST", "registered-models/alias", { name, alias: "production", version: "1" });
+  const promoted = new RegExp(`${name}: alias @production -> version 1|mlflow\\.model_version_alias\\.created.*"alias":"production"`);
+  const chans = routes(ctx, "model_version_alias.created");
+  const delays = await arrival(r, chans, promoted, t0, 60_000);
+  report.pass("a notified-state tag set ahead by a signed-in user hides nothing: @production moved, the message arrives",
+    `forged platform.events.notified ${JSON.stringify(forged)} through the proxy, then @production -> 1: ${delays.map((d, i) => `${chans[i]} ${d} ms`).join(", ")}`);
+  await sleep(settle);
+  const once = exactlyOnce(r, chans, promoted);
+  const tag = ((await api(ctx, "GET", "registered-models/get", { name })).registered_model.tags ?? []).find((t: any) => t.key === "platform.events.notified");
+  const sealed = (() => { try { const v = JSON.parse(tag?.value ?? ""); return v.v === 2 && typeof v.sig === "string"; } catch { return false; } })();
+  const rejected = [...(await samples(r, "mlflow_events_state_rejected_total")).values()].reduce((a, b) => a + b, 0) - rejectedBefore;
+  report.check("exactly once per channel; the service wrote its own signed state back and counted the ones it rejected", once.ok && sealed && rejected >= 2,
+    `${once.detail}; tag now ${String(tag?.value).slice(0, 80)}...; mlflow_events_state_rejected_total +${rejected}`);
+
+  // ── A line break in a value: every channel gets it once, e-mail headers stay ours ──
+  const errorsBefore = (await samples(r, "mlflow_events_reconcile_runs_total")).get('mlflow_events_reconcile_runs_total{result="error"}') ?? 0;
+  const crlf = "yes\r\nBcc: attacker@example.net";
+  const t1 = Date.now();
+  await api(ctx, "POST", "model-versions/set-tag", { name, version: "1", key: "production-ready", value: crlf });
+  const lineBreak = new RegExp(`${name} version 1: tag production-ready=yes {2}Bcc: attacker@example\\.net|mlflow\\.model_version_tag\\.set.*Bcc: attacker`);
+  const tagChans = routes(ctx, "model_version_tag.set");
+  const d1 = await arrival(r, tagChans, lineBreak, t1, 60_000);
+  await sleep(settle);
+  const x1 = exactlyOnce(r, tagChans, lineBreak);
+  const mail = r.messages.find((m) => m.channel === "email" && m.at >= t1);
+  const headers = mail ? mailHeaders(mail.body) : [];
+  const names = headers.map(([n]) => n.toLowerCase());
+  const errorsAfter = (await samples(r, "mlflow_events_reconcile_runs_total")).get('mlflow_events_reconcile_runs_total{result="error"}') ?? 0;
+  report.check("a CR/LF in a tag value: each channel gets the message exactly once, no e-mail header added, reconciliation keeps succeeding",
+    x1.ok && !!mail && !names.includes("bcc") && errorsAfter === errorsBefore,
+    `${d1.map((d, i) => `${tagChans[i]} ${d} ms`).join(", ")}; after two passes ${x1.detail}; e-mail headers ${names.join(", ")}; Subject "${headers.find(([n]) => n === "Subject")?.[1]}"; failed passes +${errorsAfter - errorsBefore}`);
+
+  // ── Channel markup in a value reaches Slack and Discord as text ──
+  const markup = "<!channel> <https://evil.example|release notes> [docs](https://evil.example) @everyone <@123456789012345678>";
+  const t2 = Date.now();
+  await api(ctx, "POST", "model-versions/set-tag", { name, version: "1", key: "production-ready", value: markup });
+  const shown = new RegExp(`${name} version 1: tag production-ready=<!channel> <https://evil\\.example\\|release notes>`);
+  const markupChans = ["slack", "discord"].filter((c) => tagChans.includes(c));
+  await arrival(r, markupChans, shown, t2, 60_000);
+  const slackRaw = JSON.parse(r.messages.find((m) => m.channel === "slack" && m.at >= t2)?.body ?? "{}");
+  const discordRaw = JSON.parse(r.messages.find((m) => m.channel === "discord" && m.at >= t2)?.body ?? "{}");
+  const slackText: string = slackRaw.text ?? "";
+  const discordText: string = discordRaw.content ?? "";
+  report.check("Slack gets the value as text: &, <, > escaped (no <!channel>, no disguised link), @everyone defused",
+    !slackText.includes("<") && slackText.includes("&lt;!channel&gt;") && slackText.includes("&lt;https://evil.example|release notes&gt;") && !slackText.includes("@everyone"),
+    `text ${JSON.stringify(slackText)}`);
+  report.check("Discord gets the value as text: markdown escaped (no masked link, no <@id>), no mention parsed, no embeds",
+    JSON.stringify(discordRaw.allowed_mentions) === JSON.stringify({ parse: [] }) && discordRaw.flags === 4
+      && !/(^|[^\\])\[docs\]\(/.test(discordText) && !/(^|[^\\])<@/.test(discordText) && !discordText.includes("@everyone"),
+    `content ${JSON.stringify(discordText)}, allowed_mentions ${JSON.stringify(discordRaw.allowed_mentions)}, flags ${discordRaw.flags}`);
+
+  // ── Bodies larger than the limit are refused while reading ──
+  const declared = await rawPost(r.port, { "Content-Length": String(10 * 1024 * 1024) }, 1024, 1024);
+  report.check("a declared Content-Length over the limit: 413 at once, before the body is sent", declared.status === 413 && declared.sent <= 1024,
+    `10 MiB declared, ${declared.sent} bytes sent: ${declared.status} after ${declared.ms} ms`);
+  const total = 1024 * 1024;
+  const streamed = await rawPost(r.port, { "Transfer-Encoding": "chunked" }, total, 32 * 1024);
+  report.check("a chunked body over the limit: 413 while it is still being sent (the service stops reading)", streamed.status === 413 && streamed.sent < total,
+    `${streamed.sent} of ${total} bytes sent when the ${streamed.status} arrived (${streamed.ms} ms); limit 262144 bytes`);
+  const health = await request(`http://${LOOPBACK}:${r.port}/healthz`, { caller: "probe" });
+  report.check("the service keeps serving", health.status === 200, `/healthz ${health.status}`);
+}
+
+/**
+ * Sends a POST to the webhook path on a raw connection: the headers, then up to `total` bytes of body in
+ * `chunk`-sized pieces (chunked encoding when asked), a short pause between pieces so that an early answer
+ * is seen before the next piece goes out. Returns the status and how many body bytes were written by then.
+ */
+function rawPost(port: number, extra: Record<string, string>, total: number, chunk: number): Promise<{ status: number; sent: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const sock = net.connect(port, LOOPBACK);
+    let sent = 0;
+    let answer = "";
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0), sent, ms: Date.now() - started });
+    };
+    sock.setTimeout(20_000, () => { done = true; sock.destroy(); reject(new Error(`no answer within 20 s after ${sent} body bytes`)); });
+    sock.on("data", (d: Buffer) => { answer += d.toString("latin1"); if (/^HTTP\/1\.1 \d{3}/.test(answer)) finish(); });
+    sock.on("error", () => setTimeout(finish, 200));
+    sock.on("close", () => setTimeout(finish, 200));
+    const chunked = extra["Transfer-Encoding"] === "chunked";
+    const head = ["POST /webhooks/mlflow HTTP/1.1", `Host: ${LOOPBACK}:${port}`, "Content-Type: application/json", ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`)];
+    sock.write(`${head.join("\r\n")}\r\n\r\n`);
+    const piece = Buffer.alloc(chunk, 0x20);
+    const next = () => {
+      if (done) return;
+      if (sent >= total) { if (chunked) sock.write("0\r\n\r\n"); return; }
+      const n = Math.min(chunk, total - sent);
+      sock.write(chunked ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), piece.subarray(0, n), Buffer.from("\r\n")]) : piece.subarray(0, n));
+      sent += n;
+      setTimeout(next, 20);
+    };
+    next();
+  });
+}
+
+/**
+ * MLflow's webhook API through the platform's front door and from inside the cluster: nobody but the
+ * events service may make MLflow post registry events somewhere (MLflow's own SSRF guard is relaxed for
+ * the in-cluster receiver).
+ */
+export async function webhookDestinations(ctx: Ctx): Promise<void> {
+  const { report } = ctx;
+  const r = need(run, "the registry events service");
+  const alb = need(ctx.alb, "the load balancer stand-in").url;
+  const tracking = need(ctx.tracking, "the tracking server");
+  const send = (base: string, method: string, endpoint: string, body?: unknown, headers: Record<string, string> = bearer(ctx), caller: "client" | "probe" = "client") =>
+    request(`${base}${endpoint}`, { method, headers: { "Content-Type": "application/json", ...headers }, body: body === undefined ? undefined : JSON.stringify(body), caller });
+  const exfil = { name: "exfiltrate", url: "http://169.254.169.254/latest/meta-data/", events: [{ entity: "model_version", action: "created" }] };
+  const hooksBefore = (await api(ctx, "GET", "webhooks", {})).webhooks ?? [];
+  const mine = hooksBefore.find((h: any) => h.url.includes(`:${r.forwarderPort}/`));
+  if (!mine) throw new Error("the events service's webhook is not declared");
+  const attempts: [string, string, string, unknown][] = [
+    ["create a webhook to the instance metadata address", "POST", `${API}/webhooks`, exfil],
+    ["the same through the UI's API (/ajax-api)", "POST", "/ajax-api/2.0/mlflow/webhooks", exfil],
+    ["retarget the platform's webhook", "PATCH", `${API}/webhooks/${mine.webhook_id}`, { url: "https://collector.example.net/hook" }],
+    ["test-fire the platform's webhook", "POST", `${API}/webhooks/${mine.webhook_id}/test`, {}],
+    ["delete the platform's webhook", "DELETE", `${API}/webhooks/${mine.webhook_id}`, undefined],
+  ];
+  const results = [];
+  for (const [what, method, endpoint, body] of attempts) {
+    const res = await send(alb, method, endpoint, body);
+    results.push(`${what}: ${res.status} ${(() => { try { return JSON.parse(res.body).error_code; } catch { return res.body.slice(0, 60); } })()}`);
+    if (res.status !== 403) report.fail(`a signed-in user cannot ${what}`, `${method} ${endpoint} answered ${res.status}: ${res.body.slice(0, 200)}`);
+  }
+  report.check("a signed-in user cannot create, retarget, test or delete webhooks (403 from the tracking server's guard, through the proxy)", results.every((x) => / 403 /.test(x)), results.join("; "));
+  const after = (await api(ctx, "GET", "webhooks", {})).webhooks ?? [];
+  const same = after.length === hooksBefore.length && after.some((h: any) => h.webhook_id === mine.webhook_id && h.url === mine.url && h.status === "ACTIVE");
+  report.check("reading stays open, and the platform's webhook is untouched", same, `GET webhooks: ${after.map((h: any) => `${h.name} -> ${h.url} ${h.status}`).join("; ")}`);
+  // An in-cluster caller (the platform's own jobs): straight to the tracking server under its Service name.
+  const internal = (tracking.local.env.MLFLOW_PLATFORM_INTERNAL_HOSTS ?? "").split(",").filter(Boolean).pop();
+  if (!internal) throw new Error("the tracking server's guard names no in-cluster host");
+  const direct = `http://${LOOPBACK}:${tracking.port}`;
+  const inCluster = await send(direct, "POST", `${API}/webhooks`, { ...exfil, url: "http://127.0.0.1:9/steal" }, { Host: internal }, "probe");
+  report.check("from inside the cluster, a webhook may only post to the events service", inCluster.status === 403 && inCluster.body.includes("destination is not allowed"),
+    `Host ${internal}: POST webhooks to http://127.0.0.1:9/steal answered ${inCluster.status} ${inCluster.body.slice(0, 160)}; allowed: ${tracking.local.env.MLFLOW_PLATFORM_WEBHOOK_URLS}`);
+}
+
+/**
+ * Schema-driven fuzzing of the running service (test/e2e/events-fuzz.py, Schemathesis): the OpenAPI
+ * document it serves is the contract; every answer must match it, none may be a 5xx, and the service must
+ * still notify afterwards.
+ */
+export async function eventsFuzz(ctx: Ctx): Promise<void> {
+  const { report } = ctx;
+  const r = need(run, "the registry events service");
+  const tools = need(ctx.tools, "tools");
+  const secret = r.lp.env.MLFLOW_EVENTS_WEBHOOK_SECRET;
+  if (!secret) throw new Error("the events service's command has no webhook secret");
+  const dir = path.join(ctx.runDir, "events-fuzz");
+  const seed = String(Date.now() % 2_147_483_647);
+  // Its working directory is the run's (Schemathesis keeps a cache there), never the repository.
+  fs.mkdirSync(dir, { recursive: true });
+  const res = await ctx.procs.run("events-fuzz", [tools.python, path.join(ctx.repoRoot, "test/e2e/events-fuzz.py"), `http://${LOOPBACK}:${r.port}`,
+    "--examples", "150", "--seed", seed, "--report-dir", dir], {
+    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, LANG: "C.UTF-8", HOME: ctx.runDir, MLFLOW_EVENTS_WEBHOOK_SECRET: secret }, cwd: dir, timeoutMs: 900_000,
+  });
+  const last = res.output.trim().split("\n").pop() ?? "";
+  let f: any;
+  try { f = JSON.parse(last); } catch { throw new Error(`events-fuzz.py printed no figures (exit ${res.code}):\n${res.output.slice(-3000)}`); }
+  const u = f.unsigned;
+  const s = f.signed;
+  report.check("schema-driven fuzzing (Schemathesis, every check) of the service's documented API: no 5xx, every answer as documented",
+    res.code === 0 && u.failures === 0 && s.failures === 0 && !Object.keys(s.statuses).some((k) => k.startsWith("5")),
+    `seed ${f.seed}, ${f.seconds} s; unsigned: ${u.inputs} inputs over ${u.operations} operations, ${u.failures} failures${u.failure_details.length ? ` (${u.failure_details.join(" | ")})` : ""}; `
+    + `signed: ${s.inputs} deliveries (answers ${JSON.stringify(s.statuses)}), ${s.failures} failures${s.failure_details.length ? ` (${s.failure_details.join(" | ")})` : ""}; inputs tried in total ${u.inputs + s.inputs}`);
+  // Still serving, and still notifying: a real change after the fuzzing.
+  const probes = await Promise.all(["/healthz", "/readyz"].map((p) => request(`http://${LOOPBACK}:${r.port}${p}`, { caller: "probe" })));
+  const t0 = Date.now();
+  await api(ctx, "POST", "model-versions/set-tag", { name: r.model, version: "1", key: "production-ready", value: "after-fuzzing" });
+  const chans = routes(ctx, "model_version_tag.set");
+  const delays = await arrival(r, chans, new RegExp(`${r.model} version 1: tag production-ready=after-fuzzing|mlflow\\.model_version_tag\\.set.*after-fuzzing`), t0, 60_000);
+  report.check("after the fuzzing the service still serves and notifies", probes.every((p) => p.status === 200) && r.proc?.exit === undefined,
+    `/healthz ${probes[0].status}, /readyz ${probes[1].status}; a new tag -> ${delays.map((d, i) => `${chans[i]} ${d} ms`).join(", ")}`);
 }

@@ -106,6 +106,20 @@ export async function registryGatesFlow(ctx: Ctx): Promise<void> {
   // ── First holder of production: approved by a second person, promoted by the pipeline ──
   const selfApprove = await cli(janeToken, "approve", "--model", GATED_MODEL, "--version", versions.goodA, "--to", "production");
   report.check("the registrant cannot approve her own version (bad input, exit 2)", selfApprove.code === 2, `exit ${selfApprove.code}: ${last(selfApprove.output)}`);
+  // Four eyes compares people: the same address written otherwise, from a second account of the provider.
+  const variant = jane.replace(/^./, (c) => c.toUpperCase()).replace(/\.(.)/, (_m, c: string) => `.${c.toUpperCase()}`);
+  const variantToken = await oidc.mint({ email: variant, sub: "e2e-jane-second-account", groups: APPROVER.groups });
+  const variantApprove = await cli(variantToken, "approve", "--model", GATED_MODEL, "--version", versions.goodA, "--to", "production");
+  report.check("nor can she under a case variant of her address from another account (same person after normalization, exit 2)",
+    variantApprove.code === 2 && /second person/.test(variantApprove.output), `${variant} (sub e2e-jane-second-account, in ${APPROVER.groups.join(", ")}): exit ${variantApprove.code}: ${last(variantApprove.output)}`);
+  // A version registered outside the tool (the REST API directly): nobody is recorded as its registrant.
+  const outside = `${GATED_MODEL}-outside`;
+  const rest = (endpoint: string, body: Record<string, unknown>) => json<any>(`${alb}${API}/${endpoint}`, { method: "POST", headers: { Authorization: `Bearer ${janeToken}` }, body });
+  await rest("registered-models/create", { name: outside });
+  const outsideVersion = String((await rest("model-versions/create", { name: outside, source: goodA.model_uri, run_id: goodA.run_id, ...(goodA.model_id ? { model_id: goodA.model_id } : {}), tags: [{ key: "validation", value: "passed" }] })).model_version.version);
+  const outsideApprove = await cli(ritaToken, "approve", "--model", outside, "--version", outsideVersion, "--to", "production");
+  report.check("a version registered outside the tool cannot be approved: its registrant is unknown (exit 2)",
+    outsideApprove.code === 2 && /no recorded registrant/.test(outsideApprove.output), `${outside} version ${outsideVersion} created through REST: approve by ${APPROVER.email}: exit ${outsideApprove.code}: ${last(outsideApprove.output)}`);
   const a1 = await cli(ritaToken, "approve", "--model", GATED_MODEL, "--version", versions.goodA, "--to", "production");
   const p1 = await cli(janeToken, "promote", "--model", GATED_MODEL, "--version", versions.goodA, "--to", "production");
   if (a1.code !== 0 || p1.code !== 0) throw new Error(`first promotion: approve exit ${a1.code} (${last(a1.output)}), promote exit ${p1.code} (${last(p1.output)})`);

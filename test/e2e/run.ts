@@ -24,7 +24,7 @@ import { proxyDrain } from "./drain";
 import { modelImage, modelServer } from "./serving";
 import { inferenceObservability } from "./inference";
 import { releasePipeline } from "./release";
-import { eventsByWebhook, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns } from "./registry-events";
+import { eventsByWebhook, eventsFuzz, eventsHostileInput, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns, webhookDestinations } from "./registry-events";
 import { internalErrors } from "./errors";
 import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
 
@@ -62,6 +62,9 @@ async function main(): Promise<number> {
     ["3a. Registry events service's command, with Slack, Discord, GitHub and SMTP stand-ins", () => startRegistryEvents(ctx, r().dnsRules)],
     ["3b. Registry events: MLflow's webhooks reach every channel exactly once", () => eventsByWebhook(ctx)],
     ["3c. Registry events: forged, replayed and altered deliveries are refused", () => eventsRefusals(ctx)],
+    ["3c-2. Registry events: a state set ahead, a line break, channel markup and oversized bodies from a signed-in user", () => eventsHostileInput(ctx)],
+    ["3c-3. MLflow's webhook API: only the events service can make MLflow post registry events, and only to itself", () => webhookDestinations(ctx)],
+    ["3c-4. Registry events: schema-driven fuzzing (Schemathesis) of the running service, then it still notifies", () => eventsFuzz(ctx)],
     ["3d. Registry events: stopped while a version is created and staged, each event exactly once after the restart", () => eventsRestart(ctx)],
     ["3e. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],

@@ -18,6 +18,7 @@ import * as path from "path";
 import { type Ctx, need } from "./context";
 import { json, request } from "./lib/net";
 import { tail } from "./lib/processes";
+import { USER_EMAIL } from "./deploy";
 import { eventsMessages } from "./registry-events";
 import { claims } from "./services/oidc";
 
@@ -105,6 +106,14 @@ async function runPipeline(ctx: Ctx, label: string, overrides: Record<string, st
   const pathPattern = new RegExp(paths.map(([from]) => from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g");
   const local = (v: string) => v.replace(pathPattern, (m) => paths.find(([from]) => from === m)![1]);
   for (const [from, to, why] of paths) report.info(`${label}: local change ${from} -> ${to} (${why})`);
+  // The workflow's labels as the Argo Server sets them when the signed-in user submits it through its
+  // single sign-on (workflow/creator/creator.go, v3.7.3: the e-mail with "@" written ".at.").
+  const labelsJson = JSON.stringify({
+    "workflows.argoproj.io/creator": "e2e-user",
+    "workflows.argoproj.io/creator-email": USER_EMAIL.replace("@", ".at."),
+    "workflows.argoproj.io/workflow-template": wt.metadata.name,
+  });
+  report.info(`${label}: {{workflow.labels.json}} -> ${labelsJson} (submitted by ${USER_EMAIL} through the Argo Server's sign-on)`);
   for (const group of entry.steps) {
     for (const s of group) {
       const t = templates[s.template];
@@ -117,6 +126,7 @@ async function runPipeline(ctx: Ctx, label: string, overrides: Record<string, st
       const subst = (v: string) => local(v
         .replace(/\{\{workflow\.parameters\.([\w-]+)\}\}/g, (_m, p) => { if (!(p in workflowParams)) throw new Error(`unknown workflow parameter ${p}`); return workflowParams[p]; })
         .replace(/\{\{inputs\.parameters\.([\w-]+)\}\}/g, (_m, p) => { if (!(p in inputs)) throw new Error(`unknown input ${p}`); return inputs[p]; })
+        .replace(/\{\{workflow\.labels\.json\}\}/g, labelsJson)
         .replace(/\{\{workflow\.name\}\}/g, workflowName)
         .replace(/\{\{workflow\.namespace\}\}/g, wt.metadata.namespace));
       const c = t.container;
@@ -214,6 +224,17 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const ready1 = mvTags1[t.readyTag];
   report.check(`run 1: ${t.readyTag} is set on the version (hand-over to the release pipeline)`, ready1 !== undefined && JSON.parse(ready1).by === subject,
     `${t.readyTag} = ${ready1}`);
+
+  // Four eyes: whoever started the pipeline may not approve what it registered.
+  const registrant = (() => { try { return JSON.parse(mvTags1["platform.registrant"] ?? ""); } catch { return undefined; } })();
+  const starter = await oidc.mint({ email: USER_EMAIL, sub: String(claims(userToken).sub), groups: ["ml-approvers"] });
+  const home = path.join(ctx.runDir, "pipeline-home");
+  fs.mkdirSync(home, { recursive: true });
+  const selfApprove = v1 ? await ctx.procs.run("approve-by-starter", [path.join(path.dirname(need(ctx.tools, "tools").python), "mlflow-platform"), "registry", "approve",
+    "--model", model, "--version", v1, "--to", "production", "--gates", path.join(ctx.runDir, "pipeline-good", "gates.json")], { env: userEnv(ctx, starter, home), cwd: home, timeoutMs: 180_000 }) : undefined;
+  report.check("run 1: the registration records who started the pipeline, and that person cannot approve the version (exit 2)",
+    registrant?.sub === subject && JSON.stringify(registrant?.started_by) === JSON.stringify([USER_EMAIL]) && selfApprove?.code === 2 && /started the pipeline/.test(selfApprove.output),
+    `platform.registrant ${mvTags1["platform.registrant"]}; approve as ${USER_EMAIL} (in ml-approvers): exit ${selfApprove?.code}: ${selfApprove?.output.trim().split("\n").slice(-1)[0]}`);
 
   // The hand-over: the registry events service notices the tag and dispatches to the release pipeline.
   if (config.events.enabled && config.events.github && v1) {

@@ -251,10 +251,14 @@ describe("registry events alert rules (promtool)", () => {
       series: [{ series: `mlflow_events_webhook_registered{${EV}}`, values: "0x20" }], fires: {} },
     { name: "events: webhook declared", alert: "MlflowRegistryEventsWebhookMissing", evalTime: "15m",
       series: [{ series: `mlflow_events_webhook_registered{${EV}}`, values: "1x20" }] },
+    { name: "events: a forged state tag", alert: "MlflowRegistryEventsStateRejected", evalTime: "10m",
+      series: [{ series: `mlflow_events_state_rejected_total{${EV},reason="invalid"}`, values: "0 0 0 1 1 1 1 1 1 1 1 1" }], fires: { reason: "invalid" } },
+    { name: "events: only its own state", alert: "MlflowRegistryEventsStateRejected", evalTime: "10m",
+      series: [{ series: `mlflow_events_state_rejected_total{${EV},reason="invalid"}`, values: "0x12" }] },
   ];
   const evRule = (name: string) => group.rules.find((r) => r.alert === name)!;
 
-  it("adds the five alerts, the ServiceMonitor, and links to docs/registry-events.md", () => {
+  it("adds the six alerts, the ServiceMonitor, and links to docs/registry-events.md", () => {
     expect(group.rules.map((r) => r.alert)).toEqual([...REGISTRY_EVENTS_ALERT_NAMES]);
     for (const r of group.rules) expect(r.annotations.runbook_url).toBe(`docs/registry-events.md#${r.alert.toLowerCase()}`);
     expect(withEvents.resources.map((x: any) => x.metadata.name)).toContain("mlflow-registry-events");

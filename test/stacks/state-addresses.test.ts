@@ -29,6 +29,8 @@ const STATEFUL = [
 const EVENTS_STATEFUL = [
   "random_bytes.registry_events_encryption_key_17E3F29A",
   "random_password.registry_events_signing_secret_D982D3D6",
+  // The key the events service signs its state tags with: a new one makes every state "first seen".
+  "random_password.registry_events_state_key_4994AF61",
 ];
 /** Where training is on: Argo's release (its CRDs hold every workflow), the pipeline's release, their namespaces. */
 const TRAINING_STATEFUL = [

@@ -6,6 +6,7 @@ from mlflow.tracking import MlflowClient
 from mlflow_platform.events.settings import load
 
 SECRET = "whsec-test-0123456789"
+STATE_KEY = "state-key-for-tests-0123456789abcdef"
 
 
 def settings_env(**overrides):
@@ -37,6 +38,7 @@ def settings_env(**overrides):
     return {
         "MLFLOW_EVENTS_CONFIG": json.dumps(cfg),
         "MLFLOW_EVENTS_WEBHOOK_SECRET": SECRET,
+        "MLFLOW_EVENTS_STATE_KEY": STATE_KEY,
         "MLFLOW_EVENTS_SLACK_URL": "http://slack.invalid/hook",
         "MLFLOW_EVENTS_DISCORD_URL": "http://discord.invalid/hook",
         "MLFLOW_EVENTS_GITHUB_TOKEN": "ghp-test",
@@ -46,6 +48,39 @@ def settings_env(**overrides):
 @pytest.fixture
 def settings():
     return load(settings_env())
+
+
+class Recorder:
+    """The engine's channels in tests: every event goes to the channels named in ``routes_to``; a channel
+    in ``failing`` fails (or raises ``raising``)."""
+
+    def __init__(self, routes_to=("slack",)):
+        self.routes_to = list(routes_to)
+        self.emitted_events = []
+        self.sent = []  # (channel, event)
+        self.failures = []  # (channel, event kind)
+        self.failing = set()
+        self.raising = None
+
+    def routes(self, event):
+        return list(self.routes_to)
+
+    def emitted(self, event):
+        self.emitted_events.append(event)
+
+    def configured(self, channel):
+        return channel in self.routes_to
+
+    def deliver(self, channel, event):
+        if channel in self.failing:
+            if self.raising is not None:
+                raise self.raising
+            return False, 3, f"{channel}: HTTP 500"
+        self.sent.append((channel, event))
+        return True, 1, ""
+
+    def failed(self, event, channel, attempts, error):
+        self.failures.append((channel, event.kind))
 
 
 @pytest.fixture

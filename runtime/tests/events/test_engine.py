@@ -3,12 +3,21 @@
 import json
 import time
 
-from mlflow_platform.events.engine import STATE_TAG, Engine, Registry, gate_refusal
+from mlflow_platform.events.engine import Engine, Registry, gate_refusal
+from mlflow_platform.events.state import STATE_TAG, Sealer
+
+from .conftest import STATE_KEY, Recorder
 
 
 def engine(settings, client, now=time.time):
-    out = []
-    return Engine(settings, Registry(client), out.append, now), out
+    rec = Recorder()
+    return Engine(settings, Registry(client), rec, now), rec.emitted_events
+
+
+def opened(kind, name, version, raw):
+    state, status = Sealer(STATE_KEY).open(kind, name, version, raw)
+    assert status == "ok", status
+    return state
 
 
 def kinds(events):
@@ -35,8 +44,8 @@ def test_reconcile_notifies_a_new_model_and_version_exactly_once_across_restarts
     # A restart: a new engine (no memory) reads the state from the registry's tags.
     e2, out2 = engine(settings, client)
     assert e2.reconcile_all() == 0 and out2 == []
-    state = json.loads(client.get_model_version("clf", v).tags[STATE_TAG])
-    assert state == {"created": True, "stage": "None", "tags": {}}
+    state = opened("model_version", "clf", v, client.get_model_version("clf", v).tags[STATE_TAG])
+    assert state == {"created": True, "stage": "None", "tags": {}, "owed": []}
 
 
 def test_stage_transition_fires_no_webhook_but_is_notified_once(settings, client):
@@ -151,13 +160,30 @@ def test_aliases_created_moved_deleted(settings, client):
     ]
 
 
-def test_an_existing_registry_is_recorded_without_notifications(settings, client):
+def test_an_existing_registry_is_adopted_announcing_only_what_is_live(settings, client):
+    """First deployment onto a registry older than maxAgeSeconds: nothing is announced as new and retired
+    or never-staged versions are taken as they are, but a live stage and an alias are announced once,
+    marked "first seen" (a missing state must never hide a promotion)."""
+    retired = new_version(client)
+    client.transition_model_version_stage("clf", retired, "Archived")
     v = new_version(client)
     client.transition_model_version_stage("clf", v, "Production")
     client.set_registered_model_alias("clf", "champion", v)
     e, out = engine(settings, client, now=lambda: time.time() + 10 * 3600)
-    assert e.reconcile_all() == 0 and out == []
-    assert json.loads(client.get_model_version("clf", v).tags[STATE_TAG])["stage"] == "Production"
+    assert e.reconcile_all() == 2
+    assert [(x.kind, x.version, x.detail) for x in out] == [
+        ("model_version_alias.created", v, {"alias": "champion", "unverified": True}),
+        ("model_version.stage_changed", v, {"from": "None", "to": "Production", "unverified": True}),
+    ]
+    assert "(first seen" in out[0].summary()
+    assert (
+        opened("model_version", "clf", v, client.get_model_version("clf", v).tags[STATE_TAG])["stage"] == "Production"
+    )
+    assert (
+        opened("model_version", "clf", retired, client.get_model_version("clf", retired).tags[STATE_TAG])["stage"]
+        == "Archived"
+    )
+    assert e.reconcile_all() == 0
     client.transition_model_version_stage("clf", v, "Archived")
     assert e.reconcile_all() == 1
 

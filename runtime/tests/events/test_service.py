@@ -126,7 +126,11 @@ def test_channel_payloads(http):
     for c in s.channels:
         notifiers.send(c, event)
     by_path = {p: (h, b) for p, h, b in Recorder.requests}
-    assert by_path["/slack/T000/B000/XXX"][1] == {"text": "New model version: clf version 3", "unfurl_links": False}
+    assert by_path["/slack/T000/B000/XXX"][1] == {
+        "text": "New model version: clf version 3",
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
     assert by_path["/discord/api/webhooks/1/abc"][1]["allowed_mentions"] == {"parse": []}
     headers, body = by_path["/repos/acme/models/dispatches"]
     assert headers["Authorization"] == "Bearer ghp-test" and headers["X-GitHub-Api-Version"] == "2022-11-28"

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
+
+#: The longest value of a registry field (tag value, gate reason) an event carries: a message is a
+#: notification, not a copy of the registry, and the value also travels in the service's state tag.
+MAX_FIELD = 500
+
+#: Unicode categories that never belong in a one-line notification: control characters (CR, LF, TAB,
+#: ESC...), format characters (bidirectional overrides that reorder what the reader sees, zero-width
+#: characters) and line/paragraph separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def plain(value: object, limit: int = MAX_FIELD) -> str:
+    """``value`` as one line of visible text: every control, format or separator character becomes a
+    space, and the result is cut to ``limit`` characters (an ellipsis marks the cut).
+
+    What each channel does on top (escaping its markup) is in :mod:`.notifiers`.
+    """
+    text = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -28,29 +48,60 @@ class Event:
     def as_dict(self) -> dict:
         return {"event": self.kind, "model": self.model, "version": self.version, **self.detail}
 
+    def as_record(self) -> dict:
+        """The event as JSON (kept in the service's state until every channel has it)."""
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "version": self.version,
+            "detail": self.detail,
+            "source": self.source,
+            "changed_at": self.changed_at,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict) -> Event:
+        return cls(
+            kind=str(r["kind"]),
+            model=str(r["model"]),
+            version=None if r.get("version") is None else str(r["version"]),
+            detail=dict(r.get("detail") or {}),
+            source=str(r.get("source") or "reconcile"),
+            changed_at=r.get("changed_at"),
+        )
+
     def summary(self) -> str:
-        mv = f"{self.model} version {self.version}" if self.version else self.model
+        """The message, as plain text on one line (every field passed through :func:`plain`)."""
+        p = plain
+        mv = f"{p(self.model)} version {p(self.version)}" if self.version else p(self.model)
         d = self.detail
         match self.kind:
             case "registered_model.created":
-                return f"New registered model {self.model}"
+                text = f"New registered model {p(self.model)}"
             case "model_version.created":
-                return f"New model version: {mv}"
+                text = f"New model version: {mv}"
             case "model_version.stage_changed":
-                return f"{mv}: stage {d.get('from')} -> {d.get('to')}"
+                text = f"{mv}: stage {p(d.get('from'))} -> {p(d.get('to'))}"
             case "model_version_tag.set":
-                return f"{mv}: tag {d.get('key')}={d.get('value')}"
+                text = f"{mv}: tag {p(d.get('key'))}={p(d.get('value'))}"
             case "model_version_alias.created":
-                return f"{self.model}: alias @{d.get('alias')} -> version {self.version}"
+                text = f"{p(self.model)}: alias @{p(d.get('alias'))} -> version {p(self.version)}"
             case "model_version_alias.deleted":
-                return f"{self.model}: alias @{d.get('alias')} removed (was version {self.version})"
+                text = f"{p(self.model)}: alias @{p(d.get('alias'))} removed (was version {p(self.version)})"
             case "gate.refused":
-                return f"{mv}: gate {d.get('gate')} refused{(': ' + str(d.get('reason'))) if d.get('reason') else ''}"
+                reason = f": {p(d.get('reason'))}" if d.get("reason") else ""
+                text = f"{mv}: gate {p(d.get('gate'))} refused{reason}"
             case "delivery.failed":
-                return (
-                    f"Notification to {d.get('channel')} failed after {d.get('attempts')} attempts: "
-                    f"{d.get('failed_event')}"
+                text = (
+                    f"Notification to {p(d.get('channel'))} failed after {p(d.get('attempts'))} attempts: "
+                    f"{p(d.get('failed_event'))}"
                 )
             case "service.behind":
-                return f"Registry events service is behind the registry: {d.get('reason')}"
-        return f"{self.kind}: {mv}"
+                text = f"Registry events service is behind the registry: {p(d.get('reason'))}"
+            case _:
+                text = f"{p(self.kind)}: {mv}"
+        if d.get("unverified"):
+            # No verified record says this was notified before: the first sight of an object older than
+            # maxAgeSeconds (a first deployment), or a state tag someone else wrote or deleted.
+            text += " (first seen: no verified record of an earlier notification)"
+        return text

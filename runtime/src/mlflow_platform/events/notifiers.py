@@ -1,11 +1,32 @@
 """Channels: Slack (incoming webhook), Discord (webhook), e-mail (SMTP, optional STARTTLS) and GitHub
 (``repository_dispatch``). Each turns one event into one message; :func:`deliver` retries with
 exponential backoff. No secret (webhook URL, token, password) appears in an exception or a log line.
+
+Registry content (model names, tag values, gate reasons) is anyone's input: every message is built from
+:meth:`Event.summary` (one line, no control or format characters) and then escaped by each channel's own
+documented rules, so no value can mention people, disguise a link or add an e-mail header:
+
+- Slack: ``&``, ``<`` and ``>`` are Slack's control characters (mentions ``<!channel>``, ``<@U123>``,
+  links ``<https://x|text>``) and must be sent as ``&amp;``, ``&lt;``, ``&gt;``; nothing else is
+  entity-encoded ("Formatting text for app surfaces", Escaping text:
+  https://docs.slack.dev/messaging/formatting-message-text/#escaping-text). Bare ``@here``/``@channel``
+  get a zero-width space after the ``@`` as well, in case a workspace's webhook links names.
+- Discord: ``allowed_mentions: {"parse": []}`` (Execute Webhook, Allowed Mentions Object:
+  https://discord.com/developers/docs/resources/message#allowed-mentions-object) so nothing in the text
+  can ping anyone; every ASCII punctuation character outside a URL is backslash-escaped (Discord's
+  markdown treats a backslash before a symbol as the literal symbol: no masked link ``[text](url)``,
+  no ``<@id>``/``<t:...>`` tokens, no headings, spoilers or code), ``@everyone``/``@here`` get a
+  zero-width space, and ``flags: 4`` (SUPPRESS_EMBEDS, Execute Webhook JSON params:
+  https://discord.com/developers/docs/resources/webhook#execute-webhook) keeps links from unfurling.
+- E-mail: header values carry no CR/LF (the summary is one line; :func:`header_value` removes any
+  that a future caller might pass), so no value can add a header or start the body.
+- GitHub: JSON only (``client_payload``); nothing is rendered.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import ssl
 import time
@@ -14,25 +35,76 @@ from email.message import EmailMessage
 
 import requests
 
-from .model import Event
+from .model import Event, plain
 from .settings import Channel
 
 USER_AGENT = "mlflow-platform-events"
 #: GitHub's limit on a repository_dispatch event_type.
 EVENT_TYPE_MAX = 100
+#: Discord's limit on a message's content.
+DISCORD_MAX = 2000
+#: Discord's SUPPRESS_EMBEDS message flag (1 << 2).
+SUPPRESS_EMBEDS = 4
+#: Longest Subject: RFC 5322 recommends lines of at most 78 characters; the header is folded below
+#: that, and 250 characters keep it readable in every client.
+SUBJECT_MAX = 250
+
+ZWSP = "\u200b"
+# Bare words some renderers turn into group mentions.
+_GROUP_MENTION = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
+# A URL kept as it is in Discord messages (escaping inside it would break it); it cannot contain the
+# characters a masked link or a mention needs.
+_URL = re.compile(r"https?://[^\s<>()\[\]`|*_~\\]+")
+_ASCII_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 class DeliveryError(Exception):
     """A channel refused or could not be reached; the message carries no secret."""
 
 
+def _defuse_mentions(text: str) -> str:
+    return _GROUP_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
+
+
+def slack_escape(text: str) -> str:
+    """Slack's escaping: ``&`` first, then ``<`` and ``>``; group mentions defused."""
+    text = plain(text, 40_000).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _defuse_mentions(text)
+
+
+def discord_escape(text: str) -> str:
+    """Discord markdown escaping: every ASCII punctuation character outside a URL gets a backslash."""
+    text = plain(text, 10_000)
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out.append(_ASCII_PUNCT.sub(r"\\\1", text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_ASCII_PUNCT.sub(r"\\\1", text[last:]))
+    return _defuse_mentions("".join(out))
+
+
+def header_value(text: str, limit: int) -> str:
+    """A one-line header value: no CR, LF or other control character, at most ``limit`` characters."""
+    return plain(text, limit)
+
+
 def slack_payload(event: Event) -> dict:
-    return {"text": event.summary(), "unfurl_links": False}
+    return {"text": slack_escape(event.summary()), "unfurl_links": False, "unfurl_media": False}
 
 
 def discord_payload(event: Event) -> dict:
-    # No mentions: a model or tag name must never ping @everyone.
-    return {"content": event.summary()[:2000], "username": "MLflow registry", "allowed_mentions": {"parse": []}}
+    content = discord_escape(event.summary())
+    if len(content) > DISCORD_MAX:
+        # Never cut an escape in two (a lone backslash would escape the ellipsis instead).
+        content = content[: DISCORD_MAX - 1].rstrip("\\") + "…"
+    # No mentions at all: a model or tag name must never ping @everyone, a role or a user.
+    return {
+        "content": content,
+        "username": "MLflow registry",
+        "allowed_mentions": {"parse": []},
+        "flags": SUPPRESS_EMBEDS,
+    }
 
 
 def github_payload(event: Event) -> dict:
@@ -41,9 +113,9 @@ def github_payload(event: Event) -> dict:
 
 def email_message(event: Event, options: dict) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = f"[MLflow registry] {event.summary()}"[:250]
-    msg["From"] = options["from"]
-    msg["To"] = ", ".join(options["to"])
+    msg["Subject"] = header_value(f"[MLflow registry] {event.summary()}", SUBJECT_MAX)
+    msg["From"] = header_value(options["from"], 320)
+    msg["To"] = header_value(", ".join(options["to"]), 4000)
     msg["Message-ID"] = f"<{event.message_id()}@mlflow-platform-events>"
     msg.set_content(event.summary() + "\n\n" + json.dumps(event.as_dict(), indent=2, sort_keys=True) + "\n")
     return msg
@@ -97,7 +169,12 @@ def deliver(
     sender: Callable[[Channel, Event], None] = send,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[bool, int, str]:
-    """Sends with retries (backoff, 2*backoff, 4*backoff, ...). Returns (sent, attempts used, last error)."""
+    """Sends with retries (backoff, 2*backoff, 4*backoff, ...). Returns (sent, attempts used, last error).
+
+    Never raises: any failure of building or sending the message is this channel's failure alone (the
+    caller goes on with the other channels). A failure that is not a :class:`DeliveryError` (a bug, a
+    value the message could not carry) is not retried: it would fail the same way again.
+    """
     error = ""
     for attempt in range(1, attempts + 1):
         try:
@@ -105,6 +182,9 @@ def deliver(
             return True, attempt, ""
         except DeliveryError as e:
             error = str(e)
+        except Exception as e:  # noqa: BLE001 - one channel's failure must never stop the others
+            # The type only: an exception's text may quote the channel's URL or the message.
+            return False, attempt, f"{channel.name}: {type(e).__name__}"
         if attempt < attempts:
             sleep(backoff * 2 ** (attempt - 1))
     return False, attempts, error

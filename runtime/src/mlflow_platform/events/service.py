@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import notifiers
+from . import notifiers, openapi
 from .engine import Engine, Registry
 from .model import Event
 from .settings import Settings
 from .signature import SignatureError, verify
 
-WEBHOOK_PATH = "/webhooks/mlflow"
+WEBHOOK_PATH = openapi.WEBHOOK_PATH
 DESCRIPTION = "Managed by the mlflow-platform registry events service; overwritten at its every start."
 #: Largest delivery body accepted (MLflow's payloads are a few hundred bytes).
 MAX_BODY = 256 * 1024
@@ -71,22 +71,43 @@ class Metrics:
         self.webhook_registered = Gauge(
             p + "webhook_registered", "1 once the declared webhook exists in MLflow as configured.", registry=r
         )
+        self.state_rejected = Counter(
+            p + "state_rejected",
+            "State tags not written by this service (removed, forged, another object's, an older value put back), "
+            "by reason: the service compared against what it notified instead.",
+            ["reason"],
+            registry=r,
+        )
         self.interval = Gauge(
             p + "reconcile_interval_seconds", "Configured time between reconciliation passes.", registry=r
         )
 
 
 class Dispatcher:
-    """Routes an event to the channels configured for its kind, with retries; a channel that keeps
-    failing becomes a ``delivery.failed`` event on the other channels."""
+    """Routes an event to the channels configured for its kind, with retries. Each channel fails alone:
+    a channel that keeps failing becomes a ``delivery.failed`` event on the other channels, and is not
+    tried again for the rest of the current unit of work (one reconciliation pass, one webhook), so a
+    channel that is down costs one retry cycle per pass, not one per owed message."""
 
     def __init__(self, settings: Settings, metrics: Metrics, sender=notifiers.send, sleep=time.sleep) -> None:
         self.settings = settings
         self.metrics = metrics
         self.sender = sender
         self.sleep = sleep
+        self.channels = {c.name: c for c in settings.channels}
+        #: Channels that failed during the current unit of work: (attempts, error).
+        self.down: dict[str, tuple[int, str]] = {}
 
-    def dispatch(self, event: Event) -> None:
+    def new_pass(self) -> None:
+        self.down.clear()
+
+    def routes(self, event: Event) -> list[str]:
+        return [c.name for c in self.settings.channels if event.kind in c.events]
+
+    def configured(self, channel: str) -> bool:
+        return channel in self.channels
+
+    def emitted(self, event: Event) -> None:
         self.metrics.events.labels(event.kind, event.source).inc()
         log.info(
             "event",
@@ -100,52 +121,57 @@ class Dispatcher:
                 }
             },
         )
-        failed: list[tuple[str, int, str]] = []
-        for channel in self.settings.channels:
-            if event.kind not in channel.events:
-                continue
-            ok, attempts, error = self._deliver(channel, event)
-            if ok and event.changed_at:
-                self.metrics.latency.labels(event.source).observe(max(0.0, time.time() - event.changed_at))
-            if not ok:
-                log.error(
-                    "delivery failed",
-                    extra={
-                        "fields": {"channel": channel.name, "kind": event.kind, "attempts": attempts, "error": error}
-                    },
-                )
-                failed.append((channel.name, attempts, error))
-        if event.kind == "delivery.failed":
-            return  # never report a failure report's failure (no loops)
-        for name, attempts, error in failed:
-            report = Event(
-                "delivery.failed",
-                event.model,
-                event.version,
-                {"channel": name, "attempts": attempts, "error": error, "failed_event": event.summary()},
-                event.source,
-            )
-            self._report(report, exclude=name)
 
-    def _report(self, event: Event, exclude: str) -> None:
-        self.metrics.events.labels(event.kind, event.source).inc()
-        for channel in self.settings.channels:
-            if channel.name == exclude or event.kind not in channel.events:
-                continue
-            self._deliver(channel, event)
-
-    def _deliver(self, channel, event: Event) -> tuple[bool, int, str]:
-        """One event to one channel, with the configured retries; counted as sent or failed."""
+    def deliver(self, channel: str, event: Event) -> tuple[bool, int, str]:
+        """One event to one channel, with the configured retries; counted as sent or failed. Never raises."""
+        if channel in self.down:
+            attempts, error = self.down[channel]
+            self.metrics.notifications.labels(channel, "failed").inc()
+            return False, attempts, error
         ok, attempts, error = notifiers.deliver(
-            channel,
+            self.channels[channel],
             event,
             self.settings.retry_attempts,
             self.settings.retry_backoff_seconds,
             self.sender,
             self.sleep,
         )
-        self.metrics.notifications.labels(channel.name, "sent" if ok else "failed").inc()
+        self.metrics.notifications.labels(channel, "sent" if ok else "failed").inc()
+        if ok:
+            if event.changed_at:
+                self.metrics.latency.labels(event.source).observe(max(0.0, time.time() - event.changed_at))
+        else:
+            self.down[channel] = (attempts, error)
+            log.error(
+                "delivery failed",
+                extra={"fields": {"channel": channel, "kind": event.kind, "attempts": attempts, "error": error}},
+            )
         return ok, attempts, error
+
+    def failed(self, event: Event, channel: str, attempts: int, error: str) -> None:
+        """Reports a channel's failure to deliver ``event`` on the other channels (never on itself, and a
+        failure report's own failure is not reported: no loops)."""
+        if event.kind == "delivery.failed":
+            return
+        report = Event(
+            "delivery.failed",
+            event.model,
+            event.version,
+            {"channel": channel, "attempts": attempts, "error": error, "failed_event": event.summary()},
+            event.source,
+        )
+        self.metrics.events.labels(report.kind, report.source).inc()
+        for other in self.routes(report):
+            if other != channel:
+                self.deliver(other, report)
+
+    def dispatch(self, event: Event) -> None:
+        """An event that is not about a registry object (``service.behind``): sent once, not recorded."""
+        self.emitted(event)
+        for channel in self.routes(event):
+            ok, attempts, error = self.deliver(channel, event)
+            if not ok:
+                self.failed(event, channel, attempts, error)
 
 
 class Service:
@@ -155,7 +181,12 @@ class Service:
         self.metrics = Metrics()
         self.metrics.interval.set(settings.reconcile_seconds)
         self.dispatcher = Dispatcher(settings, self.metrics, sender, sleep)
-        self.engine = Engine(settings, Registry(client), self.dispatcher.dispatch)
+        self.engine = Engine(
+            settings,
+            Registry(client),
+            self.dispatcher,
+            on_rejected_state=lambda reason: self.metrics.state_rejected.labels(reason).inc(),
+        )
         self.queue: queue.Queue = queue.Queue(maxsize=10000)
         self.seen: OrderedDict[str, float] = OrderedDict()
         self.seen_lock = threading.Lock()
@@ -240,7 +271,7 @@ class Service:
         except ValueError:
             self.metrics.deliveries.labels("malformed").inc()
             return 400, "malformed"
-        if not isinstance(payload, dict):
+        if not well_formed(payload):
             self.metrics.deliveries.labels("malformed").inc()
             return 400, "malformed"
         try:
@@ -258,6 +289,7 @@ class Service:
     # ── the worker ──
     def reconcile_once(self) -> int:
         started = time.time()
+        self.dispatcher.new_pass()
         try:
             n = self.engine.reconcile_all()
         except Exception as e:  # noqa: BLE001 - any failure of a pass is reported and retried
@@ -285,6 +317,7 @@ class Service:
             return
         if not self.behind_reported:
             self.behind_reported = True
+            self.dispatcher.new_pass()
             self.dispatcher.dispatch(Event("service.behind", "-", None, {"reason": reason}, "reconcile"))
 
     def run(self) -> None:
@@ -310,6 +343,7 @@ class Service:
             except queue.Empty:
                 continue
             self.metrics.queue.set(self.queue.qsize())
+            self.dispatcher.new_pass()
             try:
                 self.engine.on_webhook(payload)
             except Exception as e:  # noqa: BLE001 - the next reconciliation compares this object again
@@ -330,12 +364,15 @@ class Service:
     # ── HTTP ──
     def app(self) -> Starlette:
         async def webhook(request: Request) -> Response:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                self.metrics.deliveries.labels("too_large").inc()
-                return JSONResponse({"error": "too_large"}, status_code=413)
+            body, refusal = await read_limited(request, MAX_BODY)
+            if refusal is not None:
+                self.metrics.deliveries.labels(refusal[1]).inc()
+                return JSONResponse({"result": refusal[1], "detail": refusal[2]}, status_code=refusal[0])
             status, result = self.receive(request.headers, body)
             return JSONResponse({"result": result}, status_code=status)
+
+        async def openapi_document(_: Request) -> Response:
+            return JSONResponse(openapi.document(MAX_BODY))
 
         async def healthz(_: Request) -> Response:
             alive = self.thread is not None and self.thread.is_alive()
@@ -354,5 +391,36 @@ class Service:
                 Route("/healthz", healthz),
                 Route("/readyz", readyz),
                 Route("/metrics", metrics),
+                Route(openapi.PATH, openapi_document),
             ]
         )
+
+
+def well_formed(payload) -> bool:
+    """MLflow's delivery shape (mlflow/webhooks/delivery.py): ``{"entity": str, "action": str, "data": {...},
+    "timestamp": str}``. Anything else is refused as malformed, even when signed."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("entity"), str)
+        and isinstance(payload.get("action"), str)
+        and isinstance(payload.get("data"), dict)
+        and isinstance(payload.get("timestamp", ""), str)
+    )
+
+
+async def read_limited(request: Request, limit: int) -> tuple[bytes, tuple[int, str, str] | None]:
+    """The request body, read no further than ``limit`` bytes: ``(body, None)``, or ``(b"", (status,
+    result, detail))`` as soon as the declared length or the bytes received so far exceed the limit. A
+    sender never makes the service hold more than ``limit`` bytes (plus one chunk) of its body."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit() or len(declared) > 18:
+            return b"", (400, "malformed", "Content-Length is not a number")
+        if int(declared) > limit:
+            return b"", (413, "too_large", f"the body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return b"", (413, "too_large", f"the body is larger than {limit} bytes")
+    return bytes(body), None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 CONFIG_ENV = "MLFLOW_EVENTS_CONFIG"
 SECRET_ENV = {
     "webhook": "MLFLOW_EVENTS_WEBHOOK_SECRET",
+    "state": "MLFLOW_EVENTS_STATE_KEY",
     "slack": "MLFLOW_EVENTS_SLACK_URL",
     "discord": "MLFLOW_EVENTS_DISCORD_URL",
     "github": "MLFLOW_EVENTS_GITHUB_TOKEN",
@@ -55,6 +56,8 @@ class Settings:
     webhook_url: str
     webhook_events: tuple[str, ...]
     webhook_secret: str
+    #: Signs the service's state tags; held by this service only (not the webhook secret, which MLflow holds too).
+    state_key: str
     reconcile_seconds: float
     max_age_seconds: float
     replay_window_seconds: float
@@ -62,7 +65,20 @@ class Settings:
     watched_tags: tuple[str, ...]
     retry_attempts: int
     retry_backoff_seconds: float
+    #: How long a message a channel failed to take is tried again on later passes.
+    retry_keep_seconds: float
     channels: tuple[Channel, ...]
+
+
+def state_key(value: str) -> str:
+    from .state import MIN_KEY_LENGTH
+
+    if len(value.encode()) < MIN_KEY_LENGTH:
+        raise SettingsError(
+            f"{SECRET_ENV['state']} is shorter than {MIN_KEY_LENGTH} bytes: "
+            "use a random value (the stack generates one)"
+        )
+    return value
 
 
 def load(env: dict[str, str] | None = None) -> Settings:
@@ -90,6 +106,11 @@ def load(env: dict[str, str] | None = None) -> Settings:
         unknown = sorted(set(events) - set(EVENT_KINDS))
         if unknown:
             raise SettingsError(f"channels.{name}.events: unknown {unknown}; expected some of {', '.join(EVENT_KINDS)}")
+        for field_name in ("from", "smtpHost", "username"):
+            if name == "email" and any(ord(c) < 32 or ord(c) == 127 for c in str(opts.get(field_name, ""))):
+                raise SettingsError(f"channels.email.{field_name}: contains a control character (CR, LF, ...)")
+        if name == "email" and any(any(ord(c) < 32 or ord(c) == 127 for c in str(t)) for t in opts.get("to", [])):
+            raise SettingsError("channels.email.to: an address contains a control character (CR, LF, ...)")
         secret = None
         if name in ("slack", "discord", "github"):
             secret = need_secret(name, f"channel {name} is enabled")
@@ -104,6 +125,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         webhook_url=webhook["url"],
         webhook_events=tuple(webhook.get("events", ())),
         webhook_secret=need_secret("webhook", "deliveries could not be verified"),
+        state_key=state_key(need_secret("state", "the service's state tags could not be signed")),
         reconcile_seconds=float(cfg.get("reconcileSeconds", 30)),
         max_age_seconds=float(cfg.get("maxAgeSeconds", 86400)),
         replay_window_seconds=float(cfg.get("replayWindowSeconds", 300)),
@@ -111,5 +133,6 @@ def load(env: dict[str, str] | None = None) -> Settings:
         watched_tags=tuple(cfg.get("watchedTags", ["production-ready"])),
         retry_attempts=int(cfg.get("retry", {}).get("attempts", 4)),
         retry_backoff_seconds=float(cfg.get("retry", {}).get("backoffSeconds", 1)),
+        retry_keep_seconds=float(cfg.get("retry", {}).get("keepSeconds", 3600)),
         channels=tuple(channels),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
@@ -51,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--model-uri", help="runs:/..., models:/<logged model id> or any URI mlflow.register_model accepts")
     r.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     r.add_argument("--description")
+    r.add_argument(
+        "--started-by",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="e-mail of the person who started the pipeline that registers (may not approve the version); also "
+        f"${STARTED_BY_ENV}, and Argo's creator label in ${WORKFLOW_LABELS_ENV} ({{{{workflow.labels.json}}}})",
+    )
 
     for name, helptext in (
         ("promote", "run the gates, then move alias and stage"),
@@ -69,6 +78,47 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="who holds which alias, the versions and the promotion history")
     common(st, version=False, target=False)
     return p
+
+
+STARTED_BY_ENV = "MLFLOW_PLATFORM_STARTED_BY"
+#: Argo Workflows' ``{{workflow.labels.json}}``: the Argo Server labels a workflow submitted through its
+#: SSO with the submitter's e-mail (``workflows.argoproj.io/creator-email``, "@" written ".at.").
+WORKFLOW_LABELS_ENV = "MLFLOW_PLATFORM_WORKFLOW_LABELS"
+ARGO_CREATOR_EMAIL = "workflows.argoproj.io/creator-email"
+
+
+def argo_creator_emails(label: str) -> list[str]:
+    """Every address Argo's creator-email label can stand for. Argo writes the first "@" as ".at." (and
+    any character outside [-_.a-zA-Z0-9] as "-"), so "pat.at.home.at.example.com" is pat@home.at.example.com
+    or pat.at.home@example.com: every reading is kept, and none of them may approve."""
+    out = []
+    start = 0
+    while (i := label.find(".at.", start)) >= 0:
+        local, domain = label[:i], label[i + 4 :]
+        if local and "." in domain:
+            out.append(f"{local}@{domain}")
+        start = i + 1
+    return out
+
+
+def started_by(args, environ) -> list[str]:
+    """Who started the pipeline that runs this registration: the option, the variable, Argo's label."""
+    out = list(args.started_by)
+    if environ.get(STARTED_BY_ENV, "").strip():
+        out += [x.strip() for x in environ[STARTED_BY_ENV].split(",") if x.strip()]
+    raw = environ.get(WORKFLOW_LABELS_ENV, "").strip()
+    if raw:
+        try:
+            labels = json.loads(raw)
+        except ValueError as err:
+            raise BadInput(f"{WORKFLOW_LABELS_ENV} is not JSON (Argo's {{{{workflow.labels.json}}}}): {err}") from err
+        creator = labels.get(ARGO_CREATOR_EMAIL) if isinstance(labels, dict) else None
+        if isinstance(creator, str) and creator:
+            out += argo_creator_emails(creator)
+    bad = [x for x in out if x.count("@") != 1 or any(c.isspace() for c in x)]
+    if bad:
+        raise BadInput(f"--started-by {bad[0]!r}: an e-mail address of the person who started the pipeline")
+    return out
 
 
 def _tags(pairs: list[str]) -> dict[str, str]:
@@ -96,7 +146,7 @@ def run(argv: list[str], registry=None) -> int:
         if not args.model_uri and not (args.run_id and args.artifact_path):
             raise BadInput("name what to register: --run-id and --artifact-path, or --model-uri")
         uri = args.model_uri or f"runs:/{args.run_id}/{args.artifact_path.strip('/')}"
-        out = reg.register(args.model, uri, me, _tags(args.tag), args.description)
+        out = reg.register(args.model, uri, me, _tags(args.tag), args.description, started_by(args, os.environ))
     elif cmd == "status":
         out = reg.status(args.model)
     elif cmd == "rollback":

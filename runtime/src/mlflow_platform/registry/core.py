@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from . import history
 from .errors import BadInput, Refused, RegistryToolError
 from .gates import TARGET_STAGES, GateResult, Gates, GateSet, check_target, evaluate_metric
-from .identity import Identity
+from .identity import Identity, Person, normalize_email, same_person
 
 TAG_REGISTERED_BY = "platform.registered_by"
+#: Who registered the version (JSON ``{by, email, sub, iss, started_by}``): the four-eyes rule reads it.
+TAG_REGISTRANT = "platform.registrant"
 TAG_SOURCE = "platform.source"
 APPROVAL_PREFIX = "platform.approval."
 PREVIOUS_SUFFIX = "-previous"
@@ -141,7 +143,10 @@ class Registry:
         me: Identity,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        started_by: list[str] | None = None,
     ) -> Outcome:
+        """``started_by``: e-mail addresses of whoever started the pipeline that registers (candidates
+        when the source is ambiguous): none of them may approve the version."""
         if not name:
             raise BadInput("--model: name the registered model")
         if not model_uri:
@@ -161,7 +166,20 @@ class Registry:
                     changed,
                     {"model": name, "version": v.version},
                 )
-        all_tags = {**(tags or {}), TAG_SOURCE: model_uri, TAG_REGISTERED_BY: me.name}
+        reserved = sorted(k for k in (tags or {}) if k in (TAG_REGISTRANT, TAG_REGISTERED_BY, TAG_SOURCE))
+        if reserved:
+            raise BadInput(f"--tag {reserved[0]}: written by the registry tool itself; choose another key")
+        registrant = {
+            **me.as_record(),
+            "started_by": sorted({normalize_email(x) for x in (started_by or [])}),
+        }
+        registrant.pop("groups", None)
+        all_tags = {
+            **(tags or {}),
+            TAG_SOURCE: model_uri,
+            TAG_REGISTERED_BY: me.name,
+            TAG_REGISTRANT: json.dumps(registrant, sort_keys=True),
+        }
         import mlflow
 
         try:
@@ -293,6 +311,45 @@ class Registry:
             results.append(self._approval_gate(name, v, target, gs, requester))
         return results, holder
 
+    @staticmethod
+    def registrant(v) -> tuple[Person | None, list[Person]]:
+        """Who registered ``v`` and who started the pipeline that did; (None, []) when no record says."""
+        tags = v.tags or {}
+        raw = tags.get(TAG_REGISTRANT)
+        if raw:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                rec = None
+            who = Person.from_record(rec)
+            if who is not None:
+                starters = [
+                    Person(email=normalize_email(x)) for x in (rec.get("started_by") or []) if isinstance(x, str) and x
+                ]
+                return who, starters
+        legacy = tags.get(TAG_REGISTERED_BY)
+        return (Person(legacy=legacy), []) if legacy else (None, [])
+
+    def _second_person_problem(self, name: str, v, approver: Person) -> str | None:
+        """Why ``approver`` may not approve ``v`` (registrant unknown, the registrant, or who started the
+        pipeline that registered it); None when they may."""
+        registrant, starters = self.registrant(v)
+        if registrant is None:
+            return (
+                f"{name} version {v.version} has no recorded registrant (it was registered outside the registry tool), "
+                "so no approver can be shown to be a second person: register it with "
+                "`mlflow-platform registry register`"
+            )
+        if same_person(approver, registrant):
+            return f"{approver.describe()} registered {name} version {v.version}: the approver must be a second person"
+        for starter in starters:
+            if same_person(approver, starter):
+                return (
+                    f"{approver.describe()} started the pipeline that registered {name} version {v.version}: "
+                    "the approver must be a second person"
+                )
+        return None
+
     def _approval_gate(self, name: str, v, target: str, gs: GateSet, requester: Identity) -> GateResult:
         raw = (v.tags or {}).get(APPROVAL_PREFIX + target)
         if not raw:
@@ -307,17 +364,18 @@ class Registry:
             a = json.loads(raw)
         except ValueError:
             return GateResult("approval", False, f"the approval tag {APPROVAL_PREFIX + target} is not JSON")
-        by = a.get("by")
-        registrant = (v.tags or {}).get(TAG_REGISTERED_BY) or v.user_id
-        if by == requester.name:
+        approver = Person.from_record(a) if isinstance(a, dict) else None
+        if approver is None:
+            return GateResult("approval", False, f"the approval tag {APPROVAL_PREFIX + target} names nobody")
+        by = approver.describe()
+        if same_person(approver, Person.of(requester)):
             raise BadInput(
                 f"the approval of {name} version {v.version} for {target} is by {by}, who is also the requester: "
                 "a second person must approve (or another identity must request the promotion)"
             )
-        if registrant and by == registrant:
-            return GateResult(
-                "approval", False, f"approved by {by}, who registered the version: a second person must approve"
-            )
+        problem = self._second_person_problem(name, v, approver)
+        if problem is not None:
+            return GateResult("approval", False, problem)
         groups = set(a.get("groups") or [])
         if not groups & set(gs.approval_groups):
             return GateResult(
@@ -350,9 +408,9 @@ class Registry:
         check_target(target)
         v = self.version(name, version)
         gs = gates.for_model(name, target)
-        registrant = (v.tags or {}).get(TAG_REGISTERED_BY) or v.user_id
-        if registrant and registrant == me.name:
-            raise BadInput(f"{me.name} registered {name} version {v.version}: the approver must be a second person")
+        problem = self._second_person_problem(name, v, Person.of(me))
+        if problem is not None:
+            raise BadInput(problem)
         groups = set(me.groups) & set(gs.approval_groups)
         if gs.approval_groups and not groups:
             raise Refused(
@@ -363,21 +421,14 @@ class Registry:
         current = (v.tags or {}).get(key)
         if current:
             try:
-                if json.loads(current).get("by") == me.name:
+                if same_person(Person.from_record(json.loads(current)) or Person(), Person.of(me)):
                     return Outcome(
                         f"{name} version {v.version} is already approved for {target} by {me.name}; nothing changed",
                         False,
                     )
-            except ValueError:
+            except (ValueError, AttributeError):
                 pass
-        record = {
-            "by": me.name,
-            "sub": me.subject,
-            "iss": me.issuer,
-            "groups": sorted(me.groups),
-            "at": history.now(),
-            "via": "tag",
-        }
+        record = {**me.as_record(), "groups": sorted(me.groups), "at": history.now(), "via": "tag"}
         self.client.set_model_version_tag(name, str(v.version), key, json.dumps(record, sort_keys=True))
         model_tags = dict(self.model(name).tags or {})
         history.append(
