@@ -35,6 +35,14 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
         classNames: m.classNames,
       },
       callerHeader: callerHeaderFor(config),
+      // Behind a platform gateway the server checks the verified identity itself, with the sign-in
+      // allow-lists: oauth2-proxy skips its domain check for a token without an e-mail, and API
+      // Gateway's JWT authorizer applies no allow-list at all.
+      identity: s.exposure === "none" ? undefined : {
+        allowedEmailDomains: config.auth.allowedEmailDomains,
+        allowedGroups: config.auth.allowedGroups,
+        allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
+      },
       smokeTest: m.smokeTest,
       delivery: {
         strategy: s.delivery.strategy,
