@@ -25,9 +25,9 @@ export const METRICS_PATH = "/metrics";
 export const OPENAPI_PATH = "/openapi.json";
 /** The header both gateways overwrite with the verified token's groups. */
 export const GROUPS_HEADER = "X-Forwarded-Groups";
-/** Seconds a request body gets to arrive (no prediction slot is held meanwhile). */
+/** Seconds a request body gets to arrive (no prediction slot is held meanwhile): the default of serving.models.<m>.bodyTimeoutSeconds. */
 export const BODY_TIMEOUT_SECONDS = 10;
-/** Request bodies one caller may be sending at once. */
+/** Request bodies one caller may be sending at once: the default of serving.models.<m>.maxUploadsPerCaller. */
 export const MAX_UPLOADS_PER_CALLER = 8;
 /** Writable scratch space (an emptyDir): the root filesystem is read-only. */
 export const TMP_DIR = "/tmp";
@@ -55,6 +55,10 @@ export interface ModelServerCommandInputs {
   readonly callerRate: number;
   readonly callerBurst: number;
   readonly requestTimeoutSeconds: number;
+  /** Seconds a body gets to arrive. @default BODY_TIMEOUT_SECONDS */
+  readonly bodyTimeoutSeconds?: number;
+  /** Bodies one caller may be sending at once. @default MAX_UPLOADS_PER_CALLER */
+  readonly maxUploadsPerCaller?: number;
   readonly classNames: readonly string[];
   /** Names of the model's input features, in order (records, metrics and drift name features by them). */
   readonly featureNames?: readonly string[];
@@ -128,8 +132,8 @@ export function modelServerCommand(i: ModelServerCommandInputs): ContainerComman
       "--caller-rate", String(i.callerRate),
       "--caller-burst", String(i.callerBurst),
       "--request-timeout", String(i.requestTimeoutSeconds),
-      "--body-timeout", String(BODY_TIMEOUT_SECONDS),
-      "--max-uploads-per-caller", String(MAX_UPLOADS_PER_CALLER),
+      "--body-timeout", String(i.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS),
+      "--max-uploads-per-caller", String(i.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER),
       "--admin-port", String(MODEL_SERVER_METRICS_PORT),
       "--keep-alive-timeout", String(KEEP_ALIVE_SECONDS),
       "--drain-seconds", String(DRAIN_SECONDS),

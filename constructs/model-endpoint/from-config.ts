@@ -32,6 +32,8 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
         callerRate: m.callerRate,
         callerBurst: m.callerBurst,
         requestTimeoutSeconds: m.requestTimeoutSeconds,
+        bodyTimeoutSeconds: m.bodyTimeoutSeconds,
+        maxUploadsPerCaller: m.maxUploadsPerCaller,
         classNames: m.classNames,
       },
       callerHeader: callerHeaderFor(config),

@@ -37,7 +37,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import {
-  DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, LIVE_PATH, METRICS_PATH, MODEL_SERVER_METRICS_PORT, MODEL_SERVER_METRICS_PORT_NAME, MODEL_SERVER_PORT,
+  BODY_TIMEOUT_SECONDS, DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, MAX_UPLOADS_PER_CALLER, LIVE_PATH, METRICS_PATH, MODEL_SERVER_METRICS_PORT, MODEL_SERVER_METRICS_PORT_NAME, MODEL_SERVER_PORT,
   MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR, modelServerCommand, type ModelServerIdentity,
 } from "../commands/model-server";
 import { SMOKE_TEST_CALLER, smokeTestCommand } from "../commands/smoke-test";
@@ -72,6 +72,10 @@ export interface ModelServerLimits {
   readonly callerBurst?: number;
   /** Deadline of a request body and of a prediction, in seconds. @default 30 */
   readonly requestTimeoutSeconds?: number;
+  /** Seconds a request body gets to arrive (408 after); no prediction slot is held meanwhile. @default 10 */
+  readonly bodyTimeoutSeconds?: number;
+  /** Request bodies one caller may be sending at once, per pod (429 beyond). @default 8 */
+  readonly maxUploadsPerCaller?: number;
   /** Class names in the model's order; `/predict` then answers labels too. @default [] */
   readonly classNames?: readonly string[];
 }
@@ -246,6 +250,8 @@ export class ModelEndpoint extends Construct {
     const maxBodyBytes = intIn(limits.maxBodyBytes ?? 1_048_576, 1024, 64 * 1024 * 1024, "maxBodyBytes");
     const callerBurst = intIn(limits.callerBurst ?? 100, 1, 100_000, "callerBurst");
     const requestTimeoutSeconds = intIn(limits.requestTimeoutSeconds ?? 30, 1, 300, "requestTimeoutSeconds");
+    const bodyTimeoutSeconds = intIn(limits.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS, 1, 300, "bodyTimeoutSeconds");
+    const maxUploadsPerCaller = intIn(limits.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER, 1, 1024, "maxUploadsPerCaller");
     const callerRate = limits.callerRate ?? 50;
     if (!(callerRate > 0)) fail("limits.callerRate", `must be > 0, got ${callerRate}`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
@@ -348,7 +354,7 @@ export class ModelEndpoint extends Construct {
     }
     const cmd = modelServerCommand({
       image: this.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
-      callerRate, callerBurst, requestTimeoutSeconds, classNames: limits.classNames ?? [],
+      callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, classNames: limits.classNames ?? [],
       featureNames: inputFields,
       inferenceLog: log ? {
         bucketName: log.bucketName, prefix: log.prefix, region: log.region, sampling: log.sampling ?? 1,

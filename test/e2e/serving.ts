@@ -36,7 +36,7 @@ export interface ModelImage {
 const MODEL = "iris-classifier";
 const ROW = [5.1, 3.5, 1.4, 0.2];
 /** Limits the run sets through the configuration (serving.models), so that they are reached quickly. */
-const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5 };
+const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5, maxUploadsPerCaller: 2 };
 
 let image: ModelImage | undefined;
 /** The model image step 4a built (the inference-observability step serves it again). */
@@ -355,8 +355,8 @@ export async function modelServer(ctx: Ctx): Promise<void> {
     ["/invocations", "arrays nested 5,000 deep", `{"inputs":${"[".repeat(5000)}${"]".repeat(5000)}}`, /nested too deeply|deeper than/],
     ["/invocations", "arrays nested 100,000 deep", `${"[".repeat(100_000)}${"]".repeat(100_000)}`, /nested too deeply|deeper than/],
   ];
-  for (const [route, what, body, words] of hostile) {
-    const r = await post(route, body, "app-c@example.com");
+  for (const [i, [route, what, body, words]] of hostile.entries()) {
+    const r = await post(route, body, `hostile-${i}@example.com`);
     const message = (() => { try { return String(JSON.parse(r.body).message); } catch { return r.body; } })();
     report.check(`${route} with ${what}: a 4xx naming the problem, not a 500`, r.status >= 400 && r.status < 500 && words.test(message), `${r.status} ${r.body.slice(0, 160)}`);
   }
@@ -519,10 +519,11 @@ async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPor
     probes.every((r) => r.status === 404 && !/model_server_|"alive"/.test(r.body)), probes.map((r, i) => `GET ${["/metrics", "/health"][i]}: ${r.status} ${r.body.slice(0, 80)}`).join("; "));
   await ctx.procs.stop(proc);
   const serverLog = fs.readFileSync(serverLogFile, "utf8").split("\n").slice(logBefore - 1).filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
-  const served = serverLog.filter((l) => l.status === 200);
-  const refusedByServer = serverLog.filter((l) => l.status === 403);
-  report.check("no refused call was served by the model; the served one ran as the token's e-mail, not the spoofed header", served.length === 1 && served[0].caller === hashed(USER_EMAIL) && serverLog.length === served.length + refusedByServer.length,
-    `${serverLog.length} request(s) reached the server while the gateway was up: ${served.length} served as ${served.map((l) => l.caller.slice(0, 12)).join(", ")}... (the HMAC of ${USER_EMAIL}; the client claimed admin@example.com), ${refusedByServer.length} refused by the server itself (403)`);
+  const predictions = serverLog.filter((l) => l.route === "/predict");
+  const served = predictions.filter((l) => l.status === 200);
+  const refusedByServer = predictions.filter((l) => l.status === 403);
+  report.check("no refused call was served by the model; the served one ran as the token's e-mail, not the spoofed header", served.length === 1 && served[0].caller === hashed(USER_EMAIL) && predictions.length === served.length + refusedByServer.length,
+    `${predictions.length} POST /predict reached the server while the gateway was up: ${served.length} served as ${served.map((l) => l.caller.slice(0, 12)).join(", ")}... (the HMAC of ${USER_EMAIL}; the client claimed admin@example.com), ${refusedByServer.length} refused by the server itself (403)`);
 }
 
 /** The smoke test Job of the model's Rollout (AnalysisTemplate in the endpoint's chart values). */
