@@ -331,7 +331,7 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   }
 
   // ── Authentication in front of the model: the gateway's synthesized command, the real oauth2-proxy ──
-  await modelGateway(ctx, json, dep, port, proc.logFile, (status) => { tally[`/predict ${status}`] = (tally[`/predict ${status}`] ?? 0) + 1; }, hashed);
+  await modelGateway(ctx, json, dep, port, proc.logFile, (route, status) => { tally[`${route} ${status}`] = (tally[`${route} ${status}`] ?? 0) + 1; }, hashed);
 
   // ── Bad input: 4xx naming the problem, never 500, and the server keeps serving ──
   const bad: [string, string, number, RegExp][] = [
@@ -461,7 +461,7 @@ export async function modelServer(ctx: Ctx): Promise<void> {
  * e-mail nor subject, or a subject that is no address) is refused by the model server itself (403), and
  * the model's /metrics and /health are not reachable through the gateway (they are on the admin port).
  */
-async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPort: number, serverLogFile: string, reached: (status: number) => void, hashed: (caller: string) => string): Promise<void> {
+async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPort: number, serverLogFile: string, reached: (route: string, status: number) => void, hashed: (caller: string) => string): Promise<void> {
   const { report } = ctx;
   const oidc = need(ctx.oidc, "the OpenID provider");
   const tools = need(ctx.tools, "tools");
@@ -486,7 +486,7 @@ async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPor
 
   const spoof = { "X-Forwarded-Email": "admin@example.com", "X-Forwarded-User": "admin", "X-Caller-Id": "admin" };
   const ok = await call({ Authorization: `Bearer ${need(ctx.token, "token")}`, ...spoof });
-  reached(ok.status);
+  reached("/predict", ok.status);
   report.check("through the model gateway, a valid token is served: POST /predict answers setosa", ok.status === 200 && JSON.parse(ok.body).labels?.[0] === "setosa", `${ok.status} ${ok.body.slice(0, 160)}`);
   const refused: [string, Record<string, string>][] = [
     ["without a token", {}],
@@ -508,13 +508,14 @@ async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPor
   ];
   for (const [what, t] of noIdentity) {
     const r = await call({ Authorization: `Bearer ${t}`, ...spoof });
-    if (r.status === 403 && /"error": "forbidden"/.test(r.body)) reached(403);
+    if (r.status === 403 && /"error": "forbidden"/.test(r.body)) reached("/predict", 403);
     report.check(`through the model gateway, an issuer-signed token ${what} is refused (403), not predicted`, r.status === 403 && !/predictions/.test(r.body),
       `POST /predict: ${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 140)}${/"error": "forbidden"/.test(r.body) ? " (refused by the model server: the proxy let it through)" : " (refused by the proxy)"}`);
   }
   // The model's metrics (per-feature histograms of every caller) and health (load errors): not through the gateway.
   const token = need(ctx.token, "token");
   const probes = await Promise.all(["/metrics", "/health"].map((p) => request(`${gwBase}${p}`, { headers: { Authorization: `Bearer ${token}` } })));
+  for (const r of probes) if (r.status === 404) reached("other", 404); // answered (and counted) by the model server
   report.check("through the model gateway, with a valid token, the model's /metrics and /health are not served (404: they are on the admin port, Prometheus and the kubelet only)",
     probes.every((r) => r.status === 404 && !/model_server_|"alive"/.test(r.body)), probes.map((r, i) => `GET ${["/metrics", "/health"][i]}: ${r.status} ${r.body.slice(0, 80)}`).join("; "));
   await ctx.procs.stop(proc);

@@ -52,7 +52,8 @@ export interface FuzzResult {
 }
 
 export async function fuzz(procs: Processes, name: string, o: FuzzOptions): Promise<FuzzResult> {
-  const dir = path.join(procs.logDir, `${name}-report`);
+  // Beside the logs, not among them (every file in the log directory is scanned for secrets).
+  const dir = path.join(path.dirname(procs.logDir), `${name}-report`);
   fs.mkdirSync(dir, { recursive: true });
   const seed = o.seed ?? Number(process.env.FUZZ_SEED ?? 1);
   const argv = [
@@ -69,7 +70,8 @@ export async function fuzz(procs: Processes, name: string, o: FuzzOptions): Prom
     "--output-truncate", "true",
   ];
   const started = Date.now();
-  const r = await procs.run(name, argv, { env: { PATH: `${path.dirname(o.st)}:/usr/bin:/bin`, HOME: dir, LANG: "C.UTF-8", NO_COLOR: "1", COLUMNS: "160" }, timeoutMs: o.timeoutMs ?? 300_000 });
+  // Run in the report's directory: Schemathesis keeps a cache (.schemathesis/) in its working directory.
+  const r = await procs.run(name, argv, { cwd: dir, env: { PATH: `${path.dirname(o.st)}:/usr/bin:/bin`, HOME: dir, LANG: "C.UTF-8", NO_COLOR: "1", COLUMNS: "160" }, timeoutMs: o.timeoutMs ?? 300_000 });
   const file = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort().pop();
   if (!file) throw new Error(`${name}: Schemathesis wrote no JSON report (exit ${r.code}):\n${r.output.slice(-2000)}`);
   const report = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
