@@ -51,6 +51,8 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
   const bin = path.dirname(tools.python);
   const env = {
     PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8",
+    // This checkout's runtime (build-context), whatever another clone last installed into the shared virtualenv.
+    PYTHONPATH: path.join(ctx.repoRoot, "runtime", "src"),
     MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: token, MLFLOW_PLATFORM_REGISTRY_GATES: gatesFile,
   };
   let n = 0;

@@ -180,7 +180,8 @@ export async function modelImage(ctx: Ctx): Promise<void> {
   // A release pipeline's step: the model through the proxy, with the pipeline's token.
   const r = await ctx.procs.run("build-context", [bin, "serve", "build-context", "--model-uri", `models:/${name}/1`, "--output", context], {
     cwd: ctx.repoRoot,
-    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8", MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: need(ctx.token, "token") },
+    // PYTHONPATH: this checkout's runtime, whatever another clone last installed into the shared virtualenv.
+    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, PYTHONPATH: path.join(ctx.repoRoot, "runtime", "src"), HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8", MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: need(ctx.token, "token") },
     timeoutMs: 300_000,
   });
   if (r.code !== 0) throw new Error(`mlflow-platform serve build-context exited ${r.code}:\n${tail(path.join(ctx.procs.logDir, "build-context.log"))}`);
