@@ -319,3 +319,18 @@ def test_invocations_never_answers_5xx_with_the_real_model(real_server, body, ct
         )[0]
         == 200
     )
+
+
+@PROPERTY
+@given(bodies)
+def test_the_cheap_prefilter_never_skips_a_body_the_full_check_refuses(body):
+    from mlflow_platform.serving.model import check_json_input, load_json, needs_json_check
+
+    try:
+        doc = load_json(body)
+    except BadInput:
+        return  # MLflow's own parser refuses it (not JSON) with a 400
+    try:
+        check_json_input(doc)
+    except BadInput:
+        assert needs_json_check(body), body[:200]

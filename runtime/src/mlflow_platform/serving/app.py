@@ -40,7 +40,16 @@ from typing import Any, Protocol
 from .identity import IdentityPolicy, caller_value
 from .limits import CallerLimiter, retry_after
 from .metrics import COUNTED_ROUTES, Metrics
-from .model import BadInput, LoadedModel, check_json_input, load, load_json, parse_predict_body, predict_rows
+from .model import (
+    BadInput,
+    LoadedModel,
+    check_json_input,
+    load,
+    load_json,
+    needs_json_check,
+    parse_predict_body,
+    predict_rows,
+)
 from .obfuscation import keyed_hash
 
 log = logging.getLogger("mlflow_platform.serving")
@@ -449,7 +458,7 @@ class ModelServer:
                 "error": "no_content_type",
                 "message": "set Content-Type: application/json, text/csv or application/vnd.apache.parquet",
             }
-        if content_type.split(";")[0].strip().lower() == "application/json":
+        if content_type.split(";")[0].strip().lower() == "application/json" and needs_json_check(body):
             # MLflow's JSON parsing recurses and converts without bounds: a deeply nested body or a huge
             # integer ends in RecursionError/OverflowError there (a 500). Refused here first, naming why.
             try:
