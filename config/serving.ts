@@ -35,7 +35,9 @@ export const servedModelSchema = z.object({
   maxBodyBytes: num(1024, 64 * 1024 * 1024, "maxBodyBytes").default(1_048_576).describe("Largest request body; larger gets 413."),
   callerRate: num(0.1, 100_000, "callerRate", false).default(50).describe("Requests per second per authenticated caller, per pod, on average; more get 429."),
   callerBurst: num(1, 100_000, "callerBurst").default(100).describe("Burst per caller, per pod."),
-  requestTimeoutSeconds: num(1, 300, "requestTimeoutSeconds").default(30).describe("Deadline of a request body and of a prediction (408/504 after)."),
+  requestTimeoutSeconds: num(1, 300, "requestTimeoutSeconds").default(30).describe("Deadline of a prediction (504 after)."),
+  bodyTimeoutSeconds: num(1, 300, "bodyTimeoutSeconds").default(10).describe("Seconds a request body gets to arrive (408 after); no prediction slot is held meanwhile."),
+  maxUploadsPerCaller: num(1, 1024, "maxUploadsPerCaller").default(8).describe("Request bodies one caller may be sending at once, per pod (429 beyond): a slow uploader holds its own share only."),
   classNames: z.array(z.string().min(1)).default([]).describe("Names of the classes, in the model's order; /predict then answers labels too."),
   smokeTest: z.object({
     row: z.array(z.number()).min(1, { error: "at least one feature" }).describe("The features sent as `POST /predict {\"data\": row}` to the new version before it gets traffic."),

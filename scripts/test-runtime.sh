@@ -14,4 +14,5 @@ fi
 # The Python the unit tests run (the shared MLflow process, the fake PostgreSQL), by the same rules.
 "$PY" -m ruff check --config runtime/pyproject.toml test
 "$PY" -m ruff format --check --config runtime/pyproject.toml test
-cd runtime && exec "$PY" -m pytest "$@"
+# --hypothesis-show-statistics: the property tests' figures (examples tried, passing, failing) in the output.
+cd runtime && exec "$PY" -m pytest --hypothesis-show-statistics "$@"

@@ -47,6 +47,9 @@ export async function waitReady(url: string, proc: ChildProcess, log: string): P
 
 export interface Result { rps: number; p50: number; p99: number; requests: number; errors: number }
 
+/** The caller every benchmark request names: an address, as a gateway sets it from a verified token. */
+export const BENCH_CALLER = "bench@example.com";
+
 /** C workers on keep-alive connections, each sending the next request as soon as the last is answered. */
 export async function load(port: number, route: string, body: string, seconds: number): Promise<Result> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -56,7 +59,7 @@ export async function load(port: number, route: string, body: string, seconds: n
   const one = () => new Promise<void>((resolve) => {
     const t = process.hrtime.bigint();
     const req = http.request({ host: "127.0.0.1", port, path: route, method: "POST", agent,
-      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "X-Caller-Id": "bench" } }, (res) => {
+      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "X-Caller-Id": BENCH_CALLER } }, (res) => {
       res.resume();
       res.on("end", () => {
         if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -111,10 +114,10 @@ mlflow.sklearn.save_model(m, sys.argv[1], signature=infer_signature(x[:3], m.pre
 /** Starts processes in `dir` with `env` (each in its own group, output to `<dir>/<name>.log`); stops them all. */
 export function processes(env: Record<string, string>, dir: string) {
   const procs: ChildProcess[] = [];
-  const start = (name: string, argv: string[]) => {
+  const start = (name: string, argv: string[], extraEnv: Record<string, string> = {}) => {
     const log = path.join(dir, `${name}.log`);
     const out = fs.openSync(log, "w");
-    const p = spawn(argv[0], argv.slice(1), { env, cwd: dir, detached: true, stdio: ["ignore", out, out] });
+    const p = spawn(argv[0], argv.slice(1), { env: { ...env, ...extraEnv }, cwd: dir, detached: true, stdio: ["ignore", out, out] });
     procs.push(p);
     return { p, log };
   };

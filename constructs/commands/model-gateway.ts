@@ -4,7 +4,8 @@
  * platform's issuer, audience the platform's client id, or a configured `issuer=audience` pair) or 401/403.
  * No sign-in page, no cookie session is ever issued. It overwrites `X-Forwarded-Email`/`X-Forwarded-User`
  * with the verified token's claims (whatever the caller sent), and the model server keys its per-caller
- * limit on that header; the token itself is not passed on.
+ * limit on that header and checks it again against the allow-lists (oauth2-proxy skips its domain check
+ * for a token without an e-mail claim; the server refuses it with 403); the token itself is not passed on.
  *
  * The same binary and image as the tracking server's proxy (constructs/commands/oauth2-proxy.ts); the
  * end-to-end run starts this command for real in front of the model server and shows the refusals.

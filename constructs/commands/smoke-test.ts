@@ -11,7 +11,14 @@
  */
 import type { ContainerCommand } from "./types";
 
-/** The workflow's request body (issue 13): one iris row. */
+/**
+ * The smoke test's caller id. The model server admits it without the identity rule (an internal caller):
+ * it is never an address, so no token's e-mail can be it, and only the smoke Job's pods and the gateway
+ * reach the server (the gateway overwrites the caller header from the token).
+ */
+export const SMOKE_TEST_CALLER = "smoke-test";
+
+/** The workflow's request body: one iris row. */
 export const SMOKE_TEST_ROW: readonly number[] = [5.1, 3.5, 1.4, 0.2];
 
 /** What the smoke command is computed from. */
@@ -51,7 +58,7 @@ export function smokeTestCommand(i: SmokeTestCommandInputs): ContainerCommand {
       "--body", JSON.stringify({ data: row }),
       "--expect-version", i.expectVersion,
       ...(i.expectLabel ? ["--expect-label", i.expectLabel] : []),
-      "--caller", i.caller ?? "smoke-test",
+      "--caller", i.caller ?? SMOKE_TEST_CALLER,
       "--caller-header", i.callerHeader ?? "X-Caller-Id",
       "--attempts", String(i.attempts ?? 5),
       "--interval", String(i.intervalSeconds ?? 2),

@@ -7,8 +7,11 @@
  * natively (JWT authorizer: signature against the issuer's JWKS, `iss`, `aud`, `exp`), whereas a REST API
  * needs a Lambda authorizer for OIDC (more code, cold starts, a function to patch). What a REST API adds,
  * usage plans with per-API-key quotas, is not per *verified identity* anyway (API keys are not
- * authentication). So: stage- and route-level throttling here, and the per-caller limit stays in the model
- * server, keyed on the identity header this integration overwrites from the verified token's `sub`. An
+ * authentication). So: stage- and route-level throttling here; the allow-lists (auth.allowedEmailDomains,
+ * allowedGroups) and the per-caller limit are the model server's, applied to the caller and groups headers
+ * this integration overwrites from the verified token's `email` and groups claims (a JWT authorizer checks
+ * issuer, audience and expiry only; one check in the server serves both exposures and is tested over HTTP).
+ * An
  * HTTP API's integration timeout is fixed at 30 s at most, which is the model server's own request
  * timeout default.
  *
@@ -49,7 +52,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { arnPrefix, partitionOf } from "../aws";
 import { arnProblem } from "../aws-limits";
-import { MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
+import { GROUPS_HEADER, MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
 import { HTTP_API_SOURCES, requestParameterProblems } from "./http-api-rules";
 
 /** The header the integration sets to pick the model's listener rule (and that the server ignores). */
@@ -95,8 +98,13 @@ export interface ModelApiProps {
   /** The OIDC issuer whose tokens the JWT authorizer accepts, and the audiences. Required. */
   readonly issuerUrl: string;
   readonly audiences: readonly string[];
-  /** The header the integration overwrites with the token's `sub` (the model server's caller header). @default "X-Caller-Id" */
+  /**
+   * The header the integration overwrites with the token's `email` claim: the model server's caller
+   * header, which it checks against the allow-lists (the JWT authorizer checks none). @default "X-Caller-Id"
+   */
   readonly callerHeader?: string;
+  /** The claim holding the caller's groups, passed to the model server in X-Forwarded-Groups. @default "groups" */
+  readonly groupsClaim?: string;
   /** Custom domain and its regional ACM certificate (in `region`: a regional API uses only its own region's). Required. */
   readonly domain: string;
   readonly certificateArn: string;
@@ -148,6 +156,8 @@ export class ModelApi extends Construct {
     const timeoutMs = props.timeoutMs ?? HTTP_API_MAX_TIMEOUT_MS;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS) fail("timeoutMs", `must be from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s), got ${timeoutMs}`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
+    const groupsClaim = props.groupsClaim ?? "groups";
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(groupsClaim)) fail("groupsClaim", `must be a claim name of letters, digits and '_' (a context variable $context.authorizer.claims.<name>), got "${groupsClaim}"`);
     const throttle = props.throttle ?? { ratePerSecond: 100, burst: 200 };
     const routeThrottle = props.routeThrottle ?? throttle;
     if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst) fail("routeThrottle", "must not exceed the stage's throttle (the stage's limit applies first)");
@@ -220,9 +230,12 @@ export class ModelApi extends Construct {
       for (const route of MODEL_API_ROUTES) {
         const requestParameters = {
           "overwrite:path": `/${route}`,
+          // The verified groups, replacing whatever the client sent: the server's allowedGroups check.
+          [`overwrite:header.${GROUPS_HEADER}`]: `$context.authorizer.claims.${groupsClaim}`,
           [`overwrite:header.${MODEL_ENDPOINT_HEADER}`]: m.modelName,
-          // The verified caller, replacing whatever the client sent: the model server's per-caller limit.
-          [`overwrite:header.${callerHeader}`]: "$context.authorizer.claims.sub",
+          // The verified caller's e-mail, replacing whatever the client sent: the model server checks
+          // it against the allow-lists (403 without one) and keys its per-caller limit on it.
+          [`overwrite:header.${callerHeader}`]: "$context.authorizer.claims.email",
           "overwrite:header.X-Request-Id": "$context.requestId",
         };
         const problems = requestParameterProblems(requestParameters);

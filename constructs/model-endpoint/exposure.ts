@@ -33,6 +33,7 @@ export function modelApiFromConfig(
     issuerUrl: config.auth.issuerUrl,
     audiences: [config.auth.clientId, ...config.auth.extraJwtIssuers.filter((e) => e.issuer === config.auth.issuerUrl).map((e) => e.audience)],
     callerHeader: callerHeaderFor(config),
+    groupsClaim: config.auth.groupsClaim,
     domain: g.domain,
     certificateArn: g.certificateArn,
     hostedZoneId: g.route53ZoneId,

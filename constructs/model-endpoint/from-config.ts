@@ -32,9 +32,19 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
         callerRate: m.callerRate,
         callerBurst: m.callerBurst,
         requestTimeoutSeconds: m.requestTimeoutSeconds,
+        bodyTimeoutSeconds: m.bodyTimeoutSeconds,
+        maxUploadsPerCaller: m.maxUploadsPerCaller,
         classNames: m.classNames,
       },
       callerHeader: callerHeaderFor(config),
+      // Behind a platform gateway the server checks the verified identity itself, with the sign-in
+      // allow-lists: oauth2-proxy skips its domain check for a token without an e-mail, and API
+      // Gateway's JWT authorizer applies no allow-list at all.
+      identity: s.exposure === "none" ? undefined : {
+        allowedEmailDomains: config.auth.allowedEmailDomains,
+        allowedGroups: config.auth.allowedGroups,
+        allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
+      },
       smokeTest: m.smokeTest,
       delivery: {
         strategy: s.delivery.strategy,

@@ -38,10 +38,10 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import {
-  DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, LIVE_PATH, METRICS_PATH, MODEL_SERVER_PORT, MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR,
-  modelServerCommand,
+  BODY_TIMEOUT_SECONDS, DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, MAX_UPLOADS_PER_CALLER, LIVE_PATH, METRICS_PATH, MODEL_SERVER_METRICS_PORT, MODEL_SERVER_METRICS_PORT_NAME, MODEL_SERVER_PORT,
+  MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR, modelServerCommand, type ModelServerIdentity,
 } from "../commands/model-server";
-import { smokeTestCommand } from "../commands/smoke-test";
+import { SMOKE_TEST_CALLER, smokeTestCommand } from "../commands/smoke-test";
 import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDelivery } from "./delivery";
 import type { ServiceContract } from "../contracts";
 import type { ContainerCommand } from "../commands/types";
@@ -74,6 +74,10 @@ export interface ModelServerLimits {
   readonly callerBurst?: number;
   /** Deadline of a request body and of a prediction, in seconds. @default 30 */
   readonly requestTimeoutSeconds?: number;
+  /** Seconds a request body gets to arrive (408 after); no prediction slot is held meanwhile. @default 10 */
+  readonly bodyTimeoutSeconds?: number;
+  /** Request bodies one caller may be sending at once, per pod (429 beyond). @default 8 */
+  readonly maxUploadsPerCaller?: number;
   /** Class names in the model's order; `/predict` then answers labels too. @default [] */
   readonly classNames?: readonly string[];
 }
@@ -105,6 +109,15 @@ export interface ModelEndpointProps {
    * @default "X-Caller-Id"
    */
   readonly callerHeader?: string;
+  /**
+   * Who may call: the allow-lists the server applies to the identity the gateway verified (caller and
+   * groups headers, overwritten by the gateway from the token). Set it whenever a platform gateway
+   * (ingress or API Gateway exposure) is in front: oauth2-proxy skips its domain check for a token
+   * without an e-mail, and API Gateway's JWT authorizer checks no allow-list at all. The release's smoke
+   * test is admitted by its own caller id.
+   * @default none: any caller the NetworkPolicy admits (in-cluster peers set their own caller ids)
+   */
+  readonly identity?: Omit<ModelServerIdentity, "internalCallers">;
   /** Labels of in-cluster pods allowed to call the server (e.g. an authenticating proxy). @default none */
   readonly gatewayPodLabels?: Record<string, string>;
   /** Namespace of `gatewayPodLabels`. @default the endpoint's namespace */
@@ -244,6 +257,8 @@ export class ModelEndpoint extends Construct {
     const maxBodyBytes = intIn(limits.maxBodyBytes ?? 1_048_576, 1024, 64 * 1024 * 1024, "maxBodyBytes");
     const callerBurst = intIn(limits.callerBurst ?? 100, 1, 100_000, "callerBurst");
     const requestTimeoutSeconds = intIn(limits.requestTimeoutSeconds ?? 30, 1, 300, "requestTimeoutSeconds");
+    const bodyTimeoutSeconds = intIn(limits.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS, 1, 300, "bodyTimeoutSeconds");
+    const maxUploadsPerCaller = intIn(limits.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER, 1, 1024, "maxUploadsPerCaller");
     const callerRate = limits.callerRate ?? 50;
     if (!(callerRate > 0)) fail("limits.callerRate", `must be > 0, got ${callerRate}`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
@@ -313,17 +328,19 @@ export class ModelEndpoint extends Construct {
     this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
     const log = props.inferenceLog;
     const dependsOn = props.dependsOn ?? [];
-    let logSecret: SecretV1 | undefined;
+    // 32 random bytes: the server's HMAC key. Caller ids in the access log are its HMAC, never the
+    // address (and the inference log's hash rules use it, so the two correlate). It lives in Terraform
+    // state (like every generated secret of this stack) and reaches the pod as an environment variable
+    // from this Secret only. (Its name predates the access log's use of it: kept, so that stacks with
+    // logging keep their key and their hashes.)
+    const seed = new Bytes(this, "inference_log_key_seed", { length: 32 });
+    const logSecret = new SecretV1(this, "inference_log_key", {
+      metadata: { name: `${name}-inference-log-key`, namespace, labels: modelServerPodLabels(props.namePrefix, modelName) },
+      type: "Opaque",
+      data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
+      dependsOn,
+    });
     if (log) {
-      // 32 random bytes: the HMAC key of hash rules. It lives in Terraform state (like every generated
-      // secret of this stack) and reaches the pod as an environment variable from this Secret only.
-      const seed = new Bytes(this, "inference_log_key_seed", { length: 32 });
-      logSecret = new SecretV1(this, "inference_log_key", {
-        metadata: { name: `${name}-inference-log-key`, namespace, labels: modelServerPodLabels(props.namePrefix, modelName) },
-        type: "Opaque",
-        data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
-        dependsOn,
-      });
       this.inferenceLogRole = new WorkloadRole(this, "inference_log_role", {
         mode: log.identityMode,
         clusterName: log.clusterName,
@@ -340,15 +357,16 @@ export class ModelEndpoint extends Construct {
     }
     const cmd = modelServerCommand({
       image: this.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
-      callerRate, callerBurst, requestTimeoutSeconds, classNames: limits.classNames ?? [],
+      callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, classNames: limits.classNames ?? [],
       featureNames: inputFields,
-      inferenceLog: log && logSecret ? {
+      inferenceLog: log ? {
         bucketName: log.bucketName, prefix: log.prefix, region: log.region, sampling: log.sampling ?? 1,
         contextFields: log.contextFields ?? [], rules: (log.rules ?? []).map((r) => ({ ...r })),
         batchRecords: log.batchRecords ?? 1000, flushSeconds: log.flushSeconds ?? 10,
-        // The literal name (the Deployment depends on the Secret): what the kubelet and the e2e harness look up.
-        keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
       } : undefined,
+      // The literal name (the Deployment depends on the Secret): what the kubelet and the e2e harness look up.
+      keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
+      identity: props.identity ? { ...props.identity, internalCallers: progressive ? [SMOKE_TEST_CALLER] : [] } : undefined,
     });
     const podLabels = modelServerPodLabels(props.namePrefix, modelName);
     const labels = {
@@ -369,6 +387,8 @@ export class ModelEndpoint extends Construct {
     });
     const probe = (p: string, periodSeconds: number, failureThreshold: number) =>
       httpGetProbe({ path: p, port: MODEL_SERVER_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
+    const adminProbe = (p: string, periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path: p, port: MODEL_SERVER_METRICS_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
     const autoscaling = replicas.max > replicas.min;
     const spread = (key: string, when: "DoNotSchedule" | "ScheduleAnyway") => topologySpread(key, when, podLabels, ["pod-template-hash"]);
     this.deployment = new DeploymentV1(this, "deployment", {
@@ -403,10 +423,11 @@ export class ModelEndpoint extends Construct {
               securityContext: restrictedContainerSecurityContext(uid),
               port: Object.entries(cmd.ports ?? {}).map(([portName, containerPort]) => ({ name: portName, containerPort, protocol: "TCP" })),
               resources: containerResources(props.resources ?? { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } }),
-              // Loading a model (imports, deserialisation) can take a while: up to 5 minutes.
-              startupProbe: probe(LIVE_PATH, 5, 60),
+              // Loading a model (imports, deserialisation) can take a while: up to 5 minutes. Liveness on
+              // the admin port (the gateway never reaches /health); readiness on the traffic port.
+              startupProbe: adminProbe(LIVE_PATH, 5, 60),
               readinessProbe: probe(READY_PATH, 5, 1),
-              livenessProbe: probe(LIVE_PATH, 10, 3),
+              livenessProbe: adminProbe(LIVE_PATH, 10, 3),
               volumeMount: [{ name: "tmp", mountPath: TMP_DIR }],
             }],
             volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
@@ -416,17 +437,23 @@ export class ModelEndpoint extends Construct {
       waitForRollout: !progressive,
       lifecycle: autoscaling && !progressive ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // Pods must not start before their credentials and key exist (logging on).
-      dependsOn: [serviceAccount, ...(logSecret ? [logSecret] : []), ...(this.inferenceLogRole?.readyWith ?? []), ...dependsOn],
+      dependsOn: [serviceAccount, logSecret, ...(this.inferenceLogRole?.readyWith ?? []), ...dependsOn],
     });
     // Argo Rollouts adds `rollouts-pod-template-hash` to the selectors of the Services it switches:
     // Terraform must not take it away again.
     const switched = progressive ? { ignoreChanges: ["spec[0].selector"] } : undefined;
+    // The metrics port on both Services: the ServiceMonitor scrapes the active and the preview pods alike
+    // (a release's analysis reads the new version's series).
+    const servicePorts = [
+      { name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" },
+      { name: MODEL_SERVER_METRICS_PORT_NAME, port: MODEL_SERVER_METRICS_PORT, targetPort: MODEL_SERVER_METRICS_PORT_NAME, protocol: "TCP" },
+    ];
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
       spec: {
         type: "ClusterIP",
         selector: podLabels,
-        port: [{ name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" }],
+        port: servicePorts,
       },
       lifecycle: strategy === "blueGreen" ? switched : undefined,
       dependsOn,
@@ -438,7 +465,7 @@ export class ModelEndpoint extends Construct {
         spec: {
           type: "ClusterIP",
           selector: podLabels,
-          port: [{ name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" }],
+          port: servicePorts,
         },
         lifecycle: switched,
         dependsOn,
@@ -483,11 +510,15 @@ export class ModelEndpoint extends Construct {
               namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.gatewayNamespace ?? namespace } },
               podSelector: { matchLabels: { ...props.gatewayPodLabels } },
             }] : []),
-            prometheusPeer(monitoringNamespace, prometheusPodLabels),
             // The release's smoke test Job (same namespace), which calls the preview Service.
             ...(progressive ? [{ podSelector: { matchLabels: smokeLabels } }] : []),
           ],
           ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }],
+        }, {
+          // /metrics and /health: Prometheus only. The kubelet's probes come from the node, whose traffic
+          // to its pods NetworkPolicies do not restrict (the readiness probe on the traffic port relies on it too).
+          from: [prometheusPeer(monitoringNamespace, prometheusPodLabels)],
+          ports: [{ port: String(MODEL_SERVER_METRICS_PORT), protocol: "TCP" }],
         }],
       },
       dependsOn,
@@ -536,7 +567,7 @@ export class ModelEndpoint extends Construct {
       spec: {
         selector: { matchLabels: podLabels },
         namespaceSelector: { matchNames: [namespace] },
-        endpoints: [{ port: MODEL_SERVER_PORT_NAME, path: METRICS_PATH, interval: "30s" }],
+        endpoints: [{ port: MODEL_SERVER_METRICS_PORT_NAME, path: METRICS_PATH, interval: "30s" }],
       },
     });
     const chart = new TerraformAsset(this, "chart", { path: chartDirectory(), type: AssetType.DIRECTORY });

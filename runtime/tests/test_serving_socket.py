@@ -74,3 +74,23 @@ def test_413_is_read_back_while_the_client_is_still_sending():
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_listening_sockets_give_every_connection_tcp_nodelay():
+    # Without it a kept-alive client waits for its delayed ACK on every response (uvicorn sends headers
+    # and body apart): bench:serving measured 0.19x the throughput.
+    import socket
+
+    from mlflow_platform.serving.cli import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        client = socket.create_connection(sock.getsockname())
+        conn, _ = sock.accept()
+        assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        conn.close()
+        client.close()
+    finally:
+        sock.close()

@@ -101,10 +101,10 @@ describe("ModelEndpoint workload", () => {
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
   });
 
-  it("is ready on /ping (model loaded), alive on /health", () => {
-    expect(container.readiness_probe.http_get.path).toBe("/ping");
-    expect(container.liveness_probe.http_get.path).toBe("/health");
-    expect(container.startup_probe.http_get.path).toBe("/health");
+  it("is ready on /ping (model loaded, traffic port), alive on /health (admin port)", () => {
+    expect(container.readiness_probe.http_get).toMatchObject({ path: "/ping", port: "http" });
+    expect(container.liveness_probe.http_get).toMatchObject({ path: "/health", port: "metrics" });
+    expect(container.startup_probe.http_get).toMatchObject({ path: "/health", port: "metrics" });
   });
 
   it("has a Service, an HPA, a PDB and a ServiceMonitor on the named port", () => {
@@ -114,20 +114,23 @@ describe("ModelEndpoint workload", () => {
     expect(onlyResource(json, "kubernetes_horizontal_pod_autoscaler_v2").spec.max_replicas).toBe(4);
     expect(onlyResource(json, "kubernetes_pod_disruption_budget_v1").spec.max_unavailable).toBe("1");
     const values = JSON.parse(onlyResource(json, "helm_release").values[0]);
-    expect(values.resources[0]).toMatchObject({ kind: "ServiceMonitor", spec: { endpoints: [{ port: "http", path: "/metrics" }] } });
+    expect(values.resources[0]).toMatchObject({ kind: "ServiceMonitor", spec: { endpoints: [{ port: "metrics", path: "/metrics" }] } });
+    expect(svc.spec.port.map((p: any) => [p.name, p.port, p.target_port])).toEqual([["http", 80, "http"], ["metrics", 9090, "metrics"]]);
     const one = synth({ replicas: { min: 1, max: 1 } });
     expect(resourcesOf(one, "kubernetes_pod_disruption_budget_v1")).toEqual({});
     expect(resourcesOf(one, "kubernetes_horizontal_pod_autoscaler_v2")).toEqual({});
   });
 
-  it("admits only the gateway path and Prometheus, and denies all egress", () => {
+  it("admits only the gateway path to the traffic port and Prometheus to the admin port, and denies all egress", () => {
     const np = onlyResource(json, "kubernetes_network_policy_v1");
     expect(np.spec.policy_types).toEqual(["Ingress", "Egress"]);
     expect(np.spec.egress).toBeUndefined();
-    const from = np.spec.ingress[0].from;
-    expect(from).toHaveLength(2);
-    expect(from[0]).toEqual({ ip_block: { cidr: "10.0.0.0/16" } });
-    expect(from[1].namespace_selector.match_labels).toEqual({ "kubernetes.io/metadata.name": "monitoring" });
+    const [traffic, admin] = np.spec.ingress;
+    expect(traffic.from).toEqual([{ ip_block: { cidr: "10.0.0.0/16" } }]);
+    expect(traffic.ports).toEqual([{ port: "8080", protocol: "TCP" }]);
+    expect(admin.from).toHaveLength(1);
+    expect(admin.from[0].namespace_selector.match_labels).toEqual({ "kubernetes.io/metadata.name": "monitoring" });
+    expect(admin.ports).toEqual([{ port: "9090", protocol: "TCP" }]);
     const withProxy = onlyResource(synth({ gatewayCidrs: [], gatewayPodLabels: { app: "proxy" }, gatewayNamespace: "mlflow" }), "kubernetes_network_policy_v1");
     expect(withProxy.spec.ingress[0].from[0]).toEqual({ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } }, pod_selector: { match_labels: { app: "proxy" } } });
   });

@@ -2,6 +2,7 @@ import { ACCESS_LOG_FORMAT, HTTP_API_MAX_TIMEOUT_MS } from "../../constructs/mod
 import { requestParameterProblems } from "../../constructs/model-endpoint/http-api-rules";
 import { modelGatewayPodLabels } from "../../constructs/model-endpoint/gateway";
 import { MODEL_GATEWAY_CALLER_HEADER } from "../../constructs/commands/model-gateway";
+import { modelServerCommand } from "../../constructs/commands/model-server";
 import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
 
 const DIGEST = `sha256:${"ef".repeat(32)}`;
@@ -33,7 +34,7 @@ describe("exposure through API Gateway (HTTP API)", () => {
     const integrations = Object.values(resourcesOf(json, "aws_apigatewayv2_integration"));
     for (const i of integrations) {
       expect(i).toMatchObject({ connection_type: "VPC_LINK", integration_type: "HTTP_PROXY", timeout_milliseconds: HTTP_API_MAX_TIMEOUT_MS });
-      expect(i.request_parameters["overwrite:header.X-Caller-Id"]).toBe("$context.authorizer.claims.sub");
+      expect(i.request_parameters["overwrite:header.X-Caller-Id"]).toBe("$context.authorizer.claims.email");
       // AWS refuses a mapping of a reserved header such as Authorization: every integration create would fail.
       expect(requestParameterProblems(i.request_parameters)).toEqual([]);
     }
@@ -154,5 +155,43 @@ describe("exposure through an ingress (OAuth2 Proxy per model)", () => {
     expect(ing.spec.rule[0].host).toBe("iris-classifier.models.example.com");
     expect(ing.metadata.annotations["alb.ingress.kubernetes.io/listen-ports"]).toBe('[{"HTTPS":443}]');
     expect(ing.metadata.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
+  });
+});
+
+describe("the model server checks the verified identity behind either gateway", () => {
+  const serverArgs = (overrides: object): string[] => {
+    const json = synthJson(envConfig("dev", overrides));
+    const server = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-dev-iris-classifier")!;
+    return server.spec.template.spec.container[0].args;
+  };
+  const arg = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+
+  it("applies the sign-in allow-lists with the ingress and the API Gateway exposure; not with in-cluster peers only", () => {
+    const ingress = serverArgs({ serving: { releases: released, exposure: "ingress", ingress: { domain: "models.example.com" } } });
+    const api = serverArgs({ serving: { releases: released, exposure: "apiGateway", apiGateway, gatewayCidrs: ["10.0.0.0/16"] } });
+    const none = serverArgs({ serving: { releases: released } });
+    for (const args of [ingress, api]) {
+      expect(arg(args, "--allowed-email-domains")).toBe(envConfig("dev").auth.allowedEmailDomains.join(","));
+      expect(arg(args, "--groups-header")).toBe("X-Forwarded-Groups");
+    }
+    expect(none).not.toContain("--allowed-email-domains");
+    // Groups only, any domain: a named choice that reaches the server too.
+    const groups = serverArgs({ auth: { allowedEmailDomains: [], allowAnyEmailDomain: true, allowedGroups: ["ml-users"] }, serving: { releases: released, exposure: "ingress", ingress: { domain: "models.example.com" } } });
+    expect(groups).toContain("--any-email-domain");
+    expect(arg(groups, "--allowed-groups")).toBe("ml-users");
+  });
+
+  it("API Gateway overwrites the caller header with the token's e-mail and the groups header with its groups claim", () => {
+    const json = synthJson(envConfig("dev", { serving: { releases: released, exposure: "apiGateway", apiGateway } }));
+    for (const i of Object.values(resourcesOf(json, "aws_apigatewayv2_integration"))) {
+      expect(i.request_parameters["overwrite:header.X-Forwarded-Groups"]).toBe(`$context.authorizer.claims.${envConfig("dev").auth.groupsClaim}`);
+    }
+  });
+
+  it("admits the release's smoke test by its own id, never an address", () => {
+    const args = serverArgs({ serving: { releases: released, exposure: "ingress", ingress: { domain: "models.example.com" }, delivery: { strategy: "blueGreen" }, models: { "iris-classifier": { smokeTest: { row: [5.1, 3.5, 1.4, 0.2] } } } } });
+    expect(arg(args, "--internal-callers")).toBe("smoke-test");
+    expect(() => modelServerCommand({ image: "i", modelName: "m", modelVersion: "1", maxConcurrency: 1, maxBodyBytes: 1024, callerHeader: "X-Caller-Id", callerRate: 1, callerBurst: 1, requestTimeoutSeconds: 1, classNames: [],
+      identity: { allowedEmailDomains: ["example.com"], allowedGroups: [], internalCallers: ["bot@example.com"] } })).toThrow(/never an address/);
   });
 });

@@ -79,18 +79,19 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
 
   const optRule: AddressRule = { why: "the image's files (built into a directory)", apply: (v) => v.replace(/^\/opt(?=\/|$)/, `${img.root}/opt`) };
   let bucket = "";
-  const startServer = async (name: string, tf: TerraformValues): Promise<{ proc: Managed; base: string; lp: LocalProcess }> => {
+  const startServer = async (name: string, tf: TerraformValues): Promise<{ proc: Managed; base: string; admin: string; lp: LocalProcess }> => {
     const dep = new LocalDeployment(stack, tf, {}, path.join(ctx.runDir, "mounts"));
     const port = await freePort();
+    const adminPort = await freePort();
     const lp = dep.render(server, server.containers[0], {
       binaries: { "mlflow-platform": path.join(img.root, "opt", "venv", "bin", "mlflow-platform") },
-      ports: { http: port }, rules: [optRule], extraEnv: s3Env,
+      ports: { http: port, metrics: adminPort }, rules: [optRule], extraEnv: s3Env,
     });
     bucket = lp.argv[lp.argv.indexOf("--inference-log-bucket") + 1];
     const proc = ctx.procs.start(name, lp.argv, { env: { ...img.env, LANG: "C.UTF-8", ...lp.env } });
     const base = `http://${LOOPBACK}:${port}`;
     await waitForHttp(`${base}/ping`, proc, 300_000, 200);
-    return { proc, base, lp };
+    return { proc, base, admin: `http://${LOOPBACK}:${adminPort}`, lp };
   };
   const first = await startServer("model-endpoint-logging", new TerraformValues(stack, () => undefined));
   report.info(`${first.lp.name}: as Kubernetes runs it: ${first.lp.synthesized.argv.join(" ")}`);
@@ -121,9 +122,10 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
     for (let i = 0; i < rows.length; i += 10) statuses.push((await predict(base, rows.slice(i, i + 10), from + i / 10)).status);
     return statuses;
   };
-  const written = async (base: string) => promSum((await request(`${base}/metrics`, { caller: "scrape" })).body, "model_server_inference_log_requests_total", (l) => l.outcome === "written").sum;
+  // The metrics are on the admin port (Prometheus only; the gateway never reaches it).
+  const written = async (admin: string) => promSum((await request(`${admin}/metrics`, { caller: "scrape" })).body, "model_server_inference_log_requests_total", (l) => l.outcome === "written").sum;
   const s1 = await send(first.base, iris, 0);
-  await waitFor("the normal batch's records written", async () => (await written(first.base)) >= s1.length, first.proc, 30_000);
+  await waitFor("the normal batch's records written", async () => (await written(first.admin)) >= s1.length, first.proc, 30_000);
 
   // The records in the bucket, read with boto3.
   const dump = path.join(ctx.runDir, "inference-log.json");
@@ -193,7 +195,7 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
       `${d1.records} rows; PSI ${fmt(d1.psi)}; KS p ${fmt(d1.ks_pvalue)}`);
 
     const s2 = await send(first.base, shifted, 100);
-    await waitFor("the shifted batch's records written", async () => (await written(first.base)) >= s1.length + s2.length, first.proc, 30_000);
+    await waitFor("the shifted batch's records written", async () => (await written(first.admin)) >= s1.length + s2.length, first.proc, 30_000);
     const slackBefore = standIns.slack.length;
     const d2 = await runDrift("drift-job-2");
     report.check("the drift job after the shifted batch (petal length + 3 cm): drift in petal length, in no other feature", JSON.stringify(d2.drifted) === '["petal_length"]',
@@ -224,7 +226,7 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
   const second = await startServer("model-endpoint-logging-other-key", new TerraformValues(stack, () => undefined));
   const before = Object.keys(await objects());
   await predict(second.base, [iris[0]], 0);
-  await waitFor("the other key's record written", async () => (await written(second.base)) >= 1, second.proc, 30_000);
+  await waitFor("the other key's record written", async () => (await written(second.admin)) >= 1, second.proc, 30_000);
   const after = await objects();
   const fresh = Object.keys(after).filter((k) => !before.includes(k)).flatMap((k) => after[k].split("\n").filter(Boolean).map((l) => JSON.parse(l)));
   const c0 = hashes[0][0];
@@ -233,7 +235,7 @@ export async function inferenceObservability(ctx: Ctx, dnsRules: AddressRule[]):
 
   // ── The sink down: predictions unaffected, the dropped counter rises ──
   await ctx.procs.stop(moto);
-  const dropped = async () => promSum((await request(`${second.base}/metrics`, { caller: "scrape" })).body, "model_server_inference_log_requests_total", (l) => l.outcome.startsWith("dropped_")).sum;
+  const dropped = async () => promSum((await request(`${second.admin}/metrics`, { caller: "scrape" })).body, "model_server_inference_log_requests_total", (l) => l.outcome.startsWith("dropped_")).sum;
   const d0 = await dropped();
   const t0 = Date.now();
   const down = await send(second.base, iris.slice(0, 50), 0);

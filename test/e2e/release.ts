@@ -51,6 +51,8 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
   const bin = path.dirname(tools.python);
   const env = {
     PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8",
+    // This checkout's runtime (build-context), whatever another clone last installed into the shared virtualenv.
+    PYTHONPATH: path.join(ctx.repoRoot, "runtime", "src"),
     MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: token, MLFLOW_PLATFORM_REGISTRY_GATES: gatesFile,
   };
   let n = 0;
@@ -94,7 +96,7 @@ export async function releasePipeline(ctx: Ctx): Promise<void> {
     const dep = new LocalDeployment(json, new TerraformValues(json, () => undefined), {}, path.join(ctx.runDir, "mounts-release"));
     const optRule: AddressRule = { why: "the image's files (built into a directory)", apply: (v) => v.replace(/^\/opt(?=\/|$)/, `${img.root}/opt`) };
     port = await freePort();
-    const lp = dep.render(found[0], found[0].containers[0], { binaries: { "mlflow-platform": path.join(img.root, "opt", "venv", "bin", "mlflow-platform") }, ports: { http: port }, rules: [optRule] });
+    const lp = dep.render(found[0], found[0].containers[0], { binaries: { "mlflow-platform": path.join(img.root, "opt", "venv", "bin", "mlflow-platform") }, ports: { http: port, metrics: await freePort() }, rules: [optRule] });
     running = ctx.procs.start(`release-model-endpoint-v${release.version}`, lp.argv, { env: { ...img.env, LANG: "C.UTF-8", ...lp.env } });
     return `${found[0].address} v${release.version} from ${found[0].containers[0].command.image.split("/").pop()}`;
   };

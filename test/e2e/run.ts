@@ -23,6 +23,7 @@ import { keepAliveLatency, memory } from "./runtime";
 import { proxyDrain } from "./drain";
 import { modelImage, modelServer } from "./serving";
 import { inferenceObservability } from "./inference";
+import { fuzzModelServer } from "./fuzz";
 import { releasePipeline } from "./release";
 import { eventsByWebhook, eventsFuzz, eventsHostileInput, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns, webhookDestinations } from "./registry-events";
 import { internalErrors } from "./errors";
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
+    ["4b'. Schema-driven fuzzing of the ModelEndpoint's command against its OpenAPI document (Schemathesis)", () => fuzzModelServer(ctx)],
     ["4c. Inference observability: logged inputs under obfuscation rules, the drift CronJob's command, the sink down", () => inferenceObservability(ctx, r().dnsRules)],
     ["4d. Model release pipeline's scripts in order: resolve, gates, image contents, release change, smoke test, record, rollback", () => releasePipeline(ctx)],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],

@@ -3,7 +3,7 @@
  * server's files by the steps of images/model-server/Dockerfile (run into a directory: Docker is not
  * available here), and the ModelEndpoint's synthesized container command serves it.
  */
-import { createHash } from "crypto";
+import { createHash, createHmac } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -36,7 +36,7 @@ export interface ModelImage {
 const MODEL = "iris-classifier";
 const ROW = [5.1, 3.5, 1.4, 0.2];
 /** Limits the run sets through the configuration (serving.models), so that they are reached quickly. */
-const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5 };
+const LIMITS = { maxConcurrency: 2, callerRate: 1, callerBurst: 5, maxUploadsPerCaller: 2 };
 
 let image: ModelImage | undefined;
 /** The model image step 4a built (the inference-observability step serves it again). */
@@ -180,7 +180,8 @@ export async function modelImage(ctx: Ctx): Promise<void> {
   // A release pipeline's step: the model through the proxy, with the pipeline's token.
   const r = await ctx.procs.run("build-context", [bin, "serve", "build-context", "--model-uri", `models:/${name}/1`, "--output", context], {
     cwd: ctx.repoRoot,
-    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8", MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: need(ctx.token, "token") },
+    // PYTHONPATH: this checkout's runtime, whatever another clone last installed into the shared virtualenv.
+    env: { PATH: `${path.dirname(tools.python)}:/usr/bin:/bin`, PYTHONPATH: path.join(ctx.repoRoot, "runtime", "src"), HOME: path.join(ctx.runDir, "pipeline-home"), LANG: "C.UTF-8", MLFLOW_TRACKING_URI: alb, MLFLOW_TRACKING_TOKEN: need(ctx.token, "token") },
     timeoutMs: 300_000,
   });
   if (r.code !== 0) throw new Error(`mlflow-platform serve build-context exited ${r.code}:\n${tail(path.join(ctx.procs.logDir, "build-context.log"))}`);
@@ -193,6 +194,18 @@ export async function modelImage(ctx: Ctx): Promise<void> {
     reqs.split("\n").filter((l) => l && !l.startsWith("#")).join(", "));
 
   await buildModelImage(ctx, context, String(info.version));
+
+  // What inference needs, nothing else: MLflow's inferred requirements list what the training process had
+  // imported (a test runner among them); the build context drops test and development tools.
+  const site = fs.readdirSync(path.join(need(image, "the model image").root, "opt", "venv", "lib")).map((v) => path.join(image!.root, "opt", "venv", "lib", v, "site-packages"));
+  const devTools = ["pytest", "_pytest", "IPython", "hypothesis", "black", "ruff", "mypy"].filter((d) => site.some((sp) => fs.existsSync(path.join(sp, d))));
+  const modelReqs = fs.readFileSync(path.join(context, "model", "requirements.txt"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+  report.check("the image installs no test or development tool (pytest, IPython, linters), whatever the model's inferred requirements list",
+    devTools.length === 0 && !/^pytest/m.test(reqs) && Array.isArray(info.requirements_dropped),
+    `the model's requirements.txt: ${modelReqs.join(", ")}; dropped from the image: ${info.requirements_dropped?.length ? info.requirements_dropped.join(", ") : "none"}; in the image's site-packages: ${devTools.length ? devTools.join(", ") : "no pytest, IPython, hypothesis, black, ruff, mypy"}`);
+  const openapi = JSON.parse(fs.readFileSync(path.join(context, "openapi.json"), "utf8"));
+  report.check("build-context writes the server's OpenAPI 3.1 document beside the image, from the model's signature", openapi.openapi === "3.1.0" && openapi.components.schemas.Row.minItems === 4 && Object.keys(openapi.paths).includes("/invocations"),
+    `${path.join(context, "openapi.json")}: ${Object.keys(openapi.paths).join(", ")}; a row is ${JSON.stringify(openapi.components.schemas.Row)}`);
 }
 
 /** Runs the Dockerfile's steps on a build context and estimates the image's size against build-docker's. */
@@ -247,21 +260,27 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   const dep = new LocalDeployment(json, new TerraformValues(json, () => undefined), {}, path.join(ctx.runDir, "mounts"));
   const optRule: AddressRule = { why: "the image's files (built into a directory)", apply: (v) => v.replace(/^\/opt(?=\/|$)/, `${img.root}/opt`) };
   const port = await freePort();
+  const adminPort = await freePort();
   const lp = dep.render(wl, container, {
     binaries: { "mlflow-platform": path.join(img.root, "opt", "venv", "bin", "mlflow-platform") },
-    ports: { http: port },
+    ports: { http: port, metrics: adminPort },
     rules: [optRule],
   });
+  // The access log holds callers as HMAC-SHA256 of their JSON form under the server's key (the Secret's value).
+  const key = lp.env.MODEL_SERVER_INFERENCE_LOG_KEY ?? "";
+  if (key.length < 32) throw new Error("the model server's HMAC key (MODEL_SERVER_INFERENCE_LOG_KEY, from its Secret) is not set");
+  const hashed = (caller: string) => createHmac("sha256", key).update(JSON.stringify(caller)).digest("hex");
   report.info(`${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")}`);
   for (const c of lp.changes) report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
 
   const base = `http://${LOOPBACK}:${port}`;
+  const admin = `http://${LOOPBACK}:${adminPort}`;
   const tally: Tally = {};
   const count = (route: string, r: HttpResponse) => { tally[`${route} ${r.status}`] = (tally[`${route} ${r.status}`] ?? 0) + 1; return r; };
   const token = need(ctx.token, "token");
   // The header the server keys callers on, as synthesized (the gateway overwrites it from the token).
   const callerHeader = container.command.args[container.command.args.indexOf("--caller-header") + 1];
-  const post = async (route: string, body: string | Buffer, caller = "app-a", headers: Record<string, string> = {}) =>
+  const post = async (route: string, body: string | Buffer, caller = "app-a@example.com", headers: Record<string, string> = {}) =>
     count(route, await request(`${base}${route}`, { method: "POST", body, headers: { "Content-Type": "application/json", [callerHeader]: caller, Authorization: `Bearer ${token}`, ...headers }, caller: "probe" }));
 
   // ── Readiness: false until the model is loaded ──
@@ -282,11 +301,18 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   report.check("readiness (/ping) stays false until the model is loaded; a prediction meanwhile gets 503", seen[0] === 503 && seen[seen.length - 1] === 200 && early?.status === 503,
     `/ping answered ${seen.join(" -> ")} over ${((Date.now() - started) / 1000).toFixed(1)} s; POST /predict while loading: ${early?.status} ${early?.body.slice(0, 80)}`);
 
+  // ── The contract: the served OpenAPI document is the one written beside the image (limits added) ──
+  const servedDoc = await request(`${base}/openapi.json`, { caller: "probe" });
+  const doc = servedDoc.status === 200 ? JSON.parse(servedDoc.body) : {};
+  const written = JSON.parse(fs.readFileSync(path.join(img.context, "openapi.json"), "utf8"));
+  report.check("GET /openapi.json serves the document written beside the image, with the server's limits", servedDoc.status === 200 && JSON.stringify(doc.paths) === JSON.stringify(written.paths) && JSON.stringify(doc.components) === JSON.stringify(written.components) && doc.info?.["x-limits"]?.maxConcurrencyPerPod === LIMITS.maxConcurrency,
+    `${servedDoc.status}; limits ${JSON.stringify(doc.info?.["x-limits"])}`);
+
   // ── The workflow's call ──
   const p = await post("/predict", JSON.stringify({ data: ROW }));
-  const doc = JSON.parse(p.body);
+  const answer = JSON.parse(p.body);
   report.check(`POST /predict {"data": ${JSON.stringify(ROW)}} answers setosa, naming the model, version and a request id`,
-    p.status === 200 && doc.labels?.[0] === "setosa" && doc.model === MODEL && doc.version === img.version && /^[0-9a-f]{32}$/.test(doc.request_id) && p.headers["x-request-id"] === doc.request_id,
+    p.status === 200 && answer.labels?.[0] === "setosa" && answer.model === MODEL && answer.version === img.version && /^[0-9a-f]{32}$/.test(answer.request_id) && p.headers["x-request-id"] === answer.request_id,
     `${p.status} ${p.body}`);
   const rows = await post("/predict", JSON.stringify({ data: [ROW, [6.7, 3.0, 5.2, 2.3]] }));
   report.check("POST /predict with a list of rows answers one prediction per row", rows.status === 200 && JSON.stringify(JSON.parse(rows.body).labels) === '["setosa","virginica"]', `${rows.status} ${rows.body}`);
@@ -301,12 +327,12 @@ export async function modelServer(ctx: Ctx): Promise<void> {
     ["dataframe_records", { dataframe_records: [{ 0: ROW[0], 1: ROW[1], 2: ROW[2], 3: ROW[3] }] }],
     ["instances", { instances: [ROW] }],
   ] as const) {
-    const r = await post("/invocations", JSON.stringify(body), "app-b");
+    const r = await post("/invocations", JSON.stringify(body), "app-b@example.com");
     report.check(`POST /invocations {${fmt}} predicts setosa`, r.status === 200 && JSON.stringify(JSON.parse(r.body)) === '{"predictions":[0]}', `${r.status} ${r.body.slice(0, 200)}`);
   }
 
   // ── Authentication in front of the model: the gateway's synthesized command, the real oauth2-proxy ──
-  await modelGateway(ctx, json, dep, port, proc.logFile, (n) => { tally["/predict 200"] = (tally["/predict 200"] ?? 0) + n; });
+  await modelGateway(ctx, json, dep, port, proc.logFile, (route, status) => { tally[`${route} ${status}`] = (tally[`${route} ${status}`] ?? 0) + 1; }, hashed);
 
   // ── Bad input: 4xx naming the problem, never 500, and the server keeps serving ──
   const bad: [string, string, number, RegExp][] = [
@@ -315,12 +341,26 @@ export async function modelServer(ctx: Ctx): Promise<void> {
     ["a string where a number belongs", JSON.stringify({ data: [5.1, "wide", 1.4, 0.2] }), 422, /"wide" is a string; expected a number/],
   ];
   for (const [what, body, status, words] of bad) {
-    const r = await post("/predict", body, "app-c");
+    const r = await post("/predict", body, "app-c@example.com");
     const message = (() => { try { return String(JSON.parse(r.body).message); } catch { return r.body; } })();
     report.check(`/predict with ${what}: ${status} naming the problem`, r.status === status && words.test(message), `${r.status} ${r.body.slice(0, 200)}`);
   }
-  const inv = await post("/invocations", JSON.stringify({ inputs: [[5.1, "wide", 1.4, 0.2]] }), "app-c");
+  const inv = await post("/invocations", JSON.stringify({ inputs: [[5.1, "wide", 1.4, 0.2]] }), "app-c@example.com");
   report.check("/invocations with a string where a number belongs: 4xx, not 500", inv.status >= 400 && inv.status < 500, `${inv.status} ${inv.body.slice(0, 160)}`);
+  // Hostile bodies any caller can send: each a 4xx naming the problem, none in the 5xx series that canary
+  // analysis and alerts read.
+  const hostile: [string, string, string, RegExp][] = [
+    ["/predict", "an integer of 401 digits", `{"data":[1${"0".repeat(400)},1,1,1]}`, /out of range/],
+    ["/invocations", "an integer of 401 digits", `{"inputs":[[1${"0".repeat(400)},1,1,1]]}`, /out of range/],
+    ["/predict", "arrays nested 5,000 deep", `{"data":${"[".repeat(5000)}${"]".repeat(5000)}}`, /nested too deeply/],
+    ["/invocations", "arrays nested 5,000 deep", `{"inputs":${"[".repeat(5000)}${"]".repeat(5000)}}`, /nested too deeply|deeper than/],
+    ["/invocations", "arrays nested 100,000 deep", `${"[".repeat(100_000)}${"]".repeat(100_000)}`, /nested too deeply|deeper than/],
+  ];
+  for (const [i, [route, what, body, words]] of hostile.entries()) {
+    const r = await post(route, body, `hostile-${i}@example.com`);
+    const message = (() => { try { return String(JSON.parse(r.body).message); } catch { return r.body; } })();
+    report.check(`${route} with ${what}: a 4xx naming the problem, not a 500`, r.status >= 400 && r.status < 500 && words.test(message), `${r.status} ${r.body.slice(0, 160)}`);
+  }
   const big = await hugeBody(port, "/predict", 100 * 1024 * 1024, callerHeader);
   // The server answers 413 as soon as the declared length is over the limit and then closes; a client
   // still writing may get a reset instead of the answer (no lingering close: seen in about one run in
@@ -328,22 +368,41 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   await sleep(200);
   const bigLogged = big.status === 0 && fs.readFileSync(proc.logFile, "utf8").split("\n")
     .filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l))
-    .some((l) => l.caller === "app-big" && l.status === 413);
+    .some((l) => l.caller === hashed("app-big@example.com") && l.status === 413);
   count("/predict", bigLogged ? { ...big, status: 413 } : big);
   report.check("/predict with a 100 MB body: refused with 413 naming the limit (read back; or, while the client still wrote, reset after the 413 the server logged)",
     (big.status === 413 && /accepts at most \d+/.test(big.body)) || bigLogged,
     `${big.status === 413 ? "413 read back" : bigLogged ? "reset after the server's logged 413" : "no 413"}: ${big.status} ${big.body.slice(0, 160)}; ${(big.sent / 1e6).toFixed(1)} MB sent before the answer`);
-  const after = await post("/predict", JSON.stringify({ data: ROW }), "app-f");
+  const after = await post("/predict", JSON.stringify({ data: ROW }), "app-f@example.com");
   report.check("the server keeps serving after the bad inputs", after.status === 200 && proc.exit === undefined, `${after.status} ${after.body}`);
 
-  // ── Overload: more requests in flight than the pod's limit ──
-  const held = await Promise.all(Array.from({ length: LIMITS.maxConcurrency }, (_, i) => slowRequest(port, `holder-${i}`, callerHeader)));
+  // ── Slow uploads: a body is read before a prediction slot is taken, under its own deadline and a per-caller cap ──
+  const bodyTimeout = Number(container.command.args[container.command.args.indexOf("--body-timeout") + 1]);
+  const uploadCap = Number(container.command.args[container.command.args.indexOf("--max-uploads-per-caller") + 1]);
+  const t0Slow = Date.now();
+  const trickling: { answer: Promise<HttpResponse> }[] = [];
+  for (let i = 0; i <= uploadCap; i++) {
+    trickling.push(await slowRequest(port, "slowpoke@example.com", callerHeader));
+    await sleep(30); // the server has taken this body's upload place before the next arrives
+  }
   await sleep(300);
-  const over = await post("/predict", JSON.stringify({ data: ROW }), "app-d");
-  const heldResults = await Promise.all(held.map((h) => h.finish()));
-  heldResults.forEach((r) => count("/predict", r));
-  report.check(`overload: with ${LIMITS.maxConcurrency} requests in flight (the pod's limit) the next gets 429 with Retry-After`, over.status === 429 && Number(over.headers["retry-after"]) >= 1 && /concurrent/.test(over.body) && heldResults.every((r) => r.status === 200),
-    `${over.status} Retry-After ${over.headers["retry-after"]}: ${over.body.slice(0, 120)}; the held requests then completed: ${heldResults.map((r) => r.status).join(", ")}`);
+  const meanwhile = await post("/predict", JSON.stringify({ data: ROW }), "patient@example.com");
+  const trickled = await Promise.all(trickling.map((t) => t.answer));
+  const slowSeconds = (Date.now() - t0Slow) / 1000;
+  trickled.forEach((r) => count("/predict", r));
+  const timedOut = trickled.filter((r) => r.status === 408 && /did not arrive within/.test(r.body)).length;
+  const capped = trickled.filter((r) => r.status === 429 && /too_many_uploads/.test(r.body)).length;
+  report.check(`slow uploads hold no prediction slot: while one caller trickles ${uploadCap + 1} bodies (the pod takes ${LIMITS.maxConcurrency} predictions at once), another caller is served at once`,
+    meanwhile.status === 200 && timedOut === uploadCap && capped === 1,
+    `patient@example.com: ${meanwhile.status}; slowpoke@example.com: ${timedOut} x 408 after the ${bodyTimeout} s body deadline, ${capped} x 429 too_many_uploads (at most ${uploadCap} bodies at once per caller); ${slowSeconds.toFixed(1)} s`);
+
+  // ── Overload: more predictions at once than the pod's limit ──
+  const heavy = JSON.stringify({ data: Array.from({ length: 20_000 }, () => ROW) });
+  const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => post("/predict", heavy, `burst-${i}@example.com`)));
+  const over = burst.find((r) => r.status === 429);
+  report.check(`overload: with more predictions at once than the pod's limit (${LIMITS.maxConcurrency}) the rest get 429 with Retry-After, the others are served`,
+    over !== undefined && Number(over.headers["retry-after"]) >= 1 && /concurrent/.test(over.body) && burst.every((r) => r.status === 200 || r.status === 429),
+    `12 requests of 20,000 rows at once: ${burst.map((r) => r.status).join(",")}; ${over ? `429 Retry-After ${over.headers["retry-after"]}: ${over.body.slice(0, 100)}` : "no 429"}`);
 
   // ── Per-caller limit, keyed on the caller identity the gateway sets ──
   const greedy: number[] = [];
@@ -354,7 +413,7 @@ export async function modelServer(ctx: Ctx): Promise<void> {
     `greedy@example.com (burst ${LIMITS.callerBurst}, ${LIMITS.callerRate}/s): ${greedy.join(",")},${limited.status} (Retry-After ${limited.headers["retry-after"]}); patient@example.com: ${other.status}`);
 
   // ── Metrics count exactly the requests made, by status ──
-  const m = await request(`${base}/metrics`, { caller: "scrape" });
+  const m = await request(`${admin}/metrics`, { caller: "scrape" });
   const mismatches: string[] = [];
   const served: string[] = [];
   for (const route of ["/predict", "/invocations"]) {
@@ -375,14 +434,17 @@ export async function modelServer(ctx: Ctx): Promise<void> {
   const log = fs.readFileSync(proc.logFile, "utf8");
   const lines = log.split("\n").filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
   report.check("one JSON access log line per request (request id, caller, model version, status, latency)", lines.length === made && lines.every((l) => l.request_id && l.caller && l.version === img.version && l.status && typeof l.latency_ms === "number"),
-    `${lines.length} lines for ${made} requests; e.g. ${JSON.stringify(lines.find((l) => l.caller === "patient@example.com"))}`);
+    `${lines.length} lines for ${made} requests; e.g. ${JSON.stringify(lines.find((l) => l.caller === hashed("patient@example.com")))}`);
+  const addresses = ["patient@example.com", "greedy@example.com", "app-a@example.com", "slowpoke@example.com", USER_EMAIL];
+  report.check("the access log holds each caller as an HMAC of its id, never the address", addresses.every((a) => !log.includes(a)) && lines.some((l) => l.caller === hashed("greedy@example.com")) && lines.every((l) => l.caller === "anonymous" || /^[0-9a-f]{64}$/.test(l.caller)),
+    `callers ${addresses.join(", ")}: none in the log; greedy@example.com logged as ${hashed("greedy@example.com").slice(0, 16)}... (HMAC-SHA256, the server's key from its Secret)`);
   report.check("the access log never holds the Authorization header or a token", !log.includes(token) && !/bearer/i.test(log), `every request carried Authorization: Bearer <token>; log ${proc.logFile}: no token`);
 
   // ── Graceful shutdown: not ready at once, still serving while draining, then a clean exit ──
   process.kill(proc.pid, "SIGTERM");
   await sleep(300);
   const ping = await request(`${base}/ping`, { caller: "probe" });
-  const during = await post("/predict", JSON.stringify({ data: ROW }), "app-e");
+  const during = await post("/predict", JSON.stringify({ data: ROW }), "app-e@example.com");
   const t0 = Date.now();
   while (!proc.exit && Date.now() - t0 < 30_000) await sleep(100);
   // uvicorn re-raises the SIGTERM it caught once it has shut down, so the exit is "by SIGTERM" (or 0).
@@ -396,9 +458,11 @@ export async function modelServer(ctx: Ctx): Promise<void> {
  * The model gateway (exposure "ingress"): its Deployment's synthesized command, run with the real
  * oauth2-proxy in front of the running model server, the Service address swapped for the server's port.
  * Refused without a token and with bad ones; served with a valid one, the caller being the token's
- * e-mail whatever the client claims.
+ * e-mail whatever the client claims. A token the proxy lets through without an allowed identity (neither
+ * e-mail nor subject, or a subject that is no address) is refused by the model server itself (403), and
+ * the model's /metrics and /health are not reachable through the gateway (they are on the admin port).
  */
-async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPort: number, serverLogFile: string, reached: (n: number) => void): Promise<void> {
+async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPort: number, serverLogFile: string, reached: (route: string, status: number) => void, hashed: (caller: string) => string): Promise<void> {
   const { report } = ctx;
   const oidc = need(ctx.oidc, "the OpenID provider");
   const tools = need(ctx.tools, "tools");
@@ -423,7 +487,7 @@ async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPor
 
   const spoof = { "X-Forwarded-Email": "admin@example.com", "X-Forwarded-User": "admin", "X-Caller-Id": "admin" };
   const ok = await call({ Authorization: `Bearer ${need(ctx.token, "token")}`, ...spoof });
-  reached(1);
+  reached("/predict", ok.status);
   report.check("through the model gateway, a valid token is served: POST /predict answers setosa", ok.status === 200 && JSON.parse(ok.body).labels?.[0] === "setosa", `${ok.status} ${ok.body.slice(0, 160)}`);
   const refused: [string, Record<string, string>][] = [
     ["without a token", {}],
@@ -437,10 +501,31 @@ async function modelGateway(ctx: Ctx, json: any, dep: LocalDeployment, serverPor
     const r = await call(headers);
     report.check(`through the model gateway, a call ${what} is refused`, r.status === 401 || r.status === 403, `POST /predict: ${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 100)}`);
   }
+  // What oauth2-proxy lets through (its domain check is skipped without an e-mail claim): the model server
+  // refuses it itself, naming why, and never predicts.
+  const noIdentity: [string, string][] = [
+    ["with neither e-mail nor subject", await oidc.mint({ omit: ["email", "sub", "preferred_username"] })],
+    ["without e-mail, whose subject is no address", await oidc.mint({ omit: ["email"], sub: "svc-no-mail" })],
+  ];
+  for (const [what, t] of noIdentity) {
+    const r = await call({ Authorization: `Bearer ${t}`, ...spoof });
+    if (r.status === 403 && /"error": "forbidden"/.test(r.body)) reached("/predict", 403);
+    report.check(`through the model gateway, an issuer-signed token ${what} is refused (403), not predicted`, r.status === 403 && !/predictions/.test(r.body),
+      `POST /predict: ${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 140)}${/"error": "forbidden"/.test(r.body) ? " (refused by the model server: the proxy let it through)" : " (refused by the proxy)"}`);
+  }
+  // The model's metrics (per-feature histograms of every caller) and health (load errors): not through the gateway.
+  const token = need(ctx.token, "token");
+  const probes = await Promise.all(["/metrics", "/health"].map((p) => request(`${gwBase}${p}`, { headers: { Authorization: `Bearer ${token}` } })));
+  for (const r of probes) if (r.status === 404) reached("other", 404); // answered (and counted) by the model server
+  report.check("through the model gateway, with a valid token, the model's /metrics and /health are not served (404: they are on the admin port, Prometheus and the kubelet only)",
+    probes.every((r) => r.status === 404 && !/model_server_|"alive"/.test(r.body)), probes.map((r, i) => `GET ${["/metrics", "/health"][i]}: ${r.status} ${r.body.slice(0, 80)}`).join("; "));
   await ctx.procs.stop(proc);
   const serverLog = fs.readFileSync(serverLogFile, "utf8").split("\n").slice(logBefore - 1).filter((l) => l.startsWith("{") && l.includes('"request_id"')).map((l) => JSON.parse(l));
-  report.check("the refused calls never reached the model; the served one ran as the token's e-mail, not the spoofed header", serverLog.length === 1 && serverLog[0].caller === USER_EMAIL,
-    `${serverLog.length} request(s) reached the server while the gateway was up; caller ${serverLog.map((l) => l.caller).join(", ")} (the client claimed admin@example.com)`);
+  const predictions = serverLog.filter((l) => l.route === "/predict");
+  const served = predictions.filter((l) => l.status === 200);
+  const refusedByServer = predictions.filter((l) => l.status === 403);
+  report.check("no refused call was served by the model; the served one ran as the token's e-mail, not the spoofed header", served.length === 1 && served[0].caller === hashed(USER_EMAIL) && predictions.length === served.length + refusedByServer.length,
+    `${predictions.length} POST /predict reached the server while the gateway was up: ${served.length} served as ${served.map((l) => l.caller.slice(0, 12)).join(", ")}... (the HMAC of ${USER_EMAIL}; the client claimed admin@example.com), ${refusedByServer.length} refused by the server itself (403)`);
 }
 
 /** The smoke test Job of the model's Rollout (AnalysisTemplate in the endpoint's chart values). */
@@ -496,7 +581,7 @@ function hugeBody(port: number, route: string, size: number, callerHeader: strin
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const req = http.request({ host: LOOPBACK, port, path: route, method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(size), [callerHeader]: "app-big" } }, (res) => {
+    const req = http.request({ host: LOOPBACK, port, path: route, method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(size), [callerHeader]: "app-big@example.com" } }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -520,24 +605,24 @@ function hugeBody(port: number, route: string, size: number, callerHeader: strin
   });
 }
 
-/** A request whose body arrives in two parts: admitted (in flight) until `finish()` sends the rest. */
-async function slowRequest(port: number, caller: string, callerHeader: string): Promise<{ finish: () => Promise<HttpResponse> }> {
+/** A request whose body never completes (10 of its bytes are sent): resolves with the server's answer when it closes. */
+async function slowRequest(port: number, caller: string, callerHeader: string): Promise<{ answer: Promise<HttpResponse> }> {
   const body = JSON.stringify({ data: ROW });
-  const cut = 10;
   const socket = net.connect(port, LOOPBACK);
   await new Promise<void>((r, j) => { socket.once("connect", () => r()); socket.once("error", j); });
-  socket.write(`POST /predict HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\n${callerHeader}: ${caller}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, cut)}`);
-  const answer = new Promise<string>((resolve) => {
+  socket.write(`POST /predict HTTP/1.1\r\nHost: model\r\nContent-Type: application/json\r\n${callerHeader}: ${caller}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`);
+  const answer = new Promise<HttpResponse>((resolve) => {
     const chunks: Buffer[] = [];
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    socket.on("data", (c: Buffer) => {
+      chunks.push(c);
+      // A 429 comes while the body is still "arriving": the server does not close; this client does.
+      if (/\r\n\r\n[\s\S]*\}$/.test(Buffer.concat(chunks).toString("utf8"))) socket.end();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0), headers: {}, body: raw.split("\r\n\r\n").slice(1).join("\r\n\r\n") });
+    });
   });
-  return {
-    finish: async () => {
-      socket.write(body.slice(cut));
-      const raw = await answer;
-      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0);
-      return { status, headers: {}, body: raw.split("\r\n\r\n").slice(1).join("\r\n\r\n") };
-    },
-  };
+  return { answer };
 }

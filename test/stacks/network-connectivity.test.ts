@@ -20,6 +20,7 @@ const S3 = "52.218.0.10"; // an S3 address (public)
 const IMDS = "169.254.169.254";
 const POD_IDENTITY = "169.254.170.23";
 const MODEL_SERVER_PORT = 8080;
+const MODEL_SERVER_METRICS_PORT = 9090;
 
 function listOf<T>(v: T | T[] | undefined): T[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -173,7 +174,9 @@ describe.each(SHIPPED)("default-deny networking of %s: the flows each workload n
     for (const m of modelServers) {
       const model = m.labels["mlflow-platform/model"];
       if (!model || !config.serving.models[model]) continue; // the smoke tests' and gateways' pods have policies of their own
-      expect(flow(prometheus, m, MODEL_SERVER_PORT)).toBe(true);
+      // Prometheus scrapes the admin port (/metrics); the traffic port is the gateway's.
+      expect(flow(prometheus, m, MODEL_SERVER_METRICS_PORT)).toBe(true);
+      if (config.serving.gatewayCidrs.length > 0) expect(flow({ ip: addressIn(config.serving.gatewayCidrs[0], 7) }, m, MODEL_SERVER_METRICS_PORT)).toBe(false);
       if (config.serving.gatewayCidrs.length > 0) expect(flow({ ip: addressIn(config.serving.gatewayCidrs[0], 7) }, m, MODEL_SERVER_PORT)).toBe(true);
       // (Any address of serving.gatewayCidrs may call it: with the VPC CNI, pods of those ranges too.)
       expectFlows([[m, rds, 5432], [m, tracking, config.mlflow.port], [m, at(IMDS), 80], [at(PUBLIC), m, MODEL_SERVER_PORT], [m, at(PUBLIC), 80]], false);

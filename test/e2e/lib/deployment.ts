@@ -164,7 +164,7 @@ export class LocalDeployment {
       rules.push(textRule(`0.0.0.0:${p}`, `${LOOPBACK}:${q}`, `listen address (port ${name})`));
       rules.push({
         why: `listen port (${name})`,
-        apply: (v, ctx) => ("argv" in ctx && v === String(p) && /^--?(port|p)$/.test(ctx.argv[ctx.index - 1] ?? "") ? String(q) : v),
+        apply: (v, ctx) => ("argv" in ctx && v === String(p) && /^--?([a-z]+-)?(port|p)$/.test(ctx.argv[ctx.index - 1] ?? "") ? String(q) : v),
       });
     }
     rules.push({ why: "listen address", apply: (v, ctx) => ("argv" in ctx && v === "0.0.0.0" && /^--?(host|h|bind)$/.test(ctx.argv[ctx.index - 1] ?? "") ? LOOPBACK : v) });

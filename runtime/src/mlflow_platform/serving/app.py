@@ -1,16 +1,24 @@
 """The model server as one small ASGI application (no framework: the hot path is a few dict lookups).
 
 Routes:
-  POST /predict      the workflow's call: ``{"data": [5.1, 3.5, 1.4, 0.2]}`` or ``{"data": [[...], ...]}``
-  POST /invocations  MLflow's scoring protocol, parsed by MLflow's own ``scoring_server.invocations``
-                     (JSON ``dataframe_split``/``dataframe_records``/``instances``/``inputs``, CSV, Parquet)
-  GET  /ping         readiness: 200 once the model is loaded, 503 before and while draining
-  GET  /health       liveness: 200 while the process serves (503 if the model failed to load)
-  GET  /version      server, MLflow, model name and version
-  GET  /metrics      Prometheus text format
+  POST /predict       the workflow's call: ``{"data": [5.1, 3.5, 1.4, 0.2]}`` or ``{"data": [[...], ...]}``
+  POST /invocations   MLflow's scoring protocol, parsed by MLflow's own ``scoring_server.invocations``
+                      (JSON ``dataframe_split``/``dataframe_records``/``instances``/``inputs``, CSV, Parquet)
+  GET  /openapi.json  the OpenAPI 3.1 document of these routes, from the model's signature (openapi.py)
+  GET  /ping          readiness: 200 once the model is loaded, 503 before and while draining
+  GET  /version       server, MLflow, model name and version
+  GET  /health        liveness: 200 while the process serves (503 if the model failed to load)
+  GET  /metrics       Prometheus text format
 
-Admission, in order, for the two prediction routes: ready (else 503), per-caller token bucket (429),
-per-pod concurrency (429), body size (413), then the prediction with a deadline (504).
+With an admin port (``--admin-port``), ``/health`` and ``/metrics`` are served there only: the gateway
+reaches the traffic port, Prometheus and the kubelet the admin port, so no caller reads the per-feature
+histograms of every other caller or the model's load error.
+
+Admission, in order, for the two prediction routes: ready (else 503), the verified identity (403,
+identity.py), per-caller token bucket (429), per-caller uploads in progress (429), body size (413), the
+body read under its own short deadline (408), per-pod concurrency (429), then the prediction with a
+deadline (504). A prediction slot is taken only once the whole body is there: a slow upload holds no slot.
+Every malformed body is a 4xx naming the problem (model.py); a 5xx is a fault of the server or the model.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -28,9 +37,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .identity import IdentityPolicy, caller_value
 from .limits import CallerLimiter, retry_after
 from .metrics import COUNTED_ROUTES, Metrics
-from .model import BadInput, LoadedModel, load, parse_predict_body, predict_rows
+from .model import (
+    BadInput,
+    LoadedModel,
+    check_json_input,
+    load,
+    load_json,
+    needs_json_check,
+    parse_predict_body,
+    predict_rows,
+)
+from .obfuscation import keyed_hash
 
 log = logging.getLogger("mlflow_platform.serving")
 
@@ -40,6 +60,8 @@ _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 _PROBE_ROUTES = frozenset(("/ping", "/health", "/metrics", "/version"))
+#: What the traffic port serves besides predictions when an admin port takes /health and /metrics.
+_TRAFFIC_PROBES = frozenset(("/ping", "/version"))
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,18 @@ class ServerConfig:
     class_names: tuple[str, ...] = ()
     #: Seconds /ping answers 503 after SIGTERM before the server stops accepting (endpoints catch up).
     drain_seconds: float = 5.0
+    #: Who may call (identity.py); None: any caller the network admits (no gateway sets an identity).
+    identity: IdentityPolicy | None = None
+    #: Header the gateway sets (overwrites) with the verified token's groups.
+    groups_header: str = "x-forwarded-groups"
+    #: Seconds a request body gets to arrive, before any prediction slot is taken (408 after).
+    body_timeout: float = 10.0
+    #: Bodies one caller may be uploading at once (429 beyond): a slow uploader holds its own share only.
+    max_uploads_per_caller: int = 8
+    #: Port of /health and /metrics (Prometheus, the kubelet); None: every route on every port.
+    admin_port: int | None = None
+    #: HMAC key of caller ids in the access log (the inference log's key); None: a key of this process.
+    log_key: bytes | None = None
 
 
 @dataclass
@@ -94,6 +128,14 @@ class ModelServer:
         self.limiter = CallerLimiter(config.caller_rate, config.caller_burst)
         self.executor = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="predict")
         self._caller_header = config.caller_header.lower().encode("latin-1")
+        self._groups_header = config.groups_header.lower().encode("latin-1")
+        # Caller ids are personal data (e-mail addresses): the access log holds their HMAC, as the
+        # inference log does (same key, so the two correlate), never the address.
+        self._log_key = config.log_key or os.urandom(32)
+        self._caller_hashes: dict[str, str] = {}
+        self.uploads: dict[str, int] = {}
+        #: The OpenAPI document (openapi.py), rendered once the model is loaded.
+        self.openapi: bytes | None = None
         self._identity = {"model": config.model_name, "version": config.model_version}
         self._labels = list(config.class_names)
         self._write = sys.stdout.write
@@ -126,6 +168,9 @@ class ModelServer:
                 self.on_loaded()
             return
         self.model = model
+        from .openapi import document
+
+        self.openapi = json.dumps(document(model.input_schema, self.config), indent=1).encode()
         self.ready = True
         self.metrics.ready.set(1)
         self._log(
@@ -164,36 +209,51 @@ class ModelServer:
     async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
         started = time.perf_counter()
         path = scope["path"]
-        if path in _PROBE_ROUTES and scope["method"] == "GET":
+        admin = self.config.admin_port is not None and _local_port(scope) == self.config.admin_port
+        if scope["method"] == "GET" and (
+            (path in _PROBE_ROUTES and (admin or self.config.admin_port is None))
+            or (path in _TRAFFIC_PROBES and not admin)
+        ):
             status, headers, body = self._probe(path)
             await _respond(send, status, headers, body)
             return
-        request_id = caller = None
+        if path == "/openapi.json" and scope["method"] == "GET" and not admin:
+            if self.openapi is None:
+                await _respond(send, 503, [*_JSON, (b"retry-after", b"1")], b'{"error":"not_ready"}')
+            else:
+                await _respond(send, 200, _JSON, self.openapi)
+            return
+        request_id = caller = groups = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 v = value.decode("latin-1")
                 if _REQUEST_ID.match(v):
                     request_id = v
             elif name == self._caller_header:
-                v = value.decode("latin-1")
+                v = caller_value(value.decode("latin-1"))
                 if _CALLER.match(v):
                     caller = v
+            elif name == self._groups_header:
+                groups = value.decode("latin-1")
         request_id = request_id or uuid.uuid4().hex
+        verified = caller
         caller = caller or "anonymous"
-        route = path if path in COUNTED_ROUTES else "other"
+        route = path if path in COUNTED_ROUTES and not admin else "other"
         body = b""
         extra: list[tuple[bytes, bytes]] = []
         try:
             if route == "other":
                 status, payload = (
                     404,
-                    {"error": "not_found", "message": f"no route {path}; POST /predict or /invocations"},
+                    {"error": "not_found", "message": f"no route {path[:200]}; POST /predict or /invocations"},
                 )
             elif scope["method"] != "POST":
                 status, payload = 405, {"error": "method_not_allowed", "message": f"{path} takes POST"}
                 extra.append((b"allow", b"POST"))
             else:
-                status, payload, extra, body = await self._predict(scope, receive, route, request_id, caller)
+                status, payload, extra, body = await self._predict(
+                    scope, receive, route, request_id, caller, verified, groups
+                )
         except Exception as e:
             log.exception("request %s failed", request_id)
             status, payload = (
@@ -215,7 +275,7 @@ class ModelServer:
             {
                 "ts": round(time.time(), 3),
                 "request_id": request_id,
-                "caller": caller,
+                "caller": self._caller_hash(caller),
                 "method": scope["method"],
                 "route": route,
                 "model": self.config.model_name,
@@ -233,6 +293,17 @@ class ModelServer:
                     hook(exchange)
                 except Exception:
                     log.exception("prediction hook failed")
+
+    def _caller_hash(self, caller: str) -> str:
+        """The caller as the access log holds it: ``anonymous``, or the HMAC of the id (cached, bounded)."""
+        if caller == "anonymous":
+            return caller
+        h = self._caller_hashes.get(caller)
+        if h is None:
+            if len(self._caller_hashes) >= 10_000:
+                self._caller_hashes.clear()
+            h = self._caller_hashes[caller] = keyed_hash(self._log_key, caller)
+        return h
 
     def _probe(self, path: str) -> tuple[int, list, bytes]:
         if path == "/ping":
@@ -259,11 +330,24 @@ class ModelServer:
             )
         return 200, _PROMETHEUS, self.metrics.render()
 
-    async def _predict(self, scope: dict, receive: Callable, route: str, request_id: str, caller: str):
+    async def _predict(
+        self,
+        scope: dict,
+        receive: Callable,
+        route: str,
+        request_id: str,
+        caller: str,
+        verified: str | None,
+        groups: str | None,
+    ):
         cfg = self.config
         if not self.ready:
             state = "draining" if self.draining else "failed to load" if self.failed else "loading"
             return 503, {"error": "not_ready", "message": f"the model is {state}"}, [(b"retry-after", b"1")], b""
+        if cfg.identity is not None:
+            why = cfg.identity.refusal(verified, groups)
+            if why:
+                return 403, {"error": "forbidden", "message": why}, [], b""
         wait = self.limiter.take(caller)
         if wait:
             return (
@@ -276,6 +360,45 @@ class ModelServer:
                 [(b"retry-after", retry_after(wait).encode())],
                 b"",
             )
+        # The body first, under its own short deadline and a per-caller cap, holding no prediction slot:
+        # a caller trickling bodies slows only itself.
+        uploading = self.uploads.get(caller, 0)
+        if uploading >= cfg.max_uploads_per_caller:
+            return (
+                429,
+                {
+                    "error": "too_many_uploads",
+                    "message": f"caller {caller} is already sending {uploading} request bodies"
+                    f" (at most {cfg.max_uploads_per_caller} at once)",
+                },
+                [(b"retry-after", b"1")],
+                b"",
+            )
+        self.uploads[caller] = uploading + 1
+        try:
+            body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.body_timeout)
+        except BadInput as e:
+            # No "Connection: close": closing with the client's body still arriving makes the kernel
+            # reset the connection, and the client may see ECONNRESET instead of this answer. Kept
+            # open, uvicorn discards the rest of the body after the answer (constant memory; the
+            # keep-alive timeout ends a client that never finishes) and the client reads the 413.
+            return e.status, {"error": e.code, "message": e.message}, [], b""
+        except TimeoutError:
+            return (
+                408,
+                {
+                    "error": "request_timeout",
+                    "message": f"the request body did not arrive within {cfg.body_timeout:g} s",
+                },
+                [(b"connection", b"close")],
+                b"",
+            )
+        finally:
+            left = self.uploads[caller] - 1
+            if left:
+                self.uploads[caller] = left
+            else:
+                del self.uploads[caller]
         if self.in_flight >= cfg.max_concurrency:
             return (
                 429,
@@ -284,19 +407,11 @@ class ModelServer:
                     "message": f"this pod is at its limit of {cfg.max_concurrency} concurrent requests",
                 },
                 [(b"retry-after", b"1")],
-                b"",
+                body,
             )
         self.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            try:
-                body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.request_timeout)
-            except BadInput as e:
-                # No "Connection: close": closing with the client's body still arriving makes the kernel
-                # reset the connection, and the client may see ECONNRESET instead of this answer. Kept
-                # open, uvicorn discards the rest of the body after the answer (constant memory; the
-                # keep-alive timeout ends a client that never finishes) and the client reads the 413.
-                return e.status, {"error": e.code, "message": e.message}, [], b""
             content_type = _header(scope, b"content-type")
             model = self.model
             assert model is not None
@@ -315,16 +430,6 @@ class ModelServer:
                     body,
                 )
             return status, payload, [], body
-        except TimeoutError:
-            return (
-                408,
-                {
-                    "error": "request_timeout",
-                    "message": f"the request body did not arrive within {cfg.request_timeout:g} s",
-                },
-                [(b"connection", b"close")],
-                b"",
-            )
         finally:
             self.in_flight -= 1
             self.metrics.in_flight.dec()
@@ -353,8 +458,18 @@ class ModelServer:
                 "error": "no_content_type",
                 "message": "set Content-Type: application/json, text/csv or application/vnd.apache.parquet",
             }
+        if content_type.split(";")[0].strip().lower() == "application/json" and needs_json_check(body):
+            # MLflow's JSON parsing recurses and converts without bounds: a deeply nested body or a huge
+            # integer ends in RecursionError/OverflowError there (a 500). Refused here first, naming why.
+            try:
+                check_json_input(load_json(body))
+            except BadInput as e:
+                return e.status, {"error_code": "BAD_REQUEST", "message": e.message}
         try:
             result = model.invocations(body, content_type, model.pyfunc, model.input_schema)
+        except (RecursionError, OverflowError) as e:
+            # Raised while MLflow converts the input (a model's own errors arrive as MlflowException).
+            return 400, {"error_code": "BAD_REQUEST", "message": _short(f"{e.__class__.__name__}: {e}")}
         except model.mlflow_exception as e:
             status = e.get_http_status_code()
             # MLflow's messages may quote the whole input: keep the start, never the stack trace.
@@ -379,6 +494,11 @@ class ModelServer:
 def _short(message: str, limit: int = 1000) -> str:
     message = str(message)
     return message if len(message) <= limit else message[:limit] + f"... ({len(message)} characters)"
+
+
+def _local_port(scope: dict) -> int | None:
+    server = scope.get("server")
+    return server[1] if server else None
 
 
 def _header(scope: dict, name: bytes) -> str | None:

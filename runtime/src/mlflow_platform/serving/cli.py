@@ -59,7 +59,7 @@ def serve_parser() -> argparse.ArgumentParser:
         "--request-timeout",
         type=float,
         default=float(_env("request-timeout", 30)),
-        help="Seconds for a body to arrive and for a prediction to finish (408/504 after).",
+        help="Seconds a prediction may take (504 after); the body has its own --body-timeout.",
     )
     p.add_argument(
         "--keep-alive-timeout",
@@ -79,6 +79,54 @@ def serve_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("graceful-shutdown-seconds", 20)),
         help="After draining, seconds in-flight requests get to finish.",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=float(_env("body-timeout", 10)),
+        help="Seconds a request body gets to arrive (408 after); no prediction slot is held meanwhile.",
+    )
+    p.add_argument(
+        "--max-uploads-per-caller",
+        type=int,
+        default=int(_env("max-uploads-per-caller", 8)),
+        help="Request bodies one caller may be sending at once; more get 429.",
+    )
+    p.add_argument(
+        "--admin-port",
+        type=int,
+        default=int(_env("admin-port", 0)) or None,
+        help="Port serving /health and /metrics (Prometheus, the kubelet), which the traffic port then does "
+        "not serve. Default: none, every route on --port.",
+    )
+    p.add_argument(
+        "--allowed-email-domains",
+        default=_env("allowed-email-domains", ""),
+        help="Comma-separated e-mail domains the caller (the caller header, set by the gateway from the "
+        "verified token) must belong to; with this, --any-email-domain or --allowed-groups every prediction "
+        "needs an allowed identity (403 otherwise).",
+    )
+    p.add_argument(
+        "--any-email-domain",
+        action="store_true",
+        default=_env("any-email-domain", "false").lower() == "true",
+        help="Any e-mail domain (the groups decide): a named choice, needs --allowed-groups.",
+    )
+    p.add_argument(
+        "--allowed-groups",
+        default=_env("allowed-groups", ""),
+        help="Comma-separated groups of which the caller must be in one (the groups header).",
+    )
+    p.add_argument(
+        "--groups-header",
+        default=_env("groups-header", "X-Forwarded-Groups"),
+        help="Header the gateway sets (overwrites) with the verified token's groups.",
+    )
+    p.add_argument(
+        "--internal-callers",
+        default=_env("internal-callers", ""),
+        help="Comma-separated caller ids admitted without the identity rule (the release's smoke test; "
+        "never an address).",
     )
     p.add_argument(
         "--class-names",
@@ -116,7 +164,25 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from .app import ModelServer, ServerConfig
+    from .identity import IdentityPolicy
+    from .inference_log import KEY_ENV
 
+    names = lambda v: [x.strip() for x in v.split(",") if x.strip()]  # noqa: E731
+    identity = None
+    if args.allowed_email_domains or args.any_email_domain or args.allowed_groups:
+        try:
+            identity = IdentityPolicy.of(
+                names(args.allowed_email_domains),
+                args.any_email_domain,
+                names(args.allowed_groups),
+                names(args.internal_callers),
+            )
+        except ValueError as e:
+            print(f"mlflow-platform serve: {e}", file=sys.stderr)
+            return 2
+    if args.admin_port is not None and args.admin_port == args.port:
+        print("mlflow-platform serve: --admin-port must differ from --port", file=sys.stderr)
+        return 2
     config = ServerConfig(
         model_dir=args.model_dir,
         model_name=args.model_name,
@@ -129,6 +195,12 @@ def main(argv: list[str]) -> int:
         request_timeout=args.request_timeout,
         class_names=tuple(c.strip() for c in args.class_names.split(",") if c.strip()),
         drain_seconds=args.drain_seconds,
+        identity=identity,
+        groups_header=args.groups_header,
+        body_timeout=args.body_timeout,
+        max_uploads_per_caller=args.max_uploads_per_caller,
+        admin_port=args.admin_port,
+        log_key=os.environ.get(KEY_ENV, "").encode() or None,
     )
     app = ModelServer(config)
 
@@ -171,7 +243,29 @@ def main(argv: list[str]) -> int:
         print(f"mlflow-platform serve: {e}", file=sys.stderr)
         return 2
     app.start_loading()
-    server.run()
+    # One server, one or two listening sockets: the app tells the admin port's requests by their local port.
+    sockets = [_listen(args.host, args.port)]
+    if args.admin_port is not None:
+        sockets.append(_listen(args.host, args.admin_port))
+    server.run(sockets=sockets)
     if inference_log is not None:
         inference_log.close()  # what is queued gets one last flush
     return 1 if app.failed else 0
+
+
+def _listen(host: str, port: int):
+    """A listening TCP socket for uvicorn. Made with ``IPPROTO_TCP`` and ``TCP_NODELAY``: asyncio sets
+    ``TCP_NODELAY`` on an accepted connection only when the socket's proto is ``IPPROTO_TCP`` (a socket made
+    as ``socket(family)`` has proto 0), and uvicorn writes a response as two sends (headers, body), so a
+    kept-alive client would wait for its delayed ACK, about 40 ms per response (measured: 0.19x the
+    throughput). Linux also copies the option from the listening socket to every accepted connection."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

@@ -4,13 +4,17 @@ Writes into ``--output``:
   model/               the model's files, downloaded through the tracking server (MLFLOW_TRACKING_URI,
                        with the pipeline's token in MLFLOW_TRACKING_TOKEN)
   requirements.txt     the model's own requirements (MLflow's requirements.txt), with ``mlflow`` replaced by
-                       ``mlflow-skinny`` of the same version (the pyfunc loader without the tracking server),
-                       plus the server's pinned requirements (images/model-server/requirements.txt)
+                       ``mlflow-skinny`` of the same version (the pyfunc loader without the tracking server)
+                       and without test and development tools (pytest, IPython, linters: MLflow infers
+                       requirements from the modules loaded in the training process, which may include the
+                       test runner), plus the server's pinned requirements (images/model-server/requirements.txt)
   requirements.lock    every package of the image, exact version and sha256 (``pip --require-hashes``):
                        resolved once, here, so the image build downloads exactly these bytes
   runtime/             this package's sources (pyproject.toml, src/)
   Dockerfile           images/model-server/Dockerfile with the model's Python version
-  model-info.json      name, version, run, source, MLflow version, digests of the inputs
+  model-info.json      name, version, run, source, MLflow version, digests of the inputs, requirements dropped
+  openapi.json         the server's OpenAPI 3.1 document for this model (serving/openapi.py, from its
+                       signature): what application teams and client generators read, published beside the image
 
 Same inputs, same bytes: files are written in sorted order with a fixed mtime (SOURCE_DATE_EPOCH, default
 0), so a BuildKit build with ``SOURCE_DATE_EPOCH`` and ``rewrite-timestamp=true`` gives the same layers.
@@ -70,6 +74,47 @@ def rewrite_requirements(model_requirements: str, mlflow_version: str | None) ->
             continue
         out.append(line)
     return out
+
+
+#: Distributions that inference never needs: test runners, notebooks, linters and formatters. MLflow's
+#: inferred requirements list whatever the training process had imported (pytest, when it ran under a
+#: test); each is dropped from the image with its plugins (``pytest-*``).
+NOT_FOR_INFERENCE = frozenset(
+    (
+        "pytest",
+        "hypothesis",
+        "coverage",
+        "tox",
+        "nox",
+        "ipython",
+        "ipykernel",
+        "jupyter",
+        "jupyterlab",
+        "notebook",
+        "nbconvert",
+        "black",
+        "ruff",
+        "flake8",
+        "pylint",
+        "mypy",
+        "isort",
+        "pre-commit",
+    )
+)
+_PLUGIN_PREFIXES = ("pytest-", "jupyter-", "jupyterlab-", "flake8-", "mypy-")
+
+
+def inference_requirements(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(kept, dropped): the requirement lines without the distributions inference never needs."""
+    kept, dropped = [], []
+    for line in lines:
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        name = re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else ""
+        if name in NOT_FOR_INFERENCE or name.startswith(_PLUGIN_PREFIXES):
+            dropped.append(line)
+        else:
+            kept.append(line)
+    return kept, dropped
 
 
 def _python_version(model_dir: Path) -> str:
@@ -185,7 +230,7 @@ def main(argv: list[str]) -> int:
         if (model_dir / "requirements.txt").exists()
         else f"mlflow=={VERSION}\n"
     )
-    reqs = rewrite_requirements(model_reqs, VERSION)
+    reqs, dropped = inference_requirements(rewrite_requirements(model_reqs, VERSION))
     if not any(r.startswith("mlflow-skinny") for r in reqs):
         reqs.insert(0, f"mlflow-skinny=={VERSION}")
     server_reqs = [
@@ -221,7 +266,19 @@ def main(argv: list[str]) -> int:
         "python": python_version,
         "model_sha256": _digest(model_dir),
         "locked": not args.no_lock,
+        "requirements_dropped": dropped,
     }
+    from mlflow.models import Model
+
+    from .openapi import document
+
+    (out / "openapi.json").write_text(
+        json.dumps(
+            document(Model.load(str(model_dir)).get_input_schema(), model_name=name, model_version=str(mv.version)),
+            indent=1,
+        )
+        + "\n"
+    )
     (out / "model-info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     _normalise(out, int(os.environ.get("SOURCE_DATE_EPOCH", "0")))
     print(json.dumps({"context": str(out), **info}))

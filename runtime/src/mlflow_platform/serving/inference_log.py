@@ -70,20 +70,60 @@ class S3Sink:
         )
 
 
-def _rows_of(route: str, body: dict) -> list[list[Any]] | None:
-    """The rows of a request body already accepted by the server (JSON only)."""
-    if route == "/predict":
-        data = body.get("data")
-        if isinstance(data, list) and data:
-            return data if isinstance(data[0], list) else [data]
+def _named(records: Any, features: frozenset[str]) -> list[dict] | None:
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         return None
-    for k in ("inputs", "instances"):
-        v = body.get(k)
-        if isinstance(v, list) and v and isinstance(v[0], list):
-            return v
+    return [{k: v for k, v in r.items() if k in features} for r in records]
+
+
+def inputs_of(route: str, body: dict, features: list[str]) -> list[dict] | None:
+    """The declared feature fields of each row of a request body the server accepted (JSON only), mapped
+    the way the request named them: by column name when it names columns (``dataframe_split`` with
+    ``columns``, ``dataframe_records``, records or columns under ``inputs``/``instances``), by position
+    only in the positional forms (``{"data": ...}``, lists of lists, ``dataframe_split`` without
+    columns). A value is logged under a field's name only when the request put it there, so the field's
+    rule applies to it whatever the column order. Columns that are not declared features are never
+    logged; rows that cannot be mapped (a column named twice) give None: nothing is logged of them.
+    """
+    wanted = frozenset(features)
+
+    def positional(rows: Any) -> list[dict] | None:
+        if not isinstance(rows, list) or not rows:
+            return None
+        rows = rows if isinstance(rows[0], list) else [rows]
+        if not all(isinstance(r, list) for r in rows):
+            return None
+        return [dict(zip(features, r, strict=False)) for r in rows]
+
+    if route == "/predict":
+        return positional(body.get("data"))
     split = body.get("dataframe_split")
-    if isinstance(split, dict) and isinstance(split.get("data"), list):
-        return split["data"]
+    if isinstance(split, dict):
+        columns = split.get("columns")
+        if columns is None:
+            return positional(split.get("data"))
+        data = split.get("data")
+        if not isinstance(columns, list) or len(set(map(str, columns))) != len(columns) or not isinstance(data, list):
+            return None
+        if not all(isinstance(r, list) for r in data):
+            return None
+        names = [str(c) for c in columns]
+        return [{n: v for n, v in zip(names, r, strict=False) if n in wanted} for r in data]
+    if "dataframe_records" in body:
+        return _named(body["dataframe_records"], wanted)
+    for k in ("inputs", "instances"):
+        if k not in body:
+            continue
+        v = body[k]
+        if isinstance(v, dict):  # columns: {"a": [1, 2], "b": [3, 4]}
+            cols = {c: vals for c, vals in v.items() if c in wanted}
+            if not all(isinstance(vals, list) for vals in cols.values()):
+                return None
+            n = max((len(vals) for vals in cols.values()), default=0)
+            return [{c: vals[i] for c, vals in cols.items() if i < len(vals)} for i in range(n)]
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            return _named(v, wanted)
+        return positional(v)
     return None
 
 
@@ -199,7 +239,7 @@ class InferenceLogger:
             return []
         if not isinstance(body, dict):
             return []
-        rows = _rows_of(exchange.route, body) or []
+        rows = inputs_of(exchange.route, body, self.features) or []
         predictions = answer.get("predictions") if isinstance(answer, dict) else None
         labels = answer.get("labels") if isinstance(answer, dict) else None
         raw_context = body.get("context") if isinstance(body.get("context"), dict) else {}
@@ -207,7 +247,7 @@ class InferenceLogger:
         context = self.obfuscator.apply(context)
         out = []
         for i, row in enumerate(rows):
-            inputs = self.obfuscator.apply(dict(zip(self.features, row, strict=False)) if self.features else {})
+            inputs = self.obfuscator.apply(row)
             rec: dict[str, Any] = {
                 "ts": round(ts, 3),
                 "request_id": exchange.request_id,

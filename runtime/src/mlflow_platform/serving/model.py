@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +83,57 @@ def load(model_dir: str) -> LoadedModel:
     )
 
 
+#: Deepest nesting of JSON arrays/objects accepted on /invocations (MLflow's inputs are tables or tensors:
+#: a handful of levels). Deeper bodies are refused before any parser recurses into them.
+MAX_JSON_DEPTH = 32
+#: Largest integer magnitude accepted in a body: what a float64 can hold. A larger integer (JSON numbers
+#: have no limit) would overflow in numpy or pandas (OverflowError, a 500 before this check).
+_MAX_INT = 2**1023
+
+
 def _describe(value: Any) -> str:
-    text = json.dumps(value)
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"an object with {len(value)} keys"
+    text = json.dumps(value) if not isinstance(value, int) or abs(value) < 10**30 else f"{str(value)[:20]}..."
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def load_json(body: bytes) -> Any:
+    """``body`` parsed as JSON, or :class:`BadInput` naming the problem (never another exception): not
+    JSON, not UTF-8, nested too deeply for the parser."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise BadInput(400, "too_deep", "the body is nested too deeply to parse") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadInput(400, "not_json", f"the body is not JSON ({e.__class__.__name__}: {str(e)[:120]})") from None
+
+
+_LONG_DIGITS = re.compile(rb"\d{308}")  # an integer of at least 2**1023 has 308 digits or more
+
+
+def needs_json_check(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether :func:`check_json_input` can refuse ``body``: only with more than ``max_depth`` brackets or a
+    run of 308 digits. Two scans in C, so the usual small body is never parsed twice."""
+    return body.count(b"[") + body.count(b"{") > max_depth or _LONG_DIGITS.search(body) is not None
+
+
+def check_json_input(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuses (:class:`BadInput`) a parsed body MLflow's parsers would fail on with a server error:
+    nesting deeper than ``max_depth``, an integer no float can hold. (NaN stays: MLflow reads it as a
+    missing value.) Iterative: a hostile body cannot exhaust the stack here."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            if depth > max_depth:
+                raise BadInput(400, "too_deep", f"the body nests arrays/objects deeper than {max_depth} levels")
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, (list, dict, int)))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _MAX_INT:
+            raise BadInput(422, "number_too_large", f"an integer of {len(str(abs(value)))} digits is out of range")
 
 
 def parse_predict_body(body: bytes, n_features: int | None) -> list[list[float]]:
@@ -93,10 +142,7 @@ def parse_predict_body(body: bytes, n_features: int | None) -> list[list[float]]
     Every problem raises :class:`BadInput` naming it: not JSON, no ``data``, a row of the wrong length,
     anything but a finite number where a feature belongs.
     """
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadInput(400, "not_json", f"the body is not JSON ({e.__class__.__name__}: {str(e)[:120]})") from None
+    doc = load_json(body)
     if not isinstance(doc, dict) or "data" not in doc:
         raise BadInput(
             400, "missing_data", 'expected a JSON object {"data": [...]}: one row of numbers or a list of rows'
@@ -117,7 +163,16 @@ def parse_predict_body(body: bytes, n_features: int | None) -> list[list[float]]
             if type(v) is float:
                 if not math.isfinite(v):
                     raise BadInput(422, "not_a_number", f"row {i}, feature {j}: {v} is not a finite number")
-            elif type(v) is not int:
+            elif type(v) is int:
+                if abs(v) >= _MAX_INT:
+                    raise BadInput(
+                        422,
+                        "number_too_large",
+                        f"row {i}, feature {j}: an integer of {len(str(abs(v)))} digits is out of range",
+                    )
+            elif isinstance(v, (list, dict)):
+                raise BadInput(422, "not_a_number", f"row {i}, feature {j} is {_describe(v)}; expected a number")
+            else:
                 kind = "a string" if isinstance(v, str) else "null" if v is None else f"a {type(v).__name__}"
                 raise BadInput(
                     422, "not_a_number", f"row {i}, feature {j}: {_describe(v)} is {kind}; expected a number"

@@ -8,8 +8,13 @@ Rule kinds (configuration: ``serving.models.<model>.inferenceLog.rules``):
               guess cannot be checked without it either (a plain hash of an e-mail address can).
 ``mask``      every character but the last ``keepLast`` (default 4) becomes ``*``.
 ``coarsen``   a number becomes the lower edge of its ``step``-wide bucket (age 37, step 10 -> 30).
-``redact``    in free text, e-mail addresses, card numbers (13-19 digits passing the Luhn check, spaces or
-              dashes allowed) and phone numbers are replaced by ``[email]``, ``[card]``, ``[phone]``.
+``redact``    in free text, e-mail addresses, card numbers and phone numbers are replaced by ``[email]``,
+              ``[card]``, ``[phone]``. The text is NFKC-normalised first (full-width digits and the
+              full-width at sign, no-break spaces and other compatibility forms become their plain
+              forms); a card number is 13-19 digits passing the Luhn check, in a run of digits separated
+              by anything but letters and line breaks (spaces, NBSP, dots, ``/``, dashes of every width,
+              several at once), also when more digits come before or after it. The rule reaches into
+              nested values: every string, number and key of an object or list is redacted the same way.
 
 A field no rule names is logged as it is; fields the configuration does not declare are never logged
 (see inference_log.py). The key comes from the environment (a Kubernetes Secret), never from arguments.
@@ -22,15 +27,19 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 RULE_KINDS = ("drop", "hash", "mask", "coarsen", "redact")
 PATTERNS = ("email", "card", "phone")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# 13-19 digits, optionally grouped by single spaces or dashes; Luhn-checked before it is replaced.
-_CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# After NFKC: word characters (any script) around one "@", spaces around it tolerated, a dotted domain.
+_EMAIL = re.compile(r"[\w.%+-]+[^\S\n]*@[^\S\n]*[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# A run of digits with separators between them: up to 3 characters that are neither letters, digits nor
+# line breaks (spaces, dots, slashes, dashes, zero-width characters...). Each run is searched for
+# Luhn-valid 13-19 digits (a card inside a longer number, or next to a date): see _has_card.
+_DIGIT_RUN = re.compile(r"\d(?:[^\w\n]{0,3}\d|_{1,3}\d)*")
 # International or national phone numbers: optional +country, at least 7 digits in groups.
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?![\w])")
 
@@ -51,9 +60,31 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _windows(digits: str) -> bool:
+    n = len(digits)
+    return any(
+        _luhn(digits[start : start + size]) for size in range(13, min(19, n) + 1) for start in range(n - size + 1)
+    )
+
+
+def _has_card(groups: list[str]) -> bool:
+    """True when the digit groups of a run hold a Luhn-valid 13-19 digit number: a whole run of groups
+    (a card is separated from the digits around it), or any window of a group of more than 16 digits
+    (a card glued to other digits)."""
+    for i in range(len(groups)):
+        size = 0
+        for j in range(i, len(groups)):
+            size += len(groups[j])
+            if size > 19:
+                break
+            if size >= 13 and _luhn("".join(groups[i : j + 1])):
+                return True
+    return any(len(g) > 16 and _windows(g) for g in groups)
+
+
 def _card(m: re.Match) -> str:
-    digits = re.sub(r"\D", "", m.group(0))
-    return "[card]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
+    groups = re.findall(r"\d+", m.group(0))
+    return "[card]" if sum(map(len, groups)) >= 13 and _has_card(groups) else m.group(0)
 
 
 def _phone(m: re.Match) -> str:
@@ -62,14 +93,36 @@ def _phone(m: re.Match) -> str:
 
 
 def redact_text(text: str, patterns: tuple[str, ...] = PATTERNS) -> str:
-    """``text`` with every e-mail address, card number and phone number (as asked) replaced."""
+    """``text`` (NFKC-normalised) with every e-mail address, card number and phone number (as asked) replaced."""
+    text = unicodedata.normalize("NFKC", text)
     if "email" in patterns:
         text = _EMAIL.sub("[email]", text)
     if "card" in patterns:
-        text = _CARD.sub(_card, text)
+        text = _DIGIT_RUN.sub(_card, text)
     if "phone" in patterns:
         text = _PHONE.sub(_phone, text)
     return text
+
+
+def redact_value(value: Any, patterns: tuple[str, ...] = PATTERNS, _depth: int = 0) -> Any:
+    """``value`` with :func:`redact_text` applied to every string, number and key inside it. A number
+    that holds a pattern (a card number sent as an integer) becomes the redacted text. Past 64 levels of
+    nesting nothing is kept (``[redacted]``): no stack is spent on a hostile value."""
+    if isinstance(value, str):
+        return redact_text(value, patterns)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        text = str(value)
+        out = redact_text(text, patterns)
+        return value if out == text else out
+    if _depth >= 64:
+        return "[redacted]"
+    if isinstance(value, dict):
+        return {redact_text(str(k), patterns): redact_value(v, patterns, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v, patterns, _depth + 1) for v in value]
+    return redact_text(str(value), patterns)
 
 
 def keyed_hash(key: bytes, value: Any) -> str:
@@ -134,7 +187,7 @@ class Obfuscator:
         unknown = sorted(set(patterns) - set(PATTERNS))
         if unknown:
             raise RuleError(f"rule {i} ({field}): unknown patterns {unknown}; expected some of {', '.join(PATTERNS)}")
-        return lambda v: redact_text(v, patterns) if isinstance(v, str) else v
+        return lambda v: redact_value(v, patterns)
 
     @property
     def fields(self) -> tuple[str, ...]:
