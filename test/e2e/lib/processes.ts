@@ -7,6 +7,22 @@ import { spawn, spawnSync, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
+/** This checkout's root (from test/e2e/lib, or dist/test/e2e/lib once compiled). */
+const REPO_ROOT = [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")]
+  .find((d) => fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform"))) ?? path.join(__dirname, "..", "..", "..");
+
+/**
+ * `env` with this checkout's runtime package on PYTHONPATH, after the entries the command sets itself
+ * (a module mounted from a ConfigMap still wins) and before site-packages. The tools' virtualenv is
+ * shared by every clone of the repository, and its installed copy of the runtime is whichever clone
+ * installed last: the processes the harness starts must run this checkout's code, whatever another did.
+ */
+export function withCheckoutRuntime(env: NodeJS.ProcessEnv): Record<string, string> {
+  const own = path.join(REPO_ROOT, "runtime", "src");
+  const rest = (env.PYTHONPATH ?? "").split(":").filter((p) => p && p !== own);
+  return { ...(env as Record<string, string>), PYTHONPATH: [...rest, own].join(":") };
+}
+
 export interface StartOptions {
   readonly env?: Record<string, string>;
   readonly cwd?: string;
@@ -86,7 +102,7 @@ export class Processes {
     }
     const child = spawn(file, args, {
       cwd: options.cwd,
-      env: options.env ?? (process.env as Record<string, string>),
+      env: withCheckoutRuntime(options.env ?? process.env),
       stdio: ["ignore", fd, fd],
       detached: true, // its own process group: stopping it stops its children too
     });
@@ -177,7 +193,7 @@ export function runSync(argv: readonly string[], options: { input?: string; env?
     args = ["-u", options.asUser, "--", file, ...args];
     file = "runuser";
   }
-  const r = spawnSync(file, args, { input: options.input, env: options.env, cwd: options.cwd, encoding: "utf8" });
+  const r = spawnSync(file, args, { input: options.input, env: withCheckoutRuntime(options.env ?? process.env), cwd: options.cwd, encoding: "utf8" });
   if (r.error) throw new Error(`${argv[0]}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
   return r.stdout;
