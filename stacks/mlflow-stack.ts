@@ -33,6 +33,7 @@ import { DriftJob } from "../constructs/drift-job";
 import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/commands/drift";
 export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
+import { installsRolloutsController } from "../config/serving";
 
 import { CiRoles } from "../constructs/ci-roles";
 import { artifactBucketNames, ciRolesProps, workloadBoundaryName } from "../constructs/ci-roles/from-config";
@@ -278,7 +279,7 @@ export class MlflowStack extends TerraformStack {
       });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
       const delivery = config.serving.delivery;
-      const rollouts = delivery.strategy !== "rollingUpdate" && delivery.controller === "install"
+      const rollouts = installsRolloutsController(config)
         ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
         : undefined;
       rolloutsNamespace = rollouts?.namespace;
