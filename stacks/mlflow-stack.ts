@@ -34,6 +34,7 @@ import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJob
 export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 import { installsRolloutsController } from "../config/serving";
+import { keyAdministratorArns } from "../config/ci";
 
 import { CiRoles } from "../constructs/ci-roles";
 import { artifactBucketNames, ciRolesProps, workloadBoundaryName } from "../constructs/ci-roles/from-config";
@@ -115,11 +116,13 @@ export class MlflowStack extends TerraformStack {
       replicationRegion: artifactCfg.replicationRegion,
       region: config.aws.region,
       accountId: config.aws.accountId,
+      keyAdministratorArns: keyAdministratorArns(config),
     });
     const clusterVpc = this.access.cluster.vpcConfig.get(0);
     const backendStore = new BackendStore(this, "backend_store", {
       identifier: stackName(config),
       accountId: config.aws.accountId,
+      keyAdministratorArns: keyAdministratorArns(config),
       region: config.aws.region,
       namespace: this.namespace.metadata.name,
       vpcId: clusterVpc.vpcId,

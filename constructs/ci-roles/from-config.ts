@@ -61,6 +61,8 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     workloadBoundary: { arn: deps.workloadBoundaryArn, name: workloadBoundaryName(config) },
     stackTags: { project: config.project, environment: config.name },
     ecrRepositoryPrefix: `${config.project}-${config.name}/`,
+    // The artifact replica's key lives in the replica's region.
+    otherKeyRegions: config.artifacts.replicationRegion ? [config.artifacts.replicationRegion] : [],
     // The API domain's alias record, where the stack creates it (constructs/model-endpoint/exposure.ts).
     dnsRecords: config.serving.exposure === "apiGateway" && config.serving.apiGateway?.route53ZoneId && Object.keys(config.serving.models).length > 0
       ? [{ zoneId: config.serving.apiGateway.route53ZoneId, names: [config.serving.apiGateway.domain] }]

@@ -49,6 +49,7 @@ import { DNS_LABEL } from "../names";
 import { WorkloadRole } from "../workload-role";
 import { lifecyclePolicyProblems, lifecycleRules } from "./ecr-rules";
 import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
+import { stackKeyPolicy } from "../kms-key-policy";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
@@ -123,6 +124,12 @@ export interface ModelEndpointProps {
   readonly expireTagPrefixes?: Readonly<Record<string, number>>;
   /** KMS key encrypting the repository. @default a new key with rotation on */
   readonly kmsKeyArn?: string;
+  /**
+   * IAM roles that administer the repository's own key (when `kmsKeyArn` is not given) through its key
+   * policy: the CI deploy role, of the key's account (constructs/kms-key-policy.ts).
+   * @default [] (KMS's default key policy: the account's IAM policies decide)
+   */
+  readonly keyAdministratorArns?: readonly string[];
   /** User and group id of the container (the image's `USER`). @default 10001 */
   readonly runAsUser?: number;
   /** Refuse to destroy the repository and its key (`prevent_destroy`): production. @default false */
@@ -271,6 +278,7 @@ export class ModelEndpoint extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
     }).arn;
     this.repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,

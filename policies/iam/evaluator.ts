@@ -335,7 +335,8 @@ export function isAllowedOn(principal: Principal, callerArn: string, request: Re
   if (identity.decision === "ExplicitDeny") return identity;
   const callerAccount = accountOf(callerArn);
   const account = target?.account ?? (request.resource === "*" ? callerAccount : accountOf(request.resource) || callerAccount);
-  const kms = request.action.toLowerCase().startsWith("kms:") && request.resource !== "*";
+  // A KMS call on a key (alias ARNs are authorized by IAM policies alone).
+  const kms = request.action.toLowerCase().startsWith("kms:") && /^arn:[^:]+:kms:[^:]*:\d*:key\//.test(request.resource);
   const policy = target?.policy ?? (kms ? defaultKeyPolicy(partitionOfArn(callerArn), account) : undefined);
   const resource = policy ? evaluateResourcePolicy(policy, callerArn, req) : undefined;
   if (resource?.decision === "ExplicitDeny") return { decision: "ExplicitDeny", by: resource.by.map((b) => `resource:${b}`) };

@@ -189,11 +189,12 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
   // ── KMS ──
   {
     type: "aws_kms_key", kind: "resource", sources: [SRC("kms/key.go"), SAR("awskeymanagementservice"), "https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html"],
-    arn: (i) => regional(i, "kms", `key/${i.name}`),
+    // In its own region (a replica bucket's key lives in the replica's region).
+    arn: (i) => regional(i, "kms", `key/${i.name}`, regionOf(i)),
     // CreateKey has no resource-level permission; tags on create need kms:TagResource.
     create: [
       // Tags on CreateKey: kms:TagResource "must cover all KMS keys in the account and Region" (KMS developer guide, manage-tags-api).
-      ...star("kms:CreateKey"), { action: "kms:TagResource", on: (i) => regional(i, "kms", "key/*"), context: requestTags },
+      ...star("kms:CreateKey"), { action: "kms:TagResource", on: (i) => regional(i, "kms", "key/*", regionOf(i)), context: requestTags },
       ...onTaggedKey("kms:EnableKeyRotation", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
     ],
     read: onTaggedKey("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
