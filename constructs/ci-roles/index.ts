@@ -115,6 +115,12 @@ export interface CiRolesProps {
    * the keys it creates there too. @default [] (the environment's region only)
    */
   readonly otherKeyRegions?: readonly string[];
+  /**
+   * Other environments' model repositories (ARNs) the release pipeline copies released images from into this
+   * environment's, with the deploy role (config/image-copies.ts): the deploy role may pull exactly these. The
+   * source's repository policy must admit it too when the source is another account. @default []
+   */
+  readonly imageSourceRepositoryArns?: readonly string[];
   /** Prefix of the stack's ECR repository names (`<project>-<env>/`). Required. */
   readonly ecrRepositoryPrefix: string;
   /**
@@ -142,7 +148,7 @@ export const SERVICE_LINKED_ROLE_SERVICES = ["rds.amazonaws.com", "elasticloadba
 export const REFRESH_READ_ACTIONS: readonly string[] = [
   "rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource",
   "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
-  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy",
+  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
   "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
   "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
   "sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
@@ -336,6 +342,8 @@ export class CiRoles extends Construct {
     const otherKeyRegions = [...new Set(props.otherKeyRegions ?? [])].filter((r) => r !== props.region);
     const keyRegionArns = otherKeyRegions.length === 0 ? regional("kms", "key/*") : [props.region, ...otherKeyRegions].map((r) => `arn:${partition}:kms:${r}:${props.accountId}:key/*`);
     const ecrRepos = regional("ecr", `repository/${props.ecrRepositoryPrefix}*`);
+    const sources = [...new Set(props.imageSourceRepositoryArns ?? [])].sort();
+    for (const arn of sources) if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn)) fail("imageSourceRepositoryArns", `ECR repository ARNs (got "${arn}")`);
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
       name: "deploy",
@@ -449,9 +457,13 @@ export class CiRoles extends Construct {
               "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
               // The release job checks that a copied image kept its digest.
               "ecr:DescribeImages",
+              // A repository others copy released images from carries a policy admitting them (config/image-copies.ts).
+              "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
             ],
             Resource: ecrRepos,
           },
+          // The release job's copy reads the released image from the repository it was pushed to (another environment's).
+          ...(sources.length > 0 ? [{ Sid: "PullReleasedImagesFromTheirSource", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: sources }] : []),
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
           // ── Route 53: the stack's own records, by name, in their zones ──
           ...(dnsZones.length > 0 ? [{

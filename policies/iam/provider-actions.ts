@@ -364,6 +364,17 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
     delete: ["ecr:DeleteRepository"],
   },
   {
+    // A repository other environments copy released images from (constructs/model-endpoint: pullerRoleArns).
+    type: "aws_ecr_repository_policy", kind: "resource",
+    sources: [SRC("ecr/repository_policy.go"), SAR("amazonelasticcontainerregistry"), "https://docs.aws.amazon.com/AmazonECR/latest/userguide/set-repository-policy.html"],
+    arn: (i) => regional(i, "ecr", `repository/${i.ref(i.attrs.repository)}`),
+    // Create and update are one Put (SetRepositoryPolicy, then a read); delete ignores a missing policy.
+    create: ["ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy"],
+    read: ["ecr:GetRepositoryPolicy"],
+    update: ["ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy"],
+    delete: ["ecr:DeleteRepositoryPolicy"],
+  },
+  {
     type: "aws_ecr_lifecycle_policy", kind: "resource", sources: [SRC("ecr/lifecycle_policy.go"), SAR("amazonelasticcontainerregistry")],
     arn: (i) => regional(i, "ecr", `repository/${i.ref(i.attrs.repository)}`),
     create: ["ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy"],
