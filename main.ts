@@ -14,9 +14,12 @@ export function buildApp(options: { outdir?: string; filter?: string } = {}): Ap
   const app = new App({ outdir: options.outdir });
   const filter = options.filter ?? process.env.MLFLOW_ENVIRONMENTS ?? (app.node.tryGetContext("environments") as string | undefined);
   const problems: string[] = [];
-  for (const config of selectEnvironments(loadEnvironments(), filter)) {
+  // Every environment, also when the filter selects a few: each stack grants its part of the release
+  // pipeline's image copies between environments (config/image-copies.ts).
+  const all = loadEnvironments();
+  for (const config of selectEnvironments(all, filter)) {
     try {
-      new MlflowStack(app, config);
+      new MlflowStack(app, config, { environments: all });
     } catch (err) {
       problems.push(constructErrorProblem(config, err));
     }

@@ -68,3 +68,11 @@ export function ciRoleArns(env: CiNaming): CiRoleNames {
   const arn = (name: string) => `arn:${partitionOf(env.aws.region)}:iam::${env.aws.accountId}:role/${name}`;
   return { plan: arn(names.plan), deploy: arn(names.deploy), imagePush: arn(names.imagePush) };
 }
+
+/**
+ * The roles that administer the stack's KMS keys through the keys' own policies (constructs/kms-key-policy.ts):
+ * the deploy role of an environment the pipelines deploy; none otherwise (the account's IAM policies decide).
+ */
+export function keyAdministratorArns(env: CiNaming): string[] {
+  return env.ci ? [ciRoleArns(env).deploy] : [];
+}

@@ -200,3 +200,12 @@ export function servingProblems(env: {
   }
   return out;
 }
+
+/**
+ * The stack installs the Argo Rollouts controller: a model is served with blue-green or canary delivery
+ * and `serving.delivery.controller` is `install`. The stack, its NetworkPolicies and its monitoring read it here.
+ */
+export function installsRolloutsController(env: { readonly serving: Pick<z.output<typeof servingSchema>, "models" | "delivery"> }): boolean {
+  const d = env.serving.delivery;
+  return Object.keys(env.serving.models).length > 0 && d.strategy !== "rollingUpdate" && d.controller === "install";
+}

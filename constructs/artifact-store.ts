@@ -27,6 +27,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { ArtifactStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
 import { bucketNameProblem } from "./aws-limits";
+import { stackKeyPolicy } from "./kms-key-policy";
 
 const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
 
@@ -146,6 +147,13 @@ export interface ArtifactStoreProps {
    * @default - none
    */
   readonly accountId?: string;
+  /**
+   * IAM roles that administer the bucket's keys through their key policies (the CI deploy role): what they
+   * may do to the keys is in the keys' own policies, not in an IAM statement scoped by tags
+   * (constructs/kms-key-policy.ts). Roles of the key's account.
+   * @default [] (KMS's default key policy: IAM policies of the account decide)
+   */
+  readonly keyAdministratorArns?: readonly string[];
   /**
    * Days after which KMS deletes a key scheduled for deletion (7-30).
    * @default 30
@@ -296,6 +304,7 @@ export class ArtifactStore extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: kmsWindow,
       lifecycle,
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
     });
     new KmsAlias(this, "key_alias", { name: `alias/${props.bucketName}`, targetKeyId: this.kmsKey.keyId });
 
@@ -458,6 +467,7 @@ export class ArtifactStore extends Construct {
         enableKeyRotation: true,
         deletionWindowInDays: kmsWindow,
         lifecycle,
+        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
       });
       const replica = new S3Bucket(this, "replica_bucket", { region, bucket: `${props.bucketName}-replica`, forceDestroy, lifecycle });
       this.replicaBucket = replica;

@@ -28,6 +28,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { BackendStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
 import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "./aws-limits";
+import { stackKeyPolicy } from "./kms-key-policy";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -61,6 +62,11 @@ export interface BackendStoreProps {
   readonly identifier: string;
   /** AWS account id: it scopes the KMS key policy's service principals. Required. */
   readonly accountId: string;
+  /**
+   * IAM roles that administer the database's key through its key policy (the CI deploy role), roles of this
+   * account (constructs/kms-key-policy.ts). @default [] (the account's IAM policies decide)
+   */
+  readonly keyAdministratorArns?: readonly string[];
   /** AWS region of the instance (CloudWatch Logs' service principal is regional). Required. */
   readonly region: string;
   /** Kubernetes namespace that receives the credentials Secret (pass the namespace resource's name so the Secret depends on it). Required. */
@@ -213,6 +219,7 @@ export class BackendStore extends Construct {
       performanceInsightsRetentionDays: props.performanceInsightsRetentionDays ?? 7,
       secretName: props.secretName ?? "mlflow-db-credentials",
       alarmEmails: props.alarmEmails ?? [],
+      keyAdministratorArns: props.keyAdministratorArns ?? [],
     };
     this.validate(props, p);
 
@@ -228,16 +235,11 @@ export class BackendStore extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle,
-      policy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Sid: "AccountAdministersKeyThroughIam",
-            Effect: "Allow",
-            Principal: { AWS: `arn:${partition}:iam::${props.accountId}:root` },
-            Action: "kms:*",
-            Resource: "*",
-          },
+      policy: stackKeyPolicy({
+        partition,
+        accountId: props.accountId,
+        administratorArns: p.keyAdministratorArns,
+        extra: [
           {
             Sid: "CloudWatchAlarmsPublishToEncryptedTopic",
             Effect: "Allow",

@@ -20,7 +20,7 @@ import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, 
 import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
 import { buildDashboards, type Dashboard } from "./monitoring/dashboards";
 import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./monitoring/model-serving";
-import { buildRegistryEventsRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
+import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
 export const KUBE_PROMETHEUS_STACK_VERSION = "88.5.3";
@@ -126,6 +126,12 @@ export interface MonitoringProps {
    * and each model's PSI threshold. @default none (no model served)
    */
   readonly modelServing?: { readonly namespace: string; readonly models: readonly { readonly name: string; readonly psiThreshold: number }[] };
+  /**
+   * The Argo Rollouts controller the stack installs (its metrics Service): scraped, and alerted on when no
+   * replica answers (its analyses query this Prometheus; a controller that is down stops every release and
+   * every automatic abort). @default none (no controller installed)
+   */
+  readonly rolloutsController?: ServiceContract & { readonly metricsPath: string };
   /**
    * `install`: install kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics).
    * `existing`: an operator is already there; only the ServiceMonitors, rules and dashboards are shipped.
@@ -273,6 +279,10 @@ export class Monitoring extends Construct {
         runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
       }));
     }
+    const rollouts = props.rolloutsController;
+    if (rollouts) {
+      this.ruleGroups.push(buildRolloutsControllerRuleGroup({ namespace: rollouts.namespace, job: rollouts.serviceName, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }));
+    }
     const servingTargets = props.modelServing ? {
       ...props.modelServing,
       errorRatio: this.thresholds.errorRatio,
@@ -296,6 +306,7 @@ export class Monitoring extends Construct {
       serviceMonitor("mlflow-tracking-server", this.namespace, labels, ts.namespace, ts.serviceLabels, ts.portName, ts.metricsPath),
       serviceMonitor("mlflow-oauth2-proxy", this.namespace, labels, proxy.namespace, proxy.serviceLabels, proxy.metricsPortName, "/metrics"),
       ...(events ? [serviceMonitor("mlflow-registry-events", this.namespace, labels, events.service.namespace, events.service.serviceLabels, events.service.portName, events.service.metricsPath)] : []),
+      ...(rollouts ? [serviceMonitor("argo-rollouts-controller", this.namespace, labels, rollouts.namespace, rollouts.serviceLabels, rollouts.portName, rollouts.metricsPath)] : []),
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -664,7 +675,11 @@ function validate(props: MonitoringProps, mode: string, namespace: string, reten
   if (!props.authProxy.metricsPortName) {
     fail("authProxy.metricsPortName", props.authProxy.metricsPortName, "the name of the proxy Service's metrics port (oauth2-proxy --metrics-address)");
   }
-  for (const [field, labels] of [["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels]] as const) {
+  const scraped: [string, Record<string, string> | undefined][] = [
+    ["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels],
+    ...(props.rolloutsController ? [["rolloutsController.serviceLabels", props.rolloutsController.serviceLabels] as [string, Record<string, string>]] : []),
+  ];
+  for (const [field, labels] of scraped) {
     if (Object.keys(labels ?? {}).length === 0) fail(field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
   }
   if (props.slack && !props.slack.webhookSecretName) fail("slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");

@@ -39,7 +39,8 @@ export interface BootstrapDeps {
   readonly log: (line: string) => void;
   readonly environments: () => EnvironmentConfig[];
   /** Synthesizes the environment's stack into `outdir` and returns the stack's folder. */
-  readonly synth: (config: EnvironmentConfig, outdir: string) => string;
+  /** Synthesizes `config`'s stack (with every environment of the configuration: the image copies it grants). */
+  readonly synth: (config: EnvironmentConfig, outdir: string, environments: readonly EnvironmentConfig[]) => string;
 }
 
 export class BootstrapError extends Error {}
@@ -202,7 +203,7 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     must(["aws", "s3api", "put-bucket-tagging", ...bucket, "--tagging", `TagSet=[{Key=project,Value=${c.project}},{Key=${ADMINISTERED_BY_TAG},Value=${ADMINISTERED_BY_BOOTSTRAP}}]`]);
 
     // ── 3. what only an administrator applies ──
-    const stackDir = dryRun ? path.join(outdir, "stacks", `${c.project}-${c.name}`) : deps.synth(c, outdir);
+    const stackDir = dryRun ? path.join(outdir, "stacks", `${c.project}-${c.name}`) : deps.synth(c, outdir, all);
     const targets = dryRun ? ["<the CI roles, their policies and cluster access, GitHub's OIDC provider, the workload boundary, the namespaces>"]
       : administeredTargets(JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")), `${c.project}-${c.name}`);
     must(["terraform", `-chdir=${stackDir}`, "init", "-input=false"]);
@@ -229,13 +230,13 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
 }
 
 /** Synthesizes one environment's stack into `outdir` (cdktf's layout) and returns the stack's folder. */
-export function synthStack(config: EnvironmentConfig, outdir: string): string {
+export function synthStack(config: EnvironmentConfig, outdir: string, environments: readonly EnvironmentConfig[] = [config]): string {
   /* eslint-disable @typescript-eslint/no-require-imports -- the app's modules only when synthesizing */
   const { App } = require("cdktf") as typeof import("cdktf");
   const { MlflowStack, stackName } = require("../stacks/mlflow-stack") as typeof import("../stacks/mlflow-stack");
   /* eslint-enable @typescript-eslint/no-require-imports */
   const app = new App({ outdir });
-  new MlflowStack(app, config);
+  new MlflowStack(app, config, { environments });
   app.synth();
   return path.join(outdir, "stacks", stackName(config));
 }

@@ -33,6 +33,9 @@ import { DriftJob } from "../constructs/drift-job";
 import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/commands/drift";
 export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
+import { installsRolloutsController } from "../config/serving";
+import { keyAdministratorArns } from "../config/ci";
+import { imageCopyGrants } from "../config/image-copies";
 
 import { CiRoles } from "../constructs/ci-roles";
 import { artifactBucketNames, ciRolesProps, workloadBoundaryName } from "../constructs/ci-roles/from-config";
@@ -49,6 +52,16 @@ export function stackName(config: EnvironmentConfig): string {
   return `${config.project}-${config.name}`;
 }
 
+/** Options of {@link MlflowStack}. */
+export interface MlflowStackOptions {
+  /**
+   * Every environment of the configuration (this one included): the model release pipeline copies released
+   * images between them, and each stack grants its part of those copies (config/image-copies.ts).
+   * @default [config] (no copy to or from another environment)
+   */
+  readonly environments?: readonly EnvironmentConfig[];
+}
+
 /**
  * Everything one environment needs, in its own Terraform state: providers, backend, and the platform's
  * constructs wired to each other through small typed contracts (constructs/contracts.ts).
@@ -59,9 +72,11 @@ export class MlflowStack extends TerraformStack {
   /** The namespace of the tracking server, its jobs, its secrets and the proxy. */
   readonly namespace: NamespaceV1;
 
-  constructor(scope: Construct, config: EnvironmentConfig) {
+  constructor(scope: Construct, config: EnvironmentConfig, options: MlflowStackOptions = {}) {
     super(scope, stackName(config));
     this.config = config;
+    // This environment's part of the release pipeline's image copies: who pulls from its repositories, what it pulls from.
+    const copies = imageCopyGrants(options.environments ?? [config], config.name, config);
     // An older Terraform would ignore use_lockfile and run without a state lock: refuse it instead.
     this.addOverride("terraform.required_version", TERRAFORM_REQUIRED_VERSION);
     configureBackend(this, config);
@@ -114,11 +129,13 @@ export class MlflowStack extends TerraformStack {
       replicationRegion: artifactCfg.replicationRegion,
       region: config.aws.region,
       accountId: config.aws.accountId,
+      keyAdministratorArns: keyAdministratorArns(config),
     });
     const clusterVpc = this.access.cluster.vpcConfig.get(0);
     const backendStore = new BackendStore(this, "backend_store", {
       identifier: stackName(config),
       accountId: config.aws.accountId,
+      keyAdministratorArns: keyAdministratorArns(config),
       region: config.aws.region,
       namespace: this.namespace.metadata.name,
       vpcId: clusterVpc.vpcId,
@@ -278,7 +295,7 @@ export class MlflowStack extends TerraformStack {
       });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
       const delivery = config.serving.delivery;
-      const rollouts = delivery.strategy !== "rollingUpdate" && delivery.controller === "install"
+      const rollouts = installsRolloutsController(config)
         ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
         : undefined;
       rolloutsNamespace = rollouts?.namespace;
@@ -288,7 +305,7 @@ export class MlflowStack extends TerraformStack {
       });
       for (const [modelName, props] of endpoints) {
         const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
-          ...props, targetGroupArn: api?.targetGroupArns[modelName], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
+          ...props, targetGroupArn: api?.targetGroupArns[modelName], pullerRoleArns: copies.pullersByModel[modelName] ?? [], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
         imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
@@ -331,7 +348,7 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
-    const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn });
+    const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn, imageSourceRepositoryArns: copies.sourceRepositoryArns });
     const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
 
     // ── Every role the stack creates carries the workload boundary, but the plan and deploy roles, which

@@ -37,7 +37,7 @@ export function workloadBoundaryName(config: Pick<EnvironmentConfig, "project" |
 }
 
 /** CiRoles' props for an environment with a `ci` section; undefined without one. */
-export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[]; workloadBoundaryArn: string }): CiRolesProps | undefined {
+export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[]; workloadBoundaryArn: string; imageSourceRepositoryArns?: readonly string[] }): CiRolesProps | undefined {
   const ci = config.ci;
   if (!ci) return undefined;
   const state = stateLocation(config);
@@ -61,6 +61,10 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     workloadBoundary: { arn: deps.workloadBoundaryArn, name: workloadBoundaryName(config) },
     stackTags: { project: config.project, environment: config.name },
     ecrRepositoryPrefix: `${config.project}-${config.name}/`,
+    // Where the release pipeline copies this environment's released images from (config/image-copies.ts).
+    imageSourceRepositoryArns: deps.imageSourceRepositoryArns ?? [],
+    // The artifact replica's key lives in the replica's region.
+    otherKeyRegions: config.artifacts.replicationRegion ? [config.artifacts.replicationRegion] : [],
     // The API domain's alias record, where the stack creates it (constructs/model-endpoint/exposure.ts).
     dnsRecords: config.serving.exposure === "apiGateway" && config.serving.apiGateway?.route53ZoneId && Object.keys(config.serving.models).length > 0
       ? [{ zoneId: config.serving.apiGateway.route53ZoneId, names: [config.serving.apiGateway.domain] }]

@@ -11,7 +11,8 @@
  *   refresh reads them; they are in the state anyway). No object of any other bucket.
  * - deploy: applies a reviewed plan. Trusts only `repo:<owner>/<repo>:environment:<deployEnvironment>`,
  *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it. Named actions
- *   on the services the stack manages; S3 only on the stack's own buckets, IAM only on roles that carry the
+ *   on the services the stack manages; KMS keys only those whose key policy names it (the stack's own:
+ *   constructs/kms-key-policy.ts); S3 only on the stack's own buckets, IAM only on roles that carry the
  *   workload permissions boundary (constructs/permissions-boundary.ts): it may create a role only with that
  *   boundary, change only roles that carry it, attach only the stack's own policies and the AWS managed
  *   ones the stack uses, pass roles only to the services that take them, and never write the boundary, the
@@ -103,8 +104,23 @@ export interface CiRolesProps {
   readonly maxSessionSeconds?: number;
   /** The workload permissions boundary (constructs/permissions-boundary.ts): its ARN (a token) and its policy name. Required. */
   readonly workloadBoundary: { readonly arn: string; readonly name: string };
-  /** The stack's default tags `project` and `environment`: the deploy role manages only KMS keys that carry them. Required. */
+  /**
+   * The stack's default tags `project` and `environment`: the deploy role tags the keys it creates with them
+   * and never re-tags a key carrying other values. (It manages only the keys whose policy names it:
+   * constructs/kms-key-policy.ts.) Required.
+   */
   readonly stackTags: { readonly project: string; readonly environment: string };
+  /**
+   * Regions the stack creates KMS keys in besides its own (the artifact replica's key): the deploy role tags
+   * the keys it creates there too. @default [] (the environment's region only)
+   */
+  readonly otherKeyRegions?: readonly string[];
+  /**
+   * Other environments' model repositories (ARNs) the release pipeline copies released images from into this
+   * environment's, with the deploy role (config/image-copies.ts): the deploy role may pull exactly these. The
+   * source's repository policy must admit it too when the source is another account. @default []
+   */
+  readonly imageSourceRepositoryArns?: readonly string[];
   /** Prefix of the stack's ECR repository names (`<project>-<env>/`). Required. */
   readonly ecrRepositoryPrefix: string;
   /**
@@ -132,7 +148,7 @@ export const SERVICE_LINKED_ROLE_SERVICES = ["rds.amazonaws.com", "elasticloadba
 export const REFRESH_READ_ACTIONS: readonly string[] = [
   "rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource",
   "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
-  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy",
+  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
   "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
   "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
   "sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
@@ -321,9 +337,13 @@ export class CiRoles extends Construct {
     const administeredRoles = [props.roleNames.plan, props.roleNames.deploy].map((n) => iam(`role/${n}`));
     const withBoundary = { StringEquals: { "iam:PermissionsBoundary": boundaryArn } };
     const attachable = [iam(`policy/${props.resourcePrefix}*`), ...(props.attachableAwsManagedPolicies ?? ["service-role/AmazonRDSEnhancedMonitoringRole"]).map((n) => `arn:${partition}:iam::aws:policy/${n}`)];
-    const stackKeyTags = { StringEquals: { "aws:ResourceTag/project": props.stackTags.project, "aws:ResourceTag/environment": props.stackTags.environment } };
     const cluster = (resource: string) => regional("eks", `${resource}/${props.clusterName}`);
+    // Keys in the environment's region and in any other the stack creates keys in (one ARN: unchanged policies without replication).
+    const otherKeyRegions = [...new Set(props.otherKeyRegions ?? [])].filter((r) => r !== props.region);
+    const keyRegionArns = otherKeyRegions.length === 0 ? regional("kms", "key/*") : [props.region, ...otherKeyRegions].map((r) => `arn:${partition}:kms:${r}:${props.accountId}:key/*`);
     const ecrRepos = regional("ecr", `repository/${props.ecrRepositoryPrefix}*`);
+    const sources = [...new Set(props.imageSourceRepositoryArns ?? [])].sort();
+    for (const arn of sources) if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn)) fail("imageSourceRepositoryArns", `ECR repository ARNs (got "${arn}")`);
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
       name: "deploy",
@@ -361,25 +381,26 @@ export class CiRoles extends Construct {
             ],
             Resource: "*",
           },
-          // ── KMS: new keys; then only keys tagged with this stack's project and environment ──
+          // ── KMS: new keys, tagged with this stack's project and environment. What the role may do to a key
+          // afterwards is in that key's policy (constructs/kms-key-policy.ts), which names it on the keys the stack
+          // creates: tagging is allowed on any key (CreateKey's tags are a TagResource on a key without tags, which
+          // no condition tells from someone else's untagged key), so tags must not be what grants control ──
           { Sid: "CreateKeys", Effect: "Allow", Action: ["kms:CreateKey"], Resource: "*" },
           {
             Sid: "TagStackKeys",
             Effect: "Allow",
             Action: ["kms:TagResource"],
-            Resource: regional("kms", "key/*"),
+            Resource: keyRegionArns,
             Condition: { StringEquals: { "aws:RequestTag/project": props.stackTags.project, "aws:RequestTag/environment": props.stackTags.environment } },
           },
-          {
-            Sid: "ManageStackKeys",
-            Effect: "Allow",
-            Action: [
-              "kms:UntagResource", "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:PutKeyPolicy", "kms:UpdateKeyDescription",
-              "kms:EnableKey", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
-            ],
-            Resource: regional("kms", "key/*"),
-            Condition: stackKeyTags,
-          },
+          // A key already tagged for another project or environment (another stack's) is never re-tagged into this one's.
+          ...(["project", "environment"] as const).map((tag) => ({
+            Sid: `NeverRetagAnotherStacksKeys${tag === "project" ? "Project" : "Environment"}`,
+            Effect: "Deny",
+            Action: ["kms:TagResource"],
+            Resource: keyRegionArns,
+            Condition: { Null: { [`aws:ResourceTag/${tag}`]: "false" }, StringNotEquals: { [`aws:ResourceTag/${tag}`]: props.stackTags[tag] } },
+          })),
           { Sid: "StackKeyAliases", Effect: "Allow", Action: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"], Resource: regional("kms", `alias/${props.resourcePrefix}*`) },
           {
             // RDS and ECR create grants on the keys they encrypt with; ECR and Secrets Manager encrypt with the caller's permissions.
@@ -436,9 +457,13 @@ export class CiRoles extends Construct {
               "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
               // The release job checks that a copied image kept its digest.
               "ecr:DescribeImages",
+              // A repository others copy released images from carries a policy admitting them (config/image-copies.ts).
+              "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
             ],
             Resource: ecrRepos,
           },
+          // The release job's copy reads the released image from the repository it was pushed to (another environment's).
+          ...(sources.length > 0 ? [{ Sid: "PullReleasedImagesFromTheirSource", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: sources }] : []),
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
           // ── Route 53: the stack's own records, by name, in their zones ──
           ...(dnsZones.length > 0 ? [{

@@ -54,6 +54,7 @@ import { arnPrefix, partitionOf } from "../aws";
 import { arnProblem } from "../aws-limits";
 import { GROUPS_HEADER, MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
 import { HTTP_API_SOURCES, requestParameterProblems } from "./http-api-rules";
+import { stackKeyPolicy } from "../kms-key-policy";
 
 /** The header the integration sets to pick the model's listener rule (and that the server ignores). */
 export const MODEL_ENDPOINT_HEADER = "X-Model-Endpoint";
@@ -90,6 +91,11 @@ export interface ModelApiProps {
   readonly namePrefix: string;
   readonly region: string;
   readonly accountId: string;
+  /**
+   * IAM roles that administer the access logs' key through its key policy: the CI deploy role, of this
+   * account (constructs/kms-key-policy.ts). @default [] (the account's IAM policies decide)
+   */
+  readonly keyAdministratorArns?: readonly string[];
   readonly vpcId: string;
   /** Private subnets of the internal load balancer and the VPC link (two zones at least). Required. */
   readonly subnetIds: readonly string[];
@@ -270,10 +276,12 @@ export class ModelApi extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
-      policy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          { Sid: "AccountAdmin", Effect: "Allow", Principal: { AWS: `${arn}:iam::${props.accountId}:root` }, Action: "kms:*", Resource: "*" },
+      policy: stackKeyPolicy({
+        partition: arn.split(":")[1],
+        accountId: props.accountId,
+        accountSid: "AccountAdmin",
+        administratorArns: props.keyAdministratorArns,
+        extra: [
           {
             Sid: "CloudWatchLogsEncryptAccessLogs",
             Effect: "Allow",

@@ -15,6 +15,7 @@ import type { ModelEndpoint } from ".";
 import { ModelApi } from "./api-gateway";
 import { callerHeaderFor } from "./from-config";
 import { ModelGateway, modelGatewayPodLabels } from "./gateway";
+import { keyAdministratorArns } from "../../config/ci";
 
 export function modelApiFromConfig(
   scope: Construct, config: EnvironmentConfig, namePrefix: string,
@@ -27,6 +28,7 @@ export function modelApiFromConfig(
     namePrefix,
     region: config.aws.region,
     accountId: config.aws.accountId,
+    keyAdministratorArns: keyAdministratorArns(config),
     vpcId: inputs.vpcId,
     subnetIds: g.loadBalancerSubnetIds,
     models: inputs.modelNames.map((modelName) => ({ modelName, serviceName: `${namePrefix}-${modelName}` })),

@@ -8,6 +8,7 @@ import type { ArtifactStoreContract } from "../contracts";
 import type { ModelEndpointProps } from ".";
 import { MODEL_GATEWAY_CALLER_HEADER } from "../commands/model-gateway";
 import { modelGatewayPodLabels } from "./gateway";
+import { keyAdministratorArns } from "../../config/ci";
 
 /** The header the model server keys callers on: what the environment's gateway overwrites from the token. */
 export function callerHeaderFor(config: EnvironmentConfig): string {
@@ -22,6 +23,7 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
     out[modelName] = {
       modelName,
       namePrefix,
+      keyAdministratorArns: keyAdministratorArns(config),
       namespace: s.namespace,
       release: s.releases[modelName],
       replicas: m.replicas,

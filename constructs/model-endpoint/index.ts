@@ -26,6 +26,7 @@ import { AssetType, TerraformAsset, Token, type ITerraformDependable } from "cdk
 import { Construct } from "constructs";
 import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { EcrRepositoryPolicy } from "@cdktf/provider-aws/lib/ecr-repository-policy";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Release } from "@cdktf/provider-helm/lib/release";
@@ -49,10 +50,14 @@ import { DNS_LABEL } from "../names";
 import { WorkloadRole } from "../workload-role";
 import { lifecyclePolicyProblems, lifecycleRules } from "./ecr-rules";
 import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
+import { stackKeyPolicy } from "../kms-key-policy";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
 } from "../pod-spec";
+
+/** An IAM role's ARN (a repository policy's puller). */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/;
 
 /** The released version of the model and the digest of its image. */
 export interface ModelRelease {
@@ -136,6 +141,19 @@ export interface ModelEndpointProps {
   readonly expireTagPrefixes?: Readonly<Record<string, number>>;
   /** KMS key encrypting the repository. @default a new key with rotation on */
   readonly kmsKeyArn?: string;
+  /**
+   * IAM roles that administer the repository's own key (when `kmsKeyArn` is not given) through its key
+   * policy: the CI deploy role, of the key's account (constructs/kms-key-policy.ts).
+   * @default [] (KMS's default key policy: the account's IAM policies decide)
+   */
+  readonly keyAdministratorArns?: readonly string[];
+  /**
+   * IAM roles of other environments that copy this repository's released images into their own (the
+   * release pipeline's copy: their CI deploy roles, config/image-copies.ts). They get pull (BatchGetImage,
+   * GetDownloadUrlForLayer) through a repository policy; their own identity policies must allow it too.
+   * @default [] (no repository policy: only this account's IAM policies reach the repository)
+   */
+  readonly pullerRoleArns?: readonly string[];
   /** User and group id of the container (the image's `USER`). @default 10001 */
   readonly runAsUser?: number;
   /** Refuse to destroy the repository and its key (`prevent_destroy`): production. @default false */
@@ -286,6 +304,7 @@ export class ModelEndpoint extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
     }).arn;
     this.repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
@@ -294,6 +313,27 @@ export class ModelEndpoint extends Construct {
       encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: kmsKeyArn }],
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
+    const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
+    if (pullers.length > 0) {
+      for (const arn of pullers) if (!ROLE_ARN.test(arn)) fail("pullerRoleArns", `must be IAM role ARNs, got "${arn}"`);
+      const partition = pullers[0].split(":")[1];
+      new EcrRepositoryPolicy(this, "repository_policy", {
+        repository: this.repository.name,
+        policy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{
+            Sid: "ReleaseCopiesPull",
+            Effect: "Allow",
+            // Their accounts, narrowed to exactly the roles by aws:PrincipalArn: ECR refuses a policy naming a role
+            // that does not exist yet ("Principal not found"), and each copying role is created by its own
+            // account's bootstrap, possibly after this repository.
+            Principal: { AWS: [...new Set(pullers.map((a) => a.split(":")[4]))].map((account) => `arn:${partition}:iam::${account}:root`) },
+            Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            Condition: { ArnEquals: { "aws:PrincipalArn": pullers } },
+          }],
+        }),
+      });
+    }
     // Unreleased images expire by count; a release's tag (scripts/ci/release-tag.sh) is selected by no rule.
     new EcrLifecyclePolicy(this, "lifecycle", {
       repository: this.repository.name,

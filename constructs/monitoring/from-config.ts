@@ -6,6 +6,8 @@ import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
 import { defaultTags } from "../../config/tags";
+import { installsRolloutsController } from "../../config/serving";
+import { argoRolloutsMetricsService } from "../argo-rollouts";
 
 export interface MonitoringDependencies {
   readonly trackingServer: TrackingServerContract;
@@ -53,6 +55,7 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
       namespace: config.serving.namespace,
       models: Object.entries(config.serving.models).map(([name, sm]) => ({ name, psiThreshold: sm.drift.psiThreshold })),
     } : undefined,
+    rolloutsController: installsRolloutsController(config) ? argoRolloutsMetricsService(config.serving.delivery.controllerNamespace) : undefined,
   };
 }
 

@@ -282,3 +282,41 @@ export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets): Rule
     ],
   };
 }
+
+/** The Argo Rollouts controller's alerts; their runbook is docs/monitoring.md. */
+export const ROLLOUTS_CONTROLLER_ALERT_NAMES = ["ArgoRolloutsControllerDown"] as const;
+export type RolloutsControllerAlertName = (typeof ROLLOUTS_CONTROLLER_ALERT_NAMES)[number];
+
+/** What the Argo Rollouts controller's rule watches. */
+export interface RolloutsControllerRuleTargets {
+  /** Namespace of the controller and its metrics Service. */
+  readonly namespace: string;
+  /** Prometheus job of its metrics (the metrics Service's name, as a ServiceMonitor names it). */
+  readonly job: string;
+  /** Where the runbook lives; each alert links `<base>#<alert name in lower case>`. */
+  readonly runbookBaseUrl: string;
+}
+
+/**
+ * The Argo Rollouts controller's rule: down. Without it no blue-green or canary release progresses,
+ * no analysis runs, and a failing canary is neither aborted nor rolled back: its share of traffic stays on
+ * the bad version until someone notices.
+ */
+export function buildRolloutsControllerRuleGroup(t: RolloutsControllerRuleTargets): RuleGroup {
+  const sel = selector({ namespace: t.namespace, job: t.job });
+  const alert: RolloutsControllerAlertName = "ArgoRolloutsControllerDown";
+  return {
+    name: "argo-rollouts-controller",
+    rules: [{
+      alert,
+      expr: `absent(up${sel} == 1)`,
+      for: "5m",
+      labels: { severity: "critical", namespace: t.namespace },
+      annotations: {
+        summary: "The Argo Rollouts controller is down",
+        description: `No replica of the Argo Rollouts controller (Service ${t.job} in ${t.namespace}) has answered a scrape of its metrics for 5 minutes: model releases do not progress, their analyses do not run, and a failing canary is neither aborted nor rolled back.`,
+        runbook_url: `${t.runbookBaseUrl}#${alert.toLowerCase()}`,
+      },
+    }],
+  };
+}

@@ -15,6 +15,7 @@ import { TRAINING_STEP_POD_LABELS } from "../training";
 import { modelRetentionPodLabels } from "../commands/retention";
 import { registryEventsPodLabels } from "../commands/registry-events";
 import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
+import { ARGO_ROLLOUTS_METRICS_PORT } from "../argo-rollouts";
 import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
 
 /** PostgreSQL (RDS) port. */
@@ -146,6 +147,13 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       name: "argo-rollouts-controller",
       namespace: d.controllerNamespace,
       podLabels: { ...ARGO_ROLLOUTS_POD_LABELS },
+      // Prometheus scrapes the controller's metrics (the monitoring namespace's, or the existing one's pods
+      // that monitoring.prometheusPodLabels names): a controller that stops answering is alerted on.
+      ingress: [{
+        why: "Prometheus' scrapes of the controller's metrics",
+        peers: [{ namespace: config.monitoring.namespace, podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) } }],
+        ports: [{ port: ARGO_ROLLOUTS_METRICS_PORT }],
+      }],
       egress: [
         { why: "the Kubernetes API server (EKS control plane addresses in the VPC)", peers: vpc, ports: [{ port: HTTPS_PORT }] },
         promUrl

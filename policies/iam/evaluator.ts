@@ -19,6 +19,17 @@
  *   request: a positive operator does not match, a negated one does (how a Deny with StringNotEquals
  *   catches requests without the key), IfExists matches, ForAllValues matches, ForAnyValue does not.
  *
+ * - resource-based policies (an ECR repository policy, a KMS key policy) with their Principal, and how they
+ *   combine with the caller's identity policies (isAllowedOn): within one account either grants (a resource
+ *   policy on its own only when it names the caller itself; one naming the account delegates to the
+ *   identity policies); across accounts both must
+ *   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html,
+ *   reference_policies_evaluation-logic_policy-eval-basics.html); a KMS key's policy is the gate: identity
+ *   policies count only where it allows the account (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#allow-iam-policies),
+ *   and a key without a policy of its own has the default one (the account, kms:*). The request context
+ *   gets `aws:PrincipalArn` and `aws:PrincipalAccount`, which AWS includes in every signed request
+ *   (reference_policies_condition-keys.html).
+ *
  * Any other operator throws: a check must never pass because the evaluator ignored a condition.
  * Policy variables (`${aws:username}`) are not expanded; Terraform references (`${aws_kms_key.k.arn}`) in a
  * synthesized policy are compared as literal text, which is what a request built from the same JSON carries.
@@ -233,4 +244,119 @@ function principalMatches(principal: unknown, caller: Caller): boolean {
   if ("federated" in caller) return list(p.Federated).includes(caller.federated);
   const account = caller.aws.split(":")[4];
   return list(p.AWS).some((a) => a === "*" || a === caller.aws || a === account || a === `arn:${caller.aws.split(":")[1]}:iam::${account}:root`);
+}
+
+/** How a resource-based policy's Principal matched the caller: the caller's own ARN, or its account. */
+export type PrincipalMatch = "arn" | "account";
+
+/** A resource-based policy's decision, and how its allowing statements named the caller. */
+export interface ResourceEvaluation extends Evaluation {
+  /** The strongest match among the allowing statements ("arn" beats "account"); undefined when none allows. */
+  readonly principalMatch?: PrincipalMatch;
+}
+
+const accountOf = (arn: string): string => arn.split(":")[4] ?? "";
+const partitionOfArn = (arn: string): string => arn.split(":")[1] ?? "aws";
+
+/** How a resource policy's Principal element names `callerArn` (an IAM role's ARN), if it does. */
+function resourcePrincipalMatch(principal: unknown, callerArn: string): PrincipalMatch | undefined {
+  if (principal === "*") return "account";
+  if (!principal || typeof principal !== "object") return undefined;
+  const account = accountOf(callerArn);
+  let best: PrincipalMatch | undefined;
+  for (const p of list((principal as Record<string, unknown>).AWS)) {
+    if (p === callerArn) return "arn";
+    if (p === "*" || p === account || p === `arn:${partitionOfArn(callerArn)}:iam::${account}:root`) best = "account";
+  }
+  return best;
+}
+
+/** The caller's identity in the request context, as AWS adds it to every signed request. */
+function withPrincipalKeys(request: Request, callerArn: string): Request {
+  return { ...request, context: { "aws:PrincipalArn": callerArn, "aws:PrincipalAccount": accountOf(callerArn), ...(request.context ?? {}) } };
+}
+
+/**
+ * Evaluates a resource-based policy for `request` by the role `callerArn`: its statements apply when their
+ * Principal names the caller (its ARN, its account, `*`), their Action matches, their Resource (if any)
+ * matches, and their conditions hold. NotPrincipal throws (not used here; not implemented).
+ */
+export function evaluateResourcePolicy(policy: PolicyDocument, callerArn: string, request: Request): ResourceEvaluation {
+  const req = withPrincipalKeys(request, callerArn);
+  const allows: { by: string; match: PrincipalMatch }[] = [];
+  const denies: string[] = [];
+  statementsOf(policy).forEach((s, i) => {
+    if ((s as { NotPrincipal?: unknown }).NotPrincipal !== undefined) throw new Error("IAM evaluator: NotPrincipal in a resource policy is not implemented");
+    const match = resourcePrincipalMatch(s.Principal, callerArn);
+    if (!match) return;
+    const actions = list(s.Action);
+    const actionOk = actions.length > 0 ? actions.some((a) => actionMatches(a, req.action)) : list(s.NotAction).length > 0 && !list(s.NotAction).some((a) => actionMatches(a, req.action));
+    if (!actionOk) return;
+    // A resource policy may leave Resource out: it then applies to the resource it is attached to.
+    if ((s.Resource !== undefined || s.NotResource !== undefined) && !statementApplies({ ...s, Action: "*", NotAction: undefined, Condition: undefined }, req)) return;
+    if (!Object.entries(s.Condition ?? {}).every(([operator, keys]) => operatorMatches(operator, keys, req.context))) return;
+    const name = s.Sid ?? `#${i}`;
+    if (s.Effect === "Deny") denies.push(name);
+    else if (s.Effect === "Allow") allows.push({ by: name, match });
+    else throw new Error(`IAM evaluator: Effect "${s.Effect}" is neither Allow nor Deny`);
+  });
+  if (denies.length > 0) return { decision: "ExplicitDeny", by: denies };
+  if (allows.length > 0) return { decision: "Allow", by: allows.map((a) => a.by), principalMatch: allows.some((a) => a.match === "arn") ? "arn" : "account" };
+  return { decision: "ImplicitDeny", by: [] };
+}
+
+/** The resource a request acts on, as far as authorization goes: its account and its resource-based policy. */
+export interface ResourceTarget {
+  /** The account that owns the resource. */
+  readonly account: string;
+  /** Its resource-based policy (repository policy, key policy), if it has one. */
+  readonly policy?: PolicyDocument;
+}
+
+/** The default key policy KMS gives a key created without one: the account, every KMS action. */
+export function defaultKeyPolicy(partition: string, account: string): PolicyDocument {
+  return { Version: "2012-10-17", Statement: [{ Sid: "EnableIamPolicies", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${account}:root` }, Action: "kms:*", Resource: "*" }] };
+}
+
+/**
+ * May the role `callerArn` (with `principal`'s identity policies and boundary) make `request` on `target`?
+ * An explicit Deny in the identity policies, the boundary or the resource policy denies. Otherwise:
+ * - KMS (`kms:` actions on a key): the key policy (the default one when the key has none) must allow the
+ *   caller itself, or allow the account and the identity policies (within the boundary) allow too;
+ * - within one account: the identity policies (within the boundary) allow, or the resource policy names the
+ *   caller itself (a statement naming only the account delegates to the identity policies);
+ * - across accounts: the resource policy names the caller or its account, and the identity policies (within
+ *   the boundary) allow.
+ * A request on "*" (no resource-level permission) is the caller's own account's: identity policies decide.
+ */
+export function isAllowedOn(principal: Principal, callerArn: string, request: Request, target?: ResourceTarget): Evaluation {
+  const req = withPrincipalKeys(request, callerArn);
+  const identity = isAllowed(principal, req);
+  if (identity.decision === "ExplicitDeny") return identity;
+  const callerAccount = accountOf(callerArn);
+  const account = target?.account ?? (request.resource === "*" ? callerAccount : accountOf(request.resource) || callerAccount);
+  // A KMS call on a key (alias ARNs are authorized by IAM policies alone).
+  const kms = request.action.toLowerCase().startsWith("kms:") && /^arn:[^:]+:kms:[^:]*:\d*:key\//.test(request.resource);
+  const policy = target?.policy ?? (kms ? defaultKeyPolicy(partitionOfArn(callerArn), account) : undefined);
+  const resource = policy ? evaluateResourcePolicy(policy, callerArn, req) : undefined;
+  if (resource?.decision === "ExplicitDeny") return { decision: "ExplicitDeny", by: resource.by.map((b) => `resource:${b}`) };
+  const withinBoundary = (e: Evaluation): Evaluation => {
+    if (!principal.boundary) return e;
+    const b = evaluate([principal.boundary], req);
+    return b.decision === "Allow" ? e : { decision: b.decision, by: b.by.map((x) => `boundary:${x}`) };
+  };
+  const byResource = (): Evaluation => withinBoundary({ decision: "Allow", by: resource!.by.map((b) => `resource:${b}`) });
+  const resourceAllows = resource?.decision === "Allow";
+  if (kms) {
+    if (resourceAllows && resource!.principalMatch === "arn") return byResource();
+    if (resourceAllows && identity.decision === "Allow") return identity;
+    return { decision: "ImplicitDeny", by: [] };
+  }
+  if (account === callerAccount) {
+    if (identity.decision === "Allow") return identity;
+    if (resourceAllows && resource!.principalMatch === "arn") return byResource();
+    return identity;
+  }
+  if (!resourceAllows) return { decision: "ImplicitDeny", by: [`resource: no statement of ${account}'s resource policy admits ${callerArn}`] };
+  return identity;
 }

@@ -30,6 +30,11 @@ export interface PipelineContext {
   readonly artifactKeyArn: string;
   /** The EKS cluster's name. */
   readonly clusterName: string;
+  /**
+   * Other environments' repositories the release job copies this environment's released images from
+   * (config/image-copies.ts), possibly in other accounts and regions. @default none
+   */
+  readonly imageSources?: readonly string[];
 }
 
 /** The role a call is made with. */
@@ -51,6 +56,7 @@ export interface PipelineRow {
 const SAR = (service: string) => `https://docs.aws.amazon.com/service-authorization/latest/reference/list_${service}.html`;
 const ECR_PUSH = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html";
 const ECR_PULL = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html";
+const ECR_AUTH = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry_auth.html";
 const repo = (c: PipelineContext, model: string) => `arn:${c.partition}:ecr:${c.region}:${c.account}:repository/${c.stack}/${model}`;
 const perModel = (c: PipelineContext, actions: readonly string[], extra: Request["context"] = {}): Request[] =>
   c.models.flatMap((m) => actions.map((action) => ({ action, resource: repo(c, m), context: extra })));
@@ -131,14 +137,31 @@ export const PIPELINE_ACTIONS: readonly PipelineRow[] = [
 
   // ── release-environment.yml: the deploy role of each environment the release goes to ──
   {
-    role: "deploy", what: "log in to the environment's registry", file: ".github/workflows/release-environment.yml", contains: "aws ecr get-login-password",
+    role: "deploy", what: "log in to the environment's registry", file: ".github/workflows/release-environment.yml", contains: "aws ecr get-login-password | docker login --username AWS --password-stdin \"${DEST_REPOSITORY%%/*}\"",
     sources: [SAR("amazonelasticcontainerregistry")],
     calls: () => [{ action: "ecr:GetAuthorizationToken", resource: "*" }],
+  },
+  {
+    // GetAuthorizationToken is the caller's own (no resource-level permission): its token is good for any
+    // registry the caller may reach, in the region that issued it, so the source's login asks the source's region.
+    role: "deploy", what: "log in to the source's registry (a token of the source's region)", file: ".github/workflows/release-environment.yml",
+    contains: "aws ecr get-login-password --region \"$source_region\" | docker login --username AWS --password-stdin \"$source_registry\"",
+    sources: [SAR("amazonelasticcontainerregistry"), ECR_AUTH, "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetAuthorizationToken.html"],
+    calls: (c) => (c.imageSources ?? []).map(() => ({ action: "ecr:GetAuthorizationToken", resource: "*" })),
   },
   {
     role: "deploy", what: "copy the released image into the environment's repository (same digest)", file: ".github/workflows/release-environment.yml", contains: "skopeo copy --preserve-digests \"docker://$SOURCE@$DIGEST\" \"docker://$DEST_REPOSITORY:$tag\"",
     sources: [ECR_PUSH, ECR_PULL, SAR("amazonelasticcontainerregistry")],
     calls: (c) => perModel(c, ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
+  },
+  {
+    // The source side of the same copy: the manifest and the layers, read from the repository the image was
+    // pushed to, in its own account (its repository policy must admit the caller: isAllowedOn). No KMS call of
+    // the caller's: ECR decrypts the layers through the grant it holds on the repository's key.
+    role: "deploy", what: "read the released image from its source repository (another environment's, maybe another account's)", file: ".github/workflows/release-environment.yml",
+    contains: "skopeo copy --preserve-digests \"docker://$SOURCE@$DIGEST\"",
+    sources: [ECR_PULL, SAR("amazonelasticcontainerregistry"), "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonEC2ContainerRegistryPullOnly.html", "https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html"],
+    calls: (c) => (c.imageSources ?? []).flatMap((repository) => ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"].map((action) => ({ action, resource: repository }))),
   },
   {
     role: "deploy", what: "check the copy arrived under the same digest", file: ".github/workflows/release-environment.yml", contains: "aws ecr describe-images --repository-name \"${DEST_REPOSITORY#*/}\"",

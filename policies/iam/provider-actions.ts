@@ -189,11 +189,12 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
   // ── KMS ──
   {
     type: "aws_kms_key", kind: "resource", sources: [SRC("kms/key.go"), SAR("awskeymanagementservice"), "https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html"],
-    arn: (i) => regional(i, "kms", `key/${i.name}`),
+    // In its own region (a replica bucket's key lives in the replica's region).
+    arn: (i) => regional(i, "kms", `key/${i.name}`, regionOf(i)),
     // CreateKey has no resource-level permission; tags on create need kms:TagResource.
     create: [
       // Tags on CreateKey: kms:TagResource "must cover all KMS keys in the account and Region" (KMS developer guide, manage-tags-api).
-      ...star("kms:CreateKey"), { action: "kms:TagResource", on: (i) => regional(i, "kms", "key/*"), context: requestTags },
+      ...star("kms:CreateKey"), { action: "kms:TagResource", on: (i) => regional(i, "kms", "key/*", regionOf(i)), context: requestTags },
       ...onTaggedKey("kms:EnableKeyRotation", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
     ],
     read: onTaggedKey("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"),
@@ -361,6 +362,17 @@ export const PROVIDER_ACTIONS: readonly TypeActions[] = [
     read: ["ecr:DescribeRepositories", "ecr:ListTagsForResource"],
     update: ["ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource"],
     delete: ["ecr:DeleteRepository"],
+  },
+  {
+    // A repository other environments copy released images from (constructs/model-endpoint: pullerRoleArns).
+    type: "aws_ecr_repository_policy", kind: "resource",
+    sources: [SRC("ecr/repository_policy.go"), SAR("amazonelasticcontainerregistry"), "https://docs.aws.amazon.com/AmazonECR/latest/userguide/set-repository-policy.html"],
+    arn: (i) => regional(i, "ecr", `repository/${i.ref(i.attrs.repository)}`),
+    // Create and update are one Put (SetRepositoryPolicy, then a read); delete ignores a missing policy.
+    create: ["ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy"],
+    read: ["ecr:GetRepositoryPolicy"],
+    update: ["ecr:SetRepositoryPolicy", "ecr:GetRepositoryPolicy"],
+    delete: ["ecr:DeleteRepositoryPolicy"],
   },
   {
     type: "aws_ecr_lifecycle_policy", kind: "resource", sources: [SRC("ecr/lifecycle_policy.go"), SAR("amazonelasticcontainerregistry")],

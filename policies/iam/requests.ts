@@ -5,7 +5,7 @@
  */
 import { callOf, PHASES, PROVIDER_ACTIONS, type Call, type Phase, type TypeActions } from "./provider-actions";
 import { instancesOf, type Instance, type StackJson } from "./instances";
-import type { PolicyDocument, Principal, Request } from "./evaluator";
+import type { PolicyDocument, Principal, Request, ResourceTarget } from "./evaluator";
 
 /** One call Terraform makes for one instance in one phase. */
 export interface PlannedCall {
@@ -97,4 +97,25 @@ export function principalOfRole(json: StackJson, role: Instance, managed: Manage
 /** The role named `name` in the stack. */
 export function roleNamed(json: StackJson, name: string): Instance | undefined {
   return stackInstances(json).find((i) => i.type === "aws_iam_role" && i.ref(i.attrs.name) === name);
+}
+
+/**
+ * The resource-based policies of the stack's resources, by the ARN the table's requests name them with:
+ * each KMS key's key policy (a key without one has KMS's default, which the evaluator assumes) and each
+ * ECR repository policy. What isAllowedOn needs besides the caller's own policies.
+ */
+export function resourceTargets(json: StackJson): Map<string, ResourceTarget> {
+  const out = new Map<string, ResourceTarget>();
+  for (const i of stackInstances(json)) {
+    if (i.kind !== "resource") continue;
+    if (i.type === "aws_kms_key") {
+      const arn = rowOf(i)?.arn(i);
+      if (arn) out.set(arn, { account: i.aws.account, policy: i.attrs.policy !== undefined ? policyDocument(i, i.attrs.policy) : undefined });
+    }
+    if (i.type === "aws_ecr_repository_policy") {
+      const arn = rowOf(i)?.arn(i);
+      if (arn) out.set(arn, { account: i.aws.account, policy: policyDocument(i, i.attrs.policy) });
+    }
+  }
+  return out;
 }

@@ -25,4 +25,9 @@ fi
 npm run build --silent
 MLFLOW_ENVIRONMENTS="$env_name" node dist/main.js
 bash scripts/ci/terraform-plan.sh "$env_name" "$stack" release-plan release.tfplan
+# The deploy role is denied what the bootstrap applies: stop before applying anything.
+if [ -s "release-plan/$env_name.administered" ]; then
+  echo "::error title=Administrator needed::the plan of $env_name changes what only an administrator may apply ($(head -n 5 "release-plan/$env_name.administered" | paste -sd, -)): re-run npm run bootstrap -- $env_name as an administrator of its account, then release again"
+  exit 1
+fi
 terraform -chdir="cdktf.out/stacks/$stack" apply -input=false -no-color release.tfplan

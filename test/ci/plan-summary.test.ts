@@ -1,7 +1,12 @@
-/** The plan summary from `terraform show -json` fixtures: a change, a no-op, and a failure. */
+/** The plan summary from `terraform show -json` fixtures: a change, a no-op, a failure, and administrator-only changes. */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { main, renderMarkdown, summarize, type PlanJson } from "../../scripts/ci/plan-summary";
+import { administeredBy } from "../../policies/iam/administered";
+import type { StackJson } from "../../policies/iam/instances";
+import { envConfig, synthJson } from "../helpers/synth";
+import { repoFile, runShell, workflowStepRun } from "../helpers/shell-steps";
 
 const FIX = path.join(__dirname, "fixtures");
 const plan = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), "utf8")) as PlanJson;
@@ -59,5 +64,119 @@ describe("plan summary", () => {
 
   test("bad usage exits 2", () => {
     expect(run(["--env", "dev"]).code).toBe(2);
+  });
+});
+
+describe("changes only an administrator may apply (the bootstrap's)", () => {
+  const ADMIN = [
+    "aws_iam_role_policy.ci_roles_deploy_policy_5E6F7A8B",
+    "aws_iam_role_policy_attachment.ci_roles_plan_extra_0A1B2C3D",
+    "aws_iam_policy.workload_boundary_policy_4D5E6F7A",
+    "aws_iam_openid_connect_provider.ci_roles_github_oidc_provider_8B9C0D1E",
+  ];
+
+  test("flagged from the plan itself: the tag before or after (tags, tags_all), and the policies of a role carrying it, deleted ones too", () => {
+    const s = summarize("dev", 2, plan("plan-administered.json"));
+    expect(s.status).toBe("changes");
+    expect(s.administered.map((a) => a.address).sort()).toEqual([...ADMIN].sort());
+    // The image-push role is the deploy role's to change; the tracking server is an ordinary change.
+    expect(s.changes.map((c) => c.address)).toEqual(expect.arrayContaining(["aws_iam_role_policy_attachment.ci_roles_image_push_0_2F3A4B5C", "kubernetes_deployment_v1.tracking_server_deployment_5E6F7A8B"]));
+    const md = renderMarkdown(s);
+    expect(md).toContain("> [!CAUTION]");
+    expect(md).toContain("re-run `npm run bootstrap -- dev` as an administrator");
+    expect(md).toContain("`aws_iam_openid_connect_provider.ci_roles_github_oidc_provider_8B9C0D1E` (delete)");
+    expect(md).not.toContain("s3cr3t-value-never-printed");
+    // An ordinary plan says nothing of the kind.
+    expect(summarize("dev", 2, plan("plan-change.json")).administered).toEqual([]);
+    expect(renderMarkdown(summarize("dev", 2, plan("plan-change.json")))).not.toContain("CAUTION");
+  });
+
+  test("flagged from the synthesized stack where the plan shows no tag (a new role's policy names its role by a value known only after apply)", () => {
+    const json = synthJson(envConfig("dev")) as StackJson;
+    const known = administeredBy(json);
+    const deployPolicy = [...known].find((a) => a.startsWith("aws_iam_role_policy.") && a.includes("deploy"))!;
+    expect(deployPolicy).toBeDefined();
+    const p: PlanJson = { resource_changes: [{ address: deployPolicy, mode: "managed", type: "aws_iam_role_policy", change: { actions: ["update"], before: { name: "deploy" }, after: { name: "deploy" } } }] };
+    expect(summarize("dev", 2, p).administered).toEqual([]);
+    expect(summarize("dev", 2, p, "", known).administered).toEqual([{ address: deployPolicy, kind: "update" }]);
+
+    // The command line reads the stack's cdk.tf.json and writes the addresses for the apply jobs.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-admin-"));
+    fs.writeFileSync(path.join(dir, "plan.json"), JSON.stringify(p));
+    fs.writeFileSync(path.join(dir, "cdk.tf.json"), JSON.stringify(json));
+    const out = path.join(dir, "dev.administered");
+    const r = run(["--env", "dev", "--exitcode", "2", "--plan", path.join(dir, "plan.json"), "--stack-json", path.join(dir, "cdk.tf.json"), "--administered-out", out]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("Administrator needed");
+    expect(fs.readFileSync(out, "utf8")).toBe(`${deployPolicy}\n`);
+    // A plan without such changes leaves no file (a stale one is removed).
+    const r2 = run(["--env", "dev", "--exitcode", "2", "--plan", path.join(FIX, "plan-change.json"), "--administered-out", out]);
+    expect(r2.code).toBe(0);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test("the plan step (scripts/ci/terraform-plan.sh) hands the stack to the summary and leaves the list beside it, where the apply job reads it", () => {
+    const r = runShell("bash scripts/ci/terraform-plan.sh prod mlflow-prod reviewed plan.tfplan", {
+      env: { GITHUB_STEP_SUMMARY: "/dev/null" },
+      files: { "scripts/ci/terraform-plan.sh": repoFile("scripts/ci/terraform-plan.sh") },
+      standIns: {
+        terraform: 'echo "terraform $*" >> "$LOG"; case "$*" in *" plan "*) exit 2;; *" show "*) echo "{}";; esac',
+        // The summary: writes the list as plan-summary.js does when the plan changes administered resources.
+        node: 'echo "node $*" >> "$LOG"; out=""; while [ $# -gt 0 ]; do [ "$1" = "--administered-out" ] && out=$2; shift; done; echo "aws_iam_role_policy.x" > "$out"; echo "### summary"',
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(r.calls.find((c) => c.startsWith("node "))).toMatch(/ --stack-json cdktf\.out\/stacks\/mlflow-prod\/cdk\.tf\.json --administered-out reviewed\/prod\.administered$/);
+    expect(fs.readFileSync(path.join(r.dir, "reviewed", "prod.administered"), "utf8")).toBe("aws_iam_role_policy.x\n");
+    expect(r.stdout).toContain("::warning title=Administrator needed (prod)::");
+  });
+
+  describe("deploy.yml's apply stops before anything is applied", () => {
+    const step = workflowStepRun("deploy.yml", "apply", "changes");
+    const files = { "reviewed/prod.outcome": "ok\n", "reviewed/prod.sha256": "abc\n", "reviewed/prod.md": "### plan\n" };
+
+    test("with administrator-only changes: the error names the bootstrap, no apply", () => {
+      const r = runShell(step, { env: { ENV_NAME: "prod", GITHUB_STEP_SUMMARY: "/dev/null" }, files: { ...files, "reviewed/prod.administered": `${ADMIN.join("\n")}\n` } });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("::error title=Administrator needed::the plan of prod changes 4 resource(s) only an administrator may apply");
+      expect(r.stdout).toContain("re-run npm run bootstrap -- prod as an administrator");
+      expect(fs.existsSync(path.join(r.dir, ".github_output")) ? fs.readFileSync(path.join(r.dir, ".github_output"), "utf8") : "").not.toContain("apply=true");
+    });
+
+    test("without: the apply goes on", () => {
+      const r = runShell(step, { env: { ENV_NAME: "prod", GITHUB_STEP_SUMMARY: "/dev/null" }, files });
+      expect(r.code).toBe(0);
+      expect(fs.readFileSync(path.join(r.dir, ".github_output"), "utf8")).toContain("apply=true");
+    });
+  });
+
+  describe("the release job (scripts/ci/release-apply.sh) stops before its apply too", () => {
+    const standIns = {
+      node: 'echo "node $*" >> "$LOG"; case "$*" in *release-file.js*) echo "{}";; esac',
+      npm: 'echo "npm $*" >> "$LOG"',
+      git: 'echo "git $*" >> "$LOG"',
+      terraform: 'echo "terraform $*" >> "$LOG"',
+    };
+    const files = (administered: string | undefined) => ({
+      "scripts/ci/release-apply.sh": repoFile("scripts/ci/release-apply.sh"),
+      "scripts/ci/release-tag.sh": 'echo "release-tag $*" >> "$LOG"\n',
+      // The plan step: its summary and, when the plan changes administered resources, their list.
+      "scripts/ci/terraform-plan.sh": `echo "plan $*" >> "$LOG"; mkdir -p "$3"; ${administered ? `printf '%s\\n' '${administered}' > "$3/$1.administered"` : "true"}\n`,
+    });
+    const release = (administered?: string) => runShell("bash scripts/ci/release-apply.sh staging mlflow-staging iris 3 sha256:abc", { standIns, files: files(administered) });
+
+    test("with administrator-only changes: no apply, the error names the bootstrap", () => {
+      const r = release("aws_iam_role_policy.ci_roles_deploy_policy_5E6F7A8B");
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("re-run npm run bootstrap -- staging as an administrator");
+      expect(r.calls.some((c) => c.startsWith("plan staging mlflow-staging"))).toBe(true);
+      expect(r.calls.filter((c) => c.startsWith("terraform") && c.includes(" apply "))).toEqual([]);
+    });
+
+    test("without: it applies the plan it made", () => {
+      const r = release();
+      expect(r.code).toBe(0);
+      expect(r.calls).toContain("terraform -chdir=cdktf.out/stacks/mlflow-staging apply -input=false -no-color release.tfplan");
+    });
   });
 });

@@ -156,6 +156,28 @@ describe("serving.delivery configuration", () => {
     expect(controller(synthJson(envConfig("staging")))).toBe(false);
   });
 
+  it("every stack that installs the controller scrapes its metrics and alerts when it is down; one attached to does neither", () => {
+    const monitoringObjects = (j: ReturnType<typeof synthJson>): any[] =>
+      JSON.parse(Object.values(resourcesOf(j, "helm_release")).find((r) => r.name === "mlflow-monitoring")!.values[0]).resources;
+    const scraped = (j: ReturnType<typeof synthJson>) => {
+      const objects = monitoringObjects(j);
+      const sm = objects.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "argo-rollouts-controller");
+      const rule = objects.find((o) => o.kind === "PrometheusRule").spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === "ArgoRolloutsControllerDown");
+      return { sm, rule };
+    };
+    const installed = synthJson(envConfig("dev"));
+    const { sm, rule } = scraped(installed);
+    const controller = Object.values(resourcesOf(installed, "helm_release")).find((r) => r.chart === "argo-rollouts")!;
+    const ns = controller.namespace as string;
+    // The ServiceMonitor names the Service the chart creates from these values (metrics enabled, its port).
+    expect(JSON.parse(controller.values[0]).controller.metrics).toEqual({ enabled: true, service: { portName: "metrics", port: 8090 } });
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: [ns] });
+    expect(sm.spec.endpoints[0].port).toBe("metrics");
+    expect(rule.expr).toBe(`absent(up{namespace="${ns}",job="argo-rollouts-metrics"} == 1)`);
+    const attached = scraped(synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } })));
+    expect(attached).toEqual({ sm: undefined, rule: undefined });
+  });
+
   it("names environment and field of a bad delivery setting", () => {
     expect(configProblems({ serving: { delivery: { strategy: "recreate" } } }).join("\n")).toMatch(/environment "dev": field serving.delivery.strategy/);
     expect(configProblems({ serving: { delivery: { canaryWeights: [50, 20] } } }).join("\n")).toMatch(/serving.delivery.canaryWeights.1.*increasing weights/);

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { shared as defaultShared } from "../fixtures/environments";
 import { resolveEnvironments } from "../../config/load";
+import { asConfiguration } from "./synth";
 import type { DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
 
@@ -35,5 +36,7 @@ export function fixtureEnvironments(): EnvironmentConfig[] {
     }
     if (entries.length > 0) out.push(...resolveEnvironments(shared, entries));
   }
-  return out;
+  // One configuration, as if config/environments.ts listed them all: the stacks grant each other the
+  // release pipeline's image copies (the fixture's dev is the every-option environment's source).
+  return [...asConfiguration(out)];
 }

@@ -19,6 +19,7 @@ import { environments, EVERY_OPTION_NAME, everyOption, shared } from "../fixture
 import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
+import { imageCopyGrants } from "../../config/image-copies";
 
 /** Synthesized Terraform JSON of one stack. */
 export type TfJson = {
@@ -79,12 +80,32 @@ function codeVersion(): string {
 }
 
 /**
- * Synthesizes the stack of `config` and returns its parsed JSON. Memoized per configuration, in memory
- * and on disk (keyed by the configuration and a hash of the code), so the many suites that read the same
- * stacks synthesize each of them once; the stack's modules are only loaded when a synthesis is needed.
+ * The configuration each environment object was resolved in (its whole list): a stack is synthesized with
+ * it, as `node dist/main.js` does with config/environments.ts (the stacks grant each other the release
+ * pipeline's image copies: config/image-copies.ts). An environment not registered stands alone.
  */
-export function synthJson(config: EnvironmentConfig): TfJson {
-  const key = createHash("sha256").update(codeVersion()).update(JSON.stringify(config)).digest("hex").slice(0, 32);
+const groups = new WeakMap<EnvironmentConfig, readonly EnvironmentConfig[]>();
+
+/** Registers `envs` as one configuration: synthJson of any of them sees all of them. Returns `envs`. */
+export function asConfiguration<T extends readonly EnvironmentConfig[]>(envs: T): T {
+  for (const e of envs) groups.set(e, envs);
+  return envs;
+}
+
+/** The configuration `config` belongs to (asConfiguration), or `[config]`. */
+export function configurationOf(config: EnvironmentConfig): readonly EnvironmentConfig[] {
+  return groups.get(config) ?? [config];
+}
+
+/**
+ * Synthesizes the stack of `config` (with the other environments of its configuration, by default the ones
+ * it was resolved with) and returns its parsed JSON. Memoized per configuration, in memory and on disk (keyed
+ * by the configuration, what the others grant it, and a hash of the code), so the many suites that read the
+ * same stacks synthesize each of them once; the stack's modules are only loaded when a synthesis is needed.
+ */
+export function synthJson(config: EnvironmentConfig, environments: readonly EnvironmentConfig[] = configurationOf(config)): TfJson {
+  const copies = imageCopyGrants(environments, config.name, config);
+  const key = createHash("sha256").update(codeVersion()).update(JSON.stringify(config)).update(JSON.stringify(copies)).digest("hex").slice(0, 32);
   let json = cache.get(key);
   if (json) return json;
   const file = path.join(DISK_CACHE, `${key}.json`);
@@ -95,7 +116,7 @@ export function synthJson(config: EnvironmentConfig): TfJson {
     const { Testing } = require("cdktf") as typeof import("cdktf");
     const { MlflowStack } = require("../../stacks/mlflow-stack") as typeof import("../../stacks/mlflow-stack");
     /* eslint-enable @typescript-eslint/no-require-imports */
-    const text = Testing.synth(new MlflowStack(Testing.app(), config));
+    const text = Testing.synth(new MlflowStack(Testing.app(), config, { environments }));
     json = JSON.parse(text) as TfJson;
     fs.mkdirSync(DISK_CACHE, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -124,6 +145,9 @@ export const EVERY_OPTION = EVERY_OPTION_NAME;
 const ENTRIES = [...configuredEntries, everyOption];
 /** Validated, with config/environments.ts's shared values. */
 const CONFIGURED = resolveEnvironments(configuredShared, ENTRIES);
+// The shipped environments form one configuration (what node dist/main.js synthesizes); the every-option
+// environment, resolved with them for their shared values, stands alone.
+asConfiguration(CONFIGURED.filter((e) => e.name !== EVERY_OPTION_NAME));
 
 /**
  * The names of the environments config/environments.ts defines (whatever a fork made of them) and, last,

@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ALERT_NAMES } from "../../constructs/monitoring/rules";
+import { ALERT_NAMES, ROLLOUTS_CONTROLLER_ALERT_NAMES } from "../../constructs/monitoring/rules";
 import { dashboardLayoutSvg, dashboardPanelTable, docDashboards, writeLayoutPictures } from "../../constructs/monitoring/layout";
 import { KUBE_PROMETHEUS_STACK_VERSION } from "../../constructs/monitoring";
 
@@ -12,7 +12,7 @@ const doc = fs.readFileSync(path.join(root, "docs", "monitoring.md"), "utf8");
 const dashboards = docDashboards();
 
 describe("docs/monitoring.md", () => {
-  it.each([...ALERT_NAMES])("has a runbook section and a table row for %s", (name) => {
+  it.each([...ALERT_NAMES, ...ROLLOUTS_CONTROLLER_ALERT_NAMES])("has a runbook section and a table row for %s", (name) => {
     expect(doc).toContain(`\n### ${name}\n`);
     expect(doc).toMatch(new RegExp(`\\n\\| ${name} \\| (critical|warning) \\|`));
   });

@@ -10,7 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import { onPath } from "../helpers/tools";
 import { synthMonitoring } from "./fixtures";
-import { ALERT_NAMES, REGISTRY_EVENTS_ALERT_NAMES, allRules, type AlertRule } from "../../constructs/monitoring/rules";
+import { ALERT_NAMES, REGISTRY_EVENTS_ALERT_NAMES, ROLLOUTS_CONTROLLER_ALERT_NAMES, allRules, type AlertRule } from "../../constructs/monitoring/rules";
+import { argoRolloutsMetricsService } from "../../constructs/argo-rollouts";
 import { dashboardExpressions } from "../../constructs/monitoring/dashboards";
 
 const promtool = onPath("promtool");
@@ -281,6 +282,58 @@ describe("registry events alert rules (promtool)", () => {
     const exp = c.fires === undefined ? [] : [{ exp_labels: { ...c.fires, ...r.labels }, exp_annotations: rendered(r, { ...c.fires, ...r.labels }) }];
     const t = { name: c.name, interval: "1m", input_series: c.series, alert_rule_test: [{ eval_time: c.evalTime, alertname: c.alert, exp_alerts: exp }] };
     expect(run(promtool, ["test", "rules", write(`test-ev-${evCases.indexOf(c)}.yaml`, { rule_files: [file], evaluation_interval: "1m", tests: [t] })])).toMatch(/SUCCESS/);
+  });
+});
+
+describe("Argo Rollouts controller: scrape and alert rule (promtool)", () => {
+  const controller = argoRolloutsMetricsService("argo-rollouts");
+  const withController = synthMonitoring({ rolloutsController: controller }).monitoring;
+  const group = withController.ruleGroups.find((g) => g.name === "argo-rollouts-controller")!;
+  const file = write("rules-rollouts.yaml", { groups: [group] });
+  const AR = 'namespace="argo-rollouts",job="argo-rollouts-metrics"';
+  const arCases: Case[] = [
+    { name: "rollouts: every replica fails its scrape", alert: "ArgoRolloutsControllerDown", evalTime: "10m",
+      series: [{ series: `up{${AR},pod="argo-rollouts-0"}`, values: "0x15" }, { series: `up{${AR},pod="argo-rollouts-1"}`, values: "0x15" }], fires: {} },
+    { name: "rollouts: no target at all (not scraped, or no ready replica)", alert: "ArgoRolloutsControllerDown", evalTime: "10m",
+      series: [{ series: `up{${MLFLOW}}`, values: "1x15" }], fires: {} },
+    { name: "rollouts: the leader answers, the standby does not", alert: "ArgoRolloutsControllerDown", evalTime: "10m",
+      series: [{ series: `up{${AR},pod="argo-rollouts-0"}`, values: "1x15" }, { series: `up{${AR},pod="argo-rollouts-1"}`, values: "0x15" }] },
+    { name: "rollouts: down for 3 minutes only", alert: "ArgoRolloutsControllerDown", evalTime: "10m",
+      series: [{ series: `up{${AR},pod="argo-rollouts-0"}`, values: "1x6 0x3 1x6" }] },
+  ];
+
+  it("scrapes the controller's metrics Service by its labels and port name, and links the alert to docs/monitoring.md", () => {
+    expect(group.rules.map((r) => r.alert)).toEqual([...ROLLOUTS_CONTROLLER_ALERT_NAMES]);
+    for (const r of group.rules) expect(r.annotations.runbook_url).toBe(`docs/monitoring.md#${r.alert.toLowerCase()}`);
+    const sm = withController.resources.find((x: any) => x.kind === "ServiceMonitor" && x.metadata.name === "argo-rollouts-controller") as any;
+    expect(sm.spec).toEqual({
+      namespaceSelector: { matchNames: ["argo-rollouts"] },
+      selector: { matchLabels: { "app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/instance": "argo-rollouts", "app.kubernetes.io/component": "rollouts-controller" } },
+      endpoints: [{ port: "metrics", path: "/metrics", scheme: "http", interval: "30s", scrapeTimeout: "10s" }],
+    });
+    // The rule is in the deployed PrometheusRule; without a controller there is neither scrape nor rule.
+    const deployed = withController.resources.find((x: any) => x.kind === "PrometheusRule") as any;
+    expect(deployed.spec.groups.map((g: any) => g.name)).toContain("argo-rollouts-controller");
+    expect(monitoring.ruleGroups.some((g) => g.name === "argo-rollouts-controller")).toBe(false);
+    expect(monitoring.resources.some((x: any) => x.metadata.name === "argo-rollouts-controller")).toBe(false);
+  });
+
+  it("passes promtool check rules", () => {
+    expect(run(promtool, ["check", "rules", file])).toMatch(new RegExp(`SUCCESS: ${group.rules.length} rules found`));
+  });
+
+  it("has a firing and a quiet case for every alert", () => {
+    for (const name of ROLLOUTS_CONTROLLER_ALERT_NAMES) {
+      expect(arCases.filter((c) => c.alert === name && c.fires !== undefined).length).toBeGreaterThanOrEqual(1);
+      expect(arCases.filter((c) => c.alert === name && c.fires === undefined).length).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it.each(arCases.map((c) => [c.name, c] as const))("promtool test rules: %s", (_, c) => {
+    const r = group.rules.find((x) => x.alert === c.alert)!;
+    const exp = c.fires === undefined ? [] : [{ exp_labels: { ...c.fires, ...r.labels }, exp_annotations: rendered(r, { ...c.fires, ...r.labels }) }];
+    const t = { name: c.name, interval: "1m", input_series: c.series, alert_rule_test: [{ eval_time: c.evalTime, alertname: c.alert, exp_alerts: exp }] };
+    expect(run(promtool, ["test", "rules", write(`test-ar-${arCases.indexOf(c)}.yaml`, { rule_files: [file], evaluation_interval: "1m", tests: [t] })])).toMatch(/SUCCESS/);
   });
 });
 

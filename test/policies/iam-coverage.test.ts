@@ -8,10 +8,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { isAllowed, type Principal } from "../../policies/iam/evaluator";
+import { isAllowedOn, type Principal, type ResourceTarget } from "../../policies/iam/evaluator";
 import { PROVIDER_ACTIONS } from "../../policies/iam/provider-actions";
 import { PIPELINE_ACTIONS } from "../../policies/iam/pipeline-actions";
-import { plannedCalls, principalOfRole, roleNamed, typesWithoutRow, type PlannedCall } from "../../policies/iam/requests";
+import { plannedCalls, principalOfRole, resourceTargets, roleNamed, typesWithoutRow, type PlannedCall } from "../../policies/iam/requests";
 import type { StackJson } from "../../policies/iam/instances";
 import { configured, envConfig, SHIPPED, synthJson } from "../helpers/synth";
 import { TRAINING } from "../fixtures/training";
@@ -21,6 +21,7 @@ import { fixtureEnvironments } from "../helpers/fixture-environments";
 import type { EnvironmentConfig } from "../../config";
 import { ciRoleNames } from "../../config/ci";
 import { stateLocation } from "../../config/state";
+import { ciRoleArns } from "../../config/ci";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -54,8 +55,9 @@ const ENVIRONMENTS: [string, EnvironmentConfig][] = [
   ...OPTIONS,
 ];
 
-const denied = (principal: Principal, calls: PlannedCall[]) =>
-  calls.map((c) => ({ c, e: isAllowed(principal, c.request) }))
+/** The calls `principal` (the role `callerArn`) may not make, judged with the resource policies of the stack's resources (key policies, repository policies). */
+const denied = (principal: Principal, callerArn: string, targets: Map<string, ResourceTarget>, calls: PlannedCall[]) =>
+  calls.map((c) => ({ c, e: isAllowedOn(principal, callerArn, c.request, targets.get(c.request.resource)) }))
     .filter(({ e }) => e.decision !== "Allow")
     .map(({ c, e }) => `${c.instance.type}.${c.instance.name} ${c.phase}: ${c.request.action} on ${c.request.resource} ${JSON.stringify(c.request.context)} -> ${e.decision}${e.by.length ? ` (${e.by.join(", ")})` : ""}`);
 
@@ -102,6 +104,7 @@ describe.each(ENVIRONMENTS)("%s: the CI roles may make the calls", (_label, env)
   const names = ciRoleNames(env);
   const deployRole = roleNamed(json, names.deploy);
   const planRole = roleNamed(json, names.plan);
+  const targets = resourceTargets(json);
   const run = env.ci ? test : test.skip;
 
   run("the deploy role: every call of every type it deploys, and every read of what an administrator deploys", () => {
@@ -109,14 +112,14 @@ describe.each(ENVIRONMENTS)("%s: the CI roles may make the calls", (_label, env)
     const admin = administeredBy(json);
     const calls = [...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)), ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i))];
     expect(calls.length).toBeGreaterThan(100);
-    expect(denied(principal, calls)).toEqual([]);
+    expect(denied(principal, ciRoleArns(env).deploy, targets, calls)).toEqual([]);
   });
 
   run("the plan role: every read (refresh and data sources)", () => {
     const principal = principalOfRole(json, planRole!, awsManagedPolicy);
     const calls = plannedCalls(json, ["read"]);
     expect(calls.length).toBeGreaterThan(40);
-    expect(denied(principal, calls)).toEqual([]);
+    expect(denied(principal, ciRoleArns(env).plan, targets, calls)).toEqual([]);
   });
 });
 
@@ -128,7 +131,7 @@ describe("the check has teeth: the deploy role's policy, one action removed", ()
     const admin = administeredBy(json);
     const principal = principalOfRole(json, roleNamed(json, ciRoleNames(env).deploy)!, awsManagedPolicy);
     const calls = [...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)), ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i))];
-    return { label, principal, calls };
+    return { label, principal, calls, caller: ciRoleArns(env).deploy, targets: resourceTargets(json) };
   });
   const without = (principal: Principal, action: string): Principal => ({
     ...principal,
@@ -143,7 +146,7 @@ describe("the check has teeth: the deploy role's policy, one action removed", ()
 
   test("removing rds:CreateDBInstance denies the database's create in every environment", () => {
     for (const p of prepared) {
-      expect(denied(without(p.principal, "rds:CreateDBInstance"), p.calls)).toEqual([
+      expect(denied(without(p.principal, "rds:CreateDBInstance"), p.caller, p.targets, p.calls)).toEqual([
         expect.stringMatching(/^aws_db_instance\.\S+ create: rds:CreateDBInstance on arn:aws[a-z-]*:rds:.*:db:.* -> ImplicitDeny$/),
       ]);
     }
@@ -158,7 +161,7 @@ describe("the check has teeth: the deploy role's policy, one action removed", ()
       return;
     }
     for (const p of users) {
-      expect([p.label, denied(without(p.principal, action), p.calls.filter((c) => c.request.action.toLowerCase() === action.toLowerCase())).length > 0]).toEqual([p.label, true]);
+      expect([p.label, denied(without(p.principal, action), p.caller, p.targets, p.calls.filter((c) => c.request.action.toLowerCase() === action.toLowerCase())).length > 0]).toEqual([p.label, true]);
     }
   });
 });

@@ -5,8 +5,9 @@
  * may not write; the boundary covers what every bounded role's policies grant, and nothing dangerous.
  * MLF-IAM-2 (policies/roles-bounded.ts) refuses a role without the boundary at synth.
  */
-import { isAllowed, type PolicyDocument, type Principal, type Request } from "../../policies/iam/evaluator";
-import { policyDocument, principalOfRole, roleNamed, stackInstances } from "../../policies/iam/requests";
+import { isAllowed, isAllowedOn, type PolicyDocument, type Principal, type Request } from "../../policies/iam/evaluator";
+import { policyDocument, principalOfRole, resourceTargets, roleNamed, rowOf, stackInstances } from "../../policies/iam/requests";
+import { KEY_ADMINISTRATION_ACTIONS } from "../../constructs/kms-key-policy";
 import { awsManagedPolicy } from "../../policies/iam/aws-managed-policies";
 import { administeredBy, isAdministered } from "../../policies/iam/administered";
 import type { StackJson } from "../../policies/iam/instances";
@@ -16,7 +17,7 @@ import { fixtureEnvironments } from "../helpers/fixture-environments";
 import { TRAINING } from "../fixtures/training";
 import { iamJson } from "./fixtures";
 import type { EnvironmentConfig } from "../../config";
-import { ciRoleNames } from "../../config/ci";
+import { ciRoleArns, ciRoleNames } from "../../config/ci";
 import { workloadBoundaryName } from "../../constructs/ci-roles/from-config";
 import { partitionOf } from "../../constructs/aws";
 
@@ -95,6 +96,38 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
     expect(decision(deploy, { action: "iam:CreateRole", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe("Allow");
     expect(decision(deploy, { action: "iam:PutRolePolicy", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe("Allow");
     expect(decision(deploy, { action: "iam:PassRole", resource: stackRole, context: { "iam:PassedToService": "pods.eks.amazonaws.com" } })).toBe("Allow");
+  });
+
+  describe("KMS: tagging a key into the stack's scope gives no control over it", () => {
+    // Someone else's key of the account: no tags of its own (CreateKey's tags are a TagResource on a key without
+    // tags too, which no condition tells apart, so the role may tag it), KMS's default key policy.
+    const foreignKey = `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/22222222-0000-0000-0000-000000000000`;
+    const inScope = { "aws:ResourceTag/project": env.project, "aws:ResourceTag/environment": env.name };
+    const foreign = { account: env.aws.accountId };
+    const deployArn = ciRoleArns(env).deploy;
+    test.each(KEY_ADMINISTRATION_ACTIONS.filter((a) => a !== "kms:TagResource"))("may not %s a key it tagged with the stack's project and environment", (action) => {
+      expect(isAllowedOn(deploy, deployArn, { action, resource: foreignKey, context: inScope }, foreign).decision).not.toBe("Allow");
+    });
+
+    test("may not re-tag another stack's key (other environment or project) into its own scope", () => {
+      for (const [tag, other] of [["environment", `${env.name}-other`], ["project", `${env.project}-other`]]) {
+        const context = { ...inScope, [`aws:ResourceTag/${tag}`]: other, "aws:RequestTag/project": env.project, "aws:RequestTag/environment": env.name };
+        expect([tag, isAllowedOn(deploy, deployArn, { action: "kms:TagResource", resource: foreignKey, context }, foreign).decision]).toEqual([tag, "ExplicitDeny"]);
+      }
+    });
+
+    test("but administers each key the stack creates, through that key's policy", () => {
+      const targets = resourceTargets(json);
+      const keys = stackInstances(json).filter((i) => i.type === "aws_kms_key");
+      expect(keys.length).toBeGreaterThan(1);
+      for (const k of keys) {
+        // The ARN the provider table's calls name the key by (policies/iam/provider-actions.ts).
+        const arn = rowOf(k)!.arn(k)!;
+        for (const action of ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:UntagResource"]) {
+          expect([k.name, action, isAllowedOn(deploy, deployArn, { action, resource: arn, context: inScope }, targets.get(arn)).decision]).toEqual([k.name, action, "Allow"]);
+        }
+      }
+    });
   });
 
   test("every role without the boundary is one only an administrator applies, and the deploy role may write nothing of it", () => {

@@ -1,5 +1,5 @@
 /** The IAM evaluator (policies/iam/evaluator.ts) against AWS's documented evaluation rules. */
-import { actionMatches, evaluate, isAllowed, resourceMatches, type PolicyDocument, type Statement } from "../../policies/iam/evaluator";
+import { actionMatches, defaultKeyPolicy, evaluate, evaluateResourcePolicy, isAllowed, isAllowedOn, resourceMatches, type PolicyDocument, type Statement } from "../../policies/iam/evaluator";
 
 const doc = (...Statement: Statement[]): PolicyDocument => ({ Version: "2012-10-17", Statement });
 const allow = (Action: string | string[], Resource: string | string[] = "*", Condition?: Statement["Condition"]): Statement => ({ Effect: "Allow", Action, Resource, Condition });
@@ -106,5 +106,81 @@ describe("permissions boundary", () => {
     expect(isAllowed({ identity, boundary }, { action: "iam:CreateRole", resource: "arn:aws:iam::1:role/x" })).toEqual({ decision: "ImplicitDeny", by: [] });
     expect(isAllowed({ identity }, { action: "iam:CreateRole", resource: "arn:aws:iam::1:role/x" }).decision).toBe("Allow");
     expect(isAllowed({ identity: [doc(allow("s3:PutObject"))], boundary }, { action: "s3:PutObject", resource: "x" }).decision).toBe("ImplicitDeny");
+  });
+});
+
+describe("resource-based policies and the caller's identity policies (cross-account and KMS rules)", () => {
+  const DEST = "arn:aws:iam::333333333333:role/mlflow-prod-ci-deploy";
+  const OTHER = "arn:aws:iam::333333333333:role/someone-else";
+  const REPO = "arn:aws:ecr:eu-west-1:111111111111:repository/mlflow-dev/iris";
+  const pull = { action: "ecr:BatchGetImage", resource: REPO };
+  const identity = { identity: [doc({ Sid: "PullSource", ...allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], REPO) })] };
+  const nothing = { identity: [doc({ Sid: "Other", ...allow("s3:GetObject", "arn:aws:s3:::b/*") })] };
+  const byRoleStatement: Statement = { Sid: "CopiedBy", Effect: "Allow", Principal: { AWS: DEST }, Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"] };
+  const byRole = doc(byRoleStatement);
+  const byAccountNamingRoles = doc({
+    Sid: "CopiedBy", Effect: "Allow", Principal: { AWS: "arn:aws:iam::333333333333:root" }, Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+    Condition: { ArnEquals: { "aws:PrincipalArn": [DEST] } },
+  });
+  const source = (policy?: PolicyDocument) => ({ account: "111111111111", policy });
+
+  test("across accounts both must allow: the identity policy and the resource's policy", () => {
+    expect(isAllowedOn(identity, DEST, pull, source(byRole)).decision).toBe("Allow");
+    expect(isAllowedOn(identity, DEST, pull, source(undefined)).decision).toBe("ImplicitDeny");
+    expect(isAllowedOn(nothing, DEST, pull, source(byRole)).decision).toBe("ImplicitDeny");
+    // Naming the account with aws:PrincipalArn: exactly the roles it lists (AWS puts the key in every signed request).
+    expect(isAllowedOn(identity, DEST, pull, source(byAccountNamingRoles)).decision).toBe("Allow");
+    expect(isAllowedOn(identity, OTHER, pull, source(byAccountNamingRoles)).decision).toBe("ImplicitDeny");
+    // The resource's account comes from the ARN when no target is given.
+    expect(isAllowedOn(identity, DEST, pull).decision).toBe("ImplicitDeny");
+    // Another action than the policy grants.
+    expect(isAllowedOn({ identity: [doc(allow("ecr:PutImage", REPO))] }, DEST, { action: "ecr:PutImage", resource: REPO }, source(byRole)).decision).toBe("ImplicitDeny");
+  });
+
+  test("within one account either allows; a resource policy naming only the account delegates to the identity policies", () => {
+    const same = "arn:aws:iam::111111111111:role/mlflow-staging-ci-deploy";
+    const sameIdentity = { identity: [doc(allow("ecr:BatchGetImage", REPO))] };
+    expect(isAllowedOn(sameIdentity, same, pull, source(undefined)).decision).toBe("Allow");
+    expect(isAllowedOn(nothing, same, pull, source(doc({ Effect: "Allow", Principal: { AWS: same }, Action: "ecr:BatchGetImage" }))).decision).toBe("Allow");
+    expect(isAllowedOn(nothing, same, pull, source(doc({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::111111111111:root" }, Action: "ecr:BatchGetImage" }))).decision).toBe("ImplicitDeny");
+    expect(isAllowedOn(nothing, same, pull, source(undefined)).decision).toBe("ImplicitDeny");
+  });
+
+  test("an explicit Deny in the resource policy wins over every Allow", () => {
+    const denyAll = doc(byRoleStatement, { Sid: "NoOne", Effect: "Deny", Principal: "*", Action: "ecr:*" });
+    expect(isAllowedOn(identity, DEST, pull, source(doc(byRoleStatement))).decision).toBe("Allow");
+    expect(isAllowedOn(identity, DEST, pull, source(denyAll))).toEqual({ decision: "ExplicitDeny", by: ["resource:NoOne"] });
+  });
+
+  test("principal matching: the caller's ARN, its account (id or root), *; a service principal is no AWS caller", () => {
+    const match = (Principal: unknown) => evaluateResourcePolicy(doc({ Effect: "Allow", Principal, Action: "ecr:BatchGetImage" }), DEST, pull);
+    expect(match({ AWS: DEST }).principalMatch).toBe("arn");
+    expect(match({ AWS: ["333333333333"] }).principalMatch).toBe("account");
+    expect(match({ AWS: "arn:aws:iam::333333333333:root" }).principalMatch).toBe("account");
+    expect(match("*").decision).toBe("Allow");
+    expect(match({ AWS: "arn:aws:iam::444444444444:root" }).decision).toBe("ImplicitDeny");
+    expect(match({ Service: "ecr.amazonaws.com" }).decision).toBe("ImplicitDeny");
+    expect(() => evaluateResourcePolicy(doc({ Effect: "Allow", NotPrincipal: { AWS: DEST }, Action: "*" } as Statement), DEST, pull)).toThrow(/NotPrincipal/);
+  });
+
+  describe("KMS: the key policy is the gate", () => {
+    const KEY = "arn:aws:kms:eu-west-1:111111111111:key/k1";
+    const ROLE = "arn:aws:iam::111111111111:role/mlflow-dev-ci-deploy";
+    const put = { action: "kms:PutKeyPolicy", resource: KEY };
+    const iamAllows = { identity: [doc(allow("kms:PutKeyPolicy", "arn:aws:kms:eu-west-1:111111111111:key/*"))] };
+    test("a key without a policy of its own has the default one: the identity policies decide", () => {
+      expect(isAllowedOn(iamAllows, ROLE, put).decision).toBe("Allow");
+      expect(isAllowedOn(nothing, ROLE, put).decision).toBe("ImplicitDeny");
+      expect(isAllowedOn(iamAllows, ROLE, put, { account: "111111111111", policy: defaultKeyPolicy("aws", "111111111111") }).decision).toBe("Allow");
+    });
+    test("a key policy without the account's statement ignores the identity policies; one naming the role grants on its own", () => {
+      const onlyLogs = doc({ Effect: "Allow", Principal: { Service: "logs.eu-west-1.amazonaws.com" }, Action: "kms:Encrypt*", Resource: "*" });
+      expect(isAllowedOn(iamAllows, ROLE, put, { account: "111111111111", policy: onlyLogs }).decision).toBe("ImplicitDeny");
+      const naming = doc({ Sid: "DeployRoleAdministers", Effect: "Allow", Principal: { AWS: ROLE }, Action: "kms:PutKeyPolicy", Resource: "*" });
+      expect(isAllowedOn(nothing, ROLE, put, { account: "111111111111", policy: naming })).toEqual({ decision: "Allow", by: ["resource:DeployRoleAdministers"] });
+      // A permissions boundary still limits what the key policy grants the role.
+      const bounded = { ...nothing, boundary: doc(allow("s3:*")) };
+      expect(isAllowedOn(bounded, ROLE, put, { account: "111111111111", policy: naming }).decision).toBe("ImplicitDeny");
+    });
   });
 });

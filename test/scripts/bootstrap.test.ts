@@ -181,6 +181,27 @@ describe("npm run bootstrap -- <env>", () => {
     expect(bootstrap(["dev"], { environments: [local] }).out).toMatch(/field state\.backend = "local": expected "s3"/);
   });
 
+  test("the administered stack is synthesized with every environment: a copying environment's deploy role gets the pull of its source (config/image-copies.ts)", () => {
+    const model = { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"], smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" } };
+    const serving = envConfig("prod", { serving: { models: { "iris-classifier": model } } });
+    const seen: string[][] = [];
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-copies-"));
+    const deps: BootstrapDeps = {
+      env: { PATH: `${BIN}:${process.env.PATH}`, FAKE_AWS_STATE: fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-state-")), FAKE_AWS_ACCOUNT: "333333333333" },
+      log: () => undefined,
+      environments: () => [dev, serving],
+      synth: (config, outdir, environments) => { seen.push(environments.map((e) => e.name)); return synthStack(config, outdir, environments); },
+    };
+    expect(main(["prod", "--yes", "--outdir", out], deps)).toBe(0);
+    expect(seen).toEqual([["dev", "prod"]]);
+    const stack = JSON.parse(fs.readFileSync(path.join(out, "stacks", "mlflow-prod", "cdk.tf.json"), "utf8"));
+    const deploy = Object.values(stack.resource.aws_iam_role_policy as Record<string, { name: string; policy: string }>).find((p) => p.name === "deploy")!;
+    expect(JSON.parse(deploy.policy).Statement).toContainEqual({
+      Sid: "PullReleasedImagesFromTheirSource", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Resource: ["arn:aws:ecr:eu-west-1:111111111111:repository/mlflow-dev/iris-classifier"],
+    });
+  });
+
   test("a stack without CI roles has nothing to bootstrap", () => {
     expect(() => administeredTargets({ resource: { aws_s3_bucket: { b: {} } } }, "s")).toThrow(/has no CI roles: add a ci section/);
   });

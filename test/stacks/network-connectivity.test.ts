@@ -10,6 +10,7 @@ import { issuerPort } from "../../constructs/auth-proxy";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../constructs/tracking-server";
 import { trackingInstance } from "../../constructs/tracking-server/from-config";
 import { ALERTMANAGER_POD_LABELS, ARGO_ROLLOUTS_POD_LABELS, GRAFANA_POD_LABELS } from "../../constructs/network-policies/from-config";
+import { ARGO_ROLLOUTS_METRICS_PORT } from "../../constructs/argo-rollouts";
 import type { EnvironmentConfig } from "../../config";
 import { TRAINING_STEP_POD_LABELS } from "../../constructs/training";
 import { addressIn, allowed, describeEnd, policiesOf, type AddressEnd, type End, type Labels, type PodEnd } from "../helpers/network-model";
@@ -186,10 +187,12 @@ describe.each(SHIPPED)("default-deny networking of %s: the flows each workload n
   });
 
   const rolloutsInstalled = createdNamespaces.includes(config.serving.delivery.controllerNamespace) && config.serving.delivery.strategy !== "rollingUpdate";
-  (rolloutsInstalled ? it : it.skip)("the Argo Rollouts controller: the API server and the analysis queries to Prometheus; nothing comes in; nothing else goes out", () => {
+  (rolloutsInstalled ? it : it.skip)("the Argo Rollouts controller: the API server and the analysis queries to Prometheus; only Prometheus' scrapes of its metrics come in; nothing else goes out", () => {
     const controller = pod(config.serving.delivery.controllerNamespace, { ...ARGO_ROLLOUTS_POD_LABELS, "app.kubernetes.io/component": "rollouts-controller" });
     expectFlows([[controller, kubeApi, 443], ...(config.serving.delivery.prometheusUrl || config.monitoring.mode !== "install" ? [] : [[controller, prometheus, 9090] as [End, End, number]])], true);
-    expectFlows([[controller, at(PUBLIC), 443], [controller, rds, 5432], [controller, tracking, config.mlflow.port], [controller, at(IMDS), 80], [alb, controller, 8090], [elsewhere, controller, 8090], [stranger, prometheus, 9090]], false);
+    // Its metrics port, scraped by the Prometheus the ServiceMonitor is for (monitoring/argo-rollouts-controller).
+    expect(flow(prometheus, controller, ARGO_ROLLOUTS_METRICS_PORT)).toBe(true);
+    expectFlows([[controller, at(PUBLIC), 443], [controller, rds, 5432], [controller, tracking, config.mlflow.port], [controller, at(IMDS), 80], [alb, controller, 8090], [elsewhere, controller, 8090], [stranger, controller, 8090], [prometheus, controller, 8080], [stranger, prometheus, 9090]], false);
   });
 
   (createdNamespaces.includes(mon) && config.monitoring.mode === "install" ? it : it.skip)("the monitoring namespace: its parts talk to each other and to the API server; Prometheus scrapes; alerts leave; nothing else comes in", () => {
