@@ -7,7 +7,7 @@
  * never disagree.
  */
 import { z } from "zod";
-import { partitionOf } from "../constructs/aws";
+import { partitionOf } from "../constructs/core/aws";
 
 const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;

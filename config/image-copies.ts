@@ -11,7 +11,7 @@
  * the stacks grant exactly these pulls from this one computation (the source's repository policy names the
  * copying deploy roles; each copying deploy role may pull exactly the source repository).
  */
-import { partitionOf } from "../constructs/aws";
+import { partitionOf } from "../constructs/core/aws";
 import { ciRoleArns } from "./ci";
 import type { EnvironmentConfig } from "./schema";
 

@@ -4,7 +4,7 @@
  * (the model-retention CronJob). See docs/model-registry.md.
  */
 import { z } from "zod";
-import { cronProblem } from "../constructs/aws-limits";
+import { cronProblem } from "../constructs/core/aws-limits";
 
 /** A cron schedule Kubernetes accepts (the same check as mlflow.gc.schedule). */
 const cronSchedule = z.string().superRefine((value, ctx) => {

@@ -8,12 +8,12 @@
  */
 import { z } from "zod";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
-import { DNS_LABEL } from "../constructs/names";
+import { DNS_LABEL } from "../constructs/core/names";
 import {
   arnProblem, bucketNameProblem, certificateCoverageProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
   tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
-} from "../constructs/aws-limits";
-import { OIDC_PROVIDER_ARN } from "../constructs/aws";
+} from "../constructs/core/aws-limits";
+import { OIDC_PROVIDER_ARN } from "../constructs/core/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
 import { servingProblems, servingSchema } from "./serving";
 import { registrySchema } from "./registry";
@@ -534,7 +534,7 @@ export const environmentSchema = z.object({
 });
 
 /** Re-exported from constructs/aws-limits.ts, where the coverage rule lives. */
-export { certificateCovers } from "../constructs/aws-limits";
+export { certificateCovers } from "../constructs/core/aws-limits";
 
 /** One environment's configuration, validated and with defaults applied. */
 export type EnvironmentConfig = z.output<typeof environmentSchema>;

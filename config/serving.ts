@@ -9,9 +9,9 @@
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
-import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/aws-limits";
-import { isReservedHttpApiHeader } from "../constructs/model-endpoint/http-api-rules";
-import { releaseTagOverlap } from "../constructs/model-endpoint/ecr-rules";
+import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/core/aws-limits";
+import { isReservedHttpApiHeader } from "../constructs/core/http-api-rules";
+import { releaseTagOverlap } from "../constructs/core/ecr-rules";
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const num = (min: number, max: number, what: string, integer = true) => {

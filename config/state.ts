@@ -9,7 +9,7 @@
  * (which holds generated secrets) never leaves its account. Environments that share an account may share
  * its bucket (their keys differ by `{env}`).
  */
-import { partitionOf } from "../constructs/aws";
+import { partitionOf } from "../constructs/core/aws";
 
 /** The placeholder `state.bucket` may contain: the environment's account id. */
 export const STATE_BUCKET_ACCOUNT_PLACEHOLDER = "{account}";

@@ -8,8 +8,8 @@
  * namespaces differ) are in {@link trainingProblems}, called from config/schema.ts.
  */
 import { z } from "zod";
-import { cronProblem } from "../constructs/aws-limits";
-import { DNS_LABEL } from "../constructs/names";
+import { cronProblem } from "../constructs/core/aws-limits";
+import { DNS_LABEL } from "../constructs/core/names";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
 
 /** The Argo Workflows release the CRDs of test/kube match (v3.7.3 = chart argo-workflows 0.45.27). */

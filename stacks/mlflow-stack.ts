@@ -5,7 +5,7 @@ import type { EnvironmentConfig } from "../config";
 import { configureBackend, configureProviders, type ClusterAccess } from "./providers";
 import { ArtifactStore } from "../constructs/artifact-store";
 import { BackendStore } from "../constructs/backend-store";
-import { TrackingIdentity } from "../constructs/tracking-identity";
+import { TrackingIdentity } from "../constructs/tracking-server/identity";
 import { TrackingServer, trackingServerPodLabels } from "../constructs/tracking-server";
 import { trackingInstance, trackingServerProps } from "../constructs/tracking-server/from-config";
 import { RegistryEvents, registryEventsProps } from "../constructs/registry-events";
@@ -21,16 +21,16 @@ import { modelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { ArgoRollouts } from "../constructs/argo-rollouts";
 import { modelApiFromConfig, modelGatewayFromConfig } from "../constructs/model-endpoint/exposure";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
-import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/commands/retention";
+import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/model-retention/command";
 import { ModelRetention } from "../constructs/model-retention";
 import { NetworkPolicies } from "../constructs/network-policies";
 import { networkPoliciesProps } from "../constructs/network-policies/from-config";
 import { Training } from "../constructs/training";
 import { trainingProps } from "../constructs/training/from-config";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
-import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
+import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/auth-proxy/oauth2-proxy-command";
 import { DriftJob } from "../constructs/drift-job";
-import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/commands/drift";
+import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
 export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 import { installsRolloutsController } from "../config/serving";
@@ -39,7 +39,7 @@ import { imageCopyGrants } from "../config/image-copies";
 
 import { CiRoles } from "../constructs/ci-roles";
 import { artifactBucketNames, ciRolesProps, workloadBoundaryName } from "../constructs/ci-roles/from-config";
-import { applyBoundary, WorkloadBoundary } from "../constructs/permissions-boundary";
+import { applyBoundary, WorkloadBoundary } from "../constructs/core/permissions-boundary";
 
 /**
  * The Terraform versions every stack needs: the S3 backend's native lock file (`use_lockfile`) exists

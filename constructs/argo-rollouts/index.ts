@@ -12,8 +12,8 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import { DNS_LABEL } from "./names";
-import type { ServiceContract } from "./contracts";
+import { DNS_LABEL } from "../core/names";
+import type { ServiceContract } from "../core/contracts";
 
 /** The controller version (the CRDs test/kube validates the Rollout and AnalysisTemplates against). */
 export const ARGO_ROLLOUTS_VERSION = "v1.8.3";

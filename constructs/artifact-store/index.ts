@@ -24,10 +24,10 @@ import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import type { ArtifactStoreContract } from "./contracts";
-import { partitionOf } from "./aws";
-import { bucketNameProblem } from "./aws-limits";
-import { stackKeyPolicy } from "./kms-key-policy";
+import type { ArtifactStoreContract } from "../core/contracts";
+import { partitionOf } from "../core/aws";
+import { bucketNameProblem } from "../core/aws-limits";
+import { stackKeyPolicy } from "../core/kms-key-policy";
 
 const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
 

@@ -3,8 +3,8 @@
  * settings: the one place that knows which configuration field becomes which prop.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { AuthProxyProps } from "../auth-proxy";
-import { authProxyPodLabels, type OAuth2ProxySettings, type WorkloadIdentities } from "../commands/oauth2-proxy";
+import type { AuthProxyProps } from ".";
+import { authProxyPodLabels, type OAuth2ProxySettings, type WorkloadIdentities } from "./oauth2-proxy-command";
 
 /** The AuthProxy props of an environment. */
 export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {

@@ -26,9 +26,9 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import type { AuthProxyContract, TrackingServerContract } from "./contracts";
-import { DNS_LABEL } from "./names";
-import { defaultDeregistrationDelaySeconds, drainTimings } from "./drain";
+import type { AuthProxyContract, TrackingServerContract } from "../core/contracts";
+import { DNS_LABEL } from "../core/names";
+import { defaultDeregistrationDelaySeconds, drainTimings } from "../core/drain";
 import {
   AUTH_PROXY_METRICS_PORT,
   AUTH_PROXY_METRICS_PORT_NAME,
@@ -47,11 +47,11 @@ import {
   authProxyPodLabels,
   authProxySecretRefs,
   oauth2ProxyCommand,
-} from "./commands/oauth2-proxy";
+} from "./oauth2-proxy-command";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
-} from "./pod-spec";
+} from "../core/pod-spec";
 
 /** Resources of the proxy's container, as Kubernetes quantities. */
 export interface AuthProxyResources {

@@ -10,8 +10,8 @@
  *    in the process's arguments (`ps` would show them);
  *  - a harness swaps an address by overwriting one variable (see {@link AUTH_PROXY_ADDRESS_ENV}).
  */
-import type { SecretKeyRef, TrackingServerContract } from "../contracts";
-import type { ContainerCommand, EnvVar, MountedFile } from "./types";
+import type { SecretKeyRef, TrackingServerContract } from "../core/contracts";
+import type { ContainerCommand, EnvVar, MountedFile } from "../core/command-types";
 
 /** Port the proxy serves users and pipelines on (container and Service). */
 export const AUTH_PROXY_PORT = 4180;

@@ -25,10 +25,10 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { Password } from "@cdktf/provider-random/lib/password";
 import { StringResource } from "@cdktf/provider-random/lib/string-resource";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
-import type { BackendStoreContract } from "./contracts";
-import { partitionOf } from "./aws";
-import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "./aws-limits";
-import { stackKeyPolicy } from "./kms-key-policy";
+import type { BackendStoreContract } from "../core/contracts";
+import { partitionOf } from "../core/aws";
+import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "../core/aws-limits";
+import { stackKeyPolicy } from "../core/kms-key-policy";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;

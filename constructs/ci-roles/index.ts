@@ -35,7 +35,7 @@ import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-con
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { partitionOf } from "../aws";
+import { partitionOf } from "../core/aws";
 
 /** GitHub Actions' OIDC issuer (host name, as IAM writes it in condition keys). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";

@@ -10,7 +10,7 @@ import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import type { ContainerCommand } from "./commands/types";
+import type { ContainerCommand } from "./command-types";
 import { DNS_LABEL } from "./names";
 import { containerResources, labelSelectorProblem, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
 import { WorkloadRole, type WorkloadIdentityMode, type WorkloadRoleInlinePolicy } from "./workload-role";

@@ -16,7 +16,7 @@ import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { partitionOf } from "./aws";
 import loadBalancerControllerPolicy from "./load-balancer-controller-iam-policy.json";
-import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "./ci-roles";
+import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../ci-roles";
 
 /** S3 actions a workload role may have, on the platform's buckets only. */
 export const WORKLOAD_S3_ACTIONS: readonly string[] = [

@@ -2,7 +2,7 @@
  * Pieces of pod specs shared by every workload of the platform, so that "the same restricted security
  * context" is one definition, not several copies.
  */
-import type { EnvVar } from "./commands/types";
+import type { EnvVar } from "./command-types";
 
 /** Pod-level security context meeting the "restricted" Pod Security Standard. */
 export function restrictedPodSecurityContext(uid: string, options: { fsGroup?: boolean } = {}) {

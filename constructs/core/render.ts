@@ -1,4 +1,4 @@
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar } from "./command-types";
 
 /** Supplies the value behind a reference (a Secret key, a ConfigMap key, a field) when rendering. */
 export type ReferenceResolver = (env: EnvVar) => string;

@@ -19,7 +19,7 @@
  *
  * docs/runtime.md has the measurements; the e2e asserts them.
  */
-import type { EnvVar, MountedFile } from "./types";
+import type { EnvVar, MountedFile } from "./command-types";
 
 /** Where the module is mounted (read-only, from a ConfigMap) and what PYTHONPATH names. */
 export const PYTHON_SITE_DIR = "/etc/mlflow-platform/python";

@@ -9,10 +9,10 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
-import { EVENTS_ENV, registryEventsSecretRefs } from "./registry-events";
-import { RUNTIME_IMAGE_DEFAULT } from "./retention";
-import type { ContainerCommand, EnvVar } from "./types";
+import { MLFLOW_ENV, trackingServerUrl } from "../tracking-server/mlflow-command";
+import { EVENTS_ENV, registryEventsSecretRefs } from "../registry-events/command";
+import { RUNTIME_IMAGE_DEFAULT } from "../model-retention/command";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
 import { trackingServerAddress } from "../tracking-server/from-config";
 
 /** Environment variable with the alert channels (non-secret options), as JSON. */

@@ -3,7 +3,7 @@
  * which configuration field becomes which prop.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { MlflowIngressProps } from "../ingress";
+import type { MlflowIngressProps } from ".";
 import { defaultTags } from "../../config/tags";
 
 /** The MlflowIngress props of an environment. */

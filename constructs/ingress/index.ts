@@ -16,12 +16,12 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
 import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
-import { certificateCovers } from "./aws-limits";
-import type { AuthProxyContract } from "./contracts";
-import { AUTH_PROXY_PING_PATH } from "./commands/oauth2-proxy";
-import { MODERN_ALB_TLS_POLICY } from "./aws-limits";
-import { albTagsAnnotation } from "./aws";
-import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, defaultDeregistrationDelaySeconds } from "./drain";
+import { certificateCovers } from "../core/aws-limits";
+import type { AuthProxyContract } from "../core/contracts";
+import { AUTH_PROXY_PING_PATH } from "../auth-proxy/oauth2-proxy-command";
+import { MODERN_ALB_TLS_POLICY } from "../core/aws-limits";
+import { albTagsAnnotation } from "../core/aws";
+import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, defaultDeregistrationDelaySeconds } from "../core/drain";
 
 /**
  * Props of {@link MlflowIngress}. Nothing here is the environment's configuration: the mapping from

@@ -13,8 +13,8 @@ import { Construct } from "constructs";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { Release } from "@cdktf/provider-helm/lib/release";
-import iamPolicy from "./load-balancer-controller-iam-policy.json";
-import { WorkloadRole } from "./workload-role";
+import iamPolicy from "../core/load-balancer-controller-iam-policy.json";
+import { WorkloadRole } from "../core/workload-role";
 
 /** Chart version, pinned exactly (checked against the controller's Chart.yaml at tag v3.5.0: app v3.5.0). */
 export const LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0";

@@ -50,11 +50,11 @@ import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { arnPrefix, partitionOf } from "../aws";
-import { arnProblem } from "../aws-limits";
-import { GROUPS_HEADER, MODEL_SERVER_PORT, READY_PATH } from "../commands/model-server";
-import { HTTP_API_SOURCES, requestParameterProblems } from "./http-api-rules";
-import { stackKeyPolicy } from "../kms-key-policy";
+import { arnPrefix, partitionOf } from "../core/aws";
+import { arnProblem } from "../core/aws-limits";
+import { GROUPS_HEADER, MODEL_SERVER_PORT, READY_PATH } from "./server-command";
+import { HTTP_API_SOURCES, requestParameterProblems } from "../core/http-api-rules";
+import { stackKeyPolicy } from "../core/kms-key-policy";
 
 /** The header the integration sets to pick the model's listener rule (and that the server ignores). */
 export const MODEL_ENDPOINT_HEADER = "X-Model-Endpoint";

@@ -17,7 +17,7 @@
  *   is by replica count), the smoke Job runs against the canary Service first, the metric analysis runs
  *   in the background; a failure aborts and scales the canary away.
  */
-import type { ContainerCommand } from "../commands/types";
+import type { ContainerCommand } from "../core/command-types";
 import { analysisMetrics, type AnalysisThresholds } from "./analysis";
 
 export type DeliveryStrategy = "blueGreen" | "canary" | "rollingUpdate";

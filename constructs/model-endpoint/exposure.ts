@@ -10,7 +10,7 @@
  */
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config";
-import { oauth2ProxyImage } from "../commands/oauth2-proxy";
+import { oauth2ProxyImage } from "../auth-proxy/oauth2-proxy-command";
 import type { ModelEndpoint } from ".";
 import { ModelApi } from "./api-gateway";
 import { callerHeaderFor } from "./from-config";

@@ -4,9 +4,9 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import type { ArtifactStoreContract } from "../contracts";
+import type { ArtifactStoreContract } from "../core/contracts";
 import type { ModelEndpointProps } from ".";
-import { MODEL_GATEWAY_CALLER_HEADER } from "../commands/model-gateway";
+import { MODEL_GATEWAY_CALLER_HEADER } from "./gateway-command";
 import { modelGatewayPodLabels } from "./gateway";
 import { keyAdministratorArns } from "../../config/ci";
 

@@ -10,9 +10,9 @@
  * The same binary and image as the tracking server's proxy (constructs/commands/oauth2-proxy.ts); the
  * end-to-end run starts this command for real in front of the model server and shows the refusals.
  */
-import type { SecretKeyRef } from "../contracts";
-import type { ContainerCommand, EnvVar } from "./types";
-import { AUTH_PROXY_ENTRYPOINT, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_METRICS_PORT_NAME, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, allowListEnv, listenerEnv } from "./oauth2-proxy";
+import type { SecretKeyRef } from "../core/contracts";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
+import { AUTH_PROXY_ENTRYPOINT, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_METRICS_PORT_NAME, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, allowListEnv, listenerEnv } from "../auth-proxy/oauth2-proxy-command";
 
 /** The header the gateway sets from the verified token: the model server's caller header behind it. */
 export const MODEL_GATEWAY_CALLER_HEADER = "X-Forwarded-Email";

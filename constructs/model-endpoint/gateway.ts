@@ -21,16 +21,16 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { issuerPort } from "../auth-proxy";
-import { MODERN_ALB_TLS_POLICY } from "../aws-limits";
-import type { ServiceContract } from "../contracts";
-import { modelGatewayCommand } from "../commands/model-gateway";
+import { MODERN_ALB_TLS_POLICY } from "../core/aws-limits";
+import type { ServiceContract } from "../core/contracts";
+import { modelGatewayCommand } from "./gateway-command";
 import {
   AUTH_PROXY_METRICS_PORT, AUTH_PROXY_PING_PATH, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, AUTH_PROXY_READY_PATH, AUTH_PROXY_UID,
-} from "../commands/oauth2-proxy";
-import { MODEL_SERVER_PORT } from "../commands/model-server";
+} from "../auth-proxy/oauth2-proxy-command";
+import { MODEL_SERVER_PORT } from "./server-command";
 import {
   containerResources, httpGetProbe, prometheusPeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
-} from "../pod-spec";
+} from "../core/pod-spec";
 
 /** Labels of one model's gateway pods (what the model's NetworkPolicy admits). */
 export function modelGatewayPodLabels(instance: string): Record<string, string> {

@@ -41,20 +41,20 @@ import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import {
   BODY_TIMEOUT_SECONDS, DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, MAX_UPLOADS_PER_CALLER, LIVE_PATH, METRICS_PATH, MODEL_SERVER_METRICS_PORT, MODEL_SERVER_METRICS_PORT_NAME, MODEL_SERVER_PORT,
   MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR, modelServerCommand, type ModelServerIdentity,
-} from "../commands/model-server";
-import { SMOKE_TEST_CALLER, smokeTestCommand } from "../commands/smoke-test";
+} from "./server-command";
+import { SMOKE_TEST_CALLER, smokeTestCommand } from "./smoke-test-command";
 import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDelivery } from "./delivery";
-import type { ServiceContract } from "../contracts";
-import type { ContainerCommand } from "../commands/types";
-import { DNS_LABEL } from "../names";
-import { WorkloadRole } from "../workload-role";
-import { lifecyclePolicyProblems, lifecycleRules } from "./ecr-rules";
+import type { ServiceContract } from "../core/contracts";
+import type { ContainerCommand } from "../core/command-types";
+import { DNS_LABEL } from "../core/names";
+import { WorkloadRole } from "../core/workload-role";
+import { lifecyclePolicyProblems, lifecycleRules } from "../core/ecr-rules";
 import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
-import { stackKeyPolicy } from "../kms-key-policy";
+import { stackKeyPolicy } from "../core/kms-key-policy";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
-} from "../pod-spec";
+} from "../core/pod-spec";
 
 /** An IAM role's ARN (a repository policy's puller). */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/;

@@ -3,7 +3,7 @@
  * server's role and the NetworkPolicy egress the logger needs.
  */
 import { RULE_KINDS, REDACT_PATTERNS } from "../../config/inference";
-import type { WorkloadIdentityMode } from "../workload-role";
+import type { WorkloadIdentityMode } from "../core/workload-role";
 
 /** The key of the generated Secret holding the HMAC key. */
 export const INFERENCE_LOG_SECRET_KEY = "hmac-key";

@@ -3,7 +3,7 @@
  * pure value: what the ModelEndpoint's Deployment runs and what the end-to-end harness runs for real.
  * The image (images/model-server/Dockerfile) holds the model at MODEL_DIR and the server on PATH.
  */
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /** Where the image puts the model (images/model-server/Dockerfile: `COPY model/ /opt/model/`). */
 export const MODEL_DIR = "/opt/model";

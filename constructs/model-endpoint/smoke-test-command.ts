@@ -9,7 +9,7 @@
  * the expected model version and (when given) the expected label. It runs in the model's own image (which
  * has Python and the runtime package), so the Job needs nothing else pulled.
  */
-import type { ContainerCommand } from "./types";
+import type { ContainerCommand } from "../core/command-types";
 
 /**
  * The smoke test's caller id. The model server admits it without the identity rule (an internal caller):

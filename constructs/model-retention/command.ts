@@ -6,10 +6,10 @@
  * `modelRetentionPodLabels`), and to S3 with its own role (tag objects under the artifact prefix only).
  */
 import type { EnvironmentConfig } from "../../config";
-import type { ArtifactStoreContract } from "../contracts";
-import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
+import type { ArtifactStoreContract } from "../core/contracts";
+import { MLFLOW_ENV, trackingServerUrl } from "../tracking-server/mlflow-command";
 import { trackingServerAddress } from "../tracking-server/from-config";
-import type { ContainerCommand } from "./types";
+import type { ContainerCommand } from "../core/command-types";
 
 /** Placeholder image of the runtime package until images/runtime is built and pushed. */
 export const RUNTIME_IMAGE_DEFAULT = "ghcr.io/example-org/mlflow-platform-runtime:0.1.0";

@@ -11,8 +11,8 @@
 import { Construct } from "constructs";
 import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import { apiClientCronJob, type ApiClientCronJobProps } from "./api-client-cron-job";
-import type { WorkloadRole } from "./workload-role";
+import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
+import type { WorkloadRole } from "../core/workload-role";
 
 /** Props of {@link ModelRetention}: those of every scheduled API client (api-client-cron-job.ts), and its prefix. */
 export interface ModelRetentionProps extends ApiClientCronJobProps {

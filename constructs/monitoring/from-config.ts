@@ -3,8 +3,8 @@
  * Monitoring construct's props, so that the stack's monitoring section stays one call.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../contracts";
-import type { GrafanaExposureOptions, MonitoringProps } from "../monitoring";
+import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../core/contracts";
+import type { GrafanaExposureOptions, MonitoringProps } from ".";
 import { defaultTags } from "../../config/tags";
 import { installsRolloutsController } from "../../config/serving";
 import { argoRolloutsMetricsService } from "../argo-rollouts";

@@ -12,15 +12,15 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { OIDC_PROVIDER_ARN, albTagsAnnotation } from "./aws";
-import { DNS_LABEL } from "./names";
-import { WorkloadRole } from "./workload-role";
-import type { AuthProxyContract, ServiceContract, SecretKeyRef, TrackingServerContract } from "./contracts";
-import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./monitoring/alertmanager";
-import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./monitoring/cloudwatch";
-import { buildDashboards, type Dashboard } from "./monitoring/dashboards";
-import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./monitoring/model-serving";
-import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./monitoring/rules";
+import { OIDC_PROVIDER_ARN, albTagsAnnotation } from "../core/aws";
+import { DNS_LABEL } from "../core/names";
+import { WorkloadRole } from "../core/workload-role";
+import type { AuthProxyContract, ServiceContract, SecretKeyRef, TrackingServerContract } from "../core/contracts";
+import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, type AlertRouting } from "./alertmanager";
+import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./cloudwatch";
+import { buildDashboards, type Dashboard } from "./dashboards";
+import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./model-serving";
+import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./rules";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
 export const KUBE_PROMETHEUS_STACK_VERSION = "88.5.3";
@@ -207,8 +207,8 @@ const PART_OF = "mlflow-platform";
 /** Finds the local chart both from the TypeScript sources and from the compiled dist/ tree. */
 function chartDirectory(): string {
   const candidates = [
-    path.join(__dirname, "monitoring", "chart"),
-    path.join(__dirname, "..", "..", "constructs", "monitoring", "chart"),
+    path.join(__dirname, "chart"),
+    path.join(__dirname, "..", "..", "..", "constructs", "monitoring", "chart"),
   ];
   const found = candidates.find((c) => fs.existsSync(path.join(c, "Chart.yaml")));
   if (!found) throw new Error(`Monitoring: the local chart was not found (looked in ${candidates.join(", ")})`);

@@ -10,11 +10,11 @@
 import type { EnvironmentConfig } from "../../config";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
 import { trackingInstance } from "../tracking-server/from-config";
-import { driftJobsConfigured, driftJobPodLabels } from "../commands/drift";
+import { driftJobsConfigured, driftJobPodLabels } from "../drift-job/command";
 import { TRAINING_STEP_POD_LABELS } from "../training";
-import { modelRetentionPodLabels } from "../commands/retention";
-import { registryEventsPodLabels } from "../commands/registry-events";
-import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
+import { modelRetentionPodLabels } from "../model-retention/command";
+import { registryEventsPodLabels } from "../registry-events/command";
+import { PROMETHEUS_OPERATOR_POD_LABELS } from "../core/pod-spec";
 import { ARGO_ROLLOUTS_METRICS_PORT } from "../argo-rollouts";
 import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
 

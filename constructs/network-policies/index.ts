@@ -15,8 +15,8 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { NetworkPolicyV1, type NetworkPolicyV1Spec } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
-import { DNS_LABEL } from "../names";
-import { labelSelectorProblem } from "../pod-spec";
+import { DNS_LABEL } from "../core/names";
+import { labelSelectorProblem } from "../core/pod-spec";
 
 /** Pods of one namespace (selected by labels; `{}` selects every pod of it). */
 export interface PodsPeer {

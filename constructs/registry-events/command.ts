@@ -9,10 +9,10 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { SecretRefInput } from "../../config/events";
-import type { SecretKeyRef } from "../contracts";
-import { trackingServerUrl } from "./mlflow";
+import type { SecretKeyRef } from "../core/contracts";
+import { trackingServerUrl } from "../tracking-server/mlflow-command";
 import { trackingServerAddress } from "../tracking-server/from-config";
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /** Path MLflow posts deliveries to. */
 export const EVENTS_WEBHOOK_PATH = "/webhooks/mlflow";

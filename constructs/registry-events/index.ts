@@ -25,19 +25,19 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import { Password } from "@cdktf/provider-random/lib/password";
-import type { EnvironmentConfig } from "../config";
+import type { EnvironmentConfig } from "../../config";
 import {
   ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY, STATE_KEY_KEY,
   channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
   registryEventsPodLabels,
-} from "./commands/registry-events";
-import type { ContainerCommand } from "./commands/types";
-import type { ServiceContract } from "./contracts";
-import { DNS_LABEL } from "./names";
+} from "./command";
+import type { ContainerCommand } from "../core/command-types";
+import type { ServiceContract } from "../core/contracts";
+import { DNS_LABEL } from "../core/names";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
-} from "./pod-spec";
+} from "../core/pod-spec";
 
 /** Props of {@link RegistryEvents}. */
 export interface RegistryEventsProps {

@@ -4,10 +4,10 @@
  * Monitoring). The construct itself never sees the configuration.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../contracts";
-import type { TrackingServerProps } from "../tracking-server";
-import { trackingServerName, type ServiceAddress } from "../commands/mlflow";
-import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../commands/registry-events";
+import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../core/contracts";
+import type { TrackingServerProps } from ".";
+import { trackingServerName, type ServiceAddress } from "./mlflow-command";
+import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../registry-events/command";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */

@@ -19,7 +19,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { EnvVar, MountedFile } from "./types";
+import type { EnvVar, MountedFile } from "../core/command-types";
 
 /** `mlflow server --app-name` value: the entry point the dist-info below declares. */
 export const TRACKING_GUARD_APP_NAME = "platform-guard";

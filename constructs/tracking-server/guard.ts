@@ -5,7 +5,7 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
-import { trackingGuardFiles } from "./commands/tracking-guard";
+import { trackingGuardFiles } from "./guard-command";
 
 /** Props of {@link TrackingGuard}. */
 export interface TrackingGuardProps {

@@ -8,8 +8,8 @@ import { Construct } from "constructs";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
-import type { ArtifactStoreContract, TrackingIdentityContract } from "./contracts";
-import { WorkloadRole } from "./workload-role";
+import type { ArtifactStoreContract, TrackingIdentityContract } from "../core/contracts";
+import { WorkloadRole } from "../core/workload-role";
 
 /** The S3 actions MLflow's tracking server, migration Job and gc CronJob perform on artifacts. */
 export const MLFLOW_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] as const;

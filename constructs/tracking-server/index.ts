@@ -29,22 +29,22 @@ import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { parseCpu, parseMemory } from "../config/quantity";
+import { parseCpu, parseMemory } from "../../config/quantity";
 import {
   GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR, type MlflowCommandInputs,
   allowedHosts, corsAllowedOrigins, dbUpgradeCommand, inClusterHostnames, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
   trackingServerUrl, uvicornOpts,
-} from "./commands/mlflow";
-import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./commands/tracking-guard";
-import { TrackingGuard } from "./tracking-guard";
-import type { ContainerCommand } from "./commands/types";
-import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "./contracts";
-import { DNS_LABEL } from "./names";
-import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "./commands/tcp-nodelay";
+} from "./mlflow-command";
+import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./guard-command";
+import { TrackingGuard } from "./guard";
+import type { ContainerCommand } from "../core/command-types";
+import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "../core/contracts";
+import { DNS_LABEL } from "../core/names";
+import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../core/tcp-nodelay";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
-} from "./pod-spec";
+} from "../core/pod-spec";
 
 /** Name of the Service port (and container port) serving the API, the UI and `/metrics`. */
 export const TRACKING_PORT_NAME = "http";

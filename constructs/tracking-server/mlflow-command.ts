@@ -17,12 +17,12 @@
  * has no environment variable for it) without the password ever reaching a process's argv
  * (/proc/<pid>/cmdline), and needs no URL-encoding of whatever characters the password contains.
  */
-import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../contracts";
-import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "./oauth2-proxy";
-import { trackingServerWebhookEnv } from "./registry-events";
-import { PYTHON_SITE_DIR, sitecustomizeFile } from "./tcp-nodelay";
-import { TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, type TrackingGuardSettings, trackingGuardEnv, trackingGuardMountedFiles } from "./tracking-guard";
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../core/contracts";
+import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "../auth-proxy/oauth2-proxy-command";
+import { trackingServerWebhookEnv } from "../registry-events/command";
+import { PYTHON_SITE_DIR, sitecustomizeFile } from "../core/tcp-nodelay";
+import { TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, type TrackingGuardSettings, trackingGuardEnv, trackingGuardMountedFiles } from "./guard-command";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
 export const MLFLOW_IMAGE_REPOSITORY = "ghcr.io/mlflow/mlflow";

@@ -15,7 +15,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { TrainingStep } from "../../config/training";
-import type { ContainerCommand, EnvVar } from "./types";
+import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /**
  * The platform's public URL: workflow pods are clients like any other (TLS to the load balancer, then

@@ -4,8 +4,8 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import { registryGates } from "../../config/registry";
-import type { ArtifactStoreContract } from "../contracts";
-import { trainingStepCommands, trainingWorkflowParameters } from "../commands/training";
+import type { ArtifactStoreContract } from "../core/contracts";
+import { trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */

@@ -22,11 +22,11 @@ import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
-import { cronProblem } from "../aws-limits";
-import { DNS_LABEL } from "../names";
-import { WorkloadRole, type WorkloadIdentityMode } from "../workload-role";
-import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
-import type { EnvVar } from "../commands/types";
+import { cronProblem } from "../core/aws-limits";
+import { DNS_LABEL } from "../core/names";
+import { WorkloadRole, type WorkloadIdentityMode } from "../core/workload-role";
+import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "./command";
+import type { EnvVar } from "../core/command-types";
 
 /** Where the argo-workflows chart is published (argoproj/argo-helm). */
 export const ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm";

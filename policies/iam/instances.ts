@@ -5,7 +5,7 @@
  * a pod identity association names its role's ARN), so the table in provider-actions.ts can say on which
  * ARN each call is authorized.
  */
-import { partitionOf } from "../../constructs/aws";
+import { partitionOf } from "../../constructs/core/aws";
 
 /** Synthesized Terraform JSON (the parts read here). */
 export interface StackJson {

@@ -4,7 +4,7 @@
  *
  *   node dist/scripts/ci/release-tag.js --version 3 --digest sha256:<64 hex>
  */
-import { releaseTag } from "../../constructs/model-endpoint/ecr-rules";
+import { releaseTag } from "../../constructs/core/ecr-rules";
 import { flag, run } from "./cli";
 
 export function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): number {

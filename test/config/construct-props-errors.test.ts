@@ -11,8 +11,8 @@ import { MlflowIngress } from "../../constructs/ingress";
 import { mlflowIngressProps } from "../../constructs/ingress/from-config";
 import { TrackingServer } from "../../constructs/tracking-server";
 import { trackingServerProps } from "../../constructs/tracking-server/from-config";
-import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
-import type { AuthProxyContract, TrackingServerContract } from "../../constructs/contracts";
+import { authProxyPodLabels } from "../../constructs/auth-proxy/oauth2-proxy-command";
+import type { AuthProxyContract, TrackingServerContract } from "../../constructs/core/contracts";
 import { envConfig } from "../helpers/synth";
 
 const config = envConfig("staging");

@@ -5,7 +5,7 @@
 import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
-import { partitionOf } from "../../constructs/aws";
+import { partitionOf } from "../../constructs/core/aws";
 
 export const ACCOUNT = "123456789012";
 

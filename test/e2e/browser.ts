@@ -18,7 +18,7 @@ import * as https from "https";
 import type { AddressInfo } from "net";
 import * as path from "path";
 import { chromium, type Browser, type Page, type Response } from "playwright-core";
-import { AUTH_PROXY_CALLBACK_PATH, AUTH_PROXY_COOKIE_NAME } from "../../constructs/commands/oauth2-proxy";
+import { AUTH_PROXY_CALLBACK_PATH, AUTH_PROXY_COOKIE_NAME } from "../../constructs/auth-proxy/oauth2-proxy-command";
 import { type Ctx, need } from "./context";
 import { LOOPBACK, json, waitFor } from "./lib/net";
 import type { Managed } from "./lib/processes";

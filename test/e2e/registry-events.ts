@@ -12,7 +12,7 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
-import { registryEventsPodLabels } from "../../constructs/commands/registry-events";
+import { registryEventsPodLabels } from "../../constructs/registry-events/command";
 import { type Ctx, need } from "./context";
 import { LocalDeployment, serviceNames, textRule, type AddressRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, json, request, sleep, waitForHttp } from "./lib/net";

@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ARCHIVE_TAG } from "../../constructs/commands/retention";
+import { ARCHIVE_TAG } from "../../constructs/model-retention/command";
 import { type Ctx, need } from "./context";
 import type { LocalProcess } from "./lib/deployment";
 import { json, request } from "./lib/net";

@@ -2,8 +2,8 @@
  * Checks rendered MLflow command lines with the real MLflow CLI of the pinned version, without running
  * them: the run's MLflow process (mlflow-tool.ts) parses them with MLflow's own click commands.
  */
-import type { RenderedProcess } from "../../constructs/commands/render";
-import { TRACKING_GUARD_DIR } from "../../constructs/commands/tracking-guard";
+import type { RenderedProcess } from "../../constructs/core/render";
+import { TRACKING_GUARD_DIR } from "../../constructs/tracking-server/guard-command";
 import { mlflowTool, toolGuardDir } from "./mlflow-tool";
 
 export type CliResult = {

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { trackingGuardFiles } from "../../constructs/commands/tracking-guard";
+import { trackingGuardFiles } from "../../constructs/tracking-server/guard-command";
 import { venvPython } from "./tools";
 
 /** Set by test/global-setup.ts: the directory of this jest run's MLflow process (socket, pid, log). */

@@ -19,7 +19,7 @@ import { principalOfRole, roleNamed, stackInstances } from "../../policies/iam/r
 import type { StackJson } from "../../policies/iam/instances";
 import { PROVIDER_ROLE_VARIABLE } from "../../stacks/providers";
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST } from "../../constructs/ci-roles";
-import { partitionOf } from "../../constructs/aws";
+import { partitionOf } from "../../constructs/core/aws";
 
 /** The matrix fields (scripts/ci/environments.ts) that name the CI roles, and the role each names. */
 const ROLE_FIELDS = { planRoleArn: "plan", deployRoleArn: "deploy", imagePushRoleArn: "imagePush" } as const;

@@ -7,7 +7,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import type { AuthProxyContract, TrackingServerContract } from "../../constructs/contracts";
+import type { AuthProxyContract, TrackingServerContract } from "../../constructs/core/contracts";
 import { Monitoring, type MonitoringProps } from "../../constructs/monitoring";
 import type { TfJson } from "../helpers/synth";
 

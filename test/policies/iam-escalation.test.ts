@@ -7,7 +7,7 @@
  */
 import { isAllowed, isAllowedOn, type PolicyDocument, type Principal, type Request } from "../../policies/iam/evaluator";
 import { policyDocument, principalOfRole, resourceTargets, roleNamed, rowOf, stackInstances } from "../../policies/iam/requests";
-import { KEY_ADMINISTRATION_ACTIONS } from "../../constructs/kms-key-policy";
+import { KEY_ADMINISTRATION_ACTIONS } from "../../constructs/core/kms-key-policy";
 import { awsManagedPolicy } from "../../policies/iam/aws-managed-policies";
 import { administeredBy, isAdministered } from "../../policies/iam/administered";
 import type { StackJson } from "../../policies/iam/instances";
@@ -19,7 +19,7 @@ import { iamJson } from "./fixtures";
 import type { EnvironmentConfig } from "../../config";
 import { ciRoleArns, ciRoleNames } from "../../config/ci";
 import { workloadBoundaryName } from "../../constructs/ci-roles/from-config";
-import { partitionOf } from "../../constructs/aws";
+import { partitionOf } from "../../constructs/core/aws";
 
 const ENVIRONMENTS: [string, EnvironmentConfig][] = [
   ...SHIPPED.map((n): [string, EnvironmentConfig] => [`config/${n}`, configured(n)]),

@@ -23,7 +23,7 @@ import { imageCopies, imageCopyGrants, modelRepositoryArn } from "../../config/i
 import { stateLocation } from "../../config/state";
 import { artifactBucketNames, planFilesPrefix } from "../../constructs/ci-roles/from-config";
 import { argoArtifactPrefix } from "../../constructs/training/from-config";
-import { partitionOf } from "../../constructs/aws";
+import { partitionOf } from "../../constructs/core/aws";
 import { ciEnvironments } from "../../scripts/ci/environments";
 
 const ROOT = path.join(__dirname, "..", "..");

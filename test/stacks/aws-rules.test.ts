@@ -4,10 +4,10 @@
  * configuration defines and the every-option test environment. What AWS refuses at deploy time, or
  * reports as a change in every plan, fails here first.
  */
-import { parameterGroupProblems } from "../../constructs/aws-limits";
+import { parameterGroupProblems } from "../../constructs/core/aws-limits";
 import { AUTOSCALING_FREE_PERCENT, storageAutoscales } from "../../constructs/backend-store";
-import { lifecyclePolicyProblems, releaseTag, ruleSelecting, type EcrLifecycleRule } from "../../constructs/model-endpoint/ecr-rules";
-import { requestParameterProblems } from "../../constructs/model-endpoint/http-api-rules";
+import { lifecyclePolicyProblems, releaseTag, ruleSelecting, type EcrLifecycleRule } from "../../constructs/core/ecr-rules";
+import { requestParameterProblems } from "../../constructs/core/http-api-rules";
 import { configured, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
 
 const DIGEST = `sha256:${"0f".repeat(32)}`;

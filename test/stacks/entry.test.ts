@@ -2,13 +2,13 @@
  * Every path into the tracking server passes the authenticating proxy, in every shipped stack and in
  * the alternative entry configurations.
  */
-import { registryEventsPodLabels } from "../../constructs/commands/registry-events";
-import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
-import { trackingServerName } from "../../constructs/commands/mlflow";
+import { registryEventsPodLabels } from "../../constructs/registry-events/command";
+import { authProxyPodLabels } from "../../constructs/auth-proxy/oauth2-proxy-command";
+import { trackingServerName } from "../../constructs/tracking-server/mlflow-command";
 import { gcPodLabels } from "../../constructs/tracking-server";
 import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
-import { modelRetentionPodLabels } from "../../constructs/commands/retention";
-import { driftJobPodLabels } from "../../constructs/commands/drift";
+import { modelRetentionPodLabels } from "../../constructs/model-retention/command";
+import { driftJobPodLabels } from "../../constructs/drift-job/command";
 import { driftJobsConfigured } from "../../stacks/mlflow-stack";
 
 const variants: [string, TfJson, ReturnType<typeof envConfig>][] = [

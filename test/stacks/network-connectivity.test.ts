@@ -3,9 +3,9 @@
  * own included): a connectivity model (test/helpers/network-model.ts) decides each flow, and every flow
  * a workload needs must be allowed, while the flows nobody needs must be denied.
  */
-import { authProxyPodLabels, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_PORT } from "../../constructs/commands/oauth2-proxy";
-import { registryEventsPodLabels } from "../../constructs/commands/registry-events";
-import { modelRetentionPodLabels } from "../../constructs/commands/retention";
+import { authProxyPodLabels, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_PORT } from "../../constructs/auth-proxy/oauth2-proxy-command";
+import { registryEventsPodLabels } from "../../constructs/registry-events/command";
+import { modelRetentionPodLabels } from "../../constructs/model-retention/command";
 import { issuerPort } from "../../constructs/auth-proxy";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../constructs/tracking-server";
 import { trackingInstance } from "../../constructs/tracking-server/from-config";

@@ -1,7 +1,7 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { ArtifactStore, type ArtifactStoreProps } from "../../constructs/artifact-store";
-import { ConfigError } from "../../config/load";
-import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { ArtifactStore, type ArtifactStoreProps } from "../../../constructs/artifact-store";
+import { ConfigError } from "../../../config/load";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 
 const policyOf = (r: Record<string, any>) => JSON.parse(r.policy) as { Statement: Record<string, any>[] };
 const statement = (r: Record<string, any>, sid: string) => policyOf(r).Statement.find((s) => s.Sid === sid)!;

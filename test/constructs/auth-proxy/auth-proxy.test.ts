@@ -2,13 +2,13 @@ import { spawn } from "child_process";
 import * as crypto from "crypto";
 import { Testing, TerraformStack } from "cdktf";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import { AuthProxy, issuerPort, type AuthProxyProps } from "../../constructs/auth-proxy";
-import { authProxyPodLabels, authProxySecretRefs, oauth2ProxyCommand } from "../../constructs/commands/oauth2-proxy";
-import { authProxyProps, oauth2ProxySettings } from "../../constructs/auth-proxy/from-config";
-import type { TrackingServerContract } from "../../constructs/contracts";
-import type { EnvironmentConfig } from "../../config";
-import { envConfig, onlyResource, resourcesOf, type TfJson } from "../helpers/synth";
-import { oauth2ProxyBin } from "../helpers/tools";
+import { AuthProxy, issuerPort, type AuthProxyProps } from "../../../constructs/auth-proxy";
+import { authProxyPodLabels, authProxySecretRefs, oauth2ProxyCommand } from "../../../constructs/auth-proxy/oauth2-proxy-command";
+import { authProxyProps, oauth2ProxySettings } from "../../../constructs/auth-proxy/from-config";
+import type { TrackingServerContract } from "../../../constructs/core/contracts";
+import type { EnvironmentConfig } from "../../../config";
+import { envConfig, onlyResource, resourcesOf, type TfJson } from "../../helpers/synth";
+import { oauth2ProxyBin } from "../../helpers/tools";
 
 const trackingServer: TrackingServerContract = {
   namespace: "mlflow",

@@ -13,10 +13,10 @@ import {
   oauth2ProxyCommand,
   type AuthProxySecretRefs,
   type OAuth2ProxyCommandInputs,
-} from "../../../constructs/commands/oauth2-proxy";
+} from "../../../constructs/auth-proxy/oauth2-proxy-command";
 import { oauth2ProxySettings } from "../../../constructs/auth-proxy/from-config";
-import { renderProcess } from "../../../constructs/commands/render";
-import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
+import { renderProcess } from "../../../constructs/core/render";
+import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-types";
 import type { EnvironmentConfig } from "../../../config";
 import { configured, envConfig, SHIPPED } from "../../helpers/synth";
 import { freePort, startOidcStub, startRecordingUpstream, type OidcStub, type RecordingUpstream } from "../../helpers/oidc-stub";

@@ -1,9 +1,9 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { AUTOSCALING_FREE_PERCENT, BackendStore, defaultMaxConnections, instanceClassMemoryGiB, storageAutoscales, type BackendStoreProps } from "../../constructs/backend-store";
-import { ConfigError } from "../../config/load";
-import { envConfig, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
-import { parameterGroupProblems, POSTGRES_PARAMETER_DEFAULTS } from "../../constructs/aws-limits";
-import { venvPythonRun } from "../helpers/mlflow-tool";
+import { AUTOSCALING_FREE_PERCENT, BackendStore, defaultMaxConnections, instanceClassMemoryGiB, storageAutoscales, type BackendStoreProps } from "../../../constructs/backend-store";
+import { ConfigError } from "../../../config/load";
+import { envConfig, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
+import { parameterGroupProblems, POSTGRES_PARAMETER_DEFAULTS } from "../../../constructs/core/aws-limits";
+import { venvPythonRun } from "../../helpers/mlflow-tool";
 
 const byPrefix = (json: TfJson, type: string, prefix: string) => {
   const found = Object.entries(resourcesOf(json, type)).filter(([k]) => k.startsWith(prefix + "_"));

@@ -1,9 +1,9 @@
 /** CiRoles: GitHub's OIDC provider and the plan, deploy and image-push roles' trust and permissions. */
 import { Testing, TerraformStack } from "cdktf";
-import { CiRoles, ciSubjects, type CiRolesProps } from "../../constructs/ci-roles";
-import { ciRolesProps, configuredSecretArns } from "../../constructs/ci-roles/from-config";
-import { ciRoleArns } from "../../config/ci";
-import { envConfig, resourcesOf, type TfJson } from "../helpers/synth";
+import { CiRoles, ciSubjects, type CiRolesProps } from "../../../constructs/ci-roles";
+import { ciRolesProps, configuredSecretArns } from "../../../constructs/ci-roles/from-config";
+import { ciRoleArns } from "../../../config/ci";
+import { envConfig, resourcesOf, type TfJson } from "../../helpers/synth";
 
 const BASE: CiRolesProps = {
   repository: "acme/ml-platform",

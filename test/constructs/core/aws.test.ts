@@ -1,7 +1,7 @@
 /** The shared AWS naming helpers (constructs/aws.ts) and the DNS label pattern (constructs/names.ts). */
-import { albTagsAnnotation, arnPrefix, eksClusterArn, oidcIssuerOf, OIDC_PROVIDER_ARN, partitionOf } from "../../constructs/aws";
-import { DNS_LABEL } from "../../constructs/names";
-import { AWS_REGIONS } from "../../config/schema";
+import { albTagsAnnotation, arnPrefix, eksClusterArn, oidcIssuerOf, OIDC_PROVIDER_ARN, partitionOf } from "../../../constructs/core/aws";
+import { DNS_LABEL } from "../../../constructs/core/names";
+import { AWS_REGIONS } from "../../../config/schema";
 
 describe("partitionOf / arnPrefix", () => {
   it.each([

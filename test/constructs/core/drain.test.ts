@@ -4,12 +4,12 @@
  * real processes (test/e2e/drain.ts); these check the synthesized timings and the refusals.
  */
 import { TerraformStack, Testing } from "cdktf";
-import { AuthProxy, type AuthProxyProps } from "../../constructs/auth-proxy";
-import { authProxyProps } from "../../constructs/auth-proxy/from-config";
-import type { TrackingServerContract } from "../../constructs/contracts";
-import { DRAIN_MARGIN_SECONDS, SHUTDOWN_AFTER_DRAIN_SECONDS, drainTimings } from "../../constructs/drain";
-import type { EnvironmentConfig } from "../../config";
-import { configProblems, configured, envConfig, onlyResource, resourcesOf, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
+import { AuthProxy, type AuthProxyProps } from "../../../constructs/auth-proxy";
+import { authProxyProps } from "../../../constructs/auth-proxy/from-config";
+import type { TrackingServerContract } from "../../../constructs/core/contracts";
+import { DRAIN_MARGIN_SECONDS, SHUTDOWN_AFTER_DRAIN_SECONDS, drainTimings } from "../../../constructs/core/drain";
+import type { EnvironmentConfig } from "../../../config";
+import { configProblems, configured, envConfig, onlyResource, resourcesOf, SHIPPED, synthJson, type TfJson } from "../../helpers/synth";
 
 const trackingServer: TrackingServerContract = {
   namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000, portName: "http",

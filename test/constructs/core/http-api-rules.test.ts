@@ -3,7 +3,7 @@
  * AWS's "Transform API requests and responses for HTTP APIs"): the table and the check built on it. The
  * check runs over every synthesized stack in test/stacks/aws-rules.test.ts.
  */
-import { HTTP_API_RESERVED_HEADERS, isReservedHttpApiHeader, requestParameterProblems } from "../../constructs/model-endpoint/http-api-rules";
+import { HTTP_API_RESERVED_HEADERS, isReservedHttpApiHeader, requestParameterProblems } from "../../../constructs/core/http-api-rules";
 
 describe("HTTP API reserved headers", () => {
   test.each([

@@ -1,4 +1,4 @@
-import { PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer, topologySpread } from "../../constructs/pod-spec";
+import { PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer, topologySpread } from "../../../constructs/core/pod-spec";
 
 describe("shared pod-spec pieces", () => {
   it("resources: a CPU limit only when one is set", () => {

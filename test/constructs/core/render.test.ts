@@ -1,4 +1,4 @@
-import { expand, renderProcess } from "../../../constructs/commands/render";
+import { expand, renderProcess } from "../../../constructs/core/render";
 
 describe("Kubernetes $(VAR) expansion", () => {
   const vars = new Map([["A", "1"], ["B", "two"]]);

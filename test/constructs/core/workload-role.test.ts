@@ -7,9 +7,9 @@ import { Construct } from "constructs";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
-import { WorkloadRole, IRSA_ROLE_ANNOTATION, type WorkloadRoleProps } from "../../constructs/workload-role";
-import { allRules } from "../../policies";
-import { configured, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { WorkloadRole, IRSA_ROLE_ANNOTATION, type WorkloadRoleProps } from "../../../constructs/core/workload-role";
+import { allRules } from "../../../policies";
+import { configured, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 
 const OIDC = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
 const ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";

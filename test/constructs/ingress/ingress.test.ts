@@ -1,9 +1,9 @@
 import { Testing, TerraformStack } from "cdktf";
-import { MlflowIngress, MODERN_ALB_TLS_POLICY } from "../../constructs/ingress";
-import { mlflowIngressProps } from "../../constructs/ingress/from-config";
-import type { AuthProxyContract } from "../../constructs/contracts";
-import type { EnvironmentConfig } from "../../config";
-import { envConfig, onlyResource, resourcesOf, type TfJson } from "../helpers/synth";
+import { MlflowIngress, MODERN_ALB_TLS_POLICY } from "../../../constructs/ingress";
+import { mlflowIngressProps } from "../../../constructs/ingress/from-config";
+import type { AuthProxyContract } from "../../../constructs/core/contracts";
+import type { EnvironmentConfig } from "../../../config";
+import { envConfig, onlyResource, resourcesOf, type TfJson } from "../../helpers/synth";
 
 const proxy: AuthProxyContract = {
   namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http",

@@ -1,6 +1,6 @@
 import { Testing, TerraformStack } from "cdktf";
-import { LoadBalancerController, LOAD_BALANCER_CONTROLLER_IAM_POLICY, type LoadBalancerControllerProps } from "../../constructs/load-balancer-controller";
-import { onlyResource, resourcesOf, type TfJson } from "../helpers/synth";
+import { LoadBalancerController, LOAD_BALANCER_CONTROLLER_IAM_POLICY, type LoadBalancerControllerProps } from "../../../constructs/load-balancer-controller";
+import { onlyResource, resourcesOf, type TfJson } from "../../helpers/synth";
 
 const base: LoadBalancerControllerProps = { clusterName: "ml-dev", region: "eu-west-1", vpcId: "vpc-0123456789abcdef0", accountId: "111111111111" };
 

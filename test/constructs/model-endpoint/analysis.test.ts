@@ -6,8 +6,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { analysisMetrics } from "../../constructs/model-endpoint/analysis";
-import { onPath } from "../helpers/tools";
+import { analysisMetrics } from "../../../constructs/model-endpoint/analysis";
+import { onPath } from "../../helpers/tools";
 
 const promtool = onPath("promtool");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-analysis-"));

@@ -1,9 +1,9 @@
 import { Testing, TerraformStack } from "cdktf";
-import { ModelEndpoint, type ModelEndpointProps } from "../../constructs/model-endpoint";
-import { smokeTestPodLabels } from "../../constructs/model-endpoint/delivery";
-import { smokeTestCommand } from "../../constructs/commands/smoke-test";
-import { ARGO_ROLLOUTS_VERSION } from "../../constructs/argo-rollouts";
-import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
+import { ModelEndpoint, type ModelEndpointProps } from "../../../constructs/model-endpoint";
+import { smokeTestPodLabels } from "../../../constructs/model-endpoint/delivery";
+import { smokeTestCommand } from "../../../constructs/model-endpoint/smoke-test-command";
+import { ARGO_ROLLOUTS_VERSION } from "../../../constructs/argo-rollouts";
+import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
 
 const DIGEST = `sha256:${"cd".repeat(32)}`;
 const PROM = "http://prometheus-operated.monitoring.svc:9090";

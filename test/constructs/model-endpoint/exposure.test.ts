@@ -1,9 +1,9 @@
-import { ACCESS_LOG_FORMAT, HTTP_API_MAX_TIMEOUT_MS } from "../../constructs/model-endpoint/api-gateway";
-import { requestParameterProblems } from "../../constructs/model-endpoint/http-api-rules";
-import { modelGatewayPodLabels } from "../../constructs/model-endpoint/gateway";
-import { MODEL_GATEWAY_CALLER_HEADER } from "../../constructs/commands/model-gateway";
-import { modelServerCommand } from "../../constructs/commands/model-server";
-import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
+import { ACCESS_LOG_FORMAT, HTTP_API_MAX_TIMEOUT_MS } from "../../../constructs/model-endpoint/api-gateway";
+import { requestParameterProblems } from "../../../constructs/core/http-api-rules";
+import { modelGatewayPodLabels } from "../../../constructs/model-endpoint/gateway";
+import { MODEL_GATEWAY_CALLER_HEADER } from "../../../constructs/model-endpoint/gateway-command";
+import { modelServerCommand } from "../../../constructs/model-endpoint/server-command";
+import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
 
 const DIGEST = `sha256:${"ef".repeat(32)}`;
 const CERT = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa";

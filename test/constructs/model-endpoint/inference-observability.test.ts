@@ -4,9 +4,9 @@
  * Secret only, the log prefix expires as configured, egress opens only what the logger needs, and the
  * model-serving rules and dashboard are shipped.
  */
-import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import { INFERENCE_LOG_KEY_ENV } from "../../constructs/commands/model-server";
-import { envConfig, resourcesOf, synthJson } from "../helpers/synth";
+import { INFERENCE_LOG_PREFIX } from "../../../config/inference";
+import { INFERENCE_LOG_KEY_ENV } from "../../../constructs/model-endpoint/server-command";
+import { envConfig, resourcesOf, synthJson } from "../../helpers/synth";
 
 const DIGEST = `sha256:${"cd".repeat(32)}`;
 const dev = envConfig("dev");

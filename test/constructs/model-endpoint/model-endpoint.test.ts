@@ -1,9 +1,9 @@
 import { Testing, TerraformStack } from "cdktf";
-import { ModelEndpoint, modelServerPodLabels, type ModelEndpointProps } from "../../constructs/model-endpoint";
-import { modelEndpointProps } from "../../constructs/model-endpoint/from-config";
-import { MODEL_DIR, modelServerCommand } from "../../constructs/commands/model-server";
-import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
-import { lifecyclePolicyProblems, releaseTag, ruleSelecting, type EcrLifecycleRule } from "../../constructs/model-endpoint/ecr-rules";
+import { ModelEndpoint, modelServerPodLabels, type ModelEndpointProps } from "../../../constructs/model-endpoint";
+import { modelEndpointProps } from "../../../constructs/model-endpoint/from-config";
+import { MODEL_DIR, modelServerCommand } from "../../../constructs/model-endpoint/server-command";
+import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
+import { lifecyclePolicyProblems, releaseTag, ruleSelecting, type EcrLifecycleRule } from "../../../constructs/core/ecr-rules";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const base: ModelEndpointProps = {

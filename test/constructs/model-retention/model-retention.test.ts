@@ -1,9 +1,9 @@
 import { Testing, TerraformStack } from "cdktf";
-import { retentionCommand, modelRetentionPodLabels, ARCHIVE_TAG } from "../../constructs/commands/retention";
-import { trackingServerUrl } from "../../constructs/commands/mlflow";
-import { trackingServerAddress } from "../../constructs/tracking-server/from-config";
-import { ModelRetention, type ModelRetentionProps } from "../../constructs/model-retention";
-import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { retentionCommand, modelRetentionPodLabels, ARCHIVE_TAG } from "../../../constructs/model-retention/command";
+import { trackingServerUrl } from "../../../constructs/tracking-server/mlflow-command";
+import { trackingServerAddress } from "../../../constructs/tracking-server/from-config";
+import { ModelRetention, type ModelRetentionProps } from "../../../constructs/model-retention";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 
 const only = (json: TfJson, type: string, prefix: string) => {
   const found = Object.entries(resourcesOf(json, type)).filter(([k]) => k.startsWith(prefix));

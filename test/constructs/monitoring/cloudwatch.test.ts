@@ -3,13 +3,13 @@
  * IRSA), the least-privilege policy and the "MLflow / Database and artifacts" dashboard, over the
  * synthesized JSON of the construct alone and of the environment stacks.
  */
-import { configured, resourcesOf, envConfig, synthJson, type TfJson } from "../helpers/synth";
-import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
-import { monitoringProps } from "../../constructs/monitoring/from-config";
-import { GRAFANA_SERVICE_ACCOUNT, type CloudWatchOptions, type MonitoringProps } from "../../constructs/monitoring";
-import { GRAFANA_CLOUDWATCH_ACTIONS, buildCloudWatchDashboard } from "../../constructs/monitoring/cloudwatch";
-import { dashboardExpressions } from "../../constructs/monitoring/dashboards";
-import { allRules as allPolicies } from "../../policies";
+import { configured, resourcesOf, envConfig, synthJson, type TfJson } from "../../helpers/synth";
+import { authProxy, synthMonitoring, trackingServer } from "../../monitoring/fixtures";
+import { monitoringProps } from "../../../constructs/monitoring/from-config";
+import { GRAFANA_SERVICE_ACCOUNT, type CloudWatchOptions, type MonitoringProps } from "../../../constructs/monitoring";
+import { GRAFANA_CLOUDWATCH_ACTIONS, buildCloudWatchDashboard } from "../../../constructs/monitoring/cloudwatch";
+import { dashboardExpressions } from "../../../constructs/monitoring/dashboards";
+import { allRules as allPolicies } from "../../../policies";
 
 const OIDC_ARN = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123";
 const cloudWatch: CloudWatchOptions = {

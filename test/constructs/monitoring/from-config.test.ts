@@ -1,7 +1,7 @@
-import { ConfigError } from "../../config";
-import { monitoringProps } from "../../constructs/monitoring/from-config";
-import { configured, envConfig, resourcesOf, SHIPPED, synthJson } from "../helpers/synth";
-import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
+import { ConfigError } from "../../../config";
+import { monitoringProps } from "../../../constructs/monitoring/from-config";
+import { configured, envConfig, resourcesOf, SHIPPED, synthJson } from "../../helpers/synth";
+import { authProxy, synthMonitoring, trackingServer } from "../../monitoring/fixtures";
 
 const ALARM_TOPIC = "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms";
 const deps = { trackingServer, authProxy, alarmTopicArn: ALARM_TOPIC };

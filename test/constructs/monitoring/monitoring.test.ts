@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Testing } from "cdktf";
-import { resourcesOf, onlyResource, type TfJson } from "../helpers/synth";
-import { authProxy, synthMonitoring, trackingServer } from "../monitoring/fixtures";
-import { KUBE_PROMETHEUS_STACK_VERSION, type MonitoringProps } from "../../constructs/monitoring";
-import { allRules as allPolicies } from "../../policies";
+import { resourcesOf, onlyResource, type TfJson } from "../../helpers/synth";
+import { authProxy, synthMonitoring, trackingServer } from "../../monitoring/fixtures";
+import { KUBE_PROMETHEUS_STACK_VERSION, type MonitoringProps } from "../../../constructs/monitoring";
+import { allRules as allPolicies } from "../../../policies";
 
 const release = (json: TfJson, id: "kube_prometheus_stack" | "resources") => {
   const found = Object.entries(resourcesOf(json, "helm_release")).filter(([name]) => name.startsWith(`monitoring_${id}_`));

@@ -1,10 +1,10 @@
 import { TerraformStack, Testing } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { NetworkPolicies, type NetworkPoliciesProps } from "../../constructs/network-policies";
-import { PUBLIC_INTERNET, networkPoliciesProps } from "../../constructs/network-policies/from-config";
-import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../constructs/tracking-server";
-import { trackingInstance } from "../../constructs/tracking-server/from-config";
-import { envConfig, resourcesOf, type TfJson } from "../helpers/synth";
+import { NetworkPolicies, type NetworkPoliciesProps } from "../../../constructs/network-policies";
+import { PUBLIC_INTERNET, networkPoliciesProps } from "../../../constructs/network-policies/from-config";
+import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../../../constructs/tracking-server";
+import { trackingInstance } from "../../../constructs/tracking-server/from-config";
+import { envConfig, resourcesOf, type TfJson } from "../../helpers/synth";
 
 function synth(props: NetworkPoliciesProps): TfJson {
   const stack = new TerraformStack(Testing.app(), "test");

@@ -2,17 +2,17 @@ import { TerraformStack, Testing } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import type { EnvironmentConfig } from "../../config";
+import type { EnvironmentConfig } from "../../../config";
 import {
   EVENTS_ENV, MLFLOW_WEBHOOK_EVENTS, registryEventsCommand, registryEventsSettings, trackingServerWebhookEnv,
   registryEventsSecretRefs, registryEventsWebhookUrl,
-} from "../../constructs/commands/registry-events";
-import { trackingServerCommand } from "../../constructs/commands/mlflow";
-import { RegistryEvents, registryEventsProps, type RegistryEventsProps } from "../../constructs/registry-events";
-import { mlflowCommandInputs, trackingServerPodLabels } from "../../constructs/tracking-server";
-import { trackingInstance, trackingServerProps } from "../../constructs/tracking-server/from-config";
-import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
-import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../helpers/synth";
+} from "../../../constructs/registry-events/command";
+import { trackingServerCommand } from "../../../constructs/tracking-server/mlflow-command";
+import { RegistryEvents, registryEventsProps, type RegistryEventsProps } from "../../../constructs/registry-events";
+import { mlflowCommandInputs, trackingServerPodLabels } from "../../../constructs/tracking-server";
+import { trackingInstance, trackingServerProps } from "../../../constructs/tracking-server/from-config";
+import { authProxyPodLabels } from "../../../constructs/auth-proxy/oauth2-proxy-command";
+import { configProblems, envConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
 
 const dev = envConfig("dev");
 const trackingServer = { namespace: "mlflow", port: 5000, podLabels: trackingServerPodLabels(trackingInstance(dev)) };

@@ -1,16 +1,16 @@
 import * as path from "path";
 import { TerraformStack, Testing } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { trackingServerCommand } from "../../constructs/commands/mlflow";
-import { mlflowCommandInputs } from "../../constructs/tracking-server";
-import { trackingServerProps } from "../../constructs/tracking-server/from-config";
+import { trackingServerCommand } from "../../../constructs/tracking-server/mlflow-command";
+import { mlflowCommandInputs } from "../../../constructs/tracking-server";
+import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import {
   TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, TRACKING_GUARD_ENV, TRACKING_GUARD_MODULE, trackingGuardEnv, trackingGuardFiles, trackingGuardVolume,
-} from "../../constructs/commands/tracking-guard";
-import { TrackingGuard } from "../../constructs/tracking-guard";
-import type { EnvironmentConfig } from "../../config";
-import { envConfig, onlyResource, type TfJson } from "../helpers/synth";
-import { toolGuardDir, venvPythonRun } from "../helpers/mlflow-tool";
+} from "../../../constructs/tracking-server/guard-command";
+import { TrackingGuard } from "../../../constructs/tracking-server/guard";
+import type { EnvironmentConfig } from "../../../config";
+import { envConfig, onlyResource, type TfJson } from "../../helpers/synth";
+import { toolGuardDir, venvPythonRun } from "../../helpers/mlflow-tool";
 
 const dev = envConfig("dev");
 /** The command inputs of an environment, through the one mapping the stack uses (tracking-server/from-config.ts). */

@@ -1,6 +1,6 @@
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { TrackingIdentity, type TrackingIdentityProps } from "../../constructs/tracking-identity";
-import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { TrackingIdentity, type TrackingIdentityProps } from "../../../constructs/tracking-server/identity";
+import { configured, envConfig, onlyResource, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 
 const OIDC = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
 const byPrefix = (json: TfJson, type: string, prefix: string) => Object.entries(resourcesOf(json, type)).find(([k]) => k.startsWith(prefix + "_"))![1];

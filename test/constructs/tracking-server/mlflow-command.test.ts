@@ -5,13 +5,13 @@ import * as path from "path";
 import {
   allowedHosts, backendStoreEnv, cidrHostPattern, dbUpgradeCommand, gcCommand, mlflowImage, MLFLOW_ENV, PROMETHEUS_DIR,
   trackingServerCommand, type MlflowCommandInputs,
-} from "../../../constructs/commands/mlflow";
+} from "../../../constructs/tracking-server/mlflow-command";
 import { mlflowCommandInputs } from "../../../constructs/tracking-server";
 import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import type { EnvironmentConfig } from "../../../config";
-import { renderProcess, type RenderedProcess } from "../../../constructs/commands/render";
-import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
-import type { BackendStoreContract } from "../../../constructs/contracts";
+import { renderProcess, type RenderedProcess } from "../../../constructs/core/render";
+import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-types";
+import type { BackendStoreContract } from "../../../constructs/core/contracts";
 import { envConfig } from "../../helpers/synth";
 import { mlflowCliParse, type CliResult } from "../../helpers/mlflow-cli";
 import { mlflowRun, mlflowStart, venvPythonRun, type ToolRun } from "../../helpers/mlflow-tool";

@@ -1,19 +1,19 @@
 import { App, TerraformStack, Testing } from "cdktf";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import type { EnvironmentConfig } from "../../config";
-import { authProxyPodLabels } from "../../constructs/commands/oauth2-proxy";
-import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../constructs/commands/mlflow";
-import { renderProcess } from "../../constructs/commands/render";
-import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../../constructs/commands/tcp-nodelay";
-import type { ContainerCommand, EnvVar } from "../../constructs/commands/types";
-import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../constructs/contracts";
-import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../constructs/tracking-server";
-import { trackingServerProps } from "../../constructs/tracking-server/from-config";
-import { configured, envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../helpers/synth";
-import { mlflowCliParse } from "../helpers/mlflow-cli";
-import { containersOf, secretLiterals } from "../helpers/containers";
-import { synthJson } from "../helpers/synth";
+import type { EnvironmentConfig } from "../../../config";
+import { authProxyPodLabels } from "../../../constructs/auth-proxy/oauth2-proxy-command";
+import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../../constructs/tracking-server/mlflow-command";
+import { renderProcess } from "../../../constructs/core/render";
+import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../../../constructs/core/tcp-nodelay";
+import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-types";
+import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../../constructs/core/contracts";
+import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../../constructs/tracking-server";
+import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
+import { configured, envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../../helpers/synth";
+import { mlflowCliParse } from "../../helpers/mlflow-cli";
+import { containersOf, secretLiterals } from "../../helpers/containers";
+import { synthJson } from "../../helpers/synth";
 
 const artifactStore: ArtifactStoreContract = {
   bucketName: "mlflow-dev-artifacts-111111111111",

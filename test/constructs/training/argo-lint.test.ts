@@ -8,10 +8,10 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ARGO_WORKFLOWS_APP_VERSION } from "../../config/training";
-import { TRAINING } from "../fixtures/training";
-import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
-import { TOOLS_DIR } from "../helpers/tools";
+import { ARGO_WORKFLOWS_APP_VERSION } from "../../../config/training";
+import { TRAINING } from "../../fixtures/training";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
+import { TOOLS_DIR } from "../../helpers/tools";
 
 const argo = path.join(TOOLS_DIR, "bin", "argo");
 if (!fs.existsSync(argo)) throw new Error(`argo not found at ${argo}: run \`npm run setup\` (scripts/install-tools.sh builds it with scripts/build-argo-cli.sh)`);

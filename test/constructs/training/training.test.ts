@@ -6,22 +6,22 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Testing, TerraformStack } from "cdktf";
-import { trainingStepCommands, TOKEN_WRAPPER, TRAINING_GATES_CONFIGMAP } from "../../constructs/commands/training";
-import { authProxySecretRefs, oauth2ProxyCommand, WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_FILE } from "../../constructs/commands/oauth2-proxy";
-import { oauth2ProxySettings, trainingSubject } from "../../constructs/auth-proxy/from-config";
-import type { EnvironmentConfig } from "../../config";
+import { trainingStepCommands, TOKEN_WRAPPER, TRAINING_GATES_CONFIGMAP } from "../../../constructs/training/command";
+import { authProxySecretRefs, oauth2ProxyCommand, WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_FILE } from "../../../constructs/auth-proxy/oauth2-proxy-command";
+import { oauth2ProxySettings, trainingSubject } from "../../../constructs/auth-proxy/from-config";
+import type { EnvironmentConfig } from "../../../config";
 
 /** The proxy's command of an environment, through the one mapping the stack uses (auth-proxy/from-config.ts). */
 const proxyCommandOf = (config: EnvironmentConfig) => oauth2ProxyCommand({
   ...oauth2ProxySettings(config), upstream: { namespace: "mlflow", serviceName: "mlflow", port: 5000 }, secrets: authProxySecretRefs(config.auth.clientSecret),
 });
-import { Training } from "../../constructs/training";
-import { argoArtifactPrefix, pipelineGates, trainingProps } from "../../constructs/training/from-config";
-import { ARGO_WORKFLOWS_CHART_VERSION } from "../../config/training";
-import { TRAINING } from "../fixtures/training";
-import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
+import { Training } from "../../../constructs/training";
+import { argoArtifactPrefix, pipelineGates, trainingProps } from "../../../constructs/training/from-config";
+import { ARGO_WORKFLOWS_CHART_VERSION } from "../../../config/training";
+import { TRAINING } from "../../fixtures/training";
+import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 
-const ROOT = path.join(__dirname, "..", "..");
+const ROOT = path.join(__dirname, "..", "..", "..");
 const releases = (json: TfJson) => resourcesOf(json, "helm_release");
 const pipelineResources = (json: TfJson): any[] => {
   const key = Object.keys(releases(json)).find((k) => k.startsWith("training_pipeline"));

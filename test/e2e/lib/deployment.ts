@@ -10,8 +10,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { renderProcess, type RenderedProcess } from "../../../constructs/commands/render";
-import type { ContainerCommand, EnvVar } from "../../../constructs/commands/types";
+import { renderProcess, type RenderedProcess } from "../../../constructs/core/render";
+import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-types";
 import { LOOPBACK } from "./net";
 import { TerraformValues } from "./terraform";
 import { findConfigMap, findSecret, selects, services, type Container, type Service, type StackJson, type Workload } from "./workloads";

@@ -4,7 +4,7 @@
  * (constructs/commands/types.ts), the Services in front of them, the Secrets and ConfigMaps they
  * reference, and the Ingress. Nothing here knows a flag of MLflow or oauth2-proxy: it reads the JSON.
  */
-import type { ContainerCommand, EnvVar, MountedFile } from "../../../constructs/commands/types";
+import type { ContainerCommand, EnvVar, MountedFile } from "../../../constructs/core/command-types";
 
 type Json = Record<string, any>;
 /** The synthesized stack: `{ resource: { <type>: { <name>: {...} } }, data: ... }`. */
