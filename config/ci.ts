@@ -70,7 +70,7 @@ export function ciRoleArns(env: CiNaming): CiRoleNames {
 }
 
 /**
- * The roles that administer the stack's KMS keys through the keys' own policies (constructs/kms-key-policy.ts):
+ * The roles that administer the stack's KMS keys through the keys' own policies (constructs/core/kms-key-policy.ts):
  * the deploy role of an environment the pipelines deploy; none otherwise (the account's IAM policies decide).
  */
 export function keyAdministratorArns(env: CiNaming): string[] {

@@ -1,6 +1,6 @@
 /**
  * The safety net behind the schema. The schema mirrors every check a construct makes on values that
- * come from configuration (sharing the rule functions of constructs/aws-limits.ts), so a configuration
+ * come from configuration (sharing the rule functions of constructs/core/aws-limits.ts), so a configuration
  * it accepts builds. Should a construct still throw while an environment's stack is built, the error
  * reaches the user as a configuration problem: named by environment and, where the message lets us
  * tell, by the configuration field it came from.

@@ -24,7 +24,7 @@ import { STATE_BUCKET_ACCOUNT_PLACEHOLDER, stateKeyAlias } from "./state";
 
 /**
  * AWS regions known when this list was written, for examples and tests. The schema does not gate on it:
- * any region-shaped name is accepted (constructs/aws-limits.ts), so a new region needs no code change.
+ * any region-shaped name is accepted (constructs/core/aws-limits.ts), so a new region needs no code change.
  */
 export const AWS_REGIONS = [
   "us-east-1", "us-east-2", "us-west-1", "us-west-2",
@@ -44,7 +44,7 @@ const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const accountId = z.string().regex(/^\d{12}$/, { error: "a 12-digit AWS account id such as \"123456789012\" (quoted, leading zeros kept)" });
-/** A string field checked by one of the rule functions of constructs/aws-limits.ts or config/quantity.ts. */
+/** A string field checked by one of the rule functions of constructs/core/aws-limits.ts or config/quantity.ts. */
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
     const p = problem(value);
@@ -533,7 +533,7 @@ export const environmentSchema = z.object({
   }
 });
 
-/** Re-exported from constructs/aws-limits.ts, where the coverage rule lives. */
+/** Re-exported from constructs/core/aws-limits.ts, where the coverage rule lives. */
 export { certificateCovers } from "../constructs/core/aws-limits";
 
 /** One environment's configuration, validated and with defaults applied. */

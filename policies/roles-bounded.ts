@@ -9,7 +9,7 @@ import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../constructs/ci
  */
 export class RolesBounded extends PolicyRule {
   readonly id = "MLF-IAM-2";
-  readonly reason = "Every role the stack creates carries the workload permissions boundary (constructs/permissions-boundary.ts), so the deploy role, which may only change roles with that boundary, can never create or change a role into an administrator.";
+  readonly reason = "Every role the stack creates carries the workload permissions boundary (constructs/core/permissions-boundary.ts), so the deploy role, which may only change roles with that boundary, can never create or change a role into an administrator.";
 
   check(json: TfJson): Finding[] {
     const findings: Finding[] = [];

@@ -11,7 +11,7 @@
  *    another account, old versions expire), every setting put again on each run;
  * 3. synthesizes the stack and applies, with Terraform, what only an administrator may apply: GitHub's OIDC
  *    provider, the CI roles and their cluster access, the workload permissions boundary (constructs/ci-roles,
- *    constructs/permissions-boundary.ts), and the namespaces whose Secrets an operator creates by hand;
+ *    constructs/core/permissions-boundary.ts), and the namespaces whose Secrets an operator creates by hand;
  * 4. prints what is left: the Secrets to create, the GitHub Environments, the first full deploy.
  *
  * Run it again after a change to the CI roles or the boundary (the deploy role may not apply those).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `argo` CLI at the Argo Workflows version the training pipeline targets (config/training.ts,
 # ARGO_WORKFLOWS_APP_VERSION) from the Go module proxy, for `argo lint --offline` of the synthesized
-# WorkflowTemplate and CronWorkflow (test/constructs/training-argo-lint.test.ts).
+# WorkflowTemplate and CronWorkflow (test/constructs/training/argo-lint.test.ts).
 #
 # `go install github.com/argoproj/argo-workflows/v3/cmd/argo@<v>` cannot be used: the module has a replace
 # directive (go install refuses those), and the proxy here answers 403 to the version list go install

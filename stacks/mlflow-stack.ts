@@ -64,7 +64,7 @@ export interface MlflowStackOptions {
 
 /**
  * Everything one environment needs, in its own Terraform state: providers, backend, and the platform's
- * constructs wired to each other through small typed contracts (constructs/contracts.ts).
+ * constructs wired to each other through small typed contracts (constructs/core/contracts.ts).
  */
 export class MlflowStack extends TerraformStack {
   readonly config: EnvironmentConfig;
@@ -352,7 +352,7 @@ export class MlflowStack extends TerraformStack {
     const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
 
     // ── Every role the stack creates carries the workload boundary, but the plan and deploy roles, which
-    // only an administrator applies and the deploy role may not touch (constructs/permissions-boundary.ts).
+    // only an administrator applies and the deploy role may not touch (constructs/core/permissions-boundary.ts).
     applyBoundary(this, boundary.arn, (role) => role === ciRoles?.planRole || role === ciRoles?.deployRole);
   }
 

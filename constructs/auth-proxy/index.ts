@@ -414,7 +414,7 @@ export class AuthProxy extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             // Keep serving while the load balancer deregisters the pod (preStop below), then let
-            // oauth2-proxy finish what it accepted after SIGTERM. See constructs/drain.ts.
+            // oauth2-proxy finish what it accepted after SIGTERM. See constructs/core/drain.ts.
             terminationGracePeriodSeconds: drain.terminationGracePeriodSeconds,
             securityContext: restrictedPodSecurityContext(String(AUTH_PROXY_UID)),
             topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],

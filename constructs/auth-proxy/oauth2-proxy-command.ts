@@ -108,7 +108,7 @@ export function authProxyPodLabels(partOf: string): Record<string, string> {
 /**
  * The official image at an exact version (the e2e tests build the same version), in its `-alpine`
  * flavour: the same binary at the same path, plus the `sleep` the pod's preStop pause runs (the default
- * flavour is distroless and has no program to pause with; see constructs/drain.ts).
+ * flavour is distroless and has no program to pause with; see constructs/core/drain.ts).
  */
 export function oauth2ProxyImage(proxyVersion: string): string {
   return `quay.io/oauth2-proxy/oauth2-proxy:v${proxyVersion}-alpine`;
@@ -266,7 +266,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
     // Who may sign in. The domain check is opened ("*") only by auth.allowAnyEmailDomain, and the group
     // check then does the limiting. With both lists, a user needs both. oauth2-proxy skips the domain
     // check for a bearer token without an e-mail claim: the tracking server's guard checks the
-    // X-Forwarded-Email set below again and refuses a request without one (constructs/tracking-guard.ts).
+    // X-Forwarded-Email set below again and refuses a request without one (constructs/tracking-server/guard.ts).
     ...allowList,
     // Pipelines: `Authorization: Bearer <OIDC token>` (audience = client id, or a configured pair).
     v("SKIP_JWT_BEARER_TOKENS", "true"),

@@ -64,7 +64,7 @@ export interface BackendStoreProps {
   readonly accountId: string;
   /**
    * IAM roles that administer the database's key through its key policy (the CI deploy role), roles of this
-   * account (constructs/kms-key-policy.ts). @default [] (the account's IAM policies decide)
+   * account (constructs/core/kms-key-policy.ts). @default [] (the account's IAM policies decide)
    */
   readonly keyAdministratorArns?: readonly string[];
   /** AWS region of the instance (CloudWatch Logs' service principal is regional). Required. */

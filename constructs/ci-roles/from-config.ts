@@ -31,7 +31,7 @@ export function artifactBucketNames(config: EnvironmentConfig): string[] {
   return [name, ...(config.artifacts.accessLogging ? [`${name}-logs`] : []), ...(config.artifacts.replicationRegion ? [`${name}-replica`] : [])];
 }
 
-/** The name of the workload permissions boundary (constructs/permissions-boundary.ts) of an environment. */
+/** The name of the workload permissions boundary (constructs/core/permissions-boundary.ts) of an environment. */
 export function workloadBoundaryName(config: Pick<EnvironmentConfig, "project" | "name">): string {
   return `${config.project}-${config.name}-workload-boundary`;
 }

@@ -12,8 +12,8 @@
  * - deploy: applies a reviewed plan. Trusts only `repo:<owner>/<repo>:environment:<deployEnvironment>`,
  *   so only a job of that GitHub Environment (its reviewers, its branch rules) can assume it. Named actions
  *   on the services the stack manages; KMS keys only those whose key policy names it (the stack's own:
- *   constructs/kms-key-policy.ts); S3 only on the stack's own buckets, IAM only on roles that carry the
- *   workload permissions boundary (constructs/permissions-boundary.ts): it may create a role only with that
+ *   constructs/core/kms-key-policy.ts); S3 only on the stack's own buckets, IAM only on roles that carry the
+ *   workload permissions boundary (constructs/core/permissions-boundary.ts): it may create a role only with that
  *   boundary, change only roles that carry it, attach only the stack's own policies and the AWS managed
  *   ones the stack uses, pass roles only to the services that take them, and never write the boundary, the
  *   OIDC provider, or the plan and deploy roles (including itself). So it cannot make itself, or anything,
@@ -102,12 +102,12 @@ export interface CiRolesProps {
   readonly imagePushPolicyArns?: readonly string[];
   /** Longest session of every role, in seconds (3600-43200). @default 3600 */
   readonly maxSessionSeconds?: number;
-  /** The workload permissions boundary (constructs/permissions-boundary.ts): its ARN (a token) and its policy name. Required. */
+  /** The workload permissions boundary (constructs/core/permissions-boundary.ts): its ARN (a token) and its policy name. Required. */
   readonly workloadBoundary: { readonly arn: string; readonly name: string };
   /**
    * The stack's default tags `project` and `environment`: the deploy role tags the keys it creates with them
    * and never re-tags a key carrying other values. (It manages only the keys whose policy names it:
-   * constructs/kms-key-policy.ts.) Required.
+   * constructs/core/kms-key-policy.ts.) Required.
    */
   readonly stackTags: { readonly project: string; readonly environment: string };
   /**
@@ -382,7 +382,7 @@ export class CiRoles extends Construct {
             Resource: "*",
           },
           // ── KMS: new keys, tagged with this stack's project and environment. What the role may do to a key
-          // afterwards is in that key's policy (constructs/kms-key-policy.ts), which names it on the keys the stack
+          // afterwards is in that key's policy (constructs/core/kms-key-policy.ts), which names it on the keys the stack
           // creates: tagging is allowed on any key (CreateKey's tags are a TagResource on a key without tags, which
           // no condition tells from someone else's untagged key), so tags must not be what grants control ──
           { Sid: "CreateKeys", Effect: "Allow", Action: ["kms:CreateKey"], Resource: "*" },

@@ -67,7 +67,7 @@ export interface MlflowIngressProps {
   /**
    * ALB only: the target group's deregistration delay in seconds (0-3600): how long requests in flight
    * to a stopping proxy pod may finish. The proxy pods must keep serving longer than this
-   * (AuthProxyProps.drainSeconds; constructs/drain.ts).
+   * (AuthProxyProps.drainSeconds; constructs/core/drain.ts).
    * @default the idle timeout, at most 3600
    */
   readonly deregistrationDelaySeconds?: number;
@@ -143,7 +143,7 @@ export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Recor
       "routing.http.drop_invalid_header_fields.enabled=true",
     ].join(","),
     // Let in-flight transfers finish while a target drains (rollouts, scale-in); the proxy pods keep
-    // serving longer than this (constructs/drain.ts).
+    // serving longer than this (constructs/core/drain.ts).
     "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelay}`,
     // The controller creates the ALB, its target group and security group: the AWS provider's default
     // tags never reach them, so the tags go in the annotation.

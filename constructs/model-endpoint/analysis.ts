@@ -3,7 +3,7 @@
  * ratio and the p99 latency of one model version. These are the queries an Argo Rollouts
  * AnalysisTemplate runs against Prometheus during a blue-green or canary release (./delivery.ts, with the
  * version as the template's `{{args.version}}`); they are tested with promtool on synthetic series that pass and that fail
- * (test/constructs/model-endpoint-analysis.test.ts).
+ * (test/constructs/model-endpoint/analysis.test.ts).
  */
 
 /** Thresholds a new version must meet. */

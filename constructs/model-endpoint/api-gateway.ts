@@ -93,7 +93,7 @@ export interface ModelApiProps {
   readonly accountId: string;
   /**
    * IAM roles that administer the access logs' key through its key policy: the CI deploy role, of this
-   * account (constructs/kms-key-policy.ts). @default [] (the account's IAM policies decide)
+   * account (constructs/core/kms-key-policy.ts). @default [] (the account's IAM policies decide)
    */
   readonly keyAdministratorArns?: readonly string[];
   readonly vpcId: string;

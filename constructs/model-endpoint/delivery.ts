@@ -1,6 +1,6 @@
 /**
  * Progressive delivery of a model endpoint with Argo Rollouts (pinned v1.8.3, see
- * constructs/argo-rollouts.ts): the Rollout, its AnalysisTemplates and the pre-promotion smoke test Job,
+ * constructs/argo-rollouts/index.ts): the Rollout, its AnalysisTemplates and the pre-promotion smoke test Job,
  * as plain Kubernetes objects that the endpoint's local chart writes out (so no CRD is needed at plan time).
  *
  * The Rollout references the endpoint's Deployment (`workloadRef`): the pod template stays in the
@@ -65,7 +65,7 @@ export interface RolloutInputs {
   readonly activeService: string;
   readonly previewService: string;
   readonly delivery: Required<Pick<ModelDelivery, "strategy">> & ModelDelivery;
-  /** The smoke test's container command (constructs/commands/smoke-test.ts). */
+  /** The smoke test's container command (constructs/model-endpoint/smoke-test-command.ts). */
   readonly smoke: ContainerCommand;
   readonly smokePodLabels: Record<string, string>;
   readonly uid: number;

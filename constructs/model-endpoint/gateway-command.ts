@@ -7,7 +7,7 @@
  * limit on that header and checks it again against the allow-lists (oauth2-proxy skips its domain check
  * for a token without an e-mail claim; the server refuses it with 403); the token itself is not passed on.
  *
- * The same binary and image as the tracking server's proxy (constructs/commands/oauth2-proxy.ts); the
+ * The same binary and image as the tracking server's proxy (constructs/auth-proxy/oauth2-proxy-command.ts); the
  * end-to-end run starts this command for real in front of the model server and shows the refusals.
  */
 import type { SecretKeyRef } from "../core/contracts";

@@ -1,7 +1,7 @@
 /**
  * The `ingress` exposure of a model endpoint (serving.exposure: "ingress"): an OAuth2 Proxy Deployment in
  * front of the model's Service, authenticating bearer tokens of the platform's issuer
- * (constructs/commands/model-gateway.ts), behind an ALB Ingress for `<model>.<serving.ingress.domain>`.
+ * (constructs/model-endpoint/gateway-command.ts), behind an ALB Ingress for `<model>.<serving.ingress.domain>`.
  * For clusters without API Gateway. The model's NetworkPolicy admits these pods (gatewayPodLabels).
  *
  * Creates: two generated Secrets (cookie and client secret oauth2-proxy insists on, never used for a

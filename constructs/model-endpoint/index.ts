@@ -17,7 +17,7 @@
  * The pods get no AWS identity: the model is inside the image and the server calls nothing. That is the
  * least privilege there is; the node role pulls the image (ECR read on the repository).
  *
- * The container command is `modelServerCommand` (constructs/commands/model-server.ts), the value the
+ * The container command is `modelServerCommand` (constructs/model-endpoint/server-command.ts), the value the
  * end-to-end harness runs for real.
  */
 import * as fs from "fs";
@@ -143,7 +143,7 @@ export interface ModelEndpointProps {
   readonly kmsKeyArn?: string;
   /**
    * IAM roles that administer the repository's own key (when `kmsKeyArn` is not given) through its key
-   * policy: the CI deploy role, of the key's account (constructs/kms-key-policy.ts).
+   * policy: the CI deploy role, of the key's account (constructs/core/kms-key-policy.ts).
    * @default [] (KMS's default key policy: the account's IAM policies decide)
    */
   readonly keyAdministratorArns?: readonly string[];

@@ -1,6 +1,6 @@
 /**
  * The model retention job (`mlflow-platform retention run`) as one pure value, like `gcCommand`: the
- * CronJob of constructs/model-retention.ts runs it, and the end-to-end harness runs the very same value.
+ * CronJob of constructs/model-retention/index.ts runs it, and the end-to-end harness runs the very same value.
  *
  * It talks to the tracking server in-cluster (admitted by the tracking server's NetworkPolicy through
  * `modelRetentionPodLabels`), and to S3 with its own role (tag objects under the artifact prefix only).

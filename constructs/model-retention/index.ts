@@ -1,5 +1,5 @@
 /**
- * The model retention CronJob: runs `mlflow-platform retention run` (constructs/commands/retention.ts)
+ * The model retention CronJob: runs `mlflow-platform retention run` (constructs/model-retention/command.ts)
  * on a schedule, as its own service account with its own IAM role that may only list the artifact
  * prefix and read and write the tags of objects under it (no GetObject, no PutObject, no delete).
  * The artifact bucket's lifecycle rule (ArtifactStore `archive`) moves tagged objects to a colder

@@ -3,9 +3,9 @@
  * the stack creates (default deny there) and what each workload without a policy of its own needs.
  *
  * Workloads with their own complete policy (ingress and egress) are left to it: the proxy
- * (constructs/auth-proxy.ts), the registry events service (constructs/registry-events.ts), each model
+ * (constructs/auth-proxy/index.ts), the registry events service (constructs/registry-events/index.ts), each model
  * endpoint (constructs/model-endpoint). The tracking server's ingress is its own policy
- * (constructs/tracking-server.ts); its egress is decided here.
+ * (constructs/tracking-server/index.ts); its egress is decided here.
  */
 import type { EnvironmentConfig } from "../../config";
 import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";

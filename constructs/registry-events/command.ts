@@ -1,7 +1,7 @@
 /**
  * The registry events service's container command (`mlflow-platform events serve`), and the few
  * environment variables the tracking server needs so that its webhooks can reach the service. Pure
- * values: `constructs/registry-events.ts` turns them into a Deployment; the end-to-end harness runs
+ * values: `constructs/registry-events/index.ts` turns them into a Deployment; the end-to-end harness runs
  * the same values as local processes.
  *
  * Non-secret settings travel as one JSON document (`MLFLOW_EVENTS_CONFIG`); each secret is its own

@@ -12,7 +12,7 @@
  * - a NetworkPolicy: ingress only from the tracking server's pods (webhooks) and Prometheus; egress only
  *   DNS, the tracking server, and the channels' ports (443, the SMTP port) outside the cluster.
  *
- * The command comes from `constructs/commands/registry-events.ts`, which the end-to-end run starts too.
+ * The command comes from `constructs/registry-events/command.ts`, which the end-to-end run starts too.
  * The mapping from configuration to these props is {@link registryEventsProps}.
  */
 import { Fn, type ITerraformDependable } from "cdktf";

@@ -14,7 +14,7 @@
  * It runs inside the official MLflow image, which does not contain the platform's runtime package: the
  * file travels in a ConfigMap, mounted with a `*.dist-info` entry point (`mlflow.app` group) on
  * PYTHONPATH, and the server starts with `mlflow server --app-name platform-guard`. The e2e runs the same
- * command with the same files (from the synthesized ConfigMap). The ConfigMap itself: constructs/tracking-guard.ts.
+ * command with the same files (from the synthesized ConfigMap). The ConfigMap itself: constructs/tracking-server/guard.ts.
  */
 import { createHash } from "crypto";
 import * as fs from "fs";

@@ -1,5 +1,5 @@
 /**
- * The ConfigMap that carries the tracking server's guard (constructs/commands/tracking-guard.ts, the
+ * The ConfigMap that carries the tracking server's guard (constructs/tracking-server/guard-command.ts, the
  * Python module runtime/src/mlflow_platform_guard.py) into the tracking server's pods.
  */
 import type { ITerraformDependable } from "cdktf";

@@ -15,7 +15,7 @@
  *   Prometheus pods of the monitoring namespace and the gc job. This construct is the one place that
  *   decides it.
  *
- * The container commands come from `constructs/commands/mlflow.ts`, the single source the end-to-end
+ * The container commands come from `constructs/tracking-server/mlflow-command.ts`, the single source the end-to-end
  * harness runs too. No secret value is ever written: the database password is a Secret reference.
  */
 import type { ITerraformDependable } from "cdktf";
@@ -176,7 +176,7 @@ export interface TrackingServerProps {
 
   /**
    * Set TCP_NODELAY on the server's connections: a ConfigMap with a small `sitecustomize.py`
-   * (`constructs/commands/tcp-nodelay.ts`) mounted read-only and put on PYTHONPATH. Without it, with
+   * (`constructs/core/tcp-nodelay.ts`) mounted read-only and put on PYTHONPATH. Without it, with
    * `workers` > 1, every response on a kept-alive connection (the proxy keeps its connections to MLflow
    * alive) waits about 40 ms for the client's delayed ACK. Turn off only for an image that brings its
    * own `sitecustomize` module (this one would shadow it). See docs/runtime.md.
@@ -202,7 +202,7 @@ export interface TrackingServerProps {
 
   /**
    * Labels selecting the authenticating proxy's pods: the only application traffic the NetworkPolicy
-   * admits. Use `authProxyPodLabels(partOf)` from `constructs/commands/oauth2-proxy.ts`. Must not be
+   * admits. Use `authProxyPodLabels(partOf)` from `constructs/auth-proxy/oauth2-proxy-command.ts`. Must not be
    * empty (an empty selector would admit every pod of the namespace).
    */
   readonly authProxyPodLabels: Record<string, string>;

@@ -1,7 +1,7 @@
 /**
  * The MLflow processes the platform runs, each as one pure value (image, command, args, env): the
  * tracking server, the schema migration (`mlflow db upgrade`) and the garbage collection
- * (`mlflow gc`). `constructs/tracking-server.ts` turns them into a Deployment, a Job and a CronJob;
+ * (`mlflow gc`). `constructs/tracking-server/index.ts` turns them into a Deployment, a Job and a CronJob;
  * the end-to-end harness runs the very same values as local processes, swapping only addresses.
  *
  * Stable API (the e2e harness depends on these names):
@@ -80,7 +80,7 @@ export interface MlflowCommandInputs {
    */
   readonly webhookEncryptionKey?: SecretKeyRef;
   /**
-   * The ConfigMap holding the TCP_NODELAY module (`constructs/commands/tcp-nodelay.ts`): the server
+   * The ConfigMap holding the TCP_NODELAY module (`constructs/core/tcp-nodelay.ts`): the server
    * mounts it and puts it on PYTHONPATH. Unset: the server runs without it (a kept-alive connection then
    * waits ~40 ms per response when `workers` > 1).
    */

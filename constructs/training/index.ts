@@ -10,7 +10,7 @@
  * - The artifact repository: the artifact bucket under its own prefix, through workload identity
  *   (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo reads).
  * - The WorkflowTemplate (+ CronWorkflow with a schedule) via a local chart, so Argo's CRDs are never
- *   needed at plan time. Each step's container command comes from constructs/commands/training.ts.
+ *   needed at plan time. Each step's container command comes from constructs/training/command.ts.
  */
 import * as fs from "fs";
 import * as path from "path";

@@ -14,7 +14,7 @@ interface ManagedPolicy {
 
 export const AWS_MANAGED_POLICIES: readonly ManagedPolicy[] = [
   {
-    // Attached to the RDS enhanced monitoring role (constructs/backend-store.ts).
+    // Attached to the RDS enhanced monitoring role (constructs/backend-store/index.ts).
     name: "service-role/AmazonRDSEnhancedMonitoringRole",
     source: "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonRDSEnhancedMonitoringRole.html",
     version: "v1 (2015-11-11)",

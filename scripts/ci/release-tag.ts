@@ -1,6 +1,6 @@
 /**
  * Prints the tag a release adds to the released digest in an environment's model repository (the tag no
- * lifecycle rule selects: constructs/model-endpoint/ecr-rules.ts). Used by scripts/ci/release-tag.sh.
+ * lifecycle rule selects: constructs/core/ecr-rules.ts). Used by scripts/ci/release-tag.sh.
  *
  *   node dist/scripts/ci/release-tag.js --version 3 --digest sha256:<64 hex>
  */

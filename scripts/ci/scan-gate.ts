@@ -8,7 +8,7 @@
  *
  * What is deployed is the pushed digest (config/releases/<env>.json pins it). It must be a single image
  * manifest: ECR's basic scanning does not scan an image index (what buildx pushes with SBOM or provenance
- * attestations; constructs/model-endpoint/ecr-rules.ts, ECR_SOURCES.indexScan), so the pipeline pushes
+ * attestations; constructs/core/ecr-rules.ts, ECR_SOURCES.indexScan), so the pipeline pushes
  * without them (`--provenance=false --sbom=false`) and attests on GitHub instead. The findings must be the
  * findings of that digest.
  *

@@ -2,7 +2,7 @@
  * What the release pipeline deploys is what it scanned and what the repository keeps: the image is one
  * manifest pushed by digest (an image index would go unscanned by ECR's basic scanning), the scan gate
  * reads the findings of that digest, copies keep the digest, and every environment's release tags it with
- * the tag no lifecycle rule selects (constructs/model-endpoint/ecr-rules.ts).
+ * the tag no lifecycle rule selects (constructs/core/ecr-rules.ts).
  */
 import * as fs from "fs";
 import * as path from "path";

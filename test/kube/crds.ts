@@ -22,7 +22,7 @@ export const CRD_SOURCES: CrdSource[] = [
   {
     module: "github.com/prometheus-operator/prometheus-operator",
     version: "v0.93.1",
-    why: "the operator version (appVersion) of kube-prometheus-stack 88.5.3, the chart constructs/monitoring.ts pins",
+    why: "the operator version (appVersion) of kube-prometheus-stack 88.5.3, the chart constructs/monitoring/index.ts pins",
     dir: "example/prometheus-operator-crd-full",
     files: [
       "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",

@@ -1,6 +1,6 @@
 /**
  * The deploy role cannot make itself, or any role, an administrator (constructs/ci-roles,
- * constructs/permissions-boundary.ts), judged by the evaluator on the synthesized policies of every
+ * constructs/core/permissions-boundary.ts), judged by the evaluator on the synthesized policies of every
  * environment: each known escalation path is denied; every role without the boundary is one the deploy role
  * may not write; the boundary covers what every bounded role's policies grant, and nothing dangerous.
  * MLF-IAM-2 (policies/roles-bounded.ts) refuses a role without the boundary at synth.

@@ -37,7 +37,7 @@ const ENVIRONMENTS: [string, EnvironmentConfig][] = [
 function contextOf(env: EnvironmentConfig, json: StackJson): PipelineContext {
   const instances = stackInstances(json);
   const bucket = artifactBucketNames(env)[0];
-  // The artifact bucket's key: the one its alias names (constructs/artifact-store.ts).
+  // The artifact bucket's key: the one its alias names (constructs/artifact-store/index.ts).
   const alias = instances.find((i) => i.type === "aws_kms_alias" && i.ref(i.attrs.name) === `alias/${bucket}`);
   const key = alias?.target(alias.attrs.target_key_id);
   return {

@@ -1,4 +1,4 @@
-/** The shared AWS naming helpers (constructs/aws.ts) and the DNS label pattern (constructs/names.ts). */
+/** The shared AWS naming helpers (constructs/core/aws.ts) and the DNS label pattern (constructs/core/names.ts). */
 import { albTagsAnnotation, arnPrefix, eksClusterArn, oidcIssuerOf, OIDC_PROVIDER_ARN, partitionOf } from "../../../constructs/core/aws";
 import { DNS_LABEL } from "../../../constructs/core/names";
 import { AWS_REGIONS } from "../../../config/schema";

@@ -1,5 +1,5 @@
 /**
- * API Gateway's rules for HTTP API parameter mapping (constructs/model-endpoint/http-api-rules.ts, from
+ * API Gateway's rules for HTTP API parameter mapping (constructs/core/http-api-rules.ts, from
  * AWS's "Transform API requests and responses for HTTP APIs"): the table and the check built on it. The
  * check runs over every synthesized stack in test/stacks/aws-rules.test.ts.
  */

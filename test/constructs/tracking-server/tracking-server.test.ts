@@ -91,7 +91,7 @@ describe("TrackingServer in dev", () => {
     }
   });
 
-  it("runs the one tracking-server command from constructs/commands/mlflow.ts, on the pinned -full image", () => {
+  it("runs the one tracking-server command from constructs/tracking-server/mlflow-command.ts, on the pinned -full image", () => {
     const want = trackingServerCommand(mlflowCommandInputs(props(config)));
     expect(server.image).toBe("ghcr.io/mlflow/mlflow:v3.17.2-full");
     expect(server.command).toEqual(want.command);
@@ -414,7 +414,7 @@ describe("the Deployment's container, rendered exactly as Kubernetes runs it, is
       read_replica_backend_store_uri: "postgresql+psycopg2://mlflow_admin@replica.example.internal:5432/mlflow?sslmode=require",
       serve_artifacts: true, artifacts_destination: artifactStore.destinationUri, host: "0.0.0.0", port: 5000, workers: "4",
       expose_prometheus: "/var/run/mlflow/prometheus",
-      // MLflow's app inside the platform's guard (constructs/commands/tracking-guard.ts).
+      // MLflow's app inside the platform's guard (constructs/tracking-server/guard-command.ts).
       app_name: "platform-guard",
     });
     expect(s.uvicorn).toMatchObject({ workers: 4, timeout_keep_alive: 605 });

@@ -1,7 +1,7 @@
 /**
  * Reads what the stack would run from its synthesized Terraform JSON: the kubernetes Deployments,
  * Jobs and CronJobs, their containers turned back into the ContainerCommand shape
- * (constructs/commands/types.ts), the Services in front of them, the Secrets and ConfigMaps they
+ * (constructs/core/command-types.ts), the Services in front of them, the Secrets and ConfigMaps they
  * reference, and the Ingress. Nothing here knows a flag of MLflow or oauth2-proxy: it reads the JSON.
  */
 import type { ContainerCommand, EnvVar, MountedFile } from "../../../constructs/core/command-types";
