@@ -6,12 +6,9 @@
  */
 import { z } from "zod";
 
-/** Rule kinds the model server applies (runtime/src/mlflow_platform/serving/obfuscation.py). */
-export const RULE_KINDS = ["drop", "hash", "mask", "coarsen", "redact"] as const;
-/** What `redact` finds in free text. */
-export const REDACT_PATTERNS = ["email", "card", "phone"] as const;
-/** Key prefix of the inference log in the artifact bucket (beside MLflow's own prefix, never under it). */
-export const INFERENCE_LOG_PREFIX = "inference-logs";
+import { INFERENCE_LOG_PREFIX, REDACT_PATTERNS, RULE_KINDS } from "../constructs/core/inference-log";
+
+export { INFERENCE_LOG_PREFIX, REDACT_PATTERNS, RULE_KINDS };
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const fieldName = z.string().regex(FIELD, { error: "a field name of letters, digits and '_' (at most 64, not starting with a digit)" });

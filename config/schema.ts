@@ -7,7 +7,7 @@
  * a valid value looks like.
  */
 import { z } from "zod";
-import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
+import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "../constructs/core/quantity";
 import { DNS_LABEL } from "../constructs/core/names";
 import {
   arnProblem, bucketNameProblem, certificateCoverageProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,

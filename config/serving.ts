@@ -7,7 +7,7 @@
  * ECR repository only (the first image needs somewhere to be pushed before a digest exists).
  */
 import { z } from "zod";
-import { CPU_PATTERN, MEMORY_PATTERN } from "./quantity";
+import { CPU_PATTERN, MEMORY_PATTERN } from "../constructs/core/quantity";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
 import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/core/aws-limits";
 import { isReservedHttpApiHeader } from "../constructs/core/http-api-rules";

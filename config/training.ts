@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { cronProblem } from "../constructs/core/aws-limits";
 import { DNS_LABEL } from "../constructs/core/names";
-import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
+import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "../constructs/core/quantity";
 
 /** The Argo Workflows release the CRDs of test/kube match (v3.7.3 = chart argo-workflows 0.45.27). */
 export const ARGO_WORKFLOWS_APP_VERSION = "v3.7.3";

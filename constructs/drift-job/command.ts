@@ -7,24 +7,42 @@
  * admits `driftJobPodLabels`), logs a monitoring run there and alerts through the registry events
  * service's channels (Slack, Discord, e-mail: the same Secrets).
  */
-import type { EnvironmentConfig } from "../../config";
-import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import { MLFLOW_ENV, trackingServerUrl } from "../tracking-server/mlflow-command";
-import { EVENTS_ENV, registryEventsSecretRefs } from "../registry-events/command";
+import { INFERENCE_LOG_PREFIX } from "../core/inference-log";
+import { MLFLOW_ENV, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
+import { EVENTS_ENV, type RegistryEventsEnvironment, registryEventsSecretRefs } from "../registry-events/command";
 import { RUNTIME_IMAGE_DEFAULT } from "../model-retention/command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
-import { trackingServerAddress } from "../tracking-server/from-config";
+
+/** A served model's drift settings (config/inference.ts's `drift` is one). */
+export interface DriftSettings {
+  readonly enabled: boolean;
+  readonly schedule: string;
+  readonly windowHours: number;
+  readonly psiThreshold: number;
+  readonly pValue: number;
+  readonly minRecords: number;
+}
+
+/** What the drift jobs read of an environment (an EnvironmentConfig is one). */
+export interface DriftEnvironment extends RegistryEventsEnvironment {
+  readonly aws: { readonly region: string };
+  readonly serving: {
+    readonly models: Readonly<Record<string, { readonly inferenceLog: { readonly enabled: boolean }; readonly drift: DriftSettings }>>;
+    readonly releases: Readonly<Partial<Record<string, { readonly version: string }>>>;
+  };
+  readonly registry: { readonly retention: { readonly image?: string } };
+}
 
 /** Environment variable with the alert channels (non-secret options), as JSON. */
 export const DRIFT_CHANNELS_ENV = "MLFLOW_PLATFORM_DRIFT_CHANNELS";
 
 /** Name of a model's drift CronJob and service account (a DNS label of at most 52 characters). */
-export function driftJobName(config: EnvironmentConfig, modelName: string): string {
+export function driftJobName(config: DriftEnvironment, modelName: string): string {
   return `${config.project}-drift-${modelName}`.slice(0, 52).replace(/-+$/, "");
 }
 
 /** Labels of every drift job's pods (the tracking server's NetworkPolicy admits them). */
-export function driftJobPodLabels(config: EnvironmentConfig): Record<string, string> {
+export function driftJobPodLabels(config: DriftEnvironment): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mlflow",
     "app.kubernetes.io/instance": `${config.project}-${config.name}`,
@@ -34,7 +52,7 @@ export function driftJobPodLabels(config: EnvironmentConfig): Record<string, str
 
 /** `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model. */
 export function driftCommand(inputs: {
-  readonly config: EnvironmentConfig;
+  readonly config: DriftEnvironment;
   readonly modelName: string;
   readonly bucketName: string;
   readonly prefix?: string;
@@ -96,12 +114,12 @@ export function driftCommand(inputs: {
  * what the tracking server's and the namespace's network policies admit. It does not depend on a release,
  * so a model's first release changes only that model's own objects (the CronJob), never the platform's.
  */
-export function driftJobsConfigured(config: EnvironmentConfig): boolean {
+export function driftJobsConfigured(config: DriftEnvironment): boolean {
   return Object.values(config.serving.models).some((m) => m.inferenceLog.enabled && m.drift.enabled);
 }
 
 /** The served models that get a drift CronJob: released, logging their inputs, drift on. */
-export function driftJobModels(config: EnvironmentConfig): string[] {
+export function driftJobModels(config: DriftEnvironment): string[] {
   return Object.entries(config.serving.models)
     .filter(([name, m]) => config.serving.releases[name] && m.inferenceLog.enabled && m.drift.enabled)
     .map(([name]) => name);

@@ -2,7 +2,7 @@
  * Input/output logging of a ModelEndpoint (issue 14): its props, their checks, the IAM policy of the
  * server's role and the NetworkPolicy egress the logger needs.
  */
-import { RULE_KINDS, REDACT_PATTERNS } from "../../config/inference";
+import { RULE_KINDS, REDACT_PATTERNS } from "../core/inference-log";
 import type { WorkloadIdentityMode } from "../core/workload-role";
 
 /** The key of the generated Secret holding the HMAC key. */

@@ -5,11 +5,26 @@
  * It talks to the tracking server in-cluster (admitted by the tracking server's NetworkPolicy through
  * `modelRetentionPodLabels`), and to S3 with its own role (tag objects under the artifact prefix only).
  */
-import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract } from "../core/contracts";
-import { MLFLOW_ENV, trackingServerUrl } from "../tracking-server/mlflow-command";
-import { trackingServerAddress } from "../tracking-server/from-config";
+import { MLFLOW_ENV, type TrackingServerLocation, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
 import type { ContainerCommand } from "../core/command-types";
+
+/** The retention settings (config/registry.ts's `registry.retention` is one). */
+export interface RetentionSettings {
+  readonly image?: string;
+  readonly keepVersions: number;
+  readonly servedVersions: readonly string[];
+  readonly dryRun: boolean;
+  /** Per-model exceptions, passed to the job as JSON. */
+  readonly exceptions: Readonly<Record<string, unknown>>;
+}
+
+/** What the retention job reads of an environment (an EnvironmentConfig is one). */
+export interface RetentionEnvironment extends TrackingServerLocation {
+  readonly name: string;
+  readonly aws: { readonly region: string };
+  readonly registry: { readonly retention: RetentionSettings };
+}
 
 /** Placeholder image of the runtime package until images/runtime is built and pushed. */
 export const RUNTIME_IMAGE_DEFAULT = "ghcr.io/example-org/mlflow-platform-runtime:0.1.0";
@@ -19,7 +34,7 @@ export const ARCHIVE_TAG = { key: "mlflow-platform-retention", value: "archive" 
 export const RETENTION_TMP_DIR = "/tmp";
 
 /** Labels selecting the retention CronJob's pods (the tracking server's NetworkPolicy admits them). */
-export function modelRetentionPodLabels(config: EnvironmentConfig): Record<string, string> {
+export function modelRetentionPodLabels(config: Pick<RetentionEnvironment, "project" | "name">): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mlflow",
     "app.kubernetes.io/instance": `${config.project}-${config.name}`,
@@ -28,7 +43,7 @@ export function modelRetentionPodLabels(config: EnvironmentConfig): Record<strin
 }
 
 /** `mlflow-platform retention run --keep N --artifacts-destination <the server's> [--served m/v]... [--dry-run]`. */
-export function retentionCommand(inputs: { readonly config: EnvironmentConfig; readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri"> }): ContainerCommand {
+export function retentionCommand(inputs: { readonly config: RetentionEnvironment; readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri"> }): ContainerCommand {
   const { config, artifactStore } = inputs;
   const r = config.registry.retention;
   return {

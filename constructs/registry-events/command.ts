@@ -7,12 +7,52 @@
  * Non-secret settings travel as one JSON document (`MLFLOW_EVENTS_CONFIG`); each secret is its own
  * variable filled from a Kubernetes Secret reference. See docs/registry-events.md.
  */
-import type { EnvironmentConfig } from "../../config";
-import type { SecretRefInput } from "../../config/events";
 import type { SecretKeyRef } from "../core/contracts";
-import { trackingServerUrl } from "../tracking-server/mlflow-command";
-import { trackingServerAddress } from "../tracking-server/from-config";
+import { type TrackingServerLocation, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
+
+/** A secret by reference, never a value (config/events.ts's `secretRefSchema`). */
+export type SecretSource =
+  | { readonly source: "secrets-manager"; readonly secretArn: string }
+  | { readonly source: "kubernetes"; readonly secretName: string; readonly key: string };
+
+/** A webhook channel (Slack, Discord): where its URL comes from and the event kinds it gets. */
+export interface WebhookChannelSettings {
+  readonly webhookUrl: SecretSource;
+  readonly events: readonly string[];
+}
+
+/** The service's settings (config/events.ts's `events` section is one). */
+export interface RegistryEventsSettings {
+  readonly enabled: boolean;
+  readonly image?: string;
+  readonly port: number;
+  readonly reconcileSeconds: number;
+  readonly maxAgeSeconds: number;
+  readonly replayWindowSeconds: number;
+  readonly behindSeconds: number;
+  readonly watchedTags: readonly string[];
+  readonly retry: { readonly attempts: number; readonly backoffSeconds: number; readonly keepSeconds: number };
+  readonly slack?: WebhookChannelSettings;
+  readonly discord?: WebhookChannelSettings;
+  readonly email?: {
+    readonly smtpHost: string;
+    readonly smtpPort: number;
+    readonly startTls: boolean;
+    readonly username?: string;
+    readonly password?: SecretSource;
+    readonly from: string;
+    readonly to: readonly string[];
+    readonly events: readonly string[];
+  };
+  readonly github?: { readonly repository: string; readonly apiUrl: string; readonly token: SecretSource; readonly events: readonly string[] };
+}
+
+/** What the service's command reads of an environment (an EnvironmentConfig is one). */
+export interface RegistryEventsEnvironment extends TrackingServerLocation {
+  readonly name: string;
+  readonly events: RegistryEventsSettings;
+}
 
 /** Path MLflow posts deliveries to. */
 export const EVENTS_WEBHOOK_PATH = "/webhooks/mlflow";
@@ -44,7 +84,7 @@ export const EVENTS_ENV = {
 } as const;
 
 /** Name of the service's Deployment, Service, ServiceAccount and NetworkPolicy. */
-export function registryEventsName(config: EnvironmentConfig): string {
+export function registryEventsName(config: RegistryEventsEnvironment): string {
   return `${config.project}-registry-events`;
 }
 
@@ -53,7 +93,7 @@ export function registryEventsName(config: EnvironmentConfig): string {
  * the key the service signs its state tags with (only the service's pod reads it; the tracking server gets
  * the encryption key alone).
  */
-export function generatedSecretName(config: EnvironmentConfig): string {
+export function generatedSecretName(config: RegistryEventsEnvironment): string {
   return `${registryEventsName(config)}-webhook`;
 }
 export const SIGNING_SECRET_KEY = "signing-secret";
@@ -61,12 +101,12 @@ export const ENCRYPTION_KEY_KEY = "encryption-key";
 export const STATE_KEY_KEY = "state-key";
 
 /** The Secret the stack fills from Secrets Manager (channels whose secret has `source: secrets-manager`). */
-export function managedChannelSecretName(config: EnvironmentConfig): string {
+export function managedChannelSecretName(config: RegistryEventsEnvironment): string {
   return `${registryEventsName(config)}-channels`;
 }
 
 /** Labels of the service's pods (its Deployment's selector, and the peer other NetworkPolicies admit). */
-export function registryEventsPodLabels(config: EnvironmentConfig): Record<string, string> {
+export function registryEventsPodLabels(config: RegistryEventsEnvironment): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mlflow-registry-events",
     "app.kubernetes.io/instance": `${config.project}-${config.name}`,
@@ -75,7 +115,7 @@ export function registryEventsPodLabels(config: EnvironmentConfig): Record<strin
 }
 
 /** The URL MLflow's webhook posts to: the service's in-cluster name (plain HTTP; see docs/registry-events.md). */
-export function registryEventsWebhookUrl(config: EnvironmentConfig): string {
+export function registryEventsWebhookUrl(config: RegistryEventsEnvironment): string {
   return `http://${registryEventsName(config)}.${config.mlflow.namespace}.svc.cluster.local:${config.events.port}${EVENTS_WEBHOOK_PATH}`;
 }
 
@@ -83,9 +123,9 @@ export function registryEventsWebhookUrl(config: EnvironmentConfig): string {
 export type ChannelSecret = "slack" | "discord" | "github" | "smtp";
 
 /** The configured secret references of the channels, by channel. */
-export function channelSecretSources(config: EnvironmentConfig): Partial<Record<ChannelSecret, SecretRefInput>> {
+export function channelSecretSources(config: RegistryEventsEnvironment): Partial<Record<ChannelSecret, SecretSource>> {
   const e = config.events;
-  const out: Partial<Record<ChannelSecret, SecretRefInput>> = {};
+  const out: Partial<Record<ChannelSecret, SecretSource>> = {};
   if (e.slack) out.slack = e.slack.webhookUrl;
   if (e.discord) out.discord = e.discord.webhookUrl;
   if (e.github) out.github = e.github.token;
@@ -101,9 +141,9 @@ export interface RegistryEventsSecretRefs {
   readonly channels: Partial<Record<ChannelSecret, SecretKeyRef>>;
 }
 
-export function registryEventsSecretRefs(config: EnvironmentConfig): RegistryEventsSecretRefs {
+export function registryEventsSecretRefs(config: RegistryEventsEnvironment): RegistryEventsSecretRefs {
   const channels: Partial<Record<ChannelSecret, SecretKeyRef>> = {};
-  for (const [channel, src] of Object.entries(channelSecretSources(config)) as [ChannelSecret, SecretRefInput][]) {
+  for (const [channel, src] of Object.entries(channelSecretSources(config)) as [ChannelSecret, SecretSource][]) {
     channels[channel] = src.source === "kubernetes" ? { name: src.secretName, key: src.key } : { name: managedChannelSecretName(config), key: channel };
   }
   return {
@@ -115,7 +155,7 @@ export function registryEventsSecretRefs(config: EnvironmentConfig): RegistryEve
 }
 
 /** The non-secret settings document (`MLFLOW_EVENTS_CONFIG`). */
-export function registryEventsSettings(config: EnvironmentConfig): Record<string, unknown> {
+export function registryEventsSettings(config: RegistryEventsEnvironment): Record<string, unknown> {
   const e = config.events;
   const channels: Record<string, unknown> = {};
   if (e.slack) channels.slack = { events: e.slack.events };
@@ -143,7 +183,7 @@ export function registryEventsSettings(config: EnvironmentConfig): Record<string
 }
 
 /** `mlflow-platform events serve` with its settings and secret references. */
-export function registryEventsCommand(config: EnvironmentConfig, secrets: RegistryEventsSecretRefs = registryEventsSecretRefs(config)): ContainerCommand {
+export function registryEventsCommand(config: RegistryEventsEnvironment, secrets: RegistryEventsSecretRefs = registryEventsSecretRefs(config)): ContainerCommand {
   const e = config.events;
   if (!e.image) throw new Error("events.image is not set: the registry events service needs the runtime image (MLflow + mlflow-platform)");
   const ref = (name: string, r: SecretKeyRef): EnvVar => ({ name, secretKeyRef: { name: r.name, key: r.key } });
@@ -169,21 +209,4 @@ export function registryEventsCommand(config: EnvironmentConfig, secrets: Regist
     env,
     ports: { [EVENTS_PORT_NAME]: e.port },
   };
-}
-
-/**
- * What the tracking server needs when events are on: MLflow's SSRF guard admits the in-cluster HTTP
- * receiver (its private address and plain HTTP; the NetworkPolicies bound where a webhook can go, see
- * docs/registry-events.md), and one encryption key for webhook secrets shared by every worker and
- * replica (without it each process generates its own and cannot read the others' secrets).
- */
-export function trackingServerWebhookEnv(secrets: Pick<RegistryEventsSecretRefs, "encryptionKey">): EnvVar[] {
-  return [
-    { name: "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", value: "true" },
-    { name: "MLFLOW_WEBHOOK_ALLOWED_SCHEMES", value: "http,https" },
-    { name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", secretKeyRef: { name: secrets.encryptionKey.name, key: secrets.encryptionKey.key } },
-    // Each server process caches the webhook list per event (default 60 s): a shorter cache lets a
-    // webhook the service (re)declares at start-up take effect within seconds, for one indexed query.
-    { name: "MLFLOW_WEBHOOK_CACHE_TTL", value: "10" },
-  ];
 }

@@ -25,11 +25,8 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import { Password } from "@cdktf/provider-random/lib/password";
-import type { EnvironmentConfig } from "../../config";
 import {
   ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY, STATE_KEY_KEY,
-  channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
-  registryEventsPodLabels,
 } from "./command";
 import type { ContainerCommand } from "../core/command-types";
 import type { ServiceContract } from "../core/contracts";
@@ -269,33 +266,4 @@ export class RegistryEvents extends Construct {
       metricsPath: EVENTS_METRICS_PATH,
     };
   }
-}
-
-/** The one mapping from an environment's configuration (`events`, `mlflow`, `monitoring`) to the props. */
-export function registryEventsProps(
-  config: EnvironmentConfig,
-  deps: { readonly trackingServer: Pick<ServiceContract, "namespace" | "port" | "podLabels">; readonly dependsOn?: ITerraformDependable[] },
-): RegistryEventsProps {
-  const e = config.events;
-  const secretsManagerValues: Record<string, string> = {};
-  for (const [channel, src] of Object.entries(channelSecretSources(config))) {
-    if (src.source === "secrets-manager") secretsManagerValues[channel] = src.secretArn;
-  }
-  const channelPorts = [...(e.slack || e.discord || e.github ? [443] : []), ...(e.email ? [e.email.smtpPort] : [])];
-  return {
-    namespace: config.mlflow.namespace,
-    name: registryEventsName(config),
-    command: registryEventsCommand(config),
-    podLabels: registryEventsPodLabels(config),
-    trackingServer: deps.trackingServer,
-    generatedSecretName: generatedSecretName(config),
-    secretsManagerValues,
-    managedSecretName: managedChannelSecretName(config),
-    channelPorts,
-    monitoringNamespace: config.monitoring.namespace,
-    prometheusPodLabels: config.monitoring.prometheusPodLabels,
-    resources: e.resources,
-    labels: { "app.kubernetes.io/part-of": config.project },
-    dependsOn: deps.dependsOn,
-  };
 }

@@ -6,7 +6,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../core/contracts";
 import type { TrackingServerProps } from ".";
-import { trackingServerName, type ServiceAddress } from "./mlflow-command";
+import { trackingServerAddress } from "./mlflow-command";
 import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../registry-events/command";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
@@ -23,13 +23,7 @@ export function trackingInstance(config: EnvironmentConfig): string {
   return `${config.project}-${config.name}`;
 }
 
-/**
- * Where an environment's tracking server answers inside the cluster (its Service name, namespace and
- * port): what the other in-cluster clients (registry events, model retention) are pointed at.
- */
-export function trackingServerAddress(config: EnvironmentConfig): ServiceAddress {
-  return { serviceName: trackingServerName(config.project), namespace: config.mlflow.namespace, port: config.mlflow.port };
-}
+export { trackingServerAddress };
 
 /** The TrackingServer props of an environment. */
 export function trackingServerProps(config: EnvironmentConfig, deps: TrackingServerDependencies): TrackingServerProps {

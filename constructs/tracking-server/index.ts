@@ -29,7 +29,7 @@ import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { parseCpu, parseMemory } from "../../config/quantity";
+import { parseCpu, parseMemory } from "../core/quantity";
 import {
   GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR, type MlflowCommandInputs,
   allowedHosts, corsAllowedOrigins, dbUpgradeCommand, inClusterHostnames, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,

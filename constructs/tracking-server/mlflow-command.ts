@@ -19,7 +19,6 @@
  */
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../core/contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "../auth-proxy/oauth2-proxy-command";
-import { trackingServerWebhookEnv } from "../registry-events/command";
 import { PYTHON_SITE_DIR, sitecustomizeFile } from "../core/tcp-nodelay";
 import { TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, type TrackingGuardSettings, trackingGuardEnv, trackingGuardMountedFiles } from "./guard-command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
@@ -110,6 +109,37 @@ export interface ServiceAddress {
 }
 
 /** Every name under which the tracking server's Service is reachable inside the cluster. */
+/** What locating an environment's tracking server reads of it (an EnvironmentConfig is one). */
+export interface TrackingServerLocation {
+  readonly project: string;
+  readonly mlflow: { readonly namespace: string; readonly port: number };
+}
+
+/**
+ * Where an environment's tracking server answers inside the cluster (its Service name, namespace and
+ * port): what the other in-cluster clients (registry events, model retention, drift) are pointed at.
+ */
+export function trackingServerAddress(env: TrackingServerLocation): ServiceAddress {
+  return { serviceName: trackingServerName(env.project), namespace: env.mlflow.namespace, port: env.mlflow.port };
+}
+
+/**
+ * What the tracking server needs when registry events are on: MLflow's SSRF guard admits the in-cluster HTTP
+ * receiver (its private address and plain HTTP; the NetworkPolicies bound where a webhook can go, see
+ * docs/registry-events.md), and one encryption key for webhook secrets shared by every worker and
+ * replica (without it each process generates its own and cannot read the others' secrets).
+ */
+export function trackingServerWebhookEnv(secrets: { readonly encryptionKey: SecretKeyRef }): EnvVar[] {
+  return [
+    { name: "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", value: "true" },
+    { name: "MLFLOW_WEBHOOK_ALLOWED_SCHEMES", value: "http,https" },
+    { name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", secretKeyRef: { name: secrets.encryptionKey.name, key: secrets.encryptionKey.key } },
+    // Each server process caches the webhook list per event (default 60 s): a shorter cache lets a
+    // webhook the service (re)declares at start-up take effect within seconds, for one indexed query.
+    { name: "MLFLOW_WEBHOOK_CACHE_TTL", value: "10" },
+  ];
+}
+
 export function inClusterHostnames(svc: Pick<ServiceAddress, "serviceName" | "namespace">): string[] {
   const { serviceName: s, namespace: ns } = svc;
   return [s, `${s}.${ns}`, `${s}.${ns}.svc`, `${s}.${ns}.svc.cluster.local`];

@@ -13,15 +13,30 @@
  * Placeholders are Argo's: `{{workflow.parameters.x}}` and `{{inputs.parameters.x}}`; outputs are files
  * under {@link TRAINING_OUTPUTS_DIR} that the template declares as output parameters.
  */
-import type { EnvironmentConfig } from "../../config";
-import type { TrainingStep } from "../../config/training";
+
+/** The pipeline's steps, in order (config/training.ts's `TRAINING_STEPS`). */
+export type TrainingStep = "train" | "evaluate" | "register" | "gates" | "tag";
+
+/** What the pipeline's commands read of an environment (an EnvironmentConfig is one). */
+export interface TrainingEnvironment {
+  /** The public hostname the steps reach MLflow through (the proxy verifies their token). */
+  readonly hostname: string;
+  readonly training: {
+    readonly image: string;
+    readonly parameters: Readonly<Record<string, string>>;
+    readonly experiment?: string;
+    readonly modelName: string;
+    readonly target: string;
+    readonly readyTag: string;
+  };
+}
 import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /**
  * The platform's public URL: workflow pods are clients like any other (TLS to the load balancer, then
  * the proxy verifies the token); they get no path around the proxy.
  */
-export function publicTrackingUrl(config: EnvironmentConfig): string {
+export function publicTrackingUrl(config: TrainingEnvironment): string {
   return `https://${config.hostname}`;
 }
 
@@ -58,7 +73,7 @@ export interface TrainingStepCommand {
 }
 
 /** The pipeline's workflow parameters (name -> default): training parameters, experiment and model. */
-export function trainingWorkflowParameters(config: EnvironmentConfig): Record<string, string> {
+export function trainingWorkflowParameters(config: TrainingEnvironment): Record<string, string> {
   const t = config.training;
   return { ...t.parameters, experiment: t.experiment ?? t.modelName, model: t.modelName, "git-sha": "" };
 }
@@ -66,7 +81,7 @@ export function trainingWorkflowParameters(config: EnvironmentConfig): Record<st
 const out = (name: string) => `${TRAINING_OUTPUTS_DIR}/${name}`;
 
 /** Every step's command, in the pipeline's order. */
-export function trainingStepCommands(config: EnvironmentConfig): TrainingStepCommand[] {
+export function trainingStepCommands(config: TrainingEnvironment): TrainingStepCommand[] {
   const t = config.training;
   const env: EnvVar[] = [
     { name: "HOME", value: TRAINING_TMP_DIR },

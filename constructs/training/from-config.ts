@@ -4,8 +4,9 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import { registryGates } from "../../config/registry";
+import type { TrainingStep as ConfiguredStep } from "../../config/training";
 import type { ArtifactStoreContract } from "../core/contracts";
-import { trainingStepCommands, trainingWorkflowParameters } from "./command";
+import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
@@ -69,3 +70,8 @@ export function trainingProps(config: EnvironmentConfig, stackName: string, deps
     },
   };
 }
+
+// The command module names the steps itself (it may not import configuration): the two lists must agree,
+// or this fails to compile.
+type SameSteps = [TrainingStep] extends [ConfiguredStep] ? ([ConfiguredStep] extends [TrainingStep] ? true : false) : false;
+export const TRAINING_STEPS_AGREE: SameSteps = true;

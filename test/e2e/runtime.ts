@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as http from "http";
-import { parseMemory } from "../../config/quantity";
+import { parseMemory } from "../../constructs/core/quantity";
 import { type Ctx, need } from "./context";
 import { LOOPBACK } from "./lib/net";
 

@@ -4,11 +4,12 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type { EnvironmentConfig } from "../../../config";
 import {
-  EVENTS_ENV, MLFLOW_WEBHOOK_EVENTS, registryEventsCommand, registryEventsSettings, trackingServerWebhookEnv,
+  EVENTS_ENV, MLFLOW_WEBHOOK_EVENTS, registryEventsCommand, registryEventsSettings,
   registryEventsSecretRefs, registryEventsWebhookUrl,
 } from "../../../constructs/registry-events/command";
-import { trackingServerCommand } from "../../../constructs/tracking-server/mlflow-command";
-import { RegistryEvents, registryEventsProps, type RegistryEventsProps } from "../../../constructs/registry-events";
+import { trackingServerCommand, trackingServerWebhookEnv } from "../../../constructs/tracking-server/mlflow-command";
+import { RegistryEvents, type RegistryEventsProps } from "../../../constructs/registry-events";
+import { registryEventsProps } from "../../../constructs/registry-events/from-config";
 import { mlflowCommandInputs, trackingServerPodLabels } from "../../../constructs/tracking-server";
 import { trackingInstance, trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import { authProxyPodLabels } from "../../../constructs/auth-proxy/oauth2-proxy-command";
