@@ -4,10 +4,12 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import type { EnvironmentConfig } from "../config";
 import { configureBackend, configureProviders, type ClusterAccess } from "./providers";
 import { ArtifactStore } from "../constructs/artifact-store";
+import { artifactStoreProps } from "../constructs/artifact-store/from-config";
 import { BackendStore } from "../constructs/backend-store";
+import { backendStoreProps } from "../constructs/backend-store/from-config";
 import { TrackingIdentity } from "../constructs/tracking-server/identity";
 import { TrackingServer, trackingServerPodLabels } from "../constructs/tracking-server";
-import { trackingInstance, trackingServerProps } from "../constructs/tracking-server/from-config";
+import { trackingIdentityProps, trackingInstance, trackingServerProps } from "../constructs/tracking-server/from-config";
 import { RegistryEvents } from "../constructs/registry-events";
 import { registryEventsProps } from "../constructs/registry-events/from-config";
 import { AuthProxy } from "../constructs/auth-proxy";
@@ -15,14 +17,17 @@ import { authProxyPodLabelsOf, authProxyProps, workloadIdentitiesOf } from "../c
 import { MlflowIngress } from "../constructs/ingress";
 import { mlflowIngressProps } from "../constructs/ingress/from-config";
 import { LoadBalancerController } from "../constructs/load-balancer-controller";
+import { loadBalancerControllerProps } from "../constructs/load-balancer-controller/from-config";
 import { Monitoring } from "../constructs/monitoring";
 import { monitoringProps } from "../constructs/monitoring/from-config";
 import { ModelEndpoint } from "../constructs/model-endpoint";
 import { modelApiFromConfig, modelEndpointProps, modelGatewayFromConfig } from "../constructs/model-endpoint/from-config";
 import { ArgoRollouts } from "../constructs/argo-rollouts";
+import { argoRolloutsProps } from "../constructs/argo-rollouts/from-config";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
-import { ARCHIVE_TAG, modelRetentionPodLabels, retentionCommand } from "../constructs/model-retention/command";
+import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { ModelRetention } from "../constructs/model-retention";
+import { modelRetentionProps } from "../constructs/model-retention/from-config";
 import { NetworkPolicies } from "../constructs/network-policies";
 import { networkPoliciesProps } from "../constructs/network-policies/from-config";
 import { Training } from "../constructs/training";
@@ -30,11 +35,10 @@ import { trainingProps } from "../constructs/training/from-config";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/auth-proxy/oauth2-proxy-command";
 import { DriftJob } from "../constructs/drift-job";
-import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
+import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
+import { driftJobProps } from "../constructs/drift-job/from-config";
 export { driftJobModels, driftJobsConfigured };
-import { INFERENCE_LOG_PREFIX } from "../config/inference";
 import { installsRolloutsController } from "../config/serving";
-import { keyAdministratorArns } from "../config/ci";
 import { imageCopyGrants } from "../config/image-copies";
 
 import { CiRoles } from "../constructs/ci-roles";
@@ -99,78 +103,19 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── Stores and identity (issue 3) ──────────────────────────────────────────────
-    const artifactCfg = config.artifacts;
-    const dbCfg = config.database;
-    const artifactStore = new ArtifactStore(this, "artifact_store", {
-      bucketName: artifactCfg.bucketName ?? `${config.project}-${config.name}-artifacts-${config.aws.accountId}`,
-      prefix: artifactCfg.prefix,
-      forceDestroy: artifactCfg.forceDestroy,
-      preventDestroy: config.production,
-      lifecycle: {
-        transitionToInfrequentAccessDays: artifactCfg.transitionToInfrequentAccessDays,
-        transitionToGlacierIrDays: artifactCfg.transitionToGlacierIrDays,
-        expireDays: artifactCfg.expireDays,
-        noncurrentVersionsToKeep: artifactCfg.noncurrentVersionsToKeep,
-        noncurrentExpireDays: artifactCfg.noncurrentExpireDays,
-        noncurrentMaxDays: artifactCfg.noncurrentMaxDays,
-        abortIncompleteMultipartUploadDays: artifactCfg.abortIncompleteMultipartUploadDays,
-      },
-      // The model-retention job's tag (issue 12): a colder class after the grace period, deletion only if configured.
-      archive: {
-        tag: ARCHIVE_TAG,
-        transitionDays: config.registry.retention.graceDays,
-        storageClass: config.registry.retention.storageClass,
-        expireDays: config.registry.retention.deleteAfterDays,
-      },
-      // Inference logs of the served models (issue 14): expire as each model's configuration says.
-      expiringPrefixes: Object.entries(config.serving.models).filter(([, m]) => m.inferenceLog.enabled)
-        .map(([name, m]) => ({ id: `inference-log-${name}`, prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`, days: m.inferenceLog.expireDays })),
-      accessLogging: artifactCfg.accessLogging,
-      replicationRegion: artifactCfg.replicationRegion,
-      region: config.aws.region,
-      accountId: config.aws.accountId,
-      keyAdministratorArns: keyAdministratorArns(config),
-    });
+    const artifactStore = new ArtifactStore(this, "artifact_store", artifactStoreProps(config));
     const clusterVpc = this.access.cluster.vpcConfig.get(0);
-    const backendStore = new BackendStore(this, "backend_store", {
+    const backendStore = new BackendStore(this, "backend_store", backendStoreProps(config, {
       identifier: stackName(config),
-      accountId: config.aws.accountId,
-      keyAdministratorArns: keyAdministratorArns(config),
-      region: config.aws.region,
       namespace: this.namespace.metadata.name,
       vpcId: clusterVpc.vpcId,
       subnetIds: config.cluster.privateSubnetIds,
       clientSecurityGroupId: config.cluster.clientSecurityGroupId ?? clusterVpc.clusterSecurityGroupId,
-      engineVersion: dbCfg.engineVersion,
-      instanceClass: dbCfg.instanceClass,
-      allocatedStorageGb: dbCfg.allocatedStorageGb,
-      maxAllocatedStorageGb: dbCfg.maxAllocatedStorageGb,
-      multiAz: dbCfg.multiAz,
-      deletionProtection: dbCfg.deletionProtection,
-      finalSnapshot: dbCfg.finalSnapshot,
-      backupRetentionDays: dbCfg.backupRetentionDays,
-      preventDestroy: config.production,
-      readReplica: dbCfg.readReplica,
-      databaseName: dbCfg.name,
-      backupWindow: dbCfg.backupWindow,
-      maintenanceWindow: dbCfg.maintenanceWindow,
-      monitoringIntervalSeconds: dbCfg.monitoringIntervalSeconds,
-      slowStatementMs: dbCfg.slowStatementMs,
-      logRetentionDays: config.production ? 90 : 30,
-      alarmEmails: config.notifications.emails,
-      alarmWebhookUrl: config.notifications.webhookUrl,
-    });
-    const identity = new TrackingIdentity(this, "tracking_identity", {
-      mode: config.identity.mode,
-      clusterName: config.cluster.name,
-      namespace: config.mlflow.namespace,
-      roleName: `${stackName(config)}-tracking-server`,
-      accountId: config.aws.accountId,
-      region: config.aws.region,
-      oidcProviderArn: config.cluster.oidcProviderArn,
+    }));
+    const identity = new TrackingIdentity(this, "tracking_identity", trackingIdentityProps(config, stackName(config), {
       artifacts: artifactStore.contract,
       artifactPrefix: artifactStore.prefix,
-    });
+    }));
     // The ceiling of every role the stack creates for its workloads; only an administrator changes it.
     const boundary = new WorkloadBoundary(this, "workload_boundary", {
       name: workloadBoundaryName(config),
@@ -207,23 +152,11 @@ export class MlflowStack extends TerraformStack {
     }));
 
     // ── Model retention (issue 12) ─────────────────────────────────────────────────
-    new ModelRetention(this, "model_retention", {
-      namespace: config.mlflow.namespace,
-      name: `${config.project}-model-retention`,
-      command: retentionCommand({ config, artifactStore: artifactStore.contract }),
-      schedule: config.registry.retention.schedule,
-      podLabels: modelRetentionPodLabels(config),
-      labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
-      bucketArn: artifactStore.contract.bucketArn,
+    new ModelRetention(this, "model_retention", modelRetentionProps(config, stackName(config), {
+      artifactStore: artifactStore.contract,
       artifactPrefix: artifactStore.prefix,
-      clusterName: config.cluster.name,
-      accountId: config.aws.accountId,
-      region: config.aws.region,
-      roleName: `${stackName(config)}-model-retention`,
-      identityMode: config.identity.mode,
-      oidcProviderArn: config.cluster.oidcProviderArn,
       dependsOn: [this.namespace],
-    });
+    }));
 
     // ── Training pipelines (issue 16): Argo Workflows, the WorkflowTemplate, the workloads' identities ──
     const workloads = workloadIdentitiesOf(config);
@@ -244,15 +177,9 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
     }));
     const loadBalancerController = config.ingress.installLoadBalancerController
-      ? new LoadBalancerController(this, "load_balancer_controller", {
-        clusterName: config.cluster.name,
-        region: config.aws.region,
+      ? new LoadBalancerController(this, "load_balancer_controller", loadBalancerControllerProps(config, stackName(config), {
         vpcId: this.access.cluster.vpcConfig.get(0).vpcId,
-        accountId: config.aws.accountId,
-        identityMode: config.identity.mode,
-        oidcProviderArn: config.cluster.oidcProviderArn,
-        roleName: `${stackName(config)}-aws-load-balancer-controller`,
-      })
+      }))
       : undefined;
     // The only public entry: it targets the proxy, never the tracking server.
     new MlflowIngress(this, "ingress", mlflowIngressProps(config, {
@@ -294,9 +221,8 @@ export class MlflowStack extends TerraformStack {
         },
       });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
-      const delivery = config.serving.delivery;
       const rollouts = installsRolloutsController(config)
-        ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
+        ? new ArgoRollouts(this, "argo_rollouts", argoRolloutsProps(config))
         : undefined;
       rolloutsNamespace = rollouts?.namespace;
       // How applications reach them (serving.exposure): API Gateway first (the endpoints bind to its target groups).
@@ -310,26 +236,11 @@ export class MlflowStack extends TerraformStack {
         imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
         // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
-        const m = config.serving.models[modelName];
         if (driftJobModels(config).includes(modelName)) {
-          new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, {
-            namespace: config.mlflow.namespace,
-            name: driftJobName(config, modelName),
-            command: driftCommand({ config, modelName, bucketName: artifactStore.contract.bucketName }),
-            schedule: m.drift.schedule,
-            podLabels: driftJobPodLabels(config),
-            labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
-            bucketArn: artifactStore.contract.bucketArn,
-            kmsKeyArn: artifactStore.contract.kmsKeyArn,
-            logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
-            clusterName: config.cluster.name,
-            accountId: config.aws.accountId,
-            region: config.aws.region,
-            roleName: `${stackName(config)}-drift-${modelName}`.slice(0, 64),
-            identityMode: config.identity.mode,
-            oidcProviderArn: config.cluster.oidcProviderArn,
+          new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, driftJobProps(config, stackName(config), modelName, {
+            artifactStore: artifactStore.contract,
             dependsOn: [this.namespace],
-          });
+          }));
         }
       }
     }

@@ -6,6 +6,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../core/contracts";
 import type { TrackingServerProps } from ".";
+import type { TrackingIdentityProps } from "./identity";
 import { trackingServerAddress } from "./mlflow-command";
 import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../registry-events/command";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
@@ -62,5 +63,21 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     webhookEncryptionKey: config.events.enabled ? registryEventsSecretRefs(config).encryptionKey : undefined,
     // The guard lets webhooks post to this receiver only (none when the service is off).
     webhookUrls: config.events.enabled ? [registryEventsWebhookUrl(config)] : [],
+  };
+}
+
+/** The TrackingIdentity props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
+export function trackingIdentityProps(
+  config: EnvironmentConfig, namePrefix: string, deps: Pick<TrackingIdentityProps, "artifacts" | "artifactPrefix">,
+): TrackingIdentityProps {
+  return {
+    mode: config.identity.mode,
+    clusterName: config.cluster.name,
+    namespace: config.mlflow.namespace,
+    roleName: `${namePrefix}-tracking-server`,
+    accountId: config.aws.accountId,
+    region: config.aws.region,
+    oidcProviderArn: config.cluster.oidcProviderArn,
+    ...deps,
   };
 }

@@ -1,0 +1,35 @@
+/**
+ * Maps an environment's configuration (a served model's `drift`, the cluster's identity) onto one DriftJob
+ * construct's props: the one place that knows which configuration field becomes which prop.
+ */
+import type { EnvironmentConfig } from "../../config";
+import { INFERENCE_LOG_PREFIX } from "../../config/inference";
+import type { ArtifactStoreContract } from "../core/contracts";
+import type { DriftJobProps } from ".";
+import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
+
+/** The DriftJob props of one served model; `namePrefix` is the stack's name (the IAM role's prefix). */
+export function driftJobProps(
+  config: EnvironmentConfig, namePrefix: string, modelName: string,
+  deps: Pick<DriftJobProps, "dependsOn"> & { readonly artifactStore: ArtifactStoreContract },
+): DriftJobProps {
+  const m = config.serving.models[modelName];
+  return {
+    namespace: config.mlflow.namespace,
+    name: driftJobName(config, modelName),
+    command: driftCommand({ config, modelName, bucketName: deps.artifactStore.bucketName }),
+    schedule: m.drift.schedule,
+    podLabels: driftJobPodLabels(config),
+    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
+    bucketArn: deps.artifactStore.bucketArn,
+    kmsKeyArn: deps.artifactStore.kmsKeyArn,
+    logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
+    clusterName: config.cluster.name,
+    accountId: config.aws.accountId,
+    region: config.aws.region,
+    roleName: `${namePrefix}-drift-${modelName}`.slice(0, 64),
+    identityMode: config.identity.mode,
+    oidcProviderArn: config.cluster.oidcProviderArn,
+    dependsOn: deps.dependsOn,
+  };
+}
