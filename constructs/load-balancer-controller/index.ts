@@ -6,7 +6,7 @@
  * leave `ingress.installLoadBalancerController` off and this construct is not used.
  *
  * The IAM policy is the controller's own `docs/install/iam_policy.json` at the pinned version
- * (kubernetes-sigs/aws-load-balancer-controller, Apache-2.0), kept beside this file.
+ * (kubernetes-sigs/aws-load-balancer-controller, Apache-2.0), kept in constructs/core (the workload boundary reads it too).
  */
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
