@@ -1,6 +1,6 @@
 /**
- * AWS's own rules, written down with their sources (constructs/core/aws-limits.ts, constructs/model-endpoint/
- * http-api-rules.ts and ecr-rules.ts), checked over every synthesized stack: the environments the
+ * AWS's own rules, written down with their sources (constructs/core/aws-limits.ts, http-api-rules.ts and
+ * ecr-rules.ts), checked over every synthesized stack: the environments the
  * configuration defines and the every-option test environment. What AWS refuses at deploy time, or
  * reports as a change in every plan, fails here first.
  */
