@@ -272,13 +272,13 @@ export class Monitoring extends Construct {
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix: "prometheus-",
     };
-    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds);
+    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds, this);
     const events = props.registryEvents;
     if (events) {
       this.ruleGroups.push(buildRegistryEventsRuleGroup({
         namespace: events.service.namespace, job: events.service.serviceName, behindSeconds: events.behindSeconds,
         runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
-      }));
+      }, this));
     }
     const rollouts = props.rolloutsController;
     if (rollouts) {
@@ -292,7 +292,7 @@ export class Monitoring extends Construct {
       runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
       datasourceUid: props.datasourceUid ?? "prometheus",
     } : undefined;
-    this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets) : [];
+    this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets, this) : [];
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
