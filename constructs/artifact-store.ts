@@ -301,7 +301,7 @@ export class ArtifactStore extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: kmsWindow,
       lifecycle,
-      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     });
     new KmsAlias(this, "key_alias", { name: `alias/${props.bucketName}`, targetKeyId: this.kmsKey.keyId });
 
@@ -464,7 +464,7 @@ export class ArtifactStore extends Construct {
         enableKeyRotation: true,
         deletionWindowInDays: kmsWindow,
         lifecycle,
-        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
       });
       const replica = new S3Bucket(this, "replica_bucket", { region, bucket: `${props.bucketName}-replica`, forceDestroy, lifecycle });
       this.replicaBucket = replica;

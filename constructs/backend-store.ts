@@ -240,6 +240,7 @@ export class BackendStore extends Construct {
         partition,
         accountId: props.accountId,
         administratorArns: p.keyAdministratorArns,
+        scope: this,
         extra: [
           {
             Sid: "CloudWatchAlarmsPublishToEncryptedTopic",

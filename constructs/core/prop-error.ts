@@ -10,7 +10,6 @@
  * the from-config mapping's {@link PropFieldMap} (stacks/prop-errors.ts).
  */
 import type { IConstruct } from "constructs";
-import { Token } from "cdktf";
 
 /** How a redacted value is shown. */
 export const REDACTED = "(a secret, not shown)";
@@ -26,10 +25,21 @@ export interface PropErrorOptions {
   readonly secret?: boolean;
 }
 
+/**
+ * A cdktf token (a value Terraform knows only at deploy time). Recognised by its encoding rather than with
+ * cdktf's Token, so that pure modules (the commands) may raise PropError without loading cdktf.
+ */
+function isToken(value: unknown): boolean {
+  if (typeof value === "string") return /\$\{TfToken\[|#\{TfToken\[/.test(value);
+  // cdktf encodes a number token as a huge negative double (about -8.1e+298), a list as a list of one token string.
+  if (Array.isArray(value)) return value.length === 1 && isToken(value[0]);
+  return typeof value === "number" && value < -1e288;
+}
+
 /** A value as a message shows it: JSON, cut at {@link MAX_RENDERED_VALUE} characters; never throws. */
 export function renderValue(value: unknown): string {
   if (value === undefined) return "unset";
-  if ((typeof value === "string" || typeof value === "number") && Token.isUnresolved(value)) return "a value known only at deploy time";
+  if (isToken(value)) return "a value known only at deploy time";
   let s: string | undefined;
   try {
     s = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));

@@ -281,6 +281,7 @@ export class ModelApi extends Construct {
         accountId: props.accountId,
         accountSid: "AccountAdmin",
         administratorArns: props.keyAdministratorArns,
+        scope: this,
         extra: [
           {
             Sid: "CloudWatchLogsEncryptAccessLogs",

@@ -302,7 +302,7 @@ export class ModelEndpoint extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
-      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     }).arn;
     this.repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
