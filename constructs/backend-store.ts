@@ -565,7 +565,8 @@ export class BackendStore extends Construct {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new PropError(this, `alarmEmails[${i}]`, email, `an e-mail address`);
     }
     if (props.alarmWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(props.alarmWebhookUrl)) {
-      throw new PropError(this, "alarmWebhookUrl", props.alarmWebhookUrl, `an https:// URL`);
+      // A webhook URL carries its credential (a Slack or Teams hook): never shown.
+      throw new PropError(this, "alarmWebhookUrl", props.alarmWebhookUrl, "an https:// URL", { secret: true });
     }
     if (props.subnetIds && props.subnetIds.length === 1) throw new PropError(this, "subnetIds", props.subnetIds, "at least two subnets in different availability zones (an RDS requirement), or none to look them up");
   }

@@ -642,7 +642,7 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
         "alb.ingress.kubernetes.io/ssl-policy": exposure.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "alb.ingress.kubernetes.io/healthcheck-path": "/api/health",
         ...(exposure.loadBalancerTags && Object.keys(exposure.loadBalancerTags).length > 0
-          ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation(exposure.loadBalancerTags, "Monitoring", "grafana.loadBalancerTags") }
+          ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation(exposure.loadBalancerTags) }
           : {}),
       },
     };

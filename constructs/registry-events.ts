@@ -90,8 +90,10 @@ function validate(scope: Construct, props: RegistryEventsProps): number {
   if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, "a DNS label (lower-case letters, digits, '-')");
   const port = props.command.ports?.[EVENTS_PORT_NAME];
   if (port === undefined) throw new PropError(scope, "command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
-  if (props.command.env.some((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name))) {
-    throw new PropError(scope, "command.env", "<a secret as a literal value>", "every secret as a Secret reference (secretKeyRef), never a literal");
+  const literal = props.command.env.find((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name));
+  if (literal) {
+    // The literal is the secret itself: redacted, never in the message.
+    throw new PropError(scope, `command.env.${literal.name}`, literal, "every secret as a Secret reference (secretKeyRef), never a literal", { secret: true });
   }
   for (const [field, labels] of [["podLabels", props.podLabels], ["trackingServer.podLabels", props.trackingServer.podLabels]] as const) {
     const problem = labelSelectorProblem(labels);

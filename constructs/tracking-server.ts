@@ -502,7 +502,7 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
     throw new PropError(scope, "allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");
   }
   if (Object.keys(props.authProxyPodLabels).length === 0) {
-    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods (authProxyPodLabels(partOf)); an empty selector would admit every pod");
+    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods; an empty selector would admit every pod");
   }
   const own = [trackingServerPodLabels(r.instance), gcPodLabels(r.instance), migrationPodLabels(r.instance)];
   if (own.some((labels) => Object.entries(props.authProxyPodLabels).every(([k, v]) => labels[k] === v))) {
@@ -510,11 +510,11 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
   }
   for (const [i, labels] of (props.apiClientPodLabels ?? []).entries()) {
     const problem = labelSelectorProblem(labels);
-    if (problem) throw new PropError(scope, `apiClientPodLabels[${i}]`, labels, `the labels of a job's or service's pods, such as modelRetentionPodLabels(config); it ${problem}`);
+    if (problem) throw new PropError(scope, `apiClientPodLabels[${i}]`, labels, `the labels of a job's or service's pods; it ${problem}`);
   }
   const key = props.webhookEncryptionKey;
   if (key && !(DNS_SUBDOMAIN.test(key.name) && key.key)) {
-    throw new PropError(scope, "webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace, such as registryEventsSecretRefs(config).encryptionKey");
+    throw new PropError(scope, "webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace (the registry events service's webhook-secret encryption key)");
   }
   if (!DNS_LABEL.test(r.monitoringNamespace)) throw new PropError(scope, "monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
   if (props.prometheusPodLabels !== undefined) {

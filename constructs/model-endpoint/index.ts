@@ -283,7 +283,7 @@ export class ModelEndpoint extends Construct {
     if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy)) throw new PropError(this, "delivery.strategy", strategy, `"blueGreen", "canary" or "rollingUpdate"`);
     const progressive = strategy !== "rollingUpdate";
     if (progressive && !/^https?:\/\/\S+$/.test(delivery.prometheusUrl ?? "")) {
-      throw new PropError(this, "delivery.prometheusUrl", delivery.prometheusUrl ?? "", `the http(s) URL of the Prometheus the ${strategy} analysis queries (serving.delivery.prometheusUrl)`);
+      throw new PropError(this, "delivery.prometheusUrl", delivery.prometheusUrl ?? "", `the http(s) URL of the Prometheus the ${strategy} analysis queries`);
     }
     if (progressive && release && !props.smokeTest) throw new PropError(this, "smokeTest", props.smokeTest, `the row the new version must answer before it gets traffic (required with the ${strategy} strategy)`);
     const weights = delivery.canaryWeights ?? [25, 50];
