@@ -35,6 +35,7 @@ import {
 import type { ContainerCommand } from "./commands/types";
 import type { ServiceContract } from "./contracts";
 import { DNS_LABEL } from "./names";
+import type { PropFieldMap } from "./core/prop-error";
 import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
@@ -298,3 +299,21 @@ export function registryEventsProps(
     dependsOn: deps.dependsOn,
   };
 }
+
+/** The configuration field behind each RegistryEvents prop {@link registryEventsProps} sets (null: derived or the stack's wiring). */
+export const REGISTRY_EVENTS_FIELDS: PropFieldMap = {
+  namespace: "mlflow.namespace",
+  name: "project",
+  command: "events",
+  podLabels: null,
+  trackingServer: null,
+  generatedSecretName: null,
+  secretsManagerValues: "events",
+  managedSecretName: null,
+  channelPorts: "events.email.smtpPort",
+  monitoringNamespace: "monitoring.namespace",
+  prometheusPodLabels: "monitoring.prometheusPodLabels",
+  resources: "events.resources",
+  labels: "project",
+  runAsUser: null,
+};

@@ -16,6 +16,7 @@ import { ModelApi } from "./api-gateway";
 import { callerHeaderFor } from "./from-config";
 import { ModelGateway, modelGatewayPodLabels } from "./gateway";
 import { keyAdministratorArns } from "../../config/ci";
+import type { PropFieldMap } from "../core/prop-error";
 
 export function modelApiFromConfig(
   scope: Construct, config: EnvironmentConfig, namePrefix: string,
@@ -77,4 +78,59 @@ export function modelGatewayFromConfig(scope: Construct, config: EnvironmentConf
     prometheusPodLabels: config.monitoring.prometheusPodLabels,
     dependsOn: [endpoint.service!],
   });
+}
+
+/** The configuration field behind each ModelApi prop {@link modelApiFromConfig} sets (null: derived or the stack's wiring). */
+export const MODEL_API_FIELDS: PropFieldMap = {
+  namePrefix: "name",
+  region: "aws.region",
+  accountId: "aws.accountId",
+  keyAdministratorArns: "ci.deployRoleName",
+  vpcId: null,
+  subnetIds: "serving.apiGateway.loadBalancerSubnetIds",
+  models: "serving.models",
+  issuerUrl: "auth.issuerUrl",
+  audiences: "auth.clientId",
+  callerHeader: "serving.callerHeader",
+  groupsClaim: "auth.groupsClaim",
+  domain: "serving.apiGateway.domain",
+  certificateArn: "serving.apiGateway.certificateArn",
+  hostedZoneId: "serving.apiGateway.route53ZoneId",
+  "throttle.ratePerSecond": "serving.apiGateway.throttleRatePerSecond",
+  "throttle.burst": "serving.apiGateway.throttleBurst",
+  routeThrottle: "serving.apiGateway.routeThrottleRatePerSecond",
+  "routeThrottle.burst": "serving.apiGateway.routeThrottleBurst",
+  timeoutMs: null,
+  logRetentionDays: "serving.apiGateway.logRetentionDays",
+  alarm5xxPerMinute: "serving.apiGateway.alarm5xxPerMinute",
+  alarmP99LatencyMs: "serving.apiGateway.alarmP99LatencyMs",
+  alarmTopicArn: null,
+  preventDestroy: "production",
+};
+
+/** The configuration field behind each ModelGateway prop {@link modelGatewayFromConfig} sets for `modelName`. */
+export function modelGatewayFields(modelName: string): PropFieldMap {
+  return {
+    name: `serving.models.${modelName}`,
+    model: null,
+    podLabels: null,
+    image: "auth.proxyVersion",
+    issuerUrl: "auth.issuerUrl",
+    clientId: "auth.clientId",
+    extraJwtIssuers: "auth.extraJwtIssuers",
+    allowedEmailDomains: "auth.allowedEmailDomains",
+    allowedGroups: "auth.allowedGroups",
+    allowAnyEmailDomain: "auth.allowAnyEmailDomain",
+    groupsClaim: "auth.groupsClaim",
+    upstreamTimeoutSeconds: `serving.models.${modelName}.requestTimeoutSeconds`,
+    vpcCidrs: "ingress.vpcCidrs",
+    hostname: "serving.ingress.domain",
+    certificateArn: "serving.ingress.certificateArn",
+    scheme: "serving.ingress.scheme",
+    sslPolicy: "ingress.sslPolicy",
+    ingressGroup: null,
+    replicas: "production",
+    monitoringNamespace: "monitoring.namespace",
+    prometheusPodLabels: "monitoring.prometheusPodLabels",
+  };
 }

@@ -6,6 +6,7 @@ import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { ArtifactStoreContract } from "../contracts";
 import type { ModelEndpointProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 import { MODEL_GATEWAY_CALLER_HEADER } from "../commands/model-gateway";
 import { modelGatewayPodLabels } from "./gateway";
 import { keyAdministratorArns } from "../../config/ci";
@@ -95,4 +96,63 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
     };
   }
   return out;
+}
+
+/**
+ * The configuration field behind each ModelEndpoint prop {@link modelEndpointProps} sets for `modelName`
+ * (null: derived names, the stack's wiring, defaults).
+ */
+export function modelEndpointFields(modelName: string): PropFieldMap {
+  const m = `serving.models.${modelName}`;
+  return {
+    modelName: `serving.models`,
+    namePrefix: "name",
+    keyAdministratorArns: "ci.deployRoleName",
+    namespace: "serving.namespace",
+    release: `serving.releases.${modelName}`,
+    replicas: `${m}.replicas`,
+    resources: `${m}.resources`,
+    "limits.maxConcurrency": `${m}.maxConcurrency`,
+    "limits.maxBodyBytes": `${m}.maxBodyBytes`,
+    "limits.callerRate": `${m}.callerRate`,
+    "limits.callerBurst": `${m}.callerBurst`,
+    "limits.requestTimeoutSeconds": `${m}.requestTimeoutSeconds`,
+    "limits.bodyTimeoutSeconds": `${m}.bodyTimeoutSeconds`,
+    "limits.maxUploadsPerCaller": `${m}.maxUploadsPerCaller`,
+    "limits.classNames": `${m}.classNames`,
+    limits: m,
+    callerHeader: "serving.callerHeader",
+    "identity.allowedEmailDomains": "auth.allowedEmailDomains",
+    "identity.allowedGroups": "auth.allowedGroups",
+    "identity.allowAnyEmailDomain": "auth.allowAnyEmailDomain",
+    smokeTest: `${m}.smokeTest`,
+    "delivery.strategy": "serving.delivery.strategy",
+    "delivery.autoPromotionEnabled": "serving.delivery.autoPromotionEnabled",
+    "delivery.canaryWeights": "serving.delivery.canaryWeights",
+    "delivery.pauseSeconds": "serving.delivery.pauseSeconds",
+    "delivery.analysis.maxErrorRatio": "serving.delivery.maxErrorRatio",
+    "delivery.analysis.maxP99Seconds": "serving.delivery.maxP99Seconds",
+    "delivery.analysis.window": "serving.delivery.analysisWindow",
+    "delivery.analysis.intervalSeconds": "serving.delivery.analysisIntervalSeconds",
+    "delivery.analysis.count": "serving.delivery.analysisCount",
+    "delivery.prometheusUrl": "serving.delivery.prometheusUrl",
+    gatewayPodLabels: "serving.gatewayPodLabels",
+    gatewayNamespace: "serving.gatewayNamespace",
+    gatewayCidrs: "serving.gatewayCidrs",
+    monitoringNamespace: "monitoring.namespace",
+    prometheusPodLabels: "monitoring.prometheusPodLabels",
+    keepImages: "serving.keepImages",
+    expireTagPrefixes: "serving.expireTagPrefixes",
+    strictZoneSpread: "production",
+    preventDestroy: "production",
+    inputFields: `${m}.inputFields`,
+    "inferenceLog.sampling": `${m}.inferenceLog.sampling`,
+    "inferenceLog.contextFields": `${m}.inferenceLog.contextFields`,
+    "inferenceLog.rules": `${m}.inferenceLog.rules`,
+    "inferenceLog.batchRecords": `${m}.inferenceLog.batchRecords`,
+    "inferenceLog.flushSeconds": `${m}.inferenceLog.flushSeconds`,
+    "inferenceLog.prefix": null,
+    inferenceLog: null,
+    pullerRoleArns: null,
+  };
 }

@@ -6,6 +6,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../contracts";
 import type { TrackingServerProps } from "../tracking-server";
+import type { PropFieldMap } from "../core/prop-error";
 import { trackingServerName, type ServiceAddress } from "../commands/mlflow";
 import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../commands/registry-events";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
@@ -70,3 +71,45 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     webhookUrls: config.events.enabled ? [registryEventsWebhookUrl(config)] : [],
   };
 }
+
+/**
+ * The configuration field behind each TrackingServer prop {@link trackingServerProps} sets (null: the
+ * stack's own wiring or the construct's default, not configuration). Errors the construct raises are
+ * reported against these fields (stacks/prop-errors.ts).
+ */
+export const TRACKING_SERVER_FIELDS: PropFieldMap = {
+  instance: "name",
+  partOf: "project",
+  name: null,
+  namespace: "mlflow.namespace",
+  version: "mlflow.version",
+  image: "mlflow.image",
+  port: "mlflow.port",
+  workers: "mlflow.workers",
+  replicas: "mlflow.replicas",
+  targetCpuUtilizationPercent: "mlflow.targetCpuUtilizationPercent",
+  resources: "mlflow.resources",
+  publicHostname: "hostname",
+  extraAllowedHosts: "mlflow.extraAllowedHosts",
+  allowedEmailDomains: "auth.allowedEmailDomains",
+  allowAnyEmailDomain: "auth.allowAnyEmailDomain",
+  workloadIdentities: "training.identity",
+  podCidrs: "ingress.vpcCidrs",
+  clientIdleTimeoutSeconds: "ingress.idleTimeoutSeconds",
+  extraUvicornOpts: "mlflow.uvicornOpts",
+  gc: "mlflow.gc",
+  monitoringNamespace: "monitoring.namespace",
+  prometheusPodLabels: "monitoring.prometheusPodLabels",
+  strictZoneSpread: "production",
+  artifactStore: null,
+  backendStore: null,
+  identity: null,
+  authProxyPodLabels: null,
+  apiClientPodLabels: null,
+  webhookEncryptionKey: null,
+  webhookUrls: null,
+  runAsUser: null,
+  tmpSizeLimit: null,
+  migrationTimeoutMinutes: null,
+  gcDeadlineSeconds: null,
+};
