@@ -46,7 +46,7 @@ export function renderValue(value: unknown): string {
   } catch {
     s = undefined; // a cycle: say what it is instead
   }
-  if (s === undefined) s = `a ${typeof value}`;
+  if (s === undefined) s = /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`;
   if (typeof value === "number" && !Number.isFinite(value)) s = String(value); // JSON would say null
   return s.length > MAX_RENDERED_VALUE ? `${s.slice(0, MAX_RENDERED_VALUE - 3)}...` : s;
 }

@@ -1,7 +1,8 @@
 /**
  * The props a construct's source can refuse: every `new PropError(scope, "<prop>", ...)` of the files
  * given, read from the source. A prop written as a template keeps its static part ("replicas.${k}" is
- * "replicas", "alarmEmails[${i}]" is "alarmEmails"); a prop computed elsewhere is "(dynamic)", and the
+ * "replicas", "alarmEmails[${i}]" is "alarmEmails",
+ * "models[${m.name}].psiThreshold" is "models.psiThreshold"); a prop computed elsewhere is "(dynamic)", and the
  * test names those itself. Also `out.push(["<prop>", ...])` of problem lists (inference-log.ts).
  */
 import * as fs from "fs";
@@ -12,9 +13,10 @@ const ROOT = path.join(__dirname, "..", "..");
 export const DYNAMIC = "(dynamic)";
 
 function staticPart(literal: string): string {
-  const cut = literal.indexOf("${");
-  const s = cut < 0 ? literal : literal.slice(0, cut);
-  return s.replace(/\[[^\]]*\]/g, "").replace(/[.[]+$/, "");
+  // List indices and map keys first ("models[${m.name}].psiThreshold" is "models.psiThreshold"), then the rest.
+  const unindexed = literal.replace(/\[(?:[^\]$]|\$\{[^}]*\})*\]/g, "");
+  const cut = unindexed.indexOf("${");
+  return (cut < 0 ? unindexed : unindexed.slice(0, cut)).replace(/[.[]+$/, "");
 }
 
 /** The props refused in `files` (paths from the repository's root). */
