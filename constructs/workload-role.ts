@@ -166,7 +166,7 @@ export class WorkloadRole extends Construct {
     if (mode === "irsa") {
       issuer = oidcIssuerOf(props.oidcProviderArn);
       if (!issuer) {
-        throw new PropError(this, oidcField, props.oidcProviderArn ?? "nothing", `the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa"`);
+        throw new PropError(this, oidcField, props.oidcProviderArn, `the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa"`);
       }
     }
     const inline = props.inlinePolicies ?? [];

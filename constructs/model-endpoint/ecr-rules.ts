@@ -56,7 +56,7 @@ export interface ImageRetention {
  */
 export function releaseTagOverlap(prefix: string): string | undefined {
   return RELEASE_TAG_PREFIX.startsWith(prefix) || prefix.startsWith(RELEASE_TAG_PREFIX)
-    ? `a tag prefix that cannot match a release's tag ("${RELEASE_TAG_PREFIX}v<version>-<digest>"): "${prefix}" would expire released images, among them the digest config/releases/<env>.json pins and the ones a rollback returns to`
+    ? `a tag prefix that cannot match a release's tag ("${RELEASE_TAG_PREFIX}v<version>-<digest>"): "${prefix}" would expire released images, among them the digest a release pins and the ones a rollback returns to`
     : undefined;
 }
 
