@@ -61,7 +61,7 @@ export function stackKeyPolicy(opts: { partition?: string; accountId?: string; a
   const accounts = new Set(arns.map((a) => a.split(":")[4]));
   const accountId = opts.accountId ?? arns[0]?.split(":")[4];
   const partition = opts.partition ?? arns[0]?.split(":")[1];
-  if (!accountId || !partition) throw new Error("stackKeyPolicy: the key's account and partition are needed (or an administrator role to take them from)");
+  if (!accountId || !partition) throw new PropError(scope, accountId ? "partition" : "accountId", accountId ? partition : accountId, "the key's account and partition (or an administrator role to take them from)");
   if ([...accounts].some((a) => a !== accountId)) throw new PropError(scope, "keyAdministratorArns", arns, `roles of the key's account ${accountId}`);
   return JSON.stringify({ Version: "2012-10-17", Statement: [accountStatement(partition, accountId, opts.accountSid), ...extra, ...admins] });
 }
