@@ -63,8 +63,6 @@ export interface ApiClientCronJobProps {
 export interface ApiClientCronJobSpec {
   /** The container's name. */
   readonly containerName: string;
-  /** The function that gives valid pod labels, named in the error for invalid ones. */
-  readonly podLabelsFunction: string;
   /** The job's bucket prefix: checked as an S3 key prefix, reported under `field`. */
   readonly prefix: { readonly field: string; readonly value: string; readonly pattern: RegExp };
   /** The IAM role's description. */
