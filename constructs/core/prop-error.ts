@@ -33,7 +33,7 @@ function isToken(value: unknown): boolean {
   if (typeof value === "string") return /\$\{TfToken\[|#\{TfToken\[/.test(value);
   // cdktf encodes a number token as a huge negative double (about -8.1e+298), a list as a list of one token string.
   if (Array.isArray(value)) return value.length === 1 && isToken(value[0]);
-  return typeof value === "number" && value < -1e288;
+  return typeof value === "number" && Number.isFinite(value) && value < -1e288;
 }
 
 /** A value as a message shows it: JSON, cut at {@link MAX_RENDERED_VALUE} characters; never throws. */

@@ -42,6 +42,7 @@ describe("renderValue", () => {
     expect(renderValue(undefined)).toBe("unset");
     expect(renderValue(null)).toBe("null");
     expect(renderValue(Number.NaN)).toBe("NaN");
+    expect(renderValue(-Infinity)).toBe("-Infinity");
     expect(renderValue(10n)).toBe("\"10\"");
   });
 
