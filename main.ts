@@ -1,7 +1,7 @@
 import { App } from "cdktf";
 import type { IConstruct } from "constructs";
 import { ConfigError, loadEnvironments, selectEnvironments } from "./config";
-import { constructErrorProblem } from "./config/construct-errors";
+import { stackErrorProblem } from "./stacks/prop-errors";
 import { MlflowStack } from "./stacks/mlflow-stack";
 import { cleanStackOutput } from "./stacks/output";
 
@@ -21,7 +21,7 @@ export function buildApp(options: { outdir?: string; filter?: string } = {}): Ap
     try {
       new MlflowStack(app, config, { environments: all });
     } catch (err) {
-      problems.push(constructErrorProblem(config, err));
+      problems.push(stackErrorProblem(config, err));
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

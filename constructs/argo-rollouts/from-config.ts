@@ -4,8 +4,17 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { ArgoRolloutsProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** The ArgoRollouts props of an environment. */
 export function argoRolloutsProps(config: EnvironmentConfig): ArgoRolloutsProps {
   return { namespace: config.serving.delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } };
 }
+
+/** ArgoRollouts ("argo_rollouts"). */
+export const ARGO_ROLLOUTS_FIELDS: PropFieldMap = {
+  namespace: "serving.delivery.controllerNamespace",
+  labels: "project",
+  chartVersion: null,
+  replicas: null,
+};

@@ -8,6 +8,7 @@
  * replicas, restricted security context, no dashboard, its metrics Service for Prometheus), and nothing
  * exposed outside the cluster.
  */
+import { PropError } from "../core/prop-error";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { Release } from "@cdktf/provider-helm/lib/release";
@@ -67,11 +68,11 @@ export class ArgoRollouts extends Construct {
   constructor(scope: Construct, id: string, props: ArgoRolloutsProps = {}) {
     super(scope, id);
     const namespace = props.namespace ?? "argo-rollouts";
-    if (!DNS_LABEL.test(namespace)) throw new Error(`${this.node.path}: namespace must be a DNS label, got "${namespace}"`);
+    if (!DNS_LABEL.test(namespace)) throw new PropError(this, "namespace", namespace, "a DNS label");
     const chartVersion = props.chartVersion ?? ARGO_ROLLOUTS_CHART_VERSION;
-    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new Error(`${this.node.path}: chartVersion must be an exact version such as "${ARGO_ROLLOUTS_CHART_VERSION}" (no ranges: upgrades are deliberate), got "${chartVersion}"`);
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new PropError(this, "chartVersion", chartVersion, `an exact version such as "${ARGO_ROLLOUTS_CHART_VERSION}" (no ranges: upgrades are deliberate)`);
     const replicas = props.replicas ?? 2;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new Error(`${this.node.path}: replicas must be a whole number from 1 to 5, got ${replicas}`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new PropError(this, "replicas", replicas, "a whole number from 1 to 5");
     this.namespace = new NamespaceV1(this, "namespace", {
       metadata: {
         name: namespace,

@@ -7,6 +7,7 @@ import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import { keyAdministratorArns } from "../../config/ci";
 import { ARCHIVE_TAG } from "../model-retention/command";
 import type { ArtifactStoreProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** The ArtifactStore props of an environment. */
 export function artifactStoreProps(config: EnvironmentConfig): ArtifactStoreProps {
@@ -42,3 +43,24 @@ export function artifactStoreProps(config: EnvironmentConfig): ArtifactStoreProp
     keyAdministratorArns: keyAdministratorArns(config),
   };
 }
+
+/** ArtifactStore ("artifact_store"). */
+export const ARTIFACT_STORE_FIELDS: PropFieldMap = {
+  bucketName: "artifacts.bucketName",
+  prefix: "artifacts.prefix",
+  forceDestroy: "artifacts.forceDestroy",
+  preventDestroy: "production",
+  lifecycle: "artifacts",
+  "archive.tag": null,
+  "archive.transitionDays": "registry.retention.graceDays",
+  "archive.storageClass": "registry.retention.storageClass",
+  "archive.expireDays": "registry.retention.deleteAfterDays",
+  expiringPrefixes: "serving.models",
+  accessLogging: "artifacts.accessLogging",
+  accessLogRetentionDays: null,
+  kmsDeletionWindowDays: null,
+  replicationRegion: "artifacts.replicationRegion",
+  region: "aws.region",
+  accountId: "aws.accountId",
+  keyAdministratorArns: "ci.deployRoleName",
+};

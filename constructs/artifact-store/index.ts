@@ -28,6 +28,7 @@ import type { ArtifactStoreContract } from "../core/contracts";
 import { partitionOf } from "../core/aws";
 import { bucketNameProblem } from "../core/aws-limits";
 import { stackKeyPolicy } from "../core/kms-key-policy";
+import { PropError } from "../core/prop-error";
 
 const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
 
@@ -194,14 +195,10 @@ function tlsOnlyStatements(bucketArn: string): Statement[] {
   ];
 }
 
-function fail(scope: Construct, field: string, message: string): never {
-  throw new Error(`${scope.node.path}: ${field} ${message}`);
-}
-
 function checkDays(scope: Construct, field: string, value: number | undefined, min: number, max: number): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < min || value > max) {
-    fail(scope, `lifecycle.${field}`, `must be a whole number of days from ${min} to ${max}, got ${value}`);
+    throw new PropError(scope, `lifecycle.${field}`, value, `a whole number of days from ${min} to ${max}`);
   }
 }
 
@@ -245,15 +242,15 @@ export class ArtifactStore extends Construct {
     // ── validation: every problem is reported before any cloud call ──
     if (!Token.isUnresolved(props.bucketName)) {
       const problem = bucketNameProblem(props.bucketName);
-      if (problem) fail(this, "bucketName", `must be ${problem.replace(/^an S3 bucket name: /, "")}; got "${props.bucketName}"`);
+      if (problem) throw new PropError(this, "bucketName", props.bucketName, `${problem.replace(/^an S3 bucket name: /, "")};`);
       const longest = props.bucketName.length + (props.replicationRegion ? "-replica".length : props.accessLogging ? "-logs".length : 0);
       if (longest > 63) {
-        fail(this, "bucketName", `is too long for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);
+        throw new PropError(this, "bucketName", props.bucketName, `a name short enough for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);
       }
     }
-    if (!PREFIX.test(prefix)) fail(this, "prefix", `must be an S3 key prefix without leading or trailing '/', such as "mlartifacts"; got "${prefix}"`);
+    if (!PREFIX.test(prefix)) throw new PropError(this, "prefix", prefix, `an S3 key prefix without leading or trailing '/', such as "mlartifacts";`);
     if (forceDestroy && preventDestroy) {
-      fail(this, "forceDestroy", "cannot be true while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false");
+      throw new PropError(this, "forceDestroy", props.forceDestroy, "false while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false");
     }
     checkDays(this, "transitionToInfrequentAccessDays", toIa, 30, 36500);
     checkDays(this, "transitionToGlacierIrDays", toGlacier, 60, 36500);
@@ -264,34 +261,34 @@ export class ArtifactStore extends Construct {
     checkDays(this, "abortIncompleteMultipartUploadDays", abortDays, 1, 365);
     if (props.archive) {
       const arch = props.archive;
-      if (!arch.tag.key || !/^[\w .:+=@/-]{1,128}$/.test(arch.tag.key)) fail(this, "archive.tag.key", `must be an S3 tag key (1-128 letters, digits, spaces and _.:/=+-@), got "${arch.tag.key}"`);
-      if (!Number.isInteger(arch.transitionDays) || arch.transitionDays < 1 || arch.transitionDays > 36500) fail(this, "archive.transitionDays", `must be a whole number of days from 1 to 36500, got ${arch.transitionDays}`);
+      if (!arch.tag.key || !/^[\w .:+=@/-]{1,128}$/.test(arch.tag.key)) throw new PropError(this, "archive.tag.key", arch.tag.key, `an S3 tag key (1-128 letters, digits, spaces and _.:/=+-@)`);
+      if (!Number.isInteger(arch.transitionDays) || arch.transitionDays < 1 || arch.transitionDays > 36500) throw new PropError(this, "archive.transitionDays", arch.transitionDays, `a whole number of days from 1 to 36500`);
       if (arch.expireDays !== undefined && !(Number.isInteger(arch.expireDays) && arch.expireDays > arch.transitionDays)) {
-        fail(this, "archive.expireDays", `must be a whole number of days later than archive.transitionDays (> ${arch.transitionDays}), got ${arch.expireDays}`);
+        throw new PropError(this, "archive.expireDays", arch.expireDays, `a whole number of days later than archive.transitionDays (> ${arch.transitionDays})`);
       }
     }
     if (toGlacier !== undefined && toGlacier < toIa + 30) {
-      fail(this, "lifecycle.transitionToGlacierIrDays", `must be at least 30 days after transitionToInfrequentAccessDays (>= ${toIa + 30}), got ${toGlacier}`);
+      throw new PropError(this, "lifecycle.transitionToGlacierIrDays", toGlacier, `at least 30 days after transitionToInfrequentAccessDays (>= ${toIa + 30})`);
     }
     if (expire !== undefined && expire <= (toGlacier ?? toIa)) {
-      fail(this, "lifecycle.expireDays", `must be later than the last storage-class transition (> ${toGlacier ?? toIa}), got ${expire}`);
+      throw new PropError(this, "lifecycle.expireDays", expire, `later than the last storage-class transition (> ${toGlacier ?? toIa})`);
     }
     if (noncurrentMax <= noncurrentDays) {
-      fail(this, "lifecycle.noncurrentMaxDays", `must be more than noncurrentExpireDays (> ${noncurrentDays}), got ${noncurrentMax}`);
+      throw new PropError(this, "lifecycle.noncurrentMaxDays", noncurrentMax, `more than noncurrentExpireDays (> ${noncurrentDays})`);
     }
     if (!Number.isInteger(logRetention) || logRetention < 1 || logRetention > 36500) {
-      fail(this, "accessLogRetentionDays", `must be a whole number of days from 1 to 36500, got ${logRetention}`);
+      throw new PropError(this, "accessLogRetentionDays", logRetention, `a whole number of days from 1 to 36500`);
     }
     if (!Number.isInteger(kmsWindow) || kmsWindow < 7 || kmsWindow > 30) {
-      fail(this, "kmsDeletionWindowDays", `must be a whole number from 7 to 30 (a KMS limit), got ${kmsWindow}`);
+      throw new PropError(this, "kmsDeletionWindowDays", kmsWindow, `a whole number from 7 to 30 (a KMS limit)`);
     }
     if ((props.accessLogging || props.replicationRegion !== undefined) && props.accountId === undefined) {
-      fail(this, "accountId", "is required when accessLogging or replicationRegion is set (it scopes the service principals' access to this account)");
+      throw new PropError(this, "accountId", props.accountId, "the account id when accessLogging or replicationRegion is set (it scopes the service principals' access to this account)");
     }
     if (props.replicationRegion !== undefined) {
-      if (props.region === undefined) fail(this, "region", "is required when replicationRegion is set (the replica must be in another region)");
+      if (props.region === undefined) throw new PropError(this, "region", props.region, "the bucket's region when replicationRegion is set (the replica must be in another region)");
       if (props.replicationRegion === props.region) {
-        fail(this, "replicationRegion", `must differ from the bucket's own region (${props.region})`);
+        throw new PropError(this, "replicationRegion", props.replicationRegion, `a region other than the bucket's own (${props.region})`);
       }
     }
 
@@ -304,7 +301,7 @@ export class ArtifactStore extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: kmsWindow,
       lifecycle,
-      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     });
     new KmsAlias(this, "key_alias", { name: `alias/${props.bucketName}`, targetKeyId: this.kmsKey.keyId });
 
@@ -409,7 +406,7 @@ export class ArtifactStore extends Construct {
     for (const e of props.expiringPrefixes ?? []) {
       checkDays(this, `expiringPrefixes[${e.id}].days`, e.days, 1, 36500);
       if (e.prefix === prefix || e.prefix.startsWith(`${prefix}/`) || prefix.startsWith(`${e.prefix}/`)) {
-        fail(this, "expiringPrefixes", `"${e.prefix}" overlaps MLflow's artifact prefix "${prefix}": give it a prefix of its own`);
+        throw new PropError(this, "expiringPrefixes", e.prefix, `prefixes that do not overlap MLflow's artifact prefix "${prefix}": give it a prefix of its own`);
       }
       rules.push({ id: e.id, status: "Enabled", filter: [{ prefix: `${e.prefix}/` }], expiration: [{ days: e.days }] });
     }
@@ -467,7 +464,7 @@ export class ArtifactStore extends Construct {
         enableKeyRotation: true,
         deletionWindowInDays: kmsWindow,
         lifecycle,
-        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
       });
       const replica = new S3Bucket(this, "replica_bucket", { region, bucket: `${props.bucketName}-replica`, forceDestroy, lifecycle });
       this.replicaBucket = replica;

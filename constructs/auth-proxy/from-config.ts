@@ -5,6 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyProps } from ".";
 import { authProxyPodLabels, type OAuth2ProxySettings, type WorkloadIdentities } from "./oauth2-proxy-command";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** The AuthProxy props of an environment. */
 export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {
@@ -63,3 +64,35 @@ export function workloadIdentitiesOf(config: EnvironmentConfig): WorkloadIdentit
 export function authProxyPodLabelsOf(config: EnvironmentConfig): Record<string, string> {
   return authProxyPodLabels(config.project);
 }
+
+/** The configuration field behind each AuthProxy prop {@link authProxyProps} sets (null: the stack's wiring or a default). */
+export const AUTH_PROXY_FIELDS: PropFieldMap = {
+  proxyVersion: "auth.proxyVersion",
+  issuerUrl: "auth.issuerUrl",
+  clientId: "auth.clientId",
+  scopes: "auth.scopes",
+  groupsClaim: "auth.groupsClaim",
+  allowedEmailDomains: "auth.allowedEmailDomains",
+  allowedGroups: "auth.allowedGroups",
+  allowAnyEmailDomain: "auth.allowAnyEmailDomain",
+  extraJwtIssuers: "auth.extraJwtIssuers",
+  cookieExpireHours: "auth.cookieExpireHours",
+  cookieRefreshMinutes: "auth.cookieRefreshMinutes",
+  publicHostname: "hostname",
+  loadBalancerIdleTimeoutSeconds: "ingress.idleTimeoutSeconds",
+  workloadIdentities: "training.identity",
+  clientSecret: "auth.clientSecret",
+  loadBalancerCidrs: "ingress.vpcCidrs",
+  loadBalancerDeregistrationDelaySeconds: "ingress.deregistrationDelaySeconds",
+  drainSeconds: "auth.drainSeconds",
+  partOf: "project",
+  replicas: "auth.replicas",
+  resources: "auth.resources",
+  monitoringNamespace: "monitoring.namespace",
+  prometheusPodLabels: "monitoring.prometheusPodLabels",
+  targetCpuUtilizationPercent: null,
+  trackingServer: null,
+};
+
+/** The configuration field behind each setting of the proxy's command ({@link oauth2ProxySettings}), which names its errors "oauth2ProxyCommand". */
+export const OAUTH2_PROXY_COMMAND_FIELDS: PropFieldMap = AUTH_PROXY_FIELDS;

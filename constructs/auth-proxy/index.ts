@@ -15,6 +15,7 @@
  * The tracking server's own NetworkPolicy (admit only the proxy, Prometheus and its jobs) is decided by
  * the tracking server construct, from {@link authProxyPodLabels}.
  */
+import { PropError } from "../core/prop-error";
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
@@ -310,50 +311,51 @@ export class AuthProxy extends Construct {
 
     // ── Validation (synth time, before any cloud call) ──
     if (!DNS_LABEL.test(namespace)) {
-      throw new Error(`AuthProxy: trackingServer.namespace "${namespace}" is not a Kubernetes namespace name (lower-case letters, digits, '-')`);
+      throw new PropError(this, "trackingServer.namespace", namespace, "a Kubernetes namespace name (lower-case letters, digits, '-')");
     }
     if (!Number.isInteger(trackingServer.port) || trackingServer.port < 1 || trackingServer.port > 65535) {
-      throw new Error(`AuthProxy: trackingServer.port ${trackingServer.port} must be a port number from 1 to 65535`);
+      throw new PropError(this, "trackingServer.port", trackingServer.port, "a port number from 1 to 65535");
     }
     if (Object.keys(trackingServer.podLabels).length === 0) {
-      throw new Error("AuthProxy: trackingServer.podLabels is empty: the NetworkPolicy needs the labels that select the tracking server's pods");
+      throw new PropError(this, "trackingServer.podLabels", trackingServer.podLabels, "the labels that select the tracking server's pods (the NetworkPolicy needs them)");
     }
     if (!DNS_LABEL.test(monitoringNamespace)) {
-      throw new Error(`AuthProxy: monitoringNamespace "${monitoringNamespace}" is not a Kubernetes namespace name`);
+      throw new PropError(this, "monitoringNamespace", monitoringNamespace, "a Kubernetes namespace name");
     }
     const prometheusLabelsProblem = labelSelectorProblem(prometheusPodLabels);
     if (prometheusLabelsProblem) {
-      throw new Error(`AuthProxy: prometheusPodLabels ${JSON.stringify(prometheusPodLabels)} ${prometheusLabelsProblem}; give the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}`);
+      throw new PropError(this, "prometheusPodLabels", prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${prometheusLabelsProblem}`);
     }
     if (!Number.isInteger(targetCpu) || targetCpu < 10 || targetCpu > 100) {
-      throw new Error(`AuthProxy: targetCpuUtilizationPercent ${targetCpu} must be a whole number from 10 to 100`);
+      throw new PropError(this, "targetCpuUtilizationPercent", targetCpu, "a whole number from 10 to 100");
     }
     for (const k of ["min", "max"] as const) {
       if (!Number.isInteger(auth.replicas[k]) || auth.replicas[k] < 1) {
-        throw new Error(`AuthProxy: replicas.${k} ${auth.replicas[k]} must be a whole number of at least 1`);
+        throw new PropError(this, `replicas.${k}`, auth.replicas[k], "a whole number of at least 1");
       }
     }
     if (auth.replicas.min > auth.replicas.max) {
-      throw new Error(`AuthProxy: replicas.min (${auth.replicas.min}) must be at most replicas.max (${auth.replicas.max}); raise max or lower min`);
+      throw new PropError(this, "replicas.min", auth.replicas.min, `at most replicas.max (${auth.replicas.max}); raise max or lower min`);
     }
     if (autoscaling && auth.replicas.max <= auth.replicas.min) {
-      throw new Error(`AuthProxy: autoscaling needs replicas.max (${auth.replicas.max}) above replicas.min (${auth.replicas.min}); raise max or set autoscaling: false`);
+      throw new PropError(this, "replicas.max", auth.replicas.max, `above replicas.min (${auth.replicas.min}) with autoscaling; raise max or set autoscaling: false`);
     }
     if (auth.clientSecret.source === "kubernetes" && auth.clientSecret.secretName === COOKIE_SECRET_NAME) {
-      throw new Error(`AuthProxy: clientSecret.secretName "${COOKIE_SECRET_NAME}" is the name of the Secret this construct creates for the cookie secret; choose another name`);
+      throw new PropError(this, "clientSecret.secretName", auth.clientSecret.secretName, `a name other than "${COOKIE_SECRET_NAME}", the Secret this construct creates for the cookie secret`);
     }
     if ("problem" in drain) {
-      throw new Error(`AuthProxy: ${drain.problem}`);
+      const { prop, value, expected } = drain.problem;
+      throw new PropError(this, prop === "drainSeconds" ? prop : "loadBalancerDeregistrationDelaySeconds", value, expected);
     }
     if (props.loadBalancerCidrs.length === 0) {
-      throw new Error("AuthProxy: loadBalancerCidrs is empty: give the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy");
+      throw new PropError(this, "loadBalancerCidrs", props.loadBalancerCidrs, "the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy");
     }
     if (!DNS_LABEL.test(partOf)) {
-      throw new Error(`AuthProxy: partOf "${partOf}" is not a DNS label (lower-case letters, digits, '-')`);
+      throw new PropError(this, "partOf", partOf, "a DNS label (lower-case letters, digits, '-')");
     }
     const podLabels = authProxyPodLabels(partOf);
     if (Object.entries(podLabels).every(([k, v]) => trackingServer.podLabels[k] === v)) {
-      throw new Error("AuthProxy: trackingServer.podLabels also select the proxy's pods; give the tracking server distinct labels");
+      throw new PropError(this, "trackingServer.podLabels", trackingServer.podLabels, "labels that do not also select the proxy's pods: give the tracking server distinct labels");
     }
 
     const dependsOn = props.dependsOn;

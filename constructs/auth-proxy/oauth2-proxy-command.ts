@@ -12,6 +12,7 @@
  */
 import type { SecretKeyRef, TrackingServerContract } from "../core/contracts";
 import type { ContainerCommand, EnvVar, MountedFile } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 
 /** Port the proxy serves users and pipelines on (container and Service). */
 export const AUTH_PROXY_PORT = 4180;
@@ -211,14 +212,14 @@ export interface AllowLists {
  */
 export function allowListEnv(who: string, action: string, a: AllowLists): EnvVar[] {
   if (a.allowedEmailDomains.length === 0 && a.allowedGroups.length === 0) {
-    throw new Error(`${who}: allowedEmailDomains and allowedGroups are both empty: say who may ${action} (access is denied by default)`);
+    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, `at least one domain, or a group in allowedGroups: say who may ${action} (access is denied by default)`);
   }
   const anyDomain = a.allowAnyEmailDomain === true;
   if (a.allowedEmailDomains.length === 0 && !anyDomain) {
-    throw new Error(`${who}: allowedEmailDomains is empty and allowAnyEmailDomain is not true: an open e-mail domain list ("*") is an explicit choice (auth.allowAnyEmailDomain), never the result of an empty list`);
+    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true: an open e-mail domain list (\"*\") is an explicit choice, never the result of an empty list");
   }
   if (a.allowedEmailDomains.includes("*")) {
-    throw new Error(`${who}: allowedEmailDomains lists "*": set allowAnyEmailDomain: true instead (a named choice)`);
+    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, "domains without \"*\": set allowAnyEmailDomain: true instead (a named choice)");
   }
   return [
     { name: "OAUTH2_PROXY_EMAIL_DOMAINS", value: anyDomain ? "*" : a.allowedEmailDomains.join(",") },

@@ -5,6 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { keyAdministratorArns } from "../../config/ci";
 import type { BackendStoreProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** What the stack passes besides the configuration: names and the cluster's network. */
 export type BackendStoreDependencies = Pick<BackendStoreProps, "identifier" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId">;
@@ -41,3 +42,35 @@ export function backendStoreProps(config: EnvironmentConfig, deps: BackendStoreD
     alarmWebhookUrl: config.notifications.webhookUrl,
   };
 }
+
+/** BackendStore ("backend_store"). */
+export const BACKEND_STORE_FIELDS: PropFieldMap = {
+  identifier: "name",
+  accountId: "aws.accountId",
+  keyAdministratorArns: "ci.deployRoleName",
+  region: "aws.region",
+  namespace: "mlflow.namespace",
+  vpcId: null,
+  subnetIds: "cluster.privateSubnetIds",
+  clientSecurityGroupId: "cluster.clientSecurityGroupId",
+  engineVersion: "database.engineVersion",
+  instanceClass: "database.instanceClass",
+  allocatedStorageGb: "database.allocatedStorageGb",
+  maxAllocatedStorageGb: "database.maxAllocatedStorageGb",
+  multiAz: "database.multiAz",
+  deletionProtection: "database.deletionProtection",
+  finalSnapshot: "database.finalSnapshot",
+  backupRetentionDays: "database.backupRetentionDays",
+  preventDestroy: "production",
+  readReplica: "database.readReplica",
+  databaseName: "database.name",
+  backupWindow: "database.backupWindow",
+  maintenanceWindow: "database.maintenanceWindow",
+  monitoringIntervalSeconds: "database.monitoringIntervalSeconds",
+  slowStatementMs: "database.slowStatementMs",
+  logRetentionDays: "production",
+  alarmEmails: "notifications.emails",
+  alarmWebhookUrl: "notifications.webhookUrl",
+  performanceInsightsRetentionDays: null,
+  secretName: null,
+};

@@ -29,6 +29,7 @@ import type { BackendStoreContract } from "../core/contracts";
 import { partitionOf } from "../core/aws";
 import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "../core/aws-limits";
 import { stackKeyPolicy } from "../core/kms-key-policy";
+import { PropError } from "../core/prop-error";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -239,6 +240,7 @@ export class BackendStore extends Construct {
         partition,
         accountId: props.accountId,
         administratorArns: p.keyAdministratorArns,
+        scope: this,
         extra: [
           {
             Sid: "CloudWatchAlarmsPublishToEncryptedTopic",
@@ -523,51 +525,49 @@ export class BackendStore extends Construct {
   }
 
   private validate(props: BackendStoreProps, p: Required<Omit<BackendStoreProps, "identifier" | "accountId" | "region" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId" | "alarmWebhookUrl" | "alarmThresholds">>): void {
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
     const whole = (field: string, value: number, min: number, max: number) => {
-      if (!Number.isInteger(value) || value < min || value > max) fail(field, `must be a whole number from ${min} to ${max}, got ${value}`);
+      if (!Number.isInteger(value) || value < min || value > max) throw new PropError(this, field, value, `a whole number from ${min} to ${max}`);
     };
     if (!Token.isUnresolved(props.identifier) && (!IDENTIFIER.test(props.identifier) || props.identifier.length > 55)) {
-      fail("identifier", `must be 2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica"); got "${props.identifier}"`);
+      throw new PropError(this, "identifier", props.identifier, `2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica");`);
     }
-    if (!/^\d{2}(\.\d{1,2})?$/.test(p.engineVersion)) fail("engineVersion", `must be a PostgreSQL major version such as "17", or an exact major.minor such as "17.6", got "${p.engineVersion}"`);
+    if (!/^\d{2}(\.\d{1,2})?$/.test(p.engineVersion)) throw new PropError(this, "engineVersion", p.engineVersion, `a PostgreSQL major version such as "17", or an exact major.minor such as "17.6"`);
     if (p.autoMinorVersionUpgrade && p.engineVersion.includes(".")) {
-      fail("engineVersion", `must be a major version only (such as "${p.engineVersion.split(".")[0]}") when autoMinorVersionUpgrade is on: RDS upgrades the minor and Terraform would try to downgrade it back; got "${p.engineVersion}"`);
+      throw new PropError(this, "engineVersion", p.engineVersion, `a major version only (such as "${p.engineVersion.split(".")[0]}") when autoMinorVersionUpgrade is on: RDS upgrades the minor and Terraform would try to downgrade it back;`);
     }
     if (!p.autoMinorVersionUpgrade && !p.engineVersion.includes(".")) {
-      fail("engineVersion", `must name the exact minor (such as "${p.engineVersion}.6") when autoMinorVersionUpgrade is off, or nothing would ever upgrade the instance; got "${p.engineVersion}"`);
+      throw new PropError(this, "engineVersion", p.engineVersion, `the exact minor (such as "${p.engineVersion}.6") when autoMinorVersionUpgrade is off, or nothing would ever upgrade the instance`);
     }
-    if (Number(p.engineVersion.split(".")[0]) < POSTGRES_MIN_MAJOR) fail("engineVersion", `must be PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support), got "${p.engineVersion}"`);
-    if (!RDS_INSTANCE_CLASS.test(p.instanceClass)) fail("instanceClass", `must be an RDS instance class such as "db.t4g.micro" or "db.r7g.large", got "${p.instanceClass}"`);
+    if (Number(p.engineVersion.split(".")[0]) < POSTGRES_MIN_MAJOR) throw new PropError(this, "engineVersion", p.engineVersion, `PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support)`);
+    if (!RDS_INSTANCE_CLASS.test(p.instanceClass)) throw new PropError(this, "instanceClass", p.instanceClass, `an RDS instance class such as "db.t4g.micro" or "db.r7g.large"`);
     whole("allocatedStorageGb", p.allocatedStorageGb, 20, 65536);
     whole("maxAllocatedStorageGb", p.maxAllocatedStorageGb, 20, 65536);
     if (p.maxAllocatedStorageGb < p.allocatedStorageGb) {
-      fail("maxAllocatedStorageGb", `must be at least allocatedStorageGb (${p.allocatedStorageGb}), got ${p.maxAllocatedStorageGb}`);
+      throw new PropError(this, "maxAllocatedStorageGb", p.maxAllocatedStorageGb, `at least allocatedStorageGb (${p.allocatedStorageGb})`);
     }
     whole("backupRetentionDays", p.backupRetentionDays, 0, 35);
-    if (p.readReplica && p.backupRetentionDays < 1) fail("backupRetentionDays", "must be at least 1 when readReplica is on (RDS needs backups to create a replica)");
-    if (!DB_NAME.test(p.databaseName)) fail("databaseName", `must be a PostgreSQL identifier (lower-case letters, digits, '_', starting with a letter), got "${p.databaseName}"`);
-    if (!MONITORING_INTERVALS.includes(p.monitoringIntervalSeconds)) fail("monitoringIntervalSeconds", `must be one of ${MONITORING_INTERVALS.join(", ")}, got ${p.monitoringIntervalSeconds}`);
+    if (p.readReplica && p.backupRetentionDays < 1) throw new PropError(this, "backupRetentionDays", p.backupRetentionDays, "at least 1 when readReplica is on (RDS needs backups to create a replica)");
+    if (!DB_NAME.test(p.databaseName)) throw new PropError(this, "databaseName", p.databaseName, `a PostgreSQL identifier (lower-case letters, digits, '_', starting with a letter)`);
+    if (!MONITORING_INTERVALS.includes(p.monitoringIntervalSeconds)) throw new PropError(this, "monitoringIntervalSeconds", p.monitoringIntervalSeconds, `one of ${MONITORING_INTERVALS.join(", ")}`);
     whole("slowStatementMs", p.slowStatementMs, 0, 3600000);
     if (![1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].includes(p.logRetentionDays)) {
-      fail("logRetentionDays", `must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...), got ${p.logRetentionDays}`);
+      throw new PropError(this, "logRetentionDays", p.logRetentionDays, `a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)`);
     }
     if (!(p.performanceInsightsRetentionDays === 7 || p.performanceInsightsRetentionDays === 731 || (p.performanceInsightsRetentionDays % 31 === 0 && p.performanceInsightsRetentionDays >= 31 && p.performanceInsightsRetentionDays <= 713))) {
-      fail("performanceInsightsRetentionDays", `must be 7, 731 or a multiple of 31 up to 713, got ${p.performanceInsightsRetentionDays}`);
+      throw new PropError(this, "performanceInsightsRetentionDays", p.performanceInsightsRetentionDays, `7, 731 or a multiple of 31 up to 713`);
     }
-    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName)) fail("secretName", `must be a Kubernetes object name (lower-case letters, digits, '-', '.'), got "${p.secretName}"`);
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName)) throw new PropError(this, "secretName", p.secretName, `a Kubernetes object name (lower-case letters, digits, '-', '.')`);
 
     for (const problem of rdsWindowProblems(p.backupWindow, p.maintenanceWindow)) {
-      fail(problem.field, `must be ${problem.expected}, got "${problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow}"`);
+      throw new PropError(this, problem.field, problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow, `${problem.expected}`);
     }
     for (const [i, email] of p.alarmEmails.entries()) {
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fail(`alarmEmails[${i}]`, `must be an e-mail address, got "${email}"`);
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new PropError(this, `alarmEmails[${i}]`, email, `an e-mail address`);
     }
     if (props.alarmWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(props.alarmWebhookUrl)) {
-      fail("alarmWebhookUrl", `must be an https:// URL, got "${props.alarmWebhookUrl}"`);
+      // A webhook URL carries its credential (a Slack or Teams hook): never shown.
+      throw new PropError(this, "alarmWebhookUrl", props.alarmWebhookUrl, "an https:// URL", { secret: true });
     }
-    if (props.subnetIds && props.subnetIds.length === 1) fail("subnetIds", "must name at least two subnets in different availability zones (an RDS requirement), or be empty to look them up");
+    if (props.subnetIds && props.subnetIds.length === 1) throw new PropError(this, "subnetIds", props.subnetIds, "at least two subnets in different availability zones (an RDS requirement), or none to look them up");
   }
 }

@@ -6,6 +6,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { ciRoleNames, deployEnvironmentOf } from "../../config/ci";
 import type { CiRolesProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 import { stateLocation } from "../../config/state";
 
 /** The state-bucket prefix where the plan role saves an environment's plan files for its deploy job. */
@@ -71,3 +72,30 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
       : [],
   };
 }
+
+/** The configuration field behind each CiRoles prop {@link ciRolesProps} sets (null: derived or the stack's wiring). */
+export const CI_ROLES_FIELDS: PropFieldMap = {
+  repository: "ci.repository",
+  oidcProvider: "ci.oidcProvider",
+  accountId: "aws.accountId",
+  region: "aws.region",
+  "roleNames.plan": "ci.planRoleName",
+  "roleNames.deploy": "ci.deployRoleName",
+  "roleNames.imagePush": "ci.imagePushRoleName",
+  roleNames: "ci",
+  resourcePrefix: "name",
+  state: "state",
+  "state.planPrefix": null,
+  clusterName: "cluster.name",
+  maxSessionSeconds: null,
+  imageSourceRepositoryArns: null,
+  imagePushPolicyArns: null,
+  workloadBoundary: null,
+};
+
+/** WorkloadBoundary ("workload_boundary"). */
+export const WORKLOAD_BOUNDARY_FIELDS: PropFieldMap = {
+  name: "name",
+  bucketNames: "artifacts.bucketName",
+  region: "aws.region",
+};

@@ -36,6 +36,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { partitionOf } from "../core/aws";
+import { PropError } from "../core/prop-error";
 
 /** GitHub Actions' OIDC issuer (host name, as IAM writes it in condition keys). */
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
@@ -219,16 +220,13 @@ export class CiRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: CiRolesProps) {
     super(scope, id);
-    const fail = (field: string, expected: string) => {
-      throw new Error(`CiRoles: ${field} must be ${expected}`);
-    };
-    if (!REPOSITORY.test(props.repository)) fail("repository", `"owner/name" of a GitHub repository (got "${props.repository}"); set ci.repository to your fork's`);
-    for (const [k, v] of Object.entries(props.roleNames)) if (!ROLE_NAME.test(v)) fail(`roleNames.${k}`, `an IAM role name of at most 64 letters, digits and +=,.@_- (got "${v}"); shorten ci.${k}RoleName or the environment's name`);
-    if (!/^\d{12}$/.test(props.accountId)) fail("accountId", "a 12-digit account id");
+    if (!REPOSITORY.test(props.repository)) throw new PropError(this, "repository", props.repository, "\"owner/name\" of a GitHub repository: your fork's");
+    for (const [k, v] of Object.entries(props.roleNames)) if (!ROLE_NAME.test(v)) throw new PropError(this, `roleNames.${k}`, v, "an IAM role name of at most 64 letters, digits and +=,.@_-: shorten it");
+    if (!/^\d{12}$/.test(props.accountId)) throw new PropError(this, "accountId", props.accountId, "a 12-digit account id");
     const maxSession = props.maxSessionSeconds ?? 3600;
-    if (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200) fail("maxSessionSeconds", "a whole number of seconds from 3600 to 43200");
+    if (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200) throw new PropError(this, "maxSessionSeconds", maxSession, "a whole number of seconds from 3600 to 43200");
     if (props.state && (props.state.planPrefix.startsWith("/") || props.state.planPrefix.endsWith("/") || props.state.planPrefix === "")) {
-      fail("state.planPrefix", "a key prefix without leading or trailing '/', such as \"ci-plans/dev\"");
+      throw new PropError(this, "state.planPrefix", props.state?.planPrefix, "a key prefix without leading or trailing '/', such as \"ci-plans/dev\"");
     }
 
     const partition = partitionOf(props.region);
@@ -343,7 +341,7 @@ export class CiRoles extends Construct {
     const keyRegionArns = otherKeyRegions.length === 0 ? regional("kms", "key/*") : [props.region, ...otherKeyRegions].map((r) => `arn:${partition}:kms:${r}:${props.accountId}:key/*`);
     const ecrRepos = regional("ecr", `repository/${props.ecrRepositoryPrefix}*`);
     const sources = [...new Set(props.imageSourceRepositoryArns ?? [])].sort();
-    for (const arn of sources) if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn)) fail("imageSourceRepositoryArns", `ECR repository ARNs (got "${arn}")`);
+    for (const arn of sources) if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn)) throw new PropError(this, "imageSourceRepositoryArns", arn, "ECR repository ARNs");
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
       name: "deploy",

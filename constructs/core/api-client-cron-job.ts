@@ -14,6 +14,7 @@ import type { ContainerCommand } from "./command-types";
 import { DNS_LABEL } from "./names";
 import { containerResources, labelSelectorProblem, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
 import { WorkloadRole, type WorkloadIdentityMode, type WorkloadRoleInlinePolicy } from "./workload-role";
+import { PropError } from "./prop-error";
 
 /** Props every such job takes (DriftJobProps and ModelRetentionProps extend them). */
 export interface ApiClientCronJobProps {
@@ -62,8 +63,6 @@ export interface ApiClientCronJobProps {
 export interface ApiClientCronJobSpec {
   /** The container's name. */
   readonly containerName: string;
-  /** The function that gives valid pod labels, named in the error for invalid ones. */
-  readonly podLabelsFunction: string;
   /** The job's bucket prefix: checked as an S3 key prefix, reported under `field`. */
   readonly prefix: { readonly field: string; readonly value: string; readonly pattern: RegExp };
   /** The IAM role's description. */
@@ -81,20 +80,17 @@ export interface ApiClientCronJobParts {
 
 /** Validates `props` (errors name `scope` and the field) and creates the job's resources in `scope`. */
 export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps, spec: ApiClientCronJobSpec): ApiClientCronJobParts {
-  const fail = (field: string, message: string): never => {
-    throw new Error(`${scope.node.path}: ${field} ${message}`);
-  };
-  if (!DNS_LABEL.test(props.name)) fail("name", `must be a DNS label (lower-case letters, digits, '-'), got "${props.name}"`);
-  if (!/^(\S+\s+){4}\S+$/.test(props.schedule)) fail("schedule", `must be a five-field cron schedule such as "15 4 * * *", got "${props.schedule}"`);
+  if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, `a DNS label (lower-case letters, digits, '-')`);
+  if (!/^(\S+\s+){4}\S+$/.test(props.schedule)) throw new PropError(scope, "schedule", props.schedule, `a five-field cron schedule such as "15 4 * * *"`);
   const labelProblem = labelSelectorProblem(props.podLabels);
-  if (labelProblem) fail("podLabels", `${labelProblem}: use ${spec.podLabelsFunction}(config)`);
+  if (labelProblem) throw new PropError(scope, "podLabels", props.podLabels, `pod labels: it ${labelProblem}`);
   if (!spec.prefix.pattern.test(spec.prefix.value)) {
-    fail(spec.prefix.field, `must be an S3 key prefix without leading or trailing '/', got "${spec.prefix.value}"`);
+    throw new PropError(scope, spec.prefix.field, spec.prefix.value, `an S3 key prefix without leading or trailing '/'`);
   }
   const deadline = props.deadlineSeconds ?? 3600;
-  if (!Number.isInteger(deadline) || deadline < 60) fail("deadlineSeconds", `must be a whole number of seconds of at least 60, got ${deadline}`);
+  if (!Number.isInteger(deadline) || deadline < 60) throw new PropError(scope, "deadlineSeconds", deadline, `a whole number of seconds of at least 60`);
   const uid = String(props.runAsUser ?? 10001);
-  if (!(Number(uid) >= 1)) fail("runAsUser", `must be a non-zero user id (the restricted Pod Security Standard forbids root), got ${uid}`);
+  if (!(Number(uid) >= 1)) throw new PropError(scope, "runAsUser", uid, `a non-zero user id (the restricted Pod Security Standard forbids root)`);
 
   // "Default": errors name the calling construct (see WorkloadRole); the resources keep distinct ids.
   const role = new WorkloadRole(scope, "Default", {

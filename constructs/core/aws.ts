@@ -3,6 +3,8 @@
  * the ARN of an EKS cluster and the issuer inside an IAM OIDC provider ARN. No resources, no
  * provider imports: safe to use from any construct, validation or test.
  */
+import type { IConstruct } from "constructs";
+import { PropError } from "./prop-error";
 
 /** The partitions this project can name (the commercial one, GovCloud, China and the isolated regions). */
 export type AwsPartition = "aws" | "aws-us-gov" | "aws-cn" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f";
@@ -59,11 +61,11 @@ export function oidcIssuerOf(arn: string | undefined): string | undefined {
  * provider's default tags never reach. The controller splits the value on "," and each pair on the
  * first "=", so a key or value holding "," cannot be written (an error says so).
  */
-export function albTagsAnnotation(tags: Record<string, string>): string {
+export function albTagsAnnotation(tags: Record<string, string>, scope: IConstruct | string = "albTagsAnnotation", prop = "tags"): string {
   const pairs = Object.entries(tags);
   for (const [k, v] of pairs) {
     if (k.includes(",") || k.includes("=") || v.includes(",")) {
-      throw new Error(`load balancer tag ${JSON.stringify(k)}=${JSON.stringify(v)}: the AWS Load Balancer Controller's tags annotation cannot carry "," (nor "=" in a key); rename the tag`);
+      throw new PropError(scope, `${prop}.${k}`, v, "tags without \",\" (nor \"=\" in a key): the AWS Load Balancer Controller's tags annotation cannot carry them; rename the tag");
     }
   }
   return pairs.map(([k, v]) => `${k}=${v}`).join(",");

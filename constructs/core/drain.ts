@@ -41,14 +41,25 @@ export interface DrainTimings {
  * (`deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS`). Returns a problem instead when the drain
  * would end before the load balancer has stopped sending.
  */
-export function drainTimings(deregistrationDelaySeconds: number, drainSeconds?: number): DrainTimings | { problem: string } {
+/** What {@link drainTimings} refuses: the prop (of its own parameters), its value and what is expected. */
+export interface DrainProblem {
+  readonly prop: "deregistrationDelaySeconds" | "drainSeconds";
+  readonly value: number;
+  readonly expected: string;
+}
+
+export function drainTimings(deregistrationDelaySeconds: number, drainSeconds?: number): DrainTimings | { problem: DrainProblem } {
   if (!Number.isInteger(deregistrationDelaySeconds) || deregistrationDelaySeconds < 0 || deregistrationDelaySeconds > ALB_MAX_DEREGISTRATION_DELAY_SECONDS) {
-    return { problem: `deregistrationDelaySeconds ${deregistrationDelaySeconds} must be a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)` };
+    return { problem: { prop: "deregistrationDelaySeconds", value: deregistrationDelaySeconds, expected: `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)` } };
   }
   const drain = drainSeconds ?? deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS;
   if (!Number.isInteger(drain) || drain <= deregistrationDelaySeconds) {
     return {
-      problem: `drainSeconds ${drain} must be a whole number above the load balancer's deregistration delay (${deregistrationDelaySeconds} s), or the pod stops while the load balancer still sends it requests; use at least ${deregistrationDelaySeconds + 1}, better ${deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS}`,
+      problem: {
+        prop: "drainSeconds",
+        value: drain,
+        expected: `a whole number above the load balancer's deregistration delay (${deregistrationDelaySeconds} s), or the pod stops while the load balancer still sends it requests; use at least ${deregistrationDelaySeconds + 1}, better ${deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS}`,
+      },
     };
   }
   return { deregistrationDelaySeconds, drainSeconds: drain, terminationGracePeriodSeconds: drain + SHUTDOWN_AFTER_DRAIN_SECONDS };

@@ -9,6 +9,7 @@
  * no rule selects a release tag, so the digest a release is pinned to and every earlier release a rollback
  * may return to never expire.
  */
+import { PropError } from "../core/prop-error";
 
 /** Where each rule below comes from. */
 export const ECR_SOURCES = {
@@ -22,8 +23,8 @@ export const RELEASE_TAG_PREFIX = "release-";
 
 /** The tag an environment's release adds to the released digest in its repository. */
 export function releaseTag(version: string, imageDigest: string): string {
-  if (!/^[1-9]\d*$/.test(version)) throw new Error(`releaseTag: version must be a registered model version such as "3", got "${version}"`);
-  if (!/^sha256:[a-f0-9]{64}$/.test(imageDigest)) throw new Error(`releaseTag: imageDigest must be "sha256:<64 hex>", got "${imageDigest}"`);
+  if (!/^[1-9]\d*$/.test(version)) throw new PropError("releaseTag", "version", version, "a registered model version such as \"3\"");
+  if (!/^sha256:[a-f0-9]{64}$/.test(imageDigest)) throw new PropError("releaseTag", "imageDigest", imageDigest, "\"sha256:<64 hex>\"");
   return `${RELEASE_TAG_PREFIX}v${version}-${imageDigest.slice(7, 19)}`;
 }
 
@@ -55,7 +56,7 @@ export interface ImageRetention {
  */
 export function releaseTagOverlap(prefix: string): string | undefined {
   return RELEASE_TAG_PREFIX.startsWith(prefix) || prefix.startsWith(RELEASE_TAG_PREFIX)
-    ? `a tag prefix that cannot match a release's tag ("${RELEASE_TAG_PREFIX}v<version>-<digest>"): "${prefix}" would expire released images, among them the digest config/releases/<env>.json pins and the ones a rollback returns to`
+    ? `a tag prefix that cannot match a release's tag ("${RELEASE_TAG_PREFIX}v<version>-<digest>"): "${prefix}" would expire released images, among them the digest a release pins and the ones a rollback returns to`
     : undefined;
 }
 

@@ -13,6 +13,8 @@
  * policy, schedule its deletion). A key policy naming the deploy role exists only on the keys the stack
  * created with it: tagging another key gives no control over it.
  */
+import type { IConstruct } from "constructs";
+import { PropError } from "./prop-error";
 
 /** What the administrators of a stack's key may do to it (what Terraform does to an aws_kms_key and its alias). */
 export const KEY_ADMINISTRATION_ACTIONS: readonly string[] = [
@@ -36,10 +38,10 @@ export function accountStatement(partition: string, accountId: string, sid = "Ac
 }
 
 /** The statement naming the roles that manage the key (they must exist when the key is created: the bootstrap creates the deploy role). */
-export function administratorsStatement(administratorArns: readonly string[]): KeyPolicyStatement[] {
+export function administratorsStatement(administratorArns: readonly string[], scope: IConstruct | string = "administratorsStatement"): KeyPolicyStatement[] {
   if (administratorArns.length === 0) return [];
   for (const arn of administratorArns) {
-    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/.test(arn)) throw new Error(`key administrators: "${arn}" is not an IAM role ARN`);
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/.test(arn)) throw new PropError(scope, "keyAdministratorArns", arn, "IAM role ARNs");
   }
   return [{ Sid: "StackDeployRoleAdministersKey", Effect: "Allow", Principal: { AWS: [...administratorArns] }, Action: [...KEY_ADMINISTRATION_ACTIONS], Resource: "*" }];
 }
@@ -50,15 +52,16 @@ export function administratorsStatement(administratorArns: readonly string[]): K
  * key's account). Undefined when there is nothing beyond KMS's default policy (no administrator, no extra
  * statement): the key then keeps the default one, as a key without a policy does.
  */
-export function stackKeyPolicy(opts: { partition?: string; accountId?: string; administratorArns?: readonly string[]; extra?: readonly KeyPolicyStatement[]; accountSid?: string }): string | undefined {
+export function stackKeyPolicy(opts: { partition?: string; accountId?: string; administratorArns?: readonly string[]; extra?: readonly KeyPolicyStatement[]; accountSid?: string; scope?: IConstruct | string }): string | undefined {
   const arns = opts.administratorArns ?? [];
-  const admins = administratorsStatement(arns);
+  const scope = opts.scope ?? "stackKeyPolicy";
+  const admins = administratorsStatement(arns, scope);
   const extra = opts.extra ?? [];
   if (admins.length === 0 && extra.length === 0) return undefined;
   const accounts = new Set(arns.map((a) => a.split(":")[4]));
   const accountId = opts.accountId ?? arns[0]?.split(":")[4];
   const partition = opts.partition ?? arns[0]?.split(":")[1];
-  if (!accountId || !partition) throw new Error("stackKeyPolicy: the key's account and partition are needed (or an administrator role to take them from)");
-  if ([...accounts].some((a) => a !== accountId)) throw new Error(`key administrators: every role must be of the key's account ${accountId}, got ${arns.join(", ")}`);
+  if (!accountId || !partition) throw new PropError(scope, accountId ? "partition" : "accountId", accountId ? partition : accountId, "the key's account and partition (or an administrator role to take them from)");
+  if ([...accounts].some((a) => a !== accountId)) throw new PropError(scope, "keyAdministratorArns", arns, `roles of the key's account ${accountId}`);
   return JSON.stringify({ Version: "2012-10-17", Statement: [accountStatement(partition, accountId, opts.accountSid), ...extra, ...admins] });
 }

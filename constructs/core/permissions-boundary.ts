@@ -11,6 +11,7 @@
  * balancer's service-linked role, no STS, no Secrets Manager, no account or organization call.
  * (AWS: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html)
  */
+import { PropError } from "./prop-error";
 import { Construct } from "constructs";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -55,7 +56,7 @@ export class WorkloadBoundary extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkloadBoundaryProps) {
     super(scope, id);
-    if (props.bucketNames.length === 0) throw new Error(`${this.node.path}: bucketNames must name at least one bucket (the artifact store's)`);
+    if (props.bucketNames.length === 0) throw new PropError(this, "bucketNames", props.bucketNames, "at least one bucket (the artifact store's)");
     const partition = partitionOf(props.region);
     const buckets = [...new Set(props.bucketNames)].map((b) => `arn:${partition}:s3:::${b}`);
     this.policy = new IamPolicy(this, "policy", {

@@ -22,6 +22,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { eksClusterArn, oidcIssuerOf } from "./aws";
 import { DNS_LABEL } from "./names";
+import { PropError } from "./prop-error";
 
 /** How a pod gets its role: EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA (needs the cluster's IAM OIDC provider). */
 export type WorkloadIdentityMode = "pod-identity" | "irsa";
@@ -143,41 +144,36 @@ export class WorkloadRole extends Construct {
     const ids = props.resourceIds ?? {};
     const modeField = props.fieldNames?.mode ?? "mode";
     const oidcField = props.fieldNames?.oidcProviderArn ?? "oidcProviderArn";
-    // Errors name the construct a user created: a "Default" child is its parent's implementation.
-    const where = this.node.path.replace(/\/Default$/, "");
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${where}: ${field} ${message}`);
-    };
     const known = (v: string | undefined): v is string => v !== undefined && !Token.isUnresolved(v);
 
-    if (mode !== "pod-identity" && mode !== "irsa") fail(modeField, `must be "pod-identity" or "irsa", got "${String(mode)}"`);
-    if (!props.clusterName) fail("clusterName", "must name the EKS cluster, got nothing");
+    if (mode !== "pod-identity" && mode !== "irsa") throw new PropError(this, modeField, String(mode), `"pod-identity" or "irsa"`);
+    if (!props.clusterName) throw new PropError(this, "clusterName", props.clusterName, "the name of the EKS cluster");
     if (known(props.clusterName) && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(props.clusterName)) {
-      fail("clusterName", `must be an EKS cluster name (1-100 letters, digits, '-' and '_', starting with a letter or digit), got "${props.clusterName}"`);
+      throw new PropError(this, "clusterName", props.clusterName, `an EKS cluster name (1-100 letters, digits, '-' and '_', starting with a letter or digit)`);
     }
-    if (known(props.namespace) && !DNS_LABEL.test(props.namespace)) fail("namespace", `must be a DNS label, got "${props.namespace}"`);
-    if (!DNS_LABEL.test(sa ?? "")) fail("serviceAccountName", `must be a DNS label, got "${sa}"`);
-    if (!/^[\w+=,.@-]{1,64}$/.test(props.roleName ?? "")) fail("roleName", `must be 1-64 characters of letters, digits and +=,.@_-, got "${props.roleName}"`);
-    if (known(props.accountId) && !/^\d{12}$/.test(props.accountId)) fail("accountId", `must be a 12-digit AWS account id, got "${props.accountId}"`);
-    if (!props.accountId) fail("accountId", "must be the cluster's 12-digit AWS account id, got nothing");
-    if (known(props.region) && !/^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(props.region)) fail("region", `must be an AWS region such as "eu-west-1", got "${props.region}"`);
-    if (!props.region) fail("region", "must be the cluster's AWS region, got nothing");
+    if (known(props.namespace) && !DNS_LABEL.test(props.namespace)) throw new PropError(this, "namespace", props.namespace, `a DNS label`);
+    if (!DNS_LABEL.test(sa ?? "")) throw new PropError(this, "serviceAccountName", sa, `a DNS label`);
+    if (!/^[\w+=,.@-]{1,64}$/.test(props.roleName ?? "")) throw new PropError(this, "roleName", props.roleName, `1-64 characters of letters, digits and +=,.@_-`);
+    if (known(props.accountId) && !/^\d{12}$/.test(props.accountId)) throw new PropError(this, "accountId", props.accountId, `a 12-digit AWS account id`);
+    if (!props.accountId) throw new PropError(this, "accountId", props.accountId, "the cluster's 12-digit AWS account id");
+    if (known(props.region) && !/^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(props.region)) throw new PropError(this, "region", props.region, `an AWS region such as "eu-west-1"`);
+    if (!props.region) throw new PropError(this, "region", props.region, "the cluster's AWS region");
     const maxSession = props.maxSessionDurationSeconds;
     if (maxSession !== undefined && (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200)) {
-      fail("maxSessionDurationSeconds", `must be 3600-43200, got ${maxSession}`);
+      throw new PropError(this, "maxSessionDurationSeconds", maxSession, `3600-43200`);
     }
     let issuer: string | undefined;
     if (mode === "irsa") {
       issuer = oidcIssuerOf(props.oidcProviderArn);
       if (!issuer) {
-        fail(oidcField, `must be the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa", got "${props.oidcProviderArn ?? "nothing"}"`);
+        throw new PropError(this, oidcField, props.oidcProviderArn, `the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa"`);
       }
     }
     const inline = props.inlinePolicies ?? [];
     const seen = new Set<string>();
     for (const p of inline) {
-      if (!/^[\w+=,.@-]{1,128}$/.test(p.name)) fail("inlinePolicies", `names must be 1-128 characters of letters, digits and +=,.@_-, got "${p.name}"`);
-      if (seen.has(p.name)) fail("inlinePolicies", `names must be unique on the role, got "${p.name}" twice`);
+      if (!/^[\w+=,.@-]{1,128}$/.test(p.name)) throw new PropError(this, "inlinePolicies", p.name, "names of 1-128 characters of letters, digits and +=,.@_-");
+      if (seen.has(p.name)) throw new PropError(this, "inlinePolicies", p.name, "names unique on the role (this one is given twice)");
       seen.add(p.name);
     }
 

@@ -7,6 +7,8 @@ import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { ArtifactStoreContract } from "../core/contracts";
 import type { DriftJobProps } from ".";
 import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
+import type { PropFieldMap } from "../core/prop-error";
+import { API_CLIENT_CRON_JOB_FIELDS } from "../model-retention/from-config";
 
 /** The DriftJob props of one served model; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function driftJobProps(
@@ -31,5 +33,16 @@ export function driftJobProps(
     identityMode: config.identity.mode,
     oidcProviderArn: config.cluster.oidcProviderArn,
     dependsOn: deps.dependsOn,
+  };
+}
+
+/** DriftJob ("drift_<model>") of `modelName`. */
+export function driftJobFields(modelName: string): PropFieldMap {
+  return {
+    ...API_CLIENT_CRON_JOB_FIELDS,
+    name: "project",
+    schedule: `serving.models.${modelName}.drift.schedule`,
+    kmsKeyArn: null,
+    logPrefix: null,
   };
 }

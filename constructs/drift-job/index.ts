@@ -31,7 +31,6 @@ export class DriftJob extends Construct {
     super(scope, id);
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "drift",
-      podLabelsFunction: "driftJobPodLabels",
       prefix: { field: "logPrefix", value: props.logPrefix, pattern: /^[a-zA-Z0-9!_.*'()=-]+(\/[a-zA-Z0-9!_.*'()=-]+)*$/ },
       roleDescription: `Model drift job (${props.namespace}/${props.name} on ${props.clusterName}): reads one model's inference log`,
       policy: {

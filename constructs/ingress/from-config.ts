@@ -4,6 +4,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { MlflowIngressProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 import { defaultTags } from "../../config/tags";
 
 /** The MlflowIngress props of an environment. */
@@ -25,3 +26,19 @@ export function mlflowIngressProps(config: EnvironmentConfig, deps: Pick<MlflowI
     ...deps,
   };
 }
+
+/** The configuration field behind each MlflowIngress prop {@link mlflowIngressProps} sets (null: the stack's wiring). */
+export const MLFLOW_INGRESS_FIELDS: PropFieldMap = {
+  hostname: "hostname",
+  kind: "ingress.kind",
+  certificateArn: "ingress.certificateArn",
+  certificateDomains: "ingress.certificateDomains",
+  scheme: "ingress.scheme",
+  sslPolicy: "ingress.sslPolicy",
+  idleTimeoutSeconds: "ingress.idleTimeoutSeconds",
+  deregistrationDelaySeconds: "ingress.deregistrationDelaySeconds",
+  gatewayRef: "ingress.gatewayRef",
+  tags: "tags",
+  partOf: "project",
+  target: null,
+};

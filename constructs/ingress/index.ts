@@ -12,6 +12,7 @@
  *
  * ingress-nginx is retired: nothing here needs it.
  */
+import { PropError } from "../core/prop-error";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
@@ -170,27 +171,27 @@ export class MlflowIngress extends Construct {
 
     // ── Validation (synth time) ──
     if (!props.certificateDomains.some((d) => certificateCovers(d, hostname))) {
-      throw new Error(`MlflowIngress: hostname "${hostname}" is not covered by certificateDomains (${props.certificateDomains.join(", ")}); use a covered name or another certificate`);
+      throw new PropError(this, "hostname", hostname, `a name covered by certificateDomains (${props.certificateDomains.join(", ")}), or another certificate`);
     }
     if (kind === "alb" && !MODERN_ALB_TLS_POLICY.test(sslPolicy)) {
-      throw new Error(`MlflowIngress: sslPolicy "${sslPolicy}" allows TLS versions below 1.2; use e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"`);
+      throw new PropError(this, "sslPolicy", sslPolicy, "a policy without TLS versions below 1.2, e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\"");
     }
     if (kind === "alb" && !props.certificateArn) {
-      throw new Error("MlflowIngress: certificateArn is required when kind is \"alb\" (the ACM certificate for the hostname)");
+      throw new PropError(this, "certificateArn", props.certificateArn, "the ACM certificate for the hostname when kind is \"alb\"");
     }
     if (kind === "gateway-api" && !props.gatewayRef) {
-      throw new Error("MlflowIngress: gatewayRef is required when kind is \"gateway-api\" (the Gateway's namespace and name)");
+      throw new PropError(this, "gatewayRef", props.gatewayRef, "the Gateway's namespace and name when kind is \"gateway-api\"");
     }
     const idle = props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds;
     if (!Number.isInteger(idle) || idle < 1 || idle > 4000) {
-      throw new Error(`MlflowIngress: idleTimeoutSeconds ${idle} must be a whole number from 1 to 4000 (the ALB limit)`);
+      throw new PropError(this, "idleTimeoutSeconds", idle, "a whole number from 1 to 4000 (the ALB limit)");
     }
     const dereg = props.deregistrationDelaySeconds;
     if (dereg !== undefined && (!Number.isInteger(dereg) || dereg < 0 || dereg > ALB_MAX_DEREGISTRATION_DELAY_SECONDS)) {
-      throw new Error(`MlflowIngress: deregistrationDelaySeconds ${dereg} must be a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`);
+      throw new PropError(this, "deregistrationDelaySeconds", dereg, `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`);
     }
     if (target.serviceName === "" || !Number.isInteger(target.port)) {
-      throw new Error("MlflowIngress: target must be the auth proxy's contract (service name and port)");
+      throw new PropError(this, "target", target, "the auth proxy's contract (service name and port)");
     }
 
     const labels = { "app.kubernetes.io/part-of": partOf, "app.kubernetes.io/component": "entry", "app.kubernetes.io/managed-by": "cdktf" };

@@ -4,6 +4,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { LoadBalancerControllerProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** The LoadBalancerController props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function loadBalancerControllerProps(config: EnvironmentConfig, namePrefix: string, deps: Pick<LoadBalancerControllerProps, "vpcId">): LoadBalancerControllerProps {
@@ -17,3 +18,20 @@ export function loadBalancerControllerProps(config: EnvironmentConfig, namePrefi
     roleName: `${namePrefix}-aws-load-balancer-controller`,
   };
 }
+
+/** LoadBalancerController ("load_balancer_controller"), and its WorkloadRole. */
+export const LOAD_BALANCER_CONTROLLER_FIELDS: PropFieldMap = {
+  clusterName: "cluster.name",
+  region: "aws.region",
+  vpcId: null,
+  accountId: "aws.accountId",
+  identityMode: "identity.mode",
+  oidcProviderArn: "cluster.oidcProviderArn",
+  roleName: "name",
+  replicas: null,
+  chartVersion: null,
+  namespace: null,
+  serviceAccountName: null,
+  maxSessionDurationSeconds: null,
+  inlinePolicies: null,
+};

@@ -15,6 +15,7 @@ import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import iamPolicy from "../core/load-balancer-controller-iam-policy.json";
 import { WorkloadRole } from "../core/workload-role";
+import { PropError } from "../core/prop-error";
 
 /** Chart version, pinned exactly (checked against the controller's Chart.yaml at tag v3.5.0: app v3.5.0). */
 export const LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0";
@@ -93,12 +94,9 @@ export class LoadBalancerController extends Construct {
     const chartVersion = props.chartVersion ?? LOAD_BALANCER_CONTROLLER_CHART_VERSION;
     const roleName = props.roleName ?? `${props.clusterName}-aws-load-balancer-controller`;
     const sa = LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT;
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
 
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10) fail("replicas", `must be a whole number from 1 to 10, got ${replicas}`);
-    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) fail("chartVersion", `must be an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}", got "${chartVersion}"`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10) throw new PropError(this, "replicas", replicas, `a whole number from 1 to 10`);
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new PropError(this, "chartVersion", chartVersion, `an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}"`);
 
     const policy = new IamPolicy(this, "policy", {
       name: roleName,

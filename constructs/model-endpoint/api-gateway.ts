@@ -55,6 +55,7 @@ import { arnProblem } from "../core/aws-limits";
 import { GROUPS_HEADER, MODEL_SERVER_PORT, READY_PATH } from "./server-command";
 import { HTTP_API_SOURCES, requestParameterProblems } from "../core/http-api-rules";
 import { stackKeyPolicy } from "../core/kms-key-policy";
+import { PropError } from "../core/prop-error";
 
 /** The header the integration sets to pick the model's listener rule (and that the server ignores). */
 export const MODEL_ENDPOINT_HEADER = "X-Model-Endpoint";
@@ -149,24 +150,23 @@ export class ModelApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelApiProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => { throw new Error(`${this.node.path}: ${field} ${message}`); };
-    if (props.models.length === 0) fail("models", "must list at least one model");
+    if (props.models.length === 0) throw new PropError(this, "models", props.models, "at least one model");
     const certificate = arnProblem(props.certificateArn, {
       what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true, partition: partitionOf(props.region),
       region: { name: props.region, why: `not ${props.region}: a regional API's custom domain uses a certificate of its own region` },
     });
-    if (certificate) fail("certificateArn", `must be ${certificate}`);
-    if (!/^https:\/\/\S+$/.test(props.issuerUrl)) fail("issuerUrl", `must be the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers), got "${props.issuerUrl}"`);
-    if (props.audiences.length === 0) fail("audiences", "must name at least one audience (the platform's OIDC client id)");
-    if (props.subnetIds.length < 2) fail("subnetIds", "must name at least two private subnets (an ALB spans two zones)");
+    if (certificate) throw new PropError(this, "certificateArn", props.certificateArn, certificate);
+    if (!/^https:\/\/\S+$/.test(props.issuerUrl)) throw new PropError(this, "issuerUrl", props.issuerUrl, `the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers)`);
+    if (props.audiences.length === 0) throw new PropError(this, "audiences", props.audiences, "at least one audience (the platform's OIDC client id)");
+    if (props.subnetIds.length < 2) throw new PropError(this, "subnetIds", props.subnetIds, "at least two private subnets (an ALB spans two zones)");
     const timeoutMs = props.timeoutMs ?? HTTP_API_MAX_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS) fail("timeoutMs", `must be from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s), got ${timeoutMs}`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS) throw new PropError(this, "timeoutMs", timeoutMs, `from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s)`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
     const groupsClaim = props.groupsClaim ?? "groups";
-    if (!/^[A-Za-z0-9_]{1,64}$/.test(groupsClaim)) fail("groupsClaim", `must be a claim name of letters, digits and '_' (a context variable $context.authorizer.claims.<name>), got "${groupsClaim}"`);
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(groupsClaim)) throw new PropError(this, "groupsClaim", groupsClaim, `a claim name of letters, digits and '_' (a context variable $context.authorizer.claims.<name>)`);
     const throttle = props.throttle ?? { ratePerSecond: 100, burst: 200 };
     const routeThrottle = props.routeThrottle ?? throttle;
-    if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst) fail("routeThrottle", "must not exceed the stage's throttle (the stage's limit applies first)");
+    if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst) throw new PropError(this, "routeThrottle", routeThrottle, `at most the stage's throttle ${JSON.stringify(throttle)} (the stage's limit applies first)`);
     const name = props.namePrefix;
     const arn = arnPrefix(props.region);
     const tgName = (s: string) => `${s.slice(0, 29).replace(/-+$/, "")}-tg`;
@@ -245,7 +245,7 @@ export class ModelApi extends Construct {
           "overwrite:header.X-Request-Id": "$context.requestId",
         };
         const problems = requestParameterProblems(requestParameters);
-        if (problems.length > 0) fail("callerHeader", `makes a request mapping AWS refuses (${HTTP_API_SOURCES.parameterMapping}): ${problems.join("; ")}`);
+        if (problems.length > 0) throw new PropError(this, "callerHeader", callerHeader, `a header a request mapping may set (${HTTP_API_SOURCES.parameterMapping}): ${problems.join("; ")}`);
         const integration = new Apigatewayv2Integration(this, `integration_${m.modelName.replace(/-/g, "_")}_${route}`, {
           apiId: this.api.id,
           integrationType: "HTTP_PROXY",
@@ -281,6 +281,7 @@ export class ModelApi extends Construct {
         accountId: props.accountId,
         accountSid: "AccountAdmin",
         administratorArns: props.keyAdministratorArns,
+        scope: this,
         extra: [
           {
             Sid: "CloudWatchLogsEncryptAccessLogs",

@@ -18,6 +18,7 @@
  *   in the background; a failure aborts and scales the canary away.
  */
 import type { ContainerCommand } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 import { analysisMetrics, type AnalysisThresholds } from "./analysis";
 
 export type DeliveryStrategy = "blueGreen" | "canary" | "rollingUpdate";
@@ -78,7 +79,7 @@ const short = (s: string) => s.slice(0, 63).replace(/-+$/, "");
 export function rolloutObjects(i: RolloutInputs): Record<string, unknown>[] {
   const d = i.delivery;
   if (d.strategy === "rollingUpdate") return [];
-  if (!d.prometheusUrl) throw new Error(`${i.name}: delivery.prometheusUrl is required for the ${d.strategy} strategy (the analysis queries it)`);
+  if (!d.prometheusUrl) throw new PropError(i.name, "delivery.prometheusUrl", d.prometheusUrl, `the URL of the Prometheus the ${d.strategy} strategy's analysis queries`);
   const a = d.analysis ?? {};
   const interval = `${a.intervalSeconds ?? 30}s`;
   const count = a.count ?? 4;

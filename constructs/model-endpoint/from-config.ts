@@ -11,6 +11,7 @@ import type { ModelEndpoint, ModelEndpointProps } from ".";
 import { ModelApi } from "./api-gateway";
 import { MODEL_GATEWAY_CALLER_HEADER } from "./gateway-command";
 import { ModelGateway, modelGatewayPodLabels } from "./gateway";
+import type { PropFieldMap } from "../core/prop-error";
 import { keyAdministratorArns } from "../../config/ci";
 
 /** The header the model server keys callers on: what the environment's gateway overwrites from the token. */
@@ -169,4 +170,118 @@ export function modelGatewayFromConfig(scope: Construct, config: EnvironmentConf
     prometheusPodLabels: config.monitoring.prometheusPodLabels,
     dependsOn: [endpoint.service!],
   });
+}
+
+/**
+ * The configuration field behind each ModelEndpoint prop {@link modelEndpointProps} sets for `modelName`
+ * (null: derived names, the stack's wiring, defaults).
+ */
+export function modelEndpointFields(modelName: string): PropFieldMap {
+  const m = `serving.models.${modelName}`;
+  return {
+    modelName: `serving.models`,
+    namePrefix: "name",
+    keyAdministratorArns: "ci.deployRoleName",
+    namespace: "serving.namespace",
+    release: `serving.releases.${modelName}`,
+    replicas: `${m}.replicas`,
+    resources: `${m}.resources`,
+    "limits.maxConcurrency": `${m}.maxConcurrency`,
+    "limits.maxBodyBytes": `${m}.maxBodyBytes`,
+    "limits.callerRate": `${m}.callerRate`,
+    "limits.callerBurst": `${m}.callerBurst`,
+    "limits.requestTimeoutSeconds": `${m}.requestTimeoutSeconds`,
+    "limits.bodyTimeoutSeconds": `${m}.bodyTimeoutSeconds`,
+    "limits.maxUploadsPerCaller": `${m}.maxUploadsPerCaller`,
+    "limits.classNames": `${m}.classNames`,
+    limits: m,
+    callerHeader: "serving.callerHeader",
+    "identity.allowedEmailDomains": "auth.allowedEmailDomains",
+    "identity.allowedGroups": "auth.allowedGroups",
+    "identity.allowAnyEmailDomain": "auth.allowAnyEmailDomain",
+    smokeTest: `${m}.smokeTest`,
+    "delivery.strategy": "serving.delivery.strategy",
+    "delivery.autoPromotionEnabled": "serving.delivery.autoPromotionEnabled",
+    "delivery.canaryWeights": "serving.delivery.canaryWeights",
+    "delivery.pauseSeconds": "serving.delivery.pauseSeconds",
+    "delivery.analysis.maxErrorRatio": "serving.delivery.maxErrorRatio",
+    "delivery.analysis.maxP99Seconds": "serving.delivery.maxP99Seconds",
+    "delivery.analysis.window": "serving.delivery.analysisWindow",
+    "delivery.analysis.intervalSeconds": "serving.delivery.analysisIntervalSeconds",
+    "delivery.analysis.count": "serving.delivery.analysisCount",
+    "delivery.prometheusUrl": "serving.delivery.prometheusUrl",
+    gatewayPodLabels: "serving.gatewayPodLabels",
+    gatewayNamespace: "serving.gatewayNamespace",
+    gatewayCidrs: "serving.gatewayCidrs",
+    monitoringNamespace: "monitoring.namespace",
+    prometheusPodLabels: "monitoring.prometheusPodLabels",
+    keepImages: "serving.keepImages",
+    expireTagPrefixes: "serving.expireTagPrefixes",
+    strictZoneSpread: "production",
+    preventDestroy: "production",
+    inputFields: `${m}.inputFields`,
+    "inferenceLog.sampling": `${m}.inferenceLog.sampling`,
+    "inferenceLog.contextFields": `${m}.inferenceLog.contextFields`,
+    "inferenceLog.rules": `${m}.inferenceLog.rules`,
+    "inferenceLog.batchRecords": `${m}.inferenceLog.batchRecords`,
+    "inferenceLog.flushSeconds": `${m}.inferenceLog.flushSeconds`,
+    "inferenceLog.prefix": null,
+    inferenceLog: null,
+    pullerRoleArns: null,
+  };
+}
+
+/** The configuration field behind each ModelApi prop {@link modelApiFromConfig} sets (null: derived or the stack's wiring). */
+export const MODEL_API_FIELDS: PropFieldMap = {
+  namePrefix: "name",
+  region: "aws.region",
+  accountId: "aws.accountId",
+  keyAdministratorArns: "ci.deployRoleName",
+  vpcId: null,
+  subnetIds: "serving.apiGateway.loadBalancerSubnetIds",
+  models: "serving.models",
+  issuerUrl: "auth.issuerUrl",
+  audiences: "auth.clientId",
+  callerHeader: "serving.callerHeader",
+  groupsClaim: "auth.groupsClaim",
+  domain: "serving.apiGateway.domain",
+  certificateArn: "serving.apiGateway.certificateArn",
+  hostedZoneId: "serving.apiGateway.route53ZoneId",
+  "throttle.ratePerSecond": "serving.apiGateway.throttleRatePerSecond",
+  "throttle.burst": "serving.apiGateway.throttleBurst",
+  routeThrottle: "serving.apiGateway.routeThrottleRatePerSecond",
+  "routeThrottle.burst": "serving.apiGateway.routeThrottleBurst",
+  timeoutMs: null,
+  logRetentionDays: "serving.apiGateway.logRetentionDays",
+  alarm5xxPerMinute: "serving.apiGateway.alarm5xxPerMinute",
+  alarmP99LatencyMs: "serving.apiGateway.alarmP99LatencyMs",
+  alarmTopicArn: null,
+  preventDestroy: "production",
+};
+
+/** The configuration field behind each ModelGateway prop {@link modelGatewayFromConfig} sets for `modelName`. */
+export function modelGatewayFields(modelName: string): PropFieldMap {
+  return {
+    name: `serving.models.${modelName}`,
+    model: null,
+    podLabels: null,
+    image: "auth.proxyVersion",
+    issuerUrl: "auth.issuerUrl",
+    clientId: "auth.clientId",
+    extraJwtIssuers: "auth.extraJwtIssuers",
+    allowedEmailDomains: "auth.allowedEmailDomains",
+    allowedGroups: "auth.allowedGroups",
+    allowAnyEmailDomain: "auth.allowAnyEmailDomain",
+    groupsClaim: "auth.groupsClaim",
+    upstreamTimeoutSeconds: `serving.models.${modelName}.requestTimeoutSeconds`,
+    vpcCidrs: "ingress.vpcCidrs",
+    hostname: "serving.ingress.domain",
+    certificateArn: "serving.ingress.certificateArn",
+    scheme: "serving.ingress.scheme",
+    sslPolicy: "ingress.sslPolicy",
+    ingressGroup: null,
+    replicas: "production",
+    monitoringNamespace: "monitoring.namespace",
+    prometheusPodLabels: "monitoring.prometheusPodLabels",
+  };
 }

@@ -10,6 +10,7 @@
  * the model's pods, the issuer's port) and the Ingress (HTTPS only, modern TLS, `/ping` health check,
  * shared ALB per stack through an IngressGroup).
  */
+import { PropError } from "../core/prop-error";
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
@@ -91,14 +92,13 @@ export class ModelGateway extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelGatewayProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => { throw new Error(`${this.node.path}: ${field} ${message}`); };
     const { name, model } = props;
     const namespace = model.namespace;
-    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(props.hostname)) fail("hostname", `must be a DNS name such as "iris-classifier.models.example.com", got "${props.hostname}"`);
-    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn)) fail("certificateArn", `must be an ACM certificate ARN, got "${props.certificateArn}"`);
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(props.hostname)) throw new PropError(this, "hostname", props.hostname, `a DNS name such as "iris-classifier.models.example.com"`);
+    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn)) throw new PropError(this, "certificateArn", props.certificateArn, `an ACM certificate ARN`);
     const sslPolicy = props.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06";
-    if (!MODERN_ALB_TLS_POLICY.test(sslPolicy)) fail("sslPolicy", `allows TLS below 1.2: use e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06", got "${sslPolicy}"`);
-    if (props.vpcCidrs.length === 0) fail("vpcCidrs", "must name the VPC's CIDRs (where the load balancer sends from)");
+    if (!MODERN_ALB_TLS_POLICY.test(sslPolicy)) throw new PropError(this, "sslPolicy", sslPolicy, "a policy without TLS below 1.2, e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\"");
+    if (props.vpcCidrs.length === 0) throw new PropError(this, "vpcCidrs", props.vpcCidrs, "the VPC's CIDRs (where the load balancer sends from)");
     const replicas = props.replicas ?? 2;
     const labels = { ...props.podLabels, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": model.serviceName };
     const metadata = (n: string) => ({ name: n, namespace, labels });

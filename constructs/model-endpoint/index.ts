@@ -20,6 +20,7 @@
  * The container command is `modelServerCommand` (constructs/model-endpoint/server-command.ts), the value the
  * end-to-end harness runs for real.
  */
+import { PropError } from "../core/prop-error";
 import * as fs from "fs";
 import * as path from "path";
 import { AssetType, TerraformAsset, Token, type ITerraformDependable } from "cdktf";
@@ -235,40 +236,37 @@ export class ModelEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
     const { modelName, namespace } = props;
-    if (!MODEL_NAME.test(modelName ?? "")) fail("modelName", `must be lower-case letters, digits and '-' (at most 40), got "${modelName}"`);
-    if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? "")) fail("namespace", `must be a DNS label, got "${namespace}"`);
-    if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? "")) fail("namePrefix", `must be lower-case letters, digits and '-' (at most 41), got "${props.namePrefix}"`);
+    if (!MODEL_NAME.test(modelName ?? "")) throw new PropError(this, "modelName", modelName, `lower-case letters, digits and '-' (at most 40)`);
+    if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? "")) throw new PropError(this, "namespace", namespace, `a DNS label`);
+    if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? "")) throw new PropError(this, "namePrefix", props.namePrefix, `lower-case letters, digits and '-' (at most 41)`);
     const keep = props.keepImages ?? 10;
-    if (!Number.isInteger(keep) || keep < 1 || keep > 1000) fail("keepImages", `must be a whole number from 1 to 1000, got ${keep}`);
+    if (!Number.isInteger(keep) || keep < 1 || keep > 1000) throw new PropError(this, "keepImages", keep, `a whole number from 1 to 1000`);
     const retention = lifecycleRules({ untagged: keep, tagPrefixes: props.expireTagPrefixes });
     const retentionProblems = lifecyclePolicyProblems(retention);
-    if (retentionProblems.length > 0) fail("expireTagPrefixes", `make a lifecycle policy that ECR refuses or that could expire a released image: ${retentionProblems.join("; ")}`);
+    if (retentionProblems.length > 0) throw new PropError(this, "expireTagPrefixes", props.expireTagPrefixes, `prefixes that make a lifecycle policy ECR accepts and that never expires a released image: ${retentionProblems.join("; ")}`);
     const replicas = props.replicas ?? { min: 2, max: 4 };
     if (!Number.isInteger(replicas.min) || replicas.min < 1 || replicas.max < replicas.min) {
-      fail("replicas", `must have 1 <= min <= max, got ${JSON.stringify(replicas)}`);
+      throw new PropError(this, "replicas", replicas, "whole numbers with 1 <= min <= max");
     }
     const release = props.release;
-    if (release && !/^[1-9]\d*$/.test(release.version)) fail("release.version", `must be a registered version number such as "3", got "${release.version}"`);
-    if (release && !/^sha256:[a-f0-9]{64}$/.test(release.imageDigest)) fail("release.imageDigest", `must be "sha256:<64 hex>" (a digest, never a tag), got "${release.imageDigest}"`);
+    if (release && !/^[1-9]\d*$/.test(release.version)) throw new PropError(this, "release.version", release.version, `a registered version number such as "3"`);
+    if (release && !/^sha256:[a-f0-9]{64}$/.test(release.imageDigest)) throw new PropError(this, "release.imageDigest", release.imageDigest, `"sha256:<64 hex>" (a digest, never a tag)`);
     const gatewayCidrs = props.gatewayCidrs ?? [];
-    for (const c of gatewayCidrs) if (!CIDR.test(c)) fail("gatewayCidrs", `must be IPv4 CIDRs such as "10.0.0.0/16", got "${c}"`);
+    for (const c of gatewayCidrs) if (!CIDR.test(c)) throw new PropError(this, "gatewayCidrs", c, `IPv4 CIDRs such as "10.0.0.0/16"`);
     if (props.gatewayPodLabels) {
       const problem = labelSelectorProblem(props.gatewayPodLabels);
-      if (problem) fail("gatewayPodLabels", problem);
+      if (problem) throw new PropError(this, "gatewayPodLabels", props.gatewayPodLabels, `labels of the calling pods: they ${problem}`);
     }
     if (release && gatewayCidrs.length === 0 && !props.gatewayPodLabels) {
-      fail("gatewayCidrs", "or gatewayPodLabels must name who may call the model (the NetworkPolicy admits nobody else): set serving.gatewayCidrs to the internal load balancer's subnets");
+      throw new PropError(this, "gatewayCidrs", gatewayCidrs, "CIDRs (or gatewayPodLabels) naming who may call the model (the NetworkPolicy admits nobody else), such as the internal load balancer's subnets");
     }
     const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const promProblem = labelSelectorProblem(prometheusPodLabels);
-    if (promProblem) fail("prometheusPodLabels", promProblem);
+    if (promProblem) throw new PropError(this, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods: they ${promProblem}`);
     const limits = props.limits ?? {};
     const intIn = (v: number, min: number, max: number, field: string) => {
-      if (!Number.isInteger(v) || v < min || v > max) fail(`limits.${field}`, `must be a whole number from ${min} to ${max}, got ${v}`);
+      if (!Number.isInteger(v) || v < min || v > max) throw new PropError(this, `limits.${field}`, v, `a whole number from ${min} to ${max}`);
       return v;
     };
     const maxConcurrency = intIn(limits.maxConcurrency ?? 8, 1, 256, "maxConcurrency");
@@ -278,24 +276,24 @@ export class ModelEndpoint extends Construct {
     const bodyTimeoutSeconds = intIn(limits.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS, 1, 300, "bodyTimeoutSeconds");
     const maxUploadsPerCaller = intIn(limits.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER, 1, 1024, "maxUploadsPerCaller");
     const callerRate = limits.callerRate ?? 50;
-    if (!(callerRate > 0)) fail("limits.callerRate", `must be > 0, got ${callerRate}`);
+    if (!(callerRate > 0)) throw new PropError(this, "limits.callerRate", callerRate, `> 0`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
     const delivery = props.delivery ?? {};
     const strategy: DeliveryStrategy = delivery.strategy ?? "rollingUpdate";
-    if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy)) fail("delivery.strategy", `must be "blueGreen", "canary" or "rollingUpdate", got "${strategy}"`);
+    if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy)) throw new PropError(this, "delivery.strategy", strategy, `"blueGreen", "canary" or "rollingUpdate"`);
     const progressive = strategy !== "rollingUpdate";
     if (progressive && !/^https?:\/\/\S+$/.test(delivery.prometheusUrl ?? "")) {
-      fail("delivery.prometheusUrl", `must be the http(s) URL of the Prometheus the ${strategy} analysis queries (serving.delivery.prometheusUrl), got "${delivery.prometheusUrl ?? ""}"`);
+      throw new PropError(this, "delivery.prometheusUrl", delivery.prometheusUrl ?? "", `the http(s) URL of the Prometheus the ${strategy} analysis queries`);
     }
-    if (progressive && release && !props.smokeTest) fail("smokeTest", `is required with the ${strategy} strategy: the row the new version must answer before it gets traffic (serving.models.${modelName}.smokeTest)`);
+    if (progressive && release && !props.smokeTest) throw new PropError(this, "smokeTest", props.smokeTest, `the row the new version must answer before it gets traffic (required with the ${strategy} strategy)`);
     const weights = delivery.canaryWeights ?? [25, 50];
     if (weights.length === 0 || weights.some((w, n) => !Number.isInteger(w) || w < 1 || w > 99 || (n > 0 && w <= weights[n - 1]))) {
-      fail("delivery.canaryWeights", `must be increasing whole percentages from 1 to 99, got ${JSON.stringify(weights)}`);
+      throw new PropError(this, "delivery.canaryWeights", JSON.stringify(weights), `increasing whole percentages from 1 to 99`);
     }
-    if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) fail("callerHeader", `must be an HTTP header name, got "${callerHeader}"`);
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) throw new PropError(this, "callerHeader", callerHeader, `an HTTP header name`);
 
     const inputFields = props.inputFields ?? [];
-    if (props.inferenceLog) for (const [field, problem] of inferenceLogProblems(props.inferenceLog, inputFields)) fail(field, problem);
+    if (props.inferenceLog) for (const [prop, value, expected] of inferenceLogProblems(props.inferenceLog, inputFields)) throw new PropError(this, prop, value, expected);
 
     // ── Image repository (always: the first image must be pushed before a release can name it) ──
     const name = `${props.namePrefix}-${modelName}`;
@@ -304,7 +302,7 @@ export class ModelEndpoint extends Construct {
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
-      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns }),
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     }).arn;
     this.repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
@@ -315,7 +313,7 @@ export class ModelEndpoint extends Construct {
     });
     const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
     if (pullers.length > 0) {
-      for (const arn of pullers) if (!ROLE_ARN.test(arn)) fail("pullerRoleArns", `must be IAM role ARNs, got "${arn}"`);
+      for (const arn of pullers) if (!ROLE_ARN.test(arn)) throw new PropError(this, "pullerRoleArns", arn, `IAM role ARNs`);
       const partition = pullers[0].split(":")[1];
       new EcrRepositoryPolicy(this, "repository_policy", {
         repository: this.repository.name,

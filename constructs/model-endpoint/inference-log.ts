@@ -56,19 +56,19 @@ export interface ModelEndpointInferenceLog {
   readonly oidcProviderArn?: string;
 }
 
-/** Problems of the props as [field, message] pairs (the same rules config/inference.ts applies). */
-export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
+/** Problems of the props as [prop, value, expected] triples (the same rules config/inference.ts applies). */
+export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: readonly string[]): [string, unknown, string][] {
+  const out: [string, unknown, string][] = [];
   const sampling = l.sampling ?? 1;
-  if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1)) out.push(["inferenceLog.sampling", `must be a number from 0 to 1, got ${String(sampling)}`]);
-  if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(l.prefix)) out.push(["inferenceLog.prefix", `must be an S3 key prefix without leading or trailing '/', got "${l.prefix}"`]);
-  if (inputFields.length === 0) out.push(["inputFields", "must name the model's input features, in order, when inferenceLog is set"]);
+  if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1)) out.push(["inferenceLog.sampling", sampling, "a number from 0 to 1"]);
+  if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(l.prefix)) out.push(["inferenceLog.prefix", l.prefix, "an S3 key prefix without leading or trailing '/'"]);
+  if (inputFields.length === 0) out.push(["inputFields", inputFields, "the model's input features, in order, when inferenceLog is set"]);
   const declared = new Set([...inputFields, ...(l.contextFields ?? [])]);
   (l.rules ?? []).forEach((r, i) => {
-    if (!(RULE_KINDS as readonly string[]).includes(r.kind)) out.push([`inferenceLog.rules[${i}].kind`, `must be one of ${RULE_KINDS.join(", ")}, got "${r.kind}"`]);
-    if (!declared.has(r.field)) out.push([`inferenceLog.rules[${i}].field`, `must name a field of the model (${[...declared].join(", ") || "none declared"}), got "${r.field}"`]);
-    if (r.kind === "coarsen" && !(typeof r.step === "number" && r.step > 0)) out.push([`inferenceLog.rules[${i}].step`, `must be a number above 0 for coarsen, got ${String(r.step)}`]);
-    for (const p of r.patterns ?? []) if (!(REDACT_PATTERNS as readonly string[]).includes(p)) out.push([`inferenceLog.rules[${i}].patterns`, `must be some of ${REDACT_PATTERNS.join(", ")}, got "${p}"`]);
+    if (!(RULE_KINDS as readonly string[]).includes(r.kind)) out.push([`inferenceLog.rules[${i}].kind`, r.kind, `one of ${RULE_KINDS.join(", ")}`]);
+    if (!declared.has(r.field)) out.push([`inferenceLog.rules[${i}].field`, r.field, `a field of the model (${[...declared].join(", ") || "none declared"})`]);
+    if (r.kind === "coarsen" && !(typeof r.step === "number" && r.step > 0)) out.push([`inferenceLog.rules[${i}].step`, r.step, "a number above 0 for coarsen"]);
+    for (const p of r.patterns ?? []) if (!(REDACT_PATTERNS as readonly string[]).includes(p)) out.push([`inferenceLog.rules[${i}].patterns`, p, `some of ${REDACT_PATTERNS.join(", ")}`]);
   });
   return out;
 }

@@ -4,6 +4,7 @@
  * The image (images/model-server/Dockerfile) holds the model at MODEL_DIR and the server on PATH.
  */
 import type { ContainerCommand, EnvVar } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 
 /** Where the image puts the model (images/model-server/Dockerfile: `COPY model/ /opt/model/`). */
 export const MODEL_DIR = "/opt/model";
@@ -112,10 +113,10 @@ export interface ModelServerInferenceLog {
 export function modelServerCommand(i: ModelServerCommandInputs): ContainerCommand {
   const id = i.identity;
   if (id) {
-    if (id.allowedEmailDomains.length === 0 && !id.allowAnyEmailDomain) throw new Error("modelServerCommand: identity.allowedEmailDomains is empty and allowAnyEmailDomain is not true: say who may call the model (access is denied by default)");
-    if (id.allowAnyEmailDomain && id.allowedGroups.length === 0) throw new Error("modelServerCommand: identity.allowAnyEmailDomain needs allowedGroups (else every account of the issuer could call the model)");
-    if (id.allowedEmailDomains.includes("*")) throw new Error("modelServerCommand: identity.allowedEmailDomains lists \"*\": set allowAnyEmailDomain: true instead (a named choice)");
-    for (const c of id.internalCallers ?? []) if (c.includes("@") || !/^[\x21-\x7e]+$/.test(c)) throw new Error(`modelServerCommand: identity.internalCallers "${c}" must be a plain id, never an address (a token's e-mail could be one)`);
+    if (id.allowedEmailDomains.length === 0 && !id.allowAnyEmailDomain) throw new PropError("modelServerCommand", "identity.allowedEmailDomains", id.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true: say who may call the model (access is denied by default)");
+    if (id.allowAnyEmailDomain && id.allowedGroups.length === 0) throw new PropError("modelServerCommand", "identity.allowedGroups", id.allowedGroups, "at least one group with allowAnyEmailDomain (else every account of the issuer could call the model)");
+    if (id.allowedEmailDomains.includes("*")) throw new PropError("modelServerCommand", "identity.allowedEmailDomains", id.allowedEmailDomains, "domains without \"*\": set allowAnyEmailDomain: true instead (a named choice)");
+    for (const c of id.internalCallers ?? []) if (c.includes("@") || !/^[\x21-\x7e]+$/.test(c)) throw new PropError("modelServerCommand", "identity.internalCallers", c, "plain ids, never an address (a token's e-mail could be one)");
   }
   return {
     image: i.image,

@@ -10,6 +10,7 @@
  * has Python and the runtime package), so the Job needs nothing else pulled.
  */
 import type { ContainerCommand } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 
 /**
  * The smoke test's caller id. The model server admits it without the identity rule (an internal caller):
@@ -47,9 +48,9 @@ export interface SmokeTestCommandInputs {
 /** `mlflow-platform serve smoke` with every value spelled out. */
 export function smokeTestCommand(i: SmokeTestCommandInputs): ContainerCommand {
   const row = i.row ?? SMOKE_TEST_ROW;
-  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(i.url)) throw new Error(`smokeTestCommand: url must be an http(s) URL, got "${i.url}"`);
-  if (!/^[1-9]\d*$/.test(i.expectVersion)) throw new Error(`smokeTestCommand: expectVersion must be a version number such as "3", got "${i.expectVersion}"`);
-  if (row.length === 0 || row.some((x) => !Number.isFinite(x))) throw new Error("smokeTestCommand: row must be a non-empty list of finite numbers");
+  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(i.url)) throw new PropError("smokeTestCommand", "url", i.url, "an http(s) URL");
+  if (!/^[1-9]\d*$/.test(i.expectVersion)) throw new PropError("smokeTestCommand", "expectVersion", i.expectVersion, "a version number such as \"3\"");
+  if (row.length === 0 || row.some((x) => !Number.isFinite(x))) throw new PropError("smokeTestCommand", "row", row, "a non-empty list of finite numbers");
   return {
     image: i.image,
     command: ["mlflow-platform", "serve", "smoke"],

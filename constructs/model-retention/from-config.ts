@@ -6,6 +6,7 @@ import type { EnvironmentConfig } from "../../config";
 import type { ArtifactStoreContract } from "../core/contracts";
 import type { ModelRetentionProps } from ".";
 import { modelRetentionPodLabels, retentionCommand } from "./command";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** The ModelRetention props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function modelRetentionProps(
@@ -30,3 +31,31 @@ export function modelRetentionProps(
     dependsOn: deps.dependsOn,
   };
 }
+
+/** The props of an API client CronJob built on constructs/api-client-cron-job.ts (its WorkloadRole included). */
+export const API_CLIENT_CRON_JOB_FIELDS: PropFieldMap = {
+  namespace: "mlflow.namespace",
+  name: "project",
+  command: null,
+  podLabels: null,
+  labels: null,
+  bucketArn: null,
+  clusterName: "cluster.name",
+  accountId: "aws.accountId",
+  region: "aws.region",
+  roleName: "name",
+  identityMode: "identity.mode",
+  oidcProviderArn: "cluster.oidcProviderArn",
+  serviceAccountName: null,
+  deadlineSeconds: null,
+  runAsUser: null,
+  maxSessionDurationSeconds: null,
+  inlinePolicies: null,
+};
+
+/** ModelRetention ("model_retention"). */
+export const MODEL_RETENTION_FIELDS: PropFieldMap = {
+  ...API_CLIENT_CRON_JOB_FIELDS,
+  schedule: "registry.retention.schedule",
+  artifactPrefix: "artifacts.prefix",
+};

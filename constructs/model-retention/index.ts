@@ -30,7 +30,6 @@ export class ModelRetention extends Construct {
     super(scope, id);
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "retention",
-      podLabelsFunction: "modelRetentionPodLabels",
       prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/ },
       roleDescription: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
       policy: {

@@ -5,6 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../core/contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 import { defaultTags } from "../../config/tags";
 import { installsRolloutsController } from "../../config/serving";
 import { argoRolloutsMetricsService } from "../argo-rollouts";
@@ -108,3 +109,52 @@ function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | un
     },
   };
 }
+
+/**
+ * The configuration field behind each Monitoring prop {@link monitoringProps} sets (null: the stack's
+ * wiring, derived names, defaults). `*` stands for the model of `modelServing.models[<model>]`.
+ */
+export const MONITORING_FIELDS: PropFieldMap = {
+  mode: "monitoring.mode",
+  namespace: "monitoring.namespace",
+  retentionDays: "monitoring.retentionDays",
+  storageGb: "monitoring.storageGb",
+  chartVersion: null,
+  thresholds: "monitoring.thresholds",
+  slack: "monitoring.slack",
+  discord: "monitoring.discord",
+  email: "monitoring.email",
+  alertsReachNobody: "monitoring.alertsReachNobody",
+  grafana: "monitoring.grafanaHostname",
+  "grafana.certificateArn": "ingress.certificateArn",
+  "grafana.gatewayRef": "ingress.gatewayRef",
+  "grafana.loadBalancerTags": "tags",
+  "grafana.sso": "monitoring.grafanaOidc",
+  "grafana.sso.allowedGroups": "auth.allowedGroups",
+  "grafana.sso.issuerUrl": "auth.issuerUrl",
+  "grafana.sso.clientSecret": "auth.clientSecret",
+  cloudWatch: null,
+  "cloudWatch.region": "aws.region",
+  "cloudWatch.accountId": "aws.accountId",
+  "cloudWatch.clusterName": "cluster.name",
+  "cloudWatch.identityMode": "identity.mode",
+  "cloudWatch.oidcProviderArn": "cluster.oidcProviderArn",
+  "cloudWatch.roleName": "name",
+  "registryEvents.behindSeconds": "events.behindSeconds",
+  "modelServing.models.psiThreshold": "serving.models.*.drift.psiThreshold",
+  runbookBaseUrl: "monitoring.runbookBaseUrl",
+  // Grafana's IAM role (a WorkloadRole of Monitoring's own): named after the environment.
+  roleName: "name",
+  clusterName: "cluster.name",
+  accountId: "aws.accountId",
+  region: "aws.region",
+  trackingServer: null,
+  authProxy: null,
+  registryEvents: null,
+  rolloutsController: null,
+  alarmTopicArn: null,
+  alarmEmails: "monitoring.email.to",
+  serviceAccountName: null,
+  maxSessionDurationSeconds: null,
+  inlinePolicies: null,
+};

@@ -21,6 +21,7 @@ import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_U
 import { buildDashboards, type Dashboard } from "./dashboards";
 import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./model-serving";
 import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./rules";
+import { PropError } from "../core/prop-error";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
 export const KUBE_PROMETHEUS_STACK_VERSION = "88.5.3";
@@ -257,7 +258,7 @@ export class Monitoring extends Construct {
     const retentionDays = props.retentionDays ?? 15;
     const storageGb = props.storageGb ?? 50;
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...(props.thresholds ?? {}) };
-    validate(props, mode, this.namespace, retentionDays, storageGb);
+    validate(this, props, mode, this.namespace, retentionDays, storageGb);
 
     const ts = props.trackingServer;
     const proxy = props.authProxy;
@@ -271,13 +272,13 @@ export class Monitoring extends Construct {
       prometheusNamespace: this.namespace,
       prometheusPvcPrefix: "prometheus-",
     };
-    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds);
+    this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds, this);
     const events = props.registryEvents;
     if (events) {
       this.ruleGroups.push(buildRegistryEventsRuleGroup({
         namespace: events.service.namespace, job: events.service.serviceName, behindSeconds: events.behindSeconds,
         runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
-      }));
+      }, this));
     }
     const rollouts = props.rolloutsController;
     if (rollouts) {
@@ -291,7 +292,7 @@ export class Monitoring extends Construct {
       runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
       datasourceUid: props.datasourceUid ?? "prometheus",
     } : undefined;
-    this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets) : [];
+    this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets, this) : [];
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
     this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
@@ -659,73 +660,70 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
   return values;
 }
 
-function validate(props: MonitoringProps, mode: string, namespace: string, retentionDays: number, storageGb: number): void {
-  const fail = (field: string, value: unknown, expected: string) => {
-    throw new Error(`Monitoring: ${field} = ${JSON.stringify(value)}: expected ${expected}.`);
-  };
-  if (mode !== "install" && mode !== "existing") fail("mode", mode, "\"install\" or \"existing\"");
-  if (!DNS_LABEL.test(namespace)) fail("namespace", namespace, "a DNS label such as \"monitoring\"");
-  if (!Number.isInteger(retentionDays) || retentionDays < 1) fail("retentionDays", retentionDays, "a whole number of days, at least 1");
-  if (!Number.isInteger(storageGb) || storageGb < 1) fail("storageGb", storageGb, "a whole number of GiB, at least 1");
+function validate(scope: Construct, props: MonitoringProps, mode: string, namespace: string, retentionDays: number, storageGb: number): void {
+  if (mode !== "install" && mode !== "existing") throw new PropError(scope, "mode", mode, "\"install\" or \"existing\"");
+  if (!DNS_LABEL.test(namespace)) throw new PropError(scope, "namespace", namespace, "a DNS label such as \"monitoring\"");
+  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new PropError(scope, "retentionDays", retentionDays, "a whole number of days, at least 1");
+  if (!Number.isInteger(storageGb) || storageGb < 1) throw new PropError(scope, "storageGb", storageGb, "a whole number of GiB, at least 1");
   if (props.chartVersion !== undefined && !/^\d+\.\d+\.\d+$/.test(props.chartVersion)) {
-    fail("chartVersion", props.chartVersion, "an exact chart version such as \"88.5.3\" (no ranges: upgrades are deliberate)");
+    throw new PropError(scope, "chartVersion", props.chartVersion, "an exact chart version such as \"88.5.3\" (no ranges: upgrades are deliberate)");
   }
-  if (!props.trackingServer.portName) fail("trackingServer.portName", props.trackingServer.portName, "the name of the Service port serving /metrics");
-  if (!props.trackingServer.metricsPath?.startsWith("/")) fail("trackingServer.metricsPath", props.trackingServer.metricsPath, "an absolute path such as \"/metrics\"");
+  if (!props.trackingServer.portName) throw new PropError(scope, "trackingServer.portName", props.trackingServer.portName, "the name of the Service port serving /metrics");
+  if (!props.trackingServer.metricsPath?.startsWith("/")) throw new PropError(scope, "trackingServer.metricsPath", props.trackingServer.metricsPath, "an absolute path such as \"/metrics\"");
   if (!props.authProxy.metricsPortName) {
-    fail("authProxy.metricsPortName", props.authProxy.metricsPortName, "the name of the proxy Service's metrics port (oauth2-proxy --metrics-address)");
+    throw new PropError(scope, "authProxy.metricsPortName", props.authProxy.metricsPortName, "the name of the proxy Service's metrics port (oauth2-proxy --metrics-address)");
   }
   const scraped: [string, Record<string, string> | undefined][] = [
     ["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels],
     ...(props.rolloutsController ? [["rolloutsController.serviceLabels", props.rolloutsController.serviceLabels] as [string, Record<string, string>]] : []),
   ];
   for (const [field, labels] of scraped) {
-    if (Object.keys(labels ?? {}).length === 0) fail(field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
+    if (Object.keys(labels ?? {}).length === 0) throw new PropError(scope, field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
   }
-  if (props.slack && !props.slack.webhookSecretName) fail("slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
+  if (props.slack && !props.slack.webhookSecretName) throw new PropError(scope, "slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
   if (props.email) {
-    if (props.email.to.length === 0) fail("email.to", props.email.to, "at least one address");
+    if (props.email.to.length === 0) throw new PropError(scope, "email.to", props.email.to, "at least one address");
     if (props.email.authUsername && !props.email.authPasswordSecretName) {
-      fail("email.authPasswordSecretName", undefined, "the Secret holding the SMTP password when email.authUsername is set");
+      throw new PropError(scope, "email.authPasswordSecretName", undefined, "the Secret holding the SMTP password when email.authUsername is set");
     }
   }
   const cw = props.cloudWatch;
   if (cw) {
     if (mode !== "install") {
-      fail("cloudWatch", cw.dbInstanceIdentifier, "no CloudWatch data source in \"existing\" mode (this construct installs no Grafana there: add the data source to your Grafana as the README describes)");
+      throw new PropError(scope, "cloudWatch", cw.dbInstanceIdentifier, "no CloudWatch data source in \"existing\" mode (this construct installs no Grafana there: add the data source to your Grafana as the README describes)");
     }
     const known = (v: string | undefined) => v !== undefined && !Token.isUnresolved(v);
-    if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(cw.region ?? "")) fail("cloudWatch.region", cw.region, "an AWS region such as \"eu-west-1\"");
+    if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(cw.region ?? "")) throw new PropError(scope, "cloudWatch.region", cw.region, "an AWS region such as \"eu-west-1\"");
     if (known(cw.dbInstanceIdentifier) && !/^[a-z][a-z0-9-]{0,62}$/.test(cw.dbInstanceIdentifier)) {
-      fail("cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "an RDS instance identifier (lower-case letters, digits and '-', starting with a letter)");
+      throw new PropError(scope, "cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "an RDS instance identifier (lower-case letters, digits and '-', starting with a letter)");
     }
-    if (!cw.dbInstanceIdentifier) fail("cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "the backend store's DB instance identifier");
+    if (!cw.dbInstanceIdentifier) throw new PropError(scope, "cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "the backend store's DB instance identifier");
     if (!cw.bucketName || (known(cw.bucketName) && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(cw.bucketName))) {
-      fail("cloudWatch.bucketName", cw.bucketName, "the artifact bucket's name (3-63 lower-case letters, digits, '.' or '-')");
+      throw new PropError(scope, "cloudWatch.bucketName", cw.bucketName, "the artifact bucket's name (3-63 lower-case letters, digits, '.' or '-')");
     }
-    if (known(cw.accountId) && !/^\d{12}$/.test(cw.accountId)) fail("cloudWatch.accountId", cw.accountId, "a 12-digit AWS account id");
-    if (!cw.clusterName) fail("cloudWatch.clusterName", cw.clusterName, "the EKS cluster Grafana runs on");
-    if (!/^[\w+=,.@-]{1,64}$/.test(cw.roleName ?? "")) fail("cloudWatch.roleName", cw.roleName, "1-64 characters of letters, digits and +=,.@_- (an IAM role name)");
+    if (known(cw.accountId) && !/^\d{12}$/.test(cw.accountId)) throw new PropError(scope, "cloudWatch.accountId", cw.accountId, "a 12-digit AWS account id");
+    if (!cw.clusterName) throw new PropError(scope, "cloudWatch.clusterName", cw.clusterName, "the EKS cluster Grafana runs on");
+    if (!/^[\w+=,.@-]{1,64}$/.test(cw.roleName ?? "")) throw new PropError(scope, "cloudWatch.roleName", cw.roleName, "1-64 characters of letters, digits and +=,.@_- (an IAM role name)");
     const identityMode = cw.identityMode ?? "pod-identity";
-    if (identityMode !== "pod-identity" && identityMode !== "irsa") fail("cloudWatch.identityMode", identityMode, "\"pod-identity\" or \"irsa\"");
+    if (identityMode !== "pod-identity" && identityMode !== "irsa") throw new PropError(scope, "cloudWatch.identityMode", identityMode, "\"pod-identity\" or \"irsa\"");
     if (identityMode === "irsa" && !OIDC_PROVIDER_ARN.test(cw.oidcProviderArn ?? "")) {
-      fail("cloudWatch.oidcProviderArn", cw.oidcProviderArn, "the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when identityMode is \"irsa\"");
+      throw new PropError(scope, "cloudWatch.oidcProviderArn", cw.oidcProviderArn, "the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when identityMode is \"irsa\"");
     }
     if (cw.datasourceUid !== undefined && !/^[a-zA-Z0-9_-]{1,40}$/.test(cw.datasourceUid)) {
-      fail("cloudWatch.datasourceUid", cw.datasourceUid, "1-40 letters, digits, '-' or '_' (a Grafana uid)");
+      throw new PropError(scope, "cloudWatch.datasourceUid", cw.datasourceUid, "1-40 letters, digits, '-' or '_' (a Grafana uid)");
     }
   }
   const g = props.grafana;
   if (g) {
-    if (mode !== "install") fail("grafana", g.hostname, "no Grafana exposure in \"existing\" mode (this construct installs no Grafana there)");
-    if (!g.sso) fail("grafana.sso", g.sso, "a sign-in configuration: Grafana is never exposed without authentication");
-    if (g.kind === "alb" && !g.certificateArn) fail("grafana.certificateArn", g.certificateArn, "the ACM certificate for the Grafana hostname");
-    if (g.kind === "gateway-api" && !g.gatewayRef) fail("grafana.gatewayRef", g.gatewayRef, "the Gateway (namespace and name) the HTTPRoute attaches to");
+    if (mode !== "install") throw new PropError(scope, "grafana", g.hostname, "no Grafana exposure in \"existing\" mode (this construct installs no Grafana there)");
+    if (!g.sso) throw new PropError(scope, "grafana.sso", g.sso, "a sign-in configuration: Grafana is never exposed without authentication");
+    if (g.kind === "alb" && !g.certificateArn) throw new PropError(scope, "grafana.certificateArn", g.certificateArn, "the ACM certificate for the Grafana hostname");
+    if (g.kind === "gateway-api" && !g.gatewayRef) throw new PropError(scope, "grafana.gatewayRef", g.gatewayRef, "the Gateway (namespace and name) the HTTPRoute attaches to");
     if ((g.sso.allowedGroups ?? []).length === 0 && (g.sso.allowedEmailDomains ?? []).length === 0) {
-      fail("grafana.sso.allowedGroups", g.sso.allowedGroups ?? [], "at least one allowed group or e-mail domain: sign-in is denied by default");
+      throw new PropError(scope, "grafana.sso.allowedGroups", g.sso.allowedGroups ?? [], "at least one allowed group or e-mail domain: sign-in is denied by default");
     }
     for (const f of ["authUrl", "tokenUrl", "userInfoUrl"] as const) {
-      if (!/^https:\/\//.test(g.sso[f] ?? "")) fail(`grafana.sso.${f}`, g.sso[f], "an https:// URL from the issuer's discovery document");
+      if (!/^https:\/\//.test(g.sso[f] ?? "")) throw new PropError(scope, `grafana.sso.${f}`, g.sso[f], "an https:// URL from the issuer's discovery document");
     }
   }
 }

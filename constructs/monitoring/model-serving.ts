@@ -12,6 +12,8 @@
  *
  * The same formula and floor as the drift job (runtime/src/mlflow_platform/drift/stats.py).
  */
+import type { IConstruct } from "constructs";
+import { PropError } from "../core/prop-error";
 import { Layout, dashboard, series, stat, type Dashboard } from "./dashboards";
 import { promString, selector, type AlertRule, type Severity } from "./rules";
 
@@ -63,10 +65,10 @@ export interface ModelServingTargets {
 const n = (x: number) => (Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(12))));
 
 /** The recording rules and alerts. Throws when a threshold is out of range, naming it. */
-export function buildModelServingRuleGroups(t: ModelServingTargets): ModelServingRuleGroup[] {
+export function buildModelServingRuleGroups(t: ModelServingTargets, scope: IConstruct | string = "Monitoring"): ModelServingRuleGroup[] {
   for (const m of t.models) {
     if (!(typeof m.psiThreshold === "number" && Number.isFinite(m.psiThreshold) && m.psiThreshold > 0)) {
-      throw new Error(`Monitoring: modelServing.models[${m.name}].psiThreshold = ${String(m.psiThreshold)}: expected a number above 0, such as 0.2.`);
+      throw new PropError(scope, `modelServing.models[${m.name}].psiThreshold`, m.psiThreshold, "a number above 0, such as 0.2");
     }
   }
   const ns = { namespace: t.namespace };

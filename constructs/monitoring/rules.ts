@@ -12,6 +12,8 @@
  * KubeJobFailed uses: a Job whose Failed condition is set, not a Job that merely retried a pod) and the
  * kubelet's volume statistics, both scraped by kube-prometheus-stack.
  */
+import type { IConstruct } from "constructs";
+import { PropError } from "../core/prop-error";
 
 /** Severity label on every alert; Alertmanager routes on it. */
 export type Severity = "critical" | "warning";
@@ -117,8 +119,8 @@ export type AlertName = (typeof ALERT_NAMES)[number];
 /**
  * Builds the platform's alerting rules. Throws when a threshold is outside its range, naming it.
  */
-export function buildRuleGroups(t: RuleTargets, thresholds: AlertThresholds): RuleGroup[] {
-  validateThresholds(thresholds);
+export function buildRuleGroups(t: RuleTargets, thresholds: AlertThresholds, scope: IConstruct | string = "Monitoring"): RuleGroup[] {
+  validateThresholds(thresholds, scope);
   const mlflow = { namespace: t.trackingNamespace, job: t.trackingJob };
   const proxy = { namespace: t.proxyNamespace, job: t.proxyJob };
   const ns = { namespace: t.workloadNamespace };
@@ -197,9 +199,9 @@ export function buildRuleGroups(t: RuleTargets, thresholds: AlertThresholds): Ru
   ];
 }
 
-function validateThresholds(t: AlertThresholds): void {
+function validateThresholds(t: AlertThresholds, scope: IConstruct | string): void {
   const check = (field: keyof AlertThresholds, ok: boolean, expected: string) => {
-    if (!ok) throw new Error(`Monitoring: thresholds.${field} = ${t[field]}: expected ${expected}.`);
+    if (!ok) throw new PropError(scope, `thresholds.${field}`, t[field], expected);
   };
   check("errorRatio", t.errorRatio > 0 && t.errorRatio < 1, "a ratio between 0 and 1 (0.05 = 5%)");
   check("latencyP95Seconds", t.latencyP95Seconds > 0, "a positive number of seconds");
@@ -243,9 +245,9 @@ export interface RegistryEventsRuleTargets {
  * failing deliveries to a channel, refused webhook deliveries (forged, replayed, stale), and its
  * webhook missing from MLflow. Metric names are the service's (runtime/src/mlflow_platform/events/service.py).
  */
-export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets): RuleGroup {
+export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets, scope: IConstruct | string = "Monitoring"): RuleGroup {
   if (!(Number.isInteger(t.behindSeconds) && t.behindSeconds >= 60)) {
-    throw new Error(`Monitoring: registryEvents.behindSeconds = ${t.behindSeconds}: expected a whole number of seconds of at least 60.`);
+    throw new PropError(scope, "registryEvents.behindSeconds", t.behindSeconds, "a whole number of seconds of at least 60");
   }
   const sel = selector({ namespace: t.namespace, job: t.job });
   const rule = (alert: RegistryEventsAlertName, severity: Severity, forDuration: string, expr: string, summary: string, description: string): AlertRule => ({

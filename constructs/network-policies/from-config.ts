@@ -17,6 +17,7 @@ import { registryEventsPodLabels } from "../registry-events/command";
 import { PROMETHEUS_OPERATOR_POD_LABELS } from "../core/pod-spec";
 import { ARGO_ROLLOUTS_METRICS_PORT } from "../argo-rollouts";
 import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** PostgreSQL (RDS) port. */
 export const POSTGRES_PORT = 5432;
@@ -216,3 +217,13 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
   };
 }
+
+/**
+ * The configuration behind NetworkPolicies' props ({@link networkPoliciesProps}): none directly. The
+ * namespaces are those the stack creates and the workloads' rules are derived here, so a refusal is a bug
+ * in this mapping, not a configuration problem.
+ */
+export const NETWORK_POLICIES_FIELDS: PropFieldMap = {
+  namespaces: null,
+  workloads: null,
+};

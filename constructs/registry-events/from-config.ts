@@ -5,6 +5,7 @@
 import type { ITerraformDependable } from "cdktf";
 import type { EnvironmentConfig } from "../../config";
 import type { ServiceContract } from "../core/contracts";
+import type { PropFieldMap } from "../core/prop-error";
 import type { RegistryEventsProps } from ".";
 import {
   channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
@@ -39,3 +40,21 @@ export function registryEventsProps(
     dependsOn: deps.dependsOn,
   };
 }
+
+/** The configuration field behind each RegistryEvents prop {@link registryEventsProps} sets (null: derived or the stack's wiring). */
+export const REGISTRY_EVENTS_FIELDS: PropFieldMap = {
+  namespace: "mlflow.namespace",
+  name: "project",
+  command: "events",
+  podLabels: null,
+  trackingServer: null,
+  generatedSecretName: null,
+  secretsManagerValues: "events",
+  managedSecretName: null,
+  channelPorts: "events.email.smtpPort",
+  monitoringNamespace: "monitoring.namespace",
+  prometheusPodLabels: "monitoring.prometheusPodLabels",
+  resources: "events.resources",
+  labels: "project",
+  runAsUser: null,
+};

@@ -15,6 +15,7 @@
  * The command comes from `constructs/registry-events/command.ts`, which the end-to-end run starts too.
  * The mapping from configuration to these props is {@link registryEventsProps}.
  */
+import { PropError } from "../core/prop-error";
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
@@ -81,34 +82,32 @@ export interface RegistryEventsContract extends ServiceContract {
   readonly metricsPath: string;
 }
 
-function fail(field: string, value: unknown, expected: string): never {
-  throw new Error(`RegistryEvents: ${field} = ${JSON.stringify(value)}: expected ${expected}`);
-}
-
-function validate(props: RegistryEventsProps): number {
-  if (!DNS_LABEL.test(props.namespace)) fail("namespace", props.namespace, "a Kubernetes namespace name");
-  if (!DNS_LABEL.test(props.name)) fail("name", props.name, "a DNS label (lower-case letters, digits, '-')");
+function validate(scope: Construct, props: RegistryEventsProps): number {
+  if (!DNS_LABEL.test(props.namespace)) throw new PropError(scope, "namespace", props.namespace, "a Kubernetes namespace name");
+  if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, "a DNS label (lower-case letters, digits, '-')");
   const port = props.command.ports?.[EVENTS_PORT_NAME];
-  if (port === undefined) fail("command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
-  if (props.command.env.some((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name))) {
-    fail("command.env", "<a secret as a literal value>", "every secret as a Secret reference (secretKeyRef), never a literal");
+  if (port === undefined) throw new PropError(scope, "command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
+  const literal = props.command.env.find((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name));
+  if (literal) {
+    // The literal is the secret itself: redacted, never in the message.
+    throw new PropError(scope, `command.env.${literal.name}`, literal, "every secret as a Secret reference (secretKeyRef), never a literal", { secret: true });
   }
   for (const [field, labels] of [["podLabels", props.podLabels], ["trackingServer.podLabels", props.trackingServer.podLabels]] as const) {
     const problem = labelSelectorProblem(labels);
-    if (problem) fail(field, labels, `pod labels; it ${problem}`);
+    if (problem) throw new PropError(scope, field, labels, `pod labels; it ${problem}`);
   }
   if (props.prometheusPodLabels !== undefined) {
     const problem = labelSelectorProblem(props.prometheusPodLabels);
-    if (problem) fail("prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods; it ${problem}`);
+    if (problem) throw new PropError(scope, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods; it ${problem}`);
   }
   if (Object.entries(props.podLabels).every(([k, v]) => props.trackingServer.podLabels[k] === v)) {
-    fail("podLabels", props.podLabels, "labels that do not also select the tracking server's pods");
+    throw new PropError(scope, "podLabels", props.podLabels, "labels that do not also select the tracking server's pods");
   }
   for (const p of props.channelPorts ?? []) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) fail("channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new PropError(scope, "channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
   }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
-    fail("runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
+    throw new PropError(scope, "runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
   }
   return port;
 }
@@ -123,7 +122,7 @@ export class RegistryEvents extends Construct {
 
   constructor(scope: Construct, id: string, props: RegistryEventsProps) {
     super(scope, id);
-    const port = validate(props);
+    const port = validate(this, props);
     const { namespace, name, command, podLabels } = props;
     const uid = String(props.runAsUser ?? 10001);
     const labels = { ...podLabels, "app.kubernetes.io/managed-by": "cdktf", ...(props.labels ?? {}) };

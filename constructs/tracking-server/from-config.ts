@@ -9,6 +9,7 @@ import type { TrackingServerProps } from ".";
 import type { TrackingIdentityProps } from "./identity";
 import { trackingServerAddress } from "./mlflow-command";
 import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../registry-events/command";
+import type { PropFieldMap } from "../core/prop-error";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
@@ -81,3 +82,61 @@ export function trackingIdentityProps(
     ...deps,
   };
 }
+
+/**
+ * The configuration field behind each TrackingServer prop {@link trackingServerProps} sets (null: the
+ * stack's own wiring or the construct's default, not configuration). Errors the construct raises are
+ * reported against these fields (stacks/prop-errors.ts).
+ */
+export const TRACKING_SERVER_FIELDS: PropFieldMap = {
+  instance: "name",
+  partOf: "project",
+  name: null,
+  namespace: "mlflow.namespace",
+  version: "mlflow.version",
+  image: "mlflow.image",
+  port: "mlflow.port",
+  workers: "mlflow.workers",
+  replicas: "mlflow.replicas",
+  targetCpuUtilizationPercent: "mlflow.targetCpuUtilizationPercent",
+  resources: "mlflow.resources",
+  publicHostname: "hostname",
+  extraAllowedHosts: "mlflow.extraAllowedHosts",
+  allowedEmailDomains: "auth.allowedEmailDomains",
+  allowAnyEmailDomain: "auth.allowAnyEmailDomain",
+  workloadIdentities: "training.identity",
+  podCidrs: "ingress.vpcCidrs",
+  clientIdleTimeoutSeconds: "ingress.idleTimeoutSeconds",
+  extraUvicornOpts: "mlflow.uvicornOpts",
+  gc: "mlflow.gc",
+  monitoringNamespace: "monitoring.namespace",
+  prometheusPodLabels: "monitoring.prometheusPodLabels",
+  strictZoneSpread: "production",
+  artifactStore: null,
+  backendStore: null,
+  identity: null,
+  authProxyPodLabels: null,
+  apiClientPodLabels: null,
+  webhookEncryptionKey: null,
+  webhookUrls: null,
+  runAsUser: null,
+  tmpSizeLimit: null,
+  migrationTimeoutMinutes: null,
+  gcDeadlineSeconds: null,
+};
+
+/** TrackingIdentity ("tracking_identity"), and the WorkloadRole it is made of. */
+export const TRACKING_IDENTITY_FIELDS: PropFieldMap = {
+  mode: "identity.mode",
+  clusterName: "cluster.name",
+  namespace: "mlflow.namespace",
+  roleName: "name",
+  accountId: "aws.accountId",
+  region: "aws.region",
+  oidcProviderArn: "cluster.oidcProviderArn",
+  artifacts: null,
+  artifactPrefix: "artifacts.prefix",
+  serviceAccountName: null,
+  maxSessionDurationSeconds: null,
+  inlinePolicies: null,
+};

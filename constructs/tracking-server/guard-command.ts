@@ -20,6 +20,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { EnvVar, MountedFile } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 
 /** `mlflow server --app-name` value: the entry point the dist-info below declares. */
 export const TRACKING_GUARD_APP_NAME = "platform-guard";
@@ -114,11 +115,11 @@ export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
   for (const url of g.webhookUrls ?? []) {
     // The same rule the guard applies at start (Settings.from_env): an exact, absolute http(s) URL.
     if (!/^https?:\/\/[^\s/?#,]+\/[^\s?#,]*$/.test(url)) {
-      throw new Error(`tracking guard: webhookUrls contains ${JSON.stringify(url)}: an absolute http(s) URL with a path (the events service's receiver, registryEventsWebhookUrl(config))`);
+      throw new PropError("trackingGuardEnv", "webhookUrls", url, "absolute http(s) URLs with a path (the events service's receiver)");
     }
   }
   if (!anyDomain && g.allowedEmailDomains.length === 0) {
-    throw new Error("tracking guard: allowedEmailDomains is empty and allowAnyEmailDomain is not true: the tracking server's guard would admit nobody; list the domains (auth.allowedEmailDomains) or choose any domain explicitly (auth.allowAnyEmailDomain)");
+    throw new PropError("trackingGuardEnv", "allowedEmailDomains", g.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true as an explicit choice: the tracking server's guard would admit nobody");
   }
   return [
     { name: TRACKING_GUARD_ENV.publicHosts, value: g.publicHosts.join(",") },

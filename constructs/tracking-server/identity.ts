@@ -10,6 +10,7 @@ import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import type { ArtifactStoreContract, TrackingIdentityContract } from "../core/contracts";
 import { WorkloadRole } from "../core/workload-role";
+import { PropError } from "../core/prop-error";
 
 /** The S3 actions MLflow's tracking server, migration Job and gc CronJob perform on artifacts. */
 export const MLFLOW_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] as const;
@@ -62,11 +63,8 @@ export class TrackingIdentity extends Construct {
 
   constructor(scope: Construct, id: string, props: TrackingIdentityProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
     if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifactPrefix)) {
-      fail("artifactPrefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifactPrefix}"`);
+      throw new PropError(this, "artifactPrefix", props.artifactPrefix, `an S3 key prefix without leading or trailing '/'`);
     }
     const serviceAccountName = props.serviceAccountName ?? "mlflow";
     const bucketArn = props.artifacts.bucketArn;

@@ -18,6 +18,7 @@
  * The container commands come from `constructs/tracking-server/mlflow-command.ts`, the single source the end-to-end
  * harness runs too. No secret value is ever written: the database password is a Secret reference.
  */
+import { PropError } from "../core/prop-error";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
@@ -443,94 +444,90 @@ function shortHash(s: string): string {
   return (h >>> 0).toString(36);
 }
 
-function fail(field: string, value: unknown, expected: string): never {
-  throw new Error(`TrackingServer: ${field} = ${JSON.stringify(value)}: expected ${expected}`);
-}
-
 /** Synth-time checks of what the construct relies on, naming the prop and how to fix it. */
-function validate(props: TrackingServerProps, r: Resolved): void {
+function validate(scope: Construct, props: TrackingServerProps, r: Resolved): void {
   const { artifactStore, backendStore, identity } = props;
-  if (!/^3\.\d+\.\d+$/.test(r.version)) fail("version", r.version, "an exact MLflow 3.x version such as \"3.17.2\"");
-  if (!DNS_LABEL.test(r.instance)) fail("instance", r.instance, "a DNS label such as \"mlflow-prod\" (lower-case letters, digits, '-')");
-  if (!DNS_LABEL.test(r.name)) fail("name", r.name, "a DNS label such as \"mlflow-tracking\"");
-  if (!Number.isInteger(r.workers) || r.workers < 1) fail("workers", r.workers, "a whole number of at least 1 (server worker processes per pod)");
+  if (!/^3\.\d+\.\d+$/.test(r.version)) throw new PropError(scope, "version", r.version, "an exact MLflow 3.x version such as \"3.17.2\"");
+  if (!DNS_LABEL.test(r.instance)) throw new PropError(scope, "instance", r.instance, "a DNS label such as \"mlflow-prod\" (lower-case letters, digits, '-')");
+  if (!DNS_LABEL.test(r.name)) throw new PropError(scope, "name", r.name, "a DNS label such as \"mlflow-tracking\"");
+  if (!Number.isInteger(r.workers) || r.workers < 1) throw new PropError(scope, "workers", r.workers, "a whole number of at least 1 (server worker processes per pod)");
   for (const k of ["min", "max"] as const) {
-    if (!Number.isInteger(r.replicas[k]) || r.replicas[k] < 1) fail(`replicas.${k}`, r.replicas[k], "a whole number of at least 1");
+    if (!Number.isInteger(r.replicas[k]) || r.replicas[k] < 1) throw new PropError(scope, `replicas.${k}`, r.replicas[k], "a whole number of at least 1");
   }
-  if (r.replicas.min > r.replicas.max) fail("replicas.min", r.replicas.min, `at most replicas.max (${r.replicas.max}); raise max or lower min`);
+  if (r.replicas.min > r.replicas.max) throw new PropError(scope, "replicas.min", r.replicas.min, `at most replicas.max (${r.replicas.max}); raise max or lower min`);
   if (!Number.isInteger(r.targetCpuUtilizationPercent) || r.targetCpuUtilizationPercent < 10 || r.targetCpuUtilizationPercent > 100) {
-    fail("targetCpuUtilizationPercent", r.targetCpuUtilizationPercent, "a whole number from 10 to 100");
+    throw new PropError(scope, "targetCpuUtilizationPercent", r.targetCpuUtilizationPercent, "a whole number from 10 to 100");
   }
   const res = r.resources;
   const reqMem = parseMemory(res.requests.memory);
   const limMem = parseMemory(res.limits.memory);
-  if (reqMem === undefined) fail("resources.requests.memory", res.requests.memory, "a memory quantity such as \"1Gi\"");
-  if (limMem === undefined) fail("resources.limits.memory", res.limits.memory, "a memory quantity such as \"2Gi\"");
-  if (limMem < reqMem) fail("resources.limits.memory", res.limits.memory, `at least the memory request (${res.requests.memory})`);
-  if (parseCpu(res.requests.cpu) === undefined) fail("resources.requests.cpu", res.requests.cpu, "a CPU quantity such as \"250m\"");
+  if (reqMem === undefined) throw new PropError(scope, "resources.requests.memory", res.requests.memory, "a memory quantity such as \"1Gi\"");
+  if (limMem === undefined) throw new PropError(scope, "resources.limits.memory", res.limits.memory, "a memory quantity such as \"2Gi\"");
+  if (limMem < reqMem) throw new PropError(scope, "resources.limits.memory", res.limits.memory, `at least the memory request (${res.requests.memory})`);
+  if (parseCpu(res.requests.cpu) === undefined) throw new PropError(scope, "resources.requests.cpu", res.requests.cpu, "a CPU quantity such as \"250m\"");
   if (res.limits.cpu !== undefined && !(parseCpu(res.limits.cpu)! >= parseCpu(res.requests.cpu)!)) {
-    fail("resources.limits.cpu", res.limits.cpu, `at least the CPU request (${res.requests.cpu}), or no CPU limit`);
+    throw new PropError(scope, "resources.limits.cpu", res.limits.cpu, `at least the CPU request (${res.requests.cpu}), or no CPU limit`);
   }
   if (!PINNED_IMAGE.test(r.image) || /:latest$/.test(r.image)) {
-    fail(props.image ? "image" : "version", props.image ?? props.version, "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/mlflow@sha256:<64 hex>\"");
+    throw new PropError(scope, props.image ? "image" : "version", props.image ?? props.version, "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/mlflow@sha256:<64 hex>\"");
   }
   if (!Number.isInteger(r.gc.olderThanDays) || r.gc.olderThanDays < 1) {
-    fail("gc.olderThanDays", r.gc.olderThanDays, "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)");
+    throw new PropError(scope, "gc.olderThanDays", r.gc.olderThanDays, "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)");
   }
-  if (!/^(\S+\s+){4}\S+$/.test(r.gc.schedule)) fail("gc.schedule", r.gc.schedule, "a five-field cron schedule such as \"30 3 * * *\"");
-  if (!Number.isInteger(r.port) || r.port < 1024 || r.port > 65535) fail("port", r.port, "an unprivileged port from 1024 to 65535");
-  if (!DNS_LABEL.test(r.namespace)) fail("namespace", r.namespace, "a Kubernetes namespace name");
-  if (!DNS_SUBDOMAIN.test(props.publicHostname)) fail("publicHostname", props.publicHostname, "a DNS name such as \"mlflow.example.com\" (no scheme, port or path)");
+  if (!/^(\S+\s+){4}\S+$/.test(r.gc.schedule)) throw new PropError(scope, "gc.schedule", r.gc.schedule, "a five-field cron schedule such as \"30 3 * * *\"");
+  if (!Number.isInteger(r.port) || r.port < 1024 || r.port > 65535) throw new PropError(scope, "port", r.port, "an unprivileged port from 1024 to 65535");
+  if (!DNS_LABEL.test(r.namespace)) throw new PropError(scope, "namespace", r.namespace, "a Kubernetes namespace name");
+  if (!DNS_SUBDOMAIN.test(props.publicHostname)) throw new PropError(scope, "publicHostname", props.publicHostname, "a DNS name such as \"mlflow.example.com\" (no scheme, port or path)");
   if (props.clientIdleTimeoutSeconds !== undefined && !(Number.isInteger(props.clientIdleTimeoutSeconds) && props.clientIdleTimeoutSeconds >= 1)) {
-    fail("clientIdleTimeoutSeconds", props.clientIdleTimeoutSeconds, "a whole number of seconds of at least 1 (the load balancer's idle timeout)");
+    throw new PropError(scope, "clientIdleTimeoutSeconds", props.clientIdleTimeoutSeconds, "a whole number of seconds of at least 1 (the load balancer's idle timeout)");
   }
 
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(artifactStore.destinationUri) && !isToken(artifactStore.destinationUri)) {
-    fail("artifactStore.destinationUri", artifactStore.destinationUri, "an s3://<bucket>/<prefix> URI");
+    throw new PropError(scope, "artifactStore.destinationUri", artifactStore.destinationUri, "an s3://<bucket>/<prefix> URI");
   }
-  if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port)) fail("backendStore.port", backendStore.port, "a port number");
+  if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port)) throw new PropError(scope, "backendStore.port", backendStore.port, "a port number");
   const cred = backendStore.credentials;
   for (const [k, v] of [["secretName", cred.secretName], ["usernameKey", cred.usernameKey], ["passwordKey", cred.passwordKey]] as const) {
-    if (!v) fail(`backendStore.credentials.${k}`, v, "a non-empty name (the Kubernetes Secret holding the database credentials, and its keys)");
+    if (!v) throw new PropError(scope, `backendStore.credentials.${k}`, v, "a non-empty name (the Kubernetes Secret holding the database credentials, and its keys)");
   }
-  if (!DNS_SUBDOMAIN.test(identity.serviceAccountName)) fail("identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
+  if (!DNS_SUBDOMAIN.test(identity.serviceAccountName)) throw new PropError(scope, "identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
 
   if (props.allowAnyEmailDomain !== true && (props.allowedEmailDomains ?? []).length === 0) {
-    fail("allowedEmailDomains", props.allowedEmailDomains, "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)");
+    throw new PropError(scope, "allowedEmailDomains", props.allowedEmailDomains, "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)");
   }
   for (const w of props.workloadIdentities ?? []) {
-    if (!/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(w)) fail("workloadIdentities", props.workloadIdentities, "service-account subjects such as system:serviceaccount:ml-pipelines:training-pipeline");
+    if (!/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(w)) throw new PropError(scope, "workloadIdentities", props.workloadIdentities, "service-account subjects such as system:serviceaccount:ml-pipelines:training-pipeline");
   }
   if ((props.allowedEmailDomains ?? []).includes("*")) {
-    fail("allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");
+    throw new PropError(scope, "allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");
   }
   if (Object.keys(props.authProxyPodLabels).length === 0) {
-    fail("authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods (authProxyPodLabels(partOf)); an empty selector would admit every pod");
+    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods; an empty selector would admit every pod");
   }
   const own = [trackingServerPodLabels(r.instance), gcPodLabels(r.instance), migrationPodLabels(r.instance)];
   if (own.some((labels) => Object.entries(props.authProxyPodLabels).every(([k, v]) => labels[k] === v))) {
-    fail("authProxyPodLabels", props.authProxyPodLabels, "labels that select only the proxy, not the tracking server's own pods");
+    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "labels that select only the proxy, not the tracking server's own pods");
   }
   for (const [i, labels] of (props.apiClientPodLabels ?? []).entries()) {
     const problem = labelSelectorProblem(labels);
-    if (problem) fail(`apiClientPodLabels[${i}]`, labels, `the labels of a job's or service's pods, such as modelRetentionPodLabels(config); it ${problem}`);
+    if (problem) throw new PropError(scope, `apiClientPodLabels[${i}]`, labels, `the labels of a job's or service's pods; it ${problem}`);
   }
   const key = props.webhookEncryptionKey;
   if (key && !(DNS_SUBDOMAIN.test(key.name) && key.key)) {
-    fail("webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace, such as registryEventsSecretRefs(config).encryptionKey");
+    throw new PropError(scope, "webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace (the registry events service's webhook-secret encryption key)");
   }
-  if (!DNS_LABEL.test(r.monitoringNamespace)) fail("monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
+  if (!DNS_LABEL.test(r.monitoringNamespace)) throw new PropError(scope, "monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
   if (props.prometheusPodLabels !== undefined) {
     const problem = labelSelectorProblem(props.prometheusPodLabels);
-    if (problem) fail("prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`);
+    if (problem) throw new PropError(scope, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`);
   }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
-    fail("runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
+    throw new PropError(scope, "runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
   }
-  if (props.tmpSizeLimit !== undefined && parseMemory(props.tmpSizeLimit) === undefined) fail("tmpSizeLimit", props.tmpSizeLimit, "a quantity such as \"4Gi\"");
-  if (props.migrationTimeoutMinutes !== undefined && !(props.migrationTimeoutMinutes >= 1)) fail("migrationTimeoutMinutes", props.migrationTimeoutMinutes, "at least 1");
+  if (props.tmpSizeLimit !== undefined && parseMemory(props.tmpSizeLimit) === undefined) throw new PropError(scope, "tmpSizeLimit", props.tmpSizeLimit, "a quantity such as \"4Gi\"");
+  if (props.migrationTimeoutMinutes !== undefined && !(props.migrationTimeoutMinutes >= 1)) throw new PropError(scope, "migrationTimeoutMinutes", props.migrationTimeoutMinutes, "at least 1");
   if (props.gcDeadlineSeconds !== undefined && !(Number.isInteger(props.gcDeadlineSeconds) && props.gcDeadlineSeconds >= 60)) {
-    fail("gcDeadlineSeconds", props.gcDeadlineSeconds, "a whole number of seconds of at least 60");
+    throw new PropError(scope, "gcDeadlineSeconds", props.gcDeadlineSeconds, "a whole number of seconds of at least 60");
   }
 }
 
@@ -564,7 +561,7 @@ export class TrackingServer extends Construct {
   constructor(scope: Construct, id: string, props: TrackingServerProps) {
     super(scope, id);
     const m = resolve(props);
-    validate(props, m);
+    validate(this, props, m);
     const { identity } = props;
     const namespace = m.namespace;
     const name = m.name;

@@ -8,6 +8,7 @@ import type { TrainingStep as ConfiguredStep } from "../../config/training";
 import type { ArtifactStoreContract } from "../core/contracts";
 import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
+import type { PropFieldMap } from "../core/prop-error";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
 export function argoArtifactPrefix(config: EnvironmentConfig): string {
@@ -75,3 +76,41 @@ export function trainingProps(config: EnvironmentConfig, stackName: string, deps
 // or this fails to compile.
 type SameSteps = [TrainingStep] extends [ConfiguredStep] ? ([ConfiguredStep] extends [TrainingStep] ? true : false) : false;
 export const TRAINING_STEPS_AGREE: SameSteps = true;
+
+/** The configuration field behind each Training prop {@link trainingProps} sets (null: derived or default). */
+export const TRAINING_FIELDS: PropFieldMap = {
+  namespace: "training.namespace",
+  name: null,
+  "argo.namespace": "training.argo.namespace",
+  "argo.chartVersion": "training.argo.chartVersion",
+  "argo.sso.issuerUrl": "auth.issuerUrl",
+  "argo.sso.secretName": "training.argo.ssoSecretName",
+  "argo.sso.redirectUrl": "training.argo.uiHostname",
+  steps: "training.steps",
+  resources: "training.steps",
+  schedule: "training.schedule",
+  tokenAudience: "training.identity.audience",
+  stepDeadlineSeconds: "training.stepDeadlineSeconds",
+  "artifacts.prefix": "artifacts.prefix",
+  artifacts: null,
+  "identity.mode": "identity.mode",
+  "identity.clusterName": "cluster.name",
+  "identity.accountId": "aws.accountId",
+  "identity.region": "aws.region",
+  "identity.roleName": "name",
+  "identity.oidcProviderArn": "cluster.oidcProviderArn",
+};
+
+/** The same for the pipeline's WorkloadRole (the construct's child "role"), whose props come from `identity`. */
+export const TRAINING_ROLE_FIELDS: PropFieldMap = {
+  mode: "identity.mode",
+  clusterName: "cluster.name",
+  namespace: "training.namespace",
+  serviceAccountName: null,
+  roleName: "name",
+  accountId: "aws.accountId",
+  region: "aws.region",
+  oidcProviderArn: "cluster.oidcProviderArn",
+  maxSessionDurationSeconds: null,
+  inlinePolicies: null,
+};

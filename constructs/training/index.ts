@@ -27,6 +27,7 @@ import { DNS_LABEL } from "../core/names";
 import { WorkloadRole, type WorkloadIdentityMode } from "../core/workload-role";
 import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "./command";
 import type { EnvVar } from "../core/command-types";
+import { PropError } from "../core/prop-error";
 
 /** Where the argo-workflows chart is published (argoproj/argo-helm). */
 export const ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm";
@@ -145,30 +146,27 @@ export class Training extends Construct {
 
   constructor(scope: Construct, id: string, props: TrainingProps) {
     super(scope, id);
-    const fail = (field: string, message: string): never => {
-      throw new Error(`${this.node.path}: ${field} ${message}`);
-    };
     const name = props.name ?? "training-pipeline";
     const ns = props.namespace;
-    if (!DNS_LABEL.test(ns)) fail("namespace", `must be a DNS label, got "${ns}"`);
-    if (!DNS_LABEL.test(name) || name.length > 50) fail("name", `must be a DNS label of at most 50 characters, got "${name}"`);
-    if (props.steps.length === 0) fail("steps", "must name at least one step (use trainingStepCommands(config))");
+    if (!DNS_LABEL.test(ns)) throw new PropError(this, "namespace", ns, `a DNS label`);
+    if (!DNS_LABEL.test(name) || name.length > 50) throw new PropError(this, "name", name, `a DNS label of at most 50 characters`);
+    if (props.steps.length === 0) throw new PropError(this, "steps", props.steps, "at least one step");
     for (const s of props.steps) {
-      if (!props.resources[s.step]) fail("resources", `must give the step "${s.step}" its requests and limits (every step is its own pod; none runs unbounded)`);
+      if (!props.resources[s.step]) throw new PropError(this, `resources.${s.step}`, props.resources[s.step], "the step's requests and limits (every step is its own pod; none runs unbounded)");
     }
     if (props.schedule !== undefined) {
       const p = cronProblem(props.schedule);
-      if (p) fail("schedule", `must be ${p}, got "${props.schedule}"`);
+      if (p) throw new PropError(this, "schedule", props.schedule, `${p}`);
     }
     const deadline = props.stepDeadlineSeconds ?? 7200;
     if (!Number.isInteger(deadline) || deadline < 600 || deadline > 86400) {
-      fail("stepDeadlineSeconds", `must be a whole number of seconds from 600 to 86400 (Kubernetes' shortest projected token lives 10 minutes), got ${deadline}`);
+      throw new PropError(this, "stepDeadlineSeconds", deadline, `a whole number of seconds from 600 to 86400 (Kubernetes' shortest projected token lives 10 minutes)`);
     }
     if (!/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) || ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)) {
-      fail("tokenAudience", `must be a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's), got "${props.tokenAudience}"`);
+      throw new PropError(this, "tokenAudience", props.tokenAudience, `a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's)`);
     }
     if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifacts.prefix)) {
-      fail("artifacts.prefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifacts.prefix}"`);
+      throw new PropError(this, "artifacts.prefix", props.artifacts.prefix, `an S3 key prefix without leading or trailing '/'`);
     }
     const uid = props.runAsUser ?? 10001;
     const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/component": "training", ...(props.labels ?? {}) };
@@ -261,10 +259,10 @@ export class Training extends Construct {
     // ── Argo Workflows itself (install mode) ──
     if (props.argo) {
       const a = props.argo;
-      if (!DNS_LABEL.test(a.namespace)) fail("argo.namespace", `must be a DNS label, got "${a.namespace}"`);
-      if (a.namespace === ns) fail("argo.namespace", `must differ from namespace ("${ns}"): the controller and server are not workflow pods`);
-      if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) fail("argo.chartVersion", `must be an exact chart version such as "0.45.27", got "${a.chartVersion}"`);
-      if (!/^https:\/\//.test(a.sso.redirectUrl)) fail("argo.sso.redirectUrl", `must be https://<argo UI hostname>/oauth2/callback, got "${a.sso.redirectUrl}"`);
+      if (!DNS_LABEL.test(a.namespace)) throw new PropError(this, "argo.namespace", a.namespace, `a DNS label`);
+      if (a.namespace === ns) throw new PropError(this, "argo.namespace", a.namespace, `a namespace other than namespace ("${ns}"): the controller and server are not workflow pods`);
+      if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) throw new PropError(this, "argo.chartVersion", a.chartVersion, `an exact chart version such as "0.45.27"`);
+      if (!/^https:\/\//.test(a.sso.redirectUrl)) throw new PropError(this, "argo.sso.redirectUrl", a.sso.redirectUrl, `https://<argo UI hostname>/oauth2/callback`);
       const argoNs = this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
         metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
         dependsOn,
@@ -358,7 +356,7 @@ export class Training extends Construct {
       const earlier = props.steps.slice(0, i);
       const args = s.inputs.map((input) => {
         const from = [...earlier].reverse().find((e) => input in e.outputs);
-        if (!from) fail("steps", `"${s.step}" needs the input "${input}", which no earlier step outputs`);
+        if (!from) throw new PropError(this, "steps", s.step, `steps whose inputs an earlier step outputs: "${s.step}" needs "${input}", which none does`);
         return { name: input, value: `{{steps.${from!.step}.outputs.parameters.${input}}}` };
       });
       return [{ name: s.step, template: s.step, ...(args.length ? { arguments: { parameters: args } } : {}) }];

@@ -201,7 +201,7 @@ describe("release-tag", () => {
     const out: string[] = [];
     expect(releaseTagMain(["--version", "7", "--digest", DIGEST], (x) => out.push(x))).toBe(0);
     expect(out.join("")).toBe(`release-v7-${"a".repeat(12)}\n`);
-    expect(() => releaseTagMain(["--version", "latest", "--digest", DIGEST])).toThrow(/version must be a registered model version/);
+    expect(() => releaseTagMain(["--version", "latest", "--digest", DIGEST])).toThrow(/releaseTag: version is "latest": expected a registered model version/);
   });
 });
 

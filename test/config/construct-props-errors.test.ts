@@ -1,10 +1,11 @@
 /**
  * Errors TrackingServer, AuthProxy and MlflowIngress raise name their own props (they take no
- * configuration); config/construct-errors.ts turns each back into the configuration field it came from
- * through the construct's from-config mapping.
+ * configuration); stacks/prop-errors.ts turns each back into the configuration field it came from
+ * through the field map of the construct's from-config mapping.
  */
 import { App, TerraformStack } from "cdktf";
-import { fieldOfConstructError } from "../../config/construct-errors";
+import { PropError } from "../../constructs/core/prop-error";
+import { fieldOfPropError } from "../../stacks/prop-errors";
 import { AuthProxy } from "../../constructs/auth-proxy";
 import { authProxyProps } from "../../constructs/auth-proxy/from-config";
 import { MlflowIngress } from "../../constructs/ingress";
@@ -32,26 +33,28 @@ const deps = {
   authProxyPodLabels: authProxyPodLabels("mlflow"),
 };
 
-function messageOf(build: (stack: TerraformStack) => void): string {
+function refusal(build: (stack: TerraformStack) => void): PropError {
   try {
-    build(new TerraformStack(new App(), "test"));
+    // The stack and construct ids of stacks/mlflow-stack.ts: the field maps are found by path.
+    build(new TerraformStack(new App(), `${config.project}-${config.name}`));
   } catch (err) {
-    return (err as Error).message;
+    if (err instanceof PropError) return err;
+    throw err;
   }
   throw new Error("the construct accepted it");
 }
 
 describe("construct errors name the configuration field behind the prop", () => {
   it.each<[string, (s: TerraformStack) => void, string]>([
-    ["TrackingServer workers", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), workers: 0 }), "mlflow.workers"],
-    ["TrackingServer publicHostname", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), publicHostname: "https://x" }), "hostname"],
-    ["TrackingServer clientIdleTimeoutSeconds", (s) => new TrackingServer(s, "t", { ...trackingServerProps(config, deps), clientIdleTimeoutSeconds: 0 }), "ingress.idleTimeoutSeconds"],
-    ["AuthProxy loadBalancerCidrs", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), loadBalancerCidrs: [] }), "ingress.vpcCidrs"],
-    ["AuthProxy drainSeconds", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), drainSeconds: 1 }), "auth.drainSeconds"],
-    ["AuthProxy deregistration delay", (s) => new AuthProxy(s, "a", { ...authProxyProps(config, { trackingServer }), loadBalancerDeregistrationDelaySeconds: 4000 }), "ingress.deregistrationDelaySeconds"],
-    ["MlflowIngress hostname", (s) => new MlflowIngress(s, "i", { ...mlflowIngressProps(config, { target }), hostname: "mlflow.other.org" }), "hostname"],
-    ["MlflowIngress deregistration delay", (s) => new MlflowIngress(s, "i", { ...mlflowIngressProps(config, { target }), deregistrationDelaySeconds: -1 }), "ingress.deregistrationDelaySeconds"],
+    ["TrackingServer workers", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), workers: 0 }), "mlflow.workers"],
+    ["TrackingServer publicHostname", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), publicHostname: "https://x" }), "hostname"],
+    ["TrackingServer clientIdleTimeoutSeconds", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), clientIdleTimeoutSeconds: 0 }), "ingress.idleTimeoutSeconds"],
+    ["AuthProxy loadBalancerCidrs", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerCidrs: [] }), "ingress.vpcCidrs"],
+    ["AuthProxy drainSeconds", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), drainSeconds: 1 }), "auth.drainSeconds"],
+    ["AuthProxy deregistration delay", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerDeregistrationDelaySeconds: 4000 }), "ingress.deregistrationDelaySeconds"],
+    ["MlflowIngress hostname", (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), hostname: "mlflow.other.org" }), "hostname"],
+    ["MlflowIngress deregistration delay", (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), deregistrationDelaySeconds: -1 }), "ingress.deregistrationDelaySeconds"],
   ])("%s", (_what, build, field) => {
-    expect(fieldOfConstructError(messageOf(build))).toBe(field);
+    expect(fieldOfPropError(config, refusal(build))).toBe(field);
   });
 });

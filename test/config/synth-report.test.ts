@@ -9,7 +9,8 @@ import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { loadEnvironments } from "../../config";
 import { AWS_REGIONS } from "../../config/schema";
-import { constructErrorProblem, fieldOfConstructError } from "../../config/construct-errors";
+import { PropError } from "../../constructs/core/prop-error";
+import { fieldOfPropError, stackErrorProblem } from "../../stacks/prop-errors";
 import { BackendStore, type BackendStoreProps } from "../../constructs/backend-store";
 import { ArtifactStore } from "../../constructs/artifact-store";
 import { deepMerge } from "../../config/merge";
@@ -46,18 +47,42 @@ describe("errors a construct raises reach the user as configuration problems", (
     ["a lifecycle rule (artifact store, nested prop)", (s) => new ArtifactStore(s, "artifact_store", { bucketName: "acme-artifacts", preventDestroy: false, lifecycle: { noncurrentExpireDays: 0 } }), "artifacts.noncurrentExpireDays"],
   ])("%s", (_what, build, field) => {
     const err = failure(build);
-    expect(fieldOfConstructError(err.message)).toBe(field);
-    expect(constructErrorProblem(valid(), err)).toMatch(new RegExp(`^environment "alpha": field ${field.replace(".", "\\.")}: refused while building stack acme-alpha: `));
+    expect(err).toBeInstanceOf(PropError);
+    expect(fieldOfPropError(valid(), err as PropError)).toBe(field);
+    expect(stackErrorProblem(valid(), err)).toMatch(new RegExp(`^environment "alpha": field ${field.replace(".", "\\.")}: refused while building stack acme-alpha: `));
   });
 
-  it("maps messages that name the configuration field themselves", () => {
-    expect(fieldOfConstructError("TrackingServer: config.mlflow.workers = 0: expected a whole number")).toBe("mlflow.workers");
-    expect(fieldOfConstructError("MlflowIngress: ingress.sslPolicy \"x\" allows TLS versions below 1.2")).toBe("ingress.sslPolicy");
-    expect(fieldOfConstructError("Monitoring: thresholds.latencyP99Seconds = 1: expected at least latencyP95Seconds")).toBe("monitoring.thresholds.latencyP99Seconds");
+  it("finds the field by the construct's path and the prop's longest mapped prefix, never by the message", () => {
+    const field = (path: string, prop: string) => fieldOfPropError(valid(), new PropError(path, prop, 0, "anything"));
+    expect(field("acme-alpha/tracking_server", "workers")).toBe("mlflow.workers");
+    expect(field("acme-alpha/ingress", "sslPolicy")).toBe("ingress.sslPolicy");
+    // Nested under a mapped prop; list indices ignored.
+    expect(field("acme-alpha/monitoring", "thresholds.latencyP99Seconds")).toBe("monitoring.thresholds.latencyP99Seconds");
+    expect(field("acme-alpha/backend_store", "alarmEmails[2]")).toBe("notifications.emails");
+    // A per-model prop: the model's key fills the field's "*".
+    expect(field("acme-alpha/monitoring", "modelServing.models[iris].psiThreshold")).toBe("serving.models.iris.drift.psiThreshold");
+    // A child construct with its own map ("role" of the training pipeline), and one without ("Default" is its parent).
+    expect(field("acme-alpha/training/role", "roleName")).toBe("name");
+    expect(field("acme-alpha/tracking_identity/Default", "clusterName")).toBe("cluster.name");
+    // The message does not matter: one that names another field changes nothing.
+    expect(fieldOfPropError(valid(), new PropError("acme-alpha/tracking_server", "workers", 0, "unlike ingress.sslPolicy"))).toBe("mlflow.workers");
   });
 
-  it("names the environment even when the field cannot be told", () => {
-    expect(constructErrorProblem(valid(), new Error("something else"))).toBe("environment \"alpha\": configuration: refused while building stack acme-alpha: something else");
+  it("says so when the stack set the refused prop itself, with the construct and prop", () => {
+    const err = new PropError("acme-alpha/tracking_server", "artifactStore.destinationUri", "x", "an s3://<bucket>/<prefix> URI");
+    expect(fieldOfPropError(valid(), err)).toBeNull();
+    expect(stackErrorProblem(valid(), err)).toBe("environment \"alpha\": refused while building stack acme-alpha: acme-alpha/tracking_server: artifactStore.destinationUri is \"x\": expected an s3://<bucket>/<prefix> URI (the stack sets artifactStore.destinationUri itself, from no single configuration field: a bug in stacks/ or a from-config mapping)");
+  });
+
+  it("names the environment, the construct and the prop when no map lists it", () => {
+    const err = new PropError("acme-alpha/some_new_construct", "size", 3, "at most 2");
+    expect(fieldOfPropError(valid(), err)).toBeUndefined();
+    expect(stackErrorProblem(valid(), err)).toBe("environment \"alpha\": refused while building stack acme-alpha: acme-alpha/some_new_construct: size is 3: expected at most 2 (no configuration field is mapped to prop size of acme-alpha/some_new_construct: add it to the construct's PropFieldMap)");
+    expect(stackErrorProblem(valid(), new PropError("acme-alpha/tracking_server", "notAProp", 1, "x"))).toMatch(/no configuration field is mapped to prop notAProp of acme-alpha\/tracking_server/);
+  });
+
+  it("names the environment for any other error", () => {
+    expect(stackErrorProblem(valid(), new Error("something else"))).toBe("environment \"alpha\": configuration: refused while building stack acme-alpha: something else");
   });
 });
 

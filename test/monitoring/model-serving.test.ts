@@ -165,7 +165,7 @@ describe("model-serving rules (promtool)", () => {
   });
 
   it("refuses a PSI threshold that is not a number, naming it", () => {
-    expect(() => buildModelServingRuleGroups({ ...targets, models: [{ name: "m", psiThreshold: Number("high") }] })).toThrow(/psiThreshold = NaN: expected a number above 0/);
+    expect(() => buildModelServingRuleGroups({ ...targets, models: [{ name: "m", psiThreshold: Number("high") }] })).toThrow(/psiThreshold is NaN: expected a number above 0/);
   });
 
   it("every dashboard and rule expression parses (promtool)", () => {

@@ -286,25 +286,25 @@ describe("AuthProxy ordering", () => {
 
 describe("AuthProxy validation (synth time)", () => {
   it.each([
-    ["empty tracking server labels", { trackingServer: { ...trackingServer, podLabels: {} } }, /trackingServer\.podLabels is empty/],
-    ["tracking server labels that also select the proxy", { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging.project) } }, /trackingServer\.podLabels also select the proxy's pods/],
-    ["bad namespace", { trackingServer: { ...trackingServer, namespace: "ML_flow" } }, /trackingServer\.namespace "ML_flow" is not a Kubernetes namespace name/],
-    ["bad port", { trackingServer: { ...trackingServer, port: 70000 } }, /trackingServer\.port 70000 must be a port number/],
-    ["bad monitoring namespace", { monitoringNamespace: "Monitoring" }, /monitoringNamespace "Monitoring"/],
-    ["empty Prometheus selector", { prometheusPodLabels: {} }, /prometheusPodLabels \{\} must not be empty .*give the labels of the Prometheus pods/],
+    ["empty tracking server labels", { trackingServer: { ...trackingServer, podLabels: {} } }, /trackingServer\.podLabels is \{\}: expected the labels that select the tracking server's pods/],
+    ["tracking server labels that also select the proxy", { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging.project) } }, /trackingServer\.podLabels is .*: expected labels that do not also select the proxy's pods/],
+    ["bad namespace", { trackingServer: { ...trackingServer, namespace: "ML_flow" } }, /trackingServer\.namespace is "ML_flow": expected a Kubernetes namespace name/],
+    ["bad port", { trackingServer: { ...trackingServer, port: 70000 } }, /trackingServer\.port is 70000: expected a port number/],
+    ["bad monitoring namespace", { monitoringNamespace: "Monitoring" }, /monitoringNamespace is "Monitoring": expected a Kubernetes namespace name/],
+    ["empty Prometheus selector", { prometheusPodLabels: {} }, /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/],
     ["invalid Prometheus label key", { prometheusPodLabels: { "-bad": "x" } }, /prometheusPodLabels .* has an invalid label key "-bad"/],
-    ["CPU target out of range", { targetCpuUtilizationPercent: 5 }, /targetCpuUtilizationPercent 5 must be a whole number from 10 to 100/],
+    ["CPU target out of range", { targetCpuUtilizationPercent: 5 }, /targetCpuUtilizationPercent is 5: expected a whole number from 10 to 100/],
   ])("refuses %s", (_what, props, message) => {
     expect(() => synth(staging, props as Partial<AuthProxyProps>)).toThrow(message);
   });
 
   it("refuses autoscaling without room to scale", () => {
     expect(() => synth(envConfig("staging", { auth: { replicas: { min: 2, max: 2 } } }), { autoscaling: true }))
-      .toThrow(/autoscaling needs replicas\.max \(2\) above replicas\.min \(2\)/);
+      .toThrow(/replicas\.max is 2: expected above replicas\.min \(2\) with autoscaling/);
   });
 
   it("refuses an operator client secret named like the generated cookie Secret", () => {
     expect(() => synth(envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-cookie" } } })))
-      .toThrow(/clientSecret\.secretName "oauth2-proxy-cookie"/);
+      .toThrow(/clientSecret\.secretName is "oauth2-proxy-cookie": expected a name other than/);
   });
 });

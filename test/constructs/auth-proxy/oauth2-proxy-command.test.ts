@@ -119,7 +119,7 @@ describe("oauth2ProxyCommand (pure)", () => {
 
   it("never derives \"*\" from an empty domain list, nor passes a \"*\" value: a hand-made configuration is refused", () => {
     const groupsOnly = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: false } } as EnvironmentConfig;
-    expect(() => commandOf(groupsOnly, { upstream })).toThrow(/allowAnyEmailDomain is not true/);
+    expect(() => commandOf(groupsOnly, { upstream })).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/);
     const star = { ...config, auth: { ...config.auth, allowedEmailDomains: ["*"] } } as EnvironmentConfig;
     expect(() => commandOf(star, { upstream })).toThrow(/set allowAnyEmailDomain: true instead/);
   });
@@ -130,7 +130,7 @@ describe("oauth2ProxyCommand (pure)", () => {
 
   it("refuses a hand-made configuration that allows nobody explicitly (deny by default)", () => {
     const open = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: [] } } as EnvironmentConfig;
-    expect(() => commandOf(open, { upstream })).toThrow(/allowedEmailDomains and allowedGroups are both empty/);
+    expect(() => commandOf(open, { upstream })).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or a group in allowedGroups/);
   });
 
   it("accepts pipelines' bearer tokens, with extra issuer=audience pairs, and answers 403 (not a login page) to a bad one", () => {

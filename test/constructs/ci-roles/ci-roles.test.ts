@@ -129,10 +129,10 @@ describe("CiRoles", () => {
   });
 
   test.each([
-    [{ repository: "not a repo" }, /repository must be "owner\/name".*set ci.repository/],
-    [{ roleNames: { ...BASE.roleNames, plan: "x".repeat(65) } }, /roleNames.plan must be an IAM role name of at most 64/],
-    [{ maxSessionSeconds: 60 }, /maxSessionSeconds must be a whole number of seconds from 3600 to 43200/],
-    [{ state: { ...BASE.state!, planPrefix: "/x/" } }, /state.planPrefix must be a key prefix without leading or trailing/],
+    [{ repository: "not a repo" }, /repository is "not a repo": expected "owner\/name" of a GitHub repository/],
+    [{ roleNames: { ...BASE.roleNames, plan: "x".repeat(65) } }, /roleNames.plan is .*: expected an IAM role name of at most 64/],
+    [{ maxSessionSeconds: 60 }, /maxSessionSeconds is .*: expected a whole number of seconds from 3600 to 43200/],
+    [{ state: { ...BASE.state!, planPrefix: "/x/" } }, /state.planPrefix is .*: expected a key prefix without leading or trailing/],
   ])("refuses %j with a message that says how to fix it", (props, message) => {
     expect(() => synth(props as Partial<CiRolesProps>)).toThrow(message);
   });

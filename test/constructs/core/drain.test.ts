@@ -41,11 +41,11 @@ describe("drainTimings", () => {
   });
 
   it.each([[60, 60], [60, 30], [10, 0], [10, 12.5]])("refuses a drain that does not outlast the deregistration delay (delay %p, drain %p)", (delay, drain) => {
-    expect(drainTimings(delay, drain)).toEqual({ problem: expect.stringMatching(/^drainSeconds .* must be a whole number above the load balancer's deregistration delay .*use at least/) });
+    expect(drainTimings(delay, drain)).toEqual({ problem: { prop: "drainSeconds", value: drain, expected: expect.stringMatching(/^a whole number above the load balancer's deregistration delay .*use at least/) } });
   });
 
   it.each([-1, 3601, 1.5])("refuses a deregistration delay of %p (the ALB takes 0-3600)", (delay) => {
-    expect(drainTimings(delay)).toEqual({ problem: expect.stringMatching(/deregistrationDelaySeconds .* from 0 to 3600/) });
+    expect(drainTimings(delay)).toEqual({ problem: { prop: "deregistrationDelaySeconds", value: delay, expected: expect.stringMatching(/from 0 to 3600/) } });
   });
 });
 
@@ -67,7 +67,7 @@ describe("AuthProxy stop timings", () => {
 
   it.each([30, 20, 0])("refuses drainSeconds %p with a deregistration delay of 30 s, naming the prop and the fix", (drainSeconds) => {
     expect(() => proxyOnly(staging, { loadBalancerDeregistrationDelaySeconds: 30, drainSeconds }))
-      .toThrow(/^AuthProxy: drainSeconds \d+ must be a whole number above the load balancer's deregistration delay \(30 s\).*use at least 31/);
+      .toThrow(/^test\/auth_proxy: drainSeconds is \d+: expected a whole number above the load balancer's deregistration delay \(30 s\).*use at least 31/);
   });
 });
 

@@ -206,23 +206,23 @@ describe("WorkloadRole options", () => {
 
 describe("WorkloadRole validation (at synth, naming the field)", () => {
   it.each<[string, Partial<WorkloadRoleProps>, RegExp]>([
-    ["IRSA without an OIDC provider", { mode: "irsa" }, /^test\/wr: oidcProviderArn must be the cluster's IAM OIDC provider ARN \(arn:aws:iam::<account>:oidc-provider\/oidc\.eks\.<region>\.amazonaws\.com\/id\/<id>\) when mode is "irsa", got "nothing"$/],
-    ["IRSA with a role ARN", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" }, /oidcProviderArn must be the cluster's IAM OIDC provider ARN .* got "arn:aws:iam::111111111111:role\/x"/],
-    ["IRSA with a provider ARN without an issuer", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/" }, /oidcProviderArn must be the cluster's IAM OIDC provider ARN/],
-    ["IRSA with an issuer URL that keeps its scheme", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/https://oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn must be the cluster's IAM OIDC provider ARN/],
-    ["IRSA with a short account id", { mode: "irsa", oidcProviderArn: "arn:aws:iam::1111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn must be the cluster's IAM OIDC provider ARN/],
-    ["an unknown mode", { mode: "kiam" as never }, /^test\/wr: mode must be "pod-identity" or "irsa", got "kiam"$/],
-    ["a namespace that is not a DNS label", { namespace: "Team_A" }, /^test\/wr: namespace must be a DNS label, got "Team_A"$/],
-    ["a service account that is not a DNS label", { serviceAccountName: "-worker" }, /^test\/wr: serviceAccountName must be a DNS label, got "-worker"$/],
-    ["a role name IAM refuses", { roleName: "r".repeat(65) }, /^test\/wr: roleName must be 1-64 characters of letters, digits and \+=,\.@_-/],
-    ["an account id that is not 12 digits", { accountId: "12345" }, /^test\/wr: accountId must be a 12-digit AWS account id, got "12345"$/],
-    ["a region that is not one", { region: "europe" }, /^test\/wr: region must be an AWS region such as "eu-west-1", got "europe"$/],
-    ["a cluster name EKS refuses", { clusterName: "ml test" }, /^test\/wr: clusterName must be an EKS cluster name/],
-    ["a session shorter than an hour", { maxSessionDurationSeconds: 3599 }, /^test\/wr: maxSessionDurationSeconds must be 3600-43200, got 3599$/],
-    ["a session longer than twelve hours", { maxSessionDurationSeconds: 43201 }, /maxSessionDurationSeconds must be 3600-43200, got 43201/],
-    ["a fractional session", { maxSessionDurationSeconds: 3600.5 }, /maxSessionDurationSeconds must be 3600-43200/],
-    ["two inline policies with one name", { inlinePolicies: [{ name: "p", document: READ_DOC }, { name: "p", document: READ_DOC }] }, /^test\/wr: inlinePolicies names must be unique on the role, got "p" twice$/],
-    ["an inline policy name IAM refuses", { inlinePolicies: [{ name: "my policy", document: READ_DOC }] }, /inlinePolicies names must be 1-128 characters/],
+    ["IRSA without an OIDC provider", { mode: "irsa" }, /^test\/wr: oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN \(arn:aws:iam::<account>:oidc-provider\/oidc\.eks\.<region>\.amazonaws\.com\/id\/<id>\) when mode is "irsa"$/],
+    ["IRSA with a role ARN", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" }, /oidcProviderArn is "arn:aws:iam::111111111111:role\/x": expected the cluster's IAM OIDC provider ARN/],
+    ["IRSA with a provider ARN without an issuer", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
+    ["IRSA with an issuer URL that keeps its scheme", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/https://oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
+    ["IRSA with a short account id", { mode: "irsa", oidcProviderArn: "arn:aws:iam::1111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
+    ["an unknown mode", { mode: "kiam" as never }, /^test\/wr: mode is "kiam": expected "pod-identity" or "irsa"$/],
+    ["a namespace that is not a DNS label", { namespace: "Team_A" }, /^test\/wr: namespace is "Team_A": expected a DNS label$/],
+    ["a service account that is not a DNS label", { serviceAccountName: "-worker" }, /^test\/wr: serviceAccountName is "-worker": expected a DNS label$/],
+    ["a role name IAM refuses", { roleName: "r".repeat(65) }, /^test\/wr: roleName is .*: expected 1-64 characters of letters, digits and \+=,\.@_-/],
+    ["an account id that is not 12 digits", { accountId: "12345" }, /^test\/wr: accountId is "12345": expected a 12-digit AWS account id$/],
+    ["a region that is not one", { region: "europe" }, /^test\/wr: region is "europe": expected an AWS region such as "eu-west-1"$/],
+    ["a cluster name EKS refuses", { clusterName: "ml test" }, /^test\/wr: clusterName is .*: expected an EKS cluster name/],
+    ["a session shorter than an hour", { maxSessionDurationSeconds: 3599 }, /^test\/wr: maxSessionDurationSeconds is 3599: expected 3600-43200$/],
+    ["a session longer than twelve hours", { maxSessionDurationSeconds: 43201 }, /maxSessionDurationSeconds is 43201: expected 3600-43200/],
+    ["a fractional session", { maxSessionDurationSeconds: 3600.5 }, /maxSessionDurationSeconds is .*: expected 3600-43200/],
+    ["two inline policies with one name", { inlinePolicies: [{ name: "p", document: READ_DOC }, { name: "p", document: READ_DOC }] }, /^test\/wr: inlinePolicies is "p": expected names unique on the role \(this one is given twice\)$/],
+    ["an inline policy name IAM refuses", { inlinePolicies: [{ name: "my policy", document: READ_DOC }] }, /inlinePolicies is "my policy": expected names of 1-128 characters/],
   ])("rejects %s", (_what, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
@@ -232,7 +232,7 @@ describe("WorkloadRole validation (at synth, naming the field)", () => {
     const stack = new TerraformStack(app, "test");
     const parent = new Construct(stack, "grafana");
     expect(() => new WorkloadRole(parent, "Default", { ...BASE, mode: "irsa", fieldNames: { mode: "cloudWatch.identityMode", oidcProviderArn: "cloudWatch.oidcProviderArn" } }))
-      .toThrow(/^test\/grafana: cloudWatch\.oidcProviderArn must be .* when cloudWatch\.identityMode is "irsa", got "nothing"$/);
+      .toThrow(/^test\/grafana: cloudWatch\.oidcProviderArn is unset: expected .* when cloudWatch\.identityMode is "irsa"$/);
   });
 });
 

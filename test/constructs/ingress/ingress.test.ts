@@ -113,16 +113,16 @@ describe("MlflowIngress validation (synth time)", () => {
 
   it("refuses a TLS policy that allows TLS 1.0/1.1", () => {
     const weak = { ...config, ingress: { ...config.ingress, sslPolicy: "ELBSecurityPolicy-2016-08" } };
-    expect(() => synth(weak)).toThrow(/sslPolicy "ELBSecurityPolicy-2016-08" allows TLS versions below 1\.2/);
+    expect(() => synth(weak)).toThrow(/sslPolicy is "ELBSecurityPolicy-2016-08": expected a policy without TLS versions below 1\.2/);
   });
 
   it("refuses a hostname the certificate does not cover", () => {
     const other = { ...config, hostname: "mlflow.other.org" };
-    expect(() => synth(other)).toThrow(/hostname "mlflow\.other\.org" is not covered by certificateDomains \(\*\.example\.com\)/);
+    expect(() => synth(other)).toThrow(/hostname is "mlflow\.other\.org": expected a name covered by certificateDomains \(\*\.example\.com\)/);
   });
 
   it("refuses gateway-api without a Gateway", () => {
     const noRef = { ...config, ingress: { ...config.ingress, kind: "gateway-api" as const, gatewayRef: undefined } };
-    expect(() => synth(noRef)).toThrow(/gatewayRef is required/);
+    expect(() => synth(noRef)).toThrow(/gatewayRef is unset: expected the Gateway's namespace and name/);
   });
 });

@@ -123,9 +123,9 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
   });
 
   it("refuses a progressive delivery without Prometheus, smoke request or sane weights, naming the prop", () => {
-    expect(() => synth({ delivery: { strategy: "blueGreen" } })).toThrow(/delivery.prometheusUrl must be the http\(s\) URL/);
-    expect(() => synth({ smokeTest: undefined })).toThrow(/smokeTest is required with the blueGreen strategy/);
-    expect(() => synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [50, 20] } })).toThrow(/delivery.canaryWeights must be increasing/);
+    expect(() => synth({ delivery: { strategy: "blueGreen" } })).toThrow(/delivery.prometheusUrl is .*: expected the http\(s\) URL/);
+    expect(() => synth({ smokeTest: undefined })).toThrow(/smokeTest is unset: expected the row the new version must answer before it gets traffic \(required with the blueGreen strategy\)/);
+    expect(() => synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [50, 20] } })).toThrow(/delivery.canaryWeights is .*: expected increasing/);
   });
 });
 

@@ -62,7 +62,7 @@ describe("ModelEndpoint image repository", () => {
     // Refused at synth, naming the environment and the field.
     expect(configProblems({ serving: { expireTagPrefixes: { "release-v": 2 } } }).join("\n")).toMatch(/environment "dev": field serving.expireTagPrefixes.release-v = 2: expected a tag prefix that cannot match a release's tag/);
     expect(configProblems({ serving: { expireTagPrefixes: { r: 2 } } }).join("\n")).toMatch(/field serving.expireTagPrefixes.r = 2: expected a tag prefix that cannot match/);
-    expect(() => synth({ expireTagPrefixes: { rel: 3 } })).toThrow(/expireTagPrefixes make a lifecycle policy that ECR refuses or that could expire a released image: rule 2: a tag prefix that cannot match a release's tag/);
+    expect(() => synth({ expireTagPrefixes: { rel: 3 } })).toThrow(/expireTagPrefixes is \{"rel":3\}: expected prefixes that make a lifecycle policy ECR accepts and that never expires a released image: rule 2: a tag prefix that cannot match a release's tag/);
   });
 
   it("the pipeline's push policy names this repository only (login aside, which AWS requires on *), and lets the scan gate read the scan", () => {
@@ -136,11 +136,11 @@ describe("ModelEndpoint workload", () => {
   });
 
   it("refuses props that would deploy something unsafe or broken, naming the prop", () => {
-    expect(() => synth({ release: { version: "3", imageDigest: "latest" } })).toThrow(/release.imageDigest must be "sha256:<64 hex>"/);
-    expect(() => synth({ gatewayCidrs: [] })).toThrow(/gatewayCidrs or gatewayPodLabels must name who may call the model/);
-    expect(() => synth({ modelName: "Iris_Classifier" })).toThrow(/modelName must be lower-case/);
-    expect(() => synth({ gatewayPodLabels: {} , gatewayCidrs: [] })).toThrow(/gatewayPodLabels must not be empty/);
-    expect(() => synth({ limits: { maxConcurrency: 0 } })).toThrow(/limits.maxConcurrency must be a whole number from 1 to 256/);
+    expect(() => synth({ release: { version: "3", imageDigest: "latest" } })).toThrow(/release.imageDigest is .*: expected "sha256:<64 hex>"/);
+    expect(() => synth({ gatewayCidrs: [] })).toThrow(/gatewayCidrs is \[\]: expected CIDRs \(or gatewayPodLabels\) naming who may call the model/);
+    expect(() => synth({ modelName: "Iris_Classifier" })).toThrow(/modelName is .*: expected lower-case/);
+    expect(() => synth({ gatewayPodLabels: {} , gatewayCidrs: [] })).toThrow(/gatewayPodLabels is \{\}: expected labels of the calling pods: they must not be empty/);
+    expect(() => synth({ limits: { maxConcurrency: 0 } })).toThrow(/limits.maxConcurrency is .*: expected a whole number from 1 to 256/);
   });
 });
 

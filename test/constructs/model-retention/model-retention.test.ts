@@ -76,11 +76,11 @@ describe("bad props name the field", () => {
   };
   const build = (p: Partial<ModelRetentionProps>) => () => new ModelRetention(new TerraformStack(Testing.app(), "t"), "retention", { ...base, ...p });
   test.each([
-    [{ podLabels: {} }, /retention: podLabels must not be empty/],
-    [{ schedule: "daily" }, /retention: schedule must be a five-field cron schedule/],
-    [{ name: "Retention" }, /retention: name must be a DNS label/],
-    [{ artifactPrefix: "/x/" }, /retention: artifactPrefix must be an S3 key prefix/],
-    [{ identityMode: "irsa" as const }, /retention: oidcProviderArn must be the cluster's IAM OIDC provider ARN/],
+    [{ podLabels: {} }, /retention: podLabels is \{\}: expected pod labels: it must not be empty/],
+    [{ schedule: "daily" }, /retention: schedule is .*: expected a five-field cron schedule/],
+    [{ name: "Retention" }, /retention: name is .*: expected a DNS label/],
+    [{ artifactPrefix: "/x/" }, /retention: artifactPrefix is .*: expected an S3 key prefix/],
+    [{ identityMode: "irsa" as const }, /retention: oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
   ])("%j", (p, message) => {
     expect(build(p)).toThrow(message);
   });

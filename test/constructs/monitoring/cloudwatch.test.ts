@@ -234,13 +234,13 @@ describe("CloudWatch in the environment stacks", () => {
 
 describe("CloudWatch validation at synth", () => {
   const cases: [string, Partial<MonitoringProps>, RegExp][] = [
-    ["CloudWatch in existing mode", { mode: "existing", cloudWatch }, /cloudWatch = "mlflow-dev": expected no CloudWatch data source in "existing" mode/],
-    ["a bad region", { cloudWatch: { ...cloudWatch, region: "Ireland" } }, /cloudWatch\.region = "Ireland": expected an AWS region/],
-    ["IRSA without an OIDC provider", { cloudWatch: { ...cloudWatch, identityMode: "irsa" } }, /cloudWatch\.oidcProviderArn = undefined: expected the cluster's IAM OIDC provider ARN/],
-    ["a role name too long", { cloudWatch: { ...cloudWatch, roleName: "r".repeat(65) } }, /cloudWatch\.roleName = "r{65}": expected 1-64 characters/],
-    ["a bucket name with capitals", { cloudWatch: { ...cloudWatch, bucketName: "Artifacts" } }, /cloudWatch\.bucketName = "Artifacts": expected the artifact bucket's name/],
-    ["a DB identifier with underscores", { cloudWatch: { ...cloudWatch, dbInstanceIdentifier: "mlflow_dev" } }, /cloudWatch\.dbInstanceIdentifier = "mlflow_dev": expected an RDS instance identifier/],
-    ["a short account id", { cloudWatch: { ...cloudWatch, accountId: "1234" } }, /cloudWatch\.accountId = "1234": expected a 12-digit AWS account id/],
+    ["CloudWatch in existing mode", { mode: "existing", cloudWatch }, /cloudWatch is "mlflow-dev": expected no CloudWatch data source in "existing" mode/],
+    ["a bad region", { cloudWatch: { ...cloudWatch, region: "Ireland" } }, /cloudWatch\.region is "Ireland": expected an AWS region/],
+    ["IRSA without an OIDC provider", { cloudWatch: { ...cloudWatch, identityMode: "irsa" } }, /cloudWatch\.oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN/],
+    ["a role name too long", { cloudWatch: { ...cloudWatch, roleName: "r".repeat(65) } }, /cloudWatch\.roleName is "r{65}": expected 1-64 characters/],
+    ["a bucket name with capitals", { cloudWatch: { ...cloudWatch, bucketName: "Artifacts" } }, /cloudWatch\.bucketName is "Artifacts": expected the artifact bucket's name/],
+    ["a DB identifier with underscores", { cloudWatch: { ...cloudWatch, dbInstanceIdentifier: "mlflow_dev" } }, /cloudWatch\.dbInstanceIdentifier is "mlflow_dev": expected an RDS instance identifier/],
+    ["a short account id", { cloudWatch: { ...cloudWatch, accountId: "1234" } }, /cloudWatch\.accountId is "1234": expected a 12-digit AWS account id/],
   ];
   it.each(cases)("refuses %s, naming the field", (_, props, message) => {
     expect(() => synthMonitoring(props)).toThrow(message);

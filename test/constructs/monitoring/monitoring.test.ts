@@ -293,16 +293,16 @@ describe("Monitoring: RDS alarms reach the same people", () => {
 
 describe("Monitoring: validation at synth", () => {
   const cases: [string, Partial<MonitoringProps>, RegExp][] = [
-    ["an empty Service selector", { trackingServer: { ...trackingServer, serviceLabels: {} } }, /trackingServer\.serviceLabels = \{\}: expected at least one label/],
-    ["a proxy without a metrics port", { authProxy: { ...authProxy, metricsPortName: "" } }, /authProxy\.metricsPortName = "": expected the name of the proxy Service's metrics port/],
-    ["a chart version range", { chartVersion: "88.x" }, /chartVersion = "88\.x": expected an exact chart version/],
-    ["p99 below p95", { thresholds: { latencyP95Seconds: 3, latencyP99Seconds: 2 } }, /thresholds\.latencyP99Seconds = 2: expected at least latencyP95Seconds \(3\)/],
-    ["an error ratio of 5 (percent, not a ratio)", { thresholds: { errorRatio: 5 } }, /thresholds\.errorRatio = 5: expected a ratio between 0 and 1/],
-    ["Grafana exposed in existing mode", { mode: "existing", grafana }, /grafana = "grafana-dev\.example\.com": expected no Grafana exposure in "existing" mode/],
-    ["Grafana without a certificate", { grafana: { ...grafana, certificateArn: undefined } }, /grafana\.certificateArn = undefined: expected the ACM certificate/],
-    ["Grafana open to everyone", { grafana: { ...grafana, sso: { ...grafana.sso, allowedEmailDomains: [] } } }, /grafana\.sso\.allowedGroups = \[\]: expected at least one allowed group or e-mail domain/],
-    ["an SMTP user without a password Secret", { email: { ...routing.email!, authPasswordSecretName: undefined } }, /email\.authPasswordSecretName = undefined: expected the Secret holding the SMTP password/],
-    ["a bad namespace", { namespace: "Monitoring" }, /namespace = "Monitoring": expected a DNS label/],
+    ["an empty Service selector", { trackingServer: { ...trackingServer, serviceLabels: {} } }, /trackingServer\.serviceLabels is \{\}: expected at least one label/],
+    ["a proxy without a metrics port", { authProxy: { ...authProxy, metricsPortName: "" } }, /authProxy\.metricsPortName is "": expected the name of the proxy Service's metrics port/],
+    ["a chart version range", { chartVersion: "88.x" }, /chartVersion is "88\.x": expected an exact chart version/],
+    ["p99 below p95", { thresholds: { latencyP95Seconds: 3, latencyP99Seconds: 2 } }, /thresholds\.latencyP99Seconds is 2: expected at least latencyP95Seconds \(3\)/],
+    ["an error ratio of 5 (percent, not a ratio)", { thresholds: { errorRatio: 5 } }, /thresholds\.errorRatio is 5: expected a ratio between 0 and 1/],
+    ["Grafana exposed in existing mode", { mode: "existing", grafana }, /grafana is "grafana-dev\.example\.com": expected no Grafana exposure in "existing" mode/],
+    ["Grafana without a certificate", { grafana: { ...grafana, certificateArn: undefined } }, /grafana\.certificateArn is unset: expected the ACM certificate/],
+    ["Grafana open to everyone", { grafana: { ...grafana, sso: { ...grafana.sso, allowedEmailDomains: [] } } }, /grafana\.sso\.allowedGroups is \[\]: expected at least one allowed group or e-mail domain/],
+    ["an SMTP user without a password Secret", { email: { ...routing.email!, authPasswordSecretName: undefined } }, /email\.authPasswordSecretName is unset: expected the Secret holding the SMTP password/],
+    ["a bad namespace", { namespace: "Monitoring" }, /namespace is "Monitoring": expected a DNS label/],
   ];
   it.each(cases)("refuses %s, naming the field", (_, props, message) => {
     expect(() => synthMonitoring(props)).toThrow(message);

@@ -62,13 +62,13 @@ describe("NetworkPolicies", () => {
   });
 
   it.each([
-    [{ namespaces: [] }, /namespaces = \[\]: expected at least one namespace/],
-    [{ namespaces: ["Bad_NS"] }, /namespaces\[0\] = "Bad_NS": expected a Kubernetes namespace name/],
-    [{ namespaces: ["a"], workloads: [{ name: "default-deny", namespace: "a", podLabels: { x: "y" }, egress: [] }] }, /workloads\[0\]\.name = "default-deny"/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" } }] }, /workloads\[0\] = "w": expected ingress or egress rules/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", peers: [{ cidr: "10.0.0.0" }] }] }] }, /egress\[0\]\.peers\[0\] = "10\.0\.0\.0": expected an IPv4 CIDR/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", ports: [{ port: 70000 }] }] }] }, /ports\[0\] = 70000: expected a port from 1 to 65535/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }, { name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }] }, /workloads\[1\]\.name = "w": expected a name not used twice/],
+    [{ namespaces: [] }, /namespaces is \[\]: expected at least one namespace/],
+    [{ namespaces: ["Bad_NS"] }, /namespaces\[0\] is "Bad_NS": expected a Kubernetes namespace name/],
+    [{ namespaces: ["a"], workloads: [{ name: "default-deny", namespace: "a", podLabels: { x: "y" }, egress: [] }] }, /workloads\[0\]\.name is "default-deny"/],
+    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" } }] }, /workloads\[0\] is "w": expected ingress or egress rules/],
+    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", peers: [{ cidr: "10.0.0.0" }] }] }] }, /egress\[0\]\.peers\[0\] is "10\.0\.0\.0": expected an IPv4 CIDR/],
+    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", ports: [{ port: 70000 }] }] }] }, /ports\[0\] is 70000: expected a port from 1 to 65535/],
+    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }, { name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }] }, /workloads\[1\]\.name is "w": expected a name not used twice/],
   ] as [NetworkPoliciesProps, RegExp][])("refuses bad props, naming the field: %#", (props, message) => {
     expect(() => synth(props)).toThrow(message);
   });

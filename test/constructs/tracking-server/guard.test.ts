@@ -44,7 +44,7 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     const any = envConfig("dev", { auth: { allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: true } });
     expect(trackingServerCommand(inputsOf(any)).env).toEqual(expect.arrayContaining([{ name: TRACKING_GUARD_ENV.anyEmailDomain, value: "true" }, { name: TRACKING_GUARD_ENV.emailDomains, value: "" }]));
     const handMade = { configMapName: "g", publicHosts: [dev.hostname], internalHosts: [], allowedEmailDomains: [], allowAnyEmailDomain: false };
-    expect(() => trackingGuardEnv(handMade)).toThrow(/allowedEmailDomains is empty and allowAnyEmailDomain is not true/);
+    expect(() => trackingGuardEnv(handMade)).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/);
   });
 
   it("names the allowed webhook destinations only when there are some, and refuses anything but an absolute URL", () => {
@@ -53,7 +53,7 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     const url = "http://events.mlflow.svc.cluster.local:8080/webhooks/mlflow";
     expect(trackingGuardEnv({ ...base, webhookUrls: [url] })).toContainEqual({ name: TRACKING_GUARD_ENV.webhookUrls, value: url });
     for (const bad of ["events:8080", "http://a,b/x", "ftp://x/y", "http://events:8080"]) {
-      expect(() => trackingGuardEnv({ ...base, webhookUrls: [bad] })).toThrow(/webhookUrls contains .*an absolute http\(s\) URL/);
+      expect(() => trackingGuardEnv({ ...base, webhookUrls: [bad] })).toThrow(/webhookUrls is .*: expected absolute http\(s\) URLs/);
     }
   });
 

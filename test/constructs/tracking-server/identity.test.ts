@@ -135,11 +135,11 @@ describe("tracking identity options and validation", () => {
   });
 
   it.each<[string, Partial<TrackingIdentityProps>, RegExp]>([
-    ["IRSA without an OIDC provider", { mode: "irsa" }, /test\/id: oidcProviderArn must be the cluster's IAM OIDC provider ARN .* when mode is "irsa", got "nothing"/],
-    ["IRSA with a role ARN instead of a provider", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" }, /oidcProviderArn must be the cluster's IAM OIDC provider ARN/],
-    ["a service account that is not a DNS label", { serviceAccountName: "MLflow" }, /serviceAccountName must be a DNS label, got "MLflow"/],
-    ["a prefix with a trailing slash", { artifactPrefix: "mlartifacts/" }, /artifactPrefix must be an S3 key prefix without leading or trailing '\/'/],
-    ["a role name IAM refuses", { roleName: "a".repeat(65) }, /roleName must be 1-64 characters/],
+    ["IRSA without an OIDC provider", { mode: "irsa" }, /test\/id: oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN .* when mode is "irsa"/],
+    ["IRSA with a role ARN instead of a provider", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
+    ["a service account that is not a DNS label", { serviceAccountName: "MLflow" }, /serviceAccountName is "MLflow": expected a DNS label/],
+    ["a prefix with a trailing slash", { artifactPrefix: "mlartifacts/" }, /artifactPrefix is .*: expected an S3 key prefix without leading or trailing '\/'/],
+    ["a role name IAM refuses", { roleName: "a".repeat(65) }, /roleName is .*: expected 1-64 characters/],
   ])("rejects %s at synth", (_what, props, message) => {
     expect(() => synthIdentity(props)).toThrow(message);
   });

@@ -349,20 +349,20 @@ describe("bad input fails at synth with the field and the fix", () => {
   const dev = envConfig("dev");
   const withMlflow = (m: Partial<EnvironmentConfig["mlflow"]>): EnvironmentConfig => ({ ...dev, mlflow: { ...dev.mlflow, ...m } });
   const cases: [string, () => void, RegExp][] = [
-    ["workers below one", build(withMlflow({ workers: 0 })), /TrackingServer: workers = 0: expected a whole number of at least 1/],
-    ["replicas below one", build(withMlflow({ replicas: { min: 0, max: 2 } })), /TrackingServer: replicas\.min = 0: expected a whole number of at least 1/],
-    ["min replicas above max", build(withMlflow({ replicas: { min: 3, max: 2 } })), /TrackingServer: replicas\.min = 3: expected at most replicas\.max \(2\)/],
-    ["memory limit below request", build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })), /TrackingServer: resources\.limits\.memory = "1Gi": expected at least the memory request \(2Gi\)/],
-    ["image without tag or digest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })), /TrackingServer: image = "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/],
-    ["image on latest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })), /TrackingServer: image = "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/],
-    ["gc retention below one day", build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })), /TrackingServer: gc\.olderThanDays = 0: expected a whole number of days of at least 1/],
-    ["empty proxy selector", build(dev, { authProxyPodLabels: {} }), /authProxyPodLabels = \{\}: expected the labels of the authenticating proxy's pods/],
-    ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels = .*: expected labels that select only the proxy/],
-    ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri = "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],
-    ["root user", build(dev, { runAsUser: 0 }), /runAsUser = 0: expected a non-zero user id/],
-    ["empty Prometheus selector", build(dev, { prometheusPodLabels: {} }), /prometheusPodLabels = \{\}: expected the labels of the Prometheus pods.*must not be empty/],
-    ["invalid Prometheus label", build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }), /prometheusPodLabels = .*has an invalid value "prom etheus"/],
-    ["missing Secret key", build(dev, { backendStore: { ...backendStore, credentials: { ...backendStore.credentials, passwordKey: "" } } }), /backendStore\.credentials\.passwordKey = "": expected a non-empty name/],
+    ["workers below one", build(withMlflow({ workers: 0 })), /workers is 0: expected a whole number of at least 1/],
+    ["replicas below one", build(withMlflow({ replicas: { min: 0, max: 2 } })), /replicas\.min is 0: expected a whole number of at least 1/],
+    ["min replicas above max", build(withMlflow({ replicas: { min: 3, max: 2 } })), /replicas\.min is 3: expected at most replicas\.max \(2\)/],
+    ["memory limit below request", build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })), /resources\.limits\.memory is "1Gi": expected at least the memory request \(2Gi\)/],
+    ["image without tag or digest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })), /image is "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/],
+    ["image on latest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })), /image is "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/],
+    ["gc retention below one day", build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })), /gc\.olderThanDays is 0: expected a whole number of days of at least 1/],
+    ["empty proxy selector", build(dev, { authProxyPodLabels: {} }), /authProxyPodLabels is \{\}: expected the labels of the authenticating proxy's pods/],
+    ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels is .*: expected labels that select only the proxy/],
+    ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],
+    ["root user", build(dev, { runAsUser: 0 }), /runAsUser is 0: expected a non-zero user id/],
+    ["empty Prometheus selector", build(dev, { prometheusPodLabels: {} }), /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/],
+    ["invalid Prometheus label", build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }), /prometheusPodLabels is .*has an invalid value "prom etheus"/],
+    ["missing Secret key", build(dev, { backendStore: { ...backendStore, credentials: { ...backendStore.credentials, passwordKey: "" } } }), /backendStore\.credentials\.passwordKey is "": expected a non-empty name/],
   ];
   it.each(cases)("%s", (_name, fn, message) => {
     expect(fn).toThrow(message);

@@ -160,9 +160,9 @@ describe("the construct's own checks", () => {
   const props = trainingProps(config, "mlflow-dev", { artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/x" } });
   const build = (patch: object) => () => new Training(new TerraformStack(Testing.app(), "s"), "training", { ...props, ...patch });
   it("refuses a step without resources, a bad schedule, an unsafe audience", () => {
-    expect(build({ resources: { ...props.resources, tag: undefined } })).toThrow(/training: resources must give the step "tag" its requests and limits/);
-    expect(build({ schedule: "daily" })).toThrow(/training: schedule must be a five-field cron schedule/);
-    expect(build({ tokenAudience: "sts.amazonaws.com" })).toThrow(/training: tokenAudience must be a dedicated audience/);
+    expect(build({ resources: { ...props.resources, tag: undefined } })).toThrow(/training: resources\.tag is unset: expected the step's requests and limits/);
+    expect(build({ schedule: "daily" })).toThrow(/training: schedule is .*: expected a five-field cron schedule/);
+    expect(build({ tokenAudience: "sts.amazonaws.com" })).toThrow(/training: tokenAudience is .*: expected a dedicated audience/);
   });
 });
 
