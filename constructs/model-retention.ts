@@ -13,6 +13,7 @@ import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { apiClientCronJob, type ApiClientCronJobProps } from "./api-client-cron-job";
 import type { WorkloadRole } from "./workload-role";
+import { artifactAccess } from "./core/grants";
 
 /** Props of {@link ModelRetention}: those of every scheduled API client (api-client-cron-job.ts), and its prefix. */
 export interface ModelRetentionProps extends ApiClientCronJobProps {
@@ -37,21 +38,13 @@ export class ModelRetention extends Construct {
         name: "tag-artifacts-for-archival",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "ListArtifactPrefix",
-              Effect: "Allow",
-              Action: "s3:ListBucket",
-              Resource: props.bucketArn,
-              Condition: { StringLike: { "s3:prefix": [`${props.artifactPrefix}/*`] } },
-            },
-            {
-              Sid: "TagArtifactObjects",
-              Effect: "Allow",
-              Action: ["s3:GetObjectTagging", "s3:PutObjectTagging"],
-              Resource: `${props.bucketArn}/${props.artifactPrefix}/*`,
-            },
-          ],
+          Statement: artifactAccess({ bucketArn: props.bucketArn }, {
+            prefix: props.artifactPrefix,
+            list: true,
+            tag: true,
+            region: props.region,
+            sids: { list: "ListArtifactPrefix", objects: "TagArtifactObjects" },
+          }),
         },
       },
     }));

@@ -4,6 +4,7 @@
  */
 import { RULE_KINDS, REDACT_PATTERNS } from "../../config/inference";
 import type { WorkloadIdentityMode } from "../workload-role";
+import { artifactAccess } from "../core/grants";
 
 /** The key of the generated Secret holding the HMAC key. */
 export const INFERENCE_LOG_SECRET_KEY = "hmac-key";
@@ -77,16 +78,12 @@ export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: 
 export function inferenceLogRolePolicy(l: ModelEndpointInferenceLog, modelName: string): Record<string, unknown> {
   return {
     Version: "2012-10-17",
-    Statement: [
-      { Sid: "WriteOwnInferenceLog", Effect: "Allow", Action: "s3:PutObject", Resource: `${l.bucketArn}/${l.prefix}/model=${modelName}/*` },
-      {
-        Sid: "EncryptThroughS3",
-        Effect: "Allow",
-        Action: "kms:GenerateDataKey",
-        Resource: l.kmsKeyArn,
-        Condition: { StringEquals: { "kms:ViaService": `s3.${l.region}.amazonaws.com` } },
-      },
-    ],
+    Statement: artifactAccess(l, {
+      prefix: `${l.prefix}/model=${modelName}`,
+      write: true,
+      region: l.region,
+      sids: { objects: "WriteOwnInferenceLog", key: "EncryptThroughS3" },
+    }),
   };
 }
 

@@ -25,6 +25,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { cronProblem } from "../aws-limits";
 import { DNS_LABEL } from "../names";
 import { WorkloadRole, type WorkloadIdentityMode } from "../workload-role";
+import { artifactAccess } from "../core/grants";
 import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
 import type { EnvVar } from "../commands/types";
 
@@ -203,11 +204,14 @@ export class Training extends Construct {
         name: "argo-artifact-prefix",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            { Sid: "ListArgoPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: props.artifacts.bucketArn, Condition: { StringLike: { "s3:prefix": [`${props.artifacts.prefix}/*`] } } },
-            { Sid: "ReadWriteArgoArtifacts", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: `${props.artifacts.bucketArn}/${props.artifacts.prefix}/*` },
-            { Sid: "UseArtifactKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.artifacts.kmsKeyArn, Condition: { StringEquals: { "kms:ViaService": `s3.${props.artifacts.region}.amazonaws.com` } } },
-          ],
+          Statement: artifactAccess(props.artifacts, {
+            prefix: props.artifacts.prefix,
+            list: true,
+            read: true,
+            write: true,
+            region: props.artifacts.region,
+            sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
+          }),
         },
       }],
     });
