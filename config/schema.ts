@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "./quantity";
 import { DNS_LABEL } from "../constructs/names";
+import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import {
   arnProblem, bucketNameProblem, certificateCoverageProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
   tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
@@ -119,7 +120,7 @@ const clusterSchema = z.object({
 
 const artifactsSchema = z.object({
   bucketName: bucketName.optional().describe("Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique)."),
-  prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
+  prefix: z.string().regex(S3_KEY_PREFIX, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
   forceDestroy: z.boolean().default(false).describe("Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments."),
   transitionToInfrequentAccessDays: int(30, 36500, "days").default(30).describe("Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule)."),
   transitionToGlacierIrDays: int(60, 36500, "days").optional().describe("Days after which artifacts move to GLACIER_IR (millisecond retrieval, 90-day minimum storage)."),

@@ -28,8 +28,7 @@ import type { ArtifactStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
 import { bucketNameProblem } from "./aws-limits";
 import { stackKeyPolicy } from "./kms-key-policy";
-
-const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
+import { isS3KeyPrefix } from "./core/s3-prefix";
 
 /** Lifecycle rules of the artifact bucket. Every value is in days. */
 export interface ArtifactLifecycleProps {
@@ -251,7 +250,7 @@ export class ArtifactStore extends Construct {
         fail(this, "bucketName", `is too long for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);
       }
     }
-    if (!PREFIX.test(prefix)) fail(this, "prefix", `must be an S3 key prefix without leading or trailing '/', such as "mlartifacts"; got "${prefix}"`);
+    if (!isS3KeyPrefix(prefix)) fail(this, "prefix", `must be an S3 key prefix without leading or trailing '/', such as "mlartifacts"; got "${prefix}"`);
     if (forceDestroy && preventDestroy) {
       fail(this, "forceDestroy", "cannot be true while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false");
     }

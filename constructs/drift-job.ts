@@ -13,6 +13,7 @@ import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-ac
 import { apiClientCronJob, type ApiClientCronJobProps } from "./api-client-cron-job";
 import type { WorkloadRole } from "./workload-role";
 import { artifactAccess } from "./core/grants";
+import { PARTITIONED_S3_KEY_PREFIX } from "./core/s3-prefix";
 
 /** Props of {@link DriftJob}: those of every scheduled API client (api-client-cron-job.ts), and its log. */
 export interface DriftJobProps extends ApiClientCronJobProps {
@@ -33,7 +34,7 @@ export class DriftJob extends Construct {
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "drift",
       podLabelsFunction: "driftJobPodLabels",
-      prefix: { field: "logPrefix", value: props.logPrefix, pattern: /^[a-zA-Z0-9!_.*'()=-]+(\/[a-zA-Z0-9!_.*'()=-]+)*$/ },
+      prefix: { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX },
       roleDescription: `Model drift job (${props.namespace}/${props.name} on ${props.clusterName}): reads one model's inference log`,
       policy: {
         name: "read-inference-log",

@@ -14,6 +14,7 @@ import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-ac
 import { apiClientCronJob, type ApiClientCronJobProps } from "./api-client-cron-job";
 import type { WorkloadRole } from "./workload-role";
 import { artifactAccess } from "./core/grants";
+import { S3_KEY_PREFIX } from "./core/s3-prefix";
 
 /** Props of {@link ModelRetention}: those of every scheduled API client (api-client-cron-job.ts), and its prefix. */
 export interface ModelRetentionProps extends ApiClientCronJobProps {
@@ -32,7 +33,7 @@ export class ModelRetention extends Construct {
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "retention",
       podLabelsFunction: "modelRetentionPodLabels",
-      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/ },
+      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX },
       roleDescription: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
       policy: {
         name: "tag-artifacts-for-archival",

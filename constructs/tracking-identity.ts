@@ -11,6 +11,7 @@ import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-
 import type { ArtifactStoreContract, TrackingIdentityContract } from "./contracts";
 import { WorkloadRole } from "./workload-role";
 import { artifactAccess } from "./core/grants";
+import { isS3KeyPrefix } from "./core/s3-prefix";
 
 /** Props of {@link TrackingIdentity}. */
 export interface TrackingIdentityProps {
@@ -63,7 +64,7 @@ export class TrackingIdentity extends Construct {
     const fail = (field: string, message: string): never => {
       throw new Error(`${this.node.path}: ${field} ${message}`);
     };
-    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifactPrefix)) {
+    if (!isS3KeyPrefix(props.artifactPrefix)) {
       fail("artifactPrefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifactPrefix}"`);
     }
     const serviceAccountName = props.serviceAccountName ?? "mlflow";

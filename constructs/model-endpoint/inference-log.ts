@@ -5,6 +5,7 @@
 import { RULE_KINDS, REDACT_PATTERNS } from "../../config/inference";
 import type { WorkloadIdentityMode } from "../workload-role";
 import { artifactAccess } from "../core/grants";
+import { isS3KeyPrefix } from "../core/s3-prefix";
 
 /** The key of the generated Secret holding the HMAC key. */
 export const INFERENCE_LOG_SECRET_KEY = "hmac-key";
@@ -62,7 +63,7 @@ export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: 
   const out: [string, string][] = [];
   const sampling = l.sampling ?? 1;
   if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1)) out.push(["inferenceLog.sampling", `must be a number from 0 to 1, got ${String(sampling)}`]);
-  if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(l.prefix)) out.push(["inferenceLog.prefix", `must be an S3 key prefix without leading or trailing '/', got "${l.prefix}"`]);
+  if (!isS3KeyPrefix(l.prefix)) out.push(["inferenceLog.prefix", `must be an S3 key prefix without leading or trailing '/', got "${l.prefix}"`]);
   if (inputFields.length === 0) out.push(["inputFields", "must name the model's input features, in order, when inferenceLog is set"]);
   const declared = new Set([...inputFields, ...(l.contextFields ?? [])]);
   (l.rules ?? []).forEach((r, i) => {

@@ -26,6 +26,7 @@ import { cronProblem } from "../aws-limits";
 import { DNS_LABEL } from "../names";
 import { WorkloadRole, type WorkloadIdentityMode } from "../workload-role";
 import { artifactAccess } from "../core/grants";
+import { isS3KeyPrefix } from "../core/s3-prefix";
 import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
 import type { EnvVar } from "../commands/types";
 
@@ -168,7 +169,7 @@ export class Training extends Construct {
     if (!/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) || ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)) {
       fail("tokenAudience", `must be a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's), got "${props.tokenAudience}"`);
     }
-    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifacts.prefix)) {
+    if (!isS3KeyPrefix(props.artifacts.prefix)) {
       fail("artifacts.prefix", `must be an S3 key prefix without leading or trailing '/', got "${props.artifacts.prefix}"`);
     }
     const uid = props.runAsUser ?? 10001;
