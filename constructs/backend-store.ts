@@ -29,6 +29,7 @@ import type { BackendStoreContract } from "./contracts";
 import { partitionOf } from "./aws";
 import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "./aws-limits";
 import { stackKeyPolicy } from "./kms-key-policy";
+import { EMAIL } from "./names";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -563,7 +564,7 @@ export class BackendStore extends Construct {
       fail(problem.field, `must be ${problem.expected}, got "${problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow}"`);
     }
     for (const [i, email] of p.alarmEmails.entries()) {
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fail(`alarmEmails[${i}]`, `must be an e-mail address, got "${email}"`);
+      if (!EMAIL.test(email)) fail(`alarmEmails[${i}]`, `must be an e-mail address, got "${email}"`);
     }
     if (props.alarmWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(props.alarmWebhookUrl)) {
       fail("alarmWebhookUrl", `must be an https:// URL, got "${props.alarmWebhookUrl}"`);
