@@ -31,6 +31,7 @@ import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/commands/oauth2-proxy";
 import { DriftJob } from "../constructs/drift-job";
 import { driftCommand, driftJobModels, driftJobName, driftJobPodLabels, driftJobsConfigured } from "../constructs/commands/drift";
+import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 export { driftJobModels, driftJobsConfigured };
 import { INFERENCE_LOG_PREFIX } from "../config/inference";
 import { installsRolloutsController } from "../config/serving";
@@ -86,11 +87,9 @@ export class MlflowStack extends TerraformStack {
       metadata: {
         name: config.mlflow.namespace,
         labels: {
-          "app.kubernetes.io/part-of": config.project,
-          "app.kubernetes.io/managed-by": "cdktf",
+          ...managedLabels(config.project),
           // Every pod in the namespace must meet the "restricted" Pod Security Standard.
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+          ...RESTRICTED_POD_SECURITY,
           // The AWS Load Balancer Controller adds a readiness gate to the proxy's pods, so a rollout
           // waits until the ALB sends traffic to a new pod before an old one stops (no 502s).
           ...(config.ingress.kind === "alb" ? { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } : {}),
@@ -213,7 +212,7 @@ export class MlflowStack extends TerraformStack {
       command: retentionCommand({ config, artifactStore: artifactStore.contract }),
       schedule: config.registry.retention.schedule,
       podLabels: modelRetentionPodLabels(config),
-      labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+      labels: managedLabels(config.project),
       bucketArn: artifactStore.contract.bucketArn,
       artifactPrefix: artifactStore.prefix,
       clusterName: config.cluster.name,
@@ -286,17 +285,15 @@ export class MlflowStack extends TerraformStack {
         metadata: {
           name: config.serving.namespace,
           labels: {
-            "app.kubernetes.io/part-of": config.project,
-            "app.kubernetes.io/managed-by": "cdktf",
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/enforce-version": "latest",
+            ...managedLabels(config.project),
+            ...RESTRICTED_POD_SECURITY,
           },
         },
       });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
       const delivery = config.serving.delivery;
       const rollouts = installsRolloutsController(config)
-        ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } })
+        ? new ArgoRollouts(this, "argo_rollouts", { namespace: delivery.controllerNamespace, labels: managedLabels(config.project) })
         : undefined;
       rolloutsNamespace = rollouts?.namespace;
       // How applications reach them (serving.exposure): API Gateway first (the endpoints bind to its target groups).
@@ -318,7 +315,7 @@ export class MlflowStack extends TerraformStack {
             command: driftCommand({ config, modelName, bucketName: artifactStore.contract.bucketName }),
             schedule: m.drift.schedule,
             podLabels: driftJobPodLabels(config),
-            labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
+            labels: { ...managedLabels(config.project), "mlflow-platform/model": modelName },
             bucketArn: artifactStore.contract.bucketArn,
             kmsKeyArn: artifactStore.contract.kmsKeyArn,
             logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,

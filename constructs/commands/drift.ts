@@ -14,6 +14,7 @@ import { EVENTS_ENV, registryEventsSecretRefs } from "./registry-events";
 import { RUNTIME_IMAGE_DEFAULT } from "./retention";
 import type { ContainerCommand, EnvVar } from "./types";
 import { trackingServerAddress } from "../tracking-server/from-config";
+import { podSelectorLabels } from "../core/labels";
 
 /** Environment variable with the alert channels (non-secret options), as JSON. */
 export const DRIFT_CHANNELS_ENV = "MLFLOW_PLATFORM_DRIFT_CHANNELS";
@@ -25,11 +26,7 @@ export function driftJobName(config: EnvironmentConfig, modelName: string): stri
 
 /** Labels of every drift job's pods (the tracking server's NetworkPolicy admits them). */
 export function driftJobPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "drift-job",
-  };
+  return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "drift-job");
 }
 
 /** `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model. */

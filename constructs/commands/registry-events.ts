@@ -13,6 +13,7 @@ import type { SecretKeyRef } from "../contracts";
 import { trackingServerUrl } from "./mlflow";
 import { trackingServerAddress } from "../tracking-server/from-config";
 import type { ContainerCommand, EnvVar } from "./types";
+import { podSelectorLabels } from "../core/labels";
 
 /** Path MLflow posts deliveries to. */
 export const EVENTS_WEBHOOK_PATH = "/webhooks/mlflow";
@@ -67,11 +68,7 @@ export function managedChannelSecretName(config: EnvironmentConfig): string {
 
 /** Labels of the service's pods (its Deployment's selector, and the peer other NetworkPolicies admit). */
 export function registryEventsPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow-registry-events",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "registry-events",
-  };
+  return podSelectorLabels("mlflow-registry-events", `${config.project}-${config.name}`, "registry-events");
 }
 
 /** The URL MLflow's webhook posts to: the service's in-cluster name (plain HTTP; see docs/registry-events.md). */

@@ -10,6 +10,7 @@ import type { ArtifactStoreContract } from "../contracts";
 import { MLFLOW_ENV, trackingServerUrl } from "./mlflow";
 import { trackingServerAddress } from "../tracking-server/from-config";
 import type { ContainerCommand } from "./types";
+import { podSelectorLabels } from "../core/labels";
 
 /** Placeholder image of the runtime package until images/runtime is built and pushed. */
 export const RUNTIME_IMAGE_DEFAULT = "ghcr.io/example-org/mlflow-platform-runtime:0.1.0";
@@ -20,11 +21,7 @@ export const RETENTION_TMP_DIR = "/tmp";
 
 /** Labels selecting the retention CronJob's pods (the tracking server's NetworkPolicy admits them). */
 export function modelRetentionPodLabels(config: EnvironmentConfig): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "model-retention",
-  };
+  return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "model-retention");
 }
 
 /** `mlflow-platform retention run --keep N --artifacts-destination <the server's> [--served m/v]... [--dry-run]`. */

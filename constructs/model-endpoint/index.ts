@@ -55,6 +55,7 @@ import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
 } from "../pod-spec";
+import { labelValue, managedLabels, podSelectorLabels } from "../core/labels";
 
 /** An IAM role's ARN (a repository policy's puller). */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/;
@@ -192,11 +193,7 @@ const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /** Labels selecting one model's server pods (stable across versions: a Deployment's selector is immutable). */
 export function modelServerPodLabels(namePrefix: string, modelName: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "model-server",
-    "app.kubernetes.io/instance": `${namePrefix}-${modelName}`.slice(0, 63).replace(/-+$/, ""),
-    "app.kubernetes.io/component": "model-server",
-  };
+  return podSelectorLabels("model-server", labelValue(`${namePrefix}-${modelName}`), "model-server");
 }
 
 /** Finds the local chart from the TypeScript sources and from the compiled dist/ tree. */
@@ -412,8 +409,7 @@ export class ModelEndpoint extends Construct {
     const labels = {
       ...podLabels,
       "app.kubernetes.io/version": release.version,
-      "app.kubernetes.io/part-of": props.namePrefix,
-      "app.kubernetes.io/managed-by": "cdktf",
+      ...managedLabels(props.namePrefix),
       "mlflow-platform/model": modelName,
     };
     const uid = String(props.runAsUser ?? 10001);

@@ -17,6 +17,7 @@ import { registryEventsPodLabels } from "../commands/registry-events";
 import { PROMETHEUS_OPERATOR_POD_LABELS } from "../pod-spec";
 import { ARGO_ROLLOUTS_METRICS_PORT } from "../argo-rollouts";
 import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
+import { managedLabels } from "../core/labels";
 
 /** PostgreSQL (RDS) port. */
 export const POSTGRES_PORT = 5432;
@@ -213,6 +214,6 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
   return {
     namespaces: inputs.namespaces,
     workloads,
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    labels: managedLabels(config.project),
   };
 }

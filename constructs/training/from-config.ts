@@ -7,6 +7,7 @@ import { registryGates } from "../../config/registry";
 import type { ArtifactStoreContract } from "../contracts";
 import { trainingStepCommands, trainingWorkflowParameters } from "../commands/training";
 import type { TrainingProps } from ".";
+import { managedLabels } from "../core/labels";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
 export function argoArtifactPrefix(config: EnvironmentConfig): string {
@@ -35,7 +36,7 @@ export function trainingProps(config: EnvironmentConfig, stackName: string, deps
   const steps = t.steps;
   return {
     namespace: t.namespace,
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    labels: managedLabels(config.project),
     argo: t.argo.mode === "install" ? {
       namespace: t.argo.namespace,
       chartVersion: t.argo.chartVersion,

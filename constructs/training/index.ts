@@ -29,6 +29,7 @@ import { artifactAccess } from "../core/grants";
 import { isS3KeyPrefix } from "../core/s3-prefix";
 import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "../commands/training";
 import type { EnvVar } from "../commands/types";
+import { RESTRICTED_POD_SECURITY } from "../core/labels";
 
 /** Where the argo-workflows chart is published (argoproj/argo-helm). */
 export const ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm";
@@ -181,8 +182,7 @@ export class Training extends Construct {
         name: ns,
         labels: {
           ...labels,
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+          ...RESTRICTED_POD_SECURITY,
         },
       },
       dependsOn,
@@ -271,7 +271,7 @@ export class Training extends Construct {
       if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) fail("argo.chartVersion", `must be an exact chart version such as "0.45.27", got "${a.chartVersion}"`);
       if (!/^https:\/\//.test(a.sso.redirectUrl)) fail("argo.sso.redirectUrl", `must be https://<argo UI hostname>/oauth2/callback, got "${a.sso.redirectUrl}"`);
       const argoNs = this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
-        metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
+        metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", ...RESTRICTED_POD_SECURITY } },
         dependsOn,
       });
       const podSecurity = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
