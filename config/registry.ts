@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { cronProblem } from "../constructs/core/aws-limits";
+import { imageRef } from "./primitives";
 
 /** A cron schedule Kubernetes accepts (the same check as mlflow.gc.schedule). */
 const cronSchedule = z.string().superRefine((value, ctx) => {
@@ -58,7 +59,7 @@ export const registrySchema = z.object({
     deleteAfterDays: z.number().int().min(1).max(36500).optional().describe("Delete archived artifacts this many days after tagging. Default: never (deletion only where configured)."),
     schedule: cronSchedule.default("15 4 * * *").describe("When the retention CronJob runs (cron, UTC)."),
     dryRun: z.boolean().default(false).describe("Run the CronJob with --dry-run: it lists what it would tag and changes nothing (a first deploy's safe start)."),
-    image: z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, { error: "an image reference with an exact tag or digest" }).optional()
+    image: imageRef("\"ghcr.io/example-org/mlflow-platform-runtime:0.1.0\"").optional()
       .describe("Image with the runtime package (`mlflow-platform`). Default: ghcr.io/example-org/mlflow-platform-runtime:0.1.0 (a placeholder: build images/runtime and push it)."),
     servedVersions: z.array(z.string().regex(/^[^/]+\/\d+$/, { error: "\"<model>/<version>\"" })).default([]).describe("Versions served by an endpoint (\"<model>/<version>\"): always kept."),
     exceptions: z.record(z.string().min(1), z.object({

@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "../constructs/core/quantity";
-import { DNS_LABEL } from "../constructs/core/names";
+import { dnsLabel, email, hostname, imageRef } from "./primitives";
+import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import {
   arnProblem, bucketNameProblem, certificateCoverageProblem, cronProblem, partitionOf, POSTGRES_MIN_MAJOR, rdsWindowProblems, regionProblem, TAG_LIMITS,
   tagKeyProblem, tagValueProblem, vpcCidrProblem, MODERN_ALB_TLS_POLICY, type ArnExpectation,
@@ -39,9 +40,7 @@ export const AWS_REGIONS = [
   "us-gov-east-1", "us-gov-west-1",
 ] as const;
 
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const accountId = z.string().regex(/^\d{12}$/, { error: "a 12-digit AWS account id such as \"123456789012\" (quoted, leading zeros kept)" });
 /** A string field checked by one of the rule functions of constructs/core/aws-limits.ts or config/quantity.ts. */
@@ -52,10 +51,8 @@ const rule = (problem: (value: string) => string | undefined, base: z.ZodString 
   });
 const region = rule(regionProblem);
 const bucketName = rule(bucketNameProblem);
-const hostname = z.string().regex(HOSTNAME, { error: "a lower-case DNS hostname such as \"mlflow.example.com\" (no scheme, port or path)" });
-const dnsLabel = z.string().regex(DNS_LABEL, { error: "a DNS label: lower-case letters, digits and '-', at most 63 characters" });
+const mlflowHostname = hostname("\"mlflow.example.com\"", " (no scheme, port or path)");
 const arn = (what: string) => z.string().regex(ARN, { error: `the ARN of ${what}, e.g. arn:aws:...` });
-const email = z.string().regex(EMAIL, { error: "an e-mail address such as \"team@example.com\"" });
 const httpsUrl = z.url({ protocol: /^https?$/, error: "an absolute URL such as \"https://login.example.com/realms/main\"" });
 const int = (min: number, max: number, what: string) =>
   z.number({ error: `${what}: a whole number from ${min} to ${max}` }).int({ error: `${what}: a whole number from ${min} to ${max}` })
@@ -71,10 +68,6 @@ const statePathProblem = (what: string) => (v: string): string | undefined => {
   if (what === "an S3 object key" && (v.startsWith("/") || v.endsWith("/") || v.includes("//"))) return `${what} without a leading or trailing '/' and without "//", such as "mlflow/{env}/terraform.tfstate"`;
   return undefined;
 };
-/** A container image with an explicit tag or digest: a moving `latest` is never deployed. */
-const imageRef = z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, {
-  error: "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/image@sha256:<64 hex>\"",
-}).refine((v) => !/:latest$/.test(v), { error: "an exact tag or digest, not \"latest\"" });
 
 export const resourcesSchema = z.object({
   requests: z.object({ cpu: cpu.describe("CPU request (scheduling guarantee), e.g. \"250m\"."), memory: memory.describe("Memory request, e.g. \"1Gi\".") }).strict(),
@@ -119,7 +112,7 @@ const clusterSchema = z.object({
 
 const artifactsSchema = z.object({
   bucketName: bucketName.optional().describe("Bucket name; defaults to `<project>-<env>-artifacts-<account id>` (globally unique)."),
-  prefix: z.string().regex(/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
+  prefix: z.string().regex(S3_KEY_PREFIX, { error: "an S3 key prefix without leading or trailing '/', such as \"mlartifacts\"" }).default("mlartifacts").describe("Key prefix under which MLflow stores artifacts (`s3://<bucket>/<prefix>/<experiment id>/<run id>/artifacts/...`)."),
   forceDestroy: z.boolean().default(false).describe("Let `terraform destroy` delete a bucket that still holds objects. Only for throw-away environments."),
   transitionToInfrequentAccessDays: int(30, 36500, "days").default(30).describe("Days after which artifacts move to STANDARD_IA (minimum 30, an S3 rule)."),
   transitionToGlacierIrDays: int(60, 36500, "days").optional().describe("Days after which artifacts move to GLACIER_IR (millisecond retrieval, 90-day minimum storage)."),
@@ -157,7 +150,7 @@ const databaseSchema = z.object({
 
 const mlflowSchema = z.object({
   version: z.string().regex(/^3\.\d+\.\d+$/, { error: "an exact MLflow 3.x version such as \"3.17.2\"" }).default("3.17.2").describe("The MLflow version: one value used by the image, the migration Job name, the labels and the e2e tests."),
-  image: imageRef.optional().describe("Image override; defaults to the official `ghcr.io/mlflow/mlflow:v<version>-full` (with psycopg2, boto3 and the Prometheus exporter)."),
+  image: imageRef("\"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/image@sha256:<64 hex>\"").optional().describe("Image override; defaults to the official `ghcr.io/mlflow/mlflow:v<version>-full` (with psycopg2, boto3 and the Prometheus exporter)."),
   namespace: dnsLabel.default("mlflow").describe("Namespace of the tracking server, its jobs and the proxy."),
   port: int(1024, 65535, "port").default(5000).describe("Port the tracking server listens on."),
   workers: int(1, 64, "workers").default(2).describe("Server worker processes per pod."),
@@ -227,7 +220,7 @@ const monitoringSchema = z.object({
     .describe("Labels of the Prometheus pods (in monitoring.namespace) that the NetworkPolicies let scrape MLflow and the proxy; the Prometheus Operator's default. Change it for an existing Prometheus labelled otherwise."),
   runbookBaseUrl: z.url({ protocol: /^https$/, error: "an https:// URL such as \"https://github.com/acme/mlflow-platform/blob/main/docs/monitoring.md\"" }).optional()
     .describe("Where alert runbook links point (`<url>#<alert name>`): your fork's docs/monitoring.md, so the link opens from Slack or e-mail. Default: the relative `docs/monitoring.md`."),
-  grafanaHostname: hostname.optional().describe("Grafana hostname (served behind the same sign-on); omit to keep Grafana internal."),
+  grafanaHostname: mlflowHostname.optional().describe("Grafana hostname (served behind the same sign-on); omit to keep Grafana internal."),
   grafanaOidc: z.object({
     authUrl: httpsUrl.describe("The issuer's authorization endpoint."),
     tokenUrl: httpsUrl.describe("The issuer's token endpoint."),
@@ -288,7 +281,7 @@ export const environmentSchema = z.object({
   tags: z.record(z.string(), z.string()).default({}).describe(`Extra tags applied to every AWS resource (project, environment and managed-by are set by the stack and cannot be given here; no "aws:" prefix; keys up to ${TAG_LIMITS.keyLength}, values up to ${TAG_LIMITS.valueLength} characters; at most ${TAG_LIMITS.perResource - STACK_TAGS.length} tags).`),
   state: stateSchema,
   cluster: clusterSchema,
-  hostname: hostname.describe("Public hostname of the tracking server (behind the proxy)."),
+  hostname: mlflowHostname.describe("Public hostname of the tracking server (behind the proxy)."),
   identity: z.object({
     mode: z.enum(["pod-identity", "irsa"]).default("pod-identity").describe("EKS Pod Identity (needs the eks-pod-identity-agent add-on) or IRSA (needs cluster.oidcProviderArn)."),
   }).strict().default({ mode: "pod-identity" }),

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { CPU_PATTERN, MEMORY_PATTERN } from "../constructs/core/quantity";
+import { dnsLabel } from "./primitives";
 import { driftSchema, inferenceLogSchema, inferenceProblems } from "./inference";
 import { arnProblem, certificateCoverageProblem, partitionOf, regionProblem } from "../constructs/core/aws-limits";
 import { isReservedHttpApiHeader } from "../constructs/core/http-api-rules";
@@ -74,7 +75,7 @@ export const deliverySchema = z.object({
     .describe("Prometheus the analysis queries; defaults to the Prometheus operator's `prometheus-operated` Service in monitoring.namespace."),
   controller: z.enum(["install", "existing"]).default("install")
     .describe("`install` the Argo Rollouts controller (pinned chart) with the stack, or attach to an `existing` one (its CRDs must be installed)."),
-  controllerNamespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "a DNS label" }).default("argo-rollouts")
+  controllerNamespace: dnsLabel.default("argo-rollouts")
     .describe("Namespace of the Argo Rollouts controller (created in `install` mode)."),
 }).strict().superRefine((d, ctx) => {
   for (let i = 1; i < d.canaryWeights.length; i++) {
@@ -115,7 +116,7 @@ export const apiGatewaySchema = z.object({
 }).strict();
 
 export const servingSchema = z.object({
-  namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "a DNS label" }).default("models").describe("Namespace of the model servers (restricted Pod Security)."),
+  namespace: dnsLabel.default("models").describe("Namespace of the model servers (restricted Pod Security)."),
   callerHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, { error: "an HTTP header name such as \"X-Caller-Id\"" }).optional()
     .describe("Header naming the authenticated caller; the gateway overwrites it from the verified token, and only the gateway path reaches the pods. Default: `X-Forwarded-Email` with the `ingress` exposure (what its OAuth2 Proxy sets), else `X-Caller-Id` (what the API Gateway integration sets)."),
   exposure: z.enum(["none", "ingress", "apiGateway"]).default("none")

@@ -9,8 +9,8 @@
  */
 import { z } from "zod";
 import { cronProblem } from "../constructs/core/aws-limits";
-import { DNS_LABEL } from "../constructs/core/names";
 import { cpuProblem, memoryProblem, parseCpu, parseMemory } from "../constructs/core/quantity";
+import { dnsLabel, hostname, imageRef } from "./primitives";
 
 /** The Argo Workflows release the CRDs of test/kube match (v3.7.3 = chart argo-workflows 0.45.27). */
 export const ARGO_WORKFLOWS_APP_VERSION = "v3.7.3";
@@ -25,10 +25,6 @@ const rule = (problem: (value: string) => string | undefined) =>
     const p = problem(value);
     if (p) ctx.addIssue({ code: "custom", message: p });
   });
-const dnsLabel = z.string().regex(DNS_LABEL, { error: "a DNS label: lower-case letters, digits and '-', at most 63 characters" });
-const imageRef = z.string().regex(/^[a-z0-9./_-]+(:[0-9]+)?\/?[a-z0-9./_-]*(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/, {
-  error: "an image reference with an exact tag or digest, such as \"ghcr.io/example-org/mlflow-training:1.0.0\"",
-}).refine((v) => !/:latest$/.test(v), { error: "an exact tag or digest, not \"latest\"" });
 
 const stepResourcesSchema = z.object({
   requests: z.object({
@@ -54,12 +50,12 @@ export const trainingSchema = z.object({
     namespace: dnsLabel.default("argo").describe("Namespace of Argo's controller and server (created in install mode)."),
     chartVersion: z.literal(ARGO_WORKFLOWS_CHART_VERSION, { error: `chart version ${ARGO_WORKFLOWS_CHART_VERSION} (Argo Workflows ${ARGO_WORKFLOWS_APP_VERSION}, the version whose CRDs the tests validate against)` })
       .default(ARGO_WORKFLOWS_CHART_VERSION).describe(`The argo-workflows chart (argoproj/argo-helm) version; pinned to ${ARGO_WORKFLOWS_CHART_VERSION} = Argo Workflows ${ARGO_WORKFLOWS_APP_VERSION}.`),
-    uiHostname: z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, { error: "a lower-case DNS hostname such as \"argo.example.com\"" })
+    uiHostname: hostname("\"argo.example.com\"")
       .optional().describe("Public name of the Argo UI (its SSO redirect is https://<uiHostname>/oauth2/callback). Without it the UI is reachable only by port-forward, still behind SSO."),
     ssoClientId: z.string().min(1).optional().describe("OIDC client of the Argo UI at auth.issuerUrl (default: auth.clientId + \"-argo\"); register https://<uiHostname>/oauth2/callback."),
     ssoSecretName: dnsLabel.default("argo-server-sso").describe("Secret in argo.namespace with keys client-id and client-secret of that client (created by an operator; never in code)."),
   }).strict().prefault({}).describe("Argo Workflows: installed (pinned) or attached, its UI signed in through auth.issuerUrl."),
-  image: imageRef.default("ghcr.io/example-org/mlflow-training:0.1.0").describe("The training image (images/training: examples/ plus the MLflow client at mlflow.version and the runtime package). Default is a placeholder: build and push it."),
+  image: imageRef("\"ghcr.io/example-org/mlflow-training:1.0.0\"").default("ghcr.io/example-org/mlflow-training:0.1.0").describe("The training image (images/training: examples/ plus the MLflow client at mlflow.version and the runtime package). Default is a placeholder: build and push it."),
   modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { error: "a registered model name such as \"iris-classifier\"" })
     .default("iris-classifier").describe("The registered model the pipeline trains; it must be one the configuration knows (serving.models or registry.modelGates)."),
   experiment: z.string().min(1).optional().describe("MLflow experiment of the runs (default: the model name)."),

@@ -37,6 +37,7 @@ import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentit
 import { DriftJob } from "../constructs/drift-job";
 import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
 import { driftJobProps } from "../constructs/drift-job/from-config";
+import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 export { driftJobModels, driftJobsConfigured };
 import { installsRolloutsController } from "../config/serving";
 import { imageCopyGrants } from "../config/image-copies";
@@ -90,11 +91,9 @@ export class MlflowStack extends TerraformStack {
       metadata: {
         name: config.mlflow.namespace,
         labels: {
-          "app.kubernetes.io/part-of": config.project,
-          "app.kubernetes.io/managed-by": "cdktf",
+          ...managedLabels(config.project),
           // Every pod in the namespace must meet the "restricted" Pod Security Standard.
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+          ...RESTRICTED_POD_SECURITY,
           // The AWS Load Balancer Controller adds a readiness gate to the proxy's pods, so a rollout
           // waits until the ALB sends traffic to a new pod before an old one stops (no 502s).
           ...(config.ingress.kind === "alb" ? { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } : {}),
@@ -213,10 +212,8 @@ export class MlflowStack extends TerraformStack {
         metadata: {
           name: config.serving.namespace,
           labels: {
-            "app.kubernetes.io/part-of": config.project,
-            "app.kubernetes.io/managed-by": "cdktf",
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/enforce-version": "latest",
+            ...managedLabels(config.project),
+            ...RESTRICTED_POD_SECURITY,
           },
         },
       });

@@ -5,10 +5,11 @@
 import type { EnvironmentConfig } from "../../config";
 import type { ArgoRolloutsProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
+import { managedLabels } from "../core/labels";
 
 /** The ArgoRollouts props of an environment. */
 export function argoRolloutsProps(config: EnvironmentConfig): ArgoRolloutsProps {
-  return { namespace: config.serving.delivery.controllerNamespace, labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" } };
+  return { namespace: config.serving.delivery.controllerNamespace, labels: managedLabels(config.project) };
 }
 
 /** ArgoRollouts ("argo_rollouts"). */

@@ -15,6 +15,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { DNS_LABEL } from "../core/names";
 import type { ServiceContract } from "../core/contracts";
+import { RESTRICTED_POD_SECURITY } from "../core/labels";
 
 /** The controller version (the CRDs test/kube validates the Rollout and AnalysisTemplates against). */
 export const ARGO_ROLLOUTS_VERSION = "v1.8.3";
@@ -78,8 +79,7 @@ export class ArgoRollouts extends Construct {
         name: namespace,
         labels: {
           ...(props.labels ?? {}),
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+          ...RESTRICTED_POD_SECURITY,
         },
       },
       dependsOn: props.dependsOn,

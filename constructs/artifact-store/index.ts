@@ -28,9 +28,8 @@ import type { ArtifactStoreContract } from "../core/contracts";
 import { partitionOf } from "../core/aws";
 import { bucketNameProblem } from "../core/aws-limits";
 import { stackKeyPolicy } from "../core/kms-key-policy";
+import { isS3KeyPrefix } from "../core/s3-prefix";
 import { PropError } from "../core/prop-error";
-
-const PREFIX = /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/;
 
 /** Lifecycle rules of the artifact bucket. Every value is in days. */
 export interface ArtifactLifecycleProps {
@@ -151,7 +150,7 @@ export interface ArtifactStoreProps {
   /**
    * IAM roles that administer the bucket's keys through their key policies (the CI deploy role): what they
    * may do to the keys is in the keys' own policies, not in an IAM statement scoped by tags
-   * (constructs/core/kms-key-policy.ts). Roles of the key's account.
+   * (constructs/kms-key-policy.ts). Roles of the key's account.
    * @default [] (KMS's default key policy: IAM policies of the account decide)
    */
   readonly keyAdministratorArns?: readonly string[];
@@ -202,6 +201,29 @@ function checkDays(scope: Construct, field: string, value: number | undefined, m
   }
 }
 
+/** The props with their defaults applied: what the sections of the constructor read. */
+function settingsOf(props: ArtifactStoreProps) {
+  const lc = props.lifecycle ?? {};
+  const preventDestroy = props.preventDestroy ?? true;
+  return {
+    prefix: props.prefix ?? "mlartifacts",
+    forceDestroy: props.forceDestroy ?? false,
+    preventDestroy,
+    toIa: lc.transitionToInfrequentAccessDays ?? 30,
+    toGlacier: lc.transitionToGlacierIrDays,
+    expire: lc.expireDays,
+    keep: lc.noncurrentVersionsToKeep ?? 3,
+    noncurrentDays: lc.noncurrentExpireDays ?? 30,
+    noncurrentMax: lc.noncurrentMaxDays ?? 365,
+    abortDays: lc.abortIncompleteMultipartUploadDays ?? 3,
+    kmsWindow: props.kmsDeletionWindowDays ?? 30,
+    logRetention: props.accessLogRetentionDays ?? 90,
+    /** Terraform's lifecycle of every bucket and key. */
+    lifecycle: preventDestroy ? { preventDestroy: true } : undefined,
+  };
+}
+type Settings = ReturnType<typeof settingsOf>;
+
 /**
  * An encrypted, private, versioned S3 bucket for MLflow artifacts.
  *
@@ -225,21 +247,45 @@ export class ArtifactStore extends Construct {
 
   constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
     super(scope, id);
-    const prefix = props.prefix ?? "mlartifacts";
-    const forceDestroy = props.forceDestroy ?? false;
-    const preventDestroy = props.preventDestroy ?? true;
-    const lc = props.lifecycle ?? {};
-    const toIa = lc.transitionToInfrequentAccessDays ?? 30;
-    const toGlacier = lc.transitionToGlacierIrDays;
-    const expire = lc.expireDays;
-    const keep = lc.noncurrentVersionsToKeep ?? 3;
-    const noncurrentDays = lc.noncurrentExpireDays ?? 30;
-    const noncurrentMax = lc.noncurrentMaxDays ?? 365;
-    const abortDays = lc.abortIncompleteMultipartUploadDays ?? 3;
-    const kmsWindow = props.kmsDeletionWindowDays ?? 30;
-    const logRetention = props.accessLogRetentionDays ?? 90;
+    const s = settingsOf(props);
+    // Every problem is reported before any cloud call.
+    this.validate(props, s);
+    this.prefix = s.prefix;
+    const partition = partitionOf(props.region);
 
-    // ── validation: every problem is reported before any cloud call ──
+    this.kmsKey = this.createKey(props, s);
+    this.bucket = new S3Bucket(this, "bucket", { bucket: props.bucketName, forceDestroy: s.forceDestroy, lifecycle: s.lifecycle });
+    const publicAccess = this.protect(this.bucket, "bucket", { kmsKeyArn: this.kmsKey.arn });
+    const versioning = new S3BucketVersioningA(this, "versioning", {
+      bucket: this.bucket.id,
+      versioningConfiguration: { status: "Enabled" },
+    });
+    this.createBucketPolicy(publicAccess);
+
+    const rules = this.lifecycleRules(props, s);
+    new S3BucketLifecycleConfiguration(this, "lifecycle", {
+      bucket: this.bucket.id,
+      // S3's default since 2024 as well, stated so that the plan shows it: objects under 128 KiB
+      // (params, small metrics files) are not transitioned, as IA would bill them as 128 KiB each.
+      transitionDefaultMinimumObjectSize: "all_storage_classes_128K",
+      rule: rules,
+      dependsOn: [versioning],
+    });
+
+    if (props.accessLogging) this.logBucket = this.createAccessLogging(props, s);
+    if (props.replicationRegion !== undefined) this.replicaBucket = this.createReplication(props, s, props.replicationRegion, rules, versioning);
+
+    this.contract = {
+      bucketName: props.bucketName,
+      bucketArn: `arn:${partition}:s3:::${props.bucketName}`,
+      destinationUri: `s3://${props.bucketName}/${s.prefix}`,
+      kmsKeyArn: this.kmsKey.arn,
+    };
+  }
+
+  /** Fails (naming the field) on the first invalid prop. */
+  private validate(props: ArtifactStoreProps, s: Settings): void {
+    const { prefix, forceDestroy, preventDestroy, toIa, toGlacier, expire, keep, noncurrentDays, noncurrentMax, abortDays, kmsWindow, logRetention } = s;
     if (!Token.isUnresolved(props.bucketName)) {
       const problem = bucketNameProblem(props.bucketName);
       if (problem) throw new PropError(this, "bucketName", props.bucketName, `${problem.replace(/^an S3 bucket name: /, "")};`);
@@ -248,7 +294,7 @@ export class ArtifactStore extends Construct {
         throw new PropError(this, "bucketName", props.bucketName, `a name short enough for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);
       }
     }
-    if (!PREFIX.test(prefix)) throw new PropError(this, "prefix", prefix, `an S3 key prefix without leading or trailing '/', such as "mlartifacts";`);
+    if (!isS3KeyPrefix(prefix)) throw new PropError(this, "prefix", prefix, `an S3 key prefix without leading or trailing '/', such as "mlartifacts";`);
     if (forceDestroy && preventDestroy) {
       throw new PropError(this, "forceDestroy", props.forceDestroy, "false while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false");
     }
@@ -291,28 +337,24 @@ export class ArtifactStore extends Construct {
         throw new PropError(this, "replicationRegion", props.replicationRegion, `a region other than the bucket's own (${props.region})`);
       }
     }
+  }
 
-    this.prefix = prefix;
-    const partition = partitionOf(props.region);
-    const lifecycle = preventDestroy ? { preventDestroy: true } : undefined;
-
-    this.kmsKey = new KmsKey(this, "key", {
+  /** The bucket's customer-managed key and its alias. */
+  private createKey(props: ArtifactStoreProps, s: Settings): KmsKey {
+    const { kmsWindow, lifecycle } = s;
+    const key = new KmsKey(this, "key", {
       description: `Encrypts MLflow artifacts in s3://${props.bucketName}`,
       enableKeyRotation: true,
       deletionWindowInDays: kmsWindow,
       lifecycle,
       policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     });
-    new KmsAlias(this, "key_alias", { name: `alias/${props.bucketName}`, targetKeyId: this.kmsKey.keyId });
+    new KmsAlias(this, "key_alias", { name: `alias/${props.bucketName}`, targetKeyId: key.keyId });
+    return key;
+  }
 
-    this.bucket = new S3Bucket(this, "bucket", { bucket: props.bucketName, forceDestroy, lifecycle });
-    const publicAccess = this.protect(this.bucket, "bucket", { kmsKeyArn: this.kmsKey.arn });
-
-    const versioning = new S3BucketVersioningA(this, "versioning", {
-      bucket: this.bucket.id,
-      versioningConfiguration: { status: "Enabled" },
-    });
-
+  /** TLS only, and no other encryption than the bucket's key on uploads. */
+  private createBucketPolicy(publicAccess: S3BucketPublicAccessBlock): void {
     // Uploads without an encryption header get the bucket default (this key). Requests that ask for
     // something else (SSE-S3, another KMS key, customer-provided keys) are refused.
     const bucketArn = this.bucket.arn;
@@ -353,7 +395,15 @@ export class ArtifactStore extends Construct {
       ]),
       dependsOn: [publicAccess],
     });
+  }
 
+  /**
+   * The artifact bucket's lifecycle rules (the replica's too, but the storage-class one): storage classes
+   * and archival under the prefix, noncurrent versions, incomplete uploads, delete markers, and the expiry
+   * of the other prefixes.
+   */
+  private lifecycleRules(props: ArtifactStoreProps, s: Settings): S3BucketLifecycleConfigurationRule[] {
+    const { prefix, toIa, toGlacier, expire, keep, noncurrentDays, noncurrentMax, abortDays } = s;
     const rules: S3BucketLifecycleConfigurationRule[] = [
       {
         id: "artifacts-storage-class",
@@ -410,148 +460,144 @@ export class ArtifactStore extends Construct {
       }
       rules.push({ id: e.id, status: "Enabled", filter: [{ prefix: `${e.prefix}/` }], expiration: [{ days: e.days }] });
     }
-    new S3BucketLifecycleConfiguration(this, "lifecycle", {
+    return rules;
+  }
+
+  /** The access-log bucket (SSE-S3, written by S3's log delivery only) and the artifact bucket's logging to it. */
+  private createAccessLogging(props: ArtifactStoreProps, s: Settings): S3Bucket {
+    const { forceDestroy, lifecycle, logRetention } = s;
+    const bucketArn = this.bucket.arn;
+    const logBucket = new S3Bucket(this, "log_bucket", { bucket: `${props.bucketName}-logs`, forceDestroy, lifecycle });
+    // S3 server access logging delivers to SSE-S3 targets without any key policy work.
+    const logPublicAccess = this.protect(logBucket, "log_bucket", {});
+    new S3BucketPolicy(this, "log_bucket_policy", {
+      bucket: logBucket.id,
+      policy: policyJson([
+        ...tlsOnlyStatements(logBucket.arn),
+        {
+          Sid: "AllowServerAccessLogDelivery",
+          Effect: "Allow",
+          Principal: { Service: "logging.s3.amazonaws.com" },
+          Action: "s3:PutObject",
+          Resource: `${logBucket.arn}/access-logs/*`,
+          Condition: {
+            ArnLike: { "aws:SourceArn": bucketArn },
+            StringEquals: { "aws:SourceAccount": props.accountId },
+          },
+        },
+      ]),
+      dependsOn: [logPublicAccess],
+    });
+    new S3BucketLifecycleConfiguration(this, "log_bucket_lifecycle", {
+      bucket: logBucket.id,
+      rule: [
+        { id: "expire-access-logs", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ days: logRetention }] },
+        { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: [{ prefix: "" }], abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }] },
+      ],
+    });
+    new S3BucketLoggingA(this, "logging", {
       bucket: this.bucket.id,
-      // S3's default since 2024 as well, stated so that the plan shows it: objects under 128 KiB
-      // (params, small metrics files) are not transitioned, as IA would bill them as 128 KiB each.
-      transitionDefaultMinimumObjectSize: "all_storage_classes_128K",
-      rule: rules,
-      dependsOn: [versioning],
+      targetBucket: logBucket.id,
+      targetPrefix: "access-logs/",
+    });
+    return logBucket;
+  }
+
+  /**
+   * Replication to `region`: the replica's key and bucket (protected like the source), its lifecycle, and
+   * the role S3 replicates as.
+   */
+  private createReplication(
+    props: ArtifactStoreProps, s: Settings, region: string, rules: S3BucketLifecycleConfigurationRule[], versioning: S3BucketVersioningA,
+  ): S3Bucket {
+    const { forceDestroy, kmsWindow, lifecycle } = s;
+    const bucketArn = this.bucket.arn;
+    const replicaKey = new KmsKey(this, "replica_key", {
+      region,
+      description: `Encrypts the replica of MLflow artifacts s3://${props.bucketName}`,
+      enableKeyRotation: true,
+      deletionWindowInDays: kmsWindow,
+      lifecycle,
+      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
+    });
+    const replica = new S3Bucket(this, "replica_bucket", { region, bucket: `${props.bucketName}-replica`, forceDestroy, lifecycle });
+    const replicaPublicAccess = this.protect(replica, "replica_bucket", { kmsKeyArn: replicaKey.arn, region });
+    const replicaVersioning = new S3BucketVersioningA(this, "replica_versioning", {
+      region,
+      bucket: replica.id,
+      versioningConfiguration: { status: "Enabled" },
+    });
+    new S3BucketPolicy(this, "replica_policy", {
+      region,
+      bucket: replica.id,
+      policy: policyJson(tlsOnlyStatements(replica.arn)),
+      dependsOn: [replicaPublicAccess],
+    });
+    new S3BucketLifecycleConfiguration(this, "replica_lifecycle", {
+      region,
+      bucket: replica.id,
+      rule: rules.filter((r) => r.id !== "artifacts-storage-class"),
+      dependsOn: [replicaVersioning],
     });
 
-    if (props.accessLogging) {
-      const logBucket = new S3Bucket(this, "log_bucket", { bucket: `${props.bucketName}-logs`, forceDestroy, lifecycle });
-      this.logBucket = logBucket;
-      // S3 server access logging delivers to SSE-S3 targets without any key policy work.
-      const logPublicAccess = this.protect(logBucket, "log_bucket", {});
-      new S3BucketPolicy(this, "log_bucket_policy", {
-        bucket: logBucket.id,
-        policy: policyJson([
-          ...tlsOnlyStatements(logBucket.arn),
-          {
-            Sid: "AllowServerAccessLogDelivery",
-            Effect: "Allow",
-            Principal: { Service: "logging.s3.amazonaws.com" },
-            Action: "s3:PutObject",
-            Resource: `${logBucket.arn}/access-logs/*`,
-            Condition: {
-              ArnLike: { "aws:SourceArn": bucketArn },
-              StringEquals: { "aws:SourceAccount": props.accountId },
-            },
-          },
-        ]),
-        dependsOn: [logPublicAccess],
-      });
-      new S3BucketLifecycleConfiguration(this, "log_bucket_lifecycle", {
-        bucket: logBucket.id,
-        rule: [
-          { id: "expire-access-logs", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ days: logRetention }] },
-          { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: [{ prefix: "" }], abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }] },
-        ],
-      });
-      new S3BucketLoggingA(this, "logging", {
-        bucket: this.bucket.id,
-        targetBucket: logBucket.id,
-        targetPrefix: "access-logs/",
-      });
-    }
-
-    if (props.replicationRegion !== undefined) {
-      const region = props.replicationRegion;
-      const replicaKey = new KmsKey(this, "replica_key", {
-        region,
-        description: `Encrypts the replica of MLflow artifacts s3://${props.bucketName}`,
-        enableKeyRotation: true,
-        deletionWindowInDays: kmsWindow,
-        lifecycle,
-        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
-      });
-      const replica = new S3Bucket(this, "replica_bucket", { region, bucket: `${props.bucketName}-replica`, forceDestroy, lifecycle });
-      this.replicaBucket = replica;
-      const replicaPublicAccess = this.protect(replica, "replica_bucket", { kmsKeyArn: replicaKey.arn, region });
-      const replicaVersioning = new S3BucketVersioningA(this, "replica_versioning", {
-        region,
-        bucket: replica.id,
-        versioningConfiguration: { status: "Enabled" },
-      });
-      new S3BucketPolicy(this, "replica_policy", {
-        region,
-        bucket: replica.id,
-        policy: policyJson(tlsOnlyStatements(replica.arn)),
-        dependsOn: [replicaPublicAccess],
-      });
-      new S3BucketLifecycleConfiguration(this, "replica_lifecycle", {
-        region,
-        bucket: replica.id,
-        rule: rules.filter((r) => r.id !== "artifacts-storage-class"),
-        dependsOn: [replicaVersioning],
-      });
-
-      const role = new IamRole(this, "replication_role", {
-        name: `${props.bucketName}-replication`.slice(0, 64),
-        description: `S3 replication of ${props.bucketName} to ${region}`,
-        assumeRolePolicy: policyJson([{
-          Sid: "S3Replication",
+    const role = new IamRole(this, "replication_role", {
+      name: `${props.bucketName}-replication`.slice(0, 64),
+      description: `S3 replication of ${props.bucketName} to ${region}`,
+      assumeRolePolicy: policyJson([{
+        Sid: "S3Replication",
+        Effect: "Allow",
+        Principal: { Service: "s3.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+      }]),
+    });
+    new IamRolePolicy(this, "replication_policy", {
+      role: role.id,
+      name: "replicate-artifacts",
+      policy: policyJson([
+        { Sid: "ReadSourceConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: bucketArn },
+        {
+          Sid: "ReadSourceVersions",
           Effect: "Allow",
-          Principal: { Service: "s3.amazonaws.com" },
-          Action: "sts:AssumeRole",
-          Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
-        }]),
-      });
-      new IamRolePolicy(this, "replication_policy", {
-        role: role.id,
-        name: "replicate-artifacts",
-        policy: policyJson([
-          { Sid: "ReadSourceConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: bucketArn },
-          {
-            Sid: "ReadSourceVersions",
-            Effect: "Allow",
-            Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
-            Resource: `${bucketArn}/*`,
-          },
-          { Sid: "WriteReplica", Effect: "Allow", Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], Resource: `${replica.arn}/*` },
-          {
-            Sid: "DecryptSource",
-            Effect: "Allow",
-            Action: "kms:Decrypt",
-            Resource: this.kmsKey.arn,
-            Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
-          },
-          {
-            Sid: "EncryptReplica",
-            Effect: "Allow",
-            Action: ["kms:Encrypt", "kms:GenerateDataKey"],
-            Resource: replicaKey.arn,
-            Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
-          },
-        ]),
-      });
-      new S3BucketReplicationConfigurationA(this, "replication", {
-        bucket: this.bucket.id,
-        role: role.arn,
-        rule: [{
-          id: "replicate-everything",
-          status: "Enabled",
-          priority: 1,
-          filter: { prefix: "" },
-          deleteMarkerReplication: { status: "Enabled" },
-          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
-          destination: {
-            bucket: replica.arn,
-            storageClass: "STANDARD_IA",
-            encryptionConfiguration: { replicaKmsKeyId: replicaKey.arn },
-          },
-        }],
-        dependsOn: [versioning, replicaVersioning],
-      });
-    }
-
-    this.contract = {
-      bucketName: props.bucketName,
-      bucketArn: `arn:${partition}:s3:::${props.bucketName}`,
-      destinationUri: `s3://${props.bucketName}/${prefix}`,
-      kmsKeyArn: this.kmsKey.arn,
-    };
+          Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+          Resource: `${bucketArn}/*`,
+        },
+        { Sid: "WriteReplica", Effect: "Allow", Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], Resource: `${replica.arn}/*` },
+        {
+          Sid: "DecryptSource",
+          Effect: "Allow",
+          Action: "kms:Decrypt",
+          Resource: this.kmsKey.arn,
+          Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
+        },
+        {
+          Sid: "EncryptReplica",
+          Effect: "Allow",
+          Action: ["kms:Encrypt", "kms:GenerateDataKey"],
+          Resource: replicaKey.arn,
+          Condition: { StringEquals: { "kms:ViaService": `s3.${region}.amazonaws.com` } },
+        },
+      ]),
+    });
+    new S3BucketReplicationConfigurationA(this, "replication", {
+      bucket: this.bucket.id,
+      role: role.arn,
+      rule: [{
+        id: "replicate-everything",
+        status: "Enabled",
+        priority: 1,
+        filter: { prefix: "" },
+        deleteMarkerReplication: { status: "Enabled" },
+        sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
+        destination: {
+          bucket: replica.arn,
+          storageClass: "STANDARD_IA",
+          encryptionConfiguration: { replicaKmsKeyId: replicaKey.arn },
+        },
+      }],
+      dependsOn: [versioning, replicaVersioning],
+    });
+    return replica;
   }
 
   /** Public-access block, owner-enforced ownership and default encryption for one bucket. */

@@ -30,6 +30,7 @@ import { partitionOf } from "../core/aws";
 import { POSTGRES_MIN_MAJOR, postgresParameters, rdsWindowProblems } from "../core/aws-limits";
 import { stackKeyPolicy } from "../core/kms-key-policy";
 import { PropError } from "../core/prop-error";
+import { EMAIL } from "../core/names";
 
 /** RDS instance classes: db.<family>.<size>, e.g. db.t4g.micro, db.r7g.2xlarge. */
 export const RDS_INSTANCE_CLASS = /^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal(-\d+xl)?)$/;
@@ -173,6 +174,47 @@ export function defaultMaxConnections(memoryGiB: number): number {
   return Math.min(Math.floor((memoryGiB * GIB * 0.9) / 9531392), 5000);
 }
 
+/** The props with their defaults applied. */
+function settingsOf(props: BackendStoreProps) {
+  return {
+    engineVersion: props.engineVersion ?? "17",
+    autoMinorVersionUpgrade: props.autoMinorVersionUpgrade ?? !(props.engineVersion ?? "17").includes("."),
+    instanceClass: props.instanceClass ?? "db.t4g.micro",
+    allocatedStorageGb: props.allocatedStorageGb ?? 20,
+    maxAllocatedStorageGb: props.maxAllocatedStorageGb ?? 100,
+    multiAz: props.multiAz ?? false,
+    deletionProtection: props.deletionProtection ?? true,
+    finalSnapshot: props.finalSnapshot ?? true,
+    backupRetentionDays: props.backupRetentionDays ?? 7,
+    preventDestroy: props.preventDestroy ?? true,
+    readReplica: props.readReplica ?? false,
+    databaseName: props.databaseName ?? "mlflow",
+    backupWindow: props.backupWindow ?? "02:00-03:00",
+    maintenanceWindow: props.maintenanceWindow ?? "sun:04:00-sun:05:00",
+    monitoringIntervalSeconds: props.monitoringIntervalSeconds ?? 60,
+    slowStatementMs: props.slowStatementMs ?? 1000,
+    logRetentionDays: props.logRetentionDays ?? 30,
+    performanceInsightsRetentionDays: props.performanceInsightsRetentionDays ?? 7,
+    secretName: props.secretName ?? "mlflow-db-credentials",
+    alarmEmails: props.alarmEmails ?? [],
+    keyAdministratorArns: props.keyAdministratorArns ?? [],
+  };
+}
+type Settings = ReturnType<typeof settingsOf>;
+
+/** Names and values derived from the props that several sections use. */
+interface Derived {
+  /** The instance identifier (the prefix of every name). */
+  readonly id_: string;
+  /** The engine's major version. */
+  readonly major: string;
+  readonly partition: string;
+  /** Terraform's lifecycle of what must not be destroyed by a plan. */
+  readonly lifecycle?: { readonly preventDestroy: boolean };
+  /** Where RDS writes the instance's logs. */
+  readonly logGroupPrefix: string;
+}
+
 /**
  * A private, encrypted RDS PostgreSQL instance for MLflow, reachable on 5432 from one security group.
  *
@@ -199,39 +241,41 @@ export class BackendStore extends Construct {
 
   constructor(scope: Construct, id: string, props: BackendStoreProps) {
     super(scope, id);
-    const p = {
-      engineVersion: props.engineVersion ?? "17",
-      autoMinorVersionUpgrade: props.autoMinorVersionUpgrade ?? !(props.engineVersion ?? "17").includes("."),
-      instanceClass: props.instanceClass ?? "db.t4g.micro",
-      allocatedStorageGb: props.allocatedStorageGb ?? 20,
-      maxAllocatedStorageGb: props.maxAllocatedStorageGb ?? 100,
-      multiAz: props.multiAz ?? false,
-      deletionProtection: props.deletionProtection ?? true,
-      finalSnapshot: props.finalSnapshot ?? true,
-      backupRetentionDays: props.backupRetentionDays ?? 7,
-      preventDestroy: props.preventDestroy ?? true,
-      readReplica: props.readReplica ?? false,
-      databaseName: props.databaseName ?? "mlflow",
-      backupWindow: props.backupWindow ?? "02:00-03:00",
-      maintenanceWindow: props.maintenanceWindow ?? "sun:04:00-sun:05:00",
-      monitoringIntervalSeconds: props.monitoringIntervalSeconds ?? 60,
-      slowStatementMs: props.slowStatementMs ?? 1000,
-      logRetentionDays: props.logRetentionDays ?? 30,
-      performanceInsightsRetentionDays: props.performanceInsightsRetentionDays ?? 7,
-      secretName: props.secretName ?? "mlflow-db-credentials",
-      alarmEmails: props.alarmEmails ?? [],
-      keyAdministratorArns: props.keyAdministratorArns ?? [],
-    };
+    const p = settingsOf(props);
     this.validate(props, p);
-
-    const id_ = props.identifier;
     const major = p.engineVersion.split(".")[0];
-    const partition = partitionOf(props.region);
-    const lifecycle = p.preventDestroy ? { preventDestroy: true } : undefined;
-    const logGroupPrefix = `/aws/rds/instance/${id_}`;
+    const d: Derived = {
+      id_: props.identifier,
+      major,
+      partition: partitionOf(props.region),
+      lifecycle: p.preventDestroy ? { preventDestroy: true } : undefined,
+      logGroupPrefix: `/aws/rds/instance/${props.identifier}`,
+    };
 
-    // ── KMS key: the instance, Performance Insights, the secret, the log groups and the topic ──
-    this.kmsKey = new KmsKey(this, "key", {
+    this.kmsKey = this.createKey(props, p, d);
+    const { subnetGroup, securityGroup } = this.createNetwork(props, d);
+    this.securityGroup = securityGroup;
+    const parameters = this.createParameterGroup(p, d);
+    const monitoringRole = this.createMonitoringRole(props, p, d);
+    const logGroups = this.createLogGroups(p, d);
+    const { user, password } = this.createCredentials();
+    ({ instance: this.instance, replica: this.replica } = this.createInstances(p, d, { subnetGroup, parameters, monitoringRole, logGroups, user, password }));
+    ({ secretArn: this.secretArn, kubernetesSecret: this.kubernetesSecret } = this.storeCredentials(props, p, d, user, password));
+    this.alarmTopicArn = this.createAlarms(props, p, d);
+
+    this.contract = {
+      host: this.instance.address,
+      port: PORT,
+      database: p.databaseName,
+      ...(this.replica ? { readReplicaHost: this.replica.address } : {}),
+      credentials: { secretName: p.secretName, usernameKey: "username", passwordKey: "password" },
+    };
+  }
+
+  /** KMS key: the instance, Performance Insights, the secret, the log groups and the topic. */
+  private createKey(props: BackendStoreProps, p: Settings, d: Derived): KmsKey {
+    const { id_, partition, lifecycle, logGroupPrefix } = d;
+    const key = new KmsKey(this, "key", {
       description: `Encrypts the MLflow database ${id_}, its secret, logs and alarm topic`,
       enableKeyRotation: true,
       deletionWindowInDays: 30,
@@ -263,9 +307,13 @@ export class BackendStore extends Construct {
         ],
       }),
     });
-    new KmsAlias(this, "key_alias", { name: `alias/${id_}-db`, targetKeyId: this.kmsKey.keyId });
+    new KmsAlias(this, "key_alias", { name: `alias/${id_}-db`, targetKeyId: key.keyId });
+    return key;
+  }
 
-    // ── network: private subnets, one client security group, nothing else ──
+  /** Network: private subnets, one client security group, nothing else. */
+  private createNetwork(props: BackendStoreProps, d: Derived): { subnetGroup: DbSubnetGroup; securityGroup: SecurityGroup } {
+    const { id_ } = d;
     const subnetIds = props.subnetIds && props.subnetIds.length > 0
       ? props.subnetIds
       : new DataAwsSubnets(this, "private_subnets", {
@@ -279,21 +327,26 @@ export class BackendStore extends Construct {
       description: `Private subnets of the MLflow database ${id_}`,
       subnetIds,
     });
-    this.securityGroup = new SecurityGroup(this, "security_group", {
+    const securityGroup = new SecurityGroup(this, "security_group", {
       name: `${id_}-db`,
       description: `MLflow database ${id_}: PostgreSQL from the cluster only`,
       vpcId: props.vpcId,
       revokeRulesOnDelete: true,
     });
     new VpcSecurityGroupIngressRule(this, "ingress_from_cluster", {
-      securityGroupId: this.securityGroup.id,
+      securityGroupId: securityGroup.id,
       description: "PostgreSQL from the EKS cluster's security group",
       ipProtocol: "tcp",
       fromPort: PORT,
       toPort: PORT,
       referencedSecurityGroupId: props.clientSecurityGroupId,
     });
+    return { subnetGroup, securityGroup };
+  }
 
+  /** TLS only, and the slow statement log. */
+  private createParameterGroup(p: Settings, d: Derived): DbParameterGroup {
+    const { id_, major } = d;
     const parameters = new DbParameterGroup(this, "parameters", {
       namePrefix: `${id_}-pg${major}-`,
       family: `postgres${major}`,
@@ -307,7 +360,12 @@ export class BackendStore extends Construct {
       }),
       lifecycle: { createBeforeDestroy: true },
     });
+    return parameters;
+  }
 
+  /** Enhanced monitoring's role, when it is on. */
+  private createMonitoringRole(props: BackendStoreProps, p: Settings, d: Derived): IamRole | undefined {
+    const { id_, partition } = d;
     const monitoringRole = p.monitoringIntervalSeconds > 0
       ? new IamRole(this, "monitoring_role", {
         name: `${id_}-rds-monitoring`,
@@ -329,15 +387,22 @@ export class BackendStore extends Construct {
         policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole`,
       });
     }
+    return monitoringRole;
+  }
 
-    // Created before the instance so that RDS writes into encrypted groups with a retention.
+  /** The instance's log groups: created before it, so that RDS writes into encrypted groups with a retention. */
+  private createLogGroups(p: Settings, d: Derived): CloudwatchLogGroup[] {
+    const { logGroupPrefix } = d;
     const logGroups = ["postgresql", "upgrade"].map((log) => new CloudwatchLogGroup(this, `log_group_${log}`, {
       name: `${logGroupPrefix}/${log}`,
       retentionInDays: p.logRetentionDays,
       kmsKeyId: this.kmsKey.arn,
     }));
+    return logGroups;
+  }
 
-    // ── credentials: generated, URL-safe (they sit inside a postgresql:// URI) ──
+  /** Credentials: generated, URL-safe (they sit inside a postgresql:// URI). */
+  private createCredentials(): { user: string; password: Password } {
     const username = new StringResource(this, "username", { length: 10, lower: true, upper: false, numeric: true, special: false });
     const password = new Password(this, "password", {
       length: 40,
@@ -348,7 +413,15 @@ export class BackendStore extends Construct {
       minNumeric: 2,
     });
     const user = `mlflow${username.result}`;
+    return { user, password };
+  }
 
+  /** The instance and, when asked, its read replica. */
+  private createInstances(p: Settings, d: Derived, deps: {
+    subnetGroup: DbSubnetGroup; parameters: DbParameterGroup; monitoringRole?: IamRole; logGroups: CloudwatchLogGroup[]; user: string; password: Password;
+  }): { instance: DbInstance; replica?: DbInstance } {
+    const { id_, lifecycle } = d;
+    const { subnetGroup, parameters, monitoringRole, logGroups, user, password } = deps;
     const common = {
       instanceClass: p.instanceClass,
       storageType: "gp3",
@@ -373,7 +446,7 @@ export class BackendStore extends Construct {
       deletionProtection: p.deletionProtection,
     };
 
-    this.instance = new DbInstance(this, "instance", {
+    const instance = new DbInstance(this, "instance", {
       ...common,
       identifier: id_,
       engine: "postgres",
@@ -393,19 +466,24 @@ export class BackendStore extends Construct {
       lifecycle,
     });
 
+    let replica: DbInstance | undefined;
     if (p.readReplica) {
-      this.replica = new DbInstance(this, "replica", {
+      replica = new DbInstance(this, "replica", {
         ...common,
         identifier: `${id_}-replica`,
-        replicateSourceDb: this.instance.identifier,
+        replicateSourceDb: instance.identifier,
         multiAz: false,
         backupRetentionPeriod: 0,
         skipFinalSnapshot: true,
         lifecycle,
       });
     }
+    return { instance, replica };
+  }
 
-    // ── where the credentials live: Secrets Manager (KMS) and the tracking server's namespace ──
+  /** Where the credentials live: Secrets Manager (KMS) and the tracking server's namespace. */
+  private storeCredentials(props: BackendStoreProps, p: Settings, d: Derived, user: string, password: Password): { secretArn: string; kubernetesSecret: SecretV1 } {
+    const { id_, lifecycle } = d;
     const secret = new SecretsmanagerSecret(this, "secret", {
       namePrefix: `${id_}-db-credentials-`,
       description: `Credentials of the MLflow database ${id_}`,
@@ -424,9 +502,7 @@ export class BackendStore extends Construct {
         password: password.result,
       }),
     });
-    this.secretArn = secret.arn;
-
-    this.kubernetesSecret = new SecretV1(this, "kubernetes_secret", {
+    const kubernetesSecret = new SecretV1(this, "kubernetes_secret", {
       metadata: {
         name: p.secretName,
         namespace: props.namespace,
@@ -435,8 +511,12 @@ export class BackendStore extends Construct {
       type: "Opaque",
       data: { username: user, password: password.result },
     });
+    return { secretArn: secret.arn, kubernetesSecret };
+  }
 
-    // ── alarms ──
+  /** The alarm topic, its subscriptions and the alarms; returns the topic's ARN. */
+  private createAlarms(props: BackendStoreProps, p: Settings, d: Derived): string {
+    const { id_ } = d;
     const topic = new SnsTopic(this, "alarm_topic", {
       name: `${id_}-db-alarms`,
       kmsMasterKeyId: this.kmsKey.arn,
@@ -469,7 +549,6 @@ export class BackendStore extends Construct {
     if (props.alarmWebhookUrl) {
       new SnsTopicSubscription(this, "alarm_webhook", { topicArn: topic.arn, protocol: "https", endpoint: props.alarmWebhookUrl });
     }
-    this.alarmTopicArn = topic.arn;
 
     const t = props.alarmThresholds ?? {};
     const memoryGiB = instanceClassMemoryGiB(p.instanceClass);
@@ -514,14 +593,7 @@ export class BackendStore extends Construct {
       alarm("replica_cpu", `${id_}-replica`, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `replica CPU above ${thresholds.cpu}% for 15 minutes` });
       alarm("replica_lag", `${id_}-replica`, { metric: "ReplicaLag", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.replicaLag, periods: 3, what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes`, missing: "missing" });
     }
-
-    this.contract = {
-      host: this.instance.address,
-      port: PORT,
-      database: p.databaseName,
-      ...(this.replica ? { readReplicaHost: this.replica.address } : {}),
-      credentials: { secretName: p.secretName, usernameKey: "username", passwordKey: "password" },
-    };
+    return topic.arn;
   }
 
   private validate(props: BackendStoreProps, p: Required<Omit<BackendStoreProps, "identifier" | "accountId" | "region" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId" | "alarmWebhookUrl" | "alarmThresholds">>): void {
@@ -562,7 +634,7 @@ export class BackendStore extends Construct {
       throw new PropError(this, problem.field, problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow, `${problem.expected}`);
     }
     for (const [i, email] of p.alarmEmails.entries()) {
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new PropError(this, `alarmEmails[${i}]`, email, `an e-mail address`);
+      if (!EMAIL.test(email)) throw new PropError(this, `alarmEmails[${i}]`, email, `an e-mail address`);
     }
     if (props.alarmWebhookUrl !== undefined && !/^https:\/\/[^\s/]+/.test(props.alarmWebhookUrl)) {
       // A webhook URL carries its credential (a Slack or Teams hook): never shown.

@@ -12,6 +12,7 @@ import { MLFLOW_ENV, trackingServerAddress, trackingServerUrl } from "../trackin
 import { EVENTS_ENV, type RegistryEventsEnvironment, registryEventsSecretRefs } from "../registry-events/command";
 import { RUNTIME_IMAGE_DEFAULT } from "../model-retention/command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
+import { podSelectorLabels } from "../core/labels";
 
 /** A served model's drift settings (config/inference.ts's `drift` is one). */
 export interface DriftSettings {
@@ -43,11 +44,7 @@ export function driftJobName(config: DriftEnvironment, modelName: string): strin
 
 /** Labels of every drift job's pods (the tracking server's NetworkPolicy admits them). */
 export function driftJobPodLabels(config: DriftEnvironment): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "drift-job",
-  };
+  return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "drift-job");
 }
 
 /** `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model. */

@@ -9,6 +9,7 @@ import type { DriftJobProps } from ".";
 import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
 import { API_CLIENT_CRON_JOB_FIELDS } from "../model-retention/from-config";
+import { managedLabels } from "../core/labels";
 
 /** The DriftJob props of one served model; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function driftJobProps(
@@ -22,7 +23,7 @@ export function driftJobProps(
     command: driftCommand({ config, modelName, bucketName: deps.artifactStore.bucketName }),
     schedule: m.drift.schedule,
     podLabels: driftJobPodLabels(config),
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": modelName },
+    labels: { ...managedLabels(config.project), "mlflow-platform/model": modelName },
     bucketArn: deps.artifactStore.bucketArn,
     kmsKeyArn: deps.artifactStore.kmsKeyArn,
     logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,

@@ -12,6 +12,8 @@ import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
 import type { WorkloadRole } from "../core/workload-role";
+import { artifactAccess } from "../core/grants";
+import { PARTITIONED_S3_KEY_PREFIX } from "../core/s3-prefix";
 
 /** Props of {@link DriftJob}: those of every scheduled API client (api-client-cron-job.ts), and its log. */
 export interface DriftJobProps extends ApiClientCronJobProps {
@@ -31,29 +33,19 @@ export class DriftJob extends Construct {
     super(scope, id);
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "drift",
-      prefix: { field: "logPrefix", value: props.logPrefix, pattern: /^[a-zA-Z0-9!_.*'()=-]+(\/[a-zA-Z0-9!_.*'()=-]+)*$/ },
+      prefix: { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX },
       roleDescription: `Model drift job (${props.namespace}/${props.name} on ${props.clusterName}): reads one model's inference log`,
       policy: {
         name: "read-inference-log",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "ListModelLog",
-              Effect: "Allow",
-              Action: "s3:ListBucket",
-              Resource: props.bucketArn,
-              Condition: { StringLike: { "s3:prefix": [`${props.logPrefix}/*`] } },
-            },
-            { Sid: "ReadModelLog", Effect: "Allow", Action: "s3:GetObject", Resource: `${props.bucketArn}/${props.logPrefix}/*` },
-            {
-              Sid: "DecryptThroughS3",
-              Effect: "Allow",
-              Action: "kms:Decrypt",
-              Resource: props.kmsKeyArn,
-              Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
-            },
-          ],
+          Statement: artifactAccess(props, {
+            prefix: props.logPrefix,
+            list: true,
+            read: true,
+            region: props.region,
+            sids: { list: "ListModelLog", objects: "ReadModelLog", key: "DecryptThroughS3" },
+          }),
         },
       },
     }));

@@ -20,6 +20,7 @@
 import type { ContainerCommand } from "../core/command-types";
 import { PropError } from "../core/prop-error";
 import { analysisMetrics, type AnalysisThresholds } from "./analysis";
+import { labelValue, podSelectorLabels } from "../core/labels";
 
 export type DeliveryStrategy = "blueGreen" | "canary" | "rollingUpdate";
 
@@ -46,11 +47,7 @@ export interface ModelDelivery {
 
 /** Labels of the smoke test's pods (the model's NetworkPolicy admits them; their own policy lets them out). */
 export function smokeTestPodLabels(instance: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "model-smoke-test",
-    "app.kubernetes.io/instance": instance.slice(0, 63).replace(/-+$/, ""),
-    "app.kubernetes.io/component": "smoke-test",
-  };
+  return podSelectorLabels("model-smoke-test", labelValue(instance), "smoke-test");
 }
 
 export interface RolloutInputs {

@@ -32,14 +32,11 @@ import { MODEL_SERVER_PORT } from "./server-command";
 import {
   containerResources, httpGetProbe, prometheusPeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
 } from "../core/pod-spec";
+import { labelValue, podSelectorLabels } from "../core/labels";
 
 /** Labels of one model's gateway pods (what the model's NetworkPolicy admits). */
 export function modelGatewayPodLabels(instance: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "model-gateway",
-    "app.kubernetes.io/instance": instance.slice(0, 63).replace(/-+$/, ""),
-    "app.kubernetes.io/component": "model-gateway",
-  };
+  return podSelectorLabels("model-gateway", labelValue(instance), "model-gateway");
 }
 
 export interface ModelGatewayProps {

@@ -56,6 +56,7 @@ import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
 } from "../core/pod-spec";
+import { labelValue, managedLabels, podSelectorLabels } from "../core/labels";
 
 /** An IAM role's ARN (a repository policy's puller). */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/;
@@ -193,11 +194,7 @@ const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
 /** Labels selecting one model's server pods (stable across versions: a Deployment's selector is immutable). */
 export function modelServerPodLabels(namePrefix: string, modelName: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "model-server",
-    "app.kubernetes.io/instance": `${namePrefix}-${modelName}`.slice(0, 63).replace(/-+$/, ""),
-    "app.kubernetes.io/component": "model-server",
-  };
+  return podSelectorLabels("model-server", labelValue(`${namePrefix}-${modelName}`), "model-server");
 }
 
 /** Finds the local chart from the TypeScript sources and from the compiled dist/ tree. */
@@ -206,6 +203,30 @@ function chartDirectory(): string {
   const found = candidates.find((c) => fs.existsSync(path.join(c, "Chart.yaml")));
   if (!found) throw new Error(`ModelEndpoint: the local chart was not found (looked in ${candidates.join(", ")})`);
   return found;
+}
+
+/** The props of a ModelEndpoint, checked, with their defaults applied. */
+type Checked = ReturnType<ModelEndpoint["validate"]>;
+
+/** What the sections of a released model's server share. */
+interface Server {
+  /** `<namePrefix>-<modelName>`: the name of its objects. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly release: ModelRelease;
+  /** The image the pods run (`<repository url>@<digest>`). */
+  readonly image: string;
+  readonly log?: ModelEndpointInferenceLog;
+  readonly dependsOn: ITerraformDependable[];
+  /** The pods' selector, and the labels of every object. */
+  readonly podLabels: Record<string, string>;
+  readonly labels: Record<string, string>;
+  /** User and group id of the container. */
+  readonly uid: string;
+  /** The preview Service's name (progressive releases). */
+  readonly previewName: string;
+  /** The smoke test's pod labels (progressive releases). */
+  readonly smokeLabels: Record<string, string>;
 }
 
 export class ModelEndpoint extends Construct {
@@ -236,6 +257,44 @@ export class ModelEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
+    const v = this.validate(props);
+    const { modelName, namespace } = props;
+    const name = `${props.namePrefix}-${modelName}`;
+    ({ repository: this.repository, pushPolicy: this.pushPolicy } = this.createRepository(props, v, name));
+    const release = props.release;
+    if (!release) return;
+
+    // ── The server ──
+    this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
+    const podLabels = modelServerPodLabels(props.namePrefix, modelName);
+    const c: Server = {
+      name, namespace, release, image: this.image, log: props.inferenceLog, dependsOn: props.dependsOn ?? [], podLabels,
+      labels: {
+        ...podLabels,
+        "app.kubernetes.io/version": release.version,
+        ...managedLabels(props.namePrefix),
+        "mlflow-platform/model": modelName,
+      },
+      uid: String(props.runAsUser ?? 10001),
+      previewName: `${name}-preview`.slice(0, 63).replace(/-+$/, ""),
+      smokeLabels: smokeTestPodLabels(`${props.namePrefix}-${modelName}`),
+    };
+    const { logSecret, inferenceLogRole } = this.createLogKeyAndRole(props, c);
+    this.inferenceLogRole = inferenceLogRole;
+    const cmd = this.serverCommand(props, v, c);
+    this.deployment = this.createWorkload(props, v, c, cmd, logSecret);
+    ({ service: this.service, previewService: this.previewService, podDisruptionBudget: this.podDisruptionBudget, autoscaler: this.autoscaler } = this.createServices(props, v, c, this.deployment));
+    this.networkPolicy = this.createNetworkPolicy(props, v, c);
+    if (v.progressive) {
+      this.smokeCommand = this.createRollout(props, v, c);
+      this.rolloutName = name;
+    }
+    this.customResources = this.createChart(props, v, c, { deployment: this.deployment, service: this.service, previewService: this.previewService });
+    this.contract = { namespace, serviceName: name, port: 80, portName: MODEL_SERVER_PORT_NAME, podLabels, serviceLabels: c.labels };
+  }
+
+  /** Fails (naming the field) on the first invalid prop; returns the props with their defaults applied. */
+  private validate(props: ModelEndpointProps) {
     const { modelName, namespace } = props;
     if (!MODEL_NAME.test(modelName ?? "")) throw new PropError(this, "modelName", modelName, `lower-case letters, digits and '-' (at most 40)`);
     if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? "")) throw new PropError(this, "namespace", namespace, `a DNS label`);
@@ -294,9 +353,21 @@ export class ModelEndpoint extends Construct {
 
     const inputFields = props.inputFields ?? [];
     if (props.inferenceLog) for (const [prop, value, expected] of inferenceLogProblems(props.inferenceLog, inputFields)) throw new PropError(this, prop, value, expected);
+    const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
+    for (const arn of pullers) if (!ROLE_ARN.test(arn)) throw new PropError(this, "pullerRoleArns", arn, `IAM role ARNs`);
+    return {
+      retention, replicas, gatewayCidrs, prometheusPodLabels, limits, maxConcurrency, maxBodyBytes, callerBurst, requestTimeoutSeconds,
+      bodyTimeoutSeconds, maxUploadsPerCaller, callerRate, callerHeader, delivery, strategy, progressive, inputFields, pullers,
+    };
+  }
 
-    // ── Image repository (always: the first image must be pushed before a release can name it) ──
-    const name = `${props.namePrefix}-${modelName}`;
+  /**
+   * The image repository (always: the first image must be pushed before a release can name it), its key,
+   * pull grants, lifecycle, and the policy a release pipeline pushes with.
+   */
+  private createRepository(props: ModelEndpointProps, v: Checked, name: string): { repository: EcrRepository; pushPolicy: IamPolicy } {
+    const { modelName } = props;
+    const { retention, pullers } = v;
     const kmsKeyArn = props.kmsKeyArn ?? new KmsKey(this, "kms_key", {
       description: `ECR images of model ${modelName} (${props.namePrefix})`,
       enableKeyRotation: true,
@@ -304,19 +375,17 @@ export class ModelEndpoint extends Construct {
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
       policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
     }).arn;
-    this.repository = new EcrRepository(this, "repository", {
+    const repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: "KMS", kmsKey: kmsKeyArn }],
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
-    const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
     if (pullers.length > 0) {
-      for (const arn of pullers) if (!ROLE_ARN.test(arn)) throw new PropError(this, "pullerRoleArns", arn, `IAM role ARNs`);
       const partition = pullers[0].split(":")[1];
       new EcrRepositoryPolicy(this, "repository_policy", {
-        repository: this.repository.name,
+        repository: repository.name,
         policy: JSON.stringify({
           Version: "2012-10-17",
           Statement: [{
@@ -334,10 +403,10 @@ export class ModelEndpoint extends Construct {
     }
     // Unreleased images expire by count; a release's tag (scripts/ci/release-tag.sh) is selected by no rule.
     new EcrLifecyclePolicy(this, "lifecycle", {
-      repository: this.repository.name,
+      repository: repository.name,
       policy: JSON.stringify({ rules: retention }),
     });
-    this.pushPolicy = new IamPolicy(this, "push_policy", {
+    const pushPolicy = new IamPolicy(this, "push_policy", {
       name: `${name}-image-push`.slice(0, 128),
       description: `Push images of model ${modelName} to its ECR repository, nothing else`,
       policy: JSON.stringify({
@@ -354,18 +423,19 @@ export class ModelEndpoint extends Construct {
               // The scan gate: `aws ecr wait image-scan-complete` and the findings of the pushed digest.
               "ecr:DescribeImageScanFindings",
             ],
-            Resource: this.repository.arn,
+            Resource: repository.arn,
           },
           { Sid: "EncryptLayers", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: kmsKeyArn },
         ],
       }),
     });
-    if (!release) return;
+    return { repository, pushPolicy };
+  }
 
-    // ── The server ──
-    this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
-    const log = props.inferenceLog;
-    const dependsOn = props.dependsOn ?? [];
+  /** The server's HMAC key (a Secret) and, when it logs, its IAM role. */
+  private createLogKeyAndRole(props: ModelEndpointProps, c: Server): { logSecret: SecretV1; inferenceLogRole?: WorkloadRole } {
+    const { modelName, namespace } = props;
+    const { name, log, dependsOn } = c;
     // 32 random bytes: the server's HMAC key. Caller ids in the access log are its HMAC, never the
     // address (and the inference log's hash rules use it, so the two correlate). It lives in Terraform
     // state (like every generated secret of this stack) and reaches the pod as an environment variable
@@ -378,8 +448,7 @@ export class ModelEndpoint extends Construct {
       data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
       dependsOn,
     });
-    if (log) {
-      this.inferenceLogRole = new WorkloadRole(this, "inference_log_role", {
+    const inferenceLogRole = !log ? undefined : new WorkloadRole(this, "inference_log_role", {
         mode: log.identityMode,
         clusterName: log.clusterName,
         namespace,
@@ -392,9 +461,17 @@ export class ModelEndpoint extends Construct {
         checkPodIdentityAgent: false,
         inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
       });
-    }
-    const cmd = modelServerCommand({
-      image: this.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
+    return { logSecret, inferenceLogRole };
+  }
+
+  /** The model server's container command. */
+  private serverCommand(props: ModelEndpointProps, v: Checked, c: Server): ContainerCommand {
+    const { modelName } = props;
+    const { name, release } = c;
+    const { maxConcurrency, maxBodyBytes, callerHeader, callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, limits, inputFields, progressive } = v;
+    const log = c.log;
+    return modelServerCommand({
+      image: c.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
       callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, classNames: limits.classNames ?? [],
       featureNames: inputFields,
       inferenceLog: log ? {
@@ -406,15 +483,12 @@ export class ModelEndpoint extends Construct {
       keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
       identity: props.identity ? { ...props.identity, internalCallers: progressive ? [SMOKE_TEST_CALLER] : [] } : undefined,
     });
-    const podLabels = modelServerPodLabels(props.namePrefix, modelName);
-    const labels = {
-      ...podLabels,
-      "app.kubernetes.io/version": release.version,
-      "app.kubernetes.io/part-of": props.namePrefix,
-      "app.kubernetes.io/managed-by": "cdktf",
-      "mlflow-platform/model": modelName,
-    };
-    const uid = String(props.runAsUser ?? 10001);
+  }
+
+  /** The server's service account and Deployment (whose pods a Rollout runs instead, when progressive). */
+  private createWorkload(props: ModelEndpointProps, v: Checked, c: Server, cmd: ContainerCommand, logSecret: SecretV1): DeploymentV1 {
+    const { replicas, progressive } = v;
+    const { name, namespace, labels, podLabels, uid, dependsOn } = c;
     const serviceAccount = new ServiceAccountV1(this, "service_account", {
       metadata: {
         name, namespace, labels,
@@ -429,7 +503,7 @@ export class ModelEndpoint extends Construct {
       httpGetProbe({ path: p, port: MODEL_SERVER_METRICS_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
     const autoscaling = replicas.max > replicas.min;
     const spread = (key: string, when: "DoNotSchedule" | "ScheduleAnyway") => topologySpread(key, when, podLabels, ["pod-template-hash"]);
-    this.deployment = new DeploymentV1(this, "deployment", {
+    return new DeploymentV1(this, "deployment", {
       metadata: { name, namespace, labels },
       spec: {
         // With a Rollout the Deployment only holds the pod template (workloadRef): the Rollout runs the pods.
@@ -477,6 +551,18 @@ export class ModelEndpoint extends Construct {
       // Pods must not start before their credentials and key exist (logging on).
       dependsOn: [serviceAccount, logSecret, ...(this.inferenceLogRole?.readyWith ?? []), ...dependsOn],
     });
+  }
+
+  /** The Services (and the preview one of a progressive release), the disruption budget and the autoscaler. */
+  private createServices(props: ModelEndpointProps, v: Checked, c: Server, deployment: DeploymentV1): {
+    service: ServiceV1; previewService?: ServiceV1; podDisruptionBudget?: PodDisruptionBudgetV1; autoscaler?: HorizontalPodAutoscalerV2;
+  } {
+    const { replicas, strategy, progressive } = v;
+    const { name, namespace, labels, podLabels, previewName, dependsOn } = c;
+    const autoscaling = replicas.max > replicas.min;
+    let previewService: ServiceV1 | undefined;
+    let podDisruptionBudget: PodDisruptionBudgetV1 | undefined;
+    let autoscaler: HorizontalPodAutoscalerV2 | undefined;
     // Argo Rollouts adds `rollouts-pod-template-hash` to the selectors of the Services it switches:
     // Terraform must not take it away again.
     const switched = progressive ? { ignoreChanges: ["spec[0].selector"] } : undefined;
@@ -486,7 +572,7 @@ export class ModelEndpoint extends Construct {
       { name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" },
       { name: MODEL_SERVER_METRICS_PORT_NAME, port: MODEL_SERVER_METRICS_PORT, targetPort: MODEL_SERVER_METRICS_PORT_NAME, protocol: "TCP" },
     ];
-    this.service = new ServiceV1(this, "service", {
+    const service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
       spec: {
         type: "ClusterIP",
@@ -496,9 +582,8 @@ export class ModelEndpoint extends Construct {
       lifecycle: strategy === "blueGreen" ? switched : undefined,
       dependsOn,
     });
-    const previewName = `${name}-preview`.slice(0, 63).replace(/-+$/, "");
     if (progressive) {
-      this.previewService = new ServiceV1(this, "preview_service", {
+      previewService = new ServiceV1(this, "preview_service", {
         metadata: { name: previewName, namespace, labels: { ...labels, "mlflow-platform/role": "preview" } },
         spec: {
           type: "ClusterIP",
@@ -510,30 +595,36 @@ export class ModelEndpoint extends Construct {
       });
     }
     if (replicas.min >= 2) {
-      this.podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
+      podDisruptionBudget = new PodDisruptionBudgetV1(this, "pdb", {
         metadata: { name, namespace, labels },
         spec: { maxUnavailable: "1", selector: { matchLabels: podLabels } },
         dependsOn,
       });
     }
     if (autoscaling) {
-      this.autoscaler = new HorizontalPodAutoscalerV2(this, "hpa", {
+      autoscaler = new HorizontalPodAutoscalerV2(this, "hpa", {
         metadata: { name, namespace, labels },
         spec: {
           minReplicas: replicas.min,
           maxReplicas: replicas.max,
           scaleTargetRef: progressive
             ? { apiVersion: "argoproj.io/v1alpha1", kind: "Rollout", name }
-            : { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+            : { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
           metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: props.targetCpuUtilizationPercent ?? 70 } } }],
           behavior: { scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }] },
         },
         dependsOn,
       });
     }
+    return { service, previewService, podDisruptionBudget, autoscaler };
+  }
+
+  /** Who may call the server (the gateway, the smoke test) and scrape it (Prometheus); egress only for its log. */
+  private createNetworkPolicy(props: ModelEndpointProps, v: Checked, c: Server): NetworkPolicyV1 {
+    const { gatewayCidrs, prometheusPodLabels, progressive } = v;
+    const { name, namespace, labels, podLabels, smokeLabels, log, dependsOn } = c;
     const monitoringNamespace = props.monitoringNamespace ?? "monitoring";
-    const smokeLabels = smokeTestPodLabels(`${props.namePrefix}-${modelName}`);
-    this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
+    return new NetworkPolicyV1(this, "network_policy", {
       metadata: { name, namespace, labels },
       spec: {
         podSelector: { matchLabels: podLabels },
@@ -561,35 +652,52 @@ export class ModelEndpoint extends Construct {
       },
       dependsOn,
     });
-    if (progressive) {
-      // The smoke test's pods: nothing comes in; out only DNS and the model's pods.
-      new NetworkPolicyV1(this, "smoke_test_network_policy", {
-        metadata: { name: `${name}-smoke-test`.slice(0, 63).replace(/-+$/, ""), namespace, labels },
-        spec: {
-          podSelector: { matchLabels: smokeLabels },
-          policyTypes: ["Ingress", "Egress"],
-          egress: [
-            { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
-            { to: [{ podSelector: { matchLabels: podLabels } }], ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }] },
-          ],
-        },
-        dependsOn,
-      });
-      this.smokeCommand = smokeTestCommand({
-        image: this.image,
-        url: `http://${previewName}.${namespace}.svc`,
-        expectVersion: release.version,
-        row: props.smokeTest!.row,
-        expectLabel: props.smokeTest!.expectLabel,
-        callerHeader,
-      });
-      this.rolloutName = name;
-      this.resources.push(...rolloutObjects({
-        name, namespace, labels, podLabels, modelName, version: release.version, replicas: replicas.min,
-        deploymentName: name, activeService: name, previewService: previewName,
-        delivery: { ...delivery, strategy }, smoke: this.smokeCommand, smokePodLabels: smokeLabels, uid: Number(uid),
-      }));
-    }
+  }
+
+  /**
+   * A progressive release: the smoke test's NetworkPolicy and command, and the Rollout's objects (in the
+   * chart). Returns the smoke command.
+   */
+  private createRollout(props: ModelEndpointProps, v: Checked, c: Server): ContainerCommand {
+    const { replicas, callerHeader, delivery, strategy } = v;
+    const { modelName } = props;
+    const { name, namespace, labels, podLabels, smokeLabels, previewName, release, uid, dependsOn } = c;
+    // The smoke test's pods: nothing comes in; out only DNS and the model's pods.
+    new NetworkPolicyV1(this, "smoke_test_network_policy", {
+      metadata: { name: `${name}-smoke-test`.slice(0, 63).replace(/-+$/, ""), namespace, labels },
+      spec: {
+        podSelector: { matchLabels: smokeLabels },
+        policyTypes: ["Ingress", "Egress"],
+        egress: [
+          { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+          { to: [{ podSelector: { matchLabels: podLabels } }], ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }] },
+        ],
+      },
+      dependsOn,
+    });
+    const smokeCommand = smokeTestCommand({
+      image: c.image,
+      url: `http://${previewName}.${namespace}.svc`,
+      expectVersion: release.version,
+      row: props.smokeTest!.row,
+      expectLabel: props.smokeTest!.expectLabel,
+      callerHeader,
+    });
+    this.resources.push(...rolloutObjects({
+      name, namespace, labels, podLabels, modelName, version: release.version, replicas: replicas.min,
+      deploymentName: name, activeService: name, previewService: previewName,
+      delivery: { ...delivery, strategy }, smoke: smokeCommand, smokePodLabels: smokeLabels, uid: Number(uid),
+    }));
+    return smokeCommand;
+  }
+
+  /**
+   * The local chart with the objects Terraform's Kubernetes provider has no resource for: the Rollout's,
+   * the TargetGroupBinding, the ServiceMonitor.
+   */
+  private createChart(props: ModelEndpointProps, v: Checked, c: Server, deps: { deployment: DeploymentV1; service: ServiceV1; previewService?: ServiceV1 }): Release {
+    const { progressive } = v;
+    const { name, namespace, labels, podLabels, dependsOn } = c;
     if (props.targetGroupArn) {
       this.resources.push({
         apiVersion: "elbv2.k8s.aws/v1beta1",
@@ -609,7 +717,7 @@ export class ModelEndpoint extends Construct {
       },
     });
     const chart = new TerraformAsset(this, "chart", { path: chartDirectory(), type: AssetType.DIRECTORY });
-    this.customResources = new Release(this, "custom_resources", {
+    const customResources = new Release(this, "custom_resources", {
       name: `${name}-resources`.slice(0, 53),
       namespace,
       chart: `./${chart.path}`,
@@ -617,14 +725,15 @@ export class ModelEndpoint extends Construct {
       atomic: true,
       cleanupOnFail: true,
       maxHistory: 5,
-      dependsOn: [this.service, ...(this.previewService ? [this.previewService] : []), ...dependsOn],
+      dependsOn: [deps.service, ...(deps.previewService ? [deps.previewService] : []), ...dependsOn],
     });
     // The Rollout's analysis for the new version is in place before the Deployment's template changes
     // (which is what starts the release).
     if (progressive) {
-      const chartAddress = `${this.customResources.terraformResourceType}.${this.customResources.friendlyUniqueId}`;
-      this.deployment.dependsOn = [...(this.deployment.dependsOn ?? []), chartAddress];
+      const chartAddress = `${customResources.terraformResourceType}.${customResources.friendlyUniqueId}`;
+      deps.deployment.dependsOn = [...(deps.deployment.dependsOn ?? []), chartAddress];
     }
-    this.contract = { namespace, serviceName: name, port: 80, portName: MODEL_SERVER_PORT_NAME, podLabels, serviceLabels: labels };
+    return customResources;
   }
+
 }

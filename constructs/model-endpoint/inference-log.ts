@@ -4,6 +4,8 @@
  */
 import { RULE_KINDS, REDACT_PATTERNS } from "../core/inference-log";
 import type { WorkloadIdentityMode } from "../core/workload-role";
+import { artifactAccess } from "../core/grants";
+import { isS3KeyPrefix } from "../core/s3-prefix";
 
 /** The key of the generated Secret holding the HMAC key. */
 export const INFERENCE_LOG_SECRET_KEY = "hmac-key";
@@ -61,7 +63,7 @@ export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: 
   const out: [string, unknown, string][] = [];
   const sampling = l.sampling ?? 1;
   if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1)) out.push(["inferenceLog.sampling", sampling, "a number from 0 to 1"]);
-  if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(l.prefix)) out.push(["inferenceLog.prefix", l.prefix, "an S3 key prefix without leading or trailing '/'"]);
+  if (!isS3KeyPrefix(l.prefix)) out.push(["inferenceLog.prefix", l.prefix, "an S3 key prefix without leading or trailing '/'"]);
   if (inputFields.length === 0) out.push(["inputFields", inputFields, "the model's input features, in order, when inferenceLog is set"]);
   const declared = new Set([...inputFields, ...(l.contextFields ?? [])]);
   (l.rules ?? []).forEach((r, i) => {
@@ -77,16 +79,12 @@ export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: 
 export function inferenceLogRolePolicy(l: ModelEndpointInferenceLog, modelName: string): Record<string, unknown> {
   return {
     Version: "2012-10-17",
-    Statement: [
-      { Sid: "WriteOwnInferenceLog", Effect: "Allow", Action: "s3:PutObject", Resource: `${l.bucketArn}/${l.prefix}/model=${modelName}/*` },
-      {
-        Sid: "EncryptThroughS3",
-        Effect: "Allow",
-        Action: "kms:GenerateDataKey",
-        Resource: l.kmsKeyArn,
-        Condition: { StringEquals: { "kms:ViaService": `s3.${l.region}.amazonaws.com` } },
-      },
-    ],
+    Statement: artifactAccess(l, {
+      prefix: `${l.prefix}/model=${modelName}`,
+      write: true,
+      region: l.region,
+      sids: { objects: "WriteOwnInferenceLog", key: "EncryptThroughS3" },
+    }),
   };
 }
 

@@ -8,6 +8,7 @@
 import type { ArtifactStoreContract } from "../core/contracts";
 import { MLFLOW_ENV, type TrackingServerLocation, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
 import type { ContainerCommand } from "../core/command-types";
+import { podSelectorLabels } from "../core/labels";
 
 /** The retention settings (config/registry.ts's `registry.retention` is one). */
 export interface RetentionSettings {
@@ -35,11 +36,7 @@ export const RETENTION_TMP_DIR = "/tmp";
 
 /** Labels selecting the retention CronJob's pods (the tracking server's NetworkPolicy admits them). */
 export function modelRetentionPodLabels(config: Pick<RetentionEnvironment, "project" | "name">): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "model-retention",
-  };
+  return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "model-retention");
 }
 
 /** `mlflow-platform retention run --keep N --artifacts-destination <the server's> [--served m/v]... [--dry-run]`. */

@@ -7,6 +7,7 @@ import type { ArtifactStoreContract } from "../core/contracts";
 import type { ModelRetentionProps } from ".";
 import { modelRetentionPodLabels, retentionCommand } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
+import { managedLabels } from "../core/labels";
 
 /** The ModelRetention props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function modelRetentionProps(
@@ -19,7 +20,7 @@ export function modelRetentionProps(
     command: retentionCommand({ config, artifactStore: deps.artifactStore }),
     schedule: config.registry.retention.schedule,
     podLabels: modelRetentionPodLabels(config),
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    labels: managedLabels(config.project),
     bucketArn: deps.artifactStore.bucketArn,
     artifactPrefix: deps.artifactPrefix,
     clusterName: config.cluster.name,

@@ -13,6 +13,8 @@ import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
 import type { WorkloadRole } from "../core/workload-role";
+import { artifactAccess } from "../core/grants";
+import { S3_KEY_PREFIX } from "../core/s3-prefix";
 
 /** Props of {@link ModelRetention}: those of every scheduled API client (api-client-cron-job.ts), and its prefix. */
 export interface ModelRetentionProps extends ApiClientCronJobProps {
@@ -30,27 +32,19 @@ export class ModelRetention extends Construct {
     super(scope, id);
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
       containerName: "retention",
-      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: /^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/ },
+      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX },
       roleDescription: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
       policy: {
         name: "tag-artifacts-for-archival",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "ListArtifactPrefix",
-              Effect: "Allow",
-              Action: "s3:ListBucket",
-              Resource: props.bucketArn,
-              Condition: { StringLike: { "s3:prefix": [`${props.artifactPrefix}/*`] } },
-            },
-            {
-              Sid: "TagArtifactObjects",
-              Effect: "Allow",
-              Action: ["s3:GetObjectTagging", "s3:PutObjectTagging"],
-              Resource: `${props.bucketArn}/${props.artifactPrefix}/*`,
-            },
-          ],
+          Statement: artifactAccess({ bucketArn: props.bucketArn }, {
+            prefix: props.artifactPrefix,
+            list: true,
+            tag: true,
+            region: props.region,
+            sids: { list: "ListArtifactPrefix", objects: "TagArtifactObjects" },
+          }),
         },
       },
     }));

@@ -22,6 +22,7 @@ import { buildDashboards, type Dashboard } from "./dashboards";
 import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./model-serving";
 import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./rules";
 import { PropError } from "../core/prop-error";
+import { managedLabels } from "../core/labels";
 
 /** kube-prometheus-stack, pinned exactly (checked against the chart's Chart.yaml: 88.5.3, operator v0.93.1). */
 export const KUBE_PROMETHEUS_STACK_VERSION = "88.5.3";
@@ -302,7 +303,7 @@ export class Monitoring extends Construct {
       datasourceUid: cloudWatchUid,
     })] : []), ...(servingTargets ? [buildModelServingDashboard(servingTargets)] : [])];
 
-    const labels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf", ...(props.selectorLabels ?? {}) };
+    const labels = { ...managedLabels(PART_OF), ...(props.selectorLabels ?? {}) };
     this.resources = [
       serviceMonitor("mlflow-tracking-server", this.namespace, labels, ts.namespace, ts.serviceLabels, ts.portName, ts.metricsPath),
       serviceMonitor("mlflow-oauth2-proxy", this.namespace, labels, proxy.namespace, proxy.serviceLabels, proxy.metricsPortName, "/metrics"),
@@ -324,8 +325,7 @@ export class Monitoring extends Construct {
         metadata: {
           name: this.namespace,
           labels: {
-            "app.kubernetes.io/part-of": PART_OF,
-            "app.kubernetes.io/managed-by": "cdktf",
+            ...managedLabels(PART_OF),
             // Prometheus, Grafana and the operator run as non-root; node-exporter (off by default) needs host access.
             "pod-security.kubernetes.io/enforce": level,
             "pod-security.kubernetes.io/enforce-version": "latest",

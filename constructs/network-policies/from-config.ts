@@ -18,6 +18,7 @@ import { PROMETHEUS_OPERATOR_POD_LABELS } from "../core/pod-spec";
 import { ARGO_ROLLOUTS_METRICS_PORT } from "../argo-rollouts";
 import type { CidrPeer, FlowRule, NetworkPoliciesProps, Peer, WorkloadAllows } from "./index";
 import type { PropFieldMap } from "../core/prop-error";
+import { managedLabels } from "../core/labels";
 
 /** PostgreSQL (RDS) port. */
 export const POSTGRES_PORT = 5432;
@@ -214,7 +215,7 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
   return {
     namespaces: inputs.namespaces,
     workloads,
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    labels: managedLabels(config.project),
   };
 }
 

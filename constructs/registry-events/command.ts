@@ -10,6 +10,7 @@
 import type { SecretKeyRef } from "../core/contracts";
 import { type TrackingServerLocation, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
+import { podSelectorLabels } from "../core/labels";
 
 /** A secret by reference, never a value (config/events.ts's `secretRefSchema`). */
 export type SecretSource =
@@ -107,11 +108,7 @@ export function managedChannelSecretName(config: RegistryEventsEnvironment): str
 
 /** Labels of the service's pods (its Deployment's selector, and the peer other NetworkPolicies admit). */
 export function registryEventsPodLabels(config: RegistryEventsEnvironment): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow-registry-events",
-    "app.kubernetes.io/instance": `${config.project}-${config.name}`,
-    "app.kubernetes.io/component": "registry-events",
-  };
+  return podSelectorLabels("mlflow-registry-events", `${config.project}-${config.name}`, "registry-events");
 }
 
 /** The URL MLflow's webhook posts to: the service's in-cluster name (plain HTTP; see docs/registry-events.md). */

@@ -11,9 +11,8 @@ import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-
 import type { ArtifactStoreContract, TrackingIdentityContract } from "../core/contracts";
 import { WorkloadRole } from "../core/workload-role";
 import { PropError } from "../core/prop-error";
-
-/** The S3 actions MLflow's tracking server, migration Job and gc CronJob perform on artifacts. */
-export const MLFLOW_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"] as const;
+import { artifactAccess } from "../core/grants";
+import { isS3KeyPrefix } from "../core/s3-prefix";
 
 /** Props of {@link TrackingIdentity}. */
 export interface TrackingIdentityProps {
@@ -63,11 +62,10 @@ export class TrackingIdentity extends Construct {
 
   constructor(scope: Construct, id: string, props: TrackingIdentityProps) {
     super(scope, id);
-    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifactPrefix)) {
+    if (!isS3KeyPrefix(props.artifactPrefix)) {
       throw new PropError(this, "artifactPrefix", props.artifactPrefix, `an S3 key prefix without leading or trailing '/'`);
     }
     const serviceAccountName = props.serviceAccountName ?? "mlflow";
-    const bucketArn = props.artifacts.bucketArn;
     const prefix = props.artifactPrefix;
 
     // "Default": the role, its policy and the association keep the addresses they had when this
@@ -89,28 +87,18 @@ export class TrackingIdentity extends Construct {
         name: "mlflow-artifacts",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "ListArtifactPrefix",
-              Effect: "Allow",
-              Action: "s3:ListBucket",
-              Resource: bucketArn,
-              Condition: { StringLike: { "s3:prefix": [prefix, `${prefix}/*`] } },
-            },
-            {
-              Sid: "ReadWriteArtifacts",
-              Effect: "Allow",
-              Action: [...MLFLOW_OBJECT_ACTIONS],
-              Resource: `${bucketArn}/${prefix}/*`,
-            },
-            {
-              Sid: "UseArtifactKeyThroughS3",
-              Effect: "Allow",
-              Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-              Resource: props.artifacts.kmsKeyArn,
-              Condition: { StringEquals: { "kms:ViaService": `s3.${props.region}.amazonaws.com` } },
-            },
-          ],
+          // What MLflow's tracking server, migration Job and gc CronJob do with artifacts. MLflow's
+          // client lists with the prefix itself (no trailing '/') too.
+          Statement: artifactAccess(props.artifacts, {
+            prefix,
+            list: "including-prefix",
+            read: true,
+            write: true,
+            delete: true,
+            abortUploads: true,
+            region: props.region,
+            sids: { list: "ListArtifactPrefix", objects: "ReadWriteArtifacts", key: "UseArtifactKeyThroughS3" },
+          }),
         },
       }],
     });

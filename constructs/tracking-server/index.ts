@@ -46,6 +46,7 @@ import {
   PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
   restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
 } from "../core/pod-spec";
+import { podSelectorLabels } from "../core/labels";
 
 /** Name of the Service port (and container port) serving the API, the UI and `/metrics`. */
 export const TRACKING_PORT_NAME = "http";
@@ -402,11 +403,7 @@ function commonLabels(r: Resolved, component: string): Record<string, string> {
 
 /** Labels that select the pods of one component. Stable across versions (a Deployment's selector is immutable). */
 function selectorLabels(instance: string, component: string): Record<string, string> {
-  return {
-    "app.kubernetes.io/name": "mlflow",
-    "app.kubernetes.io/instance": instance,
-    "app.kubernetes.io/component": component,
-  };
+  return podSelectorLabels("mlflow", instance, component);
 }
 
 /** Labels selecting the tracking server's pods (`instance`: the `instance` prop). */

@@ -9,6 +9,7 @@ import type { ArtifactStoreContract } from "../core/contracts";
 import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
+import { managedLabels } from "../core/labels";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
 export function argoArtifactPrefix(config: EnvironmentConfig): string {
@@ -37,7 +38,7 @@ export function trainingProps(config: EnvironmentConfig, stackName: string, deps
   const steps = t.steps;
   return {
     namespace: t.namespace,
-    labels: { "app.kubernetes.io/part-of": config.project, "app.kubernetes.io/managed-by": "cdktf" },
+    labels: managedLabels(config.project),
     argo: t.argo.mode === "install" ? {
       namespace: t.argo.namespace,
       chartVersion: t.argo.chartVersion,

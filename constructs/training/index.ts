@@ -28,6 +28,9 @@ import { WorkloadRole, type WorkloadIdentityMode } from "../core/workload-role";
 import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "./command";
 import type { EnvVar } from "../core/command-types";
 import { PropError } from "../core/prop-error";
+import { artifactAccess } from "../core/grants";
+import { isS3KeyPrefix } from "../core/s3-prefix";
+import { RESTRICTED_POD_SECURITY } from "../core/labels";
 
 /** Where the argo-workflows chart is published (argoproj/argo-helm). */
 export const ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm";
@@ -165,7 +168,7 @@ export class Training extends Construct {
     if (!/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) || ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)) {
       throw new PropError(this, "tokenAudience", props.tokenAudience, `a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's)`);
     }
-    if (!/^[a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*$/.test(props.artifacts.prefix)) {
+    if (!isS3KeyPrefix(props.artifacts.prefix)) {
       throw new PropError(this, "artifacts.prefix", props.artifacts.prefix, `an S3 key prefix without leading or trailing '/'`);
     }
     const uid = props.runAsUser ?? 10001;
@@ -177,8 +180,7 @@ export class Training extends Construct {
         name: ns,
         labels: {
           ...labels,
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
+          ...RESTRICTED_POD_SECURITY,
         },
       },
       dependsOn,
@@ -201,11 +203,14 @@ export class Training extends Construct {
         name: "argo-artifact-prefix",
         document: {
           Version: "2012-10-17",
-          Statement: [
-            { Sid: "ListArgoPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: props.artifacts.bucketArn, Condition: { StringLike: { "s3:prefix": [`${props.artifacts.prefix}/*`] } } },
-            { Sid: "ReadWriteArgoArtifacts", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: `${props.artifacts.bucketArn}/${props.artifacts.prefix}/*` },
-            { Sid: "UseArtifactKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: props.artifacts.kmsKeyArn, Condition: { StringEquals: { "kms:ViaService": `s3.${props.artifacts.region}.amazonaws.com` } } },
-          ],
+          Statement: artifactAccess(props.artifacts, {
+            prefix: props.artifacts.prefix,
+            list: true,
+            read: true,
+            write: true,
+            region: props.artifacts.region,
+            sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
+          }),
         },
       }],
     });
@@ -264,7 +269,7 @@ export class Training extends Construct {
       if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) throw new PropError(this, "argo.chartVersion", a.chartVersion, `an exact chart version such as "0.45.27"`);
       if (!/^https:\/\//.test(a.sso.redirectUrl)) throw new PropError(this, "argo.sso.redirectUrl", a.sso.redirectUrl, `https://<argo UI hostname>/oauth2/callback`);
       const argoNs = this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
-        metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
+        metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", ...RESTRICTED_POD_SECURITY } },
         dependsOn,
       });
       const podSecurity = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };

@@ -1,7 +1,7 @@
 /** PropError: one message style for every prop a construct refuses, the value rendered safely. */
 import { App, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
-import { constructPathOf, fieldOfProp, MAX_RENDERED_VALUE, PropError, REDACTED, renderValue } from "../../constructs/core/prop-error";
+import { constructPathOf, fieldOfProp, MAX_RENDERED_VALUE, PropError, REDACTED, renderValue } from "../../../constructs/core/prop-error";
 
 describe("PropError", () => {
   const stack = new TerraformStack(new App(), "mlflow-dev");
