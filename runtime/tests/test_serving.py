@@ -7,7 +7,7 @@ import pytest
 
 from mlflow_platform.serving.app import ModelServer, ServerConfig
 from mlflow_platform.serving.limits import CallerLimiter, retry_after
-from mlflow_platform.serving.model import BadInput, LoadedModel, parse_predict_body
+from mlflow_platform.serving.model import BadRequest, LoadedModel, parse_predict_body
 
 
 class FakePyfunc:
@@ -103,7 +103,7 @@ def test_parse_one_row_and_rows():
     ],
 )
 def test_parse_names_the_problem(body, status, words):
-    with pytest.raises(BadInput) as e:
+    with pytest.raises(BadRequest) as e:
         parse_predict_body(body, 4)
     assert e.value.status == status
     assert words in e.value.message

@@ -13,8 +13,10 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+from mlflow_platform.common.errors import BadInput
+
 from . import history
-from .errors import BadInput, Refused, RegistryToolError
+from .errors import Refused, RegistryToolError
 from .gates import TARGET_STAGES, GateResult, Gates, GateSet, check_target, evaluate_metric
 from .identity import Identity, Person, normalize_email, same_person
 

@@ -41,7 +41,7 @@ from .identity import IdentityPolicy, caller_value
 from .limits import CallerLimiter, retry_after
 from .metrics import COUNTED_ROUTES, Metrics
 from .model import (
-    BadInput,
+    BadRequest,
     LoadedModel,
     check_json_input,
     load,
@@ -377,7 +377,7 @@ class ModelServer:
         self.uploads[caller] = uploading + 1
         try:
             body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.body_timeout)
-        except BadInput as e:
+        except BadRequest as e:
             # No "Connection: close": closing with the client's body still arriving makes the kernel
             # reset the connection, and the client may see ECONNRESET instead of this answer. Kept
             # open, uvicorn discards the rest of the body after the answer (constant memory; the
@@ -438,7 +438,7 @@ class ModelServer:
         try:
             rows = parse_predict_body(body, model.n_features)
             predictions = predict_rows(model, rows)
-        except BadInput as e:
+        except BadRequest as e:
             return e.status, {"error": e.code, "message": e.message}
         except (ValueError, TypeError) as e:
             return 422, {"error": "model_rejected_input", "message": _short(str(e))}
@@ -463,7 +463,7 @@ class ModelServer:
             # integer ends in RecursionError/OverflowError there (a 500). Refused here first, naming why.
             try:
                 check_json_input(load_json(body))
-            except BadInput as e:
+            except BadRequest as e:
                 return e.status, {"error_code": "BAD_REQUEST", "message": e.message}
         try:
             result = model.invocations(body, content_type, model.pyfunc, model.input_schema)
@@ -514,19 +514,19 @@ async def _read_body(scope: dict, receive: Callable, limit: int) -> bytes:
         try:
             size = int(declared)
         except ValueError:
-            raise BadInput(400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number") from None
+            raise BadRequest(400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number") from None
         if size > limit:
-            raise BadInput(413, "body_too_large", f"the body is {size} bytes; this server accepts at most {limit}")
+            raise BadRequest(413, "body_too_large", f"the body is {size} bytes; this server accepts at most {limit}")
     chunks = []
     total = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise BadInput(400, "disconnected", "the client went away before the body arrived")
+            raise BadRequest(400, "disconnected", "the client went away before the body arrived")
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise BadInput(413, "body_too_large", f"the body is over {limit} bytes, the most this server accepts")
+            raise BadRequest(413, "body_too_large", f"the body is over {limit} bytes, the most this server accepts")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
