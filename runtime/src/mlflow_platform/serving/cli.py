@@ -75,7 +75,7 @@ def serve_parser() -> ArgumentParser:
         "--drain-seconds",
         type=float,
         default=float(_env("drain-seconds", 5)),
-        help="After SIGTERM, seconds /ping answers 503 while requests are still served, before the server "
+        help="After SIGTERM, seconds /readyz (and /ping) answer 503 while requests are still served, before the server "
         "stops accepting.",
     )
     p.add_argument(
@@ -100,8 +100,8 @@ def serve_parser() -> ArgumentParser:
         "--admin-port",
         type=int,
         default=int(_env("admin-port", 0)) or None,
-        help="Port serving /health and /metrics (Prometheus, the kubelet), which the traffic port then does "
-        "not serve. Default: none, every route on --port.",
+        help="Port serving liveness (/healthz, /health) and /metrics (Prometheus, the kubelet), which the traffic "
+        "port then does not serve. Default: none, every route on --port.",
     )
     p.add_argument(
         "--allowed-email-domains",

@@ -1,7 +1,7 @@
 """The loaded model and the two ways of calling it: the workflow's ``/predict`` and MLflow's ``/invocations``.
 
 MLflow (and numpy/pandas) are imported only in :func:`load`, which runs in a background thread, so the
-server binds its port at once and answers ``/ping`` with 503 until the model is loaded.
+server binds its port at once and answers ``/readyz`` (and ``/ping``) with 503 until the model is loaded.
 """
 
 from __future__ import annotations
