@@ -45,6 +45,17 @@ def _mlflow_error(err: Exception) -> RegistryToolError:
     return RegistryToolError(f"MLflow: {getattr(err, 'message', None) or err}")
 
 
+def _read(call, *args, missing: str):
+    """``call(*args)``: a registry object; not found is bad input (``missing`` says what to fix), any
+    other failure MLflow's error (exit 1)."""
+    try:
+        return call(*args)
+    except Exception as err:
+        if _not_found(err):
+            raise BadInput(missing) from err
+        raise _mlflow_error(err) from err
+
+
 def _not_found(err: Exception) -> bool:
     return getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
 
@@ -71,27 +82,23 @@ class Registry:
     def model(self, name: str):
         if not name:
             raise BadInput("--model: name a registered model")
-        try:
-            return self.client.get_registered_model(name)
-        except Exception as err:
-            if _not_found(err):
-                raise BadInput(
-                    f"unknown model {name!r}: no registered model has that name (register a version first)"
-                ) from err
-            raise _mlflow_error(err) from err
+        return _read(
+            self.client.get_registered_model,
+            name,
+            missing=f"unknown model {name!r}: no registered model has that name (register a version first)",
+        )
 
     def version(self, name: str, version: str):
         self.model(name)
         if not str(version).isdigit():
             raise BadInput(f"--version {version!r}: a model version is a positive whole number")
-        try:
-            return self.client.get_model_version(name, str(version))
-        except Exception as err:
-            if _not_found(err):
-                raise BadInput(
-                    f"unknown version {version} of model {name!r}: see `mlflow-platform registry status --model {name}`"
-                ) from err
-            raise _mlflow_error(err) from err
+        return _read(
+            self.client.get_model_version,
+            name,
+            str(version),
+            missing=f"unknown version {version} of model {name!r}: "
+            f"see `mlflow-platform registry status --model {name}`",
+        )
 
     @staticmethod
     def aliases(model) -> dict[str, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from mlflow_platform.common.errors import BadInput
+from mlflow_platform.common.paging import all_pages
 
 ARCHIVE_TAG_KEY = "mlflow-platform-retention"
 ARCHIVE_TAG_VALUE = "archive"
@@ -60,7 +61,7 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
     p = Plan()
     kept_locations: set[tuple[str, str]] = set()
     candidates: list[tuple[str, str, tuple[str, str]]] = []
-    for model in _all_models(client):
+    for model in all_pages(client.search_registered_models):
         name = model.name
         exc = exceptions.get(name, {})
         n = int(exc.get("keepVersions", keep_versions))
@@ -68,7 +69,9 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
         alias_of: dict[str, list[str]] = {}
         for a, v in aliases.items() if isinstance(aliases, dict) else ((x.alias, x.version) for x in aliases):
             alias_of.setdefault(str(v), []).append(a)
-        versions = sorted(_all_versions(client, name), key=lambda v: int(v.version), reverse=True)
+        versions = sorted(
+            all_pages(client.search_model_versions, f"name='{name}'"), key=lambda v: int(v.version), reverse=True
+        )
         newest = {str(v.version) for v in versions[:n]}
         p.keep[name], p.archive[name] = [], []
         for v in versions:
@@ -104,26 +107,6 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
             continue
         p.archive[name].append((ver, f"s3://{loc[0]}/{loc[1]}"))
     return p
-
-
-def _all_models(client):
-    token = None
-    while True:
-        page = client.search_registered_models(max_results=200, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
-def _all_versions(client, name):
-    token = None
-    while True:
-        page = client.search_model_versions(f"name='{name}'", max_results=200, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
 
 
 def tag_objects(s3, location: str, dry_run: bool) -> tuple[int, int]:
