@@ -472,10 +472,11 @@ class Registry:
         gate_records = [r.as_record() for r in results]
         model_tags = dict(model.tags or {})
         previous = holder if holder and holder != str(v.version) else None
-        if not all(r.passed for r in results):
-            entry = {
+
+        def promotion(result: str) -> dict:
+            return {
                 "action": "promote",
-                "result": "refused",
+                "result": result,
                 "model": name,
                 "version": str(v.version),
                 "target": target,
@@ -483,6 +484,9 @@ class Registry:
                 "previous": previous,
                 "gates": gate_records,
             }
+
+        if not all(r.passed for r in results):
+            entry = promotion("refused")
             past = history.read_history(model_tags)
             same = [
                 e
@@ -518,16 +522,7 @@ class Registry:
         entry = history.append(
             self.client,
             name,
-            {
-                "action": "promote",
-                "result": "promoted",
-                "model": name,
-                "version": str(v.version),
-                "target": target,
-                "by": me.name,
-                "previous": previous,
-                "gates": gate_records,
-            },
+            promotion("promoted"),
             model_tags,
         )
         msg = (
