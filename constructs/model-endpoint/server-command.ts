@@ -18,7 +18,12 @@ export const MODEL_SERVER_PORT_NAME = "http";
  */
 export const MODEL_SERVER_METRICS_PORT = 9090;
 export const MODEL_SERVER_METRICS_PORT_NAME = "metrics";
-/** Readiness (200 once the model is loaded, 503 while loading or draining; traffic port) and liveness (admin port). */
+/**
+ * Readiness (200 once the model is loaded, 503 while loading or draining; traffic port) and liveness (admin port).
+ * The server also answers the platform's `/readyz` and `/healthz`, but the probes stay on `/ping` (MLflow's scoring
+ * protocol) and `/health`: they are rendered for whatever image a release names, rollbacks included, and an image
+ * built before those paths existed answers only these two.
+ */
 export const READY_PATH = "/ping";
 export const LIVE_PATH = "/health";
 export const METRICS_PATH = "/metrics";

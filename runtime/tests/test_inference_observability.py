@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from mlflow_platform.drift import stats
-from mlflow_platform.drift.job import compare, read_window, report_markdown
+from mlflow_platform.drift.report import compare, read_window, report_markdown
 from mlflow_platform.serving.app import Exchange, ModelServer, ServerConfig
 from mlflow_platform.serving.inference_log import InferenceLogger, partition_key
 from mlflow_platform.serving.obfuscation import Obfuscator, RuleError, keyed_hash, redact_text

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mlflow_platform.registry import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from mlflow_platform.common.errors import ExitCode
 from mlflow_platform.registry.cli import main
 
 from .test_registry_tool import BOB, GATES, log_model
@@ -48,18 +48,18 @@ def test_a_case_or_unicode_variant_of_the_registrant_cannot_approve(tracking, to
     """The review's probe: alice@example.com approved her own Alice@Example.com registration (another
     subject each time, as two accounts of an identity provider would have)."""
     as_(token_for, variant, sub="alice-account-1")
-    assert register("--tag", "validation=passed") == EXIT_OK
+    assert register("--tag", "validation=passed") == ExitCode.OK
     as_(token_for, ALICE, ["ml-approvers"], sub="alice-account-2")
     capsys.readouterr()
-    assert approve() == EXIT_BAD_INPUT
+    assert approve() == ExitCode.BAD_INPUT
     assert "the approver must be a second person" in capsys.readouterr().err
 
 
 def test_the_same_subject_under_another_email_cannot_approve(tracking, token_for, gates_file, capsys):
     as_(token_for, ALICE, sub="u-42")
-    assert register() == EXIT_OK
+    assert register() == ExitCode.OK
     as_(token_for, "alice.smith@example.com", ["ml-approvers"], sub="u-42")
-    assert approve() == EXIT_BAD_INPUT
+    assert approve() == ExitCode.BAD_INPUT
 
 
 def test_a_version_registered_outside_the_tool_cannot_be_approved(tracking, token_for, gates_file, capsys):
@@ -73,25 +73,25 @@ def test_a_version_registered_outside_the_tool_cannot_be_approved(tracking, toke
     c.create_model_version("iris", f"runs:/{run_id}/model", run_id=run_id, tags={"validation": "passed"})
     as_(token_for, BOB, ["ml-approvers"])
     capsys.readouterr()
-    assert approve() == EXIT_BAD_INPUT
+    assert approve() == ExitCode.BAD_INPUT
     assert "no recorded registrant" in capsys.readouterr().err
     hand_written = {"by": BOB, "sub": f"id-{BOB}", "iss": "https://issuer.test", "groups": ["ml-approvers"]}
     c.set_model_version_tag("iris", "1", "platform.approval.production", json.dumps(hand_written))
     as_(token_for, ALICE)
-    assert run("check", "--model", "iris", "--version", "1", "--to", "production", "--json") == EXIT_REFUSED
+    assert run("check", "--model", "iris", "--version", "1", "--to", "production", "--json") == ExitCode.REFUSED
     gates = {g["gate"]: g for g in json.loads(capsys.readouterr().out)["gates"]}
     assert gates["approval"]["result"] == "fail" and "no recorded registrant" in gates["approval"]["detail"]
 
 
 def test_whoever_started_the_pipeline_cannot_approve_what_it_registered(tracking, token_for, gates_file, capsys):
     as_(token_for, None, sub=PIPELINE)  # the pipeline's own identity: a service account, no e-mail
-    assert register("--tag", "validation=passed", "--started-by", "Rita@Example.com") == EXIT_OK
+    assert register("--tag", "validation=passed", "--started-by", "Rita@Example.com") == ExitCode.OK
     as_(token_for, "rita@example.com", ["ml-approvers"])
     capsys.readouterr()
-    assert approve() == EXIT_BAD_INPUT
+    assert approve() == ExitCode.BAD_INPUT
     assert "started the pipeline" in capsys.readouterr().err
     as_(token_for, BOB, ["ml-approvers"])
-    assert approve() == EXIT_OK
+    assert approve() == ExitCode.OK
 
 
 def test_argo_creator_label_names_the_starter(tracking, token_for, gates_file, monkeypatch, capsys):
@@ -100,27 +100,27 @@ def test_argo_creator_label_names_the_starter(tracking, token_for, gates_file, m
     labels = {"workflows.argoproj.io/creator-email": "rita.at.example.com", "workflows.argoproj.io/creator": "x"}
     monkeypatch.setenv("MLFLOW_PLATFORM_WORKFLOW_LABELS", json.dumps(labels))
     as_(token_for, None, sub=PIPELINE)
-    assert register() == EXIT_OK
+    assert register() == ExitCode.OK
     monkeypatch.delenv("MLFLOW_PLATFORM_WORKFLOW_LABELS")
     from mlflow import MlflowClient
 
     registrant = json.loads(MlflowClient().get_model_version("iris", "1").tags["platform.registrant"])
     assert registrant["started_by"] == ["rita@example.com"] and registrant["sub"] == PIPELINE
     as_(token_for, "Rita@example.com", ["ml-approvers"])
-    assert approve() == EXIT_BAD_INPUT
+    assert approve() == ExitCode.BAD_INPUT
 
 
 def test_the_approval_by_a_variant_of_the_requester_is_refused_at_promotion(tracking, token_for, gates_file, capsys):
     as_(token_for, ALICE)
-    assert register("--tag", "validation=passed") == EXIT_OK
+    assert register("--tag", "validation=passed") == ExitCode.OK
     as_(token_for, "bob@example.com", ["ml-approvers"], sub="bob-1")
-    assert approve() == EXIT_OK
+    assert approve() == ExitCode.OK
     as_(token_for, "BOB@example.com", sub="bob-2")
     capsys.readouterr()
-    assert run("promote", "--model", "iris", "--version", "1", "--to", "production") == EXIT_BAD_INPUT
+    assert run("promote", "--model", "iris", "--version", "1", "--to", "production") == ExitCode.BAD_INPUT
     assert "who is also the requester" in capsys.readouterr().err
 
 
 def test_the_tool_s_own_tags_cannot_be_passed_as_tags(tracking, token_for, gates_file, capsys):
     as_(token_for, ALICE)
-    assert register("--tag", 'platform.registrant={"by": "nobody@example.com"}') == EXIT_BAD_INPUT
+    assert register("--tag", 'platform.registrant={"by": "nobody@example.com"}') == ExitCode.BAD_INPUT

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlflow_platform.registry.errors import BadInput
+from mlflow_platform.common.errors import BadInput
 from mlflow_platform.registry.gates import MetricGate, evaluate_metric, parse_gates
 
 

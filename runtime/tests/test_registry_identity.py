@@ -1,6 +1,6 @@
 import pytest
 
-from mlflow_platform.registry.errors import BadInput
+from mlflow_platform.common.errors import BadInput
 from mlflow_platform.registry.identity import identity_from_token
 
 from .conftest import jwt

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from mlflow_platform.common.errors import BadInput
 from mlflow_platform.registry.core import Registry, apply_retry_defaults
-from mlflow_platform.registry.errors import BadInput
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mlflow_platform.registry import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from mlflow_platform.common.errors import ExitCode
 from mlflow_platform.registry.cli import main
 
 GATES = {
@@ -74,7 +74,7 @@ def cli(token_for, who, groups, *argv):
 def register(token_for, run_id, *extra):
     assert (
         cli(token_for, JANE, [], "register", "--model", "iris", "--run-id", run_id, "--artifact-path", "model", *extra)
-        == EXIT_OK
+        == ExitCode.OK
     )
 
 
@@ -101,27 +101,28 @@ def test_the_whole_promotion_flow(tracking, token_for, gates_file, capsys):
     assert len(model_state()[1]) == 3
 
     # staging needs no approval
-    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "1", "--to", "staging") == EXIT_OK
+    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "1", "--to", "staging") == ExitCode.OK
     aliases, stages, _ = model_state()
     assert aliases == {"staging": 1} and stages["1"] == "Staging"
 
     # version 1 to production: bob approves (second person, approvers group), jane promotes
     assert (
         cli(token_for, BOB, ["ml-approvers"], "approve", "--model", "iris", "--version", "1", "--to", "production")
-        == EXIT_OK
+        == ExitCode.OK
     )
-    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "1", "--to", "production") == EXIT_OK
+    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "1", "--to", "production") == ExitCode.OK
     aliases, stages, _ = model_state()
     assert aliases["production"] == 1 and stages["1"] == "Production"
 
     # the worse version is refused by the metric gate, even approved
     assert (
         cli(token_for, BOB, ["ml-approvers"], "approve", "--model", "iris", "--version", "2", "--to", "production")
-        == EXIT_OK
+        == ExitCode.OK
     )
     capsys.readouterr()
     assert (
-        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "2", "--to", "production") == EXIT_REFUSED
+        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "2", "--to", "production")
+        == ExitCode.REFUSED
     )
     assert "metric:accuracy" in capsys.readouterr().err
     refused = history()[-1]
@@ -140,47 +141,51 @@ def test_the_whole_promotion_flow(tracking, token_for, gates_file, capsys):
     # a repeated refusal with the same outcome is not recorded twice
     n = len(history())
     assert (
-        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "2", "--to", "production") == EXIT_REFUSED
+        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "2", "--to", "production")
+        == ExitCode.REFUSED
     )
     assert len(history()) == n
 
     # the better version without approval: refused by the approval gate
     assert (
-        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production") == EXIT_REFUSED
+        cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production")
+        == ExitCode.REFUSED
     )
     assert [g["gate"] for g in history()[-1]["gates"] if g["result"] == "fail"] == ["approval"]
     # check runs the gates and writes nothing
     n = len(history())
-    assert cli(token_for, JANE, [], "check", "--model", "iris", "--version", "3", "--to", "production") == EXIT_REFUSED
+    assert (
+        cli(token_for, JANE, [], "check", "--model", "iris", "--version", "3", "--to", "production") == ExitCode.REFUSED
+    )
     assert len(history()) == n
 
     # approved by bob, promoted by jane: alias and stage move, the previous holder is archived and reachable
     assert (
         cli(token_for, BOB, ["ml-approvers"], "approve", "--model", "iris", "--version", "3", "--to", "production")
-        == EXIT_OK
+        == ExitCode.OK
     )
-    assert cli(token_for, JANE, [], "check", "--model", "iris", "--version", "3", "--to", "production") == EXIT_OK
-    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production") == EXIT_OK
+    assert cli(token_for, JANE, [], "check", "--model", "iris", "--version", "3", "--to", "production") == ExitCode.OK
+    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production") == ExitCode.OK
     aliases, stages, _ = model_state()
     assert aliases["production"] == 3 and aliases["production-previous"] == 1
     assert stages["3"] == "Production" and stages["1"] == "Archived"
     # idempotent: a second promote changes nothing
     n = len(history())
-    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production") == EXIT_OK
+    assert cli(token_for, JANE, [], "promote", "--model", "iris", "--version", "3", "--to", "production") == ExitCode.OK
     assert len(history()) == n and model_state()[:2] == (aliases, stages)
 
     # rollback restores version 1; a second rollback changes nothing
-    assert cli(token_for, JANE, [], "rollback", "--model", "iris", "--to", "production") == EXIT_OK
+    assert cli(token_for, JANE, [], "rollback", "--model", "iris", "--to", "production") == ExitCode.OK
     aliases, stages, _ = model_state()
     assert aliases.get("production") == 1 and "production-previous" not in aliases
     assert stages["1"] == "Production" and stages["3"] == "Archived"
     n = len(history())
-    assert cli(token_for, JANE, [], "rollback", "--model", "iris", "--to", "production") == EXIT_OK
+    assert cli(token_for, JANE, [], "rollback", "--model", "iris", "--to", "production") == ExitCode.OK
     assert len(history()) == n and model_state()[:2] == (aliases, stages)
 
     # status shows the whole history
     capsys.readouterr()
-    assert cli(token_for, JANE, [], "status", "--model", "iris", "--json") == EXIT_OK
+    assert cli(token_for, JANE, [], "status", "--model", "iris", "--json") == ExitCode.OK
     status = json.loads(capsys.readouterr().out)
     actions = [(e["action"], e["result"], e["version"]) for e in status["history"]]
     assert actions == [
@@ -206,7 +211,7 @@ def test_bad_input_names_what_to_fix_and_changes_nothing(tracking, token_for, ga
 
     def bad(who, groups, *argv, expect):
         capsys.readouterr()
-        assert cli(token_for, who, groups, *argv) == EXIT_BAD_INPUT
+        assert cli(token_for, who, groups, *argv) == ExitCode.BAD_INPUT
         err = capsys.readouterr().err
         assert expect in err, err
         assert model_state() == before
@@ -247,7 +252,7 @@ def test_bad_input_names_what_to_fix_and_changes_nothing(tracking, token_for, ga
     # an approver who is also the requester
     assert (
         cli(token_for, BOB, ["ml-approvers"], "approve", "--model", "iris", "--version", "1", "--to", "production")
-        == EXIT_OK
+        == ExitCode.OK
     )
     before = model_state()
     bad(
@@ -269,7 +274,7 @@ def test_approver_outside_the_group_is_refused(tracking, token_for, gates_file, 
     register(token_for, log_model(0.95), "--tag", "validation=passed")
     assert (
         cli(token_for, BOB, ["engineering"], "approve", "--model", "iris", "--version", "1", "--to", "production")
-        == EXIT_REFUSED
+        == ExitCode.REFUSED
     )
     assert "not in an approvers group" in capsys.readouterr().err
 
@@ -278,12 +283,12 @@ def test_signature_and_required_tags_gates(tracking, token_for, gates_file, caps
     register(token_for, log_model(0.95, signature=False))
     assert (
         cli(token_for, BOB, ["ml-approvers"], "approve", "--model", "iris", "--version", "1", "--to", "production")
-        == EXIT_OK
+        == ExitCode.OK
     )
     capsys.readouterr()
     assert (
         cli(token_for, JANE, [], "check", "--model", "iris", "--version", "1", "--to", "production", "--json")
-        == EXIT_REFUSED
+        == ExitCode.REFUSED
     )
     decision = json.loads(capsys.readouterr().out)
     failed = sorted(g["gate"] for g in decision["gates"] if g["result"] == "fail")
@@ -292,7 +297,9 @@ def test_signature_and_required_tags_gates(tracking, token_for, gates_file, caps
 
 def test_no_gates_is_bad_input(tracking, token_for, monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_PLATFORM_REGISTRY_GATES", raising=False)
-    assert cli(token_for, JANE, [], "check", "--model", "iris", "--version", "1", "--to", "staging") == EXIT_BAD_INPUT
+    assert (
+        cli(token_for, JANE, [], "check", "--model", "iris", "--version", "1", "--to", "staging") == ExitCode.BAD_INPUT
+    )
     assert "no gate definitions" in capsys.readouterr().err
 
 

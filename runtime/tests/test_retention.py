@@ -6,7 +6,9 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from mlflow_platform.retention.job import ARCHIVE_TAG_KEY, BadInput, main, plan, s3_location, tag_objects
+from mlflow_platform.common.errors import BadInput
+from mlflow_platform.retention.cli import main
+from mlflow_platform.retention.plan import ARCHIVE_TAG_KEY, plan, s3_location, tag_objects
 
 DEST = "s3://bucket/mlartifacts"
 
@@ -65,11 +67,22 @@ def test_artifact_uri_mapping(uri, loc):
     assert s3_location(uri, DEST) == loc
 
 
-def test_n_below_one_is_bad_input(capsys):
+def test_n_below_one_is_bad_input(capsys, tmp_path, monkeypatch):
     with pytest.raises(BadInput, match="N >= 1"):
         plan(FakeClient(), 0, set(), {}, DEST)
+    with pytest.raises(BadInput, match=r"exceptions\.iris\.keepVersions 0"):
+        plan(FakeClient(), 2, set(), {"iris": {"keepVersions": 0}}, DEST)
+    # Nothing is touched: not even MLflow's default local store (sqlite:///mlflow.db in the working directory).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert main(["run", "--keep", "0", "--artifacts-destination", DEST]) == 2
     assert "keep at least 1 version" in capsys.readouterr().err
+    assert (
+        main(["run", "--keep", "2", "--artifacts-destination", DEST, "--exceptions", '{"iris": {"keepVersions": 0}}'])
+        == 2
+    )
+    assert "exceptions.iris.keepVersions 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_tagging_is_idempotent_and_keeps_other_tags(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from mlflow_platform.serving.app import ModelServer, ServerConfig
 from mlflow_platform.serving.limits import CallerLimiter, retry_after
-from mlflow_platform.serving.model import BadInput, LoadedModel, parse_predict_body
+from mlflow_platform.serving.model import BadRequest, LoadedModel, parse_predict_body
 
 
 class FakePyfunc:
@@ -103,7 +103,7 @@ def test_parse_one_row_and_rows():
     ],
 )
 def test_parse_names_the_problem(body, status, words):
-    with pytest.raises(BadInput) as e:
+    with pytest.raises(BadRequest) as e:
         parse_predict_body(body, 4)
     assert e.value.status == status
     assert words in e.value.message
@@ -128,14 +128,20 @@ def test_caller_limiter_memory_is_bounded():
 
 
 def test_not_ready_until_loaded(server):
-    assert call(server, "GET", "/ping")[0] == 503
-    assert call(server, "GET", "/health")[0] == 200
+    # /readyz is the platform's readiness path; /ping (MLflow's scoring protocol, the probes) answers the same.
+    def ready():
+        statuses = {call(server, "GET", path)[0] for path in ("/readyz", "/ping")}
+        assert len(statuses) == 1, statuses
+        return statuses.pop()
+
+    assert ready() == 503
+    assert call(server, "GET", "/healthz")[0] == call(server, "GET", "/health")[0] == 200
     status, headers, _ = call(server, "POST", "/predict", b'{"data": [5.1, 3.5, 1.4, 0.2]}')
     assert status == 503 and headers["retry-after"] == "1"
     loaded(server)
-    assert call(server, "GET", "/ping")[0] == 200
+    assert ready() == 200
     server.drain()
-    assert call(server, "GET", "/ping")[0] == 503
+    assert ready() == 503
 
 
 def test_predict_answers_model_version_and_request_id(server):

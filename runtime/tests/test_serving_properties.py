@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from mlflow_platform.serving.app import Exchange, ModelServer, ServerConfig
 from mlflow_platform.serving.inference_log import InferenceLogger
-from mlflow_platform.serving.model import BadInput, parse_predict_body
+from mlflow_platform.serving.model import BadRequest, parse_predict_body
 
 from .test_serving import fake_loader, real_model  # noqa: F401 - real_model is a fixture
 from .test_serving_trust import call
@@ -261,7 +261,7 @@ bodies = st.one_of(
 def test_the_signature_check_answers_rows_or_a_4xx_never_anything_else(body):
     try:
         rows = parse_predict_body(body, 4)
-    except BadInput as e:
+    except BadRequest as e:
         assert 400 <= e.status < 500 and e.message
         return
     assert all(len(r) == 4 and all(type(v) in (int, float) for v in r) for r in rows)
@@ -328,9 +328,9 @@ def test_the_cheap_prefilter_never_skips_a_body_the_full_check_refuses(body):
 
     try:
         doc = load_json(body)
-    except BadInput:
+    except BadRequest:
         return  # MLflow's own parser refuses it (not JSON) with a 400
     try:
         check_json_input(doc)
-    except BadInput:
+    except BadRequest:
         assert needs_json_check(body), body[:200]

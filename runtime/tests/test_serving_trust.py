@@ -190,13 +190,14 @@ def test_access_log_holds_the_callers_hmac_never_the_address():
     assert "jane" not in "".join(other.lines) and len(json.loads(other.lines[-1])["caller"]) == 64
 
 
-# ── /metrics and /health: the admin port only ──
-def test_metrics_and_health_only_on_the_admin_port():
+# ── /metrics and liveness: the admin port only ──
+def test_metrics_and_liveness_only_on_the_admin_port():
     app = server(admin_port=9090)
-    for path in ("/metrics", "/health"):
+    for path in ("/metrics", "/healthz", "/health"):
         assert call(app, "GET", path, port=8080)[0] == 404, path
         assert call(app, "GET", path, port=9090)[0] == 200, path
-    assert call(app, "GET", "/ping", port=8080)[0] == 200
+    for path in ("/readyz", "/ping"):
+        assert call(app, "GET", path, port=8080)[0] == 200, path
     assert call(app, "GET", "/openapi.json", port=8080)[0] == 200
     assert call(app, "POST", "/predict", GOOD, port=9090)[0] == 404
     assert call(app, "POST", "/predict", GOOD, port=8080)[0] == 200

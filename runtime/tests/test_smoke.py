@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlflow_platform.serving.smoke import main, smoke
+from mlflow_platform.serving.cli import main
+from mlflow_platform.serving.smoke import smoke
 
 BODY = '{"data": [5.1, 3.5, 1.4, 0.2]}'
 
@@ -48,7 +49,7 @@ def test_passes_on_the_expected_version_and_label(stub):
 
 
 def test_fails_on_another_version_or_label_without_retrying(stub, capsys):
-    assert main(["--url", stub["url"], "--body", BODY, "--expect-version", "4", "--interval", "0"]) == 1
+    assert main(["smoke", "--url", stub["url"], "--body", BODY, "--expect-version", "4", "--interval", "0"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["smoke"] == "fail" and "expected '4'" in out["problems"][0]
     r = smoke(stub["url"], BODY, expect_label="virginica", interval=0)

@@ -2,12 +2,15 @@
 
 One package, one console script (``mlflow-platform``), one sub-command per process:
 
-- ``mlflow-platform registry ...``  the registry tool for pipelines and people (issue 12)
-- ``mlflow-platform events ...``    the registry events service (issue 12)
-- ``mlflow-platform retention ...`` the model retention job (issue 12)
-- ``mlflow-platform serve ...``     the model server (issue 13)
+- ``mlflow-platform registry ...``  the registry tool for pipelines and people
+- ``mlflow-platform events ...``    the registry events service
+- ``mlflow-platform retention ...`` the model retention job
+- ``mlflow-platform serve ...``     the model server (and its image's build context, its smoke test)
+- ``mlflow-platform drift ...``     the drift job
 
-Each sub-command lives in its own sub-package and registers itself in ``cli.py``.
+Each sub-command lives in its own sub-package, whose entry module is ``cli.py``, and is listed in the
+top-level ``cli.py``. What they share (exit codes, ``BadInput``, JSON logs, the run wrapper) is in
+``common/``; the notifications the events service and the drift job send are in ``notify/``.
 """
 
 __version__ = "0.1.0"

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from mlflow_platform.events import notifiers
 from mlflow_platform.events.model import Event
 from mlflow_platform.events.service import Service
 from mlflow_platform.events.settings import load
 from mlflow_platform.events.state import STATE_TAG, Sealer
+from mlflow_platform.notify import channels
 
 from .conftest import STATE_KEY, settings_env
 
@@ -101,7 +101,7 @@ def test_a_channel_down_costs_one_retry_cycle_per_pass(client):
     def sender(channel, event):
         calls.append(channel.name)
         if channel.name == "email":
-            raise notifiers.DeliveryError("email: SMTPServerDisconnected")
+            raise channels.DeliveryError("email: SMTPServerDisconnected")
 
     svc = service(s, client, sender)
     client.create_registered_model("clf")
@@ -119,7 +119,7 @@ def test_a_channel_down_costs_one_retry_cycle_per_pass(client):
 def test_an_undelivered_message_is_given_up_after_keep_seconds(client):
     s = settings_with_email(keepSeconds=60)
     sender = Sender()
-    sender.broken["email"] = notifiers.DeliveryError("email: HTTP 500")
+    sender.broken["email"] = channels.DeliveryError("email: HTTP 500")
     svc = service(s, client, sender)
     v = tagged_version(client, "true")
     svc.reconcile_once()
@@ -148,7 +148,7 @@ def test_header_values_cannot_carry_a_line_break(monkeypatch, client):
         def send_message(self, msg):
             sent.append(msg.as_bytes())
 
-    monkeypatch.setattr(notifiers.smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(channels.smtplib, "SMTP", FakeSMTP)
     s = settings_with_email()
     email_channel = next(c for c in s.channels if c.name == "email")
     hostile = Event(
@@ -157,7 +157,7 @@ def test_header_values_cannot_carry_a_line_break(monkeypatch, client):
         "1",
         {"key": "production-ready", "value": "yes\r\nBcc: attacker@example.net\r\n\r\nbody"},
     )
-    notifiers.send(email_channel, hostile)
+    channels.send(email_channel, hostile)
     msg = email.message_from_bytes(sent[0])
     assert sorted(msg.keys()) == sorted(
         ["Subject", "From", "To", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
@@ -171,5 +171,5 @@ def test_deliver_never_raises(error):
         raise error
 
     c = load(settings_env()).channels[0]
-    ok, attempts, message = notifiers.deliver(c, Event("model_version.created", "m", "1"), 3, 0, sender, lambda s: None)
+    ok, attempts, message = channels.deliver(c, Event("model_version.created", "m", "1"), 3, 0, sender, lambda s: None)
     assert (ok, attempts) == (False, 1) and message == f"{c.name}: {type(error).__name__}"

@@ -1,7 +1,7 @@
 """The review's markup-injection probes: tag values and model names reach Slack and Discord as text."""
 
-from mlflow_platform.events import notifiers
 from mlflow_platform.events.model import Event
+from mlflow_platform.notify import channels
 
 HOSTILE = Event(
     "model_version_tag.set",
@@ -15,16 +15,16 @@ HOSTILE = Event(
 
 
 def test_slack_gets_no_mention_and_no_disguised_link():
-    text = notifiers.slack_payload(HOSTILE)["text"]
+    text = channels.slack_payload(HOSTILE)["text"]
     assert "<!channel>" not in text and "<https://evil.example|" not in text and "<@" not in text
     assert "&lt;!channel&gt;" in text and "&lt;https://evil.example|release notes&gt;" in text
     assert "@everyone" not in text  # a zero-width space after the @
 
 
 def test_discord_gets_no_mention_no_masked_link_and_pings_nobody():
-    payload = notifiers.discord_payload(HOSTILE)
+    payload = channels.discord_payload(HOSTILE)
     content = payload["content"]
-    assert payload["allowed_mentions"] == {"parse": []} and payload["flags"] == notifiers.SUPPRESS_EMBEDS
+    assert payload["allowed_mentions"] == {"parse": []} and payload["flags"] == channels.SUPPRESS_EMBEDS
     assert "[docs](" not in content and "\\[docs\\]\\(https://evil.example\\)" in content
     assert "<@123" not in content and "\\<\\@123456789012345678\\>" in content
     assert "@everyone" not in content

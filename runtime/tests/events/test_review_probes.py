@@ -4,10 +4,10 @@ HTTP app, the channels' payload builders), so that they run unchanged against an
 import asyncio
 import json
 
-from mlflow_platform.events import notifiers
 from mlflow_platform.events.model import Event
 from mlflow_platform.events.service import Service
 from mlflow_platform.events.settings import load
+from mlflow_platform.notify import channels
 
 from .conftest import settings_env
 
@@ -50,7 +50,7 @@ def test_one_line_break_does_not_jam_every_notification(client):
 
     def sender(channel, event):
         if channel.name == "email":
-            notifiers.email_message(event, channel.options)  # the real message, built for real
+            channels.email_message(event, channel.options)  # the real message, built for real
         sent.append((channel.name, event.kind))
 
     svc = Service(load(env), client, sender=sender, sleep=lambda s: None)
@@ -70,9 +70,9 @@ def test_tag_values_cannot_mention_everyone_or_disguise_links():
         "1",
         {"key": "k", "value": "<!channel> <https://evil.example|docs> [x](https://evil.example) @everyone"},
     )
-    assert "<!channel>" not in notifiers.slack_payload(e)["text"]
-    assert "<https://evil.example|" not in notifiers.slack_payload(e)["text"]
-    discord = notifiers.discord_payload(e)["content"]
+    assert "<!channel>" not in channels.slack_payload(e)["text"]
+    assert "<https://evil.example|" not in channels.slack_payload(e)["text"]
+    discord = channels.discord_payload(e)["content"]
     assert "[x](https" not in discord and "@everyone" not in discord
 
 

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from mlflow.webhooks.delivery import _generate_hmac_signature
 
-from mlflow_platform.events import notifiers
 from mlflow_platform.events.model import Event
 from mlflow_platform.events.service import Dispatcher, Metrics, Service
 from mlflow_platform.events.settings import SettingsError, load
+from mlflow_platform.notify import channels
 
 from .conftest import SECRET, settings_env
 
@@ -76,7 +76,7 @@ def test_retries_with_backoff_then_reports_on_the_other_channels(settings):
     def sender(channel, event):
         calls.append((channel.name, event.kind))
         if channel.name == "discord":
-            raise notifiers.DeliveryError("discord: HTTP 500")
+            raise channels.DeliveryError("discord: HTTP 500")
 
     d = Dispatcher(settings, Metrics(), sender, sleeps.append)
     d.dispatch(Event("model_version.created", "clf", "3"))
@@ -124,7 +124,7 @@ def test_channel_payloads(http):
     s = load(env)
     event = Event("model_version.created", "clf", "3", {"source": "s3://b/m", "run_id": "r1"})
     for c in s.channels:
-        notifiers.send(c, event)
+        channels.send(c, event)
     by_path = {p: (h, b) for p, h, b in Recorder.requests}
     assert by_path["/slack/T000/B000/XXX"][1] == {
         "text": "New model version: clf version 3",
@@ -151,8 +151,8 @@ def test_a_failing_channel_error_names_no_secret(http):
     env = settings_env(channels={"slack": {"events": ["model_version.created"]}})
     env["MLFLOW_EVENTS_SLACK_URL"] = http + "/slack/SECRET-PATH"
     c = load(env).channels[0]
-    with pytest.raises(notifiers.DeliveryError) as e:
-        notifiers.send(c, Event("model_version.created", "clf", "1"))
+    with pytest.raises(channels.DeliveryError) as e:
+        channels.send(c, Event("model_version.created", "clf", "1"))
     assert "SECRET" not in str(e.value) and "500" in str(e.value)
 
 
@@ -178,7 +178,7 @@ def test_email_message_and_starttls(monkeypatch):
         def send_message(self, msg):
             sent.append(("send", msg["Subject"], msg["To"], msg.get_content()))
 
-    monkeypatch.setattr(notifiers.smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(channels.smtplib, "SMTP", FakeSMTP)
     env = settings_env(
         channels={
             "email": {
@@ -194,7 +194,7 @@ def test_email_message_and_starttls(monkeypatch):
     )
     env["MLFLOW_EVENTS_SMTP_PASSWORD"] = "pw"
     c = load(env).channels[0]
-    notifiers.send(c, Event("gate.refused", "clf", "2", {"gate": "metrics", "reason": "accuracy too low"}))
+    channels.send(c, Event("gate.refused", "clf", "2", {"gate": "metrics", "reason": "accuracy too low"}))
     assert sent[:3] == [("connect", "smtp.example.com", 587), ("starttls",), ("login", "bot", "pw")]
     assert sent[3][1] == "[MLflow registry] clf version 2: gate metrics refused: accuracy too low"
     assert sent[3][2] == "a@example.com, b@example.com"

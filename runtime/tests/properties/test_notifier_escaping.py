@@ -1,5 +1,5 @@
 """No model name, tag key, tag value or gate reason can make a notification mention people, disguise a
-link or add an e-mail header, whatever the characters (each channel's rules: see notifiers.py)."""
+link or add an e-mail header, whatever the characters (each channel's rules: see channels.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlflow_platform.events import notifiers
 from mlflow_platform.events.model import Event, plain
+from mlflow_platform.notify import channels
 
 from .conftest import PROPERTY, tried
 
@@ -89,36 +89,36 @@ def discord_render(s: str) -> tuple[str, set[str]]:
 @PROPERTY
 @given(TEXT)
 def test_slack_text_has_no_control_characters_left(text):
-    out = notifiers.slack_escape(text)
+    out = channels.slack_escape(text)
     assert "<" not in out and ">" not in out
     assert re.fullmatch(r"([^&]|&(amp|lt|gt);)*", out, re.DOTALL)
     assert not GROUP_MENTION.search(out)
-    assert slack_unescape(out).replace(notifiers.ZWSP, "") == plain(text, 40_000)
+    assert slack_unescape(out).replace(channels.ZWSP, "") == plain(text, 40_000)
     tried("Slack escaping: no <, > or bare & reach Slack; the text reads the same")
 
 
 @PROPERTY
 @given(TEXT)
 def test_discord_text_has_no_markup_left(text):
-    out = notifiers.discord_escape(text)
+    out = channels.discord_escape(text)
     shown, unescaped = discord_render(out)
     assert not unescaped & DISCORD_MARKUP, unescaped
     # Unescaped punctuation only inside URLs, which are kept as they are.
-    outside_urls = notifiers._URL.sub("", out)
+    outside_urls = channels._URL.sub("", out)
     assert not discord_render(outside_urls)[1]
     assert not GROUP_MENTION.search(shown)
-    assert shown.replace(notifiers.ZWSP, "") == plain(text, 10_000)
+    assert shown.replace(channels.ZWSP, "") == plain(text, 10_000)
     tried("Discord escaping: no masked link, mention, spoiler, code or emphasis; the text reads the same")
 
 
 @PROPERTY
 @given(EVENTS)
 def test_every_message_is_safe_on_every_channel(event):
-    slack = notifiers.slack_payload(event)
+    slack = channels.slack_payload(event)
     assert "<" not in slack["text"] and not GROUP_MENTION.search(slack["text"])
-    discord = notifiers.discord_payload(event)
-    assert discord["allowed_mentions"] == {"parse": []} and discord["flags"] == notifiers.SUPPRESS_EMBEDS
-    assert len(discord["content"]) <= notifiers.DISCORD_MAX
+    discord = channels.discord_payload(event)
+    assert discord["allowed_mentions"] == {"parse": []} and discord["flags"] == channels.SUPPRESS_EMBEDS
+    assert len(discord["content"]) <= channels.DISCORD_MAX
     shown, unescaped = discord_render(discord["content"])
     assert not unescaped & DISCORD_MARKUP and not GROUP_MENTION.search(shown)
     assert "\n" not in event.summary() and "\r" not in event.summary()
@@ -128,7 +128,7 @@ def test_every_message_is_safe_on_every_channel(event):
 @PROPERTY
 @given(EVENTS)
 def test_no_value_adds_an_email_header(event):
-    msg = notifiers.email_message(event, {"from": "mlflow@example.com", "to": ["team@example.com"]})
+    msg = channels.email_message(event, {"from": "mlflow@example.com", "to": ["team@example.com"]})
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
     assert sorted(parsed.keys()) == sorted(
         ["Subject", "From", "To", "Message-ID", "Content-Type", "Content-Transfer-Encoding", "MIME-Version"]

@@ -1,1 +1,1 @@
-"""``mlflow-platform drift``: the scheduled drift job (issue 14). See job.py."""
+"""``mlflow-platform drift``: the scheduled drift job. See :mod:`.cli` (the job) and :mod:`.report` (the comparison)."""

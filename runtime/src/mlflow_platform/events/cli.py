@@ -1,59 +1,36 @@
-"""``mlflow-platform events serve``: runs the registry events service until SIGTERM."""
+"""``mlflow-platform events serve [--log-level LEVEL]``: runs the registry events service until SIGTERM.
+
+Exit codes (the table in :mod:`mlflow_platform.common.errors`): 0 stopped by SIGTERM, 2 the configuration or a
+secret is missing or wrong (the log names which).
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
-import time
 
-from .settings import SettingsError, load
+from mlflow_platform.common.command import ArgumentParser, run_command
+from mlflow_platform.common.logs import configure_logging
 
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line. Only fields passed explicitly are logged: never a request, a header
-    or a settings object (which would carry secrets)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        out.update(getattr(record, "fields", {}) or {})
-        if record.exc_info and record.exc_info[0] is not None:
-            out["exception"] = record.exc_info[0].__name__
-        return json.dumps(out, default=str)
+from .settings import load
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # uvicorn's access log would print every probe; its error log goes through the JSON handler.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = name != "uvicorn.access"
-
-
-def serve(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="mlflow-platform events serve",
-        description="Registry events: MLflow webhooks + reconciliation -> Slack, Discord, e-mail, GitHub.",
+def parser() -> ArgumentParser:
+    p = ArgumentParser(
+        prog="mlflow-platform events",
+        description="Registry events: MLflow webhooks + reconciliation -> Slack, Discord, e-mail, GitHub. "
+        "Configuration: MLFLOW_EVENTS_CONFIG (JSON) and the secret variables in docs/registry-events.md.",
     )
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    configure_logging(args.log_level.upper())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    serve = sub.add_parser("serve", help="run the service until SIGTERM")
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), type=str.upper)
+    return p
+
+
+def serve(args) -> int:
+    configure_logging(args.log_level)
     log = logging.getLogger("mlflow_platform.events")
-    try:
-        settings = load()
-    except (SettingsError, KeyError) as e:
-        log.error("configuration error", extra={"fields": {"error": str(e)}})
-        return 2
+    settings = load()  # SettingsError is bad input: exit 2, naming what to fix
 
     import uvicorn
     from mlflow.tracking import MlflowClient
@@ -89,14 +66,5 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] in {"-h", "--help"}:
-        print(
-            "usage: mlflow-platform events serve [--log-level LEVEL]\n"
-            "configuration: MLFLOW_EVENTS_CONFIG (JSON) and the secret variables in docs/registry-events.md"
-        )
-        return 0 if argv else 2
-    if argv[0] != "serve":
-        print(f"mlflow-platform events: unknown sub-command {argv[0]!r}; expected serve", file=sys.stderr)
-        return 2
-    return serve(argv[1:])
+def main(argv: list[str] | None = None) -> int:
+    return run_command(parser(), serve, sys.argv[1:] if argv is None else argv)

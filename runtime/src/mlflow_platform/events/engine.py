@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mlflow_platform.common.paging import all_pages
+
 from .model import MAX_FIELD, Event
 from .settings import Settings
 from .state import INVALID, MISSING, OK, STATE_TAG, Sealer, value_digest
@@ -87,22 +89,10 @@ class Registry:
     client: object
 
     def versions(self) -> Iterable:
-        token = None
-        while True:
-            page = self.client.search_model_versions(max_results=200, page_token=token)
-            yield from page
-            token = page.token
-            if not token:
-                return
+        return all_pages(self.client.search_model_versions)
 
     def models(self) -> Iterable:
-        token = None
-        while True:
-            page = self.client.search_registered_models(max_results=200, page_token=token)
-            yield from page
-            token = page.token
-            if not token:
-                return
+        return all_pages(self.client.search_registered_models)
 
     def version(self, name: str, version: str):
         return self.client.get_model_version(name, version)

@@ -1,30 +1,15 @@
-"""One registry event, as every channel sees it."""
+"""One registry event, as every channel sees it (a :class:`mlflow_platform.notify.Message`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass, field
 
-#: The longest value of a registry field (tag value, gate reason) an event carries: a message is a
-#: notification, not a copy of the registry, and the value also travels in the service's state tag.
-MAX_FIELD = 500
+from mlflow_platform.notify import plain
+from mlflow_platform.notify.channels import MAX_FIELD
 
-#: Unicode categories that never belong in a one-line notification: control characters (CR, LF, TAB,
-#: ESC...), format characters (bidirectional overrides that reorder what the reader sees, zero-width
-#: characters) and line/paragraph separators.
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-
-
-def plain(value: object, limit: int = MAX_FIELD) -> str:
-    """``value`` as one line of visible text: every control, format or separator character becomes a
-    space, and the result is cut to ``limit`` characters (an ellipsis marks the cut).
-
-    What each channel does on top (escaping its markup) is in :mod:`.notifiers`.
-    """
-    text = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+__all__ = ["MAX_FIELD", "Event", "plain"]
 
 
 @dataclass(frozen=True)

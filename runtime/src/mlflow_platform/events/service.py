@@ -20,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import notifiers, openapi
+from mlflow_platform import notify
+
+from . import openapi
 from .engine import Engine, Registry
 from .model import Event
 from .settings import Settings
@@ -89,7 +91,7 @@ class Dispatcher:
     tried again for the rest of the current unit of work (one reconciliation pass, one webhook), so a
     channel that is down costs one retry cycle per pass, not one per owed message."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, sender=notifiers.send, sleep=time.sleep) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sender=notify.send, sleep=time.sleep) -> None:
         self.settings = settings
         self.metrics = metrics
         self.sender = sender
@@ -128,7 +130,7 @@ class Dispatcher:
             attempts, error = self.down[channel]
             self.metrics.notifications.labels(channel, "failed").inc()
             return False, attempts, error
-        ok, attempts, error = notifiers.deliver(
+        ok, attempts, error = notify.deliver(
             self.channels[channel],
             event,
             self.settings.retry_attempts,
@@ -175,7 +177,7 @@ class Dispatcher:
 
 
 class Service:
-    def __init__(self, settings: Settings, client, sender=notifiers.send, sleep=time.sleep) -> None:
+    def __init__(self, settings: Settings, client, sender=notify.send, sleep=time.sleep) -> None:
         self.settings = settings
         self.client = client
         self.metrics = Metrics()

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from mlflow_platform.common.errors import BadInput
+from mlflow_platform.notify import SECRET_ENV as CHANNEL_SECRET_ENV
+from mlflow_platform.notify import Channel, channel
 
 CONFIG_ENV = "MLFLOW_EVENTS_CONFIG"
 SECRET_ENV = {
     "webhook": "MLFLOW_EVENTS_WEBHOOK_SECRET",
     "state": "MLFLOW_EVENTS_STATE_KEY",
-    "slack": "MLFLOW_EVENTS_SLACK_URL",
-    "discord": "MLFLOW_EVENTS_DISCORD_URL",
-    "github": "MLFLOW_EVENTS_GITHUB_TOKEN",
-    "smtp": "MLFLOW_EVENTS_SMTP_PASSWORD",
+    "slack": CHANNEL_SECRET_ENV["slack"],
+    "discord": CHANNEL_SECRET_ENV["discord"],
+    "github": CHANNEL_SECRET_ENV["github"],
+    "smtp": CHANNEL_SECRET_ENV["email"],
 }
 
 #: Every event kind the service emits, and where it comes from.
@@ -32,19 +36,11 @@ EVENT_KINDS = (
     "delivery.failed",  # a channel kept failing; reported on the other channels
     "service.behind",  # reconciliation is failing or slower than configured
 )
-CHANNELS = ("slack", "discord", "email", "github")
+__all__ = ["SECRET_ENV", "Channel", "Settings", "SettingsError", "load"]
 
 
-class SettingsError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    events: tuple[str, ...]
-    options: dict = field(default_factory=dict)
-    secret: str | None = None
+class SettingsError(BadInput):
+    """The configuration or a secret is missing or wrong (exit 2): the message names which."""
 
 
 @dataclass(frozen=True)
@@ -97,26 +93,22 @@ def load(env: dict[str, str] | None = None) -> Settings:
             raise SettingsError(f"{SECRET_ENV[what]} is empty: {why} (check the Secret the stack references)")
         return value
 
+    missing = [
+        k for k, v in (("trackingUri", cfg), ("webhook.url", cfg.get("webhook", {}))) if k.split(".")[-1] not in v
+    ]
+    if missing:
+        raise SettingsError(f"{CONFIG_ENV}: {', '.join(missing)} is not set: the stack writes it from config/events.ts")
     webhook = cfg.get("webhook", {})
     channels = []
     for name, opts in (cfg.get("channels") or {}).items():
-        if name not in CHANNELS:
-            raise SettingsError(f"channels.{name}: unknown channel; expected one of {', '.join(CHANNELS)}")
         events = tuple(opts.get("events", ()))
         unknown = sorted(set(events) - set(EVENT_KINDS))
         if unknown:
             raise SettingsError(f"channels.{name}.events: unknown {unknown}; expected some of {', '.join(EVENT_KINDS)}")
-        for field_name in ("from", "smtpHost", "username"):
-            if name == "email" and any(ord(c) < 32 or ord(c) == 127 for c in str(opts.get(field_name, ""))):
-                raise SettingsError(f"channels.email.{field_name}: contains a control character (CR, LF, ...)")
-        if name == "email" and any(any(ord(c) < 32 or ord(c) == 127 for c in str(t)) for t in opts.get("to", [])):
-            raise SettingsError("channels.email.to: an address contains a control character (CR, LF, ...)")
-        secret = None
-        if name in ("slack", "discord", "github"):
-            secret = need_secret(name, f"channel {name} is enabled")
-        elif name == "email" and opts.get("username"):
-            secret = need_secret("smtp", "channels.email.username is set")
-        channels.append(Channel(name=name, events=events, options=dict(opts), secret=secret))
+        try:
+            channels.append(channel(name, opts, events, env))
+        except BadInput as e:
+            raise SettingsError(str(e)) from None
     return Settings(
         tracking_uri=cfg["trackingUri"],
         listen_host=cfg.get("host", "0.0.0.0"),  # noqa: S104 - a container listens on its pod address

@@ -4,9 +4,6 @@ A library (:mod:`.core`, :mod:`.gates`, :mod:`.history`, :mod:`.identity`) and t
 ``mlflow-platform registry <register|promote|rollback|status|check|approve>`` (:mod:`.cli`).
 Importing this package has no side effects: nothing talks to MLflow until a function is called.
 See docs/model-registry.md.
-"""
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_REFUSED = 3
+Exit codes: the table of :mod:`mlflow_platform.common.errors` (3: refused by a gate).
+"""

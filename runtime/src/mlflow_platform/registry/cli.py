@@ -3,34 +3,30 @@
 Talks to MLFLOW_TRACKING_URI as the identity of MLFLOW_TRACKING_TOKEN (an OIDC ID token, sent as
 ``Authorization: Bearer``: exactly how pipelines pass the platform's OAuth2 Proxy).
 
-Exit codes: 0 done (or nothing to do), 1 error (MLflow unreachable after retries, unexpected answer),
-2 bad input (the message names what to fix; nothing was changed), 3 refused by a gate (the decision is
-recorded on the model version and in the model's history).
+Exit codes (the table in :mod:`mlflow_platform.common.errors`): 0 done (or nothing to do), 1 error (MLflow
+unreachable after retries, unexpected answer), 2 bad input (the message names what to fix; nothing was
+changed), 3 refused by a gate (the decision is recorded on the model version and in the model's history).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
-from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
-from .errors import BadInput, Refused, RegistryToolError
+from mlflow_platform.common.command import ArgumentParser, run_command
+from mlflow_platform.common.errors import BadInput
+
+from .errors import Refused
 from .gates import TARGETS
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own exit code is 2 as well: bad input
-        raise BadInput(f"{self.prog}: {message}")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="mlflow-platform registry",
         description="Register, promote, roll back and inspect models through MLflow's REST API.",
     )
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     def common(sp, version=True, target=True):
         sp.add_argument("--model", required=True, help="registered model name")
@@ -131,8 +127,7 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def run(argv: list[str], registry=None) -> int:
-    args = _parser().parse_args(argv)
+def run(args, registry=None) -> int:
     from .core import Registry
     from .gates import load_gates
     from .identity import identity_from_token
@@ -153,30 +148,19 @@ def run(argv: list[str], registry=None) -> int:
         out = reg.rollback(args.model, args.target, me)
     else:
         gates = load_gates(args.gates)
-        out = getattr(reg, cmd)(args.model, args.version, args.target, gates, me)
+        try:
+            out = getattr(reg, cmd)(args.model, args.version, args.target, gates, me)
+        except Refused as err:
+            if err.decision is not None and args.json:
+                print(json.dumps(err.decision, indent=2))
+            raise
     print(
         json.dumps(out.data if out.data else {"message": out.message, "changed": out.changed}, indent=2)
         if args.json
         else out.message
     )
-    return EXIT_OK
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return run(argv)
-    except Refused as err:
-        print(str(err), file=sys.stderr)
-        if err.decision is not None and "--json" in argv:
-            print(json.dumps(err.decision, indent=2))
-        return err.exit_code
-    except BadInput as err:
-        print(f"mlflow-platform registry: bad input: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except RegistryToolError as err:
-        print(f"mlflow-platform registry: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except Exception as err:  # noqa: BLE001 - every other failure is "error", never a traceback-only exit
-        print(f"mlflow-platform registry: error: {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_ERROR
+    return run_command(_parser(), run, sys.argv[1:] if argv is None else argv)

@@ -13,8 +13,10 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+from mlflow_platform.common.errors import BadInput
+
 from . import history
-from .errors import BadInput, Refused, RegistryToolError
+from .errors import Refused, RegistryToolError
 from .gates import TARGET_STAGES, GateResult, Gates, GateSet, check_target, evaluate_metric
 from .identity import Identity, Person, normalize_email, same_person
 
@@ -43,6 +45,17 @@ def _mlflow_error(err: Exception) -> RegistryToolError:
     return RegistryToolError(f"MLflow: {getattr(err, 'message', None) or err}")
 
 
+def _read(call, *args, missing: str):
+    """``call(*args)``: a registry object; not found is bad input (``missing`` says what to fix), any
+    other failure MLflow's error (exit 1)."""
+    try:
+        return call(*args)
+    except Exception as err:
+        if _not_found(err):
+            raise BadInput(missing) from err
+        raise _mlflow_error(err) from err
+
+
 def _not_found(err: Exception) -> bool:
     return getattr(err, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
 
@@ -69,27 +82,23 @@ class Registry:
     def model(self, name: str):
         if not name:
             raise BadInput("--model: name a registered model")
-        try:
-            return self.client.get_registered_model(name)
-        except Exception as err:
-            if _not_found(err):
-                raise BadInput(
-                    f"unknown model {name!r}: no registered model has that name (register a version first)"
-                ) from err
-            raise _mlflow_error(err) from err
+        return _read(
+            self.client.get_registered_model,
+            name,
+            missing=f"unknown model {name!r}: no registered model has that name (register a version first)",
+        )
 
     def version(self, name: str, version: str):
         self.model(name)
         if not str(version).isdigit():
             raise BadInput(f"--version {version!r}: a model version is a positive whole number")
-        try:
-            return self.client.get_model_version(name, str(version))
-        except Exception as err:
-            if _not_found(err):
-                raise BadInput(
-                    f"unknown version {version} of model {name!r}: see `mlflow-platform registry status --model {name}`"
-                ) from err
-            raise _mlflow_error(err) from err
+        return _read(
+            self.client.get_model_version,
+            name,
+            str(version),
+            missing=f"unknown version {version} of model {name!r}: "
+            f"see `mlflow-platform registry status --model {name}`",
+        )
 
     @staticmethod
     def aliases(model) -> dict[str, str]:
@@ -463,10 +472,11 @@ class Registry:
         gate_records = [r.as_record() for r in results]
         model_tags = dict(model.tags or {})
         previous = holder if holder and holder != str(v.version) else None
-        if not all(r.passed for r in results):
-            entry = {
+
+        def promotion(result: str) -> dict:
+            return {
                 "action": "promote",
-                "result": "refused",
+                "result": result,
                 "model": name,
                 "version": str(v.version),
                 "target": target,
@@ -474,6 +484,9 @@ class Registry:
                 "previous": previous,
                 "gates": gate_records,
             }
+
+        if not all(r.passed for r in results):
+            entry = promotion("refused")
             past = history.read_history(model_tags)
             same = [
                 e
@@ -509,16 +522,7 @@ class Registry:
         entry = history.append(
             self.client,
             name,
-            {
-                "action": "promote",
-                "result": "promoted",
-                "model": name,
-                "version": str(v.version),
-                "target": target,
-                "by": me.name,
-                "previous": previous,
-                "gates": gate_records,
-            },
+            promotion("promoted"),
             model_tags,
         )
         msg = (

@@ -1,26 +1,19 @@
-"""The three ways the registry tool can fail, each with its own exit code."""
+"""The registry tool's own failures, beside :class:`~mlflow_platform.common.errors.BadInput` (exit 2); exit
+codes: the table in :mod:`mlflow_platform.common.errors`."""
 
 from __future__ import annotations
 
-from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_REFUSED
+from mlflow_platform.common.errors import CommandError, ExitCode
 
 
-class RegistryToolError(Exception):
+class RegistryToolError(CommandError):
     """An error (exit 1): MLflow unreachable, an unexpected answer. Retrying may help."""
 
-    exit_code = EXIT_ERROR
 
-
-class BadInput(RegistryToolError):
-    """Bad input (exit 2): the message names what to fix. Nothing was changed."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-class Refused(RegistryToolError):
+class Refused(CommandError):
     """Refused by a gate (exit 3). The decision is recorded on the model version and in the history."""
 
-    exit_code = EXIT_REFUSED
+    exit_code = ExitCode.REFUSED
 
     def __init__(self, message: str, decision: dict | None = None):
         super().__init__(message)

@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadInput
+from mlflow_platform.common.errors import BadInput
 
 GATES_ENV = "MLFLOW_PLATFORM_REGISTRY_GATES"
 TARGETS = ("staging", "production")

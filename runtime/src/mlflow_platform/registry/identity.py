@@ -21,7 +21,7 @@ import os
 import unicodedata
 from dataclasses import dataclass, field
 
-from .errors import BadInput
+from mlflow_platform.common.errors import BadInput
 
 TOKEN_ENV = "MLFLOW_TRACKING_TOKEN"  # noqa: S105 - the name of the variable, not a token
 

@@ -5,12 +5,19 @@ Routes:
   POST /invocations   MLflow's scoring protocol, parsed by MLflow's own ``scoring_server.invocations``
                       (JSON ``dataframe_split``/``dataframe_records``/``instances``/``inputs``, CSV, Parquet)
   GET  /openapi.json  the OpenAPI 3.1 document of these routes, from the model's signature (openapi.py)
-  GET  /ping          readiness: 200 once the model is loaded, 503 before and while draining
+  GET  /readyz        readiness: 200 once the model is loaded, 503 before and while draining
   GET  /version       server, MLflow, model name and version
-  GET  /health        liveness: 200 while the process serves (503 if the model failed to load)
+  GET  /healthz       liveness: 200 while the process serves (503 if the model failed to load)
   GET  /metrics       Prometheus text format
 
-With an admin port (``--admin-port``), ``/health`` and ``/metrics`` are served there only: the gateway
+``/healthz`` and ``/readyz`` are what every service the platform writes answers (the registry events service
+too). The server also answers ``/ping`` like ``/readyz`` and ``/health`` like ``/healthz``: ``/ping`` is
+readiness in MLflow's scoring protocol (``mlflow models serve``) and SageMaker's hosting contract, which
+their clients call; and the stack's probes and load balancer health checks stay on ``/ping`` and
+``/health`` because they are rendered for whatever image a release names, rollbacks included, and every
+image built before ``/readyz``/``/healthz`` existed answers only those two.
+
+With an admin port (``--admin-port``), liveness and ``/metrics`` are served there only: the gateway
 reaches the traffic port, Prometheus and the kubelet the admin port, so no caller reads the per-feature
 histograms of every other caller or the model's load error.
 
@@ -41,7 +48,7 @@ from .identity import IdentityPolicy, caller_value
 from .limits import CallerLimiter, retry_after
 from .metrics import COUNTED_ROUTES, Metrics
 from .model import (
-    BadInput,
+    BadRequest,
     LoadedModel,
     check_json_input,
     load,
@@ -59,9 +66,11 @@ _CALLER = re.compile(r"^[\x21-\x7e]{1,256}$")
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _PROMETHEUS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
-_PROBE_ROUTES = frozenset(("/ping", "/health", "/metrics", "/version"))
-#: What the traffic port serves besides predictions when an admin port takes /health and /metrics.
-_TRAFFIC_PROBES = frozenset(("/ping", "/version"))
+_READY_ROUTES = frozenset(("/readyz", "/ping"))
+_LIVE_ROUTES = frozenset(("/healthz", "/health"))
+_PROBE_ROUTES = frozenset((*_READY_ROUTES, *_LIVE_ROUTES, "/metrics", "/version"))
+#: What the traffic port serves besides predictions when an admin port takes liveness and /metrics.
+_TRAFFIC_PROBES = frozenset((*_READY_ROUTES, "/version"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class ServerConfig:
     caller_burst: int = 100
     request_timeout: float = 30.0
     class_names: tuple[str, ...] = ()
-    #: Seconds /ping answers 503 after SIGTERM before the server stops accepting (endpoints catch up).
+    #: Seconds /readyz (and /ping) answer 503 after SIGTERM before the server stops accepting (endpoints catch up).
     drain_seconds: float = 5.0
     #: Who may call (identity.py); None: any caller the network admits (no gateway sets an identity).
     identity: IdentityPolicy | None = None
@@ -88,7 +97,7 @@ class ServerConfig:
     body_timeout: float = 10.0
     #: Bodies one caller may be uploading at once (429 beyond): a slow uploader holds its own share only.
     max_uploads_per_caller: int = 8
-    #: Port of /health and /metrics (Prometheus, the kubelet); None: every route on every port.
+    #: Port of liveness and /metrics (Prometheus, the kubelet); None: every route on every port.
     admin_port: int | None = None
     #: HMAC key of caller ids in the access log (the inference log's key); None: a key of this process.
     log_key: bytes | None = None
@@ -144,7 +153,7 @@ class ModelServer:
         #: serving/observability.py); must be quick and must not raise.
         self.on_predicted: Callable[[list, list], None] | None = None
 
-    # ── model loading (background thread: the port answers at once, /ping says 503 until done) ──
+    # ── model loading (background thread: the port answers at once, /readyz says 503 until done) ──
     def start_loading(self) -> threading.Thread:
         t = threading.Thread(target=self._load, name="model-loader", daemon=True)
         t.start()
@@ -306,12 +315,12 @@ class ModelServer:
         return h
 
     def _probe(self, path: str) -> tuple[int, list, bytes]:
-        if path == "/ping":
+        if path in _READY_ROUTES:
             if self.ready and not self.draining:
                 return 200, _JSON, b'{"status":"ready"}'
             state = "draining" if self.draining else "failed" if self.failed else "loading"
             return 503, [*_JSON, (b"retry-after", b"1")], json.dumps({"status": state}).encode()
-        if path == "/health":
+        if path in _LIVE_ROUTES:
             if self.failed:
                 return 503, _JSON, json.dumps({"status": "failed", "message": self.failed[:500]}).encode()
             return 200, _JSON, json.dumps({"status": "alive", "ready": self.ready}).encode()
@@ -377,7 +386,7 @@ class ModelServer:
         self.uploads[caller] = uploading + 1
         try:
             body = await asyncio.wait_for(_read_body(scope, receive, cfg.max_body_bytes), cfg.body_timeout)
-        except BadInput as e:
+        except BadRequest as e:
             # No "Connection: close": closing with the client's body still arriving makes the kernel
             # reset the connection, and the client may see ECONNRESET instead of this answer. Kept
             # open, uvicorn discards the rest of the body after the answer (constant memory; the
@@ -438,7 +447,7 @@ class ModelServer:
         try:
             rows = parse_predict_body(body, model.n_features)
             predictions = predict_rows(model, rows)
-        except BadInput as e:
+        except BadRequest as e:
             return e.status, {"error": e.code, "message": e.message}
         except (ValueError, TypeError) as e:
             return 422, {"error": "model_rejected_input", "message": _short(str(e))}
@@ -463,7 +472,7 @@ class ModelServer:
             # integer ends in RecursionError/OverflowError there (a 500). Refused here first, naming why.
             try:
                 check_json_input(load_json(body))
-            except BadInput as e:
+            except BadRequest as e:
                 return e.status, {"error_code": "BAD_REQUEST", "message": e.message}
         try:
             result = model.invocations(body, content_type, model.pyfunc, model.input_schema)
@@ -514,19 +523,19 @@ async def _read_body(scope: dict, receive: Callable, limit: int) -> bytes:
         try:
             size = int(declared)
         except ValueError:
-            raise BadInput(400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number") from None
+            raise BadRequest(400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number") from None
         if size > limit:
-            raise BadInput(413, "body_too_large", f"the body is {size} bytes; this server accepts at most {limit}")
+            raise BadRequest(413, "body_too_large", f"the body is {size} bytes; this server accepts at most {limit}")
     chunks = []
     total = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise BadInput(400, "disconnected", "the client went away before the body arrived")
+            raise BadRequest(400, "disconnected", "the client went away before the body arrived")
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise BadInput(413, "body_too_large", f"the body is over {limit} bytes, the most this server accepts")
+            raise BadRequest(413, "body_too_large", f"the body is over {limit} bytes, the most this server accepts")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

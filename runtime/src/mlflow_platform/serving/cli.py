@@ -1,26 +1,30 @@
-"""``mlflow-platform serve``: the model server; ``mlflow-platform serve build-context``: an image's build context;
-``mlflow-platform serve smoke``: the release smoke test (smoke.py).
+"""``mlflow-platform serve``: the model server; ``mlflow-platform serve build-context``: an image's build context
+(context.py); ``mlflow-platform serve smoke``: the release smoke test (smoke.py).
 
 Every flag has an environment variable (``MODEL_SERVER_<FLAG>``), so a container can be configured
 either way; flags win.
+
+Exit codes (the table in :mod:`mlflow_platform.common.errors`): 0 stopped by SIGTERM, 1 the model failed to
+load, 2 bad flags (the log names which).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import signal
 import sys
 import threading
+
+from mlflow_platform.common.command import ArgumentParser, run_command
+from mlflow_platform.common.errors import BadInput
 
 
 def _env(name: str, default):
     return os.environ.get(f"MODEL_SERVER_{name.upper().replace('-', '_')}", default)
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlflow-platform serve", description="Serve one MLflow model (pyfunc) over HTTP.")
+def serve_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="mlflow-platform serve", description="Serve one MLflow model (pyfunc) over HTTP.")
     p.add_argument("--model-dir", default=_env("model-dir", "/opt/model"), help="Directory with the MLmodel file.")
     p.add_argument(
         "--model-name",
@@ -71,7 +75,7 @@ def serve_parser() -> argparse.ArgumentParser:
         "--drain-seconds",
         type=float,
         default=float(_env("drain-seconds", 5)),
-        help="After SIGTERM, seconds /ping answers 503 while requests are still served, before the server "
+        help="After SIGTERM, seconds /readyz (and /ping) answer 503 while requests are still served, before the server "
         "stops accepting.",
     )
     p.add_argument(
@@ -96,8 +100,8 @@ def serve_parser() -> argparse.ArgumentParser:
         "--admin-port",
         type=int,
         default=int(_env("admin-port", 0)) or None,
-        help="Port serving /health and /metrics (Prometheus, the kubelet), which the traffic port then does "
-        "not serve. Default: none, every route on --port.",
+        help="Port serving liveness (/healthz, /health) and /metrics (Prometheus, the kubelet), which the traffic "
+        "port then does not serve. Default: none, every route on --port.",
     )
     p.add_argument(
         "--allowed-email-domains",
@@ -139,26 +143,22 @@ def serve_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "build-context":
-        from .context import main as build_context
+        from . import context
 
-        return build_context(argv[1:])
+        return run_command(context.parser(), context.run, argv[1:])
     if argv and argv[0] == "smoke":
-        from .smoke import main as smoke
+        from . import smoke
 
-        return smoke(argv[1:])
-    args = serve_parser().parse_args(argv)
+        return run_command(smoke.parser(), smoke.run, argv[1:])
+    return run_command(serve_parser(), serve, argv)
+
+
+def serve(args) -> int:
     if not args.model_name or not args.model_version:
-        print(
-            "mlflow-platform serve: --model-name and --model-version are required"
-            " (or MODEL_SERVER_MODEL_NAME/_VERSION)",
-            file=sys.stderr,
-        )
-        return 2
-    logging.basicConfig(
-        level=logging.INFO, format='{"level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}'
-    )
+        raise BadInput("--model-name and --model-version are required (or MODEL_SERVER_MODEL_NAME/_VERSION)")
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
 
     import uvicorn
@@ -178,11 +178,9 @@ def main(argv: list[str]) -> int:
                 names(args.internal_callers),
             )
         except ValueError as e:
-            print(f"mlflow-platform serve: {e}", file=sys.stderr)
-            return 2
+            raise BadInput(str(e)) from None
     if args.admin_port is not None and args.admin_port == args.port:
-        print("mlflow-platform serve: --admin-port must differ from --port", file=sys.stderr)
-        return 2
+        raise BadInput("--admin-port must differ from --port")
     config = ServerConfig(
         model_dir=args.model_dir,
         model_name=args.model_name,
@@ -240,8 +238,7 @@ def main(argv: list[str]) -> int:
     try:
         inference_log = install(app, args)
     except ValueError as e:  # an obfuscation rule the server cannot apply: refuse to start, say why
-        print(f"mlflow-platform serve: {e}", file=sys.stderr)
-        return 2
+        raise BadInput(str(e)) from None
     app.start_loading()
     # One server, one or two listening sockets: the app tells the admin port's requests by their local port.
     sockets = [_listen(args.host, args.port)]

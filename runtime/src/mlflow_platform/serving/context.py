@@ -22,7 +22,6 @@ Same inputs, same bytes: files are written in sorted order with a fixed mtime (S
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -33,12 +32,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlflow_platform.common.command import ArgumentParser
+from mlflow_platform.common.errors import BadInput, CommandError
+
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 _PYTHON_LINE = re.compile(r"^ARG PYTHON_VERSION=.*$", re.MULTILINE)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="mlflow-platform serve build-context",
         description="Write the build context of a model server image for models:/<name>/<version>.",
     )
@@ -186,28 +188,19 @@ def _normalise(root: Path, epoch: int) -> None:
     os.utime(root, (epoch, epoch))
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def run(args) -> int:
     m = MODEL_URI.match(args.model_uri)
     if not m:
-        print(
-            "build-context: --model-uri must be models:/<name>/<version> or models:/<name>@<alias>,"
-            f" got {args.model_uri!r}",
-            file=sys.stderr,
+        raise BadInput(
+            f"--model-uri must be models:/<name>/<version> or models:/<name>@<alias>, got {args.model_uri!r}"
         )
-        return 2
     out = Path(args.output)
     if out.exists() and any(out.iterdir()):
-        print(f"build-context: {out} is not empty; give a new directory", file=sys.stderr)
-        return 2
+        raise BadInput(f"{out} is not empty; give a new directory")
     image_dir, runtime_dir = Path(args.image_dir), Path(args.runtime_dir)
     for needed in (image_dir / "Dockerfile", image_dir / "requirements.txt", runtime_dir / "pyproject.toml"):
         if not needed.exists():
-            print(
-                f"build-context: {needed} not found (run from the repository root or pass --image-dir/--runtime-dir)",
-                file=sys.stderr,
-            )
-            return 2
+            raise BadInput(f"{needed} not found (run from the repository root or pass --image-dir/--runtime-dir)")
 
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
@@ -223,8 +216,7 @@ def main(argv: list[str]) -> int:
     model_dir = out / "model"
     download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(model_dir))
     if not (model_dir / "MLmodel").exists():
-        print(f"build-context: models:/{name}/{mv.version} has no MLmodel file", file=sys.stderr)
-        return 1
+        raise CommandError(f"models:/{name}/{mv.version} has no MLmodel file")
     model_reqs = (
         (model_dir / "requirements.txt").read_text()
         if (model_dir / "requirements.txt").exists()

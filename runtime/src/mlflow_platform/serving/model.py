@@ -1,7 +1,7 @@
 """The loaded model and the two ways of calling it: the workflow's ``/predict`` and MLflow's ``/invocations``.
 
 MLflow (and numpy/pandas) are imported only in :func:`load`, which runs in a background thread, so the
-server binds its port at once and answers ``/ping`` with 503 until the model is loaded.
+server binds its port at once and answers ``/readyz`` (and ``/ping``) with 503 until the model is loaded.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow_platform.common.errors import BadInput
 
-class BadInput(Exception):
-    """A request the caller must fix: answered with ``status`` and the message, never a 500."""
+
+class BadRequest(BadInput):
+    """Bad input in a request: answered with ``status`` (a 4xx), ``code`` and the message, never a 500."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -101,14 +103,14 @@ def _describe(value: Any) -> str:
 
 
 def load_json(body: bytes) -> Any:
-    """``body`` parsed as JSON, or :class:`BadInput` naming the problem (never another exception): not
+    """``body`` parsed as JSON, or :class:`BadRequest` naming the problem (never another exception): not
     JSON, not UTF-8, nested too deeply for the parser."""
     try:
         return json.loads(body)
     except RecursionError:
-        raise BadInput(400, "too_deep", "the body is nested too deeply to parse") from None
+        raise BadRequest(400, "too_deep", "the body is nested too deeply to parse") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise BadInput(400, "not_json", f"the body is not JSON ({e.__class__.__name__}: {str(e)[:120]})") from None
+        raise BadRequest(400, "not_json", f"the body is not JSON ({e.__class__.__name__}: {str(e)[:120]})") from None
 
 
 _LONG_DIGITS = re.compile(rb"\d{308}")  # an integer of at least 2**1023 has 308 digits or more
@@ -121,7 +123,7 @@ def needs_json_check(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
 
 
 def check_json_input(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Refuses (:class:`BadInput`) a parsed body MLflow's parsers would fail on with a server error:
+    """Refuses (:class:`BadRequest`) a parsed body MLflow's parsers would fail on with a server error:
     nesting deeper than ``max_depth``, an integer no float can hold. (NaN stays: MLflow reads it as a
     missing value.) Iterative: a hostile body cannot exhaust the stack here."""
     stack: list[tuple[Any, int]] = [(doc, 1)]
@@ -129,52 +131,52 @@ def check_json_input(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
         value, depth = stack.pop()
         if isinstance(value, (list, dict)):
             if depth > max_depth:
-                raise BadInput(400, "too_deep", f"the body nests arrays/objects deeper than {max_depth} levels")
+                raise BadRequest(400, "too_deep", f"the body nests arrays/objects deeper than {max_depth} levels")
             items = value.values() if isinstance(value, dict) else value
             stack.extend((v, depth + 1) for v in items if isinstance(v, (list, dict, int)))
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _MAX_INT:
-            raise BadInput(422, "number_too_large", f"an integer of {len(str(abs(value)))} digits is out of range")
+            raise BadRequest(422, "number_too_large", f"an integer of {len(str(abs(value)))} digits is out of range")
 
 
 def parse_predict_body(body: bytes, n_features: int | None) -> list[list[float]]:
     """``{"data": [f1, f2, ...]}`` (one row) or ``{"data": [[...], [...]]}`` (rows) -> rows of numbers.
 
-    Every problem raises :class:`BadInput` naming it: not JSON, no ``data``, a row of the wrong length,
+    Every problem raises :class:`BadRequest` naming it: not JSON, no ``data``, a row of the wrong length,
     anything but a finite number where a feature belongs.
     """
     doc = load_json(body)
     if not isinstance(doc, dict) or "data" not in doc:
-        raise BadInput(
+        raise BadRequest(
             400, "missing_data", 'expected a JSON object {"data": [...]}: one row of numbers or a list of rows'
         )
     data = doc["data"]
     if not isinstance(data, list) or not data:
-        raise BadInput(400, "bad_data", '"data" must be a non-empty list: one row of numbers or a list of rows')
+        raise BadRequest(400, "bad_data", '"data" must be a non-empty list: one row of numbers or a list of rows')
     rows = data if isinstance(data[0], list) else [data]
     for i, row in enumerate(rows):
         if not isinstance(row, list):
-            raise BadInput(422, "bad_row", f"row {i} is {_describe(row)}; expected a list of numbers")
+            raise BadRequest(422, "bad_row", f"row {i} is {_describe(row)}; expected a list of numbers")
         if n_features is not None and len(row) != n_features:
-            raise BadInput(
+            raise BadRequest(
                 422, "wrong_feature_count", f"row {i} has {len(row)} features; the model expects {n_features}"
             )
         for j, v in enumerate(row):
             # bool is an int in Python; a feature is never true/false.
             if type(v) is float:
                 if not math.isfinite(v):
-                    raise BadInput(422, "not_a_number", f"row {i}, feature {j}: {v} is not a finite number")
+                    raise BadRequest(422, "not_a_number", f"row {i}, feature {j}: {v} is not a finite number")
             elif type(v) is int:
                 if abs(v) >= _MAX_INT:
-                    raise BadInput(
+                    raise BadRequest(
                         422,
                         "number_too_large",
                         f"row {i}, feature {j}: an integer of {len(str(abs(v)))} digits is out of range",
                     )
             elif isinstance(v, (list, dict)):
-                raise BadInput(422, "not_a_number", f"row {i}, feature {j} is {_describe(v)}; expected a number")
+                raise BadRequest(422, "not_a_number", f"row {i}, feature {j} is {_describe(v)}; expected a number")
             else:
                 kind = "a string" if isinstance(v, str) else "null" if v is None else f"a {type(v).__name__}"
-                raise BadInput(
+                raise BadRequest(
                     422, "not_a_number", f"row {i}, feature {j}: {_describe(v)} is {kind}; expected a number"
                 )
     return rows

@@ -301,23 +301,10 @@ def document(
                     ),
                 }
             },
-            "/ping": {
-                "get": {
-                    "operationId": "ping",
-                    "summary": "Readiness: 200 once the model is loaded; 503 while loading or draining.",
-                    "responses": {
-                        "200": {
-                            "description": "Ready.",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
-                        "503": {
-                            "description": "Not ready.",
-                            "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
-                    },
-                }
-            },
+            "/readyz": _readiness("readyz", "Readiness: 200 once the model is loaded; 503 while loading or draining."),
+            "/ping": _readiness(
+                "ping", "Readiness, as MLflow's scoring protocol names it: the same answer as /readyz."
+            ),
             "/version": {
                 "get": {
                     "operationId": "version",
@@ -361,3 +348,23 @@ def document(
     if limits:
         doc["info"]["x-limits"] = limits
     return doc
+
+
+def _readiness(operation_id: str, summary: str) -> dict:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": "Ready.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "503": {
+                    "description": "Not ready.",
+                    "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+            },
+        }
+    }

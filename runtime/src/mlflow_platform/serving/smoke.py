@@ -9,13 +9,14 @@ Prints one JSON line with the outcome; never prints request headers.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+
+from mlflow_platform.common.command import ArgumentParser
+from mlflow_platform.common.errors import BadInput, ExitCode
 
 
 @dataclass
@@ -103,8 +104,8 @@ def smoke(
     return result
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
+def parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="mlflow-platform serve smoke", description="Smoke-test a model endpoint with POST /predict."
     )
     p.add_argument("--url", required=True, help="Base URL of the model server or Service (…/predict is appended).")
@@ -116,12 +117,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--attempts", type=int, default=5)
     p.add_argument("--interval", type=float, default=2.0)
     p.add_argument("--timeout", type=float, default=10.0)
-    args = p.parse_args(argv)
+    return p
+
+
+def run(args) -> int:
     try:
         json.loads(args.body)
     except ValueError as e:
-        print(f"mlflow-platform serve smoke: --body is not JSON ({e})", file=sys.stderr)
-        return 2
+        raise BadInput(f"--body is not JSON ({e})") from None
     r = smoke(
         args.url,
         args.body,
@@ -134,8 +137,5 @@ def main(argv: list[str]) -> int:
         timeout=args.timeout,
     )
     print(json.dumps({"smoke": "pass" if r.ok else "fail", **asdict(r)}), flush=True)
-    return 0 if r.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # A failed check is "the endpoint is not right" (exit 1, like every failure of what a command depends on).
+    return ExitCode.OK if r.ok else ExitCode.ERROR

@@ -11,19 +11,15 @@ Idempotent: an object that already carries the tag is not written again, so a se
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
+
+from mlflow_platform.common.errors import BadInput
+from mlflow_platform.common.paging import all_pages
 
 ARCHIVE_TAG_KEY = "mlflow-platform-retention"
 ARCHIVE_TAG_VALUE = "archive"
 KEPT_STAGES = ("Staging", "Production")
-
-
-class BadInput(Exception):
-    pass
 
 
 @dataclass
@@ -50,23 +46,32 @@ def s3_location(uri: str, destination: str) -> tuple[str, str] | None:
     return None
 
 
-def plan(client, keep_versions: int, served: set[str], exceptions: dict, destination: str) -> Plan:
+def validate(keep_versions: int, exceptions: dict) -> None:
+    """:class:`BadInput` for a count below 1; called before anything talks to MLflow (nothing changes)."""
     if keep_versions < 1:
         raise BadInput(f"--keep {keep_versions}: keep at least 1 version per model (N >= 1)")
+    for name, exc in exceptions.items():
+        n = exc.get("keepVersions", keep_versions) if isinstance(exc, dict) else None
+        if not isinstance(n, int) or n < 1:
+            raise BadInput(f"exceptions.{name}.keepVersions {n}: keep at least 1 version (N >= 1)")
+
+
+def plan(client, keep_versions: int, served: set[str], exceptions: dict, destination: str) -> Plan:
+    validate(keep_versions, exceptions)
     p = Plan()
     kept_locations: set[tuple[str, str]] = set()
     candidates: list[tuple[str, str, tuple[str, str]]] = []
-    for model in _all_models(client):
+    for model in all_pages(client.search_registered_models):
         name = model.name
         exc = exceptions.get(name, {})
         n = int(exc.get("keepVersions", keep_versions))
-        if n < 1:
-            raise BadInput(f"exceptions.{name}.keepVersions {n}: keep at least 1 version (N >= 1)")
         aliases = model.aliases or {}
         alias_of: dict[str, list[str]] = {}
         for a, v in aliases.items() if isinstance(aliases, dict) else ((x.alias, x.version) for x in aliases):
             alias_of.setdefault(str(v), []).append(a)
-        versions = sorted(_all_versions(client, name), key=lambda v: int(v.version), reverse=True)
+        versions = sorted(
+            all_pages(client.search_model_versions, f"name='{name}'"), key=lambda v: int(v.version), reverse=True
+        )
         newest = {str(v.version) for v in versions[:n]}
         p.keep[name], p.archive[name] = [], []
         for v in versions:
@@ -104,26 +109,6 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
     return p
 
 
-def _all_models(client):
-    token = None
-    while True:
-        page = client.search_registered_models(max_results=200, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
-def _all_versions(client, name):
-    token = None
-    while True:
-        page = client.search_model_versions(f"name='{name}'", max_results=200, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
-
-
 def tag_objects(s3, location: str, dry_run: bool) -> tuple[int, int]:
     """Tags every object under ``location``; returns (newly tagged, already tagged)."""
     u = urlparse(location)
@@ -145,82 +130,3 @@ def tag_objects(s3, location: str, dry_run: bool) -> tuple[int, int]:
                     Tagging={"TagSet": [*keep, {"Key": ARCHIVE_TAG_KEY, "Value": ARCHIVE_TAG_VALUE}]},
                 )
     return tagged, already
-
-
-def run(argv: list[str]) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="mlflow-platform retention run")
-    ap.add_argument("--dry-run", action="store_true", help="list what would be tagged; change nothing")
-    ap.add_argument(
-        "--keep", type=int, required=True, help="N: versions kept per model besides alias/stage/served holders"
-    )
-    ap.add_argument(
-        "--artifacts-destination",
-        required=True,
-        help="the tracking server's --artifacts-destination (s3://bucket/prefix)",
-    )
-    ap.add_argument(
-        "--served",
-        action="append",
-        default=[],
-        metavar="MODEL/VERSION",
-        help="a version served by an endpoint (repeatable)",
-    )
-    ap.add_argument(
-        "--exceptions",
-        default=os.environ.get("MLFLOW_PLATFORM_RETENTION_EXCEPTIONS", "{}"),
-        help='per-model JSON: {"<model>": {"keepVersions": 3, "skip": false}}',
-    )
-    args = ap.parse_args(argv)
-    try:
-        exceptions = json.loads(args.exceptions)
-        assert isinstance(exceptions, dict)
-    except (ValueError, AssertionError) as err:
-        raise BadInput(f"--exceptions: expected a JSON object of models, got {args.exceptions[:80]!r}") from err
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    p = plan(client, args.keep, set(args.served), exceptions, args.artifacts_destination)
-    import boto3
-
-    s3 = boto3.client("s3")
-    verb = "would tag" if args.dry_run else "tagged"
-    total_new = total_old = 0
-    for name in sorted(p.keep):
-        for ver, why in p.keep[name]:
-            print(f"keep    {name}/{ver}: {why}")
-        for ver, loc in p.archive[name]:
-            new, old = tag_objects(s3, loc, args.dry_run)
-            total_new += new
-            total_old += old
-            print(f"archive {name}/{ver}: {loc}: {verb} {new} objects, {old} already tagged")
-    for s in p.skipped:
-        print(f"skip    {s}")
-    versions = sum(len(v) for v in p.archive.values())
-    print(
-        f"retention: {versions} versions to archive, {verb} {total_new} objects "
-        f"({ARCHIVE_TAG_KEY}={ARCHIVE_TAG_VALUE}), "
-        f"{total_old} already tagged{' (dry run: nothing changed)' if args.dry_run else ''}"
-    )
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "run":
-        print(
-            "usage: mlflow-platform retention run [--dry-run] --keep N --artifacts-destination s3://bucket/prefix",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        return run(argv[1:])
-    except BadInput as err:
-        print(f"mlflow-platform retention: bad input: {err}", file=sys.stderr)
-        return 2
-    except SystemExit as err:  # argparse
-        return int(err.code or 0) if isinstance(err.code, int) else 2
-    except Exception as err:  # noqa: BLE001 - reported as an error, exit 1
-        print(f"mlflow-platform retention: error: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1

@@ -1,10 +1,11 @@
 """Channels: Slack (incoming webhook), Discord (webhook), e-mail (SMTP, optional STARTTLS) and GitHub
-(``repository_dispatch``). Each turns one event into one message; :func:`deliver` retries with
-exponential backoff. No secret (webhook URL, token, password) appears in an exception or a log line.
+(``repository_dispatch``). Each turns one message (:class:`Message`: a registry event, a drift alert) into
+one notification; :func:`deliver` retries with exponential backoff. No secret (webhook URL, token,
+password) appears in an exception or a log line.
 
-Registry content (model names, tag values, gate reasons) is anyone's input: every message is built from
-:meth:`Event.summary` (one line, no control or format characters) and then escaped by each channel's own
-documented rules, so no value can mention people, disguise a link or add an e-mail header:
+Registry content (model names, tag values, gate reasons) is anyone's input: every notification is built
+from :meth:`Message.summary` (one line, no control or format characters: :func:`plain`) and then escaped by
+each channel's own documented rules, so no value can mention people, disguise a link or add an e-mail header:
 
 - Slack: ``&``, ``<`` and ``>`` are Slack's control characters (mentions ``<!channel>``, ``<@U123>``,
   links ``<https://x|text>``) and must be sent as ``&amp;``, ``&lt;``, ``&gt;``; nothing else is
@@ -30,13 +31,95 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Protocol
 
 import requests
 
-from .model import Event, plain
-from .settings import Channel
+from mlflow_platform.common.errors import BadInput
+
+#: Every channel there is.
+CHANNELS = ("slack", "discord", "email", "github")
+#: The variable holding each channel's secret (filled from a Kubernetes Secret): the webhook URL, the
+#: token, the SMTP password (needed only with ``options.username``).
+SECRET_ENV = {
+    "slack": "MLFLOW_EVENTS_SLACK_URL",
+    "discord": "MLFLOW_EVENTS_DISCORD_URL",
+    "github": "MLFLOW_EVENTS_GITHUB_TOKEN",
+    "email": "MLFLOW_EVENTS_SMTP_PASSWORD",
+}
+
+#: The longest value of a field a message carries, by default (tag value, gate reason, feature name).
+MAX_FIELD = 500
+
+#: Unicode categories that never belong in a one-line notification: control characters (CR, LF, TAB,
+#: ESC...), format characters (bidirectional overrides that reorder what the reader sees, zero-width
+#: characters) and line/paragraph separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def plain(value: object, limit: int = MAX_FIELD) -> str:
+    """``value`` as one line of visible text: every control, format or separator character becomes a
+    space, and the result is cut to ``limit`` characters (an ellipsis marks the cut).
+
+    What each channel does on top (escaping its markup) is below.
+    """
+    text = "".join(" " if unicodedata.category(c) in _INVISIBLE else c for c in str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Message(Protocol):
+    """What a channel needs of what it notifies."""
+
+    kind: str
+
+    def summary(self) -> str:
+        """One line of plain text (every value through :func:`plain`)."""
+        ...
+
+    def as_dict(self) -> dict:
+        """The structured form (GitHub's ``client_payload``, the e-mail's body)."""
+        ...
+
+    def message_id(self) -> str:
+        """Stable identity: the same message, notified twice, has the same id."""
+        ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    events: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+    secret: str | None = None
+
+
+def _has_control(value: object) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in str(value))
+
+
+def channel(name: str, options: Mapping, events: tuple[str, ...], env: Mapping[str, str]) -> Channel:
+    """A channel from its configuration and its secret in ``env``; :class:`BadInput` names what to fix.
+    Nothing here is echoed back in an error but names: never a secret's value."""
+    if name not in CHANNELS:
+        raise BadInput(f"channels.{name}: unknown channel; expected one of {', '.join(CHANNELS)}")
+    if name == "email":
+        for key in ("from", "smtpHost", "username"):
+            if _has_control(options.get(key, "")):
+                raise BadInput(f"channels.email.{key}: contains a control character (CR, LF, ...)")
+        if any(_has_control(t) for t in options.get("to", [])):
+            raise BadInput("channels.email.to: an address contains a control character (CR, LF, ...)")
+    secret = None
+    if name != "email" or options.get("username"):
+        secret = env.get(SECRET_ENV[name], "")
+        if not secret:
+            why = f"channel {name} is enabled" if name != "email" else "channels.email.username is set"
+            raise BadInput(f"{SECRET_ENV[name]} is empty: {why} (check the Secret the stack references)")
+    return Channel(name=name, events=tuple(events), options=dict(options), secret=secret)
+
 
 USER_AGENT = "mlflow-platform-events"
 #: GitHub's limit on a repository_dispatch event_type.
@@ -89,11 +172,11 @@ def header_value(text: str, limit: int) -> str:
     return plain(text, limit)
 
 
-def slack_payload(event: Event) -> dict:
+def slack_payload(event: Message) -> dict:
     return {"text": slack_escape(event.summary()), "unfurl_links": False, "unfurl_media": False}
 
 
-def discord_payload(event: Event) -> dict:
+def discord_payload(event: Message) -> dict:
     content = discord_escape(event.summary())
     if len(content) > DISCORD_MAX:
         # Never cut an escape in two (a lone backslash would escape the ellipsis instead).
@@ -107,11 +190,11 @@ def discord_payload(event: Event) -> dict:
     }
 
 
-def github_payload(event: Event) -> dict:
+def github_payload(event: Message) -> dict:
     return {"event_type": f"mlflow.{event.kind}"[:EVENT_TYPE_MAX], "client_payload": event.as_dict()}
 
 
-def email_message(event: Event, options: dict) -> EmailMessage:
+def email_message(event: Message, options: dict) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = header_value(f"[MLflow registry] {event.summary()}", SUBJECT_MAX)
     msg["From"] = header_value(options["from"], 320)
@@ -131,7 +214,7 @@ def _post(url: str, payload: dict, headers: dict[str, str], what: str, timeout: 
         raise DeliveryError(f"{what}: HTTP {r.status_code}")
 
 
-def send(channel: Channel, event: Event, timeout: float = 10.0) -> None:
+def send(channel: Channel, event: Message, timeout: float = 10.0) -> None:
     """Sends one message; raises :class:`DeliveryError`."""
     o = channel.options
     if channel.name == "slack":
@@ -157,16 +240,16 @@ def send(channel: Channel, event: Event, timeout: float = 10.0) -> None:
                 smtp.send_message(email_message(event, o))
         except (OSError, smtplib.SMTPException) as e:
             raise DeliveryError(f"email: {type(e).__name__}") from None
-    else:  # pragma: no cover - settings.load refuses unknown channels
+    else:  # pragma: no cover - channel() refuses unknown channels
         raise DeliveryError(f"unknown channel {channel.name}")
 
 
 def deliver(
     channel: Channel,
-    event: Event,
+    event: Message,
     attempts: int,
     backoff: float,
-    sender: Callable[[Channel, Event], None] = send,
+    sender: Callable[[Channel, Message], None] = send,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[bool, int, str]:
     """Sends with retries (backoff, 2*backoff, 4*backoff, ...). Returns (sent, attempts used, last error).
