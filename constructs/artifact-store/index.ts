@@ -150,7 +150,7 @@ export interface ArtifactStoreProps {
   /**
    * IAM roles that administer the bucket's keys through their key policies (the CI deploy role): what they
    * may do to the keys is in the keys' own policies, not in an IAM statement scoped by tags
-   * (constructs/kms-key-policy.ts). Roles of the key's account.
+   * (constructs/core/kms-key-policy.ts). Roles of the key's account.
    * @default [] (KMS's default key policy: IAM policies of the account decide)
    */
   readonly keyAdministratorArns?: readonly string[];
