@@ -98,7 +98,7 @@ export class MlflowStack extends TerraformStack {
       },
     });
 
-    // ── Stores and identity (issue 3) ──────────────────────────────────────────────
+    // ── Stores and identity ──────────────────────────────────────────────
     const artifactCfg = config.artifacts;
     const dbCfg = config.database;
     const artifactStore = new ArtifactStore(this, "artifact_store", {
@@ -115,14 +115,14 @@ export class MlflowStack extends TerraformStack {
         noncurrentMaxDays: artifactCfg.noncurrentMaxDays,
         abortIncompleteMultipartUploadDays: artifactCfg.abortIncompleteMultipartUploadDays,
       },
-      // The model-retention job's tag (issue 12): a colder class after the grace period, deletion only if configured.
+      // The model-retention job's tag: a colder class after the grace period, deletion only if configured.
       archive: {
         tag: ARCHIVE_TAG,
         transitionDays: config.registry.retention.graceDays,
         storageClass: config.registry.retention.storageClass,
         expireDays: config.registry.retention.deleteAfterDays,
       },
-      // Inference logs of the served models (issue 14): expire as each model's configuration says.
+      // Inference logs of the served models: expire as each model's configuration says.
       expiringPrefixes: Object.entries(config.serving.models).filter(([, m]) => m.inferenceLog.enabled)
         .map(([name, m]) => ({ id: `inference-log-${name}`, prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`, days: m.inferenceLog.expireDays })),
       accessLogging: artifactCfg.accessLogging,
@@ -180,7 +180,7 @@ export class MlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts).
     applyPolicies(this);
 
-    // ── Registry events (issue 12) ─────────────────────────────────────────────────
+    // ── Registry events ─────────────────────────────────────────────────
     // Before the tracking server: it reads the webhook-secret encryption key this construct generates.
     const registryEvents = config.events.enabled
       ? new RegistryEvents(this, "registry_events", registryEventsProps(config, {
@@ -189,7 +189,7 @@ export class MlflowStack extends TerraformStack {
       }))
       : undefined;
 
-    // ── Tracking server (issue 4) ──────────────────────────────────────────────────
+    // ── Tracking server ──────────────────────────────────────────────────
     const trackingServer = new TrackingServer(this, "tracking_server", trackingServerProps(config, {
       artifactStore: artifactStore.contract,
       backendStore: backendStore.contract,
@@ -206,7 +206,7 @@ export class MlflowStack extends TerraformStack {
       ],
     }));
 
-    // ── Model retention (issue 12) ─────────────────────────────────────────────────
+    // ── Model retention ─────────────────────────────────────────────────
     new ModelRetention(this, "model_retention", {
       namespace: config.mlflow.namespace,
       name: `${config.project}-model-retention`,
@@ -225,7 +225,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [this.namespace],
     });
 
-    // ── Training pipelines (issue 16): Argo Workflows, the WorkflowTemplate, the workloads' identities ──
+    // ── Training pipelines: Argo Workflows, the WorkflowTemplate, the workloads' identities ──
     const workloads = workloadIdentitiesOf(config);
     const workloadSubjects = workloads
       ? new ConfigMapV1(this, "workload_identities", {
@@ -238,7 +238,7 @@ export class MlflowStack extends TerraformStack {
       ? new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }))
       : undefined;
 
-    // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
+    // ── Authenticating proxy and ingress ─────────────────────────────────
     const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
       trackingServer: trackingServer.contract,
       dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
@@ -260,7 +260,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
     }));
 
-    // ── Monitoring and alerting (issue 6) ──────────────────────────────────────────
+    // ── Monitoring and alerting ──────────────────────────────────────────
     const monitoring = new Monitoring(this, "monitoring", monitoringProps(config, {
       trackingServer: trackingServer.contract,
       authProxy: authProxy.contract,
@@ -309,7 +309,7 @@ export class MlflowStack extends TerraformStack {
         });
         imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
-        // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
+        // Scheduled drift detection of the released version, beside the tracking server it logs to.
         const m = config.serving.models[modelName];
         if (driftJobModels(config).includes(modelName)) {
           new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, {
@@ -334,7 +334,7 @@ export class MlflowStack extends TerraformStack {
       }
     }
 
-    // ── Default-deny networking (issue 10): every namespace this stack creates ──────
+    // ── Default-deny networking: every namespace this stack creates ──────
     const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
     if (servingNamespace && servingNamespace !== this.namespace) created.push([config.serving.namespace, servingNamespace]);
     const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
@@ -347,7 +347,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: created.map(([, resource]) => resource),
     });
 
-    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
+    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (docs/ci-cd.md) ──
     const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn, imageSourceRepositoryArns: copies.sourceRepositoryArns });
     const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
 
