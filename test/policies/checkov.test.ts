@@ -10,15 +10,11 @@
  * below), a raw copy proves the bug is still there (when upstream fixes it, that test says so), and every
  * stack must have had checks run on it: a parser that reads nothing fails here, it does not pass.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
-import { checkovBin } from "../helpers/tools";
-
-type Skip = { check: string; resources: string[]; reason: string; configurable?: string };
-const SKIPS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "policies", "checkov", "skips.json"), "utf8")).skips as Skip[];
+import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
 
 /** The stack without what checkov's terraform_json parser cannot read: non-object values of the terraform block. */
 export function normalise(json: TfJson): { json: TfJson; dropped: string[] } {
@@ -27,17 +23,6 @@ export function normalise(json: TfJson): { json: TfJson; dropped: string[] } {
   for (const k of dropped) delete terraform[k];
   return { json: { ...json, terraform }, dropped: dropped.map((k) => `terraform.${k}`) };
 }
-
-type Failed = { check_id: string; resource: string; file_path: string; check_name: string };
-type Report = { check_type: string; summary: { passed: number; failed: number; parsing_errors: number };
-  results: { passed_checks: { file_path: string }[]; failed_checks: Failed[]; parsing_errors: string[] } };
-
-/** A finding's resource, as skips.json names it: its Terraform name without cdktf's hash suffix (or the Kubernetes kind.namespace.name). */
-const resourceKey = (f: Failed) => f.resource.replace(/^(resource|data)\./, "").replace(/^[a-z0-9_]+\.(?=[a-z])/, "").replace(/_[0-9A-F]{8}$/, "");
-
-/** A skips.json resource entry: a name, or a pattern with `*` for a part a fork chooses (a model's name). */
-export const matchesResource = (entry: string, key: string) =>
-  new RegExp(`^${entry.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("[a-z0-9_.-]+")}$`).test(key);
 
 const RAW = "upstream-bug-raw";
 let reports: Report[];
@@ -59,17 +44,7 @@ beforeAll(() => {
   // The first stack as synthesized, untouched: checkov's parser must still fail on it (the upstream bug).
   fs.mkdirSync(path.join(dir, RAW));
   fs.writeFileSync(path.join(dir, RAW, "cdk.tf.json"), JSON.stringify(synthJson(configured(SHIPPED[0])), null, 2));
-  let out: string;
-  try {
-    out = execFileSync(checkovBin(), ["-d", dir, "--framework", "terraform_json", "--skip-download", "--compact", "-o", "json"],
-      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "ERROR" } });
-  } catch (err) {
-    // checkov exits 1 when a check failed: the findings are judged below, against skips.json.
-    out = (err as { stdout?: string }).stdout ?? "";
-    if (!out) throw err;
-  }
-  const parsed = JSON.parse(out) as Report | Report[];
-  reports = Array.isArray(parsed) ? parsed : [parsed];
+  reports = runCheckov(dir, "terraform_json");
 }, 300_000);
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -98,13 +73,9 @@ describe("checkov over every synthesized stack and the Kubernetes manifests", ()
 
   it("every finding is fixed or skipped with a reason (policies/checkov/skips.json), and no skip is stale", () => {
     const findings = reports.flatMap((r) => r.results.failed_checks).filter((f) => !f.file_path.includes(RAW));
-    const skipped = (f: Failed) => SKIPS.some((s) => s.check === f.check_id && s.resources.some((r) => matchesResource(r, resourceKey(f))));
-    const open = [...new Set(findings.filter((f) => !skipped(f)).map((f) => `${f.check_id} ${resourceKey(f)} (${f.check_name}) in ${f.file_path}`))];
-    if (process.env.CHECKOV_FINDINGS) fs.writeFileSync(process.env.CHECKOV_FINDINGS, JSON.stringify(findings.map((f) => ({ ...f, key: resourceKey(f) })), null, 1));
+    const { open, stale, skips } = judge(findings, "terraform_json");
     expect(open).toEqual([]);
-    // A skip whose finding depends on configuration (`configurable`) may not occur in a fork's environments.
-    const stale = SKIPS.filter((s) => !s.configurable).flatMap((s) => s.resources.filter((r) => !findings.some((f) => f.check_id === s.check && matchesResource(r, resourceKey(f)))).map((r) => `${s.check} ${r}`));
     expect(stale).toEqual([]);
-    for (const s of SKIPS) expect(s.reason.length).toBeGreaterThan(30);
+    for (const s of skips) expect(s.reason.length).toBeGreaterThan(30);
   });
 });
