@@ -6,15 +6,28 @@
  */
 import { freeEnvironmentName } from "../../config/free-name";
 import { EVERY_OPTION_NAME } from "../fixtures/environments";
-import { forkedConfiguration } from "../helpers/fork-config";
+import { forkedConfiguration, type ForkedConfiguration } from "../helpers/fork-config";
 import { propertyEntries } from "../helpers/synth";
 
 /** Every name a script or test adds to a configuration it did not write. */
 const GENERATED = ["qa", "extra", EVERY_OPTION_NAME];
 
-/** config/environments.ts with, appended, environments called like every generated name (and "qa-2"). */
+/**
+ * config/environments.ts with, appended, environments called like every generated name (and "qa-2"), each
+ * unless the configuration has it already (inside the fork check, the fork's own may).
+ */
 const withOwn = (names: string[]) => (src: string) =>
-  `${src}\n${names.map((n) => `environments.push({ ...environments[0], name: ${JSON.stringify(n)} });`).join("\n")}\n`;
+  `${src}\nfor (const n of ${JSON.stringify(names)}) if (!environments.some((e) => e.name === n)) environments.push({ ...environments[0], name: n });\n`;
+
+/** The fork check's (or the test's) addition took a name of its own, and every name is unique. */
+function expectOneFreeAddition({ environments, before }: ForkedConfiguration, own: string[]): string {
+  const names = environments.map((e) => e.name);
+  expect(new Set(names).size).toBe(names.length);
+  expect(before).toEqual(expect.arrayContaining(own));
+  const added = names.filter((n) => !before.includes(n));
+  expect(added).toHaveLength(1);
+  return added[0];
+}
 
 describe("freeEnvironmentName", () => {
   it("keeps the wanted name when it is free, else takes the first free -N", () => {
@@ -29,16 +42,14 @@ describe("a fork whose own environments are named like every generated one", () 
   const own = [...GENERATED, "qa-2"];
 
   it("gets the fork check's fourth environment (scripts/fork-config.mjs) and the test's extra one under free names", () => {
-    // The shipped configuration with the fork's own environments: fork-config.mjs adds its "qa" under a free name.
+    // The shipped configuration with the fork's own environments: fork-config.mjs adds its "qa" under a free
+    // name ("qa-3" next to the fork's "qa" and "qa-2"; inside the fork check, the configuration is already a
+    // fork's and the test's "extra" is what is added).
     const shipped = forkedConfiguration(withOwn(own));
-    const names = shipped.environments.map((e) => e.name);
-    expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining([...own, "qa-3"]));
-    // An already forked configuration (the suite inside the fork check): the test adds its "extra" under a free name.
+    expect(expectOneFreeAddition(shipped, own)).toMatch(/^(qa|extra)-\d+$/);
+    // An already forked configuration: the test adds its "extra" under a free name.
     const forked = forkedConfiguration((src) => withOwn(own)(src.split("example-org/mlflow-platform").join("acme/ml-platform")));
-    const forkedNames = forked.environments.map((e) => e.name);
-    expect(new Set(forkedNames).size).toBe(forkedNames.length);
-    expect(forkedNames).toEqual(expect.arrayContaining([...own, "extra-2"]));
+    expect(expectOneFreeAddition(forked, own)).toMatch(/^extra-\d+$/);
   });
 
   it("gets the every-option fixture environment, merged into its configuration by the property tests, under a free name", () => {

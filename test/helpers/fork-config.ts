@@ -37,7 +37,8 @@ environments.push({
 });
 `;
 
-export type ForkedConfiguration = { environments: EnvironmentConfig[]; entries: { name?: string }[] };
+/** The resolved environments, and the names there were before the fork check's (or the test's) addition. */
+export type ForkedConfiguration = { environments: EnvironmentConfig[]; before: string[] };
 
 /**
  * Resolves the fork check's configuration from a copy of this checkout's config/, after `edit` (if given)
@@ -50,6 +51,8 @@ export function forkedConfiguration(edit?: (source: string) => string): ForkedCo
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     const file = path.join(dir, "config", "environments.ts");
     if (edit) fs.writeFileSync(file, edit(fs.readFileSync(file, "utf8")));
+    // The names before the fork check's own addition: what the addition had to avoid.
+    fs.appendFileSync(file, "\nexport const namesBeforeForkCheck = environments.map((e) => e.name);\n");
     if (fs.readFileSync(file, "utf8").includes("example-org/mlflow-platform")) {
       execFileSync("node", [path.join(ROOT, "scripts", "fork-config.mjs"), file], { stdio: "pipe" });
     } else {
@@ -57,7 +60,8 @@ export function forkedConfiguration(edit?: (source: string) => string): ForkedCo
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(dir, "config", "environments.ts")) as typeof import("../../config/environments");
-    return { environments: resolveEnvironments(mod.shared, mod.environments), entries: mod.environments };
+    const before = (mod as unknown as { namesBeforeForkCheck: string[] }).namesBeforeForkCheck;
+    return { environments: resolveEnvironments(mod.shared, mod.environments), before };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -49,9 +49,19 @@ const NOT_PINS: { before: RegExp; why: string }[] = [
 
 type Pin = { file: string; line: number; value: string; index: number; kind: PinKind; text: string };
 
+/** Every file of the checkout (git's view when it is a repository; the fork check's copy is not). */
+function allFiles(): string[] {
+  try {
+    return execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n");
+  } catch {
+    return (fs.readdirSync(ROOT, { recursive: true }) as string[])
+      .filter((f) => !/^(node_modules|dist|cdktf\.out|\.git)(\/|$)/.test(f) && fs.statSync(path.join(ROOT, f)).isFile());
+  }
+}
+
+
 function trackedFiles(): string[] {
-  return execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
-    .split("\n").filter((f) => f && !/(^|\/)node_modules\/|package-lock\.json$|\.md$|^test\/(?!.*go\.mod$)|^docs\//.test(f) && fs.existsSync(path.join(ROOT, f)));
+  return allFiles().filter((f) => f && !/(^|\/)node_modules\/|package-lock\.json$|\.md$|^test\/(?!.*go\.mod$)|^docs\//.test(f) && fs.existsSync(path.join(ROOT, f)));
 }
 
 export function findPins(files = trackedFiles()): Pin[] {
