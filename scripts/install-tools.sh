@@ -62,7 +62,8 @@ if [ ! -f "$stamp" ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" -r tools/requirements.txt -r runtime/requirements.txt
   rm -f "$TOOLS"/venv/.installed-* && touch "$stamp"
 fi
-echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
+# The installed distribution's version (importing mlflow takes seconds; npm test runs this script every time).
+echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))')"
 
 # ── checkov in its own virtualenv (tools/checkov-requirements.txt: its pins conflict with the tools') ──
 stamp="$TOOLS/checkov/.installed-$(sha256sum < tools/checkov-requirements.txt | cut -c1-16)"
@@ -72,7 +73,7 @@ if [ ! -f "$stamp" ]; then
   "$TOOLS/checkov/bin/pip" install -q --disable-pip-version-check -r tools/checkov-requirements.txt
   rm -f "$TOOLS"/checkov/.installed-* && touch "$stamp"
 fi
-echo "install-tools: checkov $("$TOOLS/checkov/bin/checkov" --version 2>/dev/null)"
+echo "install-tools: checkov $("$TOOLS/checkov/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))')"
 
 # ── Renovate's config validator (renovate-config-validator, npm test's check of renovate.json) ──
 # Pinned and installed beside the other tools rather than as a devDependency: the package brings ~785
