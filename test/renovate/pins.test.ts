@@ -43,7 +43,7 @@ const BUILTIN_FILES: Record<string, RegExp> = {
 /** Matches of the patterns that are not pins, told by the text right before the value, each with why. */
 const NOT_PINS: { before: RegExp; why: string }[] = [
   { before: /payloadFormatVersion: "$/, why: "API Gateway's Lambda payload format, not a software version" },
-  { before: /example-org\/[a-z0-9._-]+:$/, why: "a placeholder for the fork's own image (ghcr.io/example-org/...), built and tagged by the fork" },
+  { before: /[-/](runtime|training):$/, why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)" },
   { before: /such as[^"]*"[^"]*$/, why: "an example inside a validation message (\"such as ...\")" },
 ];
 
