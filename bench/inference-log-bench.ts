@@ -1,7 +1,7 @@
 /**
  * `npm run bench:inference-log`: the platform's model server with input/output logging at 100 % sampling
  * (to an S3 stand-in, moto_server, with the dev environment's obfuscation rules) against the same server
- * with logging off: same model, same machine, rounds interleaved (A B A B ...). Goal (issue 14): at least
+ * with logging off: same model, same machine, rounds interleaved (A B A B ...). Goal: at least
  * 0.9x the throughput. Environment: BENCH_SECONDS (default 8), BENCH_CONNECTIONS (8), BENCH_ROUNDS (2).
  */
 import * as fs from "fs";

@@ -1,5 +1,5 @@
 /**
- * The `events` section: the registry events service (issue 12). MLflow's registry webhooks plus a
+ * The `events` section: the registry events service. MLflow's registry webhooks plus a
  * scheduled reconciliation, turned into exactly one message per registry event on Slack, Discord,
  * e-mail and a GitHub `repository_dispatch`. Off unless an environment turns it on.
  *

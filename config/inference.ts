@@ -1,5 +1,5 @@
 /**
- * Inference observability of a served model (issue 14): its input fields, input/output logging with
+ * Inference observability of a served model: its input fields, input/output logging with
  * obfuscation rules, and scheduled drift detection. Part of `serving.models.<model>` (config/serving.ts).
  *
  * Kept in its own file so the serving section's schema only gains three keys.

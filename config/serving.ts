@@ -1,5 +1,5 @@
 /**
- * The `serving` section: the models an environment serves as REST microservices (issue 13).
+ * The `serving` section: the models an environment serves as REST microservices.
  *
  * What a model is (its limits, sizes, labels) lives in `config/environments.ts` (`serving.models`);
  * which version is released, with which image digest, lives in `config/releases/<env>.json`, the one file
@@ -44,7 +44,7 @@ export const servedModelSchema = z.object({
     row: z.array(z.number()).min(1, { error: "at least one feature" }).describe("The features sent as `POST /predict {\"data\": row}` to the new version before it gets traffic."),
     expectLabel: z.string().min(1).optional().describe("The label the answer must give for the row (needs classNames)."),
   }).strict().optional().describe("The release smoke test's request (required for a released model when delivery.strategy is blueGreen or canary)."),
-  // Inference observability (issue 14, config/inference.ts).
+  // Inference observability (config/inference.ts).
   inputFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: "a field name of letters, digits and '_'" })).default([])
     .describe("Names of the model's input features, in order: logged records, metrics and drift name features by them; obfuscation rules may only name these and inferenceLog.contextFields."),
   inferenceLog: inferenceLogSchema.prefault({}).describe("Input/output logging with obfuscation (docs/inference-observability.md)."),

@@ -1,5 +1,5 @@
 /**
- * The `training` section: reproducible training on the cluster (issue 16). Argo Workflows (installed by
+ * The `training` section: reproducible training on the cluster. Argo Workflows (installed by
  * the stack from a pinned chart, or attached where one already runs), the training pipeline as a
  * WorkflowTemplate and, with a schedule, a CronWorkflow: train, evaluate against the version holding
  * `production`, register, run the registry gates, tag `production-ready`. See docs/training-pipelines.md.

@@ -5,7 +5,7 @@
 # synth and the unit tests there. A test that hard-codes the shipped environments fails here. The
 # property tests also run on the test fixture's every-option environment (test/fixtures/environments.ts),
 # merged there with the fork's own `shared` values: every optional feature meets the fork's settings.
-# Run by .ci/run after `npm test`. Needs `npm run setup` first (node_modules and the tools).
+# Run by .ci/run after `npm test`. Needs `npm run setup` (node_modules) and the tools (`npm run tools`, which npm test runs first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

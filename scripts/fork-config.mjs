@@ -51,11 +51,15 @@ for (const [from, to] of replacements) {
   src = src.split(from).join(to);
 }
 
-// One more environment, in another account, region and domain: the fork's own addition.
+// One more environment, in another account, region and domain: the fork's own addition. Its name is picked
+// when the configuration loads (config/free-name.ts): "qa" unless the fork already has an environment of that
+// name, then "qa-2" and so on. A fixed name collided with a fork's own "qa" ("expected a unique environment name").
 src += `
 // Added by scripts/fork-config.mjs (fork check): a fourth environment in another account and region.
+import { freeEnvironmentName as forkCheckFreeName } from "./free-name";
+const forkCheckName = forkCheckFreeName("qa", environments.map((e) => e.name));
 environments.push({
-  name: "qa",
+  name: forkCheckName,
   aws: { accountId: "510987654321", region: "us-west-2" },
   state: { backend: "s3", bucket: "acme-ml-tfstate-qa", key: "mlflow/{env}/terraform.tfstate", region: "us-west-2" },
   cluster: { name: "eks-ml-qa" },
@@ -75,4 +79,4 @@ environments.push({
 });
 `;
 fs.writeFileSync(file, src);
-console.log(`fork-config: ${replacements.length} placeholders replaced, environment "qa" added to ${file}`);
+console.log(`fork-config: ${replacements.length} placeholders replaced, a fourth environment added to ${file} (named "qa", or the first free "qa-N" when the fork has a "qa")`);

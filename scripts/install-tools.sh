@@ -6,12 +6,19 @@
 #   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`;
 #   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum);
 #   - Chromium (Debian package chromium) for the end-to-end run's browser step;
-#   - actionlint (pinned, `go install`) and ShellCheck (Debian) for the workflows (npm run lint:workflows).
-# Everything comes from Debian, PyPI or the Go module proxy; nothing else is downloaded.
+#   - actionlint (pinned, `go install`) and ShellCheck (Debian) for the workflows (npm run lint:workflows);
+#   - checkov (tools/checkov-requirements.txt, own virtualenv) and Renovate's config validator (npm, pinned).
+# Everything comes from Debian, PyPI, npm or the Go module proxy; nothing else is downloaded.
 # Tools live in $MLFLOW_PLATFORM_TOOLS (default ~/.cache/mlflow-platform-e2e), shared by clones.
-# Needs `npm run build` first (it reads the pinned versions from the compiled configuration).
+# Reads the pinned versions from the compiled configuration: builds first when dist/ is missing or older
+# than config/ (npm test calls this script first, right after npm ci on a fresh clone too).
+# Idempotent: each tool is checked against its pin and skipped when present (a second run takes seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -f dist/scripts/versions.js ] || [ -n "$(find config scripts/versions.ts -newer dist/scripts/versions.js -name '*.ts' -print -quit)" ]; then
+  echo "install-tools: building (dist/ is missing or older than config/)"
+  npx tsc -p tsconfig.build.json
+fi
 TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
 mkdir -p "$TOOLS/bin"
 eval "$(node dist/scripts/versions.js)"
@@ -55,7 +62,31 @@ if [ ! -f "$stamp" ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION" -r tools/requirements.txt -r runtime/requirements.txt
   rm -f "$TOOLS"/venv/.installed-* && touch "$stamp"
 fi
-echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
+# The installed distribution's version (importing mlflow takes seconds; npm test runs this script every time).
+echo "install-tools: mlflow $("$TOOLS/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mlflow"))')"
+
+# ── checkov in its own virtualenv (tools/checkov-requirements.txt: its pins conflict with the tools') ──
+stamp="$TOOLS/checkov/.installed-$(sha256sum < tools/checkov-requirements.txt | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "install-tools: installing tools/checkov-requirements.txt into $TOOLS/checkov"
+  [ -x "$TOOLS/checkov/bin/python" ] || python3 -m venv "$TOOLS/checkov"
+  "$TOOLS/checkov/bin/pip" install -q --disable-pip-version-check -r tools/checkov-requirements.txt
+  rm -f "$TOOLS"/checkov/.installed-* && touch "$stamp"
+fi
+echo "install-tools: checkov $("$TOOLS/checkov/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))')"
+
+# ── Renovate's config validator (renovate-config-validator, npm test's check of renovate.json) ──
+# Pinned and installed beside the other tools rather than as a devDependency: the package brings ~785
+# packages (about 330 MB, 2 minutes cold) that the synth never needs. 39.x is the last line that runs on
+# Node 20 (40+ need Node 22 or 24), and it validates the configuration the hosted Renovate reads.
+RENOVATE_VERSION=39.264.1
+if [ "$(node -p "require('$TOOLS/renovate/node_modules/renovate/package.json').version" 2>/dev/null)" != "$RENOVATE_VERSION" ]; then
+  echo "install-tools: installing renovate@$RENOVATE_VERSION (its config validator) into $TOOLS/renovate"
+  mkdir -p "$TOOLS/renovate"
+  [ -f "$TOOLS/renovate/package.json" ] || echo '{"private": true}' > "$TOOLS/renovate/package.json"
+  npm install --prefix "$TOOLS/renovate" --no-audit --no-fund --ignore-scripts --loglevel=error "renovate@$RENOVATE_VERSION" >/dev/null
+fi
+echo "install-tools: renovate-config-validator $RENOVATE_VERSION"
 
 # ── The runtime package (runtime/: registry tool, events service, model server, jobs) ──
 # Installed (not editable: clones share the virtualenv) whenever its sources change.

@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
 actionlint="$TOOLS/bin/actionlint"
 if [ ! -x "$actionlint" ]; then
-  echo "lint-workflows: $actionlint is missing: run \`npm run setup\` (or bash scripts/install-tools.sh)" >&2
+  echo "lint-workflows: $actionlint is missing: run \`npm run tools\` (bash scripts/install-tools.sh)" >&2
   exit 2
 fi
 if ! shellcheck=$(command -v shellcheck); then
   # Without ShellCheck actionlint silently skips the run: blocks: refuse instead.
-  echo "lint-workflows: shellcheck is missing: run \`npm run setup\` (Debian package shellcheck)" >&2
+  echo "lint-workflows: shellcheck is missing: run \`npm run tools\` (Debian package shellcheck)" >&2
   exit 2
 fi
 if [ $# -gt 0 ]; then

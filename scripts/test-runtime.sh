@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 TOOLS="${MLFLOW_PLATFORM_TOOLS:-$HOME/.cache/mlflow-platform-e2e}"
 PY="$TOOLS/venv/bin/python"
 if [ ! -x "$PY" ]; then
-  echo "test-runtime: $PY not found: run \`npm run setup\` (scripts/install-tools.sh) first" >&2
+  echo "test-runtime: $PY not found: run \`npm run tools\` (scripts/install-tools.sh) first" >&2
   exit 1
 fi
 "$PY" -m ruff check runtime

@@ -124,7 +124,7 @@ export class MlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts).
     applyPolicies(this);
 
-    // ── Registry events (issue 12) ─────────────────────────────────────────────────
+    // ── Registry events ─────────────────────────────────────────────────
     // Before the tracking server: it reads the webhook-secret encryption key this construct generates.
     const registryEvents = config.events.enabled
       ? new RegistryEvents(this, "registry_events", registryEventsProps(config, {
@@ -133,7 +133,7 @@ export class MlflowStack extends TerraformStack {
       }))
       : undefined;
 
-    // ── Tracking server (issue 4) ──────────────────────────────────────────────────
+    // ── Tracking server ──────────────────────────────────────────────────
     const trackingServer = new TrackingServer(this, "tracking_server", trackingServerProps(config, {
       artifactStore: artifactStore.contract,
       backendStore: backendStore.contract,
@@ -157,7 +157,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [this.namespace],
     }));
 
-    // ── Training pipelines (issue 16): Argo Workflows, the WorkflowTemplate, the workloads' identities ──
+    // ── Training pipelines: Argo Workflows, the WorkflowTemplate, the workloads' identities ──
     const workloads = workloadIdentitiesOf(config);
     const workloadSubjects = workloads
       ? new ConfigMapV1(this, "workload_identities", {
@@ -170,7 +170,7 @@ export class MlflowStack extends TerraformStack {
       ? new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }))
       : undefined;
 
-    // ── Authenticating proxy and ingress (issue 5) ─────────────────────────────────
+    // ── Authenticating proxy and ingress ─────────────────────────────────
     const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
       trackingServer: trackingServer.contract,
       dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
@@ -186,7 +186,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
     }));
 
-    // ── Monitoring and alerting (issue 6) ──────────────────────────────────────────
+    // ── Monitoring and alerting ──────────────────────────────────────────
     const monitoring = new Monitoring(this, "monitoring", monitoringProps(config, {
       trackingServer: trackingServer.contract,
       authProxy: authProxy.contract,
@@ -242,7 +242,7 @@ export class MlflowStack extends TerraformStack {
       }
     }
 
-    // ── Default-deny networking (issue 10): every namespace this stack creates ──────
+    // ── Default-deny networking: every namespace this stack creates ──────
     const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
     if (servingNamespace && servingNamespace !== this.namespace) created.push([config.serving.namespace, servingNamespace]);
     const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
@@ -255,7 +255,7 @@ export class MlflowStack extends TerraformStack {
       dependsOn: created.map(([, resource]) => resource),
     });
 
-    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (issue 15, docs/ci-cd.md) ──
+    // ── GitHub Actions' roles, assumed with GitHub's OIDC token (docs/ci-cd.md) ──
     const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn, imageSourceRepositoryArns: copies.sourceRepositoryArns });
     const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
 

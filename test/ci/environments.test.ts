@@ -4,16 +4,15 @@
  * a fourth environment (scripts/fork-config.mjs, the fork check's own edit) gets it planned and deployed
  * with nothing else edited.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadEnvironments, resolveEnvironments, type EnvironmentConfig } from "../../config";
+import { loadEnvironments, type EnvironmentConfig } from "../../config";
 import { ciRoleArns } from "../../config/ci";
 import { ciEnvironments, main, releasePath } from "../../scripts/ci/environments";
 import { resourcesOf, synthJson } from "../helpers/synth";
+import { forkedConfiguration } from "../helpers/fork-config";
 
-const ROOT = path.join(__dirname, "..", "..");
 const run = (argv: string[], envs?: () => EnvironmentConfig[]) => {
   let out = "";
   const code = main(argv, envs, (s) => { out += s; });
@@ -87,45 +86,7 @@ describe("environments matrix (scripts/ci/environments.ts)", () => {
 describe("fork: a fourth environment added to configuration, nothing else edited", () => {
   let forked: EnvironmentConfig[];
   beforeAll(() => {
-    // The fork check's own edit (scripts/fork-config.mjs) on a copy of config/environments.ts.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-fork-"));
-    try {
-      for (const d of ["config", "constructs"]) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
-      fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-      const file = path.join(dir, "config", "environments.ts");
-      if (fs.readFileSync(file, "utf8").includes("example-org/mlflow-platform")) {
-        // The shipped configuration: the fork check's own edit (placeholders replaced, a fourth environment).
-        execFileSync("node", [path.join(ROOT, "scripts", "fork-config.mjs"), file], { stdio: "pipe" });
-      } else {
-        // Already a fork (this suite runs inside the fork check too): one more environment of its own.
-        fs.appendFileSync(file, `
-environments.push({
-  name: "extra",
-  aws: { accountId: "598765432109", region: "ap-southeast-2" },
-  state: { backend: "s3", bucket: "extra-ml-tfstate", key: "mlflow/{env}/terraform.tfstate", region: "ap-southeast-2" },
-  cluster: { name: "eks-ml-extra" },
-  hostname: "tracking.ml-extra.example.net",
-  auth: {
-    clientId: "mlflow-extra",
-    clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:ap-southeast-2:598765432109:secret:mlflow-extra/oidc-AbCdEf" },
-    replicas: { min: 1, max: 2 },
-  },
-  ingress: {
-    certificateArn: "arn:aws:acm:ap-southeast-2:598765432109:certificate/00000000-0000-0000-0000-000000000009",
-    certificateDomains: ["*.ml-extra.example.net"],
-    vpcCidrs: ["10.99.0.0/16"],
-  },
-  mlflow: { replicas: { min: 1, max: 2 } },
-  database: { instanceClass: "db.t4g.micro", deletionProtection: false, finalSnapshot: false, backupRetentionDays: 1 },
-});
-`);
-      }
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(path.join(dir, "config", "environments.ts")) as typeof import("../../config/environments");
-      forked = resolveEnvironments(mod.shared, mod.environments);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    forked = forkedConfiguration().environments;
   });
 
   test("the plan and deploy matrix includes it, in its own account and region, with the fork's repository", () => {

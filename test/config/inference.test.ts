@@ -1,5 +1,5 @@
 /**
- * Inference observability configuration (issue 14): refused at synth with the environment and field named.
+ * Inference observability configuration: refused at synth with the environment and field named.
  * Works on whatever model the fixture's dev environment serves (a fork with other models still passes).
  */
 import { configProblems, entry, envConfig } from "../helpers/synth";

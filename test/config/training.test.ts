@@ -1,5 +1,5 @@
 /**
- * The training section (issue 16): bad input is refused at synth, naming the environment and the field.
+ * The training section: bad input is refused at synth, naming the environment and the field.
  * Three invalid values for each rule the issue names (schedule, step resources, model name).
  */
 import { configProblems as problems, envConfig } from "../helpers/synth";

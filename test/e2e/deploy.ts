@@ -64,7 +64,7 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   const json = need(ctx.json, "the synthesized stack");
   const dep = need(ctx.deployment, "the deployment");
   const routes = ingressRoutes(json);
-  if (routes.length === 0) throw new Error("the stack has no Ingress: nothing tells the load balancer where to send users (issue 5's AuthProxy construct not wired in stacks/mlflow-stack.ts?)");
+  if (routes.length === 0) throw new Error("the stack has no Ingress: nothing tells the load balancer where to send users (the AuthProxy construct not wired in stacks/mlflow-stack.ts?)");
   const entryServices = [...new Set(routes.map((r) => r.serviceName))];
   const entryWorkloads = entryServices.flatMap((name) => {
     const svc = dep.services.find((s) => s.name === name);

@@ -1,5 +1,5 @@
 /**
- * Drain before stop (issue 10): a proxy pod keeps serving while the load balancer deregisters it.
+ * Drain before stop: a proxy pod keeps serving while the load balancer deregisters it.
  *
  * In the cluster, deleting a proxy pod (rollout, scale-in, node drain) starts two things at once: the
  * AWS Load Balancer Controller deregisters the pod from the target group, and the kubelet runs the

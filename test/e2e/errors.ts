@@ -1,5 +1,5 @@
 /**
- * 5xx with internal detail (issue 10): MLflow 3.17 answers a missing artifact with 500 and the storage's
+ * 5xx with internal detail: MLflow 3.17 answers a missing artifact with 500 and the storage's
  * message (bucket, prefix, account id). Through the proxy, the tracking server's guard must answer 404
  * without any of it, and keep the original in the server's log under the reference it names.
  */

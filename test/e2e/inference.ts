@@ -1,5 +1,5 @@
 /**
- * Issue 14, inference observability, for real: the ModelEndpoint's synthesized command with input/output
+ * Inference observability, for real: the ModelEndpoint's synthesized command with input/output
  * logging on (its own S3 stand-in, so that stopping it leaves the platform's bucket alone), a batch like
  * the training data and a shifted one through POST /predict, the records in the bucket with every rule
  * applied, the drift CronJob's synthesized command finding no drift and then drift in petal length only,

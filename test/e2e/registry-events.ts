@@ -1,5 +1,5 @@
 /**
- * The registry events service in the end-to-end run (issue 12): started from its synthesized command,
+ * The registry events service in the end-to-end run: started from its synthesized command,
  * with local stand-ins for Slack, Discord, GitHub (HTTP servers recording requests) and an SMTP server
  * (STARTTLS with a self-signed certificate, AUTH PLAIN), reached by the REAL tracking server's webhooks
  * through a recording stand-in of its Service. Registry changes go through the load balancer and the

@@ -1,5 +1,5 @@
 /**
- * Issue 12, the registry tool against the real tracking server behind the real proxy: three versions of
+ * The registry tool against the real tracking server behind the real proxy: three versions of
  * the example model with different quality, promotion through the gates the configuration declares
  * (rendered by config/registry.ts `registryGates`, the function behind `node dist/scripts/registry-gates.js`),
  * a second identity that approves, rollback and the recorded history. Every command is the CLI a

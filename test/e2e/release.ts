@@ -1,5 +1,5 @@
 /**
- * Issue 15, the model release pipeline's scripts against the end-to-end platform, in the order
+ * The model release pipeline's scripts against the end-to-end platform, in the order
  * .github/workflows/release-model.yml and release-environment.yml run them: resolve (MLflow REST
  * through the proxy, the pipeline's token), gates (the registry tool), image contents (the build context
  * step 4a made and the image built from it), release change (config/releases/<env>.json, on a copy),

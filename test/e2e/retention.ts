@@ -1,5 +1,5 @@
 /**
- * Issue 12, retention: the model-retention CronJob's synthesized command, run for real against the
+ * Retention: the model-retention CronJob's synthesized command, run for real against the
  * tracking server and the S3 stand-in. With N = 2 (E2E_REGISTRY) and five versions of a model, the
  * oldest holding an alias, exactly the objects of versions 2 and 3 get the archive tag; nothing else in
  * the bucket does; a second run changes nothing.

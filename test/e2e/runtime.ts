@@ -1,5 +1,5 @@
 /**
- * Runtime figures of the e2e (issue 10): the tracking server pod's memory, measured from its process
+ * Runtime figures of the e2e: the tracking server pod's memory, measured from its process
  * tree, next to the Deployment's limit; and the latency of a kept-alive request through the proxy next
  * to a fresh connection's. See docs/runtime.md.
  */
@@ -104,7 +104,7 @@ async function interleaved(series: Record<string, () => Promise<number>>, n: num
 }
 
 /**
- * Kept-alive vs fresh connections (issue 10). In the cluster oauth2-proxy keeps its connections to
+ * Kept-alive vs fresh connections. In the cluster oauth2-proxy keeps its connections to
  * MLflow alive (Go's pool, through the Service's L4 forwarding); without TCP_NODELAY on MLflow's side
  * each response on such a connection waits ~40 ms for a delayed ACK. Fails when a kept-alive request is
  * more than {@link KEEPALIVE_MARGIN_MS} slower than a fresh connection, straight to MLflow or on the

@@ -1,5 +1,5 @@
 /**
- * Model serving in the end-to-end run (issue 13): the registered example model becomes the model
+ * Model serving in the end-to-end run: the registered example model becomes the model
  * server's files by the steps of images/model-server/Dockerfile (run into a directory: Docker is not
  * available here), and the ModelEndpoint's synthesized container command serves it.
  */

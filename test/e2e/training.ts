@@ -1,5 +1,5 @@
 /**
- * Issue 16, reproducible training: `mlflow run` of the MLproject with the local environment manager,
+ * Reproducible training: `mlflow run` of the MLproject with the local environment manager,
  * then the training pipeline's steps read back from the synthesized WorkflowTemplate (the local chart's
  * values in cdk.tf.json), run in the template's order with Argo's parameter passing, against the
  * platform through the load balancer and the proxy, with the identity the pods have on the cluster: a

@@ -20,6 +20,7 @@ import { ConfigError, resolveEnvironments } from "../../config/load";
 import { deepMerge, type DeepPartial } from "../../config/merge";
 import type { EnvironmentConfig, EnvironmentInput } from "../../config/schema";
 import { imageCopyGrants } from "../../config/image-copies";
+import { freeEnvironmentName } from "../../config/free-name";
 
 /** Synthesized Terraform JSON of one stack. */
 export type TfJson = {
@@ -139,15 +140,23 @@ export function onlyResource(json: TfJson, type: string): Record<string, any> {
   return all[0];
 }
 
-/** The every-option environment's name (test/fixtures/environments.ts). */
-export const EVERY_OPTION = EVERY_OPTION_NAME;
-/** The environments property tests check: config/environments.ts's (a fork's own) and the every-option one. */
-const ENTRIES = [...configuredEntries, everyOption];
+/**
+ * The environments property tests check: config/environments.ts's (a fork's own) and the every-option one,
+ * named "full" (test/fixtures/environments.ts) unless a configured environment already is, then the first
+ * free "full-N": environment names must be unique, and a fork's own "full" must not break the suite.
+ */
+export function propertyEntries(configured: readonly DeepPartial<EnvironmentInput>[]): DeepPartial<EnvironmentInput>[] {
+  const name = freeEnvironmentName(EVERY_OPTION_NAME, configured.map((e) => e.name));
+  return [...configured, { ...everyOption, name }];
+}
+const ENTRIES = propertyEntries(configuredEntries);
+/** The every-option environment's name here (see propertyEntries). */
+export const EVERY_OPTION = ENTRIES[ENTRIES.length - 1].name as string;
 /** Validated, with config/environments.ts's shared values. */
 const CONFIGURED = resolveEnvironments(configuredShared, ENTRIES);
 // The shipped environments form one configuration (what node dist/main.js synthesizes); the every-option
 // environment, resolved with them for their shared values, stands alone.
-asConfiguration(CONFIGURED.filter((e) => e.name !== EVERY_OPTION_NAME));
+asConfiguration(CONFIGURED.filter((e) => e.name !== EVERY_OPTION));
 
 /**
  * The names of the environments config/environments.ts defines (whatever a fork made of them) and, last,

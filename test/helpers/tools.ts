@@ -11,7 +11,7 @@ export const TOOLS_DIR = process.env.MLFLOW_PLATFORM_TOOLS ?? path.join(os.homed
 
 function mustExist(file: string, what: string): string {
   if (!fs.existsSync(file)) {
-    throw new Error(`${what} not found at ${file}: run \`npm run setup\` (scripts/install-tools.sh) first`);
+    throw new Error(`${what} not found at ${file}: run \`npm run tools\` (scripts/install-tools.sh; npm test runs it first)`);
   }
   return file;
 }
@@ -28,6 +28,9 @@ export function onPath(name: string): string {
   try {
     return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
   } catch {
-    throw new Error(`${name} is not installed: run \`npm run setup\` (scripts/install-tools.sh installs it from Debian)`);
+    throw new Error(`${name} is not installed: run \`npm run tools\` (scripts/install-tools.sh installs it from Debian; npm test runs it first)`);
   }
 }
+
+/** checkov at the pinned version (tools/checkov-requirements.txt), in its own virtualenv. */
+export const checkovBin = () => mustExist(process.env.CHECKOV_BIN ?? path.join(TOOLS_DIR, "checkov", "bin", "checkov"), "checkov");

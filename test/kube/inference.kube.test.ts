@@ -1,5 +1,5 @@
 /**
- * The Kubernetes objects of inference observability (issue 14) accepted by the real kube-apiserver: the
+ * The Kubernetes objects of inference observability accepted by the real kube-apiserver: the
  * shipped environments release no model yet, so this synthesizes the dev stack with a release (as the
  * release pipeline would write it) and logging on, and checks every object of that stack: the logging
  * model server (its egress, its key Secret, its service account), the drift CronJob, everything else.

@@ -5,7 +5,11 @@
  * New constructs are covered without a new test: every kubernetes_* resource and every local Helm
  * chart of the synthesized JSON is submitted.
  */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { loadEnvironments } from "../../config";
+import { judge, runCheckov, type Report } from "../helpers/checkov";
 import { everyOptionConfig } from "../helpers/synth";
 import type { KubeClient } from "./client";
 import { checkObjects, stackObjects } from "./check";
@@ -13,6 +17,8 @@ import { connect, helmRender, loadSchemasFor, synthStacks } from "./cluster";
 
 const stacks = synthStacks();
 const configs = new Map([...loadEnvironments(), everyOptionConfig()].map((c) => [`mlflow-${c.name}`, c]));
+/** Every stack's objects, as submitted to the server: checkov checks the same ones (last test). */
+const submitted = new Map<string, { what: string; object: object }[]>();
 let client: KubeClient;
 let serverVersion: string;
 
@@ -36,6 +42,7 @@ describe.each([...stacks.keys()])("%s", (stack) => {
 
   test("every Kubernetes object is accepted by the kube-apiserver", async () => {
     const { objects, notChecked } = stackObjects(stacks.get(stack)!, client, helmRender(), serverVersion);
+    submitted.set(stack, objects);
     const report = await checkObjects(client, stack, objects);
     const pods = report.accepted.filter((a) => a.what.endsWith("(bare Pod)")).length;
     process.stdout.write(
@@ -47,3 +54,35 @@ describe.each([...stacks.keys()])("%s", (stack) => {
     expect(report.accepted.length).toBeGreaterThan(0);
   });
 });
+
+/**
+ * checkov over the same Kubernetes manifests (every kubernetes_* resource converted, every local Helm chart
+ * rendered): every finding is fixed or skipped with a reason in policies/checkov/skips.json (framework
+ * kubernetes). Runs after the per-stack tests above, which collect the objects.
+ */
+test("checkov: every finding on the Kubernetes manifests is fixed or skipped with a reason, none stale", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "checkov-kube-"));
+  try {
+    for (const stack of stacks.keys()) {
+      const objects = submitted.get(stack);
+      expect({ stack, collected: objects !== undefined }).toEqual({ stack, collected: true });
+      fs.mkdirSync(path.join(dir, stack));
+      objects!.forEach((o, i) => fs.writeFileSync(path.join(dir, stack, `${String(i).padStart(4, "0")}.json`), JSON.stringify(o.object, null, 2)));
+    }
+    const reports: Report[] = runCheckov(dir, "kubernetes");
+    const k8s = reports.find((r) => r.check_type === "kubernetes");
+    // Every stack's manifests were read (checkov reads nothing silently when it cannot parse).
+    for (const stack of stacks.keys()) {
+      const checks = [...(k8s?.results.passed_checks ?? []), ...(k8s?.results.failed_checks ?? [])].filter((c) => c.file_path.startsWith(`/${stack}/`));
+      expect({ stack, checked: checks.length > 20 }).toEqual({ stack, checked: true });
+    }
+    expect(k8s!.summary.parsing_errors).toBe(0);
+    const { open, stale, skips } = judge(k8s!.results.failed_checks, "kubernetes");
+    if (process.env.CHECKOV_FINDINGS) fs.writeFileSync(process.env.CHECKOV_FINDINGS, JSON.stringify(k8s!.results.failed_checks.map((f) => [f.check_id, f.resource, f.check_name, f.file_path]), null, 1));
+    expect(open).toEqual([]);
+    expect(stale).toEqual([]);
+    for (const s of skips) expect(s.reason.length).toBeGreaterThan(30);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 300_000);

@@ -1,5 +1,5 @@
 /**
- * The model servers' rules (issue 14) checked by promtool: the PSI recording rules and the drift alert on
+ * The model servers' rules checked by promtool: the PSI recording rules and the drift alert on
  * series taken from the real server's /metrics after a batch like the training data and a shifted batch
  * (test/monitoring/fixtures/model-serving-series.json, written by scripts/model-serving-series.py), and
  * every other alert on synthetic series that fire and that stay quiet.

@@ -76,7 +76,7 @@ describe.each(variants)("%s", (_name, json, config) => {
       },
       { pod_selector: { match_labels: gcPodLabels(`${config.project}-${config.name}`) } },
       { pod_selector: { match_labels: modelRetentionPodLabels(config) } },
-      // The registry events service (issue 12), where it is enabled.
+      // The registry events service, where it is enabled.
       ...(config.events.enabled ? [{ pod_selector: { match_labels: registryEventsPodLabels(config) } }] : []),
       // The drift jobs of served models, where a model may have one.
       ...(driftJobsConfigured(config) ? [{ pod_selector: { match_labels: driftJobPodLabels(config) } }] : []),

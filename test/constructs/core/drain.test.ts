@@ -1,5 +1,5 @@
 /**
- * Drain before stop (issue 10): every proxy pod behind the load balancer keeps serving longer than the
+ * Drain before stop: every proxy pod behind the load balancer keeps serving longer than the
  * target group's deregistration delay before SIGTERM, within its grace period. The e2e shows it with
  * real processes (test/e2e/drain.ts); these check the synthesized timings and the refusals.
  */

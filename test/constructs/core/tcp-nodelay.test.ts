@@ -1,5 +1,5 @@
 /**
- * The TCP_NODELAY module of the tracking server (issue 10, keep-alive latency): the command mounts it
+ * The TCP_NODELAY module of the tracking server (keep-alive latency): the command mounts it
  * and names it on PYTHONPATH, and under uvicorn `--workers 2` (the venv's, the version MLflow runs) every
  * connection a worker accepts has TCP_NODELAY with it and not without it. The check reads the option on
  * the worker's own sockets, so it needs no timing; the e2e measures the latency it removes.

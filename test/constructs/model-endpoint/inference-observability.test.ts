@@ -1,5 +1,5 @@
 /**
- * Inference observability in the synthesized stack (issue 14): the model server's role may only PutObject
+ * Inference observability in the synthesized stack: the model server's role may only PutObject
  * under its log prefix, the drift job's may only list and read it, the HMAC key reaches the pod from a
  * Secret only, the log prefix expires as configured, egress opens only what the logger needs, and the
  * model-serving rules and dashboard are shipped.

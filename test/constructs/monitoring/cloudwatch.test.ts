@@ -176,7 +176,7 @@ describe("CloudWatch and the monitoring mode", () => {
     const { json } = synthMonitoring(props);
     expect(resourcesOf(json, "aws_iam_role")).toEqual({});
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
-    // The "Model serving" dashboard (issue 14) exists where the environment serves models; no CloudWatch one.
+    // The "Model serving" dashboard exists where the environment serves models; no CloudWatch one.
     const serving = Object.keys(envConfig("dev").serving.models).length > 0 ? ["dashboard-mlflow-model-serving"] : [];
     expect(Object.values<any>(resourcesOf(json, "kubernetes_config_map_v1")).map((m) => m.metadata.name).sort())
       .toEqual([...serving, "dashboard-mlflow-pods", "dashboard-mlflow-sign-in", "dashboard-mlflow-tracking"]);

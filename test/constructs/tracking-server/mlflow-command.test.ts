@@ -347,7 +347,7 @@ describe("the rendered migration and gc commands really run", () => {
   }, 120_000);
 });
 
-describe("runtime (issue 10): job execution", () => {
+describe("runtime: job execution", () => {
   it("turns MLflow's job execution and its periodic tasks off (an idle pod's PSS halves; periodic tasks would run on every replica)", () => {
     const cmd = trackingServerCommand(inputs());
     expect(envOf(cmd, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")).toEqual({ name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "false" });

@@ -457,7 +457,7 @@ describe("wired into the environment stacks", () => {
   });
 });
 
-describe("TCP_NODELAY module (issue 10, keep-alive latency)", () => {
+describe("TCP_NODELAY module (keep-alive latency)", () => {
   const json = synth(envConfig("dev"));
   const server = podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0];
   // The tracking server also ships its guard in a ConfigMap (tracking-guard.ts): pick the module's by address.

@@ -14,7 +14,7 @@ import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } f
 import { TOOLS_DIR } from "../../helpers/tools";
 
 const argo = path.join(TOOLS_DIR, "bin", "argo");
-if (!fs.existsSync(argo)) throw new Error(`argo not found at ${argo}: run \`npm run setup\` (scripts/install-tools.sh builds it with scripts/build-argo-cli.sh)`);
+if (!fs.existsSync(argo)) throw new Error(`argo not found at ${argo}: run \`npm run tools\` (scripts/install-tools.sh builds it with scripts/build-argo-cli.sh)`);
 
 const resourcesOfPipeline = (json: TfJson): any[] => {
   const key = Object.keys(resourcesOf(json, "helm_release")).find((k) => k.startsWith("training_pipeline"));

@@ -1,5 +1,5 @@
 /**
- * The Training construct (issue 16): the WorkflowTemplate runs exactly the pure step commands, every pod
+ * The Training construct: the WorkflowTemplate runs exactly the pure step commands, every pod
  * is restricted and bounded, identities are least-privileged, Argo is pinned and signed in through the
  * platform's issuer, and the proxy admits the pipeline's service account and nothing wider.
  */
