@@ -101,7 +101,7 @@ export class MlflowStack extends TerraformStack {
       },
     });
 
-    // ── Stores and identity (issue 3) ──────────────────────────────────────────────
+    // ── Stores and identity ──────────────────────────────────────────────
     const artifactStore = new ArtifactStore(this, "artifact_store", artifactStoreProps(config));
     const clusterVpc = this.access.cluster.vpcConfig.get(0);
     const backendStore = new BackendStore(this, "backend_store", backendStoreProps(config, {
@@ -150,7 +150,7 @@ export class MlflowStack extends TerraformStack {
       ],
     }));
 
-    // ── Model retention (issue 12) ─────────────────────────────────────────────────
+    // ── Model retention ─────────────────────────────────────────────────
     new ModelRetention(this, "model_retention", modelRetentionProps(config, stackName(config), {
       artifactStore: artifactStore.contract,
       artifactPrefix: artifactStore.prefix,
@@ -232,7 +232,7 @@ export class MlflowStack extends TerraformStack {
         });
         imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
-        // Scheduled drift detection of the released version (issue 14), beside the tracking server it logs to.
+        // Scheduled drift detection of the released version, beside the tracking server it logs to.
         if (driftJobModels(config).includes(modelName)) {
           new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, driftJobProps(config, stackName(config), modelName, {
             artifactStore: artifactStore.contract,

@@ -116,7 +116,7 @@ export interface ArtifactStoreProps {
    */
   readonly archive?: ArtifactArchiveProps;
   /**
-   * Expiry of other prefixes of the bucket (the model servers' inference logs, issue 14): objects under
+   * Expiry of other prefixes of the bucket (the model servers' inference logs): objects under
    * `prefix/` expire after `days` (then the noncurrent-version rules delete them). A prefix must not be
    * MLflow's artifact prefix or under it.
    * @default []

@@ -434,7 +434,7 @@ export class AuthProxy extends Construct {
               lifecycle: { preStop: [{ exec: { command: ["sleep", String(drain.drainSeconds)] } }] },
               resources: containerResources(auth.resources),
               securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
-              // Files the command reads (e.g. the workload identities' subjects, issue 16).
+              // Files the command reads (e.g. the workload identities' subjects).
               volumeMount: (command.files ?? []).map((f, i) => ({ name: `file-${i}`, mountPath: f.path, subPath: "file", readOnly: true })),
             }],
             volume: (command.files ?? []).map((f, i) => f.secretKeyRef

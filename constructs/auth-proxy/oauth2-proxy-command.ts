@@ -312,7 +312,7 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
   };
 }
 
-// ── Workload identities (issue 16): in-cluster service accounts by their projected tokens ─────────
+// ── Workload identities: in-cluster service accounts by their projected tokens ─────────
 //
 // Training workflow pods present a projected service-account token of the cluster's issuer with a
 // dedicated audience (training.identity). The proxy accepts that issuer/audience pair as an extra JWT

@@ -1,5 +1,5 @@
 /**
- * How a pod behind an AWS load balancer stops without failing requests (issue 10).
+ * How a pod behind an AWS load balancer stops without failing requests.
  *
  * When a pod is deleted (rollout, scale-in, node drain), Kubernetes runs its preStop hook and, in
  * parallel, the AWS Load Balancer Controller deregisters it from the target group. The load balancer

@@ -1,5 +1,5 @@
 /**
- * TCP_NODELAY on the tracking server's connections (issue 10, keep-alive latency).
+ * TCP_NODELAY on the tracking server's connections (keep-alive latency).
  *
  * With `--workers > 1`, uvicorn (0.54) binds its listening socket itself as `socket.socket(family)`
  * (proto 0, `uvicorn/config.py` `Config.bind_socket`) and hands it to its worker processes. asyncio sets

@@ -1,5 +1,5 @@
 /**
- * The scheduled drift job of one served model (issue 14): runs `mlflow-platform drift`
+ * The scheduled drift job of one served model: runs `mlflow-platform drift`
  * (constructs/drift-job/command.ts) on a schedule, as its own service account with its own IAM role that may
  * only list and read the model's inference log (`<prefix>/model=<name>/`) and decrypt it: no write, no
  * delete, nothing else in the bucket. The model server writes there (PutObject only).

@@ -1,5 +1,5 @@
 /**
- * The release analysis of a model endpoint, from the model server's own metrics (issue 13): the error
+ * The release analysis of a model endpoint, from the model server's own metrics: the error
  * ratio and the p99 latency of one model version. These are the queries an Argo Rollouts
  * AnalysisTemplate runs against Prometheus during a blue-green or canary release (./delivery.ts, with the
  * version as the template's `{{args.version}}`); they are tested with promtool on synthetic series that pass and that fail

@@ -78,7 +78,7 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       strictZoneSpread: config.production,
       preventDestroy: config.production,
       inputFields: m.inputFields,
-      // Input/output logging (issue 14): into the artifact bucket, beside MLflow's prefix.
+      // Input/output logging: into the artifact bucket, beside MLflow's prefix.
       inferenceLog: m.inferenceLog.enabled && artifactStore ? {
         bucketName: artifactStore.bucketName,
         bucketArn: artifactStore.bucketArn,

@@ -1,5 +1,5 @@
 /**
- * One registered model served as a REST microservice (issue 13): `mlflow-platform serve` in an image
+ * One registered model served as a REST microservice: `mlflow-platform serve` in an image
  * built by `mlflow-platform serve build-context` from `models:/<name>/<version>`, pinned by digest.
  *
  * Creates:
@@ -181,7 +181,7 @@ export interface ModelEndpointProps {
   /** Names of the model's input features, in order (records, metrics and drift name features by them). @default [] */
   readonly inputFields?: readonly string[];
   /**
-   * Input/output logging with obfuscation (issue 14). With it the server gets an IAM role that may only
+   * Input/output logging with obfuscation. With it the server gets an IAM role that may only
    * PutObject under `<prefix>/model=<modelName>/`, a generated HMAC key (Secret), and egress to DNS, the
    * Pod Identity agent and HTTPS.
    * @default none: nothing is logged, no AWS identity, no egress

@@ -1,5 +1,5 @@
 /**
- * Input/output logging of a ModelEndpoint (issue 14): its props, their checks, the IAM policy of the
+ * Input/output logging of a ModelEndpoint: its props, their checks, the IAM policy of the
  * server's role and the NetworkPolicy egress the logger needs.
  */
 import { RULE_KINDS, REDACT_PATTERNS } from "../core/inference-log";

@@ -114,17 +114,17 @@ export interface CloudWatchOptions {
 }
 
 export interface MonitoringProps {
-  /** The tracking server to scrape (issue 4's contract). */
+  /** The tracking server to scrape (its contract). */
   readonly trackingServer: TrackingServerContract;
-  /** The proxy to scrape (issue 5's contract). */
+  /** The proxy to scrape (its contract). */
   readonly authProxy: AuthProxyContract;
   /**
-   * The registry events service to scrape and alert on (issue 12), with the seconds after which it counts
+   * The registry events service to scrape and alert on, with the seconds after which it counts
    * as behind the registry (`events.behindSeconds`). @default none (the service is not deployed)
    */
   readonly registryEvents?: { readonly service: ServiceContract & { readonly metricsPath: string }; readonly behindSeconds: number };
   /**
-   * The model servers to alert on and show on the "Model serving" dashboard (issues 13, 14): their namespace
+   * The model servers to alert on and show on the "Model serving" dashboard: their namespace
    * and each model's PSI threshold. @default none (no model served)
    */
   readonly modelServing?: { readonly namespace: string; readonly models: readonly { readonly name: string; readonly psiThreshold: number }[] };
@@ -231,7 +231,7 @@ export class Monitoring extends Construct {
   readonly namespace: string;
   /** The alert rules, exactly as deployed. */
   readonly ruleGroups: RuleGroup[];
-  /** The model servers' recording and alerting rules (issue 14), exactly as deployed. */
+  /** The model servers' recording and alerting rules, exactly as deployed. */
   readonly modelServingRuleGroups: ModelServingRuleGroup[];
   /** The dashboards, exactly as deployed. */
   readonly dashboards: Dashboard[];

@@ -1,5 +1,5 @@
 /**
- * Rules and the "Model serving" dashboard of the model servers (issues 13 and 14): traffic, errors,
+ * Rules and the "Model serving" dashboard of the model servers: traffic, errors,
  * latency by version, 429s, inputs drifting from the training reference (population stability index per
  * feature, as recording rules over the servers' own series) and the inference log's dropped records.
  *

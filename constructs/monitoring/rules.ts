@@ -217,7 +217,7 @@ export function allRules(groups: readonly RuleGroup[]): AlertRule[] {
   return groups.flatMap((g) => g.rules);
 }
 
-/** The registry events service's alerts (issue 12); their runbook is docs/registry-events.md. */
+/** The registry events service's alerts; their runbook is docs/registry-events.md. */
 export const REGISTRY_EVENTS_ALERT_NAMES = [
   "MlflowRegistryEventsDown",
   "MlflowRegistryEventsBehind",

@@ -100,7 +100,7 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     { name: "db-migration-egress", namespace: ns, podLabels: migrationPodLabels(trackingInstance(config)), egress: [database] },
     { name: "gc-egress", namespace: ns, podLabels: gcPodLabels(trackingInstance(config)), egress: [database, toTracking, awsApis, ...credentials] },
     { name: "model-retention-egress", namespace: ns, podLabels: modelRetentionPodLabels(config), egress: [toTracking, awsApis, ...credentials] },
-    // The drift CronJobs (issue 14): the monitoring run to MLflow, the logged records from S3, alerts to
+    // The drift CronJobs: the monitoring run to MLflow, the logged records from S3, alerts to
     // Slack/Discord (HTTPS) and e-mail (the events service's SMTP server).
     ...(driftJobsConfigured(config) ? [{
       name: "drift-job-egress",
@@ -113,7 +113,7 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
     }] : []),
   ];
 
-  // Training pipelines (issue 16): workflow pods reach MLflow through its load balancer, S3 and (the
+  // Training pipelines: workflow pods reach MLflow through its load balancer, S3 and (the
   // executor) the Kubernetes API, all on 443; Argo's controller and server reach the Kubernetes API and
   // the issuer (443), and the server's UI port is open to the VPC (its load balancer).
   const t = config.training;

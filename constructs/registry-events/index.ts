@@ -1,5 +1,5 @@
 /**
- * The registry events service on Kubernetes (issue 12): receives MLflow's registry webhooks, reconciles
+ * The registry events service on Kubernetes: receives MLflow's registry webhooks, reconciles
  * with the registry on a schedule, and notifies Slack, Discord, e-mail and GitHub exactly once per event.
  *
  * Creates, in the MLflow namespace:

@@ -1,5 +1,5 @@
 /**
- * The training pipeline's steps as pure values (issue 16): train, evaluate against the version holding
+ * The training pipeline's steps as pure values: train, evaluate against the version holding
  * the target alias, register, run the registry gates, tag the version `production-ready`. The Training
  * construct writes them into the WorkflowTemplate (one Argo template per step); the end-to-end harness
  * reads them back from the synthesized WorkflowTemplate and runs them, in order, against the platform.

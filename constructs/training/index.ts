@@ -1,5 +1,5 @@
 /**
- * Training pipelines on Argo Workflows (issue 16): one reusable construct with its own props.
+ * Training pipelines on Argo Workflows: one reusable construct with its own props.
  *
  * - Argo Workflows from the pinned argo-workflows chart (install mode), its server signed in through the
  *   platform's OIDC issuer (SSO is the only auth mode), restricted security contexts for its pods and
