@@ -5,7 +5,8 @@ import tseslint from "typescript-eslint";
 // layer below repeats the patterns of the layers it sits in.
 const PROVIDER_ROOT = {
   regex: "^@cdktf/provider-(aws|kubernetes|helm|random)$",
-  message: "Import the resource from its own module (@cdktf/provider-aws/lib/<resource>): the package root loads every resource and makes synth 5-10x slower.",
+  message:
+    "Import the resource from its own module (@cdktf/provider-aws/lib/<resource>): the package root loads every resource and makes synth 5-10x slower.",
 };
 // Constructs never see the configuration: each feature's from-config.ts maps it onto the construct's props.
 const NO_CONFIG = {
@@ -20,14 +21,18 @@ const NO_CDKTF = {
 // Configuration builds on the constructs' shared rules (constructs/core) and nothing else of theirs.
 const CONFIG_ONLY_CORE = {
   regex: "^(\\.\\./)+constructs/(?!core(/|$)).*$|^(\\.\\./)+constructs$",
-  message: "config/ imports nothing from constructs/ but constructs/core/ (the constructs depend on configuration only through from-config.ts).",
+  message:
+    "config/ imports nothing from constructs/ but constructs/core/ (the constructs depend on configuration only through from-config.ts).",
 };
 const restrict = (...patterns) => ["error", { patterns }];
 
 /** The command modules: every feature's command.ts and *-command.ts, and the pure helpers they share. */
 export const COMMAND_FILES = [
-  "constructs/*/command.ts", "constructs/*/*-command.ts",
-  "constructs/core/command-types.ts", "constructs/core/render.ts", "constructs/core/tcp-nodelay.ts",
+  "constructs/*/command.ts",
+  "constructs/*/*-command.ts",
+  "constructs/core/command-types.ts",
+  "constructs/core/render.ts",
+  "constructs/core/tcp-nodelay.ts",
 ];
 
 export default tseslint.config(

@@ -6,6 +6,10 @@ process.on("exit", () => {
   const file = process.env.BENCH_RSS_FILE;
   if (!file) return;
   let prior = 0;
-  try { prior = Number(fs.readFileSync(file, "utf8")) || 0; } catch { /* first process to exit */ }
+  try {
+    prior = Number(fs.readFileSync(file, "utf8")) || 0;
+  } catch {
+    /* first process to exit */
+  }
   fs.writeFileSync(file, String(Math.max(prior, process.resourceUsage().maxRSS)));
 });

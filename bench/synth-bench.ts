@@ -14,7 +14,10 @@ const ROOT = path.resolve(__dirname, "..", "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const probe = path.join(ROOT, "bench", "rss-probe.js");
 
-interface Sample { wallMs: number; rssMb: number }
+interface Sample {
+  wallMs: number;
+  rssMb: number;
+}
 
 function runOnce(args: string[], env: NodeJS.ProcessEnv = {}, file: string = process.execPath): Sample {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-bench-"));
@@ -23,7 +26,13 @@ function runOnce(args: string[], env: NodeJS.ProcessEnv = {}, file: string = pro
   // The probe is preloaded into every node process (npm's own too), each of which records its peak RSS.
   const r = spawnSync(file, file === process.execPath ? ["-r", probe, ...args] : args, {
     cwd: ROOT,
-    env: { ...process.env, ...env, CDKTF_OUTDIR: outdir, BENCH_RSS_FILE: rssFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} -r ${probe}`.trim() },
+    env: {
+      ...process.env,
+      ...env,
+      CDKTF_OUTDIR: outdir,
+      BENCH_RSS_FILE: rssFile,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} -r ${probe}`.trim(),
+    },
     encoding: "utf8",
   });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
@@ -52,8 +61,12 @@ console.log(`${"how".padEnd(52)} ${"wall".padStart(9)} ${"peak RSS".padStart(10)
 const npmCli = process.platform === "win32" ? "npm.cmd" : "npm";
 const typed = measure("npm run synth (warm: what users type)", ["run", "--silent", "synth"], {}, npmCli);
 const fast = measure("compiled JS, deep imports (node dist/main.js)", [path.join("dist", "main.js")]);
-const slow = measure("ts-node with type-checking (cdktf init default)", [require.resolve("ts-node/dist/bin", { paths: [ROOT] }), "main.ts"], {
-  TS_NODE_TRANSPILE_ONLY: "false",
-});
+const slow = measure(
+  "ts-node with type-checking (cdktf init default)",
+  [require.resolve("ts-node/dist/bin", { paths: [ROOT] }), "main.ts"],
+  {
+    TS_NODE_TRANSPILE_ONLY: "false",
+  },
+);
 console.log(`ratio slow/fast: wall ${(slow.wall / fast.wall).toFixed(1)}x, peak RSS ${(slow.rss / fast.rss).toFixed(1)}x`);
 console.log(`npm run synth over node dist/main.js: wall ${(typed.wall / fast.wall).toFixed(2)}x (npm's start-up and the up-to-date check)`);

@@ -27,7 +27,10 @@ function tree(root: number, groups: Set<number>): number[] {
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
       // pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'.
-      const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+      const [, ppid, pgrp] = stat
+        .slice(stat.lastIndexOf(")") + 2)
+        .split(" ")
+        .map(Number);
       procs.push({ pid: Number(name), ppid, pgrp });
     } catch {
       // exited while we looked
@@ -50,7 +53,12 @@ function memoryOf(pid: number): { pss: number; rss: number } {
   }
 }
 
-interface Sample { wallS: number; pssMb: number; rssMb: number; tests: string }
+interface Sample {
+  wallS: number;
+  pssMb: number;
+  rssMb: number;
+  tests: string;
+}
 
 function runOnce(args: string[]): Promise<Sample> {
   return new Promise((resolve, reject) => {
@@ -63,7 +71,9 @@ function runOnce(args: string[]): Promise<Sample> {
     let rss = 0;
     const groups = new Set<number>();
     const timer = setInterval(() => {
-      const sums = tree(child.pid!, groups).map(memoryOf).reduce((a, b) => ({ pss: a.pss + b.pss, rss: a.rss + b.rss }), { pss: 0, rss: 0 });
+      const sums = tree(child.pid!, groups)
+        .map(memoryOf)
+        .reduce((a, b) => ({ pss: a.pss + b.pss, rss: a.rss + b.rss }), { pss: 0, rss: 0 });
       pss = Math.max(pss, sums.pss);
       rss = Math.max(rss, sums.rss);
     }, 100);
@@ -78,13 +88,23 @@ function runOnce(args: string[]): Promise<Sample> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 
 async function measure(label: string, args: string[], runs: number) {
   const samples: Sample[] = [];
   for (let i = 0; i < runs; i++) samples.push(await runOnce(args));
-  const m = { wall: median(samples.map((s) => s.wallS)), pss: median(samples.map((s) => s.pssMb)), rss: median(samples.map((s) => s.rssMb)) };
-  console.log(`${label.padEnd(40)} ${m.wall.toFixed(1).padStart(7)} s ${m.pss.toFixed(0).padStart(8)} MB ${m.rss.toFixed(0).padStart(8)} MB   ${samples[0].tests}`);
+  const m = {
+    wall: median(samples.map((s) => s.wallS)),
+    pss: median(samples.map((s) => s.pssMb)),
+    rss: median(samples.map((s) => s.rssMb)),
+  };
+  console.log(
+    `${label.padEnd(40)} ${m.wall.toFixed(1).padStart(7)} s ${m.pss.toFixed(0).padStart(8)} MB ${m.rss.toFixed(0).padStart(8)} MB   ${samples[0].tests}`,
+  );
   return m;
 }
 
@@ -93,7 +113,9 @@ async function main() {
   console.log(`${"how".padEnd(40)} ${"wall".padStart(9)} ${"peak PSS".padStart(11)} ${"peak RSS".padStart(11)}   tests`);
   const configured = await measure("as configured (jest.config.js)", [], RUNS);
   const one = await measure("one worker (--maxWorkers=1)", ["--maxWorkers=1"], 1);
-  console.log(`ratio one worker / as configured: wall ${(one.wall / configured.wall).toFixed(2)}x, peak PSS ${(one.pss / configured.pss).toFixed(2)}x (load ${load()})`);
+  console.log(
+    `ratio one worker / as configured: wall ${(one.wall / configured.wall).toFixed(2)}x, peak PSS ${(one.pss / configured.pss).toFixed(2)}x (load ${load()})`,
+  );
 }
 
 main().catch((err) => {

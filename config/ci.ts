@@ -16,19 +16,44 @@ const GITHUB_ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
 const roleName = (what: string) =>
   z.string().regex(ROLE_NAME, { error: `an IAM role name for ${what}: letters, digits and +=,.@_- , at most 64 characters` });
 
-export const ciSchema = z.object({
-  repository: z.string().regex(REPOSITORY, { error: "a GitHub repository as \"owner/name\", such as \"acme/mlflow-platform\" (your fork's)" })
-    .describe("The GitHub repository (\"owner/name\") whose workflows may assume this environment's CI roles: the only repository the roles trust."),
-  oidcProvider: z.enum(["create", "existing"]).default("create")
-    .describe("`create` GitHub's OIDC provider (token.actions.githubusercontent.com) in this environment's account, or use the `existing` one (an account has at most one; when two environments share an account, one creates it and the other says `existing`)."),
-  deployEnvironment: z.string().regex(GITHUB_ENVIRONMENT, { error: "a GitHub Environment name: letters, digits, '.', '_', '-'" }).optional()
-    .describe("The GitHub Environment whose jobs may assume the deploy and image-push roles (the OIDC subject `repo:<repository>:environment:<name>`). Defaults to the environment's name. Give it required reviewers in GitHub for every environment that must wait for an approval."),
-  autoDeploy: z.boolean().default(false)
-    .describe("Apply on every merge to main without waiting for a reviewer (dev). Off by default: the deploy job waits for the GitHub Environment's reviewers. Refused in a production environment."),
-  planRoleName: roleName("the read-only plan role").optional().describe("Name of the read-only role pull-request plans and the drift check assume; defaults to `<project>-<env>-ci-plan`."),
-  deployRoleName: roleName("the deploy role").optional().describe("Name of the role that applies a reviewed plan; defaults to `<project>-<env>-ci-deploy`."),
-  imagePushRoleName: roleName("the image-push role").optional().describe("Name of the role the model release workflow pushes images with; defaults to `<project>-<env>-ci-image-push`."),
-}).strict();
+export const ciSchema = z
+  .object({
+    repository: z
+      .string()
+      .regex(REPOSITORY, { error: 'a GitHub repository as "owner/name", such as "acme/mlflow-platform" (your fork\'s)' })
+      .describe(
+        'The GitHub repository ("owner/name") whose workflows may assume this environment\'s CI roles: the only repository the roles trust.',
+      ),
+    oidcProvider: z
+      .enum(["create", "existing"])
+      .default("create")
+      .describe(
+        "`create` GitHub's OIDC provider (token.actions.githubusercontent.com) in this environment's account, or use the `existing` one (an account has at most one; when two environments share an account, one creates it and the other says `existing`).",
+      ),
+    deployEnvironment: z
+      .string()
+      .regex(GITHUB_ENVIRONMENT, { error: "a GitHub Environment name: letters, digits, '.', '_', '-'" })
+      .optional()
+      .describe(
+        "The GitHub Environment whose jobs may assume the deploy and image-push roles (the OIDC subject `repo:<repository>:environment:<name>`). Defaults to the environment's name. Give it required reviewers in GitHub for every environment that must wait for an approval.",
+      ),
+    autoDeploy: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Apply on every merge to main without waiting for a reviewer (dev). Off by default: the deploy job waits for the GitHub Environment's reviewers. Refused in a production environment.",
+      ),
+    planRoleName: roleName("the read-only plan role")
+      .optional()
+      .describe("Name of the read-only role pull-request plans and the drift check assume; defaults to `<project>-<env>-ci-plan`."),
+    deployRoleName: roleName("the deploy role")
+      .optional()
+      .describe("Name of the role that applies a reviewed plan; defaults to `<project>-<env>-ci-deploy`."),
+    imagePushRoleName: roleName("the image-push role")
+      .optional()
+      .describe("Name of the role the model release workflow pushes images with; defaults to `<project>-<env>-ci-image-push`."),
+  })
+  .strict();
 
 export type CiConfig = z.output<typeof ciSchema>;
 

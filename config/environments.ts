@@ -91,7 +91,10 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     auth: {
       clientId: "mlflow-dev",
       // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-dev/oidc-client-secret ...
-      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mlflow-dev/oidc-client-secret-AbCdEf" },
+      clientSecret: {
+        source: "secrets-manager",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:mlflow-dev/oidc-client-secret-AbCdEf",
+      },
       replicas: { min: 1, max: 2 },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
@@ -172,7 +175,10 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     auth: {
       clientId: "mlflow-staging",
       // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-staging/oidc-client-secret ...
-      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:mlflow-staging/oidc-client-secret-AbCdEf" },
+      clientSecret: {
+        source: "secrets-manager",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:mlflow-staging/oidc-client-secret-AbCdEf",
+      },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002" },
     monitoring: { alertsReachNobody: true },
@@ -199,7 +205,10 @@ export const environments: DeepPartial<EnvironmentInput>[] = [
     auth: {
       clientId: "mlflow-prod",
       // Create it before the first deploy: aws secretsmanager create-secret --name mlflow-prod/oidc-client-secret ...
-      clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:333333333333:secret:mlflow-prod/oidc-client-secret-AbCdEf" },
+      clientSecret: {
+        source: "secrets-manager",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:333333333333:secret:mlflow-prod/oidc-client-secret-AbCdEf",
+      },
       replicas: { min: 2, max: 6 },
     },
     ingress: { certificateArn: "arn:aws:acm:eu-west-1:333333333333:certificate/00000000-0000-0000-0000-000000000003" },

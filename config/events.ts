@@ -28,7 +28,10 @@ export type EventKind = (typeof EVENT_KINDS)[number];
 export const NOTIFY_EVENTS: readonly EventKind[] = EVENT_KINDS;
 /** What starts the model release pipeline (the default of GitHub): a new version, a watched tag, an alias change. */
 export const RELEASE_EVENTS: readonly EventKind[] = [
-  "model_version.created", "model_version_tag.set", "model_version_alias.created", "model_version_alias.deleted",
+  "model_version.created",
+  "model_version_tag.set",
+  "model_version_alias.created",
+  "model_version_alias.deleted",
 ];
 
 const ARN = /^arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:.+$/;
@@ -36,74 +39,166 @@ const int = (min: number, max: number, what: string) => {
   const msg = { error: `${what}: a whole number from ${min} to ${max}` };
   return z.number(msg).int(msg).min(min, msg).max(max, msg);
 };
-const events = (fallback: readonly EventKind[]) => z.array(z.enum(EVENT_KINDS, { error: `an event kind: one of ${EVENT_KINDS.join(", ")}` }))
-  .default([...fallback]);
+const events = (fallback: readonly EventKind[]) =>
+  z.array(z.enum(EVENT_KINDS, { error: `an event kind: one of ${EVENT_KINDS.join(", ")}` })).default([...fallback]);
 
 /** A secret by reference: never a value in configuration. */
-export const secretRefSchema = z.discriminatedUnion("source", [
-  z.object({
-    source: z.literal("secrets-manager").describe("The value lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret (the value passes through Terraform state)."),
-    secretArn: z.string().regex(ARN, { error: "the ARN of a Secrets Manager secret, e.g. arn:aws:secretsmanager:..." }).describe("ARN of the Secrets Manager secret whose string is the value."),
-  }).strict(),
-  z.object({
-    source: z.literal("kubernetes").describe("An operator creates the Kubernetes Secret in the MLflow namespace (for example with External Secrets); the value never touches Terraform state."),
-    secretName: dnsLabel.describe("Name of the Kubernetes Secret in the MLflow namespace."),
-    key: z.string().min(1).describe("Key of that Secret holding the value."),
-  }).strict(),
-], { error: "a secret reference: { source: \"secrets-manager\", secretArn } or { source: \"kubernetes\", secretName, key }" });
+export const secretRefSchema = z.discriminatedUnion(
+  "source",
+  [
+    z
+      .object({
+        source: z
+          .literal("secrets-manager")
+          .describe(
+            "The value lives in AWS Secrets Manager; the stack copies it into a Kubernetes Secret (the value passes through Terraform state).",
+          ),
+        secretArn: z
+          .string()
+          .regex(ARN, { error: "the ARN of a Secrets Manager secret, e.g. arn:aws:secretsmanager:..." })
+          .describe("ARN of the Secrets Manager secret whose string is the value."),
+      })
+      .strict(),
+    z
+      .object({
+        source: z
+          .literal("kubernetes")
+          .describe(
+            "An operator creates the Kubernetes Secret in the MLflow namespace (for example with External Secrets); the value never touches Terraform state.",
+          ),
+        secretName: dnsLabel.describe("Name of the Kubernetes Secret in the MLflow namespace."),
+        key: z.string().min(1).describe("Key of that Secret holding the value."),
+      })
+      .strict(),
+  ],
+  { error: 'a secret reference: { source: "secrets-manager", secretArn } or { source: "kubernetes", secretName, key }' },
+);
 export type SecretRefInput = z.output<typeof secretRefSchema>;
 
-const webhookChannel = (what: string) => z.object({
-  webhookUrl: secretRefSchema.describe(`Where the ${what} webhook URL comes from (it is a credential: anyone with it can post).`),
-  events: events(NOTIFY_EVENTS).describe(`Event kinds sent to ${what} (${EVENT_KINDS.join(", ")}). Default: all.`),
-}).strict();
+const webhookChannel = (what: string) =>
+  z
+    .object({
+      webhookUrl: secretRefSchema.describe(`Where the ${what} webhook URL comes from (it is a credential: anyone with it can post).`),
+      events: events(NOTIFY_EVENTS).describe(`Event kinds sent to ${what} (${EVENT_KINDS.join(", ")}). Default: all.`),
+    })
+    .strict();
 
-export const eventsSchema = z.object({
-  enabled: z.boolean().default(false).describe("Deploy the registry events service and declare MLflow's webhooks. Off by default."),
-  image: imageRef("\"ghcr.io/acme/mlflow-platform-runtime:0.1.0\"").optional().describe("Image with MLflow (the pinned version) and the runtime package (`mlflow-platform`), exact tag or digest. Required when enabled."),
-  port: int(1024, 65535, "port").default(8080).describe("Port of the service (webhooks, /metrics, /healthz, /readyz)."),
-  reconcileSeconds: int(5, 3600, "seconds").default(30).describe("Seconds between two reconciliation passes over the registry: the longest a lost webhook or a stage transition waits."),
-  maxAgeSeconds: int(60, 31_536_000, "seconds").default(86_400).describe("Registry objects older than this found without a valid state (first deployment onto an existing registry, or a state someone removed or forged) are not announced as new; their aliases, live stages and watched tags are announced once, marked \"first seen\"."),
-  replayWindowSeconds: int(30, 3600, "seconds").default(300).describe("A delivery whose signed timestamp is further than this from now is refused (replays); delivery ids are remembered for twice as long."),
-  behindSeconds: int(60, 86_400, "seconds").default(300).describe("Reconciliation failing (or one pass taking) longer than this is a `service.behind` event and an alert."),
-  watchedTags: z.array(z.string().min(1)).default(["production-ready"]).describe("Model-version tag keys whose setting is an event (`model_version_tag.set`). `platform.gate.*` tags are always watched (refused gates)."),
-  retry: z.object({
-    attempts: int(1, 10, "attempts").default(4).describe("Attempts per message before the channel counts as failed (then `delivery.failed` goes to the other channels)."),
-    backoffSeconds: z.number().positive().max(60).default(2).describe("First wait between attempts; doubled after each."),
-    keepSeconds: int(60, 604_800, "seconds").default(3600).describe("A message a channel could not take is tried again on later passes (that channel alone) for this long, then given up."),
-  }).strict().default({ attempts: 4, backoffSeconds: 2, keepSeconds: 3600 }),
-  resources: z.object({
-    requests: z.object({ cpu: z.string().default("50m").describe("CPU request."), memory: z.string().default("256Mi").describe("Memory request.") }).strict().default({ cpu: "50m", memory: "256Mi" }),
-    limits: z.object({ memory: z.string().default("512Mi").describe("Memory limit.") }).strict().default({ memory: "512Mi" }),
-  }).strict().default({ requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } }).describe("Resources of the service's container."),
-  slack: webhookChannel("Slack").optional().describe("Slack incoming webhook. Optional."),
-  discord: webhookChannel("Discord").optional().describe("Discord channel webhook. Optional."),
-  email: z.object({
-    smtpHost: z.string().regex(/^[a-z0-9.-]+$/, { error: "an SMTP host name such as \"email-smtp.eu-west-1.amazonaws.com\"" }).describe("SMTP server host."),
-    smtpPort: int(1, 65535, "port").default(587).describe("SMTP port (587: submission with STARTTLS)."),
-    startTls: z.boolean().default(true).describe("Upgrade the connection with STARTTLS (certificate verified) before logging in."),
-    username: z.string().min(1).optional().describe("SMTP user; the password comes from `password`."),
-    password: secretRefSchema.optional().describe("Where the SMTP password comes from. Required with username."),
-    from: email.describe("Sender address."),
-    to: z.array(email).min(1, { error: "at least one recipient" }).describe("Recipients."),
-    events: events(NOTIFY_EVENTS).describe("Event kinds sent by e-mail. Default: all."),
-  }).strict().optional().describe("E-mail through SMTP. Optional."),
-  github: z.object({
-    repository: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: "owner/name of a GitHub repository, such as \"acme/model-release\"" }).describe("Repository receiving `repository_dispatch` (event_type `mlflow.<event kind>`)."),
-    apiUrl: z.url({ protocol: /^https$/, error: "an https:// URL such as \"https://api.github.com\"" }).default("https://api.github.com").describe("GitHub API base URL (GitHub Enterprise Server: https://<host>/api/v3)."),
-    token: secretRefSchema.describe("Where the token comes from (fine-grained, Contents: read and write on that repository only)."),
-    events: events(RELEASE_EVENTS).describe(`Event kinds that start the release pipeline. Default: ${RELEASE_EVENTS.join(", ")}.`),
-  }).strict().optional().describe("GitHub repository_dispatch for the model release pipeline. Optional."),
-}).strict().superRefine((e, ctx) => {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-  if (!e.enabled) return;
-  if (!e.image) issue(["image"], "the image of the runtime package (MLflow + mlflow-platform) when events.enabled is true");
-  if (!e.slack && !e.discord && !e.email && !e.github) issue(["enabled"], "at least one channel (slack, discord, email or github) when events.enabled is true, or enabled: false");
-  if (e.email?.username && !e.email.password) issue(["email", "password"], "the Secret holding the SMTP password when email.username is set");
-}).default({
-  enabled: false, port: 8080, reconcileSeconds: 30, maxAgeSeconds: 86_400, replayWindowSeconds: 300, behindSeconds: 300,
-  watchedTags: ["production-ready"], retry: { attempts: 4, backoffSeconds: 2, keepSeconds: 3600 },
-  resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } },
-});
+export const eventsSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Deploy the registry events service and declare MLflow's webhooks. Off by default."),
+    image: imageRef('"ghcr.io/acme/mlflow-platform-runtime:0.1.0"')
+      .optional()
+      .describe(
+        "Image with MLflow (the pinned version) and the runtime package (`mlflow-platform`), exact tag or digest. Required when enabled.",
+      ),
+    port: int(1024, 65535, "port").default(8080).describe("Port of the service (webhooks, /metrics, /healthz, /readyz)."),
+    reconcileSeconds: int(5, 3600, "seconds")
+      .default(30)
+      .describe("Seconds between two reconciliation passes over the registry: the longest a lost webhook or a stage transition waits."),
+    maxAgeSeconds: int(60, 31_536_000, "seconds")
+      .default(86_400)
+      .describe(
+        'Registry objects older than this found without a valid state (first deployment onto an existing registry, or a state someone removed or forged) are not announced as new; their aliases, live stages and watched tags are announced once, marked "first seen".',
+      ),
+    replayWindowSeconds: int(30, 3600, "seconds")
+      .default(300)
+      .describe(
+        "A delivery whose signed timestamp is further than this from now is refused (replays); delivery ids are remembered for twice as long.",
+      ),
+    behindSeconds: int(60, 86_400, "seconds")
+      .default(300)
+      .describe("Reconciliation failing (or one pass taking) longer than this is a `service.behind` event and an alert."),
+    watchedTags: z
+      .array(z.string().min(1))
+      .default(["production-ready"])
+      .describe(
+        "Model-version tag keys whose setting is an event (`model_version_tag.set`). `platform.gate.*` tags are always watched (refused gates).",
+      ),
+    retry: z
+      .object({
+        attempts: int(1, 10, "attempts")
+          .default(4)
+          .describe("Attempts per message before the channel counts as failed (then `delivery.failed` goes to the other channels)."),
+        backoffSeconds: z.number().positive().max(60).default(2).describe("First wait between attempts; doubled after each."),
+        keepSeconds: int(60, 604_800, "seconds")
+          .default(3600)
+          .describe("A message a channel could not take is tried again on later passes (that channel alone) for this long, then given up."),
+      })
+      .strict()
+      .default({ attempts: 4, backoffSeconds: 2, keepSeconds: 3600 }),
+    resources: z
+      .object({
+        requests: z
+          .object({
+            cpu: z.string().default("50m").describe("CPU request."),
+            memory: z.string().default("256Mi").describe("Memory request."),
+          })
+          .strict()
+          .default({ cpu: "50m", memory: "256Mi" }),
+        limits: z
+          .object({ memory: z.string().default("512Mi").describe("Memory limit.") })
+          .strict()
+          .default({ memory: "512Mi" }),
+      })
+      .strict()
+      .default({ requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } })
+      .describe("Resources of the service's container."),
+    slack: webhookChannel("Slack").optional().describe("Slack incoming webhook. Optional."),
+    discord: webhookChannel("Discord").optional().describe("Discord channel webhook. Optional."),
+    email: z
+      .object({
+        smtpHost: z
+          .string()
+          .regex(/^[a-z0-9.-]+$/, { error: 'an SMTP host name such as "email-smtp.eu-west-1.amazonaws.com"' })
+          .describe("SMTP server host."),
+        smtpPort: int(1, 65535, "port").default(587).describe("SMTP port (587: submission with STARTTLS)."),
+        startTls: z.boolean().default(true).describe("Upgrade the connection with STARTTLS (certificate verified) before logging in."),
+        username: z.string().min(1).optional().describe("SMTP user; the password comes from `password`."),
+        password: secretRefSchema.optional().describe("Where the SMTP password comes from. Required with username."),
+        from: email.describe("Sender address."),
+        to: z.array(email).min(1, { error: "at least one recipient" }).describe("Recipients."),
+        events: events(NOTIFY_EVENTS).describe("Event kinds sent by e-mail. Default: all."),
+      })
+      .strict()
+      .optional()
+      .describe("E-mail through SMTP. Optional."),
+    github: z
+      .object({
+        repository: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'owner/name of a GitHub repository, such as "acme/model-release"' })
+          .describe("Repository receiving `repository_dispatch` (event_type `mlflow.<event kind>`)."),
+        apiUrl: z
+          .url({ protocol: /^https$/, error: 'an https:// URL such as "https://api.github.com"' })
+          .default("https://api.github.com")
+          .describe("GitHub API base URL (GitHub Enterprise Server: https://<host>/api/v3)."),
+        token: secretRefSchema.describe("Where the token comes from (fine-grained, Contents: read and write on that repository only)."),
+        events: events(RELEASE_EVENTS).describe(`Event kinds that start the release pipeline. Default: ${RELEASE_EVENTS.join(", ")}.`),
+      })
+      .strict()
+      .optional()
+      .describe("GitHub repository_dispatch for the model release pipeline. Optional."),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    if (!e.enabled) return;
+    if (!e.image) issue(["image"], "the image of the runtime package (MLflow + mlflow-platform) when events.enabled is true");
+    if (!e.slack && !e.discord && !e.email && !e.github)
+      issue(["enabled"], "at least one channel (slack, discord, email or github) when events.enabled is true, or enabled: false");
+    if (e.email?.username && !e.email.password)
+      issue(["email", "password"], "the Secret holding the SMTP password when email.username is set");
+  })
+  .default({
+    enabled: false,
+    port: 8080,
+    reconcileSeconds: 30,
+    maxAgeSeconds: 86_400,
+    replayWindowSeconds: 300,
+    behindSeconds: 300,
+    watchedTags: ["production-ready"],
+    retry: { attempts: 4, backoffSeconds: 2, keepSeconds: 3600 },
+    resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+  });
 
 export type EventsConfig = z.output<typeof eventsSchema>;

@@ -41,7 +41,9 @@ export interface ImageCopy {
   readonly copiers: readonly ImageCopier[];
 }
 
-type Env = Pick<EnvironmentConfig, "name" | "project" | "production" | "aws" | "ci"> & { readonly serving: Pick<EnvironmentConfig["serving"], "models"> };
+type Env = Pick<EnvironmentConfig, "name" | "project" | "production" | "aws" | "ci"> & {
+  readonly serving: Pick<EnvironmentConfig["serving"], "models">;
+};
 
 /** The ECR repository of `model` in `env` (constructs/model-endpoint: `<project>-<env>/<model>`). */
 export function modelRepositoryArn(env: Pick<Env, "name" | "project" | "aws">, model: string): string {
@@ -62,8 +64,15 @@ export function imageCopies(envs: readonly Env[]): ImageCopy[] {
     const path = [...serving.filter((e) => !e.production), ...serving.filter((e) => e.production)];
     const first = path[0];
     if (!first || first.production) continue;
-    const source: ImageSource = { env: first.name, account: first.aws.accountId, region: first.aws.region, repositoryArn: modelRepositoryArn(first, model) };
-    const copiers = path.slice(1).map((e): ImageCopier => ({ env: e.name, account: e.aws.accountId, region: e.aws.region, deployRoleArn: ciRoleArns(e).deploy }));
+    const source: ImageSource = {
+      env: first.name,
+      account: first.aws.accountId,
+      region: first.aws.region,
+      repositoryArn: modelRepositoryArn(first, model),
+    };
+    const copiers = path
+      .slice(1)
+      .map((e): ImageCopier => ({ env: e.name, account: e.aws.accountId, region: e.aws.region, deployRoleArn: ciRoleArns(e).deploy }));
     if (copiers.length > 0) out.push({ model, source, copiers });
   }
   return out;

@@ -9,7 +9,10 @@ import { z } from "zod";
 /** Default minor version: the one tools/kube/go.mod builds. */
 export const DEFAULT_KUBERNETES_VERSION = "1.34";
 
-export const kubernetesVersionSchema = z.string()
-  .regex(/^1\.\d{2}$/, { error: "a Kubernetes minor version such as \"1.34\" (major.minor, no patch, no leading v)" })
+export const kubernetesVersionSchema = z
+  .string()
+  .regex(/^1\.\d{2}$/, { error: 'a Kubernetes minor version such as "1.34" (major.minor, no patch, no leading v)' })
   .default(DEFAULT_KUBERNETES_VERSION)
-  .describe("Kubernetes minor version of the cluster (\"1.34\"). The Kubernetes API check submits every object to a kube-apiserver of this version; all environments must target the same one while the check builds a single server.");
+  .describe(
+    'Kubernetes minor version of the cluster ("1.34"). The Kubernetes API check submits every object to a kube-apiserver of this version; all environments must target the same one while the check builds a single server.',
+  );

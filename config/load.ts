@@ -7,7 +7,9 @@ import { STATE_BUCKET_ACCOUNT_PLACEHOLDER } from "./state";
 /** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "ConfigError";
   }
 }
@@ -49,7 +51,9 @@ export function resolveEnvironments(
     if (typeof entry.name === "string") {
       const first = seen.get(entry.name);
       if (first !== undefined) {
-        problems.push(`${label}: field name = ${show(entry.name)}: expected a unique environment name (entry #${first + 1} already uses it)`);
+        problems.push(
+          `${label}: field name = ${show(entry.name)}: expected a unique environment name (entry #${first + 1} already uses it)`,
+        );
       } else {
         seen.set(entry.name, index);
       }
@@ -58,7 +62,13 @@ export function resolveEnvironments(
     const state = environmentSchema.shape.state.safeParse(merged.state);
     const project = environmentSchema.shape.project.safeParse(merged.project);
     const accountId = (merged.aws as { accountId?: unknown } | undefined)?.accountId;
-    if (typeof entry.name === "string" && seen.get(entry.name) === index && state.success && project.success && typeof accountId === "string") {
+    if (
+      typeof entry.name === "string" &&
+      seen.get(entry.name) === index &&
+      state.success &&
+      project.success &&
+      typeof accountId === "string"
+    ) {
       states.push({ name: entry.name, project: project.data, state: state.data, aws: { accountId } });
     }
     const parsed = environmentSchema.safeParse(merged, { error: expectation });
@@ -108,21 +118,29 @@ function sharedStateProblems(envs: readonly StateOwner[]): string[] {
       if (first === undefined) {
         bucketAccounts.set(bucket, { env: env.name, account: env.aws.accountId });
       } else if (first.account !== env.aws.accountId && [first.account, env.aws.accountId].every((a) => /^\d{12}$/.test(a))) {
-        problems.push(`environment "${env.name}": field state.bucket = ${show(s.bucket)}: expected a state bucket of this environment's own account (${env.aws.accountId}): environment "${first.env}" (account ${first.account}) keeps its state in the same bucket "${bucket}", which lives in one account, and each account's CI roles and state key reach only their own; give each account its own bucket, e.g. "${s.bucket.includes(STATE_BUCKET_ACCOUNT_PLACEHOLDER) ? s.bucket : `${s.bucket}-${STATE_BUCKET_ACCOUNT_PLACEHOLDER}`}" (${STATE_BUCKET_ACCOUNT_PLACEHOLDER} is replaced with aws.accountId)`);
+        problems.push(
+          `environment "${env.name}": field state.bucket = ${show(s.bucket)}: expected a state bucket of this environment's own account (${env.aws.accountId}): environment "${first.env}" (account ${first.account}) keeps its state in the same bucket "${bucket}", which lives in one account, and each account's CI roles and state key reach only their own; give each account its own bucket, e.g. "${s.bucket.includes(STATE_BUCKET_ACCOUNT_PLACEHOLDER) ? s.bucket : `${s.bucket}-${STATE_BUCKET_ACCOUNT_PLACEHOLDER}`}" (${STATE_BUCKET_ACCOUNT_PLACEHOLDER} is replaced with aws.accountId)`,
+        );
         continue;
       }
     }
-    const where = s.backend === "s3"
-      ? `s3://${s.bucket.replaceAll(STATE_BUCKET_ACCOUNT_PLACEHOLDER, env.aws.accountId)}/${s.key.replaceAll("{env}", env.name)}`
-      // A local path is relative to the stack's folder, cdktf.out/stacks/<project>-<name>.
-      : path.posix.join("cdktf.out/stacks", `${env.project}-${env.name}`, s.path.replaceAll("{env}", env.name));
+    const where =
+      s.backend === "s3"
+        ? `s3://${s.bucket.replaceAll(STATE_BUCKET_ACCOUNT_PLACEHOLDER, env.aws.accountId)}/${s.key.replaceAll("{env}", env.name)}`
+        : // A local path is relative to the stack's folder, cdktf.out/stacks/<project>-<name>.
+          path.posix.join("cdktf.out/stacks", `${env.project}-${env.name}`, s.path.replaceAll("{env}", env.name));
     const owner = owners.get(where);
     if (owner === undefined) {
       owners.set(where, env.name);
       continue;
     }
-    const [field, value, example] = s.backend === "s3" ? ["state.key", s.key, "mlflow/{env}/terraform.tfstate"] : ["state.path", s.path, "../../../terraform.{env}.tfstate"];
-    problems.push(`environment "${env.name}": field ${field} = ${show(value)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}, and each would overwrite the other's; put {env} in it (e.g. "${example}")`);
+    const [field, value, example] =
+      s.backend === "s3"
+        ? ["state.key", s.key, "mlflow/{env}/terraform.tfstate"]
+        : ["state.path", s.path, "../../../terraform.{env}.tfstate"];
+    problems.push(
+      `environment "${env.name}": field ${field} = ${show(value)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}, and each would overwrite the other's; put {env} in it (e.g. "${example}")`,
+    );
   }
   return problems;
 }
@@ -132,7 +150,10 @@ function sharedStateProblems(envs: readonly StateOwner[]): string[] {
  * An unknown name is an error, so a typo never silently synthesizes nothing.
  */
 export function selectEnvironments(all: EnvironmentConfig[], filter: string | undefined): EnvironmentConfig[] {
-  const wanted = (filter ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const wanted = (filter ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (wanted.length === 0) return all;
   const known = new Set(all.map((e) => e.name));
   const unknown = wanted.filter((w) => !known.has(w));

@@ -1,9 +1,5 @@
 /** Every property optional, recursively; arrays are replaced whole, never merged. */
-export type DeepPartial<T> = T extends readonly unknown[]
-  ? T
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** Keys whose value selects the shape of the object around them (zod discriminated unions). */
 const DISCRIMINATORS = ["backend", "source"];

@@ -5,7 +5,15 @@
  */
 import type { z } from "zod";
 
-type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; in?: unknown; element?: unknown; options?: unknown[]; valueType?: unknown };
+type Def = {
+  type: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+  element?: unknown;
+  options?: unknown[];
+  valueType?: unknown;
+};
 const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
 
 /** The schema itself, without optional/default/pipe wrappers; unions expanded into their options. */
@@ -64,7 +72,8 @@ export function closest(key: string, known: readonly string[]): string | undefin
 /** The "unknown key" text for `key` in the object at `parent`. */
 /** Keys an earlier version accepted, with what to do instead (by dotted path). */
 const RETIRED_KEYS: Record<string, string> = {
-  "state.roleArn": "unknown key (no longer a setting, remove it): the state bucket lives in the environment's own account, whose CI roles and administrators reach it with their own credentials (docs/stores.md), so Terraform assumes no role for it",
+  "state.roleArn":
+    "unknown key (no longer a setting, remove it): the state bucket lives in the environment's own account, whose CI roles and administrators reach it with their own credentials (docs/stores.md), so Terraform assumes no role for it",
 };
 
 export function unknownKeyMessage(schema: unknown, parent: readonly PropertyKey[], key: string): string {

@@ -17,8 +17,10 @@ export const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a
 
 /** An image with an exact tag or digest; `example` (quoted) is the one the error names for this field. */
 export function imageRef(example: string) {
-  return z.string().regex(IMAGE_REF, { error: `an image reference with an exact tag or digest, such as ${example}` })
-    .refine((v) => !/:latest$/.test(v), { error: "an exact tag or digest, not \"latest\"" });
+  return z
+    .string()
+    .regex(IMAGE_REF, { error: `an image reference with an exact tag or digest, such as ${example}` })
+    .refine((v) => !/:latest$/.test(v), { error: 'an exact tag or digest, not "latest"' });
 }
 
 /** A DNS label: namespace, Secret, project and environment names. */
@@ -30,4 +32,4 @@ export function hostname(example: string, detail = "") {
 }
 
 /** An e-mail address. */
-export const email = z.string().regex(EMAIL, { error: "an e-mail address such as \"team@example.com\"" });
+export const email = z.string().regex(EMAIL, { error: 'an e-mail address such as "team@example.com"' });

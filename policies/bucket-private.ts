@@ -5,7 +5,8 @@ const BLOCKS = ["block_public_acls", "block_public_policy", "ignore_public_acls"
 /** True when a policy principal is everyone. */
 export function isPublicPrincipal(principal: unknown): boolean {
   if (principal === "*") return true;
-  if (Array.isArray(principal)) return principal.some((p) => isPublicPrincipal(p) || (p?.type === "*" ) || (p?.identifiers ?? []).includes("*"));
+  if (Array.isArray(principal))
+    return principal.some((p) => isPublicPrincipal(p) || p?.type === "*" || (p?.identifiers ?? []).includes("*"));
   if (principal && typeof principal === "object") {
     const aws = (principal as Record<string, unknown>).AWS;
     return aws === "*" || (Array.isArray(aws) && aws.includes("*"));
@@ -16,7 +17,8 @@ export function isPublicPrincipal(principal: unknown): boolean {
 /** MLF-S3-2: every S3 bucket is private: all four public-access blocks, ACLs disabled, no public grant. */
 export class BucketPrivate extends PolicyRule {
   readonly id = "MLF-S3-2";
-  readonly reason = "Artifacts and logs are never public: each bucket needs an aws_s3_bucket_public_access_block with all four settings true, BucketOwnerEnforced ownership (no ACLs), and no policy statement allowing everyone.";
+  readonly reason =
+    "Artifacts and logs are never public: each bucket needs an aws_s3_bucket_public_access_block with all four settings true, BucketOwnerEnforced ownership (no ACLs), and no policy statement allowing everyone.";
 
   check(json: TfJson): Finding[] {
     const blocks = resources(json, "aws_s3_bucket_public_access_block");
@@ -35,16 +37,23 @@ export class BucketPrivate extends PolicyRule {
         findings.push({ resource: address, message: "object ownership must be BucketOwnerEnforced (ACLs disabled)" });
       }
       for (const [aclName, acl] of acls.filter(mine)) {
-        if (acl.acl !== undefined && acl.acl !== "private") findings.push({ resource: `aws_s3_bucket_acl.${aclName}`, message: `canned ACL "${acl.acl}" grants access beyond the owner` });
+        if (acl.acl !== undefined && acl.acl !== "private")
+          findings.push({ resource: `aws_s3_bucket_acl.${aclName}`, message: `canned ACL "${acl.acl}" grants access beyond the owner` });
       }
       for (const [policyName, policy] of policies.filter(mine)) {
         const statements = parsePolicy(json, policy.policy);
         if (!statements) {
-          findings.push({ resource: `aws_s3_bucket_policy.${policyName}`, message: "bucket policy cannot be read: write it as a JSON document or an aws_iam_policy_document" });
+          findings.push({
+            resource: `aws_s3_bucket_policy.${policyName}`,
+            message: "bucket policy cannot be read: write it as a JSON document or an aws_iam_policy_document",
+          });
           continue;
         }
         if (statements.some((s) => s.effect === "Allow" && isPublicPrincipal(s.principal) && Object.keys(s.condition).length === 0)) {
-          findings.push({ resource: `aws_s3_bucket_policy.${policyName}`, message: "bucket policy allows everyone (Principal \"*\") without a condition" });
+          findings.push({
+            resource: `aws_s3_bucket_policy.${policyName}`,
+            message: 'bucket policy allows everyone (Principal "*") without a condition',
+          });
         }
       }
     }

@@ -29,14 +29,30 @@ import { RolesBounded } from "./roles-bounded";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
-export { BucketEncrypted, BucketPrivate, BucketTlsOnly, DatabaseEncrypted, DatabasePrivate, PostgresNotOpen, NoS3Wildcards, RolesBounded, NoSecretLiterals };
+export {
+  BucketEncrypted,
+  BucketPrivate,
+  BucketTlsOnly,
+  DatabaseEncrypted,
+  DatabasePrivate,
+  PostgresNotOpen,
+  NoS3Wildcards,
+  RolesBounded,
+  NoSecretLiterals,
+};
 
 /** Every rule, in the order findings are reported. */
 export function allRules(): PolicyRule[] {
   return [
-    new BucketEncrypted(), new BucketPrivate(), new BucketTlsOnly(),
-    new DatabaseEncrypted(), new DatabasePrivate(), new PostgresNotOpen(),
-    new NoS3Wildcards(), new RolesBounded(), new NoSecretLiterals(),
+    new BucketEncrypted(),
+    new BucketPrivate(),
+    new BucketTlsOnly(),
+    new DatabaseEncrypted(),
+    new DatabasePrivate(),
+    new PostgresNotOpen(),
+    new NoS3Wildcards(),
+    new RolesBounded(),
+    new NoSecretLiterals(),
   ];
 }
 

@@ -7,7 +7,10 @@ const WILDCARD = /[*?]/;
 
 /** An IAM pattern (`*`, `?`) as an anchored, case-insensitive regular expression. */
 function globRegex(pattern: string): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "i");
 }
 
@@ -52,9 +55,11 @@ function broadS3(s: PolicyStatement): string[] {
   const problems: string[] = [];
   const notAction = s.notActions.length > 0;
   if (notAction) {
-    problems.push(s.notActions.some(coversAllOfS3)
-      ? "Allow with NotAction grants every action it does not list: name the actions instead"
-      : "Allow with NotAction grants every action it does not list, S3 included: name the actions instead");
+    problems.push(
+      s.notActions.some(coversAllOfS3)
+        ? "Allow with NotAction grants every action it does not list: name the actions instead"
+        : "Allow with NotAction grants every action it does not list, S3 included: name the actions instead",
+    );
   }
   const s3 = s.actions.filter(isS3Action);
   for (const action of s3.filter((a) => WILDCARD.test(a))) problems.push(`action "${action}"`);
@@ -62,7 +67,9 @@ function broadS3(s: PolicyStatement): string[] {
   if (!grantsS3) return problems;
   const granted = s3.length > 0 ? s3.join(", ") : "every action not listed in NotAction";
   if (s.notResources.length > 0) {
-    problems.push(`NotResource with ${granted} grants them on every resource it does not list, other buckets included: name the bucket (and prefix) in Resource`);
+    problems.push(
+      `NotResource with ${granted} grants them on every resource it does not list, other buckets included: name the bucket (and prefix) in Resource`,
+    );
   }
   for (const resource of s.resources.filter(wildcardBucket)) problems.push(`${granted} on resource "${resource}"`);
   return problems;
@@ -77,14 +84,18 @@ function broadS3(s: PolicyStatement): string[] {
  */
 export class NoS3Wildcards extends PolicyRule {
   readonly id = "MLF-IAM-1";
-  readonly reason = "Least privilege: S3 permissions name each action (no \"*\", \"s3:*\" or \"s3:Get*\") and their bucket (a wildcard only after the bucket and prefix, as in arn:aws:s3:::bucket/prefix/*), use neither NotAction nor NotResource, and no broad managed policy (AmazonS3FullAccess, AdministratorAccess, ...) is attached.";
+  readonly reason =
+    'Least privilege: S3 permissions name each action (no "*", "s3:*" or "s3:Get*") and their bucket (a wildcard only after the bucket and prefix, as in arn:aws:s3:::bucket/prefix/*), use neither NotAction nor NotResource, and no broad managed policy (AmazonS3FullAccess, AdministratorAccess, ...) is attached.';
 
   check(json: TfJson): Finding[] {
     const findings: Finding[] = [];
     const inspect = (address: string, policy: unknown) => {
       const statements = parsePolicy(json, policy);
       if (!statements) {
-        findings.push({ resource: address, message: "policy cannot be read: write it as a JSON document (JSON.stringify) or an aws_iam_policy_document so it can be checked" });
+        findings.push({
+          resource: address,
+          message: "policy cannot be read: write it as a JSON document (JSON.stringify) or an aws_iam_policy_document so it can be checked",
+        });
         return;
       }
       for (const s of statements) {
@@ -98,15 +109,22 @@ export class NoS3Wildcards extends PolicyRule {
     for (const [name, role] of resources(json, "aws_iam_role")) {
       for (const inline of (role.inline_policy ?? []) as Attrs[]) inspect(`aws_iam_role.${name}`, inline.policy);
       for (const arn of (role.managed_policy_arns ?? []) as string[]) {
-        if (BROAD_MANAGED.test(arn)) findings.push({ resource: `aws_iam_role.${name}`, message: `attaches the broad managed policy ${arn}` });
+        if (BROAD_MANAGED.test(arn))
+          findings.push({ resource: `aws_iam_role.${name}`, message: `attaches the broad managed policy ${arn}` });
       }
     }
     for (const name of Object.keys(json.data?.aws_iam_policy_document ?? {})) {
       inspect(`data.aws_iam_policy_document.${name}`, `\${data.aws_iam_policy_document.${name}.json}`);
     }
-    for (const type of ["aws_iam_role_policy_attachment", "aws_iam_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_group_policy_attachment"]) {
+    for (const type of [
+      "aws_iam_role_policy_attachment",
+      "aws_iam_policy_attachment",
+      "aws_iam_user_policy_attachment",
+      "aws_iam_group_policy_attachment",
+    ]) {
       for (const [name, r] of resources(json, type)) {
-        if (BROAD_MANAGED.test(String(r.policy_arn))) findings.push({ resource: `${type}.${name}`, message: `attaches the broad managed policy ${r.policy_arn}` });
+        if (BROAD_MANAGED.test(String(r.policy_arn)))
+          findings.push({ resource: `${type}.${name}`, message: `attaches the broad managed policy ${r.policy_arn}` });
       }
     }
     return findings;

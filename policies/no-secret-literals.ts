@@ -1,8 +1,10 @@
 import { PolicyRule, type Finding, type TfJson } from "./rule";
 
 /** Attribute names whose value is a secret (snake_case in the JSON, or camelCase inside Helm values). */
-const SECRET_ATTRIBUTE = /^(.*[_-])?(password|passwd|secret|secret_string|token|api_key|apikey|private_key|secret_key|access_key|secret_access_key|client_secret|cookie_secret|auth_token|bearer_token)$/i;
-const SECRET_CAMEL = /^(password|adminPassword|authPassword|apiKey|token|bearerToken|clientSecret|cookieSecret|secretKey|privateKey|accessKey|secretAccessKey)$/;
+const SECRET_ATTRIBUTE =
+  /^(.*[_-])?(password|passwd|secret|secret_string|token|api_key|apikey|private_key|secret_key|access_key|secret_access_key|client_secret|cookie_secret|auth_token|bearer_token)$/i;
+const SECRET_CAMEL =
+  /^(password|adminPassword|authPassword|apiKey|token|bearerToken|clientSecret|cookieSecret|secretKey|privateKey|accessKey|secretAccessKey)$/;
 /** Environment variable names whose value is a secret. */
 const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY)$/i;
 /** Command-line flags whose value is a secret. */
@@ -48,7 +50,8 @@ function stringLiteralEnd(s: string, start: number): number {
     const c = s[i];
     if (c === "\\") i += 2;
     else if (c === '"') return i + 1;
-    else if ((c === "$" || c === "%") && s[i + 1] === c && s[i + 2] === "{") i += 3; // $${ and %%{ are literal text
+    else if ((c === "$" || c === "%") && s[i + 1] === c && s[i + 2] === "{")
+      i += 3; // $${ and %%{ are literal text
     else if ((c === "$" || c === "%") && s[i + 1] === "{") {
       i = templateSequenceEnd(s, i);
       if (i < 0) return -1;
@@ -73,10 +76,14 @@ function isTerraformExpression(v: string): boolean {
  */
 export function isReference(value: string): boolean {
   const v = value.trim();
-  return v === "" || /^(null|true|false|~)$/.test(v) || isTerraformExpression(v)
-    || /^\$\([A-Za-z_][A-Za-z0-9_]*\)$/.test(v)
-    || /^\{\{(?:(?!\}\})[\s\S])*\}\}$/.test(v)
-    || /^\$__(file|env)\{[^{}\s]+\}$/.test(v);
+  return (
+    v === "" ||
+    /^(null|true|false|~)$/.test(v) ||
+    isTerraformExpression(v) ||
+    /^\$\([A-Za-z_][A-Za-z0-9_]*\)$/.test(v) ||
+    /^\{\{(?:(?!\}\})[\s\S])*\}\}$/.test(v) ||
+    /^\$__(file|env)\{[^{}\s]+\}$/.test(v)
+  );
 }
 
 /** Kubernetes Secret keys that hold a user name: an identifier that travels with the password, not a secret. */
@@ -101,7 +108,12 @@ function literalUrlPassword(value: string): boolean {
 }
 
 /** Walks every string of the JSON, with the key and parent it sits under. */
-function walk(value: unknown, path: string[], visit: (value: string, path: string[], parent: Record<string, unknown> | unknown[]) => void, parent?: Record<string, unknown> | unknown[]): void {
+function walk(
+  value: unknown,
+  path: string[],
+  visit: (value: string, path: string[], parent: Record<string, unknown> | unknown[]) => void,
+  parent?: Record<string, unknown> | unknown[],
+): void {
   if (typeof value === "string") {
     visit(value, path, parent ?? []);
   } else if (Array.isArray(value)) {
@@ -134,7 +146,16 @@ function scalarAt(text: string, i: number): [string | undefined, number] {
   const c = text[i];
   if (c === "{" || c === "[") return [undefined, i];
   for (const [quoted, unescape] of [
-    [DOUBLE_QUOTED, (raw: string) => { try { return JSON.parse(`"${raw}"`) as string; } catch { return raw; } }],
+    [
+      DOUBLE_QUOTED,
+      (raw: string) => {
+        try {
+          return JSON.parse(`"${raw}"`) as string;
+        } catch {
+          return raw;
+        }
+      },
+    ],
     [SINGLE_QUOTED, (raw: string) => raw.replace(/''/g, "'")],
   ] as const) {
     quoted.lastIndex = i;
@@ -156,7 +177,11 @@ function embeddedSecrets(text: string): string[] {
   for (let m = pair.exec(text); m !== null; m = pair.exec(text)) {
     const key = m[1];
     const [value, end] = scalarAt(text, pair.lastIndex);
-    if (value !== undefined && (SECRET_CAMEL.test(key) || /^(.*_)?(password|secret|token|api_key|client_secret|cookie_secret|secret_key|private_key)$/i.test(key)) && !isReference(value)) {
+    if (
+      value !== undefined &&
+      (SECRET_CAMEL.test(key) || /^(.*_)?(password|secret|token|api_key|client_secret|cookie_secret|secret_key|private_key)$/i.test(key)) &&
+      !isReference(value)
+    ) {
       found.push(key);
     }
     pair.lastIndex = end;
@@ -167,11 +192,13 @@ function embeddedSecrets(text: string): string[] {
 /** MLF-SEC-1: no secret value appears literally anywhere in the synthesized JSON. */
 export class NoSecretLiterals extends PolicyRule {
   readonly id = "MLF-SEC-1";
-  readonly reason = "Secrets never appear in code or in cdk.tf.json: use generated values (random_password), Kubernetes Secret references (secretKeyRef / $(VAR)), mounted files, or Secrets Manager.";
+  readonly reason =
+    "Secrets never appear in code or in cdk.tf.json: use generated values (random_password), Kubernetes Secret references (secretKeyRef / $(VAR)), mounted files, or Secrets Manager.";
 
   check(json: TfJson): Finding[] {
     const findings: Finding[] = [];
-    const add = (path: string[], message: string) => findings.push({ resource: addressOf(path), message: `${message} at ${path.join(".")}` });
+    const add = (path: string[], message: string) =>
+      findings.push({ resource: addressOf(path), message: `${message} at ${path.join(".")}` });
     walk(json, [], (value, path, parent) => {
       const key = path[path.length - 1];
       for (const [pattern, what] of CREDENTIAL_PATTERNS) {
@@ -181,20 +208,32 @@ export class NoSecretLiterals extends PolicyRule {
       if (SECRET_ATTRIBUTE.test(key) && !isReference(value)) add(path, `attribute "${key}" holds a literal value`);
       // Kubernetes Secret contents must come from elsewhere.
       const type = path[0] === "resource" ? path[1] : "";
-      if (/^kubernetes_secret(_v1)?$/.test(type) && ["data", "string_data", "binary_data"].includes(path[path.length - 2]) && !isReference(value)
-        && !(USER_NAME_KEY.test(key) && hasGeneratedPart(value))) {
+      if (
+        /^kubernetes_secret(_v1)?$/.test(type) &&
+        ["data", "string_data", "binary_data"].includes(path[path.length - 2]) &&
+        !isReference(value) &&
+        !(USER_NAME_KEY.test(key) && hasGeneratedPart(value))
+      ) {
         add(path, "a Kubernetes Secret holds a literal value");
       }
       // Container env: { name: "X_PASSWORD", value: "literal" }.
-      if (key === "value" && !Array.isArray(parent) && typeof parent.name === "string" && SECRET_ENV.test(parent.name) && !isReference(value)) {
+      if (
+        key === "value" &&
+        !Array.isArray(parent) &&
+        typeof parent.name === "string" &&
+        SECRET_ENV.test(parent.name) &&
+        !isReference(value)
+      ) {
         add(path, `environment variable ${parent.name} holds a literal value (use value_from.secret_key_ref)`);
       }
       // Container args: --client-secret=literal, or --client-secret literal.
       const flag = SECRET_FLAG.exec(value);
-      if (flag && flag[3] !== undefined && !isReference(flag[3])) add(path, `argument ${flag[1]} holds a literal value (use a *-file flag or $(VAR))`);
+      if (flag && flag[3] !== undefined && !isReference(flag[3]))
+        add(path, `argument ${flag[1]} holds a literal value (use a *-file flag or $(VAR))`);
       if (flag && flag[2] === undefined && Array.isArray(parent)) {
         const next = parent[Number(key) + 1];
-        if (typeof next === "string" && !next.startsWith("-") && !isReference(next)) add(path, `argument ${flag[1]} is followed by a literal value`);
+        if (typeof next === "string" && !next.startsWith("-") && !isReference(next))
+          add(path, `argument ${flag[1]} is followed by a literal value`);
       }
       // Embedded YAML/JSON documents (Helm values, config maps).
       if (value.includes("\n") || value.trim().startsWith("{")) {

@@ -9,7 +9,8 @@ import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../constructs/ci
  */
 export class RolesBounded extends PolicyRule {
   readonly id = "MLF-IAM-2";
-  readonly reason = "Every role the stack creates carries the workload permissions boundary (constructs/core/permissions-boundary.ts), so the deploy role, which may only change roles with that boundary, can never create or change a role into an administrator.";
+  readonly reason =
+    "Every role the stack creates carries the workload permissions boundary (constructs/core/permissions-boundary.ts), so the deploy role, which may only change roles with that boundary, can never create or change a role into an administrator.";
 
   check(json: TfJson): Finding[] {
     const findings: Finding[] = [];
@@ -18,9 +19,16 @@ export class RolesBounded extends PolicyRule {
       if (tags[ADMINISTERED_BY_TAG] === ADMINISTERED_BY_BOOTSTRAP) continue;
       const boundary = role.permissions_boundary;
       if (boundary === undefined) {
-        findings.push({ resource: `aws_iam_role.${name}`, message: "has no permissions boundary: give it the stack's workload boundary (applyBoundary in stacks/mlflow-stack.ts does for every role created before it runs)" });
+        findings.push({
+          resource: `aws_iam_role.${name}`,
+          message:
+            "has no permissions boundary: give it the stack's workload boundary (applyBoundary in stacks/mlflow-stack.ts does for every role created before it runs)",
+        });
       } else if (typeof boundary !== "string" || !/^\$\{aws_iam_policy\.[A-Za-z0-9_-]+\.arn\}$/.test(boundary)) {
-        findings.push({ resource: `aws_iam_role.${name}`, message: `has the permissions boundary ${JSON.stringify(boundary)}, not a managed policy of the stack (\${aws_iam_policy.<name>.arn}): the deploy role may change only roles with the stack's own boundary` });
+        findings.push({
+          resource: `aws_iam_role.${name}`,
+          message: `has the permissions boundary ${JSON.stringify(boundary)}, not a managed policy of the stack (\${aws_iam_policy.<name>.arn}): the deploy role may change only roles with the stack's own boundary`,
+        });
       }
     }
     return findings;

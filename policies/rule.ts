@@ -43,7 +43,9 @@ export abstract class PolicyRule implements IAspect {
     if (findings.length === 0) return findings;
     const elements = elementsByAddress(stack);
     for (const finding of findings) {
-      Annotations.of(elements.get(finding.resource) ?? stack).addError(`[${this.id}] ${finding.message} (${finding.resource}). ${this.reason}`);
+      Annotations.of(elements.get(finding.resource) ?? stack).addError(
+        `[${this.id}] ${finding.message} (${finding.resource}). ${this.reason}`,
+      );
     }
     return findings;
   }

@@ -51,26 +51,46 @@ export function stateBucketPolicy(s: StateLocation): Record<string, unknown> {
   return {
     Version: "2012-10-17",
     Statement: [
-      { Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [bucket, `${bucket}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } },
-      { Sid: "OnlyThisAccount", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [bucket, `${bucket}/*`], Condition: { StringNotEquals: { "aws:PrincipalAccount": s.account } } },
+      {
+        Sid: "TlsOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucket, `${bucket}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+      {
+        Sid: "OnlyThisAccount",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucket, `${bucket}/*`],
+        Condition: { StringNotEquals: { "aws:PrincipalAccount": s.account } },
+      },
     ],
   };
 }
 
 /** Resources of the synthesized stack only an administrator applies (their Terraform addresses). */
-export function administeredTargets(stackJson: { resource?: Record<string, Record<string, Record<string, unknown>>> }, stack: string): string[] {
+export function administeredTargets(
+  stackJson: { resource?: Record<string, Record<string, Record<string, unknown>>> },
+  stack: string,
+): string[] {
   const targets: string[] = [];
   for (const [type, byName] of Object.entries(stackJson.resource ?? {})) {
     for (const [name, attrs] of Object.entries(byName)) {
       const p = (attrs["//"] as { metadata?: { path?: string } } | undefined)?.metadata?.path ?? "";
-      const administered = p.startsWith(`${stack}/ci_roles/`) || p.startsWith(`${stack}/workload_boundary/`)
-        || (attrs.tags as Record<string, string> | undefined)?.[ADMINISTERED_BY_TAG] === ADMINISTERED_BY_BOOTSTRAP
+      const administered =
+        p.startsWith(`${stack}/ci_roles/`) ||
+        p.startsWith(`${stack}/workload_boundary/`) ||
+        (attrs.tags as Record<string, string> | undefined)?.[ADMINISTERED_BY_TAG] === ADMINISTERED_BY_BOOTSTRAP ||
         // The namespaces, so an operator can create the Secrets the configuration names before the first deploy.
-        || type === "kubernetes_namespace_v1";
+        type === "kubernetes_namespace_v1";
       if (administered) targets.push(`${type}.${name}`);
     }
   }
-  if (!targets.some((t) => t.startsWith("aws_iam_role."))) throw new BootstrapError(`the stack ${stack} has no CI roles: add a ci section (ci.repository) to the environment`);
+  if (!targets.some((t) => t.startsWith("aws_iam_role.")))
+    throw new BootstrapError(`the stack ${stack} has no CI roles: add a ci section (ci.repository) to the environment`);
   return targets.sort();
 }
 
@@ -87,7 +107,8 @@ export function operatorSecrets(c: EnvironmentConfig): string[] {
     if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === "object") {
       const o = v as Record<string, unknown>;
-      if (o.source === "kubernetes" && typeof o.secretName === "string" && typeof o.key === "string") out.add(`${c.mlflow.namespace}/${o.secretName} (key ${o.key})`);
+      if (o.source === "kubernetes" && typeof o.secretName === "string" && typeof o.key === "string")
+        out.add(`${c.mlflow.namespace}/${o.secretName} (key ${o.key})`);
       Object.values(o).forEach(walk);
     }
   };
@@ -113,21 +134,34 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
   }
   const s = stateLocation(c);
   if (!s) {
-    log(`bootstrap: environment "${c.name}": field state.backend = "local": expected "s3" (the bootstrap creates the account's state bucket)`);
+    log(
+      `bootstrap: environment "${c.name}": field state.backend = "local": expected "s3" (the bootstrap creates the account's state bucket)`,
+    );
     return 2;
   }
   const region = ["--region", s.region];
 
   const run = (cmd: string[], opts: { probe?: boolean; input?: string } = {}): Outcome => {
-    log(`${dryRun ? "would run" : "$"} ${cmd.map((a) => (/^[\w@%+=:,./{}-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ")}`);
-    if (dryRun) return opts.probe ? { code: 254, stdout: "", stderr: "An error occurred (404) when calling the operation: Not Found (dry run)" } : { code: 0, stdout: "", stderr: "" };
-    const r = spawnSync(cmd[0], cmd.slice(1), { env: deps.env, encoding: "utf8", input: opts.input, stdio: [opts.input === undefined ? "inherit" : "pipe", "pipe", "pipe"] });
+    log(
+      `${dryRun ? "would run" : "$"} ${cmd.map((a) => (/^[\w@%+=:,./{}-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ")}`,
+    );
+    if (dryRun)
+      return opts.probe
+        ? { code: 254, stdout: "", stderr: "An error occurred (404) when calling the operation: Not Found (dry run)" }
+        : { code: 0, stdout: "", stderr: "" };
+    const r = spawnSync(cmd[0], cmd.slice(1), {
+      env: deps.env,
+      encoding: "utf8",
+      input: opts.input,
+      stdio: [opts.input === undefined ? "inherit" : "pipe", "pipe", "pipe"],
+    });
     if (r.error) throw new BootstrapError(`${cmd[0]}: ${r.error.message} (is it installed and on PATH?)`);
     return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   };
   const must = (cmd: string[]): Outcome => {
     const r = run(cmd);
-    if (r.code !== 0) throw new BootstrapError(`${cmd.slice(0, 3).join(" ")} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+    if (r.code !== 0)
+      throw new BootstrapError(`${cmd.slice(0, 3).join(" ")} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
     return r;
   };
 
@@ -136,50 +170,152 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     log(`== ${c.name}: account ${c.aws.accountId}, region ${c.aws.region}, state s3://${s.bucket}/${s.key} (${s.region})`);
     const who = run(["aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text"]);
     if (!dryRun && (who.code !== 0 || who.stdout.trim() !== c.aws.accountId)) {
-      throw new BootstrapError(`the AWS credentials are ${who.code === 0 ? `for account ${who.stdout.trim()}` : "missing or expired"}; environment "${c.name}" lives in ${c.aws.accountId} (aws.accountId): sign in to that account as an administrator (e.g. aws sso login, AWS_PROFILE)`);
+      throw new BootstrapError(
+        `the AWS credentials are ${who.code === 0 ? `for account ${who.stdout.trim()}` : "missing or expired"}; environment "${c.name}" lives in ${c.aws.accountId} (aws.accountId): sign in to that account as an administrator (e.g. aws sso login, AWS_PROFILE)`,
+      );
     }
     if (!argv.includes("--skip-checks")) {
       const checks: [string, string[], string][] = [
-        [`the EKS cluster ${c.cluster.name}`, ["aws", "eks", "describe-cluster", "--name", c.cluster.name, "--region", c.aws.region, "--query", "cluster.status", "--output", "text"], "create the cluster first (cluster.name names an existing one)"],
-        [`the certificate of ${c.hostname}`, ["aws", "acm", "describe-certificate", "--certificate-arn", c.ingress.certificateArn, "--region", c.ingress.certificateArn.split(":")[3], "--query", "Certificate.Status", "--output", "text"], "request it in ACM and validate it (ingress.certificateArn)"],
-        ...(c.auth.clientSecret.source === "secrets-manager" ? [[`the OIDC client secret`, ["aws", "secretsmanager", "describe-secret", "--secret-id", c.auth.clientSecret.secretArn, "--region", c.aws.region, "--query", "ARN", "--output", "text"], "aws secretsmanager create-secret --name <name> --secret-string <client secret> (auth.clientSecret.secretArn)"] as [string, string[], string]] : []),
-        ...(c.aws.assumeRoleArn ? [
-          [`the role Terraform assumes for people (aws.assumeRoleArn)`, ["aws", "iam", "get-role", "--role-name", c.aws.assumeRoleArn.split("/").pop()!, "--query", "Role.Arn", "--output", "text"], "create it, trusting the people who deploy by hand (docs/ci-cd.md)"],
-          // The Kubernetes and Helm providers authenticate as that role too (aws eks get-token --role-arn).
-          [`the EKS access entry of aws.assumeRoleArn`, ["aws", "eks", "describe-access-entry", "--cluster-name", c.cluster.name, "--principal-arn", c.aws.assumeRoleArn, "--region", c.aws.region, "--query", "accessEntry.principalArn", "--output", "text"],
-            `aws eks create-access-entry --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} && aws eks associate-access-policy --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} --policy-arn arn:${s.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster`],
-        ] as [string, string[], string][] : []),
+        [
+          `the EKS cluster ${c.cluster.name}`,
+          [
+            "aws",
+            "eks",
+            "describe-cluster",
+            "--name",
+            c.cluster.name,
+            "--region",
+            c.aws.region,
+            "--query",
+            "cluster.status",
+            "--output",
+            "text",
+          ],
+          "create the cluster first (cluster.name names an existing one)",
+        ],
+        [
+          `the certificate of ${c.hostname}`,
+          [
+            "aws",
+            "acm",
+            "describe-certificate",
+            "--certificate-arn",
+            c.ingress.certificateArn,
+            "--region",
+            c.ingress.certificateArn.split(":")[3],
+            "--query",
+            "Certificate.Status",
+            "--output",
+            "text",
+          ],
+          "request it in ACM and validate it (ingress.certificateArn)",
+        ],
+        ...(c.auth.clientSecret.source === "secrets-manager"
+          ? [
+              [
+                `the OIDC client secret`,
+                [
+                  "aws",
+                  "secretsmanager",
+                  "describe-secret",
+                  "--secret-id",
+                  c.auth.clientSecret.secretArn,
+                  "--region",
+                  c.aws.region,
+                  "--query",
+                  "ARN",
+                  "--output",
+                  "text",
+                ],
+                "aws secretsmanager create-secret --name <name> --secret-string <client secret> (auth.clientSecret.secretArn)",
+              ] as [string, string[], string],
+            ]
+          : []),
+        ...(c.aws.assumeRoleArn
+          ? ([
+              [
+                `the role Terraform assumes for people (aws.assumeRoleArn)`,
+                ["aws", "iam", "get-role", "--role-name", c.aws.assumeRoleArn.split("/").pop()!, "--query", "Role.Arn", "--output", "text"],
+                "create it, trusting the people who deploy by hand (docs/ci-cd.md)",
+              ],
+              // The Kubernetes and Helm providers authenticate as that role too (aws eks get-token --role-arn).
+              [
+                `the EKS access entry of aws.assumeRoleArn`,
+                [
+                  "aws",
+                  "eks",
+                  "describe-access-entry",
+                  "--cluster-name",
+                  c.cluster.name,
+                  "--principal-arn",
+                  c.aws.assumeRoleArn,
+                  "--region",
+                  c.aws.region,
+                  "--query",
+                  "accessEntry.principalArn",
+                  "--output",
+                  "text",
+                ],
+                `aws eks create-access-entry --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} && aws eks associate-access-policy --cluster-name ${c.cluster.name} --principal-arn ${c.aws.assumeRoleArn} --policy-arn arn:${s.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy --access-scope type=cluster`,
+              ],
+            ] as [string, string[], string][])
+          : []),
       ];
       const missing: string[] = [];
       for (const [what, cmd, fix] of checks) {
         const r = run(cmd, { probe: true });
         if (!dryRun && r.code !== 0) missing.push(`${what}: ${r.stderr.trim().split("\n").pop()} -> ${fix}`);
-        else if (!dryRun && what.startsWith("the certificate") && r.stdout.trim() !== "ISSUED") missing.push(`${what} is ${r.stdout.trim()}, not ISSUED -> finish its DNS validation`);
+        else if (!dryRun && what.startsWith("the certificate") && r.stdout.trim() !== "ISSUED")
+          missing.push(`${what} is ${r.stdout.trim()}, not ISSUED -> finish its DNS validation`);
         else if (!dryRun) log(`ok: ${what} (${r.stdout.trim()})`);
       }
-      if (missing.length > 0) throw new BootstrapError(`prerequisites missing (nothing was changed; --skip-checks to go on anyway):\n  - ${missing.join("\n  - ")}`);
+      if (missing.length > 0)
+        throw new BootstrapError(
+          `prerequisites missing (nothing was changed; --skip-checks to go on anyway):\n  - ${missing.join("\n  - ")}`,
+        );
     }
 
     // ── 2. the state key and bucket, idempotently (the bucket's owner first: a name taken elsewhere changes nothing) ──
-    const head = run(["aws", "s3api", "head-bucket", "--bucket", s.bucket, "--expected-bucket-owner", s.account, ...region], { probe: true });
+    const head = run(["aws", "s3api", "head-bucket", "--bucket", s.bucket, "--expected-bucket-owner", s.account, ...region], {
+      probe: true,
+    });
     const bucketExists = head.code === 0;
     if (!bucketExists && /\b(403|Forbidden)\b/.test(head.stderr)) {
-      throw new BootstrapError(`environment "${c.name}": field state.bucket: the bucket "${s.bucket}" exists but not in account ${s.account} (or you may not read it): bucket names are global, choose another (e.g. with {account} in it)`);
+      throw new BootstrapError(
+        `environment "${c.name}": field state.bucket: the bucket "${s.bucket}" exists but not in account ${s.account} (or you may not read it): bucket names are global, choose another (e.g. with {account} in it)`,
+      );
     }
     if (!bucketExists && !/\b(404|Not Found|NoSuchBucket)\b/.test(head.stderr)) {
       throw new BootstrapError(`aws s3api head-bucket ${s.bucket} failed (exit ${head.code}): ${head.stderr.trim()}`);
     }
     let keyArn = s.kmsKeyArn;
     const keyId = s.kmsAlias ?? s.kmsKeyArn;
-    const key = run(["aws", "kms", "describe-key", "--key-id", keyId, ...region, "--query", "KeyMetadata.Arn", "--output", "text"], { probe: true });
+    const key = run(["aws", "kms", "describe-key", "--key-id", keyId, ...region, "--query", "KeyMetadata.Arn", "--output", "text"], {
+      probe: true,
+    });
     if (key.code === 0 && key.stdout.trim()) {
       keyArn = key.stdout.trim();
       log(`ok: state key ${keyId} exists (${keyArn})`);
     } else if (!s.kmsAlias) {
-      throw new BootstrapError(`environment "${c.name}": field state.kmsKeyArn = "${s.kmsKeyArn}": the key does not exist or you cannot read it: create it, or remove state.kmsKeyArn to let the bootstrap create ${stateKeyAlias(c.project)}`);
+      throw new BootstrapError(
+        `environment "${c.name}": field state.kmsKeyArn = "${s.kmsKeyArn}": the key does not exist or you cannot read it: create it, or remove state.kmsKeyArn to let the bootstrap create ${stateKeyAlias(c.project)}`,
+      );
     } else {
-      const created = must(["aws", "kms", "create-key", ...region, "--description", `Terraform state of ${c.project} in account ${c.aws.accountId}`,
-        "--tags", `TagKey=project,TagValue=${c.project}`, `TagKey=${ADMINISTERED_BY_TAG},TagValue=${ADMINISTERED_BY_BOOTSTRAP}`, "--query", "KeyMetadata.Arn", "--output", "text"]);
+      const created = must([
+        "aws",
+        "kms",
+        "create-key",
+        ...region,
+        "--description",
+        `Terraform state of ${c.project} in account ${c.aws.accountId}`,
+        "--tags",
+        `TagKey=project,TagValue=${c.project}`,
+        `TagKey=${ADMINISTERED_BY_TAG},TagValue=${ADMINISTERED_BY_BOOTSTRAP}`,
+        "--query",
+        "KeyMetadata.Arn",
+        "--output",
+        "text",
+      ]);
       keyArn = created.stdout.trim() || "<new key ARN>";
       must(["aws", "kms", "create-alias", ...region, "--alias-name", s.kmsAlias, "--target-key-id", keyArn]);
     }
@@ -188,36 +324,108 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     if (bucketExists) {
       log(`ok: state bucket ${s.bucket} exists in ${s.account}`);
     } else {
-      must(["aws", "s3api", "create-bucket", "--bucket", s.bucket, ...region, "--object-ownership", "BucketOwnerEnforced",
-        ...(s.region === "us-east-1" ? [] : ["--create-bucket-configuration", `LocationConstraint=${s.region}`])]);
+      must([
+        "aws",
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        s.bucket,
+        ...region,
+        "--object-ownership",
+        "BucketOwnerEnforced",
+        ...(s.region === "us-east-1" ? [] : ["--create-bucket-configuration", `LocationConstraint=${s.region}`]),
+      ]);
     }
     const bucket = ["--bucket", s.bucket, "--expected-bucket-owner", s.account, ...region];
-    must(["aws", "s3api", "put-public-access-block", ...bucket, "--public-access-block-configuration", "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"]);
-    must(["aws", "s3api", "put-bucket-ownership-controls", ...bucket, "--ownership-controls", "Rules=[{ObjectOwnership=BucketOwnerEnforced}]"]);
+    must([
+      "aws",
+      "s3api",
+      "put-public-access-block",
+      ...bucket,
+      "--public-access-block-configuration",
+      "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+    ]);
+    must([
+      "aws",
+      "s3api",
+      "put-bucket-ownership-controls",
+      ...bucket,
+      "--ownership-controls",
+      "Rules=[{ObjectOwnership=BucketOwnerEnforced}]",
+    ]);
     must(["aws", "s3api", "put-bucket-versioning", ...bucket, "--versioning-configuration", "Status=Enabled"]);
-    must(["aws", "s3api", "put-bucket-encryption", ...bucket, "--server-side-encryption-configuration",
-      JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keyArn }, BucketKeyEnabled: true }] })]);
-    must(["aws", "s3api", "put-bucket-lifecycle-configuration", ...bucket, "--lifecycle-configuration",
-      JSON.stringify({ Rules: [{ ID: "old-state-versions", Status: "Enabled", Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 90, NewerNoncurrentVersions: 10 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }] })]);
+    must([
+      "aws",
+      "s3api",
+      "put-bucket-encryption",
+      ...bucket,
+      "--server-side-encryption-configuration",
+      JSON.stringify({
+        Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keyArn }, BucketKeyEnabled: true }],
+      }),
+    ]);
+    must([
+      "aws",
+      "s3api",
+      "put-bucket-lifecycle-configuration",
+      ...bucket,
+      "--lifecycle-configuration",
+      JSON.stringify({
+        Rules: [
+          {
+            ID: "old-state-versions",
+            Status: "Enabled",
+            Filter: {},
+            NoncurrentVersionExpiration: { NoncurrentDays: 90, NewerNoncurrentVersions: 10 },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+          },
+        ],
+      }),
+    ]);
     must(["aws", "s3api", "put-bucket-policy", ...bucket, "--policy", JSON.stringify(stateBucketPolicy(s))]);
-    must(["aws", "s3api", "put-bucket-tagging", ...bucket, "--tagging", `TagSet=[{Key=project,Value=${c.project}},{Key=${ADMINISTERED_BY_TAG},Value=${ADMINISTERED_BY_BOOTSTRAP}}]`]);
+    must([
+      "aws",
+      "s3api",
+      "put-bucket-tagging",
+      ...bucket,
+      "--tagging",
+      `TagSet=[{Key=project,Value=${c.project}},{Key=${ADMINISTERED_BY_TAG},Value=${ADMINISTERED_BY_BOOTSTRAP}}]`,
+    ]);
 
     // ── 3. what only an administrator applies ──
     const stackDir = dryRun ? path.join(outdir, "stacks", `${c.project}-${c.name}`) : deps.synth(c, outdir, all);
-    const targets = dryRun ? ["<the CI roles, their policies and cluster access, GitHub's OIDC provider, the workload boundary, the namespaces>"]
+    const targets = dryRun
+      ? ["<the CI roles, their policies and cluster access, GitHub's OIDC provider, the workload boundary, the namespaces>"]
       : administeredTargets(JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")), `${c.project}-${c.name}`);
     must(["terraform", `-chdir=${stackDir}`, "init", "-input=false"]);
-    const apply = run(["terraform", `-chdir=${stackDir}`, "apply", "-input=false", ...(argv.includes("--yes") ? ["-auto-approve"] : []), ...targets.map((t) => `-target=${t}`)]);
-    if (apply.code !== 0) throw new BootstrapError(`terraform apply of the administered resources failed (exit ${apply.code}): ${apply.stderr.trim().split("\n").slice(-5).join(" ")}`);
+    const apply = run([
+      "terraform",
+      `-chdir=${stackDir}`,
+      "apply",
+      "-input=false",
+      ...(argv.includes("--yes") ? ["-auto-approve"] : []),
+      ...targets.map((t) => `-target=${t}`),
+    ]);
+    if (apply.code !== 0)
+      throw new BootstrapError(
+        `terraform apply of the administered resources failed (exit ${apply.code}): ${apply.stderr.trim().split("\n").slice(-5).join(" ")}`,
+      );
     log(apply.stdout.trim().split("\n").slice(-3).join("\n"));
 
     // ── 4. what is left ──
     const names = ciRoleNames(c);
-    log(`\nDone: the state of ${c.name} lives in s3://${s.bucket}/${s.key}, and its CI roles exist (${names.plan}, ${names.deploy}, ${names.imagePush}). Left to do:`);
+    log(
+      `\nDone: the state of ${c.name} lives in s3://${s.bucket}/${s.key}, and its CI roles exist (${names.plan}, ${names.deploy}, ${names.imagePush}). Left to do:`,
+    );
     const secrets = operatorSecrets(c);
     let step = 1;
-    if (secrets.length > 0) log(`${step++}. create the Kubernetes Secrets the configuration names:\n${secrets.map((x) => `     kubectl -n ${x.split("/")[0]} create secret generic ${x.split("/")[1].split(" ")[0]} --from-literal=...   # ${x}`).join("\n")}`);
-    log(`${step++}. in GitHub (${c.ci?.repository ?? "ci.repository"}): the Environment "${c.ci?.deployEnvironment ?? c.name}"${c.ci?.autoDeploy ? " (ci.autoDeploy: no reviewers)" : " with required reviewers"} (docs/ci-cd.md)`);
+    if (secrets.length > 0)
+      log(
+        `${step++}. create the Kubernetes Secrets the configuration names:\n${secrets.map((x) => `     kubectl -n ${x.split("/")[0]} create secret generic ${x.split("/")[1].split(" ")[0]} --from-literal=...   # ${x}`).join("\n")}`,
+      );
+    log(
+      `${step++}. in GitHub (${c.ci?.repository ?? "ci.repository"}): the Environment "${c.ci?.deployEnvironment ?? c.name}"${c.ci?.autoDeploy ? " (ci.autoDeploy: no reviewers)" : " with required reviewers"} (docs/ci-cd.md)`,
+    );
     log(`${step++}. the first full deploy: merge to main (deploy.yml), or by hand: npm run deploy -- ${c.project}-${c.name}`);
     return 0;
   } catch (err) {
@@ -242,5 +450,10 @@ export function synthStack(config: EnvironmentConfig, outdir: string, environmen
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2), { env: process.env, log: (line) => console.log(line), environments: loadEnvironments, synth: synthStack });
+  process.exitCode = main(process.argv.slice(2), {
+    env: process.env,
+    log: (line) => console.log(line),
+    environments: loadEnvironments,
+    synth: synthStack,
+  });
 }

@@ -29,7 +29,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "backend-store": [{ file: "index.ts", name: "BackendStoreProps" }],
   "ci-roles": [{ file: "index.ts", name: "CiRolesProps" }],
   "drift-job": [{ file: "index.ts", name: "DriftJobProps" }],
-  "ingress": [{ file: "index.ts", name: "MlflowIngressProps" }],
+  ingress: [{ file: "index.ts", name: "MlflowIngressProps" }],
   "load-balancer-controller": [{ file: "index.ts", name: "LoadBalancerControllerProps" }],
   "model-endpoint": [
     { file: "index.ts", name: "ModelEndpointProps" },
@@ -37,7 +37,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
     { file: "gateway.ts", name: "ModelGatewayProps" },
   ],
   "model-retention": [{ file: "index.ts", name: "ModelRetentionProps" }],
-  "monitoring": [{ file: "index.ts", name: "MonitoringProps" }],
+  monitoring: [{ file: "index.ts", name: "MonitoringProps" }],
   "network-policies": [{ file: "index.ts", name: "NetworkPoliciesProps" }],
   "registry-events": [{ file: "index.ts", name: "RegistryEventsProps" }],
   "tracking-server": [
@@ -45,7 +45,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
     { file: "identity.ts", name: "TrackingIdentityProps" },
     { file: "guard.ts", name: "TrackingGuardProps" },
   ],
-  "training": [{ file: "index.ts", name: "TrainingProps" }],
+  training: [{ file: "index.ts", name: "TrainingProps" }],
 };
 
 /** One row of a props table. */
@@ -141,7 +141,10 @@ export function renderTable(title: string, rows: readonly PropRow[]): string {
     "",
     "| Prop | Type | Required | Default | Description |",
     "| --- | --- | --- | --- | --- |",
-    ...rows.map((r) => `| \`${r.name}\` | \`${cell(r.type).replace(/`/g, "'")}\` | ${r.required ? "yes" : ""} | ${r.default ? cell(r.default) : ""} | ${cell(r.description)}${r.from ? ` (from \`${r.from}\`)` : ""} |`),
+    ...rows.map(
+      (r) =>
+        `| \`${r.name}\` | \`${cell(r.type).replace(/`/g, "'")}\` | ${r.required ? "yes" : ""} | ${r.default ? cell(r.default) : ""} | ${cell(r.description)}${r.from ? ` (from \`${r.from}\`)` : ""} |`,
+    ),
   ];
   return lines.join("\n");
 }

@@ -34,18 +34,23 @@ const replacements = [
   ["models.example.com", "models.ml.acme.io"],
   ["subnet-0a1b2c3d4e5f60718", "subnet-07766554433221100"],
   ["subnet-0b2c3d4e5f6071829", "subnet-0ffeeddccbbaa9988"],
-  ["\"example.com\"", "\"acme.io\""],
+  ['"example.com"', '"acme.io"'],
   ["10.0.0.0/16", "10.42.0.0/16"],
   ["ml-dev", "eks-ml-dev"],
   ["ml-staging", "eks-ml-staging"],
   ["ml-prod", "eks-ml-prod"],
   // Training pipelines (docs/training-pipelines.md): the Argo UI's name and the cluster's OIDC issuer.
   ["argo-dev.example.com", "workflows-dev.ml.acme.io"],
-  ["https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", "https://oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"],
+  [
+    "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+    "https://oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9",
+  ],
 ];
 for (const [from, to] of replacements) {
   if (!src.includes(from)) {
-    console.error(`fork-config: placeholder ${JSON.stringify(from)} not found in ${file}: update scripts/fork-config.mjs and the README's fork checklist together`);
+    console.error(
+      `fork-config: placeholder ${JSON.stringify(from)} not found in ${file}: update scripts/fork-config.mjs and the README's fork checklist together`,
+    );
     process.exit(1);
   }
   src = src.split(from).join(to);
@@ -79,4 +84,6 @@ environments.push({
 });
 `;
 fs.writeFileSync(file, src);
-console.log(`fork-config: ${replacements.length} placeholders replaced, a fourth environment added to ${file} (named "qa", or the first free "qa-N" when the fork has a "qa")`);
+console.log(
+  `fork-config: ${replacements.length} placeholders replaced, a fourth environment added to ${file} (named "qa", or the first free "qa-N" when the fork has a "qa")`,
+);

@@ -20,7 +20,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { releaseSchema } from "../config/serving";
 
-export interface Release { version: string; imageDigest: string }
+export interface Release {
+  version: string;
+  imageDigest: string;
+}
 export type Releases = Record<string, Release>;
 
 /** Repository root: the directory holding config/releases (from sources and from dist/). */
@@ -40,7 +43,10 @@ function parse(text: string, where: string): Releases {
   const doc = JSON.parse(text) as Releases;
   for (const [model, r] of Object.entries(doc)) {
     const ok = releaseSchema.safeParse(r);
-    if (!ok.success) throw new Error(`${where}: release of "${model}" is invalid: ${ok.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!ok.success)
+      throw new Error(
+        `${where}: release of "${model}" is invalid: ${ok.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
   }
   return doc;
 }
@@ -58,7 +64,8 @@ export function writeReleases(env: string, releases: Releases, root = repoRoot()
 /** Sets one model's release (what a release pipeline does after pushing the image). */
 export function setRelease(env: string, model: string, release: Release, root = repoRoot()): { before?: Release; after: Release } {
   const ok = releaseSchema.safeParse(release);
-  if (!ok.success) throw new Error(`release of "${model}" is invalid: ${ok.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!ok.success)
+    throw new Error(`release of "${model}" is invalid: ${ok.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const all = readReleases(env, root);
   const before = all[model];
   all[model] = { version: release.version, imageDigest: release.imageDigest };
@@ -74,7 +81,11 @@ export function releaseHistory(env: string, model: string, root = repoRoot()): {
   const out: { commit: string; release: Release }[] = [];
   for (const commit of commits) {
     let text: string;
-    try { text = git("show", `${commit}:${rel}`); } catch { continue; } // deleted in that commit
+    try {
+      text = git("show", `${commit}:${rel}`);
+    } catch {
+      continue;
+    } // deleted in that commit
     const r = parse(text, `${rel} at ${commit.slice(0, 12)}`)[model];
     if (r) out.push({ commit, release: r });
   }
@@ -85,19 +96,23 @@ export function releaseHistory(env: string, model: string, root = repoRoot()): {
  * Sets the model back to an earlier release: `to` a given version, or else the newest committed release
  * that differs from the current one. Throws, changing nothing, when there is none.
  */
-export function rollback(env: string, model: string, options: { to?: string; root?: string } = {}): { from?: Release; to: Release; commit: string } {
+export function rollback(
+  env: string,
+  model: string,
+  options: { to?: string; root?: string } = {},
+): { from?: Release; to: Release; commit: string } {
   const root = options.root ?? repoRoot();
   const current = readReleases(env, root)[model];
   const history = releaseHistory(env, model, root);
   const same = (a?: Release, b?: Release) => !!a && !!b && a.version === b.version && a.imageDigest === b.imageDigest;
-  const found = options.to
-    ? history.find((h) => h.release.version === options.to)
-    : history.find((h) => !same(h.release, current));
+  const found = options.to ? history.find((h) => h.release.version === options.to) : history.find((h) => !same(h.release, current));
   if (!found) {
     const seen = [...new Set(history.map((h) => h.release.version))].join(", ") || "none";
-    throw new Error(options.to
-      ? `no committed release of "${model}" at version ${options.to} in ${path.relative(root, releasesFile(env, root))} (versions in its history: ${seen})`
-      : `no earlier release of "${model}" in the history of ${path.relative(root, releasesFile(env, root))} to go back to (versions in its history: ${seen})`);
+    throw new Error(
+      options.to
+        ? `no committed release of "${model}" at version ${options.to} in ${path.relative(root, releasesFile(env, root))} (versions in its history: ${seen})`
+        : `no earlier release of "${model}" in the history of ${path.relative(root, releasesFile(env, root))} to go back to (versions in its history: ${seen})`,
+    );
   }
   setRelease(env, model, found.release, root);
   return { from: current, to: found.release, commit: found.commit };
@@ -113,13 +128,17 @@ function main(argv: string[]): number {
     }
     if (cmd === "set" && env && model && rest.length === 2) {
       const r = setRelease(env, model, { version: rest[0], imageDigest: rest[1] });
-      console.log(`${env}/${model}: ${r.before ? `version ${r.before.version}` : "no release"} -> version ${r.after.version} (${r.after.imageDigest}); commit config/releases/${env}.json and deploy`);
+      console.log(
+        `${env}/${model}: ${r.before ? `version ${r.before.version}` : "no release"} -> version ${r.after.version} (${r.after.imageDigest}); commit config/releases/${env}.json and deploy`,
+      );
       return 0;
     }
     if (cmd === "rollback" && env && model) {
       const i = rest.indexOf("--to");
       const r = rollback(env, model, { to: i >= 0 ? rest[i + 1] : undefined });
-      console.log(`${env}/${model}: ${r.from ? `version ${r.from.version}` : "no release"} -> version ${r.to.version} (${r.to.imageDigest}, as released in ${r.commit.slice(0, 12)}); commit config/releases/${env}.json and deploy`);
+      console.log(
+        `${env}/${model}: ${r.from ? `version ${r.from.version}` : "no release"} -> version ${r.to.version} (${r.to.imageDigest}, as released in ${r.commit.slice(0, 12)}); commit config/releases/${env}.json and deploy`,
+      );
       return 0;
     }
   } catch (err) {

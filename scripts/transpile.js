@@ -45,7 +45,11 @@ function transpile() {
       const rel = path.relative(ROOT, file);
       const out = path.join(OUT, rel.endsWith(".ts") ? rel.replace(/\.ts$/, ".js") : rel);
       let outMtime = -1;
-      try { outMtime = fs.statSync(out).mtimeMs; } catch { /* not built yet */ }
+      try {
+        outMtime = fs.statSync(out).mtimeMs;
+      } catch {
+        /* not built yet */
+      }
       if (outMtime >= mtimeMs) continue;
       fs.mkdirSync(path.dirname(out), { recursive: true });
       if (file.endsWith(".json")) {

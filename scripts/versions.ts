@@ -11,7 +11,9 @@ console.log(`OAUTH2_PROXY_VERSION=${env.auth.proxyVersion}`);
 // The Kubernetes API check builds one kube-apiserver: every environment must target the same minor.
 const kube = [...new Set(loadEnvironments().map((e) => e.cluster.kubernetesVersion))];
 if (kube.length > 1) {
-  console.error(`versions: environments target different Kubernetes versions (${kube.join(", ")}): the API check builds one kube-apiserver; align cluster.kubernetesVersion`);
+  console.error(
+    `versions: environments target different Kubernetes versions (${kube.join(", ")}): the API check builds one kube-apiserver; align cluster.kubernetesVersion`,
+  );
   process.exit(1);
 }
 console.log(`KUBERNETES_VERSION=${kube[0]}`);

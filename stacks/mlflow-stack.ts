@@ -33,7 +33,11 @@ import { networkPoliciesProps } from "../constructs/network-policies/from-config
 import { Training } from "../constructs/training";
 import { trainingProps } from "../constructs/training/from-config";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
-import { WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_KEY, workloadIdentitiesFileContent } from "../constructs/auth-proxy/oauth2-proxy-command";
+import {
+  WORKLOAD_IDENTITIES_CONFIGMAP,
+  WORKLOAD_IDENTITIES_KEY,
+  workloadIdentitiesFileContent,
+} from "../constructs/auth-proxy/oauth2-proxy-command";
 import { DriftJob } from "../constructs/drift-job";
 import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
 import { driftJobProps } from "../constructs/drift-job/from-config";
@@ -104,17 +108,25 @@ export class MlflowStack extends TerraformStack {
     // ── Stores and identity ──────────────────────────────────────────────
     const artifactStore = new ArtifactStore(this, "artifact_store", artifactStoreProps(config));
     const clusterVpc = this.access.cluster.vpcConfig.get(0);
-    const backendStore = new BackendStore(this, "backend_store", backendStoreProps(config, {
-      identifier: stackName(config),
-      namespace: this.namespace.metadata.name,
-      vpcId: clusterVpc.vpcId,
-      subnetIds: config.cluster.privateSubnetIds,
-      clientSecurityGroupId: config.cluster.clientSecurityGroupId ?? clusterVpc.clusterSecurityGroupId,
-    }));
-    const identity = new TrackingIdentity(this, "tracking_identity", trackingIdentityProps(config, stackName(config), {
-      artifacts: artifactStore.contract,
-      artifactPrefix: artifactStore.prefix,
-    }));
+    const backendStore = new BackendStore(
+      this,
+      "backend_store",
+      backendStoreProps(config, {
+        identifier: stackName(config),
+        namespace: this.namespace.metadata.name,
+        vpcId: clusterVpc.vpcId,
+        subnetIds: config.cluster.privateSubnetIds,
+        clientSecurityGroupId: config.cluster.clientSecurityGroupId ?? clusterVpc.clusterSecurityGroupId,
+      }),
+    );
+    const identity = new TrackingIdentity(
+      this,
+      "tracking_identity",
+      trackingIdentityProps(config, stackName(config), {
+        artifacts: artifactStore.contract,
+        artifactPrefix: artifactStore.prefix,
+      }),
+    );
     // The ceiling of every role the stack creates for its workloads; only an administrator changes it.
     const boundary = new WorkloadBoundary(this, "workload_boundary", {
       name: workloadBoundaryName(config),
@@ -127,77 +139,111 @@ export class MlflowStack extends TerraformStack {
     // ── Registry events ─────────────────────────────────────────────────
     // Before the tracking server: it reads the webhook-secret encryption key this construct generates.
     const registryEvents = config.events.enabled
-      ? new RegistryEvents(this, "registry_events", registryEventsProps(config, {
-        trackingServer: { namespace: config.mlflow.namespace, port: config.mlflow.port, podLabels: trackingServerPodLabels(trackingInstance(config)) },
-        dependsOn: [this.namespace],
-      }))
+      ? new RegistryEvents(
+          this,
+          "registry_events",
+          registryEventsProps(config, {
+            trackingServer: {
+              namespace: config.mlflow.namespace,
+              port: config.mlflow.port,
+              podLabels: trackingServerPodLabels(trackingInstance(config)),
+            },
+            dependsOn: [this.namespace],
+          }),
+        )
       : undefined;
 
     // ── Tracking server ──────────────────────────────────────────────────
-    const trackingServer = new TrackingServer(this, "tracking_server", trackingServerProps(config, {
-      artifactStore: artifactStore.contract,
-      backendStore: backendStore.contract,
-      identity: identity.contract,
-      // The one place that decides who may reach MLflow: the proxy, monitoring, the gc, retention and drift jobs
-      // (and the registry events service, where it is on: trackingServerProps adds it).
-      authProxyPodLabels: authProxyPodLabelsOf(config),
-      apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
-      // Pods must not start before their credentials exist: the database Secret and, with Pod
-      // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
-      dependsOn: [
-        this.namespace, backendStore.kubernetesSecret, ...(identity.association ? [identity.association] : []),
-        ...(registryEvents ? [registryEvents.generatedSecret] : []),
-      ],
-    }));
+    const trackingServer = new TrackingServer(
+      this,
+      "tracking_server",
+      trackingServerProps(config, {
+        artifactStore: artifactStore.contract,
+        backendStore: backendStore.contract,
+        identity: identity.contract,
+        // The one place that decides who may reach MLflow: the proxy, monitoring, the gc, retention and drift jobs
+        // (and the registry events service, where it is on: trackingServerProps adds it).
+        authProxyPodLabels: authProxyPodLabelsOf(config),
+        apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
+        // Pods must not start before their credentials exist: the database Secret and, with Pod
+        // Identity, the association (a pod started earlier runs without AWS credentials until restarted).
+        dependsOn: [
+          this.namespace,
+          backendStore.kubernetesSecret,
+          ...(identity.association ? [identity.association] : []),
+          ...(registryEvents ? [registryEvents.generatedSecret] : []),
+        ],
+      }),
+    );
 
     // ── Model retention ─────────────────────────────────────────────────
-    new ModelRetention(this, "model_retention", modelRetentionProps(config, stackName(config), {
-      artifactStore: artifactStore.contract,
-      artifactPrefix: artifactStore.prefix,
-      dependsOn: [this.namespace],
-    }));
+    new ModelRetention(
+      this,
+      "model_retention",
+      modelRetentionProps(config, stackName(config), {
+        artifactStore: artifactStore.contract,
+        artifactPrefix: artifactStore.prefix,
+        dependsOn: [this.namespace],
+      }),
+    );
 
     // ── Training pipelines: Argo Workflows, the WorkflowTemplate, the workloads' identities ──
     const workloads = workloadIdentitiesOf(config);
     const workloadSubjects = workloads
       ? new ConfigMapV1(this, "workload_identities", {
-        metadata: { name: WORKLOAD_IDENTITIES_CONFIGMAP, namespace: config.mlflow.namespace },
-        data: { [WORKLOAD_IDENTITIES_KEY]: workloadIdentitiesFileContent(workloads.subjects) },
-        dependsOn: [this.namespace],
-      })
+          metadata: { name: WORKLOAD_IDENTITIES_CONFIGMAP, namespace: config.mlflow.namespace },
+          data: { [WORKLOAD_IDENTITIES_KEY]: workloadIdentitiesFileContent(workloads.subjects) },
+          dependsOn: [this.namespace],
+        })
       : undefined;
     const training = config.training.enabled
       ? new Training(this, "training", trainingProps(config, stackName(config), { artifactStore: artifactStore.contract }))
       : undefined;
 
     // ── Authenticating proxy and ingress ─────────────────────────────────
-    const authProxy = new AuthProxy(this, "auth_proxy", authProxyProps(config, {
-      trackingServer: trackingServer.contract,
-      dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
-    }));
+    const authProxy = new AuthProxy(
+      this,
+      "auth_proxy",
+      authProxyProps(config, {
+        trackingServer: trackingServer.contract,
+        dependsOn: [this.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
+      }),
+    );
     const loadBalancerController = config.ingress.installLoadBalancerController
-      ? new LoadBalancerController(this, "load_balancer_controller", loadBalancerControllerProps(config, stackName(config), {
-        vpcId: this.access.cluster.vpcConfig.get(0).vpcId,
-      }))
+      ? new LoadBalancerController(
+          this,
+          "load_balancer_controller",
+          loadBalancerControllerProps(config, stackName(config), {
+            vpcId: this.access.cluster.vpcConfig.get(0).vpcId,
+          }),
+        )
       : undefined;
     // The only public entry: it targets the proxy, never the tracking server.
-    new MlflowIngress(this, "ingress", mlflowIngressProps(config, {
-      target: authProxy.contract,
-      dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
-    }));
+    new MlflowIngress(
+      this,
+      "ingress",
+      mlflowIngressProps(config, {
+        target: authProxy.contract,
+        dependsOn: [authProxy.service, ...(loadBalancerController ? [loadBalancerController.release] : [])],
+      }),
+    );
 
     // ── Monitoring and alerting ──────────────────────────────────────────
-    const monitoring = new Monitoring(this, "monitoring", monitoringProps(config, {
-      trackingServer: trackingServer.contract,
-      authProxy: authProxy.contract,
-      registryEvents: registryEvents?.contract,
-      // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
-      alarmTopicArn: backendStore.alarmTopicArn,
-      // The RDS and S3 figures on Grafana's "Database and artifacts" dashboard (CloudWatch, install mode).
-      dbInstanceIdentifier: backendStore.instance.identifier,
-      dbReplicaIdentifier: backendStore.replica?.identifier,
-      artifactBucketName: artifactStore.contract.bucketName,
-    }));
+    const monitoring = new Monitoring(
+      this,
+      "monitoring",
+      monitoringProps(config, {
+        trackingServer: trackingServer.contract,
+        authProxy: authProxy.contract,
+        registryEvents: registryEvents?.contract,
+        // The RDS alarms reach the alert recipients too (those not already in notifications.emails).
+        alarmTopicArn: backendStore.alarmTopicArn,
+        // The RDS and S3 figures on Grafana's "Database and artifacts" dashboard (CloudWatch, install mode).
+        dbInstanceIdentifier: backendStore.instance.identifier,
+        dbReplicaIdentifier: backendStore.replica?.identifier,
+        artifactBucketName: artifactStore.contract.bucketName,
+      }),
+    );
 
     // ── Model serving: one ModelEndpoint per served model ───────────────────────────
     // Everything here but the models' own objects depends on configuration only, never on a release
@@ -208,36 +254,46 @@ export class MlflowStack extends TerraformStack {
     let rolloutsNamespace: NamespaceV1 | undefined;
     const imagePushPolicyArns: string[] = [];
     if (endpoints.length > 0) {
-      servingNamespace = config.serving.namespace === config.mlflow.namespace ? this.namespace : new NamespaceV1(this, "serving_namespace", {
-        metadata: {
-          name: config.serving.namespace,
-          labels: {
-            ...managedLabels(config.project),
-            ...RESTRICTED_POD_SECURITY,
-          },
-        },
-      });
+      servingNamespace =
+        config.serving.namespace === config.mlflow.namespace
+          ? this.namespace
+          : new NamespaceV1(this, "serving_namespace", {
+              metadata: {
+                name: config.serving.namespace,
+                labels: {
+                  ...managedLabels(config.project),
+                  ...RESTRICTED_POD_SECURITY,
+                },
+              },
+            });
       // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
-      const rollouts = installsRolloutsController(config)
-        ? new ArgoRollouts(this, "argo_rollouts", argoRolloutsProps(config))
-        : undefined;
+      const rollouts = installsRolloutsController(config) ? new ArgoRollouts(this, "argo_rollouts", argoRolloutsProps(config)) : undefined;
       rolloutsNamespace = rollouts?.namespace;
       // How applications reach them (serving.exposure): API Gateway first (the endpoints bind to its target groups).
       const api = modelApiFromConfig(this, config, stackName(config), {
-        vpcId: clusterVpc.vpcId, alarmTopicArn: backendStore.alarmTopicArn, modelNames: endpoints.map(([m]) => m),
+        vpcId: clusterVpc.vpcId,
+        alarmTopicArn: backendStore.alarmTopicArn,
+        modelNames: endpoints.map(([m]) => m),
       });
       for (const [modelName, props] of endpoints) {
         const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
-          ...props, targetGroupArn: api?.targetGroupArns[modelName], pullerRoleArns: copies.pullersByModel[modelName] ?? [], dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
+          ...props,
+          targetGroupArn: api?.targetGroupArns[modelName],
+          pullerRoleArns: copies.pullersByModel[modelName] ?? [],
+          dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
         imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
         // Scheduled drift detection of the released version, beside the tracking server it logs to.
         if (driftJobModels(config).includes(modelName)) {
-          new DriftJob(this, `drift_${modelName.replace(/-/g, "_")}`, driftJobProps(config, stackName(config), modelName, {
-            artifactStore: artifactStore.contract,
-            dependsOn: [this.namespace],
-          }));
+          new DriftJob(
+            this,
+            `drift_${modelName.replace(/-/g, "_")}`,
+            driftJobProps(config, stackName(config), modelName, {
+              artifactStore: artifactStore.contract,
+              dependsOn: [this.namespace],
+            }),
+          );
         }
       }
     }
@@ -256,7 +312,11 @@ export class MlflowStack extends TerraformStack {
     });
 
     // ── GitHub Actions' roles, assumed with GitHub's OIDC token (docs/ci-cd.md) ──
-    const ciProps = ciRolesProps(config, { imagePushPolicyArns, workloadBoundaryArn: boundary.arn, imageSourceRepositoryArns: copies.sourceRepositoryArns });
+    const ciProps = ciRolesProps(config, {
+      imagePushPolicyArns,
+      workloadBoundaryArn: boundary.arn,
+      imageSourceRepositoryArns: copies.sourceRepositoryArns,
+    });
     const ciRoles = ciProps ? new CiRoles(this, "ci_roles", ciProps) : undefined;
 
     // ── Every role the stack creates carries the workload boundary, but the plan and deploy roles, which
@@ -268,7 +328,8 @@ export class MlflowStack extends TerraformStack {
    * The stack's Terraform JSON: the policy pack has just resolved and checked it in this synthesis, so it is
    * taken from there rather than resolved a second time (policies/index.ts, `takePolicyCheckedJson`).
    */
-  override toTerraform(): any { // eslint-disable-line @typescript-eslint/no-explicit-any -- cdktf's own signature
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- cdktf's own signature
+  override toTerraform(): any {
     return takePolicyCheckedJson(this) ?? super.toTerraform();
   }
 }

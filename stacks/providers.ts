@@ -71,7 +71,8 @@ export function configureProviders(stack: TerraformStack, config: EnvironmentCon
       type: "string",
       default: config.aws.assumeRoleArn,
       nullable: false,
-      description: "Role the AWS provider (and aws eks get-token) assumes; \"\" to use the caller's own credentials (the CI roles, which live in the environment's account)",
+      description:
+        "Role the AWS provider (and aws eks get-token) assumes; \"\" to use the caller's own credentials (the CI roles, which live in the environment's account)",
     });
     variable.addOverride("ephemeral", true);
     aws.addOverride("dynamic.assume_role", {

@@ -10,9 +10,10 @@ import { runInNewContext } from "vm";
 // to resolve); every Error's stack, test failures included, keeps its source-mapped positions.
 const sourceMapped = Error.prepareStackTrace;
 if (sourceMapped) {
-  Error.prepareStackTrace = (target: unknown, frames: NodeJS.CallSite[]) => (Object.prototype.toString.call(target) === "[object Error]"
-    ? sourceMapped(target as Error, frames)
-    : `${String(target)}\n    at ${frames.join("\n    at ")}`);
+  Error.prepareStackTrace = (target: unknown, frames: NodeJS.CallSite[]) =>
+    Object.prototype.toString.call(target) === "[object Error]"
+      ? sourceMapped(target as Error, frames)
+      : `${String(target)}\n    at ${frames.join("\n    at ")}`;
 }
 
 setFlagsFromString("--expose-gc");

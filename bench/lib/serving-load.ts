@@ -31,7 +31,12 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function get(url: string): Promise<number> {
   return new Promise((resolve) => {
-    http.get(url, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); }).on("error", () => resolve(0));
+    http
+      .get(url, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      })
+      .on("error", () => resolve(0));
   });
 }
 
@@ -45,7 +50,13 @@ export async function waitReady(url: string, proc: ChildProcess, log: string): P
   throw new Error(`${url} not ready after 300 s`);
 }
 
-export interface Result { rps: number; p50: number; p99: number; requests: number; errors: number }
+export interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
 
 /** The caller every benchmark request names: an address, as a gateway sets it from a verified token. */
 export const BENCH_CALLER = "bench@example.com";
@@ -56,22 +67,39 @@ export async function load(port: number, route: string, body: string, seconds: n
   const latencies: number[] = [];
   let errors = 0;
   const end = Date.now() + seconds * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const t = process.hrtime.bigint();
-    const req = http.request({ host: "127.0.0.1", port, path: route, method: "POST", agent,
-      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "X-Caller-Id": BENCH_CALLER } }, (res) => {
-      res.resume();
-      res.on("end", () => {
-        if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-        else errors++;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t = process.hrtime.bigint();
+      const req = http.request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: route,
+          method: "POST",
+          agent,
+          headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "X-Caller-Id": BENCH_CALLER },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => {
+            if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+            else errors++;
+            resolve();
+          });
+        },
+      );
+      req.on("error", () => {
+        errors++;
         resolve();
       });
+      req.end(body);
     });
-    req.on("error", () => { errors++; resolve(); });
-    req.end(body);
-  });
   const started = Date.now();
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (Date.now() < end) await one(); }));
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (Date.now() < end) await one();
+    }),
+  );
   const elapsed = (Date.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
@@ -95,7 +123,11 @@ export function merge(rs: Result[]): Result {
 export function saveModel(dir: string): string {
   const model = path.join(dir, "model");
   // The same kind of model as examples/train.py: scaler + MLP pipeline on iris, saved with skops.
-  const save = spawnSync(path.join(BIN, "python"), ["-c", `
+  const save = spawnSync(
+    path.join(BIN, "python"),
+    [
+      "-c",
+      `
 import mlflow, sys
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
@@ -106,7 +138,11 @@ x, y = load_iris(return_X_y=True)
 m = Pipeline([("scaler", StandardScaler()), ("classifier", MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, random_state=0))]).fit(x, y)
 mlflow.sklearn.save_model(m, sys.argv[1], signature=infer_signature(x[:3], m.predict(x[:3])),
     skops_trusted_types=["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"])
-`, model], { encoding: "utf8" });
+`,
+      model,
+    ],
+    { encoding: "utf8" },
+  );
   if (save.status !== 0) throw new Error(`saving the model failed:\n${save.stderr}`);
   return model;
 }
@@ -121,7 +157,18 @@ export function processes(env: Record<string, string>, dir: string) {
     procs.push(p);
     return { p, log };
   };
-  const stopAll = () => { for (const p of procs) { try { process.kill(-p.pid!, "SIGTERM"); } catch { /* gone */ } } };
-  process.on("SIGINT", () => { stopAll(); process.exit(130); });
+  const stopAll = () => {
+    for (const p of procs) {
+      try {
+        process.kill(-p.pid!, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  process.on("SIGINT", () => {
+    stopAll();
+    process.exit(130);
+  });
   return { start, stopAll };
 }

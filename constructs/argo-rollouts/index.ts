@@ -29,7 +29,9 @@ const RELEASE_NAME = "argo-rollouts";
 export const ARGO_ROLLOUTS_METRICS_PORT = 8090;
 /** The controller pods' labels (argo-helm's selector labels for release "argo-rollouts", and the controller's component). */
 export const ARGO_ROLLOUTS_CONTROLLER_POD_LABELS = {
-  "app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/instance": RELEASE_NAME, "app.kubernetes.io/component": "rollouts-controller",
+  "app.kubernetes.io/name": "argo-rollouts",
+  "app.kubernetes.io/instance": RELEASE_NAME,
+  "app.kubernetes.io/component": "rollouts-controller",
 } as const;
 
 /**
@@ -71,9 +73,16 @@ export class ArgoRollouts extends Construct {
     const namespace = props.namespace ?? "argo-rollouts";
     if (!DNS_LABEL.test(namespace)) throw new PropError(this, "namespace", namespace, "a DNS label");
     const chartVersion = props.chartVersion ?? ARGO_ROLLOUTS_CHART_VERSION;
-    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new PropError(this, "chartVersion", chartVersion, `an exact version such as "${ARGO_ROLLOUTS_CHART_VERSION}" (no ranges: upgrades are deliberate)`);
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion))
+      throw new PropError(
+        this,
+        "chartVersion",
+        chartVersion,
+        `an exact version such as "${ARGO_ROLLOUTS_CHART_VERSION}" (no ranges: upgrades are deliberate)`,
+      );
     const replicas = props.replicas ?? 2;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new PropError(this, "replicas", replicas, "a whole number from 1 to 5");
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+      throw new PropError(this, "replicas", replicas, "a whole number from 1 to 5");
     this.namespace = new NamespaceV1(this, "namespace", {
       metadata: {
         name: namespace,
@@ -93,24 +102,29 @@ export class ArgoRollouts extends Construct {
       atomic: true,
       cleanupOnFail: true,
       maxHistory: 5,
-      values: [JSON.stringify({
-        installCRDs: true,
-        keepCRDs: true,
-        controller: {
-          replicas,
-          image: { tag: ARGO_ROLLOUTS_VERSION },
-          resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
-          // The Service Prometheus scrapes (argoRolloutsMetricsService): its port named and numbered here, not left to the chart's defaults.
-          metrics: { enabled: true, service: { portName: "metrics", port: ARGO_ROLLOUTS_METRICS_PORT } },
-          pdb: { enabled: replicas > 1, maxUnavailable: 1 },
-        },
-        podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-        containerSecurityContext: {
-          allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true,
-          runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" },
-        },
-        dashboard: { enabled: false },
-      })],
+      values: [
+        JSON.stringify({
+          installCRDs: true,
+          keepCRDs: true,
+          controller: {
+            replicas,
+            image: { tag: ARGO_ROLLOUTS_VERSION },
+            resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+            // The Service Prometheus scrapes (argoRolloutsMetricsService): its port named and numbered here, not left to the chart's defaults.
+            metrics: { enabled: true, service: { portName: "metrics", port: ARGO_ROLLOUTS_METRICS_PORT } },
+            pdb: { enabled: replicas > 1, maxUnavailable: 1 },
+          },
+          podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          containerSecurityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          dashboard: { enabled: false },
+        }),
+      ],
       dependsOn: [this.namespace],
     });
   }

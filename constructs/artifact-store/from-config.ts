@@ -34,8 +34,13 @@ export function artifactStoreProps(config: EnvironmentConfig): ArtifactStoreProp
       expireDays: config.registry.retention.deleteAfterDays,
     },
     // Inference logs of the served models: expire as each model's configuration says.
-    expiringPrefixes: Object.entries(config.serving.models).filter(([, m]) => m.inferenceLog.enabled)
-      .map(([name, m]) => ({ id: `inference-log-${name}`, prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`, days: m.inferenceLog.expireDays })),
+    expiringPrefixes: Object.entries(config.serving.models)
+      .filter(([, m]) => m.inferenceLog.enabled)
+      .map(([name, m]) => ({
+        id: `inference-log-${name}`,
+        prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`,
+        days: m.inferenceLog.expireDays,
+      })),
     accessLogging: artifactCfg.accessLogging,
     replicationRegion: artifactCfg.replicationRegion,
     region: config.aws.region,

@@ -19,7 +19,10 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
-import { S3BucketLifecycleConfiguration, type S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import {
+  S3BucketLifecycleConfiguration,
+  type S3BucketLifecycleConfigurationRule,
+} from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -273,7 +276,8 @@ export class ArtifactStore extends Construct {
     });
 
     if (props.accessLogging) this.logBucket = this.createAccessLogging(props, s);
-    if (props.replicationRegion !== undefined) this.replicaBucket = this.createReplication(props, s, props.replicationRegion, rules, versioning);
+    if (props.replicationRegion !== undefined)
+      this.replicaBucket = this.createReplication(props, s, props.replicationRegion, rules, versioning);
 
     this.contract = {
       bucketName: props.bucketName,
@@ -285,18 +289,42 @@ export class ArtifactStore extends Construct {
 
   /** Fails (naming the field) on the first invalid prop. */
   private validate(props: ArtifactStoreProps, s: Settings): void {
-    const { prefix, forceDestroy, preventDestroy, toIa, toGlacier, expire, keep, noncurrentDays, noncurrentMax, abortDays, kmsWindow, logRetention } = s;
+    const {
+      prefix,
+      forceDestroy,
+      preventDestroy,
+      toIa,
+      toGlacier,
+      expire,
+      keep,
+      noncurrentDays,
+      noncurrentMax,
+      abortDays,
+      kmsWindow,
+      logRetention,
+    } = s;
     if (!Token.isUnresolved(props.bucketName)) {
       const problem = bucketNameProblem(props.bucketName);
       if (problem) throw new PropError(this, "bucketName", props.bucketName, `${problem.replace(/^an S3 bucket name: /, "")};`);
       const longest = props.bucketName.length + (props.replicationRegion ? "-replica".length : props.accessLogging ? "-logs".length : 0);
       if (longest > 63) {
-        throw new PropError(this, "bucketName", props.bucketName, `a name short enough for its derived log/replica bucket names (${longest} > 63 characters): shorten it`);
+        throw new PropError(
+          this,
+          "bucketName",
+          props.bucketName,
+          `a name short enough for its derived log/replica bucket names (${longest} > 63 characters): shorten it`,
+        );
       }
     }
-    if (!isS3KeyPrefix(prefix)) throw new PropError(this, "prefix", prefix, `an S3 key prefix without leading or trailing '/', such as "mlartifacts";`);
+    if (!isS3KeyPrefix(prefix))
+      throw new PropError(this, "prefix", prefix, `an S3 key prefix without leading or trailing '/', such as "mlartifacts";`);
     if (forceDestroy && preventDestroy) {
-      throw new PropError(this, "forceDestroy", props.forceDestroy, "false while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false");
+      throw new PropError(
+        this,
+        "forceDestroy",
+        props.forceDestroy,
+        "false while preventDestroy is true: set preventDestroy to false for a throw-away environment, or forceDestroy to false",
+      );
     }
     checkDays(this, "transitionToInfrequentAccessDays", toIa, 30, 36500);
     checkDays(this, "transitionToGlacierIrDays", toGlacier, 60, 36500);
@@ -307,14 +335,26 @@ export class ArtifactStore extends Construct {
     checkDays(this, "abortIncompleteMultipartUploadDays", abortDays, 1, 365);
     if (props.archive) {
       const arch = props.archive;
-      if (!arch.tag.key || !/^[\w .:+=@/-]{1,128}$/.test(arch.tag.key)) throw new PropError(this, "archive.tag.key", arch.tag.key, `an S3 tag key (1-128 letters, digits, spaces and _.:/=+-@)`);
-      if (!Number.isInteger(arch.transitionDays) || arch.transitionDays < 1 || arch.transitionDays > 36500) throw new PropError(this, "archive.transitionDays", arch.transitionDays, `a whole number of days from 1 to 36500`);
+      if (!arch.tag.key || !/^[\w .:+=@/-]{1,128}$/.test(arch.tag.key))
+        throw new PropError(this, "archive.tag.key", arch.tag.key, `an S3 tag key (1-128 letters, digits, spaces and _.:/=+-@)`);
+      if (!Number.isInteger(arch.transitionDays) || arch.transitionDays < 1 || arch.transitionDays > 36500)
+        throw new PropError(this, "archive.transitionDays", arch.transitionDays, `a whole number of days from 1 to 36500`);
       if (arch.expireDays !== undefined && !(Number.isInteger(arch.expireDays) && arch.expireDays > arch.transitionDays)) {
-        throw new PropError(this, "archive.expireDays", arch.expireDays, `a whole number of days later than archive.transitionDays (> ${arch.transitionDays})`);
+        throw new PropError(
+          this,
+          "archive.expireDays",
+          arch.expireDays,
+          `a whole number of days later than archive.transitionDays (> ${arch.transitionDays})`,
+        );
       }
     }
     if (toGlacier !== undefined && toGlacier < toIa + 30) {
-      throw new PropError(this, "lifecycle.transitionToGlacierIrDays", toGlacier, `at least 30 days after transitionToInfrequentAccessDays (>= ${toIa + 30})`);
+      throw new PropError(
+        this,
+        "lifecycle.transitionToGlacierIrDays",
+        toGlacier,
+        `at least 30 days after transitionToInfrequentAccessDays (>= ${toIa + 30})`,
+      );
     }
     if (expire !== undefined && expire <= (toGlacier ?? toIa)) {
       throw new PropError(this, "lifecycle.expireDays", expire, `later than the last storage-class transition (> ${toGlacier ?? toIa})`);
@@ -329,10 +369,21 @@ export class ArtifactStore extends Construct {
       throw new PropError(this, "kmsDeletionWindowDays", kmsWindow, `a whole number from 7 to 30 (a KMS limit)`);
     }
     if ((props.accessLogging || props.replicationRegion !== undefined) && props.accountId === undefined) {
-      throw new PropError(this, "accountId", props.accountId, "the account id when accessLogging or replicationRegion is set (it scopes the service principals' access to this account)");
+      throw new PropError(
+        this,
+        "accountId",
+        props.accountId,
+        "the account id when accessLogging or replicationRegion is set (it scopes the service principals' access to this account)",
+      );
     }
     if (props.replicationRegion !== undefined) {
-      if (props.region === undefined) throw new PropError(this, "region", props.region, "the bucket's region when replicationRegion is set (the replica must be in another region)");
+      if (props.region === undefined)
+        throw new PropError(
+          this,
+          "region",
+          props.region,
+          "the bucket's region when replicationRegion is set (the replica must be in another region)",
+        );
       if (props.replicationRegion === props.region) {
         throw new PropError(this, "replicationRegion", props.replicationRegion, `a region other than the bucket's own (${props.region})`);
       }
@@ -416,13 +467,15 @@ export class ArtifactStore extends Construct {
         ...(expire !== undefined ? { expiration: [{ days: expire }] } : {}),
       },
       ...(props.archive
-        ? [{
-          id: "model-retention-archive",
-          status: "Enabled",
-          filter: [{ and: [{ prefix: `${prefix}/`, tags: { [props.archive.tag.key]: props.archive.tag.value } }] }],
-          transition: [{ days: props.archive.transitionDays, storageClass: props.archive.storageClass ?? "GLACIER_IR" }],
-          ...(props.archive.expireDays !== undefined ? { expiration: [{ days: props.archive.expireDays }] } : {}),
-        }]
+        ? [
+            {
+              id: "model-retention-archive",
+              status: "Enabled",
+              filter: [{ and: [{ prefix: `${prefix}/`, tags: { [props.archive.tag.key]: props.archive.tag.value } }] }],
+              transition: [{ days: props.archive.transitionDays, storageClass: props.archive.storageClass ?? "GLACIER_IR" }],
+              ...(props.archive.expireDays !== undefined ? { expiration: [{ days: props.archive.expireDays }] } : {}),
+            },
+          ]
         : []),
       {
         id: "noncurrent-versions",
@@ -433,12 +486,14 @@ export class ArtifactStore extends Construct {
         ],
       },
       ...(keep > 0
-        ? [{
-          id: "noncurrent-versions-cap",
-          status: "Enabled",
-          filter: [{ prefix: "" }],
-          noncurrentVersionExpiration: [{ noncurrentDays: noncurrentMax }],
-        }]
+        ? [
+            {
+              id: "noncurrent-versions-cap",
+              status: "Enabled",
+              filter: [{ prefix: "" }],
+              noncurrentVersionExpiration: [{ noncurrentDays: noncurrentMax }],
+            },
+          ]
         : []),
       {
         id: "abort-incomplete-multipart-uploads",
@@ -456,7 +511,12 @@ export class ArtifactStore extends Construct {
     for (const e of props.expiringPrefixes ?? []) {
       checkDays(this, `expiringPrefixes[${e.id}].days`, e.days, 1, 36500);
       if (e.prefix === prefix || e.prefix.startsWith(`${prefix}/`) || prefix.startsWith(`${e.prefix}/`)) {
-        throw new PropError(this, "expiringPrefixes", e.prefix, `prefixes that do not overlap MLflow's artifact prefix "${prefix}": give it a prefix of its own`);
+        throw new PropError(
+          this,
+          "expiringPrefixes",
+          e.prefix,
+          `prefixes that do not overlap MLflow's artifact prefix "${prefix}": give it a prefix of its own`,
+        );
       }
       rules.push({ id: e.id, status: "Enabled", filter: [{ prefix: `${e.prefix}/` }], expiration: [{ days: e.days }] });
     }
@@ -492,7 +552,12 @@ export class ArtifactStore extends Construct {
       bucket: logBucket.id,
       rule: [
         { id: "expire-access-logs", status: "Enabled", filter: [{ prefix: "" }], expiration: [{ days: logRetention }] },
-        { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: [{ prefix: "" }], abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }] },
+        {
+          id: "abort-incomplete-multipart-uploads",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+        },
       ],
     });
     new S3BucketLoggingA(this, "logging", {
@@ -508,7 +573,11 @@ export class ArtifactStore extends Construct {
    * the role S3 replicates as.
    */
   private createReplication(
-    props: ArtifactStoreProps, s: Settings, region: string, rules: S3BucketLifecycleConfigurationRule[], versioning: S3BucketVersioningA,
+    props: ArtifactStoreProps,
+    s: Settings,
+    region: string,
+    rules: S3BucketLifecycleConfigurationRule[],
+    versioning: S3BucketVersioningA,
   ): S3Bucket {
     const { forceDestroy, kmsWindow, lifecycle } = s;
     const bucketArn = this.bucket.arn;
@@ -543,26 +612,38 @@ export class ArtifactStore extends Construct {
     const role = new IamRole(this, "replication_role", {
       name: `${props.bucketName}-replication`.slice(0, 64),
       description: `S3 replication of ${props.bucketName} to ${region}`,
-      assumeRolePolicy: policyJson([{
-        Sid: "S3Replication",
-        Effect: "Allow",
-        Principal: { Service: "s3.amazonaws.com" },
-        Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
-      }]),
+      assumeRolePolicy: policyJson([
+        {
+          Sid: "S3Replication",
+          Effect: "Allow",
+          Principal: { Service: "s3.amazonaws.com" },
+          Action: "sts:AssumeRole",
+          Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+        },
+      ]),
     });
     new IamRolePolicy(this, "replication_policy", {
       role: role.id,
       name: "replicate-artifacts",
       policy: policyJson([
-        { Sid: "ReadSourceConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: bucketArn },
+        {
+          Sid: "ReadSourceConfiguration",
+          Effect: "Allow",
+          Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+          Resource: bucketArn,
+        },
         {
           Sid: "ReadSourceVersions",
           Effect: "Allow",
           Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
           Resource: `${bucketArn}/*`,
         },
-        { Sid: "WriteReplica", Effect: "Allow", Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], Resource: `${replica.arn}/*` },
+        {
+          Sid: "WriteReplica",
+          Effect: "Allow",
+          Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+          Resource: `${replica.arn}/*`,
+        },
         {
           Sid: "DecryptSource",
           Effect: "Allow",
@@ -582,19 +663,21 @@ export class ArtifactStore extends Construct {
     new S3BucketReplicationConfigurationA(this, "replication", {
       bucket: this.bucket.id,
       role: role.arn,
-      rule: [{
-        id: "replicate-everything",
-        status: "Enabled",
-        priority: 1,
-        filter: { prefix: "" },
-        deleteMarkerReplication: { status: "Enabled" },
-        sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
-        destination: {
-          bucket: replica.arn,
-          storageClass: "STANDARD_IA",
-          encryptionConfiguration: { replicaKmsKeyId: replicaKey.arn },
+      rule: [
+        {
+          id: "replicate-everything",
+          status: "Enabled",
+          priority: 1,
+          filter: { prefix: "" },
+          deleteMarkerReplication: { status: "Enabled" },
+          sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
+          destination: {
+            bucket: replica.arn,
+            storageClass: "STANDARD_IA",
+            encryptionConfiguration: { replicaKmsKeyId: replicaKey.arn },
+          },
         },
-      }],
+      ],
       dependsOn: [versioning, replicaVersioning],
     });
     return replica;
@@ -618,9 +701,11 @@ export class ArtifactStore extends Construct {
     new S3BucketServerSideEncryptionConfigurationA(this, `${name}_encryption`, {
       region: opts.region,
       bucket: bucket.id,
-      rule: [opts.kmsKeyArn
-        ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: opts.kmsKeyArn }, bucketKeyEnabled: true }
-        : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+      rule: [
+        opts.kmsKeyArn
+          ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: opts.kmsKeyArn }, bucketKeyEnabled: true }
+          : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
+      ],
     });
     return block;
   }

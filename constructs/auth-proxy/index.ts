@@ -44,14 +44,22 @@ import {
   MANAGED_CLIENT_SECRET_KEY,
   MANAGED_CLIENT_SECRET_NAME,
   type ClientSecretSource,
-  type OAuth2ProxySettings, type WorkloadIdentities,
+  type OAuth2ProxySettings,
+  type WorkloadIdentities,
   authProxyPodLabels,
   authProxySecretRefs,
   oauth2ProxyCommand,
 } from "./oauth2-proxy-command";
 import {
-  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+  PROMETHEUS_OPERATOR_POD_LABELS,
+  containerResources,
+  httpGetProbe,
+  labelSelectorProblem,
+  prometheusPeer,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
+  topologySpread,
 } from "../core/pod-spec";
 
 /** Resources of the proxy's container, as Kubernetes quantities. */
@@ -253,7 +261,6 @@ export interface AuthProxyProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
-
 /** The port an issuer's HTTPS endpoints (discovery, JWKS, token) listen on. */
 export function issuerPort(issuerUrl: string): number {
   const url = new URL(issuerUrl);
@@ -317,14 +324,24 @@ export class AuthProxy extends Construct {
       throw new PropError(this, "trackingServer.port", trackingServer.port, "a port number from 1 to 65535");
     }
     if (Object.keys(trackingServer.podLabels).length === 0) {
-      throw new PropError(this, "trackingServer.podLabels", trackingServer.podLabels, "the labels that select the tracking server's pods (the NetworkPolicy needs them)");
+      throw new PropError(
+        this,
+        "trackingServer.podLabels",
+        trackingServer.podLabels,
+        "the labels that select the tracking server's pods (the NetworkPolicy needs them)",
+      );
     }
     if (!DNS_LABEL.test(monitoringNamespace)) {
       throw new PropError(this, "monitoringNamespace", monitoringNamespace, "a Kubernetes namespace name");
     }
     const prometheusLabelsProblem = labelSelectorProblem(prometheusPodLabels);
     if (prometheusLabelsProblem) {
-      throw new PropError(this, "prometheusPodLabels", prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${prometheusLabelsProblem}`);
+      throw new PropError(
+        this,
+        "prometheusPodLabels",
+        prometheusPodLabels,
+        `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${prometheusLabelsProblem}`,
+      );
     }
     if (!Number.isInteger(targetCpu) || targetCpu < 10 || targetCpu > 100) {
       throw new PropError(this, "targetCpuUtilizationPercent", targetCpu, "a whole number from 10 to 100");
@@ -338,24 +355,44 @@ export class AuthProxy extends Construct {
       throw new PropError(this, "replicas.min", auth.replicas.min, `at most replicas.max (${auth.replicas.max}); raise max or lower min`);
     }
     if (autoscaling && auth.replicas.max <= auth.replicas.min) {
-      throw new PropError(this, "replicas.max", auth.replicas.max, `above replicas.min (${auth.replicas.min}) with autoscaling; raise max or set autoscaling: false`);
+      throw new PropError(
+        this,
+        "replicas.max",
+        auth.replicas.max,
+        `above replicas.min (${auth.replicas.min}) with autoscaling; raise max or set autoscaling: false`,
+      );
     }
     if (auth.clientSecret.source === "kubernetes" && auth.clientSecret.secretName === COOKIE_SECRET_NAME) {
-      throw new PropError(this, "clientSecret.secretName", auth.clientSecret.secretName, `a name other than "${COOKIE_SECRET_NAME}", the Secret this construct creates for the cookie secret`);
+      throw new PropError(
+        this,
+        "clientSecret.secretName",
+        auth.clientSecret.secretName,
+        `a name other than "${COOKIE_SECRET_NAME}", the Secret this construct creates for the cookie secret`,
+      );
     }
     if ("problem" in drain) {
       const { prop, value, expected } = drain.problem;
       throw new PropError(this, prop === "drainSeconds" ? prop : "loadBalancerDeregistrationDelaySeconds", value, expected);
     }
     if (props.loadBalancerCidrs.length === 0) {
-      throw new PropError(this, "loadBalancerCidrs", props.loadBalancerCidrs, "the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy");
+      throw new PropError(
+        this,
+        "loadBalancerCidrs",
+        props.loadBalancerCidrs,
+        "the CIDR blocks the load balancer connects from (the VPC's), or nothing could reach the proxy",
+      );
     }
     if (!DNS_LABEL.test(partOf)) {
       throw new PropError(this, "partOf", partOf, "a DNS label (lower-case letters, digits, '-')");
     }
     const podLabels = authProxyPodLabels(partOf);
     if (Object.entries(podLabels).every(([k, v]) => trackingServer.podLabels[k] === v)) {
-      throw new PropError(this, "trackingServer.podLabels", trackingServer.podLabels, "labels that do not also select the proxy's pods: give the tracking server distinct labels");
+      throw new PropError(
+        this,
+        "trackingServer.podLabels",
+        trackingServer.podLabels,
+        "labels that do not also select the proxy's pods: give the tracking server distinct labels",
+      );
     }
 
     const dependsOn = props.dependsOn;
@@ -379,12 +416,14 @@ export class AuthProxy extends Construct {
       // The value passes through Terraform state (encrypted at rest): use `source: kubernetes` with an
       // operator such as External Secrets to keep it out of state entirely.
       const version = new DataAwsSecretsmanagerSecretVersion(this, "client_secret_source", { secretId: auth.clientSecret.secretArn });
-      secretDependencies.push(new SecretV1(this, "client_secret", {
-        metadata: metadata(MANAGED_CLIENT_SECRET_NAME),
-        type: "Opaque",
-        data: { [MANAGED_CLIENT_SECRET_KEY]: version.secretString },
-        dependsOn,
-      }));
+      secretDependencies.push(
+        new SecretV1(this, "client_secret", {
+          metadata: metadata(MANAGED_CLIENT_SECRET_NAME),
+          type: "Opaque",
+          data: { [MANAGED_CLIENT_SECRET_KEY]: version.secretString },
+          dependsOn,
+        }),
+      );
     }
 
     // ── Workload ──
@@ -420,26 +459,38 @@ export class AuthProxy extends Construct {
             terminationGracePeriodSeconds: drain.terminationGracePeriodSeconds,
             securityContext: restrictedPodSecurityContext(String(AUTH_PROXY_UID)),
             topologySpreadConstraint: [spread("topology.kubernetes.io/zone"), spread("kubernetes.io/hostname")],
-            container: [{
-              name: AUTH_PROXY_NAME,
-              image: command.image,
-              imagePullPolicy: "IfNotPresent",
-              command: [...command.command],
-              args: [...command.args],
-              env: command.env.map(toK8sEnv),
-              port: containerPorts,
-              livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
-              readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
-              // SIGTERM only after the drain: the load balancer still sends requests for a while.
-              lifecycle: { preStop: [{ exec: { command: ["sleep", String(drain.drainSeconds)] } }] },
-              resources: containerResources(auth.resources),
-              securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
-              // Files the command reads (e.g. the workload identities' subjects).
-              volumeMount: (command.files ?? []).map((f, i) => ({ name: `file-${i}`, mountPath: f.path, subPath: "file", readOnly: true })),
-            }],
-            volume: (command.files ?? []).map((f, i) => f.secretKeyRef
-              ? { name: `file-${i}`, secret: { secretName: f.secretKeyRef.name, items: [{ key: f.secretKeyRef.key, path: "file" }] } }
-              : { name: `file-${i}`, configMap: { name: f.configMapKeyRef!.name, items: [{ key: f.configMapKeyRef!.key, path: "file" }] } }),
+            container: [
+              {
+                name: AUTH_PROXY_NAME,
+                image: command.image,
+                imagePullPolicy: "IfNotPresent",
+                command: [...command.command],
+                args: [...command.args],
+                env: command.env.map(toK8sEnv),
+                port: containerPorts,
+                livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
+                readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
+                // SIGTERM only after the drain: the load balancer still sends requests for a while.
+                lifecycle: { preStop: [{ exec: { command: ["sleep", String(drain.drainSeconds)] } }] },
+                resources: containerResources(auth.resources),
+                securityContext: restrictedContainerSecurityContext(String(AUTH_PROXY_UID)),
+                // Files the command reads (e.g. the workload identities' subjects).
+                volumeMount: (command.files ?? []).map((f, i) => ({
+                  name: `file-${i}`,
+                  mountPath: f.path,
+                  subPath: "file",
+                  readOnly: true,
+                })),
+              },
+            ],
+            volume: (command.files ?? []).map((f, i) =>
+              f.secretKeyRef
+                ? { name: `file-${i}`, secret: { secretName: f.secretKeyRef.name, items: [{ key: f.secretKeyRef.key, path: "file" }] } }
+                : {
+                    name: `file-${i}`,
+                    configMap: { name: f.configMapKeyRef!.name, items: [{ key: f.configMapKeyRef!.key, path: "file" }] },
+                  },
+            ),
           },
         },
       },
@@ -485,7 +536,9 @@ export class AuthProxy extends Construct {
     // ── NetworkPolicy ──
     if (props.networkPolicy ?? true) {
       const restrictEgress = props.restrictEgress ?? true;
-      const issuerPorts = [...new Set([auth.issuerUrl, ...auth.extraJwtIssuers.map((e) => e.issuer)].map(issuerPort))].sort((a, b) => a - b);
+      const issuerPorts = [...new Set([auth.issuerUrl, ...auth.extraJwtIssuers.map((e) => e.issuer)].map(issuerPort))].sort(
+        (a, b) => a - b,
+      );
       const upstreamPorts = [trackingServer.port];
       this.networkPolicy = new NetworkPolicyV1(this, "network_policy", {
         metadata: metadata(AUTH_PROXY_NAME),
@@ -506,16 +559,23 @@ export class AuthProxy extends Construct {
           ],
           egress: restrictEgress
             ? [
-              { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
-              {
-                to: [{
-                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
-                  podSelector: { matchLabels: trackingServer.podLabels },
-                }],
-                ports: upstreamPorts.map((port) => ({ port: String(port), protocol: "TCP" })),
-              },
-              { ports: issuerPorts.map((port) => ({ port: String(port), protocol: "TCP" })) },
-            ]
+                {
+                  ports: [
+                    { port: "53", protocol: "UDP" },
+                    { port: "53", protocol: "TCP" },
+                  ],
+                },
+                {
+                  to: [
+                    {
+                      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+                      podSelector: { matchLabels: trackingServer.podLabels },
+                    },
+                  ],
+                  ports: upstreamPorts.map((port) => ({ port: String(port), protocol: "TCP" })),
+                },
+                { ports: issuerPorts.map((port) => ({ port: String(port), protocol: "TCP" })) },
+              ]
             : undefined,
         },
         dependsOn,

@@ -87,9 +87,10 @@ export type ClientSecretSource =
 export function authProxySecretRefs(client: ClientSecretSource): AuthProxySecretRefs {
   return {
     cookieSecret: { name: COOKIE_SECRET_NAME, key: COOKIE_SECRET_KEY },
-    clientSecret: client.source === "kubernetes"
-      ? { name: client.secretName, key: client.key }
-      : { name: MANAGED_CLIENT_SECRET_NAME, key: MANAGED_CLIENT_SECRET_KEY },
+    clientSecret:
+      client.source === "kubernetes"
+        ? { name: client.secretName, key: client.key }
+        : { name: MANAGED_CLIENT_SECRET_NAME, key: MANAGED_CLIENT_SECRET_KEY },
   };
 }
 
@@ -212,14 +213,29 @@ export interface AllowLists {
  */
 export function allowListEnv(who: string, action: string, a: AllowLists): EnvVar[] {
   if (a.allowedEmailDomains.length === 0 && a.allowedGroups.length === 0) {
-    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, `at least one domain, or a group in allowedGroups: say who may ${action} (access is denied by default)`);
+    throw new PropError(
+      who,
+      "allowedEmailDomains",
+      a.allowedEmailDomains,
+      `at least one domain, or a group in allowedGroups: say who may ${action} (access is denied by default)`,
+    );
   }
   const anyDomain = a.allowAnyEmailDomain === true;
   if (a.allowedEmailDomains.length === 0 && !anyDomain) {
-    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true: an open e-mail domain list (\"*\") is an explicit choice, never the result of an empty list");
+    throw new PropError(
+      who,
+      "allowedEmailDomains",
+      a.allowedEmailDomains,
+      'at least one domain, or allowAnyEmailDomain: true: an open e-mail domain list ("*") is an explicit choice, never the result of an empty list',
+    );
   }
   if (a.allowedEmailDomains.includes("*")) {
-    throw new PropError(who, "allowedEmailDomains", a.allowedEmailDomains, "domains without \"*\": set allowAnyEmailDomain: true instead (a named choice)");
+    throw new PropError(
+      who,
+      "allowedEmailDomains",
+      a.allowedEmailDomains,
+      'domains without "*": set allowAnyEmailDomain: true instead (a named choice)',
+    );
   }
   return [
     { name: "OAUTH2_PROXY_EMAIL_DOMAINS", value: anyDomain ? "*" : a.allowedEmailDomains.join(",") },
@@ -251,7 +267,10 @@ export function oauth2ProxyCommand(inputs: OAuth2ProxyCommandInputs): ContainerC
   const { upstreamTimeoutSeconds } = authProxyTimeouts(inputs.loadBalancerIdleTimeoutSeconds);
   const workloads = inputs.workloadIdentities && inputs.workloadIdentities.issuers.length > 0 ? inputs.workloadIdentities : undefined;
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
-  const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
+  const secret = (name: string, ref: SecretKeyRef): EnvVar => ({
+    name: `OAUTH2_PROXY_${name}`,
+    secretKeyRef: { name: ref.name, key: ref.key },
+  });
 
   const env: EnvVar[] = [
     // Identity provider.

@@ -8,7 +8,10 @@ import type { BackendStoreProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
 
 /** What the stack passes besides the configuration: names and the cluster's network. */
-export type BackendStoreDependencies = Pick<BackendStoreProps, "identifier" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId">;
+export type BackendStoreDependencies = Pick<
+  BackendStoreProps,
+  "identifier" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId"
+>;
 
 /** The BackendStore props of an environment. */
 export function backendStoreProps(config: EnvironmentConfig, deps: BackendStoreDependencies): BackendStoreProps {

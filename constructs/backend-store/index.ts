@@ -259,7 +259,14 @@ export class BackendStore extends Construct {
     const monitoringRole = this.createMonitoringRole(props, p, d);
     const logGroups = this.createLogGroups(p, d);
     const { user, password } = this.createCredentials();
-    ({ instance: this.instance, replica: this.replica } = this.createInstances(p, d, { subnetGroup, parameters, monitoringRole, logGroups, user, password }));
+    ({ instance: this.instance, replica: this.replica } = this.createInstances(p, d, {
+      subnetGroup,
+      parameters,
+      monitoringRole,
+      logGroups,
+      user,
+      password,
+    }));
     ({ secretArn: this.secretArn, kubernetesSecret: this.kubernetesSecret } = this.storeCredentials(props, p, d, user, password));
     this.alarmTopicArn = this.createAlarms(props, p, d);
 
@@ -301,7 +308,9 @@ export class BackendStore extends Construct {
             Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             Resource: "*",
             Condition: {
-              ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${props.region}:${props.accountId}:log-group:${logGroupPrefix}/*` },
+              ArnLike: {
+                "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${props.region}:${props.accountId}:log-group:${logGroupPrefix}/*`,
+              },
             },
           },
         ],
@@ -314,14 +323,15 @@ export class BackendStore extends Construct {
   /** Network: private subnets, one client security group, nothing else. */
   private createNetwork(props: BackendStoreProps, d: Derived): { subnetGroup: DbSubnetGroup; securityGroup: SecurityGroup } {
     const { id_ } = d;
-    const subnetIds = props.subnetIds && props.subnetIds.length > 0
-      ? props.subnetIds
-      : new DataAwsSubnets(this, "private_subnets", {
-        filter: [
-          { name: "vpc-id", values: [props.vpcId] },
-          { name: "tag:kubernetes.io/role/internal-elb", values: ["1"] },
-        ],
-      }).ids;
+    const subnetIds =
+      props.subnetIds && props.subnetIds.length > 0
+        ? props.subnetIds
+        : new DataAwsSubnets(this, "private_subnets", {
+            filter: [
+              { name: "vpc-id", values: [props.vpcId] },
+              { name: "tag:kubernetes.io/role/internal-elb", values: ["1"] },
+            ],
+          }).ids;
     const subnetGroup = new DbSubnetGroup(this, "subnets", {
       name: `${id_}-db`,
       description: `Private subnets of the MLflow database ${id_}`,
@@ -355,8 +365,8 @@ export class BackendStore extends Construct {
       // PostgreSQL 15, TLS 1.2 at least from 13) are left out, or every plan would show them again.
       parameter: postgresParameters(Number(major), {
         "rds.force_ssl": "1",
-        "ssl_min_protocol_version": "TLSv1.2",
-        "log_min_duration_statement": String(p.slowStatementMs),
+        ssl_min_protocol_version: "TLSv1.2",
+        log_min_duration_statement: String(p.slowStatementMs),
       }),
       lifecycle: { createBeforeDestroy: true },
     });
@@ -366,21 +376,24 @@ export class BackendStore extends Construct {
   /** Enhanced monitoring's role, when it is on. */
   private createMonitoringRole(props: BackendStoreProps, p: Settings, d: Derived): IamRole | undefined {
     const { id_, partition } = d;
-    const monitoringRole = p.monitoringIntervalSeconds > 0
-      ? new IamRole(this, "monitoring_role", {
-        name: `${id_}-rds-monitoring`,
-        description: `Enhanced monitoring of the MLflow database ${id_}`,
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{
-            Effect: "Allow",
-            Principal: { Service: "monitoring.rds.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
-          }],
-        }),
-      })
-      : undefined;
+    const monitoringRole =
+      p.monitoringIntervalSeconds > 0
+        ? new IamRole(this, "monitoring_role", {
+            name: `${id_}-rds-monitoring`,
+            description: `Enhanced monitoring of the MLflow database ${id_}`,
+            assumeRolePolicy: JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Principal: { Service: "monitoring.rds.amazonaws.com" },
+                  Action: "sts:AssumeRole",
+                  Condition: { StringEquals: { "aws:SourceAccount": props.accountId } },
+                },
+              ],
+            }),
+          })
+        : undefined;
     if (monitoringRole) {
       new IamRolePolicyAttachment(this, "monitoring_policy", {
         role: monitoringRole.name,
@@ -393,11 +406,14 @@ export class BackendStore extends Construct {
   /** The instance's log groups: created before it, so that RDS writes into encrypted groups with a retention. */
   private createLogGroups(p: Settings, d: Derived): CloudwatchLogGroup[] {
     const { logGroupPrefix } = d;
-    const logGroups = ["postgresql", "upgrade"].map((log) => new CloudwatchLogGroup(this, `log_group_${log}`, {
-      name: `${logGroupPrefix}/${log}`,
-      retentionInDays: p.logRetentionDays,
-      kmsKeyId: this.kmsKey.arn,
-    }));
+    const logGroups = ["postgresql", "upgrade"].map(
+      (log) =>
+        new CloudwatchLogGroup(this, `log_group_${log}`, {
+          name: `${logGroupPrefix}/${log}`,
+          retentionInDays: p.logRetentionDays,
+          kmsKeyId: this.kmsKey.arn,
+        }),
+    );
     return logGroups;
   }
 
@@ -417,9 +433,18 @@ export class BackendStore extends Construct {
   }
 
   /** The instance and, when asked, its read replica. */
-  private createInstances(p: Settings, d: Derived, deps: {
-    subnetGroup: DbSubnetGroup; parameters: DbParameterGroup; monitoringRole?: IamRole; logGroups: CloudwatchLogGroup[]; user: string; password: Password;
-  }): { instance: DbInstance; replica?: DbInstance } {
+  private createInstances(
+    p: Settings,
+    d: Derived,
+    deps: {
+      subnetGroup: DbSubnetGroup;
+      parameters: DbParameterGroup;
+      monitoringRole?: IamRole;
+      logGroups: CloudwatchLogGroup[];
+      user: string;
+      password: Password;
+    },
+  ): { instance: DbInstance; replica?: DbInstance } {
     const { id_, lifecycle } = d;
     const { subnetGroup, parameters, monitoringRole, logGroups, user, password } = deps;
     const common = {
@@ -482,7 +507,13 @@ export class BackendStore extends Construct {
   }
 
   /** Where the credentials live: Secrets Manager (KMS) and the tracking server's namespace. */
-  private storeCredentials(props: BackendStoreProps, p: Settings, d: Derived, user: string, password: Password): { secretArn: string; kubernetesSecret: SecretV1 } {
+  private storeCredentials(
+    props: BackendStoreProps,
+    p: Settings,
+    d: Derived,
+    user: string,
+    password: Password,
+  ): { secretArn: string; kubernetesSecret: SecretV1 } {
     const { id_, lifecycle } = d;
     const secret = new SecretsmanagerSecret(this, "secret", {
       namePrefix: `${id_}-db-credentials-`,
@@ -545,7 +576,9 @@ export class BackendStore extends Construct {
         ],
       }),
     });
-    p.alarmEmails.forEach((email, i) => new SnsTopicSubscription(this, `alarm_email_${i}`, { topicArn: topic.arn, protocol: "email", endpoint: email }));
+    p.alarmEmails.forEach(
+      (email, i) => new SnsTopicSubscription(this, `alarm_email_${i}`, { topicArn: topic.arn, protocol: "email", endpoint: email }),
+    );
     if (props.alarmWebhookUrl) {
       new SnsTopicSubscription(this, "alarm_webhook", { topicArn: topic.arn, protocol: "https", endpoint: props.alarmWebhookUrl });
     }
@@ -555,7 +588,9 @@ export class BackendStore extends Construct {
     const autoscaling = storageAutoscales(p.allocatedStorageGb, p.maxAllocatedStorageGb);
     const thresholds = {
       cpu: t.cpuPercent ?? 80,
-      freeStorage: Math.floor((p.allocatedStorageGb * GIB * (t.freeStoragePercent ?? (autoscaling ? AUTOSCALING_FREE_PERCENT / 2 : 10))) / 100),
+      freeStorage: Math.floor(
+        (p.allocatedStorageGb * GIB * (t.freeStoragePercent ?? (autoscaling ? AUTOSCALING_FREE_PERCENT / 2 : 10))) / 100,
+      ),
       memory: t.freeableMemoryBytes ?? (memoryGiB ? Math.floor(memoryGiB * GIB * 0.1) : 256 * 1024 ** 2),
       connections: t.connections ?? (memoryGiB ? Math.floor(defaultMaxConnections(memoryGiB) * 0.8) : 100),
       replicaLag: t.replicaLagSeconds ?? 300,
@@ -564,7 +599,19 @@ export class BackendStore extends Construct {
     // or a lag are measured, not inferred from silence (while the instance is created there is none, and
     // "breaching" paged everyone then). A replica without lag data keeps its state ("missing"): it has
     // none until replication starts, and an instance that stops reporting is RDS's own event to tell.
-    const alarm = (name: string, instanceId: string, spec: { metric: string; statistic: string; comparison: string; threshold: number; periods: number; what: string; missing?: "notBreaching" | "missing" }) =>
+    const alarm = (
+      name: string,
+      instanceId: string,
+      spec: {
+        metric: string;
+        statistic: string;
+        comparison: string;
+        threshold: number;
+        periods: number;
+        what: string;
+        missing?: "notBreaching" | "missing";
+      },
+    ) =>
       new CloudwatchMetricAlarm(this, `alarm_${name}`, {
         alarmName: `${instanceId}-${name.replaceAll("_", "-")}`,
         alarmDescription: `MLflow database ${instanceId}: ${spec.what}`,
@@ -580,58 +627,182 @@ export class BackendStore extends Construct {
         alarmActions: [topic.arn],
         okActions: [topic.arn],
       });
-    alarm("cpu", id_, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `CPU above ${thresholds.cpu}% for 15 minutes` });
+    alarm("cpu", id_, {
+      metric: "CPUUtilization",
+      statistic: "Average",
+      comparison: "GreaterThanThreshold",
+      threshold: thresholds.cpu,
+      periods: 3,
+      what: `CPU above ${thresholds.cpu}% for 15 minutes`,
+    });
     alarm("free_storage", id_, {
-      metric: "FreeStorageSpace", statistic: "Minimum", comparison: "LessThanThreshold", threshold: thresholds.freeStorage, periods: 1,
+      metric: "FreeStorageSpace",
+      statistic: "Minimum",
+      comparison: "LessThanThreshold",
+      threshold: thresholds.freeStorage,
+      periods: 1,
       what: autoscaling
         ? `free storage below ${thresholds.freeStorage} bytes, under the ${AUTOSCALING_FREE_PERCENT}% at which storage autoscaling starts: it has not kept up, is cooling off, or is at its ceiling of ${p.maxAllocatedStorageGb} GiB (raise database.maxAllocatedStorageGb)`
         : `free storage below ${thresholds.freeStorage} bytes (no storage autoscaling: raise database.allocatedStorageGb)`,
     });
-    alarm("freeable_memory", id_, { metric: "FreeableMemory", statistic: "Average", comparison: "LessThanThreshold", threshold: thresholds.memory, periods: 3, what: `freeable memory below ${thresholds.memory} bytes for 15 minutes` });
-    alarm("connections", id_, { metric: "DatabaseConnections", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.connections, periods: 3, what: `more than ${thresholds.connections} connections for 15 minutes` });
+    alarm("freeable_memory", id_, {
+      metric: "FreeableMemory",
+      statistic: "Average",
+      comparison: "LessThanThreshold",
+      threshold: thresholds.memory,
+      periods: 3,
+      what: `freeable memory below ${thresholds.memory} bytes for 15 minutes`,
+    });
+    alarm("connections", id_, {
+      metric: "DatabaseConnections",
+      statistic: "Maximum",
+      comparison: "GreaterThanThreshold",
+      threshold: thresholds.connections,
+      periods: 3,
+      what: `more than ${thresholds.connections} connections for 15 minutes`,
+    });
     if (this.replica) {
-      alarm("replica_cpu", `${id_}-replica`, { metric: "CPUUtilization", statistic: "Average", comparison: "GreaterThanThreshold", threshold: thresholds.cpu, periods: 3, what: `replica CPU above ${thresholds.cpu}% for 15 minutes` });
-      alarm("replica_lag", `${id_}-replica`, { metric: "ReplicaLag", statistic: "Maximum", comparison: "GreaterThanThreshold", threshold: thresholds.replicaLag, periods: 3, what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes`, missing: "missing" });
+      alarm("replica_cpu", `${id_}-replica`, {
+        metric: "CPUUtilization",
+        statistic: "Average",
+        comparison: "GreaterThanThreshold",
+        threshold: thresholds.cpu,
+        periods: 3,
+        what: `replica CPU above ${thresholds.cpu}% for 15 minutes`,
+      });
+      alarm("replica_lag", `${id_}-replica`, {
+        metric: "ReplicaLag",
+        statistic: "Maximum",
+        comparison: "GreaterThanThreshold",
+        threshold: thresholds.replicaLag,
+        periods: 3,
+        what: `replica more than ${thresholds.replicaLag} s behind for 15 minutes`,
+        missing: "missing",
+      });
     }
     return topic.arn;
   }
 
-  private validate(props: BackendStoreProps, p: Required<Omit<BackendStoreProps, "identifier" | "accountId" | "region" | "namespace" | "vpcId" | "subnetIds" | "clientSecurityGroupId" | "alarmWebhookUrl" | "alarmThresholds">>): void {
+  private validate(
+    props: BackendStoreProps,
+    p: Required<
+      Omit<
+        BackendStoreProps,
+        | "identifier"
+        | "accountId"
+        | "region"
+        | "namespace"
+        | "vpcId"
+        | "subnetIds"
+        | "clientSecurityGroupId"
+        | "alarmWebhookUrl"
+        | "alarmThresholds"
+      >
+    >,
+  ): void {
     const whole = (field: string, value: number, min: number, max: number) => {
-      if (!Number.isInteger(value) || value < min || value > max) throw new PropError(this, field, value, `a whole number from ${min} to ${max}`);
+      if (!Number.isInteger(value) || value < min || value > max)
+        throw new PropError(this, field, value, `a whole number from ${min} to ${max}`);
     };
     if (!Token.isUnresolved(props.identifier) && (!IDENTIFIER.test(props.identifier) || props.identifier.length > 55)) {
-      throw new PropError(this, "identifier", props.identifier, `2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica");`);
+      throw new PropError(
+        this,
+        "identifier",
+        props.identifier,
+        `2-55 lower-case letters, digits or single '-', starting with a letter and not ending with '-' (room is left for "-replica");`,
+      );
     }
-    if (!/^\d{2}(\.\d{1,2})?$/.test(p.engineVersion)) throw new PropError(this, "engineVersion", p.engineVersion, `a PostgreSQL major version such as "17", or an exact major.minor such as "17.6"`);
+    if (!/^\d{2}(\.\d{1,2})?$/.test(p.engineVersion))
+      throw new PropError(
+        this,
+        "engineVersion",
+        p.engineVersion,
+        `a PostgreSQL major version such as "17", or an exact major.minor such as "17.6"`,
+      );
     if (p.autoMinorVersionUpgrade && p.engineVersion.includes(".")) {
-      throw new PropError(this, "engineVersion", p.engineVersion, `a major version only (such as "${p.engineVersion.split(".")[0]}") when autoMinorVersionUpgrade is on: RDS upgrades the minor and Terraform would try to downgrade it back;`);
+      throw new PropError(
+        this,
+        "engineVersion",
+        p.engineVersion,
+        `a major version only (such as "${p.engineVersion.split(".")[0]}") when autoMinorVersionUpgrade is on: RDS upgrades the minor and Terraform would try to downgrade it back;`,
+      );
     }
     if (!p.autoMinorVersionUpgrade && !p.engineVersion.includes(".")) {
-      throw new PropError(this, "engineVersion", p.engineVersion, `the exact minor (such as "${p.engineVersion}.6") when autoMinorVersionUpgrade is off, or nothing would ever upgrade the instance`);
+      throw new PropError(
+        this,
+        "engineVersion",
+        p.engineVersion,
+        `the exact minor (such as "${p.engineVersion}.6") when autoMinorVersionUpgrade is off, or nothing would ever upgrade the instance`,
+      );
     }
-    if (Number(p.engineVersion.split(".")[0]) < POSTGRES_MIN_MAJOR) throw new PropError(this, "engineVersion", p.engineVersion, `PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support)`);
-    if (!RDS_INSTANCE_CLASS.test(p.instanceClass)) throw new PropError(this, "instanceClass", p.instanceClass, `an RDS instance class such as "db.t4g.micro" or "db.r7g.large"`);
+    if (Number(p.engineVersion.split(".")[0]) < POSTGRES_MIN_MAJOR)
+      throw new PropError(
+        this,
+        "engineVersion",
+        p.engineVersion,
+        `PostgreSQL ${POSTGRES_MIN_MAJOR} or later (older majors are out of RDS standard support)`,
+      );
+    if (!RDS_INSTANCE_CLASS.test(p.instanceClass))
+      throw new PropError(this, "instanceClass", p.instanceClass, `an RDS instance class such as "db.t4g.micro" or "db.r7g.large"`);
     whole("allocatedStorageGb", p.allocatedStorageGb, 20, 65536);
     whole("maxAllocatedStorageGb", p.maxAllocatedStorageGb, 20, 65536);
     if (p.maxAllocatedStorageGb < p.allocatedStorageGb) {
       throw new PropError(this, "maxAllocatedStorageGb", p.maxAllocatedStorageGb, `at least allocatedStorageGb (${p.allocatedStorageGb})`);
     }
     whole("backupRetentionDays", p.backupRetentionDays, 0, 35);
-    if (p.readReplica && p.backupRetentionDays < 1) throw new PropError(this, "backupRetentionDays", p.backupRetentionDays, "at least 1 when readReplica is on (RDS needs backups to create a replica)");
-    if (!DB_NAME.test(p.databaseName)) throw new PropError(this, "databaseName", p.databaseName, `a PostgreSQL identifier (lower-case letters, digits, '_', starting with a letter)`);
-    if (!MONITORING_INTERVALS.includes(p.monitoringIntervalSeconds)) throw new PropError(this, "monitoringIntervalSeconds", p.monitoringIntervalSeconds, `one of ${MONITORING_INTERVALS.join(", ")}`);
+    if (p.readReplica && p.backupRetentionDays < 1)
+      throw new PropError(
+        this,
+        "backupRetentionDays",
+        p.backupRetentionDays,
+        "at least 1 when readReplica is on (RDS needs backups to create a replica)",
+      );
+    if (!DB_NAME.test(p.databaseName))
+      throw new PropError(
+        this,
+        "databaseName",
+        p.databaseName,
+        `a PostgreSQL identifier (lower-case letters, digits, '_', starting with a letter)`,
+      );
+    if (!MONITORING_INTERVALS.includes(p.monitoringIntervalSeconds))
+      throw new PropError(this, "monitoringIntervalSeconds", p.monitoringIntervalSeconds, `one of ${MONITORING_INTERVALS.join(", ")}`);
     whole("slowStatementMs", p.slowStatementMs, 0, 3600000);
-    if (![1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].includes(p.logRetentionDays)) {
-      throw new PropError(this, "logRetentionDays", p.logRetentionDays, `a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)`);
+    if (
+      ![1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].includes(
+        p.logRetentionDays,
+      )
+    ) {
+      throw new PropError(
+        this,
+        "logRetentionDays",
+        p.logRetentionDays,
+        `a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)`,
+      );
     }
-    if (!(p.performanceInsightsRetentionDays === 7 || p.performanceInsightsRetentionDays === 731 || (p.performanceInsightsRetentionDays % 31 === 0 && p.performanceInsightsRetentionDays >= 31 && p.performanceInsightsRetentionDays <= 713))) {
-      throw new PropError(this, "performanceInsightsRetentionDays", p.performanceInsightsRetentionDays, `7, 731 or a multiple of 31 up to 713`);
+    if (!(
+      p.performanceInsightsRetentionDays === 7 ||
+      p.performanceInsightsRetentionDays === 731 ||
+      (p.performanceInsightsRetentionDays % 31 === 0 &&
+        p.performanceInsightsRetentionDays >= 31 &&
+        p.performanceInsightsRetentionDays <= 713)
+    )) {
+      throw new PropError(
+        this,
+        "performanceInsightsRetentionDays",
+        p.performanceInsightsRetentionDays,
+        `7, 731 or a multiple of 31 up to 713`,
+      );
     }
-    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName)) throw new PropError(this, "secretName", p.secretName, `a Kubernetes object name (lower-case letters, digits, '-', '.')`);
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(p.secretName))
+      throw new PropError(this, "secretName", p.secretName, `a Kubernetes object name (lower-case letters, digits, '-', '.')`);
 
     for (const problem of rdsWindowProblems(p.backupWindow, p.maintenanceWindow)) {
-      throw new PropError(this, problem.field, problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow, `${problem.expected}`);
+      throw new PropError(
+        this,
+        problem.field,
+        problem.field === "backupWindow" ? p.backupWindow : p.maintenanceWindow,
+        `${problem.expected}`,
+      );
     }
     for (const [i, email] of p.alarmEmails.entries()) {
       if (!EMAIL.test(email)) throw new PropError(this, `alarmEmails[${i}]`, email, `an e-mail address`);
@@ -640,6 +811,12 @@ export class BackendStore extends Construct {
       // A webhook URL carries its credential (a Slack or Teams hook): never shown.
       throw new PropError(this, "alarmWebhookUrl", props.alarmWebhookUrl, "an https:// URL", { secret: true });
     }
-    if (props.subnetIds && props.subnetIds.length === 1) throw new PropError(this, "subnetIds", props.subnetIds, "at least two subnets in different availability zones (an RDS requirement), or none to look them up");
+    if (props.subnetIds && props.subnetIds.length === 1)
+      throw new PropError(
+        this,
+        "subnetIds",
+        props.subnetIds,
+        "at least two subnets in different availability zones (an RDS requirement), or none to look them up",
+      );
   }
 }

@@ -29,7 +29,11 @@ export function configuredSecretArns(value: unknown, out: Set<string> = new Set(
 /** The buckets the artifact store creates: the bucket, and its access-log and replica buckets when configured. */
 export function artifactBucketNames(config: EnvironmentConfig): string[] {
   const name = config.artifacts.bucketName ?? `${config.project}-${config.name}-artifacts-${config.aws.accountId}`;
-  return [name, ...(config.artifacts.accessLogging ? [`${name}-logs`] : []), ...(config.artifacts.replicationRegion ? [`${name}-replica`] : [])];
+  return [
+    name,
+    ...(config.artifacts.accessLogging ? [`${name}-logs`] : []),
+    ...(config.artifacts.replicationRegion ? [`${name}-replica`] : []),
+  ];
 }
 
 /** The name of the workload permissions boundary (constructs/core/permissions-boundary.ts) of an environment. */
@@ -38,7 +42,10 @@ export function workloadBoundaryName(config: Pick<EnvironmentConfig, "project" |
 }
 
 /** CiRoles' props for an environment with a `ci` section; undefined without one. */
-export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyArns: string[]; workloadBoundaryArn: string; imageSourceRepositoryArns?: readonly string[] }): CiRolesProps | undefined {
+export function ciRolesProps(
+  config: EnvironmentConfig,
+  deps: { imagePushPolicyArns: string[]; workloadBoundaryArn: string; imageSourceRepositoryArns?: readonly string[] },
+): CiRolesProps | undefined {
   const ci = config.ci;
   if (!ci) return undefined;
   const state = stateLocation(config);
@@ -52,7 +59,14 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     resourcePrefix: `${config.project}-${config.name}-`,
     deployEnvironment: deployEnvironmentOf(config),
     state: state
-      ? { bucket: state.bucket, key: state.key, region: state.region, planPrefix: planFilesPrefix(config), kmsKeyArn: state.kmsKeyArn, kmsAlias: state.kmsAlias }
+      ? {
+          bucket: state.bucket,
+          key: state.key,
+          region: state.region,
+          planPrefix: planFilesPrefix(config),
+          kmsKeyArn: state.kmsKeyArn,
+          kmsAlias: state.kmsAlias,
+        }
       : undefined,
     readableSecretArns: configuredSecretArns(config),
     managedBucketNames: buckets,
@@ -67,9 +81,10 @@ export function ciRolesProps(config: EnvironmentConfig, deps: { imagePushPolicyA
     // The artifact replica's key lives in the replica's region.
     otherKeyRegions: config.artifacts.replicationRegion ? [config.artifacts.replicationRegion] : [],
     // The API domain's alias record, where the stack creates it (constructs/model-endpoint/exposure.ts).
-    dnsRecords: config.serving.exposure === "apiGateway" && config.serving.apiGateway?.route53ZoneId && Object.keys(config.serving.models).length > 0
-      ? [{ zoneId: config.serving.apiGateway.route53ZoneId, names: [config.serving.apiGateway.domain] }]
-      : [],
+    dnsRecords:
+      config.serving.exposure === "apiGateway" && config.serving.apiGateway?.route53ZoneId && Object.keys(config.serving.models).length > 0
+        ? [{ zoneId: config.serving.apiGateway.route53ZoneId, names: [config.serving.apiGateway.domain] }]
+        : [],
   };
 }
 

@@ -140,42 +140,106 @@ export const ADMINISTERED_BY_BOOTSTRAP = "bootstrap";
 /** Services that assume the stack's roles, to which the deploy role may pass them (iam:PassedToService). */
 export const PASS_ROLE_SERVICES = ["pods.eks.amazonaws.com", "monitoring.rds.amazonaws.com", "s3.amazonaws.com"] as const;
 /** Services whose service-linked role the first deploy in an account may create (iam:AWSServiceName). */
-export const SERVICE_LINKED_ROLE_SERVICES = ["rds.amazonaws.com", "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com"] as const;
+export const SERVICE_LINKED_ROLE_SERVICES = [
+  "rds.amazonaws.com",
+  "elasticloadbalancing.amazonaws.com",
+  "ops.apigateway.amazonaws.com",
+] as const;
 
 /**
  * What `terraform plan` reads of everything but S3, IAM names and API Gateway (those are scoped below):
  * the read calls of policies/iam/provider-actions.ts, named. Plan and deploy roles both have them.
  */
 export const REFRESH_READ_ACTIONS: readonly string[] = [
-  "rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:DescribeDBSubnetGroups", "rds:ListTagsForResource",
-  "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
-  "ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
-  "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
-  "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource",
-  "sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
-  "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy",
-  "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeSubnets", "ec2:DescribeNetworkInterfaces",
-  "eks:DescribeCluster", "eks:DescribeAddon", "eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies", "eks:DescribePodIdentityAssociation",
-  "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeListeners",
-  "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
-  "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags",
-  "iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:GetRolePolicy", "iam:ListInstanceProfilesForRole",
-  "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:GetOpenIDConnectProvider",
+  "rds:DescribeDBInstances",
+  "rds:DescribeDBParameterGroups",
+  "rds:DescribeDBParameters",
+  "rds:DescribeDBSubnetGroups",
+  "rds:ListTagsForResource",
+  "kms:DescribeKey",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListResourceTags",
+  "kms:ListAliases",
+  "ecr:DescribeRepositories",
+  "ecr:ListTagsForResource",
+  "ecr:GetLifecyclePolicy",
+  "ecr:GetRepositoryPolicy",
+  "logs:DescribeLogGroups",
+  "logs:ListTagsForResource",
+  "logs:GetLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:DescribeResourcePolicies",
+  "cloudwatch:DescribeAlarms",
+  "cloudwatch:ListTagsForResource",
+  "sns:GetTopicAttributes",
+  "sns:ListTagsForResource",
+  "sns:GetSubscriptionAttributes",
+  "sns:ListSubscriptionsByTopic",
+  "secretsmanager:DescribeSecret",
+  "secretsmanager:GetResourcePolicy",
+  "ec2:DescribeSecurityGroups",
+  "ec2:DescribeSecurityGroupRules",
+  "ec2:DescribeSubnets",
+  "ec2:DescribeNetworkInterfaces",
+  "eks:DescribeCluster",
+  "eks:DescribeAddon",
+  "eks:DescribeAccessEntry",
+  "eks:ListAssociatedAccessPolicies",
+  "eks:DescribePodIdentityAssociation",
+  "elasticloadbalancing:DescribeLoadBalancers",
+  "elasticloadbalancing:DescribeLoadBalancerAttributes",
+  "elasticloadbalancing:DescribeListeners",
+  "elasticloadbalancing:DescribeListenerAttributes",
+  "elasticloadbalancing:DescribeRules",
+  "elasticloadbalancing:DescribeTargetGroups",
+  "elasticloadbalancing:DescribeTargetGroupAttributes",
+  "elasticloadbalancing:DescribeTags",
+  "iam:GetRole",
+  "iam:ListRolePolicies",
+  "iam:ListAttachedRolePolicies",
+  "iam:GetRolePolicy",
+  "iam:ListInstanceProfilesForRole",
+  "iam:GetPolicy",
+  "iam:GetPolicyVersion",
+  "iam:ListPolicyVersions",
+  "iam:GetOpenIDConnectProvider",
 ];
 
 /** What a refresh reads of each of the stack's buckets (aws_s3_bucket and its configuration resources). */
 export const BUCKET_READ_ACTIONS: readonly string[] = [
-  "s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketVersioning",
-  "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration",
-  "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging",
-  "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+  "s3:ListBucket",
+  "s3:GetBucketPolicy",
+  "s3:GetBucketAcl",
+  "s3:GetBucketCORS",
+  "s3:GetBucketWebsite",
+  "s3:GetBucketVersioning",
+  "s3:GetAccelerateConfiguration",
+  "s3:GetBucketRequestPayment",
+  "s3:GetBucketLogging",
+  "s3:GetLifecycleConfiguration",
+  "s3:GetReplicationConfiguration",
+  "s3:GetEncryptionConfiguration",
+  "s3:GetBucketObjectLockConfiguration",
+  "s3:GetBucketTagging",
+  "s3:GetBucketPublicAccessBlock",
+  "s3:GetBucketOwnershipControls",
 ];
 
 /** What the deploy role writes on the stack's buckets (bucket-level calls only: no object but a throw-away bucket's). */
 export const BUCKET_WRITE_ACTIONS: readonly string[] = [
-  "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketTagging", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
-  "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutLifecycleConfiguration",
-  "s3:PutBucketLogging", "s3:PutReplicationConfiguration",
+  "s3:CreateBucket",
+  "s3:DeleteBucket",
+  "s3:PutBucketTagging",
+  "s3:PutBucketPolicy",
+  "s3:DeleteBucketPolicy",
+  "s3:PutBucketVersioning",
+  "s3:PutEncryptionConfiguration",
+  "s3:PutBucketPublicAccessBlock",
+  "s3:PutBucketOwnershipControls",
+  "s3:PutLifecycleConfiguration",
+  "s3:PutBucketLogging",
+  "s3:PutReplicationConfiguration",
 ];
 
 /** API Gateway HTTP API paths the stack's API lives under (IAM authorizes the REST verbs on them). */
@@ -185,7 +249,11 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
 
 /** The exact OIDC subjects each role trusts. */
-export function ciSubjects(repository: string, deployEnvironment: string, mainBranch = "main"): { plan: string[]; deploy: string[]; imagePush: string[] } {
+export function ciSubjects(
+  repository: string,
+  deployEnvironment: string,
+  mainBranch = "main",
+): { plan: string[]; deploy: string[]; imagePush: string[] } {
   return {
     plan: [`repo:${repository}:pull_request`, `repo:${repository}:ref:refs/heads/${mainBranch}`],
     deploy: [`repo:${repository}:environment:${deployEnvironment}`],
@@ -197,18 +265,20 @@ export function ciSubjects(repository: string, deployEnvironment: string, mainBr
 export function githubTrustPolicy(providerArn: string, subjects: readonly string[]): Record<string, unknown> {
   return {
     Version: "2012-10-17",
-    Statement: [{
-      Sid: "GitHubActionsOidc",
-      Effect: "Allow",
-      Principal: { Federated: providerArn },
-      Action: "sts:AssumeRoleWithWebIdentity",
-      Condition: {
-        StringEquals: {
-          [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE,
-          [`${GITHUB_OIDC_HOST}:sub`]: [...subjects],
+    Statement: [
+      {
+        Sid: "GitHubActionsOidc",
+        Effect: "Allow",
+        Principal: { Federated: providerArn },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE,
+            [`${GITHUB_OIDC_HOST}:sub`]: [...subjects],
+          },
         },
       },
-    }],
+    ],
   };
 }
 
@@ -220,13 +290,22 @@ export class CiRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: CiRolesProps) {
     super(scope, id);
-    if (!REPOSITORY.test(props.repository)) throw new PropError(this, "repository", props.repository, "\"owner/name\" of a GitHub repository: your fork's");
-    for (const [k, v] of Object.entries(props.roleNames)) if (!ROLE_NAME.test(v)) throw new PropError(this, `roleNames.${k}`, v, "an IAM role name of at most 64 letters, digits and +=,.@_-: shorten it");
+    if (!REPOSITORY.test(props.repository))
+      throw new PropError(this, "repository", props.repository, '"owner/name" of a GitHub repository: your fork\'s');
+    for (const [k, v] of Object.entries(props.roleNames))
+      if (!ROLE_NAME.test(v))
+        throw new PropError(this, `roleNames.${k}`, v, "an IAM role name of at most 64 letters, digits and +=,.@_-: shorten it");
     if (!/^\d{12}$/.test(props.accountId)) throw new PropError(this, "accountId", props.accountId, "a 12-digit account id");
     const maxSession = props.maxSessionSeconds ?? 3600;
-    if (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200) throw new PropError(this, "maxSessionSeconds", maxSession, "a whole number of seconds from 3600 to 43200");
+    if (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200)
+      throw new PropError(this, "maxSessionSeconds", maxSession, "a whole number of seconds from 3600 to 43200");
     if (props.state && (props.state.planPrefix.startsWith("/") || props.state.planPrefix.endsWith("/") || props.state.planPrefix === "")) {
-      throw new PropError(this, "state.planPrefix", props.state?.planPrefix, "a key prefix without leading or trailing '/', such as \"ci-plans/dev\"");
+      throw new PropError(
+        this,
+        "state.planPrefix",
+        props.state?.planPrefix,
+        "a key prefix without leading or trailing '/', such as \"ci-plans/dev\"",
+      );
     }
 
     const partition = partitionOf(props.region);
@@ -244,19 +323,44 @@ export class CiRoles extends Construct {
       this.providerArn = iam(`oidc-provider/${GITHUB_OIDC_HOST}`);
     }
     const subjects = ciSubjects(props.repository, props.deployEnvironment, props.mainBranch);
-    const role = (cid: string, name: string, subs: string[], description: string, extra: { tags?: Record<string, string>; permissionsBoundary?: string }) => new IamRole(this, cid, {
-      name,
-      description,
-      maxSessionDuration: maxSession,
-      assumeRolePolicy: JSON.stringify(githubTrustPolicy(this.providerArn, subs)),
-      ...extra,
-    });
-    this.planRole = role("plan_role", props.roleNames.plan, subjects.plan, `Read-only Terraform plan and drift check from ${props.repository}`, { tags: administered });
-    this.deployRole = role("deploy_role", props.roleNames.deploy, subjects.deploy, `Terraform apply from ${props.repository}, GitHub Environment ${props.deployEnvironment}`, { tags: administered });
-    this.imagePushRole = role("image_push_role", props.roleNames.imagePush, subjects.imagePush, `Model image pushes from ${props.repository}, GitHub Environment ${props.deployEnvironment}`, {
-      // The deploy role attaches each model's push policy to it: it carries the workload boundary like every role the deploy role may change.
-      permissionsBoundary: props.workloadBoundary.arn,
-    });
+    const role = (
+      cid: string,
+      name: string,
+      subs: string[],
+      description: string,
+      extra: { tags?: Record<string, string>; permissionsBoundary?: string },
+    ) =>
+      new IamRole(this, cid, {
+        name,
+        description,
+        maxSessionDuration: maxSession,
+        assumeRolePolicy: JSON.stringify(githubTrustPolicy(this.providerArn, subs)),
+        ...extra,
+      });
+    this.planRole = role(
+      "plan_role",
+      props.roleNames.plan,
+      subjects.plan,
+      `Read-only Terraform plan and drift check from ${props.repository}`,
+      { tags: administered },
+    );
+    this.deployRole = role(
+      "deploy_role",
+      props.roleNames.deploy,
+      subjects.deploy,
+      `Terraform apply from ${props.repository}, GitHub Environment ${props.deployEnvironment}`,
+      { tags: administered },
+    );
+    this.imagePushRole = role(
+      "image_push_role",
+      props.roleNames.imagePush,
+      subjects.imagePush,
+      `Model image pushes from ${props.repository}, GitHub Environment ${props.deployEnvironment}`,
+      {
+        // The deploy role attaches each model's push policy to it: it carries the workload boundary like every role the deploy role may change.
+        permissionsBoundary: props.workloadBoundary.arn,
+      },
+    );
 
     const buckets = [...new Set(props.managedBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
     const throwAway = [...new Set(props.forceDestroyBucketNames ?? [])].map((b) => `arn:${partition}:s3:::${b}`);
@@ -268,10 +372,17 @@ export class CiRoles extends Construct {
     const readStatements = [
       { Sid: "ReadForRefresh", Effect: "Allow", Action: REFRESH_READ_ACTIONS, Resource: "*" },
       { Sid: "ReadHttpApis", Effect: "Allow", Action: ["apigateway:GET"], Resource: apiArns },
-      ...(dnsZones.length > 0 ? [
-        { Sid: "ReadDnsZones", Effect: "Allow", Action: ["route53:GetHostedZone", "route53:ListResourceRecordSets"], Resource: dnsZones },
-        { Sid: "ReadDnsChanges", Effect: "Allow", Action: ["route53:GetChange"], Resource: `arn:${partition}:route53:::change/*` },
-      ] : []),
+      ...(dnsZones.length > 0
+        ? [
+            {
+              Sid: "ReadDnsZones",
+              Effect: "Allow",
+              Action: ["route53:GetHostedZone", "route53:ListResourceRecordSets"],
+              Resource: dnsZones,
+            },
+            { Sid: "ReadDnsChanges", Effect: "Allow", Action: ["route53:GetChange"], Resource: `arn:${partition}:route53:::change/*` },
+          ]
+        : []),
       ...(buckets.length > 0 ? [{ Sid: "ReadStackBuckets", Effect: "Allow", Action: BUCKET_READ_ACTIONS, Resource: buckets }] : []),
     ];
     const secretStatements = [
@@ -292,16 +403,21 @@ export class CiRoles extends Construct {
     // The state: its object (and lock file), the plan files, and its key through S3 only.
     const st = props.state;
     const stateBucket = st ? `arn:${partition}:s3:::${st.bucket}` : undefined;
-    const stateKey = (actions: string[]) => (st ? [{
-      Sid: "StateKeyThroughS3",
-      Effect: "Allow",
-      Action: actions,
-      Resource: st.kmsAlias ? `arn:${partition}:kms:${st.region}:${props.accountId}:key/*` : st.kmsKeyArn,
-      Condition: {
-        StringEquals: { "kms:ViaService": `s3.${st.region}.amazonaws.com` },
-        ...(st.kmsAlias ? { "ForAnyValue:StringEquals": { "kms:ResourceAliases": [st.kmsAlias] } } : {}),
-      },
-    }] : []);
+    const stateKey = (actions: string[]) =>
+      st
+        ? [
+            {
+              Sid: "StateKeyThroughS3",
+              Effect: "Allow",
+              Action: actions,
+              Resource: st.kmsAlias ? `arn:${partition}:kms:${st.region}:${props.accountId}:key/*` : st.kmsKeyArn,
+              Condition: {
+                StringEquals: { "kms:ViaService": `s3.${st.region}.amazonaws.com` },
+                ...(st.kmsAlias ? { "ForAnyValue:StringEquals": { "kms:ResourceAliases": [st.kmsAlias] } } : {}),
+              },
+            },
+          ]
+        : [];
 
     // ── plan: named reads, the state, its saved plan files ──
     new IamRolePolicy(this, "plan_policy", {
@@ -312,11 +428,13 @@ export class CiRoles extends Construct {
         Statement: [
           ...readStatements,
           ...secretStatements,
-          ...(st ? [
-            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
-            { Sid: "ReadState", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.key}` },
-            { Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
-          ] : []),
+          ...(st
+            ? [
+                { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
+                { Sid: "ReadState", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.key}` },
+                { Sid: "SavePlanFiles", Effect: "Allow", Action: ["s3:PutObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
+              ]
+            : []),
           // No object of any bucket but the state (a plan role must not read artifacts, even if a statement above grew).
           {
             Sid: "NoObjectReadsButTheState",
@@ -334,14 +452,24 @@ export class CiRoles extends Construct {
     const ownRoles = iam(`role/${props.resourcePrefix}*`);
     const administeredRoles = [props.roleNames.plan, props.roleNames.deploy].map((n) => iam(`role/${n}`));
     const withBoundary = { StringEquals: { "iam:PermissionsBoundary": boundaryArn } };
-    const attachable = [iam(`policy/${props.resourcePrefix}*`), ...(props.attachableAwsManagedPolicies ?? ["service-role/AmazonRDSEnhancedMonitoringRole"]).map((n) => `arn:${partition}:iam::aws:policy/${n}`)];
+    const attachable = [
+      iam(`policy/${props.resourcePrefix}*`),
+      ...(props.attachableAwsManagedPolicies ?? ["service-role/AmazonRDSEnhancedMonitoringRole"]).map(
+        (n) => `arn:${partition}:iam::aws:policy/${n}`,
+      ),
+    ];
     const cluster = (resource: string) => regional("eks", `${resource}/${props.clusterName}`);
     // Keys in the environment's region and in any other the stack creates keys in (one ARN: unchanged policies without replication).
     const otherKeyRegions = [...new Set(props.otherKeyRegions ?? [])].filter((r) => r !== props.region);
-    const keyRegionArns = otherKeyRegions.length === 0 ? regional("kms", "key/*") : [props.region, ...otherKeyRegions].map((r) => `arn:${partition}:kms:${r}:${props.accountId}:key/*`);
+    const keyRegionArns =
+      otherKeyRegions.length === 0
+        ? regional("kms", "key/*")
+        : [props.region, ...otherKeyRegions].map((r) => `arn:${partition}:kms:${r}:${props.accountId}:key/*`);
     const ecrRepos = regional("ecr", `repository/${props.ecrRepositoryPrefix}*`);
     const sources = [...new Set(props.imageSourceRepositoryArns ?? [])].sort();
-    for (const arn of sources) if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn)) throw new PropError(this, "imageSourceRepositoryArns", arn, "ECR repository ARNs");
+    for (const arn of sources)
+      if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/.+$/.test(arn))
+        throw new PropError(this, "imageSourceRepositoryArns", arn, "ECR repository ARNs");
     new IamRolePolicy(this, "deploy_policy", {
       role: this.deployRole.id,
       name: "deploy",
@@ -352,30 +480,49 @@ export class CiRoles extends Construct {
           ...secretStatements,
           // ── S3: the stack's buckets, bucket-level; objects only of throw-away buckets, to empty them on destroy ──
           ...(buckets.length > 0 ? [{ Sid: "ManageStackBuckets", Effect: "Allow", Action: BUCKET_WRITE_ACTIONS, Resource: buckets }] : []),
-          ...(throwAway.length > 0 ? [
-            { Sid: "ListThrowAwayBucketVersions", Effect: "Allow", Action: ["s3:ListBucketVersions"], Resource: throwAway },
-            { Sid: "EmptyThrowAwayBuckets", Effect: "Allow", Action: ["s3:DeleteObject", "s3:DeleteObjectVersion"], Resource: throwAway.map((b) => `${b}/*`) },
-          ] : []),
-          ...(st ? [
-            { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
-            {
-              Sid: "StateAndLockObjects",
-              Effect: "Allow",
-              Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-              Resource: [`${stateBucket}/${st.key}`, `${stateBucket}/${st.key}.tflock`],
-            },
-            { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
-          ] : []),
+          ...(throwAway.length > 0
+            ? [
+                { Sid: "ListThrowAwayBucketVersions", Effect: "Allow", Action: ["s3:ListBucketVersions"], Resource: throwAway },
+                {
+                  Sid: "EmptyThrowAwayBuckets",
+                  Effect: "Allow",
+                  Action: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                  Resource: throwAway.map((b) => `${b}/*`),
+                },
+              ]
+            : []),
+          ...(st
+            ? [
+                { Sid: "StateBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: stateBucket },
+                {
+                  Sid: "StateAndLockObjects",
+                  Effect: "Allow",
+                  Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                  Resource: [`${stateBucket}/${st.key}`, `${stateBucket}/${st.key}.tflock`],
+                },
+                { Sid: "ReviewedPlanFiles", Effect: "Allow", Action: ["s3:GetObject"], Resource: `${stateBucket}/${st.planPrefix}/*` },
+              ]
+            : []),
           ...stateKey(["kms:Decrypt", "kms:GenerateDataKey"]),
           // ── RDS (CreateDBInstance is authorized on its option and parameter groups, subnet group and security groups too) ──
           {
             Sid: "ManageDatabase",
             Effect: "Allow",
             Action: [
-              "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot",
-              "rds:AddTagsToResource", "rds:RemoveTagsFromResource",
-              "rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:ResetDBParameterGroup", "rds:DeleteDBParameterGroup",
-              "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+              "rds:CreateDBInstance",
+              "rds:CreateDBInstanceReadReplica",
+              "rds:ModifyDBInstance",
+              "rds:DeleteDBInstance",
+              "rds:CreateDBSnapshot",
+              "rds:AddTagsToResource",
+              "rds:RemoveTagsFromResource",
+              "rds:CreateDBParameterGroup",
+              "rds:ModifyDBParameterGroup",
+              "rds:ResetDBParameterGroup",
+              "rds:DeleteDBParameterGroup",
+              "rds:CreateDBSubnetGroup",
+              "rds:ModifyDBSubnetGroup",
+              "rds:DeleteDBSubnetGroup",
             ],
             Resource: "*",
           },
@@ -389,7 +536,12 @@ export class CiRoles extends Construct {
             Effect: "Allow",
             Action: ["kms:TagResource"],
             Resource: keyRegionArns,
-            Condition: { StringEquals: { "aws:RequestTag/project": props.stackTags.project, "aws:RequestTag/environment": props.stackTags.environment } },
+            Condition: {
+              StringEquals: {
+                "aws:RequestTag/project": props.stackTags.project,
+                "aws:RequestTag/environment": props.stackTags.environment,
+              },
+            },
           },
           // A key already tagged for another project or environment (another stack's) is never re-tagged into this one's.
           ...(["project", "environment"] as const).map((tag) => ({
@@ -397,22 +549,41 @@ export class CiRoles extends Construct {
             Effect: "Deny",
             Action: ["kms:TagResource"],
             Resource: keyRegionArns,
-            Condition: { Null: { [`aws:ResourceTag/${tag}`]: "false" }, StringNotEquals: { [`aws:ResourceTag/${tag}`]: props.stackTags[tag] } },
+            Condition: {
+              Null: { [`aws:ResourceTag/${tag}`]: "false" },
+              StringNotEquals: { [`aws:ResourceTag/${tag}`]: props.stackTags[tag] },
+            },
           })),
-          { Sid: "StackKeyAliases", Effect: "Allow", Action: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"], Resource: regional("kms", `alias/${props.resourcePrefix}*`) },
+          {
+            Sid: "StackKeyAliases",
+            Effect: "Allow",
+            Action: ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
+            Resource: regional("kms", `alias/${props.resourcePrefix}*`),
+          },
           {
             // RDS and ECR create grants on the keys they encrypt with; ECR and Secrets Manager encrypt with the caller's permissions.
             Sid: "KeysThroughServices",
             Effect: "Allow",
             Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:GenerateDataKey", "kms:Decrypt"],
             Resource: regional("kms", "key/*"),
-            Condition: { StringEquals: { "kms:ViaService": ["rds", "ecr", "secretsmanager"].map((svc) => `${svc}.${props.region}.amazonaws.com`) } },
+            Condition: {
+              StringEquals: { "kms:ViaService": ["rds", "ecr", "secretsmanager"].map((svc) => `${svc}.${props.region}.amazonaws.com`) },
+            },
           },
           // ── Logs, alarms, topics, secrets: the stack's names ──
           {
             Sid: "ManageLogGroups",
             Effect: "Allow",
-            Action: ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource"],
+            Action: [
+              "logs:CreateLogGroup",
+              "logs:DeleteLogGroup",
+              "logs:PutRetentionPolicy",
+              "logs:DeleteRetentionPolicy",
+              "logs:AssociateKmsKey",
+              "logs:DisassociateKmsKey",
+              "logs:TagResource",
+              "logs:UntagResource",
+            ],
             Resource: regional("logs", "log-group:*"),
           },
           {
@@ -422,15 +593,39 @@ export class CiRoles extends Construct {
             Action: ["logs:CreateLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy"],
             Resource: "*",
           },
-          { Sid: "ManageAlarms", Effect: "Allow", Action: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"], Resource: regional("cloudwatch", `alarm:${props.resourcePrefix}*`) },
-          { Sid: "ManageTopics", Effect: "Allow", Action: ["sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:TagResource", "sns:UntagResource", "sns:Subscribe"], Resource: regional("sns", `${props.resourcePrefix}*`) },
+          {
+            Sid: "ManageAlarms",
+            Effect: "Allow",
+            Action: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"],
+            Resource: regional("cloudwatch", `alarm:${props.resourcePrefix}*`),
+          },
+          {
+            Sid: "ManageTopics",
+            Effect: "Allow",
+            Action: [
+              "sns:CreateTopic",
+              "sns:DeleteTopic",
+              "sns:SetTopicAttributes",
+              "sns:TagResource",
+              "sns:UntagResource",
+              "sns:Subscribe",
+            ],
+            Resource: regional("sns", `${props.resourcePrefix}*`),
+          },
           { Sid: "ManageSubscriptions", Effect: "Allow", Action: ["sns:SetSubscriptionAttributes", "sns:Unsubscribe"], Resource: "*" },
           {
             Sid: "ManageSecrets",
             Effect: "Allow",
             Action: [
-              "secretsmanager:CreateSecret", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource",
-              "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+              "secretsmanager:CreateSecret",
+              "secretsmanager:UpdateSecret",
+              "secretsmanager:DeleteSecret",
+              "secretsmanager:TagResource",
+              "secretsmanager:UntagResource",
+              "secretsmanager:PutResourcePolicy",
+              "secretsmanager:DeleteResourcePolicy",
+              "secretsmanager:PutSecretValue",
+              "secretsmanager:UpdateSecretVersionStage",
             ],
             Resource: regional("secretsmanager", `secret:${props.resourcePrefix}*`),
           },
@@ -439,9 +634,17 @@ export class CiRoles extends Construct {
             Sid: "ManageSecurityGroups",
             Effect: "Allow",
             Action: [
-              "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-              "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:CreateTags", "ec2:DeleteTags",
-              "ec2:DetachNetworkInterface", "ec2:DeleteNetworkInterface",
+              "ec2:CreateSecurityGroup",
+              "ec2:DeleteSecurityGroup",
+              "ec2:AuthorizeSecurityGroupIngress",
+              "ec2:AuthorizeSecurityGroupEgress",
+              "ec2:RevokeSecurityGroupIngress",
+              "ec2:RevokeSecurityGroupEgress",
+              "ec2:ModifySecurityGroupRules",
+              "ec2:CreateTags",
+              "ec2:DeleteTags",
+              "ec2:DetachNetworkInterface",
+              "ec2:DeleteNetworkInterface",
             ],
             Resource: "*",
           },
@@ -450,49 +653,102 @@ export class CiRoles extends Construct {
             Sid: "ManageRepositories",
             Effect: "Allow",
             Action: [
-              "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource",
-              "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
-              "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+              "ecr:CreateRepository",
+              "ecr:DeleteRepository",
+              "ecr:PutImageScanningConfiguration",
+              "ecr:PutImageTagMutability",
+              "ecr:TagResource",
+              "ecr:UntagResource",
+              "ecr:PutLifecyclePolicy",
+              "ecr:DeleteLifecyclePolicy",
+              "ecr:BatchCheckLayerAvailability",
+              "ecr:InitiateLayerUpload",
+              "ecr:UploadLayerPart",
+              "ecr:CompleteLayerUpload",
+              "ecr:PutImage",
+              "ecr:BatchGetImage",
+              "ecr:GetDownloadUrlForLayer",
               // The release job checks that a copied image kept its digest.
               "ecr:DescribeImages",
               // A repository others copy released images from carries a policy admitting them (config/image-copies.ts).
-              "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
+              "ecr:SetRepositoryPolicy",
+              "ecr:DeleteRepositoryPolicy",
             ],
             Resource: ecrRepos,
           },
           // The release job's copy reads the released image from the repository it was pushed to (another environment's).
-          ...(sources.length > 0 ? [{ Sid: "PullReleasedImagesFromTheirSource", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: sources }] : []),
+          ...(sources.length > 0
+            ? [
+                {
+                  Sid: "PullReleasedImagesFromTheirSource",
+                  Effect: "Allow",
+                  Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                  Resource: sources,
+                },
+              ]
+            : []),
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
           // ── Route 53: the stack's own records, by name, in their zones ──
-          ...(dnsZones.length > 0 ? [{
-            Sid: "ManageDnsRecords",
-            Effect: "Allow",
-            Action: ["route53:ChangeResourceRecordSets"],
-            Resource: dnsZones,
-            Condition: { "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": dnsNames } },
-          }] : []),
+          ...(dnsZones.length > 0
+            ? [
+                {
+                  Sid: "ManageDnsRecords",
+                  Effect: "Allow",
+                  Action: ["route53:ChangeResourceRecordSets"],
+                  Resource: dnsZones,
+                  Condition: { "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": dnsNames } },
+                },
+              ]
+            : []),
           // ── EKS: access entries and pod identity associations on this cluster ──
           {
             Sid: "ManageClusterAccess",
             Effect: "Allow",
             Action: [
-              "eks:CreateAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
-              "eks:CreatePodIdentityAssociation", "eks:UpdatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:TagResource", "eks:UntagResource",
+              "eks:CreateAccessEntry",
+              "eks:UpdateAccessEntry",
+              "eks:DeleteAccessEntry",
+              "eks:AssociateAccessPolicy",
+              "eks:DisassociateAccessPolicy",
+              "eks:CreatePodIdentityAssociation",
+              "eks:UpdatePodIdentityAssociation",
+              "eks:DeletePodIdentityAssociation",
+              "eks:TagResource",
+              "eks:UntagResource",
             ],
             Resource: [cluster("cluster"), `${cluster("access-entry")}/*`, `${cluster("podidentityassociation")}/*`],
           },
           // ── API Gateway (HTTP APIs) and the internal load balancer behind its VPC link ──
-          { Sid: "ManageHttpApis", Effect: "Allow", Action: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], Resource: apiArns },
+          {
+            Sid: "ManageHttpApis",
+            Effect: "Allow",
+            Action: ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+            Resource: apiArns,
+          },
           {
             Sid: "ManageLoadBalancers",
             Effect: "Allow",
             Action: [
-              "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyLoadBalancerAttributes",
-              "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets", "elasticloadbalancing:SetIpAddressType",
-              "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyListenerAttributes",
-              "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
-              "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
-              "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
+              "elasticloadbalancing:CreateLoadBalancer",
+              "elasticloadbalancing:DeleteLoadBalancer",
+              "elasticloadbalancing:ModifyLoadBalancerAttributes",
+              "elasticloadbalancing:SetSecurityGroups",
+              "elasticloadbalancing:SetSubnets",
+              "elasticloadbalancing:SetIpAddressType",
+              "elasticloadbalancing:CreateListener",
+              "elasticloadbalancing:DeleteListener",
+              "elasticloadbalancing:ModifyListener",
+              "elasticloadbalancing:ModifyListenerAttributes",
+              "elasticloadbalancing:CreateRule",
+              "elasticloadbalancing:DeleteRule",
+              "elasticloadbalancing:ModifyRule",
+              "elasticloadbalancing:SetRulePriorities",
+              "elasticloadbalancing:CreateTargetGroup",
+              "elasticloadbalancing:DeleteTargetGroup",
+              "elasticloadbalancing:ModifyTargetGroup",
+              "elasticloadbalancing:ModifyTargetGroupAttributes",
+              "elasticloadbalancing:AddTags",
+              "elasticloadbalancing:RemoveTags",
             ],
             Resource: "*",
           },
@@ -500,7 +756,13 @@ export class CiRoles extends Construct {
           {
             Sid: "BoundedRoles",
             Effect: "Allow",
-            Action: ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"],
+            Action: [
+              "iam:CreateRole",
+              "iam:PutRolePermissionsBoundary",
+              "iam:PutRolePolicy",
+              "iam:DeleteRolePolicy",
+              "iam:DetachRolePolicy",
+            ],
             Resource: ownRoles,
             Condition: withBoundary,
           },
@@ -515,7 +777,14 @@ export class CiRoles extends Construct {
             // These calls carry no boundary condition key: the Deny below keeps them off the administered roles.
             Sid: "ChangeStackRoles",
             Effect: "Allow",
-            Action: ["iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:DeleteRole"],
+            Action: [
+              "iam:UpdateRole",
+              "iam:UpdateRoleDescription",
+              "iam:UpdateAssumeRolePolicy",
+              "iam:TagRole",
+              "iam:UntagRole",
+              "iam:DeleteRole",
+            ],
             Resource: ownRoles,
           },
           {
@@ -528,7 +797,14 @@ export class CiRoles extends Construct {
           {
             Sid: "StackPolicies",
             Effect: "Allow",
-            Action: ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
+            Action: [
+              "iam:CreatePolicy",
+              "iam:DeletePolicy",
+              "iam:CreatePolicyVersion",
+              "iam:DeletePolicyVersion",
+              "iam:TagPolicy",
+              "iam:UntagPolicy",
+            ],
             Resource: iam(`policy/${props.resourcePrefix}*`),
           },
           {
@@ -551,8 +827,16 @@ export class CiRoles extends Construct {
             Sid: "NeverTheAdministeredKeys",
             Effect: "Deny",
             Action: [
-              "kms:TagResource", "kms:UntagResource", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation",
-              "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:CreateGrant",
+              "kms:TagResource",
+              "kms:UntagResource",
+              "kms:PutKeyPolicy",
+              "kms:ScheduleKeyDeletion",
+              "kms:DisableKey",
+              "kms:DisableKeyRotation",
+              "kms:CreateAlias",
+              "kms:UpdateAlias",
+              "kms:DeleteAlias",
+              "kms:CreateGrant",
             ],
             Resource: regional("kms", "key/*"),
             Condition: { StringEquals: { [`aws:ResourceTag/${ADMINISTERED_BY_TAG}`]: ADMINISTERED_BY_BOOTSTRAP } },

@@ -12,7 +12,13 @@ import { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import type { ContainerCommand } from "./command-types";
 import { DNS_LABEL } from "./names";
-import { containerResources, labelSelectorProblem, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv } from "./pod-spec";
+import {
+  containerResources,
+  labelSelectorProblem,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
+} from "./pod-spec";
 import { WorkloadRole, type WorkloadIdentityMode, type WorkloadRoleInlinePolicy } from "./workload-role";
 import { PropError } from "./prop-error";
 
@@ -54,7 +60,10 @@ export interface ApiClientCronJobProps {
   /** Seconds after which a run is killed. @default 3600 */
   readonly deadlineSeconds?: number;
   /** Container resources. @default requests 50m CPU / 256Mi, limit 512Mi */
-  readonly resources?: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string; readonly cpu?: string } };
+  readonly resources?: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string; readonly cpu?: string };
+  };
   /** What must exist first (the namespace). @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
@@ -81,16 +90,19 @@ export interface ApiClientCronJobParts {
 /** Validates `props` (errors name `scope` and the field) and creates the job's resources in `scope`. */
 export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps, spec: ApiClientCronJobSpec): ApiClientCronJobParts {
   if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, `a DNS label (lower-case letters, digits, '-')`);
-  if (!/^(\S+\s+){4}\S+$/.test(props.schedule)) throw new PropError(scope, "schedule", props.schedule, `a five-field cron schedule such as "15 4 * * *"`);
+  if (!/^(\S+\s+){4}\S+$/.test(props.schedule))
+    throw new PropError(scope, "schedule", props.schedule, `a five-field cron schedule such as "15 4 * * *"`);
   const labelProblem = labelSelectorProblem(props.podLabels);
   if (labelProblem) throw new PropError(scope, "podLabels", props.podLabels, `pod labels: it ${labelProblem}`);
   if (!spec.prefix.pattern.test(spec.prefix.value)) {
     throw new PropError(scope, spec.prefix.field, spec.prefix.value, `an S3 key prefix without leading or trailing '/'`);
   }
   const deadline = props.deadlineSeconds ?? 3600;
-  if (!Number.isInteger(deadline) || deadline < 60) throw new PropError(scope, "deadlineSeconds", deadline, `a whole number of seconds of at least 60`);
+  if (!Number.isInteger(deadline) || deadline < 60)
+    throw new PropError(scope, "deadlineSeconds", deadline, `a whole number of seconds of at least 60`);
   const uid = String(props.runAsUser ?? 10001);
-  if (!(Number(uid) >= 1)) throw new PropError(scope, "runAsUser", uid, `a non-zero user id (the restricted Pod Security Standard forbids root)`);
+  if (!(Number(uid) >= 1))
+    throw new PropError(scope, "runAsUser", uid, `a non-zero user id (the restricted Pod Security Standard forbids root)`);
 
   // "Default": errors name the calling construct (see WorkloadRole); the resources keep distinct ids.
   const role = new WorkloadRole(scope, "Default", {
@@ -144,18 +156,20 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
               automountServiceAccountToken: false,
               restartPolicy: "Never",
               securityContext: restrictedPodSecurityContext(uid),
-              container: [{
-                name: spec.containerName,
-                image: cmd.image,
-                imagePullPolicy: "IfNotPresent",
-                command: [...cmd.command],
-                args: [...cmd.args],
-                env: cmd.env.map(toK8sEnv),
-                workingDir: "/tmp",
-                securityContext: restrictedContainerSecurityContext(uid),
-                resources: containerResources(resources),
-                volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
-              }],
+              container: [
+                {
+                  name: spec.containerName,
+                  image: cmd.image,
+                  imagePullPolicy: "IfNotPresent",
+                  command: [...cmd.command],
+                  args: [...cmd.args],
+                  env: cmd.env.map(toK8sEnv),
+                  workingDir: "/tmp",
+                  securityContext: restrictedContainerSecurityContext(uid),
+                  resources: containerResources(resources),
+                  volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+                },
+              ],
               volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
             },
           },

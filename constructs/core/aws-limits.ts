@@ -22,7 +22,7 @@ export function regionProblem(region: string): string | undefined {
   if (/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}[a-z]$/.test(region)) {
     return `an AWS region such as "eu-west-1", not an availability zone ("${region}" is a zone of ${region.slice(0, -1)})`;
   }
-  return "an AWS region such as \"eu-west-1\" or \"us-gov-west-1\" (lower-case <area>-<direction>-<number>)";
+  return 'an AWS region such as "eu-west-1" or "us-gov-west-1" (lower-case <area>-<direction>-<number>)';
 }
 
 // ── S3 bucket names ──────────────────────────────────────────────────────────────
@@ -56,15 +56,17 @@ const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** Problem with one tag key, or undefined. */
 export function tagKeyProblem(key: string): string | undefined {
-  if (key.length < 1 || key.length > TAG_LIMITS.keyLength) return `a tag key of 1-${TAG_LIMITS.keyLength} characters (this one has ${key.length})`;
-  if (/^aws:/i.test(key)) return "a tag key not starting with \"aws:\" (the prefix is reserved for AWS's own tags)";
+  if (key.length < 1 || key.length > TAG_LIMITS.keyLength)
+    return `a tag key of 1-${TAG_LIMITS.keyLength} characters (this one has ${key.length})`;
+  if (/^aws:/i.test(key)) return 'a tag key not starting with "aws:" (the prefix is reserved for AWS\'s own tags)';
   if (!TAG_CHARACTERS.test(key)) return "a tag key of letters, digits, spaces and _ . : / = + - @ only";
   return undefined;
 }
 
 /** Problem with one tag value, or undefined. */
 export function tagValueProblem(value: string): string | undefined {
-  if (value.length > TAG_LIMITS.valueLength) return `a tag value of at most ${TAG_LIMITS.valueLength} characters (this one has ${value.length})`;
+  if (value.length > TAG_LIMITS.valueLength)
+    return `a tag value of at most ${TAG_LIMITS.valueLength} characters (this one has ${value.length})`;
   if (!TAG_CHARACTERS.test(value)) return "a tag value of letters, digits, spaces and _ . : / = + - @ only";
   return undefined;
 }
@@ -108,14 +110,15 @@ export interface ArnExpectation {
 
 /** Problem with an ARN for what `e` says, or undefined. */
 export function arnProblem(arn: string, e: ArnExpectation): string | undefined {
-  const example = `arn:${e.partition}:${e.service}:${e.regional ? e.region?.name ?? "<region>" : ""}:${e.account?.id ?? "<account id>"}:${e.example}`;
+  const example = `arn:${e.partition}:${e.service}:${e.regional ? (e.region?.name ?? "<region>") : ""}:${e.account?.id ?? "<account id>"}:${e.example}`;
   const p = parseArn(arn);
   const shape = `the ARN of ${e.what}, such as "${example}"`;
   if (!p) return shape;
   if (p.service !== e.service || !e.resource.test(p.resource)) {
     return `${shape}: this ARN names ${p.service === e.service ? "another kind of resource" : `a resource of another service (${p.service})`}`;
   }
-  if (p.partition !== e.partition) return `${shape}: the partition must be "${e.partition}" (the environment's region is in it), not "${p.partition}"`;
+  if (p.partition !== e.partition)
+    return `${shape}: the partition must be "${e.partition}" (the environment's region is in it), not "${p.partition}"`;
   if (e.regional && !p.region) return `${shape}: the region is missing`;
   if (!e.regional && p.region) return `${shape}: ${e.service.toUpperCase()} ARNs name no region`;
   if (e.region && p.region !== e.region.name) return `${shape}: it is in ${p.region}, ${e.region.why}`;
@@ -141,7 +144,8 @@ export function vpcCidrProblem(cidr: string): string | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
   if (!m) return rule;
   const octets = m.slice(1, 5);
-  if (octets.some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith("0")))) return `${rule}: "${octets.join(".")}" is not an IPv4 address`;
+  if (octets.some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith("0"))))
+    return `${rule}: "${octets.join(".")}" is not an IPv4 address`;
   const prefix = Number(m[5]);
   if (prefix > 32) return `${rule}: /${prefix} is beyond /32`;
   if (prefix < VPC_PREFIX.min) return `${rule}: /${prefix} is every address, not the VPC's`;
@@ -193,34 +197,44 @@ export const POSTGRES_MIN_MAJOR = 13;
  * (terraform-provider-aws, aws_db_parameter_group, "Problematic Plan Changes": remove such a parameter).
  * A parameter without a row here fails the tests: add its default with a source first.
  */
-export const POSTGRES_PARAMETER_DEFAULTS: Readonly<Record<string, { readonly value: (major: number) => string; readonly source: string }>> = {
-  "rds.force_ssl": {
-    value: (major) => (major >= 15 ? "1" : "0"),
-    source: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html (\"The rds.force_ssl parameter default value is 1 (on) for RDS for PostgreSQL version 15 and later. For all other RDS for PostgreSQL major versions 14 and older, the default value of this parameter is 0 (off).\")",
-  },
-  "ssl_min_protocol_version": {
-    value: () => "TLSv1.2",
-    source: "https://www.postgresql.org/docs/current/runtime-config-connection.html (\"The default is TLSv1.2\", from PostgreSQL 13 on); the pg_settings listing of the RDS page above shows TLSv1.2",
-  },
-  "log_min_duration_statement": {
-    value: () => "-1",
-    source: "https://www.postgresql.org/docs/current/runtime-config-logging.html (\"-1 (the default) disables logging statement durations\")",
-  },
-};
+export const POSTGRES_PARAMETER_DEFAULTS: Readonly<Record<string, { readonly value: (major: number) => string; readonly source: string }>> =
+  {
+    "rds.force_ssl": {
+      value: (major) => (major >= 15 ? "1" : "0"),
+      source:
+        'https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html ("The rds.force_ssl parameter default value is 1 (on) for RDS for PostgreSQL version 15 and later. For all other RDS for PostgreSQL major versions 14 and older, the default value of this parameter is 0 (off).")',
+    },
+    ssl_min_protocol_version: {
+      value: () => "TLSv1.2",
+      source:
+        'https://www.postgresql.org/docs/current/runtime-config-connection.html ("The default is TLSv1.2", from PostgreSQL 13 on); the pg_settings listing of the RDS page above shows TLSv1.2',
+    },
+    log_min_duration_statement: {
+      value: () => "-1",
+      source:
+        'https://www.postgresql.org/docs/current/runtime-config-logging.html ("-1 (the default) disables logging statement durations")',
+    },
+  };
 
 /** Where the apply-method rule above comes from. */
-export const PARAMETER_GROUP_DEFAULT_RULE_SOURCE = "https://registry.terraform.io/providers/hashicorp/aws/6.25.0/docs/resources/db_parameter_group#problematic-plan-changes";
+export const PARAMETER_GROUP_DEFAULT_RULE_SOURCE =
+  "https://registry.terraform.io/providers/hashicorp/aws/6.25.0/docs/resources/db_parameter_group#problematic-plan-changes";
 
 /**
  * The parameters to put in a `postgres<major>` parameter group for the values wanted: those equal to the
  * engine default are left out (they hold anyway, and naming them would never leave the plan).
  */
 export function postgresParameters(major: number, wanted: Readonly<Record<string, string>>): { name: string; value: string }[] {
-  return Object.entries(wanted).filter(([name, value]) => {
-    const d = POSTGRES_PARAMETER_DEFAULTS[name];
-    if (!d) throw new Error(`postgresParameters: no engine default is recorded for "${name}": add it to POSTGRES_PARAMETER_DEFAULTS with its source`);
-    return d.value(major) !== value;
-  }).map(([name, value]) => ({ name, value }));
+  return Object.entries(wanted)
+    .filter(([name, value]) => {
+      const d = POSTGRES_PARAMETER_DEFAULTS[name];
+      if (!d)
+        throw new Error(
+          `postgresParameters: no engine default is recorded for "${name}": add it to POSTGRES_PARAMETER_DEFAULTS with its source`,
+        );
+      return d.value(major) !== value;
+    })
+    .map(([name, value]) => ({ name, value }));
 }
 
 /** Parameters of a parameter group of `family` that AWS would report as a perpetual change (or that no row covers). */
@@ -230,7 +244,11 @@ export function parameterGroupProblems(family: string, parameters: readonly { na
   return parameters.flatMap((p) => {
     const d = POSTGRES_PARAMETER_DEFAULTS[p.name];
     if (!d) return [`${p.name}: no engine default recorded for it (add it to POSTGRES_PARAMETER_DEFAULTS with its source)`];
-    return d.value(Number(m[1])) === p.value ? [`${p.name} = ${p.value} is the ${family} default: every plan would show its apply_method again (${PARAMETER_GROUP_DEFAULT_RULE_SOURCE})`] : [];
+    return d.value(Number(m[1])) === p.value
+      ? [
+          `${p.name} = ${p.value} is the ${family} default: every plan would show its apply_method again (${PARAMETER_GROUP_DEFAULT_RULE_SOURCE})`,
+        ]
+      : [];
   });
 }
 
@@ -278,7 +296,10 @@ function maintenanceRange(window: string): [number, number] | string {
  * Problems with an RDS instance's daily backup window and weekly maintenance window (format, RDS's
  * 30-minute minimum, and no overlap between the two), by field.
  */
-export function rdsWindowProblems(backupWindow: string, maintenanceWindow: string): { field: "backupWindow" | "maintenanceWindow"; expected: string }[] {
+export function rdsWindowProblems(
+  backupWindow: string,
+  maintenanceWindow: string,
+): { field: "backupWindow" | "maintenanceWindow"; expected: string }[] {
   const backup = backupRange(backupWindow);
   const maint = maintenanceRange(maintenanceWindow);
   const problems: { field: "backupWindow" | "maintenanceWindow"; expected: string }[] = [];
@@ -291,7 +312,12 @@ export function rdsWindowProblems(backupWindow: string, maintenanceWindow: strin
     const e = day * 1440 + backup[1];
     for (const shift of [-week, 0, week]) {
       if (s < maint[1] + shift && maint[0] + shift < e) {
-        return [{ field: "maintenanceWindow", expected: `a window that does not overlap the daily backup window ${backupWindow} (RDS refuses overlapping windows)` }];
+        return [
+          {
+            field: "maintenanceWindow",
+            expected: `a window that does not overlap the daily backup window ${backupWindow} (RDS refuses overlapping windows)`,
+          },
+        ];
       }
     }
   }
@@ -316,7 +342,7 @@ const CRON_DESCRIPTORS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily
  * or one of its @-descriptors except @every), or undefined.
  */
 export function cronProblem(schedule: string): string | undefined {
-  const rule = "a five-field cron schedule \"minute hour day-of-month month day-of-week\" such as \"30 3 * * *\"";
+  const rule = 'a five-field cron schedule "minute hour day-of-month month day-of-week" such as "30 3 * * *"';
   if (/^(CRON_)?TZ=/.test(schedule)) return `${rule}, without a time zone (schedules run in UTC)`;
   if (schedule.startsWith("@")) return CRON_DESCRIPTORS.includes(schedule) ? undefined : `${rule} or one of ${CRON_DESCRIPTORS.join(", ")}`;
   const fields = schedule.trim().split(/\s+/);
@@ -338,7 +364,8 @@ export function cronProblem(schedule: string): string | undefined {
       if (extra !== undefined) return `${rule}: ${spec.name} "${item}" is not a value, range or step`;
       const start = value(lo);
       const end = hi === undefined ? start : value(hi);
-      if (start === undefined || end === undefined) return `${rule}: ${spec.name} "${item}" is not a number${"names" in spec ? " or name" : ""}`;
+      if (start === undefined || end === undefined)
+        return `${rule}: ${spec.name} "${item}" is not a number${"names" in spec ? " or name" : ""}`;
       for (const n of [start, end]) {
         if (n < spec.min || n > spec.max) return `${rule}: ${spec.name} ${n} is outside ${spec.min}-${spec.max}`;
       }

@@ -65,7 +65,12 @@ export function albTagsAnnotation(tags: Record<string, string>, scope: IConstruc
   const pairs = Object.entries(tags);
   for (const [k, v] of pairs) {
     if (k.includes(",") || k.includes("=") || v.includes(",")) {
-      throw new PropError(scope, `${prop}.${k}`, v, "tags without \",\" (nor \"=\" in a key): the AWS Load Balancer Controller's tags annotation cannot carry them; rename the tag");
+      throw new PropError(
+        scope,
+        `${prop}.${k}`,
+        v,
+        'tags without "," (nor "=" in a key): the AWS Load Balancer Controller\'s tags annotation cannot carry them; rename the tag',
+      );
     }
   }
   return pairs.map(([k, v]) => `${k}=${v}`).join(",");

@@ -49,8 +49,18 @@ export interface DrainProblem {
 }
 
 export function drainTimings(deregistrationDelaySeconds: number, drainSeconds?: number): DrainTimings | { problem: DrainProblem } {
-  if (!Number.isInteger(deregistrationDelaySeconds) || deregistrationDelaySeconds < 0 || deregistrationDelaySeconds > ALB_MAX_DEREGISTRATION_DELAY_SECONDS) {
-    return { problem: { prop: "deregistrationDelaySeconds", value: deregistrationDelaySeconds, expected: `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)` } };
+  if (
+    !Number.isInteger(deregistrationDelaySeconds) ||
+    deregistrationDelaySeconds < 0 ||
+    deregistrationDelaySeconds > ALB_MAX_DEREGISTRATION_DELAY_SECONDS
+  ) {
+    return {
+      problem: {
+        prop: "deregistrationDelaySeconds",
+        value: deregistrationDelaySeconds,
+        expected: `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`,
+      },
+    };
   }
   const drain = drainSeconds ?? deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS;
   if (!Number.isInteger(drain) || drain <= deregistrationDelaySeconds) {

@@ -13,9 +13,12 @@ import { PropError } from "../core/prop-error";
 
 /** Where each rule below comes from. */
 export const ECR_SOURCES = {
-  lifecycle: "https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html (\"Lifecycle policy evaluation rules\": an image is expired by exactly one or zero rules; only one rule may select untagged images; the set of rules must contain a unique set of tag prefixes; with tagPrefixList an image matches if all prefixes match any of its tags; tagStatus any matches every image) and lifecycle_policy_syntax (countNumber: a positive integer; countUnit only with sinceImagePushed)",
-  indexScan: "An image index (what buildx pushes with SBOM or provenance attestations: application/vnd.oci.image.index.v1+json) is not scanned by ECR's basic scanning (\"An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be scanned\": moby/buildkit issue 3499, alexjurkiewicz/ecr-scan-image issue 43)",
-  imagetools: "docker buildx imagetools create wraps a single image manifest into a new manifest list (a new digest; util/imagetools/create.go returns the source bytes unchanged only for an index): copies between repositories use skopeo copy --preserve-digests instead",
+  lifecycle:
+    'https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html ("Lifecycle policy evaluation rules": an image is expired by exactly one or zero rules; only one rule may select untagged images; the set of rules must contain a unique set of tag prefixes; with tagPrefixList an image matches if all prefixes match any of its tags; tagStatus any matches every image) and lifecycle_policy_syntax (countNumber: a positive integer; countUnit only with sinceImagePushed)',
+  indexScan:
+    "An image index (what buildx pushes with SBOM or provenance attestations: application/vnd.oci.image.index.v1+json) is not scanned by ECR's basic scanning (\"An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be scanned\": moby/buildkit issue 3499, alexjurkiewicz/ecr-scan-image issue 43)",
+  imagetools:
+    "docker buildx imagetools create wraps a single image manifest into a new manifest list (a new digest; util/imagetools/create.go returns the source bytes unchanged only for an index): copies between repositories use skopeo copy --preserve-digests instead",
 } as const;
 
 /** The prefix of the tags releases add; no lifecycle rule may select it. */
@@ -23,8 +26,8 @@ export const RELEASE_TAG_PREFIX = "release-";
 
 /** The tag an environment's release adds to the released digest in its repository. */
 export function releaseTag(version: string, imageDigest: string): string {
-  if (!/^[1-9]\d*$/.test(version)) throw new PropError("releaseTag", "version", version, "a registered model version such as \"3\"");
-  if (!/^sha256:[a-f0-9]{64}$/.test(imageDigest)) throw new PropError("releaseTag", "imageDigest", imageDigest, "\"sha256:<64 hex>\"");
+  if (!/^[1-9]\d*$/.test(version)) throw new PropError("releaseTag", "version", version, 'a registered model version such as "3"');
+  if (!/^sha256:[a-f0-9]{64}$/.test(imageDigest)) throw new PropError("releaseTag", "imageDigest", imageDigest, '"sha256:<64 hex>"');
   return `${RELEASE_TAG_PREFIX}v${version}-${imageDigest.slice(7, 19)}`;
 }
 
@@ -62,18 +65,24 @@ export function releaseTagOverlap(prefix: string): string | undefined {
 
 /** The lifecycle rules of a model repository. */
 export function lifecycleRules(retention: ImageRetention): EcrLifecycleRule[] {
-  const rules: EcrLifecycleRule[] = [{
-    rulePriority: 1,
-    description: `unreleased images (pushed by digest, never tagged): keep the last ${retention.untagged}`,
-    selection: { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: retention.untagged },
-    action: { type: "expire" },
-  }];
-  Object.entries(retention.tagPrefixes ?? {}).sort(([a], [b]) => a.localeCompare(b)).forEach(([prefix, keep], i) => rules.push({
-    rulePriority: i + 2,
-    description: `images tagged ${prefix}*: keep the last ${keep}`,
-    selection: { tagStatus: "tagged", tagPrefixList: [prefix], countType: "imageCountMoreThan", countNumber: keep },
-    action: { type: "expire" },
-  }));
+  const rules: EcrLifecycleRule[] = [
+    {
+      rulePriority: 1,
+      description: `unreleased images (pushed by digest, never tagged): keep the last ${retention.untagged}`,
+      selection: { tagStatus: "untagged", countType: "imageCountMoreThan", countNumber: retention.untagged },
+      action: { type: "expire" },
+    },
+  ];
+  Object.entries(retention.tagPrefixes ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .forEach(([prefix, keep], i) =>
+      rules.push({
+        rulePriority: i + 2,
+        description: `images tagged ${prefix}*: keep the last ${keep}`,
+        selection: { tagStatus: "tagged", tagPrefixList: [prefix], countType: "imageCountMoreThan", countNumber: keep },
+        action: { type: "expire" },
+      }),
+    );
   return rules;
 }
 
@@ -87,9 +96,12 @@ export function lifecyclePolicyProblems(rules: readonly EcrLifecycleRule[]): str
   if (new Set(prefixes).size !== prefixes.length) problems.push("the rules must contain a unique set of tag prefixes");
   for (const r of rules) {
     const s = r.selection;
-    if (!Number.isInteger(s.countNumber) || s.countNumber < 1) problems.push(`rule ${r.rulePriority}: countNumber must be a positive whole number, got ${s.countNumber}`);
-    if (s.tagStatus === "tagged" && (s.tagPrefixList ?? []).length === 0) problems.push(`rule ${r.rulePriority}: a tagged rule needs a tagPrefixList`);
-    if ((s.countType === "sinceImagePushed") !== (s.countUnit === "days")) problems.push(`rule ${r.rulePriority}: countUnit "days" goes with sinceImagePushed, and only with it`);
+    if (!Number.isInteger(s.countNumber) || s.countNumber < 1)
+      problems.push(`rule ${r.rulePriority}: countNumber must be a positive whole number, got ${s.countNumber}`);
+    if (s.tagStatus === "tagged" && (s.tagPrefixList ?? []).length === 0)
+      problems.push(`rule ${r.rulePriority}: a tagged rule needs a tagPrefixList`);
+    if ((s.countType === "sinceImagePushed") !== (s.countUnit === "days"))
+      problems.push(`rule ${r.rulePriority}: countUnit "days" goes with sinceImagePushed, and only with it`);
     if (s.tagStatus === "any") problems.push(`rule ${r.rulePriority}: tagStatus "any" selects released images too`);
     for (const p of s.tagPrefixList ?? []) {
       const overlap = releaseTagOverlap(p);
@@ -104,10 +116,12 @@ export function lifecyclePolicyProblems(rules: readonly EcrLifecycleRule[]): str
  * whose selection matches it; undefined: no rule ever expires it).
  */
 export function ruleSelecting(rules: readonly EcrLifecycleRule[], tags: readonly string[]): EcrLifecycleRule | undefined {
-  return [...rules].sort((a, b) => a.rulePriority - b.rulePriority).find((r) => {
-    const s = r.selection;
-    if (s.tagStatus === "any") return true;
-    if (s.tagStatus === "untagged") return tags.length === 0;
-    return tags.length > 0 && (s.tagPrefixList ?? []).every((p) => tags.some((t) => t.startsWith(p)));
-  });
+  return [...rules]
+    .sort((a, b) => a.rulePriority - b.rulePriority)
+    .find((r) => {
+      const s = r.selection;
+      if (s.tagStatus === "any") return true;
+      if (s.tagStatus === "untagged") return tags.length === 0;
+      return tags.length > 0 && (s.tagPrefixList ?? []).every((p) => tags.some((t) => t.startsWith(p)));
+    });
 }

@@ -67,7 +67,13 @@ export function artifactAccess(store: ArtifactStoreRef, options: ArtifactAccessO
   const statements: IamPolicyStatement[] = [];
   if (options.list) {
     const listed = options.list === "including-prefix" ? [prefix, `${prefix}/*`] : [`${prefix}/*`];
-    statements.push({ Sid: sids.list, Effect: "Allow", Action: "s3:ListBucket", Resource: store.bucketArn, Condition: { StringLike: { "s3:prefix": listed } } });
+    statements.push({
+      Sid: sids.list,
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: store.bucketArn,
+      Condition: { StringLike: { "s3:prefix": listed } },
+    });
   }
   const objectActions = [
     ...(options.read ? ["s3:GetObject"] : []),

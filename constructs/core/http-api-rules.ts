@@ -7,9 +7,12 @@
 
 /** Where each rule below comes from. */
 export const HTTP_API_SOURCES = {
-  parameterMapping: "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html (Transform API requests and responses for HTTP APIs: keys, values, \"Reserved headers\"); awsdocs/amazon-api-gateway-developer-guide doc_source/http-api-parameter-mapping.md",
-  jwtAuthorizer: "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html (\"iss - Must match the issuer that is configured for the authorizer\")",
-  stageRouteSettings: "CreateStage answers NotFoundException \"Unable to find Route by key <key> within the provided RouteSettings\" for a route that does not exist yet (terraform-aws-modules/terraform-aws-apigateway-v2 pull request 80; aws/serverless-application-model issue 2479): the stage must be created after its routes",
+  parameterMapping:
+    'https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html (Transform API requests and responses for HTTP APIs: keys, values, "Reserved headers"); awsdocs/amazon-api-gateway-developer-guide doc_source/http-api-parameter-mapping.md',
+  jwtAuthorizer:
+    'https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html ("iss - Must match the issuer that is configured for the authorizer")',
+  stageRouteSettings:
+    'CreateStage answers NotFoundException "Unable to find Route by key <key> within the provided RouteSettings" for a route that does not exist yet (terraform-aws-modules/terraform-aws-apigateway-v2 pull request 80; aws/serverless-application-model issue 2479): the stage must be created after its routes',
 } as const;
 
 /**
@@ -19,9 +22,24 @@ export const HTTP_API_SOURCES = {
  */
 export const HTTP_API_RESERVED_HEADERS = {
   exact: [
-    "authorization", "connection", "content-encoding", "content-length", "content-location", "forwarded",
-    "keep-alive", "origin", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "via",
+    "authorization",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-location",
+    "forwarded",
+    "keep-alive",
+    "origin",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "via",
   ],
   prefixes: ["access-control-", "apigw-", "x-amz-", "x-amzn-"],
 } as const;
@@ -29,7 +47,9 @@ export const HTTP_API_RESERVED_HEADERS = {
 /** True when parameter mapping may not name `header` (HTTP_API_RESERVED_HEADERS). */
 export function isReservedHttpApiHeader(header: string): boolean {
   const h = header.toLowerCase();
-  return (HTTP_API_RESERVED_HEADERS.exact as readonly string[]).includes(h) || HTTP_API_RESERVED_HEADERS.prefixes.some((p) => h.startsWith(p));
+  return (
+    (HTTP_API_RESERVED_HEADERS.exact as readonly string[]).includes(h) || HTTP_API_RESERVED_HEADERS.prefixes.some((p) => h.startsWith(p))
+  );
 }
 
 /** A request parameter mapping key: `append|overwrite|remove:header.<name>`, `...:querystring.<name>`, `overwrite:path`. */
@@ -41,7 +61,8 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * `$context.<variable>` (only `.` and `_` as special characters), `$stageVariables.<name>`, each also as
  * `${...}` inside a longer string.
  */
-const VARIABLE = /^(request\.(header|querystring|path)\.[A-Za-z0-9_.-]+|request\.body(\.[A-Za-z0-9_.[\]'"-]+)?|request\.path|context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)$/;
+const VARIABLE =
+  /^(request\.(header|querystring|path)\.[A-Za-z0-9_.-]+|request\.body(\.[A-Za-z0-9_.[\]'"-]+)?|request\.path|context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)$/;
 
 /**
  * What is wrong with an integration's `request_parameters` in AWS's eyes (empty when nothing is). Each
@@ -52,17 +73,24 @@ export function requestParameterProblems(params: Readonly<Record<string, string>
   for (const [key, value] of Object.entries(params)) {
     const m = REQUEST_KEY.exec(key);
     if (!m) {
-      problems.push(`"${key}" is not a request parameter mapping key (append|overwrite|remove:header.<name>, append|overwrite|remove:querystring.<name>, or overwrite:path)`);
+      problems.push(
+        `"${key}" is not a request parameter mapping key (append|overwrite|remove:header.<name>, append|overwrite|remove:querystring.<name>, or overwrite:path)`,
+      );
       continue;
     }
     if (m[2] === "header") {
       if (!HEADER_NAME.test(m[3])) problems.push(`"${key}": "${m[3]}" is not an HTTP header name`);
-      else if (isReservedHttpApiHeader(m[3])) problems.push(`"${key}": ${m[3]} is a reserved header that HTTP API parameter mapping may not append, overwrite or remove`);
+      else if (isReservedHttpApiHeader(m[3]))
+        problems.push(`"${key}": ${m[3]} is a reserved header that HTTP API parameter mapping may not append, overwrite or remove`);
     }
     for (const expr of selectionExpressions(value)) {
-      if (!VARIABLE.test(expr)) problems.push(`"${key}": the value's "$${expr}" is not a selection expression API Gateway knows ($request.header|querystring|body|path..., $context.<variable> with only '.' and '_', $stageVariables.<name>)`);
+      if (!VARIABLE.test(expr))
+        problems.push(
+          `"${key}": the value's "$${expr}" is not a selection expression API Gateway knows ($request.header|querystring|body|path..., $context.<variable> with only '.' and '_', $stageVariables.<name>)`,
+        );
       const header = /^request\.header\.(.+)$/.exec(expr);
-      if (header && isReservedHttpApiHeader(header[1])) problems.push(`"${key}": ${header[1]} is a reserved header that HTTP API parameter mapping may not read`);
+      if (header && isReservedHttpApiHeader(header[1]))
+        problems.push(`"${key}": ${header[1]} is a reserved header that HTTP API parameter mapping may not read`);
     }
   }
   return problems;
@@ -74,4 +102,3 @@ function selectionExpressions(value: string): string[] {
   if (braced.length > 0) return braced;
   return value.startsWith("$") ? [value.slice(1)] : [];
 }
-

@@ -18,8 +18,18 @@ import { PropError } from "./prop-error";
 
 /** What the administrators of a stack's key may do to it (what Terraform does to an aws_kms_key and its alias). */
 export const KEY_ADMINISTRATION_ACTIONS: readonly string[] = [
-  "kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:EnableKey", "kms:DisableKey",
-  "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+  "kms:PutKeyPolicy",
+  "kms:UpdateKeyDescription",
+  "kms:EnableKeyRotation",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:DisableKey",
+  "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
 ];
 
 /** One statement of a key policy. */
@@ -38,12 +48,24 @@ export function accountStatement(partition: string, accountId: string, sid = "Ac
 }
 
 /** The statement naming the roles that manage the key (they must exist when the key is created: the bootstrap creates the deploy role). */
-export function administratorsStatement(administratorArns: readonly string[], scope: IConstruct | string = "administratorsStatement"): KeyPolicyStatement[] {
+export function administratorsStatement(
+  administratorArns: readonly string[],
+  scope: IConstruct | string = "administratorsStatement",
+): KeyPolicyStatement[] {
   if (administratorArns.length === 0) return [];
   for (const arn of administratorArns) {
-    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/.test(arn)) throw new PropError(scope, "keyAdministratorArns", arn, "IAM role ARNs");
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,64}$/.test(arn))
+      throw new PropError(scope, "keyAdministratorArns", arn, "IAM role ARNs");
   }
-  return [{ Sid: "StackDeployRoleAdministersKey", Effect: "Allow", Principal: { AWS: [...administratorArns] }, Action: [...KEY_ADMINISTRATION_ACTIONS], Resource: "*" }];
+  return [
+    {
+      Sid: "StackDeployRoleAdministersKey",
+      Effect: "Allow",
+      Principal: { AWS: [...administratorArns] },
+      Action: [...KEY_ADMINISTRATION_ACTIONS],
+      Resource: "*",
+    },
+  ];
 }
 
 /**
@@ -52,7 +74,14 @@ export function administratorsStatement(administratorArns: readonly string[], sc
  * key's account). Undefined when there is nothing beyond KMS's default policy (no administrator, no extra
  * statement): the key then keeps the default one, as a key without a policy does.
  */
-export function stackKeyPolicy(opts: { partition?: string; accountId?: string; administratorArns?: readonly string[]; extra?: readonly KeyPolicyStatement[]; accountSid?: string; scope?: IConstruct | string }): string | undefined {
+export function stackKeyPolicy(opts: {
+  partition?: string;
+  accountId?: string;
+  administratorArns?: readonly string[];
+  extra?: readonly KeyPolicyStatement[];
+  accountSid?: string;
+  scope?: IConstruct | string;
+}): string | undefined {
   const arns = opts.administratorArns ?? [];
   const scope = opts.scope ?? "stackKeyPolicy";
   const admins = administratorsStatement(arns, scope);
@@ -61,7 +90,17 @@ export function stackKeyPolicy(opts: { partition?: string; accountId?: string; a
   const accounts = new Set(arns.map((a) => a.split(":")[4]));
   const accountId = opts.accountId ?? arns[0]?.split(":")[4];
   const partition = opts.partition ?? arns[0]?.split(":")[1];
-  if (!accountId || !partition) throw new PropError(scope, accountId ? "partition" : "accountId", accountId ? partition : accountId, "the key's account and partition (or an administrator role to take them from)");
-  if ([...accounts].some((a) => a !== accountId)) throw new PropError(scope, "keyAdministratorArns", arns, `roles of the key's account ${accountId}`);
-  return JSON.stringify({ Version: "2012-10-17", Statement: [accountStatement(partition, accountId, opts.accountSid), ...extra, ...admins] });
+  if (!accountId || !partition)
+    throw new PropError(
+      scope,
+      accountId ? "partition" : "accountId",
+      accountId ? partition : accountId,
+      "the key's account and partition (or an administrator role to take them from)",
+    );
+  if ([...accounts].some((a) => a !== accountId))
+    throw new PropError(scope, "keyAdministratorArns", arns, `roles of the key's account ${accountId}`);
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [accountStatement(partition, accountId, opts.accountSid), ...extra, ...admins],
+  });
 }

@@ -21,23 +21,57 @@ import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../ci-roles";
 
 /** S3 actions a workload role may have, on the platform's buckets only. */
 export const WORKLOAD_S3_ACTIONS: readonly string[] = [
-  "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListBucket", "s3:GetBucketLocation",
-  "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:GetObjectTagging", "s3:PutObjectTagging",
+  "s3:GetObject",
+  "s3:PutObject",
+  "s3:DeleteObject",
+  "s3:AbortMultipartUpload",
+  "s3:ListBucket",
+  "s3:GetBucketLocation",
+  "s3:ListBucketMultipartUploads",
+  "s3:ListMultipartUploadParts",
+  "s3:GetObjectTagging",
+  "s3:PutObjectTagging",
   // S3 replication (artifacts.replicationRegion): what S3 does with the replication role.
-  "s3:GetReplicationConfiguration", "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
-  "s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
+  "s3:GetReplicationConfiguration",
+  "s3:GetObjectVersionForReplication",
+  "s3:GetObjectVersionAcl",
+  "s3:GetObjectVersionTagging",
+  "s3:ReplicateObject",
+  "s3:ReplicateDelete",
+  "s3:ReplicateTags",
 ];
 
 /** Every other action a workload role may have (on any resource: their own policies scope them). */
-export const WORKLOAD_ACTIONS: readonly string[] = [...new Set([
-  "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey",
-  "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-  "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:ListImages",
-  "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
-  // AmazonRDSEnhancedMonitoringRole (the monitoring role's managed policy).
-  "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents",
-  ...loadBalancerControllerPolicy.Statement.flatMap((s) => [s.Action].flat()),
-])].sort();
+export const WORKLOAD_ACTIONS: readonly string[] = [
+  ...new Set([
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:DescribeImages",
+    "ecr:DescribeImageScanFindings",
+    "ecr:ListImages",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    // AmazonRDSEnhancedMonitoringRole (the monitoring role's managed policy).
+    "logs:CreateLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    ...loadBalancerControllerPolicy.Statement.flatMap((s) => [s.Action].flat()),
+  ]),
+].sort();
 
 /** Props of {@link WorkloadBoundary}. */
 export interface WorkloadBoundaryProps {
@@ -56,7 +90,8 @@ export class WorkloadBoundary extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkloadBoundaryProps) {
     super(scope, id);
-    if (props.bucketNames.length === 0) throw new PropError(this, "bucketNames", props.bucketNames, "at least one bucket (the artifact store's)");
+    if (props.bucketNames.length === 0)
+      throw new PropError(this, "bucketNames", props.bucketNames, "at least one bucket (the artifact store's)");
     const partition = partitionOf(props.region);
     const buckets = [...new Set(props.bucketNames)].map((b) => `arn:${partition}:s3:::${b}`);
     this.policy = new IamPolicy(this, "policy", {

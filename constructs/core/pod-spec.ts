@@ -33,7 +33,8 @@ export function restrictedContainerSecurityContext(uid: string) {
 export function toK8sEnv(e: EnvVar) {
   if ("value" in e) return { name: e.name, value: e.value };
   if ("secretKeyRef" in e) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
-  if ("configMapKeyRef" in e) return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMapKeyRef.name, key: e.configMapKeyRef.key } } };
+  if ("configMapKeyRef" in e)
+    return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMapKeyRef.name, key: e.configMapKeyRef.key } } };
   return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef.fieldPath } } };
 }
 

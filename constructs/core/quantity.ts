@@ -38,7 +38,7 @@ export const MEMORY_PATTERN = MEMORY;
 
 /** Problem with a CPU quantity (Kubernetes' smallest unit is 1m; zero is no CPU at all), or undefined. */
 export function cpuProblem(value: string): string | undefined {
-  const rule = "a Kubernetes CPU quantity of at least 1m, such as \"250m\" or \"1\"";
+  const rule = 'a Kubernetes CPU quantity of at least 1m, such as "250m" or "1"';
   const cores = parseCpu(value);
   if (cores === undefined) return rule;
   if (cores === 0) return `${rule}: zero CPU is no CPU`;
@@ -49,7 +49,7 @@ export function cpuProblem(value: string): string | undefined {
 
 /** Problem with a memory quantity (at least 1Mi: a container cannot start in less), or undefined. */
 export function memoryProblem(value: string): string | undefined {
-  const rule = "a Kubernetes memory quantity of at least 1Mi, such as \"512Mi\" or \"2Gi\"";
+  const rule = 'a Kubernetes memory quantity of at least 1Mi, such as "512Mi" or "2Gi"';
   const bytes = parseMemory(value);
   if (bytes === undefined) return rule;
   if (bytes === 0) return `${rule}: zero memory is no memory`;

@@ -149,14 +149,22 @@ export class WorkloadRole extends Construct {
     if (mode !== "pod-identity" && mode !== "irsa") throw new PropError(this, modeField, String(mode), `"pod-identity" or "irsa"`);
     if (!props.clusterName) throw new PropError(this, "clusterName", props.clusterName, "the name of the EKS cluster");
     if (known(props.clusterName) && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(props.clusterName)) {
-      throw new PropError(this, "clusterName", props.clusterName, `an EKS cluster name (1-100 letters, digits, '-' and '_', starting with a letter or digit)`);
+      throw new PropError(
+        this,
+        "clusterName",
+        props.clusterName,
+        `an EKS cluster name (1-100 letters, digits, '-' and '_', starting with a letter or digit)`,
+      );
     }
     if (known(props.namespace) && !DNS_LABEL.test(props.namespace)) throw new PropError(this, "namespace", props.namespace, `a DNS label`);
     if (!DNS_LABEL.test(sa ?? "")) throw new PropError(this, "serviceAccountName", sa, `a DNS label`);
-    if (!/^[\w+=,.@-]{1,64}$/.test(props.roleName ?? "")) throw new PropError(this, "roleName", props.roleName, `1-64 characters of letters, digits and +=,.@_-`);
-    if (known(props.accountId) && !/^\d{12}$/.test(props.accountId)) throw new PropError(this, "accountId", props.accountId, `a 12-digit AWS account id`);
+    if (!/^[\w+=,.@-]{1,64}$/.test(props.roleName ?? ""))
+      throw new PropError(this, "roleName", props.roleName, `1-64 characters of letters, digits and +=,.@_-`);
+    if (known(props.accountId) && !/^\d{12}$/.test(props.accountId))
+      throw new PropError(this, "accountId", props.accountId, `a 12-digit AWS account id`);
     if (!props.accountId) throw new PropError(this, "accountId", props.accountId, "the cluster's 12-digit AWS account id");
-    if (known(props.region) && !/^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(props.region)) throw new PropError(this, "region", props.region, `an AWS region such as "eu-west-1"`);
+    if (known(props.region) && !/^[a-z]{2,4}(-[a-z]+)+-\d+$/.test(props.region))
+      throw new PropError(this, "region", props.region, `an AWS region such as "eu-west-1"`);
     if (!props.region) throw new PropError(this, "region", props.region, "the cluster's AWS region");
     const maxSession = props.maxSessionDurationSeconds;
     if (maxSession !== undefined && (!Number.isInteger(maxSession) || maxSession < 3600 || maxSession > 43200)) {
@@ -166,13 +174,19 @@ export class WorkloadRole extends Construct {
     if (mode === "irsa") {
       issuer = oidcIssuerOf(props.oidcProviderArn);
       if (!issuer) {
-        throw new PropError(this, oidcField, props.oidcProviderArn, `the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa"`);
+        throw new PropError(
+          this,
+          oidcField,
+          props.oidcProviderArn,
+          `the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when ${modeField} is "irsa"`,
+        );
       }
     }
     const inline = props.inlinePolicies ?? [];
     const seen = new Set<string>();
     for (const p of inline) {
-      if (!/^[\w+=,.@-]{1,128}$/.test(p.name)) throw new PropError(this, "inlinePolicies", p.name, "names of 1-128 characters of letters, digits and +=,.@_-");
+      if (!/^[\w+=,.@-]{1,128}$/.test(p.name))
+        throw new PropError(this, "inlinePolicies", p.name, "names of 1-128 characters of letters, digits and +=,.@_-");
       if (seen.has(p.name)) throw new PropError(this, "inlinePolicies", p.name, "names unique on the role (this one is given twice)");
       seen.add(p.name);
     }
@@ -187,19 +201,28 @@ export class WorkloadRole extends Construct {
     });
     this.roleArn = this.role.arn;
 
-    this.inlinePolicies = inline.map((p) => new IamRolePolicy(this, p.id ?? `policy_${p.name.replace(/[^A-Za-z0-9_]/g, "_")}`, {
-      role: this.role.id,
-      name: p.name,
-      policy: JSON.stringify(p.document),
-    }));
-    this.policyAttachments = (props.managedPolicies ?? []).map((m, i) => new IamRolePolicyAttachment(this, m.id ?? `policy_attachment_${i}`, {
-      role: this.role.name,
-      policyArn: m.policyArn,
-    }));
+    this.inlinePolicies = inline.map(
+      (p) =>
+        new IamRolePolicy(this, p.id ?? `policy_${p.name.replace(/[^A-Za-z0-9_]/g, "_")}`, {
+          role: this.role.id,
+          name: p.name,
+          policy: JSON.stringify(p.document),
+        }),
+    );
+    this.policyAttachments = (props.managedPolicies ?? []).map(
+      (m, i) =>
+        new IamRolePolicyAttachment(this, m.id ?? `policy_attachment_${i}`, {
+          role: this.role.name,
+          policyArn: m.policyArn,
+        }),
+    );
 
     if (mode === "pod-identity") {
       if (props.checkPodIdentityAgent ?? true) {
-        new DataAwsEksAddon(this, ids.podIdentityAgent ?? "pod_identity_agent", { clusterName: props.clusterName, addonName: "eks-pod-identity-agent" });
+        new DataAwsEksAddon(this, ids.podIdentityAgent ?? "pod_identity_agent", {
+          clusterName: props.clusterName,
+          addonName: "eks-pod-identity-agent",
+        });
       }
       this.association = new EksPodIdentityAssociation(this, ids.association ?? "association", {
         clusterName: props.clusterName,

@@ -57,7 +57,8 @@ export function driftCommand(inputs: {
   const { config, modelName } = inputs;
   const model = config.serving.models[modelName];
   const release = config.serving.releases[modelName];
-  if (!model || !release) throw new Error(`driftCommand: serving.models.${modelName} has no release; the drift job compares a released version`);
+  if (!model || !release)
+    throw new Error(`driftCommand: serving.models.${modelName} has no release; the drift job compares a released version`);
   const d = model.drift;
   const e = config.events;
   const channels: Record<string, unknown> = {};
@@ -81,7 +82,11 @@ export function driftCommand(inputs: {
     }
     if (e.email) {
       channels.email = {
-        smtpHost: e.email.smtpHost, smtpPort: e.email.smtpPort, startTls: e.email.startTls, from: e.email.from, to: e.email.to,
+        smtpHost: e.email.smtpHost,
+        smtpPort: e.email.smtpPort,
+        startTls: e.email.startTls,
+        from: e.email.from,
+        to: e.email.to,
         ...(e.email.username ? { username: e.email.username } : {}),
       };
       if (refs.smtp) env.push({ name: EVENTS_ENV.smtp, secretKeyRef: { ...refs.smtp } });
@@ -93,14 +98,22 @@ export function driftCommand(inputs: {
     command: ["mlflow-platform"],
     args: [
       "drift",
-      "--model-name", modelName,
-      "--model-version", release.version,
-      "--bucket", inputs.bucketName,
-      "--prefix", inputs.prefix ?? INFERENCE_LOG_PREFIX,
-      "--window-hours", String(d.windowHours),
-      "--psi-threshold", String(d.psiThreshold),
-      "--p-value", String(d.pValue),
-      "--min-records", String(d.minRecords),
+      "--model-name",
+      modelName,
+      "--model-version",
+      release.version,
+      "--bucket",
+      inputs.bucketName,
+      "--prefix",
+      inputs.prefix ?? INFERENCE_LOG_PREFIX,
+      "--window-hours",
+      String(d.windowHours),
+      "--psi-threshold",
+      String(d.psiThreshold),
+      "--p-value",
+      String(d.pValue),
+      "--min-records",
+      String(d.minRecords),
     ],
     env,
   };

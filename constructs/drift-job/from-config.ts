@@ -13,7 +13,9 @@ import { managedLabels } from "../core/labels";
 
 /** The DriftJob props of one served model; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function driftJobProps(
-  config: EnvironmentConfig, namePrefix: string, modelName: string,
+  config: EnvironmentConfig,
+  namePrefix: string,
+  modelName: string,
   deps: Pick<DriftJobProps, "dependsOn"> & { readonly artifactStore: ArtifactStoreContract },
 ): DriftJobProps {
   const m = config.serving.models[modelName];

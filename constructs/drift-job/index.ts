@@ -31,7 +31,11 @@ export class DriftJob extends Construct {
 
   constructor(scope: Construct, id: string, props: DriftJobProps) {
     super(scope, id);
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      role: this.role,
+    } = apiClientCronJob(this, props, {
       containerName: "drift",
       prefix: { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX },
       roleDescription: `Model drift job (${props.namespace}/${props.name} on ${props.clusterName}): reads one model's inference log`,

@@ -148,9 +148,7 @@ export function albAnnotations(props: Omit<MlflowIngressProps, "target">): Recor
     "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelay}`,
     // The controller creates the ALB, its target group and security group: the AWS provider's default
     // tags never reach them, so the tags go in the annotation.
-    ...(props.tags && Object.keys(props.tags).length > 0
-      ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation({ ...props.tags }) }
-      : {}),
+    ...(props.tags && Object.keys(props.tags).length > 0 ? { "alb.ingress.kubernetes.io/tags": albTagsAnnotation({ ...props.tags }) } : {}),
   };
 }
 
@@ -171,16 +169,26 @@ export class MlflowIngress extends Construct {
 
     // ── Validation (synth time) ──
     if (!props.certificateDomains.some((d) => certificateCovers(d, hostname))) {
-      throw new PropError(this, "hostname", hostname, `a name covered by certificateDomains (${props.certificateDomains.join(", ")}), or another certificate`);
+      throw new PropError(
+        this,
+        "hostname",
+        hostname,
+        `a name covered by certificateDomains (${props.certificateDomains.join(", ")}), or another certificate`,
+      );
     }
     if (kind === "alb" && !MODERN_ALB_TLS_POLICY.test(sslPolicy)) {
-      throw new PropError(this, "sslPolicy", sslPolicy, "a policy without TLS versions below 1.2, e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\"");
+      throw new PropError(
+        this,
+        "sslPolicy",
+        sslPolicy,
+        'a policy without TLS versions below 1.2, e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"',
+      );
     }
     if (kind === "alb" && !props.certificateArn) {
-      throw new PropError(this, "certificateArn", props.certificateArn, "the ACM certificate for the hostname when kind is \"alb\"");
+      throw new PropError(this, "certificateArn", props.certificateArn, 'the ACM certificate for the hostname when kind is "alb"');
     }
     if (kind === "gateway-api" && !props.gatewayRef) {
-      throw new PropError(this, "gatewayRef", props.gatewayRef, "the Gateway's namespace and name when kind is \"gateway-api\"");
+      throw new PropError(this, "gatewayRef", props.gatewayRef, 'the Gateway\'s namespace and name when kind is "gateway-api"');
     }
     const idle = props.idleTimeoutSeconds ?? INGRESS_DEFAULTS.idleTimeoutSeconds;
     if (!Number.isInteger(idle) || idle < 1 || idle > 4000) {
@@ -188,7 +196,12 @@ export class MlflowIngress extends Construct {
     }
     const dereg = props.deregistrationDelaySeconds;
     if (dereg !== undefined && (!Number.isInteger(dereg) || dereg < 0 || dereg > ALB_MAX_DEREGISTRATION_DELAY_SECONDS)) {
-      throw new PropError(this, "deregistrationDelaySeconds", dereg, `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`);
+      throw new PropError(
+        this,
+        "deregistrationDelaySeconds",
+        dereg,
+        `a whole number from 0 to ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} (the ALB limit)`,
+      );
     }
     if (target.serviceName === "" || !Number.isInteger(target.port)) {
       throw new PropError(this, "target", target, "the auth proxy's contract (service name and port)");
@@ -201,16 +214,20 @@ export class MlflowIngress extends Construct {
         metadata: { name, namespace: target.namespace, labels, annotations: albAnnotations(props) },
         spec: {
           ingressClassName: ALB_INGRESS_CLASS,
-          rule: [{
-            host: hostname,
-            http: {
-              path: [{
-                path: "/",
-                pathType: "Prefix",
-                backend: { service: { name: target.serviceName, port: { number: target.port } } },
-              }],
+          rule: [
+            {
+              host: hostname,
+              http: {
+                path: [
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: target.serviceName, port: { number: target.port } } },
+                  },
+                ],
+              },
             },
-          }],
+          ],
         },
         dependsOn: props.dependsOn,
       });
@@ -224,13 +241,15 @@ export class MlflowIngress extends Construct {
           spec: {
             parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gw.namespace, name: gw.name }],
             hostnames: [hostname],
-            rules: [{
-              matches: [{ path: { type: "PathPrefix", value: "/" } }],
-              backendRefs: [{ group: "", kind: "Service", name: target.serviceName, port: target.port }],
-              // No limit on a whole request (a large artifact transfer may take longer than any fixed
-              // bound); silence is bounded by the Gateway's idle timeout and the proxy's upstream timeout.
-              timeouts: { request: "0s" },
-            }],
+            rules: [
+              {
+                matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                backendRefs: [{ group: "", kind: "Service", name: target.serviceName, port: target.port }],
+                // No limit on a whole request (a large artifact transfer may take longer than any fixed
+                // bound); silence is bounded by the Gateway's idle timeout and the proxy's upstream timeout.
+                timeouts: { request: "0s" },
+              },
+            ],
           },
         },
         dependsOn: props.dependsOn,

@@ -7,7 +7,11 @@ import type { LoadBalancerControllerProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
 
 /** The LoadBalancerController props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
-export function loadBalancerControllerProps(config: EnvironmentConfig, namePrefix: string, deps: Pick<LoadBalancerControllerProps, "vpcId">): LoadBalancerControllerProps {
+export function loadBalancerControllerProps(
+  config: EnvironmentConfig,
+  namePrefix: string,
+  deps: Pick<LoadBalancerControllerProps, "vpcId">,
+): LoadBalancerControllerProps {
   return {
     clusterName: config.cluster.name,
     region: config.aws.region,

@@ -95,8 +95,10 @@ export class LoadBalancerController extends Construct {
     const roleName = props.roleName ?? `${props.clusterName}-aws-load-balancer-controller`;
     const sa = LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT;
 
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10) throw new PropError(this, "replicas", replicas, `a whole number from 1 to 10`);
-    if (!/^\d+\.\d+\.\d+$/.test(chartVersion)) throw new PropError(this, "chartVersion", chartVersion, `an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}"`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 10)
+      throw new PropError(this, "replicas", replicas, `a whole number from 1 to 10`);
+    if (!/^\d+\.\d+\.\d+$/.test(chartVersion))
+      throw new PropError(this, "chartVersion", chartVersion, `an exact chart version such as "${LOAD_BALANCER_CONTROLLER_CHART_VERSION}"`);
 
     const policy = new IamPolicy(this, "policy", {
       name: roleName,
@@ -128,28 +130,30 @@ export class LoadBalancerController extends Construct {
       repository: LOAD_BALANCER_CONTROLLER_REPOSITORY,
       chart: "aws-load-balancer-controller",
       version: chartVersion,
-      values: [JSON.stringify({
-        clusterName: props.clusterName,
-        region: props.region,
-        vpcId: props.vpcId,
-        replicaCount: replicas,
-        serviceAccount: {
-          create: true,
-          name: sa,
-          annotations: this.workloadRole.serviceAccountAnnotations,
-        },
-        // Pods as targets, internal unless an Ingress says otherwise.
-        defaultTargetType: "ip",
-        defaultLoadBalancerScheme: "internal",
-        defaultSSLPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
-        securityContext: {
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"] },
-          seccompProfile: { type: "RuntimeDefault" },
-        },
-      })],
+      values: [
+        JSON.stringify({
+          clusterName: props.clusterName,
+          region: props.region,
+          vpcId: props.vpcId,
+          replicaCount: replicas,
+          serviceAccount: {
+            create: true,
+            name: sa,
+            annotations: this.workloadRole.serviceAccountAnnotations,
+          },
+          // Pods as targets, internal unless an Ingress says otherwise.
+          defaultTargetType: "ip",
+          defaultLoadBalancerScheme: "internal",
+          defaultSSLPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+          securityContext: {
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+        }),
+      ],
       atomic: true,
       cleanupOnFail: true,
       wait: true,

@@ -37,7 +37,17 @@ export function p99Query(model: string, version: string, window = "2m"): string 
 export function analysisMetrics(model: string, version: string, t: AnalysisThresholds = {}) {
   const window = t.window ?? "2m";
   return [
-    { name: "error-ratio", query: errorRatioQuery(model, version, window), successCondition: `result[0] <= ${t.maxErrorRatio ?? 0.01}`, max: t.maxErrorRatio ?? 0.01 },
-    { name: "p99-latency", query: p99Query(model, version, window), successCondition: `result[0] <= ${t.maxP99Seconds ?? 0.25}`, max: t.maxP99Seconds ?? 0.25 },
+    {
+      name: "error-ratio",
+      query: errorRatioQuery(model, version, window),
+      successCondition: `result[0] <= ${t.maxErrorRatio ?? 0.01}`,
+      max: t.maxErrorRatio ?? 0.01,
+    },
+    {
+      name: "p99-latency",
+      query: p99Query(model, version, window),
+      successCondition: `result[0] <= ${t.maxP99Seconds ?? 0.25}`,
+      max: t.maxP99Seconds ?? 0.25,
+    },
   ];
 }

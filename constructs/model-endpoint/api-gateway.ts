@@ -152,32 +152,87 @@ export class ModelApi extends Construct {
     super(scope, id);
     if (props.models.length === 0) throw new PropError(this, "models", props.models, "at least one model");
     const certificate = arnProblem(props.certificateArn, {
-      what: "an ACM certificate", service: "acm", resource: /^certificate\/[0-9a-f-]{36}$/, example: "certificate/<uuid>", regional: true, partition: partitionOf(props.region),
+      what: "an ACM certificate",
+      service: "acm",
+      resource: /^certificate\/[0-9a-f-]{36}$/,
+      example: "certificate/<uuid>",
+      regional: true,
+      partition: partitionOf(props.region),
       region: { name: props.region, why: `not ${props.region}: a regional API's custom domain uses a certificate of its own region` },
     });
     if (certificate) throw new PropError(this, "certificateArn", props.certificateArn, certificate);
-    if (!/^https:\/\/\S+$/.test(props.issuerUrl)) throw new PropError(this, "issuerUrl", props.issuerUrl, `the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers)`);
-    if (props.audiences.length === 0) throw new PropError(this, "audiences", props.audiences, "at least one audience (the platform's OIDC client id)");
-    if (props.subnetIds.length < 2) throw new PropError(this, "subnetIds", props.subnetIds, "at least two private subnets (an ALB spans two zones)");
+    if (!/^https:\/\/\S+$/.test(props.issuerUrl))
+      throw new PropError(
+        this,
+        "issuerUrl",
+        props.issuerUrl,
+        `the https:// URL of the OIDC issuer (an HTTP API's JWT authorizer accepts only https issuers)`,
+      );
+    if (props.audiences.length === 0)
+      throw new PropError(this, "audiences", props.audiences, "at least one audience (the platform's OIDC client id)");
+    if (props.subnetIds.length < 2)
+      throw new PropError(this, "subnetIds", props.subnetIds, "at least two private subnets (an ALB spans two zones)");
     const timeoutMs = props.timeoutMs ?? HTTP_API_MAX_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS) throw new PropError(this, "timeoutMs", timeoutMs, `from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s)`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > HTTP_API_MAX_TIMEOUT_MS)
+      throw new PropError(this, "timeoutMs", timeoutMs, `from 50 to ${HTTP_API_MAX_TIMEOUT_MS} (HTTP APIs cut integrations at 30 s)`);
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
     const groupsClaim = props.groupsClaim ?? "groups";
-    if (!/^[A-Za-z0-9_]{1,64}$/.test(groupsClaim)) throw new PropError(this, "groupsClaim", groupsClaim, `a claim name of letters, digits and '_' (a context variable $context.authorizer.claims.<name>)`);
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(groupsClaim))
+      throw new PropError(
+        this,
+        "groupsClaim",
+        groupsClaim,
+        `a claim name of letters, digits and '_' (a context variable $context.authorizer.claims.<name>)`,
+      );
     const throttle = props.throttle ?? { ratePerSecond: 100, burst: 200 };
     const routeThrottle = props.routeThrottle ?? throttle;
-    if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst) throw new PropError(this, "routeThrottle", routeThrottle, `at most the stage's throttle ${JSON.stringify(throttle)} (the stage's limit applies first)`);
+    if (routeThrottle.ratePerSecond > throttle.ratePerSecond || routeThrottle.burst > throttle.burst)
+      throw new PropError(
+        this,
+        "routeThrottle",
+        routeThrottle,
+        `at most the stage's throttle ${JSON.stringify(throttle)} (the stage's limit applies first)`,
+      );
     const name = props.namePrefix;
     const arn = arnPrefix(props.region);
     const tgName = (s: string) => `${s.slice(0, 29).replace(/-+$/, "")}-tg`;
 
     // ── Internal load balancer in front of the model Services ──
-    const vpcLinkSg = new SecurityGroup(this, "vpc_link_sg", { name: `${name}-models-vpc-link`, description: "API Gateway VPC link to the models' internal load balancer", vpcId: props.vpcId });
-    const albSg = new SecurityGroup(this, "alb_sg", { name: `${name}-models-alb`, description: "Internal load balancer of the models: from the VPC link only", vpcId: props.vpcId });
-    new VpcSecurityGroupEgressRule(this, "vpc_link_to_alb", { securityGroupId: vpcLinkSg.id, referencedSecurityGroupId: albSg.id, ipProtocol: "tcp", fromPort: 80, toPort: 80, description: "to the models' load balancer" });
-    new VpcSecurityGroupIngressRule(this, "alb_from_vpc_link", { securityGroupId: albSg.id, referencedSecurityGroupId: vpcLinkSg.id, ipProtocol: "tcp", fromPort: 80, toPort: 80, description: "from the API's VPC link" });
+    const vpcLinkSg = new SecurityGroup(this, "vpc_link_sg", {
+      name: `${name}-models-vpc-link`,
+      description: "API Gateway VPC link to the models' internal load balancer",
+      vpcId: props.vpcId,
+    });
+    const albSg = new SecurityGroup(this, "alb_sg", {
+      name: `${name}-models-alb`,
+      description: "Internal load balancer of the models: from the VPC link only",
+      vpcId: props.vpcId,
+    });
+    new VpcSecurityGroupEgressRule(this, "vpc_link_to_alb", {
+      securityGroupId: vpcLinkSg.id,
+      referencedSecurityGroupId: albSg.id,
+      ipProtocol: "tcp",
+      fromPort: 80,
+      toPort: 80,
+      description: "to the models' load balancer",
+    });
+    new VpcSecurityGroupIngressRule(this, "alb_from_vpc_link", {
+      securityGroupId: albSg.id,
+      referencedSecurityGroupId: vpcLinkSg.id,
+      ipProtocol: "tcp",
+      fromPort: 80,
+      toPort: 80,
+      description: "from the API's VPC link",
+    });
     // To the pods (target type ip); the model's NetworkPolicy admits these subnets' CIDRs (serving.gatewayCidrs).
-    new VpcSecurityGroupEgressRule(this, "alb_to_pods", { securityGroupId: albSg.id, cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: MODEL_SERVER_PORT, toPort: MODEL_SERVER_PORT, description: "to the model server pods (VPC addresses)" });
+    new VpcSecurityGroupEgressRule(this, "alb_to_pods", {
+      securityGroupId: albSg.id,
+      cidrIpv4: "0.0.0.0/0",
+      ipProtocol: "tcp",
+      fromPort: MODEL_SERVER_PORT,
+      toPort: MODEL_SERVER_PORT,
+      description: "to the model server pods (VPC addresses)",
+    });
     this.loadBalancer = new Lb(this, "alb", {
       name: `${name}-models`.slice(0, 32).replace(/-+$/, ""),
       internal: true,
@@ -192,7 +247,12 @@ export class ModelApi extends Construct {
       loadBalancerArn: this.loadBalancer.arn,
       port: 80,
       protocol: "HTTP",
-      defaultAction: [{ type: "fixed-response", fixedResponse: { contentType: "application/json", statusCode: "404", messageBody: "{\"message\":\"no such model\"}" } }],
+      defaultAction: [
+        {
+          type: "fixed-response",
+          fixedResponse: { contentType: "application/json", statusCode: "404", messageBody: '{"message":"no such model"}' },
+        },
+      ],
     });
 
     // ── The API ──
@@ -211,9 +271,18 @@ export class ModelApi extends Construct {
       // Exactly as the identity provider writes `iss` (API Gateway compares them as strings: a trailing "/" counts).
       jwtConfiguration: { issuer: props.issuerUrl, audience: [...props.audiences] },
     });
-    const vpcLink = new Apigatewayv2VpcLink(this, "vpc_link", { name: `${name}-models`, subnetIds: [...props.subnetIds], securityGroupIds: [vpcLinkSg.id] });
+    const vpcLink = new Apigatewayv2VpcLink(this, "vpc_link", {
+      name: `${name}-models`,
+      subnetIds: [...props.subnetIds],
+      securityGroupIds: [vpcLinkSg.id],
+    });
 
-    const routeSettings: { routeKey: string; throttlingRateLimit: number; throttlingBurstLimit: number; detailedMetricsEnabled: boolean }[] = [];
+    const routeSettings: {
+      routeKey: string;
+      throttlingRateLimit: number;
+      throttlingBurstLimit: number;
+      detailedMetricsEnabled: boolean;
+    }[] = [];
     const routes: Apigatewayv2Route[] = [];
     props.models.forEach((m, n) => {
       const tg = new LbTargetGroup(this, `tg_${m.modelName.replace(/-/g, "_")}`, {
@@ -224,7 +293,16 @@ export class ModelApi extends Construct {
         vpcId: props.vpcId,
         // The server drains for 5 s after SIGTERM; the load balancer stops sending within that.
         deregistrationDelay: "10",
-        healthCheck: { path: READY_PATH, port: "traffic-port", protocol: "HTTP", matcher: "200", interval: 10, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 2 },
+        healthCheck: {
+          path: READY_PATH,
+          port: "traffic-port",
+          protocol: "HTTP",
+          matcher: "200",
+          interval: 10,
+          timeout: 5,
+          healthyThreshold: 2,
+          unhealthyThreshold: 2,
+        },
       });
       this.targetGroupArns[m.modelName] = tg.arn;
       new LbListenerRule(this, `rule_${m.modelName.replace(/-/g, "_")}`, {
@@ -245,7 +323,13 @@ export class ModelApi extends Construct {
           "overwrite:header.X-Request-Id": "$context.requestId",
         };
         const problems = requestParameterProblems(requestParameters);
-        if (problems.length > 0) throw new PropError(this, "callerHeader", callerHeader, `a header a request mapping may set (${HTTP_API_SOURCES.parameterMapping}): ${problems.join("; ")}`);
+        if (problems.length > 0)
+          throw new PropError(
+            this,
+            "callerHeader",
+            callerHeader,
+            `a header a request mapping may set (${HTTP_API_SOURCES.parameterMapping}): ${problems.join("; ")}`,
+          );
         const integration = new Apigatewayv2Integration(this, `integration_${m.modelName.replace(/-/g, "_")}_${route}`, {
           apiId: this.api.id,
           integrationType: "HTTP_PROXY",
@@ -258,14 +342,21 @@ export class ModelApi extends Construct {
           requestParameters,
         });
         const routeKey = `POST /${m.modelName}/${route}`;
-        routes.push(new Apigatewayv2Route(this, `route_${m.modelName.replace(/-/g, "_")}_${route}`, {
-          apiId: this.api.id,
+        routes.push(
+          new Apigatewayv2Route(this, `route_${m.modelName.replace(/-/g, "_")}_${route}`, {
+            apiId: this.api.id,
+            routeKey,
+            authorizationType: "JWT",
+            authorizerId: this.authorizer.id,
+            target: `integrations/${integration.id}`,
+          }),
+        );
+        routeSettings.push({
           routeKey,
-          authorizationType: "JWT",
-          authorizerId: this.authorizer.id,
-          target: `integrations/${integration.id}`,
-        }));
-        routeSettings.push({ routeKey, throttlingRateLimit: routeThrottle.ratePerSecond, throttlingBurstLimit: routeThrottle.burst, detailedMetricsEnabled: true });
+          throttlingRateLimit: routeThrottle.ratePerSecond,
+          throttlingBurstLimit: routeThrottle.burst,
+          detailedMetricsEnabled: true,
+        });
       }
     });
 
@@ -289,17 +380,27 @@ export class ModelApi extends Construct {
             Principal: { Service: `logs.${props.region}.amazonaws.com` },
             Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             Resource: "*",
-            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `${arn}:logs:${props.region}:${props.accountId}:log-group:${logGroupName}` } },
+            Condition: {
+              ArnLike: { "kms:EncryptionContext:aws:logs:arn": `${arn}:logs:${props.region}:${props.accountId}:log-group:${logGroupName}` },
+            },
           },
         ],
       }),
     });
-    const logs = new CloudwatchLogGroup(this, "access_logs", { name: logGroupName, retentionInDays: props.logRetentionDays ?? 90, kmsKeyId: key.arn });
+    const logs = new CloudwatchLogGroup(this, "access_logs", {
+      name: logGroupName,
+      retentionInDays: props.logRetentionDays ?? 90,
+      kmsKeyId: key.arn,
+    });
     this.stage = new Apigatewayv2Stage(this, "stage", {
       apiId: this.api.id,
       name: "$default",
       autoDeploy: true,
-      defaultRouteSettings: { throttlingRateLimit: throttle.ratePerSecond, throttlingBurstLimit: throttle.burst, detailedMetricsEnabled: true },
+      defaultRouteSettings: {
+        throttlingRateLimit: throttle.ratePerSecond,
+        throttlingBurstLimit: throttle.burst,
+        detailedMetricsEnabled: true,
+      },
       routeSettings,
       accessLogSettings: { destinationArn: logs.arn, format: JSON.stringify(ACCESS_LOG_FORMAT) },
       // CreateStage refuses route settings for a route that does not exist yet (HTTP_API_SOURCES.stageRouteSettings).
@@ -319,31 +420,60 @@ export class ModelApi extends Construct {
         zoneId: props.hostedZoneId,
         name: props.domain,
         type: "A",
-        alias: { name: domain.domainNameConfiguration.targetDomainName, zoneId: domain.domainNameConfiguration.hostedZoneId, evaluateTargetHealth: false },
+        alias: {
+          name: domain.domainNameConfiguration.targetDomainName,
+          zoneId: domain.domainNameConfiguration.hostedZoneId,
+          evaluateTargetHealth: false,
+        },
       });
     }
     new TerraformOutput(this, "dns_target", {
       description: `Where ${props.domain} must point (alias A record, or CNAME): the API's regional endpoint and its hosted zone`,
-      value: { domain: props.domain, target: domain.domainNameConfiguration.targetDomainName, hostedZoneId: domain.domainNameConfiguration.hostedZoneId, managedByStack: Boolean(props.hostedZoneId) },
+      value: {
+        domain: props.domain,
+        target: domain.domainNameConfiguration.targetDomainName,
+        hostedZoneId: domain.domainNameConfiguration.hostedZoneId,
+        managedByStack: Boolean(props.hostedZoneId),
+      },
     }).overrideLogicalId("model_api_dns_target");
 
     // ── Alarms to the platform's topic ──
     const dimensions = { ApiId: this.api.id, Stage: "$default" };
-    this.alarms.push(new CloudwatchMetricAlarm(this, "alarm_5xx", {
-      alarmName: `${name}-models-5xx`,
-      alarmDescription: `Model API answers 5xx (more than ${props.alarm5xxPerMinute ?? 5} a minute, 3 minutes in a row): see docs/model-serving.md`,
-      namespace: "AWS/ApiGateway", metricName: "5xx", dimensions, statistic: "Sum",
-      period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: props.alarm5xxPerMinute ?? 5,
-      comparisonOperator: "GreaterThanThreshold", treatMissingData: "notBreaching",
-      alarmActions: [props.alarmTopicArn], okActions: [props.alarmTopicArn],
-    }));
-    this.alarms.push(new CloudwatchMetricAlarm(this, "alarm_latency", {
-      alarmName: `${name}-models-p99-latency`,
-      alarmDescription: `Model API p99 latency above ${props.alarmP99LatencyMs ?? 1000} ms, 3 minutes in a row: see docs/model-serving.md`,
-      namespace: "AWS/ApiGateway", metricName: "Latency", dimensions, extendedStatistic: "p99",
-      period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: props.alarmP99LatencyMs ?? 1000,
-      comparisonOperator: "GreaterThanThreshold", treatMissingData: "notBreaching",
-      alarmActions: [props.alarmTopicArn], okActions: [props.alarmTopicArn],
-    }));
+    this.alarms.push(
+      new CloudwatchMetricAlarm(this, "alarm_5xx", {
+        alarmName: `${name}-models-5xx`,
+        alarmDescription: `Model API answers 5xx (more than ${props.alarm5xxPerMinute ?? 5} a minute, 3 minutes in a row): see docs/model-serving.md`,
+        namespace: "AWS/ApiGateway",
+        metricName: "5xx",
+        dimensions,
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        threshold: props.alarm5xxPerMinute ?? 5,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [props.alarmTopicArn],
+        okActions: [props.alarmTopicArn],
+      }),
+    );
+    this.alarms.push(
+      new CloudwatchMetricAlarm(this, "alarm_latency", {
+        alarmName: `${name}-models-p99-latency`,
+        alarmDescription: `Model API p99 latency above ${props.alarmP99LatencyMs ?? 1000} ms, 3 minutes in a row: see docs/model-serving.md`,
+        namespace: "AWS/ApiGateway",
+        metricName: "Latency",
+        dimensions,
+        extendedStatistic: "p99",
+        period: 60,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        threshold: props.alarmP99LatencyMs ?? 1000,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [props.alarmTopicArn],
+        okActions: [props.alarmTopicArn],
+      }),
+    );
   }
 }

@@ -76,7 +76,13 @@ const short = (s: string) => s.slice(0, 63).replace(/-+$/, "");
 export function rolloutObjects(i: RolloutInputs): Record<string, unknown>[] {
   const d = i.delivery;
   if (d.strategy === "rollingUpdate") return [];
-  if (!d.prometheusUrl) throw new PropError(i.name, "delivery.prometheusUrl", d.prometheusUrl, `the URL of the Prometheus the ${d.strategy} strategy's analysis queries`);
+  if (!d.prometheusUrl)
+    throw new PropError(
+      i.name,
+      "delivery.prometheusUrl",
+      d.prometheusUrl,
+      `the URL of the Prometheus the ${d.strategy} strategy's analysis queries`,
+    );
   const a = d.analysis ?? {};
   const interval = `${a.intervalSeconds ?? 30}s`;
   const count = a.count ?? 4;
@@ -110,76 +116,89 @@ export function rolloutObjects(i: RolloutInputs): Record<string, unknown>[] {
     kind: "AnalysisTemplate",
     metadata: meta(smokeName),
     spec: {
-      metrics: [{
-        name: "smoke-test",
-        count: 1,
-        failureLimit: 0,
-        provider: {
-          job: {
-            metadata: { labels: i.smokePodLabels },
-            spec: {
-              backoffLimit: 0,
-              activeDeadlineSeconds: 180,
-              template: {
-                metadata: { labels: i.smokePodLabels },
-                spec: {
-                  restartPolicy: "Never",
-                  automountServiceAccountToken: false,
-                  enableServiceLinks: false,
-                  securityContext: { runAsNonRoot: true, runAsUser: i.uid, runAsGroup: i.uid, seccompProfile: { type: "RuntimeDefault" } },
-                  containers: [{
-                    name: "smoke-test",
-                    image: i.smoke.image,
-                    imagePullPolicy: "IfNotPresent",
-                    command: [...i.smoke.command],
-                    args: [...i.smoke.args],
-                    env: i.smoke.env.map((e) => ({ ...e })),
-                    workingDir: "/tmp",
+      metrics: [
+        {
+          name: "smoke-test",
+          count: 1,
+          failureLimit: 0,
+          provider: {
+            job: {
+              metadata: { labels: i.smokePodLabels },
+              spec: {
+                backoffLimit: 0,
+                activeDeadlineSeconds: 180,
+                template: {
+                  metadata: { labels: i.smokePodLabels },
+                  spec: {
+                    restartPolicy: "Never",
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
                     securityContext: {
-                      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true,
-                      capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+                      runAsNonRoot: true,
+                      runAsUser: i.uid,
+                      runAsGroup: i.uid,
+                      seccompProfile: { type: "RuntimeDefault" },
                     },
-                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                    volumeMounts: [tmp],
-                  }],
-                  volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+                    containers: [
+                      {
+                        name: "smoke-test",
+                        image: i.smoke.image,
+                        imagePullPolicy: "IfNotPresent",
+                        command: [...i.smoke.command],
+                        args: [...i.smoke.args],
+                        env: i.smoke.env.map((e) => ({ ...e })),
+                        workingDir: "/tmp",
+                        securityContext: {
+                          allowPrivilegeEscalation: false,
+                          readOnlyRootFilesystem: true,
+                          runAsNonRoot: true,
+                          capabilities: { drop: ["ALL"] },
+                          seccompProfile: { type: "RuntimeDefault" },
+                        },
+                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                        volumeMounts: [tmp],
+                      },
+                    ],
+                    volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+                  },
                 },
               },
             },
           },
         },
-      }],
+      ],
     },
   };
 
   const args = [{ name: "version", value: i.version }];
-  const strategy = d.strategy === "blueGreen"
-    ? {
-      blueGreen: {
-        activeService: i.activeService,
-        previewService: i.previewService,
-        autoPromotionEnabled: d.autoPromotionEnabled ?? true,
-        prePromotionAnalysis: { templates: [{ templateName: smokeName }] },
-        // Without scaleDownDelaySeconds the previous ReplicaSet stays up until this analysis completed,
-        // so an abort switches the active Service straight back to pods that are still running.
-        postPromotionAnalysis: { templates: [{ templateName: analysisName }], args },
-      },
-    }
-    : {
-      canary: {
-        // No traffic router: the share is the share of replicas. The canary Service selects only the
-        // new pods, for the smoke test; the main Service keeps selecting both.
-        canaryService: i.previewService,
-        maxSurge: "25%",
-        maxUnavailable: 0,
-        analysis: { templates: [{ templateName: analysisName }], args, startingStep: 1 },
-        steps: (d.canaryWeights ?? [25, 50]).flatMap((w, n) => [
-          { setWeight: w },
-          ...(n === 0 ? [{ analysis: { templates: [{ templateName: smokeName }] } }] : []),
-          { pause: { duration: `${d.pauseSeconds ?? 120}s` } },
-        ]),
-      },
-    };
+  const strategy =
+    d.strategy === "blueGreen"
+      ? {
+          blueGreen: {
+            activeService: i.activeService,
+            previewService: i.previewService,
+            autoPromotionEnabled: d.autoPromotionEnabled ?? true,
+            prePromotionAnalysis: { templates: [{ templateName: smokeName }] },
+            // Without scaleDownDelaySeconds the previous ReplicaSet stays up until this analysis completed,
+            // so an abort switches the active Service straight back to pods that are still running.
+            postPromotionAnalysis: { templates: [{ templateName: analysisName }], args },
+          },
+        }
+      : {
+          canary: {
+            // No traffic router: the share is the share of replicas. The canary Service selects only the
+            // new pods, for the smoke test; the main Service keeps selecting both.
+            canaryService: i.previewService,
+            maxSurge: "25%",
+            maxUnavailable: 0,
+            analysis: { templates: [{ templateName: analysisName }], args, startingStep: 1 },
+            steps: (d.canaryWeights ?? [25, 50]).flatMap((w, n) => [
+              { setWeight: w },
+              ...(n === 0 ? [{ analysis: { templates: [{ templateName: smokeName }] } }] : []),
+              { pause: { duration: `${d.pauseSeconds ?? 120}s` } },
+            ]),
+          },
+        };
   const rollout = {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "Rollout",

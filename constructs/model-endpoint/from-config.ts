@@ -20,7 +20,11 @@ export function callerHeaderFor(config: EnvironmentConfig): string {
 }
 
 /** The props of every ModelEndpoint of an environment, by model name (without `dependsOn`). */
-export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string, artifactStore?: ArtifactStoreContract): Record<string, ModelEndpointProps> {
+export function modelEndpointProps(
+  config: EnvironmentConfig,
+  namePrefix: string,
+  artifactStore?: ArtifactStoreContract,
+): Record<string, ModelEndpointProps> {
   const s = config.serving;
   const out: Record<string, ModelEndpointProps> = {};
   for (const [modelName, m] of Object.entries(s.models)) {
@@ -46,11 +50,14 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       // Behind a platform gateway the server checks the verified identity itself, with the sign-in
       // allow-lists: oauth2-proxy skips its domain check for a token without an e-mail, and API
       // Gateway's JWT authorizer applies no allow-list at all.
-      identity: s.exposure === "none" ? undefined : {
-        allowedEmailDomains: config.auth.allowedEmailDomains,
-        allowedGroups: config.auth.allowedGroups,
-        allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
-      },
+      identity:
+        s.exposure === "none"
+          ? undefined
+          : {
+              allowedEmailDomains: config.auth.allowedEmailDomains,
+              allowedGroups: config.auth.allowedGroups,
+              allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
+            },
       smokeTest: m.smokeTest,
       delivery: {
         strategy: s.delivery.strategy,
@@ -69,7 +76,7 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       },
       // With the ingress exposure the model's own gateway pods call it; else the configured peers.
       gatewayPodLabels: s.exposure === "ingress" ? modelGatewayPodLabels(`${namePrefix}-${modelName}`) : s.gatewayPodLabels,
-      gatewayNamespace: s.exposure === "ingress" ? s.namespace : s.gatewayNamespace ?? config.mlflow.namespace,
+      gatewayNamespace: s.exposure === "ingress" ? s.namespace : (s.gatewayNamespace ?? config.mlflow.namespace),
       gatewayCidrs: s.gatewayCidrs,
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
@@ -79,23 +86,26 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
       preventDestroy: config.production,
       inputFields: m.inputFields,
       // Input/output logging: into the artifact bucket, beside MLflow's prefix.
-      inferenceLog: m.inferenceLog.enabled && artifactStore ? {
-        bucketName: artifactStore.bucketName,
-        bucketArn: artifactStore.bucketArn,
-        kmsKeyArn: artifactStore.kmsKeyArn,
-        prefix: INFERENCE_LOG_PREFIX,
-        sampling: m.inferenceLog.sampling,
-        contextFields: m.inferenceLog.contextFields,
-        rules: m.inferenceLog.rules,
-        batchRecords: m.inferenceLog.batchRecords,
-        flushSeconds: m.inferenceLog.flushSeconds,
-        roleName: `${namePrefix}-model-${modelName}`.slice(0, 64),
-        clusterName: config.cluster.name,
-        accountId: config.aws.accountId,
-        region: config.aws.region,
-        identityMode: config.identity.mode,
-        oidcProviderArn: config.cluster.oidcProviderArn,
-      } : undefined,
+      inferenceLog:
+        m.inferenceLog.enabled && artifactStore
+          ? {
+              bucketName: artifactStore.bucketName,
+              bucketArn: artifactStore.bucketArn,
+              kmsKeyArn: artifactStore.kmsKeyArn,
+              prefix: INFERENCE_LOG_PREFIX,
+              sampling: m.inferenceLog.sampling,
+              contextFields: m.inferenceLog.contextFields,
+              rules: m.inferenceLog.rules,
+              batchRecords: m.inferenceLog.batchRecords,
+              flushSeconds: m.inferenceLog.flushSeconds,
+              roleName: `${namePrefix}-model-${modelName}`.slice(0, 64),
+              clusterName: config.cluster.name,
+              accountId: config.aws.accountId,
+              region: config.aws.region,
+              identityMode: config.identity.mode,
+              oidcProviderArn: config.cluster.oidcProviderArn,
+            }
+          : undefined,
     };
   }
   return out;
@@ -111,7 +121,9 @@ export function modelEndpointProps(config: EnvironmentConfig, namePrefix: string
  * - `none`: nothing; the models are reachable in the cluster from the configured gateway peers only.
  */
 export function modelApiFromConfig(
-  scope: Construct, config: EnvironmentConfig, namePrefix: string,
+  scope: Construct,
+  config: EnvironmentConfig,
+  namePrefix: string,
   inputs: { vpcId: string; alarmTopicArn: string; modelNames: string[] },
 ): ModelApi | undefined {
   const s = config.serving;
@@ -126,14 +138,20 @@ export function modelApiFromConfig(
     subnetIds: g.loadBalancerSubnetIds,
     models: inputs.modelNames.map((modelName) => ({ modelName, serviceName: `${namePrefix}-${modelName}` })),
     issuerUrl: config.auth.issuerUrl,
-    audiences: [config.auth.clientId, ...config.auth.extraJwtIssuers.filter((e) => e.issuer === config.auth.issuerUrl).map((e) => e.audience)],
+    audiences: [
+      config.auth.clientId,
+      ...config.auth.extraJwtIssuers.filter((e) => e.issuer === config.auth.issuerUrl).map((e) => e.audience),
+    ],
     callerHeader: callerHeaderFor(config),
     groupsClaim: config.auth.groupsClaim,
     domain: g.domain,
     certificateArn: g.certificateArn,
     hostedZoneId: g.route53ZoneId,
     throttle: { ratePerSecond: g.throttleRatePerSecond, burst: g.throttleBurst },
-    routeThrottle: { ratePerSecond: g.routeThrottleRatePerSecond ?? g.throttleRatePerSecond, burst: g.routeThrottleBurst ?? g.throttleBurst },
+    routeThrottle: {
+      ratePerSecond: g.routeThrottleRatePerSecond ?? g.throttleRatePerSecond,
+      burst: g.routeThrottleBurst ?? g.throttleBurst,
+    },
     logRetentionDays: g.logRetentionDays,
     alarm5xxPerMinute: g.alarm5xxPerMinute,
     alarmP99LatencyMs: g.alarmP99LatencyMs,
@@ -142,7 +160,13 @@ export function modelApiFromConfig(
   });
 }
 
-export function modelGatewayFromConfig(scope: Construct, config: EnvironmentConfig, namePrefix: string, modelName: string, endpoint: ModelEndpoint): ModelGateway | undefined {
+export function modelGatewayFromConfig(
+  scope: Construct,
+  config: EnvironmentConfig,
+  namePrefix: string,
+  modelName: string,
+  endpoint: ModelEndpoint,
+): ModelGateway | undefined {
   const s = config.serving;
   if (s.exposure !== "ingress" || !s.ingress || !endpoint.contract) return undefined;
   const m = s.models[modelName];

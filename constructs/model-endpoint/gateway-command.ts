@@ -12,7 +12,15 @@
  */
 import type { SecretKeyRef } from "../core/contracts";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
-import { AUTH_PROXY_ENTRYPOINT, AUTH_PROXY_METRICS_PORT, AUTH_PROXY_METRICS_PORT_NAME, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, allowListEnv, listenerEnv } from "../auth-proxy/oauth2-proxy-command";
+import {
+  AUTH_PROXY_ENTRYPOINT,
+  AUTH_PROXY_METRICS_PORT,
+  AUTH_PROXY_METRICS_PORT_NAME,
+  AUTH_PROXY_PORT,
+  AUTH_PROXY_PORT_NAME,
+  allowListEnv,
+  listenerEnv,
+} from "../auth-proxy/oauth2-proxy-command";
 
 /** The header the gateway sets from the verified token: the model server's caller header behind it. */
 export const MODEL_GATEWAY_CALLER_HEADER = "X-Forwarded-Email";
@@ -45,7 +53,10 @@ export interface ModelGatewayCommandInputs {
 export function modelGatewayCommand(i: ModelGatewayCommandInputs): ContainerCommand {
   const allowList = allowListEnv("modelGatewayCommand", "call the model", i);
   const v = (name: string, value: string): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, value });
-  const secret = (name: string, ref: SecretKeyRef): EnvVar => ({ name: `OAUTH2_PROXY_${name}`, secretKeyRef: { name: ref.name, key: ref.key } });
+  const secret = (name: string, ref: SecretKeyRef): EnvVar => ({
+    name: `OAUTH2_PROXY_${name}`,
+    secretKeyRef: { name: ref.name, key: ref.key },
+  });
   const env: EnvVar[] = [
     v("PROVIDER", "oidc"),
     v("OIDC_ISSUER_URL", i.issuerUrl),

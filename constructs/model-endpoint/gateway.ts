@@ -26,11 +26,21 @@ import { MODERN_ALB_TLS_POLICY } from "../core/aws-limits";
 import type { ServiceContract } from "../core/contracts";
 import { modelGatewayCommand } from "./gateway-command";
 import {
-  AUTH_PROXY_METRICS_PORT, AUTH_PROXY_PING_PATH, AUTH_PROXY_PORT, AUTH_PROXY_PORT_NAME, AUTH_PROXY_READY_PATH, AUTH_PROXY_UID,
+  AUTH_PROXY_METRICS_PORT,
+  AUTH_PROXY_PING_PATH,
+  AUTH_PROXY_PORT,
+  AUTH_PROXY_PORT_NAME,
+  AUTH_PROXY_READY_PATH,
+  AUTH_PROXY_UID,
 } from "../auth-proxy/oauth2-proxy-command";
 import { MODEL_SERVER_PORT } from "./server-command";
 import {
-  containerResources, httpGetProbe, prometheusPeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
+  containerResources,
+  httpGetProbe,
+  prometheusPeer,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
 } from "../core/pod-spec";
 import { labelValue, podSelectorLabels } from "../core/labels";
 
@@ -91,11 +101,15 @@ export class ModelGateway extends Construct {
     super(scope, id);
     const { name, model } = props;
     const namespace = model.namespace;
-    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(props.hostname)) throw new PropError(this, "hostname", props.hostname, `a DNS name such as "iris-classifier.models.example.com"`);
-    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn)) throw new PropError(this, "certificateArn", props.certificateArn, `an ACM certificate ARN`);
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(props.hostname))
+      throw new PropError(this, "hostname", props.hostname, `a DNS name such as "iris-classifier.models.example.com"`);
+    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn))
+      throw new PropError(this, "certificateArn", props.certificateArn, `an ACM certificate ARN`);
     const sslPolicy = props.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06";
-    if (!MODERN_ALB_TLS_POLICY.test(sslPolicy)) throw new PropError(this, "sslPolicy", sslPolicy, "a policy without TLS below 1.2, e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\"");
-    if (props.vpcCidrs.length === 0) throw new PropError(this, "vpcCidrs", props.vpcCidrs, "the VPC's CIDRs (where the load balancer sends from)");
+    if (!MODERN_ALB_TLS_POLICY.test(sslPolicy))
+      throw new PropError(this, "sslPolicy", sslPolicy, 'a policy without TLS below 1.2, e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"');
+    if (props.vpcCidrs.length === 0)
+      throw new PropError(this, "vpcCidrs", props.vpcCidrs, "the VPC's CIDRs (where the load balancer sends from)");
     const replicas = props.replicas ?? 2;
     const labels = { ...props.podLabels, "app.kubernetes.io/managed-by": "cdktf", "mlflow-platform/model": model.serviceName };
     const metadata = (n: string) => ({ name: n, namespace, labels });
@@ -133,7 +147,8 @@ export class ModelGateway extends Construct {
     });
     const sa = new ServiceAccountV1(this, "service_account", { metadata: metadata(name), automountServiceAccountToken: false, dependsOn });
     const uid = String(AUTH_PROXY_UID);
-    const probe = (p: string, periodSeconds: number, failureThreshold: number) => httpGetProbe({ path: p, port: AUTH_PROXY_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
+    const probe = (p: string, periodSeconds: number, failureThreshold: number) =>
+      httpGetProbe({ path: p, port: AUTH_PROXY_PORT_NAME, periodSeconds, timeoutSeconds: 2, failureThreshold });
     this.deployment = new DeploymentV1(this, "deployment", {
       metadata: metadata(name),
       spec: {
@@ -149,19 +164,21 @@ export class ModelGateway extends Construct {
             enableServiceLinks: false,
             terminationGracePeriodSeconds: upstreamTimeoutSeconds + 5,
             securityContext: restrictedPodSecurityContext(uid),
-            container: [{
-              name: "model-gateway",
-              image: cmd.image,
-              imagePullPolicy: "IfNotPresent",
-              command: [...cmd.command],
-              args: [...cmd.args],
-              env: cmd.env.map(toK8sEnv),
-              port: Object.entries(cmd.ports ?? {}).map(([n, containerPort]) => ({ name: n, containerPort, protocol: "TCP" })),
-              livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
-              readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
-              resources: containerResources({ requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } }),
-              securityContext: restrictedContainerSecurityContext(uid),
-            }],
+            container: [
+              {
+                name: "model-gateway",
+                image: cmd.image,
+                imagePullPolicy: "IfNotPresent",
+                command: [...cmd.command],
+                args: [...cmd.args],
+                env: cmd.env.map(toK8sEnv),
+                port: Object.entries(cmd.ports ?? {}).map(([n, containerPort]) => ({ name: n, containerPort, protocol: "TCP" })),
+                livenessProbe: probe(AUTH_PROXY_PING_PATH, 10, 3),
+                readinessProbe: probe(AUTH_PROXY_READY_PATH, 5, 2),
+                resources: containerResources({ requests: { cpu: "100m", memory: "64Mi" }, limits: { memory: "256Mi" } }),
+                securityContext: restrictedContainerSecurityContext(uid),
+              },
+            ],
           },
         },
       },
@@ -177,7 +194,11 @@ export class ModelGateway extends Construct {
       dependsOn,
     });
     if (replicas >= 2) {
-      new PodDisruptionBudgetV1(this, "pdb", { metadata: metadata(name), spec: { maxUnavailable: "1", selector: { matchLabels: props.podLabels } }, dependsOn });
+      new PodDisruptionBudgetV1(this, "pdb", {
+        metadata: metadata(name),
+        spec: { maxUnavailable: "1", selector: { matchLabels: props.podLabels } },
+        dependsOn,
+      });
     }
     new NetworkPolicyV1(this, "network_policy", {
       metadata: metadata(name),
@@ -186,20 +207,40 @@ export class ModelGateway extends Construct {
         policyTypes: ["Ingress", "Egress"],
         ingress: [
           { from: props.vpcCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ port: String(AUTH_PROXY_PORT), protocol: "TCP" }] },
-          { from: [prometheusPeer(props.monitoringNamespace ?? "monitoring", props.prometheusPodLabels ?? { "app.kubernetes.io/name": "prometheus" })], ports: [{ port: String(AUTH_PROXY_METRICS_PORT), protocol: "TCP" }] },
+          {
+            from: [
+              prometheusPeer(
+                props.monitoringNamespace ?? "monitoring",
+                props.prometheusPodLabels ?? { "app.kubernetes.io/name": "prometheus" },
+              ),
+            ],
+            ports: [{ port: String(AUTH_PROXY_METRICS_PORT), protocol: "TCP" }],
+          },
         ],
         egress: [
-          { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+          {
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
           { to: [{ podSelector: { matchLabels: model.podLabels } }], ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }] },
           // The issuer's discovery and keys (its addresses are not known in advance).
-          { ports: [...new Set([props.issuerUrl, ...(props.extraJwtIssuers ?? []).map((e) => e.issuer)].map(issuerPort))].map((p) => ({ port: String(p), protocol: "TCP" })) },
+          {
+            ports: [...new Set([props.issuerUrl, ...(props.extraJwtIssuers ?? []).map((e) => e.issuer)].map(issuerPort))].map((p) => ({
+              port: String(p),
+              protocol: "TCP",
+            })),
+          },
         ],
       },
       dependsOn,
     });
     this.ingress = new IngressV1(this, "ingress", {
       metadata: {
-        name, namespace, labels,
+        name,
+        namespace,
+        labels,
         annotations: {
           "alb.ingress.kubernetes.io/group.name": props.ingressGroup,
           "alb.ingress.kubernetes.io/scheme": props.scheme ?? "internal",
@@ -214,7 +255,12 @@ export class ModelGateway extends Construct {
       },
       spec: {
         ingressClassName: "alb",
-        rule: [{ host: props.hostname, http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name, port: { number: 80 } } } }] } }],
+        rule: [
+          {
+            host: props.hostname,
+            http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name, port: { number: 80 } } } }] },
+          },
+        ],
       },
       dependsOn: [this.service, ...dependsOn],
     });

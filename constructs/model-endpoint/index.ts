@@ -40,8 +40,20 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import {
-  BODY_TIMEOUT_SECONDS, DRAIN_SECONDS, GRACEFUL_SHUTDOWN_SECONDS, MAX_UPLOADS_PER_CALLER, LIVE_PATH, METRICS_PATH, MODEL_SERVER_METRICS_PORT, MODEL_SERVER_METRICS_PORT_NAME, MODEL_SERVER_PORT,
-  MODEL_SERVER_PORT_NAME, READY_PATH, TMP_DIR, modelServerCommand, type ModelServerIdentity,
+  BODY_TIMEOUT_SECONDS,
+  DRAIN_SECONDS,
+  GRACEFUL_SHUTDOWN_SECONDS,
+  MAX_UPLOADS_PER_CALLER,
+  LIVE_PATH,
+  METRICS_PATH,
+  MODEL_SERVER_METRICS_PORT,
+  MODEL_SERVER_METRICS_PORT_NAME,
+  MODEL_SERVER_PORT,
+  MODEL_SERVER_PORT_NAME,
+  READY_PATH,
+  TMP_DIR,
+  modelServerCommand,
+  type ModelServerIdentity,
 } from "./server-command";
 import { SMOKE_TEST_CALLER, smokeTestCommand } from "./smoke-test-command";
 import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDelivery } from "./delivery";
@@ -50,11 +62,24 @@ import type { ContainerCommand } from "../core/command-types";
 import { DNS_LABEL } from "../core/names";
 import { WorkloadRole } from "../core/workload-role";
 import { lifecyclePolicyProblems, lifecycleRules } from "../core/ecr-rules";
-import { type ModelEndpointInferenceLog, inferenceLogProblems, inferenceLogRolePolicy, inferenceLogEgress, INFERENCE_LOG_SECRET_KEY } from "./inference-log";
+import {
+  type ModelEndpointInferenceLog,
+  inferenceLogProblems,
+  inferenceLogRolePolicy,
+  inferenceLogEgress,
+  INFERENCE_LOG_SECRET_KEY,
+} from "./inference-log";
 import { stackKeyPolicy } from "../core/kms-key-policy";
 import {
-  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+  PROMETHEUS_OPERATOR_POD_LABELS,
+  containerResources,
+  httpGetProbe,
+  labelSelectorProblem,
+  prometheusPeer,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
+  topologySpread,
 } from "../core/pod-spec";
 import { labelValue, managedLabels, podSelectorLabels } from "../core/labels";
 
@@ -268,7 +293,13 @@ export class ModelEndpoint extends Construct {
     this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
     const podLabels = modelServerPodLabels(props.namePrefix, modelName);
     const c: Server = {
-      name, namespace, release, image: this.image, log: props.inferenceLog, dependsOn: props.dependsOn ?? [], podLabels,
+      name,
+      namespace,
+      release,
+      image: this.image,
+      log: props.inferenceLog,
+      dependsOn: props.dependsOn ?? [],
+      podLabels,
       labels: {
         ...podLabels,
         "app.kubernetes.io/version": release.version,
@@ -283,34 +314,54 @@ export class ModelEndpoint extends Construct {
     this.inferenceLogRole = inferenceLogRole;
     const cmd = this.serverCommand(props, v, c);
     this.deployment = this.createWorkload(props, v, c, cmd, logSecret);
-    ({ service: this.service, previewService: this.previewService, podDisruptionBudget: this.podDisruptionBudget, autoscaler: this.autoscaler } = this.createServices(props, v, c, this.deployment));
+    ({
+      service: this.service,
+      previewService: this.previewService,
+      podDisruptionBudget: this.podDisruptionBudget,
+      autoscaler: this.autoscaler,
+    } = this.createServices(props, v, c, this.deployment));
     this.networkPolicy = this.createNetworkPolicy(props, v, c);
     if (v.progressive) {
       this.smokeCommand = this.createRollout(props, v, c);
       this.rolloutName = name;
     }
-    this.customResources = this.createChart(props, v, c, { deployment: this.deployment, service: this.service, previewService: this.previewService });
+    this.customResources = this.createChart(props, v, c, {
+      deployment: this.deployment,
+      service: this.service,
+      previewService: this.previewService,
+    });
     this.contract = { namespace, serviceName: name, port: 80, portName: MODEL_SERVER_PORT_NAME, podLabels, serviceLabels: c.labels };
   }
 
   /** Fails (naming the field) on the first invalid prop; returns the props with their defaults applied. */
   private validate(props: ModelEndpointProps) {
     const { modelName, namespace } = props;
-    if (!MODEL_NAME.test(modelName ?? "")) throw new PropError(this, "modelName", modelName, `lower-case letters, digits and '-' (at most 40)`);
-    if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? "")) throw new PropError(this, "namespace", namespace, `a DNS label`);
-    if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? "")) throw new PropError(this, "namePrefix", props.namePrefix, `lower-case letters, digits and '-' (at most 41)`);
+    if (!MODEL_NAME.test(modelName ?? ""))
+      throw new PropError(this, "modelName", modelName, `lower-case letters, digits and '-' (at most 40)`);
+    if (!Token.isUnresolved(namespace) && !DNS_LABEL.test(namespace ?? ""))
+      throw new PropError(this, "namespace", namespace, `a DNS label`);
+    if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(props.namePrefix ?? ""))
+      throw new PropError(this, "namePrefix", props.namePrefix, `lower-case letters, digits and '-' (at most 41)`);
     const keep = props.keepImages ?? 10;
     if (!Number.isInteger(keep) || keep < 1 || keep > 1000) throw new PropError(this, "keepImages", keep, `a whole number from 1 to 1000`);
     const retention = lifecycleRules({ untagged: keep, tagPrefixes: props.expireTagPrefixes });
     const retentionProblems = lifecyclePolicyProblems(retention);
-    if (retentionProblems.length > 0) throw new PropError(this, "expireTagPrefixes", props.expireTagPrefixes, `prefixes that make a lifecycle policy ECR accepts and that never expires a released image: ${retentionProblems.join("; ")}`);
+    if (retentionProblems.length > 0)
+      throw new PropError(
+        this,
+        "expireTagPrefixes",
+        props.expireTagPrefixes,
+        `prefixes that make a lifecycle policy ECR accepts and that never expires a released image: ${retentionProblems.join("; ")}`,
+      );
     const replicas = props.replicas ?? { min: 2, max: 4 };
     if (!Number.isInteger(replicas.min) || replicas.min < 1 || replicas.max < replicas.min) {
       throw new PropError(this, "replicas", replicas, "whole numbers with 1 <= min <= max");
     }
     const release = props.release;
-    if (release && !/^[1-9]\d*$/.test(release.version)) throw new PropError(this, "release.version", release.version, `a registered version number such as "3"`);
-    if (release && !/^sha256:[a-f0-9]{64}$/.test(release.imageDigest)) throw new PropError(this, "release.imageDigest", release.imageDigest, `"sha256:<64 hex>" (a digest, never a tag)`);
+    if (release && !/^[1-9]\d*$/.test(release.version))
+      throw new PropError(this, "release.version", release.version, `a registered version number such as "3"`);
+    if (release && !/^sha256:[a-f0-9]{64}$/.test(release.imageDigest))
+      throw new PropError(this, "release.imageDigest", release.imageDigest, `"sha256:<64 hex>" (a digest, never a tag)`);
     const gatewayCidrs = props.gatewayCidrs ?? [];
     for (const c of gatewayCidrs) if (!CIDR.test(c)) throw new PropError(this, "gatewayCidrs", c, `IPv4 CIDRs such as "10.0.0.0/16"`);
     if (props.gatewayPodLabels) {
@@ -318,14 +369,21 @@ export class ModelEndpoint extends Construct {
       if (problem) throw new PropError(this, "gatewayPodLabels", props.gatewayPodLabels, `labels of the calling pods: they ${problem}`);
     }
     if (release && gatewayCidrs.length === 0 && !props.gatewayPodLabels) {
-      throw new PropError(this, "gatewayCidrs", gatewayCidrs, "CIDRs (or gatewayPodLabels) naming who may call the model (the NetworkPolicy admits nobody else), such as the internal load balancer's subnets");
+      throw new PropError(
+        this,
+        "gatewayCidrs",
+        gatewayCidrs,
+        "CIDRs (or gatewayPodLabels) naming who may call the model (the NetworkPolicy admits nobody else), such as the internal load balancer's subnets",
+      );
     }
     const prometheusPodLabels = props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS;
     const promProblem = labelSelectorProblem(prometheusPodLabels);
-    if (promProblem) throw new PropError(this, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods: they ${promProblem}`);
+    if (promProblem)
+      throw new PropError(this, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods: they ${promProblem}`);
     const limits = props.limits ?? {};
     const intIn = (v: number, min: number, max: number, field: string) => {
-      if (!Number.isInteger(v) || v < min || v > max) throw new PropError(this, `limits.${field}`, v, `a whole number from ${min} to ${max}`);
+      if (!Number.isInteger(v) || v < min || v > max)
+        throw new PropError(this, `limits.${field}`, v, `a whole number from ${min} to ${max}`);
       return v;
     };
     const maxConcurrency = intIn(limits.maxConcurrency ?? 8, 1, 256, "maxConcurrency");
@@ -339,12 +397,24 @@ export class ModelEndpoint extends Construct {
     const callerHeader = props.callerHeader ?? "X-Caller-Id";
     const delivery = props.delivery ?? {};
     const strategy: DeliveryStrategy = delivery.strategy ?? "rollingUpdate";
-    if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy)) throw new PropError(this, "delivery.strategy", strategy, `"blueGreen", "canary" or "rollingUpdate"`);
+    if (!["blueGreen", "canary", "rollingUpdate"].includes(strategy))
+      throw new PropError(this, "delivery.strategy", strategy, `"blueGreen", "canary" or "rollingUpdate"`);
     const progressive = strategy !== "rollingUpdate";
     if (progressive && !/^https?:\/\/\S+$/.test(delivery.prometheusUrl ?? "")) {
-      throw new PropError(this, "delivery.prometheusUrl", delivery.prometheusUrl ?? "", `the http(s) URL of the Prometheus the ${strategy} analysis queries`);
+      throw new PropError(
+        this,
+        "delivery.prometheusUrl",
+        delivery.prometheusUrl ?? "",
+        `the http(s) URL of the Prometheus the ${strategy} analysis queries`,
+      );
     }
-    if (progressive && release && !props.smokeTest) throw new PropError(this, "smokeTest", props.smokeTest, `the row the new version must answer before it gets traffic (required with the ${strategy} strategy)`);
+    if (progressive && release && !props.smokeTest)
+      throw new PropError(
+        this,
+        "smokeTest",
+        props.smokeTest,
+        `the row the new version must answer before it gets traffic (required with the ${strategy} strategy)`,
+      );
     const weights = delivery.canaryWeights ?? [25, 50];
     if (weights.length === 0 || weights.some((w, n) => !Number.isInteger(w) || w < 1 || w > 99 || (n > 0 && w <= weights[n - 1]))) {
       throw new PropError(this, "delivery.canaryWeights", JSON.stringify(weights), `increasing whole percentages from 1 to 99`);
@@ -352,12 +422,30 @@ export class ModelEndpoint extends Construct {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(callerHeader)) throw new PropError(this, "callerHeader", callerHeader, `an HTTP header name`);
 
     const inputFields = props.inputFields ?? [];
-    if (props.inferenceLog) for (const [prop, value, expected] of inferenceLogProblems(props.inferenceLog, inputFields)) throw new PropError(this, prop, value, expected);
+    if (props.inferenceLog)
+      for (const [prop, value, expected] of inferenceLogProblems(props.inferenceLog, inputFields))
+        throw new PropError(this, prop, value, expected);
     const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
     for (const arn of pullers) if (!ROLE_ARN.test(arn)) throw new PropError(this, "pullerRoleArns", arn, `IAM role ARNs`);
     return {
-      retention, replicas, gatewayCidrs, prometheusPodLabels, limits, maxConcurrency, maxBodyBytes, callerBurst, requestTimeoutSeconds,
-      bodyTimeoutSeconds, maxUploadsPerCaller, callerRate, callerHeader, delivery, strategy, progressive, inputFields, pullers,
+      retention,
+      replicas,
+      gatewayCidrs,
+      prometheusPodLabels,
+      limits,
+      maxConcurrency,
+      maxBodyBytes,
+      callerBurst,
+      requestTimeoutSeconds,
+      bodyTimeoutSeconds,
+      maxUploadsPerCaller,
+      callerRate,
+      callerHeader,
+      delivery,
+      strategy,
+      progressive,
+      inputFields,
+      pullers,
     };
   }
 
@@ -368,13 +456,15 @@ export class ModelEndpoint extends Construct {
   private createRepository(props: ModelEndpointProps, v: Checked, name: string): { repository: EcrRepository; pushPolicy: IamPolicy } {
     const { modelName } = props;
     const { retention, pullers } = v;
-    const kmsKeyArn = props.kmsKeyArn ?? new KmsKey(this, "kms_key", {
-      description: `ECR images of model ${modelName} (${props.namePrefix})`,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
-      policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
-    }).arn;
+    const kmsKeyArn =
+      props.kmsKeyArn ??
+      new KmsKey(this, "kms_key", {
+        description: `ECR images of model ${modelName} (${props.namePrefix})`,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+        lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+        policy: stackKeyPolicy({ administratorArns: props.keyAdministratorArns, scope: this }),
+      }).arn;
     const repository = new EcrRepository(this, "repository", {
       name: `${props.namePrefix}/${modelName}`,
       imageTagMutability: "IMMUTABLE",
@@ -388,16 +478,20 @@ export class ModelEndpoint extends Construct {
         repository: repository.name,
         policy: JSON.stringify({
           Version: "2012-10-17",
-          Statement: [{
-            Sid: "ReleaseCopiesPull",
-            Effect: "Allow",
-            // Their accounts, narrowed to exactly the roles by aws:PrincipalArn: ECR refuses a policy naming a role
-            // that does not exist yet ("Principal not found"), and each copying role is created by its own
-            // account's bootstrap, possibly after this repository.
-            Principal: { AWS: [...new Set(pullers.map((a) => a.split(":")[4]))].map((account) => `arn:${partition}:iam::${account}:root`) },
-            Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            Condition: { ArnEquals: { "aws:PrincipalArn": pullers } },
-          }],
+          Statement: [
+            {
+              Sid: "ReleaseCopiesPull",
+              Effect: "Allow",
+              // Their accounts, narrowed to exactly the roles by aws:PrincipalArn: ECR refuses a policy naming a role
+              // that does not exist yet ("Principal not found"), and each copying role is created by its own
+              // account's bootstrap, possibly after this repository.
+              Principal: {
+                AWS: [...new Set(pullers.map((a) => a.split(":")[4]))].map((account) => `arn:${partition}:iam::${account}:root`),
+              },
+              Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              Condition: { ArnEquals: { "aws:PrincipalArn": pullers } },
+            },
+          ],
         }),
       });
     }
@@ -418,8 +512,13 @@ export class ModelEndpoint extends Construct {
             Sid: "PushThisModel",
             Effect: "Allow",
             Action: [
-              "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-              "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+              "ecr:BatchCheckLayerAvailability",
+              "ecr:InitiateLayerUpload",
+              "ecr:UploadLayerPart",
+              "ecr:CompleteLayerUpload",
+              "ecr:PutImage",
+              "ecr:BatchGetImage",
+              "ecr:DescribeImages",
               // The scan gate: `aws ecr wait image-scan-complete` and the findings of the pushed digest.
               "ecr:DescribeImageScanFindings",
             ],
@@ -448,19 +547,21 @@ export class ModelEndpoint extends Construct {
       data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
       dependsOn,
     });
-    const inferenceLogRole = !log ? undefined : new WorkloadRole(this, "inference_log_role", {
-        mode: log.identityMode,
-        clusterName: log.clusterName,
-        namespace,
-        serviceAccountName: name,
-        roleName: log.roleName,
-        description: `Model server ${modelName} (${namespace}/${name}): writes its inference log, nothing else`,
-        accountId: log.accountId,
-        region: log.region,
-        oidcProviderArn: log.oidcProviderArn,
-        checkPodIdentityAgent: false,
-        inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
-      });
+    const inferenceLogRole = !log
+      ? undefined
+      : new WorkloadRole(this, "inference_log_role", {
+          mode: log.identityMode,
+          clusterName: log.clusterName,
+          namespace,
+          serviceAccountName: name,
+          roleName: log.roleName,
+          description: `Model server ${modelName} (${namespace}/${name}): writes its inference log, nothing else`,
+          accountId: log.accountId,
+          region: log.region,
+          oidcProviderArn: log.oidcProviderArn,
+          checkPodIdentityAgent: false,
+          inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
+        });
     return { logSecret, inferenceLogRole };
   }
 
@@ -468,17 +569,46 @@ export class ModelEndpoint extends Construct {
   private serverCommand(props: ModelEndpointProps, v: Checked, c: Server): ContainerCommand {
     const { modelName } = props;
     const { name, release } = c;
-    const { maxConcurrency, maxBodyBytes, callerHeader, callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, limits, inputFields, progressive } = v;
+    const {
+      maxConcurrency,
+      maxBodyBytes,
+      callerHeader,
+      callerRate,
+      callerBurst,
+      requestTimeoutSeconds,
+      bodyTimeoutSeconds,
+      maxUploadsPerCaller,
+      limits,
+      inputFields,
+      progressive,
+    } = v;
     const log = c.log;
     return modelServerCommand({
-      image: c.image, modelName, modelVersion: release.version, maxConcurrency, maxBodyBytes, callerHeader,
-      callerRate, callerBurst, requestTimeoutSeconds, bodyTimeoutSeconds, maxUploadsPerCaller, classNames: limits.classNames ?? [],
+      image: c.image,
+      modelName,
+      modelVersion: release.version,
+      maxConcurrency,
+      maxBodyBytes,
+      callerHeader,
+      callerRate,
+      callerBurst,
+      requestTimeoutSeconds,
+      bodyTimeoutSeconds,
+      maxUploadsPerCaller,
+      classNames: limits.classNames ?? [],
       featureNames: inputFields,
-      inferenceLog: log ? {
-        bucketName: log.bucketName, prefix: log.prefix, region: log.region, sampling: log.sampling ?? 1,
-        contextFields: log.contextFields ?? [], rules: (log.rules ?? []).map((r) => ({ ...r })),
-        batchRecords: log.batchRecords ?? 1000, flushSeconds: log.flushSeconds ?? 10,
-      } : undefined,
+      inferenceLog: log
+        ? {
+            bucketName: log.bucketName,
+            prefix: log.prefix,
+            region: log.region,
+            sampling: log.sampling ?? 1,
+            contextFields: log.contextFields ?? [],
+            rules: (log.rules ?? []).map((r) => ({ ...r })),
+            batchRecords: log.batchRecords ?? 1000,
+            flushSeconds: log.flushSeconds ?? 10,
+          }
+        : undefined,
       // The literal name (the Deployment depends on the Secret): what the kubelet and the e2e harness look up.
       keySecret: { name: `${name}-inference-log-key`, key: INFERENCE_LOG_SECRET_KEY },
       identity: props.identity ? { ...props.identity, internalCallers: progressive ? [SMOKE_TEST_CALLER] : [] } : undefined,
@@ -491,8 +621,13 @@ export class ModelEndpoint extends Construct {
     const { name, namespace, labels, podLabels, uid, dependsOn } = c;
     const serviceAccount = new ServiceAccountV1(this, "service_account", {
       metadata: {
-        name, namespace, labels,
-        annotations: this.inferenceLogRole && Object.keys(this.inferenceLogRole.serviceAccountAnnotations).length > 0 ? { ...this.inferenceLogRole.serviceAccountAnnotations } : undefined,
+        name,
+        namespace,
+        labels,
+        annotations:
+          this.inferenceLogRole && Object.keys(this.inferenceLogRole.serviceAccountAnnotations).length > 0
+            ? { ...this.inferenceLogRole.serviceAccountAnnotations }
+            : undefined,
       },
       automountServiceAccountToken: false,
       dependsOn,
@@ -524,24 +659,30 @@ export class ModelEndpoint extends Construct {
               spread("kubernetes.io/hostname", "ScheduleAnyway"),
               // (A Rollout's pods carry rollouts-pod-template-hash instead; matchLabelKeys ignores a missing key.)
             ],
-            container: [{
-              name: "model-server",
-              image: cmd.image,
-              imagePullPolicy: "IfNotPresent",
-              command: [...cmd.command],
-              args: [...cmd.args],
-              env: cmd.env.map(toK8sEnv),
-              workingDir: TMP_DIR,
-              securityContext: restrictedContainerSecurityContext(uid),
-              port: Object.entries(cmd.ports ?? {}).map(([portName, containerPort]) => ({ name: portName, containerPort, protocol: "TCP" })),
-              resources: containerResources(props.resources ?? { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } }),
-              // Loading a model (imports, deserialisation) can take a while: up to 5 minutes. Liveness on
-              // the admin port (the gateway never reaches /health); readiness on the traffic port.
-              startupProbe: adminProbe(LIVE_PATH, 5, 60),
-              readinessProbe: probe(READY_PATH, 5, 1),
-              livenessProbe: adminProbe(LIVE_PATH, 10, 3),
-              volumeMount: [{ name: "tmp", mountPath: TMP_DIR }],
-            }],
+            container: [
+              {
+                name: "model-server",
+                image: cmd.image,
+                imagePullPolicy: "IfNotPresent",
+                command: [...cmd.command],
+                args: [...cmd.args],
+                env: cmd.env.map(toK8sEnv),
+                workingDir: TMP_DIR,
+                securityContext: restrictedContainerSecurityContext(uid),
+                port: Object.entries(cmd.ports ?? {}).map(([portName, containerPort]) => ({
+                  name: portName,
+                  containerPort,
+                  protocol: "TCP",
+                })),
+                resources: containerResources(props.resources ?? { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } }),
+                // Loading a model (imports, deserialisation) can take a while: up to 5 minutes. Liveness on
+                // the admin port (the gateway never reaches /health); readiness on the traffic port.
+                startupProbe: adminProbe(LIVE_PATH, 5, 60),
+                readinessProbe: probe(READY_PATH, 5, 1),
+                livenessProbe: adminProbe(LIVE_PATH, 10, 3),
+                volumeMount: [{ name: "tmp", mountPath: TMP_DIR }],
+              },
+            ],
             volume: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
           },
         },
@@ -554,8 +695,16 @@ export class ModelEndpoint extends Construct {
   }
 
   /** The Services (and the preview one of a progressive release), the disruption budget and the autoscaler. */
-  private createServices(props: ModelEndpointProps, v: Checked, c: Server, deployment: DeploymentV1): {
-    service: ServiceV1; previewService?: ServiceV1; podDisruptionBudget?: PodDisruptionBudgetV1; autoscaler?: HorizontalPodAutoscalerV2;
+  private createServices(
+    props: ModelEndpointProps,
+    v: Checked,
+    c: Server,
+    deployment: DeploymentV1,
+  ): {
+    service: ServiceV1;
+    previewService?: ServiceV1;
+    podDisruptionBudget?: PodDisruptionBudgetV1;
+    autoscaler?: HorizontalPodAutoscalerV2;
   } {
     const { replicas, strategy, progressive } = v;
     const { name, namespace, labels, podLabels, previewName, dependsOn } = c;
@@ -570,7 +719,12 @@ export class ModelEndpoint extends Construct {
     // (a release's analysis reads the new version's series).
     const servicePorts = [
       { name: MODEL_SERVER_PORT_NAME, port: 80, targetPort: MODEL_SERVER_PORT_NAME, protocol: "TCP" },
-      { name: MODEL_SERVER_METRICS_PORT_NAME, port: MODEL_SERVER_METRICS_PORT, targetPort: MODEL_SERVER_METRICS_PORT_NAME, protocol: "TCP" },
+      {
+        name: MODEL_SERVER_METRICS_PORT_NAME,
+        port: MODEL_SERVER_METRICS_PORT,
+        targetPort: MODEL_SERVER_METRICS_PORT_NAME,
+        protocol: "TCP",
+      },
     ];
     const service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
@@ -610,8 +764,15 @@ export class ModelEndpoint extends Construct {
           scaleTargetRef: progressive
             ? { apiVersion: "argoproj.io/v1alpha1", kind: "Rollout", name }
             : { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
-          metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: props.targetCpuUtilizationPercent ?? 70 } } }],
-          behavior: { scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }] },
+          metric: [
+            {
+              type: "Resource",
+              resource: { name: "cpu", target: { type: "Utilization", averageUtilization: props.targetCpuUtilizationPercent ?? 70 } },
+            },
+          ],
+          behavior: {
+            scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }],
+          },
         },
         dependsOn,
       });
@@ -632,23 +793,30 @@ export class ModelEndpoint extends Construct {
         // with it: DNS, the Pod Identity agent and HTTPS to S3 (constructs/model-endpoint/inference-log.ts).
         policyTypes: ["Ingress", "Egress"],
         egress: log ? inferenceLogEgress(log) : undefined,
-        ingress: [{
-          from: [
-            ...gatewayCidrs.map((cidr) => ({ ipBlock: { cidr } })),
-            ...(props.gatewayPodLabels ? [{
-              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.gatewayNamespace ?? namespace } },
-              podSelector: { matchLabels: { ...props.gatewayPodLabels } },
-            }] : []),
-            // The release's smoke test Job (same namespace), which calls the preview Service.
-            ...(progressive ? [{ podSelector: { matchLabels: smokeLabels } }] : []),
-          ],
-          ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }],
-        }, {
-          // /metrics and /health: Prometheus only. The kubelet's probes come from the node, whose traffic
-          // to its pods NetworkPolicies do not restrict (the readiness probe on the traffic port relies on it too).
-          from: [prometheusPeer(monitoringNamespace, prometheusPodLabels)],
-          ports: [{ port: String(MODEL_SERVER_METRICS_PORT), protocol: "TCP" }],
-        }],
+        ingress: [
+          {
+            from: [
+              ...gatewayCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+              ...(props.gatewayPodLabels
+                ? [
+                    {
+                      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": props.gatewayNamespace ?? namespace } },
+                      podSelector: { matchLabels: { ...props.gatewayPodLabels } },
+                    },
+                  ]
+                : []),
+              // The release's smoke test Job (same namespace), which calls the preview Service.
+              ...(progressive ? [{ podSelector: { matchLabels: smokeLabels } }] : []),
+            ],
+            ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }],
+          },
+          {
+            // /metrics and /health: Prometheus only. The kubelet's probes come from the node, whose traffic
+            // to its pods NetworkPolicies do not restrict (the readiness probe on the traffic port relies on it too).
+            from: [prometheusPeer(monitoringNamespace, prometheusPodLabels)],
+            ports: [{ port: String(MODEL_SERVER_METRICS_PORT), protocol: "TCP" }],
+          },
+        ],
       },
       dependsOn,
     });
@@ -669,7 +837,12 @@ export class ModelEndpoint extends Construct {
         podSelector: { matchLabels: smokeLabels },
         policyTypes: ["Ingress", "Egress"],
         egress: [
-          { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+          {
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
           { to: [{ podSelector: { matchLabels: podLabels } }], ports: [{ port: String(MODEL_SERVER_PORT), protocol: "TCP" }] },
         ],
       },
@@ -683,11 +856,24 @@ export class ModelEndpoint extends Construct {
       expectLabel: props.smokeTest!.expectLabel,
       callerHeader,
     });
-    this.resources.push(...rolloutObjects({
-      name, namespace, labels, podLabels, modelName, version: release.version, replicas: replicas.min,
-      deploymentName: name, activeService: name, previewService: previewName,
-      delivery: { ...delivery, strategy }, smoke: smokeCommand, smokePodLabels: smokeLabels, uid: Number(uid),
-    }));
+    this.resources.push(
+      ...rolloutObjects({
+        name,
+        namespace,
+        labels,
+        podLabels,
+        modelName,
+        version: release.version,
+        replicas: replicas.min,
+        deploymentName: name,
+        activeService: name,
+        previewService: previewName,
+        delivery: { ...delivery, strategy },
+        smoke: smokeCommand,
+        smokePodLabels: smokeLabels,
+        uid: Number(uid),
+      }),
+    );
     return smokeCommand;
   }
 
@@ -695,7 +881,12 @@ export class ModelEndpoint extends Construct {
    * The local chart with the objects Terraform's Kubernetes provider has no resource for: the Rollout's,
    * the TargetGroupBinding, the ServiceMonitor.
    */
-  private createChart(props: ModelEndpointProps, v: Checked, c: Server, deps: { deployment: DeploymentV1; service: ServiceV1; previewService?: ServiceV1 }): Release {
+  private createChart(
+    props: ModelEndpointProps,
+    v: Checked,
+    c: Server,
+    deps: { deployment: DeploymentV1; service: ServiceV1; previewService?: ServiceV1 },
+  ): Release {
     const { progressive } = v;
     const { name, namespace, labels, podLabels, dependsOn } = c;
     if (props.targetGroupArn) {
@@ -735,5 +926,4 @@ export class ModelEndpoint extends Construct {
     }
     return customResources;
   }
-
 }

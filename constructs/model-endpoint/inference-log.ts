@@ -62,15 +62,21 @@ export interface ModelEndpointInferenceLog {
 export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: readonly string[]): [string, unknown, string][] {
   const out: [string, unknown, string][] = [];
   const sampling = l.sampling ?? 1;
-  if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1)) out.push(["inferenceLog.sampling", sampling, "a number from 0 to 1"]);
+  if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1))
+    out.push(["inferenceLog.sampling", sampling, "a number from 0 to 1"]);
   if (!isS3KeyPrefix(l.prefix)) out.push(["inferenceLog.prefix", l.prefix, "an S3 key prefix without leading or trailing '/'"]);
   if (inputFields.length === 0) out.push(["inputFields", inputFields, "the model's input features, in order, when inferenceLog is set"]);
   const declared = new Set([...inputFields, ...(l.contextFields ?? [])]);
   (l.rules ?? []).forEach((r, i) => {
-    if (!(RULE_KINDS as readonly string[]).includes(r.kind)) out.push([`inferenceLog.rules[${i}].kind`, r.kind, `one of ${RULE_KINDS.join(", ")}`]);
-    if (!declared.has(r.field)) out.push([`inferenceLog.rules[${i}].field`, r.field, `a field of the model (${[...declared].join(", ") || "none declared"})`]);
-    if (r.kind === "coarsen" && !(typeof r.step === "number" && r.step > 0)) out.push([`inferenceLog.rules[${i}].step`, r.step, "a number above 0 for coarsen"]);
-    for (const p of r.patterns ?? []) if (!(REDACT_PATTERNS as readonly string[]).includes(p)) out.push([`inferenceLog.rules[${i}].patterns`, p, `some of ${REDACT_PATTERNS.join(", ")}`]);
+    if (!(RULE_KINDS as readonly string[]).includes(r.kind))
+      out.push([`inferenceLog.rules[${i}].kind`, r.kind, `one of ${RULE_KINDS.join(", ")}`]);
+    if (!declared.has(r.field))
+      out.push([`inferenceLog.rules[${i}].field`, r.field, `a field of the model (${[...declared].join(", ") || "none declared"})`]);
+    if (r.kind === "coarsen" && !(typeof r.step === "number" && r.step > 0))
+      out.push([`inferenceLog.rules[${i}].step`, r.step, "a number above 0 for coarsen"]);
+    for (const p of r.patterns ?? [])
+      if (!(REDACT_PATTERNS as readonly string[]).includes(p))
+        out.push([`inferenceLog.rules[${i}].patterns`, p, `some of ${REDACT_PATTERNS.join(", ")}`]);
   });
   return out;
 }
@@ -95,8 +101,15 @@ export function inferenceLogRolePolicy(l: ModelEndpointInferenceLog, modelName: 
  */
 export function inferenceLogEgress(l: ModelEndpointInferenceLog): Record<string, unknown>[] {
   return [
-    { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
-    ...((l.identityMode ?? "pod-identity") === "pod-identity" ? [{ to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT_CIDR } }], ports: [{ port: "80", protocol: "TCP" }] }] : []),
+    {
+      ports: [
+        { port: "53", protocol: "UDP" },
+        { port: "53", protocol: "TCP" },
+      ],
+    },
+    ...((l.identityMode ?? "pod-identity") === "pod-identity"
+      ? [{ to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT_CIDR } }], ports: [{ port: "80", protocol: "TCP" }] }]
+      : []),
     {
       to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "169.254.170.2/32", POD_IDENTITY_AGENT_CIDR] } }],
       ports: [{ port: "443", protocol: "TCP" }],

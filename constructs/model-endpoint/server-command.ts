@@ -118,42 +118,87 @@ export interface ModelServerInferenceLog {
 export function modelServerCommand(i: ModelServerCommandInputs): ContainerCommand {
   const id = i.identity;
   if (id) {
-    if (id.allowedEmailDomains.length === 0 && !id.allowAnyEmailDomain) throw new PropError("modelServerCommand", "identity.allowedEmailDomains", id.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true: say who may call the model (access is denied by default)");
-    if (id.allowAnyEmailDomain && id.allowedGroups.length === 0) throw new PropError("modelServerCommand", "identity.allowedGroups", id.allowedGroups, "at least one group with allowAnyEmailDomain (else every account of the issuer could call the model)");
-    if (id.allowedEmailDomains.includes("*")) throw new PropError("modelServerCommand", "identity.allowedEmailDomains", id.allowedEmailDomains, "domains without \"*\": set allowAnyEmailDomain: true instead (a named choice)");
-    for (const c of id.internalCallers ?? []) if (c.includes("@") || !/^[\x21-\x7e]+$/.test(c)) throw new PropError("modelServerCommand", "identity.internalCallers", c, "plain ids, never an address (a token's e-mail could be one)");
+    if (id.allowedEmailDomains.length === 0 && !id.allowAnyEmailDomain)
+      throw new PropError(
+        "modelServerCommand",
+        "identity.allowedEmailDomains",
+        id.allowedEmailDomains,
+        "at least one domain, or allowAnyEmailDomain: true: say who may call the model (access is denied by default)",
+      );
+    if (id.allowAnyEmailDomain && id.allowedGroups.length === 0)
+      throw new PropError(
+        "modelServerCommand",
+        "identity.allowedGroups",
+        id.allowedGroups,
+        "at least one group with allowAnyEmailDomain (else every account of the issuer could call the model)",
+      );
+    if (id.allowedEmailDomains.includes("*"))
+      throw new PropError(
+        "modelServerCommand",
+        "identity.allowedEmailDomains",
+        id.allowedEmailDomains,
+        'domains without "*": set allowAnyEmailDomain: true instead (a named choice)',
+      );
+    for (const c of id.internalCallers ?? [])
+      if (c.includes("@") || !/^[\x21-\x7e]+$/.test(c))
+        throw new PropError(
+          "modelServerCommand",
+          "identity.internalCallers",
+          c,
+          "plain ids, never an address (a token's e-mail could be one)",
+        );
   }
   return {
     image: i.image,
     command: ["mlflow-platform", "serve"],
     args: [
-      "--model-dir", MODEL_DIR,
-      "--model-name", i.modelName,
-      "--model-version", i.modelVersion,
-      "--host", "0.0.0.0",
-      "--port", String(MODEL_SERVER_PORT),
-      "--max-concurrency", String(i.maxConcurrency),
-      "--max-body-bytes", String(i.maxBodyBytes),
-      "--caller-header", i.callerHeader,
-      "--caller-rate", String(i.callerRate),
-      "--caller-burst", String(i.callerBurst),
-      "--request-timeout", String(i.requestTimeoutSeconds),
-      "--body-timeout", String(i.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS),
-      "--max-uploads-per-caller", String(i.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER),
-      "--admin-port", String(MODEL_SERVER_METRICS_PORT),
-      "--keep-alive-timeout", String(KEEP_ALIVE_SECONDS),
-      "--drain-seconds", String(DRAIN_SECONDS),
-      "--graceful-shutdown-seconds", String(GRACEFUL_SHUTDOWN_SECONDS),
+      "--model-dir",
+      MODEL_DIR,
+      "--model-name",
+      i.modelName,
+      "--model-version",
+      i.modelVersion,
+      "--host",
+      "0.0.0.0",
+      "--port",
+      String(MODEL_SERVER_PORT),
+      "--max-concurrency",
+      String(i.maxConcurrency),
+      "--max-body-bytes",
+      String(i.maxBodyBytes),
+      "--caller-header",
+      i.callerHeader,
+      "--caller-rate",
+      String(i.callerRate),
+      "--caller-burst",
+      String(i.callerBurst),
+      "--request-timeout",
+      String(i.requestTimeoutSeconds),
+      "--body-timeout",
+      String(i.bodyTimeoutSeconds ?? BODY_TIMEOUT_SECONDS),
+      "--max-uploads-per-caller",
+      String(i.maxUploadsPerCaller ?? MAX_UPLOADS_PER_CALLER),
+      "--admin-port",
+      String(MODEL_SERVER_METRICS_PORT),
+      "--keep-alive-timeout",
+      String(KEEP_ALIVE_SECONDS),
+      "--drain-seconds",
+      String(DRAIN_SECONDS),
+      "--graceful-shutdown-seconds",
+      String(GRACEFUL_SHUTDOWN_SECONDS),
       ...(i.classNames.length ? ["--class-names", i.classNames.join(",")] : []),
       ...(i.featureNames?.length ? ["--feature-names", i.featureNames.join(",")] : []),
       ...inferenceLogArgs(i.inferenceLog),
-      ...(id ? [
-        ...(id.allowedEmailDomains.length ? ["--allowed-email-domains", id.allowedEmailDomains.join(",")] : []),
-        ...(id.allowAnyEmailDomain ? ["--any-email-domain"] : []),
-        ...(id.allowedGroups.length ? ["--allowed-groups", id.allowedGroups.join(",")] : []),
-        "--groups-header", GROUPS_HEADER,
-        ...(id.internalCallers?.length ? ["--internal-callers", id.internalCallers.join(",")] : []),
-      ] : []),
+      ...(id
+        ? [
+            ...(id.allowedEmailDomains.length ? ["--allowed-email-domains", id.allowedEmailDomains.join(",")] : []),
+            ...(id.allowAnyEmailDomain ? ["--any-email-domain"] : []),
+            ...(id.allowedGroups.length ? ["--allowed-groups", id.allowedGroups.join(",")] : []),
+            "--groups-header",
+            GROUPS_HEADER,
+            ...(id.internalCallers?.length ? ["--internal-callers", id.internalCallers.join(",")] : []),
+          ]
+        : []),
     ],
     env: [
       { name: "HOME", value: TMP_DIR },
@@ -168,11 +213,16 @@ export function modelServerCommand(i: ModelServerCommandInputs): ContainerComman
 function inferenceLogArgs(l: ModelServerInferenceLog | undefined): string[] {
   if (!l) return [];
   return [
-    "--inference-log-bucket", l.bucketName,
-    "--inference-log-prefix", l.prefix,
-    "--inference-log-sampling", String(l.sampling),
-    "--inference-log-batch", String(l.batchRecords),
-    "--inference-log-flush-seconds", String(l.flushSeconds),
+    "--inference-log-bucket",
+    l.bucketName,
+    "--inference-log-prefix",
+    l.prefix,
+    "--inference-log-sampling",
+    String(l.sampling),
+    "--inference-log-batch",
+    String(l.batchRecords),
+    "--inference-log-flush-seconds",
+    String(l.flushSeconds),
     ...(l.contextFields.length ? ["--inference-log-context-fields", l.contextFields.join(",")] : []),
     ...(l.rules.length ? ["--inference-log-rules", JSON.stringify(l.rules)] : []),
   ];

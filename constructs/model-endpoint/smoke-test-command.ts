@@ -49,21 +49,31 @@ export interface SmokeTestCommandInputs {
 export function smokeTestCommand(i: SmokeTestCommandInputs): ContainerCommand {
   const row = i.row ?? SMOKE_TEST_ROW;
   if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(i.url)) throw new PropError("smokeTestCommand", "url", i.url, "an http(s) URL");
-  if (!/^[1-9]\d*$/.test(i.expectVersion)) throw new PropError("smokeTestCommand", "expectVersion", i.expectVersion, "a version number such as \"3\"");
-  if (row.length === 0 || row.some((x) => !Number.isFinite(x))) throw new PropError("smokeTestCommand", "row", row, "a non-empty list of finite numbers");
+  if (!/^[1-9]\d*$/.test(i.expectVersion))
+    throw new PropError("smokeTestCommand", "expectVersion", i.expectVersion, 'a version number such as "3"');
+  if (row.length === 0 || row.some((x) => !Number.isFinite(x)))
+    throw new PropError("smokeTestCommand", "row", row, "a non-empty list of finite numbers");
   return {
     image: i.image,
     command: ["mlflow-platform", "serve", "smoke"],
     args: [
-      "--url", i.url.replace(/\/$/, ""),
-      "--body", JSON.stringify({ data: row }),
-      "--expect-version", i.expectVersion,
+      "--url",
+      i.url.replace(/\/$/, ""),
+      "--body",
+      JSON.stringify({ data: row }),
+      "--expect-version",
+      i.expectVersion,
       ...(i.expectLabel ? ["--expect-label", i.expectLabel] : []),
-      "--caller", i.caller ?? SMOKE_TEST_CALLER,
-      "--caller-header", i.callerHeader ?? "X-Caller-Id",
-      "--attempts", String(i.attempts ?? 5),
-      "--interval", String(i.intervalSeconds ?? 2),
-      "--timeout", String(i.timeoutSeconds ?? 10),
+      "--caller",
+      i.caller ?? SMOKE_TEST_CALLER,
+      "--caller-header",
+      i.callerHeader ?? "X-Caller-Id",
+      "--attempts",
+      String(i.attempts ?? 5),
+      "--interval",
+      String(i.intervalSeconds ?? 2),
+      "--timeout",
+      String(i.timeoutSeconds ?? 10),
     ],
     env: [
       { name: "HOME", value: "/tmp" },

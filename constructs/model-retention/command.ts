@@ -40,16 +40,22 @@ export function modelRetentionPodLabels(config: Pick<RetentionEnvironment, "proj
 }
 
 /** `mlflow-platform retention run --keep N --artifacts-destination <the server's> [--served m/v]... [--dry-run]`. */
-export function retentionCommand(inputs: { readonly config: RetentionEnvironment; readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri"> }): ContainerCommand {
+export function retentionCommand(inputs: {
+  readonly config: RetentionEnvironment;
+  readonly artifactStore: Pick<ArtifactStoreContract, "destinationUri">;
+}): ContainerCommand {
   const { config, artifactStore } = inputs;
   const r = config.registry.retention;
   return {
     image: r.image ?? RUNTIME_IMAGE_DEFAULT,
     command: ["mlflow-platform"],
     args: [
-      "retention", "run",
-      "--keep", String(r.keepVersions),
-      "--artifacts-destination", artifactStore.destinationUri,
+      "retention",
+      "run",
+      "--keep",
+      String(r.keepVersions),
+      "--artifacts-destination",
+      artifactStore.destinationUri,
       ...r.servedVersions.flatMap((v) => ["--served", v]),
       ...(r.dryRun ? ["--dry-run"] : []),
     ],

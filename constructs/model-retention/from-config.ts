@@ -11,7 +11,8 @@ import { managedLabels } from "../core/labels";
 
 /** The ModelRetention props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function modelRetentionProps(
-  config: EnvironmentConfig, namePrefix: string,
+  config: EnvironmentConfig,
+  namePrefix: string,
   deps: Pick<ModelRetentionProps, "dependsOn"> & { readonly artifactStore: ArtifactStoreContract; readonly artifactPrefix: string },
 ): ModelRetentionProps {
   return {

@@ -30,7 +30,11 @@ export class ModelRetention extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelRetentionProps) {
     super(scope, id);
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount, role: this.role } = apiClientCronJob(this, props, {
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      role: this.role,
+    } = apiClientCronJob(this, props, {
       containerName: "retention",
       prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX },
       roleDescription: `MLflow model retention (${props.namespace}/${props.name} on ${props.clusterName}): tags artifacts for archival`,
@@ -38,13 +42,16 @@ export class ModelRetention extends Construct {
         name: "tag-artifacts-for-archival",
         document: {
           Version: "2012-10-17",
-          Statement: artifactAccess({ bucketArn: props.bucketArn }, {
-            prefix: props.artifactPrefix,
-            list: true,
-            tag: true,
-            region: props.region,
-            sids: { list: "ListArtifactPrefix", objects: "TagArtifactObjects" },
-          }),
+          Statement: artifactAccess(
+            { bucketArn: props.bucketArn },
+            {
+              prefix: props.artifactPrefix,
+              list: true,
+              tag: true,
+              region: props.region,
+              sids: { list: "ListArtifactPrefix", objects: "TagArtifactObjects" },
+            },
+          ),
         },
       },
     }));

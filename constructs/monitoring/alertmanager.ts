@@ -57,12 +57,19 @@ export interface AlertmanagerConfig {
   global: { resolve_timeout: string };
   route: Route;
   inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[];
-  receivers: { name: string; slack_configs?: Record<string, unknown>[]; email_configs?: Record<string, unknown>[]; discord_configs?: Record<string, unknown>[] }[];
+  receivers: {
+    name: string;
+    slack_configs?: Record<string, unknown>[];
+    email_configs?: Record<string, unknown>[];
+    discord_configs?: Record<string, unknown>[];
+  }[];
   templates: string[];
 }
 
-const SLACK_TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})';
-const SLACK_TEXT = "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n{{ if .Annotations.runbook_url }}Runbook: {{ .Annotations.runbook_url }}\n{{ end }}{{ end }}";
+const SLACK_TITLE =
+  '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.severity }})';
+const SLACK_TEXT =
+  "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n{{ if .Annotations.runbook_url }}Runbook: {{ .Annotations.runbook_url }}\n{{ end }}{{ end }}";
 
 /**
  * Builds the configuration. Critical alerts go to Slack and e-mail, warnings to Slack (or e-mail when
@@ -71,36 +78,42 @@ const SLACK_TEXT = "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotat
  */
 export function buildAlertmanagerConfig(routing: AlertRouting): AlertmanagerConfig {
   const slack = routing.slack
-    ? [{
-      api_url_file: alertmanagerSecretPath(routing.slack.webhookSecretName, routing.slack.webhookSecretKey),
-      channel: routing.slack.channel.startsWith("#") ? routing.slack.channel : `#${routing.slack.channel}`,
-      send_resolved: true,
-      title: SLACK_TITLE,
-      text: SLACK_TEXT,
-    }]
+    ? [
+        {
+          api_url_file: alertmanagerSecretPath(routing.slack.webhookSecretName, routing.slack.webhookSecretKey),
+          channel: routing.slack.channel.startsWith("#") ? routing.slack.channel : `#${routing.slack.channel}`,
+          send_resolved: true,
+          title: SLACK_TITLE,
+          text: SLACK_TEXT,
+        },
+      ]
     : undefined;
   const email = routing.email
-    ? [{
-      to: routing.email.to.join(", "),
-      from: routing.email.from,
-      smarthost: routing.email.smarthost,
-      require_tls: routing.email.requireTls,
-      send_resolved: true,
-      ...(routing.email.authUsername ? { auth_username: routing.email.authUsername } : {}),
-      ...(routing.email.authPasswordSecretName
-        ? { auth_password_file: alertmanagerSecretPath(routing.email.authPasswordSecretName, routing.email.authPasswordSecretKey) }
-        : {}),
-    }]
+    ? [
+        {
+          to: routing.email.to.join(", "),
+          from: routing.email.from,
+          smarthost: routing.email.smarthost,
+          require_tls: routing.email.requireTls,
+          send_resolved: true,
+          ...(routing.email.authUsername ? { auth_username: routing.email.authUsername } : {}),
+          ...(routing.email.authPasswordSecretName
+            ? { auth_password_file: alertmanagerSecretPath(routing.email.authPasswordSecretName, routing.email.authPasswordSecretKey) }
+            : {}),
+        },
+      ]
     : undefined;
 
   // Discord beside Slack: the same alerts, the URL read from a mounted Secret (Alertmanager >= 0.26).
   const discord = routing.discord
-    ? [{
-      webhook_url_file: alertmanagerSecretPath(routing.discord.webhookSecretName, routing.discord.webhookSecretKey),
-      send_resolved: true,
-      title: SLACK_TITLE,
-      message: SLACK_TEXT,
-    }]
+    ? [
+        {
+          webhook_url_file: alertmanagerSecretPath(routing.discord.webhookSecretName, routing.discord.webhookSecretKey),
+          send_resolved: true,
+          title: SLACK_TITLE,
+          message: SLACK_TEXT,
+        },
+      ]
     : undefined;
   const chat = { ...(slack ? { slack_configs: slack } : {}), ...(discord ? { discord_configs: discord } : {}) };
   const critical = { name: "critical", ...chat, ...(email ? { email_configs: email } : {}) };
@@ -127,7 +140,11 @@ export function buildAlertmanagerConfig(routing: AlertRouting): AlertmanagerConf
       // A server that is down explains its errors and latency.
       { source_matchers: ['alertname="MlflowTrackingServerDown"'], target_matchers: ['alertname=~"MlflowHigh.*"'], equal: ["namespace"] },
       // A proxy that is down explains everything behind it.
-      { source_matchers: ['alertname="OAuth2ProxyDown"'], target_matchers: ['alertname=~"OAuth2ProxyAuthFailuresHigh|MlflowHigh.*"'], equal: ["namespace"] },
+      {
+        source_matchers: ['alertname="OAuth2ProxyDown"'],
+        target_matchers: ['alertname=~"OAuth2ProxyAuthFailuresHigh|MlflowHigh.*"'],
+        equal: ["namespace"],
+      },
     ],
     receivers: [{ name: "null" }, critical, warning],
     templates: ["/etc/alertmanager/config/*.tmpl"],
@@ -136,6 +153,8 @@ export function buildAlertmanagerConfig(routing: AlertRouting): AlertmanagerConf
 
 /** Names of the Secrets Alertmanager must mount for this routing (`alertmanagerSpec.secrets`). */
 export function alertmanagerSecrets(routing: AlertRouting): string[] {
-  const names = [routing.slack?.webhookSecretName, routing.discord?.webhookSecretName, routing.email?.authPasswordSecretName].filter((n): n is string => Boolean(n));
+  const names = [routing.slack?.webhookSecretName, routing.discord?.webhookSecretName, routing.email?.authPasswordSecretName].filter(
+    (n): n is string => Boolean(n),
+  );
   return [...new Set(names)];
 }

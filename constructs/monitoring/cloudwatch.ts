@@ -107,7 +107,13 @@ const stat = (title: string, description: string, unit: Unit, targets: CloudWatc
   options: { reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, colorMode: "value", graphMode: "area" },
 });
 
-const series = (title: string, description: string, unit: Unit, targets: CloudWatchTarget[], extra: Partial<PanelSpec> = {}): PanelSpec => ({
+const series = (
+  title: string,
+  description: string,
+  unit: Unit,
+  targets: CloudWatchTarget[],
+  extra: Partial<PanelSpec> = {},
+): PanelSpec => ({
   type: "timeseries",
   title,
   description,
@@ -143,46 +149,118 @@ export function buildCloudWatchDashboard(t: CloudWatchDashboardTargets): Dashboa
   };
   const bucket = (storageType: string) => ({ BucketName: t.bucketName, StorageType: storageType });
 
-  return dashboard("mlflow-data", "MLflow / Database and artifacts",
+  return dashboard(
+    "mlflow-data",
+    "MLflow / Database and artifacts",
     "The backend store's PostgreSQL (RDS) and the artifact bucket (S3), from CloudWatch. The RDS figures are those of the backend store's CloudWatch alarms; S3 reports storage once a day.",
     [
       ...row(4, [
-        stat("DB CPU", "CPU use of the database instance (alarm above 80% for 15 minutes by default).", "percent",
-          rds([["CPUUtilization", "Average", primary, "CPU"]])),
-        stat("DB free storage", "Free storage of the database instance; storage autoscaling grows it up to database.maxAllocatedStorageGb.", "bytes",
-          rds([["FreeStorageSpace", "Minimum", primary, "free storage"]])),
-        stat("DB freeable memory", "Memory the database instance can still use.", "bytes",
-          rds([["FreeableMemory", "Minimum", primary, "freeable memory"]])),
-        stat("DB connections", "Open connections to the database instance (tracking-server workers, migration Job, gc CronJob).", "short",
-          rds([["DatabaseConnections", "Maximum", primary, "connections"]])),
-        ...(replica ? [stat("Replica lag", "How far the read replica is behind the primary (only with database.readReplica).", "s",
-          rds([["ReplicaLag", "Maximum", replica, "lag"]]))] : []),
+        stat(
+          "DB CPU",
+          "CPU use of the database instance (alarm above 80% for 15 minutes by default).",
+          "percent",
+          rds([["CPUUtilization", "Average", primary, "CPU"]]),
+        ),
+        stat(
+          "DB free storage",
+          "Free storage of the database instance; storage autoscaling grows it up to database.maxAllocatedStorageGb.",
+          "bytes",
+          rds([["FreeStorageSpace", "Minimum", primary, "free storage"]]),
+        ),
+        stat(
+          "DB freeable memory",
+          "Memory the database instance can still use.",
+          "bytes",
+          rds([["FreeableMemory", "Minimum", primary, "freeable memory"]]),
+        ),
+        stat(
+          "DB connections",
+          "Open connections to the database instance (tracking-server workers, migration Job, gc CronJob).",
+          "short",
+          rds([["DatabaseConnections", "Maximum", primary, "connections"]]),
+        ),
+        ...(replica
+          ? [
+              stat(
+                "Replica lag",
+                "How far the read replica is behind the primary (only with database.readReplica).",
+                "s",
+                rds([["ReplicaLag", "Maximum", replica, "lag"]]),
+              ),
+            ]
+          : []),
       ]),
       ...row(8, [
         series("CPU utilisation", "Average CPU use of the primary (and the replica).", "percent", rds(both("CPUUtilization", "Average"))),
-        series("Connections", "Open database connections of the primary (and the replica).", "short", rds(both("DatabaseConnections", "Maximum"))),
+        series(
+          "Connections",
+          "Open database connections of the primary (and the replica).",
+          "short",
+          rds(both("DatabaseConnections", "Maximum")),
+        ),
       ]),
       ...row(8, [
-        series("Free storage space", "Lowest free storage per period; a steady fall means autoscaling will grow the volume (or has reached its ceiling).", "bytes",
-          rds(both("FreeStorageSpace", "Minimum"))),
-        series("Freeable memory", "Lowest freeable memory per period; low memory pushes PostgreSQL to disk and slows searches.", "bytes",
-          rds(both("FreeableMemory", "Minimum"))),
+        series(
+          "Free storage space",
+          "Lowest free storage per period; a steady fall means autoscaling will grow the volume (or has reached its ceiling).",
+          "bytes",
+          rds(both("FreeStorageSpace", "Minimum")),
+        ),
+        series(
+          "Freeable memory",
+          "Lowest freeable memory per period; low memory pushes PostgreSQL to disk and slows searches.",
+          "bytes",
+          rds(both("FreeableMemory", "Minimum")),
+        ),
       ]),
       ...row(8, [
-        series("Read and write latency", "Average time per disk read and write on the primary.", "s",
-          rds([["ReadLatency", "Average", primary, "read"], ["WriteLatency", "Average", primary, "write"]])),
-        series("Read and write IOPS", "Disk reads and writes per second on the primary.", "iops",
-          rds([["ReadIOPS", "Average", primary, "read"], ["WriteIOPS", "Average", primary, "write"]])),
-        ...(replica ? [series("Replica lag over time", "Seconds the read replica is behind (alarm above 300 s for 15 minutes by default).", "s",
-          rds([["ReplicaLag", "Maximum", replica, "lag"]]))] : []),
+        series(
+          "Read and write latency",
+          "Average time per disk read and write on the primary.",
+          "s",
+          rds([
+            ["ReadLatency", "Average", primary, "read"],
+            ["WriteLatency", "Average", primary, "write"],
+          ]),
+        ),
+        series(
+          "Read and write IOPS",
+          "Disk reads and writes per second on the primary.",
+          "iops",
+          rds([
+            ["ReadIOPS", "Average", primary, "read"],
+            ["WriteIOPS", "Average", primary, "write"],
+          ]),
+        ),
+        ...(replica
+          ? [
+              series(
+                "Replica lag over time",
+                "Seconds the read replica is behind (alarm above 300 s for 15 minutes by default).",
+                "s",
+                rds([["ReplicaLag", "Maximum", replica, "lag"]]),
+              ),
+            ]
+          : []),
       ]),
       ...row(8, [
-        series("Artifact bucket size by storage class", "Bytes stored per storage class, daily (the lifecycle moves old artifacts to Standard-IA, then Glacier Instant Retrieval).", "bytes",
-          s3(ARTIFACT_STORAGE_TYPES.map(([type, label]) => ["BucketSizeBytes", "Average", bucket(type), label] as Query)), { timeFrom: "30d" }),
-        series("Objects in the artifact bucket", "Number of objects (all storage classes, noncurrent versions included), daily.", "short",
-          s3([["NumberOfObjects", "Average", bucket("AllStorageTypes"), "objects"]]), { timeFrom: "30d" }),
+        series(
+          "Artifact bucket size by storage class",
+          "Bytes stored per storage class, daily (the lifecycle moves old artifacts to Standard-IA, then Glacier Instant Retrieval).",
+          "bytes",
+          s3(ARTIFACT_STORAGE_TYPES.map(([type, label]) => ["BucketSizeBytes", "Average", bucket(type), label] as Query)),
+          { timeFrom: "30d" },
+        ),
+        series(
+          "Objects in the artifact bucket",
+          "Number of objects (all storage classes, noncurrent versions included), daily.",
+          "short",
+          s3([["NumberOfObjects", "Average", bucket("AllStorageTypes"), "objects"]]),
+          { timeFrom: "30d" },
+        ),
       ]),
     ],
     // CloudWatch is billed per metric requested: refresh less often than the Prometheus dashboards.
-    { refresh: "5m", from: "now-24h" });
+    { refresh: "5m", from: "now-24h" },
+  );
 }

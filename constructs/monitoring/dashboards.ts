@@ -133,7 +133,12 @@ export class Layout {
 export const targets = (...list: [expr: string, legend: string][]): PanelTarget[] =>
   list.map(([expr, legendFormat], i) => ({ refId: String.fromCharCode(65 + i), expr, legendFormat }));
 
-export const stat = (title: string, description: string, unit: Unit, expr: string): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
+export const stat = (
+  title: string,
+  description: string,
+  unit: Unit,
+  expr: string,
+): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "stat",
   title,
   description,
@@ -143,7 +148,10 @@ export const stat = (title: string, description: string, unit: Unit, expr: strin
 });
 
 export const series = (
-  title: string, description: string, unit: Unit, ...list: [expr: string, legend: string][]
+  title: string,
+  description: string,
+  unit: Unit,
+  ...list: [expr: string, legend: string][]
 ): Omit<PrometheusPanel, "id" | "gridPos" | "datasource"> => ({
   type: "timeseries",
   title,
@@ -155,7 +163,11 @@ export const series = (
 
 /** A dashboard around its panels; `options` changes the refresh interval and the default time range. */
 export function dashboard(
-  uid: string, title: string, description: string, panels: Panel[], options: { refresh?: string; from?: string } = {},
+  uid: string,
+  title: string,
+  description: string,
+  panels: Panel[],
+  options: { refresh?: string; from?: string } = {},
 ): Dashboard {
   return {
     uid,
@@ -183,36 +195,56 @@ function trackingDashboard(t: DashboardTargets): Dashboard {
   const q = (quantile: number, by = "le") =>
     `histogram_quantile(${quantile}, sum by (${by}) (rate(mlflow_http_request_duration_seconds_bucket${sel}[5m])))`;
   const l = new Layout(t.datasourceUid);
-  return dashboard("mlflow-tracking", "MLflow / Tracking server",
+  return dashboard(
+    "mlflow-tracking",
+    "MLflow / Tracking server",
     "Requests, errors and latency of the MLflow tracking server, from its /metrics (prometheus-flask-exporter). MLflow's exporter labels requests by method, status and MLflow version, not by path.",
     [
       ...l.row(4, [
         stat("Requests per second", "All requests answered by the tracking server (health and version probes excluded).", "reqps", rate),
-        stat("5xx ratio", "Share of responses that were server errors over the last 5 minutes.", "percentunit",
-          `sum(rate(mlflow_http_request_total${sel5xx}[5m])) / ${rate}`),
+        stat(
+          "5xx ratio",
+          "Share of responses that were server errors over the last 5 minutes.",
+          "percentunit",
+          `sum(rate(mlflow_http_request_total${sel5xx}[5m])) / ${rate}`,
+        ),
         stat("p95 latency", "95th percentile of request duration over the last 5 minutes.", "s", q(0.95)),
         stat("Replicas answering", "Tracking-server pods whose /metrics answered the last scrape.", "short", `sum(up${sel})`),
       ]),
       ...l.row(8, [
-        series("Requests by status", "Request rate per HTTP status code.", "reqps",
-          [`sum by (status) (rate(mlflow_http_request_total${sel}[5m]))`, "{{status}}"]),
-        series("Requests by method", "Request rate per HTTP method (GET reads, POST writes and searches).", "reqps",
-          [`sum by (method) (rate(mlflow_http_request_total${sel}[5m]))`, "{{method}}"]),
+        series("Requests by status", "Request rate per HTTP status code.", "reqps", [
+          `sum by (status) (rate(mlflow_http_request_total${sel}[5m]))`,
+          "{{status}}",
+        ]),
+        series("Requests by method", "Request rate per HTTP method (GET reads, POST writes and searches).", "reqps", [
+          `sum by (method) (rate(mlflow_http_request_total${sel}[5m]))`,
+          "{{method}}",
+        ]),
       ]),
       ...l.row(8, [
-        series("Latency percentiles", "p50, p95 and p99 of request duration.", "s",
-          [q(0.5), "p50"], [q(0.95), "p95"], [q(0.99), "p99"]),
-        series("p95 latency by method and status", "Which kind of request is slow (artifact uploads through the server are long POST/PUTs).", "s",
-          [q(0.95, "le, method, status"), "{{method}} {{status}}"]),
+        series("Latency percentiles", "p50, p95 and p99 of request duration.", "s", [q(0.5), "p50"], [q(0.95), "p95"], [q(0.99), "p99"]),
+        series(
+          "p95 latency by method and status",
+          "Which kind of request is slow (artifact uploads through the server are long POST/PUTs).",
+          "s",
+          [q(0.95, "le, method, status"), "{{method}} {{status}}"],
+        ),
       ]),
       ...l.row(8, [
-        series("Client and server errors", "4xx (client) and 5xx (server) responses per status.", "reqps",
-          [`sum by (status) (rate(mlflow_http_request_total${sel4xx5xx}[5m]))`, "{{status}}"]),
-        series("Trace ingestion (OTLP)", "OTLP trace export requests per second and their p95 duration.", "short",
+        series("Client and server errors", "4xx (client) and 5xx (server) responses per status.", "reqps", [
+          `sum by (status) (rate(mlflow_http_request_total${sel4xx5xx}[5m]))`,
+          "{{status}}",
+        ]),
+        series(
+          "Trace ingestion (OTLP)",
+          "OTLP trace export requests per second and their p95 duration.",
+          "short",
           [`sum(rate(mlflow_otlp_request_duration_seconds_count${sel}[5m]))`, "requests/s"],
-          [`histogram_quantile(0.95, sum by (le) (rate(mlflow_otlp_request_duration_seconds_bucket${sel}[5m])))`, "p95 seconds"]),
+          [`histogram_quantile(0.95, sum by (le) (rate(mlflow_otlp_request_duration_seconds_bucket${sel}[5m])))`, "p95 seconds"],
+        ),
       ]),
-    ]);
+    ],
+  );
 }
 
 /** OAuth2 Proxy: traffic and sign-in outcomes. */
@@ -223,31 +255,52 @@ function proxyDashboard(t: DashboardTargets): Dashboard {
   const q = (quantile: number) =>
     `histogram_quantile(${quantile}, sum by (le) (rate(oauth2_proxy_response_duration_seconds_bucket${sel}[5m])))`;
   const l = new Layout(t.datasourceUid);
-  return dashboard("mlflow-sign-in", "MLflow / Sign-in proxy",
+  return dashboard(
+    "mlflow-sign-in",
+    "MLflow / Sign-in proxy",
     "Traffic through OAuth2 Proxy (every request to MLflow passes it) and the outcome of authentication.",
     [
       ...l.row(4, [
         stat("Requests per second", "All requests answered by the proxy.", "reqps", rate),
-        stat("Refused ratio", "Share of requests answered 401 or 403 (not signed in, token invalid, not allowed).", "percentunit",
-          `sum(rate(oauth2_proxy_requests_total${code("401|403")}[5m])) / ${rate}`),
+        stat(
+          "Refused ratio",
+          "Share of requests answered 401 or 403 (not signed in, token invalid, not allowed).",
+          "percentunit",
+          `sum(rate(oauth2_proxy_requests_total${code("401|403")}[5m])) / ${rate}`,
+        ),
         stat("p95 latency", "95th percentile of the proxy's response time (includes MLflow's time).", "s", q(0.95)),
         stat("Replicas answering", "Proxy pods whose metrics port answered the last scrape.", "short", `sum(up${sel})`),
       ]),
       ...l.row(8, [
-        series("Authentication outcomes", "Allowed (2xx/3xx, sign-in redirects included), refused (401/403) and failed (5xx: MLflow unreachable or erroring).", "reqps",
+        series(
+          "Authentication outcomes",
+          "Allowed (2xx/3xx, sign-in redirects included), refused (401/403) and failed (5xx: MLflow unreachable or erroring).",
+          "reqps",
           [`sum(rate(oauth2_proxy_requests_total${code("2..|3..")}[5m]))`, "allowed"],
           [`sum(rate(oauth2_proxy_requests_total${code("401|403")}[5m]))`, "refused"],
-          [`sum(rate(oauth2_proxy_requests_total${code("5..")}[5m]))`, "failed"]),
-        series("Responses by code", "Request rate per HTTP status code.", "reqps",
-          [`sum by (code) (rate(oauth2_proxy_requests_total${sel}[5m]))`, "{{code}}"]),
+          [`sum(rate(oauth2_proxy_requests_total${code("5..")}[5m]))`, "failed"],
+        ),
+        series("Responses by code", "Request rate per HTTP status code.", "reqps", [
+          `sum by (code) (rate(oauth2_proxy_requests_total${sel}[5m]))`,
+          "{{code}}",
+        ]),
       ]),
       ...l.row(8, [
-        series("Latency percentiles", "p50, p95 and p99 of the proxy's response time.", "s",
-          [q(0.5), "p50"], [q(0.95), "p95"], [q(0.99), "p99"]),
-        series("Requests in flight", "Requests being served right now, summed over replicas.", "short",
-          [`sum(oauth2_proxy_requests_in_flight${sel})`, "in flight"]),
+        series(
+          "Latency percentiles",
+          "p50, p95 and p99 of the proxy's response time.",
+          "s",
+          [q(0.5), "p50"],
+          [q(0.95), "p95"],
+          [q(0.99), "p99"],
+        ),
+        series("Requests in flight", "Requests being served right now, summed over replicas.", "short", [
+          `sum(oauth2_proxy_requests_in_flight${sel})`,
+          "in flight",
+        ]),
       ]),
-    ]);
+    ],
+  );
 }
 
 /** Pods of the platform: CPU, memory, restarts and the Jobs. */
@@ -256,37 +309,67 @@ function podsDashboard(t: DashboardTargets): Dashboard {
   const containers = selector(ns, 'container!=""');
   const pvc = selector({ namespace: t.prometheusNamespace }, `persistentvolumeclaim=~${promString(`${t.prometheusPvcPrefix}.*`)}`);
   const l = new Layout(t.datasourceUid);
-  return dashboard("mlflow-pods", "MLflow / Pods and jobs",
+  return dashboard(
+    "mlflow-pods",
+    "MLflow / Pods and jobs",
     "CPU, memory and restarts of every pod in the MLflow namespace (tracking server, proxy, migration Job, GC CronJob), and Prometheus' own volume.",
     [
       ...l.row(8, [
-        series("CPU by pod", "CPU cores used per pod.", "cores",
-          [`sum by (pod) (rate(container_cpu_usage_seconds_total${containers}[5m]))`, "{{pod}}"]),
-        series("Memory by pod", "Working-set memory per pod (what the OOM killer compares with the limit).", "bytes",
-          [`sum by (pod) (container_memory_working_set_bytes${containers})`, "{{pod}}"]),
+        series("CPU by pod", "CPU cores used per pod.", "cores", [
+          `sum by (pod) (rate(container_cpu_usage_seconds_total${containers}[5m]))`,
+          "{{pod}}",
+        ]),
+        series("Memory by pod", "Working-set memory per pod (what the OOM killer compares with the limit).", "bytes", [
+          `sum by (pod) (container_memory_working_set_bytes${containers})`,
+          "{{pod}}",
+        ]),
       ]),
       ...l.row(8, [
-        series("Memory use of the limit", "Working set divided by the memory limit, per pod: near 100% means an OOM kill is close.", "percentunit",
-          [`sum by (pod) (container_memory_working_set_bytes${containers}) / sum by (pod) (kube_pod_container_resource_limits${selector(ns, 'resource="memory"')})`, "{{pod}}"]),
-        series("Container restarts (1h)", "Restarts per container over the last hour.", "short",
-          [`sum by (pod, container) (increase(kube_pod_container_status_restarts_total${selector(ns)}[1h]))`, "{{pod}}/{{container}}"]),
+        series(
+          "Memory use of the limit",
+          "Working set divided by the memory limit, per pod: near 100% means an OOM kill is close.",
+          "percentunit",
+          [
+            `sum by (pod) (container_memory_working_set_bytes${containers}) / sum by (pod) (kube_pod_container_resource_limits${selector(ns, 'resource="memory"')})`,
+            "{{pod}}",
+          ],
+        ),
+        series("Container restarts (1h)", "Restarts per container over the last hour.", "short", [
+          `sum by (pod, container) (increase(kube_pod_container_status_restarts_total${selector(ns)}[1h]))`,
+          "{{pod}}/{{container}}",
+        ]),
       ]),
       ...l.row(8, [
-        series("Waiting containers by reason", "Containers that are not running, by reason (CrashLoopBackOff, ImagePullBackOff, CreateContainerConfigError...).", "short",
-          [`sum by (reason) (kube_pod_container_status_waiting_reason${selector(ns)})`, "{{reason}}"]),
-        series("Pods not ready", "Pods whose Ready condition is false.", "short",
-          [`sum by (pod) (kube_pod_status_ready${selector(ns, 'condition="false"')})`, "{{pod}}"]),
+        series(
+          "Waiting containers by reason",
+          "Containers that are not running, by reason (CrashLoopBackOff, ImagePullBackOff, CreateContainerConfigError...).",
+          "short",
+          [`sum by (reason) (kube_pod_container_status_waiting_reason${selector(ns)})`, "{{reason}}"],
+        ),
+        series("Pods not ready", "Pods whose Ready condition is false.", "short", [
+          `sum by (pod) (kube_pod_status_ready${selector(ns, 'condition="false"')})`,
+          "{{pod}}",
+        ]),
       ]),
       ...l.row(8, [
-        series("Jobs", "Succeeded and failed Jobs (database migration and garbage collection).", "short",
+        series(
+          "Jobs",
+          "Succeeded and failed Jobs (database migration and garbage collection).",
+          "short",
           [`sum by (job_name) (kube_job_status_succeeded${selector(ns)})`, "{{job_name}} succeeded"],
-          [`sum by (job_name) (kube_job_failed${selector(ns)})`, "{{job_name}} failed"]),
-        series("Since last successful GC", "Time since each CronJob last succeeded.", "s",
-          [`time() - max by (cronjob) (kube_cronjob_status_last_successful_time${selector(ns)})`, "{{cronjob}}"]),
-        series("Prometheus volume used", "Used share of Prometheus' volume (alert PrometheusVolumeFillingUp).", "percentunit",
-          [`kubelet_volume_stats_used_bytes${pvc} / kubelet_volume_stats_capacity_bytes${pvc}`, "{{persistentvolumeclaim}}"]),
+          [`sum by (job_name) (kube_job_failed${selector(ns)})`, "{{job_name}} failed"],
+        ),
+        series("Since last successful GC", "Time since each CronJob last succeeded.", "s", [
+          `time() - max by (cronjob) (kube_cronjob_status_last_successful_time${selector(ns)})`,
+          "{{cronjob}}",
+        ]),
+        series("Prometheus volume used", "Used share of Prometheus' volume (alert PrometheusVolumeFillingUp).", "percentunit", [
+          `kubelet_volume_stats_used_bytes${pvc} / kubelet_volume_stats_capacity_bytes${pvc}`,
+          "{{persistentvolumeclaim}}",
+        ]),
       ]),
-    ]);
+    ],
+  );
 }
 
 /** The platform's dashboards. */

@@ -29,7 +29,13 @@ export interface MonitoringDependencies {
 export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDependencies): MonitoringProps {
   const m = config.monitoring;
   const email = m.email
-    ? { to: m.email.to, from: m.email.from, smarthost: m.email.smarthost, authUsername: m.email.authUsername, authPasswordSecretName: m.email.authPasswordSecretName }
+    ? {
+        to: m.email.to,
+        from: m.email.from,
+        smarthost: m.email.smarthost,
+        authUsername: m.email.authUsername,
+        authPasswordSecretName: m.email.authPasswordSecretName,
+      }
     : undefined;
   // The backend store already subscribes config.notifications.emails to its alarm topic; add the
   // alert recipients it does not have, so that the RDS alarms reach the same people.
@@ -52,11 +58,16 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     alarmEmails,
     cloudWatch: cloudWatch(config, deps),
     runbookBaseUrl: m.runbookBaseUrl,
-    modelServing: Object.keys(config.serving.models).length > 0 ? {
-      namespace: config.serving.namespace,
-      models: Object.entries(config.serving.models).map(([name, sm]) => ({ name, psiThreshold: sm.drift.psiThreshold })),
-    } : undefined,
-    rolloutsController: installsRolloutsController(config) ? argoRolloutsMetricsService(config.serving.delivery.controllerNamespace) : undefined,
+    modelServing:
+      Object.keys(config.serving.models).length > 0
+        ? {
+            namespace: config.serving.namespace,
+            models: Object.entries(config.serving.models).map(([name, sm]) => ({ name, psiThreshold: sm.drift.psiThreshold })),
+          }
+        : undefined,
+    rolloutsController: installsRolloutsController(config)
+      ? argoRolloutsMetricsService(config.serving.delivery.controllerNamespace)
+      : undefined,
   };
 }
 
@@ -98,9 +109,10 @@ function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | un
       userInfoUrl: m.grafanaOidc.userInfoUrl,
       clientId: config.auth.clientId,
       // A Kubernetes-sourced secret must also exist in the monitoring namespace, under the same name.
-      clientSecret: secret.source === "secrets-manager"
-        ? { secretsManagerArn: secret.secretArn }
-        : { kubernetes: { name: secret.secretName, key: secret.key } },
+      clientSecret:
+        secret.source === "secrets-manager"
+          ? { secretsManagerArn: secret.secretArn }
+          : { kubernetes: { name: secret.secretName, key: secret.key } },
       scopes: config.auth.scopes,
       groupsClaim: config.auth.groupsClaim,
       allowedGroups: config.auth.allowedGroups,

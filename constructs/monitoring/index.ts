@@ -20,7 +20,14 @@ import { alertmanagerSecrets, buildAlertmanagerConfig, type AlertmanagerConfig, 
 import { buildCloudWatchDashboard, cloudWatchDatasource, CLOUDWATCH_DATASOURCE_UID, grafanaCloudWatchPolicy } from "./cloudwatch";
 import { buildDashboards, type Dashboard } from "./dashboards";
 import { buildModelServingDashboard, buildModelServingRuleGroups, type ModelServingRuleGroup } from "./model-serving";
-import { buildRegistryEventsRuleGroup, buildRolloutsControllerRuleGroup, buildRuleGroups, DEFAULT_THRESHOLDS, type AlertThresholds, type RuleGroup } from "./rules";
+import {
+  buildRegistryEventsRuleGroup,
+  buildRolloutsControllerRuleGroup,
+  buildRuleGroups,
+  DEFAULT_THRESHOLDS,
+  type AlertThresholds,
+  type RuleGroup,
+} from "./rules";
 import { PropError } from "../core/prop-error";
 import { managedLabels } from "../core/labels";
 
@@ -127,7 +134,10 @@ export interface MonitoringProps {
    * The model servers to alert on and show on the "Model serving" dashboard: their namespace
    * and each model's PSI threshold. @default none (no model served)
    */
-  readonly modelServing?: { readonly namespace: string; readonly models: readonly { readonly name: string; readonly psiThreshold: number }[] };
+  readonly modelServing?: {
+    readonly namespace: string;
+    readonly models: readonly { readonly name: string; readonly psiThreshold: number }[];
+  };
   /**
    * The Argo Rollouts controller the stack installs (its metrics Service): scraped, and alerted on when no
    * replica answers (its analyses query this Prometheus; a controller that is down stops every release and
@@ -159,7 +169,11 @@ export interface MonitoringProps {
    */
   readonly alertsReachNobody?: boolean;
   /** Slack: the webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager. @default no Slack */
-  readonly slack?: { readonly channel: string; readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
+  readonly slack?: {
+    readonly channel: string;
+    readonly webhookSecretName: string;
+    /** @default "url" */ readonly webhookSecretKey?: string;
+  };
   /** Discord: the channel webhook URL is read from a Secret (monitoring namespace) mounted into Alertmanager (>= 0.26 reads `webhook_url_file`). @default no Discord */
   readonly discord?: { readonly webhookSecretName: string; /** @default "url" */ readonly webhookSecretKey?: string };
   /** E-mail through SMTP; a password is read from a mounted Secret. @default no e-mail */
@@ -208,10 +222,7 @@ const PART_OF = "mlflow-platform";
 
 /** Finds the local chart both from the TypeScript sources and from the compiled dist/ tree. */
 function chartDirectory(): string {
-  const candidates = [
-    path.join(__dirname, "chart"),
-    path.join(__dirname, "..", "..", "..", "constructs", "monitoring", "chart"),
-  ];
+  const candidates = [path.join(__dirname, "chart"), path.join(__dirname, "..", "..", "..", "constructs", "monitoring", "chart")];
   const found = candidates.find((c) => fs.existsSync(path.join(c, "Chart.yaml")));
   if (!found) throw new Error(`Monitoring: the local chart was not found (looked in ${candidates.join(", ")})`);
   return found;
@@ -276,39 +287,94 @@ export class Monitoring extends Construct {
     this.ruleGroups = buildRuleGroups({ ...targets, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }, this.thresholds, this);
     const events = props.registryEvents;
     if (events) {
-      this.ruleGroups.push(buildRegistryEventsRuleGroup({
-        namespace: events.service.namespace, job: events.service.serviceName, behindSeconds: events.behindSeconds,
-        runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
-      }, this));
+      this.ruleGroups.push(
+        buildRegistryEventsRuleGroup(
+          {
+            namespace: events.service.namespace,
+            job: events.service.serviceName,
+            behindSeconds: events.behindSeconds,
+            runbookBaseUrl: (props.runbookBaseUrl ?? "docs/monitoring.md").replace(/monitoring\.md$/, "registry-events.md"),
+          },
+          this,
+        ),
+      );
     }
     const rollouts = props.rolloutsController;
     if (rollouts) {
-      this.ruleGroups.push(buildRolloutsControllerRuleGroup({ namespace: rollouts.namespace, job: rollouts.serviceName, runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md" }));
+      this.ruleGroups.push(
+        buildRolloutsControllerRuleGroup({
+          namespace: rollouts.namespace,
+          job: rollouts.serviceName,
+          runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
+        }),
+      );
     }
-    const servingTargets = props.modelServing ? {
-      ...props.modelServing,
-      errorRatio: this.thresholds.errorRatio,
-      latencyP99Seconds: this.thresholds.latencyP99Seconds,
-      minRequestsPerSecond: this.thresholds.minRequestsPerSecond,
-      runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
-      datasourceUid: props.datasourceUid ?? "prometheus",
-    } : undefined;
+    const servingTargets = props.modelServing
+      ? {
+          ...props.modelServing,
+          errorRatio: this.thresholds.errorRatio,
+          latencyP99Seconds: this.thresholds.latencyP99Seconds,
+          minRequestsPerSecond: this.thresholds.minRequestsPerSecond,
+          runbookBaseUrl: props.runbookBaseUrl ?? "docs/monitoring.md",
+          datasourceUid: props.datasourceUid ?? "prometheus",
+        }
+      : undefined;
     this.modelServingRuleGroups = servingTargets ? buildModelServingRuleGroups(servingTargets, this) : [];
     const cloudWatch = mode === "install" ? props.cloudWatch : undefined;
     const cloudWatchUid = cloudWatch?.datasourceUid ?? CLOUDWATCH_DATASOURCE_UID;
-    this.dashboards = [...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }), ...(cloudWatch ? [buildCloudWatchDashboard({
-      dbInstanceIdentifier: cloudWatch.dbInstanceIdentifier,
-      dbReplicaIdentifier: cloudWatch.dbReplicaIdentifier,
-      bucketName: cloudWatch.bucketName,
-      datasourceUid: cloudWatchUid,
-    })] : []), ...(servingTargets ? [buildModelServingDashboard(servingTargets)] : [])];
+    this.dashboards = [
+      ...buildDashboards({ ...targets, datasourceUid: props.datasourceUid ?? "prometheus" }),
+      ...(cloudWatch
+        ? [
+            buildCloudWatchDashboard({
+              dbInstanceIdentifier: cloudWatch.dbInstanceIdentifier,
+              dbReplicaIdentifier: cloudWatch.dbReplicaIdentifier,
+              bucketName: cloudWatch.bucketName,
+              datasourceUid: cloudWatchUid,
+            }),
+          ]
+        : []),
+      ...(servingTargets ? [buildModelServingDashboard(servingTargets)] : []),
+    ];
 
     const labels = { ...managedLabels(PART_OF), ...(props.selectorLabels ?? {}) };
     this.resources = [
       serviceMonitor("mlflow-tracking-server", this.namespace, labels, ts.namespace, ts.serviceLabels, ts.portName, ts.metricsPath),
-      serviceMonitor("mlflow-oauth2-proxy", this.namespace, labels, proxy.namespace, proxy.serviceLabels, proxy.metricsPortName, "/metrics"),
-      ...(events ? [serviceMonitor("mlflow-registry-events", this.namespace, labels, events.service.namespace, events.service.serviceLabels, events.service.portName, events.service.metricsPath)] : []),
-      ...(rollouts ? [serviceMonitor("argo-rollouts-controller", this.namespace, labels, rollouts.namespace, rollouts.serviceLabels, rollouts.portName, rollouts.metricsPath)] : []),
+      serviceMonitor(
+        "mlflow-oauth2-proxy",
+        this.namespace,
+        labels,
+        proxy.namespace,
+        proxy.serviceLabels,
+        proxy.metricsPortName,
+        "/metrics",
+      ),
+      ...(events
+        ? [
+            serviceMonitor(
+              "mlflow-registry-events",
+              this.namespace,
+              labels,
+              events.service.namespace,
+              events.service.serviceLabels,
+              events.service.portName,
+              events.service.metricsPath,
+            ),
+          ]
+        : []),
+      ...(rollouts
+        ? [
+            serviceMonitor(
+              "argo-rollouts-controller",
+              this.namespace,
+              labels,
+              rollouts.namespace,
+              rollouts.serviceLabels,
+              rollouts.portName,
+              rollouts.metricsPath,
+            ),
+          ]
+        : []),
       {
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -321,31 +387,41 @@ export class Monitoring extends Construct {
     const waitFor: ITerraformDependable[] = [...(props.dependsOn ?? [])];
     if (createNamespace) {
       const level = props.nodeExporter ? "privileged" : "baseline";
-      waitFor.push(new NamespaceV1(this, "namespace", {
-        metadata: {
-          name: this.namespace,
-          labels: {
-            ...managedLabels(PART_OF),
-            // Prometheus, Grafana and the operator run as non-root; node-exporter (off by default) needs host access.
-            "pod-security.kubernetes.io/enforce": level,
-            "pod-security.kubernetes.io/enforce-version": "latest",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "pod-security.kubernetes.io/audit": "restricted",
+      waitFor.push(
+        new NamespaceV1(this, "namespace", {
+          metadata: {
+            name: this.namespace,
+            labels: {
+              ...managedLabels(PART_OF),
+              // Prometheus, Grafana and the operator run as non-root; node-exporter (off by default) needs host access.
+              "pod-security.kubernetes.io/enforce": level,
+              "pod-security.kubernetes.io/enforce-version": "latest",
+              "pod-security.kubernetes.io/warn": "restricted",
+              "pod-security.kubernetes.io/audit": "restricted",
+            },
           },
-        },
-      }));
+        }),
+      );
     }
 
     if (mode === "install") {
       const routing: AlertRouting = {
         slack: props.slack ? { ...props.slack, webhookSecretKey: props.slack.webhookSecretKey ?? "url" } : undefined,
-        discord: props.discord ? { webhookSecretName: props.discord.webhookSecretName, webhookSecretKey: props.discord.webhookSecretKey ?? "url" } : undefined,
+        discord: props.discord
+          ? { webhookSecretName: props.discord.webhookSecretName, webhookSecretKey: props.discord.webhookSecretKey ?? "url" }
+          : undefined,
         email: props.email
-          ? { ...props.email, authPasswordSecretKey: props.email.authPasswordSecretKey ?? "password", requireTls: props.email.requireTls ?? true }
+          ? {
+              ...props.email,
+              authPasswordSecretKey: props.email.authPasswordSecretKey ?? "password",
+              requireTls: props.email.requireTls ?? true,
+            }
           : undefined,
       };
       if (!routing.slack && !routing.email && !routing.discord && !props.alertsReachNobody) {
-        Annotations.of(this).addWarning("Monitoring: neither slack, discord nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack, monitoring.discord or monitoring.email.");
+        Annotations.of(this).addWarning(
+          "Monitoring: neither slack, discord nor email is configured: alerts fire in Alertmanager but reach nobody. Set monitoring.slack, monitoring.discord or monitoring.email.",
+        );
       }
       this.alertmanagerConfig = buildAlertmanagerConfig(routing);
 
@@ -365,13 +441,17 @@ export class Monitoring extends Construct {
         if ("kubernetes" in cs) {
           clientSecretRef = cs.kubernetes;
         } else {
-          const version = new DataAwsSecretsmanagerSecretVersion(this, "grafana_oidc_client_secret_source", { secretId: cs.secretsManagerArn });
+          const version = new DataAwsSecretsmanagerSecretVersion(this, "grafana_oidc_client_secret_source", {
+            secretId: cs.secretsManagerArn,
+          });
           clientSecretRef = { name: "grafana-oidc-client", key: "client-secret" };
-          grafanaPrerequisites.push(new SecretV1(this, "grafana_oidc_client", {
-            metadata: { name: clientSecretRef.name, namespace: this.namespace, labels },
-            data: { [clientSecretRef.key]: version.secretString },
-            dependsOn: nonEmpty(waitFor),
-          }));
+          grafanaPrerequisites.push(
+            new SecretV1(this, "grafana_oidc_client", {
+              metadata: { name: clientSecretRef.name, namespace: this.namespace, labels },
+              data: { [clientSecretRef.key]: version.secretString },
+              dependsOn: nonEmpty(waitFor),
+            }),
+          );
         }
       }
 
@@ -388,8 +468,15 @@ export class Monitoring extends Construct {
       }
 
       this.stackValues = stackValues({
-        props, retentionDays, storageGb, thresholds: this.thresholds, alertmanager: this.alertmanagerConfig,
-        alertmanagerSecrets: alertmanagerSecrets(routing), adminSecretName: "grafana-admin", clientSecretRef, grafanaAws,
+        props,
+        retentionDays,
+        storageGb,
+        thresholds: this.thresholds,
+        alertmanager: this.alertmanagerConfig,
+        alertmanagerSecrets: alertmanagerSecrets(routing),
+        adminSecretName: "grafana-admin",
+        clientSecretRef,
+        grafanaAws,
       });
       this.stackRelease = new Release(this, "kube_prometheus_stack", {
         name: props.releaseName ?? "kube-prometheus-stack",
@@ -479,8 +566,13 @@ function nonEmpty<T>(list: T[]): T[] | undefined {
 }
 
 function serviceMonitor(
-  name: string, namespace: string, labels: Record<string, string>,
-  targetNamespace: string, serviceLabels: Record<string, string>, port: string, metricsPath: string,
+  name: string,
+  namespace: string,
+  labels: Record<string, string>,
+  targetNamespace: string,
+  serviceLabels: Record<string, string>,
+  port: string,
+  metricsPath: string,
 ): Record<string, unknown> {
   return {
     apiVersion: "monitoring.coreos.com/v1",
@@ -550,7 +642,9 @@ function stackValues(input: StackValuesInput): Record<string, unknown> {
         // Mounted at /etc/alertmanager/secrets/<name>/: the Slack URL and SMTP password are read from files.
         secrets: input.alertmanagerSecrets,
         securityContext: { ...restricted, runAsUser: 1000, runAsGroup: 2000, fsGroup: 2000 },
-        storage: { volumeClaimTemplate: { spec: { ...storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } } } },
+        storage: {
+          volumeClaimTemplate: { spec: { ...storageClass, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "2Gi" } } } },
+        },
       },
     },
     grafana: withCloudWatch(grafanaValues(props.grafana, input.adminSecretName, input.clientSecretRef), input.grafanaAws),
@@ -575,7 +669,11 @@ function withCloudWatch(values: Record<string, unknown>, aws: GrafanaAws | undef
   };
 }
 
-function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecretName: string, clientSecretRef?: SecretKeyRef): Record<string, unknown> {
+function grafanaValues(
+  exposure: GrafanaExposureOptions | undefined,
+  adminSecretName: string,
+  clientSecretRef?: SecretKeyRef,
+): Record<string, unknown> {
   const ini: Record<string, unknown> = {
     analytics: { reporting_enabled: false, check_for_updates: false, check_for_plugin_updates: false },
     "auth.anonymous": { enabled: false },
@@ -619,13 +717,14 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
     groups_attribute_path: groupsClaim,
     allowed_groups: (sso.allowedGroups ?? []).join(" "),
     allowed_domains: (sso.allowedEmailDomains ?? []).join(" "),
-    role_attribute_path: admins.length > 0
-      ? `${admins.map((g) => `contains(${groupsClaim}[*], '${g}')`).join(" || ")} && 'Admin' || 'Viewer'`
-      : "'Viewer'",
+    role_attribute_path:
+      admins.length > 0 ? `${admins.map((g) => `contains(${groupsClaim}[*], '${g}')`).join(" || ")} && 'Admin' || 'Viewer'` : "'Viewer'",
     role_attribute_strict: false,
     allow_assign_grafana_admin: false,
   };
-  values.extraSecretMounts = [{ name: "oidc-client-secret", secretName: clientSecretRef!.name, mountPath: OIDC_SECRET_MOUNT, readOnly: true }];
+  values.extraSecretMounts = [
+    { name: "oidc-client-secret", secretName: clientSecretRef!.name, mountPath: OIDC_SECRET_MOUNT, readOnly: true },
+  ];
 
   if (exposure.kind === "alb") {
     values.ingress = {
@@ -660,54 +759,110 @@ function grafanaValues(exposure: GrafanaExposureOptions | undefined, adminSecret
   return values;
 }
 
-function validate(scope: Construct, props: MonitoringProps, mode: string, namespace: string, retentionDays: number, storageGb: number): void {
-  if (mode !== "install" && mode !== "existing") throw new PropError(scope, "mode", mode, "\"install\" or \"existing\"");
-  if (!DNS_LABEL.test(namespace)) throw new PropError(scope, "namespace", namespace, "a DNS label such as \"monitoring\"");
-  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new PropError(scope, "retentionDays", retentionDays, "a whole number of days, at least 1");
-  if (!Number.isInteger(storageGb) || storageGb < 1) throw new PropError(scope, "storageGb", storageGb, "a whole number of GiB, at least 1");
+function validate(
+  scope: Construct,
+  props: MonitoringProps,
+  mode: string,
+  namespace: string,
+  retentionDays: number,
+  storageGb: number,
+): void {
+  if (mode !== "install" && mode !== "existing") throw new PropError(scope, "mode", mode, '"install" or "existing"');
+  if (!DNS_LABEL.test(namespace)) throw new PropError(scope, "namespace", namespace, 'a DNS label such as "monitoring"');
+  if (!Number.isInteger(retentionDays) || retentionDays < 1)
+    throw new PropError(scope, "retentionDays", retentionDays, "a whole number of days, at least 1");
+  if (!Number.isInteger(storageGb) || storageGb < 1)
+    throw new PropError(scope, "storageGb", storageGb, "a whole number of GiB, at least 1");
   if (props.chartVersion !== undefined && !/^\d+\.\d+\.\d+$/.test(props.chartVersion)) {
-    throw new PropError(scope, "chartVersion", props.chartVersion, "an exact chart version such as \"88.5.3\" (no ranges: upgrades are deliberate)");
+    throw new PropError(
+      scope,
+      "chartVersion",
+      props.chartVersion,
+      'an exact chart version such as "88.5.3" (no ranges: upgrades are deliberate)',
+    );
   }
-  if (!props.trackingServer.portName) throw new PropError(scope, "trackingServer.portName", props.trackingServer.portName, "the name of the Service port serving /metrics");
-  if (!props.trackingServer.metricsPath?.startsWith("/")) throw new PropError(scope, "trackingServer.metricsPath", props.trackingServer.metricsPath, "an absolute path such as \"/metrics\"");
+  if (!props.trackingServer.portName)
+    throw new PropError(scope, "trackingServer.portName", props.trackingServer.portName, "the name of the Service port serving /metrics");
+  if (!props.trackingServer.metricsPath?.startsWith("/"))
+    throw new PropError(scope, "trackingServer.metricsPath", props.trackingServer.metricsPath, 'an absolute path such as "/metrics"');
   if (!props.authProxy.metricsPortName) {
-    throw new PropError(scope, "authProxy.metricsPortName", props.authProxy.metricsPortName, "the name of the proxy Service's metrics port (oauth2-proxy --metrics-address)");
+    throw new PropError(
+      scope,
+      "authProxy.metricsPortName",
+      props.authProxy.metricsPortName,
+      "the name of the proxy Service's metrics port (oauth2-proxy --metrics-address)",
+    );
   }
   const scraped: [string, Record<string, string> | undefined][] = [
-    ["trackingServer.serviceLabels", props.trackingServer.serviceLabels], ["authProxy.serviceLabels", props.authProxy.serviceLabels],
-    ...(props.rolloutsController ? [["rolloutsController.serviceLabels", props.rolloutsController.serviceLabels] as [string, Record<string, string>]] : []),
+    ["trackingServer.serviceLabels", props.trackingServer.serviceLabels],
+    ["authProxy.serviceLabels", props.authProxy.serviceLabels],
+    ...(props.rolloutsController
+      ? [["rolloutsController.serviceLabels", props.rolloutsController.serviceLabels] as [string, Record<string, string>]]
+      : []),
   ];
   for (const [field, labels] of scraped) {
-    if (Object.keys(labels ?? {}).length === 0) throw new PropError(scope, field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
+    if (Object.keys(labels ?? {}).length === 0)
+      throw new PropError(scope, field, labels, "at least one label of the Service (an empty selector would scrape every Service)");
   }
-  if (props.slack && !props.slack.webhookSecretName) throw new PropError(scope, "slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
+  if (props.slack && !props.slack.webhookSecretName)
+    throw new PropError(scope, "slack.webhookSecretName", props.slack.webhookSecretName, "the Secret holding the webhook URL");
   if (props.email) {
     if (props.email.to.length === 0) throw new PropError(scope, "email.to", props.email.to, "at least one address");
     if (props.email.authUsername && !props.email.authPasswordSecretName) {
-      throw new PropError(scope, "email.authPasswordSecretName", undefined, "the Secret holding the SMTP password when email.authUsername is set");
+      throw new PropError(
+        scope,
+        "email.authPasswordSecretName",
+        undefined,
+        "the Secret holding the SMTP password when email.authUsername is set",
+      );
     }
   }
   const cw = props.cloudWatch;
   if (cw) {
     if (mode !== "install") {
-      throw new PropError(scope, "cloudWatch", cw.dbInstanceIdentifier, "no CloudWatch data source in \"existing\" mode (this construct installs no Grafana there: add the data source to your Grafana as the README describes)");
+      throw new PropError(
+        scope,
+        "cloudWatch",
+        cw.dbInstanceIdentifier,
+        'no CloudWatch data source in "existing" mode (this construct installs no Grafana there: add the data source to your Grafana as the README describes)',
+      );
     }
     const known = (v: string | undefined) => v !== undefined && !Token.isUnresolved(v);
-    if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(cw.region ?? "")) throw new PropError(scope, "cloudWatch.region", cw.region, "an AWS region such as \"eu-west-1\"");
+    if (!/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(cw.region ?? ""))
+      throw new PropError(scope, "cloudWatch.region", cw.region, 'an AWS region such as "eu-west-1"');
     if (known(cw.dbInstanceIdentifier) && !/^[a-z][a-z0-9-]{0,62}$/.test(cw.dbInstanceIdentifier)) {
-      throw new PropError(scope, "cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "an RDS instance identifier (lower-case letters, digits and '-', starting with a letter)");
+      throw new PropError(
+        scope,
+        "cloudWatch.dbInstanceIdentifier",
+        cw.dbInstanceIdentifier,
+        "an RDS instance identifier (lower-case letters, digits and '-', starting with a letter)",
+      );
     }
-    if (!cw.dbInstanceIdentifier) throw new PropError(scope, "cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "the backend store's DB instance identifier");
+    if (!cw.dbInstanceIdentifier)
+      throw new PropError(scope, "cloudWatch.dbInstanceIdentifier", cw.dbInstanceIdentifier, "the backend store's DB instance identifier");
     if (!cw.bucketName || (known(cw.bucketName) && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(cw.bucketName))) {
-      throw new PropError(scope, "cloudWatch.bucketName", cw.bucketName, "the artifact bucket's name (3-63 lower-case letters, digits, '.' or '-')");
+      throw new PropError(
+        scope,
+        "cloudWatch.bucketName",
+        cw.bucketName,
+        "the artifact bucket's name (3-63 lower-case letters, digits, '.' or '-')",
+      );
     }
-    if (known(cw.accountId) && !/^\d{12}$/.test(cw.accountId)) throw new PropError(scope, "cloudWatch.accountId", cw.accountId, "a 12-digit AWS account id");
+    if (known(cw.accountId) && !/^\d{12}$/.test(cw.accountId))
+      throw new PropError(scope, "cloudWatch.accountId", cw.accountId, "a 12-digit AWS account id");
     if (!cw.clusterName) throw new PropError(scope, "cloudWatch.clusterName", cw.clusterName, "the EKS cluster Grafana runs on");
-    if (!/^[\w+=,.@-]{1,64}$/.test(cw.roleName ?? "")) throw new PropError(scope, "cloudWatch.roleName", cw.roleName, "1-64 characters of letters, digits and +=,.@_- (an IAM role name)");
+    if (!/^[\w+=,.@-]{1,64}$/.test(cw.roleName ?? ""))
+      throw new PropError(scope, "cloudWatch.roleName", cw.roleName, "1-64 characters of letters, digits and +=,.@_- (an IAM role name)");
     const identityMode = cw.identityMode ?? "pod-identity";
-    if (identityMode !== "pod-identity" && identityMode !== "irsa") throw new PropError(scope, "cloudWatch.identityMode", identityMode, "\"pod-identity\" or \"irsa\"");
+    if (identityMode !== "pod-identity" && identityMode !== "irsa")
+      throw new PropError(scope, "cloudWatch.identityMode", identityMode, '"pod-identity" or "irsa"');
     if (identityMode === "irsa" && !OIDC_PROVIDER_ARN.test(cw.oidcProviderArn ?? "")) {
-      throw new PropError(scope, "cloudWatch.oidcProviderArn", cw.oidcProviderArn, "the cluster's IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when identityMode is \"irsa\"");
+      throw new PropError(
+        scope,
+        "cloudWatch.oidcProviderArn",
+        cw.oidcProviderArn,
+        'the cluster\'s IAM OIDC provider ARN (arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>) when identityMode is "irsa"',
+      );
     }
     if (cw.datasourceUid !== undefined && !/^[a-zA-Z0-9_-]{1,40}$/.test(cw.datasourceUid)) {
       throw new PropError(scope, "cloudWatch.datasourceUid", cw.datasourceUid, "1-40 letters, digits, '-' or '_' (a Grafana uid)");
@@ -715,15 +870,30 @@ function validate(scope: Construct, props: MonitoringProps, mode: string, namesp
   }
   const g = props.grafana;
   if (g) {
-    if (mode !== "install") throw new PropError(scope, "grafana", g.hostname, "no Grafana exposure in \"existing\" mode (this construct installs no Grafana there)");
-    if (!g.sso) throw new PropError(scope, "grafana.sso", g.sso, "a sign-in configuration: Grafana is never exposed without authentication");
-    if (g.kind === "alb" && !g.certificateArn) throw new PropError(scope, "grafana.certificateArn", g.certificateArn, "the ACM certificate for the Grafana hostname");
-    if (g.kind === "gateway-api" && !g.gatewayRef) throw new PropError(scope, "grafana.gatewayRef", g.gatewayRef, "the Gateway (namespace and name) the HTTPRoute attaches to");
+    if (mode !== "install")
+      throw new PropError(
+        scope,
+        "grafana",
+        g.hostname,
+        'no Grafana exposure in "existing" mode (this construct installs no Grafana there)',
+      );
+    if (!g.sso)
+      throw new PropError(scope, "grafana.sso", g.sso, "a sign-in configuration: Grafana is never exposed without authentication");
+    if (g.kind === "alb" && !g.certificateArn)
+      throw new PropError(scope, "grafana.certificateArn", g.certificateArn, "the ACM certificate for the Grafana hostname");
+    if (g.kind === "gateway-api" && !g.gatewayRef)
+      throw new PropError(scope, "grafana.gatewayRef", g.gatewayRef, "the Gateway (namespace and name) the HTTPRoute attaches to");
     if ((g.sso.allowedGroups ?? []).length === 0 && (g.sso.allowedEmailDomains ?? []).length === 0) {
-      throw new PropError(scope, "grafana.sso.allowedGroups", g.sso.allowedGroups ?? [], "at least one allowed group or e-mail domain: sign-in is denied by default");
+      throw new PropError(
+        scope,
+        "grafana.sso.allowedGroups",
+        g.sso.allowedGroups ?? [],
+        "at least one allowed group or e-mail domain: sign-in is denied by default",
+      );
     }
     for (const f of ["authUrl", "tokenUrl", "userInfoUrl"] as const) {
-      if (!/^https:\/\//.test(g.sso[f] ?? "")) throw new PropError(scope, `grafana.sso.${f}`, g.sso[f], "an https:// URL from the issuer's discovery document");
+      if (!/^https:\/\//.test(g.sso[f] ?? ""))
+        throw new PropError(scope, `grafana.sso.${f}`, g.sso[f], "an https:// URL from the issuer's discovery document");
     }
   }
 }

@@ -13,7 +13,8 @@ const CELL_H = 24; // px per grid row
 const PAD = 4;
 
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-const clip = (s: string, width: number, px = 6.2) => (s.length * px > width ? `${s.slice(0, Math.max(1, Math.floor(width / px) - 1))}…` : s);
+const clip = (s: string, width: number, px = 6.2) =>
+  s.length * px > width ? `${s.slice(0, Math.max(1, Math.floor(width / px) - 1))}…` : s;
 
 /** The SVG picture of a dashboard's panels. */
 export function dashboardLayoutSvg(d: Dashboard): string {
@@ -31,7 +32,9 @@ export function dashboardLayoutSvg(d: Dashboard): string {
     const w = p.gridPos.w * CELL_W - 2 * PAD;
     const h = p.gridPos.h * CELL_H - 2 * PAD;
     parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="#181b1f" stroke="#2c3235"/>`);
-    parts.push(`<text x="${x + 8}" y="${y + 18}" fill="#ccccdc" font-size="13" font-weight="bold">${escape(clip(p.title, w - 16, 7.2))}</text>`);
+    parts.push(
+      `<text x="${x + 8}" y="${y + 18}" fill="#ccccdc" font-size="13" font-weight="bold">${escape(clip(p.title, w - 16, 7.2))}</text>`,
+    );
     const unit = p.fieldConfig.defaults.unit;
     if (p.type === "stat") {
       parts.push(`<text x="${x + 8}" y="${y + h - 12}" fill="#73bf69" font-size="20">${escape(`stat · ${unit}`)}</text>`);
@@ -55,8 +58,9 @@ export function dashboardLayoutSvg(d: Dashboard): string {
 /** A Markdown table of a dashboard's panels, in layout order. */
 export function dashboardPanelTable(d: Dashboard): string {
   const tops = [...new Set(d.panels.map((p) => p.gridPos.y))].sort((a, b) => a - b);
-  const rows = d.panels.map((p) =>
-    `| ${tops.indexOf(p.gridPos.y) + 1} | ${p.title} | ${p.type} (${p.fieldConfig.defaults.unit}) | ${p.description} |`);
+  const rows = d.panels.map(
+    (p) => `| ${tops.indexOf(p.gridPos.y) + 1} | ${p.title} | ${p.type} (${p.fieldConfig.defaults.unit}) | ${p.description} |`,
+  );
   return ["| row | panel | kind | what it shows |", "|---|---|---|---|", ...rows].join("\n");
 }
 

@@ -126,7 +126,12 @@ export function buildRuleGroups(t: RuleTargets, thresholds: AlertThresholds, sco
   const ns = { namespace: t.workloadNamespace };
   const runbook = (name: AlertName) => `${t.runbookBaseUrl}#${name.toLowerCase()}`;
   const rule = (
-    alert: AlertName, severity: Severity, forDuration: string, expr: string, summary: string, description: string,
+    alert: AlertName,
+    severity: Severity,
+    forDuration: string,
+    expr: string,
+    summary: string,
+    description: string,
   ): AlertRule => ({
     alert,
     expr,
@@ -142,54 +147,94 @@ export function buildRuleGroups(t: RuleTargets, thresholds: AlertThresholds, sco
     `histogram_quantile(${q}, sum by (le) (rate(mlflow_http_request_duration_seconds_bucket${selector(mlflow)}[5m])))`;
 
   const tracking: AlertRule[] = [
-    rule("MlflowTrackingServerDown", "critical", "5m",
+    rule(
+      "MlflowTrackingServerDown",
+      "critical",
+      "5m",
       `absent(up${selector(mlflow)} == 1)`,
       "The MLflow tracking server is down",
-      `No replica of the tracking server (Service ${t.trackingJob} in ${t.trackingNamespace}) has answered a scrape of its metrics for 5 minutes: the server is down, has no ready replica, or is not scraped.`),
-    rule("MlflowHighErrorRatio", "critical", "10m",
+      `No replica of the tracking server (Service ${t.trackingJob} in ${t.trackingNamespace}) has answered a scrape of its metrics for 5 minutes: the server is down, has no ready replica, or is not scraped.`,
+    ),
+    rule(
+      "MlflowHighErrorRatio",
+      "critical",
+      "10m",
       `(${errors} / ${requests}) > ${num(thresholds.errorRatio)} and ${busy}`,
       "The MLflow tracking server answers many requests with 5xx",
-      `More than ${num(thresholds.errorRatio * 100)}% of the tracking server's responses have been 5xx errors for 10 minutes.`),
-    rule("MlflowHighLatencyP95", "warning", "10m",
+      `More than ${num(thresholds.errorRatio * 100)}% of the tracking server's responses have been 5xx errors for 10 minutes.`,
+    ),
+    rule(
+      "MlflowHighLatencyP95",
+      "warning",
+      "10m",
       `${quantile(0.95)} > ${num(thresholds.latencyP95Seconds)} and ${busy}`,
       "MLflow requests are slow (p95)",
-      `The 95th percentile of the tracking server's request latency has been above ${num(thresholds.latencyP95Seconds)} s for 10 minutes.`),
-    rule("MlflowHighLatencyP99", "warning", "10m",
+      `The 95th percentile of the tracking server's request latency has been above ${num(thresholds.latencyP95Seconds)} s for 10 minutes.`,
+    ),
+    rule(
+      "MlflowHighLatencyP99",
+      "warning",
+      "10m",
       `${quantile(0.99)} > ${num(thresholds.latencyP99Seconds)} and ${busy}`,
       "MLflow requests are slow (p99)",
-      `The 99th percentile of the tracking server's request latency has been above ${num(thresholds.latencyP99Seconds)} s for 10 minutes.`),
+      `The 99th percentile of the tracking server's request latency has been above ${num(thresholds.latencyP99Seconds)} s for 10 minutes.`,
+    ),
   ];
 
   const signIn: AlertRule[] = [
-    rule("OAuth2ProxyDown", "critical", "5m",
+    rule(
+      "OAuth2ProxyDown",
+      "critical",
+      "5m",
       `absent(up${selector(proxy)} == 1)`,
       "The sign-in proxy in front of MLflow is down",
-      `No replica of OAuth2 Proxy (Service ${t.proxyJob} in ${t.proxyNamespace}) has answered a scrape of its metrics port for 5 minutes: nobody can reach MLflow.`),
-    rule("OAuth2ProxyAuthFailuresHigh", "warning", "10m",
+      `No replica of OAuth2 Proxy (Service ${t.proxyJob} in ${t.proxyNamespace}) has answered a scrape of its metrics port for 5 minutes: nobody can reach MLflow.`,
+    ),
+    rule(
+      "OAuth2ProxyAuthFailuresHigh",
+      "warning",
+      "10m",
       `sum(rate(oauth2_proxy_requests_total${selector(proxy, 'code=~"401|403"')}[5m])) > ${num(thresholds.authFailuresPerSecond)}`,
       "Many requests to MLflow are refused by the sign-in proxy",
-      `OAuth2 Proxy has answered more than ${num(thresholds.authFailuresPerSecond)} requests per second with 401 or 403 for 10 minutes: expired or wrong tokens in a pipeline, a misconfigured identity provider, or someone probing.`),
+      `OAuth2 Proxy has answered more than ${num(thresholds.authFailuresPerSecond)} requests per second with 401 or 403 for 10 minutes: expired or wrong tokens in a pipeline, a misconfigured identity provider, or someone probing.`,
+    ),
   ];
 
   const workloads: AlertRule[] = [
-    rule("MlflowPodCrashLooping", "warning", "10m",
+    rule(
+      "MlflowPodCrashLooping",
+      "warning",
+      "10m",
       `max_over_time(kube_pod_container_status_waiting_reason${selector(ns, 'reason="CrashLoopBackOff"')}[5m]) >= 1`,
       "A pod of the MLflow platform is crash-looping",
-      "Container {{ $labels.container }} of pod {{ $labels.pod }} has been in CrashLoopBackOff for 10 minutes."),
-    rule("MlflowMigrationJobFailed", "critical", "1m",
+      "Container {{ $labels.container }} of pod {{ $labels.pod }} has been in CrashLoopBackOff for 10 minutes.",
+    ),
+    rule(
+      "MlflowMigrationJobFailed",
+      "critical",
+      "1m",
       `(kube_job_failed${selector(ns)} > 0) unless on (namespace, job_name) kube_job_owner${selector(ns, 'owner_kind="CronJob"')}`,
       "The MLflow database migration Job failed",
-      "Job {{ $labels.job_name }} (mlflow db upgrade) has failed (its backoff limit is spent): the database schema may be behind the server version, and new tracking-server pods will refuse to start."),
-    rule("MlflowGcJobFailed", "warning", "1m",
+      "Job {{ $labels.job_name }} (mlflow db upgrade) has failed (its backoff limit is spent): the database schema may be behind the server version, and new tracking-server pods will refuse to start.",
+    ),
+    rule(
+      "MlflowGcJobFailed",
+      "warning",
+      "1m",
       `(kube_job_failed${selector(ns)} > 0) and on (namespace, job_name) kube_job_owner${selector(ns, 'owner_kind="CronJob"')} and on (namespace, job_name) (time() - kube_job_status_start_time${selector(ns)} < 86400)`,
       "The MLflow garbage-collection run failed",
-      "Job {{ $labels.job_name }} (mlflow gc, started by a CronJob in the last 24 hours) failed: deleted runs and their artifacts are not being purged."),
-    rule("PrometheusVolumeFillingUp", "warning", "15m",
-      `100 * kubelet_volume_stats_used_bytes${selector({ namespace: t.prometheusNamespace }, `persistentvolumeclaim=~${promString(`${t.prometheusPvcPrefix}.*`)}`)}`
-        + ` / kubelet_volume_stats_capacity_bytes${selector({ namespace: t.prometheusNamespace }, `persistentvolumeclaim=~${promString(`${t.prometheusPvcPrefix}.*`)}`)}`
-        + ` > ${num(thresholds.volumeFullPercent)}`,
+      "Job {{ $labels.job_name }} (mlflow gc, started by a CronJob in the last 24 hours) failed: deleted runs and their artifacts are not being purged.",
+    ),
+    rule(
+      "PrometheusVolumeFillingUp",
+      "warning",
+      "15m",
+      `100 * kubelet_volume_stats_used_bytes${selector({ namespace: t.prometheusNamespace }, `persistentvolumeclaim=~${promString(`${t.prometheusPvcPrefix}.*`)}`)}` +
+        ` / kubelet_volume_stats_capacity_bytes${selector({ namespace: t.prometheusNamespace }, `persistentvolumeclaim=~${promString(`${t.prometheusPvcPrefix}.*`)}`)}` +
+        ` > ${num(thresholds.volumeFullPercent)}`,
       "Prometheus' volume is filling up",
-      `Volume {{ $labels.persistentvolumeclaim }} is more than ${num(thresholds.volumeFullPercent)}% full: when it is full Prometheus stops ingesting and alerting goes blind.`),
+      `Volume {{ $labels.persistentvolumeclaim }} is more than ${num(thresholds.volumeFullPercent)}% full: when it is full Prometheus stops ingesting and alerting goes blind.`,
+    ),
   ];
 
   return [
@@ -206,7 +251,11 @@ function validateThresholds(t: AlertThresholds, scope: IConstruct | string): voi
   check("errorRatio", t.errorRatio > 0 && t.errorRatio < 1, "a ratio between 0 and 1 (0.05 = 5%)");
   check("latencyP95Seconds", t.latencyP95Seconds > 0, "a positive number of seconds");
   check("latencyP99Seconds", t.latencyP99Seconds > 0, "a positive number of seconds");
-  check("latencyP99Seconds", t.latencyP99Seconds >= t.latencyP95Seconds, `at least latencyP95Seconds (${t.latencyP95Seconds}): the p99 is never below the p95`);
+  check(
+    "latencyP99Seconds",
+    t.latencyP99Seconds >= t.latencyP95Seconds,
+    `at least latencyP95Seconds (${t.latencyP95Seconds}): the p99 is never below the p95`,
+  );
   check("authFailuresPerSecond", t.authFailuresPerSecond > 0, "a positive rate per second");
   check("volumeFullPercent", t.volumeFullPercent > 0 && t.volumeFullPercent < 100, "a percentage between 0 and 100");
   check("minRequestsPerSecond", t.minRequestsPerSecond >= 0, "zero or a positive rate per second");
@@ -250,37 +299,71 @@ export function buildRegistryEventsRuleGroup(t: RegistryEventsRuleTargets, scope
     throw new PropError(scope, "registryEvents.behindSeconds", t.behindSeconds, "a whole number of seconds of at least 60");
   }
   const sel = selector({ namespace: t.namespace, job: t.job });
-  const rule = (alert: RegistryEventsAlertName, severity: Severity, forDuration: string, expr: string, summary: string, description: string): AlertRule => ({
-    alert, expr, for: forDuration,
+  const rule = (
+    alert: RegistryEventsAlertName,
+    severity: Severity,
+    forDuration: string,
+    expr: string,
+    summary: string,
+    description: string,
+  ): AlertRule => ({
+    alert,
+    expr,
+    for: forDuration,
     labels: { severity, namespace: t.namespace },
     annotations: { summary, description, runbook_url: `${t.runbookBaseUrl}#${alert.toLowerCase()}` },
   });
   return {
     name: "mlflow-registry-events",
     rules: [
-      rule("MlflowRegistryEventsDown", "critical", "5m", `absent(up${sel} == 1)`,
+      rule(
+        "MlflowRegistryEventsDown",
+        "critical",
+        "5m",
+        `absent(up${sel} == 1)`,
         "The registry events service is down",
-        `The registry events service (Service ${t.job} in ${t.namespace}) has not answered a scrape for 5 minutes: MLflow's webhooks are lost meanwhile; its reconciliation will notify them when it is back.`),
-      rule("MlflowRegistryEventsBehind", "warning", "2m",
+        `The registry events service (Service ${t.job} in ${t.namespace}) has not answered a scrape for 5 minutes: MLflow's webhooks are lost meanwhile; its reconciliation will notify them when it is back.`,
+      ),
+      rule(
+        "MlflowRegistryEventsBehind",
+        "warning",
+        "2m",
         `(time() - max(mlflow_events_reconcile_last_success_timestamp_seconds${sel})) > ${num(t.behindSeconds)}`,
         "The registry events service is behind the registry",
-        `No reconciliation pass has succeeded for more than ${num(t.behindSeconds)} s: stage transitions and lost webhooks are not being notified (the tracking server unreachable, or a pass slower than the interval).`),
-      rule("MlflowRegistryEventsDeliveryFailing", "warning", "0m",
+        `No reconciliation pass has succeeded for more than ${num(t.behindSeconds)} s: stage transitions and lost webhooks are not being notified (the tracking server unreachable, or a pass slower than the interval).`,
+      ),
+      rule(
+        "MlflowRegistryEventsDeliveryFailing",
+        "warning",
+        "0m",
         `sum by (namespace, channel) (increase(mlflow_events_notifications_total${selector({ namespace: t.namespace, job: t.job }, 'result="failed"')}[15m])) > 0`,
         "Notifications to a channel are failing",
-        "Messages to {{ $labels.channel }} failed after every retry in the last 15 minutes (a revoked webhook URL or token, the channel's outage, or the egress policy); the other channels were told."),
-      rule("MlflowRegistryEventsWebhookRefused", "warning", "0m",
+        "Messages to {{ $labels.channel }} failed after every retry in the last 15 minutes (a revoked webhook URL or token, the channel's outage, or the egress policy); the other channels were told.",
+      ),
+      rule(
+        "MlflowRegistryEventsWebhookRefused",
+        "warning",
+        "0m",
         `sum by (namespace) (increase(mlflow_events_webhook_deliveries_total${selector({ namespace: t.namespace, job: t.job }, 'result=~"bad_signature|stale|duplicate|malformed"')}[15m])) > 0`,
         "Webhook deliveries were refused",
-        "Deliveries with a wrong signature, a timestamp outside the window, or a delivery id seen before reached the service in the last 15 minutes: a forged or replayed request, clock skew between the pods, or a webhook secret that changed without a restart of the service."),
-      rule("MlflowRegistryEventsWebhookMissing", "warning", "10m",
+        "Deliveries with a wrong signature, a timestamp outside the window, or a delivery id seen before reached the service in the last 15 minutes: a forged or replayed request, clock skew between the pods, or a webhook secret that changed without a restart of the service.",
+      ),
+      rule(
+        "MlflowRegistryEventsWebhookMissing",
+        "warning",
+        "10m",
         `max(mlflow_events_webhook_registered${sel}) < 1`,
         "The registry events webhook is not declared in MLflow",
-        "The service has not been able to create or update its webhook for 10 minutes: changes reach it only through reconciliation (slower)."),
-      rule("MlflowRegistryEventsStateRejected", "warning", "0m",
+        "The service has not been able to create or update its webhook for 10 minutes: changes reach it only through reconciliation (slower).",
+      ),
+      rule(
+        "MlflowRegistryEventsStateRejected",
+        "warning",
+        "0m",
         `sum by (namespace, reason) (increase(mlflow_events_state_rejected_total${sel}[15m])) > 0`,
         "Someone else wrote the registry events service's state",
-        "A platform.events.notified tag the service did not write ({{ $labels.reason }}: forged, removed, or an older value put back) was found in the last 15 minutes. The service compared against what it notified instead, so nothing was hidden; find who wrote the tag (someone may have tried to hide a promotion). Expected once after upgrading from unsigned state tags."),
+        "A platform.events.notified tag the service did not write ({{ $labels.reason }}: forged, removed, or an older value put back) was found in the last 15 minutes. The service compared against what it notified instead, so nothing was hidden; find who wrote the tag (someone may have tried to hide a promotion). Expected once after upgrading from unsigned state tags.",
+      ),
     ],
   };
 }
@@ -309,16 +392,18 @@ export function buildRolloutsControllerRuleGroup(t: RolloutsControllerRuleTarget
   const alert: RolloutsControllerAlertName = "ArgoRolloutsControllerDown";
   return {
     name: "argo-rollouts-controller",
-    rules: [{
-      alert,
-      expr: `absent(up${sel} == 1)`,
-      for: "5m",
-      labels: { severity: "critical", namespace: t.namespace },
-      annotations: {
-        summary: "The Argo Rollouts controller is down",
-        description: `No replica of the Argo Rollouts controller (Service ${t.job} in ${t.namespace}) has answered a scrape of its metrics for 5 minutes: model releases do not progress, their analyses do not run, and a failing canary is neither aborted nor rolled back.`,
-        runbook_url: `${t.runbookBaseUrl}#${alert.toLowerCase()}`,
+    rules: [
+      {
+        alert,
+        expr: `absent(up${sel} == 1)`,
+        for: "5m",
+        labels: { severity: "critical", namespace: t.namespace },
+        annotations: {
+          summary: "The Argo Rollouts controller is down",
+          description: `No replica of the Argo Rollouts controller (Service ${t.job} in ${t.namespace}) has answered a scrape of its metrics for 5 minutes: model releases do not progress, their analyses do not run, and a failing canary is neither aborted nor rolled back.`,
+          runbook_url: `${t.runbookBaseUrl}#${alert.toLowerCase()}`,
+        },
       },
-    }],
+    ],
   };
 }

@@ -33,7 +33,10 @@ export const ARGO_SERVER_PORT = 2746;
 /** Prometheus's HTTP API (what the rollouts' analysis queries). */
 export const PROMETHEUS_PORT = 9090;
 /** The Argo Rollouts controller's pods (argo-helm's argo-rollouts chart: its selector labels, release "argo-rollouts"). */
-export const ARGO_ROLLOUTS_POD_LABELS = { "app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/instance": "argo-rollouts" } as const;
+export const ARGO_ROLLOUTS_POD_LABELS = {
+  "app.kubernetes.io/name": "argo-rollouts",
+  "app.kubernetes.io/instance": "argo-rollouts",
+} as const;
 /** Labels of the pods the kube-prometheus-stack chart runs (Grafana's and Alertmanager's). */
 export const GRAFANA_POD_LABELS = { "app.kubernetes.io/name": "grafana" } as const;
 export const ALERTMANAGER_POD_LABELS = { "app.kubernetes.io/name": "alertmanager" } as const;
@@ -89,28 +92,58 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       namespace: ns,
       podLabels: trackingServerPodLabels(trackingInstance(config)),
       egress: [
-        database, awsApis, ...credentials,
-        ...(config.events.enabled ? [{
-          why: "registry webhooks to the events service",
-          peers: [{ namespace: ns, podLabels: registryEventsPodLabels(config) }],
-          ports: [{ port: config.events.port }],
-        }] : []),
+        database,
+        awsApis,
+        ...credentials,
+        ...(config.events.enabled
+          ? [
+              {
+                why: "registry webhooks to the events service",
+                peers: [{ namespace: ns, podLabels: registryEventsPodLabels(config) }],
+                ports: [{ port: config.events.port }],
+              },
+            ]
+          : []),
       ],
     },
     { name: "db-migration-egress", namespace: ns, podLabels: migrationPodLabels(trackingInstance(config)), egress: [database] },
-    { name: "gc-egress", namespace: ns, podLabels: gcPodLabels(trackingInstance(config)), egress: [database, toTracking, awsApis, ...credentials] },
-    { name: "model-retention-egress", namespace: ns, podLabels: modelRetentionPodLabels(config), egress: [toTracking, awsApis, ...credentials] },
+    {
+      name: "gc-egress",
+      namespace: ns,
+      podLabels: gcPodLabels(trackingInstance(config)),
+      egress: [database, toTracking, awsApis, ...credentials],
+    },
+    {
+      name: "model-retention-egress",
+      namespace: ns,
+      podLabels: modelRetentionPodLabels(config),
+      egress: [toTracking, awsApis, ...credentials],
+    },
     // The drift CronJobs: the monitoring run to MLflow, the logged records from S3, alerts to
     // Slack/Discord (HTTPS) and e-mail (the events service's SMTP server).
-    ...(driftJobsConfigured(config) ? [{
-      name: "drift-job-egress",
-      namespace: ns,
-      podLabels: driftJobPodLabels(config),
-      egress: [
-        toTracking, awsApis, ...credentials,
-        ...(config.events.email ? [{ why: "drift alerts by e-mail (the events service's SMTP server)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: config.events.email.smtpPort }] }] : []),
-      ],
-    }] : []),
+    ...(driftJobsConfigured(config)
+      ? [
+          {
+            name: "drift-job-egress",
+            namespace: ns,
+            podLabels: driftJobPodLabels(config),
+            egress: [
+              toTracking,
+              awsApis,
+              ...credentials,
+              ...(config.events.email
+                ? [
+                    {
+                      why: "drift alerts by e-mail (the events service's SMTP server)",
+                      peers: [PUBLIC_INTERNET, ...vpc],
+                      ports: [{ port: config.events.email.smtpPort }],
+                    },
+                  ]
+                : []),
+            ],
+          },
+        ]
+      : []),
   ];
 
   // Training pipelines: workflow pods reach MLflow through its load balancer, S3 and (the
@@ -123,7 +156,11 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       namespace: t.namespace,
       podLabels: { ...TRAINING_STEP_POD_LABELS },
       egress: [
-        { why: "MLflow through its load balancer, S3 and the Kubernetes API (the executor's task results)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] },
+        {
+          why: "MLflow through its load balancer, S3 and the Kubernetes API (the executor's task results)",
+          peers: [PUBLIC_INTERNET, ...vpc],
+          ports: [{ port: HTTPS_PORT }],
+        },
         ...credentials,
       ],
     });
@@ -135,7 +172,13 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       // The chart's common label on the controller's and the server's pods (argo-helm's _helpers.tpl).
       podLabels: { "app.kubernetes.io/part-of": "argo-workflows" },
       ingress: [{ why: "the Argo UI's load balancer (in the VPC)", peers: vpc, ports: [{ port: ARGO_SERVER_PORT }] }],
-      egress: [{ why: "the Kubernetes API server (VPC) and the identity provider (SSO)", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] }],
+      egress: [
+        {
+          why: "the Kubernetes API server (VPC) and the identity provider (SSO)",
+          peers: [PUBLIC_INTERNET, ...vpc],
+          ports: [{ port: HTTPS_PORT }],
+        },
+      ],
     });
   }
 
@@ -151,16 +194,36 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       podLabels: { ...ARGO_ROLLOUTS_POD_LABELS },
       // Prometheus scrapes the controller's metrics (the monitoring namespace's, or the existing one's pods
       // that monitoring.prometheusPodLabels names): a controller that stops answering is alerted on.
-      ingress: [{
-        why: "Prometheus' scrapes of the controller's metrics",
-        peers: [{ namespace: config.monitoring.namespace, podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) } }],
-        ports: [{ port: ARGO_ROLLOUTS_METRICS_PORT }],
-      }],
+      ingress: [
+        {
+          why: "Prometheus' scrapes of the controller's metrics",
+          peers: [
+            {
+              namespace: config.monitoring.namespace,
+              podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) },
+            },
+          ],
+          ports: [{ port: ARGO_ROLLOUTS_METRICS_PORT }],
+        },
+      ],
       egress: [
         { why: "the Kubernetes API server (EKS control plane addresses in the VPC)", peers: vpc, ports: [{ port: HTTPS_PORT }] },
         promUrl
-          ? { why: "the analysis queries to serving.delivery.prometheusUrl", peers: [{ allNamespaces: true }, PUBLIC_INTERNET, ...vpc], ports: [{ port: Number(promUrl.port || (promUrl.protocol === "https:" ? HTTPS_PORT : 80)) }] }
-          : { why: "the analysis queries to Prometheus", peers: [{ namespace: config.monitoring.namespace, podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) } }], ports: [{ port: PROMETHEUS_PORT }] },
+          ? {
+              why: "the analysis queries to serving.delivery.prometheusUrl",
+              peers: [{ allNamespaces: true }, PUBLIC_INTERNET, ...vpc],
+              ports: [{ port: Number(promUrl.port || (promUrl.protocol === "https:" ? HTTPS_PORT : 80)) }],
+            }
+          : {
+              why: "the analysis queries to Prometheus",
+              peers: [
+                {
+                  namespace: config.monitoring.namespace,
+                  podLabels: { ...(config.monitoring.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) },
+                },
+              ],
+              ports: [{ port: PROMETHEUS_PORT }],
+            },
       ],
     });
   }
@@ -169,7 +232,11 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
   if (m.mode === "install" && inputs.namespaces.includes(m.namespace)) {
     const mon = m.namespace;
     const prometheus = { ...(m.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS) };
-    const kubeApi: FlowRule = { why: "the Kubernetes API server (EKS control plane addresses in the VPC)", peers: vpc, ports: [{ port: HTTPS_PORT }] };
+    const kubeApi: FlowRule = {
+      why: "the Kubernetes API server (EKS control plane addresses in the VPC)",
+      peers: vpc,
+      ports: [{ port: HTTPS_PORT }],
+    };
     const smtpPort = m.email ? Number(m.email.smarthost.split(":").pop()) : undefined;
     workloads.push(
       {
@@ -177,8 +244,15 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
         namespace: mon,
         podLabels: {},
         ingress: [
-          { why: "the monitoring stack's parts talk to each other (Grafana -> Prometheus -> Alertmanager, scrapes)", peers: [{ namespace: mon, podLabels: {} }] },
-          { why: "the Kubernetes API server calls the operator's admission webhook", peers: vpc, ports: [{ port: KUBELET_PORT }, { port: HTTPS_PORT }] },
+          {
+            why: "the monitoring stack's parts talk to each other (Grafana -> Prometheus -> Alertmanager, scrapes)",
+            peers: [{ namespace: mon, podLabels: {} }],
+          },
+          {
+            why: "the Kubernetes API server calls the operator's admission webhook",
+            peers: vpc,
+            ports: [{ port: KUBELET_PORT }, { port: HTTPS_PORT }],
+          },
         ],
         egress: [{ why: "the monitoring stack's parts talk to each other", peers: [{ namespace: mon, podLabels: {} }] }, kubeApi],
       },
@@ -186,7 +260,17 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
         name: "prometheus-scrapes",
         namespace: mon,
         podLabels: prometheus,
-        ...(rollouts && !promUrl ? { ingress: [{ why: "the Argo Rollouts controller's analysis queries", peers: [{ namespace: d.controllerNamespace, podLabels: { ...ARGO_ROLLOUTS_POD_LABELS } }], ports: [{ port: PROMETHEUS_PORT }] }] } : {}),
+        ...(rollouts && !promUrl
+          ? {
+              ingress: [
+                {
+                  why: "the Argo Rollouts controller's analysis queries",
+                  peers: [{ namespace: d.controllerNamespace, podLabels: { ...ARGO_ROLLOUTS_POD_LABELS } }],
+                  ports: [{ port: PROMETHEUS_PORT }],
+                },
+              ],
+            }
+          : {}),
         egress: [
           { why: "scrapes of every pod the ServiceMonitors name, in any namespace", peers: [{ allNamespaces: true }] },
           { why: "the kubelets' metrics (nodes in the VPC)", peers: vpc, ports: [{ port: KUBELET_PORT }] },
@@ -196,18 +280,25 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
         name: "alertmanager-receivers",
         namespace: mon,
         podLabels: { ...ALERTMANAGER_POD_LABELS },
-        egress: [{
-          why: "alert receivers outside the cluster (Slack, Discord, SMTP)",
-          peers: [PUBLIC_INTERNET, ...vpc],
-          ports: [{ port: HTTPS_PORT }, ...(smtpPort ? [{ port: smtpPort }] : [])],
-        }],
+        egress: [
+          {
+            why: "alert receivers outside the cluster (Slack, Discord, SMTP)",
+            peers: [PUBLIC_INTERNET, ...vpc],
+            ports: [{ port: HTTPS_PORT }, ...(smtpPort ? [{ port: smtpPort }] : [])],
+          },
+        ],
       },
       {
         name: "grafana",
         namespace: mon,
         podLabels: { ...GRAFANA_POD_LABELS },
-        ...(m.grafanaHostname ? { ingress: [{ why: "Grafana's load balancer (in the VPC)", peers: vpc, ports: [{ port: GRAFANA_PORT }] }] } : {}),
-        egress: [{ why: "the identity provider and CloudWatch", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] }, ...credentials],
+        ...(m.grafanaHostname
+          ? { ingress: [{ why: "Grafana's load balancer (in the VPC)", peers: vpc, ports: [{ port: GRAFANA_PORT }] }] }
+          : {}),
+        egress: [
+          { why: "the identity provider and CloudWatch", peers: [PUBLIC_INTERNET, ...vpc], ports: [{ port: HTTPS_PORT }] },
+          ...credentials,
+        ],
       },
     );
   }

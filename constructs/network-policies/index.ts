@@ -83,30 +83,39 @@ export const ALLOW_DNS_POLICY = "allow-dns";
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 function validate(scope: Construct, props: NetworkPoliciesProps): void {
-  if (props.namespaces.length === 0) throw new PropError(scope, "namespaces", props.namespaces, "at least one namespace (those the stack creates)");
-  for (const [i, ns] of props.namespaces.entries()) if (!DNS_LABEL.test(ns)) throw new PropError(scope, `namespaces[${i}]`, ns, "a Kubernetes namespace name");
+  if (props.namespaces.length === 0)
+    throw new PropError(scope, "namespaces", props.namespaces, "at least one namespace (those the stack creates)");
+  for (const [i, ns] of props.namespaces.entries())
+    if (!DNS_LABEL.test(ns)) throw new PropError(scope, `namespaces[${i}]`, ns, "a Kubernetes namespace name");
   const seen = new Set<string>();
   for (const [i, w] of (props.workloads ?? []).entries()) {
     const where = `workloads[${i}]`;
-    if (!DNS_LABEL.test(w.name) || w.name === DEFAULT_DENY_POLICY || w.name === ALLOW_DNS_POLICY) throw new PropError(scope, `${where}.name`, w.name, `a DNS label other than ${DEFAULT_DENY_POLICY} and ${ALLOW_DNS_POLICY}`);
-    if (seen.has(`${w.namespace}/${w.name}`)) throw new PropError(scope, `${where}.name`, w.name, `a name not used twice in namespace ${w.namespace}`);
+    if (!DNS_LABEL.test(w.name) || w.name === DEFAULT_DENY_POLICY || w.name === ALLOW_DNS_POLICY)
+      throw new PropError(scope, `${where}.name`, w.name, `a DNS label other than ${DEFAULT_DENY_POLICY} and ${ALLOW_DNS_POLICY}`);
+    if (seen.has(`${w.namespace}/${w.name}`))
+      throw new PropError(scope, `${where}.name`, w.name, `a name not used twice in namespace ${w.namespace}`);
     seen.add(`${w.namespace}/${w.name}`);
     if (!DNS_LABEL.test(w.namespace)) throw new PropError(scope, `${where}.namespace`, w.namespace, "a Kubernetes namespace name");
     if (!w.ingress && !w.egress) throw new PropError(scope, where, w.name, "ingress or egress rules (a policy with neither adds nothing)");
     if (Object.keys(w.podLabels).length > 0 && labelSelectorProblem({ ...w.podLabels })) {
       throw new PropError(scope, `${where}.podLabels`, w.podLabels, `valid labels: it ${labelSelectorProblem({ ...w.podLabels })}`);
     }
-    for (const [dir, rules] of [["ingress", w.ingress], ["egress", w.egress]] as const) {
+    for (const [dir, rules] of [
+      ["ingress", w.ingress],
+      ["egress", w.egress],
+    ] as const) {
       for (const [j, r] of (rules ?? []).entries()) {
         for (const [k, p] of (r.peers ?? []).entries()) {
           if ("cidr" in p) {
-            for (const c of [p.cidr, ...(p.except ?? [])]) if (!CIDR.test(c)) throw new PropError(scope, `${where}.${dir}[${j}].peers[${k}]`, c, "an IPv4 CIDR such as \"10.0.0.0/16\"");
+            for (const c of [p.cidr, ...(p.except ?? [])])
+              if (!CIDR.test(c)) throw new PropError(scope, `${where}.${dir}[${j}].peers[${k}]`, c, 'an IPv4 CIDR such as "10.0.0.0/16"');
           } else if ("namespace" in p && !DNS_LABEL.test(p.namespace)) {
             throw new PropError(scope, `${where}.${dir}[${j}].peers[${k}].namespace`, p.namespace, "a Kubernetes namespace name");
           }
         }
         for (const [k, port] of (r.ports ?? []).entries()) {
-          if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) throw new PropError(scope, `${where}.${dir}[${j}].ports[${k}]`, port.port, "a port from 1 to 65535");
+          if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535)
+            throw new PropError(scope, `${where}.${dir}[${j}].ports[${k}]`, port.port, "a port from 1 to 65535");
         }
       }
     }
@@ -150,7 +159,15 @@ export class NetworkPolicies extends Construct {
       add(namespace, ALLOW_DNS_POLICY, {
         podSelector: {},
         policyTypes: ["Egress"],
-        egress: [{ to: [peer(dns)], ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] }],
+        egress: [
+          {
+            to: [peer(dns)],
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
+        ],
       });
     }
     for (const w of props.workloads ?? []) {
@@ -158,8 +175,14 @@ export class NetworkPolicies extends Construct {
       add(w.namespace, w.name, {
         podSelector: Object.keys(w.podLabels).length > 0 ? { matchLabels: { ...w.podLabels } } : {},
         policyTypes: types,
-        ...(w.ingress ? { ingress: w.ingress.map((r) => ({ ...(r.peers ? { from: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })) } : {}),
-        ...(w.egress ? { egress: w.egress.map((r) => ({ ...(r.peers ? { to: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })) } : {}),
+        ...(w.ingress
+          ? {
+              ingress: w.ingress.map((r) => ({ ...(r.peers ? { from: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })),
+            }
+          : {}),
+        ...(w.egress
+          ? { egress: w.egress.map((r) => ({ ...(r.peers ? { to: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })) }
+          : {}),
       });
     }
   }

@@ -46,7 +46,12 @@ export interface RegistryEventsSettings {
     readonly to: readonly string[];
     readonly events: readonly string[];
   };
-  readonly github?: { readonly repository: string; readonly apiUrl: string; readonly token: SecretSource; readonly events: readonly string[] };
+  readonly github?: {
+    readonly repository: string;
+    readonly apiUrl: string;
+    readonly token: SecretSource;
+    readonly events: readonly string[];
+  };
 }
 
 /** What the service's command reads of an environment (an EnvironmentConfig is one). */
@@ -141,7 +146,8 @@ export interface RegistryEventsSecretRefs {
 export function registryEventsSecretRefs(config: RegistryEventsEnvironment): RegistryEventsSecretRefs {
   const channels: Partial<Record<ChannelSecret, SecretKeyRef>> = {};
   for (const [channel, src] of Object.entries(channelSecretSources(config)) as [ChannelSecret, SecretSource][]) {
-    channels[channel] = src.source === "kubernetes" ? { name: src.secretName, key: src.key } : { name: managedChannelSecretName(config), key: channel };
+    channels[channel] =
+      src.source === "kubernetes" ? { name: src.secretName, key: src.key } : { name: managedChannelSecretName(config), key: channel };
   }
   return {
     webhookSecret: { name: generatedSecretName(config), key: SIGNING_SECRET_KEY },
@@ -159,8 +165,13 @@ export function registryEventsSettings(config: RegistryEventsEnvironment): Recor
   if (e.discord) channels.discord = { events: e.discord.events };
   if (e.email) {
     channels.email = {
-      events: e.email.events, smtpHost: e.email.smtpHost, smtpPort: e.email.smtpPort, startTls: e.email.startTls,
-      from: e.email.from, to: e.email.to, ...(e.email.username ? { username: e.email.username } : {}),
+      events: e.email.events,
+      smtpHost: e.email.smtpHost,
+      smtpPort: e.email.smtpPort,
+      startTls: e.email.startTls,
+      from: e.email.from,
+      to: e.email.to,
+      ...(e.email.username ? { username: e.email.username } : {}),
     };
   }
   if (e.github) channels.github = { events: e.github.events, repository: e.github.repository, apiUrl: e.github.apiUrl };
@@ -168,7 +179,11 @@ export function registryEventsSettings(config: RegistryEventsEnvironment): Recor
     trackingUri: trackingServerUrl(trackingServerAddress(config)),
     host: "0.0.0.0",
     port: e.port,
-    webhook: { name: `${registryEventsName(config)}-${config.name}`, url: registryEventsWebhookUrl(config), events: [...MLFLOW_WEBHOOK_EVENTS] },
+    webhook: {
+      name: `${registryEventsName(config)}-${config.name}`,
+      url: registryEventsWebhookUrl(config),
+      events: [...MLFLOW_WEBHOOK_EVENTS],
+    },
     reconcileSeconds: e.reconcileSeconds,
     maxAgeSeconds: e.maxAgeSeconds,
     replayWindowSeconds: e.replayWindowSeconds,
@@ -180,7 +195,10 @@ export function registryEventsSettings(config: RegistryEventsEnvironment): Recor
 }
 
 /** `mlflow-platform events serve` with its settings and secret references. */
-export function registryEventsCommand(config: RegistryEventsEnvironment, secrets: RegistryEventsSecretRefs = registryEventsSecretRefs(config)): ContainerCommand {
+export function registryEventsCommand(
+  config: RegistryEventsEnvironment,
+  secrets: RegistryEventsSecretRefs = registryEventsSecretRefs(config),
+): ContainerCommand {
   const e = config.events;
   if (!e.image) throw new Error("events.image is not set: the registry events service needs the runtime image (MLflow + mlflow-platform)");
   const ref = (name: string, r: SecretKeyRef): EnvVar => ({ name, secretKeyRef: { name: r.name, key: r.key } });

@@ -8,7 +8,11 @@ import type { ServiceContract } from "../core/contracts";
 import type { PropFieldMap } from "../core/prop-error";
 import type { RegistryEventsProps } from ".";
 import {
-  channelSecretSources, generatedSecretName, managedChannelSecretName, registryEventsCommand, registryEventsName,
+  channelSecretSources,
+  generatedSecretName,
+  managedChannelSecretName,
+  registryEventsCommand,
+  registryEventsName,
   registryEventsPodLabels,
 } from "./command";
 

@@ -27,14 +27,26 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import { Password } from "@cdktf/provider-random/lib/password";
 import {
-  ENCRYPTION_KEY_KEY, EVENTS_HEALTH_PATH, EVENTS_METRICS_PATH, EVENTS_PORT_NAME, EVENTS_READY_PATH, SIGNING_SECRET_KEY, STATE_KEY_KEY,
+  ENCRYPTION_KEY_KEY,
+  EVENTS_HEALTH_PATH,
+  EVENTS_METRICS_PATH,
+  EVENTS_PORT_NAME,
+  EVENTS_READY_PATH,
+  SIGNING_SECRET_KEY,
+  STATE_KEY_KEY,
 } from "./command";
 import type { ContainerCommand } from "../core/command-types";
 import type { ServiceContract } from "../core/contracts";
 import { DNS_LABEL } from "../core/names";
 import {
-  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv,
+  PROMETHEUS_OPERATOR_POD_LABELS,
+  containerResources,
+  httpGetProbe,
+  labelSelectorProblem,
+  prometheusPeer,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
 } from "../core/pod-spec";
 
 /** Props of {@link RegistryEvents}. */
@@ -66,7 +78,10 @@ export interface RegistryEventsProps {
   /** Labels of the Prometheus pods. Must not be empty. @default { "app.kubernetes.io/name": "prometheus" } */
   readonly prometheusPodLabels?: Record<string, string>;
   /** Resources of the container. @default requests 50m / 256Mi, limit 512Mi */
-  readonly resources?: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string } };
+  readonly resources?: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string };
+  };
   /** Non-root user and group id. @default 10001 */
   readonly runAsUser?: number;
   /** Create the NetworkPolicy (enforced only when the CNI's network policy support is on). @default true */
@@ -86,25 +101,39 @@ function validate(scope: Construct, props: RegistryEventsProps): number {
   if (!DNS_LABEL.test(props.namespace)) throw new PropError(scope, "namespace", props.namespace, "a Kubernetes namespace name");
   if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, "a DNS label (lower-case letters, digits, '-')");
   const port = props.command.ports?.[EVENTS_PORT_NAME];
-  if (port === undefined) throw new PropError(scope, "command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
-  const literal = props.command.env.find((e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name));
+  if (port === undefined)
+    throw new PropError(scope, "command.ports", props.command.ports, `a port named "${EVENTS_PORT_NAME}" (webhooks, probes, metrics)`);
+  const literal = props.command.env.find(
+    (e) => "value" in e && /^MLFLOW_EVENTS_(WEBHOOK_SECRET|STATE_KEY|SLACK_URL|DISCORD_URL|GITHUB_TOKEN|SMTP_PASSWORD)$/.test(e.name),
+  );
   if (literal) {
     // The literal is the secret itself: redacted, never in the message.
-    throw new PropError(scope, `command.env.${literal.name}`, literal, "every secret as a Secret reference (secretKeyRef), never a literal", { secret: true });
+    throw new PropError(
+      scope,
+      `command.env.${literal.name}`,
+      literal,
+      "every secret as a Secret reference (secretKeyRef), never a literal",
+      { secret: true },
+    );
   }
-  for (const [field, labels] of [["podLabels", props.podLabels], ["trackingServer.podLabels", props.trackingServer.podLabels]] as const) {
+  for (const [field, labels] of [
+    ["podLabels", props.podLabels],
+    ["trackingServer.podLabels", props.trackingServer.podLabels],
+  ] as const) {
     const problem = labelSelectorProblem(labels);
     if (problem) throw new PropError(scope, field, labels, `pod labels; it ${problem}`);
   }
   if (props.prometheusPodLabels !== undefined) {
     const problem = labelSelectorProblem(props.prometheusPodLabels);
-    if (problem) throw new PropError(scope, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods; it ${problem}`);
+    if (problem)
+      throw new PropError(scope, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods; it ${problem}`);
   }
   if (Object.entries(props.podLabels).every(([k, v]) => props.trackingServer.podLabels[k] === v)) {
     throw new PropError(scope, "podLabels", props.podLabels, "labels that do not also select the tracking server's pods");
   }
   for (const p of props.channelPorts ?? []) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new PropError(scope, "channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw new PropError(scope, "channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
   }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
     throw new PropError(scope, "runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
@@ -153,7 +182,14 @@ export class RegistryEvents extends Construct {
       for (const [key, arn] of managed) {
         data[key] = new DataAwsSecretsmanagerSecretVersion(this, `secret_source_${key}`, { secretId: arn }).secretString;
       }
-      secretDependencies.push(new SecretV1(this, "channel_secret", { metadata: metadata(props.managedSecretName ?? `${name}-channels`), type: "Opaque", data, dependsOn }));
+      secretDependencies.push(
+        new SecretV1(this, "channel_secret", {
+          metadata: metadata(props.managedSecretName ?? `${name}-channels`),
+          type: "Opaque",
+          data,
+          dependsOn,
+        }),
+      );
     }
 
     // ── Workload ──
@@ -183,22 +219,24 @@ export class RegistryEvents extends Construct {
             // Room for the event in hand to finish (channel retries) after SIGTERM.
             terminationGracePeriodSeconds: 60,
             securityContext: restrictedPodSecurityContext(uid),
-            container: [{
-              name: "registry-events",
-              image: command.image,
-              imagePullPolicy: "IfNotPresent",
-              command: [...command.command],
-              args: [...command.args],
-              env: command.env.map(toK8sEnv),
-              workingDir: "/tmp",
-              port: Object.entries(command.ports ?? {}).map(([n, containerPort]) => ({ name: n, containerPort, protocol: "TCP" })),
-              startupProbe: probe(EVENTS_HEALTH_PATH, 5, 24),
-              livenessProbe: probe(EVENTS_HEALTH_PATH, 20, 3),
-              readinessProbe: probe(EVENTS_READY_PATH, 10, 3),
-              resources: containerResources(resources),
-              securityContext: restrictedContainerSecurityContext(uid),
-              volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
-            }],
+            container: [
+              {
+                name: "registry-events",
+                image: command.image,
+                imagePullPolicy: "IfNotPresent",
+                command: [...command.command],
+                args: [...command.args],
+                env: command.env.map(toK8sEnv),
+                workingDir: "/tmp",
+                port: Object.entries(command.ports ?? {}).map(([n, containerPort]) => ({ name: n, containerPort, protocol: "TCP" })),
+                startupProbe: probe(EVENTS_HEALTH_PATH, 5, 24),
+                livenessProbe: probe(EVENTS_HEALTH_PATH, 20, 3),
+                readinessProbe: probe(EVENTS_READY_PATH, 10, 3),
+                resources: containerResources(resources),
+                securityContext: restrictedContainerSecurityContext(uid),
+                volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+              },
+            ],
             volume: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
           },
         },
@@ -235,12 +273,19 @@ export class RegistryEvents extends Construct {
             { from: [trackingPeer], ports: [{ port: String(port), protocol: "TCP" }] },
             // Scrapes: Prometheus only, not the whole monitoring namespace.
             {
-              from: [prometheusPeer(props.monitoringNamespace ?? "monitoring", props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS)],
+              from: [
+                prometheusPeer(props.monitoringNamespace ?? "monitoring", props.prometheusPodLabels ?? PROMETHEUS_OPERATOR_POD_LABELS),
+              ],
               ports: [{ port: String(port), protocol: "TCP" }],
             },
           ],
           egress: [
-            { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
+            {
+              ports: [
+                { port: "53", protocol: "UDP" },
+                { port: "53", protocol: "TCP" },
+              ],
+            },
             // Reconciliation and webhook declaration.
             { to: [trackingPeer], ports: [{ port: String(ts.port), protocol: "TCP" }] },
             // The channels (Slack, Discord, GitHub on 443; SMTP) are outside the cluster; the instance

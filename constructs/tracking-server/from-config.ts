@@ -13,8 +13,10 @@ import type { PropFieldMap } from "../core/prop-error";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
-export type TrackingServerDependencies = Pick<TrackingServerProps,
-  "artifactStore" | "backendStore" | "identity" | "authProxyPodLabels" | "apiClientPodLabels" | "dependsOn"> & {
+export type TrackingServerDependencies = Pick<
+  TrackingServerProps,
+  "artifactStore" | "backendStore" | "identity" | "authProxyPodLabels" | "apiClientPodLabels" | "dependsOn"
+> & {
   readonly artifactStore: ArtifactStoreContract;
   readonly backendStore: BackendStoreContract;
   readonly identity: TrackingIdentityContract;
@@ -57,10 +59,7 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     ...deps,
     // The registry events service (where it is on) reads the registry and declares its webhook: it is
     // admitted like the other API clients, and MLflow gets the webhook settings it needs.
-    apiClientPodLabels: [
-      ...(deps.apiClientPodLabels ?? []),
-      ...(config.events.enabled ? [registryEventsPodLabels(config)] : []),
-    ],
+    apiClientPodLabels: [...(deps.apiClientPodLabels ?? []), ...(config.events.enabled ? [registryEventsPodLabels(config)] : [])],
     webhookEncryptionKey: config.events.enabled ? registryEventsSecretRefs(config).encryptionKey : undefined,
     // The guard lets webhooks post to this receiver only (none when the service is off).
     webhookUrls: config.events.enabled ? [registryEventsWebhookUrl(config)] : [],
@@ -69,7 +68,9 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
 
 /** The TrackingIdentity props of an environment; `namePrefix` is the stack's name (the IAM role's prefix). */
 export function trackingIdentityProps(
-  config: EnvironmentConfig, namePrefix: string, deps: Pick<TrackingIdentityProps, "artifacts" | "artifactPrefix">,
+  config: EnvironmentConfig,
+  namePrefix: string,
+  deps: Pick<TrackingIdentityProps, "artifacts" | "artifactPrefix">,
 ): TrackingIdentityProps {
   return {
     mode: config.identity.mode,

@@ -80,7 +80,8 @@ function guardSource(): string {
   if (!found) throw new Error(`tracking guard: ${TRACKING_GUARD_MODULE}.py not found (looked in ${candidates.join(", ")})`);
   const source = fs.readFileSync(found, "utf8");
   // Terraform would read these as interpolation or template directives inside the ConfigMap's data.
-  if (source.includes("${") || source.includes("%{")) throw new Error(`tracking guard: ${found} contains "\${" or "%{", which Terraform would interpret`);
+  if (source.includes("${") || source.includes("%{"))
+    throw new Error(`tracking guard: ${found} contains "\${" or "%{", which Terraform would interpret`);
   return source;
 }
 
@@ -89,7 +90,11 @@ export function trackingGuardFiles(): { key: string; path: string; content: stri
   return [
     { key: "module", path: `${TRACKING_GUARD_MODULE}.py`, content: guardSource() },
     { key: "metadata", path: `${DIST_INFO}/METADATA`, content: "Metadata-Version: 2.1\nName: mlflow-platform-guard\nVersion: 1.0.0\n" },
-    { key: "entry-points", path: `${DIST_INFO}/entry_points.txt`, content: `[mlflow.app]\n${TRACKING_GUARD_APP_NAME} = ${TRACKING_GUARD_MODULE}:app\n` },
+    {
+      key: "entry-points",
+      path: `${DIST_INFO}/entry_points.txt`,
+      content: `[mlflow.app]\n${TRACKING_GUARD_APP_NAME} = ${TRACKING_GUARD_MODULE}:app\n`,
+    },
   ];
 }
 
@@ -102,7 +107,10 @@ export function trackingGuardChecksum(): string {
 
 /** The files the tracking server's command reads (ContainerCommand.files), from the ConfigMap `configMapName`. */
 export function trackingGuardMountedFiles(configMapName: string): MountedFile[] {
-  return trackingGuardFiles().map((f) => ({ path: `${TRACKING_GUARD_DIR}/${f.path}`, configMapKeyRef: { name: configMapName, key: f.key } }));
+  return trackingGuardFiles().map((f) => ({
+    path: `${TRACKING_GUARD_DIR}/${f.path}`,
+    configMapKeyRef: { name: configMapName, key: f.key },
+  }));
 }
 
 /**
@@ -119,14 +127,21 @@ export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
     }
   }
   if (!anyDomain && g.allowedEmailDomains.length === 0) {
-    throw new PropError("trackingGuardEnv", "allowedEmailDomains", g.allowedEmailDomains, "at least one domain, or allowAnyEmailDomain: true as an explicit choice: the tracking server's guard would admit nobody");
+    throw new PropError(
+      "trackingGuardEnv",
+      "allowedEmailDomains",
+      g.allowedEmailDomains,
+      "at least one domain, or allowAnyEmailDomain: true as an explicit choice: the tracking server's guard would admit nobody",
+    );
   }
   return [
     { name: TRACKING_GUARD_ENV.publicHosts, value: g.publicHosts.join(",") },
     { name: TRACKING_GUARD_ENV.internalHosts, value: g.internalHosts.join(",") },
     { name: TRACKING_GUARD_ENV.emailDomains, value: anyDomain ? "" : g.allowedEmailDomains.join(",") },
     { name: TRACKING_GUARD_ENV.anyEmailDomain, value: String(anyDomain) },
-    ...((g.workloadIdentities ?? []).length > 0 ? [{ name: TRACKING_GUARD_ENV.workloadIdentities, value: (g.workloadIdentities ?? []).join(",") }] : []),
+    ...((g.workloadIdentities ?? []).length > 0
+      ? [{ name: TRACKING_GUARD_ENV.workloadIdentities, value: (g.workloadIdentities ?? []).join(",") }]
+      : []),
     ...((g.webhookUrls ?? []).length > 0 ? [{ name: TRACKING_GUARD_ENV.webhookUrls, value: (g.webhookUrls ?? []).join(",") }] : []),
   ];
 }

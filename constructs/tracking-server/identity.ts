@@ -82,25 +82,27 @@ export class TrackingIdentity extends Construct {
       oidcProviderArn: props.oidcProviderArn,
       maxSessionDurationSeconds: props.maxSessionDurationSeconds ?? 3600,
       checkPodIdentityAgent: props.checkPodIdentityAgent,
-      inlinePolicies: [{
-        id: "artifact_access",
-        name: "mlflow-artifacts",
-        document: {
-          Version: "2012-10-17",
-          // What MLflow's tracking server, migration Job and gc CronJob do with artifacts. MLflow's
-          // client lists with the prefix itself (no trailing '/') too.
-          Statement: artifactAccess(props.artifacts, {
-            prefix,
-            list: "including-prefix",
-            read: true,
-            write: true,
-            delete: true,
-            abortUploads: true,
-            region: props.region,
-            sids: { list: "ListArtifactPrefix", objects: "ReadWriteArtifacts", key: "UseArtifactKeyThroughS3" },
-          }),
+      inlinePolicies: [
+        {
+          id: "artifact_access",
+          name: "mlflow-artifacts",
+          document: {
+            Version: "2012-10-17",
+            // What MLflow's tracking server, migration Job and gc CronJob do with artifacts. MLflow's
+            // client lists with the prefix itself (no trailing '/') too.
+            Statement: artifactAccess(props.artifacts, {
+              prefix,
+              list: "including-prefix",
+              read: true,
+              write: true,
+              delete: true,
+              abortUploads: true,
+              region: props.region,
+              sids: { list: "ListArtifactPrefix", objects: "ReadWriteArtifacts", key: "UseArtifactKeyThroughS3" },
+            }),
+          },
         },
-      }],
+      ],
     });
     this.role = this.workloadRole.role;
     this.artifactPolicy = this.workloadRole.inlinePolicies[0];

@@ -32,19 +32,45 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { parseCpu, parseMemory } from "../core/quantity";
 import {
-  GRACEFUL_SHUTDOWN_SECONDS, HEALTH_PATH, METRICS_PATH, PROMETHEUS_DIR, TMP_DIR, type MlflowCommandInputs,
-  allowedHosts, corsAllowedOrigins, dbUpgradeCommand, inClusterHostnames, gcCommand, mlflowImage, trackingServerCommand, trackingServerName,
-  trackingServerUrl, uvicornOpts,
+  GRACEFUL_SHUTDOWN_SECONDS,
+  HEALTH_PATH,
+  METRICS_PATH,
+  PROMETHEUS_DIR,
+  TMP_DIR,
+  type MlflowCommandInputs,
+  allowedHosts,
+  corsAllowedOrigins,
+  dbUpgradeCommand,
+  inClusterHostnames,
+  gcCommand,
+  mlflowImage,
+  trackingServerCommand,
+  trackingServerName,
+  trackingServerUrl,
+  uvicornOpts,
 } from "./mlflow-command";
 import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./guard-command";
 import { TrackingGuard } from "./guard";
 import type { ContainerCommand } from "../core/command-types";
-import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef, TrackingIdentityContract, TrackingServerContract } from "../core/contracts";
+import type {
+  ArtifactStoreContract,
+  BackendStoreContract,
+  SecretKeyRef,
+  TrackingIdentityContract,
+  TrackingServerContract,
+} from "../core/contracts";
 import { DNS_LABEL } from "../core/names";
 import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../core/tcp-nodelay";
 import {
-  PROMETHEUS_OPERATOR_POD_LABELS, containerResources, httpGetProbe, labelSelectorProblem, prometheusPeer,
-  restrictedContainerSecurityContext, restrictedPodSecurityContext, toK8sEnv, topologySpread,
+  PROMETHEUS_OPERATOR_POD_LABELS,
+  containerResources,
+  httpGetProbe,
+  labelSelectorProblem,
+  prometheusPeer,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  toK8sEnv,
+  topologySpread,
 } from "../core/pod-spec";
 import { podSelectorLabels } from "../core/labels";
 
@@ -363,9 +389,17 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
     image: r.image,
     port: r.port,
     workers: r.workers,
-    allowedHosts: allowedHosts({ ...address, publicHostname: props.publicHostname, extraAllowedHosts: props.extraAllowedHosts, podCidrs: props.podCidrs }),
+    allowedHosts: allowedHosts({
+      ...address,
+      publicHostname: props.publicHostname,
+      extraAllowedHosts: props.extraAllowedHosts,
+      podCidrs: props.podCidrs,
+    }),
     corsAllowedOrigins: corsAllowedOrigins(props.publicHostname),
-    uvicornOpts: uvicornOpts({ clientIdleTimeoutSeconds: props.clientIdleTimeoutSeconds ?? TRACKING_SERVER_DEFAULTS.clientIdleTimeoutSeconds, extra: props.extraUvicornOpts }),
+    uvicornOpts: uvicornOpts({
+      clientIdleTimeoutSeconds: props.clientIdleTimeoutSeconds ?? TRACKING_SERVER_DEFAULTS.clientIdleTimeoutSeconds,
+      extra: props.extraUvicornOpts,
+    }),
     gcOlderThanDays: r.gc.olderThanDays,
     trackingUri: trackingServerUrl(address),
     backendStore: props.backendStore,
@@ -444,66 +478,131 @@ function shortHash(s: string): string {
 /** Synth-time checks of what the construct relies on, naming the prop and how to fix it. */
 function validate(scope: Construct, props: TrackingServerProps, r: Resolved): void {
   const { artifactStore, backendStore, identity } = props;
-  if (!/^3\.\d+\.\d+$/.test(r.version)) throw new PropError(scope, "version", r.version, "an exact MLflow 3.x version such as \"3.17.2\"");
-  if (!DNS_LABEL.test(r.instance)) throw new PropError(scope, "instance", r.instance, "a DNS label such as \"mlflow-prod\" (lower-case letters, digits, '-')");
-  if (!DNS_LABEL.test(r.name)) throw new PropError(scope, "name", r.name, "a DNS label such as \"mlflow-tracking\"");
-  if (!Number.isInteger(r.workers) || r.workers < 1) throw new PropError(scope, "workers", r.workers, "a whole number of at least 1 (server worker processes per pod)");
+  if (!/^3\.\d+\.\d+$/.test(r.version)) throw new PropError(scope, "version", r.version, 'an exact MLflow 3.x version such as "3.17.2"');
+  if (!DNS_LABEL.test(r.instance))
+    throw new PropError(scope, "instance", r.instance, "a DNS label such as \"mlflow-prod\" (lower-case letters, digits, '-')");
+  if (!DNS_LABEL.test(r.name)) throw new PropError(scope, "name", r.name, 'a DNS label such as "mlflow-tracking"');
+  if (!Number.isInteger(r.workers) || r.workers < 1)
+    throw new PropError(scope, "workers", r.workers, "a whole number of at least 1 (server worker processes per pod)");
   for (const k of ["min", "max"] as const) {
-    if (!Number.isInteger(r.replicas[k]) || r.replicas[k] < 1) throw new PropError(scope, `replicas.${k}`, r.replicas[k], "a whole number of at least 1");
+    if (!Number.isInteger(r.replicas[k]) || r.replicas[k] < 1)
+      throw new PropError(scope, `replicas.${k}`, r.replicas[k], "a whole number of at least 1");
   }
-  if (r.replicas.min > r.replicas.max) throw new PropError(scope, "replicas.min", r.replicas.min, `at most replicas.max (${r.replicas.max}); raise max or lower min`);
+  if (r.replicas.min > r.replicas.max)
+    throw new PropError(scope, "replicas.min", r.replicas.min, `at most replicas.max (${r.replicas.max}); raise max or lower min`);
   if (!Number.isInteger(r.targetCpuUtilizationPercent) || r.targetCpuUtilizationPercent < 10 || r.targetCpuUtilizationPercent > 100) {
     throw new PropError(scope, "targetCpuUtilizationPercent", r.targetCpuUtilizationPercent, "a whole number from 10 to 100");
   }
   const res = r.resources;
   const reqMem = parseMemory(res.requests.memory);
   const limMem = parseMemory(res.limits.memory);
-  if (reqMem === undefined) throw new PropError(scope, "resources.requests.memory", res.requests.memory, "a memory quantity such as \"1Gi\"");
-  if (limMem === undefined) throw new PropError(scope, "resources.limits.memory", res.limits.memory, "a memory quantity such as \"2Gi\"");
-  if (limMem < reqMem) throw new PropError(scope, "resources.limits.memory", res.limits.memory, `at least the memory request (${res.requests.memory})`);
-  if (parseCpu(res.requests.cpu) === undefined) throw new PropError(scope, "resources.requests.cpu", res.requests.cpu, "a CPU quantity such as \"250m\"");
+  if (reqMem === undefined) throw new PropError(scope, "resources.requests.memory", res.requests.memory, 'a memory quantity such as "1Gi"');
+  if (limMem === undefined) throw new PropError(scope, "resources.limits.memory", res.limits.memory, 'a memory quantity such as "2Gi"');
+  if (limMem < reqMem)
+    throw new PropError(scope, "resources.limits.memory", res.limits.memory, `at least the memory request (${res.requests.memory})`);
+  if (parseCpu(res.requests.cpu) === undefined)
+    throw new PropError(scope, "resources.requests.cpu", res.requests.cpu, 'a CPU quantity such as "250m"');
   if (res.limits.cpu !== undefined && !(parseCpu(res.limits.cpu)! >= parseCpu(res.requests.cpu)!)) {
     throw new PropError(scope, "resources.limits.cpu", res.limits.cpu, `at least the CPU request (${res.requests.cpu}), or no CPU limit`);
   }
   if (!PINNED_IMAGE.test(r.image) || /:latest$/.test(r.image)) {
-    throw new PropError(scope, props.image ? "image" : "version", props.image ?? props.version, "an image reference with an exact tag or digest, such as \"ghcr.io/mlflow/mlflow:v3.17.2-full\" or \"repo/mlflow@sha256:<64 hex>\"");
+    throw new PropError(
+      scope,
+      props.image ? "image" : "version",
+      props.image ?? props.version,
+      'an image reference with an exact tag or digest, such as "ghcr.io/mlflow/mlflow:v3.17.2-full" or "repo/mlflow@sha256:<64 hex>"',
+    );
   }
   if (!Number.isInteger(r.gc.olderThanDays) || r.gc.olderThanDays < 1) {
-    throw new PropError(scope, "gc.olderThanDays", r.gc.olderThanDays, "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)");
+    throw new PropError(
+      scope,
+      "gc.olderThanDays",
+      r.gc.olderThanDays,
+      "a whole number of days of at least 1 (gc must never delete runs the moment they are deleted)",
+    );
   }
-  if (!/^(\S+\s+){4}\S+$/.test(r.gc.schedule)) throw new PropError(scope, "gc.schedule", r.gc.schedule, "a five-field cron schedule such as \"30 3 * * *\"");
-  if (!Number.isInteger(r.port) || r.port < 1024 || r.port > 65535) throw new PropError(scope, "port", r.port, "an unprivileged port from 1024 to 65535");
+  if (!/^(\S+\s+){4}\S+$/.test(r.gc.schedule))
+    throw new PropError(scope, "gc.schedule", r.gc.schedule, 'a five-field cron schedule such as "30 3 * * *"');
+  if (!Number.isInteger(r.port) || r.port < 1024 || r.port > 65535)
+    throw new PropError(scope, "port", r.port, "an unprivileged port from 1024 to 65535");
   if (!DNS_LABEL.test(r.namespace)) throw new PropError(scope, "namespace", r.namespace, "a Kubernetes namespace name");
-  if (!DNS_SUBDOMAIN.test(props.publicHostname)) throw new PropError(scope, "publicHostname", props.publicHostname, "a DNS name such as \"mlflow.example.com\" (no scheme, port or path)");
-  if (props.clientIdleTimeoutSeconds !== undefined && !(Number.isInteger(props.clientIdleTimeoutSeconds) && props.clientIdleTimeoutSeconds >= 1)) {
-    throw new PropError(scope, "clientIdleTimeoutSeconds", props.clientIdleTimeoutSeconds, "a whole number of seconds of at least 1 (the load balancer's idle timeout)");
+  if (!DNS_SUBDOMAIN.test(props.publicHostname))
+    throw new PropError(scope, "publicHostname", props.publicHostname, 'a DNS name such as "mlflow.example.com" (no scheme, port or path)');
+  if (
+    props.clientIdleTimeoutSeconds !== undefined &&
+    !(Number.isInteger(props.clientIdleTimeoutSeconds) && props.clientIdleTimeoutSeconds >= 1)
+  ) {
+    throw new PropError(
+      scope,
+      "clientIdleTimeoutSeconds",
+      props.clientIdleTimeoutSeconds,
+      "a whole number of seconds of at least 1 (the load balancer's idle timeout)",
+    );
   }
 
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(artifactStore.destinationUri) && !isToken(artifactStore.destinationUri)) {
     throw new PropError(scope, "artifactStore.destinationUri", artifactStore.destinationUri, "an s3://<bucket>/<prefix> URI");
   }
-  if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port)) throw new PropError(scope, "backendStore.port", backendStore.port, "a port number");
+  if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port))
+    throw new PropError(scope, "backendStore.port", backendStore.port, "a port number");
   const cred = backendStore.credentials;
-  for (const [k, v] of [["secretName", cred.secretName], ["usernameKey", cred.usernameKey], ["passwordKey", cred.passwordKey]] as const) {
-    if (!v) throw new PropError(scope, `backendStore.credentials.${k}`, v, "a non-empty name (the Kubernetes Secret holding the database credentials, and its keys)");
+  for (const [k, v] of [
+    ["secretName", cred.secretName],
+    ["usernameKey", cred.usernameKey],
+    ["passwordKey", cred.passwordKey],
+  ] as const) {
+    if (!v)
+      throw new PropError(
+        scope,
+        `backendStore.credentials.${k}`,
+        v,
+        "a non-empty name (the Kubernetes Secret holding the database credentials, and its keys)",
+      );
   }
-  if (!DNS_SUBDOMAIN.test(identity.serviceAccountName)) throw new PropError(scope, "identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
+  if (!DNS_SUBDOMAIN.test(identity.serviceAccountName))
+    throw new PropError(scope, "identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
 
   if (props.allowAnyEmailDomain !== true && (props.allowedEmailDomains ?? []).length === 0) {
-    throw new PropError(scope, "allowedEmailDomains", props.allowedEmailDomains, "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)");
+    throw new PropError(
+      scope,
+      "allowedEmailDomains",
+      props.allowedEmailDomains,
+      "at least one e-mail domain, or allowAnyEmailDomain: true as an explicit choice (the guard would admit nobody on the public hostname)",
+    );
   }
   for (const w of props.workloadIdentities ?? []) {
-    if (!/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(w)) throw new PropError(scope, "workloadIdentities", props.workloadIdentities, "service-account subjects such as system:serviceaccount:ml-pipelines:training-pipeline");
+    if (!/^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$/.test(w))
+      throw new PropError(
+        scope,
+        "workloadIdentities",
+        props.workloadIdentities,
+        "service-account subjects such as system:serviceaccount:ml-pipelines:training-pipeline",
+      );
   }
   if ((props.allowedEmailDomains ?? []).includes("*")) {
-    throw new PropError(scope, "allowedEmailDomains", props.allowedEmailDomains, "domains such as \"example.com\": set allowAnyEmailDomain: true instead of \"*\"");
+    throw new PropError(
+      scope,
+      "allowedEmailDomains",
+      props.allowedEmailDomains,
+      'domains such as "example.com": set allowAnyEmailDomain: true instead of "*"',
+    );
   }
   if (Object.keys(props.authProxyPodLabels).length === 0) {
-    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "the labels of the authenticating proxy's pods; an empty selector would admit every pod");
+    throw new PropError(
+      scope,
+      "authProxyPodLabels",
+      props.authProxyPodLabels,
+      "the labels of the authenticating proxy's pods; an empty selector would admit every pod",
+    );
   }
   const own = [trackingServerPodLabels(r.instance), gcPodLabels(r.instance), migrationPodLabels(r.instance)];
   if (own.some((labels) => Object.entries(props.authProxyPodLabels).every(([k, v]) => labels[k] === v))) {
-    throw new PropError(scope, "authProxyPodLabels", props.authProxyPodLabels, "labels that select only the proxy, not the tracking server's own pods");
+    throw new PropError(
+      scope,
+      "authProxyPodLabels",
+      props.authProxyPodLabels,
+      "labels that select only the proxy, not the tracking server's own pods",
+    );
   }
   for (const [i, labels] of (props.apiClientPodLabels ?? []).entries()) {
     const problem = labelSelectorProblem(labels);
@@ -511,18 +610,32 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
   }
   const key = props.webhookEncryptionKey;
   if (key && !(DNS_SUBDOMAIN.test(key.name) && key.key)) {
-    throw new PropError(scope, "webhookEncryptionKey", key, "a Secret name and key in the tracking server's namespace (the registry events service's webhook-secret encryption key)");
+    throw new PropError(
+      scope,
+      "webhookEncryptionKey",
+      key,
+      "a Secret name and key in the tracking server's namespace (the registry events service's webhook-secret encryption key)",
+    );
   }
-  if (!DNS_LABEL.test(r.monitoringNamespace)) throw new PropError(scope, "monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
+  if (!DNS_LABEL.test(r.monitoringNamespace))
+    throw new PropError(scope, "monitoringNamespace", r.monitoringNamespace, "a Kubernetes namespace name");
   if (props.prometheusPodLabels !== undefined) {
     const problem = labelSelectorProblem(props.prometheusPodLabels);
-    if (problem) throw new PropError(scope, "prometheusPodLabels", props.prometheusPodLabels, `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`);
+    if (problem)
+      throw new PropError(
+        scope,
+        "prometheusPodLabels",
+        props.prometheusPodLabels,
+        `the labels of the Prometheus pods, such as {"app.kubernetes.io/name": "prometheus"}; it ${problem}`,
+      );
   }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
     throw new PropError(scope, "runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
   }
-  if (props.tmpSizeLimit !== undefined && parseMemory(props.tmpSizeLimit) === undefined) throw new PropError(scope, "tmpSizeLimit", props.tmpSizeLimit, "a quantity such as \"4Gi\"");
-  if (props.migrationTimeoutMinutes !== undefined && !(props.migrationTimeoutMinutes >= 1)) throw new PropError(scope, "migrationTimeoutMinutes", props.migrationTimeoutMinutes, "at least 1");
+  if (props.tmpSizeLimit !== undefined && parseMemory(props.tmpSizeLimit) === undefined)
+    throw new PropError(scope, "tmpSizeLimit", props.tmpSizeLimit, 'a quantity such as "4Gi"');
+  if (props.migrationTimeoutMinutes !== undefined && !(props.migrationTimeoutMinutes >= 1))
+    throw new PropError(scope, "migrationTimeoutMinutes", props.migrationTimeoutMinutes, "at least 1");
   if (props.gcDeadlineSeconds !== undefined && !(Number.isInteger(props.gcDeadlineSeconds) && props.gcDeadlineSeconds >= 60)) {
     throw new PropError(scope, "gcDeadlineSeconds", props.gcDeadlineSeconds, "a whole number of seconds of at least 60");
   }
@@ -629,19 +742,31 @@ export class TrackingServer extends Construct {
     // The TCP_NODELAY module the server's command puts on PYTHONPATH: a ConfigMap, mounted read-only.
     const pythonSite = inputs.tcpNoDelayConfigMap
       ? new ConfigMapV1(this, "python-site", {
-        metadata: { name: inputs.tcpNoDelayConfigMap, namespace, labels: commonLabels(m, "tracking-server") },
-        data: { [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE },
-        dependsOn: props.dependsOn,
-      })
+          metadata: { name: inputs.tcpNoDelayConfigMap, namespace, labels: commonLabels(m, "tracking-server") },
+          data: { [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE },
+          dependsOn: props.dependsOn,
+        })
       : undefined;
     const pythonSiteVolumes = pythonSite
-      ? [{ name: "python-site", configMap: { name: inputs.tcpNoDelayConfigMap, items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], defaultMode: "0444" } }]
+      ? [
+          {
+            name: "python-site",
+            configMap: {
+              name: inputs.tcpNoDelayConfigMap,
+              items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }],
+              defaultMode: "0444",
+            },
+          },
+        ]
       : [];
     const pythonSiteMounts = pythonSite ? [{ name: "python-site", mountPath: PYTHON_SITE_DIR, readOnly: true }] : [];
     // The guard MLflow's app runs inside (identity re-checked, no internals in 5xx): a ConfigMap mounted read-only.
     const guardName = inputs.guard?.configMapName ?? trackingGuardConfigMapName(name);
     const guard = new TrackingGuard(this, "guard", {
-      name: guardName, namespace, labels: commonLabels(m, "tracking-server"), dependsOn: props.dependsOn,
+      name: guardName,
+      namespace,
+      labels: commonLabels(m, "tracking-server"),
+      dependsOn: props.dependsOn,
     });
     const guardVolume = trackingGuardVolume(guardName);
     const podLabels = trackingServerPodLabels(m.instance);
@@ -662,7 +787,10 @@ export class TrackingServer extends Construct {
         template: {
           metadata: {
             labels: serverLabels,
-            annotations: { "kubectl.kubernetes.io/default-container": "mlflow", "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum() },
+            annotations: {
+              "kubectl.kubernetes.io/default-container": "mlflow",
+              "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum(),
+            },
           },
           spec: {
             serviceAccountName: this.serviceAccount.metadata.name,
@@ -673,18 +801,24 @@ export class TrackingServer extends Construct {
               spread("topology.kubernetes.io/zone", (props.strictZoneSpread ?? false) ? "DoNotSchedule" : "ScheduleAnyway"),
               spread("kubernetes.io/hostname", "ScheduleAnyway"),
             ],
-            container: [{
-              ...container("mlflow", serverCmd),
-              port: Object.entries(serverCmd.ports ?? {}).map(([portName, containerPort]) => ({ name: portName, containerPort, protocol: "TCP" })),
-              resources,
-              // The first start of a new pod may take a while (imports, connection to the database).
-              startupProbe: probe(5, 60),
-              readinessProbe: probe(10, 3),
-              livenessProbe: probe(20, 3),
-              // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
-              lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
-              volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, guardVolume.mount, ...pythonSiteMounts],
-            }],
+            container: [
+              {
+                ...container("mlflow", serverCmd),
+                port: Object.entries(serverCmd.ports ?? {}).map(([portName, containerPort]) => ({
+                  name: portName,
+                  containerPort,
+                  protocol: "TCP",
+                })),
+                resources,
+                // The first start of a new pod may take a while (imports, connection to the database).
+                startupProbe: probe(5, 60),
+                readinessProbe: probe(10, 3),
+                livenessProbe: probe(20, 3),
+                // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
+                lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
+                volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, guardVolume.mount, ...pythonSiteMounts],
+              },
+            ],
             volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, guardVolume.volume, ...pythonSiteVolumes],
           },
         },
@@ -722,10 +856,12 @@ export class TrackingServer extends Construct {
           minReplicas: m.replicas.min,
           maxReplicas: m.replicas.max,
           scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
-          metric: [{
-            type: "Resource",
-            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: m.targetCpuUtilizationPercent } },
-          }],
+          metric: [
+            {
+              type: "Resource",
+              resource: { name: "cpu", target: { type: "Utilization", averageUtilization: m.targetCpuUtilizationPercent } },
+            },
+          ],
           behavior: {
             scaleDown: [{ stabilizationWindowSeconds: 300, selectPolicy: "Max", policy: [{ type: "Pods", value: 1, periodSeconds: 60 }] }],
           },
@@ -770,17 +906,19 @@ export class TrackingServer extends Construct {
         spec: {
           podSelector: { matchLabels: podLabels },
           policyTypes: ["Ingress"],
-          ingress: [{
-            from: [
-              { podSelector: { matchLabels: { ...props.authProxyPodLabels } } },
-              // Prometheus only: the rest of the monitoring namespace must not bypass the proxy.
-              prometheusPeer(monitoringNamespace, prometheusPodLabels),
-              { podSelector: { matchLabels: gcPodLabels(m.instance) } },
-              // Other in-cluster API clients: the model-retention job, the registry events service.
-              ...(props.apiClientPodLabels ?? []).map((labels) => ({ podSelector: { matchLabels: { ...labels } } })),
-            ],
-            ports: [{ port: String(m.port), protocol: "TCP" }],
-          }],
+          ingress: [
+            {
+              from: [
+                { podSelector: { matchLabels: { ...props.authProxyPodLabels } } },
+                // Prometheus only: the rest of the monitoring namespace must not bypass the proxy.
+                prometheusPeer(monitoringNamespace, prometheusPodLabels),
+                { podSelector: { matchLabels: gcPodLabels(m.instance) } },
+                // Other in-cluster API clients: the model-retention job, the registry events service.
+                ...(props.apiClientPodLabels ?? []).map((labels) => ({ podSelector: { matchLabels: { ...labels } } })),
+              ],
+              ports: [{ port: String(m.port), protocol: "TCP" }],
+            },
+          ],
         },
         dependsOn: props.dependsOn,
       });

@@ -20,7 +20,13 @@
 import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "../core/contracts";
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "../auth-proxy/oauth2-proxy-command";
 import { PYTHON_SITE_DIR, sitecustomizeFile } from "../core/tcp-nodelay";
-import { TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, type TrackingGuardSettings, trackingGuardEnv, trackingGuardMountedFiles } from "./guard-command";
+import {
+  TRACKING_GUARD_APP_NAME,
+  TRACKING_GUARD_DIR,
+  type TrackingGuardSettings,
+  trackingGuardEnv,
+  trackingGuardMountedFiles,
+} from "./guard-command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
@@ -155,8 +161,17 @@ export function trackingServerUrl(svc: ServiceAddress): string {
  * kept because `--allowed-hosts` replaces them: Prometheus scrapes pods by IP and kubelet probes by IP.
  */
 const MLFLOW_DEFAULT_HOSTS = [
-  "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[[]::1]:*",
-  "10.*", "192.168.*", ...Array.from({ length: 16 }, (_, i) => `172.${16 + i}.*`), "fc00:*", "fd00:*",
+  "localhost",
+  "localhost:*",
+  "127.0.0.1",
+  "127.0.0.1:*",
+  "[::1]",
+  "[[]::1]:*",
+  "10.*",
+  "192.168.*",
+  ...Array.from({ length: 16 }, (_, i) => `172.${16 + i}.*`),
+  "fc00:*",
+  "fd00:*",
 ];
 
 /** What {@link allowedHosts} is computed from. */
@@ -177,7 +192,8 @@ export interface AllowedHostsInputs extends ServiceAddress {
 export function allowedHosts(inputs: AllowedHostsInputs): string[] {
   const { port, publicHostname } = inputs;
   const hosts = [
-    publicHostname, `${publicHostname}:443`,
+    publicHostname,
+    `${publicHostname}:443`,
     ...inClusterHostnames(inputs).flatMap((h) => [h, `${h}:${port}`]),
     ...(inputs.extraAllowedHosts ?? []),
     ...MLFLOW_DEFAULT_HOSTS,
@@ -283,21 +299,26 @@ export function jobExecutionEnv(): EnvVar[] {
 export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCommand {
   const { backendStore, artifactStore } = inputs;
   const pythonPath = [...(inputs.guard ? [TRACKING_GUARD_DIR] : []), ...(inputs.tcpNoDelayConfigMap ? [PYTHON_SITE_DIR] : [])];
-  const args = [
-    "server",
-    "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`,
-  ];
+  const args = ["server", "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`];
   if (backendStore.readReplicaHost) args.push("--read-replica-backend-store-uri", `$(${MLFLOW_ENV.readReplicaUri})`);
   args.push(
     "--serve-artifacts",
-    "--artifacts-destination", artifactStore.destinationUri,
-    "--host", "0.0.0.0",
-    "--port", String(inputs.port),
-    "--workers", String(inputs.workers),
-    "--allowed-hosts", inputs.allowedHosts.join(","),
-    "--cors-allowed-origins", inputs.corsAllowedOrigins.join(","),
-    "--expose-prometheus", PROMETHEUS_DIR,
-    "--uvicorn-opts", inputs.uvicornOpts,
+    "--artifacts-destination",
+    artifactStore.destinationUri,
+    "--host",
+    "0.0.0.0",
+    "--port",
+    String(inputs.port),
+    "--workers",
+    String(inputs.workers),
+    "--allowed-hosts",
+    inputs.allowedHosts.join(","),
+    "--cors-allowed-origins",
+    inputs.corsAllowedOrigins.join(","),
+    "--expose-prometheus",
+    PROMETHEUS_DIR,
+    "--uvicorn-opts",
+    inputs.uvicornOpts,
     // MLflow's app wrapped by the platform's guard: identity re-checked, no internals in 5xx (tracking-guard.ts).
     ...(inputs.guard ? ["--app-name", TRACKING_GUARD_APP_NAME] : []),
   );
@@ -306,7 +327,8 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     command: ["mlflow"],
     args,
     env: [
-      ...commonEnv(), ...backendStoreEnv(backendStore),
+      ...commonEnv(),
+      ...backendStoreEnv(backendStore),
       ...jobExecutionEnv(),
       // Registry webhooks to the in-cluster events service (only when it is deployed).
       ...(inputs.webhookEncryptionKey ? trackingServerWebhookEnv({ encryptionKey: inputs.webhookEncryptionKey }) : []),
@@ -344,21 +366,22 @@ export function dbUpgradeCommand(inputs: Pick<MlflowCommandInputs, "image" | "ba
  * artifacts (`mlflow-artifacts:` URIs) are deleted through the tracking server, hence
  * MLFLOW_TRACKING_URI.
  */
-export function gcCommand(inputs: Pick<MlflowCommandInputs, "image" | "gcOlderThanDays" | "trackingUri" | "backendStore" | "artifactStore">): ContainerCommand {
+export function gcCommand(
+  inputs: Pick<MlflowCommandInputs, "image" | "gcOlderThanDays" | "trackingUri" | "backendStore" | "artifactStore">,
+): ContainerCommand {
   const { backendStore, artifactStore } = inputs;
   return {
     image: inputs.image,
     command: ["mlflow"],
     args: [
       "gc",
-      "--older-than", `${inputs.gcOlderThanDays}d`,
-      "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`,
-      "--artifacts-destination", artifactStore.destinationUri,
+      "--older-than",
+      `${inputs.gcOlderThanDays}d`,
+      "--backend-store-uri",
+      `$(${MLFLOW_ENV.backendStoreUri})`,
+      "--artifacts-destination",
+      artifactStore.destinationUri,
     ],
-    env: [
-      ...commonEnv(),
-      ...backendStoreEnv(backendStore),
-      { name: MLFLOW_ENV.trackingUri, value: inputs.trackingUri },
-    ],
+    env: [...commonEnv(), ...backendStoreEnv(backendStore), { name: MLFLOW_ENV.trackingUri, value: inputs.trackingUri }],
   };
 }

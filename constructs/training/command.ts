@@ -60,7 +60,7 @@ export const TRAINING_UID = "10001";
  * The first thing every step runs: the token file into MLFLOW_TRACKING_TOKEN, then the step itself
  * (`exec "$@"`). `$0` is the step's name, in logs only.
  */
-export const TOKEN_WRAPPER = "MLFLOW_TRACKING_TOKEN=\"$(cat \"$MLFLOW_PLATFORM_TOKEN_FILE\")\" && export MLFLOW_TRACKING_TOKEN && exec \"$@\"";
+export const TOKEN_WRAPPER = 'MLFLOW_TRACKING_TOKEN="$(cat "$MLFLOW_PLATFORM_TOKEN_FILE")" && export MLFLOW_TRACKING_TOKEN && exec "$@"';
 
 /** One step: its command and the output parameters it writes (name -> file). */
 export interface TrainingStepCommand {
@@ -102,58 +102,112 @@ export function trainingStepCommands(config: TrainingEnvironment): TrainingStepC
   });
   const params = Object.keys(t.parameters).flatMap((p) => ["-P", `${p}={{workflow.parameters.${p}}}`]);
   const mlflowRun = (entry: string, extra: string[]) => [
-    "mlflow", "run", TRAINING_PROJECT_DIR, "-e", entry, "--env-manager", "local",
-    "--experiment-name", "{{workflow.parameters.experiment}}", ...extra,
+    "mlflow",
+    "run",
+    TRAINING_PROJECT_DIR,
+    "-e",
+    entry,
+    "--env-manager",
+    "local",
+    "--experiment-name",
+    "{{workflow.parameters.experiment}}",
+    ...extra,
   ];
   return [
     {
       step: "train",
       inputs: [],
       outputs: { "run-id": out("run_id"), accuracy: out("accuracy") },
-      command: step("train", mlflowRun("train", [...params, "-P", `outputs_dir=${TRAINING_OUTPUTS_DIR}`]),
-        [{ name: "GIT_SHA_OVERRIDE", value: "{{workflow.parameters.git-sha}}" }]),
+      command: step("train", mlflowRun("train", [...params, "-P", `outputs_dir=${TRAINING_OUTPUTS_DIR}`]), [
+        { name: "GIT_SHA_OVERRIDE", value: "{{workflow.parameters.git-sha}}" },
+      ]),
     },
     {
       step: "evaluate",
       inputs: ["run-id"],
       outputs: { validation: out("validation") },
-      command: step("evaluate", mlflowRun("evaluate", [
-        "-P", "candidate_run_id={{inputs.parameters.run-id}}", "-P", "model_name={{workflow.parameters.model}}",
-        "-P", `baseline_alias=${t.target}`, "-P", `outputs_dir=${TRAINING_OUTPUTS_DIR}`,
-      ])),
+      command: step(
+        "evaluate",
+        mlflowRun("evaluate", [
+          "-P",
+          "candidate_run_id={{inputs.parameters.run-id}}",
+          "-P",
+          "model_name={{workflow.parameters.model}}",
+          "-P",
+          `baseline_alias=${t.target}`,
+          "-P",
+          `outputs_dir=${TRAINING_OUTPUTS_DIR}`,
+        ]),
+      ),
     },
     {
       step: "register",
       inputs: ["run-id", "validation"],
       outputs: { version: out("version") },
       // The registry tool prints {"model", "version"} with --json; the version goes to its own file.
-      command: step("register", ["/bin/sh", "-c",
-        `mlflow-platform registry register "$@" --json > ${out("register.json")} && python -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"], end="")' ${out("register.json")} > ${out("version")}`,
+      command: step(
         "register",
-        "--model", "{{workflow.parameters.model}}", "--run-id", "{{inputs.parameters.run-id}}", "--artifact-path", "model",
-        "--tag", "validation={{inputs.parameters.validation}}", "--tag", "training.workflow={{workflow.namespace}}/{{workflow.name}}",
-        "--description", "trained by {{workflow.namespace}}/{{workflow.name}}",
-      ], [
-        // Who started this run: the Argo Server labels a workflow submitted through its single sign-on with
-        // the submitter's e-mail (workflows.argoproj.io/creator-email). The tool records it, and that person
-        // may not approve the version (four eyes). Always defined ("{}" for a scheduled run).
-        { name: "MLFLOW_PLATFORM_WORKFLOW_LABELS", value: "{{workflow.labels.json}}" },
-      ]),
+        [
+          "/bin/sh",
+          "-c",
+          `mlflow-platform registry register "$@" --json > ${out("register.json")} && python -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"], end="")' ${out("register.json")} > ${out("version")}`,
+          "register",
+          "--model",
+          "{{workflow.parameters.model}}",
+          "--run-id",
+          "{{inputs.parameters.run-id}}",
+          "--artifact-path",
+          "model",
+          "--tag",
+          "validation={{inputs.parameters.validation}}",
+          "--tag",
+          "training.workflow={{workflow.namespace}}/{{workflow.name}}",
+          "--description",
+          "trained by {{workflow.namespace}}/{{workflow.name}}",
+        ],
+        [
+          // Who started this run: the Argo Server labels a workflow submitted through its single sign-on with
+          // the submitter's e-mail (workflows.argoproj.io/creator-email). The tool records it, and that person
+          // may not approve the version (four eyes). Always defined ("{}" for a scheduled run).
+          { name: "MLFLOW_PLATFORM_WORKFLOW_LABELS", value: "{{workflow.labels.json}}" },
+        ],
+      ),
     },
     {
       step: "gates",
       inputs: ["version"],
       outputs: {},
       // Exit 3 when a gate refuses: the workflow fails there and the tag step never runs.
-      command: step("gates", ["mlflow-platform", "registry", "check", "--model", "{{workflow.parameters.model}}",
-        "--version", "{{inputs.parameters.version}}", "--to", t.target, "--gates", TRAINING_GATES_PATH]),
+      command: step("gates", [
+        "mlflow-platform",
+        "registry",
+        "check",
+        "--model",
+        "{{workflow.parameters.model}}",
+        "--version",
+        "{{inputs.parameters.version}}",
+        "--to",
+        t.target,
+        "--gates",
+        TRAINING_GATES_PATH,
+      ]),
     },
     {
       step: "tag",
       inputs: ["version"],
       outputs: {},
-      command: step("tag", ["python", `${TRAINING_PROJECT_DIR}/mark_ready.py`, "--model", "{{workflow.parameters.model}}",
-        "--version", "{{inputs.parameters.version}}", "--tag", t.readyTag, "--target", t.target]),
+      command: step("tag", [
+        "python",
+        `${TRAINING_PROJECT_DIR}/mark_ready.py`,
+        "--model",
+        "{{workflow.parameters.model}}",
+        "--version",
+        "{{inputs.parameters.version}}",
+        "--tag",
+        t.readyTag,
+        "--target",
+        t.target,
+      ]),
     },
   ];
 }

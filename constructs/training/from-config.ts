@@ -23,31 +23,42 @@ export function argoArtifactPrefix(config: EnvironmentConfig): string {
  */
 export function pipelineGates(config: EnvironmentConfig) {
   const gates = registryGates(config.registry);
-  const noApproval = <T extends { approval: { required: boolean; groups: string[] } }>(set: T): T => ({ ...set, approval: { ...set.approval, required: false } });
+  const noApproval = <T extends { approval: { required: boolean; groups: string[] } }>(set: T): T => ({
+    ...set,
+    approval: { ...set.approval, required: false },
+  });
   return {
     ...gates,
     defaults: Object.fromEntries(Object.entries(gates.defaults).map(([t, s]) => [t, noApproval(s)])),
-    models: Object.fromEntries(Object.entries(gates.models).map(([m, per]) => [m, Object.fromEntries(Object.entries(per).map(([t, s]) => [t, noApproval(s)]))])),
+    models: Object.fromEntries(
+      Object.entries(gates.models).map(([m, per]) => [m, Object.fromEntries(Object.entries(per).map(([t, s]) => [t, noApproval(s)]))]),
+    ),
   };
 }
 
 /** The Training props of an enabled environment (throws when training is off: check config.training.enabled first). */
 export function trainingProps(config: EnvironmentConfig, stackName: string, deps: { artifactStore: ArtifactStoreContract }): TrainingProps {
   const t = config.training;
-  if (!t.enabled || !t.identity || !t.steps) throw new Error(`environment "${config.name}": training is not enabled (or misses identity/steps): the schema should have refused this`);
+  if (!t.enabled || !t.identity || !t.steps)
+    throw new Error(
+      `environment "${config.name}": training is not enabled (or misses identity/steps): the schema should have refused this`,
+    );
   const steps = t.steps;
   return {
     namespace: t.namespace,
     labels: managedLabels(config.project),
-    argo: t.argo.mode === "install" ? {
-      namespace: t.argo.namespace,
-      chartVersion: t.argo.chartVersion,
-      sso: {
-        issuerUrl: config.auth.issuerUrl,
-        secretName: t.argo.ssoSecretName,
-        redirectUrl: `https://${t.argo.uiHostname}/oauth2/callback`,
-      },
-    } : undefined,
+    argo:
+      t.argo.mode === "install"
+        ? {
+            namespace: t.argo.namespace,
+            chartVersion: t.argo.chartVersion,
+            sso: {
+              issuerUrl: config.auth.issuerUrl,
+              secretName: t.argo.ssoSecretName,
+              redirectUrl: `https://${t.argo.uiHostname}/oauth2/callback`,
+            },
+          }
+        : undefined,
     steps: trainingStepCommands(config),
     resources: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v.resources])),
     parameters: trainingWorkflowParameters(config),

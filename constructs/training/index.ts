@@ -25,7 +25,14 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { cronProblem } from "../core/aws-limits";
 import { DNS_LABEL } from "../core/names";
 import { WorkloadRole, type WorkloadIdentityMode } from "../core/workload-role";
-import { TRAINING_GATES_CONFIGMAP, TRAINING_GATES_KEY, TRAINING_GATES_PATH, TRAINING_TMP_DIR, TRAINING_TOKEN_DIR, type TrainingStepCommand } from "./command";
+import {
+  TRAINING_GATES_CONFIGMAP,
+  TRAINING_GATES_KEY,
+  TRAINING_GATES_PATH,
+  TRAINING_TMP_DIR,
+  TRAINING_TOKEN_DIR,
+  type TrainingStepCommand,
+} from "./command";
 import type { EnvVar } from "../core/command-types";
 import { PropError } from "../core/prop-error";
 import { artifactAccess } from "../core/grants";
@@ -89,7 +96,13 @@ export interface TrainingProps {
   /** The training image's user id. @default 10001 */
   readonly runAsUser?: number;
   /** Artifact repository: the bucket, its region and the prefix Argo writes under. Required. */
-  readonly artifacts: { readonly bucketName: string; readonly bucketArn: string; readonly kmsKeyArn: string; readonly region: string; readonly prefix: string };
+  readonly artifacts: {
+    readonly bucketName: string;
+    readonly bucketArn: string;
+    readonly kmsKeyArn: string;
+    readonly region: string;
+    readonly prefix: string;
+  };
   /** Workload identity of the pods' service account. Required. */
   readonly identity: {
     readonly mode: WorkloadIdentityMode;
@@ -130,7 +143,10 @@ function argoEnv(e: EnvVar): Record<string, unknown> {
 }
 
 /** Labels of every training step's pod (the WorkflowTemplate's podMetadata). */
-export const TRAINING_STEP_POD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/component": "training-step", "app.kubernetes.io/part-of": "mlflow-training" };
+export const TRAINING_STEP_POD_LABELS: Readonly<Record<string, string>> = {
+  "app.kubernetes.io/component": "training-step",
+  "app.kubernetes.io/part-of": "mlflow-training",
+};
 
 /** Argo Workflows (optional), the workflow namespace and identities, and the training pipeline. */
 export class Training extends Construct {
@@ -155,7 +171,13 @@ export class Training extends Construct {
     if (!DNS_LABEL.test(name) || name.length > 50) throw new PropError(this, "name", name, `a DNS label of at most 50 characters`);
     if (props.steps.length === 0) throw new PropError(this, "steps", props.steps, "at least one step");
     for (const s of props.steps) {
-      if (!props.resources[s.step]) throw new PropError(this, `resources.${s.step}`, props.resources[s.step], "the step's requests and limits (every step is its own pod; none runs unbounded)");
+      if (!props.resources[s.step])
+        throw new PropError(
+          this,
+          `resources.${s.step}`,
+          props.resources[s.step],
+          "the step's requests and limits (every step is its own pod; none runs unbounded)",
+        );
     }
     if (props.schedule !== undefined) {
       const p = cronProblem(props.schedule);
@@ -163,10 +185,23 @@ export class Training extends Construct {
     }
     const deadline = props.stepDeadlineSeconds ?? 7200;
     if (!Number.isInteger(deadline) || deadline < 600 || deadline > 86400) {
-      throw new PropError(this, "stepDeadlineSeconds", deadline, `a whole number of seconds from 600 to 86400 (Kubernetes' shortest projected token lives 10 minutes)`);
+      throw new PropError(
+        this,
+        "stepDeadlineSeconds",
+        deadline,
+        `a whole number of seconds from 600 to 86400 (Kubernetes' shortest projected token lives 10 minutes)`,
+      );
     }
-    if (!/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) || ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)) {
-      throw new PropError(this, "tokenAudience", props.tokenAudience, `a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's)`);
+    if (
+      !/^[a-z0-9][a-z0-9.:-]{2,99}$/.test(props.tokenAudience) ||
+      ["sts.amazonaws.com", "https://kubernetes.default.svc"].includes(props.tokenAudience)
+    ) {
+      throw new PropError(
+        this,
+        "tokenAudience",
+        props.tokenAudience,
+        `a dedicated audience such as "mlflow-pipelines" (not the API server's nor STS's)`,
+      );
     }
     if (!isS3KeyPrefix(props.artifacts.prefix)) {
       throw new PropError(this, "artifacts.prefix", props.artifacts.prefix, `an S3 key prefix without leading or trailing '/'`);
@@ -199,23 +234,30 @@ export class Training extends Construct {
       region: props.identity.region,
       oidcProviderArn: props.identity.oidcProviderArn,
       checkPodIdentityAgent: false,
-      inlinePolicies: [{
-        name: "argo-artifact-prefix",
-        document: {
-          Version: "2012-10-17",
-          Statement: artifactAccess(props.artifacts, {
-            prefix: props.artifacts.prefix,
-            list: true,
-            read: true,
-            write: true,
-            region: props.artifacts.region,
-            sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
-          }),
+      inlinePolicies: [
+        {
+          name: "argo-artifact-prefix",
+          document: {
+            Version: "2012-10-17",
+            Statement: artifactAccess(props.artifacts, {
+              prefix: props.artifacts.prefix,
+              list: true,
+              read: true,
+              write: true,
+              region: props.artifacts.region,
+              sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
+            }),
+          },
         },
-      }],
+      ],
     });
     this.serviceAccount = new ServiceAccountV1(this, "service_account", {
-      metadata: { name, namespace: ns, labels, annotations: Object.keys(this.role.serviceAccountAnnotations).length ? { ...this.role.serviceAccountAnnotations } : undefined },
+      metadata: {
+        name,
+        namespace: ns,
+        labels,
+        annotations: Object.keys(this.role.serviceAccountAnnotations).length ? { ...this.role.serviceAccountAnnotations } : undefined,
+      },
       automountServiceAccountToken: false,
       dependsOn: after,
     });
@@ -240,7 +282,12 @@ export class Training extends Construct {
 
     // ── Argo's artifact repository for this namespace: the bucket under its own prefix, SDK credentials ──
     new ConfigMapV1(this, "artifact_repositories", {
-      metadata: { name: ARTIFACT_REPOSITORIES_CONFIGMAP, namespace: ns, labels, annotations: { "workflows.argoproj.io/default-artifact-repository": "default" } },
+      metadata: {
+        name: ARTIFACT_REPOSITORIES_CONFIGMAP,
+        namespace: ns,
+        labels,
+        annotations: { "workflows.argoproj.io/default-artifact-repository": "default" },
+      },
       data: {
         default: [
           "archiveLogs: true",
@@ -265,15 +312,29 @@ export class Training extends Construct {
     if (props.argo) {
       const a = props.argo;
       if (!DNS_LABEL.test(a.namespace)) throw new PropError(this, "argo.namespace", a.namespace, `a DNS label`);
-      if (a.namespace === ns) throw new PropError(this, "argo.namespace", a.namespace, `a namespace other than namespace ("${ns}"): the controller and server are not workflow pods`);
-      if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion)) throw new PropError(this, "argo.chartVersion", a.chartVersion, `an exact chart version such as "0.45.27"`);
-      if (!/^https:\/\//.test(a.sso.redirectUrl)) throw new PropError(this, "argo.sso.redirectUrl", a.sso.redirectUrl, `https://<argo UI hostname>/oauth2/callback`);
-      const argoNs = this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
+      if (a.namespace === ns)
+        throw new PropError(
+          this,
+          "argo.namespace",
+          a.namespace,
+          `a namespace other than namespace ("${ns}"): the controller and server are not workflow pods`,
+        );
+      if (!/^\d+\.\d+\.\d+$/.test(a.chartVersion))
+        throw new PropError(this, "argo.chartVersion", a.chartVersion, `an exact chart version such as "0.45.27"`);
+      if (!/^https:\/\//.test(a.sso.redirectUrl))
+        throw new PropError(this, "argo.sso.redirectUrl", a.sso.redirectUrl, `https://<argo UI hostname>/oauth2/callback`);
+      const argoNs = (this.argoNamespace = new NamespaceV1(this, "argo_namespace", {
         metadata: { name: a.namespace, labels: { ...labels, "app.kubernetes.io/component": "argo-workflows", ...RESTRICTED_POD_SECURITY } },
         dependsOn,
-      });
+      }));
       const podSecurity = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
-      const containerSecurity = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+      const containerSecurity = {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      };
       const values = {
         crds: { install: true, keep: true },
         // The chart's cluster-wide controller; workflowNamespaces only names where the chart would create
@@ -331,7 +392,9 @@ export class Training extends Construct {
       const mounts = [
         { name: "mlflow-token", mountPath: TRAINING_TOKEN_DIR, readOnly: true },
         { name: "tmp", mountPath: TRAINING_TMP_DIR },
-        ...(s.command.args.includes(TRAINING_GATES_PATH) ? [{ name: "gates", mountPath: path.posix.dirname(TRAINING_GATES_PATH), readOnly: true }] : []),
+        ...(s.command.args.includes(TRAINING_GATES_PATH)
+          ? [{ name: "gates", mountPath: path.posix.dirname(TRAINING_GATES_PATH), readOnly: true }]
+          : []),
       ];
       const r = props.resources[s.step];
       return {
@@ -341,7 +404,9 @@ export class Training extends Construct {
         // step names a missing template.
         metadata: { labels: { ...TRAINING_STEP_POD_LABELS } },
         ...(s.inputs.length ? { inputs: { parameters: s.inputs.map((p) => ({ name: p })) } } : {}),
-        ...(Object.keys(s.outputs).length ? { outputs: { parameters: Object.entries(s.outputs).map(([p, file]) => ({ name: p, valueFrom: { path: file } })) } } : {}),
+        ...(Object.keys(s.outputs).length
+          ? { outputs: { parameters: Object.entries(s.outputs).map(([p, file]) => ({ name: p, valueFrom: { path: file } })) } }
+          : {}),
         activeDeadlineSeconds: deadline,
         retryStrategy: { limit: 1, retryPolicy: "OnError" },
         container: {
@@ -361,7 +426,13 @@ export class Training extends Construct {
       const earlier = props.steps.slice(0, i);
       const args = s.inputs.map((input) => {
         const from = [...earlier].reverse().find((e) => input in e.outputs);
-        if (!from) throw new PropError(this, "steps", s.step, `steps whose inputs an earlier step outputs: "${s.step}" needs "${input}", which none does`);
+        if (!from)
+          throw new PropError(
+            this,
+            "steps",
+            s.step,
+            `steps whose inputs an earlier step outputs: "${s.step}" needs "${input}", which none does`,
+          );
         return { name: input, value: `{{steps.${from!.step}.outputs.parameters.${input}}}` };
       });
       return [{ name: s.step, template: s.step, ...(args.length ? { arguments: { parameters: args } } : {}) }];
@@ -383,7 +454,12 @@ export class Training extends Construct {
         securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: "RuntimeDefault" } },
         volumes: [
           // The steps' identity towards MLflow: a short-lived token of this service account, for MLflow only.
-          { name: "mlflow-token", projected: { sources: [{ serviceAccountToken: { audience: props.tokenAudience, expirationSeconds: deadline, path: "token" } }] } },
+          {
+            name: "mlflow-token",
+            projected: {
+              sources: [{ serviceAccountToken: { audience: props.tokenAudience, expirationSeconds: deadline, path: "token" } }],
+            },
+          },
           { name: "tmp", emptyDir: { sizeLimit: "2Gi" } },
           { name: "gates", configMap: { name: TRAINING_GATES_CONFIGMAP } },
         ],
@@ -417,7 +493,12 @@ export class Training extends Construct {
       cleanupOnFail: true,
       maxHistory: 5,
       // Argo's CRDs come with its release (install mode); the objects reference these.
-      dependsOn: [this.serviceAccount, this.executorServiceAccount, ...this.role.readyWith, ...(this.argoRelease ? [this.argoRelease] : [])],
+      dependsOn: [
+        this.serviceAccount,
+        this.executorServiceAccount,
+        ...this.role.readyWith,
+        ...(this.argoRelease ? [this.argoRelease] : []),
+      ],
     });
   }
 }

@@ -11,10 +11,15 @@ import { stackInstances } from "./requests";
 export function administeredBy(json: StackJson): Set<string> {
   const all = stackInstances(json);
   const address = (i: Instance) => `${i.type}.${i.name}`;
-  const tagged = new Set(all.filter((i) => (i.attrs.tags as Record<string, string> | undefined)?.[ADMINISTERED_BY_TAG] === ADMINISTERED_BY_BOOTSTRAP).map(address));
+  const tagged = new Set(
+    all
+      .filter((i) => (i.attrs.tags as Record<string, string> | undefined)?.[ADMINISTERED_BY_TAG] === ADMINISTERED_BY_BOOTSTRAP)
+      .map(address),
+  );
   for (const i of all) {
     const role = i.target(i.attrs.role);
-    if ((i.type === "aws_iam_role_policy" || i.type === "aws_iam_role_policy_attachment") && role && tagged.has(address(role))) tagged.add(address(i));
+    if ((i.type === "aws_iam_role_policy" || i.type === "aws_iam_role_policy_attachment") && role && tagged.has(address(role)))
+      tagged.add(address(i));
   }
   return tagged;
 }

@@ -21,7 +21,12 @@ export const AWS_MANAGED_POLICIES: readonly ManagedPolicy[] = [
     document: {
       Version: "2012-10-17",
       Statement: [
-        { Sid: "EnableCreationAndManagementOfRDSCloudwatchLogGroups", Effect: "Allow", Action: ["logs:CreateLogGroup", "logs:PutRetentionPolicy"], Resource: ["arn:aws:logs:*:*:log-group:RDS*"] },
+        {
+          Sid: "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
+          Effect: "Allow",
+          Action: ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+          Resource: ["arn:aws:logs:*:*:log-group:RDS*"],
+        },
         {
           Sid: "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
           Effect: "Allow",

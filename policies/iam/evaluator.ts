@@ -74,7 +74,10 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
 
 /** `*` and `?` as an anchored regular expression. */
 function glob(pattern: string, caseInsensitive: boolean): RegExp {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
 }
 
@@ -143,7 +146,10 @@ function operatorMatches(operator: string, keys: Readonly<Record<string, unknown
     }
     const negated = NEGATED[op];
     const test = stringOps[negated ?? op];
-    if (!test) throw new Error(`IAM evaluator: condition operator "${operator}" is not implemented; add it with its documented semantics before relying on it`);
+    if (!test)
+      throw new Error(
+        `IAM evaluator: condition operator "${operator}" is not implemented; add it with its documented semantics before relying on it`,
+      );
     if (values === undefined || values.length === 0) {
       if (ifExists) return true;
       if (set === "ForAllValues") return true;
@@ -165,15 +171,17 @@ function operatorMatches(operator: string, keys: Readonly<Record<string, unknown
 function statementApplies(s: Statement, request: Request): boolean {
   const actions = list(s.Action);
   const notActions = list(s.NotAction);
-  const actionOk = actions.length > 0
-    ? actions.some((a) => actionMatches(a, request.action))
-    : notActions.length > 0 && !notActions.some((a) => actionMatches(a, request.action));
+  const actionOk =
+    actions.length > 0
+      ? actions.some((a) => actionMatches(a, request.action))
+      : notActions.length > 0 && !notActions.some((a) => actionMatches(a, request.action));
   if (!actionOk) return false;
   const resources = list(s.Resource);
   const notResources = list(s.NotResource);
-  const resourceOk = resources.length > 0
-    ? resources.some((r) => resourceMatches(r, request.resource))
-    : notResources.length > 0 && !notResources.some((r) => resourceMatches(r, request.resource));
+  const resourceOk =
+    resources.length > 0
+      ? resources.some((r) => resourceMatches(r, request.resource))
+      : notResources.length > 0 && !notResources.some((r) => resourceMatches(r, request.resource));
   if (!resourceOk) return false;
   return Object.entries(s.Condition ?? {}).every(([operator, keys]) => operatorMatches(operator, keys, request.context));
 }
@@ -243,7 +251,9 @@ function principalMatches(principal: unknown, caller: Caller): boolean {
   const p = principal as Record<string, unknown>;
   if ("federated" in caller) return list(p.Federated).includes(caller.federated);
   const account = caller.aws.split(":")[4];
-  return list(p.AWS).some((a) => a === "*" || a === caller.aws || a === account || a === `arn:${caller.aws.split(":")[1]}:iam::${account}:root`);
+  return list(p.AWS).some(
+    (a) => a === "*" || a === caller.aws || a === account || a === `arn:${caller.aws.split(":")[1]}:iam::${account}:root`,
+  );
 }
 
 /** How a resource-based policy's Principal matched the caller: the caller's own ARN, or its account. */
@@ -273,7 +283,10 @@ function resourcePrincipalMatch(principal: unknown, callerArn: string): Principa
 
 /** The caller's identity in the request context, as AWS adds it to every signed request. */
 function withPrincipalKeys(request: Request, callerArn: string): Request {
-  return { ...request, context: { "aws:PrincipalArn": callerArn, "aws:PrincipalAccount": accountOf(callerArn), ...(request.context ?? {}) } };
+  return {
+    ...request,
+    context: { "aws:PrincipalArn": callerArn, "aws:PrincipalAccount": accountOf(callerArn), ...(request.context ?? {}) },
+  };
 }
 
 /**
@@ -286,14 +299,22 @@ export function evaluateResourcePolicy(policy: PolicyDocument, callerArn: string
   const allows: { by: string; match: PrincipalMatch }[] = [];
   const denies: string[] = [];
   statementsOf(policy).forEach((s, i) => {
-    if ((s as { NotPrincipal?: unknown }).NotPrincipal !== undefined) throw new Error("IAM evaluator: NotPrincipal in a resource policy is not implemented");
+    if ((s as { NotPrincipal?: unknown }).NotPrincipal !== undefined)
+      throw new Error("IAM evaluator: NotPrincipal in a resource policy is not implemented");
     const match = resourcePrincipalMatch(s.Principal, callerArn);
     if (!match) return;
     const actions = list(s.Action);
-    const actionOk = actions.length > 0 ? actions.some((a) => actionMatches(a, req.action)) : list(s.NotAction).length > 0 && !list(s.NotAction).some((a) => actionMatches(a, req.action));
+    const actionOk =
+      actions.length > 0
+        ? actions.some((a) => actionMatches(a, req.action))
+        : list(s.NotAction).length > 0 && !list(s.NotAction).some((a) => actionMatches(a, req.action));
     if (!actionOk) return;
     // A resource policy may leave Resource out: it then applies to the resource it is attached to.
-    if ((s.Resource !== undefined || s.NotResource !== undefined) && !statementApplies({ ...s, Action: "*", NotAction: undefined, Condition: undefined }, req)) return;
+    if (
+      (s.Resource !== undefined || s.NotResource !== undefined) &&
+      !statementApplies({ ...s, Action: "*", NotAction: undefined, Condition: undefined }, req)
+    )
+      return;
     if (!Object.entries(s.Condition ?? {}).every(([operator, keys]) => operatorMatches(operator, keys, req.context))) return;
     const name = s.Sid ?? `#${i}`;
     if (s.Effect === "Deny") denies.push(name);
@@ -301,7 +322,8 @@ export function evaluateResourcePolicy(policy: PolicyDocument, callerArn: string
     else throw new Error(`IAM evaluator: Effect "${s.Effect}" is neither Allow nor Deny`);
   });
   if (denies.length > 0) return { decision: "ExplicitDeny", by: denies };
-  if (allows.length > 0) return { decision: "Allow", by: allows.map((a) => a.by), principalMatch: allows.some((a) => a.match === "arn") ? "arn" : "account" };
+  if (allows.length > 0)
+    return { decision: "Allow", by: allows.map((a) => a.by), principalMatch: allows.some((a) => a.match === "arn") ? "arn" : "account" };
   return { decision: "ImplicitDeny", by: [] };
 }
 
@@ -315,7 +337,18 @@ export interface ResourceTarget {
 
 /** The default key policy KMS gives a key created without one: the account, every KMS action. */
 export function defaultKeyPolicy(partition: string, account: string): PolicyDocument {
-  return { Version: "2012-10-17", Statement: [{ Sid: "EnableIamPolicies", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${account}:root` }, Action: "kms:*", Resource: "*" }] };
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "EnableIamPolicies",
+        Effect: "Allow",
+        Principal: { AWS: `arn:${partition}:iam::${account}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  };
 }
 
 /**
@@ -357,6 +390,7 @@ export function isAllowedOn(principal: Principal, callerArn: string, request: Re
     if (resourceAllows && resource!.principalMatch === "arn") return byResource();
     return identity;
   }
-  if (!resourceAllows) return { decision: "ImplicitDeny", by: [`resource: no statement of ${account}'s resource policy admits ${callerArn}`] };
+  if (!resourceAllows)
+    return { decision: "ImplicitDeny", by: [`resource: no statement of ${account}'s resource policy admits ${callerArn}`] };
   return identity;
 }

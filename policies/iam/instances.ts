@@ -52,7 +52,15 @@ export function awsContextOf(json: StackJson): AwsContext {
 
 const REF = /^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)(?:\[0\])?\}$/;
 /** Resources whose Terraform `id` is their ARN. */
-const ID_IS_ARN = new Set(["aws_iam_policy", "aws_secretsmanager_secret", "aws_sns_topic", "aws_lb", "aws_lb_target_group", "aws_lb_listener", "aws_lb_listener_rule"]);
+const ID_IS_ARN = new Set([
+  "aws_iam_policy",
+  "aws_secretsmanager_secret",
+  "aws_sns_topic",
+  "aws_lb",
+  "aws_lb_target_group",
+  "aws_lb_listener",
+  "aws_lb_listener_rule",
+]);
 
 /** Every AWS resource (and data source) of the stack. */
 export function instancesOf(json: StackJson, arnOf: (i: Instance) => string | undefined): Instance[] {
@@ -62,7 +70,12 @@ export function instancesOf(json: StackJson, arnOf: (i: Instance) => string | un
   const make = (kind: Instance["kind"], type: string, name: string, attrs: Record<string, unknown>): Instance => {
     const meta = (attrs["//"] as { metadata?: { path?: string } } | undefined)?.metadata;
     return {
-      kind, type, name, attrs, path: meta?.path ?? `${type}.${name}`, aws,
+      kind,
+      type,
+      name,
+      attrs,
+      path: meta?.path ?? `${type}.${name}`,
+      aws,
       ref: (v) => resolve(v),
       target: (v) => {
         const m = typeof v === "string" ? REF.exec(v) : null;
@@ -81,7 +94,8 @@ export function instancesOf(json: StackJson, arnOf: (i: Instance) => string | un
       if (attr === "arn") return arnOf(target) ?? value;
       const literal = target.attrs[attr];
       if (typeof literal === "string") return resolve(literal, depth + 1);
-      if (attr === "id") return ID_IS_ARN.has(target.type) ? arnOf(target) ?? value : idOf(target, (v) => resolve(v, depth + 1)) ?? value;
+      if (attr === "id")
+        return ID_IS_ARN.has(target.type) ? (arnOf(target) ?? value) : (idOf(target, (v) => resolve(v, depth + 1)) ?? value);
       // A KMS key's id is generated: the same stand-in its ARN uses (key/<terraform name>).
       if (attr === "key_id" && target.type === "aws_kms_key") return target.name;
       if (attr === "name" && typeof target.attrs.name_prefix === "string") return `${resolve(target.attrs.name_prefix, depth + 1)}0000`;
@@ -107,8 +121,11 @@ export function instancesOf(json: StackJson, arnOf: (i: Instance) => string | un
 /** The `id` the provider gives a resource, where it is a name the JSON knows. */
 function idOf(i: Instance, resolve: (v: unknown) => string): string | undefined {
   switch (i.type) {
-    case "aws_s3_bucket": return resolve(i.attrs.bucket);
-    case "aws_iam_role": return resolve(i.attrs.name);
-    default: return undefined;
+    case "aws_s3_bucket":
+      return resolve(i.attrs.bucket);
+    case "aws_iam_role":
+      return resolve(i.attrs.name);
+    default:
+      return undefined;
   }
 }

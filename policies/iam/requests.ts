@@ -39,7 +39,11 @@ function requestOf(i: Instance, row: TypeActions, call: Call): Request | undefin
 }
 
 /** Every call of the given phases for every instance that `include` keeps. Instances without a row are skipped (typesWithoutRow reports them). */
-export function plannedCalls(json: StackJson, phases: readonly Phase[] = PHASES, include: (i: Instance) => boolean = () => true): PlannedCall[] {
+export function plannedCalls(
+  json: StackJson,
+  phases: readonly Phase[] = PHASES,
+  include: (i: Instance) => boolean = () => true,
+): PlannedCall[] {
   const out: PlannedCall[] = [];
   for (const i of stackInstances(json)) {
     const row = rowOf(i);
@@ -88,7 +92,8 @@ export function principalOfRole(json: StackJson, role: Instance, managed: Manage
   let boundary: PolicyDocument | undefined;
   if (role.attrs.permissions_boundary !== undefined) {
     const b = role.target(role.attrs.permissions_boundary);
-    if (b?.type !== "aws_iam_policy") throw new Error(`${role.path}: permissions boundary ${String(role.attrs.permissions_boundary)} is not a policy of the stack`);
+    if (b?.type !== "aws_iam_policy")
+      throw new Error(`${role.path}: permissions boundary ${String(role.attrs.permissions_boundary)} is not a policy of the stack`);
     boundary = policyDocument(b, b.attrs.policy);
   }
   return { identity, boundary };
@@ -110,7 +115,8 @@ export function resourceTargets(json: StackJson): Map<string, ResourceTarget> {
     if (i.kind !== "resource") continue;
     if (i.type === "aws_kms_key") {
       const arn = rowOf(i)?.arn(i);
-      if (arn) out.set(arn, { account: i.aws.account, policy: i.attrs.policy !== undefined ? policyDocument(i, i.attrs.policy) : undefined });
+      if (arn)
+        out.set(arn, { account: i.aws.account, policy: i.attrs.policy !== undefined ? policyDocument(i, i.attrs.policy) : undefined });
     }
     if (i.type === "aws_ecr_repository_policy") {
       const arn = rowOf(i)?.arn(i);

@@ -61,11 +61,15 @@ export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironmen
   const rows: CiEnvironment[] = [];
   for (const e of envs) {
     if (!e.ci) {
-      problems.push(`environment "${e.name}": field ci is missing: expected the GitHub repository whose workflows plan and deploy it (ci.repository, usually set once in shared)`);
+      problems.push(
+        `environment "${e.name}": field ci is missing: expected the GitHub repository whose workflows plan and deploy it (ci.repository, usually set once in shared)`,
+      );
       continue;
     }
     if (e.state.backend !== "s3") {
-      problems.push(`environment "${e.name}": field state.backend = "local": expected "s3" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`);
+      problems.push(
+        `environment "${e.name}": field state.backend = "local": expected "s3" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`,
+      );
       continue;
     }
     const arns = ciRoleArns(e);
@@ -103,17 +107,26 @@ export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironmen
  * service), then every environment serving it, non-production ones first (automatic), production ones
  * after their GitHub Environment's approval.
  */
-export function releasePath(rows: readonly CiEnvironment[], model: string): { registry: CiEnvironment; stage: CiEnvironment[]; production: CiEnvironment[] } {
+export function releasePath(
+  rows: readonly CiEnvironment[],
+  model: string,
+): { registry: CiEnvironment; stage: CiEnvironment[]; production: CiEnvironment[] } {
   const registries = rows.filter((r) => r.registry);
   if (registries.length !== 1) {
-    throw new CiConfigError(`the model release pipeline reads the registry of the one environment running the events service (events.enabled); ${registries.length === 0 ? "none does" : `${registries.map((r) => r.env).join(", ")} do`}`);
+    throw new CiConfigError(
+      `the model release pipeline reads the registry of the one environment running the events service (events.enabled); ${registries.length === 0 ? "none does" : `${registries.map((r) => r.env).join(", ")} do`}`,
+    );
   }
   const serving = rows.filter((r) => r.models.split(",").includes(model));
   return { registry: registries[0], stage: serving.filter((r) => !r.production), production: serving.filter((r) => r.production) };
 }
 
 /** Command line: see the header. Returns the exit code. */
-export function main(argv: readonly string[], envs: () => EnvironmentConfig[] = loadEnvironments, out: (s: string) => void = (s) => process.stdout.write(s)): number {
+export function main(
+  argv: readonly string[],
+  envs: () => EnvironmentConfig[] = loadEnvironments,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): number {
   const releaseModel = argv.indexOf("--release-model") >= 0 ? argv[argv.indexOf("--release-model") + 1] : undefined;
   if (releaseModel !== undefined) {
     try {
@@ -121,12 +134,19 @@ export function main(argv: readonly string[], envs: () => EnvironmentConfig[] = 
       const json = { registry: p.registry, stage: { include: p.stage }, production: { include: p.production } };
       out(`${JSON.stringify(json)}\n`);
       if (argv.includes("--github-output") && process.env.GITHUB_OUTPUT) {
-        fs.appendFileSync(process.env.GITHUB_OUTPUT, [
-          `registry_uri=${p.registry.trackingUri}`, `registry_env=${p.registry.env}`, `audience=${p.registry.githubTokenAudience}`,
-          `stage=${JSON.stringify(json.stage)}`, `production=${JSON.stringify(json.production)}`,
-          `stage_count=${p.stage.length}`, `production_count=${p.production.length}`,
-          `first_stage=${JSON.stringify(p.stage[0] ?? null)}`,
-        ].join("\n") + "\n");
+        fs.appendFileSync(
+          process.env.GITHUB_OUTPUT,
+          [
+            `registry_uri=${p.registry.trackingUri}`,
+            `registry_env=${p.registry.env}`,
+            `audience=${p.registry.githubTokenAudience}`,
+            `stage=${JSON.stringify(json.stage)}`,
+            `production=${JSON.stringify(json.production)}`,
+            `stage_count=${p.stage.length}`,
+            `production_count=${p.production.length}`,
+            `first_stage=${JSON.stringify(p.stage[0] ?? null)}`,
+          ].join("\n") + "\n",
+        );
       }
       return 0;
     } catch (err) {
@@ -146,7 +166,11 @@ export function main(argv: readonly string[], envs: () => EnvironmentConfig[] = 
   if (only !== undefined) {
     rows = rows.filter((r) => r.env === only);
     if (rows.length === 0) {
-      process.stderr.write(`environments: --only ${only}: no such environment; expected one of ${ciEnvironments(envs()).map((r) => r.env).join(", ")}\n`);
+      process.stderr.write(
+        `environments: --only ${only}: no such environment; expected one of ${ciEnvironments(envs())
+          .map((r) => r.env)
+          .join(", ")}\n`,
+      );
       return 2;
     }
   }

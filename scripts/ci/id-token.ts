@@ -12,12 +12,13 @@ import { flag, run } from "./cli";
 export async function idToken(audience: string, env: NodeJS.ProcessEnv): Promise<string> {
   const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
   const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (!url || !bearer) throw new Error("no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN: run in a GitHub Actions job with permissions id-token: write");
+  if (!url || !bearer)
+    throw new Error("no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN: run in a GitHub Actions job with permissions id-token: write");
   const u = new URL(url);
   u.searchParams.set("audience", audience);
   const res = await fetch(u, { headers: { Authorization: `Bearer ${bearer}` } });
   if (!res.ok) throw new Error(`the token service answered ${res.status}`);
-  const { value } = await res.json() as { value?: string };
+  const { value } = (await res.json()) as { value?: string };
   if (!value) throw new Error("the token service answered no token");
   return value;
 }

@@ -25,7 +25,12 @@ export async function notify(o: { status: Status; title: string; text?: string; 
   ];
   for (const [name, url, body] of channels) {
     if (!url) continue;
-    const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(15000) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15000),
+    });
     // The channel's name only: the URL is the secret.
     if (!res.ok) throw new Error(`${name} refused the message: ${res.status}`);
     sent.push(name);
@@ -41,7 +46,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     return 2;
   }
   const sent = await notify({ status, title, text: flag(argv, "--text"), url: flag(argv, "--url") }, env);
-  process.stdout.write(sent.length ? `notify: sent to ${sent.join(", ")}\n` : "notify: no channel configured (SLACK_WEBHOOK_URL, DISCORD_WEBHOOK_URL): nothing sent\n");
+  process.stdout.write(
+    sent.length
+      ? `notify: sent to ${sent.join(", ")}\n`
+      : "notify: no channel configured (SLACK_WEBHOOK_URL, DISCORD_WEBHOOK_URL): nothing sent\n",
+  );
   return 0;
 }
 

@@ -48,7 +48,13 @@ export interface PlanJson {
 
 export type ChangeKind = "create" | "update" | "replace" | "delete" | "import" | "move" | "read";
 
-export interface PlanCounts { add: number; change: number; destroy: number; import: number; move: number }
+export interface PlanCounts {
+  add: number;
+  change: number;
+  destroy: number;
+  import: number;
+  move: number;
+}
 
 export interface PlanSummary {
   readonly env: string;
@@ -62,10 +68,16 @@ export interface PlanSummary {
   readonly error?: string;
 }
 
-const IAM_ROLE_POLICY_TYPES = new Set(["aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_role_policies_exclusive", "aws_iam_role_policy_attachments_exclusive"]);
+const IAM_ROLE_POLICY_TYPES = new Set([
+  "aws_iam_role_policy",
+  "aws_iam_role_policy_attachment",
+  "aws_iam_role_policies_exclusive",
+  "aws_iam_role_policy_attachments_exclusive",
+]);
 
 /** A resource's values (before or after the change) as an object, or undefined. */
-const valuesOf = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === "object" ? v as Record<string, unknown> : undefined);
+const valuesOf = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
 
 /** True when the values carry the bootstrap's tag (in `tags` or, with the provider's default tags, `tags_all`). */
 function taggedAdministered(values: Record<string, unknown> | undefined): boolean {
@@ -114,7 +126,13 @@ export function kindOf(rc: ResourceChange): ChangeKind | undefined {
  * Summarizes a plan (from `terraform show -json`) or a failure (exit code 1 and its log). `administered`:
  * addresses the synthesized stack says only an administrator applies (administeredBy).
  */
-export function summarize(env: string, exitCode: number, plan: PlanJson | undefined, log = "", administered: ReadonlySet<string> = new Set()): PlanSummary {
+export function summarize(
+  env: string,
+  exitCode: number,
+  plan: PlanJson | undefined,
+  log = "",
+  administered: ReadonlySet<string> = new Set(),
+): PlanSummary {
   const counts: PlanCounts = { add: 0, change: 0, destroy: 0, import: 0, move: 0 };
   if (exitCode === 1 || !plan || plan.errored) {
     return { env, status: "failed", counts, changes: [], drift: [], administered: [], error: errorOf(log) };
@@ -127,7 +145,10 @@ export function summarize(env: string, exitCode: number, plan: PlanJson | undefi
     if (kind === "create") counts.add++;
     if (kind === "update") counts.change++;
     if (kind === "delete") counts.destroy++;
-    if (kind === "replace") { counts.add++; counts.destroy++; }
+    if (kind === "replace") {
+      counts.add++;
+      counts.destroy++;
+    }
     if (kind === "import") counts.import++;
     if (kind === "move") counts.move++;
     // A change that also imports or moves counts there as well, as Terraform's own summary does.
@@ -144,7 +165,15 @@ export function summarize(env: string, exitCode: number, plan: PlanJson | undefi
   const adminChanges = changes.filter((c) => adminAddresses.has(c.address));
   // -detailed-exitcode: 2 means changes, 0 none. A disagreement means the inputs are mixed up.
   if (exitCode === 0 && changes.length > 0) {
-    return { env, status: "failed", counts, changes, drift, administered: adminChanges, error: `terraform plan exited ${exitCode} but the plan file has ${changes.length} change(s): the plan file and the exit code are from different runs` };
+    return {
+      env,
+      status: "failed",
+      counts,
+      changes,
+      drift,
+      administered: adminChanges,
+      error: `terraform plan exited ${exitCode} but the plan file has ${changes.length} change(s): the plan file and the exit code are from different runs`,
+    };
   }
   return { env, status, counts, changes, drift, administered: adminChanges };
 }
@@ -170,25 +199,37 @@ export function renderMarkdown(s: PlanSummary, maxLines = 50): string {
   }
   const c = s.counts;
   const extra = [c.import ? `${c.import} to import` : "", c.move ? `${c.move} to move` : ""].filter(Boolean);
-  const line = s.status === "no-changes"
-    ? "no changes"
-    : `${c.add} to add, ${c.change} to change, ${c.destroy} to destroy${extra.length ? `, ${extra.join(", ")}` : ""}`;
+  const line =
+    s.status === "no-changes"
+      ? "no changes"
+      : `${c.add} to add, ${c.change} to change, ${c.destroy} to destroy${extra.length ? `, ${extra.join(", ")}` : ""}`;
   let md = `${head}${line}\n`;
   if (s.administered.length > 0) {
-    md += `\n> [!CAUTION]\n> **Administrator needed: re-run \`npm run bootstrap -- ${s.env}\` as an administrator** before this is applied. ${s.administered.length} change(s) only an administrator may apply `
-      + `(the CI roles, their policies, the workload boundary or GitHub's OIDC provider; tagged \`${ADMINISTERED_BY_TAG}: ${ADMINISTERED_BY_BOOTSTRAP}\`): `
-      + `${s.administered.slice(0, 5).map((x) => `\`${x.address}\` (${x.kind})`).join(", ")}${s.administered.length > 5 ? ", ..." : ""}. `
-      + "The deploy role is denied them: the apply job stops before applying anything until the bootstrap has applied them.\n";
+    md +=
+      `\n> [!CAUTION]\n> **Administrator needed: re-run \`npm run bootstrap -- ${s.env}\` as an administrator** before this is applied. ${s.administered.length} change(s) only an administrator may apply ` +
+      `(the CI roles, their policies, the workload boundary or GitHub's OIDC provider; tagged \`${ADMINISTERED_BY_TAG}: ${ADMINISTERED_BY_BOOTSTRAP}\`): ` +
+      `${s.administered
+        .slice(0, 5)
+        .map((x) => `\`${x.address}\` (${x.kind})`)
+        .join(", ")}${s.administered.length > 5 ? ", ..." : ""}. ` +
+      "The deploy role is denied them: the apply job stops before applying anything until the bootstrap has applied them.\n";
   }
   const destructive = s.changes.filter((x) => x.kind === "delete" || x.kind === "replace");
-  if (destructive.length > 0) md += `\n> [!WARNING]\n> ${destructive.length} resource(s) destroyed or replaced: ${destructive.slice(0, 5).map((x) => `\`${x.address}\``).join(", ")}${destructive.length > 5 ? ", ..." : ""}\n`;
+  if (destructive.length > 0)
+    md += `\n> [!WARNING]\n> ${destructive.length} resource(s) destroyed or replaced: ${destructive
+      .slice(0, 5)
+      .map((x) => `\`${x.address}\``)
+      .join(", ")}${destructive.length > 5 ? ", ..." : ""}\n`;
   if (s.changes.length > 0) {
     const shown = s.changes.slice(0, maxLines).map((x) => `${SIGN[x.kind].padEnd(3)} ${x.address} (${x.kind})`);
     if (s.changes.length > maxLines) shown.push(`... and ${s.changes.length - maxLines} more (see the job's summary)`);
     md += `\n<details><summary>${s.changes.length} resource change(s)</summary>\n\n\`\`\`diff\n${shown.join("\n")}\n\`\`\`\n</details>\n`;
   }
   if (s.drift.length > 0) {
-    md += `\n**Changed outside Terraform** (drift, ${s.drift.length}): ${s.drift.slice(0, 10).map((x) => `\`${x.address}\` (${x.kind})`).join(", ")}${s.drift.length > 10 ? ", ..." : ""}\n`;
+    md += `\n**Changed outside Terraform** (drift, ${s.drift.length}): ${s.drift
+      .slice(0, 10)
+      .map((x) => `\`${x.address}\` (${x.kind})`)
+      .join(", ")}${s.drift.length > 10 ? ", ..." : ""}\n`;
   }
   return md;
 }
@@ -203,13 +244,18 @@ export function main(argv: readonly string[], out: (s: string) => void = (s) => 
   const env = arg(argv, "--env");
   const exit = arg(argv, "--exitcode");
   if (!env || exit === undefined || !/^\d+$/.test(exit)) {
-    process.stderr.write("usage: plan-summary --env <name> --exitcode <terraform plan exit code> [--plan <show -json file>] [--log <plan log>] [--stack-json <cdk.tf.json>] [--administered-out <file>] [--json]\n");
+    process.stderr.write(
+      "usage: plan-summary --env <name> --exitcode <terraform plan exit code> [--plan <show -json file>] [--log <plan log>] [--stack-json <cdk.tf.json>] [--administered-out <file>] [--json]\n",
+    );
     return 2;
   }
   const planFile = arg(argv, "--plan");
   const logFile = arg(argv, "--log");
   const stackFile = arg(argv, "--stack-json");
-  const plan = planFile && fs.existsSync(planFile) && fs.statSync(planFile).size > 0 ? JSON.parse(fs.readFileSync(planFile, "utf8")) as PlanJson : undefined;
+  const plan =
+    planFile && fs.existsSync(planFile) && fs.statSync(planFile).size > 0
+      ? (JSON.parse(fs.readFileSync(planFile, "utf8")) as PlanJson)
+      : undefined;
   const log = logFile && fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "";
   const known = stackFile ? administeredBy(JSON.parse(fs.readFileSync(stackFile, "utf8")) as StackJson) : new Set<string>();
   const s = summarize(env, Number(exit), plan, log, known);

@@ -18,18 +18,34 @@ export function commentBody(sections: readonly { name: string; markdown: string 
   const sorted = [...sections].sort((a, b) => a.name.localeCompare(b.name));
   const failed = sorted.filter((s) => s.markdown.includes("plan failed")).length;
   const head = `## Terraform plan${sha ? ` for ${sha.slice(0, 7)}` : ""}${failed ? ` (${failed} failed)` : ""}`;
-  const body = [MARKER, head, "", ...sorted.map((s) => s.markdown.trim()), "", "<sub>Updated in place on every push by `scripts/ci/pr-comment.ts`.</sub>"].join("\n\n");
+  const body = [
+    MARKER,
+    head,
+    "",
+    ...sorted.map((s) => s.markdown.trim()),
+    "",
+    "<sub>Updated in place on every push by `scripts/ci/pr-comment.ts`.</sub>",
+  ].join("\n\n");
   // GitHub refuses comments over 65,536 characters.
   return body.length > 65000 ? `${body.slice(0, 64900)}\n\n... (cut: see the jobs' summaries)` : body;
 }
 
-interface Comment { id: number; body?: string; user?: { type?: string; login?: string } }
+interface Comment {
+  id: number;
+  body?: string;
+  user?: { type?: string; login?: string };
+}
 
 /** A minimal GitHub REST client (fetch). */
 export async function github<T>(method: string, url: string, token: string, body?: unknown): Promise<T> {
   const res = await fetch(url, {
     method,
-    headers: { Authorization: `Bearer ${token}`, Accept: "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28", "Content-Type": "application/json" },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      Accept: "application/vnd.github+json",
+      "X-GitHub-Api-Version": "2022-11-28",
+      "Content-Type": "application/json",
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`GitHub ${method} ${new URL(url).pathname}: ${res.status} ${(await res.text()).slice(0, 300)}`);
@@ -37,7 +53,13 @@ export async function github<T>(method: string, url: string, token: string, body
 }
 
 /** Creates the comment, or updates the one carrying the marker. Returns what was done and the comment id. */
-export async function upsertComment(opts: { apiUrl: string; repository: string; pr: number; token: string; body: string }): Promise<{ action: "created" | "updated"; id: number }> {
+export async function upsertComment(opts: {
+  apiUrl: string;
+  repository: string;
+  pr: number;
+  token: string;
+  body: string;
+}): Promise<{ action: "created" | "updated"; id: number }> {
   const base = `${opts.apiUrl.replace(/\/$/, "")}/repos/${opts.repository}/issues/${opts.pr}/comments`;
   let existing: Comment | undefined;
   for (let page = 1; page <= 20 && !existing; page++) {
@@ -46,7 +68,9 @@ export async function upsertComment(opts: { apiUrl: string; repository: string; 
     if (comments.length < 100) break;
   }
   if (existing) {
-    await github("PATCH", `${opts.apiUrl.replace(/\/$/, "")}/repos/${opts.repository}/issues/comments/${existing.id}`, opts.token, { body: opts.body });
+    await github("PATCH", `${opts.apiUrl.replace(/\/$/, "")}/repos/${opts.repository}/issues/comments/${existing.id}`, opts.token, {
+      body: opts.body,
+    });
     return { action: "updated", id: existing.id };
   }
   const created = await github<Comment>("POST", base, opts.token, { body: opts.body });
@@ -70,14 +94,37 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write("pr-comment: GITHUB_REPOSITORY and GITHUB_TOKEN must be set\n");
     return 2;
   }
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith(".md")) : [];
+  const files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith(".md"))
+    : [];
   const sections = files.map((f) => ({ name: path.basename(f, ".md"), markdown: fs.readFileSync(path.join(dir, f), "utf8") }));
-  if (sections.length === 0) sections.push({ name: "none", markdown: "### 🔴 no plan summary was produced (every plan job failed before its summary: see the checks)" });
-  const r = await upsertComment({ apiUrl: GITHUB_API_URL, repository: GITHUB_REPOSITORY, pr, token: GITHUB_TOKEN, body: commentBody(sections, arg(argv, "--sha")) });
+  if (sections.length === 0)
+    sections.push({
+      name: "none",
+      markdown: "### 🔴 no plan summary was produced (every plan job failed before its summary: see the checks)",
+    });
+  const r = await upsertComment({
+    apiUrl: GITHUB_API_URL,
+    repository: GITHUB_REPOSITORY,
+    pr,
+    token: GITHUB_TOKEN,
+    body: commentBody(sections, arg(argv, "--sha")),
+  });
   process.stdout.write(`pr-comment: ${r.action} comment ${r.id} on #${pr} (${sections.length} environment(s))\n`);
   return 0;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e: Error) => { process.stderr.write(`pr-comment: ${e.message}\n`); process.exitCode = 1; });
+  main(process.argv.slice(2)).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e: Error) => {
+      process.stderr.write(`pr-comment: ${e.message}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

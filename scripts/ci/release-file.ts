@@ -24,7 +24,7 @@ export function releaseFilePath(repoRoot: string, env: string): string {
 }
 
 export function readReleases(file: string): Releases {
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as Releases : {};
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Releases) : {};
 }
 
 /** The file's text: models sorted, two-space JSON, trailing newline. */
@@ -35,16 +35,27 @@ export function formatReleases(r: Releases): string {
 }
 
 /** Sets one model's release; throws with a message that says what to fix. */
-export function setRelease(current: Releases, env: Pick<EnvironmentConfig, "name" | "serving">, model: string, release: Release): { previous?: Release; next: Releases } {
+export function setRelease(
+  current: Releases,
+  env: Pick<EnvironmentConfig, "name" | "serving">,
+  model: string,
+  release: Release,
+): { previous?: Release; next: Releases } {
   if (!(model in env.serving.models)) {
-    throw new Error(`environment "${env.name}" does not serve model "${model}": declare it in config/environments.ts (serving.models) first; it serves ${Object.keys(env.serving.models).join(", ") || "no model"}`);
+    throw new Error(
+      `environment "${env.name}" does not serve model "${model}": declare it in config/environments.ts (serving.models) first; it serves ${Object.keys(env.serving.models).join(", ") || "no model"}`,
+    );
   }
   const parsed = releaseSchema.safeParse(release);
-  if (!parsed.success) throw new Error(`release of "${model}": ${parsed.error.issues.map((i) => `${i.path.join(".")}: expected ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Error(`release of "${model}": ${parsed.error.issues.map((i) => `${i.path.join(".")}: expected ${i.message}`).join("; ")}`);
   return { previous: current[model], next: { ...current, [model]: parsed.data } };
 }
 
-export async function main(argv: readonly string[], opts: { repoRoot?: string; envs?: () => EnvironmentConfig[]; out?: (s: string) => void } = {}): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  opts: { repoRoot?: string; envs?: () => EnvironmentConfig[]; out?: (s: string) => void } = {},
+): Promise<number> {
   const out = opts.out ?? ((s: string) => process.stdout.write(s));
   const repoRoot = opts.repoRoot ?? process.cwd();
   const [cmd] = argv;
@@ -66,7 +77,10 @@ export async function main(argv: readonly string[], opts: { repoRoot?: string; e
     return 0;
   }
   try {
-    const { previous, next } = setRelease(current, env, model, { version: flag(argv, "--version") ?? "", imageDigest: flag(argv, "--digest") ?? "" });
+    const { previous, next } = setRelease(current, env, model, {
+      version: flag(argv, "--version") ?? "",
+      imageDigest: flag(argv, "--digest") ?? "",
+    });
     fs.writeFileSync(file, formatReleases(next));
     out(`${JSON.stringify({ file: path.relative(repoRoot, file), model, previous: previous ?? null, current: next[model] })}\n`);
     return 0;

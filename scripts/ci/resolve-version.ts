@@ -39,17 +39,50 @@ export function eventRequest(payload: Record<string, unknown>): { model: string;
   return { skip: `${kind || "an unknown event"} starts no release (only model_version.created and the tag ${RELEASE_TAG})` };
 }
 
-interface ModelVersion { name: string; version: string; run_id?: string; source?: string; status?: string }
-
-export async function resolve(trackingUri: string, token: string | undefined, req: { model: string; version?: string; alias?: string; reason: string }): Promise<Resolved> {
-  const mv = req.alias
-    ? (await mlflowApi<{ model_version: ModelVersion }>(trackingUri, token, "GET", "registered-models/alias", { name: req.model, alias: req.alias })).model_version
-    : (await mlflowApi<{ model_version: ModelVersion }>(trackingUri, token, "GET", "model-versions/get", { name: req.model, version: req.version! })).model_version;
-  if (mv.status && mv.status !== "READY") return { release: false, model: mv.name, version: mv.version, reason: `version ${mv.version} is ${mv.status}, not READY` };
-  return { release: true, model: mv.name, version: mv.version, runId: mv.run_id, source: mv.source, modelUri: `models:/${mv.name}/${mv.version}`, reason: req.reason };
+interface ModelVersion {
+  name: string;
+  version: string;
+  run_id?: string;
+  source?: string;
+  status?: string;
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function resolve(
+  trackingUri: string,
+  token: string | undefined,
+  req: { model: string; version?: string; alias?: string; reason: string },
+): Promise<Resolved> {
+  const mv = req.alias
+    ? (
+        await mlflowApi<{ model_version: ModelVersion }>(trackingUri, token, "GET", "registered-models/alias", {
+          name: req.model,
+          alias: req.alias,
+        })
+      ).model_version
+    : (
+        await mlflowApi<{ model_version: ModelVersion }>(trackingUri, token, "GET", "model-versions/get", {
+          name: req.model,
+          version: req.version!,
+        })
+      ).model_version;
+  if (mv.status && mv.status !== "READY")
+    return { release: false, model: mv.name, version: mv.version, reason: `version ${mv.version} is ${mv.status}, not READY` };
+  return {
+    release: true,
+    model: mv.name,
+    version: mv.version,
+    runId: mv.run_id,
+    source: mv.source,
+    modelUri: `models:/${mv.name}/${mv.version}`,
+    reason: req.reason,
+  };
+}
+
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const trackingUri = env.MLFLOW_TRACKING_URI;
   if (!trackingUri) {
     process.stderr.write("resolve-version: MLFLOW_TRACKING_URI must be set (the tracking server's public URL)\n");
@@ -61,7 +94,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const e = JSON.parse(fs.readFileSync(eventFile, "utf8")) as Record<string, unknown>;
     const r = eventRequest((e.client_payload as Record<string, unknown> | undefined) ?? e);
     if ("skip" in r) {
-      out(`${JSON.stringify({ release: false, model: String((e.client_payload as Record<string, unknown> | undefined)?.model ?? e.model ?? ""), reason: r.skip })}\n`);
+      out(
+        `${JSON.stringify({ release: false, model: String((e.client_payload as Record<string, unknown> | undefined)?.model ?? e.model ?? ""), reason: r.skip })}\n`,
+      );
       return 0;
     }
     req = r;

@@ -58,10 +58,19 @@ export function imageDecision(images: Images, digest: string): Decision | undefi
 
 export function scanDecision(f: Findings, failOn: Severity, digest?: string): Decision {
   if (digest && f.imageId?.imageDigest !== digest) {
-    return { pass: false, reason: `the findings are of ${f.imageId?.imageDigest ?? "no digest"}, not of the deployed ${digest}`, counts: {} };
+    return {
+      pass: false,
+      reason: `the findings are of ${f.imageId?.imageDigest ?? "no digest"}, not of the deployed ${digest}`,
+      counts: {},
+    };
   }
   const status = f.imageScanStatus?.status;
-  if (status !== "COMPLETE" && status !== "ACTIVE") return { pass: false, reason: `the scan is ${status ?? "missing"}${f.imageScanStatus?.description ? ` (${f.imageScanStatus.description})` : ""}: no image goes out unscanned`, counts: {} };
+  if (status !== "COMPLETE" && status !== "ACTIVE")
+    return {
+      pass: false,
+      reason: `the scan is ${status ?? "missing"}${f.imageScanStatus?.description ? ` (${f.imageScanStatus.description})` : ""}: no image goes out unscanned`,
+      counts: {},
+    };
   const counts: Record<string, number> = { ...(f.imageScanFindings?.findingSeverityCounts ?? {}) } as Record<string, number>;
   if (Object.keys(counts).length === 0) {
     for (const x of [...(f.imageScanFindings?.findings ?? []), ...(f.imageScanFindings?.enhancedFindings ?? [])]) {
@@ -81,11 +90,14 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   const digest = flag(argv, "--digest");
   const failOn = (flag(argv, "--fail-on") ?? "HIGH").toUpperCase() as Severity;
   if (!file || !image || !digest || !/^sha256:[a-f0-9]{64}$/.test(digest) || !ORDER.includes(failOn)) {
-    process.stderr.write(`usage: scan-gate --image <describe-images JSON> --findings <describe-image-scan-findings JSON> --digest sha256:<64 hex> [--fail-on ${ORDER.join("|")}]\n`);
+    process.stderr.write(
+      `usage: scan-gate --image <describe-images JSON> --findings <describe-image-scan-findings JSON> --digest sha256:<64 hex> [--fail-on ${ORDER.join("|")}]\n`,
+    );
     return 2;
   }
-  const d = imageDecision(JSON.parse(fs.readFileSync(image, "utf8")) as Images, digest)
-    ?? scanDecision(JSON.parse(fs.readFileSync(file, "utf8")) as Findings, failOn, digest);
+  const d =
+    imageDecision(JSON.parse(fs.readFileSync(image, "utf8")) as Images, digest) ??
+    scanDecision(JSON.parse(fs.readFileSync(file, "utf8")) as Findings, failOn, digest);
   out(`${JSON.stringify(d)}\n`);
   return d.pass ? 0 : 1;
 }

@@ -19,7 +19,8 @@ export function rowsOfExample(example: Record<string, unknown>): unknown[] {
   const split = example.dataframe_split as { data?: unknown[] } | undefined;
   const records = example.dataframe_records as Record<string, unknown>[] | undefined;
   const rows = (example.inputs ?? example.instances ?? split?.data ?? records?.map((r) => Object.values(r))) as unknown;
-  if (!Array.isArray(rows) || rows.length === 0) throw new Error("the input example has no rows (expected inputs, instances, dataframe_split or dataframe_records)");
+  if (!Array.isArray(rows) || rows.length === 0)
+    throw new Error("the input example has no rows (expected inputs, instances, dataframe_split or dataframe_records)");
   return Array.isArray(rows[0]) ? rows : [rows];
 }
 
@@ -38,12 +39,22 @@ export function checkAnswer(status: number, body: unknown, expect: { model: stri
   const b = body as { model?: unknown; version?: unknown; predictions?: unknown };
   if (!b || typeof b !== "object") return "the answer is not a JSON object";
   if (b.model !== expect.model) return `model ${JSON.stringify(b.model)}, expected ${JSON.stringify(expect.model)}`;
-  if (String(b.version) !== expect.version) return `version ${JSON.stringify(b.version)}, expected "${expect.version}" (the old version still answers?)`;
-  if (!Array.isArray(b.predictions) || b.predictions.length !== expect.rows) return `${Array.isArray(b.predictions) ? b.predictions.length : "no"} prediction(s) for ${expect.rows} row(s)`;
+  if (String(b.version) !== expect.version)
+    return `version ${JSON.stringify(b.version)}, expected "${expect.version}" (the old version still answers?)`;
+  if (!Array.isArray(b.predictions) || b.predictions.length !== expect.rows)
+    return `${Array.isArray(b.predictions) ? b.predictions.length : "no"} prediction(s) for ${expect.rows} row(s)`;
   return undefined;
 }
 
-export async function smokeTest(opts: { url: string; model: string; version: string; data: unknown; token?: string; timeoutMs: number; intervalMs?: number }): Promise<SmokeResult> {
+export async function smokeTest(opts: {
+  url: string;
+  model: string;
+  version: string;
+  data: unknown;
+  token?: string;
+  timeoutMs: number;
+  intervalMs?: number;
+}): Promise<SmokeResult> {
   const rows = Array.isArray(opts.data) && Array.isArray(opts.data[0]) ? opts.data.length : 1;
   const deadline = Date.now() + opts.timeoutMs;
   let attempts = 0;
@@ -60,7 +71,11 @@ export async function smokeTest(opts: { url: string; model: string; version: str
       });
       const text = await res.text();
       let body: unknown = text;
-      try { body = JSON.parse(text); } catch { /* not JSON: reported below */ }
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* not JSON: reported below */
+      }
       const problem = checkAnswer(res.status, body, { model: opts.model, version: opts.version, rows });
       last = { ok: !problem, attempts, status: res.status, latencyMs: Date.now() - t0, reason: problem ?? "ok", body };
       if (!problem) return last;
@@ -74,18 +89,33 @@ export async function smokeTest(opts: { url: string; model: string; version: str
   return last;
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const url = flag(argv, "--url");
   const model = flag(argv, "--model");
   const version = flag(argv, "--version");
   const exampleFile = flag(argv, "--example-file");
-  const data = flag(argv, "--data") ?? (exampleFile ? JSON.stringify(rowsOfExample(JSON.parse(fs.readFileSync(exampleFile, "utf8")) as Record<string, unknown>)) : undefined);
+  const data =
+    flag(argv, "--data") ??
+    (exampleFile ? JSON.stringify(rowsOfExample(JSON.parse(fs.readFileSync(exampleFile, "utf8")) as Record<string, unknown>)) : undefined);
   if (!url || !model || !version || !data) {
-    process.stderr.write("usage: smoke-test --url <base URL> --model <name> --version <n> (--data '<JSON row or rows>' | --example-file serving_input_example.json) [--timeout <s>] [--token-env <VAR>]\n");
+    process.stderr.write(
+      "usage: smoke-test --url <base URL> --model <name> --version <n> (--data '<JSON row or rows>' | --example-file serving_input_example.json) [--timeout <s>] [--token-env <VAR>]\n",
+    );
     return 2;
   }
   const tokenEnv = flag(argv, "--token-env");
-  const r = await smokeTest({ url, model, version, data: JSON.parse(data), token: tokenEnv ? env[tokenEnv] : undefined, timeoutMs: Number(flag(argv, "--timeout") ?? "120") * 1000 });
+  const r = await smokeTest({
+    url,
+    model,
+    version,
+    data: JSON.parse(data),
+    token: tokenEnv ? env[tokenEnv] : undefined,
+    timeoutMs: Number(flag(argv, "--timeout") ?? "120") * 1000,
+  });
   out(`${JSON.stringify(r)}\n`);
   return r.ok ? 0 : 1;
 }

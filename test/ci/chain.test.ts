@@ -24,12 +24,17 @@ const ENVIRONMENTS: [string, EnvironmentConfig][] = [
 
 describe("what the workflows do", () => {
   test("the jobs that get AWS credentials, their role and OIDC subject", () => {
-    expect(JOBS.map((j) => `${j.workflow}/${j.job}: ${j.role} as ${j.subject}${j.runsTerraform ? `, Terraform with ${PROVIDER_ROLE_VARIABLE}=${JSON.stringify(j.providerRoleOverride)}` : ""}`).sort()).toEqual([
+    expect(
+      JOBS.map(
+        (j) =>
+          `${j.workflow}/${j.job}: ${j.role} as ${j.subject}${j.runsTerraform ? `, Terraform with ${PROVIDER_ROLE_VARIABLE}=${JSON.stringify(j.providerRoleOverride)}` : ""}`,
+      ).sort(),
+    ).toEqual([
       `deploy.yml/apply: deploy as environment, Terraform with ${PROVIDER_ROLE_VARIABLE}=""`,
       `deploy.yml/plan: plan as main, Terraform with ${PROVIDER_ROLE_VARIABLE}=""`,
       `drift.yml/drift: plan as main, Terraform with ${PROVIDER_ROLE_VARIABLE}=""`,
       `plan.yml/plan: plan as pull_request, Terraform with ${PROVIDER_ROLE_VARIABLE}=""`,
-      "release-environment.yml/release: deploy as environment, Terraform with aws_assume_role_arn=\"\"",
+      'release-environment.yml/release: deploy as environment, Terraform with aws_assume_role_arn=""',
       "release-model.yml/image: imagePush as environment",
     ]);
   });
@@ -43,13 +48,17 @@ describe.each(ENVIRONMENTS)("%s: the chain the workflows take is the one the pol
     const { problems, edges } = chainProblems(env, json, JOBS);
     expect(problems).toEqual([]);
     // Who assumes what: GitHub's token -> the CI roles, and nothing further.
-    expect([...new Set(edges.map((e) => `${e.from} -> ${e.to}`))].sort()).toEqual([...new Set(trustedSubjects(env, json).map((t) => `github:${t.subject} -> role/${roleName(env, t.role)}`))].sort());
+    expect([...new Set(edges.map((e) => `${e.from} -> ${e.to}`))].sort()).toEqual(
+      [...new Set(trustedSubjects(env, json).map((t) => `github:${t.subject} -> role/${roleName(env, t.role)}`))].sort(),
+    );
   });
 
   run("the pull-request plan role can never act as the deployer", () => {
     const planToDeploy = JOBS.filter((j) => j.subject === "pull_request").map((j) => ({ ...j, role: "deploy" as const }));
     expect(planToDeploy.length).toBeGreaterThan(0);
-    expect(chainProblems(env, json, planToDeploy).problems.join("\n")).toMatch(/sub repo:.*:pull_request\) assumes role\/\S+-ci-deploy, whose trust policy does not admit it/);
+    expect(chainProblems(env, json, planToDeploy).problems.join("\n")).toMatch(
+      /sub repo:.*:pull_request\) assumes role\/\S+-ci-deploy, whose trust policy does not admit it/,
+    );
   });
 });
 
@@ -59,23 +68,38 @@ describe("the chain check fails when a workflow takes a step no policy permits",
   const json = synthJson(withRole) as StackJson;
 
   test("a Terraform job without TF_VAR_aws_assume_role_arn would have the CI role assume aws.assumeRoleArn", () => {
-    const workflows = { ...WORKFLOWS, "deploy.yml": WORKFLOWS["deploy.yml"].replaceAll(`TF_VAR_${PROVIDER_ROLE_VARIABLE}: ""`, "UNRELATED: x") };
+    const workflows = {
+      ...WORKFLOWS,
+      "deploy.yml": WORKFLOWS["deploy.yml"].replaceAll(`TF_VAR_${PROVIDER_ROLE_VARIABLE}: ""`, "UNRELATED: x"),
+    };
     const problems = chainProblems(withRole, json, jobAssumptions(workflows)).problems;
-    expect(problems.join("\n")).toContain(`deploy.yml job apply: Terraform runs with role/${withRole.project}-${withRole.name}-ci-deploy and would assume ${withRole.aws.assumeRoleArn} through the AWS provider's assume_role`);
+    expect(problems.join("\n")).toContain(
+      `deploy.yml job apply: Terraform runs with role/${withRole.project}-${withRole.name}-ci-deploy and would assume ${withRole.aws.assumeRoleArn} through the AWS provider's assume_role`,
+    );
     expect(problems.join("\n")).toContain("deploy.yml job plan: Terraform runs with role/");
   });
 
   test("a pull-request job that asks for the deploy role", () => {
     const workflows = { ...WORKFLOWS, "plan.yml": WORKFLOWS["plan.yml"].replace("matrix.planRoleArn", "matrix.deployRoleArn") };
     expect(chainProblems(withRole, json, jobAssumptions(workflows)).problems).toEqual([
-      expect.stringMatching(/^plan\.yml job plan: GitHub's OIDC token \(sub repo:.*:pull_request\) assumes role\/\S+-ci-deploy, whose trust policy does not admit it \(ImplicitDeny\)$/),
+      expect.stringMatching(
+        /^plan\.yml job plan: GitHub's OIDC token \(sub repo:.*:pull_request\) assumes role\/\S+-ci-deploy, whose trust policy does not admit it \(ImplicitDeny\)$/,
+      ),
     ]);
   });
 
   test("a release job without its GitHub Environment", () => {
-    const workflows = { ...WORKFLOWS, "release-model.yml": WORKFLOWS["release-model.yml"].replace(/\n    environment: \$\{\{ fromJSON\(needs\.resolve\.outputs\.first_stage\)\.githubEnvironment \}\}/, "") };
+    const workflows = {
+      ...WORKFLOWS,
+      "release-model.yml": WORKFLOWS["release-model.yml"].replace(
+        /\n    environment: \$\{\{ fromJSON\(needs\.resolve\.outputs\.first_stage\)\.githubEnvironment \}\}/,
+        "",
+      ),
+    };
     expect(chainProblems(withRole, json, jobAssumptions(workflows)).problems).toEqual([
-      expect.stringMatching(/^release-model\.yml job image: GitHub's OIDC token \(sub repo:.*:ref:refs\/heads\/main\) assumes role\/\S+-ci-image-push, whose trust policy does not admit it/),
+      expect.stringMatching(
+        /^release-model\.yml job image: GitHub's OIDC token \(sub repo:.*:ref:refs\/heads\/main\) assumes role\/\S+-ci-image-push, whose trust policy does not admit it/,
+      ),
     ]);
   });
 });

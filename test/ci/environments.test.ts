@@ -15,7 +15,9 @@ import { forkedConfiguration } from "../helpers/fork-config";
 
 const run = (argv: string[], envs?: () => EnvironmentConfig[]) => {
   let out = "";
-  const code = main(argv, envs, (s) => { out += s; });
+  const code = main(argv, envs, (s) => {
+    out += s;
+  });
   return { code, out };
 };
 
@@ -30,8 +32,13 @@ describe("environments matrix (scripts/ci/environments.ts)", () => {
     for (const [i, e] of envs.entries()) {
       const arns = ciRoleArns(e);
       expect(rows[i]).toMatchObject({
-        stack: `${e.project}-${e.name}`, region: e.aws.region, account: e.aws.accountId, production: e.production,
-        planRoleArn: arns.plan, deployRoleArn: arns.deploy, imagePushRoleArn: arns.imagePush,
+        stack: `${e.project}-${e.name}`,
+        region: e.aws.region,
+        account: e.aws.accountId,
+        production: e.production,
+        planRoleArn: arns.plan,
+        deployRoleArn: arns.deploy,
+        imagePushRoleArn: arns.imagePush,
       });
       expect(rows[i].planRoleArn).toContain(`::${e.aws.accountId}:role/`);
       if (e.production) expect(rows[i].autoDeploy).toBe(false);
@@ -68,7 +75,9 @@ describe("environments matrix (scripts/ci/environments.ts)", () => {
   test("an environment without ci, or with local state, is an error naming it: never silently left out", () => {
     const [e] = loadEnvironments();
     expect(() => ciEnvironments([{ ...e, ci: undefined }])).toThrow(`environment "${e.name}": field ci is missing`);
-    expect(() => ciEnvironments([{ ...e, state: { backend: "local", path: "x.tfstate" } }])).toThrow(`environment "${e.name}": field state.backend = "local"`);
+    expect(() => ciEnvironments([{ ...e, state: { backend: "local", path: "x.tfstate" } }])).toThrow(
+      `environment "${e.name}": field state.backend = "local"`,
+    );
     expect(run([], () => [{ ...e, ci: undefined }]).code).toBe(1);
   });
 
@@ -79,7 +88,12 @@ describe("environments matrix (scripts/ci/environments.ts)", () => {
     expect(p.production.every((r) => r.production)).toBe(true);
     expect(p.stage.every((r) => !r.production)).toBe(true);
     expect(releasePath(rows, "other").stage).toEqual([]);
-    expect(() => releasePath(rows.map((r) => ({ ...r, registry: true })), "m")).toThrow(/one environment running the events service/);
+    expect(() =>
+      releasePath(
+        rows.map((r) => ({ ...r, registry: true })),
+        "m",
+      ),
+    ).toThrow(/one environment running the events service/);
   });
 });
 
@@ -100,6 +114,8 @@ describe("fork: a fourth environment added to configuration, nothing else edited
     expect(new Set(rows.map((r) => r.account)).size).toBe(new Set(forked.map((e) => e.aws.accountId)).size);
     // Every environment, the added one included, trusts the one repository the configuration names.
     expect(new Set(forked.map((e) => e.ci?.repository)).size).toBe(1);
-    expect(added.ci?.repository).toBe(shipped[0].ci?.repository === "example-org/mlflow-platform" ? "acme/ml-platform" : shipped[0].ci?.repository);
+    expect(added.ci?.repository).toBe(
+      shipped[0].ci?.repository === "example-org/mlflow-platform" ? "acme/ml-platform" : shipped[0].ci?.repository,
+    );
   });
 });

@@ -12,7 +12,9 @@ const FIX = path.join(__dirname, "fixtures");
 const plan = (name: string) => JSON.parse(fs.readFileSync(path.join(FIX, name), "utf8")) as PlanJson;
 const run = (argv: string[]) => {
   let out = "";
-  const code = main(argv, (s) => { out += s; });
+  const code = main(argv, (s) => {
+    out += s;
+  });
   return { code, out };
 };
 
@@ -41,7 +43,16 @@ describe("plan summary", () => {
   });
 
   test("a failure: the error block of the log, exit 1 (the check fails)", () => {
-    const r = run(["--env", "staging", "--exitcode", "1", "--plan", path.join(FIX, "missing.json"), "--log", path.join(FIX, "plan-failure.log")]);
+    const r = run([
+      "--env",
+      "staging",
+      "--exitcode",
+      "1",
+      "--plan",
+      path.join(FIX, "missing.json"),
+      "--log",
+      path.join(FIX, "plan-failure.log"),
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("### 🔴 `staging`: plan failed");
     expect(r.out).toContain("Error: reading EKS Cluster (ml-staging)");
@@ -57,7 +68,13 @@ describe("plan summary", () => {
   });
 
   test("long change lists are cut, with the rest counted", () => {
-    const many: PlanJson = { resource_changes: Array.from({ length: 60 }, (_, i) => ({ address: `aws_s3_object.o${i}`, mode: "managed" as const, change: { actions: ["create" as const] } })) };
+    const many: PlanJson = {
+      resource_changes: Array.from({ length: 60 }, (_, i) => ({
+        address: `aws_s3_object.o${i}`,
+        mode: "managed" as const,
+        change: { actions: ["create" as const] },
+      })),
+    };
     const md = renderMarkdown(summarize("dev", 2, many), 50);
     expect(md).toContain("... and 10 more");
   });
@@ -80,7 +97,12 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
     expect(s.status).toBe("changes");
     expect(s.administered.map((a) => a.address).sort()).toEqual([...ADMIN].sort());
     // The image-push role is the deploy role's to change; the tracking server is an ordinary change.
-    expect(s.changes.map((c) => c.address)).toEqual(expect.arrayContaining(["aws_iam_role_policy_attachment.ci_roles_image_push_0_2F3A4B5C", "kubernetes_deployment_v1.tracking_server_deployment_5E6F7A8B"]));
+    expect(s.changes.map((c) => c.address)).toEqual(
+      expect.arrayContaining([
+        "aws_iam_role_policy_attachment.ci_roles_image_push_0_2F3A4B5C",
+        "kubernetes_deployment_v1.tracking_server_deployment_5E6F7A8B",
+      ]),
+    );
     const md = renderMarkdown(s);
     expect(md).toContain("> [!CAUTION]");
     expect(md).toContain("re-run `npm run bootstrap -- dev` as an administrator");
@@ -96,7 +118,16 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
     const known = administeredBy(json);
     const deployPolicy = [...known].find((a) => a.startsWith("aws_iam_role_policy.") && a.includes("deploy"))!;
     expect(deployPolicy).toBeDefined();
-    const p: PlanJson = { resource_changes: [{ address: deployPolicy, mode: "managed", type: "aws_iam_role_policy", change: { actions: ["update"], before: { name: "deploy" }, after: { name: "deploy" } } }] };
+    const p: PlanJson = {
+      resource_changes: [
+        {
+          address: deployPolicy,
+          mode: "managed",
+          type: "aws_iam_role_policy",
+          change: { actions: ["update"], before: { name: "deploy" }, after: { name: "deploy" } },
+        },
+      ],
+    };
     expect(summarize("dev", 2, p).administered).toEqual([]);
     expect(summarize("dev", 2, p, "", known).administered).toEqual([{ address: deployPolicy, kind: "update" }]);
 
@@ -105,7 +136,18 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
     fs.writeFileSync(path.join(dir, "plan.json"), JSON.stringify(p));
     fs.writeFileSync(path.join(dir, "cdk.tf.json"), JSON.stringify(json));
     const out = path.join(dir, "dev.administered");
-    const r = run(["--env", "dev", "--exitcode", "2", "--plan", path.join(dir, "plan.json"), "--stack-json", path.join(dir, "cdk.tf.json"), "--administered-out", out]);
+    const r = run([
+      "--env",
+      "dev",
+      "--exitcode",
+      "2",
+      "--plan",
+      path.join(dir, "plan.json"),
+      "--stack-json",
+      path.join(dir, "cdk.tf.json"),
+      "--administered-out",
+      out,
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("Administrator needed");
     expect(fs.readFileSync(out, "utf8")).toBe(`${deployPolicy}\n`);
@@ -126,7 +168,9 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
       },
     });
     expect(r.code).toBe(0);
-    expect(r.calls.find((c) => c.startsWith("node "))).toMatch(/ --stack-json cdktf\.out\/stacks\/mlflow-prod\/cdk\.tf\.json --administered-out reviewed\/prod\.administered$/);
+    expect(r.calls.find((c) => c.startsWith("node "))).toMatch(
+      / --stack-json cdktf\.out\/stacks\/mlflow-prod\/cdk\.tf\.json --administered-out reviewed\/prod\.administered$/,
+    );
     expect(fs.readFileSync(path.join(r.dir, "reviewed", "prod.administered"), "utf8")).toBe("aws_iam_role_policy.x\n");
     expect(r.stdout).toContain("::warning title=Administrator needed (prod)::");
   });
@@ -136,11 +180,18 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
     const files = { "reviewed/prod.outcome": "ok\n", "reviewed/prod.sha256": "abc\n", "reviewed/prod.md": "### plan\n" };
 
     test("with administrator-only changes: the error names the bootstrap, no apply", () => {
-      const r = runShell(step, { env: { ENV_NAME: "prod", GITHUB_STEP_SUMMARY: "/dev/null" }, files: { ...files, "reviewed/prod.administered": `${ADMIN.join("\n")}\n` } });
+      const r = runShell(step, {
+        env: { ENV_NAME: "prod", GITHUB_STEP_SUMMARY: "/dev/null" },
+        files: { ...files, "reviewed/prod.administered": `${ADMIN.join("\n")}\n` },
+      });
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain("::error title=Administrator needed::the plan of prod changes 4 resource(s) only an administrator may apply");
+      expect(r.stdout).toContain(
+        "::error title=Administrator needed::the plan of prod changes 4 resource(s) only an administrator may apply",
+      );
       expect(r.stdout).toContain("re-run npm run bootstrap -- prod as an administrator");
-      expect(fs.existsSync(path.join(r.dir, ".github_output")) ? fs.readFileSync(path.join(r.dir, ".github_output"), "utf8") : "").not.toContain("apply=true");
+      expect(
+        fs.existsSync(path.join(r.dir, ".github_output")) ? fs.readFileSync(path.join(r.dir, ".github_output"), "utf8") : "",
+      ).not.toContain("apply=true");
     });
 
     test("without: the apply goes on", () => {
@@ -163,7 +214,8 @@ describe("changes only an administrator may apply (the bootstrap's)", () => {
       // The plan step: its summary and, when the plan changes administered resources, their list.
       "scripts/ci/terraform-plan.sh": `echo "plan $*" >> "$LOG"; mkdir -p "$3"; ${administered ? `printf '%s\\n' '${administered}' > "$3/$1.administered"` : "true"}\n`,
     });
-    const release = (administered?: string) => runShell("bash scripts/ci/release-apply.sh staging mlflow-staging iris 3 sha256:abc", { standIns, files: files(administered) });
+    const release = (administered?: string) =>
+      runShell("bash scripts/ci/release-apply.sh staging mlflow-staging iris 3 sha256:abc", { standIns, files: files(administered) });
 
     test("with administrator-only changes: no apply, the error names the bootstrap", () => {
       const r = release("aws_iam_role_policy.ci_roles_deploy_policy_5E6F7A8B");

@@ -12,7 +12,12 @@ import { ciEnvironments } from "../../scripts/ci/environments";
 import { imageCopies } from "../../config/image-copies";
 
 const ROOT = path.join(__dirname, "..", "..");
-const read = (f: string) => fs.readFileSync(path.join(ROOT, f), "utf8").split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+const read = (f: string) =>
+  fs
+    .readFileSync(path.join(ROOT, f), "utf8")
+    .split("\n")
+    .filter((l) => !l.trimStart().startsWith("#"))
+    .join("\n");
 const releaseModel = read(".github/workflows/release-model.yml");
 const releaseEnvironment = read(".github/workflows/release-environment.yml");
 const releaseApply = read("scripts/ci/release-apply.sh");
@@ -30,7 +35,9 @@ test("the scan gate checks the pushed digest's media type and its own findings",
 });
 
 test("provenance and SBOM are attested on GitHub for the same digest", () => {
-  expect(releaseModel).toMatch(/uses: actions\/attest-build-provenance@v\d+[\s\S]*?subject-digest: \$\{\{ steps\.build\.outputs\.digest \}\}/);
+  expect(releaseModel).toMatch(
+    /uses: actions\/attest-build-provenance@v\d+[\s\S]*?subject-digest: \$\{\{ steps\.build\.outputs\.digest \}\}/,
+  );
   expect(releaseModel).toMatch(/uses: actions\/attest-sbom@v\d+[\s\S]*?subject-digest: \$\{\{ steps\.build\.outputs\.digest \}\}/);
   expect(releaseModel).toMatch(/attestations: write/);
 });
@@ -41,7 +48,7 @@ test("a copy to another environment's repository keeps the digest and carries th
 });
 
 test("every release and rollback tags the deployed digest before the release file changes", () => {
-  const tag = releaseApply.indexOf("bash scripts/ci/release-tag.sh \"$stack/$model\" \"$version\" \"$digest\"");
+  const tag = releaseApply.indexOf('bash scripts/ci/release-tag.sh "$stack/$model" "$version" "$digest"');
   expect(tag).toBeGreaterThan(0);
   expect(tag).toBeLessThan(releaseApply.indexOf("release-file.js set"));
 });
@@ -63,15 +70,18 @@ describe("the copy logs in to the source's registry with a token that registry a
     node: 'echo "release-v4-abcdef012345"',
     skopeo: 'echo "skopeo $*" >> "$LOG"',
   };
-  const run = (sourceRepository: string) => runShell(step, {
-    standIns,
-    env: {
-      AWS_REGION: dest.region, AWS_DEFAULT_REGION: dest.region,
-      SOURCE: sourceRepository,
-      DEST_REPOSITORY: `${dest.ecrRegistry}/${dest.stack}/${copy.model}`,
-      VERSION: "4", DIGEST: `sha256:${"ab".repeat(32)}`,
-    },
-  });
+  const run = (sourceRepository: string) =>
+    runShell(step, {
+      standIns,
+      env: {
+        AWS_REGION: dest.region,
+        AWS_DEFAULT_REGION: dest.region,
+        SOURCE: sourceRepository,
+        DEST_REPOSITORY: `${dest.ecrRegistry}/${dest.stack}/${copy.model}`,
+        VERSION: "4",
+        DIGEST: `sha256:${"ab".repeat(32)}`,
+      },
+    });
 
   test("the fixture's copy crosses accounts and regions, from the release pipeline's first stage", () => {
     expect(source.env).toBe(copy.source.env);
@@ -86,7 +96,9 @@ describe("the copy logs in to the source's registry with a token that registry a
       `docker login ${dest.ecrRegistry} with token-issued-in-${dest.region}`,
       `docker login ${source.ecrRegistry} with token-issued-in-${source.region}`,
     ]);
-    expect(r.calls).toContain(`skopeo copy --preserve-digests docker://${source.ecrRegistry}/${source.stack}/${copy.model}@sha256:${"ab".repeat(32)} docker://${dest.ecrRegistry}/${dest.stack}/${copy.model}:release-v4-abcdef012345`);
+    expect(r.calls).toContain(
+      `skopeo copy --preserve-digests docker://${source.ecrRegistry}/${source.stack}/${copy.model}@sha256:${"ab".repeat(32)} docker://${dest.ecrRegistry}/${dest.stack}/${copy.model}:release-v4-abcdef012345`,
+    );
   });
 
   test("a source outside ECR is refused before any login to it", () => {

@@ -2,14 +2,21 @@
 import * as http from "http";
 import type { AddressInfo } from "net";
 
-export interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 export type Handler = (req: Seen) => { status?: number; body?: unknown };
 
 export async function stubServer(handler: Handler): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
-    req.on("data", (c) => { body += c; });
+    req.on("data", (c) => {
+      body += c;
+    });
     req.on("end", () => {
       const s = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body };
       seen.push(s);

@@ -11,8 +11,12 @@ import { ciRoleArns } from "../../config/ci";
 import { parse } from "yaml";
 
 const ROOT = path.join(__dirname, "..", "..");
-const lint = (...files: string[]) => spawnSync("bash", ["scripts/lint-workflows.sh", ...files], { cwd: ROOT, encoding: "utf8", env: process.env });
-const WORKFLOWS = fs.readdirSync(path.join(ROOT, ".github", "workflows")).filter((f) => f.endsWith(".yml")).map((f) => path.join(ROOT, ".github", "workflows", f));
+const lint = (...files: string[]) =>
+  spawnSync("bash", ["scripts/lint-workflows.sh", ...files], { cwd: ROOT, encoding: "utf8", env: process.env });
+const WORKFLOWS = fs
+  .readdirSync(path.join(ROOT, ".github", "workflows"))
+  .filter((f) => f.endsWith(".yml"))
+  .map((f) => path.join(ROOT, ".github", "workflows", f));
 
 describe("workflow check (actionlint + ShellCheck)", () => {
   test("the repository's workflows and CI scripts pass", () => {
@@ -34,7 +38,13 @@ describe("workflow check (actionlint + ShellCheck)", () => {
 
 describe("workflows hard-code nothing the configuration decides", () => {
   const envs = loadEnvironments();
-  const text = WORKFLOWS.map((f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n")).join("\n");
+  const text = WORKFLOWS.map((f) =>
+    fs
+      .readFileSync(f, "utf8")
+      .split("\n")
+      .filter((l) => !l.trimStart().startsWith("#"))
+      .join("\n"),
+  ).join("\n");
 
   test.each(envs.map((e) => [e.name, e] as const))("environment %s: no account id, role ARN or region in any workflow", (_name, env) => {
     expect(text).not.toContain(env.aws.accountId);

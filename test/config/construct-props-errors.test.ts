@@ -18,16 +18,31 @@ import { envConfig } from "../helpers/synth";
 
 const config = envConfig("staging");
 const trackingServer: TrackingServerContract = {
-  namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000, portName: "http",
+  namespace: "mlflow",
+  serviceName: "mlflow-tracking",
+  port: 5000,
+  portName: "http",
   podLabels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "tracking-server" },
-  serviceLabels: { "app.kubernetes.io/name": "mlflow" }, metricsPath: "/metrics",
+  serviceLabels: { "app.kubernetes.io/name": "mlflow" },
+  metricsPath: "/metrics",
 };
 const target: AuthProxyContract = {
-  namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http", podLabels: authProxyPodLabels("mlflow"),
-  serviceLabels: {}, metricsPort: 44180, metricsPortName: "metrics",
+  namespace: "mlflow",
+  serviceName: "oauth2-proxy",
+  port: 4180,
+  portName: "http",
+  podLabels: authProxyPodLabels("mlflow"),
+  serviceLabels: {},
+  metricsPort: 44180,
+  metricsPortName: "metrics",
 };
 const deps = {
-  artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" },
+  artifactStore: {
+    bucketName: "b",
+    bucketArn: "arn:aws:s3:::b",
+    destinationUri: "s3://b/p",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k",
+  },
   backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
   identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
   authProxyPodLabels: authProxyPodLabels("mlflow"),
@@ -46,14 +61,47 @@ function refusal(build: (stack: TerraformStack) => void): PropError {
 
 describe("construct errors name the configuration field behind the prop", () => {
   it.each<[string, (s: TerraformStack) => void, string]>([
-    ["TrackingServer workers", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), workers: 0 }), "mlflow.workers"],
-    ["TrackingServer publicHostname", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), publicHostname: "https://x" }), "hostname"],
-    ["TrackingServer clientIdleTimeoutSeconds", (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), clientIdleTimeoutSeconds: 0 }), "ingress.idleTimeoutSeconds"],
-    ["AuthProxy loadBalancerCidrs", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerCidrs: [] }), "ingress.vpcCidrs"],
-    ["AuthProxy drainSeconds", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), drainSeconds: 1 }), "auth.drainSeconds"],
-    ["AuthProxy deregistration delay", (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerDeregistrationDelaySeconds: 4000 }), "ingress.deregistrationDelaySeconds"],
-    ["MlflowIngress hostname", (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), hostname: "mlflow.other.org" }), "hostname"],
-    ["MlflowIngress deregistration delay", (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), deregistrationDelaySeconds: -1 }), "ingress.deregistrationDelaySeconds"],
+    [
+      "TrackingServer workers",
+      (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), workers: 0 }),
+      "mlflow.workers",
+    ],
+    [
+      "TrackingServer publicHostname",
+      (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), publicHostname: "https://x" }),
+      "hostname",
+    ],
+    [
+      "TrackingServer clientIdleTimeoutSeconds",
+      (s) => new TrackingServer(s, "tracking_server", { ...trackingServerProps(config, deps), clientIdleTimeoutSeconds: 0 }),
+      "ingress.idleTimeoutSeconds",
+    ],
+    [
+      "AuthProxy loadBalancerCidrs",
+      (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerCidrs: [] }),
+      "ingress.vpcCidrs",
+    ],
+    [
+      "AuthProxy drainSeconds",
+      (s) => new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), drainSeconds: 1 }),
+      "auth.drainSeconds",
+    ],
+    [
+      "AuthProxy deregistration delay",
+      (s) =>
+        new AuthProxy(s, "auth_proxy", { ...authProxyProps(config, { trackingServer }), loadBalancerDeregistrationDelaySeconds: 4000 }),
+      "ingress.deregistrationDelaySeconds",
+    ],
+    [
+      "MlflowIngress hostname",
+      (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), hostname: "mlflow.other.org" }),
+      "hostname",
+    ],
+    [
+      "MlflowIngress deregistration delay",
+      (s) => new MlflowIngress(s, "ingress", { ...mlflowIngressProps(config, { target }), deregistrationDelaySeconds: -1 }),
+      "ingress.deregistrationDelaySeconds",
+    ],
   ])("%s", (_what, build, field) => {
     expect(fieldOfPropError(config, refusal(build))).toBe(field);
   });

@@ -15,9 +15,24 @@ describe("configuration reference", () => {
 
   it("covers the fields the foundation promises (account, region, role, cluster, hostname, OIDC, sizing, retention, state)", () => {
     const fields = configRows().map((r) => r.field);
-    for (const f of ["aws.accountId", "aws.region", "aws.assumeRoleArn", "cluster.name", "hostname", "auth.issuerUrl", "auth.clientId",
-      "database.instanceClass", "database.allocatedStorageGb", "mlflow.replicas.min", "mlflow.resources.requests.cpu",
-      "database.backupRetentionDays", "artifacts.noncurrentExpireDays", "mlflow.gc.olderThanDays", "state.bucket", "state.path"]) {
+    for (const f of [
+      "aws.accountId",
+      "aws.region",
+      "aws.assumeRoleArn",
+      "cluster.name",
+      "hostname",
+      "auth.issuerUrl",
+      "auth.clientId",
+      "database.instanceClass",
+      "database.allocatedStorageGb",
+      "mlflow.replicas.min",
+      "mlflow.resources.requests.cpu",
+      "database.backupRetentionDays",
+      "artifacts.noncurrentExpireDays",
+      "mlflow.gc.olderThanDays",
+      "state.bucket",
+      "state.path",
+    ]) {
       expect(fields).toContain(f);
     }
   });

@@ -20,7 +20,15 @@ import { fixture, valid } from "./fixtures";
 
 describe("regions", () => {
   it("accepts every region the partition helper knows, and regions opened later, with ARNs of their partition", () => {
-    const later = ["ap-southeast-9", "eu-south-3", "us-isof-south-1", "eu-isoe-west-1", "us-isob-east-1", "cn-northwest-1", "eusc-de-east-1"];
+    const later = [
+      "ap-southeast-9",
+      "eu-south-3",
+      "us-isof-south-1",
+      "eu-isoe-west-1",
+      "us-isob-east-1",
+      "cn-northwest-1",
+      "eusc-de-east-1",
+    ];
     for (const region of [...AWS_REGIONS, ...later]) {
       expect(valid({}, fixture("alpha", region)).aws.region).toBe(region);
     }
@@ -37,19 +45,53 @@ describe("errors a construct raises reach the user as configuration problems", (
     }
     throw new Error("the construct accepted it");
   };
-  const storeProps: BackendStoreProps = { identifier: "acme-alpha", accountId: "123456789012", region: "eu-central-1", namespace: "mlflow", vpcId: "vpc-1", clientSecurityGroupId: "sg-1" };
+  const storeProps: BackendStoreProps = {
+    identifier: "acme-alpha",
+    accountId: "123456789012",
+    region: "eu-central-1",
+    namespace: "mlflow",
+    vpcId: "vpc-1",
+    clientSecurityGroupId: "sg-1",
+  };
 
   it.each<[string, (s: TerraformStack) => void, string]>([
-    ["a backup window (backend store)", (s) => new BackendStore(s, "backend_store", { ...storeProps, backupWindow: "25:00-26:00" }), "database.backupWindow"],
-    ["a database name (backend store, renamed prop)", (s) => new BackendStore(s, "backend_store", { ...storeProps, databaseName: "1db" }), "database.name"],
-    ["an identifier derived from project and name", (s) => new BackendStore(s, "backend_store", { ...storeProps, identifier: "Acme_Alpha" }), "name"],
-    ["a bucket name (artifact store)", (s) => new ArtifactStore(s, "artifact_store", { bucketName: "xn--acme", preventDestroy: false }), "artifacts.bucketName"],
-    ["a lifecycle rule (artifact store, nested prop)", (s) => new ArtifactStore(s, "artifact_store", { bucketName: "acme-artifacts", preventDestroy: false, lifecycle: { noncurrentExpireDays: 0 } }), "artifacts.noncurrentExpireDays"],
+    [
+      "a backup window (backend store)",
+      (s) => new BackendStore(s, "backend_store", { ...storeProps, backupWindow: "25:00-26:00" }),
+      "database.backupWindow",
+    ],
+    [
+      "a database name (backend store, renamed prop)",
+      (s) => new BackendStore(s, "backend_store", { ...storeProps, databaseName: "1db" }),
+      "database.name",
+    ],
+    [
+      "an identifier derived from project and name",
+      (s) => new BackendStore(s, "backend_store", { ...storeProps, identifier: "Acme_Alpha" }),
+      "name",
+    ],
+    [
+      "a bucket name (artifact store)",
+      (s) => new ArtifactStore(s, "artifact_store", { bucketName: "xn--acme", preventDestroy: false }),
+      "artifacts.bucketName",
+    ],
+    [
+      "a lifecycle rule (artifact store, nested prop)",
+      (s) =>
+        new ArtifactStore(s, "artifact_store", {
+          bucketName: "acme-artifacts",
+          preventDestroy: false,
+          lifecycle: { noncurrentExpireDays: 0 },
+        }),
+      "artifacts.noncurrentExpireDays",
+    ],
   ])("%s", (_what, build, field) => {
     const err = failure(build);
     expect(err).toBeInstanceOf(PropError);
     expect(fieldOfPropError(valid(), err as PropError)).toBe(field);
-    expect(stackErrorProblem(valid(), err)).toMatch(new RegExp(`^environment "alpha": field ${field.replace(".", "\\.")}: refused while building stack acme-alpha: `));
+    expect(stackErrorProblem(valid(), err)).toMatch(
+      new RegExp(`^environment "alpha": field ${field.replace(".", "\\.")}: refused while building stack acme-alpha: `),
+    );
   });
 
   it("finds the field by the construct's path and the prop's longest mapped prefix, never by the message", () => {
@@ -65,24 +107,34 @@ describe("errors a construct raises reach the user as configuration problems", (
     expect(field("acme-alpha/training/role", "roleName")).toBe("name");
     expect(field("acme-alpha/tracking_identity/Default", "clusterName")).toBe("cluster.name");
     // The message does not matter: one that names another field changes nothing.
-    expect(fieldOfPropError(valid(), new PropError("acme-alpha/tracking_server", "workers", 0, "unlike ingress.sslPolicy"))).toBe("mlflow.workers");
+    expect(fieldOfPropError(valid(), new PropError("acme-alpha/tracking_server", "workers", 0, "unlike ingress.sslPolicy"))).toBe(
+      "mlflow.workers",
+    );
   });
 
   it("says so when the stack set the refused prop itself, with the construct and prop", () => {
     const err = new PropError("acme-alpha/tracking_server", "artifactStore.destinationUri", "x", "an s3://<bucket>/<prefix> URI");
     expect(fieldOfPropError(valid(), err)).toBeNull();
-    expect(stackErrorProblem(valid(), err)).toBe("environment \"alpha\": refused while building stack acme-alpha: acme-alpha/tracking_server: artifactStore.destinationUri is \"x\": expected an s3://<bucket>/<prefix> URI (the stack sets artifactStore.destinationUri itself, from no single configuration field: a bug in stacks/ or a from-config mapping)");
+    expect(stackErrorProblem(valid(), err)).toBe(
+      'environment "alpha": refused while building stack acme-alpha: acme-alpha/tracking_server: artifactStore.destinationUri is "x": expected an s3://<bucket>/<prefix> URI (the stack sets artifactStore.destinationUri itself, from no single configuration field: a bug in stacks/ or a from-config mapping)',
+    );
   });
 
   it("names the environment, the construct and the prop when no map lists it", () => {
     const err = new PropError("acme-alpha/some_new_construct", "size", 3, "at most 2");
     expect(fieldOfPropError(valid(), err)).toBeUndefined();
-    expect(stackErrorProblem(valid(), err)).toBe("environment \"alpha\": refused while building stack acme-alpha: acme-alpha/some_new_construct: size is 3: expected at most 2 (no configuration field is mapped to prop size of acme-alpha/some_new_construct: add it to the construct's PropFieldMap)");
-    expect(stackErrorProblem(valid(), new PropError("acme-alpha/tracking_server", "notAProp", 1, "x"))).toMatch(/no configuration field is mapped to prop notAProp of acme-alpha\/tracking_server/);
+    expect(stackErrorProblem(valid(), err)).toBe(
+      'environment "alpha": refused while building stack acme-alpha: acme-alpha/some_new_construct: size is 3: expected at most 2 (no configuration field is mapped to prop size of acme-alpha/some_new_construct: add it to the construct\'s PropFieldMap)',
+    );
+    expect(stackErrorProblem(valid(), new PropError("acme-alpha/tracking_server", "notAProp", 1, "x"))).toMatch(
+      /no configuration field is mapped to prop notAProp of acme-alpha\/tracking_server/,
+    );
   });
 
   it("names the environment for any other error", () => {
-    expect(stackErrorProblem(valid(), new Error("something else"))).toBe("environment \"alpha\": configuration: refused while building stack acme-alpha: something else");
+    expect(stackErrorProblem(valid(), new Error("something else"))).toBe(
+      'environment "alpha": configuration: refused while building stack acme-alpha: something else',
+    );
   });
 });
 
@@ -90,7 +142,9 @@ describe("warnings", () => {
   it("the configured stacks warn only about what their configuration leaves open (alerts without receiver nor opt-out)", () => {
     const app = buildApp({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "cfg-")), filter: "" });
     const expected = loadEnvironments()
-      .filter((env) => env.monitoring.mode === "install" && !env.monitoring.slack && !env.monitoring.email && !env.monitoring.alertsReachNobody)
+      .filter(
+        (env) => env.monitoring.mode === "install" && !env.monitoring.slack && !env.monitoring.email && !env.monitoring.alertsReachNobody,
+      )
       .map((env) => ({ level: "warning", path: `${env.project}-${env.name}/monitoring`, message: expect.stringMatching(/reach nobody/) }));
     expect(synthMessages(app)).toEqual(expected);
   });

@@ -26,13 +26,41 @@ describe("the test fixture configuration", () => {
 
 describe("bad input fails before synthesis with one message per problem", () => {
   const cases: [string, object, RegExp][] = [
-    ["malformed account id", { aws: { accountId: "12345" } }, /environment "dev": field aws\.accountId = "12345": expected a 12-digit AWS account id/],
-    ["malformed region", { aws: { region: "eu-west" } }, /environment "dev": field aws\.region = "eu-west": expected an AWS region such as "eu-west-1"/],
-    ["negative retention", { artifacts: { noncurrentExpireDays: -5 } }, /field artifacts\.noncurrentExpireDays = -5: expected days: a whole number from 1 to 36500/],
-    ["zero replicas", { mlflow: { replicas: { min: 0, max: 2 } } }, /field mlflow\.replicas\.min = 0: expected replicas: a whole number from 1 to 100/],
-    ["hostname that is not a hostname", { hostname: "https://mlflow.example.com/" }, /field hostname = "https:\/\/mlflow\.example\.com\/": expected a lower-case DNS hostname/],
-    ["min replicas above max", { mlflow: { replicas: { min: 3, max: 2 } } }, /field mlflow\.replicas\.min = 3: expected at most replicas\.max \(2\)/],
-    ["memory limit below request", { mlflow: { resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } } }, /field mlflow\.resources\.limits\.memory = "1Gi": expected at least the memory request \(2Gi\)/],
+    [
+      "malformed account id",
+      { aws: { accountId: "12345" } },
+      /environment "dev": field aws\.accountId = "12345": expected a 12-digit AWS account id/,
+    ],
+    [
+      "malformed region",
+      { aws: { region: "eu-west" } },
+      /environment "dev": field aws\.region = "eu-west": expected an AWS region such as "eu-west-1"/,
+    ],
+    [
+      "negative retention",
+      { artifacts: { noncurrentExpireDays: -5 } },
+      /field artifacts\.noncurrentExpireDays = -5: expected days: a whole number from 1 to 36500/,
+    ],
+    [
+      "zero replicas",
+      { mlflow: { replicas: { min: 0, max: 2 } } },
+      /field mlflow\.replicas\.min = 0: expected replicas: a whole number from 1 to 100/,
+    ],
+    [
+      "hostname that is not a hostname",
+      { hostname: "https://mlflow.example.com/" },
+      /field hostname = "https:\/\/mlflow\.example\.com\/": expected a lower-case DNS hostname/,
+    ],
+    [
+      "min replicas above max",
+      { mlflow: { replicas: { min: 3, max: 2 } } },
+      /field mlflow\.replicas\.min = 3: expected at most replicas\.max \(2\)/,
+    ],
+    [
+      "memory limit below request",
+      { mlflow: { resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } } },
+      /field mlflow\.resources\.limits\.memory = "1Gi": expected at least the memory request \(2Gi\)/,
+    ],
     ["unknown field (typo)", { databse: {} }, /^environment "dev": field databse: unknown key \(did you mean "database"\?\)$/],
   ];
   it.each(cases)("%s", (_name, overrides, message) => {
@@ -64,7 +92,12 @@ describe("bad input fails before synthesis with one message per problem", () => 
     expect(problems({ aws: { assumeRoleArn: "arn:aws:iam::111111111111:role/deployer", assumeRoleExternalId: "ext-1234" } })).toEqual([
       expect.stringMatching(/environment "dev": field cluster\.auth = "exec": expected "token" when aws\.assumeRoleExternalId is set/),
     ]);
-    expect(() => envConfig("dev", { aws: { assumeRoleArn: "arn:aws:iam::111111111111:role/deployer", assumeRoleExternalId: "ext-1234" }, cluster: { auth: "token" } })).not.toThrow();
+    expect(() =>
+      envConfig("dev", {
+        aws: { assumeRoleArn: "arn:aws:iam::111111111111:role/deployer", assumeRoleExternalId: "ext-1234" },
+        cluster: { auth: "token" },
+      }),
+    ).not.toThrow();
   });
 
   it("duplicate environment names", () => {

@@ -10,7 +10,10 @@ const CONSTRUCTS = path.join(__dirname, "..", "..", "constructs");
 
 describe("construct READMEs", () => {
   it("every feature folder has a README in the list the generator renders", () => {
-    const folders = fs.readdirSync(CONSTRUCTS, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== "core").map((e) => e.name);
+    const folders = fs
+      .readdirSync(CONSTRUCTS, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== "core")
+      .map((e) => e.name);
     expect(Object.keys(FEATURES).sort()).toEqual(folders.sort());
   });
 
@@ -28,7 +31,10 @@ describe("construct READMEs", () => {
     const readme = fs.readFileSync(readmePath(feature), "utf8");
     const planted = [
       source.replace("The KMS key of the bucket", "The KMS key of the log bucket"),
-      source.replace("export interface DriftJobProps extends ApiClientCronJobProps {", "export interface DriftJobProps extends ApiClientCronJobProps {\n  /** A planted prop. @default 3 */\n  readonly planted?: number;"),
+      source.replace(
+        "export interface DriftJobProps extends ApiClientCronJobProps {",
+        "export interface DriftJobProps extends ApiClientCronJobProps {\n  /** A planted prop. @default 3 */\n  readonly planted?: number;",
+      ),
     ];
     for (const text of planted) {
       expect(text).not.toBe(source);
@@ -38,9 +44,16 @@ describe("construct READMEs", () => {
   });
 
   it("reads a prop's type, whether it is required, its default and description, inherited props included", () => {
-    const sf = parseText(path.join(CONSTRUCTS, "drift-job", "index.ts"), fs.readFileSync(path.join(CONSTRUCTS, "drift-job", "index.ts"), "utf8"));
+    const sf = parseText(
+      path.join(CONSTRUCTS, "drift-job", "index.ts"),
+      fs.readFileSync(path.join(CONSTRUCTS, "drift-job", "index.ts"), "utf8"),
+    );
     const rows = propRows(sf, "DriftJobProps");
-    expect(rows.find((r) => r.name === "kmsKeyArn")).toEqual(expect.objectContaining({ type: "string", required: true, description: expect.stringMatching(/^The KMS key of the bucket/) }));
-    expect(rows.find((r) => r.name === "runAsUser")).toEqual(expect.objectContaining({ type: "number", required: false, default: "10001", from: "ApiClientCronJobProps" }));
+    expect(rows.find((r) => r.name === "kmsKeyArn")).toEqual(
+      expect.objectContaining({ type: "string", required: true, description: expect.stringMatching(/^The KMS key of the bucket/) }),
+    );
+    expect(rows.find((r) => r.name === "runAsUser")).toEqual(
+      expect.objectContaining({ type: "number", required: false, default: "10001", from: "ApiClientCronJobProps" }),
+    );
   });
 });

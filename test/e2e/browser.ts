@@ -34,7 +34,10 @@ const TIMEOUT = { start: 30_000, action: 60_000, navigation: 120_000 } as const;
 export function chromiumBinary(): string {
   const candidates = process.env.E2E_CHROMIUM ? [process.env.E2E_CHROMIUM] : CHROMIUM_CANDIDATES;
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`no Chromium at ${candidates.join(" or ")}: scripts/install-tools.sh installs Debian's chromium package (or set E2E_CHROMIUM)`);
+  if (!found)
+    throw new Error(
+      `no Chromium at ${candidates.join(" or ")}: scripts/install-tools.sh installs Debian's chromium package (or set E2E_CHROMIUM)`,
+    );
   return found;
 }
 
@@ -59,7 +62,11 @@ export async function realBrowser(ctx: Ctx): Promise<void> {
   const origin = `https://${config.hostname}`;
   const logDir = ctx.procs.logDir;
   const rest = <T = any>(endpoint: string, body?: unknown) =>
-    json<T>(`${need(ctx.alb, "alb").url}/api/2.0/mlflow/${endpoint}`, { method: body === undefined ? "GET" : "POST", headers: { Authorization: `Bearer ${token}` }, body });
+    json<T>(`${need(ctx.alb, "alb").url}/api/2.0/mlflow/${endpoint}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      body,
+    });
 
   const bin = chromiumBinary();
   const version = runSync([bin, "--version"]).trim();
@@ -89,21 +96,42 @@ export async function realBrowser(ctx: Ctx): Promise<void> {
   ];
   const proc = ctx.procs.start("chromium", argv, { env: { HOME: home, PATH: "/usr/bin:/bin", LANG: "C.UTF-8", TZ: "UTC" } });
   let endpoint = "";
-  await waitFor("chromium's DevTools endpoint", async () => {
-    endpoint = /DevTools listening on (ws:\/\/\S+)/.exec(fs.readFileSync(proc.logFile, "utf8"))?.[1] ?? "";
-    return endpoint !== "";
-  }, proc, TIMEOUT.start);
+  await waitFor(
+    "chromium's DevTools endpoint",
+    async () => {
+      endpoint = /DevTools listening on (ws:\/\/\S+)/.exec(fs.readFileSync(proc.logFile, "utf8"))?.[1] ?? "";
+      return endpoint !== "";
+    },
+    proc,
+    TIMEOUT.start,
+  );
   const browser = await chromium.connectOverCDP(endpoint, { timeout: TIMEOUT.start });
-  report.info(`${version} (${bin}), headless, DevTools ${endpoint.replace(/\/devtools\/.*/, "")}, started in ${((Date.now() - started) / 1000).toFixed(1)} s; ${config.hostname} -> ${listener.url}`);
+  report.info(
+    `${version} (${bin}), headless, DevTools ${endpoint.replace(/\/devtools\/.*/, "")}, started in ${((Date.now() - started) / 1000).toFixed(1)} s; ${config.hostname} -> ${listener.url}`,
+  );
   const seen: Seen[] = [];
   try {
-    await session(ctx, browser, proc, seen, { origin, oidcIssuer: oidc.issuer, training: t, rest, logDir, proxyLog: need(ctx.proxy, "the proxy").proc.logFile });
+    await session(ctx, browser, proc, seen, {
+      origin,
+      oidcIssuer: oidc.issuer,
+      training: t,
+      rest,
+      logDir,
+      proxyLog: need(ctx.proxy, "the proxy").proc.logFile,
+    });
   } finally {
-    fs.writeFileSync(path.join(logDir, "browser-network.log"), seen.map((s) => `${s.status} ${s.method} ${s.url}${s.origin ? ` (Origin ${s.origin})` : ""}${s.cookie ? " [cookie]" : ""}`).join("\n") + "\n");
+    fs.writeFileSync(
+      path.join(logDir, "browser-network.log"),
+      seen
+        .map((s) => `${s.status} ${s.method} ${s.url}${s.origin ? ` (Origin ${s.origin})` : ""}${s.cookie ? " [cookie]" : ""}`)
+        .join("\n") + "\n",
+    );
     await browser.close().catch(() => undefined);
     await ctx.procs.stop(proc);
   }
-  report.info(`browser step ${((Date.now() - started) / 1000).toFixed(1)} s; ${seen.length} responses seen by the browser (logs/browser-network.log)`);
+  report.info(
+    `browser step ${((Date.now() - started) / 1000).toFixed(1)} s; ${seen.length} responses seen by the browser (logs/browser-network.log)`,
+  );
 }
 
 interface SessionInputs {
@@ -126,13 +154,23 @@ async function session(ctx: Ctx, browser: Browser, proc: Managed, seen: Seen[], 
   page.on("console", (m) => consoleLog.write(`${m.type()}: ${m.text()}\n`));
   page.on("pageerror", (e) => consoleLog.write(`pageerror: ${e.message}\n`));
   page.on("response", (r: Response) => {
-    void r.request().allHeaders().then((h) => {
-      seen.push({ method: r.request().method(), url: r.url(), status: r.status(), origin: h.origin, cookie: h.cookie !== undefined });
-    }, () => seen.push({ method: r.request().method(), url: r.url(), status: r.status(), cookie: false }));
+    void r
+      .request()
+      .allHeaders()
+      .then(
+        (h) => {
+          seen.push({ method: r.request().method(), url: r.url(), status: r.status(), origin: h.origin, cookie: h.cookie !== undefined });
+        },
+        () => seen.push({ method: r.request().method(), url: r.url(), status: r.status(), cookie: false }),
+      );
   });
   const navigations: string[] = [];
-  page.on("request", (r) => { if (r.isNavigationRequest() && r.frame() === page.mainFrame()) navigations.push(r.url()); });
-  const alive = () => { if (proc.exit) throw new Error(`chromium exited (code ${proc.exit.code}, signal ${proc.exit.signal}); log ${proc.logFile}`); };
+  page.on("request", (r) => {
+    if (r.isNavigationRequest() && r.frame() === page.mainFrame()) navigations.push(r.url());
+  });
+  const alive = () => {
+    if (proc.exit) throw new Error(`chromium exited (code ${proc.exit.code}, signal ${proc.exit.signal}); log ${proc.logFile}`);
+  };
 
   // Sign-in: the UI redirects to the provider, which (mockoidc) redirects straight back with a code.
   const signInStarted = Date.now();
@@ -141,25 +179,44 @@ async function session(ctx: Ctx, browser: Browser, proc: Managed, seen: Seen[], 
   const hops = navigations.map((u) => u.replace(/([?&](code|state|code_challenge|nonce)=)[^&]+/g, "$1..."));
   const viaProvider = navigations.some((u) => u.startsWith(`${s.oidcIssuer}/authorize`));
   const viaCallback = navigations.some((u) => u.startsWith(`${origin}${AUTH_PROXY_CALLBACK_PATH}?`));
-  report.check("the browser signs in through the provider and lands on the UI at the public origin",
+  report.check(
+    "the browser signs in through the provider and lands on the UI at the public origin",
     viaProvider && viaCallback && page.url().startsWith(`${origin}/`) && landing?.status() === 200,
-    `${hops.join(" -> ")}; final ${page.url()} ${landing?.status()} in ${((Date.now() - signInStarted) / 1000).toFixed(1)} s`);
+    `${hops.join(" -> ")}; final ${page.url()} ${landing?.status()} in ${((Date.now() - signInStarted) / 1000).toFixed(1)} s`,
+  );
 
   const cookies = await context.cookies(origin);
   const sessionCookies = cookies.filter((c) => c.name.startsWith(AUTH_PROXY_COOKIE_NAME) && !c.name.includes("csrf"));
-  const cookieOk = sessionCookies.length > 0 && sessionCookies.every((c) => c.secure && c.httpOnly && c.sameSite === "Lax" && c.path === "/" && c.domain === new URL(origin).hostname);
-  report.check("the browser keeps the session cookie as production sets it (__Host-, Secure, HttpOnly, SameSite=Lax, host-only)", cookieOk,
-    sessionCookies.map((c) => `${c.name} domain=${c.domain} path=${c.path} secure=${c.secure} httpOnly=${c.httpOnly} sameSite=${c.sameSite}`).join("; ") || `none among ${cookies.map((c) => c.name).join(", ")}`);
+  const cookieOk =
+    sessionCookies.length > 0 &&
+    sessionCookies.every((c) => c.secure && c.httpOnly && c.sameSite === "Lax" && c.path === "/" && c.domain === new URL(origin).hostname);
+  report.check(
+    "the browser keeps the session cookie as production sets it (__Host-, Secure, HttpOnly, SameSite=Lax, host-only)",
+    cookieOk,
+    sessionCookies
+      .map((c) => `${c.name} domain=${c.domain} path=${c.path} secure=${c.secure} httpOnly=${c.httpOnly} sameSite=${c.sameSite}`)
+      .join("; ") || `none among ${cookies.map((c) => c.name).join(", ")}`,
+  );
   const scriptVisible = String(await page.evaluate("document.cookie"));
-  report.check("scripts on the page cannot read the session cookie (HttpOnly enforced)", !scriptVisible.includes(AUTH_PROXY_COOKIE_NAME), `document.cookie = ${JSON.stringify(scriptVisible.slice(0, 80))}`);
+  report.check(
+    "scripts on the page cannot read the session cookie (HttpOnly enforced)",
+    !scriptVisible.includes(AUTH_PROXY_COOKIE_NAME),
+    `document.cookie = ${JSON.stringify(scriptVisible.slice(0, 80))}`,
+  );
 
   // The training run, then its `loss` chart, as a person opens them.
   const runPage = `${origin}/#/experiments/${t.experiment_id}/runs/${t.run_id}`;
   const runStarted = Date.now();
   await page.goto(runPage, { waitUntil: "load" });
   await page.getByText(t.run_id, { exact: true }).first().waitFor({ state: "visible" });
-  const lossRow = await page.getByRole("row").filter({ hasText: /^\s*loss/ }).count();
-  report.pass("the run page shows the training run (its run ID and metrics)", `${runPage} in ${((Date.now() - runStarted) / 1000).toFixed(1)} s; loss rows in the metrics table: ${lossRow}`);
+  const lossRow = await page
+    .getByRole("row")
+    .filter({ hasText: /^\s*loss/ })
+    .count();
+  report.pass(
+    "the run page shows the training run (its run ID and metrics)",
+    `${runPage} in ${((Date.now() - runStarted) / 1000).toFixed(1)} s; loss rows in the metrics table: ${lossRow}`,
+  );
   await lossChart(ctx, page, s);
 
   // A write from the UI, as the browser sends it (Origin, cookie, CORS mode).
@@ -171,10 +228,16 @@ async function session(ctx: Ctx, browser: Browser, proc: Managed, seen: Seen[], 
   // another loopback HTTPS server, is refused.
   const other = selfSignedCertificate(path.join(ctx.runDir, "tls", "untrusted"), "untrusted.example.com");
   const untrusted = https.createServer({ cert: other.cert, key: other.key }, (_req, res) => res.end("should not load"));
-  await new Promise<void>((resolve, reject) => { untrusted.once("error", reject); untrusted.listen(0, LOOPBACK, () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    untrusted.once("error", reject);
+    untrusted.listen(0, LOOPBACK, () => resolve());
+  });
   try {
     const url = `https://${LOOPBACK}:${(untrusted.address() as AddressInfo).port}/`;
-    const refused = await page.goto(url).then(() => "loaded", (e: Error) => e.message.split("\n")[0]);
+    const refused = await page.goto(url).then(
+      () => "loaded",
+      (e: Error) => e.message.split("\n")[0],
+    );
     report.check("certificate checks stay on: a self-signed certificate with another key is refused", /ERR_CERT_/.test(refused), refused);
   } finally {
     untrusted.closeAllConnections();
@@ -189,7 +252,8 @@ async function lossChart(ctx: Ctx, page: Page, s: SessionInputs): Promise<void> 
   const t = s.training;
   const q = (v: unknown) => encodeURIComponent(JSON.stringify(v));
   // The link the UI itself builds (Routes.getMetricPageRoute in MLflow 3.17's bundle).
-  const url = `${s.origin}/#/metric/?runs=${q([t.run_id])}&metric=${q("loss")}&experiments=${q([t.experiment_id])}&plot_metric_keys=${q(["loss"])}` +
+  const url =
+    `${s.origin}/#/metric/?runs=${q([t.run_id])}&metric=${q("loss")}&experiments=${q([t.experiment_id])}&plot_metric_keys=${q(["loss"])}` +
     `&plot_layout=${q({})}&x_axis=step&y_axis_scale=linear&line_smoothness=1&show_point=false&deselected_curves=${q([])}&last_linear_y_axis_range=${q([])}`;
   const started = Date.now();
   await page.goto(url, { waitUntil: "load" });
@@ -198,17 +262,28 @@ async function lossChart(ctx: Ctx, page: Page, s: SessionInputs): Promise<void> 
   const line = page.locator(".js-plotly-plot .scatterlayer .trace path.js-line").first();
   await line.waitFor({ state: "visible" });
   const drawn = ((await line.getAttribute("d")) ?? "").match(/[ML]/g)?.length ?? 0;
-  const traces = JSON.parse(String(await page.evaluate(
-    "JSON.stringify((document.querySelector('.js-plotly-plot').data || []).map((t) => ({ name: t.name, x: t.x, y: t.y })))",
-  ))) as { name?: string; x?: number[]; y?: number[] }[];
+  const traces = JSON.parse(
+    String(
+      await page.evaluate(
+        "JSON.stringify((document.querySelector('.js-plotly-plot').data || []).map((t) => ({ name: t.name, x: t.x, y: t.y })))",
+      ),
+    ),
+  ) as { name?: string; x?: number[]; y?: number[] }[];
   const trace = traces.find((x) => /loss/.test(x.name ?? "")) ?? traces[0];
-  const history = ((await s.rest(`metrics/get-history?run_id=${t.run_id}&metric_key=loss`)).metrics ?? []) as { step: string | number; value: number }[];
+  const history = ((await s.rest(`metrics/get-history?run_id=${t.run_id}&metric_key=loss`)).metrics ?? []) as {
+    step: string | number;
+    value: number;
+  }[];
   const byStep = new Map(history.map((m) => [Number(m.step), Number(m.value)]));
-  const matches = trace?.x?.length === t.epochs && trace.x.every((step, i) => Math.abs((byStep.get(Number(step)) ?? NaN) - Number(trace.y?.[i])) < 1e-9);
+  const matches =
+    trace?.x?.length === t.epochs && trace.x.every((step, i) => Math.abs((byStep.get(Number(step)) ?? NaN) - Number(trace.y?.[i])) < 1e-9);
   const file = path.join(s.logDir, "browser-loss-chart.png");
   await page.screenshot({ path: file });
-  report.check("the loss chart is drawn: a Plotly line of the run's loss at every logged step", drawn >= 2 && matches,
-    `trace "${trace?.name}": ${trace?.x?.length ?? 0} points (${t.epochs} logged steps, values equal to metrics/get-history: ${matches}), ${drawn} drawn in the SVG path, ${((Date.now() - started) / 1000).toFixed(1)} s; screenshot ${file}`);
+  report.check(
+    "the loss chart is drawn: a Plotly line of the run's loss at every logged step",
+    drawn >= 2 && matches,
+    `trace "${trace?.name}": ${trace?.x?.length ?? 0} points (${t.epochs} logged steps, values equal to metrics/get-history: ${matches}), ${drawn} drawn in the SVG path, ${((Date.now() - started) / 1000).toFixed(1)} s; screenshot ${file}`,
+  );
 }
 
 const TAG_KEY = "e2e.reviewed_in_browser";
@@ -220,21 +295,34 @@ async function tagFromUi(ctx: Ctx, page: Page, s: SessionInputs): Promise<void> 
   const value = `tagged-by-chromium-${Date.now()}`;
   await page.goto(`${s.origin}/#/experiments/${t.experiment_id}/runs/${t.run_id}`, { waitUntil: "load" });
   // "Add tags" while the run has no visible tag, the pencil button "Edit tags" once it has one (git_sha).
-  await page.getByRole("button", { name: /^(Add tags|Edit tags)$/ }).first().click();
+  await page
+    .getByRole("button", { name: /^(Add tags|Edit tags)$/ })
+    .first()
+    .click();
   const dialog = page.getByRole("dialog", { name: "Add/Edit tags" });
   await dialog.getByRole("combobox").fill(TAG_KEY);
   await dialog.getByRole("combobox").press("Enter");
   await dialog.getByLabel("Value").fill(value);
   await dialog.getByRole("button", { name: "Add tag" }).click();
   const [write] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith("/ajax-api/2.0/mlflow/runs/set-tag") && r.request().method() === "POST" && (r.request().postData() ?? "").includes(TAG_KEY)),
+    page.waitForResponse(
+      (r) =>
+        r.url().endsWith("/ajax-api/2.0/mlflow/runs/set-tag") &&
+        r.request().method() === "POST" &&
+        (r.request().postData() ?? "").includes(TAG_KEY),
+    ),
     dialog.getByRole("button", { name: "Save tags" }).click(),
   ]);
   await dialog.waitFor({ state: "hidden" });
   const h = await write.request().allHeaders();
-  report.check("the UI's write leaves the browser same-origin, with the session cookie, and succeeds",
-    write.status() === 200 && h.origin === s.origin && h["sec-fetch-site"] === "same-origin" && (h.cookie ?? "").includes(AUTH_PROXY_COOKIE_NAME),
-    `POST ${new URL(write.url()).pathname}: ${write.status()}, Origin ${h.origin}, Sec-Fetch-Site ${h["sec-fetch-site"]}, cookie ${(h.cookie ?? "").includes(AUTH_PROXY_COOKIE_NAME) ? AUTH_PROXY_COOKIE_NAME : "absent"}`);
+  report.check(
+    "the UI's write leaves the browser same-origin, with the session cookie, and succeeds",
+    write.status() === 200 &&
+      h.origin === s.origin &&
+      h["sec-fetch-site"] === "same-origin" &&
+      (h.cookie ?? "").includes(AUTH_PROXY_COOKIE_NAME),
+    `POST ${new URL(write.url()).pathname}: ${write.status()}, Origin ${h.origin}, Sec-Fetch-Site ${h["sec-fetch-site"]}, cookie ${(h.cookie ?? "").includes(AUTH_PROXY_COOKIE_NAME) ? AUTH_PROXY_COOKIE_NAME : "absent"}`,
+  );
   const tags = ((await s.rest("runs/get?run_id=" + t.run_id)).run.data.tags ?? []) as { key: string; value: string }[];
   const got = tags.find((x) => x.key === TAG_KEY)?.value;
   report.check("the tag written from the UI is there through the REST API", got === value, `runs/get: ${TAG_KEY}=${got ?? "(absent)"}`);
@@ -253,15 +341,23 @@ async function crossSiteWrite(ctx: Ctx, page: Page, s: SessionInputs): Promise<v
   const target = `${s.origin}/ajax-api/2.0/mlflow/runs/set-tag`;
   const refusedBefore = anonymousTagWrites(s.proxyLog).length;
   await page.goto(`${s.oidcIssuer}/.well-known/openid-configuration`, { waitUntil: "load" });
-  const outcome = await page.evaluate(async ({ url, runId, key }) => {
-    try {
-      // A "simple" request (text/plain): no preflight, so it does reach the server.
-      const r = await fetch(url, { method: "POST", credentials: "include", headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ run_id: runId, key, value: "set-by-another-site" }) });
-      return `read ${r.status}`;
-    } catch (e) {
-      return `blocked: ${(e as Error).message}`;
-    }
-  }, { url: target, runId: t.run_id, key: TAG_KEY });
+  const outcome = await page.evaluate(
+    async ({ url, runId, key }) => {
+      try {
+        // A "simple" request (text/plain): no preflight, so it does reach the server.
+        const r = await fetch(url, {
+          method: "POST",
+          credentials: "include",
+          headers: { "Content-Type": "text/plain" },
+          body: JSON.stringify({ run_id: runId, key, value: "set-by-another-site" }),
+        });
+        return `read ${r.status}`;
+      } catch (e) {
+        return `blocked: ${(e as Error).message}`;
+      }
+    },
+    { url: target, runId: t.run_id, key: TAG_KEY },
+  );
   // The browser reports no response for a request CORS blocked: the proxy's access log tells what
   // arrived (user "-": no session came with it) and what it answered.
   let arrived: RegExpMatchArray[] = [];
@@ -273,9 +369,11 @@ async function crossSiteWrite(ctx: Ctx, page: Page, s: SessionInputs): Promise<v
   const last = arrived.length > refusedBefore ? arrived[arrived.length - 1] : undefined;
   const tags = ((await s.rest("runs/get?run_id=" + t.run_id)).run.data.tags ?? []) as { key: string; value: string }[];
   const value = tags.find((x) => x.key === TAG_KEY)?.value;
-  report.check("another site's page cannot write with the user's session (cookie withheld, refused, answer unreadable, run unchanged)",
+  report.check(
+    "another site's page cannot write with the user's session (cookie withheld, refused, answer unreadable, run unchanged)",
     outcome.startsWith("blocked") && last !== undefined && (last[1] === "401" || last[1] === "403") && value !== "set-by-another-site",
-    `fetch from ${new URL(s.oidcIssuer).origin}: ${outcome}; the proxy ${last ? `got it without a session and answered ${last[1]}` : "logged no such request without a session"}; ${TAG_KEY}=${value}`);
+    `fetch from ${new URL(s.oidcIssuer).origin}: ${outcome}; the proxy ${last ? `got it without a session and answered ${last[1]}` : "logged no such request without a session"}; ${TAG_KEY}=${value}`,
+  );
 }
 
 /** The proxy's access-log lines of set-tag POSTs that came with no signed-in user, with their status. */

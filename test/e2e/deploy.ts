@@ -9,7 +9,16 @@ import * as path from "path";
 import { envConfig, synthJson } from "../helpers/synth";
 import { TOOLS_DIR } from "../helpers/tools";
 import { type Ctx, need } from "./context";
-import { LocalDeployment, postgresRule, postgresUris, s3Uris, serviceNames, serviceRule, type AddressRule, type LocalProcess } from "./lib/deployment";
+import {
+  LocalDeployment,
+  postgresRule,
+  postgresUris,
+  s3Uris,
+  serviceNames,
+  serviceRule,
+  type AddressRule,
+  type LocalProcess,
+} from "./lib/deployment";
 import { startForwarder } from "./lib/forwarder";
 import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
 import { runSync, tail } from "./lib/processes";
@@ -44,10 +53,18 @@ export async function tools(ctx: Ctx): Promise<void> {
   };
   const base = envConfig("dev");
   const mlflowVersion = runSync([ctx.tools.python, "-c", "import importlib.metadata as m; print(m.version('mlflow'))"]).trim();
-  report.check("MLflow is the version the stack pins", mlflowVersion === base.mlflow.version, `installed ${mlflowVersion}, config mlflow.version ${base.mlflow.version}`);
+  report.check(
+    "MLflow is the version the stack pins",
+    mlflowVersion === base.mlflow.version,
+    `installed ${mlflowVersion}, config mlflow.version ${base.mlflow.version}`,
+  );
   const goMeta = runSync(["go", "version", "-m", ctx.tools.oauth2Proxy]);
   const proxyVersion = /^\s+mod\s+github.com\/oauth2-proxy\/oauth2-proxy\/v7\s+v(\S+)/m.exec(goMeta)?.[1];
-  report.check("oauth2-proxy is the version the stack pins", proxyVersion === base.auth.proxyVersion, `built v${proxyVersion}, config auth.proxyVersion ${base.auth.proxyVersion}`);
+  report.check(
+    "oauth2-proxy is the version the stack pins",
+    proxyVersion === base.auth.proxyVersion,
+    `built v${proxyVersion}, config auth.proxyVersion ${base.auth.proxyVersion}`,
+  );
 }
 
 export async function identityProvider(ctx: Ctx): Promise<void> {
@@ -55,7 +72,10 @@ export async function identityProvider(ctx: Ctx): Promise<void> {
   const base = envConfig("dev");
   ctx.clientSecret = randomBytes(24).toString("base64url");
   ctx.oidc = await startOidc(ctx.procs, tools.mockoidc, ctx.runDir, base.auth.clientId, ctx.clientSecret, USER_EMAIL);
-  ctx.report.pass("mock OpenID provider serves discovery and JWKS", `issuer ${ctx.oidc.issuer}, client ${base.auth.clientId}, user ${USER_EMAIL}`);
+  ctx.report.pass(
+    "mock OpenID provider serves discovery and JWKS",
+    `issuer ${ctx.oidc.issuer}, client ${base.auth.clientId}, user ${USER_EMAIL}`,
+  );
 }
 
 /** Finds the four workloads by how the stack wires them, not by name. */
@@ -64,7 +84,10 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   const json = need(ctx.json, "the synthesized stack");
   const dep = need(ctx.deployment, "the deployment");
   const routes = ingressRoutes(json);
-  if (routes.length === 0) throw new Error("the stack has no Ingress: nothing tells the load balancer where to send users (the AuthProxy construct not wired in stacks/mlflow-stack.ts?)");
+  if (routes.length === 0)
+    throw new Error(
+      "the stack has no Ingress: nothing tells the load balancer where to send users (the AuthProxy construct not wired in stacks/mlflow-stack.ts?)",
+    );
   const entryServices = [...new Set(routes.map((r) => r.serviceName))];
   const entryWorkloads = entryServices.flatMap((name) => {
     const svc = dep.services.find((s) => s.name === name);
@@ -72,31 +95,54 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
     return dep.selected(svc, all);
   });
   const proxies = [...new Set(entryWorkloads)].filter((w) => w.kind === "Deployment");
-  if (proxies.length !== 1) throw new Error(`the Ingress should reach exactly one Deployment (the proxy); it reaches ${proxies.length}: ${proxies.map((w) => w.address).join(", ")}`);
+  if (proxies.length !== 1)
+    throw new Error(
+      `the Ingress should reach exactly one Deployment (the proxy); it reaches ${proxies.length}: ${proxies.map((w) => w.address).join(", ")}`,
+    );
   const proxy = proxies[0];
-  report.info(`ingress ${routes.map((r) => `${r.host}${r.path} -> service ${r.serviceName}:${r.servicePort}`).join("; ")} -> ${proxy.address}`);
+  report.info(
+    `ingress ${routes.map((r) => `${r.host}${r.path} -> service ${r.serviceName}:${r.servicePort}`).join("; ")} -> ${proxy.address}`,
+  );
 
   // The upstream: the one Service the proxy's configuration names.
   const proxyStrings = proxy.containers.flatMap((c) => [...c.command.args, ...c.command.env.map((e) => ("value" in e ? e.value : ""))]);
-  const upstreamServices = dep.services.filter((s) => s.ports.some((p) => {
-    const rule = serviceRule(s, p.port, 1);
-    return proxyStrings.some((v) => rule.apply(v, { envName: "" }) !== v);
-  }));
-  if (upstreamServices.length !== 1) throw new Error(`the proxy should name exactly one in-cluster Service as its upstream; it names ${upstreamServices.map((s) => s.name).join(", ") || "none"}`);
+  const upstreamServices = dep.services.filter((s) =>
+    s.ports.some((p) => {
+      const rule = serviceRule(s, p.port, 1);
+      return proxyStrings.some((v) => rule.apply(v, { envName: "" }) !== v);
+    }),
+  );
+  if (upstreamServices.length !== 1)
+    throw new Error(
+      `the proxy should name exactly one in-cluster Service as its upstream; it names ${upstreamServices.map((s) => s.name).join(", ") || "none"}`,
+    );
   const trackers = all.filter((w) => w.kind === "Deployment" && selects(upstreamServices[0].selector, w.podLabels));
-  if (trackers.length !== 1) throw new Error(`the proxy's upstream Service ${upstreamServices[0].name} selects ${trackers.length} Deployments, expected the tracking server alone`);
+  if (trackers.length !== 1)
+    throw new Error(
+      `the proxy's upstream Service ${upstreamServices[0].name} selects ${trackers.length} Deployments, expected the tracking server alone`,
+    );
   const tracking = trackers[0];
   const jobs = all.filter((w) => w.kind === "Job");
   if (jobs.length !== 1) throw new Error(`expected one Job (the schema migration), found ${jobs.length}`);
   // CronJobs by the component their pods are labelled with (app.kubernetes.io/component).
   const cron = (component: string) => {
     const found = all.filter((w) => w.kind === "CronJob" && w.podLabels["app.kubernetes.io/component"] === component);
-    if (found.length !== 1) throw new Error(`expected one CronJob whose pods are app.kubernetes.io/component=${component}, found ${found.length} (CronJobs: ${all.filter((w) => w.kind === "CronJob").map((w) => w.address).join(", ") || "none"})`);
+    if (found.length !== 1)
+      throw new Error(
+        `expected one CronJob whose pods are app.kubernetes.io/component=${component}, found ${found.length} (CronJobs: ${
+          all
+            .filter((w) => w.kind === "CronJob")
+            .map((w) => w.address)
+            .join(", ") || "none"
+        })`,
+      );
     return found[0];
   };
   const gc = cron("garbage-collection");
   const retention = cron("model-retention");
-  report.info(`tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}, gc ${gc.address}, retention ${retention.address}`);
+  report.info(
+    `tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}, gc ${gc.address}, retention ${retention.address}`,
+  );
   return { tracking, proxy, migration: jobs[0], gc, retention };
 }
 
@@ -111,7 +157,8 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   // The ingress: a short deregistration delay, so the drain step (test/e2e/drain.ts) waits seconds, not minutes.
   // The training pipeline (test/e2e/training.ts): on, with the same provider playing the cluster's issuer.
   const overrides = {
-    auth: { localTestProfile: true, issuerUrl: oidc.issuer }, registry: E2E_REGISTRY,
+    auth: { localTestProfile: true, issuerUrl: oidc.issuer },
+    registry: E2E_REGISTRY,
     ingress: { deregistrationDelaySeconds: E2E_DEREGISTRATION_DELAY_SECONDS },
     training: { ...TRAINING.training, identity: { issuerUrl: oidc.issuer } },
   };
@@ -123,7 +170,10 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   ctx.config = config;
   ctx.json = json;
   const count = Object.values(json.resource ?? {}).reduce((n: number, r: any) => n + Object.keys(r).length, 0);
-  report.pass("synthesized the dev stack with the local test profile", `${count} resources in ${Date.now() - started} ms (overrides ${JSON.stringify(overrides)}), ${file}`);
+  report.pass(
+    "synthesized the dev stack with the local test profile",
+    `${count} resources in ${Date.now() - started} ms (overrides ${JSON.stringify(overrides)}), ${file}`,
+  );
 
   const bucketBlock = (expr: string) => {
     const m = /^aws_s3_bucket\.([\w-]+)\.(id|bucket|arn)$/.exec(expr);
@@ -159,10 +209,17 @@ export async function synthesize(ctx: Ctx): Promise<void> {
   report.info(`workloads in the stack: ${all.map((w) => `${w.kind} ${w.name}`).join(", ") || "none"}`);
   ctx.workloads = identify(ctx, all);
   const { tracking, migration } = ctx.workloads;
-  report.check("the migration Job runs before the tracking server rolls out", tracking.dependsOn.includes(migration.address),
-    `${tracking.address} depends_on ${JSON.stringify(tracking.dependsOn)}`);
+  report.check(
+    "the migration Job runs before the tracking server rolls out",
+    tracking.dependsOn.includes(migration.address),
+    `${tracking.address} depends_on ${JSON.stringify(tracking.dependsOn)}`,
+  );
   const lb = ctx.deployment.services.filter((s) => s.type === "LoadBalancer" || s.type === "NodePort");
-  report.check("no Service exposes anything outside the cluster (only the Ingress does)", lb.length === 0, lb.length ? lb.map((s) => `${s.name} is ${s.type}`).join(", ") : `${ctx.deployment.services.length} Services, all ClusterIP`);
+  report.check(
+    "no Service exposes anything outside the cluster (only the Ingress does)",
+    lb.length === 0,
+    lb.length ? lb.map((s) => `${s.name} is ${s.type}`).join(", ") : `${ctx.deployment.services.length} Services, all ClusterIP`,
+  );
 }
 
 /** Local ports for a workload's declared container ports. */
@@ -173,7 +230,9 @@ async function portsFor(w: Workload): Promise<Record<string, number>> {
 }
 
 function logProcess(ctx: Ctx, lp: LocalProcess): void {
-  ctx.report.info(`${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")} (env: ${Object.keys(lp.synthesized.env).join(", ")})`);
+  ctx.report.info(
+    `${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")} (env: ${Object.keys(lp.synthesized.env).join(", ")})`,
+  );
   for (const c of lp.changes) ctx.report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
 }
 
@@ -183,18 +242,33 @@ export function imageEnv(ctx: Ctx): Record<string, string> {
 }
 
 /** Renders the MLflow containers (server, migration, gc) and the proxy, with every address swapped. */
-export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy: LocalProcess; migration: LocalProcess; gc: LocalProcess; retention: LocalProcess; dnsRules: AddressRule[] }> {
+export async function render(ctx: Ctx): Promise<{
+  tracking: LocalProcess;
+  proxy: LocalProcess;
+  migration: LocalProcess;
+  gc: LocalProcess;
+  retention: LocalProcess;
+  dnsRules: AddressRule[];
+}> {
   const dep = need(ctx.deployment, "the deployment");
   const wl = need(ctx.workloads, "the workloads");
   const tools = need(ctx.tools, "the tools");
   const config = need(ctx.config, "the configuration");
   const { pg: pgPort, s3: s3Port } = need(ctx.ports, "the local ports");
-  const binaries = { mlflow: tools.mlflow, "/bin/oauth2-proxy": tools.oauth2Proxy, "oauth2-proxy": tools.oauth2Proxy, "mlflow-platform": path.join(path.dirname(tools.python), "mlflow-platform") };
+  const binaries = {
+    mlflow: tools.mlflow,
+    "/bin/oauth2-proxy": tools.oauth2Proxy,
+    "oauth2-proxy": tools.oauth2Proxy,
+    "mlflow-platform": path.join(path.dirname(tools.python), "mlflow-platform"),
+  };
   const trackingPorts = await portsFor(wl.tracking);
   const proxyPorts = await portsFor(wl.proxy);
 
   // In-cluster Service names: a loopback stand-in per Service port that a local process serves.
-  const local: Map<Workload, Record<string, number>> = new Map([[wl.tracking, trackingPorts], [wl.proxy, proxyPorts]]);
+  const local: Map<Workload, Record<string, number>> = new Map([
+    [wl.tracking, trackingPorts],
+    [wl.proxy, proxyPorts],
+  ]);
   const dnsRules: AddressRule[] = [];
   for (const svc of dep.services) {
     for (const p of svc.ports) {
@@ -202,12 +276,16 @@ export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy:
       if (!target) continue;
       const [w, ports] = target;
       const containerPorts = Object.assign({}, ...w.containers.map((c) => c.command.ports ?? {})) as Record<string, number>;
-      const name = typeof p.targetPort === "string" ? p.targetPort : Object.keys(containerPorts).find((k) => containerPorts[k] === p.targetPort);
-      if (!name || ports[name] === undefined) throw new Error(`Service ${svc.name} port ${p.port} targets ${p.targetPort}, which ${w.address} does not declare`);
+      const name =
+        typeof p.targetPort === "string" ? p.targetPort : Object.keys(containerPorts).find((k) => containerPorts[k] === p.targetPort);
+      if (!name || ports[name] === undefined)
+        throw new Error(`Service ${svc.name} port ${p.port} targets ${p.targetPort}, which ${w.address} does not declare`);
       const fwd = await startForwarder("dns", `${serviceNames(svc)[0]}:${p.port}`, ports[name]);
       ctx.forwarders.push(fwd);
       dnsRules.push(serviceRule(svc, p.port, fwd.port));
-      ctx.report.info(`Service ${svc.name}:${p.port} (${serviceNames(svc).join(", ")}) -> ${w.name} port ${name} at ${LOOPBACK}:${ports[name]}, via ${fwd.url}`);
+      ctx.report.info(
+        `Service ${svc.name}:${p.port} (${serviceNames(svc).join(", ")}) -> ${w.name} port ${name} at ${LOOPBACK}:${ports[name]}, via ${fwd.url}`,
+      );
     }
   }
 
@@ -221,7 +299,11 @@ export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy:
   // VPC ranges the load balancer sends from -> the stand-in's loopback address.
   const vpcRules = config.ingress.vpcCidrs.map((cidr) => ({
     why: "addresses the load balancer sends from (the VPC)",
-    apply: (v: string) => v.split(",").map((part) => (part === cidr ? `${LOOPBACK}/32` : part)).join(","),
+    apply: (v: string) =>
+      v
+        .split(",")
+        .map((part) => (part === cidr ? `${LOOPBACK}/32` : part))
+        .join(","),
   }));
   const one_ = (w: Workload) => {
     if (w.containers.length !== 1) throw new Error(`${w.address} has ${w.containers.length} containers; expected one`);
@@ -230,15 +312,27 @@ export async function render(ctx: Ctx): Promise<{ tracking: LocalProcess; proxy:
   };
   // The events Service's stand-in listens already: the tracking server's guard names it as the only webhook destination.
   const eventsRules = await reserveEventsService(ctx);
-  const tracking = dep.render(wl.tracking, one_(wl.tracking), { binaries, ports: trackingPorts, rules: [pg, ...dnsRules, ...eventsRules], extraEnv: mlflowExtra });
+  const tracking = dep.render(wl.tracking, one_(wl.tracking), {
+    binaries,
+    ports: trackingPorts,
+    rules: [pg, ...dnsRules, ...eventsRules],
+    extraEnv: mlflowExtra,
+  });
   const migration = dep.render(wl.migration, one_(wl.migration), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const gc = dep.render(wl.gc, one_(wl.gc), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const proxy = dep.render(wl.proxy, one_(wl.proxy), { binaries, ports: proxyPorts, rules: [...dnsRules, ...vpcRules] });
   // boto3 reads its S3 endpoint from AWS_ENDPOINT_URL_S3 (MLflow's MLFLOW_S3_ENDPOINT_URL is MLflow's own).
-  const retention = dep.render(wl.retention, one_(wl.retention), { binaries, rules: [...dnsRules], extraEnv: {
-    ...mlflowExtra,
-    AWS_ENDPOINT_URL_S3: { value: `http://${LOOPBACK}:${s3Port}`, why: "S3 endpoint of the stand-in, for boto3 (in AWS: the regional endpoint)" },
-  } });
+  const retention = dep.render(wl.retention, one_(wl.retention), {
+    binaries,
+    rules: [...dnsRules],
+    extraEnv: {
+      ...mlflowExtra,
+      AWS_ENDPOINT_URL_S3: {
+        value: `http://${LOOPBACK}:${s3Port}`,
+        why: "S3 endpoint of the stand-in, for boto3 (in AWS: the regional endpoint)",
+      },
+    },
+  });
   for (const lp of [migration, tracking, proxy, gc, retention]) logProcess(ctx, lp);
   return { tracking, proxy, migration, gc, retention, dnsRules };
 }
@@ -248,18 +342,40 @@ export async function databaseAndBucket(ctx: Ctx, procs: { migration: LocalProce
   const uris = postgresUris(procs.migration);
   if (uris.length === 0) throw new Error("the migration Job's command names no PostgreSQL URI");
   const db = uris[0];
-  if (!db.user || !db.password) throw new Error(`the database URI names no user or the password is neither in it nor in PGPASSWORD (${procs.migration.synthesized.env.MLFLOW_BACKEND_STORE_URI ?? ""})`);
+  if (!db.user || !db.password)
+    throw new Error(
+      `the database URI names no user or the password is neither in it nor in PGPASSWORD (${procs.migration.synthesized.env.MLFLOW_BACKEND_STORE_URI ?? ""})`,
+    );
   const ssl = db.sslmode !== null && db.sslmode !== "disable" && db.sslmode !== "allow" && db.sslmode !== "prefer";
-  ctx.pg = await startPostgres(ctx.procs, ctx.runDir, { port: need(ctx.ports, "ports").pg, database: db.database, user: db.user, password: db.password, ssl });
-  report.pass("PostgreSQL started as the stack's URI names it", `${ctx.pg.version}, ${LOOPBACK}:${ctx.pg.port}, database ${db.database}, user ${db.user}, sslmode=${db.sslmode ?? "(none)"}${ssl ? ", TLS on (self-signed), non-TLS TCP logins rejected" : ""}`);
+  ctx.pg = await startPostgres(ctx.procs, ctx.runDir, {
+    port: need(ctx.ports, "ports").pg,
+    database: db.database,
+    user: db.user,
+    password: db.password,
+    ssl,
+  });
+  report.pass(
+    "PostgreSQL started as the stack's URI names it",
+    `${ctx.pg.version}, ${LOOPBACK}:${ctx.pg.port}, database ${db.database}, user ${db.user}, sslmode=${db.sslmode ?? "(none)"}${ssl ? ", TLS on (self-signed), non-TLS TCP logins rejected" : ""}`,
+  );
 
   const dest = s3Uris(procs.tracking);
   if (dest.length === 0) throw new Error("the tracking server's command names no s3:// artifacts destination");
   ctx.bucket = dest[0].bucket;
   ctx.prefix = dest[0].prefix;
   const stackBuckets = Object.values((ctx.json as any).resource?.aws_s3_bucket ?? {}).map((b: any) => b.bucket);
-  report.check("the artifacts destination is the stack's bucket", stackBuckets.includes(ctx.bucket), `s3://${ctx.bucket}/${ctx.prefix}; buckets in the stack: ${stackBuckets.join(", ") || "none"}`);
-  ctx.s3 = await startS3(ctx.procs, need(ctx.tools, "tools").motoServer, ctx.bucket, need(ctx.config, "config").aws.region, need(ctx.ports, "ports").s3);
+  report.check(
+    "the artifacts destination is the stack's bucket",
+    stackBuckets.includes(ctx.bucket),
+    `s3://${ctx.bucket}/${ctx.prefix}; buckets in the stack: ${stackBuckets.join(", ") || "none"}`,
+  );
+  ctx.s3 = await startS3(
+    ctx.procs,
+    need(ctx.tools, "tools").motoServer,
+    ctx.bucket,
+    need(ctx.config, "config").aws.region,
+    need(ctx.ports, "ports").s3,
+  );
   report.pass("S3 stand-in (moto_server) serves the bucket", `${ctx.s3.endpoint}, bucket ${ctx.bucket}`);
 }
 
@@ -268,8 +384,14 @@ export async function migrate(ctx: Ctx, lp: LocalProcess): Promise<void> {
   const r = await ctx.procs.run("migration-job", lp.argv, { env: { ...imageEnv(ctx), ...lp.env }, timeoutMs: 180_000 });
   const logFile = path.join(ctx.procs.logDir, "migration-job.log");
   if (r.code !== 0) throw new Error(`the migration Job's command exited ${r.code}:\n${tail(logFile)}`);
-  const version = need(ctx.pg, "postgres").sql("select version_num from alembic_version", need(postgresUris(lp)[0], "db").database).trim();
-  ctx.report.check("the migration Job's command created the schema", /^[0-9a-f]+$/.test(version), `exit 0 in ${((Date.now() - started) / 1000).toFixed(1)} s, alembic_version ${version}`);
+  const version = need(ctx.pg, "postgres")
+    .sql("select version_num from alembic_version", need(postgresUris(lp)[0], "db").database)
+    .trim();
+  ctx.report.check(
+    "the migration Job's command created the schema",
+    /^[0-9a-f]+$/.test(version),
+    `exit 0 in ${((Date.now() - started) / 1000).toFixed(1)} s, alembic_version ${version}`,
+  );
 }
 
 export async function startTracking(ctx: Ctx, lp: LocalProcess): Promise<void> {
@@ -280,7 +402,10 @@ export async function startTracking(ctx: Ctx, lp: LocalProcess): Promise<void> {
   // Generous: on a shared 2-core machine under load the first start takes minutes (not a figure we assert).
   await waitForHttp(`http://${LOOPBACK}:${port}/health`, proc, 300_000, 200);
   const version = await request(`http://${LOOPBACK}:${port}/version`, { caller: "probe" });
-  ctx.report.pass("tracking server is healthy (kubelet-style probe on /health)", `${LOOPBACK}:${port}, version ${version.body.trim()}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  ctx.report.pass(
+    "tracking server is healthy (kubelet-style probe on /health)",
+    `${LOOPBACK}:${port}, version ${version.body.trim()}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 export async function startProxy(ctx: Ctx, lp: LocalProcess): Promise<void> {
@@ -309,5 +434,8 @@ export async function startProxy(ctx: Ctx, lp: LocalProcess): Promise<void> {
   ctx.publicCertificate = selfSignedCertificate(path.join(ctx.runDir, "tls"), publicHost);
   ctx.albHttps = await startForwarder("alb", publicHost, port, ctx.publicCertificate);
   ctx.forwarders.push(ctx.albHttps);
-  ctx.report.pass("oauth2-proxy is ready (/ping, /ready)", `${LOOPBACK}:${port} (metrics ${LOOPBACK}:${metricsPort}); load balancer stand-in for https://${route.host} at ${ctx.alb.url} (TLS terminated) and ${ctx.albHttps.url} (TLS, self-signed certificate for ${publicHost})`);
+  ctx.report.pass(
+    "oauth2-proxy is ready (/ping, /ready)",
+    `${LOOPBACK}:${port} (metrics ${LOOPBACK}:${metricsPort}); load balancer stand-in for https://${route.host} at ${ctx.alb.url} (TLS terminated) and ${ctx.albHttps.url} (TLS, self-signed certificate for ${publicHost})`,
+  );
 }

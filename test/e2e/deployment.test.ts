@@ -18,10 +18,13 @@ const json: StackJson = {
     aws_db_instance: { db: { port: 5432, db_name: "mlflow" } },
     kubernetes_secret_v1: {
       db: { metadata: { name: "db", namespace: "ns" }, data: { username: "mlflow", password: "${random_password.db.result}" } },
-      cookie: { metadata: { name: "cookie", namespace: "ns" }, data: { secret: "${replace(random_bytes.seed.base64, \"/[+]/\", \"-\")}" } },
+      cookie: { metadata: { name: "cookie", namespace: "ns" }, data: { secret: '${replace(random_bytes.seed.base64, "/[+]/", "-")}' } },
     },
     kubernetes_service_v1: {
-      svc: { metadata: { name: "tracking", namespace: "ns" }, spec: { selector: { app: "tracking" }, port: [{ port: 5000, target_port: "http" }] } },
+      svc: {
+        metadata: { name: "tracking", namespace: "ns" },
+        spec: { selector: { app: "tracking" }, port: [{ port: 5000, target_port: "http" }] },
+      },
     },
     kubernetes_deployment_v1: {
       server: {
@@ -30,23 +33,47 @@ const json: StackJson = {
           template: {
             metadata: { labels: { app: "tracking" } },
             spec: {
-              container: [{
-                name: "server",
-                image: "img:1",
-                command: ["server"],
-                args: ["--host", "0.0.0.0", "--port", "5000", "--db", "$(DB_URI)", "--dest", "s3://${aws_s3_bucket.artifacts.bucket}/prefix", "--dir", "/var/run/prom",
-                  "--allowed-hosts", "tracking.ns.svc:5000,mlflow.example.com", "--token-file", "/etc/cookie/secret"],
-                env: [
-                  { name: "DB_USER", value_from: { secret_key_ref: { name: "db", key: "username" } } },
-                  { name: "PGPASSWORD", value_from: { secret_key_ref: { name: "db", key: "password" } } },
-                  { name: "DB_URI", value: "postgresql+psycopg2://$(DB_USER)@${aws_db_instance.db.address}:5432/mlflow?sslmode=require" },
-                  { name: "SELF", value: "http://tracking.ns.svc.cluster.local:5000/api" },
-                  { name: "HOME", value: "/tmp" },
-                ],
-                port: [{ name: "http", container_port: 5000 }],
-                volume_mount: [{ name: "tmp", mount_path: "/tmp" }, { name: "prom", mount_path: "/var/run/prom" }, { name: "cookie", mount_path: "/etc/cookie" }],
-              }],
-              volume: [{ name: "tmp", empty_dir: {} }, { name: "prom", empty_dir: {} }, { name: "cookie", secret: { secret_name: "cookie" } }],
+              container: [
+                {
+                  name: "server",
+                  image: "img:1",
+                  command: ["server"],
+                  args: [
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    "5000",
+                    "--db",
+                    "$(DB_URI)",
+                    "--dest",
+                    "s3://${aws_s3_bucket.artifacts.bucket}/prefix",
+                    "--dir",
+                    "/var/run/prom",
+                    "--allowed-hosts",
+                    "tracking.ns.svc:5000,mlflow.example.com",
+                    "--token-file",
+                    "/etc/cookie/secret",
+                  ],
+                  env: [
+                    { name: "DB_USER", value_from: { secret_key_ref: { name: "db", key: "username" } } },
+                    { name: "PGPASSWORD", value_from: { secret_key_ref: { name: "db", key: "password" } } },
+                    { name: "DB_URI", value: "postgresql+psycopg2://$(DB_USER)@${aws_db_instance.db.address}:5432/mlflow?sslmode=require" },
+                    { name: "SELF", value: "http://tracking.ns.svc.cluster.local:5000/api" },
+                    { name: "HOME", value: "/tmp" },
+                  ],
+                  port: [{ name: "http", container_port: 5000 }],
+                  volume_mount: [
+                    { name: "tmp", mount_path: "/tmp" },
+                    { name: "prom", mount_path: "/var/run/prom" },
+                    { name: "cookie", mount_path: "/etc/cookie" },
+                  ],
+                },
+              ],
+              volume: [
+                { name: "tmp", empty_dir: {} },
+                { name: "prom", empty_dir: {} },
+                { name: "cookie", secret: { secret_name: "cookie" } },
+              ],
             },
           },
         },
@@ -80,14 +107,21 @@ describe("running a synthesized container locally", () => {
     const tmp = path.join(mounts, "server-server", "tmp");
     expect(local.argv).toEqual([
       "/opt/bin/server",
-      "--host", "127.0.0.1",
-      "--port", "40001",
-      "--db", "postgresql+psycopg2://mlflow@127.0.0.1:40002/mlflow?sslmode=require",
-      "--dest", "s3://team-dev-artifacts/prefix",
-      "--dir", path.join(mounts, "server-server", "var/run/prom"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "40001",
+      "--db",
+      "postgresql+psycopg2://mlflow@127.0.0.1:40002/mlflow?sslmode=require",
+      "--dest",
+      "s3://team-dev-artifacts/prefix",
+      "--dir",
+      path.join(mounts, "server-server", "var/run/prom"),
       // Accepted Host headers are not addresses the process connects to: untouched.
-      "--allowed-hosts", "tracking.ns.svc:5000,mlflow.example.com",
-      "--token-file", path.join(mounts, "server-server", "etc/cookie/secret"),
+      "--allowed-hosts",
+      "tracking.ns.svc:5000,mlflow.example.com",
+      "--token-file",
+      path.join(mounts, "server-server", "etc/cookie/secret"),
     ]);
     expect(local.env.SELF).toBe("http://127.0.0.1:40003/api");
     expect(local.env.HOME).toBe(tmp);
@@ -106,7 +140,20 @@ describe("running a synthesized container locally", () => {
 
   it("records every change, with secrets masked", () => {
     const where = local.changes.map((c) => c.where);
-    expect(where).toEqual(expect.arrayContaining(["argv[0]", "argv[2]", "argv[4]", "argv[6]", "argv[10]", "argv[14]", "env DB_URI", "env SELF", "env HOME", "env MLFLOW_S3_ENDPOINT_URL"]));
+    expect(where).toEqual(
+      expect.arrayContaining([
+        "argv[0]",
+        "argv[2]",
+        "argv[4]",
+        "argv[6]",
+        "argv[10]",
+        "argv[14]",
+        "env DB_URI",
+        "env SELF",
+        "env HOME",
+        "env MLFLOW_S3_ENDPOINT_URL",
+      ]),
+    );
     expect(where).not.toContain("argv[12]"); // --allowed-hosts
     expect(JSON.stringify(local.changes)).not.toContain(password);
     expect(JSON.stringify(local.synthesized)).not.toContain(password);
@@ -116,18 +163,29 @@ describe("running a synthesized container locally", () => {
   });
 
   it("parses the database and bucket the command names", () => {
-    expect(postgresUris(local)).toEqual([expect.objectContaining({ user: "mlflow", password, host: "127.0.0.1", port: 40002, database: "mlflow", sslmode: "require" })]);
+    expect(postgresUris(local)).toEqual([
+      expect.objectContaining({ user: "mlflow", password, host: "127.0.0.1", port: 40002, database: "mlflow", sslmode: "require" }),
+    ]);
     expect(s3Uris(local)).toEqual([{ bucket: "team-dev-artifacts", prefix: "prefix" }]);
   });
 
   it("refuses a Secret the stack does not create and the harness was not given", () => {
-    expect(() => dep.secretValue("operator-made", "key")).toThrow(/Secret "operator-made" key "key" is referenced, but the stack does not create that Secret/);
+    expect(() => dep.secretValue("operator-made", "key")).toThrow(
+      /Secret "operator-made" key "key" is referenced, but the stack does not create that Secret/,
+    );
   });
 
   it("refuses to run with a Terraform expression left unreplaced (an address outside a PostgreSQL URI)", () => {
-    const c = { ...w.containers[0], command: { ...w.containers[0].command, env: [...w.containers[0].command.env, { name: "PGHOST", value: "${aws_db_instance.db.address}" }] } };
-    expect(() => dep.render(w, c, { binaries: { server: "/opt/bin/server" }, ports: { http: 1 }, rules: [postgresRule("127.0.0.1", 2)] }))
-      .toThrow(/could not replace with a local value: env PGHOST = \$\{aws_db_instance\.db\.address\}/);
+    const c = {
+      ...w.containers[0],
+      command: {
+        ...w.containers[0].command,
+        env: [...w.containers[0].command.env, { name: "PGHOST", value: "${aws_db_instance.db.address}" }],
+      },
+    };
+    expect(() =>
+      dep.render(w, c, { binaries: { server: "/opt/bin/server" }, ports: { http: 1 }, rules: [postgresRule("127.0.0.1", 2)] }),
+    ).toThrow(/could not replace with a local value: env PGHOST = \$\{aws_db_instance\.db\.address\}/);
   });
 
   it("refuses a container without a command (the image's entrypoint is not in the stack)", () => {
@@ -143,13 +201,15 @@ describe("Terraform values", () => {
     expect(tf.string("${random_password.db.result}")).toBe(tf.string("${random_password.db.result}"));
     expect(() => tf.string("${aws_db_instance.db.address}")).toThrow(/address is not set literally on aws_db_instance\.db/);
     expect(() => tf.string("${aws_iam_role.none.arn}")).toThrow(/not in the synthesized stack/);
-    expect(() => tf.string("${jsonencode(aws_s3_bucket.artifacts.bucket)}")).toThrow(/function jsonencode\(\) in .* has no local implementation/);
+    expect(() => tf.string("${jsonencode(aws_s3_bucket.artifacts.bucket)}")).toThrow(
+      /function jsonencode\(\) in .* has no local implementation/,
+    );
   });
 
   it("evaluates replace() with a regular expression, as Terraform does", () => {
     const tf = new TerraformValues(json, () => undefined);
-    expect(tf.string("${replace(replace(\"a+b/c+\", \"/[+]/\", \"-\"), \"/[/]/\", \"_\")}")).toBe("a-b_c-");
-    expect(tf.string("${lower(\"AbC\")}")).toBe("abc");
+    expect(tf.string('${replace(replace("a+b/c+", "/[+]/", "-"), "/[/]/", "_")}')).toBe("a-b_c-");
+    expect(tf.string('${lower("AbC")}')).toBe("abc");
   });
 
   it("generates random_password values within the requested character sets", () => {
@@ -174,8 +234,12 @@ describe("address rules", () => {
 
   it("points every PostgreSQL URI at the local database, keeping user, database and options", () => {
     const r = postgresRule("127.0.0.1", 7);
-    expect(r.apply("postgresql+psycopg2://u@db.example:5432/mlflow?sslmode=require", { envName: "U" })).toBe("postgresql+psycopg2://u@127.0.0.1:7/mlflow?sslmode=require");
+    expect(r.apply("postgresql+psycopg2://u@db.example:5432/mlflow?sslmode=require", { envName: "U" })).toBe(
+      "postgresql+psycopg2://u@127.0.0.1:7/mlflow?sslmode=require",
+    );
     expect(r.apply("postgres://db.example/mlflow", { envName: "U" })).toBe("postgres://127.0.0.1:7/mlflow");
-    expect(r.apply("postgresql://u@${aws_db_instance.x.address}:${aws_db_instance.x.port}/db", { envName: "U" })).toBe("postgresql://u@127.0.0.1:7/db");
+    expect(r.apply("postgresql://u@${aws_db_instance.x.address}:${aws_db_instance.x.port}/db", { envName: "U" })).toBe(
+      "postgresql://u@127.0.0.1:7/db",
+    );
   });
 });

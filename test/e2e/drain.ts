@@ -38,7 +38,8 @@ export function proxyStopSpec(ctx: Ctx): ProxyStopSpec {
   const podSpec = one(one(one(proxy.raw.spec)?.template)?.spec) ?? {};
   const container = many(podSpec.container)[0] ?? {};
   const preStop = one(one(one(container.lifecycle)?.pre_stop)?.exec)?.command;
-  if (!Array.isArray(preStop) || preStop.length === 0) throw new Error(`${proxy.address} has no preStop exec command: nothing holds SIGTERM back while the load balancer deregisters the pod`);
+  if (!Array.isArray(preStop) || preStop.length === 0)
+    throw new Error(`${proxy.address} has no preStop exec command: nothing holds SIGTERM back while the load balancer deregisters the pod`);
   const grace = Number(podSpec.termination_grace_period_seconds);
   const ingresses = Object.values(json.resource?.kubernetes_ingress_v1 ?? {}) as any[];
   const attrs = String(one(ingresses[0]?.metadata)?.annotations?.["alb.ingress.kubernetes.io/target-group-attributes"] ?? "");
@@ -59,10 +60,19 @@ class TargetGroup {
     this.server = http.createServer((req, res) => {
       const now = Date.now();
       const live = [...this.targets.entries()].filter(([, t]) => t.until === undefined || now < t.until);
-      if (live.length === 0) { res.writeHead(503).end("no target"); return; }
+      if (live.length === 0) {
+        res.writeHead(503).end("no target");
+        return;
+      }
       const [port, t] = live[this.next++ % live.length];
       t.served++;
-      const headers = { ...req.headers, host: this.publicHost, "x-forwarded-proto": "https", "x-forwarded-port": "443", "x-forwarded-for": req.socket.remoteAddress };
+      const headers = {
+        ...req.headers,
+        host: this.publicHost,
+        "x-forwarded-proto": "https",
+        "x-forwarded-port": "443",
+        "x-forwarded-for": req.socket.remoteAddress,
+      };
       const up = http.request({ host: LOOPBACK, port, method: req.method, path: req.url, headers, agent: false }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
@@ -77,11 +87,20 @@ class TargetGroup {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  register(port: number): void { this.targets.set(port, { served: 0 }); }
+  register(port: number): void {
+    this.targets.set(port, { served: 0 });
+  }
   /** Deregisters `port`; it keeps receiving new requests for `lingerMs` (the ALB's propagation). */
-  deregister(port: number, lingerMs: number): void { this.targets.get(port)!.until = Date.now() + lingerMs; }
-  served(port: number): number { return this.targets.get(port)?.served ?? 0; }
-  close(): Promise<void> { this.server.closeAllConnections(); return new Promise((r) => this.server.close(() => r())); }
+  deregister(port: number, lingerMs: number): void {
+    this.targets.get(port)!.until = Date.now() + lingerMs;
+  }
+  served(port: number): number {
+    return this.targets.get(port)?.served ?? 0;
+  }
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
 }
 
 /** Requests flowing through `url` from `parallel` clients until stopped: counts answers and failures. */
@@ -89,19 +108,25 @@ function load(url: string, token: string, parallel: number): { stop(): Promise<{
   let running = true;
   let ok = 0;
   const failures: string[] = [];
-  const one_ = () => new Promise<void>((resolve) => {
-    const req = http.request(url, { headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (c) => { body += c; });
-      res.on("end", () => {
-        if (res.statusCode === 200) ok++;
-        else failures.push(`${res.statusCode} ${body.slice(0, 80)}`);
+  const one_ = () =>
+    new Promise<void>((resolve) => {
+      const req = http.request(url, { headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c) => {
+          body += c;
+        });
+        res.on("end", () => {
+          if (res.statusCode === 200) ok++;
+          else failures.push(`${res.statusCode} ${body.slice(0, 80)}`);
+          resolve();
+        });
+      });
+      req.on("error", (e) => {
+        failures.push(e.message);
         resolve();
       });
+      req.end();
     });
-    req.on("error", (e) => { failures.push(e.message); resolve(); });
-    req.end();
-  });
   const loops = Array.from({ length: parallel }, async () => {
     while (running) {
       await one_();
@@ -119,7 +144,11 @@ function load(url: string, token: string, parallel: number): { stop(): Promise<{
 
 /** A second proxy replica: the same rendered command, on its own ports. */
 function replicaOf(lp: LocalProcess, ports: Record<string, number>): { argv: string[]; env: Record<string, string> } {
-  const swap = (v: string) => Object.entries(lp.ports).reduce((s, [name, p]) => s.replace(new RegExp(`${LOOPBACK.replace(/\./g, "\\.")}:${p}(?!\\d)`, "g"), `${LOOPBACK}:${ports[name]}`), v);
+  const swap = (v: string) =>
+    Object.entries(lp.ports).reduce(
+      (s, [name, p]) => s.replace(new RegExp(`${LOOPBACK.replace(/\./g, "\\.")}:${p}(?!\\d)`, "g"), `${LOOPBACK}:${ports[name]}`),
+      v,
+    );
   return { argv: lp.argv.map(swap), env: Object.fromEntries(Object.entries(lp.env).map(([k, v]) => [k, swap(v)])) };
 }
 
@@ -127,7 +156,10 @@ function exited(m: Managed, timeoutMs: number): Promise<boolean> {
   if (m.exit) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);
-    m.child.once("exit", () => { clearTimeout(timer); resolve(true); });
+    m.child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
   });
 }
 
@@ -196,7 +228,7 @@ export async function proxyDrain(ctx: Ctx): Promise<void> {
     const preStopCode = await runPreStop(spec.preStop);
     const afterDeregistration = group.served(b.port) - before;
     process.kill(b.m.pid, "SIGTERM");
-    const stopped = await exited(b.m, (spec.terminationGracePeriodSeconds * 1000) - (Date.now() - t0));
+    const stopped = await exited(b.m, spec.terminationGracePeriodSeconds * 1000 - (Date.now() - t0));
     const stopSeconds = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 1000));
     const drained = await flow.stop();

@@ -21,12 +21,23 @@ export async function internalErrors(ctx: Ctx): Promise<void> {
     "/ajax-api/2.0/mlflow-artifacts/artifacts/0/no-such-run/artifacts/model/MLmodel",
   ]) {
     const r = await request(`${base}${p}`, { headers: { Authorization: `Bearer ${token}` } });
-    report.check(`a missing artifact through the proxy answers 404 (not 500): ${p.split("/")[1]}`, r.status === 404, `GET ${p}: ${r.status} ${r.body.slice(0, 160)}`);
+    report.check(
+      `a missing artifact through the proxy answers 404 (not 500): ${p.split("/")[1]}`,
+      r.status === 404,
+      `GET ${p}: ${r.status} ${r.body.slice(0, 160)}`,
+    );
     const found = leaks(r.body);
-    report.check("its body names no bucket, account id or storage detail", found.length === 0, found.length ? `body holds ${found.join(", ")}: ${r.body.slice(0, 200)}` : `body: ${r.body.slice(0, 160)}`);
+    report.check(
+      "its body names no bucket, account id or storage detail",
+      found.length === 0,
+      found.length ? `body holds ${found.join(", ")}: ${r.body.slice(0, 200)}` : `body: ${r.body.slice(0, 160)}`,
+    );
     const reference = /reference ([0-9a-f]{12})/.exec(r.body)?.[1];
     const log = fs.readFileSync(need(ctx.tracking, "the tracking server").proc.logFile, "utf8");
-    report.check("the server's log keeps the original under the reference the answer names", !!reference && log.includes(`reference ${reference}`) && log.includes(bucket),
-      reference ? `reference ${reference}` : "no reference in the answer");
+    report.check(
+      "the server's log keeps the original under the reference the answer names",
+      !!reference && log.includes(`reference ${reference}`) && log.includes(bucket),
+      reference ? `reference ${reference}` : "no reference in the answer",
+    );
   }
 }

@@ -25,9 +25,30 @@ import { modelImage, modelServer } from "./serving";
 import { inferenceObservability } from "./inference";
 import { fuzzModelServer } from "./fuzz";
 import { releasePipeline } from "./release";
-import { eventsByWebhook, eventsFuzz, eventsHostileInput, eventsProcesses, eventsRefusals, eventsRestart, startRegistryEvents, stopEventsStandIns, webhookDestinations } from "./registry-events";
+import {
+  eventsByWebhook,
+  eventsFuzz,
+  eventsHostileInput,
+  eventsProcesses,
+  eventsRefusals,
+  eventsRestart,
+  startRegistryEvents,
+  stopEventsStandIns,
+  webhookDestinations,
+} from "./registry-events";
 import { internalErrors } from "./errors";
-import { artifactsInBucket, browserSignIn, garbageCollection, metrics, negativeChecks, onlyThroughProxy, registry, serve, signIn, train } from "./workflow";
+import {
+  artifactsInBucket,
+  browserSignIn,
+  garbageCollection,
+  metrics,
+  negativeChecks,
+  onlyThroughProxy,
+  registry,
+  serve,
+  signIn,
+  train,
+} from "./workflow";
 
 async function main(): Promise<number> {
   const report = new Report();
@@ -38,7 +59,8 @@ async function main(): Promise<number> {
   console.log(`mlflow-platform end-to-end run; logs and synthesized stack in ${runDir}`);
 
   let rendered: Awaited<ReturnType<typeof render>> | undefined;
-  const processes = (): LocalProcess[] => (rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention, ...eventsProcesses()] : []);
+  const processes = (): LocalProcess[] =>
+    rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention, ...eventsProcesses()] : [];
   const r = () => {
     if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
     return rendered;
@@ -47,7 +69,12 @@ async function main(): Promise<number> {
     ["Tools (installed or reused, pinned versions)", () => tools(ctx)],
     ["OpenID provider (mockoidc)", () => identityProvider(ctx)],
     ["Synthesize the dev stack (local test profile) and read its workloads", () => synthesize(ctx)],
-    ["Render the workloads' commands for loopback", async () => { rendered = await render(ctx); }],
+    [
+      "Render the workloads' commands for loopback",
+      async () => {
+        rendered = await render(ctx);
+      },
+    ],
     ["PostgreSQL and S3 stand-ins, as the commands name them", () => databaseAndBucket(ctx, r())],
     ["Migration Job's command (before the server, as the stack orders it)", () => migrate(ctx, r().migration)],
     ["Tracking server Deployment's command", () => startTracking(ctx, r().tracking)],
@@ -63,25 +90,46 @@ async function main(): Promise<number> {
     ["3a. Registry events service's command, with Slack, Discord, GitHub and SMTP stand-ins", () => startRegistryEvents(ctx, r().dnsRules)],
     ["3b. Registry events: MLflow's webhooks reach every channel exactly once", () => eventsByWebhook(ctx)],
     ["3c. Registry events: forged, replayed and altered deliveries are refused", () => eventsRefusals(ctx)],
-    ["3c-2. Registry events: a state set ahead, a line break, channel markup and oversized bodies from a signed-in user", () => eventsHostileInput(ctx)],
-    ["3c-3. MLflow's webhook API: only the events service can make MLflow post registry events, and only to itself", () => webhookDestinations(ctx)],
+    [
+      "3c-2. Registry events: a state set ahead, a line break, channel markup and oversized bodies from a signed-in user",
+      () => eventsHostileInput(ctx),
+    ],
+    [
+      "3c-3. MLflow's webhook API: only the events service can make MLflow post registry events, and only to itself",
+      () => webhookDestinations(ctx),
+    ],
     ["3c-4. Registry events: schema-driven fuzzing (Schemathesis) of the running service, then it still notifies", () => eventsFuzz(ctx)],
-    ["3d. Registry events: stopped while a version is created and staged, each event exactly once after the restart", () => eventsRestart(ctx)],
+    [
+      "3d. Registry events: stopped while a version is created and staged, each event exactly once after the restart",
+      () => eventsRestart(ctx),
+    ],
     ["3e. Registry tool: gates, approval by a second identity, promotion, rollback, history", () => registryGatesFlow(ctx)],
     ["4. Model serving from models:/<name>@production", () => serve(ctx)],
     ["4a. Model image: build context from models:/<name>/1, the Dockerfile's steps into a directory", () => modelImage(ctx)],
     ["4b. ModelEndpoint's command: /predict, /invocations, limits, bad input, metrics, logs, shutdown", () => modelServer(ctx)],
     ["4b'. Schema-driven fuzzing of the ModelEndpoint's command against its OpenAPI document (Schemathesis)", () => fuzzModelServer(ctx)],
-    ["4c. Inference observability: logged inputs under obfuscation rules, the drift CronJob's command, the sink down", () => inferenceObservability(ctx, r().dnsRules)],
-    ["4d. Model release pipeline's scripts in order: resolve, gates, image contents, release change, smoke test, record, rollback", () => releasePipeline(ctx)],
+    [
+      "4c. Inference observability: logged inputs under obfuscation rules, the drift CronJob's command, the sink down",
+      () => inferenceObservability(ctx, r().dnsRules),
+    ],
+    [
+      "4d. Model release pipeline's scripts in order: resolve, gates, image contents, release change, smoke test, record, rollback",
+      () => releasePipeline(ctx),
+    ],
     ["5. Metrics of the tracking server and the proxy", () => metrics(ctx)],
     ["Runtime: tracking server memory (PSS of the pod's processes) vs its limit", () => memory(ctx)],
     ["Runtime: kept-alive vs fresh-connection latency", () => keepAliveLatency(ctx)],
     ["Runtime: a proxy pod drains before it stops (SIGTERM while requests flow)", () => proxyDrain(ctx)],
     ["6. Garbage collection CronJob's command", () => garbageCollection(ctx, r().gc)],
-    ["7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)", () => retention(ctx, r().retention)],
+    [
+      "7. Model retention CronJob's command (N newest + alias holders kept, the rest tagged for archival)",
+      () => retention(ctx, r().retention),
+    ],
     ["8. MLproject: mlflow run examples -e train --env-manager local, through the proxy", () => mlflowRunProject(ctx)],
-    ["9. Training pipeline: the WorkflowTemplate's steps in order, as the pipeline's service account (projected token)", () => trainingPipeline(ctx)],
+    [
+      "9. Training pipeline: the WorkflowTemplate's steps in order, as the pipeline's service account (projected token)",
+      () => trainingPipeline(ctx),
+    ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
@@ -112,15 +160,22 @@ async function main(): Promise<number> {
     const times = await procs.stopAll();
     const left = procs.survivors();
     const slow = times.filter((t) => t.ms >= 500).map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s`);
-    report.check("every process the harness started has stopped", left.length === 0,
-      left.length ? `still running: ${left.join(", ")}` : `${times.length} process groups gone${slow.length ? ` (slowest: ${slow.join(", ")})` : ""}`);
+    report.check(
+      "every process the harness started has stopped",
+      left.length === 0,
+      left.length
+        ? `still running: ${left.join(", ")}`
+        : `${times.length} process groups gone${slow.length ? ` (slowest: ${slow.join(", ")})` : ""}`,
+    );
   }
   if (procs.interrupted) report.fail("run", `interrupted by ${procs.interrupted}`);
   // A failed run keeps its logs, data and synthesized stack for inspection; a passing one cleans up
   // (E2E_KEEP=1 keeps it anyway).
   const keep = report.failed > 0 || process.env.E2E_KEEP === "1";
   if (!keep) fs.rmSync(runDir, { recursive: true, force: true });
-  report.info(`total ${report.seconds().toFixed(1)} s; ${keep ? `logs in ${path.join(runDir, "logs")}` : `run directory ${runDir} removed (E2E_KEEP=1 keeps it)`}`);
+  report.info(
+    `total ${report.seconds().toFixed(1)} s; ${keep ? `logs in ${path.join(runDir, "logs")}` : `run directory ${runDir} removed (E2E_KEEP=1 keeps it)`}`,
+  );
   if (report.failures.length > 0) {
     console.log("\nFailures:");
     for (const f of report.failures) console.log(`  - ${f.split("\n")[0]}`);
@@ -131,7 +186,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err) => {
     console.error(err);
     console.log("\n0 passed, 1 failed");

@@ -32,7 +32,11 @@ export function processGroupPss(pgid: number): { pid: number; comm: string; pssK
       const rollup = fs.readFileSync(`/proc/${entry}/smaps_rollup`, "utf8");
       const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
       const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
-      const comm = cmdline.slice(0, 4).map((a) => a.split("/").pop()).join(" ").slice(0, 60);
+      const comm = cmdline
+        .slice(0, 4)
+        .map((a) => a.split("/").pop())
+        .join(" ")
+        .slice(0, 60);
       out.push({ pid: Number(entry), comm, pssKb: pss ? Number(pss[1]) : 0 });
     } catch {
       // the process ended while we looked
@@ -120,18 +124,23 @@ export async function keepAliveLatency(ctx: Ctx): Promise<void> {
   const clientKept = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const directKept = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    const m = await interleaved({
-      // Through the load balancer stand-in and the proxy: MLflow's /health (the proxy's pool to MLflow is
-      // kept alive), and the proxy's own /ping (no upstream): the difference is the leg to MLflow.
-      viaProxy: () => timeOne(`${albUrl}/health`, { Authorization: `Bearer ${token}` }, clientKept),
-      proxyOnly: () => timeOne(`${albUrl}/ping`, {}, clientKept),
-      // Straight to MLflow: a new TCP connection per request, and one kept-alive connection.
-      fresh: () => timeOne(direct, {}, false),
-      kept: () => timeOne(direct, {}, directKept),
-    }, n);
+    const m = await interleaved(
+      {
+        // Through the load balancer stand-in and the proxy: MLflow's /health (the proxy's pool to MLflow is
+        // kept alive), and the proxy's own /ping (no upstream): the difference is the leg to MLflow.
+        viaProxy: () => timeOne(`${albUrl}/health`, { Authorization: `Bearer ${token}` }, clientKept),
+        proxyOnly: () => timeOne(`${albUrl}/ping`, {}, clientKept),
+        // Straight to MLflow: a new TCP connection per request, and one kept-alive connection.
+        fresh: () => timeOne(direct, {}, false),
+        kept: () => timeOne(direct, {}, directKept),
+      },
+      n,
+    );
     const upstreamLeg = m.viaProxy - m.proxyOnly;
     const f = (x: number) => `${x.toFixed(1)} ms`;
-    ctx.report.info(`  median of ${n} interleaved rounds: MLflow direct fresh ${f(m.fresh)}, kept-alive ${f(m.kept)}; through the proxy ${f(m.viaProxy)}, the proxy alone (/ping) ${f(m.proxyOnly)}, so the kept-alive leg to MLflow ${f(upstreamLeg)}`);
+    ctx.report.info(
+      `  median of ${n} interleaved rounds: MLflow direct fresh ${f(m.fresh)}, kept-alive ${f(m.kept)}; through the proxy ${f(m.viaProxy)}, the proxy alone (/ping) ${f(m.proxyOnly)}, so the kept-alive leg to MLflow ${f(upstreamLeg)}`,
+    );
     ctx.report.check(
       `MLflow answers a kept-alive connection within ${KEEPALIVE_MARGIN_MS} ms of a fresh one`,
       m.kept <= m.fresh + KEEPALIVE_MARGIN_MS,

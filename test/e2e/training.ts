@@ -24,7 +24,12 @@ import { claims } from "./services/oidc";
 
 const API = "/api/2.0/mlflow";
 
-interface StepResult { step: string; code: number | null; output: string; outputs: Record<string, string> }
+interface StepResult {
+  step: string;
+  code: number | null;
+  output: string;
+  outputs: Record<string, string>;
+}
 
 /** The local chart values of the training pipeline's release: the WorkflowTemplate and CronWorkflow. */
 export function trainingResources(stackJson: any): any[] {
@@ -45,8 +50,11 @@ function configMapData(stackJson: any, name: string): Record<string, string> {
 function userEnv(ctx: Ctx, token: string, home: string): Record<string, string> {
   const tools = need(ctx.tools, "tools");
   return {
-    PATH: `${path.dirname(tools.python)}:/usr/local/bin:/usr/bin:/bin`, HOME: home, LANG: "C.UTF-8",
-    MLFLOW_TRACKING_URI: need(ctx.alb, "the load balancer stand-in").url, MLFLOW_TRACKING_TOKEN: token,
+    PATH: `${path.dirname(tools.python)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: home,
+    LANG: "C.UTF-8",
+    MLFLOW_TRACKING_URI: need(ctx.alb, "the load balancer stand-in").url,
+    MLFLOW_TRACKING_TOKEN: token,
   };
 }
 
@@ -58,19 +66,48 @@ export async function mlflowRunProject(ctx: Ctx): Promise<void> {
   const outDir = path.join(ctx.runDir, "mlproject-outputs");
   fs.mkdirSync(home, { recursive: true });
   const started = Date.now();
-  const r = await ctx.procs.run("mlflow-run-train", [tools.mlflow, "run", path.join(ctx.repoRoot, "examples"), "-e", "train", "--env-manager", "local",
-    "--experiment-name", "iris-mlproject", "-P", "lr=0.05", "-P", "epochs=10", "-P", `outputs_dir=${outDir}`],
-  { env: userEnv(ctx, need(ctx.token, "the user's token"), home), cwd: home, timeoutMs: 300_000 });
+  const r = await ctx.procs.run(
+    "mlflow-run-train",
+    [
+      tools.mlflow,
+      "run",
+      path.join(ctx.repoRoot, "examples"),
+      "-e",
+      "train",
+      "--env-manager",
+      "local",
+      "--experiment-name",
+      "iris-mlproject",
+      "-P",
+      "lr=0.05",
+      "-P",
+      "epochs=10",
+      "-P",
+      `outputs_dir=${outDir}`,
+    ],
+    { env: userEnv(ctx, need(ctx.token, "the user's token"), home), cwd: home, timeoutMs: 300_000 },
+  );
   if (r.code !== 0) throw new Error(`mlflow run exited ${r.code}:\n${tail(path.join(ctx.procs.logDir, "mlflow-run-train.log"))}`);
   const runId = fs.readFileSync(path.join(outDir, "run_id"), "utf8").trim();
-  report.pass("mlflow run examples -e train --env-manager local succeeded through the proxy", `run ${runId}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const run = (await json<any>(`${ctx.alb!.url}${API}/runs/get?run_id=${runId}`, { headers: { Authorization: `Bearer ${ctx.token}` } })).run;
+  report.pass(
+    "mlflow run examples -e train --env-manager local succeeded through the proxy",
+    `run ${runId}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  const run = (await json<any>(`${ctx.alb!.url}${API}/runs/get?run_id=${runId}`, { headers: { Authorization: `Bearer ${ctx.token}` } }))
+    .run;
   const tags = Object.fromEntries((run.data.tags ?? []).map((t: any) => [t.key, t.value]));
   const params = Object.fromEntries((run.data.params ?? []).map((t: any) => [t.key, t.value]));
   const sha = execFileSync("git", ["-C", ctx.repoRoot, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
-  report.check("the run records the source commit and the entry point", tags["mlflow.source.git.commit"] === sha && tags["mlflow.project.entryPoint"] === "train",
-    `mlflow.source.git.commit=${tags["mlflow.source.git.commit"]} (HEAD ${sha}), mlflow.project.entryPoint=${tags["mlflow.project.entryPoint"]}, mlflow.project.env=${tags["mlflow.project.env"]}, mlflow.source.type=${tags["mlflow.source.type"]}`);
-  report.check("the entry point's parameters are the run's params", params.lr === "0.05" && params.epochs === "10", `lr=${params.lr}, epochs=${params.epochs}, batch_size=${params.batch_size}`);
+  report.check(
+    "the run records the source commit and the entry point",
+    tags["mlflow.source.git.commit"] === sha && tags["mlflow.project.entryPoint"] === "train",
+    `mlflow.source.git.commit=${tags["mlflow.source.git.commit"]} (HEAD ${sha}), mlflow.project.entryPoint=${tags["mlflow.project.entryPoint"]}, mlflow.project.env=${tags["mlflow.project.env"]}, mlflow.source.type=${tags["mlflow.source.type"]}`,
+  );
+  report.check(
+    "the entry point's parameters are the run's params",
+    params.lr === "0.05" && params.epochs === "10",
+    `lr=${params.lr}, epochs=${params.epochs}, batch_size=${params.batch_size}`,
+  );
 }
 
 /** One pass of the pipeline: every step of the WorkflowTemplate, in order, until one fails (as Argo does). */
@@ -120,22 +157,33 @@ async function runPipeline(ctx: Ctx, label: string, overrides: Record<string, st
       const inputs: Record<string, string> = {};
       for (const a of s.arguments?.parameters ?? []) {
         const m = /^\{\{steps\.([\w-]+)\.outputs\.parameters\.([\w-]+)\}\}$/.exec(a.value);
-        if (!m || done[m[1]]?.[m[2]] === undefined) throw new Error(`${label}: step ${s.name} needs ${a.value}, which no earlier step produced`);
+        if (!m || done[m[1]]?.[m[2]] === undefined)
+          throw new Error(`${label}: step ${s.name} needs ${a.value}, which no earlier step produced`);
         inputs[a.name] = done[m[1]][m[2]];
       }
-      const subst = (v: string) => local(v
-        .replace(/\{\{workflow\.parameters\.([\w-]+)\}\}/g, (_m, p) => { if (!(p in workflowParams)) throw new Error(`unknown workflow parameter ${p}`); return workflowParams[p]; })
-        .replace(/\{\{inputs\.parameters\.([\w-]+)\}\}/g, (_m, p) => { if (!(p in inputs)) throw new Error(`unknown input ${p}`); return inputs[p]; })
-        .replace(/\{\{workflow\.labels\.json\}\}/g, labelsJson)
-        .replace(/\{\{workflow\.name\}\}/g, workflowName)
-        .replace(/\{\{workflow\.namespace\}\}/g, wt.metadata.namespace));
+      const subst = (v: string) =>
+        local(
+          v
+            .replace(/\{\{workflow\.parameters\.([\w-]+)\}\}/g, (_m, p) => {
+              if (!(p in workflowParams)) throw new Error(`unknown workflow parameter ${p}`);
+              return workflowParams[p];
+            })
+            .replace(/\{\{inputs\.parameters\.([\w-]+)\}\}/g, (_m, p) => {
+              if (!(p in inputs)) throw new Error(`unknown input ${p}`);
+              return inputs[p];
+            })
+            .replace(/\{\{workflow\.labels\.json\}\}/g, labelsJson)
+            .replace(/\{\{workflow\.name\}\}/g, workflowName)
+            .replace(/\{\{workflow\.namespace\}\}/g, wt.metadata.namespace),
+        );
       const c = t.container;
       const env: Record<string, string> = { PATH: `${path.dirname(tools.python)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
       for (const e of c.env) {
         if (e.value === undefined) throw new Error(`${t.name}: env ${e.name} is not a plain value`);
         env[e.name] = subst(e.value);
       }
-      if (env.MLFLOW_TRACKING_URI !== `https://${config.hostname}`) throw new Error(`${t.name}: MLFLOW_TRACKING_URI is ${env.MLFLOW_TRACKING_URI}, not the platform's public URL`);
+      if (env.MLFLOW_TRACKING_URI !== `https://${config.hostname}`)
+        throw new Error(`${t.name}: MLFLOW_TRACKING_URI is ${env.MLFLOW_TRACKING_URI}, not the platform's public URL`);
       env.MLFLOW_TRACKING_URI = need(ctx.alb, "alb").url;
       const argv = [...c.command, ...c.args].map(subst);
       const name = `pipeline-${label}-${t.name}`;
@@ -170,30 +218,43 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const resources = trainingResources(stackJson);
   const wt = resources.find((r) => r.kind === "WorkflowTemplate");
   const cron = resources.find((r) => r.kind === "CronWorkflow");
-  report.check("the stack ships the WorkflowTemplate and a CronWorkflow that submits it on the schedule",
+  report.check(
+    "the stack ships the WorkflowTemplate and a CronWorkflow that submits it on the schedule",
     wt !== undefined && cron?.spec?.workflowSpec?.workflowTemplateRef?.name === wt.metadata.name && cron.spec.schedules?.[0] === t.schedule,
-    `WorkflowTemplate ${wt?.metadata?.namespace}/${wt?.metadata?.name}: steps ${wt?.spec?.templates?.[0]?.steps?.map((g: any) => g[0].name).join(" -> ")}; CronWorkflow ${cron?.metadata?.name} ${JSON.stringify(cron?.spec?.schedules)}`);
+    `WorkflowTemplate ${wt?.metadata?.namespace}/${wt?.metadata?.name}: steps ${wt?.spec?.templates?.[0]?.steps?.map((g: any) => g[0].name).join(" -> ")}; CronWorkflow ${cron?.metadata?.name} ${JSON.stringify(cron?.spec?.schedules)}`,
+  );
 
   // ── The pods' identity: a projected service-account token; the proxy admits this subject only ──
   const subject = `system:serviceaccount:${t.namespace}:${wt.spec.serviceAccountName}`;
   const mintSa = (sub: string, aud = identity.audience) => oidc.mint({ sub, aud, email: "-", ttl: t.stepDeadlineSeconds });
   const saToken = await mintSa(subject);
   const c = claims(saToken);
-  const probe = async (token: string) => (await request(`${alb}${API}/experiments/search?max_results=1`, { headers: { Authorization: `Bearer ${token}` } })).status;
+  const probe = async (token: string) =>
+    (await request(`${alb}${API}/experiments/search?max_results=1`, { headers: { Authorization: `Bearer ${token}` } })).status;
   const okStatus = await probe(saToken);
-  report.check("the training service account's projected token reaches MLflow through the proxy", okStatus === 200,
-    `sub ${c.sub}, aud ${c.aud}, email ${c.email ?? "(none)"}, groups ${c.groups ?? "(none)"}: ${okStatus}`);
+  report.check(
+    "the training service account's projected token reaches MLflow through the proxy",
+    okStatus === 200,
+    `sub ${c.sub}, aud ${c.aud}, email ${c.email ?? "(none)"}, groups ${c.groups ?? "(none)"}: ${okStatus}`,
+  );
   const other = await probe(await mintSa(`system:serviceaccount:${t.namespace}:someone-else`));
   const otherNs = await probe(await mintSa(`system:serviceaccount:default:${wt.spec.serviceAccountName}`));
   const wrongAud = await probe(await mintSa(subject, "sts.amazonaws.com"));
-  report.check("other service accounts, or this one with another audience, are refused", [other, otherNs, wrongAud].every((s) => s === 401 || s === 403),
-    `another account in ${t.namespace}: ${other}; same name in default: ${otherNs}; audience sts.amazonaws.com: ${wrongAud}`);
+  report.check(
+    "other service accounts, or this one with another audience, are refused",
+    [other, otherNs, wrongAud].every((s) => s === 401 || s === 403),
+    `another account in ${t.namespace}: ${other}; same name in default: ${otherNs}; audience sts.amazonaws.com: ${wrongAud}`,
+  );
 
   const api = <T = any>(endpoint: string, q: Record<string, string>) =>
     json<T>(`${alb}${API}/${endpoint}?${new URLSearchParams(q)}`, { headers: { Authorization: `Bearer ${userToken}` } });
   const model = t.modelName;
   let holder: any;
-  try { holder = (await api("registered-models/alias", { name: model, alias: t.target })).model_version; } catch { holder = undefined; }
+  try {
+    holder = (await api("registered-models/alias", { name: model, alias: t.target })).model_version;
+  } catch {
+    holder = undefined;
+  }
   report.info(`${model}@${t.target} before the pipeline: ${holder ? `version ${holder.version}` : "none"}`);
 
   // ── Run 1: the configured parameters ──
@@ -201,7 +262,11 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const byStep = (rs: StepResult[]) => Object.fromEntries(rs.map((r) => [r.step, r]));
   const g = byStep(good);
   const order = good.map((r) => `${r.step}:${r.code}`).join(" -> ");
-  report.check("run 1: every step of the WorkflowTemplate ran, in order, and succeeded", good.length === wt.spec.templates[0].steps.length && good.every((r) => r.code === 0), order);
+  report.check(
+    "run 1: every step of the WorkflowTemplate ran, in order, and succeeded",
+    good.length === wt.spec.templates[0].steps.length && good.every((r) => r.code === 0),
+    order,
+  );
   if (!g.train?.outputs["run-id"]) throw new Error(`run 1 produced no run id: ${order}\n${g.train?.output.slice(-2000)}`);
   const runId = g.train.outputs["run-id"];
   const run = (await api("runs/get", { run_id: runId })).run;
@@ -210,42 +275,101 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const metrics = Object.fromEntries((run.data.metrics ?? []).map((x: any) => [x.key, x.value]));
   const arts = ((await api("artifacts/list", { run_id: runId })).files ?? []).map((f: any) => f.path);
   const sha = execFileSync("git", ["-C", ctx.repoRoot, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
-  report.check("run 1: a run with params, metrics, artifacts, the git SHA and the entry point",
-    params.lr === t.parameters.lr && params.epochs === t.parameters.epochs && metrics.accuracy !== undefined && metrics.eval_accuracy !== undefined
-      && ["confusion_matrix.png", "standardscaler.pkl"].every((a) => arts.includes(a)) && tags["mlflow.source.git.commit"] === sha && tags["mlflow.project.entryPoint"] === "train",
-    `run ${runId}: params ${JSON.stringify(params)}; metrics accuracy ${metrics.accuracy}, eval_accuracy ${metrics.eval_accuracy}, baseline_accuracy ${metrics.baseline_accuracy}; artifacts ${arts.join(", ")}; git ${tags["mlflow.source.git.commit"]} (HEAD ${sha}); entry point ${tags["mlflow.project.entryPoint"]}; mlflow.user ${tags["mlflow.user"]}`);
+  report.check(
+    "run 1: a run with params, metrics, artifacts, the git SHA and the entry point",
+    params.lr === t.parameters.lr &&
+      params.epochs === t.parameters.epochs &&
+      metrics.accuracy !== undefined &&
+      metrics.eval_accuracy !== undefined &&
+      ["confusion_matrix.png", "standardscaler.pkl"].every((a) => arts.includes(a)) &&
+      tags["mlflow.source.git.commit"] === sha &&
+      tags["mlflow.project.entryPoint"] === "train",
+    `run ${runId}: params ${JSON.stringify(params)}; metrics accuracy ${metrics.accuracy}, eval_accuracy ${metrics.eval_accuracy}, baseline_accuracy ${metrics.baseline_accuracy}; artifacts ${arts.join(", ")}; git ${tags["mlflow.source.git.commit"]} (HEAD ${sha}); entry point ${tags["mlflow.project.entryPoint"]}; mlflow.user ${tags["mlflow.user"]}`,
+  );
   const v1 = g.register?.outputs.version;
   const mv1 = v1 ? (await api("model-versions/get", { name: model, version: v1 })).model_version : undefined;
   const mvTags1 = Object.fromEntries((mv1?.tags ?? []).map((x: any) => [x.key, x.value]));
-  report.check("run 1: a registered version, by the pipeline's identity, from this run", mv1?.run_id === runId && mvTags1["platform.registered_by"] === subject && mvTags1.validation === "passed",
-    `${model} version ${v1}: status ${mv1?.status}, run ${mv1?.run_id}, registered_by ${mvTags1["platform.registered_by"]}, validation ${mvTags1.validation}, training.workflow ${mvTags1["training.workflow"]}`);
-  report.check("run 1: the registry gates were evaluated and passed", g.gates?.code === 0 && /all gates pass/.test(g.gates.output),
-    (g.gates?.output ?? "").split("\n").filter((l) => /gates pass|refused|: (pass|FAIL):/.test(l)).join(" | ").slice(0, 600));
+  report.check(
+    "run 1: a registered version, by the pipeline's identity, from this run",
+    mv1?.run_id === runId && mvTags1["platform.registered_by"] === subject && mvTags1.validation === "passed",
+    `${model} version ${v1}: status ${mv1?.status}, run ${mv1?.run_id}, registered_by ${mvTags1["platform.registered_by"]}, validation ${mvTags1.validation}, training.workflow ${mvTags1["training.workflow"]}`,
+  );
+  report.check(
+    "run 1: the registry gates were evaluated and passed",
+    g.gates?.code === 0 && /all gates pass/.test(g.gates.output),
+    (g.gates?.output ?? "")
+      .split("\n")
+      .filter((l) => /gates pass|refused|: (pass|FAIL):/.test(l))
+      .join(" | ")
+      .slice(0, 600),
+  );
   const ready1 = mvTags1[t.readyTag];
-  report.check(`run 1: ${t.readyTag} is set on the version (hand-over to the release pipeline)`, ready1 !== undefined && JSON.parse(ready1).by === subject,
-    `${t.readyTag} = ${ready1}`);
+  report.check(
+    `run 1: ${t.readyTag} is set on the version (hand-over to the release pipeline)`,
+    ready1 !== undefined && JSON.parse(ready1).by === subject,
+    `${t.readyTag} = ${ready1}`,
+  );
 
   // Four eyes: whoever started the pipeline may not approve what it registered.
-  const registrant = (() => { try { return JSON.parse(mvTags1["platform.registrant"] ?? ""); } catch { return undefined; } })();
+  const registrant = (() => {
+    try {
+      return JSON.parse(mvTags1["platform.registrant"] ?? "");
+    } catch {
+      return undefined;
+    }
+  })();
   const starter = await oidc.mint({ email: USER_EMAIL, sub: String(claims(userToken).sub), groups: ["ml-approvers"] });
   const home = path.join(ctx.runDir, "pipeline-home");
   fs.mkdirSync(home, { recursive: true });
-  const selfApprove = v1 ? await ctx.procs.run("approve-by-starter", [path.join(path.dirname(need(ctx.tools, "tools").python), "mlflow-platform"), "registry", "approve",
-    "--model", model, "--version", v1, "--to", "production", "--gates", path.join(ctx.runDir, "pipeline-good", "gates.json")], { env: userEnv(ctx, starter, home), cwd: home, timeoutMs: 180_000 }) : undefined;
-  report.check("run 1: the registration records who started the pipeline, and that person cannot approve the version (exit 2)",
-    registrant?.sub === subject && JSON.stringify(registrant?.started_by) === JSON.stringify([USER_EMAIL]) && selfApprove?.code === 2 && /started the pipeline/.test(selfApprove.output),
-    `platform.registrant ${mvTags1["platform.registrant"]}; approve as ${USER_EMAIL} (in ml-approvers): exit ${selfApprove?.code}: ${selfApprove?.output.trim().split("\n").slice(-1)[0]}`);
+  const selfApprove = v1
+    ? await ctx.procs.run(
+        "approve-by-starter",
+        [
+          path.join(path.dirname(need(ctx.tools, "tools").python), "mlflow-platform"),
+          "registry",
+          "approve",
+          "--model",
+          model,
+          "--version",
+          v1,
+          "--to",
+          "production",
+          "--gates",
+          path.join(ctx.runDir, "pipeline-good", "gates.json"),
+        ],
+        { env: userEnv(ctx, starter, home), cwd: home, timeoutMs: 180_000 },
+      )
+    : undefined;
+  report.check(
+    "run 1: the registration records who started the pipeline, and that person cannot approve the version (exit 2)",
+    registrant?.sub === subject &&
+      JSON.stringify(registrant?.started_by) === JSON.stringify([USER_EMAIL]) &&
+      selfApprove?.code === 2 &&
+      /started the pipeline/.test(selfApprove.output),
+    `platform.registrant ${mvTags1["platform.registrant"]}; approve as ${USER_EMAIL} (in ml-approvers): exit ${selfApprove?.code}: ${selfApprove?.output.trim().split("\n").slice(-1)[0]}`,
+  );
 
   // The hand-over: the registry events service notices the tag and dispatches to the release pipeline.
   if (config.events.enabled && config.events.github && v1) {
-    const wanted = (m: { channel: string; text: string }) => m.channel === "github" && m.text.includes(model) && m.text.includes(t.readyTag) && new RegExp(`"version":"?${v1}"?[,}]`).test(m.text);
+    const wanted = (m: { channel: string; text: string }) =>
+      m.channel === "github" && m.text.includes(model) && m.text.includes(t.readyTag) && new RegExp(`"version":"?${v1}"?[,}]`).test(m.text);
     const deadline = Date.now() + 60_000;
     while (!eventsMessages().some(wanted) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     const got = eventsMessages().find(wanted);
-    report.check(`the ${t.readyTag} tag reaches the release pipeline (the events service's repository_dispatch)`, got !== undefined,
-      got ? got.text.slice(0, 400) : `no GitHub dispatch for ${model} version ${v1} within 60 s; GitHub messages: ${eventsMessages().filter((m) => m.channel === "github").map((m) => m.text.slice(0, 120)).join(" | ")}`);
+    report.check(
+      `the ${t.readyTag} tag reaches the release pipeline (the events service's repository_dispatch)`,
+      got !== undefined,
+      got
+        ? got.text.slice(0, 400)
+        : `no GitHub dispatch for ${model} version ${v1} within 60 s; GitHub messages: ${eventsMessages()
+            .filter((m) => m.channel === "github")
+            .map((m) => m.text.slice(0, 120))
+            .join(" | ")}`,
+    );
   } else {
-    report.info(`the hand-over to the release pipeline is not checked here: events ${config.events.enabled ? "on" : "off"}, GitHub ${config.events.github ? "configured" : "not configured"}`);
+    report.info(
+      `the hand-over to the release pipeline is not checked here: events ${config.events.enabled ? "on" : "off"}, GitHub ${config.events.github ? "configured" : "not configured"}`,
+    );
   }
 
   // ── Run 2: a starved training: worse than production ──
@@ -254,11 +378,29 @@ export async function trainingPipeline(ctx: Ctx): Promise<void> {
   const v2 = b.register?.outputs.version;
   const mv2 = v2 ? (await api("model-versions/get", { name: model, version: v2 })).model_version : undefined;
   const mvTags2 = Object.fromEntries((mv2?.tags ?? []).map((x: any) => [x.key, x.value]));
-  report.check("run 2 (lr 0.0001, 1 epoch): registered, refused by the gates (exit 3), the workflow stops there",
+  report.check(
+    "run 2 (lr 0.0001, 1 epoch): registered, refused by the gates (exit 3), the workflow stops there",
     v2 !== undefined && b.gates?.code === 3 && b.tag === undefined && /refused/.test(b.gates.output) && mvTags2.validation === "failed",
-    `${bad.map((r) => `${r.step}:${r.code}`).join(" -> ")}; version ${v2}, validation ${mvTags2.validation}; ${(b.gates?.output ?? "").split("\n").filter((l) => /FAIL/.test(l)).join(" | ").slice(0, 500)}`);
-  report.check(`run 2: no ${t.readyTag} tag on the refused version`, mv2 !== undefined && mvTags2[t.readyTag] === undefined, `version ${v2} tags: ${Object.keys(mvTags2).join(", ")}`);
+    `${bad.map((r) => `${r.step}:${r.code}`).join(" -> ")}; version ${v2}, validation ${mvTags2.validation}; ${(b.gates?.output ?? "")
+      .split("\n")
+      .filter((l) => /FAIL/.test(l))
+      .join(" | ")
+      .slice(0, 500)}`,
+  );
+  report.check(
+    `run 2: no ${t.readyTag} tag on the refused version`,
+    mv2 !== undefined && mvTags2[t.readyTag] === undefined,
+    `version ${v2} tags: ${Object.keys(mvTags2).join(", ")}`,
+  );
   let after: any;
-  try { after = (await api("registered-models/alias", { name: model, alias: t.target })).model_version; } catch { after = undefined; }
-  report.check(`the pipeline never moves ${t.target} itself (the release pipeline does, after approval)`, (after?.version) === (holder?.version), `${model}@${t.target}: ${holder?.version ?? "none"} before, ${after?.version ?? "none"} after`);
+  try {
+    after = (await api("registered-models/alias", { name: model, alias: t.target })).model_version;
+  } catch {
+    after = undefined;
+  }
+  report.check(
+    `the pipeline never moves ${t.target} itself (the release pipeline does, after approval)`,
+    after?.version === holder?.version,
+    `${model}@${t.target}: ${holder?.version ?? "none"} before, ${after?.version ?? "none"} after`,
+  );
 }

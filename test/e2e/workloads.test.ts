@@ -25,7 +25,10 @@ const container = {
     { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
   ],
   envFrom: [{ configMapRef: { name: "settings" }, prefix: "CFG_" }],
-  port: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9090 }],
+  port: [
+    { name: "http", containerPort: 8080 },
+    { name: "metrics", containerPort: 9090 },
+  ],
   volumeMount: [
     { name: "tmp", mountPath: "/tmp" },
     { name: "secret-files", mountPath: "/etc/app", readOnly: true },
@@ -38,27 +41,52 @@ const volumes = [
 const labels = { "app.kubernetes.io/name": "app" };
 
 function fixture(): StackJson {
-  return JSON.parse(Testing.synthScope((scope) => {
-    new SecretV1(scope, "creds", { metadata: { name: "creds", namespace: "ns" }, data: { username: "u", password: "${random_password.p.result}" } });
-    new ConfigMapV1(scope, "settings", { metadata: { name: "settings", namespace: "ns" }, data: { level: "3" } });
-    new DeploymentV1(scope, "app", {
-      metadata: { name: "app", namespace: "ns" },
-      spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { container: [container], volume: volumes } } },
-    });
-    new JobV1(scope, "job", {
-      metadata: { name: "job", namespace: "ns" },
-      spec: { template: { metadata: {}, spec: { container: [{ name: "once", image: "example/app:1.0", command: ["app", "migrate"] }] } } },
-    });
-    new CronJobV1(scope, "cron", {
-      metadata: { name: "cron", namespace: "ns" },
-      spec: { schedule: "0 3 * * *", jobTemplate: { metadata: {}, spec: { template: { metadata: {}, spec: { container: [{ name: "gc", image: "example/app:1.0", command: ["app"], args: ["gc"] }] } } } } },
-    });
-    new ServiceV1(scope, "svc", { metadata: { name: "app", namespace: "ns" }, spec: { selector: labels, port: [{ name: "http", port: 80, targetPort: "http" }] } });
-    new IngressV1(scope, "ingress", {
-      metadata: { name: "app", namespace: "ns" },
-      spec: { rule: [{ host: "app.example.com", http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name: "app", port: { number: 80 } } } }] } }] },
-    });
-  })) as StackJson;
+  return JSON.parse(
+    Testing.synthScope((scope) => {
+      new SecretV1(scope, "creds", {
+        metadata: { name: "creds", namespace: "ns" },
+        data: { username: "u", password: "${random_password.p.result}" },
+      });
+      new ConfigMapV1(scope, "settings", { metadata: { name: "settings", namespace: "ns" }, data: { level: "3" } });
+      new DeploymentV1(scope, "app", {
+        metadata: { name: "app", namespace: "ns" },
+        spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { container: [container], volume: volumes } } },
+      });
+      new JobV1(scope, "job", {
+        metadata: { name: "job", namespace: "ns" },
+        spec: {
+          template: { metadata: {}, spec: { container: [{ name: "once", image: "example/app:1.0", command: ["app", "migrate"] }] } },
+        },
+      });
+      new CronJobV1(scope, "cron", {
+        metadata: { name: "cron", namespace: "ns" },
+        spec: {
+          schedule: "0 3 * * *",
+          jobTemplate: {
+            metadata: {},
+            spec: {
+              template: { metadata: {}, spec: { container: [{ name: "gc", image: "example/app:1.0", command: ["app"], args: ["gc"] }] } },
+            },
+          },
+        },
+      });
+      new ServiceV1(scope, "svc", {
+        metadata: { name: "app", namespace: "ns" },
+        spec: { selector: labels, port: [{ name: "http", port: 80, targetPort: "http" }] },
+      });
+      new IngressV1(scope, "ingress", {
+        metadata: { name: "app", namespace: "ns" },
+        spec: {
+          rule: [
+            {
+              host: "app.example.com",
+              http: { path: [{ path: "/", pathType: "Prefix", backend: { service: { name: "app", port: { number: 80 } } } }] },
+            },
+          ],
+        },
+      });
+    }),
+  ) as StackJson;
 }
 
 describe("reading workloads from synthesized JSON", () => {
@@ -67,7 +95,9 @@ describe("reading workloads from synthesized JSON", () => {
 
   it("finds the Deployment, Job and CronJob with their names and namespaces", () => {
     expect(all.map((w) => [w.kind, w.name, w.namespace]).sort()).toEqual([
-      ["CronJob", "cron", "ns"], ["Deployment", "app", "ns"], ["Job", "job", "ns"],
+      ["CronJob", "cron", "ns"],
+      ["Deployment", "app", "ns"],
+      ["Job", "job", "ns"],
     ]);
   });
 
@@ -102,8 +132,12 @@ describe("reading workloads from synthesized JSON", () => {
 
   it("reads Services and Ingress routes, and which pods a selector picks", () => {
     const svc = services(json);
-    expect(svc).toEqual([expect.objectContaining({ name: "app", namespace: "ns", type: "ClusterIP", ports: [{ name: "http", port: 80, targetPort: "http" }] })]);
-    expect(ingressRoutes(json)).toEqual([expect.objectContaining({ host: "app.example.com", path: "/", serviceName: "app", servicePort: 80 })]);
+    expect(svc).toEqual([
+      expect.objectContaining({ name: "app", namespace: "ns", type: "ClusterIP", ports: [{ name: "http", port: 80, targetPort: "http" }] }),
+    ]);
+    expect(ingressRoutes(json)).toEqual([
+      expect.objectContaining({ host: "app.example.com", path: "/", serviceName: "app", servicePort: 80 }),
+    ]);
     expect(selects(svc[0].selector, labels)).toBe(true);
     expect(selects(svc[0].selector, { other: "x" })).toBe(false);
     expect(selects({}, labels)).toBe(false);

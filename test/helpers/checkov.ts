@@ -25,7 +25,12 @@ export const skipsOf = (framework: Framework): Skip[] =>
 
 /** A skips.json resource entry: a name, or a pattern with `*` for a part a fork chooses (a model's name). */
 export const matchesResource = (entry: string, key: string) =>
-  new RegExp(`^${entry.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("[A-Za-z0-9_.-]+")}$`).test(key);
+  new RegExp(
+    `^${entry
+      .split("*")
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[A-Za-z0-9_.-]+")}$`,
+  ).test(key);
 
 /**
  * A finding's resource as skips.json names it. Terraform: its name without cdktf's hash suffix (the same in
@@ -36,15 +41,22 @@ export function resourceKey(f: Failed, framework: Framework): string {
     const [kind, , ...name] = f.resource.split(".");
     return `${kind}.${name.join(".")}`;
   }
-  return f.resource.replace(/^(resource|data)\./, "").replace(/^[a-z0-9_]+\.(?=[a-z])/, "").replace(/_[0-9A-F]{8}$/, "");
+  return f.resource
+    .replace(/^(resource|data)\./, "")
+    .replace(/^[a-z0-9_]+\.(?=[a-z])/, "")
+    .replace(/_[0-9A-F]{8}$/, "");
 }
 
 /** Runs checkov over `dir` with one framework; its reports (checkov exits 1 when a check failed: judged by the caller). */
 export function runCheckov(dir: string, framework: Framework): Report[] {
   let out: string;
   try {
-    out = execFileSync(checkovBin(), ["-d", dir, "--framework", framework, "--skip-download", "--compact", "-o", "json"],
-      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "ERROR" } });
+    out = execFileSync(checkovBin(), ["-d", dir, "--framework", framework, "--skip-download", "--compact", "-o", "json"], {
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "ERROR" },
+    });
   } catch (err) {
     out = (err as { stdout?: string }).stdout ?? "";
     if (!out) throw err;
@@ -62,7 +74,10 @@ export function judge(findings: Failed[], framework: Framework): { open: string[
   const key = (f: Failed) => resourceKey(f, framework);
   const skipped = (f: Failed) => skips.some((s) => s.check === f.check_id && s.resources.some((r) => matchesResource(r, key(f))));
   const open = [...new Set(findings.filter((f) => !skipped(f)).map((f) => `${f.check_id} ${key(f)} (${f.check_name}) in ${f.file_path}`))];
-  const stale = skips.filter((s) => !s.configurable).flatMap((s) =>
-    s.resources.filter((r) => !findings.some((f) => f.check_id === s.check && matchesResource(r, key(f)))).map((r) => `${s.check} ${r}`));
+  const stale = skips
+    .filter((s) => !s.configurable)
+    .flatMap((s) =>
+      s.resources.filter((r) => !findings.some((f) => f.check_id === s.check && matchesResource(r, key(f)))).map((r) => `${s.check} ${r}`),
+    );
   return { open, stale, skips };
 }

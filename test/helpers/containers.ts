@@ -32,8 +32,10 @@ export function secretLiterals(json: TfJson): string[] {
   const problems: string[] = [];
   for (const { resource, container } of containersOf(json)) {
     for (const e of container.env ?? []) {
-      if (e.value !== undefined && SECRETISH_NAME.test(e.name) && !/_FILE$/.test(e.name) && !NOT_A_SECRET.test(e.value)) problems.push(`${resource}: env ${e.name} is a literal`);
-      if (e.value !== undefined && SECRET_IN_TEXT.some((re) => re.test(e.value))) problems.push(`${resource}: env ${e.name} contains a secret`);
+      if (e.value !== undefined && SECRETISH_NAME.test(e.name) && !/_FILE$/.test(e.name) && !NOT_A_SECRET.test(e.value))
+        problems.push(`${resource}: env ${e.name} is a literal`);
+      if (e.value !== undefined && SECRET_IN_TEXT.some((re) => re.test(e.value)))
+        problems.push(`${resource}: env ${e.name} contains a secret`);
     }
     const argv = [...(container.command ?? []), ...(container.args ?? [])];
     for (const a of argv) if (SECRET_IN_TEXT.some((re) => re.test(a))) problems.push(`${resource}: argument ${a}`);

@@ -21,7 +21,10 @@ export function fixtureEnvironments(): EnvironmentConfig[] {
   const dir = path.join(__dirname, "..", "fixtures");
   const out: EnvironmentConfig[] = [];
   const seen = new Set<string>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .sort()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- every fixture module, whatever it is called
     const mod = require(path.join(dir, file)) as Record<string, unknown>;
     const shared = (mod.shared as Entry | undefined) ?? defaultShared;

@@ -29,9 +29,15 @@ export async function mlflowCliParse(procs: { process: RenderedProcess; hostProb
   // `--app-name`, read when MLflow's CLI is imported): the MLflow process has its files on its import
   // path, as the kubelet would mount them; the rendered PYTHONPATH names that directory instead.
   const guardDir = toolGuardDir();
-  const env = (e: Record<string, string>) => (e.PYTHONPATH
-    ? { ...e, PYTHONPATH: e.PYTHONPATH.split(":").map((d) => (d === TRACKING_GUARD_DIR ? guardDir : d)).join(":") }
-    : e);
+  const env = (e: Record<string, string>) =>
+    e.PYTHONPATH
+      ? {
+          ...e,
+          PYTHONPATH: e.PYTHONPATH.split(":")
+            .map((d) => (d === TRACKING_GUARD_DIR ? guardDir : d))
+            .join(":"),
+        }
+      : e;
   return mlflowTool<CliResult[]>({
     kind: "cli-check",
     processes: procs.map((p) => ({ argv: p.process.argv, env: env(p.process.env), hostProbes: p.hostProbes ?? [] })),

@@ -26,8 +26,11 @@ describe("the shared MLflow process", () => {
   it("gives each request exactly its own environment and working directory, and its exit code", async () => {
     const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "tool-cwd-"));
     const r = await mlflowTool<{ code: number; output: string }>({
-      kind: "python", code: "import os, sys; print(sorted(k for k in os.environ if k != 'LC_CTYPE'), os.getcwd(), sys.argv[1:]); sys.exit(3)",
-      argv: ["a b"], env: { ONLY_THIS: "1" }, cwd: dir,
+      kind: "python",
+      code: "import os, sys; print(sorted(k for k in os.environ if k != 'LC_CTYPE'), os.getcwd(), sys.argv[1:]); sys.exit(3)",
+      argv: ["a b"],
+      env: { ONLY_THIS: "1" },
+      cwd: dir,
     });
     expect(r).toEqual({ code: 3, output: `['ONLY_THIS'] ${dir} ['a b']\n` });
     const after = await venvPythonRun("import os; print('ONLY_THIS' in os.environ)");

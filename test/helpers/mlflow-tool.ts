@@ -21,8 +21,10 @@ export const RUN_DIR_ENV = "MLFLOW_PLATFORM_TEST_RUN";
 export const OWNER_ENV = "MLFLOW_PLATFORM_TEST_OWNER";
 
 // Next to this file in the source tree; from dist/test/helpers (compiled), in the source tree.
-const SERVER = [path.join(__dirname, "mlflow-tool.py"), path.join(__dirname, "..", "..", "..", "test", "helpers", "mlflow-tool.py")]
-  .find((p) => fs.existsSync(p)) ?? path.join(__dirname, "mlflow-tool.py");
+const SERVER =
+  [path.join(__dirname, "mlflow-tool.py"), path.join(__dirname, "..", "..", "..", "test", "helpers", "mlflow-tool.py")].find((p) =>
+    fs.existsSync(p),
+  ) ?? path.join(__dirname, "mlflow-tool.py");
 const START_TIMEOUT_MS = 180_000;
 
 /** The files of this run's MLflow process. */
@@ -206,6 +208,10 @@ export function mlflowStart(argv: readonly string[], env: Record<string, string>
 }
 
 /** Runs a Python snippet in the tools virtualenv's interpreter (MLflow already imported), as `python -c`. */
-export function venvPythonRun(code: string, argv: readonly string[] = [], env: Record<string, string> = { PATH: process.env.PATH ?? "" }): Promise<ToolRun> {
+export function venvPythonRun(
+  code: string,
+  argv: readonly string[] = [],
+  env: Record<string, string> = { PATH: process.env.PATH ?? "" },
+): Promise<ToolRun> {
   return mlflowTool<ToolRun>({ kind: "python", code, argv, env, cwd: os.tmpdir() });
 }

@@ -16,14 +16,34 @@
 import type { TfJson } from "./synth";
 
 export type Labels = Readonly<Record<string, string>>;
-export interface PodEnd { readonly namespace: string; readonly labels: Labels; readonly ip: string }
-export interface AddressEnd { readonly ip: string }
+export interface PodEnd {
+  readonly namespace: string;
+  readonly labels: Labels;
+  readonly ip: string;
+}
+export interface AddressEnd {
+  readonly ip: string;
+}
 export type End = PodEnd | AddressEnd;
 
-interface Selector { match_labels?: Record<string, string>; match_expressions?: { key: string; operator: string; values?: string[] }[] }
-interface PeerJson { pod_selector?: Selector; namespace_selector?: Selector; ip_block?: { cidr: string; except?: string[] } }
-interface RuleJson { from?: PeerJson[]; to?: PeerJson[]; ports?: { port?: string; protocol?: string; end_port?: number }[] }
-export interface PolicyJson { metadata: { name: string; namespace: string }; spec: { pod_selector: Selector; policy_types?: string[]; ingress?: RuleJson[]; egress?: RuleJson[] } }
+interface Selector {
+  match_labels?: Record<string, string>;
+  match_expressions?: { key: string; operator: string; values?: string[] }[];
+}
+interface PeerJson {
+  pod_selector?: Selector;
+  namespace_selector?: Selector;
+  ip_block?: { cidr: string; except?: string[] };
+}
+interface RuleJson {
+  from?: PeerJson[];
+  to?: PeerJson[];
+  ports?: { port?: string; protocol?: string; end_port?: number }[];
+}
+export interface PolicyJson {
+  metadata: { name: string; namespace: string };
+  spec: { pod_selector: Selector; policy_types?: string[]; ingress?: RuleJson[]; egress?: RuleJson[] };
+}
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -46,7 +66,7 @@ export function inCidr(ip: string, cidr: string): boolean {
   const [base, bits] = cidr.split("/");
   const n = Number(bits);
   const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(base) & mask) >>> 0);
+  return (ipToInt(ip) & mask) >>> 0 === (ipToInt(base) & mask) >>> 0;
 }
 
 /** The `offset`-th address of `cidr` (for picking an address in a VPC). */
@@ -79,7 +99,9 @@ function peerMatches(peer: PeerJson, policyNamespace: string, other: End): boole
     return inCidr(other.ip, b.cidr) && !list(b.except).some((x) => inCidr(other.ip, x));
   }
   if (!isPod(other)) return false;
-  const nsOk = peer.namespace_selector ? selects(peer.namespace_selector, namespaceLabels(other.namespace)) : other.namespace === policyNamespace;
+  const nsOk = peer.namespace_selector
+    ? selects(peer.namespace_selector, namespaceLabels(other.namespace))
+    : other.namespace === policyNamespace;
   return nsOk && selects(peer.pod_selector, other.labels);
 }
 
@@ -94,13 +116,21 @@ function portMatches(rule: RuleJson, port: number, protocol: string): boolean {
 }
 
 function sideAllows(policies: PolicyJson[], pod: PodEnd, other: End, port: number, protocol: string, kind: "Ingress" | "Egress"): boolean {
-  const selecting = policies.filter((p) => p.metadata.namespace === pod.namespace && selects(p.spec.pod_selector, pod.labels)
-    && list(p.spec.policy_types ?? ["Ingress"]).includes(kind));
+  const selecting = policies.filter(
+    (p) =>
+      p.metadata.namespace === pod.namespace &&
+      selects(p.spec.pod_selector, pod.labels) &&
+      list(p.spec.policy_types ?? ["Ingress"]).includes(kind),
+  );
   if (selecting.length === 0) return true;
-  return selecting.some((p) => list(kind === "Ingress" ? p.spec.ingress : p.spec.egress).some((rule) =>
-    portMatches(rule, port, protocol)
-    && (list(kind === "Ingress" ? rule.from : rule.to).length === 0
-      || list(kind === "Ingress" ? rule.from : rule.to).some((peer) => peerMatches(peer, p.metadata.namespace, other)))));
+  return selecting.some((p) =>
+    list(kind === "Ingress" ? p.spec.ingress : p.spec.egress).some(
+      (rule) =>
+        portMatches(rule, port, protocol) &&
+        (list(kind === "Ingress" ? rule.from : rule.to).length === 0 ||
+          list(kind === "Ingress" ? rule.from : rule.to).some((peer) => peerMatches(peer, p.metadata.namespace, other))),
+    ),
+  );
 }
 
 /** Is a flow from `src` to `dst` on `port` allowed by `policies`? */

@@ -86,7 +86,11 @@ export async function startRecordingUpstream(): Promise<RecordingUpstream> {
     url: `http://127.0.0.1:${port}/`,
     port,
     requests,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

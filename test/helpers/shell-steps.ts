@@ -14,7 +14,9 @@ const ROOT = path.join(__dirname, "..", "..");
 
 /** The `run:` text of one step of a workflow job: the step whose `id` or `name` is `step`. */
 export function workflowStepRun(workflow: string, job: string, step: string): string {
-  const wf = parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", workflow), "utf8")) as { jobs: Record<string, { steps: { id?: string; name?: string; run?: string }[] }> };
+  const wf = parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", workflow), "utf8")) as {
+    jobs: Record<string, { steps: { id?: string; name?: string; run?: string }[] }>;
+  };
   const found = wf.jobs[job]?.steps.find((s) => s.id === step || s.name === step);
   if (!found?.run) throw new Error(`${workflow}: job ${job} has no step "${step}" with a run block`);
   return found.run;
@@ -36,7 +38,10 @@ export interface ShellRun {
  * Runs `script` under `bash -e -o pipefail` in a fresh directory (`files` are written into it first,
  * relative paths), with `standIns` on PATH before the system's and `env` set.
  */
-export function runShell(script: string, opts: { env?: Record<string, string>; standIns?: StandIns; files?: Record<string, string> } = {}): ShellRun {
+export function runShell(
+  script: string,
+  opts: { env?: Record<string, string>; standIns?: StandIns; files?: Record<string, string> } = {},
+): ShellRun {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shell-step-"));
   const bin = path.join(dir, ".bin");
   fs.mkdirSync(bin);

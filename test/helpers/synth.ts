@@ -106,7 +106,12 @@ export function configurationOf(config: EnvironmentConfig): readonly Environment
  */
 export function synthJson(config: EnvironmentConfig, environments: readonly EnvironmentConfig[] = configurationOf(config)): TfJson {
   const copies = imageCopyGrants(environments, config.name, config);
-  const key = createHash("sha256").update(codeVersion()).update(JSON.stringify(config)).update(JSON.stringify(copies)).digest("hex").slice(0, 32);
+  const key = createHash("sha256")
+    .update(codeVersion())
+    .update(JSON.stringify(config))
+    .update(JSON.stringify(copies))
+    .digest("hex")
+    .slice(0, 32);
   let json = cache.get(key);
   if (json) return json;
   const file = path.join(DISK_CACHE, `${key}.json`);
@@ -146,7 +151,10 @@ export function onlyResource(json: TfJson, type: string): Record<string, any> {
  * free "full-N": environment names must be unique, and a fork's own "full" must not break the suite.
  */
 export function propertyEntries(configured: readonly DeepPartial<EnvironmentInput>[]): DeepPartial<EnvironmentInput>[] {
-  const name = freeEnvironmentName(EVERY_OPTION_NAME, configured.map((e) => e.name));
+  const name = freeEnvironmentName(
+    EVERY_OPTION_NAME,
+    configured.map((e) => e.name),
+  );
   return [...configured, { ...everyOption, name }];
 }
 const ENTRIES = propertyEntries(configuredEntries);

@@ -28,7 +28,9 @@ export function onPath(name: string): string {
   try {
     return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
   } catch {
-    throw new Error(`${name} is not installed: run \`npm run tools\` (scripts/install-tools.sh installs it from Debian; npm test runs it first)`);
+    throw new Error(
+      `${name} is not installed: run \`npm run tools\` (scripts/install-tools.sh installs it from Debian; npm test runs it first)`,
+    );
   }
 }
 

@@ -30,7 +30,10 @@ export interface ClusterInfo {
 
 export function kubeBin(tools: string, name: "kube-apiserver" | "etcd" | "helm-render"): string {
   const file = path.join(tools, "bin", name);
-  if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: run \`bash scripts/install-tools.sh\` (it builds kube-apiserver, etcd and helm-render from the Go module proxy)`);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `${name} not found at ${file}: run \`bash scripts/install-tools.sh\` (it builds kube-apiserver, etcd and helm-render from the Go module proxy)`,
+    );
   return file;
 }
 
@@ -66,10 +69,22 @@ plugins:
 
 /** Admission plugins: the default set of the version, PodSecurity named explicitly. */
 const ADMISSION_PLUGINS = [
-  "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "PodSecurity", "Priority", "DefaultTolerationSeconds",
-  "DefaultStorageClass", "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass",
-  "DefaultIngressClass", "MutatingAdmissionPolicy", "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
-  "ValidatingAdmissionWebhook", "ResourceQuota",
+  "NamespaceLifecycle",
+  "LimitRanger",
+  "ServiceAccount",
+  "PodSecurity",
+  "Priority",
+  "DefaultTolerationSeconds",
+  "DefaultStorageClass",
+  "StorageObjectInUseProtection",
+  "PersistentVolumeClaimResize",
+  "RuntimeClass",
+  "DefaultIngressClass",
+  "MutatingAdmissionPolicy",
+  "MutatingAdmissionWebhook",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionWebhook",
+  "ResourceQuota",
 ].filter((p) => p !== "MutatingAdmissionPolicy"); // alpha in 1.34: enabling it needs a feature gate
 
 export async function startCluster(tools: string, log: (msg: string) => void = () => undefined): Promise<ClusterInfo> {
@@ -81,8 +96,29 @@ export async function startCluster(tools: string, log: (msg: string) => void = (
   // Serving certificate (self-signed, for 127.0.0.1) and the service-account signing key.
   const cert = path.join(dir, "apiserver.crt");
   const key = path.join(dir, "apiserver.key");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=kube-apiserver", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", cert], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=kube-apiserver",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
   const sa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   fs.writeFileSync(path.join(dir, "sa.key"), sa.privateKey.export({ type: "pkcs8", format: "pem" }));
   fs.writeFileSync(path.join(dir, "sa.pub"), sa.publicKey.export({ type: "spki", format: "pem" }));
@@ -102,27 +138,72 @@ export async function startCluster(tools: string, log: (msg: string) => void = (
     return child;
   };
   try {
-    started(etcd, [
-      "--name", "kube-check", "--data-dir", path.join(dir, "etcd"),
-      "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-      "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-      "--initial-cluster", `kube-check=http://127.0.0.1:${etcdPeer}`,
-      // Throw-away data: no fsync; large requests, as Argo Workflows' full CRDs are over 1.5 MiB.
-      "--unsafe-no-fsync", "--max-request-bytes", String(8 * 1024 * 1024), "--log-level", "warn",
-    ], "etcd.log");
-    started(apiserver, [
-      "--etcd-servers", `http://127.0.0.1:${etcdClient}`,
-      "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
-      "--tls-cert-file", cert, "--tls-private-key-file", key, "--cert-dir", path.join(dir, "certs"),
-      "--token-auth-file", path.join(dir, "tokens.csv"), "--anonymous-auth=false",
-      "--authorization-mode", "RBAC",
-      "--enable-admission-plugins", ADMISSION_PLUGINS.join(","),
-      "--admission-control-config-file", path.join(dir, "admission.yaml"),
-      "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-      "--service-account-key-file", path.join(dir, "sa.pub"), "--service-account-signing-key-file", path.join(dir, "sa.key"),
-      "--service-cluster-ip-range", "10.96.0.0/16",
-      "--profiling=false", "--v", "1",
-    ], "kube-apiserver.log");
+    started(
+      etcd,
+      [
+        "--name",
+        "kube-check",
+        "--data-dir",
+        path.join(dir, "etcd"),
+        "--listen-client-urls",
+        `http://127.0.0.1:${etcdClient}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${etcdClient}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${etcdPeer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${etcdPeer}`,
+        "--initial-cluster",
+        `kube-check=http://127.0.0.1:${etcdPeer}`,
+        // Throw-away data: no fsync; large requests, as Argo Workflows' full CRDs are over 1.5 MiB.
+        "--unsafe-no-fsync",
+        "--max-request-bytes",
+        String(8 * 1024 * 1024),
+        "--log-level",
+        "warn",
+      ],
+      "etcd.log",
+    );
+    started(
+      apiserver,
+      [
+        "--etcd-servers",
+        `http://127.0.0.1:${etcdClient}`,
+        "--bind-address",
+        "127.0.0.1",
+        "--advertise-address",
+        "127.0.0.1",
+        "--secure-port",
+        String(apiPort),
+        "--tls-cert-file",
+        cert,
+        "--tls-private-key-file",
+        key,
+        "--cert-dir",
+        path.join(dir, "certs"),
+        "--token-auth-file",
+        path.join(dir, "tokens.csv"),
+        "--anonymous-auth=false",
+        "--authorization-mode",
+        "RBAC",
+        "--enable-admission-plugins",
+        ADMISSION_PLUGINS.join(","),
+        "--admission-control-config-file",
+        path.join(dir, "admission.yaml"),
+        "--service-account-issuer",
+        "https://kubernetes.default.svc.cluster.local",
+        "--service-account-key-file",
+        path.join(dir, "sa.pub"),
+        "--service-account-signing-key-file",
+        path.join(dir, "sa.key"),
+        "--service-cluster-ip-range",
+        "10.96.0.0/16",
+        "--profiling=false",
+        "--v",
+        "1",
+      ],
+      "kube-apiserver.log",
+    );
     const info: ClusterInfo = { url: `https://127.0.0.1:${apiPort}`, token, caFile: cert, dir, pids, version: "" };
     const client = new KubeClient(info);
     info.version = await waitReady(client, dir, 180_000);
@@ -151,7 +232,9 @@ async function waitReady(client: KubeClient, dir: string, timeoutMs: number): Pr
     await new Promise((r) => setTimeout(r, 250));
   }
   const tail = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").slice(-15).join("\n") : "");
-  throw new Error(`kube-apiserver not ready after ${timeoutMs / 1000} s (last: ${last})\n--- kube-apiserver.log\n${tail(path.join(dir, "kube-apiserver.log"))}\n--- etcd.log\n${tail(path.join(dir, "etcd.log"))}`);
+  throw new Error(
+    `kube-apiserver not ready after ${timeoutMs / 1000} s (last: ${last})\n--- kube-apiserver.log\n${tail(path.join(dir, "kube-apiserver.log"))}\n--- etcd.log\n${tail(path.join(dir, "etcd.log"))}`,
+  );
 }
 
 /** Stops both processes by process group (SIGTERM, then SIGKILL) and removes the data directory. */

@@ -36,11 +36,19 @@ export interface StackReport {
 const isLocalChart = (stackDir: string, chart: string) => fs.existsSync(path.join(stackDir, chart, "Chart.yaml"));
 
 /** Objects of one stack: converted resources, rendered local charts; remote charts not checked. */
-export function stackObjects(stackDir: string, client: KubeClient, helmRender: string, kubeVersion: string): {
+export function stackObjects(
+  stackDir: string,
+  client: KubeClient,
+  helmRender: string,
+  kubeVersion: string,
+): {
   objects: { what: string; object: ApiObject }[];
   notChecked: { address: string; reason: string }[];
 } {
-  const json = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as { resource?: Record<string, Record<string, Record<string, unknown>>>; data?: Record<string, Record<string, Record<string, unknown>>> };
+  const json = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as {
+    resource?: Record<string, Record<string, Record<string, unknown>>>;
+    data?: Record<string, Record<string, Record<string, unknown>>>;
+  };
   const resources: Record<string, Record<string, unknown>> = { ...(json.resource ?? {}) };
   const converter = new Converter(client.schemaSource(), (kind, version) => client.kind(kind, version));
   const objects: { what: string; object: ApiObject }[] = [];
@@ -56,10 +64,14 @@ export function stackObjects(stackDir: string, client: KubeClient, helmRender: s
       } else if (type === "helm_release") {
         const body = replaceReferences(raw, resources) as Record<string, any>;
         if (body.repository || !isLocalChart(stackDir, String(body.chart))) {
-          notChecked.push({ address, reason: `remote chart ${body.repository ?? ""}/${body.chart} ${body.version ?? ""}: no chart repository is reachable offline, so Helm cannot render it here (its values are checked by the monitoring tests, its objects are not)` });
+          notChecked.push({
+            address,
+            reason: `remote chart ${body.repository ?? ""}/${body.chart} ${body.version ?? ""}: no chart repository is reachable offline, so Helm cannot render it here (its values are checked by the monitoring tests, its objects are not)`,
+          });
           continue;
         }
-        for (const o of renderChart(helmRender, stackDir, body, kubeVersion)) objects.push({ what: `${address}: ${o.kind}/${o.metadata.name}`, object: o });
+        for (const o of renderChart(helmRender, stackDir, body, kubeVersion))
+          objects.push({ what: `${address}: ${o.kind}/${o.metadata.name}`, object: o });
       }
     }
   }
@@ -70,7 +82,17 @@ export function stackObjects(stackDir: string, client: KubeClient, helmRender: s
 export function renderChart(helmRender: string, stackDir: string, release: Record<string, any>, kubeVersion: string): ApiObject[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-values-"));
   try {
-    const args = ["chart", "--chart", path.join(stackDir, release.chart), "--name", release.name, "--namespace", release.namespace ?? "default", "--kube-version", kubeVersion];
+    const args = [
+      "chart",
+      "--chart",
+      path.join(stackDir, release.chart),
+      "--name",
+      release.name,
+      "--namespace",
+      release.namespace ?? "default",
+      "--kube-version",
+      kubeVersion,
+    ];
     (release.values ?? []).forEach((v: string, i: number) => {
       const f = path.join(dir, `values-${i}.yaml`);
       fs.writeFileSync(f, v);
@@ -90,7 +112,10 @@ export function renderChart(helmRender: string, stackDir: string, release: Recor
       args.push("--values", f);
     }
     const out = execFileSync(helmRender, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return (JSON.parse(out) as ApiObject[]).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? release.namespace } }));
+    return (JSON.parse(out) as ApiObject[]).map((o) => ({
+      ...o,
+      metadata: { ...o.metadata, namespace: o.metadata.namespace ?? release.namespace },
+    }));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -115,7 +140,11 @@ function verdict(r: Response): { ok: boolean; message: string } {
 const SETUP_KINDS = new Set(["Namespace", "CustomResourceDefinition", "ServiceAccount"]);
 
 /** Submits the objects of one stack; see the file comment for the order. */
-export async function checkObjects(client: KubeClient, stack: string, objects: { what: string; object: ApiObject }[]): Promise<StackReport> {
+export async function checkObjects(
+  client: KubeClient,
+  stack: string,
+  objects: { what: string; object: ApiObject }[],
+): Promise<StackReport> {
   const report: StackReport = { stack, accepted: [], refused: [], notChecked: [] };
   const record = (what: string, object: ApiObject, r: Response) => {
     const v = verdict(r);
@@ -129,7 +158,9 @@ export async function checkObjects(client: KubeClient, stack: string, objects: {
   for (const o of objects) {
     if (SETUP_KINDS.has(o.object.kind)) continue;
     rest.push(o);
-    podTemplates(o.object).forEach((t, i) => rest.push({ what: `${o.what} ${t.path} (bare Pod)`, object: podFromTemplate(o.object, t.template, i) }));
+    podTemplates(o.object).forEach((t, i) =>
+      rest.push({ what: `${o.what} ${t.path} (bare Pod)`, object: podFromTemplate(o.object, t.template, i) }),
+    );
   }
   const results = await mapLimit(rest, 6, async (o) => {
     try {
@@ -148,7 +179,10 @@ export async function checkObjects(client: KubeClient, stack: string, objects: {
  * `default` service account (the controller that makes it is not running), CRDs, service accounts.
  * Returns the responses to the stack's own objects.
  */
-export async function prepare(client: KubeClient, objects: { what: string; object: ApiObject }[]): Promise<[{ what: string; object: ApiObject }, Response][]> {
+export async function prepare(
+  client: KubeClient,
+  objects: { what: string; object: ApiObject }[],
+): Promise<[{ what: string; object: ApiObject }, Response][]> {
   const out: [{ what: string; object: ApiObject }, Response][] = [];
   const namespaces = objects.filter((o) => o.object.kind === "Namespace");
   for (const o of namespaces) out.push([o, await client.apply(o.object)]);
@@ -165,7 +199,10 @@ export async function prepare(client: KubeClient, objects: { what: string; objec
   for (const o of crds) out.push([o, await client.apply(o.object)]);
   if (crds.length > 0) {
     // The stack's own CRDs: served once Established; then discovery knows their kinds.
-    await installCrds(client, crds.map((o) => o.object));
+    await installCrds(
+      client,
+      crds.map((o) => o.object),
+    );
     await client.discover();
   }
   for (const o of objects.filter((x) => x.object.kind === "ServiceAccount")) out.push([o, await client.apply(o.object)]);
@@ -175,12 +212,14 @@ export async function prepare(client: KubeClient, objects: { what: string; objec
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
   return out;
 }
 
@@ -195,7 +234,8 @@ export async function installCrds(client: KubeClient, crds: ApiObject[], timeout
   for (const crd of crds) {
     for (;;) {
       const r = await client.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-      const status = r.status === 200 ? (JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } }).status : undefined;
+      const status =
+        r.status === 200 ? (JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } }).status : undefined;
       if (status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
       if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not established after ${timeoutMs / 1000} s`);
       await new Promise((res) => setTimeout(res, 200));

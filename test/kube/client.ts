@@ -29,18 +29,32 @@ export class KubeClient {
   request(method: string, p: string, body?: unknown, contentType = "application/json"): Promise<Response> {
     const data = body === undefined ? undefined : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = https.request({
-        host: this.url.hostname, port: this.url.port, path: p, method, agent: this.agent,
-        headers: {
-          authorization: `Bearer ${this.conn.token}`, accept: "application/json",
-          ...(data ? { "content-type": contentType, "content-length": data.length } : {}),
+      const req = https.request(
+        {
+          host: this.url.hostname,
+          port: this.url.port,
+          path: p,
+          method,
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.conn.token}`,
+            accept: "application/json",
+            ...(data ? { "content-type": contentType, "content-length": data.length } : {}),
+          },
         },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), warnings: parseWarnings(res.headers.warning) }));
-        res.on("error", reject);
-      });
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString("utf8"),
+              warnings: parseWarnings(res.headers.warning),
+            }),
+          );
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       if (data) req.write(data);
       req.end();
@@ -72,10 +86,15 @@ export class KubeClient {
       }
     };
     add("v1", await this.json("/api/v1"));
-    const groups = await this.json<{ groups: { versions: { groupVersion: string }[]; preferredVersion: { groupVersion: string } }[] }>("/apis");
+    const groups = await this.json<{ groups: { versions: { groupVersion: string }[]; preferredVersion: { groupVersion: string } }[] }>(
+      "/apis",
+    );
     for (const g of groups.groups) {
       // Preferred version first, so a kind without a version hint resolves to it.
-      const versions = [g.preferredVersion.groupVersion, ...g.versions.map((v) => v.groupVersion).filter((v) => v !== g.preferredVersion.groupVersion)];
+      const versions = [
+        g.preferredVersion.groupVersion,
+        ...g.versions.map((v) => v.groupVersion).filter((v) => v !== g.preferredVersion.groupVersion),
+      ];
       for (const gv of versions) add(gv, await this.json(`/apis/${gv}`));
     }
     this.kinds = kinds;
@@ -90,7 +109,8 @@ export class KubeClient {
 
   /** Loads the OpenAPI v3 documents of the group/versions the given kinds live in. */
   async loadSchemas(apiVersions: Iterable<string>): Promise<void> {
-    if (!this.openapiPaths) this.openapiPaths = (await this.json<{ paths: Record<string, { serverRelativeURL: string }> }>("/openapi/v3")).paths;
+    if (!this.openapiPaths)
+      this.openapiPaths = (await this.json<{ paths: Record<string, { serverRelativeURL: string }> }>("/openapi/v3")).paths;
     for (const gv of new Set(apiVersions)) {
       if (this.openapi.has(gv)) continue;
       const key = gv.includes("/") ? `apis/${gv}` : `api/${gv}`;
@@ -151,7 +171,8 @@ export class KubeClient {
   private info(obj: ApiObject): KindInfo {
     const version = obj.apiVersion.split("/").pop();
     const info = this.kind(obj.kind, version);
-    if (!info || info.apiVersion !== obj.apiVersion) throw new Error(`the server serves no ${obj.apiVersion} ${obj.kind} (is its CRD installed?)`);
+    if (!info || info.apiVersion !== obj.apiVersion)
+      throw new Error(`the server serves no ${obj.apiVersion} ${obj.kind} (is its CRD installed?)`);
     return info;
   }
 
@@ -164,7 +185,12 @@ export class KubeClient {
   /** Real server-side apply (namespaces, service accounts, CRDs: what later objects need to exist). */
   apply(obj: ApiObject): Promise<Response> {
     const info = this.info(obj);
-    return this.request("PATCH", `${this.pathOf(obj, info, true)}?fieldManager=kube-check&force=true&fieldValidation=Strict`, obj, "application/apply-patch+yaml");
+    return this.request(
+      "PATCH",
+      `${this.pathOf(obj, info, true)}?fieldManager=kube-check&force=true&fieldValidation=Strict`,
+      obj,
+      "application/apply-patch+yaml",
+    );
   }
 }
 

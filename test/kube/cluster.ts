@@ -20,7 +20,8 @@ import { CLUSTER_ENV } from "./apiserver";
 /** The running server (from global-setup.ts), with discovery read. */
 export async function connect(): Promise<{ info: ClusterInfo; client: KubeClient }> {
   const file = process.env[CLUSTER_ENV];
-  if (!file || !fs.existsSync(file)) throw new Error(`${CLUSTER_ENV} is not set: run these tests with \`npm run test:kube\` (jest.kube.config.js starts the server)`);
+  if (!file || !fs.existsSync(file))
+    throw new Error(`${CLUSTER_ENV} is not set: run these tests with \`npm run test:kube\` (jest.kube.config.js starts the server)`);
   const info = JSON.parse(fs.readFileSync(file, "utf8")) as ClusterInfo;
   const client = new KubeClient(info);
   await client.discover();

@@ -46,7 +46,14 @@ export interface SchemaSource {
 export interface ApiObject {
   apiVersion: string;
   kind: string;
-  metadata: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  metadata: {
+    name?: string;
+    generateName?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
   [key: string]: unknown;
 }
 
@@ -63,9 +70,7 @@ export interface KindInfo {
 export type KindLookup = (kind: string, version?: string) => KindInfo | undefined;
 
 /** Result of converting one Terraform resource. */
-export type Conversion =
-  | { address: string; object: ApiObject }
-  | { address: string; skipped: string };
+export type Conversion = { address: string; object: ApiObject } | { address: string; skipped: string };
 
 /**
  * Terraform resource types that are not one API object (they patch an existing object, or are
@@ -97,8 +102,19 @@ export const EXCEPTIONS = {
   octalModes: new Set(["defaultMode", "mode"]),
   /** Top-level attributes that only steer the provider (never sent to the API). */
   providerOnly: new Set([
-    "//", "count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection", "timeouts",
-    "wait_for_rollout", "wait_for_completion", "wait_for_load_balancer", "wait_for_default_service_account",
+    "//",
+    "count",
+    "for_each",
+    "depends_on",
+    "lifecycle",
+    "provider",
+    "provisioner",
+    "connection",
+    "timeouts",
+    "wait_for_rollout",
+    "wait_for_completion",
+    "wait_for_load_balancer",
+    "wait_for_default_service_account",
     "wait_for_service_account_token",
   ]),
 };
@@ -108,7 +124,12 @@ export function kindOfType(type: string): { kind: string; version?: string } {
   const m = /^kubernetes_(.+?)(?:_(v\d+(?:(?:alpha|beta)\d+)?))?$/.exec(type);
   if (!m) throw new Error(`${type} is not a kubernetes_* resource type`);
   const base = m[1];
-  const kind = KIND_EXCEPTIONS[base] ?? base.split("_").map((p) => p[0].toUpperCase() + p.slice(1)).join("");
+  const kind =
+    KIND_EXCEPTIONS[base] ??
+    base
+      .split("_")
+      .map((p) => p[0].toUpperCase() + p.slice(1))
+      .join("");
   return { kind, version: m[2] };
 }
 
@@ -123,7 +144,10 @@ export function plural(s: string): string {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class Converter {
-  constructor(private readonly schemas: SchemaSource, private readonly kinds: KindLookup) {}
+  constructor(
+    private readonly schemas: SchemaSource,
+    private readonly kinds: KindLookup,
+  ) {}
 
   /** Converts one `kubernetes_*` resource of the synthesized JSON (references already replaced). */
   convert(type: string, name: string, body: Record<string, unknown>): Conversion {
@@ -147,7 +171,10 @@ export class Converter {
     }
     if (info.kind === "Secret") Object.assign(fields, secretData(fields));
     const object = this.object(fields, root);
-    return { address, object: { apiVersion: info.apiVersion, kind: info.kind, ...object, metadata: (object.metadata ?? {}) as ApiObject["metadata"] } };
+    return {
+      address,
+      object: { apiVersion: info.apiVersion, kind: info.kind, ...object, metadata: (object.metadata ?? {}) as ApiObject["metadata"] },
+    };
   }
 
   /** Converts a value against its schema (undefined when the schema does not describe it). */
@@ -301,12 +328,18 @@ function resolveExpression(expr: string, resources: Record<string, Record<string
 export function placeholderFor(expr: string): string {
   const attr = /([A-Za-z0-9_]+)\s*$/.exec(expr.replace(/\[\d+\]/g, ""))?.[1] ?? "expression";
   const isFunction = /^[a-z_]+\(/.test(expr);
-  const word = (isFunction ? "expression" : attr).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const word = (isFunction ? "expression" : attr)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return `tfref-${word || "value"}`.slice(0, 40).replace(/-+$/, "");
 }
 
 /** Every pod template inside an object (Deployment, Job, CronJob, Rollout...), with its JSON path. */
-export function podTemplates(obj: unknown, path = ""): { path: string; template: { metadata?: Record<string, unknown>; spec: Record<string, unknown> } }[] {
+export function podTemplates(
+  obj: unknown,
+  path = "",
+): { path: string; template: { metadata?: Record<string, unknown>; spec: Record<string, unknown> } }[] {
   const found: { path: string; template: { metadata?: Record<string, unknown>; spec: Record<string, unknown> } }[] = [];
   if (Array.isArray(obj)) obj.forEach((x, i) => found.push(...podTemplates(x, `${path}[${i}]`)));
   else if (isObject(obj)) {
@@ -320,7 +353,11 @@ export function podTemplates(obj: unknown, path = ""): { path: string; template:
 }
 
 /** A bare Pod made from a pod template, so Pod Security admission (which checks Pods only) judges it. */
-export function podFromTemplate(owner: ApiObject, template: { metadata?: Record<string, unknown>; spec: Record<string, unknown> }, index: number): ApiObject {
+export function podFromTemplate(
+  owner: ApiObject,
+  template: { metadata?: Record<string, unknown>; spec: Record<string, unknown> },
+  index: number,
+): ApiObject {
   const base = (owner.metadata.name ?? owner.metadata.generateName ?? "pod").replace(/[^a-z0-9-]/g, "-").replace(/-+$/, "");
   const name = `${base.slice(0, 50).replace(/-+$/, "")}-pod-${index}`;
   const meta = template.metadata ?? {};

@@ -25,9 +25,12 @@ export const CRD_SOURCES: CrdSource[] = [
     why: "the operator version (appVersion) of kube-prometheus-stack 88.5.3, the chart constructs/monitoring/index.ts pins",
     dir: "example/prometheus-operator-crd-full",
     files: [
-      "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",
-      "monitoring.coreos.com_prometheusrules.yaml", "monitoring.coreos.com_probes.yaml",
-      "monitoring.coreos.com_scrapeconfigs.yaml", "monitoring.coreos.com_alertmanagerconfigs.yaml",
+      "monitoring.coreos.com_servicemonitors.yaml",
+      "monitoring.coreos.com_podmonitors.yaml",
+      "monitoring.coreos.com_prometheusrules.yaml",
+      "monitoring.coreos.com_probes.yaml",
+      "monitoring.coreos.com_scrapeconfigs.yaml",
+      "monitoring.coreos.com_alertmanagerconfigs.yaml",
     ],
   },
   {
@@ -36,7 +39,13 @@ export const CRD_SOURCES: CrdSource[] = [
     version: "v1.8.3",
     why: "newest Argo Rollouts release the local Go toolchain can fetch from the module proxy",
     dir: "manifests/crds",
-    files: ["rollout-crd.yaml", "analysis-template-crd.yaml", "cluster-analysis-template-crd.yaml", "analysis-run-crd.yaml", "experiment-crd.yaml"],
+    files: [
+      "rollout-crd.yaml",
+      "analysis-template-crd.yaml",
+      "cluster-analysis-template-crd.yaml",
+      "analysis-run-crd.yaml",
+      "experiment-crd.yaml",
+    ],
   },
   {
     module: "github.com/argoproj/argo-workflows/v3",
@@ -50,7 +59,8 @@ export const CRD_SOURCES: CrdSource[] = [
 /** Downloads (or finds in the module cache) a module and returns its directory. */
 export function moduleDir(module: string, version: string): string {
   const out = execFileSync("go", ["mod", "download", "-json", `${module}@${version}`], {
-    encoding: "utf8", cwd: os.tmpdir(),
+    encoding: "utf8",
+    cwd: os.tmpdir(),
     env: { ...process.env, GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" },
   });
   const info = JSON.parse(out) as { Dir?: string; Error?: string };
@@ -83,51 +93,62 @@ export function loadCrds(helmRender: string, sources: CrdSource[] = CRD_SOURCES)
  */
 export const DOCUMENTED_CRDS: { crd: ApiObject; source: string }[] = [
   {
-    source: "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/spec/ (TargetGroupBindingSpec: targetGroupARN, targetGroupName, targetType instance|ip, serviceRef {name, port}, networking, nodeSelector, ipAddressType ipv4|ipv6, vpcID, multiClusterTargetGroup)",
+    source:
+      "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/spec/ (TargetGroupBindingSpec: targetGroupARN, targetGroupName, targetType instance|ip, serviceRef {name, port}, networking, nodeSelector, ipAddressType ipv4|ipv6, vpcID, multiClusterTargetGroup)",
     crd: {
       apiVersion: "apiextensions.k8s.io/v1",
       kind: "CustomResourceDefinition",
       metadata: { name: "targetgroupbindings.elbv2.k8s.aws" },
       spec: {
         group: "elbv2.k8s.aws",
-        names: { kind: "TargetGroupBinding", listKind: "TargetGroupBindingList", plural: "targetgroupbindings", singular: "targetgroupbinding" },
+        names: {
+          kind: "TargetGroupBinding",
+          listKind: "TargetGroupBindingList",
+          plural: "targetgroupbindings",
+          singular: "targetgroupbinding",
+        },
         scope: "Namespaced",
-        versions: [{
-          name: "v1beta1",
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                apiVersion: { type: "string" },
-                kind: { type: "string" },
-                metadata: { type: "object" },
-                spec: {
-                  type: "object",
-                  required: ["serviceRef"],
-                  properties: {
-                    targetGroupARN: { type: "string", minLength: 1 },
-                    targetGroupName: { type: "string" },
-                    targetType: { type: "string", enum: ["instance", "ip"] },
-                    serviceRef: {
-                      type: "object",
-                      required: ["name", "port"],
-                      properties: { name: { type: "string" }, port: { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] } },
+        versions: [
+          {
+            name: "v1beta1",
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: {
+              openAPIV3Schema: {
+                type: "object",
+                properties: {
+                  apiVersion: { type: "string" },
+                  kind: { type: "string" },
+                  metadata: { type: "object" },
+                  spec: {
+                    type: "object",
+                    required: ["serviceRef"],
+                    properties: {
+                      targetGroupARN: { type: "string", minLength: 1 },
+                      targetGroupName: { type: "string" },
+                      targetType: { type: "string", enum: ["instance", "ip"] },
+                      serviceRef: {
+                        type: "object",
+                        required: ["name", "port"],
+                        properties: {
+                          name: { type: "string" },
+                          port: { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] },
+                        },
+                      },
+                      networking: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                      nodeSelector: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                      ipAddressType: { type: "string", enum: ["ipv4", "ipv6"] },
+                      vpcID: { type: "string" },
+                      multiClusterTargetGroup: { type: "boolean" },
                     },
-                    networking: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-                    nodeSelector: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-                    ipAddressType: { type: "string", enum: ["ipv4", "ipv6"] },
-                    vpcID: { type: "string" },
-                    multiClusterTargetGroup: { type: "boolean" },
                   },
+                  status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
                 },
-                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
               },
             },
           },
-        }],
+        ],
       },
     },
   },

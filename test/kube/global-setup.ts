@@ -22,7 +22,9 @@ export default async function globalSetup(): Promise<void> {
     await client.discover();
     const t2 = Date.now();
     await installCrds(client, crds);
-    process.stdout.write(`kube-check: server up in ${((t1 - t0) / 1000).toFixed(1)} s; ${crds.length} CRDs read in ${((t2 - t1) / 1000).toFixed(1)} s and installed in ${((Date.now() - t2) / 1000).toFixed(1)} s from ${CRD_SOURCES.map((s) => `${s.module}@${s.version}`).join(", ")} and ${DOCUMENTED_CRDS.length} written from their API reference\n`);
+    process.stdout.write(
+      `kube-check: server up in ${((t1 - t0) / 1000).toFixed(1)} s; ${crds.length} CRDs read in ${((t2 - t1) / 1000).toFixed(1)} s and installed in ${((Date.now() - t2) / 1000).toFixed(1)} s from ${CRD_SOURCES.map((s) => `${s.module}@${s.version}`).join(", ")} and ${DOCUMENTED_CRDS.length} written from their API reference\n`,
+    );
   } catch (err) {
     const { stopCluster } = await import("./apiserver");
     stopCluster(info);

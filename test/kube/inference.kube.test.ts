@@ -19,7 +19,12 @@ const MODEL = Object.keys(config.serving.models)[0];
 const released = envConfig("dev", {
   serving: {
     releases: { [MODEL]: { version: "1", imageDigest: `sha256:${"ef".repeat(32)}` } },
-    models: { [MODEL]: { inputFields: ["a", "b"], inferenceLog: { enabled: true, contextFields: ["note"], rules: [{ field: "note", kind: "redact" }] } } },
+    models: {
+      [MODEL]: {
+        inputFields: ["a", "b"],
+        inferenceLog: { enabled: true, contextFields: ["note"], rules: [{ field: "note", kind: "redact" }] },
+      },
+    },
   },
 });
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-check-inference-"));

@@ -37,7 +37,11 @@ const messages: string[] = [];
 
 test("a container without allowPrivilegeEscalation: false is refused in the restricted namespace", async () => {
   // A Deployment of a restricted namespace (the Argo Rollouts namespace is restricted too, but its controller comes from a remote chart).
-  const restricted = new Set(objects.filter((o) => o.object.kind === "Namespace" && o.object.metadata.labels?.["pod-security.kubernetes.io/enforce"] === "restricted").map((o) => o.object.metadata.name));
+  const restricted = new Set(
+    objects
+      .filter((o) => o.object.kind === "Namespace" && o.object.metadata.labels?.["pod-security.kubernetes.io/enforce"] === "restricted")
+      .map((o) => o.object.metadata.name),
+  );
   const workload = objects.find((o) => o.object.kind === "Deployment" && restricted.has(o.object.metadata.namespace!))!.object;
   const good = podFromTemplate(workload, podTemplates(workload)[0].template, 0);
   const bad = clone(good);

@@ -21,9 +21,19 @@ import { connect, helmRender, loadSchemasFor } from "./cluster";
 const DIGEST = `sha256:${"12".repeat(32)}`;
 const release = { "iris-classifier": { version: "7", imageDigest: DIGEST } };
 const variants: Record<string, () => EnvironmentConfig> = {
-  "blue-green, ingress exposure": () => envConfig("dev", { serving: { releases: release, delivery: { strategy: "blueGreen" as const, autoPromotionEnabled: false }, exposure: "ingress" as const, ingress: { domain: "models.example.com" } } }),
-  "canary, no exposure": () => envConfig("dev", { serving: { releases: release, delivery: { strategy: "canary" as const, canaryWeights: [20, 50, 80] } } }),
-  "every option, canary, API Gateway exposure": () => configured(EVERY_OPTION, { serving: { delivery: { strategy: "canary" as const, canaryWeights: [10, 30, 60] } } }),
+  "blue-green, ingress exposure": () =>
+    envConfig("dev", {
+      serving: {
+        releases: release,
+        delivery: { strategy: "blueGreen" as const, autoPromotionEnabled: false },
+        exposure: "ingress" as const,
+        ingress: { domain: "models.example.com" },
+      },
+    }),
+  "canary, no exposure": () =>
+    envConfig("dev", { serving: { releases: release, delivery: { strategy: "canary" as const, canaryWeights: [20, 50, 80] } } }),
+  "every option, canary, API Gateway exposure": () =>
+    configured(EVERY_OPTION, { serving: { delivery: { strategy: "canary" as const, canaryWeights: [10, 30, 60] } } }),
 };
 
 function synth(config: () => EnvironmentConfig): { dir: string; name: string } {
@@ -43,7 +53,10 @@ beforeAll(async () => {
   const c = await connect();
   client = c.client;
   serverVersion = c.info.version;
-  await loadSchemasFor(client, Object.values(stacks).map((s) => s.dir));
+  await loadSchemasFor(
+    client,
+    Object.values(stacks).map((s) => s.dir),
+  );
 });
 
 describe.each(Object.keys(variants))("model endpoint, %s", (variant) => {
@@ -55,7 +68,9 @@ describe.each(Object.keys(variants))("model endpoint, %s", (variant) => {
     expect(kinds.filter((k) => k === "AnalysisTemplate")).toHaveLength(2);
     const report = await checkObjects(client, `${name} (${variant})`, objects);
     const rollouts = report.accepted.filter((a) => a.object.kind === "Rollout" || a.object.kind === "AnalysisTemplate").map((a) => a.what);
-    process.stdout.write(`kube-check serving (${variant}): ${report.accepted.length} accepted, ${report.refused.length} refused; ${rollouts.join(", ")}\n`);
+    process.stdout.write(
+      `kube-check serving (${variant}): ${report.accepted.length} accepted, ${report.refused.length} refused; ${rollouts.join(", ")}\n`,
+    );
     expect(report.refused.map((r) => `${r.what}: ${r.message}`)).toEqual([]);
     expect(rollouts.length).toBe(3);
     if (variant.includes("API Gateway")) expect(report.accepted.map((a) => a.object.kind)).toContain("TargetGroupBinding");

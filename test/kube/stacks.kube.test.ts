@@ -47,8 +47,8 @@ describe.each([...stacks.keys()])("%s", (stack) => {
     const pods = report.accepted.filter((a) => a.what.endsWith("(bare Pod)")).length;
     process.stdout.write(
       `kube-check ${stack}: ${report.accepted.length} objects accepted by kube-apiserver ${serverVersion} ` +
-      `(${report.accepted.length - pods} objects + ${pods} bare Pods), ${report.refused.length} refused\n` +
-      notChecked.map((n) => `  not checked: ${n.address}: ${n.reason}\n`).join(""),
+        `(${report.accepted.length - pods} objects + ${pods} bare Pods), ${report.refused.length} refused\n` +
+        notChecked.map((n) => `  not checked: ${n.address}: ${n.reason}\n`).join(""),
     );
     expect(report.refused.map((r) => `${r.what}: ${r.message}`)).toEqual([]);
     expect(report.accepted.length).toBeGreaterThan(0);
@@ -67,18 +67,30 @@ test("checkov: every finding on the Kubernetes manifests is fixed or skipped wit
       const objects = submitted.get(stack);
       expect({ stack, collected: objects !== undefined }).toEqual({ stack, collected: true });
       fs.mkdirSync(path.join(dir, stack));
-      objects!.forEach((o, i) => fs.writeFileSync(path.join(dir, stack, `${String(i).padStart(4, "0")}.json`), JSON.stringify(o.object, null, 2)));
+      objects!.forEach((o, i) =>
+        fs.writeFileSync(path.join(dir, stack, `${String(i).padStart(4, "0")}.json`), JSON.stringify(o.object, null, 2)),
+      );
     }
     const reports: Report[] = runCheckov(dir, "kubernetes");
     const k8s = reports.find((r) => r.check_type === "kubernetes");
     // Every stack's manifests were read (checkov reads nothing silently when it cannot parse).
     for (const stack of stacks.keys()) {
-      const checks = [...(k8s?.results.passed_checks ?? []), ...(k8s?.results.failed_checks ?? [])].filter((c) => c.file_path.startsWith(`/${stack}/`));
+      const checks = [...(k8s?.results.passed_checks ?? []), ...(k8s?.results.failed_checks ?? [])].filter((c) =>
+        c.file_path.startsWith(`/${stack}/`),
+      );
       expect({ stack, checked: checks.length > 20 }).toEqual({ stack, checked: true });
     }
     expect(k8s!.summary.parsing_errors).toBe(0);
     const { open, stale, skips } = judge(k8s!.results.failed_checks, "kubernetes");
-    if (process.env.CHECKOV_FINDINGS) fs.writeFileSync(process.env.CHECKOV_FINDINGS, JSON.stringify(k8s!.results.failed_checks.map((f) => [f.check_id, f.resource, f.check_name, f.file_path]), null, 1));
+    if (process.env.CHECKOV_FINDINGS)
+      fs.writeFileSync(
+        process.env.CHECKOV_FINDINGS,
+        JSON.stringify(
+          k8s!.results.failed_checks.map((f) => [f.check_id, f.resource, f.check_name, f.file_path]),
+          null,
+          1,
+        ),
+      );
     expect(open).toEqual([]);
     expect(stale).toEqual([]);
     for (const s of skips) expect(s.reason.length).toBeGreaterThan(30);

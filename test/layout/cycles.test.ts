@@ -13,7 +13,10 @@ const rel = (cycle: string[], root: string) => cycle.map((f) => path.relative(ro
 
 describe("import cycles", () => {
   it("there is none in the repository", () => {
-    const files = [path.join(ROOT, "main.ts"), ...sourceFiles(ROOT, ["config", "constructs", "stacks", "policies", "scripts", "bench", "test"])];
+    const files = [
+      path.join(ROOT, "main.ts"),
+      ...sourceFiles(ROOT, ["config", "constructs", "stacks", "policies", "scripts", "bench", "test"]),
+    ];
     const graph = importGraph(files);
     // The graph is the real one: the stack reaches the constructs, the constructs their core.
     expect(graph.get(path.join(ROOT, "stacks", "mlflow-stack.ts"))).toContain(path.join(ROOT, "constructs", "tracking-server", "index.ts"));
@@ -26,7 +29,9 @@ describe("import cycles", () => {
       fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       fs.writeFileSync(path.join(dir, name), text);
     };
-    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "import-cycles-")); });
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "import-cycles-"));
+    });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
     const cyclesOf = () => findCycles(importGraph(sourceFiles(dir, ["."]))).map((c) => rel(c, dir));
 
@@ -46,7 +51,7 @@ describe("import cycles", () => {
 
     it("reports nothing for a tree without a cycle, and ignores packages", () => {
       write("a.ts", 'import { b } from "./b";\nimport * as fs from "fs";\nexport const a = () => [b, fs];\n');
-      write("b.ts", 'export const b = 1;\n');
+      write("b.ts", "export const b = 1;\n");
       expect(cyclesOf()).toEqual([]);
     });
   });

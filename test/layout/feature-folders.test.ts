@@ -11,9 +11,9 @@ const FEATURE_FILE = /^(index\.ts|from-config\.ts|README\.md|command\.ts|[a-z0-9
 /** What a feature holds besides those: its construct's parts that no other feature uses. */
 const EXTRA: Record<string, readonly string[]> = {
   "model-endpoint": ["analysis.ts", "api-gateway.ts", "chart", "delivery.ts", "gateway.ts", "inference-log.ts"],
-  "monitoring": ["alertmanager.ts", "chart", "cloudwatch.ts", "dashboards.ts", "layout.ts", "model-serving.ts", "rules.ts"],
+  monitoring: ["alertmanager.ts", "chart", "cloudwatch.ts", "dashboards.ts", "layout.ts", "model-serving.ts", "rules.ts"],
   "tracking-server": ["guard.ts", "identity.ts"],
-  "training": ["chart"],
+  training: ["chart"],
 };
 
 describe("constructs/ layout", () => {
@@ -24,13 +24,18 @@ describe("constructs/ layout", () => {
     expect(folders.map((e) => e.name)).toContain("core");
   });
 
-  it.each(folders.filter((e) => e.isDirectory() && e.name !== "core").map((e) => e.name))("%s holds its construct, commands, from-config and README only", (feature) => {
-    const entries = fs.readdirSync(path.join(CONSTRUCTS, feature));
-    expect(entries).toEqual(expect.arrayContaining(["index.ts", "README.md"]));
-    expect(entries.filter((name) => !FEATURE_FILE.test(name) && !(EXTRA[feature] ?? []).includes(name))).toEqual([]);
-  });
+  it.each(folders.filter((e) => e.isDirectory() && e.name !== "core").map((e) => e.name))(
+    "%s holds its construct, commands, from-config and README only",
+    (feature) => {
+      const entries = fs.readdirSync(path.join(CONSTRUCTS, feature));
+      expect(entries).toEqual(expect.arrayContaining(["index.ts", "README.md"]));
+      expect(entries.filter((name) => !FEATURE_FILE.test(name) && !(EXTRA[feature] ?? []).includes(name))).toEqual([]);
+    },
+  );
 
   it("core holds no construct of a feature and no configuration mapping", () => {
-    expect(fs.readdirSync(path.join(CONSTRUCTS, "core")).filter((n) => n === "from-config.ts" || n === "index.ts" || n === "chart")).toEqual([]);
+    expect(
+      fs.readdirSync(path.join(CONSTRUCTS, "core")).filter((n) => n === "from-config.ts" || n === "index.ts" || n === "chart"),
+    ).toEqual([]);
   });
 });

@@ -40,24 +40,111 @@ function restrictedImports(planted: readonly Planted[]): string[][] {
 
 const CASES: { what: string; planted: Planted; fires: RegExp | undefined }[] = [
   // Nothing under constructs/ but a feature's from-config.ts imports config/.
-  { what: "a construct importing config/", planted: { file: "constructs/artifact-store/index.ts", code: 'import { loadEnvironments } from "../../config";\nexport const x = loadEnvironments;\n' }, fires: /Only a feature's from-config\.ts imports config/ },
-  { what: "a construct importing a config/ module", planted: { file: "constructs/monitoring/rules.ts", code: 'import { defaultTags } from "../../config/tags";\nexport const x = defaultTags;\n' }, fires: /Only a feature's from-config\.ts imports config/ },
-  { what: "a core helper importing config/", planted: { file: "constructs/core/names.ts", code: 'import type { EnvironmentConfig } from "../../config/schema";\nexport type X = EnvironmentConfig;\n' }, fires: /Only a feature's from-config\.ts imports config/ },
-  { what: "a command importing config/", planted: { file: "constructs/drift-job/command.ts", code: 'import type { EnvironmentConfig } from "../../config";\nexport type X = EnvironmentConfig;\n' }, fires: /Only a feature's from-config\.ts imports config/ },
-  { what: "a from-config.ts importing config/ (allowed)", planted: { file: "constructs/artifact-store/from-config.ts", code: 'import type { EnvironmentConfig } from "../../config";\nexport type X = EnvironmentConfig;\n' }, fires: undefined },
+  {
+    what: "a construct importing config/",
+    planted: {
+      file: "constructs/artifact-store/index.ts",
+      code: 'import { loadEnvironments } from "../../config";\nexport const x = loadEnvironments;\n',
+    },
+    fires: /Only a feature's from-config\.ts imports config/,
+  },
+  {
+    what: "a construct importing a config/ module",
+    planted: {
+      file: "constructs/monitoring/rules.ts",
+      code: 'import { defaultTags } from "../../config/tags";\nexport const x = defaultTags;\n',
+    },
+    fires: /Only a feature's from-config\.ts imports config/,
+  },
+  {
+    what: "a core helper importing config/",
+    planted: {
+      file: "constructs/core/names.ts",
+      code: 'import type { EnvironmentConfig } from "../../config/schema";\nexport type X = EnvironmentConfig;\n',
+    },
+    fires: /Only a feature's from-config\.ts imports config/,
+  },
+  {
+    what: "a command importing config/",
+    planted: {
+      file: "constructs/drift-job/command.ts",
+      code: 'import type { EnvironmentConfig } from "../../config";\nexport type X = EnvironmentConfig;\n',
+    },
+    fires: /Only a feature's from-config\.ts imports config/,
+  },
+  {
+    what: "a from-config.ts importing config/ (allowed)",
+    planted: {
+      file: "constructs/artifact-store/from-config.ts",
+      code: 'import type { EnvironmentConfig } from "../../config";\nexport type X = EnvironmentConfig;\n',
+    },
+    fires: undefined,
+  },
   // No command module imports cdktf, @cdktf/* or constructs.
-  { what: "a command importing cdktf", planted: { file: "constructs/tracking-server/mlflow-command.ts", code: 'import { Fn } from "cdktf";\nexport const x = Fn;\n' }, fires: /A command module is pure/ },
-  { what: "a command importing a provider resource", planted: { file: "constructs/registry-events/command.ts", code: 'import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";\nexport const x = SecretV1;\n' }, fires: /A command module is pure/ },
-  { what: "a command importing constructs", planted: { file: "constructs/model-endpoint/server-command.ts", code: 'import { Construct } from "constructs";\nexport const x = Construct;\n' }, fires: /A command module is pure/ },
-  { what: "a shared command helper importing cdktf", planted: { file: "constructs/core/render.ts", code: 'import { Token } from "cdktf";\nexport const x = Token;\n' }, fires: /A command module is pure/ },
-  { what: "a construct importing cdktf (allowed)", planted: { file: "constructs/artifact-store/index.ts", code: 'import { Fn } from "cdktf";\nexport const x = Fn;\n' }, fires: undefined },
+  {
+    what: "a command importing cdktf",
+    planted: { file: "constructs/tracking-server/mlflow-command.ts", code: 'import { Fn } from "cdktf";\nexport const x = Fn;\n' },
+    fires: /A command module is pure/,
+  },
+  {
+    what: "a command importing a provider resource",
+    planted: {
+      file: "constructs/registry-events/command.ts",
+      code: 'import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";\nexport const x = SecretV1;\n',
+    },
+    fires: /A command module is pure/,
+  },
+  {
+    what: "a command importing constructs",
+    planted: {
+      file: "constructs/model-endpoint/server-command.ts",
+      code: 'import { Construct } from "constructs";\nexport const x = Construct;\n',
+    },
+    fires: /A command module is pure/,
+  },
+  {
+    what: "a shared command helper importing cdktf",
+    planted: { file: "constructs/core/render.ts", code: 'import { Token } from "cdktf";\nexport const x = Token;\n' },
+    fires: /A command module is pure/,
+  },
+  {
+    what: "a construct importing cdktf (allowed)",
+    planted: { file: "constructs/artifact-store/index.ts", code: 'import { Fn } from "cdktf";\nexport const x = Fn;\n' },
+    fires: undefined,
+  },
   // config/ imports nothing from constructs/ but constructs/core/.
-  { what: "config importing a feature", planted: { file: "config/schema.ts", code: 'import { ArtifactStore } from "../constructs/artifact-store";\nexport const x = ArtifactStore;\n' }, fires: /config\/ imports nothing from constructs\// },
-  { what: "config importing a feature's command", planted: { file: "config/serving.ts", code: 'import { modelServerCommand } from "../constructs/model-endpoint/server-command";\nexport const x = modelServerCommand;\n' }, fires: /config\/ imports nothing from constructs\// },
-  { what: "config importing constructs/core (allowed)", planted: { file: "config/ci.ts", code: 'import { partitionOf } from "../constructs/core/aws";\nexport const x = partitionOf;\n' }, fires: undefined },
+  {
+    what: "config importing a feature",
+    planted: {
+      file: "config/schema.ts",
+      code: 'import { ArtifactStore } from "../constructs/artifact-store";\nexport const x = ArtifactStore;\n',
+    },
+    fires: /config\/ imports nothing from constructs\//,
+  },
+  {
+    what: "config importing a feature's command",
+    planted: {
+      file: "config/serving.ts",
+      code: 'import { modelServerCommand } from "../constructs/model-endpoint/server-command";\nexport const x = modelServerCommand;\n',
+    },
+    fires: /config\/ imports nothing from constructs\//,
+  },
+  {
+    what: "config importing constructs/core (allowed)",
+    planted: { file: "config/ci.ts", code: 'import { partitionOf } from "../constructs/core/aws";\nexport const x = partitionOf;\n' },
+    fires: undefined,
+  },
   // The layers keep the rule they sit in (a later override replaces an earlier one's options).
-  { what: "a command importing a provider's package root", planted: { file: "constructs/drift-job/command.ts", code: 'import * as aws from "@cdktf/provider-aws";\nexport const x = aws;\n' }, fires: /package root loads every resource/ },
-  { what: "config importing a provider's package root", planted: { file: "config/ci.ts", code: 'import * as aws from "@cdktf/provider-aws";\nexport const x = aws;\n' }, fires: /package root loads every resource/ },
+  {
+    what: "a command importing a provider's package root",
+    planted: { file: "constructs/drift-job/command.ts", code: 'import * as aws from "@cdktf/provider-aws";\nexport const x = aws;\n' },
+    fires: /package root loads every resource/,
+  },
+  {
+    what: "config importing a provider's package root",
+    planted: { file: "config/ci.ts", code: 'import * as aws from "@cdktf/provider-aws";\nexport const x = aws;\n' },
+    fires: /package root loads every resource/,
+  },
 ];
 
 describe("layering rules (eslint.config.mjs) on planted imports", () => {

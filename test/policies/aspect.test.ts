@@ -9,8 +9,10 @@ import { ArtifactStore } from "../../constructs/artifact-store";
 import { MlflowStack } from "../../stacks/mlflow-stack";
 import { envConfig } from "../helpers/synth";
 
-const errorsOf = (stack: TerraformStack) => stack.node.findAll().flatMap((n) =>
-  n.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${n.node.path}: ${String(m.data)}`));
+const errorsOf = (stack: TerraformStack) =>
+  stack.node
+    .findAll()
+    .flatMap((n) => n.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${n.node.path}: ${String(m.data)}`));
 
 describe("policy aspects", () => {
   it("annotate the offending resource with the rule id, the finding and the reason", () => {
@@ -20,7 +22,9 @@ describe("policy aspects", () => {
     applyPolicies(stack);
     Testing.synth(stack);
     const errors = errorsOf(stack);
-    expect(errors).toContain("bad/naked: [MLF-S3-1] bucket has no server-side encryption configuration (aws_s3_bucket.naked). " + new BucketEncrypted().reason);
+    expect(errors).toContain(
+      "bad/naked: [MLF-S3-1] bucket has no server-side encryption configuration (aws_s3_bucket.naked). " + new BucketEncrypted().reason,
+    );
     expect(errors.some((e) => e.startsWith("bad/naked: [MLF-S3-2] public access not blocked"))).toBe(true);
     expect(errors.some((e) => e.startsWith("bad/naked: [MLF-S3-3] no bucket policy denies non-TLS"))).toBe(true);
   });
@@ -30,7 +34,9 @@ describe("policy aspects", () => {
     const stack = new TerraformStack(app, "bad");
     new DbInstance(stack, "db", { instanceClass: "db.t4g.micro", publiclyAccessible: true, password: "hunter2hunter2" });
     applyPolicies(stack);
-    expect(() => app.synth()).toThrow(/\[bad\/db\] \[MLF-RDS-1\][\s\S]*\[bad\/db\] \[MLF-RDS-2\] publicly_accessible must be false[\s\S]*\[bad\/db\] \[MLF-SEC-1\] attribute "password" holds a literal value/);
+    expect(() => app.synth()).toThrow(
+      /\[bad\/db\] \[MLF-RDS-1\][\s\S]*\[bad\/db\] \[MLF-RDS-2\] publicly_accessible must be false[\s\S]*\[bad\/db\] \[MLF-SEC-1\] attribute "password" holds a literal value/,
+    );
   });
 
   it("leave a compliant stack without annotations", () => {

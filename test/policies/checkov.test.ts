@@ -61,7 +61,9 @@ describe("checkov over every synthesized stack and the Kubernetes manifests", ()
   it("checked every stack: a parser that reads nothing fails here", () => {
     const tf = report("terraform_json");
     for (const name of stacksChecked) {
-      const checks = [...tf.results.passed_checks, ...tf.results.failed_checks].filter((c) => c.file_path === `/stacks/${name}/cdk.tf.json`);
+      const checks = [...tf.results.passed_checks, ...tf.results.failed_checks].filter(
+        (c) => c.file_path === `/stacks/${name}/cdk.tf.json`,
+      );
       expect({ name, checks: checks.length > 50 }).toEqual({ name, checks: true });
     }
   });

@@ -32,20 +32,37 @@ const DIGEST = `sha256:${"ab".repeat(32)}`;
  * replica, training, IRSA.
  */
 const OPTIONS: [string, EnvironmentConfig][] = [
-  ["options/api-gateway", envConfig("dev", {
-    serving: {
-      releases: { "iris-classifier": { version: "3", imageDigest: DIGEST } },
-      exposure: "apiGateway",
-      apiGateway: { domain: "api.models.example.com", certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa", certificateDomains: ["api.models.example.com"], loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"] },
-    },
-  })],
-  ["options/stores-and-controller", envConfig("dev", {
-    artifacts: { accessLogging: true, replicationRegion: "eu-central-1", forceDestroy: false },
-    database: { readReplica: true },
-    ingress: { installLoadBalancerController: true },
-    ...TRAINING,
-  })],
-  ["options/irsa", envConfig("prod", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: "arn:aws:iam::333333333333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123" } })],
+  [
+    "options/api-gateway",
+    envConfig("dev", {
+      serving: {
+        releases: { "iris-classifier": { version: "3", imageDigest: DIGEST } },
+        exposure: "apiGateway",
+        apiGateway: {
+          domain: "api.models.example.com",
+          certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-0000000000aa",
+          certificateDomains: ["api.models.example.com"],
+          loadBalancerSubnetIds: ["subnet-0aaa1111", "subnet-0bbb2222"],
+        },
+      },
+    }),
+  ],
+  [
+    "options/stores-and-controller",
+    envConfig("dev", {
+      artifacts: { accessLogging: true, replicationRegion: "eu-central-1", forceDestroy: false },
+      database: { readReplica: true },
+      ingress: { installLoadBalancerController: true },
+      ...TRAINING,
+    }),
+  ],
+  [
+    "options/irsa",
+    envConfig("prod", {
+      identity: { mode: "irsa" },
+      cluster: { oidcProviderArn: "arn:aws:iam::333333333333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123" },
+    }),
+  ],
 ];
 
 /** Every environment the tests know: the shipped configuration's, every fixture's, and the options above. */
@@ -57,9 +74,13 @@ const ENVIRONMENTS: [string, EnvironmentConfig][] = [
 
 /** The calls `principal` (the role `callerArn`) may not make, judged with the resource policies of the stack's resources (key policies, repository policies). */
 const denied = (principal: Principal, callerArn: string, targets: Map<string, ResourceTarget>, calls: PlannedCall[]) =>
-  calls.map((c) => ({ c, e: isAllowedOn(principal, callerArn, c.request, targets.get(c.request.resource)) }))
+  calls
+    .map((c) => ({ c, e: isAllowedOn(principal, callerArn, c.request, targets.get(c.request.resource)) }))
     .filter(({ e }) => e.decision !== "Allow")
-    .map(({ c, e }) => `${c.instance.type}.${c.instance.name} ${c.phase}: ${c.request.action} on ${c.request.resource} ${JSON.stringify(c.request.context)} -> ${e.decision}${e.by.length ? ` (${e.by.join(", ")})` : ""}`);
+    .map(
+      ({ c, e }) =>
+        `${c.instance.type}.${c.instance.name} ${c.phase}: ${c.request.action} on ${c.request.resource} ${JSON.stringify(c.request.context)} -> ${e.decision}${e.by.length ? ` (${e.by.join(", ")})` : ""}`,
+    );
 
 describe("the table has a row for every AWS type", () => {
   test.each(ENVIRONMENTS)("%s: every resource type and data source of the stack", (_label, env) => {
@@ -72,7 +93,8 @@ describe("the table has a row for every AWS type", () => {
       for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(p);
-        else if (p.endsWith(".ts")) for (const m of fs.readFileSync(p, "utf8").matchAll(/@cdktf\/provider-aws\/lib\/([a-z0-9-]+)/g)) modules.add(m[1]);
+        else if (p.endsWith(".ts"))
+          for (const m of fs.readFileSync(p, "utf8").matchAll(/@cdktf\/provider-aws\/lib\/([a-z0-9-]+)/g)) modules.add(m[1]);
       }
     };
     walk(path.join(ROOT, "constructs"));
@@ -83,7 +105,9 @@ describe("the table has a row for every AWS type", () => {
       if (m === "provider") continue;
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module named by the import, to read its class's Terraform type
       const exported = Object.values(require(`@cdktf/provider-aws/lib/${m}`) as Record<string, unknown>);
-      const type = exported.map((v) => (typeof v === "function" ? (v as unknown as { tfResourceType?: unknown }).tfResourceType : undefined)).find((t): t is string => typeof t === "string");
+      const type = exported
+        .map((v) => (typeof v === "function" ? (v as unknown as { tfResourceType?: unknown }).tfResourceType : undefined))
+        .find((t): t is string => typeof t === "string");
       if (!type) throw new Error(`@cdktf/provider-aws/lib/${m} exports no resource class`);
       const kind = m.startsWith("data-aws-") ? "data" : "resource";
       if (!PROVIDER_ACTIONS.some((r) => r.type === type && r.kind === kind)) missing.push(`${kind} ${type} (@cdktf/provider-aws/lib/${m})`);
@@ -93,7 +117,10 @@ describe("the table has a row for every AWS type", () => {
 
   test("every row names its sources: the provider's source file and AWS's authorization reference", () => {
     for (const row of PROVIDER_ACTIONS) {
-      expect([row.type, row.sources.some((s) => s.includes("github.com/hashicorp/terraform-provider-aws/blob/v6.25.0/internal/service/"))]).toEqual([row.type, true]);
+      expect([
+        row.type,
+        row.sources.some((s) => s.includes("github.com/hashicorp/terraform-provider-aws/blob/v6.25.0/internal/service/")),
+      ]).toEqual([row.type, true]);
       expect([row.type, row.sources.some((s) => s.startsWith("https://docs.aws.amazon.com/"))]).toEqual([row.type, true]);
     }
   });
@@ -110,7 +137,10 @@ describe.each(ENVIRONMENTS)("%s: the CI roles may make the calls", (_label, env)
   run("the deploy role: every call of every type it deploys, and every read of what an administrator deploys", () => {
     const principal = principalOfRole(json, deployRole!, awsManagedPolicy);
     const admin = administeredBy(json);
-    const calls = [...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)), ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i))];
+    const calls = [
+      ...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)),
+      ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i)),
+    ];
     expect(calls.length).toBeGreaterThan(100);
     expect(denied(principal, ciRoleArns(env).deploy, targets, calls)).toEqual([]);
   });
@@ -130,19 +160,32 @@ describe("the check has teeth: the deploy role's policy, one action removed", ()
     const json = synthJson(env) as StackJson;
     const admin = administeredBy(json);
     const principal = principalOfRole(json, roleNamed(json, ciRoleNames(env).deploy)!, awsManagedPolicy);
-    const calls = [...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)), ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i))];
+    const calls = [
+      ...plannedCalls(json, undefined, (i) => !isAdministered(admin, i)),
+      ...plannedCalls(json, ["read"], (i) => isAdministered(admin, i)),
+    ];
     return { label, principal, calls, caller: ciRoleArns(env).deploy, targets: resourceTargets(json) };
   });
   const without = (principal: Principal, action: string): Principal => ({
     ...principal,
     identity: principal.identity.map((doc) => ({
       ...doc,
-      Statement: (doc as Doc).Statement
-        .map((s) => (s.Effect === "Allow" && s.Action !== undefined ? { ...s, Action: [s.Action].flat().filter((a) => a.toLowerCase() !== action.toLowerCase()) } : s))
-        .filter((s) => s.Action === undefined || [s.Action].flat().length > 0),
+      Statement: (doc as Doc).Statement.map((s) =>
+        s.Effect === "Allow" && s.Action !== undefined
+          ? { ...s, Action: [s.Action].flat().filter((a) => a.toLowerCase() !== action.toLowerCase()) }
+          : s,
+      ).filter((s) => s.Action === undefined || [s.Action].flat().length > 0),
     })),
   });
-  const named = [...new Set(prepared.flatMap((p) => p.principal.identity.flatMap((d) => (d as Doc).Statement.filter((s) => s.Effect === "Allow").flatMap((s) => [s.Action ?? []].flat()))))].sort();
+  const named = [
+    ...new Set(
+      prepared.flatMap((p) =>
+        p.principal.identity.flatMap((d) =>
+          (d as Doc).Statement.filter((s) => s.Effect === "Allow").flatMap((s) => [s.Action ?? []].flat()),
+        ),
+      ),
+    ),
+  ].sort();
 
   test("removing rds:CreateDBInstance denies the database's create in every environment", () => {
     for (const p of prepared) {
@@ -156,12 +199,35 @@ describe("the check has teeth: the deploy role's policy, one action removed", ()
     const users = prepared.filter((p) => p.calls.some((c) => c.request.action.toLowerCase() === action.toLowerCase()));
     if (users.length === 0) {
       // Not a provider call: then a call of the pipelines' (the state backend, the plan file, the release job).
-      const context = { partition: "aws", region: "eu-west-1", account: "111111111111", stack: "s", models: ["m"], planPrefix: "p", artifactBucket: "b", argoPrefix: "a", artifactKeyArn: "k", clusterName: "c", state: stateLocation(configured(SHIPPED[0])) };
-      expect([action, PIPELINE_ACTIONS.filter((r) => r.role === "deploy").some((r) => r.calls(context).some((c) => c.action === action))]).toEqual([action, true]);
+      const context = {
+        partition: "aws",
+        region: "eu-west-1",
+        account: "111111111111",
+        stack: "s",
+        models: ["m"],
+        planPrefix: "p",
+        artifactBucket: "b",
+        argoPrefix: "a",
+        artifactKeyArn: "k",
+        clusterName: "c",
+        state: stateLocation(configured(SHIPPED[0])),
+      };
+      expect([
+        action,
+        PIPELINE_ACTIONS.filter((r) => r.role === "deploy").some((r) => r.calls(context).some((c) => c.action === action)),
+      ]).toEqual([action, true]);
       return;
     }
     for (const p of users) {
-      expect([p.label, denied(without(p.principal, action), p.caller, p.targets, p.calls.filter((c) => c.request.action.toLowerCase() === action.toLowerCase())).length > 0]).toEqual([p.label, true]);
+      expect([
+        p.label,
+        denied(
+          without(p.principal, action),
+          p.caller,
+          p.targets,
+          p.calls.filter((c) => c.request.action.toLowerCase() === action.toLowerCase()),
+        ).length > 0,
+      ]).toEqual([p.label, true]);
     }
   });
 });

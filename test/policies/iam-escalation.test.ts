@@ -24,7 +24,14 @@ import { partitionOf } from "../../constructs/core/aws";
 const ENVIRONMENTS: [string, EnvironmentConfig][] = [
   ...SHIPPED.map((n): [string, EnvironmentConfig] => [`config/${n}`, configured(n)]),
   ...fixtureEnvironments().map((e): [string, EnvironmentConfig] => [`fixture/${e.name}`, e]),
-  ["options/controller-training-replication", envConfig("dev", { ingress: { installLoadBalancerController: true }, artifacts: { replicationRegion: "eu-central-1", accessLogging: true }, ...TRAINING })],
+  [
+    "options/controller-training-replication",
+    envConfig("dev", {
+      ingress: { installLoadBalancerController: true },
+      artifacts: { replicationRegion: "eu-central-1", accessLogging: true },
+      ...TRAINING,
+    }),
+  ],
 ];
 
 describe("MLF-IAM-2 every role carries the stack's boundary", () => {
@@ -36,7 +43,11 @@ describe("MLF-IAM-2 every role carries the stack's boundary", () => {
   });
   test.each([
     ["no boundary", {}, /has no permissions boundary/],
-    ["a boundary that is not the stack's policy (an AWS managed one)", { permissions_boundary: "arn:aws:iam::aws:policy/AdministratorAccess" }, /not a managed policy of the stack/],
+    [
+      "a boundary that is not the stack's policy (an AWS managed one)",
+      { permissions_boundary: "arn:aws:iam::aws:policy/AdministratorAccess" },
+      /not a managed policy of the stack/,
+    ],
     ["another tag value", { tags: { "mlflow-platform/administered-by": "someone" } }, /has no permissions boundary/],
   ])("flags %s", (_what, attrs, message) => {
     const findings = role(attrs);
@@ -58,19 +69,31 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
   const decision = (principal: Principal, r: Request) => isAllowed(principal, r).decision;
 
   test.each([
-    ...ownRoles.flatMap((role) => [
-      ["put an inline policy on", "iam:PutRolePolicy", role, {}],
-      ["attach AdministratorAccess to", "iam:AttachRolePolicy", role, { "iam:PolicyARN": admin }],
-      ["attach a stack policy to", "iam:AttachRolePolicy", role, { "iam:PolicyARN": iam(`policy/${env.project}-${env.name}-x`) }],
-      ["change the trust of", "iam:UpdateAssumeRolePolicy", role, {}],
-      ["delete", "iam:DeleteRole", role, {}],
-      ["pass to EKS pods", "iam:PassRole", role, { "iam:PassedToService": "pods.eks.amazonaws.com" }],
-      ["tag", "iam:TagRole", role, {}],
-    ].map(([what, action, resource, context]) => [`${what} ${String(resource).split("/").pop()}`, action, resource, context])),
+    ...ownRoles.flatMap((role) =>
+      [
+        ["put an inline policy on", "iam:PutRolePolicy", role, {}],
+        ["attach AdministratorAccess to", "iam:AttachRolePolicy", role, { "iam:PolicyARN": admin }],
+        ["attach a stack policy to", "iam:AttachRolePolicy", role, { "iam:PolicyARN": iam(`policy/${env.project}-${env.name}-x`) }],
+        ["change the trust of", "iam:UpdateAssumeRolePolicy", role, {}],
+        ["delete", "iam:DeleteRole", role, {}],
+        ["pass to EKS pods", "iam:PassRole", role, { "iam:PassedToService": "pods.eks.amazonaws.com" }],
+        ["tag", "iam:TagRole", role, {}],
+      ].map(([what, action, resource, context]) => [`${what} ${String(resource).split("/").pop()}`, action, resource, context]),
+    ),
     ["create a role without a boundary", "iam:CreateRole", iam(`role/${env.project}-${env.name}-admin`), {}],
-    ["create a role with another boundary", "iam:CreateRole", iam(`role/${env.project}-${env.name}-admin`), { "iam:PermissionsBoundary": admin }],
+    [
+      "create a role with another boundary",
+      "iam:CreateRole",
+      iam(`role/${env.project}-${env.name}-admin`),
+      { "iam:PermissionsBoundary": admin },
+    ],
     ["create a role outside the stack's names", "iam:CreateRole", iam("role/admin"), { "iam:PermissionsBoundary": boundary }],
-    ["attach AdministratorAccess to a bounded stack role", "iam:AttachRolePolicy", stackRole, { "iam:PolicyARN": admin, "iam:PermissionsBoundary": boundary }],
+    [
+      "attach AdministratorAccess to a bounded stack role",
+      "iam:AttachRolePolicy",
+      stackRole,
+      { "iam:PolicyARN": admin, "iam:PermissionsBoundary": boundary },
+    ],
     ["put a policy on a stack-named role without the boundary", "iam:PutRolePolicy", iam(`role/${env.project}-${env.name}-legacy`), {}],
     ["remove a role's boundary", "iam:DeleteRolePermissionsBoundary", stackRole, { "iam:PermissionsBoundary": boundary }],
     ["change a role's boundary to another", "iam:PutRolePermissionsBoundary", stackRole, { "iam:PermissionsBoundary": admin }],
@@ -81,11 +104,24 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
     ["assume a stack role", "sts:AssumeRole", stackRole, {}],
     ["delete GitHub's OIDC provider", "iam:DeleteOpenIDConnectProvider", iam("oidc-provider/token.actions.githubusercontent.com"), {}],
     ...["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:CreateGrant"].map((action) => [
-      `${action} on the state key (tagged by the bootstrap), even tagged into the stack's scope`, action,
+      `${action} on the state key (tagged by the bootstrap), even tagged into the stack's scope`,
+      action,
       `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/00000000-0000-0000-0000-000000000000`,
-      { "aws:ResourceTag/mlflow-platform/administered-by": "bootstrap", "aws:ResourceTag/project": env.project, "aws:ResourceTag/environment": env.name, "aws:RequestTag/project": env.project, "aws:RequestTag/environment": env.name, "kms:ViaService": `rds.${env.aws.region}.amazonaws.com` },
+      {
+        "aws:ResourceTag/mlflow-platform/administered-by": "bootstrap",
+        "aws:ResourceTag/project": env.project,
+        "aws:ResourceTag/environment": env.name,
+        "aws:RequestTag/project": env.project,
+        "aws:RequestTag/environment": env.name,
+        "kms:ViaService": `rds.${env.aws.region}.amazonaws.com`,
+      },
     ]),
-    ["manage a key of the account that is not the stack's", "kms:PutKeyPolicy", `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/11111111-0000-0000-0000-000000000000`, { "aws:ResourceTag/project": "other" }],
+    [
+      "manage a key of the account that is not the stack's",
+      "kms:PutKeyPolicy",
+      `arn:${p}:kms:${env.aws.region}:${env.aws.accountId}:key/11111111-0000-0000-0000-000000000000`,
+      { "aws:ResourceTag/project": "other" },
+    ],
     ["create a user", "iam:CreateUser", iam("user/x"), {}],
     ["create an access key", "iam:CreateAccessKey", iam(`user/x`), {}],
   ] as [string, string, string, Record<string, string>][])("may not %s", (_what, action, resource, context) => {
@@ -93,9 +129,15 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
   });
 
   test("but may do what a deploy does to a bounded stack role", () => {
-    expect(decision(deploy, { action: "iam:CreateRole", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe("Allow");
-    expect(decision(deploy, { action: "iam:PutRolePolicy", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe("Allow");
-    expect(decision(deploy, { action: "iam:PassRole", resource: stackRole, context: { "iam:PassedToService": "pods.eks.amazonaws.com" } })).toBe("Allow");
+    expect(decision(deploy, { action: "iam:CreateRole", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe(
+      "Allow",
+    );
+    expect(decision(deploy, { action: "iam:PutRolePolicy", resource: stackRole, context: { "iam:PermissionsBoundary": boundary } })).toBe(
+      "Allow",
+    );
+    expect(
+      decision(deploy, { action: "iam:PassRole", resource: stackRole, context: { "iam:PassedToService": "pods.eks.amazonaws.com" } }),
+    ).toBe("Allow");
   });
 
   describe("KMS: tagging a key into the stack's scope gives no control over it", () => {
@@ -105,14 +147,28 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
     const inScope = { "aws:ResourceTag/project": env.project, "aws:ResourceTag/environment": env.name };
     const foreign = { account: env.aws.accountId };
     const deployArn = ciRoleArns(env).deploy;
-    test.each(KEY_ADMINISTRATION_ACTIONS.filter((a) => a !== "kms:TagResource"))("may not %s a key it tagged with the stack's project and environment", (action) => {
-      expect(isAllowedOn(deploy, deployArn, { action, resource: foreignKey, context: inScope }, foreign).decision).not.toBe("Allow");
-    });
+    test.each(KEY_ADMINISTRATION_ACTIONS.filter((a) => a !== "kms:TagResource"))(
+      "may not %s a key it tagged with the stack's project and environment",
+      (action) => {
+        expect(isAllowedOn(deploy, deployArn, { action, resource: foreignKey, context: inScope }, foreign).decision).not.toBe("Allow");
+      },
+    );
 
     test("may not re-tag another stack's key (other environment or project) into its own scope", () => {
-      for (const [tag, other] of [["environment", `${env.name}-other`], ["project", `${env.project}-other`]]) {
-        const context = { ...inScope, [`aws:ResourceTag/${tag}`]: other, "aws:RequestTag/project": env.project, "aws:RequestTag/environment": env.name };
-        expect([tag, isAllowedOn(deploy, deployArn, { action: "kms:TagResource", resource: foreignKey, context }, foreign).decision]).toEqual([tag, "ExplicitDeny"]);
+      for (const [tag, other] of [
+        ["environment", `${env.name}-other`],
+        ["project", `${env.project}-other`],
+      ]) {
+        const context = {
+          ...inScope,
+          [`aws:ResourceTag/${tag}`]: other,
+          "aws:RequestTag/project": env.project,
+          "aws:RequestTag/environment": env.name,
+        };
+        expect([
+          tag,
+          isAllowedOn(deploy, deployArn, { action: "kms:TagResource", resource: foreignKey, context }, foreign).decision,
+        ]).toEqual([tag, "ExplicitDeny"]);
       }
     });
 
@@ -124,7 +180,11 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
         // The ARN the provider table's calls name the key by (policies/iam/provider-actions.ts).
         const arn = rowOf(k)!.arn(k)!;
         for (const action of ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:UntagResource"]) {
-          expect([k.name, action, isAllowedOn(deploy, deployArn, { action, resource: arn, context: inScope }, targets.get(arn)).decision]).toEqual([k.name, action, "Allow"]);
+          expect([
+            k.name,
+            action,
+            isAllowedOn(deploy, deployArn, { action, resource: arn, context: inScope }, targets.get(arn)).decision,
+          ]).toEqual([k.name, action, "Allow"]);
         }
       }
     });
@@ -137,8 +197,31 @@ describe.each(ENVIRONMENTS.filter(([, e]) => e.ci))("%s: the deploy role cannot 
     for (const r of unbounded) {
       expect(isAdministered(administered, r)).toBe(true);
       const arn = iam(`role/${r.ref(r.attrs.name)}`);
-      for (const action of ["iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:DeleteRole", "iam:TagRole", "iam:UntagRole", "iam:PutRolePermissionsBoundary", "iam:PassRole"]) {
-        expect([action, decision(deploy, { action, resource: arn, context: { "iam:PermissionsBoundary": boundary, "iam:PolicyARN": iam(`policy/${env.project}-${env.name}-x`), "iam:PassedToService": "pods.eks.amazonaws.com" } })]).toEqual([action, "ExplicitDeny"]);
+      for (const action of [
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UpdateRole",
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:PassRole",
+      ]) {
+        expect([
+          action,
+          decision(deploy, {
+            action,
+            resource: arn,
+            context: {
+              "iam:PermissionsBoundary": boundary,
+              "iam:PolicyARN": iam(`policy/${env.project}-${env.name}-x`),
+              "iam:PassedToService": "pods.eks.amazonaws.com",
+            },
+          }),
+        ]).toEqual([action, "ExplicitDeny"]);
       }
     }
   });
@@ -162,7 +245,8 @@ describe.each(ENVIRONMENTS)("%s: the workload boundary", (_label, env) => {
           if (s.Effect !== "Allow") continue;
           for (const action of [s.Action ?? []].flat()) {
             for (const resource of [s.Resource ?? "*"].flat()) {
-              if (isAllowed(only, { action, resource }).decision !== "Allow") outside.push(`${role.ref(role.attrs.name)}: ${action} on ${resource}`);
+              if (isAllowed(only, { action, resource }).decision !== "Allow")
+                outside.push(`${role.ref(role.attrs.name)}: ${action} on ${resource}`);
             }
           }
         }
@@ -172,9 +256,17 @@ describe.each(ENVIRONMENTS)("%s: the workload boundary", (_label, env) => {
   });
 
   test.each([
-    ["iam:CreateRole", "*"], ["iam:PutRolePolicy", "*"], ["iam:AttachRolePolicy", "*"], ["iam:PassRole", "*"], ["iam:CreateAccessKey", "*"],
-    ["sts:AssumeRole", "*"], ["secretsmanager:GetSecretValue", "*"], ["organizations:LeaveOrganization", "*"], ["kms:PutKeyPolicy", "*"],
-    ["s3:GetObject", "arn:aws:s3:::another-bucket/x"], ["s3:PutBucketPolicy", `arn:aws:s3:::${env.project}-${env.name}-artifacts-${env.aws.accountId}`],
+    ["iam:CreateRole", "*"],
+    ["iam:PutRolePolicy", "*"],
+    ["iam:AttachRolePolicy", "*"],
+    ["iam:PassRole", "*"],
+    ["iam:CreateAccessKey", "*"],
+    ["sts:AssumeRole", "*"],
+    ["secretsmanager:GetSecretValue", "*"],
+    ["organizations:LeaveOrganization", "*"],
+    ["kms:PutKeyPolicy", "*"],
+    ["s3:GetObject", "arn:aws:s3:::another-bucket/x"],
+    ["s3:PutBucketPolicy", `arn:aws:s3:::${env.project}-${env.name}-artifacts-${env.aws.accountId}`],
   ])("denies %s on %s", (action, resource) => {
     expect(isAllowed(only, { action, resource }).decision).not.toBe("Allow");
   });

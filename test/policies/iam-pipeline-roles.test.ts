@@ -59,7 +59,8 @@ function contextOf(env: EnvironmentConfig, json: StackJson): PipelineContext {
 /** The resource policies of every stack of `env`'s configuration (a copy's source repository is another stack's), by ARN. */
 function configurationTargets(env: EnvironmentConfig): Map<string, ResourceTarget> {
   const out = new Map<string, ResourceTarget>();
-  for (const e of configurationOf(env)) for (const [arn, t] of resourceTargets((e === env ? synthJson(env) : synthJson(e)) as StackJson)) out.set(arn, t);
+  for (const e of configurationOf(env))
+    for (const [arn, t] of resourceTargets((e === env ? synthJson(env) : synthJson(e)) as StackJson)) out.set(arn, t);
   return out;
 }
 
@@ -77,13 +78,22 @@ describe("the table of pipeline calls", () => {
   test("every aws CLI command of the workflows and CI scripts has a row", () => {
     const files = [
       ...fs.readdirSync(path.join(ROOT, ".github", "workflows")).map((f) => path.join(".github", "workflows", f)),
-      ...fs.readdirSync(path.join(ROOT, "scripts", "ci")).filter((f) => f.endsWith(".sh")).map((f) => path.join("scripts", "ci", f)),
+      ...fs
+        .readdirSync(path.join(ROOT, "scripts", "ci"))
+        .filter((f) => f.endsWith(".sh"))
+        .map((f) => path.join("scripts", "ci", f)),
     ];
     const commands = new Set<string>();
     for (const f of files) {
       for (const line of fs.readFileSync(path.join(ROOT, f), "utf8").split("\n")) {
         if (line.trimStart().startsWith("#")) continue;
-        for (const m of line.matchAll(/(?<![\w-])aws ([a-z0-9-]+) ([a-z0-9-]+)(?: ([a-z0-9-]+))?/g)) commands.add(`${f}: ${m[0].split(" ").slice(0, m[1] === "ecr" && m[2] === "wait" ? 4 : 3).join(" ")}`);
+        for (const m of line.matchAll(/(?<![\w-])aws ([a-z0-9-]+) ([a-z0-9-]+)(?: ([a-z0-9-]+))?/g))
+          commands.add(
+            `${f}: ${m[0]
+              .split(" ")
+              .slice(0, m[1] === "ecr" && m[2] === "wait" ? 4 : 3)
+              .join(" ")}`,
+          );
       }
     }
     expect(commands.size).toBeGreaterThan(3);
@@ -98,7 +108,9 @@ describe("the table of pipeline calls", () => {
 describe.each(ENVIRONMENTS)("%s: the pipeline roles may make the pipeline calls", (_label, env) => {
   const json = synthJson(env) as StackJson;
   const c = contextOf(env, json);
-  const roles = [...new Set(PIPELINE_ACTIONS.map((r) => r.role))].filter((r) => (r === "training" ? env.training.enabled : env.ci !== undefined));
+  const roles = [...new Set(PIPELINE_ACTIONS.map((r) => r.role))].filter((r) =>
+    r === "training" ? env.training.enabled : env.ci !== undefined,
+  );
   const run = roles.length > 0 ? test.each(roles) : test.skip.each(["none"]);
 
   run("%s role", (role) => {
@@ -108,7 +120,8 @@ describe.each(ENVIRONMENTS)("%s: the pipeline roles may make the pipeline calls"
     const principal = principalOfRole(json, instance!, awsManagedPolicy);
     const callerArn = `arn:${partitionOf(env.aws.region)}:iam::${env.aws.accountId}:role/${name}`;
     const targets = configurationTargets(env);
-    const denied = PIPELINE_ACTIONS.filter((r) => r.role === role).flatMap((r) => r.calls(c).map((req) => ({ r, req, e: isAllowedOn(principal, callerArn, req, targets.get(req.resource)) })))
+    const denied = PIPELINE_ACTIONS.filter((r) => r.role === role)
+      .flatMap((r) => r.calls(c).map((req) => ({ r, req, e: isAllowedOn(principal, callerArn, req, targets.get(req.resource)) })))
       .filter(({ e }) => e.decision !== "Allow")
       .map(({ r, req, e }) => `${r.what}: ${req.action} on ${req.resource} -> ${e.decision}${e.by.length ? ` (${e.by.join(", ")})` : ""}`);
     expect(denied).toEqual([]);
@@ -124,16 +137,26 @@ describe.each(ENVIRONMENTS)("%s: the pipeline roles may make the pipeline calls"
  */
 describe("release copies: the source repository admits exactly the copying deploy roles, which may pull exactly it", () => {
   // A second environment in dev's account serving the same model (a QA stage before production, say).
-  const sameAccount = asConfiguration([envConfig("dev"), envConfig("dev", { name: "qa", hostname: "mlflow-qa.example.com", ci: { oidcProvider: "existing" } })]);
+  const sameAccount = asConfiguration([
+    envConfig("dev"),
+    envConfig("dev", { name: "qa", hostname: "mlflow-qa.example.com", ci: { oidcProvider: "existing" } }),
+  ]);
   const configurations: [string, readonly EnvironmentConfig[]][] = [
     ["config/environments.ts", CONFIGURED_ONLY.map((n) => configured(n))],
     ["test/fixtures", fixtureEnvironments()],
     ["one account", sameAccount],
   ];
-  const cases = configurations.flatMap(([label, envs]) => imageCopies(envs).flatMap((copy) => copy.copiers.map((copier) => [`${label}: ${copy.model} from ${copy.source.env} to ${copier.env}`, envs, copy, copier] as const)));
+  const cases = configurations.flatMap(([label, envs]) =>
+    imageCopies(envs).flatMap((copy) =>
+      copy.copiers.map((copier) => [`${label}: ${copy.model} from ${copy.source.env} to ${copier.env}`, envs, copy, copier] as const),
+    ),
+  );
 
   test("every configuration checked here has copies, across accounts, regions and within one account", () => {
-    const all = cases.map(([, , copy, copier]) => ({ accounts: copy.source.account !== copier.account, regions: copy.source.region !== copier.region }));
+    const all = cases.map(([, , copy, copier]) => ({
+      accounts: copy.source.account !== copier.account,
+      regions: copy.source.region !== copier.region,
+    }));
     expect(all.some((c) => c.accounts)).toBe(true);
     expect(all.some((c) => c.regions)).toBe(true);
     expect(all.some((c) => !c.accounts)).toBe(true);
@@ -154,10 +177,20 @@ describe("release copies: the source repository admits exactly the copying deplo
     };
 
     test("the copying environment's deploy role may pull the released image from the source", () => {
-      expect(decisions(targetJson, target, ciRoleNames(target).deploy)).toEqual(["ecr:BatchGetImage Allow", "ecr:GetDownloadUrlForLayer Allow"]);
+      expect(decisions(targetJson, target, ciRoleNames(target).deploy)).toEqual([
+        "ecr:BatchGetImage Allow",
+        "ecr:GetDownloadUrlForLayer Allow",
+      ]);
       // Both halves: its identity policy names exactly the source repository ...
-      const identityOnly = pull.map((r) => `${r.action} ${isAllowedOn(principalOf(targetJson, ciRoleNames(target).deploy), copier.deployRoleArn, r, { account: copy.source.account }).decision}`);
-      expect(identityOnly).toEqual(copy.source.account === copier.account ? ["ecr:BatchGetImage Allow", "ecr:GetDownloadUrlForLayer Allow"] : ["ecr:BatchGetImage ImplicitDeny", "ecr:GetDownloadUrlForLayer ImplicitDeny"]);
+      const identityOnly = pull.map(
+        (r) =>
+          `${r.action} ${isAllowedOn(principalOf(targetJson, ciRoleNames(target).deploy), copier.deployRoleArn, r, { account: copy.source.account }).decision}`,
+      );
+      expect(identityOnly).toEqual(
+        copy.source.account === copier.account
+          ? ["ecr:BatchGetImage Allow", "ecr:GetDownloadUrlForLayer Allow"]
+          : ["ecr:BatchGetImage ImplicitDeny", "ecr:GetDownloadUrlForLayer ImplicitDeny"],
+      );
       // ... and the source's repository policy names exactly the copying deploy roles.
       expect(repo?.policy).toBeDefined();
       const statement = [repo!.policy!.Statement].flat()[0] as unknown as { Condition: { ArnEquals: { "aws:PrincipalArn": string[] } } };
@@ -170,9 +203,19 @@ describe("release copies: the source repository admits exactly the copying deplo
         expect([role, allowed]).toEqual([role, []]);
       }
       const elsewhere = modelRepositoryArn(source, "another-model");
-      expect(decisions(targetJson, target, ciRoleNames(target).deploy, pull.map((r) => ({ ...r, resource: elsewhere })), { account: copy.source.account })).toEqual(["ecr:BatchGetImage ImplicitDeny", "ecr:GetDownloadUrlForLayer ImplicitDeny"]);
+      expect(
+        decisions(
+          targetJson,
+          target,
+          ciRoleNames(target).deploy,
+          pull.map((r) => ({ ...r, resource: elsewhere })),
+          { account: copy.source.account },
+        ),
+      ).toEqual(["ecr:BatchGetImage ImplicitDeny", "ecr:GetDownloadUrlForLayer ImplicitDeny"]);
       // Writes to the source stay the source's own.
-      expect(decisions(targetJson, target, ciRoleNames(target).deploy, [{ action: "ecr:PutImage", resource: copy.source.repositoryArn }])).toEqual(["ecr:PutImage ImplicitDeny"]);
+      expect(
+        decisions(targetJson, target, ciRoleNames(target).deploy, [{ action: "ecr:PutImage", resource: copy.source.repositoryArn }]),
+      ).toEqual(["ecr:PutImage ImplicitDeny"]);
     });
 
     test("the repository policy names accounts, not roles (ECR refuses a principal that does not exist yet), narrowed by aws:PrincipalArn", () => {

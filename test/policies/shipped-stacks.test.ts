@@ -51,8 +51,20 @@ describe("every shipped stack", () => {
   });
 
   it.each<[string, Parameters<typeof envConfig>[1]]>([
-    ["prod with replica, access logs and cross-region replication", { database: { readReplica: true }, artifacts: { accessLogging: true, replicationRegion: "eu-central-1" } }],
-    ["staging with IRSA and configured subnets", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: "arn:aws:iam::{account}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/X", privateSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"] } }],
+    [
+      "prod with replica, access logs and cross-region replication",
+      { database: { readReplica: true }, artifacts: { accessLogging: true, replicationRegion: "eu-central-1" } },
+    ],
+    [
+      "staging with IRSA and configured subnets",
+      {
+        identity: { mode: "irsa" },
+        cluster: {
+          oidcProviderArn: "arn:aws:iam::{account}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/X",
+          privateSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+        },
+      },
+    ],
   ])("%s passes every rule", (what, overrides) => {
     const env = what.split(" ")[0];
     // ARNs in the environment's own account and region, whatever the configuration (a fork's) says.

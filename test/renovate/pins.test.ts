@@ -19,16 +19,55 @@ const config = JSON.parse(fs.readFileSync(path.join(ROOT, "renovate.json"), "utf
 /** A kind of pin: which files, the pattern (group `v` is the version), and which built-in manager parses it, if any. */
 type PinKind = { what: string; files: RegExp; pattern: RegExp; builtin?: string };
 export const PIN_KINDS: PinKind[] = [
-  { what: "a pip requirement pinned with ==", files: /(^|\/)[\w-]*requirements([-.]\w+)?\.txt$/, pattern: /^[A-Za-z0-9_.[\]-]+==(?<v>[^\s#;]+)/gm, builtin: "pip_requirements" },
-  { what: "a pip package in an environment file", files: /^examples\/(conda|python_env)\.yaml$/, pattern: /^\s*- [A-Za-z0-9_.-]+==?(?<v>\d[^\s#]*)/gm },
-  { what: "a Python version in an environment file", files: /^examples\/(conda|python_env)\.yaml$/, pattern: /^\s*(?:- )?python[:=] ?"?(?<v>\d[\d.]*)"?/gm },
-  { what: "a *_VERSION constant, variable or build argument", files: /\.(ts|mjs|js|sh)$|(^|\/)Dockerfile$/, pattern: /\b[A-Z][A-Z0-9_]*VERSION[A-Z0-9_]*\s*[=:]\s*["']?(?<v>v?\d+(?:\.\d+)+[^"'\s]*)/g },
-  { what: "a version field or a schema default", files: /^(config|constructs|stacks|scripts)\/.+\.ts$/, pattern: /\b(?:[a-z][A-Za-z]*V|v)ersion: (?:z\.[^\n]*?\.default\()?"(?<v>v?\d+\.\d+[^"]*)"/g },
-  { what: "a GitHub action", files: /^\.github\/workflows\/.+\.ya?ml$/, pattern: /uses: [^@\s]+@(?<v>[^\s#]+)/g, builtin: "github-actions" },
-  { what: "a toolchain version in a workflow", files: /^\.github\/workflows\/.+\.ya?ml$/, pattern: /\b[a-z_-]*version: "?(?<v>\d+(?:\.\d+)*)"?/g },
-  { what: "a Go module requirement", files: /(^|\/)go\.mod$/, pattern: /^(?:require\s+|\t)[a-z0-9.-]+\.[a-z]+\/\S+ (?<v>v\d\S*)/gm, builtin: "gomod" },
+  {
+    what: "a pip requirement pinned with ==",
+    files: /(^|\/)[\w-]*requirements([-.]\w+)?\.txt$/,
+    pattern: /^[A-Za-z0-9_.[\]-]+==(?<v>[^\s#;]+)/gm,
+    builtin: "pip_requirements",
+  },
+  {
+    what: "a pip package in an environment file",
+    files: /^examples\/(conda|python_env)\.yaml$/,
+    pattern: /^\s*- [A-Za-z0-9_.-]+==?(?<v>\d[^\s#]*)/gm,
+  },
+  {
+    what: "a Python version in an environment file",
+    files: /^examples\/(conda|python_env)\.yaml$/,
+    pattern: /^\s*(?:- )?python[:=] ?"?(?<v>\d[\d.]*)"?/gm,
+  },
+  {
+    what: "a *_VERSION constant, variable or build argument",
+    files: /\.(ts|mjs|js|sh)$|(^|\/)Dockerfile$/,
+    pattern: /\b[A-Z][A-Z0-9_]*VERSION[A-Z0-9_]*\s*[=:]\s*["']?(?<v>v?\d+(?:\.\d+)+[^"'\s]*)/g,
+  },
+  {
+    what: "a version field or a schema default",
+    files: /^(config|constructs|stacks|scripts)\/.+\.ts$/,
+    pattern: /\b(?:[a-z][A-Za-z]*V|v)ersion: (?:z\.[^\n]*?\.default\()?"(?<v>v?\d+\.\d+[^"]*)"/g,
+  },
+  {
+    what: "a GitHub action",
+    files: /^\.github\/workflows\/.+\.ya?ml$/,
+    pattern: /uses: [^@\s]+@(?<v>[^\s#]+)/g,
+    builtin: "github-actions",
+  },
+  {
+    what: "a toolchain version in a workflow",
+    files: /^\.github\/workflows\/.+\.ya?ml$/,
+    pattern: /\b[a-z_-]*version: "?(?<v>\d+(?:\.\d+)*)"?/g,
+  },
+  {
+    what: "a Go module requirement",
+    files: /(^|\/)go\.mod$/,
+    pattern: /^(?:require\s+|\t)[a-z0-9.-]+\.[a-z]+\/\S+ (?<v>v\d\S*)/gm,
+    builtin: "gomod",
+  },
   { what: "an npm dependency", files: /^package\.json$/, pattern: /"(?!version")[@a-z0-9/._-]+": "(?<v>\d[^"]*)"/g, builtin: "npm" },
-  { what: "an image tag", files: /\.(ts|ya?ml)$|(^|\/)Dockerfile$/, pattern: /["'\s](?:[a-z0-9.-]+\/)+[a-z0-9._-]+:(?<v>v?\d+\.\d+[\w.-]*)["'\s]/g },
+  {
+    what: "an image tag",
+    files: /\.(ts|ya?ml)$|(^|\/)Dockerfile$/,
+    pattern: /["'\s](?:[a-z0-9.-]+\/)+[a-z0-9._-]+:(?<v>v?\d+\.\d+[\w.-]*)["'\s]/g,
+  },
 ];
 
 /** Built-in managers' default file patterns (Renovate's own defaults). */
@@ -43,8 +82,11 @@ const BUILTIN_FILES: Record<string, RegExp> = {
 /** Matches of the patterns that are not pins, told by the text right before the value, each with why. */
 const NOT_PINS: { before: RegExp; why: string }[] = [
   { before: /payloadFormatVersion: "$/, why: "API Gateway's Lambda payload format, not a software version" },
-  { before: /[-/](runtime|training):$/, why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)" },
-  { before: /such as[^"]*"[^"]*$/, why: "an example inside a validation message (\"such as ...\")" },
+  {
+    before: /[-/](runtime|training):$/,
+    why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)",
+  },
+  { before: /such as[^"]*"[^"]*$/, why: 'an example inside a validation message ("such as ...")' },
 ];
 
 type Pin = { file: string; line: number; value: string; index: number; kind: PinKind; text: string };
@@ -52,16 +94,23 @@ type Pin = { file: string; line: number; value: string; index: number; kind: Pin
 /** Every file of the checkout (git's view when it is a repository; the fork check's copy is not). */
 function allFiles(): string[] {
   try {
-    return execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n");
+    return execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).split("\n");
   } catch {
-    return (fs.readdirSync(ROOT, { recursive: true }) as string[])
-      .filter((f) => !/^(node_modules|dist|cdktf\.out|\.git)(\/|$)/.test(f) && fs.statSync(path.join(ROOT, f)).isFile());
+    return (fs.readdirSync(ROOT, { recursive: true }) as string[]).filter(
+      (f) => !/^(node_modules|dist|cdktf\.out|\.git)(\/|$)/.test(f) && fs.statSync(path.join(ROOT, f)).isFile(),
+    );
   }
 }
 
-
 function trackedFiles(): string[] {
-  return allFiles().filter((f) => f && !/(^|\/)node_modules\/|package-lock\.json$|\.md$|^test\/(?!.*go\.mod$)|^docs\//.test(f) && fs.existsSync(path.join(ROOT, f)));
+  return allFiles().filter(
+    (f) =>
+      f && !/(^|\/)node_modules\/|package-lock\.json$|\.md$|^test\/(?!.*go\.mod$)|^docs\//.test(f) && fs.existsSync(path.join(ROOT, f)),
+  );
 }
 
 export function findPins(files = trackedFiles()): Pin[] {
@@ -71,7 +120,9 @@ export function findPins(files = trackedFiles()): Pin[] {
     if (kinds.length === 0) continue;
     const text = fs.readFileSync(path.join(ROOT, file), "utf8");
     for (const kind of kinds) {
-      for (const m of text.matchAll(new RegExp(kind.pattern.source, kind.pattern.flags.includes("g") ? `${kind.pattern.flags}d` : `${kind.pattern.flags}gd`))) {
+      for (const m of text.matchAll(
+        new RegExp(kind.pattern.source, kind.pattern.flags.includes("g") ? `${kind.pattern.flags}d` : `${kind.pattern.flags}gd`),
+      )) {
         const index = m.indices!.groups!.v[0];
         const lineStart = text.lastIndexOf("\n", index) + 1;
         const lineText = text.slice(lineStart, text.indexOf("\n", index) === -1 ? undefined : text.indexOf("\n", index));
@@ -91,7 +142,8 @@ export function findPins(files = trackedFiles()): Pin[] {
 /** The managers that keep `pin` current (built-in by file pattern and kind; custom by an exact currentValue match). */
 export function managersOf(pin: Pin, cfg: RenovateConfig = config): string[] {
   const found: string[] = [];
-  if (pin.kind.builtin && cfg.enabledManagers.includes(pin.kind.builtin) && BUILTIN_FILES[pin.kind.builtin].test(pin.file)) found.push(pin.kind.builtin);
+  if (pin.kind.builtin && cfg.enabledManagers.includes(pin.kind.builtin) && BUILTIN_FILES[pin.kind.builtin].test(pin.file))
+    found.push(pin.kind.builtin);
   if (!cfg.enabledManagers.includes("custom.regex")) return found;
   for (const m of cfg.customManagers) {
     if (!m.fileMatch.some((f) => new RegExp(f).test(pin.file))) continue;
@@ -125,7 +177,9 @@ describe("Renovate keeps every pinned version current (renovate.json)", () => {
   });
 
   it("a new pin that no manager matches is reported", () => {
-    const [pin] = findPins(["scripts/install-tools.sh"]).filter((p) => p.value === pins.find((q) => q.file === "scripts/install-tools.sh")!.value);
+    const [pin] = findPins(["scripts/install-tools.sh"]).filter(
+      (p) => p.value === pins.find((q) => q.file === "scripts/install-tools.sh")!.value,
+    );
     const planted = { ...pin, text: `${pin.text}\nHELM_DOCS_VERSION=1.14.2\n` };
     const newPin = { ...planted, value: "1.14.2", index: planted.text.lastIndexOf("1.14.2") };
     expect(managersOf(pin)).not.toEqual([]);
@@ -133,7 +187,9 @@ describe("Renovate keeps every pinned version current (renovate.json)", () => {
   });
 
   it("every custom manager still matches something (no stale pattern)", () => {
-    const stale = config.customManagers.filter((m) => !pins.some((p) => managersOf(p, { ...config, customManagers: [m] }).includes(m.description ?? "")));
+    const stale = config.customManagers.filter(
+      (m) => !pins.some((p) => managersOf(p, { ...config, customManagers: [m] }).includes(m.description ?? "")),
+    );
     expect(stale.map((m) => m.description)).toEqual([]);
   });
 });

@@ -42,7 +42,14 @@ function bootstrap(args: string[], opts: { state?: string; env?: Record<string, 
   };
   const code = main([...args, "--outdir", OUTDIR], deps);
   const logFile = path.join(state, "calls.log");
-  const calls = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as string[]) : [];
+  const calls = fs.existsSync(logFile)
+    ? fs
+        .readFileSync(logFile, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[])
+    : [];
   return { code, out: lines.join("\n"), calls, state };
 }
 const ops = (calls: string[][]) => calls.map((c) => `${c[0]} ${c[1]} ${c[2] ?? ""}`.trim());
@@ -56,13 +63,24 @@ describe("npm run bootstrap -- <env>", () => {
     expect(first.code).toBe(0);
     expect(ops(first.calls)).toEqual([
       "aws sts get-caller-identity",
-      "aws eks describe-cluster", "aws acm describe-certificate", "aws secretsmanager describe-secret",
+      "aws eks describe-cluster",
+      "aws acm describe-certificate",
+      "aws secretsmanager describe-secret",
       "aws s3api head-bucket",
-      "aws kms describe-key", "aws kms create-key", "aws kms create-alias", "aws kms enable-key-rotation",
+      "aws kms describe-key",
+      "aws kms create-key",
+      "aws kms create-alias",
+      "aws kms enable-key-rotation",
       "aws s3api create-bucket",
-      "aws s3api put-public-access-block", "aws s3api put-bucket-ownership-controls", "aws s3api put-bucket-versioning", "aws s3api put-bucket-encryption",
-      "aws s3api put-bucket-lifecycle-configuration", "aws s3api put-bucket-policy", "aws s3api put-bucket-tagging",
-      `terraform -chdir=${path.join(OUTDIR, "stacks", "mlflow-dev")} init`, `terraform -chdir=${path.join(OUTDIR, "stacks", "mlflow-dev")} apply`,
+      "aws s3api put-public-access-block",
+      "aws s3api put-bucket-ownership-controls",
+      "aws s3api put-bucket-versioning",
+      "aws s3api put-bucket-encryption",
+      "aws s3api put-bucket-lifecycle-configuration",
+      "aws s3api put-bucket-policy",
+      "aws s3api put-bucket-tagging",
+      `terraform -chdir=${path.join(OUTDIR, "stacks", "mlflow-dev")} init`,
+      `terraform -chdir=${path.join(OUTDIR, "stacks", "mlflow-dev")} apply`,
     ]);
     expect(first.out).toMatch(/Left to do:\n1\. create the Kubernetes Secrets/);
     expect(first.out).toContain("npm run deploy -- mlflow-dev");
@@ -73,8 +91,18 @@ describe("npm run bootstrap -- <env>", () => {
     expect(argOf(create, "--region")).toBe(s.region);
     expect(create).toContain("TagKey=mlflow-platform/administered-by,TagValue=bootstrap");
     expect(create.some((a) => a.startsWith("TagKey=environment"))).toBe(false);
-    expect(argOf(first.calls.find((c) => c[2] === "create-alias")!, "--alias-name")).toBe("alias/mlflow-terraform-state");
-    expect(argOf(first.calls.find((c) => c[2] === "enable-key-rotation")!, "--key-id")).toMatch(/^arn:aws:kms:eu-west-1:111111111111:key\//);
+    expect(
+      argOf(
+        first.calls.find((c) => c[2] === "create-alias")!,
+        "--alias-name",
+      ),
+    ).toBe("alias/mlflow-terraform-state");
+    expect(
+      argOf(
+        first.calls.find((c) => c[2] === "enable-key-rotation")!,
+        "--key-id",
+      ),
+    ).toMatch(/^arn:aws:kms:eu-west-1:111111111111:key\//);
   });
 
   test("the bucket: in this account and region, ACLs off, versioned, encrypted with the key, public access blocked, TLS only, no other account", () => {
@@ -82,14 +110,39 @@ describe("npm run bootstrap -- <env>", () => {
     expect(argOf(create, "--bucket")).toBe("example-org-terraform-state-111111111111");
     expect(argOf(create, "--create-bucket-configuration")).toBe("LocationConstraint=eu-west-1");
     expect(argOf(create, "--object-ownership")).toBe("BucketOwnerEnforced");
-    for (const c of first.calls.filter((x) => x[1] === "s3api" && x[2].startsWith("put-"))) expect([c[2], argOf(c, "--expected-bucket-owner")]).toEqual([c[2], "111111111111"]);
-    const enc = JSON.parse(argOf(first.calls.find((c) => c[2] === "put-bucket-encryption")!, "--server-side-encryption-configuration"));
-    expect(enc.Rules[0].ApplyServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: "aws:kms", KMSMasterKeyID: "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab" });
-    expect(argOf(first.calls.find((c) => c[2] === "put-public-access-block")!, "--public-access-block-configuration")).toBe("BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true");
-    expect(JSON.parse(argOf(first.calls.find((c) => c[2] === "put-bucket-policy")!, "--policy"))).toEqual(stateBucketPolicy(s));
+    for (const c of first.calls.filter((x) => x[1] === "s3api" && x[2].startsWith("put-")))
+      expect([c[2], argOf(c, "--expected-bucket-owner")]).toEqual([c[2], "111111111111"]);
+    const enc = JSON.parse(
+      argOf(
+        first.calls.find((c) => c[2] === "put-bucket-encryption")!,
+        "--server-side-encryption-configuration",
+      ),
+    );
+    expect(enc.Rules[0].ApplyServerSideEncryptionByDefault).toEqual({
+      SSEAlgorithm: "aws:kms",
+      KMSMasterKeyID: "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    });
+    expect(
+      argOf(
+        first.calls.find((c) => c[2] === "put-public-access-block")!,
+        "--public-access-block-configuration",
+      ),
+    ).toBe("BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true");
+    expect(
+      JSON.parse(
+        argOf(
+          first.calls.find((c) => c[2] === "put-bucket-policy")!,
+          "--policy",
+        ),
+      ),
+    ).toEqual(stateBucketPolicy(s));
     expect(stateBucketPolicy(s).Statement).toEqual([
       expect.objectContaining({ Sid: "TlsOnly", Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
-      expect.objectContaining({ Sid: "OnlyThisAccount", Effect: "Deny", Condition: { StringNotEquals: { "aws:PrincipalAccount": "111111111111" } } }),
+      expect.objectContaining({
+        Sid: "OnlyThisAccount",
+        Effect: "Deny",
+        Condition: { StringNotEquals: { "aws:PrincipalAccount": "111111111111" } },
+      }),
     ]);
   });
 
@@ -99,8 +152,14 @@ describe("npm run bootstrap -- <env>", () => {
     const targets = apply.filter((a) => a.startsWith("-target=")).map((a) => a.slice("-target=".length));
     const types = [...new Set(targets.map((t) => t.split(".")[0]))].sort();
     expect(types).toEqual([
-      "aws_eks_access_entry", "aws_eks_access_policy_association", "aws_iam_openid_connect_provider", "aws_iam_policy",
-      "aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "kubernetes_namespace_v1",
+      "aws_eks_access_entry",
+      "aws_eks_access_policy_association",
+      "aws_iam_openid_connect_provider",
+      "aws_iam_policy",
+      "aws_iam_role",
+      "aws_iam_role_policy",
+      "aws_iam_role_policy_attachment",
+      "kubernetes_namespace_v1",
     ]);
     expect(targets.filter((t) => t.startsWith("aws_iam_role.")).length).toBe(3);
     expect(targets.some((t) => t.startsWith("aws_iam_policy.workload_boundary"))).toBe(true);
@@ -127,7 +186,9 @@ describe("npm run bootstrap -- <env>", () => {
   test("a bucket name another account owns: refused naming the field, no bucket created", () => {
     const r = bootstrap(["dev"], { env: { FAKE_AWS_BUCKET_ELSEWHERE: "1" } });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/environment "dev": field state\.bucket: the bucket "example-org-terraform-state-111111111111" exists but not in account 111111111111/);
+    expect(r.out).toMatch(
+      /environment "dev": field state\.bucket: the bucket "example-org-terraform-state-111111111111" exists but not in account 111111111111/,
+    );
     expect(r.calls.some((c) => /^(create|put-|enable)/.test(c[2] ?? "") || c[0] === "terraform")).toBe(false);
   });
 
@@ -144,22 +205,37 @@ describe("npm run bootstrap -- <env>", () => {
     const r = bootstrap(["prod", "--yes"], { env: { FAKE_AWS_ACCOUNT: "333333333333" } });
     expect(r.code).toBe(0);
     expect(r.calls.find((c) => c[2] === "get-role")).toContain("mlflow-deployer");
-    expect(argOf(r.calls.find((c) => c[2] === "describe-access-entry")!, "--principal-arn")).toBe("arn:aws:iam::333333333333:role/mlflow-deployer");
+    expect(
+      argOf(
+        r.calls.find((c) => c[2] === "describe-access-entry")!,
+        "--principal-arn",
+      ),
+    ).toBe("arn:aws:iam::333333333333:role/mlflow-deployer");
     const missing = bootstrap(["prod"], { env: { FAKE_AWS_ACCOUNT: "333333333333", FAKE_AWS_NO_ACCESS_ENTRY: "1" } });
     expect(missing.code).toBe(1);
-    expect(missing.out).toMatch(/the EKS access entry of aws\.assumeRoleArn: .* -> aws eks create-access-entry --cluster-name ml-prod --principal-arn arn:aws:iam::333333333333:role\/mlflow-deployer && aws eks associate-access-policy/);
+    expect(missing.out).toMatch(
+      /the EKS access entry of aws\.assumeRoleArn: .* -> aws eks create-access-entry --cluster-name ml-prod --principal-arn arn:aws:iam::333333333333:role\/mlflow-deployer && aws eks associate-access-policy/,
+    );
   });
 
   test("a configured state key that does not exist: refused naming the field", () => {
-    const withKey = envConfig("dev", { state: { kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-00000000abcd" } });
+    const withKey = envConfig("dev", {
+      state: { kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-00000000abcd" },
+    });
     const r = bootstrap(["dev"], { environments: [withKey] });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/environment "dev": field state\.kmsKeyArn = "arn:aws:kms:eu-west-1:111111111111:key\/00000000-0000-0000-0000-00000000abcd": the key does not exist/);
+    expect(r.out).toMatch(
+      /environment "dev": field state\.kmsKeyArn = "arn:aws:kms:eu-west-1:111111111111:key\/00000000-0000-0000-0000-00000000abcd": the key does not exist/,
+    );
     expect(ops(r.calls)).not.toContain("aws kms create-key");
   });
 
   test("us-east-1: no LocationConstraint (S3 refuses one there)", () => {
-    const east = envConfig("dev", { aws: { region: "us-east-1" }, auth: { clientSecret: { source: "kubernetes", secretName: "oidc" } }, ingress: { certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" } });
+    const east = envConfig("dev", {
+      aws: { region: "us-east-1" },
+      auth: { clientSecret: { source: "kubernetes", secretName: "oidc" } },
+      ingress: { certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001" },
+    });
     const r = bootstrap(["dev", "--skip-checks"], { environments: [east] });
     expect(r.code).toBe(0);
     expect(r.calls.find((c) => c[2] === "create-bucket")).not.toContain("--create-bucket-configuration");
@@ -170,7 +246,9 @@ describe("npm run bootstrap -- <env>", () => {
     expect(r.code).toBe(0);
     expect(r.calls).toEqual([]);
     expect(r.out).toMatch(/would run aws kms create-key/);
-    expect(r.out).toMatch(/would run aws s3api create-bucket --bucket example-org-terraform-state-111111111111 --region eu-west-1 --object-ownership BucketOwnerEnforced --create-bucket-configuration LocationConstraint=eu-west-1/);
+    expect(r.out).toMatch(
+      /would run aws s3api create-bucket --bucket example-org-terraform-state-111111111111 --region eu-west-1 --object-ownership BucketOwnerEnforced --create-bucket-configuration LocationConstraint=eu-west-1/,
+    );
     expect(r.out).toMatch(/would run terraform -chdir=\S+ apply -input=false/);
   });
 
@@ -182,22 +260,37 @@ describe("npm run bootstrap -- <env>", () => {
   });
 
   test("the administered stack is synthesized with every environment: a copying environment's deploy role gets the pull of its source (config/image-copies.ts)", () => {
-    const model = { replicas: { min: 1, max: 2 }, classNames: ["setosa", "versicolor", "virginica"], smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" } };
+    const model = {
+      replicas: { min: 1, max: 2 },
+      classNames: ["setosa", "versicolor", "virginica"],
+      smokeTest: { row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" },
+    };
     const serving = envConfig("prod", { serving: { models: { "iris-classifier": model } } });
     const seen: string[][] = [];
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-copies-"));
     const deps: BootstrapDeps = {
-      env: { PATH: `${BIN}:${process.env.PATH}`, FAKE_AWS_STATE: fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-state-")), FAKE_AWS_ACCOUNT: "333333333333" },
+      env: {
+        PATH: `${BIN}:${process.env.PATH}`,
+        FAKE_AWS_STATE: fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-state-")),
+        FAKE_AWS_ACCOUNT: "333333333333",
+      },
       log: () => undefined,
       environments: () => [dev, serving],
-      synth: (config, outdir, environments) => { seen.push(environments.map((e) => e.name)); return synthStack(config, outdir, environments); },
+      synth: (config, outdir, environments) => {
+        seen.push(environments.map((e) => e.name));
+        return synthStack(config, outdir, environments);
+      },
     };
     expect(main(["prod", "--yes", "--outdir", out], deps)).toBe(0);
     expect(seen).toEqual([["dev", "prod"]]);
     const stack = JSON.parse(fs.readFileSync(path.join(out, "stacks", "mlflow-prod", "cdk.tf.json"), "utf8"));
-    const deploy = Object.values(stack.resource.aws_iam_role_policy as Record<string, { name: string; policy: string }>).find((p) => p.name === "deploy")!;
+    const deploy = Object.values(stack.resource.aws_iam_role_policy as Record<string, { name: string; policy: string }>).find(
+      (p) => p.name === "deploy",
+    )!;
     expect(JSON.parse(deploy.policy).Statement).toContainEqual({
-      Sid: "PullReleasedImagesFromTheirSource", Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Sid: "PullReleasedImagesFromTheirSource",
+      Effect: "Allow",
+      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
       Resource: ["arn:aws:ecr:eu-west-1:111111111111:repository/mlflow-dev/iris-classifier"],
     });
   });

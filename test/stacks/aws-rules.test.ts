@@ -23,13 +23,18 @@ describe.each(SHIPPED)("stack %s", (env) => {
   });
 
   test("every HTTP API integration's request mapping is one AWS accepts; the JWT issuer is the configured one exactly; the stage follows the routes it names", () => {
-    for (const i of Object.values(resourcesOf(json, "aws_apigatewayv2_integration"))) expect(requestParameterProblems(i.request_parameters ?? {})).toEqual([]);
-    for (const a of Object.values(resourcesOf(json, "aws_apigatewayv2_authorizer"))) expect(a.jwt_configuration.issuer).toBe(config.auth.issuerUrl);
+    for (const i of Object.values(resourcesOf(json, "aws_apigatewayv2_integration")))
+      expect(requestParameterProblems(i.request_parameters ?? {})).toEqual([]);
+    for (const a of Object.values(resourcesOf(json, "aws_apigatewayv2_authorizer")))
+      expect(a.jwt_configuration.issuer).toBe(config.auth.issuerUrl);
     const routes = Object.entries(resourcesOf(json, "aws_apigatewayv2_route"));
     for (const stage of Object.values(resourcesOf(json, "aws_apigatewayv2_stage"))) {
       for (const setting of stage.route_settings ?? []) {
         const [address] = routes.find(([, r]) => r.route_key === setting.route_key) ?? [];
-        expect([setting.route_key, address && (stage.depends_on ?? []).includes(`aws_apigatewayv2_route.${address}`)]).toEqual([setting.route_key, true]);
+        expect([setting.route_key, address && (stage.depends_on ?? []).includes(`aws_apigatewayv2_route.${address}`)]).toEqual([
+          setting.route_key,
+          true,
+        ]);
       }
     }
   });
@@ -37,7 +42,8 @@ describe.each(SHIPPED)("stack %s", (env) => {
   test("no alarm pages on missing data (a new instance has none), and the free-storage alarm sits below where storage autoscaling starts", () => {
     const alarms = Object.values(resourcesOf(json, "aws_cloudwatch_metric_alarm"));
     expect(alarms.length).toBeGreaterThan(0);
-    for (const a of alarms) expect([a.alarm_name, a.treat_missing_data]).toEqual([a.alarm_name, expect.stringMatching(/^(notBreaching|missing)$/)]);
+    for (const a of alarms)
+      expect([a.alarm_name, a.treat_missing_data]).toEqual([a.alarm_name, expect.stringMatching(/^(notBreaching|missing)$/)]);
     const d = config.database;
     const storage = alarms.find((a) => a.metric_name === "FreeStorageSpace" && a.namespace === "AWS/RDS")!;
     const trigger = (d.allocatedStorageGb * 1024 ** 3 * AUTOSCALING_FREE_PERCENT) / 100;

@@ -7,7 +7,10 @@ import * as fs from "fs";
 import * as path from "path";
 
 const root = path.join(__dirname, "..", "..");
-const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string>; engines: { node: string } };
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+  scripts: Record<string, string>;
+  engines: { node: string };
+};
 
 describe("cdktf CLI invocations", () => {
   const cdktfScripts = Object.entries(pkg.scripts).filter(([, cmd]) => /(^|[\s;&|])(npx\s+)?cdktf\s/.test(cmd));
@@ -38,7 +41,11 @@ describe("Node.js versions", () => {
   it("the CI workflow runs every major version engines allows, and only those", () => {
     const ci = fs.readFileSync(path.join(root, ".github", "workflows", "ci.yml"), "utf8");
     const majors = [...pkg.engines.node.matchAll(/\^(\d+)\./g)].map((m) => Number(m[1])).sort();
-    const matrix = /node-version:\s*\[([^\]]+)\]/.exec(ci)?.[1].split(",").map((v) => Number(v.trim())).sort();
+    const matrix = /node-version:\s*\[([^\]]+)\]/
+      .exec(ci)?.[1]
+      .split(",")
+      .map((v) => Number(v.trim()))
+      .sort();
     expect(matrix).toEqual(majors);
   });
 });

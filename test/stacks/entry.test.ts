@@ -42,7 +42,9 @@ describe.each(variants)("%s", (_name, json, config) => {
 
   it("routes every Ingress and HTTPRoute to the proxy only, never to the tracking server", () => {
     const ingresses = Object.values(resourcesOf(json, "kubernetes_ingress_v1"));
-    const routes = Object.values(resourcesOf(json, "kubernetes_manifest")).map((m) => m.manifest).filter((m) => m.kind === "HTTPRoute");
+    const routes = Object.values(resourcesOf(json, "kubernetes_manifest"))
+      .map((m) => m.manifest)
+      .filter((m) => m.kind === "HTTPRoute");
     expect(ingresses.length + routes.length).toBe(1);
     for (const ing of ingresses) {
       expect(ing.spec.default_backend).toBeUndefined();

@@ -30,22 +30,41 @@ const CRON = "constructs/core/api-client-cron-job.ts";
  * Each construct of the stack: the sources whose refusals carry its path, and the props of refusals the
  * scan cannot read (computed where the error is raised).
  */
-const CONSTRUCTS: Record<string, { readonly sources: readonly string[]; readonly dynamic: readonly string[]; readonly types?: readonly string[] }> = {
+const CONSTRUCTS: Record<
+  string,
+  { readonly sources: readonly string[]; readonly dynamic: readonly string[]; readonly types?: readonly string[] }
+> = {
   artifact_store: { sources: ["constructs/artifact-store/index.ts", KEY], dynamic: [] },
   backend_store: { sources: ["constructs/backend-store/index.ts", KEY], dynamic: ["backupWindow", "maintenanceWindow"] },
   tracking_identity: { sources: ["constructs/tracking-server/identity.ts", ROLE], dynamic: ["mode", "oidcProviderArn"] },
   workload_boundary: { sources: ["constructs/core/permissions-boundary.ts"], dynamic: [] },
   registry_events: { sources: ["constructs/registry-events/index.ts"], dynamic: ["podLabels", "trackingServer.podLabels"] },
   tracking_server: { sources: ["constructs/tracking-server/index.ts"], dynamic: ["image", "version"] },
-  model_retention: { sources: ["constructs/model-retention/index.ts", CRON, ROLE], dynamic: ["artifactPrefix", "identityMode", "oidcProviderArn"] },
+  model_retention: {
+    sources: ["constructs/model-retention/index.ts", CRON, ROLE],
+    dynamic: ["artifactPrefix", "identityMode", "oidcProviderArn"],
+  },
   training: { sources: ["constructs/training/index.ts"], dynamic: [] },
   "training/role": { sources: [ROLE], dynamic: ["mode", "oidcProviderArn"] },
   auth_proxy: { sources: ["constructs/auth-proxy/index.ts"], dynamic: ["drainSeconds", "loadBalancerDeregistrationDelaySeconds"] },
-  load_balancer_controller: { sources: ["constructs/load-balancer-controller/index.ts", ROLE], dynamic: ["identityMode", "oidcProviderArn"] },
+  load_balancer_controller: {
+    sources: ["constructs/load-balancer-controller/index.ts", ROLE],
+    dynamic: ["identityMode", "oidcProviderArn"],
+  },
   ingress: { sources: ["constructs/ingress/index.ts"], dynamic: [] },
   monitoring: {
     sources: ["constructs/monitoring/index.ts", "constructs/monitoring/rules.ts", "constructs/monitoring/model-serving.ts", ROLE],
-    dynamic: ["trackingServer.serviceLabels", "authProxy.serviceLabels", "registryEvents.service.serviceLabels", "cloudWatch.identityMode", "cloudWatch.oidcProviderArn", "grafana.sso.authUrl", "grafana.sso.tokenUrl", "grafana.sso.userInfoUrl", "grafana.sso.issuerUrl"],
+    dynamic: [
+      "trackingServer.serviceLabels",
+      "authProxy.serviceLabels",
+      "registryEvents.service.serviceLabels",
+      "cloudWatch.identityMode",
+      "cloudWatch.oidcProviderArn",
+      "grafana.sso.authUrl",
+      "grafana.sso.tokenUrl",
+      "grafana.sso.userInfoUrl",
+      "grafana.sso.issuerUrl",
+    ],
   },
   argo_rollouts: { sources: ["constructs/argo-rollouts/index.ts"], dynamic: [] },
   model_api: { sources: ["constructs/model-endpoint/api-gateway.ts", KEY], dynamic: [] },
@@ -53,11 +72,21 @@ const CONSTRUCTS: Record<string, { readonly sources: readonly string[]; readonly
   ci_roles: { sources: ["constructs/ci-roles/index.ts"], dynamic: [] },
   [perModel("model")]: {
     sources: ["constructs/model-endpoint/index.ts", "constructs/model-endpoint/inference-log.ts", KEY],
-    dynamic: ["limits.maxConcurrency", "limits.maxBodyBytes", "limits.callerBurst", "limits.requestTimeoutSeconds", "limits.bodyTimeoutSeconds", "limits.maxUploadsPerCaller"],
+    dynamic: [
+      "limits.maxConcurrency",
+      "limits.maxBodyBytes",
+      "limits.callerBurst",
+      "limits.requestTimeoutSeconds",
+      "limits.bodyTimeoutSeconds",
+      "limits.maxUploadsPerCaller",
+    ],
     types: ["constructs/model-endpoint/delivery.ts", "constructs/model-endpoint/analysis.ts"],
   },
   [perModel("model_gateway")]: { sources: ["constructs/model-endpoint/gateway.ts"], dynamic: [] },
-  [perModel("drift")]: { sources: ["constructs/drift-job/index.ts", CRON, ROLE], dynamic: ["logPrefix", "identityMode", "oidcProviderArn"] },
+  [perModel("drift")]: {
+    sources: ["constructs/drift-job/index.ts", CRON, ROLE],
+    dynamic: ["logPrefix", "identityMode", "oidcProviderArn"],
+  },
 };
 
 /** Every prop `id` can refuse: read from its sources, plus the computed ones. */
@@ -71,11 +100,20 @@ function isConfigField(field: string): boolean {
   const unwrap = (t: z.ZodType): z.ZodType[] => {
     const def = (t as unknown as { _zod: { def: Record<string, unknown> & { type: string } } })._zod.def;
     switch (def.type) {
-      case "optional": case "default": case "prefault": case "nullable": case "readonly": case "catch": case "nonoptional":
+      case "optional":
+      case "default":
+      case "prefault":
+      case "nullable":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
         return unwrap(def.innerType as z.ZodType);
-      case "pipe": return [...unwrap(def.in as z.ZodType), ...unwrap(def.out as z.ZodType)];
-      case "union": return (def.options as z.ZodType[]).flatMap(unwrap);
-      default: return [t];
+      case "pipe":
+        return [...unwrap(def.in as z.ZodType), ...unwrap(def.out as z.ZodType)];
+      case "union":
+        return (def.options as z.ZodType[]).flatMap(unwrap);
+      default:
+        return [t];
     }
   };
   let current: z.ZodType[] = [environmentSchema];
@@ -96,14 +134,22 @@ function isConfigField(field: string): boolean {
 
 /** Whether `prop` (dotted) names a prop the construct's sources declare (`readonly <name>` at every step). */
 function declared(id: string, prop: string): boolean {
-  const src = [...CONSTRUCTS[id].sources, ...CONSTRUCTS[id].types ?? [], "constructs/core/contracts.ts", "constructs/auth-proxy/oauth2-proxy-command.ts"]
-    .map((f) => fs.readFileSync(path.join(ROOT, f), "utf8")).join("\n");
+  const src = [
+    ...CONSTRUCTS[id].sources,
+    ...(CONSTRUCTS[id].types ?? []),
+    "constructs/core/contracts.ts",
+    "constructs/auth-proxy/oauth2-proxy-command.ts",
+  ]
+    .map((f) => fs.readFileSync(path.join(ROOT, f), "utf8"))
+    .join("\n");
   return prop.split(".").every((segment) => new RegExp(`readonly ${segment}\\??:`).test(src));
 }
 
 describe("every refusal of a construct reaches the user as a configuration field", () => {
   it("covers every construct the every-option stack maps (the commands' maps and other models' aside)", () => {
-    const others = Object.keys(config.serving.models).slice(1).map((m) => m.replace(/-/g, "_"));
+    const others = Object.keys(config.serving.models)
+      .slice(1)
+      .map((m) => m.replace(/-/g, "_"));
     const ids = Object.keys(maps).filter((id) => !/Command$/.test(id) && !others.some((m) => id.endsWith(`_${m}`)));
     expect(ids.sort()).toEqual(Object.keys(CONSTRUCTS).sort());
   });

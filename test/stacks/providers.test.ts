@@ -33,17 +33,25 @@ describe.each(SHIPPED)("stack %s", (name) => {
     ]);
   });
 
-  it("assumes the configured role through an ephemeral variable (the pipelines set it to \"\"), and only then", () => {
+  it('assumes the configured role through an ephemeral variable (the pipelines set it to ""), and only then', () => {
     const aws = provider(json, "aws");
     expect(aws.assume_role).toBeUndefined();
     if (config.aws.assumeRoleArn) {
       expect((json.variable as any)[PROVIDER_ROLE_VARIABLE]).toEqual({
-        type: "string", default: config.aws.assumeRoleArn, nullable: false, ephemeral: true, description: expect.any(String),
+        type: "string",
+        default: config.aws.assumeRoleArn,
+        nullable: false,
+        ephemeral: true,
+        description: expect.any(String),
       });
       expect(aws.dynamic).toEqual({
         assume_role: {
           for_each: `\${var.${PROVIDER_ROLE_VARIABLE} == "" ? [] : [var.${PROVIDER_ROLE_VARIABLE}]}`,
-          content: { role_arn: "${assume_role.value}", session_name: `mlflow-${name}-cdktf`, ...(config.aws.assumeRoleExternalId ? { external_id: config.aws.assumeRoleExternalId } : {}) },
+          content: {
+            role_arn: "${assume_role.value}",
+            session_name: `mlflow-${name}-cdktf`,
+            ...(config.aws.assumeRoleExternalId ? { external_id: config.aws.assumeRoleExternalId } : {}),
+          },
         },
       });
     } else {
@@ -75,7 +83,9 @@ describe.each(SHIPPED)("stack %s", (name) => {
     const base = ["eks", "get-token", "--cluster-name", config.cluster.name, "--region", config.aws.region];
     if (config.aws.assumeRoleArn) {
       // The same principal as the AWS provider: --role-arn only when the variable names a role.
-      expect(exec.args).toBe(`\${concat(${JSON.stringify(base)}, var.${PROVIDER_ROLE_VARIABLE} == "" ? [] : ["--role-arn", var.${PROVIDER_ROLE_VARIABLE}])}`);
+      expect(exec.args).toBe(
+        `\${concat(${JSON.stringify(base)}, var.${PROVIDER_ROLE_VARIABLE} == "" ? [] : ["--role-arn", var.${PROVIDER_ROLE_VARIABLE}])}`,
+      );
     } else {
       expect(exec.args).toEqual(base);
     }
@@ -87,7 +97,11 @@ describe.each(SHIPPED)("stack %s", (name) => {
     const region = state.region ?? config.aws.region;
     expect((json.terraform as any).backend).toEqual({
       s3: {
-        bucket: state.bucket.replaceAll("{account}", config.aws.accountId), key: state.key.replaceAll("{env}", name), region, encrypt: true, use_lockfile: true,
+        bucket: state.bucket.replaceAll("{account}", config.aws.accountId),
+        key: state.key.replaceAll("{env}", name),
+        region,
+        encrypt: true,
+        use_lockfile: true,
         // The account's own key (the bootstrap's alias unless configured); no role: the state never leaves the account.
         kms_key_id: state.kmsKeyArn ?? `arn:aws:kms:${region}:${config.aws.accountId}:alias/${config.project}-terraform-state`,
       },
@@ -118,9 +132,11 @@ describe("stack options", () => {
   });
 
   it("encrypts state with the configured KMS key of the environment's account, and assumes no role for it", () => {
-    const json = synthJson(envConfig("prod", {
-      state: { backend: "s3", bucket: "state-bucket-{account}", kmsKeyArn: "arn:aws:kms:eu-west-1:333333333333:key/abc" },
-    }));
+    const json = synthJson(
+      envConfig("prod", {
+        state: { backend: "s3", bucket: "state-bucket-{account}", kmsKeyArn: "arn:aws:kms:eu-west-1:333333333333:key/abc" },
+      }),
+    );
     expect((json.terraform as any).backend.s3).toEqual({
       bucket: "state-bucket-333333333333",
       key: "mlflow/prod/terraform.tfstate",

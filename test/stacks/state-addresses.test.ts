@@ -66,7 +66,20 @@ function modelAddresses(config: EnvironmentConfig): string[] {
   }
   return out;
 }
-const STATEFUL_TYPES = [...new Set([...STATEFUL, ...EVENTS_STATEFUL, ...TRAINING_STATEFUL, ...ROLLOUTS_STATEFUL, ...API_STATEFUL, ...Object.values(OPTIONAL).flat(), "aws_ecr_repository", "random_bytes"].map((a) => a.split(".")[0]))];
+const STATEFUL_TYPES = [
+  ...new Set(
+    [
+      ...STATEFUL,
+      ...EVENTS_STATEFUL,
+      ...TRAINING_STATEFUL,
+      ...ROLLOUTS_STATEFUL,
+      ...API_STATEFUL,
+      ...Object.values(OPTIONAL).flat(),
+      "aws_ecr_repository",
+      "random_bytes",
+    ].map((a) => a.split(".")[0]),
+  ),
+];
 
 describe.each(SHIPPED)("stack %s: addresses of resources that hold data or credentials", (name) => {
   const config = configured(name);
@@ -103,13 +116,22 @@ describe.each(SHIPPED)("stack %s: addresses of resources that hold data or crede
 
 describe("optional stateful resources keep stable addresses too", () => {
   it("read replica, access-log bucket, replica bucket and its key", () => {
-    const json = synthJson(envConfig("prod", { database: { readReplica: true }, artifacts: { accessLogging: true, replicationRegion: "eu-central-1" } }));
-    expect(Object.keys(resourcesOf(json, "aws_db_instance")).sort()).toEqual(["backend_store_instance_60939B9B", "backend_store_replica_72B61595"]);
+    const json = synthJson(
+      envConfig("prod", { database: { readReplica: true }, artifacts: { accessLogging: true, replicationRegion: "eu-central-1" } }),
+    );
+    expect(Object.keys(resourcesOf(json, "aws_db_instance")).sort()).toEqual([
+      "backend_store_instance_60939B9B",
+      "backend_store_replica_72B61595",
+    ]);
     expect(Object.keys(resourcesOf(json, "aws_s3_bucket")).sort()).toEqual([
-      "artifact_store_bucket_C02EB893", "artifact_store_log_bucket_49B7FBF5", "artifact_store_replica_bucket_7820C06D",
+      "artifact_store_bucket_C02EB893",
+      "artifact_store_log_bucket_49B7FBF5",
+      "artifact_store_replica_bucket_7820C06D",
     ]);
     expect(Object.keys(resourcesOf(json, "aws_kms_key")).sort()).toEqual([
-      "artifact_store_key_31B6A7C9", "artifact_store_replica_key_29EC0094", "backend_store_key_13C7DEBA",
+      "artifact_store_key_31B6A7C9",
+      "artifact_store_replica_key_29EC0094",
+      "backend_store_key_13C7DEBA",
     ]);
   });
 });

@@ -4,30 +4,43 @@ import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } f
 const dependsOn = (r: Record<string, any>) => (r.depends_on ?? []) as string[];
 
 describe("stack wiring: the tracking server waits for what its pods need", () => {
-  it.each(["dev", "prod"])("%s: Deployment, migration Job and gc CronJob depend on the DB Secret and the Pod Identity association", (name) => {
-    const json = synthJson(configured(name));
-    const [secret] = Object.keys(resourcesOf(json, "kubernetes_secret_v1")).filter((k) => k.startsWith("backend_store"));
-    // The tracking server's association (Grafana has its own, for CloudWatch).
-    const [association] = Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")).filter((k) => k.startsWith("tracking_identity_"));
-    expect(secret).toBeDefined();
-    expect(association).toBeDefined();
-    const workloads = [
-      ...Object.values(resourcesOf(json, "kubernetes_deployment_v1")).filter((d) => d.metadata.labels["app.kubernetes.io/component"] === "tracking-server"),
-      ...Object.values(resourcesOf(json, "kubernetes_job_v1")),
-      // The gc CronJob (the model-retention CronJob has its own identity and no database access).
-      ...Object.values(resourcesOf(json, "kubernetes_cron_job_v1")).filter((c) => c.metadata.labels["app.kubernetes.io/component"] === "garbage-collection"),
-    ];
-    expect(workloads).toHaveLength(3);
-    for (const w of workloads) {
-      expect(dependsOn(w)).toEqual(expect.arrayContaining([
-        `kubernetes_secret_v1.${secret}`,
-        `aws_eks_pod_identity_association.${association}`,
-      ]));
-    }
-  });
+  it.each(["dev", "prod"])(
+    "%s: Deployment, migration Job and gc CronJob depend on the DB Secret and the Pod Identity association",
+    (name) => {
+      const json = synthJson(configured(name));
+      const [secret] = Object.keys(resourcesOf(json, "kubernetes_secret_v1")).filter((k) => k.startsWith("backend_store"));
+      // The tracking server's association (Grafana has its own, for CloudWatch).
+      const [association] = Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")).filter((k) =>
+        k.startsWith("tracking_identity_"),
+      );
+      expect(secret).toBeDefined();
+      expect(association).toBeDefined();
+      const workloads = [
+        ...Object.values(resourcesOf(json, "kubernetes_deployment_v1")).filter(
+          (d) => d.metadata.labels["app.kubernetes.io/component"] === "tracking-server",
+        ),
+        ...Object.values(resourcesOf(json, "kubernetes_job_v1")),
+        // The gc CronJob (the model-retention CronJob has its own identity and no database access).
+        ...Object.values(resourcesOf(json, "kubernetes_cron_job_v1")).filter(
+          (c) => c.metadata.labels["app.kubernetes.io/component"] === "garbage-collection",
+        ),
+      ];
+      expect(workloads).toHaveLength(3);
+      for (const w of workloads) {
+        expect(dependsOn(w)).toEqual(
+          expect.arrayContaining([`kubernetes_secret_v1.${secret}`, `aws_eks_pod_identity_association.${association}`]),
+        );
+      }
+    },
+  );
 
   it("with IRSA there is no association to wait for", () => {
-    const json = synthJson(envConfig("dev", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC" } }));
+    const json = synthJson(
+      envConfig("dev", {
+        identity: { mode: "irsa" },
+        cluster: { oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC" },
+      }),
+    );
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
     const job = Object.values(resourcesOf(json, "kubernetes_job_v1"))[0];
     expect(dependsOn(job).some((d) => d.startsWith("kubernetes_secret_v1.backend_store"))).toBe(true);
@@ -137,7 +150,13 @@ describe.each(SHIPPED)("stack %s: every namespaced resource is created after its
     expect(ns).toBe("kubernetes_namespace_v1.namespace");
     const members = inNamespace(json, config.mlflow.namespace, ns!);
     // The scan finds what it must (else it would check nothing).
-    for (const type of ["kubernetes_service_v1", "kubernetes_network_policy_v1", "kubernetes_deployment_v1", "kubernetes_secret_v1", "kubernetes_cron_job_v1"]) {
+    for (const type of [
+      "kubernetes_service_v1",
+      "kubernetes_network_policy_v1",
+      "kubernetes_deployment_v1",
+      "kubernetes_secret_v1",
+      "kubernetes_cron_job_v1",
+    ]) {
       expect(members.filter((a) => a.startsWith(`${type}.`)).length).toBeGreaterThanOrEqual(2 - Number(type === "kubernetes_cron_job_v1"));
     }
     expect(members.filter((a) => !reaches(graph, a, ns!))).toEqual([]);
@@ -162,7 +181,7 @@ describe("the dependency graph the namespace check walks", () => {
       kubernetes_secret_v1: { s: { metadata: { name: "s", namespace: "${kubernetes_namespace_v1.ns.metadata[0].name}" } } },
       kubernetes_service_v1: {
         a: { metadata: { namespace: "mlflow" }, depends_on: ["kubernetes_namespace_v1.ns"] },
-        b: { metadata: { namespace: "mlflow" }, spec: { selector: { x: "${replace(kubernetes_secret_v1.s.id, \"a\", \"b\")}" } } },
+        b: { metadata: { namespace: "mlflow" }, spec: { selector: { x: '${replace(kubernetes_secret_v1.s.id, "a", "b")}' } } },
         orphan: { metadata: { namespace: "mlflow" }, spec: { note: "kubernetes_namespace_v1.ns is only named in a literal" } },
       },
     },
@@ -174,19 +193,25 @@ describe("the dependency graph the namespace check walks", () => {
     expect(reaches(graph, "kubernetes_service_v1.b", "kubernetes_namespace_v1.ns")).toBe(true);
     expect(reaches(graph, "kubernetes_service_v1.orphan", "kubernetes_namespace_v1.ns")).toBe(false);
     expect(inNamespace(json, "mlflow", "kubernetes_namespace_v1.ns").sort()).toEqual([
-      "kubernetes_secret_v1.s", "kubernetes_service_v1.a", "kubernetes_service_v1.b", "kubernetes_service_v1.orphan",
+      "kubernetes_secret_v1.s",
+      "kubernetes_service_v1.a",
+      "kubernetes_service_v1.b",
+      "kubernetes_service_v1.orphan",
     ]);
   });
 });
 
 describe("monitoring settings reach every construct that needs them", () => {
-  const custom = { "app.kubernetes.io/name": "prometheus", "prometheus": "platform" };
-  const json = synthJson(envConfig("staging", { monitoring: { prometheusPodLabels: custom, runbookBaseUrl: "https://git.example.com/platform/README.md" } }));
+  const custom = { "app.kubernetes.io/name": "prometheus", prometheus: "platform" };
+  const json = synthJson(
+    envConfig("staging", { monitoring: { prometheusPodLabels: custom, runbookBaseUrl: "https://git.example.com/platform/README.md" } }),
+  );
 
   it("monitoring.prometheusPodLabels selects the Prometheus pods in both NetworkPolicies", () => {
     // Policies of the platform's workloads; the monitoring namespace's own policies admit its own pods.
     const policies = Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).filter((p) => p.metadata.namespace !== "monitoring");
-    const peers = policies.flatMap((p) => (p.spec.ingress ?? []).flatMap((rule: any) => rule.from ?? []))
+    const peers = policies
+      .flatMap((p) => (p.spec.ingress ?? []).flatMap((rule: any) => rule.from ?? []))
       .filter((peer: any) => peer.namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] === "monitoring");
     expect(peers.length).toBeGreaterThanOrEqual(2);
     for (const peer of peers) expect(peer.pod_selector.match_labels).toEqual(custom);
@@ -197,6 +222,8 @@ describe("monitoring settings reach every construct that needs them", () => {
   });
 
   it("an empty label set is refused before synthesis", () => {
-    expect(() => envConfig("dev", { monitoring: { prometheusPodLabels: {} } })).toThrow(/field monitoring\.prometheusPodLabels = \{\}: expected at least one label/);
+    expect(() => envConfig("dev", { monitoring: { prometheusPodLabels: {} } })).toThrow(
+      /field monitoring\.prometheusPodLabels = \{\}: expected at least one label/,
+    );
   });
 });

@@ -41,9 +41,14 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
 
   it("blocks every kind of public access and disables ACLs", () => {
     expect(byPrefix(json, "aws_s3_bucket_public_access_block", "artifact_store_bucket_public_access")).toMatchObject({
-      block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
     });
-    expect(byPrefix(json, "aws_s3_bucket_ownership_controls", "artifact_store_bucket_ownership").rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
+    expect(byPrefix(json, "aws_s3_bucket_ownership_controls", "artifact_store_bucket_ownership").rule).toEqual({
+      object_ownership: "BucketOwnerEnforced",
+    });
     expect(resourcesOf(json, "aws_s3_bucket_acl")).toEqual({});
   });
 
@@ -64,16 +69,28 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
     const policy = byPrefix(json, "aws_s3_bucket_policy", "artifact_store_policy");
     const arn = `\${aws_s3_bucket.${Object.keys(resourcesOf(json, "aws_s3_bucket"))[0]}.arn}`;
     expect(statement(policy, "DenyInsecureTransport")).toEqual({
-      Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*",
-      Resource: [arn, `${arn}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } },
+      Sid: "DenyInsecureTransport",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:*",
+      Resource: [arn, `${arn}/*`],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
     });
     expect(statement(policy, "DenyOutdatedTls").Condition).toEqual({ NumericLessThan: { "s3:TlsVersion": "1.2" } });
     expect(statement(policy, "DenyOtherEncryption")).toMatchObject({
-      Effect: "Deny", Action: "s3:PutObject",
-      Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" }, Null: { "s3:x-amz-server-side-encryption": "false" } },
+      Effect: "Deny",
+      Action: "s3:PutObject",
+      Condition: {
+        StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" },
+        Null: { "s3:x-amz-server-side-encryption": "false" },
+      },
     });
-    expect(statement(policy, "DenyOtherKmsKey").Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"]).toMatch(/aws_kms_key\.artifact_store_key/);
-    expect(statement(policy, "DenyCustomerProvidedKeys").Condition).toEqual({ Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" } });
+    expect(statement(policy, "DenyOtherKmsKey").Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"]).toMatch(
+      /aws_kms_key\.artifact_store_key/,
+    );
+    expect(statement(policy, "DenyCustomerProvidedKeys").Condition).toEqual({
+      Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" },
+    });
     expect(policyOf(policy).Statement.every((s) => s.Effect === "Deny")).toBe(true);
     expect(policy.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_public_access_block\./)]);
   });
@@ -82,8 +99,13 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
     const a = config.artifacts;
     const rules = rulesById(json);
     expect(rules["artifacts-storage-class"]).toEqual({
-      id: "artifacts-storage-class", status: "Enabled", filter: [{ prefix: `${a.prefix}/` }],
-      transition: [{ days: a.transitionToInfrequentAccessDays, storage_class: "STANDARD_IA" }, ...(a.transitionToGlacierIrDays ? [{ days: a.transitionToGlacierIrDays, storage_class: "GLACIER_IR" }] : [])],
+      id: "artifacts-storage-class",
+      status: "Enabled",
+      filter: [{ prefix: `${a.prefix}/` }],
+      transition: [
+        { days: a.transitionToInfrequentAccessDays, storage_class: "STANDARD_IA" },
+        ...(a.transitionToGlacierIrDays ? [{ days: a.transitionToGlacierIrDays, storage_class: "GLACIER_IR" }] : []),
+      ],
       ...(a.expireDays ? { expiration: [{ days: a.expireDays }] } : {}),
     });
   });
@@ -91,14 +113,22 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
   it("keeps the configured newest noncurrent versions, expires the others after noncurrentExpireDays, and all after noncurrentMaxDays", () => {
     const a = config.artifacts;
     const rules = rulesById(json);
-    expect(rules["noncurrent-versions"].noncurrent_version_expiration).toEqual([{ noncurrent_days: a.noncurrentExpireDays, ...(a.noncurrentVersionsToKeep > 0 ? { newer_noncurrent_versions: a.noncurrentVersionsToKeep } : {}) }]);
-    if (a.noncurrentVersionsToKeep > 0) expect(rules["noncurrent-versions-cap"].noncurrent_version_expiration).toEqual([{ noncurrent_days: a.noncurrentMaxDays }]);
+    expect(rules["noncurrent-versions"].noncurrent_version_expiration).toEqual([
+      {
+        noncurrent_days: a.noncurrentExpireDays,
+        ...(a.noncurrentVersionsToKeep > 0 ? { newer_noncurrent_versions: a.noncurrentVersionsToKeep } : {}),
+      },
+    ]);
+    if (a.noncurrentVersionsToKeep > 0)
+      expect(rules["noncurrent-versions-cap"].noncurrent_version_expiration).toEqual([{ noncurrent_days: a.noncurrentMaxDays }]);
     expect(rules["noncurrent-versions"].filter).toEqual([{ prefix: "" }]);
   });
 
   it("aborts incomplete multipart uploads after the configured days and removes expired delete markers", () => {
     const rules = rulesById(json);
-    expect(rules["abort-incomplete-multipart-uploads"].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: config.artifacts.abortIncompleteMultipartUploadDays }]);
+    expect(rules["abort-incomplete-multipart-uploads"].abort_incomplete_multipart_upload).toEqual([
+      { days_after_initiation: config.artifacts.abortIncompleteMultipartUploadDays },
+    ]);
     expect(rules["expired-delete-markers"].expiration).toEqual([{ expired_object_delete_marker: true }]);
     const lc = byPrefix(json, "aws_s3_bucket_lifecycle_configuration", "artifact_store_lifecycle");
     expect(lc.transition_default_minimum_object_size).toBe("all_storage_classes_128K");
@@ -107,7 +137,9 @@ describe.each(SHIPPED)("artifact store in %s", (env) => {
 
   it("has access logging and replication exactly where configured", () => {
     expect(Object.keys(resourcesOf(json, "aws_s3_bucket_logging"))).toHaveLength(config.artifacts.accessLogging ? 1 : 0);
-    expect(Object.keys(resourcesOf(json, "aws_s3_bucket_replication_configuration"))).toHaveLength(config.artifacts.replicationRegion ? 1 : 0);
+    expect(Object.keys(resourcesOf(json, "aws_s3_bucket_replication_configuration"))).toHaveLength(
+      config.artifacts.replicationRegion ? 1 : 0,
+    );
   });
 });
 
@@ -143,7 +175,11 @@ describe("artifact store options (through the environment configuration)", () =>
 
   it("uses the partition of GovCloud regions in the bucket ARN", () => {
     const app = Testing.app();
-    const store = new ArtifactStore(new TerraformStack(app, "t"), "s", { bucketName: "gov-artifacts", region: "us-gov-west-1", preventDestroy: false });
+    const store = new ArtifactStore(new TerraformStack(app, "t"), "s", {
+      bucketName: "gov-artifacts",
+      region: "us-gov-west-1",
+      preventDestroy: false,
+    });
     expect(store.contract.bucketArn).toBe("arn:aws-us-gov:s3:::gov-artifacts");
   });
 
@@ -151,34 +187,58 @@ describe("artifact store options (through the environment configuration)", () =>
     const json = synthJson(envConfig("staging", { artifacts: { accessLogging: true } }));
     const logBucket = byPrefix(json, "aws_s3_bucket", "artifact_store_log_bucket");
     expect(logBucket.bucket).toBe("mlflow-staging-artifacts-222222222222-logs");
-    expect(byPrefix(json, "aws_s3_bucket_server_side_encryption_configuration", "artifact_store_log_bucket_encryption").rule)
-      .toEqual([{ apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } }]);
+    expect(byPrefix(json, "aws_s3_bucket_server_side_encryption_configuration", "artifact_store_log_bucket_encryption").rule).toEqual([
+      { apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } },
+    ]);
     expect(byPrefix(json, "aws_s3_bucket_public_access_block", "artifact_store_log_bucket_public_access")).toMatchObject({
-      block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
     });
     const policy = byPrefix(json, "aws_s3_bucket_policy", "artifact_store_log_bucket_policy");
     expect(statement(policy, "AllowServerAccessLogDelivery")).toMatchObject({
-      Principal: { Service: "logging.s3.amazonaws.com" }, Action: "s3:PutObject",
-      Condition: { StringEquals: { "aws:SourceAccount": "222222222222" }, ArnLike: { "aws:SourceArn": expect.stringMatching(/aws_s3_bucket\.artifact_store_bucket_/) } },
+      Principal: { Service: "logging.s3.amazonaws.com" },
+      Action: "s3:PutObject",
+      Condition: {
+        StringEquals: { "aws:SourceAccount": "222222222222" },
+        ArnLike: { "aws:SourceArn": expect.stringMatching(/aws_s3_bucket\.artifact_store_bucket_/) },
+      },
     });
     expect(statement(policy, "DenyInsecureTransport").Effect).toBe("Deny");
-    expect(byPrefix(json, "aws_s3_bucket_logging", "artifact_store_logging")).toMatchObject({ target_prefix: "access-logs/", target_bucket: expect.stringMatching(/artifact_store_log_bucket_/) });
+    expect(byPrefix(json, "aws_s3_bucket_logging", "artifact_store_logging")).toMatchObject({
+      target_prefix: "access-logs/",
+      target_bucket: expect.stringMatching(/artifact_store_log_bucket_/),
+    });
     expect(rulesById(json, "artifact_store_log_bucket_lifecycle")["expire-access-logs"].expiration).toEqual([{ days: 90 }]);
   });
 
   it("replicates to an encrypted, versioned bucket in another region with a role scoped to both buckets and keys", () => {
     const json = synthJson(envConfig("prod", { artifacts: { replicationRegion: "eu-central-1" } }));
     const replica = byPrefix(json, "aws_s3_bucket", "artifact_store_replica_bucket");
-    expect(replica).toMatchObject({ bucket: "mlflow-prod-artifacts-333333333333-replica", region: "eu-central-1", lifecycle: { prevent_destroy: true } });
-    expect(byPrefix(json, "aws_kms_key", "artifact_store_replica_key")).toMatchObject({ region: "eu-central-1", enable_key_rotation: true });
-    expect(byPrefix(json, "aws_s3_bucket_versioning", "artifact_store_replica_versioning")).toMatchObject({ region: "eu-central-1", versioning_configuration: { status: "Enabled" } });
+    expect(replica).toMatchObject({
+      bucket: "mlflow-prod-artifacts-333333333333-replica",
+      region: "eu-central-1",
+      lifecycle: { prevent_destroy: true },
+    });
+    expect(byPrefix(json, "aws_kms_key", "artifact_store_replica_key")).toMatchObject({
+      region: "eu-central-1",
+      enable_key_rotation: true,
+    });
+    expect(byPrefix(json, "aws_s3_bucket_versioning", "artifact_store_replica_versioning")).toMatchObject({
+      region: "eu-central-1",
+      versioning_configuration: { status: "Enabled" },
+    });
     expect(byPrefix(json, "aws_s3_bucket_public_access_block", "artifact_store_replica_bucket_public_access").region).toBe("eu-central-1");
     const [rule] = byPrefix(json, "aws_s3_bucket_replication_configuration", "artifact_store_replication").rule;
     expect(rule).toMatchObject({
       status: "Enabled",
       delete_marker_replication: { status: "Enabled" },
       source_selection_criteria: { sse_kms_encrypted_objects: { status: "Enabled" } },
-      destination: { storage_class: "STANDARD_IA", encryption_configuration: { replica_kms_key_id: expect.stringMatching(/artifact_store_replica_key/) } },
+      destination: {
+        storage_class: "STANDARD_IA",
+        encryption_configuration: { replica_kms_key_id: expect.stringMatching(/artifact_store_replica_key/) },
+      },
     });
     const role = byPrefix(json, "aws_iam_role", "artifact_store_replication_role");
     expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ Service: "s3.amazonaws.com" });
@@ -193,15 +253,51 @@ describe("artifact store validation", () => {
   it.each<[string, Partial<ArtifactStoreProps>, RegExp]>([
     ["an invalid bucket name", { bucketName: "My_Bucket" }, /test\/store: bucketName is .*: expected 3-63 lower-case/],
     ["a prefix with a leading slash", { prefix: "/mlartifacts" }, /prefix is .*: expected an S3 key prefix without leading or trailing/],
-    ["force_destroy with prevent_destroy", { forceDestroy: true, preventDestroy: true }, /forceDestroy is true: expected false while preventDestroy is true/],
-    ["an IA transition before 30 days", { lifecycle: { transitionToInfrequentAccessDays: 10 } }, /lifecycle\.transitionToInfrequentAccessDays is 10: expected a whole number of days from 30 to 36500/],
-    ["Glacier IR less than 30 days after IA", { lifecycle: { transitionToInfrequentAccessDays: 40, transitionToGlacierIrDays: 60 } }, /transitionToGlacierIrDays is 60: expected at least 30 days after transitionToInfrequentAccessDays \(>= 70\)/],
-    ["expiry before the last transition", { lifecycle: { transitionToGlacierIrDays: 90, expireDays: 60 } }, /lifecycle\.expireDays is 60: expected later than the last storage-class transition \(> 90\)/],
-    ["a negative noncurrent count", { lifecycle: { noncurrentVersionsToKeep: -1 } }, /noncurrentVersionsToKeep is -1: expected a whole number of days from 0 to 100/],
-    ["a cap not above the noncurrent expiry", { lifecycle: { noncurrentExpireDays: 60, noncurrentMaxDays: 60 } }, /noncurrentMaxDays is 60: expected more than noncurrentExpireDays \(> 60\)/],
-    ["replication into its own region", { region: "eu-west-1", accountId: "111111111111", replicationRegion: "eu-west-1" }, /replicationRegion is "eu-west-1": expected a region other than the bucket's own \(eu-west-1\)/],
-    ["logging without an account id", { accessLogging: true }, /accountId is unset: expected the account id when accessLogging or replicationRegion is set/],
-    ["a name too long for its replica", { bucketName: "a".repeat(60), region: "eu-west-1", accountId: "111111111111", replicationRegion: "eu-central-1" }, /bucketName is "a+": expected a name short enough for its derived log\/replica bucket names \(68 > 63/],
+    [
+      "force_destroy with prevent_destroy",
+      { forceDestroy: true, preventDestroy: true },
+      /forceDestroy is true: expected false while preventDestroy is true/,
+    ],
+    [
+      "an IA transition before 30 days",
+      { lifecycle: { transitionToInfrequentAccessDays: 10 } },
+      /lifecycle\.transitionToInfrequentAccessDays is 10: expected a whole number of days from 30 to 36500/,
+    ],
+    [
+      "Glacier IR less than 30 days after IA",
+      { lifecycle: { transitionToInfrequentAccessDays: 40, transitionToGlacierIrDays: 60 } },
+      /transitionToGlacierIrDays is 60: expected at least 30 days after transitionToInfrequentAccessDays \(>= 70\)/,
+    ],
+    [
+      "expiry before the last transition",
+      { lifecycle: { transitionToGlacierIrDays: 90, expireDays: 60 } },
+      /lifecycle\.expireDays is 60: expected later than the last storage-class transition \(> 90\)/,
+    ],
+    [
+      "a negative noncurrent count",
+      { lifecycle: { noncurrentVersionsToKeep: -1 } },
+      /noncurrentVersionsToKeep is -1: expected a whole number of days from 0 to 100/,
+    ],
+    [
+      "a cap not above the noncurrent expiry",
+      { lifecycle: { noncurrentExpireDays: 60, noncurrentMaxDays: 60 } },
+      /noncurrentMaxDays is 60: expected more than noncurrentExpireDays \(> 60\)/,
+    ],
+    [
+      "replication into its own region",
+      { region: "eu-west-1", accountId: "111111111111", replicationRegion: "eu-west-1" },
+      /replicationRegion is "eu-west-1": expected a region other than the bucket's own \(eu-west-1\)/,
+    ],
+    [
+      "logging without an account id",
+      { accessLogging: true },
+      /accountId is unset: expected the account id when accessLogging or replicationRegion is set/,
+    ],
+    [
+      "a name too long for its replica",
+      { bucketName: "a".repeat(60), region: "eu-west-1", accountId: "111111111111", replicationRegion: "eu-central-1" },
+      /bucketName is "a+": expected a name short enough for its derived log\/replica bucket names \(68 > 63/,
+    ],
   ])("rejects %s at synth", (_what, props, message) => {
     expect(build(props)).toThrow(message);
   });
@@ -209,10 +305,14 @@ describe("artifact store validation", () => {
   it("reports contradictory retention in the environment configuration, naming environment, field and range", () => {
     const attempt = () => envConfig("staging", { artifacts: { transitionToGlacierIrDays: 200, expireDays: 100 } });
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow(/environment "staging": field artifacts\.expireDays = 100: expected later than the last storage-class transition \(> 200 days\)/);
-    expect(() => envConfig("dev", { artifacts: { noncurrentVersionsToKeep: -2 } }))
-      .toThrow(/environment "dev": field artifacts\.noncurrentVersionsToKeep = -2: expected versions: a whole number from 0 to 100/);
-    expect(() => envConfig("dev", { artifacts: { noncurrentExpireDays: 400 } }))
-      .toThrow(/environment "dev": field artifacts\.noncurrentMaxDays = nothing: expected more than noncurrentExpireDays \(> 400 days\)/);
+    expect(attempt).toThrow(
+      /environment "staging": field artifacts\.expireDays = 100: expected later than the last storage-class transition \(> 200 days\)/,
+    );
+    expect(() => envConfig("dev", { artifacts: { noncurrentVersionsToKeep: -2 } })).toThrow(
+      /environment "dev": field artifacts\.noncurrentVersionsToKeep = -2: expected versions: a whole number from 0 to 100/,
+    );
+    expect(() => envConfig("dev", { artifacts: { noncurrentExpireDays: 400 } })).toThrow(
+      /environment "dev": field artifacts\.noncurrentMaxDays = nothing: expected more than noncurrentExpireDays \(> 400 days\)/,
+    );
   });
 });

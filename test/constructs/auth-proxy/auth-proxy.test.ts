@@ -28,7 +28,9 @@ function synth(config: EnvironmentConfig, props: Partial<AuthProxyProps> = {}): 
 }
 
 // Most tests use an operator-created client Secret; the Secrets Manager source has its own test below.
-const staging = envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } } });
+const staging = envConfig("staging", {
+  auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } },
+});
 const { json, proxy } = synth(staging);
 const deployment = onlyResource(json, "kubernetes_deployment_v1");
 const podSpec = deployment.spec.template.spec;
@@ -37,14 +39,22 @@ const envByName = (c: any) => Object.fromEntries(c.env.map((e: any) => [e.name, 
 
 describe("AuthProxy Deployment", () => {
   it("runs the command of oauth2ProxyCommand, entry for entry", () => {
-    const cmd = oauth2ProxyCommand({ ...oauth2ProxySettings(staging), upstream: trackingServer, secrets: authProxySecretRefs(staging.auth.clientSecret) });
+    const cmd = oauth2ProxyCommand({
+      ...oauth2ProxySettings(staging),
+      upstream: trackingServer,
+      secrets: authProxySecretRefs(staging.auth.clientSecret),
+    });
     expect(container.image).toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.6-alpine");
     expect(container.command).toEqual(["/bin/oauth2-proxy"]);
     expect(container.args).toEqual([]);
     expect(container.env.map((e: any) => e.name)).toEqual(cmd.env.map((e) => e.name));
     for (const [i, e] of cmd.env.entries()) {
       if ("value" in e) expect(container.env[i]).toEqual({ name: e.name, value: e.value });
-      else if ("secretKeyRef" in e) expect(container.env[i]).toEqual({ name: e.name, value_from: { secret_key_ref: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } });
+      else if ("secretKeyRef" in e)
+        expect(container.env[i]).toEqual({
+          name: e.name,
+          value_from: { secret_key_ref: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } },
+        });
       else throw new Error(`unexpected reference ${e.name}`);
     }
     expect(envByName(container).OAUTH2_PROXY_UPSTREAMS.value).toBe("http://mlflow-tracking.mlflow.svc:5000/");
@@ -52,8 +62,14 @@ describe("AuthProxy Deployment", () => {
 
   it("takes the client and cookie secrets from Secrets, never as literal values", () => {
     const env = envByName(container);
-    expect(env.OAUTH2_PROXY_CLIENT_SECRET).toEqual({ name: "OAUTH2_PROXY_CLIENT_SECRET", value_from: { secret_key_ref: { name: "oauth2-proxy-client", key: "client-secret" } } });
-    expect(env.OAUTH2_PROXY_COOKIE_SECRET).toEqual({ name: "OAUTH2_PROXY_COOKIE_SECRET", value_from: { secret_key_ref: { name: "oauth2-proxy-cookie", key: "cookie-secret" } } });
+    expect(env.OAUTH2_PROXY_CLIENT_SECRET).toEqual({
+      name: "OAUTH2_PROXY_CLIENT_SECRET",
+      value_from: { secret_key_ref: { name: "oauth2-proxy-client", key: "client-secret" } },
+    });
+    expect(env.OAUTH2_PROXY_COOKIE_SECRET).toEqual({
+      name: "OAUTH2_PROXY_COOKIE_SECRET",
+      value_from: { secret_key_ref: { name: "oauth2-proxy-cookie", key: "cookie-secret" } },
+    });
     expect(JSON.stringify(deployment)).not.toMatch(/random_bytes|secret_string/);
   });
 
@@ -61,7 +77,10 @@ describe("AuthProxy Deployment", () => {
     expect(deployment.metadata.namespace).toBe("mlflow");
     expect(deployment.metadata.name).toBe("oauth2-proxy");
     expect(deployment.spec.selector.match_labels).toEqual(authProxyPodLabels(staging.project));
-    expect(deployment.spec.template.metadata.labels).toEqual({ ...authProxyPodLabels(staging.project), "app.kubernetes.io/version": "7.15.6" });
+    expect(deployment.spec.template.metadata.labels).toEqual({
+      ...authProxyPodLabels(staging.project),
+      "app.kubernetes.io/version": "7.15.6",
+    });
   });
 
   it("exposes the proxy and metrics ports and probes /ping (liveness) and /ready (readiness)", () => {
@@ -75,13 +94,26 @@ describe("AuthProxy Deployment", () => {
 
   it("runs with the restricted security context: non-root, read-only root, no capabilities, RuntimeDefault seccomp, no API token", () => {
     expect(container.security_context).toEqual({
-      run_as_non_root: true, run_as_user: "65532", run_as_group: "65532", allow_privilege_escalation: false,
-      read_only_root_filesystem: true, privileged: false, capabilities: { drop: ["ALL"] }, seccomp_profile: { type: "RuntimeDefault" },
+      run_as_non_root: true,
+      run_as_user: "65532",
+      run_as_group: "65532",
+      allow_privilege_escalation: false,
+      read_only_root_filesystem: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+      seccomp_profile: { type: "RuntimeDefault" },
     });
-    expect(podSpec.security_context).toEqual({ run_as_non_root: true, run_as_user: "65532", run_as_group: "65532", seccomp_profile: { type: "RuntimeDefault" } });
+    expect(podSpec.security_context).toEqual({
+      run_as_non_root: true,
+      run_as_user: "65532",
+      run_as_group: "65532",
+      seccomp_profile: { type: "RuntimeDefault" },
+    });
     expect(podSpec.automount_service_account_token).toBe(false);
     expect(onlyResource(json, "kubernetes_service_account_v1").automount_service_account_token).toBe(false);
-    expect(podSpec.service_account_name).toMatch(/^\$\{kubernetes_service_account_v1\.auth_proxy_service_account_[A-Z0-9]+\.metadata\[0\]\.name\}$/);
+    expect(podSpec.service_account_name).toMatch(
+      /^\$\{kubernetes_service_account_v1\.auth_proxy_service_account_[A-Z0-9]+\.metadata\[0\]\.name\}$/,
+    );
   });
 
   it("takes replicas and resources from the environment, and lets the autoscaler own the replica count", () => {
@@ -94,7 +126,10 @@ describe("AuthProxy Deployment", () => {
 
   it("rolls out without losing capacity, spreads over zones and nodes, drains before it stops", () => {
     expect(deployment.spec.strategy).toEqual({ type: "RollingUpdate", rolling_update: { max_unavailable: "0", max_surge: "1" } });
-    expect(podSpec.topology_spread_constraint.map((t: any) => t.topology_key)).toEqual(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
+    expect(podSpec.topology_spread_constraint.map((t: any) => t.topology_key)).toEqual([
+      "topology.kubernetes.io/zone",
+      "kubernetes.io/hostname",
+    ]);
     // staging: idle timeout 600 s, so a deregistration delay of 600 s; serving 15 s longer, then 30 s to stop.
     expect(container.lifecycle).toEqual({ pre_stop: [{ exec: { command: ["sleep", "615"] } }] });
     expect(podSpec.termination_grace_period_seconds).toBe(645);
@@ -135,9 +170,14 @@ describe("AuthProxy Service, PDB and autoscaler", () => {
 
   it("publishes its contract", () => {
     expect(proxy.contract).toEqual({
-      namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http",
-      podLabels: authProxyPodLabels(staging.project), serviceLabels: { ...authProxyPodLabels(staging.project), "app.kubernetes.io/managed-by": "cdktf" },
-      metricsPort: 44180, metricsPortName: "metrics",
+      namespace: "mlflow",
+      serviceName: "oauth2-proxy",
+      port: 4180,
+      portName: "http",
+      podLabels: authProxyPodLabels(staging.project),
+      serviceLabels: { ...authProxyPodLabels(staging.project), "app.kubernetes.io/managed-by": "cdktf" },
+      metricsPort: 44180,
+      metricsPortName: "metrics",
     });
   });
 });
@@ -148,7 +188,9 @@ describe("AuthProxy secrets", () => {
     const secrets = Object.values(resourcesOf(json, "kubernetes_secret_v1"));
     expect(secrets).toHaveLength(1);
     expect(secrets[0].metadata.name).toBe("oauth2-proxy-cookie");
-    expect(secrets[0].data["cookie-secret"]).toMatch(/^\$\{replace\(replace\(random_bytes\.auth_proxy_cookie_seed_[A-Z0-9]+\.base64, "\/\[\+\]\/", "-"\), "\/\[\/\]\/", "_"\)\}$/);
+    expect(secrets[0].data["cookie-secret"]).toMatch(
+      /^\$\{replace\(replace\(random_bytes\.auth_proxy_cookie_seed_[A-Z0-9]+\.base64, "\/\[\+\]\/", "-"\), "\/\[\/\]\/", "_"\)\}$/,
+    );
   });
 
   it("that encoding always yields a 32-byte key the real oauth2-proxy accepts (std base64 would not)", async () => {
@@ -156,19 +198,35 @@ describe("AuthProxy secrets", () => {
     const asTerraformWrites = (b: Buffer) => b.toString("base64").replace(/[+]/g, "-").replace(/[/]/g, "_");
     let sample = crypto.randomBytes(32);
     while (!/[+/]/.test(sample.toString("base64"))) sample = crypto.randomBytes(32);
-    const cmd = oauth2ProxyCommand({ ...oauth2ProxySettings(staging), issuerUrl: "http://127.0.0.1:9/x", upstream: trackingServer, secrets: authProxySecretRefs(staging.auth.clientSecret) });
+    const cmd = oauth2ProxyCommand({
+      ...oauth2ProxySettings(staging),
+      issuerUrl: "http://127.0.0.1:9/x",
+      upstream: trackingServer,
+      secrets: authProxySecretRefs(staging.auth.clientSecret),
+    });
     const env: Record<string, string> = {};
     for (const e of cmd.env) env[e.name] = "value" in e ? e.value : "placeholder";
-    const check = (cookie: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
-      // Skip discovery: only the cookie secret is under test here.
-      const child = spawn(oauth2ProxyBin(), ["--config-test", "--skip-oidc-discovery", "--login-url=http://127.0.0.1:9/a", "--redeem-url=http://127.0.0.1:9/t", "--oidc-jwks-url=http://127.0.0.1:9/j"], {
-        env: { ...env, OAUTH2_PROXY_COOKIE_SECRET: cookie },
+    const check = (cookie: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        // Skip discovery: only the cookie secret is under test here.
+        const child = spawn(
+          oauth2ProxyBin(),
+          [
+            "--config-test",
+            "--skip-oidc-discovery",
+            "--login-url=http://127.0.0.1:9/a",
+            "--redeem-url=http://127.0.0.1:9/t",
+            "--oidc-jwks-url=http://127.0.0.1:9/j",
+          ],
+          {
+            env: { ...env, OAUTH2_PROXY_COOKIE_SECRET: cookie },
+          },
+        );
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        child.on("exit", (code) => resolve({ code, out }));
       });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      child.on("exit", (code) => resolve({ code, out }));
-    });
     const good = await check(asTerraformWrites(sample));
     expect(good.out).toMatch(/configuration is valid/);
     expect(good.code).toBe(0);
@@ -187,7 +245,10 @@ describe("AuthProxy secrets", () => {
     const k8s = Object.entries(resourcesOf(sm, "kubernetes_secret_v1")).find(([, s]) => s.metadata.name === "oauth2-proxy-oidc-client")!;
     expect(k8s[1].data).toEqual({ "client-secret": `\${data.aws_secretsmanager_secret_version.${source[0][0]}.secret_string}` });
     const d = onlyResource(sm, "kubernetes_deployment_v1");
-    expect(envByName(d.spec.template.spec.container[0]).OAUTH2_PROXY_CLIENT_SECRET.value_from.secret_key_ref).toEqual({ name: "oauth2-proxy-oidc-client", key: "client-secret" });
+    expect(envByName(d.spec.template.spec.container[0]).OAUTH2_PROXY_CLIENT_SECRET.value_from.secret_key_ref).toEqual({
+      name: "oauth2-proxy-oidc-client",
+      key: "client-secret",
+    });
     expect(d.depends_on).toContain(`kubernetes_secret_v1.${k8s[0]}`);
   });
 
@@ -211,39 +272,75 @@ describe("AuthProxy NetworkPolicy", () => {
       { from: [{ ip_block: { cidr: "10.0.0.0/16" } }], ports: [{ port: "4180", protocol: "TCP" }] },
       {
         // One peer, both selectors (AND): Prometheus's pods, not every pod of the monitoring namespace.
-        from: [{
-          namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
-          pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
-        }],
+        from: [
+          {
+            namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+            pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+          },
+        ],
         ports: [{ port: "44180", protocol: "TCP" }],
       },
     ]);
-    const multi = onlyResource(synth(envConfig("staging", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"] } }), { monitoringNamespace: "observability" }).json, "kubernetes_network_policy_v1");
+    const multi = onlyResource(
+      synth(envConfig("staging", { ingress: { vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"] } }), { monitoringNamespace: "observability" })
+        .json,
+      "kubernetes_network_policy_v1",
+    );
     expect(multi.spec.ingress[0].from).toEqual([{ ip_block: { cidr: "10.0.0.0/16" } }, { ip_block: { cidr: "100.64.0.0/16" } }]);
-    expect(multi.spec.ingress[1].from).toEqual([{
-      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } },
-      pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
-    }]);
-    const custom = onlyResource(synth(staging, { prometheusPodLabels: { app: "prometheus", release: "prom" } }).json, "kubernetes_network_policy_v1");
-    expect(custom.spec.ingress[1].from).toEqual([{
-      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
-      pod_selector: { match_labels: { app: "prometheus", release: "prom" } },
-    }]);
+    expect(multi.spec.ingress[1].from).toEqual([
+      {
+        namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } },
+        pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+      },
+    ]);
+    const custom = onlyResource(
+      synth(staging, { prometheusPodLabels: { app: "prometheus", release: "prom" } }).json,
+      "kubernetes_network_policy_v1",
+    );
+    expect(custom.spec.ingress[1].from).toEqual([
+      {
+        namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+        pod_selector: { match_labels: { app: "prometheus", release: "prom" } },
+      },
+    ]);
   });
 
   it("lets the proxy reach only DNS, the tracking server's pods and the issuers' ports", () => {
     expect(np.spec.egress).toEqual([
-      { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
       {
-        to: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } }, pod_selector: { match_labels: trackingServer.podLabels } }],
+        ports: [
+          { port: "53", protocol: "UDP" },
+          { port: "53", protocol: "TCP" },
+        ],
+      },
+      {
+        to: [
+          {
+            namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } },
+            pod_selector: { match_labels: trackingServer.podLabels },
+          },
+        ],
         ports: [{ port: "5000", protocol: "TCP" }],
       },
       { ports: [{ port: "443", protocol: "TCP" }] },
     ]);
-    const custom = onlyResource(synth(envConfig("staging", {
-      auth: { issuerUrl: "https://sso.example.com:8443/realms/ml", extraJwtIssuers: [{ issuer: "https://token.actions.githubusercontent.com", audience: "mlflow" }] },
-    })).json, "kubernetes_network_policy_v1");
-    expect(custom.spec.egress[2]).toEqual({ ports: [{ port: "443", protocol: "TCP" }, { port: "8443", protocol: "TCP" }] });
+    const custom = onlyResource(
+      synth(
+        envConfig("staging", {
+          auth: {
+            issuerUrl: "https://sso.example.com:8443/realms/ml",
+            extraJwtIssuers: [{ issuer: "https://token.actions.githubusercontent.com", audience: "mlflow" }],
+          },
+        }),
+      ).json,
+      "kubernetes_network_policy_v1",
+    );
+    expect(custom.spec.egress[2]).toEqual({
+      ports: [
+        { port: "443", protocol: "TCP" },
+        { port: "8443", protocol: "TCP" },
+      ],
+    });
   });
 
   it("derives issuer ports from URLs", () => {
@@ -272,8 +369,14 @@ describe("AuthProxy ordering", () => {
       .filter(([type]) => type.startsWith("kubernetes_") && type !== "kubernetes_namespace_v1")
       .flatMap(([type, byName]) => Object.entries(byName).map(([n, r]) => [`${type}.${n}`, r as Record<string, any>] as const));
     expect(namespaced.map(([a]) => a.split(".")[0]).sort()).toEqual([
-      "kubernetes_deployment_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_network_policy_v1", "kubernetes_pod_disruption_budget_v1",
-      "kubernetes_secret_v1", "kubernetes_secret_v1", "kubernetes_service_account_v1", "kubernetes_service_v1",
+      "kubernetes_deployment_v1",
+      "kubernetes_horizontal_pod_autoscaler_v2",
+      "kubernetes_network_policy_v1",
+      "kubernetes_pod_disruption_budget_v1",
+      "kubernetes_secret_v1",
+      "kubernetes_secret_v1",
+      "kubernetes_service_account_v1",
+      "kubernetes_service_v1",
     ]);
     const deploymentAddress = namespaced.find(([a]) => a.startsWith("kubernetes_deployment_v1."))![0];
     for (const [address, r] of namespaced) {
@@ -286,25 +389,51 @@ describe("AuthProxy ordering", () => {
 
 describe("AuthProxy validation (synth time)", () => {
   it.each([
-    ["empty tracking server labels", { trackingServer: { ...trackingServer, podLabels: {} } }, /trackingServer\.podLabels is \{\}: expected the labels that select the tracking server's pods/],
-    ["tracking server labels that also select the proxy", { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging.project) } }, /trackingServer\.podLabels is .*: expected labels that do not also select the proxy's pods/],
-    ["bad namespace", { trackingServer: { ...trackingServer, namespace: "ML_flow" } }, /trackingServer\.namespace is "ML_flow": expected a Kubernetes namespace name/],
+    [
+      "empty tracking server labels",
+      { trackingServer: { ...trackingServer, podLabels: {} } },
+      /trackingServer\.podLabels is \{\}: expected the labels that select the tracking server's pods/,
+    ],
+    [
+      "tracking server labels that also select the proxy",
+      { trackingServer: { ...trackingServer, podLabels: authProxyPodLabels(staging.project) } },
+      /trackingServer\.podLabels is .*: expected labels that do not also select the proxy's pods/,
+    ],
+    [
+      "bad namespace",
+      { trackingServer: { ...trackingServer, namespace: "ML_flow" } },
+      /trackingServer\.namespace is "ML_flow": expected a Kubernetes namespace name/,
+    ],
     ["bad port", { trackingServer: { ...trackingServer, port: 70000 } }, /trackingServer\.port is 70000: expected a port number/],
-    ["bad monitoring namespace", { monitoringNamespace: "Monitoring" }, /monitoringNamespace is "Monitoring": expected a Kubernetes namespace name/],
-    ["empty Prometheus selector", { prometheusPodLabels: {} }, /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/],
+    [
+      "bad monitoring namespace",
+      { monitoringNamespace: "Monitoring" },
+      /monitoringNamespace is "Monitoring": expected a Kubernetes namespace name/,
+    ],
+    [
+      "empty Prometheus selector",
+      { prometheusPodLabels: {} },
+      /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/,
+    ],
     ["invalid Prometheus label key", { prometheusPodLabels: { "-bad": "x" } }, /prometheusPodLabels .* has an invalid label key "-bad"/],
-    ["CPU target out of range", { targetCpuUtilizationPercent: 5 }, /targetCpuUtilizationPercent is 5: expected a whole number from 10 to 100/],
+    [
+      "CPU target out of range",
+      { targetCpuUtilizationPercent: 5 },
+      /targetCpuUtilizationPercent is 5: expected a whole number from 10 to 100/,
+    ],
   ])("refuses %s", (_what, props, message) => {
     expect(() => synth(staging, props as Partial<AuthProxyProps>)).toThrow(message);
   });
 
   it("refuses autoscaling without room to scale", () => {
-    expect(() => synth(envConfig("staging", { auth: { replicas: { min: 2, max: 2 } } }), { autoscaling: true }))
-      .toThrow(/replicas\.max is 2: expected above replicas\.min \(2\) with autoscaling/);
+    expect(() => synth(envConfig("staging", { auth: { replicas: { min: 2, max: 2 } } }), { autoscaling: true })).toThrow(
+      /replicas\.max is 2: expected above replicas\.min \(2\) with autoscaling/,
+    );
   });
 
   it("refuses an operator client secret named like the generated cookie Secret", () => {
-    expect(() => synth(envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-cookie" } } })))
-      .toThrow(/clientSecret\.secretName is "oauth2-proxy-cookie": expected a name other than/);
+    expect(() =>
+      synth(envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-cookie" } } })),
+    ).toThrow(/clientSecret\.secretName is "oauth2-proxy-cookie": expected a name other than/);
   });
 });

@@ -25,8 +25,15 @@ import { oauth2ProxyBin } from "../../helpers/tools";
 const upstream = { namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000 };
 
 /** The proxy command of an environment, through the one mapping the stack uses (auth-proxy/from-config.ts). */
-function commandOf(config: EnvironmentConfig, over: { upstream: OAuth2ProxyCommandInputs["upstream"]; secrets?: AuthProxySecretRefs }): ContainerCommand {
-  return oauth2ProxyCommand({ ...oauth2ProxySettings(config), upstream: over.upstream, secrets: over.secrets ?? authProxySecretRefs(config.auth.clientSecret) });
+function commandOf(
+  config: EnvironmentConfig,
+  over: { upstream: OAuth2ProxyCommandInputs["upstream"]; secrets?: AuthProxySecretRefs },
+): ContainerCommand {
+  return oauth2ProxyCommand({
+    ...oauth2ProxySettings(config),
+    upstream: over.upstream,
+    secrets: over.secrets ?? authProxySecretRefs(config.auth.clientSecret),
+  });
 }
 
 /** The env var `name` of `cmd`; fails when it is absent. */
@@ -54,8 +61,9 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("follows auth.proxyVersion", () => {
-    expect(commandOf(envConfig("dev", { auth: { proxyVersion: "7.15.9" } }), { upstream }).image)
-      .toBe("quay.io/oauth2-proxy/oauth2-proxy:v7.15.9-alpine");
+    expect(commandOf(envConfig("dev", { auth: { proxyVersion: "7.15.9" } }), { upstream }).image).toBe(
+      "quay.io/oauth2-proxy/oauth2-proxy:v7.15.9-alpine",
+    );
   });
 
   it("uses the oidc provider with the configured issuer and client id, PKCE S256, the callback on the public hostname", () => {
@@ -71,14 +79,19 @@ describe("oauth2ProxyCommand (pure)", () => {
   it("takes both secrets from Kubernetes Secret references, never as values or arguments", () => {
     // The shipped environments keep the client secret in Secrets Manager; the construct copies it into this Secret.
     expect(envOf(cmd, "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
-      name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
+      name: "OAUTH2_PROXY_CLIENT_SECRET",
+      secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
     });
-    const operatorSecret = envConfig("staging", { auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } } });
+    const operatorSecret = envConfig("staging", {
+      auth: { clientSecret: { source: "kubernetes", secretName: "oauth2-proxy-client", key: "client-secret" } },
+    });
     expect(envOf(commandOf(operatorSecret, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
-      name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-client", key: "client-secret" },
+      name: "OAUTH2_PROXY_CLIENT_SECRET",
+      secretKeyRef: { name: "oauth2-proxy-client", key: "client-secret" },
     });
     expect(envOf(cmd, "OAUTH2_PROXY_COOKIE_SECRET")).toEqual({
-      name: "OAUTH2_PROXY_COOKIE_SECRET", secretKeyRef: { name: "oauth2-proxy-cookie", key: "cookie-secret" },
+      name: "OAUTH2_PROXY_COOKIE_SECRET",
+      secretKeyRef: { name: "oauth2-proxy-cookie", key: "cookie-secret" },
     });
     const secretish = cmd.env.filter((e) => /SECRET|PASSWORD|TOKEN$/.test(e.name) && !e.name.startsWith("OAUTH2_PROXY_SKIP_JWT"));
     expect(secretish.map((e) => e.name).sort()).toEqual(["OAUTH2_PROXY_CLIENT_SECRET", "OAUTH2_PROXY_COOKIE_SECRET"]);
@@ -87,9 +100,12 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("reads a Secrets Manager client secret from the Secret the construct fills", () => {
-    const sm = envConfig("staging", { auth: { clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:oidc-AbCdEf" } } });
+    const sm = envConfig("staging", {
+      auth: { clientSecret: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:oidc-AbCdEf" } },
+    });
     expect(envOf(commandOf(sm, { upstream }), "OAUTH2_PROXY_CLIENT_SECRET")).toEqual({
-      name: "OAUTH2_PROXY_CLIENT_SECRET", secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
+      name: "OAUTH2_PROXY_CLIENT_SECRET",
+      secretKeyRef: { name: "oauth2-proxy-oidc-client", key: "client-secret" },
     });
     expect(authProxySecretRefs(sm.auth.clientSecret).clientSecret).toEqual({ name: "oauth2-proxy-oidc-client", key: "client-secret" });
   });
@@ -106,7 +122,10 @@ describe("oauth2ProxyCommand (pure)", () => {
   });
 
   it("with groups only and the named choice allowAnyEmailDomain, opens the domain check and limits by group", () => {
-    const c = commandOf(envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true } }), { upstream });
+    const c = commandOf(
+      envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true } }),
+      { upstream },
+    );
     expect(valueOf(c, "OAUTH2_PROXY_EMAIL_DOMAINS")).toBe("*");
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml-users,ml-admins");
   });
@@ -117,9 +136,14 @@ describe("oauth2ProxyCommand (pure)", () => {
     expect(valueOf(c, "OAUTH2_PROXY_ALLOWED_GROUPS")).toBe("ml");
   });
 
-  it("never derives \"*\" from an empty domain list, nor passes a \"*\" value: a hand-made configuration is refused", () => {
-    const groupsOnly = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: false } } as EnvironmentConfig;
-    expect(() => commandOf(groupsOnly, { upstream })).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/);
+  it('never derives "*" from an empty domain list, nor passes a "*" value: a hand-made configuration is refused', () => {
+    const groupsOnly = {
+      ...config,
+      auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: false },
+    } as EnvironmentConfig;
+    expect(() => commandOf(groupsOnly, { upstream })).toThrow(
+      /allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/,
+    );
     const star = { ...config, auth: { ...config.auth, allowedEmailDomains: ["*"] } } as EnvironmentConfig;
     expect(() => commandOf(star, { upstream })).toThrow(/set allowAnyEmailDomain: true instead/);
   });
@@ -130,20 +154,29 @@ describe("oauth2ProxyCommand (pure)", () => {
 
   it("refuses a hand-made configuration that allows nobody explicitly (deny by default)", () => {
     const open = { ...config, auth: { ...config.auth, allowedEmailDomains: [], allowedGroups: [] } } as EnvironmentConfig;
-    expect(() => commandOf(open, { upstream })).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or a group in allowedGroups/);
+    expect(() => commandOf(open, { upstream })).toThrow(
+      /allowedEmailDomains is \[\]: expected at least one domain, or a group in allowedGroups/,
+    );
   });
 
   it("accepts pipelines' bearer tokens, with extra issuer=audience pairs, and answers 403 (not a login page) to a bad one", () => {
     expect(valueOf(cmd, "OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS")).toBe("true");
     expect(valueOf(cmd, "OAUTH2_PROXY_BEARER_TOKEN_LOGIN_FALLBACK")).toBe("false");
     expect(names(cmd)).not.toContain("OAUTH2_PROXY_EXTRA_JWT_ISSUERS");
-    const c = commandOf(envConfig("staging", {
-      auth: { extraJwtIssuers: [
-        { issuer: "https://token.actions.githubusercontent.com", audience: "mlflow" },
-        { issuer: "https://gitlab.example.com", audience: "mlflow-ci" },
-      ] },
-    }), { upstream });
-    expect(valueOf(c, "OAUTH2_PROXY_EXTRA_JWT_ISSUERS")).toBe("https://token.actions.githubusercontent.com=mlflow,https://gitlab.example.com=mlflow-ci");
+    const c = commandOf(
+      envConfig("staging", {
+        auth: {
+          extraJwtIssuers: [
+            { issuer: "https://token.actions.githubusercontent.com", audience: "mlflow" },
+            { issuer: "https://gitlab.example.com", audience: "mlflow-ci" },
+          ],
+        },
+      }),
+      { upstream },
+    );
+    expect(valueOf(c, "OAUTH2_PROXY_EXTRA_JWT_ISSUERS")).toBe(
+      "https://token.actions.githubusercontent.com=mlflow,https://gitlab.example.com=mlflow-ci",
+    );
   });
 
   it("answers 401 on MLflow's REST and AJAX API paths instead of redirecting", () => {
@@ -216,7 +249,10 @@ describe("oauth2ProxyCommand (pure)", () => {
 
 // ── The same command, run by the real oauth2-proxy binary (v7.15.6) on loopback ────────────────────
 
-interface Run { code: number | null; output: string }
+interface Run {
+  code: number | null;
+  output: string;
+}
 
 function run(argv: string[], env: Record<string, string>, timeoutMs = 15000): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -224,9 +260,15 @@ function run(argv: string[], env: Record<string, string>, timeoutMs = 15000): Pr
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
-    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`timed out: ${output}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`timed out: ${output}`));
+    }, timeoutMs);
     child.on("error", reject);
-    child.on("exit", (code) => { clearTimeout(timer); resolve({ code, output }); });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 
@@ -260,7 +302,11 @@ function localProcess(config: EnvironmentConfig, oidc: OidcStub, up: RecordingUp
 
 /** The env as an oauth2-proxy TOML config file: its loader refuses unknown keys, so a misspelt variable fails. */
 function asTomlConfig(env: Record<string, string>): string {
-  return Object.entries(env).map(([k, v]) => `${k.replace(/^OAUTH2_PROXY_/, "").toLowerCase()} = ${JSON.stringify(v)}`).join("\n") + "\n";
+  return (
+    Object.entries(env)
+      .map(([k, v]) => `${k.replace(/^OAUTH2_PROXY_/, "").toLowerCase()} = ${JSON.stringify(v)}`)
+      .join("\n") + "\n"
+  );
 }
 
 describe("the real oauth2-proxy binary accepts and enforces the command", () => {
@@ -287,7 +333,9 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
   });
 
   it("knows every variable name (as a config file, whose loader refuses unknown keys)", async () => {
-    const config = envConfig("staging", { auth: { allowedGroups: ["ml"], extraJwtIssuers: [{ issuer: "https://ci.example.com", audience: "mlflow" }] } });
+    const config = envConfig("staging", {
+      auth: { allowedGroups: ["ml"], extraJwtIssuers: [{ issuer: "https://ci.example.com", audience: "mlflow" }] },
+    });
     const p = localProcess(config, oidc, up, 4180, 44180);
     const file = path.join(dir, "known.toml");
     fs.writeFileSync(file, asTomlConfig(p.env), { mode: 0o600 });
@@ -306,7 +354,10 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
   });
 
   it("parses lists and durations as meant (the proxy's own view of its configuration)", async () => {
-    const config = envConfig("staging", { auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true }, ingress: { idleTimeoutSeconds: 900 } });
+    const config = envConfig("staging", {
+      auth: { allowedEmailDomains: [], allowedGroups: ["ml-users", "ml-admins"], allowAnyEmailDomain: true },
+      ingress: { idleTimeoutSeconds: 900 },
+    });
     const p = localProcess(config, oidc, up, 4180, 44180);
     const r = await run([...p.argv, "--convert-config-to-alpha"], p.env);
     expect(r.code).toBe(0);
@@ -342,15 +393,20 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
       for (let i = 0; i < 100; i++) {
         try {
           if ((await fetch(`http://127.0.0.1:${port}/ping`)).ok) return;
-        } catch { /* not up yet */ }
+        } catch {
+          /* not up yet */
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`oauth2-proxy did not start: ${output}`);
     });
-    afterAll(() => { child?.kill("SIGTERM"); });
+    afterAll(() => {
+      child?.kill("SIGTERM");
+    });
 
     const get = (p: string, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${port}${p}`, { headers, redirect: "manual" });
-    const token = (claims: Record<string, unknown>) => oidc.sign({ sub: "u1", aud: "mlflow-staging", email: "jane@example.com", email_verified: true, groups: ["ml-users"], ...claims });
+    const token = (claims: Record<string, unknown>) =>
+      oidc.sign({ sub: "u1", aud: "mlflow-staging", email: "jane@example.com", email_verified: true, groups: ["ml-users"], ...claims });
 
     it("answers /ping and /ready", async () => {
       expect((await get("/ping")).status).toBe(200);
@@ -383,11 +439,21 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
     it("lets a pipeline's bearer token (audience = client id, allowed domain and group) through, with the original Host", async () => {
       // fetch() cannot set Host: use a raw request, as the load balancer would send it.
       const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        http.get({ host: "127.0.0.1", port, path: "/api/2.0/mlflow/experiments/search", headers: { authorization: `Bearer ${token({})}`, host: "mlflow-staging.example.com" } }, (res) => {
-          let body = "";
-          res.on("data", (d) => (body += d));
-          res.on("end", () => resolve({ status: res.statusCode!, body }));
-        }).on("error", reject);
+        http
+          .get(
+            {
+              host: "127.0.0.1",
+              port,
+              path: "/api/2.0/mlflow/experiments/search",
+              headers: { authorization: `Bearer ${token({})}`, host: "mlflow-staging.example.com" },
+            },
+            (res) => {
+              let body = "";
+              res.on("data", (d) => (body += d));
+              res.on("end", () => resolve({ status: res.statusCode!, body }));
+            },
+          )
+          .on("error", reject);
       });
       expect(r.status).toBe(200);
       expect(r.body).toBe("upstream");
@@ -414,7 +480,10 @@ describe("the real oauth2-proxy binary accepts and enforces the command", () => 
 
     it("refuses a token signed by another key", async () => {
       const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-      const forged = oidc.sign({ sub: "u1", aud: "mlflow-staging", email: "jane@example.com", email_verified: true, groups: ["ml-users"] }, privateKey);
+      const forged = oidc.sign(
+        { sub: "u1", aud: "mlflow-staging", email: "jane@example.com", email_verified: true, groups: ["ml-users"] },
+        privateKey,
+      );
       expect((await get("/api/2.0/mlflow/experiments/search", { authorization: `Bearer ${forged}` })).status).toBe(403);
     });
 

@@ -5,10 +5,18 @@ import { AWS_REGIONS } from "../../../config/schema";
 
 describe("partitionOf / arnPrefix", () => {
   it.each([
-    ["eu-west-1", "aws"], ["us-east-1", "aws"], ["ap-southeast-7", "aws"], ["mx-central-1", "aws"],
-    ["us-gov-west-1", "aws-us-gov"], ["us-gov-east-1", "aws-us-gov"],
-    ["cn-north-1", "aws-cn"], ["cn-northwest-1", "aws-cn"],
-    ["us-iso-east-1", "aws-iso"], ["us-isob-east-1", "aws-iso-b"], ["eu-isoe-west-1", "aws-iso-e"], ["us-isof-south-1", "aws-iso-f"],
+    ["eu-west-1", "aws"],
+    ["us-east-1", "aws"],
+    ["ap-southeast-7", "aws"],
+    ["mx-central-1", "aws"],
+    ["us-gov-west-1", "aws-us-gov"],
+    ["us-gov-east-1", "aws-us-gov"],
+    ["cn-north-1", "aws-cn"],
+    ["cn-northwest-1", "aws-cn"],
+    ["us-iso-east-1", "aws-iso"],
+    ["us-isob-east-1", "aws-iso-b"],
+    ["eu-isoe-west-1", "aws-iso-e"],
+    ["us-isof-south-1", "aws-iso-f"],
   ])("%s is in %s", (region, partition) => {
     expect(partitionOf(region)).toBe(partition);
     expect(arnPrefix(region)).toBe(`arn:${partition}`);
@@ -37,7 +45,10 @@ describe("eksClusterArn", () => {
 describe("oidcIssuerOf", () => {
   it.each([
     ["arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123", "oidc.eks.eu-west-1.amazonaws.com/id/ABC123"],
-    ["arn:aws-us-gov:iam::111111111111:oidc-provider/oidc.eks.us-gov-west-1.amazonaws.com/id/X", "oidc.eks.us-gov-west-1.amazonaws.com/id/X"],
+    [
+      "arn:aws-us-gov:iam::111111111111:oidc-provider/oidc.eks.us-gov-west-1.amazonaws.com/id/X",
+      "oidc.eks.us-gov-west-1.amazonaws.com/id/X",
+    ],
     ["arn:aws-cn:iam::111111111111:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/X", "oidc.eks.cn-north-1.amazonaws.com.cn/id/X"],
   ])("reads the issuer of %s", (arn, issuer) => {
     expect(oidcIssuerOf(arn)).toBe(issuer);

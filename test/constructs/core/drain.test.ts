@@ -12,9 +12,13 @@ import type { EnvironmentConfig } from "../../../config";
 import { configProblems, configured, envConfig, onlyResource, resourcesOf, SHIPPED, synthJson, type TfJson } from "../../helpers/synth";
 
 const trackingServer: TrackingServerContract = {
-  namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000, portName: "http",
+  namespace: "mlflow",
+  serviceName: "mlflow-tracking",
+  port: 5000,
+  portName: "http",
   podLabels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "tracking-server" },
-  serviceLabels: { "app.kubernetes.io/name": "mlflow" }, metricsPath: "/metrics",
+  serviceLabels: { "app.kubernetes.io/name": "mlflow" },
+  metricsPath: "/metrics",
 };
 
 function proxyOnly(config: EnvironmentConfig, props: Partial<AuthProxyProps> = {}): TfJson {
@@ -36,16 +40,33 @@ function timings(json: TfJson): { drain: number; grace: number; deregistration: 
 
 describe("drainTimings", () => {
   it("keeps serving 15 s past the deregistration delay by default, and 30 s more to stop", () => {
-    expect(drainTimings(60)).toEqual({ deregistrationDelaySeconds: 60, drainSeconds: 60 + DRAIN_MARGIN_SECONDS, terminationGracePeriodSeconds: 60 + DRAIN_MARGIN_SECONDS + SHUTDOWN_AFTER_DRAIN_SECONDS });
+    expect(drainTimings(60)).toEqual({
+      deregistrationDelaySeconds: 60,
+      drainSeconds: 60 + DRAIN_MARGIN_SECONDS,
+      terminationGracePeriodSeconds: 60 + DRAIN_MARGIN_SECONDS + SHUTDOWN_AFTER_DRAIN_SECONDS,
+    });
     expect(drainTimings(0, 5)).toEqual({ deregistrationDelaySeconds: 0, drainSeconds: 5, terminationGracePeriodSeconds: 35 });
   });
 
-  it.each([[60, 60], [60, 30], [10, 0], [10, 12.5]])("refuses a drain that does not outlast the deregistration delay (delay %p, drain %p)", (delay, drain) => {
-    expect(drainTimings(delay, drain)).toEqual({ problem: { prop: "drainSeconds", value: drain, expected: expect.stringMatching(/^a whole number above the load balancer's deregistration delay .*use at least/) } });
+  it.each([
+    [60, 60],
+    [60, 30],
+    [10, 0],
+    [10, 12.5],
+  ])("refuses a drain that does not outlast the deregistration delay (delay %p, drain %p)", (delay, drain) => {
+    expect(drainTimings(delay, drain)).toEqual({
+      problem: {
+        prop: "drainSeconds",
+        value: drain,
+        expected: expect.stringMatching(/^a whole number above the load balancer's deregistration delay .*use at least/),
+      },
+    });
   });
 
   it.each([-1, 3601, 1.5])("refuses a deregistration delay of %p (the ALB takes 0-3600)", (delay) => {
-    expect(drainTimings(delay)).toEqual({ problem: { prop: "deregistrationDelaySeconds", value: delay, expected: expect.stringMatching(/from 0 to 3600/) } });
+    expect(drainTimings(delay)).toEqual({
+      problem: { prop: "deregistrationDelaySeconds", value: delay, expected: expect.stringMatching(/from 0 to 3600/) },
+    });
   });
 });
 
@@ -62,30 +83,45 @@ describe("AuthProxy stop timings", () => {
   });
 
   it("takes an explicit drain", () => {
-    expect(timings(proxyOnly(staging, { loadBalancerDeregistrationDelaySeconds: 30, drainSeconds: 40 }))).toMatchObject({ drain: 40, grace: 70 });
+    expect(timings(proxyOnly(staging, { loadBalancerDeregistrationDelaySeconds: 30, drainSeconds: 40 }))).toMatchObject({
+      drain: 40,
+      grace: 70,
+    });
   });
 
   it.each([30, 20, 0])("refuses drainSeconds %p with a deregistration delay of 30 s, naming the prop and the fix", (drainSeconds) => {
-    expect(() => proxyOnly(staging, { loadBalancerDeregistrationDelaySeconds: 30, drainSeconds }))
-      .toThrow(/^test\/auth_proxy: drainSeconds is \d+: expected a whole number above the load balancer's deregistration delay \(30 s\).*use at least 31/);
+    expect(() => proxyOnly(staging, { loadBalancerDeregistrationDelaySeconds: 30, drainSeconds })).toThrow(
+      /^test\/auth_proxy: drainSeconds is \d+: expected a whole number above the load balancer's deregistration delay \(30 s\).*use at least 31/,
+    );
   });
 });
 
 describe("configuration", () => {
-  it.each([[600, undefined], [60, 60], [60, 10], [5, 5]])(
+  it.each([
+    [600, undefined],
+    [60, 60],
+    [60, 10],
+    [5, 5],
+  ])(
     "refuses auth.drainSeconds that does not outlast the deregistration delay (delay %p, drain %p), naming environment and field",
     (delay, drain) => {
-      const overrides = drain === undefined
-        ? { ingress: { idleTimeoutSeconds: 600 }, auth: { drainSeconds: 600 } }
-        : { ingress: { deregistrationDelaySeconds: delay }, auth: { drainSeconds: drain } };
+      const overrides =
+        drain === undefined
+          ? { ingress: { idleTimeoutSeconds: 600 }, auth: { drainSeconds: 600 } }
+          : { ingress: { deregistrationDelaySeconds: delay }, auth: { drainSeconds: drain } };
       const problems = configProblems(overrides, "staging");
-      expect(problems).toEqual([expect.stringMatching(/environment "staging": field auth\.drainSeconds = \d+: expected more than the load balancer's deregistration delay \(\d+ s, ingress\.deregistrationDelaySeconds\)/)]);
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /environment "staging": field auth\.drainSeconds = \d+: expected more than the load balancer's deregistration delay \(\d+ s, ingress\.deregistrationDelaySeconds\)/,
+        ),
+      ]);
     },
   );
 
   it.each([-1, 3601, 2.5])("refuses ingress.deregistrationDelaySeconds = %p, naming environment and field", (delay) => {
-    expect(configProblems({ ingress: { deregistrationDelaySeconds: delay } }, "staging"))
-      .toEqual([expect.stringMatching(/environment "staging": field ingress\.deregistrationDelaySeconds = .*a whole number from 0 to 3600/)]);
+    expect(configProblems({ ingress: { deregistrationDelaySeconds: delay } }, "staging")).toEqual([
+      expect.stringMatching(/environment "staging": field ingress\.deregistrationDelaySeconds = .*a whole number from 0 to 3600/),
+    ]);
   });
 });
 

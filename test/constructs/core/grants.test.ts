@@ -10,7 +10,8 @@ const store = { bucketArn: "arn:aws:s3:::mlflow-dev-artifacts", kmsKeyArn: "arn:
 const base: ArtifactAccessOptions = { prefix: "mlartifacts", region: "eu-west-1" };
 
 /** Every action the statements grant, S3 and KMS. */
-const actionsOf = (statements: IamPolicyStatement[]): string[] => statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+const actionsOf = (statements: IamPolicyStatement[]): string[] =>
+  statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
 describe("artifactAccess", () => {
   it("grants nothing unless an option is on", () => {
@@ -32,7 +33,8 @@ describe("artifactAccess", () => {
     const all = artifactAccess(store, { ...base, list: true, read: true, write: true, delete: true, abortUploads: true, tag: true });
     expect(all.map((s) => s.Sid)).toEqual(["ListPrefix", "ObjectsUnderPrefix", "UseKeyThroughS3"]);
     expect(all[1]).toEqual({
-      Sid: "ObjectsUnderPrefix", Effect: "Allow",
+      Sid: "ObjectsUnderPrefix",
+      Effect: "Allow",
       Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:GetObjectTagging", "s3:PutObjectTagging"],
       Resource: "arn:aws:s3:::mlflow-dev-artifacts/mlartifacts/*",
     });
@@ -47,7 +49,13 @@ describe("artifactAccess", () => {
 
   it("limits listing to keys under the prefix, or also the prefix itself", () => {
     const [below] = artifactAccess(store, { ...base, list: true });
-    expect(below).toEqual({ Sid: "ListPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: store.bucketArn, Condition: { StringLike: { "s3:prefix": ["mlartifacts/*"] } } });
+    expect(below).toEqual({
+      Sid: "ListPrefix",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: store.bucketArn,
+      Condition: { StringLike: { "s3:prefix": ["mlartifacts/*"] } },
+    });
     const [including] = artifactAccess(store, { ...base, list: "including-prefix" });
     expect(including.Condition).toEqual({ StringLike: { "s3:prefix": ["mlartifacts", "mlartifacts/*"] } });
   });
@@ -61,29 +69,49 @@ describe("artifactAccess", () => {
   it("lets the key be used only through S3 in the bucket's region", () => {
     const key = artifactAccess(store, { ...base, read: true, write: true }).at(-1)!;
     expect(key).toEqual({
-      Sid: "UseKeyThroughS3", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: store.kmsKeyArn,
+      Sid: "UseKeyThroughS3",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: store.kmsKeyArn,
       Condition: { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } },
     });
   });
 
   it("needs no key for listing, deleting or tagging, and refuses to read or write without one", () => {
     const bucketOnly = { bucketArn: store.bucketArn };
-    expect(actionsOf(artifactAccess(bucketOnly, { ...base, list: true, delete: true, abortUploads: true, tag: true }))).not.toContain("kms:Decrypt");
+    expect(actionsOf(artifactAccess(bucketOnly, { ...base, list: true, delete: true, abortUploads: true, tag: true }))).not.toContain(
+      "kms:Decrypt",
+    );
     expect(() => artifactAccess(bucketOnly, { ...base, read: true })).toThrow(/needs the bucket's kmsKeyArn/);
     expect(() => artifactAccess(bucketOnly, { ...base, write: true })).toThrow(/needs the bucket's kmsKeyArn/);
   });
 
   it("takes the statement ids of the caller's policy", () => {
-    const sids = artifactAccess(store, { ...base, list: true, read: true, sids: { list: "ListModelLog", objects: "ReadModelLog", key: "DecryptThroughS3" } }).map((s) => s.Sid);
+    const sids = artifactAccess(store, {
+      ...base,
+      list: true,
+      read: true,
+      sids: { list: "ListModelLog", objects: "ReadModelLog", key: "DecryptThroughS3" },
+    }).map((s) => s.Sid);
     expect(sids).toEqual(["ListModelLog", "ReadModelLog", "DecryptThroughS3"]);
   });
 
   it("is judged by the synth-time S3 policy: passes on one bucket, fails on a wildcard one", () => {
-    const all: ArtifactAccessOptions = { ...base, list: "including-prefix", read: true, write: true, delete: true, abortUploads: true, tag: true };
+    const all: ArtifactAccessOptions = {
+      ...base,
+      list: "including-prefix",
+      read: true,
+      write: true,
+      delete: true,
+      abortUploads: true,
+      tag: true,
+    };
     const json = (statements: IamPolicyStatement[]) => ({
       resource: { aws_iam_role_policy: { p: { role: "r", policy: JSON.stringify({ Version: "2012-10-17", Statement: statements }) } } },
     });
     expect(new NoS3Wildcards().check(json(artifactAccess(store, all)))).toEqual([]);
-    expect(new NoS3Wildcards().check(json(artifactAccess({ ...store, bucketArn: "arn:aws:s3:::mlflow-*" }, all))).length).toBeGreaterThan(0);
+    expect(new NoS3Wildcards().check(json(artifactAccess({ ...store, bucketArn: "arn:aws:s3:::mlflow-*" }, all))).length).toBeGreaterThan(
+      0,
+    );
   });
 });

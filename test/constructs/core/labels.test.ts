@@ -21,13 +21,21 @@ describe("labels", () => {
 
   it("podSelectorLabels: name, instance, component, in that order, and nothing that changes with a version", () => {
     expect(Object.entries(podSelectorLabels("n", "i", "c"))).toEqual([
-      ["app.kubernetes.io/name", "n"], ["app.kubernetes.io/instance", "i"], ["app.kubernetes.io/component", "c"],
+      ["app.kubernetes.io/name", "n"],
+      ["app.kubernetes.io/instance", "i"],
+      ["app.kubernetes.io/component", "c"],
     ]);
   });
 
   it("managedLabels and RESTRICTED_POD_SECURITY", () => {
-    expect(Object.entries(managedLabels("mlflow"))).toEqual([["app.kubernetes.io/part-of", "mlflow"], ["app.kubernetes.io/managed-by", "cdktf"]]);
-    expect(RESTRICTED_POD_SECURITY).toEqual({ "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" });
+    expect(Object.entries(managedLabels("mlflow"))).toEqual([
+      ["app.kubernetes.io/part-of", "mlflow"],
+      ["app.kubernetes.io/managed-by", "cdktf"],
+    ]);
+    expect(RESTRICTED_POD_SECURITY).toEqual({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+    });
   });
 
   it("every component's pod labels are the selector shape", () => {

@@ -8,15 +8,17 @@ describe("PropError", () => {
   const store = new Construct(stack, "backend_store");
 
   it("says construct path, prop, value and what is expected, in one style", () => {
-    const err = new PropError(store, "instanceClass", "m5.large", "an RDS instance class such as \"db.t4g.micro\"");
+    const err = new PropError(store, "instanceClass", "m5.large", 'an RDS instance class such as "db.t4g.micro"');
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe("PropError");
-    expect(err.message).toBe("mlflow-dev/backend_store: instanceClass is \"m5.large\": expected an RDS instance class such as \"db.t4g.micro\"");
+    expect(err.message).toBe(
+      'mlflow-dev/backend_store: instanceClass is "m5.large": expected an RDS instance class such as "db.t4g.micro"',
+    );
     expect(err).toMatchObject({ constructPath: "mlflow-dev/backend_store", prop: "instanceClass", value: "m5.large", secret: false });
   });
 
-  it("takes a path instead of a construct, and names a \"Default\" child by its parent", () => {
-    expect(new PropError("releaseTag", "version", "x", "a version").message).toBe("releaseTag: version is \"x\": expected a version");
+  it('takes a path instead of a construct, and names a "Default" child by its parent', () => {
+    expect(new PropError("releaseTag", "version", "x", "a version").message).toBe('releaseTag: version is "x": expected a version');
     const role = new Construct(store, "Default");
     expect(new PropError(role, "roleName", "", "a role name").constructPath).toBe("mlflow-dev/backend_store");
     expect(constructPathOf("a/b/Default/Default")).toBe("a/b");
@@ -35,15 +37,15 @@ describe("PropError", () => {
 
 describe("renderValue", () => {
   it("renders JSON, nothing as unset", () => {
-    expect(renderValue("a")).toBe("\"a\"");
+    expect(renderValue("a")).toBe('"a"');
     expect(renderValue(3)).toBe("3");
-    expect(renderValue(["x", 1])).toBe("[\"x\",1]");
-    expect(renderValue({ min: 3, max: 2 })).toBe("{\"min\":3,\"max\":2}");
+    expect(renderValue(["x", 1])).toBe('["x",1]');
+    expect(renderValue({ min: 3, max: 2 })).toBe('{"min":3,"max":2}');
     expect(renderValue(undefined)).toBe("unset");
     expect(renderValue(null)).toBe("null");
     expect(renderValue(Number.NaN)).toBe("NaN");
     expect(renderValue(-Infinity)).toBe("-Infinity");
-    expect(renderValue(10n)).toBe("\"10\"");
+    expect(renderValue(10n)).toBe('"10"');
   });
 
   it("cuts a long value", () => {
@@ -67,7 +69,12 @@ describe("renderValue", () => {
 });
 
 describe("fieldOfProp", () => {
-  const map = { lifecycle: "artifacts", "archive.transitionDays": "registry.retention.graceDays", archive: null, bucketName: "artifacts.bucketName" };
+  const map = {
+    lifecycle: "artifacts",
+    "archive.transitionDays": "registry.retention.graceDays",
+    archive: null,
+    bucketName: "artifacts.bucketName",
+  };
 
   it("takes the longest listed prefix, with the rest of the prop nested under its field", () => {
     expect(fieldOfProp(map, "bucketName")).toEqual({ key: "bucketName", field: "artifacts.bucketName" });

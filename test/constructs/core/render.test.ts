@@ -1,7 +1,10 @@
 import { expand, renderProcess } from "../../../constructs/core/render";
 
 describe("Kubernetes $(VAR) expansion", () => {
-  const vars = new Map([["A", "1"], ["B", "two"]]);
+  const vars = new Map([
+    ["A", "1"],
+    ["B", "two"],
+  ]);
   it.each([
     ["$(A)", "1"],
     ["x-$(A)-$(B)-y", "x-1-two-y"],

@@ -23,9 +23,11 @@ describe("isS3KeyPrefix", () => {
     expect(isS3KeyPrefix("inference-logs/model=iris/version=3", { partitions: true })).toBe(true);
   });
   it.each(["inference-logs/=iris", "inference-logs/model=", "inference-logs/model==iris", "inference-logs/a=b=c", "="])(
-    "refuses a '=' that is not one partition key=value: %j", (p) => {
+    "refuses a '=' that is not one partition key=value: %j",
+    (p) => {
       expect(isS3KeyPrefix(p, { partitions: true })).toBe(false);
-    });
+    },
+  );
   it("exports the two patterns the checks use", () => {
     expect(S3_KEY_PREFIX.test("mlartifacts")).toBe(true);
     expect(PARTITIONED_S3_KEY_PREFIX.test("inference-logs/model=iris")).toBe(true);
@@ -34,7 +36,9 @@ describe("isS3KeyPrefix", () => {
 
 describe("the configuration uses the same rule", () => {
   it.each(BAD.filter((p) => p !== ""))("refuses artifacts.prefix %j", (prefix) => {
-    expect(configProblems({ artifacts: { prefix } }).join("\n")).toMatch(/artifacts\.prefix.*an S3 key prefix without leading or trailing '\/'/s);
+    expect(configProblems({ artifacts: { prefix } }).join("\n")).toMatch(
+      /artifacts\.prefix.*an S3 key prefix without leading or trailing '\/'/s,
+    );
   });
   it("refuses a partition in artifacts.prefix", () => {
     expect(configProblems({ artifacts: { prefix: "ml/model=x" } }).join("\n")).toMatch(/an S3 key prefix/);

@@ -19,7 +19,12 @@ import { freePort } from "../../helpers/oidc-stub";
 import { venvPython } from "../../helpers/tools";
 
 const deps = {
-  artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" },
+  artifactStore: {
+    bucketName: "b",
+    bucketArn: "arn:aws:s3:::b",
+    destinationUri: "s3://b/p",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k",
+  },
   backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
   identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
   authProxyPodLabels: authProxyPodLabels("mlflow"),
@@ -29,13 +34,20 @@ describe("the tracking server command carries the module", () => {
   it("mounts it from the ConfigMap and puts its directory on PYTHONPATH", () => {
     const cmd = trackingServerCommand(mlflowCommandInputs(trackingServerProps(envConfig("dev"), deps)));
     // PYTHONPATH also names the tracking guard's directory (tracking-guard.ts).
-    expect(cmd.env.find((e) => e.name === "PYTHONPATH")).toMatchObject({ value: expect.stringMatching(new RegExp(`(^|:)${PYTHON_SITE_DIR}(:|$)`)) });
-    expect(cmd.files).toContainEqual({ path: `${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`, configMapKeyRef: { name: "mlflow-tracking-python-site", key: SITECUSTOMIZE_KEY } });
+    expect(cmd.env.find((e) => e.name === "PYTHONPATH")).toMatchObject({
+      value: expect.stringMatching(new RegExp(`(^|:)${PYTHON_SITE_DIR}(:|$)`)),
+    });
+    expect(cmd.files).toContainEqual({
+      path: `${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`,
+      configMapKeyRef: { name: "mlflow-tracking-python-site", key: SITECUSTOMIZE_KEY },
+    });
   });
 
   it("leaves both out when turned off", () => {
     const cmd = trackingServerCommand(mlflowCommandInputs({ ...trackingServerProps(envConfig("dev"), deps), tcpNoDelay: false }));
-    expect(cmd.env.find((e) => e.name === "PYTHONPATH") ?? { value: "" }).not.toMatchObject({ value: expect.stringContaining(PYTHON_SITE_DIR) });
+    expect(cmd.env.find((e) => e.name === "PYTHONPATH") ?? { value: "" }).not.toMatchObject({
+      value: expect.stringContaining(PYTHON_SITE_DIR),
+    });
     expect((cmd.files ?? []).map((f) => f.path)).not.toContain(`${PYTHON_SITE_DIR}/${SITECUSTOMIZE_KEY}`);
   });
 });
@@ -80,24 +92,44 @@ async function probe(withModule: boolean): Promise<{ supervisor: number; answers
   fs.mkdirSync(site);
   if (withModule) fs.writeFileSync(path.join(site, SITECUSTOMIZE_KEY), TCP_NODELAY_SITECUSTOMIZE);
   const port = await freePort();
-  const child: ChildProcess = spawn(venvPython(), ["-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning", "probe_app:app"], {
-    cwd: dir, env: { ...process.env, PYTHONPATH: site, PROBE_PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    venvPython(),
+    ["-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning", "probe_app:app"],
+    {
+      cwd: dir,
+      env: { ...process.env, PYTHONPATH: site, PROBE_PORT: String(port) },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
-  child.stderr!.on("data", (d) => { stderr += d; });
-  const get = (agent: http.Agent | false) => new Promise<{ pid: number; nodelay: number[] }>((resolve, reject) => {
-    http.get({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
-      let body = "";
-      res.on("data", (c) => { body += c; });
-      res.on("end", () => {
-        try { resolve(JSON.parse(body)); } catch { reject(new Error(`the probe answered ${res.statusCode} ${body.slice(0, 200)}\n${stderr}`)); }
-      });
-    }).on("error", reject);
+  child.stderr!.on("data", (d) => {
+    stderr += d;
   });
+  const get = (agent: http.Agent | false) =>
+    new Promise<{ pid: number; nodelay: number[] }>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () => {
+            try {
+              resolve(JSON.parse(body));
+            } catch {
+              reject(new Error(`the probe answered ${res.statusCode} ${body.slice(0, 200)}\n${stderr}`));
+            }
+          });
+        })
+        .on("error", reject);
+    });
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      try { await get(false); break; } catch (e) {
+      try {
+        await get(false);
+        break;
+      } catch (e) {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`uvicorn did not start: ${String(e)}\n${stderr}`);
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -13,7 +13,10 @@ import { configured, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../
 
 const OIDC = "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
 const ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789";
-const READ_DOC = { Version: "2012-10-17", Statement: [{ Sid: "Read", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/p/*" }] };
+const READ_DOC = {
+  Version: "2012-10-17",
+  Statement: [{ Sid: "Read", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/p/*" }],
+};
 
 const BASE: WorkloadRoleProps = {
   clusterName: "ml-test",
@@ -54,23 +57,32 @@ describe("WorkloadRole, EKS Pod Identity (default)", () => {
   it("trusts only the Pod Identity session of this service account, in this namespace, on this cluster's ARN", () => {
     expect(JSON.parse(role.assume_role_policy)).toEqual({
       Version: "2012-10-17",
-      Statement: [{
-        Sid: "ServiceAccountViaPodIdentity",
-        Effect: "Allow",
-        Principal: { Service: "pods.eks.amazonaws.com" },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: { StringEquals: {
-          "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-west-1:123456789012:cluster/ml-test",
-          "aws:RequestTag/kubernetes-namespace": "team",
-          "aws:RequestTag/kubernetes-service-account": "worker",
-        } },
-      }],
+      Statement: [
+        {
+          Sid: "ServiceAccountViaPodIdentity",
+          Effect: "Allow",
+          Principal: { Service: "pods.eks.amazonaws.com" },
+          Action: ["sts:AssumeRole", "sts:TagSession"],
+          Condition: {
+            StringEquals: {
+              "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-west-1:123456789012:cluster/ml-test",
+              "aws:RequestTag/kubernetes-namespace": "team",
+              "aws:RequestTag/kubernetes-service-account": "worker",
+            },
+          },
+        },
+      ],
     });
   });
 
   it("associates the role with the service account (session tags left on) and checks the agent add-on at plan time", () => {
     const [assocName, assoc] = only(json, "aws_eks_pod_identity_association");
-    expect(assoc).toEqual({ cluster_name: "ml-test", namespace: "team", service_account: "worker", role_arn: `\${aws_iam_role.${roleName}.arn}` });
+    expect(assoc).toEqual({
+      cluster_name: "ml-test",
+      namespace: "team",
+      service_account: "worker",
+      role_arn: `\${aws_iam_role.${roleName}.arn}`,
+    });
     expect(assoc.disable_session_tags).toBeUndefined();
     expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual([{ cluster_name: "ml-test", addon_name: "eks-pod-identity-agent" }]);
     expect(wr.association).toBeDefined();
@@ -95,7 +107,11 @@ describe("WorkloadRole, EKS Pod Identity (default)", () => {
 
   it("passes the project's synth-time policy rules", () => {
     // MLF-IAM-2 (the permissions boundary) is the stack's: it puts the boundary on every role (test/policies/shipped-stacks.test.ts).
-    expect(allRules().filter((r) => r.id !== "MLF-IAM-2").flatMap((r) => r.check(json as any))).toEqual([]);
+    expect(
+      allRules()
+        .filter((r) => r.id !== "MLF-IAM-2")
+        .flatMap((r) => r.check(json as any)),
+    ).toEqual([]);
   });
 });
 
@@ -104,16 +120,20 @@ describe("WorkloadRole, IRSA", () => {
   const [roleName, role] = only(json, "aws_iam_role");
 
   it("trusts the cluster's OIDC provider for exactly system:serviceaccount:<namespace>:<name> with the STS audience", () => {
-    expect(JSON.parse(role.assume_role_policy).Statement).toEqual([{
-      Sid: "ServiceAccountViaIrsa",
-      Effect: "Allow",
-      Principal: { Federated: OIDC },
-      Action: "sts:AssumeRoleWithWebIdentity",
-      Condition: { StringEquals: {
-        [`${ISSUER}:sub`]: "system:serviceaccount:team:worker",
-        [`${ISSUER}:aud`]: "sts.amazonaws.com",
-      } },
-    }]);
+    expect(JSON.parse(role.assume_role_policy).Statement).toEqual([
+      {
+        Sid: "ServiceAccountViaIrsa",
+        Effect: "Allow",
+        Principal: { Federated: OIDC },
+        Action: "sts:AssumeRoleWithWebIdentity",
+        Condition: {
+          StringEquals: {
+            [`${ISSUER}:sub`]: "system:serviceaccount:team:worker",
+            [`${ISSUER}:aud`]: "sts.amazonaws.com",
+          },
+        },
+      },
+    ]);
   });
 
   it("creates no association and no add-on check, and annotates the service account with the role's ARN", () => {
@@ -142,14 +162,26 @@ describe("WorkloadRole partitions", () => {
 
 describe("WorkloadRole options", () => {
   it("attaches managed policies by the role's name, with the ids given, and waits for them", () => {
-    const { wr, json } = synth({ inlinePolicies: [], managedPolicies: [{ policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" }, { id: "extra", policyArn: "arn:aws:iam::123456789012:policy/x" }] });
+    const { wr, json } = synth({
+      inlinePolicies: [],
+      managedPolicies: [
+        { policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" },
+        { id: "extra", policyArn: "arn:aws:iam::123456789012:policy/x" },
+      ],
+    });
     const [roleName] = only(json, "aws_iam_role");
     const attachments = resourcesOf(json, "aws_iam_role_policy_attachment");
-    expect(Object.keys(attachments).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual(["wr_extra", "wr_policy_attachment_0"]);
-    expect(Object.values(attachments).map((a) => [a.role, a.policy_arn])).toEqual(expect.arrayContaining([
-      [`\${aws_iam_role.${roleName}.name}`, "arn:aws:iam::aws:policy/ReadOnlyAccess"],
-      [`\${aws_iam_role.${roleName}.name}`, "arn:aws:iam::123456789012:policy/x"],
-    ]));
+    expect(
+      Object.keys(attachments)
+        .map((k) => k.replace(/_[0-9A-F]{8}$/, ""))
+        .sort(),
+    ).toEqual(["wr_extra", "wr_policy_attachment_0"]);
+    expect(Object.values(attachments).map((a) => [a.role, a.policy_arn])).toEqual(
+      expect.arrayContaining([
+        [`\${aws_iam_role.${roleName}.name}`, "arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        [`\${aws_iam_role.${roleName}.name}`, "arn:aws:iam::123456789012:policy/x"],
+      ]),
+    );
     expect(resourcesOf(json, "aws_iam_role_policy")).toEqual({});
     expect(wr.readyWith).toEqual([...wr.policyAttachments, wr.association]);
   });
@@ -178,23 +210,33 @@ describe("WorkloadRole options", () => {
     });
   });
 
-  it("keeps the addresses of a role created before: as \"Default\" with the old ids, logical ids equal those of resources made directly", () => {
+  it('keeps the addresses of a role created before: as "Default" with the old ids, logical ids equal those of resources made directly', () => {
     const ids = (build: (parent: Construct) => void) => {
       const app = Testing.app();
       const stack = new TerraformStack(app, "addr");
       build(new Construct(stack, "monitoring"));
       const json = JSON.parse(Testing.synth(stack)) as TfJson;
-      return { roles: Object.keys(resourcesOf(json, "aws_iam_role")), assocs: Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")), policies: Object.keys(resourcesOf(json, "aws_iam_role_policy")) };
+      return {
+        roles: Object.keys(resourcesOf(json, "aws_iam_role")),
+        assocs: Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")),
+        policies: Object.keys(resourcesOf(json, "aws_iam_role_policy")),
+      };
     };
     const before = ids((parent) => {
       // What the constructs did before WorkloadRole: resources straight under their own scope.
       const role = new IamRole(parent, "grafana_role", { name: "r", assumeRolePolicy: "{}" });
       new IamRolePolicy(parent, "grafana_cloudwatch_read", { role: role.id, policy: "{}" });
-      new EksPodIdentityAssociation(parent, "grafana_pod_identity", { clusterName: "c", namespace: "n", serviceAccount: "s", roleArn: role.arn });
+      new EksPodIdentityAssociation(parent, "grafana_pod_identity", {
+        clusterName: "c",
+        namespace: "n",
+        serviceAccount: "s",
+        roleArn: role.arn,
+      });
     });
     const after = ids((parent) => {
       new WorkloadRole(parent, "Default", {
-        ...BASE, checkPodIdentityAgent: false,
+        ...BASE,
+        checkPodIdentityAgent: false,
         inlinePolicies: [{ id: "grafana_cloudwatch_read", name: "grafana-cloudwatch-read", document: READ_DOC }],
         resourceIds: { role: "grafana_role", association: "grafana_pod_identity" },
       });
@@ -206,23 +248,68 @@ describe("WorkloadRole options", () => {
 
 describe("WorkloadRole validation (at synth, naming the field)", () => {
   it.each<[string, Partial<WorkloadRoleProps>, RegExp]>([
-    ["IRSA without an OIDC provider", { mode: "irsa" }, /^test\/wr: oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN \(arn:aws:iam::<account>:oidc-provider\/oidc\.eks\.<region>\.amazonaws\.com\/id\/<id>\) when mode is "irsa"$/],
-    ["IRSA with a role ARN", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" }, /oidcProviderArn is "arn:aws:iam::111111111111:role\/x": expected the cluster's IAM OIDC provider ARN/],
-    ["IRSA with a provider ARN without an issuer", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
-    ["IRSA with an issuer URL that keeps its scheme", { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/https://oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
-    ["IRSA with a short account id", { mode: "irsa", oidcProviderArn: "arn:aws:iam::1111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/A" }, /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/],
+    [
+      "IRSA without an OIDC provider",
+      { mode: "irsa" },
+      /^test\/wr: oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN \(arn:aws:iam::<account>:oidc-provider\/oidc\.eks\.<region>\.amazonaws\.com\/id\/<id>\) when mode is "irsa"$/,
+    ],
+    [
+      "IRSA with a role ARN",
+      { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:role/x" },
+      /oidcProviderArn is "arn:aws:iam::111111111111:role\/x": expected the cluster's IAM OIDC provider ARN/,
+    ],
+    [
+      "IRSA with a provider ARN without an issuer",
+      { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/" },
+      /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/,
+    ],
+    [
+      "IRSA with an issuer URL that keeps its scheme",
+      { mode: "irsa", oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/https://oidc.eks.eu-west-1.amazonaws.com/id/A" },
+      /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/,
+    ],
+    [
+      "IRSA with a short account id",
+      { mode: "irsa", oidcProviderArn: "arn:aws:iam::1111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/A" },
+      /oidcProviderArn is .*: expected the cluster's IAM OIDC provider ARN/,
+    ],
     ["an unknown mode", { mode: "kiam" as never }, /^test\/wr: mode is "kiam": expected "pod-identity" or "irsa"$/],
     ["a namespace that is not a DNS label", { namespace: "Team_A" }, /^test\/wr: namespace is "Team_A": expected a DNS label$/],
-    ["a service account that is not a DNS label", { serviceAccountName: "-worker" }, /^test\/wr: serviceAccountName is "-worker": expected a DNS label$/],
-    ["a role name IAM refuses", { roleName: "r".repeat(65) }, /^test\/wr: roleName is .*: expected 1-64 characters of letters, digits and \+=,\.@_-/],
+    [
+      "a service account that is not a DNS label",
+      { serviceAccountName: "-worker" },
+      /^test\/wr: serviceAccountName is "-worker": expected a DNS label$/,
+    ],
+    [
+      "a role name IAM refuses",
+      { roleName: "r".repeat(65) },
+      /^test\/wr: roleName is .*: expected 1-64 characters of letters, digits and \+=,\.@_-/,
+    ],
     ["an account id that is not 12 digits", { accountId: "12345" }, /^test\/wr: accountId is "12345": expected a 12-digit AWS account id$/],
     ["a region that is not one", { region: "europe" }, /^test\/wr: region is "europe": expected an AWS region such as "eu-west-1"$/],
     ["a cluster name EKS refuses", { clusterName: "ml test" }, /^test\/wr: clusterName is .*: expected an EKS cluster name/],
-    ["a session shorter than an hour", { maxSessionDurationSeconds: 3599 }, /^test\/wr: maxSessionDurationSeconds is 3599: expected 3600-43200$/],
+    [
+      "a session shorter than an hour",
+      { maxSessionDurationSeconds: 3599 },
+      /^test\/wr: maxSessionDurationSeconds is 3599: expected 3600-43200$/,
+    ],
     ["a session longer than twelve hours", { maxSessionDurationSeconds: 43201 }, /maxSessionDurationSeconds is 43201: expected 3600-43200/],
     ["a fractional session", { maxSessionDurationSeconds: 3600.5 }, /maxSessionDurationSeconds is .*: expected 3600-43200/],
-    ["two inline policies with one name", { inlinePolicies: [{ name: "p", document: READ_DOC }, { name: "p", document: READ_DOC }] }, /^test\/wr: inlinePolicies is "p": expected names unique on the role \(this one is given twice\)$/],
-    ["an inline policy name IAM refuses", { inlinePolicies: [{ name: "my policy", document: READ_DOC }] }, /inlinePolicies is "my policy": expected names of 1-128 characters/],
+    [
+      "two inline policies with one name",
+      {
+        inlinePolicies: [
+          { name: "p", document: READ_DOC },
+          { name: "p", document: READ_DOC },
+        ],
+      },
+      /^test\/wr: inlinePolicies is "p": expected names unique on the role \(this one is given twice\)$/,
+    ],
+    [
+      "an inline policy name IAM refuses",
+      { inlinePolicies: [{ name: "my policy", document: READ_DOC }] },
+      /inlinePolicies is "my policy": expected names of 1-128 characters/,
+    ],
   ])("rejects %s", (_what, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
@@ -231,8 +318,14 @@ describe("WorkloadRole validation (at synth, naming the field)", () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, "test");
     const parent = new Construct(stack, "grafana");
-    expect(() => new WorkloadRole(parent, "Default", { ...BASE, mode: "irsa", fieldNames: { mode: "cloudWatch.identityMode", oidcProviderArn: "cloudWatch.oidcProviderArn" } }))
-      .toThrow(/^test\/grafana: cloudWatch\.oidcProviderArn is unset: expected .* when cloudWatch\.identityMode is "irsa"$/);
+    expect(
+      () =>
+        new WorkloadRole(parent, "Default", {
+          ...BASE,
+          mode: "irsa",
+          fieldNames: { mode: "cloudWatch.identityMode", oidcProviderArn: "cloudWatch.oidcProviderArn" },
+        }),
+    ).toThrow(/^test\/grafana: cloudWatch\.oidcProviderArn is unset: expected .* when cloudWatch\.identityMode is "irsa"$/);
   });
 });
 
@@ -241,14 +334,28 @@ describe.each(SHIPPED)("every workload role of %s (with the load balancer contro
   const json = synthJson(config);
   const podRoles = Object.entries(resourcesOf(json, "aws_iam_role"))
     .map(([name, r]) => [name, JSON.parse(r.assume_role_policy).Statement[0]] as const)
-    .filter(([, s]) => s.Principal?.Service === "pods.eks.amazonaws.com" || String(s.Principal?.Federated ?? "").includes(":oidc-provider/oidc.eks."));
+    .filter(
+      ([, s]) =>
+        s.Principal?.Service === "pods.eks.amazonaws.com" || String(s.Principal?.Federated ?? "").includes(":oidc-provider/oidc.eks."),
+    );
   // The models' own roles: inference logging (released models that log) and drift (released, logging, drift on).
   const released = Object.entries(config.serving.models).filter(([m, c]) => config.serving.releases[m] && c.inferenceLog.enabled);
-  const modelRoles = released.flatMap(([m, c]) => [`model_${m.replace(/-/g, "_")}_inference_log_role`, ...(c.drift.enabled ? [`drift_${m.replace(/-/g, "_")}_role`] : [])]);
+  const modelRoles = released.flatMap(([m, c]) => [
+    `model_${m.replace(/-/g, "_")}_inference_log_role`,
+    ...(c.drift.enabled ? [`drift_${m.replace(/-/g, "_")}_role`] : []),
+  ]);
 
   it("uses the one trust policy of the environment's identity mode: the cluster (or its OIDC provider), the namespace and the service account", () => {
-    expect(podRoles.map(([name]) => name.replace(/_[0-9A-F]{8}$/, "")).sort())
-      .toEqual(["load_balancer_controller_role", "model_retention_role", "monitoring_grafana_role", "tracking_identity_role", ...(config.training.enabled ? ["training_role"] : []), ...modelRoles].sort());
+    expect(podRoles.map(([name]) => name.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual(
+      [
+        "load_balancer_controller_role",
+        "model_retention_role",
+        "monitoring_grafana_role",
+        "tracking_identity_role",
+        ...(config.training.enabled ? ["training_role"] : []),
+        ...modelRoles,
+      ].sort(),
+    );
     const clusterArn = `arn:aws:eks:${config.aws.region}:${config.aws.accountId}:cluster/${config.cluster.name}`;
     for (const [, statement] of podRoles) {
       expect(Object.keys(statement.Condition)).toEqual(["StringEquals"]);
@@ -264,13 +371,17 @@ describe.each(SHIPPED)("every workload role of %s (with the load balancer contro
       expect(statement.Sid).toBe("ServiceAccountViaPodIdentity");
       expect(statement.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
       expect(Object.keys(statement.Condition.StringEquals)).toEqual([
-        "aws:RequestTag/eks-cluster-arn", "aws:RequestTag/kubernetes-namespace", "aws:RequestTag/kubernetes-service-account",
+        "aws:RequestTag/eks-cluster-arn",
+        "aws:RequestTag/kubernetes-namespace",
+        "aws:RequestTag/kubernetes-service-account",
       ]);
       expect(statement.Condition.StringEquals["aws:RequestTag/eks-cluster-arn"]).toBe(clusterArn);
     }
   });
 
   it("checks the Pod Identity agent once per cluster where Pod Identity is used", () => {
-    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual(config.identity.mode === "pod-identity" ? [{ cluster_name: config.cluster.name, addon_name: "eks-pod-identity-agent" }] : []);
+    expect(Object.values(json.data?.aws_eks_addon ?? {})).toEqual(
+      config.identity.mode === "pod-identity" ? [{ cluster_name: config.cluster.name, addon_name: "eks-pod-identity-agent" }] : [],
+    );
   });
 });

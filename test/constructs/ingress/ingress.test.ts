@@ -6,8 +6,14 @@ import type { EnvironmentConfig } from "../../../config";
 import { envConfig, onlyResource, resourcesOf, type TfJson } from "../../helpers/synth";
 
 const proxy: AuthProxyContract = {
-  namespace: "mlflow", serviceName: "oauth2-proxy", port: 4180, portName: "http",
-  podLabels: { "app.kubernetes.io/name": "oauth2-proxy" }, serviceLabels: {}, metricsPort: 44180, metricsPortName: "metrics",
+  namespace: "mlflow",
+  serviceName: "oauth2-proxy",
+  port: 4180,
+  portName: "http",
+  podLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
+  serviceLabels: {},
+  metricsPort: 44180,
+  metricsPortName: "metrics",
 };
 
 function synth(config: EnvironmentConfig, target: AuthProxyContract = proxy): TfJson {
@@ -30,17 +36,21 @@ describe("ALB Ingress", () => {
 
   it("routes the public hostname, every path, to the proxy's Service only", () => {
     expect(ingress.metadata.namespace).toBe("mlflow");
-    expect(ingress.spec.rule).toEqual([{
-      host: "mlflow-staging.example.com",
-      http: { path: [{ path: "/", path_type: "Prefix", backend: { service: { name: "oauth2-proxy", port: { number: 4180 } } } }] },
-    }]);
+    expect(ingress.spec.rule).toEqual([
+      {
+        host: "mlflow-staging.example.com",
+        http: { path: [{ path: "/", path_type: "Prefix", backend: { service: { name: "oauth2-proxy", port: { number: 4180 } } } }] },
+      },
+    ]);
     expect(ingress.spec.default_backend).toBeUndefined();
   });
 
   it("serves HTTPS only with the configured certificate and a modern TLS policy; HTTP only redirects", () => {
     expect(JSON.parse(a["alb.ingress.kubernetes.io/listen-ports"])).toEqual([{ HTTP: 80 }, { HTTPS: 443 }]);
     expect(a["alb.ingress.kubernetes.io/ssl-redirect"]).toBe("443");
-    expect(a["alb.ingress.kubernetes.io/certificate-arn"]).toBe("arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002");
+    expect(a["alb.ingress.kubernetes.io/certificate-arn"]).toBe(
+      "arn:aws:acm:eu-west-1:222222222222:certificate/00000000-0000-0000-0000-000000000002",
+    );
     expect(a["alb.ingress.kubernetes.io/ssl-policy"]).toBe("ELBSecurityPolicy-TLS13-1-2-2021-06");
   });
 
@@ -52,9 +62,12 @@ describe("ALB Ingress", () => {
   });
 
   it("sets the idle timeout the proxy's upstream timeout is derived from, and drains targets as long", () => {
-    expect(a["alb.ingress.kubernetes.io/load-balancer-attributes"]).toBe("idle_timeout.timeout_seconds=600,routing.http.drop_invalid_header_fields.enabled=true");
+    expect(a["alb.ingress.kubernetes.io/load-balancer-attributes"]).toBe(
+      "idle_timeout.timeout_seconds=600,routing.http.drop_invalid_header_fields.enabled=true",
+    );
     expect(a["alb.ingress.kubernetes.io/target-group-attributes"]).toBe("deregistration_delay.timeout_seconds=600");
-    const long = onlyResource(synth(envConfig("staging", { ingress: { idleTimeoutSeconds: 4000 } })), "kubernetes_ingress_v1").metadata.annotations;
+    const long = onlyResource(synth(envConfig("staging", { ingress: { idleTimeoutSeconds: 4000 } })), "kubernetes_ingress_v1").metadata
+      .annotations;
     expect(long["alb.ingress.kubernetes.io/load-balancer-attributes"]).toMatch(/^idle_timeout\.timeout_seconds=4000,/);
     expect(long["alb.ingress.kubernetes.io/target-group-attributes"]).toBe("deregistration_delay.timeout_seconds=3600");
   });
@@ -87,11 +100,13 @@ describe("Gateway API HTTPRoute", () => {
     expect(route.metadata.namespace).toBe("mlflow");
     expect(route.spec.parentRefs).toEqual([{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "gateways", name: "public" }]);
     expect(route.spec.hostnames).toEqual(["mlflow-staging.example.com"]);
-    expect(route.spec.rules).toEqual([{
-      matches: [{ path: { type: "PathPrefix", value: "/" } }],
-      backendRefs: [{ group: "", kind: "Service", name: "oauth2-proxy", port: 4180 }],
-      timeouts: { request: "0s" },
-    }]);
+    expect(route.spec.rules).toEqual([
+      {
+        matches: [{ path: { type: "PathPrefix", value: "/" } }],
+        backendRefs: [{ group: "", kind: "Service", name: "oauth2-proxy", port: 4180 }],
+        timeouts: { request: "0s" },
+      },
+    ]);
   });
 });
 
@@ -118,7 +133,9 @@ describe("MlflowIngress validation (synth time)", () => {
 
   it("refuses a hostname the certificate does not cover", () => {
     const other = { ...config, hostname: "mlflow.other.org" };
-    expect(() => synth(other)).toThrow(/hostname is "mlflow\.other\.org": expected a name covered by certificateDomains \(\*\.example\.com\)/);
+    expect(() => synth(other)).toThrow(
+      /hostname is "mlflow\.other\.org": expected a name covered by certificateDomains \(\*\.example\.com\)/,
+    );
   });
 
   it("refuses gateway-api without a Gateway", () => {

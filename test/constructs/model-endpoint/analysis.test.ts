@@ -23,8 +23,10 @@ function promtoolTest(doc: unknown): string {
   }
 }
 
-const labels = (version: string, status: string, route = "/predict") => `{model="iris-classifier",version="${version}",route="${route}",status="${status}"}`;
-const bucket = (version: string, le: string) => `model_server_request_duration_seconds_bucket{model="iris-classifier",version="${version}",route="/predict",le="${le}"}`;
+const labels = (version: string, status: string, route = "/predict") =>
+  `{model="iris-classifier",version="${version}",route="${route}",status="${status}"}`;
+const bucket = (version: string, le: string) =>
+  `model_server_request_duration_seconds_bucket{model="iris-classifier",version="${version}",route="/predict",le="${le}"}`;
 // Per minute: version 2 answers 600 requests, none 5xx, all within 10 ms; version 3 answers 600 of which
 // 60 are 5xx (10 %), and 3 % take more than 0.5 s (p99 above 0.25 s).
 const series = [
@@ -32,8 +34,18 @@ const series = [
   { series: `model_server_requests_total${labels("2", "422")}`, values: "0+6x10" },
   { series: `model_server_requests_total${labels("3", "200")}`, values: "0+540x10" },
   { series: `model_server_requests_total${labels("3", "500")}`, values: "0+60x10" },
-  ...[["0.01", 606], ["0.25", 606], ["0.5", 606], ["+Inf", 606]].map(([le, n]) => ({ series: bucket("2", le as string), values: `0+${n}x10` })),
-  ...[["0.01", 500], ["0.25", 582], ["0.5", 582], ["+Inf", 600]].map(([le, n]) => ({ series: bucket("3", le as string), values: `0+${n}x10` })),
+  ...[
+    ["0.01", 606],
+    ["0.25", 606],
+    ["0.5", 606],
+    ["+Inf", 606],
+  ].map(([le, n]) => ({ series: bucket("2", le as string), values: `0+${n}x10` })),
+  ...[
+    ["0.01", 500],
+    ["0.25", 582],
+    ["0.5", 582],
+    ["+Inf", 600],
+  ].map(([le, n]) => ({ series: bucket("3", le as string), values: `0+${n}x10` })),
 ];
 
 /** `query` compared with its threshold: one sample (value 1) when it passes, none when it fails. */
@@ -47,15 +59,17 @@ describe("release analysis queries (promtool, synthetic series)", () => {
     promtoolTest({
       rule_files: [],
       evaluation_interval: "1m",
-      tests: [{
-        interval: "1m",
-        input_series: series,
-        promql_expr_test: [
-          { expr: good.query, eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
-          { expr: passes(good.query, good.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] },
-          { expr: passes(goodP99.query, goodP99.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] },
-        ],
-      }],
+      tests: [
+        {
+          interval: "1m",
+          input_series: series,
+          promql_expr_test: [
+            { expr: good.query, eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
+            { expr: passes(good.query, good.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] },
+            { expr: passes(goodP99.query, goodP99.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] },
+          ],
+        },
+      ],
     });
   });
 
@@ -63,23 +77,33 @@ describe("release analysis queries (promtool, synthetic series)", () => {
     promtoolTest({
       rule_files: [],
       evaluation_interval: "1m",
-      tests: [{
-        interval: "1m",
-        input_series: series,
-        promql_expr_test: [
-          { expr: bad.query, eval_time: "5m", exp_samples: [{ labels: "{}", value: 0.1 }] },
-          { expr: passes(bad.query, bad.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
-          { expr: passes(badP99.query, badP99.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
-        ],
-      }],
+      tests: [
+        {
+          interval: "1m",
+          input_series: series,
+          promql_expr_test: [
+            { expr: bad.query, eval_time: "5m", exp_samples: [{ labels: "{}", value: 0.1 }] },
+            { expr: passes(bad.query, bad.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
+            { expr: passes(badP99.query, badP99.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 0 }] },
+          ],
+        },
+      ],
     });
   });
 
   it("the test can fail: claiming the failing version passes is rejected by promtool", () => {
-    expect(() => promtoolTest({
-      rule_files: [],
-      evaluation_interval: "1m",
-      tests: [{ interval: "1m", input_series: series, promql_expr_test: [{ expr: passes(bad.query, bad.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] }] }],
-    })).toThrow(/promtool test rules failed/);
+    expect(() =>
+      promtoolTest({
+        rule_files: [],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: series,
+            promql_expr_test: [{ expr: passes(bad.query, bad.max), eval_time: "5m", exp_samples: [{ labels: "{}", value: 1 }] }],
+          },
+        ],
+      }),
+    ).toThrow(/promtool test rules failed/);
   });
 });

@@ -25,7 +25,8 @@ function synth(props: Partial<ModelEndpointProps> = {}): TfJson {
   return JSON.parse(Testing.synth(stack)) as TfJson;
 }
 const chartObjects = (j: TfJson): any[] => JSON.parse(onlyResource(j, "helm_release").values[0]).resources;
-const byKind = (j: TfJson, kind: string, name?: string) => chartObjects(j).filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+const byKind = (j: TfJson, kind: string, name?: string) =>
+  chartObjects(j).filter((o) => o.kind === kind && (!name || o.metadata.name === name));
 
 const json = synth();
 const rollout = byKind(json, "Rollout")[0];
@@ -37,7 +38,12 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
     const dep = onlyResource(json, "kubernetes_deployment_v1");
     expect(dep.spec.replicas).toBe("0");
     expect(dep.wait_for_rollout).toBe(false);
-    expect(rollout.spec.workloadRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "mlflow-dev-iris-classifier", scaleDown: "never" });
+    expect(rollout.spec.workloadRef).toEqual({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      name: "mlflow-dev-iris-classifier",
+      scaleDown: "never",
+    });
     expect(rollout.spec.selector.matchLabels).toEqual(dep.spec.selector.match_labels);
     expect(rollout.spec.replicas).toBe(2);
     // The analysis is installed before the Deployment's template (the release) changes.
@@ -46,17 +52,27 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
 
   it("switches active and preview Services; Terraform leaves the selectors Argo Rollouts sets alone", () => {
     const bg = rollout.spec.strategy.blueGreen;
-    expect(bg).toMatchObject({ activeService: "mlflow-dev-iris-classifier", previewService: "mlflow-dev-iris-classifier-preview", autoPromotionEnabled: true });
+    expect(bg).toMatchObject({
+      activeService: "mlflow-dev-iris-classifier",
+      previewService: "mlflow-dev-iris-classifier-preview",
+      autoPromotionEnabled: true,
+    });
     const services = Object.values(resourcesOf(json, "kubernetes_service_v1"));
     expect(services.map((s) => s.metadata.name).sort()).toEqual([bg.activeService, bg.previewService]);
     for (const s of services) expect(s.lifecycle.ignore_changes).toEqual(["spec[0].selector"]);
-    expect(byKind(synth({ delivery: { strategy: "blueGreen", prometheusUrl: PROM, autoPromotionEnabled: false } }), "Rollout")[0].spec.strategy.blueGreen.autoPromotionEnabled).toBe(false);
+    expect(
+      byKind(synth({ delivery: { strategy: "blueGreen", prometheusUrl: PROM, autoPromotionEnabled: false } }), "Rollout")[0].spec.strategy
+        .blueGreen.autoPromotionEnabled,
+    ).toBe(false);
   });
 
   it("runs the smoke test before promotion and the metric analysis of the new version after it", () => {
     const bg = rollout.spec.strategy.blueGreen;
     expect(bg.prePromotionAnalysis.templates).toEqual([{ templateName: smoke.metadata.name }]);
-    expect(bg.postPromotionAnalysis).toEqual({ templates: [{ templateName: analysis.metadata.name }], args: [{ name: "version", value: "4" }] });
+    expect(bg.postPromotionAnalysis).toEqual({
+      templates: [{ templateName: analysis.metadata.name }],
+      args: [{ name: "version", value: "4" }],
+    });
     // The previous ReplicaSet stays up until the post-promotion analysis completed: an abort switches back to it.
     expect(bg.scaleDownDelaySeconds).toBeUndefined();
     expect(analysis.spec.args).toEqual([{ name: "version" }]);
@@ -69,23 +85,42 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
       expect(m.successCondition).toMatch(/^len\(result\) == 0 \|\| isNaN\(result\[0\]\) \|\| result\[0\] <= [\d.]+$/);
     }
     expect(analysis.spec.metrics[0].successCondition).toMatch(/<= 0.01$/);
-    const strict = byKind(synth({ delivery: { strategy: "blueGreen", prometheusUrl: PROM, analysis: { maxErrorRatio: 0.001, maxP99Seconds: 0.1, count: 6 } } }), "AnalysisTemplate", analysis.metadata.name)[0];
-    expect(strict.spec.metrics.map((m: any) => [m.successCondition.split("<= ")[1], m.count])).toEqual([["0.001", 6], ["0.1", 6]]);
+    const strict = byKind(
+      synth({ delivery: { strategy: "blueGreen", prometheusUrl: PROM, analysis: { maxErrorRatio: 0.001, maxP99Seconds: 0.1, count: 6 } } }),
+      "AnalysisTemplate",
+      analysis.metadata.name,
+    )[0];
+    expect(strict.spec.metrics.map((m: any) => [m.successCondition.split("<= ")[1], m.count])).toEqual([
+      ["0.001", 6],
+      ["0.1", 6],
+    ]);
   });
 
   it("the smoke Job sends the workflow's POST /predict to the preview Service with smokeTestCommand, restricted", () => {
     const job = smoke.spec.metrics[0].provider.job;
     const pod = job.spec.template.spec;
     const c = pod.containers[0];
-    const cmd = smokeTestCommand({ image: c.image, url: "http://mlflow-dev-iris-classifier-preview.models.svc", expectVersion: "4", row: [5.1, 3.5, 1.4, 0.2], expectLabel: "setosa" });
+    const cmd = smokeTestCommand({
+      image: c.image,
+      url: "http://mlflow-dev-iris-classifier-preview.models.svc",
+      expectVersion: "4",
+      row: [5.1, 3.5, 1.4, 0.2],
+      expectLabel: "setosa",
+    });
     expect(c.image).toMatch(new RegExp(`@${DIGEST}$`));
     expect(c.command).toEqual(cmd.command);
     expect(c.args).toEqual(cmd.args);
-    expect(c.args).toEqual(expect.arrayContaining(["--body", '{"data":[5.1,3.5,1.4,0.2]}', "--expect-label", "setosa", "--expect-version", "4"]));
+    expect(c.args).toEqual(
+      expect.arrayContaining(["--body", '{"data":[5.1,3.5,1.4,0.2]}', "--expect-label", "setosa", "--expect-version", "4"]),
+    );
     expect(job.spec.backoffLimit).toBe(0);
     expect(pod.restartPolicy).toBe("Never");
     expect(pod.automountServiceAccountToken).toBe(false);
-    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(job.spec.template.metadata.labels).toEqual(smokeTestPodLabels("mlflow-dev-iris-classifier"));
   });
 
@@ -100,19 +135,34 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
   });
 
   it("the HPA scales the Rollout, not the Deployment", () => {
-    expect(onlyResource(json, "kubernetes_horizontal_pod_autoscaler_v2").spec.scale_target_ref).toEqual({ api_version: "argoproj.io/v1alpha1", kind: "Rollout", name: "mlflow-dev-iris-classifier" });
+    expect(onlyResource(json, "kubernetes_horizontal_pod_autoscaler_v2").spec.scale_target_ref).toEqual({
+      api_version: "argoproj.io/v1alpha1",
+      kind: "Rollout",
+      name: "mlflow-dev-iris-classifier",
+    });
   });
 
   it("canary: increasing weights by replica count, the smoke test on the canary Service first, background analysis", () => {
-    const c = byKind(synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [10, 30, 60], pauseSeconds: 90 } }), "Rollout")[0].spec.strategy.canary;
+    const c = byKind(
+      synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [10, 30, 60], pauseSeconds: 90 } }),
+      "Rollout",
+    )[0].spec.strategy.canary;
     expect(c.canaryService).toBe("mlflow-dev-iris-classifier-preview");
     expect(c.stableService).toBeUndefined();
     expect(c.steps).toEqual([
-      { setWeight: 10 }, { analysis: { templates: [{ templateName: "mlflow-dev-iris-classifier-smoke" }] } }, { pause: { duration: "90s" } },
-      { setWeight: 30 }, { pause: { duration: "90s" } },
-      { setWeight: 60 }, { pause: { duration: "90s" } },
+      { setWeight: 10 },
+      { analysis: { templates: [{ templateName: "mlflow-dev-iris-classifier-smoke" }] } },
+      { pause: { duration: "90s" } },
+      { setWeight: 30 },
+      { pause: { duration: "90s" } },
+      { setWeight: 60 },
+      { pause: { duration: "90s" } },
     ]);
-    expect(c.analysis).toEqual({ templates: [{ templateName: "mlflow-dev-iris-classifier-analysis" }], args: [{ name: "version", value: "4" }], startingStep: 1 });
+    expect(c.analysis).toEqual({
+      templates: [{ templateName: "mlflow-dev-iris-classifier-analysis" }],
+      args: [{ name: "version", value: "4" }],
+      startingStep: 1,
+    });
   });
 
   it("rollingUpdate keeps the plain Deployment (no Rollout, no preview Service)", () => {
@@ -124,8 +174,12 @@ describe("ModelEndpoint blue-green delivery (Argo Rollouts)", () => {
 
   it("refuses a progressive delivery without Prometheus, smoke request or sane weights, naming the prop", () => {
     expect(() => synth({ delivery: { strategy: "blueGreen" } })).toThrow(/delivery.prometheusUrl is .*: expected the http\(s\) URL/);
-    expect(() => synth({ smokeTest: undefined })).toThrow(/smokeTest is unset: expected the row the new version must answer before it gets traffic \(required with the blueGreen strategy\)/);
-    expect(() => synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [50, 20] } })).toThrow(/delivery.canaryWeights is .*: expected increasing/);
+    expect(() => synth({ smokeTest: undefined })).toThrow(
+      /smokeTest is unset: expected the row the new version must answer before it gets traffic \(required with the blueGreen strategy\)/,
+    );
+    expect(() => synth({ delivery: { strategy: "canary", prometheusUrl: PROM, canaryWeights: [50, 20] } })).toThrow(
+      /delivery.canaryWeights is .*: expected increasing/,
+    );
   });
 });
 
@@ -147,8 +201,11 @@ describe("serving.delivery configuration", () => {
   });
 
   it("attaches to an existing controller (no chart installed); installs one with the platform, before any release, only where models are served with Rollouts", () => {
-    const controller = (j: ReturnType<typeof synthJson>) => Object.values(resourcesOf(j, "helm_release")).some((r) => r.chart === "argo-rollouts");
-    expect(controller(synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } })))).toBe(false);
+    const controller = (j: ReturnType<typeof synthJson>) =>
+      Object.values(resourcesOf(j, "helm_release")).some((r) => r.chart === "argo-rollouts");
+    expect(
+      controller(synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } }))),
+    ).toBe(false);
     // The fixture's dev serves a model and declares no release: the platform deploy installs the controller.
     expect(Object.keys(envConfig("dev").serving.releases)).toEqual([]);
     expect(controller(synthJson(envConfig("dev")))).toBe(true);
@@ -162,7 +219,10 @@ describe("serving.delivery configuration", () => {
     const scraped = (j: ReturnType<typeof synthJson>) => {
       const objects = monitoringObjects(j);
       const sm = objects.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "argo-rollouts-controller");
-      const rule = objects.find((o) => o.kind === "PrometheusRule").spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === "ArgoRolloutsControllerDown");
+      const rule = objects
+        .find((o) => o.kind === "PrometheusRule")
+        .spec.groups.flatMap((g: any) => g.rules)
+        .find((r: any) => r.alert === "ArgoRolloutsControllerDown");
       return { sm, rule };
     };
     const installed = synthJson(envConfig("dev"));
@@ -174,14 +234,24 @@ describe("serving.delivery configuration", () => {
     expect(sm.spec.namespaceSelector).toEqual({ matchNames: [ns] });
     expect(sm.spec.endpoints[0].port).toBe("metrics");
     expect(rule.expr).toBe(`absent(up{namespace="${ns}",job="argo-rollouts-metrics"} == 1)`);
-    const attached = scraped(synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } })));
+    const attached = scraped(
+      synthJson(envConfig("dev", { ...released, serving: { ...released.serving, delivery: { controller: "existing" } } })),
+    );
     expect(attached).toEqual({ sm: undefined, rule: undefined });
   });
 
   it("names environment and field of a bad delivery setting", () => {
-    expect(configProblems({ serving: { delivery: { strategy: "recreate" } } }).join("\n")).toMatch(/environment "dev": field serving.delivery.strategy/);
-    expect(configProblems({ serving: { delivery: { canaryWeights: [50, 20] } } }).join("\n")).toMatch(/serving.delivery.canaryWeights.1.*increasing weights/);
-    expect(configProblems({ ...released, serving: { ...released.serving, models: { "iris-classifier": { smokeTest: undefined } } } }, "staging").join("\n"))
-      .toMatch(/serving.models.iris-classifier.smokeTest/);
+    expect(configProblems({ serving: { delivery: { strategy: "recreate" } } }).join("\n")).toMatch(
+      /environment "dev": field serving.delivery.strategy/,
+    );
+    expect(configProblems({ serving: { delivery: { canaryWeights: [50, 20] } } }).join("\n")).toMatch(
+      /serving.delivery.canaryWeights.1.*increasing weights/,
+    );
+    expect(
+      configProblems(
+        { ...released, serving: { ...released.serving, models: { "iris-classifier": { smokeTest: undefined } } } },
+        "staging",
+      ).join("\n"),
+    ).toMatch(/serving.models.iris-classifier.smokeTest/);
   });
 });

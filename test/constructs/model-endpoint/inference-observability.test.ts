@@ -17,8 +17,16 @@ const config = envConfig("dev", {
     models: {
       [MODEL]: {
         inputFields: ["a", "b"],
-        inferenceLog: { enabled: true, sampling: 0.5, contextFields: ["customer_id", "comment"], expireDays: 45,
-          rules: [{ field: "customer_id", kind: "hash" }, { field: "comment", kind: "redact" }] },
+        inferenceLog: {
+          enabled: true,
+          sampling: 0.5,
+          contextFields: ["customer_id", "comment"],
+          expireDays: 45,
+          rules: [
+            { field: "customer_id", kind: "hash" },
+            { field: "comment", kind: "redact" },
+          ],
+        },
         drift: { schedule: "15 3 * * *", windowHours: 12, psiThreshold: 0.25 },
       },
     },
@@ -28,7 +36,10 @@ const json = synthJson(config);
 const text = JSON.stringify(json);
 // The artifact bucket's ARN (a literal: the stack names the bucket from the configuration).
 const bucketArn = (s: string) => /^arn:aws:s3:::[a-z0-9.-]+\//.test(s);
-const policies = Object.values(resourcesOf(json, "aws_iam_role_policy")).map((p) => ({ name: p.name as string, doc: JSON.parse(p.policy as string) }));
+const policies = Object.values(resourcesOf(json, "aws_iam_role_policy")).map((p) => ({
+  name: p.name as string,
+  doc: JSON.parse(p.policy as string),
+}));
 const deployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name.includes(MODEL))!;
 const container = deployment.spec.template.spec.container[0];
 
@@ -39,7 +50,10 @@ describe("the model server's inference log", () => {
     const [put, kms] = p.doc.Statement;
     expect(put.Action).toBe("s3:PutObject");
     expect(bucketArn(put.Resource) && put.Resource.endsWith(`/${INFERENCE_LOG_PREFIX}/model=${MODEL}/*`)).toBe(true);
-    expect(kms).toMatchObject({ Action: "kms:GenerateDataKey", Condition: { StringEquals: { "kms:ViaService": `s3.${config.aws.region}.amazonaws.com` } } });
+    expect(kms).toMatchObject({
+      Action: "kms:GenerateDataKey",
+      Condition: { StringEquals: { "kms:ViaService": `s3.${config.aws.region}.amazonaws.com` } },
+    });
   });
 
   it("gets its HMAC key from a generated Secret as an environment variable, never in arguments", () => {
@@ -49,8 +63,20 @@ describe("the model server's inference log", () => {
     const secret = Object.values(resourcesOf(json, "kubernetes_secret_v1")).find((s) => s.metadata.name === ref.name)!;
     expect(secret.data["hmac-key"]).toMatch(/^\$\{random_bytes\..*\.base64\}$/);
     expect(container.args.join(" ")).not.toMatch(/hmac|key=/i);
-    expect(container.args).toEqual(expect.arrayContaining(["--feature-names", "a,b", "--inference-log-sampling", "0.5", "--inference-log-context-fields", "customer_id,comment"]));
-    expect(JSON.parse(container.args[container.args.indexOf("--inference-log-rules") + 1])).toEqual([{ field: "customer_id", kind: "hash" }, { field: "comment", kind: "redact" }]);
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        "--feature-names",
+        "a,b",
+        "--inference-log-sampling",
+        "0.5",
+        "--inference-log-context-fields",
+        "customer_id,comment",
+      ]),
+    );
+    expect(JSON.parse(container.args[container.args.indexOf("--inference-log-rules") + 1])).toEqual([
+      { field: "customer_id", kind: "hash" },
+      { field: "comment", kind: "redact" },
+    ]);
   });
 
   it("opens egress for DNS, the Pod Identity agent and HTTPS only (never the instance metadata)", () => {
@@ -62,17 +88,34 @@ describe("the model server's inference log", () => {
   });
 
   it("expires the model's log prefix after the configured days", () => {
-    const lc = Object.values(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find((l) => l.rule.some((r: { id: string }) => r.id === `inference-log-${MODEL}`))!;
+    const lc = Object.values(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find((l) =>
+      l.rule.some((r: { id: string }) => r.id === `inference-log-${MODEL}`),
+    )!;
     const rule = lc.rule.find((r: { id: string }) => r.id === `inference-log-${MODEL}`);
-    expect(rule).toMatchObject({ status: "Enabled", filter: [{ prefix: `${INFERENCE_LOG_PREFIX}/model=${MODEL}/` }], expiration: [{ days: 45 }] });
+    expect(rule).toMatchObject({
+      status: "Enabled",
+      filter: [{ prefix: `${INFERENCE_LOG_PREFIX}/model=${MODEL}/` }],
+      expiration: [{ days: 45 }],
+    });
   });
 
   it("without logging the server keeps no AWS identity and no egress", () => {
-    const plain = synthJson(envConfig("dev", { serving: { releases: { [MODEL]: { version: "2", imageDigest: DIGEST } }, models: { [MODEL]: { inputFields: ["a", "b"], inferenceLog: { enabled: false } } } } }));
+    const plain = synthJson(
+      envConfig("dev", {
+        serving: {
+          releases: { [MODEL]: { version: "2", imageDigest: DIGEST } },
+          models: { [MODEL]: { inputFields: ["a", "b"], inferenceLog: { enabled: false } } },
+        },
+      }),
+    );
     const np = Object.values(resourcesOf(plain, "kubernetes_network_policy_v1")).find((n) => n.metadata.name.includes(MODEL))!;
     expect(np.spec.egress ?? []).toEqual([]);
     expect(Object.values(resourcesOf(plain, "aws_iam_role_policy")).map((p) => p.name)).not.toContain("write-inference-log");
-    expect(Object.values(resourcesOf(plain, "kubernetes_cron_job_v1")).map((c) => c.metadata.name).filter((n) => n.includes("drift"))).toEqual([]);
+    expect(
+      Object.values(resourcesOf(plain, "kubernetes_cron_job_v1"))
+        .map((c) => c.metadata.name)
+        .filter((n) => n.includes("drift")),
+    ).toEqual([]);
   });
 });
 
@@ -82,14 +125,25 @@ describe("the drift job", () => {
     expect(cron.spec.schedule).toBe("15 3 * * *");
     const c = cron.spec.job_template.spec.template.spec.container[0];
     expect(c.command).toEqual(["mlflow-platform"]);
-    expect(c.args).toEqual(expect.arrayContaining(["drift", "--model-name", MODEL, "--model-version", "2", "--window-hours", "12", "--psi-threshold", "0.25"]));
+    expect(c.args).toEqual(
+      expect.arrayContaining(["drift", "--model-name", MODEL, "--model-version", "2", "--window-hours", "12", "--psi-threshold", "0.25"]),
+    );
   });
 
   it("is admitted by the tracking server's NetworkPolicy (the reference and the monitoring run)", () => {
     const labels = cron.spec.job_template.spec.template.metadata.labels;
-    const peers = Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).flatMap((p) => (p.spec.ingress ?? []).flatMap((r: { from?: unknown[] }) => r.from ?? []));
-    expect(peers.some((p: any) => p.pod_selector && Object.entries(p.pod_selector.match_labels ?? {}).every(([k, v]) => labels[k] === v) && labels["app.kubernetes.io/component"] === "drift-job"
-      && p.pod_selector.match_labels["app.kubernetes.io/component"] === "drift-job")).toBe(true);
+    const peers = Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).flatMap((p) =>
+      (p.spec.ingress ?? []).flatMap((r: { from?: unknown[] }) => r.from ?? []),
+    );
+    expect(
+      peers.some(
+        (p: any) =>
+          p.pod_selector &&
+          Object.entries(p.pod_selector.match_labels ?? {}).every(([k, v]) => labels[k] === v) &&
+          labels["app.kubernetes.io/component"] === "drift-job" &&
+          p.pod_selector.match_labels["app.kubernetes.io/component"] === "drift-job",
+      ),
+    ).toBe(true);
   });
 
   it("may only list and read the model's log, and decrypt through S3", () => {
@@ -105,7 +159,9 @@ describe("the drift job", () => {
 describe("model-serving monitoring", () => {
   it("ships the PSI recording rules and the model-serving alerts with the model's threshold", () => {
     expect(text).toContain("model_server:feature_psi:1h");
-    expect(text).toContain(`model_server:feature_psi:1h{namespace=\\\\\\"${config.serving.namespace}\\\\\\",model=\\\\\\"${MODEL}\\\\\\"} > 0.25`);
+    expect(text).toContain(
+      `model_server:feature_psi:1h{namespace=\\\\\\"${config.serving.namespace}\\\\\\",model=\\\\\\"${MODEL}\\\\\\"} > 0.25`,
+    );
     expect(text).toContain("ModelInferenceLogDropping");
   });
 });

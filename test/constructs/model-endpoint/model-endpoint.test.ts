@@ -55,14 +55,32 @@ describe("ModelEndpoint image repository", () => {
       // Unreleased pushes (by digest, untagged) expire beyond the count.
       expect(ruleSelecting(rules, [])?.selection).toMatchObject({ tagStatus: "untagged" });
     }
-    const withDev = JSON.parse(onlyResource(synth({ expireTagPrefixes: { "dev-": 5 } }), "aws_ecr_lifecycle_policy").policy).rules as EcrLifecycleRule[];
+    const withDev = JSON.parse(onlyResource(synth({ expireTagPrefixes: { "dev-": 5 } }), "aws_ecr_lifecycle_policy").policy)
+      .rules as EcrLifecycleRule[];
     expect(ruleSelecting(withDev, ["dev-42"])?.selection).toMatchObject({ tagPrefixList: ["dev-"], countNumber: 5 });
     // The rule before: any image, counted (a release's digest past the 10th push expired).
-    expect(ruleSelecting([{ rulePriority: 1, selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 }, action: { type: "expire" } }], [releaseTag("3", DIGEST)])).toBeDefined();
+    expect(
+      ruleSelecting(
+        [
+          {
+            rulePriority: 1,
+            selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 },
+            action: { type: "expire" },
+          },
+        ],
+        [releaseTag("3", DIGEST)],
+      ),
+    ).toBeDefined();
     // Refused at synth, naming the environment and the field.
-    expect(configProblems({ serving: { expireTagPrefixes: { "release-v": 2 } } }).join("\n")).toMatch(/environment "dev": field serving.expireTagPrefixes.release-v = 2: expected a tag prefix that cannot match a release's tag/);
-    expect(configProblems({ serving: { expireTagPrefixes: { r: 2 } } }).join("\n")).toMatch(/field serving.expireTagPrefixes.r = 2: expected a tag prefix that cannot match/);
-    expect(() => synth({ expireTagPrefixes: { rel: 3 } })).toThrow(/expireTagPrefixes is \{"rel":3\}: expected prefixes that make a lifecycle policy ECR accepts and that never expires a released image: rule 2: a tag prefix that cannot match a release's tag/);
+    expect(configProblems({ serving: { expireTagPrefixes: { "release-v": 2 } } }).join("\n")).toMatch(
+      /environment "dev": field serving.expireTagPrefixes.release-v = 2: expected a tag prefix that cannot match a release's tag/,
+    );
+    expect(configProblems({ serving: { expireTagPrefixes: { r: 2 } } }).join("\n")).toMatch(
+      /field serving.expireTagPrefixes.r = 2: expected a tag prefix that cannot match/,
+    );
+    expect(() => synth({ expireTagPrefixes: { rel: 3 } })).toThrow(
+      /expireTagPrefixes is \{"rel":3\}: expected prefixes that make a lifecycle policy ECR accepts and that never expires a released image: rule 2: a tag prefix that cannot match a release's tag/,
+    );
   });
 
   it("the pipeline's push policy names this repository only (login aside, which AWS requires on *), and lets the scan gate read the scan", () => {
@@ -84,18 +102,32 @@ describe("ModelEndpoint image repository", () => {
 describe("ModelEndpoint workload", () => {
   it("runs modelServerCommand, from the image digest", () => {
     const cmd = modelServerCommand({
-      image: container.image, modelName: "iris-classifier", modelVersion: "3", maxConcurrency: 8, maxBodyBytes: 1_048_576,
-      callerHeader: "X-Caller-Id", callerRate: 50, callerBurst: 100, requestTimeoutSeconds: 30, classNames: ["setosa", "versicolor", "virginica"],
+      image: container.image,
+      modelName: "iris-classifier",
+      modelVersion: "3",
+      maxConcurrency: 8,
+      maxBodyBytes: 1_048_576,
+      callerHeader: "X-Caller-Id",
+      callerRate: 50,
+      callerBurst: 100,
+      requestTimeoutSeconds: 30,
+      classNames: ["setosa", "versicolor", "virginica"],
     });
     expect(container.image).toMatch(new RegExp(`repository_url}@${DIGEST}$`));
     expect(container.command).toEqual(cmd.command);
     expect(container.args).toEqual(cmd.args);
-    expect(container.args).toEqual(expect.arrayContaining(["--model-dir", MODEL_DIR, "--model-version", "3", "--class-names", "setosa,versicolor,virginica"]));
+    expect(container.args).toEqual(
+      expect.arrayContaining(["--model-dir", MODEL_DIR, "--model-version", "3", "--class-names", "setosa,versicolor,virginica"]),
+    );
   });
 
   it("is restricted: non-root, read-only root, no capabilities, no service account token, no AWS identity", () => {
     expect(pod.security_context).toMatchObject({ run_as_non_root: true, seccomp_profile: { type: "RuntimeDefault" } });
-    expect(container.security_context).toMatchObject({ read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ["ALL"] } });
+    expect(container.security_context).toMatchObject({
+      read_only_root_filesystem: true,
+      allow_privilege_escalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(pod.automount_service_account_token).toBe(false);
     expect(resourcesOf(json, "aws_iam_role")).toEqual({});
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
@@ -115,7 +147,10 @@ describe("ModelEndpoint workload", () => {
     expect(onlyResource(json, "kubernetes_pod_disruption_budget_v1").spec.max_unavailable).toBe("1");
     const values = JSON.parse(onlyResource(json, "helm_release").values[0]);
     expect(values.resources[0]).toMatchObject({ kind: "ServiceMonitor", spec: { endpoints: [{ port: "metrics", path: "/metrics" }] } });
-    expect(svc.spec.port.map((p: any) => [p.name, p.port, p.target_port])).toEqual([["http", 80, "http"], ["metrics", 9090, "metrics"]]);
+    expect(svc.spec.port.map((p: any) => [p.name, p.port, p.target_port])).toEqual([
+      ["http", 80, "http"],
+      ["metrics", 9090, "metrics"],
+    ]);
     const one = synth({ replicas: { min: 1, max: 1 } });
     expect(resourcesOf(one, "kubernetes_pod_disruption_budget_v1")).toEqual({});
     expect(resourcesOf(one, "kubernetes_horizontal_pod_autoscaler_v2")).toEqual({});
@@ -131,15 +166,27 @@ describe("ModelEndpoint workload", () => {
     expect(admin.from).toHaveLength(1);
     expect(admin.from[0].namespace_selector.match_labels).toEqual({ "kubernetes.io/metadata.name": "monitoring" });
     expect(admin.ports).toEqual([{ port: "9090", protocol: "TCP" }]);
-    const withProxy = onlyResource(synth({ gatewayCidrs: [], gatewayPodLabels: { app: "proxy" }, gatewayNamespace: "mlflow" }), "kubernetes_network_policy_v1");
-    expect(withProxy.spec.ingress[0].from[0]).toEqual({ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } }, pod_selector: { match_labels: { app: "proxy" } } });
+    const withProxy = onlyResource(
+      synth({ gatewayCidrs: [], gatewayPodLabels: { app: "proxy" }, gatewayNamespace: "mlflow" }),
+      "kubernetes_network_policy_v1",
+    );
+    expect(withProxy.spec.ingress[0].from[0]).toEqual({
+      namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } },
+      pod_selector: { match_labels: { app: "proxy" } },
+    });
   });
 
   it("refuses props that would deploy something unsafe or broken, naming the prop", () => {
-    expect(() => synth({ release: { version: "3", imageDigest: "latest" } })).toThrow(/release.imageDigest is .*: expected "sha256:<64 hex>"/);
-    expect(() => synth({ gatewayCidrs: [] })).toThrow(/gatewayCidrs is \[\]: expected CIDRs \(or gatewayPodLabels\) naming who may call the model/);
+    expect(() => synth({ release: { version: "3", imageDigest: "latest" } })).toThrow(
+      /release.imageDigest is .*: expected "sha256:<64 hex>"/,
+    );
+    expect(() => synth({ gatewayCidrs: [] })).toThrow(
+      /gatewayCidrs is \[\]: expected CIDRs \(or gatewayPodLabels\) naming who may call the model/,
+    );
     expect(() => synth({ modelName: "Iris_Classifier" })).toThrow(/modelName is .*: expected lower-case/);
-    expect(() => synth({ gatewayPodLabels: {} , gatewayCidrs: [] })).toThrow(/gatewayPodLabels is \{\}: expected labels of the calling pods: they must not be empty/);
+    expect(() => synth({ gatewayPodLabels: {}, gatewayCidrs: [] })).toThrow(
+      /gatewayPodLabels is \{\}: expected labels of the calling pods: they must not be empty/,
+    );
     expect(() => synth({ limits: { maxConcurrency: 0 } })).toThrow(/limits.maxConcurrency is .*: expected a whole number from 1 to 256/);
   });
 });
@@ -165,9 +212,11 @@ describe("serving configuration", () => {
   });
 
   it("names the environment and field of a bad release", () => {
-    expect(configProblems({ serving: { releases: { "iris-classifier": { version: "1", imageDigest: "v1" } } } }).join("\n"))
-      .toMatch(/environment "dev": field serving.releases.iris-classifier.imageDigest.*sha256/);
-    expect(configProblems({ serving: { releases: { "other-model": { version: "1", imageDigest: DIGEST } } } }).join("\n"))
-      .toMatch(/serving.releases.other-model.*declared in serving.models/);
+    expect(configProblems({ serving: { releases: { "iris-classifier": { version: "1", imageDigest: "v1" } } } }).join("\n")).toMatch(
+      /environment "dev": field serving.releases.iris-classifier.imageDigest.*sha256/,
+    );
+    expect(configProblems({ serving: { releases: { "other-model": { version: "1", imageDigest: DIGEST } } } }).join("\n")).toMatch(
+      /serving.releases.other-model.*declared in serving.models/,
+    );
   });
 });

@@ -21,7 +21,14 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
   it("runs the pure command: N, the server's artifacts destination, the in-cluster tracking server", () => {
     const dest = `s3://${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}`;
     expect(container.command).toEqual(["mlflow-platform"]);
-    expect(container.args.slice(0, 6)).toEqual(["retention", "run", "--keep", String(config.registry.retention.keepVersions), "--artifacts-destination", dest]);
+    expect(container.args.slice(0, 6)).toEqual([
+      "retention",
+      "run",
+      "--keep",
+      String(config.registry.retention.keepVersions),
+      "--artifacts-destination",
+      dest,
+    ]);
     expect(container.args).toEqual(retentionCommand({ config, artifactStore: { destinationUri: dest } }).args);
     expect(container.env).toContainEqual({ name: "MLFLOW_TRACKING_URI", value: trackingServerUrl(trackingServerAddress(config)) });
     expect(cron.spec.schedule).toBe(config.registry.retention.schedule);
@@ -30,7 +37,11 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
   it("is a restricted pod without a Kubernetes API token", () => {
     expect(pod.spec.automount_service_account_token).toBe(false);
     expect(pod.spec.security_context).toMatchObject({ run_as_non_root: true, seccomp_profile: { type: "RuntimeDefault" } });
-    expect(container.security_context).toMatchObject({ allow_privilege_escalation: false, read_only_root_filesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(container.security_context).toMatchObject({
+      allow_privilege_escalation: false,
+      read_only_root_filesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
   });
 
   it("may only list the prefix and read/write object tags under it", () => {
@@ -38,7 +49,9 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
     const actions = policy.Statement.flatMap((s: any) => [].concat(s.Action));
     expect(actions.sort()).toEqual(["s3:GetObjectTagging", "s3:ListBucket", "s3:PutObjectTagging"]);
     const tagging = policy.Statement.find((s: any) => s.Sid === "TagArtifactObjects");
-    expect(tagging.Resource).toBe(`arn:aws:s3:::${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}/*`);
+    expect(tagging.Resource).toBe(
+      `arn:aws:s3:::${config.artifacts.bucketName ?? `${config.project}-${env}-artifacts-${config.aws.accountId}`}/${config.artifacts.prefix}/*`,
+    );
     const list = policy.Statement.find((s: any) => s.Sid === "ListArtifactPrefix");
     expect(list.Condition).toEqual({ StringLike: { "s3:prefix": [`${config.artifacts.prefix}/*`] } });
   });
@@ -51,30 +64,56 @@ describe.each(SHIPPED)("model retention in %s", (env) => {
   });
 
   it("has a lifecycle rule filtered on the archive tag: colder class after the grace period, no deletion unless configured", () => {
-    const [, lc] = Object.entries(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find(([k]) => k.startsWith("artifact_store_lifecycle_"))!;
+    const [, lc] = Object.entries(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find(([k]) =>
+      k.startsWith("artifact_store_lifecycle_"),
+    )!;
     const rule = (lc.rule as any[]).find((r) => r.id === "model-retention-archive");
     expect(rule.filter).toEqual([{ and: [{ prefix: `${config.artifacts.prefix}/`, tags: { [ARCHIVE_TAG.key]: ARCHIVE_TAG.value } }] }]);
     expect(rule.transition).toEqual([{ days: config.registry.retention.graceDays, storage_class: config.registry.retention.storageClass }]);
-    expect(rule.expiration).toEqual(config.registry.retention.deleteAfterDays ? [{ days: config.registry.retention.deleteAfterDays }] : undefined);
+    expect(rule.expiration).toEqual(
+      config.registry.retention.deleteAfterDays ? [{ days: config.registry.retention.deleteAfterDays }] : undefined,
+    );
   });
 });
 
 test("deletion and dry run only where configuration says so", () => {
-  const config = envConfig("dev", { registry: { retention: { deleteAfterDays: 400, dryRun: true, servedVersions: ["iris/3"], keepVersions: 2 } } });
+  const config = envConfig("dev", {
+    registry: { retention: { deleteAfterDays: 400, dryRun: true, servedVersions: ["iris/3"], keepVersions: 2 } },
+  });
   const json = synthJson(config);
-  const [, lc] = Object.entries(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find(([k]) => k.startsWith("artifact_store_lifecycle_"))!;
+  const [, lc] = Object.entries(resourcesOf(json, "aws_s3_bucket_lifecycle_configuration")).find(([k]) =>
+    k.startsWith("artifact_store_lifecycle_"),
+  )!;
   expect((lc.rule as any[]).find((r) => r.id === "model-retention-archive").expiration).toEqual([{ days: 400 }]);
-  expect(retentionCommand({ config, artifactStore: { destinationUri: "s3://b/p" } }).args).toEqual(["retention", "run", "--keep", "2", "--artifacts-destination", "s3://b/p", "--served", "iris/3", "--dry-run"]);
+  expect(retentionCommand({ config, artifactStore: { destinationUri: "s3://b/p" } }).args).toEqual([
+    "retention",
+    "run",
+    "--keep",
+    "2",
+    "--artifacts-destination",
+    "s3://b/p",
+    "--served",
+    "iris/3",
+    "--dry-run",
+  ]);
 });
 
 describe("bad props name the field", () => {
   const base: ModelRetentionProps = {
-    namespace: "mlflow", name: "mlflow-model-retention", schedule: "15 4 * * *",
+    namespace: "mlflow",
+    name: "mlflow-model-retention",
+    schedule: "15 4 * * *",
     command: { image: "img:1", command: ["mlflow-platform"], args: [], env: [] },
-    podLabels: { "app.kubernetes.io/component": "model-retention" }, bucketArn: "arn:aws:s3:::b", artifactPrefix: "mlartifacts",
-    clusterName: "c", accountId: "111111111111", region: "eu-west-1", roleName: "r",
+    podLabels: { "app.kubernetes.io/component": "model-retention" },
+    bucketArn: "arn:aws:s3:::b",
+    artifactPrefix: "mlartifacts",
+    clusterName: "c",
+    accountId: "111111111111",
+    region: "eu-west-1",
+    roleName: "r",
   };
-  const build = (p: Partial<ModelRetentionProps>) => () => new ModelRetention(new TerraformStack(Testing.app(), "t"), "retention", { ...base, ...p });
+  const build = (p: Partial<ModelRetentionProps>) => () =>
+    new ModelRetention(new TerraformStack(Testing.app(), "t"), "retention", { ...base, ...p });
   test.each([
     [{ podLabels: {} }, /retention: podLabels is \{\}: expected pod labels: it must not be empty/],
     [{ schedule: "daily" }, /retention: schedule is .*: expected a five-field cron schedule/],

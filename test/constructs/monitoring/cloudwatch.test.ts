@@ -22,7 +22,8 @@ const cloudWatch: CloudWatchOptions = {
   roleName: "mlflow-dev-grafana-cloudwatch",
 };
 
-const kpsRelease = (json: TfJson) => Object.entries<any>(resourcesOf(json, "helm_release")).find(([k]) => k.startsWith("monitoring_kube_prometheus_stack_"))![1];
+const kpsRelease = (json: TfJson) =>
+  Object.entries<any>(resourcesOf(json, "helm_release")).find(([k]) => k.startsWith("monitoring_kube_prometheus_stack_"))![1];
 const grafanaValues = (json: TfJson) => JSON.parse(kpsRelease(json).values[0]).grafana;
 const only = (json: TfJson, type: string) => {
   const all = Object.entries<any>(resourcesOf(json, type));
@@ -42,10 +43,17 @@ describe("CloudWatch in Grafana, EKS Pod Identity (default)", () => {
   const [, policy] = only(json, "aws_iam_role_policy");
 
   it("provisions a CloudWatch data source with the SDK's default credentials and the environment's region", () => {
-    expect(g.additionalDataSources).toEqual([{
-      name: "CloudWatch", type: "cloudwatch", uid: "cloudwatch", access: "proxy", isDefault: false, editable: false,
-      jsonData: { authType: "default", defaultRegion: "eu-west-1" },
-    }]);
+    expect(g.additionalDataSources).toEqual([
+      {
+        name: "CloudWatch",
+        type: "cloudwatch",
+        uid: "cloudwatch",
+        access: "proxy",
+        isDefault: false,
+        editable: false,
+        jsonData: { authType: "default", defaultRegion: "eu-west-1" },
+      },
+    ]);
     // No keys anywhere: Grafana may only use the pod's own credentials and assume no other role.
     expect(JSON.stringify(g.additionalDataSources)).not.toMatch(/secureJsonData|accessKey|secretKey|assumeRoleArn/);
     expect(g["grafana.ini"].aws).toEqual({ allowed_auth_providers: "default", assume_role_enabled: false });
@@ -84,11 +92,16 @@ describe("CloudWatch in Grafana, EKS Pod Identity (default)", () => {
 
   it("associates the role with Grafana's service account, and installs Grafana only after the association and the policy", () => {
     const [assocName, assoc] = only(json, "aws_eks_pod_identity_association");
-    expect(assoc).toEqual({ cluster_name: "ml-dev", namespace: "monitoring", service_account: "grafana", role_arn: `\${aws_iam_role.${roleName}.arn}` });
+    expect(assoc).toEqual({
+      cluster_name: "ml-dev",
+      namespace: "monitoring",
+      service_account: "grafana",
+      role_arn: `\${aws_iam_role.${roleName}.arn}`,
+    });
     const [policyName] = only(json, "aws_iam_role_policy");
-    expect(kpsRelease(json).depends_on).toEqual(expect.arrayContaining([
-      `aws_eks_pod_identity_association.${assocName}`, `aws_iam_role_policy.${policyName}`,
-    ]));
+    expect(kpsRelease(json).depends_on).toEqual(
+      expect.arrayContaining([`aws_eks_pod_identity_association.${assocName}`, `aws_iam_role_policy.${policyName}`]),
+    );
     expect(monitoring.grafanaPodIdentityAssociation).toBeDefined();
   });
 
@@ -113,13 +126,25 @@ describe("CloudWatch in Grafana, EKS Pod Identity (default)", () => {
     }
     const rdsMetrics = new Set(targets.filter((t: any) => t.namespace === "AWS/RDS").map((t: any) => t.metricName));
     expect([...rdsMetrics].sort()).toEqual([
-      "CPUUtilization", "DatabaseConnections", "FreeStorageSpace", "FreeableMemory", "ReadIOPS", "ReadLatency", "ReplicaLag", "WriteIOPS", "WriteLatency",
+      "CPUUtilization",
+      "DatabaseConnections",
+      "FreeStorageSpace",
+      "FreeableMemory",
+      "ReadIOPS",
+      "ReadLatency",
+      "ReplicaLag",
+      "WriteIOPS",
+      "WriteLatency",
     ]);
     // Replica lag is a metric of the replica, never of the primary.
-    for (const t of targets.filter((x: any) => x.metricName === "ReplicaLag")) expect(t.dimensions.DBInstanceIdentifier).toBe("mlflow-dev-replica");
+    for (const t of targets.filter((x: any) => x.metricName === "ReplicaLag"))
+      expect(t.dimensions.DBInstanceIdentifier).toBe("mlflow-dev-replica");
     const s3 = targets.filter((t: any) => t.namespace === "AWS/S3").map((t: any) => `${t.metricName}/${t.dimensions.StorageType}`);
     expect(s3.sort()).toEqual([
-      "BucketSizeBytes/GlacierInstantRetrievalStorage", "BucketSizeBytes/StandardIAStorage", "BucketSizeBytes/StandardStorage", "NumberOfObjects/AllStorageTypes",
+      "BucketSizeBytes/GlacierInstantRetrievalStorage",
+      "BucketSizeBytes/StandardIAStorage",
+      "BucketSizeBytes/StandardStorage",
+      "NumberOfObjects/AllStorageTypes",
     ]);
   });
 
@@ -131,7 +156,11 @@ describe("CloudWatch in Grafana, EKS Pod Identity (default)", () => {
 
   it("passes every synth-time policy rule (MLF-IAM-1 included: the role has no S3 permission at all)", () => {
     // MLF-IAM-2 (the permissions boundary) is the stack's: it puts the boundary on every role (test/policies/shipped-stacks.test.ts).
-    expect(allPolicies().filter((p) => p.id !== "MLF-IAM-2").flatMap((p) => p.check(json as any))).toEqual([]);
+    expect(
+      allPolicies()
+        .filter((p) => p.id !== "MLF-IAM-2")
+        .flatMap((p) => p.check(json as any)),
+    ).toEqual([]);
   });
 });
 
@@ -140,7 +169,11 @@ describe("CloudWatch in Grafana, IRSA", () => {
   const [roleName, role] = only(json, "aws_iam_role");
 
   it("annotates Grafana's service account with the role and creates no association", () => {
-    expect(grafanaValues(json).serviceAccount).toEqual({ create: true, name: "grafana", annotations: { "eks.amazonaws.com/role-arn": `\${aws_iam_role.${roleName}.arn}` } });
+    expect(grafanaValues(json).serviceAccount).toEqual({
+      create: true,
+      name: "grafana",
+      annotations: { "eks.amazonaws.com/role-arn": `\${aws_iam_role.${roleName}.arn}` },
+    });
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
   });
 
@@ -178,15 +211,24 @@ describe("CloudWatch and the monitoring mode", () => {
     expect(resourcesOf(json, "aws_eks_pod_identity_association")).toEqual({});
     // The "Model serving" dashboard exists where the environment serves models; no CloudWatch one.
     const serving = Object.keys(envConfig("dev").serving.models).length > 0 ? ["dashboard-mlflow-model-serving"] : [];
-    expect(Object.values<any>(resourcesOf(json, "kubernetes_config_map_v1")).map((m) => m.metadata.name).sort())
-      .toEqual([...serving, "dashboard-mlflow-pods", "dashboard-mlflow-sign-in", "dashboard-mlflow-tracking"]);
+    expect(
+      Object.values<any>(resourcesOf(json, "kubernetes_config_map_v1"))
+        .map((m) => m.metadata.name)
+        .sort(),
+    ).toEqual([...serving, "dashboard-mlflow-pods", "dashboard-mlflow-sign-in", "dashboard-mlflow-tracking"]);
   });
 
   it("install mode takes region, identity mode, cluster and account from the configuration", () => {
     const config = envConfig("dev");
     expect(monitoringProps(config, deps).cloudWatch).toEqual({
-      region: config.aws.region, dbInstanceIdentifier: "mlflow-dev", dbReplicaIdentifier: undefined, bucketName: "mlflow-dev-artifacts-111111111111",
-      identityMode: config.identity.mode, clusterName: config.cluster.name, accountId: config.aws.accountId, oidcProviderArn: config.cluster.oidcProviderArn,
+      region: config.aws.region,
+      dbInstanceIdentifier: "mlflow-dev",
+      dbReplicaIdentifier: undefined,
+      bucketName: "mlflow-dev-artifacts-111111111111",
+      identityMode: config.identity.mode,
+      clusterName: config.cluster.name,
+      accountId: config.aws.accountId,
+      oidcProviderArn: config.cluster.oidcProviderArn,
       roleName: `${config.project}-dev-grafana-cloudwatch`,
     });
   });
@@ -216,13 +258,16 @@ describe("CloudWatch in the environment stacks", () => {
     const json = synthJson(envConfig("dev", { database: { readReplica: true, backupRetentionDays: 7 } }));
     const lag = allTargets(dashboardOf(json, "mlflow-data")!.model).filter((t: any) => t.metricName === "ReplicaLag");
     expect(lag.length).toBe(2);
-    for (const t of lag) expect(t.dimensions.DBInstanceIdentifier).toMatch(/^\$\{aws_db_instance\.backend_store_replica_[A-F0-9]+\.identifier\}$/);
+    for (const t of lag)
+      expect(t.dimensions.DBInstanceIdentifier).toMatch(/^\$\{aws_db_instance\.backend_store_replica_[A-F0-9]+\.identifier\}$/);
   });
 
   it("with IRSA, the Grafana role trusts the cluster's OIDC provider and no Grafana association exists", () => {
     const json = synthJson(envConfig("dev", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: OIDC_ARN } }));
     expect(Object.keys(resourcesOf(json, "aws_eks_pod_identity_association")).filter((k) => k.startsWith("monitoring_"))).toEqual([]);
-    expect(grafanaValues(json).serviceAccount.annotations["eks.amazonaws.com/role-arn"]).toMatch(/^\$\{aws_iam_role\.monitoring_grafana_role_[A-F0-9]+\.arn\}$/);
+    expect(grafanaValues(json).serviceAccount.annotations["eks.amazonaws.com/role-arn"]).toMatch(
+      /^\$\{aws_iam_role\.monitoring_grafana_role_[A-F0-9]+\.arn\}$/,
+    );
   });
 
   it("in existing mode the stack has no Grafana role and no CloudWatch dashboard", () => {
@@ -234,13 +279,37 @@ describe("CloudWatch in the environment stacks", () => {
 
 describe("CloudWatch validation at synth", () => {
   const cases: [string, Partial<MonitoringProps>, RegExp][] = [
-    ["CloudWatch in existing mode", { mode: "existing", cloudWatch }, /cloudWatch is "mlflow-dev": expected no CloudWatch data source in "existing" mode/],
+    [
+      "CloudWatch in existing mode",
+      { mode: "existing", cloudWatch },
+      /cloudWatch is "mlflow-dev": expected no CloudWatch data source in "existing" mode/,
+    ],
     ["a bad region", { cloudWatch: { ...cloudWatch, region: "Ireland" } }, /cloudWatch\.region is "Ireland": expected an AWS region/],
-    ["IRSA without an OIDC provider", { cloudWatch: { ...cloudWatch, identityMode: "irsa" } }, /cloudWatch\.oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN/],
-    ["a role name too long", { cloudWatch: { ...cloudWatch, roleName: "r".repeat(65) } }, /cloudWatch\.roleName is "r{65}": expected 1-64 characters/],
-    ["a bucket name with capitals", { cloudWatch: { ...cloudWatch, bucketName: "Artifacts" } }, /cloudWatch\.bucketName is "Artifacts": expected the artifact bucket's name/],
-    ["a DB identifier with underscores", { cloudWatch: { ...cloudWatch, dbInstanceIdentifier: "mlflow_dev" } }, /cloudWatch\.dbInstanceIdentifier is "mlflow_dev": expected an RDS instance identifier/],
-    ["a short account id", { cloudWatch: { ...cloudWatch, accountId: "1234" } }, /cloudWatch\.accountId is "1234": expected a 12-digit AWS account id/],
+    [
+      "IRSA without an OIDC provider",
+      { cloudWatch: { ...cloudWatch, identityMode: "irsa" } },
+      /cloudWatch\.oidcProviderArn is unset: expected the cluster's IAM OIDC provider ARN/,
+    ],
+    [
+      "a role name too long",
+      { cloudWatch: { ...cloudWatch, roleName: "r".repeat(65) } },
+      /cloudWatch\.roleName is "r{65}": expected 1-64 characters/,
+    ],
+    [
+      "a bucket name with capitals",
+      { cloudWatch: { ...cloudWatch, bucketName: "Artifacts" } },
+      /cloudWatch\.bucketName is "Artifacts": expected the artifact bucket's name/,
+    ],
+    [
+      "a DB identifier with underscores",
+      { cloudWatch: { ...cloudWatch, dbInstanceIdentifier: "mlflow_dev" } },
+      /cloudWatch\.dbInstanceIdentifier is "mlflow_dev": expected an RDS instance identifier/,
+    ],
+    [
+      "a short account id",
+      { cloudWatch: { ...cloudWatch, accountId: "1234" } },
+      /cloudWatch\.accountId is "1234": expected a 12-digit AWS account id/,
+    ],
   ];
   it.each(cases)("refuses %s, naming the field", (_, props, message) => {
     expect(() => synthMonitoring(props)).toThrow(message);

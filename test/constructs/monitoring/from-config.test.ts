@@ -5,7 +5,8 @@ import { authProxy, synthMonitoring, trackingServer } from "../../monitoring/fix
 
 const ALARM_TOPIC = "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms";
 const deps = { trackingServer, authProxy, alarmTopicArn: ALARM_TOPIC };
-const valuesOf = (json: any) => JSON.parse(Object.entries<any>(resourcesOf(json, "helm_release")).find(([k]) => k.includes("kube_prometheus_stack"))![1].values[0]);
+const valuesOf = (json: any) =>
+  JSON.parse(Object.entries<any>(resourcesOf(json, "helm_release")).find(([k]) => k.includes("kube_prometheus_stack"))![1].values[0]);
 
 const oidc = {
   authUrl: "https://login.example.com/realms/ml/protocol/openid-connect/auth",
@@ -21,7 +22,9 @@ describe.each(SHIPPED)("monitoring of the shipped environment %s", (name) => {
 
   it("takes retention, storage and thresholds from the configuration", () => {
     expect(values.prometheus.prometheusSpec.retention).toBe(`${config.monitoring.retentionDays}d`);
-    expect(values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage).toBe(`${config.monitoring.storageGb}Gi`);
+    expect(values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage).toBe(
+      `${config.monitoring.storageGb}Gi`,
+    );
     expect(props.thresholds).toEqual(config.monitoring.thresholds);
   });
 
@@ -57,15 +60,22 @@ describe("monitoring configuration", () => {
   });
 
   it("exposes Grafana with the environment's certificate, issuer, client and allowed domains", () => {
-    const config = envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, adminGroups: ["ml-admins"] } } });
+    const config = envConfig("dev", {
+      monitoring: { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, adminGroups: ["ml-admins"] } },
+    });
     const g = valuesOf(synthMonitoring(monitoringProps(config, deps)).json).grafana;
     expect(g.ingress.hosts).toEqual(["grafana-dev.example.com"]);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/certificate-arn"]).toBe(config.ingress.certificateArn);
     expect(g.ingress.annotations["alb.ingress.kubernetes.io/scheme"]).toBe("internal");
     // The controller creates Grafana's ALB: the provider's default tags never reach it, the annotation does.
-    expect(g.ingress.annotations["alb.ingress.kubernetes.io/tags"]).toBe("cost-center=ml-platform,project=mlflow,environment=dev,managed-by=cdktf");
+    expect(g.ingress.annotations["alb.ingress.kubernetes.io/tags"]).toBe(
+      "cost-center=ml-platform,project=mlflow,environment=dev,managed-by=cdktf",
+    );
     expect(g["grafana.ini"]["auth.generic_oauth"]).toMatchObject({
-      client_id: "mlflow-dev", auth_url: oidc.authUrl, allowed_domains: "example.com", scopes: "openid email profile groups",
+      client_id: "mlflow-dev",
+      auth_url: oidc.authUrl,
+      allowed_domains: "example.com",
+      scopes: "openid email profile groups",
       role_attribute_path: "contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'",
     });
     // A Secrets Manager client secret is copied into grafana-oidc-client; a Kubernetes one is mounted under its own name.
@@ -74,14 +84,16 @@ describe("monitoring configuration", () => {
   });
 
   it("refuses a Grafana hostname without sign-in endpoints, naming the field", () => {
-    expect(() => envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com" } }))
-      .toThrow(/field monitoring\.grafanaOidc = nothing: expected Grafana's sign-in endpoints/);
+    expect(() => envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com" } })).toThrow(
+      /field monitoring\.grafanaOidc = nothing: expected Grafana's sign-in endpoints/,
+    );
     expect(() => envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com" } })).toThrow(ConfigError);
   });
 
   it("refuses non-https sign-in endpoints", () => {
-    expect(() => envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, tokenUrl: "ftp://x" } } }))
-      .toThrow(/monitoring\.grafanaOidc\.tokenUrl/);
+    expect(() =>
+      envConfig("dev", { monitoring: { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, tokenUrl: "ftp://x" } } }),
+    ).toThrow(/monitoring\.grafanaOidc\.tokenUrl/);
   });
 
   it("in existing mode ships only the ServiceMonitors, rules and dashboards into the configured namespace", () => {
@@ -98,16 +110,21 @@ describe("monitoring in the environment stack", () => {
   const objects = JSON.parse(Object.entries<any>(releases).find(([k]) => k.startsWith("monitoring_resources_"))![1].values[0]).resources;
   const services = Object.values(resourcesOf(json, "kubernetes_service_v1"));
 
-  it.each(["mlflow-tracking-server", "mlflow-oauth2-proxy"])("ServiceMonitor %s selects exactly one real Service, on a port that Service has", (name) => {
-    const sm = objects.find((o: any) => o.kind === "ServiceMonitor" && o.metadata.name === name);
-    const wanted: Record<string, string> = sm.spec.selector.matchLabels;
-    const matching = services.filter((svc) =>
-      sm.spec.namespaceSelector.matchNames.includes(svc.metadata.namespace)
-      && Object.entries(wanted).every(([k, v]) => svc.metadata.labels?.[k] === v));
-    expect(matching).toHaveLength(1);
-    const portNames = matching[0].spec.port.map((p: any) => p.name);
-    expect(portNames).toContain(sm.spec.endpoints[0].port);
-  });
+  it.each(["mlflow-tracking-server", "mlflow-oauth2-proxy"])(
+    "ServiceMonitor %s selects exactly one real Service, on a port that Service has",
+    (name) => {
+      const sm = objects.find((o: any) => o.kind === "ServiceMonitor" && o.metadata.name === name);
+      const wanted: Record<string, string> = sm.spec.selector.matchLabels;
+      const matching = services.filter(
+        (svc) =>
+          sm.spec.namespaceSelector.matchNames.includes(svc.metadata.namespace) &&
+          Object.entries(wanted).every(([k, v]) => svc.metadata.labels?.[k] === v),
+      );
+      expect(matching).toHaveLength(1);
+      const portNames = matching[0].spec.port.map((p: any) => p.name);
+      expect(portNames).toContain(sm.spec.endpoints[0].port);
+    },
+  );
 
   it("installs kube-prometheus-stack at the pinned version and subscribes nobody extra to the RDS alarm topic by default", () => {
     const kps = Object.entries<any>(releases).find(([k]) => k.startsWith("monitoring_kube_prometheus_stack_"))![1];

@@ -20,8 +20,11 @@ const byKind = (objects: any[], kind: string, name: string) => objects.find((o) 
 const routing: Partial<MonitoringProps> = {
   slack: { channel: "#mlflow-alerts", webhookSecretName: "alertmanager-slack" },
   email: {
-    to: ["ml-platform@example.com"], from: "alertmanager@example.com", smarthost: "email-smtp.eu-west-1.amazonaws.com:587",
-    authUsername: "AKIAEXAMPLE", authPasswordSecretName: "alertmanager-smtp",
+    to: ["ml-platform@example.com"],
+    from: "alertmanager@example.com",
+    smarthost: "email-smtp.eu-west-1.amazonaws.com:587",
+    authUsername: "AKIAEXAMPLE",
+    authPasswordSecretName: "alertmanager-smtp",
   },
 };
 const grafana: MonitoringProps["grafana"] = {
@@ -77,7 +80,12 @@ describe("Monitoring, install mode", () => {
   it("runs Grafana with admin credentials from a generated Secret and the dashboards sidecar on", () => {
     expect(values.grafana.admin).toEqual({ existingSecret: "grafana-admin", userKey: "admin-user", passwordKey: "admin-password" });
     expect(values.grafana.adminPassword).toBeUndefined();
-    expect(values.grafana.sidecar.dashboards).toMatchObject({ enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" });
+    expect(values.grafana.sidecar.dashboards).toMatchObject({
+      enabled: true,
+      label: "grafana_dashboard",
+      labelValue: "1",
+      searchNamespace: "ALL",
+    });
     const secret = onlyResource(json, "kubernetes_secret_v1");
     expect(secret.metadata).toMatchObject({ name: "grafana-admin", namespace: "monitoring" });
     expect(secret.data["admin-password"]).toMatch(/^\$\{random_password\.monitoring_grafana_admin_password_[A-F0-9]+\.result\}$/);
@@ -100,8 +108,12 @@ describe("Monitoring, install mode", () => {
     expect(receivers.critical.slack_configs[0].api_url).toBeUndefined();
     expect(receivers.critical.slack_configs[0].channel).toBe("#mlflow-alerts");
     expect(receivers.critical.email_configs[0]).toMatchObject({
-      to: "ml-platform@example.com", from: "alertmanager@example.com", smarthost: "email-smtp.eu-west-1.amazonaws.com:587",
-      auth_username: "AKIAEXAMPLE", auth_password_file: "/etc/alertmanager/secrets/alertmanager-smtp/password", require_tls: true,
+      to: "ml-platform@example.com",
+      from: "alertmanager@example.com",
+      smarthost: "email-smtp.eu-west-1.amazonaws.com:587",
+      auth_username: "AKIAEXAMPLE",
+      auth_password_file: "/etc/alertmanager/secrets/alertmanager-smtp/password",
+      require_tls: true,
     });
     expect(receivers.critical.email_configs[0].auth_password).toBeUndefined();
     expect(receivers.warning.slack_configs).toHaveLength(1);
@@ -119,7 +131,11 @@ describe("Monitoring, install mode", () => {
 
   it("passes every synth-time policy (MLF-SEC-1 included), with Slack, SMTP, Grafana SSO and a copied client secret", () => {
     const full = synthMonitoring({
-      ...routing, grafana: { ...grafana, sso: { ...grafana.sso, clientSecret: { secretsManagerArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf" } } },
+      ...routing,
+      grafana: {
+        ...grafana,
+        sso: { ...grafana.sso, clientSecret: { secretsManagerArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf" } },
+      },
     }).json;
     expect(allPolicies().flatMap((p) => p.check(full as any))).toEqual([]);
   });
@@ -144,9 +160,13 @@ describe("Monitoring: ServiceMonitors and rules (local chart)", () => {
   it("installs the custom resources with a local chart after kube-prometheus-stack (its CRDs), never kubernetes_manifest", () => {
     expect(resourcesOf(json, "kubernetes_manifest")).toEqual({});
     expect(resources.chart).toMatch(/^\.\/assets\/monitoring_chart_[A-F0-9]+\/[A-F0-9]+$/);
-    expect(resources.depends_on).toContain(`helm_release.${Object.keys(resourcesOf(json, "helm_release")).find((k) => k.includes("kube_prometheus_stack"))}`);
+    expect(resources.depends_on).toContain(
+      `helm_release.${Object.keys(resourcesOf(json, "helm_release")).find((k) => k.includes("kube_prometheus_stack"))}`,
+    );
     expect(objects.map((o: any) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      "ServiceMonitor/mlflow-tracking-server", "ServiceMonitor/mlflow-oauth2-proxy", "PrometheusRule/mlflow-platform",
+      "ServiceMonitor/mlflow-tracking-server",
+      "ServiceMonitor/mlflow-oauth2-proxy",
+      "PrometheusRule/mlflow-platform",
     ]);
   });
 
@@ -163,7 +183,9 @@ describe("Monitoring: ServiceMonitors and rules (local chart)", () => {
     expect(sm.metadata.namespace).toBe("monitoring");
     expect(sm.spec.namespaceSelector).toEqual({ matchNames: [trackingServer.namespace] });
     expect(sm.spec.selector).toEqual({ matchLabels: trackingServer.serviceLabels });
-    expect(sm.spec.endpoints).toEqual([{ port: trackingServer.portName, path: trackingServer.metricsPath, scheme: "http", interval: "30s", scrapeTimeout: "10s" }]);
+    expect(sm.spec.endpoints).toEqual([
+      { port: trackingServer.portName, path: trackingServer.metricsPath, scheme: "http", interval: "30s", scrapeTimeout: "10s" },
+    ]);
   });
 
   it("selects the proxy's Service by its labels and scrapes its metrics port", () => {
@@ -184,7 +206,11 @@ describe("Monitoring: ServiceMonitors and rules (local chart)", () => {
 
   it("ships each dashboard in a ConfigMap labelled for Grafana's sidecar", () => {
     const maps = Object.values(resourcesOf(json, "kubernetes_config_map_v1"));
-    expect(maps.map((m) => m.metadata.name).sort()).toEqual(["dashboard-mlflow-pods", "dashboard-mlflow-sign-in", "dashboard-mlflow-tracking"]);
+    expect(maps.map((m) => m.metadata.name).sort()).toEqual([
+      "dashboard-mlflow-pods",
+      "dashboard-mlflow-sign-in",
+      "dashboard-mlflow-tracking",
+    ]);
     for (const m of maps) {
       expect(m.metadata.namespace).toBe("monitoring");
       expect(m.metadata.labels.grafana_dashboard).toBe("1");
@@ -249,25 +275,41 @@ describe("Monitoring: Grafana behind sign-on", () => {
     expect(ini.auth).toEqual({ disable_login_form: true, oauth_auto_login: true });
     expect(ini["auth.basic"]).toEqual({ enabled: false });
     expect(ini["auth.generic_oauth"]).toMatchObject({
-      enabled: true, client_id: "mlflow-dev", use_pkce: true,
-      auth_url: grafana.sso.authUrl, token_url: grafana.sso.tokenUrl, api_url: grafana.sso.userInfoUrl,
-      allowed_domains: "example.com", role_attribute_path: "contains(groups[*], 'ml-platform-admins') && 'Admin' || 'Viewer'",
+      enabled: true,
+      client_id: "mlflow-dev",
+      use_pkce: true,
+      auth_url: grafana.sso.authUrl,
+      token_url: grafana.sso.tokenUrl,
+      api_url: grafana.sso.userInfoUrl,
+      allowed_domains: "example.com",
+      role_attribute_path: "contains(groups[*], 'ml-platform-admins') && 'Admin' || 'Viewer'",
     });
     expect(ini["auth.generic_oauth"].client_secret).toBe("$__file{/etc/secrets/oidc-client/client-secret}");
     expect(ini.security).toMatchObject({ cookie_secure: true });
   });
 
   it("reads the OIDC client secret from a mounted Secret (Grafana's $__file expansion), never from values", () => {
-    expect(g.extraSecretMounts).toEqual([{ name: "oidc-client-secret", secretName: "oauth2-proxy-client", mountPath: "/etc/secrets/oidc-client", readOnly: true }]);
+    expect(g.extraSecretMounts).toEqual([
+      { name: "oidc-client-secret", secretName: "oauth2-proxy-client", mountPath: "/etc/secrets/oidc-client", readOnly: true },
+    ]);
     expect(g.envValueFrom).toBeUndefined();
   });
 
   it("copies a Secrets Manager client secret into the monitoring namespace by reference (the value stays in state)", () => {
-    const j = synthMonitoring({ grafana: { ...grafana, sso: { ...grafana.sso, clientSecret: { secretsManagerArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf" } } } }).json;
+    const j = synthMonitoring({
+      grafana: {
+        ...grafana,
+        sso: { ...grafana.sso, clientSecret: { secretsManagerArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf" } },
+      },
+    }).json;
     const secrets = Object.values(resourcesOf(j, "kubernetes_secret_v1"));
     const client = secrets.find((s) => s.metadata.name === "grafana-oidc-client")!;
-    expect(client.data["client-secret"]).toMatch(/^\$\{data\.aws_secretsmanager_secret_version\.monitoring_grafana_oidc_client_secret_source_[A-F0-9]+\.secret_string\}$/);
-    expect(Object.values((j.data as any).aws_secretsmanager_secret_version)[0]).toMatchObject({ secret_id: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf" });
+    expect(client.data["client-secret"]).toMatch(
+      /^\$\{data\.aws_secretsmanager_secret_version\.monitoring_grafana_oidc_client_secret_source_[A-F0-9]+\.secret_string\}$/,
+    );
+    expect(Object.values((j.data as any).aws_secretsmanager_secret_version)[0]).toMatchObject({
+      secret_id: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:oidc-AbCdEf",
+    });
     expect(valuesOf(release(j, "kube_prometheus_stack")).grafana.extraSecretMounts[0]).toMatchObject({ secretName: "grafana-oidc-client" });
   });
 
@@ -275,7 +317,12 @@ describe("Monitoring: Grafana behind sign-on", () => {
     const j = synthMonitoring({ grafana: { ...grafana, kind: "gateway-api", gatewayRef: { namespace: "gateways", name: "public" } } }).json;
     const v = valuesOf(release(j, "kube_prometheus_stack")).grafana;
     expect(v.ingress).toEqual({ enabled: false });
-    expect(v.route.main).toMatchObject({ enabled: true, kind: "HTTPRoute", hostnames: ["grafana-dev.example.com"], parentRefs: [{ name: "public", namespace: "gateways" }] });
+    expect(v.route.main).toMatchObject({
+      enabled: true,
+      kind: "HTTPRoute",
+      hostnames: ["grafana-dev.example.com"],
+      parentRefs: [{ name: "public", namespace: "gateways" }],
+    });
   });
 });
 
@@ -283,7 +330,9 @@ describe("Monitoring: RDS alarms reach the same people", () => {
   it("subscribes the alert e-mail addresses to the alarm topic", () => {
     const { json } = synthMonitoring({ ...routing, alarmTopicArn: "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms" });
     const subs = Object.values(resourcesOf(json, "aws_sns_topic_subscription"));
-    expect(subs).toEqual([{ topic_arn: "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms", protocol: "email", endpoint: "ml-platform@example.com" }]);
+    expect(subs).toEqual([
+      { topic_arn: "arn:aws:sns:eu-west-1:111111111111:mlflow-dev-alarms", protocol: "email", endpoint: "ml-platform@example.com" },
+    ]);
   });
 
   it("subscribes nobody without a topic", () => {
@@ -293,15 +342,47 @@ describe("Monitoring: RDS alarms reach the same people", () => {
 
 describe("Monitoring: validation at synth", () => {
   const cases: [string, Partial<MonitoringProps>, RegExp][] = [
-    ["an empty Service selector", { trackingServer: { ...trackingServer, serviceLabels: {} } }, /trackingServer\.serviceLabels is \{\}: expected at least one label/],
-    ["a proxy without a metrics port", { authProxy: { ...authProxy, metricsPortName: "" } }, /authProxy\.metricsPortName is "": expected the name of the proxy Service's metrics port/],
+    [
+      "an empty Service selector",
+      { trackingServer: { ...trackingServer, serviceLabels: {} } },
+      /trackingServer\.serviceLabels is \{\}: expected at least one label/,
+    ],
+    [
+      "a proxy without a metrics port",
+      { authProxy: { ...authProxy, metricsPortName: "" } },
+      /authProxy\.metricsPortName is "": expected the name of the proxy Service's metrics port/,
+    ],
     ["a chart version range", { chartVersion: "88.x" }, /chartVersion is "88\.x": expected an exact chart version/],
-    ["p99 below p95", { thresholds: { latencyP95Seconds: 3, latencyP99Seconds: 2 } }, /thresholds\.latencyP99Seconds is 2: expected at least latencyP95Seconds \(3\)/],
-    ["an error ratio of 5 (percent, not a ratio)", { thresholds: { errorRatio: 5 } }, /thresholds\.errorRatio is 5: expected a ratio between 0 and 1/],
-    ["Grafana exposed in existing mode", { mode: "existing", grafana }, /grafana is "grafana-dev\.example\.com": expected no Grafana exposure in "existing" mode/],
-    ["Grafana without a certificate", { grafana: { ...grafana, certificateArn: undefined } }, /grafana\.certificateArn is unset: expected the ACM certificate/],
-    ["Grafana open to everyone", { grafana: { ...grafana, sso: { ...grafana.sso, allowedEmailDomains: [] } } }, /grafana\.sso\.allowedGroups is \[\]: expected at least one allowed group or e-mail domain/],
-    ["an SMTP user without a password Secret", { email: { ...routing.email!, authPasswordSecretName: undefined } }, /email\.authPasswordSecretName is unset: expected the Secret holding the SMTP password/],
+    [
+      "p99 below p95",
+      { thresholds: { latencyP95Seconds: 3, latencyP99Seconds: 2 } },
+      /thresholds\.latencyP99Seconds is 2: expected at least latencyP95Seconds \(3\)/,
+    ],
+    [
+      "an error ratio of 5 (percent, not a ratio)",
+      { thresholds: { errorRatio: 5 } },
+      /thresholds\.errorRatio is 5: expected a ratio between 0 and 1/,
+    ],
+    [
+      "Grafana exposed in existing mode",
+      { mode: "existing", grafana },
+      /grafana is "grafana-dev\.example\.com": expected no Grafana exposure in "existing" mode/,
+    ],
+    [
+      "Grafana without a certificate",
+      { grafana: { ...grafana, certificateArn: undefined } },
+      /grafana\.certificateArn is unset: expected the ACM certificate/,
+    ],
+    [
+      "Grafana open to everyone",
+      { grafana: { ...grafana, sso: { ...grafana.sso, allowedEmailDomains: [] } } },
+      /grafana\.sso\.allowedGroups is \[\]: expected at least one allowed group or e-mail domain/,
+    ],
+    [
+      "an SMTP user without a password Secret",
+      { email: { ...routing.email!, authPasswordSecretName: undefined } },
+      /email\.authPasswordSecretName is unset: expected the Secret holding the SMTP password/,
+    ],
     ["a bad namespace", { namespace: "Monitoring" }, /namespace is "Monitoring": expected a DNS label/],
   ];
   it.each(cases)("refuses %s, naming the field", (_, props, message) => {
@@ -310,7 +391,10 @@ describe("Monitoring: validation at synth", () => {
 
   it("warns when no alert channel is configured", () => {
     const { stack } = synthMonitoring();
-    const warnings = stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "@cdktf/warn");
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn");
     expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("neither slack, discord nor email is configured")]);
   });
 });

@@ -13,19 +13,33 @@ function synth(props: NetworkPoliciesProps): TfJson {
   return JSON.parse(Testing.synth(stack)) as TfJson;
 }
 
-const byName = (json: TfJson) => Object.fromEntries(Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
+const byName = (json: TfJson) =>
+  Object.fromEntries(
+    Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]),
+  );
 
 describe("NetworkPolicies", () => {
   const json = synth({
     namespaces: ["mlflow", "serving"],
-    workloads: [{
-      name: "job-egress", namespace: "mlflow", podLabels: { app: "job" },
-      egress: [
-        { why: "db", peers: [{ cidr: "10.0.0.0/16" }], ports: [{ port: 5432 }] },
-        { why: "scrapes", peers: [{ allNamespaces: true }] },
-        { why: "peer", peers: [{ namespace: "monitoring", podLabels: { app: "prometheus" } }, { namespace: "mlflow", podLabels: {} }], ports: [{ port: 53, protocol: "UDP" }] },
-      ],
-    }],
+    workloads: [
+      {
+        name: "job-egress",
+        namespace: "mlflow",
+        podLabels: { app: "job" },
+        egress: [
+          { why: "db", peers: [{ cidr: "10.0.0.0/16" }], ports: [{ port: 5432 }] },
+          { why: "scrapes", peers: [{ allNamespaces: true }] },
+          {
+            why: "peer",
+            peers: [
+              { namespace: "monitoring", podLabels: { app: "prometheus" } },
+              { namespace: "mlflow", podLabels: {} },
+            ],
+            ports: [{ port: 53, protocol: "UDP" }],
+          },
+        ],
+      },
+    ],
   });
   const p = byName(json);
 
@@ -35,10 +49,20 @@ describe("NetworkPolicies", () => {
       expect(p[`${ns}/allow-dns`].spec).toEqual({
         pod_selector: {},
         policy_types: ["Egress"],
-        egress: [{
-          to: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "kube-system" } }, pod_selector: { match_labels: { "k8s-app": "kube-dns" } } }],
-          ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }],
-        }],
+        egress: [
+          {
+            to: [
+              {
+                namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "kube-system" } },
+                pod_selector: { match_labels: { "k8s-app": "kube-dns" } },
+              },
+            ],
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
+        ],
       });
     }
   });
@@ -52,7 +76,10 @@ describe("NetworkPolicies", () => {
         { to: [{ namespace_selector: { match_expressions: [{ key: "kubernetes.io/metadata.name", operator: "Exists" }] } }] },
         {
           to: [
-            { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } }, pod_selector: { match_labels: { app: "prometheus" } } },
+            {
+              namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+              pod_selector: { match_labels: { app: "prometheus" } },
+            },
             { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } } },
           ],
           ports: [{ port: "53", protocol: "UDP" }],
@@ -64,11 +91,38 @@ describe("NetworkPolicies", () => {
   it.each([
     [{ namespaces: [] }, /namespaces is \[\]: expected at least one namespace/],
     [{ namespaces: ["Bad_NS"] }, /namespaces\[0\] is "Bad_NS": expected a Kubernetes namespace name/],
-    [{ namespaces: ["a"], workloads: [{ name: "default-deny", namespace: "a", podLabels: { x: "y" }, egress: [] }] }, /workloads\[0\]\.name is "default-deny"/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" } }] }, /workloads\[0\] is "w": expected ingress or egress rules/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", peers: [{ cidr: "10.0.0.0" }] }] }] }, /egress\[0\]\.peers\[0\] is "10\.0\.0\.0": expected an IPv4 CIDR/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", ports: [{ port: 70000 }] }] }] }, /ports\[0\] is 70000: expected a port from 1 to 65535/],
-    [{ namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }, { name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] }] }, /workloads\[1\]\.name is "w": expected a name not used twice/],
+    [
+      { namespaces: ["a"], workloads: [{ name: "default-deny", namespace: "a", podLabels: { x: "y" }, egress: [] }] },
+      /workloads\[0\]\.name is "default-deny"/,
+    ],
+    [
+      { namespaces: ["a"], workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" } }] },
+      /workloads\[0\] is "w": expected ingress or egress rules/,
+    ],
+    [
+      {
+        namespaces: ["a"],
+        workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", peers: [{ cidr: "10.0.0.0" }] }] }],
+      },
+      /egress\[0\]\.peers\[0\] is "10\.0\.0\.0": expected an IPv4 CIDR/,
+    ],
+    [
+      {
+        namespaces: ["a"],
+        workloads: [{ name: "w", namespace: "a", podLabels: { x: "y" }, egress: [{ why: "x", ports: [{ port: 70000 }] }] }],
+      },
+      /ports\[0\] is 70000: expected a port from 1 to 65535/,
+    ],
+    [
+      {
+        namespaces: ["a"],
+        workloads: [
+          { name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] },
+          { name: "w", namespace: "a", podLabels: { x: "y" }, ingress: [] },
+        ],
+      },
+      /workloads\[1\]\.name is "w": expected a name not used twice/,
+    ],
   ] as [NetworkPoliciesProps, RegExp][])("refuses bad props, naming the field: %#", (props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
@@ -93,7 +147,10 @@ describe("networkPoliciesProps: the mapping from configuration", () => {
   it("credentials from the Pod Identity agent only in pod-identity mode", () => {
     const has = (p: NetworkPoliciesProps) => JSON.stringify(p.workloads).includes("169.254.170.23/32");
     expect(has(props)).toBe(dev.identity.mode === "pod-identity");
-    const irsa = envConfig("dev", { identity: { mode: "irsa" }, cluster: { oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789" } });
+    const irsa = envConfig("dev", {
+      identity: { mode: "irsa" },
+      cluster: { oidcProviderArn: "arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789" },
+    });
     expect(has(networkPoliciesProps(irsa, { namespaces: ["mlflow"] }))).toBe(false);
   });
 

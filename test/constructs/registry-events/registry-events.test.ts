@@ -4,8 +4,12 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import type { EnvironmentConfig } from "../../../config";
 import {
-  EVENTS_ENV, MLFLOW_WEBHOOK_EVENTS, registryEventsCommand, registryEventsSettings,
-  registryEventsSecretRefs, registryEventsWebhookUrl,
+  EVENTS_ENV,
+  MLFLOW_WEBHOOK_EVENTS,
+  registryEventsCommand,
+  registryEventsSettings,
+  registryEventsSecretRefs,
+  registryEventsWebhookUrl,
 } from "../../../constructs/registry-events/command";
 import { trackingServerCommand, trackingServerWebhookEnv } from "../../../constructs/tracking-server/mlflow-command";
 import { RegistryEvents, type RegistryEventsProps } from "../../../constructs/registry-events";
@@ -35,10 +39,14 @@ describe("registry events configuration", () => {
   });
 
   it("refuses an enabled service without an image or a channel, and an SMTP user without a password", () => {
-    expect(configProblems({ events: { enabled: true } }, "staging").join("\n")).toMatch(/events\.image.*runtime package[\s\S]*events\.enabled.*at least one channel/);
+    expect(configProblems({ events: { enabled: true } }, "staging").join("\n")).toMatch(
+      /events\.image.*runtime package[\s\S]*events\.enabled.*at least one channel/,
+    );
     const email = { smtpHost: "smtp.example.com", username: "u", from: "a@example.com", to: ["b@example.com"] };
     expect(configProblems({ events: { enabled: true, image: "r/i:1", email } }, "staging").join("\n")).toMatch(/events\.email\.password/);
-    expect(configProblems({ events: { slack: { events: ["model_version.exploded"] } } }).join("\n")).toMatch(/events\.slack\.events\.0 = "model_version.exploded": expected an event kind/);
+    expect(configProblems({ events: { slack: { events: ["model_version.exploded"] } } }).join("\n")).toMatch(
+      /events\.slack\.events\.0 = "model_version.exploded": expected an event kind/,
+    );
   });
 });
 
@@ -47,11 +55,22 @@ describe("registry events command", () => {
 
   it("runs mlflow-platform events serve with every secret as a reference", () => {
     expect([...cmd.command, ...cmd.args]).toEqual(["mlflow-platform", "events", "serve"]);
-    const refs = cmd.env.filter((e) => "secretKeyRef" in e).map((e) => e.name).sort();
-    expect(refs).toEqual([EVENTS_ENV.discord, EVENTS_ENV.github, EVENTS_ENV.slack, EVENTS_ENV.smtp, EVENTS_ENV.stateKey, EVENTS_ENV.webhookSecret].sort());
+    const refs = cmd.env
+      .filter((e) => "secretKeyRef" in e)
+      .map((e) => e.name)
+      .sort();
+    expect(refs).toEqual(
+      [EVENTS_ENV.discord, EVENTS_ENV.github, EVENTS_ENV.slack, EVENTS_ENV.smtp, EVENTS_ENV.stateKey, EVENTS_ENV.webhookSecret].sort(),
+    );
     // The state key is the service's own: generated, and not the signing secret (which MLflow holds too).
-    expect(cmd.env.find((e) => e.name === EVENTS_ENV.stateKey)).toEqual({ name: EVENTS_ENV.stateKey, secretKeyRef: { name: "mlflow-registry-events-webhook", key: "state-key" } });
-    expect(cmd.env.find((e) => e.name === EVENTS_ENV.webhookSecret)).toEqual({ name: EVENTS_ENV.webhookSecret, secretKeyRef: { name: "mlflow-registry-events-webhook", key: "signing-secret" } });
+    expect(cmd.env.find((e) => e.name === EVENTS_ENV.stateKey)).toEqual({
+      name: EVENTS_ENV.stateKey,
+      secretKeyRef: { name: "mlflow-registry-events-webhook", key: "state-key" },
+    });
+    expect(cmd.env.find((e) => e.name === EVENTS_ENV.webhookSecret)).toEqual({
+      name: EVENTS_ENV.webhookSecret,
+      secretKeyRef: { name: "mlflow-registry-events-webhook", key: "signing-secret" },
+    });
   });
 
   it("declares the webhook at the service's in-cluster address for every registry event MLflow fires", () => {
@@ -59,23 +78,48 @@ describe("registry events command", () => {
     expect(s.webhook.url).toBe("http://mlflow-registry-events.mlflow.svc.cluster.local:8080/webhooks/mlflow");
     expect(s.webhook.events).toEqual([...MLFLOW_WEBHOOK_EVENTS]);
     expect(s.trackingUri).toBe("http://mlflow-tracking.mlflow.svc.cluster.local:5000");
-    expect(s.channels.github).toEqual({ events: ["model_version.created", "model_version_tag.set", "model_version_alias.created", "model_version_alias.deleted"], repository: "example-org/model-release", apiUrl: "https://api.github.com" });
+    expect(s.channels.github).toEqual({
+      events: ["model_version.created", "model_version_tag.set", "model_version_alias.created", "model_version_alias.deleted"],
+      repository: "example-org/model-release",
+      apiUrl: "https://api.github.com",
+    });
     expect(s.channels.email).toMatchObject({ smtpPort: 587, startTls: true, username: "mlflow-dev-smtp" });
   });
 
   it("gives the tracking server the webhook variables only when events are on", () => {
-    const names = (c: EnvironmentConfig) => trackingServerCommand(mlflowCommandInputs(trackingServerProps(c, {
-      backendStore: { host: "db", port: 5432, database: "mlflow", credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" } },
-      artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k" },
-      identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
-      authProxyPodLabels: authProxyPodLabels(c.project),
-    }))).env.map((e) => e.name);
+    const names = (c: EnvironmentConfig) =>
+      trackingServerCommand(
+        mlflowCommandInputs(
+          trackingServerProps(c, {
+            backendStore: {
+              host: "db",
+              port: 5432,
+              database: "mlflow",
+              credentials: { secretName: "s", usernameKey: "u", passwordKey: "p" },
+            },
+            artifactStore: {
+              bucketName: "b",
+              bucketArn: "arn:aws:s3:::b",
+              destinationUri: "s3://b/p",
+              kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/k",
+            },
+            identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/r", serviceAccountAnnotations: {} },
+            authProxyPodLabels: authProxyPodLabels(c.project),
+          }),
+        ),
+      ).env.map((e) => e.name);
     expect(names(dev)).toEqual(expect.arrayContaining(trackingServerWebhookEnv(registryEventsSecretRefs(dev)).map((e) => e.name)));
     expect(names(envConfig("prod")).filter((n) => n.startsWith("MLFLOW_WEBHOOK"))).toEqual([]);
   });
 
   it("copies Secrets Manager channel secrets into the managed Secret", () => {
-    const c = envConfig("dev", { events: { slack: { webhookUrl: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:slack-AbCdEf" } } } });
+    const c = envConfig("dev", {
+      events: {
+        slack: {
+          webhookUrl: { source: "secrets-manager", secretArn: "arn:aws:secretsmanager:eu-west-1:111111111111:secret:slack-AbCdEf" },
+        },
+      },
+    });
     expect(registryEventsSecretRefs(c).channels.slack).toEqual({ name: "mlflow-registry-events-channels", key: "slack" });
     const json = synth(c);
     const secrets = Object.values(resourcesOf(json, "kubernetes_secret_v1"));
@@ -96,7 +140,11 @@ describe("RegistryEvents construct (dev)", () => {
     expect(pod.automount_service_account_token).toBe(false);
     expect(onlyResource(json, "kubernetes_service_account_v1").automount_service_account_token).toBe(false);
     expect(pod.security_context).toMatchObject({ run_as_non_root: true, seccomp_profile: { type: "RuntimeDefault" } });
-    expect(pod.container[0].security_context).toMatchObject({ read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ["ALL"] } });
+    expect(pod.container[0].security_context).toMatchObject({
+      read_only_root_filesystem: true,
+      allow_privilege_escalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(pod.container[0].readiness_probe.http_get.path).toBe("/readyz");
     expect(pod.container[0].liveness_probe.http_get.path).toBe("/healthz");
   });
@@ -114,8 +162,24 @@ describe("RegistryEvents construct (dev)", () => {
   it("admits only the tracking server (webhooks) and Prometheus; lets out only DNS, the tracking server and the channel ports", () => {
     expect(np.spec.policy_types).toEqual(["Ingress", "Egress"]);
     expect(np.spec.ingress).toEqual([
-      { from: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } }, pod_selector: { match_labels: trackingServer.podLabels } }], ports: [{ port: "8080", protocol: "TCP" }] },
-      { from: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } }, pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } } }], ports: [{ port: "8080", protocol: "TCP" }] },
+      {
+        from: [
+          {
+            namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "mlflow" } },
+            pod_selector: { match_labels: trackingServer.podLabels },
+          },
+        ],
+        ports: [{ port: "8080", protocol: "TCP" }],
+      },
+      {
+        from: [
+          {
+            namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+            pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+          },
+        ],
+        ports: [{ port: "8080", protocol: "TCP" }],
+      },
     ]);
     const egressPorts = np.spec.egress.map((r: any) => r.ports.map((p: any) => `${p.port}/${p.protocol}`).join(","));
     expect(egressPorts).toEqual(["53/UDP,53/TCP", "5000/TCP", "443/TCP,587/TCP"]);
@@ -126,7 +190,9 @@ describe("RegistryEvents construct (dev)", () => {
     const cmd = registryEventsCommand(dev);
     const literal = { ...cmd, env: [...cmd.env, { name: EVENTS_ENV.slack, value: "https://hooks.slack.com/services/x" }] };
     expect(() => synth(dev, { command: literal })).toThrow(/command\.env.*Secret reference/);
-    expect(() => synth(dev, { podLabels: { "app.kubernetes.io/name": "mlflow" } })).toThrow(/podLabels.*do not also select the tracking server/);
+    expect(() => synth(dev, { podLabels: { "app.kubernetes.io/name": "mlflow" } })).toThrow(
+      /podLabels.*do not also select the tracking server/,
+    );
   });
 });
 
@@ -138,7 +204,10 @@ describe("the dev stack", () => {
     expect(events).toBeDefined();
     const tracking = Object.values(deployments).find((d) => d.metadata.name === "mlflow-tracking")!;
     expect(JSON.stringify(tracking.depends_on)).toContain("registry_events_generated_secret");
-    expect(tracking.spec.template.spec.container[0].env).toContainEqual({ name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY", value_from: { secret_key_ref: { name: "mlflow-registry-events-webhook", key: "encryption-key" } } });
+    expect(tracking.spec.template.spec.container[0].env).toContainEqual({
+      name: "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY",
+      value_from: { secret_key_ref: { name: "mlflow-registry-events-webhook", key: "encryption-key" } },
+    });
   });
 
   it("lets webhooks post to the events service only, and keeps the state key from the tracking server", () => {
@@ -152,7 +221,9 @@ describe("the dev stack", () => {
   it("with the service off (staging), no webhook destination is allowed at all", () => {
     const staging = envConfig("staging");
     expect(staging.events.enabled).toBe(false);
-    const tracking = Object.values(resourcesOf(synthJson(staging), "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
+    const tracking = Object.values(resourcesOf(synthJson(staging), "kubernetes_deployment_v1")).find(
+      (d) => d.metadata.name === "mlflow-tracking",
+    )!;
     expect((tracking.spec.template.spec.container[0].env as any[]).map((e) => e.name)).not.toContain("MLFLOW_PLATFORM_WEBHOOK_URLS");
   });
 });

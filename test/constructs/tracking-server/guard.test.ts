@@ -5,7 +5,13 @@ import { trackingServerCommand } from "../../../constructs/tracking-server/mlflo
 import { mlflowCommandInputs } from "../../../constructs/tracking-server";
 import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import {
-  TRACKING_GUARD_APP_NAME, TRACKING_GUARD_DIR, TRACKING_GUARD_ENV, TRACKING_GUARD_MODULE, trackingGuardEnv, trackingGuardFiles, trackingGuardVolume,
+  TRACKING_GUARD_APP_NAME,
+  TRACKING_GUARD_DIR,
+  TRACKING_GUARD_ENV,
+  TRACKING_GUARD_MODULE,
+  trackingGuardEnv,
+  trackingGuardFiles,
+  trackingGuardVolume,
 } from "../../../constructs/tracking-server/guard-command";
 import { TrackingGuard } from "../../../constructs/tracking-server/guard";
 import type { EnvironmentConfig } from "../../../config";
@@ -14,14 +20,23 @@ import { toolGuardDir, venvPythonRun } from "../../helpers/mlflow-tool";
 
 const dev = envConfig("dev");
 /** The command inputs of an environment, through the one mapping the stack uses (tracking-server/from-config.ts). */
-const inputsOf = (config: EnvironmentConfig) => mlflowCommandInputs(trackingServerProps(config, {
-  backendStore: { host: "db.example.internal", port: 5432, database: "mlflow", credentials: { secretName: "db", usernameKey: "username", passwordKey: "password" } },
-  artifactStore: { destinationUri: "s3://bucket/mlartifacts", bucketName: "bucket", bucketArn: "arn:aws:s3:::bucket", kmsKeyArn: "k" },
-  identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/x", serviceAccountAnnotations: {} },
-  authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
-}));
+const inputsOf = (config: EnvironmentConfig) =>
+  mlflowCommandInputs(
+    trackingServerProps(config, {
+      backendStore: {
+        host: "db.example.internal",
+        port: 5432,
+        database: "mlflow",
+        credentials: { secretName: "db", usernameKey: "username", passwordKey: "password" },
+      },
+      artifactStore: { destinationUri: "s3://bucket/mlartifacts", bucketName: "bucket", bucketArn: "arn:aws:s3:::bucket", kmsKeyArn: "k" },
+      identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/x", serviceAccountAnnotations: {} },
+      authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
+    }),
+  );
 const inputs = inputsOf(dev);
-const env = (cmd: { env: readonly { name: string }[] }, name: string) => (cmd.env.find((e) => e.name === name) as { value?: string } | undefined)?.value;
+const env = (cmd: { env: readonly { name: string }[] }, name: string) =>
+  (cmd.env.find((e) => e.name === name) as { value?: string } | undefined)?.value;
 
 describe("the tracking server runs MLflow's app inside the guard", () => {
   const cmd = trackingServerCommand(inputs);
@@ -30,7 +45,16 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     const i = cmd.args.indexOf("--app-name");
     expect(cmd.args[i + 1]).toBe(TRACKING_GUARD_APP_NAME);
     expect(env(cmd, "PYTHONPATH")?.split(":")).toContain(TRACKING_GUARD_DIR);
-    expect(cmd.files?.map((f) => f.path).filter((p) => p.startsWith(`${TRACKING_GUARD_DIR}/`)).sort()).toEqual(trackingGuardFiles().map((f) => `${TRACKING_GUARD_DIR}/${f.path}`).sort());
+    expect(
+      cmd.files
+        ?.map((f) => f.path)
+        .filter((p) => p.startsWith(`${TRACKING_GUARD_DIR}/`))
+        .sort(),
+    ).toEqual(
+      trackingGuardFiles()
+        .map((f) => `${TRACKING_GUARD_DIR}/${f.path}`)
+        .sort(),
+    );
   });
 
   it("checks identity on the public hostname with the configured domains; the Service's names are in-cluster", () => {
@@ -42,9 +66,22 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
 
   it("opens the domain list only by the named choice, and never for an empty list", () => {
     const any = envConfig("dev", { auth: { allowedEmailDomains: [], allowedGroups: ["ml"], allowAnyEmailDomain: true } });
-    expect(trackingServerCommand(inputsOf(any)).env).toEqual(expect.arrayContaining([{ name: TRACKING_GUARD_ENV.anyEmailDomain, value: "true" }, { name: TRACKING_GUARD_ENV.emailDomains, value: "" }]));
-    const handMade = { configMapName: "g", publicHosts: [dev.hostname], internalHosts: [], allowedEmailDomains: [], allowAnyEmailDomain: false };
-    expect(() => trackingGuardEnv(handMade)).toThrow(/allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/);
+    expect(trackingServerCommand(inputsOf(any)).env).toEqual(
+      expect.arrayContaining([
+        { name: TRACKING_GUARD_ENV.anyEmailDomain, value: "true" },
+        { name: TRACKING_GUARD_ENV.emailDomains, value: "" },
+      ]),
+    );
+    const handMade = {
+      configMapName: "g",
+      publicHosts: [dev.hostname],
+      internalHosts: [],
+      allowedEmailDomains: [],
+      allowAnyEmailDomain: false,
+    };
+    expect(() => trackingGuardEnv(handMade)).toThrow(
+      /allowedEmailDomains is \[\]: expected at least one domain, or allowAnyEmailDomain: true/,
+    );
   });
 
   it("names the allowed webhook destinations only when there are some, and refuses anything but an absolute URL", () => {
@@ -62,7 +99,11 @@ describe("the tracking server runs MLflow's app inside the guard", () => {
     new KubernetesProvider(stack, "kubernetes", {});
     new TrackingGuard(stack, "guard", { name: "mlflow-tracking-guard", namespace: "mlflow" });
     const cm = onlyResource(JSON.parse(Testing.synth(stack)) as TfJson, "kubernetes_config_map_v1");
-    expect(Object.keys(cm.data).sort()).toEqual(trackingGuardFiles().map((f) => f.key).sort());
+    expect(Object.keys(cm.data).sort()).toEqual(
+      trackingGuardFiles()
+        .map((f) => f.key)
+        .sort(),
+    );
     expect(cm.data.module).toContain("class PlatformGuard");
     const { volume, mount } = trackingGuardVolume("mlflow-tracking-guard");
     expect(volume.configMap.items.map((i) => i.key).sort()).toEqual(Object.keys(cm.data).sort());

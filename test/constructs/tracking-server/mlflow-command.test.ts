@@ -3,8 +3,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-  allowedHosts, backendStoreEnv, cidrHostPattern, dbUpgradeCommand, gcCommand, mlflowImage, MLFLOW_ENV, PROMETHEUS_DIR,
-  trackingServerCommand, type MlflowCommandInputs,
+  allowedHosts,
+  backendStoreEnv,
+  cidrHostPattern,
+  dbUpgradeCommand,
+  gcCommand,
+  mlflowImage,
+  MLFLOW_ENV,
+  PROMETHEUS_DIR,
+  trackingServerCommand,
+  type MlflowCommandInputs,
 } from "../../../constructs/tracking-server/mlflow-command";
 import { mlflowCommandInputs } from "../../../constructs/tracking-server";
 import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
@@ -33,10 +41,14 @@ const artifactStore = { destinationUri: "s3://mlflow-dev-artifacts-111111111111/
 const identity = { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/x", serviceAccountAnnotations: {} };
 /** The command inputs of an environment, through the one mapping the stack uses (tracking-server/from-config.ts). */
 const inputs = (over: { config?: EnvironmentConfig; backendStore?: BackendStoreContract } = {}): MlflowCommandInputs =>
-  mlflowCommandInputs(trackingServerProps(over.config ?? envConfig("dev"), {
-    backendStore: over.backendStore ?? backendStore, artifactStore: { ...artifactStore, bucketName: "b", bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" },
-    identity, authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
-  }));
+  mlflowCommandInputs(
+    trackingServerProps(over.config ?? envConfig("dev"), {
+      backendStore: over.backendStore ?? backendStore,
+      artifactStore: { ...artifactStore, bucketName: "b", bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" },
+      identity,
+      authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
+    }),
+  );
 const allowedHostsOf = (config: EnvironmentConfig) => inputs({ config }).allowedHosts;
 
 /** What Kubernetes would inject for each reference. */
@@ -47,7 +59,8 @@ const resolve = (e: EnvVar): string => {
   }
   // Other Secrets (the registry events service's webhook keys, where it is on): a stand-in value in the
   // shape the stack generates (32 random bytes, URL-safe base64: what MLflow's Fernet key must be).
-  if ("secretKeyRef" in e && e.secretKeyRef.name !== "mlflow-db") return Buffer.alloc(32, e.secretKeyRef.key.length).toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+  if ("secretKeyRef" in e && e.secretKeyRef.name !== "mlflow-db")
+    return Buffer.alloc(32, e.secretKeyRef.key.length).toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
   throw new Error(`unexpected reference ${JSON.stringify(e)}`);
 };
 
@@ -77,7 +90,10 @@ describe("backend store environment", () => {
     expect(backendStoreEnv(backendStore)).toEqual([
       { name: "MLFLOW_DB_USER", secretKeyRef: { name: "mlflow-db", key: "username" } },
       { name: "PGPASSWORD", secretKeyRef: { name: "mlflow-db", key: "password" } },
-      { name: "MLFLOW_BACKEND_STORE_URI", value: `postgresql+psycopg2://$(MLFLOW_DB_USER)@${backendStore.host}:5432/mlflow?sslmode=require` },
+      {
+        name: "MLFLOW_BACKEND_STORE_URI",
+        value: `postgresql+psycopg2://$(MLFLOW_DB_USER)@${backendStore.host}:5432/mlflow?sslmode=require`,
+      },
     ]);
   });
 
@@ -119,18 +135,29 @@ describe("tracking server command", () => {
     const config = envConfig("dev", { mlflow: { extraAllowedHosts: ["mlflow.internal.example.com"] } });
     const hosts = argAfter(trackingServerCommand(inputs({ config })).args, "--allowed-hosts").split(",");
     expect(hosts).toEqual(allowedHostsOf(config));
-    expect(hosts).toEqual(expect.arrayContaining([
-      "mlflow-dev.example.com", "mlflow-dev.example.com:443",
-      "mlflow-tracking", "mlflow-tracking:5000", "mlflow-tracking.mlflow", "mlflow-tracking.mlflow:5000",
-      "mlflow-tracking.mlflow.svc", "mlflow-tracking.mlflow.svc:5000",
-      "mlflow-tracking.mlflow.svc.cluster.local", "mlflow-tracking.mlflow.svc.cluster.local:5000",
-      "mlflow.internal.example.com", "localhost", "10.*",
-    ]));
+    expect(hosts).toEqual(
+      expect.arrayContaining([
+        "mlflow-dev.example.com",
+        "mlflow-dev.example.com:443",
+        "mlflow-tracking",
+        "mlflow-tracking:5000",
+        "mlflow-tracking.mlflow",
+        "mlflow-tracking.mlflow:5000",
+        "mlflow-tracking.mlflow.svc",
+        "mlflow-tracking.mlflow.svc:5000",
+        "mlflow-tracking.mlflow.svc.cluster.local",
+        "mlflow-tracking.mlflow.svc.cluster.local:5000",
+        "mlflow.internal.example.com",
+        "localhost",
+        "10.*",
+      ]),
+    );
     expect(hosts).not.toContain("*");
     expect(new Set(hosts).size).toBe(hosts.length);
     // The pure function needs no environment: a Service address and a hostname.
-    expect(allowedHosts({ serviceName: "s", namespace: "n", port: 8080, publicHostname: "h.example.org" }))
-      .toEqual(expect.arrayContaining(["h.example.org", "h.example.org:443", "s.n.svc:8080", "localhost"]));
+    expect(allowedHosts({ serviceName: "s", namespace: "n", port: 8080, publicHostname: "h.example.org" })).toEqual(
+      expect.arrayContaining(["h.example.org", "h.example.org:443", "s.n.svc:8080", "localhost"]),
+    );
   });
 
   it("allows pod IPs of the VPC's CIDR blocks, also outside the private ranges, but never a block wider than /8", () => {
@@ -155,13 +182,16 @@ describe("tracking server command", () => {
   it("derives uvicorn's keep-alive from the load balancer idle timeout and appends the configured options", () => {
     expect(argAfter(cmd.args, "--uvicorn-opts")).toBe("--timeout-keep-alive 605 --timeout-graceful-shutdown 30");
     const config = envConfig("dev", { ingress: { idleTimeoutSeconds: 120 }, mlflow: { uvicornOpts: "--limit-concurrency 200" } });
-    expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts"))
-      .toBe("--timeout-keep-alive 125 --timeout-graceful-shutdown 30 --limit-concurrency 200");
+    expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts")).toBe(
+      "--timeout-keep-alive 125 --timeout-graceful-shutdown 30 --limit-concurrency 200",
+    );
   });
 
   it("keeps connections open longer than the proxy's 90 s idle connections even with a short load balancer timeout", () => {
     const config = envConfig("dev", { ingress: { idleTimeoutSeconds: 60 } });
-    expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts")).toBe("--timeout-keep-alive 95 --timeout-graceful-shutdown 30");
+    expect(argAfter(trackingServerCommand(inputs({ config })).args, "--uvicorn-opts")).toBe(
+      "--timeout-keep-alive 95 --timeout-graceful-shutdown 30",
+    );
   });
 });
 
@@ -176,16 +206,29 @@ describe("migration and gc commands", () => {
     const config = envConfig("dev", { mlflow: { gc: { olderThanDays: 7 } } });
     const cmd = gcCommand(inputs({ config }));
     expect([...cmd.command, ...cmd.args]).toEqual([
-      "mlflow", "gc", "--older-than", "7d", "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
-      "--artifacts-destination", "s3://mlflow-dev-artifacts-111111111111/mlartifacts",
+      "mlflow",
+      "gc",
+      "--older-than",
+      "7d",
+      "--backend-store-uri",
+      "$(MLFLOW_BACKEND_STORE_URI)",
+      "--artifacts-destination",
+      "s3://mlflow-dev-artifacts-111111111111/mlartifacts",
     ]);
-    expect(envOf(cmd, "MLFLOW_TRACKING_URI")).toEqual({ name: "MLFLOW_TRACKING_URI", value: "http://mlflow-tracking.mlflow.svc.cluster.local:5000" });
+    expect(envOf(cmd, "MLFLOW_TRACKING_URI")).toEqual({
+      name: "MLFLOW_TRACKING_URI",
+      value: "http://mlflow-tracking.mlflow.svc.cluster.local:5000",
+    });
     expect(inputs({ config }).trackingUri).toBe("http://mlflow-tracking.mlflow.svc.cluster.local:5000");
   });
 });
 
 describe("no secret ever reaches a process's argv or a literal", () => {
-  const all = { server: trackingServerCommand(inputs({ backendStore: withReplica })), upgrade: dbUpgradeCommand(inputs()), gc: gcCommand(inputs()) };
+  const all = {
+    server: trackingServerCommand(inputs({ backendStore: withReplica })),
+    upgrade: dbUpgradeCommand(inputs()),
+    gc: gcCommand(inputs()),
+  };
 
   it.each(Object.entries(all))("%s: the password is only a Secret reference, and absent from the rendered argv", (_name, cmd) => {
     const passwordRefs = cmd.env.filter((e) => "secretKeyRef" in e && e.secretKeyRef.key === "password");
@@ -195,7 +238,11 @@ describe("no secret ever reaches a process's argv or a literal", () => {
     const p = renderProcess(cmd, resolve);
     expect(p.argv.join(" ")).not.toContain(DB_PASSWORD);
     expect(p.argv.join(" ")).not.toContain("S3cr3t");
-    expect(Object.entries(p.env).filter(([, v]) => v.includes("S3cr3t")).map(([k]) => k)).toEqual(["PGPASSWORD"]);
+    expect(
+      Object.entries(p.env)
+        .filter(([, v]) => v.includes("S3cr3t"))
+        .map(([k]) => k),
+    ).toEqual(["PGPASSWORD"]);
   });
 });
 
@@ -211,7 +258,15 @@ describe("rendered exactly as Kubernetes runs them, the commands are valid for t
   const server = renderProcess(trackingServerCommand(inputs({ config: withCgnat, backendStore: withReplica })), resolve);
   const upgrade = renderProcess(dbUpgradeCommand(inputs()), resolve);
   const gc = renderProcess(gcCommand(inputs()), resolve);
-  const probes = ["100.64.3.17:5000", "mlflow-dev.example.com", "mlflow-dev.example.com:443", "mlflow-tracking.mlflow.svc.cluster.local:5000", "10.0.3.17:5000", "evil.example.net", "mlflow-dev.example.com.evil.net"];
+  const probes = [
+    "100.64.3.17:5000",
+    "mlflow-dev.example.com",
+    "mlflow-dev.example.com:443",
+    "mlflow-tracking.mlflow.svc.cluster.local:5000",
+    "10.0.3.17:5000",
+    "evil.example.net",
+    "mlflow-dev.example.com.evil.net",
+  ];
   let results: CliResult[];
 
   beforeAll(async () => {
@@ -243,13 +298,24 @@ describe("rendered exactly as Kubernetes runs them, the commands are valid for t
   });
 
   it("mlflow server: the uvicorn command MLflow spawns is accepted by uvicorn with our options", () => {
-    expect(results[0].uvicorn).toMatchObject({ host: "0.0.0.0", port: 5000, workers: 2, timeout_keep_alive: 605, timeout_graceful_shutdown: 30 });
+    expect(results[0].uvicorn).toMatchObject({
+      host: "0.0.0.0",
+      port: 5000,
+      workers: 2,
+      timeout_keep_alive: 605,
+      timeout_graceful_shutdown: 30,
+    });
   });
 
   it("mlflow server: MLflow's own host check accepts the public and in-cluster names and pod IPs, and nothing else", () => {
     expect(results[0].hostCheck).toEqual({
-      "mlflow-dev.example.com": true, "mlflow-dev.example.com:443": true, "mlflow-tracking.mlflow.svc.cluster.local:5000": true,
-      "10.0.3.17:5000": true, "100.64.3.17:5000": true, "evil.example.net": false, "mlflow-dev.example.com.evil.net": false,
+      "mlflow-dev.example.com": true,
+      "mlflow-dev.example.com:443": true,
+      "mlflow-tracking.mlflow.svc.cluster.local:5000": true,
+      "10.0.3.17:5000": true,
+      "100.64.3.17:5000": true,
+      "evil.example.net": false,
+      "mlflow-dev.example.com.evil.net": false,
     });
   });
 
@@ -262,13 +328,20 @@ describe("rendered exactly as Kubernetes runs them, the commands are valid for t
   });
 
   it("mlflow db upgrade: click accepts the argv with the URL as its positional argument", () => {
-    expect(results[1]).toMatchObject({ command: "db upgrade", params: { url: `postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require` } });
+    expect(results[1]).toMatchObject({
+      command: "db upgrade",
+      params: { url: `postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require` },
+    });
   });
 
   it("mlflow gc: click accepts the argv", () => {
     expect(results[2]).toMatchObject({
       command: "gc",
-      params: { older_than: "30d", backend_store_uri: `postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require`, artifacts_destination: artifactStore.destinationUri },
+      params: {
+        older_than: "30d",
+        backend_store_uri: `postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require`,
+        artifacts_destination: artifactStore.destinationUri,
+      },
     });
   });
 
@@ -294,13 +367,17 @@ describe("the rendered migration and gc commands really run", () => {
     const upgrade = renderProcess(dbUpgradeCommand(inputs()), resolve);
     const swap: Record<string, string> = { [MLFLOW_ENV.backendStoreUri]: sqlite, HOME: dir, TMPDIR: dir };
     // The URI reaches `mlflow db upgrade` through $(MLFLOW_BACKEND_STORE_URI) in args: re-render with the swapped value.
-    const local = (cmd: ContainerCommand) => renderProcess({ ...cmd, env: cmd.env.map((e) => (e.name in swap ? { name: e.name, value: swap[e.name] } : e)) }, resolve);
+    const local = (cmd: ContainerCommand) =>
+      renderProcess({ ...cmd, env: cmd.env.map((e) => (e.name in swap ? { name: e.name, value: swap[e.name] } : e)) }, resolve);
     expect(upgrade.argv).toContain(`postgresql+psycopg2://${DB_USER}@${backendStore.host}:5432/mlflow?sslmode=require`);
 
     const up = await runLocally(local(dbUpgradeCommand(inputs())), {}, dir);
     expect(up.output).toContain("Creating initial MLflow database tables");
     expect(up.code).toBe(0);
-    const tables = await venvPythonRun(`import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select version_num from alembic_version").fetchone()[0])`, [path.join(dir, "mlflow.db")]);
+    const tables = await venvPythonRun(
+      `import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select version_num from alembic_version").fetchone()[0])`,
+      [path.join(dir, "mlflow.db")],
+    );
     expect(tables.output.trim()).toMatch(/^[0-9a-f]{12}$/);
 
     const gcLocal = local(gcCommand(inputs()));
@@ -331,7 +408,10 @@ describe("the rendered migration and gc commands really run", () => {
     const port = lines[0].trim();
     // Only the address changes (and sslmode: the fake server speaks no TLS).
     const cmd = dbUpgradeCommand(inputs({ backendStore: { ...backendStore, host: "127.0.0.1", port: Number(port) } }));
-    const p = renderProcess({ ...cmd, env: cmd.env.map((e) => ("value" in e ? { ...e, value: e.value.replace("sslmode=require", "sslmode=prefer") } : e)) }, resolve);
+    const p = renderProcess(
+      { ...cmd, env: cmd.env.map((e) => ("value" in e ? { ...e, value: e.value.replace("sslmode=require", "sslmode=prefer") } : e)) },
+      resolve,
+    );
     expect(p.argv.join(" ")).not.toContain(DB_PASSWORD);
     expect(p.argv[0]).toBe("mlflow");
     // Stopped once the fake server has what it wanted (MLflow would retry the connection for minutes).
@@ -351,6 +431,9 @@ describe("runtime: job execution", () => {
   it("turns MLflow's job execution and its periodic tasks off (an idle pod's PSS halves; periodic tasks would run on every replica)", () => {
     const cmd = trackingServerCommand(inputs());
     expect(envOf(cmd, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")).toEqual({ name: "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", value: "false" });
-    expect(envOf(cmd, "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS")).toEqual({ name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS", value: "false" });
+    expect(envOf(cmd, "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS")).toEqual({
+      name: "MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS",
+      value: "false",
+    });
   });
 });

@@ -34,7 +34,10 @@ const identity: TrackingIdentityContract = {
 };
 
 function props(config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}): TrackingServerProps {
-  return { ...trackingServerProps(config, { artifactStore, backendStore, identity, authProxyPodLabels: authProxyPodLabels(config.project) }), ...over };
+  return {
+    ...trackingServerProps(config, { artifactStore, backendStore, identity, authProxyPodLabels: authProxyPodLabels(config.project) }),
+    ...over,
+  };
 }
 
 function synth(config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}): TfJson {
@@ -45,10 +48,12 @@ function synth(config: EnvironmentConfig, over: Partial<TrackingServerProps> = {
   return JSON.parse(Testing.synth(stack)) as TfJson;
 }
 
-const build = (config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}) => () => {
-  const stack = new TerraformStack(new App(), "test");
-  new TrackingServer(stack, "tracking-server", props(config, over));
-};
+const build =
+  (config: EnvironmentConfig, over: Partial<TrackingServerProps> = {}) =>
+  () => {
+    const stack = new TerraformStack(new App(), "test");
+    new TrackingServer(stack, "tracking-server", props(config, over));
+  };
 
 const podSpec = (r: Record<string, any>) => r.spec.template.spec;
 /** The Terraform address of the only resource of `type`. */
@@ -66,11 +71,21 @@ function commandOf(container: Record<string, any>): ContainerCommand {
     command: container.command,
     args: container.args,
     env: container.env.map((e: any): EnvVar =>
-      e.value_from ? { name: e.name, secretKeyRef: { name: e.value_from.secret_key_ref.name, key: e.value_from.secret_key_ref.key } } : { name: e.name, value: e.value }),
+      e.value_from
+        ? { name: e.name, secretKeyRef: { name: e.value_from.secret_key_ref.name, key: e.value_from.secret_key_ref.key } }
+        : { name: e.name, value: e.value },
+    ),
   };
 }
 
-const RECOMMENDED = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"];
+const RECOMMENDED = [
+  "app.kubernetes.io/name",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/version",
+  "app.kubernetes.io/component",
+  "app.kubernetes.io/part-of",
+  "app.kubernetes.io/managed-by",
+];
 
 describe("TrackingServer in dev", () => {
   const config = envConfig("dev");
@@ -104,7 +119,9 @@ describe("TrackingServer in dev", () => {
     const env = Object.fromEntries(server.env.map((e: any) => [e.name, e]));
     expect(env.MLFLOW_DB_USER).toEqual({ name: "MLFLOW_DB_USER", value_from: { secret_key_ref: { name: "mlflow-db", key: "username" } } });
     expect(env.PGPASSWORD).toEqual({ name: "PGPASSWORD", value_from: { secret_key_ref: { name: "mlflow-db", key: "password" } } });
-    expect(env.MLFLOW_BACKEND_STORE_URI.value).toBe(`postgresql+psycopg2://$(MLFLOW_DB_USER)@${backendStore.host}:5432/mlflow?sslmode=require`);
+    expect(env.MLFLOW_BACKEND_STORE_URI.value).toBe(
+      `postgresql+psycopg2://$(MLFLOW_DB_USER)@${backendStore.host}:5432/mlflow?sslmode=require`,
+    );
     expect(env.MLFLOW_READ_REPLICA_BACKEND_STORE_URI).toBeUndefined();
   });
 
@@ -121,11 +138,21 @@ describe("TrackingServer in dev", () => {
 
   it("runs restricted: non-root, read-only root with writable temp volumes, no escalation, no capabilities, RuntimeDefault seccomp", () => {
     for (const spec of [podSpec(deployment), podSpec(job), cronPodSpec(cron)]) {
-      expect(spec.security_context).toEqual({ run_as_non_root: true, run_as_user: "10001", run_as_group: "10001", fs_group: "10001", seccomp_profile: { type: "RuntimeDefault" } });
+      expect(spec.security_context).toEqual({
+        run_as_non_root: true,
+        run_as_user: "10001",
+        run_as_group: "10001",
+        fs_group: "10001",
+        seccomp_profile: { type: "RuntimeDefault" },
+      });
       const c = spec.container[0];
       expect(c.security_context).toMatchObject({
-        allow_privilege_escalation: false, privileged: false, read_only_root_filesystem: true, run_as_non_root: true,
-        capabilities: { drop: ["ALL"] }, seccomp_profile: { type: "RuntimeDefault" },
+        allow_privilege_escalation: false,
+        privileged: false,
+        read_only_root_filesystem: true,
+        run_as_non_root: true,
+        capabilities: { drop: ["ALL"] },
+        seccomp_profile: { type: "RuntimeDefault" },
       });
       expect(c.volume_mount).toContainEqual({ name: "tmp", mount_path: "/tmp" });
       expect(spec.volume).toContainEqual({ name: "tmp", empty_dir: { size_limit: "4Gi" } });
@@ -136,8 +163,20 @@ describe("TrackingServer in dev", () => {
 
   it("spreads replicas across zones and nodes", () => {
     expect(podSpec(deployment).topology_spread_constraint).toEqual([
-      { max_skew: 1, topology_key: "topology.kubernetes.io/zone", when_unsatisfiable: "ScheduleAnyway", label_selector: [{ match_labels: expect.any(Object) }], match_label_keys: ["pod-template-hash"] },
-      { max_skew: 1, topology_key: "kubernetes.io/hostname", when_unsatisfiable: "ScheduleAnyway", label_selector: [{ match_labels: expect.any(Object) }], match_label_keys: ["pod-template-hash"] },
+      {
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone",
+        when_unsatisfiable: "ScheduleAnyway",
+        label_selector: [{ match_labels: expect.any(Object) }],
+        match_label_keys: ["pod-template-hash"],
+      },
+      {
+        max_skew: 1,
+        topology_key: "kubernetes.io/hostname",
+        when_unsatisfiable: "ScheduleAnyway",
+        label_selector: [{ match_labels: expect.any(Object) }],
+        match_label_keys: ["pod-template-hash"],
+      },
     ]);
     expect(podSpec(deployment).topology_spread_constraint[0].label_selector[0].match_labels).toEqual(deployment.spec.selector.match_labels);
   });
@@ -152,7 +191,11 @@ describe("TrackingServer in dev", () => {
   it("exposes a ClusterIP Service on the named port", () => {
     const svc = onlyResource(json, "kubernetes_service_v1");
     expect(svc.metadata).toMatchObject({ name: "mlflow-tracking", namespace: "mlflow" });
-    expect(svc.spec).toEqual({ type: "ClusterIP", selector: deployment.spec.selector.match_labels, port: [{ name: "http", port: 5000, target_port: "http", protocol: "TCP" }] });
+    expect(svc.spec).toEqual({
+      type: "ClusterIP",
+      selector: deployment.spec.selector.match_labels,
+      port: [{ name: "http", port: 5000, target_port: "http", protocol: "TCP" }],
+    });
   });
 
   it("runs one replica with no PDB, scaling to two with an HPA that owns the replica count", () => {
@@ -160,8 +203,13 @@ describe("TrackingServer in dev", () => {
     expect(resourcesOf(json, "kubernetes_pod_disruption_budget_v1")).toEqual({});
     const hpa = onlyResource(json, "kubernetes_horizontal_pod_autoscaler_v2");
     expect(hpa.spec).toMatchObject({
-      min_replicas: 1, max_replicas: 2,
-      scale_target_ref: { api_version: "apps/v1", kind: "Deployment", name: `\${${ref(json, "kubernetes_deployment_v1")}.metadata[0].name}` },
+      min_replicas: 1,
+      max_replicas: 2,
+      scale_target_ref: {
+        api_version: "apps/v1",
+        kind: "Deployment",
+        name: `\${${ref(json, "kubernetes_deployment_v1")}.metadata[0].name}`,
+      },
       metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", average_utilization: 70 } } }],
     });
     expect(deployment.lifecycle).toEqual({ ignore_changes: ["spec[0].replicas"] });
@@ -200,20 +248,46 @@ describe("TrackingServer in dev", () => {
     const np = onlyResource(json, "kubernetes_network_policy_v1");
     expect(np.spec.pod_selector.match_labels).toEqual(deployment.spec.selector.match_labels);
     expect(np.spec.policy_types).toEqual(["Ingress"]);
-    expect(np.spec.ingress).toEqual([{
-      from: [
-        { pod_selector: { match_labels: { "app.kubernetes.io/name": "oauth2-proxy", "app.kubernetes.io/component": "auth-proxy", "app.kubernetes.io/part-of": "mlflow" } } },
-        // One peer, both selectors (AND): Prometheus's pods, not Grafana or Alertmanager next to them.
-        {
-          namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
-          pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
-        },
-        { pod_selector: { match_labels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "garbage-collection" } } },
-        // dev turns the registry events service on: it reads the registry and declares its webhook.
-        { pod_selector: { match_labels: { "app.kubernetes.io/name": "mlflow-registry-events", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "registry-events" } } },
-      ],
-      ports: [{ port: "5000", protocol: "TCP" }],
-    }]);
+    expect(np.spec.ingress).toEqual([
+      {
+        from: [
+          {
+            pod_selector: {
+              match_labels: {
+                "app.kubernetes.io/name": "oauth2-proxy",
+                "app.kubernetes.io/component": "auth-proxy",
+                "app.kubernetes.io/part-of": "mlflow",
+              },
+            },
+          },
+          // One peer, both selectors (AND): Prometheus's pods, not Grafana or Alertmanager next to them.
+          {
+            namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
+            pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
+          },
+          {
+            pod_selector: {
+              match_labels: {
+                "app.kubernetes.io/name": "mlflow",
+                "app.kubernetes.io/instance": "mlflow-dev",
+                "app.kubernetes.io/component": "garbage-collection",
+              },
+            },
+          },
+          // dev turns the registry events service on: it reads the registry and declares its webhook.
+          {
+            pod_selector: {
+              match_labels: {
+                "app.kubernetes.io/name": "mlflow-registry-events",
+                "app.kubernetes.io/instance": "mlflow-dev",
+                "app.kubernetes.io/component": "registry-events",
+              },
+            },
+          },
+        ],
+        ports: [{ port: "5000", protocol: "TCP" }],
+      },
+    ]);
     // No peer admits a whole namespace.
     for (const peer of np.spec.ingress[0].from) expect(peer.pod_selector?.match_labels).toBeDefined();
     // The gc pods carry the labels the policy admits.
@@ -221,15 +295,35 @@ describe("TrackingServer in dev", () => {
   });
 
   it("labels everything with the recommended Kubernetes labels", () => {
-    const types = ["kubernetes_service_account_v1", "kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_service_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_cron_job_v1", "kubernetes_network_policy_v1"];
+    const types = [
+      "kubernetes_service_account_v1",
+      "kubernetes_job_v1",
+      "kubernetes_deployment_v1",
+      "kubernetes_service_v1",
+      "kubernetes_horizontal_pod_autoscaler_v2",
+      "kubernetes_cron_job_v1",
+      "kubernetes_network_policy_v1",
+    ];
     for (const t of types) {
       const r = onlyResource(json, t);
       expect(Object.keys(r.metadata.labels).sort()).toEqual(expect.arrayContaining(RECOMMENDED));
-      expect(r.metadata.labels).toMatchObject({ "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/version": "3.17.2", "app.kubernetes.io/part-of": "mlflow", "app.kubernetes.io/managed-by": "cdktf" });
+      expect(r.metadata.labels).toMatchObject({
+        "app.kubernetes.io/name": "mlflow",
+        "app.kubernetes.io/instance": "mlflow-dev",
+        "app.kubernetes.io/version": "3.17.2",
+        "app.kubernetes.io/part-of": "mlflow",
+        "app.kubernetes.io/managed-by": "cdktf",
+      });
     }
     expect(podSpec(job).container).toHaveLength(1);
-    for (const [r, component] of [[deployment, "tracking-server"], [job, "db-migration"]] as const) {
-      expect(r.spec.template.metadata.labels).toMatchObject({ "app.kubernetes.io/component": component, "app.kubernetes.io/version": "3.17.2" });
+    for (const [r, component] of [
+      [deployment, "tracking-server"],
+      [job, "db-migration"],
+    ] as const) {
+      expect(r.spec.template.metadata.labels).toMatchObject({
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/version": "3.17.2",
+      });
     }
     expect(deployment.spec.selector.match_labels["app.kubernetes.io/version"]).toBeUndefined(); // selectors are immutable
   });
@@ -244,7 +338,10 @@ describe("per environment", () => {
     expect(hpa.spec).toMatchObject({ min_replicas: config.mlflow.replicas.min, max_replicas: config.mlflow.replicas.max });
     if (config.mlflow.replicas.min >= 2) {
       expect(pdb).toHaveLength(1);
-      expect(pdb[0].spec).toEqual({ max_unavailable: "1", selector: { match_labels: onlyResource(json, "kubernetes_deployment_v1").spec.selector.match_labels } });
+      expect(pdb[0].spec).toEqual({
+        max_unavailable: "1",
+        selector: { match_labels: onlyResource(json, "kubernetes_deployment_v1").spec.selector.match_labels },
+      });
     } else {
       expect(pdb).toHaveLength(0);
     }
@@ -258,7 +355,9 @@ describe("per environment", () => {
     expect(c.resources).toEqual({ requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } });
     expect(c.args[c.args.indexOf("--workers") + 1]).toBe("4");
     expect(onlyResource(json, "kubernetes_deployment_v1").spec.replicas).toBe("3");
-    expect(c.args[c.args.indexOf("--allowed-hosts") + 1].split(",")).toEqual(expect.arrayContaining(["mlflow.example.com", "mlflow.example.com:443"]));
+    expect(c.args[c.args.indexOf("--allowed-hosts") + 1].split(",")).toEqual(
+      expect.arrayContaining(["mlflow.example.com", "mlflow.example.com:443"]),
+    );
   });
 
   it("a fixed replica count (min = max) has no HPA and Terraform owns the replicas", () => {
@@ -271,14 +370,21 @@ describe("per environment", () => {
 
 describe("options", () => {
   it("annotates the ServiceAccount for IRSA", () => {
-    const json = synth(envConfig("dev"), { identity: { ...identity, serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": identity.roleArn } } });
-    expect(onlyResource(json, "kubernetes_service_account_v1").metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": identity.roleArn });
+    const json = synth(envConfig("dev"), {
+      identity: { ...identity, serviceAccountAnnotations: { "eks.amazonaws.com/role-arn": identity.roleArn } },
+    });
+    expect(onlyResource(json, "kubernetes_service_account_v1").metadata.annotations).toEqual({
+      "eks.amazonaws.com/role-arn": identity.roleArn,
+    });
   });
 
   it("passes the read-replica URI when the backend store has a replica", () => {
     const json = synth(envConfig("dev"), { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
     const c = podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0];
-    expect(c.env).toContainEqual({ name: "MLFLOW_READ_REPLICA_BACKEND_STORE_URI", value: "postgresql+psycopg2://$(MLFLOW_DB_USER)@replica.example.internal:5432/mlflow?sslmode=require" });
+    expect(c.env).toContainEqual({
+      name: "MLFLOW_READ_REPLICA_BACKEND_STORE_URI",
+      value: "postgresql+psycopg2://$(MLFLOW_DB_USER)@replica.example.internal:5432/mlflow?sslmode=require",
+    });
     expect(c.args[c.args.indexOf("--read-replica-backend-store-uri") + 1]).toBe("$(MLFLOW_READ_REPLICA_BACKEND_STORE_URI)");
   });
 
@@ -305,7 +411,10 @@ describe("options", () => {
       namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "observability" } },
       pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } },
     });
-    const custom = onlyResource(synth(envConfig("dev"), { prometheusPodLabels: { app: "prometheus", release: "prom" } }), "kubernetes_network_policy_v1");
+    const custom = onlyResource(
+      synth(envConfig("dev"), { prometheusPodLabels: { app: "prometheus", release: "prom" } }),
+      "kubernetes_network_policy_v1",
+    );
     expect(custom.spec.ingress[0].from[1]).toEqual({
       namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } },
       pod_selector: { match_labels: { app: "prometheus", release: "prom" } },
@@ -323,8 +432,14 @@ describe("options", () => {
     new TrackingServer(stack, "tracking-server", props(envConfig("staging"), { dependsOn: [ns] }));
     const json = JSON.parse(Testing.synth(stack)) as TfJson;
     const types = [
-      "kubernetes_service_account_v1", "kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_service_v1",
-      "kubernetes_pod_disruption_budget_v1", "kubernetes_horizontal_pod_autoscaler_v2", "kubernetes_cron_job_v1", "kubernetes_network_policy_v1",
+      "kubernetes_service_account_v1",
+      "kubernetes_job_v1",
+      "kubernetes_deployment_v1",
+      "kubernetes_service_v1",
+      "kubernetes_pod_disruption_budget_v1",
+      "kubernetes_horizontal_pod_autoscaler_v2",
+      "kubernetes_cron_job_v1",
+      "kubernetes_network_policy_v1",
     ];
     for (const t of types) {
       const r = onlyResource(json, t);
@@ -337,8 +452,15 @@ describe("options", () => {
     const stack = new TerraformStack(Testing.app(), "test");
     const ts = new TrackingServer(stack, "ts", props(envConfig("dev")));
     expect(ts.contract).toEqual({
-      namespace: "mlflow", serviceName: "mlflow-tracking", port: 5000, portName: "http",
-      podLabels: { "app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow-dev", "app.kubernetes.io/component": "tracking-server" },
+      namespace: "mlflow",
+      serviceName: "mlflow-tracking",
+      port: 5000,
+      portName: "http",
+      podLabels: {
+        "app.kubernetes.io/name": "mlflow",
+        "app.kubernetes.io/instance": "mlflow-dev",
+        "app.kubernetes.io/component": "tracking-server",
+      },
       serviceLabels: expect.objectContaining({ "app.kubernetes.io/component": "tracking-server", "app.kubernetes.io/version": "3.17.2" }),
       metricsPath: "/metrics",
     });
@@ -350,19 +472,67 @@ describe("bad input fails at synth with the field and the fix", () => {
   const withMlflow = (m: Partial<EnvironmentConfig["mlflow"]>): EnvironmentConfig => ({ ...dev, mlflow: { ...dev.mlflow, ...m } });
   const cases: [string, () => void, RegExp][] = [
     ["workers below one", build(withMlflow({ workers: 0 })), /workers is 0: expected a whole number of at least 1/],
-    ["replicas below one", build(withMlflow({ replicas: { min: 0, max: 2 } })), /replicas\.min is 0: expected a whole number of at least 1/],
-    ["min replicas above max", build(withMlflow({ replicas: { min: 3, max: 2 } })), /replicas\.min is 3: expected at most replicas\.max \(2\)/],
-    ["memory limit below request", build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })), /resources\.limits\.memory is "1Gi": expected at least the memory request \(2Gi\)/],
-    ["image without tag or digest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })), /image is "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/],
-    ["image on latest", build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })), /image is "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/],
-    ["gc retention below one day", build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })), /gc\.olderThanDays is 0: expected a whole number of days of at least 1/],
-    ["empty proxy selector", build(dev, { authProxyPodLabels: {} }), /authProxyPodLabels is \{\}: expected the labels of the authenticating proxy's pods/],
-    ["proxy selector that matches the server", build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }), /authProxyPodLabels is .*: expected labels that select only the proxy/],
-    ["artifact destination that is not S3", build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }), /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/],
+    [
+      "replicas below one",
+      build(withMlflow({ replicas: { min: 0, max: 2 } })),
+      /replicas\.min is 0: expected a whole number of at least 1/,
+    ],
+    [
+      "min replicas above max",
+      build(withMlflow({ replicas: { min: 3, max: 2 } })),
+      /replicas\.min is 3: expected at most replicas\.max \(2\)/,
+    ],
+    [
+      "memory limit below request",
+      build(withMlflow({ resources: { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "1Gi" } } })),
+      /resources\.limits\.memory is "1Gi": expected at least the memory request \(2Gi\)/,
+    ],
+    [
+      "image without tag or digest",
+      build(withMlflow({ image: "ghcr.io/mlflow/mlflow" })),
+      /image is "ghcr\.io\/mlflow\/mlflow": expected an image reference with an exact tag or digest/,
+    ],
+    [
+      "image on latest",
+      build(withMlflow({ image: "ghcr.io/mlflow/mlflow:latest" })),
+      /image is "ghcr\.io\/mlflow\/mlflow:latest": expected an image reference with an exact tag or digest/,
+    ],
+    [
+      "gc retention below one day",
+      build(withMlflow({ gc: { schedule: "30 3 * * *", olderThanDays: 0 } })),
+      /gc\.olderThanDays is 0: expected a whole number of days of at least 1/,
+    ],
+    [
+      "empty proxy selector",
+      build(dev, { authProxyPodLabels: {} }),
+      /authProxyPodLabels is \{\}: expected the labels of the authenticating proxy's pods/,
+    ],
+    [
+      "proxy selector that matches the server",
+      build(dev, { authProxyPodLabels: { "app.kubernetes.io/name": "mlflow" } }),
+      /authProxyPodLabels is .*: expected labels that select only the proxy/,
+    ],
+    [
+      "artifact destination that is not S3",
+      build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }),
+      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/,
+    ],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser is 0: expected a non-zero user id/],
-    ["empty Prometheus selector", build(dev, { prometheusPodLabels: {} }), /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/],
-    ["invalid Prometheus label", build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }), /prometheusPodLabels is .*has an invalid value "prom etheus"/],
-    ["missing Secret key", build(dev, { backendStore: { ...backendStore, credentials: { ...backendStore.credentials, passwordKey: "" } } }), /backendStore\.credentials\.passwordKey is "": expected a non-empty name/],
+    [
+      "empty Prometheus selector",
+      build(dev, { prometheusPodLabels: {} }),
+      /prometheusPodLabels is \{\}: expected the labels of the Prometheus pods.*must not be empty/,
+    ],
+    [
+      "invalid Prometheus label",
+      build(dev, { prometheusPodLabels: { "app.kubernetes.io/name": "prom etheus" } }),
+      /prometheusPodLabels is .*has an invalid value "prom etheus"/,
+    ],
+    [
+      "missing Secret key",
+      build(dev, { backendStore: { ...backendStore, credentials: { ...backendStore.credentials, passwordKey: "" } } }),
+      /backendStore\.credentials\.passwordKey is "": expected a non-empty name/,
+    ],
   ];
   it.each(cases)("%s", (_name, fn, message) => {
     expect(fn).toThrow(message);
@@ -375,9 +545,29 @@ describe("bad input fails at synth with the field and the fix", () => {
 
 describe("no secret literal in any container argument or env value", () => {
   it("the checker finds planted secrets (it can fail)", () => {
-    const planted: TfJson = { resource: { kubernetes_deployment_v1: { x: { spec: { template: { spec: { container: [{
-      args: ["--client-secret=abc", "--db", "postgresql://u:p@h/db"], env: [{ name: "DB_PASSWORD", value: "hunter2" }, { name: "SKIP_JWT_BEARER_TOKENS", value: "true" }],
-    }] } } } } } } };
+    const planted: TfJson = {
+      resource: {
+        kubernetes_deployment_v1: {
+          x: {
+            spec: {
+              template: {
+                spec: {
+                  container: [
+                    {
+                      args: ["--client-secret=abc", "--db", "postgresql://u:p@h/db"],
+                      env: [
+                        { name: "DB_PASSWORD", value: "hunter2" },
+                        { name: "SKIP_JWT_BEARER_TOKENS", value: "true" },
+                      ],
+                    },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+    };
     expect(secretLiterals(planted)).toEqual([
       "kubernetes_deployment_v1.x: env DB_PASSWORD is a literal",
       "kubernetes_deployment_v1.x: argument --client-secret=abc",
@@ -396,30 +586,42 @@ describe("no secret literal in any container argument or env value", () => {
 describe("the Deployment's container, rendered exactly as Kubernetes runs it, is a valid `mlflow server` command line", () => {
   const config = envConfig("prod");
   const json = synth(config, { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
-  const fromJson = (c: Record<string, any>) => renderProcess(commandOf(c), (e) => {
-    if ("secretKeyRef" in e) return e.secretKeyRef.key === "password" ? "pw-not-in-argv" : "mlflow_admin";
-    throw new Error(`unexpected reference ${e.name}`);
-  });
+  const fromJson = (c: Record<string, any>) =>
+    renderProcess(commandOf(c), (e) => {
+      if ("secretKeyRef" in e) return e.secretKeyRef.key === "password" ? "pw-not-in-argv" : "mlflow_admin";
+      throw new Error(`unexpected reference ${e.name}`);
+    });
   const server = fromJson(podSpec(onlyResource(json, "kubernetes_deployment_v1")).container[0]);
   const upgrade = fromJson(podSpec(onlyResource(json, "kubernetes_job_v1")).container[0]);
   const gc = fromJson(cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0]);
 
   it("is parsed by the pinned MLflow's CLI as intended, and so are the Job's and the CronJob's", async () => {
-    const [s, u, g] = await mlflowCliParse([{ process: server, hostProbes: ["mlflow.example.com", "mlflow.example.com:443", "evil.example.com"] }, { process: upgrade }, { process: gc }]);
+    const [s, u, g] = await mlflowCliParse([
+      { process: server, hostProbes: ["mlflow.example.com", "mlflow.example.com:443", "evil.example.com"] },
+      { process: upgrade },
+      { process: gc },
+    ]);
     expect(s.error).toBeUndefined();
     expect(s.mlflowVersion).toBe(config.mlflow.version);
     expect(s.command).toBe("server");
     expect(s.params).toMatchObject({
       backend_store_uri: `postgresql+psycopg2://mlflow_admin@${backendStore.host}:5432/mlflow?sslmode=require`,
       read_replica_backend_store_uri: "postgresql+psycopg2://mlflow_admin@replica.example.internal:5432/mlflow?sslmode=require",
-      serve_artifacts: true, artifacts_destination: artifactStore.destinationUri, host: "0.0.0.0", port: 5000, workers: "4",
+      serve_artifacts: true,
+      artifacts_destination: artifactStore.destinationUri,
+      host: "0.0.0.0",
+      port: 5000,
+      workers: "4",
       expose_prometheus: "/var/run/mlflow/prometheus",
       // MLflow's app inside the platform's guard (constructs/tracking-server/guard-command.ts).
       app_name: "platform-guard",
     });
     expect(s.uvicorn).toMatchObject({ workers: 4, timeout_keep_alive: 605 });
     expect(s.hostCheck).toEqual({ "mlflow.example.com": true, "mlflow.example.com:443": true, "evil.example.com": false });
-    expect(u).toMatchObject({ command: "db upgrade", params: { url: `postgresql+psycopg2://mlflow_admin@${backendStore.host}:5432/mlflow?sslmode=require` } });
+    expect(u).toMatchObject({
+      command: "db upgrade",
+      params: { url: `postgresql+psycopg2://mlflow_admin@${backendStore.host}:5432/mlflow?sslmode=require` },
+    });
     expect(g).toMatchObject({ command: "gc", params: { older_than: "30d", artifacts_destination: artifactStore.destinationUri } });
     for (const p of [server, upgrade, gc]) expect(p.argv.join(" ")).not.toContain("pw-not-in-argv");
   }, 120_000);
@@ -432,29 +634,38 @@ describe("wired into the environment stacks", () => {
     expect(secretLiterals(json)).toEqual([]);
   });
 
-  it.each(SHIPPED)("%s: the tracking server reads the backend store's database and Secret, the identity's ServiceAccount and the artifact store's bucket", (name) => {
-    const config = configured(name);
-    const json = synthJson(config);
-    const deployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
-    expect(deployment).toBeDefined();
-    const c = podSpec(deployment).container[0];
-    const uri = c.env.find((e: any) => e.name === "MLFLOW_BACKEND_STORE_URI").value;
-    expect(uri).toMatch(/^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{aws_db_instance\.[^}]+\.address\}:5432\/mlflow\?sslmode=require$/);
-    expect(c.args[c.args.indexOf("--artifacts-destination") + 1]).toMatch(/^s3:\/\/.+\/mlartifacts$/);
-    const secret = Object.values(resourcesOf(json, "kubernetes_secret_v1")).find((s) => s.metadata.name === c.env.find((e: any) => e.name === "PGPASSWORD").value_from.secret_key_ref.name);
-    expect(secret).toBeDefined();
-    expect(Object.keys(secret!.data)).toEqual(expect.arrayContaining(["username", "password"]));
-    const sa = Object.values(resourcesOf(json, "kubernetes_service_account_v1")).find((s) => s.metadata.name === "mlflow");
-    expect(sa).toBeDefined();
-    if (config.identity.mode === "irsa") {
-      // IRSA: the ServiceAccount names the role whose trust names it.
-      expect(sa!.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role\.tracking_identity_role_[0-9A-F]+\.arn/);
-      return;
-    }
-    const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
-    // The tracking server's association (other constructs, such as Grafana's, have their own).
-    expect(association.filter((a) => a.namespace === "mlflow" && a.service_account === "mlflow").map((a) => [a.namespace, a.service_account])).toEqual([["mlflow", "mlflow"]]);
-  });
+  it.each(SHIPPED)(
+    "%s: the tracking server reads the backend store's database and Secret, the identity's ServiceAccount and the artifact store's bucket",
+    (name) => {
+      const config = configured(name);
+      const json = synthJson(config);
+      const deployment = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d) => d.metadata.name === "mlflow-tracking")!;
+      expect(deployment).toBeDefined();
+      const c = podSpec(deployment).container[0];
+      const uri = c.env.find((e: any) => e.name === "MLFLOW_BACKEND_STORE_URI").value;
+      expect(uri).toMatch(
+        /^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{aws_db_instance\.[^}]+\.address\}:5432\/mlflow\?sslmode=require$/,
+      );
+      expect(c.args[c.args.indexOf("--artifacts-destination") + 1]).toMatch(/^s3:\/\/.+\/mlartifacts$/);
+      const secret = Object.values(resourcesOf(json, "kubernetes_secret_v1")).find(
+        (s) => s.metadata.name === c.env.find((e: any) => e.name === "PGPASSWORD").value_from.secret_key_ref.name,
+      );
+      expect(secret).toBeDefined();
+      expect(Object.keys(secret!.data)).toEqual(expect.arrayContaining(["username", "password"]));
+      const sa = Object.values(resourcesOf(json, "kubernetes_service_account_v1")).find((s) => s.metadata.name === "mlflow");
+      expect(sa).toBeDefined();
+      if (config.identity.mode === "irsa") {
+        // IRSA: the ServiceAccount names the role whose trust names it.
+        expect(sa!.metadata.annotations["eks.amazonaws.com/role-arn"]).toMatch(/aws_iam_role\.tracking_identity_role_[0-9A-F]+\.arn/);
+        return;
+      }
+      const association = Object.values(resourcesOf(json, "aws_eks_pod_identity_association"));
+      // The tracking server's association (other constructs, such as Grafana's, have their own).
+      expect(
+        association.filter((a) => a.namespace === "mlflow" && a.service_account === "mlflow").map((a) => [a.namespace, a.service_account]),
+      ).toEqual([["mlflow", "mlflow"]]);
+    },
+  );
 });
 
 describe("TCP_NODELAY module (keep-alive latency)", () => {
@@ -469,11 +680,20 @@ describe("TCP_NODELAY module (keep-alive latency)", () => {
     const cm = resourcesOf(json, "kubernetes_config_map_v1")[siteKey(json)[0]];
     expect(cm.metadata).toMatchObject({ name: "mlflow-tracking-python-site", namespace: "mlflow" });
     expect(cm.data).toEqual({ [SITECUSTOMIZE_KEY]: TCP_NODELAY_SITECUSTOMIZE });
-    const volume = podSpec(onlyResource(json, "kubernetes_deployment_v1")).volume.find((v: any) => v.config_map?.name === "mlflow-tracking-python-site");
-    expect(volume.config_map).toEqual({ name: "mlflow-tracking-python-site", items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }], default_mode: "0444" });
+    const volume = podSpec(onlyResource(json, "kubernetes_deployment_v1")).volume.find(
+      (v: any) => v.config_map?.name === "mlflow-tracking-python-site",
+    );
+    expect(volume.config_map).toEqual({
+      name: "mlflow-tracking-python-site",
+      items: [{ key: SITECUSTOMIZE_KEY, path: SITECUSTOMIZE_KEY }],
+      default_mode: "0444",
+    });
     expect(server.volume_mount).toContainEqual({ name: volume.name, mount_path: PYTHON_SITE_DIR, read_only: true });
     expect(pythonPath(server)).toContain(PYTHON_SITE_DIR);
-    for (const c of [podSpec(onlyResource(json, "kubernetes_job_v1")).container[0], cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0]]) {
+    for (const c of [
+      podSpec(onlyResource(json, "kubernetes_job_v1")).container[0],
+      cronPodSpec(onlyResource(json, "kubernetes_cron_job_v1")).container[0],
+    ]) {
       expect(c.env.map((e: any) => e.name)).not.toContain("PYTHONPATH");
     }
   });

@@ -14,7 +14,8 @@ import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } f
 import { TOOLS_DIR } from "../../helpers/tools";
 
 const argo = path.join(TOOLS_DIR, "bin", "argo");
-if (!fs.existsSync(argo)) throw new Error(`argo not found at ${argo}: run \`npm run tools\` (scripts/install-tools.sh builds it with scripts/build-argo-cli.sh)`);
+if (!fs.existsSync(argo))
+  throw new Error(`argo not found at ${argo}: run \`npm run tools\` (scripts/install-tools.sh builds it with scripts/build-argo-cli.sh)`);
 
 const resourcesOfPipeline = (json: TfJson): any[] => {
   const key = Object.keys(resourcesOf(json, "helm_release")).find((k) => k.startsWith("training_pipeline"));
@@ -42,7 +43,10 @@ it("the CLI is the pinned Argo Workflows version", () => {
 
 const cases: [string, () => any[]][] = [
   ["the fixture with training enabled", () => resourcesOfPipeline(synthJson(envConfig("dev", TRAINING)))],
-  ...SHIPPED.filter((e) => configured(e).training.enabled).map((e): [string, () => any[]] => [`shipped environment ${e}`, () => resourcesOfPipeline(synthJson(configured(e)))]),
+  ...SHIPPED.filter((e) => configured(e).training.enabled).map((e): [string, () => any[]] => [
+    `shipped environment ${e}`,
+    () => resourcesOfPipeline(synthJson(configured(e))),
+  ]),
 ];
 it.each(cases)("argo lint --offline accepts the WorkflowTemplate and CronWorkflow of %s", (_name, objects) => {
   const r = lint(objects());

@@ -7,14 +7,22 @@ import * as fs from "fs";
 import * as path from "path";
 import { Testing, TerraformStack } from "cdktf";
 import { trainingStepCommands, TOKEN_WRAPPER, TRAINING_GATES_CONFIGMAP } from "../../../constructs/training/command";
-import { authProxySecretRefs, oauth2ProxyCommand, WORKLOAD_IDENTITIES_CONFIGMAP, WORKLOAD_IDENTITIES_FILE } from "../../../constructs/auth-proxy/oauth2-proxy-command";
+import {
+  authProxySecretRefs,
+  oauth2ProxyCommand,
+  WORKLOAD_IDENTITIES_CONFIGMAP,
+  WORKLOAD_IDENTITIES_FILE,
+} from "../../../constructs/auth-proxy/oauth2-proxy-command";
 import { oauth2ProxySettings, trainingSubject } from "../../../constructs/auth-proxy/from-config";
 import type { EnvironmentConfig } from "../../../config";
 
 /** The proxy's command of an environment, through the one mapping the stack uses (auth-proxy/from-config.ts). */
-const proxyCommandOf = (config: EnvironmentConfig) => oauth2ProxyCommand({
-  ...oauth2ProxySettings(config), upstream: { namespace: "mlflow", serviceName: "mlflow", port: 5000 }, secrets: authProxySecretRefs(config.auth.clientSecret),
-});
+const proxyCommandOf = (config: EnvironmentConfig) =>
+  oauth2ProxyCommand({
+    ...oauth2ProxySettings(config),
+    upstream: { namespace: "mlflow", serviceName: "mlflow", port: 5000 },
+    secrets: authProxySecretRefs(config.auth.clientSecret),
+  });
 import { Training } from "../../../constructs/training";
 import { argoArtifactPrefix, pipelineGates, trainingProps } from "../../../constructs/training/from-config";
 import { ARGO_WORKFLOWS_CHART_VERSION } from "../../../config/training";
@@ -28,7 +36,8 @@ const pipelineResources = (json: TfJson): any[] => {
   if (!key) throw new Error("no training pipeline release");
   return JSON.parse((releases(json)[key] as any).values[0]).resources;
 };
-const configMap = (json: TfJson, name: string): any => Object.values(resourcesOf(json, "kubernetes_config_map_v1")).find((c: any) => c.metadata.name === name);
+const configMap = (json: TfJson, name: string): any =>
+  Object.values(resourcesOf(json, "kubernetes_config_map_v1")).find((c: any) => c.metadata.name === name);
 
 describe("training on the fixture (enabled)", () => {
   const config = envConfig("dev", TRAINING);
@@ -61,7 +70,13 @@ describe("training on the fixture (enabled)", () => {
       const want = (config.training.steps as any)[t.name].resources;
       expect(t.container.resources).toEqual({ requests: want.requests, limits: { memory: want.limits.memory } });
       expect(t.activeDeadlineSeconds).toBe(config.training.stepDeadlineSeconds);
-      expect(t.container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+      expect(t.container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
     }
     expect(wt.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
   });
@@ -71,16 +86,26 @@ describe("training on the fixture (enabled)", () => {
     expect(wt.spec.automountServiceAccountToken).toBe(false);
     expect(wt.spec.executor).toEqual({ serviceAccountName: "training-pipeline-executor" });
     const token = wt.spec.volumes.find((v: any) => v.name === "mlflow-token");
-    expect(token.projected.sources).toEqual([{ serviceAccountToken: { audience: "mlflow-pipelines", expirationSeconds: config.training.stepDeadlineSeconds, path: "token" } }]);
+    expect(token.projected.sources).toEqual([
+      { serviceAccountToken: { audience: "mlflow-pipelines", expirationSeconds: config.training.stepDeadlineSeconds, path: "token" } },
+    ]);
     expect(`system:serviceaccount:${config.training.namespace}:${wt.spec.serviceAccountName}`).toBe(trainingSubject(config));
   });
 
   it("the executor may only create and patch workflowtaskresults", () => {
-    const roles = Object.values(resourcesOf(json, "kubernetes_role_v1")).filter((r: any) => r.metadata.namespace === config.training.namespace);
+    const roles = Object.values(resourcesOf(json, "kubernetes_role_v1")).filter(
+      (r: any) => r.metadata.namespace === config.training.namespace,
+    );
     expect(roles).toHaveLength(1);
-    expect((roles[0] as any).rule).toEqual([{ api_groups: ["argoproj.io"], resources: ["workflowtaskresults"], verbs: ["create", "patch"] }]);
-    const bindings = Object.values(resourcesOf(json, "kubernetes_role_binding_v1")).filter((r: any) => r.metadata.namespace === config.training.namespace);
-    expect((bindings[0] as any).subject).toEqual([{ kind: "ServiceAccount", name: "training-pipeline-executor", namespace: config.training.namespace }]);
+    expect((roles[0] as any).rule).toEqual([
+      { api_groups: ["argoproj.io"], resources: ["workflowtaskresults"], verbs: ["create", "patch"] },
+    ]);
+    const bindings = Object.values(resourcesOf(json, "kubernetes_role_binding_v1")).filter(
+      (r: any) => r.metadata.namespace === config.training.namespace,
+    );
+    expect((bindings[0] as any).subject).toEqual([
+      { kind: "ServiceAccount", name: "training-pipeline-executor", namespace: config.training.namespace },
+    ]);
   });
 
   it("the pods' IAM role reaches only Argo's prefix of the artifact bucket", () => {
@@ -89,7 +114,13 @@ describe("training on the fixture (enabled)", () => {
     const prefix = argoArtifactPrefix(config);
     expect(doc.Statement.find((s: any) => s.Sid === "ReadWriteArgoArtifacts").Resource).toMatch(new RegExp(`/${prefix}/\\*$`));
     expect(doc.Statement.find((s: any) => s.Sid === "ListArgoPrefix").Condition).toEqual({ StringLike: { "s3:prefix": [`${prefix}/*`] } });
-    expect(doc.Statement.flatMap((s: any) => [].concat(s.Action)).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
+    expect(doc.Statement.flatMap((s: any) => [].concat(s.Action)).sort()).toEqual([
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:PutObject",
+    ]);
     const repo = configMap(json, "artifact-repositories");
     expect(repo.data.default).toContain(`keyFormat: "${prefix}/{{workflow.name}}/{{pod.name}}"`);
     expect(repo.data.default).toContain("useSDKCreds: true");
@@ -102,13 +133,24 @@ describe("training on the fixture (enabled)", () => {
     expect(argo.repository).toBe("https://argoproj.github.io/argo-helm");
     const values = JSON.parse(argo.values[0]);
     expect(values.server.authModes).toEqual(["sso"]);
-    expect(values.server.sso).toMatchObject({ enabled: true, issuer: config.auth.issuerUrl, redirectUrl: "https://argo.example.com/oauth2/callback" });
+    expect(values.server.sso).toMatchObject({
+      enabled: true,
+      issuer: config.auth.issuerUrl,
+      redirectUrl: "https://argo.example.com/oauth2/callback",
+    });
     expect(values.controller.workflowNamespaces).toEqual([config.training.namespace]);
     expect(values.useStaticCredentials).toBe(false);
   });
 
   it("the CronWorkflow submits the template on the configured schedule, never twice at once", () => {
-    expect(cron).toMatchObject({ kind: "CronWorkflow", spec: { schedules: [config.training.schedule], concurrencyPolicy: "Forbid", workflowSpec: { workflowTemplateRef: { name: wt.metadata.name } } } });
+    expect(cron).toMatchObject({
+      kind: "CronWorkflow",
+      spec: {
+        schedules: [config.training.schedule],
+        concurrencyPolicy: "Forbid",
+        workflowSpec: { workflowTemplateRef: { name: wt.metadata.name } },
+      },
+    });
   });
 
   it("the gates step reads the registry's gates without the manual approval (a person approves at promotion)", () => {
@@ -126,8 +168,12 @@ describe("training on the fixture (enabled)", () => {
     expect(configMap(json, WORKLOAD_IDENTITIES_CONFIGMAP).data.subjects).toBe(`${trainingSubject(config)}\n`);
     const proxy = Object.values(resourcesOf(json, "kubernetes_deployment_v1")).find((d: any) => d.metadata.name === "oauth2-proxy") as any;
     const pod = proxy.spec.template.spec;
-    expect(pod.container[0].volume_mount).toEqual([{ name: "file-0", mount_path: WORKLOAD_IDENTITIES_FILE, sub_path: "file", read_only: true }]);
-    expect(pod.volume).toEqual([{ name: "file-0", config_map: { name: WORKLOAD_IDENTITIES_CONFIGMAP, items: [{ key: "subjects", path: "file" }] } }]);
+    expect(pod.container[0].volume_mount).toEqual([
+      { name: "file-0", mount_path: WORKLOAD_IDENTITIES_FILE, sub_path: "file", read_only: true },
+    ]);
+    expect(pod.volume).toEqual([
+      { name: "file-0", config_map: { name: WORKLOAD_IDENTITIES_CONFIGMAP, items: [{ key: "subjects", path: "file" }] } },
+    ]);
   });
 });
 
@@ -157,10 +203,19 @@ describe("training off", () => {
 
 describe("the construct's own checks", () => {
   const config = envConfig("dev", TRAINING);
-  const props = trainingProps(config, "mlflow-dev", { artifactStore: { bucketName: "b", bucketArn: "arn:aws:s3:::b", destinationUri: "s3://b/p", kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/x" } });
+  const props = trainingProps(config, "mlflow-dev", {
+    artifactStore: {
+      bucketName: "b",
+      bucketArn: "arn:aws:s3:::b",
+      destinationUri: "s3://b/p",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:111111111111:key/x",
+    },
+  });
   const build = (patch: object) => () => new Training(new TerraformStack(Testing.app(), "s"), "training", { ...props, ...patch });
   it("refuses a step without resources, a bad schedule, an unsafe audience", () => {
-    expect(build({ resources: { ...props.resources, tag: undefined } })).toThrow(/training: resources\.tag is unset: expected the step's requests and limits/);
+    expect(build({ resources: { ...props.resources, tag: undefined } })).toThrow(
+      /training: resources\.tag is unset: expected the step's requests and limits/,
+    );
     expect(build({ schedule: "daily" })).toThrow(/training: schedule is .*: expected a five-field cron schedule/);
     expect(build({ tokenAudience: "sts.amazonaws.com" })).toThrow(/training: tokenAudience is .*: expected a dedicated audience/);
   });
@@ -185,8 +240,11 @@ describe("the training environment is pinned to the platform's MLflow", () => {
     const [v] = [...versions];
     const reqs = fs.readFileSync(path.join(ROOT, "examples", "requirements.txt"), "utf8");
     expect(reqs).toMatch(new RegExp(`^mlflow==${v.replace(/\./g, "\\.")}$`, "m"));
-    for (const line of reqs.split("\n").filter((l) => l.trim() && !l.startsWith("#"))) expect(line).toMatch(/^[A-Za-z0-9_.-]+==[0-9][\w.]*$/);
-    expect(fs.readFileSync(path.join(ROOT, "images", "training", "Dockerfile"), "utf8")).toMatch(new RegExp(`^ARG MLFLOW_VERSION=${v.replace(/\./g, "\\.")}$`, "m"));
+    for (const line of reqs.split("\n").filter((l) => l.trim() && !l.startsWith("#")))
+      expect(line).toMatch(/^[A-Za-z0-9_.-]+==[0-9][\w.]*$/);
+    expect(fs.readFileSync(path.join(ROOT, "images", "training", "Dockerfile"), "utf8")).toMatch(
+      new RegExp(`^ARG MLFLOW_VERSION=${v.replace(/\./g, "\\.")}$`, "m"),
+    );
     expect(fs.readFileSync(path.join(ROOT, "examples", "python_env.yaml"), "utf8")).toMatch(/^python: "3\.11\.\d+"$/m);
   });
 });

@@ -67,7 +67,12 @@ export class LocalDeployment {
    */
   readonly sensitiveValues = new Set<string>();
 
-  constructor(readonly json: StackJson, tf: TerraformValues, external: Record<string, string>, readonly mountRoot: string) {
+  constructor(
+    readonly json: StackJson,
+    tf: TerraformValues,
+    external: Record<string, string>,
+    readonly mountRoot: string,
+  ) {
     this.tf = tf;
     this.services = services(json);
     this.external = new Map(Object.entries(external));
@@ -81,7 +86,9 @@ export class LocalDeployment {
     else if (s) throw new Error(`Secret "${name}" (${s.address}) has no key "${key}"`);
     else value = this.external.get(`${name}/${key}`);
     if (value === undefined) {
-      throw new Error(`Secret "${name}" key "${key}" is referenced, but the stack does not create that Secret and the harness has no local value for it`);
+      throw new Error(
+        `Secret "${name}" key "${key}" is referenced, but the stack does not create that Secret and the harness has no local value for it`,
+      );
     }
     this.secretValues.add(value);
     if (!/^(user(name)?|login)$/i.test(key)) this.sensitiveValues.add(value);
@@ -129,15 +136,21 @@ export class LocalDeployment {
    * - `extraEnv`: what the cloud would provide the pod besides its spec (the S3 endpoint and credentials
    *   of the stand-in, in place of Pod Identity); recorded as changes too.
    */
-  render(workload: Workload, container: Container, options: {
-    binaries: Record<string, string>;
-    ports?: Record<string, number>;
-    rules?: AddressRule[];
-    extraEnv?: Record<string, { value: string; why: string }>;
-  }): LocalProcess {
+  render(
+    workload: Workload,
+    container: Container,
+    options: {
+      binaries: Record<string, string>;
+      ports?: Record<string, number>;
+      rules?: AddressRule[];
+      extraEnv?: Record<string, { value: string; why: string }>;
+    },
+  ): LocalProcess {
     const cmd = this.resolved(container.command);
     if (cmd.command.length === 0) {
-      throw new Error(`${workload.address} container ${container.name} sets no command: the image's entrypoint is not in the stack, so the harness cannot know what Kubernetes would run`);
+      throw new Error(
+        `${workload.address} container ${container.name} sets no command: the image's entrypoint is not in the stack, so the harness cannot know what Kubernetes would run`,
+      );
     }
     const rendered = renderProcess(cmd, (e) => this.resolveRef(e, workload));
     const changes: Change[] = [];
@@ -164,10 +177,14 @@ export class LocalDeployment {
       rules.push(textRule(`0.0.0.0:${p}`, `${LOOPBACK}:${q}`, `listen address (port ${name})`));
       rules.push({
         why: `listen port (${name})`,
-        apply: (v, ctx) => ("argv" in ctx && v === String(p) && /^--?([a-z]+-)?(port|p)$/.test(ctx.argv[ctx.index - 1] ?? "") ? String(q) : v),
+        apply: (v, ctx) =>
+          "argv" in ctx && v === String(p) && /^--?([a-z]+-)?(port|p)$/.test(ctx.argv[ctx.index - 1] ?? "") ? String(q) : v,
       });
     }
-    rules.push({ why: "listen address", apply: (v, ctx) => ("argv" in ctx && v === "0.0.0.0" && /^--?(host|h|bind)$/.test(ctx.argv[ctx.index - 1] ?? "") ? LOOPBACK : v) });
+    rules.push({
+      why: "listen address",
+      apply: (v, ctx) => ("argv" in ctx && v === "0.0.0.0" && /^--?(host|h|bind)$/.test(ctx.argv[ctx.index - 1] ?? "") ? LOOPBACK : v),
+    });
     rules.push(...(options.rules ?? []));
 
     // Mounted volumes -> local directories and files.
@@ -180,13 +197,19 @@ export class LocalDeployment {
     for (const f of container.command.files ?? []) {
       const local = path.join(mountDir, f.path);
       fs.mkdirSync(path.dirname(local), { recursive: true });
-      const value = f.secretKeyRef ? this.secretValue(f.secretKeyRef.name, f.secretKeyRef.key)
+      const value = f.secretKeyRef
+        ? this.secretValue(f.secretKeyRef.name, f.secretKeyRef.key)
         : this.tf.string(String(findConfigMap(this.json, f.configMapKeyRef!.name)?.data[f.configMapKeyRef!.key] ?? ""));
       fs.writeFileSync(local, value, { mode: 0o600 });
-      rules.push(pathRule(f.path, local, `file from ${f.secretKeyRef ? `Secret ${f.secretKeyRef.name}` : `ConfigMap ${f.configMapKeyRef!.name}`}`));
+      rules.push(
+        pathRule(f.path, local, `file from ${f.secretKeyRef ? `Secret ${f.secretKeyRef.name}` : `ConfigMap ${f.configMapKeyRef!.name}`}`),
+      );
       // The directory the volume is mounted at (e.g. a PYTHONPATH entry), exactly as written.
       const dir = path.posix.dirname(f.path);
-      rules.push({ why: `directory of the mounted file ${f.path}`, apply: (v) => eachPath(v, (p) => (p === dir ? path.dirname(local) : p)) });
+      rules.push({
+        why: `directory of the mounted file ${f.path}`,
+        apply: (v) => eachPath(v, (p) => (p === dir ? path.dirname(local) : p)),
+      });
     }
     // The directory a Secret or ConfigMap volume is mounted at (e.g. on PYTHONPATH), after its files' own rules.
     for (const dir of container.fileMounts ?? []) rules.push(pathRule(dir, path.join(mountDir, dir), "Secret/ConfigMap volume directory"));
@@ -209,13 +232,20 @@ export class LocalDeployment {
       note(`env ${name}`, env[name] ?? "(unset)", value, why);
       env[name] = value;
     }
-    const unresolved = [...argv.map((a, i) => [`argv[${i}]`, a]), ...Object.entries(env).map(([k, v]) => [`env ${k}`, v])].filter(([, v]) => v.includes("${"));
+    const unresolved = [...argv.map((a, i) => [`argv[${i}]`, a]), ...Object.entries(env).map(([k, v]) => [`env ${k}`, v])].filter(([, v]) =>
+      v.includes("${"),
+    );
     if (unresolved.length > 0) {
-      throw new Error(`${workload.address}: Terraform expressions the harness could not replace with a local value: ${unresolved.map(([w, v]) => `${w} = ${this.mask(v)}`).join("; ")}`);
+      throw new Error(
+        `${workload.address}: Terraform expressions the harness could not replace with a local value: ${unresolved.map(([w, v]) => `${w} = ${this.mask(v)}`).join("; ")}`,
+      );
     }
     return {
       name: `${workload.name}/${container.name}`,
-      synthesized: { argv: rendered.argv.map((a) => this.mask(a)), env: Object.fromEntries(Object.entries(rendered.env).map(([k, v]) => [k, this.mask(v)])) },
+      synthesized: {
+        argv: rendered.argv.map((a) => this.mask(a)),
+        env: Object.fromEntries(Object.entries(rendered.env).map(([k, v]) => [k, this.mask(v)])),
+      },
       argv,
       env,
       changes,
@@ -242,14 +272,16 @@ function pathRule(containerPath: string, local: string, why: string): AddressRul
   const p = containerPath.replace(/\/$/, "");
   return {
     why,
-    apply: (whole) => eachPath(whole, (v) => {
-      if (v === p) return local;
-      if (v.startsWith(`${p}/`)) return local + v.slice(p.length);
-      // --flag=/path forms
-      const eq = v.indexOf("=");
-      if (eq > 0 && (v.slice(eq + 1) === p || v.slice(eq + 1).startsWith(`${p}/`))) return v.slice(0, eq + 1) + local + v.slice(eq + 1 + p.length);
-      return v;
-    }),
+    apply: (whole) =>
+      eachPath(whole, (v) => {
+        if (v === p) return local;
+        if (v.startsWith(`${p}/`)) return local + v.slice(p.length);
+        // --flag=/path forms
+        const eq = v.indexOf("=");
+        if (eq > 0 && (v.slice(eq + 1) === p || v.slice(eq + 1).startsWith(`${p}/`)))
+          return v.slice(0, eq + 1) + local + v.slice(eq + 1 + p.length);
+        return v;
+      }),
   };
 }
 
@@ -278,12 +310,15 @@ export function serviceRule(svc: Service, port: number, localPort: number): Addr
 export function postgresRule(host: string, port: number): AddressRule {
   return {
     why: "database endpoint",
-    apply: (v) => v.replace(/(postgres(?:ql)?(?:\+\w+)?:\/\/(?:[^@/\s]*@)?)([^:/?\s,]+)(:[^/?\s,]+)?/g, (_m, pre: string) => `${pre}${host}:${port}`),
+    apply: (v) =>
+      v.replace(/(postgres(?:ql)?(?:\+\w+)?:\/\/(?:[^@/\s]*@)?)([^:/?\s,]+)(:[^/?\s,]+)?/g, (_m, pre: string) => `${pre}${host}:${port}`),
   };
 }
 
 /** Every PostgreSQL URI in a rendered process, parsed. */
-export function postgresUris(p: RenderedProcess): { user: string; password: string; host: string; port: number; database: string; sslmode: string | null; raw: string }[] {
+export function postgresUris(
+  p: RenderedProcess,
+): { user: string; password: string; host: string; port: number; database: string; sslmode: string | null; raw: string }[] {
   const out = [];
   const seen = new Set<string>();
   for (const s of [...p.argv, ...Object.values(p.env)]) {

@@ -45,7 +45,10 @@ export async function startTcpForwarder(targetPort: number): Promise<Forwarder> 
       sockets.add(s);
       s.setNoDelay(true);
       s.on("close", () => sockets.delete(s));
-      s.on("error", () => { down.destroy(); up.destroy(); });
+      s.on("error", () => {
+        down.destroy();
+        up.destroy();
+      });
     }
     down.pipe(up);
     up.pipe(down);
@@ -60,12 +63,21 @@ export async function startTcpForwarder(targetPort: number): Promise<Forwarder> 
     url: `http://${LOOPBACK}:${port}`,
     // Connections, not requests: an L4 forwarder does not see requests.
     requests: 0,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
   return fwd;
 }
 
-export async function startForwarder(mode: "alb" | "dns", originalAuthority: string, targetPort: number, tls?: TlsKeyPair): Promise<Forwarder> {
+export async function startForwarder(
+  mode: "alb" | "dns",
+  originalAuthority: string,
+  targetPort: number,
+  tls?: TlsKeyPair,
+): Promise<Forwarder> {
   if (tls && mode !== "alb") throw new Error("only the load balancer stand-in terminates TLS");
   if (mode === "dns") return startTcpForwarder(targetPort);
   const handler: http.RequestListener = (req, res) => {
@@ -97,7 +109,11 @@ export async function startForwarder(mode: "alb" | "dns", originalAuthority: str
     port,
     url: `${tls ? "https" : "http"}://${LOOPBACK}:${port}`,
     requests: 0,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   return fwd;
 }

@@ -69,7 +69,10 @@ export function request(
 }
 
 /** JSON request helper: sends `body` as JSON, parses the answer, throws on a non-2xx status. */
-export async function json<T = any>(url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+export async function json<T = any>(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<T> {
   const res = await request(url, {
     method: options.method ?? (options.body === undefined ? "GET" : "POST"),
     headers: { "Content-Type": "application/json", ...options.headers },
@@ -93,7 +96,9 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, proc:
   let last = "";
   while (Date.now() < deadline) {
     if (proc?.exit) {
-      throw new Error(`${what}: ${proc.name} exited (code ${proc.exit.code}, signal ${proc.exit.signal}) before it was ready; log ${proc.logFile}:\n${tail(proc.logFile)}`);
+      throw new Error(
+        `${what}: ${proc.name} exited (code ${proc.exit.code}, signal ${proc.exit.signal}) before it was ready; log ${proc.logFile}:\n${tail(proc.logFile)}`,
+      );
     }
     try {
       if (await probe()) return;
@@ -102,13 +107,20 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, proc:
     }
     await sleep(250);
   }
-  throw new Error(`${what}: not ready after ${timeoutMs / 1000}s${last ? ` (last error: ${last})` : ""}${proc ? `; log ${proc.logFile}:\n${tail(proc.logFile)}` : ""}`);
+  throw new Error(
+    `${what}: not ready after ${timeoutMs / 1000}s${last ? ` (last error: ${last})` : ""}${proc ? `; log ${proc.logFile}:\n${tail(proc.logFile)}` : ""}`,
+  );
 }
 
 /** Waits until an HTTP GET on `url` answers `status` (any status when omitted). */
 export function waitForHttp(url: string, proc: Managed | undefined, timeoutMs: number, status?: number): Promise<void> {
-  return waitFor(`${proc?.name ?? url} at ${url}`, async () => {
-    const res = await request(url, { timeoutMs: 2000, caller: "probe" });
-    return status === undefined || res.status === status;
-  }, proc, timeoutMs);
+  return waitFor(
+    `${proc?.name ?? url} at ${url}`,
+    async () => {
+      const res = await request(url, { timeoutMs: 2000, caller: "probe" });
+      return status === undefined || res.status === status;
+    },
+    proc,
+    timeoutMs,
+  );
 }

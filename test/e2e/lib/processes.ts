@@ -8,8 +8,10 @@ import * as fs from "fs";
 import * as path from "path";
 
 /** This checkout's root (from test/e2e/lib, or dist/test/e2e/lib once compiled). */
-const REPO_ROOT = [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")]
-  .find((d) => fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform"))) ?? path.join(__dirname, "..", "..", "..");
+const REPO_ROOT =
+  [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")].find((d) =>
+    fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform")),
+  ) ?? path.join(__dirname, "..", "..", "..");
 
 /**
  * `env` with this checkout's runtime package on PYTHONPATH, after the entries the command sets itself
@@ -47,7 +49,10 @@ export interface Managed {
 export function tail(file: string, lines = 25): string {
   try {
     const all = fs.readFileSync(file, "utf8").trimEnd().split("\n");
-    return all.slice(-lines).map((l) => `        | ${l}`).join("\n");
+    return all
+      .slice(-lines)
+      .map((l) => `        | ${l}`)
+      .join("\n");
   } catch {
     return "        | (no log)";
   }
@@ -109,14 +114,23 @@ export class Processes {
     fs.closeSync(fd);
     if (child.pid === undefined) throw new Error(`could not start ${name} (${file}): is it installed?`);
     const managed: Managed = { name, pid: child.pid, logFile, child };
-    child.on("exit", (code, signal) => { managed.exit = { code, signal }; });
-    child.on("error", (err) => { managed.exit = { code: -1, signal: null }; fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`); });
+    child.on("exit", (code, signal) => {
+      managed.exit = { code, signal };
+    });
+    child.on("error", (err) => {
+      managed.exit = { code: -1, signal: null };
+      fs.appendFileSync(logFile, `\nspawn error: ${err.message}\n`);
+    });
     this.started.push(managed);
     return managed;
   }
 
   /** Runs `argv` to completion (own process group, logged); returns its exit code and output. */
-  async run(name: string, argv: readonly string[], options: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; output: string }> {
+  async run(
+    name: string,
+    argv: readonly string[],
+    options: StartOptions & { timeoutMs?: number } = {},
+  ): Promise<{ code: number | null; output: string }> {
     const m = this.start(name, argv, options);
     const timeoutMs = options.timeoutMs ?? 300_000;
     const code = await new Promise<number | null>((resolve) => {
@@ -124,7 +138,10 @@ export class Processes {
         fs.appendFileSync(m.logFile, `\nharness: timed out after ${timeoutMs / 1000}s, killing\n`);
         void this.stop(m);
       }, timeoutMs);
-      const done = () => { clearTimeout(timer); resolve(m.exit?.code ?? null); };
+      const done = () => {
+        clearTimeout(timer);
+        resolve(m.exit?.code ?? null);
+      };
       if (m.exit) done();
       else m.child.once("exit", done);
     });
@@ -136,19 +153,31 @@ export class Processes {
   /** Stops one process group: its beforeStop hook, SIGTERM, then SIGKILL after `graceMs`. */
   async stop(m: Managed, graceMs = 5000): Promise<void> {
     if (m.beforeStop) {
-      try { m.beforeStop(); } catch { /* the group is signalled anyway */ }
+      try {
+        m.beforeStop();
+      } catch {
+        /* the group is signalled anyway */
+      }
       m.beforeStop = undefined;
     }
     if (!groupAlive(m.pid)) {
       m.gone = true;
       return;
     }
-    try { process.kill(-m.pid, "SIGTERM"); } catch { /* already gone */ }
+    try {
+      process.kill(-m.pid, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
     // Waiting asynchronously lets Node reap the exited leader (a zombie still counts as in the group).
     const deadline = Date.now() + graceMs;
     while (groupAlive(m.pid) && Date.now() < deadline) await sleep(50);
     if (groupAlive(m.pid)) {
-      try { process.kill(-m.pid, "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(-m.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
       const hard = Date.now() + 2000;
       while (groupAlive(m.pid) && Date.now() < hard) await sleep(50);
     }
@@ -174,9 +203,17 @@ export class Processes {
     for (const m of this.started) {
       if (m.gone) continue;
       if (m.beforeStop) {
-        try { m.beforeStop(); } catch { /* killed below anyway */ }
+        try {
+          m.beforeStop();
+        } catch {
+          /* killed below anyway */
+        }
       }
-      try { process.kill(-m.pid, "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(-m.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
     }
   }
 
@@ -187,13 +224,21 @@ export class Processes {
 }
 
 /** Runs a command synchronously and returns stdout; throws with its output when it fails. */
-export function runSync(argv: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {}): string {
+export function runSync(
+  argv: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {},
+): string {
   let [file, ...args] = argv;
   if (options.asUser) {
     args = ["-u", options.asUser, "--", file, ...args];
     file = "runuser";
   }
-  const r = spawnSync(file, args, { input: options.input, env: withCheckoutRuntime(options.env ?? process.env), cwd: options.cwd, encoding: "utf8" });
+  const r = spawnSync(file, args, {
+    input: options.input,
+    env: withCheckoutRuntime(options.env ?? process.env),
+    cwd: options.cwd,
+    encoding: "utf8",
+  });
   if (r.error) throw new Error(`${argv[0]}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
   return r.stdout;

@@ -15,7 +15,11 @@ import * as path from "path";
 import type { Processes } from "./processes";
 
 export const FUZZ_CHECKS = [
-  "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance", "response_schema_conformance",
+  "not_a_server_error",
+  "status_code_conformance",
+  "content_type_conformance",
+  "response_headers_conformance",
+  "response_schema_conformance",
 ] as const;
 
 export interface FuzzOptions {
@@ -57,22 +61,42 @@ export async function fuzz(procs: Processes, name: string, o: FuzzOptions): Prom
   fs.mkdirSync(dir, { recursive: true });
   const seed = o.seed ?? Number(process.env.FUZZ_SEED ?? 1);
   const argv = [
-    o.st, "run", o.schemaUrl,
+    o.st,
+    "run",
+    o.schemaUrl,
     ...(o.baseUrl ? ["--url", o.baseUrl] : []),
     ...Object.entries(o.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
-    "--checks", FUZZ_CHECKS.join(","),
-    "--phases", "examples,coverage,fuzzing",
-    "--max-examples", String(o.maxExamples ?? 100),
-    "--seed", String(seed),
-    "--workers", "2",
-    "--request-timeout", "30",
-    "--report", "json", "--report-dir", dir,
-    "--output-truncate", "true",
+    "--checks",
+    FUZZ_CHECKS.join(","),
+    "--phases",
+    "examples,coverage,fuzzing",
+    "--max-examples",
+    String(o.maxExamples ?? 100),
+    "--seed",
+    String(seed),
+    "--workers",
+    "2",
+    "--request-timeout",
+    "30",
+    "--report",
+    "json",
+    "--report-dir",
+    dir,
+    "--output-truncate",
+    "true",
   ];
   const started = Date.now();
   // Run in the report's directory: Schemathesis keeps a cache (.schemathesis/) in its working directory.
-  const r = await procs.run(name, argv, { cwd: dir, env: { PATH: `${path.dirname(o.st)}:/usr/bin:/bin`, HOME: dir, LANG: "C.UTF-8", NO_COLOR: "1", COLUMNS: "160" }, timeoutMs: o.timeoutMs ?? 300_000 });
-  const file = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort().pop();
+  const r = await procs.run(name, argv, {
+    cwd: dir,
+    env: { PATH: `${path.dirname(o.st)}:/usr/bin:/bin`, HOME: dir, LANG: "C.UTF-8", NO_COLOR: "1", COLUMNS: "160" },
+    timeoutMs: o.timeoutMs ?? 300_000,
+  });
+  const file = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .pop();
   if (!file) throw new Error(`${name}: Schemathesis wrote no JSON report (exit ${r.code}):\n${r.output.slice(-2000)}`);
   const report = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
   const problems = [

@@ -35,7 +35,10 @@ export class TerraformValues {
   /** Every expression resolved, with how (for the log). */
   readonly resolved = new Map<string, string>();
 
-  constructor(private readonly json: StackJson, private readonly override: Override) {}
+  constructor(
+    private readonly json: StackJson,
+    private readonly override: Override,
+  ) {}
 
   /** The resource a reference names (`aws_s3_bucket.x` or `data.aws_x.y`), and the attribute path. */
   private split(expr: string): { block: Record<string, any> | undefined; address: string; attr: string[] } {
@@ -67,7 +70,9 @@ export class TerraformValues {
     }
     const literal = walk(block, attr);
     if (literal === undefined || literal === null || typeof literal === "object") {
-      throw new Error(`\${${e}}: ${attr.join(".")} is not set literally on ${address} (computed by the cloud) and the harness has no local stand-in for it`);
+      throw new Error(
+        `\${${e}}: ${attr.join(".")} is not set literally on ${address} (computed by the cloud) and the harness has no local stand-in for it`,
+      );
     }
     this.resolved.set(e, "literal in the stack");
     return this.string(String(literal));
@@ -80,13 +85,15 @@ export class TerraformValues {
    */
   private call(e: string): string {
     let i = 0;
-    const ws = () => { while (/\s/.test(e[i] ?? "")) i++; };
+    const ws = () => {
+      while (/\s/.test(e[i] ?? "")) i++;
+    };
     const parse = (): string => {
       ws();
-      if (e[i] === "\"") {
+      if (e[i] === '"') {
         let out = "";
         i++;
-        while (i < e.length && e[i] !== "\"") {
+        while (i < e.length && e[i] !== '"') {
           if (e[i] === "\\") {
             const n = e[++i];
             out += n === "n" ? "\n" : n === "t" ? "\t" : n;
@@ -139,10 +146,14 @@ export class TerraformValues {
       const bytes = this.generated.get(`${address}#bytes`) ?? randomBytes(Number(block.byte_length)).toString("hex");
       this.generated.set(`${address}#bytes`, bytes);
       const buf = Buffer.from(bytes, "hex");
-      value = attr === "hex" ? bytes
-        : attr === "b64_std" ? buf.toString("base64")
-          : attr === "dec" ? BigInt(`0x${bytes}`).toString()
-            : buf.toString("base64url");
+      value =
+        attr === "hex"
+          ? bytes
+          : attr === "b64_std"
+            ? buf.toString("base64")
+            : attr === "dec"
+              ? BigInt(`0x${bytes}`).toString()
+              : buf.toString("base64url");
       if (block.prefix) value = `${block.prefix}${value}`;
     }
     if (value !== undefined) this.generated.set(key, value);
@@ -163,12 +174,23 @@ function applyFunction(name: string, args: string[], whole: string): string {
       }
       return str.split(search).join(replacement);
     }
-    case "lower": arity(1); return args[0].toLowerCase();
-    case "upper": arity(1); return args[0].toUpperCase();
-    case "trimspace": arity(1); return args[0].trim();
-    case "base64encode": arity(1); return Buffer.from(args[0], "utf8").toString("base64");
-    case "base64decode": arity(1); return Buffer.from(args[0], "base64").toString("utf8");
-    default: throw new Error(`the Terraform function ${name}() in \${${whole}} has no local implementation`);
+    case "lower":
+      arity(1);
+      return args[0].toLowerCase();
+    case "upper":
+      arity(1);
+      return args[0].toUpperCase();
+    case "trimspace":
+      arity(1);
+      return args[0].trim();
+    case "base64encode":
+      arity(1);
+      return Buffer.from(args[0], "utf8").toString("base64");
+    case "base64decode":
+      arity(1);
+      return Buffer.from(args[0], "base64").toString("utf8");
+    default:
+      throw new Error(`the Terraform function ${name}() in \${${whole}} has no local implementation`);
   }
 }
 
@@ -181,7 +203,7 @@ const SPECIAL = "!@#$%&*()-_=+[]{}<>:?";
 export function randomString(args: Record<string, any>): string {
   const length = Number(args.length);
   if (!Number.isInteger(length) || length < 1) throw new Error(`random length ${args.length} is not a positive whole number`);
-  const flag = (name: string) => args[name] === undefined ? true : args[name] === true || args[name] === "true";
+  const flag = (name: string) => (args[name] === undefined ? true : args[name] === true || args[name] === "true");
   const classes: { chars: string; min: number }[] = [];
   if (flag("lower")) classes.push({ chars: LOWER, min: Number(args.min_lower ?? 0) });
   if (flag("upper")) classes.push({ chars: UPPER, min: Number(args.min_upper ?? 0) });

@@ -24,10 +24,34 @@ export function selfSignedCertificate(dir: string, hostname: string): PublicCert
   fs.mkdirSync(dir, { recursive: true });
   const certFile = path.join(dir, `${hostname}.crt`);
   const keyFile = path.join(dir, `${hostname}.key`);
-  runSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", `/CN=${hostname}`, "-addext", `subjectAltName=DNS:${hostname}`, "-keyout", keyFile, "-out", certFile]);
+  runSync([
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    `/CN=${hostname}`,
+    "-addext",
+    `subjectAltName=DNS:${hostname}`,
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
+  ]);
   fs.chmodSync(keyFile, 0o600);
   const cert = fs.readFileSync(certFile, "utf8");
   const spki = new X509Certificate(cert).publicKey.export({ type: "spki", format: "der" });
-  return { hostname, certFile, cert, key: fs.readFileSync(keyFile, "utf8"), spkiSha256: createHash("sha256").update(spki).digest("base64") };
+  return {
+    hostname,
+    certFile,
+    cert,
+    key: fs.readFileSync(keyFile, "utf8"),
+    spkiSha256: createHash("sha256").update(spki).digest("base64"),
+  };
 }

@@ -8,7 +8,11 @@ import type { ContainerCommand, EnvVar, MountedFile } from "../../../constructs/
 
 type Json = Record<string, any>;
 /** The synthesized stack: `{ resource: { <type>: { <name>: {...} } }, data: ... }`. */
-export type StackJson = { resource?: Record<string, Record<string, Json>>; data?: Record<string, Record<string, Json>>; [k: string]: unknown };
+export type StackJson = {
+  resource?: Record<string, Record<string, Json>>;
+  data?: Record<string, Record<string, Json>>;
+  [k: string]: unknown;
+};
 
 /** A single nested block: cdktf writes blocks as an object or as a one-element list. */
 export function one(v: unknown): Json | undefined {
@@ -96,9 +100,16 @@ export function containerCommand(c: Json, volumes: Json[], json: StackJson, wher
     const ref = sref ?? cref;
     if (!ref) continue;
     const found = sref ? findSecret(json, ref.name) : findConfigMap(json, ref.name);
-    if (!found) throw new Error(`${where}: env_from references ${sref ? "Secret" : "ConfigMap"} "${ref.name}", which the stack does not define: its keys are unknown`);
+    if (!found)
+      throw new Error(
+        `${where}: env_from references ${sref ? "Secret" : "ConfigMap"} "${ref.name}", which the stack does not define: its keys are unknown`,
+      );
     for (const key of Object.keys(found.data ?? {})) {
-      env.push(sref ? { name: prefix + key, secretKeyRef: { name: ref.name, key } } : { name: prefix + key, configMapKeyRef: { name: ref.name, key } });
+      env.push(
+        sref
+          ? { name: prefix + key, secretKeyRef: { name: ref.name, key } }
+          : { name: prefix + key, configMapKeyRef: { name: ref.name, key } },
+      );
     }
   }
   for (const e of many(c.env)) {
@@ -120,15 +131,21 @@ export function containerCommand(c: Json, volumes: Json[], json: StackJson, wher
       const refName: string = secret ? secret.secret_name : cm!.name;
       const items = many((secret ?? cm)!.items);
       const source = secret ? findSecret(json, refName) : findConfigMap(json, refName);
-      const keys = items.length > 0
-        ? items.map((i) => ({ key: i.key as string, path: i.path as string }))
-        : Object.keys(source?.data ?? {}).map((k) => ({ key: k, path: k }));
+      const keys =
+        items.length > 0
+          ? items.map((i) => ({ key: i.key as string, path: i.path as string }))
+          : Object.keys(source?.data ?? {}).map((k) => ({ key: k, path: k }));
       if (!m.sub_path) fileMounts.push(m.mount_path);
-      if (keys.length === 0) throw new Error(`${where}: the mount of ${secret ? "Secret" : "ConfigMap"} "${refName}" at ${m.mount_path} lists no items and the stack does not define its keys`);
+      if (keys.length === 0)
+        throw new Error(
+          `${where}: the mount of ${secret ? "Secret" : "ConfigMap"} "${refName}" at ${m.mount_path} lists no items and the stack does not define its keys`,
+        );
       for (const { key, path } of keys) {
         if (m.sub_path && m.sub_path !== path) continue;
         const filePath = m.sub_path ? m.mount_path : `${m.mount_path.replace(/\/$/, "")}/${path}`;
-        files.push(secret ? { path: filePath, secretKeyRef: { name: refName, key } } : { path: filePath, configMapKeyRef: { name: refName, key } });
+        files.push(
+          secret ? { path: filePath, secretKeyRef: { name: refName, key } } : { path: filePath, configMapKeyRef: { name: refName, key } },
+        );
       }
     } else {
       const kind = Object.keys(vol).find((k) => k !== "name") ?? "unknown";
@@ -226,7 +243,16 @@ export function services(json: StackJson): Service[] {
       namespace: meta.namespace ?? "default",
       type: spec.type ?? "ClusterIP",
       selector: spec.selector ?? {},
-      ports: many(spec.port).map((p) => ({ name: p.name, port: Number(p.port), targetPort: p.target_port === undefined ? Number(p.port) : (/^\d+$/.test(String(p.target_port)) ? Number(p.target_port) : String(p.target_port)) })),
+      ports: many(spec.port).map((p) => ({
+        name: p.name,
+        port: Number(p.port),
+        targetPort:
+          p.target_port === undefined
+            ? Number(p.port)
+            : /^\d+$/.test(String(p.target_port))
+              ? Number(p.target_port)
+              : String(p.target_port),
+      })),
     };
   });
 }
@@ -258,7 +284,8 @@ export function ingressRoutes(json: StackJson): IngressRoute[] {
       }
     }
     const def = one(one(spec.default_backend)?.service);
-    if (def) routes.push({ address, host: "*", path: "/", serviceName: def.name, servicePort: one(def.port)?.number ?? one(def.port)?.name });
+    if (def)
+      routes.push({ address, host: "*", path: "/", serviceName: def.name, servicePort: one(def.port)?.number ?? one(def.port)?.name });
   }
   return routes;
 }

@@ -16,20 +16,50 @@ export interface Oidc {
    * A token the negative checks need (other audience, already expired, or signed by an unknown key), or
    * one for another person (email, sub, groups), signed like the provider's own.
    */
-  mint(options: { aud?: string; ttl?: number; key?: "other"; email?: string; sub?: string; groups?: string[]; omit?: string[] }): Promise<string>;
+  mint(options: {
+    aud?: string;
+    ttl?: number;
+    key?: "other";
+    email?: string;
+    sub?: string;
+    groups?: string[];
+    omit?: string[];
+  }): Promise<string>;
 }
 
-export async function startOidc(procs: Processes, bin: string, runDir: string, clientId: string, clientSecret: string, email: string): Promise<Oidc> {
+export async function startOidc(
+  procs: Processes,
+  bin: string,
+  runDir: string,
+  clientId: string,
+  clientSecret: string,
+  email: string,
+): Promise<Oidc> {
   const secretFile = path.join(runDir, "oidc-client-secret");
   fs.writeFileSync(secretFile, clientSecret, { mode: 0o600 });
   const port = await freePort();
-  const proc = procs.start("mockoidc", [bin, "-addr", `${LOOPBACK}:${port}`, "-client-id", clientId, "-client-secret-file", secretFile, "-email", email]);
+  const proc = procs.start("mockoidc", [
+    bin,
+    "-addr",
+    `${LOOPBACK}:${port}`,
+    "-client-id",
+    clientId,
+    "-client-secret-file",
+    secretFile,
+    "-email",
+    email,
+  ]);
   let issuer = "";
-  await waitFor("mockoidc", async () => {
-    const m = /^issuer=(\S+)$/m.exec(fs.readFileSync(proc.logFile, "utf8"));
-    if (m) issuer = m[1];
-    return issuer !== "";
-  }, proc, 30_000);
+  await waitFor(
+    "mockoidc",
+    async () => {
+      const m = /^issuer=(\S+)$/m.exec(fs.readFileSync(proc.logFile, "utf8"));
+      if (m) issuer = m[1];
+      return issuer !== "";
+    },
+    proc,
+    30_000,
+  );
   await waitForHttp(`${issuer}/.well-known/openid-configuration`, proc, 30_000, 200);
   const base = issuer.replace(/\/oidc$/, "");
 
@@ -38,14 +68,31 @@ export async function startOidc(procs: Processes, bin: string, runDir: string, c
     clientId,
     async login() {
       const redirectUri = "http://127.0.0.1/cli-callback";
-      const q = new URLSearchParams({ client_id: clientId, response_type: "code", scope: "openid email profile groups", state: "e2e", redirect_uri: redirectUri });
+      const q = new URLSearchParams({
+        client_id: clientId,
+        response_type: "code",
+        scope: "openid email profile groups",
+        state: "e2e",
+        redirect_uri: redirectUri,
+      });
       const auth = await request(`${issuer}/authorize?${q}`, { caller: "probe" });
       const location = auth.headers.location;
       if (auth.status !== 302 || !location) throw new Error(`authorize answered ${auth.status}: ${auth.body.slice(0, 200)}`);
       const code = new URL(location).searchParams.get("code");
       if (!code) throw new Error(`authorize redirect carries no code: ${location}`);
-      const form = new URLSearchParams({ grant_type: "authorization_code", code, client_id: clientId, client_secret: clientSecret, redirect_uri: redirectUri });
-      const tok = await request(`${issuer}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form.toString(), caller: "probe" });
+      const form = new URLSearchParams({
+        grant_type: "authorization_code",
+        code,
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uri: redirectUri,
+      });
+      const tok = await request(`${issuer}/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+        caller: "probe",
+      });
       if (tok.status !== 200) throw new Error(`token endpoint answered ${tok.status}: ${tok.body.slice(0, 200)}`);
       const body = JSON.parse(tok.body) as { id_token?: string; access_token?: string };
       if (!body.id_token) throw new Error("token endpoint returned no id_token");
@@ -60,7 +107,12 @@ export async function startOidc(procs: Processes, bin: string, runDir: string, c
       if (options.sub) form.set("sub", options.sub);
       if (options.groups) form.set("groups", options.groups.join(","));
       if (options.omit) form.set("omit", options.omit.join(","));
-      const res = await request(`${base}/e2e/mint`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form.toString(), caller: "probe" });
+      const res = await request(`${base}/e2e/mint`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+        caller: "probe",
+      });
       if (res.status !== 200) throw new Error(`mint answered ${res.status}: ${res.body}`);
       return (JSON.parse(res.body) as { id_token: string }).id_token;
     },

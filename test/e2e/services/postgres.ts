@@ -29,7 +29,14 @@ export interface Postgres {
 }
 
 function pgBin(name: string): string {
-  const dirs = [...(process.env.PATH ?? "").split(":"), ...fs.readdirSync("/usr/lib/postgresql").sort().reverse().map((v) => `/usr/lib/postgresql/${v}/bin`)];
+  const dirs = [
+    ...(process.env.PATH ?? "").split(":"),
+    ...fs
+      .readdirSync("/usr/lib/postgresql")
+      .sort()
+      .reverse()
+      .map((v) => `/usr/lib/postgresql/${v}/bin`),
+  ];
   for (const d of dirs) {
     const f = path.join(d, name);
     if (fs.existsSync(f)) return f;
@@ -47,7 +54,7 @@ export async function startPostgres(procs: Processes, runDir: string, options: P
     try {
       execFileSync("id", ["-u", asUser]);
     } catch {
-      throw new Error("running as root and there is no \"postgres\" user to run PostgreSQL as: run the e2e as a normal user or create one");
+      throw new Error('running as root and there is no "postgres" user to run PostgreSQL as: run the e2e as a normal user or create one');
     }
   }
   const base = path.join(runDir, "postgres");
@@ -72,7 +79,10 @@ export async function startPostgres(procs: Processes, runDir: string, options: P
   if (options.ssl) {
     const crt = path.join(data, "server.crt");
     const key = path.join(data, "server.key");
-    runSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt], { asUser });
+    runSync(
+      ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt],
+      { asUser },
+    );
     fs.chmodSync(key, 0o600);
     conf.push("ssl = on", `ssl_cert_file = '${crt}'`, `ssl_key_file = '${key}'`);
     hba.push(`hostssl all all ${LOOPBACK}/32 scram-sha-256`, `hostnossl all all ${LOOPBACK}/32 reject`);
@@ -83,16 +93,36 @@ export async function startPostgres(procs: Processes, runDir: string, options: P
   fs.writeFileSync(path.join(data, "pg_hba.conf"), `${hba.join("\n")}\n`);
 
   const proc = procs.start("postgres", [pgCtl, "-D", data, "-l", path.join(base, "server.log"), "-w", "-t", "60", "start"], { asUser });
-  proc.beforeStop = () => { try { runSync([pgCtl, "-D", data, "-m", "immediate", "-w", "stop"], { asUser }); } catch { /* stopped already */ } };
+  proc.beforeStop = () => {
+    try {
+      runSync([pgCtl, "-D", data, "-m", "immediate", "-w", "stop"], { asUser });
+    } catch {
+      /* stopped already */
+    }
+  };
   const sql = (statement: string, database = "postgres") =>
-    runSync([psql, "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-f", "-"], { input: statement });
-  await waitFor("postgres", async () => {
-    try { sql("select 1"); return true; } catch { return false; }
-  }, undefined, 60_000);
+    runSync([psql, "-h", socket, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-f", "-"], {
+      input: statement,
+    });
+  await waitFor(
+    "postgres",
+    async () => {
+      try {
+        sql("select 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    undefined,
+    60_000,
+  );
 
   // The password travels on stdin, never in an argument.
-  const ident = (s: string) => `"${s.replace(/"/g, "\"\"")}"`;
+  const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
   const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  sql(`CREATE ROLE ${ident(options.user)} LOGIN PASSWORD ${literal(options.password)};\nCREATE DATABASE ${ident(options.database)} OWNER ${ident(options.user)};`);
+  sql(
+    `CREATE ROLE ${ident(options.user)} LOGIN PASSWORD ${literal(options.password)};\nCREATE DATABASE ${ident(options.database)} OWNER ${ident(options.user)};`,
+  );
   return { host: LOOPBACK, port, version, sql };
 }

@@ -20,8 +20,10 @@ export async function startS3(procs: Processes, motoServer: string, bucket: stri
   const proc = procs.start("moto-s3", [motoServer, "-H", LOOPBACK, "-p", String(port)]);
   await waitForHttp(`${endpoint}/moto-api/`, proc, 60_000);
 
-  const body = region === "us-east-1" ? "" :
-    `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${region}</LocationConstraint></CreateBucketConfiguration>`;
+  const body =
+    region === "us-east-1"
+      ? ""
+      : `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>${region}</LocationConstraint></CreateBucketConfiguration>`;
   const created = await request(`${endpoint}/${bucket}`, { method: "PUT", body, caller: "probe" });
   if (created.status !== 200) throw new Error(`creating bucket ${bucket} answered ${created.status}: ${created.body.slice(0, 300)}`);
 
