@@ -80,7 +80,14 @@ function sourceFile(file: string, text?: string): ts.SourceFile {
 
 /** Collapses a type or comment onto one line, safe inside a Markdown table cell. */
 function cell(text: string): string {
-  return text.replace(/\s+/g, " ").trim().replace(/\|/g, "\\|");
+  return (
+    text
+      .replace(/\s+/g, " ")
+      .trim()
+      // A type the formatter spread over lines ends its members with ";": the same type written on one line.
+      .replace(/;\s*}/g, " }")
+      .replace(/\|/g, "\\|")
+  );
 }
 
 function jsDocOf(node: ts.Node): { description: string; default?: string } {

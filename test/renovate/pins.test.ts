@@ -87,6 +87,7 @@ const NOT_PINS: { before: RegExp; why: string }[] = [
     why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)",
   },
   { before: /such as[^"]*"[^"]*$/, why: 'an example inside a validation message ("such as ...")' },
+  { before: /imageRef\('[^']*$/, why: "the example an image field's validation message shows (config/primitives.ts imageRef)" },
 ];
 
 type Pin = { file: string; line: number; value: string; index: number; kind: PinKind; text: string };
