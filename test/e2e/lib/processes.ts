@@ -10,7 +10,7 @@ import * as path from "path";
 /** This checkout's root (from test/e2e/lib, or dist/test/e2e/lib once compiled). */
 const REPO_ROOT =
   [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")].find((d) =>
-    fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform")),
+    fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform"))
   ) ?? path.join(__dirname, "..", "..", "..");
 
 /**
@@ -129,7 +129,7 @@ export class Processes {
   async run(
     name: string,
     argv: readonly string[],
-    options: StartOptions & { timeoutMs?: number } = {},
+    options: StartOptions & { timeoutMs?: number } = {}
   ): Promise<{ code: number | null; output: string }> {
     const m = this.start(name, argv, options);
     const timeoutMs = options.timeoutMs ?? 300_000;
@@ -226,7 +226,7 @@ export class Processes {
 /** Runs a command synchronously and returns stdout; throws with its output when it fails. */
 export function runSync(
   argv: readonly string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {},
+  options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {}
 ): string {
   let [file, ...args] = argv;
   if (options.asUser) {
@@ -235,6 +235,10 @@ export function runSync(
   }
   const r = spawnSync(file, args, {
     input: options.input,
+    // Without input, stdin is /dev/null rather than a pipe: Node's pipes are sockets, and bash started
+    // with a socket on stdin and no SHLVL (a harness not started from a shell) takes itself for an ssh
+    // session and reads ~/.bashrc and /etc/bash.bashrc, whose unset PS1 fails `bash -u` (Debian's).
+    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     env: withCheckoutRuntime(options.env ?? process.env),
     cwd: options.cwd,
     encoding: "utf8",
