@@ -10,7 +10,7 @@ import * as path from "path";
 /** This checkout's root (from test/e2e/lib, or dist/test/e2e/lib once compiled). */
 const REPO_ROOT =
   [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")].find((d) =>
-    fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform"))
+    fs.existsSync(path.join(d, "runtime", "src", "mlflow_platform")),
   ) ?? path.join(__dirname, "..", "..", "..");
 
 /**
@@ -129,7 +129,7 @@ export class Processes {
   async run(
     name: string,
     argv: readonly string[],
-    options: StartOptions & { timeoutMs?: number } = {}
+    options: StartOptions & { timeoutMs?: number } = {},
   ): Promise<{ code: number | null; output: string }> {
     const m = this.start(name, argv, options);
     const timeoutMs = options.timeoutMs ?? 300_000;
@@ -226,7 +226,7 @@ export class Processes {
 /** Runs a command synchronously and returns stdout; throws with its output when it fails. */
 export function runSync(
   argv: readonly string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {}
+  options: { input?: string; env?: NodeJS.ProcessEnv; asUser?: string; cwd?: string } = {},
 ): string {
   let [file, ...args] = argv;
   if (options.asUser) {
