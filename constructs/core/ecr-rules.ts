@@ -16,7 +16,7 @@ export const ECR_SOURCES = {
   lifecycle:
     'https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html ("Lifecycle policy evaluation rules": an image is expired by exactly one or zero rules; only one rule may select untagged images; the set of rules must contain a unique set of tag prefixes; with tagPrefixList an image matches if all prefixes match any of its tags; tagStatus any matches every image) and lifecycle_policy_syntax (countNumber: a positive integer; countUnit only with sinceImagePushed)',
   indexScan:
-    "An image index (what buildx pushes with SBOM or provenance attestations: application/vnd.oci.image.index.v1+json) is not scanned by ECR's basic scanning (\"An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be scanned\": moby/buildkit issue 3499, alexjurkiewicz/ecr-scan-image issue 43)",
+    "An image index (what buildx pushes with SBOM or provenance attestations: application/vnd.oci.image.index.v1+json) is not scanned by ECR's basic scanning (\"An artifact with media type 'application/vnd.oci.image.index.v1+json' cannot be scanned\": https://github.com/moby/buildkit/issues/3499, https://github.com/alexjurkiewicz/ecr-scan-image/issues/43)",
   imagetools:
     "docker buildx imagetools create wraps a single image manifest into a new manifest list (a new digest; util/imagetools/create.go returns the source bytes unchanged only for an index): copies between repositories use skopeo copy --preserve-digests instead",
 } as const;

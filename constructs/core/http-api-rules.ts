@@ -12,7 +12,7 @@ export const HTTP_API_SOURCES = {
   jwtAuthorizer:
     'https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html ("iss - Must match the issuer that is configured for the authorizer")',
   stageRouteSettings:
-    'CreateStage answers NotFoundException "Unable to find Route by key <key> within the provided RouteSettings" for a route that does not exist yet (terraform-aws-modules/terraform-aws-apigateway-v2 pull request 80; aws/serverless-application-model issue 2479): the stage must be created after its routes',
+    'CreateStage answers NotFoundException "Unable to find Route by key <key> within the provided RouteSettings" for a route that does not exist yet (https://github.com/terraform-aws-modules/terraform-aws-apigateway-v2/pull/80; https://github.com/aws/serverless-application-model/issues/2479): the stage must be created after its routes',
 } as const;
 
 /**
