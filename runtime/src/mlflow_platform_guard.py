@@ -245,10 +245,10 @@ def with_platform_identity(headers: list, public: bool) -> tuple[list, str | Non
         identity, groups = INTERNAL_IDENTITY, ()
     else:
 
-        def first(name):
-            return next((v.decode("latin-1") for k, v in headers if k.lower() == name), None)
+        def last(name):  # the value the e-mail check read (a dict of the headers keeps the last)
+            return next((v.decode("latin-1") for k, v in reversed(headers) if k.lower() == name), None)
 
-        identity = caller_identity(first(IDENTITY_HEADER), first(FORWARDED_USER_HEADER))
+        identity = caller_identity(last(IDENTITY_HEADER), last(FORWARDED_USER_HEADER))
         groups = parse_groups(v.decode("latin-1") for k, v in headers if k.lower() == FORWARDED_GROUPS_HEADER)
     if identity:
         kept.append((PLATFORM_IDENTITY_HEADER, identity.encode("latin-1", errors="replace")))
@@ -378,7 +378,11 @@ class PlatformGuard:
             if body is None:
                 await _refuse(send, 413, "INVALID_PARAMETER_VALUE", "The request body is too large.")
                 return
-            workspace = (headers.get(WORKSPACE_HEADER, b"").decode("latin-1").strip()) or "default"
+            named = {v.decode("latin-1").strip() for k, v in raw_headers if k.lower() == WORKSPACE_HEADER}
+            if len(named) > 1:  # the rules and MLflow must judge the same workspace
+                await _refuse(send, 400, "INVALID_PARAMETER_VALUE", "Name one workspace (X-MLflow-Workspace).")
+                return
+            workspace = next(iter(named), "") or "default"
             refusal = await _promotion_refusal(
                 self.settings.access_policy, identity, groups, workspace, registry.group("suffix"), method, body
             )

@@ -229,3 +229,31 @@ def test_sync_exit_codes(tmp_path, capsys, monkeypatch):
     assert access.main(["sync", "--policy", str(good), "--backend-store-uri", "sqlite:///x.db"]) == 1
     assert access.main(["frobnicate"]) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_two_workspace_headers_on_a_registry_write_are_refused(tmp_path):
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(DOC))
+    settings = guard.Settings.from_env(
+        {
+            "MLFLOW_PLATFORM_PUBLIC_HOSTS": "mlflow.example.com",
+            "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
+            "MLFLOW_PLATFORM_ACCESS_POLICY": str(policy),
+        }
+    )
+    sent = []
+
+    async def app(scope, receive, send):
+        raise AssertionError("MLflow must not see it")
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"name": "m", "alias": "champion", "version": "1"}'}
+
+    async def send(m):
+        sent.append(m)
+
+    headers = [(b"host", b"mlflow.example.com"), (b"x-forwarded-email", b"anna@example.com")]
+    headers += [(b"x-mlflow-workspace", b"team-a"), (b"x-mlflow-workspace", b"team-b")]
+    scope = {"type": "http", "method": "POST", "path": "/api/2.0/mlflow/registered-models/alias", "headers": headers}
+    asyncio.run(guard.PlatformGuard(app, settings)(scope, receive, send))
+    assert sent[0]["status"] == 400
