@@ -24,9 +24,7 @@ PUBLIC = "mlflow.example.com"
 INTERNAL = "mlflow-tracking"
 API = "/api/2.0/mlflow"
 ENTRY_POINTS = (
-    "[mlflow.app]\n"
-    "platform-guard = mlflow_platform_guard:app\n"
-    "platform-auth = mlflow_platform_guard:create_platform_auth_app\n"
+    "[mlflow.app]\nplatform-guard = mlflow_platform_guard:app\nplatform-auth = mlflow_platform_access:create_app\n"
 )
 
 POLICY = {
