@@ -171,7 +171,7 @@ describe("the MLflow commands with teams", () => {
     expect(plain.find((f) => f.key === "entry-points")?.content).not.toContain(TRACKING_AUTH_APP_NAME);
     expect(access.find((f) => f.key === "access-module")?.path).toBe(`${ACCESS_MODULE}.py`);
     expect(access.find((f) => f.key === "entry-points")?.content).toContain(
-      `${TRACKING_AUTH_APP_NAME} = mlflow_platform_guard:create_platform_auth_app\n`,
+      `${TRACKING_AUTH_APP_NAME} = mlflow_platform_access:create_app\n`,
     );
   });
 
