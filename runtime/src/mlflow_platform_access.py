@@ -760,7 +760,7 @@ def main(argv=None) -> int:
             raise PolicyError(f"--policy: name the policy document (or set {ENV_POLICY})")
         policy = Policy.load(args.policy)
         uri = args.backend_store_uri or backend_store_uri()
-        os.environ.setdefault("MLFLOW_ENABLE_WORKSPACES", "true")
+        os.environ["MLFLOW_ENABLE_WORKSPACES"] = "true"  # the stores resolve workspaces as the server does
         summary = sync(policy, uri)
     except PolicyError as err:
         print(f"mlflow_platform_access sync: {err}", file=sys.stderr)
