@@ -684,15 +684,21 @@ def sync(policy: Policy, db_uri: str) -> dict:
 
     summary = {"created": [], "updated": [], "deleted": [], "unchanged": []}
     workspaces = WorkspaceStore(db_uri)
-    existing = {w.name for w in workspaces.list_workspaces()}
-    for name, description in (("default", ""), *policy.workspaces):
-        if name in existing:
+    existing = {w.name: w for w in workspaces.list_workspaces()}
+    declared = dict(policy.workspaces)
+    if "default" not in declared:
+        declared = {"default": None, **declared}  # a pre-existing installation's experiments live there
+    for name, description in declared.items():
+        if name not in existing:
+            existing[name] = workspaces.create_workspace(Workspace(name=name, description=description or None))
+            summary["created"].append(f"workspace/{name}")
+        elif description is not None and (existing[name].description or "") != description:
+            workspaces.update_workspace(Workspace(name=name, description=description))
+            summary["updated"].append(f"workspace/{name}")
+        else:
             summary["unchanged"].append(f"workspace/{name}")
-            continue
-        workspaces.create_workspace(Workspace(name=name, description=description or None))
-        existing.add(name)
-        summary["created"].append(f"workspace/{name}")
-    missing = sorted({r.workspace for r in policy.roles} - existing)
+    # A workspace the policy no longer names stays, with everything in it: only its roles go (below).
+    missing = sorted({r.workspace for r in policy.roles} - set(existing))
     if missing:
         raise PolicyError(f"policy: roles name workspaces {missing} that the policy does not declare")
 
@@ -760,7 +766,7 @@ def main(argv=None) -> int:
             raise PolicyError(f"--policy: name the policy document (or set {ENV_POLICY})")
         policy = Policy.load(args.policy)
         uri = args.backend_store_uri or backend_store_uri()
-        os.environ.setdefault("MLFLOW_ENABLE_WORKSPACES", "true")
+        os.environ["MLFLOW_ENABLE_WORKSPACES"] = "true"  # the stores resolve workspaces as the server does
         summary = sync(policy, uri)
     except PolicyError as err:
         print(f"mlflow_platform_access sync: {err}", file=sys.stderr)

@@ -214,6 +214,8 @@ def test_the_guard_checks_every_registry_write_route(tmp_path, path, method, che
 
 
 def test_sync_exit_codes(tmp_path, capsys, monkeypatch):
+    # main() turns workspaces on for the sync's process: restored after this test, for the others.
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "false")
     assert access.main(["sync", "--policy", str(tmp_path / "missing.json")]) == 2
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**DOC, "version": 7}))
