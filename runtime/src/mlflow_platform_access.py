@@ -56,6 +56,12 @@ RESOURCE_TYPES = ("experiment", "registered_model", "prompt", "scorer")
 CACHE_SECONDS = 5.0
 #: Tags only the registry tool writes, once, at registration.
 WRITE_ONCE_TAGS = ("platform.registrant", "platform.registered_by", "platform.source")
+#: The registry tool's append-only records (its history on the model, each decision on its version): whoever
+#: acts writes them, as themselves, and nobody rewrites or removes one.
+APPEND_ONLY_PREFIXES = ("platform.history.", "platform.decision.")
+#: The registry tool keeps a protected alias's last holder as ``<alias>-previous`` and ``rollback`` moves the
+#: alias there: whoever could set it would choose what the release pipeline's next rollback promotes.
+ROLLBACK_SUFFIX = "-previous"
 #: Headers oauth2-proxy sets from the verified token (and strips from the client's request).
 FORWARDED_EMAIL_HEADER = b"x-forwarded-email"
 FORWARDED_USER_HEADER = b"x-forwarded-user"
@@ -361,10 +367,19 @@ def promotion_refusal(
     release = policy.is_release(identity)
     internal = identity == INTERNAL_IDENTITY
     if write.kind == "alias":
-        if (write.alias or "").strip().lower() in policy.protected_aliases and not (release or internal):
+        name = (write.alias or "").strip().lower()
+        if release or internal:
+            return None
+        if name in policy.protected_aliases:
             return (
                 "protected-alias",
                 f"protected-alias: the alias '{write.alias}' is moved only by the release pipeline's identities",
+            )
+        if name.endswith(ROLLBACK_SUFFIX) and name[: -len(ROLLBACK_SUFFIX)] in policy.protected_aliases:
+            return (
+                "protected-alias",
+                f"protected-alias: the alias '{write.alias}' (where a rollback of "
+                f"'{write.alias[: -len(ROLLBACK_SUFFIX)]}' goes) is moved only by the release pipeline's identities",
             )
         return None
     if write.kind == "stage":
@@ -425,11 +440,49 @@ def promotion_refusal(
                     return "platform-tag", f"platform-tag: '{key}' is written once, at registration"
             if not _names_caller(low, value, identity):
                 return "platform-tag", f"platform-tag: '{key}' must name the caller ({identity})"
+        elif low.startswith(APPEND_ONLY_PREFIXES):
+            if not write.kind.startswith("create") and not state_read:
+                state, state_read = lookup(write.name, write.version), True
+            problem = append_only_problem(key, value, identity, write.kind, state)
+            if problem is not None:
+                return "platform-tag", problem
         elif not release:
             return (
                 "platform-tag",
-                f"platform-tag: '{key}' (gates, history) is written only by the release pipeline's identities",
+                f"platform-tag: '{key}' (gates) is written only by the release pipeline's identities",
             )
+    return None
+
+
+def append_only_problem(key: str, value: str | None, identity: str, kind: str, state: dict | None) -> str | None:
+    """Why a write of the append-only record ``key`` is refused; None when it may pass. Anyone MLflow lets
+    edit the object adds a record, as themselves (the JSON value's ``by`` is the caller, compared as the
+    registration tags' are); nobody, the release identities included, removes or rewrites one: the history is
+    the audit of who did what, so its author cannot be someone else and it cannot be edited afterwards.
+    ``state``: the object's current tags (ignored for a create request, whose object is new)."""
+    what = "registered model" if kind in ("model-tag", "create-model") else "model version"
+    if value is None:
+        return f"platform-tag: '{key}' is an append-only record: nobody removes it"
+    if not kind.startswith("create"):
+        if state is None:
+            return (
+                f"platform-tag: '{key}' is an append-only record, and the {what} could not be read to check it is new"
+            )
+        if any(str(k).strip().lower() == key.strip().lower() for k in state.get("tags") or {}):
+            return (
+                f"platform-tag: '{key}' is an append-only record and the {what} already has it: "
+                "append a new one (the next sequence number) instead of rewriting it"
+            )
+    try:
+        rec = json.loads(value)
+    except ValueError:
+        rec = None
+    by = rec.get("by") if isinstance(rec, dict) else None
+    if not isinstance(by, str) or by.strip().lower() != identity:
+        return (
+            f"platform-tag: '{key}' is an append-only record written by its author: its value must be a JSON "
+            f'object whose "by" is the caller ({identity})'
+        )
     return None
 
 
