@@ -7,7 +7,7 @@ It reads the policy document the synthesis writes (``MLFLOW_PLATFORM_ACCESS_POLI
 
 - ``authenticate``: MLflow's ``authorization_function`` (auth ini). It trusts only the two headers the
   tracking guard sets after deleting any client-sent copy (``x-mlflow-platform-identity`` and
-  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password: nobody logs
+  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password, as nobody logs
   in with one), sets ``is_admin`` from the admin groups, and makes the user's ``platform.*`` role
   assignments exactly the roles whose groups meet the caller's. MLflow's workspaces, roles and
   permissions then decide every request, as they would for its own users.
