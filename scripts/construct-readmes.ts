@@ -24,6 +24,10 @@ export interface PropsSource {
 /** Every feature folder with a README, and the props interfaces its table documents, in order. */
 export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "argo-rollouts": [{ file: "index.ts", name: "ArgoRolloutsProps" }],
+  "artifact-registry": [{ file: "index.ts", name: "ArtifactRegistryProps" }],
+  "cloud-sql-store": [{ file: "index.ts", name: "CloudSqlStoreProps" }],
+  "gcs-artifact-store": [{ file: "index.ts", name: "GcsArtifactStoreProps" }],
+  "gke-workload-identity": [{ file: "index.ts", name: "GkeWorkloadIdentityProps" }],
   "artifact-store": [{ file: "index.ts", name: "ArtifactStoreProps" }],
   "auth-proxy": [{ file: "index.ts", name: "AuthProxyProps" }],
   "backend-store": [{ file: "index.ts", name: "BackendStoreProps" }],
