@@ -109,7 +109,9 @@ const gcpArtifactsSchema = z
 
 const gcpDatabaseSchema = z
   .object({
-    engineVersion: base.database.shape.engineVersion,
+    engineVersion: base.database.shape.engineVersion.describe(
+      'PostgreSQL major version (e.g. "17"); Cloud SQL applies minor versions in the maintenance window.',
+    ),
     tier: z
       .string()
       .regex(/^db-[a-z0-9-]+$/, { error: 'a Cloud SQL machine tier such as "db-custom-2-7680" or "db-perf-optimized-N-2"' })
@@ -149,7 +151,9 @@ const gcpIngressSchema = z
       'Domains the Gateway\'s certificate covers ("mlflow.example.com" or "*.example.com"); the hostname must match one.',
     ),
     idleTimeoutSeconds: base.ingress.shape.idleTimeoutSeconds,
-    deregistrationDelaySeconds: base.ingress.shape.deregistrationDelaySeconds,
+    deregistrationDelaySeconds: base.ingress.shape.deregistrationDelaySeconds.describe(
+      "How long requests in flight to a stopping proxy pod may finish (the Gateway's connection draining); the proxy pods keep serving longer (auth.drainSeconds). Default: idleTimeoutSeconds (at most 3600).",
+    ),
     vpcCidrs: base.ingress.shape.vpcCidrs.describe(
       "CIDR blocks the Gateway's proxies connect from (the proxy-only subnet of an internal Gateway; Google's front ends 35.191.0.0/16 and 130.211.0.0/22 for an external one) and the VPC's ranges: the proxy's NetworkPolicy admits them and trusts their X-Forwarded-* headers.",
     ),
@@ -165,7 +169,7 @@ export const STACK_LABELS = STACK_TAGS;
 
 export const gcpEnvironmentSchema = z
   .object({
-    cloud: z.literal("gcp"),
+    cloud: z.literal("gcp").describe("Selects Google Cloud: this schema, and the GCP stack (stacks/gcp-stack.ts)."),
     name: base.name,
     project: base.project,
     production: base.production,

@@ -2,7 +2,10 @@
  * A GCP environment (`cloud: "gcp"`, config/gcp.ts): validated with Google's own rules (constructs/core/gcp-limits.ts),
  * AWS-only options and features not supported on GCP yet refused naming environment and field.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { gcpConfig, gcpProblems } from "../helpers/gcp";
+import { gcpConfigRows, gcpDocWithReference } from "../../scripts/config-reference";
 import { configProblems, envConfig } from "../helpers/synth";
 import { resolveEnvironments } from "../../config/load";
 import { gcpEnvironment } from "../fixtures/environments";
@@ -166,5 +169,17 @@ describe("a GCP environment's configuration", () => {
       'environment "gcp-dev": field gcp.zones = ["europe-west1-b"]: expected two zones when database.highAvailability is on (the standby lives in the second)',
     ]);
     expect(gcpProblems({ tags: { CostCenter: "ML" } })[0]).toMatch(/field tags.CostCenter = .*label key/);
+  });
+});
+
+describe("docs/gcp.md", () => {
+  it("its reference is the one rendered from config/gcp.ts (run `npm run docs`), every field described", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "gcp.md"), "utf8");
+    expect(gcpDocWithReference(doc)).toBe(doc);
+    expect(
+      gcpConfigRows()
+        .filter((r) => !r.type.startsWith("object") && !r.own)
+        .map((r) => r.field),
+    ).toEqual([]);
   });
 });
