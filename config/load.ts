@@ -70,6 +70,8 @@ function resolve(
   // Where each environment keeps its state, also for an environment with other problems: a state
   // location shared with another environment is reported in the same run.
   const states: StateOwner[] = [];
+  // Where each GCP environment keeps its state (a gs:// location or a local file), by the first environment using it.
+  const gcpStates = new Map<string, string>();
 
   if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
 
@@ -99,6 +101,24 @@ function resolve(
       for (const p of awsOnly) problems.push(`${label}: field ${p.path.join(".")} = ${show(p.value)}: expected ${p.message}`);
       const parsed = gcpEnvironmentSchema.safeParse(rest, { error: expectation });
       if (parsed.success) {
+        const s = parsed.data.state;
+        const where =
+          s.backend === "gcs"
+            ? `gs://${s.bucket}/${s.prefix.replaceAll("{env}", parsed.data.name)}`
+            : path.posix.join(
+                "cdktf.out/stacks",
+                `${parsed.data.project}-${parsed.data.name}`,
+                s.path.replaceAll("{env}", parsed.data.name),
+              );
+        const owner = gcpStates.get(where);
+        if (owner !== undefined) {
+          const field = s.backend === "gcs" ? "state.prefix" : "state.path";
+          problems.push(
+            `${label}: field ${field} = ${show(s.backend === "gcs" ? s.prefix : s.path)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}; put {env} in it`,
+          );
+          return;
+        }
+        gcpStates.set(where, parsed.data.name);
         if (awsOnly.length === 0) result.push(parsed.data);
         return;
       }

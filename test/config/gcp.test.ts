@@ -7,7 +7,7 @@ import * as path from "path";
 import { gcpConfig, gcpProblems } from "../helpers/gcp";
 import { gcpConfigRows, gcpDocWithReference } from "../../scripts/config-reference";
 import { configProblems, envConfig } from "../helpers/synth";
-import { resolveEnvironments } from "../../config/load";
+import { ConfigError, resolveAllEnvironments, resolveEnvironments } from "../../config/load";
 import { gcpEnvironment } from "../fixtures/environments";
 import {
   gcpProjectIdProblem,
@@ -181,5 +181,27 @@ describe("docs/gcp.md", () => {
         .filter((r) => !r.type.startsWith("object") && !r.own)
         .map((r) => r.field),
     ).toEqual([]);
+  });
+});
+
+describe("GCP state locations", () => {
+  it("two GCP environments may not share a state location", () => {
+    const second = {
+      ...gcpEnvironment,
+      name: "gcp-prod",
+      state: { backend: "gcs", bucket: "example-org-terraform-state-ml-dev", prefix: "mlflow" },
+    };
+    const first = { ...gcpEnvironment, state: { backend: "gcs", bucket: "example-org-terraform-state-ml-dev", prefix: "mlflow" } };
+    let problems: string[] = [];
+    try {
+      resolveAllEnvironments({}, [first as never, second as never]);
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'environment "gcp-prod": field state.prefix = "mlflow": expected a state location no other environment uses: environment "gcp-dev" also keeps its state in gs://example-org-terraform-state-ml-dev/mlflow; put {env} in it',
+    ]);
+    // With {env} in the prefix (the default), each has its own.
+    expect(resolveAllEnvironments({}, [gcpEnvironment as never, { ...gcpEnvironment, name: "gcp-prod" } as never])).toHaveLength(2);
   });
 });
