@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 // A later config object's options for a rule replace an earlier one's for the files both match, so each
 // layer below repeats the patterns of the layers it sits in.
 const PROVIDER_ROOT = {
-  regex: "^@cdktf/provider-(aws|kubernetes|helm|random)$",
+  regex: "^@cdktf/provider-(aws|kubernetes|helm|random|google)$",
   message:
     "Import the resource from its own module (@cdktf/provider-aws/lib/<resource>): the package root loads every resource and makes synth 5-10x slower.",
 };

@@ -1,8 +1,9 @@
 import { App } from "cdktf";
 import type { IConstruct } from "constructs";
-import { ConfigError, loadEnvironments, selectEnvironments } from "./config";
+import { ConfigError, loadAllEnvironments, selectEnvironments, type EnvironmentConfig } from "./config";
 import { stackErrorProblem } from "./stacks/prop-errors";
 import { MlflowStack } from "./stacks/mlflow-stack";
+import { GcpMlflowStack } from "./stacks/gcp-stack";
 import { cleanStackOutput } from "./stacks/output";
 
 /**
@@ -16,10 +17,12 @@ export function buildApp(options: { outdir?: string; filter?: string } = {}): Ap
   const problems: string[] = [];
   // Every environment, also when the filter selects a few: each stack grants its part of the release
   // pipeline's image copies between environments (config/image-copies.ts).
-  const all = loadEnvironments();
+  const all = loadAllEnvironments();
+  const aws = all.filter((e): e is EnvironmentConfig => e.cloud === "aws");
   for (const config of selectEnvironments(all, filter)) {
     try {
-      new MlflowStack(app, config, { environments: all });
+      if (config.cloud === "gcp") new GcpMlflowStack(app, config);
+      else new MlflowStack(app, config, { environments: aws });
     } catch (err) {
       problems.push(stackErrorProblem(config, err));
     }

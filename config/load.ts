@@ -1,7 +1,12 @@
 import * as path from "path";
+import type { z } from "zod";
 import { deepMerge, type DeepPartial } from "./merge";
 import { expectation, unknownKeyMessage } from "./messages";
 import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from "./schema";
+import { awsOnlyFields, gcpEnvironmentSchema, type GcpEnvironmentConfig } from "./gcp";
+
+/** An environment of either cloud: `cloud` tells which. */
+export type AnyEnvironmentConfig = EnvironmentConfig | GcpEnvironmentConfig;
 import { STATE_BUCKET_ACCOUNT_PLACEHOLDER } from "./state";
 
 /** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
@@ -37,12 +42,36 @@ export function resolveEnvironments(
   shared: DeepPartial<EnvironmentInput>,
   entries: readonly DeepPartial<EnvironmentInput>[],
 ): EnvironmentConfig[] {
+  return resolve(shared, entries, false).filter((e): e is EnvironmentConfig => e.cloud === "aws");
+}
+
+/**
+ * Like {@link resolveEnvironments}, for the commands that handle every cloud (the synth): an entry with
+ * `cloud: "gcp"` is validated by config/gcp.ts instead, its AWS-only fields refused one by one.
+ */
+export function resolveAllEnvironments(
+  shared: DeepPartial<EnvironmentInput>,
+  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput>[],
+): AnyEnvironmentConfig[] {
+  return resolve(shared, entries, true);
+}
+
+/** What a GCP environment entry may be written as (before defaults). */
+export type GcpEnvironmentInput = import("zod").input<typeof gcpEnvironmentSchema>;
+
+function resolve(
+  shared: DeepPartial<EnvironmentInput>,
+  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput>[],
+  gcpAllowed: boolean,
+): AnyEnvironmentConfig[] {
   const problems: string[] = [];
-  const result: EnvironmentConfig[] = [];
+  const result: AnyEnvironmentConfig[] = [];
   const seen = new Map<string, number>();
   // Where each environment keeps its state, also for an environment with other problems: a state
   // location shared with another environment is reported in the same run.
   const states: StateOwner[] = [];
+  // Where each GCP environment keeps its state (a gs:// location or a local file), by the first environment using it.
+  const gcpStates = new Map<string, string>();
 
   if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
 
@@ -58,7 +87,45 @@ export function resolveEnvironments(
         seen.set(entry.name, index);
       }
     }
-    const merged = deepMerge(shared as Record<string, unknown>, entry);
+    const merged = deepMerge(shared as Record<string, unknown>, entry as Record<string, unknown>);
+    if (merged.cloud === "gcp") {
+      if (!gcpAllowed) {
+        problems.push(
+          `${label}: field cloud = "gcp": expected "aws" here: this command handles AWS environments only (npm run synth synthesizes GCP environments; the bootstrap, the CI pipelines and the release tools do not support GCP yet: docs/gcp.md)`,
+        );
+        return;
+      }
+      // An AWS-only field is reported as such (with what to write instead), then left out of the parse.
+      const fromShared = (path: readonly string[]) => valueAt(entry, path) === undefined;
+      const { problems: awsOnly, rest, covered } = awsOnlyFields(merged, fromShared);
+      for (const p of awsOnly) problems.push(`${label}: field ${p.path.join(".")} = ${show(p.value)}: expected ${p.message}`);
+      const parsed = gcpEnvironmentSchema.safeParse(rest, { error: expectation });
+      if (parsed.success) {
+        const s = parsed.data.state;
+        const where =
+          s.backend === "gcs"
+            ? `gs://${s.bucket}/${s.prefix.replaceAll("{env}", parsed.data.name)}`
+            : path.posix.join(
+                "cdktf.out/stacks",
+                `${parsed.data.project}-${parsed.data.name}`,
+                s.path.replaceAll("{env}", parsed.data.name),
+              );
+        const owner = gcpStates.get(where);
+        if (owner !== undefined) {
+          const field = s.backend === "gcs" ? "state.prefix" : "state.path";
+          problems.push(
+            `${label}: field ${field} = ${show(s.backend === "gcs" ? s.prefix : s.path)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}; put {env} in it`,
+          );
+          return;
+        }
+        gcpStates.set(where, parsed.data.name);
+        if (awsOnly.length === 0) result.push(parsed.data);
+        return;
+      }
+      const uncovered = parsed.error.issues.filter((i) => !covered.some((c) => c.every((key, n) => i.path[n] === key)));
+      problems.push(...issueLines(label, gcpEnvironmentSchema, rest, uncovered));
+      return;
+    }
     const state = environmentSchema.shape.state.safeParse(merged.state);
     const project = environmentSchema.shape.project.safeParse(merged.project);
     const accountId = (merged.aws as { accountId?: unknown } | undefined)?.accountId;
@@ -76,27 +143,34 @@ export function resolveEnvironments(
       result.push(parsed.data);
       return;
     }
-    const reported = new Set<string>();
-    for (const issue of parsed.error.issues) {
-      if (issue.code === "unrecognized_keys") {
-        for (const key of issue.keys) {
-          const field = [...issue.path, key].map(String).join(".");
-          problems.push(`${label}: field ${field}: ${unknownKeyMessage(environmentSchema, issue.path, key)}`);
-        }
-        continue;
-      }
-      const field = issue.path.map(String).join(".") || "(root)";
-      // Cross-field checks also run on a field that failed its own check: report a field once.
-      if (reported.has(field) && issue.code === "custom") continue;
-      reported.add(field);
-      problems.push(`${label}: field ${field} = ${show(valueAt(merged, issue.path))}: expected ${issue.message}`);
-    }
+    problems.push(...issueLines(label, environmentSchema, merged, parsed.error.issues));
   });
 
   problems.push(...sharedStateProblems(states));
 
   if (problems.length > 0) throw new ConfigError(problems);
   return result;
+}
+
+/** One line per zod issue: environment, field, value and what was expected. */
+function issueLines(label: string, schema: unknown, input: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
+  const lines: string[] = [];
+  const reported = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        const field = [...issue.path, key].map(String).join(".");
+        lines.push(`${label}: field ${field}: ${unknownKeyMessage(schema, issue.path, key)}`);
+      }
+      continue;
+    }
+    const field = issue.path.map(String).join(".") || "(root)";
+    // Cross-field checks also run on a field that failed its own check: report a field once.
+    if (reported.has(field) && issue.code === "custom") continue;
+    reported.add(field);
+    lines.push(`${label}: field ${field} = ${show(valueAt(input, issue.path))}: expected ${issue.message}`);
+  }
+  return lines;
 }
 
 /**
@@ -149,7 +223,7 @@ function sharedStateProblems(envs: readonly StateOwner[]): string[] {
  * Keeps the environments named in `filter` (comma-separated, e.g. "dev,prod"); all when it is empty.
  * An unknown name is an error, so a typo never silently synthesizes nothing.
  */
-export function selectEnvironments(all: EnvironmentConfig[], filter: string | undefined): EnvironmentConfig[] {
+export function selectEnvironments<E extends { readonly name: string }>(all: E[], filter: string | undefined): E[] {
   const wanted = (filter ?? "")
     .split(",")
     .map((s) => s.trim())

@@ -614,6 +614,11 @@ function derivedRoleNames(env: {
 
 export const environmentSchema = z
   .object({
+    // GCP environments have their own schema (config/gcp.ts); config/load.ts picks it by this field.
+    cloud: z
+      .literal("aws", { error: '"aws" (the default) or "gcp"' })
+      .default("aws")
+      .describe('The cloud below Kubernetes: "aws" (EKS, RDS, S3; the default) or "gcp" (GKE, Cloud SQL, Cloud Storage: docs/gcp.md).'),
     name: dnsLabel.describe("Environment name; the stack is `<project>-<name>`."),
     project: dnsLabel.default("mlflow").describe("Short project name used in stack, resource and bucket names."),
     production: z

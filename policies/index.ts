@@ -14,6 +14,15 @@
  * | MLF-IAM-1 | no IAM policy grants S3 with a wildcard action (`s3:*`, `s3:Get*`, `*`), a wildcard bucket (`*`, `arn:aws:s3:::foo*`), NotAction or NotResource |
  * | MLF-IAM-2 | every IAM role carries the stack's permissions boundary, but the roles only an administrator applies (tagged mlflow-platform/administered-by: bootstrap) |
  * | MLF-SEC-1 | no secret literal anywhere in cdk.tf.json (a reference is safe only when it is the whole value) |
+ * | MLF-GCS-1 | every Cloud Storage bucket is encrypted with a customer-managed Cloud KMS key |
+ * | MLF-GCS-2 | every Cloud Storage bucket is private (public access prevention enforced, uniform bucket-level access) |
+ * | MLF-SQL-1 | every Cloud SQL instance is encrypted with a customer-managed Cloud KMS key |
+ * | MLF-SQL-2 | no Cloud SQL instance has a public IP; each has a private IP in the VPC, no authorized network |
+ * | MLF-SQL-3 | every Cloud SQL instance refuses unencrypted connections (ssl_mode) |
+ * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
+ * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
+ *
+ * The GCP rules find nothing to check in an AWS stack, and the AWS rules nothing in a GCP stack.
  */
 import { Aspects, TerraformStack, type IAspect } from "cdktf";
 import type { IConstruct } from "constructs";
@@ -26,6 +35,13 @@ import { PostgresNotOpen } from "./postgres-not-open";
 import { NoS3Wildcards } from "./no-s3-wildcards";
 import { NoSecretLiterals } from "./no-secret-literals";
 import { RolesBounded } from "./roles-bounded";
+import { GcsBucketCmek } from "./gcs-bucket-cmek";
+import { GcsBucketPrivate } from "./gcs-bucket-private";
+import { CloudSqlCmek } from "./cloud-sql-cmek";
+import { CloudSqlPrivate } from "./cloud-sql-private";
+import { CloudSqlTlsOnly } from "./cloud-sql-tls-only";
+import { ArtifactRegistryCmek } from "./artifact-registry-cmek";
+import { GcpNoPublicMembers } from "./gcp-no-public-members";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -39,6 +55,13 @@ export {
   NoS3Wildcards,
   RolesBounded,
   NoSecretLiterals,
+  GcsBucketCmek,
+  GcsBucketPrivate,
+  CloudSqlCmek,
+  CloudSqlPrivate,
+  CloudSqlTlsOnly,
+  ArtifactRegistryCmek,
+  GcpNoPublicMembers,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -53,6 +76,13 @@ export function allRules(): PolicyRule[] {
     new NoS3Wildcards(),
     new RolesBounded(),
     new NoSecretLiterals(),
+    new GcsBucketCmek(),
+    new GcsBucketPrivate(),
+    new CloudSqlCmek(),
+    new CloudSqlPrivate(),
+    new CloudSqlTlsOnly(),
+    new ArtifactRegistryCmek(),
+    new GcpNoPublicMembers(),
   ];
 }
 

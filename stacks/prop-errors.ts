@@ -6,7 +6,14 @@
  * path, and the configuration field behind the prop in the {@link PropFieldMap} its from-config mapping
  * declares (longest listed prefix of the prop). No message text is parsed.
  */
-import type { EnvironmentConfig } from "../config";
+import type { KubernetesEnvironment } from "../config/kubernetes-half";
+import { GCS_ARTIFACT_STORE_FIELDS } from "../constructs/gcs-artifact-store/from-config";
+import { CLOUD_SQL_STORE_FIELDS } from "../constructs/cloud-sql-store/from-config";
+import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
+import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
+
+/** What these functions read of an environment of either cloud. */
+type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" };
 import { fieldOfProp, PropError, type PropFieldMap } from "../constructs/core/prop-error";
 import { AUTH_PROXY_FIELDS, OAUTH2_PROXY_COMMAND_FIELDS } from "../constructs/auth-proxy/from-config";
 import { CI_ROLES_FIELDS } from "../constructs/ci-roles/from-config";
@@ -34,7 +41,7 @@ const perModel = (prefix: string, modelName: string) => `${prefix}_${modelName.r
  * The field map of every construct an environment's stack builds, by its path below the stack (the ids of
  * stacks/mlflow-stack.ts), and of the commands that name their errors after themselves.
  */
-export function stackFieldMaps(config: EnvironmentConfig): Record<string, PropFieldMap> {
+export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap> {
   const maps: Record<string, PropFieldMap> = {
     artifact_store: ARTIFACT_STORE_FIELDS,
     backend_store: BACKEND_STORE_FIELDS,
@@ -58,6 +65,15 @@ export function stackFieldMaps(config: EnvironmentConfig): Record<string, PropFi
     oauth2ProxyCommand: OAUTH2_PROXY_COMMAND_FIELDS,
     accessPolicy: ACCESS_POLICY_FIELDS,
   };
+  if (config.cloud === "gcp") {
+    // A GCP stack's own constructs (stacks/gcp-stack.ts); their fields are config/gcp.ts's.
+    Object.assign(maps, {
+      gcs_artifact_store: GCS_ARTIFACT_STORE_FIELDS,
+      cloud_sql_store: CLOUD_SQL_STORE_FIELDS,
+      workload_identity: WORKLOAD_IDENTITY_FIELDS,
+      artifact_registry: ARTIFACT_REGISTRY_FIELDS,
+    });
+  }
   for (const modelName of Object.keys(config.serving.models)) {
     maps[perModel("model", modelName)] = modelEndpointFields(modelName);
     maps[perModel("model_gateway", modelName)] = modelGatewayFields(modelName);
@@ -67,10 +83,10 @@ export function stackFieldMaps(config: EnvironmentConfig): Record<string, PropFi
 }
 
 /** The stack's name, as stacks/mlflow-stack.ts names it. */
-const stackOf = (config: EnvironmentConfig) => `${config.project}-${config.name}`;
+const stackOf = (config: StackOwner) => `${config.project}-${config.name}`;
 
 /** The map of the construct at `constructPath` (or of its closest mapped ancestor), with the construct's path below the stack. */
-function mapOf(config: EnvironmentConfig, constructPath: string): { readonly id: string; readonly map: PropFieldMap } | undefined {
+function mapOf(config: StackOwner, constructPath: string): { readonly id: string; readonly map: PropFieldMap } | undefined {
   const maps = stackFieldMaps(config);
   const stack = stackOf(config);
   const relative = constructPath.startsWith(`${stack}/`) ? constructPath.slice(stack.length + 1) : constructPath;
@@ -86,7 +102,7 @@ function mapOf(config: EnvironmentConfig, constructPath: string): { readonly id:
  * The configuration field behind a PropError raised while building `config`'s stack: a field, null when
  * the stack set the prop itself, undefined when no map lists the prop (or the construct).
  */
-export function fieldOfPropError(config: EnvironmentConfig, err: PropError): string | null | undefined {
+export function fieldOfPropError(config: StackOwner, err: PropError): string | null | undefined {
   const found = mapOf(config, err.constructPath);
   if (!found) return undefined;
   const entry = fieldOfProp(found.map, err.prop);
@@ -98,7 +114,7 @@ export function fieldOfPropError(config: EnvironmentConfig, err: PropError): str
 }
 
 /** One problem line for an error raised while building `config`'s stack, in the style of the configuration's own. */
-export function stackErrorProblem(config: EnvironmentConfig, err: unknown): string {
+export function stackErrorProblem(config: StackOwner, err: unknown): string {
   const env = `environment "${config.name}"`;
   const where = `refused while building stack ${stackOf(config)}`;
   if (!(err instanceof PropError)) {

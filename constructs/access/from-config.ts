@@ -4,6 +4,7 @@
  * built document as its `access` prop (constructs/tracking-server/from-config.ts) and creates TeamAccess.
  */
 import type { EnvironmentConfig } from "../../config";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
 import type { PropFieldMap } from "../core/prop-error";
 import { type AccessPolicy, type AccessPolicyInputs, accessPolicy } from "./policy";
 
@@ -13,7 +14,7 @@ export function teamsEnabled(config: Pick<EnvironmentConfig, "teams">): boolean 
 }
 
 /** The policy inputs of an environment; undefined without teams. */
-export function accessPolicyInputs(config: EnvironmentConfig): AccessPolicyInputs | undefined {
+export function accessPolicyInputs(config: KubernetesEnvironment): AccessPolicyInputs | undefined {
   if (!teamsEnabled(config)) return undefined;
   const access = config.access;
   // The schema requires access.platformAdminsGroup with teams: a missing one is a bug upstream.
@@ -36,7 +37,7 @@ export function accessPolicyInputs(config: EnvironmentConfig): AccessPolicyInput
 }
 
 /** The policy document of an environment; undefined without teams. */
-export function accessPolicyOf(config: EnvironmentConfig): AccessPolicy | undefined {
+export function accessPolicyOf(config: KubernetesEnvironment): AccessPolicy | undefined {
   const inputs = accessPolicyInputs(config);
   return inputs ? accessPolicy(inputs) : undefined;
 }

@@ -27,7 +27,7 @@ import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import type { ArtifactStoreContract } from "../core/contracts";
+import type { S3ArtifactStoreContract } from "../core/contracts";
 import { partitionOf } from "../core/aws";
 import { bucketNameProblem } from "../core/aws-limits";
 import { stackKeyPolicy } from "../core/kms-key-policy";
@@ -238,7 +238,7 @@ type Settings = ReturnType<typeof settingsOf>;
  */
 export class ArtifactStore extends Construct {
   /** What the tracking server needs. */
-  readonly contract: ArtifactStoreContract;
+  readonly contract: S3ArtifactStoreContract;
   /** The key prefix MLflow writes under. */
   readonly prefix: string;
   readonly bucket: S3Bucket;

@@ -2,13 +2,13 @@
  * Maps an environment's configuration onto the AuthProxy construct's props and the proxy command's
  * settings: the one place that knows which configuration field becomes which prop.
  */
-import type { EnvironmentConfig } from "../../config";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
 import type { AuthProxyProps } from ".";
 import { authProxyPodLabels, type OAuth2ProxySettings, type WorkloadIdentities } from "./oauth2-proxy-command";
 import type { PropFieldMap } from "../core/prop-error";
 
 /** The AuthProxy props of an environment. */
-export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {
+export function authProxyProps(config: KubernetesEnvironment, deps: Pick<AuthProxyProps, "trackingServer" | "dependsOn">): AuthProxyProps {
   const a = config.auth;
   const { trustedProxyCidrs, ...settings } = oauth2ProxySettings(config);
   return {
@@ -27,7 +27,7 @@ export function authProxyProps(config: EnvironmentConfig, deps: Pick<AuthProxyPr
 }
 
 /** The proxy command's settings of an environment (what `oauth2ProxyCommand` needs besides the upstream and secrets). */
-export function oauth2ProxySettings(config: EnvironmentConfig): OAuth2ProxySettings {
+export function oauth2ProxySettings(config: KubernetesEnvironment): OAuth2ProxySettings {
   const a = config.auth;
   return {
     proxyVersion: a.proxyVersion,
@@ -49,19 +49,19 @@ export function oauth2ProxySettings(config: EnvironmentConfig): OAuth2ProxySetti
 }
 
 /** The service-account subject of the training pipeline's pods. */
-export function trainingSubject(config: EnvironmentConfig): string {
+export function trainingSubject(config: KubernetesEnvironment): string {
   return `system:serviceaccount:${config.training.namespace}:training-pipeline`;
 }
 
 /** The extra issuers and allowed subjects of an environment's in-cluster workloads, or undefined when there are none. */
-export function workloadIdentitiesOf(config: EnvironmentConfig): WorkloadIdentities | undefined {
+export function workloadIdentitiesOf(config: KubernetesEnvironment): WorkloadIdentities | undefined {
   const t = config.training;
   if (!t?.enabled || !t.identity) return undefined;
   return { issuers: [{ issuer: t.identity.issuerUrl, audience: t.identity.audience }], subjects: [trainingSubject(config)] };
 }
 
 /** Labels of an environment's proxy pods (what the tracking server's NetworkPolicy admits). */
-export function authProxyPodLabelsOf(config: EnvironmentConfig): Record<string, string> {
+export function authProxyPodLabelsOf(config: KubernetesEnvironment): Record<string, string> {
   return authProxyPodLabels(config.project);
 }
 

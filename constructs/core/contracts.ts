@@ -3,16 +3,29 @@
  * construct's resources: the stack passes these values along.
  */
 
-/** What the artifact store offers the tracking server. */
+/**
+ * What an artifact store offers the Kubernetes half (the tracking server, its gc), whatever the cloud: a
+ * bucket and the URI MLflow writes to. Each cloud's store adds what its own grants need.
+ */
 export interface ArtifactStoreContract {
   /** The bucket's name. */
   readonly bucketName: string;
+  /** Where MLflow writes artifacts (`--artifacts-destination`): `s3://<bucket>/<prefix>` or `gs://<bucket>/<prefix>`. */
+  readonly destinationUri: string;
+}
+
+/** What the S3 artifact store offers: its bucket and key ARNs, which IAM policies grant on. */
+export interface S3ArtifactStoreContract extends ArtifactStoreContract {
   /** The bucket's ARN. */
   readonly bucketArn: string;
-  /** Where MLflow writes artifacts: `s3://<bucket>/<prefix>` (`--artifacts-destination`). */
-  readonly destinationUri: string;
   /** The customer-managed KMS key that encrypts the bucket. */
   readonly kmsKeyArn: string;
+}
+
+/** What the Cloud Storage artifact store offers: IAM bindings are made on the bucket's name. */
+export interface GcsArtifactStoreContract extends ArtifactStoreContract {
+  /** The Cloud KMS key that encrypts the bucket's objects (`projects/.../cryptoKeys/...`). */
+  readonly kmsKeyName: string;
 }
 
 /** A key of a Kubernetes Secret. */
@@ -38,14 +51,25 @@ export interface BackendStoreContract {
   };
 }
 
-/** The AWS identity of the tracking server's pods. */
+/** The cloud identity of the tracking server's pods, as the Kubernetes half sees it: a service account and its annotations. */
 export interface TrackingIdentityContract {
   /** Kubernetes service account the tracking server, its Job and CronJob run as. */
   readonly serviceAccountName: string;
-  /** IAM role the service account is bound to. */
-  readonly roleArn: string;
-  /** Annotations the service account needs (IRSA's role-arn annotation; empty for Pod Identity). */
+  /**
+   * Annotations the service account needs: IRSA's role-arn annotation (empty for Pod Identity), GKE Workload
+   * Identity's `iam.gke.io/gcp-service-account`.
+   */
   readonly serviceAccountAnnotations: Record<string, string>;
+}
+
+/** The AWS identity: the IAM role the service account is bound to. */
+export interface AwsTrackingIdentityContract extends TrackingIdentityContract {
+  readonly roleArn: string;
+}
+
+/** The Google identity: the Google service account the Kubernetes service account acts as. */
+export interface GcpTrackingIdentityContract extends TrackingIdentityContract {
+  readonly googleServiceAccountEmail: string;
 }
 
 /** A workload reachable through a Kubernetes Service: what a client, a NetworkPolicy or a ServiceMonitor needs. */

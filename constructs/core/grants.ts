@@ -9,7 +9,7 @@
  * Pure data (no cdktf): the caller puts the statements in a policy document. The synth-time policies
  * (policies/no-s3-wildcards.ts and the IAM checks) judge the result like any hand-written statement.
  */
-import type { ArtifactStoreContract } from "./contracts";
+import type { S3ArtifactStoreContract } from "./contracts";
 
 /** One IAM policy statement, in the key order the policy JSON has always had. */
 export interface IamPolicyStatement {
@@ -25,7 +25,7 @@ export interface IamPolicyStatement {
  * The bucket (and the key) a grant is on: the artifact store's contract, or the part of it a construct
  * receives. The key is needed only when objects are read or written.
  */
-export type ArtifactStoreRef = Pick<ArtifactStoreContract, "bucketArn"> & Partial<Pick<ArtifactStoreContract, "kmsKeyArn">>;
+export type ArtifactStoreRef = Pick<S3ArtifactStoreContract, "bucketArn"> & Partial<Pick<S3ArtifactStoreContract, "kmsKeyArn">>;
 
 /** What a role may do under one prefix of the artifact bucket. Everything is off unless turned on. */
 export interface ArtifactAccessOptions {

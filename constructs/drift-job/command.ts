@@ -43,7 +43,7 @@ export function driftJobName(config: DriftEnvironment, modelName: string): strin
 }
 
 /** Labels of every drift job's pods (the tracking server's NetworkPolicy admits them). */
-export function driftJobPodLabels(config: DriftEnvironment): Record<string, string> {
+export function driftJobPodLabels(config: Pick<DriftEnvironment, "project" | "name">): Record<string, string> {
   return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "drift-job");
 }
 
@@ -124,7 +124,7 @@ export function driftCommand(inputs: {
  * what the tracking server's and the namespace's network policies admit. It does not depend on a release,
  * so a model's first release changes only that model's own objects (the CronJob), never the platform's.
  */
-export function driftJobsConfigured(config: DriftEnvironment): boolean {
+export function driftJobsConfigured(config: Pick<DriftEnvironment, "serving">): boolean {
   return Object.values(config.serving.models).some((m) => m.inferenceLog.enabled && m.drift.enabled);
 }
 

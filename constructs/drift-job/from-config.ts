@@ -4,7 +4,7 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import type { ArtifactStoreContract } from "../core/contracts";
+import type { S3ArtifactStoreContract } from "../core/contracts";
 import type { DriftJobProps } from ".";
 import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
@@ -16,7 +16,7 @@ export function driftJobProps(
   config: EnvironmentConfig,
   namePrefix: string,
   modelName: string,
-  deps: Pick<DriftJobProps, "dependsOn"> & { readonly artifactStore: ArtifactStoreContract },
+  deps: Pick<DriftJobProps, "dependsOn"> & { readonly artifactStore: S3ArtifactStoreContract },
 ): DriftJobProps {
   const m = config.serving.models[modelName];
   return {

@@ -5,7 +5,7 @@
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import type { ArtifactStoreContract } from "../core/contracts";
+import type { S3ArtifactStoreContract } from "../core/contracts";
 import { oauth2ProxyImage } from "../auth-proxy/oauth2-proxy-command";
 import type { ModelEndpoint, ModelEndpointProps } from ".";
 import { ModelApi } from "./api-gateway";
@@ -23,7 +23,7 @@ export function callerHeaderFor(config: EnvironmentConfig): string {
 export function modelEndpointProps(
   config: EnvironmentConfig,
   namePrefix: string,
-  artifactStore?: ArtifactStoreContract,
+  artifactStore?: S3ArtifactStoreContract,
 ): Record<string, ModelEndpointProps> {
   const s = config.serving;
   const out: Record<string, ModelEndpointProps> = {};

@@ -3,7 +3,7 @@
  * construct's props: the one place that knows which configuration field becomes which prop.
  */
 import type { EnvironmentConfig } from "../../config";
-import type { ArtifactStoreContract } from "../core/contracts";
+import type { S3ArtifactStoreContract } from "../core/contracts";
 import type { ModelRetentionProps } from ".";
 import { modelRetentionPodLabels, retentionCommand } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
@@ -13,7 +13,7 @@ import { managedLabels } from "../core/labels";
 export function modelRetentionProps(
   config: EnvironmentConfig,
   namePrefix: string,
-  deps: Pick<ModelRetentionProps, "dependsOn"> & { readonly artifactStore: ArtifactStoreContract; readonly artifactPrefix: string },
+  deps: Pick<ModelRetentionProps, "dependsOn"> & { readonly artifactStore: S3ArtifactStoreContract; readonly artifactPrefix: string },
 ): ModelRetentionProps {
   return {
     namespace: config.mlflow.namespace,

@@ -3,6 +3,7 @@
  * Monitoring construct's props, so that the stack's monitoring section stays one call.
  */
 import type { EnvironmentConfig } from "../../config";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
 import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../core/contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
@@ -27,6 +28,26 @@ export interface MonitoringDependencies {
 
 /** The Monitoring props of an environment. */
 export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDependencies): MonitoringProps {
+  // The backend store already subscribes config.notifications.emails to its alarm topic; add the
+  // alert recipients it does not have, so that the RDS alarms reach the same people.
+  const alarmEmails = (config.monitoring.email?.to ?? []).filter((address) => !config.notifications.emails.includes(address));
+  return {
+    ...kubernetesMonitoringProps(config, deps),
+    grafana: grafanaExposure(config),
+    alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
+    alarmEmails,
+    cloudWatch: cloudWatch(config, deps),
+  };
+}
+
+/**
+ * The Monitoring props every cloud shares: Prometheus, the rules, Alertmanager's receivers and the
+ * dashboards of the Kubernetes half (a GCP stack's monitoring is this, without CloudWatch, SNS or an exposed Grafana).
+ */
+export function kubernetesMonitoringProps(
+  config: KubernetesEnvironment,
+  deps: Pick<MonitoringDependencies, "trackingServer" | "authProxy" | "registryEvents">,
+): MonitoringProps {
   const m = config.monitoring;
   const email = m.email
     ? {
@@ -37,9 +58,6 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
         authPasswordSecretName: m.email.authPasswordSecretName,
       }
     : undefined;
-  // The backend store already subscribes config.notifications.emails to its alarm topic; add the
-  // alert recipients it does not have, so that the RDS alarms reach the same people.
-  const alarmEmails = (m.email?.to ?? []).filter((address) => !config.notifications.emails.includes(address));
   return {
     trackingServer: deps.trackingServer,
     authProxy: deps.authProxy,
@@ -53,10 +71,6 @@ export function monitoringProps(config: EnvironmentConfig, deps: MonitoringDepen
     discord: m.discord,
     email,
     alertsReachNobody: m.alertsReachNobody,
-    grafana: grafanaExposure(config),
-    alarmTopicArn: alarmEmails.length > 0 ? deps.alarmTopicArn : undefined,
-    alarmEmails,
-    cloudWatch: cloudWatch(config, deps),
     runbookBaseUrl: m.runbookBaseUrl,
     modelServing:
       Object.keys(config.serving.models).length > 0

@@ -8,6 +8,7 @@
  * (constructs/tracking-server/index.ts); its egress is decided here.
  */
 import type { EnvironmentConfig } from "../../config";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
 import { accessSyncPodLabels, gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
 import { teamsEnabled } from "../access/from-config";
 import { trackingInstance } from "../tracking-server/from-config";
@@ -57,6 +58,36 @@ export const PUBLIC_INTERNET: CidrPeer = {
 export interface NetworkPolicyInputs {
   /** The namespaces this stack creates (MLflow's; the serving one; monitoring's in install mode). */
   readonly namespaces: readonly string[];
+  /** The cloud's APIs and where pods get their credentials. @default AWS's (the configuration's identity.mode) */
+  readonly cloud?: CloudFlows;
+}
+
+/** The flows that differ by cloud: its storage and other APIs, and where a pod gets its cloud credentials. */
+export interface CloudFlows {
+  readonly apis: FlowRule;
+  readonly credentials: readonly FlowRule[];
+}
+
+/** The GKE metadata server, which hands Workload Identity credentials to pods (both of its addresses). */
+export const GKE_METADATA_SERVER: readonly { peer: CidrPeer; port: number }[] = [
+  { peer: { cidr: "169.254.169.254/32" }, port: 80 },
+  { peer: { cidr: "169.254.169.252/32" }, port: 988 },
+];
+
+/** GKE's flows: Google's APIs (public endpoints or Private Google Access) and the GKE metadata server. */
+export function gkeCloudFlows(vpcCidrs: readonly string[]): CloudFlows {
+  return {
+    apis: {
+      why: "Cloud Storage and the other Google APIs (public endpoints, or Private Google Access)",
+      peers: [PUBLIC_INTERNET, ...vpcCidrs.map((cidr) => ({ cidr }))],
+      ports: [{ port: HTTPS_PORT }],
+    },
+    credentials: GKE_METADATA_SERVER.map((m) => ({
+      why: "Google credentials from the GKE metadata server (Workload Identity)",
+      peers: [m.peer],
+      ports: [{ port: m.port }],
+    })),
+  };
 }
 
 /**
@@ -71,21 +102,26 @@ export interface NetworkPolicyInputs {
  * | model-retention CronJob | the tracking server; AWS APIs (443); the Pod Identity agent |
  * | monitoring (install mode) | within the namespace; the Kubernetes API (VPC, 443); Prometheus: every pod (scrapes) and the kubelets; Alertmanager: the receivers (internet 443, SMTP); Grafana: the issuer and CloudWatch (internet 443), the Pod Identity agent; Grafana's port from the VPC (its load balancer) |
  */
-export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkPolicyInputs): NetworkPoliciesProps {
+export function networkPoliciesProps(
+  config: KubernetesEnvironment & { readonly identity?: EnvironmentConfig["identity"] },
+  inputs: NetworkPolicyInputs,
+): NetworkPoliciesProps {
   const ns = config.mlflow.namespace;
   const vpc: Peer[] = config.ingress.vpcCidrs.map((cidr) => ({ cidr }));
-  const podIdentity = config.identity.mode === "pod-identity";
+  const podIdentity = config.identity?.mode === "pod-identity";
   const tracking: Peer = { namespace: ns, podLabels: trackingServerPodLabels(trackingInstance(config)) };
 
   const database: FlowRule = { why: "the PostgreSQL database (RDS, in the VPC)", peers: vpc, ports: [{ port: POSTGRES_PORT }] };
-  const awsApis: FlowRule = {
+  const awsApis: FlowRule = inputs.cloud?.apis ?? {
     why: "S3 and the other AWS APIs (public endpoints, or interface endpoints in the VPC)",
     peers: [PUBLIC_INTERNET, ...vpc],
     ports: [{ port: HTTPS_PORT }],
   };
-  const credentials: FlowRule[] = podIdentity
-    ? [{ why: "AWS credentials from the EKS Pod Identity agent", peers: [POD_IDENTITY_AGENT], ports: [{ port: 80 }] }]
-    : [];
+  const credentials: FlowRule[] = inputs.cloud
+    ? [...inputs.cloud.credentials]
+    : podIdentity
+      ? [{ why: "AWS credentials from the EKS Pod Identity agent", peers: [POD_IDENTITY_AGENT], ports: [{ port: 80 }] }]
+      : [];
   const toTracking: FlowRule = { why: "the tracking server's API, in-cluster", peers: [tracking], ports: [{ port: config.mlflow.port }] };
 
   const workloads: WorkloadAllows[] = [

@@ -4,6 +4,7 @@
  * Monitoring). The construct itself never sees the configuration.
  */
 import type { EnvironmentConfig } from "../../config";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../core/contracts";
 import type { TrackingServerProps } from ".";
 import type { TrackingIdentityProps } from "./identity";
@@ -24,14 +25,14 @@ export type TrackingServerDependencies = Pick<
 };
 
 /** `app.kubernetes.io/instance` of an environment's tracking server: `<project>-<env>`. */
-export function trackingInstance(config: EnvironmentConfig): string {
+export function trackingInstance(config: Pick<KubernetesEnvironment, "project" | "name">): string {
   return `${config.project}-${config.name}`;
 }
 
 export { trackingServerAddress };
 
 /** The TrackingServer props of an environment. */
-export function trackingServerProps(config: EnvironmentConfig, deps: TrackingServerDependencies): TrackingServerProps {
+export function trackingServerProps(config: KubernetesEnvironment, deps: TrackingServerDependencies): TrackingServerProps {
   const m = config.mlflow;
   return {
     instance: trackingInstance(config),

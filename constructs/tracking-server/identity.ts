@@ -8,7 +8,7 @@ import { Construct } from "constructs";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
-import type { ArtifactStoreContract, TrackingIdentityContract } from "../core/contracts";
+import type { AwsTrackingIdentityContract, S3ArtifactStoreContract } from "../core/contracts";
 import { WorkloadRole } from "../core/workload-role";
 import { PropError } from "../core/prop-error";
 import { artifactAccess } from "../core/grants";
@@ -31,7 +31,7 @@ export interface TrackingIdentityProps {
   /** IRSA only: ARN of the cluster's IAM OIDC provider. @default - none (required when mode is "irsa") */
   readonly oidcProviderArn?: string;
   /** The artifact store whose bucket and key the role may use. Required. */
-  readonly artifacts: ArtifactStoreContract;
+  readonly artifacts: S3ArtifactStoreContract;
   /** The key prefix MLflow writes under; object access is limited to it. Required. */
   readonly artifactPrefix: string;
   /** AWS region of the cluster and the bucket (KMS use is limited to requests made through S3 there). Required. */
@@ -51,7 +51,7 @@ export interface TrackingIdentityProps {
  */
 export class TrackingIdentity extends Construct {
   /** What the tracking server needs to create its service account. */
-  readonly contract: TrackingIdentityContract;
+  readonly contract: AwsTrackingIdentityContract;
   /** The role, its policy and (Pod Identity) its association. */
   readonly workloadRole: WorkloadRole;
   readonly role: IamRole;

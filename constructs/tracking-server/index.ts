@@ -230,7 +230,7 @@ export interface TrackingServerProps {
   /** The PostgreSQL database and the Kubernetes Secret with its credentials (in the same namespace). Required. */
   readonly backendStore: BackendStoreContract;
 
-  /** The AWS identity: the ServiceAccount this construct creates, with these annotations. Required. */
+  /** The cloud identity: the ServiceAccount this construct creates, with these annotations (IRSA's, GKE Workload Identity's). Required. */
   readonly identity: TrackingIdentityContract;
 
   /**
@@ -560,8 +560,17 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
     );
   }
 
-  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(artifactStore.destinationUri) && !isToken(artifactStore.destinationUri)) {
-    throw new PropError(scope, "artifactStore.destinationUri", artifactStore.destinationUri, "an s3://<bucket>/<prefix> URI");
+  // MLflow's S3 and Cloud Storage artifact repositories: the bucket name rules of each (S3's, and GCS's with '_').
+  if (
+    !/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.test(artifactStore.destinationUri) &&
+    !isToken(artifactStore.destinationUri)
+  ) {
+    throw new PropError(
+      scope,
+      "artifactStore.destinationUri",
+      artifactStore.destinationUri,
+      "an s3://<bucket>/<prefix> or gs://<bucket>/<prefix> URI",
+    );
   }
   if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port))
     throw new PropError(scope, "backendStore.port", backendStore.port, "a port number");

@@ -5,7 +5,7 @@
 import type { EnvironmentConfig } from "../../config";
 import { registryGates } from "../../config/registry";
 import type { TrainingStep as ConfiguredStep } from "../../config/training";
-import type { ArtifactStoreContract } from "../core/contracts";
+import type { S3ArtifactStoreContract } from "../core/contracts";
 import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
@@ -37,7 +37,11 @@ export function pipelineGates(config: EnvironmentConfig) {
 }
 
 /** The Training props of an enabled environment (throws when training is off: check config.training.enabled first). */
-export function trainingProps(config: EnvironmentConfig, stackName: string, deps: { artifactStore: ArtifactStoreContract }): TrainingProps {
+export function trainingProps(
+  config: EnvironmentConfig,
+  stackName: string,
+  deps: { artifactStore: S3ArtifactStoreContract },
+): TrainingProps {
   const t = config.training;
   if (!t.enabled || !t.identity || !t.steps)
     throw new Error(

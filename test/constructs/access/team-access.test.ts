@@ -23,13 +23,13 @@ import {
 import { TrackingServer, accessSyncPodLabels, mlflowCommandInputs, type TrackingServerProps } from "../../../constructs/tracking-server";
 import { trackingInstance, trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import { PropError } from "../../../constructs/core/prop-error";
-import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../../constructs/core/contracts";
+import type { AwsTrackingIdentityContract, BackendStoreContract, S3ArtifactStoreContract } from "../../../constructs/core/contracts";
 import { renderProcess } from "../../../constructs/core/render";
 import { envConfig, everyOptionConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
 import { mlflowCliParse } from "../../helpers/mlflow-cli";
 import { allRules } from "../../../policies";
 
-const artifactStore: ArtifactStoreContract = {
+const artifactStore: S3ArtifactStoreContract = {
   bucketName: "mlflow-artifacts",
   bucketArn: "arn:aws:s3:::mlflow-artifacts",
   destinationUri: "s3://mlflow-artifacts/mlartifacts",
@@ -41,7 +41,7 @@ const backendStore: BackendStoreContract = {
   database: "mlflow",
   credentials: { secretName: "mlflow-db", usernameKey: "username", passwordKey: "password" },
 };
-const identity: TrackingIdentityContract = {
+const identity: AwsTrackingIdentityContract = {
   serviceAccountName: "mlflow",
   roleArn: "arn:aws:iam::111111111111:role/x",
   serviceAccountAnnotations: {},

@@ -29,8 +29,8 @@ const inputsOf = (config: EnvironmentConfig) =>
         database: "mlflow",
         credentials: { secretName: "db", usernameKey: "username", passwordKey: "password" },
       },
-      artifactStore: { destinationUri: "s3://bucket/mlartifacts", bucketName: "bucket", bucketArn: "arn:aws:s3:::bucket", kmsKeyArn: "k" },
-      identity: { serviceAccountName: "mlflow", roleArn: "arn:aws:iam::111111111111:role/x", serviceAccountAnnotations: {} },
+      artifactStore: { destinationUri: "s3://bucket/mlartifacts", bucketName: "bucket" },
+      identity: { serviceAccountName: "mlflow", serviceAccountAnnotations: {} },
       authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
     }),
   );

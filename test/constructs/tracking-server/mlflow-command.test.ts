@@ -44,7 +44,7 @@ const inputs = (over: { config?: EnvironmentConfig; backendStore?: BackendStoreC
   mlflowCommandInputs(
     trackingServerProps(over.config ?? envConfig("dev"), {
       backendStore: over.backendStore ?? backendStore,
-      artifactStore: { ...artifactStore, bucketName: "b", bucketArn: "arn:aws:s3:::b", kmsKeyArn: "k" },
+      artifactStore: { ...artifactStore, bucketName: "b" },
       identity,
       authProxyPodLabels: { "app.kubernetes.io/name": "oauth2-proxy" },
     }),

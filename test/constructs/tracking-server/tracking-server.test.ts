@@ -7,7 +7,7 @@ import { dbUpgradeCommand, gcCommand, trackingServerCommand } from "../../../con
 import { renderProcess } from "../../../constructs/core/render";
 import { PYTHON_SITE_DIR, SITECUSTOMIZE_KEY, TCP_NODELAY_SITECUSTOMIZE } from "../../../constructs/core/tcp-nodelay";
 import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-types";
-import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../../constructs/core/contracts";
+import type { AwsTrackingIdentityContract, BackendStoreContract, S3ArtifactStoreContract } from "../../../constructs/core/contracts";
 import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../../constructs/tracking-server";
 import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
 import { teamsEnabled } from "../../../constructs/access/from-config";
@@ -16,7 +16,7 @@ import { mlflowCliParse } from "../../helpers/mlflow-cli";
 import { containersOf, secretLiterals } from "../../helpers/containers";
 import { synthJson } from "../../helpers/synth";
 
-const artifactStore: ArtifactStoreContract = {
+const artifactStore: S3ArtifactStoreContract = {
   bucketName: "mlflow-dev-artifacts-111111111111",
   bucketArn: "arn:aws:s3:::mlflow-dev-artifacts-111111111111",
   destinationUri: "s3://mlflow-dev-artifacts-111111111111/mlartifacts",
@@ -28,7 +28,7 @@ const backendStore: BackendStoreContract = {
   database: "mlflow",
   credentials: { secretName: "mlflow-db", usernameKey: "username", passwordKey: "password" },
 };
-const identity: TrackingIdentityContract = {
+const identity: AwsTrackingIdentityContract = {
   serviceAccountName: "mlflow",
   roleArn: "arn:aws:iam::111111111111:role/mlflow-dev-tracking",
   serviceAccountAnnotations: {},
@@ -514,9 +514,9 @@ describe("bad input fails at synth with the field and the fix", () => {
       /authProxyPodLabels is .*: expected labels that select only the proxy/,
     ],
     [
-      "artifact destination that is not S3",
+      "artifact destination that is neither S3 nor Cloud Storage",
       build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }),
-      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> URI/,
+      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> or gs:\/\/<bucket>\/<prefix> URI/,
     ],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser is 0: expected a non-zero user id/],
     [

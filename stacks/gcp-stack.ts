@@ -1,0 +1,169 @@
+import { Annotations, Fn, GcsBackend, LocalBackend, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
+import { DataGoogleClientConfig } from "@cdktf/provider-google/lib/data-google-client-config";
+import { DataGoogleContainerCluster } from "@cdktf/provider-google/lib/data-google-container-cluster";
+import { DataGoogleProject } from "@cdktf/provider-google/lib/data-google-project";
+import { DataGoogleComputeNetwork } from "@cdktf/provider-google/lib/data-google-compute-network";
+import { KmsKeyRing } from "@cdktf/provider-google/lib/kms-key-ring";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { gcpLabels, type GcpEnvironmentConfig } from "../config/gcp";
+import { GcsArtifactStore } from "../constructs/gcs-artifact-store";
+import { gcsArtifactStoreProps } from "../constructs/gcs-artifact-store/from-config";
+import { CloudSqlStore } from "../constructs/cloud-sql-store";
+import { cloudSqlStoreProps } from "../constructs/cloud-sql-store/from-config";
+import { GkeWorkloadIdentity } from "../constructs/gke-workload-identity";
+import { trackingWorkloadIdentityProps } from "../constructs/gke-workload-identity/from-config";
+import { ArtifactRegistry } from "../constructs/artifact-registry";
+import { artifactRegistryProps } from "../constructs/artifact-registry/from-config";
+import { TrackingServer } from "../constructs/tracking-server";
+import { trackingServerProps } from "../constructs/tracking-server/from-config";
+import { AuthProxy } from "../constructs/auth-proxy";
+import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
+import { MlflowIngress } from "../constructs/ingress";
+import { Monitoring } from "../constructs/monitoring";
+import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
+import { NetworkPolicies } from "../constructs/network-policies";
+import { gkeCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
+import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
+import { applyPolicies, takePolicyCheckedJson } from "../policies";
+import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
+
+/** What a GCP stack does not deploy yet although the configuration has it by default (said at every synth). */
+export const GCP_RETENTION_WARNING =
+  "registry retention is not deployed on GCP yet: every model version keeps its artifacts in the bucket's lifecycle classes (docs/gcp.md#not-yet-supported)";
+
+/**
+ * One GCP environment, in its own Terraform state: Google's stores and identities (Cloud Storage, Cloud SQL,
+ * Cloud KMS, Workload Identity, Artifact Registry) below the same Kubernetes half as an AWS stack (the
+ * tracking server with a gs:// artifact destination, the proxy, the HTTPRoute, monitoring, default-deny
+ * network policies). The features this stack cannot deploy yet are refused by the configuration
+ * (config/gcp.ts), so what synthesizes is complete.
+ */
+export class GcpMlflowStack extends TerraformStack {
+  readonly config: GcpEnvironmentConfig;
+  readonly namespace: NamespaceV1;
+
+  constructor(scope: Construct, config: GcpEnvironmentConfig) {
+    super(scope, `${config.project}-${config.name}`);
+    this.config = config;
+    const g = config.gcp;
+    this.addOverride("terraform.required_version", TERRAFORM_REQUIRED_VERSION);
+
+    // ── State and providers ─────────────────────────────────────────────
+    if (config.state.backend === "gcs") {
+      new GcsBackend(this, { bucket: config.state.bucket, prefix: config.state.prefix.replaceAll("{env}", config.name) });
+    } else {
+      new LocalBackend(this, { path: config.state.path.replaceAll("{env}", config.name) });
+    }
+    const google = new GoogleProvider(this, "google", { project: g.projectId, region: g.region, addTerraformAttributionLabel: false });
+    // As an override: cdktf writes a provider's map keys in snake_case ("cost-center" would become "cost_center").
+    google.addOverride("default_labels", gcpLabels(config));
+    // The kubernetes and helm providers authenticate with the caller's short-lived Google access token,
+    // never a kubeconfig file.
+    const client = new DataGoogleClientConfig(this, "client");
+    const cluster = new DataGoogleContainerCluster(this, "gke_cluster", { name: g.clusterName, location: g.clusterLocation ?? g.region });
+    const host = `https://${cluster.endpoint}`;
+    const clusterCaCertificate = Fn.base64decode(cluster.masterAuth.get(0).clusterCaCertificate);
+    new KubernetesProvider(this, "kubernetes", { host, clusterCaCertificate, token: client.accessToken });
+    new HelmProvider(this, "helm", { kubernetes: { host, clusterCaCertificate, token: client.accessToken } });
+    new RandomProvider(this, "random");
+    const project = new DataGoogleProject(this, "project", { projectId: g.projectId });
+    const network = new DataGoogleComputeNetwork(this, "network", { name: g.network, project: g.projectId });
+
+    this.namespace = new NamespaceV1(this, "namespace", {
+      metadata: { name: config.mlflow.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
+    });
+
+    // ── Stores and identity ──────────────────────────────────────────────
+    // One key ring per environment; each store has its own key in it. (Cloud KMS never deletes a key ring:
+    // a destroyed stack leaves it, empty of enabled keys.)
+    const keyRing = new KmsKeyRing(this, "key_ring", {
+      name: `${config.project}-${config.name}`,
+      location: g.region,
+      project: g.projectId,
+    });
+    const artifactStore = new GcsArtifactStore(this, "gcs_artifact_store", gcsArtifactStoreProps(config, { keyRingId: keyRing.id }));
+    const backendStore = new CloudSqlStore(
+      this,
+      "cloud_sql_store",
+      cloudSqlStoreProps(config, {
+        projectNumber: project.number,
+        networkId: network.id,
+        keyRingId: keyRing.id,
+        namespace: this.namespace.metadata.name,
+      }),
+    );
+    const identity = new GkeWorkloadIdentity(
+      this,
+      "workload_identity",
+      trackingWorkloadIdentityProps(config, {
+        bucketName: artifactStore.contract.bucketName,
+        prefix: artifactStore.prefix,
+        dependsOn: [artifactStore.bucket],
+      }),
+    );
+    new ArtifactRegistry(
+      this,
+      "artifact_registry",
+      artifactRegistryProps(config, { projectNumber: project.number, keyRingId: keyRing.id }),
+    );
+    // Synth-time policy checks over everything in this stack (policies/index.ts): the GCP rules and the cloud-neutral ones.
+    applyPolicies(this);
+
+    // ── Tracking server, proxy and route ─────────────────────────────────
+    const trackingServer = new TrackingServer(
+      this,
+      "tracking_server",
+      trackingServerProps(config, {
+        artifactStore: artifactStore.contract,
+        backendStore: backendStore.contract,
+        identity: identity.contract,
+        authProxyPodLabels: authProxyPodLabelsOf(config),
+        apiClientPodLabels: [],
+        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.serviceAccount],
+      }),
+    );
+    const authProxy = new AuthProxy(
+      this,
+      "auth_proxy",
+      authProxyProps(config, { trackingServer: trackingServer.contract, dependsOn: [this.namespace] }),
+    );
+    new MlflowIngress(this, "ingress", {
+      hostname: config.hostname,
+      kind: "gateway-api",
+      gatewayRef: config.ingress.gatewayRef,
+      certificateDomains: config.ingress.certificateDomains,
+      idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+      deregistrationDelaySeconds: config.ingress.deregistrationDelaySeconds,
+      partOf: config.project,
+      target: authProxy.contract,
+      dependsOn: [authProxy.service],
+    });
+
+    // ── Monitoring and default-deny networking ───────────────────────────
+    const monitoring = new Monitoring(
+      this,
+      "monitoring",
+      kubernetesMonitoringProps(config, { trackingServer: trackingServer.contract, authProxy: authProxy.contract }),
+    );
+    const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
+    const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
+    if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
+    new NetworkPolicies(this, "network_policies", {
+      ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: gkeCloudFlows(config.ingress.vpcCidrs) }),
+      dependsOn: created.map(([, resource]) => resource),
+    });
+
+    Annotations.of(this).addWarning(GCP_RETENTION_WARNING);
+  }
+
+  /** As MlflowStack's: the JSON the policy pack checked, resolved once. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- cdktf's own signature
+  override toTerraform(): any {
+    return takePolicyCheckedJson(this) ?? super.toTerraform();
+  }
+}

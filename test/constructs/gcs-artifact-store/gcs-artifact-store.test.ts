@@ -1,0 +1,101 @@
+import { Testing, TerraformStack } from "cdktf";
+import { GcsArtifactStore, type GcsArtifactStoreProps } from "../../../constructs/gcs-artifact-store";
+import { PropError } from "../../../constructs/core/prop-error";
+import type { TfJson } from "../../helpers/synth";
+
+const BASE: GcsArtifactStoreProps = {
+  bucketName: "mlflow-dev-artifacts-example",
+  projectId: "example-ml-dev",
+  location: "europe-west1",
+  keyRingId: "projects/example-ml-dev/locations/europe-west1/keyRings/mlflow-dev",
+};
+
+function synth(props: Partial<GcsArtifactStoreProps> = {}): { json: TfJson; store: GcsArtifactStore } {
+  const stack = new TerraformStack(Testing.app(), "test");
+  const store = new GcsArtifactStore(stack, "store", { ...BASE, ...props });
+  return { json: JSON.parse(Testing.synth(stack)) as TfJson, store };
+}
+const only = (json: TfJson, type: string) => Object.values(json.resource?.[type] ?? {})[0] as Record<string, any>;
+
+describe("GcsArtifactStore", () => {
+  it("encrypts with its own Cloud KMS key, which Cloud Storage's service agent may use, granted before the bucket exists", () => {
+    const { json } = synth();
+    const bucket = only(json, "google_storage_bucket");
+    const [keyName] = Object.keys(json.resource!.google_kms_crypto_key);
+    const [grantName] = Object.keys(json.resource!.google_kms_crypto_key_iam_member);
+    expect(bucket.encryption).toEqual({ default_kms_key_name: `\${google_kms_crypto_key.${keyName}.id}` });
+    expect(only(json, "google_kms_crypto_key_iam_member")).toMatchObject({
+      role: "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      member: expect.stringMatching(/^serviceAccount:\$\{data\.google_storage_project_service_account\.\w+\.email_address\}$/),
+    });
+    expect(bucket.depends_on).toContain(`google_kms_crypto_key_iam_member.${grantName}`);
+    expect(only(json, "google_kms_crypto_key")).toMatchObject({ purpose: "ENCRYPT_DECRYPT", rotation_period: "7776000s" });
+  });
+
+  it("is private and versioned: uniform bucket-level access, public access prevention enforced", () => {
+    expect(only(synth().json, "google_storage_bucket")).toMatchObject({
+      uniform_bucket_level_access: true,
+      public_access_prevention: "enforced",
+      versioning: { enabled: true },
+      location: "europe-west1",
+    });
+  });
+
+  it("has the S3 store's lifecycle, in Cloud Storage's terms", () => {
+    const rules = only(
+      synth({ lifecycle: { transitionToGlacierIrDays: 90, expireDays: 400 } }).json,
+      "google_storage_bucket",
+    ).lifecycle_rule;
+    expect(rules).toEqual([
+      {
+        action: { type: "SetStorageClass", storage_class: "NEARLINE" },
+        condition: { age: 30, matches_prefix: ["mlartifacts/"], matches_storage_class: ["STANDARD"], with_state: "LIVE" },
+      },
+      {
+        action: { type: "SetStorageClass", storage_class: "COLDLINE" },
+        condition: { age: 90, matches_prefix: ["mlartifacts/"], matches_storage_class: ["STANDARD", "NEARLINE"], with_state: "LIVE" },
+      },
+      { action: { type: "Delete" }, condition: { age: 400, matches_prefix: ["mlartifacts/"], with_state: "LIVE" } },
+      // 3 kept noncurrent versions: Cloud Storage counts the live version among the newer ones.
+      { action: { type: "Delete" }, condition: { days_since_noncurrent_time: 30, num_newer_versions: 4, with_state: "ARCHIVED" } },
+      { action: { type: "Delete" }, condition: { days_since_noncurrent_time: 365, with_state: "ARCHIVED" } },
+      { action: { type: "AbortIncompleteMultipartUpload" }, condition: { age: 3 } },
+    ]);
+  });
+
+  it("keeping no noncurrent version deletes them all after noncurrentExpireDays, with no cap rule", () => {
+    const rules = only(synth({ lifecycle: { noncurrentVersionsToKeep: 0 } }).json, "google_storage_bucket").lifecycle_rule;
+    expect(rules.filter((r: any) => r.condition.with_state === "ARCHIVED")).toEqual([
+      { action: { type: "Delete" }, condition: { days_since_noncurrent_time: 30, with_state: "ARCHIVED" } },
+    ]);
+  });
+
+  it("production: Terraform may not destroy the bucket or its key", () => {
+    const { json } = synth({ preventDestroy: true });
+    expect(only(json, "google_storage_bucket").lifecycle).toEqual({ prevent_destroy: true });
+    expect(only(json, "google_kms_crypto_key").lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("offers a gs:// destination and the key through its contract", () => {
+    const { store } = synth({ prefix: "runs" });
+    expect(store.contract.destinationUri).toBe("gs://mlflow-dev-artifacts-example/runs");
+    expect(store.contract.bucketName).toBe("mlflow-dev-artifacts-example");
+  });
+
+  it.each([
+    [{ bucketName: "goog-artifacts" }, "bucketName", /not starting with "goog"/],
+    [{ prefix: "/runs" }, "prefix", /prefix/],
+    [{ forceDestroy: true, preventDestroy: true }, "forceDestroy", /false while preventDestroy/],
+    [{ lifecycle: { transitionToInfrequentAccessDays: 10 } }, "lifecycle.transitionToInfrequentAccessDays", /30 to 36500/],
+    [{ lifecycle: { transitionToGlacierIrDays: 40 } }, "lifecycle.transitionToGlacierIrDays", /60 to 36500/],
+  ])("refuses %j naming the prop", (props, prop, message) => {
+    try {
+      synth(props as Partial<GcsArtifactStoreProps>);
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(PropError);
+      expect((err as PropError).prop).toBe(prop);
+      expect((err as Error).message).toMatch(message);
+    }
+  });
+});

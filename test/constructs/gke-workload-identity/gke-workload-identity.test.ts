@@ -1,0 +1,73 @@
+import { Testing, TerraformStack } from "cdktf";
+import {
+  GKE_SERVICE_ACCOUNT_ANNOTATION,
+  GkeWorkloadIdentity,
+  type GkeWorkloadIdentityProps,
+} from "../../../constructs/gke-workload-identity";
+import { PropError } from "../../../constructs/core/prop-error";
+import type { TfJson } from "../../helpers/synth";
+
+const BASE: GkeWorkloadIdentityProps = {
+  projectId: "example-ml-dev",
+  accountId: "mlflow-dev-mlflow",
+  namespace: "mlflow",
+  serviceAccountName: "mlflow",
+  bucketName: "mlflow-dev-artifacts",
+  prefix: "mlartifacts",
+};
+
+function synth(props: Partial<GkeWorkloadIdentityProps> = {}): { json: TfJson; identity: GkeWorkloadIdentity } {
+  const stack = new TerraformStack(Testing.app(), "test");
+  const identity = new GkeWorkloadIdentity(stack, "wi", { ...BASE, ...props });
+  return { json: JSON.parse(Testing.synth(stack)) as TfJson, identity };
+}
+
+describe("GkeWorkloadIdentity", () => {
+  it("lets only the workload's Kubernetes service account act as its Google service account", () => {
+    const { json } = synth();
+    expect(Object.values(json.resource!.google_service_account_iam_member)).toEqual([
+      {
+        service_account_id: expect.stringMatching(/^\$\{google_service_account\.\w+\.name\}$/),
+        role: "roles/iam.workloadIdentityUser",
+        member: "serviceAccount:example-ml-dev.svc.id.goog[mlflow/mlflow]",
+      },
+    ]);
+  });
+
+  it("grants its prefix of the bucket only: objects under it, listing under it, nothing at the project", () => {
+    const { json } = synth();
+    const grants = Object.values(json.resource!.google_storage_bucket_iam_member) as Record<string, any>[];
+    expect(grants.map((g) => [g.role, g.bucket, g.condition.expression]).sort((a, b) => a[0].localeCompare(b[0]))).toEqual([
+      [
+        "roles/storage.objectUser",
+        "mlflow-dev-artifacts",
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/mlartifacts/")',
+      ],
+      [
+        "roles/storage.objectViewer",
+        "mlflow-dev-artifacts",
+        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("mlartifacts/")',
+      ],
+    ]);
+    expect(Object.keys(json.resource!).filter((t) => /project_iam|bucket_iam_binding|bucket_iam_policy/.test(t))).toEqual([]);
+  });
+
+  it("hands the tracking server the service account annotation", () => {
+    const { identity } = synth();
+    expect(identity.contract.serviceAccountName).toBe("mlflow");
+    expect(Object.keys(identity.contract.serviceAccountAnnotations)).toEqual([GKE_SERVICE_ACCOUNT_ANNOTATION]);
+  });
+
+  it.each([
+    [{ accountId: "ml" }, "accountId"],
+    [{ prefix: "" }, "prefix"],
+  ])("refuses %j naming the prop (no prefix would be the whole bucket)", (props, prop) => {
+    try {
+      synth(props);
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(PropError);
+      expect((err as PropError).prop).toBe(prop);
+    }
+  });
+});

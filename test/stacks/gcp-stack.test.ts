@@ -1,0 +1,124 @@
+/**
+ * The GCP stack (stacks/gcp-stack.ts) of the GCP fixture environment: Google's stores and identities below the
+ * same Kubernetes half as an AWS stack, wired through the contracts, and nothing of AWS.
+ */
+import { Annotations } from "cdktf";
+import { GCP_RETENTION_WARNING } from "../../stacks/gcp-stack";
+import { stackErrorProblem } from "../../stacks/prop-errors";
+import { PropError } from "../../constructs/core/prop-error";
+import { gcpConfig, synthGcp } from "../helpers/gcp";
+import { stackFieldMaps } from "../../stacks/prop-errors";
+import { knownKeys } from "../../config/messages";
+import { gcpEnvironmentSchema } from "../../config/gcp";
+
+const { json, stack } = synthGcp();
+const resources = json.resource!;
+const one = (type: string, match: RegExp = /./) => {
+  const found = Object.entries(resources[type] ?? {}).filter(([name]) => match.test(name));
+  if (found.length !== 1) throw new Error(`${found.length} ${type} matching ${match}`);
+  return found[0][1] as Record<string, any>;
+};
+
+describe("GCP stack", () => {
+  it("creates Google, Kubernetes, Helm and random resources only, with state in Cloud Storage", () => {
+    expect(Object.keys(resources).filter((t) => !/^(google|kubernetes|helm|random)_/.test(t))).toEqual([]);
+    expect(Object.keys(json.data ?? {}).filter((t) => !t.startsWith("google_"))).toEqual([]);
+    expect(json.terraform).toMatchObject({
+      backend: { gcs: { bucket: "example-org-terraform-state-ml-dev", prefix: "mlflow/gcp-dev" } },
+      required_version: ">= 1.10.0, < 2.0.0",
+    });
+    expect(Object.keys(json.provider!).sort()).toEqual(["google", "helm", "kubernetes", "random"]);
+    expect(json.provider!.google[0]).toMatchObject({
+      project: "example-ml-dev",
+      region: "europe-west1",
+      default_labels: { "cost-center": "ml-platform", project: "mlflow", environment: "gcp-dev", "managed-by": "cdktf" },
+    });
+  });
+
+  it("authenticates to GKE with the caller's short-lived access token, never a kubeconfig", () => {
+    expect(json.provider!.kubernetes[0]).toEqual({
+      host: "https://${data.google_container_cluster.gke_cluster.endpoint}",
+      cluster_ca_certificate: "${base64decode(data.google_container_cluster.gke_cluster.master_auth[0].cluster_ca_certificate)}",
+      token: "${data.google_client_config.client.access_token}",
+    });
+  });
+
+  it("runs the tracking server on the Cloud Storage bucket and the Cloud SQL instance", () => {
+    const container = one("kubernetes_deployment_v1", /^tracking_server/).spec.template.spec.container[0];
+    const args: string[] = container.args;
+    expect(args[args.indexOf("--artifacts-destination") + 1]).toBe("gs://mlflow-gcp-dev-artifacts-example-ml-dev/mlartifacts");
+    const uri = container.env.find((e: { name: string }) => e.name === "MLFLOW_BACKEND_STORE_URI").value;
+    expect(uri).toMatch(
+      /^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{google_sql_database_instance\.\w+\.private_ip_address\}:5432\/mlflow\?sslmode=require$/,
+    );
+    // gc deletes from the same bucket.
+    const gc = one("kubernetes_cron_job_v1").spec.job_template.spec.template.spec.container[0];
+    expect(JSON.stringify(gc)).toContain("gs://mlflow-gcp-dev-artifacts-example-ml-dev/mlartifacts");
+  });
+
+  it("binds the tracking server's service account to its own Google service account (Workload Identity)", () => {
+    const ksa = one("kubernetes_service_account_v1", /^tracking_server/);
+    const [gsa] = Object.keys(resources.google_service_account);
+    expect(ksa.metadata).toMatchObject({ name: "mlflow", namespace: "mlflow" });
+    expect(ksa.metadata.annotations).toEqual({ "iam.gke.io/gcp-service-account": `\${google_service_account.${gsa}.email}` });
+    expect(one("google_service_account_iam_member").member).toBe("serviceAccount:example-ml-dev.svc.id.goog[mlflow/mlflow]");
+    for (const grant of Object.values(resources.google_storage_bucket_iam_member) as Record<string, any>[]) {
+      expect(grant.member).toBe(`serviceAccount:\${google_service_account.${gsa}.email}`);
+      expect(grant.condition.expression).toContain("mlartifacts/");
+    }
+  });
+
+  it("lets the tracking server reach the GKE metadata server, Google's APIs and the database, not the EKS Pod Identity agent", () => {
+    const egress = one("kubernetes_network_policy_v1", /tracking-server-egress/).spec.egress as Record<string, any>[];
+    const cidrs = egress.flatMap((e) => e.to.map((t: any) => `${t.ip_block?.cidr}:${e.ports[0].port}`));
+    expect(cidrs).toEqual(
+      expect.arrayContaining(["169.254.169.254/32:80", "169.254.169.252/32:988", "10.10.0.0/16:5432", "0.0.0.0/0:443"]),
+    );
+    expect(cidrs).not.toContain("169.254.170.23/32:80");
+  });
+
+  it("routes the hostname to the proxy through an HTTPRoute on the GKE Gateway", () => {
+    const route = one("kubernetes_manifest").manifest;
+    expect(route.kind).toBe("HTTPRoute");
+    expect(route.spec.parentRefs).toEqual([
+      { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "gateway", name: "internal" },
+    ]);
+    expect(route.spec.hostnames).toEqual(["mlflow-gcp-dev.example.com"]);
+    expect(route.spec.rules[0].backendRefs[0].name).toBe("oauth2-proxy");
+  });
+
+  it("keeps every store CMEK-encrypted in the environment's own key ring", () => {
+    const ring = Object.keys(resources.google_kms_key_ring)[0];
+    const keys = Object.values(resources.google_kms_crypto_key) as Record<string, any>[];
+    expect(keys.map((k) => k.name).sort()).toEqual(["artifacts", "database", "images"]);
+    for (const k of keys) expect(k.key_ring).toBe(`\${google_kms_key_ring.${ring}.id}`);
+  });
+
+  it("says at every synth that registry retention is not deployed on GCP yet", () => {
+    const warnings = stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => m.data);
+    expect(warnings).toEqual([GCP_RETENTION_WARNING]);
+    expect(Annotations).toBeDefined();
+  });
+
+  it("reports a GCP construct's refusal against the configuration field behind the prop", () => {
+    const config = gcpConfig();
+    const err = new PropError({ node: { path: "mlflow-gcp-dev/gcs_artifact_store" } } as never, "bucketName", "goog", "a name");
+    expect(stackErrorProblem(config, err)).toMatch(
+      /^environment "gcp-dev": field artifacts.bucketName: refused while building stack mlflow-gcp-dev: /,
+    );
+  });
+
+  it("maps every GCP construct's props to fields of the GCP schema", () => {
+    const maps = stackFieldMaps(gcpConfig());
+    const gcpOwn = ["gcs_artifact_store", "cloud_sql_store", "workload_identity", "artifact_registry"];
+    expect(Object.keys(maps)).toEqual(expect.arrayContaining(gcpOwn));
+    const unknown = gcpOwn.flatMap((id) =>
+      Object.values(maps[id]).filter((field): field is string => {
+        if (field === null) return false;
+        const path = field.split(".");
+        return !knownKeys(gcpEnvironmentSchema, path.slice(0, -1)).includes(path[path.length - 1]);
+      }),
+    );
+    expect(unknown).toEqual([]);
+  });
+});
