@@ -35,6 +35,8 @@ export const DEFAULT_PROTECTED_ALIASES = ["production", "staging"] as const;
 export const APPROVERS_PERMISSION: AccessPermission = "EDIT";
 /** What a workload needs at least: EDIT logs runs, registers models and tags versions. */
 export const WORKLOAD_MIN_PERMISSION: AccessPermission = "EDIT";
+/** The role (in every workspace they release from) of the release identities: `platform.<team>.release`. */
+export const RELEASE_ROLE = "release";
 
 /** One team, as the policy needs it. */
 export interface AccessTeam {
@@ -183,8 +185,8 @@ export function accessPolicy(inputs: AccessPolicyInputs): AccessPolicy {
     const team = inputs.teams.find((t) => t.name === w.team);
     if (!team)
       throw new PropError(where, `workloads[${i}].team`, w.team, `one of the teams (${inputs.teams.map((t) => t.name).join(", ")})`);
-    if (!DNS_LABEL.test(w.name) || ["members", "approvers"].includes(w.name))
-      throw new PropError(where, `workloads[${i}].name`, w.name, 'a DNS label other than "members" and "approvers"');
+    if (!DNS_LABEL.test(w.name) || ["members", "approvers", RELEASE_ROLE].includes(w.name))
+      throw new PropError(where, `workloads[${i}].name`, w.name, `a DNS label other than "members", "approvers" and "${RELEASE_ROLE}"`);
     if (!w.identity || /[\s,]/.test(w.identity))
       throw new PropError(where, `workloads[${i}].identity`, w.identity, 'an e-mail address or token subject without spaces or ","');
     const name = `${PLATFORM_ROLE_PREFIX}${team.name}.${w.name}`;
@@ -202,6 +204,15 @@ export function accessPolicy(inputs: AccessPolicyInputs): AccessPolicy {
     if (!r || /[\s,]/.test(r))
       throw new PropError(where, `releaseIdentities[${j}]`, r, 'an e-mail address or token subject without spaces or ","');
   });
+  // The protected-promotion rules let the release identities move aliases; MLflow itself still asks for EDIT on
+  // the model, so they hold EDIT in every workspace they release from (the teams' and `default`), and no more.
+  if (releaseIdentities.length > 0) {
+    const identities = releaseIdentities.map((r) => r.toLowerCase());
+    const releaseWorkspaces = [...inputs.teams.map((t) => [t.name, t.workspace ?? t.name]), [DEFAULT_WORKSPACE, DEFAULT_WORKSPACE]];
+    for (const [owner, workspace] of releaseWorkspaces) {
+      roles.push({ name: `${PLATFORM_ROLE_PREFIX}${owner}.${RELEASE_ROLE}`, workspace, permission: "EDIT", groups: [], identities });
+    }
+  }
   return {
     version: ACCESS_POLICY_VERSION,
     admins: { groups: [inputs.platformAdminsGroup] },

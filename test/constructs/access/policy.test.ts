@@ -23,6 +23,8 @@ const INPUTS: AccessPolicyInputs = {
   defaultWorkspace: { groups: ["engineering"], permission: "EDIT" },
 };
 
+const RELEASE = ["system:serviceaccount:ci:release", "release-bot@example.com"];
+
 describe("accessPolicy: the document the tracking server and the sync Job read", () => {
   it("builds the contract's document: admins, one workspace per team, platform.* roles, protected promotions", () => {
     expect(accessPolicy(INPUTS)).toEqual({
@@ -38,6 +40,10 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
         { name: "platform.team-a.approvers", workspace: "team-a", permission: "EDIT", groups: ["team-a-approvers"], identities: [] },
         { name: "platform.team-b.members", workspace: "ws-b", permission: "READ", groups: ["team-b-ds"], identities: [] },
         { name: "platform.default.members", workspace: "default", permission: "EDIT", groups: ["engineering"], identities: [] },
+        // MLflow asks for EDIT on the model before the promotion rules let a release identity move an alias.
+        { name: "platform.team-a.release", workspace: "team-a", permission: "EDIT", groups: [], identities: RELEASE },
+        { name: "platform.team-b.release", workspace: "ws-b", permission: "EDIT", groups: [], identities: RELEASE },
+        { name: "platform.default.release", workspace: "default", permission: "EDIT", groups: [], identities: RELEASE },
       ],
       protected: {
         aliases: ["production", "staging"],
@@ -61,13 +67,13 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
   it("gives a workload a role by its lower-cased identity in its team's workspace only, with EDIT or the team's higher permission", () => {
     const pipeline = "System:ServiceAccount:ML-Pipelines:Training-Pipeline";
     const p = accessPolicy({ ...INPUTS, workloads: [{ name: "pipeline", identity: pipeline, team: "team-b" }] });
-    const mine = p.roles.filter((r) => r.identities.length > 0);
+    const mine = p.roles.filter((r) => r.identities.includes(pipeline.toLowerCase()));
     // team-b's members have READ, which could not log a run: the workload gets EDIT, in ws-b and nowhere else.
     expect(mine).toEqual([
       { name: "platform.team-b.pipeline", workspace: "ws-b", permission: "EDIT", groups: [], identities: [pipeline.toLowerCase()] },
     ]);
     // No other role names it, and the teams' own roles are unchanged.
-    expect(p.roles.filter((r) => r.identities.length === 0)).toEqual(accessPolicy(INPUTS).roles);
+    expect(p.roles.filter((r) => r.identities.length === 0)).toEqual(accessPolicy(INPUTS).roles.filter((r) => r.identities.length === 0));
     const manage = accessPolicy({
       ...INPUTS,
       teams: [INPUTS.teams[0], { ...INPUTS.teams[1], defaultPermission: "MANAGE" }],
@@ -76,6 +82,19 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
     expect(manage.roles.find((r) => r.name === "platform.team-b.pipeline")?.permission).toBe("MANAGE");
     const edit = accessPolicy({ ...INPUTS, workloads: [{ name: "pipeline", identity: pipeline, team: "team-a" }] });
     expect(edit.roles.find((r) => r.name === "platform.team-a.pipeline")).toMatchObject({ workspace: "team-a", permission: "EDIT" });
+  });
+
+  it("gives the release identities EDIT, lower-cased, in every team's workspace and default, and no role without them", () => {
+    const p = accessPolicy({ ...INPUTS, releaseIdentities: ["Release-Bot@Example.com"] });
+    expect(p.roles.filter((r) => r.name.endsWith(".release")).map((r) => [r.workspace, r.permission, r.identities])).toEqual([
+      ["team-a", "EDIT", ["release-bot@example.com"]],
+      ["ws-b", "EDIT", ["release-bot@example.com"]],
+      ["default", "EDIT", ["release-bot@example.com"]],
+    ]);
+    expect(accessPolicy({ ...INPUTS, releaseIdentities: [] }).roles.some((r) => r.name.endsWith(".release"))).toBe(false);
+    expect(() => accessPolicy({ ...INPUTS, workloads: [{ name: "release", identity: "x@example.com", team: "team-a" }] })).toThrow(
+      /workloads\[0\]\.name/,
+    );
   });
 
   it("takes the protected aliases and four eyes as given", () => {

@@ -100,7 +100,14 @@ describe("teams in the environment's mapping", () => {
     expect(p.workspaces.map((w) => w.name)).toEqual(["team-a", "team-b"]);
     expect(p.protected.releaseIdentities).toEqual(["system:serviceaccount:ci:release"]);
     // An empty allow-list (domains decide): nobody is named for the default workspace, so it gets no role.
-    expect(p.roles.map((r) => r.name)).toEqual(["platform.team-a.members", "platform.team-a.approvers", "platform.team-b.members"]);
+    expect(p.roles.map((r) => r.name)).toEqual([
+      "platform.team-a.members",
+      "platform.team-a.approvers",
+      "platform.team-b.members",
+      "platform.team-a.release",
+      "platform.team-b.release",
+      "platform.default.release",
+    ]);
     expect(props(devTeams).access).toEqual(p);
   });
 });
