@@ -93,7 +93,7 @@ export const accessSchema = z
       .array(identity)
       .default([])
       .describe(
-        "The identities (lower-case e-mail, or a workload token's subject such as `system:serviceaccount:ci:release`, as the proxy forwards them) that may move the protected aliases and stages and write the gates' and history's `platform.*` tags: the release pipeline.",
+        "The identities (lower-case e-mail, or a workload token's subject such as `system:serviceaccount:ci:release`, as the proxy forwards them) that may move the protected aliases and stages and write the gates' `platform.gate.*` tags: the release pipeline. They hold EDIT in every team's workspace and in `default` (roles `platform.<team>.release`).",
       ),
     fourEyes: z
       .boolean()
