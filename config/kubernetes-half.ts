@@ -7,7 +7,19 @@ import type { EnvironmentConfig } from "./schema";
 
 export type KubernetesEnvironment = Pick<
   EnvironmentConfig,
-  "name" | "project" | "production" | "hostname" | "mlflow" | "auth" | "monitoring" | "events" | "training" | "serving" | "registry" | "teams" | "access"
+  | "name"
+  | "project"
+  | "production"
+  | "hostname"
+  | "mlflow"
+  | "auth"
+  | "monitoring"
+  | "events"
+  | "training"
+  | "serving"
+  | "registry"
+  | "teams"
+  | "access"
 > & {
   readonly ingress: Pick<EnvironmentConfig["ingress"], "vpcCidrs" | "idleTimeoutSeconds" | "deregistrationDelaySeconds">;
 };
