@@ -1,0 +1,565 @@
+"""Teams and authorization on MLflow's own auth app: identity, role assignments from groups, protected promotions.
+
+One standalone file (standard library plus what ``mlflow[auth]`` brings) because it runs inside the
+official MLflow image, shipped in the tracking guard's ConfigMap when the configuration sets ``teams``.
+It reads the policy document the synthesis writes (``MLFLOW_PLATFORM_ACCESS_POLICY``, see
+``constructs/access/policy.ts``) and has three uses:
+
+- ``authenticate``: MLflow's ``authorization_function`` (auth ini). It trusts only the two headers the
+  tracking guard sets after deleting any client-sent copy (``x-mlflow-platform-identity`` and
+  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password: nobody logs
+  in with one), sets ``is_admin`` from the admin groups, and makes the user's ``platform.*`` role
+  assignments exactly the roles whose groups meet the caller's. MLflow's workspaces, roles and
+  permissions then decide every request, as they would for its own users.
+- ``promotion_refusal``: the protected-promotion rules the guard applies before MLflow sees a registry
+  write (protected aliases and stages, ``platform.*`` tags, four eyes).
+- ``python -m mlflow_platform_access sync --policy FILE``: applies the document with MLflow's stores
+  (auth DB migrations, workspaces, ``platform.*`` roles and their grants, the ``platform-internal``
+  admin), idempotently; removes ``platform.*`` roles the document no longer names. Exit codes: 0 done,
+  1 error, 2 bad input (nothing changed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+_logger = logging.getLogger("mlflow_platform_access")
+
+#: The headers the guard sets (after deleting any incoming copy); nothing else is trusted.
+IDENTITY_HEADER = "x-mlflow-platform-identity"
+GROUPS_HEADER = "x-mlflow-platform-groups"
+#: The platform's own in-cluster callers (gc, retention, the events service): an MLflow admin.
+INTERNAL_IDENTITY = "platform-internal"
+ENV_POLICY = "MLFLOW_PLATFORM_ACCESS_POLICY"
+ROLE_PREFIX = "platform."
+PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE")
+#: The resource types a team role's permission applies to (type-wildcard grants). MLflow 3.17's workspace
+#: slot only takes USE or MANAGE, so READ/USE/EDIT become ``(workspace, *, USE)`` plus one ``(type, *, P)``
+#: grant per type: the same fan-out MLflow's own migration applies to legacy workspace EDIT grants.
+RESOURCE_TYPES = ("experiment", "registered_model", "prompt", "scorer")
+#: How long a worker trusts its last assignment of a (identity, groups) pair.
+CACHE_SECONDS = 5.0
+#: Tags only the registry tool writes, once, at registration.
+WRITE_ONCE_TAGS = ("platform.registrant", "platform.registered_by", "platform.source")
+
+
+class PolicyError(ValueError):
+    """The policy document is not what the synthesis writes."""
+
+
+# ---------------------------------------------------------------------------------------------- identity
+
+
+def parse_groups(values) -> tuple[str, ...]:
+    """Groups from header values: every line, each split on ",", trimmed; sorted, without duplicates."""
+    out = set()
+    for value in values or ():
+        for part in str(value).split(","):
+            part = part.strip()
+            if part:
+                out.add(part)
+    return tuple(sorted(out))
+
+
+def identity_from(email: str | None, user: str | None) -> str | None:
+    """The caller as the proxy verified it: the lower-cased e-mail, else the user (a workload's ``sub``)."""
+    email = (email or "").strip().lower()
+    if email:
+        return email
+    user = (user or "").strip()
+    return user or None
+
+
+def is_platform_tag(key: str) -> bool:
+    """True for a tag key the protected-promotion rules govern (case-insensitive: ``Platform.x`` too)."""
+    return isinstance(key, str) and key.strip().lower().startswith(ROLE_PREFIX)
+
+
+# ------------------------------------------------------------------------------------------------ policy
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    workspace: str
+    permission: str
+    groups: tuple[str, ...]
+
+    def grants(self) -> frozenset[tuple[str, str, str]]:
+        """The role's MLflow grants: (resource_type, pattern, permission)."""
+        if self.permission == "MANAGE":
+            return frozenset({("workspace", "*", "MANAGE")})
+        return frozenset({("workspace", "*", "USE")} | {(t, "*", self.permission) for t in RESOURCE_TYPES})
+
+
+@dataclass(frozen=True)
+class Policy:
+    admin_groups: frozenset[str]
+    workspaces: tuple[tuple[str, str], ...]
+    roles: tuple[Role, ...]
+    protected_aliases: frozenset[str]
+    protected_stages: frozenset[str]
+    release_identities: frozenset[str]
+    approvers: dict
+    four_eyes: bool
+
+    @classmethod
+    def from_dict(cls, doc) -> Policy:
+        def need(cond, what):
+            if not cond:
+                raise PolicyError(f"policy: {what}")
+
+        need(isinstance(doc, dict) and doc.get("version") == 1, "a JSON object with version 1")
+        admins = doc.get("admins") or {}
+        need(isinstance(admins, dict), "admins: an object")
+        admin_groups = admins.get("groups") or []
+        need(isinstance(admin_groups, list) and all(isinstance(g, str) for g in admin_groups), "admins.groups")
+        workspaces = []
+        for i, w in enumerate(doc.get("workspaces") or []):
+            need(isinstance(w, dict) and isinstance(w.get("name"), str) and w["name"], f"workspaces[{i}].name")
+            workspaces.append((w["name"], str(w.get("description") or "")))
+        roles = []
+        seen = set()
+        for i, r in enumerate(doc.get("roles") or []):
+            need(isinstance(r, dict), f"roles[{i}]: an object")
+            name, ws = r.get("name"), r.get("workspace")
+            need(isinstance(name, str) and name.startswith(ROLE_PREFIX), f"roles[{i}].name starts with platform.")
+            need(isinstance(ws, str) and ws, f"roles[{i}].workspace")
+            need(r.get("permission") in PERMISSIONS, f"roles[{i}].permission is one of {PERMISSIONS}")
+            groups = r.get("groups")
+            need(isinstance(groups, list) and groups and all(isinstance(g, str) for g in groups), f"roles[{i}].groups")
+            need((ws, name) not in seen, f"roles[{i}]: {name} twice in {ws}")
+            seen.add((ws, name))
+            roles.append(Role(name, ws, r["permission"], tuple(sorted(set(groups)))))
+        prot = doc.get("protected") or {}
+        need(isinstance(prot, dict), "protected: an object")
+        approvers = prot.get("approvers") or {}
+        need(
+            isinstance(approvers, dict)
+            and all(isinstance(v, list) and all(isinstance(g, str) for g in v) for v in approvers.values()),
+            "protected.approvers: workspace -> groups",
+        )
+        for key in ("aliases", "stages", "releaseIdentities"):
+            v = prot.get(key) or []
+            need(isinstance(v, list) and all(isinstance(x, str) for x in v), f"protected.{key}: strings")
+        return cls(
+            admin_groups=frozenset(admin_groups),
+            workspaces=tuple(workspaces),
+            roles=tuple(roles),
+            protected_aliases=frozenset(a.lower() for a in prot.get("aliases") or []),
+            protected_stages=frozenset(s.lower() for s in prot.get("stages") or []),
+            release_identities=frozenset(x.strip().lower() for x in prot.get("releaseIdentities") or []),
+            approvers={k: frozenset(v) for k, v in approvers.items()},
+            four_eyes=prot.get("fourEyes", True) is not False,
+        )
+
+    @classmethod
+    def load(cls, path: str) -> Policy:
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as err:
+            raise PolicyError(f"policy: cannot read {path}: {err}") from err
+        return cls.from_dict(doc)
+
+    def roles_for(self, groups) -> tuple[Role, ...]:
+        groups = set(groups)
+        return tuple(r for r in self.roles if groups.intersection(r.groups))
+
+    def is_admin(self, identity: str, groups) -> bool:
+        return identity == INTERNAL_IDENTITY or bool(self.admin_groups.intersection(groups))
+
+    def is_release(self, identity: str) -> bool:
+        return identity.strip().lower() in self.release_identities
+
+
+_policy_lock = threading.Lock()
+_policy_cache: dict = {}
+
+
+def current_policy(path: str | None = None) -> Policy:
+    """The policy at ``path`` (default: the environment's), re-read when the file changes."""
+    path = path or os.environ.get(ENV_POLICY)
+    if not path:
+        raise PolicyError(f"{ENV_POLICY} is not set: the access policy is required with teams")
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size)
+    with _policy_lock:
+        if _policy_cache.get("key") != key:
+            _policy_cache["policy"] = Policy.load(path)
+            _policy_cache["key"] = key
+        return _policy_cache["policy"]
+
+
+# ---------------------------------------------------------------------------------- protected promotions
+
+
+@dataclass(frozen=True)
+class RegistryWrite:
+    """A registry write the rules look at: what it is and what it carries."""
+
+    kind: str  # "alias", "stage", "tag", "create-model", "create-version"
+    method: str
+    name: str | None
+    version: str | None = None
+    alias: str | None = None
+    stage: str | None = None
+    tags: tuple[tuple[str, str | None], ...] = ()  # (key, value); value None for a delete
+
+
+#: (path suffix after /mlflow/, HTTP method) -> kind. Enumerated from MLflow 3.17.2's registry handlers
+#: (mlflow.server.handlers.get_endpoints: ModelRegistryService); each is served under /api/2.0 and /ajax-api/2.0.
+REGISTRY_WRITES = {
+    ("registered-models/alias", "POST"): "alias",
+    ("registered-models/alias", "DELETE"): "alias",
+    ("model-versions/transition-stage", "POST"): "stage",
+    ("registered-models/set-tag", "POST"): "model-tag",
+    ("registered-models/delete-tag", "DELETE"): "model-tag",
+    ("model-versions/set-tag", "POST"): "version-tag",
+    ("model-versions/delete-tag", "DELETE"): "version-tag",
+    ("registered-models/create", "POST"): "create-model",
+    ("model-versions/create", "POST"): "create-version",
+}
+
+
+def parse_write(suffix: str, method: str, doc: dict) -> RegistryWrite:
+    """The write a request body describes (``doc``: the parsed JSON object)."""
+    kind = REGISTRY_WRITES[(suffix, method)]
+
+    def s(key):
+        v = doc.get(key)
+        return None if v is None else str(v)
+
+    if kind == "alias":
+        return RegistryWrite("alias", method, s("name"), s("version"), alias=s("alias"))
+    if kind == "stage":
+        return RegistryWrite("stage", method, s("name"), s("version"), stage=s("stage"))
+    if kind in ("model-tag", "version-tag"):
+        value = s("value") if method == "POST" else None
+        return RegistryWrite(kind, method, s("name"), s("version"), tags=((s("key") or "", value),))
+    tags = []
+    for t in doc.get("tags") or []:
+        if isinstance(t, dict):
+            tags.append((str(t.get("key") or ""), None if t.get("value") is None else str(t.get("value"))))
+    return RegistryWrite(kind, method, s("name"), None, tags=tuple(tags))
+
+
+def _names_caller(key: str, value: str | None, identity: str) -> bool:
+    """Whether a registration tag's value names the caller (``platform.source`` names a model, not a person)."""
+    if key == "platform.source":
+        return True
+    if value is None:
+        return False
+    if key == "platform.registered_by":
+        return value.strip().lower() == identity
+    try:
+        rec = json.loads(value)
+    except ValueError:
+        return False
+    if not isinstance(rec, dict):
+        return False
+    return any(isinstance(rec.get(k), str) and rec[k].strip().lower() == identity for k in ("email", "sub", "by"))
+
+
+def registrant_of(version_info: dict | None) -> set[str]:
+    """Who registered a version, as identities: the ``platform.registrant`` record's e-mail/sub, else the
+    ``platform.registered_by`` tag, else MLflow's creator (``user_id``)."""
+    if not version_info:
+        return set()
+    tags = version_info.get("tags") or {}
+    out = set()
+    raw = tags.get("platform.registrant")
+    if raw:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            rec = None
+        if isinstance(rec, dict):
+            out |= {rec[k].strip().lower() for k in ("email", "sub") if isinstance(rec.get(k), str) and rec[k]}
+    if not out and tags.get("platform.registered_by"):
+        out.add(tags["platform.registered_by"].strip().lower())
+    if not out and version_info.get("user_id"):
+        out.add(str(version_info["user_id"]).strip().lower())
+    return out
+
+
+def promotion_refusal(
+    policy: Policy, identity: str, groups, workspace: str, write: RegistryWrite, lookup
+) -> tuple[str, str] | None:
+    """Why ``write`` by ``identity`` is refused, as (rule id, message); None when it may pass.
+
+    ``lookup(name, version)`` returns the current state as ``{"tags": {...}, "user_id": ..., "current_stage":
+    ...}`` (the registered model's when ``version`` is None), or None when it cannot be read (MLflow then
+    answers the request itself: not found, or its own 403). Admins are not exempt: their job is access."""
+    identity = identity.strip().lower()
+    release = policy.is_release(identity)
+    internal = identity == INTERNAL_IDENTITY
+    if write.kind == "alias":
+        if (write.alias or "").strip().lower() in policy.protected_aliases and not (release or internal):
+            return (
+                "protected-alias",
+                f"protected-alias: the alias '{write.alias}' is moved only by the release pipeline's identities",
+            )
+        return None
+    if write.kind == "stage":
+        target = (write.stage or "").strip().lower()
+        if release:
+            return None
+        if target in policy.protected_stages:
+            return (
+                "protected-stage",
+                f"protected-stage: a transition to '{write.stage}' is made only by the release pipeline's identities",
+            )
+        current = (lookup(write.name, write.version) or {}).get("current_stage") if write.name else None
+        if current and str(current).strip().lower() in policy.protected_stages:
+            return (
+                "protected-stage",
+                f"protected-stage: a version in '{current}' leaves it only by the release pipeline's identities",
+            )
+        return None
+    on_version = write.kind in ("version-tag", "create-version")
+    state = None
+    state_read = False
+    for key, value in write.tags:
+        if not is_platform_tag(key):
+            continue
+        low = key.strip().lower()
+        if low.startswith("platform.events."):
+            if not internal:
+                return (
+                    "platform-tag",
+                    f"platform-tag: '{key}' is written only by the platform's registry events service",
+                )
+        elif low.startswith("platform.approval."):
+            approvers = policy.approvers.get(workspace) or frozenset()
+            if not approvers.intersection(groups):
+                return (
+                    "platform-tag",
+                    f"platform-tag: '{key}' is written only by the approvers of workspace '{workspace}'",
+                )
+            if policy.four_eyes and on_version and value is not None:
+                if write.kind == "create-version":
+                    registrants = {identity}
+                else:
+                    if not state_read:
+                        state, state_read = lookup(write.name, write.version), True
+                    registrants = registrant_of(state)
+                if identity in registrants:
+                    return (
+                        "four-eyes",
+                        "four-eyes: the approver of a version must be someone other than who registered it",
+                    )
+        elif low in WRITE_ONCE_TAGS:
+            if value is None:
+                return "platform-tag", f"platform-tag: '{key}' is written once, at registration, and never removed"
+            if not write.kind.startswith("create"):
+                if not state_read:
+                    state, state_read = lookup(write.name, write.version), True
+                if state is None or key in (state.get("tags") or {}):
+                    return "platform-tag", f"platform-tag: '{key}' is written once, at registration"
+            if not _names_caller(low, value, identity):
+                return "platform-tag", f"platform-tag: '{key}' must name the caller ({identity})"
+        elif not release:
+            return (
+                "platform-tag",
+                f"platform-tag: '{key}' (gates, history) is written only by the release pipeline's identities",
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------- authorization_function
+
+_assign_lock = threading.Lock()
+_assigned: dict = {}  # (identity, groups) -> monotonic time of the last assignment
+
+
+def _unauthorized():
+    from flask import Response
+
+    body = json.dumps({"error_code": "UNAUTHENTICATED", "message": "No verified identity on this request."})
+    return Response(body, status=401, mimetype="application/json")
+
+
+def authenticate():
+    """MLflow's ``authorization_function``: the caller from the guard's headers, its user and roles made
+    to match the policy. Returns werkzeug's ``Authorization`` (what MLflow expects) or a 401 response."""
+    from flask import request
+    from werkzeug.datastructures import Authorization
+
+    identity = (request.headers.get(IDENTITY_HEADER) or "").strip()
+    if not identity:
+        return _unauthorized()
+    groups = parse_groups(request.headers.getlist(GROUPS_HEADER))
+    key = (identity, groups)
+    now = time.monotonic()
+    with _assign_lock:
+        fresh = now - _assigned.get(key, -1e9) < CACHE_SECONDS
+    if not fresh:
+        ensure_user(identity, groups)
+        with _assign_lock:
+            if len(_assigned) > 10000:
+                _assigned.clear()
+            _assigned[key] = now
+    return Authorization("basic", {"username": identity})
+
+
+def _auth_store():
+    from mlflow.server.auth import store
+
+    return store
+
+
+def ensure_user(identity: str, groups, policy: Policy | None = None, store=None) -> None:
+    """Creates ``identity`` on first sight, sets its admin flag, makes its ``platform.*`` roles the policy's."""
+    from mlflow.exceptions import MlflowException
+
+    policy = policy or current_policy()
+    store = store or _auth_store()
+    admin = policy.is_admin(identity, groups)
+    if not store.has_user(identity):
+        try:
+            store.create_user(identity, secrets.token_urlsafe(32) + "aA1!", is_admin=admin)
+        except MlflowException:
+            if not store.has_user(identity):  # another worker created it meanwhile
+                raise
+    user = store.get_user(identity)
+    if bool(user.is_admin) != admin:
+        store.update_user(identity, is_admin=admin)
+    wanted = {(r.workspace, r.name) for r in policy.roles_for(groups)}
+    have = {(r.workspace, r.name): r.id for r in store.list_user_roles(user.id) if r.name.startswith(ROLE_PREFIX)}
+    for ws_name, role_id in have.items():
+        if ws_name not in wanted:
+            try:
+                store.unassign_role_from_user(user.id, role_id)
+            except MlflowException:
+                pass  # already gone (another worker, or the sync deleted the role)
+    for ws, name in wanted - set(have):
+        try:
+            role = store.get_role_by_name(ws, name)
+        except MlflowException:
+            _logger.warning("role %s in workspace %s is in the policy but not in MLflow: run the sync", name, ws)
+            continue
+        try:
+            store.assign_role_to_user(user.id, role.id)
+        except MlflowException:
+            pass  # assigned meanwhile by another worker
+
+
+# ------------------------------------------------------------------------------------------------- sync
+
+
+def backend_store_uri(env=None) -> str:
+    env = os.environ if env is None else env
+    for var in ("_MLFLOW_SERVER_FILE_STORE", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_TRACKING_URI"):
+        if env.get(var):
+            return env[var]
+    raise PolicyError("no backend store URI: set MLFLOW_BACKEND_STORE_URI")
+
+
+def sync(policy: Policy, db_uri: str) -> dict:
+    """Applies ``policy`` to the stores at ``db_uri``; returns {created, updated, deleted, unchanged}."""
+    from mlflow.entities import Workspace
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.store.workspace.sqlalchemy_store import SqlAlchemyStore as WorkspaceStore
+
+    summary = {"created": [], "updated": [], "deleted": [], "unchanged": []}
+    workspaces = WorkspaceStore(db_uri)
+    existing = {w.name for w in workspaces.list_workspaces()}
+    for name, description in (("default", ""), *policy.workspaces):
+        if name in existing:
+            summary["unchanged"].append(f"workspace/{name}")
+            continue
+        workspaces.create_workspace(Workspace(name=name, description=description or None))
+        existing.add(name)
+        summary["created"].append(f"workspace/{name}")
+    missing = sorted({r.workspace for r in policy.roles} - existing)
+    if missing:
+        raise PolicyError(f"policy: roles name workspaces {missing} that the policy does not declare")
+
+    store = SqlAlchemyStore()
+    store.init_db(db_uri)  # runs the auth DB's migrations
+    wanted = {(r.workspace, r.name): r for r in policy.roles}
+    for role in store.list_roles():
+        key = (role.workspace, role.name)
+        if not role.name.startswith(ROLE_PREFIX):
+            continue
+        if key not in wanted:
+            store.delete_role(role.id)
+            summary["deleted"].append(f"role/{role.workspace}/{role.name}")
+            continue
+        want = wanted.pop(key)
+        perms = store.list_role_permissions(role.id)
+        have = {(p.resource_type, p.resource_pattern, p.permission) for p in perms}
+        if have == want.grants():
+            summary["unchanged"].append(f"role/{role.workspace}/{role.name}")
+            continue
+        for p in perms:
+            if (p.resource_type, p.resource_pattern, p.permission) not in want.grants():
+                store.remove_role_permission(p.id)
+        for rt, pattern, perm in sorted(want.grants() - have):
+            store.add_role_permission(role.id, rt, pattern, perm)
+        summary["updated"].append(f"role/{role.workspace}/{role.name}")
+    for (ws, name), want in sorted(wanted.items()):
+        role = store.create_role(name, ws, description="managed by the platform's access policy")
+        for rt, pattern, perm in sorted(want.grants()):
+            store.add_role_permission(role.id, rt, pattern, perm)
+        summary["created"].append(f"role/{ws}/{name}")
+    if store.has_user(INTERNAL_IDENTITY):
+        if not store.get_user(INTERNAL_IDENTITY).is_admin:
+            store.update_user(INTERNAL_IDENTITY, is_admin=True)
+            summary["updated"].append(f"user/{INTERNAL_IDENTITY}")
+        else:
+            summary["unchanged"].append(f"user/{INTERNAL_IDENTITY}")
+    else:
+        try:
+            store.create_user(INTERNAL_IDENTITY, secrets.token_urlsafe(32) + "aA1!", is_admin=True)
+        except MlflowException:
+            if not store.has_user(INTERNAL_IDENTITY):
+                raise
+        summary["created"].append(f"user/{INTERNAL_IDENTITY}")
+    return summary
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mlflow_platform_access")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sync", help="apply the access policy to MLflow's workspaces, roles and users")
+    p.add_argument(
+        "--policy", default=os.environ.get(ENV_POLICY), help=f"the policy document (default: the {ENV_POLICY} variable)"
+    )
+    p.add_argument("--backend-store-uri", default=None, help="default: MLFLOW_BACKEND_STORE_URI")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if not args.policy:
+            raise PolicyError(f"--policy: name the policy document (or set {ENV_POLICY})")
+        policy = Policy.load(args.policy)
+        uri = args.backend_store_uri or backend_store_uri()
+        os.environ.setdefault("MLFLOW_ENABLE_WORKSPACES", "true")
+        summary = sync(policy, uri)
+    except PolicyError as err:
+        print(f"mlflow_platform_access sync: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # any failure of the stores is exit 1, logged with its cause
+        _logger.exception("sync failed")
+        print(f"mlflow_platform_access sync: failed: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
