@@ -433,7 +433,19 @@ def ensure_user(identity: str, groups, policy: Policy | None = None, store=None)
     if bool(user.is_admin) != admin:
         store.update_user(identity, is_admin=admin)
     wanted = {(r.workspace, r.name) for r in policy.roles_for(groups)}
-    have = {(r.workspace, r.name): r.id for r in store.list_user_roles(user.id) if r.name.startswith(ROLE_PREFIX)}
+    roles = store.list_user_roles(user.id)
+    have = {(r.workspace, r.name): r.id for r in roles if r.name.startswith(ROLE_PREFIX)}
+    # MLflow keeps a per-user role in each workspace for the grants a user gets outside roles (MANAGE on
+    # what they create). Someone no longer in any of a workspace's teams loses those too: otherwise a
+    # person removed from a team would keep full access to everything they created there.
+    own = f"__user_{user.id}__"
+    member_of = {ws for ws, _ in wanted}
+    for r in roles:
+        if r.name == own and r.workspace not in member_of and not admin:
+            try:
+                store.delete_role(r.id)
+            except MlflowException:
+                pass  # deleted meanwhile by another worker
     for ws_name, role_id in have.items():
         if ws_name not in wanted:
             try:
