@@ -249,6 +249,11 @@ async function ok<T = any>(ctx: Ctx, who: Person, method: string, endpoint: stri
   return (r.body ? JSON.parse(r.body) : {}) as T;
 }
 
+/** Whether a listing's JSON names `id` (an experiment, run or model id, or a model's name) as a value. */
+function listed(r: HttpResponse, id: string): boolean {
+  return r.body.includes(`"${id}"`);
+}
+
 const brief = (r: HttpResponse) => `${r.status} ${r.body.replace(/\s+/g, " ").slice(0, 140)}`;
 /** 403, or the thing does not exist for the caller (404 / RESOURCE_DOES_NOT_EXIST): refused either way. */
 const refusedOrAbsent = (r: HttpResponse) => r.status === 403 || r.status === 404 || r.status === 401;
@@ -420,14 +425,14 @@ export async function teamsUpgrade(ctx: Ctx): Promise<void> {
   const summary = lastJson(s.output);
   report.check(
     "the access sync Job's command creates the workspaces and roles and prints its summary",
-    !!summary && Number(summary.created ?? 0) > 0,
+    !!summary && n(summary.created) > 0,
     `migration ${(mig.ms / 1000).toFixed(1)} s, sync ${(s.ms / 1000).toFixed(1)} s: ${JSON.stringify(summary)}`,
   );
   const again = await job(ctx, "teams-access-sync-job-again", sync);
   const summary2 = lastJson(again.output);
   report.check(
     "the sync is idempotent: a second run changes nothing",
-    !!summary2 && Number(summary2.created ?? 0) === 0 && Number(summary2.updated ?? 0) === 0 && Number(summary2.deleted ?? 0) === 0,
+    !!summary2 && n(summary2.created) === 0 && n(summary2.updated) === 0 && n(summary2.deleted) === 0,
     `second run ${(again.ms / 1000).toFixed(1)} s: ${JSON.stringify(summary2)}`,
   );
   const after = counts();
@@ -466,14 +471,19 @@ export async function teamsUpgrade(ctx: Ctx): Promise<void> {
     dl.status === 200 && dl.body === legacy.artifact.content,
     `GET ${ARTIFACTS}/${legacy.artifact.path}: ${dl.status}, ${dl.body.length} bytes`,
   );
+  // A listing is filtered by MLflow (200 without what the caller may not see); a read by id is refused.
   const outsider = await call(ctx, "ada", "POST", "experiments/search", { ws: "default", body: { max_results: 10 } });
+  const outsiderGet = await call(ctx, "ada", "GET", "experiments/get", { ws: "default", query: { experiment_id: legacy.experimentId } });
   report.check(
-    "the default workspace is its group's only: a team member outside it is refused",
-    outsider.status === 403,
-    `ada (team-a-ds) POST experiments/search in default: ${brief(outsider)}`,
+    "the default workspace is its group's only: a team member outside it neither lists nor reads its experiment",
+    (outsider.status === 403 || (outsider.status === 200 && !listed(outsider, legacy.experimentId))) && outsiderGet.status === 403,
+    `ada (team-a-ds) in default: POST experiments/search ${brief(outsider)}; GET experiments/get ${brief(outsiderGet)}`,
   );
   run.seconds.upgrade = (Date.now() - t0) / 1000;
 }
+
+/** How many entries a summary field lists (the sync names what it created, updated, deleted). */
+const n = (v: unknown) => (Array.isArray(v) ? v.length : Number(v ?? 0));
 
 /** The last line of output that parses as a JSON object (the sync Job's summary). */
 function lastJson(output: string): Record<string, unknown> | undefined {
@@ -547,7 +557,11 @@ export async function teamsIsolation(ctx: Ctx): Promise<void> {
     for (const [what, method, endpoint, o] of tries) {
       if (ws === "team-b" || !what.startsWith("list")) {
         const r = await call(ctx, "ada", method, endpoint, { ...o, ws });
-        const good = ws === "team-b" ? r.status === 403 : refusedOrAbsent(r);
+        // A listing or search is filtered by MLflow: 200 without team B's things is "absent".
+        const listing = /\/(search|list)$/.test(endpoint);
+        const absentFromListing =
+          listing && r.status === 200 && !listed(r, b.experimentId) && !listed(r, b.runIds[0]) && !listed(r, b.model);
+        const good = absentFromListing || (ws === "team-b" ? r.status === 403 : refusedOrAbsent(r));
         lines.push(`${what} [${ws}] ${r.status}`);
         if (!good) failures.push(`${what} in workspace ${ws}: ${brief(r)}`);
       }
@@ -558,7 +572,7 @@ export async function teamsIsolation(ctx: Ctx): Promise<void> {
     failures.length === 0,
     failures.length
       ? failures.join("; ")
-      : `${lines.length} attempts refused (403 in team-b's workspace, 403/404 by id from team-a's): ${lines.join("; ")}`,
+      : `${lines.length} attempts refused (403 in team-b's workspace, 403/404 by id from team-a's; listings 200 without team B's things): ${lines.join("; ")}`,
   );
   const listA = (await ok(ctx, "ada", "POST", "experiments/search", { ws: "team-a", body: { max_results: 1000 } })).experiments ?? [];
   const modelsA =
@@ -672,8 +686,13 @@ export async function teamsPromotions(ctx: Ctx): Promise<void> {
     key: "platform.approval.production",
     value: PEOPLE.alice.email,
   });
+  // Registered as the registry tool registers: the platform.registrant record names who registered.
+  const registrant = JSON.stringify({ by: PEOPLE.alice.email, email: PEOPLE.alice.email, sub: PEOPLE.alice.sub });
   const mine = (
-    await ok(ctx, "alice", "POST", "model-versions/create", { ws, body: { name, source: `${a.artifactUri}/model`, run_id: a.runId } })
+    await ok(ctx, "alice", "POST", "model-versions/create", {
+      ws,
+      body: { name, source: `${a.artifactUri}/model`, run_id: a.runId, tags: [{ key: "platform.registrant", value: registrant }] },
+    })
   ).model_version;
   await tryIt("alice", `approve version ${mine.version}, which she registered`, "four-eyes", "POST", "model-versions/set-tag", {
     name,
@@ -682,6 +701,19 @@ export async function teamsPromotions(ctx: Ctx): Promise<void> {
     value: PEOPLE.alice.email,
   });
   await tryIt("ada", "delete @production", "protected-alias", "DELETE", "registered-models/alias", { name, alias: "production" });
+
+  // MLflow records no creator on a version (user_id stays empty): without the registrant record the
+  // four-eyes rule has nobody to compare with. Reported, not asserted: the registry tool always writes it.
+  const raw = (
+    await ok(ctx, "alice", "POST", "model-versions/create", { ws, body: { name, source: `${a.artifactUri}/model`, run_id: a.runId } })
+  ).model_version;
+  const rawApproval = await call(ctx, "alice", "POST", "model-versions/set-tag", {
+    ws,
+    body: { name, version: String(raw.version), key: "platform.approval.production", value: PEOPLE.alice.email },
+  });
+  report.info(
+    `teams: a version alice registered by a bare REST call (no platform.registrant record, MLflow's user_id ${JSON.stringify(raw.user_id ?? null)}), approved by alice: ${brief(rawApproval)}`,
+  );
 
   const bad = attempts.filter((x) => (x.rule ? !deniedBy(x.r, x.rule) : x.r.status !== 200));
   report.check(
@@ -716,31 +748,32 @@ export async function teamsSpoofing(ctx: Ctx): Promise<void> {
   const noGroups = await need(ctx.oidc, "oidc").mint({ email: "nogroups@example.com", sub: "e2e-nogroups", omit: ["groups"] });
   const cases: [string, Person, CallOptions, (r: HttpResponse) => boolean][] = [
     [
-      "X-Forwarded-Groups: platform-admins (and e-mail) on team A's token, listing team B",
+      "X-Forwarded-Groups: platform-admins (and e-mail) on team A's token, reading team B's experiment",
       "ada",
       { ws: "team-b", headers: admin },
       (r) => r.status === 403,
     ],
     [
-      "x-mlflow-platform-identity/-groups on team A's token, listing team B",
+      "x-mlflow-platform-identity/-groups on team A's token, reading team B's experiment",
       "ada",
       { ws: "team-b", headers: internal },
       (r) => r.status === 403,
     ],
     [
-      "both on a token without a groups claim, listing team B",
+      "both on a token without a groups claim, reading team B's experiment",
       "ada",
       { ws: "team-b", headers: { ...admin, ...internal }, token: noGroups },
       (r) => r.status === 403 || r.status === 401,
     ],
   ];
+  // Without the headers team A's member gets 403 reading team B's experiment (10c): the same with them.
   const out: string[] = [];
   let good = true;
   for (const [what, who, o, pass] of cases) {
-    const r = await call(ctx, who, "POST", "experiments/search", { ...o, body: { max_results: 100 } });
-    const leaked = r.body.includes(`"${b.experimentId}"`);
-    good = good && pass(r) && !leaked;
-    out.push(`${what}: ${brief(r)}`);
+    const r = await call(ctx, who, "GET", "experiments/get", { ...o, query: { experiment_id: b.experimentId } });
+    const l = await call(ctx, who, "POST", "experiments/search", { ...o, body: { max_results: 100 } });
+    good = good && pass(r) && (l.status !== 200 || !listed(l, b.experimentId));
+    out.push(`${what}: get ${brief(r)}, search ${l.status}${listed(l, b.experimentId) ? " LISTS IT" : " without it"}`);
   }
   const alias = await call(ctx, "ada", "POST", "registered-models/alias", {
     ws: "team-a",
