@@ -23,6 +23,10 @@ export const DEFAULT_PROTECTED_ALIASES = ["production", "staging"] as const;
 
 const permission = z.enum(MLFLOW_PERMISSIONS, { error: `one of ${MLFLOW_PERMISSIONS.join(", ")}` });
 
+/** The policy travels in a ConfigMap of cdk.tf.json, where Terraform would interpolate these. */
+const noTemplate = (v: string) => !v.includes("${") && !v.includes("%{");
+const TEMPLATE_ERROR = 'a name without "${" or "%{" (Terraform would read it as an interpolation)';
+
 /**
  * An identity provider group. The proxy forwards a caller's groups joined with "," (X-Forwarded-Groups), so a
  * name containing one could never be told apart from two groups.
@@ -33,7 +37,8 @@ const group = z
   .refine((g) => !g.includes(","), {
     error: 'a group name without ",": the proxy joins a caller\'s groups with commas, so the name would read as two groups',
   })
-  .refine((g) => g.trim() === g, { error: "a group name without leading or trailing spaces (the guard trims each group it reads)" });
+  .refine((g) => g.trim() === g, { error: "a group name without leading or trailing spaces (the guard trims each group it reads)" })
+  .refine(noTemplate, { error: TEMPLATE_ERROR });
 
 /** An identity as the proxy forwards it: a lower-case e-mail address, or a workload token's subject. */
 const identity = z
@@ -42,7 +47,8 @@ const identity = z
   .refine((v) => !/[\s,]/.test(v), { error: 'an e-mail address or a token subject, without spaces or ","' })
   .refine((v) => !v.includes("@") || v === v.toLowerCase(), {
     error: "a lower-case e-mail address (the tracking server compares lower-cased addresses)",
-  });
+  })
+  .refine(noTemplate, { error: TEMPLATE_ERROR });
 
 export const teamSchema = z
   .object({

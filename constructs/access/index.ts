@@ -130,8 +130,7 @@ export class TeamAccess extends Construct {
     const cmd = accessSyncCommand({
       image: props.image,
       backendStore: props.backendStore,
-      // Only the ConfigMap's name is read: the guard's settings are the tracking server's business.
-      guard: { configMapName: props.guardConfigMapName, publicHosts: [], internalHosts: [], allowedEmailDomains: [] },
+      guard: { configMapName: props.guardConfigMapName },
       access: { policyConfigMapName },
     });
     const guardVolume = trackingGuardVolume(props.guardConfigMapName, { access: true });

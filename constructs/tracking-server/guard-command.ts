@@ -30,12 +30,12 @@ import { PropError } from "../core/prop-error";
 /** `mlflow server --app-name` value: the entry point the dist-info below declares. */
 export const TRACKING_GUARD_APP_NAME = "platform-guard";
 /**
- * `mlflow server --app-name` value with teams: MLflow's auth app with workspaces inside the guard, built by
- * the guard's factory `create_platform_auth_app`.
+ * `mlflow server --app-name` value with teams: MLflow's auth app with workspaces inside the guard, inside the
+ * access module's layer (identity headers, protected promotions), built by the access module's factory.
  */
 export const TRACKING_AUTH_APP_NAME = "platform-auth";
-/** The factory behind {@link TRACKING_AUTH_APP_NAME}, in the guard's module. */
-const TRACKING_AUTH_APP_FACTORY = "create_platform_auth_app";
+/** The factory behind {@link TRACKING_AUTH_APP_NAME}, in the access module. */
+const TRACKING_AUTH_APP_FACTORY = "create_app";
 /** Python module name of the guard (the file name in the ConfigMap). */
 export const TRACKING_GUARD_MODULE = "mlflow_platform_guard";
 /** Python module name of the access module (teams only): `authenticate` and the `sync` command. */
@@ -117,7 +117,7 @@ export function trackingGuardFiles(options: TrackingGuardFileOptions = {}): { ke
       path: `${DIST_INFO}/entry_points.txt`,
       content:
         `[mlflow.app]\n${TRACKING_GUARD_APP_NAME} = ${TRACKING_GUARD_MODULE}:app\n` +
-        (access ? `${TRACKING_AUTH_APP_NAME} = ${TRACKING_GUARD_MODULE}:${TRACKING_AUTH_APP_FACTORY}\n` : ""),
+        (access ? `${TRACKING_AUTH_APP_NAME} = ${ACCESS_MODULE}:${TRACKING_AUTH_APP_FACTORY}\n` : ""),
     },
   ];
 }

@@ -418,7 +418,11 @@ export function gcCommand(
  * deleting: removing a group from configuration revokes its access), the platform's internal admin user.
  * Idempotent; run before each rollout (constructs/access). The access module comes from the guard's ConfigMap.
  */
-export function accessSyncCommand(inputs: Pick<MlflowCommandInputs, "image" | "backendStore" | "guard" | "access">): ContainerCommand {
+export function accessSyncCommand(
+  inputs: Pick<MlflowCommandInputs, "image" | "backendStore" | "access"> & {
+    readonly guard?: Pick<TrackingGuardSettings, "configMapName">;
+  },
+): ContainerCommand {
   const { access, guard } = inputs;
   if (!access)
     throw new PropError("accessSyncCommand", "access", access, "the access settings (teams on): there is nothing to sync without them");

@@ -11,8 +11,15 @@ It reads the policy document the synthesis writes (``MLFLOW_PLATFORM_ACCESS_POLI
   in with one), sets ``is_admin`` from the admin groups, and makes the user's ``platform.*`` role
   assignments exactly the roles whose groups meet the caller's. MLflow's workspaces, roles and
   permissions then decide every request, as they would for its own users.
-- ``promotion_refusal``: the protected-promotion rules the guard applies before MLflow sees a registry
-  write (protected aliases and stages, ``platform.*`` tags, four eyes).
+- ``create_app``: the ``platform-auth`` app (``mlflow server --app-name platform-auth``, entry point
+  ``platform-auth = mlflow_platform_access:create_app`` in the guard's dist-info): MLflow's basic-auth app
+  with workspaces, inside the tracking guard (``mlflow_platform_guard``, unchanged: a stack without teams
+  ships exactly what it did), inside ``AccessGuard``, the outermost layer. ``AccessGuard`` deletes any
+  incoming ``x-mlflow-platform-identity`` / ``x-mlflow-platform-groups`` and sets them from the proxy's
+  verified headers (public host: the lower-cased ``X-Forwarded-Email``, else ``X-Forwarded-User``; the
+  groups of every ``X-Forwarded-Groups`` line) or, on an internal host, to ``platform-internal``; and
+  applies the protected-promotion rules (``promotion_refusal``: protected aliases and stages,
+  ``platform.*`` tags, four eyes) to registry writes before MLflow sees them: 403 naming the rule.
 - ``python -m mlflow_platform_access sync --policy FILE``: applies the document with MLflow's stores
   (auth DB migrations, workspaces, ``platform.*`` roles and their grants, the ``platform-internal``
   admin), idempotently; removes ``platform.*`` roles the document no longer names. Exit codes: 0 done,
@@ -24,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 import threading
@@ -48,6 +56,26 @@ RESOURCE_TYPES = ("experiment", "registered_model", "prompt", "scorer")
 CACHE_SECONDS = 5.0
 #: Tags only the registry tool writes, once, at registration.
 WRITE_ONCE_TAGS = ("platform.registrant", "platform.registered_by", "platform.source")
+#: Headers oauth2-proxy sets from the verified token (and strips from the client's request).
+FORWARDED_EMAIL_HEADER = b"x-forwarded-email"
+FORWARDED_USER_HEADER = b"x-forwarded-user"
+FORWARDED_GROUPS_HEADER = b"x-forwarded-groups"
+#: MLflow's workspace header (mlflow.utils.workspace_utils.WORKSPACE_HEADER_NAME); absent: ``default``.
+WORKSPACE_HEADER = b"x-mlflow-workspace"
+#: The largest registry write body read to apply the rules (MLflow's are a few KB).
+MAX_REGISTRY_BODY = 256 * 1024
+#: Registry writes that can move an alias or a stage or carry a ``platform.*`` tag: MLflow 3.17.2's
+#: ModelRegistryService routes (mlflow.server.handlers.get_endpoints), REST and ajax forms, any static
+#: prefix. None is served with GET (MLflow reads query parameters for GET only); GraphQL has no registry
+#: mutation.
+REGISTRY_WRITE_PATH = re.compile(
+    r"^(?:/.*)?/(?:api|ajax-api)/[^/]+/mlflow/(?P<suffix>registered-models/(?:alias|set-tag|delete-tag|create)"
+    r"|model-versions/(?:transition-stage|set-tag|delete-tag|create))/?$",
+    re.IGNORECASE,
+)
+#: Where the auth ini is written at start (a writable directory: an emptyDir in the pod); default: the temp dir.
+ENV_AUTH_DIR = "MLFLOW_PLATFORM_AUTH_DIR"
+AUTH_INI = "mlflow-platform-auth.ini"
 
 
 class PolicyError(ValueError):
@@ -75,6 +103,37 @@ def identity_from(email: str | None, user: str | None) -> str | None:
         return email
     user = (user or "").strip()
     return user or None
+
+
+def with_platform_identity(headers: list, public: bool) -> tuple[list, str | None, tuple[str, ...]]:
+    """ASGI ``headers`` without any client-sent platform identity header, plus the ones this layer vouches
+    for: (new headers, identity, groups). ``public``: the request came through the proxy."""
+    names = (IDENTITY_HEADER.encode(), GROUPS_HEADER.encode())
+    kept = [(k, v) for k, v in headers if k.lower() not in names]
+    if not public:
+        identity, groups = INTERNAL_IDENTITY, ()
+    else:
+
+        def last(name):  # the value the guard's e-mail check reads (a dict of the headers keeps the last)
+            return next((v.decode("latin-1") for k, v in reversed(headers) if k.lower() == name), None)
+
+        identity = identity_from(last(FORWARDED_EMAIL_HEADER), last(FORWARDED_USER_HEADER))
+        groups = parse_groups(v.decode("latin-1") for k, v in headers if k.lower() == FORWARDED_GROUPS_HEADER)
+    if identity:
+        kept.append((names[0], identity.encode("latin-1", errors="replace")))
+        kept.append((names[1], ",".join(groups).encode("latin-1", errors="replace")))
+    return kept, identity, groups
+
+
+def parse_json_body(body: bytes | None):
+    """A request body as MLflow reads it (``get_json(force=True)``, then a second decoding for the
+    double-encoded JSON of older clients); raises ValueError when it is not a JSON object."""
+    doc = json.loads(body) if (body or b"").strip() else {}
+    if isinstance(doc, str):
+        doc = json.loads(doc)
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    return doc
 
 
 def is_platform_tag(key: str) -> bool:
@@ -374,6 +433,147 @@ def promotion_refusal(
     return None
 
 
+# ------------------------------------------------------------------------------------- the ASGI layer
+
+
+class AccessGuard:
+    """The outermost layer of ``platform-auth``: the platform identity headers and the protected-promotion
+    rules, around the tracking guard (``inner``, which keeps its own rules: identity domain, webhooks, 5xx).
+    ``settings``: the guard's ``Settings``; ``policy_path``: the access policy."""
+
+    def __init__(self, inner, settings, policy_path: str):
+        self._inner = inner
+        self._settings = settings
+        self._policy_path = policy_path
+
+    async def __call__(self, scope, receive, send):
+        import mlflow_platform_guard as guard
+
+        if scope["type"] != "http":
+            await self._inner(scope, receive, send)
+            return
+        headers = list(scope.get("headers") or [])
+        host = dict(headers).get(b"host", b"").decode("latin-1")
+        public = guard.identity_required(self._settings, host)
+        raw, identity, groups = with_platform_identity(headers, public)
+        scope = {**scope, "headers": raw}
+        email = dict(headers).get(FORWARDED_EMAIL_HEADER, b"").decode("latin-1")
+        if public and not guard.email_allowed(self._settings, email):
+            await self._inner(scope, receive, send)  # the guard refuses it, before any rule reads the registry
+            return
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "GET")).upper()
+        match = REGISTRY_WRITE_PATH.match(re.sub(r"/{2,}", "/", path))
+        key = match and (match.group("suffix").lower().rstrip("/"), method)
+        if key in REGISTRY_WRITES:
+            body, receive = await guard._buffer(receive, MAX_REGISTRY_BODY)
+            if body is None:
+                await guard._refuse(send, 413, "INVALID_PARAMETER_VALUE", "The request body is too large.")
+                return
+            refusal = await self._refusal(identity, groups, raw, key, body)
+            if refusal is not None:
+                _logger.warning("refused %s %s for %r: %s", method, path, identity, refusal[2])
+                await guard._refuse(send, *refusal)
+                return
+        await self._inner(scope, receive, send)
+
+    async def _refusal(self, identity, groups, headers, key, body):
+        """(status, error_code, message) when the rules refuse this registry write; None when it may pass."""
+        import asyncio
+
+        named = {v.decode("latin-1").strip() for k, v in headers if k.lower() == WORKSPACE_HEADER}
+        if len(named) > 1:  # the rules and MLflow must judge the same workspace
+            return 400, "INVALID_PARAMETER_VALUE", "Name one workspace (X-MLflow-Workspace)."
+        workspace = next(iter(named), "") or "default"
+        try:
+            doc = parse_json_body(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return 400, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object."
+        if not identity:
+            return 401, "UNAUTHENTICATED", "No verified identity on this request."
+        policy = current_policy(self._policy_path)
+        write = parse_write(key[0], key[1], doc)
+        refusal = await asyncio.to_thread(
+            promotion_refusal, policy, identity, groups, workspace, write, registry_lookup(workspace)
+        )
+        return None if refusal is None else (403, "PERMISSION_DENIED", refusal[1])
+
+
+def registry_lookup(workspace: str):
+    """Reads a registered model or version in ``workspace`` from MLflow's registry store (in this process)."""
+
+    def lookup(name, version):
+        if not name:
+            return None
+        try:
+            from mlflow.server.handlers import _get_model_registry_store
+            from mlflow.utils.workspace_context import ServerWorkspaceContext
+
+            with ServerWorkspaceContext(workspace):
+                store = _get_model_registry_store()
+                if version is None:
+                    return {"tags": dict(store.get_registered_model(name).tags or {})}
+                v = store.get_model_version(name, str(version))
+                return {"tags": dict(v.tags or {}), "user_id": v.user_id, "current_stage": v.current_stage}
+        except Exception:  # unreadable: MLflow answers the request itself (404 or its own 403)
+            _logger.debug("registry lookup of %s/%s in %s failed", name, version, workspace, exc_info=True)
+            return None
+
+    return lookup
+
+
+def auth_ini(database_uri: str) -> str:
+    """MLflow's auth configuration with teams: everything comes from roles (no default permission, no
+    implicit access to the ``default`` workspace), identities from :func:`authenticate`. ``%`` is doubled:
+    configparser would read it as interpolation (URL-encoded passwords have them)."""
+    return (
+        "[mlflow]\n"
+        "default_permission = NO_PERMISSIONS\n"
+        f"database_uri = {database_uri.replace('%', '%%')}\n"
+        f"admin_username = {INTERNAL_IDENTITY}\n"
+        "authorization_function = mlflow_platform_access:authenticate\n"
+        "grant_default_workspace_access = false\n"
+    )
+
+
+def create_app():
+    """The ``platform-auth`` app: MLflow's basic-auth app with workspaces, in the guard, in ``AccessGuard``.
+
+    The guard's dist-info declares it (``mlflow.app`` group):
+    ``platform-auth = mlflow_platform_access:create_app``. A function, so ``mlflow server`` runs it as a
+    uvicorn ``--factory`` in each worker. It writes the auth ini (no password in a ConfigMap: the database
+    URI comes from the server's environment), points ``MLFLOW_AUTH_CONFIG_PATH`` at it and only then
+    imports MLflow's auth app, which reads its configuration at import.
+    """
+    import tempfile
+
+    import mlflow_platform_guard as guard
+
+    settings = guard.Settings.from_env()
+    policy_path = os.environ.get(ENV_POLICY, "").strip()
+    if not policy_path:
+        raise ValueError(f"{ENV_POLICY} is not set: platform-auth needs the access policy")
+    current_policy(policy_path)  # a broken policy fails the start, not each request
+    for var in ("MLFLOW_ENABLE_WORKSPACES", "MLFLOW_BASIC_AUTH_FAIL_CLOSED"):
+        if os.environ.setdefault(var, "true").strip().lower() not in ("true", "1"):
+            raise ValueError(f"{var} must be true with platform-auth (teams rely on it)")
+    directory = os.environ.get(ENV_AUTH_DIR) or tempfile.gettempdir()
+    fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".ini", dir=directory)  # mode 0600
+    with os.fdopen(fd, "w") as f:
+        f.write(auth_ini(backend_store_uri()))
+    path = os.path.join(directory, AUTH_INI)
+    os.replace(tmp, path)  # atomic: the workers write the same content at the same time
+    os.environ["MLFLOW_AUTH_CONFIG_PATH"] = path
+    os.environ["MLFLOW_AUTH_ADMIN_USERNAME"] = INTERNAL_IDENTITY
+    # Only needed when the admin user does not exist yet (the sync Job creates it); nobody logs in with it.
+    os.environ.setdefault("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.token_urlsafe(32))
+    # Flask's secret signs only the auth app's create-user form (CSRF), unused here: nobody has a password.
+    os.environ.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_urlsafe(32))
+    from mlflow.server.auth import create_app as create_auth_app
+
+    return AccessGuard(guard.PlatformGuard(create_auth_app(), settings), settings, policy_path)
+
+
 # --------------------------------------------------------------------------------- authorization_function
 
 _assign_lock = threading.Lock()
@@ -484,15 +684,21 @@ def sync(policy: Policy, db_uri: str) -> dict:
 
     summary = {"created": [], "updated": [], "deleted": [], "unchanged": []}
     workspaces = WorkspaceStore(db_uri)
-    existing = {w.name for w in workspaces.list_workspaces()}
-    for name, description in (("default", ""), *policy.workspaces):
-        if name in existing:
+    existing = {w.name: w for w in workspaces.list_workspaces()}
+    declared = dict(policy.workspaces)
+    if "default" not in declared:
+        declared = {"default": None, **declared}  # a pre-existing installation's experiments live there
+    for name, description in declared.items():
+        if name not in existing:
+            existing[name] = workspaces.create_workspace(Workspace(name=name, description=description or None))
+            summary["created"].append(f"workspace/{name}")
+        elif description is not None and (existing[name].description or "") != description:
+            workspaces.update_workspace(Workspace(name=name, description=description))
+            summary["updated"].append(f"workspace/{name}")
+        else:
             summary["unchanged"].append(f"workspace/{name}")
-            continue
-        workspaces.create_workspace(Workspace(name=name, description=description or None))
-        existing.add(name)
-        summary["created"].append(f"workspace/{name}")
-    missing = sorted({r.workspace for r in policy.roles} - existing)
+    # A workspace the policy no longer names stays, with everything in it: only its roles go (below).
+    missing = sorted({r.workspace for r in policy.roles} - set(existing))
     if missing:
         raise PolicyError(f"policy: roles name workspaces {missing} that the policy does not declare")
 
@@ -560,7 +766,7 @@ def main(argv=None) -> int:
             raise PolicyError(f"--policy: name the policy document (or set {ENV_POLICY})")
         policy = Policy.load(args.policy)
         uri = args.backend_store_uri or backend_store_uri()
-        os.environ.setdefault("MLFLOW_ENABLE_WORKSPACES", "true")
+        os.environ["MLFLOW_ENABLE_WORKSPACES"] = "true"  # the stores resolve workspaces as the server does
         summary = sync(policy, uri)
     except PolicyError as err:
         print(f"mlflow_platform_access sync: {err}", file=sys.stderr)

@@ -25,15 +25,6 @@ platform-guard``. Three rules, each enforced where nothing can bypass it:
    by a missing stored object (the storage answered 404) becomes ``404 RESOURCE_DOES_NOT_EXIST``:
    clients do not retry it and the error-ratio alert does not count it.
 
-4. **The identity MLflow's authorization sees** (teams on: ``--app-name platform-auth``). Every request
-   loses any incoming ``x-mlflow-platform-identity`` / ``x-mlflow-platform-groups`` header, then gets them
-   from the proxy's verified headers (public host: the lower-cased ``X-Forwarded-Email``, else
-   ``X-Forwarded-User``; the groups of every ``X-Forwarded-Groups`` line) or, on an internal host, the
-   platform's own service identity ``platform-internal``. MLflow's auth app reads only those two
-   (``mlflow_platform_access.authenticate``). With an access policy, registry writes are also held to the
-   protected-promotion rules (protected aliases and stages, ``platform.*`` tags, four eyes) before MLflow
-   sees them: 403 naming the rule.
-
 Settings come from the environment (see ``Settings.from_env``).
 """
 
@@ -53,27 +44,6 @@ _logger = logging.getLogger("mlflow_platform_guard")
 MLFLOW_APP = "mlflow.server.fastapi_app:app"
 #: Header oauth2-proxy sets from the verified token's e-mail claim (``--pass-user-headers``).
 IDENTITY_HEADER = b"x-forwarded-email"
-#: Headers oauth2-proxy sets from the verified token (and strips from the client's request).
-FORWARDED_USER_HEADER = b"x-forwarded-user"
-FORWARDED_GROUPS_HEADER = b"x-forwarded-groups"
-#: The headers MLflow's auth app trusts (mlflow_platform_access): only this guard sets them.
-PLATFORM_IDENTITY_HEADER = b"x-mlflow-platform-identity"
-PLATFORM_GROUPS_HEADER = b"x-mlflow-platform-groups"
-#: The platform's own in-cluster callers' identity (an MLflow admin in the auth app).
-INTERNAL_IDENTITY = "platform-internal"
-#: MLflow's workspace header (mlflow.utils.workspace_utils.WORKSPACE_HEADER_NAME); absent: ``default``.
-WORKSPACE_HEADER = b"x-mlflow-workspace"
-#: The largest registry write body read to apply the protected-promotion rules (MLflow's are a few KB).
-MAX_REGISTRY_BODY = 256 * 1024
-#: Registry writes that can move an alias or a stage or carry a ``platform.*`` tag: MLflow 3.17.2's
-#: ModelRegistryService routes (mlflow.server.handlers.get_endpoints), REST and ajax forms, any static prefix.
-#: None of them is served with GET (MLflow reads query parameters for GET only), and GraphQL has no
-#: registry mutation.
-_REGISTRY_WRITE = re.compile(
-    r"^(?:/.*)?/(?:api|ajax-api)/[^/]+/mlflow/(?P<suffix>registered-models/(?:alias|set-tag|delete-tag|create)"
-    r"|model-versions/(?:transition-stage|set-tag|delete-tag|create))/?$",
-    re.IGNORECASE,
-)
 #: The largest 5xx body read to classify it; the rest is dropped (5xx bodies are short JSON).
 MAX_ERROR_BODY = 64 * 1024
 #: The largest webhook create/update body read to check its destination (MLflow's are a few hundred bytes).
@@ -113,7 +83,6 @@ class Settings:
     any_email_domain: bool
     workload_identities: frozenset[str] = frozenset()
     webhook_urls: frozenset[str] = frozenset()
-    access_policy: str | None = None
 
     ENV_PUBLIC_HOSTS = "MLFLOW_PLATFORM_PUBLIC_HOSTS"
     ENV_INTERNAL_HOSTS = "MLFLOW_PLATFORM_INTERNAL_HOSTS"
@@ -121,8 +90,6 @@ class Settings:
     ENV_ANY_EMAIL_DOMAIN = "MLFLOW_PLATFORM_ANY_EMAIL_DOMAIN"
     ENV_WORKLOAD_IDENTITIES = "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES"
     ENV_WEBHOOK_URLS = "MLFLOW_PLATFORM_WEBHOOK_URLS"
-    #: The access policy (teams on): the protected-promotion rules apply when it is set.
-    ENV_ACCESS_POLICY = "MLFLOW_PLATFORM_ACCESS_POLICY"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -165,7 +132,6 @@ class Settings:
             any_email_domain=any_domain,
             workload_identities=workloads,
             webhook_urls=urls,
-            access_policy=env.get(cls.ENV_ACCESS_POLICY, "").strip() or None,
         )
 
 
@@ -216,55 +182,6 @@ def email_allowed(settings: Settings, email: str) -> bool:
         elif domain == allowed:
             return True
     return False
-
-
-def parse_groups(values) -> tuple[str, ...]:
-    """Groups from the proxy's ``X-Forwarded-Groups`` lines: each split on ",", trimmed; sorted, unique."""
-    out = set()
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if part:
-                out.add(part)
-    return tuple(sorted(out))
-
-
-def caller_identity(email: str | None, user: str | None) -> str | None:
-    """The caller as the proxy verified it: the lower-cased e-mail, else the user (a workload's ``sub``)."""
-    email = (email or "").strip().lower()
-    if email:
-        return email
-    return (user or "").strip() or None
-
-
-def with_platform_identity(headers: list, public: bool) -> tuple[list, str | None, tuple[str, ...]]:
-    """``headers`` without any client-sent platform identity header, plus the ones this guard vouches for:
-    (new headers, identity, groups)."""
-    kept = [(k, v) for k, v in headers if k.lower() not in (PLATFORM_IDENTITY_HEADER, PLATFORM_GROUPS_HEADER)]
-    if not public:
-        identity, groups = INTERNAL_IDENTITY, ()
-    else:
-
-        def first(name):
-            return next((v.decode("latin-1") for k, v in headers if k.lower() == name), None)
-
-        identity = caller_identity(first(IDENTITY_HEADER), first(FORWARDED_USER_HEADER))
-        groups = parse_groups(v.decode("latin-1") for k, v in headers if k.lower() == FORWARDED_GROUPS_HEADER)
-    if identity:
-        kept.append((PLATFORM_IDENTITY_HEADER, identity.encode("latin-1", errors="replace")))
-        kept.append((PLATFORM_GROUPS_HEADER, ",".join(groups).encode("latin-1", errors="replace")))
-    return kept, identity, groups
-
-
-def parse_json_body(body: bytes | None):
-    """A request body as MLflow reads it (``get_json(force=True)``, then a second decoding for the
-    double-encoded JSON of older clients); raises ValueError when it is not a JSON object."""
-    doc = json.loads(body or b"{}") if (body or b"").strip() else {}
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
-    return doc
 
 
 def webhook_refusal(
@@ -369,24 +286,8 @@ class PlatformGuard:
                 return
         path = scope.get("path", "")
         method = str(scope.get("method", "GET"))
-        public = identity_required(self.settings, host)
-        raw_headers, identity, groups = with_platform_identity(list(scope.get("headers") or []), public)
-        scope = {**scope, "headers": raw_headers}
-        registry = _REGISTRY_WRITE.match(re.sub(r"/{2,}", "/", path))
-        if self.settings.access_policy and registry is not None and method.upper() not in _READ_METHODS:
-            body, receive = await _buffer(receive, MAX_REGISTRY_BODY)
-            if body is None:
-                await _refuse(send, 413, "INVALID_PARAMETER_VALUE", "The request body is too large.")
-                return
-            workspace = (headers.get(WORKSPACE_HEADER, b"").decode("latin-1").strip()) or "default"
-            refusal = await _promotion_refusal(
-                self.settings.access_policy, identity, groups, workspace, registry.group("suffix"), method, body
-            )
-            if refusal is not None:
-                _logger.warning("refused %s %s for %r: %s", method, path, identity, refusal[2])
-                await _refuse(send, *refusal)
-                return
         if _WEBHOOK_API.match(re.sub(r"/{2,}", "/", path)) and method.upper() not in _READ_METHODS:
+            public = identity_required(self.settings, host)
             body = None
             if not public and method.upper() in ("POST", "PATCH"):
                 body, receive = await _buffer(receive, MAX_WEBHOOK_BODY)
@@ -399,54 +300,6 @@ class PlatformGuard:
                 await _refuse(send, *refusal)
                 return
         await app(scope, receive, _ErrorRewriter(path, send))
-
-
-async def _promotion_refusal(policy_path, identity, groups, workspace, suffix, method, body):
-    """(status, error_code, message) when the protected-promotion rules refuse this registry write."""
-    import asyncio
-
-    import mlflow_platform_access as access
-
-    try:
-        doc = parse_json_body(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return 400, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object."
-    key = (suffix.lower().rstrip("/"), method.upper())
-    if key not in access.REGISTRY_WRITES:
-        return None  # a method MLflow does not serve on this path: it answers 405 itself
-    if not identity:
-        return 401, "UNAUTHENTICATED", "No verified identity on this request."
-    policy = access.current_policy(policy_path)
-    write = access.parse_write(key[0], key[1], doc)
-    refusal = await asyncio.to_thread(
-        access.promotion_refusal, policy, identity, groups, workspace, write, _registry_lookup(workspace)
-    )
-    if refusal is None:
-        return None
-    return 403, "PERMISSION_DENIED", refusal[1]
-
-
-def _registry_lookup(workspace: str):
-    """Reads a registered model or version in ``workspace`` from MLflow's registry store (in this process)."""
-
-    def lookup(name, version):
-        if not name:
-            return None
-        try:
-            from mlflow.server.handlers import _get_model_registry_store
-            from mlflow.utils.workspace_context import ServerWorkspaceContext
-
-            with ServerWorkspaceContext(workspace):
-                store = _get_model_registry_store()
-                if version is None:
-                    return {"tags": dict(store.get_registered_model(name).tags or {})}
-                v = store.get_model_version(name, str(version))
-                return {"tags": dict(v.tags or {}), "user_id": v.user_id, "current_stage": v.current_stage}
-        except Exception:  # unreadable: MLflow answers the request itself (404 or its own 403)
-            _logger.debug("registry lookup of %s/%s in %s failed", name, version, workspace, exc_info=True)
-            return None
-
-    return lookup
 
 
 async def _refuse(send, status: int, code: str, message: str) -> None:
@@ -525,59 +378,3 @@ class _ErrorRewriter:
 
 #: What ``mlflow server --app-name platform-guard`` runs (entry point ``mlflow.app``).
 app = PlatformGuard()
-
-#: Where the auth ini is written at start (a writable directory: an emptyDir in the pod); default: the temp dir.
-ENV_AUTH_DIR = "MLFLOW_PLATFORM_AUTH_DIR"
-AUTH_INI = "mlflow-platform-auth.ini"
-
-
-def auth_ini(database_uri: str) -> str:
-    """MLflow's auth configuration with teams: everything comes from roles (no default permission, no
-    implicit access to the ``default`` workspace), identities from ``mlflow_platform_access.authenticate``.
-    ``%`` is doubled: configparser would read it as interpolation (URL-encoded passwords have them)."""
-    return (
-        "[mlflow]\n"
-        "default_permission = NO_PERMISSIONS\n"
-        f"database_uri = {database_uri.replace('%', '%%')}\n"
-        f"admin_username = {INTERNAL_IDENTITY}\n"
-        "authorization_function = mlflow_platform_access:authenticate\n"
-        "grant_default_workspace_access = false\n"
-    )
-
-
-def create_platform_auth_app():
-    """The ``platform-auth`` app (teams on): MLflow's basic-auth app with workspaces, inside this guard.
-
-    Declared in the guard's dist-info as the ``mlflow.app`` entry point
-    ``platform-auth = mlflow_platform_guard:create_platform_auth_app``; a function, so ``mlflow server``
-    runs it as a uvicorn ``--factory`` in each worker. It writes the auth ini (no password in a ConfigMap:
-    the database URI comes from the server's environment), points ``MLFLOW_AUTH_CONFIG_PATH`` at it and
-    only then imports MLflow's auth app, which reads its configuration at import.
-    """
-    import secrets
-    import tempfile
-
-    import mlflow_platform_access as access
-
-    settings = Settings.from_env()
-    if not settings.access_policy:
-        raise ValueError(f"{Settings.ENV_ACCESS_POLICY} is not set: platform-auth needs the access policy")
-    access.current_policy(settings.access_policy)  # a broken policy fails the start, not each request
-    for var in ("MLFLOW_ENABLE_WORKSPACES", "MLFLOW_BASIC_AUTH_FAIL_CLOSED"):
-        if os.environ.setdefault(var, "true").strip().lower() not in ("true", "1"):
-            raise ValueError(f"{var} must be true with platform-auth (teams rely on it)")
-    directory = os.environ.get(ENV_AUTH_DIR) or tempfile.gettempdir()
-    fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".ini", dir=directory)  # mode 0600
-    with os.fdopen(fd, "w") as f:
-        f.write(auth_ini(access.backend_store_uri()))
-    path = os.path.join(directory, AUTH_INI)
-    os.replace(tmp, path)  # atomic: the workers write the same content at the same time
-    os.environ["MLFLOW_AUTH_CONFIG_PATH"] = path
-    os.environ["MLFLOW_AUTH_ADMIN_USERNAME"] = INTERNAL_IDENTITY
-    # Only needed when the admin user does not exist yet (the sync Job creates it); nobody logs in with it.
-    os.environ.setdefault("MLFLOW_AUTH_ADMIN_PASSWORD", secrets.token_urlsafe(32))
-    # Flask's secret signs only the auth app's create-user form (CSRF), unused here: nobody has a password.
-    os.environ.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_urlsafe(32))
-    from mlflow.server.auth import create_app
-
-    return PlatformGuard(create_app(), settings)

@@ -135,7 +135,7 @@ def test_registration_tags():
 def test_auth_ini_reads_back_with_percent_signs():
     uri = "postgresql+psycopg2://mlflow:p%40ss%25w@db:5432/mlflow"
     cp = configparser.ConfigParser()
-    cp.read_string(guard.auth_ini(uri))
+    cp.read_string(access.auth_ini(uri))
     assert cp["mlflow"]["database_uri"] == uri
     assert cp["mlflow"]["default_permission"] == "NO_PERMISSIONS"
     assert cp["mlflow"]["authorization_function"] == "mlflow_platform_access:authenticate"
@@ -149,10 +149,10 @@ def test_the_platform_auth_factory_refuses_to_start_without_workspaces(monkeypat
     monkeypatch.setenv("MLFLOW_PLATFORM_ACCESS_POLICY", str(policy))
     monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "false")
     with pytest.raises(ValueError, match="MLFLOW_ENABLE_WORKSPACES"):
-        guard.create_platform_auth_app()
+        access.create_app()
     monkeypatch.delenv("MLFLOW_PLATFORM_ACCESS_POLICY")
     with pytest.raises(ValueError, match="MLFLOW_PLATFORM_ACCESS_POLICY"):
-        guard.create_platform_auth_app()
+        access.create_app()
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,6 @@ def test_the_guard_checks_every_registry_write_route(tmp_path, path, method, che
         {
             "MLFLOW_PLATFORM_PUBLIC_HOSTS": "mlflow.example.com",
             "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
-            "MLFLOW_PLATFORM_ACCESS_POLICY": str(policy),
         }
     )
     seen = []
@@ -207,7 +206,7 @@ def test_the_guard_checks_every_registry_write_route(tmp_path, path, method, che
         sent.append(m)
 
     scope = {"type": "http", "method": method, "path": path, "headers": headers}
-    asyncio.run(guard.PlatformGuard(app, settings)(scope, receive, send))
+    asyncio.run(access.AccessGuard(guard.PlatformGuard(app, settings), settings, str(policy))(scope, receive, send))
     status = next(m for m in sent if m["type"] == "http.response.start")["status"]
     assert (status == 403) is checked
     if not checked:
@@ -215,6 +214,8 @@ def test_the_guard_checks_every_registry_write_route(tmp_path, path, method, che
 
 
 def test_sync_exit_codes(tmp_path, capsys, monkeypatch):
+    # main() turns workspaces on for the sync's process: restored after this test, for the others.
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "false")
     assert access.main(["sync", "--policy", str(tmp_path / "missing.json")]) == 2
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**DOC, "version": 7}))
@@ -229,3 +230,30 @@ def test_sync_exit_codes(tmp_path, capsys, monkeypatch):
     assert access.main(["sync", "--policy", str(good), "--backend-store-uri", "sqlite:///x.db"]) == 1
     assert access.main(["frobnicate"]) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_two_workspace_headers_on_a_registry_write_are_refused(tmp_path):
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(DOC))
+    settings = guard.Settings.from_env(
+        {
+            "MLFLOW_PLATFORM_PUBLIC_HOSTS": "mlflow.example.com",
+            "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
+        }
+    )
+    sent = []
+
+    async def app(scope, receive, send):
+        raise AssertionError("MLflow must not see it")
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"name": "m", "alias": "champion", "version": "1"}'}
+
+    async def send(m):
+        sent.append(m)
+
+    headers = [(b"host", b"mlflow.example.com"), (b"x-forwarded-email", b"anna@example.com")]
+    headers += [(b"x-mlflow-workspace", b"team-a"), (b"x-mlflow-workspace", b"team-b")]
+    scope = {"type": "http", "method": "POST", "path": "/api/2.0/mlflow/registered-models/alias", "headers": headers}
+    asyncio.run(access.AccessGuard(guard.PlatformGuard(app, settings), settings, str(policy))(scope, receive, send))
+    assert sent[0]["status"] == 400

@@ -24,9 +24,7 @@ PUBLIC = "mlflow.example.com"
 INTERNAL = "mlflow-tracking"
 API = "/api/2.0/mlflow"
 ENTRY_POINTS = (
-    "[mlflow.app]\n"
-    "platform-guard = mlflow_platform_guard:app\n"
-    "platform-auth = mlflow_platform_guard:create_platform_auth_app\n"
+    "[mlflow.app]\nplatform-guard = mlflow_platform_guard:app\nplatform-auth = mlflow_platform_access:create_app\n"
 )
 
 POLICY = {
@@ -460,10 +458,14 @@ def test_removing_a_group_from_the_policy_revokes_access(platform, team_a):
     assert platform.call("GET", f"{API}/experiments/get", CAROL, "team-a", params=params).status_code == 200
     policy = json.loads(json.dumps(POLICY))
     policy["roles"] = [r for r in policy["roles"] if r["name"] != "platform.team-a.contractors"]
+    policy["workspaces"][0]["description"] = "Team A: forecasting"
     platform.policy.write_text(json.dumps(policy))
     rc, summary, err = run_sync(platform.env, platform.policy)
     assert rc == 0, err
     assert summary["deleted"] == ["role/team-a/platform.team-a.contractors"]
+    assert summary["updated"] == ["workspace/team-a"] and summary["created"] == []
+    rc, summary, err = run_sync(platform.env, platform.policy)
+    assert rc == 0 and summary["created"] == summary["updated"] == summary["deleted"] == [], (summary, err)
     # A changed group list on a kept role needs no role change: the caller's assignments follow the policy.
     policy["roles"][0]["groups"] = ["team-a-ds-renamed"]
     platform.policy.write_text(json.dumps(policy))

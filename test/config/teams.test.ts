@@ -96,6 +96,15 @@ describe("teams and access configuration", () => {
     }
   });
 
+  it('refuses a group or release identity with "\${" or "%{" (Terraform would interpolate it in the policy\'s ConfigMap)', () => {
+    expect(problems(teams([{ name: "team-a", groups: ["\${var.x}"] }]))).toEqual([
+      expect.stringMatching(/field teams\.0\.groups\.0 = ".*": expected a name without "\$\{" or "%\{"/),
+    ]);
+    expect(problems(teams(TEAMS, { ...ACCESS, releaseIdentities: ["%{x}@example.com"] }))).toEqual([
+      expect.stringMatching(/field access\.releaseIdentities\.0 = ".*": expected a name without "\$\{" or "%\{"/),
+    ]);
+  });
+
   it("refuses duplicate team names", () => {
     expect(problems(teams([TEAMS[0], { name: "team-a", groups: ["x"], workspace: "other" }]))).toEqual([
       expect.stringMatching(

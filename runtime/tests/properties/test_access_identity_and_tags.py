@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mlflow_platform_access as access
-import mlflow_platform_guard as guard
 
 from .conftest import PROPERTY, tried
 
@@ -45,8 +44,7 @@ def group_lines(draw, groups):
 def test_groups_are_every_line_split_and_trimmed(data, groups):
     tried("access: groups header parsing")
     lines = data.draw(group_lines(groups))
-    assert guard.parse_groups(lines) == tuple(sorted(set(groups)))
-    assert access.parse_groups(lines) == guard.parse_groups(lines)
+    assert access.parse_groups(lines) == tuple(sorted(set(groups)))
 
 
 @PROPERTY
@@ -65,10 +63,10 @@ def test_the_platform_identity_is_the_proxys_or_platform_internal(email, user, g
     if user is not None:
         headers.append((b"x-forwarded-user", user.encode("latin-1")))
     headers.append((b"x-forwarded-groups", ",".join(groups).encode("latin-1")))
-    out, identity, got_groups = guard.with_platform_identity(headers, public)
+    out, identity, got_groups = access.with_platform_identity(headers, public)
     ids = [v for k, v in out if k.lower() == b"x-mlflow-platform-identity"]
     grp = [v for k, v in out if k.lower() == b"x-mlflow-platform-groups"]
-    expected = guard.caller_identity(email, user) if public else "platform-internal"
+    expected = access.identity_from(email, user) if public else "platform-internal"
     assert identity == expected
     if expected is None:
         assert ids == [] and grp == []  # no identity at all: MLflow's auth app answers 401
