@@ -136,6 +136,7 @@ interface TeamsEnvironment {
   readonly teams?: readonly TeamConfig[];
   readonly access?: AccessConfig;
   readonly auth: { readonly allowedGroups: readonly string[] };
+  readonly training?: { readonly enabled: boolean; readonly team?: string };
 }
 
 /**
@@ -146,7 +147,15 @@ export function teamsProblems(env: TeamsEnvironment): { path: (string | number)[
   const out: { path: (string | number)[]; message: string }[] = [];
   const issue = (path: (string | number)[], message: string) => out.push({ path, message });
   const teams = env.teams ?? [];
-  if (teams.length === 0) return out;
+  const trainingTeam = env.training?.team;
+  if (teams.length === 0) {
+    if (trainingTeam !== undefined)
+      issue(
+        ["training", "team"],
+        `unset without teams ("${trainingTeam}" names no team: the pipeline logs to the default workspace, as everyone does without teams)`,
+      );
+    return out;
+  }
   const access = env.access;
   if (!access) {
     issue(
@@ -187,6 +196,17 @@ export function teamsProblems(env: TeamsEnvironment): { path: (string | number)[
       );
     }
   }
+
+  // With teams, the pipeline's workload identity has no groups: it gets a role only through the team it is
+  // configured for, in that team's workspace and no other.
+  const known = teams.map((t) => `"${t.name}"`).join(", ");
+  if (trainingTeam !== undefined && !names.has(trainingTeam))
+    issue(["training", "team"], `the name of a team (one of ${known}), not "${trainingTeam}"`);
+  else if (trainingTeam === undefined && env.training?.enabled)
+    issue(
+      ["training", "team"],
+      `the team whose workspace the training pipeline logs to and registers in (one of ${known}) when teams are set: its workload identity has no groups, so without a team it would have no access`,
+    );
 
   // The proxy admits only auth.allowedGroups (when set): a group outside it could never reach MLflow.
   const allowed = env.auth.allowedGroups;

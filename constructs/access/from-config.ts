@@ -4,8 +4,13 @@
  * built document as its `access` prop (constructs/tracking-server/from-config.ts) and creates TeamAccess.
  */
 import type { EnvironmentConfig } from "../../config";
+import { teamWorkspace } from "../../config/teams";
 import type { PropFieldMap } from "../core/prop-error";
+import { trainingSubject } from "../auth-proxy/from-config";
 import { type AccessPolicy, type AccessPolicyInputs, accessPolicy } from "./policy";
+
+/** The role name of the training pipeline in its team (`platform.<team>.pipeline`). */
+export const TRAINING_WORKLOAD_NAME = "pipeline";
 
 /** Whether an environment has teams (everything of this feature is off otherwise). */
 export function teamsEnabled(config: Pick<EnvironmentConfig, "teams">): boolean {
@@ -32,7 +37,19 @@ export function accessPolicyInputs(config: EnvironmentConfig): AccessPolicyInput
     // Everyone the proxy admits by group keeps using what existed before teams, unless configured otherwise.
     defaultWorkspace: access.defaultWorkspace ?? { groups: config.auth.allowedGroups, permission: "EDIT" },
     protectedAliases: access.protectedAliases,
+    // The pipeline's projected token carries no groups: its subject is a member of its team's workspace only.
+    ...(config.training.enabled && config.training.team !== undefined
+      ? { workloads: [{ name: TRAINING_WORKLOAD_NAME, identity: trainingSubject(config), team: config.training.team }] }
+      : {}),
   };
+}
+
+/** The workspace the training pipeline works in: its team's, with teams; undefined (MLflow's default) without. */
+export function trainingWorkspace(config: EnvironmentConfig): string | undefined {
+  if (!teamsEnabled(config) || config.training.team === undefined) return undefined;
+  const team = (config.teams ?? []).find((t) => t.name === config.training.team);
+  if (!team) throw new Error(`environment "${config.name}": training.team names no team (the schema should have refused it)`);
+  return teamWorkspace(team);
 }
 
 /** The policy document of an environment; undefined without teams. */
@@ -50,6 +67,7 @@ export const ACCESS_POLICY_FIELDS: PropFieldMap = {
   // Its default is auth.allowedGroups: the error names the field that overrides it.
   defaultWorkspace: "access.defaultWorkspace",
   protectedAliases: "access.protectedAliases",
+  workloads: "training.team",
 };
 
 /** The configuration field behind each TeamAccess prop (the TrackingServer's child `access`). */

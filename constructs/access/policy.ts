@@ -33,6 +33,8 @@ export const PROTECTED_STAGES = ["Production", "Staging"] as const;
 export const DEFAULT_PROTECTED_ALIASES = ["production", "staging"] as const;
 /** Permission of a team's approvers in its workspace: MLflow requires EDIT to set a model version's tag. */
 export const APPROVERS_PERMISSION: AccessPermission = "EDIT";
+/** What a workload needs at least: EDIT logs runs, registers models and tags versions. */
+export const WORKLOAD_MIN_PERMISSION: AccessPermission = "EDIT";
 
 /** One team, as the policy needs it. */
 export interface AccessTeam {
@@ -46,6 +48,19 @@ export interface AccessTeam {
   readonly defaultPermission?: AccessPermission;
   /** The group that approves promotions in the workspace. @default none */
   readonly approversGroup?: string;
+}
+
+/**
+ * An in-cluster workload (the training pipeline) that works in one team's workspace. Its projected token has
+ * no groups: it gets the role `platform.<team>.<name>` through its identity alone, in that workspace only.
+ */
+export interface AccessWorkload {
+  /** A DNS label naming its role (`platform.<team>.<name>`), e.g. "pipeline". */
+  readonly name: string;
+  /** Its identity as the proxy forwards it (a token subject such as `system:serviceaccount:ml:training-pipeline`). */
+  readonly identity: string;
+  /** The team (by name) whose workspace it works in. */
+  readonly team: string;
 }
 
 /** What {@link accessPolicy} builds the document from. */
@@ -62,13 +77,18 @@ export interface AccessPolicyInputs {
   readonly defaultWorkspace: { readonly groups: readonly string[]; readonly permission: AccessPermission };
   /** Aliases only release identities may set or delete. @default ["production", "staging"] */
   readonly protectedAliases?: readonly string[];
+  /** Workloads that work in a team's workspace by their identity. @default [] */
+  readonly workloads?: readonly AccessWorkload[];
 }
 
 export interface AccessPolicyRole {
   readonly name: string;
   readonly workspace: string;
   readonly permission: AccessPermission;
+  /** Members by group: a caller with one of them has the role. */
   readonly groups: string[];
+  /** Members by identity (exact, lower-cased): for workloads, whose tokens carry no groups. */
+  readonly identities: string[];
 }
 
 /** The document (version 1), as the runtime reads it. */
@@ -124,7 +144,13 @@ export function accessPolicy(inputs: AccessPolicyInputs): AccessPolicy {
     if (!PERMISSIONS.includes(permission)) throw new PropError(where, `teams[${i}].defaultPermission`, permission, PERMISSIONS.join(", "));
     names.add(team.name);
     workspaces.add(workspace);
-    roles.push({ name: `${PLATFORM_ROLE_PREFIX}${team.name}.members`, workspace, permission, groups: [...team.groups] });
+    roles.push({
+      name: `${PLATFORM_ROLE_PREFIX}${team.name}.members`,
+      workspace,
+      permission,
+      groups: [...team.groups],
+      identities: [],
+    });
     if (team.approversGroup !== undefined) {
       checkGroup(`teams[${i}].approversGroup`, team.approversGroup);
       if (fourEyes && team.groups.includes(team.approversGroup))
@@ -139,6 +165,7 @@ export function accessPolicy(inputs: AccessPolicyInputs): AccessPolicy {
         workspace,
         permission: APPROVERS_PERMISSION,
         groups: [team.approversGroup],
+        identities: [],
       });
       approvers[workspace] = [team.approversGroup];
     }
@@ -149,7 +176,26 @@ export function accessPolicy(inputs: AccessPolicyInputs): AccessPolicy {
       workspace: DEFAULT_WORKSPACE,
       permission: inputs.defaultWorkspace.permission,
       groups: [...inputs.defaultWorkspace.groups],
+      identities: [],
     });
+  }
+  for (const [i, w] of (inputs.workloads ?? []).entries()) {
+    const team = inputs.teams.find((t) => t.name === w.team);
+    if (!team)
+      throw new PropError(where, `workloads[${i}].team`, w.team, `one of the teams (${inputs.teams.map((t) => t.name).join(", ")})`);
+    if (!DNS_LABEL.test(w.name) || ["members", "approvers"].includes(w.name))
+      throw new PropError(where, `workloads[${i}].name`, w.name, 'a DNS label other than "members" and "approvers"');
+    if (!w.identity || /[\s,]/.test(w.identity))
+      throw new PropError(where, `workloads[${i}].identity`, w.identity, 'an e-mail address or token subject without spaces or ","');
+    const name = `${PLATFORM_ROLE_PREFIX}${team.name}.${w.name}`;
+    if (roles.some((r) => r.name === name))
+      throw new PropError(where, `workloads[${i}].name`, w.name, "a name no other workload of the team has");
+    // What the workload needs (EDIT), or the team's own permission when that is higher: never more than the
+    // team has except the floor it cannot work without, and nothing outside the team's workspace.
+    const teamPermission = team.defaultPermission ?? "EDIT";
+    const permission =
+      PERMISSIONS.indexOf(teamPermission) > PERMISSIONS.indexOf(WORKLOAD_MIN_PERMISSION) ? teamPermission : WORKLOAD_MIN_PERMISSION;
+    roles.push({ name, workspace: team.workspace ?? team.name, permission, groups: [], identities: [w.identity.toLowerCase()] });
   }
   const releaseIdentities = [...(inputs.releaseIdentities ?? [])];
   releaseIdentities.forEach((r, j) => {

@@ -7,10 +7,11 @@ It reads the policy document the synthesis writes (``MLFLOW_PLATFORM_ACCESS_POLI
 
 - ``authenticate``: MLflow's ``authorization_function`` (auth ini). It trusts only the two headers the
   tracking guard sets after deleting any client-sent copy (``x-mlflow-platform-identity`` and
-  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password: nobody logs
+  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password, as nobody logs
   in with one), sets ``is_admin`` from the admin groups, and makes the user's ``platform.*`` role
-  assignments exactly the roles whose groups meet the caller's. MLflow's workspaces, roles and
-  permissions then decide every request, as they would for its own users.
+  assignments exactly the roles whose groups meet the caller's or whose identities name the caller (a
+  workload, whose token has no groups). MLflow's workspaces, roles and permissions then decide every
+  request, as they would for its own users.
 - ``create_app``: the ``platform-auth`` app (``mlflow server --app-name platform-auth``, entry point
   ``platform-auth = mlflow_platform_access:create_app`` in the guard's dist-info): MLflow's basic-auth app
   with workspaces, inside the tracking guard (``mlflow_platform_guard``, unchanged: a stack without teams
@@ -56,6 +57,12 @@ RESOURCE_TYPES = ("experiment", "registered_model", "prompt", "scorer")
 CACHE_SECONDS = 5.0
 #: Tags only the registry tool writes, once, at registration.
 WRITE_ONCE_TAGS = ("platform.registrant", "platform.registered_by", "platform.source")
+#: The registry tool's append-only records (its history on the model, each decision on its version): whoever
+#: acts writes them, as themselves, and nobody rewrites or removes one.
+APPEND_ONLY_PREFIXES = ("platform.history.", "platform.decision.")
+#: The registry tool keeps a protected alias's last holder as ``<alias>-previous`` and ``rollback`` moves the
+#: alias there: whoever could set it would choose what the release pipeline's next rollback promotes.
+ROLLBACK_SUFFIX = "-previous"
 #: Headers oauth2-proxy sets from the verified token (and strips from the client's request).
 FORWARDED_EMAIL_HEADER = b"x-forwarded-email"
 FORWARDED_USER_HEADER = b"x-forwarded-user"
@@ -150,6 +157,8 @@ class Role:
     workspace: str
     permission: str
     groups: tuple[str, ...]
+    #: Members by identity (lower-cased): workloads, whose projected tokens carry no groups.
+    identities: tuple[str, ...] = ()
 
     def grants(self) -> frozenset[tuple[str, str, str]]:
         """The role's MLflow grants: (resource_type, pattern, permission)."""
@@ -192,11 +201,15 @@ class Policy:
             need(isinstance(name, str) and name.startswith(ROLE_PREFIX), f"roles[{i}].name starts with platform.")
             need(isinstance(ws, str) and ws, f"roles[{i}].workspace")
             need(r.get("permission") in PERMISSIONS, f"roles[{i}].permission is one of {PERMISSIONS}")
-            groups = r.get("groups")
-            need(isinstance(groups, list) and groups and all(isinstance(g, str) for g in groups), f"roles[{i}].groups")
+            groups = r.get("groups") or []
+            need(isinstance(groups, list) and all(isinstance(g, str) for g in groups), f"roles[{i}].groups")
+            identities = r.get("identities") or []
+            need(isinstance(identities, list) and all(isinstance(x, str) for x in identities), f"roles[{i}].identities")
+            need(groups or identities, f"roles[{i}]: groups or identities (a role nobody has)")
             need((ws, name) not in seen, f"roles[{i}]: {name} twice in {ws}")
             seen.add((ws, name))
-            roles.append(Role(name, ws, r["permission"], tuple(sorted(set(groups)))))
+            members = tuple(sorted({x.strip().lower() for x in identities}))
+            roles.append(Role(name, ws, r["permission"], tuple(sorted(set(groups))), members))
         prot = doc.get("protected") or {}
         need(isinstance(prot, dict), "protected: an object")
         approvers = prot.get("approvers") or {}
@@ -228,9 +241,11 @@ class Policy:
             raise PolicyError(f"policy: cannot read {path}: {err}") from err
         return cls.from_dict(doc)
 
-    def roles_for(self, groups) -> tuple[Role, ...]:
+    def roles_for(self, groups, identity: str | None = None) -> tuple[Role, ...]:
+        """The roles of a caller: one of its groups is a role's, or it is one of the role's identities."""
         groups = set(groups)
-        return tuple(r for r in self.roles if groups.intersection(r.groups))
+        who = (identity or "").strip().lower()
+        return tuple(r for r in self.roles if groups.intersection(r.groups) or (who and who in r.identities))
 
     def is_admin(self, identity: str, groups) -> bool:
         return identity == INTERNAL_IDENTITY or bool(self.admin_groups.intersection(groups))
@@ -361,10 +376,19 @@ def promotion_refusal(
     release = policy.is_release(identity)
     internal = identity == INTERNAL_IDENTITY
     if write.kind == "alias":
-        if (write.alias or "").strip().lower() in policy.protected_aliases and not (release or internal):
+        name = (write.alias or "").strip().lower()
+        if release or internal:
+            return None
+        if name in policy.protected_aliases:
             return (
                 "protected-alias",
                 f"protected-alias: the alias '{write.alias}' is moved only by the release pipeline's identities",
+            )
+        if name.endswith(ROLLBACK_SUFFIX) and name[: -len(ROLLBACK_SUFFIX)] in policy.protected_aliases:
+            return (
+                "protected-alias",
+                f"protected-alias: the alias '{write.alias}' (where a rollback of "
+                f"'{write.alias[: -len(ROLLBACK_SUFFIX)]}' goes) is moved only by the release pipeline's identities",
             )
         return None
     if write.kind == "stage":
@@ -425,11 +449,49 @@ def promotion_refusal(
                     return "platform-tag", f"platform-tag: '{key}' is written once, at registration"
             if not _names_caller(low, value, identity):
                 return "platform-tag", f"platform-tag: '{key}' must name the caller ({identity})"
+        elif low.startswith(APPEND_ONLY_PREFIXES):
+            if not write.kind.startswith("create") and not state_read:
+                state, state_read = lookup(write.name, write.version), True
+            problem = append_only_problem(key, value, identity, write.kind, state)
+            if problem is not None:
+                return "platform-tag", problem
         elif not release:
             return (
                 "platform-tag",
-                f"platform-tag: '{key}' (gates, history) is written only by the release pipeline's identities",
+                f"platform-tag: '{key}' (gates) is written only by the release pipeline's identities",
             )
+    return None
+
+
+def append_only_problem(key: str, value: str | None, identity: str, kind: str, state: dict | None) -> str | None:
+    """Why a write of the append-only record ``key`` is refused; None when it may pass. Anyone MLflow lets
+    edit the object adds a record, as themselves (the JSON value's ``by`` is the caller, compared as the
+    registration tags' are); nobody, the release identities included, removes or rewrites one: the history is
+    the audit of who did what, so its author cannot be someone else and it cannot be edited afterwards.
+    ``state``: the object's current tags (ignored for a create request, whose object is new)."""
+    what = "registered model" if kind in ("model-tag", "create-model") else "model version"
+    if value is None:
+        return f"platform-tag: '{key}' is an append-only record: nobody removes it"
+    if not kind.startswith("create"):
+        if state is None:
+            return (
+                f"platform-tag: '{key}' is an append-only record, and the {what} could not be read to check it is new"
+            )
+        if any(str(k).strip().lower() == key.strip().lower() for k in state.get("tags") or {}):
+            return (
+                f"platform-tag: '{key}' is an append-only record and the {what} already has it: "
+                "append a new one (the next sequence number) instead of rewriting it"
+            )
+    try:
+        rec = json.loads(value)
+    except ValueError:
+        rec = None
+    by = rec.get("by") if isinstance(rec, dict) else None
+    if not isinstance(by, str) or by.strip().lower() != identity:
+        return (
+            f"platform-tag: '{key}' is an append-only record written by its author: its value must be a JSON "
+            f'object whose "by" is the caller ({identity})'
+        )
     return None
 
 
@@ -632,7 +694,7 @@ def ensure_user(identity: str, groups, policy: Policy | None = None, store=None)
     user = store.get_user(identity)
     if bool(user.is_admin) != admin:
         store.update_user(identity, is_admin=admin)
-    wanted = {(r.workspace, r.name) for r in policy.roles_for(groups)}
+    wanted = {(r.workspace, r.name) for r in policy.roles_for(groups, identity)}
     roles = store.list_user_roles(user.id)
     have = {(r.workspace, r.name): r.id for r in roles if r.name.startswith(ROLE_PREFIX)}
     # MLflow keeps a per-user role in each workspace for the grants a user gets outside roles (MANAGE on

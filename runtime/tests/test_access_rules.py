@@ -47,6 +47,10 @@ def tag(key, value="x", kind="version-tag", method="POST"):
             "permission",
         ),
         ({"roles": [{"name": "platform.x", "workspace": "team-a", "permission": "READ", "groups": []}]}, "groups"),
+        (
+            {"roles": [{"name": "platform.x", "workspace": "team-a", "permission": "READ", "identities": "sa"}]},
+            "identities",
+        ),
         ({"protected": {"approvers": {"team-a": "approvers"}}}, "approvers"),
     ],
 )
@@ -68,6 +72,36 @@ def test_roles_admin_and_release_from_groups_and_identity():
     assert POLICY.is_admin("x@example.com", ["platform-admins"]) and POLICY.is_admin("platform-internal", [])
     assert not POLICY.is_admin("x@example.com", ["ds"])
     assert POLICY.is_release("System:ServiceAccount:CI:Release")
+
+
+def test_a_workload_without_groups_has_the_roles_that_name_its_identity_and_no_other():
+    pipeline = "system:serviceaccount:ml-pipelines:training-pipeline"
+    doc = {
+        **DOC,
+        "roles": [
+            *DOC["roles"],
+            {"name": "platform.team-b.members", "workspace": "team-b", "permission": "USE", "groups": ["b"]},
+            {
+                "name": "platform.team-b.pipeline",
+                "workspace": "team-b",
+                "permission": "EDIT",
+                "groups": [],
+                "identities": ["System:ServiceAccount:ML-Pipelines:Training-Pipeline"],
+            },
+        ],
+    }
+    policy = access.Policy.from_dict(doc)
+    assert [(r.workspace, r.name) for r in policy.roles_for([], pipeline)] == [("team-b", "platform.team-b.pipeline")]
+    assert [r.name for r in policy.roles_for([], pipeline.upper())] == ["platform.team-b.pipeline"]
+    # Another service account, or a person, gets nothing from it; groups still work beside identities.
+    assert policy.roles_for([], "system:serviceaccount:ml-pipelines:other") == ()
+    assert policy.roles_for([], None) == ()
+    assert [r.name for r in policy.roles_for(["ds"], pipeline)] == [
+        "platform.team-a.members",
+        "platform.team-b.pipeline",
+    ]
+    # A policy without identities (what the synthesis wrote before) reads as before.
+    assert POLICY.roles[0].identities == ()
 
 
 def test_protected_alias():
@@ -130,6 +164,63 @@ def test_registration_tags():
     assert refuse("alice@example.com", tag("platform.registrant", me), state={"tags": {}}) is None
     assert refuse("alice@example.com", tag("platform.registrant", me), state={"tags": {"platform.registrant": me}})
     assert refuse("alice@example.com", tag("platform.source", method="DELETE"), state={"tags": {}}) == "platform-tag"
+
+
+def record(by, **more):
+    return json.dumps({"action": "approve", "by": by, **more})
+
+
+@pytest.mark.parametrize("prefix", ["platform.history.", "platform.decision.", "Platform.History."])
+def test_append_only_records_are_added_by_their_author_and_never_rewritten(prefix):
+    key = prefix + "000003"
+    kind = "version-tag" if "decision" in prefix else "model-tag"
+    mine = record("Alice@Example.com")
+    fresh = {"tags": {prefix + "000002": record("bob@example.com")}}
+    # A data scientist, an approver, the release identity: each adds a record as themselves.
+    assert refuse("alice@example.com", tag(key, mine, kind=kind), state=fresh) is None
+    assert refuse("anna@example.com", tag(key, record("anna@example.com"), kind=kind), ["approvers"], fresh) is None
+    release = "system:serviceaccount:ci:release"
+    assert refuse(release, tag(key, record(release), kind=kind), state=fresh) is None
+    # Not as someone else, not without a "by", not a value that is not a JSON object.
+    for value in (record("bob@example.com"), "{}", "alice@example.com", json.dumps(["alice@example.com"])):
+        got = access.promotion_refusal(
+            POLICY, "alice@example.com", (), "team-a", tag(key, value, kind=kind), lambda n, v: fresh
+        )
+        assert got[0] == "platform-tag" and '"by" is the caller (alice@example.com)' in got[1]
+    # Never rewritten or removed, by anyone: the release identity and the record's own author included.
+    taken = {"tags": {key.lower(): mine}}
+    for who in ("alice@example.com", release, "platform-internal"):
+        got = access.promotion_refusal(
+            POLICY, who, ["platform-admins"], "team-a", tag(key, record(who), kind=kind), lambda n, v: taken
+        )
+        assert got[0] == "platform-tag" and "already has it" in got[1]
+        assert refuse(who, tag(key, kind=kind, method="DELETE"), state=fresh) == "platform-tag"
+    # An object the rules cannot read is not shown to lack the record.
+    assert refuse("alice@example.com", tag(key, mine, kind=kind), state=None) == "platform-tag"
+
+
+def test_append_only_records_in_a_create_request_name_the_caller():
+    def create(value):
+        return access.RegistryWrite("create-model", "POST", "m", None, tags=(("platform.history.000001", value),))
+
+    assert refuse("alice@example.com", create(record("alice@example.com"))) is None
+    assert refuse("alice@example.com", create(record("bob@example.com"))) == "platform-tag"
+
+
+def test_gates_stay_the_release_identities():
+    assert refuse("alice@example.com", tag("platform.gate.metric", record("alice@example.com"))) == "platform-tag"
+    assert refuse("system:serviceaccount:ci:release", tag("platform.gate.metric", "pass")) is None
+    assert refuse("alice@example.com", tag("platform.historyx", record("alice@example.com"))) == "platform-tag"
+
+
+def test_the_rollback_target_of_a_protected_alias_is_protected():
+    for name in ("production-previous", "Staging-Previous"):
+        w = access.RegistryWrite("alias", "POST", "m", "1", alias=name)
+        assert refuse("alice@example.com", w) == "protected-alias"
+        assert refuse("system:serviceaccount:ci:release", w) is None
+    assert (
+        refuse("alice@example.com", access.RegistryWrite("alias", "POST", "m", "1", alias="champion-previous")) is None
+    )
 
 
 def test_auth_ini_reads_back_with_percent_signs():

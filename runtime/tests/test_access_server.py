@@ -42,6 +42,13 @@ POLICY = {
         },
         {"name": "platform.team-a.release", "workspace": "team-a", "permission": "EDIT", "groups": ["release"]},
         {"name": "platform.team-b.members", "workspace": "team-b", "permission": "EDIT", "groups": ["team-b-ds"]},
+        {
+            "name": "platform.team-b.pipeline",
+            "workspace": "team-b",
+            "permission": "EDIT",
+            "groups": [],
+            "identities": ["system:serviceaccount:ml-pipelines:training-pipeline"],
+        },
         {"name": "platform.default.members", "workspace": "default", "permission": "EDIT", "groups": ["engineering"]},
     ],
     "protected": {
@@ -59,6 +66,8 @@ ANNA = ("anna@example.com", ["team-a-approvers"])  # team A approver
 RELEASE = ("release-bot@example.com", ["release"])
 DAVE = ("dave@example.com", ["engineering"])  # keeps using the default workspace
 CAROL = ("carol@example.com", ["contractors"])
+# The training pipeline: the proxy forwards its token's subject as the e-mail, and no groups.
+PIPELINE = ("system:serviceaccount:ml-pipelines:training-pipeline", [])
 
 
 def free_port() -> int:
@@ -111,7 +120,8 @@ class Server:
         h = {"Host": host, **(headers or {})}
         if who is not None:
             h["X-Forwarded-Email"] = who[0]
-            h["X-Forwarded-Groups"] = ",".join(who[1])
+            if who[1]:  # a workload's token has no groups claim: the proxy sends no groups header
+                h["X-Forwarded-Groups"] = ",".join(who[1])
         if workspace:
             h["X-MLflow-Workspace"] = workspace
         data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
@@ -213,6 +223,7 @@ def platform(tmp_path_factory):
         "MLFLOW_PLATFORM_PUBLIC_HOSTS": PUBLIC,
         "MLFLOW_PLATFORM_INTERNAL_HOSTS": INTERNAL,
         "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
+        "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES": PIPELINE[0],
         "MLFLOW_PLATFORM_AUTH_DIR": str(tmp),
     }
     first = run_sync(env, policy)
@@ -306,6 +317,28 @@ def test_team_b_cannot_list_read_or_write_team_a(platform, team_a, workspace):
     assert denied(platform.call("DELETE", f"{API}/registered-models/delete", BOB, workspace, {"name": "model-a"}))
     # Still there, unchanged.
     assert platform.call("GET", team_a["artifact"], ALICE, "team-a").content == b"team a only"
+
+
+def test_a_workload_identity_without_groups_works_in_its_teams_workspace_and_no_other(platform, team_a):
+    exp = create_experiment(platform, PIPELINE, "team-b", "pipeline-exp")
+    run = create_run(platform, PIPELINE, "team-b", exp)
+    r = platform.call("POST", f"{API}/registered-models/create", PIPELINE, "team-b", {"name": "model-b"})
+    assert r.status_code == 200, r.text
+    assert create_version(platform, PIPELINE, "team-b", "model-b", run).status_code == 200
+    me = platform.call("GET", f"{API}/users/current", PIPELINE, "team-b").json()["user"]
+    assert me["username"] == PIPELINE[0] and me["is_admin"] is False
+    # Not team A's workspace (neither its experiment nor a new one), nor the default workspace.
+    params = {"experiment_id": team_a["exp"]}
+    assert platform.call("GET", f"{API}/experiments/get", PIPELINE, "team-a", params=params).status_code in (403, 404)
+    for workspace in ("team-a", "default"):
+        r = platform.call("POST", f"{API}/experiments/create", PIPELINE, workspace, {"name": "pipeline-elsewhere"})
+        assert r.status_code == 403, (workspace, r.status_code, r.text)
+    r = platform.call("GET", f"{API}/registered-models/get", PIPELINE, "team-a", params={"name": "model-a"})
+    assert r.status_code in (403, 404)
+    # Another service account of the cluster gets nothing from the pipeline's role.
+    other = ("system:serviceaccount:ml-pipelines:other", [])
+    r = platform.call("POST", f"{API}/experiments/create", other, "team-b", {"name": "other-exp"})
+    assert r.status_code in (401, 403)
 
 
 def test_a_client_sent_platform_identity_is_ignored(platform, team_a):
@@ -451,6 +484,181 @@ def test_the_upgrade_keeps_everything_in_default_for_its_groups(platform):
     ]
     r = platform.call("GET", f"{API}/registered-models/get", ALICE, "default", params={"name": "legacy-model"})
     assert r.status_code == 403
+
+
+class TokenProxy:
+    """What the platform's OAuth2 Proxy does for the registry tool: the bearer token's claims become
+    X-Forwarded-Email/-User/-Groups (client-sent copies dropped), the request goes on to the public host.
+    The claims are read without a signature check: these tokens are the test's own."""
+
+    def __init__(self, upstream: str):
+        import base64
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+                try:
+                    payload = token.split(".")[1]
+                    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                except (IndexError, ValueError):
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                skip = {"host", "authorization", "content-length", "connection", "accept-encoding"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-forwarded-")}
+                headers.update(
+                    {
+                        "Host": PUBLIC,
+                        "X-Forwarded-Email": claims.get("email", ""),
+                        "X-Forwarded-User": claims.get("sub", ""),
+                        "X-Forwarded-Groups": ",".join(claims.get("groups") or []),
+                    }
+                )
+                r = requests.request(self.command, upstream + self.path, headers=headers, data=body or None, timeout=60)
+                self.send_response(r.status_code)
+                self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+TOOL_MAIN = "import sys; from mlflow_platform.cli import main; sys.exit(main())"
+TOOL_GATES = {
+    "defaults": {"production": {"approval": {"required": True, "groups": ["team-a-approvers"]}}},
+    "models": {},
+}
+
+
+@pytest.fixture(scope="module")
+def tool(platform):
+    """``mlflow-platform registry ...`` as a pipeline runs it: a process of its own, through the proxy, as
+    ``who`` (the token's e-mail and groups), in ``workspace`` (MLFLOW_WORKSPACE)."""
+    from .conftest import jwt
+
+    proxy = TokenProxy(platform.url)
+    gates = platform.tmp / "gates.json"
+    gates.write_text(json.dumps(TOOL_GATES))
+
+    def run(who, *argv, workspace="team-a"):
+        claims = {"email": who[0], "sub": f"id-{who[0]}", "iss": "https://issuer.test", "groups": who[1]}
+        env = {k: v for k, v in platform.env.items() if not k.startswith("MLFLOW_")}
+        env.update(
+            {
+                "MLFLOW_TRACKING_URI": proxy.url,
+                "MLFLOW_TRACKING_TOKEN": jwt(claims),
+                "MLFLOW_PLATFORM_REGISTRY_GATES": str(gates),
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+            }
+        )
+        if workspace:
+            env["MLFLOW_WORKSPACE"] = workspace
+        p = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-c", TOOL_MAIN, "registry", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        run.stdout = p.stdout
+        return p.returncode, p.stdout + p.stderr
+
+    yield run
+    proxy.stop()
+
+
+def run_with_model(platform, who, exp):
+    """A run of team A's experiment with a model directory (an MLmodel file is all registration reads)."""
+    run = create_run(platform, who, "team-a", exp)
+    path = f"/api/2.0/mlflow-artifacts/artifacts/workspaces/team-a/{exp}/{run['run_id']}/artifacts/model/MLmodel"
+    r = platform.call("PUT", path, who, "team-a", b"artifact_path: model\nflavors: {}\n")
+    assert r.status_code == 200, r.text
+    return run["run_id"]
+
+
+def test_the_registry_tool_in_a_teams_workspace(platform, team_a, tool):
+    model = "model-tool"
+    runs = [run_with_model(platform, ALICE, team_a["exp"]) for _ in range(2)]
+
+    def register(run_id):
+        code, out = tool(ALICE, "register", "--model", model, "--run-id", run_id, "--artifact-path", "model")
+        assert code == 0, out
+
+    def approve(who, version):
+        return tool(who, "approve", "--model", model, "--version", version, "--to", "production")
+
+    def promote(who, version):
+        return tool(who, "promote", "--model", model, "--version", version, "--to", "production")
+
+    register(runs[0])
+    # Four-eyes: the registrant cannot approve (the tool says so before the server would).
+    code, out = approve(ALICE, "1")
+    assert code == 2 and "the approver must be a second person" in out, out
+    code, out = approve(ANNA, "1")
+    assert code == 0, out
+    # A data scientist's promote passes the gates and is refused by the server, naming the rule.
+    code, out = promote(ALICE, "1")
+    assert code == 3 and "refused by the tracking server (workspace team-a): protected-alias:" in out, out
+    code, out = promote(RELEASE, "1")
+    assert code == 0, out
+    register(runs[1])
+    assert approve(ANNA, "2")[0] == 0
+    code, out = promote(RELEASE, "2")
+    assert code == 0 and "previous holder version 1" in out, out
+    # Rolling back is a release too: for a data scientist the server refuses the first alias move.
+    code, out = tool(ALICE, "rollback", "--model", model, "--to", "production")
+    assert code == 3 and "protected-alias:" in out, out
+    code, out = tool(RELEASE, "rollback", "--model", model, "--to", "production")
+    assert code == 0, out
+
+    code, out = tool(ALICE, "status", "--model", model, "--json")
+    assert code == 0, out
+    status = json.loads(tool.stdout)
+    assert status["aliases"] == {"production": "1", "production-previous": "1"}  # consumed: nothing earlier
+    got = [(e["action"], e["result"], e["version"], e["by"]) for e in status["history"]]
+    assert got == [
+        ("register", "registered", "1", ALICE[0]),
+        ("approve", "approved", "1", ANNA[0]),
+        ("promote", "promoted", "1", RELEASE[0]),
+        ("register", "registered", "2", ALICE[0]),
+        ("approve", "approved", "2", ANNA[0]),
+        ("promote", "promoted", "2", RELEASE[0]),
+        ("rollback", "rolled-back", "1", RELEASE[0]),
+    ]
+    assert [e["seq"] for e in status["history"]] == list(range(1, 8))
+    v1 = platform.call("GET", f"{API}/model-versions/get", ALICE, "team-a", params={"name": model, "version": "1"})
+    decisions = {t["key"] for t in v1.json()["model_version"]["tags"] if t["key"].startswith("platform.decision.")}
+    assert decisions == {
+        "platform.decision.000001",
+        "platform.decision.000002",
+        "platform.decision.000003",
+        "platform.decision.000007",
+    }
+    # The workspace is where the model is: in the default one (no MLFLOW_WORKSPACE) Alice has no access,
+    # and team B's data scientist has none in team A's.
+    code, out = tool(ALICE, "status", "--model", model, workspace=None)
+    assert code == 3 and "workspace default" in out, out
+    code, out = tool(BOB, "status", "--model", model)
+    assert code == 3 and "workspace team-a" in out, out
+    code, out = tool(ALICE, "status", "--model", model, "--workspace", "Not A Name")
+    assert code == 2 and "--workspace 'Not A Name'" in out, out
 
 
 def test_removing_a_group_from_the_policy_revokes_access(platform, team_a):

@@ -1,4 +1,6 @@
 import { configProblems as problems, envConfig } from "../helpers/synth";
+import { deepMerge } from "../../config/merge";
+import { TRAINING } from "../fixtures/training";
 
 /** Two valid teams and their administrators: each test breaks one thing. */
 const TEAMS = [
@@ -41,6 +43,26 @@ describe("teams and access configuration", () => {
         ]),
       ),
     ).toEqual([expect.stringMatching(/field teams\.1\.name = "shared": expected a workspace of its own: two teams on one workspace/)]);
+  });
+
+  it("refuses training without training.team when teams are set, and a team name that is not one of them", () => {
+    // The pipeline's projected token has no groups: without a team it would have no role anywhere.
+    expect(problems(deepMerge(TRAINING, teams()))).toEqual([
+      expect.stringMatching(
+        /environment "dev": field training\.team = nothing: expected the team whose workspace the training pipeline logs to and registers in \(one of "team-a", "team-b"\) when teams are set/,
+      ),
+    ]);
+    expect(problems(deepMerge(TRAINING, { ...teams(), training: { team: "team-c" } }))).toEqual([
+      expect.stringMatching(
+        /environment "dev": field training\.team = "team-c": expected the name of a team \(one of "team-a", "team-b"\), not "team-c"/,
+      ),
+    ]);
+    expect(envConfig("dev", deepMerge(TRAINING, { ...teams(), training: { team: "team-b" } })).training.team).toBe("team-b");
+    // Without teams there is no team to name; training without teams needs none.
+    expect(problems({ training: { team: "team-a" } })).toEqual([
+      expect.stringMatching(/field training\.team = "team-a": expected unset without teams/),
+    ]);
+    expect(envConfig("dev", TRAINING).training.team).toBeUndefined();
   });
 
   it("refuses a team without groups", () => {

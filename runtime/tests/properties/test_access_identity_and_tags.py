@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -86,6 +88,10 @@ POLICY = access.Policy.from_dict(
     }
 )
 SUFFIX = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-", max_size=20)
+#: Where a random suffix alone would almost never land: the families the rule tells apart.
+FAMILY = st.sampled_from(
+    ["platform.", "platform.history.", "platform.decision.", "platform.gate.", "platform.events.", "platform.approval."]
+)
 
 
 @st.composite
@@ -102,7 +108,7 @@ def refusal(identity, key, value="v", groups=(), kind="version-tag"):
 @given(st.data(), SUFFIX)
 def test_every_platform_tag_is_refused_to_a_data_scientist(data, suffix):
     tried("access: platform tag rule")
-    key = data.draw(any_case("platform.")) + suffix
+    key = data.draw(any_case(data.draw(FAMILY))) + suffix
     assert access.is_platform_tag(key)
     got = refusal("alice@example.com", key)
     assert got is not None and got[0] in ("platform-tag", "four-eyes")
@@ -118,14 +124,42 @@ def test_other_tags_are_not_the_rules_business(key):
     assert refusal("alice@example.com", key) is None
 
 
+APPEND_ONLY = ("platform.history.", "platform.decision.")
+
+
 @PROPERTY
 @given(st.data(), SUFFIX)
-def test_the_release_identity_writes_gates_and_history_not_events_or_approvals(data, suffix):
+def test_the_release_identity_writes_gates_not_events_approvals_or_someone_elses_record(data, suffix):
     tried("access: release identity tags")
-    key = data.draw(any_case("platform.")) + suffix
+    key = data.draw(any_case(data.draw(FAMILY))) + suffix
     low = key.lower()
-    got = refusal("Release-Bot@Example.com", key)
-    if low.startswith(("platform.events.", "platform.approval.")) or low in access.WRITE_ONCE_TAGS:
+    got = refusal("Release-Bot@Example.com", key)  # a value that is no record of anyone
+    if low.startswith(("platform.events.", "platform.approval.", *APPEND_ONLY)) or low in access.WRITE_ONCE_TAGS:
         assert got is not None
     else:
         assert got is None
+
+
+@PROPERTY
+@given(
+    st.data(),
+    SUFFIX,
+    st.sampled_from(["alice@example.com", "anna@example.com", "release-bot@example.com"]),
+    st.sampled_from(["model-tag", "version-tag"]),
+)
+def test_append_only_records_are_anyones_own_and_never_rewritten(data, suffix, who, kind):
+    tried("access: append-only records")
+    prefix = data.draw(st.sampled_from(APPEND_ONLY))
+    key = data.draw(any_case(prefix)) + suffix
+    author = data.draw(any_case(who))
+    other = data.draw(st.sampled_from(["bob@example.com", who + ".evil", ""]))
+    groups = data.draw(st.lists(st.sampled_from(["approvers", "platform-admins", "ds"]), max_size=3))
+
+    def judge(value, tags, method="POST"):
+        write = access.RegistryWrite(kind, method, "m", "1", tags=((key, value),))
+        return access.promotion_refusal(POLICY, who, groups, "team-a", write, lambda n, v: {"tags": tags})
+
+    assert judge(json.dumps({"by": author, "seq": 1}), {}) is None
+    assert judge(json.dumps({"by": other}), {})[0] == "platform-tag"
+    assert judge(json.dumps({"by": author}), {data.draw(any_case(key)): "{}"})[0] == "platform-tag"
+    assert judge(None, {}, "DELETE")[0] == "platform-tag"

@@ -33,11 +33,11 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
         { name: "ws-b", description: "team team-b" },
       ],
       roles: [
-        { name: "platform.team-a.members", workspace: "team-a", permission: "EDIT", groups: ["team-a-ds"] },
+        { name: "platform.team-a.members", workspace: "team-a", permission: "EDIT", groups: ["team-a-ds"], identities: [] },
         // MLflow requires EDIT to set a model version's tag: approving is writing platform.approval.*.
-        { name: "platform.team-a.approvers", workspace: "team-a", permission: "EDIT", groups: ["team-a-approvers"] },
-        { name: "platform.team-b.members", workspace: "ws-b", permission: "READ", groups: ["team-b-ds"] },
-        { name: "platform.default.members", workspace: "default", permission: "EDIT", groups: ["engineering"] },
+        { name: "platform.team-a.approvers", workspace: "team-a", permission: "EDIT", groups: ["team-a-approvers"], identities: [] },
+        { name: "platform.team-b.members", workspace: "ws-b", permission: "READ", groups: ["team-b-ds"], identities: [] },
+        { name: "platform.default.members", workspace: "default", permission: "EDIT", groups: ["engineering"], identities: [] },
       ],
       protected: {
         aliases: ["production", "staging"],
@@ -56,6 +56,26 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
   it("gives the default workspace no role when nobody is named for it (administrators still see it)", () => {
     const p = accessPolicy({ ...INPUTS, defaultWorkspace: { groups: [], permission: "EDIT" } });
     expect(p.roles.map((r) => r.name)).not.toContain("platform.default.members");
+  });
+
+  it("gives a workload a role by its lower-cased identity in its team's workspace only, with EDIT or the team's higher permission", () => {
+    const pipeline = "System:ServiceAccount:ML-Pipelines:Training-Pipeline";
+    const p = accessPolicy({ ...INPUTS, workloads: [{ name: "pipeline", identity: pipeline, team: "team-b" }] });
+    const mine = p.roles.filter((r) => r.identities.length > 0);
+    // team-b's members have READ, which could not log a run: the workload gets EDIT, in ws-b and nowhere else.
+    expect(mine).toEqual([
+      { name: "platform.team-b.pipeline", workspace: "ws-b", permission: "EDIT", groups: [], identities: [pipeline.toLowerCase()] },
+    ]);
+    // No other role names it, and the teams' own roles are unchanged.
+    expect(p.roles.filter((r) => r.identities.length === 0)).toEqual(accessPolicy(INPUTS).roles);
+    const manage = accessPolicy({
+      ...INPUTS,
+      teams: [INPUTS.teams[0], { ...INPUTS.teams[1], defaultPermission: "MANAGE" }],
+      workloads: [{ name: "pipeline", identity: pipeline, team: "team-b" }],
+    });
+    expect(manage.roles.find((r) => r.name === "platform.team-b.pipeline")?.permission).toBe("MANAGE");
+    const edit = accessPolicy({ ...INPUTS, workloads: [{ name: "pipeline", identity: pipeline, team: "team-a" }] });
+    expect(edit.roles.find((r) => r.name === "platform.team-a.pipeline")).toMatchObject({ workspace: "team-a", permission: "EDIT" });
   });
 
   it("takes the protected aliases and four eyes as given", () => {
@@ -100,6 +120,12 @@ describe("accessPolicy: the document the tracking server and the sync Job read",
       [{ teams: [{ name: "default", groups: ["x"] }] }, /teams\[0\]\.name is "default"/],
       [{ teams: [{ name: "a", groups: ["x"], workspace: "default" }] }, /teams\[0\]\.workspace is "default"/],
       [{ releaseIdentities: ["a b"] }, /releaseIdentities\[0\] is "a b"/],
+      [
+        { workloads: [{ name: "pipeline", identity: "sa", team: "team-c" }] },
+        /workloads\[0\]\.team is "team-c": expected one of the teams/,
+      ],
+      [{ workloads: [{ name: "members", identity: "sa", team: "team-a" }] }, /workloads\[0\]\.name is "members"/],
+      [{ workloads: [{ name: "pipeline", identity: "a,b", team: "team-a" }] }, /workloads\[0\]\.identity is "a,b"/],
     ];
     for (const [override, message] of bad) {
       expect(() => accessPolicy({ ...INPUTS, ...override })).toThrow(PropError);

@@ -27,6 +27,7 @@ import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContr
 import { renderProcess } from "../../../constructs/core/render";
 import { envConfig, everyOptionConfig, onlyResource, resourcesOf, synthJson, type TfJson } from "../../helpers/synth";
 import { mlflowCliParse } from "../../helpers/mlflow-cli";
+import { allRules } from "../../../policies";
 
 const artifactStore: ArtifactStoreContract = {
   bucketName: "mlflow-artifacts",
@@ -310,5 +311,9 @@ describe("the every-option stack with teams", () => {
     ) as any;
     expect(egress.spec.pod_selector.match_labels).toEqual(accessSyncPodLabels(trackingInstance(config)));
     expect(JSON.stringify(egress.spec.egress)).toContain('"5432"');
+  });
+
+  it("passes every synth-time policy: the access module shipped in the guard's ConfigMap holds nothing read as a secret", () => {
+    expect(allRules().flatMap((rule) => rule.check(json).map((f) => `[${rule.id}] ${f.message}`))).toEqual([]);
   });
 });

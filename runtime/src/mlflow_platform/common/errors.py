@@ -8,7 +8,9 @@
                      message says what; retrying may help
  2       BAD_INPUT   an argument, a variable or the configuration is wrong; the message names what to fix;
                      nothing was changed
- 3       REFUSED     a gate refused (``registry promote``/``check``); the decision is recorded
+ 3       REFUSED     a gate refused (``registry promote``/``check``); the decision is recorded. Or the
+                     tracking server's access rules refused a registry call (teams on): the message is the
+                     server's, naming the rule
  70      INTERNAL    an unexpected exception: a fault of the command itself; the log holds its traceback
                      (70 is ``EX_SOFTWARE`` of sysexits.h, apart from every code a command returns on purpose)
 ======  ==========  =====================================================================================

@@ -5,7 +5,10 @@ Talks to MLFLOW_TRACKING_URI as the identity of MLFLOW_TRACKING_TOKEN (an OIDC I
 
 Exit codes (the table in :mod:`mlflow_platform.common.errors`): 0 done (or nothing to do), 1 error (MLflow
 unreachable after retries, unexpected answer), 2 bad input (the message names what to fix; nothing was
-changed), 3 refused by a gate (the decision is recorded on the model version and in the model's history).
+changed), 3 refused by a gate (the decision is recorded on the model version and in the model's history) or by
+the tracking server's access rules (the message is the server's, naming the rule).
+
+With teams on, each team's models live in its MLflow workspace: ``--workspace`` or $MLFLOW_WORKSPACE names it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def _parser() -> ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print the result as JSON")
         sp.add_argument(
             "--groups-claim", default="groups", help="token claim holding the caller's groups (default: groups)"
+        )
+        sp.add_argument(
+            "--workspace",
+            help=f"the team's MLflow workspace the model lives in (with teams on); default ${WORKSPACE_ENV}, "
+            "else the server's default workspace",
         )
 
     r = sub.add_parser("register", help="register a version from a run's artifact path or a model URI")
@@ -76,6 +84,8 @@ def _parser() -> ArgumentParser:
     return p
 
 
+#: MLflow's own client variable: the client sends it as X-MLflow-Workspace on every REST call, artifacts included.
+WORKSPACE_ENV = "MLFLOW_WORKSPACE"
 STARTED_BY_ENV = "MLFLOW_PLATFORM_STARTED_BY"
 #: Argo Workflows' ``{{workflow.labels.json}}``: the Argo Server labels a workflow submitted through its
 #: SSO with the submitter's e-mail (``workflows.argoproj.io/creator-email``, "@" written ".at.").
@@ -127,7 +137,40 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def use_workspace(option: str | None, environ=os.environ) -> str | None:
+    """Chooses the workspace every call of this process goes to: ``--workspace``, else $MLFLOW_WORKSPACE (MLflow's
+    client reads it on each request), else none: the server's default workspace. Checked here, with MLflow's own
+    rule for workspace names, so a typo is bad input instead of a server error on the first write."""
+    chosen = (option if option is not None else environ.get(WORKSPACE_ENV, "")).strip()
+    if not chosen:
+        return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.workspace_context import set_workspace
+
+    try:
+        set_workspace(chosen)  # the context and $MLFLOW_WORKSPACE: threads MLflow starts see it too
+    except MlflowException as err:
+        source = "--workspace" if option is not None else WORKSPACE_ENV
+        raise BadInput(f"{source} {chosen!r}: {err.message}") from err
+    return chosen
+
+
 def run(args, registry=None) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from .core import access_refused
+
+    use_workspace(args.workspace)
+    try:
+        return _run(args, registry)
+    except MlflowException as err:
+        # A write the server's access rules refuse (protected alias, four-eyes, another team's workspace).
+        if err.error_code == "PERMISSION_DENIED":
+            raise access_refused(err) from err
+        raise
+
+
+def _run(args, registry=None) -> int:
     from .core import Registry
     from .gates import load_gates
     from .identity import identity_from_token

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from mlflow_platform.common.errors import BadInput
 
 from . import history
-from .errors import Refused, RegistryToolError
+from .errors import AccessRefused, Refused, RegistryToolError
 from .gates import TARGET_STAGES, GateResult, Gates, GateSet, check_target, evaluate_metric
 from .identity import Identity, Person, normalize_email, same_person
 
@@ -41,8 +41,20 @@ def apply_retry_defaults(environ=os.environ) -> None:
         environ.setdefault(k, v)
 
 
-def _mlflow_error(err: Exception) -> RegistryToolError:
+def _mlflow_error(err: Exception) -> RegistryToolError | AccessRefused:
+    if getattr(err, "error_code", "") == "PERMISSION_DENIED":
+        return access_refused(err)
     return RegistryToolError(f"MLflow: {getattr(err, 'message', None) or err}")
+
+
+def access_refused(err: Exception) -> AccessRefused:
+    """A 403 of the tracking server: with teams on, its access rules (see docs/access.md); the message is the
+    server's, naming the rule, with the workspace the tool acted in (the usual cause of a surprise 403)."""
+    from mlflow.utils.workspace_context import get_request_workspace
+
+    message = str(getattr(err, "message", None) or err).removeprefix("PERMISSION_DENIED: ")
+    workspace = get_request_workspace() or "default"
+    return AccessRefused(f"refused by the tracking server (workspace {workspace}): {message}")
 
 
 def _read(call, *args, missing: str):
@@ -541,7 +553,7 @@ class Registry:
         previous = aliases.get(target + PREVIOUS_SUFFIX)
         model_tags = dict(model.tags or {})
         stage = TARGET_STAGES[target]
-        if not previous:
+        if not previous or previous == current:  # the same version: consumed by the last rollback
             past = [
                 e
                 for e in history.read_history(model_tags)
@@ -551,7 +563,7 @@ class Registry:
                 return Outcome(f"{name} {target} was already rolled back to version {current}; nothing changed", False)
             raise BadInput(
                 f"nothing to roll back to: {name} has no alias {target}{PREVIOUS_SUFFIX} "
-                f"(no earlier holder of {target} recorded by a promotion)"
+                f"(or it names the holder itself: no earlier holder of {target} left by a promotion)"
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -561,8 +573,10 @@ class Registry:
                 cur = self.client.get_model_version(name, current)
                 if cur.current_stage != "Archived":
                     self.client.transition_model_version_stage(name, current, "Archived")
-            # Consumed: a second rollback finds nothing to do instead of swapping back.
-            self.client.delete_registered_model_alias(name, target + PREVIOUS_SUFFIX)
+            # Consumed: a second rollback finds nothing to do instead of swapping back. Pointed at the version
+            # that now holds the target rather than deleted: deleting an alias takes MANAGE in MLflow's auth
+            # (can_delete), which a release identity with a team's EDIT does not have, and moving an alias is EDIT.
+            self.client.set_registered_model_alias(name, target + PREVIOUS_SUFFIX, previous)
         entry = history.append(
             self.client,
             name,

@@ -18,3 +18,10 @@ class Refused(CommandError):
     def __init__(self, message: str, decision: dict | None = None):
         super().__init__(message)
         self.decision = decision
+
+
+class AccessRefused(CommandError):
+    """Refused by the tracking server's access rules (exit 3, like a gate: retrying does not help). The message
+    is the server's, which names the rule (``protected-alias``, ``four-eyes``, ``platform-tag``...) and who may."""
+
+    exit_code = ExitCode.REFUSED
