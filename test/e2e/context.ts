@@ -42,7 +42,7 @@ export interface Ctx {
   config?: EnvironmentConfig;
   json?: StackJson;
   deployment?: LocalDeployment;
-  workloads?: { tracking: Workload; proxy: Workload; migration: Workload; gc: Workload; retention: Workload };
+  workloads?: { tracking: Workload; proxy: Workload; migration: Workload; sync?: Workload; gc: Workload; retention: Workload };
   forwarders: Forwarder[];
   /** Loopback ports chosen before rendering (the commands name them). */
   ports?: { pg: number; s3: number };

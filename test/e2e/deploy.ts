@@ -24,7 +24,8 @@ import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
 import { runSync, tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
 import { selfSignedCertificate } from "./lib/tls";
-import { ingressRoutes, selects, workloads, type Workload } from "./lib/workloads";
+import { ingressRoutes, selects, workloads, type StackJson, type Workload } from "./lib/workloads";
+import type { EnvironmentConfig } from "../../config/schema";
 import { startOidc } from "./services/oidc";
 import { startPostgres } from "./services/postgres";
 import { startS3 } from "./services/s3";
@@ -78,8 +79,13 @@ export async function identityProvider(ctx: Ctx): Promise<void> {
   );
 }
 
-/** Finds the four workloads by how the stack wires them, not by name. */
-function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
+/** The access sync Job's command runs the runtime's access module (teams on): how it is told from the migration Job. */
+export function isAccessSync(w: Workload): boolean {
+  return w.containers.some((c) => [...c.command.command, ...c.command.args].some((a) => a.includes("mlflow_platform_access")));
+}
+
+/** Finds the workloads by how the stack wires them, not by name. */
+export function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   const { report } = ctx;
   const json = need(ctx.json, "the synthesized stack");
   const dep = need(ctx.deployment, "the deployment");
@@ -122,8 +128,14 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
       `the proxy's upstream Service ${upstreamServices[0].name} selects ${trackers.length} Deployments, expected the tracking server alone`,
     );
   const tracking = trackers[0];
-  const jobs = all.filter((w) => w.kind === "Job");
-  if (jobs.length !== 1) throw new Error(`expected one Job (the schema migration), found ${jobs.length}`);
+  const allJobs = all.filter((w) => w.kind === "Job");
+  const syncs = allJobs.filter(isAccessSync);
+  if (syncs.length > 1) throw new Error(`expected at most one access sync Job, found ${syncs.length}`);
+  const jobs = allJobs.filter((w) => !isAccessSync(w));
+  if (jobs.length !== 1)
+    throw new Error(
+      `expected one Job (the schema migration) besides the access sync, found ${jobs.length}: ${jobs.map((w) => w.address).join(", ")}`,
+    );
   // CronJobs by the component their pods are labelled with (app.kubernetes.io/component).
   const cron = (component: string) => {
     const found = all.filter((w) => w.kind === "CronJob" && w.podLabels["app.kubernetes.io/component"] === component);
@@ -141,9 +153,11 @@ function identify(ctx: Ctx, all: Workload[]): NonNullable<Ctx["workloads"]> {
   const gc = cron("garbage-collection");
   const retention = cron("model-retention");
   report.info(
-    `tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}, gc ${gc.address}, retention ${retention.address}`,
+    `tracking server ${tracking.address} (Service ${upstreamServices[0].name}), proxy ${proxy.address}, migration ${jobs[0].address}${
+      syncs.length ? `, access sync ${syncs[0].address}` : ""
+    }, gc ${gc.address}, retention ${retention.address}`,
   );
-  return { tracking, proxy, migration: jobs[0], gc, retention };
+  return { tracking, proxy, migration: jobs[0], sync: syncs[0], gc, retention };
 }
 
 /** The e2e's ALB deregistration delay (the proxy's drain follows from it). */
@@ -175,34 +189,10 @@ export async function synthesize(ctx: Ctx): Promise<void> {
     `${count} resources in ${Date.now() - started} ms (overrides ${JSON.stringify(overrides)}), ${file}`,
   );
 
-  const bucketBlock = (expr: string) => {
-    const m = /^aws_s3_bucket\.([\w-]+)\.(id|bucket|arn)$/.exec(expr);
-    const b = m && json.resource?.aws_s3_bucket?.[m[1]];
-    if (!b || typeof b.bucket !== "string") return undefined;
-    return m![2] === "arn" ? `arn:aws:s3:::${b.bucket}` : b.bucket;
-  };
   // Addresses the cloud assigns at apply time: the database endpoint becomes the local PostgreSQL's,
   // which is chosen now and started once the commands say what it must look like.
   const pgPort = await freePort();
-  const tf = new TerraformValues(json, (expr) => {
-    // Kept as written: the database rule below points every PostgreSQL URI at the local database,
-    // and a database address left anywhere else stops the run (see LocalDeployment.render).
-    if (/^aws_(db_instance|rds_cluster)\.[\w-]+\.(address|endpoint|reader_endpoint|port)$/.test(expr)) return `\${${expr}}`;
-    const bucket = bucketBlock(expr);
-    if (bucket) return bucket;
-    const client = config.auth.clientSecret;
-    if (client.source === "secrets-manager" && /^data\.aws_secretsmanager_secret_version\.[\w-]+\.secret_string$/.test(expr)) {
-      const ds = json.data?.aws_secretsmanager_secret_version?.[expr.split(".")[2]];
-      if (ds?.secret_id === client.secretArn) return ctx.clientSecret;
-    }
-    return undefined;
-  });
-  // Secrets an operator creates outside the stack: the harness holds their local values.
-  const external: Record<string, string> = {};
-  if (config.auth.clientSecret.source === "kubernetes") {
-    external[`${config.auth.clientSecret.secretName}/${config.auth.clientSecret.key}`] = need(ctx.clientSecret, "the OIDC client secret");
-  }
-  ctx.deployment = new LocalDeployment(json, tf, external, path.join(ctx.runDir, "mounts"));
+  ctx.deployment = localDeployment(ctx, config, json, path.join(ctx.runDir, "mounts"));
   ctx.ports = { pg: pgPort, s3: await freePort() };
 
   const all = workloads(json);
@@ -220,6 +210,46 @@ export async function synthesize(ctx: Ctx): Promise<void> {
     lb.length === 0,
     lb.length ? lb.map((s) => `${s.name} is ${s.type}`).join(", ") : `${ctx.deployment.services.length} Services, all ClusterIP`,
   );
+}
+
+/**
+ * A synthesized stack as `terraform apply` would resolve it locally: the database address kept for the
+ * PostgreSQL rule, the bucket's literal name, the OIDC client secret the harness holds, random values
+ * generated (or kept from `previous`, as Terraform state keeps them across applies).
+ */
+export function localDeployment(
+  ctx: Ctx,
+  config: EnvironmentConfig,
+  json: StackJson,
+  mountRoot: string,
+  previous?: LocalDeployment,
+): LocalDeployment {
+  const bucketBlock = (expr: string) => {
+    const m = /^aws_s3_bucket\.([\w-]+)\.(id|bucket|arn)$/.exec(expr);
+    const b = m && json.resource?.aws_s3_bucket?.[m[1]];
+    if (!b || typeof b.bucket !== "string") return undefined;
+    return m![2] === "arn" ? `arn:aws:s3:::${b.bucket}` : b.bucket;
+  };
+  const tf = new TerraformValues(json, (expr) => {
+    // Kept as written: the database rule below points every PostgreSQL URI at the local database,
+    // and a database address left anywhere else stops the run (see LocalDeployment.render).
+    if (/^aws_(db_instance|rds_cluster)\.[\w-]+\.(address|endpoint|reader_endpoint|port)$/.test(expr)) return `\${${expr}}`;
+    const bucket = bucketBlock(expr);
+    if (bucket) return bucket;
+    const client = config.auth.clientSecret;
+    if (client.source === "secrets-manager" && /^data\.aws_secretsmanager_secret_version\.[\w-]+\.secret_string$/.test(expr)) {
+      const ds = json.data?.aws_secretsmanager_secret_version?.[expr.split(".")[2]];
+      if (ds?.secret_id === client.secretArn) return ctx.clientSecret;
+    }
+    return undefined;
+  });
+  if (previous) tf.keepStateOf(previous.tf);
+  // Secrets an operator creates outside the stack: the harness holds their local values.
+  const external: Record<string, string> = {};
+  if (config.auth.clientSecret.source === "kubernetes") {
+    external[`${config.auth.clientSecret.secretName}/${config.auth.clientSecret.key}`] = need(ctx.clientSecret, "the OIDC client secret");
+  }
+  return new LocalDeployment(json, tf, external, mountRoot);
 }
 
 /** Local ports for a workload's declared container ports. */
@@ -241,15 +271,26 @@ export function imageEnv(ctx: Ctx): Record<string, string> {
   return { PATH: `${path.dirname(need(ctx.tools, "tools").python)}:/usr/local/bin:/usr/bin:/bin`, LANG: "C.UTF-8" };
 }
 
-/** Renders the MLflow containers (server, migration, gc) and the proxy, with every address swapped. */
-export async function render(ctx: Ctx): Promise<{
+export interface Rendered {
   tracking: LocalProcess;
   proxy: LocalProcess;
   migration: LocalProcess;
+  /** The access sync Job (teams on). */
+  sync?: LocalProcess;
   gc: LocalProcess;
   retention: LocalProcess;
   dnsRules: AddressRule[];
-}> {
+}
+
+/**
+ * Renders the MLflow containers (server, migration, access sync, gc) and the proxy, with every address
+ * swapped. `ports`: the tracking server's and the proxy's local ports of an earlier rendering (a
+ * rollout of the same Deployment: the Services' stand-ins keep pointing at them).
+ */
+export async function render(
+  ctx: Ctx,
+  ports?: { tracking: Record<string, number>; proxy: Record<string, number>; dnsRules: AddressRule[] },
+): Promise<Rendered> {
   const dep = need(ctx.deployment, "the deployment");
   const wl = need(ctx.workloads, "the workloads");
   const tools = need(ctx.tools, "the tools");
@@ -260,17 +301,20 @@ export async function render(ctx: Ctx): Promise<{
     "/bin/oauth2-proxy": tools.oauth2Proxy,
     "oauth2-proxy": tools.oauth2Proxy,
     "mlflow-platform": path.join(path.dirname(tools.python), "mlflow-platform"),
+    // The access sync Job: `python -m mlflow_platform_access sync` in the MLflow image.
+    python: tools.python,
+    python3: tools.python,
   };
-  const trackingPorts = await portsFor(wl.tracking);
-  const proxyPorts = await portsFor(wl.proxy);
+  const trackingPorts = ports?.tracking ?? (await portsFor(wl.tracking));
+  const proxyPorts = ports?.proxy ?? (await portsFor(wl.proxy));
 
   // In-cluster Service names: a loopback stand-in per Service port that a local process serves.
   const local: Map<Workload, Record<string, number>> = new Map([
     [wl.tracking, trackingPorts],
     [wl.proxy, proxyPorts],
   ]);
-  const dnsRules: AddressRule[] = [];
-  for (const svc of dep.services) {
+  const dnsRules: AddressRule[] = ports ? [...ports.dnsRules] : [];
+  for (const svc of ports ? [] : dep.services) {
     for (const p of svc.ports) {
       const target = [...local.entries()].find(([w]) => selects(svc.selector, w.podLabels));
       if (!target) continue;
@@ -319,6 +363,7 @@ export async function render(ctx: Ctx): Promise<{
     extraEnv: mlflowExtra,
   });
   const migration = dep.render(wl.migration, one_(wl.migration), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
+  const sync = wl.sync && dep.render(wl.sync, one_(wl.sync), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const gc = dep.render(wl.gc, one_(wl.gc), { binaries, rules: [pg, ...dnsRules], extraEnv: mlflowExtra });
   const proxy = dep.render(wl.proxy, one_(wl.proxy), { binaries, ports: proxyPorts, rules: [...dnsRules, ...vpcRules] });
   // boto3 reads its S3 endpoint from AWS_ENDPOINT_URL_S3 (MLflow's MLFLOW_S3_ENDPOINT_URL is MLflow's own).
@@ -333,8 +378,8 @@ export async function render(ctx: Ctx): Promise<{
       },
     },
   });
-  for (const lp of [migration, tracking, proxy, gc, retention]) logProcess(ctx, lp);
-  return { tracking, proxy, migration, gc, retention, dnsRules };
+  for (const lp of [migration, ...(sync ? [sync] : []), tracking, proxy, gc, retention]) logProcess(ctx, lp);
+  return { tracking, proxy, migration, sync, gc, retention, dnsRules };
 }
 
 export async function databaseAndBucket(ctx: Ctx, procs: { migration: LocalProcess; tracking: LocalProcess }): Promise<void> {

@@ -206,6 +206,17 @@ describe("Terraform values", () => {
     );
   });
 
+  it("keeps the random values of an earlier synthesis, as Terraform state does across applies", () => {
+    const first = new TerraformValues(json, () => undefined);
+    const password = first.string("${random_password.db.result}");
+    const seed = first.string("${random_bytes.seed.base64}");
+    const redeploy = new TerraformValues(json, () => undefined).keepStateOf(first);
+    expect(redeploy.string("${random_password.db.result}")).toBe(password);
+    expect(redeploy.string("${random_bytes.seed.base64}")).toBe(seed);
+    // Without the state: a new database password (the redeployed server could not log in).
+    expect(new TerraformValues(json, () => undefined).string("${random_password.db.result}")).not.toBe(password);
+  });
+
   it("evaluates replace() with a regular expression, as Terraform does", () => {
     const tf = new TerraformValues(json, () => undefined);
     expect(tf.string('${replace(replace("a+b/c+", "/[+]/", "-"), "/[/]/", "_")}')).toBe("a-b_c-");

@@ -37,6 +37,7 @@ import {
   webhookDestinations,
 } from "./registry-events";
 import { internalErrors } from "./errors";
+import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevocation, teamsSpoofing, teamsUpgrade } from "./teams";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -60,7 +61,9 @@ async function main(): Promise<number> {
 
   let rendered: Awaited<ReturnType<typeof render>> | undefined;
   const processes = (): LocalProcess[] =>
-    rendered ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention, ...eventsProcesses()] : [];
+    rendered
+      ? [rendered.migration, rendered.tracking, rendered.proxy, rendered.gc, rendered.retention, ...eventsProcesses(), ...teamsProcesses()]
+      : [];
   const r = () => {
     if (!rendered) throw new Error("cannot run: the stack's commands were not rendered (an earlier step failed)");
     return rendered;
@@ -130,10 +133,38 @@ async function main(): Promise<number> {
       "9. Training pipeline: the WorkflowTemplate's steps in order, as the pipeline's service account (projected token)",
       () => trainingPipeline(ctx),
     ],
+    [
+      "10a. Teams: the stack WITHOUT teams on a fresh database, populated through its proxy (an installation before the upgrade)",
+      () => teamsBefore(ctx),
+    ],
+    [
+      "10b. Teams: the upgrade: the teams stack's migration Job, access sync Job and tracking server on that database",
+      () => teamsUpgrade(ctx),
+    ],
+    ["10c. Teams: team A cannot list, read or write team B's experiments, runs, artifacts or models", () => teamsIsolation(ctx)],
+    [
+      "10d. Teams: protected promotions (aliases, stages, platform.* tags, approval, four-eyes), enforced by the server",
+      () => teamsPromotions(ctx),
+    ],
+    ["10e. Teams: identity and group headers a client sends gain nothing", () => teamsSpoofing(ctx)],
+    [
+      "10f. Teams: a group removed from configuration, the stack re-synthesized, the sync Job's command re-run: access revoked",
+      () => teamsRevocation(ctx),
+    ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;
+  // E2E_ONLY=<regular expression>: the platform's steps, then only the steps whose title matches (a
+  // shorter loop while working on some steps; the whole run remains the proof).
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : undefined;
+  if (only) {
+    const kept = steps.filter(([title], i) => i < platformSteps || only.test(title));
+    report.info(
+      `E2E_ONLY=${process.env.E2E_ONLY}: ${kept.length - platformSteps} of ${steps.length - platformSteps} steps after the platform's`,
+    );
+    steps.splice(0, steps.length, ...kept);
+  }
 
   try {
     for (let i = 0; i < steps.length; i++) {

@@ -51,6 +51,16 @@ export class TerraformValues {
     return { block, address: parts.slice(0, 2).join("."), attr: parts.slice(2) };
   }
 
+  /**
+   * Keeps the random values another synthesis of the same environment generated, as Terraform keeps
+   * them in its state across applies: a redeploy with a changed configuration still finds the
+   * database password, the cookie secret and every other generated value of the first deploy.
+   */
+  keepStateOf(previous: TerraformValues): this {
+    for (const [k, v] of previous.generated) if (!this.generated.has(k)) this.generated.set(k, v);
+    return this;
+  }
+
   /** The value of one expression (the text between `${` and `}`). */
   expression(expr: string): string {
     const e = expr.trim();
