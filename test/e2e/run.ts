@@ -37,6 +37,7 @@ import {
   webhookDestinations,
 } from "./registry-events";
 import { internalErrors } from "./errors";
+import { gcsStore } from "./gcs";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -131,6 +132,7 @@ async function main(): Promise<number> {
       () => trainingPipeline(ctx),
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
+    ["10. GCP stack: tracking server, model and gc against fake-gcs-server (gs://)", () => gcsStore(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;
