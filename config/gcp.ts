@@ -351,7 +351,8 @@ function valueAt(input: unknown, path: readonly string[]): unknown {
 
 /**
  * The AWS-only fields a GCP entry (merged with `shared`) carries, each with the message to report, and the
- * input without them (so each is reported once, as AWS-only, not again as an unknown key).
+ * input without them (so each is reported once, as AWS-only, not again as an unknown key). Those that come from
+ * `shared` (`fromShared`) are left out without a problem: they are the AWS environments' common settings.
  */
 export function awsOnlyFields(
   merged: Record<string, unknown>,
@@ -362,12 +363,12 @@ export function awsOnlyFields(
   // Sections whose other problems follow from an AWS-only value already reported (an S3 state's bucket and key).
   const covered: string[][] = [];
   const report = (path: string[], value: unknown, why: string) => {
-    const where = fromShared(path) ? ` (it comes from shared: move it into the AWS environments' entries)` : "";
-    problems.push({
-      path,
-      value,
-      message: `no ${path.join(".")} on a GCP environment: it is an AWS-only option; write ${why} instead${where}`,
-    });
+    // `shared` holds what the environments have in common: in a configuration of both clouds, an AWS-only value
+    // there is common to the AWS environments and means nothing on a GCP one, so it is left out, not refused
+    // (a fork adding a GCP environment does not have to move its AWS settings out of shared). Written in the
+    // GCP entry itself, it is a mistake and refused.
+    if (!fromShared(path))
+      problems.push({ path, value, message: `no ${path.join(".")} on a GCP environment: it is an AWS-only option; write ${why} instead` });
     const parent = valueAt(rest, path.slice(0, -1)) as Record<string, unknown> | undefined;
     if (parent) delete parent[path[path.length - 1]];
   };
@@ -387,7 +388,9 @@ export function awsOnlyFields(
   if (secretSource === "secrets-manager")
     report(["auth", "clientSecret", "source"], secretSource, '"kubernetes" (a Secret an operator or External Secrets creates)');
   const retention = valueAt(merged, ["registry", "retention"]);
-  if (retention !== undefined)
+  if (retention !== undefined && fromShared(["registry", "retention"]))
+    delete (valueAt(rest, ["registry"]) as Record<string, unknown>).retention;
+  else if (retention !== undefined)
     problems.push({
       path: ["registry", "retention"],
       value: retention,

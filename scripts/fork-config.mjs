@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Turns config/environments.ts into what a fork would have after following the README's fork
- * checklist: every placeholder replaced by the fork's own values, and one more environment (another
- * account, region and domain). `scripts/fork-check.sh` runs the whole test suite on the result, so a
+ * checklist: every placeholder replaced by the fork's own values, one more AWS environment (another
+ * account, region and domain) and one on Google Cloud. `scripts/fork-check.sh` runs the whole test suite on the result, so a
  * test that hard-codes the shipped environments or placeholders fails CI.
  *
  * Usage: node scripts/fork-config.mjs <path of environments.ts to rewrite in place>
@@ -82,8 +82,36 @@ environments.push({
   mlflow: { replicas: { min: 1, max: 2 } },
   database: { instanceClass: "db.t4g.micro", deletionProtection: false, finalSnapshot: false, backupRetentionDays: 1 },
 });
+// And a fifth on Google Cloud (docs/gcp.md): shared's AWS-only values are left out for it, the rest applies.
+const forkCheckGcpName = forkCheckFreeName("gcp", environments.map((e) => e.name));
+environments.push({
+  cloud: "gcp",
+  name: forkCheckGcpName,
+  gcp: {
+    projectId: "acme-ml-gcp",
+    region: "us-central1",
+    zones: ["us-central1-a", "us-central1-b"],
+    network: "ml-vpc",
+    subnetwork: "ml-us-central1",
+    clusterName: "gke-ml",
+  },
+  state: { backend: "gcs", bucket: "acme-ml-tfstate-gcp", prefix: "mlflow/{env}" },
+  hostname: "tracking-gcp.ml.acme.cloud",
+  database: { tier: "db-custom-1-3840", deletionProtection: false, backupRetentionDays: 1 },
+  auth: {
+    clientId: "mlflow-gcp",
+    clientSecret: { source: "kubernetes", secretName: "oidc-client-secret" },
+    replicas: { min: 1, max: 2 },
+  },
+  ingress: {
+    gatewayRef: { namespace: "gateway", name: "internal" },
+    certificateDomains: ["*.ml.acme.cloud"],
+    vpcCidrs: ["10.88.0.0/16"],
+  },
+  mlflow: { replicas: { min: 1, max: 2 } },
+} as never);
 `;
 fs.writeFileSync(file, src);
 console.log(
-  `fork-config: ${replacements.length} placeholders replaced, a fourth environment added to ${file} (named "qa", or the first free "qa-N" when the fork has a "qa")`,
+  `fork-config: ${replacements.length} placeholders replaced, a fourth environment (named "qa", or the first free "qa-N" when the fork has a "qa") and a GCP one ("gcp" or "gcp-N") added to ${file}`,
 );

@@ -115,6 +115,14 @@ if ! go version -m "$TOOLS/bin/actionlint" 2>/dev/null | grep -qE "^\s+mod\s+git
 fi
 echo "install-tools: actionlint $("$TOOLS/bin/actionlint" -version | head -1), $(shellcheck --version | awk '/^version:/ {print "shellcheck " $2}')"
 
+# ── fake-gcs-server at the pinned version (the end-to-end run's Cloud Storage, for the GCP stack's gs:// store) ──
+FAKE_GCS_SERVER_VERSION=1.56.1
+if ! go version -m "$TOOLS/bin/fake-gcs-server" 2>/dev/null | grep -qE "^\s+mod\s+github.com/fsouza/fake-gcs-server\s+v$FAKE_GCS_SERVER_VERSION\s"; then
+  echo "install-tools: building fake-gcs-server v$FAKE_GCS_SERVER_VERSION with go install"
+  GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"
+fi
+echo "install-tools: fake-gcs-server $(go version -m "$TOOLS/bin/fake-gcs-server" | awk '$1 == "mod" {print $3}')"
+
 # ── mock OpenID provider for the end-to-end run (test/e2e/mockoidc, pinned by its go.sum) ──
 stamp="$TOOLS/bin/.mockoidc-$(cat test/e2e/mockoidc/go.mod test/e2e/mockoidc/go.sum test/e2e/mockoidc/main.go | sha256sum | cut -c1-16)"
 if [ ! -x "$TOOLS/bin/mockoidc" ] || [ ! -f "$stamp" ]; then

@@ -38,6 +38,14 @@ describe("freeEnvironmentName", () => {
   });
 });
 
+describe("the fork check's configuration", () => {
+  it("holds a GCP environment beside the AWS ones: the AWS-only commands get the AWS ones, the synth every one", () => {
+    const { environments, all } = forkedConfiguration();
+    expect(all.filter((e) => e.cloud === "gcp").length).toBeGreaterThan(0);
+    expect(environments.map((e) => e.name)).toEqual(all.filter((e) => e.cloud === "aws").map((e) => e.name));
+  });
+});
+
 describe("a fork whose own environments are named like every generated one", () => {
   const own = [...GENERATED, "qa-2"];
 

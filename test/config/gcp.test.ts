@@ -6,9 +6,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { gcpConfig, gcpProblems } from "../helpers/gcp";
 import { gcpConfigRows, gcpDocWithReference } from "../../scripts/config-reference";
-import { configProblems, envConfig } from "../helpers/synth";
+import { configProblems, entry, envConfig } from "../helpers/synth";
+import { deepMerge } from "../../config/merge";
 import { ConfigError, resolveAllEnvironments, resolveEnvironments } from "../../config/load";
-import { gcpEnvironment } from "../fixtures/environments";
+import { gcpEnvironment, shared } from "../fixtures/environments";
 import {
   gcpProjectIdProblem,
   gcpRegionProblem,
@@ -26,10 +27,12 @@ describe("cloud", () => {
     expect(gcpConfig().cloud).toBe("gcp");
     expect(configProblems({ cloud: "azure" })).toEqual(['environment "dev": field cloud = "azure": expected "aws" (the default) or "gcp"']);
   });
-  it("a command for AWS environments only (the bootstrap, CI) refuses a GCP entry, saying so", () => {
-    expect(() => resolveEnvironments({}, [gcpEnvironment as never])).toThrow(
-      /environment "gcp-dev": field cloud = "gcp": expected "aws" here: this command handles AWS environments only/,
-    );
+  it("a command for AWS environments only (the bootstrap, CI) gets the AWS ones of a configuration holding both, the GCP one validated all the same", () => {
+    const dev = deepMerge(shared as Record<string, unknown>, entry("dev") as Record<string, unknown>);
+    expect(resolveEnvironments({}, [dev, gcpEnvironment as never]).map((e) => [e.name, e.cloud])).toEqual([["dev", "aws"]]);
+    expect(() =>
+      resolveEnvironments({}, [dev, { ...gcpEnvironment, gcp: { ...gcpEnvironment.gcp, region: "eu-west-1" } } as never]),
+    ).toThrow(/environment "gcp-dev": field gcp.region = "eu-west-1"/);
   });
 });
 
@@ -141,9 +144,12 @@ describe("a GCP environment's configuration", () => {
     ]);
   });
 
-  it("says when an AWS-only option comes from shared", () => {
-    expect(gcpProblems({}, { identity: { mode: "pod-identity" } })).toEqual([
-      'environment "gcp-dev": field identity = {"mode":"pod-identity"}: expected no identity on a GCP environment: it is an AWS-only option; write nothing: GKE Workload Identity binds each workload to its own Google service account instead (it comes from shared: move it into the AWS environments\' entries)',
+  it("leaves out the AWS-only options that come from shared (the AWS environments' common settings), and refuses them in the entry", () => {
+    const [config] = resolveAllEnvironments(shared, [gcpEnvironment as never]);
+    expect(config.cloud).toBe("gcp");
+    expect(Object.keys(config)).not.toEqual(expect.arrayContaining(["aws", "cluster", "identity", "notifications", "ci"]));
+    expect(gcpProblems({ identity: { mode: "pod-identity" } }, { identity: { mode: "pod-identity" } })).toEqual([
+      'environment "gcp-dev": field identity = {"mode":"pod-identity"}: expected no identity on a GCP environment: it is an AWS-only option; write nothing: GKE Workload Identity binds each workload to its own Google service account instead',
     ]);
   });
 

@@ -38,6 +38,7 @@ import {
 } from "./registry-events";
 import { internalErrors } from "./errors";
 import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevocation, teamsSpoofing, teamsUpgrade } from "./teams";
+import { gcsStore } from "./gcs";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -152,6 +153,7 @@ async function main(): Promise<number> {
       () => teamsRevocation(ctx),
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
+    ["11. GCP stack: tracking server, model and gc against fake-gcs-server (gs://)", () => gcsStore(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;

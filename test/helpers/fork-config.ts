@@ -1,7 +1,7 @@
 /**
  * A fork's configuration, made the way the fork check makes it, in a temporary copy of config/ (and
  * constructs/, which config/ imports): scripts/fork-config.mjs on the shipped configuration (placeholders
- * replaced, a fourth environment), or, when config/environments.ts already is a fork's (this suite runs
+ * replaced, a fourth environment and a GCP one), or, when config/environments.ts already is a fork's (this suite runs
  * inside the fork check too), one more environment of its own. Both added environments take the first free
  * name (config/free-name.ts), so a fork whose own environments are called "qa" or "extra" still passes.
  */
@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { resolveEnvironments, type EnvironmentConfig } from "../../config";
+import { resolveAllEnvironments, resolveEnvironments, type AnyEnvironmentConfig, type EnvironmentConfig } from "../../config";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -38,7 +38,7 @@ environments.push({
 `;
 
 /** The resolved environments, and the names there were before the fork check's (or the test's) addition. */
-export type ForkedConfiguration = { environments: EnvironmentConfig[]; before: string[] };
+export type ForkedConfiguration = { environments: EnvironmentConfig[]; before: string[]; all: AnyEnvironmentConfig[] };
 
 /**
  * Resolves the fork check's configuration from a copy of this checkout's config/, after `edit` (if given)
@@ -61,7 +61,11 @@ export function forkedConfiguration(edit?: (source: string) => string): ForkedCo
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(dir, "config", "environments.ts")) as typeof import("../../config/environments");
     const before = (mod as unknown as { namesBeforeForkCheck: string[] }).namesBeforeForkCheck;
-    return { environments: resolveEnvironments(mod.shared, mod.environments), before };
+    return {
+      environments: resolveEnvironments(mod.shared, mod.environments),
+      before,
+      all: resolveAllEnvironments(mod.shared, mod.environments),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

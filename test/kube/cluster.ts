@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../../main";
+import { GcpMlflowStack } from "../../stacks/gcp-stack";
 import { MlflowStack } from "../../stacks/mlflow-stack";
+import { gcpConfig } from "../helpers/gcp";
 import { everyOptionConfig } from "../helpers/synth";
 import { TOOLS_DIR } from "../helpers/tools";
 import type { ClusterInfo } from "./apiserver";
@@ -32,12 +34,17 @@ export const helmRender = () => kubeBin(TOOLS_DIR, "helm-render");
 
 /**
  * Synthesizes the stacks of every environment the configuration defines and, without a filter, the test
- * fixture's every-option environment (test/fixtures/environments.ts); returns their folders.
+ * fixture's every-option environment and its GCP environment (test/fixtures/environments.ts): the GCP
+ * stack's Kubernetes half differs from the AWS one (Workload Identity annotations, a gs:// destination,
+ * GKE's metadata server in the network policies), so it is submitted too. Returns their folders.
  */
 export function synthStacks(filter?: string): Map<string, string> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-check-synth-"));
   const app = buildApp({ outdir, filter });
-  if (!filter) new MlflowStack(app, everyOptionConfig());
+  if (!filter) {
+    new MlflowStack(app, everyOptionConfig());
+    new GcpMlflowStack(app, gcpConfig());
+  }
   app.synth();
   const stacks = new Map<string, string>();
   for (const name of fs.readdirSync(path.join(outdir, "stacks")).sort()) stacks.set(name, path.join(outdir, "stacks", name));

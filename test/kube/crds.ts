@@ -54,6 +54,13 @@ export const CRD_SOURCES: CrdSource[] = [
     dir: "manifests/base/crds/full",
     files: ["argoproj.io_workflowtemplates.yaml", "argoproj.io_clusterworkflowtemplates.yaml", "argoproj.io_cronworkflows.yaml"],
   },
+  {
+    module: "sigs.k8s.io/gateway-api",
+    version: "v1.4.1",
+    why: "the standard channel's HTTPRoute (gateway.networking.k8s.io/v1) that ingress.kind gateway-api creates, as on a GKE Gateway; GKE installs and upgrades its own copy of these CRDs (--gateway-api=standard), whose v1 HTTPRoute has been stable since v1.0",
+    dir: "config/crd/standard",
+    files: ["gateway.networking.k8s.io_httproutes.yaml"],
+  },
 ];
 
 /** Downloads (or finds in the module cache) a module and returns its directory. */

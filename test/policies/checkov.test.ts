@@ -15,6 +15,8 @@ import * as os from "os";
 import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
 import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
+import { synthGcp } from "../helpers/gcp";
+import { GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
 
 /** The stack without what checkov's terraform_json parser cannot read: non-object values of the terraform block. */
 export function normalise(json: TfJson): { json: TfJson; dropped: string[] } {
@@ -32,8 +34,14 @@ let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "checkov-"));
   stacksChecked = [];
-  for (const name of SHIPPED) {
-    const json = synthJson(configured(name));
+  // The GCP fixture environment's stack beside the configured ones: checkov's Google checks (CKV_GCP_*) and its
+  // Kubernetes ones read the same stack JSON, so a GCP resource is held to the same bar as an AWS one.
+  const stacks: [string, () => TfJson][] = [
+    ...SHIPPED.map((name): [string, () => TfJson] => [name, () => synthJson(configured(name))]),
+    [GCP_ENVIRONMENT_NAME, () => synthGcp().json],
+  ];
+  for (const [name, synth] of stacks) {
+    const json = synth();
     const stackDir = path.join(dir, "stacks", name);
     fs.mkdirSync(stackDir, { recursive: true });
     const { json: normalised, dropped } = normalise(json);

@@ -1,5 +1,6 @@
 import { configured, CONFIGURED_ONLY, envConfig, synthJson, SHIPPED, type TfJson } from "../helpers/synth";
 import { buildApp } from "../../main";
+import { loadAllEnvironments } from "../../config";
 import { stackName, TERRAFORM_REQUIRED_VERSION } from "../../stacks/mlflow-stack";
 import { PROVIDER_ROLE_VARIABLE } from "../../stacks/providers";
 import * as fs from "fs";
@@ -159,7 +160,17 @@ describe("app", () => {
   it("synthesizes one stack per environment, named <project>-<env>", () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-app-"));
     buildApp({ outdir, filter: "" }).synth();
-    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(CONFIGURED_ONLY.map((name) => stackName(configured(name))).sort());
+    // Every configured environment of any cloud (the fork check adds a GCP one), each under <project>-<env>.
+    expect(fs.readdirSync(path.join(outdir, "stacks")).sort()).toEqual(
+      loadAllEnvironments()
+        .map((e) => `${e.project}-${e.name}`)
+        .sort(),
+    );
+    expect(
+      CONFIGURED_ONLY.map((name) => stackName(configured(name))).every((n) =>
+        loadAllEnvironments().some((e) => `${e.project}-${e.name}` === n),
+      ),
+    ).toBe(true);
     expect(stackName(envConfig("prod"))).toBe("mlflow-prod");
   });
 

@@ -41,6 +41,15 @@ describe("CloudSqlStore", () => {
     );
   });
 
+  it("logs slow statements, connections, disconnections and checkpoints", () => {
+    expect(only(synth().json, "google_sql_database_instance").settings.database_flags).toEqual([
+      { name: "log_min_duration_statement", value: "1000" },
+      { name: "log_connections", value: "on" },
+      { name: "log_disconnections", value: "on" },
+      { name: "log_checkpoints", value: "on" },
+    ]);
+  });
+
   it("backs up daily with point-in-time recovery", () => {
     expect(
       only(synth({ backupRetentionDays: 14, pointInTimeRecoveryDays: 5 }).json, "google_sql_database_instance").settings
