@@ -396,6 +396,19 @@ export function awsOnlyFields(
       value: retention,
       message: `nothing on a GCP environment: registry-aware retention (the archive tags and their lifecycle rule) is ${NOT_YET}`,
     });
+  // Teams are a security boundary: never left out quietly, even when they come from `shared`.
+  for (const key of ["teams", "access"]) {
+    const value = valueAt(merged, [key]);
+    if (value === undefined) continue;
+    problems.push({
+      path: [key],
+      value,
+      message:
+        `nothing on a GCP environment: teams and their access policy (docs/access.md) are ${NOT_YET}; remove ${key}` +
+        (fromShared([key]) ? " from shared and write it in each AWS environment" : ""),
+    });
+    delete rest[key];
+  }
   return { problems, rest, covered };
 }
 

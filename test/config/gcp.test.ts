@@ -163,6 +163,19 @@ describe("a GCP environment's configuration", () => {
     expect(problems.filter((p) => p.startsWith(`environment "gcp-dev": field ${field} `))).toEqual([expect.stringMatching(message)]);
   });
 
+  it("refuses teams on GCP, in the entry and in shared alike: a security boundary is never left out quietly", () => {
+    const teams = [{ name: "team-a", groups: ["team-a-ds"] }];
+    expect(gcpProblems({ teams })).toEqual([
+      expect.stringMatching(
+        /field teams = .*teams and their access policy .* are not supported on GCP yet \(docs\/gcp.md#not-yet-supported\); remove teams$/,
+      ),
+    ]);
+    expect(gcpProblems({}, { teams, access: { platformAdminsGroup: "platform-admins" } })).toEqual([
+      expect.stringMatching(/field teams = .*remove teams from shared and write it in each AWS environment$/),
+      expect.stringMatching(/field access = .*remove access from shared and write it in each AWS environment$/),
+    ]);
+  });
+
   it("production: deletion protection and a week of backups", () => {
     expect(gcpProblems({ production: true })).toEqual([
       'environment "gcp-dev": field database.deletionProtection = false: expected true in a production environment',
