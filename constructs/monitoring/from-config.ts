@@ -131,7 +131,13 @@ function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | un
       groupsClaim: config.auth.groupsClaim,
       allowedGroups: config.auth.allowedGroups,
       allowedEmailDomains: config.auth.allowedEmailDomains,
-      adminGroups: m.grafanaOidc.adminGroups,
+      // With teams, MLflow's administrators administer Grafana too: one group decides both.
+      adminGroups: [
+        ...m.grafanaOidc.adminGroups,
+        ...(config.access && (config.teams ?? []).length > 0 && !m.grafanaOidc.adminGroups.includes(config.access.platformAdminsGroup)
+          ? [config.access.platformAdminsGroup]
+          : []),
+      ],
     },
   };
 }

@@ -59,6 +59,20 @@ describe("monitoring configuration", () => {
     expect(subs).toEqual([{ topic_arn: ALARM_TOPIC, protocol: "email", endpoint: "oncall@example.com" }]);
   });
 
+  it("with teams, makes the platform administrators' group Grafana's admins too (once), and changes nothing without", () => {
+    const monitoring = { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, adminGroups: ["ml-admins"] } };
+    const roleOf = (config: ReturnType<typeof envConfig>) =>
+      valuesOf(synthMonitoring(monitoringProps(config, deps)).json).grafana["grafana.ini"]["auth.generic_oauth"].role_attribute_path;
+    const teams = { teams: [{ name: "team-a", groups: ["team-a-ds"] }], access: { platformAdminsGroup: "platform-admins" } };
+    expect(roleOf(envConfig("dev", { monitoring, ...teams }))).toBe(
+      "contains(groups[*], 'ml-admins') || contains(groups[*], 'platform-admins') && 'Admin' || 'Viewer'",
+    );
+    expect(roleOf(envConfig("dev", { monitoring, ...teams, access: { platformAdminsGroup: "ml-admins" } }))).toBe(
+      "contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'",
+    );
+    expect(roleOf(envConfig("dev", { monitoring }))).toBe("contains(groups[*], 'ml-admins') && 'Admin' || 'Viewer'");
+  });
+
   it("exposes Grafana with the environment's certificate, issuer, client and allowed domains", () => {
     const config = envConfig("dev", {
       monitoring: { grafanaHostname: "grafana-dev.example.com", grafanaOidc: { ...oidc, adminGroups: ["ml-admins"] } },
