@@ -453,6 +453,21 @@ def promotion_refusal(
                     if not state_read:
                         state, state_read = lookup(write.name, write.version), True
                     registrants = registrant_of(state)
+                    # Unknown is refused, not let through: nobody could be shown to be a second person.
+                    if state is None:
+                        return (
+                            "four-eyes",
+                            f"four-eyes: {write.name} version {write.version} could not be read to check who "
+                            "registered it, so the approval is refused",
+                        )
+                    if not registrants:
+                        return (
+                            "four-eyes",
+                            f"four-eyes: {write.name} version {write.version} has no recorded registrant (it was "
+                            "created before teams), so no approver can be shown to be a second person: register "
+                            "it again (a new version from the same source records who registered it) and approve "
+                            "that version",
+                        )
                 if identity in registrants:
                     return (
                         "four-eyes",

@@ -112,6 +112,18 @@ def test_approvals_need_an_approver_of_the_workspace_and_a_second_person():
     assert refuse("anna@example.com", create, ["approvers"]) == "four-eyes"
 
 
+def test_an_approval_of_a_version_without_a_known_registrant_is_refused():
+    # A version from before teams: no registrant record, no registered_by, and MLflow records no creator.
+    w = tag("platform.approval.production")
+    unknown = {"tags": {"note": "x"}, "user_id": None}
+    got = access.promotion_refusal(POLICY, "anna@example.com", ["approvers"], "team-a", w, lambda n, v: unknown)
+    assert got[0] == "four-eyes" and "no recorded registrant" in got[1] and "register it again" in got[1]
+    # Unreadable is refused too: nobody can be shown to be a second person.
+    assert refuse("anna@example.com", w, ["approvers"], None) == "four-eyes"
+    # Removing an approval is not an approval.
+    assert refuse("anna@example.com", tag("platform.approval.production", method="DELETE"), ["approvers"]) is None
+
+
 def test_the_recorded_registrant_is_the_registry_tools_record_of_the_caller():
     from mlflow_platform.registry.core import Registry
     from mlflow_platform.registry.identity import Identity, Person, same_person
