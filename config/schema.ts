@@ -33,6 +33,7 @@ import { registrySchema } from "./registry";
 import { eventsSchema } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
 import { ciRoleArns, ciSchema } from "./ci";
+import { accessSchema, teamsProblems, teamsSchema } from "./teams";
 import { STATE_BUCKET_ACCOUNT_PLACEHOLDER, stateKeyAlias } from "./state";
 
 /**
@@ -658,11 +659,14 @@ export const environmentSchema = z
       .describe(
         "GitHub Actions access to this environment's account (config/ci.ts, docs/ci-cd.md): the OIDC provider and the plan, deploy and image-push roles. Without it the stack creates no CI role.",
       ),
+    teams: teamsSchema,
+    access: accessSchema,
   })
   .strict()
   .superRefine((env, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     for (const p of trainingProblems(env)) issue(p.path, p.message);
+    for (const p of teamsProblems(env)) issue(p.path, p.message);
     for (const p of servingProblems(env)) issue(p.path, p.message);
     if (env.production && env.ci?.autoDeploy)
       issue(["ci", "autoDeploy"], "false in a production environment: its deploy waits for a reviewer of the GitHub Environment");

@@ -111,6 +111,11 @@ export const trainingSchema = z
         "The registered model the pipeline trains; it must be one the configuration knows (serving.models or registry.modelGates).",
       ),
     experiment: z.string().min(1).optional().describe("MLflow experiment of the runs (default: the model name)."),
+    team: dnsLabel
+      .optional()
+      .describe(
+        "With teams: the team whose MLflow workspace the pipeline logs to and registers in (required when teams are set). The pipeline's identity gets EDIT there (the team's defaultPermission when higher) and nothing in any other workspace.",
+      ),
     parameters: z
       .record(z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "a parameter name of lower-case letters, digits and '_'" }), z.string())
       .default({ lr: "0.05", batch_size: "16", epochs: "30" })

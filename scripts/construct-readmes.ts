@@ -23,6 +23,10 @@ export interface PropsSource {
 
 /** Every feature folder with a README, and the props interfaces its table documents, in order. */
 export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
+  access: [
+    { file: "index.ts", name: "TeamAccessProps" },
+    { file: "policy.ts", name: "AccessPolicyInputs" },
+  ],
   "argo-rollouts": [{ file: "index.ts", name: "ArgoRolloutsProps" }],
   "artifact-store": [{ file: "index.ts", name: "ArtifactStoreProps" }],
   "auth-proxy": [{ file: "index.ts", name: "AuthProxyProps" }],

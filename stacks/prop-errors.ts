@@ -25,6 +25,7 @@ import { driftJobFields } from "../constructs/drift-job/from-config";
 import { LOAD_BALANCER_CONTROLLER_FIELDS } from "../constructs/load-balancer-controller/from-config";
 import { MODEL_RETENTION_FIELDS } from "../constructs/model-retention/from-config";
 import { TRACKING_IDENTITY_FIELDS } from "../constructs/tracking-server/from-config";
+import { ACCESS_POLICY_FIELDS, TEAM_ACCESS_FIELDS } from "../constructs/access/from-config";
 
 /** The construct id of a model's construct: `model_iris_classifier` for "iris-classifier" (stacks/mlflow-stack.ts). */
 const perModel = (prefix: string, modelName: string) => `${prefix}_${modelName.replace(/-/g, "_")}`;
@@ -41,6 +42,7 @@ export function stackFieldMaps(config: EnvironmentConfig): Record<string, PropFi
     workload_boundary: WORKLOAD_BOUNDARY_FIELDS,
     registry_events: REGISTRY_EVENTS_FIELDS,
     tracking_server: TRACKING_SERVER_FIELDS,
+    "tracking_server/access": TEAM_ACCESS_FIELDS,
     model_retention: MODEL_RETENTION_FIELDS,
     training: TRAINING_FIELDS,
     "training/role": TRAINING_ROLE_FIELDS,
@@ -54,6 +56,7 @@ export function stackFieldMaps(config: EnvironmentConfig): Record<string, PropFi
     ci_roles: CI_ROLES_FIELDS,
     // Commands name their errors after themselves (they are no construct).
     oauth2ProxyCommand: OAUTH2_PROXY_COMMAND_FIELDS,
+    accessPolicy: ACCESS_POLICY_FIELDS,
   };
   for (const modelName of Object.keys(config.serving.models)) {
     maps[perModel("model", modelName)] = modelEndpointFields(modelName);

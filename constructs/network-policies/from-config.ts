@@ -8,7 +8,8 @@
  * (constructs/tracking-server/index.ts); its egress is decided here.
  */
 import type { EnvironmentConfig } from "../../config";
-import { gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
+import { accessSyncPodLabels, gcPodLabels, migrationPodLabels, trackingServerPodLabels } from "../tracking-server";
+import { teamsEnabled } from "../access/from-config";
 import { trackingInstance } from "../tracking-server/from-config";
 import { driftJobsConfigured, driftJobPodLabels } from "../drift-job/command";
 import { TRAINING_STEP_POD_LABELS } from "../training";
@@ -65,6 +66,7 @@ export interface NetworkPolicyInputs {
  * |---|---|
  * | tracking server | RDS (VPC, 5432); AWS APIs (443: S3 public endpoints and VPC endpoints); the Pod Identity agent (80); the events service's pods (webhooks) |
  * | migration Job | RDS (VPC, 5432) |
+ * | access sync Job (teams only) | RDS (VPC, 5432) |
  * | gc CronJob | RDS (VPC, 5432); the tracking server; AWS APIs (443); the Pod Identity agent |
  * | model-retention CronJob | the tracking server; AWS APIs (443); the Pod Identity agent |
  * | monitoring (install mode) | within the namespace; the Kubernetes API (VPC, 443); Prometheus: every pod (scrapes) and the kubelets; Alertmanager: the receivers (internet 443, SMTP); Grafana: the issuer and CloudWatch (internet 443), the Pod Identity agent; Grafana's port from the VPC (its load balancer) |
@@ -107,6 +109,10 @@ export function networkPoliciesProps(config: EnvironmentConfig, inputs: NetworkP
       ],
     },
     { name: "db-migration-egress", namespace: ns, podLabels: migrationPodLabels(trackingInstance(config)), egress: [database] },
+    // Teams: the sync Job writes the workspaces and roles into the auth tables, in the same database.
+    ...(teamsEnabled(config)
+      ? [{ name: "access-sync-egress", namespace: ns, podLabels: accessSyncPodLabels(trackingInstance(config)), egress: [database] }]
+      : []),
     {
       name: "gc-egress",
       namespace: ns,

@@ -11,6 +11,7 @@ import { trackingServerAddress } from "./mlflow-command";
 import { registryEventsPodLabels, registryEventsSecretRefs, registryEventsWebhookUrl } from "../registry-events/command";
 import type { PropFieldMap } from "../core/prop-error";
 import { workloadIdentitiesOf } from "../auth-proxy/from-config";
+import { accessPolicyOf } from "../access/from-config";
 
 /** What the stack passes besides the configuration: the contracts of the constructs it depends on. */
 export type TrackingServerDependencies = Pick<
@@ -63,6 +64,8 @@ export function trackingServerProps(config: EnvironmentConfig, deps: TrackingSer
     webhookEncryptionKey: config.events.enabled ? registryEventsSecretRefs(config).encryptionKey : undefined,
     // The guard lets webhooks post to this receiver only (none when the service is off).
     webhookUrls: config.events.enabled ? [registryEventsWebhookUrl(config)] : [],
+    // Teams: MLflow's auth app with workspaces, and the policy's sync Job (constructs/access).
+    access: accessPolicyOf(config),
   };
 }
 
@@ -120,6 +123,8 @@ export const TRACKING_SERVER_FIELDS: PropFieldMap = {
   apiClientPodLabels: null,
   webhookEncryptionKey: null,
   webhookUrls: null,
+  access: "teams",
+  networkPolicy: null,
   runAsUser: null,
   tmpSizeLimit: null,
   migrationTimeoutMinutes: null,

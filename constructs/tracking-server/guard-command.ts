@@ -15,6 +15,11 @@
  * file travels in a ConfigMap, mounted with a `*.dist-info` entry point (`mlflow.app` group) on
  * PYTHONPATH, and the server starts with `mlflow server --app-name platform-guard`. The e2e runs the same
  * command with the same files (from the synthesized ConfigMap). The ConfigMap itself: constructs/tracking-server/guard.ts.
+ *
+ * With teams (constructs/access), the same ConfigMap also carries the access module
+ * (runtime/src/mlflow_platform_access.py: MLflow's authorization function and the sync Job's command) and the
+ * dist-info declares a second app, `platform-auth`: MLflow's basic-auth app with workspaces, inside the guard.
+ * Without teams the files are exactly what they were, so nothing rolls.
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -24,8 +29,17 @@ import { PropError } from "../core/prop-error";
 
 /** `mlflow server --app-name` value: the entry point the dist-info below declares. */
 export const TRACKING_GUARD_APP_NAME = "platform-guard";
+/**
+ * `mlflow server --app-name` value with teams: MLflow's auth app with workspaces inside the guard, inside the
+ * access module's layer (identity headers, protected promotions), built by the access module's factory.
+ */
+export const TRACKING_AUTH_APP_NAME = "platform-auth";
+/** The factory behind {@link TRACKING_AUTH_APP_NAME}, in the access module. */
+const TRACKING_AUTH_APP_FACTORY = "create_app";
 /** Python module name of the guard (the file name in the ConfigMap). */
 export const TRACKING_GUARD_MODULE = "mlflow_platform_guard";
+/** Python module name of the access module (teams only): `authenticate` and the `sync` command. */
+export const ACCESS_MODULE = "mlflow_platform_access";
 /** Where the ConfigMap is mounted; put on PYTHONPATH. */
 export const TRACKING_GUARD_DIR = "/opt/mlflow-platform/python";
 /** Name of the Pod volume holding the guard. */
@@ -71,13 +85,13 @@ export interface TrackingGuardSettings {
   readonly webhookUrls?: readonly string[];
 }
 
-function guardSource(): string {
+function runtimeSource(module: string): string {
   const candidates = [
-    path.join(__dirname, "..", "..", "runtime", "src", `${TRACKING_GUARD_MODULE}.py`),
-    path.join(__dirname, "..", "..", "..", "runtime", "src", `${TRACKING_GUARD_MODULE}.py`),
+    path.join(__dirname, "..", "..", "runtime", "src", `${module}.py`),
+    path.join(__dirname, "..", "..", "..", "runtime", "src", `${module}.py`),
   ];
   const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`tracking guard: ${TRACKING_GUARD_MODULE}.py not found (looked in ${candidates.join(", ")})`);
+  if (!found) throw new Error(`tracking guard: ${module}.py not found (looked in ${candidates.join(", ")})`);
   const source = fs.readFileSync(found, "utf8");
   // Terraform would read these as interpolation or template directives inside the ConfigMap's data.
   if (source.includes("${") || source.includes("%{"))
@@ -85,29 +99,39 @@ function guardSource(): string {
   return source;
 }
 
+/** What the guard's ConfigMap carries besides the guard. */
+export interface TrackingGuardFileOptions {
+  /** Teams are on: the access module and the `platform-auth` entry point. @default false */
+  readonly access?: boolean;
+}
+
 /** The guard's files: ConfigMap key, path below {@link TRACKING_GUARD_DIR}, content. */
-export function trackingGuardFiles(): { key: string; path: string; content: string }[] {
+export function trackingGuardFiles(options: TrackingGuardFileOptions = {}): { key: string; path: string; content: string }[] {
+  const access = options.access === true;
   return [
-    { key: "module", path: `${TRACKING_GUARD_MODULE}.py`, content: guardSource() },
+    { key: "module", path: `${TRACKING_GUARD_MODULE}.py`, content: runtimeSource(TRACKING_GUARD_MODULE) },
+    ...(access ? [{ key: "access-module", path: `${ACCESS_MODULE}.py`, content: runtimeSource(ACCESS_MODULE) }] : []),
     { key: "metadata", path: `${DIST_INFO}/METADATA`, content: "Metadata-Version: 2.1\nName: mlflow-platform-guard\nVersion: 1.0.0\n" },
     {
       key: "entry-points",
       path: `${DIST_INFO}/entry_points.txt`,
-      content: `[mlflow.app]\n${TRACKING_GUARD_APP_NAME} = ${TRACKING_GUARD_MODULE}:app\n`,
+      content:
+        `[mlflow.app]\n${TRACKING_GUARD_APP_NAME} = ${TRACKING_GUARD_MODULE}:app\n` +
+        (access ? `${TRACKING_AUTH_APP_NAME} = ${ACCESS_MODULE}:${TRACKING_AUTH_APP_FACTORY}\n` : ""),
     },
   ];
 }
 
 /** A digest of the guard's files: a pod annotation, so that a changed guard rolls the pods. */
-export function trackingGuardChecksum(): string {
+export function trackingGuardChecksum(options: TrackingGuardFileOptions = {}): string {
   const h = createHash("sha256");
-  for (const f of trackingGuardFiles()) h.update(`${f.key}\0${f.path}\0${f.content}\0`);
+  for (const f of trackingGuardFiles(options)) h.update(`${f.key}\0${f.path}\0${f.content}\0`);
   return h.digest("hex").slice(0, 16);
 }
 
-/** The files the tracking server's command reads (ContainerCommand.files), from the ConfigMap `configMapName`. */
-export function trackingGuardMountedFiles(configMapName: string): MountedFile[] {
-  return trackingGuardFiles().map((f) => ({
+/** The files a command reads (ContainerCommand.files), from the guard's ConfigMap `configMapName`. */
+export function trackingGuardMountedFiles(configMapName: string, options: TrackingGuardFileOptions = {}): MountedFile[] {
+  return trackingGuardFiles(options).map((f) => ({
     path: `${TRACKING_GUARD_DIR}/${f.path}`,
     configMapKeyRef: { name: configMapName, key: f.key },
   }));
@@ -147,13 +171,13 @@ export function trackingGuardEnv(g: TrackingGuardSettings): EnvVar[] {
 }
 
 /** The Pod volume (ConfigMap items at their paths) and the container's mount. */
-export function trackingGuardVolume(configMapName: string) {
+export function trackingGuardVolume(configMapName: string, options: TrackingGuardFileOptions = {}) {
   return {
     volume: {
       name: TRACKING_GUARD_VOLUME,
       configMap: {
         name: configMapName,
-        items: trackingGuardFiles().map((f) => ({ key: f.key, path: f.path })),
+        items: trackingGuardFiles(options).map((f) => ({ key: f.key, path: f.path })),
         defaultMode: "0444",
       },
     },

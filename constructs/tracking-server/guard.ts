@@ -1,6 +1,7 @@
 /**
  * The ConfigMap that carries the tracking server's guard (constructs/tracking-server/guard-command.ts, the
- * Python module runtime/src/mlflow_platform_guard.py) into the tracking server's pods.
+ * Python module runtime/src/mlflow_platform_guard.py, and with teams runtime/src/mlflow_platform_access.py) into
+ * the tracking server's pods and the access sync Job.
  */
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -15,6 +16,8 @@ export interface TrackingGuardProps {
   readonly namespace: string;
   /** Labels of the ConfigMap. @default {} */
   readonly labels?: Record<string, string>;
+  /** Teams are on: the ConfigMap also carries the access module and the `platform-auth` app. @default false */
+  readonly access?: boolean;
   /** What the ConfigMap waits for (the namespace). @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
@@ -27,7 +30,7 @@ export class TrackingGuard extends Construct {
     super(scope, id);
     this.configMap = new ConfigMapV1(this, "config_map", {
       metadata: { name: props.name, namespace: props.namespace, labels: { ...(props.labels ?? {}) } },
-      data: Object.fromEntries(trackingGuardFiles().map((f) => [f.key, f.content])),
+      data: Object.fromEntries(trackingGuardFiles({ access: props.access }).map((f) => [f.key, f.content])),
       dependsOn: props.dependsOn,
     });
   }

@@ -13,7 +13,9 @@
  * - a CronJob running `mlflow gc` on the configured schedule, as the same identity;
  * - the NetworkPolicy of the tracking server: its port accepts only the authenticating proxy, the
  *   Prometheus pods of the monitoring namespace and the gc job. This construct is the one place that
- *   decides it.
+ *   decides it;
+ * - with teams (`access`): the access policy's ConfigMap and its sync Job (constructs/access), run after
+ *   the migration Job and before the rollout; the server then runs MLflow's auth app with workspaces.
  *
  * The container commands come from `constructs/tracking-server/mlflow-command.ts`, the single source the end-to-end
  * harness runs too. No secret value is ever written: the database password is a Secret reference.
@@ -51,6 +53,9 @@ import {
 } from "./mlflow-command";
 import { trackingGuardChecksum, trackingGuardConfigMapName, trackingGuardVolume } from "./guard-command";
 import { TrackingGuard } from "./guard";
+import { TeamAccess } from "../access";
+import { ACCESS_POLICY_KEY, ACCESS_POLICY_VOLUME, accessPolicyConfigMapName } from "../access/access-command";
+import { ACCESS_POLICY_DIR, type AccessPolicy, accessPolicyHash } from "../access/policy";
 import type { ContainerCommand } from "../core/command-types";
 import type {
   ArtifactStoreContract,
@@ -274,10 +279,19 @@ export interface TrackingServerProps {
   readonly webhookUrls?: readonly string[];
 
   /**
-   * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled.
+   * Create the NetworkPolicy. Enforced only when the VPC CNI's network policy support is enabled. Required
+   * with `access`: the guard treats callers on the in-cluster names as the platform's own.
    * @default true
    */
   readonly networkPolicy?: boolean;
+
+  /**
+   * Teams: the access policy document (`accessPolicy(...)`, constructs/access/policy.ts). The server then
+   * runs MLflow's auth app with workspaces inside the guard (`--app-name platform-auth`), and a sync Job
+   * (constructs/access) applies the policy before each rollout. Unset: no workspaces, no per-team permissions.
+   * @default none
+   */
+  readonly access?: AccessPolicy;
 
   /**
    * Scale between `replicas.min` and `replicas.max` on CPU with a HorizontalPodAutoscaler (needs
@@ -406,6 +420,7 @@ export function mlflowCommandInputs(props: TrackingServerProps): MlflowCommandIn
     artifactStore: props.artifactStore,
     webhookEncryptionKey: props.webhookEncryptionKey,
     tcpNoDelayConfigMap: (props.tcpNoDelay ?? true) ? tcpNoDelayConfigMapName(r.name) : undefined,
+    access: props.access ? { policyConfigMapName: accessPolicyConfigMapName(r.name) } : undefined,
     guard: {
       configMapName: trackingGuardConfigMapName(r.name),
       publicHosts: [props.publicHostname, ...(props.extraAllowedHosts ?? [])],
@@ -453,6 +468,11 @@ export function gcPodLabels(instance: string): Record<string, string> {
 /** Labels selecting the migration Job's pods. */
 export function migrationPodLabels(instance: string): Record<string, string> {
   return selectorLabels(instance, "db-migration");
+}
+
+/** Labels selecting the access sync Job's pods (teams only). */
+export function accessSyncPodLabels(instance: string): Record<string, string> {
+  return selectorLabels(instance, "access-sync");
 }
 
 /**
@@ -639,6 +659,14 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
   if (props.gcDeadlineSeconds !== undefined && !(Number.isInteger(props.gcDeadlineSeconds) && props.gcDeadlineSeconds >= 60)) {
     throw new PropError(scope, "gcDeadlineSeconds", props.gcDeadlineSeconds, "a whole number of seconds of at least 60");
   }
+  if (props.access && props.networkPolicy === false) {
+    throw new PropError(
+      scope,
+      "networkPolicy",
+      props.networkPolicy,
+      "true with access (teams): the guard treats every caller on the in-cluster names as the platform's own administrator identity, which only the NetworkPolicy keeps to the platform's jobs",
+    );
+  }
 }
 
 function isToken(v: unknown): boolean {
@@ -667,6 +695,8 @@ export class TrackingServer extends Construct {
   readonly podDisruptionBudget?: PodDisruptionBudgetV1;
   readonly autoscaler?: HorizontalPodAutoscalerV2;
   readonly networkPolicy?: NetworkPolicyV1;
+  /** With teams: the access policy and its sync Job. */
+  readonly access?: TeamAccess;
 
   constructor(scope: Construct, id: string, props: TrackingServerProps) {
     super(scope, id);
@@ -762,13 +792,45 @@ export class TrackingServer extends Construct {
     const pythonSiteMounts = pythonSite ? [{ name: "python-site", mountPath: PYTHON_SITE_DIR, readOnly: true }] : [];
     // The guard MLflow's app runs inside (identity re-checked, no internals in 5xx): a ConfigMap mounted read-only.
     const guardName = inputs.guard?.configMapName ?? trackingGuardConfigMapName(name);
+    const withAccess = props.access !== undefined;
     const guard = new TrackingGuard(this, "guard", {
       name: guardName,
       namespace,
       labels: commonLabels(m, "tracking-server"),
+      access: withAccess || undefined,
       dependsOn: props.dependsOn,
     });
-    const guardVolume = trackingGuardVolume(guardName);
+    const guardVolume = trackingGuardVolume(guardName, { access: withAccess });
+    // Teams: the policy and its sync Job, after the migrations (the auth tables live in the same database)
+    // and before the rollout (a new server must find its workspaces and roles).
+    if (props.access) {
+      this.access = new TeamAccess(this, "access", {
+        name,
+        namespace,
+        policy: props.access,
+        image: m.image,
+        backendStore: props.backendStore,
+        guardConfigMapName: guardName,
+        serviceAccountName: identity.serviceAccountName,
+        podLabels: accessSyncPodLabels(m.instance),
+        labels: commonLabels(m, "access-sync"),
+        runAsUser: props.runAsUser,
+        dependsOn: [this.migrationJob, guard.configMap, ...dependsOn],
+      });
+    }
+    const accessVolumes = props.access
+      ? [
+          {
+            name: ACCESS_POLICY_VOLUME,
+            configMap: {
+              name: accessPolicyConfigMapName(name),
+              items: [{ key: ACCESS_POLICY_KEY, path: ACCESS_POLICY_KEY }],
+              defaultMode: "0444",
+            },
+          },
+        ]
+      : [];
+    const accessMounts = props.access ? [{ name: ACCESS_POLICY_VOLUME, mountPath: ACCESS_POLICY_DIR, readOnly: true }] : [];
     const podLabels = trackingServerPodLabels(m.instance);
     const serverLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };
     const probe = (periodSeconds: number, failureThreshold: number) =>
@@ -789,7 +851,9 @@ export class TrackingServer extends Construct {
             labels: serverLabels,
             annotations: {
               "kubectl.kubernetes.io/default-container": "mlflow",
-              "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum(),
+              "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum({ access: withAccess }),
+              // A changed policy rolls the pods, so no process keeps an outdated one.
+              ...(props.access ? { "mlflow-platform/access-policy-sha256": accessPolicyHash(props.access) } : {}),
             },
           },
           spec: {
@@ -816,10 +880,22 @@ export class TrackingServer extends Construct {
                 livenessProbe: probe(20, 3),
                 // Let the Service and the proxy stop sending traffic before uvicorn starts draining.
                 lifecycle: { preStop: [{ exec: { command: ["sleep", String(preStopSeconds)] } }] },
-                volumeMount: [tmpMount, { name: "prometheus", mountPath: PROMETHEUS_DIR }, guardVolume.mount, ...pythonSiteMounts],
+                volumeMount: [
+                  tmpMount,
+                  { name: "prometheus", mountPath: PROMETHEUS_DIR },
+                  guardVolume.mount,
+                  ...pythonSiteMounts,
+                  ...accessMounts,
+                ],
               },
             ],
-            volume: [tmpVolume, { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } }, guardVolume.volume, ...pythonSiteVolumes],
+            volume: [
+              tmpVolume,
+              { name: "prometheus", emptyDir: { sizeLimit: "256Mi" } },
+              guardVolume.volume,
+              ...pythonSiteVolumes,
+              ...accessVolumes,
+            ],
           },
         },
       },
@@ -827,7 +903,14 @@ export class TrackingServer extends Construct {
       // The autoscaler owns the replica count once it exists.
       lifecycle: autoscaling ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // A new MLflow version rolls out only after its migration Job has succeeded.
-      dependsOn: [this.migrationJob, guard.configMap, ...dependsOn, ...(pythonSite ? [pythonSite] : [])],
+      // With teams, only after the policy is applied.
+      dependsOn: [
+        this.migrationJob,
+        guard.configMap,
+        ...dependsOn,
+        ...(pythonSite ? [pythonSite] : []),
+        ...(this.access ? [this.access.syncJob, this.access.policyConfigMap] : []),
+      ],
     });
 
     const serviceLabels = { ...commonLabels(m, "tracking-server"), ...podLabels };

@@ -6,8 +6,8 @@
  *
  * Stable API (the e2e harness depends on these names):
  *   mlflowImage, trackingServerName, trackingServerUrl, allowedHosts, corsAllowedOrigins,
- *   backendStoreEnv, trackingServerCommand, dbUpgradeCommand, gcCommand, MLFLOW_ENV, and the
- *   path constants below.
+ *   backendStoreEnv, trackingServerCommand, dbUpgradeCommand, gcCommand, accessSyncCommand, MLFLOW_ENV,
+ *   and the path constants below.
  *
  * Secrets. The database password is never part of any string we build: it is handed to the
  * process as `PGPASSWORD` (a Kubernetes Secret reference), which libpq (under psycopg2, under
@@ -21,6 +21,8 @@ import type { ArtifactStoreContract, BackendStoreContract, SecretKeyRef } from "
 import { UPSTREAM_IDLE_CONNECTION_SECONDS } from "../auth-proxy/oauth2-proxy-command";
 import { PYTHON_SITE_DIR, sitecustomizeFile } from "../core/tcp-nodelay";
 import {
+  ACCESS_MODULE,
+  TRACKING_AUTH_APP_NAME,
   TRACKING_GUARD_APP_NAME,
   TRACKING_GUARD_DIR,
   type TrackingGuardSettings,
@@ -28,6 +30,9 @@ import {
   trackingGuardMountedFiles,
 } from "./guard-command";
 import type { ContainerCommand, EnvVar } from "../core/command-types";
+import { PropError } from "../core/prop-error";
+import { type AccessCommandSettings, accessPolicyMountedFile, accessServerEnv, workspacesEnv } from "../access/access-command";
+import { ACCESS_POLICY_ENV, ACCESS_POLICY_PATH } from "../access/policy";
 
 /** The official image repository; `-full` tags (MLflow >= 3.9) add psycopg2, boto3 and the Prometheus exporter. */
 export const MLFLOW_IMAGE_REPOSITORY = "ghcr.io/mlflow/mlflow";
@@ -95,6 +100,12 @@ export interface MlflowCommandInputs {
    * re-checked on the public hostname, no internals in 5xx bodies. Unset: MLflow's app alone.
    */
   readonly guard?: TrackingGuardSettings;
+  /**
+   * Teams (constructs/access): the server runs MLflow's auth app with workspaces inside the guard
+   * (`--app-name platform-auth`, which needs `guard`), reading the policy from this ConfigMap; gc runs across
+   * every workspace. Unset: no workspaces, no authorization beyond the proxy and the guard.
+   */
+  readonly access?: AccessCommandSettings;
 }
 
 /** The image every MLflow process runs: `image`, else `ghcr.io/mlflow/mlflow:v<version>-full`. */
@@ -297,7 +308,10 @@ export function jobExecutionEnv(): EnvVar[] {
  * when there is one.
  */
 export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCommand {
-  const { backendStore, artifactStore } = inputs;
+  const { backendStore, artifactStore, access } = inputs;
+  if (access && !inputs.guard)
+    throw new PropError("trackingServerCommand", "access", access, "the guard too: the platform-auth app runs inside it");
+  const fileOptions = { access: access !== undefined };
   const pythonPath = [...(inputs.guard ? [TRACKING_GUARD_DIR] : []), ...(inputs.tcpNoDelayConfigMap ? [PYTHON_SITE_DIR] : [])];
   const args = ["server", "--backend-store-uri", `$(${MLFLOW_ENV.backendStoreUri})`];
   if (backendStore.readReplicaHost) args.push("--read-replica-backend-store-uri", `$(${MLFLOW_ENV.readReplicaUri})`);
@@ -319,8 +333,9 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
     PROMETHEUS_DIR,
     "--uvicorn-opts",
     inputs.uvicornOpts,
-    // MLflow's app wrapped by the platform's guard: identity re-checked, no internals in 5xx (tracking-guard.ts).
-    ...(inputs.guard ? ["--app-name", TRACKING_GUARD_APP_NAME] : []),
+    // MLflow's app wrapped by the platform's guard: identity re-checked, no internals in 5xx (tracking-guard.ts);
+    // with teams, MLflow's auth app with workspaces inside the same guard.
+    ...(inputs.guard ? ["--app-name", access ? TRACKING_AUTH_APP_NAME : TRACKING_GUARD_APP_NAME] : []),
   );
   return {
     image: inputs.image,
@@ -333,12 +348,14 @@ export function trackingServerCommand(inputs: MlflowCommandInputs): ContainerCom
       // Registry webhooks to the in-cluster events service (only when it is deployed).
       ...(inputs.webhookEncryptionKey ? trackingServerWebhookEnv({ encryptionKey: inputs.webhookEncryptionKey }) : []),
       ...(inputs.guard ? trackingGuardEnv(inputs.guard) : []),
+      ...(access ? accessServerEnv() : []),
       // The mounted Python directories: the guard's (an `mlflow.app` entry point) and the TCP_NODELAY
       // module's (sitecustomize, see tcp-nodelay.ts).
       ...(pythonPath.length > 0 ? [{ name: "PYTHONPATH", value: pythonPath.join(":") }] : []),
     ],
     files: [
-      ...(inputs.guard ? trackingGuardMountedFiles(inputs.guard.configMapName) : []),
+      ...(inputs.guard ? trackingGuardMountedFiles(inputs.guard.configMapName, fileOptions) : []),
+      ...(access ? [accessPolicyMountedFile(access.policyConfigMapName)] : []),
       ...(inputs.tcpNoDelayConfigMap ? [sitecustomizeFile(inputs.tcpNoDelayConfigMap)] : []),
     ],
     ports: { http: inputs.port },
@@ -367,9 +384,11 @@ export function dbUpgradeCommand(inputs: Pick<MlflowCommandInputs, "image" | "ba
  * MLFLOW_TRACKING_URI.
  */
 export function gcCommand(
-  inputs: Pick<MlflowCommandInputs, "image" | "gcOlderThanDays" | "trackingUri" | "backendStore" | "artifactStore">,
+  inputs: Pick<MlflowCommandInputs, "image" | "gcOlderThanDays" | "trackingUri" | "backendStore" | "artifactStore" | "access">,
 ): ContainerCommand {
   const { backendStore, artifactStore } = inputs;
+  // With workspaces, gc without a workspace would clean the default one only.
+  const workspaces = inputs.access !== undefined;
   return {
     image: inputs.image,
     command: ["mlflow"],
@@ -381,7 +400,44 @@ export function gcCommand(
       `$(${MLFLOW_ENV.backendStoreUri})`,
       "--artifacts-destination",
       artifactStore.destinationUri,
+      ...(workspaces ? ["--all-workspaces"] : []),
     ],
-    env: [...commonEnv(), ...backendStoreEnv(backendStore), { name: MLFLOW_ENV.trackingUri, value: inputs.trackingUri }],
+    env: [
+      ...commonEnv(),
+      ...backendStoreEnv(backendStore),
+      { name: MLFLOW_ENV.trackingUri, value: inputs.trackingUri },
+      ...(workspaces ? workspacesEnv() : []),
+    ],
+  };
+}
+
+/**
+ * The access sync (teams only): `python -m mlflow_platform_access sync --policy <file>` in the MLflow image,
+ * with the backend store environment of the migration Job. It applies the policy document with MLflow's own
+ * stores: the auth database's migrations, the teams' workspaces, the `platform.*` roles (creating, updating and
+ * deleting: removing a group from configuration revokes its access), the platform's internal admin user.
+ * Idempotent; run before each rollout (constructs/access). The access module comes from the guard's ConfigMap.
+ */
+export function accessSyncCommand(
+  inputs: Pick<MlflowCommandInputs, "image" | "backendStore" | "access"> & {
+    readonly guard?: Pick<TrackingGuardSettings, "configMapName">;
+  },
+): ContainerCommand {
+  const { access, guard } = inputs;
+  if (!access)
+    throw new PropError("accessSyncCommand", "access", access, "the access settings (teams on): there is nothing to sync without them");
+  if (!guard) throw new PropError("accessSyncCommand", "guard", guard, "the guard's settings: its ConfigMap carries the access module");
+  return {
+    image: inputs.image,
+    command: ["python"],
+    args: ["-m", ACCESS_MODULE, "sync", "--policy", ACCESS_POLICY_PATH],
+    env: [
+      ...commonEnv(),
+      ...backendStoreEnv(inputs.backendStore),
+      ...workspacesEnv(),
+      { name: ACCESS_POLICY_ENV, value: ACCESS_POLICY_PATH },
+      { name: "PYTHONPATH", value: TRACKING_GUARD_DIR },
+    ],
+    files: [...trackingGuardMountedFiles(guard.configMapName, { access: true }), accessPolicyMountedFile(access.policyConfigMapName)],
   };
 }

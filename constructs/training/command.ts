@@ -80,8 +80,18 @@ export function trainingWorkflowParameters(config: TrainingEnvironment): Record<
 
 const out = (name: string) => `${TRAINING_OUTPUTS_DIR}/${name}`;
 
-/** Every step's command, in the pipeline's order. */
-export function trainingStepCommands(config: TrainingEnvironment): TrainingStepCommand[] {
+/**
+ * The environment variable naming the MLflow workspace a client works in: MLflow 3.17's client sends it as the
+ * X-MLFLOW-WORKSPACE header of every REST call (mlflow.utils.workspace_context.get_request_workspace, read by
+ * mlflow.utils.rest_utils); without it, a server with workspaces puts everything in its default workspace.
+ */
+export const MLFLOW_WORKSPACE_ENV = "MLFLOW_WORKSPACE";
+
+/**
+ * Every step's command, in the pipeline's order. `workspace`: with teams, the MLflow workspace of the
+ * pipeline's team (the only one its identity has a role in); without it, the steps name none.
+ */
+export function trainingStepCommands(config: TrainingEnvironment, workspace?: string): TrainingStepCommand[] {
   const t = config.training;
   const env: EnvVar[] = [
     { name: "HOME", value: TRAINING_TMP_DIR },
@@ -93,6 +103,7 @@ export function trainingStepCommands(config: TrainingEnvironment): TrainingStepC
     { name: "MLFLOW_PLATFORM_TOKEN_FILE", value: TRAINING_TOKEN_PATH },
     // The image records the commit it was built from; a submission may name one explicitly.
     { name: "MLFLOW_PLATFORM_WORKFLOW", value: "{{workflow.namespace}}/{{workflow.name}}" },
+    ...(workspace === undefined ? [] : [{ name: MLFLOW_WORKSPACE_ENV, value: workspace }]),
   ];
   const step = (name: TrainingStep, argv: string[], extraEnv: EnvVar[] = []): ContainerCommand => ({
     image: t.image,

@@ -9,6 +9,7 @@ import type { ArtifactStoreContract } from "../core/contracts";
 import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
 import type { TrainingProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
+import { trainingWorkspace } from "../access/from-config";
 import { managedLabels } from "../core/labels";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
@@ -59,7 +60,8 @@ export function trainingProps(config: EnvironmentConfig, stackName: string, deps
             },
           }
         : undefined,
-    steps: trainingStepCommands(config),
+    // With teams, every step works in its team's workspace (the one its identity has a role in).
+    steps: trainingStepCommands(config, trainingWorkspace(config)),
     resources: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v.resources])),
     parameters: trainingWorkflowParameters(config),
     schedule: t.schedule,

@@ -7,10 +7,11 @@ It reads the policy document the synthesis writes (``MLFLOW_PLATFORM_ACCESS_POLI
 
 - ``authenticate``: MLflow's ``authorization_function`` (auth ini). It trusts only the two headers the
   tracking guard sets after deleting any client-sent copy (``x-mlflow-platform-identity`` and
-  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password: nobody logs
+  ``x-mlflow-platform-groups``): it creates the MLflow user on first sight (a random password, as nobody logs
   in with one), sets ``is_admin`` from the admin groups, and makes the user's ``platform.*`` role
-  assignments exactly the roles whose groups meet the caller's. MLflow's workspaces, roles and
-  permissions then decide every request, as they would for its own users.
+  assignments exactly the roles whose groups meet the caller's or whose identities name the caller (a
+  workload, whose token has no groups). MLflow's workspaces, roles and permissions then decide every
+  request, as they would for its own users.
 - ``create_app``: the ``platform-auth`` app (``mlflow server --app-name platform-auth``, entry point
   ``platform-auth = mlflow_platform_access:create_app`` in the guard's dist-info): MLflow's basic-auth app
   with workspaces, inside the tracking guard (``mlflow_platform_guard``, unchanged: a stack without teams
@@ -158,6 +159,8 @@ class Role:
     workspace: str
     permission: str
     groups: tuple[str, ...]
+    #: Members by identity (lower-cased): workloads, whose projected tokens carry no groups.
+    identities: tuple[str, ...] = ()
 
     def grants(self) -> frozenset[tuple[str, str, str]]:
         """The role's MLflow grants: (resource_type, pattern, permission)."""
@@ -200,11 +203,15 @@ class Policy:
             need(isinstance(name, str) and name.startswith(ROLE_PREFIX), f"roles[{i}].name starts with platform.")
             need(isinstance(ws, str) and ws, f"roles[{i}].workspace")
             need(r.get("permission") in PERMISSIONS, f"roles[{i}].permission is one of {PERMISSIONS}")
-            groups = r.get("groups")
-            need(isinstance(groups, list) and groups and all(isinstance(g, str) for g in groups), f"roles[{i}].groups")
+            groups = r.get("groups") or []
+            need(isinstance(groups, list) and all(isinstance(g, str) for g in groups), f"roles[{i}].groups")
+            identities = r.get("identities") or []
+            need(isinstance(identities, list) and all(isinstance(x, str) for x in identities), f"roles[{i}].identities")
+            need(groups or identities, f"roles[{i}]: groups or identities (a role nobody has)")
             need((ws, name) not in seen, f"roles[{i}]: {name} twice in {ws}")
             seen.add((ws, name))
-            roles.append(Role(name, ws, r["permission"], tuple(sorted(set(groups)))))
+            members = tuple(sorted({x.strip().lower() for x in identities}))
+            roles.append(Role(name, ws, r["permission"], tuple(sorted(set(groups))), members))
         prot = doc.get("protected") or {}
         need(isinstance(prot, dict), "protected: an object")
         approvers = prot.get("approvers") or {}
@@ -236,9 +243,11 @@ class Policy:
             raise PolicyError(f"policy: cannot read {path}: {err}") from err
         return cls.from_dict(doc)
 
-    def roles_for(self, groups) -> tuple[Role, ...]:
+    def roles_for(self, groups, identity: str | None = None) -> tuple[Role, ...]:
+        """The roles of a caller: one of its groups is a role's, or it is one of the role's identities."""
         groups = set(groups)
-        return tuple(r for r in self.roles if groups.intersection(r.groups))
+        who = (identity or "").strip().lower()
+        return tuple(r for r in self.roles if groups.intersection(r.groups) or (who and who in r.identities))
 
     def is_admin(self, identity: str, groups) -> bool:
         return identity == INTERNAL_IDENTITY or bool(self.admin_groups.intersection(groups))
@@ -752,7 +761,7 @@ def ensure_user(identity: str, groups, policy: Policy | None = None, store=None)
     user = store.get_user(identity)
     if bool(user.is_admin) != admin:
         store.update_user(identity, is_admin=admin)
-    wanted = {(r.workspace, r.name) for r in policy.roles_for(groups)}
+    wanted = {(r.workspace, r.name) for r in policy.roles_for(groups, identity)}
     roles = store.list_user_roles(user.id)
     have = {(r.workspace, r.name): r.id for r in roles if r.name.startswith(ROLE_PREFIX)}
     # MLflow keeps a per-user role in each workspace for the grants a user gets outside roles (MANAGE on

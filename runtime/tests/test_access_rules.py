@@ -47,6 +47,10 @@ def tag(key, value="x", kind="version-tag", method="POST"):
             "permission",
         ),
         ({"roles": [{"name": "platform.x", "workspace": "team-a", "permission": "READ", "groups": []}]}, "groups"),
+        (
+            {"roles": [{"name": "platform.x", "workspace": "team-a", "permission": "READ", "identities": "sa"}]},
+            "identities",
+        ),
         ({"protected": {"approvers": {"team-a": "approvers"}}}, "approvers"),
     ],
 )
@@ -68,6 +72,36 @@ def test_roles_admin_and_release_from_groups_and_identity():
     assert POLICY.is_admin("x@example.com", ["platform-admins"]) and POLICY.is_admin("platform-internal", [])
     assert not POLICY.is_admin("x@example.com", ["ds"])
     assert POLICY.is_release("System:ServiceAccount:CI:Release")
+
+
+def test_a_workload_without_groups_has_the_roles_that_name_its_identity_and_no_other():
+    pipeline = "system:serviceaccount:ml-pipelines:training-pipeline"
+    doc = {
+        **DOC,
+        "roles": [
+            *DOC["roles"],
+            {"name": "platform.team-b.members", "workspace": "team-b", "permission": "USE", "groups": ["b"]},
+            {
+                "name": "platform.team-b.pipeline",
+                "workspace": "team-b",
+                "permission": "EDIT",
+                "groups": [],
+                "identities": ["System:ServiceAccount:ML-Pipelines:Training-Pipeline"],
+            },
+        ],
+    }
+    policy = access.Policy.from_dict(doc)
+    assert [(r.workspace, r.name) for r in policy.roles_for([], pipeline)] == [("team-b", "platform.team-b.pipeline")]
+    assert [r.name for r in policy.roles_for([], pipeline.upper())] == ["platform.team-b.pipeline"]
+    # Another service account, or a person, gets nothing from it; groups still work beside identities.
+    assert policy.roles_for([], "system:serviceaccount:ml-pipelines:other") == ()
+    assert policy.roles_for([], None) == ()
+    assert [r.name for r in policy.roles_for(["ds"], pipeline)] == [
+        "platform.team-a.members",
+        "platform.team-b.pipeline",
+    ]
+    # A policy without identities (what the synthesis wrote before) reads as before.
+    assert POLICY.roles[0].identities == ()
 
 
 def test_protected_alias():

@@ -44,6 +44,13 @@ POLICY = {
         },
         {"name": "platform.team-a.release", "workspace": "team-a", "permission": "EDIT", "groups": ["release"]},
         {"name": "platform.team-b.members", "workspace": "team-b", "permission": "EDIT", "groups": ["team-b-ds"]},
+        {
+            "name": "platform.team-b.pipeline",
+            "workspace": "team-b",
+            "permission": "EDIT",
+            "groups": [],
+            "identities": ["system:serviceaccount:ml-pipelines:training-pipeline"],
+        },
         {"name": "platform.default.members", "workspace": "default", "permission": "EDIT", "groups": ["engineering"]},
     ],
     "protected": {
@@ -62,6 +69,8 @@ RELEASE = ("release-bot@example.com", ["release"])
 DAVE = ("dave@example.com", ["engineering"])  # keeps using the default workspace
 CAROL = ("carol@example.com", ["contractors"])
 ERIN = ("erin@example.com", ["team-a-ds", "team-a-approvers"])  # team A data scientist and approver
+# The training pipeline: the proxy forwards its token's subject as the e-mail, and no groups.
+PIPELINE = ("system:serviceaccount:ml-pipelines:training-pipeline", [])
 
 
 def free_port() -> int:
@@ -114,7 +123,8 @@ class Server:
         h = {"Host": host, **(headers or {})}
         if who is not None:
             h["X-Forwarded-Email"] = who[0]
-            h["X-Forwarded-Groups"] = ",".join(who[1])
+            if who[1]:  # a workload's token has no groups claim: the proxy sends no groups header
+                h["X-Forwarded-Groups"] = ",".join(who[1])
         if workspace:
             h["X-MLflow-Workspace"] = workspace
         data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
@@ -216,6 +226,7 @@ def platform(tmp_path_factory):
         "MLFLOW_PLATFORM_PUBLIC_HOSTS": PUBLIC,
         "MLFLOW_PLATFORM_INTERNAL_HOSTS": INTERNAL,
         "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com",
+        "MLFLOW_PLATFORM_WORKLOAD_IDENTITIES": PIPELINE[0],
         "MLFLOW_PLATFORM_AUTH_DIR": str(tmp),
     }
     first = run_sync(env, policy)
@@ -309,6 +320,28 @@ def test_team_b_cannot_list_read_or_write_team_a(platform, team_a, workspace):
     assert denied(platform.call("DELETE", f"{API}/registered-models/delete", BOB, workspace, {"name": "model-a"}))
     # Still there, unchanged.
     assert platform.call("GET", team_a["artifact"], ALICE, "team-a").content == b"team a only"
+
+
+def test_a_workload_identity_without_groups_works_in_its_teams_workspace_and_no_other(platform, team_a):
+    exp = create_experiment(platform, PIPELINE, "team-b", "pipeline-exp")
+    run = create_run(platform, PIPELINE, "team-b", exp)
+    r = platform.call("POST", f"{API}/registered-models/create", PIPELINE, "team-b", {"name": "model-b"})
+    assert r.status_code == 200, r.text
+    assert create_version(platform, PIPELINE, "team-b", "model-b", run).status_code == 200
+    me = platform.call("GET", f"{API}/users/current", PIPELINE, "team-b").json()["user"]
+    assert me["username"] == PIPELINE[0] and me["is_admin"] is False
+    # Not team A's workspace (neither its experiment nor a new one), nor the default workspace.
+    params = {"experiment_id": team_a["exp"]}
+    assert platform.call("GET", f"{API}/experiments/get", PIPELINE, "team-a", params=params).status_code in (403, 404)
+    for workspace in ("team-a", "default"):
+        r = platform.call("POST", f"{API}/experiments/create", PIPELINE, workspace, {"name": "pipeline-elsewhere"})
+        assert r.status_code == 403, (workspace, r.status_code, r.text)
+    r = platform.call("GET", f"{API}/registered-models/get", PIPELINE, "team-a", params={"name": "model-a"})
+    assert r.status_code in (403, 404)
+    # Another service account of the cluster gets nothing from the pipeline's role.
+    other = ("system:serviceaccount:ml-pipelines:other", [])
+    r = platform.call("POST", f"{API}/experiments/create", other, "team-b", {"name": "other-exp"})
+    assert r.status_code in (401, 403)
 
 
 def test_a_client_sent_platform_identity_is_ignored(platform, team_a):

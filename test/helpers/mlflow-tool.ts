@@ -82,7 +82,7 @@ function startUnlessRunning(dir: string): void {
     return;
   }
   if (!fs.existsSync(files.guard)) {
-    for (const f of trackingGuardFiles()) {
+    for (const f of trackingGuardFiles({ access: true })) {
       fs.mkdirSync(path.dirname(path.join(files.guard, f.path)), { recursive: true });
       fs.writeFileSync(path.join(files.guard, f.path), f.content);
     }

@@ -60,7 +60,17 @@ const ROOT = path.join(__dirname, "..", "..");
 /** Synthesized stacks shared by every suite and every jest worker (and kept between runs). */
 const DISK_CACHE = path.join(ROOT, "node_modules", ".cache", "mlflow-platform-synth");
 /** What a synthesized stack depends on besides its configuration: the code and the pinned packages. */
-const SOURCES = ["main.ts", "config", "constructs", "stacks", "policies", "package-lock.json"];
+const SOURCES = [
+  "main.ts",
+  "config",
+  "constructs",
+  "stacks",
+  "policies",
+  "package-lock.json",
+  // Shipped as text in the tracking guard's ConfigMap (constructs/tracking-server/guard-command.ts).
+  "runtime/src/mlflow_platform_guard.py",
+  "runtime/src/mlflow_platform_access.py",
+];
 
 let sourceHash: string | undefined;
 /** A hash of every file the synthesis reads: any change to the code makes every cached stack stale. */

@@ -10,6 +10,8 @@ const CONSTRUCTS = path.join(__dirname, "..", "..", "constructs");
 const FEATURE_FILE = /^(index\.ts|from-config\.ts|README\.md|command\.ts|[a-z0-9-]+-command\.ts)$/;
 /** What a feature holds besides those: its construct's parts that no other feature uses. */
 const EXTRA: Record<string, readonly string[]> = {
+  // The policy document: pure, read by the tracking server's commands too.
+  access: ["policy.ts"],
   "model-endpoint": ["analysis.ts", "api-gateway.ts", "chart", "delivery.ts", "gateway.ts", "inference-log.ts"],
   monitoring: ["alertmanager.ts", "chart", "cloudwatch.ts", "dashboards.ts", "layout.ts", "model-serving.ts", "rules.ts"],
   "tracking-server": ["guard.ts", "identity.ts"],

@@ -40,6 +40,20 @@ const CONSTRUCTS: Record<
   workload_boundary: { sources: ["constructs/core/permissions-boundary.ts"], dynamic: [] },
   registry_events: { sources: ["constructs/registry-events/index.ts"], dynamic: ["podLabels", "trackingServer.podLabels"] },
   tracking_server: { sources: ["constructs/tracking-server/index.ts"], dynamic: ["image", "version"] },
+  "tracking_server/access": { sources: ["constructs/access/index.ts"], dynamic: [] },
+  // The policy builder (pure, called by the tracking server's mapping) names its errors after itself.
+  accessPolicy: {
+    sources: ["constructs/access/policy.ts"],
+    dynamic: [
+      "teams.name",
+      "teams.workspace",
+      "teams.groups",
+      "teams.defaultPermission",
+      "teams.approversGroup",
+      "defaultWorkspace.groups",
+      "releaseIdentities",
+    ],
+  },
   model_retention: {
     sources: ["constructs/model-retention/index.ts", CRON, ROLE],
     dynamic: ["artifactPrefix", "identityMode", "oidcProviderArn"],

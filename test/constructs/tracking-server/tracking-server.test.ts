@@ -10,6 +10,7 @@ import type { ContainerCommand, EnvVar } from "../../../constructs/core/command-
 import type { ArtifactStoreContract, BackendStoreContract, TrackingIdentityContract } from "../../../constructs/core/contracts";
 import { TrackingServer, migrationJobName, mlflowCommandInputs, type TrackingServerProps } from "../../../constructs/tracking-server";
 import { trackingServerProps } from "../../../constructs/tracking-server/from-config";
+import { teamsEnabled } from "../../../constructs/access/from-config";
 import { configured, envConfig, onlyResource, resourcesOf, SHIPPED, type TfJson } from "../../helpers/synth";
 import { mlflowCliParse } from "../../helpers/mlflow-cli";
 import { containersOf, secretLiterals } from "../../helpers/containers";
@@ -577,8 +578,10 @@ describe("no secret literal in any container argument or env value", () => {
   });
 
   it.each(SHIPPED)("%s: the tracking server, its Job and CronJob", (name) => {
-    const json = synth(configured(name), { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
-    expect(containersOf(json)).toHaveLength(3);
+    const config = configured(name);
+    const json = synth(config, { backendStore: { ...backendStore, readReplicaHost: "replica.example.internal" } });
+    // With teams, the access sync Job's container too.
+    expect(containersOf(json)).toHaveLength(teamsEnabled(config) ? 4 : 3);
     expect(secretLiterals(json)).toEqual([]);
   });
 });

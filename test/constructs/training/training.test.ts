@@ -6,7 +6,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Testing, TerraformStack } from "cdktf";
-import { trainingStepCommands, TOKEN_WRAPPER, TRAINING_GATES_CONFIGMAP } from "../../../constructs/training/command";
+import { MLFLOW_WORKSPACE_ENV, trainingStepCommands, TOKEN_WRAPPER, TRAINING_GATES_CONFIGMAP } from "../../../constructs/training/command";
+import { accessPolicyConfigMapName } from "../../../constructs/access/access-command";
+import { deepMerge } from "../../../config/merge";
 import {
   authProxySecretRefs,
   oauth2ProxyCommand,
@@ -187,6 +189,42 @@ describe("the tracking server's guard admits the same workload subjects as the p
     };
     expect(envOf(json).MLFLOW_PLATFORM_WORKLOAD_IDENTITIES).toBe(trainingSubject(config));
     expect(envOf(synthJson(envConfig("dev"))).MLFLOW_PLATFORM_WORKLOAD_IDENTITIES).toBeUndefined();
+  });
+});
+
+describe("training with teams: the pipeline works in its team's workspace", () => {
+  const teams = {
+    teams: [
+      { name: "team-a", groups: ["team-a-ds"] },
+      { name: "team-b", groups: ["team-b-ds"], workspace: "forecasting", defaultPermission: "READ" as const },
+    ],
+    access: { platformAdminsGroup: "platform-admins" },
+  };
+  const config = envConfig("dev", deepMerge(TRAINING, { ...teams, training: { team: "team-b" } }));
+  const json = synthJson(config);
+  const [wt] = pipelineResources(json);
+  const policy = JSON.parse(configMap(json, accessPolicyConfigMapName("mlflow-tracking")).data["policy.json"]);
+
+  it("every step's container names the team's workspace in MLFLOW_WORKSPACE, which MLflow's client sends with each request", () => {
+    const stepTemplates = wt.spec.templates.slice(1);
+    expect(stepTemplates.map((t: any) => t.name)).toEqual(trainingStepCommands(config).map((s) => s.step));
+    for (const t of stepTemplates) {
+      expect(t.container.env.filter((e: any) => e.name === MLFLOW_WORKSPACE_ENV)).toEqual([
+        { name: MLFLOW_WORKSPACE_ENV, value: "forecasting" },
+      ]);
+    }
+  });
+
+  it("the policy gives the pipeline's subject EDIT in that workspace and no role anywhere else", () => {
+    const subject = trainingSubject(config);
+    expect(policy.roles.filter((r: any) => r.identities.includes(subject))).toEqual([
+      { name: "platform.team-b.pipeline", workspace: "forecasting", permission: "EDIT", groups: [], identities: [subject] },
+    ]);
+  });
+
+  it("names no workspace without teams (MLflow's default workspace, as before)", () => {
+    const [plain] = pipelineResources(synthJson(envConfig("dev", TRAINING)));
+    for (const t of plain.spec.templates.slice(1)) expect(t.container.env.map((e: any) => e.name)).not.toContain(MLFLOW_WORKSPACE_ENV);
   });
 });
 
