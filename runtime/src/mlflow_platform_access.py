@@ -57,6 +57,8 @@ RESOURCE_TYPES = ("experiment", "registered_model", "prompt", "scorer")
 CACHE_SECONDS = 5.0
 #: Tags only the registry tool writes, once, at registration.
 WRITE_ONCE_TAGS = ("platform.registrant", "platform.registered_by", "platform.source")
+#: Who registered a version (a JSON record): the registry tool writes it, or this layer on a create without it.
+REGISTRANT_TAG = "platform.registrant"
 #: The registry tool's append-only records (its history on the model, each decision on its version): whoever
 #: acts writes them, as themselves, and nobody rewrites or removes one.
 APPEND_ONLY_PREFIXES = ("platform.history.", "platform.decision.")
@@ -342,6 +344,32 @@ def _names_caller(key: str, value: str | None, identity: str) -> bool:
     return any(isinstance(rec.get(k), str) and rec[k].strip().lower() == identity for k in ("email", "sub", "by"))
 
 
+def registrant_record(identity: str) -> str:
+    """The ``platform.registrant`` value this layer records for a version created without one: the registry
+    tool's record (``{by, email, iss, started_by, sub}``, see ``mlflow_platform.registry.core``) filled with
+    what the verified headers say: an e-mail identity is ``email``, any other (a workload's subject) is
+    ``sub``. The proxy does not forward the issuer, so ``iss`` stays empty, as the tool writes a missing one."""
+    email = identity if "@" in identity else None
+    record = {"by": identity, "email": email, "iss": "", "started_by": [], "sub": "" if email else identity}
+    return json.dumps(record, sort_keys=True)
+
+
+def with_recorded_registrant(doc: dict, identity: str) -> dict | None:
+    """A ``model-versions/create`` body with the caller recorded as the registrant, or None when it needs no
+    change: it carries a ``platform.registrant`` tag (the rules have checked it names the caller) or its
+    ``tags`` is not a list (MLflow refuses the request). MLflow 3.17 records no creator on a version, so
+    without this a version created by a plain REST call would have no known registrant and four eyes could
+    not tell its author from a second person."""
+    tags = doc.get("tags")
+    if tags is None:
+        tags = []
+    if not isinstance(tags, list):
+        return None
+    if any(isinstance(t, dict) and t.get("key") == REGISTRANT_TAG for t in tags):
+        return None
+    return {**doc, "tags": [*tags, {"key": REGISTRANT_TAG, "value": registrant_record(identity)}]}
+
+
 def registrant_of(version_info: dict | None) -> set[str]:
     """Who registered a version, as identities: the ``platform.registrant`` record's e-mail/sub, else the
     ``platform.registered_by`` tag, else MLflow's creator (``user_id``)."""
@@ -434,6 +462,21 @@ def promotion_refusal(
                     if not state_read:
                         state, state_read = lookup(write.name, write.version), True
                     registrants = registrant_of(state)
+                    # Unknown is refused, not let through: nobody could be shown to be a second person.
+                    if state is None:
+                        return (
+                            "four-eyes",
+                            f"four-eyes: {write.name} version {write.version} could not be read to check who "
+                            "registered it, so the approval is refused",
+                        )
+                    if not registrants:
+                        return (
+                            "four-eyes",
+                            f"four-eyes: {write.name} version {write.version} has no recorded registrant (it was "
+                            "created before teams), so no approver can be shown to be a second person: register "
+                            "it again (a new version from the same source records who registered it) and approve "
+                            "that version",
+                        )
                 if identity in registrants:
                     return (
                         "four-eyes",
@@ -528,37 +571,61 @@ class AccessGuard:
         match = REGISTRY_WRITE_PATH.match(re.sub(r"/{2,}", "/", path))
         key = match and (match.group("suffix").lower().rstrip("/"), method)
         if key in REGISTRY_WRITES:
+            client_receive = receive  # read to its end by _buffer: it still reports the client's disconnect
             body, receive = await guard._buffer(receive, MAX_REGISTRY_BODY)
             if body is None:
                 await guard._refuse(send, 413, "INVALID_PARAMETER_VALUE", "The request body is too large.")
                 return
-            refusal = await self._refusal(identity, groups, raw, key, body)
+            refusal, doc = await self._refusal(identity, groups, raw, key, body)
             if refusal is not None:
                 _logger.warning("refused %s %s for %r: %s", method, path, identity, refusal[2])
                 await guard._refuse(send, *refusal)
                 return
+            recorded = with_recorded_registrant(doc, identity) if key == ("model-versions/create", "POST") else None
+            if recorded is not None:
+                scope, receive = with_body(scope, client_receive, json.dumps(recorded).encode())
         await self._inner(scope, receive, send)
 
     async def _refusal(self, identity, groups, headers, key, body):
-        """(status, error_code, message) when the rules refuse this registry write; None when it may pass."""
+        """((status, error_code, message), None) when the rules refuse this registry write; (None, the parsed
+        body) when it may pass."""
         import asyncio
 
         named = {v.decode("latin-1").strip() for k, v in headers if k.lower() == WORKSPACE_HEADER}
         if len(named) > 1:  # the rules and MLflow must judge the same workspace
-            return 400, "INVALID_PARAMETER_VALUE", "Name one workspace (X-MLflow-Workspace)."
+            return (400, "INVALID_PARAMETER_VALUE", "Name one workspace (X-MLflow-Workspace)."), None
         workspace = next(iter(named), "") or "default"
         try:
             doc = parse_json_body(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
-            return 400, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object."
+            return (400, "INVALID_PARAMETER_VALUE", "The request body is not a JSON object."), None
         if not identity:
-            return 401, "UNAUTHENTICATED", "No verified identity on this request."
+            return (401, "UNAUTHENTICATED", "No verified identity on this request."), None
         policy = current_policy(self._policy_path)
         write = parse_write(key[0], key[1], doc)
         refusal = await asyncio.to_thread(
             promotion_refusal, policy, identity, groups, workspace, write, registry_lookup(workspace)
         )
-        return None if refusal is None else (403, "PERMISSION_DENIED", refusal[1])
+        return (None, doc) if refusal is None else ((403, "PERMISSION_DENIED", refusal[1]), None)
+
+
+def with_body(scope: dict, receive, body: bytes):
+    """(scope, receive) that hand the app ``body`` instead of the request's (already read to its end from
+    ``receive``, which then still reports the client's disconnect). Content-Length is the new length; a
+    chunked request's Transfer-Encoding goes, the body being whole now."""
+    drop = (b"content-length", b"transfer-encoding")
+    headers = [(k, v) for k, v in scope.get("headers") or [] if k.lower() not in drop]
+    headers.append((b"content-length", str(len(body)).encode()))
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return {**scope, "headers": headers}, replay
 
 
 def registry_lookup(workspace: str):

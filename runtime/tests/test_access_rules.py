@@ -146,6 +146,95 @@ def test_approvals_need_an_approver_of_the_workspace_and_a_second_person():
     assert refuse("anna@example.com", create, ["approvers"]) == "four-eyes"
 
 
+def test_an_approval_of_a_version_without_a_known_registrant_is_refused():
+    # A version from before teams: no registrant record, no registered_by, and MLflow records no creator.
+    w = tag("platform.approval.production")
+    unknown = {"tags": {"note": "x"}, "user_id": None}
+    got = access.promotion_refusal(POLICY, "anna@example.com", ["approvers"], "team-a", w, lambda n, v: unknown)
+    assert got[0] == "four-eyes" and "no recorded registrant" in got[1] and "register it again" in got[1]
+    # Unreadable is refused too: nobody can be shown to be a second person.
+    assert refuse("anna@example.com", w, ["approvers"], None) == "four-eyes"
+    # Removing an approval is not an approval.
+    assert refuse("anna@example.com", tag("platform.approval.production", method="DELETE"), ["approvers"]) is None
+
+
+def test_the_recorded_registrant_is_the_registry_tools_record_of_the_caller():
+    from mlflow_platform.registry.core import Registry
+    from mlflow_platform.registry.identity import Identity, Person, same_person
+
+    rec = json.loads(access.registrant_record("alice@example.com"))
+    assert rec == {"by": "alice@example.com", "email": "alice@example.com", "iss": "", "started_by": [], "sub": ""}
+    assert set(rec) == set(Identity("a", "s", "i").as_record()) - {"groups"} | {"started_by"}
+    workload = "system:serviceaccount:ci:train"
+    assert json.loads(access.registrant_record(workload)) == {**rec, "by": workload, "email": None, "sub": workload}
+    # The registry tool reads it as the same person, and the server's rules as the caller.
+    version = type("V", (), {"tags": {"platform.registrant": access.registrant_record("alice@example.com")}})
+    who, starters = Registry.registrant(version)
+    assert same_person(who, Person(email="alice@example.com")) and starters == []
+    assert access.registrant_of({"tags": version.tags}) == {"alice@example.com"}
+    assert access._names_caller("platform.registrant", access.registrant_record("s1"), "s1")
+
+
+def test_a_create_version_body_gets_the_callers_registrant_unless_it_names_one():
+    got = access.with_recorded_registrant({"name": "m", "tags": [{"key": "note", "value": "x"}]}, "bob@example.com")
+    assert got["tags"][0] == {"key": "note", "value": "x"}
+    assert got["tags"][1] == {"key": "platform.registrant", "value": access.registrant_record("bob@example.com")}
+    assert access.with_recorded_registrant({"name": "m"}, "bob@example.com")["tags"][0]["key"] == "platform.registrant"
+    own = {"name": "m", "tags": [{"key": "platform.registrant", "value": json.dumps({"email": "bob@example.com"})}]}
+    assert access.with_recorded_registrant(own, "bob@example.com") is None
+    assert access.with_recorded_registrant({"name": "m", "tags": "nonsense"}, "bob@example.com") is None
+
+
+def run_guard(tmp_path, path, body, headers=()):
+    """The request the app behind AccessGuard receives: (headers, body), or None when refused."""
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(DOC))
+    settings = guard.Settings.from_env(
+        {"MLFLOW_PLATFORM_PUBLIC_HOSTS": "mlflow.example.com", "MLFLOW_PLATFORM_EMAIL_DOMAINS": "example.com"}
+    )
+    seen = []
+
+    async def app(scope, receive, send):
+        got = await receive()
+        seen.append((dict(scope["headers"]), got["body"], await receive()))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    chunks = [body[:7], body[7:]]
+
+    async def receive():
+        if chunks:
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(m):
+        pass
+
+    hs = [(b"host", b"mlflow.example.com"), (b"x-forwarded-email", b"Alice@Example.com"), *headers]
+    scope = {"type": "http", "method": "POST", "path": path, "headers": hs}
+    asyncio.run(access.AccessGuard(guard.PlatformGuard(app, settings), settings, str(policy))(scope, receive, send))
+    return seen[0] if seen else None
+
+
+@pytest.mark.parametrize("prefix", ["/api", "/ajax-api"])
+def test_the_guard_records_the_registrant_of_a_plain_create_version(tmp_path, prefix):
+    body = json.dumps({"name": "m", "source": "runs:/r/model", "tags": [{"key": "note", "value": "x"}]}).encode()
+    chunked = [(b"transfer-encoding", b"chunked")]
+    headers, got, after = run_guard(tmp_path, f"{prefix}/2.0/mlflow/model-versions/create", body, chunked)
+    doc = json.loads(got)
+    assert doc["tags"] == [
+        {"key": "note", "value": "x"},
+        {"key": "platform.registrant", "value": access.registrant_record("alice@example.com")},
+    ]
+    assert headers[b"content-length"] == str(len(got)).encode() and b"transfer-encoding" not in headers
+    assert after["type"] == "http.disconnect"  # the client's receive, not the old body again
+    # One that names the caller goes as sent; other writes are never rewritten.
+    own = json.dumps({"name": "m", "tags": [{"key": "platform.registrant", "value": '{"email": "alice@example.com"}'}]})
+    assert run_guard(tmp_path, f"{prefix}/2.0/mlflow/model-versions/create", own.encode())[1] == own.encode()
+    model = json.dumps({"name": "m"}).encode()
+    assert run_guard(tmp_path, f"{prefix}/2.0/mlflow/registered-models/create", model)[1] == model
+
+
 def test_registration_tags():
     me = json.dumps({"email": "alice@example.com", "sub": "s1"})
     create = access.RegistryWrite(

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+import mlflow_platform_access as access
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 PUBLIC = "mlflow.example.com"
 INTERNAL = "mlflow-tracking"
@@ -66,6 +68,7 @@ ANNA = ("anna@example.com", ["team-a-approvers"])  # team A approver
 RELEASE = ("release-bot@example.com", ["release"])
 DAVE = ("dave@example.com", ["engineering"])  # keeps using the default workspace
 CAROL = ("carol@example.com", ["contractors"])
+ERIN = ("erin@example.com", ["team-a-ds", "team-a-approvers"])  # team A data scientist and approver
 # The training pipeline: the proxy forwards its token's subject as the e-mail, and no groups.
 PIPELINE = ("system:serviceaccount:ml-pipelines:training-pipeline", [])
 
@@ -451,6 +454,22 @@ def test_an_approver_approves_but_not_what_they_registered(platform, team_a):
     assert r.status_code == 403 and r.json()["message"].startswith("four-eyes:")
     # An approver of team A is nobody in team B's workspace.
     assert platform.call("POST", f"{API}/model-versions/set-tag", ANNA, "team-b", approve).status_code == 403
+
+
+@pytest.mark.parametrize("prefix", ["/api", "/ajax-api"])
+def test_a_plain_create_version_records_its_registrant_for_four_eyes(platform, team_a, prefix):
+    # A plain REST call, no platform.registrant tag: MLflow records no creator, the server records Erin.
+    body = {"name": "model-a", "source": f"{team_a['run']['artifact_uri']}/model", "run_id": team_a["run"]["run_id"]}
+    r = platform.call("POST", f"{prefix}/2.0/mlflow/model-versions/create", ERIN, "team-a", body)
+    assert r.status_code == 200, r.text
+    v = r.json()["model_version"]["version"]
+    approve = {"name": "model-a", "version": v, "key": "platform.approval.production", "value": "{}"}
+    r = platform.call("POST", f"{API}/model-versions/set-tag", ERIN, "team-a", approve)
+    assert r.status_code == 403 and r.json()["message"].startswith("four-eyes:"), r.text
+    assert platform.call("POST", f"{API}/model-versions/set-tag", ANNA, "team-a", approve).status_code == 200
+    got = platform.call("GET", f"{API}/model-versions/get", ANNA, "team-a", params={"name": "model-a", "version": v})
+    tags = {t["key"]: t["value"] for t in got.json()["model_version"].get("tags", [])}
+    assert json.loads(tags["platform.registrant"]) == json.loads(access.registrant_record(ERIN[0]))
 
 
 def test_registration_tags_name_the_caller_and_are_written_once(platform, team_a):
