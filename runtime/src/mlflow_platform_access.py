@@ -485,11 +485,14 @@ def promotion_refusal(
         elif low in WRITE_ONCE_TAGS:
             if value is None:
                 return "platform-tag", f"platform-tag: '{key}' is written once, at registration, and never removed"
+            # Only in the create request: set afterwards on a version that has none (one from before teams),
+            # anyone could name themselves its registrant and so make its real author a valid second person.
             if not write.kind.startswith("create"):
-                if not state_read:
-                    state, state_read = lookup(write.name, write.version), True
-                if state is None or key in (state.get("tags") or {}):
-                    return "platform-tag", f"platform-tag: '{key}' is written once, at registration"
+                return (
+                    "platform-tag",
+                    f"platform-tag: '{key}' is written only when the version is created (in its create request), "
+                    "never afterwards",
+                )
             if not _names_caller(low, value, identity):
                 return "platform-tag", f"platform-tag: '{key}' must name the caller ({identity})"
         elif low.startswith(APPEND_ONLY_PREFIXES):

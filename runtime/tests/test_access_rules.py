@@ -158,6 +158,21 @@ def test_an_approval_of_a_version_without_a_known_registrant_is_refused():
     assert refuse("anna@example.com", tag("platform.approval.production", method="DELETE"), ["approvers"]) is None
 
 
+def test_registration_tags_are_written_only_in_the_create_request():
+    # A version from before teams carries none: set afterwards, it would let anyone name themselves its registrant
+    # (so that its real author becomes a valid second person for the four-eyes rule).
+    none_yet = {"tags": {"note": "x"}, "user_id": None}
+    me = access.registrant_record("bob@example.com")
+    written = (("platform.registrant", me), ("platform.registered_by", "bob@example.com"), ("platform.source", "r"))
+    for key, value in written:
+        got = access.promotion_refusal(
+            POLICY, "bob@example.com", ("ds",), "team-a", tag(key, value), lambda *_: none_yet
+        )
+        assert got[0] == "platform-tag" and "only when the version is created" in got[1]
+    create = access.RegistryWrite("create-version", "POST", "m", None, tags=(("platform.registrant", me),))
+    assert refuse("bob@example.com", create, ["ds"]) is None
+
+
 def test_the_recorded_registrant_is_the_registry_tools_record_of_the_caller():
     from mlflow_platform.registry.core import Registry
     from mlflow_platform.registry.identity import Identity, Person, same_person
@@ -250,7 +265,8 @@ def test_registration_tags():
         refuse("s1", access.RegistryWrite("create-version", "POST", "m", None, tags=(("platform.registrant", me),)))
         is None
     )
-    assert refuse("alice@example.com", tag("platform.registrant", me), state={"tags": {}}) is None
+    # Set afterwards, even on a version that has none, it is refused: only the create request carries it.
+    assert refuse("alice@example.com", tag("platform.registrant", me), state={"tags": {}}) == "platform-tag"
     assert refuse("alice@example.com", tag("platform.registrant", me), state={"tags": {"platform.registrant": me}})
     assert refuse("alice@example.com", tag("platform.source", method="DELETE"), state={"tags": {}}) == "platform-tag"
 

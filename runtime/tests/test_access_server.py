@@ -479,7 +479,7 @@ def test_registration_tags_name_the_caller_and_are_written_once(platform, team_a
     again = {"name": "model-a", "version": team_a["version"], "key": "platform.registrant"}
     again["value"] = json.dumps({"email": ALICE[0]})
     r = platform.call("POST", f"{API}/model-versions/set-tag", ALICE, "team-a", again)
-    assert r.status_code == 403 and "written once" in r.json()["message"]
+    assert r.status_code == 403 and "only when the version is created" in r.json()["message"]
 
 
 def test_a_body_the_guard_cannot_read_is_refused(platform, team_a):
