@@ -8,18 +8,10 @@
  * Job read.
  */
 import { z } from "zod";
+import { DEFAULT_PROTECTED_ALIASES, DEFAULT_WORKSPACE, MLFLOW_PERMISSIONS } from "../constructs/core/mlflow-access";
 import { dnsLabel } from "./primitives";
 
-/** MLflow's permissions, weakest first (mlflow.server.auth.permissions). */
-export const MLFLOW_PERMISSIONS = ["READ", "USE", "EDIT", "MANAGE"] as const;
-
-/**
- * MLflow's default workspace, where a pre-existing installation's experiments and models are (the same value
- * as constructs/access/policy.ts's, which configuration may not import; a test checks they agree).
- */
-export const DEFAULT_WORKSPACE = "default";
-/** The aliases protected when `access.protectedAliases` is not set (as constructs/access/policy.ts's). */
-export const DEFAULT_PROTECTED_ALIASES = ["production", "staging"] as const;
+export { DEFAULT_PROTECTED_ALIASES, DEFAULT_WORKSPACE, MLFLOW_PERMISSIONS };
 
 const permission = z.enum(MLFLOW_PERMISSIONS, { error: `one of ${MLFLOW_PERMISSIONS.join(", ")}` });
 

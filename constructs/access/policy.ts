@@ -10,10 +10,10 @@
 import { createHash } from "crypto";
 import { PropError } from "../core/prop-error";
 import { DNS_LABEL } from "../core/names";
+import { type AccessPermission, DEFAULT_PROTECTED_ALIASES, DEFAULT_WORKSPACE, MLFLOW_PERMISSIONS } from "../core/mlflow-access";
 
-/** MLflow's permissions (mlflow.server.auth.permissions), weakest first. */
-export type AccessPermission = "READ" | "USE" | "EDIT" | "MANAGE";
-const PERMISSIONS: readonly AccessPermission[] = ["READ", "USE", "EDIT", "MANAGE"];
+export { type AccessPermission, DEFAULT_PROTECTED_ALIASES, DEFAULT_WORKSPACE };
+const PERMISSIONS: readonly AccessPermission[] = MLFLOW_PERMISSIONS;
 
 /** Version of the document's format; the runtime refuses a version it does not know. */
 export const ACCESS_POLICY_VERSION = 1;
@@ -25,12 +25,8 @@ export const ACCESS_POLICY_PATH = `${ACCESS_POLICY_DIR}/${ACCESS_POLICY_FILE}`;
 export const ACCESS_POLICY_ENV = "MLFLOW_PLATFORM_ACCESS_POLICY";
 /** Every role the platform manages starts with this: the sync deletes those the policy no longer names, and no other. */
 export const PLATFORM_ROLE_PREFIX = "platform.";
-/** MLflow's default workspace: where a pre-existing installation's experiments and models are. */
-export const DEFAULT_WORKSPACE = "default";
 /** The registry stages protected like the protected aliases (MLflow has no other promotion stages). */
 export const PROTECTED_STAGES = ["Production", "Staging"] as const;
-/** The aliases protected when none are given. */
-export const DEFAULT_PROTECTED_ALIASES = ["production", "staging"] as const;
 /** Permission of a team's approvers in its workspace: MLflow requires EDIT to set a model version's tag. */
 export const APPROVERS_PERMISSION: AccessPermission = "EDIT";
 /** What a workload needs at least: EDIT logs runs, registers models and tags versions. */
