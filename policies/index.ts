@@ -21,6 +21,7 @@
  * | MLF-SQL-3 | every Cloud SQL instance refuses unencrypted connections (ssl_mode) |
  * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
  * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
+ * | MLF-GCP-2 | no IAM grant on a Google resource names roles/owner or roles/editor |
  *
  * The GCP rules find nothing to check in an AWS stack, and the AWS rules nothing in a GCP stack.
  */
@@ -42,6 +43,7 @@ import { CloudSqlPrivate } from "./cloud-sql-private";
 import { CloudSqlTlsOnly } from "./cloud-sql-tls-only";
 import { ArtifactRegistryCmek } from "./artifact-registry-cmek";
 import { GcpNoPublicMembers } from "./gcp-no-public-members";
+import { GcpNoPrimitiveRoles } from "./gcp-no-primitive-roles";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -62,6 +64,7 @@ export {
   CloudSqlTlsOnly,
   ArtifactRegistryCmek,
   GcpNoPublicMembers,
+  GcpNoPrimitiveRoles,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -83,6 +86,7 @@ export function allRules(): PolicyRule[] {
     new CloudSqlTlsOnly(),
     new ArtifactRegistryCmek(),
     new GcpNoPublicMembers(),
+    new GcpNoPrimitiveRoles(),
   ];
 }
 

@@ -11,6 +11,7 @@ import { GCS_ARTIFACT_STORE_FIELDS } from "../constructs/gcs-artifact-store/from
 import { CLOUD_SQL_STORE_FIELDS } from "../constructs/cloud-sql-store/from-config";
 import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
 import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
+import { GCP_CI_IDENTITIES_FIELDS } from "../constructs/gcp-ci-identities/from-config";
 
 /** What these functions read of an environment of either cloud. */
 type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" };
@@ -72,6 +73,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       cloud_sql_store: CLOUD_SQL_STORE_FIELDS,
       workload_identity: WORKLOAD_IDENTITY_FIELDS,
       artifact_registry: ARTIFACT_REGISTRY_FIELDS,
+      ci_identities: GCP_CI_IDENTITIES_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {
