@@ -32,6 +32,7 @@ import { NetworkPolicies } from "../constructs/network-policies";
 import { gkeCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
+import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
 
 /** What a GCP stack does not deploy yet although the configuration has it by default (said at every synth). */
@@ -115,7 +116,7 @@ export class GcpMlflowStack extends TerraformStack {
     );
     // GitHub Actions' identities, applied by an administrator (npm run bootstrap): only with a ci section.
     const ciProps = gcpCiIdentitiesProps(config);
-    if (ciProps) new GcpCiIdentities(this, "ci_identities", ciProps);
+    if (ciProps) new GcpCiIdentities(this, GCP_CI_IDENTITIES_ID, ciProps);
     // Synth-time policy checks over everything in this stack (policies/index.ts): the GCP rules and the cloud-neutral ones.
     applyPolicies(this);
 

@@ -6,6 +6,12 @@
 import { gcpCiIdentities } from "../../config/gcp-ci";
 import { allRules, type TfJson } from "../../policies";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
+import { administeredBy } from "../../policies/iam/administered";
+import type { StackJson } from "../../policies/iam/instances";
+import { summarize } from "../../scripts/ci/plan-summary";
+import { Testing, TerraformStack } from "cdktf";
+import { GcpCiIdentities } from "../../constructs/gcp-ci-identities";
+import { gcpCiIdentitiesProps } from "../../constructs/gcp-ci-identities/from-config";
 
 const config = gcpConfig({ ci: { repository: "acme/ml-platform", projectNumber: "123456789012", deployEnvironment: "gcp-dev-deploy" } });
 const { json } = synthGcp(config);
@@ -43,5 +49,22 @@ describe("GCP stack with ci", () => {
 
   it("without ci, the stack has no CI identity", () => {
     expect(synthGcp().json.resource!.google_iam_workload_identity_pool).toBeUndefined();
+  });
+});
+
+describe("GCP CI identities are the administrator's", () => {
+  it("every resource of the CI identities, and nothing else, is what only an administrator applies (the deploy's plan stops on a change to them)", () => {
+    const admin = administeredBy(json as StackJson);
+    // What the construct creates on its own, by type: the stack's administered resources are exactly those.
+    const alone = new TerraformStack(Testing.app(), "alone");
+    new GcpCiIdentities(alone, "x", gcpCiIdentitiesProps(config)!);
+    const expected = Object.entries(JSON.parse(Testing.synth(alone)).resource as Record<string, object>).flatMap(([type, byName]) =>
+      Object.keys(byName).map(() => type),
+    );
+    const ciResources = [...admin];
+    expect(ciResources.length).toBeGreaterThan(15);
+    expect(ciResources.map((a) => a.split(".")[0]).sort()).toEqual(expected.sort());
+    const change = { resource_changes: [{ address: ciResources[0], type: ciResources[0].split(".")[0], change: { actions: ["update"] } }] };
+    expect(summarize("gcp-dev", 2, change as never, "", admin).administered).toEqual([{ address: ciResources[0], kind: "update" }]);
   });
 });
