@@ -13,6 +13,7 @@ import { loadEnvironments } from "../../config";
 import { gcpCiIdentities } from "../../config/gcp-ci";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
 import { repoFile, runShell } from "../helpers/shell-steps";
+import { forkedConfiguration } from "../helpers/fork-config";
 
 const ROOT = path.join(__dirname, "..", "..");
 const ci = { repository: "acme/ml-platform", projectNumber: "123456789012" };
@@ -204,5 +205,23 @@ describe("plan files (scripts/ci/plan-store.sh through deploy.yml's steps)", () 
     const r2 = runShell(`bash -c "$S" plan-store put a b`, { standIns, env: { S: script, CLOUD: "azure", PLAN_STORE: "x://b/p" } });
     expect([r2.code, r2.stderr.trim()]).toEqual([2, 'plan-store: cloud "azure" has no plan store']);
     expect(r1.calls.concat(r2.calls)).toEqual([]);
+  });
+});
+
+describe("fork: the fork check's GCP environment, with its own ci section", () => {
+  it("is in the plan and deploy matrix with the fork's repository, beside the AWS ones", () => {
+    const { all } = forkedConfiguration();
+    const rows = ciEnvironments(all);
+    const gcpRows = rows.filter((r): r is GcpCiEnvironment => r.cloud === "gcp");
+    expect(gcpRows).toHaveLength(all.filter((e) => e.cloud === "gcp").length);
+    expect(gcpRows.length).toBeGreaterThan(0);
+    for (const r of gcpRows) {
+      expect(r.workloadIdentityProvider).toMatch(
+        /^projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]+\/providers\/github$/,
+      );
+      const e = all.find((x) => x.name === r.env)!;
+      expect(e.ci?.repository).toBe(all.find((x) => x.cloud === "aws")!.ci?.repository);
+    }
+    expect(rows.filter((r) => r.cloud === "aws").length).toBe(all.filter((e) => e.cloud === "aws").length);
   });
 });
