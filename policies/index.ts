@@ -21,7 +21,7 @@
  * | MLF-SQL-3 | every Cloud SQL instance refuses unencrypted connections (ssl_mode) |
  * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
  * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
- * | MLF-GCP-2 | no IAM grant on a Google resource names roles/owner or roles/editor |
+ * | MLF-GCP-2 | no IAM grant on a Google resource names a basic role (roles/owner, roles/editor, roles/viewer) |
  *
  * The GCP rules find nothing to check in an AWS stack, and the AWS rules nothing in a GCP stack.
  */

@@ -6,11 +6,12 @@
  *   signs every organization's tokens with that one issuer, so Google requires an attribute condition on a
  *   GitHub provider (https://cloud.google.com/iam/docs/workload-identity-federation-with-deployment-pipelines,
  *   and google-github-actions/auth's docs/SECURITY_CONSIDERATIONS.md): this one accepts only tokens whose
- *   `repository` claim is the configured repository, and maps `google.subject` from the token's `sub`;
+ *   `repository` claim is the configured repository and whose `sub` is one of the subjects below, and maps
+ *   `google.subject` from the token's `sub`;
  * - a plan service account (read-only): pull-request plans and the drift check. Only the principals
  *   `repo:<owner>/<repo>:pull_request` and `repo:<owner>/<repo>:ref:refs/heads/main` may act as it
- *   (roles/iam.workloadIdentityUser on the account, to each exact subject). Project roles roles/viewer and
- *   roles/iam.securityReviewer (a refresh reads IAM policies), a custom role reading the cluster's Secrets (a
+ *   (roles/iam.workloadIdentityUser on the account, to each exact subject). Predefined read-only project roles
+ *   for what a refresh reads (GCP_READ_PROJECT_ROLES, IAM policies included; no basic role), a custom role reading the cluster's Secrets (a
  *   refresh reads them; they are in the state anyway), the state objects (read, listing under the state prefix)
  *   and writing saved plan files under `<planPrefix>/` of the state bucket. It takes no state lock: the
  *   workflows plan with `-lock=false`, as on AWS, and a pull request must not be able to remove the lock of an
@@ -23,7 +24,7 @@
  * Everything here is applied by an administrator (`npm run bootstrap -- <env>`), never by the deploy account:
  * it holds no role on the pool, on project IAM or on the state bucket's IAM policy.
  *
- * No grant names a primitive role other than roles/viewer (MLF-GCP-2) or a public member (MLF-GCP-1).
+ * No grant names a basic role (MLF-GCP-2) or a public member (MLF-GCP-1).
  */
 import { Construct } from "constructs";
 import { IamWorkloadIdentityPool } from "@cdktf/provider-google/lib/iam-workload-identity-pool";
@@ -40,24 +41,43 @@ import { prefixConditions } from "../gke-workload-identity";
 /** GitHub Actions' OIDC issuer. */
 export const GITHUB_ISSUER_URI = "https://token.actions.githubusercontent.com";
 
-/** The project roles of the deploy account: what the GCP stack's resources need (stacks/gcp-stack.ts). */
-export const GCP_DEPLOY_PROJECT_ROLES: readonly string[] = [
-  // Data sources (project, network, cluster) and every refresh.
-  "roles/viewer",
+/**
+ * What `terraform plan` reads of the project, as predefined read-only roles (no basic role: roles/viewer reads
+ * every service of the project): the data sources (project, network, cluster), a refresh of every resource type
+ * the GCP stack manages (stacks/gcp-stack.ts) and their IAM policies. Both accounts have them.
+ */
+export const GCP_READ_PROJECT_ROLES: readonly string[] = [
+  // data google_project
+  "roles/browser",
+  // data google_compute_network
+  "roles/compute.networkViewer",
+  // data google_container_cluster, and the Kubernetes objects but Secrets (GKE maps IAM onto the Kubernetes API)
+  "roles/container.viewer",
+  // IAM policies of the buckets, keys, repositories, service accounts and project; custom roles
   "roles/iam.securityReviewer",
+  "roles/iam.serviceAccountViewer",
+  "roles/iam.workloadIdentityPoolViewer",
+  "roles/storage.bucketViewer",
+  "roles/cloudkms.viewer",
+  "roles/cloudsql.viewer",
+  "roles/artifactregistry.reader",
+];
+
+/** The deploy account's project roles beyond reading: what the GCP stack's resources need (stacks/gcp-stack.ts). */
+export const GCP_DEPLOY_PROJECT_ROLES: readonly string[] = [
   "roles/cloudsql.admin",
   "roles/cloudkms.admin",
   "roles/artifactregistry.admin",
   // The workloads' service accounts and their Workload Identity bindings.
   "roles/iam.serviceAccountAdmin",
-  // The Kubernetes half: namespaces, RBAC of the charts, Secrets (GKE maps IAM onto the Kubernetes API).
+  // The Kubernetes half: namespaces, RBAC of the charts, Secrets.
   "roles/container.admin",
 ];
 
 /** The project roles of the plan account (read-only). */
-export const GCP_PLAN_PROJECT_ROLES: readonly string[] = ["roles/viewer", "roles/iam.securityReviewer"];
+export const GCP_PLAN_PROJECT_ROLES: readonly string[] = GCP_READ_PROJECT_ROLES;
 
-/** What a refresh of the Kubernetes half reads beyond roles/viewer: the Secrets the stack manages. */
+/** What a refresh of the Kubernetes half reads beyond roles/container.viewer: the Secrets the stack manages (Helm's releases too). */
 export const GCP_PLAN_SECRET_PERMISSIONS: readonly string[] = ["container.secrets.get", "container.secrets.list"];
 
 /** Where the Terraform state lives (the gcs backend), for the accounts' access to it. */
@@ -99,7 +119,7 @@ export interface GcpCiIdentitiesProps {
 }
 
 const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}$/;
-const PRIMITIVE_WRITE_ROLES = ["roles/owner", "roles/editor"];
+const BASIC_ROLES = ["roles/owner", "roles/editor", "roles/viewer"];
 
 /** The exact GitHub subjects each account accepts. */
 export function githubSubjects(repository: string, deployEnvironment: string, mainBranch = "main"): { plan: string[]; deploy: string[] } {
@@ -109,9 +129,12 @@ export function githubSubjects(repository: string, deployEnvironment: string, ma
   };
 }
 
-/** The provider's attribute condition: tokens of `repository` only. */
-export function repositoryCondition(repository: string): string {
-  return `assertion.repository == "${repository}"`;
+/**
+ * The provider's attribute condition: tokens of `repository` only, and of the subjects the accounts are bound to
+ * only (a token of another branch or GitHub Environment of the repository is refused by the pool itself).
+ */
+export function githubCondition(repository: string, subjects: readonly string[]): string {
+  return `assertion.repository == "${repository}" && (${subjects.map((s) => `assertion.sub == "${s}"`).join(" || ")})`;
 }
 
 /** A Workload Identity pool for GitHub Actions, and the plan and deploy service accounts its tokens may act as. */
@@ -145,12 +168,12 @@ export class GcpCiIdentities extends Construct {
       throw new PropError(this, "planSecretsRoleId", props.planSecretsRoleId, "a custom role id: 3-64 letters, digits, '_' and '.'");
     const deployRoles = props.deployProjectRoles ?? GCP_DEPLOY_PROJECT_ROLES;
     for (const role of deployRoles)
-      if (PRIMITIVE_WRITE_ROLES.includes(role))
+      if (BASIC_ROLES.includes(role))
         throw new PropError(
           this,
           "deployProjectRoles",
           role,
-          "predefined roles for what the stack manages, never roles/owner or roles/editor",
+          "predefined roles for what the stack manages, never a basic role (roles/owner, roles/editor, roles/viewer)",
         );
     const st = props.state;
     if (st)
@@ -158,6 +181,7 @@ export class GcpCiIdentities extends Construct {
         if (st[field] === "" || st[field].startsWith("/") || st[field].endsWith("/"))
           throw new PropError(this, `state.${field}`, st[field], "an object prefix without leading or trailing '/'");
 
+    const subjects = githubSubjects(props.repository, props.deployEnvironment, props.mainBranch);
     this.pool = new IamWorkloadIdentityPool(this, "pool", {
       project: props.projectId,
       workloadIdentityPoolId: props.poolId,
@@ -171,11 +195,10 @@ export class GcpCiIdentities extends Construct {
       displayName: "GitHub",
       description: `Tokens of ${props.repository} only`,
       attributeMapping: { "google.subject": "assertion.sub", "attribute.repository": "assertion.repository" },
-      attributeCondition: repositoryCondition(props.repository),
+      attributeCondition: githubCondition(props.repository, [...subjects.plan, ...subjects.deploy]),
       oidc: { issuerUri: GITHUB_ISSUER_URI },
     });
 
-    const subjects = githubSubjects(props.repository, props.deployEnvironment, props.mainBranch);
     const account = (cid: string, accountId: string, description: string, subs: string[]) => {
       const sa = new ServiceAccount(this, cid, { project: props.projectId, accountId, displayName: accountId, description });
       subs.forEach((sub, i) => {
@@ -211,13 +234,13 @@ export class GcpCiIdentities extends Construct {
       project: props.projectId,
       roleId: props.planSecretsRoleId,
       title: "CI plan: read Kubernetes Secrets",
-      description: `What a Terraform refresh reads of the cluster beyond roles/viewer (${props.repository})`,
+      description: `What a Terraform refresh reads of the cluster beyond roles/container.viewer (${props.repository})`,
       permissions: [...GCP_PLAN_SECRET_PERMISSIONS],
     });
     new ProjectIamMember(this, "plan_secrets", { project: props.projectId, role: secrets.name, member: plan });
 
     // ── deploy: what the stack manages ──
-    for (const role of deployRoles)
+    for (const role of [...new Set([...GCP_READ_PROJECT_ROLES, ...deployRoles])])
       new ProjectIamMember(this, `deploy_${role.replace(/\W/g, "_")}`, { project: props.projectId, role, member: deploy });
     const buckets = [...new Set(props.managedBucketNames ?? [])];
     if (buckets.length > 0)

@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
 import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
-import { synthGcp } from "../helpers/gcp";
+import { gcpConfig, synthGcp } from "../helpers/gcp";
 import { GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
 
 /** The stack without what checkov's terraform_json parser cannot read: non-object values of the terraform block. */
@@ -39,6 +39,11 @@ beforeAll(() => {
   const stacks: [string, () => TfJson][] = [
     ...SHIPPED.map((name): [string, () => TfJson] => [name, () => synthJson(configured(name))]),
     [GCP_ENVIRONMENT_NAME, () => synthGcp().json],
+    // With a ci section: GitHub's Workload Identity provider and the CI service accounts (constructs/gcp-ci-identities).
+    [
+      `${GCP_ENVIRONMENT_NAME}-ci`,
+      () => synthGcp(gcpConfig({ ci: { repository: "acme/ml-platform", projectNumber: "123456789012" } })).json,
+    ],
   ];
   for (const [name, synth] of stacks) {
     const json = synth();

@@ -111,7 +111,7 @@ describe("GCP policy rules", () => {
     ).toHaveLength(1);
   });
 
-  it("MLF-GCP-2 flags roles/owner or roles/editor, in a member, a binding or a policy; roles/viewer passes", () => {
+  it("MLF-GCP-2 flags a basic role (roles/owner, roles/editor, roles/viewer), in a member, a binding or a policy; a predefined role passes", () => {
     const rule = new GcpNoPrimitiveRoles();
     expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.role = "roles/editor")))).toHaveLength(2);
     expect(rule.check({ resource: { google_project_iam_member: { m: { role: "roles/owner", member: "user:a@example.com" } } } })).toEqual([
@@ -124,7 +124,8 @@ describe("GCP policy rules", () => {
         },
       }),
     ).toHaveLength(1);
-    expect(rule.check({ resource: { google_project_iam_binding: { b: { role: "roles/viewer", members: ["x"] } } } })).toEqual([]);
+    expect(rule.check({ resource: { google_project_iam_binding: { b: { role: "roles/viewer", members: ["x"] } } } })).toHaveLength(1);
+    expect(rule.check({ resource: { google_project_iam_binding: { b: { role: "roles/cloudsql.viewer", members: ["x"] } } } })).toEqual([]);
   });
 
   it("a stack with a violation does not synthesize", () => {

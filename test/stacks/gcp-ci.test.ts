@@ -25,7 +25,8 @@ describe("GCP stack with ci", () => {
     expect(ids.workloadIdentityProvider).toBe(
       `projects/123456789012/locations/global/workloadIdentityPools/${pool.workload_identity_pool_id}/providers/${provider.workload_identity_pool_provider_id}`,
     );
-    expect(provider.attribute_condition).toBe('assertion.repository == "acme/ml-platform"');
+    expect(provider.attribute_condition).toMatch(/^assertion\.repository == "acme\/ml-platform" && \(assertion\.sub == /);
+    expect(provider.attribute_condition).toContain('assertion.sub == "repo:acme/ml-platform:environment:gcp-dev-deploy"');
     const emails = all(json, "google_service_account").map((sa) => `${sa.account_id}@${sa.project}.iam.gserviceaccount.com`);
     expect(emails).toEqual(expect.arrayContaining([ids.planServiceAccount, ids.deployServiceAccount]));
     expect(all(json, "google_service_account_iam_member").map((m) => m.member)).toContainEqual(

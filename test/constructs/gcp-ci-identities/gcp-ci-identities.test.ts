@@ -1,6 +1,7 @@
 import { Testing, TerraformStack } from "cdktf";
 import {
   GCP_DEPLOY_PROJECT_ROLES,
+  GCP_READ_PROJECT_ROLES,
   GITHUB_ISSUER_URI,
   GcpCiIdentities,
   type GcpCiIdentitiesProps,
@@ -33,7 +34,9 @@ describe("GcpCiIdentities", () => {
     const [provider] = all(json, "google_iam_workload_identity_pool_provider");
     expect(provider).toMatchObject({
       workload_identity_pool_provider_id: "github",
-      attribute_condition: 'assertion.repository == "acme/ml-platform"',
+      attribute_condition:
+        'assertion.repository == "acme/ml-platform" && (assertion.sub == "repo:acme/ml-platform:pull_request" || ' +
+        'assertion.sub == "repo:acme/ml-platform:ref:refs/heads/main" || assertion.sub == "repo:acme/ml-platform:environment:dev")',
       attribute_mapping: { "google.subject": "assertion.sub", "attribute.repository": "assertion.repository" },
       oidc: { issuer_uri: GITHUB_ISSUER_URI },
     });
@@ -59,17 +62,18 @@ describe("GcpCiIdentities", () => {
     expect(JSON.stringify(json)).not.toMatch(/principalSet:\/\/|\*"/);
   });
 
-  it("the plan account reads: roles/viewer, IAM policies, the cluster's Secrets, the state; it writes only saved plan files", () => {
+  it("the plan account reads: predefined viewer roles (IAM policies included, no basic role), the cluster's Secrets, the state; it writes only saved plan files", () => {
     const json = synth();
     const plan = (type: string) => all(json, type).filter((g) => String(g.member).includes("google_service_account.ci_plan_"));
-    expect(plan("google_project_iam_member").map((g) => g.role)).toEqual(
-      expect.arrayContaining([
-        "roles/viewer",
-        "roles/iam.securityReviewer",
-        expect.stringMatching(/^\$\{google_project_iam_custom_role\.\w+\.name\}$/),
-      ]),
+    const roles = plan("google_project_iam_member").map((g) => g.role);
+    expect(roles.sort()).toEqual(
+      [...GCP_READ_PROJECT_ROLES, expect.stringMatching(/^\$\{google_project_iam_custom_role\.\w+\.name\}$/)].sort(),
     );
-    expect(plan("google_project_iam_member")).toHaveLength(3);
+    expect(roles).toContain("roles/iam.securityReviewer");
+    for (const role of roles)
+      expect(role).toMatch(
+        /\.(viewer|reader|securityReviewer|networkViewer|bucketViewer|serviceAccountViewer|workloadIdentityPoolViewer)$|^roles\/browser$|custom_role/,
+      );
     expect(all(json, "google_project_iam_custom_role")[0].permissions).toEqual(["container.secrets.get", "container.secrets.list"]);
     expect(plan("google_storage_bucket_iam_member").map((g) => [g.role, g.bucket, g.condition.expression])).toEqual(
       expect.arrayContaining([
@@ -94,7 +98,7 @@ describe("GcpCiIdentities", () => {
         .filter((g) => !g.condition)
         .map((g) => g.role)
         .sort(),
-    ).toEqual([...GCP_DEPLOY_PROJECT_ROLES].sort());
+    ).toEqual([...GCP_READ_PROJECT_ROLES, ...GCP_DEPLOY_PROJECT_ROLES].sort());
     const storage = roles.find((g) => g.condition)!;
     expect(storage.role).toBe("roles/storage.admin");
     expect(storage.condition.expression).toBe(
@@ -135,6 +139,7 @@ describe("GcpCiIdentities", () => {
     [{ planServiceAccountId: "Plan!" }, "planServiceAccountId"],
     [{ deployServiceAccountId: "mlflow-dev-ci-plan" }, "deployServiceAccountId"],
     [{ deployProjectRoles: ["roles/editor"] }, "deployProjectRoles"],
+    [{ deployProjectRoles: ["roles/viewer"] }, "deployProjectRoles"],
     [{ state: { ...BASE.state!, prefix: "/mlflow/dev" } }, "state.prefix"],
     [{ planSecretsRoleId: "with-hyphen" }, "planSecretsRoleId"],
   ])("refuses a bad prop (%#), naming it", (props, prop) => {
