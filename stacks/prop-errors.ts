@@ -13,7 +13,7 @@ import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/fr
 import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
 
 /** What these functions read of an environment of either cloud. */
-type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" };
+type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" | "azure" };
 import { fieldOfProp, PropError, type PropFieldMap } from "../constructs/core/prop-error";
 import { AUTH_PROXY_FIELDS, OAUTH2_PROXY_COMMAND_FIELDS } from "../constructs/auth-proxy/from-config";
 import { CI_ROLES_FIELDS } from "../constructs/ci-roles/from-config";

@@ -24,6 +24,8 @@ export const AZURE_RULE_SOURCES = {
   aksCluster: "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules#microsoftcontainerservice",
   network: "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules#microsoftnetwork",
   tags: "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/tag-resources#limits",
+  /** Key Vault's firewall: virtual networks and public internet IPv4 address ranges. */
+  keyVaultFirewall: "https://learn.microsoft.com/en-us/azure/key-vault/general/overview-vnet-service-endpoints",
   locations: "https://learn.microsoft.com/en-us/azure/reliability/regions-list",
 } as const;
 
@@ -269,6 +271,28 @@ export function subnetIdProblem(id: string): string | undefined {
   if (azureGuidProblem(p.subscriptionId, "subscription") || resourceGroupNameProblem(p.resourceGroupName)) return rule;
   if (p.subnetName.length > 80 || !NETWORK_NAME.test(p.subnetName))
     return `${rule}; its name 1-80 letters, digits, '_', '.' and '-', starting with a letter or digit`;
+  return undefined;
+}
+
+// ── Key Vault firewall ─────────────────────────────────────────────────────────
+
+/**
+ * | rule | source (keyVaultFirewall) |
+ * |---|---|
+ * | IP rules are IPv4 address ranges | "restrict access to a list of IPv4 address ranges" |
+ * | of the public internet (a private address never reaches the vault's public endpoint) | "public internet IP address ranges" |
+ */
+export function keyVaultAllowedCidrProblem(cidr: string): string | undefined {
+  const rule = 'a public IPv4 address or CIDR block such as "203.0.113.0/24" (Key Vault\'s firewall admits public internet IPv4 ranges)';
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(cidr);
+  if (!m) return rule;
+  const octets = m.slice(1, 5).map(Number);
+  if (octets.some((o, i) => o > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith("0")))) return `${rule}: "${cidr}" is not one`;
+  const prefix = m[5] === undefined ? 32 : Number(m[5]);
+  if (prefix < 8 || prefix > 32) return `${rule}: a prefix from /8 to /32`;
+  const [a, b] = octets;
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a === 127 || (a === 169 && b === 254))
+    return `${rule}: "${cidr}" is a private range: the firewall admits the public address terraform runs from, as the internet sees it`;
   return undefined;
 }
 

@@ -12,6 +12,7 @@ import {
   azureTagValueProblem,
   blobContainerNameProblem,
   containerRegistryNameProblem,
+  keyVaultAllowedCidrProblem,
   keyVaultNameProblem,
   parseNetworkId,
   postgresFlexibleServerNameProblem,
@@ -135,6 +136,17 @@ describe("Azure rules: examples", () => {
     expect(azureTagValueProblem("v".repeat(256))).toBeUndefined();
     expect(azureTagValueProblem("v".repeat(257))).toMatch(/at most 256/);
   });
+
+  it.each([
+    ["203.0.113.0/24", undefined],
+    ["198.51.100.7", undefined],
+    ["10.1.0.0/16", /private range/],
+    ["192.168.1.0/24", /private range/],
+    ["172.20.0.0/16", /private range/],
+    ["203.0.113.0/4", /a prefix from \/8 to \/32/],
+    ["2001:db8::/32", /public IPv4 address/],
+    ["203.0.113.256", /is not one/],
+  ])("Key Vault firewall range %s", (cidr, expected) => check(keyVaultAllowedCidrProblem, cidr, expected));
 
   it("every rule names its source, a learn.microsoft.com page", () => {
     for (const url of Object.values(AZURE_RULE_SOURCES)) expect(url).toMatch(/^https:\/\/learn\.microsoft\.com\//);
