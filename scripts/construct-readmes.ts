@@ -33,6 +33,10 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "gcs-artifact-store": [{ file: "index.ts", name: "GcsArtifactStoreProps" }],
   "gke-workload-identity": [{ file: "index.ts", name: "GkeWorkloadIdentityProps" }],
   "artifact-store": [{ file: "index.ts", name: "ArtifactStoreProps" }],
+  "key-vault": [
+    { file: "index.ts", name: "KeyVaultProps" },
+    { file: "index.ts", name: "KeyVaultKeyOptions" },
+  ],
   "auth-proxy": [{ file: "index.ts", name: "AuthProxyProps" }],
   "backend-store": [{ file: "index.ts", name: "BackendStoreProps" }],
   "ci-roles": [{ file: "index.ts", name: "CiRolesProps" }],
