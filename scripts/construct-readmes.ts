@@ -39,6 +39,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   ],
   "auth-proxy": [{ file: "index.ts", name: "AuthProxyProps" }],
   "backend-store": [{ file: "index.ts", name: "BackendStoreProps" }],
+  "blob-artifact-store": [{ file: "index.ts", name: "BlobArtifactStoreProps" }],
   "ci-roles": [{ file: "index.ts", name: "CiRolesProps" }],
   "drift-job": [{ file: "index.ts", name: "DriftJobProps" }],
   ingress: [{ file: "index.ts", name: "MlflowIngressProps" }],

@@ -44,6 +44,18 @@ export interface BlobArtifactStoreContract extends ArtifactStoreContract {
   readonly containerScope: string;
 }
 
+/**
+ * A customer-managed key in Azure Key Vault, as an Azure store takes it (an `azurerm_key_vault_key` has both): the
+ * versionless key id the service follows to the newest version, and the key's resource id, the scope of the
+ * role assignment that lets the service's identity use it.
+ */
+export interface KeyVaultKeyRef {
+  /** `https://<vault>.vault.azure.net/keys/<name>`, without a version. */
+  readonly versionlessId: string;
+  /** `/subscriptions/.../providers/Microsoft.KeyVault/vaults/<vault>/keys/<name>`, without a version. */
+  readonly resourceVersionlessId: string;
+}
+
 /** A key of a Kubernetes Secret. */
 export interface SecretKeyRef {
   readonly name: string;
