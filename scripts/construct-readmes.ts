@@ -27,6 +27,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
     { file: "index.ts", name: "TeamAccessProps" },
     { file: "policy.ts", name: "AccessPolicyInputs" },
   ],
+  "aks-workload-identity": [{ file: "index.ts", name: "AksWorkloadIdentityProps" }],
   "argo-rollouts": [{ file: "index.ts", name: "ArgoRolloutsProps" }],
   "artifact-registry": [{ file: "index.ts", name: "ArtifactRegistryProps" }],
   "cloud-sql-store": [{ file: "index.ts", name: "CloudSqlStoreProps" }],
