@@ -24,6 +24,7 @@
  * | MLF-AZ-BLOB-1 | every Azure storage account is encrypted with a customer-managed Key Vault key |
  * | MLF-AZ-BLOB-2 | every Azure storage account is private (no public containers, no shared key, firewall default Deny), its containers private |
  * | MLF-AZ-BLOB-3 | every Azure storage account takes HTTPS only, TLS 1.2 or later |
+ * | MLF-AZ-1 | no Azure role assignment at subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
  * Each cloud's rules find nothing to check in another cloud's stack.
  */
@@ -48,6 +49,7 @@ import { GcpNoPublicMembers } from "./gcp-no-public-members";
 import { AzureBlobCmk } from "./azure-blob-cmk";
 import { AzureBlobPrivate } from "./azure-blob-private";
 import { AzureBlobTls } from "./azure-blob-tls";
+import { AzureNoBroadRoles } from "./azure-no-broad-roles";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -71,6 +73,7 @@ export {
   AzureBlobCmk,
   AzureBlobPrivate,
   AzureBlobTls,
+  AzureNoBroadRoles,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -95,6 +98,7 @@ export function allRules(): PolicyRule[] {
     new AzureBlobCmk(),
     new AzureBlobPrivate(),
     new AzureBlobTls(),
+    new AzureNoBroadRoles(),
   ];
 }
 

@@ -7,9 +7,10 @@ import * as os from "os";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { StorageAccount } from "@cdktf/provider-azurerm/lib/storage-account";
-import { AzureBlobCmk, AzureBlobPrivate, AzureBlobTls, allRules, applyPolicies, type TfJson } from "../../policies";
+import { AzureBlobCmk, AzureBlobPrivate, AzureBlobTls, AzureNoBroadRoles, allRules, applyPolicies, type TfJson } from "../../policies";
 import { KeyVault } from "../../constructs/key-vault";
 import { BlobArtifactStore } from "../../constructs/blob-artifact-store";
+import { AksWorkloadIdentity } from "../../constructs/aks-workload-identity";
 import { AZ, azureStack, synthJsonOf } from "../helpers/azure-construct-stack";
 
 /** Every Azure construct with its defaults, wired as the Azure stack wires them. */
@@ -21,12 +22,24 @@ function constructsJson(): TfJson {
     location: AZ.location,
     tenantId: AZ.tenantId,
   });
-  new BlobArtifactStore(stack, "blob_artifact_store", {
+  const store = new BlobArtifactStore(stack, "blob_artifact_store", {
     storageAccountName: "mlflowdevartifacts",
     resourceGroupName: AZ.resourceGroupName,
     location: AZ.location,
     key: keyVault.keyFor("artifacts_key", "artifacts"),
     subnetIds: [AZ.subnet("aks-nodes")],
+  });
+  new AksWorkloadIdentity(stack, "workload_identity", {
+    name: "id-mlflow-dev",
+    resourceGroupName: AZ.resourceGroupName,
+    location: AZ.location,
+    oidcIssuerUrl: "https://westeurope.oic.prod-aks.azure.com/tenant/cluster/",
+    namespace: "mlflow",
+    serviceAccountName: "mlflow",
+    containerScope: store.contract.containerScope,
+    containerName: store.contract.bucketName,
+    prefix: store.prefix,
+    dependsOn: [store.container],
   });
   return synthJsonOf(stack) as TfJson;
 }
@@ -38,7 +51,7 @@ function planted(type: string, patch: (attrs: Record<string, any>) => void): TfJ
   for (const attrs of Object.values(copy.resource![type])) patch(attrs as Record<string, any>);
   return copy;
 }
-const AZURE_IDS = ["MLF-AZ-BLOB-1", "MLF-AZ-BLOB-2", "MLF-AZ-BLOB-3"];
+const AZURE_IDS = ["MLF-AZ-BLOB-1", "MLF-AZ-BLOB-2", "MLF-AZ-BLOB-3", "MLF-AZ-1"];
 
 describe("Azure policy rules", () => {
   it("are in the pack every stack applies", () => {
@@ -90,6 +103,42 @@ describe("Azure policy rules", () => {
       /min_tls_version must be "TLS1_2" or later, got "TLS1_0"/,
     );
     expect(rule.check(planted("azurerm_storage_account", (a) => delete a.min_tls_version))).toHaveLength(1);
+  });
+
+  it("MLF-AZ-1 flags Owner, Contributor and role-granting roles on a subscription or resource group, by name or id", () => {
+    const rule = new AzureNoBroadRoles();
+    const grant = (attrs: Record<string, unknown>): TfJson => ({
+      resource: { azurerm_role_assignment: { g: { principal_id: "p", ...attrs } } },
+    });
+    const sub = `/subscriptions/${AZ.subscriptionId}`;
+    expect(rule.check(grant({ scope: sub, role_definition_name: "Owner" }))).toEqual([
+      { resource: "azurerm_role_assignment.g", message: "grants Owner on a subscription" },
+    ]);
+    expect(rule.check(grant({ scope: `${sub}/resourceGroups/rg-mlflow-dev`, role_definition_name: "Contributor" }))[0].message).toBe(
+      "grants Contributor on a resource group",
+    );
+    expect(
+      rule.check(
+        grant({
+          scope: "${data.azurerm_resource_group.rg.id}",
+          role_definition_id: `${sub}/providers/Microsoft.Authorization/roleDefinitions/18d7d88d-d35e-4fb5-a5c3-7773c20a72d9`,
+        }),
+      )[0].message,
+    ).toBe("grants User Access Administrator on a resource group");
+    expect(
+      rule.check(
+        grant({ scope: "${data.azurerm_subscription.current.id}", role_definition_name: "Role Based Access Control Administrator" }),
+      ),
+    ).toHaveLength(1);
+    // Narrow scopes, or narrow roles on a broad scope, are not this rule's business.
+    expect(
+      rule.check(grant({ scope: `${sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv`, role_definition_name: "Owner" })),
+    ).toEqual([]);
+    expect(rule.check(grant({ scope: sub, role_definition_name: "Reader" }))).toEqual([]);
+    expect(rule.check(planted("azurerm_role_assignment", (g) => (g.scope = sub)))).toEqual([]);
+    expect(rule.check(planted("azurerm_role_assignment", (g) => ((g.scope = sub), (g.role_definition_name = "Contributor"))))).toHaveLength(
+      2,
+    );
   });
 
   it("a stack with a violation does not synthesize", () => {
