@@ -24,6 +24,9 @@
  * | MLF-AZ-BLOB-1 | every Azure storage account is encrypted with a customer-managed Key Vault key |
  * | MLF-AZ-BLOB-2 | every Azure storage account is private (no public containers, no shared key, firewall default Deny), its containers private |
  * | MLF-AZ-BLOB-3 | every Azure storage account takes HTTPS only, TLS 1.2 or later |
+ * | MLF-AZ-PG-1 | every PostgreSQL flexible server has private access only (delegated subnet, private DNS zone, no public access, no firewall rule) |
+ * | MLF-AZ-PG-2 | every PostgreSQL flexible server requires TLS (require_secure_transport on, TLS 1.2 or later) |
+ * | MLF-AZ-PG-3 | every PostgreSQL flexible server (and its geo backups) is encrypted with a customer-managed Key Vault key |
  * | MLF-AZ-1 | no Azure role assignment at subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
  * Each cloud's rules find nothing to check in another cloud's stack.
@@ -50,6 +53,9 @@ import { AzureBlobCmk } from "./azure-blob-cmk";
 import { AzureBlobPrivate } from "./azure-blob-private";
 import { AzureBlobTls } from "./azure-blob-tls";
 import { AzureNoBroadRoles } from "./azure-no-broad-roles";
+import { AzurePostgresPrivate } from "./azure-postgres-private";
+import { AzurePostgresTls } from "./azure-postgres-tls";
+import { AzurePostgresCmk } from "./azure-postgres-cmk";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -74,6 +80,9 @@ export {
   AzureBlobPrivate,
   AzureBlobTls,
   AzureNoBroadRoles,
+  AzurePostgresPrivate,
+  AzurePostgresTls,
+  AzurePostgresCmk,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -98,6 +107,9 @@ export function allRules(): PolicyRule[] {
     new AzureBlobCmk(),
     new AzureBlobPrivate(),
     new AzureBlobTls(),
+    new AzurePostgresPrivate(),
+    new AzurePostgresTls(),
+    new AzurePostgresCmk(),
     new AzureNoBroadRoles(),
   ];
 }

@@ -53,6 +53,7 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "model-retention": [{ file: "index.ts", name: "ModelRetentionProps" }],
   monitoring: [{ file: "index.ts", name: "MonitoringProps" }],
   "network-policies": [{ file: "index.ts", name: "NetworkPoliciesProps" }],
+  "postgres-flexible-store": [{ file: "index.ts", name: "PostgresFlexibleStoreProps" }],
   "registry-events": [{ file: "index.ts", name: "RegistryEventsProps" }],
   "tracking-server": [
     { file: "index.ts", name: "TrackingServerProps" },

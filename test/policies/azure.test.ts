@@ -7,10 +7,22 @@ import * as os from "os";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { StorageAccount } from "@cdktf/provider-azurerm/lib/storage-account";
-import { AzureBlobCmk, AzureBlobPrivate, AzureBlobTls, AzureNoBroadRoles, allRules, applyPolicies, type TfJson } from "../../policies";
+import {
+  AzureBlobCmk,
+  AzureBlobPrivate,
+  AzureBlobTls,
+  AzureNoBroadRoles,
+  AzurePostgresCmk,
+  AzurePostgresPrivate,
+  AzurePostgresTls,
+  allRules,
+  applyPolicies,
+  type TfJson,
+} from "../../policies";
 import { KeyVault } from "../../constructs/key-vault";
 import { BlobArtifactStore } from "../../constructs/blob-artifact-store";
 import { AksWorkloadIdentity } from "../../constructs/aks-workload-identity";
+import { PostgresFlexibleStore } from "../../constructs/postgres-flexible-store";
 import { AZ, azureStack, synthJsonOf } from "../helpers/azure-construct-stack";
 
 /** Every Azure construct with its defaults, wired as the Azure stack wires them. */
@@ -41,6 +53,16 @@ function constructsJson(): TfJson {
     prefix: store.prefix,
     dependsOn: [store.container],
   });
+  new PostgresFlexibleStore(stack, "postgres_flexible_store", {
+    serverName: "mlflow-dev-db",
+    resourceGroupName: AZ.resourceGroupName,
+    location: AZ.location,
+    delegatedSubnetId: AZ.subnet("postgres"),
+    virtualNetworkId: AZ.vnetId,
+    key: keyVault.keyFor("database_key", "database"),
+    namespace: "mlflow",
+    preventDestroy: true,
+  });
   return synthJsonOf(stack) as TfJson;
 }
 
@@ -51,7 +73,7 @@ function planted(type: string, patch: (attrs: Record<string, any>) => void): TfJ
   for (const attrs of Object.values(copy.resource![type])) patch(attrs as Record<string, any>);
   return copy;
 }
-const AZURE_IDS = ["MLF-AZ-BLOB-1", "MLF-AZ-BLOB-2", "MLF-AZ-BLOB-3", "MLF-AZ-1"];
+const AZURE_IDS = ["MLF-AZ-BLOB-1", "MLF-AZ-BLOB-2", "MLF-AZ-BLOB-3", "MLF-AZ-PG-1", "MLF-AZ-PG-2", "MLF-AZ-PG-3", "MLF-AZ-1"];
 
 describe("Azure policy rules", () => {
   it("are in the pack every stack applies", () => {
@@ -105,6 +127,43 @@ describe("Azure policy rules", () => {
     expect(rule.check(planted("azurerm_storage_account", (a) => delete a.min_tls_version))).toHaveLength(1);
   });
 
+  it("MLF-AZ-PG-1 flags a public endpoint, a server outside a delegated subnet or without its DNS zone, and a firewall rule", () => {
+    const rule = new AzurePostgresPrivate();
+    const server = "azurerm_postgresql_flexible_server";
+    expect(rule.check(planted(server, (s) => (s.public_network_access_enabled = true)))[0].message).toMatch(
+      /public_network_access_enabled must be false, got true/,
+    );
+    expect(rule.check(planted(server, (s) => delete s.public_network_access_enabled))).toHaveLength(1);
+    expect(rule.check(planted(server, (s) => delete s.delegated_subnet_id))[0].message).toMatch(/delegated_subnet_id/);
+    expect(rule.check(planted(server, (s) => delete s.private_dns_zone_id))[0].message).toMatch(/private_dns_zone_id/);
+    const open = structuredClone(stackJson);
+    open.resource!.azurerm_postgresql_flexible_server_firewall_rule = {
+      all: { server_id: "x", start_ip_address: "0.0.0.0", end_ip_address: "255.255.255.255" },
+    };
+    expect(rule.check(open)).toEqual([
+      { resource: "azurerm_postgresql_flexible_server_firewall_rule.all", message: expect.stringMatching(/public/) },
+    ]);
+  });
+
+  it("MLF-AZ-PG-2 flags require_secure_transport off or unwritten, and TLS before 1.2", () => {
+    const rule = new AzurePostgresTls();
+    const config = "azurerm_postgresql_flexible_server_configuration";
+    const set = (name: string, value: string) => planted(config, (c) => c.name === name && (c.value = value));
+    expect(rule.check(set("require_secure_transport", "off"))[0].message).toBe('require_secure_transport must be "on", got "off"');
+    expect(rule.check(set("require_secure_transport", "ON"))).toEqual([]);
+    expect(rule.check(set("ssl_min_protocol_version", "TLSv1.1"))[0].message).toMatch(/TLSv1.2 or later, got "TLSv1.1"/);
+    const unwritten = planted(config, (c) => c.name === "require_secure_transport" && (c.name = "log_statement"));
+    expect(rule.check(unwritten)[0].message).toBe('require_secure_transport must be "on", got "unset"');
+  });
+
+  it("MLF-AZ-PG-3 flags a server without a customer-managed key, or geo backups without their own", () => {
+    const rule = new AzurePostgresCmk();
+    const server = "azurerm_postgresql_flexible_server";
+    expect(rule.check(planted(server, (s) => delete s.customer_managed_key))[0].message).toMatch(/CMK/);
+    expect(rule.check(planted(server, (s) => delete s.customer_managed_key.primary_user_assigned_identity_id))).toHaveLength(1);
+    expect(rule.check(planted(server, (s) => (s.geo_redundant_backup_enabled = true)))[0].message).toMatch(/geo_backup_key_vault_key_id/);
+  });
+
   it("MLF-AZ-1 flags Owner, Contributor and role-granting roles on a subscription or resource group, by name or id", () => {
     const rule = new AzureNoBroadRoles();
     const grant = (attrs: Record<string, unknown>): TfJson => ({
@@ -137,7 +196,7 @@ describe("Azure policy rules", () => {
     expect(rule.check(grant({ scope: sub, role_definition_name: "Reader" }))).toEqual([]);
     expect(rule.check(planted("azurerm_role_assignment", (g) => (g.scope = sub)))).toEqual([]);
     expect(rule.check(planted("azurerm_role_assignment", (g) => ((g.scope = sub), (g.role_definition_name = "Contributor"))))).toHaveLength(
-      2,
+      Object.keys(stackJson.resource!.azurerm_role_assignment).length,
     );
   });
 
