@@ -275,6 +275,11 @@ export const azureEnvironmentSchema = z
       issue(["database", "standbyZone"], "nothing unless database.highAvailability is on (it is the standby's zone)");
     if (d.highAvailability && d.zone !== undefined && d.standbyZone === d.zone)
       issue(["database", "standbyZone"], `another zone than database.zone (${d.zone}): the standby guards against the loss of a zone`);
+    if (d.geoRedundantBackup)
+      issue(
+        ["database", "geoRedundantBackup"],
+        `false: geo-redundant backups of a CMK-encrypted server need a second Key Vault key in the paired region, which is ${NOT_YET}`,
+      );
     if (d.highAvailability && d.skuName.startsWith("B_"))
       issue(["database", "highAvailability"], `false with a burstable SKU (${d.skuName}): high availability needs GP_ or MO_`);
 

@@ -563,16 +563,19 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
     );
   }
 
-  // MLflow's S3 and Cloud Storage artifact repositories: the bucket name rules of each (S3's, and GCS's with '_').
+  // MLflow's S3, Cloud Storage and Azure Blob artifact repositories: the bucket name rules of each (S3's, GCS's with
+  // '_'), and Azure's container and storage account names in a wasbs:// URI (TLS: never wasb://).
   if (
-    !/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.test(artifactStore.destinationUri) &&
+    !/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]|wasbs:\/\/[a-z0-9](-?[a-z0-9]){2,62}@[a-z0-9]{3,24}\.blob\.core\.windows\.net)(\/.*)?$/.test(
+      artifactStore.destinationUri,
+    ) &&
     !isToken(artifactStore.destinationUri)
   ) {
     throw new PropError(
       scope,
       "artifactStore.destinationUri",
       artifactStore.destinationUri,
-      "an s3://<bucket>/<prefix> or gs://<bucket>/<prefix> URI",
+      "an s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or wasbs://<container>@<account>.blob.core.windows.net/<prefix> URI",
     );
   }
   if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port))

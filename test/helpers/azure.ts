@@ -1,10 +1,13 @@
 /**
- * The Azure fixture environment (test/fixtures/environments.ts), resolved with overrides.
+ * The Azure fixture environment (test/fixtures/environments.ts), resolved with overrides, and its stack's JSON.
  */
+import { Testing } from "cdktf";
 import { ConfigError, resolveAllEnvironments, type AzureEnvironmentInput } from "../../config/load";
 import type { AzureEnvironmentConfig } from "../../config/azure";
 import { deepMerge, type DeepPartial } from "../../config/merge";
+import { AzureMlflowStack } from "../../stacks/azure-stack";
 import { azureEnvironment } from "../fixtures/environments";
+import type { TfJson } from "./synth";
 
 /** The Azure fixture with `overrides` merged on top (arrays replaced), validated. */
 export function azureConfig(overrides: DeepPartial<AzureEnvironmentInput> | Record<string, unknown> = {}): AzureEnvironmentConfig {
@@ -24,4 +27,11 @@ export function azureProblems(overrides: Record<string, unknown>, shared: Record
     throw err;
   }
   throw new Error("configuration was accepted");
+}
+
+/** The synthesized JSON of the Azure fixture's stack (with validations), and the stack. */
+export function synthAzure(config: AzureEnvironmentConfig = azureConfig()): { json: TfJson; stack: AzureMlflowStack } {
+  const app = Testing.app();
+  const stack = new AzureMlflowStack(app, config);
+  return { json: JSON.parse(Testing.synth(stack, true)) as TfJson, stack };
 }
