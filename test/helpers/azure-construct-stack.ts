@@ -18,10 +18,19 @@ export const AZ = {
     `/subscriptions/6c7d2a0e-5e8f-4b5a-9f6e-444455556666/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-aks/subnets/${name}`,
 } as const;
 
-/** A stack with the azurerm provider configured as the Azure stack does (features {}, subscription, tenant). */
+/**
+ * A stack with the azurerm provider as the Azure constructs need it: Entra ID for any storage data-plane call (the
+ * Blob store's account has shared keys off) and no data-plane call at all (its firewall denies Terraform's network;
+ * the container and the lifecycle policy go through Azure Resource Manager).
+ */
 export function azureStack(): TerraformStack {
   const stack = new TerraformStack(Testing.app(), "test");
-  new AzurermProvider(stack, "azurerm", { features: [{}], subscriptionId: AZ.subscriptionId, tenantId: AZ.tenantId });
+  new AzurermProvider(stack, "azurerm", {
+    features: [{ storage: [{ dataPlaneAvailable: false }] }],
+    storageUseAzuread: true,
+    subscriptionId: AZ.subscriptionId,
+    tenantId: AZ.tenantId,
+  });
   return stack;
 }
 
