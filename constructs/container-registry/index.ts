@@ -11,6 +11,7 @@
  * | private endpoint (subresource "registry", zone privatelink.azurecr.io): Premium | https://learn.microsoft.com/en-us/azure/container-registry/container-registry-private-link |
  * | retention of untagged manifests (0-365 days): Premium | https://learn.microsoft.com/en-us/azure/container-registry/container-registry-retention-policy |
  * | export policy can be disabled only with public network access disabled | https://learn.microsoft.com/en-us/azure/container-registry/data-loss-prevention |
+ * | dedicated data endpoints (Premium) | https://learn.microsoft.com/en-us/azure/container-registry/container-registry-dedicated-data-endpoints |
  */
 import { Construct } from "constructs";
 import { Token } from "cdktf";
@@ -128,6 +129,9 @@ export class AzureContainerRegistry extends Construct {
         : // Nothing can be exported or imported across the network boundary once it is closed.
           { exportPolicyEnabled: false }),
       networkRuleBypassOption: "AzureServices",
+      // Layers are served from <registry>.<region>.data.azurecr.io rather than a shared storage endpoint, so a
+      // client's firewall can admit this registry's data and no other's.
+      dataEndpointEnabled: true,
       retentionPolicyInDays: retention,
       zoneRedundancyEnabled: props.zoneRedundancy ?? false,
       identity: { type: "UserAssigned", identityIds: [identity.id] },

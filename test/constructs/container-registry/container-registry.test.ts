@@ -39,6 +39,7 @@ describe("AzureContainerRegistry", () => {
       anonymous_pull_enabled: false,
       public_network_access_enabled: false,
       export_policy_enabled: false,
+      data_endpoint_enabled: true,
       retention_policy_in_days: 7,
     });
   });
