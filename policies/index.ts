@@ -29,7 +29,7 @@
  * | MLF-AZ-PG-3 | every PostgreSQL flexible server (and its geo backups) is encrypted with a customer-managed Key Vault key |
  * | MLF-AZ-ACR-1 | every Azure Container Registry has no admin user and no anonymous pull, and is Premium with a customer-managed key |
  * | MLF-AZ-KV-1 | every Key Vault has purge protection and Azure RBAC authorization, no access policy |
- * | MLF-AZ-1 | no Azure role assignment at subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
+ * | MLF-AZ-1 | no Azure role assignment at management-group, subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
  * Each cloud's rules find nothing to check in another cloud's stack.
  */

@@ -236,6 +236,12 @@ describe("Azure policy rules", () => {
         grant({ scope: "${data.azurerm_subscription.current.id}", role_definition_name: "Role Based Access Control Administrator" }),
       ),
     ).toHaveLength(1);
+    expect(
+      rule.check(grant({ scope: "/providers/Microsoft.Management/managementGroups/corp", role_definition_name: "Owner" }))[0].message,
+    ).toBe("grants Owner on a management group");
+    expect(rule.check(grant({ scope: "${data.azurerm_management_group.corp.id}", role_definition_name: "Contributor" }))[0].message).toBe(
+      "grants Contributor on a management group",
+    );
     // Narrow scopes, or narrow roles on a broad scope, are not this rule's business.
     expect(
       rule.check(grant({ scope: `${sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv`, role_definition_name: "Owner" })),
