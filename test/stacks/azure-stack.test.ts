@@ -40,7 +40,12 @@ describe("Azure stack", () => {
       subscription_id: "0b1f6471-1bf0-4dda-aec3-111122223333",
       tenant_id: "5e3c1a7d-2b4f-4c6e-8a9b-0c1d2e3f4a5b",
       storage_use_azuread: true,
-      features: [{ key_vault: [{ purge_soft_delete_on_destroy: false, purge_soft_deleted_keys_on_destroy: false }] }],
+      features: [
+        {
+          key_vault: [{ purge_soft_delete_on_destroy: false, purge_soft_deleted_keys_on_destroy: false }],
+          storage: [{ data_plane_available: false }],
+        },
+      ],
     });
   });
 
