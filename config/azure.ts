@@ -28,6 +28,7 @@ import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { azureCiProblems, azureCiSchema } from "./azure-ci";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -245,6 +246,11 @@ export const azureEnvironmentSchema = z
     registry: base.registry,
     events: base.events,
     training: base.training,
+    ci: azureCiSchema
+      .optional()
+      .describe(
+        "GitHub Actions access to this environment's resource group (config/azure-ci.ts, docs/azure.md#ci): the plan and deploy user-assigned identities with GitHub's federated credentials and their role assignments. Without it the stack creates no CI identity.",
+      ),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -343,6 +349,8 @@ export const azureEnvironmentSchema = z
         `at most ${AZURE_TAG_LIMITS.perResource - STACK_AZURE_TAGS.length} tags (Azure allows ${AZURE_TAG_LIMITS.perResource} per resource and the stack sets ${STACK_AZURE_TAGS.length})`,
       );
 
+    for (const p of azureCiProblems(env)) issue(p.path, p.message);
+
     // ── features that do not run on Azure yet: refused, never dropped ──
     for (const p of unsupportedProblems(env, AZURE_REFUSALS)) issue(p.path, p.message);
   });
@@ -396,7 +404,10 @@ export const AZURE_REFUSALS: CloudRefusals = {
     cluster: "azure.clusterName and azure.virtualNetworkId (AKS)",
     identity: "nothing: AKS workload identity binds each workload to its own user-assigned managed identity",
     notifications: "nothing yet: database alerts go through monitoring's receivers",
-    ci: "nothing yet: GitHub OIDC through federated identity credentials is not supported on Azure yet",
+    "ci.oidcProvider": "nothing: Entra ID trusts GitHub's issuer through each CI identity's federated credentials",
+    "ci.planRoleName": "ci.planIdentityName",
+    "ci.deployRoleName": "ci.deployIdentityName",
+    "ci.imagePushRoleName": "nothing yet: model images are not released to Azure environments yet",
     "state.bucket": "state.storageAccountName and state.containerName (azurerm backend)",
     "state.region": "nothing: the state's storage account has its own location",
     "state.kmsKeyArn": "nothing: the state's storage account encrypts it (docs/azure.md)",

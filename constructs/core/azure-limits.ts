@@ -324,3 +324,40 @@ export function azureTagValueProblem(value: string): string | undefined {
     return `a tag value of at most ${AZURE_TAG_LIMITS.valueLength} characters (Azure tags; this one has ${value.length})`;
   return undefined;
 }
+
+// ── managed identities and their federated credentials (GitHub Actions' CI identities) ──────────
+
+/** Where the identity and federated credential rules come from. */
+export const AZURE_IDENTITY_RULE_SOURCES = {
+  /** Microsoft.ManagedIdentity, userAssignedIdentities and userAssignedIdentities / federatedIdentityCredentials. */
+  managedIdentity: "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules#microsoftmanagedidentity",
+  /**
+   * At most 20 federated credentials per identity; issuer and subject matched exactly (no wildcard), at most 600
+   * characters each (a GitHub subject of a valid repository and environment name is always shorter).
+   */
+  federatedCredentials: "https://learn.microsoft.com/en-us/entra/workload-id/workload-identity-federation-considerations",
+} as const;
+
+/**
+ * | rule | source (managedIdentity) |
+ * |---|---|
+ * | 3-128 characters | Microsoft.ManagedIdentity, userAssignedIdentities |
+ * | alphanumerics, hyphens and underscores, starting with an alphanumeric | same |
+ */
+export function managedIdentityNameProblem(name: string): string | undefined {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}$/.test(name))
+    return "a managed identity name: 3-128 letters, digits, '-' and '_', starting with a letter or digit";
+  return undefined;
+}
+
+/**
+ * | rule | source (managedIdentity) |
+ * |---|---|
+ * | 3-120 characters | Microsoft.ManagedIdentity, userAssignedIdentities / federatedIdentityCredentials |
+ * | alphanumerics, hyphens and underscores, starting with an alphanumeric | same |
+ */
+export function federatedCredentialNameProblem(name: string): string | undefined {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$/.test(name))
+    return "a federated identity credential name: 3-120 letters, digits, '-' and '_', starting with a letter or digit";
+  return undefined;
+}

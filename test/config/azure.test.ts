@@ -192,7 +192,6 @@ describe("an Azure environment's configuration", () => {
       "monitoring.grafanaHostname",
       /exposing Grafana .* is not supported on Azure yet/,
     ],
-    [{ ci: { repository: "acme/ml-platform" } }, "ci", /GitHub OIDC through federated identity credentials is not supported on Azure yet/],
   ])("refuses a feature not supported on Azure yet (%#), naming it", (overrides, field, message) => {
     const problems = azureProblems(overrides);
     expect(problems.filter((p) => p.startsWith(`${ENV}: field ${field} `))).toEqual([expect.stringMatching(message)]);
