@@ -29,6 +29,10 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   ],
   "aks-workload-identity": [{ file: "index.ts", name: "AksWorkloadIdentityProps" }],
   "argo-rollouts": [{ file: "index.ts", name: "ArgoRolloutsProps" }],
+  "azure-ci-identities": [
+    { file: "index.ts", name: "AzureCiIdentitiesProps" },
+    { file: "index.ts", name: "AzureCiStateAccess" },
+  ],
   "artifact-registry": [{ file: "index.ts", name: "ArtifactRegistryProps" }],
   "cloud-sql-store": [{ file: "index.ts", name: "CloudSqlStoreProps" }],
   "gcs-artifact-store": [{ file: "index.ts", name: "GcsArtifactStoreProps" }],

@@ -28,7 +28,10 @@ import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config"
 import { NetworkPolicies } from "../constructs/network-policies";
 import { aksCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
+import { AzureCiIdentities } from "../constructs/azure-ci-identities";
+import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-config";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
+import { CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
 
 /** What an Azure stack does not deploy yet although the configuration has it by default (said at every synth). */
@@ -102,6 +105,12 @@ export class AzureMlflowStack extends TerraformStack {
       sensitive: true,
       description: `A Microsoft Entra ID access token for the AKS cluster: az account get-access-token --resource ${AKS_ENTRA_SERVER_APP_ID} --query accessToken -o tsv`,
     });
+    if (config.ci) {
+      // In the pipelines the plan identity plans and the deploy identity applies that saved plan: the token is
+      // given again at apply time (an ephemeral variable is kept out of the plan file), so the apply reaches the
+      // cluster as the deploy identity, not with the plan identity's token, expired by then.
+      token.addOverride("ephemeral", true);
+    }
     const kubeConfig = cluster.kubeConfig.get(0);
     const host = kubeConfig.host;
     const clusterCaCertificate = Fn.base64decode(kubeConfig.clusterCaCertificate);
@@ -113,9 +122,16 @@ export class AzureMlflowStack extends TerraformStack {
       metadata: { name: config.mlflow.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
     });
 
+    // GitHub Actions' identities, applied by an administrator (npm run bootstrap): only with a ci section.
+    const ciProps = azureCiIdentitiesProps(config, { clusterId: cluster.id });
+    const ci = ciProps ? new AzureCiIdentities(this, CI_IDENTITIES_ID, ciProps) : undefined;
+
     // ── Stores and identity ──────────────────────────────────────────────
-    // One vault per environment; each store has its own key in it. Terraform's own identity administers the keys.
-    const keyVault = new KeyVault(this, "key_vault", keyVaultProps(config, { keyAdministratorPrincipalIds: [client.objectId] }));
+    // One vault per environment; each store has its own key in it. Terraform's own identity administers the keys;
+    // with CI that is the deploy identity, named as such: the plan identity, which makes the plan the deploy
+    // identity applies, would otherwise put itself in the plan as the keys' administrator.
+    const keyAdministrator = ci ? ci.deployIdentity.principalId : client.objectId;
+    const keyVault = new KeyVault(this, "key_vault", keyVaultProps(config, { keyAdministratorPrincipalIds: [keyAdministrator] }));
     const artifactStore = new BlobArtifactStore(
       this,
       "blob_artifact_store",

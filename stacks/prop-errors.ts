@@ -17,6 +17,7 @@ import { BLOB_ARTIFACT_STORE_FIELDS } from "../constructs/blob-artifact-store/fr
 import { POSTGRES_FLEXIBLE_STORE_FIELDS } from "../constructs/postgres-flexible-store/from-config";
 import { AKS_WORKLOAD_IDENTITY_FIELDS } from "../constructs/aks-workload-identity/from-config";
 import { CONTAINER_REGISTRY_FIELDS } from "../constructs/container-registry/from-config";
+import { AZURE_CI_IDENTITIES_FIELDS } from "../constructs/azure-ci-identities/from-config";
 
 /** What these functions read of an environment of either cloud. */
 type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" | "azure" };
@@ -89,6 +90,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       postgres_flexible_store: POSTGRES_FLEXIBLE_STORE_FIELDS,
       workload_identity: AKS_WORKLOAD_IDENTITY_FIELDS,
       container_registry: CONTAINER_REGISTRY_FIELDS,
+      ci_identities: AZURE_CI_IDENTITIES_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {

@@ -349,15 +349,3 @@ export function managedIdentityNameProblem(name: string): string | undefined {
     return "a managed identity name: 3-128 letters, digits, '-' and '_', starting with a letter or digit";
   return undefined;
 }
-
-/**
- * | rule | source (managedIdentity) |
- * |---|---|
- * | 3-120 characters | Microsoft.ManagedIdentity, userAssignedIdentities / federatedIdentityCredentials |
- * | alphanumerics, hyphens and underscores, starting with an alphanumeric | same |
- */
-export function federatedCredentialNameProblem(name: string): string | undefined {
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$/.test(name))
-    return "a federated identity credential name: 3-120 letters, digits, '-' and '_', starting with a letter or digit";
-  return undefined;
-}
