@@ -142,6 +142,8 @@ environments.push({
     vpcCidrs: ["10.99.0.0/16"],
   },
   mlflow: { replicas: { min: 1, max: 2 } },
+  // Its own ci section too, with the identities' client ids the bootstrap printed (docs/azure.md#ci).
+  ci: { planClientId: "3f2a9c1e-6b7d-4e8f-9a0b-1c2d3e4f5a6b", deployClientId: "8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586" },
 } as never);
 `;
 fs.writeFileSync(file, src);

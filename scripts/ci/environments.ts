@@ -11,11 +11,17 @@
  * - aws: `planRoleArn` / `deployRoleArn` / `imagePushRoleArn` and `region` (aws-actions/configure-aws-credentials),
  *   config/ci.ts's `ciRoleArns`, the same names constructs/ci-roles creates;
  * - gcp: `workloadIdentityProvider` and `planServiceAccount` / `deployServiceAccount` (google-github-actions/auth),
- *   config/gcp-ci.ts's `gcpCiIdentities`, the same ids constructs/gcp-ci-identities creates.
+ *   config/gcp-ci.ts's `gcpCiIdentities`, the same ids constructs/gcp-ci-identities creates;
+ * - azure: `tenantId`, `subscriptionId` and `planClientId` / `deployClientId` (azure/login with OIDC, and Terraform's
+ *   ARM_* variables through scripts/ci/azure-terraform-env.sh), the client ids of the identities
+ *   constructs/azure-ci-identities creates, which the bootstrap prints into ci.planClientId / ci.deployClientId.
  * Another cloud adds its own row type here and its own login step; the other steps do not change.
  */
 import * as fs from "fs";
 import { loadAllEnvironments, type AnyEnvironmentConfig, type EnvironmentConfig, type GcpEnvironmentConfig } from "../../config";
+import type { AzureEnvironmentConfig } from "../../config/azure";
+import { azureDeployEnvironmentOf } from "../../config/azure-ci";
+import { azurePlanFilesPrefix, azurermStateLocation } from "../../constructs/azure-ci-identities/from-config";
 import { ciRoleArns, deployEnvironmentOf } from "../../config/ci";
 import { gcpCiIdentities, gcpDeployEnvironmentOf } from "../../config/gcp-ci";
 import { planFilesPrefix } from "../../constructs/ci-roles/from-config";
@@ -29,15 +35,18 @@ interface CiEnvironmentBase {
   /** Its stack, and its folder under cdktf.out/stacks. */
   readonly stack: string;
   /** Which cloud: which login step the jobs take, and how they store plan files (scripts/ci/plan-store.sh). */
-  readonly cloud: "aws" | "gcp";
-  /** The environment's region (aws.region, gcp.region). */
+  readonly cloud: "aws" | "gcp" | "azure";
+  /** The environment's region (aws.region, gcp.region, azure.location). */
   readonly region: string;
   readonly production: boolean;
   /** Apply on merge without a reviewer. */
   readonly autoDeploy: boolean;
   /** The GitHub Environment of its deploy and release jobs. */
   readonly githubEnvironment: string;
-  /** Where the plan job saves the plan file the deploy job applies (s3://bucket/prefix or gs://bucket/prefix). */
+  /**
+   * Where the plan job saves the plan file the deploy job applies: s3://bucket/prefix, gs://bucket/prefix or
+   * https://<account>.blob.core.windows.net/<container>/<prefix>.
+   */
   readonly planStore: string;
   /** The tracking server's public URL (behind the proxy). */
   readonly trackingUri: string;
@@ -77,8 +86,21 @@ export interface GcpCiEnvironment extends CiEnvironmentBase {
   readonly deployServiceAccount: string;
 }
 
+/** A row of an Azure environment: azure/login's inputs (OIDC, no client secret). */
+export interface AzureCiEnvironment extends CiEnvironmentBase {
+  readonly cloud: "azure";
+  readonly tenantId: string;
+  readonly subscriptionId: string;
+  /** The environment's resource group (azure.resourceGroupName). */
+  readonly resourceGroup: string;
+  /** Client id of the plan identity (ci.planClientId). */
+  readonly planClientId: string;
+  /** Client id of the deploy identity (ci.deployClientId). */
+  readonly deployClientId: string;
+}
+
 /** One row of the workflows' matrix. */
-export type CiEnvironment = AwsCiEnvironment | GcpCiEnvironment;
+export type CiEnvironment = AwsCiEnvironment | GcpCiEnvironment | AzureCiEnvironment;
 
 /** GitHub Actions' token issuer, as auth.extraJwtIssuers names it. */
 export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
@@ -166,6 +188,50 @@ function gcpRow(e: GcpEnvironmentConfig, problems: string[]): GcpCiEnvironment |
   };
 }
 
+function azureRow(e: AzureEnvironmentConfig, problems: string[]): AzureCiEnvironment | undefined {
+  if (!e.ci) {
+    problems.push(
+      `environment "${e.name}": field ci is missing: expected a ci section in the Azure environment's own entry (ci.repository: docs/azure.md#ci); one in shared is the AWS environments'`,
+    );
+    return undefined;
+  }
+  const missing = (["planClientId", "deployClientId"] as const).filter((f) => e.ci![f] === undefined);
+  if (missing.length > 0) {
+    problems.push(
+      `environment "${e.name}": field ci.${missing[0]} is missing: expected the client id${missing.length > 1 ? "s" : ""} of the ${missing.map((f) => f.replace("ClientId", "")).join(" and ")} identit${missing.length > 1 ? "ies" : "y"} (Azure assigns them when npm run bootstrap -- ${e.name} creates them; it prints them: docs/azure.md#ci)`,
+    );
+    return undefined;
+  }
+  const state = azurermStateLocation(e);
+  if (!state) {
+    problems.push(
+      `environment "${e.name}": field state.backend = "local": expected "azurerm" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`,
+    );
+    return undefined;
+  }
+  return {
+    env: e.name,
+    stack: `${e.project}-${e.name}`,
+    cloud: "azure",
+    region: e.azure.location,
+    tenantId: e.azure.tenantId,
+    subscriptionId: e.azure.subscriptionId,
+    resourceGroup: e.azure.resourceGroupName,
+    production: e.production,
+    autoDeploy: e.ci.autoDeploy && !e.production,
+    githubEnvironment: azureDeployEnvironmentOf(e),
+    planClientId: e.ci.planClientId!,
+    deployClientId: e.ci.deployClientId!,
+    planStore: `https://${state.storageAccountName}.blob.core.windows.net/${state.containerName}/${azurePlanFilesPrefix(e)}`,
+    trackingUri: `https://${e.hostname}`,
+    // Refused on Azure by configuration (config/azure.ts): no registry events, no served model, so no model release.
+    registry: e.events.enabled,
+    servingNamespace: e.serving.namespace,
+    models: Object.keys(e.serving.models).join(","),
+    githubTokenAudience: githubAudienceOf(e),
+  };
+}
+
 /** The matrix rows of every environment, in configuration order. */
 export function ciEnvironments(envs: readonly EnvironmentConfig[]): AwsCiEnvironment[];
 export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnvironment[];
@@ -180,6 +246,9 @@ export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnviron
         break;
       case "gcp":
         row = gcpRow(e, problems);
+        break;
+      case "azure":
+        row = azureRow(e, problems);
         break;
       default: {
         // A cloud whose configuration refuses `ci` (no pipeline identity to log in with) is left out, said on stderr.

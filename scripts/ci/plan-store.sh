@@ -31,6 +31,20 @@ case "${CLOUD:?CLOUD, the cloud of the matrix row}" in
       gcloud storage cp --quiet "$store/$from" "$to"
     fi
     ;;
+  azure)
+    # https://<account>.blob.core.windows.net/<container>/<prefix>: the state's container (the account's own
+    # encryption applies). azure/login's identity signs in with Entra ID (--auth-mode login), never a shared key.
+    [[ $store =~ ^https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/([a-z0-9-]{3,63})/(.+)$ ]] || {
+      echo "plan-store: PLAN_STORE $store is not a https://<account>.blob.core.windows.net/<container>/<prefix> location (cloud azure)" >&2
+      exit 2
+    }
+    account=${BASH_REMATCH[1]} container=${BASH_REMATCH[2]} prefix=${BASH_REMATCH[3]}
+    if [ "$op" = put ]; then
+      az storage blob upload --only-show-errors --auth-mode login --account-name "$account" --container-name "$container" --name "$prefix/$to" --file "$from"
+    else
+      az storage blob download --only-show-errors --auth-mode login --account-name "$account" --container-name "$container" --name "$prefix/$from" --file "$to"
+    fi
+    ;;
   *)
     echo "plan-store: cloud \"$CLOUD\" has no plan store" >&2
     exit 2
