@@ -14,7 +14,8 @@
  *    constructs/core/permissions-boundary.ts), and the namespaces whose Secrets an operator creates by hand;
  * 4. prints what is left: the Secrets to create, the GitHub Environments, the first full deploy.
  *
- * A GCP environment (`cloud: "gcp"`) gets the same steps in its project (scripts/bootstrap-gcp.ts).
+ * A GCP environment (`cloud: "gcp"`) gets the same steps in its project (scripts/bootstrap-gcp.ts), an Azure
+ * one (`cloud: "azure"`) in its resource group (scripts/bootstrap-azure.ts).
  *
  * Run it again after a change to the CI roles or the boundary (the deploy role may not apply those).
  * `--dry-run` prints every command instead of running it (a probe is taken as "missing", so the whole
@@ -25,6 +26,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadAllEnvironments, type AnyEnvironmentConfig, type EnvironmentConfig } from "../config";
 import { gcpBootstrap } from "./bootstrap-gcp";
+import { azureBootstrap } from "./bootstrap-azure";
 import { stateKeyAlias, stateLocation, type StateLocation } from "../config/state";
 import { ciRoleNames } from "../config/ci";
 import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../constructs/ci-roles";
@@ -136,12 +138,8 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     return 2;
   }
   if (found.cloud === "gcp") return gcpBootstrap(found, argv, outdir, { env: deps.env, log, synth: (g, dir) => deps.synth(g, dir, all) });
-  if (found.cloud === "azure") {
-    log(
-      `bootstrap: environment "${found.name}" is on Azure: the bootstrap does not handle Azure yet; follow docs/azure.md (prerequisites and first deploy)`,
-    );
-    return 2;
-  }
+  if (found.cloud === "azure")
+    return azureBootstrap(found, argv, outdir, { env: deps.env, log, synth: (a, dir) => deps.synth(a, dir, all) });
   const c = found;
   const s = stateLocation(c);
   if (!s) {
