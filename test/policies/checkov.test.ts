@@ -16,7 +16,7 @@ import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
 import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
-import { synthAzure } from "../helpers/azure";
+import { azureConfig, synthAzure } from "../helpers/azure";
 import { AZURE_ENVIRONMENT_NAME, GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
 
 /** The stack without what checkov's terraform_json parser cannot read: non-object values of the terraform block. */
@@ -47,6 +47,8 @@ beforeAll(() => {
       () => synthGcp(gcpConfig({ ci: { repository: "acme/ml-platform", projectNumber: "123456789012" } })).json,
     ],
     [AZURE_ENVIRONMENT_NAME, () => synthAzure().json],
+    // With a ci section: the plan and deploy identities, their federated credentials and roles (constructs/azure-ci-identities).
+    [`${AZURE_ENVIRONMENT_NAME}-ci`, () => synthAzure(azureConfig({ ci: { repository: "acme/ml-platform" } })).json],
   ];
   for (const [name, synth] of stacks) {
     const json = synth();
