@@ -160,6 +160,13 @@ export async function azureBlobStore(ctx: Ctx, stack: AzureStackUnderTest = azur
     );
   }
 
+  // Unlabelled, the server would reach the store with no identity on AKS (here: no stand-in credentials, and
+  // DefaultAzureCredential retries until the client times out): stop with the reason instead.
+  if (!identityOf(trackers[0]).labelled)
+    throw new Error(
+      `the tracking server's pods are not labelled ${WORKLOAD_IDENTITY_LABEL}: "true": on AKS it would have no identity for the store`,
+    );
+
   const pgPort = await freePort();
   const azuritePort = await freePort();
   const trackingPort = await freePort();
