@@ -21,8 +21,15 @@
  * | MLF-SQL-3 | every Cloud SQL instance refuses unencrypted connections (ssl_mode) |
  * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
  * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
+ * | MLF-AZ-BLOB-1 | every Azure storage account is encrypted with a customer-managed Key Vault key |
+ * | MLF-AZ-BLOB-2 | every Azure storage account is private (no public containers, no shared key, firewall default Deny), its containers private |
+ * | MLF-AZ-BLOB-3 | every Azure storage account takes HTTPS only, TLS 1.2 or later |
+ * | MLF-AZ-PG-1 | every PostgreSQL flexible server has private access only (delegated subnet, private DNS zone, no public access, no firewall rule) |
+ * | MLF-AZ-PG-2 | every PostgreSQL flexible server requires TLS (require_secure_transport on, TLS 1.2 or later) |
+ * | MLF-AZ-PG-3 | every PostgreSQL flexible server (and its geo backups) is encrypted with a customer-managed Key Vault key |
+ * | MLF-AZ-1 | no Azure role assignment at subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
- * The GCP rules find nothing to check in an AWS stack, and the AWS rules nothing in a GCP stack.
+ * Each cloud's rules find nothing to check in another cloud's stack.
  */
 import { Aspects, TerraformStack, type IAspect } from "cdktf";
 import type { IConstruct } from "constructs";
@@ -42,6 +49,13 @@ import { CloudSqlPrivate } from "./cloud-sql-private";
 import { CloudSqlTlsOnly } from "./cloud-sql-tls-only";
 import { ArtifactRegistryCmek } from "./artifact-registry-cmek";
 import { GcpNoPublicMembers } from "./gcp-no-public-members";
+import { AzureBlobCmk } from "./azure-blob-cmk";
+import { AzureBlobPrivate } from "./azure-blob-private";
+import { AzureBlobTls } from "./azure-blob-tls";
+import { AzureNoBroadRoles } from "./azure-no-broad-roles";
+import { AzurePostgresPrivate } from "./azure-postgres-private";
+import { AzurePostgresTls } from "./azure-postgres-tls";
+import { AzurePostgresCmk } from "./azure-postgres-cmk";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -62,6 +76,13 @@ export {
   CloudSqlTlsOnly,
   ArtifactRegistryCmek,
   GcpNoPublicMembers,
+  AzureBlobCmk,
+  AzureBlobPrivate,
+  AzureBlobTls,
+  AzureNoBroadRoles,
+  AzurePostgresPrivate,
+  AzurePostgresTls,
+  AzurePostgresCmk,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -83,6 +104,13 @@ export function allRules(): PolicyRule[] {
     new CloudSqlTlsOnly(),
     new ArtifactRegistryCmek(),
     new GcpNoPublicMembers(),
+    new AzureBlobCmk(),
+    new AzureBlobPrivate(),
+    new AzureBlobTls(),
+    new AzurePostgresPrivate(),
+    new AzurePostgresTls(),
+    new AzurePostgresCmk(),
+    new AzureNoBroadRoles(),
   ];
 }
 

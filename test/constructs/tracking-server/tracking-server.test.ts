@@ -711,3 +711,40 @@ describe("TCP_NODELAY module (keep-alive latency)", () => {
     expect(pythonPath(podSpec(onlyResource(off, "kubernetes_deployment_v1")).container[0])).not.toContain(PYTHON_SITE_DIR);
   });
 });
+
+describe("the identity's pod labels (Azure Workload Identity's webhook selects pods by label)", () => {
+  const use = { "azure.workload.identity/use": "true" };
+  const withLabels = synth(envConfig("dev"), { identity: { ...identity, podLabels: use } });
+  const templates = (json: TfJson) => ({
+    server: onlyResource(json, "kubernetes_deployment_v1").spec.template.metadata.labels,
+    migration: onlyResource(json, "kubernetes_job_v1").spec.template.metadata.labels,
+    gc: onlyResource(json, "kubernetes_cron_job_v1").spec.job_template.spec.template.metadata.labels,
+  });
+
+  it("are on the pods of the server, its migration Job and its gc CronJob, beside their own labels", () => {
+    const own = templates(synth(envConfig("dev")));
+    for (const [what, labels] of Object.entries(templates(withLabels)))
+      expect([what, labels]).toEqual([what, { ...use, ...own[what as "server"] }]);
+  });
+
+  it("select nothing: the Deployment's selector, the Service and the NetworkPolicy keep the construct's own labels", () => {
+    const deployment = onlyResource(withLabels, "kubernetes_deployment_v1");
+    expect(deployment.spec.selector.match_labels).not.toHaveProperty(["azure.workload.identity/use"]);
+    expect(onlyResource(withLabels, "kubernetes_service_v1").spec.selector).not.toHaveProperty(["azure.workload.identity/use"]);
+    expect(deployment.metadata.labels).not.toHaveProperty(["azure.workload.identity/use"]);
+  });
+
+  it("absent (AWS, GCP): the pod templates carry the construct's labels only", () => {
+    for (const labels of Object.values(templates(synth(envConfig("dev")))))
+      expect(Object.keys(labels).some((k) => k.startsWith("azure."))).toBe(false);
+  });
+
+  it("are refused when Kubernetes would refuse them, or when they would take over the construct's own labels", () => {
+    expect(build(envConfig("dev"), { identity: { ...identity, podLabels: { "azure.workload.identity/use": "yes please" } } })).toThrow(
+      /identity.podLabels.*has an invalid value/,
+    );
+    expect(build(envConfig("dev"), { identity: { ...identity, podLabels: { "app.kubernetes.io/component": "x" } } })).toThrow(
+      /not app.kubernetes.io\/component/,
+    );
+  });
+});
