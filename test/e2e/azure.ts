@@ -17,6 +17,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { azureConfig, synthAzure } from "../helpers/azure";
 import { TOOLS_DIR } from "../helpers/tools";
 import { type Ctx } from "./context";
 import { LocalDeployment, postgresRule, postgresUris, serviceRule, type LocalProcess } from "./lib/deployment";
@@ -52,9 +53,14 @@ export interface AzureStackUnderTest {
   readonly gcOlderThanDays: number;
 }
 
-/** The Azure fixture environment's stack (the Azure stack and its fixture come from the azure-config branch). */
+/** The Azure fixture environment's stack. */
 export function azureFixtureStack(): AzureStackUnderTest {
-  throw new Error("the Azure stack (stacks/azure-stack.ts) and its fixture (test/helpers/azure.ts synthAzure) are not on this branch yet");
+  const config = azureConfig();
+  return {
+    json: synthAzure(config).json as unknown as StackJson,
+    prefix: config.artifacts.prefix,
+    gcOlderThanDays: config.mlflow.gc.olderThanDays,
+  };
 }
 
 const one1 = (w: Workload) => {
