@@ -11,21 +11,22 @@ const BROAD_ROLES: Record<string, string> = {
   "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
 };
 
-/** A subscription or a resource group: a literal id, or a reference to one. */
+/** A management group, a subscription or a resource group (or the tenant's root): a literal id, or a reference to one. */
 function broadScope(scope: unknown): string | undefined {
   if (typeof scope !== "string") return undefined;
+  if (scope === "/" || /^\/providers\/Microsoft\.Management\/managementGroups\/[^/]+\/?$/i.test(scope)) return "a management group";
   if (/^\/subscriptions\/[^/]+\/?$/i.test(scope)) return "a subscription";
   if (/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/?$/i.test(scope)) return "a resource group";
-  if (/^\$\{(data\.)?azurerm_(subscription|resource_group)\.[\w-]+\.id\}$/.test(scope))
-    return scope.includes("subscription") ? "a subscription" : "a resource group";
+  const ref = /^\$\{(?:data\.)?azurerm_(subscription|resource_group|management_group)\.[\w-]+\.id\}$/.exec(scope);
+  if (ref) return `a ${ref[1].replace("_", " ")}`;
   return undefined;
 }
 
-/** MLF-AZ-1: no role assignment at subscription or resource-group scope grants Owner, Contributor or a role-granting role. */
+/** MLF-AZ-1: no role assignment at management-group, subscription or resource-group scope grants Owner, Contributor or a role-granting role. */
 export class AzureNoBroadRoles extends PolicyRule {
   readonly id = "MLF-AZ-1";
   readonly reason =
-    "Every Azure grant the stack makes is scoped to the resource it is for (a container, a key, a vault): a role assignment on a subscription or a resource group with Owner, Contributor, User Access Administrator or Role Based Access Control Administrator would give a workload everything in it, or the power to grant itself more.";
+    "Every Azure grant the stack makes is scoped to the resource it is for (a container, a key, a vault): a role assignment on a management group, a subscription or a resource group with Owner, Contributor, User Access Administrator or Role Based Access Control Administrator would give a workload everything in it, or the power to grant itself more.";
 
   check(json: TfJson): Finding[] {
     const findings: Finding[] = [];

@@ -27,7 +27,9 @@
  * | MLF-AZ-PG-1 | every PostgreSQL flexible server has private access only (delegated subnet, private DNS zone, no public access, no firewall rule) |
  * | MLF-AZ-PG-2 | every PostgreSQL flexible server requires TLS (require_secure_transport on, TLS 1.2 or later) |
  * | MLF-AZ-PG-3 | every PostgreSQL flexible server (and its geo backups) is encrypted with a customer-managed Key Vault key |
- * | MLF-AZ-1 | no Azure role assignment at subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
+ * | MLF-AZ-ACR-1 | every Azure Container Registry has no admin user and no anonymous pull, and is Premium with a customer-managed key |
+ * | MLF-AZ-KV-1 | every Key Vault has purge protection and Azure RBAC authorization, no access policy |
+ * | MLF-AZ-1 | no Azure role assignment at management-group, subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
  * Each cloud's rules find nothing to check in another cloud's stack.
  */
@@ -56,6 +58,8 @@ import { AzureNoBroadRoles } from "./azure-no-broad-roles";
 import { AzurePostgresPrivate } from "./azure-postgres-private";
 import { AzurePostgresTls } from "./azure-postgres-tls";
 import { AzurePostgresCmk } from "./azure-postgres-cmk";
+import { AzureAcr } from "./azure-acr";
+import { AzureKeyVault } from "./azure-key-vault";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -83,6 +87,8 @@ export {
   AzurePostgresPrivate,
   AzurePostgresTls,
   AzurePostgresCmk,
+  AzureAcr,
+  AzureKeyVault,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -110,6 +116,8 @@ export function allRules(): PolicyRule[] {
     new AzurePostgresPrivate(),
     new AzurePostgresTls(),
     new AzurePostgresCmk(),
+    new AzureAcr(),
+    new AzureKeyVault(),
     new AzureNoBroadRoles(),
   ];
 }

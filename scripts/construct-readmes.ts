@@ -42,6 +42,10 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "backend-store": [{ file: "index.ts", name: "BackendStoreProps" }],
   "blob-artifact-store": [{ file: "index.ts", name: "BlobArtifactStoreProps" }],
   "ci-roles": [{ file: "index.ts", name: "CiRolesProps" }],
+  "container-registry": [
+    { file: "index.ts", name: "AzureContainerRegistryProps" },
+    { file: "index.ts", name: "RegistryPrivateEndpointProps" },
+  ],
   "drift-job": [{ file: "index.ts", name: "DriftJobProps" }],
   ingress: [{ file: "index.ts", name: "MlflowIngressProps" }],
   "load-balancer-controller": [{ file: "index.ts", name: "LoadBalancerControllerProps" }],

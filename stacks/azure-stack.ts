@@ -14,6 +14,8 @@ import { BlobArtifactStore } from "../constructs/blob-artifact-store";
 import { blobArtifactStoreProps } from "../constructs/blob-artifact-store/from-config";
 import { PostgresFlexibleStore } from "../constructs/postgres-flexible-store";
 import { postgresFlexibleStoreProps } from "../constructs/postgres-flexible-store/from-config";
+import { AzureContainerRegistry } from "../constructs/container-registry";
+import { containerRegistryProps } from "../constructs/container-registry/from-config";
 import { AksWorkloadIdentity } from "../constructs/aks-workload-identity";
 import { trackingAksIdentityProps } from "../constructs/aks-workload-identity/from-config";
 import { TrackingServer } from "../constructs/tracking-server";
@@ -44,7 +46,7 @@ export const AKS_TOKEN_VARIABLE = "aks_access_token";
 
 /**
  * One Azure environment, in its own Terraform state: Azure's stores and identities (Blob Storage, PostgreSQL flexible
- * server, Key Vault, workload identity) below the same Kubernetes half as an AWS stack (the tracking server with a
+ * server, Key Vault, workload identity, Container Registry) below the same Kubernetes half as an AWS stack (the tracking server with a
  * wasbs:// artifact destination, the proxy, the HTTPRoute, monitoring, default-deny network policies). The features
  * this stack cannot deploy yet are refused by the configuration (config/azure.ts), so what synthesizes is complete.
  */
@@ -133,6 +135,15 @@ export class AzureMlflowStack extends TerraformStack {
         containerName: artifactStore.contract.bucketName,
         prefix: artifactStore.prefix,
         dependsOn: [artifactStore.container],
+      }),
+    );
+    // The model images' registry: the cluster's kubelet identity pulls from it, through its private endpoint.
+    new AzureContainerRegistry(
+      this,
+      "container_registry",
+      containerRegistryProps(config, {
+        key: keyVault.keyFor("images_key", "mlflow-images"),
+        pullPrincipalIds: [cluster.kubeletIdentity.get(0).objectId],
       }),
     );
     // Synth-time policy checks over everything in this stack (policies/index.ts): the Azure rules and the cloud-neutral ones.

@@ -15,6 +15,7 @@ import { KEY_VAULT_FIELDS } from "../constructs/key-vault/from-config";
 import { BLOB_ARTIFACT_STORE_FIELDS } from "../constructs/blob-artifact-store/from-config";
 import { POSTGRES_FLEXIBLE_STORE_FIELDS } from "../constructs/postgres-flexible-store/from-config";
 import { AKS_WORKLOAD_IDENTITY_FIELDS } from "../constructs/aks-workload-identity/from-config";
+import { CONTAINER_REGISTRY_FIELDS } from "../constructs/container-registry/from-config";
 
 /** What these functions read of an environment of either cloud. */
 type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" | "azure" };
@@ -85,6 +86,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       blob_artifact_store: BLOB_ARTIFACT_STORE_FIELDS,
       postgres_flexible_store: POSTGRES_FLEXIBLE_STORE_FIELDS,
       workload_identity: AKS_WORKLOAD_IDENTITY_FIELDS,
+      container_registry: CONTAINER_REGISTRY_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {

@@ -7,7 +7,7 @@
  * | Azure RBAC authorization (no access policies) | who may use a key is a role assignment on that key, reviewed like any other grant | https://learn.microsoft.com/en-us/azure/key-vault/general/rbac-guide |
  * | purge protection on, soft delete 90 days | Azure Storage (and PostgreSQL, ACR) refuse a customer-managed key from a vault without both: a purged key would make the data unreadable for good | https://learn.microsoft.com/en-us/azure/storage/common/customer-managed-keys-configure-existing-account |
  * | network ACL: default Deny, bypass AzureServices, `allowedCidrs` | the services using the keys are trusted Azure services; people and Terraform come from the listed networks only | https://learn.microsoft.com/en-us/azure/key-vault/general/network-security |
- * | keys: RSA 3072, rotated every `rotationDays`, expiring a year after each version's creation | the services above follow a versionless key id to its newest version | https://learn.microsoft.com/en-us/azure/key-vault/keys/how-to-configure-key-rotation |
+ * | keys: RSA 3072 (RSA-HSM in a premium vault), rotated every `rotationDays`, expiring a year after each version's creation | the services above follow a versionless key id to its newest version | https://learn.microsoft.com/en-us/azure/key-vault/keys/how-to-configure-key-rotation |
  */
 import { Construct } from "constructs";
 import { Token } from "cdktf";
@@ -41,7 +41,7 @@ export interface KeyVaultProps {
   readonly keyAdministratorPrincipalIds?: readonly string[];
   /** Days a deleted vault or key stays recoverable (7-90). @default 90 */
   readonly softDeleteRetentionDays?: number;
-  /** "standard" (software keys) or "premium" (HSM-protected keys possible). @default "standard" */
+  /** "standard" (software-protected keys) or "premium" (keys made by `keyFor` are HSM-protected, RSA-HSM). @default "standard" */
   readonly skuName?: "standard" | "premium";
   /** Terraform refuses to destroy the vault and its keys (production). @default false */
   readonly preventDestroy?: boolean;
@@ -68,6 +68,7 @@ export class KeyVault extends Construct {
   private readonly tags: Record<string, string>;
   private readonly lifecycle?: { preventDestroy: boolean };
   private readonly keyDependencies: RoleAssignment[];
+  private readonly hsm: boolean;
 
   constructor(scope: Construct, id: string, props: KeyVaultProps) {
     super(scope, id);
@@ -97,6 +98,7 @@ export class KeyVault extends Construct {
         throw new PropError(this, `allowedCidrs[${i}]`, cidr, "a network narrower than /0: list where Terraform runs from");
     });
 
+    this.hsm = props.skuName === "premium";
     this.tags = props.tags ?? {};
     this.lifecycle = props.preventDestroy ? { preventDestroy: true } : undefined;
     this.vault = new AzKeyVault(this, "vault", {
@@ -148,7 +150,8 @@ export class KeyVault extends Construct {
     return new KeyVaultKey(this, id, {
       name,
       keyVaultId: this.vault.id,
-      keyType: "RSA",
+      // A premium vault keeps its keys in HSMs: what paying for premium is for.
+      keyType: this.hsm ? "RSA-HSM" : "RSA",
       keySize,
       keyOpts: ["unwrapKey", "wrapKey"],
       rotationPolicy: {

@@ -18,10 +18,19 @@ export const AZ = {
     `/subscriptions/6c7d2a0e-5e8f-4b5a-9f6e-444455556666/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-aks/subnets/${name}`,
 } as const;
 
-/** A stack with the azurerm provider configured as the Azure stack does (features {}, subscription, tenant). */
+/**
+ * A stack with the azurerm provider as the Azure constructs need it: Entra ID for any storage data-plane call (the
+ * Blob store's account has shared keys off) and no data-plane call at all (its firewall denies Terraform's network;
+ * the container and the lifecycle policy go through Azure Resource Manager).
+ */
 export function azureStack(): TerraformStack {
   const stack = new TerraformStack(Testing.app(), "test");
-  new AzurermProvider(stack, "azurerm", { features: [{}], subscriptionId: AZ.subscriptionId, tenantId: AZ.tenantId });
+  new AzurermProvider(stack, "azurerm", {
+    features: [{ storage: [{ dataPlaneAvailable: false }] }],
+    storageUseAzuread: true,
+    subscriptionId: AZ.subscriptionId,
+    tenantId: AZ.tenantId,
+  });
   return stack;
 }
 
@@ -38,7 +47,10 @@ export function only(json: TfJson, type: string): Record<string, any> {
 /** The Terraform name of the only resource of `type`. */
 export const nameOf = (json: TfJson, type: string): string => Object.keys(json.resource?.[type] ?? {})[0];
 
-/** Calls `build`, expects a PropError for `prop` whose message matches `message`. */
+/**
+ * Calls `build` and returns nothing when it throws a PropError for `prop` whose message matches `message`; throws
+ * otherwise. (No jest globals here: the type-checked build compiles test/helpers without jest's types.)
+ */
 export function expectPropError(build: () => unknown, prop: string, message: RegExp): void {
   let caught: unknown;
   try {
@@ -47,7 +59,8 @@ export function expectPropError(build: () => unknown, prop: string, message: Reg
     caught = err;
   }
   if (caught === undefined) throw new Error(`accepted: expected a PropError for ${prop}`);
-  expect((caught as Error).name).toBe("PropError");
-  expect((caught as { prop: string }).prop).toBe(prop);
-  expect((caught as Error).message).toMatch(message);
+  const err = caught as Error & { prop?: string };
+  if (err.name !== "PropError") throw err;
+  if (err.prop !== prop) throw new Error(`PropError for ${String(err.prop)}, expected one for ${prop}: ${err.message}`);
+  if (!message.test(err.message)) throw new Error(`PropError message ${JSON.stringify(err.message)} does not match ${message}`);
 }

@@ -8,7 +8,9 @@ import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { StorageAccount } from "@cdktf/provider-azurerm/lib/storage-account";
 import {
+  AzureAcr,
   AzureBlobCmk,
+  AzureKeyVault,
   AzureBlobPrivate,
   AzureBlobTls,
   AzureNoBroadRoles,
@@ -23,6 +25,7 @@ import { KeyVault } from "../../constructs/key-vault";
 import { BlobArtifactStore } from "../../constructs/blob-artifact-store";
 import { AksWorkloadIdentity } from "../../constructs/aks-workload-identity";
 import { PostgresFlexibleStore } from "../../constructs/postgres-flexible-store";
+import { AzureContainerRegistry } from "../../constructs/container-registry";
 import { AZ, azureStack, synthJsonOf } from "../helpers/azure-construct-stack";
 
 /** Every Azure construct with its defaults, wired as the Azure stack wires them. */
@@ -63,6 +66,14 @@ function constructsJson(): TfJson {
     namespace: "mlflow",
     preventDestroy: true,
   });
+  new AzureContainerRegistry(stack, "container_registry", {
+    name: "mlflowdevimages",
+    resourceGroupName: AZ.resourceGroupName,
+    location: AZ.location,
+    key: keyVault.keyFor("images_key", "images"),
+    privateEndpoint: { subnetId: AZ.subnet("endpoints"), virtualNetworkId: AZ.vnetId },
+    pullPrincipalIds: ["kubelet-object-id"],
+  });
   return synthJsonOf(stack) as TfJson;
 }
 
@@ -73,7 +84,17 @@ function planted(type: string, patch: (attrs: Record<string, any>) => void): TfJ
   for (const attrs of Object.values(copy.resource![type])) patch(attrs as Record<string, any>);
   return copy;
 }
-const AZURE_IDS = ["MLF-AZ-BLOB-1", "MLF-AZ-BLOB-2", "MLF-AZ-BLOB-3", "MLF-AZ-PG-1", "MLF-AZ-PG-2", "MLF-AZ-PG-3", "MLF-AZ-1"];
+const AZURE_IDS = [
+  "MLF-AZ-BLOB-1",
+  "MLF-AZ-BLOB-2",
+  "MLF-AZ-BLOB-3",
+  "MLF-AZ-PG-1",
+  "MLF-AZ-PG-2",
+  "MLF-AZ-PG-3",
+  "MLF-AZ-ACR-1",
+  "MLF-AZ-KV-1",
+  "MLF-AZ-1",
+];
 
 describe("Azure policy rules", () => {
   it("are in the pack every stack applies", () => {
@@ -164,6 +185,32 @@ describe("Azure policy rules", () => {
     expect(rule.check(planted(server, (s) => (s.geo_redundant_backup_enabled = true)))[0].message).toMatch(/geo_backup_key_vault_key_id/);
   });
 
+  it("MLF-AZ-ACR-1 flags an admin user, anonymous pull, a registry without a customer-managed key, and a tier without CMK", () => {
+    const rule = new AzureAcr();
+    const registry = "azurerm_container_registry";
+    expect(rule.check(planted(registry, (r) => (r.admin_enabled = true)))[0].message).toBe("admin_enabled must be false");
+    expect(rule.check(planted(registry, (r) => (r.anonymous_pull_enabled = true)))[0].message).toBe("anonymous_pull_enabled must be false");
+    expect(rule.check(planted(registry, (r) => delete r.encryption))[0].message).toMatch(/CMK/);
+    expect(rule.check(planted(registry, (r) => delete r.encryption[0].identity_client_id))).toHaveLength(1);
+    expect(rule.check(planted(registry, (r) => (r.sku = "Standard")))[0].message).toBe(
+      'sku must be "Premium" (customer-managed keys), got "Standard"',
+    );
+  });
+
+  it("MLF-AZ-KV-1 flags a vault without purge protection, without RBAC, or with access policies", () => {
+    const rule = new AzureKeyVault();
+    const vault = "azurerm_key_vault";
+    expect(rule.check(planted(vault, (v) => delete v.purge_protection_enabled))[0].message).toBe("purge_protection_enabled must be true");
+    expect(rule.check(planted(vault, (v) => delete v.rbac_authorization_enabled))[0].message).toMatch(
+      /rbac_authorization_enabled must be true/,
+    );
+    expect(rule.check(planted(vault, (v) => ((v.rbac_authorization_enabled = undefined), (v.enable_rbac_authorization = true))))).toEqual(
+      [],
+    );
+    expect(rule.check(planted(vault, (v) => (v.access_policy = [{ object_id: "x" }])))[0].message).toMatch(/access_policy must be empty/);
+    expect(rule.check({ resource: { azurerm_key_vault_access_policy: { p: { key_vault_id: "v", object_id: "x" } } } })).toHaveLength(1);
+  });
+
   it("MLF-AZ-1 flags Owner, Contributor and role-granting roles on a subscription or resource group, by name or id", () => {
     const rule = new AzureNoBroadRoles();
     const grant = (attrs: Record<string, unknown>): TfJson => ({
@@ -189,6 +236,12 @@ describe("Azure policy rules", () => {
         grant({ scope: "${data.azurerm_subscription.current.id}", role_definition_name: "Role Based Access Control Administrator" }),
       ),
     ).toHaveLength(1);
+    expect(
+      rule.check(grant({ scope: "/providers/Microsoft.Management/managementGroups/corp", role_definition_name: "Owner" }))[0].message,
+    ).toBe("grants Owner on a management group");
+    expect(rule.check(grant({ scope: "${data.azurerm_management_group.corp.id}", role_definition_name: "Contributor" }))[0].message).toBe(
+      "grants Contributor on a management group",
+    );
     // Narrow scopes, or narrow roles on a broad scope, are not this rule's business.
     expect(
       rule.check(grant({ scope: `${sub}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv`, role_definition_name: "Owner" })),

@@ -123,7 +123,7 @@ describe("Azure stack", () => {
   it("keeps every store encrypted with its own key of the environment's vault, which Terraform's identity administers", () => {
     const vault = Object.keys(resources.azurerm_key_vault)[0];
     const keys = Object.values(resources.azurerm_key_vault_key) as Record<string, any>[];
-    expect(keys.map((k) => k.name).sort()).toEqual(["mlflow-artifacts", "mlflow-database"]);
+    expect(keys.map((k) => k.name).sort()).toEqual(["mlflow-artifacts", "mlflow-database", "mlflow-images"]);
     for (const k of keys) expect(k.key_vault_id).toBe(`\${azurerm_key_vault.${vault}.id}`);
     expect(one("azurerm_key_vault")).toMatchObject({ name: "mlflow-azure-dev-0b1f64", network_acls: { ip_rules: ["203.0.113.0/24"] } });
     const admin = (Object.values(resources.azurerm_role_assignment) as Record<string, any>[]).find(
@@ -137,6 +137,19 @@ describe("Azure stack", () => {
     const cidrs = egress.flatMap((e) => e.to.map((t: any) => `${t.ip_block?.cidr}:${e.ports[0].port}`));
     expect(cidrs).toEqual(expect.arrayContaining(["0.0.0.0/0:443", "10.30.0.0/16:5432"]));
     expect(cidrs.filter((c) => c.startsWith("169.254."))).toEqual([]);
+  });
+
+  it("keeps the model images' registry off the internet: the kubelet pulls through a private endpoint in the nodes' subnet", () => {
+    expect(one("azurerm_container_registry")).toMatchObject({
+      name: "mlflowazuredev0b1f64",
+      admin_enabled: false,
+      public_network_access_enabled: false,
+    });
+    expect(one("azurerm_private_endpoint").subnet_id).toMatch(/\/subnets\/aks-nodes$/);
+    const pull = (Object.values(resources.azurerm_role_assignment) as Record<string, any>[]).find(
+      (g) => g.role_definition_name === "AcrPull",
+    );
+    expect(pull!.principal_id).toBe("${data.azurerm_kubernetes_cluster.aks_cluster.kubelet_identity[0].object_id}");
   });
 
   it("routes the hostname to the proxy through an HTTPRoute on the Application Gateway for Containers Gateway", () => {
@@ -172,7 +185,7 @@ describe("Azure stack", () => {
 
   it("maps every Azure construct's props to fields of the Azure schema", () => {
     const maps = stackFieldMaps(azureConfig());
-    const own = ["key_vault", "blob_artifact_store", "postgres_flexible_store", "workload_identity"];
+    const own = ["key_vault", "blob_artifact_store", "postgres_flexible_store", "workload_identity", "container_registry"];
     expect(Object.keys(maps)).toEqual(expect.arrayContaining(own));
     const unknown = own.flatMap((id) =>
       Object.values(maps[id]).filter((field): field is string => {

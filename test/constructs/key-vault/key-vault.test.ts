@@ -50,6 +50,16 @@ describe("KeyVault", () => {
     });
   });
 
+  it("a premium vault's keys are HSM-protected", () => {
+    expect(
+      only(
+        synth({ skuName: "premium" }, (kv) => kv.keyFor("k", "artifacts")),
+        "azurerm_key_vault_key",
+      ).key_type,
+    ).toBe("RSA-HSM");
+    expect(only(synth({ skuName: "premium" }), "azurerm_key_vault").sku_name).toBe("premium");
+  });
+
   it("production: Terraform may not destroy the vault or its keys", () => {
     const json = synth({ preventDestroy: true }, (kv) => kv.keyFor("k", "database"));
     expect(only(json, "azurerm_key_vault").lifecycle).toEqual({ prevent_destroy: true });

@@ -514,9 +514,9 @@ describe("bad input fails at synth with the field and the fix", () => {
       /authProxyPodLabels is .*: expected labels that select only the proxy/,
     ],
     [
-      "artifact destination that is neither S3 nor Cloud Storage",
+      "artifact destination that is neither S3, Cloud Storage nor Azure Blob",
       build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }),
-      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> or gs:\/\/<bucket>\/<prefix> URI/,
+      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix>, gs:\/\/<bucket>\/<prefix> or wasbs:\/\/<container>@<account>.blob.core.windows.net\/<prefix> URI/,
     ],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser is 0: expected a non-zero user id/],
     [
@@ -746,5 +746,21 @@ describe("the identity's pod labels (Azure Workload Identity's webhook selects p
     expect(build(envConfig("dev"), { identity: { ...identity, podLabels: { "app.kubernetes.io/component": "x" } } })).toThrow(
       /not app.kubernetes.io\/component/,
     );
+  });
+});
+
+describe("the artifact destination", () => {
+  it.each([
+    ["s3://mlflow-dev-artifacts/mlartifacts", true],
+    ["gs://mlflow_dev-artifacts/mlartifacts", true],
+    ["wasbs://mlflow@mlflowdev0b1f64.blob.core.windows.net/mlartifacts", true],
+    ["wasb://mlflow@mlflowdev0b1f64.blob.core.windows.net/mlartifacts", false],
+    ["wasbs://mlflow@mlflow-dev.blob.core.windows.net/mlartifacts", false],
+    ["wasbs://ML@mlflowdev.blob.core.windows.net/mlartifacts", false],
+    ["https://mlflowdev.blob.core.windows.net/mlflow/mlartifacts", false],
+  ])("%s is accepted: %s (MLflow's S3, GCS and Azure Blob repositories; wasbs only, over TLS)", (destinationUri, ok) => {
+    const fn = build(envConfig("dev"), { artifactStore: { ...artifactStore, destinationUri } });
+    if (ok) expect(fn).not.toThrow();
+    else expect(fn).toThrow(/artifactStore.destinationUri .*wasbs:\/\/<container>@<account>/);
   });
 });
