@@ -403,7 +403,8 @@ export const AZURE_REFUSALS: CloudRefusals = {
     "ingress.certificateArn": "nothing: TLS terminates at the Application Gateway for Containers Gateway (its certificate)",
     "ingress.scheme": "the Gateway's frontend",
     "ingress.sslPolicy": "the Gateway's TLS policy",
-    "ingress.installLoadBalancerController": "nothing: Application Gateway for Containers' ALB controller is an AKS add-on (docs/azure.md)",
+    "ingress.installLoadBalancerController":
+      "nothing: Application Gateway for Containers' ALB controller is installed with the cluster (docs/azure.md)",
     "artifacts.bucketName": "artifacts.storageAccountName and artifacts.containerName",
     "artifacts.accessLogging": "nothing yet: the storage account's diagnostic settings are not supported yet",
     "artifacts.replicationRegion": "nothing yet: geo-redundant storage is not supported yet",

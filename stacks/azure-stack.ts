@@ -83,6 +83,9 @@ export class AzureMlflowStack extends TerraformStack {
         {
           // Never purge: a vault with purge protection cannot be purged anyway, and its keys encrypt the stores' data.
           keyVault: [{ purgeSoftDeleteOnDestroy: false, purgeSoftDeletedKeysOnDestroy: false }],
+          // The artifact account's firewall denies Terraform's network: its container and lifecycle policy go through
+          // Azure Resource Manager, and the provider must not read queue or static-website properties from the data plane.
+          storage: [{ dataPlaneAvailable: false }],
         },
       ],
     });

@@ -138,12 +138,12 @@ export class KeyVault extends Construct {
     const keySize = options.keySize ?? 3072;
     const rotationDays = options.rotationDays ?? 90;
     if (!/^[a-zA-Z0-9-]{1,127}$/.test(name))
-      throw new PropError(this, `keyFor(${id}).name`, name, "a key name of 1-127 letters, digits and hyphens");
-    if (![2048, 3072, 4096].includes(keySize)) throw new PropError(this, `keyFor(${id}).keySize`, keySize, "2048, 3072 or 4096");
+      throw new PropError(this, `keyFor[${id}].name`, name, "a key name of 1-127 letters, digits and hyphens");
+    if (![2048, 3072, 4096].includes(keySize)) throw new PropError(this, `keyFor[${id}].keySize`, keySize, "2048, 3072 or 4096");
     if (!Number.isInteger(rotationDays) || rotationDays < 7 || rotationDays > 300)
       throw new PropError(
         this,
-        `keyFor(${id}).rotationDays`,
+        `keyFor[${id}].rotationDays`,
         rotationDays,
         "a whole number of days from 7 to 300 (a version rotates well before its one-year expiry)",
       );

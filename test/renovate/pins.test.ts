@@ -89,6 +89,7 @@ const BUILTIN_FILES: Record<string, RegExp> = {
 /** Matches of the patterns that are not pins, told by the text right before the value, each with why. */
 const NOT_PINS: { before: RegExp; why: string }[] = [
   { before: /payloadFormatVersion: "$/, why: "API Gateway's Lambda payload format, not a software version" },
+  { before: /conditionVersion: "$/, why: "the version of Azure's role assignment condition language (ABAC), not a software version" },
   {
     before: /[-/](runtime|training):$/,
     why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)",

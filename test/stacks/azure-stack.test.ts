@@ -5,7 +5,8 @@
 import { Testing } from "cdktf";
 import { AKS_ENTRA_SERVER_APP_ID, AKS_TOKEN_VARIABLE, AZURE_RETENTION_WARNING, AzureMlflowStack } from "../../stacks/azure-stack";
 import { stackErrorProblem, stackFieldMaps } from "../../stacks/prop-errors";
-import { PropError } from "../../constructs/core/prop-error";
+import { fieldOfProp, PropError } from "../../constructs/core/prop-error";
+import { DYNAMIC, refusedProps } from "../helpers/prop-scan";
 import { knownKeys } from "../../config/messages";
 import { azureEnvironmentSchema } from "../../config/azure";
 import { azureConfig, synthAzure } from "../helpers/azure";
@@ -40,7 +41,12 @@ describe("Azure stack", () => {
       subscription_id: "0b1f6471-1bf0-4dda-aec3-111122223333",
       tenant_id: "5e3c1a7d-2b4f-4c6e-8a9b-0c1d2e3f4a5b",
       storage_use_azuread: true,
-      features: [{ key_vault: [{ purge_soft_delete_on_destroy: false, purge_soft_deleted_keys_on_destroy: false }] }],
+      features: [
+        {
+          key_vault: [{ purge_soft_delete_on_destroy: false, purge_soft_deleted_keys_on_destroy: false }],
+          storage: [{ data_plane_available: false }],
+        },
+      ],
     });
   });
 
@@ -199,5 +205,20 @@ describe("Azure stack", () => {
 
   it("synthesizes with the policy pack's checks passing", () => {
     expect(() => Testing.synth(new AzureMlflowStack(Testing.app(), azureConfig({ name: "azure-qa" })), true)).not.toThrow();
+  });
+});
+
+describe("every refusal of an Azure construct reaches the user as a configuration field", () => {
+  const sources: Record<string, string> = {
+    key_vault: "constructs/key-vault/index.ts",
+    blob_artifact_store: "constructs/blob-artifact-store/index.ts",
+    postgres_flexible_store: "constructs/postgres-flexible-store/index.ts",
+    workload_identity: "constructs/aks-workload-identity/index.ts",
+    container_registry: "constructs/container-registry/index.ts",
+  };
+  const maps = stackFieldMaps(azureConfig());
+  it.each(Object.entries(sources))("%s: every prop it can refuse is mapped (a field, or null: set by the stack)", (id, file) => {
+    const unmapped = [...refusedProps([file])].filter((prop) => prop !== DYNAMIC && fieldOfProp(maps[id], prop) === undefined);
+    expect(unmapped).toEqual([]);
   });
 });

@@ -77,7 +77,7 @@ describe("KeyVault", () => {
   });
 
   it("refuses a key it cannot create", () => {
-    expectPropError(() => synth({}, (kv) => kv.keyFor("k", "bad_name")), "keyFor(k).name", /letters, digits and hyphens/);
-    expectPropError(() => synth({}, (kv) => kv.keyFor("k", "ok", { rotationDays: 400 })), "keyFor(k).rotationDays", /7 to 300/);
+    expectPropError(() => synth({}, (kv) => kv.keyFor("k", "bad_name")), "keyFor[k].name", /letters, digits and hyphens/);
+    expectPropError(() => synth({}, (kv) => kv.keyFor("k", "ok", { rotationDays: 400 })), "keyFor[k].rotationDays", /7 to 300/);
   });
 });
