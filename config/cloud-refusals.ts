@@ -108,15 +108,6 @@ export function refusedFields(
   const secretSource = valueAt(merged, ["auth", "clientSecret", "source"]);
   if (secretSource === "secrets-manager")
     report(["auth", "clientSecret", "source"], secretSource, '"kubernetes" (a Secret an operator or External Secrets creates)');
-  const retention = valueAt(merged, ["registry", "retention"]);
-  if (retention !== undefined && fromShared(["registry", "retention"]))
-    delete (valueAt(rest, ["registry"]) as Record<string, unknown>).retention;
-  else if (retention !== undefined)
-    problems.push({
-      path: ["registry", "retention"],
-      value: retention,
-      message: `nothing on ${cloud.environment}: registry-aware retention (the archive tags and their lifecycle rule) is ${cloud.notYet}`,
-    });
   // Teams are a security boundary: never left out quietly, even when they come from `shared`.
   for (const key of ["teams", "access"]) {
     const value = valueAt(merged, [key]);
