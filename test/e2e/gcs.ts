@@ -249,10 +249,8 @@ mlflow.set_experiment("gcp-retention")
 dirs = []
 for i in range(1, 6):
     with mlflow.start_run() as r:
-        mlflow.log_text(f"retention {i}
-", "model/MLmodel")
-        mlflow.log_text(f"weights {i}
-", "model/model.pkl")
+        mlflow.log_text(f"retention {i}\n", "model/MLmodel")
+        mlflow.log_text(f"weights {i}\n", "model/model.pkl")
     c.create_model_version("retention-gcp", f"{r.info.artifact_uri}/model", run_id=r.info.run_id)
     dirs.append(f"{r.info.experiment_id}/{r.info.run_id}/artifacts/model/")
 c.set_registered_model_alias("retention-gcp", "champion", "1")

@@ -39,6 +39,7 @@ import {
 import { internalErrors } from "./errors";
 import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevocation, teamsSpoofing, teamsUpgrade } from "./teams";
 import { gcsStore } from "./gcs";
+import { azureRetention } from "./azure-retention";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -153,7 +154,8 @@ async function main(): Promise<number> {
       () => teamsRevocation(ctx),
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
-    ["11. GCP stack: tracking server, model and gc against fake-gcs-server (gs://)", () => gcsStore(ctx)],
+    ["11. GCP stack: tracking server, model, gc and retention against fake-gcs-server (gs://)", () => gcsStore(ctx)],
+    ["11b. Azure stack: the model-retention CronJob against Azurite (wasbs://)", () => azureRetention(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;
