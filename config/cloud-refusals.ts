@@ -108,6 +108,9 @@ export function refusedFields(
   const secretSource = valueAt(merged, ["auth", "clientSecret", "source"]);
   if (secretSource === "secrets-manager")
     report(["auth", "clientSecret", "source"], secretSource, '"kubernetes" (a Secret an operator or External Secrets creates)');
+  // A ci section only in `shared` is the AWS environments' (their repository and roles): an environment on
+  // another cloud gets CI identities only from a ci section of its own (it needs its cloud's ids anyway).
+  if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
   // Teams are a security boundary: never left out quietly, even when they come from `shared`.
   for (const key of ["teams", "access"]) {
     const value = valueAt(merged, [key]);

@@ -22,6 +22,7 @@ import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -191,6 +192,11 @@ export const gcpEnvironmentSchema = z
     registry: base.registry,
     events: base.events,
     training: base.training,
+    ci: gcpCiSchema
+      .optional()
+      .describe(
+        "GitHub Actions access to this environment's project (config/gcp-ci.ts, docs/gcp.md#ci): a Workload Identity pool with GitHub's provider and the plan and deploy service accounts. Without it the stack creates no CI identity.",
+      ),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -265,6 +271,8 @@ export const gcpEnvironmentSchema = z
         `at most ${GCP_LABEL_LIMITS.perResource - STACK_LABELS.length} labels (Google allows ${GCP_LABEL_LIMITS.perResource} per resource)`,
       );
 
+    for (const p of gcpCiProblems(env)) issue(p.path, p.message);
+
     // ── features that do not run on GCP yet: refused, never dropped ──
     for (const p of gcpUnsupportedProblems(env)) issue(p.path, p.message);
   });
@@ -288,7 +296,10 @@ export const AWS_ONLY_FIELDS: Record<string, string> = {
   cluster: "gcp.clusterName and gcp.network (GKE)",
   identity: "nothing: GKE Workload Identity binds each workload to its own Google service account",
   notifications: "nothing yet: Cloud SQL alerts go through monitoring's receivers",
-  ci: "nothing yet: GitHub OIDC through Workload Identity Federation is not supported on GCP yet",
+  "ci.oidcProvider": "nothing: the stack creates the environment's own Workload Identity pool (ci.workloadIdentityPoolId)",
+  "ci.planRoleName": "ci.planServiceAccountId",
+  "ci.deployRoleName": "ci.deployServiceAccountId",
+  "ci.imagePushRoleName": "nothing yet: model images are not released to GCP environments yet",
   "state.key": "state.prefix (gcs backend)",
   "state.region": "nothing: the state bucket's location is its own",
   "state.kmsKeyArn": "nothing: the state bucket's default key encrypts it",

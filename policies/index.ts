@@ -21,6 +21,7 @@
  * | MLF-SQL-3 | every Cloud SQL instance refuses unencrypted connections (ssl_mode) |
  * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
  * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
+ * | MLF-GCP-2 | no IAM grant on a Google resource names a basic role (roles/owner, roles/editor, roles/viewer) |
  * | MLF-AZ-BLOB-1 | every Azure storage account is encrypted with a customer-managed Key Vault key |
  * | MLF-AZ-BLOB-2 | every Azure storage account is private (no public containers, no shared key, firewall default Deny), its containers private |
  * | MLF-AZ-BLOB-3 | every Azure storage account takes HTTPS only, TLS 1.2 or later |
@@ -51,6 +52,7 @@ import { CloudSqlPrivate } from "./cloud-sql-private";
 import { CloudSqlTlsOnly } from "./cloud-sql-tls-only";
 import { ArtifactRegistryCmek } from "./artifact-registry-cmek";
 import { GcpNoPublicMembers } from "./gcp-no-public-members";
+import { GcpNoPrimitiveRoles } from "./gcp-no-primitive-roles";
 import { AzureBlobCmk } from "./azure-blob-cmk";
 import { AzureBlobPrivate } from "./azure-blob-private";
 import { AzureBlobTls } from "./azure-blob-tls";
@@ -80,6 +82,7 @@ export {
   CloudSqlTlsOnly,
   ArtifactRegistryCmek,
   GcpNoPublicMembers,
+  GcpNoPrimitiveRoles,
   AzureBlobCmk,
   AzureBlobPrivate,
   AzureBlobTls,
@@ -110,6 +113,7 @@ export function allRules(): PolicyRule[] {
     new CloudSqlTlsOnly(),
     new ArtifactRegistryCmek(),
     new GcpNoPublicMembers(),
+    new GcpNoPrimitiveRoles(),
     new AzureBlobCmk(),
     new AzureBlobPrivate(),
     new AzureBlobTls(),

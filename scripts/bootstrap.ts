@@ -14,6 +14,8 @@
  *    constructs/core/permissions-boundary.ts), and the namespaces whose Secrets an operator creates by hand;
  * 4. prints what is left: the Secrets to create, the GitHub Environments, the first full deploy.
  *
+ * A GCP environment (`cloud: "gcp"`) gets the same steps in its project (scripts/bootstrap-gcp.ts).
+ *
  * Run it again after a change to the CI roles or the boundary (the deploy role may not apply those).
  * `--dry-run` prints every command instead of running it (a probe is taken as "missing", so the whole
  * first-deploy sequence shows). Exit code 0 on success, 1 on a failed step, 2 on bad arguments.
@@ -21,7 +23,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { loadEnvironments, type EnvironmentConfig } from "../config";
+import { loadAllEnvironments, type AnyEnvironmentConfig, type EnvironmentConfig } from "../config";
+import { gcpBootstrap } from "./bootstrap-gcp";
 import { stateKeyAlias, stateLocation, type StateLocation } from "../config/state";
 import { ciRoleNames } from "../config/ci";
 import { ADMINISTERED_BY_BOOTSTRAP, ADMINISTERED_BY_TAG } from "../constructs/ci-roles";
@@ -37,10 +40,10 @@ export interface Outcome {
 export interface BootstrapDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;
-  readonly environments: () => EnvironmentConfig[];
-  /** Synthesizes the environment's stack into `outdir` and returns the stack's folder. */
-  /** Synthesizes `config`'s stack (with every environment of the configuration: the image copies it grants). */
-  readonly synth: (config: EnvironmentConfig, outdir: string, environments: readonly EnvironmentConfig[]) => string;
+  /** Every environment of the configuration, of any cloud. */
+  readonly environments: () => AnyEnvironmentConfig[];
+  /** Synthesizes `config`'s stack into `outdir` (with every environment of the configuration: the image copies it grants) and returns the stack's folder. */
+  readonly synth: (config: AnyEnvironmentConfig, outdir: string, environments: readonly AnyEnvironmentConfig[]) => string;
 }
 
 export class BootstrapError extends Error {}
@@ -127,11 +130,19 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     log(`usage: npm run bootstrap -- <env> [--dry-run] [--yes] [--skip-checks]; environments: ${all.map((e) => e.name).join(", ")}`);
     return 2;
   }
-  const c = all.find((e) => e.name === envName);
-  if (!c) {
+  const found = all.find((e) => e.name === envName);
+  if (!found) {
     log(`bootstrap: no environment "${envName}"; expected one of ${all.map((e) => e.name).join(", ")}`);
     return 2;
   }
+  if (found.cloud === "gcp") return gcpBootstrap(found, argv, outdir, { env: deps.env, log, synth: (g, dir) => deps.synth(g, dir, all) });
+  if (found.cloud === "azure") {
+    log(
+      `bootstrap: environment "${found.name}" is on Azure: the bootstrap does not handle Azure yet; follow docs/azure.md (prerequisites and first deploy)`,
+    );
+    return 2;
+  }
+  const c = found;
   const s = stateLocation(c);
   if (!s) {
     log(
@@ -438,22 +449,26 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
 }
 
 /** Synthesizes one environment's stack into `outdir` (cdktf's layout) and returns the stack's folder. */
-export function synthStack(config: EnvironmentConfig, outdir: string, environments: readonly EnvironmentConfig[] = [config]): string {
+export function synthStack(config: AnyEnvironmentConfig, outdir: string, environments: readonly AnyEnvironmentConfig[] = [config]): string {
   /* eslint-disable @typescript-eslint/no-require-imports -- the app's modules only when synthesizing */
   const { App } = require("cdktf") as typeof import("cdktf");
-  const { MlflowStack, stackName } = require("../stacks/mlflow-stack") as typeof import("../stacks/mlflow-stack");
+  const { MlflowStack } = require("../stacks/mlflow-stack") as typeof import("../stacks/mlflow-stack");
+  const { GcpMlflowStack } = require("../stacks/gcp-stack") as typeof import("../stacks/gcp-stack");
+  const { AzureMlflowStack } = require("../stacks/azure-stack") as typeof import("../stacks/azure-stack");
   /* eslint-enable @typescript-eslint/no-require-imports */
   const app = new App({ outdir });
-  new MlflowStack(app, config, { environments });
+  if (config.cloud === "gcp") new GcpMlflowStack(app, config);
+  else if (config.cloud === "azure") new AzureMlflowStack(app, config);
+  else new MlflowStack(app, config, { environments: environments.filter((e): e is EnvironmentConfig => e.cloud === "aws") });
   app.synth();
-  return path.join(outdir, "stacks", stackName(config));
+  return path.join(outdir, "stacks", `${config.project}-${config.name}`);
 }
 
 if (require.main === module) {
   process.exitCode = main(process.argv.slice(2), {
     env: process.env,
     log: (line) => console.log(line),
-    environments: loadEnvironments,
+    environments: loadAllEnvironments,
     synth: synthStack,
   });
 }

@@ -33,6 +33,10 @@ export const FEATURES: Readonly<Record<string, readonly PropsSource[]>> = {
   "cloud-sql-store": [{ file: "index.ts", name: "CloudSqlStoreProps" }],
   "gcs-artifact-store": [{ file: "index.ts", name: "GcsArtifactStoreProps" }],
   "gke-workload-identity": [{ file: "index.ts", name: "GkeWorkloadIdentityProps" }],
+  "gcp-ci-identities": [
+    { file: "index.ts", name: "GcpCiIdentitiesProps" },
+    { file: "index.ts", name: "GcpCiStateAccess" },
+  ],
   "artifact-store": [{ file: "index.ts", name: "ArtifactStoreProps" }],
   "key-vault": [
     { file: "index.ts", name: "KeyVaultProps" },

@@ -109,6 +109,8 @@ environments.push({
     vpcCidrs: ["10.88.0.0/16"],
   },
   mlflow: { replicas: { min: 1, max: 2 } },
+  // Its own ci section (shared's is the AWS environments'): the pipelines plan and deploy it too (docs/gcp.md#ci).
+  ci: { projectNumber: "246813579024" },
 } as never);
 // And a sixth on Azure (docs/azure.md): likewise, shared's AWS-only values are left out for it.
 const forkCheckAzureName = forkCheckFreeName("azure", environments.map((e) => e.name));

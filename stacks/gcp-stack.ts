@@ -19,6 +19,8 @@ import { GkeWorkloadIdentity } from "../constructs/gke-workload-identity";
 import { trackingWorkloadIdentityProps } from "../constructs/gke-workload-identity/from-config";
 import { ArtifactRegistry } from "../constructs/artifact-registry";
 import { artifactRegistryProps } from "../constructs/artifact-registry/from-config";
+import { GcpCiIdentities } from "../constructs/gcp-ci-identities";
+import { gcpCiIdentitiesProps } from "../constructs/gcp-ci-identities/from-config";
 import { TrackingServer } from "../constructs/tracking-server";
 import { trackingServerProps } from "../constructs/tracking-server/from-config";
 import { AuthProxy } from "../constructs/auth-proxy";
@@ -33,6 +35,7 @@ import { NetworkPolicies } from "../constructs/network-policies";
 import { gkeCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
+import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
 
 /**
@@ -110,6 +113,9 @@ export class GcpMlflowStack extends TerraformStack {
       "artifact_registry",
       artifactRegistryProps(config, { projectNumber: project.number, keyRingId: keyRing.id }),
     );
+    // GitHub Actions' identities, applied by an administrator (npm run bootstrap): only with a ci section.
+    const ciProps = gcpCiIdentitiesProps(config);
+    if (ciProps) new GcpCiIdentities(this, GCP_CI_IDENTITIES_ID, ciProps);
     // Synth-time policy checks over everything in this stack (policies/index.ts): the GCP rules and the cloud-neutral ones.
     applyPolicies(this);
 

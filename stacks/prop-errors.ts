@@ -11,6 +11,7 @@ import { GCS_ARTIFACT_STORE_FIELDS } from "../constructs/gcs-artifact-store/from
 import { CLOUD_SQL_STORE_FIELDS } from "../constructs/cloud-sql-store/from-config";
 import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
 import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
+import { GCP_CI_IDENTITIES_FIELDS } from "../constructs/gcp-ci-identities/from-config";
 import { KEY_VAULT_FIELDS } from "../constructs/key-vault/from-config";
 import { BLOB_ARTIFACT_STORE_FIELDS } from "../constructs/blob-artifact-store/from-config";
 import { POSTGRES_FLEXIBLE_STORE_FIELDS } from "../constructs/postgres-flexible-store/from-config";
@@ -82,6 +83,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       workload_identity: WORKLOAD_IDENTITY_FIELDS,
       artifact_registry: ARTIFACT_REGISTRY_FIELDS,
       model_retention: GCP_MODEL_RETENTION_FIELDS,
+      ci_identities: GCP_CI_IDENTITIES_FIELDS,
     });
   }
   if (config.cloud === "azure") {

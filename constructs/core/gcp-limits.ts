@@ -19,6 +19,9 @@ export const GCP_RULE_SOURCES = {
   regions: "https://cloud.google.com/compute/docs/regions-zones",
   labels: "https://cloud.google.com/resource-manager/docs/labels-overview#requirements",
   resourceNames: "https://cloud.google.com/compute/docs/naming-resources#resource-name-format",
+  workloadIdentityPoolId: "https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools/create",
+  workloadIdentityProviderId:
+    "https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools.providers/create",
 } as const;
 
 // ── project ids ──────────────────────────────────────────────────────────────────
@@ -133,6 +136,16 @@ export function gkeClusterNameProblem(name: string): string | undefined {
 export function serviceAccountIdProblem(id: string): string | undefined {
   if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(id))
     return "a service account id: 6-30 lower-case letters, digits and hyphens, starting with a letter, not ending with a hyphen";
+  return undefined;
+}
+
+/**
+ * A Workload Identity pool or pool provider id (workloadIdentityPoolId, workloadIdentityProviderId): 4-32
+ * lower-case letters, digits and hyphens; the prefix "gcp-" is reserved by Google.
+ */
+export function workloadIdentityIdProblem(id: string, what: "pool" | "provider"): string | undefined {
+  if (!/^[a-z0-9-]{4,32}$/.test(id) || id.startsWith("gcp-"))
+    return `a Workload Identity ${what} id: 4-32 lower-case letters, digits and hyphens, not starting with "gcp-" (reserved by Google)`;
   return undefined;
 }
 

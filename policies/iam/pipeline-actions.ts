@@ -113,20 +113,21 @@ export const PIPELINE_ACTIONS: readonly PipelineRow[] = [
         : [],
   },
 
-  // ── deploy.yml: the plan file travels through the state bucket, encrypted with the state key ──
+  // ── deploy.yml: the plan file travels through the state bucket, encrypted with the state key (scripts/ci/plan-store.sh) ──
   {
     role: "plan",
     what: "save the reviewed plan file",
-    file: ".github/workflows/deploy.yml",
-    contains: 'aws s3 cp --only-show-errors --region "$STATE_REGION" --sse aws:kms --sse-kms-key-id "$STATE_KMS_KEY" "$plan"',
+    file: "scripts/ci/plan-store.sh",
+    contains:
+      'aws s3 cp --only-show-errors --region "${STATE_REGION:?}" --sse aws:kms --sse-kms-key-id "${STATE_KMS_KEY:?}" "$from" "$store/$to"',
     sources: [SAR("amazons3"), "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#require-sse-kms"],
     calls: (c) => (c.state ? [{ action: "s3:PutObject", resource: planFile(c) }, ...stateKey(c, ["kms:GenerateDataKey"])] : []),
   },
   {
     role: "deploy",
     what: "fetch the reviewed plan file",
-    file: ".github/workflows/deploy.yml",
-    contains: 'aws s3 cp --only-show-errors --region "$STATE_REGION" "$PLAN_STORE/$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT.tfplan"',
+    file: "scripts/ci/plan-store.sh",
+    contains: 'aws s3 cp --only-show-errors --region "${STATE_REGION:?}" "$store/$from" "$to"',
     sources: [SAR("amazons3"), "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"],
     calls: (c) => (c.state ? [{ action: "s3:GetObject", resource: planFile(c) }, ...stateKey(c, ["kms:Decrypt"])] : []),
   },

@@ -1,43 +1,44 @@
 /**
  * The environments the pipelines act on, computed from configuration (never listed in a workflow):
  *
- *   node dist/scripts/ci/environments.js                  # {"include":[{env, stack, region, ...}, ...]}
+ *   node dist/scripts/ci/environments.js                  # {"include":[{env, stack, cloud, region, ...}, ...]}
  *   node dist/scripts/ci/environments.js --only staging   # one environment (release pipeline)
  *   node dist/scripts/ci/environments.js --github-output  # also `matrix=<json>` into $GITHUB_OUTPUT
  *   node dist/scripts/ci/environments.js --release-model iris [--github-output]   # the model release's path
  *
- * The role ARNs are config/ci.ts's `ciRoleArns`, the same names constructs/ci-roles creates.
+ * Every row says its `cloud` and carries that cloud's credential inputs, which the workflows' login steps
+ * read (one step per cloud, each with `if: matrix.cloud == '<cloud>'`):
+ * - aws: `planRoleArn` / `deployRoleArn` / `imagePushRoleArn` and `region` (aws-actions/configure-aws-credentials),
+ *   config/ci.ts's `ciRoleArns`, the same names constructs/ci-roles creates;
+ * - gcp: `workloadIdentityProvider` and `planServiceAccount` / `deployServiceAccount` (google-github-actions/auth),
+ *   config/gcp-ci.ts's `gcpCiIdentities`, the same ids constructs/gcp-ci-identities creates.
+ * Another cloud adds its own row type here and its own login step; the other steps do not change.
  */
 import * as fs from "fs";
-import { loadEnvironments, type EnvironmentConfig } from "../../config";
+import { loadAllEnvironments, type AnyEnvironmentConfig, type EnvironmentConfig, type GcpEnvironmentConfig } from "../../config";
 import { ciRoleArns, deployEnvironmentOf } from "../../config/ci";
+import { gcpCiIdentities, gcpDeployEnvironmentOf } from "../../config/gcp-ci";
 import { planFilesPrefix } from "../../constructs/ci-roles/from-config";
+import { gcpPlanFilesPrefix, gcsStateLocation } from "../../constructs/gcp-ci-identities/from-config";
 import { stateLocation } from "../../config/state";
 
-/** One row of the workflows' matrix. */
-export interface CiEnvironment {
+/** What every row has, whatever the cloud. */
+interface CiEnvironmentBase {
   /** Environment name (`config/environments.ts`). */
   readonly env: string;
   /** Its stack, and its folder under cdktf.out/stacks. */
   readonly stack: string;
+  /** Which cloud: which login step the jobs take, and how they store plan files (scripts/ci/plan-store.sh). */
+  readonly cloud: "aws" | "gcp";
+  /** The environment's region (aws.region, gcp.region). */
   readonly region: string;
-  readonly account: string;
   readonly production: boolean;
   /** Apply on merge without a reviewer. */
   readonly autoDeploy: boolean;
   /** The GitHub Environment of its deploy and release jobs. */
   readonly githubEnvironment: string;
-  readonly planRoleArn: string;
-  readonly deployRoleArn: string;
-  readonly imagePushRoleArn: string;
-  /** Where the plan job saves the plan file the deploy job applies (s3://bucket/prefix). */
+  /** Where the plan job saves the plan file the deploy job applies (s3://bucket/prefix or gs://bucket/prefix). */
   readonly planStore: string;
-  /** Region of the state bucket. */
-  readonly stateRegion: string;
-  /** The KMS key (key or alias ARN) of the state bucket: the plan file is encrypted with it too. */
-  readonly stateKmsKey: string;
-  /** The model images' registry host. */
-  readonly ecrRegistry: string;
   /** The tracking server's public URL (behind the proxy). */
   readonly trackingUri: string;
   /** Runs the registry events service: the registry models are released from. */
@@ -50,53 +51,145 @@ export interface CiEnvironment {
   readonly githubTokenAudience: string;
 }
 
+/** A row of an AWS environment: the roles aws-actions/configure-aws-credentials assumes. */
+export interface AwsCiEnvironment extends CiEnvironmentBase {
+  readonly cloud: "aws";
+  readonly account: string;
+  readonly planRoleArn: string;
+  readonly deployRoleArn: string;
+  readonly imagePushRoleArn: string;
+  /** Region of the state bucket. */
+  readonly stateRegion: string;
+  /** The KMS key (key or alias ARN) of the state bucket: the plan file is encrypted with it too. */
+  readonly stateKmsKey: string;
+  /** The model images' registry host. */
+  readonly ecrRegistry: string;
+}
+
+/** A row of a GCP environment: google-github-actions/auth's inputs. */
+export interface GcpCiEnvironment extends CiEnvironmentBase {
+  readonly cloud: "gcp";
+  /** The Google Cloud project (gcp.projectId). */
+  readonly project: string;
+  /** `projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/github`. */
+  readonly workloadIdentityProvider: string;
+  readonly planServiceAccount: string;
+  readonly deployServiceAccount: string;
+}
+
+/** One row of the workflows' matrix. */
+export type CiEnvironment = AwsCiEnvironment | GcpCiEnvironment;
+
 /** GitHub Actions' token issuer, as auth.extraJwtIssuers names it. */
 export const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
 
 export class CiConfigError extends Error {}
 
+const githubAudienceOf = (e: AnyEnvironmentConfig) =>
+  e.auth.extraJwtIssuers.find((j) => j.issuer.replace(/\/$/, "") === GITHUB_ISSUER)?.audience ?? "";
+
+function awsRow(e: EnvironmentConfig, problems: string[]): AwsCiEnvironment | undefined {
+  if (!e.ci) {
+    problems.push(
+      `environment "${e.name}": field ci is missing: expected the GitHub repository whose workflows plan and deploy it (ci.repository, usually set once in shared)`,
+    );
+    return undefined;
+  }
+  if (e.state.backend !== "s3") {
+    problems.push(
+      `environment "${e.name}": field state.backend = "local": expected "s3" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`,
+    );
+    return undefined;
+  }
+  const arns = ciRoleArns(e);
+  const state = stateLocation(e)!;
+  const stack = `${e.project}-${e.name}`;
+  const dnsSuffix = e.aws.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+  return {
+    env: e.name,
+    stack,
+    cloud: "aws",
+    region: e.aws.region,
+    account: e.aws.accountId,
+    production: e.production,
+    autoDeploy: e.ci.autoDeploy && !e.production,
+    githubEnvironment: deployEnvironmentOf(e),
+    planRoleArn: arns.plan,
+    deployRoleArn: arns.deploy,
+    imagePushRoleArn: arns.imagePush,
+    planStore: `s3://${state.bucket}/${planFilesPrefix(e)}`,
+    stateRegion: state.region,
+    stateKmsKey: state.kmsKeyArn,
+    ecrRegistry: `${e.aws.accountId}.dkr.ecr.${e.aws.region}.${dnsSuffix}`,
+    trackingUri: `https://${e.hostname}`,
+    registry: e.events.enabled,
+    servingNamespace: e.serving.namespace,
+    models: Object.keys(e.serving.models).join(","),
+    githubTokenAudience: githubAudienceOf(e),
+  };
+}
+
+function gcpRow(e: GcpEnvironmentConfig, problems: string[]): GcpCiEnvironment | undefined {
+  const ids = gcpCiIdentities(e);
+  if (!e.ci || !ids) {
+    problems.push(
+      `environment "${e.name}": field ci is missing: expected a ci section in the GCP environment's own entry (ci.repository, ci.projectNumber: docs/gcp.md#ci); one in shared is the AWS environments'`,
+    );
+    return undefined;
+  }
+  const state = gcsStateLocation(e);
+  if (!state) {
+    problems.push(
+      `environment "${e.name}": field state.backend = "local": expected "gcs" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`,
+    );
+    return undefined;
+  }
+  return {
+    env: e.name,
+    stack: `${e.project}-${e.name}`,
+    cloud: "gcp",
+    region: e.gcp.region,
+    project: e.gcp.projectId,
+    production: e.production,
+    autoDeploy: e.ci.autoDeploy && !e.production,
+    githubEnvironment: gcpDeployEnvironmentOf(e),
+    workloadIdentityProvider: ids.workloadIdentityProvider,
+    planServiceAccount: ids.planServiceAccount,
+    deployServiceAccount: ids.deployServiceAccount,
+    planStore: `gs://${state.bucket}/${gcpPlanFilesPrefix(e)}`,
+    trackingUri: `https://${e.hostname}`,
+    // Refused on GCP by configuration (config/gcp.ts): no registry events, no served model, so no model release.
+    registry: e.events.enabled,
+    servingNamespace: e.serving.namespace,
+    models: Object.keys(e.serving.models).join(","),
+    githubTokenAudience: githubAudienceOf(e),
+  };
+}
+
 /** The matrix rows of every environment, in configuration order. */
-export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironment[] {
+export function ciEnvironments(envs: readonly EnvironmentConfig[]): AwsCiEnvironment[];
+export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnvironment[];
+export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnvironment[] {
   const problems: string[] = [];
   const rows: CiEnvironment[] = [];
   for (const e of envs) {
-    if (!e.ci) {
-      problems.push(
-        `environment "${e.name}": field ci is missing: expected the GitHub repository whose workflows plan and deploy it (ci.repository, usually set once in shared)`,
-      );
-      continue;
+    let row: CiEnvironment | undefined;
+    switch (e.cloud) {
+      case "aws":
+        row = awsRow(e, problems);
+        break;
+      case "gcp":
+        row = gcpRow(e, problems);
+        break;
+      default: {
+        // A cloud whose configuration refuses `ci` (no pipeline identity to log in with) is left out, said on stderr.
+        const other: { name: string; cloud: string } = e;
+        process.stderr.write(
+          `environments: environment "${other.name}" (cloud ${other.cloud}) is left out: the pipelines do not handle that cloud yet\n`,
+        );
+      }
     }
-    if (e.state.backend !== "s3") {
-      problems.push(
-        `environment "${e.name}": field state.backend = "local": expected "s3" for an environment the pipelines plan and deploy (a runner's local state is lost when the job ends)`,
-      );
-      continue;
-    }
-    const arns = ciRoleArns(e);
-    const state = stateLocation(e)!;
-    const stack = `${e.project}-${e.name}`;
-    const dnsSuffix = e.aws.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-    rows.push({
-      env: e.name,
-      stack,
-      region: e.aws.region,
-      account: e.aws.accountId,
-      production: e.production,
-      autoDeploy: e.ci.autoDeploy && !e.production,
-      githubEnvironment: deployEnvironmentOf(e),
-      planRoleArn: arns.plan,
-      deployRoleArn: arns.deploy,
-      imagePushRoleArn: arns.imagePush,
-      planStore: `s3://${state.bucket}/${planFilesPrefix(e)}`,
-      stateRegion: state.region,
-      stateKmsKey: state.kmsKeyArn,
-      ecrRegistry: `${e.aws.accountId}.dkr.ecr.${e.aws.region}.${dnsSuffix}`,
-      trackingUri: `https://${e.hostname}`,
-      registry: e.events.enabled,
-      servingNamespace: e.serving.namespace,
-      models: Object.keys(e.serving.models).join(","),
-      githubTokenAudience: e.auth.extraJwtIssuers.find((j) => j.issuer.replace(/\/$/, "") === GITHUB_ISSUER)?.audience ?? "",
-    });
+    if (row) rows.push(row);
   }
   if (problems.length > 0) throw new CiConfigError(problems.join("\n"));
   return rows;
@@ -108,9 +201,12 @@ export function ciEnvironments(envs: readonly EnvironmentConfig[]): CiEnvironmen
  * after their GitHub Environment's approval.
  */
 export function releasePath(
-  rows: readonly CiEnvironment[],
+  all: readonly CiEnvironment[],
   model: string,
-): { registry: CiEnvironment; stage: CiEnvironment[]; production: CiEnvironment[] } {
+): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[] } {
+  // Model images, their registry and their release steps are AWS's (ECR, the image-push role): configuration
+  // refuses served models and the events service on other clouds, so their rows take no part.
+  const rows = all.filter((r): r is AwsCiEnvironment => r.cloud === "aws");
   const registries = rows.filter((r) => r.registry);
   if (registries.length !== 1) {
     throw new CiConfigError(
@@ -124,7 +220,7 @@ export function releasePath(
 /** Command line: see the header. Returns the exit code. */
 export function main(
   argv: readonly string[],
-  envs: () => EnvironmentConfig[] = loadEnvironments,
+  envs: () => AnyEnvironmentConfig[] = loadAllEnvironments,
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): number {
   const releaseModel = argv.indexOf("--release-model") >= 0 ? argv[argv.indexOf("--release-model") + 1] : undefined;

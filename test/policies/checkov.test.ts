@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
 import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
-import { synthGcp } from "../helpers/gcp";
+import { gcpConfig, synthGcp } from "../helpers/gcp";
 import { synthAzure } from "../helpers/azure";
 import { AZURE_ENVIRONMENT_NAME, GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
 
@@ -41,6 +41,11 @@ beforeAll(() => {
   const stacks: [string, () => TfJson][] = [
     ...SHIPPED.map((name): [string, () => TfJson] => [name, () => synthJson(configured(name))]),
     [GCP_ENVIRONMENT_NAME, () => synthGcp().json],
+    // With a ci section: GitHub's Workload Identity provider and the CI service accounts (constructs/gcp-ci-identities).
+    [
+      `${GCP_ENVIRONMENT_NAME}-ci`,
+      () => synthGcp(gcpConfig({ ci: { repository: "acme/ml-platform", projectNumber: "123456789012" } })).json,
+    ],
     [AZURE_ENVIRONMENT_NAME, () => synthAzure().json],
   ];
   for (const [name, synth] of stacks) {

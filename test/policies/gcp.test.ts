@@ -13,6 +13,7 @@ import {
   CloudSqlPrivate,
   CloudSqlTlsOnly,
   GcpNoPublicMembers,
+  GcpNoPrimitiveRoles,
   GcsBucketCmek,
   GcsBucketPrivate,
   applyPolicies,
@@ -32,7 +33,9 @@ function planted(type: string, patch: (attrs: Record<string, any>) => void): TfJ
 describe("GCP policy rules", () => {
   it("are in the pack every stack applies", () => {
     const ids = allRules().map((r) => r.id);
-    expect(ids).toEqual(expect.arrayContaining(["MLF-GCS-1", "MLF-GCS-2", "MLF-SQL-1", "MLF-SQL-2", "MLF-SQL-3", "MLF-AR-1", "MLF-GCP-1"]));
+    expect(ids).toEqual(
+      expect.arrayContaining(["MLF-GCS-1", "MLF-GCS-2", "MLF-SQL-1", "MLF-SQL-2", "MLF-SQL-3", "MLF-AR-1", "MLF-GCP-1", "MLF-GCP-2"]),
+    );
   });
 
   it.each(allRules().map((r) => [r.id, r]))("%s passes the GCP fixture's stack", (_id, rule) => {
@@ -109,6 +112,23 @@ describe("GCP policy rules", () => {
         resource: { google_storage_bucket_iam_policy: { p: { policy_data: JSON.stringify({ bindings: [{ members: ["allUsers"] }] }) } } },
       }),
     ).toHaveLength(1);
+  });
+
+  it("MLF-GCP-2 flags a basic role (roles/owner, roles/editor, roles/viewer), in a member, a binding or a policy; a predefined role passes", () => {
+    const rule = new GcpNoPrimitiveRoles();
+    expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.role = "roles/editor")))).toHaveLength(2);
+    expect(rule.check({ resource: { google_project_iam_member: { m: { role: "roles/owner", member: "user:a@example.com" } } } })).toEqual([
+      { resource: "google_project_iam_member.m", message: "grants roles/owner" },
+    ]);
+    expect(
+      rule.check({
+        resource: {
+          google_project_iam_policy: { p: { policy_data: JSON.stringify({ bindings: [{ role: "roles/editor", members: ["x"] }] }) } },
+        },
+      }),
+    ).toHaveLength(1);
+    expect(rule.check({ resource: { google_project_iam_binding: { b: { role: "roles/viewer", members: ["x"] } } } })).toHaveLength(1);
+    expect(rule.check({ resource: { google_project_iam_binding: { b: { role: "roles/cloudsql.viewer", members: ["x"] } } } })).toEqual([]);
   });
 
   it("a stack with a violation does not synthesize", () => {

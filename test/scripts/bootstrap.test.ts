@@ -11,7 +11,7 @@ import * as path from "path";
 import { administeredTargets, main, stateBucketPolicy, synthStack, type BootstrapDeps } from "../../scripts/bootstrap";
 import { envConfig } from "../helpers/synth";
 import { stateLocation } from "../../config/state";
-import type { EnvironmentConfig } from "../../config";
+import type { AnyEnvironmentConfig } from "../../config";
 
 const BIN = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-bin-"));
 fs.copyFileSync(path.join(__dirname, "fake-aws.js"), path.join(BIN, "aws"));
@@ -25,13 +25,13 @@ const prod = envConfig("prod");
 
 /** Synthesizes each configuration once for the whole file (the bootstrap reads the stack's JSON). */
 const synthesized = new Map<string, string>();
-const synth = (config: EnvironmentConfig, outdir: string) => {
-  const key = `${config.name}:${JSON.stringify(config.aws)}:${outdir}`;
+const synth = (config: AnyEnvironmentConfig, outdir: string) => {
+  const key = `${config.name}:${JSON.stringify(config.cloud === "aws" ? config.aws : config)}:${outdir}`;
   if (!synthesized.has(key)) synthesized.set(key, synthStack(config, outdir));
   return synthesized.get(key)!;
 };
 
-function bootstrap(args: string[], opts: { state?: string; env?: Record<string, string>; environments?: EnvironmentConfig[] } = {}) {
+function bootstrap(args: string[], opts: { state?: string; env?: Record<string, string>; environments?: AnyEnvironmentConfig[] } = {}) {
   const state = opts.state ?? fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-state-"));
   const lines: string[] = [];
   const deps: BootstrapDeps = {
