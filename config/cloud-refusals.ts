@@ -111,15 +111,6 @@ export function refusedFields(
   // A ci section only in `shared` is the AWS environments' (their repository and roles): an environment on
   // another cloud gets CI identities only from a ci section of its own (it needs its cloud's ids anyway).
   if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
-  const retention = valueAt(merged, ["registry", "retention"]);
-  if (retention !== undefined && fromShared(["registry", "retention"]))
-    delete (valueAt(rest, ["registry"]) as Record<string, unknown>).retention;
-  else if (retention !== undefined)
-    problems.push({
-      path: ["registry", "retention"],
-      value: retention,
-      message: `nothing on ${cloud.environment}: registry-aware retention (the archive tags and their lifecycle rule) is ${cloud.notYet}`,
-    });
   // Teams are a security boundary: never left out quietly, even when they come from `shared`.
   for (const key of ["teams", "access"]) {
     const value = valueAt(merged, [key]);

@@ -1,4 +1,4 @@
-import { Annotations, AzurermBackend, Fn, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
+import { AzurermBackend, Fn, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 import { AzurermProvider } from "@cdktf/provider-azurerm/lib/provider";
 import { DataAzurermClientConfig } from "@cdktf/provider-azurerm/lib/data-azurerm-client-config";
@@ -23,6 +23,9 @@ import { trackingServerProps } from "../constructs/tracking-server/from-config";
 import { AuthProxy } from "../constructs/auth-proxy";
 import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
 import { MlflowIngress } from "../constructs/ingress";
+import { modelRetentionPodLabels } from "../constructs/model-retention/command";
+import { AzureModelRetention } from "../constructs/model-retention";
+import { azureModelRetentionProps } from "../constructs/model-retention/from-config";
 import { Monitoring } from "../constructs/monitoring";
 import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
 import { NetworkPolicies } from "../constructs/network-policies";
@@ -33,10 +36,6 @@ import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-c
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
-
-/** What an Azure stack does not deploy yet although the configuration has it by default (said at every synth). */
-export const AZURE_RETENTION_WARNING =
-  "registry retention is not deployed on Azure yet: every model version keeps its artifacts in the container's lifecycle tiers (docs/azure.md#not-yet-supported)";
 
 /**
  * The application id of "Azure Kubernetes Service AAD Server", the audience of the Microsoft Entra ID tokens an
@@ -177,8 +176,24 @@ export class AzureMlflowStack extends TerraformStack {
         backendStore: backendStore.contract,
         identity: identity.contract,
         authProxyPodLabels: authProxyPodLabelsOf(config),
-        apiClientPodLabels: [],
+        // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
+        apiClientPodLabels: [modelRetentionPodLabels(config)],
         dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.identity],
+      }),
+    );
+
+    // ── Model retention: its own managed identity, allowed to list blobs and set their index tags under the prefix ──
+    new AzureModelRetention(
+      this,
+      "model_retention",
+      azureModelRetentionProps(config, {
+        artifactStore: artifactStore.contract,
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
+        containerScope: artifactStore.contract.containerScope,
+        containerName: artifactStore.contract.bucketName,
+        artifactPrefix: artifactStore.prefix,
+        dependsOn: [this.namespace],
+        storeDependsOn: [artifactStore.container],
       }),
     );
     const authProxy = new AuthProxy(
@@ -211,8 +226,6 @@ export class AzureMlflowStack extends TerraformStack {
       ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: aksCloudFlows(config.ingress.vpcCidrs) }),
       dependsOn: created.map(([, resource]) => resource),
     });
-
-    Annotations.of(this).addWarning(AZURE_RETENTION_WARNING);
   }
 
   /** As MlflowStack's: the JSON the policy pack checked, resolved once. */

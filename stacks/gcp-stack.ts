@@ -1,4 +1,4 @@
-import { Annotations, Fn, GcsBackend, LocalBackend, TerraformStack } from "cdktf";
+import { Fn, GcsBackend, LocalBackend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
 import { DataGoogleClientConfig } from "@cdktf/provider-google/lib/data-google-client-config";
@@ -26,6 +26,9 @@ import { trackingServerProps } from "../constructs/tracking-server/from-config";
 import { AuthProxy } from "../constructs/auth-proxy";
 import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
 import { MlflowIngress } from "../constructs/ingress";
+import { modelRetentionPodLabels } from "../constructs/model-retention/command";
+import { GcpModelRetention } from "../constructs/model-retention";
+import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { Monitoring } from "../constructs/monitoring";
 import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
 import { NetworkPolicies } from "../constructs/network-policies";
@@ -34,10 +37,6 @@ import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/label
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
-
-/** What a GCP stack does not deploy yet although the configuration has it by default (said at every synth). */
-export const GCP_RETENTION_WARNING =
-  "registry retention is not deployed on GCP yet: every model version keeps its artifacts in the bucket's lifecycle classes (docs/gcp.md#not-yet-supported)";
 
 /**
  * One GCP environment, in its own Terraform state: Google's stores and identities (Cloud Storage, Cloud SQL,
@@ -129,8 +128,22 @@ export class GcpMlflowStack extends TerraformStack {
         backendStore: backendStore.contract,
         identity: identity.contract,
         authProxyPodLabels: authProxyPodLabelsOf(config),
-        apiClientPodLabels: [],
+        // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
+        apiClientPodLabels: [modelRetentionPodLabels(config)],
         dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.serviceAccount],
+      }),
+    );
+
+    // ── Model retention: its own Google service account, allowed to set object metadata under the prefix ──
+    new GcpModelRetention(
+      this,
+      "model_retention",
+      gcpModelRetentionProps(config, {
+        artifactStore: artifactStore.contract,
+        bucketName: artifactStore.contract.bucketName,
+        artifactPrefix: artifactStore.prefix,
+        dependsOn: [this.namespace],
+        storeDependsOn: [artifactStore.bucket],
       }),
     );
     const authProxy = new AuthProxy(
@@ -163,8 +176,6 @@ export class GcpMlflowStack extends TerraformStack {
       ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: gkeCloudFlows(config.ingress.vpcCidrs) }),
       dependsOn: created.map(([, resource]) => resource),
     });
-
-    Annotations.of(this).addWarning(GCP_RETENTION_WARNING);
   }
 
   /** As MlflowStack's: the JSON the policy pack checked, resolved once. */

@@ -37,7 +37,11 @@ import { BACKEND_STORE_FIELDS } from "../constructs/backend-store/from-config";
 import { WORKLOAD_BOUNDARY_FIELDS } from "../constructs/ci-roles/from-config";
 import { driftJobFields } from "../constructs/drift-job/from-config";
 import { LOAD_BALANCER_CONTROLLER_FIELDS } from "../constructs/load-balancer-controller/from-config";
-import { MODEL_RETENTION_FIELDS } from "../constructs/model-retention/from-config";
+import {
+  AZURE_MODEL_RETENTION_FIELDS,
+  GCP_MODEL_RETENTION_FIELDS,
+  MODEL_RETENTION_FIELDS,
+} from "../constructs/model-retention/from-config";
 import { TRACKING_IDENTITY_FIELDS } from "../constructs/tracking-server/from-config";
 import { ACCESS_POLICY_FIELDS, TEAM_ACCESS_FIELDS } from "../constructs/access/from-config";
 
@@ -79,6 +83,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       cloud_sql_store: CLOUD_SQL_STORE_FIELDS,
       workload_identity: WORKLOAD_IDENTITY_FIELDS,
       artifact_registry: ARTIFACT_REGISTRY_FIELDS,
+      model_retention: GCP_MODEL_RETENTION_FIELDS,
       ci_identities: GCP_CI_IDENTITIES_FIELDS,
     });
   }
@@ -91,6 +96,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       workload_identity: AKS_WORKLOAD_IDENTITY_FIELDS,
       container_registry: CONTAINER_REGISTRY_FIELDS,
       ci_identities: AZURE_CI_IDENTITIES_FIELDS,
+      model_retention: AZURE_MODEL_RETENTION_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {

@@ -36,6 +36,8 @@ export const AKS_WORKLOAD_IDENTITY_FIELDS: PropFieldMap = {
   containerScope: null,
   containerName: "artifacts.containerName",
   prefix: "artifacts.prefix",
+  access: null,
+  roleDefinition: null,
   tags: "tags",
   dependsOn: null,
 };

@@ -8,6 +8,12 @@
  * |---|---|---|
  * | Storage Blob Data Contributor | the artifact container | reading, writing, creating, moving and deleting a blob only under `<prefix>/`; listing only with a prefix under `<prefix>/` |
  *
+ * With `access: "blob-tags"` (the model retention job) the assignment is instead of a custom role of its own, whose
+ * only data actions are `blobs/read` (for listing), `blobs/tags/read` and `blobs/tags/write`, with a condition
+ * allowing `blobs/read` for a listing under `<prefix>/` only (the request's `blobs:prefix` attribute exists for
+ * List Blobs alone, so any other read cannot satisfy it and is refused) and the tags of blobs under `<prefix>/` only:
+ * no read of a blob's data, no write, no delete.
+ *
  * The service account carries `azure.workload.identity/client-id` and its pods the label
  * `azure.workload.identity/use: "true"`, which AKS's admission webhook selects to inject the token file and the
  * AZURE_* variables that DefaultAzureCredential reads. No subscription- or resource-group-level role is granted.
@@ -22,6 +28,7 @@ import { Token, type ITerraformDependable } from "cdktf";
 import { UserAssignedIdentity } from "@cdktf/provider-azurerm/lib/user-assigned-identity";
 import { FederatedIdentityCredential } from "@cdktf/provider-azurerm/lib/federated-identity-credential";
 import { RoleAssignment } from "@cdktf/provider-azurerm/lib/role-assignment";
+import { RoleDefinition } from "@cdktf/provider-azurerm/lib/role-definition";
 import type { AzureTrackingIdentityContract } from "../core/contracts";
 import { isS3KeyPrefix } from "../core/s3-prefix";
 import { PropError } from "../core/prop-error";
@@ -53,6 +60,18 @@ export interface AksWorkloadIdentityProps {
   readonly containerName: string;
   /** The only prefix of the container the workload may touch (MLflow's artifact prefix). Required. */
   readonly prefix: string;
+  /**
+   * What the workload may do under the prefix: "read-write" blobs (Storage Blob Data Contributor), or only list them
+   * and read and write their blob index tags ("blob-tags": a custom role, `roleDefinition`).
+   * @default "read-write"
+   */
+  readonly access?: "read-write" | "blob-tags";
+  /**
+   * With access "blob-tags": the custom role's name (unique in the tenant) and the scope it is defined at (the
+   * resource group's id, `/subscriptions/<id>/resourceGroups/<name>`).
+   * @default - none
+   */
+  readonly roleDefinition?: { readonly name: string; readonly scope: string };
   /** Tags on the identity. @default {} */
   readonly tags?: Record<string, string>;
   /** What the role assignment waits for (the container, when it is created in the same stack). @default [] */
@@ -90,11 +109,38 @@ export function prefixCondition(containerName: string, prefix: string): string {
   ].join("\n");
 }
 
+/** The data actions of the "blob-tags" custom role: listing (blobs/read, limited by the condition) and blob index tags. */
+export const BLOB_TAG_DATA_ACTIONS = [`${BLOBS}/read`, `${BLOBS}/tags/read`, `${BLOBS}/tags/write`] as const;
+
+/**
+ * The ABAC condition of the "blob-tags" role: `blobs/read` only as a listing with a prefix under `<prefix>/` (the
+ * `blobs:prefix` request attribute exists for List Blobs only: every other read fails the condition), blob index
+ * tags only of blobs under `<prefix>/`.
+ */
+export function tagConditions(containerName: string, prefix: string): string {
+  const inContainer = `${CONTAINER_NAME} StringEquals '${containerName}'`;
+  return [
+    "(",
+    ` (!(ActionMatches{'${BLOBS}/read'}))`,
+    " OR",
+    ` (${inContainer} AND @Request[${BLOBS}:prefix] StringStartsWith '${prefix}/')`,
+    ")",
+    "AND",
+    "(",
+    ` (!(ActionMatches{'${BLOBS}/tags/read'}) AND !(ActionMatches{'${BLOBS}/tags/write'}))`,
+    " OR",
+    ` (${inContainer} AND @Resource[${BLOBS}:path] StringStartsWith '${prefix}/')`,
+    ")",
+  ].join("\n");
+}
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** A managed identity federated with one Kubernetes service account, with access to one prefix of one container. */
 export class AksWorkloadIdentity extends Construct {
   readonly identity: UserAssignedIdentity;
+  /** The custom role, with access "blob-tags". */
+  readonly roleDefinition?: RoleDefinition;
   readonly contract: AzureTrackingIdentityContract;
 
   constructor(scope: Construct, id: string, props: AksWorkloadIdentityProps) {
@@ -128,6 +174,10 @@ export class AksWorkloadIdentity extends Construct {
         "the artifact container's name (lower-case letters, digits and single hyphens)",
       );
 
+    const tagsOnly = props.access === "blob-tags";
+    if (tagsOnly && !props.roleDefinition)
+      throw new PropError(this, "roleDefinition", props.roleDefinition, "the custom role's name and scope (access blob-tags)");
+
     this.identity = new UserAssignedIdentity(this, "identity", {
       name: props.name,
       resourceGroupName: props.resourceGroupName,
@@ -142,16 +192,36 @@ export class AksWorkloadIdentity extends Construct {
       subject: `system:serviceaccount:${props.namespace}:${props.serviceAccountName}`,
       audience: [AZURE_TOKEN_AUDIENCE],
     });
-    new RoleAssignment(this, "artifacts", {
-      scope: props.containerScope,
-      roleDefinitionName: "Storage Blob Data Contributor",
-      principalId: this.identity.principalId,
-      principalType: "ServicePrincipal",
-      description: `Blobs under ${props.prefix}/ of ${props.containerName} only`,
-      conditionVersion: "2.0",
-      condition: prefixCondition(props.containerName, props.prefix),
-      dependsOn: props.dependsOn,
-    });
+    if (tagsOnly) {
+      const def = props.roleDefinition!;
+      this.roleDefinition = new RoleDefinition(this, "role_definition", {
+        name: def.name,
+        scope: def.scope,
+        description: `List blobs and read and write their blob index tags (${props.namespace}/${props.serviceAccountName})`,
+        permissions: [{ actions: [], dataActions: [...BLOB_TAG_DATA_ACTIONS] }],
+        assignableScopes: [def.scope],
+      });
+      new RoleAssignment(this, "artifacts", {
+        scope: props.containerScope,
+        roleDefinitionId: this.roleDefinition.roleDefinitionResourceId,
+        principalId: this.identity.principalId,
+        principalType: "ServicePrincipal",
+        description: `Listing and blob index tags under ${props.prefix}/ of ${props.containerName} only`,
+        conditionVersion: "2.0",
+        condition: tagConditions(props.containerName, props.prefix),
+        dependsOn: props.dependsOn,
+      });
+    } else
+      new RoleAssignment(this, "artifacts", {
+        scope: props.containerScope,
+        roleDefinitionName: "Storage Blob Data Contributor",
+        principalId: this.identity.principalId,
+        principalType: "ServicePrincipal",
+        description: `Blobs under ${props.prefix}/ of ${props.containerName} only`,
+        conditionVersion: "2.0",
+        condition: prefixCondition(props.containerName, props.prefix),
+        dependsOn: props.dependsOn,
+      });
 
     this.contract = {
       serviceAccountName: props.serviceAccountName,

@@ -2,8 +2,23 @@
  * Maps an Azure environment's configuration (`artifacts`, `azure`) onto the BlobArtifactStore construct's props.
  */
 import { azureResourceNames, azureTags, type AzureEnvironmentConfig } from "../../config/azure";
-import type { BlobArtifactStoreProps } from ".";
+import type { BlobArtifactArchiveProps, BlobArtifactStoreProps } from ".";
+import { ARCHIVE_TAG } from "../model-retention/command";
 import type { PropFieldMap } from "../core/prop-error";
+
+/**
+ * The access tier for each of `registry.retention.storageClass`'s (S3's names): Cool and Cold have STANDARD_IA's and
+ * GLACIER_IR's 30- and 90-day minimums and read online; S3's offline classes become the offline Archive tier.
+ */
+export const AZURE_ARCHIVE_TIER: Record<
+  AzureEnvironmentConfig["registry"]["retention"]["storageClass"],
+  NonNullable<BlobArtifactArchiveProps["tier"]>
+> = {
+  STANDARD_IA: "Cool",
+  GLACIER_IR: "Cold",
+  GLACIER: "Archive",
+  DEEP_ARCHIVE: "Archive",
+};
 
 /** The BlobArtifactStore props of an Azure environment; the stack passes the key and what must exist first. */
 export function blobArtifactStoreProps(
@@ -28,6 +43,13 @@ export function blobArtifactStoreProps(
       expireDays: a.expireDays,
       noncurrentExpireDays: a.noncurrentExpireDays,
     },
+    // The model-retention job's blob index tag: a cooler tier after the grace period, deletion only if configured.
+    archive: {
+      tag: ARCHIVE_TAG,
+      transitionDays: config.registry.retention.graceDays,
+      tier: AZURE_ARCHIVE_TIER[config.registry.retention.storageClass],
+      expireDays: config.registry.retention.deleteAfterDays,
+    },
     tags: azureTags(config),
     ...deps,
   };
@@ -45,6 +67,10 @@ export const BLOB_ARTIFACT_STORE_FIELDS: PropFieldMap = {
   prefix: "artifacts.prefix",
   replicationType: null,
   lifecycle: "artifacts",
+  "archive.tag": null,
+  "archive.transitionDays": "registry.retention.graceDays",
+  "archive.tier": "registry.retention.storageClass",
+  "archive.expireDays": "registry.retention.deleteAfterDays",
   deleteRetentionDays: null,
   containerDeleteRetentionDays: null,
   preventDestroy: "artifacts.forceDestroy",

@@ -12,6 +12,13 @@
  * | noncurrent versions expire D days after becoming noncurrent | delete previous versions D days after the version's creation (Azure counts from the version's creation, not from when it stopped being current: a version can go sooner than on S3, and blob soft delete keeps it recoverable `deleteRetentionDays` more) |
  * | keep the newest K noncurrent versions, delete every noncurrent version after X days | refused: Azure's rules have no version count, so K must be 0 and X unset |
  * | incomplete multipart uploads aborted after U days | refused: Azure discards uncommitted blocks after a week by itself, no rule sets it |
+ * | `archive`: objects with the archive tag move to a colder class T days after creation | `archive`: blobs with the archive blob index tag (filter `blobIndexMatch`) move to a cooler tier more than T days after creation |
+ *
+ * Model retention (constructs/model-retention) sets the blob index tag `archive.tag` on the blobs of the versions it
+ * does not keep; the `model-retention-archive` rule filters on it (lifecycle filters `blobIndexMatch`:
+ * https://learn.microsoft.com/en-us/azure/storage/blobs/lifecycle-management-overview#rule-filters). The Archive tier
+ * is offline (rehydration takes hours) and not available on zone-redundant accounts
+ * (https://learn.microsoft.com/en-us/azure/storage/blobs/access-tiers-overview#archive-access-tier): refused there.
  *
  * Sources: lifecycle policy structure (rules, filters, prefixes that start with the container's name, actions on
  * base blobs and versions): https://learn.microsoft.com/en-us/azure/storage/blobs/lifecycle-management-policy-structure;
@@ -34,6 +41,18 @@ import { PropError } from "../core/prop-error";
 
 /** The built-in role a service's identity needs to wrap and unwrap with a Key Vault key (CMK). */
 export const KEY_VAULT_CMK_ROLE = "Key Vault Crypto Service Encryption User";
+
+/** The lifecycle rule for blobs tagged for archival (see {@link BlobArtifactStoreProps.archive}). */
+export interface BlobArtifactArchiveProps {
+  /** The blob index tag the rule filters on (what the retention job writes). Required. */
+  readonly tag: { readonly key: string; readonly value: string };
+  /** Days after a blob's creation at which a tagged blob moves to `tier` (as the S3 rule counts). Required. */
+  readonly transitionDays: number;
+  /** The tier tagged blobs move to. "Archive" is offline, and refused on zone-redundant accounts. @default "Cold" */
+  readonly tier?: "Cool" | "Cold" | "Archive";
+  /** Days after a blob's creation at which a tagged blob is deleted (versioned: it becomes a previous version). @default - never */
+  readonly expireDays?: number;
+}
 
 /** Props of {@link BlobArtifactStore}. */
 export interface BlobArtifactStoreProps {
@@ -67,6 +86,11 @@ export interface BlobArtifactStoreProps {
    * @default - Cool after 30 days, previous versions deleted 30 days after their creation
    */
   readonly lifecycle?: ArtifactLifecycleProps;
+  /**
+   * The lifecycle rule for the blobs model retention tagged for archival (blob index tag), under the prefix.
+   * @default - none (no retention)
+   */
+  readonly archive?: BlobArtifactArchiveProps;
   /** Days a deleted blob or version stays recoverable (blob soft delete, 1-365). @default 30 */
   readonly deleteRetentionDays?: number;
   /** Days a deleted container stays recoverable (1-365). @default 30 */
@@ -158,6 +182,36 @@ export class BlobArtifactStore extends Construct {
         "unset: Azure discards uncommitted blocks a week after the last upload by itself, and no lifecycle rule changes that",
       );
 
+    const archive = props.archive;
+    const replication = props.replicationType ?? "ZRS";
+    if (archive) {
+      // Blob index tags: 1-128 characters of letters, digits, space and + - . / : = _ (values 0-256).
+      if (!/^[\w +\-./:=]{1,128}$/.test(archive.tag.key))
+        throw new PropError(this, "archive.tag.key", archive.tag.key, "a blob index tag key (1-128 letters, digits, spaces and +-./:=_)");
+      if (!/^[\w +\-./:=]{0,256}$/.test(archive.tag.value))
+        throw new PropError(
+          this,
+          "archive.tag.value",
+          archive.tag.value,
+          "a blob index tag value (0-256 letters, digits, spaces and +-./:=_)",
+        );
+      checkDays(this, "archive.transitionDays", archive.transitionDays, 1, 36500);
+      if (archive.expireDays !== undefined && !(Number.isInteger(archive.expireDays) && archive.expireDays > archive.transitionDays))
+        throw new PropError(
+          this,
+          "archive.expireDays",
+          archive.expireDays,
+          `a whole number of days later than archive.transitionDays (> ${archive.transitionDays})`,
+        );
+      if (archive.tier === "Archive" && replication.includes("ZRS"))
+        throw new PropError(
+          this,
+          "archive.tier",
+          archive.tier,
+          `"Cool" or "Cold": the Archive tier is not available on a ${replication} account`,
+        );
+    }
+
     const lifecycle = props.preventDestroy ? { preventDestroy: true } : undefined;
     const tags = props.tags ?? {};
 
@@ -183,7 +237,7 @@ export class BlobArtifactStore extends Construct {
       location: props.location,
       accountKind: "StorageV2",
       accountTier: "Standard",
-      accountReplicationType: props.replicationType ?? "ZRS",
+      accountReplicationType: replication,
       accessTier: "Hot",
       minTlsVersion: "TLS1_2",
       httpsTrafficOnlyEnabled: true,
@@ -248,6 +302,29 @@ export class BlobArtifactStore extends Construct {
         filters: { blobTypes: ["blockBlob"], prefixMatch: [`${containerName}/`] },
         actions: { version: { deleteAfterDaysSinceCreation: versionDays } },
       },
+      ...(archive
+        ? [
+            {
+              name: "model-retention-archive",
+              enabled: true,
+              filters: {
+                blobTypes: ["blockBlob"],
+                prefixMatch: [`${containerName}/${prefix}/`],
+                matchBlobIndexTag: [{ name: archive.tag.key, operation: "==", value: archive.tag.value }],
+              },
+              actions: {
+                baseBlob: {
+                  ...{
+                    Cool: { tierToCoolAfterDaysSinceCreationGreaterThan: archive.transitionDays },
+                    Cold: { tierToColdAfterDaysSinceCreationGreaterThan: archive.transitionDays },
+                    Archive: { tierToArchiveAfterDaysSinceCreationGreaterThan: archive.transitionDays },
+                  }[archive.tier ?? "Cold"],
+                  ...(archive.expireDays !== undefined ? { deleteAfterDaysSinceCreationGreaterThan: archive.expireDays } : {}),
+                },
+              },
+            },
+          ]
+        : []),
     ];
     new StorageManagementPolicy(this, "lifecycle", { storageAccountId: this.storageAccount.id, rule: rules });
 

@@ -22,8 +22,8 @@ import {
 import { WorkloadRole, type WorkloadIdentityMode, type WorkloadRoleInlinePolicy } from "./workload-role";
 import { PropError } from "./prop-error";
 
-/** Props every such job takes (DriftJobProps and ModelRetentionProps extend them). */
-export interface ApiClientCronJobProps {
+/** The Kubernetes half of every such job, on any cloud (ApiClientCronJobProps adds the AWS role's). */
+export interface CronJobWorkloadProps {
   /** Namespace of the CronJob and its service account (must exist; pass it in `dependsOn`). Required. */
   readonly namespace: string;
   /** Name of the CronJob and its service account (a DNS label). Required. */
@@ -36,6 +36,21 @@ export interface ApiClientCronJobProps {
   readonly podLabels: Record<string, string>;
   /** Extra labels on every Kubernetes resource. @default {} */
   readonly labels?: Record<string, string>;
+  /** User and group id of the container (non-root). @default 10001 */
+  readonly runAsUser?: number;
+  /** Seconds after which a run is killed. @default 3600 */
+  readonly deadlineSeconds?: number;
+  /** Container resources. @default requests 50m CPU / 256Mi, limit 512Mi */
+  readonly resources?: {
+    readonly requests: { readonly cpu: string; readonly memory: string };
+    readonly limits: { readonly memory: string; readonly cpu?: string };
+  };
+  /** What must exist first (the namespace). @default [] */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** Props every such job takes on AWS (DriftJobProps and ModelRetentionProps extend them). */
+export interface ApiClientCronJobProps extends CronJobWorkloadProps {
   /** The artifact bucket's ARN. Required. */
   readonly bucketArn: string;
   /** EKS cluster name (trust of the role). Required. */
@@ -55,17 +70,6 @@ export interface ApiClientCronJobProps {
    * @default false (the tracking server's role already checks it)
    */
   readonly checkPodIdentityAgent?: boolean;
-  /** User and group id of the container (non-root). @default 10001 */
-  readonly runAsUser?: number;
-  /** Seconds after which a run is killed. @default 3600 */
-  readonly deadlineSeconds?: number;
-  /** Container resources. @default requests 50m CPU / 256Mi, limit 512Mi */
-  readonly resources?: {
-    readonly requests: { readonly cpu: string; readonly memory: string };
-    readonly limits: { readonly memory: string; readonly cpu?: string };
-  };
-  /** What must exist first (the namespace). @default [] */
-  readonly dependsOn?: ITerraformDependable[];
 }
 
 /** What differs between the jobs. */
@@ -87,15 +91,25 @@ export interface ApiClientCronJobParts {
   readonly role: WorkloadRole;
 }
 
-/** Validates `props` (errors name `scope` and the field) and creates the job's resources in `scope`. */
-export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps, spec: ApiClientCronJobSpec): ApiClientCronJobParts {
+/** How the job's pods get their cloud identity. */
+export interface CronJobIdentity {
+  /** Annotations of the Kubernetes service account (IRSA's role ARN, GKE's or AKS's identity). */
+  readonly serviceAccountAnnotations: Record<string, string>;
+  /** Labels the pods need for it (AKS's workload identity webhook). @default - none */
+  readonly podLabels?: Record<string, string>;
+  /** What must exist before a pod starts (the Pod Identity association). */
+  readonly readyWith: ITerraformDependable[];
+}
+
+/** Validates the Kubernetes props and the job's prefix (errors name `scope` and the field). */
+export function validateCronJobWorkload(scope: Construct, props: CronJobWorkloadProps, prefix: ApiClientCronJobSpec["prefix"]): void {
   if (!DNS_LABEL.test(props.name)) throw new PropError(scope, "name", props.name, `a DNS label (lower-case letters, digits, '-')`);
   if (!/^(\S+\s+){4}\S+$/.test(props.schedule))
     throw new PropError(scope, "schedule", props.schedule, `a five-field cron schedule such as "15 4 * * *"`);
   const labelProblem = labelSelectorProblem(props.podLabels);
   if (labelProblem) throw new PropError(scope, "podLabels", props.podLabels, `pod labels: it ${labelProblem}`);
-  if (!spec.prefix.pattern.test(spec.prefix.value)) {
-    throw new PropError(scope, spec.prefix.field, spec.prefix.value, `an S3 key prefix without leading or trailing '/'`);
+  if (!prefix.pattern.test(prefix.value)) {
+    throw new PropError(scope, prefix.field, prefix.value, `an S3 key prefix without leading or trailing '/'`);
   }
   const deadline = props.deadlineSeconds ?? 3600;
   if (!Number.isInteger(deadline) || deadline < 60)
@@ -103,6 +117,11 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
   const uid = String(props.runAsUser ?? 10001);
   if (!(Number(uid) >= 1))
     throw new PropError(scope, "runAsUser", uid, `a non-zero user id (the restricted Pod Security Standard forbids root)`);
+}
+
+/** Validates `props` (errors name `scope` and the field) and creates the job's resources in `scope`. */
+export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps, spec: ApiClientCronJobSpec): ApiClientCronJobParts {
+  validateCronJobWorkload(scope, props, spec.prefix);
 
   // "Default": errors name the calling construct (see WorkloadRole); the resources keep distinct ids.
   const role = new WorkloadRole(scope, "Default", {
@@ -119,19 +138,33 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
     fieldNames: { mode: "identityMode" },
     inlinePolicies: [spec.policy],
   });
+  const parts = cronJobWorkload(scope, props, spec.containerName, {
+    serviceAccountAnnotations: role.serviceAccountAnnotations,
+    readyWith: role.readyWith,
+  });
+  return { ...parts, role };
+}
 
+/** The job's service account and CronJob (validated props), its pods running with `identity`. */
+export function cronJobWorkload(
+  scope: Construct,
+  props: CronJobWorkloadProps,
+  containerName: string,
+  identity: CronJobIdentity,
+): { readonly cronJob: CronJobV1; readonly serviceAccount: ServiceAccountV1 } {
+  const deadline = props.deadlineSeconds ?? 3600;
+  const uid = String(props.runAsUser ?? 10001);
   const labels = { ...(props.labels ?? {}), ...props.podLabels };
   const serviceAccount = new ServiceAccountV1(scope, "service-account", {
     metadata: {
       name: props.name,
       namespace: props.namespace,
       labels,
-      annotations: Object.keys(role.serviceAccountAnnotations).length > 0 ? { ...role.serviceAccountAnnotations } : undefined,
+      annotations: Object.keys(identity.serviceAccountAnnotations).length > 0 ? { ...identity.serviceAccountAnnotations } : undefined,
     },
     automountServiceAccountToken: false,
     dependsOn: props.dependsOn,
   });
-
   const cmd = props.command;
   const resources = props.resources ?? { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } };
   const cronJob = new CronJobV1(scope, "cron-job", {
@@ -150,7 +183,7 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
           activeDeadlineSeconds: deadline,
           ttlSecondsAfterFinished: "86400",
           template: {
-            metadata: { labels },
+            metadata: { labels: identity.podLabels ? { ...labels, ...identity.podLabels } : labels },
             spec: {
               serviceAccountName: serviceAccount.metadata.name,
               automountServiceAccountToken: false,
@@ -158,7 +191,7 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
               securityContext: restrictedPodSecurityContext(uid),
               container: [
                 {
-                  name: spec.containerName,
+                  name: containerName,
                   image: cmd.image,
                   imagePullPolicy: "IfNotPresent",
                   command: [...cmd.command],
@@ -177,7 +210,7 @@ export function apiClientCronJob(scope: Construct, props: ApiClientCronJobProps,
       },
     },
     // Pods must not start before their credentials exist.
-    dependsOn: [serviceAccount, ...role.readyWith, ...(props.dependsOn ?? [])],
+    dependsOn: [serviceAccount, ...identity.readyWith, ...(props.dependsOn ?? [])],
   });
-  return { cronJob, serviceAccount, role };
+  return { cronJob, serviceAccount };
 }

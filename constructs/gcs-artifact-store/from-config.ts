@@ -3,8 +3,23 @@
  * the one place that knows which field becomes which prop.
  */
 import { gcpArtifactBucketName, gcpLabels, type GcpEnvironmentConfig } from "../../config/gcp";
-import type { GcsArtifactStoreProps } from ".";
+import type { GcsArtifactArchiveProps, GcsArtifactStoreProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
+
+/**
+ * The Cloud Storage class for each of `registry.retention.storageClass`'s (S3's names): NEARLINE and COLDLINE have
+ * STANDARD_IA's and GLACIER_IR's 30- and 90-day minimums; S3's offline classes become ARCHIVE (365 days, still read in
+ * milliseconds: Cloud Storage has no offline class).
+ */
+export const GCS_ARCHIVE_CLASS: Record<
+  GcpEnvironmentConfig["registry"]["retention"]["storageClass"],
+  NonNullable<GcsArtifactArchiveProps["storageClass"]>
+> = {
+  STANDARD_IA: "NEARLINE",
+  GLACIER_IR: "COLDLINE",
+  GLACIER: "ARCHIVE",
+  DEEP_ARCHIVE: "ARCHIVE",
+};
 
 /** The GcsArtifactStore props of a GCP environment. */
 export function gcsArtifactStoreProps(config: GcpEnvironmentConfig, deps: Pick<GcsArtifactStoreProps, "keyRingId">): GcsArtifactStoreProps {
@@ -25,6 +40,12 @@ export function gcsArtifactStoreProps(config: GcpEnvironmentConfig, deps: Pick<G
       noncurrentMaxDays: a.noncurrentMaxDays,
       abortIncompleteMultipartUploadDays: a.abortIncompleteMultipartUploadDays,
     },
+    // The model-retention job's Custom-Time: a colder class after the grace period, deletion only if configured.
+    archive: {
+      transitionDays: config.registry.retention.graceDays,
+      storageClass: GCS_ARCHIVE_CLASS[config.registry.retention.storageClass],
+      expireDays: config.registry.retention.deleteAfterDays,
+    },
     labels: gcpLabels(config),
     ...deps,
   };
@@ -40,6 +61,9 @@ export const GCS_ARTIFACT_STORE_FIELDS: PropFieldMap = {
   forceDestroy: "artifacts.forceDestroy",
   preventDestroy: "production",
   lifecycle: "artifacts",
+  "archive.transitionDays": "registry.retention.graceDays",
+  "archive.storageClass": "registry.retention.storageClass",
+  "archive.expireDays": "registry.retention.deleteAfterDays",
   keyRotationDays: null,
   labels: "tags",
   dependsOn: null,

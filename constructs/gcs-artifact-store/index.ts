@@ -11,6 +11,12 @@
  * | noncurrent versions beyond the newest K expire D days after becoming noncurrent | Delete noncurrent versions D days after they became noncurrent with at least K+1 newer versions (Cloud Storage counts the live version among the newer ones: K+1 keeps K noncurrent ones, and one more after the object is deleted, never fewer) |
  * | every noncurrent version expires after X days | Delete noncurrent versions X days after they became noncurrent |
  * | incomplete multipart uploads aborted after U days | AbortIncompleteMultipartUpload at age U |
+ * | `archive`: objects tagged for archival move to a colder class T days after creation | `archive`: objects whose Custom-Time the retention job set move T days after that time (`daysSinceCustomTime`) |
+ *
+ * Model retention (constructs/model-retention) cannot tag a Cloud Storage object; it sets the object's
+ * `customTime` to the time of archival instead, and the `archive` rules use the lifecycle condition
+ * `daysSinceCustomTime` (https://cloud.google.com/storage/docs/lifecycle#dayssincecustomtime), limited to the
+ * prefix and to live objects. Nothing else in the platform sets a Custom-Time.
  *
  * Cloud Storage serves its APIs over HTTPS only, so the S3 store's TLS-only bucket policy has no
  * counterpart here; nobody but the identities bound with IAM reaches the bucket.
@@ -26,6 +32,19 @@ import type { GcsArtifactStoreContract } from "../core/contracts";
 import { gcsBucketNameProblem } from "../core/gcp-limits";
 import { isS3KeyPrefix } from "../core/s3-prefix";
 import { PropError } from "../core/prop-error";
+
+/** The lifecycle rules for objects model retention archived (see {@link GcsArtifactStoreProps.archive}). */
+export interface GcsArtifactArchiveProps {
+  /** Days after an object's Custom-Time (set by the retention job when it archives it) at which it moves to `storageClass`. Required. */
+  readonly transitionDays: number;
+  /** The class archived objects move to (every Cloud Storage class reads in milliseconds). @default "COLDLINE" */
+  readonly storageClass?: "NEARLINE" | "COLDLINE" | "ARCHIVE";
+  /** Days after an object's Custom-Time at which an archived object is deleted (becomes noncurrent). @default - never */
+  readonly expireDays?: number;
+}
+
+/** Cloud Storage's classes, warmest first: a SetStorageClass rule only ever moves an object to a colder one. */
+const GCS_CLASSES = ["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"] as const;
 
 /** Props of {@link GcsArtifactStore}. */
 export interface GcsArtifactStoreProps {
@@ -49,6 +68,11 @@ export interface GcsArtifactStoreProps {
   /** Lifecycle rules, with the S3 store's meaning (see the table above). @default - the defaults of each field */
   readonly lifecycle?: ArtifactLifecycleProps;
   /**
+   * Lifecycle rules for the objects model retention archived (their Custom-Time set), under the prefix.
+   * @default - none (no retention)
+   */
+  readonly archive?: GcsArtifactArchiveProps;
+  /**
    * How often Cloud KMS rotates the key (days).
    * @default 90
    */
@@ -63,6 +87,21 @@ const checkDays = (scope: Construct, field: string, value: number | undefined, m
   if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max))
     throw new PropError(scope, `lifecycle.${field}`, value, `a whole number of days from ${min} to ${max}`);
 };
+
+/** The `archive` rules: counted from the Custom-Time the retention job sets, on live objects under the prefix. */
+function archiveRules(archive: GcsArtifactArchiveProps, under: string[]): StorageBucketLifecycleRule[] {
+  const to = archive.storageClass ?? "COLDLINE";
+  const warmer = GCS_CLASSES.slice(0, GCS_CLASSES.indexOf(to));
+  return [
+    {
+      action: { type: "SetStorageClass", storageClass: to },
+      condition: { daysSinceCustomTime: archive.transitionDays, matchesPrefix: under, matchesStorageClass: [...warmer], withState: "LIVE" },
+    },
+    ...(archive.expireDays !== undefined
+      ? [{ action: { type: "Delete" }, condition: { daysSinceCustomTime: archive.expireDays, matchesPrefix: under, withState: "LIVE" } }]
+      : []),
+  ];
+}
 
 /**
  * A CMEK-encrypted, private, versioned Cloud Storage bucket for MLflow's artifacts.
@@ -121,6 +160,20 @@ export class GcsArtifactStore extends Construct {
         lc.expireDays,
         `later than the last storage-class transition (> ${toColdline ?? toNearline})`,
       );
+    const archive = props.archive;
+    if (archive) {
+      if (!Number.isInteger(archive.transitionDays) || archive.transitionDays < 1 || archive.transitionDays > 36500)
+        throw new PropError(this, "archive.transitionDays", archive.transitionDays, "a whole number of days from 1 to 36500");
+      if (archive.storageClass !== undefined && !GCS_CLASSES.slice(1).includes(archive.storageClass))
+        throw new PropError(this, "archive.storageClass", archive.storageClass, `one of ${GCS_CLASSES.slice(1).join(", ")}`);
+      if (archive.expireDays !== undefined && !(Number.isInteger(archive.expireDays) && archive.expireDays > archive.transitionDays))
+        throw new PropError(
+          this,
+          "archive.expireDays",
+          archive.expireDays,
+          `a whole number of days later than archive.transitionDays (> ${archive.transitionDays})`,
+        );
+    }
     if (!Number.isInteger(rotationDays) || rotationDays < 1 || rotationDays > 36500)
       throw new PropError(this, "keyRotationDays", rotationDays, "a whole number of days from 1 to 36500");
 
@@ -168,6 +221,7 @@ export class GcsArtifactStore extends Construct {
       },
       ...(keep > 0 ? [{ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: noncurrentMax, withState: "ARCHIVED" } }] : []),
       { action: { type: "AbortIncompleteMultipartUpload" }, condition: { age: abortDays } },
+      ...(archive ? archiveRules(archive, under) : []),
     ];
     this.bucket = new StorageBucket(this, "bucket", {
       name: props.bucketName,

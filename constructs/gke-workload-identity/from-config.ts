@@ -32,6 +32,8 @@ export const WORKLOAD_IDENTITY_FIELDS: PropFieldMap = {
   serviceAccountName: null,
   bucketName: "artifacts.bucketName",
   prefix: "artifacts.prefix",
+  access: null,
+  customRoleId: null,
   description: null,
   dependsOn: null,
 };

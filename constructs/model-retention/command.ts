@@ -3,7 +3,8 @@
  * CronJob of constructs/model-retention/index.ts runs it, and the end-to-end harness runs the very same value.
  *
  * It talks to the tracking server in-cluster (admitted by the tracking server's NetworkPolicy through
- * `modelRetentionPodLabels`), and to S3 with its own role (tag objects under the artifact prefix only).
+ * `modelRetentionPodLabels`), and to the artifact store with its own identity (mark objects under the artifact
+ * prefix only: S3 object tags, Cloud Storage Custom-Time and metadata, Azure blob index tags).
  */
 import type { ArtifactStoreContract } from "../core/contracts";
 import { MLFLOW_ENV, type TrackingServerLocation, trackingServerAddress, trackingServerUrl } from "../tracking-server/mlflow-command";
@@ -23,13 +24,14 @@ export interface RetentionSettings {
 /** What the retention job reads of an environment (an EnvironmentConfig is one). */
 export interface RetentionEnvironment extends TrackingServerLocation {
   readonly name: string;
-  readonly aws: { readonly region: string };
+  /** An AWS environment's region (the S3 client's); other clouds have none. */
+  readonly aws?: { readonly region: string };
   readonly registry: { readonly retention: RetentionSettings };
 }
 
 /** Placeholder image of the runtime package until images/runtime is built and pushed. */
 export const RUNTIME_IMAGE_DEFAULT = "ghcr.io/example-org/mlflow-platform-runtime:0.1.0";
-/** The S3 object tag the job writes and the artifact bucket's lifecycle rule filters on. */
+/** The S3 object tag (Azure blob index tag, Cloud Storage metadata) the job writes; S3's and Azure's lifecycle rules filter on it. */
 export const ARCHIVE_TAG = { key: "mlflow-platform-retention", value: "archive" } as const;
 /** Writable scratch space (an emptyDir). */
 export const RETENTION_TMP_DIR = "/tmp";
@@ -64,7 +66,7 @@ export function retentionCommand(inputs: {
       { name: "TMPDIR", value: RETENTION_TMP_DIR },
       { name: "PYTHONUNBUFFERED", value: "1" },
       { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
-      { name: "AWS_DEFAULT_REGION", value: config.aws.region },
+      ...(config.aws ? [{ name: "AWS_DEFAULT_REGION", value: config.aws.region }] : []),
       { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(trackingServerAddress(config)) },
       { name: "MLFLOW_PLATFORM_RETENTION_EXCEPTIONS", value: JSON.stringify(r.exceptions) },
     ],

@@ -7,6 +7,9 @@ import json
 
 import pytest
 
+# The Cloud Storage and Blob Storage stand-ins (fixtures fake_gcs and azurite).
+from .emulators import azurite, fake_gcs  # noqa: F401
+
 
 def jwt(claims: dict) -> str:
     """An unsigned JWT with ``claims`` (the tool reads claims; the proxy verifies signatures)."""

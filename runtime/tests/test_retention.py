@@ -8,7 +8,7 @@ import pytest
 
 from mlflow_platform.common.errors import BadInput
 from mlflow_platform.retention.cli import main
-from mlflow_platform.retention.plan import ARCHIVE_TAG_KEY, plan, s3_location, tag_objects
+from mlflow_platform.retention.plan import ARCHIVE_TAG_KEY, artifact_location, plan, tag_objects
 
 DEST = "s3://bucket/mlartifacts"
 
@@ -64,7 +64,7 @@ def test_versions_outside_the_bucket_are_left_alone():
     ],
 )
 def test_artifact_uri_mapping(uri, loc):
-    assert s3_location(uri, DEST) == loc
+    assert artifact_location(uri, DEST) == loc
 
 
 def test_n_below_one_is_bad_input(capsys, tmp_path, monkeypatch):

@@ -186,7 +186,6 @@ describe("an Azure environment's configuration", () => {
       /the training pipeline's artifact repository on Blob Storage is not supported on Azure yet/,
     ],
     [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
-    [{ registry: { retention: { keepVersions: 3 } } }, "registry.retention", /registry-aware retention .* is not supported on Azure yet/],
     [
       { monitoring: { grafanaHostname: "grafana.example.com" } },
       "monitoring.grafanaHostname",
@@ -215,6 +214,13 @@ describe("an Azure environment's configuration", () => {
     expect(azureConfig({ production: true, database: { deletionProtection: true }, artifacts: { forceDestroy: false } }).production).toBe(
       true,
     );
+  });
+
+  it("accepts registry-aware retention on Azure, written in the entry (the job sets blob index tags)", () => {
+    expect(azureConfig({ registry: { retention: { keepVersions: 3, deleteAfterDays: 400 } } }).registry.retention).toMatchObject({
+      keepVersions: 3,
+      deleteAfterDays: 400,
+    });
   });
 
   it("database: Azure's storage sizes, retention, zones and high availability", () => {

@@ -159,10 +159,14 @@ describe("a GCP environment's configuration", () => {
     [{ serving: { models: { iris: { classNames: ["a"] } } } }, "serving.models", /model serving .* is not supported on GCP yet/],
     [{ training: { enabled: true } }, "training.enabled", /the training pipeline's artifact repository on GCS is not supported on GCP yet/],
     [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on GCP yet/],
-    [{ registry: { retention: { keepVersions: 3 } } }, "registry.retention", /registry-aware retention .* is not supported on GCP yet/],
   ])("refuses a feature not supported on GCP yet (%#), naming it", (overrides, field, message) => {
     const problems = gcpProblems(overrides);
     expect(problems.filter((p) => p.startsWith(`environment "gcp-dev": field ${field} `))).toEqual([expect.stringMatching(message)]);
+  });
+
+  it("accepts registry-aware retention on GCP, written in the entry (the job marks objects' Custom-Time)", () => {
+    const retention = gcpConfig({ registry: { retention: { keepVersions: 3, storageClass: "GLACIER" } } }).registry.retention;
+    expect(retention).toMatchObject({ keepVersions: 3, storageClass: "GLACIER", graceDays: 30 });
   });
 
   it("refuses teams on GCP, in the entry and in shared alike: a security boundary is never left out quietly", () => {

@@ -52,8 +52,10 @@ describe("construct READMEs", () => {
     expect(rows.find((r) => r.name === "kmsKeyArn")).toEqual(
       expect.objectContaining({ type: "string", required: true, description: expect.stringMatching(/^The KMS key of the bucket/) }),
     );
+    // Inherited through two levels: DriftJobProps -> ApiClientCronJobProps (AWS) -> CronJobWorkloadProps (every cloud).
     expect(rows.find((r) => r.name === "runAsUser")).toEqual(
-      expect.objectContaining({ type: "number", required: false, default: "10001", from: "ApiClientCronJobProps" }),
+      expect.objectContaining({ type: "number", required: false, default: "10001", from: "CronJobWorkloadProps" }),
     );
+    expect(rows.find((r) => r.name === "clusterName")).toEqual(expect.objectContaining({ required: true, from: "ApiClientCronJobProps" }));
   });
 });

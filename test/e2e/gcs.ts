@@ -4,7 +4,9 @@
  * Deployment's and gc CronJob's commands are rendered for loopback exactly as for the AWS stack (the same
  * LocalDeployment, the same address rules), with a gs:// artifacts destination. Then a run's artifacts land
  * under the stack's prefix in the emulator, a model logged through the tracking server is loaded back and
- * predicts, and a run deleted longer ago than the retention is removed with its artifacts by gc.
+ * predicts, and a run deleted longer ago than the retention is removed with its artifacts by gc. Last, the
+ * model-retention CronJob's command (N = 2) marks exactly the objects of the versions it does not keep: their
+ * Custom-Time, which the bucket's lifecycle rule counts from, and the archive metadata; a second run changes nothing.
  *
  * On GKE the pods reach Cloud Storage with their Workload Identity; here STORAGE_EMULATOR_HOST points
  * google-cloud-storage at the emulator (anonymous credentials), and GOOGLE_CLOUD_PROJECT names the project.
@@ -19,6 +21,7 @@ import { type Ctx } from "./context";
 import { LocalDeployment, postgresRule, postgresUris, serviceRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
 import { Processes, tail } from "./lib/processes";
+import { ARCHIVE_TAG } from "../../constructs/model-retention/command";
 import { Report, describe } from "./lib/report";
 import { TerraformValues } from "./lib/terraform";
 import { selects, workloads, type Workload, type StackJson } from "./lib/workloads";
@@ -66,7 +69,8 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   const fakeGcs = path.join(TOOLS_DIR, "bin", "fake-gcs-server");
   for (const bin of [python, mlflow, fakeGcs]) if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run scripts/install-tools.sh`);
 
-  const config = gcpConfig();
+  // N = 2, as the AWS run's registry section: with five versions, the oldest holding an alias, two are archived.
+  const config = gcpConfig({ registry: { retention: { keepVersions: 2 } } });
   const json = synthGcp(config).json as unknown as StackJson;
   fs.writeFileSync(path.join(ctx.runDir, "gcp-cdk.tf.json"), JSON.stringify(json, null, 2));
   const buckets = Object.values((json as any).resource?.google_storage_bucket ?? {}) as { name: string }[];
@@ -92,6 +96,7 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   );
   if (trackers.length !== 1) throw new Error(`expected one Deployment running mlflow server, found ${trackers.length}`);
   const gcW = byComponent("CronJob", "garbage-collection");
+  const retentionW = byComponent("CronJob", "model-retention");
 
   const pgPort = await freePort();
   const gcsPort = await freePort();
@@ -121,7 +126,12 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   const migration = dep.render(jobs[0], one(jobs[0]), { binaries, rules: [pg], extraEnv });
   const tracking = dep.render(trackers[0], one(trackers[0]), { binaries, ports: trackingPorts, rules: [pg], extraEnv });
   const gc = dep.render(gcW, one(gcW), { binaries, rules: [pg, ...dnsRules], extraEnv });
-  for (const lp of [migration, tracking, gc]) {
+  const retention = dep.render(retentionW, one(retentionW), {
+    binaries: { "mlflow-platform": path.join(TOOLS_DIR, "venv", "bin", "mlflow-platform") },
+    rules: [...dnsRules],
+    extraEnv: { STORAGE_EMULATOR_HOST: extraEnv.STORAGE_EMULATOR_HOST },
+  });
+  for (const lp of [migration, tracking, gc, retention]) {
     report.info(`gcp ${lp.name}: ${lp.synthesized.argv.join(" ")}`);
     for (const c of lp.changes) report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
   }
@@ -224,6 +234,141 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
     "gc removed the deleted run and its artifacts from the bucket, and kept the live run's",
     before > 0 && after === 0 && gone.status === 404 && kept === runObjects.length,
     `objects under ${oldPrefix}: ${before} -> ${after}; runs/get: ${gone.status}; live run's objects ${kept}`,
+  );
+
+  await gcsRetention(ctx, { json, bucket, prefix, gcs, trackingPort, python, retention, env: env(retention) });
+}
+
+/** The versions the retention step registers, each from its own run with a small model directory. */
+const RETENTION_CLIENT = String.raw`
+import json, mlflow
+from mlflow import MlflowClient
+c = MlflowClient()
+c.create_registered_model("retention-gcp")
+mlflow.set_experiment("gcp-retention")
+dirs = []
+for i in range(1, 6):
+    with mlflow.start_run() as r:
+        mlflow.log_text(f"retention {i}\n", "model/MLmodel")
+        mlflow.log_text(f"weights {i}\n", "model/model.pkl")
+    c.create_model_version("retention-gcp", f"{r.info.artifact_uri}/model", run_id=r.info.run_id)
+    dirs.append(f"{r.info.experiment_id}/{r.info.run_id}/artifacts/model/")
+c.set_registered_model_alias("retention-gcp", "champion", "1")
+print(json.dumps(dirs))
+`;
+
+/**
+ * The model-retention CronJob's synthesized command against the emulator: with N = 2 and five versions (version 1
+ * holding an alias), exactly the objects of versions 2 and 3 get a Custom-Time and the archive metadata, which the
+ * bucket's `daysSinceCustomTime` rule acts on; a dry run and a second run change nothing.
+ */
+async function gcsRetention(
+  ctx: Ctx,
+  i: {
+    json: StackJson;
+    bucket: string;
+    prefix: string;
+    gcs: Gcs;
+    trackingPort: number;
+    python: string;
+    retention: LocalProcess;
+    env: Record<string, string>;
+  },
+): Promise<void> {
+  const { report, procs } = ctx;
+  const dest = gsUris(i.retention);
+  report.check(
+    "the GCP retention CronJob marks objects in the tracking server's gs:// destination",
+    dest.length === 1 && dest[0].bucket === i.bucket && dest[0].prefix === i.prefix,
+    dest.map((d) => `gs://${d.bucket}/${d.prefix}`).join(", ") || "no gs:// URI in the retention command",
+  );
+  const rules = (Object.values((i.json as any).resource.google_storage_bucket)[0] as any).lifecycle_rule as {
+    action: any;
+    condition: any;
+  }[];
+  const archiveRule = rules.find((r) => r.condition.days_since_custom_time !== undefined);
+  report.check(
+    "the bucket's lifecycle moves objects under the prefix by their Custom-Time (daysSinceCustomTime)",
+    archiveRule !== undefined && JSON.stringify(archiveRule.condition.matches_prefix) === JSON.stringify([`${i.prefix}/`]),
+    JSON.stringify(archiveRule ?? "no rule"),
+  );
+
+  const client = await procs.run("gcp-retention-client", [i.python, "-c", RETENTION_CLIENT], {
+    env: { PATH: `${path.dirname(i.python)}:/usr/bin:/bin`, LANG: "C.UTF-8", MLFLOW_TRACKING_URI: `http://${LOOPBACK}:${i.trackingPort}` },
+    timeoutMs: 300_000,
+  });
+  const clientLog = path.join(procs.logDir, "gcp-retention-client.log");
+  if (client.code !== 0) throw new Error(`the retention client exited ${client.code}:\n${tail(clientLog)}`);
+  const dirs = (
+    JSON.parse(
+      fs
+        .readFileSync(clientLog, "utf8")
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("["))
+        .pop()!,
+    ) as string[]
+  ).map((d) => `${i.prefix}/${d}`);
+
+  // Every object's Custom-Time and metadata, from the emulator's JSON API.
+  const marks = async (): Promise<Record<string, string>> => {
+    const out: Record<string, string> = {};
+    let token: string | undefined;
+    do {
+      const q = new URLSearchParams({ prefix: `${i.prefix}/`, ...(token ? { pageToken: token } : {}) });
+      const res = await request(`${i.gcs.endpoint}/storage/v1/b/${encodeURIComponent(i.bucket)}/o?${q}`, { caller: "probe" });
+      if (res.status !== 200) throw new Error(`listing gs://${i.bucket} answered ${res.status}: ${res.body.slice(0, 300)}`);
+      const page = JSON.parse(res.body) as {
+        items?: { name: string; customTime?: string; metadata?: Record<string, string> }[];
+        nextPageToken?: string;
+      };
+      for (const o of page.items ?? []) out[o.name] = JSON.stringify({ customTime: o.customTime ?? null, metadata: o.metadata ?? {} });
+      token = page.nextPageToken;
+    } while (token);
+    return out;
+  };
+  const marked = (snap: Record<string, string>) =>
+    Object.keys(snap)
+      .filter((k) => {
+        const m = JSON.parse(snap[k]) as { customTime: string | null; metadata: Record<string, string> };
+        return m.customTime !== null && m.metadata[ARCHIVE_TAG.key] === ARCHIVE_TAG.value;
+      })
+      .sort();
+  const runJob = async (name: string, extra: string[] = []) => {
+    const r = await procs.run(name, [...i.retention.argv, ...extra], { env: i.env, timeoutMs: 180_000 });
+    if (r.code !== 0)
+      throw new Error(`the GCP retention CronJob's command exited ${r.code}:\n${tail(path.join(procs.logDir, `${name}.log`))}`);
+    return r.output
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("retention:"))
+      .join(" / ");
+  };
+
+  const before = await marks();
+  const dry = await runJob("gcp-retention-dry-run", ["--dry-run"]);
+  const afterDry = await marks();
+  report.check(
+    "the GCP retention command's --dry-run lists what it would mark and changes nothing",
+    JSON.stringify(afterDry) === JSON.stringify(before) && /would tag 4 objects/.test(dry),
+    dry,
+  );
+  const first = await runJob("gcp-retention-cronjob");
+  const afterFirst = await marks();
+  const expected = [dirs[1], dirs[2]].flatMap((d) => Object.keys(afterFirst).filter((k) => k.startsWith(d))).sort();
+  const untouched = Object.keys(before)
+    .filter((k) => !expected.includes(k))
+    .every((k) => afterFirst[k] === before[k]);
+  report.check(
+    `the GCP retention command sets Custom-Time and ${ARCHIVE_TAG.key}=${ARCHIVE_TAG.value} on exactly the objects of versions 2 and 3 (old, no alias)`,
+    expected.length === 4 && JSON.stringify(marked(afterFirst)) === JSON.stringify(expected) && untouched,
+    `${first}; marked: ${marked(afterFirst).join(", ")}; ${Object.keys(afterFirst).length} objects compared with before the run`,
+  );
+  const second = await runJob("gcp-retention-cronjob-again");
+  report.check(
+    "a second GCP retention run changes nothing (a Custom-Time is never moved)",
+    JSON.stringify(await marks()) === JSON.stringify(afterFirst) && /tagged 0 objects/.test(second),
+    second,
   );
 }
 

@@ -40,6 +40,7 @@ import { internalErrors } from "./errors";
 import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevocation, teamsSpoofing, teamsUpgrade } from "./teams";
 import { azureBlobStore } from "./azure";
 import { gcsStore } from "./gcs";
+import { azureRetention } from "./azure-retention";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -154,8 +155,9 @@ async function main(): Promise<number> {
       () => teamsRevocation(ctx),
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
-    ["11. GCP stack: tracking server, model and gc against fake-gcs-server (gs://)", () => gcsStore(ctx)],
+    ["11. GCP stack: tracking server, model, gc and retention against fake-gcs-server (gs://)", () => gcsStore(ctx)],
     ["12. Azure stack: tracking server, model served and gc against Azurite (wasbs://)", () => azureBlobStore(ctx)],
+    ["12b. Azure stack: the model-retention CronJob against Azurite (wasbs://)", () => azureRetention(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;

@@ -98,7 +98,10 @@ describe("GCP policy rules", () => {
 
   it("MLF-GCP-1 flags a grant to allUsers or allAuthenticatedUsers, in a member, a binding or a policy", () => {
     const rule = new GcpNoPublicMembers();
-    expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.member = "allUsers")))).toHaveLength(2);
+    // Every bucket grant of the stack: the tracking server's two and the retention job's two.
+    const grants = Object.keys(stackJson.resource!.google_storage_bucket_iam_member).length;
+    expect(grants).toBe(4);
+    expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.member = "allUsers")))).toHaveLength(grants);
     expect(
       rule.check({
         resource: { google_artifact_registry_repository_iam_binding: { b: { members: ["user:a@example.com", "allAuthenticatedUsers"] } } },
@@ -113,7 +116,10 @@ describe("GCP policy rules", () => {
 
   it("MLF-GCP-2 flags a basic role (roles/owner, roles/editor, roles/viewer), in a member, a binding or a policy; a predefined role passes", () => {
     const rule = new GcpNoPrimitiveRoles();
-    expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.role = "roles/editor")))).toHaveLength(2);
+    // Every bucket grant of the stack: the tracking server's two and the retention job's two.
+    expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.role = "roles/editor")))).toHaveLength(
+      Object.keys(stackJson.resource!.google_storage_bucket_iam_member).length,
+    );
     expect(rule.check({ resource: { google_project_iam_member: { m: { role: "roles/owner", member: "user:a@example.com" } } } })).toEqual([
       { resource: "google_project_iam_member.m", message: "grants roles/owner" },
     ]);

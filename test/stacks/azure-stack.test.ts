@@ -3,7 +3,7 @@
  * same Kubernetes half as an AWS stack, wired through the contracts, and nothing of AWS or Google Cloud.
  */
 import { Testing } from "cdktf";
-import { AKS_ENTRA_SERVER_APP_ID, AKS_TOKEN_VARIABLE, AZURE_RETENTION_WARNING, AzureMlflowStack } from "../../stacks/azure-stack";
+import { AKS_ENTRA_SERVER_APP_ID, AKS_TOKEN_VARIABLE, AzureMlflowStack } from "../../stacks/azure-stack";
 import { stackErrorProblem, stackFieldMaps } from "../../stacks/prop-errors";
 import { fieldOfProp, PropError } from "../../constructs/core/prop-error";
 import { DYNAMIC, refusedProps } from "../helpers/prop-scan";
@@ -80,7 +80,7 @@ describe("Azure stack", () => {
     expect(uri).toMatch(
       /^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{azurerm_postgresql_flexible_server\.\w+\.fqdn\}:5432\/mlflow\?sslmode=require$/,
     );
-    const gc = one("kubernetes_cron_job_v1").spec.job_template.spec.template.spec.container[0];
+    const gc = one("kubernetes_cron_job_v1", /^tracking_server/).spec.job_template.spec.template.spec.container[0];
     expect(JSON.stringify(gc)).toContain(DESTINATION);
   });
 
@@ -89,7 +89,7 @@ describe("Azure stack", () => {
     const [mi] = Object.keys(resources.azurerm_user_assigned_identity).filter((n) => n.startsWith("workload_identity"));
     expect(ksa.metadata).toMatchObject({ name: "mlflow", namespace: "mlflow" });
     expect(ksa.metadata.annotations).toEqual({ "azure.workload.identity/client-id": `\${azurerm_user_assigned_identity.${mi}.client_id}` });
-    expect(one("azurerm_federated_identity_credential")).toMatchObject({
+    expect(one("azurerm_federated_identity_credential", /^workload_identity/)).toMatchObject({
       subject: "system:serviceaccount:mlflow:mlflow",
       issuer: "${data.azurerm_kubernetes_cluster.aks_cluster.oidc_issuer_url}",
       audience: ["api://AzureADTokenExchange"],
@@ -97,7 +97,7 @@ describe("Azure stack", () => {
     const use = { "azure.workload.identity/use": "true" };
     expect(one("kubernetes_deployment_v1", /^tracking_server/).spec.template.metadata.labels).toMatchObject(use);
     expect(one("kubernetes_job_v1").spec.template.metadata.labels).toMatchObject(use);
-    expect(one("kubernetes_cron_job_v1").spec.job_template.spec.template.metadata.labels).toMatchObject(use);
+    expect(one("kubernetes_cron_job_v1", /^tracking_server/).spec.job_template.spec.template.metadata.labels).toMatchObject(use);
     // The proxy has no cloud identity: no token is injected there.
     expect(one("kubernetes_deployment_v1", /^auth_proxy/).spec.template.metadata.labels).not.toHaveProperty([
       "azure.workload.identity/use",
@@ -177,9 +177,71 @@ describe("Azure stack", () => {
     expect(Object.keys(prod.azurerm_management_lock ?? {})).toHaveLength(1);
   });
 
-  it("says at every synth that registry retention is not deployed on Azure yet", () => {
-    const warnings = stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => m.data);
-    expect(warnings).toEqual([AZURE_RETENTION_WARNING]);
+  it("deploys model retention: its CronJob tags wasbs:// blobs as its own managed identity, which may only list and tag under the prefix", () => {
+    expect(stack.node.metadata.filter((m) => m.type === "@cdktf/warn")).toEqual([]);
+    const cron = one("kubernetes_cron_job_v1", /model_retention/);
+    const pod = cron.spec.job_template.spec.template;
+    expect(pod.spec.container[0].args).toEqual(expect.arrayContaining(["retention", "run", "--artifacts-destination", DESTINATION]));
+    // AKS's webhook injects the token file into pods with this label only.
+    expect(pod.metadata.labels["azure.workload.identity/use"]).toBe("true");
+    expect(cron.metadata.labels["azure.workload.identity/use"]).toBeUndefined();
+    const sa = one("kubernetes_service_account_v1", /model_retention/);
+    expect(sa.metadata.annotations["azure.workload.identity/client-id"]).toMatch(
+      /user_assigned_identity\.model_retention_identity_\w+\.client_id/,
+    );
+    expect(one("azurerm_federated_identity_credential", /model_retention/).subject).toBe(
+      `system:serviceaccount:${azureConfig().mlflow.namespace}:${sa.metadata.name}`,
+    );
+    const def = one("azurerm_role_definition");
+    expect(def.permissions).toEqual([
+      {
+        actions: [],
+        data_actions: [
+          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/read",
+          "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write",
+        ],
+      },
+    ]);
+    expect(def.scope).toMatch(/^\/subscriptions\/[0-9a-f-]+\/resourceGroups\/[\w.-]+$/);
+    expect(def.assignable_scopes).toEqual([def.scope]);
+    const assignment = one("azurerm_role_assignment", /model_retention/);
+    expect(assignment.role_definition_id).toMatch(/azurerm_role_definition\.\w+\.role_definition_resource_id/);
+    expect(assignment.scope).toMatch(/blobServices\/default\/containers\/mlflow$/);
+    expect(assignment.condition).toContain(
+      "@Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix] StringStartsWith 'mlartifacts/'",
+    );
+    expect(assignment.condition).toContain(
+      "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'mlartifacts/'",
+    );
+    expect(JSON.stringify(one("kubernetes_network_policy_v1", /tracking_server/).spec)).toContain("model-retention");
+  });
+
+  it("refuses S3's offline classes for retention on a zone-redundant account, naming the configuration field", () => {
+    const config = azureConfig({ registry: { retention: { storageClass: "GLACIER" } } });
+    let err: unknown;
+    try {
+      synthAzure(config);
+    } catch (e) {
+      err = e;
+    }
+    expect(stackErrorProblem(config, err as Error)).toMatch(
+      /^environment "azure-dev": field registry\.retention\.storageClass: refused while building stack mlflow-azure-dev: .*the Archive tier is not available on a ZRS account/,
+    );
+  });
+
+  it("moves the blobs retention tagged to the Cold tier after the grace period, by a rule filtering on the blob index tag", () => {
+    const rules = one("azurerm_storage_management_policy").rule as Record<string, any>[];
+    expect(rules.find((r) => r.name === "model-retention-archive")).toEqual({
+      name: "model-retention-archive",
+      enabled: true,
+      filters: {
+        blob_types: ["blockBlob"],
+        prefix_match: ["mlflow/mlartifacts/"],
+        match_blob_index_tag: [{ name: "mlflow-platform-retention", operation: "==", value: "archive" }],
+      },
+      actions: { base_blob: { tier_to_cold_after_days_since_creation_greater_than: azureConfig().registry.retention.graceDays } },
+    });
   });
 
   it("reports an Azure construct's refusal against the configuration field behind the prop", () => {

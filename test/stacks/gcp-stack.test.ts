@@ -2,8 +2,6 @@
  * The GCP stack (stacks/gcp-stack.ts) of the GCP fixture environment: Google's stores and identities below the
  * same Kubernetes half as an AWS stack, wired through the contracts, and nothing of AWS.
  */
-import { Annotations } from "cdktf";
-import { GCP_RETENTION_WARNING } from "../../stacks/gcp-stack";
 import { stackErrorProblem } from "../../stacks/prop-errors";
 import { PropError } from "../../constructs/core/prop-error";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
@@ -52,17 +50,23 @@ describe("GCP stack", () => {
       /^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{google_sql_database_instance\.\w+\.private_ip_address\}:5432\/mlflow\?sslmode=require$/,
     );
     // gc deletes from the same bucket.
-    const gc = one("kubernetes_cron_job_v1").spec.job_template.spec.template.spec.container[0];
+    const gc = one("kubernetes_cron_job_v1", /^tracking_server/).spec.job_template.spec.template.spec.container[0];
     expect(JSON.stringify(gc)).toContain("gs://mlflow-gcp-dev-artifacts-example-ml-dev/mlartifacts");
   });
 
   it("binds the tracking server's service account to its own Google service account (Workload Identity)", () => {
     const ksa = one("kubernetes_service_account_v1", /^tracking_server/);
-    const [gsa] = Object.keys(resources.google_service_account);
+    const [gsa] = Object.keys(resources.google_service_account).filter((n) => n.startsWith("workload_identity"));
     expect(ksa.metadata).toMatchObject({ name: "mlflow", namespace: "mlflow" });
     expect(ksa.metadata.annotations).toEqual({ "iam.gke.io/gcp-service-account": `\${google_service_account.${gsa}.email}` });
-    expect(one("google_service_account_iam_member").member).toBe("serviceAccount:example-ml-dev.svc.id.goog[mlflow/mlflow]");
-    for (const grant of Object.values(resources.google_storage_bucket_iam_member) as Record<string, any>[]) {
+    expect(one("google_service_account_iam_member", /^workload_identity/).member).toBe(
+      "serviceAccount:example-ml-dev.svc.id.goog[mlflow/mlflow]",
+    );
+    const grants = Object.entries(resources.google_storage_bucket_iam_member as Record<string, any>).filter(([n]) =>
+      n.startsWith("workload_identity"),
+    );
+    expect(grants).toHaveLength(2);
+    for (const [, grant] of grants) {
       expect(grant.member).toBe(`serviceAccount:\${google_service_account.${gsa}.email}`);
       expect(grant.condition.expression).toContain("mlartifacts/");
     }
@@ -94,10 +98,75 @@ describe("GCP stack", () => {
     for (const k of keys) expect(k.key_ring).toBe(`\${google_kms_key_ring.${ring}.id}`);
   });
 
-  it("says at every synth that registry retention is not deployed on GCP yet", () => {
-    const warnings = stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => m.data);
-    expect(warnings).toEqual([GCP_RETENTION_WARNING]);
-    expect(Annotations).toBeDefined();
+  it("deploys model retention: its CronJob marks gs:// objects as its own Google service account, which may only list and update metadata under the prefix", () => {
+    expect(stack.node.metadata.filter((m) => m.type === "@cdktf/warn")).toEqual([]);
+    const config = gcpConfig();
+    const bucket = one("google_storage_bucket");
+    const cron = one("kubernetes_cron_job_v1", /model_retention/);
+    const container = cron.spec.job_template.spec.template.spec.container[0];
+    expect(container.args).toEqual(
+      expect.arrayContaining(["retention", "run", "--artifacts-destination", `gs://${bucket.name}/${config.artifacts.prefix}`]),
+    );
+    expect(container.env.map((e: { name: string }) => e.name)).not.toContain("AWS_DEFAULT_REGION");
+    const sa = one("kubernetes_service_account_v1", /model_retention/);
+    const gsa = one("google_service_account", /model_retention/);
+    expect(gsa.account_id).toBe("mlflow-gcp-dev-retention");
+    expect(sa.metadata.annotations["iam.gke.io/gcp-service-account"]).toMatch(
+      /google_service_account\.model_retention_identity_service_account_\w+\.email/,
+    );
+    expect(one("google_service_account_iam_member", /model_retention/).member).toBe(
+      `serviceAccount:${config.gcp.projectId}.svc.id.goog[${config.mlflow.namespace}/${sa.metadata.name}]`,
+    );
+    const role = one("google_project_iam_custom_role");
+    expect(role.permissions).toEqual(["storage.objects.list", "storage.objects.update"]);
+    const bindings = Object.entries(resources.google_storage_bucket_iam_member as Record<string, any>).filter(([k]) =>
+      /model_retention/.test(k),
+    );
+    expect(bindings.map(([, b]) => b.role)).toEqual([
+      expect.stringMatching(/google_project_iam_custom_role\.\w+\.name/),
+      expect.stringMatching(/google_project_iam_custom_role\.\w+\.name/),
+    ]);
+    expect(bindings.map(([, b]) => b.condition.expression).sort()).toEqual([
+      `resource.name.startsWith("projects/_/buckets/${bucket.name}/objects/${config.artifacts.prefix}/")`,
+      expect.stringContaining(`objectListPrefix", "").startsWith("${config.artifacts.prefix}/")`),
+    ]);
+    // The tracking server's NetworkPolicy admits the job's pods.
+    const ingress = JSON.stringify(one("kubernetes_network_policy_v1", /tracking_server/).spec);
+    expect(ingress).toContain("model-retention");
+  });
+
+  it("maps S3's offline classes to ARCHIVE and deletes marked objects only when deleteAfterDays says so", () => {
+    const json = synthGcp(gcpConfig({ registry: { retention: { storageClass: "GLACIER", graceDays: 10, deleteAfterDays: 400 } } })).json;
+    const rules = (Object.values(json.resource!.google_storage_bucket)[0] as any).lifecycle_rule as { action: any; condition: any }[];
+    expect(rules.filter((r) => r.condition.days_since_custom_time !== undefined)).toEqual([
+      {
+        action: { type: "SetStorageClass", storage_class: "ARCHIVE" },
+        condition: {
+          days_since_custom_time: 10,
+          matches_prefix: ["mlartifacts/"],
+          matches_storage_class: ["STANDARD", "NEARLINE", "COLDLINE"],
+          with_state: "LIVE",
+        },
+      },
+      { action: { type: "Delete" }, condition: { days_since_custom_time: 400, matches_prefix: ["mlartifacts/"], with_state: "LIVE" } },
+    ]);
+  });
+
+  it("moves the objects retention marked by their Custom-Time, under the prefix, after the grace period", () => {
+    const config = gcpConfig();
+    const rules = one("google_storage_bucket").lifecycle_rule as { action: any; condition: any }[];
+    const archive = rules.filter((r) => r.condition.days_since_custom_time !== undefined);
+    expect(archive).toEqual([
+      {
+        action: { type: "SetStorageClass", storage_class: "COLDLINE" },
+        condition: {
+          days_since_custom_time: config.registry.retention.graceDays,
+          matches_prefix: [`${config.artifacts.prefix}/`],
+          matches_storage_class: ["STANDARD", "NEARLINE"],
+          with_state: "LIVE",
+        },
+      },
+    ]);
   });
 
   it("reports a GCP construct's refusal against the configuration field behind the prop", () => {

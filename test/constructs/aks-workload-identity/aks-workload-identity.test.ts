@@ -79,3 +79,33 @@ describe("AksWorkloadIdentity", () => {
     expectPropError(() => synth(props as Partial<AksWorkloadIdentityProps>), prop, message);
   });
 });
+
+describe("AksWorkloadIdentity with access blob-tags (model retention)", () => {
+  const DEF = { name: "mlflow-dev-model-retention", scope: `/subscriptions/${AZ.subscriptionId}/resourceGroups/${AZ.resourceGroupName}` };
+
+  it("assigns its own role of listing and blob index tags only, conditioned on the prefix; no built-in data role", () => {
+    const { json } = synth({ access: "blob-tags", roleDefinition: DEF });
+    const def = only(json, "azurerm_role_definition");
+    expect(def).toMatchObject({ name: DEF.name, scope: DEF.scope, assignable_scopes: [DEF.scope] });
+    expect(def.permissions[0].data_actions).toEqual([
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write",
+    ]);
+    const assignment = only(json, "azurerm_role_assignment");
+    expect(assignment.role_definition_name).toBeUndefined();
+    expect(assignment).toMatchObject({ scope: SCOPE, condition_version: "2.0" });
+    // blobs/read only with a list prefix under the artifacts' (Get Blob has no prefix attribute: refused).
+    expect(assignment.condition).toContain(
+      "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}))\n OR\n (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'mlflow' AND @Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix] StringStartsWith 'mlartifacts/')",
+    );
+    expect(assignment.condition).toContain(
+      "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'mlartifacts/'",
+    );
+    expect(assignment.condition).not.toContain("SubOperationMatches");
+  });
+
+  it("refuses blob-tags without the role's name and scope", () => {
+    expectPropError(() => synth({ access: "blob-tags" }), "roleDefinition", /custom role's name and scope/);
+  });
+});

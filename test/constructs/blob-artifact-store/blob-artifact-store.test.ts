@@ -131,3 +131,43 @@ describe("BlobArtifactStore", () => {
     expectPropError(() => synth(props as Partial<BlobArtifactStoreProps>), prop, message);
   });
 });
+
+describe("BlobArtifactStore archive (model retention's blob index tag)", () => {
+  const TAG = { key: "mlflow-platform-retention", value: "archive" };
+  const rule = (props: Partial<BlobArtifactStoreProps>) =>
+    (only(synth(props).json, "azurerm_storage_management_policy").rule as Record<string, any>[]).find(
+      (r) => r.name === "model-retention-archive",
+    );
+
+  it("has no archive rule without archive", () => {
+    expect(rule({})).toBeUndefined();
+  });
+
+  it("filters on the prefix and the blob index tag, and tiers (and deletes) by days since creation", () => {
+    expect(rule({ archive: { tag: TAG, transitionDays: 30, tier: "Cool", expireDays: 400 } })).toEqual({
+      name: "model-retention-archive",
+      enabled: true,
+      filters: {
+        blob_types: ["blockBlob"],
+        prefix_match: ["mlflow/mlartifacts/"],
+        match_blob_index_tag: [{ name: TAG.key, operation: "==", value: TAG.value }],
+      },
+      actions: {
+        base_blob: { tier_to_cool_after_days_since_creation_greater_than: 30, delete_after_days_since_creation_greater_than: 400 },
+      },
+    });
+    expect(rule({ archive: { tag: TAG, transitionDays: 5, tier: "Archive" }, replicationType: "LRS" })!.actions).toEqual({
+      base_blob: { tier_to_archive_after_days_since_creation_greater_than: 5 },
+    });
+  });
+
+  it.each([
+    [{ archive: { tag: { key: "bad<key>", value: "v" }, transitionDays: 30 } }, "archive.tag.key", /blob index tag key/],
+    [{ archive: { tag: TAG, transitionDays: 0 } }, "archive.transitionDays", /1 to 36500/],
+    [{ archive: { tag: TAG, transitionDays: 30, expireDays: 10 } }, "archive.expireDays", /> 30/],
+    [{ archive: { tag: TAG, transitionDays: 30, tier: "Archive" } }, "archive.tier", /not available on a ZRS account/],
+    [{ archive: { tag: TAG, transitionDays: 30, tier: "Archive" }, replicationType: "GZRS" }, "archive.tier", /GZRS/],
+  ])("refuses %j naming the prop", (props, prop, message) => {
+    expectPropError(() => synth(props as Partial<BlobArtifactStoreProps>), prop, message);
+  });
+});

@@ -99,3 +99,43 @@ describe("GcsArtifactStore", () => {
     }
   });
 });
+
+describe("GcsArtifactStore archive (model retention's Custom-Time)", () => {
+  const archiveRules = (props: Partial<GcsArtifactStoreProps>) =>
+    (only(synth(props).json, "google_storage_bucket").lifecycle_rule as { condition: Record<string, unknown> }[]).filter(
+      (r) => "days_since_custom_time" in r.condition,
+    );
+
+  it("has no Custom-Time rule without archive", () => {
+    expect(archiveRules({})).toEqual([]);
+  });
+
+  it("moves live objects under the prefix to the class, from any warmer one, days after their Custom-Time", () => {
+    expect(archiveRules({ archive: { transitionDays: 30 } })).toEqual([
+      {
+        action: { type: "SetStorageClass", storage_class: "COLDLINE" },
+        condition: {
+          days_since_custom_time: 30,
+          matches_prefix: ["mlartifacts/"],
+          matches_storage_class: ["STANDARD", "NEARLINE"],
+          with_state: "LIVE",
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    [{ transitionDays: 0 }, "archive.transitionDays", /1 to 36500/],
+    [{ transitionDays: 30, storageClass: "STANDARD" }, "archive.storageClass", /NEARLINE, COLDLINE, ARCHIVE/],
+    [{ transitionDays: 30, expireDays: 30 }, "archive.expireDays", /later than archive.transitionDays \(> 30\)/],
+  ])("refuses archive %j naming the prop", (archive, prop, message) => {
+    try {
+      synth({ archive: archive as never });
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(PropError);
+      expect((err as PropError).prop).toBe(prop);
+      expect((err as Error).message).toMatch(message);
+    }
+  });
+});

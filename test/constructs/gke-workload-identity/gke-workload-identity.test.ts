@@ -71,3 +71,32 @@ describe("GkeWorkloadIdentity", () => {
     }
   });
 });
+
+describe("GkeWorkloadIdentity with access object-metadata (model retention)", () => {
+  it("binds one custom role of list + update only, under the same prefix conditions, and no predefined role", () => {
+    const { json, identity } = synth({ access: "object-metadata", customRoleId: "mlflow_dev_model_retention" });
+    const role = Object.values(json.resource!.google_project_iam_custom_role)[0] as Record<string, any>;
+    expect(role).toMatchObject({ project: "example-ml-dev", role_id: "mlflow_dev_model_retention" });
+    expect(role.permissions).toEqual(["storage.objects.list", "storage.objects.update"]);
+    const bindings = Object.values(json.resource!.google_storage_bucket_iam_member) as Record<string, any>[];
+    expect(bindings.map((b) => b.role)).toEqual(
+      Array(2).fill(`\${google_project_iam_custom_role.${Object.keys(json.resource!.google_project_iam_custom_role)[0]}.name}`),
+    );
+    expect(bindings.map((b) => b.condition.expression).sort()).toEqual([
+      'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/mlartifacts/")',
+      expect.stringContaining('objectListPrefix", "").startsWith("mlartifacts/")'),
+    ]);
+    expect(identity.customRole).toBeDefined();
+  });
+
+  it("refuses object-metadata without a valid custom role id", () => {
+    for (const customRoleId of [undefined, "has-hyphens", "ab"]) {
+      try {
+        synth({ access: "object-metadata", customRoleId });
+        throw new Error("accepted");
+      } catch (err) {
+        expect((err as PropError).prop).toBe("customRoleId");
+      }
+    }
+  });
+});

@@ -1,7 +1,7 @@
-"""``mlflow-platform retention run [--dry-run] --keep N --artifacts-destination s3://bucket/prefix``.
+"""``mlflow-platform retention run [--dry-run] --keep N --artifacts-destination <s3|gs|wasbs>://...``.
 
 Exit codes (the table in :mod:`mlflow_platform.common.errors`): 0 done (or, with ``--dry-run``, listed),
-1 MLflow or S3 could not be read or written, 2 bad input.
+1 MLflow or the artifact store could not be read or written, 2 bad input.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import sys
 from mlflow_platform.common.command import ArgumentParser, run_command
 from mlflow_platform.common.errors import BadInput, CommandError
 
-from .plan import ARCHIVE_TAG_KEY, ARCHIVE_TAG_VALUE, plan, tag_objects, validate
+from .plan import destination_scheme, plan, validate
+from .stores import marker, store_errors
 
 EXCEPTIONS_ENV = "MLFLOW_PLATFORM_RETENTION_EXCEPTIONS"
 
@@ -29,7 +30,8 @@ def parser() -> ArgumentParser:
     ap.add_argument(
         "--artifacts-destination",
         required=True,
-        help="the tracking server's --artifacts-destination (s3://bucket/prefix)",
+        help="the tracking server's --artifacts-destination (s3://bucket/prefix, gs://bucket/prefix, "
+        "wasbs://container@account.blob.core.windows.net/prefix)",
     )
     ap.add_argument(
         "--served",
@@ -55,33 +57,32 @@ def run(args) -> int:
         raise BadInput(f"--exceptions: expected a JSON object of models, got {args.exceptions[:80]!r}")
     # Bad input changes nothing: checked before a client exists (MLflow's client alone can create a store).
     validate(args.keep, exceptions)
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    scheme = destination_scheme(args.artifacts_destination)
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
         p = plan(MlflowClient(), args.keep, set(args.served), exceptions, args.artifacts_destination)
-        s3 = boto3.client("s3")
+        mark, mark_name = marker(args.artifacts_destination)
         verb = "would tag" if args.dry_run else "tagged"
         total_new = total_old = 0
         for name in sorted(p.keep):
             for ver, why in p.keep[name]:
                 print(f"keep    {name}/{ver}: {why}")
             for ver, loc in p.archive[name]:
-                new, old = tag_objects(s3, loc, args.dry_run)
+                new, old = mark(loc, args.dry_run)
                 total_new += new
                 total_old += old
                 print(f"archive {name}/{ver}: {loc}: {verb} {new} objects, {old} already tagged")
-    except (MlflowException, BotoCoreError, ClientError, OSError) as err:
-        # The registry or the bucket failed (unreachable, denied): exit 1, a later run may succeed.
+    except (MlflowException, *store_errors(scheme), OSError) as err:
+        # The registry or the artifact store failed (unreachable, denied): exit 1, a later run may succeed.
         raise CommandError(f"{type(err).__name__}: {str(err)[:300]}") from err
     for s in p.skipped:
         print(f"skip    {s}")
     versions = sum(len(v) for v in p.archive.values())
     print(
         f"retention: {versions} versions to archive, {verb} {total_new} objects "
-        f"({ARCHIVE_TAG_KEY}={ARCHIVE_TAG_VALUE}), "
+        f"({mark_name}), "
         f"{total_old} already tagged{' (dry run: nothing changed)' if args.dry_run else ''}"
     )
     return 0

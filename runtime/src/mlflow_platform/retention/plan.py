@@ -1,10 +1,11 @@
 """Which model versions keep their artifacts hot, and the S3 object tags that archive the others.
 
 Artifact locations: the tracking server serves artifacts by proxy (``--artifacts-destination
-s3://<bucket>/<prefix>``), so a version's download URI is ``mlflow-artifacts:/<path>`` (or
-``mlflow-artifacts://<host>/<path>``), which the server stores at ``s3://<bucket>/<prefix>/<path>``.
-The job is given the same destination the server is, and maps one to the other; an ``s3://`` location
-in that bucket is used as is; anything else is reported and left alone.
+s3://<bucket>/<prefix>``, ``gs://<bucket>/<prefix>`` or ``wasbs://<container>@<account>.blob.core.windows.net/<prefix>``),
+so a version's download URI is ``mlflow-artifacts:/<path>`` (or ``mlflow-artifacts://<host>/<path>``), which the
+server stores at ``<destination>/<path>``. The job is given the same destination the server is, and maps one to
+the other; a location of the destination's scheme in the same bucket (container) is used as is; anything else is
+reported and left alone. How each store marks an object for archival: :mod:`.stores`.
 
 Idempotent: an object that already carries the tag is not written again, so a second run changes nothing.
 """
@@ -29,19 +30,36 @@ class Plan:
     skipped: list[str] = field(default_factory=list)
 
 
-def s3_location(uri: str, destination: str) -> tuple[str, str] | None:
-    """(bucket, key prefix) of an artifact URI, given the server's artifacts destination."""
+#: The artifact stores the job can mark, by the scheme of the tracking server's destination.
+SCHEMES = ("s3", "gs", "wasbs")
+
+
+def destination_scheme(destination: str) -> str:
+    """The scheme of ``--artifacts-destination`` (:class:`BadInput` for any other than :data:`SCHEMES`)."""
     dest = urlparse(destination)
-    if dest.scheme != "s3" or not dest.netloc:
+    netloc_ok = bool(dest.netloc) and (dest.scheme != "wasbs" or "@" in dest.netloc)
+    if dest.scheme not in SCHEMES or not netloc_ok:
         raise BadInput(
-            f"--artifacts-destination {destination!r}: expected s3://<bucket>/<prefix> (the tracking server's)"
+            f"--artifacts-destination {destination!r}: expected s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or "
+            "wasbs://<container>@<account>.blob.core.windows.net/<prefix> (the tracking server's)"
         )
+    return dest.scheme
+
+
+def artifact_location(uri: str, destination: str) -> tuple[str, str] | None:
+    """(bucket, key prefix) of an artifact URI, given the server's artifacts destination.
+
+    The bucket is the destination's network location: ``<bucket>`` for s3:// and gs://,
+    ``<container>@<account>.blob.core.windows.net`` for wasbs://.
+    """
+    scheme = destination_scheme(destination)
+    dest = urlparse(destination)
     dest_prefix = dest.path.strip("/")
     u = urlparse(uri)
     if u.scheme == "mlflow-artifacts":
         path = u.path.strip("/")
         return dest.netloc, f"{dest_prefix}/{path}".strip("/")
-    if u.scheme == "s3" and u.netloc == dest.netloc:
+    if u.scheme == scheme and u.netloc == dest.netloc:
         return u.netloc, u.path.strip("/")
     return None
 
@@ -58,6 +76,7 @@ def validate(keep_versions: int, exceptions: dict) -> None:
 
 def plan(client, keep_versions: int, served: set[str], exceptions: dict, destination: str) -> Plan:
     validate(keep_versions, exceptions)
+    scheme = destination_scheme(destination)
     p = Plan()
     kept_locations: set[tuple[str, str]] = set()
     candidates: list[tuple[str, str, tuple[str, str]]] = []
@@ -88,7 +107,7 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
             if f"{name}/{ver}" in served:
                 why.append("served by an endpoint")
             uri = client.get_model_version_download_uri(name, ver)
-            loc = s3_location(uri, destination)
+            loc = artifact_location(uri, destination)
             if why:
                 p.keep[name].append((ver, "; ".join(why)))
                 if loc:
@@ -103,9 +122,9 @@ def plan(client, keep_versions: int, served: set[str], exceptions: dict, destina
             loc[0] == k[0] and (loc[1] == k[1] or loc[1].startswith(k[1] + "/") or k[1].startswith(loc[1] + "/"))
             for k in kept_locations
         ):
-            p.skipped.append(f"{name}/{ver}: shares s3://{loc[0]}/{loc[1]} with a kept version: left alone")
+            p.skipped.append(f"{name}/{ver}: shares {scheme}://{loc[0]}/{loc[1]} with a kept version: left alone")
             continue
-        p.archive[name].append((ver, f"s3://{loc[0]}/{loc[1]}"))
+        p.archive[name].append((ver, f"{scheme}://{loc[0]}/{loc[1]}"))
     return p
 
 
