@@ -23,7 +23,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlflow_platform.common import object_store
@@ -233,6 +233,9 @@ def test_odd_model_names_are_written_and_read_back(cloud, request):
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(model=MODEL_NAMES)
+    # Azure Blob Storage stores a backslash as "/": found by this test; kept as an example.
+    @example(model="iris\\v2")
+    @example(model="100% iris=v2 #[é]?")
     def check(model):
         now = time.time()
         assert write(sink, model=model, stamps=(now - 5,)) == {"written": 1}
