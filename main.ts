@@ -4,6 +4,7 @@ import { ConfigError, loadAllEnvironments, selectEnvironments, type EnvironmentC
 import { stackErrorProblem } from "./stacks/prop-errors";
 import { MlflowStack } from "./stacks/mlflow-stack";
 import { GcpMlflowStack } from "./stacks/gcp-stack";
+import { AzureMlflowStack } from "./stacks/azure-stack";
 import { cleanStackOutput } from "./stacks/output";
 
 /**
@@ -22,6 +23,7 @@ export function buildApp(options: { outdir?: string; filter?: string } = {}): Ap
   for (const config of selectEnvironments(all, filter)) {
     try {
       if (config.cloud === "gcp") new GcpMlflowStack(app, config);
+      else if (config.cloud === "azure") new AzureMlflowStack(app, config);
       else new MlflowStack(app, config, { environments: aws });
     } catch (err) {
       problems.push(stackErrorProblem(config, err));

@@ -21,6 +21,7 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
+import { refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
@@ -287,37 +288,6 @@ export function gcpArtifactBucketName(env: { project: string; name: string; gcp:
 const NOT_YET = "not supported on GCP yet (docs/gcp.md#not-yet-supported)";
 
 /**
- * The features of a valid configuration that this slice of the GCP stack cannot deploy: each named, so a
- * GCP environment is either synthesized whole or refused, never deployed with a part quietly missing.
- */
-export function gcpUnsupportedProblems(env: Pick<GcpEnvironmentConfig, "serving" | "training" | "events" | "monitoring">): {
-  path: (string | number)[];
-  message: string;
-}[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
-  const models = Object.keys(env.serving.models);
-  if (models.length > 0)
-    out.push({
-      path: ["serving", "models"],
-      message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${NOT_YET}`,
-    });
-  if (env.training.enabled)
-    out.push({ path: ["training", "enabled"], message: `false: the training pipeline's artifact repository on GCS is ${NOT_YET}` });
-  if (env.events.enabled)
-    out.push({
-      // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
-      path: ["events"],
-      message: `events.enabled false: the registry events service (its Secret Manager references, its network policy on GKE) is ${NOT_YET}`,
-    });
-  if (env.monitoring.grafanaHostname)
-    out.push({
-      path: ["monitoring", "grafanaHostname"],
-      message: `nothing: exposing Grafana through a GKE Gateway is ${NOT_YET} (reach it with kubectl port-forward)`,
-    });
-  return out;
-}
-
-/**
  * Fields of an AWS environment that mean nothing on GCP, with what to write instead. A GCP entry that
  * carries one (often from `shared`) is refused at that field rather than silently ignored.
  */
@@ -351,13 +321,30 @@ export const AWS_ONLY_FIELDS: Record<string, string> = {
   "auth.clientSecret.secretArn": 'auth.clientSecret { source: "kubernetes", secretName }',
 };
 
-function valueAt(input: unknown, path: readonly string[]): unknown {
-  let v: unknown = input;
-  for (const key of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
+/** How a GCP environment names what it refuses (config/cloud-refusals.ts). */
+export const GCP_REFUSALS: CloudRefusals = {
+  environment: "a GCP environment",
+  notYet: NOT_YET,
+  awsOnlyFields: AWS_ONLY_FIELDS,
+  stateBackend: 'state.backend "gcs" (with state.bucket and state.prefix) or "local"',
+  gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
+  foreignSections: { azure: "Azure" },
+  features: {
+    trainingArtifacts: "the training pipeline's artifact repository on GCS",
+    eventsParts: "its Secret Manager references, its network policy on GKE",
+    grafanaGateway: "a GKE Gateway",
+  },
+};
+
+/**
+ * The features of a valid configuration that this slice of the GCP stack cannot deploy: each named, so a
+ * GCP environment is either synthesized whole or refused, never deployed with a part quietly missing.
+ */
+export function gcpUnsupportedProblems(env: Pick<GcpEnvironmentConfig, "serving" | "training" | "events" | "monitoring">): {
+  path: (string | number)[];
+  message: string;
+}[] {
+  return unsupportedProblems(env, GCP_REFUSALS);
 }
 
 /**
@@ -369,61 +356,7 @@ export function awsOnlyFields(
   merged: Record<string, unknown>,
   fromShared: (path: readonly string[]) => boolean,
 ): { problems: { path: string[]; value: unknown; message: string }[]; rest: Record<string, unknown>; covered: string[][] } {
-  const rest = structuredClone(merged);
-  const problems: { path: string[]; value: unknown; message: string }[] = [];
-  // Sections whose other problems follow from an AWS-only value already reported (an S3 state's bucket and key).
-  const covered: string[][] = [];
-  const report = (path: string[], value: unknown, why: string) => {
-    // `shared` holds what the environments have in common: in a configuration of both clouds, an AWS-only value
-    // there is common to the AWS environments and means nothing on a GCP one, so it is left out, not refused
-    // (a fork adding a GCP environment does not have to move its AWS settings out of shared). Written in the
-    // GCP entry itself, it is a mistake and refused.
-    if (!fromShared(path))
-      problems.push({ path, value, message: `no ${path.join(".")} on a GCP environment: it is an AWS-only option; write ${why} instead` });
-    const parent = valueAt(rest, path.slice(0, -1)) as Record<string, unknown> | undefined;
-    if (parent) delete parent[path[path.length - 1]];
-  };
-  for (const [field, instead] of Object.entries(AWS_ONLY_FIELDS)) {
-    const path = field.split(".");
-    const value = valueAt(merged, path);
-    if (value !== undefined) report(path, value, instead);
-  }
-  const state = valueAt(merged, ["state", "backend"]);
-  if (state === "s3") {
-    report(["state", "backend"], state, 'state.backend "gcs" (with state.bucket and state.prefix) or "local"');
-    covered.push(["state"]);
-  }
-  const ingressKind = valueAt(merged, ["ingress", "kind"]);
-  if (ingressKind === "alb") report(["ingress", "kind"], ingressKind, '"gateway-api" (an HTTPRoute on a GKE Gateway)');
-  const secretSource = valueAt(merged, ["auth", "clientSecret", "source"]);
-  if (secretSource === "secrets-manager")
-    report(["auth", "clientSecret", "source"], secretSource, '"kubernetes" (a Secret an operator or External Secrets creates)');
-  // A ci section only in `shared` is the AWS environments' (their repository and roles): a GCP environment gets
-  // CI identities only from a ci section of its own (it needs ci.projectNumber anyway).
-  if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
-  const retention = valueAt(merged, ["registry", "retention"]);
-  if (retention !== undefined && fromShared(["registry", "retention"]))
-    delete (valueAt(rest, ["registry"]) as Record<string, unknown>).retention;
-  else if (retention !== undefined)
-    problems.push({
-      path: ["registry", "retention"],
-      value: retention,
-      message: `nothing on a GCP environment: registry-aware retention (the archive tags and their lifecycle rule) is ${NOT_YET}`,
-    });
-  // Teams are a security boundary: never left out quietly, even when they come from `shared`.
-  for (const key of ["teams", "access"]) {
-    const value = valueAt(merged, [key]);
-    if (value === undefined) continue;
-    problems.push({
-      path: [key],
-      value,
-      message:
-        `nothing on a GCP environment: teams and their access policy (docs/access.md) are ${NOT_YET}; remove ${key}` +
-        (fromShared([key]) ? " from shared and write it in each AWS environment" : ""),
-    });
-    delete rest[key];
-  }
-  return { problems, rest, covered };
+  return refusedFields(merged, fromShared, GCP_REFUSALS);
 }
 
 /** The labels every Google resource of a GCP environment carries: the configured ones, then the stack's own. */

@@ -1,5 +1,6 @@
 export { ConfigError, resolveAllEnvironments, resolveEnvironments, selectEnvironments, type AnyEnvironmentConfig } from "./load";
 export type { GcpEnvironmentConfig } from "./gcp";
+export type { AzureEnvironmentConfig } from "./azure";
 export type { EnvironmentConfig, EnvironmentInput } from "./schema";
 import { environments, shared } from "./environments";
 import { resolveAllEnvironments, resolveEnvironments, type AnyEnvironmentConfig } from "./load";

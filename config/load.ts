@@ -3,10 +3,12 @@ import type { z } from "zod";
 import { deepMerge, type DeepPartial } from "./merge";
 import { expectation, unknownKeyMessage } from "./messages";
 import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from "./schema";
-import { awsOnlyFields, gcpEnvironmentSchema, type GcpEnvironmentConfig } from "./gcp";
+import { GCP_REFUSALS, gcpEnvironmentSchema, type GcpEnvironmentConfig } from "./gcp";
+import { AZURE_REFUSALS, azureEnvironmentSchema, type AzureEnvironmentConfig, type AzureEnvironmentInput } from "./azure";
+import { refusedFields, type CloudRefusals } from "./cloud-refusals";
 
-/** An environment of either cloud: `cloud` tells which. */
-export type AnyEnvironmentConfig = EnvironmentConfig | GcpEnvironmentConfig;
+/** An environment of any cloud: `cloud` tells which. */
+export type AnyEnvironmentConfig = EnvironmentConfig | GcpEnvironmentConfig | AzureEnvironmentConfig;
 import { STATE_BUCKET_ACCOUNT_PLACEHOLDER } from "./state";
 
 /** Raised before synthesis when the configuration is invalid; `problems` has one line per problem. */
@@ -37,34 +39,78 @@ function show(value: unknown): string {
 /**
  * Merges `shared` into each environment entry, validates the result and returns the typed configurations
  * of the AWS environments: what the commands for AWS environments only (the bootstrap, CI, the release tools)
- * and the AWS stacks' tests read. A GCP entry is validated all the same (a configuration with a bad GCP
- * environment is refused everywhere) and left out: a fork with environments on both clouds keeps its AWS ones
- * working. Throws a ConfigError naming every problem (environment, field, value, expectation).
+ * and the AWS stacks' tests read. A GCP or Azure entry is validated all the same (a configuration with a bad
+ * environment on another cloud is refused everywhere) and left out: a fork with environments on several clouds
+ * keeps its AWS ones working. Throws a ConfigError naming every problem (environment, field, value, expectation).
  */
 export function resolveEnvironments(
   shared: DeepPartial<EnvironmentInput>,
-  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput>[],
+  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput | AzureEnvironmentInput>[],
 ): EnvironmentConfig[] {
   return resolve(shared, entries).filter((e): e is EnvironmentConfig => e.cloud === "aws");
 }
 
 /**
  * Like {@link resolveEnvironments}, for the commands that handle every cloud (the synth): an entry with
- * `cloud: "gcp"` is validated by config/gcp.ts instead, its AWS-only fields refused one by one.
+ * `cloud: "gcp"` is validated by config/gcp.ts instead, one with `cloud: "azure"` by config/azure.ts, their
+ * AWS-only fields refused one by one.
  */
 export function resolveAllEnvironments(
   shared: DeepPartial<EnvironmentInput>,
-  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput>[],
+  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput | AzureEnvironmentInput>[],
 ): AnyEnvironmentConfig[] {
   return resolve(shared, entries);
 }
 
 /** What a GCP environment entry may be written as (before defaults). */
 export type GcpEnvironmentInput = import("zod").input<typeof gcpEnvironmentSchema>;
+export type { AzureEnvironmentInput };
+
+/** A cloud other than AWS: its schema, its refusals and where an environment of it keeps its state. */
+interface OtherCloud {
+  readonly schema: typeof gcpEnvironmentSchema | typeof azureEnvironmentSchema;
+  readonly refusals: CloudRefusals;
+  /** The state's location (a URL or a local file) and the field that names it, for the shared-state check. */
+  readonly stateLocation: (env: GcpEnvironmentConfig | AzureEnvironmentConfig) => { where: string; field: string; value: string };
+}
+
+/** A local state file's location: relative to the stack's folder, cdktf.out/stacks/<project>-<name>. */
+const localState = (env: { project: string; name: string }, file: string) =>
+  path.posix.join("cdktf.out/stacks", `${env.project}-${env.name}`, file.replaceAll("{env}", env.name));
+
+const OTHER_CLOUDS: Record<"gcp" | "azure", OtherCloud> = {
+  gcp: {
+    schema: gcpEnvironmentSchema,
+    refusals: GCP_REFUSALS,
+    stateLocation: (env) => {
+      const s = (env as GcpEnvironmentConfig).state;
+      return s.backend === "gcs"
+        ? { where: `gs://${s.bucket}/${s.prefix.replaceAll("{env}", env.name)}`, field: "state.prefix", value: s.prefix }
+        : { where: localState(env, s.path), field: "state.path", value: s.path };
+    },
+  },
+  azure: {
+    schema: azureEnvironmentSchema,
+    refusals: AZURE_REFUSALS,
+    stateLocation: (env) => {
+      const s = (env as AzureEnvironmentConfig).state;
+      return s.backend === "azurerm"
+        ? {
+            where: `https://${s.storageAccountName}.blob.core.windows.net/${s.containerName}/${s.key.replaceAll("{env}", env.name)}`,
+            field: "state.key",
+            value: s.key,
+          }
+        : { where: localState(env, s.path), field: "state.path", value: s.path };
+    },
+  },
+};
+
+/** The sections only another cloud has: an AWS entry that carries one is told which cloud it belongs to. */
+const FOREIGN_ON_AWS: Record<string, string> = { gcp: "Google Cloud", azure: "Azure" };
 
 function resolve(
   shared: DeepPartial<EnvironmentInput>,
-  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput>[],
+  entries: readonly DeepPartial<EnvironmentInput | GcpEnvironmentInput | AzureEnvironmentInput>[],
 ): AnyEnvironmentConfig[] {
   const problems: string[] = [];
   const result: AnyEnvironmentConfig[] = [];
@@ -72,8 +118,9 @@ function resolve(
   // Where each environment keeps its state, also for an environment with other problems: a state
   // location shared with another environment is reported in the same run.
   const states: StateOwner[] = [];
-  // Where each GCP environment keeps its state (a gs:// location or a local file), by the first environment using it.
-  const gcpStates = new Map<string, string>();
+  // Where each GCP or Azure environment keeps its state (a gs:// or blob location, or a local file), by the first
+  // environment using it.
+  const otherStates = new Map<string, string>();
 
   if (entries.length === 0) problems.push("no environments are configured: add at least one entry to config/environments.ts");
 
@@ -90,37 +137,39 @@ function resolve(
       }
     }
     const merged = deepMerge(shared as Record<string, unknown>, entry as Record<string, unknown>);
-    if (merged.cloud === "gcp") {
+    const other = merged.cloud === "gcp" || merged.cloud === "azure" ? OTHER_CLOUDS[merged.cloud] : undefined;
+    if (other) {
       // An AWS-only field is reported as such (with what to write instead), then left out of the parse.
       const fromShared = (path: readonly string[]) => valueAt(entry, path) === undefined;
-      const { problems: awsOnly, rest, covered } = awsOnlyFields(merged, fromShared);
+      const { problems: awsOnly, rest, covered } = refusedFields(merged, fromShared, other.refusals);
       for (const p of awsOnly) problems.push(`${label}: field ${p.path.join(".")} = ${show(p.value)}: expected ${p.message}`);
-      const parsed = gcpEnvironmentSchema.safeParse(rest, { error: expectation });
+      const parsed = other.schema.safeParse(rest, { error: expectation });
       if (parsed.success) {
-        const s = parsed.data.state;
-        const where =
-          s.backend === "gcs"
-            ? `gs://${s.bucket}/${s.prefix.replaceAll("{env}", parsed.data.name)}`
-            : path.posix.join(
-                "cdktf.out/stacks",
-                `${parsed.data.project}-${parsed.data.name}`,
-                s.path.replaceAll("{env}", parsed.data.name),
-              );
-        const owner = gcpStates.get(where);
+        const { where, field, value } = other.stateLocation(parsed.data);
+        const owner = otherStates.get(where);
         if (owner !== undefined) {
-          const field = s.backend === "gcs" ? "state.prefix" : "state.path";
           problems.push(
-            `${label}: field ${field} = ${show(s.backend === "gcs" ? s.prefix : s.path)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}; put {env} in it`,
+            `${label}: field ${field} = ${show(value)}: expected a state location no other environment uses: environment "${owner}" also keeps its state in ${where}; put {env} in it`,
           );
           return;
         }
-        gcpStates.set(where, parsed.data.name);
+        otherStates.set(where, parsed.data.name);
         if (awsOnly.length === 0) result.push(parsed.data);
         return;
       }
       const uncovered = parsed.error.issues.filter((i) => !covered.some((c) => c.every((key, n) => i.path[n] === key)));
-      problems.push(...issueLines(label, gcpEnvironmentSchema, rest, uncovered));
+      problems.push(...issueLines(label, other.schema, rest, uncovered));
       return;
+    }
+    // Another cloud's section on an AWS environment: said so, rather than "unknown key".
+    for (const [section, owner] of Object.entries(FOREIGN_ON_AWS)) {
+      const value = (merged as Record<string, unknown>)[section];
+      if (value === undefined) continue;
+      if (valueAt(entry, [section]) !== undefined)
+        problems.push(
+          `${label}: field ${section} = ${show(value)}: expected no ${section} on an AWS environment: it is the ${owner} section (an environment with cloud: "${section}")`,
+        );
+      delete (merged as Record<string, unknown>)[section];
     }
     const state = environmentSchema.shape.state.safeParse(merged.state);
     const project = environmentSchema.shape.project.safeParse(merged.project);

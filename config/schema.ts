@@ -614,11 +614,13 @@ function derivedRoleNames(env: {
 
 export const environmentSchema = z
   .object({
-    // GCP environments have their own schema (config/gcp.ts); config/load.ts picks it by this field.
+    // GCP and Azure environments have their own schemas (config/gcp.ts, config/azure.ts); config/load.ts picks one by this field.
     cloud: z
-      .literal("aws", { error: '"aws" (the default) or "gcp"' })
+      .literal("aws", { error: '"aws" (the default), "gcp" or "azure"' })
       .default("aws")
-      .describe('The cloud below Kubernetes: "aws" (EKS, RDS, S3; the default) or "gcp" (GKE, Cloud SQL, Cloud Storage: docs/gcp.md).'),
+      .describe(
+        'The cloud below Kubernetes: "aws" (EKS, RDS, S3; the default), "gcp" (GKE, Cloud SQL, Cloud Storage: docs/gcp.md) or "azure" (AKS, PostgreSQL flexible server, Blob Storage: docs/azure.md).',
+      ),
     name: dnsLabel.describe("Environment name; the stack is `<project>-<name>`."),
     project: dnsLabel.default("mlflow").describe("Short project name used in stack, resource and bucket names."),
     production: z

@@ -22,8 +22,17 @@
  * | MLF-AR-1 | every Artifact Registry repository is encrypted with a customer-managed Cloud KMS key |
  * | MLF-GCP-1 | no IAM grant on a Google resource names allUsers or allAuthenticatedUsers |
  * | MLF-GCP-2 | no IAM grant on a Google resource names a basic role (roles/owner, roles/editor, roles/viewer) |
+ * | MLF-AZ-BLOB-1 | every Azure storage account is encrypted with a customer-managed Key Vault key |
+ * | MLF-AZ-BLOB-2 | every Azure storage account is private (no public containers, no shared key, firewall default Deny), its containers private |
+ * | MLF-AZ-BLOB-3 | every Azure storage account takes HTTPS only, TLS 1.2 or later |
+ * | MLF-AZ-PG-1 | every PostgreSQL flexible server has private access only (delegated subnet, private DNS zone, no public access, no firewall rule) |
+ * | MLF-AZ-PG-2 | every PostgreSQL flexible server requires TLS (require_secure_transport on, TLS 1.2 or later) |
+ * | MLF-AZ-PG-3 | every PostgreSQL flexible server (and its geo backups) is encrypted with a customer-managed Key Vault key |
+ * | MLF-AZ-ACR-1 | every Azure Container Registry has no admin user and no anonymous pull, and is Premium with a customer-managed key |
+ * | MLF-AZ-KV-1 | every Key Vault has purge protection and Azure RBAC authorization, no access policy |
+ * | MLF-AZ-1 | no Azure role assignment at management-group, subscription or resource-group scope grants Owner, Contributor, User Access Administrator or Role Based Access Control Administrator |
  *
- * The GCP rules find nothing to check in an AWS stack, and the AWS rules nothing in a GCP stack.
+ * Each cloud's rules find nothing to check in another cloud's stack.
  */
 import { Aspects, TerraformStack, type IAspect } from "cdktf";
 import type { IConstruct } from "constructs";
@@ -44,6 +53,15 @@ import { CloudSqlTlsOnly } from "./cloud-sql-tls-only";
 import { ArtifactRegistryCmek } from "./artifact-registry-cmek";
 import { GcpNoPublicMembers } from "./gcp-no-public-members";
 import { GcpNoPrimitiveRoles } from "./gcp-no-primitive-roles";
+import { AzureBlobCmk } from "./azure-blob-cmk";
+import { AzureBlobPrivate } from "./azure-blob-private";
+import { AzureBlobTls } from "./azure-blob-tls";
+import { AzureNoBroadRoles } from "./azure-no-broad-roles";
+import { AzurePostgresPrivate } from "./azure-postgres-private";
+import { AzurePostgresTls } from "./azure-postgres-tls";
+import { AzurePostgresCmk } from "./azure-postgres-cmk";
+import { AzureAcr } from "./azure-acr";
+import { AzureKeyVault } from "./azure-key-vault";
 import type { PolicyRule, TfJson } from "./rule";
 
 export { PolicyRule, type Finding, type TfJson } from "./rule";
@@ -65,6 +83,15 @@ export {
   ArtifactRegistryCmek,
   GcpNoPublicMembers,
   GcpNoPrimitiveRoles,
+  AzureBlobCmk,
+  AzureBlobPrivate,
+  AzureBlobTls,
+  AzureNoBroadRoles,
+  AzurePostgresPrivate,
+  AzurePostgresTls,
+  AzurePostgresCmk,
+  AzureAcr,
+  AzureKeyVault,
 };
 
 /** Every rule, in the order findings are reported. */
@@ -87,6 +114,15 @@ export function allRules(): PolicyRule[] {
     new ArtifactRegistryCmek(),
     new GcpNoPublicMembers(),
     new GcpNoPrimitiveRoles(),
+    new AzureBlobCmk(),
+    new AzureBlobPrivate(),
+    new AzureBlobTls(),
+    new AzurePostgresPrivate(),
+    new AzurePostgresTls(),
+    new AzurePostgresCmk(),
+    new AzureAcr(),
+    new AzureKeyVault(),
+    new AzureNoBroadRoles(),
   ];
 }
 

@@ -136,6 +136,12 @@ export function main(argv: readonly string[], deps: BootstrapDeps): number {
     return 2;
   }
   if (found.cloud === "gcp") return gcpBootstrap(found, argv, outdir, { env: deps.env, log, synth: (g, dir) => deps.synth(g, dir, all) });
+  if (found.cloud === "azure") {
+    log(
+      `bootstrap: environment "${found.name}" is on Azure: the bootstrap does not handle Azure yet; follow docs/azure.md (prerequisites and first deploy)`,
+    );
+    return 2;
+  }
   const c = found;
   const s = stateLocation(c);
   if (!s) {
@@ -448,9 +454,11 @@ export function synthStack(config: AnyEnvironmentConfig, outdir: string, environ
   const { App } = require("cdktf") as typeof import("cdktf");
   const { MlflowStack } = require("../stacks/mlflow-stack") as typeof import("../stacks/mlflow-stack");
   const { GcpMlflowStack } = require("../stacks/gcp-stack") as typeof import("../stacks/gcp-stack");
+  const { AzureMlflowStack } = require("../stacks/azure-stack") as typeof import("../stacks/azure-stack");
   /* eslint-enable @typescript-eslint/no-require-imports */
   const app = new App({ outdir });
   if (config.cloud === "gcp") new GcpMlflowStack(app, config);
+  else if (config.cloud === "azure") new AzureMlflowStack(app, config);
   else new MlflowStack(app, config, { environments: environments.filter((e): e is EnvironmentConfig => e.cloud === "aws") });
   app.synth();
   return path.join(outdir, "stacks", `${config.project}-${config.name}`);

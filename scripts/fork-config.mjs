@@ -2,7 +2,7 @@
 /**
  * Turns config/environments.ts into what a fork would have after following the README's fork
  * checklist: every placeholder replaced by the fork's own values, one more AWS environment (another
- * account, region and domain) and one on Google Cloud. `scripts/fork-check.sh` runs the whole test suite on the result, so a
+ * account, region and domain), one on Google Cloud and one on Azure. `scripts/fork-check.sh` runs the whole test suite on the result, so a
  * test that hard-codes the shipped environments or placeholders fails CI.
  *
  * Usage: node scripts/fork-config.mjs <path of environments.ts to rewrite in place>
@@ -112,8 +112,39 @@ environments.push({
   // Its own ci section (shared's is the AWS environments'): the pipelines plan and deploy it too (docs/gcp.md#ci).
   ci: { projectNumber: "246813579024" },
 } as never);
+// And a sixth on Azure (docs/azure.md): likewise, shared's AWS-only values are left out for it.
+const forkCheckAzureName = forkCheckFreeName("azure", environments.map((e) => e.name));
+const forkCheckVnet = "/subscriptions/7d2c4e1a-5b3f-4a6d-9e8c-0f1a2b3c4d5e/resourceGroups/ml-network/providers/Microsoft.Network/virtualNetworks/ml-vnet";
+environments.push({
+  cloud: "azure",
+  name: forkCheckAzureName,
+  azure: {
+    subscriptionId: "7d2c4e1a-5b3f-4a6d-9e8c-0f1a2b3c4d5e",
+    tenantId: "c0ffee00-1234-4cde-8f00-abcdef012345",
+    location: "northeurope",
+    resourceGroupName: "ml-azure",
+    clusterName: "aks-ml",
+    virtualNetworkId: forkCheckVnet,
+    clusterSubnetId: \`\${forkCheckVnet}/subnets/aks-nodes\`,
+    databaseSubnetId: \`\${forkCheckVnet}/subnets/postgres\`,
+  },
+  state: { backend: "azurerm", resourceGroupName: "ml-tfstate", storageAccountName: "acmemltfstateazure", key: "mlflow/{env}.tfstate" },
+  hostname: "tracking-azure.ml.acme.cloud",
+  database: { skuName: "B_Standard_B1ms", deletionProtection: false },
+  auth: {
+    clientId: "mlflow-azure",
+    clientSecret: { source: "kubernetes", secretName: "oidc-client-secret" },
+    replicas: { min: 1, max: 2 },
+  },
+  ingress: {
+    gatewayRef: { namespace: "azure-alb", name: "internal" },
+    certificateDomains: ["*.ml.acme.cloud"],
+    vpcCidrs: ["10.99.0.0/16"],
+  },
+  mlflow: { replicas: { min: 1, max: 2 } },
+} as never);
 `;
 fs.writeFileSync(file, src);
 console.log(
-  `fork-config: ${replacements.length} placeholders replaced, a fourth environment (named "qa", or the first free "qa-N" when the fork has a "qa") and a GCP one ("gcp" or "gcp-N") added to ${file}`,
+  `fork-config: ${replacements.length} placeholders replaced, a fourth environment (named "qa", or the first free "qa-N" when the fork has a "qa"), a GCP one ("gcp" or "gcp-N") and an Azure one ("azure" or "azure-N") added to ${file}`,
 );

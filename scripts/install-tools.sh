@@ -5,6 +5,7 @@
 #     tools/requirements.txt (PostgreSQL and S3 drivers, Prometheus exporter, moto, scikit-learn);
 #   - oauth2-proxy at exactly the version config pins (auth.proxyVersion), built with `go install`;
 #   - the end-to-end run's mock OpenID provider (test/e2e/mockoidc, versions pinned by its go.sum);
+#   - Azurite (npm, pinned) for the end-to-end run's Blob Storage (the Azure stack's wasbs:// store);
 #   - Chromium (Debian package chromium) for the end-to-end run's browser step;
 #   - actionlint (pinned, `go install`) and ShellCheck (Debian) for the workflows (npm run lint:workflows);
 #   - checkov (tools/checkov-requirements.txt, own virtualenv) and Renovate's config validator (npm, pinned).
@@ -122,6 +123,17 @@ if ! go version -m "$TOOLS/bin/fake-gcs-server" 2>/dev/null | grep -qE "^\s+mod\
   GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/fsouza/fake-gcs-server@v$FAKE_GCS_SERVER_VERSION"
 fi
 echo "install-tools: fake-gcs-server $(go version -m "$TOOLS/bin/fake-gcs-server" | awk '$1 == "mod" {print $3}')"
+
+# ── Azurite at the pinned version (the end-to-end run's Blob Storage, for the Azure stack's wasbs:// store) ──
+# npm, installed beside the other tools like the Renovate validator: the synth never needs it.
+AZURITE_VERSION=3.37.0
+if [ "$(node -p "require('$TOOLS/azurite/node_modules/azurite/package.json').version" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+  echo "install-tools: installing azurite@$AZURITE_VERSION into $TOOLS/azurite"
+  mkdir -p "$TOOLS/azurite"
+  [ -f "$TOOLS/azurite/package.json" ] || echo '{"private": true}' > "$TOOLS/azurite/package.json"
+  npm install --prefix "$TOOLS/azurite" --no-audit --no-fund --ignore-scripts --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null
+fi
+echo "install-tools: azurite $AZURITE_VERSION"
 
 # ── mock OpenID provider for the end-to-end run (test/e2e/mockoidc, pinned by its go.sum) ──
 stamp="$TOOLS/bin/.mockoidc-$(cat test/e2e/mockoidc/go.mod test/e2e/mockoidc/go.sum test/e2e/mockoidc/main.go | sha256sum | cut -c1-16)"

@@ -12,9 +12,14 @@ import { CLOUD_SQL_STORE_FIELDS } from "../constructs/cloud-sql-store/from-confi
 import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
 import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
 import { GCP_CI_IDENTITIES_FIELDS } from "../constructs/gcp-ci-identities/from-config";
+import { KEY_VAULT_FIELDS } from "../constructs/key-vault/from-config";
+import { BLOB_ARTIFACT_STORE_FIELDS } from "../constructs/blob-artifact-store/from-config";
+import { POSTGRES_FLEXIBLE_STORE_FIELDS } from "../constructs/postgres-flexible-store/from-config";
+import { AKS_WORKLOAD_IDENTITY_FIELDS } from "../constructs/aks-workload-identity/from-config";
+import { CONTAINER_REGISTRY_FIELDS } from "../constructs/container-registry/from-config";
 
 /** What these functions read of an environment of either cloud. */
-type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" };
+type StackOwner = Pick<KubernetesEnvironment, "name" | "project" | "serving"> & { readonly cloud: "aws" | "gcp" | "azure" };
 import { fieldOfProp, PropError, type PropFieldMap } from "../constructs/core/prop-error";
 import { AUTH_PROXY_FIELDS, OAUTH2_PROXY_COMMAND_FIELDS } from "../constructs/auth-proxy/from-config";
 import { CI_ROLES_FIELDS } from "../constructs/ci-roles/from-config";
@@ -74,6 +79,16 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       workload_identity: WORKLOAD_IDENTITY_FIELDS,
       artifact_registry: ARTIFACT_REGISTRY_FIELDS,
       ci_identities: GCP_CI_IDENTITIES_FIELDS,
+    });
+  }
+  if (config.cloud === "azure") {
+    // An Azure stack's own constructs (stacks/azure-stack.ts); their fields are config/azure.ts's.
+    Object.assign(maps, {
+      key_vault: KEY_VAULT_FIELDS,
+      blob_artifact_store: BLOB_ARTIFACT_STORE_FIELDS,
+      postgres_flexible_store: POSTGRES_FLEXIBLE_STORE_FIELDS,
+      workload_identity: AKS_WORKLOAD_IDENTITY_FIELDS,
+      container_registry: CONTAINER_REGISTRY_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {

@@ -10,7 +10,10 @@
 export interface ArtifactStoreContract {
   /** The bucket's name. */
   readonly bucketName: string;
-  /** Where MLflow writes artifacts (`--artifacts-destination`): `s3://<bucket>/<prefix>` or `gs://<bucket>/<prefix>`. */
+  /**
+   * Where MLflow writes artifacts (`--artifacts-destination`): `s3://<bucket>/<prefix>`, `gs://<bucket>/<prefix>` or
+   * `wasbs://<container>@<account>.blob.core.windows.net/<prefix>`.
+   */
   readonly destinationUri: string;
 }
 
@@ -26,6 +29,31 @@ export interface S3ArtifactStoreContract extends ArtifactStoreContract {
 export interface GcsArtifactStoreContract extends ArtifactStoreContract {
   /** The Cloud KMS key that encrypts the bucket's objects (`projects/.../cryptoKeys/...`). */
   readonly kmsKeyName: string;
+}
+
+/**
+ * What the Azure Blob artifact store offers: `bucketName` is the container's name; role assignments are made on
+ * `containerScope`.
+ */
+export interface BlobArtifactStoreContract extends ArtifactStoreContract {
+  /** The storage account holding the container. */
+  readonly storageAccountName: string;
+  /** The storage account's resource id. */
+  readonly storageAccountId: string;
+  /** The container's Azure Resource Manager id, the scope of the workload's role assignment. */
+  readonly containerScope: string;
+}
+
+/**
+ * A customer-managed key in Azure Key Vault, as an Azure store takes it (an `azurerm_key_vault_key` has both): the
+ * versionless key id the service follows to the newest version, and the key's resource id, the scope of the
+ * role assignment that lets the service's identity use it.
+ */
+export interface KeyVaultKeyRef {
+  /** `https://<vault>.vault.azure.net/keys/<name>`, without a version. */
+  readonly versionlessId: string;
+  /** `/subscriptions/.../providers/Microsoft.KeyVault/vaults/<vault>/keys/<name>`, without a version. */
+  readonly resourceVersionlessId: string;
 }
 
 /** A key of a Kubernetes Secret. */
@@ -60,6 +88,11 @@ export interface TrackingIdentityContract {
    * Identity's `iam.gke.io/gcp-service-account`.
    */
   readonly serviceAccountAnnotations: Record<string, string>;
+  /**
+   * Labels the pods running as that service account must carry (Azure Workload Identity's
+   * `azure.workload.identity/use`, which its admission webhook selects on); absent on AWS and GCP.
+   */
+  readonly podLabels?: Record<string, string>;
 }
 
 /** The AWS identity: the IAM role the service account is bound to. */
@@ -70,6 +103,15 @@ export interface AwsTrackingIdentityContract extends TrackingIdentityContract {
 /** The Google identity: the Google service account the Kubernetes service account acts as. */
 export interface GcpTrackingIdentityContract extends TrackingIdentityContract {
   readonly googleServiceAccountEmail: string;
+}
+
+/** The Azure identity: the user-assigned managed identity the service account is federated with (Workload Identity). */
+export interface AzureTrackingIdentityContract extends TrackingIdentityContract {
+  /** The managed identity's client id (the service account's `azure.workload.identity/client-id`). */
+  readonly clientId: string;
+  /** The managed identity's principal (object) id, which role assignments name. */
+  readonly principalId: string;
+  readonly podLabels: Record<string, string>;
 }
 
 /** A workload reachable through a Kubernetes Service: what a client, a NetworkPolicy or a ServiceMonitor needs. */

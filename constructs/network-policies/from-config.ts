@@ -91,6 +91,23 @@ export function gkeCloudFlows(vpcCidrs: readonly string[]): CloudFlows {
 }
 
 /**
+ * AKS's flows: Blob Storage (the storage account's public endpoint, which its firewall admits from the nodes' subnet
+ * through the Microsoft.Storage service endpoint) and Microsoft Entra ID's token endpoint, where workload identity
+ * exchanges the pod's projected service account token (login.microsoftonline.com): both HTTPS on the internet. No
+ * credential endpoint on the node: the token is a file the kubelet projects into the pod.
+ */
+export function aksCloudFlows(vpcCidrs: readonly string[]): CloudFlows {
+  return {
+    apis: {
+      why: "Blob Storage and Microsoft Entra ID's token endpoint (workload identity's token exchange)",
+      peers: [PUBLIC_INTERNET, ...vpcCidrs.map((cidr) => ({ cidr }))],
+      ports: [{ port: HTTPS_PORT }],
+    },
+    credentials: [],
+  };
+}
+
+/**
  * Flows every environment's workloads need, by namespace:
  *
  * | workload | egress allowed (besides DNS) |

@@ -230,7 +230,10 @@ export interface TrackingServerProps {
   /** The PostgreSQL database and the Kubernetes Secret with its credentials (in the same namespace). Required. */
   readonly backendStore: BackendStoreContract;
 
-  /** The cloud identity: the ServiceAccount this construct creates, with these annotations (IRSA's, GKE Workload Identity's). Required. */
+  /**
+   * The cloud identity: the ServiceAccount this construct creates, with these annotations (IRSA's, GKE Workload
+   * Identity's, Azure Workload Identity's), and the labels its pods carry (`podLabels`: Azure's webhook selects on them). Required.
+   */
   readonly identity: TrackingIdentityContract;
 
   /**
@@ -560,16 +563,19 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
     );
   }
 
-  // MLflow's S3 and Cloud Storage artifact repositories: the bucket name rules of each (S3's, and GCS's with '_').
+  // MLflow's S3, Cloud Storage and Azure Blob artifact repositories: the bucket name rules of each (S3's, GCS's with
+  // '_'), and Azure's container and storage account names in a wasbs:// URI (TLS: never wasb://).
   if (
-    !/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/.*)?$/.test(artifactStore.destinationUri) &&
+    !/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]|wasbs:\/\/[a-z0-9](-?[a-z0-9]){2,62}@[a-z0-9]{3,24}\.blob\.core\.windows\.net)(\/.*)?$/.test(
+      artifactStore.destinationUri,
+    ) &&
     !isToken(artifactStore.destinationUri)
   ) {
     throw new PropError(
       scope,
       "artifactStore.destinationUri",
       artifactStore.destinationUri,
-      "an s3://<bucket>/<prefix> or gs://<bucket>/<prefix> URI",
+      "an s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or wasbs://<container>@<account>.blob.core.windows.net/<prefix> URI",
     );
   }
   if (!Number.isInteger(backendStore.port) && !isToken(backendStore.port))
@@ -590,6 +596,20 @@ function validate(scope: Construct, props: TrackingServerProps, r: Resolved): vo
   }
   if (!DNS_SUBDOMAIN.test(identity.serviceAccountName))
     throw new PropError(scope, "identity.serviceAccountName", identity.serviceAccountName, "a Kubernetes service account name");
+  const identityLabels = identity.podLabels ?? {};
+  if (Object.keys(identityLabels).length > 0) {
+    const problem = labelSelectorProblem(identityLabels);
+    if (problem)
+      throw new PropError(scope, "identity.podLabels", identityLabels, `the labels the identity needs on its pods; it ${problem}`);
+    const own = Object.keys(identityLabels).filter((k) => k.startsWith("app.kubernetes.io/"));
+    if (own.length > 0)
+      throw new PropError(
+        scope,
+        "identity.podLabels",
+        identityLabels,
+        `labels of the identity's own (such as "azure.workload.identity/use"), not ${own.join(", ")}: the app.kubernetes.io/ labels select the tracking server's pods`,
+      );
+  }
 
   if (props.allowAnyEmailDomain !== true && (props.allowedEmailDomains ?? []).length === 0) {
     throw new PropError(
@@ -756,6 +776,9 @@ export class TrackingServer extends Construct {
       volume: [tmpVolume],
     });
     const dependsOn = [this.serviceAccount, ...(props.dependsOn ?? [])];
+    // The labels the cloud identity needs on the pods that run as its service account (Azure Workload Identity's
+    // webhook injects the token only into labelled pods); the construct's own labels come last, so they always select.
+    const identityPodLabels = identity.podLabels ?? {};
 
     // ── Migrations: once per version, before the rollout ──
     const migrationLabels = { ...commonLabels(m, "db-migration"), ...migrationPodLabels(m.instance) };
@@ -767,7 +790,7 @@ export class TrackingServer extends Construct {
         // Never ttlSecondsAfterFinished: Kubernetes would delete the Job and the next plan recreate it.
         activeDeadlineSeconds: (props.migrationTimeoutMinutes ?? 20) * 60,
         template: {
-          metadata: { labels: migrationLabels },
+          metadata: { labels: { ...identityPodLabels, ...migrationLabels } },
           spec: jobPodSpec("db-upgrade", dbUpgradeCommand(inputs)),
         },
       },
@@ -857,7 +880,7 @@ export class TrackingServer extends Construct {
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
         template: {
           metadata: {
-            labels: serverLabels,
+            labels: { ...identityPodLabels, ...serverLabels },
             annotations: {
               "kubectl.kubernetes.io/default-container": "mlflow",
               "mlflow-platform/tracking-guard-sha256": trackingGuardChecksum({ access: withAccess }),
@@ -981,7 +1004,7 @@ export class TrackingServer extends Construct {
             // Jobs of a CronJob are not Terraform's: letting Kubernetes clean them up is safe.
             ttlSecondsAfterFinished: "86400",
             template: {
-              metadata: { labels: gcLabels },
+              metadata: { labels: { ...identityPodLabels, ...gcLabels } },
               spec: jobPodSpec("gc", gcCommand(inputs)),
             },
           },

@@ -39,9 +39,10 @@ describe("freeEnvironmentName", () => {
 });
 
 describe("the fork check's configuration", () => {
-  it("holds a GCP environment beside the AWS ones: the AWS-only commands get the AWS ones, the synth every one", () => {
+  it("holds a GCP and an Azure environment beside the AWS ones: the AWS-only commands get the AWS ones, the synth every one", () => {
     const { environments, all } = forkedConfiguration();
     expect(all.filter((e) => e.cloud === "gcp").length).toBeGreaterThan(0);
+    expect(all.filter((e) => e.cloud === "azure").length).toBeGreaterThan(0);
     expect(environments.map((e) => e.name)).toEqual(all.filter((e) => e.cloud === "aws").map((e) => e.name));
   });
 });

@@ -219,7 +219,7 @@ describe("fork: the fork check's GCP environment, with its own ci section", () =
       expect(r.workloadIdentityProvider).toMatch(
         /^projects\/\d+\/locations\/global\/workloadIdentityPools\/[a-z0-9-]+\/providers\/github$/,
       );
-      const e = all.find((x) => x.name === r.env)!;
+      const e = all.find((x) => x.name === r.env && x.cloud === "gcp")! as Extract<(typeof all)[number], { cloud: "gcp" }>;
       expect(e.ci?.repository).toBe(all.find((x) => x.cloud === "aws")!.ci?.repository);
     }
     expect(rows.filter((r) => r.cloud === "aws").length).toBe(all.filter((e) => e.cloud === "aws").length);

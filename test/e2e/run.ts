@@ -38,6 +38,7 @@ import {
 } from "./registry-events";
 import { internalErrors } from "./errors";
 import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevocation, teamsSpoofing, teamsUpgrade } from "./teams";
+import { azureBlobStore } from "./azure";
 import { gcsStore } from "./gcs";
 import {
   artifactsInBucket,
@@ -154,6 +155,7 @@ async function main(): Promise<number> {
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
     ["11. GCP stack: tracking server, model and gc against fake-gcs-server (gs://)", () => gcsStore(ctx)],
+    ["12. Azure stack: tracking server, model served and gc against Azurite (wasbs://)", () => azureBlobStore(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;

@@ -1,7 +1,7 @@
 /**
  * A fork's configuration, made the way the fork check makes it, in a temporary copy of config/ (and
  * constructs/, which config/ imports): scripts/fork-config.mjs on the shipped configuration (placeholders
- * replaced, a fourth environment and a GCP one), or, when config/environments.ts already is a fork's (this suite runs
+ * replaced, a fourth environment, a GCP one and an Azure one), or, when config/environments.ts already is a fork's (this suite runs
  * inside the fork check too), one more environment of its own. Both added environments take the first free
  * name (config/free-name.ts), so a fork whose own environments are called "qa" or "extra" still passes.
  */

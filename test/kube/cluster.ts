@@ -7,8 +7,10 @@ import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../../main";
 import { GcpMlflowStack } from "../../stacks/gcp-stack";
+import { AzureMlflowStack } from "../../stacks/azure-stack";
 import { MlflowStack } from "../../stacks/mlflow-stack";
 import { gcpConfig } from "../helpers/gcp";
+import { azureConfig } from "../helpers/azure";
 import { everyOptionConfig } from "../helpers/synth";
 import { TOOLS_DIR } from "../helpers/tools";
 import type { ClusterInfo } from "./apiserver";
@@ -34,9 +36,9 @@ export const helmRender = () => kubeBin(TOOLS_DIR, "helm-render");
 
 /**
  * Synthesizes the stacks of every environment the configuration defines and, without a filter, the test
- * fixture's every-option environment and its GCP environment (test/fixtures/environments.ts): the GCP
- * stack's Kubernetes half differs from the AWS one (Workload Identity annotations, a gs:// destination,
- * GKE's metadata server in the network policies), so it is submitted too. Returns their folders.
+ * fixture's every-option environment and its GCP and Azure environments (test/fixtures/environments.ts): their
+ * Kubernetes halves differ from the AWS one (Workload Identity annotations and pod labels, gs:// and wasbs://
+ * destinations, each cloud's flows in the network policies), so they are submitted too. Returns their folders.
  */
 export function synthStacks(filter?: string): Map<string, string> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "kube-check-synth-"));
@@ -44,6 +46,7 @@ export function synthStacks(filter?: string): Map<string, string> {
   if (!filter) {
     new MlflowStack(app, everyOptionConfig());
     new GcpMlflowStack(app, gcpConfig());
+    new AzureMlflowStack(app, azureConfig());
   }
   app.synth();
   const stacks = new Map<string, string>();

@@ -11,15 +11,17 @@ import * as path from "path";
 import { loadEnvironments } from "../../config";
 import { judge, runCheckov, type Report } from "../helpers/checkov";
 import { gcpConfig } from "../helpers/gcp";
+import { azureConfig } from "../helpers/azure";
 import { everyOptionConfig } from "../helpers/synth";
 import type { KubeClient } from "./client";
 import { checkObjects, stackObjects } from "./check";
 import { connect, helmRender, loadSchemasFor, synthStacks } from "./cluster";
 
 const stacks = synthStacks();
-const configs = new Map<string, ReturnType<typeof loadEnvironments>[number] | ReturnType<typeof gcpConfig>>(
-  [...loadEnvironments(), everyOptionConfig(), gcpConfig()].map((c) => [`${c.project}-${c.name}`, c]),
-);
+const configs = new Map<
+  string,
+  ReturnType<typeof loadEnvironments>[number] | ReturnType<typeof gcpConfig> | ReturnType<typeof azureConfig>
+>([...loadEnvironments(), everyOptionConfig(), gcpConfig(), azureConfig()].map((c) => [`${c.project}-${c.name}`, c]));
 /** Every stack's objects, as submitted to the server: checkov checks the same ones (last test). */
 const submitted = new Map<string, { what: string; object: object }[]>();
 let client: KubeClient;
@@ -38,14 +40,17 @@ test("the configuration defines stacks, and each has a configuration", () => {
 });
 
 describe.each([...stacks.keys()])("%s", (stack) => {
-  // A GCP environment deploys into an existing GKE cluster whose version it does not configure.
+  // A GCP or Azure environment deploys into an existing GKE or AKS cluster whose version it does not configure.
   const config = configs.get(stack);
-  (config?.cloud === "gcp" ? test.skip : test)("targets the Kubernetes version of the server the check runs", () => {
-    const config = configs.get(stack)!;
-    if (config.cloud === "gcp") throw new Error("unreachable: skipped above");
-    const want = config.cluster.kubernetesVersion;
-    expect(serverVersion.startsWith(`v${want}.`) ? want : serverVersion).toBe(want);
-  });
+  (config?.cloud === "gcp" || config?.cloud === "azure" ? test.skip : test)(
+    "targets the Kubernetes version of the server the check runs",
+    () => {
+      const config = configs.get(stack)!;
+      if (config.cloud === "gcp" || config.cloud === "azure") throw new Error("unreachable: skipped above");
+      const want = config.cluster.kubernetesVersion;
+      expect(serverVersion.startsWith(`v${want}.`) ? want : serverVersion).toBe(want);
+    },
+  );
 
   test("every Kubernetes object is accepted by the kube-apiserver", async () => {
     const { objects, notChecked } = stackObjects(stacks.get(stack)!, client, helmRender(), serverVersion);

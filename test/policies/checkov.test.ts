@@ -16,7 +16,8 @@ import * as path from "path";
 import { configured, SHIPPED, synthJson, type TfJson } from "../helpers/synth";
 import { judge, matchesResource, runCheckov, type Report } from "../helpers/checkov";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
-import { GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
+import { synthAzure } from "../helpers/azure";
+import { AZURE_ENVIRONMENT_NAME, GCP_ENVIRONMENT_NAME } from "../fixtures/environments";
 
 /** The stack without what checkov's terraform_json parser cannot read: non-object values of the terraform block. */
 export function normalise(json: TfJson): { json: TfJson; dropped: string[] } {
@@ -34,8 +35,9 @@ let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "checkov-"));
   stacksChecked = [];
-  // The GCP fixture environment's stack beside the configured ones: checkov's Google checks (CKV_GCP_*) and its
-  // Kubernetes ones read the same stack JSON, so a GCP resource is held to the same bar as an AWS one.
+  // The GCP and Azure fixture environments' stacks beside the configured ones: checkov's Google and Azure checks
+  // (CKV_GCP_*, CKV_AZURE_*) and its Kubernetes ones read the same stack JSON, so a resource of either cloud is held
+  // to the same bar as an AWS one.
   const stacks: [string, () => TfJson][] = [
     ...SHIPPED.map((name): [string, () => TfJson] => [name, () => synthJson(configured(name))]),
     [GCP_ENVIRONMENT_NAME, () => synthGcp().json],
@@ -44,6 +46,7 @@ beforeAll(() => {
       `${GCP_ENVIRONMENT_NAME}-ci`,
       () => synthGcp(gcpConfig({ ci: { repository: "acme/ml-platform", projectNumber: "123456789012" } })).json,
     ],
+    [AZURE_ENVIRONMENT_NAME, () => synthAzure().json],
   ];
   for (const [name, synth] of stacks) {
     const json = synth();

@@ -12,7 +12,14 @@ import * as fs from "fs";
 import * as path from "path";
 
 const ROOT = path.join(__dirname, "..", "..");
-type Manager = { customType?: string; description?: string; fileMatch: string[]; matchStrings: string[] };
+type Manager = {
+  customType?: string;
+  description?: string;
+  fileMatch: string[];
+  matchStrings: string[];
+  datasourceTemplate?: string;
+  depNameTemplate?: string;
+};
 type RenovateConfig = { enabledManagers: string[]; customManagers: Manager[] };
 const config = JSON.parse(fs.readFileSync(path.join(ROOT, "renovate.json"), "utf8")) as RenovateConfig;
 
@@ -82,6 +89,7 @@ const BUILTIN_FILES: Record<string, RegExp> = {
 /** Matches of the patterns that are not pins, told by the text right before the value, each with why. */
 const NOT_PINS: { before: RegExp; why: string }[] = [
   { before: /payloadFormatVersion: "$/, why: "API Gateway's Lambda payload format, not a software version" },
+  { before: /conditionVersion: "$/, why: "the version of Azure's role assignment condition language (ABAC), not a software version" },
   {
     before: /[-/](runtime|training):$/,
     why: "an image built from this repository's images/ (runtime, training): its tag is the fork's own release, set when the fork builds and pushes it (a placeholder until then)",
@@ -185,6 +193,25 @@ describe("Renovate keeps every pinned version current (renovate.json)", () => {
     const newPin = { ...planted, value: "1.14.2", index: planted.text.lastIndexOf("1.14.2") };
     expect(managersOf(pin)).not.toEqual([]);
     expect(managersOf(newPin)).toEqual([]);
+  });
+
+  it("every npm package install-tools.sh installs at a pinned variable is looked up on npm under its own name", () => {
+    // The generic coverage check credits any manager that captures the value; this one checks that the manager
+    // asks npm about the package the script installs (a copied manager with the wrong depName would pass above).
+    const script = fs.readFileSync(path.join(ROOT, "scripts/install-tools.sh"), "utf8");
+    const installs = [...script.matchAll(/npm install [^\n]*"(?<pkg>[@a-z0-9/._-]+)@\$(?<variable>[A-Z_]+)"/g)].map((m) => m.groups!);
+    expect(installs.map((i) => i.pkg)).toEqual(expect.arrayContaining(["renovate", "azurite"]));
+    const pinned = findPins(["scripts/install-tools.sh"]);
+    const wrong = installs.flatMap(({ pkg, variable }) => {
+      const pin = pinned.find((p) => new RegExp(`\\b${variable}=$`).test(p.text.slice(0, p.index)));
+      if (!pin) return [`${variable} (${pkg}): no pinned value`];
+      const ok = config.customManagers.some(
+        (m) =>
+          m.datasourceTemplate === "npm" && m.depNameTemplate === pkg && managersOf(pin, { ...config, customManagers: [m] }).length > 0,
+      );
+      return ok ? [] : [`${variable}=${pin.value} (${pkg}): no npm manager for ${pkg} captures it`];
+    });
+    expect(wrong).toEqual([]);
   });
 
   it("every custom manager still matches something (no stale pattern)", () => {

@@ -514,9 +514,9 @@ describe("bad input fails at synth with the field and the fix", () => {
       /authProxyPodLabels is .*: expected labels that select only the proxy/,
     ],
     [
-      "artifact destination that is neither S3 nor Cloud Storage",
+      "artifact destination that is neither S3, Cloud Storage nor Azure Blob",
       build(dev, { artifactStore: { ...artifactStore, destinationUri: "/mnt/artifacts" } }),
-      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix> or gs:\/\/<bucket>\/<prefix> URI/,
+      /artifactStore\.destinationUri is "\/mnt\/artifacts": expected an s3:\/\/<bucket>\/<prefix>, gs:\/\/<bucket>\/<prefix> or wasbs:\/\/<container>@<account>.blob.core.windows.net\/<prefix> URI/,
     ],
     ["root user", build(dev, { runAsUser: 0 }), /runAsUser is 0: expected a non-zero user id/],
     [
@@ -709,5 +709,58 @@ describe("TCP_NODELAY module (keep-alive latency)", () => {
     const off = synth(envConfig("dev"), { tcpNoDelay: false });
     expect(siteKey(off)).toEqual([]);
     expect(pythonPath(podSpec(onlyResource(off, "kubernetes_deployment_v1")).container[0])).not.toContain(PYTHON_SITE_DIR);
+  });
+});
+
+describe("the identity's pod labels (Azure Workload Identity's webhook selects pods by label)", () => {
+  const use = { "azure.workload.identity/use": "true" };
+  const withLabels = synth(envConfig("dev"), { identity: { ...identity, podLabels: use } });
+  const templates = (json: TfJson) => ({
+    server: onlyResource(json, "kubernetes_deployment_v1").spec.template.metadata.labels,
+    migration: onlyResource(json, "kubernetes_job_v1").spec.template.metadata.labels,
+    gc: onlyResource(json, "kubernetes_cron_job_v1").spec.job_template.spec.template.metadata.labels,
+  });
+
+  it("are on the pods of the server, its migration Job and its gc CronJob, beside their own labels", () => {
+    const own = templates(synth(envConfig("dev")));
+    for (const [what, labels] of Object.entries(templates(withLabels)))
+      expect([what, labels]).toEqual([what, { ...use, ...own[what as "server"] }]);
+  });
+
+  it("select nothing: the Deployment's selector, the Service and the NetworkPolicy keep the construct's own labels", () => {
+    const deployment = onlyResource(withLabels, "kubernetes_deployment_v1");
+    expect(deployment.spec.selector.match_labels).not.toHaveProperty(["azure.workload.identity/use"]);
+    expect(onlyResource(withLabels, "kubernetes_service_v1").spec.selector).not.toHaveProperty(["azure.workload.identity/use"]);
+    expect(deployment.metadata.labels).not.toHaveProperty(["azure.workload.identity/use"]);
+  });
+
+  it("absent (AWS, GCP): the pod templates carry the construct's labels only", () => {
+    for (const labels of Object.values(templates(synth(envConfig("dev")))))
+      expect(Object.keys(labels).some((k) => k.startsWith("azure."))).toBe(false);
+  });
+
+  it("are refused when Kubernetes would refuse them, or when they would take over the construct's own labels", () => {
+    expect(build(envConfig("dev"), { identity: { ...identity, podLabels: { "azure.workload.identity/use": "yes please" } } })).toThrow(
+      /identity.podLabels.*has an invalid value/,
+    );
+    expect(build(envConfig("dev"), { identity: { ...identity, podLabels: { "app.kubernetes.io/component": "x" } } })).toThrow(
+      /not app.kubernetes.io\/component/,
+    );
+  });
+});
+
+describe("the artifact destination", () => {
+  it.each([
+    ["s3://mlflow-dev-artifacts/mlartifacts", true],
+    ["gs://mlflow_dev-artifacts/mlartifacts", true],
+    ["wasbs://mlflow@mlflowdev0b1f64.blob.core.windows.net/mlartifacts", true],
+    ["wasb://mlflow@mlflowdev0b1f64.blob.core.windows.net/mlartifacts", false],
+    ["wasbs://mlflow@mlflow-dev.blob.core.windows.net/mlartifacts", false],
+    ["wasbs://ML@mlflowdev.blob.core.windows.net/mlartifacts", false],
+    ["https://mlflowdev.blob.core.windows.net/mlflow/mlartifacts", false],
+  ])("%s is accepted: %s (MLflow's S3, GCS and Azure Blob repositories; wasbs only, over TLS)", (destinationUri, ok) => {
+    const fn = build(envConfig("dev"), { artifactStore: { ...artifactStore, destinationUri } });
+    if (ok) expect(fn).not.toThrow();
+    else expect(fn).toThrow(/artifactStore.destinationUri .*wasbs:\/\/<container>@<account>/);
   });
 });

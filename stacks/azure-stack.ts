@@ -1,0 +1,207 @@
+import { Annotations, AzurermBackend, Fn, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
+import type { Construct } from "constructs";
+import { AzurermProvider } from "@cdktf/provider-azurerm/lib/provider";
+import { DataAzurermClientConfig } from "@cdktf/provider-azurerm/lib/data-azurerm-client-config";
+import { DataAzurermKubernetesCluster } from "@cdktf/provider-azurerm/lib/data-azurerm-kubernetes-cluster";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import type { AzureEnvironmentConfig } from "../config/azure";
+import { KeyVault } from "../constructs/key-vault";
+import { keyVaultProps } from "../constructs/key-vault/from-config";
+import { BlobArtifactStore } from "../constructs/blob-artifact-store";
+import { blobArtifactStoreProps } from "../constructs/blob-artifact-store/from-config";
+import { PostgresFlexibleStore } from "../constructs/postgres-flexible-store";
+import { postgresFlexibleStoreProps } from "../constructs/postgres-flexible-store/from-config";
+import { AzureContainerRegistry } from "../constructs/container-registry";
+import { containerRegistryProps } from "../constructs/container-registry/from-config";
+import { AksWorkloadIdentity } from "../constructs/aks-workload-identity";
+import { trackingAksIdentityProps } from "../constructs/aks-workload-identity/from-config";
+import { TrackingServer } from "../constructs/tracking-server";
+import { trackingServerProps } from "../constructs/tracking-server/from-config";
+import { AuthProxy } from "../constructs/auth-proxy";
+import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
+import { MlflowIngress } from "../constructs/ingress";
+import { Monitoring } from "../constructs/monitoring";
+import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
+import { NetworkPolicies } from "../constructs/network-policies";
+import { aksCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
+import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
+import { applyPolicies, takePolicyCheckedJson } from "../policies";
+import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
+
+/** What an Azure stack does not deploy yet although the configuration has it by default (said at every synth). */
+export const AZURE_RETENTION_WARNING =
+  "registry retention is not deployed on Azure yet: every model version keeps its artifacts in the container's lifecycle tiers (docs/azure.md#not-yet-supported)";
+
+/**
+ * The application id of "Azure Kubernetes Service AAD Server", the audience of the Microsoft Entra ID tokens an
+ * AKS cluster with Entra ID integration accepts (what `kubelogin` asks for).
+ */
+export const AKS_ENTRA_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630";
+
+/** The Terraform variable the Kubernetes and Helm providers authenticate with (docs/azure.md#first-deploy). */
+export const AKS_TOKEN_VARIABLE = "aks_access_token";
+
+/**
+ * One Azure environment, in its own Terraform state: Azure's stores and identities (Blob Storage, PostgreSQL flexible
+ * server, Key Vault, workload identity, Container Registry) below the same Kubernetes half as an AWS stack (the tracking server with a
+ * wasbs:// artifact destination, the proxy, the HTTPRoute, monitoring, default-deny network policies). The features
+ * this stack cannot deploy yet are refused by the configuration (config/azure.ts), so what synthesizes is complete.
+ */
+export class AzureMlflowStack extends TerraformStack {
+  readonly config: AzureEnvironmentConfig;
+  readonly namespace: NamespaceV1;
+
+  constructor(scope: Construct, config: AzureEnvironmentConfig) {
+    super(scope, `${config.project}-${config.name}`);
+    this.config = config;
+    const az = config.azure;
+    this.addOverride("terraform.required_version", TERRAFORM_REQUIRED_VERSION);
+
+    // ── State and providers ─────────────────────────────────────────────
+    if (config.state.backend === "azurerm") {
+      new AzurermBackend(this, {
+        resourceGroupName: config.state.resourceGroupName,
+        storageAccountName: config.state.storageAccountName,
+        containerName: config.state.containerName,
+        key: config.state.key.replaceAll("{env}", config.name),
+        // Microsoft Entra ID, not the account's shared key: the state account may (and should) have shared keys off.
+        useAzureadAuth: true,
+      });
+    } else {
+      new LocalBackend(this, { path: config.state.path.replaceAll("{env}", config.name) });
+    }
+    // How Terraform signs in (Azure CLI, a managed identity, GitHub's OIDC token) is the environment's: ARM_* variables.
+    new AzurermProvider(this, "azurerm", {
+      subscriptionId: az.subscriptionId,
+      tenantId: az.tenantId,
+      // The artifact account has shared keys off: its data plane is reached with Entra ID too.
+      storageUseAzuread: true,
+      features: [
+        {
+          // Never purge: a vault with purge protection cannot be purged anyway, and its keys encrypt the stores' data.
+          keyVault: [{ purgeSoftDeleteOnDestroy: false, purgeSoftDeletedKeysOnDestroy: false }],
+          // The artifact account's firewall denies Terraform's network: its container and lifecycle policy go through
+          // Azure Resource Manager, and the provider must not read queue or static-website properties from the data plane.
+          storage: [{ dataPlaneAvailable: false }],
+        },
+      ],
+    });
+    const client = new DataAzurermClientConfig(this, "client");
+    const cluster = new DataAzurermKubernetesCluster(this, "aks_cluster", {
+      name: az.clusterName,
+      resourceGroupName: az.clusterResourceGroupName ?? az.resourceGroupName,
+    });
+    // The kubernetes and helm providers authenticate with a Microsoft Entra ID access token for AKS (the cluster has
+    // local accounts off: its kube_config holds no credential), passed in as a sensitive variable. No exec plugin
+    // (kubelogin) on the machine that runs Terraform, and nothing long-lived in the configuration or the state.
+    const token = new TerraformVariable(this, AKS_TOKEN_VARIABLE, {
+      type: "string",
+      sensitive: true,
+      description: `A Microsoft Entra ID access token for the AKS cluster: az account get-access-token --resource ${AKS_ENTRA_SERVER_APP_ID} --query accessToken -o tsv`,
+    });
+    const kubeConfig = cluster.kubeConfig.get(0);
+    const host = kubeConfig.host;
+    const clusterCaCertificate = Fn.base64decode(kubeConfig.clusterCaCertificate);
+    new KubernetesProvider(this, "kubernetes", { host, clusterCaCertificate, token: token.stringValue });
+    new HelmProvider(this, "helm", { kubernetes: { host, clusterCaCertificate, token: token.stringValue } });
+    new RandomProvider(this, "random");
+
+    this.namespace = new NamespaceV1(this, "namespace", {
+      metadata: { name: config.mlflow.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
+    });
+
+    // ── Stores and identity ──────────────────────────────────────────────
+    // One vault per environment; each store has its own key in it. Terraform's own identity administers the keys.
+    const keyVault = new KeyVault(this, "key_vault", keyVaultProps(config, { keyAdministratorPrincipalIds: [client.objectId] }));
+    const artifactStore = new BlobArtifactStore(
+      this,
+      "blob_artifact_store",
+      blobArtifactStoreProps(config, { key: keyVault.keyFor("artifacts_key", "mlflow-artifacts"), dependsOn: [keyVault.vault] }),
+    );
+    const backendStore = new PostgresFlexibleStore(
+      this,
+      "postgres_flexible_store",
+      postgresFlexibleStoreProps(config, {
+        key: keyVault.keyFor("database_key", "mlflow-database"),
+        namespace: this.namespace.metadata.name,
+      }),
+    );
+    const identity = new AksWorkloadIdentity(
+      this,
+      "workload_identity",
+      trackingAksIdentityProps(config, {
+        oidcIssuerUrl: cluster.oidcIssuerUrl,
+        containerScope: artifactStore.contract.containerScope,
+        containerName: artifactStore.contract.bucketName,
+        prefix: artifactStore.prefix,
+        dependsOn: [artifactStore.container],
+      }),
+    );
+    // The model images' registry: the cluster's kubelet identity pulls from it, through its private endpoint.
+    new AzureContainerRegistry(
+      this,
+      "container_registry",
+      containerRegistryProps(config, {
+        key: keyVault.keyFor("images_key", "mlflow-images"),
+        pullPrincipalIds: [cluster.kubeletIdentity.get(0).objectId],
+      }),
+    );
+    // Synth-time policy checks over everything in this stack (policies/index.ts): the Azure rules and the cloud-neutral ones.
+    applyPolicies(this);
+
+    // ── Tracking server, proxy and route ─────────────────────────────────
+    const trackingServer = new TrackingServer(
+      this,
+      "tracking_server",
+      trackingServerProps(config, {
+        artifactStore: artifactStore.contract,
+        backendStore: backendStore.contract,
+        identity: identity.contract,
+        authProxyPodLabels: authProxyPodLabelsOf(config),
+        apiClientPodLabels: [],
+        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.identity],
+      }),
+    );
+    const authProxy = new AuthProxy(
+      this,
+      "auth_proxy",
+      authProxyProps(config, { trackingServer: trackingServer.contract, dependsOn: [this.namespace] }),
+    );
+    new MlflowIngress(this, "ingress", {
+      hostname: config.hostname,
+      kind: "gateway-api",
+      gatewayRef: config.ingress.gatewayRef,
+      certificateDomains: config.ingress.certificateDomains,
+      idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
+      deregistrationDelaySeconds: config.ingress.deregistrationDelaySeconds,
+      partOf: config.project,
+      target: authProxy.contract,
+      dependsOn: [authProxy.service],
+    });
+
+    // ── Monitoring and default-deny networking ───────────────────────────
+    const monitoring = new Monitoring(
+      this,
+      "monitoring",
+      kubernetesMonitoringProps(config, { trackingServer: trackingServer.contract, authProxy: authProxy.contract }),
+    );
+    const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
+    const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
+    if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
+    new NetworkPolicies(this, "network_policies", {
+      ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: aksCloudFlows(config.ingress.vpcCidrs) }),
+      dependsOn: created.map(([, resource]) => resource),
+    });
+
+    Annotations.of(this).addWarning(AZURE_RETENTION_WARNING);
+  }
+
+  /** As MlflowStack's: the JSON the policy pack checked, resolved once. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- cdktf's own signature
+  override toTerraform(): any {
+    return takePolicyCheckedJson(this) ?? super.toTerraform();
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The Azure stack (stacks/azure-stack.ts) of the Azure fixture environment: Azure's stores and identities below the
+ * same Kubernetes half as an AWS stack, wired through the contracts, and nothing of AWS or Google Cloud.
+ */
+import { Testing } from "cdktf";
+import { AKS_ENTRA_SERVER_APP_ID, AKS_TOKEN_VARIABLE, AZURE_RETENTION_WARNING, AzureMlflowStack } from "../../stacks/azure-stack";
+import { stackErrorProblem, stackFieldMaps } from "../../stacks/prop-errors";
+import { fieldOfProp, PropError } from "../../constructs/core/prop-error";
+import { DYNAMIC, refusedProps } from "../helpers/prop-scan";
+import { knownKeys } from "../../config/messages";
+import { azureEnvironmentSchema } from "../../config/azure";
+import { azureConfig, synthAzure } from "../helpers/azure";
+
+const { json, stack } = synthAzure();
+const resources = json.resource!;
+const one = (type: string, match: RegExp = /./) => {
+  const found = Object.entries(resources[type] ?? {}).filter(([name]) => match.test(name));
+  if (found.length !== 1) throw new Error(`${found.length} ${type} matching ${match}`);
+  return found[0][1] as Record<string, any>;
+};
+const DESTINATION = "wasbs://mlflow@mlflowazuredev0b1f64.blob.core.windows.net/mlartifacts";
+
+describe("Azure stack", () => {
+  it("creates Azure, Kubernetes, Helm and random resources only, with state in a blob reached with Entra ID", () => {
+    expect(Object.keys(resources).filter((t) => !/^(azurerm|kubernetes|helm|random)_/.test(t))).toEqual([]);
+    expect(Object.keys(json.data ?? {}).filter((t) => !t.startsWith("azurerm_"))).toEqual([]);
+    expect(json.terraform).toMatchObject({
+      backend: {
+        azurerm: {
+          resource_group_name: "ml-tfstate",
+          storage_account_name: "exampleorgtfstate",
+          container_name: "tfstate",
+          key: "mlflow/azure-dev.tfstate",
+          use_azuread_auth: true,
+        },
+      },
+      required_version: ">= 1.10.0, < 2.0.0",
+    });
+    expect(Object.keys(json.provider!).sort()).toEqual(["azurerm", "helm", "kubernetes", "random"]);
+    expect(json.provider!.azurerm[0]).toEqual({
+      subscription_id: "0b1f6471-1bf0-4dda-aec3-111122223333",
+      tenant_id: "5e3c1a7d-2b4f-4c6e-8a9b-0c1d2e3f4a5b",
+      storage_use_azuread: true,
+      features: [
+        {
+          key_vault: [{ purge_soft_delete_on_destroy: false, purge_soft_deleted_keys_on_destroy: false }],
+          storage: [{ data_plane_available: false }],
+        },
+      ],
+    });
+  });
+
+  it("tags every Azure resource that takes tags with the configured tags and the stack's own", () => {
+    const tags = { "cost-center": "ml-platform", project: "mlflow", environment: "azure-dev", "managed-by": "cdktf" };
+    for (const type of [
+      "azurerm_key_vault",
+      "azurerm_storage_account",
+      "azurerm_postgresql_flexible_server",
+      "azurerm_user_assigned_identity",
+    ])
+      for (const r of Object.values(resources[type]) as Record<string, any>[]) expect([type, r.tags]).toEqual([type, tags]);
+  });
+
+  it("authenticates to AKS with an Entra ID token passed in as a sensitive variable: no exec plugin, no kubeconfig credential", () => {
+    expect(json.provider!.kubernetes[0]).toEqual({
+      host: "${data.azurerm_kubernetes_cluster.aks_cluster.kube_config[0].host}",
+      cluster_ca_certificate: "${base64decode(data.azurerm_kubernetes_cluster.aks_cluster.kube_config[0].cluster_ca_certificate)}",
+      token: `\${var.${AKS_TOKEN_VARIABLE}}`,
+    });
+    expect(json.provider!.helm[0].kubernetes).toEqual(json.provider!.kubernetes[0]);
+    expect((json as any).variable[AKS_TOKEN_VARIABLE]).toMatchObject({ type: "string", sensitive: true });
+    expect((json as any).variable[AKS_TOKEN_VARIABLE].description).toContain(AKS_ENTRA_SERVER_APP_ID);
+  });
+
+  it("runs the tracking server and gc on the wasbs:// destination and the flexible server", () => {
+    const container = one("kubernetes_deployment_v1", /^tracking_server/).spec.template.spec.container[0];
+    const args: string[] = container.args;
+    expect(args[args.indexOf("--artifacts-destination") + 1]).toBe(DESTINATION);
+    const uri = container.env.find((e: { name: string }) => e.name === "MLFLOW_BACKEND_STORE_URI").value;
+    expect(uri).toMatch(
+      /^postgresql\+psycopg2:\/\/\$\(MLFLOW_DB_USER\)@\$\{azurerm_postgresql_flexible_server\.\w+\.fqdn\}:5432\/mlflow\?sslmode=require$/,
+    );
+    const gc = one("kubernetes_cron_job_v1").spec.job_template.spec.template.spec.container[0];
+    expect(JSON.stringify(gc)).toContain(DESTINATION);
+  });
+
+  it("federates the tracking server's service account with its own managed identity; its pods carry the workload identity label", () => {
+    const ksa = one("kubernetes_service_account_v1", /^tracking_server/);
+    const [mi] = Object.keys(resources.azurerm_user_assigned_identity).filter((n) => n.startsWith("workload_identity"));
+    expect(ksa.metadata).toMatchObject({ name: "mlflow", namespace: "mlflow" });
+    expect(ksa.metadata.annotations).toEqual({ "azure.workload.identity/client-id": `\${azurerm_user_assigned_identity.${mi}.client_id}` });
+    expect(one("azurerm_federated_identity_credential")).toMatchObject({
+      subject: "system:serviceaccount:mlflow:mlflow",
+      issuer: "${data.azurerm_kubernetes_cluster.aks_cluster.oidc_issuer_url}",
+      audience: ["api://AzureADTokenExchange"],
+    });
+    const use = { "azure.workload.identity/use": "true" };
+    expect(one("kubernetes_deployment_v1", /^tracking_server/).spec.template.metadata.labels).toMatchObject(use);
+    expect(one("kubernetes_job_v1").spec.template.metadata.labels).toMatchObject(use);
+    expect(one("kubernetes_cron_job_v1").spec.job_template.spec.template.metadata.labels).toMatchObject(use);
+    // The proxy has no cloud identity: no token is injected there.
+    expect(one("kubernetes_deployment_v1", /^auth_proxy/).spec.template.metadata.labels).not.toHaveProperty([
+      "azure.workload.identity/use",
+    ]);
+  });
+
+  it("grants the identity Storage Blob Data Contributor on the container only, conditioned on the prefix", () => {
+    const grants = (Object.values(resources.azurerm_role_assignment) as Record<string, any>[]).filter(
+      (g) => g.role_definition_name === "Storage Blob Data Contributor",
+    );
+    expect(grants).toHaveLength(1);
+    expect(grants[0].scope).toMatch(/^\$\{azurerm_storage_account\.\w+\.id\}\/blobServices\/default\/containers\/mlflow$/);
+    expect(grants[0].condition).toContain("StringStartsWith 'mlartifacts/'");
+  });
+
+  it("admits only the nodes' subnet to the storage account, and puts the database in its delegated subnet", () => {
+    const account = one("azurerm_storage_account");
+    expect(account.network_rules).toMatchObject({
+      default_action: "Deny",
+      virtual_network_subnet_ids: [
+        "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/ml-network/providers/Microsoft.Network/virtualNetworks/ml-vnet/subnets/aks-nodes",
+      ],
+    });
+    const server = one("azurerm_postgresql_flexible_server");
+    expect(server.delegated_subnet_id).toMatch(/\/subnets\/postgres$/);
+    expect(server.public_network_access_enabled).toBe(false);
+  });
+
+  it("keeps every store encrypted with its own key of the environment's vault, which Terraform's identity administers", () => {
+    const vault = Object.keys(resources.azurerm_key_vault)[0];
+    const keys = Object.values(resources.azurerm_key_vault_key) as Record<string, any>[];
+    expect(keys.map((k) => k.name).sort()).toEqual(["mlflow-artifacts", "mlflow-database", "mlflow-images"]);
+    for (const k of keys) expect(k.key_vault_id).toBe(`\${azurerm_key_vault.${vault}.id}`);
+    expect(one("azurerm_key_vault")).toMatchObject({ name: "mlflow-azure-dev-0b1f64", network_acls: { ip_rules: ["203.0.113.0/24"] } });
+    const admin = (Object.values(resources.azurerm_role_assignment) as Record<string, any>[]).find(
+      (g) => g.role_definition_name === "Key Vault Crypto Officer",
+    );
+    expect(admin!.principal_id).toBe("${data.azurerm_client_config.client.object_id}");
+  });
+
+  it("lets the tracking server reach Blob Storage and Entra ID (443) and the database, not a node's credential endpoint", () => {
+    const egress = one("kubernetes_network_policy_v1", /tracking-server-egress/).spec.egress as Record<string, any>[];
+    const cidrs = egress.flatMap((e) => e.to.map((t: any) => `${t.ip_block?.cidr}:${e.ports[0].port}`));
+    expect(cidrs).toEqual(expect.arrayContaining(["0.0.0.0/0:443", "10.30.0.0/16:5432"]));
+    expect(cidrs.filter((c) => c.startsWith("169.254."))).toEqual([]);
+  });
+
+  it("keeps the model images' registry off the internet: the kubelet pulls through a private endpoint in the nodes' subnet", () => {
+    expect(one("azurerm_container_registry")).toMatchObject({
+      name: "mlflowazuredev0b1f64",
+      admin_enabled: false,
+      public_network_access_enabled: false,
+    });
+    expect(one("azurerm_private_endpoint").subnet_id).toMatch(/\/subnets\/aks-nodes$/);
+    const pull = (Object.values(resources.azurerm_role_assignment) as Record<string, any>[]).find(
+      (g) => g.role_definition_name === "AcrPull",
+    );
+    expect(pull!.principal_id).toBe("${data.azurerm_kubernetes_cluster.aks_cluster.kubelet_identity[0].object_id}");
+  });
+
+  it("routes the hostname to the proxy through an HTTPRoute on the Application Gateway for Containers Gateway", () => {
+    const route = one("kubernetes_manifest").manifest;
+    expect(route.kind).toBe("HTTPRoute");
+    expect(route.spec.parentRefs).toEqual([
+      { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "azure-alb", name: "internal" },
+    ]);
+    expect(route.spec.hostnames).toEqual(["mlflow-azure-dev.example.com"]);
+  });
+
+  it("without forceDestroy Terraform refuses to destroy the storage account (destroying it deletes the blobs); production protects the rest", () => {
+    expect(one("azurerm_storage_account").lifecycle).toBeUndefined();
+    const kept = synthAzure(azureConfig({ artifacts: { forceDestroy: false } })).json.resource!;
+    expect((Object.values(kept.azurerm_storage_account)[0] as any).lifecycle).toEqual({ prevent_destroy: true });
+    const prod = synthAzure(azureConfig({ production: true, artifacts: { forceDestroy: false }, database: { deletionProtection: true } }))
+      .json.resource!;
+    expect((Object.values(prod.azurerm_key_vault)[0] as any).lifecycle).toEqual({ prevent_destroy: true });
+    expect(Object.keys(prod.azurerm_management_lock ?? {})).toHaveLength(1);
+  });
+
+  it("says at every synth that registry retention is not deployed on Azure yet", () => {
+    const warnings = stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => m.data);
+    expect(warnings).toEqual([AZURE_RETENTION_WARNING]);
+  });
+
+  it("reports an Azure construct's refusal against the configuration field behind the prop", () => {
+    const err = new PropError({ node: { path: "mlflow-azure-dev/blob_artifact_store" } } as never, "storageAccountName", "x", "a name");
+    expect(stackErrorProblem(azureConfig(), err)).toMatch(
+      /^environment "azure-dev": field artifacts.storageAccountName: refused while building stack mlflow-azure-dev: /,
+    );
+  });
+
+  it("maps every Azure construct's props to fields of the Azure schema", () => {
+    const maps = stackFieldMaps(azureConfig());
+    const own = ["key_vault", "blob_artifact_store", "postgres_flexible_store", "workload_identity", "container_registry"];
+    expect(Object.keys(maps)).toEqual(expect.arrayContaining(own));
+    const unknown = own.flatMap((id) =>
+      Object.values(maps[id]).filter((field): field is string => {
+        if (field === null) return false;
+        const path = field.split(".");
+        return !knownKeys(azureEnvironmentSchema, path.slice(0, -1)).includes(path[path.length - 1]);
+      }),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it("synthesizes with the policy pack's checks passing", () => {
+    expect(() => Testing.synth(new AzureMlflowStack(Testing.app(), azureConfig({ name: "azure-qa" })), true)).not.toThrow();
+  });
+});
+
+describe("every refusal of an Azure construct reaches the user as a configuration field", () => {
+  const sources: Record<string, string> = {
+    key_vault: "constructs/key-vault/index.ts",
+    blob_artifact_store: "constructs/blob-artifact-store/index.ts",
+    postgres_flexible_store: "constructs/postgres-flexible-store/index.ts",
+    workload_identity: "constructs/aks-workload-identity/index.ts",
+    container_registry: "constructs/container-registry/index.ts",
+  };
+  const maps = stackFieldMaps(azureConfig());
+  it.each(Object.entries(sources))("%s: every prop it can refuse is mapped (a field, or null: set by the stack)", (id, file) => {
+    const unmapped = [...refusedProps([file])].filter((prop) => prop !== DYNAMIC && fieldOfProp(maps[id], prop) === undefined);
+    expect(unmapped).toEqual([]);
+  });
+});
