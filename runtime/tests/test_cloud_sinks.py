@@ -31,6 +31,7 @@ from mlflow_platform.common.errors import BadInput
 from mlflow_platform.common.object_store import parse, reader_for
 from mlflow_platform.drift.report import read_window
 from mlflow_platform.serving.inference_log import (
+    CONTENT_TYPE,
     AzureBlobSink,
     GcsSink,
     S3Sink,
@@ -215,6 +216,17 @@ def test_each_cloud_stores_the_same_records_under_the_partition_keys_and_the_dri
     assert [r["request_id"] for r in last_hour] == ["r2", "r2"]
     # Another version's window is empty: the listing is by partition, not by a scan of the bucket.
     assert read_window(reader, "inference-logs", "iris", "4", now - 3 * 3600, now + 1) == []
+
+
+def test_cloud_storage_objects_are_never_served_decompressed_and_name_no_key(fake_gcs, monkeypatch):
+    """``no-transform``: Cloud Storage would otherwise decompress a gzip object for a reader that does not ask
+    for gzip (DuckDB over HTTP, a browser), and a ``.jsonl.gz`` would not be gzip. No key is named: the
+    bucket's default Cloud KMS key applies."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs)
+    write(sink_for(f"gs://{BUCKET}"), model="headers", stamps=(time.time(),))
+    [blob] = object_store.gcs_client().list_blobs(BUCKET, prefix="inference-logs/model=headers/")
+    assert (blob.content_encoding, blob.cache_control, blob.content_type) == ("gzip", "no-transform", CONTENT_TYPE)
+    assert blob.kms_key_name is None
 
 
 # MLflow refuses a model name with "/" or ":", and "." or ".." (not a unique path).

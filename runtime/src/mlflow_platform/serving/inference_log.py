@@ -15,6 +15,8 @@ partitioned Hive-style so a window or one day is a prefix listing:
 
     <prefix>/model=<name>/version=<version>/date=YYYY-MM-DD/hour=HH/<unix ms>-<host>-<seq>.jsonl.gz
 
+(a name or version holding a character Hive escapes in a partition value is written ``%XX``, as Hive does).
+
 One record: ``ts``, ``request_id``, ``route``, ``status``, ``row``, ``caller`` (HMAC-hashed when a key is
 set, else absent), ``inputs`` (the declared feature fields), ``context`` (declared context fields only),
 ``prediction`` and ``label``. Rules apply to inputs and context alike. Fields not declared are never logged.
@@ -105,8 +107,9 @@ class GcsSink:
     The client is made at the first write: credentials that cannot be found are a failed write (dropped and
     counted, like a missing S3 role), not a server that does not start."""
 
-    #: Seconds to connect and to read an answer; a bounded retry of transient errors. A slow sink must fill
-    #: the queue (and drop) rather than stall the worker: the library's default retries for two minutes.
+    #: Seconds to connect and to read an answer, and how long transient errors are retried. A slow sink must
+    #: fill the queue (and drop) rather than stall the worker: the library's retry gives up after 120 s. Its
+    #: uploads are retried only when conditional; these keys are unique, so a retry is safe without one.
     timeout = (2.0, 5.0)
     retry_seconds = 5.0
 
