@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from mlflow_platform.common.object_store import S3Reader
 from mlflow_platform.drift import stats
 from mlflow_platform.drift.report import compare, read_window, report_markdown
 from mlflow_platform.serving.app import Exchange, ModelServer, ServerConfig
@@ -299,7 +300,7 @@ def test_read_window_filters_by_partition_and_time():
         lg(exchange(1))
         lg(exchange(2))
         lg.close()
-        got = read_window(s3, "inference-bucket", "inference-logs", "iris", "3", now - 3600, now + 1)
+        got = read_window(S3Reader("inference-bucket", s3), "inference-logs", "iris", "3", now - 3600, now + 1)
         assert [r["request_id"] for r in got] == ["r2", "r2"]
 
 

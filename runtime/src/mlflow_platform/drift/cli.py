@@ -4,6 +4,8 @@ reference, logs a monitoring run to MLflow and alerts when a feature drifted.
     mlflow-platform drift --model-name iris-classifier --model-version 3 --bucket <artifact bucket> \\
         --prefix inference-logs --window-hours 24 --psi-threshold 0.2 --p-value 0.01
 
+``--bucket`` names an S3 bucket; ``--source`` a store on any cloud (``s3://``, ``gs://``, ``wasbs://``).
+
 1. The reference: the ``feature_reference`` the model was logged with (MLmodel metadata, read with
    ``mlflow.models.get_model_info``): per feature, bin edges, training fractions and 101 quantiles.
 2. The window: every inference-log object under ``<prefix>/model=<m>/version=<v>/date=<d>/`` for the
@@ -38,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 
 from mlflow_platform import notify
+from mlflow_platform.common import object_store
 from mlflow_platform.common.command import ArgumentParser, run_command
 from mlflow_platform.common.errors import BadInput, CommandError
 
@@ -52,7 +55,13 @@ def parser() -> ArgumentParser:
     p = ArgumentParser(prog="mlflow-platform drift", description=__doc__.split("\n")[0])
     p.add_argument("--model-name", required=True)
     p.add_argument("--model-version", required=True)
-    p.add_argument("--bucket", required=True, help="Bucket of the inference log.")
+    store = p.add_mutually_exclusive_group(required=True)
+    store.add_argument("--bucket", help="S3 bucket of the inference log.")
+    store.add_argument(
+        "--source",
+        help="Store of the inference log on any cloud: s3://<bucket>, gs://<bucket> or "
+        "wasbs://<container>@<account>.blob.core.windows.net.",
+    )
     p.add_argument("--prefix", default="inference-logs", help="Key prefix of the inference log.")
     p.add_argument("--window-hours", type=float, default=24.0, help="Length of the window ending at --end.")
     p.add_argument("--end", help="End of the window, ISO 8601 UTC (default: now).")
@@ -135,11 +144,15 @@ def run(args) -> int:
         end = dt.datetime.fromisoformat(args.end).timestamp() if args.end else time.time()
     except ValueError:
         raise BadInput(f"--end {args.end!r}: expected an ISO 8601 time") from None
+    source = args.source or f"s3://{args.bucket}"
+    try:
+        object_store.check_sdk(object_store.parse(source))
+    except ValueError as e:
+        raise BadInput(f"--{'source' if args.source else 'bucket'}: {e}") from None
     targets = channels()
     start = end - args.window_hours * 3600
     model, version = args.model_name, str(args.model_version)
 
-    import boto3
     import mlflow
 
     try:
@@ -153,9 +166,10 @@ def run(args) -> int:
             "(log it with the model: examples/train.py shows how)"
         )
     try:
-        records = read_window(boto3.client("s3"), args.bucket, args.prefix, model, version, start, end)
+        records = read_window(object_store.reader_for(source), args.prefix, model, version, start, end)
     except Exception as e:
-        raise CommandError(f"cannot read s3://{args.bucket}/{args.prefix}: {type(e).__name__}: {str(e)[:300]}") from e
+        where = f"{source.rstrip('/')}/{args.prefix.strip('/')}"
+        raise CommandError(f"cannot read {where}: {type(e).__name__}: {str(e)[:300]}") from e
     iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     ctx = {
         "model": model,

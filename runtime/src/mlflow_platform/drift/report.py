@@ -1,5 +1,6 @@
-"""The drift comparison: the window's records (the inference log in S3), per-feature PSI and KS test against
-the model's training reference, and the readable report. The job that runs it: :mod:`.cli`."""
+"""The drift comparison: the window's records (the inference log in S3, Cloud Storage or Azure Blob),
+per-feature PSI and KS test against the model's training reference, and the readable report. The job that
+runs it: :mod:`.cli`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import gzip
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from mlflow_platform.serving.inference_log import partition_prefix
 
 from .stats import bin_fractions, ks_2samp, psi
 
@@ -25,32 +28,21 @@ class FeatureResult:
     note: str = ""
 
 
-def read_window(
-    client: Any, bucket: str, prefix: str, model: str, version: str, start: float, end: float
-) -> list[dict]:
-    """The records of the window (client: boto3 S3)."""
+def read_window(store: Any, prefix: str, model: str, version: str, start: float, end: float) -> list[dict]:
+    """The records of the window. ``store`` lists keys under a prefix and reads an object's bytes: an
+    S3, Cloud Storage or Azure Blob reader of :mod:`mlflow_platform.common.object_store`."""
     records: list[dict] = []
     day = dt.datetime.fromtimestamp(start, dt.UTC).date()
     last = dt.datetime.fromtimestamp(end, dt.UTC).date()
-    base = f"{prefix.strip('/')}/model={model}/version={version}"
+    base = partition_prefix(prefix, model, version)
     while day <= last:
-        token = None
-        while True:
-            kw: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{base}/date={day.isoformat()}/"}
-            if token:
-                kw["ContinuationToken"] = token
-            page = client.list_objects_v2(**kw)
-            for obj in page.get("Contents", []):
-                body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-                for line in gzip.decompress(body).splitlines():
-                    if not line.strip():
-                        continue
-                    r = json.loads(line)
-                    if start <= float(r.get("ts", 0)) < end:
-                        records.append(r)
-            if not page.get("IsTruncated"):
-                break
-            token = page.get("NextContinuationToken")
+        for key in store.keys(f"{base}/date={day.isoformat()}/"):
+            for line in gzip.decompress(store.read(key)).splitlines():
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                if start <= float(r.get("ts", 0)) < end:
+                    records.append(r)
         day += dt.timedelta(days=1)
     return records
 

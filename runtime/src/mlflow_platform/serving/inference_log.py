@@ -9,10 +9,13 @@ prediction never waits for, or fails because of, logging.
 
 Format: JSON lines, gzip-compressed, one object per predicted row (an analyst reads it with
 ``zcat | jq``, DuckDB's ``read_json`` or Athena's JSON SerDe; the drift job with the standard library; no
-Parquet writer, about 150 MB of pyarrow, in the model's image). Keys are partitioned Hive-style so a
-window or one day is a prefix listing:
+Parquet writer, about 150 MB of pyarrow, in the model's image). The sink is the environment's artifact store:
+S3, Cloud Storage or Azure Blob Storage (:func:`sink_for`), the same keys and bytes on each. Keys are
+partitioned Hive-style so a window or one day is a prefix listing:
 
     <prefix>/model=<name>/version=<version>/date=YYYY-MM-DD/hour=HH/<unix ms>-<host>-<seq>.jsonl.gz
+
+(a name or version holding a character Hive escapes in a partition value is written ``%XX``, as Hive does).
 
 One record: ``ts``, ``request_id``, ``route``, ``status``, ``row``, ``caller`` (HMAC-hashed when a key is
 set, else absent), ``inputs`` (the declared feature fields), ``context`` (declared context fields only),
@@ -34,6 +37,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mlflow_platform.common.object_store import Destination, azure_client, check_sdk, gcs_client, parse
+
 from .obfuscation import Obfuscator, keyed_hash
 
 log = logging.getLogger("mlflow_platform.serving.inference_log")
@@ -41,12 +46,35 @@ log = logging.getLogger("mlflow_platform.serving.inference_log")
 KEY_ENV = "MODEL_SERVER_INFERENCE_LOG_KEY"
 
 
+#: The characters Hive escapes in a partition value (FileUtils.escapePathName): a model name holding one is
+#: written ``%XX``, so no store reads it as a separator (Azure Blob Storage takes a backslash for "/") and
+#: Athena, Spark or DuckDB decode the partition back to the name. Names from the configuration have none.
+_HIVE_ESCAPED = frozenset(
+    [*map(chr, range(0x20)), '"', "#", "%", "'", "*", "/", ":", "=", "?", "\\", "\x7f", "{", "[", "]", "^"]
+)
+
+
+def partition_value(value: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPED else c for c in value)
+
+
+def partition_prefix(prefix: str, model: str, version: str) -> str:
+    """``<prefix>/model=<name>/version=<version>``: every object of one model version is under it."""
+    return f"{prefix.strip('/')}/model={partition_value(model)}/version={partition_value(version)}"
+
+
 def partition_key(prefix: str, model: str, version: str, ts: float, suffix: str) -> str:
     t = time.gmtime(ts)
     return (
-        f"{prefix.strip('/')}/model={model}/version={version}/date={time.strftime('%Y-%m-%d', t)}"
+        f"{partition_prefix(prefix, model, version)}/date={time.strftime('%Y-%m-%d', t)}"
         f"/hour={time.strftime('%H', t)}/{int(ts * 1000)}-{suffix}.jsonl.gz"
     )
+
+
+#: What every sink's objects say of themselves: JSON lines, gzip-compressed (the bytes are gzip; a reader that
+#: honours Content-Encoding gets the JSON lines).
+CONTENT_TYPE = "application/x-ndjson"
+CONTENT_ENCODING = "gzip"
 
 
 class S3Sink:
@@ -66,8 +94,73 @@ class S3Sink:
 
     def put(self, key: str, body: bytes) -> None:
         self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
+            Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, ContentEncoding=CONTENT_ENCODING
         )
+
+
+class GcsSink:
+    """Writes one object per batch to Cloud Storage with google-cloud-storage, as the pod's Workload Identity.
+    No key is sent: the bucket's default key (its Cloud KMS key) applies. ``Cache-Control: no-transform``
+    keeps Cloud Storage from decompressing the objects for a reader that does not ask for gzip: every reader
+    gets the bytes that were written, as from S3.
+
+    The client is made at the first write: credentials that cannot be found are a failed write (dropped and
+    counted, like a missing S3 role), not a server that does not start."""
+
+    #: Seconds to connect and to read an answer, and how long transient errors are retried. A slow sink must
+    #: fill the queue (and drop) rather than stall the worker: the library's retry gives up after 120 s. Its
+    #: uploads are retried only when conditional; these keys are unique, so a retry is safe without one.
+    timeout = (2.0, 5.0)
+    retry_seconds = 5.0
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        self.bucket_name = bucket
+        self._client = client
+        self._bucket: Any = None
+        self._retry = DEFAULT_RETRY.with_timeout(self.retry_seconds)
+
+    def put(self, key: str, body: bytes) -> None:
+        if self._bucket is None:
+            self._bucket = (self._client or gcs_client()).bucket(self.bucket_name)
+        blob = self._bucket.blob(key)
+        blob.content_encoding = CONTENT_ENCODING
+        blob.cache_control = "no-transform"
+        # Keys are unique (host, pid, sequence): a retried upload writes the same bytes to the same name.
+        blob.upload_from_string(body, content_type=CONTENT_TYPE, timeout=self.timeout, retry=self._retry)
+
+
+class AzureBlobSink:
+    """Writes one blob per batch with azure-storage-blob: ``AZURE_STORAGE_CONNECTION_STRING`` when set, else
+    DefaultAzureCredential (AKS Workload Identity) against the destination's account. No encryption scope
+    or customer-provided key is sent: the account's customer-managed key applies."""
+
+    def __init__(self, dest: Destination, client: Any = None) -> None:
+        from azure.storage.blob import ContentSettings, LinearRetry
+
+        # Short timeouts and one retry after a second: the SDK's default is three retries 15 s apart and
+        # more, which would stall the worker for a minute per batch while the sink is down.
+        retry = LinearRetry(backoff=1, random_jitter_range=0, retry_total=1)
+        client = client or azure_client(dest, connection_timeout=2, read_timeout=5, retry_policy=retry)
+        self.container = client.get_container_client(dest.bucket)
+        self._settings = ContentSettings(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING)
+
+    def put(self, key: str, body: bytes) -> None:
+        self.container.upload_blob(key, body, overwrite=True, content_settings=self._settings, timeout=5)
+
+
+def sink_for(destination: str) -> S3Sink | GcsSink | AzureBlobSink:
+    """The sink of a destination URI: ``s3://<bucket>``, ``gs://<bucket>`` or
+    ``wasbs://<container>@<account>.blob.core.windows.net``. ValueError when the URI is not one, or the
+    SDK its cloud needs is not in the image: the server refuses to start and says which."""
+    dest = parse(destination)
+    check_sdk(dest)
+    if dest.scheme == "s3":
+        return S3Sink(dest.bucket)
+    if dest.scheme == "gs":
+        return GcsSink(dest.bucket)
+    return AzureBlobSink(dest)
 
 
 def _named(records: Any, features: frozenset[str]) -> list[dict] | None:

@@ -199,7 +199,13 @@ def add_arguments(p: Any, env: Any) -> None:
     p.add_argument(
         "--inference-log-bucket",
         default=env("inference-log-bucket", ""),
-        help="S3 bucket of the inference log; empty: no input/output logging.",
+        help="S3 bucket of the inference log; empty: no input/output logging (unless --inference-log-destination).",
+    )
+    p.add_argument(
+        "--inference-log-destination",
+        default=env("inference-log-destination", ""),
+        help="Store of the inference log on any cloud, instead of --inference-log-bucket: s3://<bucket>, "
+        "gs://<bucket> or wasbs://<container>@<account>.blob.core.windows.net.",
     )
     p.add_argument("--inference-log-prefix", default=env("inference-log-prefix", "inference-logs"))
     p.add_argument(
@@ -224,7 +230,8 @@ def add_arguments(p: Any, env: Any) -> None:
 
 
 def install(app: Any, args: Any) -> Any:
-    """Wires metrics and (with a bucket) the inference logger into ``app``; returns the logger or None.
+    """Wires metrics and (with a bucket or destination) the inference logger into ``app``; returns the logger
+    or None.
 
     The HMAC key of hash rules comes from ``MODEL_SERVER_INFERENCE_LOG_KEY`` (a Secret), never a flag.
     A configuration the server cannot apply (unknown rule, hash without key) raises at start.
@@ -232,7 +239,7 @@ def install(app: Any, args: Any) -> Any:
     import json
     import os
 
-    from .inference_log import KEY_ENV, InferenceLogger, S3Sink
+    from .inference_log import KEY_ENV, InferenceLogger, S3Sink, sink_for
 
     features = [f.strip() for f in args.feature_names.split(",") if f.strip()]
     cfg = app.config
@@ -252,11 +259,18 @@ def install(app: Any, args: Any) -> Any:
             previous()
 
     app.on_loaded = loaded
-    if not args.inference_log_bucket:
+    bucket, destination = args.inference_log_bucket, getattr(args, "inference_log_destination", "")
+    if bucket and destination:
+        raise ValueError("--inference-log-bucket and --inference-log-destination: give one")
+    if not bucket and not destination:
         return None
+    try:
+        sink = sink_for(destination) if destination else S3Sink(bucket)
+    except ValueError as e:
+        raise ValueError(f"--inference-log-destination {e}") from None
     key = os.environ.get(KEY_ENV, "").encode() or None
     logger = InferenceLogger(
-        S3Sink(args.inference_log_bucket),
+        sink,
         model=cfg.model_name,
         version=cfg.model_version,
         prefix=args.inference_log_prefix,
