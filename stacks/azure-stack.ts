@@ -20,16 +20,12 @@ import { AksWorkloadIdentity } from "../constructs/aks-workload-identity";
 import { trackingAksIdentityProps } from "../constructs/aks-workload-identity/from-config";
 import { TrackingServer } from "../constructs/tracking-server";
 import { trackingServerProps } from "../constructs/tracking-server/from-config";
-import { AuthProxy } from "../constructs/auth-proxy";
-import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
-import { MlflowIngress } from "../constructs/ingress";
+import { authProxyPodLabelsOf } from "../constructs/auth-proxy/from-config";
 import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { AzureModelRetention } from "../constructs/model-retention";
 import { azureModelRetentionProps } from "../constructs/model-retention/from-config";
-import { Monitoring } from "../constructs/monitoring";
-import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
-import { NetworkPolicies } from "../constructs/network-policies";
-import { aksCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
+import { aksCloudFlows } from "../constructs/network-policies/from-config";
+import { gatewayFront } from "./gateway-front";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { AzureCiIdentities } from "../constructs/azure-ci-identities";
 import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-config";
@@ -196,35 +192,10 @@ export class AzureMlflowStack extends TerraformStack {
         storeDependsOn: [artifactStore.container],
       }),
     );
-    const authProxy = new AuthProxy(
-      this,
-      "auth_proxy",
-      authProxyProps(config, { trackingServer: trackingServer.contract, dependsOn: [this.namespace] }),
-    );
-    new MlflowIngress(this, "ingress", {
-      hostname: config.hostname,
-      kind: "gateway-api",
-      gatewayRef: config.ingress.gatewayRef,
-      certificateDomains: config.ingress.certificateDomains,
-      idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
-      deregistrationDelaySeconds: config.ingress.deregistrationDelaySeconds,
-      partOf: config.project,
-      target: authProxy.contract,
-      dependsOn: [authProxy.service],
-    });
-
-    // ── Monitoring and default-deny networking ───────────────────────────
-    const monitoring = new Monitoring(
-      this,
-      "monitoring",
-      kubernetesMonitoringProps(config, { trackingServer: trackingServer.contract, authProxy: authProxy.contract }),
-    );
-    const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
-    const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
-    if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
-    new NetworkPolicies(this, "network_policies", {
-      ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: aksCloudFlows(config.ingress.vpcCidrs) }),
-      dependsOn: created.map(([, resource]) => resource),
+    gatewayFront(this, config, {
+      namespace: this.namespace,
+      trackingServer: trackingServer.contract,
+      cloud: aksCloudFlows(config.ingress.vpcCidrs),
     });
   }
 

@@ -23,16 +23,12 @@ import { GcpCiIdentities } from "../constructs/gcp-ci-identities";
 import { gcpCiIdentitiesProps } from "../constructs/gcp-ci-identities/from-config";
 import { TrackingServer } from "../constructs/tracking-server";
 import { trackingServerProps } from "../constructs/tracking-server/from-config";
-import { AuthProxy } from "../constructs/auth-proxy";
-import { authProxyPodLabelsOf, authProxyProps } from "../constructs/auth-proxy/from-config";
-import { MlflowIngress } from "../constructs/ingress";
+import { authProxyPodLabelsOf } from "../constructs/auth-proxy/from-config";
 import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
-import { Monitoring } from "../constructs/monitoring";
-import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
-import { NetworkPolicies } from "../constructs/network-policies";
-import { gkeCloudFlows, networkPoliciesProps } from "../constructs/network-policies/from-config";
+import { gkeCloudFlows } from "../constructs/network-policies/from-config";
+import { gatewayFront } from "./gateway-front";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
@@ -146,35 +142,10 @@ export class GcpMlflowStack extends TerraformStack {
         storeDependsOn: [artifactStore.bucket],
       }),
     );
-    const authProxy = new AuthProxy(
-      this,
-      "auth_proxy",
-      authProxyProps(config, { trackingServer: trackingServer.contract, dependsOn: [this.namespace] }),
-    );
-    new MlflowIngress(this, "ingress", {
-      hostname: config.hostname,
-      kind: "gateway-api",
-      gatewayRef: config.ingress.gatewayRef,
-      certificateDomains: config.ingress.certificateDomains,
-      idleTimeoutSeconds: config.ingress.idleTimeoutSeconds,
-      deregistrationDelaySeconds: config.ingress.deregistrationDelaySeconds,
-      partOf: config.project,
-      target: authProxy.contract,
-      dependsOn: [authProxy.service],
-    });
-
-    // ── Monitoring and default-deny networking ───────────────────────────
-    const monitoring = new Monitoring(
-      this,
-      "monitoring",
-      kubernetesMonitoringProps(config, { trackingServer: trackingServer.contract, authProxy: authProxy.contract }),
-    );
-    const created: [string, NamespaceV1][] = [[config.mlflow.namespace, this.namespace]];
-    const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
-    if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
-    new NetworkPolicies(this, "network_policies", {
-      ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: gkeCloudFlows(config.ingress.vpcCidrs) }),
-      dependsOn: created.map(([, resource]) => resource),
+    gatewayFront(this, config, {
+      namespace: this.namespace,
+      trackingServer: trackingServer.contract,
+      cloud: gkeCloudFlows(config.ingress.vpcCidrs),
     });
   }
 
