@@ -29,6 +29,11 @@ export interface CloudRefusals {
     readonly eventsParts: string;
     readonly grafanaGateway: string;
   };
+  /**
+   * This cloud's stack deploys served models (with the inference log sink and drift): `serving.models` is then not
+   * refused here; the cloud's own schema refuses what of serving it cannot do (config/gcp.ts). @default false
+   */
+  readonly servesModels?: boolean;
 }
 
 /** A problem at a field of an entry: the path, the value, and the end of "expected ...". */
@@ -142,7 +147,7 @@ export interface FeatureSections {
 export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const models = Object.keys(env.serving.models);
-  if (models.length > 0)
+  if (models.length > 0 && !cloud.servesModels)
     out.push({
       path: ["serving", "models"],
       message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${cloud.notYet}`,

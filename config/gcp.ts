@@ -275,6 +275,7 @@ export const gcpEnvironmentSchema = z
 
     // ── features that do not run on GCP yet: refused, never dropped ──
     for (const p of gcpUnsupportedProblems(env)) issue(p.path, p.message);
+    for (const p of gcpServingProblems(env)) issue(p.path, p.message);
   });
 
 /** One GCP environment's configuration, validated and with defaults applied. */
@@ -319,6 +320,10 @@ export const AWS_ONLY_FIELDS: Record<string, string> = {
   "database.maintenanceWindow": "database.maintenanceDay and database.maintenanceHour",
   "database.monitoringIntervalSeconds": "nothing: Cloud SQL's metrics are built in",
   "auth.clientSecret.secretArn": 'auth.clientSecret { source: "kubernetes", secretName }',
+  // The model images live in the environment's Artifact Registry repository, whose cleanup policy deletes untagged
+  // images after a grace period (constructs/artifact-registry): ECR's lifecycle rules have no counterpart here.
+  "serving.keepImages": "nothing: the Artifact Registry repository's cleanup policy removes untagged model images",
+  "serving.expireTagPrefixes": "nothing: the Artifact Registry repository's cleanup policy removes untagged model images",
 };
 
 /** How a GCP environment names what it refuses (config/cloud-refusals.ts). */
@@ -329,6 +334,7 @@ export const GCP_REFUSALS: CloudRefusals = {
   stateBackend: 'state.backend "gcs" (with state.bucket and state.prefix) or "local"',
   gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
   foreignSections: { azure: "Azure" },
+  servesModels: true,
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on GCS",
     eventsParts: "its Secret Manager references, its network policy on GKE",
@@ -345,6 +351,27 @@ export function gcpUnsupportedProblems(env: Pick<GcpEnvironmentConfig, "serving"
   message: string;
 }[] {
   return unsupportedProblems(env, GCP_REFUSALS);
+}
+
+/**
+ * What of model serving the GCP stack cannot deploy yet: served models are reached in-cluster only (exposure
+ * "none": serving.gatewayPodLabels / gatewayCidrs), and are released by a rolling update (the stack does not install
+ * the Argo Rollouts controller that blue-green and canary releases need).
+ */
+export function gcpServingProblems(env: Pick<GcpEnvironmentConfig, "serving">): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const s = env.serving;
+  if (s.exposure !== "none")
+    out.push({
+      path: ["serving", "exposure"],
+      message: `"none" on a GCP environment: exposing models through the GKE Gateway ("${s.exposure}") is ${NOT_YET}; in-cluster callers reach them through serving.gatewayPodLabels or serving.gatewayCidrs`,
+    });
+  if (Object.keys(s.models).length > 0 && s.delivery.strategy !== "rollingUpdate")
+    out.push({
+      path: ["serving", "delivery", "strategy"],
+      message: `"rollingUpdate" on a GCP environment: ${s.delivery.strategy} releases (with the Argo Rollouts controller they need) are ${NOT_YET}`,
+    });
+  return out;
 }
 
 /**
