@@ -13,6 +13,18 @@
  * project with only `storage.objects.list` and `storage.objects.update` (object metadata such as Custom-Time: no
  * read of an object's data, no write, no delete), under the same conditions.
  *
+ * Two more modes serve the inference log (`<prefix>` is then one model's log, `inference-log/model=<name>`):
+ *
+ * | access | bindings under the prefix |
+ * |---|---|
+ * | "create-objects" (the model server) | roles/storage.objectCreator on objects under the prefix only, no listing binding: `storage.objects.create` (and the resumable/XML multipart upload permissions), which "does not give permission to view, delete, or overwrite objects" (https://cloud.google.com/storage/docs/access-control/iam-roles): replacing an object would need `storage.objects.delete` |
+ * | "read-objects" (the drift job) | roles/storage.objectViewer (`storage.objects.get`, `storage.objects.list`) on objects under the prefix, and on listing under it |
+ *
+ * The conditions are IAM Conditions on the resource name (`projects/_/buckets/<bucket>/objects/<object>` for an
+ * object: https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name) and on the list request's
+ * prefix (the `storage.googleapis.com/objectListPrefix` API attribute:
+ * https://cloud.google.com/iam/docs/conditions-attribute-reference#api-attributes).
+ *
  * No project-level role is granted. Objects are encrypted by Cloud Storage's service agent with the
  * bucket's key (CMEK), so the workload needs no Cloud KMS permission.
  */
@@ -30,6 +42,17 @@ import { PropError } from "../core/prop-error";
 /** The annotation binding a Kubernetes service account to a Google service account (GKE Workload Identity). */
 export const GKE_SERVICE_ACCOUNT_ANNOTATION = "iam.gke.io/gcp-service-account";
 
+/** What a workload may do under its prefix ({@link GkeWorkloadIdentityProps.access}). */
+export type GkeWorkloadAccess = "read-write" | "object-metadata" | "create-objects" | "read-objects";
+
+/** The predefined role of each access mode on objects under the prefix, and on listing it (none: no listing). */
+const PREDEFINED_ROLES: Record<Exclude<GkeWorkloadAccess, "object-metadata">, { objects: string; listing?: string }> = {
+  "read-write": { objects: "roles/storage.objectUser", listing: "roles/storage.objectViewer" },
+  // Create only: a model server writes its inference log and never needs to see it (nor anyone else's).
+  "create-objects": { objects: "roles/storage.objectCreator" },
+  "read-objects": { objects: "roles/storage.objectViewer", listing: "roles/storage.objectViewer" },
+};
+
 /** Props of {@link GkeWorkloadIdentity}. */
 export interface GkeWorkloadIdentityProps {
   /** The Google Cloud project (its Workload Identity pool is `<project>.svc.id.goog`). Required. */
@@ -46,10 +69,12 @@ export interface GkeWorkloadIdentityProps {
   readonly prefix: string;
   /**
    * What the workload may do under the prefix: "read-write" objects (roles/storage.objectUser), or only list them
-   * and update their metadata ("object-metadata": a custom role, `customRoleId`).
+   * and update their metadata ("object-metadata": a custom role, `customRoleId`), or only create objects
+   * ("create-objects": a model server's inference log), or only list and read them ("read-objects": the drift job).
+   * The last two take a partitioned prefix (`inference-log/model=<name>`).
    * @default "read-write"
    */
-  readonly access?: "read-write" | "object-metadata";
+  readonly access?: GkeWorkloadAccess;
   /** The custom role's id in the project (3-64 letters, digits, '_' and '.'), with access "object-metadata". @default - none */
   readonly customRoleId?: string;
   /** What the Google service account is for, shown in the console. @default "MLflow workload" */
@@ -83,8 +108,17 @@ export class GkeWorkloadIdentity extends Construct {
       if (p) throw new PropError(this, "accountId", props.accountId, p);
     }
     // A prefix-less grant would be the whole bucket: least privilege needs a prefix.
-    if (!isS3KeyPrefix(props.prefix))
-      throw new PropError(this, "prefix", props.prefix, "an object name prefix such as \"mlartifacts\" (without leading or trailing '/')");
+    const access = props.access ?? "read-write";
+    const logAccess = access === "create-objects" || access === "read-objects";
+    if (!isS3KeyPrefix(props.prefix, { partitions: logAccess }))
+      throw new PropError(
+        this,
+        "prefix",
+        props.prefix,
+        logAccess
+          ? "an object name prefix such as \"inference-log/model=iris\" (without leading or trailing '/')"
+          : "an object name prefix such as \"mlartifacts\" (without leading or trailing '/')",
+      );
 
     const metadataOnly = props.access === "object-metadata";
     if (metadataOnly && !(props.customRoleId && /^[a-zA-Z0-9_.]{3,64}$/.test(props.customRoleId)))
@@ -112,20 +146,23 @@ export class GkeWorkloadIdentity extends Construct {
         permissions: [...OBJECT_METADATA_PERMISSIONS],
         stage: "GA",
       });
+    const roles = metadataOnly ? undefined : PREDEFINED_ROLES[access as Exclude<GkeWorkloadAccess, "object-metadata">];
     new StorageBucketIamMember(this, "objects", {
       bucket: props.bucketName,
-      role: this.customRole?.name ?? "roles/storage.objectUser",
+      role: this.customRole?.name ?? roles!.objects,
       member,
       condition: { title: "artifact-prefix-objects", description: `Objects under ${props.prefix}/ only`, expression: conditions.objects },
       dependsOn: props.dependsOn,
     });
-    new StorageBucketIamMember(this, "listing", {
-      bucket: props.bucketName,
-      role: this.customRole?.name ?? "roles/storage.objectViewer",
-      member,
-      condition: { title: "artifact-prefix-listing", description: `Listing under ${props.prefix}/ only`, expression: conditions.listing },
-      dependsOn: props.dependsOn,
-    });
+    const listingRole = this.customRole?.name ?? roles!.listing;
+    if (listingRole)
+      new StorageBucketIamMember(this, "listing", {
+        bucket: props.bucketName,
+        role: listingRole,
+        member,
+        condition: { title: "artifact-prefix-listing", description: `Listing under ${props.prefix}/ only`, expression: conditions.listing },
+        dependsOn: props.dependsOn,
+      });
 
     this.contract = {
       serviceAccountName: props.serviceAccountName,

@@ -100,3 +100,42 @@ describe("GkeWorkloadIdentity with access object-metadata (model retention)", ()
     }
   });
 });
+
+describe("GkeWorkloadIdentity for the inference log: create-objects (model server), read-objects (drift job)", () => {
+  const LOG = "inference-log/model=iris";
+  const bindings = (json: TfJson) =>
+    (Object.values(json.resource!.google_storage_bucket_iam_member) as Record<string, any>[])
+      .map((b) => [b.role, b.condition.expression])
+      .sort((a, b) => a[1].localeCompare(b[1]));
+
+  it("create-objects: roles/storage.objectCreator on objects under the model's log only, no listing, nothing else", () => {
+    const { json } = synth({ access: "create-objects", prefix: LOG });
+    expect(bindings(json)).toEqual([
+      [
+        "roles/storage.objectCreator",
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-log/model=iris/")',
+      ],
+    ]);
+    expect(json.resource!.google_project_iam_custom_role).toBeUndefined();
+  });
+
+  it("read-objects: roles/storage.objectViewer on objects under the model's log and on listing under it, nothing else", () => {
+    const { json } = synth({ access: "read-objects", prefix: LOG });
+    expect(bindings(json)).toEqual([
+      [
+        "roles/storage.objectViewer",
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-log/model=iris/")',
+      ],
+      [
+        "roles/storage.objectViewer",
+        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("inference-log/model=iris/")',
+      ],
+    ]);
+  });
+
+  it("takes a partitioned prefix only in these modes (the artifact prefix stays a plain one)", () => {
+    expect(() => synth({ prefix: LOG })).toThrow(PropError);
+    for (const access of ["create-objects", "read-objects"] as const)
+      expect(() => synth({ access, prefix: "/inference-log" })).toThrow(/inference-log\/model=iris/);
+  });
+});
