@@ -10,7 +10,15 @@
 import { Construct } from "constructs";
 import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
+import type { ITerraformDependable } from "cdktf";
+import {
+  apiClientCronJob,
+  cronJobWorkload,
+  validateCronJobWorkload,
+  type ApiClientCronJobProps,
+  type CronJobWorkloadProps,
+} from "../core/api-client-cron-job";
+import { GkeWorkloadIdentity } from "../gke-workload-identity";
 import type { WorkloadRole } from "../core/workload-role";
 import { artifactAccess } from "../core/grants";
 import { PARTITIONED_S3_KEY_PREFIX } from "../core/s3-prefix";
@@ -52,6 +60,51 @@ export class DriftJob extends Construct {
           }),
         },
       },
+    }));
+  }
+}
+
+/** Props of {@link GcpDriftJob}: the Kubernetes half, and its Google identity's. */
+export interface GcpDriftJobProps extends CronJobWorkloadProps {
+  /** The Google Cloud project (its Workload Identity pool). Required. */
+  readonly projectId: string;
+  /** The job's own Google service account id (6-30 characters). Required. */
+  readonly googleServiceAccountId: string;
+  /** The bucket of the inference log (the artifact bucket). Required. */
+  readonly bucketName: string;
+  /** The model's log prefix, `<inference-log prefix>/model=<name>`: the job may list and read under it only. Required. */
+  readonly logPrefix: string;
+  /** What the bucket bindings wait for (the bucket). @default [] */
+  readonly storeDependsOn?: ITerraformDependable[];
+}
+
+/**
+ * A scheduled `mlflow-platform drift` on GKE, as its own Google service account (GKE Workload Identity) that may only
+ * list and read objects under one model's inference log (GkeWorkloadIdentity access "read-objects"): no write, no
+ * delete, nothing else in the bucket.
+ */
+export class GcpDriftJob extends Construct {
+  readonly cronJob: CronJobV1;
+  readonly serviceAccount: ServiceAccountV1;
+  readonly identity: GkeWorkloadIdentity;
+
+  constructor(scope: Construct, id: string, props: GcpDriftJobProps) {
+    super(scope, id);
+    validateCronJobWorkload(this, props, { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX });
+    this.identity = new GkeWorkloadIdentity(this, "identity", {
+      projectId: props.projectId,
+      accountId: props.googleServiceAccountId,
+      namespace: props.namespace,
+      serviceAccountName: props.name,
+      bucketName: props.bucketName,
+      prefix: props.logPrefix,
+      access: "read-objects",
+      description: `Model drift job (${props.namespace}/${props.name}): reads one model's inference log`,
+      dependsOn: props.storeDependsOn,
+    });
+    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "drift", {
+      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
+      readyWith: [this.identity.serviceAccount],
     }));
   }
 }

@@ -3,7 +3,8 @@
  * a '=' anywhere else is not (constructs/core/s3-prefix.ts).
  */
 import { TerraformStack, Testing } from "cdktf";
-import { DriftJob, type DriftJobProps } from "../../../constructs/drift-job";
+import { DriftJob, GcpDriftJob, type DriftJobProps, type GcpDriftJobProps } from "../../../constructs/drift-job";
+import type { TfJson } from "../../helpers/synth";
 
 const base: DriftJobProps = {
   namespace: "mlflow",
@@ -34,4 +35,57 @@ test.each([
   "/inference-logs/model=iris",
 ])("logPrefix %j is refused", (logPrefix) => {
   expect(build({ logPrefix })).toThrow(/drift: logPrefix is .*: expected an S3 key prefix/);
+});
+
+describe("GcpDriftJob", () => {
+  const gcp: GcpDriftJobProps = {
+    namespace: "mlflow",
+    name: "mlflow-drift-iris",
+    schedule: "30 2 * * *",
+    command: { image: "img:1", command: ["mlflow-platform"], args: ["drift"], env: [] },
+    podLabels: { "app.kubernetes.io/component": "drift-job" },
+    projectId: "example-ml-dev",
+    googleServiceAccountId: "mlflow-gcp-dev-drift-iris",
+    bucketName: "mlflow-dev-artifacts",
+    logPrefix: "inference-log/model=iris",
+  };
+  const synth = (p: Partial<GcpDriftJobProps> = {}) => {
+    const stack = new TerraformStack(Testing.app(), "t");
+    const job = new GcpDriftJob(stack, "drift", { ...gcp, ...p });
+    return { job, json: JSON.parse(Testing.synth(stack)) as TfJson };
+  };
+
+  it("runs as its own Google service account that may only list and read the model's log", () => {
+    const { json } = synth();
+    const r = json.resource!;
+    expect(Object.values(r.google_service_account_iam_member)).toEqual([
+      expect.objectContaining({ member: "serviceAccount:example-ml-dev.svc.id.goog[mlflow/mlflow-drift-iris]" }),
+    ]);
+    const grants = (Object.values(r.google_storage_bucket_iam_member) as Record<string, any>[])
+      .map((g) => [g.role, g.condition.expression])
+      .sort((a, b) => a[1].localeCompare(b[1]));
+    expect(grants).toEqual([
+      [
+        "roles/storage.objectViewer",
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-log/model=iris/")',
+      ],
+      ["roles/storage.objectViewer", expect.stringContaining('objectListPrefix", "").startsWith("inference-log/model=iris/")')],
+    ]);
+    expect(Object.keys(r).filter((t) => t.startsWith("aws_"))).toEqual([]);
+  });
+
+  it("its service account carries the Google identity; the CronJob runs the command with it", () => {
+    const { json } = synth();
+    const sa = Object.values(json.resource!.kubernetes_service_account_v1)[0] as Record<string, any>;
+    expect(sa.metadata.annotations).toEqual({
+      "iam.gke.io/gcp-service-account": expect.stringMatching(/google_service_account\.\w+\.email/),
+    });
+    const cron = Object.values(json.resource!.kubernetes_cron_job_v1)[0] as Record<string, any>;
+    const container = cron.spec.job_template.spec.template.spec.container[0];
+    expect([container.name, container.args]).toEqual(["drift", ["drift"]]);
+  });
+
+  it.each([["inference-log/model=iris/"], ["mlartifacts/model==iris"]])("refuses logPrefix %j naming it", (logPrefix) => {
+    expect(() => synth({ logPrefix })).toThrow(/drift: logPrefix is .*: expected an S3 key prefix/);
+  });
 });
