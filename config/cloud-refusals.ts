@@ -29,11 +29,6 @@ export interface CloudRefusals {
     readonly eventsParts: string;
     readonly grafanaGateway: string;
   };
-  /**
-   * This cloud's stack deploys served models (with the inference log sink and drift): `serving.models` is then not
-   * refused here; the cloud's own schema refuses what of serving it cannot do (config/gcp.ts). @default false
-   */
-  readonly servesModels?: boolean;
 }
 
 /** A problem at a field of an entry: the path, the value, and the end of "expected ...". */
@@ -144,10 +139,15 @@ export interface FeatureSections {
  * The features of a valid configuration that this cloud's stack cannot deploy: each named, so an environment
  * there is either synthesized whole or refused, never deployed with a part quietly missing.
  */
-export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals): { path: (string | number)[]; message: string }[] {
+export function unsupportedProblems(
+  env: FeatureSections,
+  cloud: CloudRefusals,
+  // What this cloud's stack deploys already, of the features above: not refused (its own schema checks the details).
+  supported: { readonly serving?: boolean } = {},
+): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const models = Object.keys(env.serving.models);
-  if (models.length > 0 && !cloud.servesModels)
+  if (models.length > 0 && !supported.serving)
     out.push({
       path: ["serving", "models"],
       message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${cloud.notYet}`,

@@ -334,7 +334,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   stateBackend: 'state.backend "gcs" (with state.bucket and state.prefix) or "local"',
   gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
   foreignSections: { azure: "Azure" },
-  servesModels: true,
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on GCS",
     eventsParts: "its Secret Manager references, its network policy on GKE",
@@ -350,7 +349,7 @@ export function gcpUnsupportedProblems(env: Pick<GcpEnvironmentConfig, "serving"
   path: (string | number)[];
   message: string;
 }[] {
-  return unsupportedProblems(env, GCP_REFUSALS);
+  return unsupportedProblems(env, GCP_REFUSALS, { serving: true });
 }
 
 /**
