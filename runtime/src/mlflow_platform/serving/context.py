@@ -8,6 +8,8 @@ Writes into ``--output``:
                        and without test and development tools (pytest, IPython, linters: MLflow infers
                        requirements from the modules loaded in the training process, which may include the
                        test runner), plus the server's pinned requirements (images/model-server/requirements.txt)
+                       and, for ``--store gs`` or ``--store wasbs``, the inference log sink's SDK of that cloud
+                       (the runtime's ``gcs`` or ``azure`` extra, pinned as in runtime/requirements.txt)
   requirements.lock    every package of the image, exact version and sha256 (``pip --require-hashes``):
                        resolved once, here, so the image build downloads exactly these bytes
   runtime/             this package's sources (pyproject.toml, src/)
@@ -55,11 +57,48 @@ def parser() -> ArgumentParser:
     )
     p.add_argument("--runtime-dir", default="runtime", help="The runtime package's sources.")
     p.add_argument(
+        "--store",
+        choices=sorted(STORE_EXTRAS),
+        default="s3",
+        help="The scheme of the environment's store the inference log is written to (the stack's "
+        "--inference-log-destination): s3 (boto3, always in the image), gs (Google Cloud Storage) or wasbs (Azure "
+        "Blob Storage), whose SDK the image then gets. Without it a gs:// or wasbs:// server refuses to start.",
+    )
+    p.add_argument(
         "--no-lock",
         action="store_true",
         help="Skip resolving requirements.lock (offline use; the build is then not reproducible).",
     )
     return p
+
+
+#: The runtime's extra (runtime/pyproject.toml) each store of the inference log needs in the image. S3's boto3
+#: is among the server's own requirements (images/model-server/requirements.txt), so ``s3`` adds nothing.
+STORE_EXTRAS: dict[str, str | None] = {"s3": None, "gs": "gcs", "wasbs": "azure"}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def store_requirements(runtime_dir: Path, store: str) -> list[str]:
+    """The pinned requirement lines of ``store``'s extra: its distributions (runtime/pyproject.toml), each at the
+    version runtime/requirements.txt pins (the versions the tests ran with). BadInput when one is not pinned."""
+    extra = STORE_EXTRAS[store]
+    if extra is None:
+        return []
+    import tomllib
+
+    names = tomllib.loads((runtime_dir / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]
+    pins: dict[str, str] = {}
+    for raw in (runtime_dir / "requirements.txt").read_text().splitlines():
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s#]+)", raw)
+        if m:
+            pins[_canonical(m.group(1))] = f"{m.group(1)}=={m.group(2)}"
+    missing = [n for n in names if _canonical(n) not in pins]
+    if missing:
+        raise BadInput(f"{runtime_dir / 'requirements.txt'} pins no {', '.join(missing)} (the {extra} extra)")
+    return [pins[_canonical(n)] for n in names]
 
 
 def rewrite_requirements(model_requirements: str, mlflow_version: str | None) -> list[str]:
@@ -201,6 +240,8 @@ def run(args) -> int:
     for needed in (image_dir / "Dockerfile", image_dir / "requirements.txt", runtime_dir / "pyproject.toml"):
         if not needed.exists():
             raise BadInput(f"{needed} not found (run from the repository root or pass --image-dir/--runtime-dir)")
+    # Read before the model is downloaded: an unpinned extra fails at once.
+    sink_reqs = store_requirements(runtime_dir, args.store)
 
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
@@ -236,6 +277,13 @@ def run(args) -> int:
         + "\n# The server's (images/model-server/requirements.txt)\n"
         + "\n".join(server_reqs)
         + "\n"
+        + (
+            f"# The inference log's sink on {args.store}:// (runtime extra {STORE_EXTRAS[args.store]})\n"
+            + "\n".join(sink_reqs)
+            + "\n"
+            if sink_reqs
+            else ""
+        )
     )
     python_version = _python_version(model_dir)
     if not args.no_lock:
@@ -259,6 +307,7 @@ def run(args) -> int:
         "model_sha256": _digest(model_dir),
         "locked": not args.no_lock,
         "requirements_dropped": dropped,
+        "inference_log_store": args.store,
     }
     from mlflow.models import Model
 
