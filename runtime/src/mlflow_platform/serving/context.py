@@ -8,8 +8,8 @@ Writes into ``--output``:
                        and without test and development tools (pytest, IPython, linters: MLflow infers
                        requirements from the modules loaded in the training process, which may include the
                        test runner), plus the server's pinned requirements (images/model-server/requirements.txt)
-                       and, for ``--store gs`` or ``--store wasbs``, the inference log sink's SDK of that cloud
-                       (the runtime's ``gcs`` or ``azure`` extra, pinned as in runtime/requirements.txt)
+                       and, with ``--store gs`` or ``--store wasbs``, the SDK of the inference log's store (the
+                       runtime's ``gcs`` or ``azure`` extra, pinned as runtime/requirements.txt pins it)
   requirements.lock    every package of the image, exact version and sha256 (``pip --require-hashes``):
                        resolved once, here, so the image build downloads exactly these bytes
   runtime/             this package's sources (pyproject.toml, src/)
@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from mlflow_platform.common.command import ArgumentParser
@@ -58,11 +59,10 @@ def parser() -> ArgumentParser:
     p.add_argument("--runtime-dir", default="runtime", help="The runtime package's sources.")
     p.add_argument(
         "--store",
-        choices=sorted(STORE_EXTRAS),
         default="s3",
-        help="The scheme of the environment's store the inference log is written to (the stack's "
-        "--inference-log-destination): s3 (boto3, always in the image), gs (Google Cloud Storage) or wasbs (Azure "
-        "Blob Storage), whose SDK the image then gets. Without it a gs:// or wasbs:// server refuses to start.",
+        help="The inference log's store the image writes to, by scheme or URI (s3, gs, wasbs, or the environment's "
+        "destination): gs and wasbs add the runtime's gcs or azure extra (the server refuses to start with a "
+        "destination whose SDK it lacks). Default: s3 (boto3 is always in).",
     )
     p.add_argument(
         "--no-lock",
@@ -70,35 +70,6 @@ def parser() -> ArgumentParser:
         help="Skip resolving requirements.lock (offline use; the build is then not reproducible).",
     )
     return p
-
-
-#: The runtime's extra (runtime/pyproject.toml) each store of the inference log needs in the image. S3's boto3
-#: is among the server's own requirements (images/model-server/requirements.txt), so ``s3`` adds nothing.
-STORE_EXTRAS: dict[str, str | None] = {"s3": None, "gs": "gcs", "wasbs": "azure"}
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def store_requirements(runtime_dir: Path, store: str) -> list[str]:
-    """The pinned requirement lines of ``store``'s extra: its distributions (runtime/pyproject.toml), each at the
-    version runtime/requirements.txt pins (the versions the tests ran with). BadInput when one is not pinned."""
-    extra = STORE_EXTRAS[store]
-    if extra is None:
-        return []
-    import tomllib
-
-    names = tomllib.loads((runtime_dir / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]
-    pins: dict[str, str] = {}
-    for raw in (runtime_dir / "requirements.txt").read_text().splitlines():
-        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s#]+)", raw)
-        if m:
-            pins[_canonical(m.group(1))] = f"{m.group(1)}=={m.group(2)}"
-    missing = [n for n in names if _canonical(n) not in pins]
-    if missing:
-        raise BadInput(f"{runtime_dir / 'requirements.txt'} pins no {', '.join(missing)} (the {extra} extra)")
-    return [pins[_canonical(n)] for n in names]
 
 
 def rewrite_requirements(model_requirements: str, mlflow_version: str | None) -> list[str]:
@@ -156,6 +127,36 @@ def inference_requirements(lines: list[str]) -> tuple[list[str], list[str]]:
         else:
             kept.append(line)
     return kept, dropped
+
+
+#: The runtime's extra (runtime/pyproject.toml) each inference-log store needs in the image; s3's boto3 is among
+#: the server's own requirements (images/model-server/requirements.txt).
+STORE_EXTRAS = {"s3": None, "gs": "gcs", "wasbs": "azure"}
+
+
+def _dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def store_requirements(store: str, runtime_dir: Path) -> list[str]:
+    """The pinned requirement lines an image writing its inference log to ``store`` (a scheme or a store URI)
+    needs besides the server's: the distributions of the scheme's extra, at runtime/requirements.txt's pins."""
+    scheme = store.split("://", 1)[0]
+    if scheme not in STORE_EXTRAS:
+        raise BadInput(f"--store must be one of {', '.join(STORE_EXTRAS)} (or a URI of one), got {store!r}")
+    extra = STORE_EXTRAS[scheme]
+    if extra is None:
+        return []
+    names = tomllib.loads((runtime_dir / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]
+    pins = {}
+    for raw in (runtime_dir / "requirements.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", raw.split("#", 1)[0].strip())
+        if m:
+            pins[_dist(m.group(1))] = f"{m.group(1)}=={m.group(2)}"
+    missing = [n for n in names if _dist(n) not in pins]
+    if missing:
+        raise CommandError(f"{', '.join(missing)} (the runtime's {extra} extra) not pinned in runtime/requirements.txt")
+    return [pins[_dist(n)] for n in names]
 
 
 def _python_version(model_dir: Path) -> str:
@@ -240,8 +241,8 @@ def run(args) -> int:
     for needed in (image_dir / "Dockerfile", image_dir / "requirements.txt", runtime_dir / "pyproject.toml"):
         if not needed.exists():
             raise BadInput(f"{needed} not found (run from the repository root or pass --image-dir/--runtime-dir)")
-    # Read before the model is downloaded: an unpinned extra fails at once.
-    sink_reqs = store_requirements(runtime_dir, args.store)
+    # Before any download: a store this image cannot write to is refused first.
+    store_reqs = store_requirements(args.store, runtime_dir)
 
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
@@ -278,10 +279,10 @@ def run(args) -> int:
         + "\n".join(server_reqs)
         + "\n"
         + (
-            f"# The inference log's sink on {args.store}:// (runtime extra {STORE_EXTRAS[args.store]})\n"
-            + "\n".join(sink_reqs)
+            f"# The inference log's store ({args.store.split('://', 1)[0]}: runtime/requirements.txt's pins)\n"
+            + "\n".join(store_reqs)
             + "\n"
-            if sink_reqs
+            if store_reqs
             else ""
         )
     )
@@ -307,7 +308,6 @@ def run(args) -> int:
         "model_sha256": _digest(model_dir),
         "locked": not args.no_lock,
         "requirements_dropped": dropped,
-        "inference_log_store": args.store,
     }
     from mlflow.models import Model
 
