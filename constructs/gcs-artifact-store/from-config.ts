@@ -5,6 +5,7 @@
 import { gcpArtifactBucketName, gcpLabels, type GcpEnvironmentConfig } from "../../config/gcp";
 import type { GcsArtifactArchiveProps, GcsArtifactStoreProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
+import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 
 /**
  * The Cloud Storage class for each of `registry.retention.storageClass`'s (S3's names): NEARLINE and COLDLINE have
@@ -46,6 +47,14 @@ export function gcsArtifactStoreProps(config: GcpEnvironmentConfig, deps: Pick<G
       storageClass: GCS_ARCHIVE_CLASS[config.registry.retention.storageClass],
       expireDays: config.registry.retention.deleteAfterDays,
     },
+    // Inference logs of the served models: deleted as each model's configuration says.
+    expiringPrefixes: Object.entries(config.serving.models)
+      .filter(([, m]) => m.inferenceLog.enabled)
+      .map(([name, m]) => ({
+        id: `inference-log-${name}`,
+        prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`,
+        days: m.inferenceLog.expireDays,
+      })),
     labels: gcpLabels(config),
     ...deps,
   };
@@ -64,6 +73,7 @@ export const GCS_ARTIFACT_STORE_FIELDS: PropFieldMap = {
   "archive.transitionDays": "registry.retention.graceDays",
   "archive.storageClass": "registry.retention.storageClass",
   "archive.expireDays": "registry.retention.deleteAfterDays",
+  expiringPrefixes: "serving.models",
   keyRotationDays: null,
   labels: "tags",
   dependsOn: null,

@@ -73,6 +73,12 @@ export interface GcsArtifactStoreProps {
    */
   readonly archive?: GcsArtifactArchiveProps;
   /**
+   * Other prefixes of the bucket whose objects are deleted `days` after they were written (the served models'
+   * inference logs, `inference-log/model=<name>`), as the S3 store's. None may overlap `prefix`.
+   * @default []
+   */
+  readonly expiringPrefixes?: readonly { readonly id: string; readonly prefix: string; readonly days: number }[];
+  /**
    * How often Cloud KMS rotates the key (days).
    * @default 90
    */
@@ -174,6 +180,19 @@ export class GcsArtifactStore extends Construct {
           `a whole number of days later than archive.transitionDays (> ${archive.transitionDays})`,
         );
     }
+    for (const e of props.expiringPrefixes ?? []) {
+      if (!(Number.isInteger(e.days) && e.days >= 1 && e.days <= 36500))
+        throw new PropError(this, `expiringPrefixes[${e.id}].days`, e.days, "a whole number of days from 1 to 36500");
+      if (!isS3KeyPrefix(e.prefix, { partitions: true }))
+        throw new PropError(this, `expiringPrefixes[${e.id}].prefix`, e.prefix, "an object name prefix without leading or trailing '/'");
+      if (e.prefix === prefix || e.prefix.startsWith(`${prefix}/`) || prefix.startsWith(`${e.prefix}/`))
+        throw new PropError(
+          this,
+          "expiringPrefixes",
+          e.prefix,
+          `prefixes that do not overlap MLflow's artifact prefix "${prefix}": give it a prefix of its own`,
+        );
+    }
     if (!Number.isInteger(rotationDays) || rotationDays < 1 || rotationDays > 36500)
       throw new PropError(this, "keyRotationDays", rotationDays, "a whole number of days from 1 to 36500");
 
@@ -222,6 +241,11 @@ export class GcsArtifactStore extends Construct {
       ...(keep > 0 ? [{ action: { type: "Delete" }, condition: { daysSinceNoncurrentTime: noncurrentMax, withState: "ARCHIVED" } }] : []),
       { action: { type: "AbortIncompleteMultipartUpload" }, condition: { age: abortDays } },
       ...(archive ? archiveRules(archive, under) : []),
+      // A live object becomes noncurrent (versioning); the noncurrent rules above then delete it.
+      ...(props.expiringPrefixes ?? []).map((e) => ({
+        action: { type: "Delete" },
+        condition: { age: e.days, matchesPrefix: [`${e.prefix}/`], withState: "LIVE" },
+      })),
     ];
     this.bucket = new StorageBucket(this, "bucket", {
       name: props.bucketName,

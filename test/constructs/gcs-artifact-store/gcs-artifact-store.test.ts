@@ -139,3 +139,24 @@ describe("GcsArtifactStore archive (model retention's Custom-Time)", () => {
     }
   });
 });
+
+describe("GcsArtifactStore expiringPrefixes (the served models' inference logs)", () => {
+  const iris = { id: "inference-log-iris", prefix: "inference-log/model=iris", days: 90 };
+  it("deletes the live objects under each prefix after its days, and touches nothing else with that rule", () => {
+    const rules = only(synth({ expiringPrefixes: [iris] }).json, "google_storage_bucket").lifecycle_rule as Record<string, any>[];
+    expect(rules.filter((r) => r.condition.matches_prefix?.includes("inference-log/model=iris/"))).toEqual([
+      { action: { type: "Delete" }, condition: { age: 90, matches_prefix: ["inference-log/model=iris/"], with_state: "LIVE" } },
+    ]);
+  });
+  it.each([
+    [{ ...iris, prefix: "mlartifacts/logs" }, "expiringPrefixes"],
+    [{ ...iris, days: 0 }, "expiringPrefixes[inference-log-iris].days"],
+  ])("refuses %j naming the prop (never MLflow's prefix)", (e, prop) => {
+    try {
+      synth({ expiringPrefixes: [e] });
+      throw new Error("accepted");
+    } catch (err) {
+      expect((err as PropError).prop).toBe(prop);
+    }
+  });
+});
