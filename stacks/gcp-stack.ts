@@ -16,7 +16,7 @@ import { gcsArtifactStoreProps } from "../constructs/gcs-artifact-store/from-con
 import { CloudSqlStore } from "../constructs/cloud-sql-store";
 import { cloudSqlStoreProps } from "../constructs/cloud-sql-store/from-config";
 import { GkeWorkloadIdentity } from "../constructs/gke-workload-identity";
-import { trackingWorkloadIdentityProps } from "../constructs/gke-workload-identity/from-config";
+import { modelServerIdentityProps, trackingWorkloadIdentityProps } from "../constructs/gke-workload-identity/from-config";
 import { ArtifactRegistry } from "../constructs/artifact-registry";
 import { artifactRegistryProps } from "../constructs/artifact-registry/from-config";
 import { GcpCiIdentities } from "../constructs/gcp-ci-identities";
@@ -28,6 +28,11 @@ import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { gkeCloudFlows } from "../constructs/network-policies/from-config";
+import { ModelEndpoint, modelServerName } from "../constructs/model-endpoint";
+import { gcpModelEndpointProps } from "../constructs/model-endpoint/from-config";
+import { GcpDriftJob } from "../constructs/drift-job";
+import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
+import { gcpDriftJobProps } from "../constructs/drift-job/from-config";
 import { gatewayFront } from "./gateway-front";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
@@ -104,7 +109,7 @@ export class GcpMlflowStack extends TerraformStack {
         dependsOn: [artifactStore.bucket],
       }),
     );
-    new ArtifactRegistry(
+    const registry = new ArtifactRegistry(
       this,
       "artifact_registry",
       artifactRegistryProps(config, { projectNumber: project.number, keyRingId: keyRing.id }),
@@ -124,8 +129,8 @@ export class GcpMlflowStack extends TerraformStack {
         backendStore: backendStore.contract,
         identity: identity.contract,
         authProxyPodLabels: authProxyPodLabelsOf(config),
-        // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
-        apiClientPodLabels: [modelRetentionPodLabels(config)],
+        // The retention and drift jobs call the tracking server's API in-cluster: its NetworkPolicy admits their pods.
+        apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
         dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.serviceAccount],
       }),
     );
@@ -142,10 +147,62 @@ export class GcpMlflowStack extends TerraformStack {
         storeDependsOn: [artifactStore.bucket],
       }),
     );
+
+    // ── Model serving: one ModelEndpoint per served model, reached in-cluster (serving.exposure "none") ──
+    // Each logging model's server runs as its own Google service account, which may only create objects under the
+    // model's inference log; each drift job as another, which may only list and read them.
+    const cloud = gkeCloudFlows(config.ingress.vpcCidrs);
+    const namePrefix = `${config.project}-${config.name}`;
+    const models = Object.keys(config.serving.models);
+    const servingNamespace =
+      models.length === 0 || config.serving.namespace === config.mlflow.namespace
+        ? undefined
+        : new NamespaceV1(this, "serving_namespace", {
+            metadata: { name: config.serving.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
+          });
+    const identities: Record<string, { contract: GkeWorkloadIdentity["contract"]; readyWith: GkeWorkloadIdentity["serviceAccount"][] }> =
+      {};
+    for (const modelName of models.filter((m) => config.serving.models[m].inferenceLog.enabled)) {
+      const modelIdentity = new GkeWorkloadIdentity(
+        this,
+        `model_identity_${modelName.replace(/-/g, "_")}`,
+        modelServerIdentityProps(config, modelName, {
+          bucketName: artifactStore.contract.bucketName,
+          serviceAccountName: modelServerName(namePrefix, modelName),
+          dependsOn: [artifactStore.bucket],
+        }),
+      );
+      identities[modelName] = { contract: modelIdentity.contract, readyWith: [modelIdentity.serviceAccount] };
+    }
+    const endpoints = gcpModelEndpointProps(config, namePrefix, {
+      registryUrl: registry.url,
+      bucketName: artifactStore.contract.bucketName,
+      identities,
+      cloud,
+    });
+    for (const [modelName, props] of Object.entries(endpoints)) {
+      new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
+        ...props,
+        dependsOn: [servingNamespace ?? this.namespace],
+      });
+      // Scheduled drift detection of the released version, beside the tracking server it logs to.
+      if (driftJobModels(config).includes(modelName))
+        new GcpDriftJob(
+          this,
+          `drift_${modelName.replace(/-/g, "_")}`,
+          gcpDriftJobProps(config, modelName, {
+            bucketName: artifactStore.contract.bucketName,
+            dependsOn: [this.namespace],
+            storeDependsOn: [artifactStore.bucket],
+          }),
+        );
+    }
+
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
-      cloud: gkeCloudFlows(config.ingress.vpcCidrs),
+      cloud,
+      namespaces: servingNamespace ? [[config.serving.namespace, servingNamespace]] : [],
     });
   }
 

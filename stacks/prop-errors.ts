@@ -9,7 +9,7 @@
 import type { KubernetesEnvironment } from "../config/kubernetes-half";
 import { GCS_ARTIFACT_STORE_FIELDS } from "../constructs/gcs-artifact-store/from-config";
 import { CLOUD_SQL_STORE_FIELDS } from "../constructs/cloud-sql-store/from-config";
-import { WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
+import { MODEL_SERVER_IDENTITY_FIELDS, WORKLOAD_IDENTITY_FIELDS } from "../constructs/gke-workload-identity/from-config";
 import { ARTIFACT_REGISTRY_FIELDS } from "../constructs/artifact-registry/from-config";
 import { GCP_CI_IDENTITIES_FIELDS } from "../constructs/gcp-ci-identities/from-config";
 import { KEY_VAULT_FIELDS } from "../constructs/key-vault/from-config";
@@ -25,7 +25,12 @@ import { fieldOfProp, PropError, type PropFieldMap } from "../constructs/core/pr
 import { AUTH_PROXY_FIELDS, OAUTH2_PROXY_COMMAND_FIELDS } from "../constructs/auth-proxy/from-config";
 import { CI_ROLES_FIELDS } from "../constructs/ci-roles/from-config";
 import { MLFLOW_INGRESS_FIELDS } from "../constructs/ingress/from-config";
-import { MODEL_API_FIELDS, modelEndpointFields, modelGatewayFields } from "../constructs/model-endpoint/from-config";
+import {
+  MODEL_API_FIELDS,
+  gcpModelEndpointFields,
+  modelEndpointFields,
+  modelGatewayFields,
+} from "../constructs/model-endpoint/from-config";
 import { MONITORING_FIELDS } from "../constructs/monitoring/from-config";
 import { NETWORK_POLICIES_FIELDS } from "../constructs/network-policies/from-config";
 import { REGISTRY_EVENTS_FIELDS } from "../constructs/registry-events/from-config";
@@ -35,7 +40,7 @@ import { ARGO_ROLLOUTS_FIELDS } from "../constructs/argo-rollouts/from-config";
 import { ARTIFACT_STORE_FIELDS } from "../constructs/artifact-store/from-config";
 import { BACKEND_STORE_FIELDS } from "../constructs/backend-store/from-config";
 import { WORKLOAD_BOUNDARY_FIELDS } from "../constructs/ci-roles/from-config";
-import { driftJobFields } from "../constructs/drift-job/from-config";
+import { driftJobFields, gcpDriftJobFields } from "../constructs/drift-job/from-config";
 import { LOAD_BALANCER_CONTROLLER_FIELDS } from "../constructs/load-balancer-controller/from-config";
 import {
   AZURE_MODEL_RETENTION_FIELDS,
@@ -104,6 +109,13 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
     maps[perModel("model_gateway", modelName)] = modelGatewayFields(modelName);
     maps[perModel("drift", modelName)] = driftJobFields(modelName);
   }
+  if (config.cloud === "gcp")
+    for (const modelName of Object.keys(config.serving.models))
+      Object.assign(maps, {
+        [perModel("model", modelName)]: gcpModelEndpointFields(modelName),
+        [perModel("model_identity", modelName)]: MODEL_SERVER_IDENTITY_FIELDS,
+        [perModel("drift", modelName)]: gcpDriftJobFields(modelName),
+      });
   return maps;
 }
 

@@ -5,7 +5,9 @@
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { S3ArtifactStoreContract } from "../core/contracts";
-import type { DriftJobProps } from ".";
+import type { DriftJobProps, GcpDriftJobProps } from ".";
+import type { GcpEnvironmentConfig } from "../../config/gcp";
+import { perModelServiceAccountId } from "../gke-workload-identity/from-config";
 import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
 import { API_CLIENT_CRON_JOB_FIELDS } from "../model-retention/from-config";
@@ -47,5 +49,49 @@ export function driftJobFields(modelName: string): PropFieldMap {
     schedule: `serving.models.${modelName}.drift.schedule`,
     kmsKeyArn: null,
     logPrefix: null,
+  };
+}
+
+/**
+ * The GcpDriftJob props of one served model of a GCP environment: the Kubernetes half as on AWS, reading the log from
+ * `source` (`gs://<bucket>`), as its own Google service account that may only list and read the model's log.
+ */
+export function gcpDriftJobProps(
+  config: GcpEnvironmentConfig,
+  modelName: string,
+  deps: Pick<GcpDriftJobProps, "bucketName" | "dependsOn" | "storeDependsOn">,
+): GcpDriftJobProps {
+  return {
+    namespace: config.mlflow.namespace,
+    name: driftJobName(config, modelName),
+    command: driftCommand({ config, modelName, source: `gs://${deps.bucketName}` }),
+    schedule: config.serving.models[modelName].drift.schedule,
+    podLabels: driftJobPodLabels(config),
+    labels: { ...managedLabels(config.project), "mlflow-platform/model": modelName },
+    projectId: config.gcp.projectId,
+    googleServiceAccountId: perModelServiceAccountId(config, "drift", modelName),
+    logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
+    ...deps,
+  };
+}
+
+/** GcpDriftJob ("drift_<model>") of `modelName`. */
+export function gcpDriftJobFields(modelName: string): PropFieldMap {
+  return {
+    namespace: "mlflow.namespace",
+    name: "project",
+    command: null,
+    schedule: `serving.models.${modelName}.drift.schedule`,
+    podLabels: null,
+    labels: null,
+    runAsUser: null,
+    deadlineSeconds: null,
+    resources: null,
+    dependsOn: null,
+    projectId: "gcp.projectId",
+    googleServiceAccountId: "serving.models",
+    bucketName: "artifacts.bucketName",
+    logPrefix: null,
+    storeDependsOn: null,
   };
 }

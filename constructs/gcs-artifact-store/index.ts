@@ -74,7 +74,7 @@ export interface GcsArtifactStoreProps {
   readonly archive?: GcsArtifactArchiveProps;
   /**
    * Other prefixes of the bucket whose objects are deleted `days` after they were written (the served models'
-   * inference logs, `inference-log/model=<name>`), as the S3 store's. None may overlap `prefix`.
+   * inference logs, `inference-logs/model=<name>`), as the S3 store's. None may overlap `prefix`.
    * @default []
    */
   readonly expiringPrefixes?: readonly { readonly id: string; readonly prefix: string; readonly days: number }[];

@@ -13,7 +13,7 @@
  * project with only `storage.objects.list` and `storage.objects.update` (object metadata such as Custom-Time: no
  * read of an object's data, no write, no delete), under the same conditions.
  *
- * Two more modes serve the inference log (`<prefix>` is then one model's log, `inference-log/model=<name>`):
+ * Two more modes serve the inference log (`<prefix>` is then one model's log, `inference-logs/model=<name>`):
  *
  * | access | bindings under the prefix |
  * |---|---|
@@ -71,7 +71,7 @@ export interface GkeWorkloadIdentityProps {
    * What the workload may do under the prefix: "read-write" objects (roles/storage.objectUser), or only list them
    * and update their metadata ("object-metadata": a custom role, `customRoleId`), or only create objects
    * ("create-objects": a model server's inference log), or only list and read them ("read-objects": the drift job).
-   * The last two take a partitioned prefix (`inference-log/model=<name>`).
+   * The last two take a partitioned prefix (`inference-logs/model=<name>`).
    * @default "read-write"
    */
   readonly access?: GkeWorkloadAccess;
@@ -116,7 +116,7 @@ export class GkeWorkloadIdentity extends Construct {
         "prefix",
         props.prefix,
         logAccess
-          ? "an object name prefix such as \"inference-log/model=iris\" (without leading or trailing '/')"
+          ? "an object name prefix such as \"inference-logs/model=iris\" (without leading or trailing '/')"
           : "an object name prefix such as \"mlartifacts\" (without leading or trailing '/')",
       );
 

@@ -5,7 +5,10 @@
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
-import type { S3ArtifactStoreContract } from "../core/contracts";
+import type { ITerraformDependable } from "cdktf";
+import type { GcpEnvironmentConfig } from "../../config/gcp";
+import type { PodIdentityContract, S3ArtifactStoreContract } from "../core/contracts";
+import type { CloudFlows } from "../network-policies/from-config";
 import { oauth2ProxyImage } from "../auth-proxy/oauth2-proxy-command";
 import type { ModelEndpoint, ModelEndpointProps } from ".";
 import type { InferenceLogSettings } from "./inference-log";
@@ -336,5 +339,57 @@ export function modelGatewayFields(modelName: string): PropFieldMap {
     replicas: "production",
     monitoringNamespace: "monitoring.namespace",
     prometheusPodLabels: "monitoring.prometheusPodLabels",
+  };
+}
+
+/**
+ * The props of every ModelEndpoint of a GCP environment, by model name (without `dependsOn`): the cloud-neutral
+ * ones, the model's repository in the environment's Artifact Registry (`<registry>/<model>`), and, where the model
+ * logs its inputs, the log into the artifact bucket as the model server's own Google service account (`identity`,
+ * made by the stack: {@link modelServerName}'s Kubernetes service account may act as it).
+ */
+export function gcpModelEndpointProps(
+  config: GcpEnvironmentConfig,
+  namePrefix: string,
+  deps: {
+    /** The Artifact Registry repository's URL, `<region>-docker.pkg.dev/<project>/<repository>`. */
+    readonly registryUrl: string;
+    /** The artifact bucket. */
+    readonly bucketName: string;
+    /** Each logging model's server identity, and what its pods wait for. */
+    readonly identities: Readonly<Record<string, { readonly contract: PodIdentityContract; readonly readyWith: ITerraformDependable[] }>>;
+    /** GKE's flows (gkeCloudFlows): Google's APIs and the metadata server. */
+    readonly cloud: CloudFlows;
+  },
+): Record<string, ModelEndpointProps> {
+  const out: Record<string, ModelEndpointProps> = {};
+  for (const [modelName, core] of Object.entries(modelServerProps(config, namePrefix))) {
+    const identity = deps.identities[modelName];
+    out[modelName] = {
+      ...core,
+      imageRepository: { repositoryUrl: `${deps.registryUrl}/${modelName}` },
+      inferenceLog:
+        config.serving.models[modelName].inferenceLog.enabled && identity
+          ? {
+              destination: `gs://${deps.bucketName}`,
+              prefix: INFERENCE_LOG_PREFIX,
+              identity: identity.contract,
+              egress: [deps.cloud.apis, ...deps.cloud.credentials],
+              readyWith: identity.readyWith,
+              ...inferenceLogSettings(config, modelName),
+            }
+          : undefined,
+    };
+  }
+  return out;
+}
+
+/** ModelEndpoint ("model_<model>") of a GCP environment: the AWS map, with the Artifact Registry and the bucket's fields. */
+export function gcpModelEndpointFields(modelName: string): PropFieldMap {
+  return {
+    ...modelEndpointFields(modelName),
+    imageRepository: "gcp.region",
+    "inferenceLog.destination": "artifacts.bucketName",
+    "inferenceLog.egress": "ingress.vpcCidrs",
   };
 }

@@ -164,36 +164,36 @@ describe("a GCP environment's configuration", () => {
   });
 
   describe("model serving", () => {
-    const served = { models: { iris: { classNames: ["a"] } }, delivery: { strategy: "rollingUpdate" } };
-    it("accepts served models released by a rolling update, reached in-cluster (exposure none)", () => {
-      const s = gcpConfig({ serving: { ...served, gatewayPodLabels: { app: "caller" } } }).serving;
-      expect(Object.keys(s.models)).toEqual(["iris"]);
-      expect(s.exposure).toBe("none");
+    it("accepts the fixture's served model: released by a rolling update, reached in-cluster (exposure none)", () => {
+      const s = gcpConfig().serving;
+      expect([Object.keys(s.models), s.exposure, s.delivery.strategy]).toEqual([["iris-classifier"], "none", "rollingUpdate"]);
     });
     it.each(["ingress", "apiGateway"])("refuses exposure %s, naming the field and saying the Gateway comes later", (exposure) => {
       const section = exposure === "ingress" ? { ingress: { domain: "models.example.com" } } : {};
-      const problems = gcpProblems({ serving: { ...served, exposure, ...section } });
+      const problems = gcpProblems({ serving: { exposure, ...section } });
       expect(problems.filter((p) => p.startsWith('environment "gcp-dev": field serving.exposure '))).toEqual([
         `environment "gcp-dev": field serving.exposure = "${exposure}": expected "none" on a GCP environment: exposing models through the GKE Gateway ("${exposure}") is not supported on GCP yet (docs/gcp.md#not-yet-supported); in-cluster callers reach them through serving.gatewayPodLabels or serving.gatewayCidrs`,
       ]);
     });
+    const smokeTest = { models: { "iris-classifier": { smokeTest: { row: [5.1, 3.5, 1.4, 0.2] } } } };
     it.each(["blueGreen", "canary"])("refuses %s delivery: the GCP stack does not install the Argo Rollouts controller", (strategy) => {
-      expect(gcpProblems({ serving: { ...served, delivery: { strategy } } })).toEqual([
+      expect(gcpProblems({ serving: { ...smokeTest, delivery: { strategy } } })).toEqual([
         `environment "gcp-dev": field serving.delivery.strategy = "${strategy}": expected "rollingUpdate" on a GCP environment: ${strategy} releases (with the Argo Rollouts controller they need) are not supported on GCP yet (docs/gcp.md#not-yet-supported)`,
       ]);
     });
     it("refuses the default delivery (blueGreen) too: a GCP entry serving models says rollingUpdate", () => {
-      expect(gcpProblems({ serving: { models: served.models } })).toEqual([
-        expect.stringMatching(
-          /^environment "gcp-dev": field serving\.delivery\.strategy = nothing: expected "rollingUpdate" on a GCP environment: blueGreen releases/,
-        ),
-      ]);
+      const serving = { ...gcpEnvironment.serving! };
+      delete serving.delivery;
+      const entry = deepMerge({ ...gcpEnvironment, serving } as Record<string, unknown>, { serving: smokeTest });
+      expect(() => resolveAllEnvironments({}, [entry as never])).toThrow(
+        /field serving\.delivery\.strategy = nothing: expected "rollingUpdate" on a GCP environment: blueGreen releases/,
+      );
     });
     it.each([
       ["keepImages", 5],
       ["expireTagPrefixes", { "dev-": 3 }],
     ])("refuses ECR's image lifecycle (serving.%s) written in the entry", (field, value) => {
-      expect(gcpProblems({ serving: { ...served, [field]: value } })).toEqual([
+      expect(gcpProblems({ serving: { [field]: value } })).toEqual([
         expect.stringMatching(
           new RegExp(
             `^environment "gcp-dev": field serving\\.${field} = .*: expected no serving\\.${field} on a GCP environment: it is an AWS-only option; write nothing: the Artifact Registry repository's cleanup policy`,
@@ -202,10 +202,8 @@ describe("a GCP environment's configuration", () => {
       ]);
     });
     it("an ECR lifecycle setting in shared (the AWS environments') is left out, not refused", () => {
-      const [config] = resolveAllEnvironments({ serving: { keepImages: 5 } }, [
-        deepMerge(gcpEnvironment as Record<string, unknown>, { serving: served }) as never,
-      ]);
-      expect(config.cloud === "gcp" && Object.keys(config.serving.models)).toEqual(["iris"]);
+      const [config] = resolveAllEnvironments({ serving: { keepImages: 5 } }, [gcpEnvironment as never]);
+      expect(config.cloud === "gcp" && Object.keys(config.serving.models)).toEqual(["iris-classifier"]);
     });
   });
 

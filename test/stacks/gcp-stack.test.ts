@@ -191,3 +191,105 @@ describe("GCP stack", () => {
     expect(unknown).toEqual([]);
   });
 });
+
+describe("GCP stack: model serving (the fixture's released model, its inputs logged, drift on)", () => {
+  const config = gcpConfig();
+  const bucket = one("google_storage_bucket");
+  const MODEL = "iris-classifier";
+  const deployment = Object.values(resources.kubernetes_deployment_v1 as Record<string, any>).find(
+    (d) => d.metadata.name === `mlflow-gcp-dev-${MODEL}`,
+  );
+  const container = deployment?.spec.template.spec.container[0];
+  const arg = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+  const bindingsOf = (serviceAccount: RegExp) =>
+    Object.values(resources.google_storage_bucket_iam_member as Record<string, any>)
+      .filter((b) => serviceAccount.test(b.member))
+      .map((b) => [b.role, b.condition.expression])
+      .sort((a, b) => a[1].localeCompare(b[1]));
+
+  it("runs the release's image from the environment's Artifact Registry repository, by digest", () => {
+    const repo = one("google_artifact_registry_repository");
+    expect(container.image).toBe(
+      `${config.gcp.region}-docker.pkg.dev/${config.gcp.projectId}/${repo.repository_id}/${MODEL}@${config.serving.releases[MODEL]!.imageDigest}`,
+    );
+    expect(deployment.metadata.namespace).toBe(config.serving.namespace);
+  });
+
+  it("logs its inputs into the artifact bucket's inference log, as its own Google service account that may only create objects there", () => {
+    expect([arg(container.args, "--inference-log-destination"), arg(container.args, "--inference-log-prefix")]).toEqual([
+      `gs://${bucket.name}`,
+      "inference-logs",
+    ]);
+    const sa = one("kubernetes_service_account_v1", /model_iris/);
+    expect(sa.metadata).toMatchObject({ name: `mlflow-gcp-dev-${MODEL}`, namespace: config.serving.namespace });
+    expect(sa.metadata.annotations["iam.gke.io/gcp-service-account"]).toMatch(
+      /google_service_account\.model_identity_iris_classifier_\w+\.email/,
+    );
+    expect(one("google_service_account_iam_member", /model_identity_iris/).member).toBe(
+      `serviceAccount:${config.gcp.projectId}.svc.id.goog[${config.serving.namespace}/mlflow-gcp-dev-${MODEL}]`,
+    );
+    expect(bindingsOf(/model_identity_iris_classifier/)).toEqual([
+      [
+        "roles/storage.objectCreator",
+        `resource.name.startsWith("projects/_/buckets/${bucket.name}/objects/inference-logs/model=${MODEL}/")`,
+      ],
+    ]);
+    // Its pods may reach Google's APIs and the metadata server, besides DNS.
+    const policy = Object.values(resources.kubernetes_network_policy_v1 as Record<string, any>).find(
+      (p) => p.metadata.name === `mlflow-gcp-dev-${MODEL}`,
+    );
+    const egressTo = JSON.stringify(policy.spec.egress);
+    expect(egressTo).toContain("169.254.169.254/32");
+    expect(egressTo).toContain("0.0.0.0/0");
+    // The bucket deletes the log after inferenceLog.expireDays.
+    expect(bucket.lifecycle_rule).toContainEqual({
+      action: { type: "Delete" },
+      condition: { age: 30, matches_prefix: [`inference-logs/model=${MODEL}/`], with_state: "LIVE" },
+    });
+  });
+
+  it("runs the drift job as another Google service account that may only list and read the model's log, and the tracking server admits it", () => {
+    const cron = one("kubernetes_cron_job_v1", /drift_iris/);
+    const args: string[] = cron.spec.job_template.spec.template.spec.container[0].args;
+    expect([args[0], arg(args, "--source"), arg(args, "--prefix"), arg(args, "--model-version")]).toEqual([
+      "drift",
+      `gs://${bucket.name}`,
+      "inference-logs",
+      "1",
+    ]);
+    expect(bindingsOf(/drift_iris_classifier/)).toEqual([
+      [
+        "roles/storage.objectViewer",
+        `resource.name.startsWith("projects/_/buckets/${bucket.name}/objects/inference-logs/model=${MODEL}/")`,
+      ],
+      [
+        "roles/storage.objectViewer",
+        `resource.type == "storage.googleapis.com/Bucket" && api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("inference-logs/model=${MODEL}/")`,
+      ],
+    ]);
+    const tracking = Object.values(resources.kubernetes_network_policy_v1 as Record<string, any>).find(
+      (p) => p.metadata.name === "mlflow-tracking",
+    );
+    const labels = cron.spec.job_template.spec.template.metadata.labels;
+    expect(JSON.stringify(tracking.spec.ingress)).toContain(JSON.stringify(labels["app.kubernetes.io/component"]));
+    expect(Object.keys(resources.kubernetes_network_policy_v1)).toEqual(expect.arrayContaining([expect.stringMatching(/drift/)]));
+  });
+
+  it("creates the models' namespace with the restricted Pod Security Standard and denies by default there", () => {
+    const ns = Object.values(resources.kubernetes_namespace_v1 as Record<string, any>).find(
+      (n) => n.metadata.name === config.serving.namespace,
+    );
+    expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const policies = Object.values(resources.kubernetes_network_policy_v1 as Record<string, any>)
+      .filter((p) => p.metadata.namespace === config.serving.namespace)
+      .map((p) => p.metadata.name)
+      .sort();
+    expect(policies).toEqual(["allow-dns", "default-deny", `mlflow-gcp-dev-${MODEL}`]);
+  });
+
+  it("gives each model's Google service accounts distinct ids, unique to the environment", () => {
+    const ids = Object.values(resources.google_service_account as Record<string, any>).map((a) => a.account_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id: string) => /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(id))).toBe(true);
+  });
+});

@@ -102,7 +102,7 @@ describe("GkeWorkloadIdentity with access object-metadata (model retention)", ()
 });
 
 describe("GkeWorkloadIdentity for the inference log: create-objects (model server), read-objects (drift job)", () => {
-  const LOG = "inference-log/model=iris";
+  const LOG = "inference-logs/model=iris";
   const bindings = (json: TfJson) =>
     (Object.values(json.resource!.google_storage_bucket_iam_member) as Record<string, any>[])
       .map((b) => [b.role, b.condition.expression])
@@ -113,7 +113,7 @@ describe("GkeWorkloadIdentity for the inference log: create-objects (model serve
     expect(bindings(json)).toEqual([
       [
         "roles/storage.objectCreator",
-        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-log/model=iris/")',
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-logs/model=iris/")',
       ],
     ]);
     expect(json.resource!.google_project_iam_custom_role).toBeUndefined();
@@ -124,11 +124,11 @@ describe("GkeWorkloadIdentity for the inference log: create-objects (model serve
     expect(bindings(json)).toEqual([
       [
         "roles/storage.objectViewer",
-        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-log/model=iris/")',
+        'resource.name.startsWith("projects/_/buckets/mlflow-dev-artifacts/objects/inference-logs/model=iris/")',
       ],
       [
         "roles/storage.objectViewer",
-        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("inference-log/model=iris/")',
+        'resource.type == "storage.googleapis.com/Bucket" && api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("inference-logs/model=iris/")',
       ],
     ]);
   });
@@ -136,6 +136,6 @@ describe("GkeWorkloadIdentity for the inference log: create-objects (model serve
   it("takes a partitioned prefix only in these modes (the artifact prefix stays a plain one)", () => {
     expect(() => synth({ prefix: LOG })).toThrow(PropError);
     for (const access of ["create-objects", "read-objects"] as const)
-      expect(() => synth({ access, prefix: "/inference-log" })).toThrow(/inference-log\/model=iris/);
+      expect(() => synth({ access, prefix: "/inference-log" })).toThrow(/inference-logs\/model=iris/);
   });
 });
