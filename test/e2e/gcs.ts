@@ -7,6 +7,7 @@
  * predicts, and a run deleted longer ago than the retention is removed with its artifacts by gc. Last, the
  * model-retention CronJob's command (N = 2) marks exactly the objects of the versions it does not keep: their
  * Custom-Time, which the bucket's lifecycle rule counts from, and the archive metadata; a second run changes nothing.
+ * Then the served model's inference log and drift job (test/e2e/gcs-serving.ts).
  *
  * On GKE the pods reach Cloud Storage with their Workload Identity; here STORAGE_EMULATOR_HOST points
  * google-cloud-storage at the emulator (anonymous credentials), and GOOGLE_CLOUD_PROJECT names the project.
@@ -26,6 +27,7 @@ import { Report, describe } from "./lib/report";
 import { TerraformValues } from "./lib/terraform";
 import { selects, workloads, type Workload, type StackJson } from "./lib/workloads";
 import { startGcs, type Gcs } from "./services/gcs";
+import { gcsServing } from "./gcs-serving";
 import { startPostgres, type Postgres } from "./services/postgres";
 
 /** Every `gs://bucket/prefix` in a rendered process. */
@@ -35,6 +37,18 @@ export function gsUris(p: Pick<LocalProcess, "argv" | "env">): { bucket: string;
     for (const m of s.matchAll(/gs:\/\/([a-z0-9._-]+)\/?([^\s,]*)/g)) out.set(m[0], { bucket: m[1], prefix: m[2].replace(/\/$/, "") });
   }
   return [...out.values()];
+}
+
+/** A GCP stack's references as the harness resolves them. */
+function gcpValues(json: StackJson): TerraformValues {
+  return new TerraformValues(json, (expr) => {
+    // The bucket's name is in the stack; the database's private IP is assigned at apply time and kept as
+    // written: the database rule points every PostgreSQL URI at the local database.
+    const m = /^google_storage_bucket\.([\w-]+)\.(name|id)$/.exec(expr);
+    if (m) return (json as any).resource.google_storage_bucket[m[1]]?.name;
+    if (/^google_sql_database_instance\.[\w-]+\.(private_ip_address|ip_address\.\d+\.ip_address)$/.test(expr)) return `\${${expr}}`;
+    return undefined;
+  });
 }
 
 const one = (w: Workload) => {
@@ -74,14 +88,7 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   const json = synthGcp(config).json as unknown as StackJson;
   fs.writeFileSync(path.join(ctx.runDir, "gcp-cdk.tf.json"), JSON.stringify(json, null, 2));
   const buckets = Object.values((json as any).resource?.google_storage_bucket ?? {}) as { name: string }[];
-  const tf = new TerraformValues(json, (expr) => {
-    // The bucket's name is in the stack; the database's private IP is assigned at apply time and kept as
-    // written: the database rule points every PostgreSQL URI at the local database.
-    const m = /^google_storage_bucket\.([\w-]+)\.(name|id)$/.exec(expr);
-    if (m) return (json as any).resource.google_storage_bucket[m[1]]?.name;
-    if (/^google_sql_database_instance\.[\w-]+\.(private_ip_address|ip_address\.\d+\.ip_address)$/.test(expr)) return `\${${expr}}`;
-    return undefined;
-  });
+  const tf = gcpValues(json);
   const dep = new LocalDeployment(json, tf, {}, path.join(ctx.runDir, "gcp-mounts"));
   const all = workloads(json);
   const byComponent = (kind: string, component: string) => {
@@ -237,6 +244,8 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   );
 
   await gcsRetention(ctx, { json, bucket, prefix, gcs, trackingPort, python, retention, env: env(retention) });
+  // The served model: its inference log into the emulator, read back by its drift job (test/e2e/gcs-serving.ts).
+  await gcsServing(ctx, { gcs, bucket, artifactPrefix: prefix, trackingPort, python, dnsRules, resolve: gcpValues });
 }
 
 /** The versions the retention step registers, each from its own run with a small model directory. */
