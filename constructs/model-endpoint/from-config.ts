@@ -284,6 +284,8 @@ export function modelEndpointFields(modelName: string): PropFieldMap {
     "inferenceLog.prefix": null,
     inferenceLog: null,
     pullerRoleArns: null,
+    // Set by another cloud's stack from its registry (an AWS stack's endpoint makes its ECR repository).
+    imageRepository: null,
   };
 }
 

@@ -25,6 +25,7 @@ import { promSum } from "./workflow";
 import type { Gcs } from "./services/gcs";
 
 const MODEL = "iris-classifier";
+const flag = (argv: readonly string[], name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 
 /** What the GCP step hands over: its emulator, bucket and tracking server, and how to reach them. */
 export interface GcsServingSession {
@@ -94,25 +95,14 @@ export async function gcsServing(ctx: Ctx, s: GcsServingSession): Promise<void> 
   const drift = all.find((w) => w.kind === "CronJob" && w.podLabels["app.kubernetes.io/component"] === "drift-job");
   if (!server || !drift) throw new Error(`expected the ${MODEL} server Deployment and its drift CronJob in the GCP stack`);
 
-  // ── The released version in the GCP tracking server, and its files where the image would have them ──
-  const modelDir = path.join(ctx.runDir, "gcp-model");
-  const reg = await procs.run("gcp-serving-register", [s.python, "-c", REGISTER, MODEL, m.inputFields.join(","), modelDir], {
-    env: { ...toolsEnv, MLFLOW_TRACKING_URI: `http://${LOOPBACK}:${s.trackingPort}` },
-    timeoutMs: 300_000,
-  });
-  if (reg.code !== 0)
-    throw new Error(`registering ${MODEL} exited ${reg.code}:\n${tail(path.join(procs.logDir, "gcp-serving-register.log"))}`);
-  const registered = JSON.parse(fs.readFileSync(`${modelDir}.json`, "utf8")) as { version: string; rows: number[][] };
-  if (registered.version !== release.version)
-    throw new Error(`registered ${MODEL} version ${registered.version}, the fixture releases ${release.version}`);
-
   // ── The model server, as the stack runs it ──
   const dep = new LocalDeployment(json, s.resolve(json), {}, path.join(ctx.runDir, "gcp-mounts"));
   const port = await freePort();
   const adminPort = await freePort();
+  // The model's files in the pod's /tmp volume (its local directory: the harness maps the volume), not in an image.
   const modelRule: AddressRule = {
-    why: "the model's files (the image's /opt/model)",
-    apply: (v) => v.replace(/^\/opt\/model(?=\/|$)/, modelDir),
+    why: "the model's files (the image's /opt/model), put in the pod's /tmp volume",
+    apply: (v) => v.replace(/^\/opt\/model(?=\/|$)/, "/tmp/model"),
   };
   const storageEnv = {
     STORAGE_EMULATOR_HOST: {
@@ -128,7 +118,20 @@ export async function gcsServing(ctx: Ctx, s: GcsServingSession): Promise<void> 
   });
   report.info(`gcp ${lp.name}: as Kubernetes runs it: ${lp.synthesized.argv.join(" ")}`);
   for (const c of lp.changes) report.info(`  local change ${c.where}: ${c.from} -> ${c.to} (${c.why})`);
-  const flag = (argv: readonly string[], name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+
+  // ── The released version in the GCP tracking server, and its files where the image would have them ──
+  const modelDir = flag(lp.argv, "--model-dir");
+  if (!modelDir) throw new Error(`${lp.name} has no --model-dir`);
+  const reg = await procs.run("gcp-serving-register", [s.python, "-c", REGISTER, MODEL, m.inputFields.join(","), modelDir], {
+    env: { ...toolsEnv, MLFLOW_TRACKING_URI: `http://${LOOPBACK}:${s.trackingPort}` },
+    timeoutMs: 300_000,
+  });
+  if (reg.code !== 0)
+    throw new Error(`registering ${MODEL} exited ${reg.code}:\n${tail(path.join(procs.logDir, "gcp-serving-register.log"))}`);
+  const registered = JSON.parse(fs.readFileSync(`${modelDir}.json`, "utf8")) as { version: string; rows: number[][] };
+  if (registered.version !== release.version)
+    throw new Error(`registered ${MODEL} version ${registered.version}, the fixture releases ${release.version}`);
+
   const destination = flag(lp.synthesized.argv, "--inference-log-destination");
   const logPrefix = flag(lp.synthesized.argv, "--inference-log-prefix");
   report.check(
