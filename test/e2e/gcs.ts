@@ -387,7 +387,7 @@ if (require.main === module) {
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-gcs-"));
     const procs = new Processes(path.join(runDir, "logs"));
     const ctx: Ctx = { report, procs, runDir, repoRoot: path.resolve(__dirname, "..", "..", ".."), forwarders: [], refusals: {} };
-    const title = "GCP stack: tracking server and gc against fake-gcs-server (gs://)";
+    const title = "GCP stack: tracking server, gc, retention, model serving and drift against fake-gcs-server (gs://)";
     report.step(title);
     try {
       await gcsStore(ctx);

@@ -155,7 +155,7 @@ async function main(): Promise<number> {
       () => teamsRevocation(ctx),
     ],
     ["Clients only ever talk to the proxy; no secret in arguments", () => onlyThroughProxy(ctx, processes())],
-    ["11. GCP stack: tracking server, model, gc and retention against fake-gcs-server (gs://)", () => gcsStore(ctx)],
+    ["11. GCP stack: tracking server, model, gc, retention, model serving and drift against fake-gcs-server (gs://)", () => gcsStore(ctx)],
     ["12. Azure stack: tracking server, model served and gc against Azurite (wasbs://)", () => azureBlobStore(ctx)],
     ["12b. Azure stack: the model-retention CronJob against Azurite (wasbs://)", () => azureRetention(ctx)],
   ];
