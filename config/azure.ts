@@ -27,6 +27,7 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
+import { grafanaExposureProblems } from "./kubernetes-half";
 import { unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
 
@@ -256,6 +257,7 @@ export const azureEnvironmentSchema = z
   .superRefine((env, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     const az = env.azure;
+    for (const p of grafanaExposureProblems(env)) issue(p.path, p.message);
 
     // The subnets belong to the cluster's virtual network: the database's address must be reachable from the nodes,
     // and the storage account admits the nodes' subnet.
@@ -447,6 +449,5 @@ export const AZURE_REFUSALS: CloudRefusals = {
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on Blob Storage",
     eventsParts: "its Key Vault references, its network policy on AKS",
-    grafanaGateway: "an Application Gateway for Containers Gateway",
   },
 };

@@ -23,11 +23,10 @@ export interface CloudRefusals {
   readonly gatewayApi: string;
   /** The sections only another cloud has ("gcp" on Azure, "azure" on GCP), with the cloud they belong to. */
   readonly foreignSections: Record<string, string>;
-  /** What model serving, training, events and an exposed Grafana would need here, in the cloud's words. */
+  /** What model serving, training and events would need here, in the cloud's words. */
   readonly features: {
     readonly trainingArtifacts: string;
     readonly eventsParts: string;
-    readonly grafanaGateway: string;
   };
 }
 
@@ -132,7 +131,6 @@ export interface FeatureSections {
   readonly serving: { readonly models: Record<string, unknown> };
   readonly training: { readonly enabled: boolean };
   readonly events: { readonly enabled: boolean };
-  readonly monitoring: { readonly grafanaHostname?: string };
 }
 
 /**
@@ -154,11 +152,6 @@ export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals):
       // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
       path: ["events"],
       message: `events.enabled false: the registry events service (${cloud.features.eventsParts}) is ${cloud.notYet}`,
-    });
-  if (env.monitoring.grafanaHostname)
-    out.push({
-      path: ["monitoring", "grafanaHostname"],
-      message: `nothing: exposing Grafana through ${cloud.features.grafanaGateway} is ${cloud.notYet} (reach it with kubectl port-forward)`,
     });
   return out;
 }

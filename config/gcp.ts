@@ -21,6 +21,7 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
+import { grafanaExposureProblems } from "./kubernetes-half";
 import { refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
 
@@ -217,6 +218,7 @@ export const gcpEnvironmentSchema = z
 
     const covered = certificateCoverageProblem(env.ingress.certificateDomains, env.hostname, "ingress.certificateDomains");
     if (covered) issue(["hostname"], covered);
+    for (const p of grafanaExposureProblems(env)) issue(p.path, p.message);
 
     const d = env.database;
     if (d.diskAutoresizeLimitGb < d.diskSizeGb) issue(["database", "diskAutoresizeLimitGb"], `at least diskSizeGb (${d.diskSizeGb})`);
@@ -332,7 +334,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on GCS",
     eventsParts: "its Secret Manager references, its network policy on GKE",
-    grafanaGateway: "a GKE Gateway",
   },
 };
 

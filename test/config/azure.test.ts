@@ -186,11 +186,6 @@ describe("an Azure environment's configuration", () => {
       /the training pipeline's artifact repository on Blob Storage is not supported on Azure yet/,
     ],
     [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
-    [
-      { monitoring: { grafanaHostname: "grafana.example.com" } },
-      "monitoring.grafanaHostname",
-      /exposing Grafana .* is not supported on Azure yet/,
-    ],
   ])("refuses a feature not supported on Azure yet (%#), naming it", (overrides, field, message) => {
     const problems = azureProblems(overrides);
     expect(problems.filter((p) => p.startsWith(`${ENV}: field ${field} `))).toEqual([expect.stringMatching(message)]);
