@@ -45,6 +45,9 @@ export function grafanaExposureProblems(env: {
   const covered = certificateCoverageProblem(env.ingress.certificateDomains, m.grafanaHostname, "ingress.certificateDomains");
   if (covered) out.push({ path: ["monitoring", "grafanaHostname"], message: covered });
   if (m.mode !== "install")
-    out.push({ path: ["monitoring", "grafanaHostname"], message: 'nothing in "existing" mode: the stack installs no Grafana there to expose' });
+    out.push({
+      path: ["monitoring", "grafanaHostname"],
+      message: 'nothing in "existing" mode: the stack installs no Grafana there to expose',
+    });
   return out;
 }
