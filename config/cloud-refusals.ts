@@ -110,19 +110,6 @@ export function refusedFields(
   // A ci section only in `shared` is the AWS environments' (their repository and roles): an environment on
   // another cloud gets CI identities only from a ci section of its own (it needs its cloud's ids anyway).
   if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
-  // Teams are a security boundary: never left out quietly, even when they come from `shared`.
-  for (const key of ["teams", "access"]) {
-    const value = valueAt(merged, [key]);
-    if (value === undefined) continue;
-    problems.push({
-      path: [key],
-      value,
-      message:
-        `nothing on ${cloud.environment}: teams and their access policy (docs/access.md) are ${cloud.notYet}; remove ${key}` +
-        (fromShared([key]) ? " from shared and write it in each AWS environment" : ""),
-    });
-    delete rest[key];
-  }
   return { problems, rest, covered };
 }
 

@@ -283,6 +283,8 @@ export function modelEndpointFields(modelName: string): PropFieldMap {
     "inferenceLog.prefix": null,
     inferenceLog: null,
     pullerRoleArns: null,
+    // Set by a GKE or AKS stack from its registry; an AWS stack makes an ECR repository.
+    "imageRepository.repositoryUrl": null,
   };
 }
 
@@ -338,6 +340,8 @@ export function modelGatewayFields(modelName: string): PropFieldMap {
     replicas: "production",
     monitoringNamespace: "monitoring.namespace",
     prometheusPodLabels: "monitoring.prometheusPodLabels",
+    // An AWS stack's model gateways are behind an ALB; a GKE or AKS stack's behind ingress.gatewayRef.
+    gatewayRef: null,
   };
 }
 
