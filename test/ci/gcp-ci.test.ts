@@ -66,7 +66,8 @@ describe("the matrix row of a GCP environment", () => {
       trackingUri: "https://mlflow-gcp-dev.example.com",
       registry: false,
       servingNamespace: expect.any(String),
-      models: "",
+      // The fixture's served model: the release pipeline names this environment to release it by hand.
+      models: "iris-classifier",
       githubTokenAudience: "",
     });
     expect(ciEnvironments([aws])[0]).toMatchObject({ cloud: "aws", planRoleArn: expect.stringMatching(/^arn:aws/) });
