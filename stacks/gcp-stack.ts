@@ -43,7 +43,8 @@ import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
  * One GCP environment, in its own Terraform state: Google's stores and identities (Cloud Storage, Cloud SQL,
  * Cloud KMS, Workload Identity, Artifact Registry) below the same Kubernetes half as an AWS stack (the
  * tracking server with a gs:// artifact destination, the proxy, the HTTPRoute, monitoring, default-deny
- * network policies). The features this stack cannot deploy yet are refused by the configuration
+ * network policies), and the served models (Artifact Registry images, the inference log into the artifact bucket,
+ * drift jobs), reached in-cluster. The features this stack cannot deploy yet are refused by the configuration
  * (config/gcp.ts), so what synthesizes is complete.
  */
 export class GcpMlflowStack extends TerraformStack {
