@@ -139,10 +139,15 @@ export interface FeatureSections {
  * The features of a valid configuration that this cloud's stack cannot deploy: each named, so an environment
  * there is either synthesized whole or refused, never deployed with a part quietly missing.
  */
-export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals): { path: (string | number)[]; message: string }[] {
+export function unsupportedProblems(
+  env: FeatureSections,
+  cloud: CloudRefusals,
+  // What this cloud's stack deploys already, of the features above: not refused (its own schema checks the details).
+  supported: { readonly serving?: boolean } = {},
+): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const models = Object.keys(env.serving.models);
-  if (models.length > 0)
+  if (models.length > 0 && !supported.serving)
     out.push({
       path: ["serving", "models"],
       message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${cloud.notYet}`,
