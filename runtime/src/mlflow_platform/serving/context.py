@@ -8,6 +8,8 @@ Writes into ``--output``:
                        and without test and development tools (pytest, IPython, linters: MLflow infers
                        requirements from the modules loaded in the training process, which may include the
                        test runner), plus the server's pinned requirements (images/model-server/requirements.txt)
+                       and, with ``--store gs`` or ``--store wasbs``, the SDK of the inference log's store (the
+                       runtime's ``gcs`` or ``azure`` extra, pinned as runtime/requirements.txt pins it)
   requirements.lock    every package of the image, exact version and sha256 (``pip --require-hashes``):
                        resolved once, here, so the image build downloads exactly these bytes
   runtime/             this package's sources (pyproject.toml, src/)
@@ -30,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from mlflow_platform.common.command import ArgumentParser
@@ -54,6 +57,13 @@ def parser() -> ArgumentParser:
         "--image-dir", default="images/model-server", help="The image definition (Dockerfile, requirements.txt)."
     )
     p.add_argument("--runtime-dir", default="runtime", help="The runtime package's sources.")
+    p.add_argument(
+        "--store",
+        default="s3",
+        help="The inference log's store the image writes to, by scheme or URI (s3, gs, wasbs, or the environment's "
+        "destination): gs and wasbs add the runtime's gcs or azure extra (the server refuses to start with a "
+        "destination whose SDK it lacks). Default: s3 (boto3 is always in).",
+    )
     p.add_argument(
         "--no-lock",
         action="store_true",
@@ -117,6 +127,36 @@ def inference_requirements(lines: list[str]) -> tuple[list[str], list[str]]:
         else:
             kept.append(line)
     return kept, dropped
+
+
+#: The runtime's extra (runtime/pyproject.toml) each inference-log store needs in the image; s3's boto3 is among
+#: the server's own requirements (images/model-server/requirements.txt).
+STORE_EXTRAS = {"s3": None, "gs": "gcs", "wasbs": "azure"}
+
+
+def _dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def store_requirements(store: str, runtime_dir: Path) -> list[str]:
+    """The pinned requirement lines an image writing its inference log to ``store`` (a scheme or a store URI)
+    needs besides the server's: the distributions of the scheme's extra, at runtime/requirements.txt's pins."""
+    scheme = store.split("://", 1)[0]
+    if scheme not in STORE_EXTRAS:
+        raise BadInput(f"--store must be one of {', '.join(STORE_EXTRAS)} (or a URI of one), got {store!r}")
+    extra = STORE_EXTRAS[scheme]
+    if extra is None:
+        return []
+    names = tomllib.loads((runtime_dir / "pyproject.toml").read_text())["project"]["optional-dependencies"][extra]
+    pins = {}
+    for raw in (runtime_dir / "requirements.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", raw.split("#", 1)[0].strip())
+        if m:
+            pins[_dist(m.group(1))] = f"{m.group(1)}=={m.group(2)}"
+    missing = [n for n in names if _dist(n) not in pins]
+    if missing:
+        raise CommandError(f"{', '.join(missing)} (the runtime's {extra} extra) not pinned in runtime/requirements.txt")
+    return [pins[_dist(n)] for n in names]
 
 
 def _python_version(model_dir: Path) -> str:
@@ -201,6 +241,8 @@ def run(args) -> int:
     for needed in (image_dir / "Dockerfile", image_dir / "requirements.txt", runtime_dir / "pyproject.toml"):
         if not needed.exists():
             raise BadInput(f"{needed} not found (run from the repository root or pass --image-dir/--runtime-dir)")
+    # Before any download: a store this image cannot write to is refused first.
+    store_reqs = store_requirements(args.store, runtime_dir)
 
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
@@ -236,6 +278,13 @@ def run(args) -> int:
         + "\n# The server's (images/model-server/requirements.txt)\n"
         + "\n".join(server_reqs)
         + "\n"
+        + (
+            f"# The inference log's store ({args.store.split('://', 1)[0]}: runtime/requirements.txt's pins)\n"
+            + "\n".join(store_reqs)
+            + "\n"
+            if store_reqs
+            else ""
+        )
     )
     python_version = _python_version(model_dir)
     if not args.no_lock:
