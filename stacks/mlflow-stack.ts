@@ -282,7 +282,8 @@ export class MlflowStack extends TerraformStack {
           pullerRoleArns: copies.pullersByModel[modelName] ?? [],
           dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
-        imagePushPolicyArns.push(endpoint.pushPolicy.arn);
+        // Every endpoint of an AWS stack makes its ECR repository, and with it the push policy.
+        if (endpoint.pushPolicy) imagePushPolicyArns.push(endpoint.pushPolicy.arn);
         modelGatewayFromConfig(this, config, stackName(config), modelName, endpoint);
         // Scheduled drift detection of the released version, beside the tracking server it logs to.
         if (driftJobModels(config).includes(modelName)) {

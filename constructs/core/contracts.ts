@@ -79,13 +79,14 @@ export interface BackendStoreContract {
   };
 }
 
-/** The cloud identity of the tracking server's pods, as the Kubernetes half sees it: a service account and its annotations. */
-export interface TrackingIdentityContract {
-  /** Kubernetes service account the tracking server, its Job and CronJob run as. */
-  readonly serviceAccountName: string;
+/**
+ * A cloud identity as a workload's pods take it, whatever the cloud: what goes on their service account and on
+ * the pods themselves. The identity is bound to a service account name the workload documents.
+ */
+export interface PodIdentityContract {
   /**
    * Annotations the service account needs: IRSA's role-arn annotation (empty for Pod Identity), GKE Workload
-   * Identity's `iam.gke.io/gcp-service-account`.
+   * Identity's `iam.gke.io/gcp-service-account`, Azure Workload Identity's `azure.workload.identity/client-id`.
    */
   readonly serviceAccountAnnotations: Record<string, string>;
   /**
@@ -93,6 +94,21 @@ export interface TrackingIdentityContract {
    * `azure.workload.identity/use`, which its admission webhook selects on); absent on AWS and GCP.
    */
   readonly podLabels?: Record<string, string>;
+}
+
+/** The cloud identity of the tracking server's pods, as the Kubernetes half sees it: a service account and its annotations. */
+export interface TrackingIdentityContract extends PodIdentityContract {
+  /** Kubernetes service account the tracking server, its Job and CronJob run as. */
+  readonly serviceAccountName: string;
+}
+
+/**
+ * One image repository in a registry the stack already has (Artifact Registry, Azure Container Registry): where a
+ * workload's images are pulled from, by digest. The nodes' own identity pulls.
+ */
+export interface ImageRepositoryContract {
+  /** `<registry host>/<path>`, without tag or digest, e.g. `europe-west1-docker.pkg.dev/<project>/<repo>/<model>`. */
+  readonly repositoryUrl: string;
 }
 
 /** The AWS identity: the IAM role the service account is bound to. */

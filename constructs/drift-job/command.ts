@@ -26,7 +26,8 @@ export interface DriftSettings {
 
 /** What the drift jobs read of an environment (an EnvironmentConfig is one). */
 export interface DriftEnvironment extends RegistryEventsEnvironment {
-  readonly aws: { readonly region: string };
+  /** AWS environments only: the S3 client's region. */
+  readonly aws?: { readonly region: string };
   readonly serving: {
     readonly models: Readonly<Record<string, { readonly inferenceLog: { readonly enabled: boolean }; readonly drift: DriftSettings }>>;
     readonly releases: Readonly<Partial<Record<string, { readonly version: string }>>>;
@@ -47,14 +48,22 @@ export function driftJobPodLabels(config: Pick<DriftEnvironment, "project" | "na
   return podSelectorLabels("mlflow", `${config.project}-${config.name}`, "drift-job");
 }
 
-/** `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model. */
+/**
+ * `mlflow-platform drift --model-name <m> --model-version <v> --bucket <b> ...` for a released model, or
+ * `--source <store>` (gs://, wasbs://) instead of the S3 bucket on another cloud.
+ */
 export function driftCommand(inputs: {
   readonly config: DriftEnvironment;
   readonly modelName: string;
-  readonly bucketName: string;
+  /** The S3 bucket of the log. One of bucketName and source. */
+  readonly bucketName?: string;
+  /** The log's store on another cloud: `gs://<bucket>` or `wasbs://<container>@<account>.blob.core.windows.net`. */
+  readonly source?: string;
   readonly prefix?: string;
 }): ContainerCommand {
   const { config, modelName } = inputs;
+  if ((inputs.bucketName === undefined) === (inputs.source === undefined))
+    throw new Error(`driftCommand: serving.models.${modelName}: give the log's S3 bucketName or its source, not both`);
   const model = config.serving.models[modelName];
   const release = config.serving.releases[modelName];
   if (!model || !release)
@@ -67,7 +76,7 @@ export function driftCommand(inputs: {
     { name: "TMPDIR", value: "/tmp" },
     { name: "PYTHONUNBUFFERED", value: "1" },
     { name: "MLFLOW_DISABLE_TELEMETRY", value: "true" },
-    { name: "AWS_DEFAULT_REGION", value: config.aws.region },
+    ...(config.aws ? [{ name: "AWS_DEFAULT_REGION", value: config.aws.region }] : []),
     { name: MLFLOW_ENV.trackingUri, value: trackingServerUrl(trackingServerAddress(config)) },
   ];
   if (e.enabled) {
@@ -102,8 +111,7 @@ export function driftCommand(inputs: {
       modelName,
       "--model-version",
       release.version,
-      "--bucket",
-      inputs.bucketName,
+      ...(inputs.source !== undefined ? ["--source", inputs.source] : ["--bucket", inputs.bucketName!]),
       "--prefix",
       inputs.prefix ?? INFERENCE_LOG_PREFIX,
       "--window-hours",

@@ -8,18 +8,22 @@ import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { S3ArtifactStoreContract } from "../core/contracts";
 import { oauth2ProxyImage } from "../auth-proxy/oauth2-proxy-command";
 import type { ModelEndpoint, ModelEndpointProps } from ".";
+import type { InferenceLogSettings } from "./inference-log";
 import { ModelApi } from "./api-gateway";
 import { MODEL_GATEWAY_CALLER_HEADER } from "./gateway-command";
 import { ModelGateway, modelGatewayPodLabels } from "./gateway";
 import type { PropFieldMap } from "../core/prop-error";
 import { keyAdministratorArns } from "../../config/ci";
 
+/** What the cloud-neutral props of a ModelEndpoint read of an environment: an AWS, GCP or Azure one. */
+export type ServingEnvironment = Pick<EnvironmentConfig, "serving" | "auth" | "monitoring" | "production" | "mlflow">;
+
 /** The header the model server keys callers on: what the environment's gateway overwrites from the token. */
-export function callerHeaderFor(config: EnvironmentConfig): string {
+export function callerHeaderFor(config: Pick<EnvironmentConfig, "serving">): string {
   return config.serving.callerHeader ?? (config.serving.exposure === "ingress" ? MODEL_GATEWAY_CALLER_HEADER : "X-Caller-Id");
 }
 
-/** The props of every ModelEndpoint of an environment, by model name (without `dependsOn`). */
+/** The props of every ModelEndpoint of an AWS environment, by model name (without `dependsOn`). */
 export function modelEndpointProps(
   config: EnvironmentConfig,
   namePrefix: string,
@@ -27,11 +31,59 @@ export function modelEndpointProps(
 ): Record<string, ModelEndpointProps> {
   const s = config.serving;
   const out: Record<string, ModelEndpointProps> = {};
+  for (const [modelName, core] of Object.entries(modelServerProps(config, namePrefix))) {
+    const m = s.models[modelName];
+    out[modelName] = {
+      ...core,
+      keyAdministratorArns: keyAdministratorArns(config),
+      keepImages: s.keepImages,
+      expireTagPrefixes: s.expireTagPrefixes,
+      // Input/output logging: into the artifact bucket, beside MLflow's prefix.
+      inferenceLog:
+        m.inferenceLog.enabled && artifactStore
+          ? {
+              bucketName: artifactStore.bucketName,
+              bucketArn: artifactStore.bucketArn,
+              kmsKeyArn: artifactStore.kmsKeyArn,
+              prefix: INFERENCE_LOG_PREFIX,
+              ...inferenceLogSettings(config, modelName),
+              roleName: `${namePrefix}-model-${modelName}`.slice(0, 64),
+              clusterName: config.cluster.name,
+              accountId: config.aws.accountId,
+              region: config.aws.region,
+              identityMode: config.identity.mode,
+              oidcProviderArn: config.cluster.oidcProviderArn,
+            }
+          : undefined,
+    };
+  }
+  return out;
+}
+
+/** How a served model logs (serving.models.<m>.inferenceLog), whatever the store. */
+export function inferenceLogSettings(config: Pick<EnvironmentConfig, "serving">, modelName: string): InferenceLogSettings {
+  const l = config.serving.models[modelName].inferenceLog;
+  return {
+    sampling: l.sampling,
+    contextFields: l.contextFields,
+    rules: l.rules,
+    batchRecords: l.batchRecords,
+    flushSeconds: l.flushSeconds,
+  };
+}
+
+/**
+ * The cloud-neutral props of every ModelEndpoint of an environment of any cloud, by model name: the server, its
+ * limits, who may call it, its delivery. Without the image repository and the inference log, which are the
+ * cloud's (an AWS stack's are {@link modelEndpointProps}).
+ */
+export function modelServerProps(config: ServingEnvironment, namePrefix: string): Record<string, ModelEndpointProps> {
+  const s = config.serving;
+  const out: Record<string, ModelEndpointProps> = {};
   for (const [modelName, m] of Object.entries(s.models)) {
     out[modelName] = {
       modelName,
       namePrefix,
-      keyAdministratorArns: keyAdministratorArns(config),
       namespace: s.namespace,
       release: s.releases[modelName],
       replicas: m.replicas,
@@ -80,32 +132,9 @@ export function modelEndpointProps(
       gatewayCidrs: s.gatewayCidrs,
       monitoringNamespace: config.monitoring.namespace,
       prometheusPodLabels: config.monitoring.prometheusPodLabels,
-      keepImages: s.keepImages,
-      expireTagPrefixes: s.expireTagPrefixes,
       strictZoneSpread: config.production,
       preventDestroy: config.production,
       inputFields: m.inputFields,
-      // Input/output logging: into the artifact bucket, beside MLflow's prefix.
-      inferenceLog:
-        m.inferenceLog.enabled && artifactStore
-          ? {
-              bucketName: artifactStore.bucketName,
-              bucketArn: artifactStore.bucketArn,
-              kmsKeyArn: artifactStore.kmsKeyArn,
-              prefix: INFERENCE_LOG_PREFIX,
-              sampling: m.inferenceLog.sampling,
-              contextFields: m.inferenceLog.contextFields,
-              rules: m.inferenceLog.rules,
-              batchRecords: m.inferenceLog.batchRecords,
-              flushSeconds: m.inferenceLog.flushSeconds,
-              roleName: `${namePrefix}-model-${modelName}`.slice(0, 64),
-              clusterName: config.cluster.name,
-              accountId: config.aws.accountId,
-              region: config.aws.region,
-              identityMode: config.identity.mode,
-              oidcProviderArn: config.cluster.oidcProviderArn,
-            }
-          : undefined,
     };
   }
   return out;

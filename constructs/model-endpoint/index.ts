@@ -57,13 +57,16 @@ import {
 } from "./server-command";
 import { SMOKE_TEST_CALLER, smokeTestCommand } from "./smoke-test-command";
 import { rolloutObjects, smokeTestPodLabels, type DeliveryStrategy, type ModelDelivery } from "./delivery";
-import type { ServiceContract } from "../core/contracts";
+import type { ImageRepositoryContract, ServiceContract } from "../core/contracts";
 import type { ContainerCommand } from "../core/command-types";
 import { DNS_LABEL } from "../core/names";
 import { WorkloadRole } from "../core/workload-role";
 import { lifecyclePolicyProblems, lifecycleRules } from "../core/ecr-rules";
 import {
-  type ModelEndpointInferenceLog,
+  type AnyInferenceLog,
+  isObjectStoreLog,
+  objectStoreLogEgress,
+  objectStoreLogProblems,
   inferenceLogProblems,
   inferenceLogRolePolicy,
   inferenceLogEgress,
@@ -124,6 +127,14 @@ export interface ModelEndpointProps {
   readonly namespace: string;
   /** The released version and image digest. Without it only the ECR repository is created. @default none */
   readonly release?: ModelRelease;
+  /**
+   * The model's image repository in a registry the stack already has (Artifact Registry, Azure Container
+   * Registry), pulled by the nodes' own identity. With it no ECR repository, key or push policy is made, and the
+   * repository's props (keepImages, expireTagPrefixes, kmsKeyArn, keyAdministratorArns, pullerRoleArns) are
+   * refused: that registry's own settings decide.
+   * @default a new ECR repository `<namePrefix>/<modelName>`
+   */
+  readonly imageRepository?: ImageRepositoryContract;
   /** Replica range; the HPA scales on CPU between them. @default { min: 2, max: 4 } */
   readonly replicas?: { readonly min: number; readonly max: number };
   /** Target average CPU utilisation of the HPA, in percent of the request. @default 70 */
@@ -206,16 +217,28 @@ export interface ModelEndpointProps {
   /** Names of the model's input features, in order (records, metrics and drift name features by them). @default [] */
   readonly inputFields?: readonly string[];
   /**
-   * Input/output logging with obfuscation. With it the server gets an IAM role that may only
-   * PutObject under `<prefix>/model=<modelName>/`, a generated HMAC key (Secret), and egress to DNS, the
-   * Pod Identity agent and HTTPS.
-   * @default none: nothing is logged, no AWS identity, no egress
+   * Input/output logging with obfuscation. Into S3 (`ModelEndpointInferenceLog`), the server gets an IAM role
+   * that may only PutObject under `<prefix>/model=<modelName>/`, and egress to DNS, the Pod Identity agent and
+   * HTTPS. Into another cloud's store (`ObjectStoreInferenceLog`), the server runs with the identity the stack
+   * made for it, and egress to DNS and the flows given. Both get a generated HMAC key (Secret).
+   * @default none: nothing is logged, no cloud identity, no egress
    */
-  readonly inferenceLog?: ModelEndpointInferenceLog;
+  readonly inferenceLog?: AnyInferenceLog;
 }
 
 const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+
+/** The name of one model's server objects: its Deployment, Service and service account (what a cloud identity binds to). */
+export function modelServerName(namePrefix: string, modelName: string): string {
+  return `${namePrefix}-${modelName}`;
+}
+
+/** The props that configure the ECR repository the endpoint makes (refused with an `imageRepository`). */
+const ECR_REPOSITORY_PROPS = ["keepImages", "expireTagPrefixes", "kmsKeyArn", "keyAdministratorArns", "pullerRoleArns"] as const;
+
+/** `<host>[:port]/<path>`: a repository, without tag or digest. */
+const REPOSITORY_URL = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
 
 /** Labels selecting one model's server pods (stable across versions: a Deployment's selector is immutable). */
 export function modelServerPodLabels(namePrefix: string, modelName: string): Record<string, string> {
@@ -241,7 +264,7 @@ interface Server {
   readonly release: ModelRelease;
   /** The image the pods run (`<repository url>@<digest>`). */
   readonly image: string;
-  readonly log?: ModelEndpointInferenceLog;
+  readonly log?: AnyInferenceLog;
   readonly dependsOn: ITerraformDependable[];
   /** The pods' selector, and the labels of every object. */
   readonly podLabels: Record<string, string>;
@@ -255,10 +278,10 @@ interface Server {
 }
 
 export class ModelEndpoint extends Construct {
-  /** The model's image repository. */
-  readonly repository: EcrRepository;
-  /** The policy a release pipeline's role needs to push this model's images (and nothing else). */
-  readonly pushPolicy: IamPolicy;
+  /** The model's ECR repository (none with an `imageRepository`). */
+  readonly repository?: EcrRepository;
+  /** The policy a release pipeline's role needs to push this model's images, and nothing else (ECR only). */
+  readonly pushPolicy?: IamPolicy;
   /** The image the pods run (`<repository url>@<digest>`), when released. */
   readonly image?: string;
   readonly deployment?: DeploymentV1;
@@ -284,13 +307,19 @@ export class ModelEndpoint extends Construct {
     super(scope, id);
     const v = this.validate(props);
     const { modelName, namespace } = props;
-    const name = `${props.namePrefix}-${modelName}`;
-    ({ repository: this.repository, pushPolicy: this.pushPolicy } = this.createRepository(props, v, name));
+    const name = modelServerName(props.namePrefix, modelName);
+    let repositoryUrl: string;
+    if (props.imageRepository) {
+      repositoryUrl = props.imageRepository.repositoryUrl;
+    } else {
+      ({ repository: this.repository, pushPolicy: this.pushPolicy } = this.createRepository(props, v, name));
+      repositoryUrl = this.repository.repositoryUrl;
+    }
     const release = props.release;
     if (!release) return;
 
     // ── The server ──
-    this.image = `${this.repository.repositoryUrl}@${release.imageDigest}`;
+    this.image = `${repositoryUrl}@${release.imageDigest}`;
     const podLabels = modelServerPodLabels(props.namePrefix, modelName);
     const c: Server = {
       name,
@@ -423,8 +452,19 @@ export class ModelEndpoint extends Construct {
 
     const inputFields = props.inputFields ?? [];
     if (props.inferenceLog)
-      for (const [prop, value, expected] of inferenceLogProblems(props.inferenceLog, inputFields))
+      for (const [prop, value, expected] of [
+        ...inferenceLogProblems(props.inferenceLog, inputFields),
+        ...(isObjectStoreLog(props.inferenceLog) ? objectStoreLogProblems(props.inferenceLog) : []),
+      ])
         throw new PropError(this, prop, value, expected);
+    if (props.imageRepository) {
+      const url = props.imageRepository.repositoryUrl;
+      if (!Token.isUnresolved(url) && !REPOSITORY_URL.test(url ?? ""))
+        throw new PropError(this, "imageRepository.repositoryUrl", url, `"<registry host>/<path>" without tag or digest`);
+      for (const prop of ECR_REPOSITORY_PROPS)
+        if (props[prop] !== undefined)
+          throw new PropError(this, prop, props[prop], `nothing with imageRepository: it configures the ECR repository, which is not made`);
+    }
     const pullers = [...new Set(props.pullerRoleArns ?? [])].sort();
     for (const arn of pullers) if (!ROLE_ARN.test(arn)) throw new PropError(this, "pullerRoleArns", arn, `IAM role ARNs`);
     return {
@@ -547,21 +587,23 @@ export class ModelEndpoint extends Construct {
       data: { [INFERENCE_LOG_SECRET_KEY]: seed.base64 },
       dependsOn,
     });
-    const inferenceLogRole = !log
-      ? undefined
-      : new WorkloadRole(this, "inference_log_role", {
-          mode: log.identityMode,
-          clusterName: log.clusterName,
-          namespace,
-          serviceAccountName: name,
-          roleName: log.roleName,
-          description: `Model server ${modelName} (${namespace}/${name}): writes its inference log, nothing else`,
-          accountId: log.accountId,
-          region: log.region,
-          oidcProviderArn: log.oidcProviderArn,
-          checkPodIdentityAgent: false,
-          inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
-        });
+    // Into another cloud's store the stack made the identity (props.inferenceLog.identity).
+    const inferenceLogRole =
+      !log || isObjectStoreLog(log)
+        ? undefined
+        : new WorkloadRole(this, "inference_log_role", {
+            mode: log.identityMode,
+            clusterName: log.clusterName,
+            namespace,
+            serviceAccountName: name,
+            roleName: log.roleName,
+            description: `Model server ${modelName} (${namespace}/${name}): writes its inference log, nothing else`,
+            accountId: log.accountId,
+            region: log.region,
+            oidcProviderArn: log.oidcProviderArn,
+            checkPodIdentityAgent: false,
+            inlinePolicies: [{ name: "write-inference-log", document: inferenceLogRolePolicy(log, modelName) }],
+          });
     return { logSecret, inferenceLogRole };
   }
 
@@ -599,9 +641,8 @@ export class ModelEndpoint extends Construct {
       featureNames: inputFields,
       inferenceLog: log
         ? {
-            bucketName: log.bucketName,
+            ...(isObjectStoreLog(log) ? { destination: log.destination } : { bucketName: log.bucketName, region: log.region }),
             prefix: log.prefix,
-            region: log.region,
             sampling: log.sampling ?? 1,
             contextFields: log.contextFields ?? [],
             rules: (log.rules ?? []).map((r) => ({ ...r })),
@@ -618,16 +659,19 @@ export class ModelEndpoint extends Construct {
   /** The server's service account and Deployment (whose pods a Rollout runs instead, when progressive). */
   private createWorkload(props: ModelEndpointProps, v: Checked, c: Server, cmd: ContainerCommand, logSecret: SecretV1): DeploymentV1 {
     const { replicas, progressive } = v;
-    const { name, namespace, labels, podLabels, uid, dependsOn } = c;
+    const { name, namespace, labels, podLabels, uid, dependsOn, log } = c;
+    // The server's cloud identity, when it logs: the IAM role this endpoint made, or the one the stack gave.
+    const identity =
+      log && isObjectStoreLog(log)
+        ? { serviceAccountAnnotations: log.identity.serviceAccountAnnotations, podLabels: log.identity.podLabels ?? {} }
+        : { serviceAccountAnnotations: this.inferenceLogRole?.serviceAccountAnnotations ?? {}, podLabels: {} };
+    const readyWith = log && isObjectStoreLog(log) ? [...(log.readyWith ?? [])] : (this.inferenceLogRole?.readyWith ?? []);
     const serviceAccount = new ServiceAccountV1(this, "service_account", {
       metadata: {
         name,
         namespace,
         labels,
-        annotations:
-          this.inferenceLogRole && Object.keys(this.inferenceLogRole.serviceAccountAnnotations).length > 0
-            ? { ...this.inferenceLogRole.serviceAccountAnnotations }
-            : undefined,
+        annotations: Object.keys(identity.serviceAccountAnnotations).length > 0 ? { ...identity.serviceAccountAnnotations } : undefined,
       },
       automountServiceAccountToken: false,
       dependsOn,
@@ -647,7 +691,11 @@ export class ModelEndpoint extends Construct {
         selector: { matchLabels: podLabels },
         strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "1", maxUnavailable: "0" } },
         template: {
-          metadata: { labels, annotations: { "kubectl.kubernetes.io/default-container": "model-server" } },
+          // (An identity's pod labels, e.g. Azure Workload Identity's, go on the pods only: never in the selector.)
+          metadata: {
+            labels: { ...labels, ...identity.podLabels },
+            annotations: { "kubectl.kubernetes.io/default-container": "model-server" },
+          },
           spec: {
             serviceAccountName: serviceAccount.metadata.name,
             automountServiceAccountToken: false,
@@ -690,7 +738,7 @@ export class ModelEndpoint extends Construct {
       waitForRollout: !progressive,
       lifecycle: autoscaling && !progressive ? { ignoreChanges: ["spec[0].replicas"] } : undefined,
       // Pods must not start before their credentials and key exist (logging on).
-      dependsOn: [serviceAccount, logSecret, ...(this.inferenceLogRole?.readyWith ?? []), ...dependsOn],
+      dependsOn: [serviceAccount, logSecret, ...readyWith, ...dependsOn],
     });
   }
 
@@ -792,7 +840,7 @@ export class ModelEndpoint extends Construct {
         // Egress listed with no rule: denied. Without logging the server calls nothing (not even DNS);
         // with it: DNS, the Pod Identity agent and HTTPS to S3 (constructs/model-endpoint/inference-log.ts).
         policyTypes: ["Ingress", "Egress"],
-        egress: log ? inferenceLogEgress(log) : undefined,
+        egress: log ? (isObjectStoreLog(log) ? objectStoreLogEgress(log) : inferenceLogEgress(log)) : undefined,
         ingress: [
           {
             from: [

@@ -6,6 +6,9 @@ import { RULE_KINDS, REDACT_PATTERNS } from "../core/inference-log";
 import type { WorkloadIdentityMode } from "../core/workload-role";
 import { artifactAccess } from "../core/grants";
 import { isS3KeyPrefix } from "../core/s3-prefix";
+import type { ITerraformDependable } from "cdktf";
+import type { PodIdentityContract } from "../core/contracts";
+import { egressRule, type FlowRule } from "../network-policies";
 
 /** The key of the generated Secret holding the HMAC key. */
 export const INFERENCE_LOG_SECRET_KEY = "hmac-key";
@@ -26,16 +29,8 @@ export interface ObfuscationRule {
   readonly patterns?: readonly string[];
 }
 
-/** Where and how a ModelEndpoint logs its inputs and outputs. */
-export interface ModelEndpointInferenceLog {
-  /** The artifact bucket's name. Required. */
-  readonly bucketName: string;
-  /** Its ARN. Required. */
-  readonly bucketArn: string;
-  /** Its KMS key (objects are encrypted with the bucket's default key). Required. */
-  readonly kmsKeyArn: string;
-  /** Key prefix of the log, beside MLflow's artifact prefix (never under it). Required. */
-  readonly prefix: string;
+/** How a ModelEndpoint logs its inputs and outputs, whatever the store. */
+export interface InferenceLogSettings {
   /** Share of successful requests logged, 0-1. @default 1 */
   readonly sampling?: number;
   /** Request fields beside the features that are logged (under the rules); others never are. @default [] */
@@ -46,6 +41,18 @@ export interface ModelEndpointInferenceLog {
   readonly batchRecords?: number;
   /** Seconds a record waits at most before its batch is written. @default 10 */
   readonly flushSeconds?: number;
+}
+
+/** Where and how a ModelEndpoint logs its inputs and outputs into S3, with an IAM role it creates. */
+export interface ModelEndpointInferenceLog extends InferenceLogSettings {
+  /** The artifact bucket's name. Required. */
+  readonly bucketName: string;
+  /** Its ARN. Required. */
+  readonly bucketArn: string;
+  /** Its KMS key (objects are encrypted with the bucket's default key). Required. */
+  readonly kmsKeyArn: string;
+  /** Key prefix of the log, beside MLflow's artifact prefix (never under it). Required. */
+  readonly prefix: string;
   /** IAM role name of the server (unique per account). Required. */
   readonly roleName: string;
   /** EKS cluster name, account and region (the role's trust). Required. */
@@ -59,7 +66,7 @@ export interface ModelEndpointInferenceLog {
 }
 
 /** Problems of the props as [prop, value, expected] triples (the same rules config/inference.ts applies). */
-export function inferenceLogProblems(l: ModelEndpointInferenceLog, inputFields: readonly string[]): [string, unknown, string][] {
+export function inferenceLogProblems(l: AnyInferenceLog, inputFields: readonly string[]): [string, unknown, string][] {
   const out: [string, unknown, string][] = [];
   const sampling = l.sampling ?? 1;
   if (!(typeof sampling === "number" && sampling >= 0 && sampling <= 1))
@@ -114,5 +121,66 @@ export function inferenceLogEgress(l: ModelEndpointInferenceLog): Record<string,
       to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "169.254.170.2/32", POD_IDENTITY_AGENT_CIDR] } }],
       ports: [{ port: "443", protocol: "TCP" }],
     },
+  ];
+}
+
+/**
+ * Where and how a ModelEndpoint logs its inputs and outputs into any cloud's object store, with an identity the
+ * stack made for the server's service account (`modelServerName(namePrefix, modelName)`): GKE's or AKS's
+ * Workload Identity allowed to create objects under `<prefix>/model=<modelName>/` and nothing else.
+ */
+export interface ObjectStoreInferenceLog extends InferenceLogSettings {
+  /** The store: `gs://<bucket>` or `wasbs://<container>@<account>.blob.core.windows.net`. Required. */
+  readonly destination: string;
+  /** Object name prefix of the log, beside MLflow's artifact prefix (never under it). Required. */
+  readonly prefix: string;
+  /** The server's cloud identity: its service account's annotations, its pods' labels. Required. */
+  readonly identity: PodIdentityContract;
+  /** Egress the logger needs besides DNS: the store's API and where the pod gets its credentials. Required. */
+  readonly egress: readonly FlowRule[];
+  /** What the pods wait for (the identity and its bindings). @default [] */
+  readonly readyWith?: readonly ITerraformDependable[];
+}
+
+/** Either store. */
+export type AnyInferenceLog = ModelEndpointInferenceLog | ObjectStoreInferenceLog;
+
+/** True for a log into another cloud's store (the stack made the identity); false for S3 (the endpoint makes an IAM role). */
+export function isObjectStoreLog(l: AnyInferenceLog): l is ObjectStoreInferenceLog {
+  return "destination" in l;
+}
+
+/** A store the server's `--inference-log-destination` takes (runtime common/object_store.py parses the same). */
+const DESTINATION =
+  /^(gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]|wasbs:\/\/[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}@[a-z0-9]{3,24}\.blob\.core\.windows\.net)$/;
+
+/** Problems of an object-store log's own props as [prop, value, expected] triples. */
+export function objectStoreLogProblems(l: ObjectStoreInferenceLog): [string, unknown, string][] {
+  const out: [string, unknown, string][] = [];
+  if (!DESTINATION.test(l.destination ?? ""))
+    out.push([
+      "inferenceLog.destination",
+      l.destination,
+      '"gs://<bucket>" or "wasbs://<container>@<account>.blob.core.windows.net", without a prefix (the prefix is its own prop)',
+    ]);
+  if (!Array.isArray(l.egress) || l.egress.length === 0)
+    out.push([
+      "inferenceLog.egress",
+      l.egress,
+      "the flows to the store's API and to the credentials (the NetworkPolicy denies all other egress)",
+    ]);
+  return out;
+}
+
+/** Egress of a server logging to another cloud's store: DNS, then the flows the stack gave. */
+export function objectStoreLogEgress(l: ObjectStoreInferenceLog): Record<string, unknown>[] {
+  return [
+    {
+      ports: [
+        { port: "53", protocol: "UDP" },
+        { port: "53", protocol: "TCP" },
+      ],
+    },
+    ...l.egress.map(egressRule),
   ];
 }

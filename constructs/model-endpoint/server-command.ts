@@ -98,12 +98,17 @@ export const INFERENCE_LOG_KEY_ENV = "MODEL_SERVER_INFERENCE_LOG_KEY";
 
 /** What the server's inference logger is started with. */
 export interface ModelServerInferenceLog {
-  /** Bucket of the log (the artifact bucket). */
-  readonly bucketName: string;
+  /** S3 bucket of the log (the artifact bucket), with its AWS `region`; or `destination` instead. */
+  readonly bucketName?: string;
+  /**
+   * The log's store on any cloud, instead of `bucketName`: `gs://<bucket>` or
+   * `wasbs://<container>@<account>.blob.core.windows.net` (the server's `--inference-log-destination`).
+   */
+  readonly destination?: string;
   /** Key prefix of the log: records go under `<prefix>/model=<name>/version=<v>/date=.../hour=.../`. */
   readonly prefix: string;
-  /** AWS region of the bucket. */
-  readonly region: string;
+  /** AWS region of the bucket (with `bucketName`). */
+  readonly region?: string;
   /** Share of successful requests logged, 0-1. */
   readonly sampling: number;
   /** Request fields beside the features that are logged (under the rules). */
@@ -212,9 +217,15 @@ export function modelServerCommand(i: ModelServerCommandInputs): ContainerComman
 
 function inferenceLogArgs(l: ModelServerInferenceLog | undefined): string[] {
   if (!l) return [];
+  if ((l.bucketName === undefined) === (l.destination === undefined))
+    throw new PropError(
+      "modelServerCommand",
+      "inferenceLog.destination",
+      l.destination,
+      "either an S3 bucketName or a destination, not both",
+    );
   return [
-    "--inference-log-bucket",
-    l.bucketName,
+    ...(l.destination !== undefined ? ["--inference-log-destination", l.destination] : ["--inference-log-bucket", l.bucketName!]),
     "--inference-log-prefix",
     l.prefix,
     "--inference-log-sampling",
@@ -229,6 +240,7 @@ function inferenceLogArgs(l: ModelServerInferenceLog | undefined): string[] {
 }
 
 function inferenceLogEnv(l: ModelServerInferenceLog | undefined): EnvVar[] {
-  if (!l) return [];
+  // The AWS SDK's region; other clouds' clients need none.
+  if (!l || l.region === undefined) return [];
   return [{ name: "AWS_DEFAULT_REGION", value: l.region }];
 }

@@ -137,6 +137,11 @@ function ports(r: FlowRule) {
   return r.ports ? r.ports.map((p) => ({ port: String(p.port), protocol: p.protocol ?? "TCP" })) : undefined;
 }
 
+/** One egress rule in the kubernetes provider's shape (for a workload that writes its own NetworkPolicy). */
+export function egressRule(r: FlowRule): Record<string, unknown> {
+  return { ...(r.peers ? { to: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) };
+}
+
 export class NetworkPolicies extends Construct {
   /** Every NetworkPolicy this construct created, by `<namespace>/<name>`. */
   readonly policies: Record<string, NetworkPolicyV1> = {};
@@ -180,9 +185,7 @@ export class NetworkPolicies extends Construct {
               ingress: w.ingress.map((r) => ({ ...(r.peers ? { from: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })),
             }
           : {}),
-        ...(w.egress
-          ? { egress: w.egress.map((r) => ({ ...(r.peers ? { to: r.peers.map(peer) } : {}), ...(r.ports ? { ports: ports(r) } : {}) })) }
-          : {}),
+        ...(w.egress ? { egress: w.egress.map(egressRule) } : {}),
       });
     }
   }
