@@ -20,7 +20,13 @@ import { networkPoliciesProps, type CloudFlows } from "../constructs/network-pol
 export function gatewayFront(
   scope: Construct,
   config: GcpEnvironmentConfig | AzureEnvironmentConfig,
-  deps: { readonly namespace: NamespaceV1; readonly trackingServer: TrackingServerContract; readonly cloud: CloudFlows },
+  deps: {
+    readonly namespace: NamespaceV1;
+    readonly trackingServer: TrackingServerContract;
+    readonly cloud: CloudFlows;
+    /** The other namespaces the stack created (serving's, Argo Rollouts'): default-deny there too. @default [] */
+    readonly namespaces?: readonly [string, NamespaceV1][];
+  },
 ): { readonly authProxy: AuthProxy; readonly monitoring: Monitoring } {
   const authProxy = new AuthProxy(
     scope,
@@ -48,6 +54,7 @@ export function gatewayFront(
   const created: [string, NamespaceV1][] = [[config.mlflow.namespace, deps.namespace]];
   const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
   if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);
+  created.push(...(deps.namespaces ?? []));
   new NetworkPolicies(scope, "network_policies", {
     ...networkPoliciesProps(config, { namespaces: created.map(([name]) => name), cloud: deps.cloud }),
     dependsOn: created.map(([, resource]) => resource),
