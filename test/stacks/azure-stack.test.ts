@@ -317,6 +317,16 @@ describe("Azure stack", () => {
     expect(grant.condition).toContain(
       "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'inference-logs/model=iris-classifier/'",
     );
+    // The records are deleted inferenceLog.expireDays after their creation, as the S3 store's rule does.
+    const expiry = (one("azurerm_storage_management_policy").rule as any[]).find((r) => r.name === "inference-log-iris-classifier");
+    expect(expiry).toMatchObject({
+      filters: { prefix_match: ["mlflow/inference-logs/model=iris-classifier/"] },
+      actions: {
+        base_blob: {
+          delete_after_days_since_creation_greater_than: azureConfig().serving.models["iris-classifier"].inferenceLog.expireDays,
+        },
+      },
+    });
     // Its pods reach DNS and Blob Storage / Entra ID (443) only.
     const egress = one("kubernetes_network_policy_v1", /^model_iris_classifier_network_policy/).spec.egress;
     expect(egress.flatMap((e: any) => e.ports.map((p: any) => p.port)).sort()).toEqual(["443", "53", "53"]);
