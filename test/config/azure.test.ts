@@ -198,7 +198,7 @@ describe("an Azure environment's configuration", () => {
   it("serves models reached in the cluster (exposure none), and refuses the exposures that are not there yet, naming the field", () => {
     const models = { iris: { classNames: ["a"], inputFields: ["x"], inferenceLog: { enabled: true } } };
     const config = azureConfig({ serving: { models, gatewayCidrs: ["10.30.0.0/16"], delivery: { strategy: "rollingUpdate" } } });
-    expect(Object.keys(config.serving.models)).toEqual(["iris"]);
+    expect(Object.keys(config.serving.models)).toContain("iris");
     expect(config.serving.exposure).toBe("none");
     expect(azureProblems({ serving: { models, exposure: "ingress", ingress: { domain: "models.example.com" } } })).toEqual([
       `${ENV}: field serving.ingress = {"domain":"models.example.com"}: expected no serving.ingress on an Azure environment: the ALB Ingress is AWS's, and exposing the models through the Gateway is not supported on Azure yet (docs/azure.md#not-yet-supported): set serving.exposure "none"`,
