@@ -281,6 +281,8 @@ export function modelEndpointFields(modelName: string): PropFieldMap {
     "inferenceLog.prefix": null,
     inferenceLog: null,
     pullerRoleArns: null,
+    // Set by a GKE or AKS stack from its registry, never from a field.
+    imageRepository: null,
   };
 }
 

@@ -59,7 +59,7 @@ describe("the matrix row of an Azure environment", () => {
       trackingUri: "https://mlflow-azure-dev.example.com",
       registry: false,
       servingNamespace: expect.any(String),
-      models: "",
+      models: "iris-classifier",
       githubTokenAudience: "",
     });
   });
@@ -95,11 +95,11 @@ describe("the matrix row of an Azure environment", () => {
     );
   });
 
-  it("takes no part in model releases (served models and the events service are refused on Azure)", () => {
+  it("takes no part in model releases, even of a model it serves (the release pipeline pushes to ECR only)", () => {
     let out = "";
     expect(
       main(
-        ["--release-model", "iris"],
+        ["--release-model", "iris-classifier"],
         () => [{ ...aws, events: { ...aws.events, enabled: true } }, azure],
         (s) => (out += s),
       ),
