@@ -8,7 +8,9 @@
  * sign-in), a ServiceAccount without token, the Deployment (restricted), a ClusterIP Service, a
  * PodDisruptionBudget, a NetworkPolicy (in: the VPC on the proxy port, Prometheus on metrics; out: DNS,
  * the model's pods, the issuer's port) and the Ingress (HTTPS only, modern TLS, `/ping` health check,
- * shared ALB per stack through an IngressGroup).
+ * shared ALB per stack through an IngressGroup); or, on a cluster whose entry is a Gateway (GKE, AKS, or EKS with
+ * a Gateway API controller), an HTTPRoute for the model's host name on that Gateway (`gatewayRef`), which
+ * terminates TLS with its own listener's certificate.
  */
 import { PropError } from "../core/prop-error";
 import { Fn, type ITerraformDependable } from "cdktf";
@@ -16,13 +18,14 @@ import { Construct } from "constructs";
 import { Bytes } from "@cdktf/provider-random/lib/bytes";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { IngressV1 } from "@cdktf/provider-kubernetes/lib/ingress-v1";
+import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { issuerPort } from "../auth-proxy";
-import { MODERN_ALB_TLS_POLICY } from "../core/aws-limits";
+import { MODERN_ALB_TLS_POLICY, certificateCovers } from "../core/aws-limits";
 import type { ServiceContract } from "../core/contracts";
 import { modelGatewayCommand } from "./gateway-command";
 import {
@@ -72,18 +75,26 @@ export interface ModelGatewayProps {
   readonly groupsClaim?: string;
   /** Seconds the gateway waits for the model. @default 35 */
   readonly upstreamTimeoutSeconds?: number;
-  /** The VPC's CIDRs: where the load balancer comes from. Required. */
+  /** The VPC's CIDRs: where the load balancer (or the Gateway's proxies) come from. Required. */
   readonly vpcCidrs: readonly string[];
   /** Public host name of this model, e.g. `iris-classifier.models.example.com`. Required. */
   readonly hostname: string;
-  /** ACM certificate covering `hostname`. Required. */
-  readonly certificateArn: string;
-  /** `internal` or `internet-facing` load balancer. @default "internal" */
+  /**
+   * The Gateway the model's HTTPRoute attaches to, instead of an ALB Ingress. Its listener terminates TLS and must
+   * admit routes from the model's namespace.
+   * @default none: an ALB Ingress (certificateArn and ingressGroup required)
+   */
+  readonly gatewayRef?: { readonly namespace: string; readonly name: string };
+  /** With gatewayRef: the domains the Gateway's listener certificate covers; one must cover `hostname`. Required then. */
+  readonly certificateDomains?: readonly string[];
+  /** ALB: the ACM certificate covering `hostname`. Required without gatewayRef. */
+  readonly certificateArn?: string;
+  /** ALB: `internal` or `internet-facing` load balancer. @default "internal" */
   readonly scheme?: "internal" | "internet-facing";
   /** ALB TLS policy (TLS 1.2+ only). @default "ELBSecurityPolicy-TLS13-1-2-2021-06" */
   readonly sslPolicy?: string;
-  /** IngressGroup sharing one ALB between the models of a stack. Required. */
-  readonly ingressGroup: string;
+  /** ALB: the IngressGroup sharing one ALB between the models of a stack. Required without gatewayRef. */
+  readonly ingressGroup?: string;
   /** Replicas. @default 2 */
   readonly replicas?: number;
   /** Prometheus that scrapes the metrics port. @default monitoring / { "app.kubernetes.io/name": "prometheus" } */
@@ -95,7 +106,10 @@ export interface ModelGatewayProps {
 export class ModelGateway extends Construct {
   readonly deployment: DeploymentV1;
   readonly service: ServiceV1;
-  readonly ingress: IngressV1;
+  /** The ALB Ingress (without gatewayRef). */
+  readonly ingress?: IngressV1;
+  /** The HTTPRoute (with gatewayRef). */
+  readonly httpRoute?: Manifest;
 
   constructor(scope: Construct, id: string, props: ModelGatewayProps) {
     super(scope, id);
@@ -103,11 +117,30 @@ export class ModelGateway extends Construct {
     const namespace = model.namespace;
     if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(props.hostname))
       throw new PropError(this, "hostname", props.hostname, `a DNS name such as "iris-classifier.models.example.com"`);
-    if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn))
-      throw new PropError(this, "certificateArn", props.certificateArn, `an ACM certificate ARN`);
+    const gw = props.gatewayRef;
     const sslPolicy = props.sslPolicy ?? "ELBSecurityPolicy-TLS13-1-2-2021-06";
-    if (!MODERN_ALB_TLS_POLICY.test(sslPolicy))
-      throw new PropError(this, "sslPolicy", sslPolicy, 'a policy without TLS below 1.2, e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"');
+    if (gw) {
+      // What configures an ALB means nothing on a Gateway: refused rather than silently dropped.
+      for (const prop of ["certificateArn", "scheme", "sslPolicy", "ingressGroup"] as const)
+        if (props[prop] !== undefined)
+          throw new PropError(this, prop, props[prop], "nothing with gatewayRef (it configures the ALB; the Gateway's listener decides)");
+      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(gw.namespace ?? "") || !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(gw.name ?? ""))
+        throw new PropError(this, "gatewayRef", gw, "the Gateway's namespace and name");
+      const domains = props.certificateDomains ?? [];
+      if (!domains.some((d) => certificateCovers(d, props.hostname)))
+        throw new PropError(
+          this,
+          "hostname",
+          props.hostname,
+          `a name the Gateway's certificate covers (certificateDomains: ${domains.join(", ") || "none given"})`,
+        );
+    } else {
+      if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(props.certificateArn ?? ""))
+        throw new PropError(this, "certificateArn", props.certificateArn, `an ACM certificate ARN`);
+      if (!MODERN_ALB_TLS_POLICY.test(sslPolicy))
+        throw new PropError(this, "sslPolicy", sslPolicy, 'a policy without TLS below 1.2, e.g. "ELBSecurityPolicy-TLS13-1-2-2021-06"');
+      if (!props.ingressGroup) throw new PropError(this, "ingressGroup", props.ingressGroup, "the IngressGroup of the stack's models");
+    }
     if (props.vpcCidrs.length === 0)
       throw new PropError(this, "vpcCidrs", props.vpcCidrs, "the VPC's CIDRs (where the load balancer sends from)");
     const replicas = props.replicas ?? 2;
@@ -236,17 +269,40 @@ export class ModelGateway extends Construct {
       },
       dependsOn,
     });
+    if (gw) {
+      this.httpRoute = new Manifest(this, "http_route", {
+        manifest: {
+          apiVersion: "gateway.networking.k8s.io/v1",
+          kind: "HTTPRoute",
+          metadata: { name, namespace, labels },
+          spec: {
+            parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: gw.namespace, name: gw.name }],
+            hostnames: [props.hostname],
+            rules: [
+              {
+                matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                backendRefs: [{ group: "", kind: "Service", name, port: 80 }],
+                // A prediction is bounded: past the gateway's own upstream timeout (and a margin) nobody waits.
+                timeouts: { request: `${upstreamTimeoutSeconds + 5}s` },
+              },
+            ],
+          },
+        },
+        dependsOn: [this.service, ...dependsOn],
+      });
+      return;
+    }
     this.ingress = new IngressV1(this, "ingress", {
       metadata: {
         name,
         namespace,
         labels,
         annotations: {
-          "alb.ingress.kubernetes.io/group.name": props.ingressGroup,
+          "alb.ingress.kubernetes.io/group.name": props.ingressGroup!,
           "alb.ingress.kubernetes.io/scheme": props.scheme ?? "internal",
           "alb.ingress.kubernetes.io/target-type": "ip",
           "alb.ingress.kubernetes.io/listen-ports": JSON.stringify([{ HTTPS: 443 }]),
-          "alb.ingress.kubernetes.io/certificate-arn": props.certificateArn,
+          "alb.ingress.kubernetes.io/certificate-arn": props.certificateArn!,
           "alb.ingress.kubernetes.io/ssl-policy": sslPolicy,
           "alb.ingress.kubernetes.io/healthcheck-path": AUTH_PROXY_PING_PATH,
           "alb.ingress.kubernetes.io/success-codes": "200",

@@ -224,8 +224,8 @@ function azureRow(e: AzureEnvironmentConfig, problems: string[]): AzureCiEnviron
     deployClientId: e.ci.deployClientId!,
     planStore: `https://${state.storageAccountName}.blob.core.windows.net/${state.containerName}/${azurePlanFilesPrefix(e)}`,
     trackingUri: `https://${e.hostname}`,
-    // No registry events on Azure (config/azure.ts refuses them); its served models are not released by the pipeline
-    // yet (releasePath takes AWS rows only: docs/azure.md#model-serving).
+    // No registry events on Azure (config/azure.ts refuses them); its served models are released by hand (releasePath
+    // names the row in byHand: docs/azure.md#model-serving).
     registry: e.events.enabled,
     servingNamespace: e.serving.namespace,
     models: Object.keys(e.serving.models).join(","),
@@ -273,10 +273,12 @@ export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnviron
 export function releasePath(
   all: readonly CiEnvironment[],
   model: string,
-): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[] } {
-  // Model images, their registry and their release steps are AWS's (ECR, the image-push role): configuration
-  // refuses served models and the events service on other clouds, so their rows take no part.
+): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[]; byHand: CiEnvironment[] } {
+  // The pipeline's image build, scan gate, copies and release steps are AWS's (ECR, the image-push role). An
+  // environment of another cloud serving the model is named in `byHand`: its release is written by hand
+  // (serving.releases, with the digest pushed to its own registry), never skipped without a word.
   const rows = all.filter((r): r is AwsCiEnvironment => r.cloud === "aws");
+  const byHand = all.filter((r) => r.cloud !== "aws" && r.models.split(",").includes(model));
   const registries = rows.filter((r) => r.registry);
   if (registries.length !== 1) {
     throw new CiConfigError(
@@ -284,7 +286,12 @@ export function releasePath(
     );
   }
   const serving = rows.filter((r) => r.models.split(",").includes(model));
-  return { registry: registries[0], stage: serving.filter((r) => !r.production), production: serving.filter((r) => r.production) };
+  return {
+    registry: registries[0],
+    stage: serving.filter((r) => !r.production),
+    production: serving.filter((r) => r.production),
+    byHand,
+  };
 }
 
 /** Command line: see the header. Returns the exit code. */
@@ -299,6 +306,10 @@ export function main(
       const p = releasePath(ciEnvironments(envs()), releaseModel);
       const json = { registry: p.registry, stage: { include: p.stage }, production: { include: p.production } };
       out(`${JSON.stringify(json)}\n`);
+      for (const r of p.byHand)
+        process.stderr.write(
+          `environments: "${r.env}" (cloud ${r.cloud}) serves ${releaseModel} but this pipeline releases to AWS environments only: push the image to its registry and write serving.releases.${releaseModel} by hand (docs/${r.cloud}.md)\n`,
+        );
       if (argv.includes("--github-output") && process.env.GITHUB_OUTPUT) {
         fs.appendFileSync(
           process.env.GITHUB_OUTPUT,

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { ciEnvironments, main, type AzureCiEnvironment, type CiEnvironment } from "../../scripts/ci/environments";
+import { ciEnvironments, main, releasePath, type AzureCiEnvironment, type CiEnvironment } from "../../scripts/ci/environments";
 import { loadEnvironments } from "../../config";
 import { azureConfig, synthAzure } from "../helpers/azure";
 import { gcpConfig } from "../helpers/gcp";
@@ -105,6 +105,10 @@ describe("the matrix row of an Azure environment", () => {
       ),
     ).toBe(0);
     expect(JSON.stringify(JSON.parse(out))).not.toContain("azure-dev");
+    // ...but it is named, to be released by hand.
+    expect(releasePath(ciEnvironments([{ ...aws, events: { ...aws.events, enabled: true } }, azure]), "iris-classifier").byHand).toEqual([
+      expect.objectContaining({ env: "azure-dev", cloud: "azure" }),
+    ]);
   });
 });
 
