@@ -357,9 +357,29 @@ export const azureEnvironmentSchema = z
 
     for (const p of azureCiProblems(env)) issue(p.path, p.message);
 
+    for (const p of azureServingProblems(env)) issue(p.path, p.message);
+
     // ── features that do not run on Azure yet: refused, never dropped ──
-    for (const p of unsupportedProblems(env, AZURE_REFUSALS)) issue(p.path, p.message);
+    for (const p of unsupportedProblems(env, AZURE_REFUSALS, { serving: true })) issue(p.path, p.message);
   });
+
+/**
+ * What an Azure environment's served models may not ask for yet: the models are reached in the cluster only
+ * (serving.gatewayPodLabels / gatewayCidrs). Exposure through the environment's Gateway (an HTTPRoute on
+ * Application Gateway for Containers) comes later; the ALB Ingress and API Gateway are AWS's.
+ */
+export function azureServingProblems(env: {
+  readonly serving: { readonly exposure: string; readonly models: Record<string, unknown> };
+}): { path: (string | number)[]; message: string }[] {
+  const s = env.serving;
+  if (s.exposure === "none") return [];
+  return [
+    {
+      path: ["serving", "exposure"],
+      message: `"none" on an Azure environment (in-cluster callers through serving.gatewayPodLabels or serving.gatewayCidrs): exposing the models through the Gateway is ${NOT_YET}`,
+    },
+  ];
+}
 
 /** One Azure environment's configuration, validated and with defaults applied. */
 export type AzureEnvironmentConfig = z.output<typeof azureEnvironmentSchema>;
@@ -446,6 +466,15 @@ export const AZURE_REFUSALS: CloudRefusals = {
     "database.maintenanceWindow": "database.maintenanceDay and database.maintenanceHour",
     "database.monitoringIntervalSeconds": "nothing: the flexible server's metrics are built in",
     "auth.clientSecret.secretArn": 'auth.clientSecret { source: "kubernetes", secretName }',
+    // Model images live in the environment's Container Registry, whose retention policy deletes untagged manifests.
+    "serving.keepImages": "nothing: the Container Registry deletes untagged manifests after its retention period (docs/azure.md)",
+    "serving.expireTagPrefixes": "nothing: the Container Registry's retention applies to untagged manifests only (docs/azure.md)",
+    "serving.ingress": {
+      refused: `the ALB Ingress is AWS's, and exposing the models through the Gateway is ${NOT_YET}: set serving.exposure "none"`,
+    },
+    "serving.apiGateway": {
+      refused: `API Gateway is AWS's, and exposing the models through the Gateway is ${NOT_YET}: set serving.exposure "none"`,
+    },
   },
   stateBackend: 'state.backend "azurerm" (with state.resourceGroupName, state.storageAccountName and state.key) or "local"',
   gatewayApi: '"gateway-api" (an HTTPRoute on an Application Gateway for Containers Gateway)',

@@ -7,7 +7,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import type { AzureEnvironmentConfig } from "../config/azure";
+import { azureResourceNames, type AzureEnvironmentConfig } from "../config/azure";
 import { KeyVault } from "../constructs/key-vault";
 import { keyVaultProps } from "../constructs/key-vault/from-config";
 import { BlobArtifactStore } from "../constructs/blob-artifact-store";
@@ -32,6 +32,16 @@ import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-c
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
+import { ModelEndpoint } from "../constructs/model-endpoint";
+import { inferenceLogSettings, modelServerProps } from "../constructs/model-endpoint/from-config";
+import { modelServerAksIdentityProps } from "../constructs/aks-workload-identity/from-config";
+import { AzureDriftJob } from "../constructs/drift-job";
+import { azureDriftJobProps } from "../constructs/drift-job/from-config";
+import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
+import { ArgoRollouts } from "../constructs/argo-rollouts";
+import { argoRolloutsProps } from "../constructs/argo-rollouts/from-config";
+import { installsRolloutsController } from "../config/serving";
+import { INFERENCE_LOG_PREFIX } from "../constructs/core/inference-log";
 
 /**
  * The application id of "Azure Kubernetes Service AAD Server", the audience of the Microsoft Entra ID tokens an
@@ -152,7 +162,7 @@ export class AzureMlflowStack extends TerraformStack {
       }),
     );
     // The model images' registry: the cluster's kubelet identity pulls from it, through its private endpoint.
-    new AzureContainerRegistry(
+    const registry = new AzureContainerRegistry(
       this,
       "container_registry",
       containerRegistryProps(config, {
@@ -172,8 +182,8 @@ export class AzureMlflowStack extends TerraformStack {
         backendStore: backendStore.contract,
         identity: identity.contract,
         authProxyPodLabels: authProxyPodLabelsOf(config),
-        // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
-        apiClientPodLabels: [modelRetentionPodLabels(config)],
+        // The retention and drift jobs call the tracking server's API in-cluster: its NetworkPolicy admits their pods.
+        apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
         dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.identity],
       }),
     );
@@ -192,10 +202,78 @@ export class AzureMlflowStack extends TerraformStack {
         storeDependsOn: [artifactStore.container],
       }),
     );
+
+    // ── Model serving, reached in the cluster (serving.exposure "none"): one ModelEndpoint per served model ──
+    const cloud = aksCloudFlows(config.ingress.vpcCidrs);
+    const stackName = `${config.project}-${config.name}`;
+    // The log's store: the artifact container (the log's prefix is beside MLflow's, never under it).
+    const store = `wasbs://${artifactStore.contract.bucketName}@${azureResourceNames(config).storageAccount}.blob.core.windows.net`;
+    const servingNamespaces: [string, NamespaceV1][] = [];
+    const endpoints = Object.entries(modelServerProps(config, stackName));
+    if (endpoints.length > 0) {
+      const servingNamespace =
+        config.serving.namespace === config.mlflow.namespace
+          ? this.namespace
+          : new NamespaceV1(this, "serving_namespace", {
+              metadata: { name: config.serving.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
+            });
+      if (servingNamespace !== this.namespace) servingNamespaces.push([config.serving.namespace, servingNamespace]);
+      // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
+      const rollouts = installsRolloutsController(config) ? new ArgoRollouts(this, "argo_rollouts", argoRolloutsProps(config)) : undefined;
+      if (rollouts) servingNamespaces.push([config.serving.delivery.controllerNamespace, rollouts.namespace]);
+      for (const [modelName, props] of endpoints) {
+        const id = modelName.replace(/-/g, "_");
+        // The server's own identity: it may only create blobs under its model's log prefix.
+        const logIdentity = config.serving.models[modelName].inferenceLog.enabled
+          ? new AksWorkloadIdentity(
+              this,
+              `model_${id}_identity`,
+              modelServerAksIdentityProps(config, modelName, {
+                oidcIssuerUrl: cluster.oidcIssuerUrl,
+                containerScope: artifactStore.contract.containerScope,
+                containerName: artifactStore.contract.bucketName,
+                dependsOn: [artifactStore.container],
+              }),
+            )
+          : undefined;
+        new ModelEndpoint(this, `model_${id}`, {
+          ...props,
+          // The cluster's kubelet identity has AcrPull on the registry (above).
+          imageRepository: { repositoryUrl: `${registry.loginServer}/${stackName}/${modelName}` },
+          inferenceLog: logIdentity
+            ? {
+                destination: store,
+                prefix: INFERENCE_LOG_PREFIX,
+                identity: logIdentity.contract,
+                egress: [cloud.apis, ...cloud.credentials],
+                readyWith: [logIdentity.identity],
+                ...inferenceLogSettings(config, modelName),
+              }
+            : undefined,
+          dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
+        });
+        // Scheduled drift detection of the released version, as its own identity that may only read the model's log.
+        if (driftJobModels(config).includes(modelName))
+          new AzureDriftJob(
+            this,
+            `drift_${id}`,
+            azureDriftJobProps(config, modelName, {
+              source: store,
+              oidcIssuerUrl: cluster.oidcIssuerUrl,
+              containerScope: artifactStore.contract.containerScope,
+              containerName: artifactStore.contract.bucketName,
+              dependsOn: [this.namespace],
+              storeDependsOn: [artifactStore.container],
+            }),
+          );
+      }
+    }
+
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
-      cloud: aksCloudFlows(config.ingress.vpcCidrs),
+      cloud,
+      namespaces: servingNamespaces,
     });
   }
 

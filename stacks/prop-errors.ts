@@ -15,7 +15,7 @@ import { GCP_CI_IDENTITIES_FIELDS } from "../constructs/gcp-ci-identities/from-c
 import { KEY_VAULT_FIELDS } from "../constructs/key-vault/from-config";
 import { BLOB_ARTIFACT_STORE_FIELDS } from "../constructs/blob-artifact-store/from-config";
 import { POSTGRES_FLEXIBLE_STORE_FIELDS } from "../constructs/postgres-flexible-store/from-config";
-import { AKS_WORKLOAD_IDENTITY_FIELDS } from "../constructs/aks-workload-identity/from-config";
+import { AKS_WORKLOAD_IDENTITY_FIELDS, MODEL_SERVER_AKS_IDENTITY_FIELDS } from "../constructs/aks-workload-identity/from-config";
 import { CONTAINER_REGISTRY_FIELDS } from "../constructs/container-registry/from-config";
 import { AZURE_CI_IDENTITIES_FIELDS } from "../constructs/azure-ci-identities/from-config";
 
@@ -40,7 +40,7 @@ import { ARGO_ROLLOUTS_FIELDS } from "../constructs/argo-rollouts/from-config";
 import { ARTIFACT_STORE_FIELDS } from "../constructs/artifact-store/from-config";
 import { BACKEND_STORE_FIELDS } from "../constructs/backend-store/from-config";
 import { WORKLOAD_BOUNDARY_FIELDS } from "../constructs/ci-roles/from-config";
-import { driftJobFields, gcpDriftJobFields } from "../constructs/drift-job/from-config";
+import { azureDriftJobFields, driftJobFields, gcpDriftJobFields } from "../constructs/drift-job/from-config";
 import { LOAD_BALANCER_CONTROLLER_FIELDS } from "../constructs/load-balancer-controller/from-config";
 import {
   AZURE_MODEL_RETENTION_FIELDS,
@@ -116,6 +116,12 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
         [perModel("model_identity", modelName)]: MODEL_SERVER_IDENTITY_FIELDS,
         [perModel("drift", modelName)]: gcpDriftJobFields(modelName),
       });
+  if (config.cloud === "azure")
+    // An Azure stack's per-model constructs: the server's own identity and the drift job on AKS.
+    for (const modelName of Object.keys(config.serving.models)) {
+      maps[perModel("drift", modelName)] = azureDriftJobFields(modelName);
+      maps[`${perModel("model", modelName)}_identity`] = MODEL_SERVER_AKS_IDENTITY_FIELDS;
+    }
   return maps;
 }
 

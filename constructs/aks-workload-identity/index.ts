@@ -14,6 +14,13 @@
  * List Blobs alone, so any other read cannot satisfy it and is refused) and the tags of blobs under `<prefix>/` only:
  * no read of a blob's data, no write, no delete.
  *
+ * With `access: "blob-create"` (a model server's inference log) the custom role's only data action is `blobs/add/action`
+ * ("Create a blob or snapshot, or append data"; Put Blob needs it to write a new blob, `blobs/write` only to write
+ * over an existing one), conditioned on a blob path under `<prefix>/`: the server creates its records there and can
+ * read, overwrite, list or delete nothing. With `access: "blob-read"` (the drift job) the only data action is
+ * `blobs/read`, conditioned as in "Read or list blobs in named containers with a path": reading a blob under
+ * `<prefix>/`, listing with a prefix under it; no write, no delete.
+ *
  * The service account carries `azure.workload.identity/client-id` and its pods the label
  * `azure.workload.identity/use: "true"`, which AKS's admission webhook selects to inject the token file and the
  * AZURE_* variables that DefaultAzureCredential reads. No subscription- or resource-group-level role is granted.
@@ -21,7 +28,11 @@
  * Sources: https://learn.microsoft.com/en-us/azure/aks/workload-identity-overview (annotation, label, audience, subject);
  * https://learn.microsoft.com/en-us/azure/storage/blobs/storage-auth-abac-examples ("Read or list blobs in named
  * containers with a path": `blobs:path` for blob operations, the request's `blobs:prefix` for listing);
- * https://learn.microsoft.com/en-us/azure/role-based-access-control/conditions-format (syntax).
+ * https://learn.microsoft.com/en-us/azure/role-based-access-control/conditions-format (syntax);
+ * https://learn.microsoft.com/en-us/azure/storage/blobs/storage-auth-abac-attributes (the data actions, their
+ * suboperations and attributes: `blobs/add/action` with the blob path);
+ * https://learn.microsoft.com/en-us/rest/api/storageservices/put-blob#permissions (`blobs/add/action` to write a new
+ * blob, `blobs/write` to write to an existing one).
  */
 import { Construct } from "constructs";
 import { Token, type ITerraformDependable } from "cdktf";
@@ -61,14 +72,17 @@ export interface AksWorkloadIdentityProps {
   /** The only prefix of the container the workload may touch (MLflow's artifact prefix). Required. */
   readonly prefix: string;
   /**
-   * What the workload may do under the prefix: "read-write" blobs (Storage Blob Data Contributor), or only list them
-   * and read and write their blob index tags ("blob-tags": a custom role, `roleDefinition`).
+   * What the workload may do under the prefix: "read-write" blobs (Storage Blob Data Contributor); or, each with a
+   * custom role of its own (`roleDefinition`), only list them and read and write their blob index tags
+   * ("blob-tags"), only create new blobs ("blob-create": no read, no overwrite, no delete), or only list and read
+   * them ("blob-read"). With "blob-create" and "blob-read" the prefix may end in Hive-style `key=value` segments
+   * (one model's inference log, `inference-logs/model=<name>`).
    * @default "read-write"
    */
-  readonly access?: "read-write" | "blob-tags";
+  readonly access?: "read-write" | "blob-tags" | "blob-create" | "blob-read";
   /**
-   * With access "blob-tags": the custom role's name (unique in the tenant) and the scope it is defined at (the
-   * resource group's id, `/subscriptions/<id>/resourceGroups/<name>`).
+   * With an access of a custom role (all but "read-write"): the role's name (unique in the tenant) and the scope it
+   * is defined at (the resource group's id, `/subscriptions/<id>/resourceGroups/<name>`).
    * @default - none
    */
   readonly roleDefinition?: { readonly name: string; readonly scope: string };
@@ -134,12 +148,73 @@ export function tagConditions(containerName: string, prefix: string): string {
   ].join("\n");
 }
 
+/** The data action of the "blob-create" custom role: creating a blob (never writing over one, reading or deleting). */
+export const BLOB_CREATE_DATA_ACTIONS = [`${BLOBS}/add/action`] as const;
+
+/** The ABAC condition of the "blob-create" role: a new blob only at a path under `<prefix>/` of the container. */
+export function createCondition(containerName: string, prefix: string): string {
+  const inContainer = `${CONTAINER_NAME} StringEquals '${containerName}'`;
+  return [
+    "(",
+    ` (!(ActionMatches{'${BLOBS}/add/action'}))`,
+    " OR",
+    ` (${inContainer} AND @Resource[${BLOBS}:path] StringStartsWith '${prefix}/')`,
+    ")",
+  ].join("\n");
+}
+
+/** The data action of the "blob-read" custom role: reading and listing blobs. */
+export const BLOB_READ_DATA_ACTIONS = [`${BLOBS}/read`] as const;
+
+/**
+ * The ABAC condition of the "blob-read" role ("Read or list blobs in named containers with a path"): a blob read
+ * only at a path under `<prefix>/`, a listing only with a prefix under it (a listing without a prefix is refused).
+ */
+export function readCondition(containerName: string, prefix: string): string {
+  const inContainer = `${CONTAINER_NAME} StringEquals '${containerName}'`;
+  return [
+    "(",
+    ` (!(ActionMatches{'${BLOBS}/read'} AND NOT SubOperationMatches{'Blob.List'}))`,
+    " OR",
+    ` (${inContainer} AND @Resource[${BLOBS}:path] StringStartsWith '${prefix}/')`,
+    ")",
+    "AND",
+    "(",
+    ` (!(ActionMatches{'${BLOBS}/read'} AND SubOperationMatches{'Blob.List'}))`,
+    " OR",
+    ` (${inContainer} AND @Request[${BLOBS}:prefix] StringStartsWith '${prefix}/')`,
+    ")",
+  ].join("\n");
+}
+
+/** Each custom-role access: its data actions, its condition, and the words of its role and assignment. */
+const CUSTOM_ROLES = {
+  "blob-tags": {
+    dataActions: BLOB_TAG_DATA_ACTIONS,
+    condition: tagConditions,
+    role: "List blobs and read and write their blob index tags",
+    grant: "Listing and blob index tags",
+  },
+  "blob-create": {
+    dataActions: BLOB_CREATE_DATA_ACTIONS,
+    condition: createCondition,
+    role: "Create new blobs only (no read, overwrite or delete)",
+    grant: "Creating blobs",
+  },
+  "blob-read": {
+    dataActions: BLOB_READ_DATA_ACTIONS,
+    condition: readCondition,
+    role: "List and read blobs only",
+    grant: "Listing and reading blobs",
+  },
+} as const;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** A managed identity federated with one Kubernetes service account, with access to one prefix of one container. */
 export class AksWorkloadIdentity extends Construct {
   readonly identity: UserAssignedIdentity;
-  /** The custom role, with access "blob-tags". */
+  /** The custom role, with an access other than "read-write". */
   readonly roleDefinition?: RoleDefinition;
   readonly contract: AzureTrackingIdentityContract;
 
@@ -163,8 +238,11 @@ export class AksWorkloadIdentity extends Construct {
       throw new PropError(this, "namespace", props.namespace, "a Kubernetes namespace name (RFC 1123 label)");
     if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(props.serviceAccountName))
       throw new PropError(this, "serviceAccountName", props.serviceAccountName, "a Kubernetes service account name (RFC 1123 subdomain)");
+    const custom = props.access && props.access !== "read-write" ? CUSTOM_ROLES[props.access] : undefined;
+    // A model's inference log is a partition of the log's prefix (`inference-logs/model=<name>`).
+    const partitions = props.access === "blob-create" || props.access === "blob-read";
     // A prefix-less grant would be the whole container: least privilege needs a prefix.
-    if (!isS3KeyPrefix(props.prefix))
+    if (!isS3KeyPrefix(props.prefix, { partitions }))
       throw new PropError(this, "prefix", props.prefix, "a blob name prefix such as \"mlartifacts\" (without leading or trailing '/')");
     if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(props.containerName))
       throw new PropError(
@@ -174,9 +252,8 @@ export class AksWorkloadIdentity extends Construct {
         "the artifact container's name (lower-case letters, digits and single hyphens)",
       );
 
-    const tagsOnly = props.access === "blob-tags";
-    if (tagsOnly && !props.roleDefinition)
-      throw new PropError(this, "roleDefinition", props.roleDefinition, "the custom role's name and scope (access blob-tags)");
+    if (custom && !props.roleDefinition)
+      throw new PropError(this, "roleDefinition", props.roleDefinition, `the custom role's name and scope (access ${props.access})`);
 
     this.identity = new UserAssignedIdentity(this, "identity", {
       name: props.name,
@@ -192,13 +269,13 @@ export class AksWorkloadIdentity extends Construct {
       subject: `system:serviceaccount:${props.namespace}:${props.serviceAccountName}`,
       audience: [AZURE_TOKEN_AUDIENCE],
     });
-    if (tagsOnly) {
+    if (custom) {
       const def = props.roleDefinition!;
       this.roleDefinition = new RoleDefinition(this, "role_definition", {
         name: def.name,
         scope: def.scope,
-        description: `List blobs and read and write their blob index tags (${props.namespace}/${props.serviceAccountName})`,
-        permissions: [{ actions: [], dataActions: [...BLOB_TAG_DATA_ACTIONS] }],
+        description: `${custom.role} (${props.namespace}/${props.serviceAccountName})`,
+        permissions: [{ actions: [], dataActions: [...custom.dataActions] }],
         assignableScopes: [def.scope],
       });
       new RoleAssignment(this, "artifacts", {
@@ -206,9 +283,9 @@ export class AksWorkloadIdentity extends Construct {
         roleDefinitionId: this.roleDefinition.roleDefinitionResourceId,
         principalId: this.identity.principalId,
         principalType: "ServicePrincipal",
-        description: `Listing and blob index tags under ${props.prefix}/ of ${props.containerName} only`,
+        description: `${custom.grant} under ${props.prefix}/ of ${props.containerName} only`,
         conditionVersion: "2.0",
-        condition: tagConditions(props.containerName, props.prefix),
+        condition: custom.condition(props.containerName, props.prefix),
         dependsOn: props.dependsOn,
       });
     } else

@@ -8,7 +8,7 @@ import type { PropFieldMap } from "../core/prop-error";
 import { managedLabels } from "../core/labels";
 
 /** The ArgoRollouts props of an environment. */
-export function argoRolloutsProps(config: EnvironmentConfig): ArgoRolloutsProps {
+export function argoRolloutsProps(config: Pick<EnvironmentConfig, "serving" | "project">): ArgoRolloutsProps {
   return { namespace: config.serving.delivery.controllerNamespace, labels: managedLabels(config.project) };
 }
 

@@ -5,6 +5,7 @@ import { azureResourceNames, azureTags, type AzureEnvironmentConfig } from "../.
 import type { BlobArtifactArchiveProps, BlobArtifactStoreProps } from ".";
 import { ARCHIVE_TAG } from "../model-retention/command";
 import type { PropFieldMap } from "../core/prop-error";
+import { INFERENCE_LOG_PREFIX } from "../core/inference-log";
 
 /**
  * The access tier for each of `registry.retention.storageClass`'s (S3's names): Cool and Cold have STANDARD_IA's and
@@ -50,6 +51,14 @@ export function blobArtifactStoreProps(
       tier: AZURE_ARCHIVE_TIER[config.registry.retention.storageClass],
       expireDays: config.registry.retention.deleteAfterDays,
     },
+    // Inference logs of the served models: deleted as each model's configuration says (the S3 store's rule).
+    expiringPrefixes: Object.entries(config.serving.models)
+      .filter(([, m]) => m.inferenceLog.enabled)
+      .map(([name, m]) => ({
+        id: `inference-log-${name}`,
+        prefix: `${INFERENCE_LOG_PREFIX}/model=${name}`,
+        days: m.inferenceLog.expireDays,
+      })),
     tags: azureTags(config),
     ...deps,
   };
@@ -71,6 +80,7 @@ export const BLOB_ARTIFACT_STORE_FIELDS: PropFieldMap = {
   "archive.transitionDays": "registry.retention.graceDays",
   "archive.tier": "registry.retention.storageClass",
   "archive.expireDays": "registry.retention.deleteAfterDays",
+  expiringPrefixes: "serving.models",
   deleteRetentionDays: null,
   containerDeleteRetentionDays: null,
   preventDestroy: "artifacts.forceDestroy",

@@ -91,6 +91,12 @@ export interface BlobArtifactStoreProps {
    * @default - none (no retention)
    */
   readonly archive?: BlobArtifactArchiveProps;
+  /**
+   * Other prefixes of the container whose blobs are deleted `days` after their creation, each by a rule `id` (a served
+   * model's inference log, `inference-logs/model=<name>`); none may overlap `prefix`.
+   * @default []
+   */
+  readonly expiringPrefixes?: readonly { readonly id: string; readonly prefix: string; readonly days: number }[];
   /** Days a deleted blob or version stays recoverable (blob soft delete, 1-365). @default 30 */
   readonly deleteRetentionDays?: number;
   /** Days a deleted container stays recoverable (1-365). @default 30 */
@@ -326,6 +332,23 @@ export class BlobArtifactStore extends Construct {
           ]
         : []),
     ];
+    for (const e of props.expiringPrefixes ?? []) {
+      if (!Number.isInteger(e.days) || e.days < 1 || e.days > 36500)
+        throw new PropError(this, `expiringPrefixes[${e.id}].days`, e.days, "a whole number of days from 1 to 36500");
+      if (e.prefix === prefix || e.prefix.startsWith(`${prefix}/`) || prefix.startsWith(`${e.prefix}/`))
+        throw new PropError(
+          this,
+          "expiringPrefixes",
+          e.prefix,
+          `prefixes that do not overlap MLflow's artifact prefix "${prefix}": give it a prefix of its own`,
+        );
+      rules.push({
+        name: e.id,
+        enabled: true,
+        filters: { blobTypes: ["blockBlob"], prefixMatch: [`${containerName}/${e.prefix}/`] },
+        actions: { baseBlob: { deleteAfterDaysSinceCreationGreaterThan: e.days } },
+      });
+    }
     new StorageManagementPolicy(this, "lifecycle", { storageAccountId: this.storageAccount.id, rule: rules });
 
     this.prefix = prefix;

@@ -5,9 +5,10 @@
 import type { EnvironmentConfig } from "../../config";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { S3ArtifactStoreContract } from "../core/contracts";
-import type { DriftJobProps, GcpDriftJobProps } from ".";
+import type { AzureDriftJobProps, DriftJobProps, GcpDriftJobProps } from ".";
 import type { GcpEnvironmentConfig } from "../../config/gcp";
 import { perModelServiceAccountId } from "../gke-workload-identity/from-config";
+import { azureResourceNames, azureTags, type AzureEnvironmentConfig } from "../../config/azure";
 import { driftCommand, driftJobName, driftJobPodLabels } from "./command";
 import type { PropFieldMap } from "../core/prop-error";
 import { API_CLIENT_CRON_JOB_FIELDS } from "../model-retention/from-config";
@@ -92,6 +93,67 @@ export function gcpDriftJobFields(modelName: string): PropFieldMap {
     googleServiceAccountId: "serving.models",
     bucketName: "artifacts.bucketName",
     logPrefix: null,
+    storeDependsOn: null,
+  };
+}
+
+/**
+ * The AzureDriftJob props of one served model of an Azure environment: the Kubernetes half as on AWS, reading the log
+ * from `source` (`wasbs://<container>@<account>.blob.core.windows.net`), as its own managed identity and custom role.
+ */
+export function azureDriftJobProps(
+  config: AzureEnvironmentConfig,
+  modelName: string,
+  deps: Pick<AzureDriftJobProps, "oidcIssuerUrl" | "containerScope" | "containerName" | "dependsOn" | "storeDependsOn"> & {
+    readonly source: string;
+  },
+): AzureDriftJobProps {
+  const { source, ...rest } = deps;
+  const az = config.azure;
+  const stack = azureResourceNames(config).stack;
+  return {
+    namespace: config.mlflow.namespace,
+    name: driftJobName(config, modelName),
+    command: driftCommand({ config, modelName, source }),
+    schedule: config.serving.models[modelName].drift.schedule,
+    podLabels: driftJobPodLabels(config),
+    labels: { ...managedLabels(config.project), "mlflow-platform/model": modelName },
+    identityName: `${stack}-drift-${modelName}`,
+    resourceGroupName: az.resourceGroupName,
+    location: az.location,
+    logPrefix: `${INFERENCE_LOG_PREFIX}/model=${modelName}`,
+    // Role names are unique in the tenant: the stack's name (organisation, project, environment) makes it so.
+    roleDefinition: {
+      name: `${stack}-drift-${modelName}`,
+      scope: `/subscriptions/${az.subscriptionId}/resourceGroups/${az.resourceGroupName}`,
+    },
+    tags: azureTags(config),
+    ...rest,
+  };
+}
+
+/** AzureDriftJob ("drift_<model>") of `modelName`. */
+export function azureDriftJobFields(modelName: string): PropFieldMap {
+  return {
+    namespace: "mlflow.namespace",
+    name: "project",
+    command: null,
+    schedule: `serving.models.${modelName}.drift.schedule`,
+    podLabels: null,
+    labels: null,
+    runAsUser: null,
+    deadlineSeconds: null,
+    resources: null,
+    dependsOn: null,
+    identityName: "name",
+    resourceGroupName: "azure.resourceGroupName",
+    location: "azure.location",
+    oidcIssuerUrl: "azure.clusterName",
+    containerScope: null,
+    containerName: "artifacts.containerName",
+    logPrefix: null,
+    roleDefinition: "name",
+    tags: "tags",
     storeDependsOn: null,
   };
 }

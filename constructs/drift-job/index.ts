@@ -6,6 +6,9 @@
  *
  * It calls the tracking server's API in-cluster (the reference, the monitoring run): the tracking
  * server's NetworkPolicy must admit `podLabels` (TrackingServer `apiClientPodLabels`).
+ *
+ * On Azure ({@link AzureDriftJob}) the same CronJob runs as its own managed identity (AKS workload identity) that may
+ * only list and read blobs under the model's log prefix.
  */
 import { Construct } from "constructs";
 import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
@@ -19,6 +22,7 @@ import {
   type CronJobWorkloadProps,
 } from "../core/api-client-cron-job";
 import { GkeWorkloadIdentity } from "../gke-workload-identity";
+import { AksWorkloadIdentity } from "../aks-workload-identity";
 import type { WorkloadRole } from "../core/workload-role";
 import { artifactAccess } from "../core/grants";
 import { PARTITIONED_S3_KEY_PREFIX } from "../core/s3-prefix";
@@ -105,6 +109,66 @@ export class GcpDriftJob extends Construct {
     ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "drift", {
       serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
       readyWith: [this.identity.serviceAccount],
+    }));
+  }
+}
+
+/** Props of {@link AzureDriftJob}: the Kubernetes half, and its managed identity's. */
+export interface AzureDriftJobProps extends CronJobWorkloadProps {
+  /** The job's managed identity's name. Required. */
+  readonly identityName: string;
+  /** The existing resource group of the identity. Required. */
+  readonly resourceGroupName: string;
+  /** The identity's Azure region. Required. */
+  readonly location: string;
+  /** The AKS cluster's OIDC issuer URL. Required. */
+  readonly oidcIssuerUrl: string;
+  /** The artifact container's Azure Resource Manager id (the role assignment's scope). Required. */
+  readonly containerScope: string;
+  /** The artifact container's name. Required. */
+  readonly containerName: string;
+  /** The model's log prefix, `<inference-log prefix>/model=<name>`: the identity may list and read under it only. Required. */
+  readonly logPrefix: string;
+  /** The custom role's name (unique in the tenant) and the scope it is defined at (the resource group's id). Required. */
+  readonly roleDefinition: { readonly name: string; readonly scope: string };
+  /** Tags on the identity. @default {} */
+  readonly tags?: Record<string, string>;
+  /** What the role assignment waits for (the container). @default [] */
+  readonly storeDependsOn?: ITerraformDependable[];
+}
+
+/**
+ * A scheduled `mlflow-platform drift` on AKS, as its own managed identity (AKS workload identity) whose custom role
+ * may only read and list blobs under one model's inference log (AksWorkloadIdentity access "blob-read"): no write,
+ * no delete, nothing else in the container. The model server creates the records there (access "blob-create").
+ */
+export class AzureDriftJob extends Construct {
+  readonly cronJob: CronJobV1;
+  readonly serviceAccount: ServiceAccountV1;
+  readonly identity: AksWorkloadIdentity;
+
+  constructor(scope: Construct, id: string, props: AzureDriftJobProps) {
+    super(scope, id);
+    validateCronJobWorkload(this, props, { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX });
+    this.identity = new AksWorkloadIdentity(this, "identity", {
+      name: props.identityName,
+      resourceGroupName: props.resourceGroupName,
+      location: props.location,
+      oidcIssuerUrl: props.oidcIssuerUrl,
+      namespace: props.namespace,
+      serviceAccountName: props.name,
+      containerScope: props.containerScope,
+      containerName: props.containerName,
+      prefix: props.logPrefix,
+      access: "blob-read",
+      roleDefinition: props.roleDefinition,
+      tags: props.tags,
+      dependsOn: props.storeDependsOn,
+    });
+    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "drift", {
+      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
+      podLabels: this.identity.contract.podLabels,
+      readyWith: [this.identity.identity],
     }));
   }
 }

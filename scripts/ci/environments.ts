@@ -224,7 +224,8 @@ function azureRow(e: AzureEnvironmentConfig, problems: string[]): AzureCiEnviron
     deployClientId: e.ci.deployClientId!,
     planStore: `https://${state.storageAccountName}.blob.core.windows.net/${state.containerName}/${azurePlanFilesPrefix(e)}`,
     trackingUri: `https://${e.hostname}`,
-    // Refused on Azure by configuration (config/azure.ts): no registry events, no served model, so no model release.
+    // No registry events on Azure (config/azure.ts refuses them); its served models are released by hand (releasePath
+    // names the row in byHand: docs/azure.md#model-serving).
     registry: e.events.enabled,
     servingNamespace: e.serving.namespace,
     models: Object.keys(e.serving.models).join(","),

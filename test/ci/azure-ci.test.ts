@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { ciEnvironments, main, type AzureCiEnvironment, type CiEnvironment } from "../../scripts/ci/environments";
+import { ciEnvironments, main, releasePath, type AzureCiEnvironment, type CiEnvironment } from "../../scripts/ci/environments";
 import { loadEnvironments } from "../../config";
 import { azureConfig, synthAzure } from "../helpers/azure";
 import { gcpConfig } from "../helpers/gcp";
@@ -59,7 +59,7 @@ describe("the matrix row of an Azure environment", () => {
       trackingUri: "https://mlflow-azure-dev.example.com",
       registry: false,
       servingNamespace: expect.any(String),
-      models: "",
+      models: "iris-classifier",
       githubTokenAudience: "",
     });
   });
@@ -95,16 +95,20 @@ describe("the matrix row of an Azure environment", () => {
     );
   });
 
-  it("takes no part in model releases (served models and the events service are refused on Azure)", () => {
+  it("takes no part in model releases, even of a model it serves (the release pipeline pushes to ECR only)", () => {
     let out = "";
     expect(
       main(
-        ["--release-model", "iris"],
+        ["--release-model", "iris-classifier"],
         () => [{ ...aws, events: { ...aws.events, enabled: true } }, azure],
         (s) => (out += s),
       ),
     ).toBe(0);
     expect(JSON.stringify(JSON.parse(out))).not.toContain("azure-dev");
+    // ...but it is named, to be released by hand.
+    expect(releasePath(ciEnvironments([{ ...aws, events: { ...aws.events, enabled: true } }, azure]), "iris-classifier").byHand).toEqual([
+      expect.objectContaining({ env: "azure-dev", cloud: "azure" }),
+    ]);
   });
 });
 

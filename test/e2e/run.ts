@@ -41,6 +41,7 @@ import { teamsBefore, teamsIsolation, teamsProcesses, teamsPromotions, teamsRevo
 import { azureBlobStore } from "./azure";
 import { gcsStore } from "./gcs";
 import { azureRetention } from "./azure-retention";
+import { azureServing } from "./azure-serving";
 import {
   artifactsInBucket,
   browserSignIn,
@@ -158,6 +159,7 @@ async function main(): Promise<number> {
     ["11. GCP stack: tracking server, model, gc, retention, model serving and drift against fake-gcs-server (gs://)", () => gcsStore(ctx)],
     ["12. Azure stack: tracking server, model served and gc against Azurite (wasbs://)", () => azureBlobStore(ctx)],
     ["12b. Azure stack: the model-retention CronJob against Azurite (wasbs://)", () => azureRetention(ctx)],
+    ["12c. Azure stack: the model server's inference log and the drift job against Azurite (wasbs://)", () => azureServing(ctx)],
   ];
   // Steps up to and including this one start the platform: without them nothing later can run.
   const platformSteps = 8;

@@ -192,7 +192,7 @@ describe("Azure stack", () => {
     expect(one("azurerm_federated_identity_credential", /model_retention/).subject).toBe(
       `system:serviceaccount:${azureConfig().mlflow.namespace}:${sa.metadata.name}`,
     );
-    const def = one("azurerm_role_definition");
+    const def = one("azurerm_role_definition", /model_retention/);
     expect(def.permissions).toEqual([
       {
         actions: [],
@@ -253,7 +253,15 @@ describe("Azure stack", () => {
 
   it("maps every Azure construct's props to fields of the Azure schema", () => {
     const maps = stackFieldMaps(azureConfig());
-    const own = ["key_vault", "blob_artifact_store", "postgres_flexible_store", "workload_identity", "container_registry"];
+    const own = [
+      "key_vault",
+      "blob_artifact_store",
+      "postgres_flexible_store",
+      "workload_identity",
+      "container_registry",
+      "drift_iris_classifier",
+      "model_iris_classifier_identity",
+    ];
     expect(Object.keys(maps)).toEqual(expect.arrayContaining(own));
     const unknown = own.flatMap((id) =>
       Object.values(maps[id]).filter((field): field is string => {
@@ -263,6 +271,100 @@ describe("Azure stack", () => {
       }),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it("serves each model from the environment's Container Registry in its own restricted, default-deny namespace", () => {
+    const d = one("kubernetes_deployment_v1", /^model_iris_classifier/);
+    expect(d.metadata).toMatchObject({ name: "mlflow-azure-dev-iris-classifier", namespace: "models" });
+    expect(d.spec.template.spec.container[0].image).toMatch(
+      /^\$\{azurerm_container_registry\.container_registry_\w+\.login_server\}\/mlflow-azure-dev\/iris-classifier@sha256:(5e){32}$/,
+    );
+    expect(resources.aws_ecr_repository).toBeUndefined();
+    expect(one("kubernetes_namespace_v1", /^serving_namespace$/).metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+    });
+    const policies = Object.values(resources.kubernetes_network_policy_v1).map((p: any) => [p.metadata.namespace, p.metadata.name]);
+    expect(policies).toEqual(
+      expect.arrayContaining([
+        ["models", "default-deny"],
+        ["argo-rollouts", "default-deny"],
+      ]),
+    );
+    // Blue-green releases (the default delivery): the stack installs the Argo Rollouts controller.
+    expect(one("helm_release", /^argo_rollouts/).chart).toBe("argo-rollouts");
+  });
+
+  it("logs a model's inputs to wasbs:// as its own managed identity, which may only create blobs under the model's log prefix", () => {
+    const c = one("kubernetes_deployment_v1", /^model_iris_classifier/).spec.template;
+    const args: string[] = c.spec.container[0].args;
+    const flag = (f: string) => args[args.indexOf(f) + 1];
+    expect(flag("--inference-log-destination")).toBe("wasbs://mlflow@mlflowazuredev0b1f64.blob.core.windows.net");
+    expect(flag("--inference-log-prefix")).toBe("inference-logs");
+    expect(c.metadata.labels["azure.workload.identity/use"]).toBe("true");
+    expect(c.spec.container[0].env.map((e: any) => e.name)).not.toContain("AWS_DEFAULT_REGION");
+    const sa = one("kubernetes_service_account_v1", /^model_iris_classifier/);
+    expect(sa.metadata.annotations["azure.workload.identity/client-id"]).toMatch(
+      /user_assigned_identity\.model_iris_classifier_identity_\w+\.client_id/,
+    );
+    expect(one("azurerm_federated_identity_credential", /^model_iris_classifier/).subject).toBe(
+      "system:serviceaccount:models:mlflow-azure-dev-iris-classifier",
+    );
+    expect(one("azurerm_role_definition", /^model_iris_classifier/).permissions).toEqual([
+      { actions: [], data_actions: ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action"] },
+    ]);
+    const grant = one("azurerm_role_assignment", /^model_iris_classifier/);
+    expect(grant.scope).toMatch(/blobServices\/default\/containers\/mlflow$/);
+    expect(grant.condition).toContain(
+      "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'inference-logs/model=iris-classifier/'",
+    );
+    // The records are deleted inferenceLog.expireDays after their creation, as the S3 store's rule does.
+    const expiry = (one("azurerm_storage_management_policy").rule as any[]).find((r) => r.name === "inference-log-iris-classifier");
+    expect(expiry).toMatchObject({
+      filters: { prefix_match: ["mlflow/inference-logs/model=iris-classifier/"] },
+      actions: {
+        base_blob: {
+          delete_after_days_since_creation_greater_than: azureConfig().serving.models["iris-classifier"].inferenceLog.expireDays,
+        },
+      },
+    });
+    // Its pods reach DNS and Blob Storage / Entra ID (443) only.
+    const egress = one("kubernetes_network_policy_v1", /^model_iris_classifier_network_policy/).spec.egress;
+    expect(egress.flatMap((e: any) => e.ports.map((p: any) => p.port)).sort()).toEqual(["443", "53", "53"]);
+  });
+
+  it("runs the drift job on the log as its own identity, which may only read and list it; the tracking server admits its pods", () => {
+    const cron = one("kubernetes_cron_job_v1", /^drift_iris_classifier/);
+    const pod = cron.spec.job_template.spec.template;
+    const args: string[] = pod.spec.container[0].args;
+    expect(args.slice(0, 7)).toEqual([
+      "drift",
+      "--model-name",
+      "iris-classifier",
+      "--model-version",
+      "1",
+      "--source",
+      "wasbs://mlflow@mlflowazuredev0b1f64.blob.core.windows.net",
+    ]);
+    expect(pod.spec.container[0].env.map((e: any) => e.name)).not.toContain("AWS_DEFAULT_REGION");
+    expect(pod.metadata.labels["azure.workload.identity/use"]).toBe("true");
+    expect(one("azurerm_role_definition", /^drift_iris_classifier/).permissions).toEqual([
+      { actions: [], data_actions: ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"] },
+    ]);
+    expect(one("azurerm_role_assignment", /^drift_iris_classifier/).condition).toContain(
+      "@Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix] StringStartsWith 'inference-logs/model=iris-classifier/'",
+    );
+    const tracking = one("kubernetes_network_policy_v1", /^tracking_server_network-policy/);
+    const admitted = JSON.stringify(tracking.spec.ingress);
+    expect(admitted).toContain('"app.kubernetes.io/component":"drift-job"');
+  });
+
+  it("without a served model: no endpoint, no serving namespace, no Argo Rollouts, no drift job", () => {
+    const config = azureConfig();
+    const bare = synthAzure({ ...config, serving: { ...config.serving, models: {}, releases: {} } }).json.resource!;
+    expect(Object.keys(bare.kubernetes_namespace_v1)).toEqual(expect.not.arrayContaining(["serving_namespace"]));
+    expect(Object.keys(bare.helm_release).filter((k) => k.startsWith("argo_rollouts"))).toEqual([]);
+    expect(Object.keys(bare.kubernetes_cron_job_v1).filter((k) => k.startsWith("drift_"))).toEqual([]);
+    expect(Object.keys(bare.azurerm_role_definition)).toEqual([expect.stringMatching(/^model_retention/)]);
   });
 
   it("synthesizes with the policy pack's checks passing", () => {
@@ -277,6 +379,7 @@ describe("every refusal of an Azure construct reaches the user as a configuratio
     postgres_flexible_store: "constructs/postgres-flexible-store/index.ts",
     workload_identity: "constructs/aks-workload-identity/index.ts",
     container_registry: "constructs/container-registry/index.ts",
+    model_iris_classifier_identity: "constructs/aks-workload-identity/index.ts",
   };
   const maps = stackFieldMaps(azureConfig());
   it.each(Object.entries(sources))("%s: every prop it can refuse is mapped (a field, or null: set by the stack)", (id, file) => {

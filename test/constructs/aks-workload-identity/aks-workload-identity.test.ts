@@ -109,3 +109,50 @@ describe("AksWorkloadIdentity with access blob-tags (model retention)", () => {
     expectPropError(() => synth({ access: "blob-tags" }), "roleDefinition", /custom role's name and scope/);
   });
 });
+
+describe("AksWorkloadIdentity with access blob-create and blob-read (a model's inference log)", () => {
+  const DEF = { name: "mlflow-dev-model-iris-log", scope: `/subscriptions/${AZ.subscriptionId}/resourceGroups/${AZ.resourceGroupName}` };
+  const LOG = "inference-logs/model=iris";
+  const BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs";
+
+  it("blob-create: a role whose one data action creates blobs, only at a path under the model's log prefix", () => {
+    const { json } = synth({ access: "blob-create", roleDefinition: DEF, prefix: LOG, serviceAccountName: "mlflow-dev-iris" });
+    const def = only(json, "azurerm_role_definition");
+    // Not blobs/write (writing over an existing blob), not read or delete: a server can only add records.
+    expect(def.permissions[0]).toEqual({ actions: [], data_actions: [`${BLOBS}/add/action`] });
+    const assignment = only(json, "azurerm_role_assignment");
+    expect(assignment.role_definition_name).toBeUndefined();
+    expect(assignment).toMatchObject({ scope: SCOPE, condition_version: "2.0" });
+    expect(assignment.condition).toBe(
+      [
+        "(",
+        ` (!(ActionMatches{'${BLOBS}/add/action'}))`,
+        " OR",
+        ` (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'mlflow' AND @Resource[${BLOBS}:path] StringStartsWith 'inference-logs/model=iris/')`,
+        ")",
+      ].join("\n"),
+    );
+  });
+
+  it("blob-read: a role that only reads, a blob under the model's log prefix, a listing with a prefix under it", () => {
+    const { json } = synth({ access: "blob-read", roleDefinition: DEF, prefix: LOG, serviceAccountName: "mlflow-drift-iris" });
+    expect(only(json, "azurerm_role_definition").permissions[0]).toEqual({ actions: [], data_actions: [`${BLOBS}/read`] });
+    const condition = only(json, "azurerm_role_assignment").condition as string;
+    expect(condition).toContain(
+      `(!(ActionMatches{'${BLOBS}/read'} AND NOT SubOperationMatches{'Blob.List'}))\n OR\n (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'mlflow' AND @Resource[${BLOBS}:path] StringStartsWith 'inference-logs/model=iris/')`,
+    );
+    expect(condition).toContain(
+      `(!(ActionMatches{'${BLOBS}/read'} AND SubOperationMatches{'Blob.List'}))\n OR\n (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'mlflow' AND @Request[${BLOBS}:prefix] StringStartsWith 'inference-logs/model=iris/')`,
+    );
+  });
+
+  it("takes a partitioned prefix only for the inference log's accesses, and refuses them without a role", () => {
+    expectPropError(() => synth({ prefix: LOG }), "prefix", /blob name prefix/);
+    expectPropError(
+      () => synth({ access: "blob-create", prefix: LOG }),
+      "roleDefinition",
+      /custom role's name and scope \(access blob-create\)/,
+    );
+    expectPropError(() => synth({ access: "blob-read", prefix: LOG }), "roleDefinition", /access blob-read/);
+  });
+});

@@ -171,3 +171,26 @@ describe("BlobArtifactStore archive (model retention's blob index tag)", () => {
     expectPropError(() => synth(props as Partial<BlobArtifactStoreProps>), prop, message);
   });
 });
+
+describe("BlobArtifactStore expiring prefixes (the served models' inference logs)", () => {
+  const LOG = { id: "inference-log-iris", prefix: "inference-logs/model=iris", days: 30 };
+  const rules = (props: Partial<BlobArtifactStoreProps>) =>
+    only(synth(props).json, "azurerm_storage_management_policy").rule as Record<string, any>[];
+
+  it("deletes a model's log blobs the configured days after their creation, under its own prefix only", () => {
+    expect(rules({ expiringPrefixes: [LOG] }).find((r) => r.name === LOG.id)).toEqual({
+      name: LOG.id,
+      enabled: true,
+      filters: { blob_types: ["blockBlob"], prefix_match: ["mlflow/inference-logs/model=iris/"] },
+      actions: { base_blob: { delete_after_days_since_creation_greater_than: 30 } },
+    });
+    expect(rules({}).map((r) => r.name)).toEqual(["artifacts-tiering", "previous-versions"]);
+  });
+
+  it.each([
+    [{ ...LOG, prefix: "mlartifacts/logs" }, "expiringPrefixes", /do not overlap MLflow's artifact prefix/],
+    [{ ...LOG, days: 0 }, "expiringPrefixes[inference-log-iris].days", /1 to 36500/],
+  ])("refuses %j naming the prop", (entry, prop, message) => {
+    expectPropError(() => synth({ expiringPrefixes: [entry] }), prop, message);
+  });
+});
