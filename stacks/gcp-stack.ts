@@ -28,7 +28,9 @@ import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { gkeCloudFlows } from "../constructs/network-policies/from-config";
-import { gatewayFront } from "./gateway-front";
+import { gatewayFront, trainingNamespaces } from "./gateway-front";
+import { Training } from "../constructs/training";
+import { argoArtifactPrefix, cloudTrainingProps, gkeTrainingIdentityProps } from "../constructs/training/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
@@ -142,10 +144,30 @@ export class GcpMlflowStack extends TerraformStack {
         storeDependsOn: [artifactStore.bucket],
       }),
     );
+
+    // ── Training pipelines: Argo Workflows and the WorkflowTemplate; the pods' own Google service account may read and
+    // write Argo's prefix of the bucket (archived step logs) and nothing else. The steps reach MLflow through the
+    // Gateway and the proxy with their projected token, as on AWS. ──
+    const training = config.training.enabled
+      ? new Training(
+          this,
+          "training",
+          cloudTrainingProps(config, {
+            artifacts: { kind: "gcs", bucketName: artifactStore.contract.bucketName, prefix: argoArtifactPrefix(config) },
+            identity: new GkeWorkloadIdentity(
+              this,
+              "training_identity",
+              gkeTrainingIdentityProps(config, { bucketName: artifactStore.contract.bucketName, dependsOn: [artifactStore.bucket] }),
+            ).contract,
+          }),
+        )
+      : undefined;
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
       cloud: gkeCloudFlows(config.ingress.vpcCidrs),
+      // The training namespace and Argo's (install mode): default-deny, with the workflow pods' and Argo's flows.
+      namespaces: trainingNamespaces(config, training),
     });
   }
 

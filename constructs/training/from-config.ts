@@ -174,7 +174,7 @@ export const TRAINING_FIELDS: PropFieldMap = {
   stepDeadlineSeconds: "training.stepDeadlineSeconds",
   "artifacts.prefix": "artifacts.prefix",
   artifacts: null,
-  "artifacts.endpoint": "artifacts.storageAccountName",
+  "artifacts.endpoint": null,
   identity: null,
   "identity.mode": "identity.mode",
   "identity.clusterName": "cluster.name",

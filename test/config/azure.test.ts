@@ -180,11 +180,6 @@ describe("an Azure environment's configuration", () => {
 
   it.each([
     [{ serving: { models: { iris: { classNames: ["a"] } } } }, "serving.models", /model serving .* is not supported on Azure yet/],
-    [
-      { training: { enabled: true } },
-      "training.enabled",
-      /the training pipeline's artifact repository on Blob Storage is not supported on Azure yet/,
-    ],
     [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
     [
       { monitoring: { grafanaHostname: "grafana.example.com" } },
