@@ -8,6 +8,7 @@ import { synthGcp, gcpConfig } from "../helpers/gcp";
 import { synthAzure, azureConfig } from "../helpers/azure";
 import { resourcesOf, type TfJson } from "../helpers/synth";
 import { GKE_METADATA_SERVER } from "../../constructs/network-policies/from-config";
+import { trainingStepCommands } from "../../constructs/training/command";
 import { WORKLOAD_IDENTITIES_CONFIGMAP } from "../../constructs/auth-proxy/oauth2-proxy-command";
 
 const configMap = (json: TfJson, name: string): any =>
@@ -104,5 +105,21 @@ describe("Azure stack with training", () => {
   it("with training off, nothing of it", () => {
     const off = synthAzure(azureConfig({ training: { enabled: false } })).json;
     expect(JSON.stringify(off)).not.toContain("training_identity");
+  });
+});
+
+describe.each([
+  ["GCP", () => ({ json: synthGcp().json, config: gcpConfig() })],
+  ["Azure", () => ({ json: synthAzure().json, config: azureConfig() })],
+] as const)("the %s pipeline's steps are the cloud-neutral commands the end-to-end run executes", (_cloud, build) => {
+  it("each step's container is exactly trainingStepCommands' (only the public hostname differs from an AWS one)", () => {
+    const { json, config } = build();
+    const wt = template(json);
+    for (const s of trainingStepCommands(config)) {
+      const t = wt.spec.templates.find((x: any) => x.name === s.step);
+      expect(t.container.command).toEqual([...s.command.command]);
+      expect(t.container.args).toEqual([...s.command.args]);
+      expect(t.container.env).toEqual(s.command.env.map((e: any) => ({ name: e.name, value: e.value })));
+    }
   });
 });
