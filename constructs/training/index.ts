@@ -5,10 +5,12 @@
  *   platform's OIDC issuer (SSO is the only auth mode), restricted security contexts for its pods and
  *   the executor; or nothing of Argo's own (attach mode: one already runs).
  * - The workflow namespace (restricted Pod Security), two service accounts: the pods' own
- *   (`<name>`, no Kubernetes API token, an IAM role for the artifact prefix, the projected MLflow token)
- *   and the executor's (`<name>-executor`, which may only create and patch workflowtaskresults).
- * - The artifact repository: the artifact bucket under its own prefix, through workload identity
- *   (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo reads).
+ *   (`<name>`, no Kubernetes API token, a cloud identity for the artifact prefix: an IAM role made here, or the
+ *   GKE or AKS identity the stack made, the projected MLflow token) and the executor's (`<name>-executor`, which
+ *   may only create and patch workflowtaskresults).
+ * - The artifact repository: the artifact bucket (S3, Cloud Storage) or container (Blob Storage) under its own
+ *   prefix, through workload identity (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo
+ *   reads).
  * - The WorkflowTemplate (+ CronWorkflow with a schedule) via a local chart, so Argo's CRDs are never
  *   needed at plan time. Each step's container command comes from constructs/training/command.ts.
  */
