@@ -27,6 +27,8 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
+import { grafanaExposureProblems } from "./kubernetes-half";
+import { teamsProblems } from "./teams";
 import { cloudTrainingProblems, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
 
@@ -246,6 +248,8 @@ export const azureEnvironmentSchema = z
     registry: base.registry,
     events: base.events,
     training: base.training,
+    teams: base.teams,
+    access: base.access,
     ci: azureCiSchema
       .optional()
       .describe(
@@ -256,6 +260,8 @@ export const azureEnvironmentSchema = z
   .superRefine((env, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
     const az = env.azure;
+    for (const p of grafanaExposureProblems(env)) issue(p.path, p.message);
+    for (const p of teamsProblems(env)) issue(p.path, p.message);
 
     // The subnets belong to the cluster's virtual network: the database's address must be reachable from the nodes,
     // and the storage account admits the nodes' subnet.
@@ -450,6 +456,5 @@ export const AZURE_REFUSALS: CloudRefusals = {
   foreignSections: { gcp: "Google Cloud" },
   features: {
     eventsParts: "its Key Vault references, its network policy on AKS",
-    grafanaGateway: "an Application Gateway for Containers Gateway",
   },
 };

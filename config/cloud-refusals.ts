@@ -24,10 +24,9 @@ export interface CloudRefusals {
   readonly gatewayApi: string;
   /** The sections only another cloud has ("gcp" on Azure, "azure" on GCP), with the cloud they belong to. */
   readonly foreignSections: Record<string, string>;
-  /** What model serving, events and an exposed Grafana would need here, in the cloud's words. */
+  /** What model serving and events would need here, in the cloud's words. */
   readonly features: {
     readonly eventsParts: string;
-    readonly grafanaGateway: string;
   };
 }
 
@@ -111,19 +110,6 @@ export function refusedFields(
   // A ci section only in `shared` is the AWS environments' (their repository and roles): an environment on
   // another cloud gets CI identities only from a ci section of its own (it needs its cloud's ids anyway).
   if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
-  // Teams are a security boundary: never left out quietly, even when they come from `shared`.
-  for (const key of ["teams", "access"]) {
-    const value = valueAt(merged, [key]);
-    if (value === undefined) continue;
-    problems.push({
-      path: [key],
-      value,
-      message:
-        `nothing on ${cloud.environment}: teams and their access policy (docs/access.md) are ${cloud.notYet}; remove ${key}` +
-        (fromShared([key]) ? " from shared and write it in each AWS environment" : ""),
-    });
-    delete rest[key];
-  }
   return { problems, rest, covered };
 }
 
@@ -132,7 +118,6 @@ export interface FeatureSections {
   readonly serving: { readonly models: Record<string, unknown> };
   readonly training: { readonly enabled: boolean };
   readonly events: { readonly enabled: boolean };
-  readonly monitoring: { readonly grafanaHostname?: string };
 }
 
 /**
@@ -152,11 +137,6 @@ export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals):
       // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
       path: ["events"],
       message: `events.enabled false: the registry events service (${cloud.features.eventsParts}) is ${cloud.notYet}`,
-    });
-  if (env.monitoring.grafanaHostname)
-    out.push({
-      path: ["monitoring", "grafanaHostname"],
-      message: `nothing: exposing Grafana through ${cloud.features.grafanaGateway} is ${cloud.notYet} (reach it with kubectl port-forward)`,
     });
   return out;
 }

@@ -21,6 +21,8 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
+import { grafanaExposureProblems } from "./kubernetes-half";
+import { teamsProblems } from "./teams";
 import { cloudTrainingProblems, refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
 
@@ -192,6 +194,8 @@ export const gcpEnvironmentSchema = z
     registry: base.registry,
     events: base.events,
     training: base.training,
+    teams: base.teams,
+    access: base.access,
     ci: gcpCiSchema
       .optional()
       .describe(
@@ -217,6 +221,8 @@ export const gcpEnvironmentSchema = z
 
     const covered = certificateCoverageProblem(env.ingress.certificateDomains, env.hostname, "ingress.certificateDomains");
     if (covered) issue(["hostname"], covered);
+    for (const p of grafanaExposureProblems(env)) issue(p.path, p.message);
+    for (const p of teamsProblems(env)) issue(p.path, p.message);
 
     const d = env.database;
     if (d.diskAutoresizeLimitGb < d.diskSizeGb) issue(["database", "diskAutoresizeLimitGb"], `at least diskSizeGb (${d.diskSizeGb})`);
@@ -334,7 +340,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   foreignSections: { azure: "Azure" },
   features: {
     eventsParts: "its Secret Manager references, its network policy on GKE",
-    grafanaGateway: "a GKE Gateway",
   },
 };
 

@@ -4,6 +4,7 @@
  * mappings of those features serve the stacks of either cloud.
  */
 import type { EnvironmentConfig } from "./schema";
+import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 
 export type KubernetesEnvironment = Pick<
   EnvironmentConfig,
@@ -23,3 +24,30 @@ export type KubernetesEnvironment = Pick<
 > & {
   readonly ingress: Pick<EnvironmentConfig["ingress"], "vpcCidrs" | "idleTimeoutSeconds" | "deregistrationDelaySeconds">;
 };
+
+/**
+ * What exposing Grafana needs on a cloud whose entry is a Gateway (GKE, AKS): sign-in, a host name the Gateway's
+ * certificate covers, and a Grafana the stack installs. The AWS schema checks the same (config/schema.ts).
+ */
+export function grafanaExposureProblems(env: {
+  readonly monitoring: Pick<EnvironmentConfig["monitoring"], "grafanaHostname" | "grafanaOidc" | "mode">;
+  readonly ingress: { readonly certificateDomains: readonly string[] };
+}): { path: (string | number)[]; message: string }[] {
+  const m = env.monitoring;
+  if (!m.grafanaHostname) return [];
+  const out: { path: (string | number)[]; message: string }[] = [];
+  if (!m.grafanaOidc)
+    out.push({
+      path: ["monitoring", "grafanaOidc"],
+      message:
+        "Grafana's sign-in endpoints (authUrl, tokenUrl, userInfoUrl from the issuer's discovery document) when monitoring.grafanaHostname is set: Grafana is never exposed without sign-in",
+    });
+  const covered = certificateCoverageProblem(env.ingress.certificateDomains, m.grafanaHostname, "ingress.certificateDomains");
+  if (covered) out.push({ path: ["monitoring", "grafanaHostname"], message: covered });
+  if (m.mode !== "install")
+    out.push({
+      path: ["monitoring", "grafanaHostname"],
+      message: 'nothing in "existing" mode: the stack installs no Grafana there to expose',
+    });
+  return out;
+}

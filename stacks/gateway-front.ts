@@ -14,7 +14,7 @@ import {
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { MlflowIngress } from "../constructs/ingress";
 import { Monitoring } from "../constructs/monitoring";
-import { kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
+import { gatewayGrafanaExposure, kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
 import { NetworkPolicies } from "../constructs/network-policies";
 import { networkPoliciesProps, type CloudFlows } from "../constructs/network-policies/from-config";
 
@@ -66,11 +66,11 @@ export function gatewayFront(
   });
 
   // ── Monitoring and default-deny networking ───────────────────────────
-  const monitoring = new Monitoring(
-    scope,
-    "monitoring",
-    kubernetesMonitoringProps(config, { trackingServer: deps.trackingServer, authProxy: authProxy.contract }),
-  );
+  const monitoring = new Monitoring(scope, "monitoring", {
+    ...kubernetesMonitoringProps(config, { trackingServer: deps.trackingServer, authProxy: authProxy.contract }),
+    // Grafana, when exposed, through the same Gateway as MLflow.
+    grafana: gatewayGrafanaExposure(config),
+  });
   const created: [string, NamespaceV1][] = [[config.mlflow.namespace, deps.namespace]];
   const monitoringNamespace = monitoring.node.tryFindChild("namespace") as NamespaceV1 | undefined;
   if (monitoringNamespace) created.push([config.monitoring.namespace, monitoringNamespace]);

@@ -4,6 +4,8 @@
  */
 import type { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../config";
+import type { GcpEnvironmentConfig } from "../../config/gcp";
+import type { AzureEnvironmentConfig } from "../../config/azure";
 import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import type { S3ArtifactStoreContract } from "../core/contracts";
 import { oauth2ProxyImage } from "../auth-proxy/oauth2-proxy-command";
@@ -281,6 +283,8 @@ export function modelEndpointFields(modelName: string): PropFieldMap {
     "inferenceLog.prefix": null,
     inferenceLog: null,
     pullerRoleArns: null,
+    // Set by a GKE or AKS stack from its registry; an AWS stack makes an ECR repository.
+    "imageRepository.repositoryUrl": null,
   };
 }
 
@@ -336,5 +340,54 @@ export function modelGatewayFields(modelName: string): PropFieldMap {
     replicas: "production",
     monitoringNamespace: "monitoring.namespace",
     prometheusPodLabels: "monitoring.prometheusPodLabels",
+    // An AWS stack's model gateways are behind an ALB; a GKE or AKS stack's behind ingress.gatewayRef.
+    gatewayRef: null,
   };
+}
+
+/**
+ * The `ingress` exposure on a cluster whose entry is a Gateway (GKE, AKS): one OAuth2 Proxy per released model, as
+ * on AWS, behind an HTTPRoute for `<model>.<serving.ingress.domain>` on the environment's Gateway
+ * (`ingress.gatewayRef`, whose listener certificate covers `ingress.certificateDomains`).
+ */
+export function gatewayModelGatewayFromConfig(
+  scope: Construct,
+  config: Pick<GcpEnvironmentConfig | AzureEnvironmentConfig, "serving" | "auth" | "ingress" | "production" | "monitoring">,
+  namePrefix: string,
+  modelName: string,
+  endpoint: ModelEndpoint,
+): ModelGateway | undefined {
+  const s = config.serving;
+  if (s.exposure !== "ingress" || !s.ingress || !endpoint.contract) return undefined;
+  const m = s.models[modelName];
+  return new ModelGateway(scope, `model_gateway_${modelName.replace(/-/g, "_")}`, {
+    name: `${namePrefix}-${modelName}-gateway`.slice(0, 63),
+    model: endpoint.contract,
+    podLabels: modelGatewayPodLabels(`${namePrefix}-${modelName}`),
+    image: oauth2ProxyImage(config.auth.proxyVersion),
+    issuerUrl: config.auth.issuerUrl,
+    clientId: config.auth.clientId,
+    extraJwtIssuers: config.auth.extraJwtIssuers,
+    allowedEmailDomains: config.auth.allowedEmailDomains,
+    allowedGroups: config.auth.allowedGroups,
+    allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
+    groupsClaim: config.auth.groupsClaim,
+    upstreamTimeoutSeconds: m.requestTimeoutSeconds + 5,
+    vpcCidrs: config.ingress.vpcCidrs,
+    hostname: `${modelName}.${s.ingress.domain}`,
+    gatewayRef: config.ingress.gatewayRef,
+    certificateDomains: config.ingress.certificateDomains,
+    replicas: config.production ? 2 : 1,
+    monitoringNamespace: config.monitoring.namespace,
+    prometheusPodLabels: config.monitoring.prometheusPodLabels,
+    dependsOn: [endpoint.service!],
+  });
+}
+
+/** The configuration field behind each ModelGateway prop {@link gatewayModelGatewayFromConfig} sets for `modelName`. */
+export function gatewayModelGatewayFields(modelName: string): PropFieldMap {
+  // The ALB's props are not set on a Gateway.
+  const alb = new Set(["certificateArn", "scheme", "sslPolicy", "ingressGroup"]);
+  const rest = Object.fromEntries(Object.entries(modelGatewayFields(modelName)).filter(([prop]) => !alb.has(prop)));
+  return { ...rest, gatewayRef: "ingress.gatewayRef", certificateDomains: "ingress.certificateDomains" };
 }

@@ -4,6 +4,8 @@
  */
 import type { EnvironmentConfig } from "../../config";
 import type { KubernetesEnvironment } from "../../config/kubernetes-half";
+import type { GcpEnvironmentConfig } from "../../config/gcp";
+import type { AzureEnvironmentConfig } from "../../config/azure";
 import type { AuthProxyContract, ServiceContract, TrackingServerContract } from "../core/contracts";
 import type { GrafanaExposureOptions, MonitoringProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
@@ -107,7 +109,6 @@ function cloudWatch(config: EnvironmentConfig, deps: MonitoringDependencies): Mo
 function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | undefined {
   const m = config.monitoring;
   if (!m.grafanaHostname || !m.grafanaOidc) return undefined; // the schema requires grafanaOidc with a hostname
-  const secret = config.auth.clientSecret;
   return {
     hostname: m.grafanaHostname,
     kind: config.ingress.kind,
@@ -116,29 +117,53 @@ function grafanaExposure(config: EnvironmentConfig): GrafanaExposureOptions | un
     sslPolicy: config.ingress.sslPolicy,
     gatewayRef: config.ingress.gatewayRef,
     loadBalancerTags: defaultTags(config),
-    sso: {
-      issuerUrl: config.auth.issuerUrl,
-      authUrl: m.grafanaOidc.authUrl,
-      tokenUrl: m.grafanaOidc.tokenUrl,
-      userInfoUrl: m.grafanaOidc.userInfoUrl,
-      clientId: config.auth.clientId,
-      // A Kubernetes-sourced secret must also exist in the monitoring namespace, under the same name.
-      clientSecret:
-        secret.source === "secrets-manager"
-          ? { secretsManagerArn: secret.secretArn }
-          : { kubernetes: { name: secret.secretName, key: secret.key } },
-      scopes: config.auth.scopes,
-      groupsClaim: config.auth.groupsClaim,
-      allowedGroups: config.auth.allowedGroups,
-      allowedEmailDomains: config.auth.allowedEmailDomains,
-      // With teams, MLflow's administrators administer Grafana too: one group decides both.
-      adminGroups: [
-        ...m.grafanaOidc.adminGroups,
-        ...(config.access && (config.teams ?? []).length > 0 && !m.grafanaOidc.adminGroups.includes(config.access.platformAdminsGroup)
-          ? [config.access.platformAdminsGroup]
-          : []),
-      ],
-    },
+    sso: grafanaSso(config, m.grafanaOidc),
+  };
+}
+
+/**
+ * Grafana through the environment's Gateway (GKE, AKS): an HTTPRoute for `monitoring.grafanaHostname` on
+ * `ingress.gatewayRef`, with Grafana's own sign-in against the platform's issuer (its client secret from Kubernetes).
+ */
+export function gatewayGrafanaExposure(config: GcpEnvironmentConfig | AzureEnvironmentConfig): GrafanaExposureOptions | undefined {
+  const m = config.monitoring;
+  if (!m.grafanaHostname || !m.grafanaOidc) return undefined; // the schema requires grafanaOidc with a hostname
+  return {
+    hostname: m.grafanaHostname,
+    kind: "gateway-api",
+    gatewayRef: config.ingress.gatewayRef,
+    sso: grafanaSso(config, m.grafanaOidc),
+  };
+}
+
+/** Grafana's sign-in: the platform's issuer and client, the sign-in allow-lists, the admin groups. */
+function grafanaSso(
+  config: Pick<EnvironmentConfig, "auth" | "access" | "teams"> | GcpEnvironmentConfig | AzureEnvironmentConfig,
+  oidc: NonNullable<EnvironmentConfig["monitoring"]["grafanaOidc"]>,
+): GrafanaExposureOptions["sso"] {
+  const secret = config.auth.clientSecret;
+  const access = "access" in config ? config.access : undefined;
+  const teams = "teams" in config ? config.teams : undefined;
+  return {
+    issuerUrl: config.auth.issuerUrl,
+    authUrl: oidc.authUrl,
+    tokenUrl: oidc.tokenUrl,
+    userInfoUrl: oidc.userInfoUrl,
+    clientId: config.auth.clientId,
+    // A Kubernetes-sourced secret must also exist in the monitoring namespace, under the same name.
+    clientSecret:
+      secret.source === "secrets-manager"
+        ? { secretsManagerArn: secret.secretArn }
+        : { kubernetes: { name: secret.secretName, key: secret.key } },
+    scopes: config.auth.scopes,
+    groupsClaim: config.auth.groupsClaim,
+    allowedGroups: config.auth.allowedGroups,
+    allowedEmailDomains: config.auth.allowedEmailDomains,
+    // With teams, MLflow's administrators administer Grafana too: one group decides both.
+    adminGroups: [
+      ...oidc.adminGroups,
+      ...(access && (teams ?? []).length > 0 && !oidc.adminGroups.includes(access.platformAdminsGroup) ? [access.platformAdminsGroup] : []),
+    ],
   };
 }
 

@@ -108,13 +108,14 @@ export const TRAINING_SERVICE_ACCOUNT = "training-pipeline";
 /**
  * The Training props of an enabled GCP or Azure environment: Argo's artifact repository in the environment's bucket or
  * container under {@link argoArtifactPrefix}, and the pods' identity the stack made ({@link gkeTrainingIdentityProps},
- * {@link aksTrainingIdentityProps}). Teams are refused on those clouds, so the steps name no workspace.
+ * {@link aksTrainingIdentityProps}).
  */
 export function cloudTrainingProps(
   config: GcpEnvironmentConfig | AzureEnvironmentConfig,
   deps: { artifacts: GcsTrainingArtifacts | AzureBlobTrainingArtifacts; identity: PodIdentityContract },
 ): TrainingProps {
-  return { ...commonTrainingProps(config, undefined), name: TRAINING_SERVICE_ACCOUNT, ...deps };
+  // With teams, every step works in its team's workspace (the one its identity has a role in), as on AWS.
+  return { ...commonTrainingProps(config, trainingWorkspace(config)), name: TRAINING_SERVICE_ACCOUNT, ...deps };
 }
 
 /** The pipeline pods' Google service account: read-write on Argo's prefix of the artifact bucket, nothing else. */

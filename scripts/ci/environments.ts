@@ -272,10 +272,12 @@ export function ciEnvironments(envs: readonly AnyEnvironmentConfig[]): CiEnviron
 export function releasePath(
   all: readonly CiEnvironment[],
   model: string,
-): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[] } {
-  // Model images, their registry and their release steps are AWS's (ECR, the image-push role): configuration
-  // refuses served models and the events service on other clouds, so their rows take no part.
+): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[]; byHand: CiEnvironment[] } {
+  // The pipeline's image build, scan gate, copies and release steps are AWS's (ECR, the image-push role). An
+  // environment of another cloud serving the model is named in `byHand`: its release is written by hand
+  // (serving.releases, with the digest pushed to its own registry), never skipped without a word.
   const rows = all.filter((r): r is AwsCiEnvironment => r.cloud === "aws");
+  const byHand = all.filter((r) => r.cloud !== "aws" && r.models.split(",").includes(model));
   const registries = rows.filter((r) => r.registry);
   if (registries.length !== 1) {
     throw new CiConfigError(
@@ -283,7 +285,12 @@ export function releasePath(
     );
   }
   const serving = rows.filter((r) => r.models.split(",").includes(model));
-  return { registry: registries[0], stage: serving.filter((r) => !r.production), production: serving.filter((r) => r.production) };
+  return {
+    registry: registries[0],
+    stage: serving.filter((r) => !r.production),
+    production: serving.filter((r) => r.production),
+    byHand,
+  };
 }
 
 /** Command line: see the header. Returns the exit code. */
@@ -298,6 +305,10 @@ export function main(
       const p = releasePath(ciEnvironments(envs()), releaseModel);
       const json = { registry: p.registry, stage: { include: p.stage }, production: { include: p.production } };
       out(`${JSON.stringify(json)}\n`);
+      for (const r of p.byHand)
+        process.stderr.write(
+          `environments: "${r.env}" (cloud ${r.cloud}) serves ${releaseModel} but this pipeline releases to AWS environments only: push the image to its registry and write serving.releases.${releaseModel} by hand (docs/${r.cloud}.md)\n`,
+        );
       if (argv.includes("--github-output") && process.env.GITHUB_OUTPUT) {
         fs.appendFileSync(
           process.env.GITHUB_OUTPUT,

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { loadEnvironments, type EnvironmentConfig } from "../../config";
 import { ciRoleArns } from "../../config/ci";
-import { ciEnvironments, main, releasePath } from "../../scripts/ci/environments";
+import { ciEnvironments, main, releasePath, type CiEnvironment } from "../../scripts/ci/environments";
 import { resourcesOf, synthJson } from "../helpers/synth";
 import { forkedConfiguration } from "../helpers/fork-config";
 
@@ -96,6 +96,15 @@ describe("environments matrix (scripts/ci/environments.ts)", () => {
         "m",
       ),
     ).toThrow(/one environment running the events service/);
+  });
+
+  test("release path: an environment of another cloud serving the model is named to release by hand, never dropped quietly", () => {
+    const aws = ciEnvironments(loadEnvironments()).map((r, i) => ({ ...r, registry: i === 0, models: "m" }));
+    const gcp = { ...aws[1], env: "gcp-dev", cloud: "gcp" as const, registry: false, models: "m,n" } as unknown as CiEnvironment;
+    const p = releasePath([...aws, gcp], "m");
+    expect(p.byHand.map((r) => r.env)).toEqual(["gcp-dev"]);
+    expect([...p.stage, ...p.production].map((r) => r.env)).not.toContain("gcp-dev");
+    expect(releasePath([...aws, gcp], "other").byHand).toEqual([]);
   });
 });
 

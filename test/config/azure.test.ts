@@ -181,23 +181,19 @@ describe("an Azure environment's configuration", () => {
   it.each([
     [{ serving: { models: { iris: { classNames: ["a"] } } } }, "serving.models", /model serving .* is not supported on Azure yet/],
     [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
-    [
-      { monitoring: { grafanaHostname: "grafana.example.com" } },
-      "monitoring.grafanaHostname",
-      /exposing Grafana .* is not supported on Azure yet/,
-    ],
   ])("refuses a feature not supported on Azure yet (%#), naming it", (overrides, field, message) => {
     const problems = azureProblems(overrides);
     expect(problems.filter((p) => p.startsWith(`${ENV}: field ${field} `))).toEqual([expect.stringMatching(message)]);
   });
 
-  it("refuses teams on Azure, in the entry and in shared alike", () => {
+  it("checks teams on Azure as on AWS, in the entry and from shared: a team without access' administrators is refused", () => {
     const teams = [{ name: "team-a", groups: ["team-a-ds"] }];
     expect(azureProblems({ teams })).toEqual([
-      expect.stringMatching(/field teams = .*are not supported on Azure yet \(docs\/azure.md#not-yet-supported\); remove teams$/),
+      expect.stringMatching(/field access.platformAdminsGroup = nothing: expected the identity provider group/),
     ]);
-    expect(azureProblems({}, { teams })).toEqual([
-      expect.stringMatching(/field teams = .*remove teams from shared and write it in each AWS environment$/),
+    expect(azureProblems({}, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
+    expect(azureConfig({ teams, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
+      expect.objectContaining({ name: "team-a", groups: ["team-a-ds"] }),
     ]);
   });
 

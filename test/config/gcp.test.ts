@@ -168,16 +168,14 @@ describe("a GCP environment's configuration", () => {
     expect(retention).toMatchObject({ keepVersions: 3, storageClass: "GLACIER", graceDays: 30 });
   });
 
-  it("refuses teams on GCP, in the entry and in shared alike: a security boundary is never left out quietly", () => {
+  it("checks teams on GCP as on AWS, in the entry and from shared: a team without access' administrators is refused", () => {
     const teams = [{ name: "team-a", groups: ["team-a-ds"] }];
     expect(gcpProblems({ teams })).toEqual([
-      expect.stringMatching(
-        /field teams = .*teams and their access policy .* are not supported on GCP yet \(docs\/gcp.md#not-yet-supported\); remove teams$/,
-      ),
+      expect.stringMatching(/field access.platformAdminsGroup = nothing: expected the identity provider group/),
     ]);
-    expect(gcpProblems({}, { teams, access: { platformAdminsGroup: "platform-admins" } })).toEqual([
-      expect.stringMatching(/field teams = .*remove teams from shared and write it in each AWS environment$/),
-      expect.stringMatching(/field access = .*remove access from shared and write it in each AWS environment$/),
+    expect(gcpProblems({}, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
+    expect(gcpConfig({ teams, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
+      expect.objectContaining({ name: "team-a", groups: ["team-a-ds"] }),
     ]);
   });
 
