@@ -8,9 +8,14 @@ import { synthGcp, gcpConfig } from "../helpers/gcp";
 import { synthAzure, azureConfig } from "../helpers/azure";
 import { resourcesOf, type TfJson } from "../helpers/synth";
 import { GKE_METADATA_SERVER } from "../../constructs/network-policies/from-config";
-import { trainingStepCommands } from "../../constructs/training/command";
+import { MLFLOW_WORKSPACE_ENV, trainingStepCommands } from "../../constructs/training/command";
 import { WORKLOAD_IDENTITIES_CONFIGMAP } from "../../constructs/auth-proxy/oauth2-proxy-command";
 
+const TEAMS = {
+  teams: [{ name: "team-b", groups: ["team-b-ds"], workspace: "forecasting" }],
+  access: { platformAdminsGroup: "ml-platform-admins" },
+  training: { team: "team-b" },
+};
 const configMap = (json: TfJson, name: string): any =>
   Object.values(resourcesOf(json, "kubernetes_config_map_v1")).find((c: any) => c.metadata.name === name);
 const policies = (json: TfJson): any[] => Object.values(resourcesOf(json, "kubernetes_network_policy_v1"));
@@ -121,5 +126,15 @@ describe.each([
       expect(t.container.args).toEqual([...s.command.args]);
       expect(t.container.env).toEqual(s.command.env.map((e: any) => ({ name: e.name, value: e.value })));
     }
+  });
+});
+
+describe.each([
+  ["GCP", () => synthGcp(gcpConfig(TEAMS)).json],
+  ["Azure", () => synthAzure(azureConfig(TEAMS)).json],
+] as const)("%s with teams", (_cloud, build) => {
+  it("every step works in the pipeline's team's workspace (the one its identity has a role in)", () => {
+    for (const t of template(build()).spec.templates.slice(1))
+      expect(t.container.env).toContainEqual({ name: MLFLOW_WORKSPACE_ENV, value: "forecasting" });
   });
 });
