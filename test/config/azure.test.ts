@@ -188,11 +188,13 @@ describe("an Azure environment's configuration", () => {
 
   it("checks teams on Azure as on AWS, in the entry and from shared: a team without access' administrators is refused", () => {
     const teams = [{ name: "team-a", groups: ["team-a-ds"] }];
-    expect(azureProblems({ teams })).toEqual([
+    // The fixture trains: with teams, its pipeline names the team whose workspace it works in.
+    const training = { team: "team-a" };
+    expect(azureProblems({ teams, training })).toEqual([
       expect.stringMatching(/field access.platformAdminsGroup = nothing: expected the identity provider group/),
     ]);
-    expect(azureProblems({}, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
-    expect(azureConfig({ teams, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
+    expect(azureProblems({ training }, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
+    expect(azureConfig({ teams, training, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
       expect.objectContaining({ name: "team-a", groups: ["team-a-ds"] }),
     ]);
   });

@@ -170,11 +170,13 @@ describe("a GCP environment's configuration", () => {
 
   it("checks teams on GCP as on AWS, in the entry and from shared: a team without access' administrators is refused", () => {
     const teams = [{ name: "team-a", groups: ["team-a-ds"] }];
-    expect(gcpProblems({ teams })).toEqual([
+    // The fixture trains: with teams, its pipeline names the team whose workspace it works in.
+    const training = { team: "team-a" };
+    expect(gcpProblems({ teams, training })).toEqual([
       expect.stringMatching(/field access.platformAdminsGroup = nothing: expected the identity provider group/),
     ]);
-    expect(gcpProblems({}, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
-    expect(gcpConfig({ teams, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
+    expect(gcpProblems({ training }, { teams })).toEqual([expect.stringMatching(/field access.platformAdminsGroup = nothing/)]);
+    expect(gcpConfig({ teams, training, access: { platformAdminsGroup: "platform-admins" } }).teams).toEqual([
       expect.objectContaining({ name: "team-a", groups: ["team-a-ds"] }),
     ]);
   });

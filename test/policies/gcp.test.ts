@@ -98,9 +98,9 @@ describe("GCP policy rules", () => {
 
   it("MLF-GCP-1 flags a grant to allUsers or allAuthenticatedUsers, in a member, a binding or a policy", () => {
     const rule = new GcpNoPublicMembers();
-    // Every bucket grant of the stack: the tracking server's two and the retention job's two.
+    // Every bucket grant of the stack: the tracking server's two, the retention job's two and the training pipeline's two.
     const grants = Object.keys(stackJson.resource!.google_storage_bucket_iam_member).length;
-    expect(grants).toBe(4);
+    expect(grants).toBe(6);
     expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.member = "allUsers")))).toHaveLength(grants);
     expect(
       rule.check({
