@@ -29,7 +29,7 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
-import { unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { cloudTrainingProblems, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
@@ -355,6 +355,10 @@ export const azureEnvironmentSchema = z
         `at most ${AZURE_TAG_LIMITS.perResource - STACK_AZURE_TAGS.length} tags (Azure allows ${AZURE_TAG_LIMITS.perResource} per resource and the stack sets ${STACK_AZURE_TAGS.length})`,
       );
 
+    // ── training (Argo Workflows): the AWS rules of the section, and the AKS cluster's own token issuer ──
+    for (const p of cloudTrainingProblems(env, AZURE_REFUSALS, "`az aks show -n <cluster> -g <group> --query oidcIssuerProfile.issuerUrl`"))
+      issue(p.path, p.message);
+
     for (const p of azureCiProblems(env)) issue(p.path, p.message);
 
     for (const p of azureServingProblems(env)) issue(p.path, p.message);
@@ -480,7 +484,6 @@ export const AZURE_REFUSALS: CloudRefusals = {
   gatewayApi: '"gateway-api" (an HTTPRoute on an Application Gateway for Containers Gateway)',
   foreignSections: { gcp: "Google Cloud" },
   features: {
-    trainingArtifacts: "the training pipeline's artifact repository on Blob Storage",
     eventsParts: "its Key Vault references, its network policy on AKS",
   },
 };

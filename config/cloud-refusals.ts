@@ -4,6 +4,7 @@
  * cloud; and the features of a valid configuration its stack cannot deploy yet. Each cloud passes its own
  * {@link CloudRefusals}: its words for the same refusals.
  */
+import { trainingProblems } from "./training";
 
 /** How one cloud names what it refuses. */
 export interface CloudRefusals {
@@ -23,9 +24,8 @@ export interface CloudRefusals {
   readonly gatewayApi: string;
   /** The sections only another cloud has ("gcp" on Azure, "azure" on GCP), with the cloud they belong to. */
   readonly foreignSections: Record<string, string>;
-  /** What model serving, training and events would need here, in the cloud's words. */
+  /** What model serving and events would need here, in the cloud's words. */
   readonly features: {
-    readonly trainingArtifacts: string;
     readonly eventsParts: string;
   };
 }
@@ -137,13 +137,35 @@ export function unsupportedProblems(
       path: ["serving", "models"],
       message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${cloud.notYet}`,
     });
-  if (env.training.enabled)
-    out.push({ path: ["training", "enabled"], message: `false: ${cloud.features.trainingArtifacts} is ${cloud.notYet}` });
   if (env.events.enabled)
     out.push({
       // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
       path: ["events"],
       message: `events.enabled false: the registry events service (${cloud.features.eventsParts}) is ${cloud.notYet}`,
+    });
+  return out;
+}
+
+/** An EKS cluster's service-account token issuer (`aws eks describe-cluster --query cluster.identity.oidc.issuer`). */
+const EKS_ISSUER = /^https:\/\/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\//;
+
+/**
+ * An enabled training section on this cloud: the AWS environments' own cross-section rules (config/training.ts:
+ * a known model, the pipeline's identity and steps, the Argo UI's name, namespaces of its own), and the issuer of
+ * the pipeline's tokens, which is this cloud's cluster's: an EKS issuer (the AWS fixtures' and examples') is
+ * AWS-only. `clusterIssuer` says where this cloud's cluster shows its own.
+ */
+export function cloudTrainingProblems(
+  env: Parameters<typeof trainingProblems>[0],
+  cloud: CloudRefusals,
+  clusterIssuer: string,
+): { path: (string | number)[]; message: string }[] {
+  const out = trainingProblems(env);
+  const issuer = env.training.enabled ? env.training.identity?.issuerUrl : undefined;
+  if (issuer !== undefined && EKS_ISSUER.test(issuer))
+    out.push({
+      path: ["training", "identity", "issuerUrl"],
+      message: `the cluster's own issuer, ${clusterIssuer}: an EKS issuer is AWS-only and no token of ${cloud.environment}'s cluster carries it`,
     });
   return out;
 }

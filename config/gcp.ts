@@ -23,7 +23,7 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
-import { refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { cloudTrainingProblems, refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
@@ -277,6 +277,9 @@ export const gcpEnvironmentSchema = z
         `at most ${GCP_LABEL_LIMITS.perResource - STACK_LABELS.length} labels (Google allows ${GCP_LABEL_LIMITS.perResource} per resource)`,
       );
 
+    // ── training (Argo Workflows): the AWS rules of the section, and the GKE cluster's own token issuer ──
+    for (const p of cloudTrainingProblems(env, GCP_REFUSALS, gkeIssuerUrl(g))) issue(p.path, p.message);
+
     for (const p of gcpCiProblems(env)) issue(p.path, p.message);
 
     // ── features that do not run on GCP yet: refused, never dropped ──
@@ -341,7 +344,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
   foreignSections: { azure: "Azure" },
   features: {
-    trainingArtifacts: "the training pipeline's artifact repository on GCS",
     eventsParts: "its Secret Manager references, its network policy on GKE",
   },
 };
@@ -393,4 +395,12 @@ export function awsOnlyFields(
 /** The labels every Google resource of a GCP environment carries: the configured ones, then the stack's own. */
 export function gcpLabels(env: Pick<GcpEnvironmentConfig, "tags" | "project" | "name">): Record<string, string> {
   return { ...env.tags, project: env.project, environment: env.name, "managed-by": "cdktf" };
+}
+
+/**
+ * The service-account token issuer of a GKE cluster (what training.identity.issuerUrl names on GCP):
+ * `https://container.googleapis.com/v1/projects/<project>/locations/<location>/clusters/<cluster>`.
+ */
+export function gkeIssuerUrl(g: { projectId: string; region: string; clusterName: string; clusterLocation?: string }): string {
+  return `https://container.googleapis.com/v1/projects/${g.projectId}/locations/${g.clusterLocation ?? g.region}/clusters/${g.clusterName}`;
 }

@@ -109,6 +109,20 @@ environments.push({
     vpcCidrs: ["10.88.0.0/16"],
   },
   mlflow: { replicas: { min: 1, max: 2 } },
+  // Training on GKE (docs/gcp.md#training): the cluster's own issuer, the model declared by its gates.
+  training: {
+    enabled: true,
+    argo: { mode: "install", uiHostname: "workflows-gcp.ml.acme.cloud" },
+    identity: { issuerUrl: "https://container.googleapis.com/v1/projects/acme-ml-gcp/locations/us-central1/clusters/gke-ml" },
+    steps: {
+      train: { resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } } },
+      evaluate: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      register: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      gates: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      tag: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+    },
+  },
+  registry: { modelGates: { "iris-classifier": {} } },
   // Its own ci section (shared's is the AWS environments'): the pipelines plan and deploy it too (docs/gcp.md#ci).
   ci: { projectNumber: "246813579024" },
 } as never);
@@ -142,6 +156,20 @@ environments.push({
     vpcCidrs: ["10.99.0.0/16"],
   },
   mlflow: { replicas: { min: 1, max: 2 } },
+  // Training on AKS (docs/azure.md#training): the cluster's own issuer (az aks show ... oidcIssuerProfile.issuerUrl).
+  training: {
+    enabled: true,
+    argo: { mode: "install", uiHostname: "workflows-azure.ml.acme.cloud" },
+    identity: { issuerUrl: "https://northeurope.oic.prod-aks.azure.com/c0ffee00-1234-4cde-8f00-abcdef012345/1d2c3b4a-5e6f-4a7b-8c9d-0e1f2a3b4c5d/" },
+    steps: {
+      train: { resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { memory: "2Gi" } } },
+      evaluate: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      register: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      gates: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+      tag: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } } },
+    },
+  },
+  registry: { modelGates: { "iris-classifier": {} } },
   // Its own ci section too, with the identities' client ids the bootstrap printed (docs/azure.md#ci).
   ci: { planClientId: "3f2a9c1e-6b7d-4e8f-9a0b-1c2d3e4f5a6b", deployClientId: "8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586" },
 } as never);

@@ -25,7 +25,9 @@ import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { AzureModelRetention } from "../constructs/model-retention";
 import { azureModelRetentionProps } from "../constructs/model-retention/from-config";
 import { aksCloudFlows } from "../constructs/network-policies/from-config";
-import { gatewayFront } from "./gateway-front";
+import { gatewayFront, trainingNamespaces } from "./gateway-front";
+import { Training } from "../constructs/training";
+import { aksTrainingIdentityProps, argoArtifactPrefix, cloudTrainingProps } from "../constructs/training/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { AzureCiIdentities } from "../constructs/azure-ci-identities";
 import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-config";
@@ -269,11 +271,39 @@ export class AzureMlflowStack extends TerraformStack {
       }
     }
 
+    // ── Training pipelines: Argo Workflows and the WorkflowTemplate; the pods' own managed identity may read and write
+    // Argo's prefix of the container (archived step logs) and nothing else, and every step's pod carries workload
+    // identity's label. The steps reach MLflow through the Gateway and the proxy with their projected token, as on AWS. ──
+    const training = config.training.enabled
+      ? new Training(
+          this,
+          "training",
+          cloudTrainingProps(config, {
+            artifacts: {
+              kind: "azure",
+              endpoint: `https://${artifactStore.contract.storageAccountName}.blob.core.windows.net`,
+              container: artifactStore.contract.bucketName,
+              prefix: argoArtifactPrefix(config),
+            },
+            identity: new AksWorkloadIdentity(
+              this,
+              "training_identity",
+              aksTrainingIdentityProps(config, {
+                oidcIssuerUrl: cluster.oidcIssuerUrl,
+                containerScope: artifactStore.contract.containerScope,
+                containerName: artifactStore.contract.bucketName,
+                dependsOn: [artifactStore.container],
+              }),
+            ).contract,
+          }),
+        )
+      : undefined;
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
       cloud,
-      namespaces: servingNamespaces,
+      // The models' namespaces, and the training namespace and Argo's (install mode): default-deny there too.
+      namespaces: [...servingNamespaces, ...trainingNamespaces(config, training)],
     });
   }
 

@@ -4,7 +4,14 @@ import type { GcpEnvironmentConfig } from "../config/gcp";
 import type { AzureEnvironmentConfig } from "../config/azure";
 import type { TrackingServerContract } from "../constructs/core/contracts";
 import { AuthProxy } from "../constructs/auth-proxy";
-import { authProxyProps } from "../constructs/auth-proxy/from-config";
+import type { Training } from "../constructs/training";
+import { authProxyProps, workloadIdentitiesOf } from "../constructs/auth-proxy/from-config";
+import {
+  WORKLOAD_IDENTITIES_CONFIGMAP,
+  WORKLOAD_IDENTITIES_KEY,
+  workloadIdentitiesFileContent,
+} from "../constructs/auth-proxy/oauth2-proxy-command";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { MlflowIngress } from "../constructs/ingress";
 import { Monitoring } from "../constructs/monitoring";
 import { gatewayGrafanaExposure, kubernetesMonitoringProps } from "../constructs/monitoring/from-config";
@@ -28,10 +35,23 @@ export function gatewayFront(
     readonly namespaces?: readonly (readonly [string, NamespaceV1])[];
   },
 ): { readonly authProxy: AuthProxy; readonly monitoring: Monitoring } {
+  // The in-cluster workloads whose projected tokens the proxy admits (the training pipeline's service account): the
+  // file its authenticated-emails option reads, as the AWS stack writes it.
+  const workloads = workloadIdentitiesOf(config);
+  const workloadSubjects = workloads
+    ? new ConfigMapV1(scope, "workload_identities", {
+        metadata: { name: WORKLOAD_IDENTITIES_CONFIGMAP, namespace: config.mlflow.namespace },
+        data: { [WORKLOAD_IDENTITIES_KEY]: workloadIdentitiesFileContent(workloads.subjects) },
+        dependsOn: [deps.namespace],
+      })
+    : undefined;
   const authProxy = new AuthProxy(
     scope,
     "auth_proxy",
-    authProxyProps(config, { trackingServer: deps.trackingServer, dependsOn: [deps.namespace] }),
+    authProxyProps(config, {
+      trackingServer: deps.trackingServer,
+      dependsOn: [deps.namespace, ...(workloadSubjects ? [workloadSubjects] : [])],
+    }),
   );
   new MlflowIngress(scope, "ingress", {
     hostname: config.hostname,
@@ -60,4 +80,16 @@ export function gatewayFront(
     dependsOn: created.map(([, resource]) => resource),
   });
   return { authProxy, monitoring };
+}
+
+/** The namespaces a stack's Training created (the workflows' and, in install mode, Argo's), for {@link gatewayFront}. */
+export function trainingNamespaces(
+  config: GcpEnvironmentConfig | AzureEnvironmentConfig,
+  training: Training | undefined,
+): [string, NamespaceV1][] {
+  if (!training) return [];
+  return [
+    [config.training.namespace, training.namespace],
+    ...(training.argoNamespace ? [[config.training.argo.namespace, training.argoNamespace] as [string, NamespaceV1]] : []),
+  ];
 }

@@ -33,7 +33,9 @@ import { gcpModelEndpointProps } from "../constructs/model-endpoint/from-config"
 import { GcpDriftJob } from "../constructs/drift-job";
 import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
 import { gcpDriftJobProps } from "../constructs/drift-job/from-config";
-import { gatewayFront } from "./gateway-front";
+import { gatewayFront, trainingNamespaces } from "./gateway-front";
+import { Training } from "../constructs/training";
+import { argoArtifactPrefix, cloudTrainingProps, gkeTrainingIdentityProps } from "../constructs/training/from-config";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
@@ -199,11 +201,32 @@ export class GcpMlflowStack extends TerraformStack {
         );
     }
 
+    // ── Training pipelines: Argo Workflows and the WorkflowTemplate; the pods' own Google service account may read and
+    // write Argo's prefix of the bucket (archived step logs) and nothing else. The steps reach MLflow through the
+    // Gateway and the proxy with their projected token, as on AWS. ──
+    const training = config.training.enabled
+      ? new Training(
+          this,
+          "training",
+          cloudTrainingProps(config, {
+            artifacts: { kind: "gcs", bucketName: artifactStore.contract.bucketName, prefix: argoArtifactPrefix(config) },
+            identity: new GkeWorkloadIdentity(
+              this,
+              "training_identity",
+              gkeTrainingIdentityProps(config, { bucketName: artifactStore.contract.bucketName, dependsOn: [artifactStore.bucket] }),
+            ).contract,
+          }),
+        )
+      : undefined;
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
       cloud,
-      namespaces: servingNamespace ? [[config.serving.namespace, servingNamespace]] : [],
+      // The models' namespace, and the training namespace and Argo's (install mode): default-deny there too.
+      namespaces: [
+        ...(servingNamespace ? [[config.serving.namespace, servingNamespace] as const] : []),
+        ...trainingNamespaces(config, training),
+      ],
     });
   }
 

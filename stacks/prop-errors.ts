@@ -35,7 +35,12 @@ import { MONITORING_FIELDS } from "../constructs/monitoring/from-config";
 import { NETWORK_POLICIES_FIELDS } from "../constructs/network-policies/from-config";
 import { REGISTRY_EVENTS_FIELDS } from "../constructs/registry-events/from-config";
 import { TRACKING_SERVER_FIELDS } from "../constructs/tracking-server/from-config";
-import { TRAINING_FIELDS, TRAINING_ROLE_FIELDS } from "../constructs/training/from-config";
+import {
+  AKS_TRAINING_IDENTITY_FIELDS,
+  GKE_TRAINING_IDENTITY_FIELDS,
+  TRAINING_FIELDS,
+  TRAINING_ROLE_FIELDS,
+} from "../constructs/training/from-config";
 import { ARGO_ROLLOUTS_FIELDS } from "../constructs/argo-rollouts/from-config";
 import { ARTIFACT_STORE_FIELDS } from "../constructs/artifact-store/from-config";
 import { BACKEND_STORE_FIELDS } from "../constructs/backend-store/from-config";
@@ -90,6 +95,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       artifact_registry: ARTIFACT_REGISTRY_FIELDS,
       model_retention: GCP_MODEL_RETENTION_FIELDS,
       ci_identities: GCP_CI_IDENTITIES_FIELDS,
+      training_identity: GKE_TRAINING_IDENTITY_FIELDS,
     });
   }
   if (config.cloud === "azure") {
@@ -102,6 +108,7 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       container_registry: CONTAINER_REGISTRY_FIELDS,
       ci_identities: AZURE_CI_IDENTITIES_FIELDS,
       model_retention: AZURE_MODEL_RETENTION_FIELDS,
+      training_identity: AKS_TRAINING_IDENTITY_FIELDS,
     });
   }
   for (const modelName of Object.keys(config.serving.models)) {

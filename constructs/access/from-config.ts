@@ -46,7 +46,7 @@ export function accessPolicyInputs(config: KubernetesEnvironment): AccessPolicyI
 }
 
 /** The workspace the training pipeline works in: its team's, with teams; undefined (MLflow's default) without. */
-export function trainingWorkspace(config: EnvironmentConfig): string | undefined {
+export function trainingWorkspace(config: KubernetesEnvironment): string | undefined {
   if (!teamsEnabled(config) || config.training.team === undefined) return undefined;
   const team = (config.teams ?? []).find((t) => t.name === config.training.team);
   if (!team) throw new Error(`environment "${config.name}": training.team names no team (the schema should have refused it)`);

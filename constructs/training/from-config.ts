@@ -5,15 +5,20 @@
 import type { EnvironmentConfig } from "../../config";
 import { registryGates } from "../../config/registry";
 import type { TrainingStep as ConfiguredStep } from "../../config/training";
-import type { S3ArtifactStoreContract } from "../core/contracts";
+import type { PodIdentityContract, S3ArtifactStoreContract } from "../core/contracts";
+import type { KubernetesEnvironment } from "../../config/kubernetes-half";
+import type { GcpEnvironmentConfig } from "../../config/gcp";
+import { azureResourceNames, azureTags, type AzureEnvironmentConfig } from "../../config/azure";
+import type { GkeWorkloadIdentityProps } from "../gke-workload-identity";
+import type { AksWorkloadIdentityProps } from "../aks-workload-identity";
 import { type TrainingStep, trainingStepCommands, trainingWorkflowParameters } from "./command";
-import type { TrainingProps } from ".";
+import type { AzureBlobTrainingArtifacts, GcsTrainingArtifacts, TrainingProps } from ".";
 import type { PropFieldMap } from "../core/prop-error";
 import { trainingWorkspace } from "../access/from-config";
 import { managedLabels } from "../core/labels";
 
 /** Argo's artifacts (archived step logs) live under this prefix of the artifact bucket, beside MLflow's. */
-export function argoArtifactPrefix(config: EnvironmentConfig): string {
+export function argoArtifactPrefix(config: { readonly artifacts: { readonly prefix: string } }): string {
   return `${config.artifacts.prefix}-argo`;
 }
 
@@ -22,7 +27,7 @@ export function argoArtifactPrefix(config: EnvironmentConfig): string {
  * manual approval (a person approves later, in the release pipeline's `promote`; the pipeline only says
  * the automated gates pass). Everything else (metrics, tags, signature, input example) is as configured.
  */
-export function pipelineGates(config: EnvironmentConfig) {
+export function pipelineGates(config: Pick<EnvironmentConfig, "registry">) {
   const gates = registryGates(config.registry);
   const noApproval = <T extends { approval: { required: boolean; groups: string[] } }>(set: T): T => ({
     ...set,
@@ -37,12 +42,8 @@ export function pipelineGates(config: EnvironmentConfig) {
   };
 }
 
-/** The Training props of an enabled environment (throws when training is off: check config.training.enabled first). */
-export function trainingProps(
-  config: EnvironmentConfig,
-  stackName: string,
-  deps: { artifactStore: S3ArtifactStoreContract },
-): TrainingProps {
+/** What an enabled environment's Training props are on every cloud: all but the artifact repository and the identity. */
+function commonTrainingProps(config: KubernetesEnvironment, workspace: string | undefined): Omit<TrainingProps, "artifacts" | "identity"> {
   const t = config.training;
   if (!t.enabled || !t.identity || !t.steps)
     throw new Error(
@@ -65,13 +66,24 @@ export function trainingProps(
           }
         : undefined,
     // With teams, every step works in its team's workspace (the one its identity has a role in).
-    steps: trainingStepCommands(config, trainingWorkspace(config)),
+    steps: trainingStepCommands(config, workspace),
     resources: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v.resources])),
     parameters: trainingWorkflowParameters(config),
     schedule: t.schedule,
     tokenAudience: t.identity.audience,
     stepDeadlineSeconds: t.stepDeadlineSeconds,
     gatesJson: JSON.stringify(pipelineGates(config), null, 2),
+  };
+}
+
+/** The Training props of an enabled environment (throws when training is off: check config.training.enabled first). */
+export function trainingProps(
+  config: EnvironmentConfig,
+  stackName: string,
+  deps: { artifactStore: S3ArtifactStoreContract },
+): TrainingProps {
+  return {
+    ...commonTrainingProps(config, trainingWorkspace(config)),
     artifacts: {
       bucketName: deps.artifactStore.bucketName,
       bucketArn: deps.artifactStore.bucketArn,
@@ -87,6 +99,58 @@ export function trainingProps(
       roleName: `${stackName}-training`,
       oidcProviderArn: config.cluster.oidcProviderArn,
     },
+  };
+}
+
+/** The Kubernetes service account of the pipeline's pods (Training's default name; the proxy admits its tokens). */
+export const TRAINING_SERVICE_ACCOUNT = "training-pipeline";
+
+/**
+ * The Training props of an enabled GCP or Azure environment: Argo's artifact repository in the environment's bucket or
+ * container under {@link argoArtifactPrefix}, and the pods' identity the stack made ({@link gkeTrainingIdentityProps},
+ * {@link aksTrainingIdentityProps}).
+ */
+export function cloudTrainingProps(
+  config: GcpEnvironmentConfig | AzureEnvironmentConfig,
+  deps: { artifacts: GcsTrainingArtifacts | AzureBlobTrainingArtifacts; identity: PodIdentityContract },
+): TrainingProps {
+  // With teams, every step works in its team's workspace (the one its identity has a role in), as on AWS.
+  return { ...commonTrainingProps(config, trainingWorkspace(config)), name: TRAINING_SERVICE_ACCOUNT, ...deps };
+}
+
+/** The pipeline pods' Google service account: read-write on Argo's prefix of the artifact bucket, nothing else. */
+export function gkeTrainingIdentityProps(
+  config: GcpEnvironmentConfig,
+  deps: Pick<GkeWorkloadIdentityProps, "bucketName" | "dependsOn">,
+): GkeWorkloadIdentityProps {
+  return {
+    projectId: config.gcp.projectId,
+    // "<project>-<env>-training", within the 30 characters a service account id may have.
+    accountId: `${config.project}-${config.name}`.slice(0, 21).replace(/-+$/, "") + "-training",
+    namespace: config.training.namespace,
+    serviceAccountName: TRAINING_SERVICE_ACCOUNT,
+    prefix: argoArtifactPrefix(config),
+    access: "read-write",
+    description: `Argo Workflows' artifacts of the training pipeline of ${config.project}-${config.name}`,
+    ...deps,
+  };
+}
+
+/** The pipeline pods' managed identity: read-write on Argo's prefix of the artifact container, nothing else. */
+export function aksTrainingIdentityProps(
+  config: AzureEnvironmentConfig,
+  deps: Pick<AksWorkloadIdentityProps, "oidcIssuerUrl" | "containerScope" | "containerName" | "dependsOn">,
+): AksWorkloadIdentityProps {
+  return {
+    name: `${azureResourceNames(config).stack}-training`,
+    resourceGroupName: config.azure.resourceGroupName,
+    location: config.azure.location,
+    namespace: config.training.namespace,
+    serviceAccountName: TRAINING_SERVICE_ACCOUNT,
+    prefix: argoArtifactPrefix(config),
+    access: "read-write",
+    tags: azureTags(config),
+    ...deps,
   };
 }
 
@@ -111,6 +175,8 @@ export const TRAINING_FIELDS: PropFieldMap = {
   stepDeadlineSeconds: "training.stepDeadlineSeconds",
   "artifacts.prefix": "artifacts.prefix",
   artifacts: null,
+  "artifacts.endpoint": null,
+  identity: null,
   "identity.mode": "identity.mode",
   "identity.clusterName": "cluster.name",
   "identity.accountId": "aws.accountId",
@@ -131,4 +197,35 @@ export const TRAINING_ROLE_FIELDS: PropFieldMap = {
   oidcProviderArn: "cluster.oidcProviderArn",
   maxSessionDurationSeconds: null,
   inlinePolicies: null,
+};
+
+/** The pipeline pods' GkeWorkloadIdentity ("training_identity" of a GCP stack). */
+export const GKE_TRAINING_IDENTITY_FIELDS: PropFieldMap = {
+  projectId: "gcp.projectId",
+  accountId: "name",
+  namespace: "training.namespace",
+  serviceAccountName: null,
+  bucketName: "artifacts.bucketName",
+  prefix: "artifacts.prefix",
+  access: null,
+  customRoleId: null,
+  description: null,
+  dependsOn: null,
+};
+
+/** The pipeline pods' AksWorkloadIdentity ("training_identity" of an Azure stack). */
+export const AKS_TRAINING_IDENTITY_FIELDS: PropFieldMap = {
+  name: "name",
+  resourceGroupName: "azure.resourceGroupName",
+  location: "azure.location",
+  oidcIssuerUrl: "azure.clusterName",
+  namespace: "training.namespace",
+  serviceAccountName: null,
+  containerScope: null,
+  containerName: "artifacts.containerName",
+  prefix: "artifacts.prefix",
+  access: null,
+  roleDefinition: null,
+  tags: "tags",
+  dependsOn: null,
 };

@@ -5,16 +5,18 @@
  *   platform's OIDC issuer (SSO is the only auth mode), restricted security contexts for its pods and
  *   the executor; or nothing of Argo's own (attach mode: one already runs).
  * - The workflow namespace (restricted Pod Security), two service accounts: the pods' own
- *   (`<name>`, no Kubernetes API token, an IAM role for the artifact prefix, the projected MLflow token)
- *   and the executor's (`<name>-executor`, which may only create and patch workflowtaskresults).
- * - The artifact repository: the artifact bucket under its own prefix, through workload identity
- *   (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo reads).
+ *   (`<name>`, no Kubernetes API token, a cloud identity for the artifact prefix: an IAM role made here, or the
+ *   GKE or AKS identity the stack made, the projected MLflow token) and the executor's (`<name>-executor`, which
+ *   may only create and patch workflowtaskresults).
+ * - The artifact repository: the artifact bucket (S3, Cloud Storage) or container (Blob Storage) under its own
+ *   prefix, through workload identity (no static keys), per namespace (the `artifact-repositories` ConfigMap Argo
+ *   reads).
  * - The WorkflowTemplate (+ CronWorkflow with a schedule) via a local chart, so Argo's CRDs are never
  *   needed at plan time. Each step's container command comes from constructs/training/command.ts.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { AssetType, TerraformAsset, type ITerraformDependable } from "cdktf";
+import { AssetType, TerraformAsset, Token, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
@@ -34,6 +36,7 @@ import {
   type TrainingStepCommand,
 } from "./command";
 import type { EnvVar } from "../core/command-types";
+import type { PodIdentityContract } from "../core/contracts";
 import { PropError } from "../core/prop-error";
 import { artifactAccess } from "../core/grants";
 import { isS3KeyPrefix } from "../core/s3-prefix";
@@ -69,6 +72,72 @@ export interface ArgoInstallProps {
   };
 }
 
+/** Argo's artifact repository on S3: the bucket, its ARN and key, its region and the prefix Argo writes under. */
+export interface S3TrainingArtifacts {
+  readonly kind?: "s3";
+  readonly bucketName: string;
+  readonly bucketArn: string;
+  readonly kmsKeyArn: string;
+  readonly region: string;
+  readonly prefix: string;
+}
+
+/** Argo's artifact repository in a Cloud Storage bucket, under `prefix`; the pods' Google identity writes there. */
+export interface GcsTrainingArtifacts {
+  readonly kind: "gcs";
+  readonly bucketName: string;
+  readonly prefix: string;
+}
+
+/** Argo's artifact repository in a Blob Storage container, under `prefix`; the pods' managed identity writes there. */
+export interface AzureBlobTrainingArtifacts {
+  readonly kind: "azure";
+  /** The storage account's blob endpoint, `https://<account>.blob.core.windows.net`. */
+  readonly endpoint: string;
+  readonly container: string;
+  readonly prefix: string;
+}
+
+export type TrainingArtifacts = S3TrainingArtifacts | GcsTrainingArtifacts | AzureBlobTrainingArtifacts;
+
+/** The IAM role the construct makes for the pods' service account (IRSA or EKS Pod Identity). */
+export interface AwsTrainingIdentity {
+  readonly mode: WorkloadIdentityMode;
+  readonly clusterName: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly roleName: string;
+  readonly oidcProviderArn?: string;
+}
+
+const isPodIdentity = (i: AwsTrainingIdentity | PodIdentityContract): i is PodIdentityContract => "serviceAccountAnnotations" in i;
+
+/** The blob endpoint of a storage account, as Argo's `azure.endpoint` takes it. */
+const BLOB_ENDPOINT = /^https:\/\/[a-z0-9]{3,24}\.blob\.core\.windows\.net$/;
+
+/**
+ * The `artifact-repositories` entry Argo reads (docs/configure-artifact-repository.md of argoproj/argo-workflows,
+ * and its ArtifactRepository type in pkg/apis/workflow/v1alpha1): `s3` with `useSDKCreds` (the AWS SDK's chain:
+ * IRSA or Pod Identity); `gcs` with `keyFormat` and no `serviceAccountKeySecret` ("If it's running on GKE and
+ * Workload Identity is used, serviceAccountKeySecret is not needed"); `azure` with `endpoint`, `container`,
+ * `blobNameFormat` and `useSDKCreds: true` (the accountKeySecret is then unused and a DefaultAzureCredential,
+ * which reads workload identity's environment, authenticates). No static key in any of them.
+ */
+function artifactRepository(a: TrainingArtifacts): string[] {
+  const key = `"${a.prefix}/{{workflow.name}}/{{pod.name}}"`;
+  if (a.kind === "gcs") return ["gcs:", `  bucket: ${a.bucketName}`, `  keyFormat: ${key}`];
+  if (a.kind === "azure")
+    return ["azure:", `  endpoint: ${a.endpoint}`, `  container: ${a.container}`, "  useSDKCreds: true", `  blobNameFormat: ${key}`];
+  return [
+    "s3:",
+    `  bucket: ${a.bucketName}`,
+    "  endpoint: s3.amazonaws.com",
+    `  region: ${a.region}`,
+    "  useSDKCreds: true",
+    `  keyFormat: ${key}`,
+  ];
+}
+
 /** Props of {@link Training}. */
 export interface TrainingProps {
   /** Namespace of the workflows (created, restricted Pod Security). Required. */
@@ -95,23 +164,16 @@ export interface TrainingProps {
   readonly gatesJson: string;
   /** The training image's user id. @default 10001 */
   readonly runAsUser?: number;
-  /** Artifact repository: the bucket, its region and the prefix Argo writes under. Required. */
-  readonly artifacts: {
-    readonly bucketName: string;
-    readonly bucketArn: string;
-    readonly kmsKeyArn: string;
-    readonly region: string;
-    readonly prefix: string;
-  };
-  /** Workload identity of the pods' service account. Required. */
-  readonly identity: {
-    readonly mode: WorkloadIdentityMode;
-    readonly clusterName: string;
-    readonly accountId: string;
-    readonly region: string;
-    readonly roleName: string;
-    readonly oidcProviderArn?: string;
-  };
+  /**
+   * Argo's artifact repository (the steps' archived logs), under its own prefix: S3 (the bucket, its region and key),
+   * a Cloud Storage bucket or a Blob Storage container. Required.
+   */
+  readonly artifacts: TrainingArtifacts;
+  /**
+   * Identity of the pods' service account: an IAM role this construct makes (AWS), or a cloud identity the stack
+   * made for the service account `<name>` in `namespace` (GKE or AKS workload identity). Required.
+   */
+  readonly identity: AwsTrainingIdentity | PodIdentityContract;
   /** What must exist first. @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
@@ -153,7 +215,8 @@ export class Training extends Construct {
   readonly namespace: NamespaceV1;
   readonly serviceAccount: ServiceAccountV1;
   readonly executorServiceAccount: ServiceAccountV1;
-  readonly role: WorkloadRole;
+  /** The pods' IAM role, when the identity is AWS's (otherwise the stack made the identity). */
+  readonly role?: WorkloadRole;
   readonly argoRelease?: Release;
   /** Argo's own namespace, when this construct installs Argo Workflows. */
   readonly argoNamespace?: NamespaceV1;
@@ -206,6 +269,14 @@ export class Training extends Construct {
     if (!isS3KeyPrefix(props.artifacts.prefix)) {
       throw new PropError(this, "artifacts.prefix", props.artifacts.prefix, `an S3 key prefix without leading or trailing '/'`);
     }
+    const art = props.artifacts;
+    if (art.kind === "azure" && !Token.isUnresolved(art.endpoint) && !BLOB_ENDPOINT.test(art.endpoint))
+      throw new PropError(
+        this,
+        "artifacts.endpoint",
+        art.endpoint,
+        "a storage account's blob endpoint, https://<account>.blob.core.windows.net",
+      );
     const uid = props.runAsUser ?? 10001;
     const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/component": "training", ...(props.labels ?? {}) };
     const dependsOn = props.dependsOn ?? [];
@@ -223,40 +294,49 @@ export class Training extends Construct {
     const after = [this.namespace];
 
     // ── Identities: the pods' (IAM role, MLflow token) and the executor's (workflowtaskresults only) ──
-    this.role = new WorkloadRole(this, "role", {
-      mode: props.identity.mode,
-      clusterName: props.identity.clusterName,
-      namespace: ns,
-      serviceAccountName: name,
-      roleName: props.identity.roleName,
-      description: `Training workflows (${ns}/${name} on ${props.identity.clusterName}): Argo's artifact prefix only`,
-      accountId: props.identity.accountId,
-      region: props.identity.region,
-      oidcProviderArn: props.identity.oidcProviderArn,
-      checkPodIdentityAgent: false,
-      inlinePolicies: [
-        {
-          name: "argo-artifact-prefix",
-          document: {
-            Version: "2012-10-17",
-            Statement: artifactAccess(props.artifacts, {
-              prefix: props.artifacts.prefix,
-              list: true,
-              read: true,
-              write: true,
-              region: props.artifacts.region,
-              sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
-            }),
+    const identity = props.identity;
+    const aws = isPodIdentity(identity) ? undefined : identity;
+    if (aws) {
+      if (art.kind === "gcs" || art.kind === "azure")
+        throw new PropError(this, "artifacts", art.kind, "an S3 artifact repository with an AWS identity (the IAM role grants on S3 only)");
+      this.role = new WorkloadRole(this, "role", {
+        mode: aws.mode,
+        clusterName: aws.clusterName,
+        namespace: ns,
+        serviceAccountName: name,
+        roleName: aws.roleName,
+        description: `Training workflows (${ns}/${name} on ${aws.clusterName}): Argo's artifact prefix only`,
+        accountId: aws.accountId,
+        region: aws.region,
+        oidcProviderArn: aws.oidcProviderArn,
+        checkPodIdentityAgent: false,
+        inlinePolicies: [
+          {
+            name: "argo-artifact-prefix",
+            document: {
+              Version: "2012-10-17",
+              Statement: artifactAccess(art, {
+                prefix: art.prefix,
+                list: true,
+                read: true,
+                write: true,
+                region: art.region,
+                sids: { list: "ListArgoPrefix", objects: "ReadWriteArgoArtifacts", key: "UseArtifactKeyThroughS3" },
+              }),
+            },
           },
-        },
-      ],
-    });
+        ],
+      });
+    } else if (art.kind === undefined || art.kind === "s3") {
+      throw new PropError(this, "identity", "a pod identity", "an AWS identity (an IAM role) with an S3 artifact repository");
+    }
+    const saAnnotations = this.role?.serviceAccountAnnotations ?? (identity as PodIdentityContract).serviceAccountAnnotations;
     this.serviceAccount = new ServiceAccountV1(this, "service_account", {
       metadata: {
         name,
         namespace: ns,
         labels,
-        annotations: Object.keys(this.role.serviceAccountAnnotations).length ? { ...this.role.serviceAccountAnnotations } : undefined,
+        annotations: Object.keys(saAnnotations).length ? { ...saAnnotations } : undefined,
       },
       automountServiceAccountToken: false,
       dependsOn: after,
@@ -289,16 +369,7 @@ export class Training extends Construct {
         annotations: { "workflows.argoproj.io/default-artifact-repository": "default" },
       },
       data: {
-        default: [
-          "archiveLogs: true",
-          "s3:",
-          `  bucket: ${props.artifacts.bucketName}`,
-          "  endpoint: s3.amazonaws.com",
-          `  region: ${props.artifacts.region}`,
-          "  useSDKCreds: true",
-          `  keyFormat: "${props.artifacts.prefix}/{{workflow.name}}/{{pod.name}}"`,
-          "",
-        ].join("\n"),
+        default: ["archiveLogs: true", ...artifactRepository(art), ""].join("\n"),
       },
       dependsOn: after,
     });
@@ -402,7 +473,8 @@ export class Training extends Construct {
         // The step's pod carries these: the namespace's NetworkPolicy admits their egress (and nothing
         // else's). Per template, not spec.podMetadata: argo lint 3.7.3 panics on spec.podMetadata when a
         // step names a missing template.
-        metadata: { labels: { ...TRAINING_STEP_POD_LABELS } },
+        // Azure workload identity's webhook injects the credentials only into pods carrying its label.
+        metadata: { labels: { ...TRAINING_STEP_POD_LABELS, ...(isPodIdentity(identity) ? (identity.podLabels ?? {}) : {}) } },
         ...(s.inputs.length ? { inputs: { parameters: s.inputs.map((p) => ({ name: p })) } } : {}),
         ...(Object.keys(s.outputs).length
           ? { outputs: { parameters: Object.entries(s.outputs).map(([p, file]) => ({ name: p, valueFrom: { path: file } })) } }
@@ -496,7 +568,7 @@ export class Training extends Construct {
       dependsOn: [
         this.serviceAccount,
         this.executorServiceAccount,
-        ...this.role.readyWith,
+        ...(this.role?.readyWith ?? []),
         ...(this.argoRelease ? [this.argoRelease] : []),
       ],
     });

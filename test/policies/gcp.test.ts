@@ -99,9 +99,9 @@ describe("GCP policy rules", () => {
   it("MLF-GCP-1 flags a grant to allUsers or allAuthenticatedUsers, in a member, a binding or a policy", () => {
     const rule = new GcpNoPublicMembers();
     // Every bucket grant of the stack: the tracking server's two, the retention job's two, the served model's server's
-    // one (create only) and its drift job's two.
+    // one (create only), its drift job's two and the training pipeline's two.
     const grants = Object.keys(stackJson.resource!.google_storage_bucket_iam_member).length;
-    expect(grants).toBe(7);
+    expect(grants).toBe(9);
     expect(rule.check(planted("google_storage_bucket_iam_member", (g) => (g.member = "allUsers")))).toHaveLength(grants);
     expect(
       rule.check({

@@ -22,6 +22,8 @@ const withTeams = {
     { name: "search", groups: ["search-ds"] },
   ],
   access: { platformAdminsGroup: "ml-platform-admins" },
+  // The fixtures train: with teams, the pipeline names the team whose workspace it works in.
+  training: { team: "search" },
 };
 
 describe.each([

@@ -12,6 +12,8 @@ import { ARGO_WORKFLOWS_APP_VERSION } from "../../../config/training";
 import { TRAINING } from "../../fixtures/training";
 import { configured, envConfig, resourcesOf, synthJson, SHIPPED, type TfJson } from "../../helpers/synth";
 import { TOOLS_DIR } from "../../helpers/tools";
+import { synthGcp } from "../../helpers/gcp";
+import { synthAzure } from "../../helpers/azure";
 
 const argo = path.join(TOOLS_DIR, "bin", "argo");
 if (!fs.existsSync(argo))
@@ -43,6 +45,9 @@ it("the CLI is the pinned Argo Workflows version", () => {
 
 const cases: [string, () => any[]][] = [
   ["the fixture with training enabled", () => resourcesOfPipeline(synthJson(envConfig("dev", TRAINING)))],
+  // The GCP and Azure fixtures run it too (Azure's step pods carry workload identity's label).
+  ["the GCP fixture", () => resourcesOfPipeline(synthGcp().json)],
+  ["the Azure fixture", () => resourcesOfPipeline(synthAzure().json)],
   ...SHIPPED.filter((e) => configured(e).training.enabled).map((e): [string, () => any[]] => [
     `shipped environment ${e}`,
     () => resourcesOfPipeline(synthJson(configured(e))),
