@@ -29,6 +29,7 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
+import { secretSourceProblems } from "./events";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -351,6 +352,9 @@ export const azureEnvironmentSchema = z
 
     for (const p of azureCiProblems(env)) issue(p.path, p.message);
 
+    // ── registry events: channel secrets from Key Vault or Kubernetes, never another cloud's store ──
+    for (const p of secretSourceProblems(env.events, "azure")) issue(p.path, p.message);
+
     // ── features that do not run on Azure yet: refused, never dropped ──
     for (const p of unsupportedProblems(env, AZURE_REFUSALS)) issue(p.path, p.message);
   });
@@ -446,7 +450,6 @@ export const AZURE_REFUSALS: CloudRefusals = {
   foreignSections: { gcp: "Google Cloud" },
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on Blob Storage",
-    eventsParts: "its Key Vault references, its network policy on AKS",
     grafanaGateway: "an Application Gateway for Containers Gateway",
   },
 };

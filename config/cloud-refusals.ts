@@ -23,10 +23,9 @@ export interface CloudRefusals {
   readonly gatewayApi: string;
   /** The sections only another cloud has ("gcp" on Azure, "azure" on GCP), with the cloud they belong to. */
   readonly foreignSections: Record<string, string>;
-  /** What model serving, training, events and an exposed Grafana would need here, in the cloud's words. */
+  /** What model serving, training and an exposed Grafana would need here, in the cloud's words. */
   readonly features: {
     readonly trainingArtifacts: string;
-    readonly eventsParts: string;
     readonly grafanaGateway: string;
   };
 }
@@ -131,7 +130,6 @@ export function refusedFields(
 export interface FeatureSections {
   readonly serving: { readonly models: Record<string, unknown> };
   readonly training: { readonly enabled: boolean };
-  readonly events: { readonly enabled: boolean };
   readonly monitoring: { readonly grafanaHostname?: string };
 }
 
@@ -149,12 +147,6 @@ export function unsupportedProblems(env: FeatureSections, cloud: CloudRefusals):
     });
   if (env.training.enabled)
     out.push({ path: ["training", "enabled"], message: `false: ${cloud.features.trainingArtifacts} is ${cloud.notYet}` });
-  if (env.events.enabled)
-    out.push({
-      // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
-      path: ["events"],
-      message: `events.enabled false: the registry events service (${cloud.features.eventsParts}) is ${cloud.notYet}`,
-    });
   if (env.monitoring.grafanaHostname)
     out.push({
       path: ["monitoring", "grafanaHostname"],

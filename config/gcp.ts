@@ -23,6 +23,7 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
+import { secretSourceProblems } from "./events";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -273,6 +274,9 @@ export const gcpEnvironmentSchema = z
 
     for (const p of gcpCiProblems(env)) issue(p.path, p.message);
 
+    // ── registry events: channel secrets from Secret Manager or Kubernetes, never another cloud's store ──
+    for (const p of secretSourceProblems(env.events, "gcp")) issue(p.path, p.message);
+
     // ── features that do not run on GCP yet: refused, never dropped ──
     for (const p of gcpUnsupportedProblems(env)) issue(p.path, p.message);
   });
@@ -331,7 +335,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   foreignSections: { azure: "Azure" },
   features: {
     trainingArtifacts: "the training pipeline's artifact repository on GCS",
-    eventsParts: "its Secret Manager references, its network policy on GKE",
     grafanaGateway: "a GKE Gateway",
   },
 };

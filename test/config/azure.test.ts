@@ -185,7 +185,6 @@ describe("an Azure environment's configuration", () => {
       "training.enabled",
       /the training pipeline's artifact repository on Blob Storage is not supported on Azure yet/,
     ],
-    [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
     [
       { monitoring: { grafanaHostname: "grafana.example.com" } },
       "monitoring.grafanaHostname",

@@ -158,7 +158,6 @@ describe("a GCP environment's configuration", () => {
   it.each([
     [{ serving: { models: { iris: { classNames: ["a"] } } } }, "serving.models", /model serving .* is not supported on GCP yet/],
     [{ training: { enabled: true } }, "training.enabled", /the training pipeline's artifact repository on GCS is not supported on GCP yet/],
-    [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on GCP yet/],
   ])("refuses a feature not supported on GCP yet (%#), naming it", (overrides, field, message) => {
     const problems = gcpProblems(overrides);
     expect(problems.filter((p) => p.startsWith(`environment "gcp-dev": field ${field} `))).toEqual([expect.stringMatching(message)]);
