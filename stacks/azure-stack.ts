@@ -26,6 +26,8 @@ import { AzureModelRetention } from "../constructs/model-retention";
 import { azureModelRetentionProps } from "../constructs/model-retention/from-config";
 import { aksCloudFlows } from "../constructs/network-policies/from-config";
 import { gatewayFront } from "./gateway-front";
+import { cloudRegistryEvents, AKS_METADATA_CIDRS } from "./cloud-events";
+import { azureSecretCopy } from "../constructs/registry-events/copy-from-azure";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { AzureCiIdentities } from "../constructs/azure-ci-identities";
 import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-config";
@@ -163,6 +165,13 @@ export class AzureMlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts): the Azure rules and the cloud-neutral ones.
     applyPolicies(this);
 
+    // ── Registry events (events.enabled): before the tracking server, which reads the encryption key it generates ──
+    const registryEvents = cloudRegistryEvents(this, config, {
+      namespace: this.namespace,
+      copySecret: (src) => azureSecretCopy(src, az.resourceGroupName),
+      metadataCidrs: AKS_METADATA_CIDRS,
+    });
+
     // ── Tracking server, proxy and route ─────────────────────────────────
     const trackingServer = new TrackingServer(
       this,
@@ -174,7 +183,12 @@ export class AzureMlflowStack extends TerraformStack {
         authProxyPodLabels: authProxyPodLabelsOf(config),
         // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
         apiClientPodLabels: [modelRetentionPodLabels(config)],
-        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.identity],
+        dependsOn: [
+          this.namespace,
+          backendStore.kubernetesSecret,
+          identity.identity,
+          ...(registryEvents ? [registryEvents.generatedSecret] : []),
+        ],
       }),
     );
 
@@ -195,6 +209,7 @@ export class AzureMlflowStack extends TerraformStack {
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
+      registryEvents: registryEvents?.contract,
       cloud: aksCloudFlows(config.ingress.vpcCidrs),
     });
   }

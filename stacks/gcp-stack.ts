@@ -29,6 +29,8 @@ import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { gkeCloudFlows } from "../constructs/network-policies/from-config";
 import { gatewayFront } from "./gateway-front";
+import { cloudRegistryEvents, GKE_METADATA_CIDRS } from "./cloud-events";
+import { gcpSecretCopy } from "../constructs/registry-events/copy-from-gcp";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
@@ -115,6 +117,13 @@ export class GcpMlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts): the GCP rules and the cloud-neutral ones.
     applyPolicies(this);
 
+    // ── Registry events (events.enabled): before the tracking server, which reads the encryption key it generates ──
+    const registryEvents = cloudRegistryEvents(this, config, {
+      namespace: this.namespace,
+      copySecret: gcpSecretCopy,
+      metadataCidrs: GKE_METADATA_CIDRS,
+    });
+
     // ── Tracking server, proxy and route ─────────────────────────────────
     const trackingServer = new TrackingServer(
       this,
@@ -126,7 +135,12 @@ export class GcpMlflowStack extends TerraformStack {
         authProxyPodLabels: authProxyPodLabelsOf(config),
         // The retention job calls the tracking server's API in-cluster: its NetworkPolicy admits the job's pods.
         apiClientPodLabels: [modelRetentionPodLabels(config)],
-        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.serviceAccount],
+        dependsOn: [
+          this.namespace,
+          backendStore.kubernetesSecret,
+          identity.serviceAccount,
+          ...(registryEvents ? [registryEvents.generatedSecret] : []),
+        ],
       }),
     );
 
@@ -145,6 +159,7 @@ export class GcpMlflowStack extends TerraformStack {
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
+      registryEvents: registryEvents?.contract,
       cloud: gkeCloudFlows(config.ingress.vpcCidrs),
     });
   }
