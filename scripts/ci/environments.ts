@@ -273,8 +273,8 @@ export function releasePath(
   all: readonly CiEnvironment[],
   model: string,
 ): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[] } {
-  // Model images, their registry and their release steps are AWS's (ECR, the image-push role): configuration
-  // refuses served models and the events service on other clouds, so their rows take no part.
+  // Model images, their registry and their release steps are AWS's (ECR, the image-push role): only AWS rows take
+  // part. An events service on GCP or Azure notifies its channels, but no release starts from its registry yet.
   const rows = all.filter((r): r is AwsCiEnvironment => r.cloud === "aws");
   const registries = rows.filter((r) => r.registry);
   if (registries.length !== 1) {
