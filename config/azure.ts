@@ -29,8 +29,9 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
-import { cloudTrainingProblems, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { cloudTrainingProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
+import { secretSourceProblems } from "./events";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -362,9 +363,8 @@ export const azureEnvironmentSchema = z
     for (const p of azureCiProblems(env)) issue(p.path, p.message);
 
     for (const p of azureServingProblems(env)) issue(p.path, p.message);
-
-    // ── features that do not run on Azure yet: refused, never dropped ──
-    for (const p of unsupportedProblems(env, AZURE_REFUSALS, { serving: true })) issue(p.path, p.message);
+    // ── registry events: channel secrets from Key Vault or Kubernetes, never another cloud's store ──
+    for (const p of secretSourceProblems(env.events, "azure")) issue(p.path, p.message);
   });
 
 /**
@@ -483,7 +483,4 @@ export const AZURE_REFUSALS: CloudRefusals = {
   stateBackend: 'state.backend "azurerm" (with state.resourceGroupName, state.storageAccountName and state.key) or "local"',
   gatewayApi: '"gateway-api" (an HTTPRoute on an Application Gateway for Containers Gateway)',
   foreignSections: { gcp: "Google Cloud" },
-  features: {
-    eventsParts: "its Key Vault references, its network policy on AKS",
-  },
 };

@@ -1,8 +1,8 @@
 /**
  * What an environment on a cloud other than AWS refuses, the same way on each (config/gcp.ts, config/azure.ts):
- * the AWS-only fields (often inherited from `shared`), each with what to write instead; the sections of another
- * cloud; and the features of a valid configuration its stack cannot deploy yet. Each cloud passes its own
- * {@link CloudRefusals}: its words for the same refusals.
+ * the AWS-only fields (often inherited from `shared`), each with what to write instead, and the sections of another
+ * cloud; and the training section's rules there. Each cloud passes its own {@link CloudRefusals}: its words for the
+ * same refusals.
  */
 import { trainingProblems } from "./training";
 
@@ -24,10 +24,6 @@ export interface CloudRefusals {
   readonly gatewayApi: string;
   /** The sections only another cloud has ("gcp" on Azure, "azure" on GCP), with the cloud they belong to. */
   readonly foreignSections: Record<string, string>;
-  /** What model serving and events would need here, in the cloud's words. */
-  readonly features: {
-    readonly eventsParts: string;
-  };
 }
 
 /** A problem at a field of an entry: the path, the value, and the end of "expected ...". */
@@ -111,39 +107,6 @@ export function refusedFields(
   // another cloud gets CI identities only from a ci section of its own (it needs its cloud's ids anyway).
   if (valueAt(merged, ["ci"]) !== undefined && fromShared(["ci"])) delete rest.ci;
   return { problems, rest, covered };
-}
-
-/** What {@link unsupportedProblems} reads of an environment. */
-export interface FeatureSections {
-  readonly serving: { readonly models: Record<string, unknown> };
-  readonly training: { readonly enabled: boolean };
-  readonly events: { readonly enabled: boolean };
-}
-
-/**
- * The features of a valid configuration that this cloud's stack cannot deploy: each named, so an environment
- * there is either synthesized whole or refused, never deployed with a part quietly missing.
- */
-export function unsupportedProblems(
-  env: FeatureSections,
-  cloud: CloudRefusals,
-  // What this cloud's stack deploys already, of the features above: not refused (its own schema checks the details).
-  supported: { readonly serving?: boolean } = {},
-): { path: (string | number)[]; message: string }[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
-  const models = Object.keys(env.serving.models);
-  if (models.length > 0 && !supported.serving)
-    out.push({
-      path: ["serving", "models"],
-      message: `no served model (${models.join(", ")}): model serving (its gateway, the inference log sink into the artifact store, the drift job) is ${cloud.notYet}`,
-    });
-  if (env.events.enabled)
-    out.push({
-      // At the section, not events.enabled: the section's own checks of an enabled service report that field first.
-      path: ["events"],
-      message: `events.enabled false: the registry events service (${cloud.features.eventsParts}) is ${cloud.notYet}`,
-    });
-  return out;
 }
 
 /** An EKS cluster's service-account token issuer (`aws eks describe-cluster --query cluster.identity.oidc.issuer`). */

@@ -23,8 +23,9 @@ import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
 import { grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
-import { cloudTrainingProblems, refusedFields, unsupportedProblems, type CloudRefusals } from "./cloud-refusals";
+import { cloudTrainingProblems, refusedFields, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
+import { secretSourceProblems } from "./events";
 
 const rule = (problem: (value: string) => string | undefined, base: z.ZodString = z.string()) =>
   base.superRefine((value, ctx) => {
@@ -282,8 +283,10 @@ export const gcpEnvironmentSchema = z
 
     for (const p of gcpCiProblems(env)) issue(p.path, p.message);
 
-    // ── features that do not run on GCP yet: refused, never dropped ──
-    for (const p of gcpUnsupportedProblems(env)) issue(p.path, p.message);
+    // ── registry events: channel secrets from Secret Manager or Kubernetes, never another cloud's store ──
+    for (const p of secretSourceProblems(env.events, "gcp")) issue(p.path, p.message);
+
+    // ── what of model serving does not run on GCP yet: refused, never dropped ──
     for (const p of gcpServingProblems(env)) issue(p.path, p.message);
   });
 
@@ -343,21 +346,7 @@ export const GCP_REFUSALS: CloudRefusals = {
   stateBackend: 'state.backend "gcs" (with state.bucket and state.prefix) or "local"',
   gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
   foreignSections: { azure: "Azure" },
-  features: {
-    eventsParts: "its Secret Manager references, its network policy on GKE",
-  },
 };
-
-/**
- * The features of a valid configuration that this slice of the GCP stack cannot deploy: each named, so a
- * GCP environment is either synthesized whole or refused, never deployed with a part quietly missing.
- */
-export function gcpUnsupportedProblems(env: Pick<GcpEnvironmentConfig, "serving" | "training" | "events" | "monitoring">): {
-  path: (string | number)[];
-  message: string;
-}[] {
-  return unsupportedProblems(env, GCP_REFUSALS, { serving: true });
-}
 
 /**
  * What of model serving the GCP stack cannot deploy yet: served models are reached in-cluster only (exposure

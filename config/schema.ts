@@ -30,7 +30,7 @@ import { OIDC_PROVIDER_ARN } from "../constructs/core/aws";
 import { kubernetesVersionSchema } from "./kubernetes";
 import { servingProblems, servingSchema } from "./serving";
 import { registrySchema } from "./registry";
-import { eventsSchema } from "./events";
+import { eventsSchema, secretSourceProblems } from "./events";
 import { trainingProblems, trainingSchema } from "./training";
 import { ciRoleArns, ciSchema } from "./ci";
 import { accessSchema, teamsProblems, teamsSchema } from "./teams";
@@ -675,6 +675,7 @@ export const environmentSchema = z
     for (const p of trainingProblems(env)) issue(p.path, p.message);
     for (const p of teamsProblems(env)) issue(p.path, p.message);
     for (const p of servingProblems(env)) issue(p.path, p.message);
+    for (const p of secretSourceProblems(env.events, "aws")) issue(p.path, p.message);
     if (env.production && env.ci?.autoDeploy)
       issue(["ci", "autoDeploy"], "false in a production environment: its deploy waits for a reviewer of the GitHub Environment");
 

@@ -86,6 +86,16 @@ export function isReference(value: string): boolean {
   );
 }
 
+/**
+ * Attributes of data sources that read a secret, where a secret-like name is the secret's name in its store, not its
+ * value: Google's `data.google_secret_manager_secret_version.<name>.secret` is the secret's id.
+ */
+const SECRET_NAME_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
+  google_secret_manager_secret_version: ["secret"],
+};
+const isSecretName = (path: readonly string[]): boolean =>
+  path[0] === "data" && path.length === 4 && (SECRET_NAME_ATTRIBUTES[path[1]] ?? []).includes(path[3]);
+
 /** Kubernetes Secret keys that hold a user name: an identifier that travels with the password, not a secret. */
 const USER_NAME_KEY = /^(.*[_-])?(user|username|user_name)$/i;
 
@@ -205,7 +215,7 @@ export class NoSecretLiterals extends PolicyRule {
         if (pattern.test(value)) add(path, `${what} is written literally`);
       }
       if (literalUrlPassword(value)) add(path, "a URL embeds a literal password");
-      if (SECRET_ATTRIBUTE.test(key) && !isReference(value)) add(path, `attribute "${key}" holds a literal value`);
+      if (SECRET_ATTRIBUTE.test(key) && !isReference(value) && !isSecretName(path)) add(path, `attribute "${key}" holds a literal value`);
       // Kubernetes Secret contents must come from elsewhere.
       const type = path[0] === "resource" ? path[1] : "";
       if (

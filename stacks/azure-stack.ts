@@ -28,6 +28,8 @@ import { aksCloudFlows } from "../constructs/network-policies/from-config";
 import { gatewayFront, trainingNamespaces } from "./gateway-front";
 import { Training } from "../constructs/training";
 import { aksTrainingIdentityProps, argoArtifactPrefix, cloudTrainingProps } from "../constructs/training/from-config";
+import { cloudRegistryEvents, AKS_METADATA_CIDRS } from "./cloud-events";
+import { azureSecretCopy } from "../constructs/registry-events/copy-from-azure";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { AzureCiIdentities } from "../constructs/azure-ci-identities";
 import { azureCiIdentitiesProps } from "../constructs/azure-ci-identities/from-config";
@@ -175,6 +177,13 @@ export class AzureMlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts): the Azure rules and the cloud-neutral ones.
     applyPolicies(this);
 
+    // ── Registry events (events.enabled): before the tracking server, which reads the encryption key it generates ──
+    const registryEvents = cloudRegistryEvents(this, config, {
+      namespace: this.namespace,
+      copySecret: (src) => azureSecretCopy(src, az.resourceGroupName),
+      metadataCidrs: AKS_METADATA_CIDRS,
+    });
+
     // ── Tracking server, proxy and route ─────────────────────────────────
     const trackingServer = new TrackingServer(
       this,
@@ -186,7 +195,12 @@ export class AzureMlflowStack extends TerraformStack {
         authProxyPodLabels: authProxyPodLabelsOf(config),
         // The retention and drift jobs call the tracking server's API in-cluster: its NetworkPolicy admits their pods.
         apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
-        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.identity],
+        dependsOn: [
+          this.namespace,
+          backendStore.kubernetesSecret,
+          identity.identity,
+          ...(registryEvents ? [registryEvents.generatedSecret] : []),
+        ],
       }),
     );
 
@@ -301,6 +315,7 @@ export class AzureMlflowStack extends TerraformStack {
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
+      registryEvents: registryEvents?.contract,
       cloud,
       // The models' namespaces, and the training namespace and Argo's (install mode): default-deny there too.
       namespaces: [...servingNamespaces, ...trainingNamespaces(config, training)],

@@ -2,7 +2,7 @@ import type { Construct } from "constructs";
 import type { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import type { GcpEnvironmentConfig } from "../config/gcp";
 import type { AzureEnvironmentConfig } from "../config/azure";
-import type { TrackingServerContract } from "../constructs/core/contracts";
+import type { ServiceContract, TrackingServerContract } from "../constructs/core/contracts";
 import { AuthProxy } from "../constructs/auth-proxy";
 import type { Training } from "../constructs/training";
 import { authProxyProps, workloadIdentitiesOf } from "../constructs/auth-proxy/from-config";
@@ -21,7 +21,7 @@ import { networkPoliciesProps, type CloudFlows } from "../constructs/network-pol
 /**
  * What a GCP and an Azure stack put in front of their tracking server, the same on both: the proxy, the HTTPRoute on
  * the environment's Gateway, monitoring, and the default-deny network policies of the namespaces the stack created
- * (with the cloud's own flows). The AWS stack composes more (an ALB or a Gateway, serving, training, events) and
+ * (with the cloud's own flows). The AWS stack composes more (an ALB or a Gateway, serving, training) and
  * keeps its own composition.
  */
 export function gatewayFront(
@@ -31,8 +31,10 @@ export function gatewayFront(
     readonly namespace: NamespaceV1;
     readonly trackingServer: TrackingServerContract;
     readonly cloud: CloudFlows;
-    /** Other namespaces the stack created (the models'), by name: default deny there too. @default [] */
+    /** Other namespaces the stack created (the models', training's), by name: default deny there too. @default [] */
     readonly namespaces?: readonly (readonly [string, NamespaceV1])[];
+    /** The registry events service, where it is on: Prometheus scrapes it and alerts when it falls behind. */
+    readonly registryEvents?: ServiceContract & { readonly metricsPath: string };
   },
 ): { readonly authProxy: AuthProxy; readonly monitoring: Monitoring } {
   // The in-cluster workloads whose projected tokens the proxy admits (the training pipeline's service account): the
@@ -67,7 +69,11 @@ export function gatewayFront(
 
   // ── Monitoring and default-deny networking ───────────────────────────
   const monitoring = new Monitoring(scope, "monitoring", {
-    ...kubernetesMonitoringProps(config, { trackingServer: deps.trackingServer, authProxy: authProxy.contract }),
+    ...kubernetesMonitoringProps(config, {
+      trackingServer: deps.trackingServer,
+      authProxy: authProxy.contract,
+      registryEvents: deps.registryEvents,
+    }),
     // Grafana, when exposed, through the same Gateway as MLflow.
     grafana: gatewayGrafanaExposure(config),
   });

@@ -36,6 +36,8 @@ import { gcpDriftJobProps } from "../constructs/drift-job/from-config";
 import { gatewayFront, trainingNamespaces } from "./gateway-front";
 import { Training } from "../constructs/training";
 import { argoArtifactPrefix, cloudTrainingProps, gkeTrainingIdentityProps } from "../constructs/training/from-config";
+import { cloudRegistryEvents, GKE_METADATA_CIDRS } from "./cloud-events";
+import { gcpSecretCopy } from "../constructs/registry-events/copy-from-gcp";
 import { managedLabels, RESTRICTED_POD_SECURITY } from "../constructs/core/labels";
 import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { GCP_CI_IDENTITIES_ID } from "../policies/iam/administered";
@@ -123,6 +125,13 @@ export class GcpMlflowStack extends TerraformStack {
     // Synth-time policy checks over everything in this stack (policies/index.ts): the GCP rules and the cloud-neutral ones.
     applyPolicies(this);
 
+    // ── Registry events (events.enabled): before the tracking server, which reads the encryption key it generates ──
+    const registryEvents = cloudRegistryEvents(this, config, {
+      namespace: this.namespace,
+      copySecret: gcpSecretCopy,
+      metadataCidrs: GKE_METADATA_CIDRS,
+    });
+
     // ── Tracking server, proxy and route ─────────────────────────────────
     const trackingServer = new TrackingServer(
       this,
@@ -134,7 +143,12 @@ export class GcpMlflowStack extends TerraformStack {
         authProxyPodLabels: authProxyPodLabelsOf(config),
         // The retention and drift jobs call the tracking server's API in-cluster: its NetworkPolicy admits their pods.
         apiClientPodLabels: [modelRetentionPodLabels(config), ...(driftJobsConfigured(config) ? [driftJobPodLabels(config)] : [])],
-        dependsOn: [this.namespace, backendStore.kubernetesSecret, identity.serviceAccount],
+        dependsOn: [
+          this.namespace,
+          backendStore.kubernetesSecret,
+          identity.serviceAccount,
+          ...(registryEvents ? [registryEvents.generatedSecret] : []),
+        ],
       }),
     );
 
@@ -221,6 +235,7 @@ export class GcpMlflowStack extends TerraformStack {
     gatewayFront(this, config, {
       namespace: this.namespace,
       trackingServer: trackingServer.contract,
+      registryEvents: registryEvents?.contract,
       cloud,
       // The models' namespace, and the training namespace and Argo's (install mode): default-deny there too.
       namespaces: [

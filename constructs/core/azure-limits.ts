@@ -27,6 +27,8 @@ export const AZURE_RULE_SOURCES = {
   /** Key Vault's firewall: virtual networks and public internet IPv4 address ranges. */
   keyVaultFirewall: "https://learn.microsoft.com/en-us/azure/key-vault/general/overview-vnet-service-endpoints",
   locations: "https://learn.microsoft.com/en-us/azure/reliability/regions-list",
+  /** A vault's secret names (Microsoft.KeyVault, vaults / secrets) and their versions' identifiers. */
+  keyVaultSecret: "https://learn.microsoft.com/en-us/azure/key-vault/general/about-keys-secrets-certificates#object-identifiers",
 } as const;
 
 // ── subscription and tenant ids ───────────────────────────────────────────────────
@@ -171,6 +173,38 @@ export function keyVaultNameProblem(name: string): string | undefined {
   if (name.length < 3 || name.length > 24) return `${rule} (this one has ${name.length} characters)`;
   if (!/^[a-zA-Z](-?[a-zA-Z0-9])*$/.test(name)) return rule;
   return undefined;
+}
+
+/**
+ * | rule | source |
+ * |---|---|
+ * | 1-127 characters | Microsoft.KeyVault, vaults / secrets (keyVault) |
+ * | alphanumerics and hyphens | same |
+ */
+export function keyVaultSecretNameProblem(name: string): string | undefined {
+  const rule = "a Key Vault secret name: 1-127 letters, digits and hyphens";
+  if (name.length < 1 || name.length > 127) return `${rule} (this one has ${name.length} characters)`;
+  if (!/^[a-zA-Z0-9-]+$/.test(name)) return rule;
+  return undefined;
+}
+
+/** A secret version's identifier: 32 hexadecimal digits, as `az keyvault secret show` prints it in the secret's id (keyVaultSecret). */
+export function keyVaultSecretVersionProblem(version: string): string | undefined {
+  if (!/^[0-9a-f]{32}$/i.test(version)) return "a Key Vault secret version: 32 hexadecimal digits (the last part of the secret's id)";
+  return undefined;
+}
+
+/**
+ * A vault's Azure Resource Manager id, `/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>`
+ * (`az keyvault show --query id`), its parts held to their own rules.
+ */
+export function keyVaultIdProblem(id: string): string | undefined {
+  const rule =
+    'a Key Vault\'s resource id "/subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>" (az keyvault show --query id)';
+  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i.exec(id);
+  if (!m) return rule;
+  const problem = azureGuidProblem(m[1], "subscription") ?? resourceGroupNameProblem(m[2]) ?? keyVaultNameProblem(m[3]);
+  return problem ? `${rule}: ${problem}` : undefined;
 }
 
 /**

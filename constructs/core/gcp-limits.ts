@@ -22,6 +22,9 @@ export const GCP_RULE_SOURCES = {
   workloadIdentityPoolId: "https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools/create",
   workloadIdentityProviderId:
     "https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools.providers/create",
+  /** projects.secrets.create, `secretId`; projects.secrets.versions.access, `name` (a version number or "latest"). */
+  secretId: "https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create",
+  secretVersion: "https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets.versions/access",
 } as const;
 
 // ── project ids ──────────────────────────────────────────────────────────────────
@@ -147,6 +150,36 @@ export function workloadIdentityIdProblem(id: string, what: "pool" | "provider")
   if (!/^[a-z0-9-]{4,32}$/.test(id) || id.startsWith("gcp-"))
     return `a Workload Identity ${what} id: 4-32 lower-case letters, digits and hyphens, not starting with "gcp-" (reserved by Google)`;
   return undefined;
+}
+
+// ── Secret Manager ───────────────────────────────────────────────────────────────
+
+/**
+ * A Secret Manager secret's full name, `projects/<project id or number>/secrets/<secret id>`.
+ *
+ * | rule | source |
+ * |---|---|
+ * | secret id: 1-255 characters | projects.secrets.create, `secretId` (secretId) |
+ * | uppercase and lowercase letters, numerals, '-' and '_' | same |
+ * | the project: its id or its number | same (`parent`: "projects/*") |
+ */
+export function secretManagerSecretProblem(name: string): string | undefined {
+  const rule =
+    "a Secret Manager secret's full name \"projects/<project id or number>/secrets/<secret id>\", the secret id 1-255 letters, digits, '-' and '_'";
+  const m = /^projects\/([^/]+)\/secrets\/([^/]+)$/.exec(name);
+  if (!m) return rule;
+  const [, project, id] = m;
+  if (!/^\d+$/.test(project) && gcpProjectIdProblem(project)) return `${rule}: "${project}" is neither a project id nor a project number`;
+  if (id.length > 255) return `${rule} (this secret id has ${id.length} characters)`;
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) return `${rule}: "${id}" is not one`;
+  return undefined;
+}
+
+/** A secret version: "latest" or a version number (secretVersion: versions are numbered from 1). */
+export function secretManagerVersionProblem(version: string | number): string | undefined {
+  if (version === "latest") return undefined;
+  if (typeof version === "number" && Number.isInteger(version) && version >= 1) return undefined;
+  return 'a secret version: "latest" or a version number from 1';
 }
 
 // ── labels ───────────────────────────────────────────────────────────────────────

@@ -12,10 +12,25 @@ import { type TrackingServerLocation, trackingServerAddress, trackingServerUrl }
 import type { ContainerCommand, EnvVar } from "../core/command-types";
 import { podSelectorLabels } from "../core/labels";
 
-/** A secret by reference, never a value (config/events.ts's `secretRefSchema`). */
+/**
+ * A secret by reference, never a value (config/events.ts's `secretRefSchema`): an operator's Kubernetes Secret, or a
+ * secret in the environment's cloud the stack copies into the Secret `managedChannelSecretName` (AWS Secrets
+ * Manager, Google Secret Manager, Azure Key Vault).
+ */
 export type SecretSource =
+  | { readonly source: "kubernetes"; readonly secretName: string; readonly key: string }
   | { readonly source: "secrets-manager"; readonly secretArn: string }
-  | { readonly source: "kubernetes"; readonly secretName: string; readonly key: string };
+  | { readonly source: "secret-manager"; readonly secret: string; readonly version: "latest" | number }
+  | {
+      readonly source: "key-vault";
+      readonly vaultId?: string;
+      readonly vaultName?: string;
+      readonly resourceGroupName?: string;
+      readonly secretName: string;
+      readonly version?: string;
+    };
+/** A secret the stack copies from its cloud's store (every source but "kubernetes"). */
+export type CloudSecretSource = Exclude<SecretSource, { readonly source: "kubernetes" }>;
 
 /** A webhook channel (Slack, Discord): where its URL comes from and the event kinds it gets. */
 export interface WebhookChannelSettings {
@@ -106,7 +121,7 @@ export const SIGNING_SECRET_KEY = "signing-secret";
 export const ENCRYPTION_KEY_KEY = "encryption-key";
 export const STATE_KEY_KEY = "state-key";
 
-/** The Secret the stack fills from Secrets Manager (channels whose secret has `source: secrets-manager`). */
+/** The Secret the stack fills from the cloud's secret store (channels whose secret is not `source: kubernetes`). */
 export function managedChannelSecretName(config: RegistryEventsEnvironment): string {
   return `${registryEventsName(config)}-channels`;
 }
@@ -135,7 +150,7 @@ export function channelSecretSources(config: RegistryEventsEnvironment): Partial
   return out;
 }
 
-/** Where each secret is read from: the operator's Secret, or the one the construct fills from Secrets Manager. */
+/** Where each secret is read from: the operator's Secret, or the one the construct fills from the cloud's secret store. */
 export interface RegistryEventsSecretRefs {
   readonly webhookSecret: SecretKeyRef;
   readonly encryptionKey: SecretKeyRef;

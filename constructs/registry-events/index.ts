@@ -5,12 +5,14 @@
  * Creates, in the MLflow namespace:
  * - a generated Secret with the webhook's signing secret (random), MLflow's webhook-secret encryption key
  *   (32 random bytes, the Fernet key the tracking server needs) and the key the service signs its state
- *   tags with (random; only this service reads it), and, for channels whose secret lives in Secrets
- *   Manager, a Secret copied from it;
+ *   tags with (random; only this service reads it), and, for channels whose secret lives in the cloud's
+ *   secret store (AWS Secrets Manager, Google Secret Manager, Azure Key Vault), a Secret copied from it by the
+ *   data sources `copiedSecrets` creates (the construct itself uses no cloud's provider);
  * - a ServiceAccount without an API token, a one-replica Deployment (`Recreate`: never two workers at
  *   once) with restricted pods, and a ClusterIP Service;
  * - a NetworkPolicy: ingress only from the tracking server's pods (webhooks) and Prometheus; egress only
- *   DNS, the tracking server, and the channels' ports (443, the SMTP port) outside the cluster.
+ *   DNS, the tracking server, and the channels' ports (443, the SMTP port) outside the cluster, never the cloud's
+ *   metadata and credential endpoints (`metadataCidrs`).
  *
  * The command comes from `constructs/registry-events/command.ts`, which the end-to-end run starts too.
  * The mapping from configuration to these props is {@link registryEventsProps}.
@@ -18,7 +20,6 @@
 import { PropError } from "../core/prop-error";
 import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
@@ -64,12 +65,13 @@ export interface RegistryEventsProps {
   /** Name of the generated Secret (signing secret, encryption key). Required. */
   readonly generatedSecretName: string;
   /**
-   * Secrets Manager secrets to copy into the Secret `managedSecretName`, by key. The values pass
-   * through Terraform state; use Kubernetes-sourced secrets to avoid that.
+   * The cloud-held secrets to copy into the Secret `managedSecretName`, by key: each reads its value with a data
+   * source it creates in the construct's scope under the id it is given (`copy-from-aws.ts`, `copy-from-gcp.ts`,
+   * `copy-from-azure.ts`). The values pass through Terraform state; use Kubernetes-sourced secrets to avoid that.
    * @default {}
    */
-  readonly secretsManagerValues?: Readonly<Record<string, string>>;
-  /** Name of the Secret filled from `secretsManagerValues`. @default `${name}-channels` */
+  readonly copiedSecrets?: Readonly<Record<string, SecretValueReader>>;
+  /** Name of the Secret filled from `copiedSecrets`. @default `${name}-channels` */
   readonly managedSecretName?: string;
   /** TCP ports the channels are reached on outside the cluster (HTTPS, SMTP). @default [443] */
   readonly channelPorts?: readonly number[];
@@ -84,6 +86,11 @@ export interface RegistryEventsProps {
   };
   /** Non-root user and group id. @default 10001 */
   readonly runAsUser?: number;
+  /**
+   * The cloud's instance metadata and credential endpoints, which the channels' egress rule leaves out (the service
+   * needs no cloud credential). @default AWS's: the instance metadata service, ECS's and EKS Pod Identity's agents
+   */
+  readonly metadataCidrs?: readonly string[];
   /** Create the NetworkPolicy (enforced only when the CNI's network policy support is on). @default true */
   readonly networkPolicy?: boolean;
   /** Extra labels on every resource. @default {} */
@@ -91,6 +98,15 @@ export interface RegistryEventsProps {
   /** Resources everything waits for (the namespace, operator Secrets). @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
+
+/**
+ * Reads one cloud-held secret's value in Terraform: creates its data source in `scope` under `id` and returns the
+ * value's token.
+ */
+export type SecretValueReader = (scope: Construct, id: string) => string;
+
+/** The instance metadata service, ECS's task metadata endpoint and the EKS Pod Identity agent. */
+export const AWS_METADATA_CIDRS: readonly string[] = ["169.254.169.254/32", "169.254.170.2/32", "169.254.170.23/32"];
 
 /** What the service offers monitoring. */
 export interface RegistryEventsContract extends ServiceContract {
@@ -135,6 +151,11 @@ function validate(scope: Construct, props: RegistryEventsProps): number {
     if (!Number.isInteger(p) || p < 1 || p > 65535)
       throw new PropError(scope, "channelPorts", props.channelPorts, "TCP ports from 1 to 65535");
   }
+  for (const cidr of props.metadataCidrs ?? []) {
+    // An ipBlock's except entries must be IPv4 CIDRs inside 0.0.0.0/0 (the API server refuses anything else at apply).
+    if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr))
+      throw new PropError(scope, "metadataCidrs", props.metadataCidrs, 'IPv4 CIDR blocks such as "169.254.169.254/32"');
+  }
   if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) {
     throw new PropError(scope, "runAsUser", props.runAsUser, "a non-zero user id (the restricted Pod Security Standard forbids root)");
   }
@@ -176,12 +197,10 @@ export class RegistryEvents extends Construct {
       dependsOn,
     });
     const secretDependencies: ITerraformDependable[] = [this.generatedSecret];
-    const managed = Object.entries(props.secretsManagerValues ?? {});
-    if (managed.length > 0) {
+    const copied = Object.entries(props.copiedSecrets ?? {});
+    if (copied.length > 0) {
       const data: Record<string, string> = {};
-      for (const [key, arn] of managed) {
-        data[key] = new DataAwsSecretsmanagerSecretVersion(this, `secret_source_${key}`, { secretId: arn }).secretString;
-      }
+      for (const [key, read] of copied) data[key] = read(this, `secret_source_${key}`);
       secretDependencies.push(
         new SecretV1(this, "channel_secret", {
           metadata: metadata(props.managedSecretName ?? `${name}-channels`),
@@ -288,10 +307,10 @@ export class RegistryEvents extends Construct {
             },
             // Reconciliation and webhook declaration.
             { to: [trackingPeer], ports: [{ port: String(ts.port), protocol: "TCP" }] },
-            // The channels (Slack, Discord, GitHub on 443; SMTP) are outside the cluster; the instance
-            // metadata endpoint is not one of them.
+            // The channels (Slack, Discord, GitHub on 443; SMTP) are outside the cluster; the cloud's
+            // metadata and credential endpoints are not among them.
             {
-              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "169.254.170.2/32", "169.254.170.23/32"] } }],
+              to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...(props.metadataCidrs ?? AWS_METADATA_CIDRS)] } }],
               ports: channelPorts.map((p) => ({ port: String(p), protocol: "TCP" })),
             },
           ],

@@ -276,7 +276,8 @@ export function releasePath(
 ): { registry: AwsCiEnvironment; stage: AwsCiEnvironment[]; production: AwsCiEnvironment[]; byHand: CiEnvironment[] } {
   // The pipeline's image build, scan gate, copies and release steps are AWS's (ECR, the image-push role). An
   // environment of another cloud serving the model is named in `byHand`: its release is written by hand
-  // (serving.releases, with the digest pushed to its own registry), never skipped without a word.
+  // (serving.releases, with the digest pushed to its own registry), never skipped without a word. An events service on GCP or Azure notifies its
+  // channels, but no release starts from its registry yet: only AWS rows are a release's registry.
   const rows = all.filter((r): r is AwsCiEnvironment => r.cloud === "aws");
   const byHand = all.filter((r) => r.cloud !== "aws" && r.models.split(",").includes(model));
   const registries = rows.filter((r) => r.registry);

@@ -57,7 +57,8 @@ describe("the matrix row of an Azure environment", () => {
       ...ids,
       planStore: "https://exampleorgtfstate.blob.core.windows.net/tfstate/ci-plans/mlflow-azure-dev",
       trackingUri: "https://mlflow-azure-dev.example.com",
-      registry: false,
+      // The fixture runs the registry events service (test/fixtures/environments.ts).
+      registry: true,
       servingNamespace: expect.any(String),
       models: "iris-classifier",
       githubTokenAudience: "",

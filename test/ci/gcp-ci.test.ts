@@ -64,7 +64,8 @@ describe("the matrix row of a GCP environment", () => {
       deployServiceAccount: "mlflow-gcp-dev-ci-deploy@example-ml-dev.iam.gserviceaccount.com",
       planStore: "gs://example-org-terraform-state-ml-dev/ci-plans/mlflow-gcp-dev",
       trackingUri: "https://mlflow-gcp-dev.example.com",
-      registry: false,
+      // The fixture runs the registry events service (test/fixtures/environments.ts).
+      registry: true,
       servingNamespace: expect.any(String),
       // The fixture's served model: the release pipeline names this environment to release it by hand.
       models: "iris-classifier",

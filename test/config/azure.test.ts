@@ -178,13 +178,6 @@ describe("an Azure environment's configuration", () => {
     ]);
   });
 
-  it.each([
-    [{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on Azure yet/],
-  ])("refuses a feature not supported on Azure yet (%#), naming it", (overrides, field, message) => {
-    const problems = azureProblems(overrides);
-    expect(problems.filter((p) => p.startsWith(`${ENV}: field ${field} `))).toEqual([expect.stringMatching(message)]);
-  });
-
   it("serves models reached in the cluster (exposure none), and refuses the exposures that are not there yet, naming the field", () => {
     const models = { iris: { classNames: ["a"], inputFields: ["x"], inferenceLog: { enabled: true } } };
     const config = azureConfig({ serving: { models, gatewayCidrs: ["10.30.0.0/16"], delivery: { strategy: "rollingUpdate" } } });

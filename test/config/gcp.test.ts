@@ -155,14 +155,6 @@ describe("a GCP environment's configuration", () => {
     ]);
   });
 
-  it.each([[{ events: { enabled: true } }, "events", /events.enabled false: the registry events service .* is not supported on GCP yet/]])(
-    "refuses a feature not supported on GCP yet (%#), naming it",
-    (overrides, field, message) => {
-      const problems = gcpProblems(overrides);
-      expect(problems.filter((p) => p.startsWith(`environment "gcp-dev": field ${field} `))).toEqual([expect.stringMatching(message)]);
-    },
-  );
-
   describe("model serving", () => {
     it("accepts the fixture's served model: released by a rolling update, reached in-cluster (exposure none)", () => {
       const s = gcpConfig().serving;

@@ -29,6 +29,7 @@ import { selects, workloads, type Workload, type StackJson } from "./lib/workloa
 import { startGcs, type Gcs } from "./services/gcs";
 import { gcsServing } from "./gcs-serving";
 import { startPostgres, type Postgres } from "./services/postgres";
+import { reserveCloudEvents, runCloudEvents } from "./cloud-events";
 
 /** Every `gs://bucket/prefix` in a rendered process. */
 export function gsUris(p: Pick<LocalProcess, "argv" | "env">): { bucket: string; prefix: string }[] {
@@ -40,8 +41,10 @@ export function gsUris(p: Pick<LocalProcess, "argv" | "env">): { bucket: string;
 }
 
 /** A GCP stack's references as the harness resolves them. */
-function gcpValues(json: StackJson): TerraformValues {
+function gcpValues(json: StackJson, first: (expr: string) => string | undefined = () => undefined): TerraformValues {
   return new TerraformValues(json, (expr) => {
+    const known = first(expr);
+    if (known !== undefined) return known;
     // The bucket's name is in the stack; the database's private IP is assigned at apply time and kept as
     // written: the database rule points every PostgreSQL URI at the local database.
     const m = /^google_storage_bucket\.([\w-]+)\.(name|id)$/.exec(expr);
@@ -88,7 +91,9 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   const json = synthGcp(config).json as unknown as StackJson;
   fs.writeFileSync(path.join(ctx.runDir, "gcp-cdk.tf.json"), JSON.stringify(json, null, 2));
   const buckets = Object.values((json as any).resource?.google_storage_bucket ?? {}) as { name: string }[];
-  const tf = gcpValues(json);
+  // The registry events service (on in the fixture): its port and channel stand-ins, before the commands name them.
+  const events = await reserveCloudEvents(config);
+  const tf = gcpValues(json, (expr) => events?.resolve(expr));
   const dep = new LocalDeployment(json, tf, {}, path.join(ctx.runDir, "gcp-mounts"));
   const all = workloads(json);
   const byComponent = (kind: string, component: string) => {
@@ -131,7 +136,12 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
       }),
     );
   const migration = dep.render(jobs[0], one(jobs[0]), { binaries, rules: [pg], extraEnv });
-  const tracking = dep.render(trackers[0], one(trackers[0]), { binaries, ports: trackingPorts, rules: [pg], extraEnv });
+  const tracking = dep.render(trackers[0], one(trackers[0]), {
+    binaries,
+    ports: trackingPorts,
+    rules: [pg, ...(events ? [events.rule] : [])],
+    extraEnv,
+  });
   const gc = dep.render(gcW, one(gcW), { binaries, rules: [pg, ...dnsRules], extraEnv });
   const retention = dep.render(retentionW, one(retentionW), {
     binaries: { "mlflow-platform": path.join(TOOLS_DIR, "venv", "bin", "mlflow-platform") },
@@ -246,6 +256,17 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
   await gcsRetention(ctx, { json, bucket, prefix, gcs, trackingPort, python, retention, env: env(retention) });
   // The served model: its inference log into the emulator, read back by its drift job (test/e2e/gcs-serving.ts).
   await gcsServing(ctx, { gcs, bucket, artifactPrefix: prefix, trackingPort, python, dnsRules, resolve: gcpValues });
+  if (events)
+    await runCloudEvents(ctx, events, {
+      cloud: "gcp",
+      json,
+      tf,
+      config,
+      dnsRules,
+      binary: path.join(TOOLS_DIR, "venv", "bin", "mlflow-platform"),
+      env: (vars) => ({ PATH: `${path.dirname(python)}:/usr/bin:/bin`, LANG: "C.UTF-8", ...vars }),
+      model: "retention-gcp",
+    });
 }
 
 /** The versions the retention step registers, each from its own run with a small model directory. */

@@ -13,6 +13,8 @@ const EXTRA: Record<string, readonly string[]> = {
   // The policy document: pure, read by the tracking server's commands too.
   access: ["policy.ts"],
   "model-endpoint": ["analysis.ts", "api-gateway.ts", "chart", "delivery.ts", "gateway.ts", "inference-log.ts"],
+  // One reader of a cloud's secret store each, so that a stack loads its own cloud's provider only.
+  "registry-events": ["copy-from-aws.ts", "copy-from-azure.ts", "copy-from-gcp.ts"],
   monitoring: ["alertmanager.ts", "chart", "cloudwatch.ts", "dashboards.ts", "layout.ts", "model-serving.ts", "rules.ts"],
   "tracking-server": ["guard.ts", "identity.ts"],
   training: ["chart"],

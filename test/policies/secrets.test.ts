@@ -261,6 +261,14 @@ describe("MLF-SEC-1 no secret literals", () => {
     expect(findings.map((f) => f.message).join("\n")).toMatch(message);
   });
 
+  it("passes the name of a secret a data source reads (Secret Manager's secret id), and only there", () => {
+    const read = { data: { google_secret_manager_secret_version: { x: { project: "p", secret: "mlflow-events-slack-url" } } } };
+    expect(rule.check(read)).toEqual([]);
+    // The same attribute anywhere else is still a literal: a resource's, or another data source's.
+    expect(rule.check(r("google_secret_manager_secret_version", { secret: "hunter2" }))).toHaveLength(1);
+    expect(rule.check({ data: { example_thing: { x: { secret: "hunter2" } } } })).toHaveLength(1);
+  });
+
   it("names the resource that holds the literal", () => {
     expect(rule.check(r("aws_db_instance", { password: "hunter2" }))[0].resource).toBe("aws_db_instance.x");
   });

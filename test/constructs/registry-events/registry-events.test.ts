@@ -123,6 +123,37 @@ describe("registry events command", () => {
   });
 });
 
+describe("RegistryEvents construct: cloud-neutral", () => {
+  it("reads each cloud-held secret through the reader it is given, in its own scope, under secret_source_<key>", () => {
+    const calls: string[] = [];
+    const json = synth(dev, {
+      copiedSecrets: {
+        slack: (scope, id) => {
+          calls.push(`${scope.node.path}/${id}`);
+          return "${data.example.slack.value}";
+        },
+      },
+    });
+    expect(calls).toEqual(["test/events/secret_source_slack"]);
+    const channels = Object.values(resourcesOf(json, "kubernetes_secret_v1")).find(
+      (s: any) => s.metadata.name === "mlflow-registry-events-channels",
+    );
+    expect(channels?.data).toEqual({ slack: "${data.example.slack.value}" });
+    // The construct itself creates no data source of any cloud: the reader does.
+    expect(json.data ?? {}).toEqual({});
+  });
+
+  it("leaves the given metadata endpoints out of the channels' rule (AWS's by default), and refuses what is not an IPv4 CIDR", () => {
+    const except = (j: TfJson) => onlyResource(j, "kubernetes_network_policy_v1").spec.egress[2].to[0].ip_block.except;
+    expect(except(synth(dev))).toEqual(["169.254.169.254/32", "169.254.170.2/32", "169.254.170.23/32"]);
+    expect(except(synth(dev, { metadataCidrs: ["169.254.169.254/32", "168.63.129.16/32"] }))).toEqual([
+      "169.254.169.254/32",
+      "168.63.129.16/32",
+    ]);
+    expect(() => synth(dev, { metadataCidrs: ["169.254.169.254"] })).toThrow(/metadataCidrs.*IPv4 CIDR blocks/);
+  });
+});
+
 describe("RegistryEvents construct (dev)", () => {
   const json = synth(dev);
   const deployment = onlyResource(json, "kubernetes_deployment_v1");
