@@ -27,7 +27,7 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
-import { grafanaExposureProblems } from "./kubernetes-half";
+import { gatewayExposureProblems, grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
 import { cloudTrainingProblems, type CloudRefusals } from "./cloud-refusals";
 import { azureCiProblems, azureCiSchema } from "./azure-ci";
@@ -362,28 +362,10 @@ export const azureEnvironmentSchema = z
 
     for (const p of azureCiProblems(env)) issue(p.path, p.message);
 
-    for (const p of azureServingProblems(env)) issue(p.path, p.message);
+    for (const p of gatewayExposureProblems(env, "an Azure environment")) issue(p.path, p.message);
     // ── registry events: channel secrets from Key Vault or Kubernetes, never another cloud's store ──
     for (const p of secretSourceProblems(env.events, "azure")) issue(p.path, p.message);
   });
-
-/**
- * What an Azure environment's served models may not ask for yet: the models are reached in the cluster only
- * (serving.gatewayPodLabels / gatewayCidrs). Exposure through the environment's Gateway (an HTTPRoute on
- * Application Gateway for Containers) comes later; the ALB Ingress and API Gateway are AWS's.
- */
-export function azureServingProblems(env: {
-  readonly serving: { readonly exposure: string; readonly models: Record<string, unknown> };
-}): { path: (string | number)[]; message: string }[] {
-  const s = env.serving;
-  if (s.exposure === "none") return [];
-  return [
-    {
-      path: ["serving", "exposure"],
-      message: `"none" on an Azure environment (in-cluster callers through serving.gatewayPodLabels or serving.gatewayCidrs): exposing the models through the Gateway is ${NOT_YET}`,
-    },
-  ];
-}
 
 /** One Azure environment's configuration, validated and with defaults applied. */
 export type AzureEnvironmentConfig = z.output<typeof azureEnvironmentSchema>;
@@ -473,11 +455,12 @@ export const AZURE_REFUSALS: CloudRefusals = {
     // Model images live in the environment's Container Registry, whose retention policy deletes untagged manifests.
     "serving.keepImages": "nothing: the Container Registry deletes untagged manifests after its retention period (docs/azure.md)",
     "serving.expireTagPrefixes": "nothing: the Container Registry's retention applies to untagged manifests only (docs/azure.md)",
-    "serving.ingress": {
-      refused: `the ALB Ingress is AWS's, and exposing the models through the Gateway is ${NOT_YET}: set serving.exposure "none"`,
-    },
+    // The Gateway's listener terminates TLS for the models' host names, as for MLflow's.
+    "serving.ingress.certificateArn":
+      "nothing: the Gateway's listener certificate (ingress.certificateDomains) covers the models' host names",
+    "serving.ingress.scheme": "nothing: the Gateway (ingress.gatewayRef) decides whether the models are internal",
     "serving.apiGateway": {
-      refused: `API Gateway is AWS's, and exposing the models through the Gateway is ${NOT_YET}: set serving.exposure "none"`,
+      refused: `API Gateway is AWS's: set serving.exposure "ingress" (the environment's Gateway) or "none"`,
     },
   },
   stateBackend: 'state.backend "azurerm" (with state.resourceGroupName, state.storageAccountName and state.key) or "local"',

@@ -21,7 +21,7 @@ import {
 import { S3_KEY_PREFIX } from "../constructs/core/s3-prefix";
 import { certificateCoverageProblem } from "../constructs/core/aws-limits";
 import { environmentSchema, STACK_TAGS } from "./schema";
-import { grafanaExposureProblems } from "./kubernetes-half";
+import { gatewayExposureProblems, grafanaExposureProblems } from "./kubernetes-half";
 import { teamsProblems } from "./teams";
 import { cloudTrainingProblems, refusedFields, type CloudRefusals } from "./cloud-refusals";
 import { gcpCiProblems, gcpCiSchema } from "./gcp-ci";
@@ -336,6 +336,10 @@ export const AWS_ONLY_FIELDS: Record<string, string> = {
   // images after a grace period (constructs/artifact-registry): ECR's lifecycle rules have no counterpart here.
   "serving.keepImages": "nothing: the Artifact Registry repository's cleanup policy removes untagged model images",
   "serving.expireTagPrefixes": "nothing: the Artifact Registry repository's cleanup policy removes untagged model images",
+  // The Gateway's listener terminates TLS for the models' host names, as for MLflow's.
+  "serving.ingress.certificateArn":
+    "nothing: the GKE Gateway's listener certificate (ingress.certificateDomains) covers the models' host names",
+  "serving.ingress.scheme": "nothing: the GKE Gateway (ingress.gatewayRef) decides whether the models are internal",
 };
 
 /** How a GCP environment names what it refuses (config/cloud-refusals.ts). */
@@ -349,18 +353,16 @@ export const GCP_REFUSALS: CloudRefusals = {
 };
 
 /**
- * What of model serving the GCP stack cannot deploy yet: served models are reached in-cluster only (exposure
- * "none": serving.gatewayPodLabels / gatewayCidrs), and are released by a rolling update (the stack does not install
- * the Argo Rollouts controller that blue-green and canary releases need).
+ * What of model serving a GCP environment may not ask for: API Gateway (AWS's; models are reached in the cluster or
+ * through the GKE Gateway, config/kubernetes-half.ts), and blue-green or canary releases (the stack does not install
+ * the Argo Rollouts controller they need).
  */
-export function gcpServingProblems(env: Pick<GcpEnvironmentConfig, "serving">): { path: (string | number)[]; message: string }[] {
+export function gcpServingProblems(
+  env: Pick<GcpEnvironmentConfig, "serving" | "ingress">,
+): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const s = env.serving;
-  if (s.exposure !== "none")
-    out.push({
-      path: ["serving", "exposure"],
-      message: `"none" on a GCP environment: exposing models through the GKE Gateway ("${s.exposure}") is ${NOT_YET}; in-cluster callers reach them through serving.gatewayPodLabels or serving.gatewayCidrs`,
-    });
+  out.push(...gatewayExposureProblems(env, "a GCP environment"));
   if (Object.keys(s.models).length > 0 && s.delivery.strategy !== "rollingUpdate")
     out.push({
       path: ["serving", "delivery", "strategy"],

@@ -51,3 +51,42 @@ export function grafanaExposureProblems(env: {
     });
   return out;
 }
+
+/**
+ * How models may be exposed on a cloud whose entry is a Gateway (GKE, AKS): in the cluster only (`none`), or each
+ * through its own OAuth2 Proxy behind an HTTPRoute for `<model>.<serving.ingress.domain>` on `ingress.gatewayRef`
+ * (`ingress`), whose listener certificate must cover that name. API Gateway is AWS's.
+ */
+export function gatewayExposureProblems(
+  env: {
+    readonly serving: Pick<EnvironmentConfig["serving"], "exposure" | "ingress" | "models">;
+    readonly ingress: { readonly certificateDomains: readonly string[] };
+  },
+  environment: string,
+): { path: (string | number)[]; message: string }[] {
+  const s = env.serving;
+  if (s.exposure === "apiGateway")
+    return [
+      {
+        path: ["serving", "exposure"],
+        message: `"none" or "ingress" on ${environment}: API Gateway is AWS's; "ingress" exposes each model through the environment's Gateway (ingress.gatewayRef)`,
+      },
+    ];
+  if (s.exposure !== "ingress" || !s.ingress) return [];
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const model of Object.keys(s.models)) {
+    const covered = certificateCoverageProblem(
+      env.ingress.certificateDomains,
+      `${model}.${s.ingress.domain}`,
+      "ingress.certificateDomains",
+    );
+    if (covered) {
+      out.push({
+        path: ["serving", "ingress", "domain"],
+        message: `a domain whose model host names the Gateway's certificate covers: ${covered}`,
+      });
+      break;
+    }
+  }
+  return out;
+}

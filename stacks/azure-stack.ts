@@ -37,7 +37,7 @@ import { applyPolicies, takePolicyCheckedJson } from "../policies";
 import { CI_IDENTITIES_ID } from "../policies/iam/administered";
 import { TERRAFORM_REQUIRED_VERSION } from "./mlflow-stack";
 import { ModelEndpoint } from "../constructs/model-endpoint";
-import { inferenceLogSettings, modelServerProps } from "../constructs/model-endpoint/from-config";
+import { gatewayModelGatewayFromConfig, inferenceLogSettings, modelServerProps } from "../constructs/model-endpoint/from-config";
 import { modelServerAksIdentityProps } from "../constructs/aks-workload-identity/from-config";
 import { AzureDriftJob } from "../constructs/drift-job";
 import { azureDriftJobProps } from "../constructs/drift-job/from-config";
@@ -252,7 +252,7 @@ export class AzureMlflowStack extends TerraformStack {
               }),
             )
           : undefined;
-        new ModelEndpoint(this, `model_${id}`, {
+        const endpoint = new ModelEndpoint(this, `model_${id}`, {
           ...props,
           // The cluster's kubelet identity has AcrPull on the registry (above).
           imageRepository: { repositoryUrl: `${registry.loginServer}/${stackName}/${modelName}` },
@@ -268,6 +268,8 @@ export class AzureMlflowStack extends TerraformStack {
             : undefined,
           dependsOn: [servingNamespace, ...(rollouts ? [rollouts.release] : [])],
         });
+        // serving.exposure "ingress": the model's own OAuth2 Proxy behind an HTTPRoute on the environment's Gateway.
+        gatewayModelGatewayFromConfig(this, config, stackName, modelName, endpoint);
         // Scheduled drift detection of the released version, as its own identity that may only read the model's log.
         if (driftJobModels(config).includes(modelName))
           new AzureDriftJob(

@@ -29,7 +29,7 @@ import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { gkeCloudFlows } from "../constructs/network-policies/from-config";
 import { ModelEndpoint, modelServerName } from "../constructs/model-endpoint";
-import { gcpModelEndpointProps } from "../constructs/model-endpoint/from-config";
+import { gatewayModelGatewayFromConfig, gcpModelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { GcpDriftJob } from "../constructs/drift-job";
 import { driftJobModels, driftJobPodLabels, driftJobsConfigured } from "../constructs/drift-job/command";
 import { gcpDriftJobProps } from "../constructs/drift-job/from-config";
@@ -198,10 +198,12 @@ export class GcpMlflowStack extends TerraformStack {
       cloud,
     });
     for (const [modelName, props] of Object.entries(endpoints)) {
-      new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
+      const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
         ...props,
         dependsOn: [servingNamespace ?? this.namespace],
       });
+      // serving.exposure "ingress": the model's own OAuth2 Proxy behind an HTTPRoute on the environment's Gateway.
+      gatewayModelGatewayFromConfig(this, config, namePrefix, modelName, endpoint);
       // Scheduled drift detection of the released version, beside the tracking server it logs to.
       if (driftJobModels(config).includes(modelName))
         new GcpDriftJob(

@@ -29,6 +29,7 @@ import {
   MODEL_API_FIELDS,
   gcpModelEndpointFields,
   modelEndpointFields,
+  gatewayModelGatewayFields,
   modelGatewayFields,
 } from "../constructs/model-endpoint/from-config";
 import { MONITORING_FIELDS } from "../constructs/monitoring/from-config";
@@ -129,6 +130,10 @@ export function stackFieldMaps(config: StackOwner): Record<string, PropFieldMap>
       maps[perModel("drift", modelName)] = azureDriftJobFields(modelName);
       maps[`${perModel("model", modelName)}_identity`] = MODEL_SERVER_AKS_IDENTITY_FIELDS;
     }
+  // A GKE or AKS stack's model gateways are behind the environment's Gateway, not an ALB.
+  if (config.cloud === "gcp" || config.cloud === "azure")
+    for (const modelName of Object.keys(config.serving.models))
+      maps[perModel("model_gateway", modelName)] = gatewayModelGatewayFields(modelName);
   return maps;
 }
 

@@ -178,22 +178,11 @@ describe("an Azure environment's configuration", () => {
     ]);
   });
 
-  it("serves models reached in the cluster (exposure none), and refuses the exposures that are not there yet, naming the field", () => {
+  it("serves models reached in the cluster (exposure none) by default", () => {
     const models = { iris: { classNames: ["a"], inputFields: ["x"], inferenceLog: { enabled: true } } };
     const config = azureConfig({ serving: { models, gatewayCidrs: ["10.30.0.0/16"], delivery: { strategy: "rollingUpdate" } } });
     expect(Object.keys(config.serving.models)).toContain("iris");
     expect(config.serving.exposure).toBe("none");
-    expect(azureProblems({ serving: { models, exposure: "ingress", ingress: { domain: "models.example.com" } } })).toEqual([
-      `${ENV}: field serving.ingress = {"domain":"models.example.com"}: expected no serving.ingress on an Azure environment: the ALB Ingress is AWS's, and exposing the models through the Gateway is not supported on Azure yet (docs/azure.md#not-yet-supported): set serving.exposure "none"`,
-      // The serving section's own rule, from the exposure asked for: the one below says which to ask for instead.
-      `${ENV}: field serving.ingress = nothing: expected the models' domain when serving.exposure is "ingress", such as { domain: "models.example.com" }`,
-      `${ENV}: field serving.exposure = "ingress": expected "none" on an Azure environment (in-cluster callers through serving.gatewayPodLabels or serving.gatewayCidrs): exposing the models through the Gateway is not supported on Azure yet (docs/azure.md#not-yet-supported)`,
-    ]);
-    expect(azureProblems({ serving: { models, exposure: "apiGateway" } })).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(/^environment "azure-dev": field serving.exposure = "apiGateway": expected "none" on an Azure environment/),
-      ]),
-    );
   });
 
   it("refuses the ECR-only serving options written in the entry, and leaves them out when they come from shared", () => {

@@ -160,13 +160,6 @@ describe("a GCP environment's configuration", () => {
       const s = gcpConfig().serving;
       expect([Object.keys(s.models), s.exposure, s.delivery.strategy]).toEqual([["iris-classifier"], "none", "rollingUpdate"]);
     });
-    it.each(["ingress", "apiGateway"])("refuses exposure %s, naming the field and saying the Gateway comes later", (exposure) => {
-      const section = exposure === "ingress" ? { ingress: { domain: "models.example.com" } } : {};
-      const problems = gcpProblems({ serving: { exposure, ...section } });
-      expect(problems.filter((p) => p.startsWith('environment "gcp-dev": field serving.exposure '))).toEqual([
-        `environment "gcp-dev": field serving.exposure = "${exposure}": expected "none" on a GCP environment: exposing models through the GKE Gateway ("${exposure}") is not supported on GCP yet (docs/gcp.md#not-yet-supported); in-cluster callers reach them through serving.gatewayPodLabels or serving.gatewayCidrs`,
-      ]);
-    });
     const smokeTest = { models: { "iris-classifier": { smokeTest: { row: [5.1, 3.5, 1.4, 0.2] } } } };
     it.each(["blueGreen", "canary"])("refuses %s delivery: the GCP stack does not install the Argo Rollouts controller", (strategy) => {
       expect(gcpProblems({ serving: { ...smokeTest, delivery: { strategy } } })).toEqual([
