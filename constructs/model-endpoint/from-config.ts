@@ -15,7 +15,7 @@ import type { ModelEndpoint, ModelEndpointProps } from ".";
 import type { InferenceLogSettings } from "./inference-log";
 import { ModelApi } from "./api-gateway";
 import { MODEL_GATEWAY_CALLER_HEADER } from "./gateway-command";
-import { ModelGateway, modelGatewayPodLabels } from "./gateway";
+import { ModelGateway, modelGatewayPodLabels, type ModelGatewayProps } from "./gateway";
 import type { PropFieldMap } from "../core/prop-error";
 import { keyAdministratorArns } from "../../config/ci";
 
@@ -200,10 +200,30 @@ export function modelGatewayFromConfig(
   modelName: string,
   endpoint: ModelEndpoint,
 ): ModelGateway | undefined {
+  const common = modelGatewayCommonProps(config, namePrefix, modelName, endpoint);
+  if (!common || !config.serving.ingress) return undefined;
+  return new ModelGateway(scope, `model_gateway_${modelName.replace(/-/g, "_")}`, {
+    ...common,
+    certificateArn: config.serving.ingress.certificateArn ?? config.ingress.certificateArn,
+    scheme: config.serving.ingress.scheme,
+    sslPolicy: config.ingress.sslPolicy,
+    ingressGroup: `${namePrefix}-models`,
+  });
+}
+
+/** A model gateway's props on every cloud: the proxy, who may call, the model behind it; undefined unless exposed. */
+function modelGatewayCommonProps(
+  config: Pick<EnvironmentConfig, "serving" | "auth" | "production" | "monitoring"> & {
+    readonly ingress: Pick<EnvironmentConfig["ingress"], "vpcCidrs">;
+  },
+  namePrefix: string,
+  modelName: string,
+  endpoint: ModelEndpoint,
+): Omit<ModelGatewayProps, "certificateArn" | "scheme" | "sslPolicy" | "ingressGroup" | "gatewayRef" | "certificateDomains"> | undefined {
   const s = config.serving;
   if (s.exposure !== "ingress" || !s.ingress || !endpoint.contract) return undefined;
   const m = s.models[modelName];
-  return new ModelGateway(scope, `model_gateway_${modelName.replace(/-/g, "_")}`, {
+  return {
     name: `${namePrefix}-${modelName}-gateway`.slice(0, 63),
     model: endpoint.contract,
     podLabels: modelGatewayPodLabels(`${namePrefix}-${modelName}`),
@@ -218,15 +238,11 @@ export function modelGatewayFromConfig(
     upstreamTimeoutSeconds: m.requestTimeoutSeconds + 5,
     vpcCidrs: config.ingress.vpcCidrs,
     hostname: `${modelName}.${s.ingress.domain}`,
-    certificateArn: s.ingress.certificateArn ?? config.ingress.certificateArn,
-    scheme: s.ingress.scheme,
-    sslPolicy: config.ingress.sslPolicy,
-    ingressGroup: `${namePrefix}-models`,
     replicas: config.production ? 2 : 1,
     monitoringNamespace: config.monitoring.namespace,
     prometheusPodLabels: config.monitoring.prometheusPodLabels,
     dependsOn: [endpoint.service!],
-  });
+  };
 }
 
 /**
@@ -411,30 +427,12 @@ export function gatewayModelGatewayFromConfig(
   modelName: string,
   endpoint: ModelEndpoint,
 ): ModelGateway | undefined {
-  const s = config.serving;
-  if (s.exposure !== "ingress" || !s.ingress || !endpoint.contract) return undefined;
-  const m = s.models[modelName];
+  const common = modelGatewayCommonProps(config, namePrefix, modelName, endpoint);
+  if (!common) return undefined;
   return new ModelGateway(scope, `model_gateway_${modelName.replace(/-/g, "_")}`, {
-    name: `${namePrefix}-${modelName}-gateway`.slice(0, 63),
-    model: endpoint.contract,
-    podLabels: modelGatewayPodLabels(`${namePrefix}-${modelName}`),
-    image: oauth2ProxyImage(config.auth.proxyVersion),
-    issuerUrl: config.auth.issuerUrl,
-    clientId: config.auth.clientId,
-    extraJwtIssuers: config.auth.extraJwtIssuers,
-    allowedEmailDomains: config.auth.allowedEmailDomains,
-    allowedGroups: config.auth.allowedGroups,
-    allowAnyEmailDomain: config.auth.allowAnyEmailDomain,
-    groupsClaim: config.auth.groupsClaim,
-    upstreamTimeoutSeconds: m.requestTimeoutSeconds + 5,
-    vpcCidrs: config.ingress.vpcCidrs,
-    hostname: `${modelName}.${s.ingress.domain}`,
+    ...common,
     gatewayRef: config.ingress.gatewayRef,
     certificateDomains: config.ingress.certificateDomains,
-    replicas: config.production ? 2 : 1,
-    monitoringNamespace: config.monitoring.namespace,
-    prometheusPodLabels: config.monitoring.prometheusPodLabels,
-    dependsOn: [endpoint.service!],
   });
 }
 
