@@ -13,7 +13,6 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { azureConfig, synthAzure } from "../helpers/azure";
 import { TOOLS_DIR } from "../helpers/tools";
@@ -21,8 +20,7 @@ import { ARCHIVE_TAG } from "../../constructs/model-retention/command";
 import { type Ctx } from "./context";
 import { LocalDeployment, serviceRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, waitForHttp } from "./lib/net";
-import { Processes, tail } from "./lib/processes";
-import { Report, describe } from "./lib/report";
+import { tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
 import { selects, workloads, type StackJson, type Workload } from "./lib/workloads";
 
@@ -68,6 +66,7 @@ from azure.storage.blob import BlobServiceClient
 c = BlobServiceClient.from_connection_string(os.environ["AZURE_STORAGE_CONNECTION_STRING"]).get_container_client(sys.argv[1])
 json.dump({n: json.dumps(c.get_blob_client(n).get_blob_tags(), sort_keys=True) for n in c.list_blob_names()}, open(sys.argv[2], "w"))
 `;
+import { runStandaloneStep } from "./lib/standalone";
 
 export async function azureRetention(ctx: Ctx): Promise<void> {
   const { report, procs } = ctx;
@@ -229,24 +228,5 @@ export async function azureRetention(ctx: Ctx): Promise<void> {
   );
 }
 
-if (require.main === module) {
-  void (async () => {
-    const report = new Report();
-    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-azure-retention-"));
-    const procs = new Processes(path.join(runDir, "logs"));
-    const ctx: Ctx = { report, procs, runDir, repoRoot: path.resolve(__dirname, "..", "..", ".."), forwarders: [], refusals: {} };
-    const title = "Azure stack: the model-retention CronJob against Azurite (wasbs://)";
-    report.step(title);
-    try {
-      await azureRetention(ctx);
-    } catch (err) {
-      report.fail(title, describe(err));
-    } finally {
-      await procs.stopAll();
-    }
-    if (report.failed === 0 && process.env.E2E_KEEP !== "1") fs.rmSync(runDir, { recursive: true, force: true });
-    else console.log(`logs in ${path.join(runDir, "logs")}`);
-    console.log(`\n${report.summary()}`);
-    process.exitCode = report.failed > 0 ? 1 : 0;
-  })();
-}
+if (require.main === module)
+  runStandaloneStep("Azure stack: the model-retention CronJob against Azurite (wasbs://)", "mlflow-e2e-azure-retention-", azureRetention);

@@ -14,7 +14,6 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { azureConfig, synthAzure } from "../helpers/azure";
 import { TOOLS_DIR } from "../helpers/tools";
@@ -22,8 +21,7 @@ import { INFERENCE_LOG_PREFIX } from "../../config/inference";
 import { type Ctx } from "./context";
 import { LocalDeployment, serviceRule, type AddressRule } from "./lib/deployment";
 import { LOOPBACK, freePort, json as jsonRequest, request, waitFor, waitForHttp } from "./lib/net";
-import { Processes, tail } from "./lib/processes";
-import { Report, describe } from "./lib/report";
+import { tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
 import { one as only, selects, workloads, type StackJson, type Workload } from "./lib/workloads";
 import { promSum } from "./workflow";
@@ -61,6 +59,7 @@ for n in c.list_blob_names():
     out[n] = gzip.decompress(body).decode() if body else ""
 json.dump(out, open(sys.argv[2], "w"))
 `;
+import { runStandaloneStep } from "./lib/standalone";
 
 export async function azureServing(ctx: Ctx): Promise<void> {
   const { report, procs } = ctx;
@@ -333,24 +332,9 @@ export async function azureServing(ctx: Ctx): Promise<void> {
   );
 }
 
-if (require.main === module) {
-  void (async () => {
-    const report = new Report();
-    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-azure-serving-"));
-    const procs = new Processes(path.join(runDir, "logs"));
-    const ctx: Ctx = { report, procs, runDir, repoRoot: path.resolve(__dirname, "..", "..", ".."), forwarders: [], refusals: {} };
-    const title = "Azure stack: the model server's inference log and the drift job against Azurite (wasbs://)";
-    report.step(title);
-    try {
-      await azureServing(ctx);
-    } catch (err) {
-      report.fail(title, describe(err));
-    } finally {
-      await procs.stopAll();
-    }
-    if (report.failed === 0 && process.env.E2E_KEEP !== "1") fs.rmSync(runDir, { recursive: true, force: true });
-    else console.log(`logs in ${path.join(runDir, "logs")}`);
-    console.log(`\n${report.summary()}`);
-    process.exitCode = report.failed > 0 ? 1 : 0;
-  })();
-}
+if (require.main === module)
+  runStandaloneStep(
+    "Azure stack: the model server's inference log and the drift job against Azurite (wasbs://)",
+    "mlflow-e2e-azure-serving-",
+    azureServing,
+  );

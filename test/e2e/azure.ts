@@ -15,15 +15,13 @@
  * Runs as one step of `npm run test:e2e`, or alone: `npm run build && node dist/test/e2e/azure.js`.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { azureConfig, synthAzure } from "../helpers/azure";
 import { TOOLS_DIR } from "../helpers/tools";
 import { type Ctx } from "./context";
 import { LocalDeployment, postgresRule, postgresUris, serviceRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
-import { Processes, tail } from "./lib/processes";
-import { Report, describe } from "./lib/report";
+import { tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
 import { one, selects, workloads, type Workload, type StackJson } from "./lib/workloads";
 import { azuriteBlobMain, startAzurite, type Azurite } from "./services/azurite";
@@ -95,6 +93,7 @@ mlflow.delete_run(old.info.run_id)
 print(json.dumps({"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "model_uri": info.model_uri,
                   "model_id": info.model_id, "pred": pred, "old_run_id": old.info.run_id}))
 `;
+import { runStandaloneStep } from "./lib/standalone";
 
 export async function azureBlobStore(ctx: Ctx, stack: AzureStackUnderTest = azureFixtureStack()): Promise<void> {
   const { report, procs } = ctx;
@@ -360,24 +359,5 @@ export async function azureBlobStore(ctx: Ctx, stack: AzureStackUnderTest = azur
   );
 }
 
-if (require.main === module) {
-  void (async () => {
-    const report = new Report();
-    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-azure-"));
-    const procs = new Processes(path.join(runDir, "logs"));
-    const ctx: Ctx = { report, procs, runDir, repoRoot: path.resolve(__dirname, "..", "..", ".."), forwarders: [], refusals: {} };
-    const title = "Azure stack: tracking server, model served and gc against Azurite (wasbs://)";
-    report.step(title);
-    try {
-      await azureBlobStore(ctx);
-    } catch (err) {
-      report.fail(title, describe(err));
-    } finally {
-      await procs.stopAll();
-    }
-    if (report.failed === 0 && process.env.E2E_KEEP !== "1") fs.rmSync(runDir, { recursive: true, force: true });
-    else console.log(`logs in ${path.join(runDir, "logs")}`);
-    console.log(`\n${report.summary()}`);
-    process.exitCode = report.failed > 0 ? 1 : 0;
-  })();
-}
+if (require.main === module)
+  runStandaloneStep("Azure stack: tracking server, model served and gc against Azurite (wasbs://)", "mlflow-e2e-azure-", azureBlobStore);

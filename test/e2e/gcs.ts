@@ -14,16 +14,14 @@
  * Runs as one step of `npm run test:e2e`, or alone: `npm run build && node dist/test/e2e/gcs.js`.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { gcpConfig, synthGcp } from "../helpers/gcp";
 import { TOOLS_DIR } from "../helpers/tools";
 import { type Ctx } from "./context";
 import { LocalDeployment, postgresRule, postgresUris, serviceRule, type LocalProcess } from "./lib/deployment";
 import { LOOPBACK, freePort, request, waitForHttp } from "./lib/net";
-import { Processes, tail } from "./lib/processes";
+import { tail } from "./lib/processes";
 import { ARCHIVE_TAG } from "../../constructs/model-retention/command";
-import { Report, describe } from "./lib/report";
 import { TerraformValues } from "./lib/terraform";
 import { selects, workloads, type Workload, type StackJson } from "./lib/workloads";
 import { startGcs, type Gcs } from "./services/gcs";
@@ -286,6 +284,7 @@ for i in range(1, 6):
 c.set_registered_model_alias("retention-gcp", "champion", "1")
 print(json.dumps(dirs))
 `;
+import { runStandaloneStep } from "./lib/standalone";
 
 /**
  * The model-retention CronJob's synthesized command against the emulator: with N = 2 and five versions (version 1
@@ -402,24 +401,9 @@ async function gcsRetention(
   );
 }
 
-if (require.main === module) {
-  void (async () => {
-    const report = new Report();
-    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-e2e-gcs-"));
-    const procs = new Processes(path.join(runDir, "logs"));
-    const ctx: Ctx = { report, procs, runDir, repoRoot: path.resolve(__dirname, "..", "..", ".."), forwarders: [], refusals: {} };
-    const title = "GCP stack: tracking server, gc, retention, model serving and drift against fake-gcs-server (gs://)";
-    report.step(title);
-    try {
-      await gcsStore(ctx);
-    } catch (err) {
-      report.fail(title, describe(err));
-    } finally {
-      await procs.stopAll();
-    }
-    if (report.failed === 0 && process.env.E2E_KEEP !== "1") fs.rmSync(runDir, { recursive: true, force: true });
-    else console.log(`logs in ${path.join(runDir, "logs")}`);
-    console.log(`\n${report.summary()}`);
-    process.exitCode = report.failed > 0 ? 1 : 0;
-  })();
-}
+if (require.main === module)
+  runStandaloneStep(
+    "GCP stack: tracking server, gc, retention, model serving and drift against fake-gcs-server (gs://)",
+    "mlflow-e2e-gcs-",
+    gcsStore,
+  );
