@@ -13,16 +13,10 @@
 import { Construct } from "constructs";
 import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import type { ITerraformDependable } from "cdktf";
-import {
-  apiClientCronJob,
-  cronJobWorkload,
-  validateCronJobWorkload,
-  type ApiClientCronJobProps,
-  type CronJobWorkloadProps,
-} from "../core/api-client-cron-job";
-import { GkeWorkloadIdentity } from "../gke-workload-identity";
-import { AksWorkloadIdentity } from "../aks-workload-identity";
+import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
+import type { GkeWorkloadIdentity } from "../gke-workload-identity";
+import type { AksWorkloadIdentity } from "../aks-workload-identity";
+import { aksCronJob, gkeCronJob, type AksCronJobIdentityProps, type GkeCronJobIdentityProps } from "../core/cloud-cron-jobs";
 import type { WorkloadRole } from "../core/workload-role";
 import { artifactAccess } from "../core/grants";
 import { PARTITIONED_S3_KEY_PREFIX } from "../core/s3-prefix";
@@ -69,17 +63,9 @@ export class DriftJob extends Construct {
 }
 
 /** Props of {@link GcpDriftJob}: the Kubernetes half, and its Google identity's. */
-export interface GcpDriftJobProps extends CronJobWorkloadProps {
-  /** The Google Cloud project (its Workload Identity pool). Required. */
-  readonly projectId: string;
-  /** The job's own Google service account id (6-30 characters). Required. */
-  readonly googleServiceAccountId: string;
-  /** The bucket of the inference log (the artifact bucket). Required. */
-  readonly bucketName: string;
+export interface GcpDriftJobProps extends GkeCronJobIdentityProps {
   /** The model's log prefix, `<inference-log prefix>/model=<name>`: the job may list and read under it only. Required. */
   readonly logPrefix: string;
-  /** What the bucket bindings wait for (the bucket). @default [] */
-  readonly storeDependsOn?: ITerraformDependable[];
 }
 
 /**
@@ -94,47 +80,23 @@ export class GcpDriftJob extends Construct {
 
   constructor(scope: Construct, id: string, props: GcpDriftJobProps) {
     super(scope, id);
-    validateCronJobWorkload(this, props, { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX });
-    this.identity = new GkeWorkloadIdentity(this, "identity", {
-      projectId: props.projectId,
-      accountId: props.googleServiceAccountId,
-      namespace: props.namespace,
-      serviceAccountName: props.name,
-      bucketName: props.bucketName,
-      prefix: props.logPrefix,
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      identity: this.identity,
+    } = gkeCronJob(this, props, {
+      containerName: "drift",
+      prefix: { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX },
       access: "read-objects",
       description: `Model drift job (${props.namespace}/${props.name}): reads one model's inference log`,
-      dependsOn: props.storeDependsOn,
-    });
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "drift", {
-      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
-      readyWith: [this.identity.serviceAccount],
     }));
   }
 }
 
 /** Props of {@link AzureDriftJob}: the Kubernetes half, and its managed identity's. */
-export interface AzureDriftJobProps extends CronJobWorkloadProps {
-  /** The job's managed identity's name. Required. */
-  readonly identityName: string;
-  /** The existing resource group of the identity. Required. */
-  readonly resourceGroupName: string;
-  /** The identity's Azure region. Required. */
-  readonly location: string;
-  /** The AKS cluster's OIDC issuer URL. Required. */
-  readonly oidcIssuerUrl: string;
-  /** The artifact container's Azure Resource Manager id (the role assignment's scope). Required. */
-  readonly containerScope: string;
-  /** The artifact container's name. Required. */
-  readonly containerName: string;
+export interface AzureDriftJobProps extends AksCronJobIdentityProps {
   /** The model's log prefix, `<inference-log prefix>/model=<name>`: the identity may list and read under it only. Required. */
   readonly logPrefix: string;
-  /** The custom role's name (unique in the tenant) and the scope it is defined at (the resource group's id). Required. */
-  readonly roleDefinition: { readonly name: string; readonly scope: string };
-  /** Tags on the identity. @default {} */
-  readonly tags?: Record<string, string>;
-  /** What the role assignment waits for (the container). @default [] */
-  readonly storeDependsOn?: ITerraformDependable[];
 }
 
 /**
@@ -149,26 +111,14 @@ export class AzureDriftJob extends Construct {
 
   constructor(scope: Construct, id: string, props: AzureDriftJobProps) {
     super(scope, id);
-    validateCronJobWorkload(this, props, { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX });
-    this.identity = new AksWorkloadIdentity(this, "identity", {
-      name: props.identityName,
-      resourceGroupName: props.resourceGroupName,
-      location: props.location,
-      oidcIssuerUrl: props.oidcIssuerUrl,
-      namespace: props.namespace,
-      serviceAccountName: props.name,
-      containerScope: props.containerScope,
-      containerName: props.containerName,
-      prefix: props.logPrefix,
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      identity: this.identity,
+    } = aksCronJob(this, props, {
+      containerName: "drift",
+      prefix: { field: "logPrefix", value: props.logPrefix, pattern: PARTITIONED_S3_KEY_PREFIX },
       access: "blob-read",
-      roleDefinition: props.roleDefinition,
-      tags: props.tags,
-      dependsOn: props.storeDependsOn,
-    });
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "drift", {
-      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
-      podLabels: this.identity.contract.podLabels,
-      readyWith: [this.identity.identity],
     }));
   }
 }

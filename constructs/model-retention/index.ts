@@ -17,16 +17,10 @@
 import { Construct } from "constructs";
 import type { CronJobV1 } from "@cdktf/provider-kubernetes/lib/cron-job-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import type { ITerraformDependable } from "cdktf";
-import {
-  apiClientCronJob,
-  cronJobWorkload,
-  validateCronJobWorkload,
-  type ApiClientCronJobProps,
-  type CronJobWorkloadProps,
-} from "../core/api-client-cron-job";
-import { GkeWorkloadIdentity } from "../gke-workload-identity";
-import { AksWorkloadIdentity } from "../aks-workload-identity";
+import { apiClientCronJob, type ApiClientCronJobProps } from "../core/api-client-cron-job";
+import type { GkeWorkloadIdentity } from "../gke-workload-identity";
+import type { AksWorkloadIdentity } from "../aks-workload-identity";
+import { aksCronJob, gkeCronJob, type AksCronJobIdentityProps, type GkeCronJobIdentityProps } from "../core/cloud-cron-jobs";
 import type { WorkloadRole } from "../core/workload-role";
 import { artifactAccess } from "../core/grants";
 import { S3_KEY_PREFIX } from "../core/s3-prefix";
@@ -74,19 +68,11 @@ export class ModelRetention extends Construct {
 }
 
 /** Props of {@link GcpModelRetention}: the Kubernetes half, and its Google identity's. */
-export interface GcpModelRetentionProps extends CronJobWorkloadProps {
-  /** The Google Cloud project (its Workload Identity pool, its custom role). Required. */
-  readonly projectId: string;
-  /** The job's own Google service account id (6-30 characters). Required. */
-  readonly googleServiceAccountId: string;
+export interface GcpModelRetentionProps extends GkeCronJobIdentityProps {
   /** The custom role's id in the project (3-64 letters, digits, '_' and '.'; unique in the project). Required. */
   readonly customRoleId: string;
-  /** The artifact bucket. Required. */
-  readonly bucketName: string;
   /** The object name prefix MLflow writes under: the job may list and update objects under it only. Required. */
   readonly artifactPrefix: string;
-  /** What the bucket bindings wait for (the bucket). @default [] */
-  readonly storeDependsOn?: ITerraformDependable[];
 }
 
 /** A scheduled `mlflow-platform retention run` on GKE that may only set the metadata of objects under its prefix. */
@@ -97,48 +83,24 @@ export class GcpModelRetention extends Construct {
 
   constructor(scope: Construct, id: string, props: GcpModelRetentionProps) {
     super(scope, id);
-    validateCronJobWorkload(this, props, { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX });
-    this.identity = new GkeWorkloadIdentity(this, "identity", {
-      projectId: props.projectId,
-      accountId: props.googleServiceAccountId,
-      namespace: props.namespace,
-      serviceAccountName: props.name,
-      bucketName: props.bucketName,
-      prefix: props.artifactPrefix,
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      identity: this.identity,
+    } = gkeCronJob(this, props, {
+      containerName: "retention",
+      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX },
       access: "object-metadata",
       customRoleId: props.customRoleId,
       description: `MLflow model retention (${props.namespace}/${props.name}): marks artifacts for archival`,
-      dependsOn: props.storeDependsOn,
-    });
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "retention", {
-      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
-      readyWith: [this.identity.serviceAccount],
     }));
   }
 }
 
 /** Props of {@link AzureModelRetention}: the Kubernetes half, and its managed identity's. */
-export interface AzureModelRetentionProps extends CronJobWorkloadProps {
-  /** The job's managed identity's name. Required. */
-  readonly identityName: string;
-  /** The existing resource group of the identity. Required. */
-  readonly resourceGroupName: string;
-  /** The identity's Azure region. Required. */
-  readonly location: string;
-  /** The AKS cluster's OIDC issuer URL. Required. */
-  readonly oidcIssuerUrl: string;
-  /** The artifact container's Azure Resource Manager id (the role assignment's scope). Required. */
-  readonly containerScope: string;
-  /** The artifact container's name. Required. */
-  readonly containerName: string;
+export interface AzureModelRetentionProps extends AksCronJobIdentityProps {
   /** The blob name prefix MLflow writes under: the job may list blobs and set their index tags under it only. Required. */
   readonly artifactPrefix: string;
-  /** The custom role's name (unique in the tenant) and the scope it is defined at (the resource group's id). Required. */
-  readonly roleDefinition: { readonly name: string; readonly scope: string };
-  /** Tags on the identity. @default {} */
-  readonly tags?: Record<string, string>;
-  /** What the role assignment waits for (the container). @default [] */
-  readonly storeDependsOn?: ITerraformDependable[];
 }
 
 /** A scheduled `mlflow-platform retention run` on AKS that may only list blobs and set their index tags under its prefix. */
@@ -149,26 +111,14 @@ export class AzureModelRetention extends Construct {
 
   constructor(scope: Construct, id: string, props: AzureModelRetentionProps) {
     super(scope, id);
-    validateCronJobWorkload(this, props, { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX });
-    this.identity = new AksWorkloadIdentity(this, "identity", {
-      name: props.identityName,
-      resourceGroupName: props.resourceGroupName,
-      location: props.location,
-      oidcIssuerUrl: props.oidcIssuerUrl,
-      namespace: props.namespace,
-      serviceAccountName: props.name,
-      containerScope: props.containerScope,
-      containerName: props.containerName,
-      prefix: props.artifactPrefix,
+    ({
+      cronJob: this.cronJob,
+      serviceAccount: this.serviceAccount,
+      identity: this.identity,
+    } = aksCronJob(this, props, {
+      containerName: "retention",
+      prefix: { field: "artifactPrefix", value: props.artifactPrefix, pattern: S3_KEY_PREFIX },
       access: "blob-tags",
-      roleDefinition: props.roleDefinition,
-      tags: props.tags,
-      dependsOn: props.storeDependsOn,
-    });
-    ({ cronJob: this.cronJob, serviceAccount: this.serviceAccount } = cronJobWorkload(this, props, "retention", {
-      serviceAccountAnnotations: this.identity.contract.serviceAccountAnnotations,
-      podLabels: this.identity.contract.podLabels,
-      readyWith: [this.identity.identity],
     }));
   }
 }
