@@ -218,6 +218,22 @@ def test_each_cloud_stores_the_same_records_under_the_partition_keys_and_the_dri
     assert read_window(reader, "inference-logs", "iris", "4", now - 3 * 3600, now + 1) == []
 
 
+def test_a_sink_only_creates_and_a_batch_already_written_counts_as_written(store):
+    """The server's role creates objects and never overwrites one (Cloud Storage's objectCreator, Azure's
+    blobs/add/action): the sink asks to create only, so it needs nothing more. A key already there is the same
+    batch, written by an attempt whose answer was lost (keys are unique per host, process and sequence): the
+    put succeeds and the first bytes stay."""
+    if store.sink_type is S3Sink:
+        pytest.skip("S3's PutObject has no create-only condition the role relies on")
+    sink = sink_for(store.uri)
+    key = "inference-logs/model=iris/version=3/date=2026-12-07/hour=10/host-1-1.jsonl.gz"
+    sink.put(key, b"first")
+    sink.put(key, b"second")
+    reader = reader_for(store.uri)
+    assert list(reader.keys("inference-logs/model=iris/")) == [key]
+    assert reader.read(key) == b"first"
+
+
 def test_cloud_storage_objects_are_never_served_decompressed_and_name_no_key(fake_gcs, monkeypatch):
     """``no-transform``: Cloud Storage would otherwise decompress a gzip object for a reader that does not ask
     for gzip (DuckDB over HTTP, a browser), and a ``.jsonl.gz`` would not be gzip. No key is named: the

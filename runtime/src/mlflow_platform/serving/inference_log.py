@@ -127,8 +127,17 @@ class GcsSink:
         blob = self._bucket.blob(key)
         blob.content_encoding = CONTENT_ENCODING
         blob.cache_control = "no-transform"
-        # Keys are unique (host, pid, sequence): a retried upload writes the same bytes to the same name.
-        blob.upload_from_string(body, content_type=CONTENT_TYPE, timeout=self.timeout, retry=self._retry)
+        # Create only (generation 0: the object must not exist), as the server's role allows (objectCreator: no
+        # overwrite). Keys are unique (host, pid, sequence): an object already there is this batch, written by an
+        # attempt whose answer was lost, so it counts as written.
+        from google.api_core.exceptions import PreconditionFailed
+
+        try:
+            blob.upload_from_string(
+                body, content_type=CONTENT_TYPE, timeout=self.timeout, retry=self._retry, if_generation_match=0
+            )
+        except PreconditionFailed:
+            pass
 
 
 class AzureBlobSink:
@@ -147,7 +156,15 @@ class AzureBlobSink:
         self._settings = ContentSettings(content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING)
 
     def put(self, key: str, body: bytes) -> None:
-        self.container.upload_blob(key, body, overwrite=True, content_settings=self._settings, timeout=5)
+        # Create only (If-None-Match: *), as the server's role allows (blobs/add/action: no overwrite). Keys are
+        # unique (host, pid, sequence): a blob already there is this batch, written by an attempt whose answer was
+        # lost, so it counts as written.
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self.container.upload_blob(key, body, overwrite=False, content_settings=self._settings, timeout=5)
+        except ResourceExistsError:
+            pass
 
 
 def sink_for(destination: str) -> S3Sink | GcsSink | AzureBlobSink:
