@@ -286,8 +286,8 @@ export const gcpEnvironmentSchema = z
     // ── registry events: channel secrets from Secret Manager or Kubernetes, never another cloud's store ──
     for (const p of secretSourceProblems(env.events, "gcp")) issue(p.path, p.message);
 
-    // ── what of model serving does not run on GCP yet: refused, never dropped ──
-    for (const p of gcpServingProblems(env)) issue(p.path, p.message);
+    // ── models: in the cluster or through the GKE Gateway; API Gateway is AWS's ──
+    for (const p of gatewayExposureProblems(env, "a GCP environment")) issue(p.path, p.message);
   });
 
 /** One GCP environment's configuration, validated and with defaults applied. */
@@ -351,25 +351,6 @@ export const GCP_REFUSALS: CloudRefusals = {
   gatewayApi: '"gateway-api" (an HTTPRoute on a GKE Gateway)',
   foreignSections: { azure: "Azure" },
 };
-
-/**
- * What of model serving a GCP environment may not ask for: API Gateway (AWS's; models are reached in the cluster or
- * through the GKE Gateway, config/kubernetes-half.ts), and blue-green or canary releases (the stack does not install
- * the Argo Rollouts controller they need).
- */
-export function gcpServingProblems(
-  env: Pick<GcpEnvironmentConfig, "serving" | "ingress">,
-): { path: (string | number)[]; message: string }[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
-  const s = env.serving;
-  out.push(...gatewayExposureProblems(env, "a GCP environment"));
-  if (Object.keys(s.models).length > 0 && s.delivery.strategy !== "rollingUpdate")
-    out.push({
-      path: ["serving", "delivery", "strategy"],
-      message: `"rollingUpdate" on a GCP environment: ${s.delivery.strategy} releases (with the Argo Rollouts controller they need) are ${NOT_YET}`,
-    });
-  return out;
-}
 
 /**
  * The AWS-only fields a GCP entry (merged with `shared`) carries, each with the message to report, and the

@@ -28,6 +28,9 @@ import { modelRetentionPodLabels } from "../constructs/model-retention/command";
 import { GcpModelRetention } from "../constructs/model-retention";
 import { gcpModelRetentionProps } from "../constructs/model-retention/from-config";
 import { gkeCloudFlows } from "../constructs/network-policies/from-config";
+import { ArgoRollouts } from "../constructs/argo-rollouts";
+import { argoRolloutsProps } from "../constructs/argo-rollouts/from-config";
+import { installsRolloutsController } from "../config/serving";
 import { ModelEndpoint, modelServerName } from "../constructs/model-endpoint";
 import { gatewayModelGatewayFromConfig, gcpModelEndpointProps } from "../constructs/model-endpoint/from-config";
 import { GcpDriftJob } from "../constructs/drift-job";
@@ -177,6 +180,11 @@ export class GcpMlflowStack extends TerraformStack {
         : new NamespaceV1(this, "serving_namespace", {
             metadata: { name: config.serving.namespace, labels: { ...managedLabels(config.project), ...RESTRICTED_POD_SECURITY } },
           });
+    // Blue-green / canary releases need the Argo Rollouts controller and its CRDs before the first Rollout.
+    const rollouts =
+      models.length > 0 && installsRolloutsController(config)
+        ? new ArgoRollouts(this, "argo_rollouts", argoRolloutsProps(config))
+        : undefined;
     const identities: Record<string, { contract: GkeWorkloadIdentity["contract"]; readyWith: GkeWorkloadIdentity["serviceAccount"][] }> =
       {};
     for (const modelName of models.filter((m) => config.serving.models[m].inferenceLog.enabled)) {
@@ -200,7 +208,7 @@ export class GcpMlflowStack extends TerraformStack {
     for (const [modelName, props] of Object.entries(endpoints)) {
       const endpoint = new ModelEndpoint(this, `model_${modelName.replace(/-/g, "_")}`, {
         ...props,
-        dependsOn: [servingNamespace ?? this.namespace],
+        dependsOn: [servingNamespace ?? this.namespace, ...(rollouts ? [rollouts.release] : [])],
       });
       // serving.exposure "ingress": the model's own OAuth2 Proxy behind an HTTPRoute on the environment's Gateway.
       gatewayModelGatewayFromConfig(this, config, namePrefix, modelName, endpoint);
@@ -242,6 +250,7 @@ export class GcpMlflowStack extends TerraformStack {
       // The models' namespace, and the training namespace and Argo's (install mode): default-deny there too.
       namespaces: [
         ...(servingNamespace ? [[config.serving.namespace, servingNamespace] as const] : []),
+        ...(rollouts ? [[config.serving.delivery.controllerNamespace, rollouts.namespace] as const] : []),
         ...trainingNamespaces(config, training),
       ],
     });

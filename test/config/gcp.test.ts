@@ -4,9 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { gcpConfig, gcpProblems } from "../helpers/gcp";
+import { gcpConfig, gcpProblems, synthGcp } from "../helpers/gcp";
 import { gcpConfigRows, gcpDocWithReference } from "../../scripts/config-reference";
-import { configProblems, entry, envConfig } from "../helpers/synth";
+import { configProblems, entry, envConfig, resourcesOf } from "../helpers/synth";
 import { deepMerge } from "../../config/merge";
 import { ConfigError, resolveAllEnvironments, resolveEnvironments } from "../../config/load";
 import { gcpEnvironment, shared } from "../fixtures/environments";
@@ -161,19 +161,26 @@ describe("a GCP environment's configuration", () => {
       expect([Object.keys(s.models), s.exposure, s.delivery.strategy]).toEqual([["iris-classifier"], "none", "rollingUpdate"]);
     });
     const smokeTest = { models: { "iris-classifier": { smokeTest: { row: [5.1, 3.5, 1.4, 0.2] } } } };
-    it.each(["blueGreen", "canary"])("refuses %s delivery: the GCP stack does not install the Argo Rollouts controller", (strategy) => {
-      expect(gcpProblems({ serving: { ...smokeTest, delivery: { strategy } } })).toEqual([
-        `environment "gcp-dev": field serving.delivery.strategy = "${strategy}": expected "rollingUpdate" on a GCP environment: ${strategy} releases (with the Argo Rollouts controller they need) are not supported on GCP yet (docs/gcp.md#not-yet-supported)`,
-      ]);
-    });
-    it("refuses the default delivery (blueGreen) too: a GCP entry serving models says rollingUpdate", () => {
-      const serving = { ...gcpEnvironment.serving! };
-      delete serving.delivery;
-      const entry = deepMerge({ ...gcpEnvironment, serving } as Record<string, unknown>, { serving: smokeTest });
-      expect(() => resolveAllEnvironments({}, [entry as never])).toThrow(
-        /field serving\.delivery\.strategy = nothing: expected "rollingUpdate" on a GCP environment: blueGreen releases/,
-      );
-    });
+    it.each(["blueGreen", "canary"])(
+      "releases %s through the Argo Rollouts controller the GCP stack installs, its namespace under default deny",
+      (strategy) => {
+        const config = gcpConfig({ serving: { ...smokeTest, delivery: { strategy } } });
+        const { json } = synthGcp(config);
+        const releases = Object.values(resourcesOf(json, "helm_release")).map((r) => r.chart);
+        expect(releases).toContain("argo-rollouts");
+        const rollout = Object.values(resourcesOf(json, "helm_release"))
+          .flatMap((r) => (r.values ?? []).map((v: string) => JSON.parse(v).resources ?? []))
+          .flat()
+          .find((o: { kind: string }) => o.kind === "Rollout");
+        expect(rollout?.spec.strategy[strategy]).toBeDefined();
+        const ns = config.serving.delivery.controllerNamespace;
+        expect(
+          Object.values(resourcesOf(json, "kubernetes_network_policy_v1")).some(
+            (p) => p.metadata.namespace === ns && p.spec.policy_types?.includes("Ingress"),
+          ),
+        ).toBe(true);
+      },
+    );
     it.each([
       ["keepImages", 5],
       ["expireTagPrefixes", { "dev-": 3 }],
