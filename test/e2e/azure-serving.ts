@@ -23,6 +23,7 @@ import { LocalDeployment, serviceRule, type AddressRule } from "./lib/deployment
 import { LOOPBACK, freePort, json as jsonRequest, request, waitFor, waitForHttp } from "./lib/net";
 import { tail } from "./lib/processes";
 import { TerraformValues } from "./lib/terraform";
+import { unusedChannelSecret } from "./cloud-events";
 import { one as only, selects, workloads, type StackJson, type Workload } from "./lib/workloads";
 import { promSum } from "./workflow";
 import { WORKLOAD_IDENTITY_CLIENT_ID, WORKLOAD_IDENTITY_LABEL } from "./azure";
@@ -79,7 +80,8 @@ export async function azureServing(ctx: Ctx): Promise<void> {
     throw new Error(`the Azure fixture's ${MODEL} has no release or no inference log`);
   const json = synthAzure(config).json as unknown as StackJson;
   fs.writeFileSync(path.join(ctx.runDir, "azure-serving-cdk.tf.json"), JSON.stringify(json, null, 2));
-  const tf = new TerraformValues(json, () => undefined);
+  // The fixture runs the registry events service too, which this step does not start: its channel secret stands in.
+  const tf = new TerraformValues(json, unusedChannelSecret);
   const dep = new LocalDeployment(json, tf, {}, path.join(ctx.runDir, "azure-serving-mounts"));
   const all = workloads(json);
   const server = all.filter((w) => w.kind === "Deployment" && w.podLabels["mlflow-platform/model"] === MODEL);

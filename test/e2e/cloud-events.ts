@@ -25,6 +25,14 @@ import {
 /** The value expressions of the clouds' secret store data sources (what the channels' Secret is filled from). */
 const CLOUD_SECRET_VALUE = /^data\.(google_secret_manager_secret_version\.[\w-]+\.secret_data|azurerm_key_vault_secret\.[\w-]+\.value)$/;
 
+/**
+ * For a step that renders the stack's commands but runs no events service (the serving steps): a channel secret a
+ * cloud's data source would read stands in as a URL nothing listens on. Only the events service's own Secret holds it.
+ */
+export function unusedChannelSecret(expr: string): string | undefined {
+  return CLOUD_SECRET_VALUE.test(expr) ? "http://127.0.0.1:9/not-used-by-this-step" : undefined;
+}
+
 interface Recorded {
   readonly path: string;
   readonly headers: http.IncomingHttpHeaders;

@@ -27,7 +27,7 @@ import { selects, workloads, type Workload, type StackJson } from "./lib/workloa
 import { startGcs, type Gcs } from "./services/gcs";
 import { gcsServing } from "./gcs-serving";
 import { startPostgres, type Postgres } from "./services/postgres";
-import { reserveCloudEvents, runCloudEvents } from "./cloud-events";
+import { reserveCloudEvents, runCloudEvents, unusedChannelSecret } from "./cloud-events";
 
 /** Every `gs://bucket/prefix` in a rendered process. */
 export function gsUris(p: Pick<LocalProcess, "argv" | "env">): { bucket: string; prefix: string }[] {
@@ -253,7 +253,15 @@ export async function gcsStore(ctx: Ctx): Promise<void> {
 
   await gcsRetention(ctx, { json, bucket, prefix, gcs, trackingPort, python, retention, env: env(retention) });
   // The served model: its inference log into the emulator, read back by its drift job (test/e2e/gcs-serving.ts).
-  await gcsServing(ctx, { gcs, bucket, artifactPrefix: prefix, trackingPort, python, dnsRules, resolve: gcpValues });
+  await gcsServing(ctx, {
+    gcs,
+    bucket,
+    artifactPrefix: prefix,
+    trackingPort,
+    python,
+    dnsRules,
+    resolve: (j) => gcpValues(j, (expr) => events?.resolve(expr) ?? unusedChannelSecret(expr)),
+  });
   if (events)
     await runCloudEvents(ctx, events, {
       cloud: "gcp",
